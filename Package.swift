@@ -1,0 +1,71 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Debian's libdpdk.pc is unreadable to SwiftPM (multi-line description) and its
+// `-include rte_config.h` would be dropped anyway, so the include paths are given
+// here and the shim header includes rte_config.h itself (see ../shared/NOTES.md).
+let dpdkIncludes = ["/usr/include/dpdk", "/usr/include/x86_64-linux-gnu/dpdk"]
+let dpdkLibraries = ["rte_eal", "rte_ethdev", "rte_mbuf", "rte_mempool", "rte_ring", "rte_net"]
+
+/// Swift targets that import CDPDK need the same include paths for the clang importer.
+let importsDPDK: [SwiftSetting] = [.unsafeFlags(dpdkIncludes.flatMap { ["-Xcc", "-I\($0)"] })]
+
+let package = Package(
+    name: "mtcp-swift",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mtcp-httpd", targets: ["mtcp-httpd"]),
+        .executable(name: "mtcp-loadgen", targets: ["mtcp-loadgen"]),
+        .library(name: "MTCP", targets: ["MTCP"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
+    targets: [
+        // Header-only `static inline` shims for DPDK macros and mbuf field access.
+        .target(
+            name: "CDPDK",
+            cSettings: [.unsafeFlags(dpdkIncludes.map { "-I\($0)" })],
+            linkerSettings: dpdkLibraries.map { .linkedLibrary($0) }
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // The user-level stack: wire formats, packet devices, IPv4/ARP/ICMP, TCP, engine.
+        .target(
+            name: "MTCP",
+            dependencies: ["CDPDK"],
+            swiftSettings: importsDPDK
+        ),
+        // Parsers for mTCP's configuration files (mtcp.conf, arp.conf, route.conf).
+        .target(
+            name: "MTCPConfig",
+            dependencies: ["MTCP"],
+            swiftSettings: importsDPDK
+        ),
+        .executableTarget(
+            name: "mtcp-httpd",
+            dependencies: [
+                "MTCP", "MTCPConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: importsDPDK
+        ),
+        .executableTarget(
+            name: "mtcp-loadgen",
+            dependencies: [
+                "MTCP", "MTCPConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "loadgen",
+            swiftSettings: importsDPDK
+        ),
+        .testTarget(
+            name: "MTCPTests",
+            dependencies: ["MTCP", "MTCPConfig"],
+            swiftSettings: importsDPDK
+        ),
+    ]
+)

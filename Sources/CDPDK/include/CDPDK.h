@@ -1,0 +1,106 @@
+// Header-only shims over DPDK 22.11 for Swift.
+//
+// Swift imports DPDK's `static inline` functions (rx/tx burst, mbuf alloc/free)
+// and inlines them, but not function-like macros, thread-local variables or
+// bitfield-heavy structures. The small accessors below fill those gaps; being
+// `static inline` they cost nothing after inlining (no call per packet).
+#ifndef MTCP_CDPDK_H
+#define MTCP_CDPDK_H
+
+#include <rte_config.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_cycles.h>
+#include <rte_version.h>
+
+#define MTCP_INLINE static inline __attribute__((always_inline))
+
+// MARK: errors and versions
+
+MTCP_INLINE int mtcp_rte_errno(void) { return rte_errno; }
+
+// MARK: mbuf field access
+
+MTCP_INLINE void *mtcp_mbuf_data(struct rte_mbuf *m) { return rte_pktmbuf_mtod(m, void *); }
+MTCP_INLINE uint16_t mtcp_mbuf_data_len(const struct rte_mbuf *m) { return m->data_len; }
+MTCP_INLINE uint32_t mtcp_mbuf_pkt_len(const struct rte_mbuf *m) { return m->pkt_len; }
+MTCP_INLINE uint16_t mtcp_mbuf_nb_segs(const struct rte_mbuf *m) { return m->nb_segs; }
+MTCP_INLINE uint16_t mtcp_mbuf_tailroom(const struct rte_mbuf *m) { return rte_pktmbuf_tailroom(m); }
+MTCP_INLINE uint64_t mtcp_mbuf_ol_flags(const struct rte_mbuf *m) { return m->ol_flags; }
+MTCP_INLINE uint32_t mtcp_mbuf_rss_hash(const struct rte_mbuf *m) { return m->hash.rss; }
+
+/// Sets a single-segment mbuf's length (data_len and pkt_len together).
+MTCP_INLINE void mtcp_mbuf_set_length(struct rte_mbuf *m, uint16_t length) {
+    m->data_len = length;
+    m->pkt_len = length;
+}
+
+/// Asks the NIC to fill the IPv4 header checksum and, if `l4_flags` is set, the TCP
+/// or UDP checksum (the L4 checksum field must then hold the pseudo-header sum).
+MTCP_INLINE void mtcp_mbuf_request_tx_checksum(struct rte_mbuf *m, uint16_t l2_len, uint16_t l3_len,
+                                                uint64_t l4_flags) {
+    m->l2_len = l2_len;
+    m->l3_len = l3_len;
+    m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | l4_flags;
+}
+
+// Offload flag values, exported as functions because the macros do not import
+// as usable 64-bit constants in every case.
+MTCP_INLINE uint64_t mtcp_tx_tcp_cksum_flag(void) { return RTE_MBUF_F_TX_TCP_CKSUM; }
+MTCP_INLINE uint64_t mtcp_rx_ip_cksum_mask(void) { return RTE_MBUF_F_RX_IP_CKSUM_MASK; }
+MTCP_INLINE uint64_t mtcp_rx_ip_cksum_good(void) { return RTE_MBUF_F_RX_IP_CKSUM_GOOD; }
+MTCP_INLINE uint64_t mtcp_rx_ip_cksum_bad(void) { return RTE_MBUF_F_RX_IP_CKSUM_BAD; }
+MTCP_INLINE uint64_t mtcp_rx_l4_cksum_mask(void) { return RTE_MBUF_F_RX_L4_CKSUM_MASK; }
+MTCP_INLINE uint64_t mtcp_rx_l4_cksum_good(void) { return RTE_MBUF_F_RX_L4_CKSUM_GOOD; }
+MTCP_INLINE uint64_t mtcp_rx_l4_cksum_bad(void) { return RTE_MBUF_F_RX_L4_CKSUM_BAD; }
+MTCP_INLINE uint64_t mtcp_rx_rss_hash_flag(void) { return RTE_MBUF_F_RX_RSS_HASH; }
+
+MTCP_INLINE uint64_t mtcp_txoff_ipv4_cksum(void) { return RTE_ETH_TX_OFFLOAD_IPV4_CKSUM; }
+MTCP_INLINE uint64_t mtcp_txoff_tcp_cksum(void) { return RTE_ETH_TX_OFFLOAD_TCP_CKSUM; }
+MTCP_INLINE uint64_t mtcp_rxoff_ipv4_cksum(void) { return RTE_ETH_RX_OFFLOAD_IPV4_CKSUM; }
+MTCP_INLINE uint64_t mtcp_rxoff_tcp_cksum(void) { return RTE_ETH_RX_OFFLOAD_TCP_CKSUM; }
+MTCP_INLINE uint64_t mtcp_rss_ipv4_tcp(void) { return RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_IPV4; }
+
+// MARK: lcores
+
+MTCP_INLINE unsigned mtcp_lcore_id(void) { return rte_lcore_id(); }
+
+// MARK: ports
+
+/// Configures `port` with the given queue counts. `rss_hf` of 0 leaves RSS off;
+/// otherwise the Toeplitz key `rss_key` (40 bytes, may be NULL for the PMD's own)
+/// is installed. `struct rte_eth_conf` holds unions and bitfields that Swift
+/// imports poorly, so it is built here.
+MTCP_INLINE int mtcp_eth_configure(uint16_t port, uint16_t rx_queues, uint16_t tx_queues,
+                                   uint64_t rss_hf, uint8_t *rss_key, uint8_t rss_key_len,
+                                   uint64_t rx_offloads, uint64_t tx_offloads) {
+    struct rte_eth_conf conf;
+    memset(&conf, 0, sizeof(conf));
+    if (rss_hf != 0) {
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+        conf.rx_adv_conf.rss_conf.rss_key = rss_key;
+        conf.rx_adv_conf.rss_conf.rss_key_len = rss_key_len;
+    }
+    conf.rxmode.offloads = rx_offloads;
+    conf.txmode.offloads = tx_offloads;
+    return rte_eth_dev_configure(port, rx_queues, tx_queues, &conf);
+}
+
+/// Link state without touching `struct rte_eth_link`'s bitfields from Swift.
+/// Returns 0 on success; `*up` is 1 when the link is up, `*speed_mbps` its speed.
+MTCP_INLINE int mtcp_eth_link(uint16_t port, int *up, uint32_t *speed_mbps) {
+    struct rte_eth_link link;
+    memset(&link, 0, sizeof(link));
+    int rc = rte_eth_link_get_nowait(port, &link);
+    if (rc != 0) return rc;
+    *up = link.link_status == RTE_ETH_LINK_UP;
+    *speed_mbps = link.link_speed;
+    return 0;
+}
+
+#endif

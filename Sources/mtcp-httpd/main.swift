@@ -1,0 +1,2 @@
+import MTCP
+print("mtcp-httpd: not built yet")

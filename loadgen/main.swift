@@ -1,0 +1,2 @@
+import MTCP
+print("mtcp-loadgen: not built yet")
