@@ -8,7 +8,12 @@ let dpdkIncludes = ["/usr/include/dpdk", "/usr/include/x86_64-linux-gnu/dpdk"]
 let dpdkLibraries = ["rte_eal", "rte_ethdev", "rte_mbuf", "rte_mempool", "rte_ring", "rte_net"]
 
 /// Swift targets that import CDPDK need the same include paths for the clang importer.
-let importsDPDK: [SwiftSetting] = [.unsafeFlags(dpdkIncludes.flatMap { ["-Xcc", "-I\($0)"] })]
+/// DPDK's headers (rte_memcpy.h) use SSSE3/SSE4 intrinsics: Debian builds DPDK for
+/// `-march=corei7`, and its headers must be compiled for at least that.
+let dpdkMarch = "-march=corei7"
+let importsDPDK: [SwiftSetting] = [
+    .unsafeFlags(dpdkIncludes.flatMap { ["-Xcc", "-I\($0)"] } + ["-Xcc", dpdkMarch]),
+]
 
 let package = Package(
     name: "mtcp-swift",
@@ -25,7 +30,7 @@ let package = Package(
         // Header-only `static inline` shims for DPDK macros and mbuf field access.
         .target(
             name: "CDPDK",
-            cSettings: [.unsafeFlags(dpdkIncludes.map { "-I\($0)" })],
+            cSettings: [.unsafeFlags(dpdkIncludes.map { "-I\($0)" } + [dpdkMarch])],
             linkerSettings: dpdkLibraries.map { .linkedLibrary($0) }
         ),
         .systemLibrary(

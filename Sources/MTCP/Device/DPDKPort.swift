@@ -1,0 +1,135 @@
+import CDPDK
+import Glibc
+
+/// An Ethernet port driven by DPDK: any PMD, in this project usually a vdev
+/// (`net_af_packet`, `net_af_xdp`, `net_tap`, `net_memif`).
+///
+/// Set-up happens once at start: `configure` creates one RX/TX queue pair and one
+/// mbuf pool per engine, `start` starts the port, and `queue(_:)` hands each engine
+/// its own `DPDKQueue`. Nothing here runs on the data path.
+public struct DPDKPort {
+    public let id: UInt16
+    public private(set) var queueCount = 0
+    public private(set) var pools: [OpaquePointer] = []
+    /// Offloads enabled on the port, resolved from what it offers and what was asked.
+    public private(set) var transmitOffloads: ChecksumOffload = []
+    public private(set) var receiveOffloads: ChecksumOffload = []
+
+    /// The symmetric Toeplitz key (0x6d5a repeated): with it, the hash of
+    /// (a, b, pa, pb) equals that of (b, a, pb, pa), so both directions of a flow
+    /// land on the same queue.
+    public static let symmetricRSSKey: [UInt8] = Array(repeating: [0x6D, 0x5A], count: 20).flatMap { $0 }
+
+    public init(id: Int) throws(DPDKError) {
+        guard id >= 0, id < Int(RTE_MAX_ETHPORTS), rte_eth_dev_is_valid_port(UInt16(id)) != 0 else {
+            throw DPDKError("DPDK port \(id) does not exist: \(DPDKEnvironment.availablePorts) port(s) found "
+                + "(is the vdev configured, and is the interface it names present in this network namespace?)")
+        }
+        self.id = UInt16(id)
+    }
+
+    /// The port's name as DPDK knows it (e.g. `net_af_packet0`).
+    public var name: String {
+        var buffer = [CChar](repeating: 0, count: Int(RTE_ETH_NAME_MAX_LEN))
+        guard rte_eth_dev_get_name_by_port(id, &buffer) == 0 else { return "port\(id)" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public var macAddress: MACAddress {
+        var address = rte_ether_addr()
+        _ = rte_eth_macaddr_get(id, &address)
+        return withUnsafeBytes(of: address.addr_bytes) { MACAddress(loadingFrom: $0.baseAddress!) }
+    }
+
+    /// Configures `queues` RX/TX queue pairs, each with its own pool of `mbufsPerQueue`
+    /// buffers on the port's NUMA socket.
+    /// - Parameter useChecksumOffload: enable the checksum offloads the port offers.
+    public mutating func configure(queues: Int, mbufsPerQueue: Int, receiveDescriptors: Int = 1024,
+                                   transmitDescriptors: Int = 1024, useChecksumOffload: Bool) throws(DPDKError) {
+        var info = rte_eth_dev_info()
+        try check(rte_eth_dev_info_get(id, &info), "reading device info")
+        guard queues <= Int(info.max_rx_queues), queues <= Int(info.max_tx_queues) else {
+            throw DPDKError("port \(id) (\(name)) has \(info.max_rx_queues) RX / \(info.max_tx_queues) TX queues; "
+                + "\(queues) cores need one pair each (lower num_cores or give the vdev more queues)")
+        }
+        var txOffloads: UInt64 = 0
+        var rxOffloads: UInt64 = 0
+        if useChecksumOffload {
+            let wantedTX = mtcp_txoff_ipv4_cksum() | mtcp_txoff_tcp_cksum()
+            if info.tx_offload_capa & wantedTX == wantedTX {
+                txOffloads = wantedTX
+                transmitOffloads = [.computeIPv4Checksum, .computeTCPChecksum]
+            }
+            let wantedRX = mtcp_rxoff_ipv4_cksum() | mtcp_rxoff_tcp_cksum()
+            if info.rx_offload_capa & wantedRX == wantedRX {
+                rxOffloads = wantedRX
+                receiveOffloads = [.ipv4ChecksumGood, .l4ChecksumGood]
+            }
+        }
+        // RSS only matters with several queues, and only where the PMD hashes.
+        let rssTypes = queues > 1 ? info.flow_type_rss_offloads & mtcp_rss_ipv4_tcp() : 0
+        var key = Self.symmetricRSSKey
+        let keyLength = info.hash_key_size == UInt8(key.count) ? UInt8(key.count) : 0
+        let rc = key.withUnsafeMutableBufferPointer { key in
+            mtcp_eth_configure(id, UInt16(queues), UInt16(queues), rssTypes,
+                               keyLength == 0 ? nil : key.baseAddress, keyLength, rxOffloads, txOffloads)
+        }
+        try check(rc, "configuring \(queues) queue pair(s)")
+
+        var rxDescriptors = UInt16(receiveDescriptors)
+        var txDescriptors = UInt16(transmitDescriptors)
+        try check(rte_eth_dev_adjust_nb_rx_tx_desc(id, &rxDescriptors, &txDescriptors), "sizing descriptor rings")
+        let socket = UInt32(bitPattern: rte_eth_dev_socket_id(id))
+        pools = []
+        for queue in 0..<queues {
+            let poolName = "mtcp_p\(id)_q\(queue)"
+            // 2048 bytes of data room plus DPDK's 128-byte headroom (RTE_MBUF_DEFAULT_BUF_SIZE).
+            guard let pool = rte_pktmbuf_pool_create(poolName, UInt32(mbufsPerQueue), 256, 0, 2048 + 128,
+                                                     Int32(bitPattern: socket)) else {
+                throw DPDKError("cannot create mbuf pool \(poolName) of \(mbufsPerQueue) buffers: "
+                    + String(cString: rte_strerror(mtcp_rte_errno()))
+                    + " (raise memory_mb or lower max_num_buffers)")
+            }
+            pools.append(pool)
+            try check(rte_eth_rx_queue_setup(id, UInt16(queue), rxDescriptors, socket, nil, pool),
+                      "setting up RX queue \(queue)")
+            try check(rte_eth_tx_queue_setup(id, UInt16(queue), txDescriptors, socket, nil),
+                      "setting up TX queue \(queue)")
+        }
+        queueCount = queues
+    }
+
+    /// Starts the port and turns on promiscuous mode where supported: the stack
+    /// filters by address itself, and some vdevs deliver nothing otherwise.
+    public func start() throws(DPDKError) {
+        try check(rte_eth_dev_start(id), "starting the port")
+        _ = rte_eth_promiscuous_enable(id)
+    }
+
+    public func stop() {
+        _ = rte_eth_dev_stop(id)
+        _ = rte_eth_dev_close(id)
+    }
+
+    /// The device of queue pair `index`, for the engine of that core.
+    public func queue(_ index: Int, burstSize: Int) -> DPDKQueue {
+        precondition(index < queueCount, "queue \(index) was not configured")
+        return DPDKQueue(port: id, queue: UInt16(index), pool: pools[index], macAddress: macAddress,
+                         transmitOffloads: transmitOffloads, receiveOffloads: receiveOffloads, burstSize: burstSize)
+    }
+
+    public var link: (up: Bool, speedMbps: UInt32) {
+        var up: Int32 = 0
+        var speed: UInt32 = 0
+        guard mtcp_eth_link(id, &up, &speed) == 0 else { return (false, 0) }
+        return (up != 0, speed)
+    }
+
+    public func statistics() -> DeviceStatistics { DPDKQueue.portStatistics(id) }
+
+    private func check(_ rc: Int32, _ what: String) throws(DPDKError) {
+        guard rc >= 0 else {
+            throw DPDKError("port \(id) (\(name)): \(what) failed: \(String(cString: rte_strerror(-rc)))")
+        }
+    }
+}

@@ -1,0 +1,87 @@
+/// Why the stack discarded a frame. Every discard is counted under exactly one
+/// reason, so an operator can tell malformed traffic from misdirected traffic
+/// from resource shortage.
+public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
+    // Ethernet
+    case ethernetTruncated
+    case otherDestinationMAC
+    case unsupportedEtherType
+    // ARP
+    case arpMalformed
+    case arpNotForUs
+    case arpAddressConflict
+    case arpCacheFull
+    // IPv4 validation (RFC 791, RFC 1122 §3.2.1)
+    case ipv4Truncated
+    case ipv4BadVersion
+    case ipv4BadHeaderLength
+    case ipv4BadTotalLength
+    case ipv4BadChecksum
+    case ipv4Fragment
+    case ipv4BadSource
+    case ipv4OtherDestination
+    case ipv4Broadcast
+    case ipv4UnsupportedProtocol
+    // ICMP
+    case icmpMalformed
+    case icmpBadChecksum
+    case icmpUnsupportedType
+    // Output
+    case noRoute
+    case arpQueueFull
+    case arpResolutionTimeout
+    case transmitQueueFull
+    case bufferExhausted
+
+    public var description: String {
+        switch self {
+        case .ethernetTruncated: "ethernet_truncated"
+        case .otherDestinationMAC: "other_destination_mac"
+        case .unsupportedEtherType: "unsupported_ethertype"
+        case .arpMalformed: "arp_malformed"
+        case .arpNotForUs: "arp_not_for_us"
+        case .arpAddressConflict: "arp_address_conflict"
+        case .arpCacheFull: "arp_cache_full"
+        case .ipv4Truncated: "ipv4_truncated"
+        case .ipv4BadVersion: "ipv4_bad_version"
+        case .ipv4BadHeaderLength: "ipv4_bad_header_length"
+        case .ipv4BadTotalLength: "ipv4_bad_total_length"
+        case .ipv4BadChecksum: "ipv4_bad_checksum"
+        case .ipv4Fragment: "ipv4_fragment"
+        case .ipv4BadSource: "ipv4_bad_source"
+        case .ipv4OtherDestination: "ipv4_other_destination"
+        case .ipv4Broadcast: "ipv4_broadcast"
+        case .ipv4UnsupportedProtocol: "ipv4_unsupported_protocol"
+        case .icmpMalformed: "icmp_malformed"
+        case .icmpBadChecksum: "icmp_bad_checksum"
+        case .icmpUnsupportedType: "icmp_unsupported_type"
+        case .noRoute: "no_route"
+        case .arpQueueFull: "arp_queue_full"
+        case .arpResolutionTimeout: "arp_resolution_timeout"
+        case .transmitQueueFull: "transmit_queue_full"
+        case .bufferExhausted: "buffer_exhausted"
+        }
+    }
+}
+
+/// One counter per `DropReason`, in storage allocated once.
+public struct DropCounters: Sendable, Equatable {
+    private var counts = [UInt64](repeating: 0, count: DropReason.allCases.count)
+
+    public init() {}
+
+    public subscript(reason: DropReason) -> UInt64 {
+        get { counts[reason.rawValue] }
+        set { counts[reason.rawValue] = newValue }
+    }
+
+    @inline(__always)
+    public mutating func count(_ reason: DropReason) { counts[reason.rawValue] &+= 1 }
+
+    public var total: UInt64 { counts.reduce(0, &+) }
+
+    /// The reasons with a non-zero count, for statistics output.
+    public var nonZero: [(DropReason, UInt64)] {
+        DropReason.allCases.compactMap { counts[$0.rawValue] == 0 ? nil : ($0, counts[$0.rawValue]) }
+    }
+}

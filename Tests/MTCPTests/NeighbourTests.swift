@@ -1,0 +1,123 @@
+import Testing
+@testable import MTCP
+
+@Suite struct ARPCacheTests {
+    let a = IPv4Address(198, 18, 0, 2)
+    let macA = MACAddress(0x02, 0, 0, 0, 0, 0x02)
+    let macB = MACAddress(0x02, 0, 0, 0, 0, 0x0B)
+
+    @Test func learnedEntriesExpire() {
+        var cache = ARPCache(capacity: 8, lifetime: .seconds(60))
+        #expect(cache.lookup(a, now: .zero) == nil)
+        cache.learn(a, macA, now: .zero)
+        #expect(cache.lookup(a, now: Instant.zero + .seconds(59)) == macA)
+        #expect(cache.lookup(a, now: Instant.zero + .seconds(60)) == nil)
+        let stillKnown = cache.contains(a)
+        #expect(stillKnown, "an expired entry still counts for RFC 826's merge rule")
+        cache.learn(a, macB, now: Instant.zero + .seconds(61))
+        #expect(cache.lookup(a, now: Instant.zero + .seconds(62)) == macB)
+        #expect(cache.count == 1)
+    }
+
+    @Test func staticEntriesWinAndNeverExpire() {
+        var cache = ARPCache(capacity: 8)
+        cache.addStatic(a, macA)
+        cache.learn(a, macB, now: .zero)
+        #expect(cache.lookup(a, now: Instant.zero + .seconds(100_000)) == macA)
+    }
+
+    @Test func refusesEntriesBeyondCapacityAndKeepsOldOnes() {
+        var cache = ARPCache(capacity: 100)
+        var accepted = 0
+        for host in 0..<1000 where cache.learn(IPv4Address(10, 0, UInt8(host / 256), UInt8(host % 256)), macA, now: .zero) {
+            accepted += 1
+        }
+        #expect(accepted == cache.capacity)
+        #expect(cache.capacity >= 100)
+        for host in 0..<accepted {
+            #expect(cache.lookup(IPv4Address(10, 0, UInt8(host / 256), UInt8(host % 256)), now: .zero) == macA)
+        }
+        #expect(cache.lookup(IPv4Address(10, 0, 3, 200), now: .zero) == nil)
+    }
+}
+
+@Suite struct RoutingTableTests {
+    @Test func longestPrefixWins() {
+        var table = RoutingTable()
+        table.add(.init(network: IPv4Network("198.18.0.1/24")!))
+        table.add(.init(network: IPv4Network("0.0.0.0/0")!, gateway: IPv4Address(198, 18, 0, 254)))
+        table.add(.init(network: IPv4Network("10.1.0.0/16")!, gateway: IPv4Address(198, 18, 0, 253)))
+        table.add(.init(network: IPv4Network("10.1.2.0/24")!, gateway: IPv4Address(198, 18, 0, 252)))
+        #expect(table.nextHop(for: IPv4Address(198, 18, 0, 9)) == IPv4Address(198, 18, 0, 9))
+        #expect(table.nextHop(for: IPv4Address(10, 1, 2, 3)) == IPv4Address(198, 18, 0, 252))
+        #expect(table.nextHop(for: IPv4Address(10, 1, 9, 3)) == IPv4Address(198, 18, 0, 253))
+        #expect(table.nextHop(for: IPv4Address(8, 8, 8, 8)) == IPv4Address(198, 18, 0, 254))
+        #expect(table.routes.map(\.network.prefixLength) == [24, 24, 16, 0], "longest first")
+        #expect(table.routes.contains { $0.network.description == "198.18.0.0/24" }, "stored normalised")
+    }
+
+    @Test func noMatchMeansNoRoute() {
+        let table = RoutingTable(routes: [.init(network: IPv4Network("198.18.0.0/24")!)])
+        #expect(table.nextHop(for: IPv4Address(198, 19, 0, 1)) == nil)
+    }
+
+    @Test func sameNetworkReplacesRoute() {
+        var table = RoutingTable()
+        table.add(.init(network: IPv4Network("10.0.0.0/8")!, gateway: IPv4Address(1, 1, 1, 1)))
+        table.add(.init(network: IPv4Network("10.9.9.9/8")!, gateway: IPv4Address(2, 2, 2, 2)))
+        #expect(table.routes.count == 1)
+        #expect(table.nextHop(for: IPv4Address(10, 0, 0, 1)) == IPv4Address(2, 2, 2, 2))
+    }
+}
+
+@Suite struct ARPPendingQueueTests {
+    let hop1 = IPv4Address(198, 18, 0, 2)
+    let hop2 = IPv4Address(198, 18, 0, 3)
+
+    /// Distinct fake buffers: the queue never dereferences them.
+    func buffer(_ tag: Int) -> PacketBuffer {
+        PacketBuffer(handle: UnsafeMutableRawPointer(bitPattern: 0x1000 * (tag + 1))!,
+                     bytes: UnsafeMutableRawPointer(bitPattern: 0x1000 * (tag + 1))!, length: tag, capacity: 2048)
+    }
+
+    @Test func firstFrameAsksForARequestAndResolutionReleasesInOrder() {
+        var queue = ARPPendingQueue(capacity: 8)
+        #expect(queue.enqueue(buffer(1), nextHop: hop1, now: .zero) == true)
+        #expect(queue.enqueue(buffer(2), nextHop: hop2, now: .zero) == true)
+        #expect(queue.enqueue(buffer(3), nextHop: hop1, now: .zero) == false)
+        var released: [Int] = []
+        queue.resolve(hop1) { released.append($0.length) }
+        #expect(released == [1, 3])
+        #expect(queue.count == 1)
+        queue.resolve(hop1) { _ in Issue.record("resolved twice") }
+    }
+
+    @Test func fullQueueRefuses() {
+        var queue = ARPPendingQueue(capacity: 2)
+        #expect(queue.enqueue(buffer(1), nextHop: hop1, now: .zero) != nil)
+        #expect(queue.enqueue(buffer(2), nextHop: hop1, now: .zero) != nil)
+        #expect(queue.enqueue(buffer(3), nextHop: hop1, now: .zero) == nil)
+    }
+
+    @Test func retriesEverySecondThenGivesUp() {
+        var queue = ARPPendingQueue(capacity: 8, retryInterval: .seconds(1), timeout: .seconds(3))
+        _ = queue.enqueue(buffer(1), nextHop: hop1, now: .zero)
+        _ = queue.enqueue(buffer(2), nextHop: hop1, now: .zero)
+        var requests = 0
+        var gaveUp = 0
+        var dropped: [Int] = []
+        for millisecond in stride(from: 0, through: 3500, by: 100) {
+            queue.poll(now: Instant.zero + .milliseconds(UInt64(millisecond)), { action in
+                switch action {
+                case .sendRequest: requests += 1
+                case .giveUp: gaveUp += 1
+                }
+            }, drop: { dropped.append($0.length) })
+        }
+        #expect(requests == 2, "resent at 1 s and 2 s")
+        #expect(gaveUp == 1)
+        #expect(dropped == [1, 2])
+        let empty = queue.isEmpty
+        #expect(empty)
+    }
+}
