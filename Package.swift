@@ -50,10 +50,16 @@ let package = Package(
             dependencies: ["MTCP"],
             swiftSettings: importsDPDK
         ),
+        // Start-up shared by the executables: configuration -> EAL -> port -> engine loops.
+        .target(
+            name: "MTCPRuntime",
+            dependencies: ["MTCP", "MTCPConfig"],
+            swiftSettings: importsDPDK
+        ),
         .executableTarget(
             name: "mtcp-httpd",
             dependencies: [
-                "MTCP", "MTCPConfig",
+                "MTCP", "MTCPConfig", "MTCPRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: importsDPDK
@@ -61,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "mtcp-loadgen",
             dependencies: [
-                "MTCP", "MTCPConfig",
+                "MTCP", "MTCPConfig", "MTCPRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "loadgen",

@@ -1,0 +1,92 @@
+/// The stack of one core: it owns its device queue, its tables and its timers,
+/// and shares nothing mutable with other cores.
+///
+/// `poll(now:)` is one turn of the run-to-completion loop of DESIGN.md §3: a
+/// receive burst, protocol input for each frame, timers, then one transmit burst.
+/// The engine is generic over its device so the loop is specialised for DPDK
+/// and for the virtual link alike, with no dynamic dispatch per packet.
+public struct Engine<Device: PacketDevice>: ~Copyable {
+    public var device: Device
+    public let address: IPv4Network
+    public let macAddress: MACAddress
+    public internal(set) var statistics = EngineStatistics()
+    var routing: RoutingTable
+    var neighbours: ARPCache
+    var pendingResolution: ARPPendingQueue
+    var output: TransmitQueue
+    private let receiveBatch: UnsafeMutableBufferPointer<PacketBuffer>
+
+    public init(device: consuming Device, configuration: EngineConfiguration) {
+        self.device = device
+        address = configuration.address
+        macAddress = self.device.macAddress
+        var routing = RoutingTable(routes: configuration.routes)
+        routing.add(.init(network: configuration.address))
+        self.routing = routing
+        neighbours = ARPCache(capacity: configuration.arpCacheCapacity)
+        for neighbour in configuration.staticNeighbours {
+            neighbours.addStatic(neighbour.address, neighbour.mac)
+        }
+        pendingResolution = ARPPendingQueue(capacity: configuration.arpQueueCapacity)
+        output = TransmitQueue(capacity: configuration.transmitQueueCapacity)
+        receiveBatch = .allocate(capacity: configuration.burstSize)
+    }
+
+    deinit { receiveBatch.deallocate() }
+
+    /// One iteration of the engine loop at time `now`. Returns the number of
+    /// frames received, so a caller can back off when idle.
+    @discardableResult
+    public mutating func poll(now: Instant) -> Int {
+        let received = device.receive(into: receiveBatch)
+        for index in 0..<received {
+            receive(receiveBatch[index], now: now)
+        }
+        runTimers(now: now)
+        flush()
+        return received
+    }
+
+    /// Sends whatever is queued; called at the end of `poll`.
+    mutating func flush() {
+        _ = output.flush(to: &device)
+    }
+
+    mutating func runTimers(now: Instant) {
+        guard !pendingResolution.isEmpty else { return }
+        pendingResolution.poll(now: now, { action in
+            switch action {
+            case .sendRequest(let nextHop): sendARPRequest(for: nextHop)
+            case .giveUp: break
+            }
+        }, drop: { buffer in
+            statistics.drops.count(.arpResolutionTimeout)
+            device.release(buffer)
+        })
+    }
+
+    /// Queues a finished frame for the end-of-iteration burst.
+    @inline(__always)
+    mutating func transmit(_ buffer: PacketBuffer) {
+        guard output.append(buffer) else {
+            statistics.drops.count(.transmitQueueFull)
+            device.release(buffer)
+            return
+        }
+        statistics.transmittedFrames &+= 1
+        statistics.transmittedBytes &+= UInt64(buffer.length)
+    }
+
+    /// Drops a received frame, counting why.
+    @inline(__always)
+    mutating func drop(_ buffer: PacketBuffer, _ reason: DropReason) {
+        statistics.drops.count(reason)
+        device.release(buffer)
+    }
+
+    /// Returns every buffer the engine holds to the device (before shutdown).
+    public mutating func releaseAll() {
+        output.discard(to: &device)
+        pendingResolution.drain { device.release($0) }
+    }
+}

@@ -1,0 +1,38 @@
+/// What an engine needs to know about its network, independent of the
+/// configuration files it came from.
+public struct EngineConfiguration: Sendable {
+    /// The stack's address and the prefix of its directly connected network.
+    public var address: IPv4Network
+    /// Routes beyond the connected network (route.conf).
+    public var routes: [RoutingTable.Route]
+    /// Permanent neighbour entries (arp.conf).
+    public var staticNeighbours: [StaticNeighbour]
+    /// Frames taken from the device per receive call (mTCP used 32-64).
+    public var burstSize: Int
+    public var arpCacheCapacity: Int
+    /// Frames that may wait for address resolution at once.
+    public var arpQueueCapacity: Int
+    /// Frames that may be queued for transmission within one iteration.
+    public var transmitQueueCapacity: Int
+
+    public struct StaticNeighbour: Sendable, Equatable {
+        public var address: IPv4Address
+        public var mac: MACAddress
+        public init(address: IPv4Address, mac: MACAddress) {
+            self.address = address
+            self.mac = mac
+        }
+    }
+
+    public init(address: IPv4Network, routes: [RoutingTable.Route] = [], staticNeighbours: [StaticNeighbour] = [],
+                burstSize: Int = 32, arpCacheCapacity: Int = 1024, arpQueueCapacity: Int = 64,
+                transmitQueueCapacity: Int = 1024) {
+        self.address = address
+        self.routes = routes
+        self.staticNeighbours = staticNeighbours
+        self.burstSize = burstSize
+        self.arpCacheCapacity = arpCacheCapacity
+        self.arpQueueCapacity = arpQueueCapacity
+        self.transmitQueueCapacity = transmitQueueCapacity
+    }
+}

@@ -1,0 +1,13 @@
+/// Counters of one engine (one core), read by statistics output and tests.
+public struct EngineStatistics: Sendable, Equatable {
+    public var receivedFrames: UInt64 = 0
+    public var receivedBytes: UInt64 = 0
+    public var transmittedFrames: UInt64 = 0
+    public var transmittedBytes: UInt64 = 0
+    public var arpRequestsSent: UInt64 = 0
+    public var arpRepliesSent: UInt64 = 0
+    public var echoRepliesSent: UInt64 = 0
+    public var drops = DropCounters()
+
+    public init() {}
+}

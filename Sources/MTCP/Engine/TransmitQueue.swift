@@ -1,0 +1,45 @@
+/// Frames built during one engine iteration, sent in one burst at its end.
+///
+/// Bounded and allocated once. Frames the device does not take (its ring is
+/// full) stay queued for the next iteration; a frame that finds the queue itself
+/// full is released and counted, so a stalled device cannot make memory grow.
+public struct TransmitQueue: ~Copyable {
+    private let frames: UnsafeMutableBufferPointer<PacketBuffer>
+    public private(set) var count = 0
+
+    public init(capacity: Int) {
+        frames = .allocate(capacity: capacity)
+    }
+
+    deinit { frames.deallocate() }
+
+    public var isFull: Bool { count == frames.count }
+
+    /// Queues `buffer`; false when full (the caller still owns the buffer).
+    @inline(__always)
+    public mutating func append(_ buffer: PacketBuffer) -> Bool {
+        guard count < frames.count else { return false }
+        frames[count] = buffer
+        count += 1
+        return true
+    }
+
+    /// Offers every queued frame to `device`; returns how many it took.
+    @inline(__always)
+    public mutating func flush<Device: PacketDevice>(to device: inout Device) -> Int {
+        guard count > 0 else { return 0 }
+        let sent = device.transmit(UnsafeMutableBufferPointer(rebasing: frames[0..<count]))
+        if sent < count {
+            // Keep the unsent tail, in order, at the front.
+            for index in sent..<count { frames[index - sent] = frames[index] }
+        }
+        count -= sent
+        return sent
+    }
+
+    /// Gives every queued frame back to `device` (shutdown).
+    public mutating func discard<Device: PacketDevice>(to device: inout Device) {
+        for index in 0..<count { device.release(frames[index]) }
+        count = 0
+    }
+}
