@@ -115,7 +115,7 @@ case "$cmd" in
     up|down|status) ;;
     *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
 esac
-[ "$cmd" = status ] || [ "$(id -u)" -eq 0 ] || die "$cmd needs root (network namespaces)"
+[ "$(id -u)" -eq 0 ] || die "$cmd needs root (network namespaces)"
 command -v ip >/dev/null || die "ip (iproute2) not found: run 'make deps'"
 [ "$cmd" != up ] || command -v ethtool >/dev/null || die "ethtool not found: run 'make deps'"
 
