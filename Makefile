@@ -1,0 +1,89 @@
+# mtcp-swift: build, test and run. Every target is safe to run again.
+#   make run    build and start the appliance in the default topology (root)
+#   make test   unit tests, then system tests in network namespaces (root)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+
+# Swift lives in /opt/swift on this kind of machine; don't depend on PATH order.
+export PATH := $(if $(wildcard /opt/swift/usr/bin/swift),/opt/swift/usr/bin:)$(PATH)
+
+SWIFT   ?= swift
+# Debian's python: python3-scapy and python3-pytest import there, not in pyenv's.
+PYTHON  := /usr/bin/python3
+HTTPD   := .build/release/mtcp-httpd
+CONFIG  := conf/mtcp.conf
+
+APT_PACKAGES := libdpdk-dev libnuma-dev libssl-dev iproute2 iputils-ping \
+	iputils-arping ethtool tshark python3-scapy python3-pytest netcat-openbsd curl
+
+BENCH_FILES := www/bench/64.html www/bench/1k.html www/bench/4k.html \
+	www/bench/32k.html www/bench/1m.bin
+
+.PHONY: deps build test unit-test system-test run bench bench-files netns-up \
+	netns-down fuzz clean need-root
+
+# Installs only what is missing; a no-op (one dpkg-query) when all is there.
+# Note: Debian's `arping` conflicts with `iputils-arping`; we use the latter.
+deps:
+	@missing=$$({ dpkg-query -W -f='$${Package} $${db:Status-Abbrev}\n' $(APT_PACKAGES) 2>/dev/null || true; } \
+		| awk '$$2 == "ii" {print $$1}' | sort | comm -13 - <(printf '%s\n' $(APT_PACKAGES) | sort)); \
+	if [ -z "$$missing" ]; then echo "deps: all installed"; exit 0; fi; \
+	echo "deps: installing" $$missing; \
+	if [ "$$(id -u)" -ne 0 ]; then echo "deps: need root to install packages" >&2; exit 1; fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -q; \
+	apt-get install -y -q --no-install-recommends $$missing
+
+build:
+	$(SWIFT) build -c release
+
+test:
+	@$(MAKE) --no-print-directory unit-test
+	@$(MAKE) --no-print-directory system-test
+
+unit-test:
+	$(SWIFT) test
+
+need-root:
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo "this target needs root (network namespaces, raw sockets): run it with sudo" >&2; exit 1; fi
+
+# The suite creates and removes the topology itself (Tests/system/conftest.py).
+system-test: need-root build bench-files
+	$(PYTHON) -m pytest -v Tests/system
+
+run: need-root deps build bench-files netns-up
+	@echo
+	@echo "mtcp-httpd is starting in netns mtcp-a, owning 198.18.0.1/24 on mtcp-a0 (DPDK net_af_packet)."
+	@echo "From another terminal:"
+	@echo "    sudo ip netns exec mtcp-c ping 198.18.0.1"
+	@echo "    sudo ip netns exec mtcp-c curl http://198.18.0.1/"
+	@echo "Ctrl-C stops it; 'make netns-down' removes the namespaces."
+	@echo
+	ip netns exec mtcp-a $(HTTPD) --config $(CONFIG)
+
+bench:
+	@scripts/bench.sh
+
+# The benchmark files are committed; this only recreates missing ones.
+bench-files: $(BENCH_FILES)
+$(BENCH_FILES) &:
+	scripts/make-bench-files.sh www/bench
+
+netns-up: need-root
+	scripts/netns.sh up
+
+netns-down: need-root
+	scripts/netns.sh down
+
+fuzz:
+	@echo "fuzz: no fuzz target is built yet (see README.md, 'Fuzzing')."
+	@echo "When it exists it runs as:"
+	@echo "    swift build -c release --product mtcp-fuzz -Xswiftc -sanitize=fuzzer,address"
+	@echo "    .build/release/mtcp-fuzz -max_total_time=60 Tests/fuzz/corpus"
+
+clean:
+	rm -rf .build bench-out Tests/system/.pytest_cache
+	find Tests -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,45 @@
+"""Small helpers shared by the system tests: commands inside network namespaces."""
+
+import re
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+TOOLS = Path(__file__).resolve().parent / "tools"
+
+# Debian's python: python3-scapy imports there (the python3 on PATH may be pyenv's).
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+# The default topology (DESIGN.md §5, scripts/netns.sh).
+NS_CLIENT, NS_APPLIANCE, NS_LOADGEN = "mtcp-c", "mtcp-a", "mtcp-l"
+BRIDGE, CLIENT_ADDR = "mtcp-br", "198.18.0.2"
+APPLIANCE_IF, APPLIANCE_ADDR = "mtcp-a0", "198.18.0.1"
+
+
+def ns(name, *cmd, timeout=30, check=False):
+    """Runs `cmd` inside network namespace `name`; returns the CompletedProcess
+    (stdout and stderr captured as text)."""
+    return subprocess.run(["ip", "netns", "exec", name, *map(str, cmd)],
+                          capture_output=True, text=True, timeout=timeout, check=check)
+
+
+def describe(result):
+    """A CompletedProcess as text, for assertion messages."""
+    return (f"$ {' '.join(map(str, result.args))}\nexit {result.returncode}\n"
+            f"--- stdout\n{result.stdout}--- stderr\n{result.stderr}")
+
+
+def link_mac(namespace, ifname):
+    """The MAC address of `ifname` in `namespace`, lower case."""
+    out = subprocess.run(["ip", "-n", namespace, "link", "show", "dev", ifname],
+                         capture_output=True, text=True, check=True).stdout
+    match = re.search(r"link/ether ([0-9a-f:]{17})", out)
+    assert match, f"no MAC in:\n{out}"
+    return match.group(1).lower()
+
+
+def ping(dst, *options, count=3, namespace=NS_CLIENT):
+    """Pings `dst` from `namespace`; returns (CompletedProcess, loss percentage or None)."""
+    result = ns(namespace, "ping", "-c", count, "-W", 2, *options, dst, timeout=10 + 3 * count)
+    match = re.search(r"([\d.]+)% packet loss", result.stdout)
+    return result, (float(match.group(1)) if match else None)
