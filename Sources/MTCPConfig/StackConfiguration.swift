@@ -1,0 +1,419 @@
+import MTCP
+
+/// The stack's configuration, read from `mtcp.conf` in mTCP's `key = value` format so
+/// that an existing mTCP deployment carries over, plus keys of our own for what mTCP
+/// took from elsewhere (EAL arguments, virtual devices, the stack's address).
+///
+/// The format: one `key = value` per line, `#` starts a comment running to the end of
+/// the line, blank lines and whitespace around keys, `=` and values do not matter.
+/// Unknown keys, repeated keys (except `vdev`), bad values and missing required keys
+/// are errors naming the file, the line and the key.
+///
+/// mTCP's keys:
+/// - `io`: the packet I/O module. Only `dpdk` is supported; mTCP's `psio`, `netmap`
+///   and `onvm` are errors. Optional, since there is no other choice.
+/// - `num_cores`, `core_mask`, `num_mem_ch`, `port`, `max_concurrency`,
+///   `max_num_buffers`, `rcvbuf`, `sndbuf`, `tcp_timeout`, `tcp_timewait`,
+///   `stat_print`: see the properties of the same meaning below.
+/// - `multiprocess`: only `0` is accepted; multi-process mode is not supported
+///   (one process runs one engine per core instead).
+///
+/// Our keys: `ip_addr` (required), `eal_args`, `vdev` (repeatable), `file_prefix`,
+/// `hugepages`, `memory_mb`, `checksum_offload`, `burst_size`, `arp_conf`,
+/// `route_conf`: see the properties below.
+public struct StackConfiguration: Equatable, Sendable {
+    /// Whether to use the checksum offloads a port offers.
+    public enum ChecksumOffload: String, Equatable, Sendable {
+        /// Use what the port offers; compute in software what it does not.
+        case auto
+        /// Always compute checksums in software.
+        case off
+    }
+
+    /// Where a static table (`arp.conf`, `route.conf`) is read from.
+    public struct TableFile: Equatable, Sendable {
+        /// Relative paths in `mtcp.conf` are resolved against the directory of `mtcp.conf`.
+        public var path: String
+        /// The line of `mtcp.conf` that named the file; nil for the default file next
+        /// to `mtcp.conf`, which may be missing (meaning: no static entries).
+        public var line: Int?
+
+        public init(path: String, line: Int? = nil) {
+            self.path = path
+            self.line = line
+        }
+    }
+
+    /// The `mtcp.conf` this configuration was read from (or stands for).
+    public var file: String
+
+    // MARK: mTCP's keys
+
+    /// `num_cores`: how many cores run an engine (1...128, default 1). Without
+    /// `core_mask` the cores are 0..<num_cores; with it, it is the mask's popcount.
+    public var numCores = 1
+    /// `core_mask`: the cores to run on, in hex (`0x3` = cores 0 and 1; the `0x` may be
+    /// left out). Optional; when `num_cores` is given too, the number of bits set must
+    /// equal it.
+    public var coreMask: UInt64?
+    /// `num_mem_ch`: memory channels per socket (1...32), passed to EAL as `-n`.
+    /// Optional; without it EAL uses its own default.
+    public var numMemoryChannels: Int?
+    /// `port`: the ports the stack drives, space-separated names `dpdkN` where N is the
+    /// DPDK port id. Required. This release supports exactly one port.
+    public var ports: [String]
+    /// `max_concurrency`: the most connections per core (1...2^24, default 10000); sizes
+    /// the per-core connection pool and flow table.
+    public var maxConcurrency = 10_000
+    /// `max_num_buffers`: send/receive buffers per core (1...2^24, default 10000).
+    public var maxNumBuffers = 10_000
+    /// `rcvbuf`: receive buffer per connection in bytes (1024...64 MiB, default 8192).
+    public var receiveBufferSize = 8192
+    /// `sndbuf`: send buffer per connection in bytes (1024...64 MiB, default 8192).
+    public var sendBufferSize = 8192
+    /// `tcp_timeout`: idle timeout in seconds (default 30, at most 86400); as in mTCP,
+    /// `0` or `-1` disable it, which is nil here.
+    public var tcpTimeout: Int? = 30
+    /// `tcp_timewait`: seconds a closed connection stays in TIME_WAIT (0...86400,
+    /// default 0).
+    public var tcpTimewait = 0
+    /// `stat_print`: ports whose statistics are printed periodically; each must be one
+    /// of `port`. Default none.
+    public var statPrint: [String] = []
+
+    // MARK: Our keys
+
+    /// `ip_addr`: the stack's IPv4 address and prefix length in CIDR form, e.g.
+    /// `198.18.0.1/24`. Required; the prefix must be written out.
+    public var address: IPv4Network
+    /// `eal_args`: extra EAL arguments, whitespace-separated, appended last. Options that
+    /// other keys control (`-l`, `-c`, `--lcores`, `-n`, `--file-prefix`, `--vdev`,
+    /// `--no-huge`, `-m`, `--no-pci`) are errors here. A PCI allow-list (`-a`/`--allow`)
+    /// turns PCI probing on: see `probesPCI`.
+    public var extraEALArguments: [String] = []
+    /// `vdev`: virtual devices, one per `vdev` line (the key may repeat), each passed as
+    /// one `--vdev` argument, e.g. `net_af_packet0,iface=mtcp-a0`. Device names must differ.
+    public var vdevs: [String] = []
+    /// `file_prefix`: EAL's `--file-prefix` (letters, digits, `.`, `_`, `-`). Optional:
+    /// by default the runtime derives one from the program name and the pid, so that
+    /// every DPDK process gets its own.
+    public var filePrefix: String?
+    /// `hugepages`: `yes` to use hugetlbfs, `no` (default) to run EAL with
+    /// `--no-huge -m memory_mb`.
+    public var hugepages = false
+    /// `memory_mb`: megabytes of memory EAL may use without hugepages (1...1048576,
+    /// default 512); only used with `hugepages = no`.
+    public var memoryMB = 512
+    /// `checksum_offload`: `auto` (default) or `off`.
+    public var checksumOffload = ChecksumOffload.auto
+    /// `burst_size`: packets per rx/tx burst (1...512, default 32).
+    public var burstSize = 32
+    /// `arp_conf`: the static ARP table; default `arp.conf` next to `mtcp.conf`.
+    public var arpTable: TableFile
+    /// `route_conf`: the static routes; default `route.conf` next to `mtcp.conf`.
+    public var routeTable: TableFile
+
+    /// A configuration with every default, the tables next to `file`.
+    public init(file: String, address: IPv4Network, ports: [String]) {
+        self.file = file
+        self.address = address
+        self.ports = ports
+        arpTable = TableFile(path: Self.resolve("arp.conf", relativeTo: file))
+        routeTable = TableFile(path: Self.resolve("route.conf", relativeTo: file))
+    }
+
+    /// The cores that run an engine, ascending: the bits of `coreMask`, else 0..<numCores.
+    public var cores: [Int] {
+        guard let coreMask else { return Array(0..<numCores) }
+        return (0..<UInt64.bitWidth).filter { coreMask >> UInt64($0) & 1 == 1 }
+    }
+
+    /// Whether EAL may probe PCI devices: only when `eal_args` holds a PCI allow-list
+    /// (`-a`/`--allow`). Otherwise the runtime passes `--no-pci`, so that DPDK never
+    /// touches the machine's own NICs.
+    public var probesPCI: Bool {
+        extraEALArguments.contains { EALOption.allow.matches($0[...]) }
+    }
+
+    /// The complete EAL argv: the program name, `-l` with the core list, `-n` (when
+    /// `num_mem_ch` is set), `--no-pci` unless `probesPCI`, `--no-huge -m memory_mb`
+    /// unless `hugepages`, `--file-prefix` (`file_prefix`, else `<program>-<pid>`), one
+    /// `--vdev` per `vdev`, then `eal_args`.
+    public func ealArguments(programName: String, pid: Int32) -> [String] {
+        var arguments = [programName, "-l", cores.map(String.init).joined(separator: ",")]
+        if let numMemoryChannels { arguments += ["-n", String(numMemoryChannels)] }
+        if !probesPCI { arguments.append("--no-pci") }
+        if !hugepages { arguments += ["--no-huge", "-m", String(memoryMB)] }
+        let programBaseName = programName.split(separator: "/").last.map(String.init) ?? programName
+        arguments += ["--file-prefix", filePrefix ?? "\(programBaseName)-\(pid)"]
+        for vdev in vdevs { arguments += ["--vdev", vdev] }
+        return arguments + extraEALArguments
+    }
+}
+
+// MARK: - Parsing
+
+extension StackConfiguration {
+    /// Reads and parses `path`.
+    public static func load(path: String) throws(ConfigurationError) -> StackConfiguration {
+        try parse(text: ConfigurationFile.read(path), file: path)
+    }
+
+    /// Parses the text of an `mtcp.conf`. `file` names it in errors and is the base for
+    /// relative `arp_conf`/`route_conf` paths and their defaults.
+    public static func parse(text: String, file: String) throws(ConfigurationError) -> StackConfiguration {
+        // Required keys are checked below, so these placeholders never survive.
+        let placeholder = IPv4Network(address: .any, prefixLength: 0)
+        var configuration = StackConfiguration(file: file, address: placeholder, ports: [])
+        var seen = FirstOccurrences<String>()
+        for line in ConfigurationText(text, file: file).lines {
+            let value = try line.keyValue()
+            guard let rule = rules[value.key] else { throw value.error("unknown key") }
+            if let first = seen.record(value.key, line: line.number), !rule.repeatable {
+                throw value.error("duplicate key (first set on line \(first))")
+            }
+            try rule.apply(&configuration, value)
+        }
+        for key in ["ip_addr", "port"] where seen.line(of: key) == nil {
+            throw ConfigurationError(file: file, key: key, message: "missing required key")
+        }
+        try configuration.checkConsistency(seen)
+        return configuration
+    }
+
+    /// The checks that involve more than one key, made once every key is known.
+    private mutating func checkConsistency(_ seen: FirstOccurrences<String>) throws(ConfigurationError) {
+        if let coreMask, let maskLine = seen.line(of: "core_mask") {
+            let count = coreMask.nonzeroBitCount
+            if let coresLine = seen.line(of: "num_cores"), count != numCores {
+                throw ConfigurationError(file: file, line: maskLine, key: "core_mask", message:
+                    "selects \(count) cores but num_cores = \(numCores) (line \(coresLine))")
+            }
+            numCores = count
+        }
+        if let statLine = seen.line(of: "stat_print"), let stray = statPrint.first(where: { !ports.contains($0) }) {
+            throw ConfigurationError(file: file, line: statLine, key: "stat_print", message:
+                "'\(stray)' is not a configured port (port = \(ports.joined(separator: " ")))")
+        }
+    }
+
+    private struct Rule: Sendable {
+        var repeatable = false
+        let apply: @Sendable (inout StackConfiguration, ConfigurationValue) throws(ConfigurationError) -> Void
+    }
+
+    private static let maxCores = 128          // RTE_MAX_LCORE of Debian's DPDK
+    private static let maxPoolSize = 1 << 24   // catches typos before they size pools
+    private static let bufferSizes = 1024...(64 << 20)
+    private static let maxTimerSeconds = 86_400
+
+    private static let rules: [String: Rule] = [
+        "io": Rule { _, value throws(ConfigurationError) in
+            switch value.text {
+            case "dpdk": return
+            case "psio", "netmap", "onvm":
+                throw value.error("the \(value.text) I/O module is not supported: only dpdk is")
+            default: throw value.error("expected dpdk, found '\(value.text)'")
+            }
+        },
+        "num_cores": integer(\.numCores, 1...maxCores),
+        "core_mask": set(\.coreMask, coreMask(of:)),
+        "num_mem_ch": Rule { configuration, value throws(ConfigurationError) in
+            configuration.numMemoryChannels = try value.integer(in: 1...32)
+        },
+        "port": Rule { configuration, value throws(ConfigurationError) in
+            let ports = try portNames(of: value)
+            guard ports.count == 1 else {
+                throw value.error("this release supports exactly one port, found \(ports.count)")
+            }
+            configuration.ports = ports
+        },
+        "max_concurrency": integer(\.maxConcurrency, 1...maxPoolSize),
+        "max_num_buffers": integer(\.maxNumBuffers, 1...maxPoolSize),
+        "rcvbuf": integer(\.receiveBufferSize, bufferSizes),
+        "sndbuf": integer(\.sendBufferSize, bufferSizes),
+        "tcp_timeout": Rule { configuration, value throws(ConfigurationError) in
+            let seconds = try value.integer(in: -1...maxTimerSeconds)
+            configuration.tcpTimeout = seconds > 0 ? seconds : nil
+        },
+        "tcp_timewait": integer(\.tcpTimewait, 0...maxTimerSeconds),
+        "stat_print": set(\.statPrint, portNames(of:)),
+        "multiprocess": Rule { _, value throws(ConfigurationError) in
+            guard value.text == "0" else {
+                throw value.error("multi-process mode is not supported: only 0 is accepted, found '\(value.text)'")
+            }
+        },
+        "ip_addr": set(\.address, stackAddress(of:)),
+        "eal_args": set(\.extraEALArguments, ealArguments(of:)),
+        "vdev": Rule(repeatable: true) { configuration, value throws(ConfigurationError) in
+            let vdev = try value.word("a device like net_af_packet0,iface=mtcp-a0")
+            let name = deviceName(vdev)
+            guard !configuration.vdevs.contains(where: { deviceName($0) == name }) else {
+                throw value.error("device '\(name)' is already declared")
+            }
+            configuration.vdevs.append(vdev)
+        },
+        "file_prefix": Rule { configuration, value throws(ConfigurationError) in
+            guard value.text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
+                throw value.error("expected letters, digits, '.', '_' or '-', found '\(value.text)'")
+            }
+            configuration.filePrefix = String(value.text)
+        },
+        "hugepages": Rule { configuration, value throws(ConfigurationError) in
+            configuration.hugepages = try value.choice(["yes": true, "no": false])
+        },
+        "memory_mb": integer(\.memoryMB, 1...(1 << 20)),
+        "checksum_offload": Rule { configuration, value throws(ConfigurationError) in
+            configuration.checksumOffload = try value.choice(["auto": .auto, "off": .off])
+        },
+        "burst_size": integer(\.burstSize, 1...512),
+        "arp_conf": set(\.arpTable, tableFile(of:)),
+        "route_conf": set(\.routeTable, tableFile(of:)),
+    ]
+
+    private static func set<Value>(
+        _ keyPath: WritableKeyPath<StackConfiguration, Value> & Sendable,
+        _ convert: @escaping @Sendable (ConfigurationValue) throws(ConfigurationError) -> Value
+    ) -> Rule {
+        Rule { configuration, value throws(ConfigurationError) in configuration[keyPath: keyPath] = try convert(value) }
+    }
+
+    private static func integer(
+        _ keyPath: WritableKeyPath<StackConfiguration, Int> & Sendable, _ range: ClosedRange<Int>
+    ) -> Rule {
+        Rule { configuration, value throws(ConfigurationError) in
+            configuration[keyPath: keyPath] = try value.integer(in: range)
+        }
+    }
+
+    private static func coreMask(of value: ConfigurationValue) throws(ConfigurationError) -> UInt64 {
+        let text = value.text
+        let digits = text.hasPrefix("0x") || text.hasPrefix("0X") ? text.dropFirst(2) : text
+        guard (1...16).contains(digits.count), digits.allSatisfy(\.isHexDigit),
+              let mask = UInt64(digits, radix: 16), mask != 0 else {
+            throw value.error("expected a non-zero hex mask of cores like 0x3, found '\(text)'")
+        }
+        return mask
+    }
+
+    private static func portNames(of value: ConfigurationValue) throws(ConfigurationError) -> [String] {
+        try value.tokens.map { token throws(ConfigurationError) in
+            guard isPortName(token) else { throw value.error("expected port names like dpdk0, found '\(token)'") }
+            return String(token)
+        }
+    }
+
+    private static func stackAddress(of value: ConfigurationValue) throws(ConfigurationError) -> IPv4Network {
+        guard value.text.contains("/"), let network = IPv4Network(value.text), network.prefixLength > 0 else {
+            throw value.error("expected an address with its prefix length like 198.18.0.1/24, found '\(value.text)'")
+        }
+        guard network.address.isUnicastHost else {
+            throw value.error("\(network.address) cannot be a host's address")
+        }
+        if network.prefixLength <= 30,
+           network.address == network.networkAddress || network.address == network.directedBroadcast {
+            throw value.error("\(network.address) is the network or broadcast address of \(network)")
+        }
+        return network
+    }
+
+    private static func ealArguments(of value: ConfigurationValue) throws(ConfigurationError) -> [String] {
+        try value.tokens.map { token throws(ConfigurationError) in
+            if let reserved = EALOption.reserved.first(where: { $0.option.matches(token) }) {
+                throw value.error("'\(token)' is not allowed here: \(reserved.reason)")
+            }
+            return String(token)
+        }
+    }
+
+    /// A vdev's device name: what precedes its first comma.
+    private static func deviceName(_ vdev: String) -> Substring {
+        vdev.prefix { $0 != "," }
+    }
+
+    private static func tableFile(of value: ConfigurationValue) -> TableFile {
+        TableFile(path: resolve(String(value.text), relativeTo: value.line.file), line: value.line.number)
+    }
+
+    /// `path` if absolute, else `path` in the directory of `file`.
+    static func resolve(_ path: String, relativeTo file: String) -> String {
+        guard !path.hasPrefix("/"), let slash = file.lastIndex(of: "/") else { return path }
+        return String(file[...slash]) + path
+    }
+}
+
+// MARK: - Loading the tables
+
+extension StackConfiguration {
+    /// Reads `arpTable`. A missing default file means no static entries; a missing file
+    /// that `arp_conf` named is an error on that line.
+    public func loadStaticARPTable() throws(ConfigurationError) -> StaticARPTable {
+        guard let text = try text(of: arpTable, key: "arp_conf") else { return .empty(file: arpTable.path) }
+        return try StaticARPTable.parse(text: text, file: arpTable.path)
+    }
+
+    /// Reads `routeTable` and validates it against this configuration. A missing
+    /// default file means no static routes; a missing file that `route_conf` named is
+    /// an error on that line.
+    public func loadStaticRouteTable() throws(ConfigurationError) -> StaticRouteTable {
+        guard let text = try text(of: routeTable, key: "route_conf") else { return .empty(file: routeTable.path) }
+        let table = try StaticRouteTable.parse(text: text, file: routeTable.path)
+        try table.validate(against: self)
+        return table
+    }
+
+    /// The table's text; nil when it is the default file and does not exist.
+    private func text(of table: TableFile, key: String) throws(ConfigurationError) -> String? {
+        switch ConfigurationFile.contents(of: table.path) {
+        case .success(let text):
+            return text
+        case .failure(let failure) where failure.isMissing && table.line == nil:
+            return nil
+        case .failure(let failure):
+            guard let line = table.line else {
+                throw ConfigurationError(file: table.path, message: "cannot read: \(failure)")
+            }
+            throw ConfigurationError(file: file, line: line, key: key,
+                                     message: "cannot read '\(table.path)': \(failure)")
+        }
+    }
+}
+
+extension IPv4Address {
+    /// An address one host can own: not 0.0.0.0, broadcast, multicast or loopback.
+    var isUnicastHost: Bool { !isUnspecified && !isBroadcast && !isMulticast && !isLoopback }
+}
+
+/// A port name as mTCP writes it: `dpdk` followed by the DPDK port id.
+func isPortName(_ name: Substring) -> Bool {
+    guard name.hasPrefix("dpdk"), let id = decimalInteger(name.dropFirst(4)) else { return false }
+    return id >= 0 && String(id) == name.dropFirst(4)
+}
+
+/// An EAL command-line option, matched in its separate (`-l 0`) and attached
+/// (`-l0`, `--file-prefix=x`) forms.
+struct EALOption {
+    let short: Character?
+    let long: String?
+
+    func matches(_ token: Substring) -> Bool {
+        if let long, token == "--\(long)" || token.hasPrefix("--\(long)=") { return true }
+        if let short, !token.hasPrefix("--"), token.hasPrefix("-\(short)") { return true }
+        return false
+    }
+
+    /// A PCI allow-list.
+    static let allow = EALOption(short: "a", long: "allow")
+
+    /// Options that keys of `mtcp.conf` control, so `eal_args` must not repeat them.
+    static let reserved: [(option: EALOption, reason: String)] = [
+        (EALOption(short: "l", long: "lcores"), "use num_cores or core_mask"),
+        (EALOption(short: "c", long: nil), "use num_cores or core_mask"),
+        (EALOption(short: "n", long: nil), "use num_mem_ch"),
+        (EALOption(short: nil, long: "file-prefix"), "use file_prefix"),
+        (EALOption(short: nil, long: "vdev"), "use vdev"),
+        (EALOption(short: nil, long: "no-huge"), "use hugepages = no"),
+        (EALOption(short: "m", long: nil), "use memory_mb"),
+        (EALOption(short: nil, long: "no-pci"), "it is added unless eal_args holds a PCI allow-list (-a/--allow)"),
+    ]
+}
