@@ -33,7 +33,7 @@ import Testing
         bytes.withUnsafeMutableBytes { mac.store(to: $0.baseAddress!) }
         #expect(bytes == [0x02, 0, 0, 0xAA, 0xBB, 0x0C])
         #expect(bytes.withUnsafeBytes { MACAddress(loadingFrom: $0.baseAddress!) } == mac)
-        for bad in ["", "02:00:00:aa:bb", "02:00:00:aa:bb:0c:00", "02:00:00:aa:bb:zz", "2:0:0:a:b:c"] {
+        for bad in ["", "02:00:00:aa:bb", "02:00:00:aa:bb:0c:00", "02:00:00:aa:bb:zz", "2:0:0:a:b:c", "02:00:00:00:00:+2", "02:00:00:00:00:-2"] {
             #expect(MACAddress(bad) == nil, "accepted \(bad)")
         }
     }

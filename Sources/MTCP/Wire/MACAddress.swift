@@ -16,7 +16,8 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
         guard parts.count == 6 else { return nil }
         var result: UInt64 = 0
         for part in parts {
-            guard part.count == 2, let byte = UInt8(part, radix: 16) else { return nil }
+            // Check the digits first: UInt8(_:radix:) would accept a sign ("+2").
+            guard part.count == 2, part.allSatisfy(\.isHexDigit), let byte = UInt8(part, radix: 16) else { return nil }
             result = result << 8 | UInt64(byte)
         }
         value = result
