@@ -1,0 +1,122 @@
+/// The Internet checksum (RFC 1071): the ones-complement of the ones-complement sum
+/// of 16-bit big-endian words, used by IPv4, ICMP and TCP.
+///
+/// A value accumulates a running sum (`add`), and `checksum` finishes it. The sum is
+/// kept unfolded in 64 bits: folding happens once, at the end, because ones-complement
+/// addition is associative and commutative (RFC 1071 §2), so carries can be saved up.
+/// Pieces added with `add(_: UnsafeRawBufferPointer)` must start at even offsets of
+/// the checksummed message, as every header and payload boundary in IPv4 does.
+public struct InternetChecksum: Hashable, Sendable {
+    /// The sum of 16-bit words as host-order values, carries not yet folded back.
+    /// Each `add` adds less than 2^33, so this cannot overflow in practice.
+    @usableFromInline var sum: UInt64
+
+    @inlinable public init() { sum = 0 }
+
+    /// The sum of the TCP/UDP pseudo-header (RFC 9293 §3.1): source and destination
+    /// address, zero byte and protocol, and the segment length (header plus data).
+    @inlinable
+    public static func pseudoHeaderSum(source: IPv4Address, destination: IPv4Address,
+                                       protocol: IPProtocol, length: Int) -> InternetChecksum {
+        var result = InternetChecksum()
+        result.add(source.value)
+        result.add(destination.value)
+        result.add(UInt16(`protocol`.rawValue))
+        result.add(UInt16(truncatingIfNeeded: length))
+        return result
+    }
+
+    /// Adds a 16-bit word given in host order.
+    @inlinable public mutating func add(_ word: UInt16) { sum &+= UInt64(word) }
+
+    /// Adds two 16-bit words given as one host-order value (an IPv4 address, a
+    /// sequence number): 2^16 ≡ 1 modulo 2^16 - 1, so the halves need no splitting.
+    @inlinable public mutating func add(_ words: UInt32) { sum &+= UInt64(words) }
+
+    /// Adds `bytes`, which must start at an even offset of the message; an odd final
+    /// byte is padded with a zero byte on the right (RFC 1071 §4.1).
+    ///
+    /// Eight bytes are loaded at a time in host order and their two 32-bit halves added
+    /// into a 64-bit accumulator, which cannot overflow before 16 GiB. The sum is
+    /// byte-order independent (RFC 1071 §2 (B)): a little-endian host sums byte-swapped
+    /// words and swaps the folded result once, instead of swapping every word.
+    @inlinable
+    public mutating func add(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress else { return }
+        var wide: UInt64 = 0
+        var offset = 0
+        while offset &+ 8 <= bytes.count {
+            let word = base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            wide &+= (word & 0xFFFF_FFFF) &+ (word >> 32)
+            offset &+= 8
+        }
+        var tail: UInt64 = 0
+        withUnsafeMutableBytes(of: &tail) { tailBytes in
+            tailBytes.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+        }
+        wide &+= (tail & 0xFFFF_FFFF) &+ (tail >> 32)
+        add(UInt16(bigEndian: Self.fold(wide)))
+    }
+
+    /// The ones-complement sum folded to 16 bits (not complemented). This is what a
+    /// NIC doing TCP checksum offload expects in the checksum field: the pseudo-header
+    /// sum, which it then extends over the segment.
+    @inlinable public var folded: UInt16 { Self.fold(sum) }
+
+    /// The checksum to store: the complement of the folded sum.
+    @inlinable public var checksum: UInt16 { ~folded }
+
+    /// Whether the bytes summed so far, checksum field included, verify: their sum is
+    /// all ones (negative zero) exactly when the stored checksum matches.
+    @inlinable public var isValid: Bool { folded == 0xFFFF }
+
+    /// Folds the carries of a 64-bit ones-complement sum back into 16 bits: each step
+    /// at least halves the width; four steps bring any 64-bit value below 2^16.
+    @inlinable
+    static func fold(_ value: UInt64) -> UInt16 {
+        var folded = (value & 0xFFFF_FFFF) &+ (value >> 32)
+        folded = (folded & 0xFFFF) &+ (folded >> 16)
+        folded = (folded & 0xFFFF) &+ (folded >> 16)
+        folded = (folded & 0xFFFF) &+ (folded >> 16)
+        return UInt16(truncatingIfNeeded: folded)
+    }
+
+    /// The checksum after a 16-bit field changed from `old` to `new`, by RFC 1624
+    /// Eqn. 3, HC' = ~(~HC + ~m + m'), which (unlike Eqn. 2 of RFC 1141) agrees with
+    /// recomputing from scratch (RFC 1624 §3). Used to rewrite a header in place
+    /// (TTL, a port, an ICMP type) without summing the packet again.
+    @inlinable
+    public static func update(_ checksum: UInt16, replacing old: UInt16, with new: UInt16) -> UInt16 {
+        ~fold(UInt64(~checksum) &+ UInt64(~old) &+ UInt64(new))
+    }
+
+    /// The checksum after a 32-bit field (an address, a sequence number) at an even
+    /// offset changed from `old` to `new`: Eqn. 3 applied to each of its 16-bit words.
+    @inlinable
+    public static func update(_ checksum: UInt16, replacing old: UInt32, with new: UInt32) -> UInt16 {
+        let high = update(checksum, replacing: UInt16(truncatingIfNeeded: old >> 16),
+                          with: UInt16(truncatingIfNeeded: new >> 16))
+        return update(high, replacing: UInt16(truncatingIfNeeded: old), with: UInt16(truncatingIfNeeded: new))
+    }
+}
+
+extension UnsafeMutableRawBufferPointer {
+    /// Whether these bytes, with the checksum field among them, sum to all ones after
+    /// `initial` (a pseudo-header sum, or nothing).
+    @inlinable
+    func hasValidChecksum(after initial: InternetChecksum = InternetChecksum()) -> Bool {
+        var checksum = initial
+        checksum.add(UnsafeRawBufferPointer(self))
+        return checksum.isValid
+    }
+
+    /// Computes the checksum of these bytes after `initial` with the 16-bit field at
+    /// `fieldOffset` taken as zero, and stores it there.
+    @inlinable
+    func fillChecksum(at fieldOffset: Int, after initial: InternetChecksum = InternetChecksum()) {
+        storeBigEndian(UInt16(0), at: fieldOffset)
+        var checksum = initial
+        checksum.add(UnsafeRawBufferPointer(self))
+        storeBigEndian(checksum.checksum, at: fieldOffset)
+    }
+}
