@@ -85,11 +85,13 @@ import Testing
         #expect(queue.enqueue(buffer(1), nextHop: hop1, now: .zero) == true)
         #expect(queue.enqueue(buffer(2), nextHop: hop2, now: .zero) == true)
         #expect(queue.enqueue(buffer(3), nextHop: hop1, now: .zero) == false)
+        queue.resolve(hop1)
         var released: [Int] = []
-        queue.resolve(hop1) { released.append($0.length) }
+        while let buffer = queue.take(waitingFor: hop1) { released.append(buffer.length) }
         #expect(released == [1, 3])
         #expect(queue.count == 1)
-        queue.resolve(hop1) { _ in Issue.record("resolved twice") }
+        #expect(queue.take(waitingFor: hop1) == nil)
+        #expect(queue.take(waitingFor: hop2)?.length == 2)
     }
 
     @Test func fullQueueRefuses() {
@@ -107,12 +109,14 @@ import Testing
         var gaveUp = 0
         var dropped: [Int] = []
         for millisecond in stride(from: 0, through: 3500, by: 100) {
-            queue.poll(now: Instant.zero + .milliseconds(UInt64(millisecond)), { action in
+            while let action = queue.nextAction(now: Instant.zero + .milliseconds(UInt64(millisecond))) {
                 switch action {
                 case .sendRequest: requests += 1
-                case .giveUp: gaveUp += 1
+                case .giveUp(let hop):
+                    gaveUp += 1
+                    while let buffer = queue.take(waitingFor: hop) { dropped.append(buffer.length) }
                 }
-            }, drop: { dropped.append($0.length) })
+            }
         }
         #expect(requests == 2, "resent at 1 s and 2 s")
         #expect(gaveUp == 1)

@@ -54,15 +54,17 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
 
     mutating func runTimers(now: Instant) {
         guard !pendingResolution.isEmpty else { return }
-        pendingResolution.poll(now: now, { action in
+        while let action = pendingResolution.nextAction(now: now) {
             switch action {
-            case .sendRequest(let nextHop): sendARPRequest(for: nextHop)
-            case .giveUp: break
+            case .sendRequest(let nextHop):
+                sendARPRequest(for: nextHop)
+            case .giveUp(let nextHop):
+                while let buffer = pendingResolution.take(waitingFor: nextHop) {
+                    statistics.drops.count(.arpResolutionTimeout)
+                    device.release(buffer)
+                }
             }
-        }, drop: { buffer in
-            statistics.drops.count(.arpResolutionTimeout)
-            device.release(buffer)
-        })
+        }
     }
 
     /// Queues a finished frame for the end-of-iteration burst.
@@ -87,6 +89,6 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     /// Returns every buffer the engine holds to the device (before shutdown).
     public mutating func releaseAll() {
         output.discard(to: &device)
-        pendingResolution.drain { device.release($0) }
+        while let buffer = pendingResolution.takeAny() { device.release(buffer) }
     }
 }

@@ -7,6 +7,7 @@ public struct EngineStatistics: Sendable, Equatable {
     public var arpRequestsSent: UInt64 = 0
     public var arpRepliesSent: UInt64 = 0
     public var echoRepliesSent: UInt64 = 0
+    public var echoRepliesReceived: UInt64 = 0
     public var drops = DropCounters()
 
     public init() {}

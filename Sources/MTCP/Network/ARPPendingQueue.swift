@@ -16,7 +16,7 @@ public struct ARPPendingQueue: ~Copyable {
         var lastSent: Instant
     }
 
-    /// What `poll` asks of the caller for one next hop.
+    /// What `nextAction` asks of the caller for one next hop.
     public enum Action { case sendRequest(IPv4Address), giveUp(IPv4Address) }
 
     private let waiting: UnsafeMutableBufferPointer<Waiting>
@@ -56,50 +56,48 @@ public struct ARPPendingQueue: ~Copyable {
         return true
     }
 
-    /// Removes every frame waiting for `nextHop` and hands each to `body`, in the
-    /// order they were queued.
-    public mutating func resolve(_ nextHop: IPv4Address, _ body: (PacketBuffer) -> Void) {
-        guard let resolution = resolutions[0..<resolutionCount].firstIndex(where: { $0.nextHop == nextHop }) else {
-            return
+    /// Forgets the outstanding request for `nextHop` (it resolved); its frames are
+    /// then collected with `take(waitingFor:)`.
+    public mutating func resolve(_ nextHop: IPv4Address) {
+        if let index = resolutions[0..<resolutionCount].firstIndex(where: { $0.nextHop == nextHop }) {
+            removeResolution(at: index)
         }
-        removeResolution(at: resolution)
-        var kept = 0
-        for index in 0..<waitingCount {
-            if waiting[index].nextHop == nextHop {
-                body(waiting[index].buffer)
-            } else {
-                waiting[kept] = waiting[index]
-                kept += 1
-            }
-        }
-        waitingCount = kept
     }
 
-    /// Timers: calls `body` with a request to resend for next hops whose retry
-    /// interval passed, and gives up on those past the timeout (their frames are
-    /// handed to `drop`).
-    public mutating func poll(now: Instant, _ body: (Action) -> Void, drop: (PacketBuffer) -> Void) {
-        var index = 0
-        while index < resolutionCount {
+    /// The oldest frame waiting for `nextHop`, removed from the queue; nil when none.
+    /// (The caller loops; closures over the engine would overlap its accesses.)
+    public mutating func take(waitingFor nextHop: IPv4Address) -> PacketBuffer? {
+        guard let index = waiting[0..<waitingCount].firstIndex(where: { $0.nextHop == nextHop }) else { return nil }
+        let buffer = waiting[index].buffer
+        for later in (index + 1)..<waitingCount { waiting[later - 1] = waiting[later] }
+        waitingCount -= 1
+        return buffer
+    }
+
+    /// Any queued frame, removed (shutdown).
+    public mutating func takeAny() -> PacketBuffer? {
+        guard waitingCount > 0 else { return nil }
+        resolutionCount = 0
+        waitingCount -= 1
+        return waiting[waitingCount].buffer
+    }
+
+    /// Timers, one action per call until nil: a request to resend for a next hop
+    /// whose retry interval passed, or giving up on one past the timeout (its
+    /// resolution is forgotten; the caller drops its frames with `take(waitingFor:)`).
+    public mutating func nextAction(now: Instant) -> Action? {
+        for index in 0..<resolutionCount {
             let resolution = resolutions[index]
             if now.since(resolution.firstSent) >= timeout {
-                body(.giveUp(resolution.nextHop))
-                resolve(resolution.nextHop, drop)
-                continue
+                removeResolution(at: index)
+                return .giveUp(resolution.nextHop)
             }
             if now.since(resolution.lastSent) >= retryInterval {
                 resolutions[index].lastSent = now
-                body(.sendRequest(resolution.nextHop))
+                return .sendRequest(resolution.nextHop)
             }
-            index += 1
         }
-    }
-
-    /// Hands every queued frame to `body` and forgets all resolutions (shutdown).
-    public mutating func drain(_ body: (PacketBuffer) -> Void) {
-        for index in 0..<waitingCount { body(waiting[index].buffer) }
-        waitingCount = 0
-        resolutionCount = 0
+        return nil
     }
 
     private mutating func removeResolution(at index: Int) {

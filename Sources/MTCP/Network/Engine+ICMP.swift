@@ -1,0 +1,63 @@
+/// ICMP (RFC 792): answering echo requests, and sending echo requests of our own
+/// (a diagnostic, and how tests prove two stacks can reach each other).
+extension Engine {
+    mutating func receiveICMP(_ buffer: PacketBuffer, _ frame: EthernetFrame, _ ip: IPv4Packet, now: Instant) {
+        guard let icmp = try? ICMPPacket(checking: ip.payload) else { return drop(buffer, .icmpMalformed) }
+        guard icmp.verifyChecksum() else { return drop(buffer, .icmpBadChecksum) }
+        guard let echo = try? ICMPEchoRepr.parse(icmp) else { return drop(buffer, .icmpUnsupportedType) }
+        guard echo.kind == .request else {
+            statistics.echoRepliesReceived &+= 1
+            return device.release(buffer)
+        }
+
+        // Answer in place: swap the addresses and turn the type around. Only the
+        // type word changes in the ICMP message, so its checksum is updated, not
+        // recomputed over the data (RFC 1624).
+        let oldTypeWord = UInt16(icmp.messageType.rawValue) << 8 | UInt16(icmp.code)
+        icmp.messageType = .echoReply
+        icmp.checksum = InternetChecksum.update(icmp.checksum, replacing: oldTypeWord,
+                                                with: UInt16(ICMPType.echoReply.rawValue) << 8 | UInt16(icmp.code))
+        let requester = ip.source
+        ip.source = address.address
+        ip.destination = requester
+        ip.timeToLive = 64
+        ip.fillChecksum()
+        let requesterMAC = frame.source
+        frame.source = macAddress
+        frame.destination = requesterMAC
+        var reply = buffer
+        // Trim the padding a short request may have carried.
+        reply.length = EthernetFrame.headerLength + Int(ip.totalLength)
+        transmit(reply)
+        statistics.echoRepliesSent &+= 1
+    }
+
+    /// Sends an echo request with `dataLength` bytes of data to `destination`.
+    /// Returns false when no buffer was free (counted as `bufferExhausted`).
+    @discardableResult
+    public mutating func sendEchoRequest(to destination: IPv4Address, identifier: UInt16, sequenceNumber: UInt16,
+                                         dataLength: Int = 56, now: Instant) -> Bool {
+        let echo = ICMPEchoRepr(kind: .request, identifier: identifier, sequenceNumber: sequenceNumber,
+                                dataLength: dataLength)
+        let ip = IPv4Repr(source: address.address, destination: destination, protocol: .icmp,
+                          payloadLength: echo.bufferLength)
+        let frameLength = EthernetFrame.headerLength + ip.bufferLength
+        guard var buffer = device.allocate() else {
+            statistics.drops.count(.bufferExhausted)
+            return false
+        }
+        guard frameLength <= buffer.capacity else {
+            device.release(buffer)
+            return false
+        }
+        buffer.length = frameLength
+        let packet = IPv4Packet(unchecked: EthernetFrame(unchecked: buffer.frame).payload)
+        ip.emit(into: packet)
+        let icmp = ICMPPacket(unchecked: packet.payload)
+        echo.emit(into: icmp)
+        for index in 0..<dataLength { icmp.data[index] = UInt8(truncatingIfNeeded: index) }
+        icmp.fillChecksum()
+        sendIPv4(buffer, to: destination, now: now)
+        return true
+    }
+}
