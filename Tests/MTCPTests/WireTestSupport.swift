@@ -39,7 +39,8 @@ func prefixErrors(of packet: [UInt8],
 }
 
 /// Runs `body` on a copy of `packet` in its own buffer, so tests can mutate freely.
-func withPacket<R>(_ packet: [UInt8], _ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+@discardableResult
+func withPacket<R>(_ packet: [UInt8], _ body: (UnsafeMutableRawBufferPointer) throws -> R) throws -> R {
     var copy = packet
     return try copy.withUnsafeMutableBytes { try body($0) }
 }
