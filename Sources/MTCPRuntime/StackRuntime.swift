@@ -1,0 +1,68 @@
+import Glibc
+import MTCP
+import MTCPConfig
+
+/// Brings the stack up from mtcp.conf: configuration files, DPDK's EAL, the port,
+/// then the engine loop; and takes it down again on SIGINT/SIGTERM.
+///
+/// Every start-up failure is reported as one line naming what failed, and the
+/// process exits non-zero (see `StartupError`).
+public struct StackRuntime {
+    public let programName: String
+    public let configuration: StackConfiguration
+    public let engineConfiguration: EngineConfiguration
+
+    /// Reads mtcp.conf and the arp.conf/route.conf it names.
+    public init(programName: String, configurationPath: String) throws(ConfigurationError) {
+        self.programName = programName
+        configuration = try StackConfiguration.load(path: configurationPath)
+        let arp = try configuration.loadStaticARPTable()
+        let routes = try configuration.loadStaticRouteTable()
+        engineConfiguration = EngineConfiguration(
+            address: configuration.address,
+            routes: routes.routes.map { RoutingTable.Route(network: $0.network, gateway: $0.gateway) },
+            staticNeighbours: arp.entries.map { .init(address: $0.address, mac: $0.mac) },
+            burstSize: configuration.burstSize)
+    }
+
+    /// Starts DPDK and the port, then runs the engine until a stop signal.
+    /// Returns the final statistics.
+    public func run(idleBackoff: IdleBackoff = IdleBackoff()) throws(DPDKError) -> EngineStatistics {
+        guard configuration.numCores == 1 else {
+            throw DPDKError("num_cores = \(configuration.numCores): this release runs one engine; "
+                + "multi-core engines are not built yet")
+        }
+        StopSignal.install()
+        try DPDKEnvironment.initialize(arguments: configuration.ealArguments(programName: programName, pid: getpid()))
+        defer { DPDKEnvironment.cleanup() }
+        var port = try DPDKPort(id: configuration.portIndex)
+        try port.configure(queues: 1, mbufsPerQueue: configuration.mbufsPerQueue,
+                           useChecksumOffload: configuration.checksumOffload == .auto)
+        try port.start()
+        defer { port.stop() }
+
+        var engine = Engine(device: port.queue(0, burstSize: configuration.burstSize),
+                            configuration: engineConfiguration)
+        let link = port.link
+        print("\(programName): ready: \(configuration.address) on port \(port.id) (\(port.name), "
+            + "MAC \(engine.macAddress), link \(link.up ? "up" : "down"), "
+            + "checksum offload \(port.transmitOffloads.isEmpty ? "off" : "on"))")
+        fflush(nil)  // all streams: `stdout` itself is a global Swift 6 will not touch
+
+        var backoff = idleBackoff
+        while !StopSignal.isRequested {
+            backoff.record(received: engine.poll(now: MonotonicClock.now()))
+        }
+        engine.releaseAll()
+        return engine.statistics
+    }
+}
+
+extension StackConfiguration {
+    /// The DPDK port number of the configured port (`dpdkN` -> N).
+    var portIndex: Int { Int(ports[0].dropFirst("dpdk".count)) ?? 0 }
+
+    /// mbufs for one queue: the configured buffers, plus room for full descriptor
+    /// rings and the pool's per-core cache, so the rings alone cannot exhaust it.
+    var mbufsPerQueue: Int { maxNumBuffers + 2 * 1024 + 512 }
+}

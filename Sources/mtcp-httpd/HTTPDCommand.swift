@@ -1,0 +1,44 @@
+import ArgumentParser
+import Glibc
+import MTCP
+import MTCPConfig
+import MTCPRuntime
+
+@main
+struct HTTPDCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mtcp-httpd",
+        abstract: "The mtcp-swift appliance: a user-level TCP/IP stack on DPDK.",
+        discussion: """
+            Reads the stack configuration (mTCP's mtcp.conf format, with arp.conf and \
+            route.conf beside it), starts DPDK's EAL and the configured port, and runs \
+            the per-core engine until SIGINT or SIGTERM. This release answers ARP and \
+            ICMP echo; the HTTP server is not built yet.
+            """)
+
+    @Option(name: .shortAndLong, help: "Stack configuration file (mtcp.conf format).")
+    var config = "conf/mtcp.conf"
+
+    @Flag(help: "Never sleep when idle (lowest latency, one core at 100%).")
+    var busyPoll = false
+
+    func run() throws {
+        do {
+            let runtime = try StackRuntime(programName: "mtcp-httpd", configurationPath: config)
+            let statistics = try runtime.run(idleBackoff: busyPoll ? IdleBackoff(maximumSleepMicroseconds: 0)
+                                                                   : IdleBackoff())
+            print("mtcp-httpd: stopped\n" + statistics.report)
+        } catch let error as ConfigurationError {
+            fail("configuration error: \(error)")
+        } catch let error as DPDKError {
+            fail("start-up failed: \(error)")
+        }
+    }
+}
+
+/// Reports a start-up failure as one line on standard error and exits with status 1.
+func fail(_ message: String) -> Never {
+    let line = "mtcp-httpd: \(message)\n"
+    _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+    exit(1)
+}

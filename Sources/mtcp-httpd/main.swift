@@ -1,2 +1,0 @@
-import MTCP
-print("mtcp-httpd: not built yet")
