@@ -22,7 +22,7 @@ BENCH_FILES := www/bench/64.html www/bench/1k.html www/bench/4k.html \
 	www/bench/32k.html www/bench/1m.bin
 
 .PHONY: deps build test unit-test system-test run bench bench-files netns-up \
-	netns-down fuzz clean need-root
+	netns-down fuzz fuzz-replay clean need-root
 
 # Installs only what is missing; a no-op (one dpkg-query) when all is there.
 # Note: Debian's `arping` conflicts with `iputils-arping`; we use the latter.
@@ -41,6 +41,8 @@ build:
 
 test:
 	@$(MAKE) --no-print-directory unit-test
+	@$(MAKE) --no-print-directory fuzz-replay
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
 	@$(MAKE) --no-print-directory system-test
 
 unit-test:
@@ -78,12 +80,24 @@ netns-up: need-root
 netns-down: need-root
 	scripts/netns.sh down
 
+# libFuzzer on the packet input path. FUZZ_SECONDS bounds the run; the corpus
+# grows in .build-fuzz/corpus (seeded from Fuzz/corpus) and findings land in
+# .build-fuzz/findings. For hours: make fuzz FUZZ_SECONDS=14400
+FUZZ_SECONDS ?= 60
+FUZZ_BIN := .build-fuzz/debug/mtcp-fuzz-packet
 fuzz:
-	@echo "fuzz: no fuzz target is built yet (see README.md, 'Fuzzing')."
-	@echo "When it exists it runs as:"
-	@echo "    swift build -c release --product mtcp-fuzz -Xswiftc -sanitize=fuzzer,address"
-	@echo "    .build/release/mtcp-fuzz -max_total_time=60 Tests/fuzz/corpus"
+	$(SWIFT) build --scratch-path .build-fuzz --product mtcp-fuzz-packet \
+		-Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
+	mkdir -p .build-fuzz/corpus .build-fuzz/findings
+	cp -n Fuzz/corpus/packet-input/* .build-fuzz/corpus/
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+		-artifact_prefix=.build-fuzz/findings/ .build-fuzz/corpus
+
+# Replays the committed corpus (seeds and past findings) without sanitizers.
+fuzz-replay:
+	$(SWIFT) build --product mtcp-fuzz-packet
+	.build/debug/mtcp-fuzz-packet Fuzz/corpus/packet-input/*
 
 clean:
-	rm -rf .build bench-out Tests/system/.pytest_cache
+	rm -rf .build .build-fuzz bench-out Tests/system/.pytest_cache
 	find Tests -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -73,6 +73,13 @@ let package = Package(
             path: "loadgen",
             swiftSettings: importsDPDK
         ),
+        // libFuzzer target for the packet input path (`make fuzz`); a replayer otherwise.
+        .executableTarget(
+            name: "mtcp-fuzz-packet",
+            dependencies: ["MTCP"],
+            path: "Fuzz/PacketInput",
+            swiftSettings: importsDPDK
+        ),
         .testTarget(
             name: "MTCPTests",
             dependencies: ["MTCP", "MTCPConfig"],

@@ -24,8 +24,6 @@ import pytest
 from mtcp_ns import NS_APPLIANCE, REPO
 
 READY = re.compile(r"^mtcp-httpd\b.*\bready\b")
-# What the placeholder main.swift prints before the stack exists.
-PLACEHOLDER = "not built yet"
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 
@@ -146,9 +144,6 @@ def appliance(topology, request, tmp_path_factory):
         if not app.wait_ready(READY_TIMEOUT):
             exited_by_itself = not app.alive()
             app.stop()
-            if exited_by_itself and PLACEHOLDER in app.log:
-                pytest.skip(f"{HTTPD.name} is still the placeholder that prints "
-                            f"'{PLACEHOLDER}': no stack to test yet")
             why = (f"exited with status {proc.returncode}" if exited_by_itself
                    else f"still running after {READY_TIMEOUT:.0f} s")
             pytest.fail(f"mtcp-httpd printed no ready line ({why}); its output:\n{app.log}")

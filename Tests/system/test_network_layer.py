@@ -69,6 +69,12 @@ def test_malformed_ipv4_frames_do_not_stop_the_appliance(appliance):
     result, loss = ping(APPLIANCE_ADDR)
     assert result.returncode == 0 and loss == 0.0, describe(result)
     assert appliance.alive()
+    # The stack's own account, printed when it stops: each kind was counted.
+    appliance.stop()
+    assert appliance.proc.returncode == 0, appliance.log
+    for reason in ("ipv4_bad_checksum", "ipv4_truncated", "ipv4_bad_total_length",
+                   "ipv4_bad_header_length", "ipv4_bad_version", "icmp_bad_checksum"):
+        assert re.search(rf"\b{reason} [1-9]", appliance.log), f"no {reason} drop counted:\n{appliance.log}"
 
 
 def test_echo_with_bad_ip_checksum_is_not_answered(appliance):

@@ -86,6 +86,9 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
         device.release(buffer)
     }
 
+    /// Frames the engine holds: queued for transmission or waiting for ARP.
+    public var bufferedFrames: Int { output.count + pendingResolution.count }
+
     /// Returns every buffer the engine holds to the device (before shutdown).
     public mutating func releaseAll() {
         output.discard(to: &device)
