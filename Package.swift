@@ -82,7 +82,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MTCPTests",
-            dependencies: ["MTCP", "MTCPConfig"],
+            dependencies: ["MTCP", "MTCPConfig", "MTCPRuntime"],
             swiftSettings: importsDPDK
         ),
     ]

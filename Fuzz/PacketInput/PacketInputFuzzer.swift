@@ -33,6 +33,7 @@ struct PacketInputHarness: ~Copyable {
         batch[0] = buffer
         _ = injector.transmit(UnsafeMutableBufferPointer(rebasing: batch[0..<1]))
         engine.poll(now: link.now)
+        engine.flush(now: link.now)
         link.now = link.now + .milliseconds(1)
         // Whatever the engine sent comes back to the injector: return it to its pool.
         while case let received = injector.receive(into: batch), received > 0 {

@@ -51,7 +51,10 @@ public struct StackRuntime {
 
         var backoff = idleBackoff
         while !StopSignal.isRequested {
-            backoff.record(received: engine.poll(now: MonotonicClock.now()))
+            let now = MonotonicClock.now()
+            let received = engine.poll(now: now)
+            engine.flush(now: now)
+            backoff.record(received: received)
         }
         engine.releaseAll()
         return engine.statistics

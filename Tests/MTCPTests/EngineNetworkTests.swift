@@ -19,8 +19,8 @@ import Testing
     static func settle(_ link: VirtualLink, _ a: inout Engine<VirtualPort>, _ b: inout Engine<VirtualPort>,
                        rounds: Int = 50) {
         for _ in 0..<rounds {
-            a.poll(now: link.now)
-            b.poll(now: link.now)
+            a.step(now: link.now)
+            b.step(now: link.now)
             link.now = link.now + .milliseconds(1)
         }
     }
@@ -118,7 +118,7 @@ import Testing
         }
         var capture = link.makePort(macAddress: macA)
         b.sendEchoRequest(to: ipA, identifier: 3, sequenceNumber: 1, dataLength: dataLength, now: link.now)
-        b.poll(now: link.now)
+        b.step(now: link.now)
         return receiveOne(&capture)!
     }
 
@@ -152,7 +152,7 @@ import Testing
             var frame = request
             frame[bit / 8] ^= UInt8(1 << (bit % 8))
             Self.inject(frame, from: &injector)
-            a.poll(now: link.now)
+            a.step(now: link.now)
             flipped += 1
         }
         #expect(a.statistics.receivedFrames == UInt64(flipped))
@@ -160,7 +160,7 @@ import Testing
         #expect(a.statistics.drops.total == UInt64(flipped), "each one counted under a reason")
         #expect(a.statistics.drops[.icmpBadChecksum] > 0 && a.statistics.drops[.ipv4BadChecksum] > 0)
         Self.inject(request, from: &injector)
-        a.poll(now: link.now)
+        a.step(now: link.now)
         #expect(a.statistics.echoRepliesSent == 1, "the intact frame is still answered")
     }
 
@@ -171,7 +171,7 @@ import Testing
         var injector = link.makePort(macAddress: Self.macB)
         for length in 0..<request.count {
             Self.inject(Array(request.prefix(length)), from: &injector)
-            a.poll(now: link.now)
+            a.step(now: link.now)
         }
         #expect(a.statistics.echoRepliesSent == 0)
         #expect(a.statistics.drops.total == UInt64(request.count))
@@ -179,7 +179,7 @@ import Testing
         // Ethernet pads short frames to 60 bytes: the padding is not part of the packet.
         var observer = link.makePort(macAddress: MACAddress(0x02, 0, 0, 0, 0, 0x0C))
         Self.inject(request + [UInt8](repeating: 0xEE, count: 20), from: &injector)
-        a.poll(now: link.now)
+        a.step(now: link.now)
         #expect(a.statistics.echoRepliesSent == 1)
         #expect(Self.receiveOne(&observer)?.count == request.count + 20, "the padded request")
         #expect(Self.receiveOne(&observer)?.count == request.count, "the reply carries no padding")

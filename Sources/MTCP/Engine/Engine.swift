@@ -14,9 +14,11 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     var neighbours: ARPCache
     var pendingResolution: ARPPendingQueue
     var output: TransmitQueue
+    var tcp: TCPLayer
     private let receiveBatch: UnsafeMutableBufferPointer<PacketBuffer>
 
-    public init(device: consuming Device, configuration: EngineConfiguration) {
+    /// - Parameter now: the engine's clock at creation (timers count from it).
+    public init(device: consuming Device, configuration: EngineConfiguration, now: Instant = .zero) {
         self.device = device
         address = configuration.address
         macAddress = self.device.macAddress
@@ -30,12 +32,15 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
         pendingResolution = ARPPendingQueue(capacity: configuration.arpQueueCapacity)
         output = TransmitQueue(capacity: configuration.transmitQueueCapacity)
         receiveBatch = .allocate(capacity: configuration.burstSize)
+        tcp = TCPLayer(configuration: configuration.tcp, secret: configuration.secret, now: now)
     }
 
     deinit { receiveBatch.deallocate() }
 
-    /// One iteration of the engine loop at time `now`. Returns the number of
-    /// frames received, so a caller can back off when idle.
+    /// The first half of an iteration at time `now`: a receive burst, protocol
+    /// input for every frame, then due timers. Afterwards the application takes
+    /// the batch of events (`nextEvent`) and acts on it, and `flush` sends.
+    /// Returns the number of frames received, so a caller can back off when idle.
     @discardableResult
     public mutating func poll(now: Instant) -> Int {
         let received = device.receive(into: receiveBatch)
@@ -43,16 +48,18 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
             receive(receiveBatch[index], now: now)
         }
         runTimers(now: now)
-        flush()
         return received
     }
 
-    /// Sends whatever is queued; called at the end of `poll`.
-    mutating func flush() {
+    /// The second half of an iteration: builds TCP output in priority order
+    /// (control, ACKs, data) and sends everything queued in one burst.
+    public mutating func flush(now: Instant) {
+        flushTCP(now: now)
         _ = output.flush(to: &device)
     }
 
     mutating func runTimers(now: Instant) {
+        runTCPTimers(now: now)
         guard !pendingResolution.isEmpty else { return }
         while let action = pendingResolution.nextAction(now: now) {
             switch action {

@@ -22,6 +22,9 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case ipv4OtherDestination
     case ipv4Broadcast
     case ipv4UnsupportedProtocol
+    // TCP (the rest of TCP's discards are in TCPStatistics)
+    case tcpMalformed
+    case tcpBadChecksum
     // ICMP
     case icmpMalformed
     case icmpBadChecksum
@@ -52,6 +55,8 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .ipv4OtherDestination: "ipv4_other_destination"
         case .ipv4Broadcast: "ipv4_broadcast"
         case .ipv4UnsupportedProtocol: "ipv4_unsupported_protocol"
+        case .tcpMalformed: "tcp_malformed"
+        case .tcpBadChecksum: "tcp_bad_checksum"
         case .icmpMalformed: "icmp_malformed"
         case .icmpBadChecksum: "icmp_bad_checksum"
         case .icmpUnsupportedType: "icmp_unsupported_type"

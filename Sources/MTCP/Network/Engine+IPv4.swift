@@ -22,6 +22,7 @@ extension Engine {
         guard !packet.isFragment else { return drop(buffer, .ipv4Fragment) }
 
         switch packet.protocol {
+        case .tcp: receiveTCP(buffer, packet, now: now)
         case .icmp: receiveICMP(buffer, frame, packet, now: now)
         default: drop(buffer, .ipv4UnsupportedProtocol)
         }

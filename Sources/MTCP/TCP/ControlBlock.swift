@@ -1,0 +1,112 @@
+/// The transmission control block of one connection (RFC 9293 §3.3.1): its state,
+/// sequence spaces, buffers, timers' bookkeeping and list memberships.
+///
+/// Control blocks live in the engine's `ConnectionPool`, allocated once; the TCP
+/// code reaches them through pointers, so no reference counting and no copy of
+/// this (large) struct happens per segment.
+struct ControlBlock {
+    var generation: UInt32 = 0
+    /// The slot holds a connection (any state, CLOSED included until released).
+    var inUse = false
+    var state: TCPState = .closed
+    var tuple = FourTuple(localAddress: .any, localPort: 0, remoteAddress: .any, remotePort: 0)
+
+    // MARK: ownership
+    /// The listener of a passive open, until the application accepts it; -1 otherwise.
+    var listener: Int32 = -1
+    /// The application holds a handle (accepted, or opened by connect) and has not
+    /// closed it: the block is freed only after `close`.
+    var ownedByApplication = false
+    /// Why the connection failed, reported with the `.error` event.
+    var error: SocketError? = nil
+
+    // MARK: send sequence space
+    var initialSendSequence = SequenceNumber(0)
+    /// Oldest unacknowledged sequence number (SND.UNA).
+    var sendUnacknowledged = SequenceNumber(0)
+    /// Next sequence number to send (SND.NXT); moves back to SND.UNA on a timeout.
+    var sendNext = SequenceNumber(0)
+    /// Highest sequence number sent so far, plus one.
+    var sendMaximum = SequenceNumber(0)
+    /// Sequence number of the first byte in the send buffer.
+    var sendBufferStart = SequenceNumber(0)
+    /// The peer's window, scaled (SND.WND), and the segment that set it (SND.WL1/WL2).
+    var sendWindow = 0
+    var sendWindowUpdateSequence = SequenceNumber(0)
+    var sendWindowUpdateAcknowledgment = SequenceNumber(0)
+    /// Largest window the peer ever offered (RFC 5961 §5 and sender SWS avoidance).
+    var maximumSendWindow = 0
+    var sendWindowShift: UInt8 = 0
+    /// Segment size for what we send: the peer's MSS clamped to ours.
+    var sendMSS = 536
+    var send = SendBuffer()
+    /// The application closed its direction: a FIN follows the last byte.
+    var finQueued = false
+
+    // MARK: receive sequence space
+    var initialReceiveSequence = SequenceNumber(0)
+    /// Next sequence number expected (RCV.NXT).
+    var receiveNext = SequenceNumber(0)
+    var receiveWindowShift: UInt8 = 0
+    /// Right edge of the window we last advertised; never moved left (RFC 9293 §3.8.6).
+    var advertisedWindowEdge = SequenceNumber(0)
+    var receive = ReceiveBuffer()
+    /// Sequence number of the peer's FIN once seen, possibly ahead of a hole.
+    var peerFINSequence: SequenceNumber? = nil
+    /// The peer's FIN was received in order: reads return end-of-stream once the buffer is empty.
+    var finReceived = false
+
+    // MARK: options
+    var timestampsEnabled = false
+    var selectiveAcknowledgmentsEnabled = false
+    /// TS.Recent (RFC 7323 §4.3).
+    var timestampRecent: UInt32 = 0
+    /// Last acknowledgment number sent, for the TS.Recent update rule.
+    var lastAcknowledgmentSent = SequenceNumber(0)
+
+    // MARK: loss recovery and congestion control
+    var rtt = RTTEstimator()
+    var congestion = CongestionControl(algorithm: .newReno, mss: 536)
+    /// Consecutive timeouts of the oldest segment.
+    var retransmissions = 0
+    var duplicateAcknowledgments = 0
+    var inFastRecovery = false
+    /// SND.MAX when fast recovery started (RFC 6582 "recover").
+    var recoveryPoint = SequenceNumber(0)
+    /// RTT measurement without timestamps: one segment timed at a time (Karn).
+    var rttProbeSequence = SequenceNumber(0)
+    var rttProbeSentAt = Instant.zero
+    var rttProbeActive = false
+
+    // MARK: acknowledgments
+    var ackPending = false
+    var fullSegmentsUnacknowledged = 0
+    var lastActivity = Instant.zero
+
+    // MARK: events and output lists
+    var pendingEvents: ConnectionEvents = []
+    var inEventList = false
+    var inControlList = false
+    var inAckList = false
+    var inDataList = false
+    /// Control segment to send from the control list.
+    var controlToSend: TCPFlags = []
+
+    /// Bytes sent and not yet acknowledged, counting SYN and FIN.
+    @inline(__always) var bytesInFlight: Int { sendNext - sendUnacknowledged }
+
+    /// Bytes of the send buffer not yet sent (after SND.NXT).
+    @inline(__always) var unsentBytes: Int {
+        max(0, send.count - (sendNext - sendBufferStart))
+    }
+
+    /// Sequence number of our FIN: right after the last byte of the send buffer.
+    @inline(__always) var finSequence: SequenceNumber { sendBufferStart + send.count }
+
+    /// Our FIN went out at least once (it may still need retransmission).
+    @inline(__always) var finSent: Bool { finQueued && sendMaximum > finSequence }
+
+    /// Our FIN is due: queued, and SND.NXT has not passed it (it was never sent,
+    /// or a timeout moved SND.NXT back before it).
+    @inline(__always) var finDue: Bool { finQueued && sendNext <= finSequence }
+}

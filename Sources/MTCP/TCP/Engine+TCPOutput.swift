@@ -1,0 +1,304 @@
+/// TCP output: mTCP's three lists flushed in priority order — control (SYN,
+/// SYN-ACK, FIN-only, RST), then pure ACKs, then data with short flows first — and
+/// the segment builder shared by all of them.
+extension Engine {
+    // MARK: - Queueing work for the flush
+
+    @inline(__always)
+    mutating func queueControl(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>, _ flags: TCPFlags) {
+        block.pointee.controlToSend.formUnion(flags)
+        guard !block.pointee.inControlList else { return }
+        block.pointee.inControlList = tcp.push(id, to: .control)
+    }
+
+    @inline(__always)
+    mutating func queueAck(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>) {
+        block.pointee.ackPending = true
+        guard !block.pointee.inAckList else { return }
+        block.pointee.inAckList = tcp.push(id, to: .ack)
+    }
+
+    /// Puts a connection with data (or a FIN) to send on the data list: the short
+    /// part when little is left to send, so short flows are not stuck behind bulk.
+    @inline(__always)
+    mutating func queueData(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>) {
+        guard !block.pointee.inDataList else { return }
+        let threshold = tcp.configuration.shortFlowThreshold
+        let short = threshold > 0 && block.pointee.unsentBytes <= threshold
+        block.pointee.inDataList = tcp.push(id, to: short ? .shortData : .bulkData)
+    }
+
+    /// Marks events for the application and puts the connection on the event list
+    /// (only once it has a handle: events of unaccepted connections wait for accept).
+    @inline(__always)
+    mutating func postEvents(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>,
+                             _ events: ConnectionEvents) {
+        block.pointee.pendingEvents.formUnion(events)
+        guard block.pointee.ownedByApplication, !block.pointee.inEventList else { return }
+        block.pointee.inEventList = tcp.push(id, to: .events)
+    }
+
+    /// A delayed ACK (RFC 1122 §4.2.3.2, RFC 5681 §4.2): at the latest every
+    /// second full-sized segment, or when the delayed-ACK timer fires.
+    mutating func scheduleAck(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>, fullSized: Bool,
+                              now: Instant) {
+        guard let delay = tcp.configuration.delayedAck else { return queueAck(id, block) }
+        if fullSized { block.pointee.fullSegmentsUnacknowledged += 1 }
+        if block.pointee.fullSegmentsUnacknowledged >= 2 { return queueAck(id, block) }
+        let node = TCPTimer.delayedAck.node(id.index)
+        if !tcp.timers.isScheduled(node) { tcp.timers.schedule(node, at: now + delay) }
+    }
+
+    // MARK: - Flush
+
+    /// Builds this iteration's segments in priority order into the transmit queue.
+    mutating func flushTCP(now: Instant) {
+        while let id = tcp.pop(from: .control) {
+            guard let block = tcp.connections.block(id), block.pointee.inControlList else { continue }
+            block.pointee.inControlList = false
+            let flags = block.pointee.controlToSend
+            block.pointee.controlToSend = []
+            sendControl(id, block, flags, now: now)
+        }
+        while let id = tcp.pop(from: .ack) {
+            guard let block = tcp.connections.block(id), block.pointee.inAckList else { continue }
+            block.pointee.inAckList = false
+            // A data segment about to go out carries the ACK anyway.
+            guard block.pointee.ackPending, !(block.pointee.inDataList && canSendData(block)) else { continue }
+            _ = transmitSegment(block, flags: .ack, sequence: block.pointee.sendNext, dataLength: 0, now: now)
+        }
+        flushData(.shortData, now: now)
+        flushData(.bulkData, now: now)
+    }
+
+    private mutating func flushData(_ list: TCPLayer.OutputList, now: Instant) {
+        var remaining = tcp.count(of: list)
+        while remaining > 0, let id = tcp.pop(from: list) {
+            remaining -= 1
+            guard let block = tcp.connections.block(id), block.pointee.inDataList else { continue }
+            block.pointee.inDataList = false
+            if !sendData(id, block, now: now) {
+                // Out of transmit room: try again next iteration, in the same order.
+                block.pointee.inDataList = tcp.push(id, to: list)
+            }
+        }
+    }
+
+    @inline(__always)
+    private func canSendData(_ block: UnsafeMutablePointer<ControlBlock>) -> Bool {
+        let window = min(block.pointee.sendWindow, block.pointee.congestion.cwnd)
+        return (block.pointee.unsentBytes > 0 && window > block.pointee.bytesInFlight) || block.pointee.finDue
+    }
+
+    private mutating func sendControl(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>,
+                                      _ flags: TCPFlags, now: Instant) {
+        if flags.contains(.syn) {
+            // SYN or SYN-ACK: always at the initial sequence number.
+            let synFlags: TCPFlags = block.pointee.state == .synSent ? .syn : [.syn, .ack]
+            guard transmitSegment(block, flags: synFlags, sequence: block.pointee.initialSendSequence,
+                                  dataLength: 0, now: now) else { return }
+            let afterSYN = block.pointee.initialSendSequence + 1
+            if block.pointee.sendNext < afterSYN { block.pointee.sendNext = afterSYN }
+            if block.pointee.sendMaximum < afterSYN { block.pointee.sendMaximum = afterSYN }
+            if !block.pointee.rttProbeActive && block.pointee.retransmissions == 0 {
+                block.pointee.rttProbeActive = true
+                block.pointee.rttProbeSequence = block.pointee.initialSendSequence
+                block.pointee.rttProbeSentAt = now
+            }
+        }
+    }
+
+    /// Sends what the windows allow: new data, a retransmission after a timeout,
+    /// and the FIN once the data is out. False when the transmit path ran out of
+    /// room and the connection must stay on the data list.
+    private mutating func sendData(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>,
+                                   now: Instant) -> Bool {
+        guard block.pointee.state.isSynchronized || block.pointee.state == .synReceived,
+              block.pointee.state != .synReceived else { return true }
+        let mss = block.pointee.sendMSS
+        var sentAny = false
+        while true {
+            let unsent = block.pointee.unsentBytes
+            if unsent == 0 {
+                guard block.pointee.finDue else { break }
+                let fin = block.pointee.finSequence
+                guard transmitSegment(block, flags: [.fin, .ack], sequence: fin, dataLength: 0, now: now) else {
+                    return false
+                }
+                if block.pointee.sendMaximum > fin { tcp.statistics.retransmittedSegments &+= 1 }
+                advanceSendNext(block, to: fin + 1)
+                sentAny = true
+                break
+            }
+            let window = min(block.pointee.sendWindow, block.pointee.congestion.cwnd)
+            let usable = window - block.pointee.bytesInFlight
+            guard usable > 0 else {
+                if block.pointee.sendWindow == 0 && block.pointee.bytesInFlight == 0 {
+                    armPersist(id.index, block, now: now)
+                }
+                break
+            }
+            let length = min(mss, unsent, usable)
+            // Sender silly-window avoidance (RFC 9293 §3.8.6.2.1): a runt only
+            // when it empties the buffer or fills half the largest window seen.
+            guard length == mss || length == unsent || length >= block.pointee.maximumSendWindow / 2 else { break }
+            let finToo = block.pointee.finQueued && length == unsent
+            var flags: TCPFlags = length == unsent ? [.ack, .psh] : .ack
+            if finToo { flags.insert(.fin) }
+            let sequence = block.pointee.sendNext
+            guard transmitSegment(block, flags: flags, sequence: sequence, dataLength: length, now: now) else {
+                return false
+            }
+            if sequence < block.pointee.sendMaximum {
+                tcp.statistics.retransmittedSegments &+= 1
+            } else if !block.pointee.rttProbeActive {
+                block.pointee.rttProbeActive = true
+                block.pointee.rttProbeSequence = sequence
+                block.pointee.rttProbeSentAt = now
+            }
+            advanceSendNext(block, to: sequence + length + (finToo ? 1 : 0))
+            sentAny = true
+        }
+        if sentAny && !tcp.timers.isScheduled(TCPTimer.retransmission.node(id.index)) {
+            armRetransmission(id.index, block, now: now)
+        }
+        return true
+    }
+
+    @inline(__always)
+    private func advanceSendNext(_ block: UnsafeMutablePointer<ControlBlock>, to next: SequenceNumber) {
+        block.pointee.sendNext = next
+        if block.pointee.sendMaximum < next { block.pointee.sendMaximum = next }
+    }
+
+    /// Resends one segment from SND.UNA (fast retransmit, partial ACK).
+    mutating func retransmitOldest(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>, now: Instant) {
+        let start = block.pointee.sendUnacknowledged
+        let offset = start - block.pointee.sendBufferStart
+        let length = min(block.pointee.sendMSS, block.pointee.send.count - offset)
+        block.pointee.rttProbeActive = false
+        tcp.statistics.retransmittedSegments &+= 1
+        if length > 0 {
+            _ = transmitSegment(block, flags: .ack, sequence: start, dataLength: length, now: now)
+        } else if block.pointee.finSent {
+            _ = transmitSegment(block, flags: [.fin, .ack], sequence: block.pointee.finSequence, dataLength: 0,
+                                now: now)
+        }
+        armRetransmission(id.index, block, now: now)
+    }
+
+    // MARK: - Segment building
+
+    /// Sends one segment of a connection, with its ACK, window and options.
+    /// False when no buffer was free.
+    mutating func transmitSegment(_ block: UnsafeMutablePointer<ControlBlock>, flags: TCPFlags,
+                                  sequence: SequenceNumber, dataLength: Int, now: Instant) -> Bool {
+        var options = TCPOptions()
+        let configuration = tcp.configuration
+        let isSYN = flags.contains(.syn)
+        if isSYN {
+            options.maximumSegmentSize = UInt16(configuration.maximumSegmentSize)
+            let activeOpen = block.pointee.state == .synSent
+            if activeOpen || block.pointee.sendWindowShift > 0 || block.pointee.receiveWindowShift > 0 {
+                options.windowScale = configuration.windowScale
+                if activeOpen { block.pointee.receiveWindowShift = configuration.windowScale }
+            }
+            options.sackPermitted = activeOpen ? configuration.selectiveAcknowledgments
+                                               : block.pointee.selectiveAcknowledgmentsEnabled
+        }
+        let useTimestamps = isSYN && block.pointee.state == .synSent ? configuration.timestamps
+                                                                       : block.pointee.timestampsEnabled
+        if useTimestamps {
+            options.timestamp = TCPTimestamp(value: timestampClock(now), echoReply: block.pointee.timestampRecent)
+        }
+        if block.pointee.selectiveAcknowledgmentsEnabled && !isSYN && block.pointee.receive.hasOutOfOrderData {
+            let base = block.pointee.receiveNext
+            // Room left in the 40-byte option space: 4 blocks, 3 beside timestamps.
+            for range in block.pointee.receive.sackBlocks(limit: useTimestamps ? 3 : 4) {
+                options.sackBlocks.append(SACKBlock(left: (base + range.lowerBound).rawValue,
+                                                    right: (base + range.upperBound).rawValue))
+            }
+        }
+        let acknowledgment: SequenceNumber? = block.pointee.state == .synSent ? nil : block.pointee.receiveNext
+        let window = advertiseWindow(block, isSYN: isSYN)
+        let offset = sequence - block.pointee.sendBufferStart
+        guard emitSegment(tuple: block.pointee.tuple, sequence: sequence, acknowledgment: acknowledgment,
+                          flags: flags, window: window, options: options, now: now, payloadLength: dataLength,
+                          payload: { block.pointee.send.copy(from: offset, count: dataLength, into: $0) })
+        else { return false }
+        if let acknowledgment {
+            block.pointee.lastAcknowledgmentSent = acknowledgment
+            block.pointee.ackPending = false
+            block.pointee.fullSegmentsUnacknowledged = 0
+        }
+        return true
+    }
+
+    /// The window field to send, with receiver silly-window avoidance (RFC 9293
+    /// §3.8.6.2.2): the right edge moves only by at least min(buffer/2, MSS), and
+    /// never to the left.
+    @inline(__always)
+    private func advertiseWindow(_ block: UnsafeMutablePointer<ControlBlock>, isSYN: Bool) -> UInt16 {
+        let next = block.pointee.receiveNext
+        let available = block.pointee.receive.window
+        if isSYN { return UInt16(min(available, 0xFFFF)) }
+        let candidate = next + available
+        let step = min(block.pointee.receive.capacity / 2, block.pointee.sendMSS)
+        if candidate - block.pointee.advertisedWindowEdge >= step || block.pointee.advertisedWindowEdge < next {
+            block.pointee.advertisedWindowEdge = candidate
+        }
+        let window = max(0, block.pointee.advertisedWindowEdge - next)
+        let field = (window + (1 << Int(block.pointee.receiveWindowShift)) - 1) >> Int(block.pointee.receiveWindowShift)
+        return UInt16(min(field, 0xFFFF))
+    }
+
+    /// TSval clock: milliseconds (RFC 7323 §5.4 allows 1 ms to 1 s per tick).
+    @inline(__always)
+    func timestampClock(_ now: Instant) -> UInt32 { UInt32(truncatingIfNeeded: now.nanoseconds / 1_000_000) }
+
+    /// Builds one TCP/IPv4 frame and hands it to IPv4 output. `payload` copies
+    /// `payloadLength` bytes to the pointer it is given. False when no buffer was free.
+    @discardableResult
+    mutating func emitSegment(tuple: FourTuple, sequence: SequenceNumber, acknowledgment: SequenceNumber?,
+                              flags: TCPFlags, window: UInt16, options: TCPOptions, now: Instant,
+                              payloadLength: Int = 0,
+                              payload: (UnsafeMutableRawPointer) -> Void = { _ in }) -> Bool {
+        let header = TCPRepr(sourcePort: tuple.localPort, destinationPort: tuple.remotePort,
+                             sequenceNumber: sequence.rawValue, acknowledgmentNumber: acknowledgment?.rawValue,
+                             flags: flags, window: window, options: options, payloadLength: payloadLength)
+        let ip = IPv4Repr(source: tuple.localAddress, destination: tuple.remoteAddress, protocol: .tcp,
+                          payloadLength: header.bufferLength)
+        guard var buffer = device.allocate() else {
+            statistics.drops.count(.bufferExhausted)
+            return false
+        }
+        buffer.length = EthernetFrame.headerLength + ip.bufferLength
+        let offloaded = device.transmitOffloads.contains(.computeTCPChecksum)
+        let packet = IPv4Packet(unchecked: EthernetFrame(unchecked: buffer.frame).payload)
+        ip.emit(into: packet, checksumOffloaded: offloaded)
+        let segment = TCPSegment(unchecked: packet.payload)
+        header.emit(into: segment)
+        if payloadLength > 0 { payload(segment.bytes.baseAddress.unsafelyUnwrapped + header.headerLength) }
+        if offloaded {
+            segment.fillPseudoHeaderChecksum(source: tuple.localAddress, destination: tuple.remoteAddress)
+            buffer.offload = [.computeIPv4Checksum, .computeTCPChecksum]
+        } else {
+            segment.fillChecksum(source: tuple.localAddress, destination: tuple.remoteAddress)
+        }
+        tcp.statistics.segmentsSent &+= 1
+        sendIPv4(buffer, to: tuple.remoteAddress, now: now)
+        return true
+    }
+
+    /// A reset for a segment that has no (valid) connection (RFC 9293 §3.10.7.1).
+    mutating func sendReset(replyingTo segment: IncomingSegment, tuple: FourTuple, now: Instant) {
+        tcp.statistics.resetsSent &+= 1
+        if segment.flags.contains(.ack) {
+            emitSegment(tuple: tuple, sequence: segment.acknowledgment, acknowledgment: nil, flags: .rst,
+                        window: 0, options: TCPOptions(), now: now)
+        } else {
+            emitSegment(tuple: tuple, sequence: SequenceNumber(0), acknowledgment: segment.sequence + segment.length,
+                        flags: [.rst, .ack], window: 0, options: TCPOptions(), now: now)
+        }
+    }
+}

@@ -1,0 +1,101 @@
+/// TCP timers on the engine's timer wheel: retransmission (RFC 6298) with the
+/// persist timer and TIME-WAIT sharing its node, delayed ACK, and idle timeout.
+extension Engine {
+    @inline(__always)
+    mutating func armRetransmission(_ index: Int32, _ block: UnsafeMutablePointer<ControlBlock>, now: Instant) {
+        tcp.timers.schedule(TCPTimer.retransmission.node(index), at: now + block.pointee.rtt.rto)
+    }
+
+    /// Persist timer (RFC 9293 §3.8.6.1): the peer's window is zero and nothing is
+    /// in flight, so only a probe can learn when it opens.
+    mutating func armPersist(_ index: Int32, _ block: UnsafeMutablePointer<ControlBlock>, now: Instant) {
+        let node = TCPTimer.retransmission.node(index)
+        if !tcp.timers.isScheduled(node) { tcp.timers.schedule(node, at: now + block.pointee.rtt.rto) }
+    }
+
+    @inline(__always)
+    mutating func armIdleTimer(_ index: Int32, _ block: UnsafeMutablePointer<ControlBlock>, now: Instant) {
+        guard let timeout = tcp.configuration.idleTimeout else { return }
+        tcp.timers.schedule(TCPTimer.idle.node(index), at: block.pointee.lastActivity + timeout)
+    }
+
+    /// Runs every TCP timer that is due.
+    mutating func runTCPTimers(now: Instant) {
+        while let node = tcp.timers.nextExpired(now: now) {
+            let (index, timer) = TCPTimer.decode(node)
+            let block = tcp.connections.block(at: index)
+            guard block.pointee.inUse else { continue }
+            let id = ConnectionID(index: index, generation: block.pointee.generation)
+            switch timer {
+            case .retransmission: retransmissionTimerFired(id, block, now: now)
+            case .delayedAck:
+                tcp.statistics.delayedAcks &+= 1
+                queueAck(id, block)
+            case .idle: idleTimerFired(id, block, now: now)
+            }
+        }
+    }
+
+    private mutating func retransmissionTimerFired(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>,
+                                                   now: Instant) {
+        switch block.pointee.state {
+        case .timeWait:
+            return finishClose(id, block)
+        case .closed, .listen:
+            return
+        case .synSent, .synReceived:
+            block.pointee.retransmissions += 1
+            guard block.pointee.retransmissions <= tcp.configuration.maximumSYNRetransmissions else {
+                tcp.statistics.timeouts &+= 1
+                return abort(id, block, sendReset: block.pointee.state == .synReceived, error: .timedOut, now: now)
+            }
+            block.pointee.rtt.backOff()
+            block.pointee.rttProbeActive = false
+            tcp.statistics.retransmittedSegments &+= 1
+            queueControl(id, block, .syn)
+            armRetransmission(id.index, block, now: now)
+            return
+        default:
+            break
+        }
+        if block.pointee.bytesInFlight == 0 {
+            guard block.pointee.sendWindow == 0, block.pointee.unsentBytes > 0 else { return }
+            // Zero-window probe: an old sequence number with no data makes the
+            // peer answer with its current window, and puts nothing in flight.
+            tcp.statistics.zeroWindowProbes &+= 1
+            _ = transmitSegment(block, flags: .ack, sequence: block.pointee.sendUnacknowledged - 1, dataLength: 0,
+                                now: now)
+            block.pointee.rtt.backOff()
+            armRetransmission(id.index, block, now: now)
+            return
+        }
+        block.pointee.retransmissions += 1
+        guard block.pointee.retransmissions <= tcp.configuration.maximumRetransmissions else {
+            tcp.statistics.timeouts &+= 1
+            return abort(id, block, sendReset: true, error: .timedOut, now: now)
+        }
+        tcp.statistics.timeouts &+= 1
+        // RFC 6298 §5.5-5.6 and RFC 5681 §3.1: back off, collapse the window and
+        // resend from the oldest unacknowledged byte.
+        block.pointee.congestion.onRetransmissionTimeout(flightSize: block.pointee.bytesInFlight, now: now)
+        block.pointee.rtt.backOff()
+        block.pointee.inFastRecovery = false
+        block.pointee.duplicateAcknowledgments = 0
+        block.pointee.recoveryPoint = block.pointee.sendMaximum
+        block.pointee.rttProbeActive = false
+        block.pointee.sendNext = block.pointee.sendUnacknowledged
+        queueData(id, block)
+        armRetransmission(id.index, block, now: now)
+    }
+
+    private mutating func idleTimerFired(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>,
+                                         now: Instant) {
+        guard let timeout = tcp.configuration.idleTimeout, block.pointee.state != .closed else { return }
+        if now.since(block.pointee.lastActivity) >= timeout {
+            tcp.statistics.timeouts &+= 1
+            abort(id, block, sendReset: true, error: .timedOut, now: now)
+        } else {
+            armIdleTimer(id.index, block, now: now)
+        }
+    }
+}

@@ -1,0 +1,79 @@
+/// SipHash-2-4 (Aumasson and Bernstein, 2012) over whole 64-bit words: a keyed
+/// pseudo-random function, fast enough for every SYN. It keys the initial
+/// sequence numbers (RFC 6528) and the SYN cookies (RFC 4987), so an observer
+/// cannot predict either without the per-engine secret.
+public struct SipHash: Sendable {
+    public let key0: UInt64
+    public let key1: UInt64
+
+    public init(key0: UInt64, key1: UInt64) {
+        self.key0 = key0
+        self.key1 = key1
+    }
+
+    /// A key from `random` (the runtime seeds it from the system's generator).
+    public init(using random: inout some RandomNumberGenerator) {
+        self.init(key0: random.next(), key1: random.next())
+    }
+
+    /// The hash of `words` taken as 8·n little-endian message bytes.
+    @inline(__always)
+    public func hash(_ w0: UInt64, _ w1: UInt64, _ w2: UInt64) -> UInt64 {
+        var state = State(key0: key0, key1: key1)
+        state.absorb(w0)
+        state.absorb(w1)
+        state.absorb(w2)
+        return state.finish(length: 24)
+    }
+
+    @inline(__always)
+    public func hash(_ w0: UInt64) -> UInt64 {
+        var state = State(key0: key0, key1: key1)
+        state.absorb(w0)
+        return state.finish(length: 8)
+    }
+
+    @inline(__always)
+    public func hash(_ w0: UInt64, _ w1: UInt64) -> UInt64 {
+        var state = State(key0: key0, key1: key1)
+        state.absorb(w0)
+        state.absorb(w1)
+        return state.finish(length: 16)
+    }
+
+    struct State {
+        var v0, v1, v2, v3: UInt64
+
+        @inline(__always) init(key0: UInt64, key1: UInt64) {
+            v0 = key0 ^ 0x736F_6D65_7073_6575
+            v1 = key1 ^ 0x646F_7261_6E64_6F6D
+            v2 = key0 ^ 0x6C79_6765_6E65_7261
+            v3 = key1 ^ 0x7465_6462_7974_6573
+        }
+
+        @inline(__always) mutating func round() {
+            v0 &+= v1; v1 = v1.rotatedLeft(13); v1 ^= v0; v0 = v0.rotatedLeft(32)
+            v2 &+= v3; v3 = v3.rotatedLeft(16); v3 ^= v2
+            v0 &+= v3; v3 = v3.rotatedLeft(21); v3 ^= v0
+            v2 &+= v1; v1 = v1.rotatedLeft(17); v1 ^= v2; v2 = v2.rotatedLeft(32)
+        }
+
+        @inline(__always) mutating func absorb(_ word: UInt64) {
+            v3 ^= word
+            round(); round()
+            v0 ^= word
+        }
+
+        /// The final block holds only the length byte: messages here are whole words.
+        @inline(__always) mutating func finish(length: Int) -> UInt64 {
+            absorb(UInt64(truncatingIfNeeded: length) << 56)
+            v2 ^= 0xFF
+            round(); round(); round(); round()
+            return v0 ^ v1 ^ v2 ^ v3
+        }
+    }
+}
+
+extension UInt64 {
+    @inline(__always) func rotatedLeft(_ count: UInt64) -> UInt64 { self << count | self >> (64 - count) }
+}

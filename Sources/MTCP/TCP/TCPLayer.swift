@@ -1,0 +1,87 @@
+/// Everything TCP keeps per engine: connections, their index by 4-tuple, timers,
+/// listeners, buffer pools, output lists and the event list. All of it is sized
+/// from the configuration at start-up and never grows.
+struct TCPLayer: ~Copyable {
+    let configuration: TCPConfiguration
+    var connections: ConnectionPool
+    var flows: FlowTable
+    var timers: TimerWheel
+    var listeners = ListenerTable()
+    var sendChunks: BufferChunkPool
+    var receiveChunks: BufferChunkPool
+    /// mTCP's output lists, flushed in this order every iteration.
+    var controlList: ConnectionQueue
+    var ackList: ConnectionQueue
+    /// The data list in two parts: flows with little left to send, then bulk.
+    var shortDataList: ConnectionQueue
+    var bulkDataList: ConnectionQueue
+    /// Connections with events for the application.
+    var eventList: ConnectionQueue
+    /// Keys the initial sequence numbers and SYN cookies.
+    let secret: SipHash
+    var nextEphemeralPort: UInt16 = 49152
+    var statistics = TCPStatistics()
+
+    init(configuration: TCPConfiguration, secret: SipHash, now: Instant) {
+        self.configuration = configuration
+        let capacity = configuration.maxConnections
+        connections = ConnectionPool(capacity: capacity)
+        flows = FlowTable(maximumCount: capacity, seed: secret.hash(0x666C_6F77))
+        timers = TimerWheel(nodeCount: capacity * TCPTimer.count, slotCount: 4096,
+                            granularity: .milliseconds(1), start: now)
+        sendChunks = BufferChunkPool(count: configuration.maxBuffers, chunkSize: configuration.sendBufferSize)
+        receiveChunks = BufferChunkPool(count: configuration.maxBuffers, chunkSize: configuration.receiveBufferSize)
+        // Twice the connections: room for live entries plus leftovers of ended ones.
+        controlList = ConnectionQueue(capacity: 2 * capacity)
+        ackList = ConnectionQueue(capacity: 2 * capacity)
+        shortDataList = ConnectionQueue(capacity: 2 * capacity)
+        bulkDataList = ConnectionQueue(capacity: 2 * capacity)
+        eventList = ConnectionQueue(capacity: 2 * capacity)
+        self.secret = secret
+    }
+
+    /// mTCP's output lists and the event list, by name.
+    enum OutputList { case control, ack, shortData, bulkData, events }
+
+    /// Appends to a list. A list full of leftovers of ended connections is
+    /// compacted first, so the push fails only when every entry is live.
+    @inline(__always)
+    mutating func push(_ id: ConnectionID, to list: OutputList) -> Bool {
+        let lookup = connections.lookup
+        switch list {
+        case .control: return Self.push(id, &controlList, lookup)
+        case .ack: return Self.push(id, &ackList, lookup)
+        case .shortData: return Self.push(id, &shortDataList, lookup)
+        case .bulkData: return Self.push(id, &bulkDataList, lookup)
+        case .events: return Self.push(id, &eventList, lookup)
+        }
+    }
+
+    @inline(__always)
+    private static func push(_ id: ConnectionID, _ queue: inout ConnectionQueue, _ lookup: ConnectionLookup) -> Bool {
+        if queue.push(id) { return true }
+        queue.compact { lookup.isLive($0) }
+        return queue.push(id)
+    }
+
+    @inline(__always)
+    mutating func pop(from list: OutputList) -> ConnectionID? {
+        switch list {
+        case .control: controlList.pop()
+        case .ack: ackList.pop()
+        case .shortData: shortDataList.pop()
+        case .bulkData: bulkDataList.pop()
+        case .events: eventList.pop()
+        }
+    }
+
+    func count(of list: OutputList) -> Int {
+        switch list {
+        case .control: controlList.count
+        case .ack: ackList.count
+        case .shortData: shortDataList.count
+        case .bulkData: bulkDataList.count
+        case .events: eventList.count
+        }
+    }
+}

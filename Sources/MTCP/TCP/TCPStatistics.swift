@@ -1,0 +1,34 @@
+/// TCP counters of one engine, in the spirit of Linux's `netstat -s`.
+public struct TCPStatistics: Sendable, Equatable {
+    public var activeOpens: UInt64 = 0
+    public var passiveOpens: UInt64 = 0
+    /// Connections that reached ESTABLISHED.
+    public var established: UInt64 = 0
+    /// Connections that ended in an orderly close.
+    public var closed: UInt64 = 0
+    public var resetsReceived: UInt64 = 0
+    public var resetsSent: UInt64 = 0
+    public var segmentsReceived: UInt64 = 0
+    public var segmentsSent: UInt64 = 0
+    public var retransmittedSegments: UInt64 = 0
+    public var fastRetransmits: UInt64 = 0
+    public var timeouts: UInt64 = 0
+    public var challengeAcksSent: UInt64 = 0
+    public var synCookiesSent: UInt64 = 0
+    public var synCookiesAccepted: UInt64 = 0
+    public var synCookiesRejected: UInt64 = 0
+    /// A new connection was refused because a pool (control blocks, buffers) was empty.
+    public var refusedNoResources: UInt64 = 0
+    /// The accept queue of a listener was full.
+    public var acceptQueueOverflows: UInt64 = 0
+    public var badChecksum: UInt64 = 0
+    public var malformed: UInt64 = 0
+    public var outOfWindow: UInt64 = 0
+    public var pawsRejected: UInt64 = 0
+    public var outOfOrderSegments: UInt64 = 0
+    public var outOfOrderRefused: UInt64 = 0
+    public var delayedAcks: UInt64 = 0
+    public var zeroWindowProbes: UInt64 = 0
+
+    public init() {}
+}

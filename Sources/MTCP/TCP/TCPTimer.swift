@@ -1,0 +1,19 @@
+/// The timers of a connection, each a node of the engine's timer wheel at
+/// `connectionIndex * TCPTimer.count + kind`.
+///
+/// Three suffice: the retransmission node also serves as the persist timer (never
+/// both: persist runs only with nothing in flight), the SYN/SYN-ACK timer and the
+/// TIME-WAIT timer; the idle node is the idle timeout (`tcp_timeout`).
+enum TCPTimer: Int, CaseIterable {
+    case retransmission
+    case delayedAck
+    case idle
+
+    static let count = allCases.count
+
+    @inline(__always) func node(_ connection: Int32) -> Int { Int(connection) &* Self.count &+ rawValue }
+
+    @inline(__always) static func decode(_ node: Int) -> (connection: Int32, timer: TCPTimer) {
+        (Int32(truncatingIfNeeded: node / count), TCPTimer(rawValue: node % count).unsafelyUnwrapped)
+    }
+}

@@ -1,0 +1,103 @@
+@testable import MTCP
+
+/// A hand-driven peer for state-by-state tests: it sends segments built from
+/// templates to an engine over the virtual link and returns what the engine
+/// answers, decoded. Time is explicit.
+struct RawTCPPeer: ~Copyable {
+    static let engineIP = IPv4Address(198, 18, 0, 1)
+    static let peerIP = IPv4Address(198, 18, 0, 2)
+    static let engineMAC = MACAddress(0x02, 0, 0, 0, 0, 0x01)
+    static let peerMAC = MACAddress(0x02, 0, 0, 0, 0, 0x02)
+
+    let link = VirtualLink(seed: 1)
+    var engine: Engine<VirtualPort>
+    var port: VirtualPort
+    var peerPort: UInt16 = 40000
+    /// What the engine sent, decoded, oldest first.
+    struct Reply {
+        var header: TCPRepr
+        var payload: [UInt8]
+        var flags: TCPFlags { header.flags }
+        var sequence: UInt32 { header.sequenceNumber }
+        var acknowledgment: UInt32? { header.acknowledgmentNumber }
+    }
+
+    init(tcp: TCPConfiguration = TCPConfiguration()) {
+        engine = Engine(device: link.makePort(macAddress: Self.engineMAC, bufferCount: 512),
+                        configuration: EngineConfiguration(
+                            address: IPv4Network(address: Self.engineIP, prefixLength: 24),
+                            staticNeighbours: [.init(address: Self.peerIP, mac: Self.peerMAC)], tcp: tcp))
+        port = link.makePort(macAddress: Self.peerMAC, bufferCount: 512)
+    }
+
+    var now: Instant { link.now }
+
+    mutating func advance(_ span: TimeSpan) { link.now = link.now + span }
+
+    /// Sends one segment from the peer to `engineIP:destinationPort`, then lets the
+    /// engine run one iteration; returns what it sent back.
+    @discardableResult
+    mutating func send(_ flags: TCPFlags, seq: UInt32, ack: UInt32? = nil, to destinationPort: UInt16 = 80,
+                       window: UInt16 = 65535, options: TCPOptions = TCPOptions(),
+                       payload: [UInt8] = []) -> [Reply] {
+        let header = TCPRepr(sourcePort: peerPort, destinationPort: destinationPort, sequenceNumber: seq,
+                             acknowledgmentNumber: ack, flags: flags, window: window, options: options,
+                             payloadLength: payload.count)
+        let ip = IPv4Repr(source: Self.peerIP, destination: Self.engineIP, protocol: .tcp,
+                          payloadLength: header.bufferLength)
+        var buffer = port.allocate()!
+        buffer.length = EthernetFrame.headerLength + ip.bufferLength
+        EthernetRepr(source: Self.peerMAC, destination: Self.engineMAC, etherType: .ipv4)
+            .emit(into: EthernetFrame(unchecked: buffer.frame))
+        let packet = IPv4Packet(unchecked: EthernetFrame(unchecked: buffer.frame).payload)
+        ip.emit(into: packet)
+        let segment = TCPSegment(unchecked: packet.payload)
+        header.emit(into: segment)
+        for (index, byte) in payload.enumerated() { segment.payload[index] = byte }
+        segment.fillChecksum(source: Self.peerIP, destination: Self.engineIP)
+        let batch = UnsafeMutableBufferPointer<PacketBuffer>.allocate(capacity: 1)
+        defer { batch.deallocate() }
+        batch[0] = buffer
+        _ = port.transmit(batch)
+        return run()
+    }
+
+    /// One engine iteration at the current time; returns the segments it sent.
+    mutating func run() -> [Reply] {
+        engine.poll(now: link.now)
+        engine.flush(now: link.now)
+        return collect()
+    }
+
+    /// Decodes everything the engine put on the link.
+    mutating func collect() -> [Reply] {
+        var replies: [Reply] = []
+        let batch = UnsafeMutableBufferPointer<PacketBuffer>.allocate(capacity: 64)
+        defer { batch.deallocate() }
+        while case let count = port.receive(into: batch), count > 0 {
+            for index in 0..<count {
+                defer { port.release(batch[index]) }
+                guard let frame = try? EthernetFrame(checking: batch[index].frame), frame.etherType == .ipv4,
+                      let packet = try? IPv4Packet(checking: frame.payload), packet.protocol == .tcp,
+                      let segment = try? TCPSegment(checking: packet.payload),
+                      segment.verifyChecksum(source: packet.source, destination: packet.destination),
+                      let header = try? TCPRepr.parse(segment) else { continue }
+                replies.append(Reply(header: header, payload: Array(segment.payload)))
+            }
+        }
+        return replies
+    }
+
+    /// Performs the three-way handshake with a listener on `port`; returns the
+    /// engine's ISN and the accepted connection.
+    mutating func establish(port destination: UInt16 = 80, listener: ListenerID, peerISN: UInt32 = 1000,
+                            options: TCPOptions = TCPOptions(maximumSegmentSize: 1460))
+        -> (engineISN: UInt32, connection: ConnectionID)? {
+        let synAck = send(.syn, seq: peerISN, to: destination, options: options)
+        guard synAck.count == 1, synAck[0].flags == [.syn, .ack] else { return nil }
+        let engineISN = synAck[0].sequence
+        let replies = send(.ack, seq: peerISN + 1, ack: engineISN + 1, to: destination)
+        guard replies.isEmpty, let connection = engine.accept(listener) else { return nil }
+        return (engineISN, connection)
+    }
+}

@@ -1,0 +1,250 @@
+import Testing
+@testable import MTCP
+
+/// State by state, with template segments and explicit time, in the manner of
+/// smoltcp's socket tests. Each test names the RFC clause it checks.
+@Suite struct TCPStateTests {
+    @Test func synToClosedPortGetsResetAcknowledgingIt() {
+        // RFC 9293 §3.10.7.1: no ACK in the segment -> <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+        var peer = RawTCPPeer()
+        let replies = peer.send(.syn, seq: 5000, to: 81)
+        #expect(replies.count == 1)
+        #expect(replies.first?.flags == [.rst, .ack])
+        #expect(replies.first?.sequence == 0)
+        #expect(replies.first?.acknowledgment == 5001)
+        // With an ACK in it: <SEQ=SEG.ACK><CTL=RST>.
+        let second = peer.send(.ack, seq: 5001, ack: 777, to: 81)
+        #expect(second.first?.flags == .rst)
+        #expect(second.first?.sequence == 777)
+        // A reset is never answered.
+        #expect(peer.send(.rst, seq: 1, to: 81).isEmpty)
+    }
+
+    @Test func synAckCarriesNegotiatedOptions() throws {
+        var peer = RawTCPPeer(tcp: TCPConfiguration(receiveBufferSize: 256 * 1024))
+        _ = try peer.engine.listen(port: 80)
+        let offer = TCPOptions(maximumSegmentSize: 1400, windowScale: 7, sackPermitted: true,
+                               timestamp: TCPTimestamp(value: 4242, echoReply: 0))
+        let replies = peer.send(.syn, seq: 100, options: offer)
+        let synAck = try #require(replies.first)
+        #expect(synAck.flags == [.syn, .ack])
+        #expect(synAck.acknowledgment == 101)
+        #expect(synAck.header.options.maximumSegmentSize == 1460)
+        #expect(synAck.header.options.windowScale == 2, "256 KiB needs a shift of 2 (RFC 7323 §2.3)")
+        #expect(synAck.header.options.sackPermitted)
+        #expect(synAck.header.options.timestamp?.echoReply == 4242)
+        // Without the peer's offers, none of them come back (RFC 7323 §1.3, RFC 2018 §2).
+        peer.peerPort += 1
+        let plain = try #require(peer.send(.syn, seq: 100).first)
+        #expect(plain.header.options.windowScale == nil)
+        #expect(!plain.header.options.sackPermitted)
+        #expect(plain.header.options.timestamp == nil)
+    }
+
+    @Test func handshakeCompletesAndDataIsAcknowledged() throws {
+        var peer = RawTCPPeer(tcp: TCPConfiguration(delayedAck: nil))
+        let listener = try peer.engine.listen(port: 80)
+        let (isn, connection) = try #require(peer.establish(listener: listener))
+        #expect(peer.engine.state(of: connection) == .established)
+        let replies = peer.send([.ack, .psh], seq: 1001, ack: isn + 1, payload: Array("GET".utf8))
+        #expect(replies.last?.acknowledgment == 1004)
+        #expect(peer.engine.readableBytes(connection) == 3)
+    }
+
+    @Test func delayedAckWaitsThenFires() throws {
+        var peer = RawTCPPeer(tcp: TCPConfiguration(delayedAck: .milliseconds(40)))
+        let listener = try peer.engine.listen(port: 80)
+        let (isn, _) = try #require(peer.establish(listener: listener))
+        #expect(peer.send([.ack, .psh], seq: 1001, ack: isn + 1, payload: [1, 2, 3]).isEmpty,
+                "one small segment: the ACK is delayed (RFC 1122 §4.2.3.2)")
+        peer.advance(.milliseconds(39))
+        #expect(peer.run().isEmpty)
+        peer.advance(.milliseconds(2))
+        #expect(peer.run().first?.acknowledgment == 1004)
+        // Two full-sized segments are acknowledged at once (RFC 5681 §4.2).
+        let full = [UInt8](repeating: 7, count: 1460)
+        #expect(peer.send(.ack, seq: 1004, ack: isn + 1, payload: full).isEmpty)
+        #expect(peer.send(.ack, seq: 1004 + 1460, ack: isn + 1, payload: full).last?.acknowledgment == 1004 + 2920)
+    }
+
+    @Test func resetInWindowButNotExactGetsChallengeAck() throws {
+        // RFC 5961 §3.2.
+        var peer = RawTCPPeer()
+        let listener = try peer.engine.listen(port: 80)
+        let (isn, connection) = try #require(peer.establish(listener: listener))
+        let challenge = peer.send(.rst, seq: 1001 + 100)
+        #expect(challenge.count == 1)
+        #expect(challenge.first?.flags == .ack)
+        #expect(challenge.first?.acknowledgment == 1001)
+        #expect(peer.engine.state(of: connection) == .established)
+        #expect(peer.engine.tcpStatistics.challengeAcksSent == 1)
+        // Out of the window entirely: dropped (only an ACK of the window edge).
+        _ = peer.send(.rst, seq: 1001 &+ 1_000_000)
+        #expect(peer.engine.state(of: connection) == .established)
+        // Exactly RCV.NXT: the connection is reset.
+        #expect(peer.send(.rst, seq: 1001).isEmpty)
+        #expect(peer.engine.state(of: connection) == .closed)
+        #expect(peer.engine.error(of: connection) == .connectionReset)
+        let event = peer.engine.nextEvent()
+        #expect(event?.0 == connection && event?.1.contains(.error) == true)
+        _ = isn
+    }
+
+    @Test func synOnEstablishedConnectionGetsChallengeAck() throws {
+        // RFC 5961 §4.2.
+        var peer = RawTCPPeer()
+        let listener = try peer.engine.listen(port: 80)
+        let (_, connection) = try #require(peer.establish(listener: listener))
+        let replies = peer.send(.syn, seq: 1001 + 10)
+        #expect(replies.count == 1 && replies.first?.flags == .ack && replies.first?.acknowledgment == 1001)
+        #expect(peer.engine.state(of: connection) == .established)
+    }
+
+    @Test func ackOfUnsentDataGetsChallengeAck() throws {
+        // RFC 5961 §5.2: SEG.ACK > SND.NXT.
+        var peer = RawTCPPeer()
+        let listener = try peer.engine.listen(port: 80)
+        let (isn, connection) = try #require(peer.establish(listener: listener))
+        let replies = peer.send(.ack, seq: 1001, ack: isn + 5000)
+        #expect(replies.first?.flags == .ack)
+        #expect(peer.engine.state(of: connection) == .established)
+    }
+
+    @Test func outOfWindowDataIsAnsweredWithAnAckAndDropped() throws {
+        var peer = RawTCPPeer()
+        let listener = try peer.engine.listen(port: 80)
+        let (isn, connection) = try #require(peer.establish(listener: listener))
+        let replies = peer.send(.ack, seq: 1001 + 100_000, ack: isn + 1, payload: [1])
+        #expect(replies.first?.acknowledgment == 1001)
+        #expect(peer.engine.readableBytes(connection) == 0)
+        #expect(peer.engine.tcpStatistics.outOfWindow == 1)
+    }
+
+    @Test func outOfOrderSegmentIsAcknowledgedAtOnceWithSACK() throws {
+        var peer = RawTCPPeer()
+        let listener = try peer.engine.listen(port: 80)
+        let options = TCPOptions(maximumSegmentSize: 1460, sackPermitted: true)
+        let (isn, connection) = try #require(peer.establish(listener: listener, options: options))
+        // Bytes 1011..<1021 arrive before 1001..<1011.
+        let replies = peer.send(.ack, seq: 1011, ack: isn + 1, payload: [UInt8](repeating: 2, count: 10))
+        let ack = try #require(replies.first)
+        #expect(ack.acknowledgment == 1001, "duplicate ACK for the hole (RFC 5681 §4.2)")
+        #expect(Array(ack.header.options.sackBlocks) == [SACKBlock(left: 1011, right: 1021)], "RFC 2018 §4")
+        let filled = peer.send(.ack, seq: 1001, ack: isn + 1, payload: [UInt8](repeating: 1, count: 10))
+        #expect(filled.first?.acknowledgment == 1021, "filling the hole is acknowledged at once")
+        #expect(filled.first?.header.options.sackBlocks.isEmpty == true)
+        #expect(peer.engine.readableBytes(connection) == 20)
+    }
+
+    @Test func finMovesToCloseWaitAndCloseSendsFinThenLastAck() throws {
+        var peer = RawTCPPeer()
+        let listener = try peer.engine.listen(port: 80)
+        let (isn, connection) = try #require(peer.establish(listener: listener))
+        let ack = peer.send([.fin, .ack], seq: 1001, ack: isn + 1)
+        #expect(ack.first?.acknowledgment == 1002)
+        #expect(peer.engine.state(of: connection) == .closeWait)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16, alignment: 1)
+        defer { scratch.deallocate() }
+        #expect((try? peer.engine.read(connection, into: scratch, now: peer.now)) == 0, "end of stream")
+        peer.engine.close(connection, now: peer.now)
+        let fin = peer.run()
+        #expect(fin.first?.flags == [.fin, .ack])
+        #expect(fin.first?.sequence == isn + 1)
+        #expect(peer.send(.ack, seq: 1002, ack: isn + 2).isEmpty)
+        #expect(peer.engine.connectionCount == 0, "LAST-ACK acknowledged: the connection is gone")
+    }
+
+    @Test func synAckIsRetransmittedWithBackoffThenGivenUp() throws {
+        // RFC 6298 §5.5: the timer doubles after each expiry.
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maximumSYNRetransmissions: 3))
+        _ = try peer.engine.listen(port: 80)
+        #expect(peer.send(.syn, seq: 1).count == 1)
+        var times: [UInt64] = []
+        for _ in 0..<20_000 {
+            peer.advance(.milliseconds(1))
+            if peer.run().contains(where: { $0.flags == [.syn, .ack] }) {
+                times.append(peer.now.nanoseconds / 1_000_000)
+            }
+        }
+        #expect(times.count == 3)
+        let gaps = zip(times, times.dropFirst()).map { $1 - $0 }
+        // 1 s, then 2 s, then 4 s, each within one 1-ms tick of the wheel.
+        #expect(times.first.map { (1000...1001).contains($0) } == true, "\(times)")
+        #expect(gaps.count == 2 && (2000...2001).contains(gaps[0]) && (4000...4001).contains(gaps[1]), "\(times)")
+        #expect(peer.engine.connectionCount == 0)
+        #expect(peer.engine.tcpStatistics.timeouts == 1)
+    }
+
+    @Test func pawsDropsSegmentsWithOldTimestamps() throws {
+        // RFC 7323 §5.3.
+        var peer = RawTCPPeer(tcp: TCPConfiguration(delayedAck: nil))
+        let listener = try peer.engine.listen(port: 80)
+        let offer = TCPOptions(maximumSegmentSize: 1460, timestamp: TCPTimestamp(value: 1000, echoReply: 0))
+        let (isn, connection) = try #require(peer.establish(listener: listener, options: offer))
+        var newer = TCPOptions()
+        newer.timestamp = TCPTimestamp(value: 2000, echoReply: 0)
+        _ = peer.send(.ack, seq: 1001, ack: isn + 1, options: newer, payload: [1])
+        var older = TCPOptions()
+        older.timestamp = TCPTimestamp(value: 1500, echoReply: 0)
+        let replies = peer.send(.ack, seq: 1002, ack: isn + 1, options: older, payload: [2])
+        #expect(replies.first?.acknowledgment == 1002, "dropped, and acknowledged as a duplicate")
+        #expect(peer.engine.readableBytes(connection) == 1)
+        #expect(peer.engine.tcpStatistics.pawsRejected == 1)
+    }
+
+    @Test func synCookiesWhenTheSynQueueIsFull() throws {
+        // RFC 4987 §3.6.
+        var peer = RawTCPPeer()
+        let listener = try peer.engine.listen(port: 80, backlog: 1)
+        #expect(peer.send(.syn, seq: 10).first?.flags == [.syn, .ack])  // fills the SYN queue
+        peer.peerPort = 40001
+        let options = TCPOptions(maximumSegmentSize: 1460, windowScale: 7, sackPermitted: true)
+        let cookie = try #require(peer.send(.syn, seq: 5000, options: options).first)
+        #expect(cookie.flags == [.syn, .ack])
+        #expect(cookie.header.options.windowScale == nil, "a cookie cannot carry window scaling")
+        #expect(peer.engine.connectionCount == 1, "no state kept for the cookie")
+        #expect(peer.engine.tcpStatistics.synCookiesSent == 1)
+        // A forged ACK is refused with a reset.
+        peer.peerPort = 40002
+        #expect(peer.send(.ack, seq: 5001, ack: cookie.sequence &+ 1).first?.flags == .rst)
+        // The genuine ACK builds the connection.
+        peer.peerPort = 40001
+        #expect(peer.send(.ack, seq: 5001, ack: cookie.sequence &+ 1, payload: [9]).first?.flags != .rst)
+        let connection = try #require(peer.engine.accept(listener))
+        #expect(peer.engine.state(of: connection) == .established)
+        #expect(peer.engine.readableBytes(connection) == 1)
+        #expect(peer.engine.tcpStatistics.synCookiesAccepted == 1)
+    }
+
+    @Test func zeroWindowIsProbedWithoutSendingData() throws {
+        // RFC 9293 §3.8.6.1.
+        var peer = RawTCPPeer(tcp: TCPConfiguration(delayedAck: nil))
+        let listener = try peer.engine.listen(port: 80)
+        let (isn, connection) = try #require(peer.establish(listener: listener))
+        _ = peer.send(.ack, seq: 1001, ack: isn + 1, window: 0)
+        let data = [UInt8](repeating: 5, count: 100)
+        #expect((try? data.withUnsafeBytes { try peer.engine.write(connection, $0) }) == 100)
+        #expect(peer.run().isEmpty, "nothing may be sent into a zero window")
+        var probes: [RawTCPPeer.Reply] = []
+        for _ in 0..<1500 {
+            peer.advance(.milliseconds(1))
+            probes += peer.run()
+        }
+        #expect(probes.count >= 1)
+        #expect(probes.allSatisfy { $0.payload.isEmpty && $0.sequence == isn }, "probe at SND.UNA - 1")
+        let resumed = peer.send(.ack, seq: 1001, ack: isn + 1, window: 1000)
+        #expect(resumed.first?.payload == data, "the window opened: the data goes")
+    }
+
+    @Test func connectionPoolExhaustionRefusesNewOnesOnly() throws {
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 2))
+        let listener = try peer.engine.listen(port: 80)
+        let first = try #require(peer.establish(listener: listener))
+        peer.peerPort += 1
+        _ = try #require(peer.establish(listener: listener))
+        peer.peerPort += 1
+        #expect(peer.send(.syn, seq: 1).first?.flags == [.rst, .ack], "refused cleanly")
+        #expect(peer.engine.tcpStatistics.refusedNoResources == 1)
+        #expect(peer.engine.state(of: first.connection) == .established, "old connections unaffected")
+    }
+}
