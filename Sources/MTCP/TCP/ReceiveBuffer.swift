@@ -1,0 +1,257 @@
+/// The bytes of one connection received from the peer and not yet read by the
+/// application, plus out-of-order data waiting for the gap before it to fill.
+///
+/// A ring over one chunk of a `BufferChunkPool`, held by value inside the
+/// connection's control block: no class, no allocation, no reference counting.
+/// In-order bytes occupy the ring from `head`; the byte at RCV.NXT goes right after
+/// them, and a segment `offset` bytes beyond RCV.NXT is copied straight to its final
+/// place `offset` bytes further on. That place is always free: an acceptable segment
+/// lies inside the advertised window, and the window is exactly the ring's free
+/// space (`capacity - readable`). When the gap fills, the out-of-order bytes are
+/// already in position and become readable without a second copy.
+///
+/// Which offsets hold out-of-order data is a short, sorted list of disjoint ranges
+/// (at most `maxRanges`, inline), merged whenever they touch. A segment that would
+/// need one range too many is refused and counted rather than growing anything: the
+/// peer retransmits it, and with SACK it learns what we hold. Each range carries a
+/// stamp of its last update, which orders the SACK blocks as RFC 2018 §4 asks.
+///
+/// The buffer does not own its chunk: whoever took it from the pool gives
+/// `storage` back when the connection is freed.
+public struct ReceiveBuffer {
+    /// Out-of-order ranges held at most (a receiver that sees more holes than this
+    /// in one window is facing heavy loss or an attack; Linux prunes its queue too).
+    @inline(__always) public static var maxRanges: Int { Ranges.count }
+    /// Inline storage for the ranges (and for the SACK blocks reported from them).
+    @usableFromInline typealias Ranges = InlineArray<8, ReceiveBufferRange>
+
+    /// The chunk the ring lives in (empty for a buffer without storage).
+    public private(set) var storage: UnsafeMutableRawBufferPointer
+    /// Ring index of the first readable byte.
+    private var head = 0
+    /// In-order bytes the application can read.
+    public private(set) var readable = 0
+    /// Out-of-order segments refused because all `maxRanges` ranges were in use.
+    public private(set) var refusedSegments = 0
+
+    /// Disjoint, non-touching ranges sorted by `start`, relative to RCV.NXT; only
+    /// the first `rangeCount` are meaningful.
+    private var ranges = Ranges(repeating: ReceiveBufferRange(start: 0, end: 0))
+    /// `stamps[i]` is the value of `clock` when `ranges[i]` last received data.
+    private var stamps = InlineArray<8, UInt64>(repeating: 0)   // as many as `Ranges`
+    private var rangeCount = 0
+    /// Counts out-of-order writes; 64 bits never wrap in a connection's lifetime.
+    private var clock: UInt64 = 0
+
+    /// A buffer with no storage (capacity 0), for a control block not in use.
+    @inline(__always)
+    public init() { storage = UnsafeMutableRawBufferPointer(start: nil, count: 0) }
+
+    /// An empty buffer over `storage`, typically a chunk from `BufferChunkPool.take()`.
+    @inline(__always)
+    public init(storage: UnsafeMutableRawBufferPointer) { self.storage = storage }
+
+    /// Empties the buffer, forgets out-of-order data and counters, and moves it
+    /// onto `storage` (a new connection).
+    @inline(__always)
+    public mutating func reset(storage: UnsafeMutableRawBufferPointer) {
+        self.storage = storage
+        head = 0
+        readable = 0
+        refusedSegments = 0
+        rangeCount = 0
+        clock = 0
+    }
+
+    /// Bytes the buffer can hold.
+    @inline(__always) public var capacity: Int { storage.count }
+
+    /// The receive window to advertise (before window scaling): all space not
+    /// taken by unread in-order bytes. Out-of-order bytes already lie inside it.
+    @inline(__always) public var window: Int { storage.count - readable }
+
+    @inline(__always) public var hasOutOfOrderData: Bool { rangeCount > 0 }
+
+    /// Bytes held beyond RCV.NXT, waiting for a gap to fill.
+    public var outOfOrderBytes: Int {
+        var total = 0
+        for index in 0..<rangeCount { total += ranges[index].count }
+        return total
+    }
+
+    // MARK: - Data from the peer
+
+    /// Places a segment's payload that starts `offset` bytes after RCV.NXT (negative
+    /// when it begins with bytes already received). Bytes before RCV.NXT and beyond
+    /// the window are ignored; duplicates are harmless.
+    ///
+    /// - Returns: how many bytes became in-order, the segment's own plus any
+    ///   out-of-order data it joined up with: the caller advances RCV.NXT by this.
+    ///   Zero for out-of-order data (held, unless it needed a range beyond
+    ///   `maxRanges`, in which case it is dropped and `refusedSegments` counts it).
+    @discardableResult
+    public mutating func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Int {
+        let window = self.window
+        guard offset < window else { return 0 }
+        let start = max(offset, 0)
+        let end = min(offset + bytes.count, window)
+        guard start < end else { return 0 }
+        let source = bytes.baseAddress.unsafelyUnwrapped + (start - offset)
+
+        if start == 0 {
+            place(source, count: end, at: 0)
+            return advance(to: end)
+        }
+
+        // Out of order: find the ranges this one touches or overlaps, first..<last.
+        var first = 0
+        while first < rangeCount && ranges[first].end < start { first += 1 }
+        var last = first
+        while last < rangeCount && ranges[last].start <= end { last += 1 }
+
+        if first == last {
+            guard rangeCount < Self.maxRanges else {
+                refusedSegments += 1
+                return 0
+            }
+            var index = rangeCount
+            while index > first {
+                ranges[index] = ranges[index - 1]
+                stamps[index] = stamps[index - 1]
+                index -= 1
+            }
+            rangeCount += 1
+            ranges[first] = ReceiveBufferRange(start: start, end: end)
+        } else {
+            let merged = ReceiveBufferRange(start: min(start, ranges[first].start),
+                                            end: max(end, ranges[last - 1].end))
+            removeRanges(first + 1..<last)
+            ranges[first] = merged
+        }
+        clock &+= 1
+        stamps[first] = clock
+        place(source, count: end - start, at: start)
+        return 0
+    }
+
+    /// Makes `[0, end)` in-order, absorbing the ranges it reaches, and re-bases
+    /// the remaining ranges on the new RCV.NXT. Returns how far RCV.NXT moved.
+    @inline(__always)
+    private mutating func advance(to end: Int) -> Int {
+        var inOrder = end
+        var absorbed = 0
+        while absorbed < rangeCount && ranges[absorbed].start <= inOrder {
+            inOrder = max(inOrder, ranges[absorbed].end)
+            absorbed += 1
+        }
+        for index in absorbed..<rangeCount {
+            let range = ranges[index]
+            ranges[index - absorbed] = ReceiveBufferRange(start: range.start - inOrder, end: range.end - inOrder)
+            stamps[index - absorbed] = stamps[index]
+        }
+        rangeCount -= absorbed
+        readable += inOrder
+        return inOrder
+    }
+
+    @inline(__always)
+    private mutating func removeRanges(_ removed: Range<Int>) {
+        guard !removed.isEmpty else { return }
+        for index in removed.upperBound..<rangeCount {
+            ranges[index - removed.count] = ranges[index]
+            stamps[index - removed.count] = stamps[index]
+        }
+        rangeCount -= removed.count
+    }
+
+    /// Copies `count` bytes to the ring at `offset` bytes after RCV.NXT, in at most
+    /// two copies. `offset + count <= window`, so this only ever fills free space.
+    @inline(__always)
+    private func place(_ source: UnsafeRawPointer, count: Int, at offset: Int) {
+        let base = storage.baseAddress.unsafelyUnwrapped
+        // head < capacity and readable + offset < capacity: one subtraction wraps it.
+        let position = wrap(head + readable + offset)
+        let first = min(count, capacity - position)
+        (base + position).copyMemory(from: source, byteCount: first)
+        if first < count {
+            base.copyMemory(from: source + first, byteCount: count - first)
+        }
+    }
+
+    // MARK: - Reading by the application
+
+    /// Copies up to `destination.count` in-order bytes out and consumes them.
+    public mutating func read(into destination: UnsafeMutableRawBufferPointer) -> Int {
+        let n = min(destination.count, readable)
+        guard n > 0 else { return 0 }
+        let base = UnsafeRawPointer(storage.baseAddress.unsafelyUnwrapped)
+        let target = destination.baseAddress.unsafelyUnwrapped
+        let first = min(n, capacity - head)
+        target.copyMemory(from: base + head, byteCount: first)
+        if first < n {
+            (target + first).copyMemory(from: base, byteCount: n - first)
+        }
+        consume(n)
+        return n
+    }
+
+    /// The readable bytes in place, for parsers that do not want a copy: the
+    /// second region is non-empty only when the data wraps around the ring's end.
+    /// Valid until the next `write`, `consume`, `read` or `reset`.
+    public var readableRegions: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) {
+        guard readable > 0 else {
+            return (UnsafeRawBufferPointer(start: nil, count: 0), UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+        let base = UnsafeRawPointer(storage.baseAddress.unsafelyUnwrapped)
+        let first = min(readable, capacity - head)
+        return (UnsafeRawBufferPointer(start: base + head, count: first),
+                UnsafeRawBufferPointer(start: first < readable ? base : nil, count: readable - first))
+    }
+
+    /// Drops the `n` oldest readable bytes (the application has used them).
+    @inline(__always)
+    public mutating func consume(_ n: Int) {
+        precondition(n >= 0 && n <= readable, "consuming more than is readable")
+        readable -= n
+        // With nothing held at all the ring restarts at index 0, so that the next
+        // request arrives in one contiguous region for the application's parser.
+        head = readable == 0 && rangeCount == 0 ? 0 : wrap(head + n)
+    }
+
+    // MARK: - Selective acknowledgement
+
+    /// Up to `limit` out-of-order ranges for the SACK option (RFC 2018 §4): first
+    /// the one holding the most recently received segment, then the others from the
+    /// most to the least recently updated, so that each range is reported in
+    /// several ACKs in a row even when only a few fit. Offsets relative to RCV.NXT.
+    public func sackBlocks(limit: Int) -> ReceiveBufferSACKBlocks {
+        var blocks = ReceiveBufferSACKBlocks()
+        var taken: UInt64 = 0   // a bit per range already reported; maxRanges <= 64
+        for _ in 0..<min(max(limit, 0), rangeCount) {
+            var best = -1
+            for index in 0..<rangeCount where taken & (1 << UInt64(index)) == 0 {
+                if best < 0 || stamps[index] > stamps[best] { best = index }
+            }
+            taken |= 1 << UInt64(best)
+            blocks.append(ranges[best])
+        }
+        return blocks
+    }
+
+    /// `sackBlocks(limit:)` as sequence numbers, ready for `TCPOptions.sackBlocks`.
+    public func sackBlockList(limit: Int, receiveNext: UInt32) -> SACKBlockList {
+        var list = SACKBlockList()
+        for block in sackBlocks(limit: min(limit, SACKBlockList.capacity)) {
+            list.append(SACKBlock(left: receiveNext &+ UInt32(truncatingIfNeeded: block.start),
+                                  right: receiveNext &+ UInt32(truncatingIfNeeded: block.end)))
+        }
+        return list
+    }
+
+    /// `index` reduced into 0..<capacity, for an `index` below 2 * capacity: one
+    /// compare instead of a division, since chunk sizes need not be powers of two.
+    @inline(__always)
+    private func wrap(_ index: Int) -> Int {
+        index >= capacity ? index - capacity : index
+    }
+}
