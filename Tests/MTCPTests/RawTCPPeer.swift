@@ -13,6 +13,7 @@ struct RawTCPPeer: ~Copyable {
     var engine: Engine<VirtualPort>
     var port: VirtualPort
     var peerPort: UInt16 = 40000
+    let batch = UnsafeMutableBufferPointer<PacketBuffer>.allocate(capacity: 64)
     /// What the engine sent, decoded, oldest first.
     struct Reply {
         var header: TCPRepr
@@ -22,13 +23,16 @@ struct RawTCPPeer: ~Copyable {
         var acknowledgment: UInt32? { header.acknowledgmentNumber }
     }
 
-    init(tcp: TCPConfiguration = TCPConfiguration()) {
+    /// Small pools by default: a test needs a few connections, not mTCP's 10,000.
+    init(tcp: TCPConfiguration = TCPConfiguration(maxConnections: 64, maxBuffers: 64)) {
         engine = Engine(device: link.makePort(macAddress: Self.engineMAC, bufferCount: 512),
                         configuration: EngineConfiguration(
                             address: IPv4Network(address: Self.engineIP, prefixLength: 24),
                             staticNeighbours: [.init(address: Self.peerIP, mac: Self.peerMAC)], tcp: tcp))
         port = link.makePort(macAddress: Self.peerMAC, bufferCount: 512)
     }
+
+    deinit { batch.deallocate() }
 
     var now: Instant { link.now }
 
@@ -55,10 +59,8 @@ struct RawTCPPeer: ~Copyable {
         header.emit(into: segment)
         for (index, byte) in payload.enumerated() { segment.payload[index] = byte }
         segment.fillChecksum(source: Self.peerIP, destination: Self.engineIP)
-        let batch = UnsafeMutableBufferPointer<PacketBuffer>.allocate(capacity: 1)
-        defer { batch.deallocate() }
         batch[0] = buffer
-        _ = port.transmit(batch)
+        _ = port.transmit(UnsafeMutableBufferPointer(rebasing: batch[0..<1]))
         return run()
     }
 
@@ -72,8 +74,6 @@ struct RawTCPPeer: ~Copyable {
     /// Decodes everything the engine put on the link.
     mutating func collect() -> [Reply] {
         var replies: [Reply] = []
-        let batch = UnsafeMutableBufferPointer<PacketBuffer>.allocate(capacity: 64)
-        defer { batch.deallocate() }
         while case let count = port.receive(into: batch), count > 0 {
             for index in 0..<count {
                 defer { port.release(batch[index]) }

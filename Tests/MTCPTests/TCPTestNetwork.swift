@@ -9,14 +9,20 @@ struct TCPTestNetwork: ~Copyable {
     static let serverIP = IPv4Address(198, 18, 0, 1)
     static let clientIP = IPv4Address(198, 18, 0, 3)
 
+    /// Pools for a few hundred connections, not mTCP's 10,000 (which zeroes 160 MB).
+    static func smallTCP(receiveBufferSize: Int = 8192, sendBufferSize: Int = 8192) -> TCPConfiguration {
+        TCPConfiguration(maxConnections: 512, maxBuffers: 512, receiveBufferSize: receiveBufferSize,
+                         sendBufferSize: sendBufferSize)
+    }
+
     let link: VirtualLink
     var server: Engine<VirtualPort>
     var client: Engine<VirtualPort>
     var services: TCPServices
 
     init(seed: UInt64 = 1, impairments: VirtualLink.Impairments = .none,
-         server serverTCP: TCPConfiguration = TCPConfiguration(),
-         client clientTCP: TCPConfiguration = TCPConfiguration(), buffers: Int = 4096) {
+         server serverTCP: TCPConfiguration = Self.smallTCP(),
+         client clientTCP: TCPConfiguration = Self.smallTCP(), buffers: Int = 4096) {
         link = VirtualLink(seed: seed, impairments: impairments)
         func configuration(_ ip: IPv4Address, peer: IPv4Address, peerMAC: MACAddress,
                            _ tcp: TCPConfiguration) -> EngineConfiguration {

@@ -59,8 +59,8 @@ import Testing
 
     @Test(arguments: [1, 1460, 1461, 100_000, 1 << 20])
     func bulkEchoOnACleanLink(size: Int) {
-        var network = TCPTestNetwork(server: TCPConfiguration(receiveBufferSize: 65536, sendBufferSize: 65536),
-                                     client: TCPConfiguration(receiveBufferSize: 65536, sendBufferSize: 65536))
+        var network = TCPTestNetwork(server: TCPTestNetwork.smallTCP(receiveBufferSize: 65536, sendBufferSize: 65536),
+                                     client: TCPTestNetwork.smallTCP(receiveBufferSize: 65536, sendBufferSize: 65536))
         let exchange = EchoExchange(payload: seededBytes(size, seed: UInt64(size)))
         Self.run(&network, [exchange], concurrency: 1)
         Self.expectDelivered([exchange], network, "\(size) bytes")
@@ -68,8 +68,8 @@ import Testing
     }
 
     @Test func eightMegabytesToDiscard() {
-        var network = TCPTestNetwork(server: TCPConfiguration(receiveBufferSize: 256 * 1024),
-                                     client: TCPConfiguration(sendBufferSize: 256 * 1024))
+        var network = TCPTestNetwork(server: TCPTestNetwork.smallTCP(receiveBufferSize: 256 * 1024),
+                                     client: TCPTestNetwork.smallTCP(sendBufferSize: 256 * 1024))
         let payload = seededBytes(8 << 20, seed: 8)
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
         defer { scratch.deallocate() }

@@ -141,6 +141,10 @@ extension Engine {
             block.pointee.state = .finWait1
         case .closeWait:
             block.pointee.state = .lastAck
+        case .synSent:
+            // Remembered: the FIN follows the data once the handshake completes.
+            block.pointee.finQueued = true
+            return
         default:
             return
         }

@@ -198,11 +198,11 @@ extension Engine {
             }
             block.pointee.retransmissions = 0
             tcp.timers.cancel(TCPTimer.retransmission.node(id.index))
-            block.pointee.state = .established
+            block.pointee.state = block.pointee.finQueued ? .finWait1 : .established
             tcp.statistics.established &+= 1
             postEvents(id, block, [.connected, .writable])
             queueAck(id, block)
-            if block.pointee.send.count > 0 { queueData(id, block) }
+            if block.pointee.send.count > 0 || block.pointee.finQueued { queueData(id, block) }
         } else {
             // Simultaneous open (RFC 9293 §3.5, figure 8).
             block.pointee.state = .synReceived
@@ -464,7 +464,7 @@ extension Engine {
             enterTimeWait(id, block, now: now)
             return false
         case .lastAck:
-            finishClose(id, block)
+            finishClose(id, block, now: now)
             return false
         default:
             break

@@ -4,14 +4,18 @@ extension Engine {
     mutating func enterTimeWait(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>, now: Instant) {
         block.pointee.state = .timeWait
         let wait = tcp.configuration.timeWait
-        guard wait > .zero else { return finishClose(id, block) }
+        guard wait > .zero else { return finishClose(id, block, now: now) }
         cancelTimers(id.index)
         tcp.timers.schedule(TCPTimer.retransmission.node(id.index), at: now + wait)
     }
 
     /// The orderly end of a connection (LAST-ACK acknowledged, TIME-WAIT over).
-    mutating func finishClose(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>) {
+    mutating func finishClose(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>, now: Instant) {
         tcp.statistics.closed &+= 1
+        // The ACK of the peer's FIN must not die with the connection (TIME-WAIT of 0).
+        if block.pointee.ackPending {
+            _ = transmitSegment(block, flags: .ack, sequence: block.pointee.sendNext, dataLength: 0, now: now)
+        }
         end(id, block, error: nil)
     }
 
@@ -51,8 +55,8 @@ extension Engine {
 
     /// Returns the block and its buffers to the pools; handles to it go stale.
     mutating func release(_ index: Int32, _ block: UnsafeMutablePointer<ControlBlock>) {
-        if let storage = block.pointee.send.storage { tcp.sendChunks.give(storage) }
-        if let storage = block.pointee.receive.storage { tcp.receiveChunks.give(storage) }
+        if block.pointee.send.storage.baseAddress != nil { tcp.sendChunks.give(block.pointee.send.storage) }
+        if block.pointee.receive.storage.baseAddress != nil { tcp.receiveChunks.give(block.pointee.receive.storage) }
         tcp.connections.release(index)
     }
 }

@@ -212,12 +212,9 @@ extension Engine {
             options.timestamp = TCPTimestamp(value: timestampClock(now), echoReply: block.pointee.timestampRecent)
         }
         if block.pointee.selectiveAcknowledgmentsEnabled && !isSYN && block.pointee.receive.hasOutOfOrderData {
-            let base = block.pointee.receiveNext
             // Room left in the 40-byte option space: 4 blocks, 3 beside timestamps.
-            for range in block.pointee.receive.sackBlocks(limit: useTimestamps ? 3 : 4) {
-                options.sackBlocks.append(SACKBlock(left: (base + range.lowerBound).rawValue,
-                                                    right: (base + range.upperBound).rawValue))
-            }
+            options.sackBlocks = block.pointee.receive.sackBlockList(limit: useTimestamps ? 3 : 4,
+                                                                     receiveNext: block.pointee.receiveNext.rawValue)
         }
         let acknowledgment: SequenceNumber? = block.pointee.state == .synSent ? nil : block.pointee.receiveNext
         let window = advertiseWindow(block, isSYN: isSYN)
@@ -241,7 +238,12 @@ extension Engine {
     private func advertiseWindow(_ block: UnsafeMutablePointer<ControlBlock>, isSYN: Bool) -> UInt16 {
         let next = block.pointee.receiveNext
         let available = block.pointee.receive.window
-        if isSYN { return UInt16(min(available, 0xFFFF)) }
+        if isSYN {
+            // The window of a SYN is never scaled (RFC 7323 §2.2).
+            let window = min(available, 0xFFFF)
+            block.pointee.advertisedWindowEdge = next + window
+            return UInt16(window)
+        }
         let candidate = next + available
         let step = min(block.pointee.receive.capacity / 2, block.pointee.sendMSS)
         if candidate - block.pointee.advertisedWindowEdge >= step || block.pointee.advertisedWindowEdge < next {

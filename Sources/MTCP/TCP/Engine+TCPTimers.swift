@@ -40,7 +40,7 @@ extension Engine {
                                                    now: Instant) {
         switch block.pointee.state {
         case .timeWait:
-            return finishClose(id, block)
+            return finishClose(id, block, now: now)
         case .closed, .listen:
             return
         case .synSent, .synReceived:

@@ -25,7 +25,7 @@ public struct TCPConfiguration: Sendable {
     /// Retransmissions of a SYN or SYN-ACK before giving up.
     public var maximumSYNRetransmissions: Int
     /// Loss-based congestion control: NewReno (RFC 6582) or CUBIC (RFC 9438).
-    public var congestionControl: CongestionAlgorithm
+    public var congestionControl: CongestionControl.Algorithm
     /// Offer and use SACK (RFC 2018).
     public var selectiveAcknowledgments: Bool
     /// Offer and use timestamps (RFC 7323).
@@ -39,7 +39,7 @@ public struct TCPConfiguration: Sendable {
                 timeWait: TimeSpan = .zero, delayedAck: TimeSpan? = .milliseconds(40),
                 minimumRTO: TimeSpan = .milliseconds(200), maximumRetransmissions: Int = 12,
                 maximumSYNRetransmissions: Int = 5,
-                congestionControl: CongestionAlgorithm = .newReno, selectiveAcknowledgments: Bool = true,
+                congestionControl: CongestionControl.Algorithm = .newReno, selectiveAcknowledgments: Bool = true,
                 timestamps: Bool = true, shortFlowThreshold: Int = 16 * 1024) {
         self.maxConnections = maxConnections
         self.maxBuffers = maxBuffers
