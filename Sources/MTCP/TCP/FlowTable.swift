@@ -1,0 +1,150 @@
+/// The per-core connection table: `FourTuple` -> connection index.
+///
+/// Open addressing with linear probing over storage allocated once, kept at most
+/// half full so that probe runs stay short and a lookup touches one or two cache
+/// lines (entries are 20 bytes). Removal shifts the following entries of the run
+/// back instead of leaving tombstones, so lookups cost the same after millions of
+/// connections have come and gone as on a fresh table — a per-core table under
+/// connection churn never needs rebuilding.
+///
+/// **Hash.** A multiply/xor-shift mix of the 96 key bits and a seed: a few cycles,
+/// deterministic, and free of `Hasher`'s per-process seeding and per-call setup.
+/// It is not a keyed PRF. Remote addresses and ports are chosen by peers, so an
+/// attacker who could predict the hash might build long probe runs (hash
+/// flooding); passing a random `seed` at start-up makes the placement
+/// unpredictable from outside, though only a keyed hash such as SipHash resists a
+/// determined attacker who can observe timing. The bounded size (at most
+/// `capacity` entries, half the slots) caps the damage either way.
+public struct FlowTable: ~Copyable {
+    struct Entry {
+        var key: FourTuple
+        var occupied: Bool
+        var value: Int32
+    }
+
+    private let entries: UnsafeMutableBufferPointer<Entry>
+    private let mask: Int
+    /// 64 - log2(slotCount): the hash's top bits pick the slot.
+    private let shift: UInt64
+    private let seed: UInt64
+
+    /// The most entries held: `insert` refuses more.
+    public let capacity: Int
+    /// Slots in the table: a power of two, at least twice `capacity`.
+    public let slotCount: Int
+    public private(set) var count = 0
+
+    /// - Parameters:
+    ///   - capacity: the most connections held (e.g. max_concurrency); the table
+    ///     has the next power of two at or above twice as many slots.
+    ///   - seed: mixed into the hash; pass a random value in production (see above).
+    public init(capacity: Int, seed: UInt64 = 0) {
+        precondition(capacity >= 1 && capacity <= 1 << 40, "flow table capacity out of range")
+        var slots = 2
+        while slots < capacity * 2 { slots <<= 1 }
+        self.capacity = capacity
+        slotCount = slots
+        mask = slots - 1
+        shift = UInt64(64 - slots.trailingZeroBitCount)
+        self.seed = seed
+        entries = .allocate(capacity: slots)
+        let blank = FourTuple(localAddress: .any, localPort: 0, remoteAddress: .any, remotePort: 0)
+        entries.initialize(repeating: Entry(key: blank, occupied: false, value: 0))
+    }
+
+    deinit { entries.deallocate() }
+
+    // MARK: Hashing
+
+    /// The slot where `key`'s probe run starts.
+    @inline(__always)
+    func homeSlot(for key: FourTuple) -> Int {
+        let addresses = UInt64(key.localAddress.value) << 32 | UInt64(key.remoteAddress.value)
+        let ports = UInt64(key.localPort) << 16 | UInt64(key.remotePort)
+        // Multiplying by an odd constant is a bijection that pushes low bits up;
+        // the ports and seed go in before the finaliser (Stafford's mix13 shifts
+        // and multipliers) spreads every input bit over the top bits we keep.
+        var h = (addresses &* 0x9E37_79B9_7F4A_7C15) ^ (ports &* 0xC2B2_AE3D_27D4_EB4F) ^ seed
+        h = (h ^ (h >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        h = (h ^ (h >> 27)) &* 0x94D0_49BB_1331_11EB
+        h ^= h >> 31
+        return Int(truncatingIfNeeded: h >> shift)
+    }
+
+    /// Index of `key`'s entry, or of the empty slot that ends its probe run. Ends
+    /// because the table is never more than half full.
+    @inline(__always)
+    private func probe(_ key: FourTuple) -> Int {
+        var index = homeSlot(for: key)
+        while entries[index].occupied && entries[index].key != key {
+            index = (index &+ 1) & mask
+        }
+        return index
+    }
+
+    // MARK: Operations
+
+    /// The value stored for `key`.
+    @inline(__always)
+    public func lookup(_ key: FourTuple) -> Int32? {
+        let entry = entries[probe(key)]
+        return entry.occupied ? entry.value : nil
+    }
+
+    /// Adds `key` -> `value`; false (and no change) when `key` is present or the
+    /// table holds `capacity` entries.
+    @discardableResult
+    public mutating func insert(_ key: FourTuple, _ value: Int32) -> Bool {
+        let index = probe(key)
+        guard !entries[index].occupied, count < capacity else { return false }
+        entries[index] = Entry(key: key, occupied: true, value: value)
+        count += 1
+        return true
+    }
+
+    /// Removes `key`, returning its value, nil when absent.
+    ///
+    /// Backward shift: walk the run after the freed slot and move back each entry
+    /// whose home slot is not cyclically within (hole, its position], i.e. one that
+    /// the hole now separates from its home; the run stays gap-free, so lookups
+    /// that stop at the first empty slot remain correct without tombstones.
+    @discardableResult
+    public mutating func remove(_ key: FourTuple) -> Int32? {
+        var hole = probe(key)
+        guard entries[hole].occupied else { return nil }
+        let value = entries[hole].value
+        var index = (hole &+ 1) & mask
+        while entries[index].occupied {
+            let home = homeSlot(for: entries[index].key)
+            // Distances travelled forward (cyclically) from home and from the hole.
+            if (index &- home) & mask >= (index &- hole) & mask {
+                entries[hole] = entries[index]
+                hole = index
+            }
+            index = (index &+ 1) & mask
+        }
+        entries[hole].occupied = false
+        count -= 1
+        return value
+    }
+
+    // MARK: Testing support
+
+    /// True when every entry is reachable from its home slot without crossing an
+    /// empty slot, and `count` matches; O(slotCount), for tests.
+    func checkInvariants() -> Bool {
+        var occupied = 0
+        for index in 0 ..< slotCount where entries[index].occupied {
+            occupied += 1
+            var probe = homeSlot(for: entries[index].key)
+            while probe != index {
+                if !entries[probe].occupied { return false }
+                probe = (probe + 1) & mask
+            }
+        }
+        return occupied == count
+    }
+
+    /// Where the entries live, to check that they never move.
+    var storageAddress: UnsafeMutableRawPointer? { UnsafeMutableRawPointer(entries.baseAddress) }
+}
