@@ -1,91 +1,139 @@
-/// The per-core connection table: 4-tuple -> control-block index, by open
-/// addressing with linear probing over storage allocated once.
+/// The per-core connection table: `FourTuple` -> connection index.
 ///
-/// Deletion shifts later entries of the probe run back (no tombstones), so the
-/// table does not slow down under the churn of millions of short connections.
-/// The hash is SipHash keyed per engine: a peer that can choose ports cannot
-/// aim its connections at one probe run (hash flooding).
-struct FlowTable: ~Copyable {
-    private struct Slot {
+/// Open addressing with linear probing over storage allocated once, kept at most
+/// half full so that probe runs stay short and a lookup touches one or two cache
+/// lines (entries are 20 bytes). Removal shifts the following entries of the run
+/// back instead of leaving tombstones, so lookups cost the same after millions of
+/// connections have come and gone as on a fresh table — a per-core table under
+/// connection churn never needs rebuilding.
+///
+/// **Hash.** SipHash-2-4 of the 96 key bits, keyed from `seed`. Remote addresses
+/// and ports are chosen by peers, so a predictable hash would let an attacker
+/// build long probe runs (hash flooding); a keyed PRF with a random per-engine
+/// key makes the placement unpredictable from outside. The bounded size (at
+/// most `capacity` entries, half the slots) caps the damage either way.
+public struct FlowTable: ~Copyable {
+    struct Entry {
         var key: FourTuple
-        /// -1 marks an empty slot.
+        var occupied: Bool
         var value: Int32
     }
 
-    private let slots: UnsafeMutableBufferPointer<Slot>
+    private let entries: UnsafeMutableBufferPointer<Entry>
     private let mask: Int
+    /// 64 - log2(slotCount): the hash's top bits pick the slot.
+    private let shift: UInt64
     private let hasher: SipHash
-    private(set) var count = 0
-    /// Most entries admitted: half the slots, keeping probe runs short.
-    let capacity: Int
 
-    init(maximumCount: Int, seed: UInt64) {
-        var size = 16
-        while size < maximumCount * 2 { size <<= 1 }
-        slots = .allocate(capacity: size)
-        slots.initialize(repeating: Slot(key: FourTuple(localAddress: .any, localPort: 0, remoteAddress: .any,
-                                                        remotePort: 0), value: -1))
-        mask = size - 1
-        capacity = max(maximumCount, size / 2)
+    /// The most entries held: `insert` refuses more.
+    public let capacity: Int
+    /// Slots in the table: a power of two, at least twice `capacity`.
+    public let slotCount: Int
+    public private(set) var count = 0
+
+    /// - Parameters:
+    ///   - capacity: the most connections held (e.g. max_concurrency); the table
+    ///     has the next power of two at or above twice as many slots.
+    ///   - seed: mixed into the hash; pass a random value in production (see above).
+    public init(capacity: Int, seed: UInt64 = 0) {
+        precondition(capacity >= 1 && capacity <= 1 << 40, "flow table capacity out of range")
+        var slots = 2
+        while slots < capacity * 2 { slots <<= 1 }
+        self.capacity = capacity
+        slotCount = slots
+        mask = slots - 1
+        shift = UInt64(64 - slots.trailingZeroBitCount)
         hasher = SipHash(key0: seed, key1: seed ^ 0x9E37_79B9_7F4A_7C15)
+        entries = .allocate(capacity: slots)
+        let blank = FourTuple(localAddress: .any, localPort: 0, remoteAddress: .any, remotePort: 0)
+        entries.initialize(repeating: Entry(key: blank, occupied: false, value: 0))
     }
 
-    deinit { slots.deallocate() }
+    deinit { entries.deallocate() }
 
+    // MARK: Hashing
+
+    /// The slot where `key`'s probe run starts.
     @inline(__always)
-    private func home(_ key: FourTuple) -> Int {
+    func homeSlot(for key: FourTuple) -> Int {
         let words = key.packedWords
-        return Int(truncatingIfNeeded: hasher.hash(words.0, words.1)) & mask
+        return Int(truncatingIfNeeded: hasher.hash(words.0, words.1) >> shift)
     }
 
-    /// The slot holding `key`, or the empty slot that ends its probe run.
+    /// Index of `key`'s entry, or of the empty slot that ends its probe run. Ends
+    /// because the table is never more than half full.
     @inline(__always)
-    private func find(_ key: FourTuple) -> Int {
-        var index = home(key)
-        while slots[index].value >= 0 && slots[index].key != key { index = (index + 1) & mask }
+    private func probe(_ key: FourTuple) -> Int {
+        var index = homeSlot(for: key)
+        while entries[index].occupied && entries[index].key != key {
+            index = (index &+ 1) & mask
+        }
         return index
     }
 
+    // MARK: Operations
+
+    /// The value stored for `key`.
     @inline(__always)
-    func lookup(_ key: FourTuple) -> Int32? {
-        let slot = slots[find(key)]
-        return slot.value >= 0 ? slot.value : nil
+    public func lookup(_ key: FourTuple) -> Int32? {
+        let entry = entries[probe(key)]
+        return entry.occupied ? entry.value : nil
     }
 
-    /// Adds `key`; false when it is already there or the table is full.
-    @inline(__always)
-    mutating func insert(_ key: FourTuple, _ value: Int32) -> Bool {
-        precondition(value >= 0, "flow table values are control-block indices")
-        guard count < capacity else { return false }
-        let index = find(key)
-        guard slots[index].value < 0 else { return false }
-        slots[index] = Slot(key: key, value: value)
+    /// Adds `key` -> `value`; false (and no change) when `key` is present or the
+    /// table holds `capacity` entries.
+    @discardableResult
+    public mutating func insert(_ key: FourTuple, _ value: Int32) -> Bool {
+        let index = probe(key)
+        guard !entries[index].occupied, count < capacity else { return false }
+        entries[index] = Entry(key: key, occupied: true, value: value)
         count += 1
         return true
     }
 
-    /// Removes `key`, returning its value.
+    /// Removes `key`, returning its value, nil when absent.
+    ///
+    /// Backward shift: walk the run after the freed slot and move back each entry
+    /// whose home slot is not cyclically within (hole, its position], i.e. one that
+    /// the hole now separates from its home; the run stays gap-free, so lookups
+    /// that stop at the first empty slot remain correct without tombstones.
     @discardableResult
-    mutating func remove(_ key: FourTuple) -> Int32? {
-        var hole = find(key)
-        guard slots[hole].value >= 0 else { return nil }
-        let removed = slots[hole].value
-        slots[hole].value = -1
-        count -= 1
-        // Backward-shift deletion: move up every later entry of the run that may
-        // live in the hole (its home is not cyclically between hole and itself).
-        var next = (hole + 1) & mask
-        while slots[next].value >= 0 {
-            let desired = home(slots[next].key)
-            let distanceToNext = (next - desired) & mask
-            let distanceToHole = (hole - desired) & mask
-            if distanceToHole < distanceToNext {
-                slots[hole] = slots[next]
-                slots[next].value = -1
-                hole = next
+    public mutating func remove(_ key: FourTuple) -> Int32? {
+        var hole = probe(key)
+        guard entries[hole].occupied else { return nil }
+        let value = entries[hole].value
+        var index = (hole &+ 1) & mask
+        while entries[index].occupied {
+            let home = homeSlot(for: entries[index].key)
+            // Distances travelled forward (cyclically) from home and from the hole.
+            if (index &- home) & mask >= (index &- hole) & mask {
+                entries[hole] = entries[index]
+                hole = index
             }
-            next = (next + 1) & mask
+            index = (index &+ 1) & mask
         }
-        return removed
+        entries[hole].occupied = false
+        count -= 1
+        return value
     }
+
+    // MARK: Testing support
+
+    /// True when every entry is reachable from its home slot without crossing an
+    /// empty slot, and `count` matches; O(slotCount), for tests.
+    func checkInvariants() -> Bool {
+        var occupied = 0
+        for index in 0 ..< slotCount where entries[index].occupied {
+            occupied += 1
+            var probe = homeSlot(for: entries[index].key)
+            while probe != index {
+                if !entries[probe].occupied { return false }
+                probe = (probe + 1) & mask
+            }
+        }
+        return occupied == count
+    }
+
+    /// Where the entries live, to check that they never move.
+    var storageAddress: UnsafeMutableRawPointer? { UnsafeMutableRawPointer(entries.baseAddress) }
 }

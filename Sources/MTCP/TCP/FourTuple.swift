@@ -1,11 +1,14 @@
-/// The key of a connection: both endpoints, seen from this stack.
+/// The addresses and ports that name a TCP connection, from this host's side:
+/// for an arriving segment, local = destination and remote = source.
+///
+/// 14 bytes of fields (16 with padding); the flow table keys on it.
 public struct FourTuple: Hashable, Sendable, CustomStringConvertible {
     public var localAddress: IPv4Address
     public var localPort: UInt16
     public var remoteAddress: IPv4Address
     public var remotePort: UInt16
 
-    @inline(__always)
+    @inlinable
     public init(localAddress: IPv4Address, localPort: UInt16, remoteAddress: IPv4Address, remotePort: UInt16) {
         self.localAddress = localAddress
         self.localPort = localPort
@@ -13,5 +16,5 @@ public struct FourTuple: Hashable, Sendable, CustomStringConvertible {
         self.remotePort = remotePort
     }
 
-    public var description: String { "\(localAddress):\(localPort)-\(remoteAddress):\(remotePort)" }
+    public var description: String { "\(localAddress):\(localPort)<->\(remoteAddress):\(remotePort)" }
 }

@@ -26,7 +26,7 @@ struct TCPLayer: ~Copyable {
         self.configuration = configuration
         let capacity = configuration.maxConnections
         connections = ConnectionPool(capacity: capacity)
-        flows = FlowTable(maximumCount: capacity, seed: secret.hash(0x666C_6F77))
+        flows = FlowTable(capacity: capacity, seed: secret.hash(0x666C_6F77))
         timers = TimerWheel(nodeCount: capacity * TCPTimer.count, slotCount: 4096,
                             granularity: .milliseconds(1), start: now)
         sendChunks = BufferChunkPool(count: configuration.maxBuffers, chunkSize: configuration.sendBufferSize)
