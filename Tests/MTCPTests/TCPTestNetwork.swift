@@ -10,9 +10,10 @@ struct TCPTestNetwork: ~Copyable {
     static let clientIP = IPv4Address(198, 18, 0, 3)
 
     /// Pools for a few hundred connections, not mTCP's 10,000 (which zeroes 160 MB).
-    static func smallTCP(receiveBufferSize: Int = 8192, sendBufferSize: Int = 8192) -> TCPConfiguration {
+    static func smallTCP(receiveBufferSize: Int = 8192, sendBufferSize: Int = 8192,
+                         idleTimeout: TimeSpan? = .seconds(30)) -> TCPConfiguration {
         TCPConfiguration(maxConnections: 512, maxBuffers: 512, receiveBufferSize: receiveBufferSize,
-                         sendBufferSize: sendBufferSize)
+                         sendBufferSize: sendBufferSize, idleTimeout: idleTimeout)
     }
 
     let link: VirtualLink

@@ -111,8 +111,10 @@ extension Engine {
     /// Sends what the windows allow: new data, a retransmission after a timeout,
     /// and the FIN once the data is out. False when the transmit path ran out of
     /// room and the connection must stay on the data list.
-    private mutating func sendData(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>,
-                                   now: Instant) -> Bool {
+    /// - Parameter overridingSWS: send a runt now even if SWS avoidance would wait
+    ///   (the persist timer fired: RFC 9293 §3.8.6.2.1's override timeout).
+    mutating func sendData(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>, now: Instant,
+                           overridingSWS: Bool = false) -> Bool {
         guard block.pointee.state.isSynchronized || block.pointee.state == .synReceived,
               block.pointee.state != .synReceived else { return true }
         let mss = block.pointee.sendMSS
@@ -132,16 +134,12 @@ extension Engine {
             }
             let window = min(block.pointee.sendWindow, block.pointee.congestion.cwnd)
             let usable = window - block.pointee.bytesInFlight
-            guard usable > 0 else {
-                if block.pointee.sendWindow == 0 && block.pointee.bytesInFlight == 0 {
-                    armPersist(id.index, block, now: now)
-                }
-                break
-            }
+            guard usable > 0 else { break }
             let length = min(mss, unsent, usable)
             // Sender silly-window avoidance (RFC 9293 §3.8.6.2.1): a runt only
             // when it empties the buffer or fills half the largest window seen.
-            guard length == mss || length == unsent || length >= block.pointee.maximumSendWindow / 2 else { break }
+            guard length == mss || length == unsent || length >= block.pointee.maximumSendWindow / 2
+                || (overridingSWS && !sentAny) else { break }
             let finToo = block.pointee.finQueued && length == unsent
             var flags: TCPFlags = length == unsent ? [.ack, .psh] : .ack
             if finToo { flags.insert(.fin) }
@@ -161,6 +159,11 @@ extension Engine {
         }
         if sentAny && !tcp.timers.isScheduled(TCPTimer.retransmission.node(id.index)) {
             armRetransmission(id.index, block, now: now)
+        }
+        // Data held back with nothing in flight: no ACK will come to release it, so
+        // the persist timer must (zero window, or a window too small to use).
+        if block.pointee.bytesInFlight == 0 && block.pointee.unsentBytes > 0 {
+            armPersist(id.index, block, now: now)
         }
         return true
     }

@@ -59,7 +59,12 @@ extension Engine {
             break
         }
         if block.pointee.bytesInFlight == 0 {
-            guard block.pointee.sendWindow == 0, block.pointee.unsentBytes > 0 else { return }
+            guard block.pointee.unsentBytes > 0 else { return }
+            guard block.pointee.sendWindow == 0 else {
+                // A window too small for silly-window avoidance: send into it anyway.
+                _ = sendData(id, block, now: now, overridingSWS: true)
+                return
+            }
             // Zero-window probe: an old sequence number with no data makes the
             // peer answer with its current window, and puts nothing in flight.
             tcp.statistics.zeroWindowProbes &+= 1
@@ -91,7 +96,12 @@ extension Engine {
     private mutating func idleTimerFired(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>,
                                          now: Instant) {
         guard let timeout = tcp.configuration.idleTimeout, block.pointee.state != .closed else { return }
-        if now.since(block.pointee.lastActivity) >= timeout {
+        // A connection with data outstanding is not idle: its retransmission limit
+        // decides when the peer is gone.
+        let waiting = block.pointee.bytesInFlight > 0 || block.pointee.unsentBytes > 0
+        if waiting {
+            tcp.timers.schedule(TCPTimer.idle.node(id.index), at: now + timeout)
+        } else if now.since(block.pointee.lastActivity) >= timeout {
             tcp.statistics.timeouts &+= 1
             abort(id, block, sendReset: true, error: .timedOut, now: now)
         } else {
