@@ -18,16 +18,21 @@ public struct StackRuntime {
         configuration = try StackConfiguration.load(path: configurationPath)
         let arp = try configuration.loadStaticARPTable()
         let routes = try configuration.loadStaticRouteTable()
+        var random = SystemRandomNumberGenerator()
         engineConfiguration = EngineConfiguration(
             address: configuration.address,
             routes: routes.routes.map { RoutingTable.Route(network: $0.network, gateway: $0.gateway) },
             staticNeighbours: arp.entries.map { .init(address: $0.address, mac: $0.mac) },
-            burstSize: configuration.burstSize)
+            burstSize: configuration.burstSize,
+            tcp: configuration.tcpConfiguration,
+            secret: SipHash(using: &random))
     }
 
-    /// Starts DPDK and the port, then runs the engine until a stop signal.
-    /// Returns the final statistics.
-    public func run(idleBackoff: IdleBackoff = IdleBackoff()) throws(DPDKError) -> EngineStatistics {
+    /// Starts DPDK and the port, then runs the engine with `application` until a
+    /// stop signal. Returns the final statistics.
+    public func run<Application: EngineApplication & ~Copyable>(
+        _ application: inout Application, idleBackoff: IdleBackoff = IdleBackoff()
+    ) throws(DPDKError) -> (EngineStatistics, TCPStatistics) {
         guard configuration.numCores == 1 else {
             throw DPDKError("num_cores = \(configuration.numCores): this release runs one engine; "
                 + "multi-core engines are not built yet")
@@ -42,7 +47,12 @@ public struct StackRuntime {
         defer { port.stop() }
 
         var engine = Engine(device: port.queue(0, burstSize: configuration.burstSize),
-                            configuration: engineConfiguration)
+                            configuration: engineConfiguration, now: MonotonicClock.now())
+        do {
+            try application.start(&engine)
+        } catch {
+            throw DPDKError("the application could not start: \(error)")
+        }
         let link = port.link
         print("\(programName): ready: \(configuration.address) on port \(port.id) (\(port.name), "
             + "MAC \(engine.macAddress), link \(link.up ? "up" : "down"), "
@@ -53,11 +63,12 @@ public struct StackRuntime {
         while !StopSignal.isRequested {
             let now = MonotonicClock.now()
             let received = engine.poll(now: now)
+            application.handle(&engine, now: now)
             engine.flush(now: now)
             backoff.record(received: received)
         }
         engine.releaseAll()
-        return engine.statistics
+        return (engine.statistics, engine.tcpStatistics)
     }
 }
 
@@ -68,4 +79,12 @@ extension StackConfiguration {
     /// mbufs for one queue: the configured buffers, plus room for full descriptor
     /// rings and the pool's per-core cache, so the rings alone cannot exhaust it.
     var mbufsPerQueue: Int { maxNumBuffers + 2 * 1024 + 512 }
+
+    /// mTCP's TCP keys as the engine's TCP parameters.
+    var tcpConfiguration: TCPConfiguration {
+        TCPConfiguration(maxConnections: maxConcurrency, maxBuffers: maxNumBuffers,
+                         receiveBufferSize: receiveBufferSize, sendBufferSize: sendBufferSize,
+                         idleTimeout: tcpTimeout.map { .seconds(UInt64($0)) },
+                         timeWait: .seconds(UInt64(tcpTimewait)))
+    }
 }

@@ -15,3 +15,21 @@ extension EngineStatistics {
         return lines.joined(separator: "\n")
     }
 }
+
+extension TCPStatistics {
+    /// One line per group of TCP counters, for the end of a run.
+    public var report: String {
+        """
+        tcp: active opens \(activeOpens), passive opens \(passiveOpens), established \(established), \
+        closed \(closed), resets received \(resetsReceived), resets sent \(resetsSent)
+        tcp: segments received \(segmentsReceived), sent \(segmentsSent), retransmitted \(retransmittedSegments), \
+        fast retransmits \(fastRetransmits), timeouts \(timeouts)
+        tcp: challenge ACKs \(challengeAcksSent), SYN cookies sent \(synCookiesSent) accepted \(synCookiesAccepted) \
+        rejected \(synCookiesRejected), refused (no resources) \(refusedNoResources), accept queue overflows \
+        \(acceptQueueOverflows)
+        tcp: bad checksum \(badChecksum), malformed \(malformed), out of window \(outOfWindow), PAWS \(pawsRejected), \
+        out of order \(outOfOrderSegments), out-of-order refused \(outOfOrderRefused), zero-window probes \
+        \(zeroWindowProbes)
+        """
+    }
+}

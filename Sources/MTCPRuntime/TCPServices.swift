@@ -5,16 +5,18 @@ import MTCP
 ///
 /// Echo never reads more than it can write back at once, so a client that does
 /// not read its echoes stalls only itself (backpressure), and nothing is lost.
-public struct TCPServices: ~Copyable {
+public struct TCPServices: EngineApplication, ~Copyable {
     public let echoPort: UInt16?
     public let discardPort: UInt16?
     private var listeners: [(ListenerID, discard: Bool)] = []
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 64)
 
-    public init<Device: PacketDevice>(engine: inout Engine<Device>, echoPort: UInt16?,
-                                      discardPort: UInt16?) throws(SocketError) {
+    public init(echoPort: UInt16?, discardPort: UInt16?) {
         self.echoPort = echoPort
         self.discardPort = discardPort
+    }
+
+    public mutating func start<Device: PacketDevice>(_ engine: inout Engine<Device>) throws {
         if let echoPort { listeners.append((try engine.listen(port: echoPort), false)) }
         if let discardPort { listeners.append((try engine.listen(port: discardPort), true)) }
     }

@@ -13,8 +13,15 @@ struct HTTPDCommand: ParsableCommand {
             Reads the stack configuration (mTCP's mtcp.conf format, with arp.conf and \
             route.conf beside it), starts DPDK's EAL and the configured port, and runs \
             the per-core engine until SIGINT or SIGTERM. This release answers ARP and \
-            ICMP echo; the HTTP server is not built yet.
+            ICMP echo and serves TCP echo (RFC 862) and discard (RFC 863); the HTTP \
+            server is not built yet.
             """)
+
+    @Option(help: "TCP port of the echo service (RFC 862); 0 turns it off.")
+    var echoPort: UInt16 = 7
+
+    @Option(help: "TCP port of the discard service (RFC 863); 0 turns it off.")
+    var discardPort: UInt16 = 9
 
     @Option(name: .shortAndLong, help: "Stack configuration file (mtcp.conf format).")
     var config = "conf/mtcp.conf"
@@ -25,9 +32,11 @@ struct HTTPDCommand: ParsableCommand {
     func run() throws {
         do {
             let runtime = try StackRuntime(programName: "mtcp-httpd", configurationPath: config)
-            let statistics = try runtime.run(idleBackoff: busyPoll ? IdleBackoff(maximumSleepMicroseconds: 0)
-                                                                   : IdleBackoff())
-            print("mtcp-httpd: stopped\n" + statistics.report)
+            var services = TCPServices(echoPort: echoPort == 0 ? nil : echoPort,
+                                       discardPort: discardPort == 0 ? nil : discardPort)
+            let backoff = busyPoll ? IdleBackoff(maximumSleepMicroseconds: 0) : IdleBackoff()
+            let (statistics, tcp) = try runtime.run(&services, idleBackoff: backoff)
+            print("mtcp-httpd: stopped\n" + statistics.report + "\n" + tcp.report)
         } catch let error as ConfigurationError {
             fail("configuration error: \(error)")
         } catch let error as DPDKError {

@@ -37,7 +37,8 @@ struct TCPTestNetwork: ~Copyable {
         client = Engine(device: link.makePort(macAddress: Self.clientMAC, bufferCount: buffers),
                         configuration: configuration(Self.clientIP, peer: Self.serverIP, peerMAC: Self.serverMAC,
                                                      clientTCP))
-        services = try! TCPServices(engine: &server, echoPort: 7, discardPort: 9)
+        services = TCPServices(echoPort: 7, discardPort: 9)
+        try! services.start(&server)
     }
 
     /// One round: the server runs its services, the client runs `clientApp`, then

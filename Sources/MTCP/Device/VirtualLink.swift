@@ -17,6 +17,9 @@ public final class VirtualLink {
         /// One-way delay of every frame.
         public var delay: TimeSpan = .zero
         public var reorderDelay: TimeSpan = .milliseconds(1)
+        /// Largest frame carried (Ethernet header included, no FCS); larger ones are
+        /// dropped as a real 1500-byte-MTU link would.
+        public var maximumFrameLength = 1514
 
         public init(loss: Double = 0, duplication: Double = 0, reordering: Double = 0, corruption: Double = 0,
                     delay: TimeSpan = .zero, reorderDelay: TimeSpan = .milliseconds(1)) {
@@ -39,6 +42,8 @@ public final class VirtualLink {
         public var duplicated = 0
         public var reordered = 0
         public var corrupted = 0
+        /// Frames longer than `maximumFrameLength`: a bug in the sender.
+        public var oversize = 0
     }
 
     private struct InFlight {
@@ -78,6 +83,10 @@ public final class VirtualLink {
 
     func send(from source: Int, _ frame: UnsafeRawBufferPointer) {
         counters.sent += 1
+        guard frame.count <= impairments.maximumFrameLength else {
+            counters.oversize += 1
+            return
+        }
         for destination in 0..<portCount where destination != source {
             if random.chance(impairments.loss) {
                 counters.lost += 1

@@ -117,7 +117,7 @@ extension Engine {
                            overridingSWS: Bool = false) -> Bool {
         guard block.pointee.state.isSynchronized || block.pointee.state == .synReceived,
               block.pointee.state != .synReceived else { return true }
-        let mss = block.pointee.sendMSS
+        let mss = payloadLimit(block)
         var sentAny = false
         while true {
             let unsent = block.pointee.unsentBytes
@@ -168,26 +168,46 @@ extension Engine {
         return true
     }
 
+    /// Payload bytes that fit in one segment: the MSS counts no TCP options
+    /// (RFC 9293 §3.7.1, RFC 6691), so options we send come out of it.
+    @inline(__always)
+    func payloadLimit(_ block: UnsafeMutablePointer<ControlBlock>) -> Int {
+        var options = block.pointee.timestampsEnabled ? 12 : 0
+        if block.pointee.selectiveAcknowledgmentsEnabled && block.pointee.receive.hasOutOfOrderData {
+            // NOP, NOP, kind, length and 8 bytes a block; room for the most blocks
+            // that fit, rather than counting them for every segment.
+            options += 4 + 8 * (block.pointee.timestampsEnabled ? 3 : 4)
+        }
+        return block.pointee.sendMSS - options
+    }
+
     @inline(__always)
     private func advanceSendNext(_ block: UnsafeMutablePointer<ControlBlock>, to next: SequenceNumber) {
         block.pointee.sendNext = next
         if block.pointee.sendMaximum < next { block.pointee.sendMaximum = next }
     }
 
-    /// Resends one segment from SND.UNA (fast retransmit, partial ACK).
-    mutating func retransmitOldest(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>, now: Instant) {
+    /// Resends one segment from SND.UNA (timeout, fast retransmit, partial ACK)
+    /// and restarts the retransmission timer. Returns the sequence space it
+    /// covers (data, plus one for a FIN).
+    @discardableResult
+    mutating func retransmitOldest(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>,
+                                   now: Instant) -> Int {
         let start = block.pointee.sendUnacknowledged
         let offset = start - block.pointee.sendBufferStart
-        let length = min(block.pointee.sendMSS, block.pointee.send.count - offset)
+        let length = min(payloadLimit(block), block.pointee.send.count - offset)
+        let withFIN = block.pointee.finSent && start + length == block.pointee.finSequence
         block.pointee.rttProbeActive = false
-        tcp.statistics.retransmittedSegments &+= 1
-        if length > 0 {
-            _ = transmitSegment(block, flags: .ack, sequence: start, dataLength: length, now: now)
-        } else if block.pointee.finSent {
-            _ = transmitSegment(block, flags: [.fin, .ack], sequence: block.pointee.finSequence, dataLength: 0,
-                                now: now)
-        }
         armRetransmission(id.index, block, now: now)
+        guard length > 0 || withFIN else { return 0 }
+        tcp.statistics.retransmittedSegments &+= 1
+        var flags: TCPFlags = .ack
+        if withFIN { flags.insert(.fin) }
+        _ = transmitSegment(block, flags: flags, sequence: start, dataLength: max(length, 0), now: now)
+        let covered = max(length, 0) + (withFIN ? 1 : 0)
+        // A full segment from SND.UNA may reach past what was ever sent.
+        if block.pointee.sendMaximum < start + covered { block.pointee.sendMaximum = start + covered }
+        return covered
     }
 
     // MARK: - Segment building

@@ -74,23 +74,27 @@ extension Engine {
             armRetransmission(id.index, block, now: now)
             return
         }
-        block.pointee.retransmissions += 1
+        // A peer heard from within the last RTO is alive (its window may just be
+        // closed): only silent timeouts count towards giving up.
+        if now.since(block.pointee.lastActivity) >= block.pointee.rtt.rto {
+            block.pointee.retransmissions += 1
+        }
         guard block.pointee.retransmissions <= tcp.configuration.maximumRetransmissions else {
             tcp.statistics.timeouts &+= 1
             return abort(id, block, sendReset: true, error: .timedOut, now: now)
         }
         tcp.statistics.timeouts &+= 1
-        // RFC 6298 §5.5-5.6 and RFC 5681 §3.1: back off, collapse the window and
-        // resend from the oldest unacknowledged byte.
+        // RFC 6298 §5.4-5.6 and RFC 5681 §3.1: resend the oldest segment at once
+        // (whatever the window: it was inside the window when first sent), back
+        // off, collapse the window, and go on from there as the window allows.
         block.pointee.congestion.onRetransmissionTimeout(flightSize: block.pointee.bytesInFlight, now: now)
         block.pointee.rtt.backOff()
         block.pointee.inFastRecovery = false
         block.pointee.duplicateAcknowledgments = 0
         block.pointee.recoveryPoint = block.pointee.sendMaximum
-        block.pointee.rttProbeActive = false
-        block.pointee.sendNext = block.pointee.sendUnacknowledged
+        let resent = retransmitOldest(id, block, now: now)
+        block.pointee.sendNext = block.pointee.sendUnacknowledged + resent
         queueData(id, block)
-        armRetransmission(id.index, block, now: now)
     }
 
     private mutating func idleTimerFired(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>,
