@@ -38,16 +38,9 @@ struct HTTPDCommand: ParsableCommand {
             let (statistics, tcp) = try runtime.run(&services, idleBackoff: backoff)
             print("mtcp-httpd: stopped\n" + statistics.report + "\n" + tcp.report)
         } catch let error as ConfigurationError {
-            fail("configuration error: \(error)")
+            exitWithStartupFailure("mtcp-httpd", "configuration error: \(error)")
         } catch let error as DPDKError {
-            fail("start-up failed: \(error)")
+            exitWithStartupFailure("mtcp-httpd", "start-up failed: \(error)")
         }
     }
-}
-
-/// Reports a start-up failure as one line on standard error and exits with status 1.
-func fail(_ message: String) -> Never {
-    let line = "mtcp-httpd: \(message)\n"
-    _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
-    exit(1)
 }

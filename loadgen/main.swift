@@ -1,2 +1,0 @@
-import MTCP
-print("mtcp-loadgen: not built yet")
