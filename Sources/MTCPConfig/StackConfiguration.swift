@@ -106,6 +106,14 @@ public struct StackConfiguration: Equatable, Sendable {
     public var memoryMB = 512
     /// `checksum_offload`: `auto` (default) or `off`.
     public var checksumOffload = ChecksumOffload.auto
+    /// `congestion_control`: newreno (RFC 6582, default) or cubic (RFC 9438).
+    public var congestionControl = CongestionControl.Algorithm.newReno
+    /// `delayed_ack_ms`: longest an ACK is delayed (RFC 1122 §4.2.3.2, at most 500);
+    /// 0 acknowledges every segment at once. Default 40, as Linux.
+    public var delayedAck: TimeSpan? = .milliseconds(40)
+    /// `min_rto_ms`: lower bound of the retransmission timeout. Default 200, as
+    /// Linux (RFC 6298 suggests 1000).
+    public var minimumRTO = TimeSpan.milliseconds(200)
     /// `burst_size`: packets per rx/tx burst (1...512, default 32).
     public var burstSize = 32
     /// `arp_conf`: the static ARP table; default `arp.conf` next to `mtcp.conf`.
@@ -267,6 +275,16 @@ extension StackConfiguration {
             configuration.checksumOffload = try value.choice(["auto": .auto, "off": .off])
         },
         "burst_size": integer(\.burstSize, 1...512),
+        "congestion_control": Rule { configuration, value throws(ConfigurationError) in
+            configuration.congestionControl = try value.choice(["newreno": .newReno, "cubic": .cubic])
+        },
+        "delayed_ack_ms": Rule { configuration, value throws(ConfigurationError) in
+            let milliseconds = try value.integer(in: 0...500)
+            configuration.delayedAck = milliseconds == 0 ? nil : .milliseconds(UInt64(milliseconds))
+        },
+        "min_rto_ms": Rule { configuration, value throws(ConfigurationError) in
+            configuration.minimumRTO = .milliseconds(UInt64(try value.integer(in: 1...60_000)))
+        },
         "arp_conf": set(\.arpTable, tableFile(of:)),
         "route_conf": set(\.routeTable, tableFile(of:)),
     ]

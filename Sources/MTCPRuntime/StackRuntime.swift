@@ -85,6 +85,7 @@ extension StackConfiguration {
         TCPConfiguration(maxConnections: maxConcurrency, maxBuffers: maxNumBuffers,
                          receiveBufferSize: receiveBufferSize, sendBufferSize: sendBufferSize,
                          idleTimeout: tcpTimeout.map { .seconds(UInt64($0)) },
-                         timeWait: .seconds(UInt64(tcpTimewait)))
+                         timeWait: .seconds(UInt64(tcpTimewait)), delayedAck: delayedAck, minimumRTO: minimumRTO,
+                         congestionControl: congestionControl)
     }
 }

@@ -328,3 +328,28 @@ private func parseError(_ text: String) -> ConfigurationError? {
         }
     }
 }
+
+@Suite struct TCPKeyTests {
+    @Test func tcpTuningKeys() throws {
+        let text = """
+            port = dpdk0
+            ip_addr = 198.18.0.1/24
+            congestion_control = cubic
+            delayed_ack_ms = 0
+            min_rto_ms = 1000
+            """
+        let configuration = try StackConfiguration.parse(text: text, file: "t.conf")
+        #expect(configuration.congestionControl == .cubic)
+        #expect(configuration.delayedAck == nil)
+        #expect(configuration.minimumRTO == .milliseconds(1000))
+        for (line, bad) in [("congestion_control = vegas", "congestion_control"), ("delayed_ack_ms = 501", "delayed_ack_ms"),
+                            ("min_rto_ms = 0", "min_rto_ms")] {
+            do {
+                _ = try StackConfiguration.parse(text: "port = dpdk0\nip_addr = 198.18.0.1/24\n" + line, file: "t.conf")
+                Issue.record("\(line) was accepted")
+            } catch {
+                #expect(error.line == 3 && error.key == bad)
+            }
+        }
+    }
+}
