@@ -111,6 +111,9 @@ public struct StackConfiguration: Equatable, Sendable {
     /// `delayed_ack_ms`: longest an ACK is delayed (RFC 1122 §4.2.3.2, at most 500);
     /// 0 acknowledges every segment at once. Default 40, as Linux.
     public var delayedAck: TimeSpan? = .milliseconds(40)
+    /// `tcp_keepalive`: seconds of idleness before keep-alive probes (RFC 1122
+    /// §4.2.3.6); 0, the default, turns them off.
+    public var keepAlive: TimeSpan? = nil
     /// `min_rto_ms`: lower bound of the retransmission timeout. Default 200, as
     /// Linux (RFC 6298 suggests 1000).
     public var minimumRTO = TimeSpan.milliseconds(200)
@@ -281,6 +284,10 @@ extension StackConfiguration {
         "delayed_ack_ms": Rule { configuration, value throws(ConfigurationError) in
             let milliseconds = try value.integer(in: 0...500)
             configuration.delayedAck = milliseconds == 0 ? nil : .milliseconds(UInt64(milliseconds))
+        },
+        "tcp_keepalive": Rule { configuration, value throws(ConfigurationError) in
+            let seconds = try value.integer(in: 0...maxTimerSeconds)
+            configuration.keepAlive = seconds == 0 ? nil : .seconds(UInt64(seconds))
         },
         "min_rto_ms": Rule { configuration, value throws(ConfigurationError) in
             configuration.minimumRTO = .milliseconds(UInt64(try value.integer(in: 1...60_000)))

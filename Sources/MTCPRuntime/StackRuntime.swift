@@ -86,6 +86,7 @@ extension StackConfiguration {
                          receiveBufferSize: receiveBufferSize, sendBufferSize: sendBufferSize,
                          idleTimeout: tcpTimeout.map { .seconds(UInt64($0)) },
                          timeWait: .seconds(UInt64(tcpTimewait)), delayedAck: delayedAck, minimumRTO: minimumRTO,
+                         keepAliveIdle: keepAlive,
                          congestionControl: congestionControl)
     }
 }

@@ -268,4 +268,55 @@ import Testing
         #expect(peer.engine.tcpStatistics.refusedNoResources == 1)
         #expect(peer.engine.state(of: first.connection) == .established, "old connections unaffected")
     }
+
+    @Test func keepAliveProbesThenResets() throws {
+        // RFC 1122 §4.2.3.6: probes after the idle time, one per interval; an
+        // unanswered series ends the connection.
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, idleTimeout: nil,
+                                                    keepAliveIdle: .seconds(10), keepAliveInterval: .seconds(2),
+                                                    keepAliveProbes: 3))
+        let listener = try peer.engine.listen(port: 80)
+        let handshake = peer.establish(listener: listener)
+        let (isn, connection) = try #require(handshake)
+        var probes: [UInt64] = []
+        for _ in 0..<30_000 {
+            peer.advance(.milliseconds(1))
+            for reply in peer.run() where reply.flags == .ack && reply.payload.isEmpty {
+                #expect(reply.sequence == isn, "probe at SND.UNA - 1")
+                probes.append(peer.now.nanoseconds / 1_000_000)
+                if probes.count == 1 {
+                    // Answer the first probe: the idle clock starts again.
+                    _ = peer.send(.ack, seq: 1001, ack: isn + 1)
+                }
+            }
+        }
+        #expect(probes.first.map { (10_000...10_001).contains($0) } == true, "\(probes)")
+        #expect(probes.count == 4, "one answered, then three unanswered: \(probes)")
+        #expect(probes.count == 4 && (20_000...20_002).contains(probes[1]), "idle restarted by the answer: \(probes)")
+        #expect(peer.engine.state(of: connection) == .closed)
+        #expect(peer.engine.error(of: connection) == .timedOut)
+    }
+
+    @Test func timeWaitLastsItsConfiguredTimeThenFrees() throws {
+        // RFC 9293 §3.6: the active closer waits in TIME-WAIT, acknowledging a
+        // retransmitted FIN, before the connection is forgotten.
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64,
+                                                    timeWait: .seconds(5)))
+        let listener = try peer.engine.listen(port: 80)
+        let handshake = peer.establish(listener: listener)
+        let (isn, connection) = try #require(handshake)
+        peer.engine.close(connection, now: peer.now)
+        let fin = peer.run()
+        #expect(fin.first?.flags == [.fin, .ack])
+        _ = peer.send(.ack, seq: 1001, ack: isn + 2)  // FIN-WAIT-2
+        let last = peer.send([.fin, .ack], seq: 1001, ack: isn + 2)
+        #expect(last.first?.acknowledgment == 1002)
+        #expect(peer.engine.connectionCount == 1, "in TIME-WAIT")
+        peer.advance(.seconds(2))
+        let again = peer.send([.fin, .ack], seq: 1001, ack: isn + 2)
+        #expect(again.first?.acknowledgment == 1002, "a retransmitted FIN is acknowledged again")
+        peer.advance(.seconds(3) + .milliseconds(2))
+        _ = peer.run()
+        #expect(peer.engine.connectionCount == 0, "gone after 5 s")
+    }
 }

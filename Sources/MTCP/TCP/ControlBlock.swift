@@ -81,7 +81,10 @@ struct ControlBlock {
     // MARK: acknowledgments
     var ackPending = false
     var fullSegmentsUnacknowledged = 0
+    /// When the peer was last heard from.
     var lastActivity = Instant.zero
+    /// Keep-alive probes sent since then.
+    var keepAliveProbes = 0
 
     // MARK: events and output lists
     var pendingEvents: ConnectionEvents = []

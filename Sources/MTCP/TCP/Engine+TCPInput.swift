@@ -218,6 +218,7 @@ extension Engine {
         let block = tcp.connections.block(at: index)
         let id = ConnectionID(index: index, generation: block.pointee.generation)
         block.pointee.lastActivity = now
+        block.pointee.keepAliveProbes = 0
         switch block.pointee.state {
         case .synSent:
             return processSYNSent(segment, id, block, now: now)

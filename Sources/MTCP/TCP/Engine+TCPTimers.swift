@@ -13,10 +13,18 @@ extension Engine {
         if !tcp.timers.isScheduled(node) { tcp.timers.schedule(node, at: now + block.pointee.rtt.rto) }
     }
 
-    @inline(__always)
+    /// The idle node fires at the first of: the idle timeout, the next keep-alive
+    /// probe. With neither configured it stays off.
     mutating func armIdleTimer(_ index: Int32, _ block: UnsafeMutablePointer<ControlBlock>, now: Instant) {
-        guard let timeout = tcp.configuration.idleTimeout else { return }
-        tcp.timers.schedule(TCPTimer.idle.node(index), at: block.pointee.lastActivity + timeout)
+        let configuration = tcp.configuration
+        var deadline: Instant? = configuration.idleTimeout.map { block.pointee.lastActivity + $0 }
+        if let keepAlive = configuration.keepAliveIdle {
+            let probeAt = block.pointee.lastActivity + keepAlive
+                + configuration.keepAliveInterval * UInt64(block.pointee.keepAliveProbes)
+            deadline = min(deadline ?? probeAt, probeAt)
+        }
+        guard let deadline else { return }
+        tcp.timers.schedule(TCPTimer.idle.node(index), at: max(deadline, now))
     }
 
     /// Runs every TCP timer that is due.
@@ -97,19 +105,34 @@ extension Engine {
         queueData(id, block)
     }
 
+    /// Idle timeout (`tcp_timeout`, mTCP's) and keep-alive (RFC 1122 §4.2.3.6).
     private mutating func idleTimerFired(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>,
                                          now: Instant) {
-        guard let timeout = tcp.configuration.idleTimeout, block.pointee.state != .closed else { return }
+        guard block.pointee.state != .closed else { return }
+        let configuration = tcp.configuration
         // A connection with data outstanding is not idle: its retransmission limit
         // decides when the peer is gone.
-        let waiting = block.pointee.bytesInFlight > 0 || block.pointee.unsentBytes > 0
-        if waiting {
-            tcp.timers.schedule(TCPTimer.idle.node(id.index), at: now + timeout)
-        } else if now.since(block.pointee.lastActivity) >= timeout {
-            tcp.statistics.timeouts &+= 1
-            abort(id, block, sendReset: true, error: .timedOut, now: now)
-        } else {
-            armIdleTimer(id.index, block, now: now)
+        if block.pointee.bytesInFlight > 0 || block.pointee.unsentBytes > 0 {
+            let recheck = configuration.idleTimeout ?? configuration.keepAliveIdle ?? .seconds(1)
+            return tcp.timers.schedule(TCPTimer.idle.node(id.index), at: now + recheck)
         }
+        let idle = now.since(block.pointee.lastActivity)
+        if let timeout = configuration.idleTimeout, idle >= timeout {
+            tcp.statistics.timeouts &+= 1
+            return abort(id, block, sendReset: true, error: .timedOut, now: now)
+        }
+        if let keepAlive = configuration.keepAliveIdle, block.pointee.state.isSynchronized,
+           idle >= keepAlive + configuration.keepAliveInterval * UInt64(block.pointee.keepAliveProbes) {
+            guard block.pointee.keepAliveProbes < configuration.keepAliveProbes else {
+                tcp.statistics.timeouts &+= 1
+                return abort(id, block, sendReset: true, error: .timedOut, now: now)
+            }
+            // An old sequence number with no data: the peer answers with an ACK.
+            block.pointee.keepAliveProbes += 1
+            tcp.statistics.keepAliveProbes &+= 1
+            _ = transmitSegment(block, flags: .ack, sequence: block.pointee.sendUnacknowledged - 1, dataLength: 0,
+                                now: now)
+        }
+        armIdleTimer(id.index, block, now: now)
     }
 }

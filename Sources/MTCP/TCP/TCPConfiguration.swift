@@ -24,6 +24,12 @@ public struct TCPConfiguration: Sendable {
     public var maximumRetransmissions: Int
     /// Retransmissions of a SYN or SYN-ACK before giving up.
     public var maximumSYNRetransmissions: Int
+    /// Keep-alive (RFC 1122 §4.2.3.6): probe a connection idle this long; nil: off,
+    /// the RFC's default. Then a probe every `keepAliveInterval`, and after
+    /// `keepAliveProbes` unanswered ones the connection is reset (Linux: 7200 s, 75 s, 9).
+    public var keepAliveIdle: TimeSpan?
+    public var keepAliveInterval: TimeSpan
+    public var keepAliveProbes: Int
     /// Loss-based congestion control: NewReno (RFC 6582) or CUBIC (RFC 9438).
     public var congestionControl: CongestionControl.Algorithm
     /// Offer and use SACK (RFC 2018).
@@ -38,7 +44,8 @@ public struct TCPConfiguration: Sendable {
                 sendBufferSize: Int = 8192, maximumSegmentSize: Int = 1460, idleTimeout: TimeSpan? = .seconds(30),
                 timeWait: TimeSpan = .zero, delayedAck: TimeSpan? = .milliseconds(40),
                 minimumRTO: TimeSpan = .milliseconds(200), maximumRetransmissions: Int = 12,
-                maximumSYNRetransmissions: Int = 5,
+                maximumSYNRetransmissions: Int = 5, keepAliveIdle: TimeSpan? = nil,
+                keepAliveInterval: TimeSpan = .seconds(75), keepAliveProbes: Int = 9,
                 congestionControl: CongestionControl.Algorithm = .newReno, selectiveAcknowledgments: Bool = true,
                 timestamps: Bool = true, shortFlowThreshold: Int = 16 * 1024) {
         self.maxConnections = maxConnections
@@ -52,6 +59,9 @@ public struct TCPConfiguration: Sendable {
         self.minimumRTO = minimumRTO
         self.maximumRetransmissions = maximumRetransmissions
         self.maximumSYNRetransmissions = maximumSYNRetransmissions
+        self.keepAliveIdle = keepAliveIdle
+        self.keepAliveInterval = keepAliveInterval
+        self.keepAliveProbes = keepAliveProbes
         self.congestionControl = congestionControl
         self.selectiveAcknowledgments = selectiveAcknowledgments
         self.timestamps = timestamps

@@ -29,6 +29,7 @@ public struct TCPStatistics: Sendable, Equatable {
     public var outOfOrderRefused: UInt64 = 0
     public var delayedAcks: UInt64 = 0
     public var zeroWindowProbes: UInt64 = 0
+    public var keepAliveProbes: UInt64 = 0
 
     public init() {}
 }
