@@ -319,4 +319,35 @@ import Testing
         _ = peer.run()
         #expect(peer.engine.connectionCount == 0, "gone after 5 s")
     }
+
+    @Test func sackRecoveryResendsEveryHoleWithoutATimeout() throws {
+        // RFC 6675: with SACK, two losses in one window are both repaired in one
+        // recovery, before any retransmission timeout.
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, sendBufferSize: 65536,
+                                                    delayedAck: nil))
+        let listener = try peer.engine.listen(port: 80)
+        let options = TCPOptions(maximumSegmentSize: 1000, sackPermitted: true)
+        let handshake = peer.establish(listener: listener, options: options)
+        let (isn, connection) = try #require(handshake)
+        let data = seededBytes(10_000, seed: 6)
+        #expect((try? data.withUnsafeBytes { try peer.engine.write(connection, $0) }) == 10_000)
+        let sent = peer.run()
+        #expect(sent.count == 10, "IW10 of 1000-byte segments")
+        let base = isn + 1
+        // Segments 1 and 4 (0-based) are lost; the peer SACKs what it holds.
+        let ack = base + 1000
+        var sacks = [(base + 2000, base + 4000)]
+        var retransmitted: [UInt32] = []
+        for received in [2, 3, 5, 6, 7] {
+            if received >= 5 { sacks = [(base + 5000, base + UInt32(received + 1) * 1000), (base + 2000, base + 4000)] }
+            var sackOptions = TCPOptions()
+            for (left, right) in sacks { sackOptions.sackBlocks.append(SACKBlock(left: left, right: right)) }
+            for reply in peer.send(.ack, seq: 1001, ack: ack, options: sackOptions) where !reply.payload.isEmpty {
+                retransmitted.append(reply.sequence - base)
+            }
+        }
+        #expect(retransmitted.contains(1000) && retransmitted.contains(4000), "both holes resent: \(retransmitted)")
+        #expect(peer.engine.tcpStatistics.timeouts == 0)
+        #expect(peer.engine.tcpStatistics.fastRetransmits == 1)
+    }
 }

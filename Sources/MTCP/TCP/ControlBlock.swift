@@ -73,6 +73,10 @@ struct ControlBlock {
     var inFastRecovery = false
     /// SND.MAX when fast recovery started (RFC 6582 "recover").
     var recoveryPoint = SequenceNumber(0)
+    /// What the peer SACKed beyond SND.UNA (RFC 6675).
+    var scoreboard = SACKScoreboard()
+    /// Highest sequence number retransmitted in this recovery (RFC 6675 HighRxt).
+    var highestRetransmitted = SequenceNumber(0)
     /// RTT measurement without timestamps: one segment timed at a time (Karn).
     var rttProbeSequence = SequenceNumber(0)
     var rttProbeSentAt = Instant.zero

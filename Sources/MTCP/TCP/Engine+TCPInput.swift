@@ -330,10 +330,18 @@ extension Engine {
         }
 
         let scaledWindow = segment.window << Int(block.pointee.sendWindowShift)
+        let sackedBefore = block.pointee.scoreboard.sackedBytes
+        if block.pointee.selectiveAcknowledgmentsEnabled && !segment.options.sackBlocks.isEmpty {
+            block.pointee.scoreboard.record(segment.options.sackBlocks, unacknowledged: max(ack, unacknowledged),
+                                            maximum: block.pointee.sendMaximum)
+        }
         if ack > unacknowledged {
             acknowledge(upTo: ack, segment, id, block, now: now)
         } else if ack == unacknowledged, segment.payload.isEmpty, !segment.flags.contains(.fin),
-                  scaledWindow == block.pointee.sendWindow, block.pointee.bytesInFlight > 0 {
+                  scaledWindow == block.pointee.sendWindow || block.pointee.scoreboard.sackedBytes > sackedBefore,
+                  block.pointee.bytesInFlight > 0 {
+            // RFC 6675 §2: an ACK that SACKs new data counts as a duplicate even
+            // if it also updates the window.
             duplicateAcknowledgment(id, block, now: now)
         }
         // Window update (SND.WL1/WL2 rule): only from a segment at least as new.
@@ -382,6 +390,7 @@ extension Engine {
             postEvents(id, block, .writable)
         }
         block.pointee.sendUnacknowledged = ack
+        block.pointee.scoreboard.acknowledge(upTo: ack)
         if block.pointee.sendNext < ack { block.pointee.sendNext = ack }
         block.pointee.retransmissions = 0
         block.pointee.duplicateAcknowledgments = 0
@@ -400,6 +409,9 @@ extension Engine {
             if ack >= block.pointee.recoveryPoint {
                 block.pointee.inFastRecovery = false
                 block.pointee.congestion.onRecoveryExit(flightSize: block.pointee.bytesInFlight)
+            } else if !block.pointee.scoreboard.isEmpty {
+                block.pointee.congestion.onPartialAck(ackedBytes: ackedBytes)
+                retransmitHoles(id, block, now: now)
             } else {
                 // Partial ACK (RFC 6582 §3.2 step 5): resend the next hole at once.
                 block.pointee.congestion.onPartialAck(ackedBytes: ackedBytes)
@@ -434,20 +446,33 @@ extension Engine {
     private mutating func duplicateAcknowledgment(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>,
                                                   now: Instant) {
         block.pointee.duplicateAcknowledgments += 1
+        let sack = block.pointee.selectiveAcknowledgmentsEnabled
         if block.pointee.inFastRecovery {
-            block.pointee.congestion.onDuplicateAckInRecovery()
+            if sack {
+                retransmitHoles(id, block, now: now)
+            } else {
+                block.pointee.congestion.onDuplicateAckInRecovery()
+            }
             if block.pointee.unsentBytes > 0 { queueData(id, block) }
             return
         }
+        // Loss of SND.UNA: three duplicate ACKs, or (RFC 6675 IsLost) more than
+        // two segments SACKed above it.
+        let lost = block.pointee.duplicateAcknowledgments >= 3
+            || (sack && block.pointee.scoreboard.sackedBytes > 2 * block.pointee.sendMSS)
         // RFC 6582 §3.2 step 1: no new recovery for losses of the previous window.
-        guard block.pointee.duplicateAcknowledgments == 3,
-              block.pointee.sendUnacknowledged > block.pointee.recoveryPoint
+        guard lost, block.pointee.sendUnacknowledged > block.pointee.recoveryPoint
                 || block.pointee.recoveryPoint == block.pointee.initialSendSequence else { return }
         block.pointee.inFastRecovery = true
         block.pointee.recoveryPoint = block.pointee.sendMaximum
         block.pointee.congestion.onDuplicateAcksEnterRecovery(flightSize: block.pointee.bytesInFlight, now: now)
         tcp.statistics.fastRetransmits &+= 1
-        retransmitOldest(id, block, now: now)
+        block.pointee.highestRetransmitted = block.pointee.sendUnacknowledged
+        if !block.pointee.scoreboard.isEmpty {
+            retransmitHoles(id, block, now: now)
+        } else {
+            retransmitOldest(id, block, now: now)
+        }
     }
 
     /// State changes when our FIN is acknowledged. Returns false when the

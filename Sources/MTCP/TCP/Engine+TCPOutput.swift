@@ -210,6 +210,29 @@ extension Engine {
         return covered
     }
 
+    /// SACK-based recovery (RFC 6675 §5, simplified): while the estimated data
+    /// in the network ("pipe") leaves room in the congestion window, resend the
+    /// next hole above the highest byte retransmitted so far.
+    mutating func retransmitHoles(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>, now: Instant) {
+        let limit = payloadLimit(block)
+        var pipe = block.pointee.bytesInFlight - block.pointee.scoreboard.sackedBytes
+        var sentAny = false
+        while pipe < block.pointee.congestion.cwnd {
+            let from = max(block.pointee.highestRetransmitted, block.pointee.sendUnacknowledged)
+            guard let hole = block.pointee.scoreboard.hole(from: from) else { break }
+            let offset = hole.start - block.pointee.sendBufferStart
+            let length = min(hole.length, limit, block.pointee.send.count - offset)
+            guard length > 0,
+                  transmitSegment(block, flags: .ack, sequence: hole.start, dataLength: length, now: now) else { break }
+            tcp.statistics.retransmittedSegments &+= 1
+            block.pointee.highestRetransmitted = hole.start + length
+            block.pointee.rttProbeActive = false
+            pipe += length
+            sentAny = true
+        }
+        if sentAny { armRetransmission(id.index, block, now: now) }
+    }
+
     // MARK: - Segment building
 
     /// Sends one segment of a connection, with its ACK, window and options.

@@ -100,6 +100,8 @@ extension Engine {
         block.pointee.inFastRecovery = false
         block.pointee.duplicateAcknowledgments = 0
         block.pointee.recoveryPoint = block.pointee.sendMaximum
+        // RFC 6675 §5.1: after a timeout the receiver may have reneged on its SACKs.
+        block.pointee.scoreboard.clear()
         let resent = retransmitOldest(id, block, now: now)
         block.pointee.sendNext = block.pointee.sendUnacknowledged + resent
         queueData(id, block)

@@ -1,0 +1,46 @@
+import Testing
+@testable import MTCP
+
+@Suite struct SACKScoreboardTests {
+    func blocks(_ ranges: [(UInt32, UInt32)]) -> SACKBlockList {
+        var list = SACKBlockList()
+        for (left, right) in ranges { list.append(SACKBlock(left: left, right: right)) }
+        return list
+    }
+
+    @Test func mergesAndFindsHoles() {
+        var board = SACKScoreboard()
+        let una = SequenceNumber(1000)
+        board.record(blocks([(3000, 4000), (5000, 6000)]), unacknowledged: una, maximum: SequenceNumber(9000))
+        #expect(board.count == 2 && board.sackedBytes == 2000)
+        #expect(board.hole(from: una)! == (SequenceNumber(1000), 2000))
+        #expect(board.hole(from: SequenceNumber(3500))! == (SequenceNumber(4000), 1000))
+        #expect(board.hole(from: SequenceNumber(6000)) == nil, "nothing above the highest SACK is known lost")
+        board.record(blocks([(3900, 5100)]), unacknowledged: una, maximum: SequenceNumber(9000))
+        #expect(board.count == 1 && board.sackedBytes == 3000 && board.highestSacked == SequenceNumber(6000))
+        board.acknowledge(upTo: SequenceNumber(4500))
+        #expect(board.sackedBytes == 1500)
+        board.acknowledge(upTo: SequenceNumber(7000))
+        #expect(board.isEmpty)
+    }
+
+    @Test func ignoresStaleAndBogusBlocksAcrossTheWrap() {
+        var board = SACKScoreboard()
+        let una = SequenceNumber(UInt32.max - 1000)
+        board.record(blocks([(UInt32.max - 2000, UInt32.max - 1500), (500, 800), (UInt32.max - 500, 200)]),
+                     unacknowledged: una, maximum: SequenceNumber(600))
+        #expect(board.count == 1, "below SND.UNA and beyond SND.MAX are refused")
+        #expect(board.sackedBytes == 701)
+    }
+
+    @Test func keepsTheLowestRangesWhenFull() {
+        var board = SACKScoreboard()
+        for index in 0..<12 {
+            let left = UInt32(2000 + index * 1000)
+            board.record(blocks([(left, left + 500)]), unacknowledged: SequenceNumber(1000),
+                         maximum: SequenceNumber(100_000))
+        }
+        #expect(board.count == SACKScoreboard.capacity)
+        #expect(board.hole(from: SequenceNumber(1000))! == (SequenceNumber(1000), 1000))
+    }
+}
