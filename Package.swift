@@ -13,6 +13,11 @@ let dpdkLibraries = ["rte_eal", "rte_ethdev", "rte_mbuf", "rte_mempool", "rte_ri
 let dpdkMarch = "-march=corei7"
 let importsDPDK: [SwiftSetting] = [
     .unsafeFlags(dpdkIncludes.flatMap { ["-Xcc", "-I\($0)"] } + ["-Xcc", dpdkMarch]),
+    // The engine is generic over its packet device and the application over the
+    // engine; without cross-module optimisation the application's calls into
+    // MTCP stay unspecialised and look up generic metadata on every call
+    // (measured with callgrind: 30% of the appliance's instructions).
+    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
 ]
 
 let package = Package(
