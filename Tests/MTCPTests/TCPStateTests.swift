@@ -350,4 +350,88 @@ import Testing
         #expect(peer.engine.tcpStatistics.timeouts == 0)
         #expect(peer.engine.tcpStatistics.fastRetransmits == 1)
     }
+
+    @Test func activeOpenSendsSYNWithOptionsAndCompletes() throws {
+        // RFC 9293 §3.5: SYN-SENT -> ESTABLISHED on a SYN-ACK acknowledging our SYN.
+        var peer = RawTCPPeer()
+        let connection = try peer.engine.connect(to: RawTCPPeer.peerIP, port: 5000, now: peer.now)
+        let syn = try #require(peer.run().first)
+        #expect(syn.flags == .syn)
+        #expect(syn.header.options.maximumSegmentSize == 1460 && syn.header.options.sackPermitted)
+        #expect(syn.header.options.timestamp != nil && syn.header.options.windowScale != nil)
+        peer.peerPort = 5000
+        let ack = peer.send([.syn, .ack], seq: 7000, ack: syn.sequence + 1, to: syn.header.sourcePort,
+                            options: TCPOptions(maximumSegmentSize: 1400))
+        #expect(ack.first?.flags == .ack && ack.first?.acknowledgment == 7001)
+        #expect(peer.engine.state(of: connection) == .established)
+        let event = peer.engine.nextEvent()
+        #expect(event?.1.contains(.connected) == true)
+    }
+
+    @Test func resetAnsweringOurSYNRefusesTheConnection() throws {
+        // RFC 9293 §3.10.7.3: in SYN-SENT a RST acknowledging the SYN means refused.
+        var peer = RawTCPPeer()
+        let connection = try peer.engine.connect(to: RawTCPPeer.peerIP, port: 5000, now: peer.now)
+        let syn = try #require(peer.run().first)
+        peer.peerPort = 5000
+        // A RST whose ACK does not cover our SYN is ignored.
+        _ = peer.send([.rst, .ack], seq: 0, ack: syn.sequence &+ 100, to: syn.header.sourcePort)
+        #expect(peer.engine.state(of: connection) == .synSent)
+        _ = peer.send([.rst, .ack], seq: 0, ack: syn.sequence + 1, to: syn.header.sourcePort)
+        #expect(peer.engine.error(of: connection) == .connectionRefused)
+        #expect(peer.engine.state(of: connection) == .closed)
+    }
+
+    @Test func simultaneousOpen() throws {
+        // RFC 9293 §3.5 figure 8: SYN-SENT -> SYN-RECEIVED on a bare SYN, then ESTABLISHED.
+        var peer = RawTCPPeer()
+        let connection = try peer.engine.connect(to: RawTCPPeer.peerIP, port: 5000, now: peer.now)
+        let syn = try #require(peer.run().first)
+        peer.peerPort = 5000
+        let synAck = peer.send(.syn, seq: 9000, to: syn.header.sourcePort)
+        #expect(synAck.first?.flags == [.syn, .ack])
+        #expect(synAck.first?.sequence == syn.sequence, "the same initial sequence number")
+        #expect(peer.engine.state(of: connection) == .synReceived)
+        _ = peer.send([.syn, .ack], seq: 9000, ack: syn.sequence + 1, to: syn.header.sourcePort)
+        _ = peer.send(.ack, seq: 9001, ack: syn.sequence + 1, to: syn.header.sourcePort)
+        #expect(peer.engine.state(of: connection) == .established)
+    }
+
+    @Test func simultaneousCloseGoesThroughClosing() throws {
+        // RFC 9293 §3.6 figure 13: FIN-WAIT-1 -> CLOSING -> TIME-WAIT.
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, timeWait: .seconds(1)))
+        let listener = try peer.engine.listen(port: 80)
+        let handshake = peer.establish(listener: listener)
+        let (isn, connection) = try #require(handshake)
+        try peer.engine.shutdownWrite(connection)
+        let ourFIN = peer.run()
+        #expect(ourFIN.first?.flags == [.fin, .ack])
+        #expect(peer.engine.state(of: connection) == .finWait1)
+        // Their FIN crosses ours: it does not acknowledge our FIN.
+        let ack = peer.send([.fin, .ack], seq: 1001, ack: isn + 1)
+        #expect(ack.first?.acknowledgment == 1002)
+        #expect(peer.engine.state(of: connection) == .closing)
+        _ = peer.send(.ack, seq: 1002, ack: isn + 2)
+        #expect(peer.engine.state(of: connection) == .timeWait)
+        peer.advance(.seconds(1) + .milliseconds(2))
+        _ = peer.run()
+        #expect(peer.engine.state(of: connection) == .closed, "TIME-WAIT over; the handle waits for close()")
+        peer.engine.close(connection, now: peer.now)
+        #expect(peer.engine.connectionCount == 0)
+    }
+
+    @Test func resetOfAHalfOpenConnectionFreesTheSYNQueueSlot() throws {
+        // RFC 9293 §3.10.7.4: a RST in SYN-RECEIVED of a passive open returns to LISTEN.
+        var peer = RawTCPPeer()
+        _ = try peer.engine.listen(port: 80, backlog: 1)
+        let synAck = peer.send(.syn, seq: 500)
+        #expect(synAck.first?.flags == [.syn, .ack])
+        #expect(peer.engine.connectionCount == 1)
+        _ = peer.send(.rst, seq: 501)
+        #expect(peer.engine.connectionCount == 0)
+        // The queue slot is free again: a new SYN gets a real SYN-ACK, not a cookie.
+        peer.peerPort += 1
+        _ = peer.send(.syn, seq: 800)
+        #expect(peer.engine.tcpStatistics.synCookiesSent == 0)
+    }
 }
