@@ -60,12 +60,14 @@ public struct StackRuntime {
         fflush(nil)  // all streams: `stdout` itself is a global Swift 6 will not touch
 
         var backoff = idleBackoff
+        var printer = configuration.statPrint.isEmpty ? nil : StatisticsPrinter(core: 0)
         while !StopSignal.isRequested {
             let now = MonotonicClock.now()
             let received = engine.poll(now: now)
             application.handle(&engine, now: now)
             engine.flush(now: now)
             backoff.record(received: received)
+            printer?.tick(engine.statistics, engine.tcpStatistics, connections: engine.connectionCount, now: now)
         }
         engine.releaseAll()
         return (engine.statistics, engine.tcpStatistics)
