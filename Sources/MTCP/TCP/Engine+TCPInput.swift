@@ -397,9 +397,15 @@ extension Engine {
 
         // RTT: from the echoed timestamp (RFC 7323 §4.1), else Karn's one-at-a-time probe.
         var sample: TimeSpan? = nil
-        if block.pointee.timestampsEnabled, let timestamp = segment.options.timestamp, timestamp.echoReply != 0 {
-            let elapsed = UInt32(truncatingIfNeeded: now.nanoseconds / 1_000_000) &- timestamp.echoReply
-            if elapsed < 60_000 { sample = .milliseconds(UInt64(elapsed)) }
+        if block.pointee.timestampsEnabled, let timestamp = segment.options.timestamp {
+            // An echo from before our last retransmission may be the receiver
+            // repeating an old TS.Recent for a duplicate (RFC 7323 §4.3): the time
+            // since then includes the loss recovery, not just the path.
+            let echo = timestamp.echoReply
+            if echo != 0, Int32(bitPattern: echo &- block.pointee.lastRetransmissionClock) >= 0 {
+                let elapsed = timestampClock(now) &- echo
+                if elapsed < 60_000 { sample = .milliseconds(UInt64(elapsed)) }
+            }
         } else {
             sample = sampleRTT(block, now: now, acknowledged: ack)
         }

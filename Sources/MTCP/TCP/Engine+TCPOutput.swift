@@ -127,7 +127,7 @@ extension Engine {
                 guard transmitSegment(block, flags: [.fin, .ack], sequence: fin, dataLength: 0, now: now) else {
                     return false
                 }
-                if block.pointee.sendMaximum > fin { tcp.statistics.retransmittedSegments &+= 1 }
+                if block.pointee.sendMaximum > fin { noteRetransmission(block, now: now) }
                 advanceSendNext(block, to: fin + 1)
                 sentAny = true
                 break
@@ -148,7 +148,7 @@ extension Engine {
                 return false
             }
             if sequence < block.pointee.sendMaximum {
-                tcp.statistics.retransmittedSegments &+= 1
+                noteRetransmission(block, now: now)
             } else if !block.pointee.rttProbeActive {
                 block.pointee.rttProbeActive = true
                 block.pointee.rttProbeSequence = sequence
@@ -160,12 +160,26 @@ extension Engine {
         if sentAny && !tcp.timers.isScheduled(TCPTimer.retransmission.node(id.index)) {
             armRetransmission(id.index, block, now: now)
         }
+        // The ACK list left this connection's ACK to a data segment that silly-window
+        // avoidance then held back: send it bare.
+        if block.pointee.ackPending {
+            _ = transmitSegment(block, flags: .ack, sequence: block.pointee.sendNext, dataLength: 0, now: now)
+        }
         // Data held back with nothing in flight: no ACK will come to release it, so
         // the persist timer must (zero window, or a window too small to use).
         if block.pointee.bytesInFlight == 0 && block.pointee.unsentBytes > 0 {
             armPersist(id.index, block, now: now)
         }
         return true
+    }
+
+    /// Counts a retransmission and remembers when it happened: an ACK echoing a
+    /// timestamp older than that may answer the first transmission after a loss,
+    /// and its "RTT" would include the recovery (see `acknowledge`).
+    @inline(__always)
+    mutating func noteRetransmission(_ block: UnsafeMutablePointer<ControlBlock>, now: Instant) {
+        tcp.statistics.retransmittedSegments &+= 1
+        block.pointee.lastRetransmissionClock = timestampClock(now)
     }
 
     /// Payload bytes that fit in one segment: the MSS counts no TCP options
@@ -200,7 +214,7 @@ extension Engine {
         block.pointee.rttProbeActive = false
         armRetransmission(id.index, block, now: now)
         guard length > 0 || withFIN else { return 0 }
-        tcp.statistics.retransmittedSegments &+= 1
+        noteRetransmission(block, now: now)
         var flags: TCPFlags = .ack
         if withFIN { flags.insert(.fin) }
         _ = transmitSegment(block, flags: flags, sequence: start, dataLength: max(length, 0), now: now)
@@ -224,7 +238,7 @@ extension Engine {
             let length = min(hole.length, limit, block.pointee.send.count - offset)
             guard length > 0,
                   transmitSegment(block, flags: .ack, sequence: hole.start, dataLength: length, now: now) else { break }
-            tcp.statistics.retransmittedSegments &+= 1
+            noteRetransmission(block, now: now)
             block.pointee.highestRetransmitted = hole.start + length
             block.pointee.rttProbeActive = false
             pipe += length

@@ -59,7 +59,7 @@ extension Engine {
             }
             block.pointee.rtt.backOff()
             block.pointee.rttProbeActive = false
-            tcp.statistics.retransmittedSegments &+= 1
+            noteRetransmission(block, now: now)
             queueControl(id, block, .syn)
             armRetransmission(id.index, block, now: now)
             return
