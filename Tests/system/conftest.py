@@ -9,6 +9,9 @@ mtcp-a):
     The binary should flush stdout after that line; it is also run under
     `stdbuf -oL` so that a libc-buffered pipe does not hold it back.
   - SIGINT stops it; after 10 s the fixture SIGKILLs its process group.
+
+Also here: `loadgen_run` (mtcp-loadgen in netns mtcp-l, bounded in time) and
+`kernel_echo_server` (a Linux echo server in netns mtcp-c, the loadgen's peer).
 """
 
 import os
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from mtcp_ns import NS_APPLIANCE, REPO
+from mtcp_ns import CLIENT_ADDR, NS_APPLIANCE, NS_CLIENT, NS_LOADGEN, REPO, SYSTEM_PYTHON, TOOLS
 
 READY = re.compile(r"^mtcp-httpd\b.*\bready\b")
 READY_TIMEOUT = 20.0
@@ -29,6 +32,8 @@ STOP_TIMEOUT = 10.0
 
 HTTPD = Path(os.environ.get("MTCP_HTTPD", REPO / ".build/release/mtcp-httpd"))
 CONFIG = Path(os.environ.get("MTCP_CONFIG", REPO / "conf/mtcp.conf"))
+LOADGEN = Path(os.environ.get("MTCP_LOADGEN", REPO / ".build/release/mtcp-loadgen"))
+LOADGEN_CONFIG = Path(os.environ.get("MTCP_LOADGEN_CONFIG", REPO / "conf/loadgen.conf"))
 NETNS_SH = REPO / "scripts/netns.sh"
 
 
@@ -150,3 +155,94 @@ def appliance(topology, request, tmp_path_factory):
         yield app
     finally:
         app.stop()
+
+
+def stop_process_group(proc, sig=signal.SIGINT, grace=10.0):
+    """`sig` to `proc` itself, then SIGKILL to its process group if it has not exited
+    within `grace` seconds. `proc` must have been started with start_new_session."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+@pytest.fixture
+def loadgen_run(topology):
+    """A function run(*args, timeout=60) that runs
+    `mtcp-loadgen --config conf/loadgen.conf *args` inside netns mtcp-l and returns
+    the CompletedProcess (stdout and stderr merged into stdout, as text). Past
+    `timeout` seconds the loadgen gets SIGINT, then its process group SIGKILL, and
+    the result's returncode is None with a note at the end of stdout."""
+    if not LOADGEN.exists():
+        pytest.fail(f"{LOADGEN} does not exist: run `make build` first")
+    others = subprocess.run(["ip", "netns", "pids", NS_LOADGEN],
+                            capture_output=True, text=True).stdout.split()
+    if others:
+        pytest.fail(f"netns {NS_LOADGEN} already runs processes {others}: "
+                    "two stacks would share mtcp-l0")
+    running = []
+
+    def run(*args, timeout=60):
+        cmd = ["ip", "netns", "exec", NS_LOADGEN, "stdbuf", "-oL", "-eL",
+               str(LOADGEN), "--config", str(LOADGEN_CONFIG), *map(str, args)]
+        proc = subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, errors="replace",
+                                start_new_session=True)
+        running.append(proc)
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+            return subprocess.CompletedProcess(cmd, proc.returncode, out, "")
+        except subprocess.TimeoutExpired:
+            stop_process_group(proc, grace=5)
+            out, _ = proc.communicate(timeout=5)
+            note = f"[fixture: no exit within {timeout} s; stopped by PID {proc.pid}]\n"
+            return subprocess.CompletedProcess(cmd, None, (out or "") + note, "")
+
+    try:
+        yield run
+    finally:
+        for proc in running:
+            stop_process_group(proc, grace=5)
+
+
+class KernelEchoServer:
+    """Tests/system/tools/echo_server.py running in netns mtcp-c."""
+
+    def __init__(self, host, port, proc):
+        self.host, self.port, self.proc = host, port, proc
+        self.lines = []
+
+    @property
+    def url(self):
+        return f"echo://{self.host}:{self.port}"
+
+
+@pytest.fixture
+def kernel_echo_server(topology):
+    """A Linux TCP echo server (RFC 862) on 198.18.0.2:7000 in netns mtcp-c, up for
+    the test and stopped by PID afterwards."""
+    host, port = CLIENT_ADDR, 7000
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", NS_CLIENT, SYSTEM_PYTHON, str(TOOLS / "echo_server.py"),
+         "--host", host, "--port", str(port)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, errors="replace", start_new_session=True)
+    server = KernelEchoServer(host, port, proc)
+    try:
+        ready = threading.Event()
+
+        def read():
+            for line in proc.stdout:
+                server.lines.append(line)
+                if line.startswith("echo_server: ready"):
+                    ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not ready.wait(10):
+            pytest.fail(f"echo_server.py did not start: {''.join(server.lines)}")
+        yield server
+    finally:
+        stop_process_group(proc, sig=signal.SIGTERM, grace=5)
