@@ -434,4 +434,26 @@ import Testing
         _ = peer.send(.syn, seq: 800)
         #expect(peer.engine.tcpStatistics.synCookiesSent == 0)
     }
+
+    @Test func ackFieldIsHonouredWhileOurWindowIsClosed() throws {
+        // RFC 9293 §3.10.7.4: a zero receive window still accepts valid ACKs.
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, receiveBufferSize: 2048,
+                                                    delayedAck: nil))
+        let listener = try peer.engine.listen(port: 80)
+        let handshake = peer.establish(listener: listener)
+        let (isn, connection) = try #require(handshake)
+        let data = [UInt8](repeating: 3, count: 500)
+        #expect((try? data.withUnsafeBytes { try peer.engine.write(connection, $0) }) == 500)
+        _ = peer.run()
+        // Fill our 2048-byte window; the application does not read.
+        _ = peer.send(.ack, seq: 1001, ack: isn + 1, payload: [UInt8](repeating: 1, count: 1024))
+        let filled = peer.send(.ack, seq: 2025, ack: isn + 1, payload: [UInt8](repeating: 1, count: 1024))
+        #expect(filled.last?.header.window == 0)
+        // Old data with a new ACK: the data is refused, the ACK taken.
+        _ = peer.send(.ack, seq: 3049, ack: isn + 501, payload: [UInt8](repeating: 1, count: 1000))
+        peer.advance(.seconds(2))
+        let later = peer.run()
+        #expect(later.allSatisfy { $0.payload.isEmpty }, "nothing acknowledged is resent")
+        #expect(peer.engine.tcpStatistics.retransmittedSegments == 0)
+    }
 }

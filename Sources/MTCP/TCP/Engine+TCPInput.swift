@@ -241,7 +241,14 @@ extension Engine {
 
         guard isAcceptable(segment, block) else {
             tcp.statistics.outOfWindow &+= 1
-            if !flags.contains(.rst) { queueAck(id, block) }
+            guard !flags.contains(.rst) else { return }
+            // RFC 9293 §3.10.7.4: with our window closed, data cannot be taken but
+            // the ACK field must still be (else acknowledged data is resent).
+            if block.pointee.advertisedWindowEdge <= block.pointee.receiveNext, flags.contains(.ack),
+               !flags.contains(.syn), block.pointee.state != .synReceived {
+                guard processAcknowledgment(segment, id, block, now: now) else { return }
+            }
+            queueAck(id, block)
             return
         }
 
