@@ -449,8 +449,9 @@ import Testing
         _ = peer.send(.ack, seq: 1001, ack: isn + 1, payload: [UInt8](repeating: 1, count: 1024))
         let filled = peer.send(.ack, seq: 2025, ack: isn + 1, payload: [UInt8](repeating: 1, count: 1024))
         #expect(filled.last?.header.window == 0)
-        // Old data with a new ACK: the data is refused, the ACK taken.
-        _ = peer.send(.ack, seq: 3049, ack: isn + 501, payload: [UInt8](repeating: 1, count: 1000))
+        // A retransmitted tail starting before RCV.NXT, with a new ACK: the data is
+        // refused, the ACK taken.
+        _ = peer.send(.ack, seq: 2549, ack: isn + 501, payload: [UInt8](repeating: 1, count: 1000))
         peer.advance(.seconds(2))
         let later = peer.run()
         #expect(later.allSatisfy { $0.payload.isEmpty }, "nothing acknowledged is resent")
