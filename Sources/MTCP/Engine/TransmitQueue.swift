@@ -13,8 +13,6 @@ public struct TransmitQueue: ~Copyable {
 
     deinit { frames.deallocate() }
 
-    public var isFull: Bool { count == frames.count }
-
     /// Queues `buffer`; false when full (the caller still owns the buffer).
     @inline(__always)
     public mutating func append(_ buffer: PacketBuffer) -> Bool {

@@ -61,11 +61,6 @@ struct ConnectionPool: ~Copyable {
         blocks.baseAddress.unsafelyUnwrapped + Int(index)
     }
 
-    @inline(__always)
-    func id(at index: Int32) -> ConnectionID {
-        ConnectionID(index: index, generation: block(at: index).pointee.generation)
-    }
-
     /// A copyable view for liveness checks where the pool itself cannot be captured.
     var lookup: ConnectionLookup { ConnectionLookup(blocks: UnsafeBufferPointer(blocks)) }
 }

@@ -17,7 +17,6 @@ struct ConnectionQueue: ~Copyable {
     deinit { entries.deallocate() }
 
     var isEmpty: Bool { count == 0 }
-    var isFull: Bool { count == entries.count }
 
     @inline(__always)
     mutating func push(_ id: ConnectionID) -> Bool {
