@@ -61,6 +61,12 @@ let package = Package(
             dependencies: ["MTCP", "MTCPConfig"],
             swiftSettings: importsDPDK
         ),
+        // HTTP/1.1 for the appliance and the loadgen: incremental parsers, static
+        // file cache, response building. Knows nothing of the stack below it.
+        .target(
+            name: "MTCPHTTP",
+            swiftSettings: [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+        ),
         .executableTarget(
             name: "mtcp-httpd",
             dependencies: [
@@ -84,6 +90,10 @@ let package = Package(
             dependencies: ["MTCP"],
             path: "Fuzz/PacketInput",
             swiftSettings: importsDPDK
+        ),
+        .testTarget(
+            name: "MTCPHTTPTests",
+            dependencies: ["MTCPHTTP"]
         ),
         .testTarget(
             name: "MTCPTests",

@@ -1,0 +1,6 @@
+import MTCPHTTP
+import Testing
+
+@Test func statusCodesAreTheirNumbers() {
+    #expect(HTTPStatus.notFound.rawValue == 404)
+}
