@@ -1,22 +1,41 @@
 import MTCP
 import MTCPRuntime
+import Synchronization
 
-/// The stack as a TCP client against an echo server: `TOTAL` connections,
-/// `concurrency` at a time, each sending the same seeded bytes, half-closing,
-/// and checking every echoed byte. A correctness probe of the active-open path
-/// (and the first workload of the load generator).
-struct EchoLoad: EngineApplication, ~Copyable {
-    struct Outcome: Sendable {
-        var started = 0
+/// The counts of an echo run, added up over the cores.
+final class EchoTally: Sendable {
+    struct Counts: Sendable {
         var completed = 0
         var failed = 0
         var bytesVerified = 0
     }
 
-    /// Per connection slot (indexed by the connection's pool index): progress.
+    private let counts = Mutex(Counts())
+    let total: Int
+
+    init(total: Int) { self.total = total }
+
+    /// Adds one core's counts; asks every core to stop once all flows are done.
+    func add(_ core: Counts) {
+        let done = counts.withLock { counts in
+            counts.completed += core.completed
+            counts.failed += core.failed
+            counts.bytesVerified += core.bytesVerified
+            return counts.completed + counts.failed >= total
+        }
+        if done { StopSignal.request() }
+    }
+
+    var result: Counts { counts.withLock { $0 } }
+}
+
+/// The stack as a TCP client against an echo server: each core opens its share
+/// of `TOTAL` connections, its share of the concurrency at a time, each sending
+/// the same seeded bytes, half-closing, and checking every echoed byte. A
+/// correctness probe of the active-open path, written against the socket API.
+struct EchoLoad: EngineApplication, ~Copyable {
+    /// Per socket slot (indexed by the socket's index): progress.
     private struct Flow {
-        var generation: UInt32 = 0
-        var active = false
         var written = 0
         var verified = 0
     }
@@ -26,100 +45,117 @@ struct EchoLoad: EngineApplication, ~Copyable {
     let total: Int
     let concurrency: Int
     let deadline: TimeSpan
+    let tally: EchoTally
     private let payload: [UInt8]
-    private var flows: [Flow]
+    private var flows: [Flow] = []
+    private var poll: EventPoll?
+    private var started = 0
     private var open = 0
+    private var counts = EchoTally.Counts()
     private var startedAt: Instant?
-    private(set) var outcome = Outcome()
+    private let events = UnsafeMutableBufferPointer<EventPollEvent>.allocate(capacity: 256)
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 64)
 
-    init(server: IPv4Address, port: UInt16, total: Int, concurrency: Int, bytes: Int, seed: UInt64,
-         maxConnections: Int, deadline: TimeSpan) {
+    init(server: IPv4Address, port: UInt16, total: Int, concurrency: Int, payload: [UInt8], deadline: TimeSpan,
+         tally: EchoTally) {
         self.server = server
         self.port = port
         self.total = total
         self.concurrency = concurrency
+        self.payload = payload
         self.deadline = deadline
-        var random = SeededRandom(seed: seed)
-        payload = (0..<bytes).map { _ in UInt8(truncatingIfNeeded: random.next()) }
-        flows = Array(repeating: Flow(), count: maxConnections)
+        self.tally = tally
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        events.deallocate()
+        scratch.deallocate()
+    }
 
-    var isFinished: Bool { outcome.completed + outcome.failed == total }
+    private var isFinished: Bool { counts.completed + counts.failed == total }
 
-    mutating func start<Device: PacketDevice>(_ engine: inout Engine<Device>) throws {}
+    mutating func start<Device: PacketDevice>(_ context: inout SocketContext<Device>) throws {
+        poll = try context.createEventPoll()
+        flows = Array(repeating: Flow(), count: context.socketCapacity)
+        if total == 0 { tally.add(counts) }
+    }
 
-    mutating func handle<Device: PacketDevice>(_ engine: inout Engine<Device>, now: Instant) {
-        if startedAt == nil { startedAt = now }
-        if let startedAt, now.since(startedAt) > deadline {
-            // Out of time: whatever is still open counts as failed.
-            outcome.failed = total - outcome.completed
-            return StopSignal.request()
+    mutating func handle<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+        guard let poll, !isFinished else { return }
+        if startedAt == nil { startedAt = context.now }
+        if let startedAt, context.now.since(startedAt) > deadline {
+            // Out of time: whatever is still open or unstarted counts as failed.
+            counts.failed = total - counts.completed
+            return tally.add(counts)
         }
-        while open < concurrency && outcome.started < total {
-            guard let id = try? engine.connect(to: server, port: port, now: now) else { break }
-            flows[Int(id.index)] = Flow(generation: id.generation, active: true)
-            outcome.started += 1
+        while open < concurrency && started < total {
+            guard let socket = try? context.socket() else { break }
+            do {
+                try context.connect(socket, to: server, port: port)
+                try context.control(poll, .add, socket, events: [.input, .output, .edgeTriggered], data: socket.rawValue)
+            } catch {
+                try? context.close(socket)
+                break
+            }
+            flows[Int(socket.index)] = Flow()
+            started += 1
             open += 1
         }
-        while let (id, events) = engine.nextEvent() {
-            guard flows[Int(id.index)].active, flows[Int(id.index)].generation == id.generation else { continue }
-            if events.contains(.error) {
-                finish(id, &engine, succeeded: false, now: now)
+        let count = context.wait(poll, into: events)
+        for event in events[0..<count] {
+            let socket = Socket(rawValue: event.data)
+            if event.events.contains(.error) {
+                finish(socket, &context, succeeded: false)
                 continue
             }
-            send(id, &engine)
-            receive(id, &engine, now: now)
+            send(socket, &context)
+            receive(socket, &context)
         }
-        if isFinished { StopSignal.request() }
+        if isFinished { tally.add(counts) }
     }
 
-    private mutating func send<Device: PacketDevice>(_ id: ConnectionID, _ engine: inout Engine<Device>) {
-        let written = flows[Int(id.index)].written
-        guard written < payload.count || payload.isEmpty else { return }
+    private mutating func send<Device: PacketDevice>(_ socket: Socket, _ context: inout SocketContext<Device>) {
+        let written = flows[Int(socket.index)].written
+        guard written < payload.count || payload.isEmpty, context.state(of: socket) != nil else { return }
         let count = payload.withUnsafeBytes { bytes in
-            (try? engine.write(id, UnsafeRawBufferPointer(rebasing: bytes[written...]))) ?? 0
+            (try? context.write(socket, UnsafeRawBufferPointer(rebasing: bytes[written...]))) ?? 0
         }
-        flows[Int(id.index)].written += count
-        if flows[Int(id.index)].written == payload.count { try? engine.shutdownWrite(id) }
+        flows[Int(socket.index)].written += count
+        if flows[Int(socket.index)].written == payload.count { try? context.shutdown(socket, .write) }
     }
 
-    private mutating func receive<Device: PacketDevice>(_ id: ConnectionID, _ engine: inout Engine<Device>,
-                                                        now: Instant) {
+    private mutating func receive<Device: PacketDevice>(_ socket: Socket, _ context: inout SocketContext<Device>) {
         while true {
             let count: Int
             do {
-                count = try engine.read(id, into: scratch, now: now)
+                count = try context.read(socket, into: scratch)
             } catch .wouldBlock {
                 return
             } catch {
-                return finish(id, &engine, succeeded: false, now: now)
+                return finish(socket, &context, succeeded: false)
             }
-            let verified = flows[Int(id.index)].verified
+            let verified = flows[Int(socket.index)].verified
             guard count > 0 else {
-                return finish(id, &engine, succeeded: verified == payload.count, now: now)
+                return finish(socket, &context, succeeded: verified == payload.count)
             }
             let matches = verified + count <= payload.count && payload.withUnsafeBytes { expected in
                 UnsafeRawBufferPointer(rebasing: scratch[0..<count])
                     .elementsEqual(UnsafeRawBufferPointer(rebasing: expected[verified..<verified + count]))
             }
-            guard matches else { return finish(id, &engine, succeeded: false, now: now) }
-            flows[Int(id.index)].verified += count
+            guard matches else { return finish(socket, &context, succeeded: false) }
+            flows[Int(socket.index)].verified += count
         }
     }
 
-    private mutating func finish<Device: PacketDevice>(_ id: ConnectionID, _ engine: inout Engine<Device>,
-                                                       succeeded: Bool, now: Instant) {
+    private mutating func finish<Device: PacketDevice>(_ socket: Socket, _ context: inout SocketContext<Device>,
+                                                       succeeded: Bool) {
         if succeeded {
-            outcome.completed += 1
-            outcome.bytesVerified += flows[Int(id.index)].verified
+            counts.completed += 1
+            counts.bytesVerified += flows[Int(socket.index)].verified
         } else {
-            outcome.failed += 1
+            counts.failed += 1
         }
-        flows[Int(id.index)].active = false
         open -= 1
-        engine.close(id, now: now)
+        try? context.close(socket)
     }
 }

@@ -22,8 +22,8 @@ struct LoadgenCommand: ParsableCommand {
     @Argument(help: "Total number of flows.")
     var totalFlows: Int
 
-    @Option(name: .customShort("N"), help: "Cores (engines); this release runs one.")
-    var cores = 1
+    @Option(name: .customShort("N"), help: "Cores (engines); overrides num_cores of the configuration.")
+    var cores: Int?
 
     @Option(name: .customShort("c"), help: "Concurrent flows.")
     var concurrency = 1
@@ -43,7 +43,7 @@ struct LoadgenCommand: ParsableCommand {
     func validate() throws {
         guard totalFlows > 0 else { throw ValidationError("TOTAL_FLOWS must be at least 1") }
         guard concurrency > 0 else { throw ValidationError("-c must be at least 1") }
-        guard cores == 1 else { throw ValidationError("-N: this release runs one engine (multi-core is not built yet)") }
+        if let cores, !(1...128).contains(cores) { throw ValidationError("-N must be 1...128") }
         guard bytes >= 0 else { throw ValidationError("--bytes must not be negative") }
         _ = try target()
     }
@@ -64,22 +64,36 @@ struct LoadgenCommand: ParsableCommand {
     func run() throws {
         let (address, port) = try target()
         do {
-            let runtime = try StackRuntime(programName: "mtcp-loadgen", configurationPath: config)
-            var load = EchoLoad(server: address, port: port, total: totalFlows, concurrency: concurrency,
-                                bytes: bytes, seed: seed, maxConnections: runtime.configuration.maxConcurrency,
-                                deadline: .seconds(timeout))
+            var runtime = try StackRuntime(programName: "mtcp-loadgen", configurationPath: config)
+            if let cores { runtime.configuration.numCores = cores }
+            let engines = runtime.configuration.numCores
+            var random = SeededRandom(seed: seed)
+            let payload = (0..<bytes).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            let tally = EchoTally(total: totalFlows)
+            let (total, concurrency, deadline) = (totalFlows, concurrency, TimeSpan.seconds(timeout))
             let started = MonotonicClock.now()
-            let (_, tcp) = try runtime.run(&load, idleBackoff: IdleBackoff(maximumSleepMicroseconds: 0))
+            let outcome = try runtime.run(idleBackoff: IdleBackoff(maximumSleepMicroseconds: 0)) { core in
+                // Core k takes flows k, k+N, k+2N, ... and a like share of the concurrency.
+                EchoLoad(server: address, port: port, total: share(total, core, engines),
+                         concurrency: max(1, share(concurrency, core, engines)), payload: payload,
+                         deadline: deadline, tally: tally)
+            }
             let elapsed = MonotonicClock.now().since(started)
-            let outcome = load.outcome
-            print("echo: completed \(outcome.completed) of \(totalFlows), failed \(outcome.failed), "
-                + "bytes verified \(outcome.bytesVerified), in \(elapsed)")
-            print(tcp.report)
-            if outcome.completed != totalFlows { throw ExitCode.failure }
+            let result = tally.result
+            print("echo: completed \(result.completed) of \(totalFlows), failed \(result.failed), "
+                + "bytes verified \(result.bytesVerified), in \(elapsed) on \(engines) core\(engines == 1 ? "" : "s")")
+            print(outcome.total.tcp.report)
+            for failure in outcome.failures { print("mtcp-loadgen: \(failure)") }
+            if result.completed != totalFlows || !outcome.failures.isEmpty { throw ExitCode.failure }
         } catch let error as ConfigurationError {
             exitWithStartupFailure("mtcp-loadgen", "configuration error: \(error)")
         } catch let error as DPDKError {
             exitWithStartupFailure("mtcp-loadgen", "start-up failed: \(error)")
         }
     }
+}
+
+/// Core `core`'s share of `count` split over `cores`: the first `count % cores` get one more.
+private func share(_ count: Int, _ core: Int, _ cores: Int) -> Int {
+    count / cores + (core < count % cores ? 1 : 0)
 }

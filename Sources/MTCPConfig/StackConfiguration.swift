@@ -19,7 +19,9 @@ import MTCP
 ///   (one process runs one engine per core instead).
 ///
 /// Our keys: `ip_addr` (required), `eal_args`, `vdev` (repeatable), `file_prefix`,
-/// `hugepages`, `memory_mb`, `checksum_offload`, `burst_size`, `arp_conf`,
+/// `hugepages`, `memory_mb`, `checksum_offload`, `burst_size`, `congestion_control`,
+/// `delayed_ack_ms`, `tcp_keepalive`, `min_rto_ms`, `pcap_file`, `pcap_max_mb`,
+/// `prometheus_port`, `shutdown_grace_s`, `arp_conf`,
 /// `route_conf`: see the properties below.
 public struct StackConfiguration: Equatable, Sendable {
     /// Whether to use the checksum offloads a port offers.
@@ -119,6 +121,21 @@ public struct StackConfiguration: Equatable, Sendable {
     public var minimumRTO = TimeSpan.milliseconds(200)
     /// `burst_size`: packets per rx/tx burst (1...512, default 32).
     public var burstSize = 32
+    /// `pcap_file`: capture every frame the stack receives and sends to pcap
+    /// files that Wireshark and tshark open (tcpdump cannot see kernel-bypass
+    /// traffic): one file per core, `NAME-coreN.pcap` for `NAME.pcap`. Relative
+    /// paths are resolved against the working directory. Off by default.
+    public var pcapFile: String?
+    /// `pcap_max_mb`: size limit of each capture file (1...65536, default 64);
+    /// capture stops, counted, when a file is full.
+    public var pcapMaxMB = 64
+    /// `prometheus_port`: TCP port on 127.0.0.1 (a kernel socket in the
+    /// appliance's network namespace: management plane, never the data path)
+    /// serving the counters in Prometheus' text format; 0, the default, is off.
+    public var prometheusPort = 0
+    /// `shutdown_grace_s`: after SIGINT/SIGTERM, seconds that open connections
+    /// get to finish before the engines stop (0...3600, default 5).
+    public var shutdownGraceSeconds = 5
     /// `arp_conf`: the static ARP table; default `arp.conf` next to `mtcp.conf`.
     public var arpTable: TableFile
     /// `route_conf`: the static routes; default `route.conf` next to `mtcp.conf`.
@@ -292,6 +309,12 @@ extension StackConfiguration {
         "min_rto_ms": Rule { configuration, value throws(ConfigurationError) in
             configuration.minimumRTO = .milliseconds(UInt64(try value.integer(in: 1...60_000)))
         },
+        "pcap_file": Rule { configuration, value throws(ConfigurationError) in
+            configuration.pcapFile = try value.word("a file name like capture.pcap")
+        },
+        "pcap_max_mb": integer(\.pcapMaxMB, 1...65_536),
+        "prometheus_port": integer(\.prometheusPort, 0...65_535),
+        "shutdown_grace_s": integer(\.shutdownGraceSeconds, 0...3600),
         "arp_conf": set(\.arpTable, tableFile(of:)),
         "route_conf": set(\.routeTable, tableFile(of:)),
     ]

@@ -1,8 +1,26 @@
 import MTCP
 
-/// What runs on an engine's core beside the stack: it opens its listeners or
-/// connections at start, then takes each iteration's batch of events.
+/// What runs on each core beside the stack, written against the socket and
+/// event API: it opens its listeners or connections in `start`, then takes each
+/// iteration's batch of events in `handle` (typically one `wait` on its event
+/// poll). The runtime makes one instance per core, on that core's thread.
 public protocol EngineApplication: ~Copyable {
-    mutating func start<Device: PacketDevice>(_ engine: inout Engine<Device>) throws
-    mutating func handle<Device: PacketDevice>(_ engine: inout Engine<Device>, now: Instant)
+    mutating func start<Device: PacketDevice>(_ context: inout SocketContext<Device>) throws
+    mutating func handle<Device: PacketDevice>(_ context: inout SocketContext<Device>)
+    /// The first step of a graceful stop (SIGINT/SIGTERM): stop taking new work.
+    /// By default the listening sockets are closed.
+    mutating func stopAccepting<Device: PacketDevice>(_ context: inout SocketContext<Device>)
+    /// Whether the application has nothing left to finish. By default: when it
+    /// holds no sockets.
+    func isFinished<Device: PacketDevice>(_ context: borrowing SocketContext<Device>) -> Bool
+}
+
+extension EngineApplication where Self: ~Copyable {
+    public mutating func stopAccepting<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+        context.closeListeners()
+    }
+
+    public func isFinished<Device: PacketDevice>(_ context: borrowing SocketContext<Device>) -> Bool {
+        context.socketCount == 0
+    }
 }

@@ -4,7 +4,7 @@ import Glibc
 /// sleeps, doubling the sleep up to `maximumSleepMicroseconds`; any traffic resets
 /// it. The virtual devices used here offer no RX interrupts, so this is how an
 /// idle appliance gets close to no CPU (mTCP's packet I/O did the same).
-public struct IdleBackoff {
+public struct IdleBackoff: Sendable {
     public var spinLimit: Int
     public var maximumSleepMicroseconds: UInt32
     private var emptyPolls = 0

@@ -1,6 +1,7 @@
 import Glibc
 import MTCP
 import MTCPConfig
+import Synchronization
 
 /// Brings the stack up from mtcp.conf: configuration files, DPDK's EAL, the port,
 /// then the engine loop; and takes it down again on SIGINT/SIGTERM.
@@ -9,7 +10,9 @@ import MTCPConfig
 /// process exits non-zero (see `StartupError`).
 public struct StackRuntime {
     public let programName: String
-    public let configuration: StackConfiguration
+    /// The configuration read from mtcp.conf; a command line may override keys
+    /// (the loadgen's `-N` sets `numCores`) before `run`.
+    public var configuration: StackConfiguration
     public let engineConfiguration: EngineConfiguration
 
     /// Reads mtcp.conf and the arp.conf/route.conf it names.
@@ -28,49 +31,130 @@ public struct StackRuntime {
             secret: SipHash(using: &random))
     }
 
-    /// Starts DPDK and the port, then runs the engine with `application` until a
-    /// stop signal. Returns the final statistics.
+    /// The outcome of a run: each core's final statistics and what went wrong.
+    public struct Outcome: Sendable {
+        public var cores: [CoreSnapshot]
+        /// One line per core that failed to start or run.
+        public var failures: [String]
+        public var total: CoreSnapshot { cores.total }
+    }
+
+    /// Starts DPDK and the port with one queue pair per core, then runs an
+    /// engine and an instance of the application on every core (the first on
+    /// this thread, the others on EAL's worker lcores) until a stop signal and
+    /// the graceful stop that follows it.
+    ///
+    /// - Parameter makeApplication: called on each core's own thread with the
+    ///   core's number (0..<num_cores), so per-core state is allocated there.
     public func run<Application: EngineApplication & ~Copyable>(
-        _ application: inout Application, idleBackoff: IdleBackoff = IdleBackoff()
-    ) throws(DPDKError) -> (EngineStatistics, TCPStatistics) {
-        guard configuration.numCores == 1 else {
-            throw DPDKError("num_cores = \(configuration.numCores): this release runs one engine; "
-                + "multi-core engines are not built yet")
-        }
+        idleBackoff: IdleBackoff = IdleBackoff(),
+        makeApplication: @escaping @Sendable (Int) -> Application
+    ) throws(DPDKError) -> Outcome {
+        try checkMemory()
         StopSignal.install()
         try DPDKEnvironment.initialize(arguments: configuration.ealArguments(programName: programName, pid: getpid()))
         defer { DPDKEnvironment.cleanup() }
+        let cores = configuration.numCores
         var port = try DPDKPort(id: configuration.portIndex)
-        try port.configure(queues: 1, mbufsPerQueue: configuration.mbufsPerQueue,
+        try port.configure(queues: cores, mbufsPerQueue: configuration.mbufsPerQueue,
                            useChecksumOffload: configuration.checksumOffload == .auto)
         try port.start()
         defer { port.stop() }
-
-        var engine = Engine(device: port.queue(0, burstSize: configuration.burstSize),
-                            configuration: engineConfiguration, now: MonotonicClock.now())
-        do {
-            try application.start(&engine)
-        } catch {
-            throw DPDKError("the application could not start: \(error)")
+        let workers = ThreadLaunch.workerLcores
+        guard workers.count >= cores - 1 else {
+            throw DPDKError("num_cores = \(cores) but EAL started \(workers.count + 1) lcores")
         }
+
+        let board = StatisticsBoard(cores: cores)
+        let management = try ManagementPlane(board: board, printStatistics: !configuration.statPrint.isEmpty,
+                                             prometheusPort: configuration.prometheusPort)
+        let managementThread = ThreadLaunch.detached { management.run() }
+        let settings = coreSettings(idleBackoff: idleBackoff)
+        let outcomes = CoreOutcomes(cores: cores)
         let link = port.link
         print("\(programName): ready: \(configuration.address) on port \(port.id) (\(port.name), "
-            + "MAC \(engine.macAddress), link \(link.up ? "up" : "down"), "
-            + "checksum offload \(port.transmitOffloads.isEmpty ? "off" : "on"))")
+            + "MAC \(port.macAddress), link \(link.up ? "up" : "down"), "
+            + "checksum offload \(port.transmitOffloads.isEmpty ? "off" : "on"), "
+            + "\(cores) engine\(cores == 1 ? "" : "s")"
+            + (configuration.prometheusPort == 0 ? "" : ", metrics on 127.0.0.1:\(configuration.prometheusPort)")
+            + ")")
         fflush(nil)  // all streams: `stdout` itself is a global Swift 6 will not touch
 
-        var backoff = idleBackoff
-        var printer = configuration.statPrint.isEmpty ? nil : StatisticsPrinter(core: 0)
-        while !StopSignal.isRequested {
-            let now = MonotonicClock.now()
-            let received = engine.poll(now: now)
-            application.handle(&engine, now: now)
-            engine.flush(now: now)
-            backoff.record(received: received)
-            printer?.tick(engine.statistics, engine.tcpStatistics, connections: engine.connectionCount, now: now)
+        let engineConfiguration = self.engineConfiguration
+        for core in 1..<max(cores, 1) {
+            let queue = UncheckedQueue(port.queue(core, burstSize: configuration.burstSize))
+            try ThreadLaunch.onLcore(workers[core - 1]) {
+                outcomes.set(core, runCore(core: core, device: queue.take(), configuration: engineConfiguration,
+                                           settings: settings, board: board, makeApplication: makeApplication))
+            }
         }
-        engine.releaseAll()
-        return (engine.statistics, engine.tcpStatistics)
+        outcomes.set(0, runCore(core: 0, device: port.queue(0, burstSize: configuration.burstSize),
+                                configuration: engineConfiguration, settings: settings, board: board,
+                                makeApplication: makeApplication))
+        ThreadLaunch.waitForLcores()
+        management.stop()
+        ThreadLaunch.join(managementThread)
+        return outcomes.outcome
+    }
+
+    private func coreSettings(idleBackoff: IdleBackoff) -> CoreSettings {
+        var wallClock = timespec()
+        clock_gettime(CLOCK_REALTIME, &wallClock)
+        let unixNanoseconds = Int64(wallClock.tv_sec) * 1_000_000_000 + Int64(wallClock.tv_nsec)
+        let capture = configuration.pcapFile.map { (path: $0, maximumBytes: configuration.pcapMaxMB << 20) }
+        return CoreSettings(idleBackoff: idleBackoff, grace: .seconds(UInt64(configuration.shutdownGraceSeconds)),
+                            capture: capture,
+                            epochOffsetNanoseconds: unixNanoseconds - Int64(MonotonicClock.now().nanoseconds))
+    }
+
+    /// Refuses, with one line, pools that cannot fit in memory: the buffer pools
+    /// are zeroed at start-up, so an oversized configuration would otherwise end
+    /// in the kernel's OOM killer instead of an error message.
+    private func checkMemory() throws(DPDKError) {
+        let perCore = configuration.maxNumBuffers * (configuration.receiveBufferSize + configuration.sendBufferSize)
+            + configuration.maxConcurrency * 1024
+        let needed = perCore * configuration.numCores
+        guard let available = Self.availableMemory(), needed > available else { return }
+        throw DPDKError("the per-core pools need \(needed >> 20) MiB (max_num_buffers \(configuration.maxNumBuffers) "
+            + "x (rcvbuf + sndbuf) x \(configuration.numCores) cores) but only \(available >> 20) MiB is available")
+    }
+
+    /// MemAvailable of /proc/meminfo, in bytes.
+    private static func availableMemory() -> Int? {
+        guard let file = fopen("/proc/meminfo", "r") else { return nil }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(cString: line)
+            guard text.hasPrefix("MemAvailable:") else { continue }
+            let kilobytes = text.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+            return kilobytes.map { $0 * 1024 }
+        }
+        return nil
+    }
+}
+
+/// A queue handed to the lcore that will own it; the queue is used by that
+/// core only from then on.
+private final class UncheckedQueue: @unchecked Sendable {
+    private var queue: DPDKQueue?
+    init(_ queue: DPDKQueue) { self.queue = queue }
+    func take() -> DPDKQueue {
+        defer { queue = nil }
+        return queue!
+    }
+}
+
+/// Where the cores leave their outcomes.
+private final class CoreOutcomes: Sendable {
+    private let slots: Mutex<[CoreOutcome?]>
+    init(cores: Int) { slots = Mutex(Array(repeating: nil, count: cores)) }
+    func set(_ core: Int, _ outcome: CoreOutcome) { slots.withLock { $0[core] = outcome } }
+    var outcome: StackRuntime.Outcome {
+        slots.withLock { slots in
+            StackRuntime.Outcome(cores: slots.enumerated().map { $1?.snapshot ?? CoreSnapshot(core: $0) },
+                                 failures: slots.compactMap { $0?.failure })
+        }
     }
 }
 

@@ -1,49 +1,44 @@
 import MTCP
 
-/// mTCP's `stat_print`: once a second, one line per engine with the rates since
-/// the previous line. Off the data path: it reads counters the engine keeps anyway.
+/// mTCP's `stat_print`: once a second, one line per core and one for all cores,
+/// with the rates since the previous lines. Runs on the management thread from
+/// the engines' published snapshots: nothing on the data path.
 public struct StatisticsPrinter {
-    private var last: (EngineStatistics, TCPStatistics)?
-    private var lastTime = Instant.zero
-    let core: Int
-    let interval: TimeSpan
+    private var previous: [CoreSnapshot]?
+    private var previousTime = Instant.zero
 
-    public init(core: Int, interval: TimeSpan = .seconds(1)) {
-        self.core = core
-        self.interval = interval
-    }
+    public init() {}
 
-    /// Prints a line if `interval` passed since the last one.
-    public mutating func tick(_ engine: EngineStatistics, _ tcp: TCPStatistics, connections: Int, now: Instant) {
-        guard let (previous, previousTCP) = last else {
-            last = (engine, tcp)
-            lastTime = now
-            return
+    /// The lines for `snapshots` taken at `now` (nil the first time: no rates yet).
+    public mutating func lines(_ snapshots: [CoreSnapshot], now: Instant) -> [String]? {
+        defer {
+            previous = snapshots
+            previousTime = now
         }
-        let elapsed = now.since(lastTime)
-        guard elapsed >= interval else { return }
-        let seconds = Double(elapsed.nanoseconds) / 1e9
-        func rate(_ now: UInt64, _ before: UInt64) -> Int { Int((Double(now &- before) / seconds).rounded()) }
-        let receivedBits = Double((engine.receivedBytes &- previous.receivedBytes) * 8) / seconds / 1e9
-        let sentBits = Double((engine.transmittedBytes &- previous.transmittedBytes) * 8) / seconds / 1e9
-        print("[core \(core)] flows \(connections) | RX \(rate(engine.receivedFrames, previous.receivedFrames)) pps "
-            + "\(gigabits(receivedBits)) Gbps | TX \(rate(engine.transmittedFrames, previous.transmittedFrames)) pps "
-            + "\(gigabits(sentBits)) Gbps | new \(rate(tcp.established, previousTCP.established))/s "
-            + "| drops \(engine.drops.total &- previous.drops.total) "
-            + "| retx \(tcp.retransmittedSegments &- previousTCP.retransmittedSegments) "
-            + "| resets in \(tcp.resetsReceived &- previousTCP.resetsReceived) out \(tcp.resetsSent &- previousTCP.resetsSent)")
-        last = (engine, tcp)
-        lastTime = now
+        guard let previous, previous.count == snapshots.count, now > previousTime else { return nil }
+        let seconds = Double(now.since(previousTime).nanoseconds) / 1e9
+        var lines = zip(snapshots, previous).map { line("core \($0.core)", $0, $1, seconds) }
+        if snapshots.count > 1 { lines.append(line("ALL", snapshots.total, previous.total, seconds)) }
+        return lines
     }
 
-    private func gigabits(_ value: Double) -> String {
-        let milli = Int((value * 1000).rounded())
-        return "\(milli / 1000).\(String(milli % 1000).leftPadded(to: 3))"
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        String(repeating: "0", count: max(0, width - count)) + self
+    private func line(_ label: String, _ current: CoreSnapshot, _ before: CoreSnapshot, _ seconds: Double) -> String {
+        func rate(_ now: UInt64, _ then: UInt64) -> Int { Int((Double(now &- then) / seconds).rounded()) }
+        func gigabits(_ now: UInt64, _ then: UInt64) -> String {
+            let milli = Int((Double((now &- then) * 8) / seconds / 1e6).rounded())
+            let fraction = String(milli % 1000)
+            return "\(milli / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+        }
+        let engine = current.engine, old = before.engine, tcp = current.tcp, oldTCP = before.tcp
+        var text = "[\(label)] flows \(current.connections)/\(current.connectionCapacity)"
+        text += " | RX \(rate(engine.receivedFrames, old.receivedFrames)) pps "
+            + "\(gigabits(engine.receivedBytes, old.receivedBytes)) Gbps"
+        text += " | TX \(rate(engine.transmittedFrames, old.transmittedFrames)) pps "
+            + "\(gigabits(engine.transmittedBytes, old.transmittedBytes)) Gbps"
+        text += " | new \(rate(tcp.established, oldTCP.established))/s"
+        text += " | drops \(engine.drops.total &- old.drops.total)"
+        text += " | retx \(tcp.retransmittedSegments &- oldTCP.retransmittedSegments)"
+        text += " | resets in \(tcp.resetsReceived &- oldTCP.resetsReceived) out \(tcp.resetsSent &- oldTCP.resetsSent)"
+        return text
     }
 }

@@ -1,14 +1,17 @@
 import MTCP
 
-/// The echo (RFC 862) and discard (RFC 863) services over the stack's TCP, for
-/// interoperability tests with kernel clients before (and beside) the HTTP server.
+/// The echo (RFC 862) and discard (RFC 863) services over the stack's sockets,
+/// for interoperability tests with kernel clients beside the HTTP server, and
+/// the smallest example of the socket and event API.
 ///
 /// Echo never reads more than it can write back at once, so a client that does
 /// not read its echoes stalls only itself (backpressure), and nothing is lost.
 public struct TCPServices: EngineApplication, ~Copyable {
     public let echoPort: UInt16?
     public let discardPort: UInt16?
-    private var listeners: [(ListenerID, discard: Bool)] = []
+    private var poll: EventPoll?
+    private var listeners: [Socket] = []
+    private let events = UnsafeMutableBufferPointer<EventPollEvent>.allocate(capacity: 256)
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 64)
 
     public init(echoPort: UInt16?, discardPort: UInt16?) {
@@ -16,47 +19,66 @@ public struct TCPServices: EngineApplication, ~Copyable {
         self.discardPort = discardPort
     }
 
-    public mutating func start<Device: PacketDevice>(_ engine: inout Engine<Device>) throws {
-        if let echoPort { listeners.append((try engine.listen(port: echoPort), false)) }
-        if let discardPort { listeners.append((try engine.listen(port: discardPort), true)) }
+    deinit {
+        events.deallocate()
+        scratch.deallocate()
     }
 
-    deinit { scratch.deallocate() }
+    public mutating func start<Device: PacketDevice>(_ context: inout SocketContext<Device>) throws {
+        let poll = try context.createEventPoll()
+        self.poll = poll
+        for port in [echoPort, discardPort] {
+            guard let port else { continue }
+            let listener = try context.socket()
+            try context.bind(listener, port: port)
+            try context.listen(listener)
+            try context.control(poll, .add, listener, events: .input, data: listener.rawValue)
+            listeners.append(listener)
+        }
+    }
 
     /// Takes this iteration's events: new connections and data to echo or discard.
-    public mutating func handle<Device: PacketDevice>(_ engine: inout Engine<Device>, now: Instant) {
-        for (listener, _) in listeners {
-            // New connections get a `.writable` event of their own, handled below.
-            while engine.accept(listener) != nil {}
-        }
-        while let (connection, events) = engine.nextEvent() {
-            if events.isDisjoint(with: [.closed, .error]) {
-                serve(connection, &engine, now: now)
+    public mutating func handle<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+        guard let poll else { return }
+        let count = context.wait(poll, into: events)
+        for event in events[0..<count] {
+            let socket = Socket(rawValue: event.data)
+            if listeners.contains(socket) {
+                acceptAll(socket, poll, &context)
+            } else if event.events.contains(.error) {
+                try? context.close(socket)
             } else {
-                engine.close(connection, now: now)
+                serve(socket, discard: (try? context.localAddress(of: socket).port) == discardPort, &context)
             }
         }
     }
 
-    private func serve<Device: PacketDevice>(_ connection: ConnectionID, _ engine: inout Engine<Device>,
-                                             now: Instant) {
-        let discard = engine.endpoints(of: connection)?.localPort == discardPort
+    private func acceptAll<Device: PacketDevice>(_ listener: Socket, _ poll: EventPoll,
+                                                 _ context: inout SocketContext<Device>) {
+        while let socket = try? context.accept(listener) {
+            // Edge-triggered: new bytes, or room for an echo that had to wait.
+            try? context.control(poll, .add, socket, events: [.input, .output, .edgeTriggered], data: socket.rawValue)
+        }
+    }
+
+    private func serve<Device: PacketDevice>(_ socket: Socket, discard: Bool, _ context: inout SocketContext<Device>) {
         while true {
-            let room = discard ? scratch.count : min(scratch.count, engine.writableBytes(connection))
-            guard room > 0 else { return }  // wait for `.writable`
+            let room = discard ? scratch.count : min(scratch.count, context.writableBytes(socket))
+            guard room > 0 else { return }  // wait for `.output`
             let read: Int
             do {
-                read = try engine.read(connection, into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<room]),
-                                       now: now)
+                read = try context.read(socket, into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<room]))
             } catch .wouldBlock {
                 return
             } catch {
-                return engine.close(connection, now: now)
+                try? context.close(socket)
+                return
             }
-            guard read > 0 else { return engine.close(connection, now: now) }  // end of stream
-            if !discard {
-                _ = try? engine.write(connection, UnsafeRawBufferPointer(rebasing: scratch[0..<read]))
+            guard read > 0 else {  // end of stream
+                try? context.close(socket)
+                return
             }
+            if !discard { _ = try? context.write(socket, UnsafeRawBufferPointer(rebasing: scratch[0..<read])) }
         }
     }
 }

@@ -32,11 +32,15 @@ struct HTTPDCommand: ParsableCommand {
     func run() throws {
         do {
             let runtime = try StackRuntime(programName: "mtcp-httpd", configurationPath: config)
-            var services = TCPServices(echoPort: echoPort == 0 ? nil : echoPort,
-                                       discardPort: discardPort == 0 ? nil : discardPort)
+            let (echoPort, discardPort) = (echoPort == 0 ? nil : echoPort, discardPort == 0 ? nil : discardPort)
             let backoff = busyPoll ? IdleBackoff(maximumSleepMicroseconds: 0) : IdleBackoff()
-            let (statistics, tcp) = try runtime.run(&services, idleBackoff: backoff)
-            print("mtcp-httpd: stopped\n" + statistics.report + "\n" + tcp.report)
+            let outcome = try runtime.run(idleBackoff: backoff) { _ in
+                TCPServices(echoPort: echoPort, discardPort: discardPort)
+            }
+            let total = outcome.total
+            print("mtcp-httpd: stopped\n" + total.engine.report + "\n" + total.tcp.report)
+            for failure in outcome.failures { print("mtcp-httpd: \(failure)") }
+            if !outcome.failures.isEmpty { throw ExitCode.failure }
         } catch let error as ConfigurationError {
             exitWithStartupFailure("mtcp-httpd", "configuration error: \(error)")
         } catch let error as DPDKError {

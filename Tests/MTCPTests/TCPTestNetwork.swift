@@ -17,7 +17,7 @@ struct TCPTestNetwork: ~Copyable {
     }
 
     let link: VirtualLink
-    var server: Engine<VirtualPort>
+    var server: SocketContext<VirtualPort>
     var client: Engine<VirtualPort>
     var services: TCPServices
 
@@ -31,9 +31,9 @@ struct TCPTestNetwork: ~Copyable {
                                 staticNeighbours: [.init(address: peer, mac: peerMAC)], tcp: tcp,
                                 secret: SipHash(key0: seed, key1: ~seed))
         }
-        server = Engine(device: link.makePort(macAddress: Self.serverMAC, bufferCount: buffers),
-                        configuration: configuration(Self.serverIP, peer: Self.clientIP, peerMAC: Self.clientMAC,
-                                                     serverTCP))
+        server = SocketContext(engine: Engine(
+            device: link.makePort(macAddress: Self.serverMAC, bufferCount: buffers),
+            configuration: configuration(Self.serverIP, peer: Self.clientIP, peerMAC: Self.clientMAC, serverTCP)))
         client = Engine(device: link.makePort(macAddress: Self.clientMAC, bufferCount: buffers),
                         configuration: configuration(Self.clientIP, peer: Self.serverIP, peerMAC: Self.serverMAC,
                                                      clientTCP))
@@ -47,8 +47,8 @@ struct TCPTestNetwork: ~Copyable {
                         _ clientApp: (inout Engine<VirtualPort>, Instant) -> Void = { _, _ in }) {
         let now = link.now
         server.poll(now: now)
-        services.handle(&server, now: now)
-        server.flush(now: now)
+        services.handle(&server)
+        server.flush()
         client.poll(now: now)
         clientApp(&client, now)
         client.flush(now: now)

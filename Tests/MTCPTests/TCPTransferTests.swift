@@ -14,7 +14,7 @@ import Testing
         let deadline = network.link.now + limit
         while network.link.now < deadline {
             let finished = exchanges.allSatisfy(\.closed)
-            if finished && network.server.connectionCount == 0 && network.client.connectionCount == 0 { break }
+            if finished && network.server.engine.connectionCount == 0 && network.client.connectionCount == 0 { break }
             network.round { engine, now in
                 let open = exchanges[0..<started].lazy.filter { !$0.closed }.count
                 for _ in open..<max(open, concurrency) where started < exchanges.count {
@@ -40,7 +40,7 @@ import Testing
             #expect(exchange.received == exchange.payload, "\(context): exchange \(index) bytes differ")
             #expect(exchange.sawEndOfStream, "\(context): exchange \(index) saw no end of stream")
         }
-        #expect(network.server.connectionCount == 0, "\(context): server connections left")
+        #expect(network.server.engine.connectionCount == 0, "\(context): server connections left")
         #expect(network.client.connectionCount == 0, "\(context): client connections left")
     }
 
@@ -50,7 +50,7 @@ import Testing
         Self.run(&network, [exchange], concurrency: 1)
         Self.expectDelivered([exchange], network, "small")
         #expect(network.client.tcpStatistics.established == 1)
-        #expect(network.server.tcpStatistics.passiveOpens == 1)
+        #expect(network.server.engine.tcpStatistics.passiveOpens == 1)
         #expect(network.client.tcpStatistics.retransmittedSegments == 0)
     }
 
@@ -125,7 +125,7 @@ import Testing
         let exchanges = (0..<3000).map { EchoExchange(payload: seededBytes(1 + $0 % 700, seed: UInt64($0))) }
         Self.run(&network, exchanges, concurrency: 200)
         Self.expectDelivered(exchanges, network, "short flows")
-        #expect(network.server.tcpStatistics.passiveOpens == 3000)
-        #expect(network.server.tcpStatistics.closed + network.server.tcpStatistics.resetsReceived >= 3000)
+        #expect(network.server.engine.tcpStatistics.passiveOpens == 3000)
+        #expect(network.server.engine.tcpStatistics.closed + network.server.engine.tcpStatistics.resetsReceived >= 3000)
     }
 }

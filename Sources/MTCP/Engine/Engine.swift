@@ -15,6 +15,10 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     var pendingResolution: ARPPendingQueue
     var output: TransmitQueue
     var tcp: TCPLayer
+    /// Frames in and out go to a pcap file when set (diagnostics; see `PacketCapture`).
+    public var capture: PacketCapture?
+    /// The time of the current iteration, for capture timestamps on transmit.
+    private var iterationTime = Instant.zero
     private let receiveBatch: UnsafeMutableBufferPointer<PacketBuffer>
 
     /// - Parameter now: the engine's clock at creation (timers count from it).
@@ -43,7 +47,11 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     /// Returns the number of frames received, so a caller can back off when idle.
     @discardableResult
     public mutating func poll(now: Instant) -> Int {
+        iterationTime = now
         let received = device.receive(into: receiveBatch)
+        if capture != nil {
+            for index in 0..<received { capture!.record(UnsafeRawBufferPointer(receiveBatch[index].frame), at: now) }
+        }
         for index in 0..<received {
             receive(receiveBatch[index], now: now)
         }
@@ -54,6 +62,7 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     /// The second half of an iteration: builds TCP output in priority order
     /// (control, ACKs, data) and sends everything queued in one burst.
     public mutating func flush(now: Instant) {
+        iterationTime = now
         flushTCP(now: now)
         _ = output.flush(to: &device)
     }
@@ -84,6 +93,7 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
         }
         statistics.transmittedFrames &+= 1
         statistics.transmittedBytes &+= UInt64(buffer.length)
+        if capture != nil { capture!.record(UnsafeRawBufferPointer(buffer.frame), at: iterationTime) }
     }
 
     /// Drops a received frame, counting why.
@@ -96,8 +106,11 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     /// Frames the engine holds: queued for transmission or waiting for ARP.
     public var bufferedFrames: Int { output.count + pendingResolution.count }
 
-    /// Returns every buffer the engine holds to the device (before shutdown).
+    /// Returns every buffer the engine holds to the device and closes the
+    /// capture file (before shutdown).
     public mutating func releaseAll() {
+        capture?.finish()
+        capture = nil
         output.discard(to: &device)
         while let buffer = pendingResolution.takeAny() { device.release(buffer) }
     }

@@ -207,4 +207,7 @@ extension Engine {
 
     /// Connections in use on this engine.
     public var connectionCount: Int { tcp.connections.inUse }
+
+    /// The size of the connection pool (`max_concurrency`).
+    public var connectionCapacity: Int { tcp.connections.capacity }
 }

@@ -19,8 +19,14 @@ public enum SocketError: Error, Equatable, Sendable, CustomStringConvertible {
     case addressInUse
     /// A per-core pool (connections, buffers, listeners) is exhausted (ENOBUFS).
     case noResources
-    /// An argument is out of range (EINVAL).
+    /// An argument is out of range, or the call does not apply to this kind of socket (EINVAL).
     case invalidArgument
+    /// `connect` on a socket that is already connected (EISCONN).
+    case alreadyConnected
+    /// The socket is already registered with an event poll (EEXIST).
+    case alreadyRegistered
+    /// The socket is not registered with this event poll (ENOENT).
+    case notRegistered
 
     public var errno: Int32 {
         switch self {
@@ -34,6 +40,9 @@ public enum SocketError: Error, Equatable, Sendable, CustomStringConvertible {
         case .addressInUse: 98
         case .noResources: 105
         case .invalidArgument: 22
+        case .alreadyConnected: 106
+        case .alreadyRegistered: 17
+        case .notRegistered: 2
         }
     }
 
@@ -49,6 +58,9 @@ public enum SocketError: Error, Equatable, Sendable, CustomStringConvertible {
         case .addressInUse: "address in use"
         case .noResources: "no resources"
         case .invalidArgument: "invalid argument"
+        case .alreadyConnected: "already connected"
+        case .alreadyRegistered: "already registered with an event poll"
+        case .notRegistered: "not registered with this event poll"
         }
     }
 }

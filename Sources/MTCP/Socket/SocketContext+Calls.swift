@@ -1,0 +1,240 @@
+/// The socket calls of `SocketContext`.
+extension SocketContext {
+    /// A new TCP socket (socket(AF_INET, SOCK_STREAM)); `.noResources` when
+    /// the core's socket table is full (EMFILE's place).
+    public mutating func socket() throws(SocketError) -> Socket {
+        guard let socket = sockets.allocate(sendBufferSize: engine.tcp.configuration.sendBufferSize) else {
+            throw .noResources
+        }
+        return socket
+    }
+
+    /// Binds the socket to `port` of the stack's address; port 0 leaves the
+    /// choice of an ephemeral port to `connect`.
+    public mutating func bind(_ socket: Socket, port: UInt16) throws(SocketError) {
+        let index = try entry(socket)
+        guard sockets.entries[index].kind == .unconnected, sockets.entries[index].boundPort == 0 else {
+            throw .invalidArgument
+        }
+        if port != 0, engine.tcp.listeners.find(port: port) != nil { throw .addressInUse }
+        sockets.entries[index].boundPort = port
+    }
+
+    /// Starts listening on the bound port. Up to `backlog` connections wait for
+    /// `accept` (beyond that, SYN cookies answer new SYNs).
+    public mutating func listen(_ socket: Socket, backlog: Int = 4096) throws(SocketError) {
+        let index = try entry(socket)
+        guard sockets.entries[index].kind == .unconnected, sockets.entries[index].boundPort != 0,
+              backlog > 0 else { throw .invalidArgument }
+        let listener = try engine.listen(port: sockets.entries[index].boundPort, backlog: backlog)
+        sockets.entries[index].kind = .listener(listener)
+        listeners.append(Int32(index))
+    }
+
+    /// The next established connection of a listening socket as a new socket;
+    /// `.wouldBlock` when none is waiting, `.noResources` when the socket table
+    /// is full (the connection stays queued for a later accept).
+    public mutating func accept(_ socket: Socket) throws(SocketError) -> Socket {
+        let index = try entry(socket)
+        guard case .listener(let listener) = sockets.entries[index].kind else { throw .invalidArgument }
+        guard engine.tcp.listeners[listener.index].acceptable else { throw .wouldBlock }
+        guard let accepted = sockets.allocate(sendBufferSize: sockets.entries[index].sendBufferSize) else {
+            throw .noResources
+        }
+        guard let connection = engine.accept(listener) else {
+            sockets.release(accepted.index)
+            throw .wouldBlock
+        }
+        sockets.entries[index].acceptQueueSeen = engine.tcp.listeners[listener.index].acceptCount
+        adopt(connection, into: accepted.index)
+        return accepted
+    }
+
+    /// Opens a connection to `address:port`, from the bound port or an ephemeral
+    /// one. Returns at once: `.output` on the event poll says it is established,
+    /// `.error` that it failed (`pendingError` says why).
+    public mutating func connect(_ socket: Socket, to address: IPv4Address, port: UInt16) throws(SocketError) {
+        let index = try entry(socket)
+        switch sockets.entries[index].kind {
+        case .unconnected: break
+        case .connection: throw .alreadyConnected
+        default: throw .invalidArgument
+        }
+        let boundPort = sockets.entries[index].boundPort
+        let connection = try engine.connect(to: address, port: port, localPort: boundPort == 0 ? nil : boundPort,
+                                            now: now)
+        adopt(connection, into: Int32(index))
+    }
+
+    private mutating func adopt(_ connection: ConnectionID, into index: Int32) {
+        sockets.entries[Int(index)].kind = .connection(connection)
+        socketOfConnection[Int(connection.index)] = index
+    }
+
+    /// Copies received bytes into `buffer`: the count, 0 at end of stream,
+    /// `.wouldBlock` when nothing has arrived, or the connection's error.
+    public mutating func read(_ socket: Socket, into buffer: UnsafeMutableRawBufferPointer) throws(SocketError) -> Int {
+        let index = try entry(socket)
+        let connection = try connection(at: index)
+        if sockets.entries[index].readShutDown { return 0 }
+        return try engine.read(connection, into: buffer, now: now)
+    }
+
+    /// Copies as much of `bytes` into the send buffer as fits and returns how
+    /// much; `.wouldBlock` when there is no room (wait for `.output`).
+    public mutating func write(_ socket: Socket, _ bytes: UnsafeRawBufferPointer) throws(SocketError) -> Int {
+        let index = try entry(socket)
+        let connection = try connection(at: index)
+        let room = sendRoom(index, connection)
+        guard room > 0 || bytes.isEmpty else {
+            // The engine's error or closed-for-writing comes before "full".
+            _ = try engine.write(connection, UnsafeRawBufferPointer(start: bytes.baseAddress, count: 0))
+            throw .wouldBlock
+        }
+        return try engine.write(connection, UnsafeRawBufferPointer(rebasing: bytes.prefix(room)))
+    }
+
+    /// Writes the buffers in order (gather write) as far as they fit; returns the
+    /// total, `.wouldBlock` when not a byte fit.
+    public mutating func writev(_ socket: Socket,
+                                _ buffers: UnsafeBufferPointer<UnsafeRawBufferPointer>) throws(SocketError) -> Int {
+        var total = 0
+        for buffer in buffers where !buffer.isEmpty {
+            let written: Int
+            do {
+                written = try write(socket, buffer)
+            } catch .wouldBlock where total > 0 {
+                return total
+            }
+            total += written
+            if written < buffer.count { break }
+        }
+        return total
+    }
+
+    /// Room for `write` now: the send buffer's free space within SO_SNDBUF.
+    public func writableBytes(_ socket: Socket) -> Int {
+        guard let index = sockets.index(of: socket),
+              case .connection(let connection) = sockets.entries[index].kind else { return 0 }
+        return sendRoom(index, connection)
+    }
+
+    /// Bytes waiting to be read.
+    public func readableBytes(_ socket: Socket) -> Int {
+        guard let index = sockets.index(of: socket),
+              case .connection(let connection) = sockets.entries[index].kind else { return 0 }
+        return engine.readableBytes(connection)
+    }
+
+    func sendRoom(_ index: Int, _ connection: ConnectionID) -> Int {
+        guard let block = engine.tcp.connections.block(connection) else { return 0 }
+        let buffered = block.pointee.send.capacity - block.pointee.send.free
+        return max(0, min(block.pointee.send.free, sockets.entries[index].sendBufferSize - buffered))
+    }
+
+    /// Closes one or both directions without giving up the socket.
+    public mutating func shutdown(_ socket: Socket, _ direction: ShutdownDirection) throws(SocketError) {
+        let index = try entry(socket)
+        let connection = try connection(at: index)
+        if direction != .write { sockets.entries[index].readShutDown = true }
+        if direction != .read { try engine.shutdownWrite(connection) }
+    }
+
+    /// Gives the socket up. A listener stops listening (connections not yet
+    /// accepted are reset); a connection closes gracefully after its unsent data,
+    /// or is reset if received data was left unread (as Linux does). The socket
+    /// leaves its event poll; the handle is invalid afterwards.
+    public mutating func close(_ socket: Socket) throws(SocketError) {
+        let index = try entry(socket)
+        switch sockets.entries[index].kind {
+        case .listener(let listener):
+            engine.closeListener(listener, now: now)
+            listeners.removeAll { $0 == Int32(index) }
+        case .connection(let connection):
+            socketOfConnection[Int(connection.index)] = -1
+            engine.close(connection, now: now)
+        default:
+            break
+        }
+        release(index)
+    }
+
+    /// Resets the connection at once and gives the socket up (SO_LINGER with a
+    /// zero timeout, then close): for peers that must not cost more time.
+    public mutating func abort(_ socket: Socket) throws(SocketError) {
+        let index = try entry(socket)
+        guard case .connection(let connection) = sockets.entries[index].kind else { return try close(socket) }
+        socketOfConnection[Int(connection.index)] = -1
+        engine.abort(connection, now: now)
+        release(index)
+    }
+
+    private mutating func release(_ index: Int) {
+        polls.remove(Int32(index), in: sockets.entries)
+        sockets.release(Int32(index))
+    }
+
+    /// getsockname: the stack's address and the socket's port.
+    public func localAddress(of socket: Socket) throws(SocketError) -> SocketAddress {
+        let index = try entry(socket)
+        if case .connection(let connection) = sockets.entries[index].kind, let tuple = engine.endpoints(of: connection) {
+            return SocketAddress(address: tuple.localAddress, port: tuple.localPort)
+        }
+        return SocketAddress(address: engine.address.address, port: sockets.entries[index].boundPort)
+    }
+
+    /// getpeername: the remote end of a connection.
+    public func peerAddress(of socket: Socket) throws(SocketError) -> SocketAddress {
+        let index = try entry(socket)
+        guard case .connection(let connection) = sockets.entries[index].kind,
+              let tuple = engine.endpoints(of: connection) else { throw .notConnected }
+        return SocketAddress(address: tuple.remoteAddress, port: tuple.remotePort)
+    }
+
+    /// SO_ERROR: why the connection failed, nil while it is healthy.
+    public func pendingError(of socket: Socket) throws(SocketError) -> SocketError? {
+        let index = try entry(socket)
+        guard case .connection(let connection) = sockets.entries[index].kind else { return nil }
+        return engine.error(of: connection)
+    }
+
+    /// The TCP state of a connected socket (diagnostics and tests).
+    public func state(of socket: Socket) -> TCPState? {
+        guard let index = sockets.index(of: socket),
+              case .connection(let connection) = sockets.entries[index].kind else { return nil }
+        return engine.state(of: connection)
+    }
+
+    /// getsockopt, all options at once.
+    public func options(of socket: Socket) throws(SocketError) -> SocketOptions {
+        let index = try entry(socket)
+        return SocketOptions(sendBufferSize: sockets.entries[index].sendBufferSize,
+                             receiveBufferSize: engine.tcp.configuration.receiveBufferSize)
+    }
+
+    /// setsockopt: `.invalidArgument` for values the stack cannot honour (see
+    /// `SocketOptions`). A listener's send buffer size passes to its connections.
+    public mutating func setOptions(_ socket: Socket, _ options: SocketOptions) throws(SocketError) {
+        let index = try entry(socket)
+        guard options.nonBlocking, options.noDelay,
+              options.receiveBufferSize == engine.tcp.configuration.receiveBufferSize,
+              (1...engine.tcp.configuration.sendBufferSize).contains(options.sendBufferSize) else {
+            throw .invalidArgument
+        }
+        sockets.entries[index].sendBufferSize = options.sendBufferSize
+    }
+
+    /// The slot of a live socket handle.
+    func entry(_ socket: Socket) throws(SocketError) -> Int {
+        guard let index = sockets.index(of: socket) else { throw .invalidHandle }
+        return index
+    }
+
+    private func connection(at index: Int) throws(SocketError) -> ConnectionID {
+        switch sockets.entries[index].kind {
+        case .connection(let connection): return connection
+        case .listener: throw .invalidArgument
+        default: throw .notConnected
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Glibc
+import MTCP
+
+/// How each core's loop runs, the same for every core.
+struct CoreSettings: Sendable {
+    var idleBackoff: IdleBackoff
+    /// How long open connections may take to finish after a stop signal.
+    var grace: TimeSpan
+    /// The pcap file name pattern and size limit, when capturing.
+    var capture: (path: String, maximumBytes: Int)?
+    /// Unix time minus the monotonic clock, for capture timestamps.
+    var epochOffsetNanoseconds: Int64
+    /// How often a core publishes its statistics.
+    var publishInterval = TimeSpan.milliseconds(500)
+}
+
+/// The end of one core's run: its last statistics, or why it could not run.
+struct CoreOutcome: Sendable {
+    var snapshot: CoreSnapshot
+    var failure: String?
+}
+
+/// One core's run-to-completion loop (DESIGN.md §3): receive burst and protocol
+/// input, timers and the batch of events (`SocketContext.poll`), the
+/// application, then output in priority order and the transmit burst (`flush`);
+/// idle back-off when nothing arrives; statistics published twice a second.
+///
+/// On a stop signal the application stops accepting, open connections get up
+/// to the grace period to finish, then the loop ends.
+func runCore<Application: EngineApplication & ~Copyable>(
+    core: Int, device: consuming DPDKQueue, configuration: EngineConfiguration, settings: CoreSettings,
+    board: StatisticsBoard, makeApplication: (Int) -> Application
+) -> CoreOutcome {
+    let start = MonotonicClock.now()
+    var context = SocketContext(engine: Engine(device: device, configuration: configuration, now: start), now: start)
+    var snapshot = CoreSnapshot(core: core)
+    if let capture = settings.capture {
+        do {
+            context.engine.capture = try PacketCapture(path: capture.path, maximumBytes: capture.maximumBytes,
+                                                       epochOffsetNanoseconds: settings.epochOffsetNanoseconds)
+        } catch {
+            StopSignal.request()
+            return CoreOutcome(snapshot: snapshot, failure: "core \(core): \(error)")
+        }
+    }
+    var application = makeApplication(core)
+    do {
+        try application.start(&context)
+    } catch {
+        StopSignal.request()
+        context.releaseAll()
+        return CoreOutcome(snapshot: snapshot, failure: "core \(core): the application could not start: \(error)")
+    }
+    var backoff = settings.idleBackoff
+    var stopRequestedAt: Instant?
+    var nextPublish = start
+    while true {
+        let now = MonotonicClock.now()
+        let received = context.poll(now: now)
+        application.handle(&context)
+        context.flush()
+        if StopSignal.isRequested {
+            if stopRequestedAt == nil {
+                stopRequestedAt = now
+                application.stopAccepting(&context)
+            }
+            if application.isFinished(context) || now.since(stopRequestedAt!) >= settings.grace { break }
+        }
+        if now >= nextPublish {
+            nextPublish = now + settings.publishInterval
+            snapshot = context.snapshot(core: core)
+            board.publish(snapshot)
+        }
+        backoff.record(received: received)
+    }
+    snapshot = context.snapshot(core: core)
+    board.publish(snapshot)
+    context.releaseAll()
+    return CoreOutcome(snapshot: snapshot, failure: nil)
+}
+
+extension SocketContext {
+    /// This core's counters for the statistics board.
+    func snapshot(core: Int) -> CoreSnapshot {
+        var snapshot = CoreSnapshot(core: core)
+        snapshot.engine = engine.statistics
+        snapshot.tcp = engine.tcpStatistics
+        snapshot.connections = engine.connectionCount
+        snapshot.connectionCapacity = engine.connectionCapacity
+        snapshot.sockets = socketCount
+        snapshot.framesCaptured = engine.capture?.framesCaptured ?? 0
+        snapshot.framesNotCaptured = engine.capture?.framesNotCaptured ?? 0
+        return snapshot
+    }
+}

@@ -1,0 +1,52 @@
+import MTCP
+import Synchronization
+
+/// What one engine tells the rest of the process once a second: its counters
+/// and how full its pools are.
+public struct CoreSnapshot: Sendable {
+    public var core: Int
+    public var engine = EngineStatistics()
+    public var tcp = TCPStatistics()
+    public var connections = 0
+    public var connectionCapacity = 0
+    public var sockets = 0
+    public var framesCaptured: UInt64 = 0
+    public var framesNotCaptured: UInt64 = 0
+
+    public init(core: Int) { self.core = core }
+}
+
+/// The engines' statistics, shared with the management thread (printing,
+/// Prometheus). Each engine publishes a snapshot once a second, so the lock is
+/// taken once a second per core: never on the data path.
+public final class StatisticsBoard: Sendable {
+    private let snapshots: Mutex<[CoreSnapshot]>
+
+    public init(cores: Int) {
+        snapshots = Mutex((0..<cores).map { CoreSnapshot(core: $0) })
+    }
+
+    public func publish(_ snapshot: CoreSnapshot) {
+        snapshots.withLock { $0[snapshot.core] = snapshot }
+    }
+
+    /// The latest snapshot of every core.
+    public func read() -> [CoreSnapshot] { snapshots.withLock { $0 } }
+}
+
+extension [CoreSnapshot] {
+    /// All cores added up (core -1).
+    public var total: CoreSnapshot {
+        var sum = CoreSnapshot(core: -1)
+        for snapshot in self {
+            sum.engine.add(snapshot.engine)
+            sum.tcp.add(snapshot.tcp)
+            sum.connections += snapshot.connections
+            sum.connectionCapacity += snapshot.connectionCapacity
+            sum.sockets += snapshot.sockets
+            sum.framesCaptured += snapshot.framesCaptured
+            sum.framesNotCaptured += snapshot.framesNotCaptured
+        }
+        return sum
+    }
+}

@@ -1,0 +1,65 @@
+import MTCP
+
+/// A counter of the statistics structs, named for Prometheus (`mtcp_NAME_total`)
+/// with its help text. One table per struct serves both the totals over cores
+/// and the exposition, so a new counter is added in one place.
+public struct CounterField<Statistics>: Sendable {
+    public let name: String
+    public let help: String
+    public let keyPath: WritableKeyPath<Statistics, UInt64> & Sendable
+}
+
+extension EngineStatistics {
+    public static let counters: [CounterField<EngineStatistics>] = [
+        .init(name: "received_frames", help: "Frames received", keyPath: \.receivedFrames),
+        .init(name: "received_bytes", help: "Bytes received", keyPath: \.receivedBytes),
+        .init(name: "transmitted_frames", help: "Frames transmitted", keyPath: \.transmittedFrames),
+        .init(name: "transmitted_bytes", help: "Bytes transmitted", keyPath: \.transmittedBytes),
+        .init(name: "arp_requests_sent", help: "ARP requests sent", keyPath: \.arpRequestsSent),
+        .init(name: "arp_replies_sent", help: "ARP replies sent", keyPath: \.arpRepliesSent),
+        .init(name: "icmp_echo_replies_sent", help: "ICMP echo replies sent", keyPath: \.echoRepliesSent),
+    ]
+
+    mutating func add(_ other: EngineStatistics) {
+        for field in Self.counters { self[keyPath: field.keyPath] &+= other[keyPath: field.keyPath] }
+        for reason in DropReason.allCases { drops[reason] &+= other.drops[reason] }
+    }
+}
+
+extension TCPStatistics {
+    public static let counters: [CounterField<TCPStatistics>] = [
+        .init(name: "tcp_active_opens", help: "Connections opened by connect", keyPath: \.activeOpens),
+        .init(name: "tcp_passive_opens", help: "Connections opened by a SYN to a listener", keyPath: \.passiveOpens),
+        .init(name: "tcp_established", help: "Connections that reached ESTABLISHED", keyPath: \.established),
+        .init(name: "tcp_closed", help: "Connections that ended in an orderly close", keyPath: \.closed),
+        .init(name: "tcp_resets_received", help: "RST segments accepted", keyPath: \.resetsReceived),
+        .init(name: "tcp_resets_sent", help: "RST segments sent", keyPath: \.resetsSent),
+        .init(name: "tcp_segments_received", help: "TCP segments received", keyPath: \.segmentsReceived),
+        .init(name: "tcp_segments_sent", help: "TCP segments sent", keyPath: \.segmentsSent),
+        .init(name: "tcp_retransmitted_segments", help: "Segments retransmitted", keyPath: \.retransmittedSegments),
+        .init(name: "tcp_fast_retransmits", help: "Fast retransmissions", keyPath: \.fastRetransmits),
+        .init(name: "tcp_timeouts", help: "Retransmission timeouts", keyPath: \.timeouts),
+        .init(name: "tcp_challenge_acks_sent", help: "Challenge ACKs (RFC 5961)", keyPath: \.challengeAcksSent),
+        .init(name: "tcp_syn_cookies_sent", help: "SYN-ACKs with a SYN cookie", keyPath: \.synCookiesSent),
+        .init(name: "tcp_syn_cookies_accepted", help: "Valid SYN cookies returned", keyPath: \.synCookiesAccepted),
+        .init(name: "tcp_syn_cookies_rejected", help: "Invalid SYN cookies", keyPath: \.synCookiesRejected),
+        .init(name: "tcp_refused_no_resources", help: "Connections refused: a pool was empty",
+              keyPath: \.refusedNoResources),
+        .init(name: "tcp_accept_queue_overflows", help: "Accept queue full", keyPath: \.acceptQueueOverflows),
+        .init(name: "tcp_bad_checksum", help: "Segments with a bad checksum", keyPath: \.badChecksum),
+        .init(name: "tcp_malformed", help: "Malformed segments", keyPath: \.malformed),
+        .init(name: "tcp_out_of_window", help: "Segments outside the window", keyPath: \.outOfWindow),
+        .init(name: "tcp_paws_rejected", help: "Segments rejected by PAWS", keyPath: \.pawsRejected),
+        .init(name: "tcp_out_of_order_segments", help: "Segments received out of order",
+              keyPath: \.outOfOrderSegments),
+        .init(name: "tcp_out_of_order_refused", help: "Out-of-order segments not kept",
+              keyPath: \.outOfOrderRefused),
+        .init(name: "tcp_delayed_acks", help: "ACKs sent by the delayed-ACK timer", keyPath: \.delayedAcks),
+        .init(name: "tcp_zero_window_probes", help: "Zero-window probes sent", keyPath: \.zeroWindowProbes),
+        .init(name: "tcp_keepalive_probes", help: "Keep-alive probes sent", keyPath: \.keepAliveProbes),
+    ]
+
+    mutating func add(_ other: TCPStatistics) {
+        for field in Self.counters { self[keyPath: field.keyPath] &+= other[keyPath: field.keyPath] }
+    }
+}
