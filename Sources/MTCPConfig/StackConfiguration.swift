@@ -123,7 +123,8 @@ public struct StackConfiguration: Equatable, Sendable {
     public var burstSize = 32
     /// `pcap_file`: capture every frame the stack receives and sends to pcap
     /// files that Wireshark and tshark open (tcpdump cannot see kernel-bypass
-    /// traffic): one file per core, `NAME-coreN.pcap` for `NAME.pcap`. Relative
+    /// traffic); with several cores, one file per core, `NAME-coreN.pcap` for
+    /// `NAME.pcap`. Relative
     /// paths are resolved against the working directory. Off by default.
     public var pcapFile: String?
     /// `pcap_max_mb`: size limit of each capture file (1...65536, default 64);

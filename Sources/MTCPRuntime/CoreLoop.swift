@@ -8,6 +8,8 @@ struct CoreSettings: Sendable {
     var grace: TimeSpan
     /// The pcap file name pattern and size limit, when capturing.
     var capture: (path: String, maximumBytes: Int)?
+    /// How many cores run: with more than one, each core captures to a file of its own.
+    var cores: Int
     /// Unix time minus the monotonic clock, for capture timestamps.
     var epochOffsetNanoseconds: Int64
     /// How often a core publishes its statistics.
@@ -36,7 +38,8 @@ func runCore<Application: EngineApplication & ~Copyable>(
     var snapshot = CoreSnapshot(core: core)
     if let capture = settings.capture {
         do {
-            context.engine.capture = try PacketCapture(path: capture.path, maximumBytes: capture.maximumBytes,
+            let path = settings.cores == 1 ? capture.path : perCorePath(capture.path, core: core)
+            context.engine.capture = try PacketCapture(path: path, maximumBytes: capture.maximumBytes,
                                                        epochOffsetNanoseconds: settings.epochOffsetNanoseconds)
         } catch {
             StopSignal.request()
@@ -92,4 +95,11 @@ extension SocketContext {
         snapshot.framesNotCaptured = engine.capture?.framesNotCaptured ?? 0
         return snapshot
     }
+}
+
+/// `NAME-coreN.EXT` for `NAME.EXT` (or `PATH-coreN` without an extension).
+func perCorePath(_ path: String, core: Int) -> String {
+    let name = path.split(separator: "/", omittingEmptySubsequences: false).last ?? ""
+    guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return path + "-core\(core)" }
+    return String(path[..<dot]) + "-core\(core)" + String(path[dot...])
 }

@@ -4,7 +4,7 @@ import MTCP
 /// event API: it opens its listeners or connections in `start`, then takes each
 /// iteration's batch of events in `handle` (typically one `wait` on its event
 /// poll). The runtime makes one instance per core, on that core's thread.
-public protocol EngineApplication: ~Copyable {
+public protocol EngineApplication: ~Copyable, SendableMetatype {
     mutating func start<Device: PacketDevice>(_ context: inout SocketContext<Device>) throws
     mutating func handle<Device: PacketDevice>(_ context: inout SocketContext<Device>)
     /// The first step of a graceful stop (SIGINT/SIGTERM): stop taking new work.

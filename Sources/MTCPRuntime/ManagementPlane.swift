@@ -22,7 +22,9 @@ public final class ManagementPlane: Sendable {
     /// Runs until `stop`: prints statistics each second and answers scrapes.
     public func run() {
         var printer = StatisticsPrinter()
-        var nextPrint = MonotonicClock.now() + .seconds(1)
+        let start = MonotonicClock.now()
+        _ = printer.lines(board.read(), now: start)  // the zero point of the first line's rates
+        var nextPrint = start + .seconds(1)
         while running.load(ordering: .relaxed) {
             var descriptor = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
             if poll(&descriptor, 1, 100) > 0 { serveScrape() }

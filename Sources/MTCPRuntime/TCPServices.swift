@@ -40,6 +40,13 @@ public struct TCPServices: EngineApplication, ~Copyable {
     /// Takes this iteration's events: new connections and data to echo or discard.
     public mutating func handle<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
         guard let poll else { return }
+        // A second round serves connections accepted in the first, whose
+        // requests often arrived with the handshake's ACK: answering now lets the
+        // reply carry the ACK instead of a bare ACK going out first.
+        for _ in 0..<2 { serveReady(poll, &context) }
+    }
+
+    private func serveReady<Device: PacketDevice>(_ poll: EventPoll, _ context: inout SocketContext<Device>) {
         let count = context.wait(poll, into: events)
         for event in events[0..<count] {
             let socket = Socket(rawValue: event.data)

@@ -18,6 +18,7 @@ import os
 import re
 import signal
 import subprocess
+import uuid
 import threading
 import time
 from pathlib import Path
@@ -246,3 +247,14 @@ def kernel_echo_server(topology):
         yield server
     finally:
         stop_process_group(proc, sig=signal.SIGTERM, grace=5)
+
+
+@pytest.fixture
+def namespace():
+    """A namespace of this test's own, deleted afterwards."""
+    name = f"mtcp-v{uuid.uuid4().hex[:6]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
