@@ -74,6 +74,10 @@ private func parseError(_ text: String) -> ConfigurationError? {
             memory_mb = 1024
             checksum_offload = off
             burst_size = 64
+            pcap_file = /tmp/capture.pcap
+            pcap_max_mb = 8
+            prometheus_port = 9100
+            shutdown_grace_s = 30
             arp_conf = tables/arp.conf
             route_conf = /srv/route.conf
             """)
@@ -95,8 +99,12 @@ private func parseError(_ text: String) -> ConfigurationError? {
         #expect(configuration.memoryMB == 1024)
         #expect(configuration.checksumOffload == .off)
         #expect(configuration.burstSize == 64)
-        #expect(configuration.arpTable == .init(path: "/etc/mtcp/tables/arp.conf", line: 23))
-        #expect(configuration.routeTable == .init(path: "/srv/route.conf", line: 24))
+        #expect(configuration.pcapFile == "/tmp/capture.pcap")
+        #expect(configuration.pcapMaxMB == 8)
+        #expect(configuration.prometheusPort == 9100)
+        #expect(configuration.shutdownGraceSeconds == 30)
+        #expect(configuration.arpTable == .init(path: "/etc/mtcp/tables/arp.conf", line: 27))
+        #expect(configuration.routeTable == .init(path: "/srv/route.conf", line: 28))
     }
 
     @Test(arguments: [
@@ -108,6 +116,9 @@ private func parseError(_ text: String) -> ConfigurationError? {
         ("checksum_offload", "auto"), ("burst_size", "1"), ("burst_size", "512"),
         ("ip_addr", "10.0.0.1/8"), ("ip_addr", "10.0.0.0/31"), ("ip_addr", "10.0.0.7/32"),
         ("port", "dpdk7"), ("vdev", "net_memif0,role=server,socket=/tmp/memif.sock"),
+        ("pcap_file", "/tmp/a.pcap"), ("pcap_max_mb", "1"), ("pcap_max_mb", "65536"),
+        ("prometheus_port", "0"), ("prometheus_port", "65535"), ("shutdown_grace_s", "0"),
+        ("shutdown_grace_s", "3600"),
     ])
     func acceptsBoundaryValue(key: String, value: String) throws {
         _ = try parse("\(key) = \(value)\n" + requiredExcept(key))
@@ -125,6 +136,10 @@ private func parseError(_ text: String) -> ConfigurationError? {
     }
 
     @Test(arguments: [
+        ("pcap_file", "a b.pcap", "one word"),
+        ("pcap_max_mb", "0", "expected an integer in 1...65536"),
+        ("prometheus_port", "65536", "expected an integer in 0...65535"),
+        ("shutdown_grace_s", "-1", "expected an integer in 0...3600"),
         ("io", "psio", "psio I/O module is not supported"),
         ("io", "netmap", "netmap I/O module is not supported"),
         ("io", "onvm", "onvm I/O module is not supported"),
