@@ -1,0 +1,98 @@
+/// Byte classes and comparisons of the HTTP grammar (RFC 9110 §5.6), as branch-light
+/// functions over `UInt8` so that the parsers never build a `String`.
+@usableFromInline
+enum ASCII {
+    static let cr: UInt8 = 13
+    static let lf: UInt8 = 10
+    static let space: UInt8 = 32
+    static let tab: UInt8 = 9
+    static let colon: UInt8 = 58
+    static let comma: UInt8 = 44
+    static let slash: UInt8 = 47
+    static let backslash: UInt8 = 92
+    static let percent: UInt8 = 37
+    static let question: UInt8 = 63
+    static let hash: UInt8 = 35
+    static let dot: UInt8 = 46
+    static let semicolon: UInt8 = 59
+    static let quote: UInt8 = 34
+
+    /// `tchar` (RFC 9110 §5.6.2) as two 64-bit masks: one shift and test per byte
+    /// instead of a table lookup through a global array.
+    @inline(__always)
+    static func isTokenChar(_ byte: UInt8) -> Bool {
+        if byte < 64 { return (0x03ff_6cfa_0000_0000 as UInt64) >> UInt64(byte) & 1 != 0 }
+        if byte < 128 { return (0x57ff_ffff_c7ff_fffe as UInt64) >> UInt64(byte &- 64) & 1 != 0 }
+        return false
+    }
+
+    /// A byte allowed inside a field value (RFC 9110 §5.5: VCHAR, obs-text, SP, HTAB).
+    /// Everything else is a control character; NUL, CR and LF in particular must be
+    /// refused because they are how header injection and smuggling are done.
+    @inline(__always)
+    static func isFieldValueChar(_ byte: UInt8) -> Bool {
+        byte >= 0x20 ? byte != 0x7f : byte == tab
+    }
+
+    /// A byte allowed in a request-target: VCHAR only (RFC 3986 has no raw space,
+    /// control or non-ASCII byte in a URI).
+    @inline(__always)
+    static func isTargetChar(_ byte: UInt8) -> Bool { byte > 0x20 && byte < 0x7f }
+
+    @inline(__always)
+    static func isDigit(_ byte: UInt8) -> Bool { byte &- 48 < 10 }
+
+    @inline(__always)
+    static func isWhitespace(_ byte: UInt8) -> Bool { byte == space || byte == tab }
+
+    /// The value of a hexadecimal digit, or nil.
+    @inline(__always)
+    static func hexValue(_ byte: UInt8) -> UInt8? {
+        if byte &- 48 < 10 { return byte &- 48 }
+        let lower = byte | 0x20
+        if lower &- 97 < 6 { return lower &- 87 }
+        return nil
+    }
+
+    /// Whether `bytes` equal `lowercase` ignoring ASCII case; `lowercase` must be in
+    /// lower case. Only letters are folded, so no punctuation or control byte can
+    /// pass for another one.
+    @inline(__always)
+    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        let expected = lowercase.utf8Start
+        for index in 0..<bytes.count where toLower(bytes[index]) != expected[index] {
+            return false
+        }
+        return true
+    }
+
+    /// The byte with an upper-case letter mapped to lower case.
+    @inline(__always)
+    static func toLower(_ byte: UInt8) -> UInt8 { byte &- 65 < 26 ? byte | 0x20 : byte }
+
+    /// `bytes` without leading and trailing SP/HTAB (OWS, RFC 9110 §5.6.3).
+    @inline(__always)
+    static func trimmingWhitespace(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var start = 0
+        var end = bytes.count
+        while start < end, isWhitespace(bytes[start]) { start += 1 }
+        while end > start, isWhitespace(bytes[end - 1]) { end -= 1 }
+        return UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+    }
+
+    /// Calls `body` with each element of a comma-separated list (RFC 9110 §5.6.1),
+    /// trimmed of OWS, skipping empty elements as recipients must. Stops early when
+    /// `body` returns false.
+    @inline(__always)
+    static func forEachListElement(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Bool) {
+        var start = 0
+        while start <= bytes.count {
+            var end = start
+            while end < bytes.count, bytes[end] != comma { end += 1 }
+            let element = trimmingWhitespace(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+            if !element.isEmpty, !body(element) { return }
+            start = end + 1
+        }
+    }
+}
