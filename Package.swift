@@ -67,10 +67,16 @@ let package = Package(
             name: "MTCPHTTP",
             swiftSettings: [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
         ),
+        // The appliance's HTTP server: one instance per core on the socket API.
+        .target(
+            name: "MTCPHTTPServer",
+            dependencies: ["MTCP", "MTCPHTTP", "MTCPRuntime"],
+            swiftSettings: importsDPDK
+        ),
         .executableTarget(
             name: "mtcp-httpd",
             dependencies: [
-                "MTCP", "MTCPConfig", "MTCPRuntime",
+                "MTCP", "MTCPConfig", "MTCPRuntime", "MTCPHTTP", "MTCPHTTPServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: importsDPDK

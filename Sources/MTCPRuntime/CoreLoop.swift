@@ -31,7 +31,7 @@ struct CoreOutcome: Sendable {
 /// to the grace period to finish, then the loop ends.
 func runCore<Application: EngineApplication & ~Copyable>(
     core: Int, device: consuming DPDKQueue, configuration: EngineConfiguration, settings: CoreSettings,
-    board: StatisticsBoard, makeApplication: (Int) -> Application
+    board: StatisticsBoard, makeApplication: (Int) throws -> Application
 ) -> CoreOutcome {
     let start = MonotonicClock.now()
     var context = SocketContext(engine: Engine(device: device, configuration: configuration, now: start), now: start)
@@ -46,13 +46,16 @@ func runCore<Application: EngineApplication & ~Copyable>(
             return CoreOutcome(snapshot: snapshot, failure: "core \(core): \(error)")
         }
     }
-    var application = makeApplication(core)
+    var application: Application
+    do {
+        application = try makeApplication(core)
+    } catch {
+        return startFailure(core, error, &context)
+    }
     do {
         try application.start(&context)
     } catch {
-        StopSignal.request()
-        context.releaseAll()
-        return CoreOutcome(snapshot: snapshot, failure: "core \(core): the application could not start: \(error)")
+        return startFailure(core, error, &context)
     }
     var backoff = settings.idleBackoff
     var stopRequestedAt: Instant?
@@ -80,6 +83,15 @@ func runCore<Application: EngineApplication & ~Copyable>(
     board.publish(snapshot)
     context.releaseAll()
     return CoreOutcome(snapshot: snapshot, failure: nil)
+}
+
+/// Stops every core after an application failed to start on `core`.
+private func startFailure<Device: PacketDevice>(_ core: Int, _ error: any Error,
+                                                _ context: inout SocketContext<Device>) -> CoreOutcome {
+    StopSignal.request()
+    context.releaseAll()
+    return CoreOutcome(snapshot: CoreSnapshot(core: core),
+                       failure: "core \(core): the application could not start: \(error)")
 }
 
 extension SocketContext {

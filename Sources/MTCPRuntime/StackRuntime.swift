@@ -45,10 +45,11 @@ public struct StackRuntime {
     /// the graceful stop that follows it.
     ///
     /// - Parameter makeApplication: called on each core's own thread with the
-    ///   core's number (0..<num_cores), so per-core state is allocated there.
+    ///   core's number (0..<num_cores), so per-core state is allocated there; an
+    ///   error it throws stops every core and is reported as a start-up failure.
     public func run<Application: EngineApplication & ~Copyable>(
         idleBackoff: IdleBackoff = IdleBackoff(),
-        makeApplication: @escaping @Sendable (Int) -> Application
+        makeApplication: @escaping @Sendable (Int) throws -> Application
     ) throws(DPDKError) -> Outcome {
         try checkMemory()
         StopSignal.install()

@@ -2,6 +2,8 @@ import ArgumentParser
 import Glibc
 import MTCP
 import MTCPConfig
+import MTCPHTTP
+import MTCPHTTPServer
 import MTCPRuntime
 
 @main
@@ -12,10 +14,16 @@ struct HTTPDCommand: ParsableCommand {
         discussion: """
             Reads the stack configuration (mTCP's mtcp.conf format, with arp.conf and \
             route.conf beside it), starts DPDK's EAL and the configured port, and runs \
-            the per-core engine until SIGINT or SIGTERM. This release answers ARP and \
-            ICMP echo and serves TCP echo (RFC 862) and discard (RFC 863); the HTTP \
-            server is not built yet.
+            the per-core engines until SIGINT or SIGTERM. Every core serves HTTP/1.1 \
+            from the document root (static files from a per-core cache of pre-built \
+            responses), TCP echo (RFC 862) and discard (RFC 863).
             """)
+
+    @Option(help: "Document root served over HTTP.")
+    var root = "www"
+
+    @Option(help: "TCP port of the HTTP server.")
+    var httpPort: UInt16 = 80
 
     @Option(help: "TCP port of the echo service (RFC 862); 0 turns it off.")
     var echoPort: UInt16 = 7
@@ -34,8 +42,12 @@ struct HTTPDCommand: ParsableCommand {
             let runtime = try StackRuntime(programName: "mtcp-httpd", configurationPath: config)
             let (echoPort, discardPort) = (echoPort == 0 ? nil : echoPort, discardPort == 0 ? nil : discardPort)
             let backoff = busyPoll ? IdleBackoff(maximumSleepMicroseconds: 0) : IdleBackoff()
+            var httpOptions = HTTPServerOptions(cache: StaticFileCacheConfiguration(documentRoot: root))
+            httpOptions.port = httpPort
+            let options = httpOptions
             let outcome = try runtime.run(idleBackoff: backoff) { _ in
-                TCPServices(echoPort: echoPort, discardPort: discardPort)
+                Appliance(http: try HTTPServer(options: options),
+                          services: TCPServices(echoPort: echoPort, discardPort: discardPort))
             }
             let total = outcome.total
             print("mtcp-httpd: stopped\n" + total.engine.report + "\n" + total.tcp.report)

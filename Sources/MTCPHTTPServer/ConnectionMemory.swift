@@ -1,0 +1,48 @@
+import Glibc
+
+/// The per-connection memory of the HTTP server: for every socket slot, a small
+/// buffer for response heads built per request (304, 206, 416, errors) and a
+/// buffer for the request head being received, which the parser needs contiguous.
+///
+/// It is one anonymous mapping reserved at start-up for every slot of the socket
+/// table but backed by the kernel only where it is touched: a 100-byte request
+/// touches one page of its slot, so memory follows the bytes actually received,
+/// not `max_concurrency` times the largest allowed head, and nothing is
+/// allocated per connection. The owner calls `unmap()` when done.
+struct ConnectionMemory {
+    let headBytes: Int
+    let requestBytes: Int
+    private let slotBytes: Int
+    private let base: UnsafeMutableRawPointer
+    private let mappedBytes: Int
+
+    init(slots: Int, headBytes: Int, requestBytes: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        self.headBytes = headBytes
+        self.requestBytes = requestBytes
+        slotBytes = max(page, (headBytes + requestBytes + page - 1) / page * page)
+        mappedBytes = max(slots, 1) * slotBytes
+        let mapping = mmap(nil, mappedBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        precondition(mapping != MAP_FAILED, "cannot reserve \(mappedBytes) bytes of address space")
+        base = mapping!
+    }
+
+    func unmap() { munmap(base, mappedBytes) }
+
+    /// Where slot `index` builds response heads.
+    func head(_ index: Int) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: base + index * slotBytes, count: headBytes)
+    }
+
+    /// Where slot `index` receives its request head.
+    func request(_ index: Int) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: base + index * slotBytes + headBytes, count: requestBytes)
+    }
+
+    /// Gives a closed connection's pages back to the kernel, so a burst of large
+    /// heads does not keep its memory forever.
+    func release(_ index: Int, touched: Int) {
+        guard touched > Int(sysconf(Int32(_SC_PAGESIZE))) else { return }
+        madvise(base + index * slotBytes, slotBytes, MADV_DONTNEED)
+    }
+}

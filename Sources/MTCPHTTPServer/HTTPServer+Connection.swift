@@ -1,0 +1,164 @@
+import Glibc
+import MTCP
+import MTCPHTTP
+
+/// Serving one connection: write what is pending, answer the requests that are
+/// complete in its buffer, read more, until it would block.
+extension HTTPServer {
+    /// Serves connection `index` until it would block (edge-triggered events
+    /// bring it back when bytes arrive or room opens), or closes it.
+    mutating func serve<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) {
+        while connections[index].isOpen {
+            if !connections[index].output.isEmpty {
+                guard writeOutput(index, &context) else { return }  // wait for room
+                finishResponse(index)
+            }
+            if connections[index].closeAfterOutput {
+                return closeConnection(index, &context, reset: false)
+            }
+            if connections[index].buffered > 0, answerBufferedRequest(index, &context) { continue }
+            guard readMore(index, &context) else { return }
+        }
+    }
+
+    /// Parses the buffered bytes; when a request head is complete, answers it
+    /// and consumes it. Returns whether a response was produced.
+    private mutating func answerBufferedRequest<Device: PacketDevice>(_ index: Int,
+                                                                      _ context: inout SocketContext<Device>) -> Bool {
+        let request = UnsafeRawBufferPointer(rebasing: memory.request(index)[0..<connections[index].buffered])
+        let head: HTTPRequestHead
+        do {
+            guard let complete = try connections[index].parser.parse(request) else { return false }
+            head = complete
+        } catch {
+            statistics.malformedRequests &+= 1
+            respondWithError(index, error.status, &context)
+            return true
+        }
+        statistics.requests &+= 1
+        respond(index, to: head, in: request, &context)
+        consume(index, head.headLength)
+        if connections[index].closeAfterOutput { return true }
+        switch head.body {
+        case .none:
+            break
+        case .contentLength(let length):
+            // The static server ignores request bodies but must stay in step with
+            // the framing before the next pipelined request.
+            connections[index].bodyToSkip = length
+            consume(index, 0)
+        case .chunked:
+            connections[index].closeAfterOutput = true
+        }
+        return true
+    }
+
+    /// Removes `count` bytes from the front of the request buffer, then as many
+    /// body bytes as are due to be skipped; readies the parser for the next request.
+    func consume(_ index: Int, _ count: Int) {
+        let skip = min(connections[index].bodyToSkip, connections[index].buffered - count)
+        connections[index].bodyToSkip -= skip
+        let removed = count + skip
+        let remaining = connections[index].buffered - removed
+        if remaining > 0 {
+            let buffer = memory.request(index)
+            memmove(buffer.baseAddress!, buffer.baseAddress! + removed, remaining)
+        }
+        connections[index].buffered = remaining
+        if count > 0 {
+            connections[index].parser.reset()
+            connections[index].requestStarted = remaining > 0 ? connections[index].lastActivity : nil
+        }
+    }
+
+    /// Reads what has arrived into the request buffer. Returns false when the
+    /// connection would block or was closed.
+    private mutating func readMore<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
+        let buffer = memory.request(index)
+        let buffered = connections[index].buffered
+        guard buffered < buffer.count else {
+            // The parser's limits refuse a head before it can fill the buffer.
+            respondWithError(index, .requestHeaderFieldsTooLarge, &context)
+            return true
+        }
+        let count: Int
+        do {
+            count = try context.read(connections[index].socket,
+                                     into: UnsafeMutableRawBufferPointer(rebasing: buffer[buffered...]))
+        } catch .wouldBlock {
+            return false
+        } catch {
+            closeConnection(index, &context, reset: true)
+            return false
+        }
+        guard count > 0 else {
+            // End of stream: a half-received request is dropped, as nothing can answer it.
+            closeConnection(index, &context, reset: false)
+            return false
+        }
+        connections[index].lastActivity = context.now
+        connections[index].buffered += count
+        connections[index].highWater = max(connections[index].highWater, connections[index].buffered)
+        if connections[index].bodyToSkip > 0 { consume(index, 0) }
+        if connections[index].buffered > 0 && connections[index].requestStarted == nil {
+            connections[index].requestStarted = context.now
+        }
+        return true
+    }
+
+    /// Writes as much of the pending response as the send buffer takes.
+    /// Returns whether all of it is written.
+    private mutating func writeOutput<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
+        let socket = connections[index].socket
+        var output = connections[index].output
+        defer { connections[index].output = output }
+        if !output.head.isEmpty || !output.body.isEmpty {
+            let written: Int
+            do {
+                // A gather write from the stack: no array on the heap per response.
+                written = try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: 2) {
+                    pieces throws(SocketError) in
+                    pieces[0] = output.head
+                    pieces[1] = output.body
+                    return try context.writev(socket, UnsafeBufferPointer(pieces))
+                }
+            } catch .wouldBlock {
+                return false
+            } catch {
+                closeConnection(index, &context, reset: true)
+                return false
+            }
+            connections[index].lastActivity = context.now
+            let fromHead = min(written, output.head.count)
+            output.head = UnsafeRawBufferPointer(rebasing: output.head[fromHead...])
+            output.body = UnsafeRawBufferPointer(rebasing: output.body[(written - fromHead)...])
+            guard output.head.isEmpty && output.body.isEmpty else { return false }
+        }
+        while output.fileRemaining > 0 {
+            let room = min(context.writableBytes(socket), fileBuffer.count, output.fileRemaining)
+            guard room > 0 else { return false }
+            let count = pread(output.file, fileBuffer.baseAddress, room, off_t(output.fileOffset))
+            guard count > 0 else {
+                // The file shrank or failed under us: the promised length cannot be kept.
+                statistics.fileErrors &+= 1
+                closeConnection(index, &context, reset: true)
+                return false
+            }
+            let written = (try? context.write(socket, UnsafeRawBufferPointer(rebasing: fileBuffer[0..<count]))) ?? 0
+            connections[index].lastActivity = context.now
+            output.fileOffset += written
+            output.fileRemaining -= written
+            guard written == count else { return false }
+        }
+        if output.file >= 0 {
+            close(output.file)
+            output.file = -1
+        }
+        return true
+    }
+
+    /// A response is written: count it (and log it).
+    private mutating func finishResponse(_ index: Int) {
+        statistics.count(response: connections[index].status.rawValue)
+    }
+}

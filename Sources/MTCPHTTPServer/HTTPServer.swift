@@ -1,0 +1,153 @@
+import Glibc
+import MTCP
+import MTCPHTTP
+import MTCPRuntime
+
+/// The HTTP/1.1 static-file server of one core (RFC 9110/9112): keep-alive,
+/// pipelining (responses in order, one at a time), HTTP/1.0, strict limits with
+/// the right status, header and idle timeouts, static content from a per-core
+/// cache of pre-built responses.
+///
+/// It is written against the socket and event API and runs on the engine's
+/// thread: each iteration takes the ready sockets of its event poll (edge
+/// triggered) and serves each until it would block. Per-connection state lives in
+/// a table indexed by the socket's slot, request heads in `ConnectionMemory`:
+/// nothing is allocated per connection or per request.
+public struct HTTPServer: EngineApplication, ~Copyable {
+    let options: HTTPServerOptions
+    var cache: StaticFileCache
+    var clock: HTTPDateClock
+    public internal(set) var statistics = HTTPServerStatistics()
+    var poll: EventPoll?
+    var listener: Socket?
+    var connections = UnsafeMutableBufferPointer<HTTPConnection>(start: nil, count: 0)
+    var memory = ConnectionMemory(slots: 0, headBytes: 0, requestBytes: 0)
+    /// Room for a normalised request path (the cache's lookup key).
+    let pathBuffer: UnsafeMutableRawBufferPointer
+    /// Room for file bytes on their way from disk to a send buffer.
+    let fileBuffer: UnsafeMutableRawBufferPointer
+    let events = UnsafeMutableBufferPointer<EventPollEvent>.allocate(capacity: 512)
+    var nextSweep = Instant.zero
+    /// The Server field's value, for the responses built per request.
+    let serverName: [UInt8]
+
+    /// Builds the core's cache from the document root (on the core's own thread).
+    public init(options: HTTPServerOptions) throws(StaticFileCacheError) {
+        self.options = options
+        serverName = Array(options.cache.serverName.utf8)
+        let now = Self.unixTime()
+        clock = HTTPDateClock(now: now)
+        cache = try StaticFileCache(configuration: options.cache, now: now)
+        cache.refreshDate(clock)
+        pathBuffer = .allocate(byteCount: options.limits.maxRequestLineLength + 1, alignment: 16)
+        fileBuffer = .allocate(byteCount: 64 << 10, alignment: 64)
+    }
+
+    deinit {
+        memory.unmap()
+        connections.deallocate()
+        pathBuffer.deallocate()
+        fileBuffer.deallocate()
+        events.deallocate()
+    }
+
+    public mutating func start<Device: PacketDevice>(_ context: inout SocketContext<Device>) throws {
+        let poll = try context.createEventPoll()
+        self.poll = poll
+        let listener = try context.socket()
+        try context.bind(listener, port: options.port)
+        try context.listen(listener)
+        try context.control(poll, .add, listener, events: .input, data: listener.rawValue)
+        self.listener = listener
+        connections = .allocate(capacity: context.socketCapacity)
+        connections.initialize(repeating: HTTPConnection())
+        memory.unmap()
+        memory = ConnectionMemory(slots: context.socketCapacity, headBytes: StaticFileCache.minimumScratchBytes,
+                                  requestBytes: options.limits.maxHeadLength)
+        nextSweep = context.now + .seconds(1)
+    }
+
+    public mutating func handle<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+        if context.now >= nextSweep {
+            nextSweep = context.now + .seconds(1)
+            sweep(&context)
+        }
+        // A second round serves connections accepted in the first: their request
+        // often came with the handshake's ACK, and answering now lets the response
+        // carry our ACK instead of a bare ACK going out first.
+        guard let poll else { return }
+        for _ in 0..<2 {
+            let count = context.wait(poll, into: events)
+            guard count > 0 else { return }
+            for event in events[0..<count] {
+                let socket = Socket(rawValue: event.data)
+                if socket == listener {
+                    acceptAll(&context)
+                } else if event.events.contains(.error) {
+                    closeConnection(Int(socket.index), &context, reset: true)
+                } else {
+                    serve(Int(socket.index), &context)
+                }
+            }
+        }
+    }
+
+    /// On a stop signal: no new connections, and kept-alive connections that are
+    /// between requests are closed now; the others finish their response first.
+    public mutating func stopAccepting<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+        if let listener { try? context.close(listener) }
+        listener = nil
+        for index in connections.indices where connections[index].isOpen {
+            if connections[index].output.isEmpty && connections[index].buffered == 0 {
+                closeConnection(index, &context, reset: false)
+            } else {
+                connections[index].closeAfterOutput = true
+            }
+        }
+    }
+
+    private mutating func acceptAll<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+        guard let listener, let poll else { return }
+        while let socket = try? context.accept(listener) {
+            let index = Int(socket.index)
+            connections[index] = HTTPConnection(socket: socket, limits: options.limits, now: context.now)
+            statistics.connectionsAccepted &+= 1
+            try? context.control(poll, .add, socket, events: [.input, .output, .edgeTriggered], data: socket.rawValue)
+        }
+    }
+
+    /// Once a second: the Date of every response, and the timeouts.
+    private mutating func sweep<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+        if clock.update(now: Self.unixTime()) { cache.refreshDate(clock) }
+        let now = context.now
+        for index in connections.indices where connections[index].isOpen {
+            let connection = connections[index]
+            if let started = connection.requestStarted, connection.output.isEmpty,
+               now.since(started) > options.headerTimeout {
+                statistics.headerTimeouts &+= 1
+                respondWithError(index, .requestTimeout, &context)
+                serve(index, &context)
+            } else if now.since(connection.lastActivity) > options.idleTimeout {
+                statistics.idleTimeouts &+= 1
+                closeConnection(index, &context, reset: !connection.output.isEmpty)
+            }
+        }
+    }
+
+    /// Gives the socket back; a reset when the peer must not wait for more.
+    mutating func closeConnection<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>,
+                                                        reset: Bool) {
+        guard connections[index].isOpen else { return }
+        let connection = connections[index]
+        if connection.output.file >= 0 { close(connection.output.file) }
+        if reset { try? context.abort(connection.socket) } else { try? context.close(connection.socket) }
+        memory.release(index, touched: connection.highWater)
+        connections[index].isOpen = false
+    }
+
+    static func unixTime() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec)
+    }
+}

@@ -1,0 +1,25 @@
+import MTCP
+import MTCPHTTPServer
+import MTCPRuntime
+
+/// What runs on each core of the appliance: the HTTP server, and beside it the
+/// echo and discard services (for interoperability tests and diagnostics).
+struct Appliance: EngineApplication, ~Copyable {
+    var http: HTTPServer
+    var services: TCPServices
+
+    mutating func start<Device: PacketDevice>(_ context: inout SocketContext<Device>) throws {
+        try http.start(&context)
+        try services.start(&context)
+    }
+
+    mutating func handle<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+        http.handle(&context)
+        services.handle(&context)
+    }
+
+    mutating func stopAccepting<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+        http.stopAccepting(&context)
+        services.stopAccepting(&context)
+    }
+}

@@ -1,0 +1,103 @@
+"""The Linux baseline: nginx (1 worker, reuseport, access_log off) on core 1 and
+wrk (1 thread) on core 0, over loopback inside a network namespace of the
+benchmark's own, tuned as a fair operator would (tcp_tw_reuse, a wide port
+range, deep backlogs). The namespace keeps the sysctls away from the host."""
+
+import re
+import subprocess
+import time
+from pathlib import Path
+
+NAMESPACE = "mtcp-bench-linux"
+PORT = 8089
+
+
+def _run(*cmd, check=True, **kwargs):
+    return subprocess.run([str(c) for c in cmd], check=check, capture_output=True, text=True, **kwargs)
+
+
+def _ns(*cmd, **kwargs):
+    return _run("ip", "netns", "exec", NAMESPACE, *cmd, **kwargs)
+
+
+class LinuxServer:
+    """nginx serving `root` on 127.0.0.1:8089 in the benchmark namespace."""
+
+    def __init__(self, root, workdir, server_core=1):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.conf = self.workdir / "nginx.conf"
+        self.pid = self.workdir / "nginx.pid"
+        self.conf.write_text(f"""
+worker_processes 1;
+worker_cpu_affinity {1 << server_core:b};
+worker_rlimit_nofile 200000;
+pid {self.pid};
+error_log {self.workdir}/error.log error;
+events {{ worker_connections 100000; multi_accept on; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 100000000;
+    open_file_cache max=1000;
+    server {{
+        listen 127.0.0.1:{PORT} reuseport backlog=65535;
+        root {Path(root).resolve()};
+    }}
+}}
+""")
+
+    def __enter__(self):
+        _run("ip", "netns", "del", NAMESPACE, check=False)
+        _run("ip", "netns", "add", NAMESPACE)
+        _ns("ip", "link", "set", "lo", "up")
+        _ns("sysctl", "-q", "-w", "net.ipv4.tcp_tw_reuse=1", "net.ipv4.ip_local_port_range=1024 65535",
+            "net.core.somaxconn=65535", "net.ipv4.tcp_max_syn_backlog=65535")
+        _ns("nginx", "-c", self.conf)
+        deadline = time.monotonic() + 5
+        while not self.pid.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        if self.pid.exists():
+            _run("kill", self.pid.read_text().strip(), check=False)
+            time.sleep(0.5)
+        _run("ip", "netns", "del", NAMESPACE, check=False)
+
+    def url(self, path):
+        return f"http://127.0.0.1:{PORT}{path}"
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def _milliseconds(text):
+    match = re.match(r"([\d.]+)(us|ms|s)$", text)
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def wrk(url, connections, seconds, close=False, rate=None, client_core=0):
+    """One wrk run pinned to `client_core`; returns requests/s, error count and
+    latency percentiles in ms (wrk2-style `--rate` when the binary supports it)."""
+    cmd = ["taskset", "-c", client_core, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if close:
+        cmd += ["-H", "Connection: close"]
+    cmd.append(url)
+    result = _ns(*cmd, timeout=seconds + 60)
+    out = result.stdout
+    figures = {"requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+               "errors": 0, "raw": out}
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if errors:
+        figures["errors"] = sum(int(x) for x in errors.groups())
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        figures["errors"] += int(non2xx.group(1))
+    for label, key in (("50%", "p50_ms"), ("90%", "p90_ms"), ("99%", "p99_ms")):
+        match = re.search(rf"^\s+{re.escape(label)}\s+(\S+)$", out, re.M)
+        if match:
+            figures[key] = _milliseconds(match.group(1))
+    return figures
