@@ -80,23 +80,31 @@ netns-up: need-root
 netns-down: need-root
 	scripts/netns.sh down
 
-# libFuzzer on the packet input path. FUZZ_SECONDS bounds the run; the corpus
-# grows in .build-fuzz/corpus (seeded from Fuzz/corpus) and findings land in
-# .build-fuzz/findings. For hours: make fuzz FUZZ_SECONDS=14400
+# libFuzzer on the packet input path and on the HTTP request parser, FUZZ_SECONDS
+# each. The corpora grow in .build-fuzz/corpus (packets) and .build-fuzz/corpus-http
+# (seeded from Fuzz/corpus) and findings land in .build-fuzz/findings (the HTTP
+# ones prefixed http-). For hours: make fuzz FUZZ_SECONDS=14400
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := .build-fuzz/debug/mtcp-fuzz-packet
+FUZZ_HTTP_BIN := .build-fuzz/debug/mtcp-fuzz-http
+FUZZ_FLAGS = -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048
 fuzz:
 	$(SWIFT) build --scratch-path .build-fuzz --product mtcp-fuzz-packet \
 		-Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
-	mkdir -p .build-fuzz/corpus .build-fuzz/findings
+	$(SWIFT) build --scratch-path .build-fuzz --product mtcp-fuzz-http \
+		-Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
+	mkdir -p .build-fuzz/corpus .build-fuzz/corpus-http .build-fuzz/findings
 	cp -n Fuzz/corpus/packet-input/* .build-fuzz/corpus/
-	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
-		-artifact_prefix=.build-fuzz/findings/ .build-fuzz/corpus
+	cp -n Fuzz/corpus/http-parser/* .build-fuzz/corpus-http/
+	$(FUZZ_BIN) $(FUZZ_FLAGS) -artifact_prefix=.build-fuzz/findings/ .build-fuzz/corpus
+	$(FUZZ_HTTP_BIN) $(FUZZ_FLAGS) -artifact_prefix=.build-fuzz/findings/http- .build-fuzz/corpus-http
 
-# Replays the committed corpus (seeds and past findings) without sanitizers.
+# Replays the committed corpora (seeds and past findings) without sanitizers.
 fuzz-replay:
 	$(SWIFT) build --product mtcp-fuzz-packet
+	$(SWIFT) build --product mtcp-fuzz-http
 	.build/debug/mtcp-fuzz-packet Fuzz/corpus/packet-input/*
+	.build/debug/mtcp-fuzz-http Fuzz/corpus/http-parser/*
 
 clean:
 	rm -rf .build .build-fuzz bench-out Tests/system/.pytest_cache

@@ -97,6 +97,12 @@ let package = Package(
             path: "Fuzz/PacketInput",
             swiftSettings: importsDPDK
         ),
+        // libFuzzer target for the HTTP request parser, path normaliser and chunked decoder.
+        .executableTarget(
+            name: "mtcp-fuzz-http",
+            dependencies: ["MTCPHTTP"],
+            path: "Fuzz/HTTPParser"
+        ),
         .testTarget(
             name: "MTCPHTTPTests",
             dependencies: ["MTCPHTTP"]

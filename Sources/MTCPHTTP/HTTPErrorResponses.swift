@@ -1,0 +1,117 @@
+/// Complete error responses, pre-built at start-up, one set per core: an error is
+/// one write of one buffer, like a cache hit, and its Date is patched once a second
+/// with `refreshDate` instead of being formatted per request.
+///
+/// Each has a small HTML body and exists in two variants, `Connection: keep-alive`
+/// and `Connection: close`. Statuses after which the connection cannot go on
+/// (`mustClose`) only exist with `close`: whatever the caller asks for, it gets that.
+public struct HTTPErrorResponses: ~Copyable {
+    /// The statuses that have a response.
+    public static let statuses: [HTTPStatus] = [
+        .badRequest, .forbidden, .notFound, .methodNotAllowed, .requestTimeout, .lengthRequired, .contentTooLarge,
+        .uriTooLong, .requestHeaderFieldsTooLarge, .internalServerError, .notImplemented, .badGateway,
+        .serviceUnavailable, .gatewayTimeout, .httpVersionNotSupported,
+    ]
+
+    private let arena: UnsafeMutableRawBufferPointer
+    /// Per status slot: keep-alive then close response.
+    private let responses: UnsafeMutableBufferPointer<ArenaSlice>
+    private let dates: UnsafeMutableBufferPointer<UInt32>
+
+    /// Builds every response; `serverName` is the Server field, `now` dates them.
+    public init(serverName: String, now: Int64) {
+        var bytes: [UInt8] = []
+        var slices: [ArenaSlice] = []
+        var dateOffsets: [UInt32] = []
+        var date = [UInt8](repeating: 0, count: HTTPDate.length)
+        date.withUnsafeMutableBytes { HTTPDate.format(now, into: $0.baseAddress!) }
+        let server = Array(serverName.utf8)
+        var scratch = [UInt8](repeating: 0, count: 2048)
+        for status in Self.statuses {
+            var body = Array("<html><head><title>".utf8)
+            let title = Array("\(status.rawValue) \(status.reasonPhrase)".utf8)
+            body += title + Array("</title></head><body><h1>".utf8) + title + Array("</h1></body></html>\n".utf8)
+            for keepAlive in [true, false] {
+                let (count, dateOffset) = scratch.withUnsafeMutableBytes { raw in
+                    date.withUnsafeBytes { dateBytes in
+                        server.withUnsafeBytes { serverBytes in
+                            var writer = HTTPByteWriter(raw)
+                            var head = HTTPResponseHead(status: status, date: dateBytes, server: serverBytes,
+                                                        keepAlive: keepAlive && !Self.mustClose(status))
+                            let type: StaticString = "text/html; charset=utf-8"
+                            head.contentType = UnsafeRawBufferPointer(start: type.utf8Start,
+                                                                      count: type.utf8CodeUnitCount)
+                            head.contentLength = body.count
+                            if status == .methodNotAllowed { head.allow = "GET, HEAD" }
+                            let dateOffset = head.write(into: &writer)
+                            body.withUnsafeBytes { writer.append($0) }
+                            precondition(!writer.overflowed)
+                            return (writer.count, dateOffset)
+                        }
+                    }
+                }
+                slices.append(ArenaSlice(offset: UInt32(bytes.count), count: UInt32(count)))
+                dateOffsets.append(UInt32(bytes.count + dateOffset))
+                bytes += scratch[0..<count]
+            }
+        }
+        let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 16)
+        bytes.withUnsafeBytes { arena.copyMemory(from: $0) }
+        self.arena = arena
+        responses = UnsafeMutableBufferPointer.allocate(capacity: slices.count)
+        _ = responses.initialize(from: slices)
+        dates = UnsafeMutableBufferPointer.allocate(capacity: dateOffsets.count)
+        _ = dates.initialize(from: dateOffsets)
+    }
+
+    deinit {
+        arena.deallocate()
+        responses.deallocate()
+        dates.deallocate()
+    }
+
+    /// Whether the server must close the connection after sending `status`: the
+    /// request's framing is unknown or unread (400, 411, 413, 414, 431, 501, 505), the
+    /// client is too slow (408), or the server is in trouble (500).
+    public static func mustClose(_ status: HTTPStatus) -> Bool {
+        switch status {
+        case .forbidden, .notFound, .methodNotAllowed, .badGateway, .serviceUnavailable, .gatewayTimeout: false
+        default: true
+        }
+    }
+
+    /// The complete response for `status`, or nil for a status without one. With
+    /// `keepAlive` false, or a status that `mustClose`, it says `Connection: close`.
+    public func response(for status: HTTPStatus, keepAlive: Bool) -> UnsafeRawBufferPointer? {
+        let slot: Int
+        switch status.rawValue {
+        case 400: slot = 0
+        case 403: slot = 1
+        case 404: slot = 2
+        case 405: slot = 3
+        case 408: slot = 4
+        case 411: slot = 5
+        case 413: slot = 6
+        case 414: slot = 7
+        case 431: slot = 8
+        case 500: slot = 9
+        case 501: slot = 10
+        case 502: slot = 11
+        case 503: slot = 12
+        case 504: slot = 13
+        case 505: slot = 14
+        default: return nil
+        }
+        let slice = responses[2 * slot + (keepAlive ? 0 : 1)]
+        return UnsafeRawBufferPointer(rebasing: arena[Int(slice.offset)..<Int(slice.offset + slice.count)])
+    }
+
+    /// Writes the clock's date into every response (see `StaticFileCache.refreshDate`).
+    public func refreshDate(_ clock: HTTPDateClock) {
+        clock.withBytes { date in
+            for offset in dates {
+                (arena.baseAddress! + Int(offset)).copyMemory(from: date.baseAddress!, byteCount: HTTPDate.length)
+            }
+        }
+    }
+}

@@ -1,0 +1,391 @@
+import Foundation
+
+/// The HTTP server's configuration, read from `conf/httpd.json` at start-up with
+/// Foundation's JSONDecoder (DESIGN §4: no hand-written parser). Every key has a
+/// default, so `{}` is a valid file; an unknown key is an error (a typo would
+/// otherwise silently leave a default in force), and every error names the file,
+/// the key path and, when it can be found, the line.
+public struct HTTPServerConfiguration: Hashable, Sendable {
+    /// TCP port the server listens on (`listen_port`).
+    public var listenPort: UInt16 = 80
+    /// Directory of the static files (`document_root`), relative to the working directory.
+    public var documentRoot = "www"
+    /// Value of the Server field (`server_name`): a token of at most 64 bytes.
+    public var serverName = "mtcp-httpd"
+    /// Whether to write an access log (`access_log`).
+    public var accessLog = false
+    /// Request limits (`limits`).
+    public var limits = HTTPLimits()
+    /// Timeouts (`timeouts`).
+    public var timeouts = Timeouts()
+    /// Static file cache sizes (`cache`).
+    public var cache = Cache()
+    /// Reverse-proxy routes, tried in order (`routes`).
+    public var routes: [Route] = []
+    /// Upstream server pools the routes name (`upstreams`).
+    public var upstreams: [UpstreamPool] = []
+
+    /// Timeouts, in milliseconds.
+    public struct Timeouts: Hashable, Sendable {
+        /// Time allowed to receive a whole request head (`header_ms`); 408 after it.
+        public var headerMilliseconds = 10_000
+        /// Time a keep-alive connection may stay idle between requests (`idle_ms`).
+        public var idleMilliseconds = 60_000
+        /// Time allowed to connect to an upstream (`upstream_connect_ms`); 502/503 after it.
+        public var upstreamConnectMilliseconds = 3_000
+        /// Time allowed between bytes from an upstream (`upstream_read_ms`); 504 after it.
+        public var upstreamReadMilliseconds = 30_000
+    }
+
+    /// Static file cache sizes, in bytes.
+    public struct Cache: Hashable, Sendable {
+        /// Bytes of pre-built responses held in memory per core (`max_bytes`).
+        public var maxBytes = 64 << 20
+        /// Largest file held in memory (`max_file_bytes`); larger ones are streamed.
+        public var maxFileBytes = 256 << 10
+    }
+
+    /// Requests whose path starts with `prefix` go to the pool named `upstream`.
+    public struct Route: Hashable, Sendable {
+        /// Path prefix, starting with `/` (`prefix`).
+        public var prefix: String
+        /// Name of an upstream pool (`upstream`).
+        public var upstream: String
+    }
+
+    /// A named set of upstream servers.
+    public struct UpstreamPool: Hashable, Sendable {
+        /// The name routes refer to (`name`).
+        public var name: String
+        /// The servers, as written `"198.18.0.2:8080"` (`servers`).
+        public var servers: [UpstreamServer]
+    }
+
+    /// An upstream server's IPv4 address and port.
+    public struct UpstreamServer: Hashable, Sendable {
+        /// The address in dotted-quad form.
+        public var address: String
+        /// The address as a number, most significant byte first (198.18.0.2 is 0xC6120002).
+        public var addressValue: UInt32
+        /// The TCP port.
+        public var port: UInt16
+    }
+
+    /// The defaults: serve `www` on port 80, no routes.
+    public init() {}
+
+    /// The static file cache's configuration.
+    public var staticFileCache: StaticFileCacheConfiguration {
+        StaticFileCacheConfiguration(documentRoot: documentRoot, serverName: serverName,
+                                     maxMemoryBytes: cache.maxBytes, maxFileBytes: cache.maxFileBytes)
+    }
+
+    /// Reads and checks the file at `path`.
+    public static func load(path: String) throws(HTTPConfigurationError) -> HTTPServerConfiguration {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw HTTPConfigurationError(file: path, keyPath: "", line: nil, message: "cannot read: \(error.localizedDescription)")
+        }
+        return try decode(data, file: path)
+    }
+
+    /// Decodes and checks a configuration; `file` names it in errors.
+    public static func decode(_ data: Data, file: String) throws(HTTPConfigurationError) -> HTTPServerConfiguration {
+        let text = String(decoding: data, as: UTF8.self)
+        let configuration: HTTPServerConfiguration
+        do {
+            configuration = try JSONDecoder().decode(HTTPServerConfiguration.self, from: data)
+        } catch let error as DecodingError {
+            throw HTTPConfigurationError(error, file: file, text: text)
+        } catch {
+            throw HTTPConfigurationError(file: file, keyPath: "", line: nil, message: "\(error)")
+        }
+        if let (path, message) = configuration.problem() {
+            throw HTTPConfigurationError(file: file, keyPath: path, line: HTTPConfigurationError.line(of: path, in: text),
+                                         message: message)
+        }
+        return configuration
+    }
+
+    /// The first value that decodes but makes no sense, as (key path, message).
+    private func problem() -> (String, String)? {
+        if documentRoot.isEmpty { return ("document_root", "must not be empty") }
+        if serverName.isEmpty || serverName.utf8.count > 64 || !serverName.utf8.allSatisfy(ASCII.isTokenChar) {
+            return ("server_name", "must be 1 to 64 token characters (letters, digits, !#$%&'*+-.^_`|~)")
+        }
+        let positive: [(String, Int)] = [
+            ("limits.max_request_line", limits.maxRequestLineLength), ("limits.max_header_count", limits.maxHeaderCount),
+            ("limits.max_header_bytes", limits.maxHeaderBytes), ("limits.max_body_bytes", limits.maxBodyBytes),
+            ("limits.max_chunk_line", limits.maxChunkLineLength), ("timeouts.header_ms", timeouts.headerMilliseconds),
+            ("timeouts.idle_ms", timeouts.idleMilliseconds),
+            ("timeouts.upstream_connect_ms", timeouts.upstreamConnectMilliseconds),
+            ("timeouts.upstream_read_ms", timeouts.upstreamReadMilliseconds), ("cache.max_bytes", cache.maxBytes),
+            ("cache.max_file_bytes", cache.maxFileBytes),
+        ]
+        for (path, value) in positive where value <= 0 { return (path, "must be positive") }
+        if limits.maxHeadLength > Int(UInt32.max) { return ("limits", "a head this large cannot be parsed") }
+        var names = Set<String>()
+        for (index, pool) in upstreams.enumerated() {
+            if pool.name.isEmpty { return ("upstreams[\(index)].name", "must not be empty") }
+            if !names.insert(pool.name).inserted { return ("upstreams[\(index)].name", "duplicate pool \"\(pool.name)\"") }
+            if pool.servers.isEmpty { return ("upstreams[\(index)].servers", "must list at least one server") }
+        }
+        for (index, route) in routes.enumerated() {
+            if !route.prefix.hasPrefix("/") { return ("routes[\(index)].prefix", "must start with \"/\"") }
+            if !names.contains(route.upstream) {
+                return ("routes[\(index)].upstream", "no upstream pool is named \"\(route.upstream)\"")
+            }
+        }
+        return nil
+    }
+}
+
+/// Why a configuration file was refused.
+public struct HTTPConfigurationError: Error, CustomStringConvertible, Sendable {
+    /// The file's path.
+    public var file: String
+    /// Dotted key path of the offending value (`limits.max_body_bytes`, `routes[0].prefix`);
+    /// empty for errors of the whole file.
+    public var keyPath: String
+    /// Line of the key in the file, when it could be found.
+    public var line: Int?
+    /// What is wrong.
+    public var message: String
+
+    /// `file:line: key path: message`.
+    public var description: String {
+        var text = file
+        if let line { text += ":\(line)" }
+        if !keyPath.isEmpty { text += ": \(keyPath)" }
+        return text + ": " + message
+    }
+
+    init(file: String, keyPath: String, line: Int?, message: String) {
+        self.file = file
+        self.keyPath = keyPath
+        self.line = line
+        self.message = message
+    }
+
+    init(_ error: DecodingError, file: String, text: String) {
+        let context: DecodingError.Context
+        var message: String
+        switch error {
+        case .typeMismatch(let type, let errorContext):
+            context = errorContext
+            message = "expected \(Self.describe(type))"
+        case .valueNotFound(let type, let errorContext):
+            context = errorContext
+            message = "expected \(Self.describe(type)), found null"
+        case .keyNotFound(let key, let errorContext):
+            context = DecodingError.Context(codingPath: errorContext.codingPath + [key], debugDescription: "")
+            message = "missing"
+        case .dataCorrupted(let errorContext):
+            context = errorContext
+            message = errorContext.debugDescription
+            // Syntax errors carry their position in the underlying error.
+            if let underlying = errorContext.underlyingError {
+                let detail = (underlying as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(underlying)"
+                message += " (\(detail))"
+            }
+        @unknown default:
+            context = DecodingError.Context(codingPath: [], debugDescription: "")
+            message = "\(error)"
+        }
+        let path = Self.keyPath(context.codingPath)
+        self.init(file: file, keyPath: path, line: Self.line(of: path, in: text), message: message)
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is Int.Type, is UInt16.Type: "a number"
+        default: "\(type)"
+        }
+    }
+
+    static func keyPath(_ codingPath: [any CodingKey]) -> String {
+        var path = ""
+        for key in codingPath {
+            if let index = key.intValue {
+                path += "[\(index)]"
+            } else {
+                path += (path.isEmpty ? "" : ".") + key.stringValue
+            }
+        }
+        return path
+    }
+
+    /// The line where the last key of `path` appears, looking for each key of the
+    /// path in turn after the previous one (JSON allows the same key name at several
+    /// depths, so the whole path narrows the search).
+    /// A missing key is not in the text: its closest enclosing key found is used.
+    static func line(of path: String, in text: String) -> Int? {
+        let keys = path.split(whereSeparator: { $0 == "." || $0 == "[" }).filter { !$0.hasSuffix("]") }
+        guard !keys.isEmpty else { return nil }
+        var position = text.startIndex
+        var foundAny = false
+        for key in keys {
+            guard let found = text.range(of: "\"\(key)\"", range: position..<text.endIndex) else { break }
+            position = found.lowerBound
+            foundAny = true
+        }
+        guard foundAny else { return nil }
+        return text[..<position].reduce(1) { $1 == "\n" ? $0 + 1 : $0 }
+    }
+}
+
+// MARK: Decoding
+
+/// Any key, to list those present in an object and refuse unknown ones.
+private struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+extension Decoder {
+    /// Throws for the first key of this object that `Keys` does not know.
+    fileprivate func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_: Keys.Type) throws {
+        let container = try container(keyedBy: AnyKey.self)
+        for key in container.allKeys where Keys(stringValue: key.stringValue) == nil {
+            let known = Keys.allCases.map(\.stringValue).joined(separator: ", ")
+            throw DecodingError.dataCorrupted(.init(codingPath: codingPath + [key],
+                                                    debugDescription: "unknown key (known keys: \(known))"))
+        }
+    }
+}
+
+extension HTTPServerConfiguration: Decodable {
+    private enum Keys: String, CodingKey, CaseIterable {
+        case listenPort = "listen_port", documentRoot = "document_root", serverName = "server_name"
+        case accessLog = "access_log", limits, timeouts, cache, routes, upstreams
+    }
+
+    /// Decodes the file's top-level object; absent keys keep their defaults.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(Keys.self)
+        let container = try decoder.container(keyedBy: Keys.self)
+        // Decoded as Int and range-checked here: an out-of-range UInt16 is reported by
+        // the decoder as invalid JSON, without saying where.
+        if let port = try container.decodeIfPresent(Int.self, forKey: .listenPort) {
+            guard let value = UInt16(exactly: port), value > 0 else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [Keys.listenPort],
+                                                        debugDescription: "must be 1...65535"))
+            }
+            listenPort = value
+        }
+        documentRoot = try container.decodeIfPresent(String.self, forKey: .documentRoot) ?? documentRoot
+        serverName = try container.decodeIfPresent(String.self, forKey: .serverName) ?? serverName
+        accessLog = try container.decodeIfPresent(Bool.self, forKey: .accessLog) ?? accessLog
+        limits = try container.decodeIfPresent(DecodedLimits.self, forKey: .limits)?.limits ?? limits
+        timeouts = try container.decodeIfPresent(Timeouts.self, forKey: .timeouts) ?? timeouts
+        cache = try container.decodeIfPresent(Cache.self, forKey: .cache) ?? cache
+        routes = try container.decodeIfPresent([Route].self, forKey: .routes) ?? routes
+        upstreams = try container.decodeIfPresent([UpstreamPool].self, forKey: .upstreams) ?? upstreams
+    }
+}
+
+/// `HTTPLimits` as the file spells it; kept apart so that the limits type itself
+/// stays free of Foundation and coding concerns.
+private struct DecodedLimits: Decodable {
+    var limits = HTTPLimits()
+
+    private enum Keys: String, CodingKey, CaseIterable {
+        case maxRequestLine = "max_request_line", maxHeaderCount = "max_header_count"
+        case maxHeaderBytes = "max_header_bytes", maxBodyBytes = "max_body_bytes"
+        case maxChunkLine = "max_chunk_line", lengthRequired = "length_required"
+    }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(Keys.self)
+        let container = try decoder.container(keyedBy: Keys.self)
+        limits.maxRequestLineLength = try container.decodeIfPresent(Int.self, forKey: .maxRequestLine)
+            ?? limits.maxRequestLineLength
+        limits.maxHeaderCount = try container.decodeIfPresent(Int.self, forKey: .maxHeaderCount) ?? limits.maxHeaderCount
+        limits.maxHeaderBytes = try container.decodeIfPresent(Int.self, forKey: .maxHeaderBytes) ?? limits.maxHeaderBytes
+        limits.maxBodyBytes = try container.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? limits.maxBodyBytes
+        limits.maxChunkLineLength = try container.decodeIfPresent(Int.self, forKey: .maxChunkLine)
+            ?? limits.maxChunkLineLength
+        limits.lengthRequired = try container.decodeIfPresent(Bool.self, forKey: .lengthRequired) ?? limits.lengthRequired
+    }
+}
+
+extension HTTPServerConfiguration.Timeouts: Decodable {
+    private enum Keys: String, CodingKey, CaseIterable {
+        case header = "header_ms", idle = "idle_ms", upstreamConnect = "upstream_connect_ms"
+        case upstreamRead = "upstream_read_ms"
+    }
+
+    /// Decodes `timeouts`; absent keys keep their defaults.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(Keys.self)
+        let container = try decoder.container(keyedBy: Keys.self)
+        headerMilliseconds = try container.decodeIfPresent(Int.self, forKey: .header) ?? headerMilliseconds
+        idleMilliseconds = try container.decodeIfPresent(Int.self, forKey: .idle) ?? idleMilliseconds
+        upstreamConnectMilliseconds = try container.decodeIfPresent(Int.self, forKey: .upstreamConnect)
+            ?? upstreamConnectMilliseconds
+        upstreamReadMilliseconds = try container.decodeIfPresent(Int.self, forKey: .upstreamRead)
+            ?? upstreamReadMilliseconds
+    }
+}
+
+extension HTTPServerConfiguration.Cache: Decodable {
+    private enum Keys: String, CodingKey, CaseIterable {
+        case maxBytes = "max_bytes", maxFileBytes = "max_file_bytes"
+    }
+
+    /// Decodes `cache`; absent keys keep their defaults.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(Keys.self)
+        let container = try decoder.container(keyedBy: Keys.self)
+        maxBytes = try container.decodeIfPresent(Int.self, forKey: .maxBytes) ?? maxBytes
+        maxFileBytes = try container.decodeIfPresent(Int.self, forKey: .maxFileBytes) ?? maxFileBytes
+    }
+}
+
+extension HTTPServerConfiguration.Route: Decodable {
+    private enum Keys: String, CodingKey, CaseIterable { case prefix, upstream }
+
+    /// Decodes a route; both keys are required.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(Keys.self)
+        let container = try decoder.container(keyedBy: Keys.self)
+        prefix = try container.decode(String.self, forKey: .prefix)
+        upstream = try container.decode(String.self, forKey: .upstream)
+    }
+}
+
+extension HTTPServerConfiguration.UpstreamPool: Decodable {
+    private enum Keys: String, CodingKey, CaseIterable { case name, servers }
+
+    /// Decodes a pool; both keys are required.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(Keys.self)
+        let container = try decoder.container(keyedBy: Keys.self)
+        name = try container.decode(String.self, forKey: .name)
+        servers = try container.decode([HTTPServerConfiguration.UpstreamServer].self, forKey: .servers)
+    }
+}
+
+extension HTTPServerConfiguration.UpstreamServer: Decodable {
+    /// Decodes `"a.b.c.d:port"` (IPv4 only: the stack speaks IPv4).
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        var address = in_addr()
+        guard parts.count == 2, inet_pton(AF_INET, String(parts[0]), &address) == 1,
+              let port = UInt16(parts[1]), port > 0
+        else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "\"\(text)\" is not an IPv4 address and port like \"198.18.0.2:8080\""))
+        }
+        self.address = String(parts[0])
+        addressValue = UInt32(bigEndian: address.s_addr)
+        self.port = port
+    }
+}

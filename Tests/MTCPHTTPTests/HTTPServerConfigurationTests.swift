@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+@testable import MTCPHTTP
+
+func decodeConfiguration(_ json: String) throws(HTTPConfigurationError) -> HTTPServerConfiguration {
+    try HTTPServerConfiguration.decode(Data(json.utf8), file: "conf/test.json")
+}
+
+func configurationError(_ json: String) -> String? {
+    do {
+        _ = try decodeConfiguration(json)
+        return nil
+    } catch {
+        return error.description
+    }
+}
+
+@Suite struct HTTPServerConfigurationTests {
+    @Test func theShippedFileHoldsTheDefaults() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("conf/httpd.json").path
+        #expect(try HTTPServerConfiguration.load(path: file) == HTTPServerConfiguration())
+        #expect(try decodeConfiguration("{}") == HTTPServerConfiguration())
+        let defaults = HTTPServerConfiguration()
+        #expect(defaults.listenPort == 80 && defaults.documentRoot == "www" && !defaults.accessLog)
+        #expect(defaults.routes.isEmpty && defaults.upstreams.isEmpty)
+    }
+
+    @Test func decodesEveryKey() throws {
+        let configuration = try decodeConfiguration("""
+            {"listen_port": 8080, "document_root": "/srv/www", "server_name": "edge", "access_log": true,
+             "limits": {"max_request_line": 100, "max_header_count": 5, "max_header_bytes": 200,
+                        "max_body_bytes": 300, "max_chunk_line": 40, "length_required": false},
+             "timeouts": {"header_ms": 1, "idle_ms": 2, "upstream_connect_ms": 3, "upstream_read_ms": 4},
+             "cache": {"max_bytes": 1000, "max_file_bytes": 10},
+             "routes": [{"prefix": "/api/", "upstream": "backend"}],
+             "upstreams": [{"name": "backend", "servers": ["198.18.0.2:8080", "10.0.0.1:80"]}]}
+            """)
+        #expect(configuration.listenPort == 8080)
+        #expect(configuration.documentRoot == "/srv/www")
+        #expect(configuration.serverName == "edge")
+        #expect(configuration.accessLog)
+        #expect(configuration.limits == HTTPLimits(maxRequestLineLength: 100, maxHeaderCount: 5, maxHeaderBytes: 200,
+                                                   maxBodyBytes: 300, maxChunkLineLength: 40, lengthRequired: false))
+        #expect(configuration.timeouts.headerMilliseconds == 1 && configuration.timeouts.upstreamReadMilliseconds == 4)
+        #expect(configuration.cache.maxBytes == 1000 && configuration.cache.maxFileBytes == 10)
+        #expect(configuration.routes == [.init(prefix: "/api/", upstream: "backend")])
+        let server = try #require(configuration.upstreams.first?.servers.first)
+        #expect(server.address == "198.18.0.2" && server.addressValue == 0xC612_0002 && server.port == 8080)
+        #expect(configuration.staticFileCache.maxMemoryBytes == 1000)
+    }
+
+    @Test func partialObjectsKeepTheOtherDefaults() throws {
+        let configuration = try decodeConfiguration(#"{"limits": {"max_body_bytes": 5}}"#)
+        #expect(configuration.limits.maxBodyBytes == 5)
+        #expect(configuration.limits.maxHeaderCount == HTTPLimits().maxHeaderCount)
+    }
+
+    @Test func errorsNameTheFileTheKeyAndTheLine() {
+        #expect(configurationError("{\n  \"listen_port\": 80,\n  \"listen_prot\": 81\n}")?
+            .hasPrefix("conf/test.json:3: listen_prot: unknown key") == true)
+        #expect(configurationError("{\n\"limits\": {\n  \"max_body\": 1\n}}")?
+            .hasPrefix("conf/test.json:3: limits.max_body: unknown key") == true)
+        #expect(configurationError("{\"listen_port\": \"80\"}") == "conf/test.json:1: listen_port: expected a number")
+        let overflow = configurationError("{\"listen_port\": 70000}")
+        #expect(overflow == "conf/test.json:1: listen_port: must be 1...65535")
+        #expect(configurationError("{\"access_log\": 1}") == "conf/test.json:1: access_log: expected true or false")
+        #expect(configurationError("{\"listen_port\": 0}") == "conf/test.json:1: listen_port: must be 1...65535")
+        #expect(configurationError("{\"routes\": [{\"prefix\": \"/a\"}]}") == "conf/test.json:1: routes[0].upstream: missing")
+        #expect(configurationError("{\"routes\": [{\"prefix\": \"/a\", \"upstream\": \"none\"}]}")
+                == "conf/test.json:1: routes[0].upstream: no upstream pool is named \"none\"")
+        #expect(configurationError("{\"routes\": [{\"prefix\": \"a\", \"upstream\": \"p\"}],"
+                                   + "\"upstreams\": [{\"name\": \"p\", \"servers\": [\"1.2.3.4:1\"]}]}")
+                == "conf/test.json:1: routes[0].prefix: must start with \"/\"")
+        #expect(configurationError("{\"upstreams\": [{\"name\": \"p\",\n \"servers\": [\"1.2.3.4\"]}]}")?
+            .hasPrefix("conf/test.json:2: upstreams[0].servers[0]: \"1.2.3.4\" is not an IPv4 address") == true)
+        #expect(configurationError("{\"upstreams\": [{\"name\": \"p\", \"servers\": []}]}")
+                == "conf/test.json:1: upstreams[0].servers: must list at least one server")
+        #expect(configurationError("{\"server_name\": \"two words\"}")?.hasPrefix("conf/test.json:1: server_name:") == true)
+        #expect(configurationError("{\"cache\": {\"max_bytes\": -1}}") == "conf/test.json:1: cache.max_bytes: must be positive")
+        let syntax = configurationError("{\"listen_port\": 80")
+        #expect(syntax?.hasPrefix("conf/test.json: The given data was not valid JSON") == true, "\(syntax ?? "")")
+        #expect(configurationError("[]") != nil)
+    }
+
+    @Test func errorResponsesArePrebuiltAndDated() throws {
+        let responses = HTTPErrorResponses(serverName: "test", now: 784_111_777)
+        for status in HTTPErrorResponses.statuses {
+            let keepAliveBytes = responses.response(for: status, keepAlive: true)
+            let text = String(decoding: try #require(keepAliveBytes), as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 \(status.rawValue) \(status.reasonPhrase)\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"))
+            #expect(text.contains("<h1>\(status.rawValue) \(status.reasonPhrase)</h1>"))
+            let closes = HTTPErrorResponses.mustClose(status)
+            #expect(text.contains(closes ? "Connection: close\r\n" : "Connection: keep-alive\r\n"), "\(status.rawValue)")
+            let closeBytes = responses.response(for: status, keepAlive: false)
+            let close = String(decoding: try #require(closeBytes), as: UTF8.self)
+            #expect(close.contains("Connection: close\r\n"))
+            let body = text[text.range(of: "\r\n\r\n")!.upperBound...]
+            #expect(text.contains("Content-Length: \(body.utf8.count)\r\n"))
+        }
+        #expect(HTTPErrorResponses.mustClose(.badRequest) && !HTTPErrorResponses.mustClose(.notFound))
+        let notAllowed = String(decoding: responses.response(for: .methodNotAllowed, keepAlive: true)!, as: UTF8.self)
+        #expect(notAllowed.contains("Allow: GET, HEAD\r\n"))
+        let none = responses.response(for: .ok, keepAlive: true)
+        #expect(none == nil)
+        responses.refreshDate(HTTPDateClock(now: 784_111_778))
+        let patched = String(decoding: responses.response(for: .notFound, keepAlive: false)!, as: UTF8.self)
+        #expect(patched.contains("Date: Sun, 06 Nov 1994 08:49:38 GMT\r\n"))
+    }
+}
