@@ -70,6 +70,14 @@ public struct HTTPHeaderFields: Sequence {
     let buffer: UnsafeRawBufferPointer
     let section: HTTPByteSpan
 
+    /// The field lines of `section` of `buffer`: from the first field line up to,
+    /// not including, the empty line that ends a head; the lines must have been
+    /// validated by a parser (each holds a colon).
+    public init(buffer: UnsafeRawBufferPointer, section: HTTPByteSpan) {
+        self.buffer = buffer
+        self.section = section
+    }
+
     /// Walks the section line by line.
     public struct Iterator: IteratorProtocol {
         let buffer: UnsafeRawBufferPointer

@@ -1,8 +1,9 @@
 import Glibc
 
 /// The per-connection memory of the HTTP server: for every socket slot, a small
-/// buffer for response heads built per request (304, 206, 416, errors) and a
-/// buffer for the request head being received, which the parser needs contiguous.
+/// buffer for response heads built per request (304, 206, 416, errors), a
+/// buffer for the head being received (the parsers need it contiguous), and,
+/// for proxying, a buffer for the head forwarded to the other side.
 ///
 /// It is one anonymous mapping reserved at start-up for every slot of the socket
 /// table but backed by the kernel only where it is touched: a 100-byte request
@@ -12,15 +13,17 @@ import Glibc
 struct ConnectionMemory {
     let headBytes: Int
     let requestBytes: Int
+    let forwardBytes: Int
     private let slotBytes: Int
     private let base: UnsafeMutableRawPointer
     private let mappedBytes: Int
 
-    init(slots: Int, headBytes: Int, requestBytes: Int) {
+    init(slots: Int, headBytes: Int, requestBytes: Int, forwardBytes: Int) {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         self.headBytes = headBytes
         self.requestBytes = requestBytes
-        slotBytes = max(page, (headBytes + requestBytes + page - 1) / page * page)
+        self.forwardBytes = forwardBytes
+        slotBytes = max(page, (headBytes + requestBytes + forwardBytes + page - 1) / page * page)
         mappedBytes = max(slots, 1) * slotBytes
         let mapping = mmap(nil, mappedBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         precondition(mapping != MAP_FAILED, "cannot reserve \(mappedBytes) bytes of address space")
@@ -37,6 +40,12 @@ struct ConnectionMemory {
     /// Where slot `index` receives its request head.
     func request(_ index: Int) -> UnsafeMutableRawBufferPointer {
         UnsafeMutableRawBufferPointer(start: base + index * slotBytes + headBytes, count: requestBytes)
+    }
+
+    /// Where slot `index` builds a head to forward: the request sent upstream
+    /// (upstream slots) or the response relayed back (client slots).
+    func forward(_ index: Int) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: base + index * slotBytes + headBytes + requestBytes, count: forwardBytes)
     }
 
     /// Gives a closed connection's pages back to the kernel, so a burst of large

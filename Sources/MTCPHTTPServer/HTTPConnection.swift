@@ -15,8 +15,18 @@ struct PendingOutput {
     var isEmpty: Bool { head.isEmpty && body.isEmpty && fileRemaining == 0 }
 }
 
-/// The server's state of one client connection, kept in a table indexed by the
+/// Where a proxied request stands, seen from the client's connection.
+enum ProxyPhase {
+    case none
+    /// The request (head, then body) goes upstream; no response head yet.
+    case forwarding
+    /// The response goes back to the client.
+    case relaying
+}
+
+/// The server's state of one connection, kept in a table indexed by the
 /// socket's slot: no object per connection, nothing allocated when one opens.
+/// A slot is a client's connection, or one of the proxy's upstream connections.
 struct HTTPConnection {
     var socket: Socket
     var isOpen = false
@@ -42,6 +52,37 @@ struct HTTPConnection {
     /// The status and content length of the response in progress, for the access log.
     var status = HTTPStatus.ok
     var contentLength = 0
+    /// The client's address, for the access log and X-Forwarded-For.
+    var client = IPv4Address.any
+    /// Client: bytes of the proxied request's line kept in the head buffer for
+    /// the access log (the request buffer moves on before the response comes).
+    var proxiedRequestLine = 0
+
+    // MARK: reverse proxy
+    /// This slot is the proxy's connection to an upstream server.
+    var isUpstream = false
+    /// The slot on the other side of a proxied exchange, or -1.
+    var peer: Int32 = -1
+    /// Client: where its proxied request stands.
+    var proxy = ProxyPhase.none
+    /// Client: request body bytes still to forward (Content-Length framing).
+    var bodyToForward = 0
+    /// Client: the request body is chunked; the decoder finds its end.
+    var forwardsChunked = false
+    var chunkDecoder = HTTPChunkedDecoder()
+    /// Upstream: the server (index in `UpstreamPools.servers`).
+    var server = -1
+    /// Upstream: the response being relayed.
+    var response = HTTPResponseParser()
+    /// Upstream: the connection is not established yet.
+    var isConnecting = false
+    /// Upstream: nothing says the connection cannot carry another request
+    /// (false once the upstream sent bytes beyond its response).
+    var reusable = true
+    /// Upstream: parked for reuse, no request in flight.
+    var isIdle = false
+    /// Upstream: when the connect or the next response byte is overdue.
+    var deadline = Instant.zero
 
     init(socket: Socket, limits: HTTPLimits, now: Instant) {
         self.socket = socket

@@ -8,10 +8,15 @@ extension HTTPServer {
     /// Serves connection `index` until it would block (edge-triggered events
     /// bring it back when bytes arrive or room opens), or closes it.
     mutating func serve<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) {
+        if connections[index].isUpstream { return serveUpstream(index, &context) }
         while connections[index].isOpen {
             if !connections[index].output.isEmpty {
                 guard writeOutput(index, &context) else { return }  // wait for room
-                finishResponse(index)
+                if connections[index].proxy == .none { finishResponse(index) }
+            }
+            if connections[index].proxy != .none {
+                guard pumpProxy(index, &context) else { return }
+                continue
             }
             if connections[index].closeAfterOutput {
                 return closeConnection(index, &context, reset: false)
@@ -33,12 +38,18 @@ extension HTTPServer {
         } catch {
             statistics.malformedRequests &+= 1
             respondWithError(index, error.status, &context)
+            recordAccess(index, requestLine: .init(start: nil, count: 0))
             return true
         }
         statistics.requests &+= 1
         respond(index, to: head, in: request, &context)
+        if connections[index].proxy == .none {
+            recordAccess(index, requestLine: head.requestLine.bytes(in: request),
+                         referer: head.referer?.bytes(in: request), userAgent: head.userAgent?.bytes(in: request))
+        }
         consume(index, head.headLength)
-        if connections[index].closeAfterOutput { return true }
+        // A proxied request's body goes upstream; otherwise it is not needed.
+        if connections[index].closeAfterOutput || connections[index].proxy != .none { return true }
         switch head.body {
         case .none:
             break
@@ -58,17 +69,21 @@ extension HTTPServer {
     func consume(_ index: Int, _ count: Int) {
         let skip = min(connections[index].bodyToSkip, connections[index].buffered - count)
         connections[index].bodyToSkip -= skip
-        let removed = count + skip
-        let remaining = connections[index].buffered - removed
-        if remaining > 0 {
-            let buffer = memory.request(index)
-            memmove(buffer.baseAddress!, buffer.baseAddress! + removed, remaining)
-        }
-        connections[index].buffered = remaining
+        dropFront(index, count + skip)
         if count > 0 {
             connections[index].parser.reset()
-            connections[index].requestStarted = remaining > 0 ? connections[index].lastActivity : nil
+            connections[index].requestStarted = connections[index].buffered > 0 ? connections[index].lastActivity : nil
         }
+    }
+
+    /// Removes `count` bytes from the front of the request buffer.
+    func dropFront(_ index: Int, _ count: Int) {
+        let remaining = connections[index].buffered - count
+        if remaining > 0 && count > 0 {
+            let buffer = memory.request(index)
+            memmove(buffer.baseAddress!, buffer.baseAddress! + count, remaining)
+        }
+        connections[index].buffered = remaining
     }
 
     /// Reads what has arrived into the request buffer. Returns false when the
@@ -108,7 +123,7 @@ extension HTTPServer {
 
     /// Writes as much of the pending response as the send buffer takes.
     /// Returns whether all of it is written.
-    private mutating func writeOutput<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
+    mutating func writeOutput<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
         let socket = connections[index].socket
         var output = connections[index].output
         defer { connections[index].output = output }
@@ -158,7 +173,7 @@ extension HTTPServer {
     }
 
     /// A response is written: count it (and log it).
-    private mutating func finishResponse(_ index: Int) {
+    mutating func finishResponse(_ index: Int) {
         statistics.count(response: connections[index].status.rawValue)
     }
 }

@@ -9,17 +9,15 @@ extension HTTPServer {
                                                 in request: UnsafeRawBufferPointer,
                                                 _ context: inout SocketContext<Device>) {
         if !head.keepAlive { connections[index].closeAfterOutput = true }
-        switch head.method {
-        case .get, .head:
-            break
-        case .other:
-            return respondWithError(index, .notImplemented, &context)
-        default:
-            return respondWithError(index, .methodNotAllowed, &context)
-        }
         switch HTTPTargetPath.normalize(head.target.bytes(in: request), into: pathBuffer) {
         case .path(let length, _):
             let path = UnsafeRawBufferPointer(rebasing: pathBuffer[0..<length])
+            if let pool = upstreams.pool(for: path) { return startProxy(index, head, in: request, pool: pool, &context) }
+            switch head.method {
+            case .get, .head: break
+            case .other: return respondWithError(index, .notImplemented, &context)
+            default: return respondWithError(index, .methodNotAllowed, &context)
+            }
             guard let response = cache.response(to: head, in: request, path: path, clock: clock,
                                                 scratch: memory.head(index)) else {
                 return respondWithError(index, .notFound, &context)
@@ -48,40 +46,18 @@ extension HTTPServer {
         }
     }
 
-    /// Queues a small error response built in the connection's head buffer. After
-    /// a malformed request the framing of what follows is unknown, so the
-    /// connection closes after the response (RFC 9112 §9.6); so does a 408.
+    /// Queues a pre-built error response. After a malformed request the framing
+    /// of what follows is unknown, so the connection closes after the response
+    /// (RFC 9112 §9.6); so it does after a 408 or a 500 (`mustClose`).
     mutating func respondWithError<Device: PacketDevice>(_ index: Int, _ status: HTTPStatus,
                                                          _ context: inout SocketContext<Device>) {
-        let keepAlive = !connections[index].closeAfterOutput && Self.keepsConnection(after: status)
+        let keepAlive = !connections[index].closeAfterOutput && !HTTPErrorResponses.mustClose(status)
         connections[index].closeAfterOutput = !keepAlive
-        let buffer = memory.head(index)
-        var writer = HTTPByteWriter(buffer)
-        let body = status.reasonPhrase
-        clock.withBytes { date in
-            serverName.withUnsafeBytes { server in
-                var head = HTTPResponseHead(status: status, date: date, server: server, keepAlive: keepAlive)
-                head.contentType = UnsafeRawBufferPointer(start: Self.textPlain.utf8Start,
-                                                          count: Self.textPlain.utf8CodeUnitCount)
-                head.contentLength = body.utf8CodeUnitCount + 1
-                if status == .methodNotAllowed { head.allow = "GET, HEAD" }
-                head.write(into: &writer)
-            }
-        }
-        writer.append(body)
-        writer.append(byte: 0x0A)
-        connections[index].output = PendingOutput(head: writer.written)
+        let response = errors.response(for: status, keepAlive: keepAlive)
+            ?? errors.response(for: .internalServerError, keepAlive: false)!
+        connections[index].output = PendingOutput(head: response)
         connections[index].status = status
-        connections[index].contentLength = body.utf8CodeUnitCount + 1
+        connections[index].contentLength = 0
         connections[index].requestStarted = nil
-    }
-
-    private static let textPlain: StaticString = "text/plain; charset=utf-8"
-
-    /// Statuses after which the connection can carry on: the request was
-    /// understood, only refused.
-    private static func keepsConnection(after status: HTTPStatus) -> Bool {
-        status == .notFound || status == .forbidden || status == .methodNotAllowed
-            || status == .internalServerError
     }
 }

@@ -16,29 +16,37 @@ import MTCPRuntime
 public struct HTTPServer: EngineApplication, ~Copyable {
     let options: HTTPServerOptions
     var cache: StaticFileCache
+    let errors: HTTPErrorResponses
+    var accessLog: AccessLogWriter
     var clock: HTTPDateClock
     public internal(set) var statistics = HTTPServerStatistics()
     var poll: EventPoll?
     var listener: Socket?
     var connections = UnsafeMutableBufferPointer<HTTPConnection>(start: nil, count: 0)
-    var memory = ConnectionMemory(slots: 0, headBytes: 0, requestBytes: 0)
+    var memory = ConnectionMemory(slots: 0, headBytes: 0, requestBytes: 0, forwardBytes: 0)
     /// Room for a normalised request path (the cache's lookup key).
     let pathBuffer: UnsafeMutableRawBufferPointer
     /// Room for file bytes on their way from disk to a send buffer.
     let fileBuffer: UnsafeMutableRawBufferPointer
     let events = UnsafeMutableBufferPointer<EventPollEvent>.allocate(capacity: 512)
     var nextSweep = Instant.zero
-    /// The Server field's value, for the responses built per request.
-    let serverName: [UInt8]
+    var upstreams: UpstreamPools
+    /// The reload requests already acted on (SIGHUP, `ReloadSignal`).
+    var reloadsSeen = ReloadSignal.generation
 
     /// Builds the core's cache from the document root (on the core's own thread).
-    public init(options: HTTPServerOptions) throws(StaticFileCacheError) {
+    public init(options: HTTPServerOptions) throws {
         self.options = options
-        serverName = Array(options.cache.serverName.utf8)
+        upstreams = UpstreamPools(options.routes, pools: options.pools.map { $0.map { ($0.address, $0.port) } })
         let now = Self.unixTime()
         clock = HTTPDateClock(now: now)
-        cache = try StaticFileCache(configuration: options.cache, now: now)
-        cache.refreshDate(clock)
+        // Both may fail: built as locals, so a failure of the second frees the first.
+        let cache = try StaticFileCache(configuration: options.cache, now: now)
+        let accessLog = try AccessLogWriter(path: options.accessLogPath)
+        self.cache = cache
+        self.accessLog = accessLog
+        self.cache.refreshDate(clock)
+        errors = HTTPErrorResponses(serverName: options.cache.serverName, now: now)
         pathBuffer = .allocate(byteCount: options.limits.maxRequestLineLength + 1, alignment: 16)
         fileBuffer = .allocate(byteCount: 64 << 10, alignment: 64)
     }
@@ -63,7 +71,8 @@ public struct HTTPServer: EngineApplication, ~Copyable {
         connections.initialize(repeating: HTTPConnection())
         memory.unmap()
         memory = ConnectionMemory(slots: context.socketCapacity, headBytes: StaticFileCache.minimumScratchBytes,
-                                  requestBytes: options.limits.maxHeadLength)
+                                  requestBytes: options.limits.maxHeadLength,
+                                  forwardBytes: options.limits.maxHeadLength + 512)
         nextSweep = context.now + .seconds(1)
     }
 
@@ -84,7 +93,13 @@ public struct HTTPServer: EngineApplication, ~Copyable {
                 if socket == listener {
                     acceptAll(&context)
                 } else if event.events.contains(.error) {
-                    closeConnection(Int(socket.index), &context, reset: true)
+                    let index = Int(socket.index)
+                    if connections[index].isUpstream && !connections[index].isIdle {
+                        upstreamFailed(index, .badGateway, &context)
+                    } else {
+                        if connections[index].isIdle { upstreams.unpark(Int32(index), server: connections[index].server) }
+                        closeConnection(index, &context, reset: true)
+                    }
                 } else {
                     serve(Int(socket.index), &context)
                 }
@@ -98,7 +113,13 @@ public struct HTTPServer: EngineApplication, ~Copyable {
         if let listener { try? context.close(listener) }
         listener = nil
         for index in connections.indices where connections[index].isOpen {
-            if connections[index].output.isEmpty && connections[index].buffered == 0 {
+            if connections[index].isIdle {
+                upstreams.unpark(Int32(index), server: connections[index].server)
+                closeConnection(index, &context, reset: false)
+            } else if connections[index].isUpstream {
+                continue  // ends with its exchange
+            } else if connections[index].output.isEmpty && connections[index].buffered == 0
+                        && connections[index].proxy == .none {
                 closeConnection(index, &context, reset: false)
             } else {
                 connections[index].closeAfterOutput = true
@@ -111,6 +132,7 @@ public struct HTTPServer: EngineApplication, ~Copyable {
         while let socket = try? context.accept(listener) {
             let index = Int(socket.index)
             connections[index] = HTTPConnection(socket: socket, limits: options.limits, now: context.now)
+            connections[index].client = (try? context.peerAddress(of: socket))?.address ?? .any
             statistics.connectionsAccepted &+= 1
             try? context.control(poll, .add, socket, events: [.input, .output, .edgeTriggered], data: socket.rawValue)
         }
@@ -118,14 +140,30 @@ public struct HTTPServer: EngineApplication, ~Copyable {
 
     /// Once a second: the Date of every response, and the timeouts.
     private mutating func sweep<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
-        if clock.update(now: Self.unixTime()) { cache.refreshDate(clock) }
+        if clock.update(now: Self.unixTime()) {
+            cache.refreshDate(clock)
+            errors.refreshDate(clock)
+        }
+        accessLog.flush()
+        if ReloadSignal.generation != reloadsSeen {
+            reloadsSeen = ReloadSignal.generation
+            reloadFiles(&context)
+        }
         let now = context.now
         for index in connections.indices where connections[index].isOpen {
             let connection = connections[index]
-            if let started = connection.requestStarted, connection.output.isEmpty,
-               now.since(started) > options.headerTimeout {
+            if connection.isUpstream {
+                // Upstream deadlines: connecting (502) or waiting for response bytes (504).
+                if connection.peer >= 0 && now > connection.deadline {
+                    upstreamFailed(index, connection.isConnecting ? .badGateway : .gatewayTimeout, &context)
+                }
+            } else if connection.proxy != .none {
+                continue  // its upstream's deadline governs
+            } else if let started = connection.requestStarted, connection.output.isEmpty,
+                      now.since(started) > options.headerTimeout {
                 statistics.headerTimeouts &+= 1
                 respondWithError(index, .requestTimeout, &context)
+                recordAccess(index, requestLine: .init(start: nil, count: 0))
                 serve(index, &context)
             } else if now.since(connection.lastActivity) > options.idleTimeout {
                 statistics.idleTimeouts &+= 1
@@ -134,20 +172,50 @@ public struct HTTPServer: EngineApplication, ~Copyable {
         }
     }
 
+    /// Rebuilds the cache from disk. Responses from the generation before the
+    /// previous one are about to lose their memory: connections still writing
+    /// one (clients that read nothing through two reloads) are reset.
+    private mutating func reloadFiles<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+        do {
+            try cache.reload(now: clock.second)
+        } catch {
+            print("mtcp-httpd: reload failed, still serving the previous files: \(error)")
+            return
+        }
+        for index in connections.indices where connections[index].isOpen && !connections[index].output.isEmpty
+            && connections[index].outputGeneration < cache.generation - 1 {
+            closeConnection(index, &context, reset: true)
+        }
+    }
+
     /// Gives the socket back; a reset when the peer must not wait for more.
     mutating func closeConnection<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>,
                                                         reset: Bool) {
         guard connections[index].isOpen else { return }
         let connection = connections[index]
+        connections[index].isOpen = false
         if connection.output.file >= 0 { close(connection.output.file) }
+        if !connection.isUpstream, connection.peer >= 0, connections[Int(connection.peer)].peer == Int32(index) {
+            // The client went away: its upstream exchange cannot finish.
+            connections[Int(connection.peer)].peer = -1
+            closeConnection(Int(connection.peer), &context, reset: true)
+        }
         if reset { try? context.abort(connection.socket) } else { try? context.close(connection.socket) }
         memory.release(index, touched: connection.highWater)
-        connections[index].isOpen = false
     }
 
     static func unixTime() -> Int64 {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return Int64(now.tv_sec)
+    }
+
+    /// Logs the response chosen for connection `index` (when the log is on).
+    mutating func recordAccess(_ index: Int, requestLine: UnsafeRawBufferPointer,
+                               referer: UnsafeRawBufferPointer? = nil, userAgent: UnsafeRawBufferPointer? = nil) {
+        guard accessLog.isEnabled else { return }
+        accessLog.record(client: connections[index].client, now: clock.second, requestLine: requestLine,
+                         status: connections[index].status, bytes: connections[index].contentLength,
+                         referer: referer, userAgent: userAgent)
     }
 }

@@ -1,8 +1,8 @@
 import MTCP
 import MTCPHTTP
 
-/// What one core's HTTP server needs to run, taken from the server's
-/// configuration file and the command line by the appliance.
+/// What one core's HTTP server needs to run: the server's configuration
+/// (conf/httpd.json) in the forms the data path uses.
 public struct HTTPServerOptions: Sendable {
     /// TCP port to listen on.
     public var port: UInt16 = 80
@@ -12,8 +12,38 @@ public struct HTTPServerOptions: Sendable {
     public var headerTimeout = TimeSpan.seconds(10)
     /// A kept-alive connection with nothing in flight is closed after this long.
     public var idleTimeout = TimeSpan.seconds(60)
-    /// Combined-format access log file, or nil for none.
+    /// Opening a connection to an upstream may take this long (502 otherwise).
+    public var upstreamConnectTimeout = TimeSpan.seconds(3)
+    /// An upstream may stay silent this long while a response is due (504 otherwise).
+    public var upstreamReadTimeout = TimeSpan.seconds(30)
+    /// Path prefixes routed to upstream pools, tried in order.
+    public var routes: [(prefix: String, pool: Int)] = []
+    /// The servers of each pool.
+    public var pools: [[(address: IPv4Address, port: UInt16)]] = []
+    /// Where each core appends the combined-format access log; nil for none.
     public var accessLogPath: String?
 
+    /// Where the access log goes when the configuration turns it on.
+    public static let defaultAccessLogPath = "access.log"
+
     public init(cache: StaticFileCacheConfiguration) { self.cache = cache }
+
+    /// The options a configuration file describes.
+    public init(_ configuration: HTTPServerConfiguration) {
+        cache = configuration.staticFileCache
+        port = configuration.listenPort
+        limits = configuration.limits
+        headerTimeout = .milliseconds(UInt64(configuration.timeouts.headerMilliseconds))
+        idleTimeout = .milliseconds(UInt64(configuration.timeouts.idleMilliseconds))
+        upstreamConnectTimeout = .milliseconds(UInt64(configuration.timeouts.upstreamConnectMilliseconds))
+        upstreamReadTimeout = .milliseconds(UInt64(configuration.timeouts.upstreamReadMilliseconds))
+        let names = configuration.upstreams.map(\.name)
+        pools = configuration.upstreams.map { pool in
+            pool.servers.map { (IPv4Address($0.addressValue), $0.port) }
+        }
+        routes = configuration.routes.compactMap { route in
+            names.firstIndex(of: route.upstream).map { (route.prefix, $0) }
+        }
+        accessLogPath = configuration.accessLog ? Self.defaultAccessLogPath : nil
+    }
 }

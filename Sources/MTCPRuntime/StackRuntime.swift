@@ -53,6 +53,7 @@ public struct StackRuntime {
     ) throws(DPDKError) -> Outcome {
         try checkMemory()
         StopSignal.install()
+        ReloadSignal.install()
         try DPDKEnvironment.initialize(arguments: configuration.ealArguments(programName: programName, pid: getpid()))
         defer { DPDKEnvironment.cleanup() }
         let cores = configuration.numCores

@@ -19,11 +19,17 @@ struct HTTPDCommand: ParsableCommand {
             responses), TCP echo (RFC 862) and discard (RFC 863).
             """)
 
-    @Option(help: "Document root served over HTTP.")
-    var root = "www"
+    @Option(help: "HTTP server configuration (JSON: port, root, limits, timeouts, proxy routes).")
+    var httpConfig = "conf/httpd.json"
 
-    @Option(help: "TCP port of the HTTP server.")
-    var httpPort: UInt16 = 80
+    @Option(help: "Document root served over HTTP (overrides document_root).")
+    var root: String?
+
+    @Option(help: "TCP port of the HTTP server (overrides listen_port).")
+    var httpPort: UInt16?
+
+    @Option(help: "Write the combined-format access log to this file (turns access_log on).")
+    var accessLog: String?
 
     @Option(help: "TCP port of the echo service (RFC 862); 0 turns it off.")
     var echoPort: UInt16 = 7
@@ -42,8 +48,11 @@ struct HTTPDCommand: ParsableCommand {
             let runtime = try StackRuntime(programName: "mtcp-httpd", configurationPath: config)
             let (echoPort, discardPort) = (echoPort == 0 ? nil : echoPort, discardPort == 0 ? nil : discardPort)
             let backoff = busyPoll ? IdleBackoff(maximumSleepMicroseconds: 0) : IdleBackoff()
-            var httpOptions = HTTPServerOptions(cache: StaticFileCacheConfiguration(documentRoot: root))
-            httpOptions.port = httpPort
+            var configuration = try HTTPServerConfiguration.load(path: httpConfig)
+            if let root { configuration.documentRoot = root }
+            if let httpPort { configuration.listenPort = httpPort }
+            var httpOptions = HTTPServerOptions(configuration)
+            if let accessLog { httpOptions.accessLogPath = accessLog }
             let options = httpOptions
             let outcome = try runtime.run(idleBackoff: backoff) { _ in
                 Appliance(http: try HTTPServer(options: options),
@@ -53,6 +62,8 @@ struct HTTPDCommand: ParsableCommand {
             print("mtcp-httpd: stopped\n" + total.engine.report + "\n" + total.tcp.report)
             for failure in outcome.failures { print("mtcp-httpd: \(failure)") }
             if !outcome.failures.isEmpty { throw ExitCode.failure }
+        } catch let error as HTTPConfigurationError {
+            exitWithStartupFailure("mtcp-httpd", "configuration error: \(error)")
         } catch let error as ConfigurationError {
             exitWithStartupFailure("mtcp-httpd", "configuration error: \(error)")
         } catch let error as DPDKError {

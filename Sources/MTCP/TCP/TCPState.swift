@@ -3,7 +3,7 @@ public enum TCPState: UInt8, Sendable, CustomStringConvertible {
     case closed, listen, synSent, synReceived, established, finWait1, finWait2, closeWait, closing, lastAck, timeWait
 
     /// States after the handshake completed, in which the peer's sequence space is known.
-    @inline(__always) var isSynchronized: Bool { rawValue >= TCPState.established.rawValue }
+    @inline(__always) public var isSynchronized: Bool { rawValue >= TCPState.established.rawValue }
 
     /// States in which we may still receive data from the peer.
     @inline(__always) var acceptsData: Bool {

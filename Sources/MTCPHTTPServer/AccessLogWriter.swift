@@ -1,0 +1,57 @@
+import Glibc
+import MTCP
+import MTCPHTTP
+
+/// One core's access log: lines gathered in a buffer (`HTTPAccessLog`) and
+/// appended to the log file once a second or when the buffer fills, one
+/// `write` per batch. Every core appends to the same file with O_APPEND, so
+/// batches of whole lines never interleave within a line.
+struct AccessLogWriter: ~Copyable {
+    private var log: HTTPAccessLog
+    private let descriptor: Int32
+
+    struct OpenError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// A writer appending to `path`, or one that writes nothing for nil.
+    init(path: String?) throws(OpenError) {
+        log = HTTPAccessLog(capacity: path == nil ? HTTPAccessLog.minimumCapacity : 64 << 10)
+        guard let path else {
+            descriptor = -1
+            return
+        }
+        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw OpenError(description: "cannot open the access log \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    deinit {
+        guard descriptor >= 0 else { return }
+        let pending = log.pending
+        if !pending.isEmpty { _ = write(descriptor, pending.baseAddress, pending.count) }
+        close(descriptor)
+    }
+
+    var isEnabled: Bool { descriptor >= 0 }
+
+    /// Appends a line for one response (see `HTTPAccessLog.append`).
+    mutating func record(client: IPv4Address, now: Int64, requestLine: UnsafeRawBufferPointer, status: HTTPStatus,
+                         bytes: Int, referer: UnsafeRawBufferPointer?, userAgent: UnsafeRawBufferPointer?) {
+        guard descriptor >= 0 else { return }
+        if log.append(client: client.value, now: now, requestLine: requestLine, status: status, bytes: bytes,
+                      referer: referer, userAgent: userAgent) {
+            return
+        }
+        _ = log.flush(to: descriptor)
+        _ = log.append(client: client.value, now: now, requestLine: requestLine, status: status, bytes: bytes,
+                       referer: referer, userAgent: userAgent)
+    }
+
+    /// Writes the pending lines.
+    mutating func flush() {
+        guard descriptor >= 0, !log.pending.isEmpty else { return }
+        _ = log.flush(to: descriptor)
+    }
+}

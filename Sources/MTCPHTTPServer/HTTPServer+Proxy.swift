@@ -1,0 +1,321 @@
+import MTCP
+import MTCPHTTP
+
+/// The reverse proxy: requests under a route's prefix go to a server of its
+/// upstream pool over a kept-alive connection opened with the stack's active
+/// open; request and response bodies stream through with backpressure (each
+/// side is read only as fast as the other takes the bytes), framing unchanged.
+extension HTTPServer {
+    /// Sends client `index`'s request `head` to a server of `pool`: 502 at once
+    /// when every server of the pool is marked down or no connection can be opened.
+    mutating func startProxy<Device: PacketDevice>(_ index: Int, _ head: HTTPRequestHead,
+                                                   in request: UnsafeRawBufferPointer, pool: Int,
+                                                   _ context: inout SocketContext<Device>) {
+        guard let server = upstreams.chooseServer(in: pool, now: context.now),
+              let upstream = upstreamConnection(to: server, &context) else {
+            return respondWithError(index, .badGateway, &context)
+        }
+        let client = (try? context.peerAddress(of: connections[index].socket))?.address ?? .any
+        var writer = HTTPByteWriter(memory.forward(upstream))
+        let forwarded = withUnsafeTemporaryAllocation(byteCount: 16, alignment: 1) { text in
+            var address = HTTPByteWriter(text)
+            for shift in stride(from: 24, through: 0, by: -8) {
+                address.append(decimal: Int(client.value >> UInt32(shift) & 0xFF))
+                if shift > 0 { address.append(byte: UInt8(ascii: ".")) }
+            }
+            return HTTPProxyHeads.forwardRequest(head, in: request, client: address.written, into: &writer)
+        }
+        guard forwarded else {
+            closeConnection(upstream, &context, reset: true)
+            return respondWithError(index, .requestHeaderFieldsTooLarge, &context)
+        }
+        connections[upstream].output = PendingOutput(head: writer.written)
+        connections[upstream].peer = Int32(index)
+        connections[upstream].response.reset(expectingBody: head.method != .head)
+        connections[upstream].deadline = context.now
+            + (connections[upstream].isConnecting ? options.upstreamConnectTimeout : options.upstreamReadTimeout)
+        connections[index].peer = Int32(upstream)
+        connections[index].proxy = .forwarding
+        if accessLog.isEnabled {
+            let line = head.requestLine.bytes(in: request)
+            let kept = min(line.count, memory.head(index).count)
+            memory.head(index).copyMemory(from: UnsafeRawBufferPointer(rebasing: line[0..<kept]))
+            connections[index].proxiedRequestLine = kept
+        }
+        connections[index].status = .badGateway
+        switch head.body {
+        case .none:
+            connections[index].bodyToForward = 0
+            connections[index].forwardsChunked = false
+        case .contentLength(let length):
+            connections[index].bodyToForward = length
+            connections[index].forwardsChunked = false
+        case .chunked:
+            connections[index].bodyToForward = 0
+            connections[index].forwardsChunked = true
+            connections[index].chunkDecoder = HTTPChunkedDecoder(limits: options.limits)
+        }
+    }
+
+    /// A kept-alive connection to `server`, or a new one being opened.
+    private mutating func upstreamConnection<Device: PacketDevice>(to server: Int,
+                                                                   _ context: inout SocketContext<Device>) -> Int? {
+        while let slot = upstreams.takeIdle(server) {
+            let index = Int(slot)
+            connections[index].isIdle = false
+            if connections[index].isOpen, context.state(of: connections[index].socket) == .established,
+               context.readableBytes(connections[index].socket) == 0 {
+                return index
+            }
+            closeConnection(index, &context, reset: true)  // closed or broken while it waited
+        }
+        guard let poll, let socket = try? context.socket() else { return nil }
+        let target = upstreams.servers[server]
+        do {
+            try context.connect(socket, to: target.address, port: target.port)
+            try context.control(poll, .add, socket, events: [.input, .output, .edgeTriggered], data: socket.rawValue)
+        } catch {
+            try? context.close(socket)
+            upstreams.recordFailure(server, now: context.now)
+            return nil
+        }
+        let index = Int(socket.index)
+        connections[index] = HTTPConnection(socket: socket, limits: options.limits, now: context.now)
+        connections[index].isUpstream = true
+        connections[index].isConnecting = true
+        connections[index].server = server
+        connections[index].response = HTTPResponseParser(maximumHeadBytes: options.limits.maxHeadLength)
+        return index
+    }
+
+    /// Events of an upstream connection: connected, room to send, response bytes.
+    mutating func serveUpstream<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) {
+        let socket = connections[index].socket
+        if connections[index].isIdle {
+            // A parked connection has nothing to say: the server closed it or broke framing.
+            upstreams.unpark(Int32(index), server: connections[index].server)
+            return closeConnection(index, &context, reset: context.readableBytes(socket) > 0)
+        }
+        if connections[index].isConnecting {
+            guard let state = context.state(of: socket), state.isSynchronized else { return }
+            connections[index].isConnecting = false
+            connections[index].deadline = context.now + options.upstreamReadTimeout
+            upstreams.recordSuccess(connections[index].server)
+        }
+        let client = Int(connections[index].peer)
+        guard client >= 0 else { return closeConnection(index, &context, reset: false) }
+        if !connections[index].output.isEmpty {
+            guard writeOutput(index, &context) else { return }
+        }
+        forwardRequestBody(client, &context)
+        relayResponse(index, &context)
+        if connections[client].isOpen && connections[client].proxy == .none { serve(client, &context) }
+    }
+
+    /// The client's side of a proxied exchange: forward body bytes, relay the
+    /// response. Returns whether the exchange is over (the client may go on).
+    mutating func pumpProxy<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
+        forwardRequestBody(index, &context)
+        let upstream = Int(connections[index].peer)
+        if upstream >= 0, connections[index].isOpen { relayResponse(upstream, &context) }
+        return connections[index].isOpen && connections[index].proxy == .none
+    }
+
+    /// Moves request body bytes from client `index` to its upstream, as many as
+    /// the upstream's send buffer takes.
+    private mutating func forwardRequestBody<Device: PacketDevice>(_ index: Int,
+                                                                   _ context: inout SocketContext<Device>) {
+        let upstream = Int(connections[index].peer)
+        guard upstream >= 0, !connections[upstream].isConnecting, connections[upstream].output.isEmpty else { return }
+        let target = connections[upstream].socket
+        while connections[index].bodyToForward > 0
+            || (connections[index].forwardsChunked && !connections[index].chunkDecoder.isComplete) {
+            if connections[index].buffered == 0 {
+                guard readRaw(index, &context) else { return }
+            }
+            let available = min(connections[index].buffered, context.writableBytes(target))
+            guard available > 0 else { return }  // the upstream's `.output` brings us back
+            let bytes = UnsafeRawBufferPointer(rebasing: memory.request(index)[0..<available])
+            var count = min(available, connections[index].bodyToForward)
+            if connections[index].forwardsChunked {
+                do {
+                    count = try connections[index].chunkDecoder.decode(bytes).consumed
+                } catch {
+                    return upstreamFailed(upstream, .badRequest, &context)
+                }
+            }
+            let written = (try? context.write(target, UnsafeRawBufferPointer(rebasing: bytes[0..<count]))) ?? 0
+            // `count` fits the upstream's room: a short write means the upstream failed.
+            guard written == count else { return upstreamFailed(upstream, .badGateway, &context) }
+            if !connections[index].forwardsChunked { connections[index].bodyToForward -= count }
+            dropFront(index, count)
+        }
+    }
+
+    /// Reads body bytes from a client into its (empty) request buffer. Returns
+    /// false when it would block or the exchange ended.
+    private mutating func readRaw<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
+        let count: Int
+        do {
+            count = try context.read(connections[index].socket, into: memory.request(index))
+        } catch .wouldBlock {
+            return false
+        } catch {
+            closeConnection(index, &context, reset: true)
+            return false
+        }
+        guard count > 0 else {
+            closeConnection(index, &context, reset: false)  // the client left in the middle of its body
+            return false
+        }
+        connections[index].buffered = count
+        connections[index].lastActivity = context.now
+        return true
+    }
+
+    /// Moves response bytes from upstream `index` to its client while the client
+    /// takes them; builds the relayed head once the upstream's head is complete.
+    private mutating func relayResponse<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) {
+        let client = Int(connections[index].peer)
+        while client >= 0, connections[client].isOpen, connections[client].output.isEmpty {
+            if connections[index].response.isComplete {
+                return finishExchange(index, reusable: isReusable(index, client), &context)
+            }
+            let headDone = connections[index].response.isHeadComplete
+            let start = headDone ? 0 : connections[index].buffered
+            let buffer = memory.request(index)
+            guard start < buffer.count else { return upstreamFailed(index, .badGateway, &context) }
+            let count: Int
+            do {
+                count = try context.read(connections[index].socket,
+                                         into: UnsafeMutableRawBufferPointer(rebasing: buffer[start...]))
+            } catch .wouldBlock {
+                return
+            } catch {
+                return upstreamFailed(index, .badGateway, &context)
+            }
+            guard count > 0 else {
+                // End of stream: the end of a close-delimited body, or a failure.
+                guard (try? connections[index].response.finish()) != nil else {
+                    return upstreamFailed(index, .badGateway, &context)
+                }
+                connections[client].closeAfterOutput = true
+                return finishExchange(index, reusable: false, &context)
+            }
+            connections[index].deadline = context.now + options.upstreamReadTimeout
+            let fresh = UnsafeRawBufferPointer(rebasing: buffer[start..<start + count])
+            do {
+                if headDone {
+                    let consumed = try connections[index].response.parse(fresh) { _ in }
+                    if consumed < count { connections[index].reusable = false }
+                    connections[client].output = PendingOutput(body: UnsafeRawBufferPointer(rebasing: fresh[0..<consumed]))
+                } else {
+                    // Byte by byte up to the end of the head, so that where it ends
+                    // (after any 1xx interim responses) is known exactly.
+                    var position = 0
+                    while position < count && !connections[index].response.isHeadComplete {
+                        _ = try connections[index].response.parse(
+                            UnsafeRawBufferPointer(rebasing: fresh[position..<position + 1])) { _ in }
+                        position += 1
+                    }
+                    connections[index].buffered = start + position
+                    guard connections[index].response.isHeadComplete else { continue }
+                    let rest = UnsafeRawBufferPointer(rebasing: fresh[position...])
+                    let consumed = try connections[index].response.parse(rest) { _ in }
+                    if consumed < rest.count { connections[index].reusable = false }
+                    guard relayHead(index, client, headEnd: start + position,
+                                    body: UnsafeRawBufferPointer(rebasing: rest[0..<consumed]), &context) else { return }
+                }
+            } catch {
+                return upstreamFailed(index, .badGateway, &context)
+            }
+            guard writeOutput(client, &context) else { return }
+        }
+    }
+
+    /// Queues the client's response head, built from the upstream's head that
+    /// ends at `headEnd` of its buffer, and the body bytes that came with it.
+    /// Returns false when the exchange failed instead.
+    private mutating func relayHead<Device: PacketDevice>(_ index: Int, _ client: Int, headEnd: Int,
+                                                          body: UnsafeRawBufferPointer,
+                                                          _ context: inout SocketContext<Device>) -> Bool {
+        let response = connections[index].response
+        let head = UnsafeRawBufferPointer(rebasing: memory.request(index)[(headEnd - response.headBytes)..<headEnd])
+        // Without Content-Length or chunked framing the body ends with the
+        // upstream's connection, and the client's connection must end likewise.
+        let framed = response.contentLength != nil || response.isChunked || response.isComplete
+        let keepAlive = !connections[client].closeAfterOutput && framed
+        var writer = HTTPByteWriter(memory.forward(client))
+        guard HTTPProxyHeads.relayResponse(head, keepAlive: keepAlive, into: &writer) else {
+            upstreamFailed(index, .badGateway, &context)
+            return false
+        }
+        if !keepAlive { connections[client].closeAfterOutput = true }
+        connections[client].output = PendingOutput(head: writer.written, body: body)
+        connections[client].proxy = .relaying
+        connections[client].status = HTTPStatus(rawValue: response.status)
+        connections[client].contentLength = response.contentLength ?? 0
+        recordAccess(client, requestLine: proxiedRequestLine(client))
+        return true
+    }
+
+    private func isReusable(_ index: Int, _ client: Int) -> Bool {
+        connections[index].response.keepAlive && connections[index].reusable
+            && connections[client].bodyToForward == 0
+            && (!connections[client].forwardsChunked || connections[client].chunkDecoder.isComplete)
+    }
+
+    /// The response is relayed: park or close the upstream connection; the
+    /// client goes on with its next request.
+    mutating func finishExchange<Device: PacketDevice>(_ index: Int, reusable: Bool,
+                                                       _ context: inout SocketContext<Device>) {
+        let client = Int(connections[index].peer)
+        if client >= 0, connections[client].peer == Int32(index) {
+            connections[client].peer = -1
+            if connections[client].proxy != .none {
+                connections[client].proxy = .none
+                connections[client].contentLength = connections[index].response.bodyBytes
+                finishResponse(client)
+            }
+        }
+        connections[index].peer = -1
+        connections[index].buffered = 0
+        if reusable && upstreams.park(Int32(index), server: connections[index].server) {
+            connections[index].isIdle = true
+        } else {
+            closeConnection(index, &context, reset: false)
+        }
+    }
+
+    /// The upstream failed: before the response head the client gets `status`
+    /// (502, or 504 for a timeout) and the connection closes (its request body
+    /// may be half sent); after it, the client's connection is reset, since the
+    /// response cannot be completed.
+    mutating func upstreamFailed<Device: PacketDevice>(_ index: Int, _ status: HTTPStatus,
+                                                       _ context: inout SocketContext<Device>) {
+        if connections[index].isConnecting {
+            upstreams.recordFailure(connections[index].server, now: context.now)
+        }
+        let client = Int(connections[index].peer)
+        connections[index].peer = -1
+        closeConnection(index, &context, reset: true)
+        guard client >= 0, connections[client].isOpen, connections[client].peer == Int32(index) else { return }
+        connections[client].peer = -1
+        if connections[client].proxy == .forwarding {
+            connections[client].proxy = .none
+            connections[client].bodyToForward = 0
+            connections[client].forwardsChunked = false
+            connections[client].closeAfterOutput = true
+            respondWithError(client, status, &context)
+            recordAccess(client, requestLine: proxiedRequestLine(client))
+            serve(client, &context)
+        } else {
+            closeConnection(client, &context, reset: true)
+        }
+    }
+
+    /// The request line stashed for the access log by `startProxy`.
+    private func proxiedRequestLine(_ client: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: memory.head(client)[0..<connections[client].proxiedRequestLine])
+    }
+}
