@@ -98,6 +98,12 @@ extension SocketContext {
     /// total, `.wouldBlock` when not a byte fit.
     public mutating func writev(_ socket: Socket,
                                 _ buffers: UnsafeBufferPointer<UnsafeRawBufferPointer>) throws(SocketError) -> Int {
+        // Nothing to gather (no buffers, or only empty ones): still check the
+        // socket as an empty `write` does, so a stale, unconnected or failed
+        // socket is an error here too rather than a silent 0.
+        guard buffers.contains(where: { !$0.isEmpty }) else {
+            return try write(socket, UnsafeRawBufferPointer(start: nil, count: 0))
+        }
         var total = 0
         for buffer in buffers where !buffer.isEmpty {
             let written: Int
