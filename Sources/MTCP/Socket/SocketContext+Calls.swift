@@ -142,7 +142,12 @@ extension SocketContext {
     public mutating func shutdown(_ socket: Socket, _ direction: ShutdownDirection) throws(SocketError) {
         let index = try entry(socket)
         let connection = try connection(at: index)
-        if direction != .write { sockets.entries[index].readShutDown = true }
+        if direction != .write {
+            // What is buffered, and what arrives from now on (see `poll`), is
+            // dropped: kept, it would close the window and stall the peer for good.
+            sockets.entries[index].readShutDown = true
+            engine.discardReceived(connection)
+        }
         if direction != .read { try engine.shutdownWrite(connection) }
     }
 

@@ -43,6 +43,7 @@ public struct SocketContext<Device: PacketDevice>: ~Copyable {
         while let (connection, _) = engine.nextEvent() {
             let index = socketOfConnection[Int(connection.index)]
             guard index >= 0, sockets.entries[Int(index)].kind == .connection(connection) else { continue }
+            if sockets.entries[Int(index)].readShutDown { engine.discardReceived(connection) }
             signal(index)
         }
         for index in listeners {

@@ -118,6 +118,16 @@ extension Engine {
         return written
     }
 
+    /// Drops the bytes waiting to be read as if the application had read them,
+    /// and opens the window (a socket whose read direction is shut down, so
+    /// that its peer is not stalled by a reader that never reads).
+    public mutating func discardReceived(_ id: ConnectionID) {
+        guard let block = tcp.connections.block(id), block.pointee.ownedByApplication,
+              block.pointee.receive.readable > 0 else { return }
+        block.pointee.receive.consume(block.pointee.receive.readable)
+        openWindowAfterRead(id, block)
+    }
+
     /// Room left in the send buffer.
     public func writableBytes(_ id: ConnectionID) -> Int {
         tcp.connections.block(id)?.pointee.send.free ?? 0
