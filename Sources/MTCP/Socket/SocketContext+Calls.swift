@@ -149,6 +149,9 @@ extension SocketContext {
             engine.discardReceived(connection)
         }
         if direction != .read { try engine.shutdownWrite(connection) }
+        // The socket's conditions changed (IN after SHUT_RD, HUP once both
+        // directions are closed): an edge for its poll, as on Linux.
+        signal(Int32(index))
     }
 
     /// Gives the socket up. A listener stops listening (connections not yet
