@@ -389,21 +389,39 @@ import Testing
         #expect(net.server.engine.connectionCount == 0)
     }
 
-    @Test func shutdownReadMakesReadReturnZero() throws {
+    @Test func shutdownReadMakesReadReturnZeroAndDropsWhatArrives() throws {
         var net = SocketTestNetwork()
         let (_, server, client) = try net.establish()
         #expect(try net.client.send(client, Array("data".utf8)) == 4)
         net.settle()
         let poll = try net.server.createEventPoll()
+        try net.server.control(poll, .add, server, events: [.input, .edgeTriggered], data: 5)
+        #expect(net.server.ready(poll) == [EventPollEvent(events: .input, data: 5)])
         try net.server.shutdown(server, .read)
-        #expect(try net.server.receive(server) == [], "end of stream, whatever is buffered")
-        try net.server.control(poll, .add, server, events: .input, data: 5)
-        #expect(net.server.ready(poll).first?.events.contains(.input) == true, "a read would not block")
+        #expect(net.server.ready(poll) == [EventPollEvent(events: .input, data: 5)], "the shutdown is an edge")
+        #expect(try net.server.receive(server) == [], "end of stream, whatever was buffered")
+        #expect(net.server.readableBytes(server) == 0, "dropped")
+        // The peer may go on sending: it is not stalled by a full window, the
+        // bytes are dropped (20 KB through an 8 KB receive buffer).
+        let payload = seededBytes(20_000, seed: 1)
+        var written = 0
+        for _ in 0..<40 where written < payload.count {
+            if let count = try? net.client.send(client, Array(payload[written...])) { written += count }
+            net.settle()
+        }
+        #expect(written == payload.count)
+        #expect(net.client.writableBytes(client) == 8192, "all of it acknowledged")
+        #expect(try net.server.receive(server) == [])
         // Writing still works.
         #expect(try net.server.send(server, Array("x".utf8)) == 1)
         net.settle()
         #expect(net.client.drain(client).bytes == Array("x".utf8))
         #expect(net.server.state(of: server) == .established)
+        // Nothing is left unread, so close is an orderly one.
+        try net.server.close(server)
+        net.settle()
+        #expect(net.client.drain(client).end)
+        #expect(net.server.engine.tcpStatistics.resetsSent == 0)
     }
 
     @Test func shutdownBothClosesBothWays() throws {
@@ -596,9 +614,20 @@ import Testing
         net.settle()
         #expect(net.server.ready(poll) == [EventPollEvent(events: .input, data: 9)], "new data: a new edge")
         #expect(net.server.ready(poll).isEmpty)
+        // Sending and getting the ACK (room in the send buffer) is no new input.
+        #expect(try net.server.send(server, [5, 6]) == 2)
+        net.settle()
+        #expect(net.server.ready(poll).isEmpty, "an output change is no edge for an input registration")
         #expect(net.server.drain(server).bytes == [2, 3, 4])
         net.settle()
         #expect(net.server.ready(poll).isEmpty)
+        // With output asked for as well, the same ACK is an edge, and both conditions are reported.
+        try net.server.control(poll, .modify, server, events: [.input, .output, .edgeTriggered], data: 9)
+        #expect(net.server.ready(poll) == [EventPollEvent(events: .output, data: 9)], "writable right away")
+        #expect(try net.client.send(client, [7]) == 1)
+        #expect(try net.server.send(server, [8]) == 1)
+        net.settle()
+        #expect(net.server.ready(poll) == [EventPollEvent(events: [.input, .output], data: 9)])
     }
 
     @Test func oneShotIsDisarmedUntilModified() throws {
@@ -642,6 +671,56 @@ import Testing
         try net.client.close(client)
         #expect(net.server.ready(poll).isEmpty)
         #expect(net.server.engine.connectionCount == 0 && net.client.engine.connectionCount == 0)
+    }
+
+    @Test func ownShutdownAfterPeerHangUpIsAnEdge() throws {
+        var net = SocketTestNetwork()
+        let (_, server, client) = try net.establish()
+        let poll = try net.server.createEventPoll()
+        try net.server.control(poll, .add, server, events: [.input, .peerHangUp, .edgeTriggered], data: 1)
+        try net.client.shutdown(client, .write)
+        net.settle()
+        #expect(net.server.ready(poll) == [EventPollEvent(events: [.input, .peerHangUp], data: 1)])
+        #expect(net.server.ready(poll).isEmpty)
+        try net.server.shutdown(server, .write)
+        #expect(net.server.ready(poll) == [EventPollEvent(events: [.input, .peerHangUp, .hangUp], data: 1)],
+                "both directions closed now: HUP, without waiting for the network")
+    }
+
+    @Test func crossingFINsReportHangUpToAnOutputRegistration() throws {
+        // Both ends shut down in the same iteration: the peer's FIN arrives in
+        // FIN-WAIT-1 (CLOSING) and completes HUP, which an output-only, edge-
+        // triggered registration must hear of (HUP is always reported).
+        var net = SocketTestNetwork()
+        let (_, server, client) = try net.establish()
+        let poll = try net.client.createEventPoll()
+        try net.client.control(poll, .add, client, events: [.output, .edgeTriggered], data: 1)
+        #expect(net.client.ready(poll) == [EventPollEvent(events: .output, data: 1)])
+        try net.client.shutdown(client, .write)
+        try net.server.shutdown(server, .write)
+        #expect(net.client.ready(poll).isEmpty, "no longer writable, not yet hung up")
+        net.step()
+        #expect(net.client.state(of: client) == .closing)
+        #expect(net.client.ready(poll) == [EventPollEvent(events: .hangUp, data: 1)])
+    }
+
+    @Test func connectionThatTimesOutReportsError() throws {
+        // 198.18.0.9 never answers ARP: the SYN never leaves, and the connection
+        // gives up after its SYN retransmissions.
+        var net = SocketTestNetwork(client: TCPConfiguration(maxConnections: 32, maxBuffers: 32, delayedAck: nil,
+                                                             maximumSYNRetransmissions: 1))
+        let poll = try net.client.createEventPoll()
+        let socket = try net.client.socket()
+        try net.client.connect(socket, to: IPv4Address(198, 18, 0, 9), port: 80)
+        try net.client.control(poll, .add, socket, events: [.output, .edgeTriggered], data: 1)
+        var events: [EventPollEvent] = []
+        for _ in 0..<600 where events.isEmpty {
+            net.step(tick: .milliseconds(100))
+            events = net.client.ready(poll)
+        }
+        #expect(events == [EventPollEvent(events: [.output, .error, .hangUp], data: 1)])
+        #expect(try net.client.pendingError(of: socket) == .timedOut)
+        #expect(failure { try net.client.receive(socket) } == .timedOut)
     }
 
     @Test func resetIsReportedAsErrorAndHangUp() throws {
