@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 @testable import MTCP
 
@@ -108,6 +109,27 @@ import Testing
         try net.server.close(filler)
         let accepted = try net.server.accept(listener)
         #expect(net.server.state(of: accepted) == .established)
+    }
+
+    @Test func acceptSkipsAConnectionResetWhileItWaited() throws {
+        var net = SocketTestNetwork()
+        let listener = try net.listen()
+        let poll = try net.server.createEventPoll()
+        try net.server.control(poll, .add, listener, events: .input, data: 1)
+        let doomed = try net.connect()
+        net.settle()
+        try net.client.abort(doomed)
+        net.settle()
+        #expect(net.server.engine.connectionCount == 0, "the reset connection is gone")
+        let count = net.server.socketCount
+        #expect(failure { try net.server.accept(listener) } == .wouldBlock)
+        #expect(net.server.socketCount == count, "no socket leaked by the attempt")
+        #expect(net.server.ready(poll).isEmpty, "nothing to accept any more")
+        let survivor = try net.connect()
+        net.settle()
+        #expect(net.server.ready(poll).map(\.data) == [1])
+        let accepted = try net.server.accept(listener)
+        #expect(try net.server.peerAddress(of: accepted) == net.client.localAddress(of: survivor))
     }
 
     // MARK: - connect, addresses
@@ -859,6 +881,27 @@ import Testing
         // A zero-sized buffer takes nothing off the list.
         #expect(net.server.ready(poll, capacity: 0).isEmpty)
         #expect(net.server.ready(poll, capacity: 4).map(\.data) == [0])
+    }
+
+    // MARK: - constants
+
+    @Test func errnosAndEventBitsAreLinuxs() {
+        let errnos: [(SocketError, Int32)] = [
+            (.invalidHandle, EBADF), (.wouldBlock, EAGAIN), (.notConnected, ENOTCONN), (.closedForWriting, EPIPE),
+            (.connectionReset, ECONNRESET), (.connectionRefused, ECONNREFUSED), (.timedOut, ETIMEDOUT),
+            (.addressInUse, EADDRINUSE), (.noResources, ENOBUFS), (.invalidArgument, EINVAL),
+            (.alreadyConnected, EISCONN), (.alreadyRegistered, EEXIST), (.notRegistered, ENOENT),
+        ]
+        for (error, expected) in errnos { #expect(error.errno == expected, "\(error)") }
+        // <sys/epoll.h> (not in the Glibc module): EPOLLIN, OUT, ERR, HUP, RDHUP, ET, ONESHOT.
+        let bits: [(EventPollEvents, UInt32)] = [
+            (.input, 0x001), (.output, 0x004), (.error, 0x008), (.hangUp, 0x010), (.peerHangUp, 0x2000),
+            (.edgeTriggered, 0x8000_0000), (.oneShot, 0x4000_0000),
+        ]
+        for (events, expected) in bits { #expect(events.rawValue == expected, "\(events)") }
+        #expect(EventPollEvents([.input, .peerHangUp, .edgeTriggered]).description == "IN|RDHUP|ET")
+        #expect(Socket(index: 3, generation: 2).description == "socket#3.2")
+        #expect(SocketAddress(address: Self.serverIP, port: 80).description == "198.18.0.1:80")
     }
 
     // MARK: - closeListeners
