@@ -132,6 +132,31 @@ import Testing
         #expect(try net.server.peerAddress(of: accepted) == net.client.localAddress(of: survivor))
     }
 
+    @Test func halfOpenConnectionOfAClosedListenerDoesNotReachANewListener() throws {
+        // The listener is closed while a connection is in SYN-RECEIVED; a new
+        // listener on another port takes the freed slot of the listener table.
+        // The handshake's last ACK must not put the port-80 connection in the
+        // new listener's accept queue: it is refused instead.
+        var net = SocketTestNetwork()
+        let old = try net.listen(port: 80)
+        let client = try net.connect(port: 80)
+        net.step()  // SYN out
+        net.step()  // SYN-ACK back, ACK out
+        #expect(net.client.state(of: client) == .established)
+        try net.server.close(old)
+        let new = try net.listen(port: 81)
+        net.settle()
+        #expect(failure { try net.server.accept(new) } == .wouldBlock)
+        #expect(try net.client.pendingError(of: client) == .connectionReset)
+        #expect(net.server.engine.connectionCount == 0)
+        // The new listener works, and its SYN queue was not disturbed.
+        let other = try net.connect(port: 81)
+        net.settle()
+        let accepted = try net.server.accept(new)
+        #expect(try net.server.peerAddress(of: accepted) == net.client.localAddress(of: other))
+        #expect(net.server.engine.tcp.listeners[0].halfOpen == 0)
+    }
+
     // MARK: - connect, addresses
 
     @Test func connectCompletesWithOutputAndBothEndsKnowTheirAddresses() throws {
