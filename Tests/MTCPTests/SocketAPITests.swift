@@ -206,6 +206,19 @@ import Testing
         #expect(failure { try net.client.connect(again, to: Self.serverIP, port: 80) } == .addressInUse)
     }
 
+    @Test func writeAndShutdownRightAfterConnectWaitForTheHandshake() throws {
+        var net = SocketTestNetwork()
+        let listener = try net.listen()
+        let client = try net.connect()
+        #expect(net.client.state(of: client) == .synSent)
+        #expect(try net.client.send(client, Array("early".utf8)) == 5, "buffered until established")
+        try net.client.shutdown(client, .write)
+        #expect(failure { try net.client.send(client, [1]) } == .closedForWriting)
+        net.settle()
+        let server = try net.server.accept(listener)
+        #expect(net.server.drain(server) == (Array("early".utf8), true, nil))
+    }
+
     @Test func connectErrors() throws {
         var net = SocketTestNetwork()
         let listener = try net.listen()
