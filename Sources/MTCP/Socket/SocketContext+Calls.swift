@@ -98,6 +98,12 @@ extension SocketContext {
     /// total, `.wouldBlock` when not a byte fit.
     public mutating func writev(_ socket: Socket,
                                 _ buffers: UnsafeBufferPointer<UnsafeRawBufferPointer>) throws(SocketError) -> Int {
+        // Nothing to gather (no buffers, or only empty ones): still check the
+        // socket as an empty `write` does, so a stale, unconnected or failed
+        // socket is an error here too rather than a silent 0.
+        guard buffers.contains(where: { !$0.isEmpty }) else {
+            return try write(socket, UnsafeRawBufferPointer(start: nil, count: 0))
+        }
         var total = 0
         for buffer in buffers where !buffer.isEmpty {
             let written: Int
@@ -136,8 +142,16 @@ extension SocketContext {
     public mutating func shutdown(_ socket: Socket, _ direction: ShutdownDirection) throws(SocketError) {
         let index = try entry(socket)
         let connection = try connection(at: index)
-        if direction != .write { sockets.entries[index].readShutDown = true }
+        if direction != .write {
+            // What is buffered, and what arrives from now on (see `poll`), is
+            // dropped: kept, it would close the window and stall the peer for good.
+            sockets.entries[index].readShutDown = true
+            engine.discardReceived(connection)
+        }
         if direction != .read { try engine.shutdownWrite(connection) }
+        // The socket's conditions changed (IN after SHUT_RD, HUP once both
+        // directions are closed): an edge for its poll, as on Linux.
+        signal(Int32(index))
     }
 
     /// Gives the socket up. A listener stops listening (connections not yet

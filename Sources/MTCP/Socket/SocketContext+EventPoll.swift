@@ -88,6 +88,27 @@ extension SocketContext {
         polls.enqueue(index, in: sockets.entries)
     }
 
+    /// Queues a socket after connection events, only if they can have made a
+    /// condition it is registered for hold: as Linux filters a wake-up by the
+    /// registration's mask, an ACK freeing send space is no new edge for an
+    /// edge-triggered `.input` registration (it was reported again before).
+    mutating func signal(_ index: Int32, after events: ConnectionEvents) {
+        let interest = sockets.entries[Int(index)].interest.union(EventPollEvents.alwaysReported)
+        guard !Self.conditions(after: events).isDisjoint(with: interest) else { return }
+        signal(index)
+    }
+
+    /// The conditions that connection events can make hold.
+    static func conditions(after events: ConnectionEvents) -> EventPollEvents {
+        if !events.isDisjoint(with: [.closed, .error]) { return EventPollEvents.conditions }
+        var conditions: EventPollEvents = []
+        if events.contains(.readable) { conditions.insert(.input) }
+        // A FIN completes HUP when our direction was closed already.
+        if events.contains(.peerClosed) { conditions.formUnion([.input, .peerHangUp, .hangUp]) }
+        if !events.isDisjoint(with: [.writable, .connected]) { conditions.insert(.output) }
+        return conditions
+    }
+
     /// The conditions of the socket that its registration reports now.
     private func reportable(_ index: Int) -> EventPollEvents {
         let entry = sockets.entries[index]

@@ -40,10 +40,11 @@ public struct SocketContext<Device: PacketDevice>: ~Copyable {
     public mutating func poll(now: Instant) -> Int {
         self.now = now
         let received = engine.poll(now: now)
-        while let (connection, _) = engine.nextEvent() {
+        while let (connection, events) = engine.nextEvent() {
             let index = socketOfConnection[Int(connection.index)]
             guard index >= 0, sockets.entries[Int(index)].kind == .connection(connection) else { continue }
-            signal(index)
+            if sockets.entries[Int(index)].readShutDown { engine.discardReceived(connection) }
+            signal(index, after: events)
         }
         for index in listeners {
             guard case .listener(let listener) = sockets.entries[Int(index)].kind else { continue }

@@ -12,6 +12,20 @@ extension Engine {
     /// Stops listening; connections not yet accepted are reset.
     public mutating func closeListener(_ listener: ListenerID, now: Instant) {
         guard tcp.listeners.isActive(listener.index) else { return }
+        // Connections still in SYN-RECEIVED name the listener's slot, which a
+        // later `listen` may reuse: their final ACK would then queue them for
+        // the new listener (another port) and unbalance its half-open count.
+        // Reset them now (a scan of the pool, only when there are any: closing
+        // a listener is rare).
+        if tcp.listeners[listener.index].halfOpen > 0 {
+            for index in 0..<Int32(tcp.connections.capacity) {
+                let block = tcp.connections.block(at: index)
+                guard block.pointee.inUse, block.pointee.state == .synReceived,
+                      block.pointee.listener == Int32(listener.index) else { continue }
+                abort(ConnectionID(index: index, generation: block.pointee.generation), block, sendReset: true,
+                      error: nil, now: now)
+            }
+        }
         var waiting: [ConnectionID] = []
         tcp.listeners.remove(listener.index, &waiting)
         for id in waiting {
@@ -116,6 +130,16 @@ extension Engine {
         guard written > 0 || bytes.isEmpty else { throw .wouldBlock }
         if block.pointee.state.isSynchronized { queueData(id, block) }
         return written
+    }
+
+    /// Drops the bytes waiting to be read as if the application had read them,
+    /// and opens the window (a socket whose read direction is shut down, so
+    /// that its peer is not stalled by a reader that never reads).
+    public mutating func discardReceived(_ id: ConnectionID) {
+        guard let block = tcp.connections.block(id), block.pointee.ownedByApplication,
+              block.pointee.receive.readable > 0 else { return }
+        block.pointee.receive.consume(block.pointee.receive.readable)
+        openWindowAfterRead(id, block)
     }
 
     /// Room left in the send buffer.
