@@ -140,7 +140,7 @@ extension HTTPServer {
             } catch .wouldBlock {
                 return false
             } catch {
-                closeConnection(index, &context, reset: true)
+                connectionFailed(index, &context)
                 return false
             }
             connections[index].lastActivity = context.now
@@ -156,7 +156,7 @@ extension HTTPServer {
             guard count > 0 else {
                 // The file shrank or failed under us: the promised length cannot be kept.
                 statistics.fileErrors &+= 1
-                closeConnection(index, &context, reset: true)
+                connectionFailed(index, &context)
                 return false
             }
             let written = (try? context.write(socket, UnsafeRawBufferPointer(rebasing: fileBuffer[0..<count]))) ?? 0
@@ -172,7 +172,17 @@ extension HTTPServer {
         return true
     }
 
-    /// A response is written: count it (and log it).
+    /// A write failed (the peer reset, or the file went away): the connection
+    /// ends; an upstream's client is told (502) or reset.
+    mutating func connectionFailed<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) {
+        if connections[index].isUpstream {
+            upstreamFailed(index, .badGateway, &context)
+        } else {
+            closeConnection(index, &context, reset: true)
+        }
+    }
+
+    /// A response is written: count it.
     mutating func finishResponse(_ index: Int) {
         statistics.count(response: connections[index].status.rawValue)
     }

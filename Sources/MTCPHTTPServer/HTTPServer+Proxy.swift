@@ -115,8 +115,14 @@ extension HTTPServer {
     /// The client's side of a proxied exchange: forward body bytes, relay the
     /// response. Returns whether the exchange is over (the client may go on).
     mutating func pumpProxy<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
+        var upstream = Int(connections[index].peer)
+        if upstream >= 0, !connections[upstream].isConnecting, !connections[upstream].output.isEmpty {
+            // A reused connection is established already: no event will say so,
+            // so the forwarded head goes out now.
+            _ = writeOutput(upstream, &context)
+        }
         forwardRequestBody(index, &context)
-        let upstream = Int(connections[index].peer)
+        upstream = Int(connections[index].peer)
         if upstream >= 0, connections[index].isOpen { relayResponse(upstream, &context) }
         return connections[index].isOpen && connections[index].proxy == .none
     }

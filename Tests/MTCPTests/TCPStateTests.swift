@@ -54,7 +54,8 @@ import Testing
     }
 
     @Test func delayedAckWaitsThenFires() throws {
-        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, delayedAck: .milliseconds(40)))
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, delayedAck: .milliseconds(40),
+                                                    quickAcks: 0))
         let listener = try peer.engine.listen(port: 80)
         let result2 = peer.establish(listener: listener)
         let (isn, _) = try #require(result2)
@@ -72,6 +73,20 @@ import Testing
         let result5 = peer.send(.ack, seq: 1004 + 1460, ack: isn + 1, payload: full)
         #expect(result5.count == 1)
         #expect(result5.last?.acknowledgment == UInt32(1004 + 2920), "\(result5.map(\.header))")
+    }
+
+    @Test func firstSegmentsAreAcknowledgedAtOnceThenDelayed() throws {
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, delayedAck: .milliseconds(40),
+                                                    quickAcks: 2))
+        let listener = try peer.engine.listen(port: 80)
+        let result = peer.establish(listener: listener)
+        let (isn, _) = try #require(result)
+        let first = peer.send([.ack, .psh], seq: 1001, ack: isn + 1, payload: [1])
+        #expect(first.first?.acknowledgment == 1002, "quick-ACK mode: the first segment is acknowledged at once")
+        let second = peer.send([.ack, .psh], seq: 1002, ack: isn + 1, payload: [2])
+        #expect(second.first?.acknowledgment == 1003)
+        #expect(peer.send([.ack, .psh], seq: 1003, ack: isn + 1, payload: [3]).isEmpty,
+                "after the quick ACKs, a lone small segment waits for the delayed-ACK timer")
     }
 
     @Test func resetInWindowButNotExactGetsChallengeAck() throws {

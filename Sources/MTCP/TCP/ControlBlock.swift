@@ -86,6 +86,11 @@ struct ControlBlock {
 
     // MARK: acknowledgments
     var ackPending = false
+    /// Data segments still acknowledged at once, as Linux's quick-ACK mode does
+    /// at the start of a connection: a peer that waits for our ACK before it
+    /// sends more (Nagle's algorithm after a small first write, a slow-start
+    /// window of one segment) is not held up by the delayed-ACK timer.
+    var quickAcksLeft: UInt8 = 0
     var fullSegmentsUnacknowledged = 0
     /// When the peer was last heard from.
     var lastActivity = Instant.zero

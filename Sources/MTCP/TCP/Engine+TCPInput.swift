@@ -132,6 +132,7 @@ extension Engine {
         block.pointee.sendMaximum = iss
         block.pointee.sendBufferStart = iss + 1
         block.pointee.rtt = RTTEstimator(minimum: tcp.configuration.minimumRTO)
+        block.pointee.quickAcksLeft = tcp.configuration.quickAcks
         block.pointee.lastActivity = now
         armIdleTimer(id.index, block, now: now)
         return (id, block)

@@ -43,6 +43,10 @@ extension Engine {
     mutating func scheduleAck(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>, fullSized: Bool,
                               now: Instant) {
         guard let delay = tcp.configuration.delayedAck else { return queueAck(id, block) }
+        if block.pointee.quickAcksLeft > 0 {
+            block.pointee.quickAcksLeft -= 1
+            return queueAck(id, block)
+        }
         if fullSized { block.pointee.fullSegmentsUnacknowledged += 1 }
         if block.pointee.fullSegmentsUnacknowledged >= 2 { return queueAck(id, block) }
         let node = TCPTimer.delayedAck.node(id.index)

@@ -18,6 +18,12 @@ public struct TCPConfiguration: Sendable {
     /// Longest an ACK is held back for a lone segment (RFC 1122 §4.2.3.2 allows
     /// up to 500 ms; Linux uses 40 ms); nil acknowledges every segment at once.
     public var delayedAck: TimeSpan?
+    /// The first data segments of a connection acknowledged at once, whatever
+    /// `delayedAck` says (Linux's quick-ACK mode; at most 255): a peer that waits
+    /// for our ACK before sending more (Nagle's algorithm after a small first
+    /// write) is not held up 40 ms per exchange. An ACK we owe when we answer in
+    /// the same iteration still rides on the answer.
+    public var quickAcks: UInt8
     /// Lower bound of the retransmission timeout (RFC 6298 says 1 s; Linux 200 ms).
     public var minimumRTO: TimeSpan
     /// Retransmissions of one segment before the connection is given up (ETIMEDOUT).
@@ -42,7 +48,7 @@ public struct TCPConfiguration: Sendable {
 
     public init(maxConnections: Int = 10_000, maxBuffers: Int = 10_000, receiveBufferSize: Int = 8192,
                 sendBufferSize: Int = 8192, maximumSegmentSize: Int = 1460, idleTimeout: TimeSpan? = .seconds(30),
-                timeWait: TimeSpan = .zero, delayedAck: TimeSpan? = .milliseconds(40),
+                timeWait: TimeSpan = .zero, delayedAck: TimeSpan? = .milliseconds(40), quickAcks: UInt8 = 16,
                 minimumRTO: TimeSpan = .milliseconds(200), maximumRetransmissions: Int = 12,
                 maximumSYNRetransmissions: Int = 5, keepAliveIdle: TimeSpan? = nil,
                 keepAliveInterval: TimeSpan = .seconds(75), keepAliveProbes: Int = 9,
@@ -56,6 +62,7 @@ public struct TCPConfiguration: Sendable {
         self.idleTimeout = idleTimeout
         self.timeWait = timeWait
         self.delayedAck = delayedAck
+        self.quickAcks = quickAcks
         self.minimumRTO = minimumRTO
         self.maximumRetransmissions = maximumRetransmissions
         self.maximumSYNRetransmissions = maximumSYNRetransmissions
