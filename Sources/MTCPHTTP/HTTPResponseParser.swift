@@ -1,0 +1,476 @@
+/// An incremental, strict HTTP/1.1 response parser (RFC 9112) for a client
+/// that reads responses in whatever pieces the network delivers.
+///
+/// Feed it bytes with `parse(_:body:)` as they arrive — a split may fall on any
+/// byte — and call `finish()` when the connection reaches end of stream. It
+/// reads the status line and header fields, keeps the few fields that frame the
+/// message (Content-Length, Transfer-Encoding, Connection), and hands the body
+/// to a closure without copying it: Content-Length bodies, chunked bodies (chunk
+/// extensions skipped, trailer fields checked and dropped) and bodies delimited
+/// by the end of the connection.
+///
+/// The parser is a plain value of scalars: it owns no memory, so parsing a
+/// response allocates nothing, and one parser per connection is reused with
+/// `reset(expectingBody:)`. Anything malformed ends in a classified
+/// `HTTPResponseParseError`; after an error the parser must be reset.
+public struct HTTPResponseParser: Sendable {
+    /// The status code of the final (non-1xx) response, once the status line is read.
+    public private(set) var status: UInt16 = 0
+    /// The minor version of `HTTP/1.x`.
+    public private(set) var minorVersion: UInt8 = 0
+    /// The Content-Length field, if the response had one.
+    public private(set) var contentLength: Int?
+    /// Whether the body is chunked.
+    public private(set) var isChunked = false
+    /// Whether the connection may carry another request after this response:
+    /// HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with
+    /// `Connection: keep-alive`, and never for a body delimited by the close.
+    public private(set) var keepAlive = false
+    /// Bytes of the final response's head (status line to the empty line).
+    public private(set) var headBytes = 0
+    /// Body bytes handed to the closure so far (chunked: decoded data only).
+    public private(set) var bodyBytes = 0
+    /// The status line and header fields are complete.
+    public private(set) var isHeadComplete = false
+    /// The whole message has been read.
+    public private(set) var isComplete = false
+    /// Any byte of a response has arrived.
+    public private(set) var hasStarted = false
+
+    /// The largest status line plus header section accepted.
+    public let maximumHeadBytes: Int
+
+    private var state = State.version
+    private var expectsBody = true
+    /// Position within the current element (prefix matched, digits read, name length).
+    private var position = 0
+    /// A number being read: a Content-Length value or a chunk size.
+    private var number: UInt64 = 0
+    /// Body or chunk bytes still to come.
+    private var remaining = 0
+    private var field = KnownField.other
+    /// Known field names the current name may still be (bits of `KnownField`).
+    private var nameCandidates: UInt8 = 0
+    private var list = TokenList("chunked", "chunked")
+    private var valueEnded = false
+    private var connectionClose = false
+    private var connectionKeepAlive = false
+    private var sawTransferEncoding = false
+    private var inTrailers = false
+
+    /// - Parameter maximumHeadBytes: responses with a larger head fail with
+    ///   `.headTooLarge` instead of growing anything.
+    public init(maximumHeadBytes: Int = 64 * 1024) {
+        self.maximumHeadBytes = maximumHeadBytes
+    }
+
+    /// Makes the parser ready for the next response on the connection.
+    /// - Parameter expectingBody: false for the response to a HEAD request,
+    ///   whose framing fields describe a body that is not sent (RFC 9110 §9.3.2).
+    public mutating func reset(expectingBody: Bool = true) {
+        self = HTTPResponseParser(maximumHeadBytes: maximumHeadBytes)
+        self.expectsBody = expectingBody
+    }
+
+    /// Reads as much of `bytes` as belongs to the current response and returns
+    /// how many bytes it consumed: all of them, or fewer when the response ended
+    /// inside `bytes` (then `isComplete` is true and the rest belongs to whatever
+    /// follows). Body bytes are passed to `body` as they are found, possibly in
+    /// several pieces.
+    public mutating func parse(_ bytes: UnsafeRawBufferPointer,
+                               body: (UnsafeRawBufferPointer) -> Void) throws(HTTPResponseParseError) -> Int {
+        var index = 0
+        if !bytes.isEmpty { hasStarted = true }
+        while index < bytes.count && !isComplete {
+            if state == .body || state == .chunkData || state == .untilClose {
+                let take = state == .untilClose ? bytes.count - index : min(remaining, bytes.count - index)
+                body(UnsafeRawBufferPointer(rebasing: bytes[index..<index + take]))
+                index += take
+                bodyBytes += take
+                if state == .untilClose { continue }
+                remaining -= take
+                if remaining == 0 {
+                    if state == .body {
+                        isComplete = true
+                    } else {
+                        state = .chunkDataCR
+                    }
+                }
+                continue
+            }
+            let byte = bytes[index]
+            index += 1
+            if !isHeadComplete {
+                headBytes += 1
+                if headBytes > maximumHeadBytes { throw .headTooLarge }
+            }
+            try step(byte)
+        }
+        return index
+    }
+
+    /// The connection reached end of stream: completes a body delimited by the
+    /// close, and otherwise fails with `.truncated` unless the response was
+    /// already complete.
+    public mutating func finish() throws(HTTPResponseParseError) {
+        if isComplete { return }
+        guard state == .untilClose else { throw .truncated }
+        isComplete = true
+    }
+
+    // MARK: - The state machine
+
+    private enum State: UInt8 {
+        case version, minorVersion, statusSpace, statusCode, reason, statusLF
+        case lineStart, headLF, name, valueStart, value, valueLF
+        case body, untilClose
+        case chunkSize, chunkExtension, chunkSizeLF, chunkData, chunkDataCR, chunkDataLF
+    }
+
+    /// The fields that frame the message; bits for `nameCandidates`.
+    private enum KnownField: UInt8 {
+        case other = 0, contentLength = 1, transferEncoding = 2, connection = 4
+
+        static let allBits: UInt8 = 7
+
+        /// The field's name in lower case.
+        var name: StaticString {
+            switch self {
+            case .other: ""
+            case .contentLength: "content-length"
+            case .transferEncoding: "transfer-encoding"
+            case .connection: "connection"
+            }
+        }
+    }
+
+    private static let versionPrefix: StaticString = "HTTP/1."
+
+    private mutating func step(_ byte: UInt8) throws(HTTPResponseParseError) {
+        switch state {
+        case .version:
+            guard byte == Self.versionPrefix.utf8Start[position] else { throw .invalidStatusLine }
+            position += 1
+            if position == Self.versionPrefix.utf8CodeUnitCount { state = .minorVersion }
+        case .minorVersion:
+            guard isDigit(byte) else { throw .invalidStatusLine }
+            minorVersion = byte &- UInt8(ascii: "0")
+            state = .statusSpace
+        case .statusSpace:
+            guard byte == UInt8(ascii: " ") else { throw .invalidStatusLine }
+            state = .statusCode
+            position = 0
+            status = 0
+        case .statusCode:
+            if position == 3 {
+                guard byte == UInt8(ascii: " ") else { throw .invalidStatusLine }
+                guard status >= 100 else { throw .invalidStatusLine }
+                state = .reason
+            } else {
+                guard isDigit(byte) else { throw .invalidStatusLine }
+                status = status * 10 + UInt16(byte &- UInt8(ascii: "0"))
+                position += 1
+            }
+        case .reason:
+            if byte == UInt8(ascii: "\r") {
+                state = .statusLF
+            } else if byte == UInt8(ascii: "\n") {
+                throw .invalidLineEnding
+            } else if !isFieldByte(byte) {
+                throw .invalidStatusLine
+            }
+        case .statusLF:
+            guard byte == UInt8(ascii: "\n") else { throw .invalidLineEnding }
+            state = .lineStart
+        case .lineStart:
+            try startLine(byte)
+        case .headLF:
+            guard byte == UInt8(ascii: "\n") else { throw .invalidLineEnding }
+            try endOfFields()
+        case .name:
+            try nameByte(byte)
+        case .valueStart, .value:
+            try valueByte(byte)
+        case .valueLF:
+            guard byte == UInt8(ascii: "\n") else { throw .invalidLineEnding }
+            state = .lineStart
+        case .chunkSize:
+            try chunkSizeByte(byte)
+        case .chunkExtension:
+            if byte == UInt8(ascii: "\r") {
+                state = .chunkSizeLF
+            } else if !isFieldByte(byte) {
+                throw .invalidChunk
+            }
+        case .chunkSizeLF:
+            guard byte == UInt8(ascii: "\n") else { throw .invalidChunk }
+            endOfChunkSize()
+        case .chunkDataCR:
+            guard byte == UInt8(ascii: "\r") else { throw .invalidChunk }
+            state = .chunkDataLF
+        case .chunkDataLF:
+            guard byte == UInt8(ascii: "\n") else { throw .invalidChunk }
+            state = .chunkSize
+            position = 0
+            number = 0
+        case .body, .chunkData, .untilClose:
+            preconditionFailure("body states are handled in bulk by parse")
+        }
+    }
+
+    /// The first byte of a field line, or of the empty line that ends the fields.
+    private mutating func startLine(_ byte: UInt8) throws(HTTPResponseParseError) {
+        if byte == UInt8(ascii: "\r") {
+            state = .headLF
+        } else if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") {
+            throw .invalidHeader  // obs-fold (RFC 9112 §5.2), or whitespace before a name
+        } else if byte == UInt8(ascii: "\n") {
+            throw .invalidLineEnding
+        } else {
+            guard isTokenByte(byte) else { throw .invalidHeader }
+            state = .name
+            position = 0
+            field = .other
+            nameCandidates = inTrailers ? 0 : KnownField.allBits
+            matchName(byte)
+        }
+    }
+
+    private mutating func nameByte(_ byte: UInt8) throws(HTTPResponseParseError) {
+        if byte == UInt8(ascii: ":") {
+            field = fullyMatched(.contentLength) ?? fullyMatched(.transferEncoding) ?? fullyMatched(.connection)
+                ?? .other
+            state = .valueStart
+            valueEnded = false
+            number = 0
+            position = 0
+            list = field == .connection ? TokenList("close", "keep-alive") : TokenList("chunked", "chunked")
+            if field == .transferEncoding {
+                guard !sawTransferEncoding else { throw .unsupportedTransferEncoding }
+                sawTransferEncoding = true
+            }
+            return
+        }
+        guard isTokenByte(byte) else { throw .invalidHeader }
+        matchName(byte)
+    }
+
+    /// Narrows the known names the field name may still be, with its next byte.
+    /// (Three explicit calls rather than a loop over an array literal, which
+    /// could allocate.)
+    private mutating func matchName(_ byte: UInt8) {
+        let lower = byte | 0x20
+        narrow(.contentLength, lower)
+        narrow(.transferEncoding, lower)
+        narrow(.connection, lower)
+        position += 1
+    }
+
+    private mutating func narrow(_ candidate: KnownField, _ lower: UInt8) {
+        let name = candidate.name
+        if position >= name.utf8CodeUnitCount || name.utf8Start[position] != lower {
+            nameCandidates &= ~candidate.rawValue
+        }
+    }
+
+    /// `candidate` if the whole name read so far is exactly its name.
+    private func fullyMatched(_ candidate: KnownField) -> KnownField? {
+        nameCandidates & candidate.rawValue != 0 && candidate.name.utf8CodeUnitCount == position ? candidate : nil
+    }
+
+    private mutating func valueByte(_ byte: UInt8) throws(HTTPResponseParseError) {
+        if byte == UInt8(ascii: "\r") {
+            try endOfValue()
+            state = .valueLF
+            return
+        }
+        guard isFieldByte(byte) else {
+            throw byte == UInt8(ascii: "\n") ? .invalidLineEnding : .invalidHeader
+        }
+        let isSpace = byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
+        if state == .valueStart {
+            if isSpace { return }
+            state = .value
+        }
+        switch field {
+        case .other:
+            break
+        case .contentLength:
+            // Digits, then optional trailing whitespace; nothing else (no lists).
+            if isSpace {
+                valueEnded = true
+            } else {
+                guard isDigit(byte), !valueEnded, number < (1 << 58) else { throw .invalidContentLength }
+                number = number * 10 + UInt64(byte &- UInt8(ascii: "0"))
+                position += 1
+            }
+        case .transferEncoding:
+            list.feed(byte, isSpace: isSpace)
+        case .connection:
+            list.feed(byte, isSpace: isSpace)
+        }
+    }
+
+    private mutating func endOfValue() throws(HTTPResponseParseError) {
+        switch field {
+        case .other:
+            break
+        case .contentLength:
+            guard position > 0 else { throw .invalidContentLength }
+            if let contentLength, contentLength != Int(number) { throw .invalidContentLength }
+            contentLength = Int(number)
+        case .transferEncoding:
+            list.endElement()
+            // Exactly one coding, and it is chunked: anything else cannot be decoded here.
+            guard list.elements == 1, list.matched & 1 != 0, !list.malformed else {
+                throw .unsupportedTransferEncoding
+            }
+        case .connection:
+            list.endElement()
+            if list.matched & 1 != 0 { connectionClose = true }
+            if list.matched & 2 != 0 { connectionKeepAlive = true }
+        }
+    }
+
+    /// The empty line: decides how the body is framed.
+    private mutating func endOfFields() throws(HTTPResponseParseError) {
+        if inTrailers {
+            isComplete = true
+            return
+        }
+        if (100..<200).contains(status) {
+            guard status != 101 else { throw .unexpectedUpgrade }
+            // An interim response (100 Continue, 103 Early Hints): the final one follows.
+            let expectsBody = self.expectsBody
+            let started = hasStarted
+            reset(expectingBody: expectsBody)
+            hasStarted = started
+            return
+        }
+        isHeadComplete = true
+        if sawTransferEncoding {
+            guard minorVersion >= 1 else { throw .unsupportedTransferEncoding }
+            guard contentLength == nil else { throw .conflictingFraming }
+        }
+        keepAlive = minorVersion >= 1 ? !connectionClose : connectionKeepAlive && !connectionClose
+        if !expectsBody || status == 204 || status == 304 {
+            isComplete = true
+        } else if sawTransferEncoding {
+            isChunked = true
+            state = .chunkSize
+            position = 0
+            number = 0
+        } else if let contentLength {
+            remaining = contentLength
+            state = .body
+            isComplete = contentLength == 0
+        } else {
+            keepAlive = false
+            state = .untilClose
+        }
+    }
+
+    private mutating func chunkSizeByte(_ byte: UInt8) throws(HTTPResponseParseError) {
+        if let digit = hexValue(byte) {
+            // 2^58 bytes is far beyond any chunk; the bound keeps the sum from overflowing.
+            guard number < (1 << 58) else { throw .invalidChunk }
+            number = number << 4 | UInt64(digit)
+            position += 1
+            return
+        }
+        guard position > 0 else { throw .invalidChunk }
+        switch byte {
+        case UInt8(ascii: "\r"): state = .chunkSizeLF
+        case UInt8(ascii: ";"), UInt8(ascii: " "), UInt8(ascii: "\t"): state = .chunkExtension
+        default: throw .invalidChunk
+        }
+    }
+
+    private mutating func endOfChunkSize() {
+        if number == 0 {
+            // The last chunk: a trailer section follows, ended by an empty line.
+            inTrailers = true
+            state = .lineStart
+        } else {
+            remaining = Int(number)
+            state = .chunkData
+        }
+    }
+}
+
+/// Matches the elements of a comma-separated token list (`#token`, RFC 9110
+/// §5.6.1) against two lower-case names, case-insensitively, one byte at a time.
+private struct TokenList {
+    /// Non-empty elements seen.
+    var elements = 0
+    /// Bit 0: the first name appeared as an element; bit 1: the second.
+    var matched: UInt8 = 0
+    /// An element held whitespace between token bytes.
+    var malformed = false
+    private let names: (StaticString, StaticString)
+    private var length = 0
+    private var candidates: UInt8 = 3
+    private var spaceAfterToken = false
+
+    init(_ first: StaticString, _ second: StaticString) { names = (first, second) }
+
+    mutating func feed(_ byte: UInt8, isSpace: Bool) {
+        if byte == UInt8(ascii: ",") {
+            endElement()
+            return
+        }
+        if isSpace {
+            if length > 0 { spaceAfterToken = true }
+            return
+        }
+        if spaceAfterToken { malformed = true }
+        let lower = byte | 0x20
+        if length >= names.0.utf8CodeUnitCount || names.0.utf8Start[length] != lower { candidates &= ~1 }
+        if length >= names.1.utf8CodeUnitCount || names.1.utf8Start[length] != lower { candidates &= ~2 }
+        length += 1
+    }
+
+    mutating func endElement() {
+        if length > 0 {
+            elements += 1
+            if candidates & 1 != 0 && length == names.0.utf8CodeUnitCount { matched |= 1 }
+            if candidates & 2 != 0 && length == names.1.utf8CodeUnitCount { matched |= 2 }
+        }
+        length = 0
+        candidates = 3
+        spaceAfterToken = false
+    }
+}
+
+/// A digit (RFC 5234 DIGIT).
+@inline(__always) private func isDigit(_ byte: UInt8) -> Bool {
+    byte &- UInt8(ascii: "0") < 10
+}
+
+/// The value of a hexadecimal digit (RFC 5234 HEXDIG, either case).
+@inline(__always) private func hexValue(_ byte: UInt8) -> UInt8? {
+    if isDigit(byte) { return byte &- UInt8(ascii: "0") }
+    let lower = byte | 0x20
+    if lower >= UInt8(ascii: "a") && lower <= UInt8(ascii: "f") { return lower &- UInt8(ascii: "a") &+ 10 }
+    return nil
+}
+
+/// A byte allowed in a field value or reason phrase: HTAB, SP, VCHAR, obs-text.
+@inline(__always) private func isFieldByte(_ byte: UInt8) -> Bool {
+    byte == UInt8(ascii: "\t") || (byte >= 0x20 && byte != 0x7F)
+}
+
+/// A `tchar` of RFC 9110 §5.6.2: the bytes of a field name.
+@inline(__always) private func isTokenByte(_ byte: UInt8) -> Bool {
+    switch byte {
+    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+         UInt8(ascii: "0")...UInt8(ascii: "9"):
+        return true
+    case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
+         UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
+         UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+        return true
+    default:
+        return false
+    }
+}
