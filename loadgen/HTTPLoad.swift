@@ -312,7 +312,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
                 return close(slot, &context, error: error.map { ErrorClass($0, established: false) } ?? .refusedOrReset)
             }
             guard ready.contains(.output) else { return }
-            histograms.connect.record(now.since(slots[slot].connectStarted))
+            if slots[slot].measured { histograms.connect.record(now.since(slots[slot].connectStarted)) }
             slots[slot].phase = .sending
             slots[slot].deadline = now + plan.readTimeout
         }
@@ -367,7 +367,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
             }
             if !slots[slot].sawFirstByte {
                 slots[slot].sawFirstByte = true
-                histograms.firstByte.record(now.since(slots[slot].sent))
+                if slots[slot].measured { histograms.firstByte.record(now.since(slots[slot].sent)) }
             }
             slots[slot].bytesRead += count
             let bytes = UnsafeRawBufferPointer(rebasing: scratch[0..<count])

@@ -16,11 +16,11 @@ struct LoadSummary {
             + "\(plan.concurrency == 1 ? "" : "s"), \(loop), \(plan.requestsPerConnection) request"
             + "\(plan.requestsPerConnection == 1 ? "" : "s") per connection"
             + (plan.warmup.nanoseconds > 0 ? ", \(Self.seconds(plan.warmup.nanoseconds)) warm-up excluded" : ""))
-        lines.append("  Stats        Avg       Stdev       Max")
+        lines.append("  Stats      Avg       Stdev       Max")
         for (name, histogram) in [("Latency", result.histograms.latency), ("Connect", result.histograms.connect),
                                   ("TTFB", result.histograms.firstByte)] {
             let distribution = Distribution(histogram)
-            lines.append("    " + Self.pad(name, 8) + Self.pad(Self.time(distribution.mean), 10)
+            lines.append("    " + Self.pad(name, 9) + Self.pad(Self.time(distribution.mean), 10)
                 + Self.pad(Self.time(distribution.standardDeviation), 12) + Self.pad(Self.time(Double(distribution.max)), 10))
         }
         let latency = Distribution(result.histograms.latency)
