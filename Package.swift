@@ -30,6 +30,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        // Latency percentiles of mtcp-loadgen (HdrHistogram: bounded relative error, fixed memory).
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
     ],
     targets: [
         // Header-only `static inline` shims for DPDK macros and mbuf field access.
@@ -84,8 +86,9 @@ let package = Package(
         .executableTarget(
             name: "mtcp-loadgen",
             dependencies: [
-                "MTCP", "MTCPConfig", "MTCPRuntime",
+                "MTCP", "MTCPConfig", "MTCPRuntime", "MTCPHTTP", "COpenSSL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "loadgen",
             swiftSettings: importsDPDK
@@ -106,6 +109,12 @@ let package = Package(
         .testTarget(
             name: "MTCPHTTPTests",
             dependencies: ["MTCPHTTP"]
+        ),
+        // The loadgen's statistics, schedule, error classes and command line.
+        .testTarget(
+            name: "MTCPLoadgenTests",
+            dependencies: ["mtcp-loadgen"],
+            swiftSettings: importsDPDK
         ),
         .testTarget(
             name: "MTCPTests",

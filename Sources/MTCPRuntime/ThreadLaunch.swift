@@ -15,7 +15,7 @@ private func runThreadBody(_ argument: UnsafeMutableRawPointer?) {
 /// Starts threads for the runtime: EAL's worker lcores (pinned by EAL to their
 /// cores, with DPDK's per-lcore mempool caches) and plain threads for the
 /// management plane.
-enum ThreadLaunch {
+public enum ThreadLaunch {
     /// Runs `body` on EAL worker lcore `lcore`; `waitForLcores` joins them.
     static func onLcore(_ lcore: UInt32, _ body: @escaping @Sendable () -> Void) throws(DPDKError) {
         let argument = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
@@ -44,7 +44,7 @@ enum ThreadLaunch {
     }
 
     /// Runs `body` on a new (unpinned) thread; `join` waits for it.
-    static func detached(_ body: @escaping @Sendable () -> Void) -> pthread_t {
+    public static func detached(_ body: @escaping @Sendable () -> Void) -> pthread_t {
         var thread = pthread_t()
         let argument = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
         let rc = pthread_create(&thread, nil, { argument in
@@ -55,5 +55,5 @@ enum ThreadLaunch {
         return thread
     }
 
-    static func join(_ thread: pthread_t) { pthread_join(thread, nil) }
+    public static func join(_ thread: pthread_t) { pthread_join(thread, nil) }
 }

@@ -1,0 +1,221 @@
+import MTCPHTTP
+import Testing
+
+/// What feeding a response to a fresh parser produced.
+private struct Parsed {
+    var parser = HTTPResponseParser()
+    var body: [UInt8] = []
+    /// Bytes the parser took before the message ended (or all of them).
+    var consumed = 0
+    var error: HTTPResponseParseError?
+}
+
+/// Feeds `pieces` in order, as separate reads, then signals end of stream if
+/// `closes`; stops at the first error or at the end of the message.
+private func feed(_ pieces: [[UInt8]], closes: Bool = false, expectingBody: Bool = true,
+                  maximumHeadBytes: Int = 64 * 1024) -> Parsed {
+    var result = Parsed()
+    result.parser = HTTPResponseParser(maximumHeadBytes: maximumHeadBytes)
+    result.parser.reset(expectingBody: expectingBody)
+    do {
+        for piece in pieces where !result.parser.isComplete {
+            var body = result.body
+            var parser = result.parser
+            result.consumed += try piece.withUnsafeBytes { bytes in
+                try parser.parse(bytes) { body.append(contentsOf: $0) }
+            }
+            result.parser = parser
+            result.body = body
+        }
+        if closes { try result.parser.finish() }
+    } catch {
+        result.error = error as? HTTPResponseParseError
+    }
+    return result
+}
+
+private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+/// Every way of cutting `message` in two, plus one byte at a time.
+private func splits(_ message: [UInt8]) -> [[[UInt8]]] {
+    (0...message.count).map { [Array(message[..<$0]), Array(message[$0...])] } + [message.map { [$0] }]
+}
+
+@Suite struct HTTPResponseParserTests {
+    static let contentLength = bytes("HTTP/1.1 200 OK\r\nServer: t\r\nContent-Length: 11\r\n\r\nhello world")
+    static let chunked = bytes("HTTP/1.1 200 OK\r\ntransfer-encoding: Chunked\r\n\r\n"
+        + "5\r\nhello\r\n1;name=value\r\n \r\nA\r\n0123456789\r\n0\r\nX-Trailer: yes\r\n\r\n")
+    static let untilClose = bytes("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nbody until close")
+
+    @Test(arguments: splits(contentLength))
+    func contentLengthBodyAcrossAnySplit(pieces: [[UInt8]]) {
+        let result = feed(pieces)
+        #expect(result.error == nil)
+        #expect(result.parser.isComplete)
+        #expect(result.parser.status == 200)
+        #expect(result.parser.contentLength == 11)
+        #expect(result.parser.keepAlive)
+        #expect(result.body == bytes("hello world"))
+        #expect(result.parser.headBytes == Self.contentLength.count - 11)
+        #expect(result.consumed == Self.contentLength.count)
+    }
+
+    @Test(arguments: splits(chunked))
+    func chunkedBodyWithExtensionsAndTrailersAcrossAnySplit(pieces: [[UInt8]]) {
+        let result = feed(pieces)
+        #expect(result.error == nil)
+        #expect(result.parser.isComplete)
+        #expect(result.parser.isChunked)
+        #expect(result.body == bytes("hello 0123456789"))
+        #expect(result.parser.bodyBytes == 16)
+        #expect(result.consumed == Self.chunked.count)
+    }
+
+    @Test(arguments: splits(untilClose))
+    func bodyDelimitedByCloseAcrossAnySplit(pieces: [[UInt8]]) {
+        let beforeClose = feed(pieces)
+        #expect(beforeClose.error == nil)
+        #expect(!beforeClose.parser.isComplete)
+        let result = feed(pieces, closes: true)
+        #expect(result.error == nil)
+        #expect(result.parser.isComplete)
+        #expect(!result.parser.keepAlive)
+        #expect(result.body == bytes("body until close"))
+    }
+
+    @Test func bytesAfterTheMessageAreLeftForTheNextOne() {
+        let next = bytes("HTTP/1.1 204 No Content\r\n\r\n")
+        let result = feed([Self.contentLength + next])
+        #expect(result.parser.isComplete)
+        #expect(result.consumed == Self.contentLength.count)
+        var parser = result.parser
+        parser.reset()
+        let consumed = try? next.withUnsafeBytes { try parser.parse($0) { _ in } }
+        #expect(consumed == next.count)
+        #expect(parser.isComplete && parser.status == 204 && parser.bodyBytes == 0)
+    }
+
+    @Test func keepAliveFollowsVersionAndConnectionTokens() {
+        let cases: [(String, Bool)] = [
+            ("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true),
+            ("HTTP/1.1 200 OK\r\nConnection: Close\r\nContent-Length: 0\r\n\r\n", false),
+            ("HTTP/1.1 200 OK\r\nConnection: foo, close \r\nContent-Length: 0\r\n\r\n", false),
+            ("HTTP/1.1 200 OK\r\nConnection: closed\r\nContent-Length: 0\r\n\r\n", true),
+            ("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", false),
+            ("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n", true),
+            ("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\n", false),  // close-delimited body
+        ]
+        for (text, keepAlive) in cases {
+            let result = feed([bytes(text)])
+            #expect(result.error == nil, "\(text)")
+            #expect(result.parser.isHeadComplete && result.parser.keepAlive == keepAlive, "\(text)")
+        }
+    }
+
+    @Test func responsesWithoutBody() {
+        for text in ["HTTP/1.1 204 No Content\r\n\r\n", "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n"] {
+            let result = feed([bytes(text)])
+            #expect(result.parser.isComplete && result.consumed == text.utf8.count, "\(text)")
+        }
+        let head = feed([bytes("HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n")], expectingBody: false)
+        #expect(head.parser.isComplete && head.parser.contentLength == 500 && head.parser.bodyBytes == 0)
+    }
+
+    @Test func interimResponsesAreSkipped() {
+        let text = bytes("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\n"
+            + "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno")
+        for pieces in splits(text) {
+            let result = feed(pieces)
+            #expect(result.parser.isComplete && result.parser.status == 404 && result.body == bytes("no"))
+        }
+    }
+
+    @Test func reasonPhraseMayBeEmptyOrCarryObsText() {
+        #expect(feed([bytes("HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n")]).parser.isComplete)
+        #expect(feed([bytes("HTTP/1.1 200 Gr\u{FC}\u{DF}e\r\nContent-Length: 0\r\n\r\n")]).parser.isComplete)
+    }
+
+    @Test func repeatedEqualContentLengthIsAccepted() {
+        let result = feed([bytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\ncontent-length:2 \r\n\r\nok")])
+        #expect(result.error == nil && result.parser.isComplete && result.body == bytes("ok"))
+    }
+
+    static let malformed: [(String, HTTPResponseParseError)] = [
+        ("HTTP/2 200 OK\r\n\r\n", .invalidStatusLine),
+        ("http/1.1 200 OK\r\n\r\n", .invalidStatusLine),
+        ("HTTP/1.1 20 OK\r\n\r\n", .invalidStatusLine),
+        ("HTTP/1.1 2000 OK\r\n\r\n", .invalidStatusLine),
+        ("HTTP/1.1 200\r\n\r\n", .invalidStatusLine),
+        ("HTTP/1.1 099 Low\r\n\r\n", .invalidStatusLine),
+        ("HTTP/1.1  200 OK\r\n\r\n", .invalidStatusLine),
+        ("HTTP/1.1 200 O\u{1}K\r\n\r\n", .invalidStatusLine),
+        ("HTTP/1.1 200 OK\n\r\n", .invalidLineEnding),
+        ("HTTP/1.1 200 OK\rX\n", .invalidLineEnding),
+        ("HTTP/1.1 200 OK\r\nA: b\n\r\n", .invalidLineEnding),
+        ("HTTP/1.1 200 OK\r\n\n", .invalidLineEnding),
+        ("HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", .invalidHeader),
+        ("HTTP/1.1 200 OK\r\nName : x\r\n\r\n", .invalidHeader),
+        ("HTTP/1.1 200 OK\r\nA: b\r\n folded\r\n\r\n", .invalidHeader),
+        ("HTTP/1.1 200 OK\r\nA: b\u{0}c\r\n\r\n", .invalidHeader),
+        ("HTTP/1.1 200 OK\r\nNoColon\r\n\r\n", .invalidHeader),
+        ("HTTP/1.1 200 OK\r\nContent-Length: 1 2\r\n\r\n", .invalidContentLength),
+        ("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", .invalidContentLength),
+        ("HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n", .invalidContentLength),
+        ("HTTP/1.1 200 OK\r\nContent-Length: 1,1\r\n\r\n", .invalidContentLength),
+        ("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", .invalidContentLength),
+        ("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n", .invalidContentLength),
+        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", .unsupportedTransferEncoding),
+        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+         .unsupportedTransferEncoding),
+        ("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", .unsupportedTransferEncoding),
+        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", .conflictingFraming),
+        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZ\r\n", .invalidChunk),
+        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", .invalidChunk),
+        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", .invalidChunk),
+        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\nab\r\n", .invalidChunk),
+        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n", .invalidChunk),
+        ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", .unexpectedUpgrade),
+    ]
+
+    @Test(arguments: malformed)
+    func malformedResponsesAreClassified(text: String, error: HTTPResponseParseError) {
+        let message = bytes(text)
+        for pieces in splits(message) {
+            #expect(feed(pieces).error == error, "\(text.debugDescription) split \(pieces.map(\.count))")
+        }
+    }
+
+    @Test func truncatedResponsesAreClassifiedAtEndOfStream() {
+        let whole = Self.contentLength
+        for cut in 0..<whole.count {
+            #expect(feed([Array(whole[..<cut])], closes: true).error == .truncated, "cut at \(cut)")
+        }
+        let chunked = Self.chunked
+        for cut in 0..<chunked.count {
+            #expect(feed([Array(chunked[..<cut])], closes: true).error == .truncated, "cut at \(cut)")
+        }
+        #expect(feed([whole], closes: true).error == nil)
+    }
+
+    @Test func headLimitIsEnforced() {
+        let big = bytes("HTTP/1.1 200 OK\r\nX: " + String(repeating: "a", count: 200) + "\r\n\r\n")
+        #expect(feed([big], maximumHeadBytes: 100).error == .headTooLarge)
+        #expect(feed([big], maximumHeadBytes: big.count).error == nil)
+    }
+
+    @Test func largeBodiesArriveInPieces() {
+        let size = 1 << 20
+        var message = bytes("HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\n\r\n")
+        message += (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let pieces = stride(from: 0, to: message.count, by: 1448).map { Array(message[$0..<min($0 + 1448, message.count)]) }
+        let result = feed(pieces)
+        #expect(result.parser.isComplete && result.parser.bodyBytes == size)
+        #expect(result.body == Array(message.suffix(size)))
+    }
+
+    /// The parser holds only scalars, so it cannot own heap memory: parsing and
+    /// resetting allocate nothing.
+    @Test func parserIsPlainData() {
+        #expect(_isPOD(HTTPResponseParser.self))
+    }
+}

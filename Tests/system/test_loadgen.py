@@ -1,0 +1,209 @@
+"""mtcp-loadgen's HTTP mode against kernel HTTP servers in netns mtcp-c.
+
+The loadgen (netns mtcp-l, 198.18.0.3) drives:
+  - nginx (1 worker, serving www/ on 198.18.0.2:8080): the counts add up
+    (completed + errors + unfinished = attempted), latency figures are ordered
+    and plausible, keep-alive reuses connections, bodies match the files, and an
+    open-loop rate is held within 1% over a few seconds;
+  - Tests/system/tools/http_server.py with a fault on purpose (short body, bad
+    status, bytes that are not HTTP): every request is caught and counted in the
+    right class, and the exit status says the run failed.
+
+Figures come from the loadgen's --json report. Every subprocess has a timeout;
+the servers are stopped by PID by their fixtures.
+"""
+
+import json
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import stop_process_group
+from mtcp_ns import CLIENT_ADDR, NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, describe
+
+NGINX_PORT = 8080
+FAULT_PORT = 8000
+ERROR_CLASSES = ["connect_timeout", "refused_or_reset", "bad_status", "short_response",
+                 "malformed_response", "body_mismatch", "read_timeout", "local"]
+
+NGINX_CONF = """
+daemon off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}; proxy_temp_path {dir}; fastcgi_temp_path {dir};
+    uwsgi_temp_path {dir}; scgi_temp_path {dir};
+    keepalive_requests 1000000;
+    server {{
+        listen {addr}:{port} backlog=4096;
+        root {root};
+    }}
+}}
+"""
+
+
+def wait_for_port(host, port, timeout=10):
+    """Waits until a TCP connect to host:port from mtcp-c succeeds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        probe = subprocess.run(["ip", "netns", "exec", NS_CLIENT, "bash", "-c",
+                                f"exec 3<>/dev/tcp/{host}/{port}"], capture_output=True, timeout=5)
+        if probe.returncode == 0:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def kernel_nginx(topology, tmp_path):
+    """nginx serving www/ on 198.18.0.2:8080 in netns mtcp-c, stopped by PID afterwards."""
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(dir=tmp_path, addr=CLIENT_ADDR, port=NGINX_PORT, root=REPO / "www"))
+    proc = subprocess.Popen(["ip", "netns", "exec", NS_CLIENT, "nginx", "-c", str(conf), "-e", str(tmp_path / "error.log")],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        if not wait_for_port(CLIENT_ADDR, NGINX_PORT):
+            pytest.fail(f"nginx did not start: {(tmp_path / 'error.log').read_text() if (tmp_path / 'error.log').exists() else ''}")
+        yield f"http://{CLIENT_ADDR}:{NGINX_PORT}"
+    finally:
+        stop_process_group(proc, sig=signal.SIGQUIT, grace=5)
+
+
+@pytest.fixture
+def fault_server(topology):
+    """A function start(fault) that runs tools/http_server.py with that fault on
+    198.18.0.2:8000 in mtcp-c and returns its base URL; stopped by PID afterwards."""
+    procs = []
+
+    def start(fault):
+        proc = subprocess.Popen([*["ip", "netns", "exec", NS_CLIENT], SYSTEM_PYTHON, str(TOOLS / "http_server.py"),
+                                 "--host", CLIENT_ADDR, "--port", str(FAULT_PORT), "--root", str(REPO / "www"),
+                                 "--fault", fault],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True)
+        procs.append(proc)
+        ready = threading.Event()
+
+        def read():
+            for line in proc.stdout:
+                if line.startswith("http_server: ready"):
+                    ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not ready.wait(10):
+            pytest.fail("http_server.py did not start")
+        return f"http://{CLIENT_ADDR}:{FAULT_PORT}"
+
+    try:
+        yield start
+    finally:
+        for proc in procs:
+            stop_process_group(proc, sig=signal.SIGTERM, grace=5)
+
+
+def run_json(loadgen_run, tmp_path, *args, timeout=90):
+    """Runs the loadgen with --json; returns (CompletedProcess, report)."""
+    report = tmp_path / "report.json"
+    result = loadgen_run(*args, "--json", report, timeout=timeout)
+    assert report.exists(), describe(result)
+    return result, json.loads(report.read_text())
+
+
+def check_counts_add_up(report, result):
+    errors = sum(report["errors"][name] for name in ERROR_CLASSES)
+    assert set(report["errors"]) == set(ERROR_CLASSES), describe(result)
+    assert report["attempted"] == report["completed"] + errors + report["unfinished"], describe(result)
+    return errors
+
+
+def check_latency_plausible(figures, count, result):
+    assert figures["count"] == count, describe(result)
+    ordered = [figures[k] for k in ("p50", "p90", "p99", "p99_9", "max")]
+    assert ordered == sorted(ordered), describe(result)
+    # Over a veth pair, well above zero and far below the 10 s response timeout.
+    assert 1 <= figures["p50"] and figures["max"] < 10_000_000, describe(result)
+
+
+def test_closed_loop_new_connection_per_request_against_nginx(kernel_nginx, loadgen_run, tmp_path):
+    """2000 requests for a 4 KiB file, 32 connections at a time, each on its own
+    connection (Connection: close): all complete with the file's exact bytes, and
+    every figure is accounted for."""
+    result, report = run_json(loadgen_run, tmp_path, f"{kernel_nginx}/bench/4k.html", 2000, "-c", 32,
+                              "--verify-body", REPO / "www")
+    assert result.returncode == 0, describe(result)
+    errors = check_counts_add_up(report, result)
+    assert (report["attempted"], report["completed"], errors) == (2000, 2000, 0), describe(result)
+    assert report["connections_opened"] == 2000, describe(result)
+    assert report["bytes_read"] > 2000 * 4096, describe(result)
+    check_latency_plausible(report["latency_microseconds"], 2000, result)
+    check_latency_plausible(report["connect_microseconds"], 2000, result)
+    check_latency_plausible(report["first_byte_microseconds"], 2000, result)
+    # A request's latency contains its handshake and its first byte.
+    assert report["latency_microseconds"]["p50"] >= report["connect_microseconds"]["p50"], describe(result)
+    assert "Requests/sec:" in result.stdout and "Latency Distribution" in result.stdout, describe(result)
+
+
+def test_keep_alive_and_cellular_mix_against_nginx(kernel_nginx, loadgen_run, tmp_path):
+    """The cellular size mix over keep-alive connections of 50 requests: bodies match
+    the files of www/bench, and connections are reused."""
+    result, report = run_json(loadgen_run, tmp_path, f"{kernel_nginx}/", 1000, "-c", 10, "--mix", "cellular",
+                              "--requests-per-connection", 50, "--verify-body", REPO / "www")
+    assert result.returncode == 0, describe(result)
+    errors = check_counts_add_up(report, result)
+    assert (report["completed"], errors) == (1000, 0), describe(result)
+    assert report["connections_opened"] <= 1000 // 50 + 10, describe(result)
+    assert len(report["setup"]["urls"]) == 5, describe(result)
+
+
+def test_open_loop_rate_is_held_within_one_percent(kernel_nginx, loadgen_run, tmp_path):
+    """--rate 500 for 5 s after a 1 s warm-up, on keep-alive connections that the
+    server easily keeps up with: the measured rate is within 1% of 500/s and the
+    warm-up is excluded from the figures."""
+    result, report = run_json(loadgen_run, tmp_path, f"{kernel_nginx}/bench/64.html", "-d", 5, "--warmup", 1,
+                              "--rate", 500, "-c", 50, "--requests-per-connection", 1000000)
+    assert result.returncode == 0, describe(result)
+    errors = check_counts_add_up(report, result)
+    assert errors == 0, describe(result)
+    assert abs(report["requests_per_second"] - 500) <= 5, describe(result)
+    assert abs(report["completed"] - 2500) <= 25, describe(result)
+    assert report["warmup_requests"] >= 450, describe(result)
+    assert any(second["warmup"] for second in report["per_second"]), describe(result)
+    check_latency_plausible(report["latency_microseconds"], report["completed"], result)
+
+
+@pytest.mark.parametrize("fault, error_class", [
+    ("short-body", "short_response"),
+    ("bad-status", "bad_status"),
+    ("garbage", "malformed_response"),
+])
+def test_wrong_server_is_caught_and_classified(fault_server, loadgen_run, tmp_path, fault, error_class):
+    """A server that sends half of the announced body, a 503, or bytes that are not
+    HTTP: every request fails in the right class and the exit status is 1."""
+    base = fault_server(fault)
+    result, report = run_json(loadgen_run, tmp_path, f"{base}/bench/4k.html", 100, "-c", 10)
+    assert result.returncode == 1, describe(result)
+    check_counts_add_up(report, result)
+    assert report["attempted"] == 100 and report["completed"] == 0, describe(result)
+    assert report["errors"][error_class] == 100, describe(result)
+
+
+def test_refused_connections_are_counted(topology, loadgen_run, tmp_path):
+    """Nothing listens on the port: every request is refused (RST to the SYN)."""
+    result, report = run_json(loadgen_run, tmp_path, f"http://{CLIENT_ADDR}:8099/", 50, "-c", 5)
+    assert result.returncode == 1, describe(result)
+    assert report["errors"]["refused_or_reset"] == 50, describe(result)
+
+
+def test_several_cores_are_refused_on_af_packet(topology, loadgen_run):
+    """-N 2 over net_af_packet: replies could not be steered to the opening core,
+    so the run does not start and says why."""
+    result = loadgen_run(f"http://{CLIENT_ADDR}:{NGINX_PORT}/", 10, "-N", 2)
+    assert result.returncode == 1, describe(result)
+    assert "net_memif" in result.stdout, describe(result)

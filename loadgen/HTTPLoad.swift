@@ -1,0 +1,495 @@
+import Histogram
+import MTCP
+import MTCPHTTP
+import MTCPRuntime
+
+/// The HTTP workload of one core: it opens its share of the connections,
+/// sends prepared requests, parses and checks every response, and measures.
+///
+/// Closed loop: each of the core's connections carries one request at a time,
+/// up to `--requests-per-connection`, and is replaced when it closes. Open
+/// loop: requests start on the core's `OpenLoopSchedule`, on an idle
+/// keep-alive connection or a new one (up to the core's share of `-c`); a
+/// request that finds none waits, and its latency still counts from its
+/// intended start.
+///
+/// Per-request work touches only memory allocated in `start`: the slot of
+/// the connection (indexed by socket index), the prepared request bytes, the
+/// expected bodies, a read buffer and the histograms.
+struct HTTPLoad: EngineApplication, ~Copyable {
+    private enum Phase: UInt8 {
+        case free, connecting, sending, awaiting, idle
+    }
+
+    /// A connection's state, in the slot of its socket index.
+    private struct Slot {
+        var socket = Socket(rawValue: 0)
+        var phase = Phase.free
+        /// The workload entry of the current request.
+        var entry = 0
+        /// Requests completed on this connection.
+        var requests = 0
+        /// Bytes of the current request written.
+        var written = 0
+        /// The current request counts in the figures (started after the warm-up).
+        var measured = false
+        var sawFirstByte = false
+        var connectStarted = Instant.zero
+        /// Where the current request's latency counts from.
+        var origin = Instant.zero
+        /// When the request was completely written (time to first byte counts from here).
+        var sent = Instant.zero
+        /// Connect or response deadline.
+        var deadline = Instant.zero
+        var bytesRead = 0
+        var bodyMismatch = false
+        var parser = HTTPResponseParser()
+    }
+
+    private let plan: HTTPPlan
+    private let core: Int
+    private let board: LoadBoard
+    /// This core's share of the requests (nil: unlimited) and of the connections.
+    private let requestLimit: Int?
+    private let concurrency: Int
+    private var picker: WorkloadPicker
+    private var random: SeededRandom
+
+    private var poll: EventPoll?
+    private var slots = UnsafeMutableBufferPointer<Slot>(start: nil, count: 0)
+    private var digests: [BodyDigest] = []
+    /// Idle keep-alive connections (open loop), as socket indices.
+    private var idle = UnsafeMutableBufferPointer<Int32>(start: nil, count: 0)
+    private var idleCount = 0
+    /// One past the highest slot in use, to bound the timeout scan.
+    private var highWater = 0
+    private let events = UnsafeMutableBufferPointer<EventPollEvent>.allocate(capacity: 512)
+    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 64)
+    /// The prepared requests, back to back, and each entry's range in them.
+    private var requestBytes = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    private var requestRanges: [Range<Int>] = []
+    /// The expected bodies, back to back, and each entry's range (nil: not checked).
+    private var bodyBytes = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    private var bodyRanges: [Range<Int>?] = []
+    private var sha256 = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+
+    private var counts = LoadCounts()
+    private var histograms = LatencyHistograms()
+    /// Requests started on this core (measured or not).
+    private var issued = 0
+    private let cores: Int
+    private var schedule: OpenLoopSchedule?
+    private var startedAt: Instant?
+    private var measureFrom = Instant.zero
+    private var stopIssuingAt: Instant?
+    private var stopping = false
+    private var nextScan = Instant.zero
+    private var nextPublish = Instant.zero
+
+    init(plan: HTTPPlan, core: Int, cores: Int, board: LoadBoard) {
+        self.plan = plan
+        self.core = core
+        self.board = board
+        self.cores = cores
+        requestLimit = plan.totalRequests.map { share($0, core, cores) }
+        concurrency = max(1, share(plan.concurrency, core, cores))
+        picker = WorkloadPicker(thresholds: plan.workload.thresholds)
+        // Each core its own sequence: the same seed on every core would pick the same entries.
+        random = SeededRandom(seed: plan.seed &+ UInt64(core) &* 0x9E37_79B9)
+    }
+
+    deinit {
+        events.deallocate()
+        scratch.deallocate()
+        slots.deallocate()
+        idle.deallocate()
+        requestBytes.deallocate()
+        bodyBytes.deallocate()
+        sha256.deallocate()
+        for digest in digests { digest.release() }
+    }
+
+    mutating func start<Device: PacketDevice>(_ context: inout SocketContext<Device>) throws {
+        guard concurrency <= context.socketCapacity - 64 else {
+            throw LoadgenError("core \(core) would open \(concurrency) connections but max_concurrency allows "
+                + "\(context.socketCapacity - 64): raise max_concurrency in the configuration or lower -c")
+        }
+        poll = try context.createEventPoll()
+        slots = .allocate(capacity: context.socketCapacity)
+        slots.initialize(repeating: Slot())
+        idle = .allocate(capacity: context.socketCapacity)
+        if plan.expectedSHA256 != nil { digests = (0..<context.socketCapacity).map { _ in BodyDigest() } }
+        (requestBytes, requestRanges) = Self.pack(plan.requests)
+        (bodyBytes, bodyRanges) = Self.pack(plan.expectedBodies)
+        (sha256, _) = Self.pack([plan.expectedSHA256 ?? []])
+    }
+
+    /// Copies byte strings into one buffer of this core's own; nil entries get no range.
+    private static func pack(_ strings: [[UInt8]?]) -> (UnsafeMutableRawBufferPointer, [Range<Int>?]) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: strings.reduce(0) { $0 + ($1?.count ?? 0) },
+                                                            alignment: 64)
+        var offset = 0
+        let ranges = strings.map { string -> Range<Int>? in
+            guard let string else { return nil }
+            string.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[offset...]).copyMemory(from: $0) }
+            offset += string.count
+            return offset - string.count..<offset
+        }
+        return (buffer, ranges)
+    }
+
+    private static func pack(_ strings: [[UInt8]]) -> (UnsafeMutableRawBufferPointer, [Range<Int>]) {
+        let (buffer, ranges) = pack(strings.map { Optional($0) })
+        return (buffer, ranges.map { $0! })
+    }
+
+    // MARK: - The loop
+
+    mutating func handle<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+        guard let poll else { return }
+        let now = context.now
+        if startedAt == nil { begin(at: now) }
+        issue(&context, now: now)
+        let count = context.wait(poll, into: events)
+        for index in 0..<count {
+            let event = events[index]
+            let socket = Socket(rawValue: event.data)
+            let slot = Int(socket.index)
+            guard slots[slot].phase != .free, slots[slot].socket == socket else { continue }
+            serve(slot, event.events, &context)
+        }
+        if idleCount > 0 && !mayIssue(now: now) { closeIdle(&context) }
+        if now >= nextScan {
+            nextScan = now + .milliseconds(10)
+            expire(&context, now: now)
+        }
+        if counts.openConnections == 0 && !mayIssue(now: now) && !counts.finished {
+            counts.finished = true
+            board.publish(core: core, histograms)
+            board.publish(core: core, counts)
+        } else if now >= nextPublish {
+            nextPublish = now + .milliseconds(100)
+            board.publish(core: core, counts)
+        }
+    }
+
+    mutating func stopAccepting<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+        stopping = true
+        closeIdle(&context)
+    }
+
+    /// Closes the idle keep-alive connections (no request will need them).
+    private mutating func closeIdle<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+        while idleCount > 0 {
+            idleCount -= 1
+            close(Int(idle[idleCount]), &context, error: nil)
+        }
+    }
+
+    /// Also publishes the final figures: after a stop signal the runtime asks
+    /// this until the connections are done or the grace period ends, and
+    /// measured requests still in flight at that point count as unfinished.
+    func isFinished<Device: PacketDevice>(_ context: borrowing SocketContext<Device>) -> Bool {
+        var final = counts
+        for slot in 0..<highWater where slots[slot].phase != .free && slots[slot].phase != .idle && slots[slot].measured {
+            final.unfinished += 1
+        }
+        board.publish(core: core, histograms)
+        board.publish(core: core, final)
+        return context.socketCount == 0
+    }
+
+    private mutating func begin(at now: Instant) {
+        startedAt = now
+        measureFrom = now + plan.warmup
+        stopIssuingAt = plan.duration.map { measureFrom + $0 }
+        schedule = plan.rate.map { OpenLoopSchedule(start: now, rate: $0, core: core, cores: cores) }
+        board.started(at: now, measuringFrom: measureFrom)
+    }
+
+    /// Whether another request may start (the schedule aside).
+    private func mayIssue(now: Instant) -> Bool {
+        if stopping { return false }
+        if let requestLimit, issued >= requestLimit { return false }
+        if let stopIssuingAt, now >= stopIssuingAt { return false }
+        return true
+    }
+
+    /// Starts the requests that are due: closed loop, one per missing
+    /// connection; open loop, those whose intended start has passed.
+    private mutating func issue<Device: PacketDevice>(_ context: inout SocketContext<Device>, now: Instant) {
+        if let schedule {
+            while mayIssue(now: now) {
+                let intended = schedule.intendedStart(of: issued)
+                guard intended <= now else { break }
+                if idleCount > 0 {
+                    idleCount -= 1
+                    let slot = Int(idle[idleCount])
+                    begin(request: slot, origin: intended, now: now)
+                    send(slot, &context, now: now)
+                } else if counts.openConnections < concurrency {
+                    guard open(&context, origin: intended, now: now) else { break }
+                } else {
+                    break  // late: it starts when a connection frees up, its latency counted from `intended`
+                }
+            }
+        } else {
+            while counts.openConnections < concurrency && mayIssue(now: now) {
+                guard open(&context, origin: now, now: now) else { break }
+            }
+        }
+    }
+
+    /// Opens a connection for a new request whose latency counts from `origin`.
+    private mutating func open<Device: PacketDevice>(_ context: inout SocketContext<Device>, origin: Instant,
+                                                     now: Instant) -> Bool {
+        guard let poll else { return false }
+        let target = plan.workload.entries[0].target
+        let socket: Socket
+        do {
+            socket = try context.socket()
+        } catch {
+            failUnopened(error, origin: origin, now: now)
+            return false
+        }
+        do {
+            try context.connect(socket, to: target.address, port: target.port)
+            try context.control(poll, .add, socket, events: [.input, .output, .edgeTriggered], data: socket.rawValue)
+        } catch {
+            // Out of connections or ports: a request lost on this side.
+            try? context.close(socket)
+            failUnopened(error, origin: origin, now: now)
+            return false
+        }
+        let slot = Int(socket.index)
+        slots[slot] = Slot()
+        slots[slot].socket = socket
+        slots[slot].phase = .connecting
+        slots[slot].connectStarted = now
+        slots[slot].deadline = now + plan.connectTimeout
+        highWater = max(highWater, slot + 1)
+        counts.openConnections += 1
+        counts.connectionsOpened += 1
+        begin(request: slot, origin: origin, now: now)
+        return true
+    }
+
+    /// A request that could not even get a connection: counted as a local error.
+    private mutating func failUnopened(_ error: SocketError, origin: Instant, now: Instant) {
+        issued += 1
+        if origin >= measureFrom {
+            counts.attempted += 1
+            counts.errors[ErrorClass(error, established: false)] += 1
+            counts.lastMeasured = now
+        } else {
+            counts.warmup += 1
+        }
+    }
+
+    /// Assigns the next request to a connection.
+    private mutating func begin(request slot: Int, origin: Instant, now: Instant) {
+        issued += 1
+        slots[slot].entry = picker.pick(random.next())
+        slots[slot].origin = origin
+        slots[slot].measured = origin >= measureFrom
+        slots[slot].written = 0
+        slots[slot].sawFirstByte = false
+        slots[slot].bytesRead = 0
+        slots[slot].bodyMismatch = false
+        slots[slot].parser.reset()
+        if slots[slot].phase != .connecting { slots[slot].deadline = now + plan.readTimeout }
+        if !digests.isEmpty { digests[slot].restart() }
+        if slots[slot].measured { counts.attempted += 1 }
+        if slots[slot].phase == .idle { slots[slot].phase = .sending }
+    }
+
+    private mutating func serve<Device: PacketDevice>(_ slot: Int, _ ready: EventPollEvents,
+                                                      _ context: inout SocketContext<Device>) {
+        let now = context.now
+        if slots[slot].phase == .connecting {
+            if ready.contains(.error) || ready.contains(.hangUp) {
+                let error = (try? context.pendingError(of: slots[slot].socket)) ?? nil
+                return close(slot, &context, error: error.map { ErrorClass($0, established: false) } ?? .refusedOrReset)
+            }
+            guard ready.contains(.output) else { return }
+            if slots[slot].measured { histograms.connect.record(now.since(slots[slot].connectStarted)) }
+            slots[slot].phase = .sending
+            slots[slot].deadline = now + plan.readTimeout
+        }
+        if slots[slot].phase == .sending { send(slot, &context, now: now) }
+        if slots[slot].phase != .free { receive(slot, &context, now: now) }
+        if slots[slot].phase != .free && ready.contains(.error) {
+            let error = (try? context.pendingError(of: slots[slot].socket)) ?? nil
+            close(slot, &context, error: error.map { ErrorClass($0, established: true) } ?? .refusedOrReset)
+        }
+    }
+
+    /// Writes what the send buffer takes of the current request.
+    private mutating func send<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>,
+                                                     now: Instant) {
+        slots[slot].phase = .sending
+        let range = requestRanges[slots[slot].entry]
+        let written = slots[slot].written
+        let remaining = UnsafeRawBufferPointer(rebasing: requestBytes[range.lowerBound + written..<range.upperBound])
+        do {
+            slots[slot].written += try context.write(slots[slot].socket, remaining)
+        } catch .wouldBlock {
+            return
+        } catch {
+            return close(slot, &context, error: ErrorClass(error, established: true))
+        }
+        if slots[slot].written == range.count {
+            slots[slot].phase = .awaiting
+            slots[slot].sent = now
+            slots[slot].deadline = now + plan.readTimeout
+        }
+    }
+
+    /// Reads until the socket has nothing more, feeding the parser.
+    private mutating func receive<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>,
+                                                        now: Instant) {
+        while slots[slot].phase != .free {
+            let count: Int
+            do {
+                count = try context.read(slots[slot].socket, into: scratch)
+            } catch .wouldBlock {
+                return
+            } catch {
+                let established = slots[slot].phase != .connecting
+                return close(slot, &context, error: ErrorClass(error, established: established))
+            }
+            if count == 0 {
+                return endOfStream(slot, &context, now: now)
+            }
+            guard slots[slot].phase == .awaiting || slots[slot].phase == .sending else {
+                // Bytes nobody asked for (on an idle connection).
+                return close(slot, &context, error: .malformedResponse)
+            }
+            if !slots[slot].sawFirstByte {
+                slots[slot].sawFirstByte = true
+                if slots[slot].measured { histograms.firstByte.record(now.since(slots[slot].sent)) }
+            }
+            slots[slot].bytesRead += count
+            let bytes = UnsafeRawBufferPointer(rebasing: scratch[0..<count])
+            let consumed: Int
+            do {
+                consumed = try parse(slot, bytes)
+            } catch {
+                return close(slot, &context, error: ErrorClass(error))
+            }
+            if slots[slot].parser.isComplete {
+                // No pipelining: nothing may follow the response.
+                guard consumed == count else { return close(slot, &context, error: .malformedResponse) }
+                complete(slot, &context, now: now)
+            }
+        }
+    }
+
+    /// Parses `bytes` for `slot`, checking body bytes as they pass.
+    private mutating func parse(_ slot: Int, _ bytes: UnsafeRawBufferPointer) throws(HTTPResponseParseError) -> Int {
+        let expected = bodyRanges[slots[slot].entry].map { UnsafeRawBufferPointer(rebasing: bodyBytes[$0]) }
+        let digest = digests.isEmpty ? nil : digests[slot]
+        var offset = slots[slot].parser.bodyBytes
+        var mismatch = slots[slot].bodyMismatch
+        let consumed = try slots[slot].parser.parse(bytes) { piece in
+            if let expected {
+                mismatch = mismatch || offset + piece.count > expected.count
+                    || !piece.elementsEqual(UnsafeRawBufferPointer(rebasing: expected[offset..<offset + piece.count]))
+            }
+            digest?.update(piece)
+            offset += piece.count
+        }
+        slots[slot].bodyMismatch = mismatch
+        return consumed
+    }
+
+    /// The peer closed: the end of a body delimited by the close, or a short response.
+    private mutating func endOfStream<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>,
+                                                            now: Instant) {
+        if slots[slot].phase == .idle {
+            return close(slot, &context, error: nil)  // the server closed an idle keep-alive connection
+        }
+        do {
+            try slots[slot].parser.finish()
+        } catch {
+            return close(slot, &context, error: .shortResponse)
+        }
+        complete(slot, &context, now: now)
+    }
+
+    /// A complete response: check, measure, then reuse or close the connection.
+    private mutating func complete<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>,
+                                                         now: Instant) {
+        let parser = slots[slot].parser
+        var failure: ErrorClass?
+        if parser.status != plan.expectedStatus {
+            failure = .badStatus
+        } else if slots[slot].bodyMismatch
+                    || bodyRanges[slots[slot].entry].map({ $0.count != parser.bodyBytes }) == true
+                    || (!digests.isEmpty && !digests[slot].matches(UnsafeRawBufferPointer(sha256))) {
+            failure = .bodyMismatch
+        }
+        if let failure {
+            return close(slot, &context, error: failure)
+        }
+        account(slot, error: nil, now: now)
+        slots[slot].requests += 1
+        let reusable = parser.keepAlive && slots[slot].requests < plan.requestsPerConnection && !stopping
+        guard reusable && mayIssue(now: now) else { return close(slot, &context, error: nil, accounted: true) }
+        if schedule != nil {
+            slots[slot].phase = .idle
+            idle[idleCount] = Int32(slot)
+            idleCount += 1
+        } else {
+            begin(request: slot, origin: now, now: now)
+            send(slot, &context, now: now)
+        }
+    }
+
+    /// Counts the end of the slot's current request.
+    private mutating func account(_ slot: Int, error: ErrorClass?, now: Instant) {
+        guard slots[slot].measured else {
+            counts.warmup += 1
+            return
+        }
+        if let error {
+            counts.errors[error] += 1
+        } else {
+            counts.completed += 1
+            histograms.latency.record(now.since(slots[slot].origin))
+        }
+        counts.bytesRead += slots[slot].bytesRead
+        counts.lastMeasured = now
+    }
+
+    /// Ends a connection: gracefully after a good response, with a reset after
+    /// an error (the connection's state is unknown, and it must cost the
+    /// server nothing more). A request in flight is counted with `error`.
+    private mutating func close<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>,
+                                                      error: ErrorClass?, accounted: Bool = false) {
+        let inFlight = slots[slot].phase != .idle && !accounted
+        if inFlight { account(slot, error: error ?? .shortResponse, now: context.now) }
+        if error != nil {
+            try? context.abort(slots[slot].socket)
+        } else {
+            try? context.close(slots[slot].socket)
+        }
+        if slots[slot].phase == .idle, let position = idle[0..<idleCount].firstIndex(of: Int32(slot)) {
+            idleCount -= 1
+            idle[position] = idle[idleCount]
+        }
+        slots[slot].phase = .free
+        counts.openConnections -= 1
+    }
+
+    /// Fails connections past their connect or response deadline.
+    private mutating func expire<Device: PacketDevice>(_ context: inout SocketContext<Device>, now: Instant) {
+        for slot in 0..<highWater where slots[slot].deadline <= now {
+            switch slots[slot].phase {
+            case .connecting: close(slot, &context, error: .connectTimeout)
+            case .sending, .awaiting: close(slot, &context, error: .readTimeout)
+            case .free, .idle: break
+            }
+        }
+    }
+}

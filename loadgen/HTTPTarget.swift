@@ -1,0 +1,55 @@
+import MTCP
+
+/// One URL the load generator requests: where to connect and what to ask for.
+/// Only IPv4 literals: the stack has no resolver, and a benchmark should not
+/// measure one.
+struct HTTPTarget: Equatable, Sendable {
+    var address: IPv4Address
+    var port: UInt16
+    /// The request target (origin-form, RFC 9112 §3.2.1), starting with "/".
+    var path: String
+    /// The Host field value: the authority as written in the URL.
+    var host: String
+
+    /// Parses `http://A.B.C.D[:PORT][/PATH]`.
+    init(url: String) throws(LoadgenError) {
+        let scheme = "http://"
+        guard url.hasPrefix(scheme) else {
+            throw LoadgenError("\(url): expected http://A.B.C.D[:PORT]/PATH or echo://A.B.C.D:PORT")
+        }
+        let rest = url.dropFirst(scheme.count)
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        let authority = rest[..<slash]
+        path = slash == rest.endIndex ? "/" : String(rest[slash...])
+        host = String(authority)
+        let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let address = IPv4Address(parts[0]) else {
+            throw LoadgenError("\(url): the host must be an IPv4 address (the stack has no resolver)")
+        }
+        self.address = address
+        if parts.count == 2 {
+            guard let port = UInt16(parts[1]), port > 0 else { throw LoadgenError("\(url): invalid port") }
+            self.port = port
+        } else {
+            port = 80
+        }
+        guard path.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }), !path.contains("#") else {
+            throw LoadgenError("\(url): the path must be printable ASCII without spaces or a fragment")
+        }
+    }
+
+    /// The same server with another path (for URL lists and mixes given as paths).
+    func with(path: String) -> HTTPTarget {
+        var target = self
+        target.path = path
+        return target
+    }
+
+    var url: String { "http://\(host)\(path)" }
+}
+
+/// A command-line or workload mistake, reported as one line.
+struct LoadgenError: Error, CustomStringConvertible, Equatable {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,98 @@
+import Foundation
+
+/// `--json FILE`: the summary's figures and the per-second series, for
+/// scripts and plots. Times in microseconds, rates per second. The only use of
+/// Foundation in the load generator, after the run.
+struct JSONReport: Encodable {
+    struct Setup: Encodable {
+        var url: String
+        var urls: [String]
+        var cores: Int
+        var connections: Int
+        var requestsPerConnection: Int
+        var openLoopRate: Double?
+        var durationSeconds: Double?
+        var totalRequests: Int?
+        var warmupSeconds: Double
+    }
+
+    struct Figures: Encodable {
+        var count: UInt64
+        var mean: Double
+        var stdev: Double
+        var max: UInt64
+        var p50: UInt64
+        var p90: UInt64
+        var p99: UInt64
+        var p99_9: UInt64
+
+        init(_ distribution: Distribution) {
+            count = distribution.count
+            mean = distribution.mean
+            stdev = distribution.standardDeviation
+            max = distribution.max
+            let values = distribution.percentiles.map(\.value)
+            (p50, p90, p99, p99_9) = (values[0], values[1], values[2], values[3])
+        }
+    }
+
+    struct Second: Encodable {
+        var second: Int
+        var warmup: Bool
+        var completed: Int
+        var errors: Int
+        var bytesRead: Int
+        var openConnections: Int
+    }
+
+    var setup: Setup
+    var attempted: Int
+    var completed: Int
+    var unfinished: Int
+    var warmupRequests: Int
+    var errors: [String: Int]
+    var elapsedSeconds: Double
+    var requestsPerSecond: Double
+    var bytesRead: Int
+    var bytesPerSecond: Double
+    var connectionsOpened: Int
+    var latencyMicroseconds: Figures
+    var connectMicroseconds: Figures
+    var firstByteMicroseconds: Figures
+    var perSecond: [Second]
+
+    init(result: LoadResult, url: String) {
+        let plan = result.plan
+        setup = Setup(url: url, urls: plan.workload.entries.map(\.target.url), cores: result.cores,
+                      connections: plan.concurrency, requestsPerConnection: plan.requestsPerConnection,
+                      openLoopRate: plan.rate, durationSeconds: plan.duration.map { Double($0.nanoseconds) / 1e9 },
+                      totalRequests: plan.totalRequests, warmupSeconds: Double(plan.warmup.nanoseconds) / 1e9)
+        let counts = result.counts
+        attempted = counts.attempted
+        completed = counts.completed
+        unfinished = counts.unfinished
+        warmupRequests = counts.warmup
+        errors = Dictionary(uniqueKeysWithValues: ErrorClass.allCases.map { ($0.name, counts.errors[$0]) })
+        elapsedSeconds = result.elapsedSeconds
+        requestsPerSecond = result.requestsPerSecond
+        bytesRead = counts.bytesRead
+        bytesPerSecond = result.bytesPerSecond
+        connectionsOpened = counts.connectionsOpened
+        latencyMicroseconds = Figures(Distribution(result.histograms.latency))
+        connectMicroseconds = Figures(Distribution(result.histograms.connect))
+        firstByteMicroseconds = Figures(Distribution(result.histograms.firstByte))
+        perSecond = result.series.map {
+            Second(second: $0.second, warmup: $0.warmup, completed: $0.completed, errors: $0.errors,
+                   bytesRead: $0.bytesRead, openConnections: $0.openConnections)
+        }
+    }
+
+    /// The report as pretty-printed JSON with sorted keys (stable diffs).
+    func text() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        // Encoding plain numbers and strings cannot fail.
+        return String(decoding: try! encoder.encode(self), as: UTF8.self) + "\n"
+    }
+}

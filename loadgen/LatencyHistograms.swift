@@ -1,0 +1,38 @@
+import Histogram
+import MTCP
+
+/// The three distributions a run measures, in microseconds: request latency
+/// (from the request's start, or its intended start in open loop, to the last
+/// byte of the response), connect time (SYN to established) and time to first
+/// byte (request sent to the first response byte). HdrHistogram keeps three
+/// significant digits over the whole range in fixed memory, allocated once at
+/// start-up: recording is an index computation and an increment.
+struct LatencyHistograms: Sendable {
+    /// Values above this (100 s) are recorded as this.
+    static let highestMicroseconds: UInt64 = 100_000_000
+
+    var latency = Self.make()
+    var connect = Self.make()
+    var firstByte = Self.make()
+
+    private static func make() -> Histogram<UInt64> {
+        Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: highestMicroseconds,
+                          numberOfSignificantValueDigits: .three)
+    }
+
+    /// Adds another core's distributions.
+    mutating func add(_ other: LatencyHistograms) {
+        latency.add(other.latency)
+        connect.add(other.connect)
+        firstByte.add(other.firstByte)
+    }
+}
+
+extension Histogram<UInt64> {
+    /// Records a time span in microseconds, clamped to the trackable range.
+    @inline(__always)
+    mutating func record(_ span: TimeSpan) {
+        let microseconds = Swift.min(Swift.max(span.nanoseconds / 1000, 1), LatencyHistograms.highestMicroseconds)
+        _ = record(microseconds)
+    }
+}

@@ -1,0 +1,43 @@
+import MTCP
+
+/// One core's running counts, published to the `LoadBoard` a few times a
+/// second. Requests that start during the warm-up count only in `warmup`;
+/// every other request ends up in exactly one of `completed`, `errors` or
+/// (when the run is cut short) `unfinished`, so the figures add up to `attempted`.
+struct LoadCounts: Sendable, Equatable {
+    /// Measured requests started (sent, or a connection opened for them).
+    var attempted = 0
+    /// Responses complete, well-formed, with the expected status and body.
+    var completed = 0
+    var errors = ErrorCounts()
+    /// Measured requests still in flight when the core stopped.
+    var unfinished = 0
+    /// Requests that started during the warm-up, whatever their outcome.
+    var warmup = 0
+    /// Bytes received for measured requests (heads and bodies).
+    var bytesRead = 0
+    /// Connections open now.
+    var openConnections = 0
+    /// Connections opened (including those that failed).
+    var connectionsOpened = 0
+    /// The end of the last measured request (its completion or failure).
+    var lastMeasured = Instant.zero
+    /// The core will start nothing more and holds no connection.
+    var finished = false
+
+    /// Counts of several cores added up (`lastMeasured` is the latest, `finished` all).
+    static func + (lhs: LoadCounts, rhs: LoadCounts) -> LoadCounts {
+        var sum = lhs
+        sum.attempted += rhs.attempted
+        sum.completed += rhs.completed
+        sum.errors = sum.errors + rhs.errors
+        sum.unfinished += rhs.unfinished
+        sum.warmup += rhs.warmup
+        sum.bytesRead += rhs.bytesRead
+        sum.openConnections += rhs.openConnections
+        sum.connectionsOpened += rhs.connectionsOpened
+        sum.lastMeasured = max(lhs.lastMeasured, rhs.lastMeasured)
+        sum.finished = lhs.finished && rhs.finished
+        return sum
+    }
+}

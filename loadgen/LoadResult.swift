@@ -1,0 +1,62 @@
+import Histogram
+import MTCP
+
+/// The figures of a finished HTTP run, gathered from all cores: what the
+/// summary prints and the JSON report holds.
+struct LoadResult {
+    let plan: HTTPPlan
+    let cores: Int
+    let counts: LoadCounts
+    let histograms: LatencyHistograms
+    let series: [SecondSample]
+    /// When measurement began (the first core's start plus the warm-up).
+    let measuredFrom: Instant?
+    /// Cores that failed to start or run.
+    let failures: [String]
+
+    /// Seconds from the start of measurement to the end of the last measured request.
+    var elapsedSeconds: Double {
+        guard let measuredFrom, counts.lastMeasured > measuredFrom else { return 0 }
+        return Double(counts.lastMeasured.since(measuredFrom).nanoseconds) / 1e9
+    }
+
+    var requestsPerSecond: Double { elapsedSeconds > 0 ? Double(counts.completed) / elapsedSeconds : 0 }
+    var bytesPerSecond: Double { elapsedSeconds > 0 ? Double(counts.bytesRead) / elapsedSeconds : 0 }
+    var errorRate: Double { counts.attempted > 0 ? Double(counts.errors.total) / Double(counts.attempted) : 0 }
+
+    /// Why the run should exit with a failure status, if it should.
+    func failureReason(maximumErrorRate: Double) -> String? {
+        if !failures.isEmpty { return "\(failures.count) core(s) failed" }
+        if counts.completed == 0 { return "no request completed" }
+        if errorRate > maximumErrorRate {
+            return "error rate \(errorRate) exceeds --max-error-rate \(maximumErrorRate)"
+        }
+        return nil
+    }
+}
+
+/// A distribution's summary in microseconds, as wrk prints it.
+struct Distribution: Equatable {
+    var count: UInt64
+    var mean: Double
+    var standardDeviation: Double
+    var max: UInt64
+    /// p50, p90, p99, p99.9.
+    var percentiles: [(label: String, value: UInt64)]
+
+    static let levels: [(String, Double)] = [("50", 50), ("90", 90), ("99", 99), ("99.9", 99.9)]
+
+    init(_ histogram: Histogram<UInt64>) {
+        let count = histogram.totalCount
+        self.count = count
+        mean = count > 0 ? histogram.mean : 0
+        standardDeviation = count > 0 ? histogram.stdDeviation : 0
+        max = count > 0 ? histogram.max : 0
+        percentiles = Self.levels.map { ($0.0, count > 0 ? histogram.valueAtPercentile($0.1) : 0) }
+    }
+
+    static func == (lhs: Distribution, rhs: Distribution) -> Bool {
+        lhs.count == rhs.count && lhs.mean == rhs.mean && lhs.max == rhs.max
+            && lhs.percentiles.map(\.value) == rhs.percentiles.map(\.value)
+    }
+}
