@@ -23,7 +23,7 @@ def _ns(*cmd, **kwargs):
 class LinuxServer:
     """nginx serving `root` on 127.0.0.1:8089 in the benchmark namespace."""
 
-    def __init__(self, root, workdir, server_core=1):
+    def __init__(self, root, workdir, server_core=1, listen=f"127.0.0.1:{PORT}"):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.conf = self.workdir / "nginx.conf"
@@ -43,7 +43,7 @@ http {{
     keepalive_requests 100000000;
     open_file_cache max=1000;
     server {{
-        listen 127.0.0.1:{PORT} reuseport backlog=65535;
+        listen {listen} reuseport backlog=65535;
         root {Path(root).resolve()};
     }}
 }}
@@ -55,11 +55,15 @@ http {{
         _ns("ip", "link", "set", "lo", "up")
         _ns("sysctl", "-q", "-w", "net.ipv4.tcp_tw_reuse=1", "net.ipv4.ip_local_port_range=1024 65535",
             "net.core.somaxconn=65535", "net.ipv4.tcp_max_syn_backlog=65535")
+        self._prepare()
         _ns("nginx", "-c", self.conf)
         deadline = time.monotonic() + 5
         while not self.pid.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         return self
+
+    def _prepare(self):
+        """Network set-up between the namespace and nginx's start (subclasses)."""
 
     def __exit__(self, *exc):
         if self.pid.exists():
@@ -79,17 +83,19 @@ def _milliseconds(text):
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def wrk(url, connections, seconds, close=False, rate=None, client_core=0):
-    """One wrk run pinned to `client_core`; returns requests/s, error count and
-    latency percentiles in ms (wrk2-style `--rate` when the binary supports it)."""
+def wrk(url, connections, seconds, close=False, client_core=0):
+    """One wrk run pinned to `client_core`; returns requests/s, bytes/s, error
+    count and latency percentiles in ms."""
     cmd = ["taskset", "-c", client_core, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if close:
         cmd += ["-H", "Connection: close"]
     cmd.append(url)
     result = _ns(*cmd, timeout=seconds + 60)
     out = result.stdout
+    transfer = re.search(r"Transfer/sec:\s+([\d.]+)([KMG]?)B", out)
+    scale = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[transfer.group(2)]
     figures = {"requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-               "errors": 0, "raw": out}
+               "bytes_per_second": float(transfer.group(1)) * scale, "errors": 0, "raw": out}
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if errors:
         figures["errors"] = sum(int(x) for x in errors.groups())
@@ -101,3 +107,43 @@ def wrk(url, connections, seconds, close=False, rate=None, client_core=0):
         if match:
             figures[key] = _milliseconds(match.group(1))
     return figures
+
+
+class LinuxServerBehindVeth(LinuxServer):
+    """The same nginx, reached over a veth pair from a second namespace where
+    mtcp-loadgen drives it from its own stack (net_af_packet): the open-loop
+    latency scenario needs a client that keeps a fixed arrival rate and wrk
+    has none (wrk2 is not packaged)."""
+
+    CLIENT_NAMESPACE = "mtcp-bench-client"
+    SERVER_ADDRESS = "198.19.21.2"
+    CLIENT_ADDRESS = "198.19.21.3"
+
+    def __init__(self, root, workdir, server_core=1):
+        super().__init__(root, workdir, server_core, listen=f"{self.SERVER_ADDRESS}:80")
+
+    def _prepare(self):
+        _run("ip", "netns", "del", self.CLIENT_NAMESPACE, check=False)
+        _run("ip", "netns", "add", self.CLIENT_NAMESPACE)
+        _run("ip", "link", "add", "mbench-s", "netns", NAMESPACE, "type", "veth", "peer", "name", "mbench-c",
+             "netns", self.CLIENT_NAMESPACE)
+        _ns("ip", "addr", "add", f"{self.SERVER_ADDRESS}/24", "dev", "mbench-s")
+        _ns("ip", "link", "set", "mbench-s", "up")
+        for offload in ("tx", "gso", "tso", "gro"):
+            _ns("ethtool", "-K", "mbench-s", offload, "off", check=False)
+        _run("ip", "netns", "exec", self.CLIENT_NAMESPACE, "ip", "link", "set", "mbench-c", "up")
+
+    def __exit__(self, *exc):
+        _run("ip", "netns", "del", self.CLIENT_NAMESPACE, check=False)
+        super().__exit__(*exc)
+
+    def loadgen_conf(self, workdir):
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "arp.conf").write_text("ARP_ENTRY 0\n")
+        (workdir / "route.conf").write_text("ROUTES 0\n")
+        conf = workdir / "loadgen-veth.conf"
+        conf.write_text(f"port = dpdk0\ncore_mask = 0x1\nip_addr = {self.CLIENT_ADDRESS}/24\n"
+                        f"vdev = net_af_packet0,iface=mbench-c\nfile_prefix = bench-veth\n"
+                        "max_concurrency = 20000\nmax_num_buffers = 20000\nmemory_mb = 1024\n")
+        return conf

@@ -1,0 +1,112 @@
+"""Turns the figures of a `make bench` run into BENCHMARKS.md and PNG charts."""
+
+from pathlib import Path
+
+
+def _format(value, unit=""):
+    if value is None:
+        return "-"
+    if isinstance(value, float) and value < 100:
+        return f"{value:.2f}{unit}"
+    return f"{value:,.0f}{unit}"
+
+
+def _charts(results, out):
+    """Bar charts of ours vs Linux; returns the file names written."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    written = []
+    scenarios = results["scenarios"]
+    bars = [(name, scenarios[name]) for name in ("short", "keepalive", "bulk")
+            if name in scenarios and "ours" in scenarios[name]]
+    if bars:
+        figure, axes = plt.subplots(1, len(bars), figsize=(4 * len(bars), 3.5))
+        axes = axes if len(bars) > 1 else [axes]
+        for axis, (name, figures) in zip(axes, bars):
+            axis.bar(["mtcp-swift", "Linux"], [figures["ours"], figures["linux"]], color=["#2a7", "#888"])
+            axis.set_title(f"{name} ({figures['unit']})")
+            axis.text(0, figures["ours"], f"{figures['ratio']:.1f}x", ha="center", va="bottom")
+        figure.tight_layout()
+        figure.savefig(out / "throughput.png", dpi=100)
+        written.append("throughput.png")
+    if "latency" in scenarios and "rows" in scenarios["latency"]:
+        rows = scenarios["latency"]["rows"]
+        figure, axis = plt.subplots(figsize=(6, 3.5))
+        rates = [row["rate"] for row in rows]
+        for side, color in (("ours", "#2a7"), ("linux", "#888")):
+            axis.plot(rates, [row[side]["p99"] for row in rows], marker="o", color=color,
+                      label=f"{'mtcp-swift' if side == 'ours' else 'Linux'} p99")
+            axis.plot(rates, [row[side]["p50"] for row in rows], marker="x", linestyle="--", color=color,
+                      label=f"{'mtcp-swift' if side == 'ours' else 'Linux'} p50")
+        axis.set_xlabel("offered load (requests/s)")
+        axis.set_ylabel("latency (µs)")
+        axis.set_yscale("log")
+        axis.legend()
+        figure.tight_layout()
+        figure.savefig(out / "latency.png", dpi=100)
+        written.append("latency.png")
+    return written
+
+
+def write(results, path, out):
+    scenarios = results["scenarios"]
+    machine = results["machine"]
+    lines = ["# Benchmarks", "",
+             f"Measured by `make bench` on {machine['date']}: {machine['cpu']}, {machine['cores']} cores, "
+             f"Linux {machine['kernel']}. Ours: mtcp-loadgen on core 0 and mtcp-httpd on core 1, one engine "
+             "each, joined by net_memif (shared memory), both busy-polling. Linux: wrk (1 thread) on core 0 "
+             "and nginx 1.22 (1 worker, `reuseport`, `access_log off`, sendfile) on core 1 over loopback "
+             "in a namespace of the benchmark's own with `tcp_tw_reuse=1`, ports 1024-65535 and backlogs of "
+             "65535. Figures are medians of "
+             f"{results['runs']} runs of {results['seconds']} s; every ratio is ours / Linux from the same run. "
+             "The raw figures are in `bench-out/results.json`.", ""]
+    lines += ["| scenario | mtcp-swift | Linux | ratio | how |", "| --- | --- | --- | --- | --- |"]
+    for name, title in (("short", "short flows (new connection per request)"), ("keepalive", "keep-alive"),
+                        ("bulk", "bulk, one connection")):
+        figures = scenarios.get(name)
+        if not figures:
+            continue
+        if "skipped" in figures:
+            lines.append(f"| {title} | not run | | | {figures['skipped']} |")
+            continue
+        lines.append(f"| {title} | {_format(figures['ours'])} {figures['unit']} | "
+                     f"{_format(figures['linux'])} {figures['unit']} | **{figures['ratio']:.1f}x** | "
+                     f"{figures['method']} |")
+    if "latency" in scenarios and "rows" in scenarios["latency"]:
+        latency = scenarios["latency"]
+        lines += ["", "## Latency at fixed offered load", "", latency["method"] + ".", "",
+                  "| offered (req/s) | ours achieved | ours p50 / p99 / p99.9 (µs) | Linux achieved | "
+                  "Linux p50 / p99 / p99.9 (µs) | p99 ratio (Linux / ours) |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for row in latency["rows"]:
+            o, l = row["ours"], row["linux"]
+            ratio = l["p99"] / o["p99"] if o["p99"] else float("nan")
+            lines.append(f"| {row['rate']:,} | {_format(o['achieved'])} | {o['p50']} / {o['p99']} / {o['p99_9']} | "
+                         f"{_format(l['achieved'])} | {l['p50']} / {l['p99']} / {l['p99_9']} | {ratio:.1f}x |")
+    if "concurrency" in scenarios and "rows" in scenarios["concurrency"]:
+        sweep = scenarios["concurrency"]
+        lines += ["", "## Concurrency sweep", "", sweep["method"] + ".", "",
+                  "| connections | ours (req/s) | Linux (req/s) | ratio | mtcp-httpd RSS (MiB) | "
+                  "RSS growth during the run (KiB) | kernel slab growth (KiB) |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for row in sweep["rows"]:
+            lines.append(f"| {row['connections']:,} | {_format(row['ours'])} | {_format(row['linux'])} | "
+                         f"{row['ours'] / row['linux']:.1f}x | {row['ours_rss_kib'] / 1024:.0f} | "
+                         f"{row['ours_rss_growth_kib']:,} | {row['linux_slab_growth_kib']:,} |")
+    if "cost" in scenarios and "instructions_per_transaction" in scenarios["cost"]:
+        cost = scenarios["cost"]
+        lines += ["", "## Cost per transaction", "",
+                  f"**{cost['instructions_per_transaction']:,.0f} instructions** per short transaction "
+                  f"(connect, GET 64 B, close) in mtcp-httpd: {cost['method']}.", ""]
+    skipped = [(name, figures["skipped"]) for name, figures in scenarios.items() if "skipped" in figures]
+    if skipped:
+        lines += ["", "## Not measured", ""]
+        lines += [f"- **{name}**: {why}." for name, why in skipped]
+    charts = _charts(results, out)
+    if charts:
+        lines += ["", "## Charts", ""] + [f"![{chart}](bench-out/{chart})" for chart in charts]
+    path.write_text("\n".join(lines) + "\n")
