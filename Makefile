@@ -16,7 +16,8 @@ HTTPD   := .build/release/mtcp-httpd
 CONFIG  := conf/mtcp.conf
 
 APT_PACKAGES := libdpdk-dev libnuma-dev libssl-dev iproute2 iputils-ping \
-	iputils-arping ethtool tshark python3-scapy python3-pytest netcat-openbsd curl nginx-light
+	iputils-arping ethtool tshark python3-scapy python3-pytest netcat-openbsd curl nginx-light \
+	wrk apache2-utils valgrind python3-matplotlib
 
 BENCH_FILES := www/bench/64.html www/bench/1k.html www/bench/4k.html \
 	www/bench/32k.html www/bench/1m.bin
@@ -66,8 +67,10 @@ run: need-root deps build bench-files netns-up
 	@echo
 	ip netns exec mtcp-a $(HTTPD) --config $(CONFIG)
 
-bench:
-	@scripts/bench.sh
+# Every scenario against nginx + wrk in one run (about 6 minutes); rewrites
+# BENCHMARKS.md and benchmarks/. BENCH_ARGS="--runs 1 --seconds 3" for a quick look.
+bench: need-root deps build bench-files
+	scripts/bench.sh $(BENCH_ARGS)
 
 # The benchmark files are committed; this only recreates missing ones.
 bench-files: $(BENCH_FILES)
