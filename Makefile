@@ -35,7 +35,9 @@ deps:
 	if [ "$$(id -u)" -ne 0 ]; then echo "deps: need root to install packages" >&2; exit 1; fi; \
 	export DEBIAN_FRONTEND=noninteractive; \
 	apt-get update -q; \
-	apt-get install -y -q --no-install-recommends $$missing
+	apt-get install -y -q --no-install-recommends $$missing; \
+	# Debian starts nginx on install; the benchmarks run their own in a namespace. \
+	(systemctl disable --now nginx || service nginx stop || pkill -x nginx) >/dev/null 2>&1 || true
 
 build:
 	$(SWIFT) build -c release
