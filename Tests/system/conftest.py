@@ -14,6 +14,7 @@ Also here: `loadgen_run` (mtcp-loadgen in netns mtcp-l, bounded in time) and
 `kernel_echo_server` (a Linux echo server in netns mtcp-c, the loadgen's peer).
 """
 
+import contextlib
 import os
 import re
 import signal
@@ -130,6 +131,13 @@ class Appliance:
 @pytest.fixture
 def appliance(topology, request, tmp_path_factory):
     """Starts mtcp-httpd in netns mtcp-a, waits for its ready line, stops it after the test."""
+    with running_appliance(request, tmp_path_factory) as app:
+        yield app
+
+
+@contextlib.contextmanager
+def running_appliance(request, tmp_path_factory, extra_args=()):
+    """mtcp-httpd with conf/mtcp.conf and `extra_args` in netns mtcp-a, ready, then stopped."""
     if not HTTPD.exists():
         pytest.fail(f"{HTTPD} does not exist: run `make build` first")
     others = subprocess.run(["ip", "netns", "pids", NS_APPLIANCE],
@@ -141,7 +149,7 @@ def appliance(topology, request, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("appliance") / "mtcp-httpd.log"
     proc = subprocess.Popen(
         ["ip", "netns", "exec", NS_APPLIANCE, "stdbuf", "-oL", "-eL",
-         str(HTTPD), "--config", str(CONFIG)],
+         str(HTTPD), "--config", str(CONFIG), *map(str, extra_args)],
         cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, errors="replace", start_new_session=True)
     app = Appliance(proc, log_path)

@@ -1,0 +1,113 @@
+"""The reverse proxy of mtcp-httpd against a kernel upstream in netns mtcp-c:
+bodies both ways byte-exact (Content-Length and chunked), forwarded and
+hop-by-hop fields, upstream connections kept alive, 502 when the upstream is
+down, 504 when it is too slow, and the static site still served beside it."""
+
+import hashlib
+import json
+import os
+import random
+import subprocess
+
+import pytest
+
+from conftest import running_appliance, stop_process_group
+from mtcp_ns import APPLIANCE_ADDR, NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, describe, ns
+
+UPSTREAM_PORT = 8080
+
+
+@pytest.fixture
+def upstream(topology):
+    proc = subprocess.Popen(["ip", "netns", "exec", NS_CLIENT, SYSTEM_PYTHON, str(TOOLS / "upstream_server.py"),
+                             "--port", str(UPSTREAM_PORT)], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    assert proc.stdout.readline().strip() == "ready"
+    yield proc
+    stop_process_group(proc, grace=5)
+
+
+@pytest.fixture
+def proxy(topology, upstream, request, tmp_path_factory):
+    configuration = json.loads((REPO / "conf/httpd.json").read_text())
+    configuration["routes"] = [{"prefix": "/api/", "upstream": "backend"},
+                               {"prefix": "/down/", "upstream": "nobody"}]
+    configuration["upstreams"] = [{"name": "backend", "servers": [f"198.18.0.2:{UPSTREAM_PORT}"]},
+                                  {"name": "nobody", "servers": ["198.18.0.2:8099"]}]
+    configuration["timeouts"]["upstream_read_ms"] = 2000
+    configuration["limits"]["max_body_bytes"] = 16 << 20
+    path = tmp_path_factory.mktemp("proxy") / "httpd.json"
+    path.write_text(json.dumps(configuration))
+    with running_appliance(request, tmp_path_factory, ["--http-config", path]) as app:
+        yield app
+
+
+def curl(*args, timeout=60):
+    return ns(NS_CLIENT, "curl", "-s", "--max-time", "30", *args, timeout=timeout)
+
+
+def test_get_through_the_proxy_adds_forwarded_and_via_and_drops_hop_by_hop(proxy):
+    result = ns(NS_CLIENT, "curl", "-s", "-D", "-", "-H", "Connection: keep-alive, X-Custom", "-H", "X-Custom: 1",
+                "-H", "Keep-Alive: timeout=5", f"http://{APPLIANCE_ADDR}/api/hello")
+    assert result.returncode == 0, describe(result)
+    head, _, body = result.stdout.partition("\n\n")  # text mode turned CRLF into LF
+    assert head.startswith("HTTP/1.") and " 200 " in head.splitlines()[0], head
+    assert body == "/api/hello\n"
+    fields = dict(line.split(": ", 1) for line in head.splitlines()[1:])
+    assert fields["X-Seen-X-Forwarded-For"] == "198.18.0.2"
+    assert fields["X-Seen-Via"] == "1.1 mtcp-httpd"
+    assert fields["X-Seen-Keep-Alive"] == "-", "Keep-Alive is hop-by-hop"
+    assert fields["X-Seen-X-Custom"] == "-", "a field named by Connection is hop-by-hop"
+    assert fields["Via"] == "1.1 mtcp-httpd"
+
+
+@pytest.mark.parametrize("size", [0, 1, 70_000, 3_000_000])
+def test_response_bodies_arrive_byte_exact(proxy, size):
+    result = ns(NS_CLIENT, "sh", "-c", f"curl -s --max-time 30 http://{APPLIANCE_ADDR}/api/big?n={size} | sha256sum")
+    expected = hashlib.sha256(random.Random(size).randbytes(size)).hexdigest()
+    assert result.stdout.split()[0] == expected, describe(result)
+
+
+def test_chunked_response_relayed(proxy):
+    result = ns(NS_CLIENT, "sh", "-c", f"curl -s --raw --max-time 30 http://{APPLIANCE_ADDR}/api/chunked | wc -c")
+    decoded = ns(NS_CLIENT, "sh", "-c", f"curl -s --max-time 30 http://{APPLIANCE_ADDR}/api/chunked | sha256sum")
+    assert decoded.stdout.split()[0] == hashlib.sha256(random.Random(7).randbytes(50_000)).hexdigest()
+    assert int(result.stdout.split()[0]) > 50_000, "the chunked framing was relayed unchanged"
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_uploads_arrive_byte_exact(proxy, tmp_path, chunked):
+    data = os.urandom(2_000_000)
+    path = tmp_path / "upload.bin"
+    path.write_bytes(data)
+    extra = ["-H", "Transfer-Encoding: chunked"] if chunked else []
+    result = curl(*extra, "--data-binary", f"@{path}", f"http://{APPLIANCE_ADDR}/api/upload")
+    assert result.stdout.strip() == hashlib.sha256(data).hexdigest(), describe(result)
+
+
+def test_upstream_connections_are_reused(proxy):
+    urls = [f"http://{APPLIANCE_ADDR}/api/{index}" for index in range(20)]
+    result = curl(*urls)
+    assert result.stdout == "".join(f"/api/{index}\n" for index in range(20))
+    counters = ns("mtcp-a", "curl", "-s", "127.0.0.1:9180/metrics").stdout
+    opens = [line for line in counters.splitlines() if line.startswith("mtcp_tcp_active_opens_total")]
+    assert opens and sum(int(line.split()[-1]) for line in opens) < 20, opens
+
+
+def test_upstream_down_is_502_and_the_site_still_works(proxy):
+    result = curl("-o", "/dev/null", "-w", "%{http_code}", f"http://{APPLIANCE_ADDR}/down/x")
+    assert result.stdout == "502", describe(result)
+    result = curl("-o", "/dev/null", "-w", "%{http_code}", f"http://{APPLIANCE_ADDR}/index.html")
+    assert result.stdout == "200", describe(result)
+
+
+def test_slow_upstream_is_504(proxy):
+    result = curl("-o", "/dev/null", "-w", "%{http_code}", f"http://{APPLIANCE_ADDR}/api/slow")
+    assert result.stdout == "504", describe(result)
+
+
+def test_many_clients_through_the_proxy(proxy):
+    result = ns(NS_CLIENT, "ab", "-q", "-n", "400", "-c", "20", f"http://{APPLIANCE_ADDR}/api/ab", timeout=120)
+    assert result.returncode == 0, describe(result)
+    assert "Failed requests:        0" in result.stdout, result.stdout
+    assert "Complete requests:      400" in result.stdout, result.stdout
