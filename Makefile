@@ -63,9 +63,11 @@ run: need-root deps build bench-files netns-up
 	@echo
 	@echo "mtcp-httpd is starting in netns mtcp-a, owning 198.18.0.1/24 on mtcp-a0 (DPDK net_af_packet)."
 	@echo "From another terminal:"
+	@echo "    sudo ip netns exec mtcp-c curl -v http://198.18.0.1/"
 	@echo "    sudo ip netns exec mtcp-c ping 198.18.0.1"
-	@echo "    sudo ip netns exec mtcp-c curl http://198.18.0.1/"
-	@echo "Ctrl-C stops it; 'make netns-down' removes the namespaces."
+	@echo "    sudo ip netns exec mtcp-a curl -s 127.0.0.1:9180/metrics"
+	@echo "    sudo ip netns exec mtcp-l .build/release/mtcp-loadgen http://198.18.0.1/bench/64.html 20000 -c 50"
+	@echo "Ctrl-C stops it (open connections get 5 s); 'make netns-down' removes the namespaces."
 	@echo
 	ip netns exec mtcp-a $(HTTPD) --config $(CONFIG)
 
