@@ -33,7 +33,8 @@ func runCore<Application: EngineApplication & ~Copyable>(
     core: Int, device: consuming DPDKQueue, configuration: EngineConfiguration, settings: CoreSettings,
     board: StatisticsBoard, makeApplication: (Int) throws -> Application
 ) -> CoreOutcome {
-    let start = MonotonicClock.now()
+    let clock = CycleClock()
+    let start = clock?.now() ?? MonotonicClock.now()
     var context = SocketContext(engine: Engine(device: device, configuration: configuration, now: start), now: start)
     var snapshot = CoreSnapshot(core: core)
     if let capture = settings.capture {
@@ -61,7 +62,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
     var stopRequestedAt: Instant?
     var nextPublish = start
     while true {
-        let now = MonotonicClock.now()
+        let now = clock?.now() ?? MonotonicClock.now()
         let received = context.poll(now: now)
         application.handle(&context)
         context.flush()

@@ -44,7 +44,8 @@ class Appliance:
 
     def __enter__(self):
         cmd = self.wrapper + [str(HTTPD), "--config", str(self.conf), "--root", str(REPO / "www"),
-                              "--http-config", str(REPO / "conf/httpd.json")]
+                              "--http-config", str(REPO / "conf/httpd.json"), "--echo-port", "0",
+                              "--discard-port", "0"]
         if self.busy_poll:
             cmd.append("--busy-poll")
         self.proc = subprocess.Popen(["stdbuf", "-oL"] + cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

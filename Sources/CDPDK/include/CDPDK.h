@@ -69,6 +69,10 @@ MTCP_INLINE uint64_t mtcp_rss_ipv4_tcp(void) { return RTE_ETH_RSS_NONFRAG_IPV4_T
 
 MTCP_INLINE unsigned mtcp_lcore_id(void) { return rte_lcore_id(); }
 
+// MARK: time stamp counter
+
+MTCP_INLINE uint64_t mtcp_rdtsc(void) { return rte_rdtsc(); }
+
 // MARK: ports
 
 /// Configures `port` with the given queue counts. `rss_hf` of 0 leaves RSS off;
