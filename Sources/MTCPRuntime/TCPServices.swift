@@ -25,6 +25,8 @@ public struct TCPServices: EngineApplication, ~Copyable {
     }
 
     public mutating func start<Device: PacketDevice>(_ context: inout SocketContext<Device>) throws {
+        // With both services off there is nothing to wait for in `handle`.
+        guard echoPort != nil || discardPort != nil else { return }
         let poll = try context.createEventPoll()
         self.poll = poll
         for port in [echoPort, discardPort] {
