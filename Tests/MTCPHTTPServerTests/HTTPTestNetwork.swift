@@ -15,7 +15,7 @@ struct HTTPTestNetwork: ~Copyable {
     static let port: UInt16 = 80
 
     static func tcp(receiveBufferSize: Int = 16384, sendBufferSize: Int = 16384) -> TCPConfiguration {
-        TCPConfiguration(maxConnections: 128, maxBuffers: 512, receiveBufferSize: receiveBufferSize,
+        TCPConfiguration(maxConnections: 64, maxBuffers: 256, receiveBufferSize: receiveBufferSize,
                          sendBufferSize: sendBufferSize, idleTimeout: .seconds(600))
     }
 
@@ -47,9 +47,9 @@ struct HTTPTestNetwork: ~Copyable {
                                 secret: SipHash(key0: 7, key1: 77))
         }
         server = SocketContext(engine: Engine(
-            device: link.makePort(macAddress: Self.serverMAC, bufferCount: 4096),
+            device: link.makePort(macAddress: Self.serverMAC, bufferCount: 1024),
             configuration: configuration(Self.serverIP, peer: Self.clientIP, peerMAC: Self.clientMAC, serverTCP)))
-        client = Engine(device: link.makePort(macAddress: Self.clientMAC, bufferCount: 4096),
+        client = Engine(device: link.makePort(macAddress: Self.clientMAC, bufferCount: 1024),
                         configuration: configuration(Self.clientIP, peer: Self.serverIP, peerMAC: Self.serverMAC,
                                                      clientTCP))
         http = try! HTTPServer(options: options)
@@ -284,8 +284,10 @@ final class DocumentRoot {
     var path: String { base + "/www" }
     let small = Array("hello, world\n".utf8)
     let page = Array(String(repeating: "<p>mtcp</p>\n", count: 100).utf8)
-    let medium = DocumentRoot.bytes(20_000, seed: 2)
-    let big = DocumentRoot.bytes(300_000, seed: 3)
+    var medium: [UInt8] { Self.mediumBytes }
+    var big: [UInt8] { Self.bigBytes }
+    private static let mediumBytes = DocumentRoot.bytes(20_000, seed: 2)
+    private static let bigBytes = DocumentRoot.bytes(300_000, seed: 3)
     let index = Array("<html>the index of dir</html>\n".utf8)
 
     init() {
