@@ -16,7 +16,8 @@ HTTPD   := .build/release/mtcp-httpd
 CONFIG  := conf/mtcp.conf
 
 APT_PACKAGES := libdpdk-dev libnuma-dev libssl-dev iproute2 iputils-ping \
-	iputils-arping ethtool tshark python3-scapy python3-pytest netcat-openbsd curl nginx-light
+	iputils-arping ethtool tshark python3-scapy python3-pytest netcat-openbsd curl nginx-light \
+	apache2-utils wrk
 
 BENCH_FILES := www/bench/64.html www/bench/1k.html www/bench/4k.html \
 	www/bench/32k.html www/bench/1m.bin
