@@ -116,6 +116,13 @@ let package = Package(
             dependencies: ["mtcp-loadgen"],
             swiftSettings: importsDPDK
         ),
+        // The HTTP server on a socket context over the virtual link, driven by a
+        // client engine sending raw request bytes (no root, explicit time).
+        .testTarget(
+            name: "MTCPHTTPServerTests",
+            dependencies: ["MTCP", "MTCPRuntime", "MTCPHTTP", "MTCPHTTPServer"],
+            swiftSettings: importsDPDK
+        ),
         .testTarget(
             name: "MTCPTests",
             dependencies: ["MTCP", "MTCPConfig", "MTCPRuntime"],

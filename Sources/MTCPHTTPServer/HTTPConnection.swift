@@ -44,6 +44,10 @@ struct HTTPConnection {
     var outputGeneration = 0
     /// Close once `output` is written (Connection: close, HTTP/1.0, errors).
     var closeAfterOutput = false
+    /// Our direction is shut down after the last response; what the client still
+    /// sends is read and dropped until it closes or `lingerTimeout` passes
+    /// (RFC 9112 §9.6), since closing with unread bytes would reset the connection.
+    var lingerSince: Instant?
     /// When the first byte of the request being received arrived (header timeout),
     /// nil between requests.
     var requestStarted: Instant?

@@ -112,7 +112,7 @@ public struct HTTPServer: EngineApplication, ~Copyable {
     public mutating func stopAccepting<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
         if let listener { try? context.close(listener) }
         listener = nil
-        for index in connections.indices where connections[index].isOpen {
+        for index in connections.indices where connections[index].isOpen && connections[index].lingerSince == nil {
             if connections[index].isIdle {
                 upstreams.unpark(Int32(index), server: connections[index].server)
                 closeConnection(index, &context, reset: false)
@@ -157,6 +157,10 @@ public struct HTTPServer: EngineApplication, ~Copyable {
                 if connection.peer >= 0 && now > connection.deadline {
                     upstreamFailed(index, connection.isConnecting ? .badGateway : .gatewayTimeout, &context)
                 }
+            } else if let since = connection.lingerSince {
+                // Long enough for the response to have arrived: a reset now (if the
+                // client is still sending) no longer loses it.
+                if now.since(since) > options.lingerTimeout { closeConnection(index, &context, reset: false) }
             } else if connection.proxy != .none {
                 continue  // its upstream's deadline governs
             } else if let started = connection.requestStarted, connection.output.isEmpty,

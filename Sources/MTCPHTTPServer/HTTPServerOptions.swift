@@ -16,6 +16,9 @@ public struct HTTPServerOptions: Sendable {
     public var upstreamConnectTimeout = TimeSpan.seconds(3)
     /// An upstream may stay silent this long while a response is due (504 otherwise).
     public var upstreamReadTimeout = TimeSpan.seconds(30)
+    /// How long a connection closing after its last response keeps reading (and
+    /// dropping) what the client still sends, before it is closed anyway.
+    public var lingerTimeout = TimeSpan.seconds(2)
     /// Path prefixes routed to upstream pools, tried in order.
     public var routes: [(prefix: String, pool: Int)] = []
     /// The servers of each pool.
