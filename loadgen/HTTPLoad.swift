@@ -74,7 +74,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     private var sha256 = UnsafeMutableRawBufferPointer(start: nil, count: 0)
 
     private var counts = LoadCounts()
-    private var histograms = LatencyHistograms()
+    private var histograms: LatencyHistograms
     /// Requests started on this core (measured or not).
     private var issued = 0
     private let cores: Int
@@ -94,6 +94,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         requestLimit = plan.totalRequests.map { share($0, core, cores) }
         concurrency = max(1, share(plan.concurrency, core, cores))
         picker = WorkloadPicker(thresholds: plan.workload.thresholds)
+        histograms = LatencyHistograms(entries: plan.workload.entries.count)
         // Each core its own sequence: the same seed on every core would pick the same entries.
         random = SeededRandom(seed: plan.seed &+ UInt64(core) &* 0x9E37_79B9)
     }
@@ -456,7 +457,9 @@ struct HTTPLoad: EngineApplication, ~Copyable {
             counts.errors[error] += 1
         } else {
             counts.completed += 1
-            histograms.latency.record(now.since(slots[slot].origin))
+            let latency = now.since(slots[slot].origin)
+            histograms.latency.record(latency)
+            histograms.latencyByEntry[slots[slot].entry].record(latency)
         }
         counts.bytesRead += slots[slot].bytesRead
         counts.lastMeasured = now

@@ -59,7 +59,14 @@ struct JSONReport: Encodable {
     var latencyMicroseconds: Figures
     var connectMicroseconds: Figures
     var firstByteMicroseconds: Figures
+    /// Request latency of each URL of the workload, in the workload's order.
+    var latencyMicrosecondsByURL: [URLFigures]
     var perSecond: [Second]
+
+    struct URLFigures: Encodable {
+        var url: String
+        var latency: Figures
+    }
 
     init(result: LoadResult, url: String) {
         let plan = result.plan
@@ -79,6 +86,9 @@ struct JSONReport: Encodable {
         bytesPerSecond = result.bytesPerSecond
         connectionsOpened = counts.connectionsOpened
         latencyMicroseconds = Figures(Distribution(result.histograms.latency))
+        latencyMicrosecondsByURL = zip(plan.workload.entries, result.histograms.latencyByEntry).map {
+            URLFigures(url: $0.target.url, latency: Figures(Distribution($1)))
+        }
         connectMicroseconds = Figures(Distribution(result.histograms.connect))
         firstByteMicroseconds = Figures(Distribution(result.histograms.firstByte))
         perSecond = result.series.map {

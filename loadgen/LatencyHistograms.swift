@@ -14,6 +14,14 @@ struct LatencyHistograms: Sendable {
     var latency = Self.make()
     var connect = Self.make()
     var firstByte = Self.make()
+    /// Request latency per workload entry (URL), so the flows of one size can be
+    /// told apart in a mix (short flows beside bulk ones).
+    var latencyByEntry: [Histogram<UInt64>]
+
+    /// Distributions for a workload of `entries` URLs.
+    init(entries: Int) {
+        latencyByEntry = (0..<entries).map { _ in Self.make() }
+    }
 
     private static func make() -> Histogram<UInt64> {
         Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: highestMicroseconds,
@@ -25,6 +33,9 @@ struct LatencyHistograms: Sendable {
         latency.add(other.latency)
         connect.add(other.connect)
         firstByte.add(other.firstByte)
+        for entry in other.latencyByEntry.indices where entry < latencyByEntry.count {
+            latencyByEntry[entry].add(other.latencyByEntry[entry])
+        }
     }
 }
 

@@ -53,8 +53,9 @@ final class LoadBoard: Sendable {
     /// All cores' distributions merged (cores that published none are left out).
     var histograms: LatencyHistograms {
         slots.withLock { slots in
-            var merged = LatencyHistograms()
-            for case let histograms? in slots.histograms { merged.add(histograms) }
+            let published = slots.histograms.compactMap { $0 }
+            var merged = LatencyHistograms(entries: published.first?.latencyByEntry.count ?? 0)
+            for histograms in published { merged.add(histograms) }
             return merged
         }
     }

@@ -20,7 +20,7 @@ import MTCP
 ///
 /// Our keys: `ip_addr` (required), `eal_args`, `vdev` (repeatable), `file_prefix`,
 /// `hugepages`, `memory_mb`, `checksum_offload`, `burst_size`, `congestion_control`,
-/// `delayed_ack_ms`, `tcp_keepalive`, `min_rto_ms`, `pcap_file`, `pcap_max_mb`,
+/// `delayed_ack_ms`, `tcp_keepalive`, `min_rto_ms`, `short_flow_bytes`, `pcap_file`, `pcap_max_mb`,
 /// `prometheus_port`, `shutdown_grace_s`, `arp_conf`,
 /// `route_conf`: see the properties below.
 public struct StackConfiguration: Equatable, Sendable {
@@ -119,6 +119,10 @@ public struct StackConfiguration: Equatable, Sendable {
     /// `min_rto_ms`: lower bound of the retransmission timeout. Default 200, as
     /// Linux (RFC 6298 suggests 1000).
     public var minimumRTO = TimeSpan.milliseconds(200)
+    /// `short_flow_bytes`: connections with at most this many bytes left to send
+    /// go to the front of the data list (mTCP's short-flows-first output); 0
+    /// turns the priority off (0...16 MiB, default 16384).
+    public var shortFlowBytes = 16 * 1024
     /// `burst_size`: packets per rx/tx burst (1...512, default 32).
     public var burstSize = 32
     /// `pcap_file`: capture every frame the stack receives and sends to pcap
@@ -296,6 +300,7 @@ extension StackConfiguration {
             configuration.checksumOffload = try value.choice(["auto": .auto, "off": .off])
         },
         "burst_size": integer(\.burstSize, 1...512),
+        "short_flow_bytes": integer(\.shortFlowBytes, 0...(16 << 20)),
         "congestion_control": Rule { configuration, value throws(ConfigurationError) in
             configuration.congestionControl = try value.choice(["newreno": .newReno, "cubic": .cubic])
         },

@@ -175,6 +175,6 @@ extension StackConfiguration {
                          idleTimeout: tcpTimeout.map { .seconds(UInt64($0)) },
                          timeWait: .seconds(UInt64(tcpTimewait)), delayedAck: delayedAck, minimumRTO: minimumRTO,
                          keepAliveIdle: keepAlive,
-                         congestionControl: congestionControl)
+                         congestionControl: congestionControl, shortFlowThreshold: shortFlowBytes)
     }
 }

@@ -118,7 +118,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
         ("port", "dpdk7"), ("vdev", "net_memif0,role=server,socket=/tmp/memif.sock"),
         ("pcap_file", "/tmp/a.pcap"), ("pcap_max_mb", "1"), ("pcap_max_mb", "65536"),
         ("prometheus_port", "0"), ("prometheus_port", "65535"), ("shutdown_grace_s", "0"),
-        ("shutdown_grace_s", "3600"),
+        ("shutdown_grace_s", "3600"), ("short_flow_bytes", "0"), ("short_flow_bytes", "16777216"),
     ])
     func acceptsBoundaryValue(key: String, value: String) throws {
         _ = try parse("\(key) = \(value)\n" + requiredExcept(key))
@@ -140,6 +140,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
         ("pcap_max_mb", "0", "expected an integer in 1...65536"),
         ("prometheus_port", "65536", "expected an integer in 0...65535"),
         ("shutdown_grace_s", "-1", "expected an integer in 0...3600"),
+        ("short_flow_bytes", "16777217", "expected an integer in 0...16777216"),
         ("io", "psio", "psio I/O module is not supported"),
         ("io", "netmap", "netmap I/O module is not supported"),
         ("io", "onvm", "onvm I/O module is not supported"),

@@ -87,6 +87,17 @@ def write(results, path, out):
             ratio = l["p99"] / o["p99"] if o["p99"] else float("nan")
             lines.append(f"| {row['rate']:,} | {_format(o['achieved'])} | {o['p50']} / {o['p99']} / {o['p99_9']} | "
                          f"{_format(l['achieved'])} | {l['p50']} / {l['p99']} / {l['p99_9']} | {ratio:.1f}x |")
+    if "mix" in scenarios and "rows" in scenarios["mix"]:
+        mix = scenarios["mix"]
+        on, off = mix["rows"]["on"], mix["rows"]["off"]
+        lines += ["", "## Flow-size mix: short flows first on and off", "", mix["method"] + ".", "",
+                  "| file | p50 on / off (µs) | p99 on / off (µs) | p99 off / on |", "| --- | --- | --- | --- |"]
+        for name in [key for key in on if key != "requests_per_second"]:
+            ratio = off[name]["p99"] / on[name]["p99"] if on[name]["p99"] else float("nan")
+            lines.append(f"| {name} | {on[name]['p50']} / {off[name]['p50']} | {on[name]['p99']} / "
+                         f"{off[name]['p99']} | {ratio:.2f}x |")
+        lines.append(f"| requests/s | {_format(on['requests_per_second'])} / "
+                     f"{_format(off['requests_per_second'])} | | |")
     if "concurrency" in scenarios and "rows" in scenarios["concurrency"]:
         sweep = scenarios["concurrency"]
         lines += ["", "## Concurrency sweep", "", sweep["method"] + ".", "",
