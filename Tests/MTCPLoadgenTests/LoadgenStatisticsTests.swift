@@ -7,7 +7,7 @@ import Testing
 
 @Suite struct HistogramFigureTests {
     @Test func percentilesOfAKnownDistribution() {
-        var histograms = LatencyHistograms()
+        var histograms = LatencyHistograms(entries: 1)
         // 1..1000 ms, one sample each: p50 ~ 500 ms, p90 ~ 900 ms, p99 ~ 990 ms, max 1000 ms.
         for millisecond in 1...1000 { histograms.latency.record(.milliseconds(UInt64(millisecond))) }
         let figures = Distribution(histograms.latency)
@@ -22,7 +22,7 @@ import Testing
     }
 
     @Test func valuesAreClampedToTheTrackableRange() {
-        var histograms = LatencyHistograms()
+        var histograms = LatencyHistograms(entries: 1)
         histograms.latency.record(.zero)
         histograms.latency.record(.seconds(1000))
         #expect(histograms.latency.totalCount == 2)
@@ -31,8 +31,8 @@ import Testing
     }
 
     @Test func coresMergeIntoOneDistribution() {
-        var first = LatencyHistograms()
-        var second = LatencyHistograms()
+        var first = LatencyHistograms(entries: 1)
+        var second = LatencyHistograms(entries: 1)
         for _ in 0..<90 { first.latency.record(.microseconds(100)) }
         for _ in 0..<10 { second.latency.record(.microseconds(10_000)) }
         first.add(second)
@@ -42,8 +42,20 @@ import Testing
         #expect(figures.percentiles[2].value >= 9_990)  // p99 comes from the slow core
     }
 
+    @Test func perURLDistributionsMergeEntryByEntry() {
+        var first = LatencyHistograms(entries: 2)
+        var second = LatencyHistograms(entries: 2)
+        first.latencyByEntry[0].record(.microseconds(50))
+        second.latencyByEntry[1].record(.microseconds(7000))
+        second.latencyByEntry[1].record(.microseconds(7000))
+        first.add(second)
+        #expect(first.latencyByEntry[0].totalCount == 1)
+        #expect(first.latencyByEntry[1].totalCount == 2)
+        #expect(Distribution(first.latencyByEntry[1]).percentiles[0].value >= 6_990)
+    }
+
     @Test func emptyDistributionReadsAsZeros() {
-        let figures = Distribution(LatencyHistograms().latency)
+        let figures = Distribution(LatencyHistograms(entries: 1).latency)
         #expect(figures.count == 0 && figures.max == 0 && figures.percentiles.allSatisfy { $0.value == 0 })
     }
 }
@@ -220,14 +232,14 @@ import Testing
         counts.completed = 98
         counts.errors[.readTimeout] = 2
         let plan = try! HTTPRun(command: LoadgenCommand.parse(["http://198.18.0.1/", "100"])).plan()
-        let result = LoadResult(plan: plan, cores: 1, counts: counts, histograms: LatencyHistograms(), series: [],
+        let result = LoadResult(plan: plan, cores: 1, counts: counts, histograms: LatencyHistograms(entries: 1), series: [],
                                 measuredFrom: .zero, failures: [])
         #expect(result.failureReason(maximumErrorRate: 0.01) != nil)
         #expect(result.failureReason(maximumErrorRate: 0.02) == nil)
         var none = LoadCounts()
         none.attempted = 5
         none.errors[.refusedOrReset] = 5
-        let refused = LoadResult(plan: plan, cores: 1, counts: none, histograms: LatencyHistograms(), series: [],
+        let refused = LoadResult(plan: plan, cores: 1, counts: none, histograms: LatencyHistograms(entries: 1), series: [],
                                  measuredFrom: .zero, failures: [])
         #expect(refused.failureReason(maximumErrorRate: 1) == "no request completed")
     }
