@@ -27,6 +27,7 @@ let package = Package(
         .executable(name: "mtcp-httpd", targets: ["mtcp-httpd"]),
         .executable(name: "mtcp-loadgen", targets: ["mtcp-loadgen"]),
         .library(name: "MTCP", targets: ["MTCP"]),
+        .library(name: "MTCPHTTP", targets: ["MTCPHTTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),

@@ -113,6 +113,12 @@ def write(results, path, out):
         lines += ["", "## Cost per transaction", "",
                   f"**{cost['instructions_per_transaction']:,.0f} instructions** per short transaction "
                   f"(connect, GET 64 B, close) in mtcp-httpd: {cost['method']}.", ""]
+    if "micro" in scenarios and "benchmarks" in scenarios["micro"]:
+        micro = scenarios["micro"]
+        lines += ["", "## Hot paths (micro-benchmarks)", "", micro["method"] + ".", "",
+                  "| operation | median time | mallocs |", "| --- | --- | --- |"]
+        for name, figures in sorted(micro["benchmarks"].items()):
+            lines.append(f"| {name} | {figures['p50_ns']:,.0f} ns | {figures.get('mallocs_p50', 0):.0f} |")
     skipped = [(name, figures["skipped"]) for name, figures in scenarios.items() if "skipped" in figures]
     if skipped:
         lines += ["", "## Not measured", ""]

@@ -141,6 +141,13 @@ class Bench:
                     runs={"ours": ours_runs, "linux": linux_runs},
                     method="one keep-alive connection fetching /bench/1m.bin repeatedly (application bytes)")
 
+    # 8: micro-benchmarks of the hot paths
+    def micro(self):
+        self.record("micro", benchmarks=micro_benchmarks(), unit="ns per operation",
+                    method="ordo-one/benchmark 1.38.1 (Benchmarks/, `swift package benchmark`), release build, "
+                           "median wall-clock time per operation over samples of 1000 operations, and "
+                           "mallocs per sample (must be 0)")
+
     # 7: instructions per transaction
     def cost(self):
         counts = {}
@@ -156,6 +163,26 @@ class Bench:
                     method="valgrind --tool=callgrind on mtcp-httpd (idle back-off on, so idle polling adds "
                            "little): total instructions of a run with 6000 short transactions minus one with "
                            "2000, divided by 4000 (start-up and shutdown cancel out)")
+
+
+def micro_benchmarks():
+    """Runs Benchmarks/ (ordo-one/benchmark) and returns {name: (p50 ns, mallocs p50)}."""
+    result = subprocess.run(["swift", "package", "--allow-writing-to-package-directory", "benchmark",
+                             "--target", "HotPaths", "--format", "markdown"], cwd=REPO / "Benchmarks",
+                            capture_output=True, text=True, timeout=1800)
+    figures, name = {}, None
+    for line in result.stdout.splitlines():
+        if line.startswith("### "):
+            name = line[4:].strip()
+        elif name and line.startswith("| Time (wall clock)"):
+            unit = re.search(r"\((ns|μs|ms)\)", line).group(1)
+            p50 = float(line.split("|")[4].replace(",", ""))
+            figures.setdefault(name, {})["p50_ns"] = p50 * {"ns": 1, "μs": 1e3, "ms": 1e6}[unit]
+        elif name and line.startswith("| Malloc (total)"):
+            figures.setdefault(name, {})["mallocs_p50"] = float(line.split("|")[4].replace(",", ""))
+    if not figures:
+        raise RuntimeError(f"no micro-benchmark figures:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return figures
 
 
 def pick(figures):
@@ -233,9 +260,7 @@ def main():
     if "cost" in wanted:
         bench.cost()
     if "micro" in wanted:
-        bench.skip("micro", "the ordo-one/benchmark harness is not wired in: its build (with jemalloc and "
-                            "its plugin) was left out of this release; the callgrind figure above is the "
-                            "regression figure for now")
+        bench.micro()
     (OUT / "results.json").write_text(json.dumps(bench.results, indent=2) + "\n")
     report.write(bench.results, REPO / "BENCHMARKS.md", OUT)
     print(f"bench: wrote BENCHMARKS.md, {OUT / 'results.json'} and charts in {OUT}")
