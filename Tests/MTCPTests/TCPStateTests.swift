@@ -457,4 +457,26 @@ import Testing
         #expect(later.allSatisfy { $0.payload.isEmpty }, "nothing acknowledged is resent")
         #expect(peer.engine.tcpStatistics.retransmittedSegments == 0)
     }
+
+    @Test func retransmissionTimeoutStaysInsideThePeersWindow() throws {
+        // RFC 9293 §3.8.6: the segment resent from SND.UNA after a timeout may cover
+        // what was sent before, but not more than the peer's window beyond it
+        // (it used to be a full MSS whatever the window). Found by the scapy
+        // conformance suite with a 400-byte window.
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, delayedAck: nil))
+        let listener = try peer.engine.listen(port: 80)
+        let synAck = peer.send(.syn, seq: 1000, window: 400, options: TCPOptions(maximumSegmentSize: 1460))
+        let isn = try #require(synAck.first).sequence
+        _ = peer.send(.ack, seq: 1001, ack: isn + 1, window: 400)
+        let accepted = peer.engine.accept(listener)
+        let connection = try #require(accepted)
+        let data = [UInt8](repeating: 7, count: 2000)
+        #expect((try? data.withUnsafeBytes { try peer.engine.write(connection, $0) }) == 2000)
+        let first = peer.run()
+        #expect(first.reduce(0) { $0 + $1.payload.count } == 400)
+        peer.advance(.seconds(2))
+        let resent = peer.run()
+        #expect(!resent.isEmpty)
+        #expect(resent.allSatisfy { $0.payload.count <= 400 && $0.sequence == isn + 1 })
+    }
 }
