@@ -243,9 +243,13 @@ extension Engine {
             tcp.statistics.outOfWindow &+= 1
             guard !flags.contains(.rst) else { return }
             // RFC 9293 §3.10.7.4: with our window closed, data cannot be taken but
-            // the ACK field must still be (else acknowledged data is resent).
+            // the ACK field must still be (else acknowledged data is resent). Not
+            // from a segment beyond RCV.NXT, which overran the window: its sequence
+            // number would become SND.WL1 and the peer's later window updates at
+            // RCV.NXT would all be ignored.
             if block.pointee.advertisedWindowEdge <= block.pointee.receiveNext, flags.contains(.ack),
-               !flags.contains(.syn), block.pointee.state != .synReceived {
+               !flags.contains(.syn), block.pointee.state != .synReceived,
+               segment.sequence <= block.pointee.receiveNext {
                 guard processAcknowledgment(segment, id, block, now: now) else { return }
             }
             queueAck(id, block)
