@@ -26,6 +26,7 @@ let package = Package(
     products: [
         .executable(name: "mtcp-httpd", targets: ["mtcp-httpd"]),
         .executable(name: "mtcp-loadgen", targets: ["mtcp-loadgen"]),
+        .executable(name: "mtcp-impair", targets: ["mtcp-impair"]),
         .library(name: "MTCP", targets: ["MTCP"]),
     ],
     dependencies: [
@@ -84,12 +85,22 @@ let package = Package(
             path: "loadgen",
             swiftSettings: importsDPDK
         ),
+        // Test tool: bridges two interfaces with seeded loss, reordering, duplication
+        // and delay (AF_PACKET, no DPDK), since the kernel here has no netem.
+        .executableTarget(
+            name: "mtcp-impair",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         // libFuzzer target for the packet input path (`make fuzz`); a replayer otherwise.
         .executableTarget(
             name: "mtcp-fuzz-packet",
             dependencies: ["MTCP"],
             path: "Fuzz/PacketInput",
             swiftSettings: importsDPDK
+        ),
+        .testTarget(
+            name: "MTCPImpairTests",
+            dependencies: ["mtcp-impair"]
         ),
         .testTarget(
             name: "MTCPHTTPTests",
