@@ -505,4 +505,27 @@ import Testing
         #expect(!resent.isEmpty)
         #expect(resent.allSatisfy { $0.payload.count <= 400 && $0.sequence == isn + 1 })
     }
+
+    @Test func ackFromBeyondAClosedWindowIsTaken() throws {
+        // RFC 9293 §3.10.7.4: the peer's last segment was cut by our window, so its
+        // pure ACKs carry SEG.SEQ = its SND.NXT, past our RCV.NXT: they are not
+        // acceptable, but their ACK field must be taken, or acknowledged data is
+        // resent after every timeout (seen with Linux over a lossy path).
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, receiveBufferSize: 2048,
+                                                    delayedAck: nil))
+        let listener = try peer.engine.listen(port: 80)
+        let handshake = peer.establish(listener: listener)
+        let (isn, connection) = try #require(handshake)
+        let data = [UInt8](repeating: 3, count: 500)
+        #expect((try? data.withUnsafeBytes { try peer.engine.write(connection, $0) }) == 500)
+        _ = peer.run()
+        _ = peer.send(.ack, seq: 1001, ack: isn + 1, payload: [UInt8](repeating: 1, count: 1024))
+        let cut = peer.send(.ack, seq: 2025, ack: isn + 1, payload: [UInt8](repeating: 1, count: 1100))
+        #expect(cut.last?.header.window == 0)
+        #expect(cut.last?.header.acknowledgmentNumber == 3049)
+        _ = peer.send(.ack, seq: 3125, ack: isn + 501)
+        peer.advance(.seconds(3))
+        _ = peer.run()
+        #expect(peer.engine.tcpStatistics.retransmittedSegments == 0)
+    }
 }
