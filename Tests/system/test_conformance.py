@@ -13,6 +13,7 @@ from the 200 ms default), timestamps and SACK on (the defaults).
 """
 
 import os
+import re
 import time
 
 import pytest
@@ -823,3 +824,61 @@ def test_unknown_option_is_ignored(peer):
     p.rcv_nxt = seq_add(synack.seq, 1)
     p.ack()
     assert_alive(p)
+
+
+# ---------------------------------------------------------------- an appliance with the default configuration
+
+@pytest.fixture
+def default_appliance(tmp_path):
+    """An appliance of its own (tcp_timewait 0, the default) in its own namespace, with a
+    link and a peer factory; stopped by the test or afterwards."""
+    network = PrivateNet("dft")
+    app = raw = None
+    try:
+        app = Appliance(network, tmp_path, ADDRESS, PEER_ADDRESS, network.mac(network.peer_if),
+                        args=["--daytime-port", str(DAYTIME)])
+        raw = Link(network, PEER_ADDRESS)
+
+        def make(port=ECHO):
+            p = Peer(raw, port)
+            p.appliance_address = ADDRESS
+            return p
+
+        yield app, make
+    finally:
+        if raw is not None:
+            raw.close()
+        if app is not None:
+            app.stop()
+        network.remove()
+
+
+def test_tcp_timewait_zero_frees_the_connection_at_once(default_appliance):
+    """mtcp.conf tcp_timewait = 0 (mTCP's default; README: a deviation from RFC 9293's 2·MSL):
+    after the ACK of our FIN in FIN-WAIT-2 the connection is gone at once."""
+    appliance, make = default_appliance
+    p = make(DAYTIME)
+    daytime_close(p)
+    p.rcv_nxt = seq_add(p.rcv_nxt, 1)
+    p.ack()
+    p.send("FA")
+    ack = p.expect("ACK of our FIN")
+    assert ack.ack == p.snd_nxt, ack
+    assert_gone(p)
+
+
+def test_drop_counts_are_in_the_stop_report(default_appliance):
+    """RFC 1122 §4.2.2.7 / RFC 9293 §3.1: bad segments are discarded, and the appliance accounts
+    for them: its report on SIGINT counts each bad checksum and malformed header."""
+    appliance, make = default_appliance
+    p = make()
+    p.connect()
+    frame = Ether(bytes(p.frame("PA", data=b"corrupt")))
+    frame[TCP].chksum ^= 0xFFFF
+    for bad in (frame, frame, p.raw_frame("PA", data=b"x", header_length=16), p.raw_frame("A", segment_length=8)):
+        p.send_raw(bad)
+    assert echo(p, b"after") == b"after"
+    log = appliance.stop()
+    assert appliance.stack.proc.returncode == 0, log
+    assert "tcp: bad checksum 2, malformed 2," in log, log
+    assert re.search(r"drops: 4 \(.*tcp_malformed 2", log) and "tcp_bad_checksum 2" in log, log
