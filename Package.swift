@@ -26,6 +26,7 @@ let package = Package(
     products: [
         .executable(name: "mtcp-httpd", targets: ["mtcp-httpd"]),
         .executable(name: "mtcp-loadgen", targets: ["mtcp-loadgen"]),
+        .executable(name: "mtcp-impair", targets: ["mtcp-impair"]),
         .library(name: "MTCP", targets: ["MTCP"]),
         .library(name: "MTCPHTTP", targets: ["MTCPHTTP"]),
     ],
@@ -94,6 +95,12 @@ let package = Package(
             path: "loadgen",
             swiftSettings: importsDPDK
         ),
+        // Test tool: bridges two interfaces with seeded loss, reordering, duplication
+        // and delay (AF_PACKET, no DPDK), since the kernel here has no netem.
+        .executableTarget(
+            name: "mtcp-impair",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         // libFuzzer target for the packet input path (`make fuzz`); a replayer otherwise.
         .executableTarget(
             name: "mtcp-fuzz-packet",
@@ -106,6 +113,10 @@ let package = Package(
             name: "mtcp-fuzz-http",
             dependencies: ["MTCPHTTP"],
             path: "Fuzz/HTTPParser"
+        ),
+        .testTarget(
+            name: "MTCPImpairTests",
+            dependencies: ["mtcp-impair"]
         ),
         .testTarget(
             name: "MTCPHTTPTests",

@@ -1,22 +1,29 @@
+import Glibc
 import MTCP
 
-/// The echo (RFC 862) and discard (RFC 863) services over the stack's sockets,
-/// for interoperability tests with kernel clients beside the HTTP server, and
-/// the smallest example of the socket and event API.
+/// The echo (RFC 862), discard (RFC 863) and daytime (RFC 867) services over the
+/// stack's sockets, for interoperability tests with kernel clients beside the
+/// HTTP server, and the smallest example of the socket and event API.
+///
+/// Daytime is the one service that closes first: it writes the date and closes,
+/// so the stack performs the active close (FIN-WAIT-1/2, CLOSING, TIME-WAIT),
+/// which the conformance tests need to reach those states.
 ///
 /// Echo never reads more than it can write back at once, so a client that does
 /// not read its echoes stalls only itself (backpressure), and nothing is lost.
 public struct TCPServices: EngineApplication, ~Copyable {
     public let echoPort: UInt16?
     public let discardPort: UInt16?
+    public let daytimePort: UInt16?
     private var poll: EventPoll?
     private var listeners: [Socket] = []
     private let events = UnsafeMutableBufferPointer<EventPollEvent>.allocate(capacity: 256)
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 64)
 
-    public init(echoPort: UInt16?, discardPort: UInt16?) {
+    public init(echoPort: UInt16?, discardPort: UInt16?, daytimePort: UInt16? = nil) {
         self.echoPort = echoPort
         self.discardPort = discardPort
+        self.daytimePort = daytimePort
     }
 
     deinit {
@@ -29,7 +36,7 @@ public struct TCPServices: EngineApplication, ~Copyable {
         guard echoPort != nil || discardPort != nil else { return }
         let poll = try context.createEventPoll()
         self.poll = poll
-        for port in [echoPort, discardPort] {
+        for port in [echoPort, discardPort, daytimePort] {
             guard let port else { continue }
             let listener = try context.socket()
             try context.bind(listener, port: port)
@@ -64,10 +71,28 @@ public struct TCPServices: EngineApplication, ~Copyable {
 
     private func acceptAll<Device: PacketDevice>(_ listener: Socket, _ poll: EventPoll,
                                                  _ context: inout SocketContext<Device>) {
+        let daytime = daytimePort != nil && (try? context.localAddress(of: listener).port) == daytimePort
         while let socket = try? context.accept(listener) {
+            if daytime {
+                sendDaytime(socket, &context)
+                continue
+            }
             // Edge-triggered: new bytes, or room for an echo that had to wait.
             try? context.control(poll, .add, socket, events: [.input, .output, .edgeTriggered], data: socket.rawValue)
         }
+    }
+
+    /// RFC 867: the date and time as one ASCII line, then close (our FIN follows the line).
+    private func sendDaytime<Device: PacketDevice>(_ socket: Socket, _ context: inout SocketContext<Device>) {
+        var now = time(nil)
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        var text = [CChar](repeating: 0, count: 64)
+        let length = strftime(&text, text.count, "%A, %B %d, %Y %H:%M:%S-UTC\r\n", &parts)
+        text.withUnsafeBytes { bytes in
+            _ = try? context.write(socket, UnsafeRawBufferPointer(rebasing: bytes[0..<length]))
+        }
+        try? context.close(socket)
     }
 
     private func serve<Device: PacketDevice>(_ socket: Socket, discard: Bool, _ context: inout SocketContext<Device>) {

@@ -37,6 +37,9 @@ struct HTTPDCommand: ParsableCommand {
     @Option(help: "TCP port of the discard service (RFC 863); 0 turns it off.")
     var discardPort: UInt16 = 9
 
+    @Option(help: "TCP port of the daytime service (RFC 867; the server closes first); 0 (default) turns it off.")
+    var daytimePort: UInt16 = 0
+
     @Option(name: .shortAndLong, help: "Stack configuration file (mtcp.conf format).")
     var config = "conf/mtcp.conf"
 
@@ -47,6 +50,7 @@ struct HTTPDCommand: ParsableCommand {
         do {
             let runtime = try StackRuntime(programName: "mtcp-httpd", configurationPath: config)
             let (echoPort, discardPort) = (echoPort == 0 ? nil : echoPort, discardPort == 0 ? nil : discardPort)
+            let daytimePort = daytimePort == 0 ? nil : daytimePort
             let backoff = busyPoll ? IdleBackoff(maximumSleepMicroseconds: 0) : IdleBackoff()
             var configuration = try HTTPServerConfiguration.load(path: httpConfig)
             if let root { configuration.documentRoot = root }
@@ -56,7 +60,8 @@ struct HTTPDCommand: ParsableCommand {
             let options = httpOptions
             let outcome = try runtime.run(idleBackoff: backoff) { _ in
                 Appliance(http: try HTTPServer(options: options),
-                          services: TCPServices(echoPort: echoPort, discardPort: discardPort))
+                          services: TCPServices(echoPort: echoPort, discardPort: discardPort,
+                                                daytimePort: daytimePort))
             }
             let total = outcome.total
             print("mtcp-httpd: stopped\n" + total.engine.report + "\n" + total.tcp.report)

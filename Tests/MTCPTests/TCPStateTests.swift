@@ -472,4 +472,75 @@ import Testing
         #expect(later.allSatisfy { $0.payload.isEmpty }, "nothing acknowledged is resent")
         #expect(peer.engine.tcpStatistics.retransmittedSegments == 0)
     }
+
+    @Test func segmentBeyondAClosedWindowDoesNotFreezeTheSendWindow() throws {
+        // RFC 9293 §3.10.7.4: SND.WL1/WL2 are updated only from acceptable segments.
+        // A segment beyond our closed window (a peer overrunning it) must not set
+        // SND.WL1 into the future, or the peer's later window updates at RCV.NXT are
+        // ignored and our pending data is stuck. Found by the scapy conformance suite.
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, receiveBufferSize: 2048,
+                                                    delayedAck: nil))
+        let listener = try peer.engine.listen(port: 80)
+        let handshake = peer.establish(listener: listener)
+        let (isn, connection) = try #require(handshake)
+        // The peer's window closes, then we have 500 bytes to send.
+        _ = peer.send(.ack, seq: 1001, ack: isn + 1, window: 0)
+        let data = [UInt8](repeating: 3, count: 500)
+        #expect((try? data.withUnsafeBytes { try peer.engine.write(connection, $0) }) == 500)
+        #expect(peer.run().allSatisfy { $0.payload.isEmpty })
+        // The peer fills our 2048-byte window (the application does not read) ...
+        _ = peer.send(.ack, seq: 1001, ack: isn + 1, window: 0, payload: [UInt8](repeating: 1, count: 1024))
+        let filled = peer.send(.ack, seq: 2025, ack: isn + 1, window: 0, payload: [UInt8](repeating: 1, count: 1024))
+        #expect(filled.last?.header.window == 0)
+        // ... overruns it by 1000 bytes (refused) ...
+        _ = peer.send(.ack, seq: 4049, ack: isn + 1, window: 0, payload: [UInt8](repeating: 1, count: 1000))
+        // ... and opens its own window with an ACK at our RCV.NXT: our data goes out.
+        let opened = peer.send(.ack, seq: 3049, ack: isn + 1, window: 8192)
+        #expect(opened.reduce(0) { $0 + $1.payload.count } == 500)
+    }
+
+    @Test func retransmissionTimeoutStaysInsideThePeersWindow() throws {
+        // RFC 9293 §3.8.6: the segment resent from SND.UNA after a timeout may cover
+        // what was sent before, but not more than the peer's window beyond it
+        // (it used to be a full MSS whatever the window). Found by the scapy
+        // conformance suite with a 400-byte window.
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, delayedAck: nil))
+        let listener = try peer.engine.listen(port: 80)
+        let synAck = peer.send(.syn, seq: 1000, window: 400, options: TCPOptions(maximumSegmentSize: 1460))
+        let isn = try #require(synAck.first).sequence
+        _ = peer.send(.ack, seq: 1001, ack: isn + 1, window: 400)
+        let accepted = peer.engine.accept(listener)
+        let connection = try #require(accepted)
+        let data = [UInt8](repeating: 7, count: 2000)
+        #expect((try? data.withUnsafeBytes { try peer.engine.write(connection, $0) }) == 2000)
+        let first = peer.run()
+        #expect(first.reduce(0) { $0 + $1.payload.count } == 400)
+        peer.advance(.seconds(2))
+        let resent = peer.run()
+        #expect(!resent.isEmpty)
+        #expect(resent.allSatisfy { $0.payload.count <= 400 && $0.sequence == isn + 1 })
+    }
+
+    @Test func ackFromBeyondAClosedWindowIsTaken() throws {
+        // RFC 9293 §3.10.7.4: the peer's last segment was cut by our window, so its
+        // pure ACKs carry SEG.SEQ = its SND.NXT, past our RCV.NXT: they are not
+        // acceptable, but their ACK field must be taken, or acknowledged data is
+        // resent after every timeout (seen with Linux over a lossy path).
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, receiveBufferSize: 2048,
+                                                    delayedAck: nil))
+        let listener = try peer.engine.listen(port: 80)
+        let handshake = peer.establish(listener: listener)
+        let (isn, connection) = try #require(handshake)
+        let data = [UInt8](repeating: 3, count: 500)
+        #expect((try? data.withUnsafeBytes { try peer.engine.write(connection, $0) }) == 500)
+        _ = peer.run()
+        _ = peer.send(.ack, seq: 1001, ack: isn + 1, payload: [UInt8](repeating: 1, count: 1024))
+        let cut = peer.send(.ack, seq: 2025, ack: isn + 1, payload: [UInt8](repeating: 1, count: 1100))
+        #expect(cut.last?.header.window == 0)
+        #expect(cut.last?.header.acknowledgmentNumber == 3049)
+        _ = peer.send(.ack, seq: 3125, ack: isn + 501)
+        peer.advance(.seconds(3))
+        _ = peer.run()
+        #expect(peer.engine.tcpStatistics.retransmittedSegments == 0)
+    }
 }

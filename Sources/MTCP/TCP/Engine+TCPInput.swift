@@ -244,10 +244,16 @@ extension Engine {
             tcp.statistics.outOfWindow &+= 1
             guard !flags.contains(.rst) else { return }
             // RFC 9293 §3.10.7.4: with our window closed, data cannot be taken but
-            // the ACK field must still be (else acknowledged data is resent).
+            // the ACK field must still be (else acknowledged data is resent), also
+            // from a peer whose SND.NXT is past RCV.NXT (its last segment was cut
+            // by the window). For SND.WL1 such a segment counts as at RCV.NXT: a
+            // sequence number we never accepted must not become SND.WL1, or the
+            // peer's later window updates at RCV.NXT are all ignored.
             if block.pointee.advertisedWindowEdge <= block.pointee.receiveNext, flags.contains(.ack),
                !flags.contains(.syn), block.pointee.state != .synReceived {
-                guard processAcknowledgment(segment, id, block, now: now) else { return }
+                var clamped = segment
+                if clamped.sequence > block.pointee.receiveNext { clamped.sequence = block.pointee.receiveNext }
+                guard processAcknowledgment(clamped, id, block, now: now) else { return }
             }
             queueAck(id, block)
             return

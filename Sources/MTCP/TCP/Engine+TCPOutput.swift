@@ -213,7 +213,11 @@ extension Engine {
                                    now: Instant) -> Int {
         let start = block.pointee.sendUnacknowledged
         let offset = start - block.pointee.sendBufferStart
-        let length = min(payloadLimit(block), block.pointee.send.count - offset)
+        // Bytes already sent were inside the window when they left; beyond them the
+        // peer's current window still bounds the segment (RFC 9293 §3.8.6).
+        let sent = max(0, block.pointee.sendMaximum - start)
+        let length = min(payloadLimit(block), block.pointee.send.count - offset,
+                         max(sent, block.pointee.sendWindow))
         let withFIN = block.pointee.finSent && start + length == block.pointee.finSequence
         block.pointee.rttProbeActive = false
         armRetransmission(id.index, block, now: now)
