@@ -272,8 +272,10 @@ def test_python_pipelines_ten_requests(httpd):
     assert report["ended"] == "timeout", "the connection stays open after ten requests"
 
 
-def raw(request, then=None, timeout=5):
+def raw(request, then=None, more=None, timeout=5):
     args = ["--request-hex", request.hex(), "--timeout", timeout]
+    if more is not None:
+        args += ["--more-hex", more.hex()]
     if then is not None:
         args += ["--then-hex", then.hex()]
     return http_client("raw", APPLIANCE_ADDR, 80, *args, timeout=timeout + 20)
@@ -308,6 +310,19 @@ def test_malformed_request_gets_status_then_close(httpd, request_bytes, status):
     response = report["responses"][0]
     assert response["fields"].get("connection", "").lower() == "close", report
     assert report["ended"] == "eof", f"closed with a FIN after the response: {report}"
+
+
+@pytest.mark.appliance
+def test_431_reaches_a_client_whose_head_fills_the_request_buffer(httpd):
+    """A head just short of every limit is sent first (the server reads all of it);
+    the rest arrives later, more than the request buffer has room for. The server
+    answers 431 with bytes still unread in the socket: closing then would reset the
+    connection and drop the 431 unsent; it half-closes and drains instead."""
+    line = b"GET /?" + b"q" * (8192 - len(b"GET /? HTTP/1.1")) + b" HTTP/1.1\r\n"
+    fields = b"Host: t\r\n" + b"X: " + b"v" * (16380 - len(b"Host: t\r\nX: "))
+    report = raw(line + fields, more=b"w" * 20000)
+    assert [r["status"] for r in report["responses"]] == [431], report
+    assert report["ended"] == "eof", report
 
 
 @pytest.mark.appliance

@@ -10,9 +10,10 @@ tool itself broke; the test decides what it means. Every socket has a timeout.
             Content-Length (none for HEAD, 304). Reports per response: status,
             fields, body length and SHA-256; then whether the connection is still
             open (nothing more arrives within 0.3 s and no EOF).
-  raw       HOST PORT --request-hex HEX [--then-hex HEX]
-            Sends the bytes (and, after the first response, --then-hex on the same
-            connection), reads until EOF or --timeout. Reports every response found
+  raw       HOST PORT --request-hex HEX [--more-hex HEX --pause S] [--then-hex HEX]
+            Sends the bytes (then, --pause seconds later, --more-hex; and, after the
+            first response, --then-hex on the same connection), reads until EOF or
+            --timeout. Reports every response found
             (status, fields, body length) and how the stream ended: "eof" (FIN),
             "reset" or "timeout" (the server kept the connection open).
 """
@@ -93,6 +94,9 @@ def raw(args):
     sock = socket.create_connection((args.host, args.port), timeout=args.timeout)
     try:
         sock.sendall(bytes.fromhex(args.request_hex))
+        if args.more_hex:
+            time.sleep(args.pause)
+            sock.sendall(bytes.fromhex(args.more_hex))
     except (BrokenPipeError, ConnectionResetError) as error:
         send_error = type(error).__name__
     else:
@@ -123,6 +127,8 @@ def main():
     r.add_argument("port", type=int)
     r.add_argument("--request-hex", required=True)
     r.add_argument("--then-hex")
+    r.add_argument("--more-hex")
+    r.add_argument("--pause", type=float, default=0.3)
     r.add_argument("--timeout", type=float, default=5)
     args = parser.parse_args()
     report = pipeline(args) if args.mode == "pipeline" else raw(args)
