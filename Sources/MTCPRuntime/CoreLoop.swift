@@ -12,6 +12,8 @@ struct CoreSettings: Sendable {
     var cores: Int
     /// Unix time minus the monotonic clock, for capture timestamps.
     var epochOffsetNanoseconds: Int64
+    /// After a stop, how long closing handshakes may take once the application is done.
+    var closingTime = TimeSpan.seconds(1)
     /// How often a core publishes its statistics.
     var publishInterval = TimeSpan.milliseconds(500)
 }
@@ -60,6 +62,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
     }
     var backoff = settings.idleBackoff
     var stopRequestedAt: Instant?
+    var finishedAt: Instant?
     var nextPublish = start
     while true {
         let now = clock?.now() ?? MonotonicClock.now()
@@ -71,7 +74,14 @@ func runCore<Application: EngineApplication & ~Copyable>(
                 stopRequestedAt = now
                 application.stopAccepting(&context)
             }
-            if application.isFinished(context) || now.since(stopRequestedAt!) >= settings.grace { break }
+            if finishedAt == nil && application.isFinished(context) { finishedAt = now }
+            // Once the application is done, closing handshakes still in flight get
+            // a moment to finish, so peers are not left retransmitting FINs to an
+            // address that will answer them with resets.
+            if let finishedAt, context.engine.connectionCount == 0 || now.since(finishedAt) >= settings.closingTime {
+                break
+            }
+            if now.since(stopRequestedAt!) >= settings.grace { break }
         }
         if now >= nextPublish {
             nextPublish = now + settings.publishInterval
