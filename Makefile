@@ -22,7 +22,7 @@ APT_PACKAGES := libdpdk-dev libnuma-dev libssl-dev iproute2 iputils-ping \
 BENCH_FILES := www/bench/64.html www/bench/1k.html www/bench/4k.html \
 	www/bench/32k.html www/bench/1m.bin
 
-.PHONY: deps build test unit-test system-test run bench bench-files netns-up \
+.PHONY: deps build test unit-test system-test run bench soak bench-files netns-up \
 	netns-down fuzz fuzz-replay clean need-root
 
 # Installs only what is missing; a no-op (one dpkg-query) when all is there.
@@ -75,6 +75,13 @@ run: need-root deps build bench-files netns-up
 # BENCHMARKS.md and benchmarks/. BENCH_ARGS="--runs 1 --seconds 3" for a quick look.
 bench: need-root deps build bench-files
 	scripts/bench.sh $(BENCH_ARGS)
+
+# Loadgen against the appliance over memif for SOAK_MINUTES at SOAK_RATE requests/s,
+# reporting errors, retransmissions and resident memory every minute.
+SOAK_MINUTES ?= 10
+SOAK_RATE ?= 50000
+soak: need-root deps build bench-files
+	$(PYTHON) scripts/soak.py --minutes $(SOAK_MINUTES) --rate $(SOAK_RATE)
 
 # The benchmark files are committed; this only recreates missing ones.
 bench-files: $(BENCH_FILES)

@@ -136,8 +136,8 @@ def appliance(topology, request, tmp_path_factory):
 
 
 @contextlib.contextmanager
-def running_appliance(request, tmp_path_factory, extra_args=()):
-    """mtcp-httpd with conf/mtcp.conf and `extra_args` in netns mtcp-a, ready, then stopped."""
+def running_appliance(request, tmp_path_factory, extra_args=(), config=CONFIG):
+    """mtcp-httpd with `config` (conf/mtcp.conf) and `extra_args` in netns mtcp-a, ready, then stopped."""
     if not HTTPD.exists():
         pytest.fail(f"{HTTPD} does not exist: run `make build` first")
     others = subprocess.run(["ip", "netns", "pids", NS_APPLIANCE],
@@ -149,7 +149,7 @@ def running_appliance(request, tmp_path_factory, extra_args=()):
     log_path = tmp_path_factory.mktemp("appliance") / "mtcp-httpd.log"
     proc = subprocess.Popen(
         ["ip", "netns", "exec", NS_APPLIANCE, "stdbuf", "-oL", "-eL",
-         str(HTTPD), "--config", str(CONFIG), *map(str, extra_args)],
+         str(HTTPD), "--config", str(config), *map(str, extra_args)],
         cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, errors="replace", start_new_session=True)
     app = Appliance(proc, log_path)
