@@ -11,9 +11,8 @@ every veth (the forwarder must see single frames, not GRO aggregates), and both
 ends have static ARP entries so a lost ARP frame costs nothing.
 
 `ImpairedPath.client(*cmd)` runs a command in the client's namespace: the echo
-tests use Tests/system/tools/tcp_client.py; an HTTP test, once the server is
-merged, can run `curl http://198.19.90.1/...` the same way (start the appliance
-with the HTTP service through `appliance_args`).
+tests use Tests/system/tools/tcp_client.py, the HTTP tests curl (the appliance's
+document root and proxy routes come through `appliance_args`).
 """
 
 import re

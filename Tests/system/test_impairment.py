@@ -2,9 +2,8 @@
 own forwarder, since the kernel has no netem) between them drops, reorders,
 duplicates and delays frames, seeded. Every byte is checked by SHA-256.
 
-The issue asks for curl downloads; the HTTP server is not merged yet, so the
-transfers are echo (RFC 862) through the same fixture (impaired_path.py), which
-an HTTP test can reuse with curl once the server lands.
+These are echo (RFC 862) transfers, both directions at once; test_impaired_http.py
+runs curl downloads and proxied uploads over the same kind of path.
 """
 
 import json
