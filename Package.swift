@@ -101,17 +101,19 @@ let package = Package(
             name: "mtcp-impair",
             dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // The shared `main` of the fuzz targets: libFuzzer's driver, or a corpus replayer.
+        .target(name: "FuzzDriver", path: "Fuzz/Driver"),
         // libFuzzer target for the packet input path (`make fuzz`); a replayer otherwise.
         .executableTarget(
             name: "mtcp-fuzz-packet",
-            dependencies: ["MTCP"],
+            dependencies: ["MTCP", "FuzzDriver"],
             path: "Fuzz/PacketInput",
             swiftSettings: importsDPDK
         ),
         // libFuzzer target for the HTTP request parser, path normaliser and chunked decoder.
         .executableTarget(
             name: "mtcp-fuzz-http",
-            dependencies: ["MTCPHTTP"],
+            dependencies: ["MTCPHTTP", "FuzzDriver"],
             path: "Fuzz/HTTPParser"
         ),
         .testTarget(

@@ -6,6 +6,7 @@
 // to libFuzzer's driver. Built normally, the same program is a replayer:
 // `mtcp-fuzz-packet FILE...` runs each file through the same path, which is how
 // findings become regression runs.
+import FuzzDriver
 import Glibc
 import MTCP
 
@@ -54,39 +55,9 @@ public func fuzzPacketInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt 
     return 0
 }
 
-/// libFuzzer's entry for programs with their own `main` (SwiftPM names the
-/// executable's entry point itself, so libFuzzer's `main` cannot be used).
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(_ argc: UnsafeMutablePointer<CInt>,
-                     _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
-
 @main
 enum PacketInputFuzzer {
     static func main() {
-        #if FUZZING
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(runFuzzerDriver(&argc, &argv, fuzzPacketInput))
-        #else
-        replay(CommandLine.arguments.dropFirst())
-        #endif
-    }
-
-    static func replay(_ paths: ArraySlice<String>) {
-        var count = 0
-        for path in paths {
-            guard let file = fopen(path, "rb") else {
-                print("mtcp-fuzz-packet: cannot open \(path)")
-                exit(2)
-            }
-            var bytes: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            while case let read = fread(&chunk, 1, chunk.count, file), read > 0 { bytes += chunk[0..<read] }
-            fclose(file)
-            _ = bytes.withUnsafeBufferPointer { fuzzPacketInput($0.baseAddress, $0.count) }
-            count += 1
-        }
-        print("mtcp-fuzz-packet: \(count) input(s) replayed, no finding")
+        FuzzDriver.main(program: "mtcp-fuzz-packet", fuzzPacketInput)
     }
 }

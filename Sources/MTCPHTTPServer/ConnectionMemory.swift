@@ -14,12 +14,14 @@ struct ConnectionMemory {
     let headBytes: Int
     let requestBytes: Int
     let forwardBytes: Int
+    private let pageBytes: Int
     private let slotBytes: Int
     private let base: UnsafeMutableRawPointer
     private let mappedBytes: Int
 
     init(slots: Int, headBytes: Int, requestBytes: Int, forwardBytes: Int) {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        pageBytes = page
         self.headBytes = headBytes
         self.requestBytes = requestBytes
         self.forwardBytes = forwardBytes
@@ -51,7 +53,7 @@ struct ConnectionMemory {
     /// Gives a closed connection's pages back to the kernel, so a burst of large
     /// heads does not keep its memory forever.
     func release(_ index: Int, touched: Int) {
-        guard touched > Int(sysconf(Int32(_SC_PAGESIZE))) else { return }
+        guard touched > pageBytes else { return }
         madvise(base + index * slotBytes, slotBytes, MADV_DONTNEED)
     }
 }

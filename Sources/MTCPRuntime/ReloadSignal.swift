@@ -14,7 +14,4 @@ public enum ReloadSignal {
 
     /// How many reloads were asked for so far.
     public static var generation: UInt64 { count.load(ordering: .relaxed) }
-
-    /// Asks for a reload (tests).
-    public static func request() { count.add(1, ordering: .relaxed) }
 }

@@ -20,9 +20,6 @@ public struct Socket: Hashable, Sendable, RawRepresentable, CustomStringConverti
         generation = UInt32(truncatingIfNeeded: rawValue >> 32)
     }
 
-    /// A small integer naming the socket within its core, for logs (like an fd).
-    public var descriptor: Int32 { index }
-
     public var description: String { "socket#\(index).\(generation)" }
 }
 
