@@ -22,7 +22,7 @@ APT_PACKAGES := libdpdk-dev libnuma-dev libssl-dev iproute2 iputils-ping \
 BENCH_FILES := www/bench/64.html www/bench/1k.html www/bench/4k.html \
 	www/bench/32k.html www/bench/1m.bin
 
-.PHONY: deps build test unit-test system-test run bench soak bench-files netns-up \
+.PHONY: deps build test unit-test system-test run bench soak bench-files tls-cert netns-up \
 	netns-down fuzz fuzz-replay clean need-root
 
 # Installs only what is missing; a no-op (one dpkg-query) when all is there.
@@ -56,14 +56,15 @@ need-root:
 		echo "this target needs root (network namespaces, raw sockets): run it with sudo" >&2; exit 1; fi
 
 # The suite creates and removes the topology itself (Tests/system/conftest.py).
-system-test: need-root build bench-files
+system-test: need-root build bench-files tls-cert
 	$(PYTHON) -m pytest -v Tests/system
 
-run: need-root deps build bench-files netns-up
+run: need-root deps build bench-files tls-cert netns-up
 	@echo
 	@echo "mtcp-httpd is starting in netns mtcp-a, owning 198.18.0.1/24 on mtcp-a0 (DPDK net_af_packet)."
 	@echo "From another terminal:"
 	@echo "    sudo ip netns exec mtcp-c curl -v http://198.18.0.1/"
+	@echo "    sudo ip netns exec mtcp-c curl -k https://198.18.0.1/"
 	@echo "    sudo ip netns exec mtcp-c ping 198.18.0.1"
 	@echo "    sudo ip netns exec mtcp-a curl -s 127.0.0.1:9180/metrics"
 	@echo "    sudo ip netns exec mtcp-l .build/release/mtcp-loadgen http://198.18.0.1/bench/64.html 20000 -c 50"
@@ -73,20 +74,26 @@ run: need-root deps build bench-files netns-up
 
 # Every scenario against nginx + wrk in one run (about 6 minutes); rewrites
 # BENCHMARKS.md and benchmarks/. BENCH_ARGS="--runs 1 --seconds 3" for a quick look.
-bench: need-root deps build bench-files
+bench: need-root deps build bench-files tls-cert
 	scripts/bench.sh $(BENCH_ARGS)
 
 # Loadgen against the appliance over memif for SOAK_MINUTES at SOAK_RATE requests/s,
 # reporting errors, retransmissions and resident memory every minute.
 SOAK_MINUTES ?= 10
 SOAK_RATE ?= 50000
-soak: need-root deps build bench-files
+soak: need-root deps build bench-files tls-cert
 	$(PYTHON) scripts/soak.py --minutes $(SOAK_MINUTES) --rate $(SOAK_RATE)
 
 # The benchmark files are committed; this only recreates missing ones.
 bench-files: $(BENCH_FILES)
 $(BENCH_FILES) &:
 	scripts/make-bench-files.sh www/bench
+
+# The TLS certificate and key of mtcp-httpd (conf/httpd.json's "tls" section): a
+# self-signed ECDSA P-256 pair made once on this machine, never committed
+# (conf/tls/ is in .gitignore). Existing files are left alone.
+tls-cert:
+	scripts/make-cert.sh conf/tls
 
 netns-up: need-root
 	scripts/netns.sh up
