@@ -37,6 +37,8 @@ CONFIG = Path(os.environ.get("MTCP_CONFIG", REPO / "conf/mtcp.conf"))
 LOADGEN = Path(os.environ.get("MTCP_LOADGEN", REPO / ".build/release/mtcp-loadgen"))
 LOADGEN_CONFIG = Path(os.environ.get("MTCP_LOADGEN_CONFIG", REPO / "conf/loadgen.conf"))
 NETNS_SH = REPO / "scripts/netns.sh"
+MAKE_CERT = REPO / "scripts/make-cert.sh"
+TLS_DIR = REPO / "conf/tls"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -59,6 +61,18 @@ def pytest_runtest_makereport(item, call):
     if appliance is not None and report.failed:
         report.sections.append((f"mtcp-httpd output ({appliance.log_path})",
                                 appliance.log or "(nothing printed)"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tls_certificate():
+    """conf/httpd.json turns TLS on, and mtcp-httpd refuses to start without the
+    certificate and key it names (conf/tls/server.crt and server.key): make them
+    when they are missing. They are made on each machine and never committed."""
+    if (TLS_DIR / "server.crt").exists() and (TLS_DIR / "server.key").exists():
+        return
+    result = subprocess.run([str(MAKE_CERT), str(TLS_DIR)], capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        pytest.fail(f"{MAKE_CERT} {TLS_DIR} failed:\n{result.stdout}{result.stderr}")
 
 
 @pytest.fixture(scope="session")

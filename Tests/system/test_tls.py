@@ -1,0 +1,707 @@
+"""TLS termination in mtcp-httpd against real TLS clients.
+
+One appliance with the shipped configuration (netns mtcp-a: HTTP on 198.18.0.1:80,
+TLS on 198.18.0.1:443 with conf/tls/server.crt, made by scripts/make-cert.sh) for
+most of the module; clients run in netns mtcp-c:
+  - curl: the site byte for byte over TLS 1.2 and 1.3, HTTP/1.1 chosen by ALPN,
+    keep-alive reuse, a large file by SHA-256, the certificate checked against
+    conf/tls/server.crt, the default cipher list;
+  - openssl s_client: ALPN (http/1.1 chosen; only h2 offered is refused with a
+    no_application_protocol alert) and session resumption by ticket for TLS 1.3
+    and 1.2, tried several times so that the connections land on every core;
+  - Tests/system/tools/tls_client.py: bytes that are not a good ClientHello
+    (garbage, HTTP in clear, an oversized record, a broken hello, TLS 1.0/1.1),
+    and clients that vanish mid-handshake (RST, FIN, silence);
+  - wrk, ab and mtcp-loadgen (netns mtcp-l) for many handshakes, short and
+    kept alive: no errors (rates are not judged here).
+Before that appliance starts, two others: configurations whose certificate or key
+is wrong (a one-line error, no start) and one with a 1 s handshake timeout.
+Counters come from the Prometheus endpoint through `tls_counters` (their names in
+TLS_COUNTERS). Every subprocess has a timeout; processes are stopped by PID.
+"""
+
+import hashlib
+import json
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import CONFIG, HTTPD, TLS_DIR, running_appliance, stop_process_group
+from mtcp_ns import APPLIANCE_ADDR, CLIENT_ADDR, NS_APPLIANCE, NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, describe, ns
+
+WWW = REPO / "www"
+HTTP_BASE = f"http://{APPLIANCE_ADDR}"
+TLS_PORT = 443
+BASE = f"https://{APPLIANCE_ADDR}"
+CERTIFICATE = TLS_DIR / "server.crt"
+BENCH_SUMS = dict(reversed(line.split()) for line in (WWW / "bench/SHA256SUMS").read_text().splitlines())
+# The largest benchmark file (1m.bin, 1 MiB).
+LARGE = max(BENCH_SUMS, key=lambda name: (WWW / "bench" / name).stat().st_size)
+
+# The appliance's TLS counters in its Prometheus exposition, by the name the tests use.
+TLS_COUNTERS = {
+    "handshakes": "mtcp_http_tls_handshakes_total",
+    "resumed": "mtcp_http_tls_resumed_total",
+    "failures": "mtcp_http_tls_handshake_failures_total",
+    "timeouts": "mtcp_http_tls_handshake_timeouts_total",
+}
+CONNECTIONS_GAUGE = "mtcp_connections"
+# Lines the appliance prints about a handshake that failed (rate-limited).
+TLS_LOG_LINE = re.compile(r"^mtcp-httpd: TLS")
+# TLS alert descriptions (RFC 8446 §6).
+UNEXPECTED_MESSAGE, RECORD_OVERFLOW, HANDSHAKE_FAILURE, DECODE_ERROR = 10, 22, 40, 50
+PROTOCOL_VERSION, NO_APPLICATION_PROTOCOL = 70, 120
+FATAL = 2
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+def metrics():
+    """The appliance's Prometheus samples summed over their labels (cores): {name: value}."""
+    result = ns(NS_APPLIANCE, "curl", "-sS", "--max-time", 5, "127.0.0.1:9180/metrics", timeout=15)
+    assert result.returncode == 0, describe(result)
+    totals = {}
+    for line in result.stdout.splitlines():
+        match = re.match(r"(mtcp_\w+)(\{[^}]*\})? (\d+)$", line)
+        if match:
+            totals[match.group(1)] = totals.get(match.group(1), 0) + int(match.group(3))
+    return totals
+
+
+def tls_counters():
+    """The TLS counters by the names of TLS_COUNTERS (the one place that knows their
+    metric names)."""
+    totals = metrics()
+    missing = [name for name in TLS_COUNTERS.values() if name not in totals]
+    assert not missing, (f"metrics lack {missing}; TLS-looking ones: "
+                         f"{sorted(n for n in totals if 'tls' in n or 'handshake' in n)}")
+    return {key: totals[name] for key, name in TLS_COUNTERS.items()}
+
+
+def wait_for_counter(key, at_least, timeout=5.0):
+    """Polls the TLS counters (published twice a second) until `key` reaches `at_least`;
+    returns the last reading either way."""
+    deadline = time.monotonic() + timeout
+    while True:
+        counters = tls_counters()
+        if counters[key] >= at_least or time.monotonic() > deadline:
+            return counters
+        time.sleep(0.25)
+
+
+def wait_for_connections_at_most(limit, timeout=15.0):
+    """Polls the connection gauge until it is at most `limit`; returns the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = metrics().get(CONNECTIONS_GAUGE)
+        if value is not None and value <= limit or time.monotonic() > deadline:
+            return value
+        time.sleep(0.25)
+
+
+def stop_report_tls_lines(log):
+    """The lines of the stop report (after `mtcp-httpd: stopped`) that speak of TLS."""
+    _, found, report = log.partition("mtcp-httpd: stopped")
+    return [line for line in report.splitlines() if "tls" in line.lower()] if found else []
+
+
+def tls_log_lines(app):
+    return [line for line in app.lines if TLS_LOG_LINE.search(line)]
+
+
+def client(*cmd, timeout=30, input=None):
+    """Runs `cmd` in netns mtcp-c; the CompletedProcess with bytes output."""
+    return subprocess.run(["ip", "netns", "exec", NS_CLIENT, *map(str, cmd)], capture_output=True,
+                          timeout=timeout, input=input)
+
+
+def show(result):
+    return (f"$ {' '.join(map(str, result.args))}\nexit {result.returncode}\n--- stdout\n"
+            f"{result.stdout[:3000].decode('latin-1')}\n--- stderr\n{result.stderr[:3000].decode('latin-1')}")
+
+
+def curl(*args, timeout=30):
+    """curl -sS -k *args in mtcp-c; the CompletedProcess (it must exit 0)."""
+    result = client("curl", "-sS", "-k", "--max-time", timeout - 5, *args, timeout=timeout)
+    assert result.returncode == 0, show(result)
+    return result
+
+
+def served(path="/robots.txt"):
+    """One good TLS request still gets the file (the appliance serves after a bad client)."""
+    result = curl(f"{BASE}{path}")
+    name = path[1:] or "index.html"
+    assert result.stdout == (WWW / name).read_bytes(), show(result)
+
+
+def s_client(*args, timeout=20):
+    """openssl s_client to 198.18.0.1:443 in mtcp-c sending one request with
+    Connection: close and reading to the end (-ign_eof): in TLS 1.3 the session
+    tickets come after the handshake, and only a client that reads sees them."""
+    request = f"GET /robots.txt HTTP/1.1\r\nHost: {APPLIANCE_ADDR}\r\nConnection: close\r\n\r\n".encode()
+    return client("openssl", "s_client", "-connect", f"{APPLIANCE_ADDR}:{TLS_PORT}", "-ign_eof", *args,
+                  input=request, timeout=timeout)
+
+
+def tls_tool(mode, *args, port=TLS_PORT, timeout=30):
+    """Tests/system/tools/tls_client.py MODE 198.18.0.1 PORT *args in mtcp-c; its JSON report."""
+    result = client(SYSTEM_PYTHON, TOOLS / "tls_client.py", mode, APPLIANCE_ADDR, port, *args, timeout=timeout)
+    assert result.returncode == 0, show(result)
+    return json.loads(result.stdout.decode().strip().splitlines()[-1])
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def httpd_configuration(**tls):
+    """conf/httpd.json with its certificate and key as absolute paths (the copy lives
+    elsewhere) and `tls` merged into its tls section."""
+    configuration = json.loads((REPO / "conf/httpd.json").read_text())
+    section = configuration.setdefault("tls", {})
+    for key, default in (("certificate", "conf/tls/server.crt"), ("private_key", "conf/tls/server.key")):
+        path = section.get(key, default)
+        section[key] = path if path.startswith("/") else str(REPO / path)
+    section.update(tls)
+    return configuration
+
+
+@pytest.fixture(autouse=True)
+def appliance_alive(request):
+    """Each test that uses an appliance of this module shows its output on failure."""
+    for name in ("httpd", "short_timeout_httpd"):
+        if name in request.fixturenames:
+            app = request.getfixturevalue(name)
+            request.node.mtcp_appliance = app
+            assert app.alive(), f"mtcp-httpd is not running:\n{app.log}"
+    yield
+
+
+# --- configurations that must not start ----------------------------------------------------
+
+def start_expecting_refusal(tmp_path, configuration):
+    """mtcp-httpd with `configuration` as its --http-config in netns mtcp-a; returns
+    (exit status, output). It must exit by itself within 20 s: if it is still
+    running then (or said it was ready), it is stopped and the test fails."""
+    others = subprocess.run(["ip", "netns", "pids", NS_APPLIANCE], capture_output=True, text=True).stdout.split()
+    if others:
+        pytest.fail(f"netns {NS_APPLIANCE} already runs processes {others}")
+    path = tmp_path / "httpd.json"
+    path.write_text(json.dumps(configuration))
+    proc = subprocess.Popen(["ip", "netns", "exec", NS_APPLIANCE, "stdbuf", "-oL", "-eL", str(HTTPD),
+                             "--config", str(CONFIG), "--http-config", str(path)],
+                            cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True)
+    try:
+        output, _ = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        stop_process_group(proc, grace=10)
+        output, _ = proc.communicate(timeout=5)
+        pytest.fail(f"mtcp-httpd started with a bad TLS configuration {configuration['tls']}:\n{output}")
+    return proc.returncode, output
+
+
+def make_bad_files(tmp_path):
+    not_pem = tmp_path / "not-pem.crt"
+    not_pem.write_text("this is not a certificate\n")
+    other_key = tmp_path / "other.key"
+    result = subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                             "-out", str(other_key)], capture_output=True, timeout=30)
+    assert result.returncode == 0, result
+    return {"not-pem": str(not_pem), "other-key": str(other_key)}
+
+
+# (id, tls settings, the field the error names); "@x" is a file of make_bad_files.
+BAD_CERTIFICATES = [
+    ("certificate missing", {"certificate": "/nonexistent/mtcp-tls/server.crt"}, "tls.certificate"),
+    ("key missing", {"private_key": "/nonexistent/mtcp-tls/server.key"}, "tls.private_key"),
+    ("certificate not PEM", {"certificate": "@not-pem"}, "tls.certificate"),
+    ("key of another certificate", {"private_key": "@other-key"}, "tls."),
+]
+
+
+@pytest.mark.appliance
+@pytest.mark.parametrize("settings,field", [c[1:] for c in BAD_CERTIFICATES], ids=[c[0] for c in BAD_CERTIFICATES])
+def test_bad_certificate_or_key_is_a_one_line_startup_error(topology, tmp_path, settings, field):
+    if not HTTPD.exists():
+        pytest.fail(f"{HTTPD} does not exist: run `make build` first")
+    files = make_bad_files(tmp_path)
+    settings = {key: files[value[1:]] if value.startswith("@") else value for key, value in settings.items()}
+    status, output = start_expecting_refusal(tmp_path, httpd_configuration(**settings))
+    lines = output.strip().splitlines()
+    assert status not in (0, None), output
+    assert len(lines) == 1, f"one line, not {len(lines)}:\n{output}"
+    assert "configuration error" in lines[0] and field in lines[0], output
+    for value in settings.values():
+        if "nonexistent" in value:
+            assert value in lines[0], f"the error names the missing file: {output}"
+
+
+# --- a short handshake timeout -----------------------------------------------------------
+
+class TestHandshakeTimeout:
+    """An appliance whose handshakes must be done within 1 s
+    (tls.handshake_timeout_ms = 1000)."""
+
+    @pytest.fixture(scope="class")
+    def short_timeout_httpd(self, topology, request, tmp_path_factory):
+        path = tmp_path_factory.mktemp("short-timeout") / "httpd.json"
+        path.write_text(json.dumps(httpd_configuration(handshake_timeout_ms=1000)))
+        with running_appliance(request, tmp_path_factory, ["--http-config", path]) as app:
+            yield app
+
+    @pytest.mark.appliance
+    @pytest.mark.parametrize("what,args", [
+        ("half a ClientHello", ["hello", "--cut", 0.5]),
+        ("nothing at all", ["raw", "--hex", ""]),
+    ], ids=["half-hello", "nothing"])
+    def test_silent_client_is_closed_by_the_handshake_timeout(self, short_timeout_httpd, what, args):
+        before = tls_counters()
+        report = tls_tool(*args, "--then", "wait", "--timeout", 10)
+        assert report["ended"] in ("eof", "reset"), f"{what}, then silence: not closed within 10 s: {report}"
+        assert 0.5 <= report["seconds"] <= 6, f"{what}: closed after {report['seconds']} s (timeout 1 s): {report}"
+        after = wait_for_counter("timeouts", before["timeouts"] + 1)
+        assert after["timeouts"] >= before["timeouts"] + 1, (before, after)
+        served()
+
+    @pytest.mark.appliance
+    def test_the_timeout_ends_with_the_handshake(self, short_timeout_httpd):
+        """A client quiet for 2.5 s after its handshake is past the handshake timeout's
+        reach: its request is answered."""
+        before = tls_counters()
+        report = tls_tool("idle", "--idle", 2.5, "--path", "/robots.txt", "--timeout", 10)
+        assert report["alpn"] == "http/1.1" and report["status"] == 200, report
+        assert report["sha256"] == sha256((WWW / "robots.txt").read_bytes()), report
+        after = tls_counters()
+        assert after["timeouts"] == before["timeouts"], (before, after)
+
+    @pytest.mark.appliance
+    def test_stop_report_has_the_tls_counters(self, short_timeout_httpd):
+        """Last in the class: stops the appliance (SIGINT) and reads its report."""
+        short_timeout_httpd.stop()
+        assert short_timeout_httpd.proc.returncode == 0, short_timeout_httpd.log
+        lines = stop_report_tls_lines(short_timeout_httpd.log)
+        assert any("handshake" in line.lower() for line in lines), short_timeout_httpd.log
+
+
+# --- the shipped configuration -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def httpd(topology, request, tmp_path_factory):
+    """mtcp-httpd with conf/httpd.json (TLS on 443) for the rest of the module. It must
+    still be running after the last test, exit with status 0 on SIGINT, and its stop
+    report must speak of TLS."""
+    with running_appliance(request, tmp_path_factory) as app:
+        yield app
+        assert app.alive(), f"mtcp-httpd died during the tests:\n{app.log}"
+        app.stop()
+        assert app.proc.returncode == 0, f"mtcp-httpd exited with {app.proc.returncode}:\n{app.log}"
+        assert stop_report_tls_lines(app.log), f"no TLS counters in the stop report:\n{app.log}"
+
+
+SITE = {
+    "/": "index.html",
+    "/style.css": "style.css",
+    "/about/": "about/index.html",
+    "/bench/64.html": "bench/64.html",
+    "/bench/32k.html": "bench/32k.html",
+}
+
+
+@pytest.mark.appliance
+@pytest.mark.parametrize("path", SITE)
+def test_curl_https_serves_the_file(httpd, path):
+    result = curl("-i", f"{BASE}{path}")
+    head, _, body = result.stdout.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), show(result)
+    assert body == (WWW / SITE[path]).read_bytes()
+    assert f"content-length: {len(body)}".encode() in head.lower(), show(result)
+
+
+@pytest.mark.appliance
+@pytest.mark.parametrize("args,version", [
+    (["--tlsv1.2", "--tls-max", "1.2"], "TLSv1.2"),
+    (["--tlsv1.3"], "TLSv1.3"),
+], ids=["tls1.2", "tls1.3"])
+def test_curl_tls_versions_and_alpn(httpd, args, version):
+    result = curl("-v", *args, "-o", "/dev/null", "-w", "%{http_version} %{http_code}", f"{BASE}/")
+    stderr = result.stderr.decode("latin-1")
+    assert f"SSL connection using {version}" in stderr, show(result)
+    assert "ALPN: server accepted http/1.1" in stderr, show(result)
+    assert result.stdout.decode() == "1.1 200", show(result)
+
+
+@pytest.mark.appliance
+def test_curl_checks_the_certificate(httpd):
+    """Without -k: conf/tls/server.crt as the only trusted certificate, and 198.18.0.1
+    among its subject alternative names."""
+    result = client("curl", "-sS", "--max-time", 20, "--cacert", CERTIFICATE, "-o", "/dev/null",
+                    "-w", "%{http_code} %{ssl_verify_result}", f"{BASE}/", timeout=30)
+    assert result.returncode == 0 and result.stdout.decode() == "200 0", show(result)
+
+
+@pytest.mark.appliance
+@pytest.mark.parametrize("cipher", ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+                                    "ECDHE-ECDSA-CHACHA20-POLY1305"])
+def test_tls12_default_ciphers(httpd, cipher):
+    result = curl("-v", "--tlsv1.2", "--tls-max", "1.2", "--ciphers", cipher, "-o", "/dev/null", f"{BASE}/")
+    assert f"SSL connection using TLSv1.2 / {cipher}" in result.stderr.decode("latin-1"), show(result)
+
+
+@pytest.mark.appliance
+def test_tls12_cbc_only_client_is_refused(httpd):
+    """The default TLS 1.2 list is ECDHE with AES-GCM or ChaCha20: a client that offers
+    only CBC suites finds no common cipher."""
+    result = client("curl", "-sS", "-k", "--max-time", 20, "--tlsv1.2", "--tls-max", "1.2",
+                    "--ciphers", "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA", f"{BASE}/", timeout=30)
+    assert result.returncode == 35, show(result)  # CURLE_SSL_CONNECT_ERROR
+    served()
+
+
+@pytest.mark.appliance
+def test_curl_keep_alive_over_tls_reuses_the_connection(httpd):
+    result = curl("-v", "-w", "connects=%{num_connects} status=%{http_code}\n",
+                  "-o", "/dev/null", f"{BASE}/bench/1k.html", "-o", "/dev/null", f"{BASE}/style.css",
+                  "-o", "/dev/null", f"{BASE}/bench/32k.html")
+    stderr = result.stderr.decode("latin-1")
+    assert stderr.count("Re-using existing connection") == 2, show(result)
+    assert stderr.count("SSL connection using") == 1, show(result)
+    assert result.stdout.decode().split() == ["connects=1", "status=200", "connects=0", "status=200",
+                                              "connects=0", "status=200"], show(result)
+
+
+@pytest.mark.appliance
+def test_large_file_over_tls_sha256(httpd, tmp_path):
+    result = curl(f"{BASE}/bench/{LARGE}")
+    assert sha256(result.stdout) == BENCH_SUMS[LARGE]
+    # Four at once, each on its own connection.
+    outputs = [tmp_path / f"large-{i}" for i in range(4)]
+    args = [arg for out in outputs for arg in ("-o", out, f"{BASE}/bench/{LARGE}")]
+    curl("-Z", "--parallel-max", 4, *args, timeout=60)
+    for out in outputs:
+        assert sha256(out.read_bytes()) == BENCH_SUMS[LARGE], out
+
+
+@pytest.mark.appliance
+def test_plain_http_is_served_beside_tls(httpd):
+    """Port 80 answers in clear while a TLS connection is open on 443."""
+    held = subprocess.Popen(["ip", "netns", "exec", NS_CLIENT, SYSTEM_PYTHON, str(TOOLS / "tls_client.py"),
+                             "idle", APPLIANCE_ADDR, str(TLS_PORT), "--idle", "2", "--path", "/style.css",
+                             "--timeout", "10"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        time.sleep(0.5)
+        result = client("curl", "-sS", "--max-time", 10, f"{HTTP_BASE}/", timeout=20)
+        assert result.returncode == 0 and result.stdout == (WWW / "index.html").read_bytes(), show(result)
+        output, _ = held.communicate(timeout=20)
+    finally:
+        stop_process_group(held, sig=signal.SIGTERM, grace=5)
+    report = json.loads(output.strip().splitlines()[-1])
+    assert report["status"] == 200 and report["sha256"] == sha256((WWW / "style.css").read_bytes()), output
+
+
+@pytest.mark.appliance
+def test_handshakes_are_counted(httpd):
+    before = tls_counters()
+    for _ in range(3):
+        served("/robots.txt")
+    after = wait_for_counter("handshakes", before["handshakes"] + 3)
+    assert after["handshakes"] >= before["handshakes"] + 3, (before, after)
+    assert after["failures"] == before["failures"], (before, after)
+
+
+# --- openssl s_client: ALPN and resumption -------------------------------------------------
+
+@pytest.mark.appliance
+@pytest.mark.parametrize("offer", ["http/1.1", "h2,http/1.1", None], ids=["http1.1", "h2-and-http1.1", "none"])
+def test_alpn_selects_http11(httpd, offer):
+    result = s_client(*(["-alpn", offer] if offer else []))
+    out = result.stdout.decode("latin-1")
+    assert result.returncode == 0, show(result)
+    if offer:
+        assert "ALPN protocol: http/1.1" in out, show(result)
+    else:
+        assert "No ALPN negotiated" in out, show(result)
+    assert "HTTP/1.1 200" in out and (WWW / "robots.txt").read_text() in out, show(result)
+
+
+@pytest.mark.appliance
+def test_alpn_h2_only_is_refused(httpd):
+    before = tls_counters()
+    result = s_client("-alpn", "h2")
+    assert result.returncode != 0, show(result)
+    assert "no application protocol" in result.stderr.decode("latin-1"), show(result)
+    assert "HTTP/1.1" not in result.stdout.decode("latin-1"), show(result)
+    report = tls_tool("hello", "--alpn", "h2", "--timeout", 8)
+    assert report["alerts"] == [[FATAL, NO_APPLICATION_PROTOCOL]], report
+    assert report["ended"] in ("eof", "reset"), report
+    after = wait_for_counter("failures", before["failures"] + 2)
+    assert after["failures"] >= before["failures"] + 2, (before, after)
+    served()
+
+
+@pytest.mark.appliance
+@pytest.mark.parametrize("flag,version", [("-tls1_3", "TLSv1.3"), ("-tls1_2", "TLSv1.2")], ids=["tls1.3", "tls1.2"])
+def test_session_resumption_by_ticket(httpd, tmp_path, flag, version):
+    """A ticket from one connection resumes eight more, each on a new source port, so
+    with several cores the resumptions land on cores other than the ticket's."""
+    session = tmp_path / "session.pem"
+    first = s_client(flag, "-sess_out", session)
+    out = first.stdout.decode("latin-1")
+    assert first.returncode == 0 and f"New, {version}" in out, show(first)
+    assert session.exists() and "TLS session ticket:" in out, f"no ticket issued:\n{show(first)}"
+    before = tls_counters()
+    for attempt in range(8):
+        again = s_client(flag, "-sess_in", session)
+        out = again.stdout.decode("latin-1")
+        assert again.returncode == 0, show(again)
+        assert f"Reused, {version}" in out, f"attempt {attempt}: not resumed:\n{show(again)}"
+        assert "HTTP/1.1 200" in out, show(again)
+    after = wait_for_counter("resumed", before["resumed"] + 8)
+    assert after["resumed"] >= before["resumed"] + 8, (before, after)
+    assert after["failures"] == before["failures"], (before, after)
+
+
+# --- clients that are not good TLS clients -------------------------------------------------
+
+GARBAGE = b"hello, this is not TLS\r\n" * 3
+HTTP_IN_CLEAR = f"GET / HTTP/1.1\r\nHost: {APPLIANCE_ADDR}\r\n\r\n".encode()
+# (id, tls_client.py arguments, the alert that must come back first or None for any)
+BAD_HELLOS = [
+    ("garbage", ["raw", "--hex", GARBAGE.hex()], None),
+    ("http-in-clear", ["raw", "--hex", HTTP_IN_CLEAR.hex()], None),
+    # A handshake record that says it is 18433 bytes long (more than 2^14 + 2048).
+    ("oversized-record", ["raw", "--hex", "16030148010100"], RECORD_OVERFLOW),
+    ("bad-extensions-length", ["hello", "--mangle", "ext-length"], DECODE_ERROR),
+    ("server-hello-from-client", ["hello", "--mangle", "server-hello"], UNEXPECTED_MESSAGE),
+    ("tls1.0-only", ["hello", "--max-version", "TLSv1"], PROTOCOL_VERSION),
+    ("tls1.1-only", ["hello", "--max-version", "TLSv1.1"], PROTOCOL_VERSION),
+]
+
+
+@pytest.mark.appliance
+@pytest.mark.parametrize("args,alert", [b[1:] for b in BAD_HELLOS], ids=[b[0] for b in BAD_HELLOS])
+def test_bad_client_hello_is_refused_and_counted(httpd, args, alert):
+    """The connection closes at once (well before the 10 s handshake timeout), with
+    OpenSSL's alert first when it makes one; the failure is counted and logged, and
+    the next client is served."""
+    before = tls_counters()
+    report = tls_tool(*args, "--then", "wait", "--timeout", 8)
+    assert report["ended"] in ("eof", "reset"), f"not closed within 8 s: {report}"
+    if alert is not None:
+        assert report["alerts"] == [[FATAL, alert]], report
+    after = wait_for_counter("failures", before["failures"] + 1)
+    assert after["failures"] >= before["failures"] + 1, (before, after)
+    deadline = time.monotonic() + 3
+    while not tls_log_lines(httpd) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert tls_log_lines(httpd), "no `mtcp-httpd: TLS` line about the failed handshake"
+    served()
+
+
+VANISHING = [
+    ("half-hello-then-rst", ["hello", "--cut", 0.5, "--then", "rst", "--repeat", 50]),
+    ("whole-hello-then-rst", ["hello", "--then", "rst", "--repeat", 50]),
+    ("connect-then-rst", ["raw", "--hex", "", "--then", "rst", "--repeat", 50]),
+    ("half-hello-then-fin", ["hello", "--cut", 0.5, "--then", "fin", "--repeat", 10, "--timeout", 8]),
+    ("tls-record-cut-then-fin", ["raw", "--hex", "1603010040010000", "--then", "fin", "--repeat", 10,
+                                 "--timeout", 8]),
+]
+
+
+@pytest.mark.appliance
+@pytest.mark.parametrize("args", [v[1] for v in VANISHING], ids=[v[0] for v in VANISHING])
+def test_client_vanishing_mid_handshake(httpd, args):
+    """Clients that reset or half-close in the middle of their handshake: a FIN is
+    answered by a close at once (not at the handshake timeout), nothing is left
+    behind in the connection table, and the next client is served."""
+    baseline = metrics()[CONNECTIONS_GAUGE]
+    report = tls_tool(*args, timeout=150)
+    if "fin" in args:
+        assert set(report["endings"]) <= {"eof", "reset"}, f"not closed within 8 s after our FIN: {report}"
+    left = wait_for_connections_at_most(baseline)
+    assert left <= baseline, f"{left} connections, {baseline} before: some were never freed"
+    served()
+
+
+@pytest.mark.appliance
+def test_openssl_client_killed_early(httpd):
+    """openssl s_client killed by SIGKILL a few milliseconds after its start, as a
+    crashed client would be: some are cut before they connect, some in their
+    handshake, some after it; none may leave a connection behind."""
+    baseline = metrics()[CONNECTIONS_GAUGE]
+    for delay in (0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.06, 0.1):
+        proc = subprocess.Popen(["ip", "netns", "exec", NS_CLIENT, "openssl", "s_client", "-connect",
+                                 f"{APPLIANCE_ADDR}:{TLS_PORT}", "-ign_eof"],
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            time.sleep(delay)
+        finally:
+            proc.kill()
+            proc.wait(5)
+            proc.stdin.close()
+    left = wait_for_connections_at_most(baseline)
+    assert left <= baseline, f"{left} connections, {baseline} before: some were never freed"
+    served()
+
+
+# --- many handshakes: wrk, ab, mtcp-loadgen --------------------------------------------------
+
+@pytest.mark.appliance
+@pytest.mark.parametrize("close", [False, True], ids=["keep-alive", "connection-close"])
+def test_wrk_https(httpd, close):
+    before = tls_counters()
+    headers = ["-H", "Connection: close"] if close else []
+    result = client("wrk", "-t", 2, "-c", 16, "-d", "3s", "--timeout", "5s", *headers,
+                    f"{BASE}/bench/1k.html", timeout=60)
+    assert result.returncode == 0, show(result)
+    out = result.stdout.decode()
+    assert "Socket errors" not in out, out
+    assert "Non-2xx or 3xx responses" not in out, out
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    assert requests > 0, out
+    after = tls_counters()
+    assert after["failures"] == before["failures"], (before, after)
+    if close:
+        assert after["handshakes"] - before["handshakes"] >= requests, (requests, before, after)
+    print(f"wrk https {'close' if close else 'keep-alive'}: {requests} requests, {rate:.0f}/s, "
+          f"{after['handshakes'] - before['handshakes']} handshakes")
+
+
+@pytest.mark.appliance
+@pytest.mark.parametrize("keep_alive", [False, True], ids=["short", "keep-alive"])
+def test_ab_https(httpd, keep_alive):
+    result = client("ab", *(["-k"] if keep_alive else []), "-n", 1000, "-c", 20, "-s", 10,
+                    f"{BASE}/bench/1k.html", timeout=120)
+    assert result.returncode == 0, show(result)
+    out = result.stdout.decode()
+    counts = {k.strip(): int(v) for k, v in re.findall(r"^([A-Za-z -]+):\s+(\d+)", out, re.M)}
+    assert "SSL/TLS Protocol:" in out, out
+    assert counts["Complete requests"] == 1000 and counts["Failed requests"] == 0, out
+    assert "Non-2xx responses" not in out and counts["Document Length"] == 1024, out
+    if keep_alive:
+        assert counts["Keep-Alive requests"] == 1000, out
+    print(re.search(r"Requests per second:.*", out).group(0))
+
+
+def loadgen_json(loadgen_run, tmp_path, *args, timeout=120):
+    report = tmp_path / "report.json"
+    result = loadgen_run(*args, "--json", report, timeout=timeout)
+    assert report.exists(), describe(result)
+    return result, json.loads(report.read_text())
+
+
+def check_handshake_figures(report, result, connections):
+    tls, figures = report["tls"], report["handshake_microseconds"]
+    assert tls["handshake_failures"] == 0, describe(result)
+    assert tls["handshakes_full"] + tls["handshakes_resumed"] == connections, describe(result)
+    assert tls["handshakes_per_second"] > 0, describe(result)
+    assert figures["count"] == connections, describe(result)
+    ordered = [figures[k] for k in ("p50", "p99")]
+    assert ordered == sorted(ordered) and 1 <= figures["p50"] < 10_000_000, describe(result)
+
+
+@pytest.mark.appliance
+@pytest.mark.parametrize("resume", [False, True], ids=["full", "resumed"])
+def test_loadgen_https_against_the_appliance(httpd, loadgen_run, tmp_path, resume):
+    """mtcp-loadgen (netns mtcp-l) makes 1000 TLS connections of one request each to
+    the appliance; with --tls-resume all but the first few (the first of each
+    concurrent slot, before any ticket came back) resume."""
+    before = tls_counters()
+    result, report = loadgen_json(loadgen_run, tmp_path, f"{BASE}/bench/4k.html", 1000, "-c", 10,
+                                  *(["--tls-resume"] if resume else []), "--verify-body", WWW)
+    assert result.returncode == 0, describe(result)
+    assert report["completed"] == 1000 and sum(report["errors"].values()) == 0, describe(result)
+    opened = report["connections_opened"]
+    check_handshake_figures(report, result, opened)
+    after = wait_for_counter("handshakes", before["handshakes"] + opened)
+    assert after["handshakes"] >= before["handshakes"] + opened, (before, after)
+    assert after["failures"] == before["failures"], (before, after)
+    if resume:
+        assert report["tls"]["handshakes_resumed"] >= opened - 10, describe(result)
+        assert after["resumed"] - before["resumed"] >= report["tls"]["handshakes_resumed"], (before, after)
+    else:
+        assert report["tls"]["handshakes_resumed"] == 0, describe(result)
+    print(f"loadgen https {'resumed' if resume else 'full'}: {report['tls']}")
+
+
+NGINX_TLS_PORT = 8443
+NGINX_TLS_CONF = """
+daemon off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}; proxy_temp_path {dir}; fastcgi_temp_path {dir};
+    uwsgi_temp_path {dir}; scgi_temp_path {dir};
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_tickets on;
+    keepalive_requests 1000000;
+    server {{
+        listen {addr}:{port} ssl backlog=4096;
+        root {root};
+    }}
+}}
+"""
+
+
+@pytest.fixture
+def kernel_nginx_tls(topology, tmp_path):
+    """nginx with TLS (conf/tls's certificate) serving www/ on 198.18.0.2:8443 in netns
+    mtcp-c: a reference TLS server for the loadgen. Stopped by PID afterwards."""
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(NGINX_TLS_CONF.format(dir=tmp_path, cert=CERTIFICATE, key=TLS_DIR / "server.key",
+                                          addr=CLIENT_ADDR, port=NGINX_TLS_PORT, root=WWW))
+    proc = subprocess.Popen(["ip", "netns", "exec", NS_CLIENT, "nginx", "-c", str(conf), "-e",
+                             str(tmp_path / "error.log")],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            probe = client("curl", "-sk", "--max-time", 2, "-o", "/dev/null",
+                           f"https://{CLIENT_ADDR}:{NGINX_TLS_PORT}/", timeout=5)
+            if probe.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                pytest.fail("nginx with TLS did not start: "
+                            + ((tmp_path / "error.log").read_text() if (tmp_path / "error.log").exists() else ""))
+            time.sleep(0.2)
+        yield f"https://{CLIENT_ADDR}:{NGINX_TLS_PORT}"
+    finally:
+        stop_process_group(proc, sig=signal.SIGQUIT, grace=5)
+
+
+@pytest.mark.parametrize("resume", [False, True], ids=["full", "resumed"])
+def test_loadgen_https_against_nginx(kernel_nginx_tls, loadgen_run, tmp_path, resume):
+    """The loadgen's TLS against a reference server (nginx on the kernel stack, tickets
+    on): the same figures as against the appliance."""
+    result, report = loadgen_json(loadgen_run, tmp_path, f"{kernel_nginx_tls}/bench/4k.html", 500, "-c", 10,
+                                  *(["--tls-resume"] if resume else []), "--verify-body", WWW)
+    assert result.returncode == 0, describe(result)
+    assert report["completed"] == 500 and sum(report["errors"].values()) == 0, describe(result)
+    opened = report["connections_opened"]
+    check_handshake_figures(report, result, opened)
+    if resume:
+        assert report["tls"]["handshakes_resumed"] >= opened - 10, describe(result)
+    else:
+        assert report["tls"]["handshakes_resumed"] == 0, describe(result)
+
+
+def test_loadgen_tls_flag_with_an_http_url(kernel_nginx_tls, loadgen_run, tmp_path):
+    """`--tls` with an http:// URL does TLS as an https:// URL does."""
+    url = f"http://{CLIENT_ADDR}:{NGINX_TLS_PORT}/bench/64.html"
+    result, report = loadgen_json(loadgen_run, tmp_path, url, 50, "-c", 5, "--tls")
+    assert result.returncode == 0, describe(result)
+    assert report["completed"] == 50, describe(result)
+    assert report["tls"]["handshakes_full"] == report["connections_opened"], describe(result)
