@@ -14,8 +14,9 @@ most of the module; clients run in netns mtcp-c:
     and clients that vanish mid-handshake (RST, FIN, silence);
   - wrk, ab and mtcp-loadgen (netns mtcp-l) for many handshakes, short and
     kept alive: no errors (rates are not judged here).
-Before that appliance starts, two others: configurations whose certificate or key
-is wrong (a one-line error, no start) and one with a 1 s handshake timeout.
+Before that appliance starts, others: configurations whose certificate or key is
+wrong (a one-line error, no start), and one with a 1 s handshake timeout, TLS 1.3
+only and one TLS 1.3 cipher suite.
 Counters come from the Prometheus endpoint through `tls_counters` (their names in
 TLS_COUNTERS). Every subprocess has a timeout; processes are stopped by PID.
 """
@@ -173,7 +174,7 @@ def httpd_configuration(**tls):
 @pytest.fixture(autouse=True)
 def appliance_alive(request):
     """Each test that uses an appliance of this module shows its output on failure."""
-    for name in ("httpd", "short_timeout_httpd"):
+    for name in ("httpd", "tuned_httpd"):
         if name in request.fixturenames:
             app = request.getfixturevalue(name)
             request.node.mtcp_appliance = app
@@ -241,35 +242,40 @@ def test_bad_certificate_or_key_is_a_one_line_startup_error(topology, tmp_path, 
             assert value in lines[0], f"the error names the missing file: {output}"
 
 
-# --- a short handshake timeout -----------------------------------------------------------
+# --- a tuned configuration: 1 s handshake timeout, TLS 1.3 only, one cipher suite ----------
 
-class TestHandshakeTimeout:
-    """An appliance whose handshakes must be done within 1 s
-    (tls.handshake_timeout_ms = 1000)."""
+TUNED = {"handshake_timeout_ms": 1000, "min_protocol": "TLSv1.3", "ciphersuites": "TLS_CHACHA20_POLY1305_SHA256"}
+
+
+class TestTunedTLS:
+    """An appliance whose tls section sets TUNED: handshakes must be done within 1 s
+    of the connection's start, TLS 1.2 is refused, and TLS 1.3 has one suite."""
 
     @pytest.fixture(scope="class")
-    def short_timeout_httpd(self, topology, request, tmp_path_factory):
-        path = tmp_path_factory.mktemp("short-timeout") / "httpd.json"
-        path.write_text(json.dumps(httpd_configuration(handshake_timeout_ms=1000)))
+    def tuned_httpd(self, topology, request, tmp_path_factory):
+        path = tmp_path_factory.mktemp("tuned-tls") / "httpd.json"
+        path.write_text(json.dumps(httpd_configuration(**TUNED)))
         with running_appliance(request, tmp_path_factory, ["--http-config", path]) as app:
             yield app
 
     @pytest.mark.appliance
     @pytest.mark.parametrize("what,args", [
-        ("half a ClientHello", ["hello", "--cut", 0.5]),
-        ("nothing at all", ["raw", "--hex", ""]),
-    ], ids=["half-hello", "nothing"])
-    def test_silent_client_is_closed_by_the_handshake_timeout(self, short_timeout_httpd, what, args):
+        ("half a ClientHello, then silence", ["hello", "--cut", 0.5, "--then", "wait"]),
+        ("nothing at all", ["raw", "--hex", "", "--then", "wait"]),
+        ("a ClientHello at one byte per 200 ms", ["hello", "--trickle", 0.2, "--then", "wait"]),
+    ], ids=["half-hello", "nothing", "trickle"])
+    def test_slow_client_is_closed_by_the_handshake_timeout(self, tuned_httpd, what, args):
         before = tls_counters()
-        report = tls_tool(*args, "--then", "wait", "--timeout", 10)
-        assert report["ended"] in ("eof", "reset"), f"{what}, then silence: not closed within 10 s: {report}"
-        assert 0.5 <= report["seconds"] <= 6, f"{what}: closed after {report['seconds']} s (timeout 1 s): {report}"
+        report = tls_tool(*args, "--timeout", 10)
+        assert report["ended"] in ("eof", "reset"), f"{what}: not closed within 10 s: {report}"
+        assert 0.5 <= report["since_connect"] <= 6, \
+            f"{what}: closed {report['since_connect']} s after the connect (timeout 1 s): {report}"
         after = wait_for_counter("timeouts", before["timeouts"] + 1)
         assert after["timeouts"] >= before["timeouts"] + 1, (before, after)
         served()
 
     @pytest.mark.appliance
-    def test_the_timeout_ends_with_the_handshake(self, short_timeout_httpd):
+    def test_the_timeout_ends_with_the_handshake(self, tuned_httpd):
         """A client quiet for 2.5 s after its handshake is past the handshake timeout's
         reach: its request is answered."""
         before = tls_counters()
@@ -280,12 +286,30 @@ class TestHandshakeTimeout:
         assert after["timeouts"] == before["timeouts"], (before, after)
 
     @pytest.mark.appliance
-    def test_stop_report_has_the_tls_counters(self, short_timeout_httpd):
+    def test_tls12_is_refused_when_the_minimum_is_tls13(self, tuned_httpd):
+        report = tls_tool("hello", "--max-version", "TLSv1.2", "--then", "wait", "--timeout", 8)
+        assert report["alerts"] == [[FATAL, PROTOCOL_VERSION]] and report["ended"] in ("eof", "reset"), report
+        result = client("curl", "-sS", "-k", "--max-time", 10, "--tlsv1.2", "--tls-max", "1.2", f"{BASE}/",
+                        timeout=20)
+        assert result.returncode == 35, show(result)  # CURLE_SSL_CONNECT_ERROR
+        served()
+
+    @pytest.mark.appliance
+    def test_tls13_cipher_suites_are_the_configured_ones(self, tuned_httpd):
+        result = curl("-v", "--tlsv1.3", "-o", "/dev/null", f"{BASE}/")
+        assert "SSL connection using TLSv1.3 / TLS_CHACHA20_POLY1305_SHA256" in result.stderr.decode("latin-1"), \
+            show(result)
+        result = client("curl", "-sS", "-k", "--max-time", 10, "--tlsv1.3", "--tls13-ciphers", "TLS_AES_128_GCM_SHA256",
+                        f"{BASE}/", timeout=20)
+        assert result.returncode == 35, show(result)
+
+    @pytest.mark.appliance
+    def test_stop_report_has_the_tls_counters(self, tuned_httpd):
         """Last in the class: stops the appliance (SIGINT) and reads its report."""
-        short_timeout_httpd.stop()
-        assert short_timeout_httpd.proc.returncode == 0, short_timeout_httpd.log
-        lines = stop_report_tls_lines(short_timeout_httpd.log)
-        assert any("handshake" in line.lower() for line in lines), short_timeout_httpd.log
+        tuned_httpd.stop()
+        assert tuned_httpd.proc.returncode == 0, tuned_httpd.log
+        lines = stop_report_tls_lines(tuned_httpd.log)
+        assert any("handshake" in line.lower() for line in lines), tuned_httpd.log
 
 
 # --- the shipped configuration -------------------------------------------------------------

@@ -11,9 +11,10 @@ or cut short, so that no handshake is made by hand.
 
   hello HOST PORT [--cut FRACTION] [--then fin|rst|wait] [--alpn P ...]
                   [--min-version V] [--max-version V] [--mangle HOW] [--repeat N]
-                  [--timeout S]
+                  [--trickle SECONDS] [--timeout S]
         Sends the first FRACTION (default 1) of a ClientHello (made wrong in one way
-        with --mangle), then:
+        with --mangle; one byte every SECONDS with --trickle, stopping early if the
+        server closes), then:
           wait  reads until the server closes (EOF or RST) or --timeout passes;
           fin   shuts down its write side (FIN) and then reads as for wait;
           rst   closes at once with SO_LINGER {1, 0} (an RST); nothing is read.
@@ -25,7 +26,8 @@ or cut short, so that no handshake is made by hand.
         silence, then GET PATH with Connection: close; reports the response.
 
 Report fields: sent (bytes), ended ("eof", "reset", "timeout" or
-"closed-by-us"), seconds (from the last byte sent until the end), received (byte
+"closed-by-us"), seconds (from the last byte sent until the end), since_connect
+(from the connection's start until the end), received (byte
 count), records (the TLS records that came back: [content type, version, length])
 and alerts ([[level, description], ...] of the plaintext alert records), all of
 the last connection, and endings ({ended: count} over all of them).
@@ -105,31 +107,58 @@ def parse_records(data):
     return records, alerts
 
 
-def exchange(host, port, data, then, timeout):
-    """Sends `data`, then behaves as `then` says; the report (see the module doc)."""
+def exchange(host, port, data, then, timeout, trickle=0.0):
+    """Sends `data` (one byte every `trickle` seconds when that is not 0), then
+    behaves as `then` says; the report (see the module doc)."""
     sock = socket.create_connection((host, port), timeout=timeout)
+    connected = time.monotonic()
     sock.settimeout(timeout)
-    sock.sendall(data)
+    received, ended, sent = b"", None, 0
+    if trickle:
+        # Byte by byte, watching for the server's close between two bytes.
+        for index in range(len(data)):
+            try:
+                sock.sendall(data[index:index + 1])
+            except (BrokenPipeError, ConnectionResetError):
+                ended = "reset"
+                break
+            sent += 1
+            sock.settimeout(trickle)
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                ended = "reset"
+                break
+            if not chunk:
+                ended = "eof"
+                break
+            received += chunk
+    else:
+        sock.sendall(data)
+        sent = len(data)
     start = time.monotonic()
-    report = {"sent": len(data)}
-    if then == "rst":
+    report = {"sent": sent}
+    if ended is None and then == "rst":
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         sock.close()
-        report.update(ended="closed-by-us", seconds=0.0, received=0, records=[], alerts=[])
+        report.update(ended="closed-by-us", seconds=0.0, since_connect=round(start - connected, 3), received=0,
+                      records=[], alerts=[])
         return report
-    if then == "fin":
+    if ended is None and then == "fin":
         sock.shutdown(socket.SHUT_WR)
-    received = b""
     deadline = start + timeout
-    ended = "timeout"
-    while True:
+    while ended is None:
         left = deadline - time.monotonic()
         if left <= 0:
+            ended = "timeout"
             break
         sock.settimeout(left)
         try:
             chunk = sock.recv(65536)
         except socket.timeout:
+            ended = "timeout"
             break
         except ConnectionResetError:
             ended = "reset"
@@ -138,7 +167,8 @@ def exchange(host, port, data, then, timeout):
             ended = "eof"
             break
         received += chunk
-    report["seconds"] = round(time.monotonic() - start, 3)
+    end = time.monotonic()
+    report.update(seconds=round(end - start, 3), since_connect=round(end - connected, 3))
     sock.close()
     records, alerts = parse_records(received)
     report.update(ended=ended, received=len(received), records=records, alerts=alerts)
@@ -184,6 +214,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=1,
                         help="do it this many times, one connection after another; the report is the "
                              "last one's, with the count of each ending in `endings`")
+    parser.add_argument("--trickle", type=float, default=0.0,
+                        help="send one byte every this many seconds (stops when the server closes)")
     parser.add_argument("--hex", help="bytes to send (raw mode)")
     parser.add_argument("--idle", type=float, default=0.0, help="seconds of silence after the handshake")
     parser.add_argument("--path", default="/")
@@ -202,7 +234,7 @@ def main():
             data = bytes.fromhex(args.hex or "")
         endings = {}
         for _ in range(args.repeat):
-            report = exchange(args.host, args.port, data, args.then, args.timeout)
+            report = exchange(args.host, args.port, data, args.then, args.timeout, args.trickle)
             endings[report["ended"]] = endings.get(report["ended"], 0) + 1
         report["endings"] = endings
     print(json.dumps(report), flush=True)
