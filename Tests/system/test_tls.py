@@ -73,11 +73,17 @@ def metrics():
     return totals
 
 
-def tls_counters():
+def tls_counters(timeout=3.0):
     """The TLS counters by the names of TLS_COUNTERS (the one place that knows their
-    metric names)."""
-    totals = metrics()
-    missing = [name for name in TLS_COUNTERS.values() if name not in totals]
+    metric names). Each core publishes its counters once a second, so just after
+    the start they may not be there yet: waits up to `timeout` seconds for them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        totals = metrics()
+        missing = [name for name in TLS_COUNTERS.values() if name not in totals]
+        if not missing or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
     assert not missing, (f"metrics lack {missing}; TLS-looking ones: "
                          f"{sorted(n for n in totals if 'tls' in n or 'handshake' in n)}")
     return {key: totals[name] for key, name in TLS_COUNTERS.items()}
@@ -590,7 +596,8 @@ def test_wrk_https(httpd, close):
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     assert requests > 0, out
-    after = tls_counters()
+    # Each request on a connection of its own: a handshake each (full or resumed).
+    after = wait_for_counter("handshakes", before["handshakes"] + (requests if close else 1))
     assert after["failures"] == before["failures"], (before, after)
     if close:
         assert after["handshakes"] - before["handshakes"] >= requests, (requests, before, after)
