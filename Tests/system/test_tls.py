@@ -24,6 +24,7 @@ TLS_COUNTERS). Every subprocess has a timeout; processes are stopped by PID.
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import signal
@@ -83,6 +84,16 @@ def metrics():
     for (name, _), value in metric_samples().items():
         totals[name] = totals.get(name, 0) + value
     return totals
+
+
+def dropped_frames():
+    """The appliance's dropped frames summed over the cores: {reason: count}."""
+    result = ns(NS_APPLIANCE, "curl", "-sS", "--max-time", 5, "127.0.0.1:9180/metrics", timeout=15)
+    drops = {}
+    for reason, value in re.findall(r'^mtcp_dropped_frames_total\{core="\d+",reason="(\w+)"\} (\d+)$',
+                                    result.stdout, re.M):
+        drops[reason] = drops.get(reason, 0) + int(value)
+    return drops
 
 
 def tls_counters(timeout=3.0, by_core=False):
@@ -328,12 +339,48 @@ class TestTunedTLS:
         assert result.returncode == 35, show(result)
 
     @pytest.mark.appliance
+    def test_many_slow_handshakes_are_all_closed(self, tuned_httpd):
+        """300 connections stuck in their handshake at once: the timeout closes every
+        one of them, and each client is told (a FIN or an RST reaches it)."""
+        before = tls_counters()
+        report = tls_tool("many", "--count", 300, "--cut", 0.5, "--timeout", 8, timeout=60)
+        assert report["closed"] == 300, report
+        after = wait_for_counter("timeouts", before["timeouts"] + 300)
+        assert after["timeouts"] - before["timeouts"] == 300, (before, after)
+        served()
+
+    @pytest.mark.appliance
     def test_stop_report_has_the_tls_counters(self, tuned_httpd):
         """Last in the class: stops the appliance (SIGINT) and reads its report."""
         tuned_httpd.stop()
         assert tuned_httpd.proc.returncode == 0, tuned_httpd.log
         lines = stop_report_tls_lines(tuned_httpd.log)
         assert any("handshake" in line.lower() for line in lines), tuned_httpd.log
+
+
+# --- a burst of handshake timeouts when the client's ARP entry has just expired -------------
+
+@pytest.mark.appliance
+@pytest.mark.skipif(not os.environ.get("MTCP_LONG_TESTS"), reason="takes 80 s; MTCP_LONG_TESTS=1 runs it")
+def test_handshake_timeouts_reach_the_clients_after_the_arp_entry_expired(topology, request, tmp_path_factory):
+    """A dynamic ARP entry lives 60 s from its last ARP confirmation, and traffic that
+    flows keeps the kernel client from asking again. 300 handshakes stuck from second
+    53 time out together at second 63, after the entry of their client expired: all
+    300 closes must still reach the client (at most 64 frames wait for ARP; a reset
+    that is dropped is never sent again, and the client's connection hangs)."""
+    with running_appliance(request, tmp_path_factory) as app:
+        request.node.mtcp_appliance = app
+        start = time.monotonic()
+        while time.monotonic() < start + 53:
+            result = client("curl", "-sS", "-o", "/dev/null", "--max-time", 3, f"{HTTP_BASE}/robots.txt", timeout=10)
+            assert result.returncode == 0, show(result)
+            time.sleep(1)
+        before = dropped_frames()
+        report = tls_tool("many", "--count", 300, "--cut", 0.5, "--timeout", 20, timeout=60)
+        time.sleep(1.5)
+        after = dropped_frames()
+        drops = {reason: after[reason] - before.get(reason, 0) for reason in after if after[reason] > before.get(reason, 0)}
+        assert report["closed"] == 300, f"{report}; frames dropped meanwhile, by reason: {drops}"
 
 
 # --- two engines: tickets made on one core resume on the other ----------------------------
@@ -572,6 +619,54 @@ def test_session_resumption_by_ticket(httpd, tmp_path, flag, version):
     after = wait_for_counter("resumed", before["resumed"] + 8)
     assert after["resumed"] >= before["resumed"] + 8, (before, after)
     assert after["failures"] == before["failures"], (before, after)
+
+
+def s_client_typing(flag, steps, timeout=30):
+    """openssl s_client used interactively (its commands on): each step's text is
+    typed and followed by a pause of that many seconds; stdin closes after the last
+    pause. Returns (exit status, stdout, stderr) as text."""
+    proc = subprocess.Popen(["ip", "netns", "exec", NS_CLIENT, "openssl", "s_client", "-connect",
+                             f"{APPLIANCE_ADDR}:{TLS_PORT}", flag],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        for text, pause in steps:
+            try:
+                proc.stdin.write(text.encode())
+                proc.stdin.flush()
+            except BrokenPipeError:
+                break
+            time.sleep(pause)
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        stop_process_group(proc, sig=signal.SIGTERM, grace=5)
+    return proc.returncode, out.decode("latin-1"), err.decode("latin-1")
+
+
+KEEP_ALIVE_GET = f"GET /robots.txt HTTP/1.1\r\nHost: {APPLIANCE_ADDR}\r\n\r\n"
+CLOSING_GET = f"GET /robots.txt HTTP/1.1\r\nHost: {APPLIANCE_ADDR}\r\nConnection: close\r\n\r\n"
+
+
+@pytest.mark.appliance
+def test_tls13_key_updates_mid_connection(httpd):
+    """The client updates its keys and asks the server to update its own (`K`), then
+    updates only its own (`k`), with a request after each: both are answered."""
+    status, out, err = s_client_typing("-tls1_3", [("K\n", 1), (KEEP_ALIVE_GET, 1), ("k\n", 1), (CLOSING_GET, 1.5)])
+    assert err.count("KEYUPDATE") == 2, f"{out}\n{err}"  # s_client says it on stderr
+    assert out.count("HTTP/1.1 200") == 2 and "closed" in out, f"{out}\n{err}"
+    served()
+
+
+@pytest.mark.appliance
+def test_tls12_client_renegotiation_does_no_harm(httpd):
+    """A TLS 1.2 client asks to renegotiate (`R`). Refusing (a no_renegotiation
+    alert) is fine; if the server accepts, the request that follows is answered.
+    Either way the appliance goes on serving."""
+    status, out, err = s_client_typing("-tls1_2", [("R\n", 1), (CLOSING_GET, 1.5)])
+    assert "RENEGOTIATING" in err, f"{out}\n{err}"  # s_client says it on stderr
+    if "no renegotiation" not in err:
+        assert "HTTP/1.1 200" in out, f"{out}\n{err}"
+    served()
 
 
 # --- clients that are not good TLS clients -------------------------------------------------

@@ -21,6 +21,10 @@ or cut short, so that no handshake is made by hand.
   raw   HOST PORT --hex BYTES [--then fin|rst|wait] [--repeat N] [--timeout S]
         The same with arbitrary bytes (none: --hex '') instead of a ClientHello.
         With --repeat both do it N times, one connection after another.
+  many  HOST PORT --count N [--cut FRACTION] [--timeout S]
+        N connections at once, each sending the first FRACTION of a ClientHello and
+        then waiting; reports how many the server closed within S seconds of the
+        last connect (opened, closed, endings {eof, reset}, first and last: seconds).
   idle  HOST PORT --idle SECONDS [--path P] [--timeout S]
         A full handshake (no certificate check, ALPN http/1.1), then SECONDS of
         silence, then GET PATH with Connection: close; reports the response.
@@ -36,6 +40,7 @@ the last connection, and endings ({ended: count} over all of them).
 import argparse
 import hashlib
 import json
+import selectors
 import socket
 import ssl
 import struct
@@ -175,6 +180,40 @@ def exchange(host, port, data, then, timeout, trickle=0.0):
     return report
 
 
+def many(host, port, data, count, timeout):
+    """Opens `count` connections that each send `data` and then wait; reports how
+    many the server closed (by FIN or RST) within `timeout` seconds of the last one
+    being opened, and when."""
+    held = []
+    for _ in range(count):
+        sock = socket.create_connection((host, port), timeout=timeout)
+        sock.sendall(data)
+        sock.setblocking(False)
+        held.append(sock)
+    start = time.monotonic()
+    selector = selectors.DefaultSelector()
+    for sock in held:
+        selector.register(sock, selectors.EVENT_READ)
+    endings, times = {"eof": 0, "reset": 0}, []
+    while len(times) < count and time.monotonic() < start + timeout:
+        for key, _ in selector.select(timeout=0.2):
+            try:
+                if key.fileobj.recv(65536):
+                    continue  # an alert before the close
+                ended = "eof"
+            except ConnectionResetError:
+                ended = "reset"
+            except BlockingIOError:
+                continue
+            endings[ended] += 1
+            times.append(time.monotonic() - start)
+            selector.unregister(key.fileobj)
+    for sock in held:
+        sock.close()
+    return {"opened": count, "closed": len(times), "endings": endings,
+            "first": round(min(times), 3) if times else None, "last": round(max(times), 3) if times else None}
+
+
 def idle(host, port, seconds, path, timeout):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
@@ -201,7 +240,7 @@ def idle(host, port, seconds, path, timeout):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["hello", "raw", "idle"])
+    parser.add_argument("mode", choices=["hello", "raw", "idle", "many"])
     parser.add_argument("host")
     parser.add_argument("port", type=int)
     parser.add_argument("--cut", type=float, default=1.0, help="fraction of the ClientHello to send")
@@ -211,6 +250,7 @@ def main():
     parser.add_argument("--max-version", choices=VERSIONS)
     parser.add_argument("--mangle", choices=["ext-length", "server-hello", "zero-length"],
                         help="make the ClientHello wrong in this way (hello mode)")
+    parser.add_argument("--count", type=int, default=100, help="connections held at once (many mode)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="do it this many times, one connection after another; the report is the "
                              "last one's, with the count of each ending in `endings`")
@@ -224,6 +264,9 @@ def main():
 
     if args.mode == "idle":
         report = idle(args.host, args.port, args.idle, args.path, args.timeout)
+    elif args.mode == "many":
+        hello = client_hello(args.alpn, args.min_version, args.max_version)
+        report = many(args.host, args.port, hello[:max(1, int(len(hello) * args.cut))], args.count, args.timeout)
     else:
         if args.mode == "hello":
             data = client_hello(args.alpn, args.min_version, args.max_version)
