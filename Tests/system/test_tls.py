@@ -118,6 +118,15 @@ def tls_counters(timeout=3.0, by_core=False):
     return counters
 
 
+def settled_tls_counters(by_core=False):
+    """The TLS counters once everything before has been published: each core
+    publishes once a second, so a reading taken right after a busy test may still
+    be short of that test's last second, which the next test would then count as
+    its own."""
+    time.sleep(1.1)
+    return tls_counters(by_core=by_core)
+
+
 def wait_for_counter(key, at_least, timeout=5.0):
     """Polls the TLS counters (published twice a second) until `key` reaches `at_least`;
     returns the last reading either way."""
@@ -300,7 +309,7 @@ class TestTunedTLS:
         ("a ClientHello at one byte per 200 ms", ["hello", "--trickle", 0.2, "--then", "wait"]),
     ], ids=["half-hello", "nothing", "trickle"])
     def test_slow_client_is_closed_by_the_handshake_timeout(self, tuned_httpd, what, args):
-        before = tls_counters()
+        before = settled_tls_counters()
         report = tls_tool(*args, "--timeout", 10)
         assert report["ended"] in ("eof", "reset"), f"{what}: not closed within 10 s: {report}"
         assert 0.5 <= report["since_connect"] <= 6, \
@@ -313,7 +322,7 @@ class TestTunedTLS:
     def test_the_timeout_ends_with_the_handshake(self, tuned_httpd):
         """A client quiet for 2.5 s after its handshake is past the handshake timeout's
         reach: its request is answered."""
-        before = tls_counters()
+        before = settled_tls_counters()
         report = tls_tool("idle", "--idle", 2.5, "--path", "/robots.txt", "--timeout", 10)
         assert report["alpn"] == "http/1.1" and report["status"] == 200, report
         assert report["sha256"] == sha256((WWW / "robots.txt").read_bytes()), report
@@ -342,7 +351,7 @@ class TestTunedTLS:
     def test_many_slow_handshakes_are_all_closed(self, tuned_httpd):
         """300 connections stuck in their handshake at once: the timeout closes every
         one of them, and each client is told (a FIN or an RST reaches it)."""
-        before = tls_counters()
+        before = settled_tls_counters()
         report = tls_tool("many", "--count", 300, "--cut", 0.5, "--timeout", 8, timeout=60)
         assert report["closed"] == 300, report
         after = wait_for_counter("timeouts", before["timeouts"] + 300)
@@ -409,7 +418,7 @@ class TestTwoCores:
 
     @pytest.mark.appliance
     def test_site_is_served_over_tls_by_both_cores(self, two_core_httpd):
-        before = tls_counters(by_core=True)["handshakes"]
+        before = settled_tls_counters(by_core=True)["handshakes"]
         for _ in range(16):
             served("/")
         after = tls_counters(by_core=True)["handshakes"]
@@ -427,7 +436,7 @@ class TestTwoCores:
         session = tmp_path / "session.pem"
         first = s_client(flag, "-sess_out", session)
         assert first.returncode == 0 and f"New, {version}" in first.stdout.decode("latin-1"), show(first)
-        before = tls_counters(by_core=True)["resumed"]
+        before = settled_tls_counters(by_core=True)["resumed"]
         for attempt in range(16):
             again = s_client(flag, "-sess_in", session)
             out = again.stdout.decode("latin-1")
@@ -561,7 +570,7 @@ def test_plain_http_is_served_beside_tls(httpd):
 
 @pytest.mark.appliance
 def test_handshakes_are_counted(httpd):
-    before = tls_counters()
+    before = settled_tls_counters()
     for _ in range(3):
         served("/robots.txt")
     after = wait_for_counter("handshakes", before["handshakes"] + 3)
@@ -586,7 +595,7 @@ def test_alpn_selects_http11(httpd, offer):
 
 @pytest.mark.appliance
 def test_alpn_h2_only_is_refused(httpd):
-    before = tls_counters()
+    before = settled_tls_counters()
     result = s_client("-alpn", "h2")
     assert result.returncode != 0, show(result)
     assert "no application protocol" in result.stderr.decode("latin-1"), show(result)
@@ -609,7 +618,7 @@ def test_session_resumption_by_ticket(httpd, tmp_path, flag, version):
     out = first.stdout.decode("latin-1")
     assert first.returncode == 0 and f"New, {version}" in out, show(first)
     assert session.exists() and "TLS session ticket:" in out, f"no ticket issued:\n{show(first)}"
-    before = tls_counters()
+    before = settled_tls_counters()
     for attempt in range(8):
         again = s_client(flag, "-sess_in", session)
         out = again.stdout.decode("latin-1")
@@ -692,7 +701,7 @@ def test_bad_client_hello_is_refused_and_counted(httpd, args, alert):
     """The connection closes at once (well before the 10 s handshake timeout), with
     OpenSSL's alert first when it makes one; the failure is counted and logged, and
     the next client is served."""
-    before = tls_counters()
+    before = settled_tls_counters()
     report = tls_tool(*args, "--then", "wait", "--timeout", 8)
     assert report["ended"] in ("eof", "reset"), f"not closed within 8 s: {report}"
     if alert is not None:
@@ -758,7 +767,7 @@ def test_openssl_client_killed_early(httpd):
 @pytest.mark.appliance
 @pytest.mark.parametrize("close", [False, True], ids=["keep-alive", "connection-close"])
 def test_wrk_https(httpd, close):
-    before = tls_counters()
+    before = settled_tls_counters()
     headers = ["-H", "Connection: close"] if close else []
     result = client("wrk", "-t", 2, "-c", 16, "-d", "3s", "--timeout", "5s", *headers,
                     f"{BASE}/bench/1k.html", timeout=60)
@@ -817,7 +826,7 @@ def test_loadgen_https_against_the_appliance(httpd, loadgen_run, tmp_path, resum
     """mtcp-loadgen (netns mtcp-l) makes 1000 TLS connections of one request each to
     the appliance; with --tls-resume all but the first few (the first of each
     concurrent slot, before any ticket came back) resume."""
-    before = tls_counters()
+    before = settled_tls_counters()
     result, report = loadgen_json(loadgen_run, tmp_path, f"{BASE}/bench/4k.html", 1000, "-c", 10,
                                   *(["--tls-resume"] if resume else []), "--verify-body", WWW)
     assert result.returncode == 0, describe(result)
@@ -829,6 +838,7 @@ def test_loadgen_https_against_the_appliance(httpd, loadgen_run, tmp_path, resum
     assert after["failures"] == before["failures"], (before, after)
     if resume:
         assert report["tls"]["handshakes_resumed"] >= opened - 10, describe(result)
+        after = wait_for_counter("resumed", before["resumed"] + report["tls"]["handshakes_resumed"])
         assert after["resumed"] - before["resumed"] >= report["tls"]["handshakes_resumed"], (before, after)
     else:
         assert report["tls"]["handshakes_resumed"] == 0, describe(result)
