@@ -27,7 +27,7 @@ from mtcp_ns import CLIENT_ADDR, NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, describe
 NGINX_PORT = 8080
 FAULT_PORT = 8000
 ERROR_CLASSES = ["connect_timeout", "refused_or_reset", "bad_status", "short_response",
-                 "malformed_response", "body_mismatch", "read_timeout", "local"]
+                 "malformed_response", "body_mismatch", "read_timeout", "tls_handshake", "local"]
 
 NGINX_CONF = """
 daemon off;

@@ -845,6 +845,17 @@ def test_loadgen_https_against_the_appliance(httpd, loadgen_run, tmp_path, resum
     print(f"loadgen https {'resumed' if resume else 'full'}: {report['tls']}")
 
 
+@pytest.mark.appliance
+def test_loadgen_tls_to_a_plain_http_port_fails_as_tls_handshake(httpd, loadgen_run, tmp_path):
+    """--tls to the appliance's port 80, which answers a ClientHello with an HTTP 400:
+    every request fails in the tls_handshake class and the run fails."""
+    result, report = loadgen_json(loadgen_run, tmp_path, f"{HTTP_BASE}/bench/64.html", 20, "-c", 2, "--tls")
+    assert result.returncode == 1, describe(result)
+    assert report["attempted"] == 20 and report["completed"] == 0, describe(result)
+    assert report["errors"]["tls_handshake"] == 20, describe(result)
+    assert report["tls"]["handshake_failures"] == 20, describe(result)
+
+
 NGINX_TLS_PORT = 8443
 NGINX_TLS_CONF = """
 daemon off;
