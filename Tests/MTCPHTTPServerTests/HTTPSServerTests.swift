@@ -139,8 +139,19 @@ import MTCPTLS
         #expect(network.serverStatistics.tlsHandshakeFailures == 1)
     }
 
-    @Test(arguments: ["GET / HTTP/1.1\r\nHost: test\r\n\r\n", "\u{16}\u{03}\u{01}\u{7F}\u{FF}garbage-garbage-garbage",
-                      String(repeating: "\u{01}", count: 300)])
+    @Test func plainHTTPToTheTLSPortIsAnswered400() throws {
+        let root = DocumentRoot()
+        var network = HTTPTestNetwork(options: Self.options(root: root.path))
+        let connection = network.open(sending: Array("GET / HTTP/1.1\r\nHost: test\r\n\r\n".utf8), port: Self.httpsPort)
+        network.run { connection.closed }
+        #expect(connection.responses().first?.status == 400)
+        #expect(connection.closedCleanly)
+        #expect(network.serverStatistics.tlsHandshakeFailures == 1)
+        #expect(network.serverStatistics.responses4xx == 1)
+    }
+
+    @Test(arguments: ["\u{16}\u{03}\u{01}\u{7F}\u{FF}garbage-garbage-garbage", String(repeating: "\u{01}", count: 300),
+                      "\u{16}\u{03}\u{03}\u{00}\u{05}\u{02}\u{00}\u{00}\u{01}\u{00}"])
     func garbageInsteadOfAHelloIsCountedAndClosed(bytes: String) throws {
         let root = DocumentRoot()
         var network = HTTPTestNetwork(options: Self.options(root: root.path))
