@@ -176,7 +176,7 @@ def _tls(results):
               f"nginx {_negotiated(negotiated.get('linux'))}. mtcp-httpd was probed over a veth "
               "(net_af_packet) for this, since memif has no kernel end.",
               "- Full against resumed: mtcp-loadgen counts both in its JSON (`tls.handshakes_full`, "
-              "`tls.handshakes_resumed`, whole runs including the warm-up); for wrk they come from a 1 s run of "
+              "`tls.handshakes_resumed`, after the warm-up); for wrk they come from a 1 s run of "
               "the same command on a copy of the listener that logs nginx's `$ssl_session_reused`. A row whose "
               "handshakes were not of its kind (beyond each connection's first, full, handshake and 1%) "
               "shows why instead of a ratio.",
@@ -191,7 +191,7 @@ def _tls(results):
               "- Latency: wrk times a request from its write to the response, after the handshake, so the "
               "wrk rows compare it with mtcp-loadgen's request-to-first-byte time (the whole 64 B response is "
               "one segment); the same-client rows compare connect-to-response times, handshake included, and "
-              "the handshake alone (SYN to the end of the TLS handshake).",
+              "the TLS handshake alone (from the TCP connection's establishment to the handshake's end).",
               "- The same-client Linux figures pass through the kernel's veth and mtcp-loadgen's "
               "net_af_packet port (a copy per packet each way), which the memif path has not."]
     return lines
