@@ -53,6 +53,12 @@ let package = Package(
             dependencies: ["CDPDK"],
             swiftSettings: importsDPDK
         ),
+        // TLS over the stack's sockets: OpenSSL with memory BIOs, one SSL_CTX per core.
+        .target(
+            name: "MTCPTLS",
+            dependencies: ["MTCP", "COpenSSL"],
+            swiftSettings: importsDPDK
+        ),
         // Parsers for mTCP's configuration files (mtcp.conf, arp.conf, route.conf).
         .target(
             name: "MTCPConfig",
@@ -74,13 +80,13 @@ let package = Package(
         // The appliance's HTTP server: one instance per core on the socket API.
         .target(
             name: "MTCPHTTPServer",
-            dependencies: ["MTCP", "MTCPHTTP", "MTCPRuntime"],
+            dependencies: ["MTCP", "MTCPHTTP", "MTCPRuntime", "MTCPTLS"],
             swiftSettings: importsDPDK
         ),
         .executableTarget(
             name: "mtcp-httpd",
             dependencies: [
-                "MTCP", "MTCPConfig", "MTCPRuntime", "MTCPHTTP", "MTCPHTTPServer",
+                "MTCP", "MTCPConfig", "MTCPRuntime", "MTCPHTTP", "MTCPHTTPServer", "MTCPTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: importsDPDK
@@ -88,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "mtcp-loadgen",
             dependencies: [
-                "MTCP", "MTCPConfig", "MTCPRuntime", "MTCPHTTP", "COpenSSL",
+                "MTCP", "MTCPConfig", "MTCPRuntime", "MTCPHTTP", "MTCPTLS", "COpenSSL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -134,7 +140,7 @@ let package = Package(
         // client engine sending raw request bytes (no root, explicit time).
         .testTarget(
             name: "MTCPHTTPServerTests",
-            dependencies: ["MTCP", "MTCPRuntime", "MTCPHTTP", "MTCPHTTPServer"],
+            dependencies: ["MTCP", "MTCPRuntime", "MTCPHTTP", "MTCPHTTPServer", "MTCPTLS", "COpenSSL"],
             swiftSettings: importsDPDK
         ),
         .testTarget(

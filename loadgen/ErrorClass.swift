@@ -19,6 +19,8 @@ enum ErrorClass: Int, CaseIterable, Sendable {
     case bodyMismatch
     /// No complete response within `--timeout` of the request.
     case readTimeout
+    /// The TLS handshake failed (an alert, or bytes that are not TLS).
+    case tlsHandshake
     /// This side ran out of something (sockets, connections, ports): a
     /// configuration limit of the load generator, not a fault of the server.
     case local
@@ -33,6 +35,7 @@ enum ErrorClass: Int, CaseIterable, Sendable {
         case .malformedResponse: "malformed_response"
         case .bodyMismatch: "body_mismatch"
         case .readTimeout: "read_timeout"
+        case .tlsHandshake: "tls_handshake"
         case .local: "local"
         }
     }
@@ -55,7 +58,7 @@ enum ErrorClass: Int, CaseIterable, Sendable {
 
 /// A count per `ErrorClass`, without heap storage (kept per core and per second).
 struct ErrorCounts: Equatable, Sendable {
-    private var counts = InlineArray<8, Int>(repeating: 0)
+    private var counts = InlineArray<9, Int>(repeating: 0)
 
     init() {}
 

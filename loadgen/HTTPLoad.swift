@@ -2,6 +2,7 @@ import Histogram
 import MTCP
 import MTCPHTTP
 import MTCPRuntime
+import MTCPTLS
 
 /// The HTTP workload of one core: it opens its share of the connections,
 /// sends prepared requests, parses and checks every response, and measures.
@@ -18,7 +19,7 @@ import MTCPRuntime
 /// expected bodies, a read buffer and the histograms.
 struct HTTPLoad: EngineApplication, ~Copyable {
     private enum Phase: UInt8 {
-        case free, connecting, sending, awaiting, idle
+        case free, connecting, handshaking, sending, awaiting, idle
     }
 
     /// A connection's state, in the slot of its socket index.
@@ -44,6 +45,9 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         var bytesRead = 0
         var bodyMismatch = false
         var parser = HTTPResponseParser()
+        /// With TLS: the connection's stream, which every byte passes through.
+        var tls: TLSStream?
+        var handshakeStarted = Instant.zero
     }
 
     private let plan: HTTPPlan
@@ -72,6 +76,11 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     private var bodyBytes = UnsafeMutableRawBufferPointer(start: nil, count: 0)
     private var bodyRanges: [Range<Int>?] = []
     private var sha256 = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    /// With TLS: this core's client context, room for ciphertext, and the
+    /// session new connections offer (`--tls-resume`).
+    private var tlsContext: OpaquePointer?
+    private var tlsScratch = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    private var tlsSession: OpaquePointer?
 
     private var counts = LoadCounts()
     private var histograms: LatencyHistograms
@@ -100,6 +109,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     }
 
     deinit {
+        for slot in slots.indices where slots[slot].phase != .free { slots[slot].tls?.free() }
         events.deallocate()
         scratch.deallocate()
         slots.deallocate()
@@ -108,6 +118,9 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         bodyBytes.deallocate()
         sha256.deallocate()
         for digest in digests { digest.release() }
+        if let tlsSession { TLSStream.release(session: tlsSession) }
+        if let tlsContext { TLSContextFactory.free(tlsContext) }
+        tlsScratch.deallocate()
     }
 
     mutating func start<Device: PacketDevice>(_ context: inout SocketContext<Device>) throws {
@@ -123,6 +136,14 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         (requestBytes, requestRanges) = Self.pack(plan.requests)
         (bodyBytes, bodyRanges) = Self.pack(plan.expectedBodies)
         (sha256, _) = Self.pack([plan.expectedSHA256 ?? []])
+        if plan.tls {
+            do {
+                tlsContext = try TLSContextFactory.client()
+            } catch {
+                throw LoadgenError("core \(core): TLS: \(error)")
+            }
+            tlsScratch = .allocate(byteCount: 64 * 1024, alignment: 64)
+        }
     }
 
     /// Copies byte strings into one buffer of this core's own; nil entries get no range.
@@ -264,6 +285,15 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         }
         let slot = Int(socket.index)
         slots[slot] = Slot()
+        if let tlsContext {
+            guard let stream = TLSStream.client(tlsContext, serverName: nil, session: plan.tlsResume ? tlsSession : nil)
+            else {
+                try? context.abort(socket)
+                failUnopened(.noResources, origin: origin, now: now)
+                return false
+            }
+            slots[slot].tls = stream
+        }
         slots[slot].socket = socket
         slots[slot].phase = .connecting
         slots[slot].connectStarted = now
@@ -314,14 +344,47 @@ struct HTTPLoad: EngineApplication, ~Copyable {
             }
             guard ready.contains(.output) else { return }
             if slots[slot].measured { histograms.connect.record(now.since(slots[slot].connectStarted)) }
-            slots[slot].phase = .sending
-            slots[slot].deadline = now + plan.readTimeout
+            if slots[slot].tls != nil {
+                slots[slot].phase = .handshaking
+                slots[slot].handshakeStarted = now
+                slots[slot].deadline = now + plan.connectTimeout
+            } else {
+                slots[slot].phase = .sending
+                slots[slot].deadline = now + plan.readTimeout
+            }
         }
+        if slots[slot].phase == .handshaking { handshake(slot, &context, now: now) }
         if slots[slot].phase == .sending { send(slot, &context, now: now) }
-        if slots[slot].phase != .free { receive(slot, &context, now: now) }
+        if slots[slot].phase != .free && slots[slot].phase != .handshaking { receive(slot, &context, now: now) }
         if slots[slot].phase != .free && ready.contains(.error) {
             let error = (try? context.pendingError(of: slots[slot].socket)) ?? nil
             close(slot, &context, error: error.map { ErrorClass($0, established: true) } ?? .refusedOrReset)
+        }
+    }
+
+    /// Drives a TLS handshake; once done, the request goes out.
+    private mutating func handshake<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>,
+                                                          now: Instant) {
+        guard let stream = slots[slot].tls else { return }
+        do {
+            guard try stream.handshake(slots[slot].socket, &context, scratch: tlsScratch) else { return }
+        } catch {
+            return close(slot, &context, error: Self.errorClass(error, established: true))
+        }
+        if slots[slot].measured {
+            histograms.handshake.record(now.since(slots[slot].handshakeStarted))
+            if stream.isResumed { counts.tlsResumedHandshakes += 1 } else { counts.tlsFullHandshakes += 1 }
+        }
+        slots[slot].phase = .sending
+        slots[slot].deadline = now + plan.readTimeout
+    }
+
+    /// How a failed TLS call counts.
+    private static func errorClass(_ error: TLSStreamError, established: Bool) -> ErrorClass {
+        switch error {
+        case .wouldBlock: .local  // not a failure: callers handle it before
+        case .socket(let error): ErrorClass(error, established: established)
+        case .failed(let failure): failure.duringHandshake ? .tlsHandshake : .malformedResponse
         }
     }
 
@@ -332,12 +395,25 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         let range = requestRanges[slots[slot].entry]
         let written = slots[slot].written
         let remaining = UnsafeRawBufferPointer(rebasing: requestBytes[range.lowerBound + written..<range.upperBound])
-        do {
-            slots[slot].written += try context.write(slots[slot].socket, remaining)
-        } catch .wouldBlock {
-            return
-        } catch {
-            return close(slot, &context, error: ErrorClass(error, established: true))
+        if let stream = slots[slot].tls {
+            do {
+                slots[slot].written += try withUnsafePointer(to: remaining) { piece throws(TLSStreamError) in
+                    try stream.write(UnsafeBufferPointer(start: piece, count: 1), to: slots[slot].socket, &context,
+                                     scratch: tlsScratch)
+                }
+            } catch .wouldBlock {
+                return
+            } catch {
+                return close(slot, &context, error: Self.errorClass(error, established: true))
+            }
+        } else {
+            do {
+                slots[slot].written += try context.write(slots[slot].socket, remaining)
+            } catch .wouldBlock {
+                return
+            } catch {
+                return close(slot, &context, error: ErrorClass(error, established: true))
+            }
         }
         if slots[slot].written == range.count {
             slots[slot].phase = .awaiting
@@ -351,13 +427,23 @@ struct HTTPLoad: EngineApplication, ~Copyable {
                                                         now: Instant) {
         while slots[slot].phase != .free {
             let count: Int
-            do {
-                count = try context.read(slots[slot].socket, into: scratch)
-            } catch .wouldBlock {
-                return
-            } catch {
-                let established = slots[slot].phase != .connecting
-                return close(slot, &context, error: ErrorClass(error, established: established))
+            if let stream = slots[slot].tls {
+                do {
+                    count = try stream.read(into: scratch, from: slots[slot].socket, &context, scratch: tlsScratch)
+                } catch .wouldBlock {
+                    return
+                } catch {
+                    return close(slot, &context, error: Self.errorClass(error, established: true))
+                }
+            } else {
+                do {
+                    count = try context.read(slots[slot].socket, into: scratch)
+                } catch .wouldBlock {
+                    return
+                } catch {
+                    let established = slots[slot].phase != .connecting
+                    return close(slot, &context, error: ErrorClass(error, established: established))
+                }
             }
             if count == 0 {
                 return endOfStream(slot, &context, now: now)
@@ -434,6 +520,11 @@ struct HTTPLoad: EngineApplication, ~Copyable {
             return close(slot, &context, error: failure)
         }
         account(slot, error: nil, now: now)
+        if plan.tlsResume, let stream = slots[slot].tls, tlsSession == nil || !stream.isResumed,
+           let session = stream.session() {
+            if let tlsSession { TLSStream.release(session: tlsSession) }
+            tlsSession = session
+        }
         slots[slot].requests += 1
         let reusable = parser.keepAlive && slots[slot].requests < plan.requestsPerConnection && !stopping
         guard reusable && mayIssue(now: now) else { return close(slot, &context, error: nil, accounted: true) }
@@ -475,8 +566,13 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         if error != nil {
             try? context.abort(slots[slot].socket)
         } else {
+            // close_notify first: a session freed without it is marked not
+            // resumable by OpenSSL (and `--tls-resume` would find none).
+            _ = try? slots[slot].tls?.close(slots[slot].socket, &context, scratch: tlsScratch)
             try? context.close(slots[slot].socket)
         }
+        slots[slot].tls?.free()
+        slots[slot].tls = nil
         if slots[slot].phase == .idle, let position = idle[0..<idleCount].firstIndex(of: Int32(slot)) {
             idleCount -= 1
             idle[position] = idle[idleCount]
@@ -489,7 +585,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     private mutating func expire<Device: PacketDevice>(_ context: inout SocketContext<Device>, now: Instant) {
         for slot in 0..<highWater where slots[slot].deadline <= now {
             switch slots[slot].phase {
-            case .connecting: close(slot, &context, error: .connectTimeout)
+            case .connecting, .handshaking: close(slot, &context, error: .connectTimeout)
             case .sending, .awaiting: close(slot, &context, error: .readTimeout)
             case .free, .idle: break
             }

@@ -25,6 +25,10 @@ struct HTTPPlan: Sendable {
     var connectTimeout: TimeSpan
     var readTimeout: TimeSpan
     var seed: UInt64
+    /// Every connection speaks TLS (`--tls`, or an https:// URL).
+    var tls = false
+    /// Connections offer the session of an earlier one (`--tls-resume`).
+    var tlsResume = false
 }
 
 /// Core `core`'s share of `count` split over `cores`: the first `count % cores` get one more.

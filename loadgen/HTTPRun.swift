@@ -37,7 +37,8 @@ struct HTTPRun {
             duration: command.duration.map(Self.span), warmup: Self.span(command.warmup),
             concurrency: command.concurrency, requestsPerConnection: command.requestsPerConnection,
             rate: command.rate, connectTimeout: Self.span(command.connectTimeout),
-            readTimeout: Self.span(command.timeout ?? 10), seed: command.seed)
+            readTimeout: Self.span(command.timeout ?? 10), seed: command.seed,
+            tls: command.tls || workload.entries[0].target.isTLS, tlsResume: command.tlsResume)
     }
 
     static func span(_ seconds: Double) -> TimeSpan { TimeSpan(nanoseconds: UInt64(seconds * 1e9)) }

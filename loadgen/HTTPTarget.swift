@@ -10,12 +10,15 @@ struct HTTPTarget: Equatable, Sendable {
     var path: String
     /// The Host field value: the authority as written in the URL.
     var host: String
+    /// An https:// URL: the connection speaks TLS.
+    var isTLS: Bool
 
-    /// Parses `http://A.B.C.D[:PORT][/PATH]`.
+    /// Parses `http://A.B.C.D[:PORT][/PATH]` or `https://...` (port 443 by default).
     init(url: String) throws(LoadgenError) {
-        let scheme = "http://"
+        isTLS = url.hasPrefix("https://")
+        let scheme = isTLS ? "https://" : "http://"
         guard url.hasPrefix(scheme) else {
-            throw LoadgenError("\(url): expected http://A.B.C.D[:PORT]/PATH or echo://A.B.C.D:PORT")
+            throw LoadgenError("\(url): expected http(s)://A.B.C.D[:PORT]/PATH or echo://A.B.C.D:PORT")
         }
         let rest = url.dropFirst(scheme.count)
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
@@ -31,7 +34,7 @@ struct HTTPTarget: Equatable, Sendable {
             guard let port = UInt16(parts[1]), port > 0 else { throw LoadgenError("\(url): invalid port") }
             self.port = port
         } else {
-            port = 80
+            port = isTLS ? 443 : 80
         }
         guard path.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }), !path.contains("#") else {
             throw LoadgenError("\(url): the path must be printable ASCII without spaces or a fragment")
@@ -45,7 +48,7 @@ struct HTTPTarget: Equatable, Sendable {
         return target
     }
 
-    var url: String { "http://\(host)\(path)" }
+    var url: String { (isTLS ? "https://" : "http://") + host + path }
 }
 
 /// A command-line or workload mistake, reported as one line.

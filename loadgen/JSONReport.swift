@@ -59,9 +59,19 @@ struct JSONReport: Encodable {
     var latencyMicroseconds: Figures
     var connectMicroseconds: Figures
     var firstByteMicroseconds: Figures
+    /// With TLS: the handshakes and their times.
+    var tls: TLSFigures?
+    var handshakeMicroseconds: Figures?
     /// Request latency of each URL of the workload, in the workload's order.
     var latencyMicrosecondsByURL: [URLFigures]
     var perSecond: [Second]
+
+    struct TLSFigures: Encodable {
+        var handshakesFull: Int
+        var handshakesResumed: Int
+        var handshakeFailures: Int
+        var handshakesPerSecond: Double
+    }
 
     struct URLFigures: Encodable {
         var url: String
@@ -91,6 +101,12 @@ struct JSONReport: Encodable {
         }
         connectMicroseconds = Figures(Distribution(result.histograms.connect))
         firstByteMicroseconds = Figures(Distribution(result.histograms.firstByte))
+        if plan.tls {
+            tls = TLSFigures(handshakesFull: counts.tlsFullHandshakes, handshakesResumed: counts.tlsResumedHandshakes,
+                             handshakeFailures: counts.errors[.tlsHandshake],
+                             handshakesPerSecond: result.handshakesPerSecond)
+            handshakeMicroseconds = Figures(Distribution(result.histograms.handshake))
+        }
         perSecond = result.series.map {
             Second(second: $0.second, warmup: $0.warmup, completed: $0.completed, errors: $0.errors,
                    bytesRead: $0.bytesRead, openConnections: $0.openConnections)

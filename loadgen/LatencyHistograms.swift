@@ -14,6 +14,8 @@ struct LatencyHistograms: Sendable {
     var latency = Self.make()
     var connect = Self.make()
     var firstByte = Self.make()
+    /// TLS handshake time (established to the handshake's end), with TLS.
+    var handshake = Self.make()
     /// Request latency per workload entry (URL), so the flows of one size can be
     /// told apart in a mix (short flows beside bulk ones).
     var latencyByEntry: [Histogram<UInt64>]
@@ -33,6 +35,7 @@ struct LatencyHistograms: Sendable {
         latency.add(other.latency)
         connect.add(other.connect)
         firstByte.add(other.firstByte)
+        handshake.add(other.handshake)
         for entry in other.latencyByEntry.indices where entry < latencyByEntry.count {
             latencyByEntry[entry].add(other.latencyByEntry[entry])
         }

@@ -20,6 +20,9 @@ struct LoadCounts: Sendable, Equatable {
     var openConnections = 0
     /// Connections opened (including those that failed).
     var connectionsOpened = 0
+    /// TLS handshakes completed for measured requests: full, and resumed.
+    var tlsFullHandshakes = 0
+    var tlsResumedHandshakes = 0
     /// The end of the last measured request (its completion or failure).
     var lastMeasured = Instant.zero
     /// The core will start nothing more and holds no connection.
@@ -36,6 +39,8 @@ struct LoadCounts: Sendable, Equatable {
         sum.bytesRead += rhs.bytesRead
         sum.openConnections += rhs.openConnections
         sum.connectionsOpened += rhs.connectionsOpened
+        sum.tlsFullHandshakes += rhs.tlsFullHandshakes
+        sum.tlsResumedHandshakes += rhs.tlsResumedHandshakes
         sum.lastMeasured = max(lhs.lastMeasured, rhs.lastMeasured)
         sum.finished = lhs.finished && rhs.finished
         return sum

@@ -21,6 +21,10 @@ struct LoadResult {
     }
 
     var requestsPerSecond: Double { elapsedSeconds > 0 ? Double(counts.completed) / elapsedSeconds : 0 }
+    /// TLS handshakes (full and resumed) of measured requests per second.
+    var handshakesPerSecond: Double {
+        elapsedSeconds > 0 ? Double(counts.tlsFullHandshakes + counts.tlsResumedHandshakes) / elapsedSeconds : 0
+    }
     var bytesPerSecond: Double { elapsedSeconds > 0 ? Double(counts.bytesRead) / elapsedSeconds : 0 }
     var errorRate: Double { counts.attempted > 0 ? Double(counts.errors.total) / Double(counts.attempted) : 0 }
 

@@ -17,8 +17,10 @@ struct LoadSummary {
             + "\(plan.requestsPerConnection == 1 ? "" : "s") per connection"
             + (plan.warmup.nanoseconds > 0 ? ", \(Self.seconds(plan.warmup.nanoseconds)) warm-up excluded" : ""))
         lines.append("  Stats      Avg       Stdev       Max")
-        for (name, histogram) in [("Latency", result.histograms.latency), ("Connect", result.histograms.connect),
-                                  ("TTFB", result.histograms.firstByte)] {
+        var rows = [("Latency", result.histograms.latency), ("Connect", result.histograms.connect)]
+        if plan.tls { rows.append(("Handshake", result.histograms.handshake)) }
+        rows.append(("TTFB", result.histograms.firstByte))
+        for (name, histogram) in rows {
             let distribution = Distribution(histogram)
             lines.append("    " + Self.pad(name, 9) + Self.pad(Self.time(distribution.mean), 10)
                 + Self.pad(Self.time(distribution.standardDeviation), 12) + Self.pad(Self.time(Double(distribution.max)), 10))
@@ -35,7 +37,11 @@ struct LoadSummary {
             + " + unfinished \(counts.unfinished)"
             + (counts.warmup > 0 ? " (and \(counts.warmup) in warm-up)" : ""))
         lines.append("  Errors: " + ErrorClass.allCases.map { "\($0.name) \(counts.errors[$0])" }.joined(separator: ", "))
+        if plan.tls {
+            lines.append("  TLS handshakes: \(counts.tlsFullHandshakes) full, \(counts.tlsResumedHandshakes) resumed")
+        }
         lines.append("Requests/sec: \(Self.number(result.requestsPerSecond))")
+        if plan.tls { lines.append("Handshakes/sec: \(Self.number(result.handshakesPerSecond))") }
         lines.append("Transfer/sec: \(Self.bytes(result.bytesPerSecond))")
         return lines.joined(separator: "\n") + "\n"
     }

@@ -93,6 +93,12 @@ struct LoadgenCommand: ParsableCommand {
     @Option(help: "Exit with status 1 when errors / attempted requests exceed this fraction (0: any error).")
     var maxErrorRate = 0.0
 
+    @Flag(help: "HTTP: TLS on every connection (an https:// URL implies it); the server's certificate is not checked.")
+    var tls = false
+
+    @Flag(help: "HTTP over TLS: resume sessions; each connection after a core's first offers the latest session (ticket).")
+    var tlsResume = false
+
     @Option(help: "HTTP: write the figures and the per-second series as JSON to this file.")
     var json: String?
 
@@ -127,16 +133,19 @@ struct LoadgenCommand: ParsableCommand {
                 (requestsPerConnection != 1, "--requests-per-connection"), (!headers.isEmpty, "-H"),
                 (http10, "--http1.0"), (urls != nil, "--urls"), (mix != nil, "--mix"),
                 (verifyBody != nil, "--verify-body"), (expectSha256 != nil, "--expect-sha256"), (json != nil, "--json"),
+                (tls, "--tls"), (tlsResume, "--tls-resume"),
             ]
             if let (_, option) = httpOnly.first(where: \.0) { throw ValidationError("\(option) applies to http:// only") }
             return
         }
+        let target: HTTPTarget
         do {
-            _ = try HTTPTarget(url: url)
+            target = try HTTPTarget(url: url)
             for header in headers { try RequestBuilder.validate(header: header) }
         } catch {
             throw ValidationError(error.description)
         }
+        if tlsResume && !(tls || target.isTLS) { throw ValidationError("--tls-resume needs --tls or an https:// URL") }
         guard totalFlows != nil || duration != nil else { throw ValidationError("give TOTAL_FLOWS or -d DURATION") }
         if let duration, !(duration > 0) { throw ValidationError("-d must be positive") }
         if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be positive") }

@@ -24,6 +24,8 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
     public var routes: [Route] = []
     /// Upstream server pools the routes name (`upstreams`).
     public var upstreams: [UpstreamPool] = []
+    /// HTTPS (`tls`); nil when the object is absent.
+    public var tls: TLS?
 
     /// Timeouts, in milliseconds.
     public struct Timeouts: Hashable, Sendable {
@@ -43,6 +45,30 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
         public var maxBytes = 64 << 20
         /// Largest file held in memory (`max_file_bytes`); larger ones are streamed.
         public var maxFileBytes = 256 << 10
+    }
+
+    /// HTTP over TLS on a port of its own, beside plain HTTP.
+    public struct TLS: Hashable, Sendable {
+        /// TCP port of HTTPS (`listen_port`).
+        public var listenPort: UInt16 = 443
+        /// PEM certificate chain, leaf first (`certificate`).
+        public var certificate = "conf/tls/server.crt"
+        /// PEM private key of the certificate (`private_key`).
+        public var privateKey = "conf/tls/server.key"
+        /// Oldest protocol accepted (`min_protocol`): "TLSv1.2" or "TLSv1.3".
+        public var minProtocol = "TLSv1.2"
+        /// TLS 1.2 cipher list in OpenSSL's syntax (`ciphers`); nil for the server's default.
+        public var ciphers: String?
+        /// TLS 1.3 cipher suites in OpenSSL's syntax (`ciphersuites`); nil for OpenSSL's default.
+        public var cipherSuites: String?
+        /// Whether clients get session tickets to resume with (`session_tickets`).
+        public var sessionTickets = true
+        /// Time allowed for a handshake, from the connection's start (`handshake_timeout_ms`).
+        public var handshakeMilliseconds = 10_000
+
+        public static let protocols = ["TLSv1.2", "TLSv1.3"]
+
+        public init() {}
     }
 
     /// Requests whose path starts with `prefix` go to the pool named `upstream`.
@@ -125,6 +151,15 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
             ("cache.max_file_bytes", cache.maxFileBytes),
         ]
         for (path, value) in positive where value <= 0 { return (path, "must be positive") }
+        if let tls {
+            if tls.listenPort == listenPort { return ("tls.listen_port", "must differ from listen_port") }
+            if !TLS.protocols.contains(tls.minProtocol) {
+                return ("tls.min_protocol", "must be one of " + TLS.protocols.joined(separator: ", "))
+            }
+            if tls.handshakeMilliseconds <= 0 { return ("tls.handshake_timeout_ms", "must be positive") }
+            if tls.certificate.isEmpty { return ("tls.certificate", "must not be empty") }
+            if tls.privateKey.isEmpty { return ("tls.private_key", "must not be empty") }
+        }
         if limits.maxHeadLength > Int(UInt32.max) { return ("limits", "a head this large cannot be parsed") }
         var names = Set<String>()
         for (index, pool) in upstreams.enumerated() {
@@ -263,22 +298,14 @@ extension Decoder {
 extension HTTPServerConfiguration: Decodable {
     private enum Keys: String, CodingKey, CaseIterable {
         case listenPort = "listen_port", documentRoot = "document_root", serverName = "server_name"
-        case accessLog = "access_log", limits, timeouts, cache, routes, upstreams
+        case accessLog = "access_log", limits, timeouts, cache, routes, upstreams, tls
     }
 
     /// Decodes the file's top-level object; absent keys keep their defaults.
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(Keys.self)
         let container = try decoder.container(keyedBy: Keys.self)
-        // Decoded as Int and range-checked here: an out-of-range UInt16 is reported by
-        // the decoder as invalid JSON, without saying where.
-        if let port = try container.decodeIfPresent(Int.self, forKey: .listenPort) {
-            guard let value = UInt16(exactly: port), value > 0 else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [Keys.listenPort],
-                                                        debugDescription: "must be 1...65535"))
-            }
-            listenPort = value
-        }
+        listenPort = try container.decodePort(forKey: .listenPort, at: decoder.codingPath) ?? listenPort
         documentRoot = try container.decodeIfPresent(String.self, forKey: .documentRoot) ?? documentRoot
         serverName = try container.decodeIfPresent(String.self, forKey: .serverName) ?? serverName
         accessLog = try container.decodeIfPresent(Bool.self, forKey: .accessLog) ?? accessLog
@@ -287,6 +314,42 @@ extension HTTPServerConfiguration: Decodable {
         cache = try container.decodeIfPresent(Cache.self, forKey: .cache) ?? cache
         routes = try container.decodeIfPresent([Route].self, forKey: .routes) ?? routes
         upstreams = try container.decodeIfPresent([UpstreamPool].self, forKey: .upstreams) ?? upstreams
+        tls = try container.decodeIfPresent(TLS.self, forKey: .tls)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A TCP port, decoded as Int and range-checked here: an out-of-range UInt16
+    /// is reported by the decoder as invalid JSON, without saying where.
+    fileprivate func decodePort(forKey key: Key, at codingPath: [any CodingKey]) throws -> UInt16? {
+        guard let port = try decodeIfPresent(Int.self, forKey: key) else { return nil }
+        guard let value = UInt16(exactly: port), value > 0 else {
+            throw DecodingError.dataCorrupted(.init(codingPath: codingPath + [key], debugDescription: "must be 1...65535"))
+        }
+        return value
+    }
+}
+
+extension HTTPServerConfiguration.TLS: Decodable {
+    private enum Keys: String, CodingKey, CaseIterable {
+        case listenPort = "listen_port", certificate, privateKey = "private_key", minProtocol = "min_protocol"
+        case ciphers, cipherSuites = "ciphersuites", sessionTickets = "session_tickets"
+        case handshakeTimeout = "handshake_timeout_ms"
+    }
+
+    /// Decodes `tls`; absent keys keep their defaults.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(Keys.self)
+        let container = try decoder.container(keyedBy: Keys.self)
+        listenPort = try container.decodePort(forKey: .listenPort, at: decoder.codingPath) ?? listenPort
+        certificate = try container.decodeIfPresent(String.self, forKey: .certificate) ?? certificate
+        privateKey = try container.decodeIfPresent(String.self, forKey: .privateKey) ?? privateKey
+        minProtocol = try container.decodeIfPresent(String.self, forKey: .minProtocol) ?? minProtocol
+        ciphers = try container.decodeIfPresent(String.self, forKey: .ciphers)
+        cipherSuites = try container.decodeIfPresent(String.self, forKey: .cipherSuites)
+        sessionTickets = try container.decodeIfPresent(Bool.self, forKey: .sessionTickets) ?? sessionTickets
+        handshakeMilliseconds = try container.decodeIfPresent(Int.self, forKey: .handshakeTimeout)
+            ?? handshakeMilliseconds
     }
 }
 

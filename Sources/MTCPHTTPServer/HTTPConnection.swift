@@ -1,5 +1,6 @@
 import MTCP
 import MTCPHTTP
+import MTCPTLS
 
 /// What a connection still has to write for the response in progress: bytes of a
 /// head, then in-memory body bytes, then a part of a file. Pointers lie in the
@@ -53,6 +54,12 @@ struct HTTPConnection {
     var requestStarted: Instant?
     /// Last time bytes moved either way (keep-alive idle timeout).
     var lastActivity = Instant.zero
+    /// When the connection was accepted (handshake timeout).
+    var opened = Instant.zero
+    /// HTTPS: the connection's TLS state, which every byte passes through; nil for plain HTTP.
+    var tls: TLSStream?
+    /// HTTPS: the handshake is done and counted.
+    var tlsEstablished = false
     /// The status and content length of the response in progress, for the access log.
     var status = HTTPStatus.ok
     var contentLength = 0
@@ -93,6 +100,7 @@ struct HTTPConnection {
         parser = HTTPRequestParser(limits: limits)
         isOpen = true
         lastActivity = now
+        opened = now
     }
 
     init() {

@@ -10,6 +10,7 @@ extension HTTPServer {
     mutating func serve<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) {
         if connections[index].isUpstream { return serveUpstream(index, &context) }
         if connections[index].lingerSince != nil { return linger(index, &context) }
+        guard flushTLS(index, &context) else { return }  // wait for room
         while connections[index].isOpen {
             if !connections[index].output.isEmpty {
                 guard writeOutput(index, &context) else { return }  // wait for room
@@ -25,9 +26,13 @@ extension HTTPServer {
                 // stack would answer a close with a reset that drops the response not
                 // yet sent (a 431 for a head larger than the buffer never reached the
                 // client). Half-close, then read and drop until the client closes.
-                guard (try? context.shutdown(connections[index].socket, .write)) != nil else {
+                let shutDown: Bool
+                do {
+                    shutDown = try shutdownOutput(index, &context)
+                } catch {
                     return closeConnection(index, &context, reset: true)
                 }
+                guard shutDown else { return }  // the close_notify waits for room
                 connections[index].lingerSince = context.now
                 return linger(index, &context)
             }
@@ -129,8 +134,7 @@ extension HTTPServer {
         }
         let count: Int
         do {
-            count = try context.read(connections[index].socket,
-                                     into: UnsafeMutableRawBufferPointer(rebasing: buffer[buffered...]))
+            count = try receive(index, into: UnsafeMutableRawBufferPointer(rebasing: buffer[buffered...]), &context)
         } catch .wouldBlock {
             return false
         } catch {
@@ -155,7 +159,6 @@ extension HTTPServer {
     /// Writes as much of the pending response as the send buffer takes.
     /// Returns whether all of it is written.
     mutating func writeOutput<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
-        let socket = connections[index].socket
         var output = connections[index].output
         defer { connections[index].output = output }
         if !output.head.isEmpty || !output.body.isEmpty {
@@ -166,7 +169,7 @@ extension HTTPServer {
                     pieces throws(SocketError) in
                     pieces[0] = output.head
                     pieces[1] = output.body
-                    return try context.writev(socket, UnsafeBufferPointer(pieces))
+                    return try send(index, UnsafeBufferPointer(pieces), &context)
                 }
             } catch .wouldBlock {
                 return false
@@ -181,7 +184,7 @@ extension HTTPServer {
             guard output.head.isEmpty && output.body.isEmpty else { return false }
         }
         while output.fileRemaining > 0 {
-            let room = min(context.writableBytes(socket), fileBuffer.count, output.fileRemaining)
+            let room = min(sendRoom(index, context), fileBuffer.count, output.fileRemaining)
             guard room > 0 else { return false }
             let count = pread(output.file, fileBuffer.baseAddress, room, off_t(output.fileOffset))
             guard count > 0 else {
@@ -190,7 +193,7 @@ extension HTTPServer {
                 connectionFailed(index, &context)
                 return false
             }
-            let written = (try? context.write(socket, UnsafeRawBufferPointer(rebasing: fileBuffer[0..<count]))) ?? 0
+            let written = (try? send(index, UnsafeRawBufferPointer(rebasing: fileBuffer[0..<count]), &context)) ?? 0
             connections[index].lastActivity = context.now
             output.fileOffset += written
             output.fileRemaining -= written

@@ -163,7 +163,7 @@ extension HTTPServer {
     private mutating func readRaw<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
         let count: Int
         do {
-            count = try context.read(connections[index].socket, into: memory.request(index))
+            count = try receive(index, into: memory.request(index), &context)
         } catch .wouldBlock {
             return false
         } catch {

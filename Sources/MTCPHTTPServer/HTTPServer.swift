@@ -2,6 +2,7 @@ import Glibc
 import MTCP
 import MTCPHTTP
 import MTCPRuntime
+import MTCPTLS
 
 /// The HTTP/1.1 static-file server of one core (RFC 9110/9112): keep-alive,
 /// pipelining (responses in order, one at a time), HTTP/1.0, strict limits with
@@ -22,6 +23,12 @@ public struct HTTPServer: EngineApplication, ~Copyable {
     public internal(set) var statistics = HTTPServerStatistics()
     var poll: EventPoll?
     var listener: Socket?
+    /// HTTPS: this core's TLS context and listener (nil without `options.https`).
+    let tlsContext: OpaquePointer?
+    var tlsListener: Socket?
+    /// Room for ciphertext on its way between a socket and a TLS stream.
+    let tlsScratch: UnsafeMutableRawBufferPointer
+    var tlsFailureLog = TLSFailureLog()
     var connections = UnsafeMutableBufferPointer<HTTPConnection>(start: nil, count: 0)
     var memory = ConnectionMemory(slots: 0, headBytes: 0, requestBytes: 0, forwardBytes: 0)
     /// Room for a normalised request path (the cache's lookup key).
@@ -43,15 +50,23 @@ public struct HTTPServer: EngineApplication, ~Copyable {
         // Both may fail: built as locals, so a failure of the second frees the first.
         let cache = try StaticFileCache(configuration: options.cache, now: now)
         let accessLog = try AccessLogWriter(path: options.accessLogPath)
+        let tlsContext = try options.https.map { https throws(TLSSetupError) in
+            try TLSContextFactory.server(https.settings)
+        }
         self.cache = cache
         self.accessLog = accessLog
+        self.tlsContext = tlsContext
         self.cache.refreshDate(clock)
         errors = HTTPErrorResponses(serverName: options.cache.serverName, now: now)
         pathBuffer = .allocate(byteCount: options.limits.maxRequestLineLength + 1, alignment: 16)
         fileBuffer = .allocate(byteCount: 64 << 10, alignment: 64)
+        tlsScratch = .allocate(byteCount: 64 << 10, alignment: 64)
     }
 
     deinit {
+        for connection in connections where connection.isOpen { connection.tls?.free() }
+        if let tlsContext { TLSContextFactory.free(tlsContext) }
+        tlsScratch.deallocate()
         memory.unmap()
         connections.deallocate()
         pathBuffer.deallocate()
@@ -67,6 +82,13 @@ public struct HTTPServer: EngineApplication, ~Copyable {
         try context.listen(listener)
         try context.control(poll, .add, listener, events: .input, data: listener.rawValue)
         self.listener = listener
+        if let https = options.https {
+            let tlsListener = try context.socket()
+            try context.bind(tlsListener, port: https.port)
+            try context.listen(tlsListener)
+            try context.control(poll, .add, tlsListener, events: .input, data: tlsListener.rawValue)
+            self.tlsListener = tlsListener
+        }
         connections = .allocate(capacity: context.socketCapacity)
         connections.initialize(repeating: HTTPConnection())
         memory.unmap()
@@ -90,8 +112,8 @@ public struct HTTPServer: EngineApplication, ~Copyable {
             guard count > 0 else { return }
             for event in events[0..<count] {
                 let socket = Socket(rawValue: event.data)
-                if socket == listener {
-                    acceptAll(&context)
+                if socket == listener || socket == tlsListener {
+                    acceptAll(from: socket, &context)
                 } else if event.events.contains(.error) {
                     let index = Int(socket.index)
                     if connections[index].isUpstream && !connections[index].isIdle {
@@ -107,11 +129,15 @@ public struct HTTPServer: EngineApplication, ~Copyable {
         }
     }
 
+    public func counters() -> [ApplicationCounter] { statistics.counters }
+
     /// On a stop signal: no new connections, and kept-alive connections that are
     /// between requests are closed now; the others finish their response first.
     public mutating func stopAccepting<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
         if let listener { try? context.close(listener) }
+        if let tlsListener { try? context.close(tlsListener) }
         listener = nil
+        tlsListener = nil
         for index in connections.indices where connections[index].isOpen && connections[index].lingerSince == nil {
             if connections[index].isIdle {
                 upstreams.unpark(Int32(index), server: connections[index].server)
@@ -127,11 +153,23 @@ public struct HTTPServer: EngineApplication, ~Copyable {
         }
     }
 
-    private mutating func acceptAll<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
-        guard let listener, let poll else { return }
+    /// Takes the connections waiting on `listener`; those of the HTTPS listener
+    /// get a TLS stream, which waits for the client's hello.
+    private mutating func acceptAll<Device: PacketDevice>(from listener: Socket, _ context: inout SocketContext<Device>) {
+        guard let poll else { return }
+        let secure = listener == tlsListener
         while let socket = try? context.accept(listener) {
             let index = Int(socket.index)
             connections[index] = HTTPConnection(socket: socket, limits: options.limits, now: context.now)
+            if secure {
+                guard let tlsContext, let stream = TLSStream.server(tlsContext) else {
+                    statistics.tlsHandshakeFailures &+= 1  // OpenSSL could not allocate
+                    try? context.abort(socket)
+                    connections[index].isOpen = false
+                    continue
+                }
+                connections[index].tls = stream
+            }
             connections[index].client = (try? context.peerAddress(of: socket))?.address ?? .any
             statistics.connectionsAccepted &+= 1
             try? context.control(poll, .add, socket, events: [.input, .output, .edgeTriggered], data: socket.rawValue)
@@ -156,6 +194,13 @@ public struct HTTPServer: EngineApplication, ~Copyable {
                 // Upstream deadlines: connecting (502) or waiting for response bytes (504).
                 if connection.peer >= 0 && now > connection.deadline {
                     upstreamFailed(index, connection.isConnecting ? .badGateway : .gatewayTimeout, &context)
+                }
+            } else if connection.tls != nil && !connection.tlsEstablished {
+                // A client that stalls its handshake (or vanished in the middle of it)
+                // would otherwise hold the connection until the idle timeout.
+                if let https = options.https, now.since(connection.opened) > https.handshakeTimeout {
+                    statistics.tlsHandshakeTimeouts &+= 1
+                    closeConnection(index, &context, reset: true)
                 }
             } else if let since = connection.lingerSince {
                 // Long enough for the response to have arrived: a reset now (if the
@@ -199,6 +244,10 @@ public struct HTTPServer: EngineApplication, ~Copyable {
         let connection = connections[index]
         connections[index].isOpen = false
         if connection.output.file >= 0 { close(connection.output.file) }
+        if let stream = connection.tls {
+            stream.free()
+            connections[index].tls = nil
+        }
         if !connection.isUpstream, connection.peer >= 0, connections[Int(connection.peer)].peer == Int32(index) {
             // The client went away: its upstream exchange cannot finish.
             connections[Int(connection.peer)].peer = -1

@@ -1,5 +1,6 @@
 import MTCP
 import MTCPHTTP
+import MTCPTLS
 
 /// What one core's HTTP server needs to run: the server's configuration
 /// (conf/httpd.json) in the forms the data path uses.
@@ -25,6 +26,8 @@ public struct HTTPServerOptions: Sendable {
     public var pools: [[(address: IPv4Address, port: UInt16)]] = []
     /// Where each core appends the combined-format access log; nil for none.
     public var accessLogPath: String?
+    /// HTTPS beside plain HTTP; nil for none.
+    public var https: HTTPSOptions?
 
     /// Where the access log goes when the configuration turns it on.
     public static let defaultAccessLogPath = "access.log"
@@ -48,5 +51,33 @@ public struct HTTPServerOptions: Sendable {
             names.firstIndex(of: route.upstream).map { (route.prefix, $0) }
         }
         accessLogPath = configuration.accessLog ? Self.defaultAccessLogPath : nil
+        https = configuration.tls.map(HTTPSOptions.init)
+    }
+}
+
+/// HTTPS: its port, the TLS context's settings and the handshake deadline.
+public struct HTTPSOptions: Sendable {
+    public var port: UInt16
+    public var settings: TLSServerSettings
+    /// A connection whose handshake is not done this long after it opened is closed.
+    public var handshakeTimeout: TimeSpan
+
+    public init(port: UInt16, settings: TLSServerSettings, handshakeTimeout: TimeSpan) {
+        self.port = port
+        self.settings = settings
+        self.handshakeTimeout = handshakeTimeout
+    }
+
+    /// The options of a configuration's `tls` object, with ticket keys made now
+    /// (once for the process: every core gets a copy of these options).
+    public init(_ tls: HTTPServerConfiguration.TLS) {
+        var settings = TLSServerSettings(certificatePath: tls.certificate, privateKeyPath: tls.privateKey,
+                                         ticketKeys: TLSContextFactory.randomTicketKeys())
+        settings.minimumVersion = TLSVersion(rawValue: tls.minProtocol) ?? .tls12
+        settings.ciphers = tls.ciphers ?? settings.ciphers
+        settings.cipherSuites = tls.cipherSuites
+        settings.sessionTickets = tls.sessionTickets
+        self.init(port: tls.listenPort, settings: settings,
+                  handshakeTimeout: .milliseconds(UInt64(tls.handshakeMilliseconds)))
     }
 }

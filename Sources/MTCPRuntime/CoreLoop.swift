@@ -86,11 +86,13 @@ func runCore<Application: EngineApplication & ~Copyable>(
         if now >= nextPublish {
             nextPublish = now + settings.publishInterval
             snapshot = context.snapshot(core: core)
+            snapshot.application = application.counters()
             board.publish(snapshot)
         }
         backoff.record(received: received)
     }
     snapshot = context.snapshot(core: core)
+    snapshot.application = application.counters()
     board.publish(snapshot)
     context.releaseAll()
     return CoreOutcome(snapshot: snapshot, failure: nil)

@@ -13,6 +13,9 @@ public protocol EngineApplication: ~Copyable, SendableMetatype {
     /// Whether the application has nothing left to finish. By default: when it
     /// holds no sockets.
     func isFinished<Device: PacketDevice>(_ context: borrowing SocketContext<Device>) -> Bool
+    /// The application's own counters (requests, handshakes, ...), in the same
+    /// order every time, for the statistics board. By default: none.
+    func counters() -> [ApplicationCounter]
 }
 
 extension EngineApplication where Self: ~Copyable {
@@ -23,4 +26,6 @@ extension EngineApplication where Self: ~Copyable {
     public func isFinished<Device: PacketDevice>(_ context: borrowing SocketContext<Device>) -> Bool {
         context.socketCount == 0
     }
+
+    public func counters() -> [ApplicationCounter] { [] }
 }

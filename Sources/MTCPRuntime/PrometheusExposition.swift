@@ -24,6 +24,11 @@ public enum PrometheusExposition {
         for field in TCPStatistics.counters {
             family(field.name + "_total", "counter", field.help) { $0.tcp[keyPath: field.keyPath] }
         }
+        for (index, counter) in (snapshots.first?.application ?? []).enumerated() {
+            family(counter.name + "_total", "counter", counter.help) {
+                index < $0.application.count ? $0.application[index].value : 0
+            }
+        }
         family("connections", "gauge", "Connections in the pool (any state)") { UInt64($0.connections) }
         family("connection_capacity", "gauge", "Size of the connection pool (max_concurrency)") {
             UInt64($0.connectionCapacity)

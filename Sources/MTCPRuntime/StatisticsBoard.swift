@@ -12,8 +12,23 @@ public struct CoreSnapshot: Sendable {
     public var sockets = 0
     public var framesCaptured: UInt64 = 0
     public var framesNotCaptured: UInt64 = 0
+    /// The application's counters (`EngineApplication.counters`).
+    public var application: [ApplicationCounter] = []
 
     public init(core: Int) { self.core = core }
+}
+
+/// A counter of the application's, named for Prometheus (`mtcp_NAME_total`).
+public struct ApplicationCounter: Sendable, Equatable {
+    public let name: String
+    public let help: String
+    public var value: UInt64
+
+    public init(name: String, help: String, value: UInt64) {
+        self.name = name
+        self.help = help
+        self.value = value
+    }
 }
 
 /// The engines' statistics, shared with the management thread (printing,
@@ -46,6 +61,14 @@ extension [CoreSnapshot] {
             sum.sockets += snapshot.sockets
             sum.framesCaptured += snapshot.framesCaptured
             sum.framesNotCaptured += snapshot.framesNotCaptured
+            // Every core runs the same application: its counters line up.
+            if sum.application.isEmpty {
+                sum.application = snapshot.application
+            } else {
+                for index in sum.application.indices where index < snapshot.application.count {
+                    sum.application[index].value &+= snapshot.application[index].value
+                }
+            }
         }
         return sum
     }

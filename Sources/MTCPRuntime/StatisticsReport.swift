@@ -33,3 +33,10 @@ extension TCPStatistics {
         """
     }
 }
+
+extension [ApplicationCounter] {
+    /// The application's counters on one line (`name value, ...`), for the end of a run.
+    public var report: String {
+        isEmpty ? "" : "application: " + map { "\($0.name) \($0.value)" }.joined(separator: ", ")
+    }
+}

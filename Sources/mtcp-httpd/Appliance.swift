@@ -18,6 +18,8 @@ struct Appliance: EngineApplication, ~Copyable {
         services.handle(&context)
     }
 
+    func counters() -> [ApplicationCounter] { http.counters() }
+
     mutating func stopAccepting<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
         http.stopAccepting(&context)
         services.stopAccepting(&context)

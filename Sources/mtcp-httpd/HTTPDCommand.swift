@@ -4,6 +4,7 @@ import MTCP
 import MTCPConfig
 import MTCPHTTP
 import MTCPHTTPServer
+import MTCPTLS
 import MTCPRuntime
 
 @main
@@ -57,6 +58,7 @@ struct HTTPDCommand: ParsableCommand {
             if let httpPort { configuration.listenPort = httpPort }
             var httpOptions = HTTPServerOptions(configuration)
             if let accessLog { httpOptions.accessLogPath = accessLog }
+            if let https = httpOptions.https { try checkTLS(https) }
             let options = httpOptions
             let outcome = try runtime.run(idleBackoff: backoff) { _ in
                 Appliance(http: try HTTPServer(options: options),
@@ -64,7 +66,7 @@ struct HTTPDCommand: ParsableCommand {
                                                 daytimePort: daytimePort))
             }
             let total = outcome.total
-            print("mtcp-httpd: stopped\n" + total.engine.report + "\n" + total.tcp.report)
+            print("mtcp-httpd: stopped\n" + total.engine.report + "\n" + total.tcp.report + "\n" + total.application.report)
             for failure in outcome.failures { print("mtcp-httpd: \(failure)") }
             if !outcome.failures.isEmpty { throw ExitCode.failure }
         } catch let error as HTTPConfigurationError {
@@ -73,6 +75,16 @@ struct HTTPDCommand: ParsableCommand {
             exitWithStartupFailure("mtcp-httpd", "configuration error: \(error)")
         } catch let error as DPDKError {
             exitWithStartupFailure("mtcp-httpd", "start-up failed: \(error)")
+        }
+    }
+
+    /// Makes a TLS context once before the cores start, so that a missing or
+    /// unreadable certificate is a one-line start-up failure.
+    private func checkTLS(_ https: HTTPSOptions) throws {
+        do {
+            TLSContextFactory.free(try TLSContextFactory.server(https.settings))
+        } catch {
+            exitWithStartupFailure("mtcp-httpd", "TLS: \(error) (`make tls-cert` makes a self-signed certificate)")
         }
     }
 }

@@ -74,9 +74,9 @@ struct HTTPTestNetwork: ~Copyable {
     }
 
     /// Opens a client connection that sends `bytes` (more can be queued later).
-    mutating func open(sending bytes: [UInt8] = [], readLimit: Int = .max) -> HTTPTestClient {
+    mutating func open(sending bytes: [UInt8] = [], readLimit: Int = .max, port: UInt16 = Self.port) -> HTTPTestClient {
         let connection = HTTPTestClient(readLimit: readLimit)
-        connection.id = try? client.connect(to: Self.serverIP, port: Self.port, now: link.now)
+        connection.id = try? client.connect(to: Self.serverIP, port: port, now: link.now)
         connection.pending = bytes
         clients.append(connection)
         return connection

@@ -16,10 +16,15 @@ func configurationError(_ json: String) -> String? {
 }
 
 @Suite struct HTTPServerConfigurationTests {
+    /// The shipped file spells out every default, and turns HTTPS on with the
+    /// default TLS settings (`make tls-cert` makes its certificate).
     @Test func theShippedFileHoldsTheDefaults() throws {
         let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("conf/httpd.json").path
-        #expect(try HTTPServerConfiguration.load(path: file) == HTTPServerConfiguration())
+        var expected = HTTPServerConfiguration()
+        expected.tls = HTTPServerConfiguration.TLS()
+        #expect(try HTTPServerConfiguration.load(path: file) == expected)
+        #expect(HTTPServerConfiguration().tls == nil, "no HTTPS unless the file asks for it")
         #expect(try decodeConfiguration("{}") == HTTPServerConfiguration())
         let defaults = HTTPServerConfiguration()
         #expect(defaults.listenPort == 80 && defaults.documentRoot == "www" && !defaults.accessLog)
@@ -54,6 +59,31 @@ func configurationError(_ json: String) -> String? {
         let configuration = try decodeConfiguration(#"{"limits": {"max_body_bytes": 5}}"#)
         #expect(configuration.limits.maxBodyBytes == 5)
         #expect(configuration.limits.maxHeaderCount == HTTPLimits().maxHeaderCount)
+    }
+
+    @Test func decodesTheTLSObject() throws {
+        let configuration = try decodeConfiguration("""
+            {"tls": {"listen_port": 8443, "certificate": "c.pem", "private_key": "k.pem", "min_protocol": "TLSv1.3",
+                     "ciphers": "ECDHE-ECDSA-AES128-GCM-SHA256", "ciphersuites": "TLS_AES_128_GCM_SHA256",
+                     "session_tickets": false, "handshake_timeout_ms": 500}}
+            """)
+        let tls = try #require(configuration.tls)
+        #expect(tls.listenPort == 8443 && tls.certificate == "c.pem" && tls.privateKey == "k.pem")
+        #expect(tls.minProtocol == "TLSv1.3" && tls.ciphers == "ECDHE-ECDSA-AES128-GCM-SHA256")
+        #expect(tls.cipherSuites == "TLS_AES_128_GCM_SHA256" && !tls.sessionTickets && tls.handshakeMilliseconds == 500)
+        #expect(try decodeConfiguration(#"{"tls": {}}"#).tls == HTTPServerConfiguration.TLS())
+    }
+
+    @Test func tlsMistakesAreNamed() {
+        #expect(configurationError("{\n\"tls\": {\n  \"min_protocol\": \"TLSv1.1\"}}")
+                == "conf/test.json:3: tls.min_protocol: must be one of TLSv1.2, TLSv1.3")
+        #expect(configurationError(#"{"tls": {"listen_port": 80}}"#)
+                == "conf/test.json:1: tls.listen_port: must differ from listen_port")
+        #expect(configurationError(#"{"tls": {"listen_port": 0}}"#) == "conf/test.json:1: tls.listen_port: must be 1...65535")
+        #expect(configurationError(#"{"tls": {"handshake_timeout_ms": 0}}"#)
+                == "conf/test.json:1: tls.handshake_timeout_ms: must be positive")
+        #expect(configurationError(#"{"tls": {"certificate": ""}}"#) == "conf/test.json:1: tls.certificate: must not be empty")
+        #expect(configurationError(#"{"tls": {"cert": "x"}}"#)?.hasPrefix("conf/test.json:1: tls.cert: unknown key") == true)
     }
 
     @Test func errorsNameTheFileTheKeyAndTheLine() {

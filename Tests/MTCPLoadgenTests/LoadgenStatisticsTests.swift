@@ -136,7 +136,11 @@ import Testing
         #expect(base.host == "198.18.0.1:8080")
         let bare = try HTTPTarget(url: "http://10.0.0.1")
         #expect(bare.port == 80 && bare.path == "/")
-        for bad in ["https://1.2.3.4/", "http://host/", "http://1.2.3.4:0/", "http://1.2.3.4:99999/", "http://1.2.3.4/a b"] {
+        let secure = try HTTPTarget(url: "https://10.0.0.1/a")
+        #expect(secure.isTLS && secure.port == 443 && secure.url == "https://10.0.0.1/a")
+        #expect(try HTTPTarget(url: "https://10.0.0.1:8443").port == 8443)
+        #expect(!bare.isTLS)
+        for bad in ["ftp://1.2.3.4/", "https//1.2.3.4/", "http://host/", "http://1.2.3.4:0/", "http://1.2.3.4:99999/", "http://1.2.3.4/a b"] {
             #expect(throws: LoadgenError.self, "\(bad)") { try HTTPTarget(url: bad) }
         }
     }

@@ -1,0 +1,93 @@
+import COpenSSL
+
+/// Makes the OpenSSL contexts (SSL_CTX) of one core: each core its own, so the
+/// data path shares nothing between cores. The caller frees them with `free`.
+public enum TLSContextFactory {
+    /// A server context from `settings`, with its certificate and key loaded and
+    /// checked against each other.
+    public static func server(_ settings: TLSServerSettings) throws(TLSSetupError) -> OpaquePointer {
+        ERR_clear_error()
+        guard let context = SSL_CTX_new(TLS_server_method()) else { throw TLSSetupError("cannot make an SSL context") }
+        do throws(TLSSetupError) {
+            try configureServer(context, settings)
+        } catch {
+            SSL_CTX_free(context)
+            throw error
+        }
+        return context
+    }
+
+    private static func configureServer(_ context: OpaquePointer,
+                                        _ settings: TLSServerSettings) throws(TLSSetupError) {
+        guard SSL_CTX_use_certificate_chain_file(context, settings.certificatePath) == 1 else {
+            throw TLSSetupError("cannot load the certificate \(settings.certificatePath)")
+        }
+        guard SSL_CTX_use_PrivateKey_file(context, settings.privateKeyPath, SSL_FILETYPE_PEM) == 1 else {
+            throw TLSSetupError("cannot load the private key \(settings.privateKeyPath)")
+        }
+        guard SSL_CTX_check_private_key(context) == 1 else {
+            throw TLSSetupError("the private key \(settings.privateKeyPath) does not match the certificate "
+                + settings.certificatePath)
+        }
+        let version = settings.minimumVersion == .tls13 ? TLS1_3_VERSION : TLS1_2_VERSION
+        guard mtcp_ssl_ctx_set_min_proto_version(context, version) == 1 else {
+            throw TLSSetupError("cannot set the minimum protocol \(settings.minimumVersion.rawValue)")
+        }
+        guard SSL_CTX_set_cipher_list(context, settings.ciphers) == 1 else {
+            throw TLSSetupError("no usable cipher in \"\(settings.ciphers)\"")
+        }
+        if let suites = settings.cipherSuites, SSL_CTX_set_ciphersuites(context, suites) != 1 {
+            throw TLSSetupError("no usable TLS 1.3 cipher suite in \"\(suites)\"")
+        }
+        // No renegotiation (a client could make the server redo the costly part at
+        // will); tickets only if asked.
+        var options = mtcp_ssl_op_no_renegotiation
+        if !settings.sessionTickets { options |= mtcp_ssl_op_no_ticket }
+        SSL_CTX_set_options(context, options)
+        // Resumption is by ticket alone: a per-core session cache would resume
+        // only on the core that made the session.
+        _ = mtcp_ssl_ctx_set_session_cache_mode(context, Int(SSL_SESS_CACHE_OFF))
+        if settings.sessionTickets {
+            guard settings.ticketKeys.count == TLSServerSettings.ticketKeyBytes,
+                  mtcp_ssl_ctx_set_ticket_keys(context, settings.ticketKeys, settings.ticketKeys.count) == 1
+            else { throw TLSSetupError("cannot set the session ticket keys") }
+        }
+        setCommonModes(context)
+        mtcp_ssl_ctx_select_http11(context)
+    }
+
+    /// A client context for the load generator: it does not check the server's
+    /// certificate (benchmarks run against self-signed ones), it keeps sessions
+    /// for resumption on request, and it offers ALPN http/1.1.
+    public static func client() throws(TLSSetupError) -> OpaquePointer {
+        ERR_clear_error()
+        guard let context = SSL_CTX_new(TLS_client_method()) else { throw TLSSetupError("cannot make an SSL context") }
+        SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
+        _ = mtcp_ssl_ctx_set_min_proto_version(context, TLS1_2_VERSION)
+        setCommonModes(context)
+        let alpn: [UInt8] = [8] + Array("http/1.1".utf8)
+        guard SSL_CTX_set_alpn_protos(context, alpn, UInt32(alpn.count)) == 0 else {
+            SSL_CTX_free(context)
+            throw TLSSetupError("cannot set ALPN")
+        }
+        return context
+    }
+
+    /// Writes of any size go out in as many records as they need and may be
+    /// taken in part; buffers of idle connections go back to the allocator
+    /// (thousands of kept-alive connections would otherwise hold 34 KiB each).
+    private static func setCommonModes(_ context: OpaquePointer) {
+        _ = mtcp_ssl_ctx_set_mode(context, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+            | SSL_MODE_RELEASE_BUFFERS))
+    }
+
+    public static func free(_ context: OpaquePointer) { SSL_CTX_free(context) }
+
+    /// Fresh random ticket keys, made once per process and given to every core.
+    public static func randomTicketKeys() -> [UInt8] {
+        var keys = [UInt8](repeating: 0, count: TLSServerSettings.ticketKeyBytes)
+        let made = RAND_bytes(&keys, Int32(keys.count))
+        precondition(made == 1, "OpenSSL's random generator failed")
+        return keys
+    }
+}

@@ -1,0 +1,39 @@
+/// How a core's TLS server context is made: the certificate, the protocol and
+/// cipher policy, and the session ticket keys every core shares.
+public struct TLSServerSettings: Sendable, Equatable {
+    /// PEM certificate chain file (leaf first).
+    public var certificatePath: String
+    /// PEM private key file of the certificate.
+    public var privateKeyPath: String
+    /// Oldest protocol version accepted.
+    public var minimumVersion = TLSVersion.tls12
+    /// TLS 1.2 cipher list (OpenSSL syntax). The default allows forward-secret
+    /// AEAD suites only, as Mozilla's "intermediate" policy does.
+    public var ciphers = TLSServerSettings.defaultCiphers
+    /// TLS 1.3 cipher suites (OpenSSL syntax); nil keeps OpenSSL's default.
+    public var cipherSuites: String?
+    /// Whether clients get session tickets to resume with.
+    public var sessionTickets = true
+    /// Ticket encryption keys: the same on every core, so that a ticket issued
+    /// on one core resumes on another (RSS spreads a client's connections).
+    public var ticketKeys: [UInt8]
+
+    public static let defaultCiphers = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+        + "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+        + "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+    /// Bytes of ticket keys OpenSSL takes: 16 of key name, 32 of HMAC secret, 32 of AES key.
+    public static let ticketKeyBytes = 80
+
+    public init(certificatePath: String, privateKeyPath: String, ticketKeys: [UInt8]) {
+        self.certificatePath = certificatePath
+        self.privateKeyPath = privateKeyPath
+        self.ticketKeys = ticketKeys
+    }
+}
+
+/// Protocol versions the server may be limited to.
+public enum TLSVersion: String, Sendable, CaseIterable {
+    case tls12 = "TLSv1.2"
+    case tls13 = "TLSv1.3"
+}

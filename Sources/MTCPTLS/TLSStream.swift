@@ -1,0 +1,248 @@
+import COpenSSL
+import MTCP
+
+/// One TLS connection over a socket of the user-level stack. OpenSSL never
+/// sees the socket: ciphertext passes through two memory BIOs, filled from the
+/// socket's received bytes and drained into its send buffer by these calls, on
+/// the engine's own thread. Every call leaves nothing behind that needs the
+/// socket's attention except ciphertext in `incoming`/`outgoing`, which the
+/// next call (or `flush` on an output event) moves on.
+public struct TLSStream {
+    let ssl: OpaquePointer
+    /// Ciphertext received from the peer, for OpenSSL to read.
+    let incoming: OpaquePointer
+    /// Ciphertext OpenSSL wrote, for the socket.
+    let outgoing: OpaquePointer
+
+    /// Largest plaintext of one record (RFC 8446 §5.1).
+    static let recordPayload = 16_384
+    /// Most bytes a record adds to its plaintext with the AEAD suites allowed:
+    /// 5 of header, 8 of explicit nonce and 16 of tag (TLS 1.2 AES-GCM).
+    static let recordOverhead = 29
+
+    /// A stream that waits for a client's hello; nil when OpenSSL cannot allocate one.
+    public static func server(_ context: OpaquePointer) -> TLSStream? {
+        guard let stream = make(context) else { return nil }
+        SSL_set_accept_state(stream.ssl)
+        return stream
+    }
+
+    /// A stream that will say hello to a server, offering `session` (from an
+    /// earlier connection's `session()`) for resumption.
+    public static func client(_ context: OpaquePointer, serverName: String?, session: OpaquePointer?) -> TLSStream? {
+        guard let stream = make(context) else { return nil }
+        SSL_set_connect_state(stream.ssl)
+        if let serverName { _ = mtcp_ssl_set_host_name(stream.ssl, serverName) }
+        if let session { SSL_set_session(stream.ssl, session) }
+        return stream
+    }
+
+    private static func make(_ context: OpaquePointer) -> TLSStream? {
+        guard let ssl = SSL_new(context) else { return nil }
+        guard let incoming = BIO_new(BIO_s_mem()), let outgoing = BIO_new(BIO_s_mem()) else {
+            SSL_free(ssl)
+            return nil
+        }
+        mtcp_bio_set_mem_retry(incoming)
+        mtcp_bio_set_mem_retry(outgoing)
+        SSL_set_bio(ssl, incoming, outgoing)  // the SSL object owns both from here
+        return TLSStream(ssl: ssl, incoming: incoming, outgoing: outgoing)
+    }
+
+    /// Frees the connection's TLS state (and the ciphertext not sent).
+    public func free() { SSL_free(ssl) }
+
+    /// The handshake is complete.
+    public var isEstablished: Bool { SSL_is_init_finished(ssl) == 1 }
+    /// The handshake resumed an earlier session.
+    public var isResumed: Bool { SSL_session_reused(ssl) == 1 }
+    /// Ciphertext is waiting for room in the socket's send buffer.
+    public var hasPendingOutput: Bool { mtcp_bio_pending(outgoing) > 0 }
+
+    /// The session to resume with later, retained (free it with
+    /// `TLSStream.release(session:)`); nil when it cannot be resumed.
+    public func session() -> OpaquePointer? {
+        guard let session = SSL_get1_session(ssl) else { return nil }
+        guard SSL_SESSION_is_resumable(session) == 1 else {
+            SSL_SESSION_free(session)
+            return nil
+        }
+        return session
+    }
+
+    public static func release(session: OpaquePointer) { SSL_SESSION_free(session) }
+
+    // MARK: - Moving ciphertext
+
+    /// Moves waiting ciphertext into the socket's send buffer, straight from
+    /// the BIO's memory. Returns whether all of it went.
+    public func flush<Device: PacketDevice>(_ socket: Socket, _ context: inout SocketContext<Device>,
+                                            scratch: UnsafeMutableRawBufferPointer) throws(SocketError) -> Bool {
+        while true {
+            var data: UnsafeMutablePointer<CChar>?
+            let pending = mtcp_bio_mem_data(outgoing, &data)
+            guard pending > 0, let data else { return true }
+            let written: Int
+            do {
+                written = try context.write(socket, UnsafeRawBufferPointer(start: data, count: pending))
+            } catch .wouldBlock {
+                return false
+            }
+            // Sent: take the bytes out of the BIO.
+            var consumed = 0
+            while consumed < written {
+                consumed += Int(BIO_read(outgoing, scratch.baseAddress, Int32(min(written - consumed, scratch.count))))
+            }
+            if written < pending { return false }
+        }
+    }
+
+    /// Moves what the socket received into the stream. Returns false at the
+    /// socket's end of stream.
+    private func pull<Device: PacketDevice>(_ socket: Socket, _ context: inout SocketContext<Device>,
+                                            scratch: UnsafeMutableRawBufferPointer) throws(TLSStreamError) -> Bool {
+        let received: Int
+        do {
+            received = try context.read(socket, into: scratch)
+        } catch .wouldBlock {
+            throw .wouldBlock
+        } catch {
+            throw .socket(error)
+        }
+        guard received > 0 else { return false }
+        BIO_write(incoming, scratch.baseAddress, Int32(received))
+        return true
+    }
+
+    private func sendPending<Device: PacketDevice>(_ socket: Socket, _ context: inout SocketContext<Device>,
+                                                   scratch: UnsafeMutableRawBufferPointer) throws(TLSStreamError) {
+        do {
+            _ = try flush(socket, &context, scratch: scratch)
+        } catch {
+            throw .socket(error)
+        }
+    }
+
+    /// Why OpenSSL's last call failed, taking its queued errors.
+    private func failure() -> TLSFailure {
+        let failure = TLSFailure(duringHandshake: !isEstablished, code: ERR_peek_error())
+        ERR_clear_error()
+        return failure
+    }
+
+    // MARK: - Plaintext
+
+    /// Reads plaintext into `buffer`, driving the handshake first. Returns 0 at
+    /// the end of the stream (close_notify, or the peer's FIN without one: the
+    /// HTTP framing above tells a truncated message). Handshake messages and
+    /// alerts produced on the way are sent as room allows.
+    public func read<Device: PacketDevice>(into buffer: UnsafeMutableRawBufferPointer, from socket: Socket,
+                                           _ context: inout SocketContext<Device>,
+                                           scratch: UnsafeMutableRawBufferPointer) throws(TLSStreamError) -> Int {
+        while true {
+            ERR_clear_error()
+            let count = SSL_read(ssl, buffer.baseAddress, Int32(clamping: buffer.count))
+            try sendPending(socket, &context, scratch: scratch)
+            if count > 0 { return Int(count) }
+            switch SSL_get_error(ssl, count) {
+            case SSL_ERROR_WANT_READ:
+                guard try pull(socket, &context, scratch: scratch) else { return 0 }
+            case SSL_ERROR_ZERO_RETURN:
+                return 0
+            default:
+                throw .failed(failure())
+            }
+        }
+    }
+
+    /// Drives a client's handshake. Returns whether it is complete.
+    public func handshake<Device: PacketDevice>(_ socket: Socket, _ context: inout SocketContext<Device>,
+                                                scratch: UnsafeMutableRawBufferPointer) throws(TLSStreamError) -> Bool {
+        while true {
+            ERR_clear_error()
+            let result = SSL_do_handshake(ssl)
+            try sendPending(socket, &context, scratch: scratch)
+            if result == 1 { return true }
+            guard SSL_get_error(ssl, result) == SSL_ERROR_WANT_READ else { throw .failed(failure()) }
+            let pulled: Bool
+            do {
+                pulled = try pull(socket, &context, scratch: scratch)
+            } catch .wouldBlock {
+                return false
+            }
+            // Closed in the middle of the handshake.
+            guard pulled else { throw .socket(.connectionReset) }
+        }
+    }
+
+    /// Encrypts as much of `pieces` as the socket's send buffer can take once
+    /// encrypted, and sends it. Short pieces (a response head and a small body)
+    /// go in one record. Returns the plaintext bytes taken.
+    public func write<Device: PacketDevice>(_ pieces: UnsafeBufferPointer<UnsafeRawBufferPointer>, to socket: Socket,
+                                            _ context: inout SocketContext<Device>,
+                                            scratch: UnsafeMutableRawBufferPointer) throws(TLSStreamError) -> Int {
+        let flushed: Bool
+        do {
+            flushed = try flush(socket, &context, scratch: scratch)
+        } catch {
+            throw .socket(error)
+        }
+        guard flushed else { throw .wouldBlock }
+        var room = context.writableBytes(socket)
+        var total = 0
+        let combined = pieces.reduce(0) { $0 + $1.count }
+        if pieces.count > 1 && combined <= min(Self.recordPayload, scratch.count)
+            && combined + Self.recordOverhead <= room {
+            var offset = 0
+            for piece in pieces {
+                UnsafeMutableRawBufferPointer(rebasing: scratch[offset..<offset + piece.count]).copyMemory(from: piece)
+                offset += piece.count
+            }
+            total = try encrypt(UnsafeRawBufferPointer(rebasing: scratch[0..<combined]))
+        } else {
+            for piece in pieces where !piece.isEmpty {
+                let count = min(piece.count, Self.plaintext(fitting: room))
+                guard count > 0 else { break }
+                let taken = try encrypt(UnsafeRawBufferPointer(rebasing: piece[0..<count]))
+                total += taken
+                room -= Self.ciphertext(of: taken)
+                if taken < piece.count { break }
+            }
+        }
+        try sendPending(socket, &context, scratch: scratch)
+        guard total > 0 else { throw .wouldBlock }
+        return total
+    }
+
+    /// Plaintext that fits `room` bytes once in records.
+    public static func plaintext(fitting room: Int) -> Int {
+        let records = (room + recordPayload + recordOverhead - 1) / (recordPayload + recordOverhead)
+        return max(0, room - records * recordOverhead)
+    }
+
+    /// Most bytes `count` plaintext bytes take once in records.
+    static func ciphertext(of count: Int) -> Int {
+        count + (count + recordPayload - 1) / recordPayload * recordOverhead
+    }
+
+    private func encrypt(_ bytes: UnsafeRawBufferPointer) throws(TLSStreamError) -> Int {
+        ERR_clear_error()
+        let count = SSL_write(ssl, bytes.baseAddress, Int32(clamping: bytes.count))
+        if count > 0 { return Int(count) }
+        // Before the handshake is done there is nothing to write with yet.
+        guard SSL_get_error(ssl, count) == SSL_ERROR_WANT_READ else { throw .failed(failure()) }
+        return 0
+    }
+
+    /// Queues close_notify (once the handshake is done; there is no session to
+    /// close before) and sends what waits. Returns whether all of it went.
+    public func close<Device: PacketDevice>(_ socket: Socket, _ context: inout SocketContext<Device>,
+                                            scratch: UnsafeMutableRawBufferPointer) throws(SocketError) -> Bool {
+        if isEstablished {
+            ERR_clear_error()
+            _ = SSL_shutdown(ssl)
+            ERR_clear_error()
+        }
+        return try flush(socket, &context, scratch: scratch)
+    }
+}

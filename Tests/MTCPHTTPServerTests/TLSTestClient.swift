@@ -1,0 +1,118 @@
+import COpenSSL
+import Glibc
+import MTCPTLS
+
+/// A TLS client for the virtual link: OpenSSL with memory BIOs on top of an
+/// `HTTPTestClient`, whose `pending` bytes it fills with ciphertext and whose
+/// `received` bytes it decrypts. `pump` once a round moves everything on.
+final class TLSTestClient {
+    let ssl: OpaquePointer
+    private let fromServer: OpaquePointer
+    private let toServer: OpaquePointer
+    /// Ciphertext of `connection.received` already given to OpenSSL.
+    private var fed = 0
+    /// Plaintext to send once the handshake allows it.
+    private var outgoing: [UInt8] = []
+    /// Decrypted bytes from the server.
+    var plaintext: [UInt8] = []
+    /// OpenSSL's reason when the handshake or a record failed.
+    var failure: String?
+    /// The server's close_notify arrived.
+    var sawCloseNotify = false
+
+    init(context: OpaquePointer, session: OpaquePointer? = nil) {
+        ssl = SSL_new(context)!
+        fromServer = BIO_new(BIO_s_mem())!
+        toServer = BIO_new(BIO_s_mem())!
+        mtcp_bio_set_mem_retry(fromServer)
+        mtcp_bio_set_mem_retry(toServer)
+        SSL_set_bio(ssl, fromServer, toServer)
+        SSL_set_connect_state(ssl)
+        if let session { SSL_set_session(ssl, session) }
+    }
+
+    deinit { SSL_free(ssl) }
+
+    var isEstablished: Bool { SSL_is_init_finished(ssl) == 1 }
+    var isResumed: Bool { SSL_session_reused(ssl) == 1 }
+    var protocolVersion: String { String(cString: SSL_get_version(ssl)) }
+
+    func send(_ text: String) { outgoing += Array(text.utf8) }
+
+    /// One round: decrypt what arrived, encrypt what waits, hand the ciphertext over.
+    func pump(_ connection: HTTPTestClient) {
+        if connection.received.count > fed {
+            connection.received[fed...].withUnsafeBytes { _ = BIO_write(fromServer, $0.baseAddress, Int32($0.count)) }
+            fed = connection.received.count
+        }
+        var buffer = [UInt8](repeating: 0, count: 16_384)
+        while failure == nil {
+            ERR_clear_error()
+            let count = SSL_read(ssl, &buffer, Int32(buffer.count))
+            if count > 0 {
+                plaintext += buffer[0..<Int(count)]
+                continue
+            }
+            switch SSL_get_error(ssl, count) {
+            case SSL_ERROR_WANT_READ: break
+            case SSL_ERROR_ZERO_RETURN: sawCloseNotify = true
+            default: failure = ERR_reason_error_string(ERR_get_error()).map { String(cString: $0) } ?? "unknown"
+            }
+            break
+        }
+        if isEstablished && !outgoing.isEmpty {
+            let written = outgoing.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
+            if written > 0 { outgoing.removeFirst(Int(written)) }
+        }
+        while mtcp_bio_pending(toServer) > 0 {
+            let count = BIO_read(toServer, &buffer, Int32(buffer.count))
+            guard count > 0 else { break }
+            connection.pending += buffer[0..<Int(count)]
+        }
+    }
+
+    /// The session to resume with (retained; the caller frees it).
+    func session() -> OpaquePointer? { SSL_get1_session(ssl) }
+
+    /// A client context offering `alpn` (none when empty), limited to `maxVersion` when given.
+    static func context(alpn: [String] = ["http/1.1"], maxVersion: Int32? = nil) -> OpaquePointer {
+        let context = SSL_CTX_new(TLS_client_method())!
+        SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
+        if let maxVersion { _ = SSL_CTX_ctrl(context, SSL_CTRL_SET_MAX_PROTO_VERSION, Int(maxVersion), nil) }
+        let protocols = alpn.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) }
+        if !protocols.isEmpty { _ = SSL_CTX_set_alpn_protos(context, protocols, UInt32(protocols.count)) }
+        return context
+    }
+}
+
+/// A self-signed ECDSA P-256 certificate and key for the tests, made once per
+/// test run with the openssl command (nothing secret is kept in the repository).
+enum TestCertificate {
+    static let files: (certificate: String, key: String) = {
+        var template = Array("/tmp/mtcp-tls-test-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { fatalError("mkdtemp failed") }
+        let directory = String(cString: made)
+        let certificate = directory + "/server.crt"
+        let key = directory + "/server.key"
+        let status = spawnAndWait(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                                   "-nodes", "-days", "2", "-subj", "/CN=mtcp-test", "-keyout", key,
+                                   "-out", certificate])
+        precondition(status == 0, "openssl req failed (status \(status)): is the openssl command installed?")
+        return (certificate, key)
+    }()
+
+    private static func spawnAndWait(_ arguments: [String]) -> Int32 {
+        var pid = pid_t()
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        guard posix_spawnp(&pid, arguments[0], &actions, nil, &argv, environ) == 0 else { return -1 }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return status
+    }
+}
