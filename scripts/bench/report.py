@@ -159,8 +159,21 @@ def _tls(results):
                          f"{_pair(figures.get('linux_veth_latency_us'))} connect to response, handshake "
                          f"{_pair(figures.get('linux_veth_handshake_us'))} | mtcp-loadgen"
                          f"{' --tls-resume' if name == 'tls_resumed' else ''} over a veth to nginx, tickets on |")
+    saturated = [titles[name] for name in names if scenarios[name].get("linux_busy", {}).get("core0", 0) >= 0.95
+                 and scenarios[name].get("linux_busy", {}).get("core1", 1) < 0.9]
+    if saturated:
+        lines += ["", f"In the wrk rows of {', '.join(saturated)}, wrk's core was saturated while nginx's was not: "
+                      "those rows are bounded by the client's OpenSSL handshake work (a TLS 1.3 client verifies "
+                      "the server's ECDSA signature and parses its certificate on every full handshake), and "
+                      "mtcp-loadgen, with the same OpenSSL, is in the same position on our side, so their ratios "
+                      "say more about the clients than about the servers."]
     tls = results.get("tls", {})
     settings, negotiated = tls.get("settings") or {}, tls.get("negotiated", {})
+    busy = {name: max(scenarios[name].get("busy_before", {}).values(), default=0) for name in names}
+    if any(share >= 0.1 for share in busy.values()):
+        lines += ["", "Other work was on the cores in the second before: "
+                  + ", ".join(f"{titles[name]} {share:.0%} of the busier core" for name, share in busy.items())
+                  + ". Those figures are skewed by it."]
     lines += ["", "How:", "",
               "- Both servers use the same certificate and key files (conf/httpd.json's `tls`: a self-signed "
               "ECDSA P-256 certificate from `scripts/make-cert.sh`), protocols from "
