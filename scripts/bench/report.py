@@ -170,13 +170,15 @@ def _tls(results):
     tls = results.get("tls", {})
     settings, negotiated = tls.get("settings") or {}, tls.get("negotiated", {})
     busy = {name: max(scenarios[name].get("busy_before", {}).values(), default=0) for name in names}
-    if any(share >= 0.1 for share in busy.values()):
-        lines += ["", "Other work was on the cores in the second before: "
-                  + ", ".join(f"{titles[name]} {share:.0%} of the busier core" for name, share in busy.items())
-                  + ". Those figures are skewed by it."]
+    busy = {name: share for name, share in busy.items() if share >= 0.1}
+    if busy:
+        lines += ["", "Other work (another program, or the kernel still removing the previous scenario's namespaces) "
+                  "was on the cores in the second before "
+                  + ", ".join(f"{titles[name]} ({share:.0%} of the busier core)" for name, share in busy.items())
+                  + ": those figures are skewed by it."]
     lines += ["", "How:", "",
               "- Both servers use the same certificate and key files (conf/httpd.json's `tls`: a self-signed "
-              "ECDSA P-256 certificate from `scripts/make-cert.sh`), protocols from "
+              "ECDSA P-256 certificate, which the bench makes when it is missing), protocols from "
               f"{settings.get('min_protocol', 'TLSv1.2')} up, the same TLS 1.2 cipher list "
               f"(`{settings.get('ciphers', '?')}`), "
               + (f"TLS 1.3 suites `{settings['ciphersuites']}`" if settings.get("ciphersuites")
