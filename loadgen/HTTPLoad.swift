@@ -379,12 +379,42 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         slots[slot].deadline = now + plan.readTimeout
     }
 
-    /// How a failed TLS call counts.
+    /// How a failed read, write or handshake counts.
     private static func errorClass(_ error: TLSStreamError, established: Bool) -> ErrorClass {
         switch error {
         case .wouldBlock: .local  // not a failure: callers handle it before
         case .socket(let error): ErrorClass(error, established: established)
         case .failed(let failure): failure.duringHandshake ? .tlsHandshake : .malformedResponse
+        }
+    }
+
+    /// Writes request bytes: encrypted with TLS, straight to the socket otherwise.
+    private mutating func write<Device: PacketDevice>(_ slot: Int, _ bytes: UnsafeRawBufferPointer,
+                                                      _ context: inout SocketContext<Device>) throws(TLSStreamError) -> Int {
+        let socket = slots[slot].socket
+        if let stream = slots[slot].tls {
+            return try withUnsafePointer(to: bytes) { piece throws(TLSStreamError) in
+                try stream.write(UnsafeBufferPointer(start: piece, count: 1), to: socket, &context, scratch: tlsScratch)
+            }
+        }
+        do {
+            return try context.write(socket, bytes)
+        } catch {
+            throw error == .wouldBlock ? .wouldBlock : .socket(error)
+        }
+    }
+
+    /// Reads response bytes: decrypted with TLS, straight from the socket otherwise.
+    private mutating func read<Device: PacketDevice>(_ slot: Int, into buffer: UnsafeMutableRawBufferPointer,
+                                                     _ context: inout SocketContext<Device>) throws(TLSStreamError) -> Int {
+        let socket = slots[slot].socket
+        if let stream = slots[slot].tls {
+            return try stream.read(into: buffer, from: socket, &context, scratch: tlsScratch)
+        }
+        do {
+            return try context.read(socket, into: buffer)
+        } catch {
+            throw error == .wouldBlock ? .wouldBlock : .socket(error)
         }
     }
 
@@ -395,25 +425,12 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         let range = requestRanges[slots[slot].entry]
         let written = slots[slot].written
         let remaining = UnsafeRawBufferPointer(rebasing: requestBytes[range.lowerBound + written..<range.upperBound])
-        if let stream = slots[slot].tls {
-            do {
-                slots[slot].written += try withUnsafePointer(to: remaining) { piece throws(TLSStreamError) in
-                    try stream.write(UnsafeBufferPointer(start: piece, count: 1), to: slots[slot].socket, &context,
-                                     scratch: tlsScratch)
-                }
-            } catch .wouldBlock {
-                return
-            } catch {
-                return close(slot, &context, error: Self.errorClass(error, established: true))
-            }
-        } else {
-            do {
-                slots[slot].written += try context.write(slots[slot].socket, remaining)
-            } catch .wouldBlock {
-                return
-            } catch {
-                return close(slot, &context, error: ErrorClass(error, established: true))
-            }
+        do {
+            slots[slot].written += try write(slot, remaining, &context)
+        } catch .wouldBlock {
+            return
+        } catch {
+            return close(slot, &context, error: Self.errorClass(error, established: true))
         }
         if slots[slot].written == range.count {
             slots[slot].phase = .awaiting
@@ -427,23 +444,13 @@ struct HTTPLoad: EngineApplication, ~Copyable {
                                                         now: Instant) {
         while slots[slot].phase != .free {
             let count: Int
-            if let stream = slots[slot].tls {
-                do {
-                    count = try stream.read(into: scratch, from: slots[slot].socket, &context, scratch: tlsScratch)
-                } catch .wouldBlock {
-                    return
-                } catch {
-                    return close(slot, &context, error: Self.errorClass(error, established: true))
-                }
-            } else {
-                do {
-                    count = try context.read(slots[slot].socket, into: scratch)
-                } catch .wouldBlock {
-                    return
-                } catch {
-                    let established = slots[slot].phase != .connecting
-                    return close(slot, &context, error: ErrorClass(error, established: established))
-                }
+            do {
+                count = try read(slot, into: scratch, &context)
+            } catch .wouldBlock {
+                return
+            } catch {
+                let established = slots[slot].phase != .connecting
+                return close(slot, &context, error: Self.errorClass(error, established: established))
             }
             if count == 0 {
                 return endOfStream(slot, &context, now: now)

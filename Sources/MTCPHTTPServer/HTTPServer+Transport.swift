@@ -1,4 +1,5 @@
 import MTCP
+import MTCPHTTP
 import MTCPTLS
 
 /// A client connection's bytes on their way in and out: straight through the
@@ -108,8 +109,15 @@ extension HTTPServer {
             statistics.tlsProtocolErrors &+= 1
         }
         tlsFailureLog.record(failure, client: connections[index].client, second: clock.second)
-        if let stream = connections[index].tls {
-            _ = try? stream.flush(connections[index].socket, &context, scratch: tlsScratch)
+        let socket = connections[index].socket
+        if failure.isPlainHTTP {
+            // As nginx does: the client (a browser told http://host:443/) learns why.
+            if let response = errors.response(for: .badRequest, keepAlive: false) {
+                _ = try? context.write(socket, response)
+            }
+            statistics.count(response: HTTPStatus.badRequest.rawValue)
+        } else if let stream = connections[index].tls {
+            _ = try? stream.flush(socket, &context, scratch: tlsScratch)
         }
         closeConnection(index, &context, reset: false)
     }

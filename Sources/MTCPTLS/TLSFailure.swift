@@ -9,6 +9,10 @@ public struct TLSFailure: Error, Sendable {
     /// OpenSSL's packed error code (0 when it queued none).
     public var code: UInt
 
+    /// The client spoke plain HTTP to the TLS port (OpenSSL recognises the
+    /// method names); it can be answered in plain HTTP.
+    public var isPlainHTTP: Bool { ERR_GET_REASON(code) == SSL_R_HTTP_REQUEST }
+
     /// OpenSSL's text for the failure, e.g. "wrong version number".
     public var reason: String { code == 0 ? "protocol error" : Self.reason(of: code) }
 

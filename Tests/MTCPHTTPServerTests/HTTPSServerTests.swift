@@ -39,9 +39,7 @@ import MTCPTLS
     func getOverTLS(version: Int32) throws {
         let root = DocumentRoot()
         var network = HTTPTestNetwork(options: Self.options(root: root.path))
-        let context = TLSTestClient.context(maxVersion: version)
-        defer { SSL_CTX_free(context) }
-        let tls = TLSTestClient(context: context)
+        let tls = TLSTestClient(maxVersion: version)
         _ = Self.exchange(&network, tls, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         let responses = HTTPTestResponse.parseAll(tls.plaintext).responses
         try #require(responses.count == 1, "failure: \(tls.failure ?? "none"), \(tls.plaintext.count) bytes")
@@ -60,9 +58,7 @@ import MTCPTLS
     @Test func largeFilesAndKeepAliveOverTLS() throws {
         let root = DocumentRoot()
         var network = HTTPTestNetwork(options: Self.options(root: root.path))
-        let context = TLSTestClient.context()
-        defer { SSL_CTX_free(context) }
-        let tls = TLSTestClient(context: context)
+        let tls = TLSTestClient()
         let request = "GET /big.bin HTTP/1.1\r\nHost: test\r\n\r\nGET /medium.bin HTTP/1.1\r\nHost: test\r\n\r\n"
             + "GET /page.html HTTP/1.1\r\nHost: test\r\n\r\n"
         let connection = Self.exchange(&network, tls, request, responses: 3, limit: .seconds(30))
@@ -78,9 +74,7 @@ import MTCPTLS
     @Test func connectionCloseSendsCloseNotify() throws {
         let root = DocumentRoot()
         var network = HTTPTestNetwork(options: Self.options(root: root.path))
-        let context = TLSTestClient.context()
-        defer { SSL_CTX_free(context) }
-        let tls = TLSTestClient(context: context)
+        let tls = TLSTestClient()
         let connection = network.open(port: Self.httpsPort)
         tls.send("GET /small.txt HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
         network.run {
@@ -97,13 +91,11 @@ import MTCPTLS
     func ticketsResumeSessions(version: Int32) throws {
         let root = DocumentRoot()
         var network = HTTPTestNetwork(options: Self.options(root: root.path))
-        let context = TLSTestClient.context(maxVersion: version)
-        defer { SSL_CTX_free(context) }
-        let first = TLSTestClient(context: context)
+        let first = TLSTestClient(maxVersion: version)
         _ = Self.exchange(&network, first, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         let session = try #require(first.session())
         defer { SSL_SESSION_free(session) }
-        let second = TLSTestClient(context: context, session: session)
+        let second = TLSTestClient(maxVersion: version, session: session)
         _ = Self.exchange(&network, second, "GET /page.html HTTP/1.1\r\nHost: test\r\n\r\n")
         #expect(HTTPTestResponse.parseAll(second.plaintext).responses.first?.body == root.page)
         #expect(second.isResumed)
@@ -114,13 +106,11 @@ import MTCPTLS
     @Test func withoutTicketsNothingResumes() throws {
         let root = DocumentRoot()
         var network = HTTPTestNetwork(options: Self.options(root: root.path, tickets: false))
-        let context = TLSTestClient.context()
-        defer { SSL_CTX_free(context) }
-        let first = TLSTestClient(context: context)
+        let first = TLSTestClient()
         _ = Self.exchange(&network, first, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         let session = first.session()
         defer { if let session { SSL_SESSION_free(session) } }
-        let second = TLSTestClient(context: context, session: session)
+        let second = TLSTestClient(session: session)
         _ = Self.exchange(&network, second, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         #expect(HTTPTestResponse.parseAll(second.plaintext).responses.count == 1)
         #expect(!second.isResumed)
@@ -130,17 +120,26 @@ import MTCPTLS
     @Test func aClientOfferingOnlyH2IsRefused() throws {
         let root = DocumentRoot()
         var network = HTTPTestNetwork(options: Self.options(root: root.path))
-        let context = TLSTestClient.context(alpn: ["h2"])
-        defer { SSL_CTX_free(context) }
-        let tls = TLSTestClient(context: context)
+        let tls = TLSTestClient(alpn: ["h2"])
         _ = Self.exchange(&network, tls, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         #expect(tls.failure != nil, "no_application_protocol alert expected")
         #expect(tls.plaintext.isEmpty)
         #expect(network.serverStatistics.tlsHandshakeFailures == 1)
     }
 
-    @Test(arguments: ["GET / HTTP/1.1\r\nHost: test\r\n\r\n", "\u{16}\u{03}\u{01}\u{7F}\u{FF}garbage-garbage-garbage",
-                      String(repeating: "\u{01}", count: 300)])
+    @Test func plainHTTPToTheTLSPortIsAnswered400() throws {
+        let root = DocumentRoot()
+        var network = HTTPTestNetwork(options: Self.options(root: root.path))
+        let connection = network.open(sending: Array("GET / HTTP/1.1\r\nHost: test\r\n\r\n".utf8), port: Self.httpsPort)
+        network.run { connection.closed }
+        #expect(connection.responses().first?.status == 400)
+        #expect(connection.closedCleanly)
+        #expect(network.serverStatistics.tlsHandshakeFailures == 1)
+        #expect(network.serverStatistics.responses4xx == 1)
+    }
+
+    @Test(arguments: ["\u{16}\u{03}\u{01}\u{7F}\u{FF}garbage-garbage-garbage", String(repeating: "\u{01}", count: 300),
+                      "\u{16}\u{03}\u{03}\u{00}\u{05}\u{02}\u{00}\u{00}\u{01}\u{00}"])
     func garbageInsteadOfAHelloIsCountedAndClosed(bytes: String) throws {
         let root = DocumentRoot()
         var network = HTTPTestNetwork(options: Self.options(root: root.path))
@@ -150,9 +149,7 @@ import MTCPTLS
         #expect(network.serverStatistics.tlsHandshakeFailures == 1)
         #expect(network.serverStatistics.requests == 0)
         // The server goes on serving.
-        let context = TLSTestClient.context()
-        defer { SSL_CTX_free(context) }
-        let tls = TLSTestClient(context: context)
+        let tls = TLSTestClient()
         _ = Self.exchange(&network, tls, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         #expect(HTTPTestResponse.parseAll(tls.plaintext).responses.first?.status == 200)
     }

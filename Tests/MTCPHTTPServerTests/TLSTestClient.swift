@@ -20,8 +20,16 @@ final class TLSTestClient {
     /// The server's close_notify arrived.
     var sawCloseNotify = false
 
-    init(context: OpaquePointer, session: OpaquePointer? = nil) {
+    /// A client offering `alpn` (nothing when empty), limited to `maxVersion`
+    /// when given, offering `session` for resumption.
+    init(alpn: [String] = ["http/1.1"], maxVersion: Int32? = nil, session: OpaquePointer? = nil) {
+        let context = SSL_CTX_new(TLS_client_method())!
+        SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
+        if let maxVersion { _ = SSL_CTX_ctrl(context, SSL_CTRL_SET_MAX_PROTO_VERSION, Int(maxVersion), nil) }
+        let protocols = alpn.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) }
+        if !protocols.isEmpty { _ = SSL_CTX_set_alpn_protos(context, protocols, UInt32(protocols.count)) }
         ssl = SSL_new(context)!
+        SSL_CTX_free(context)  // the SSL object holds a reference of its own
         fromServer = BIO_new(BIO_s_mem())!
         toServer = BIO_new(BIO_s_mem())!
         mtcp_bio_set_mem_retry(fromServer)
@@ -73,16 +81,6 @@ final class TLSTestClient {
 
     /// The session to resume with (retained; the caller frees it).
     func session() -> OpaquePointer? { SSL_get1_session(ssl) }
-
-    /// A client context offering `alpn` (none when empty), limited to `maxVersion` when given.
-    static func context(alpn: [String] = ["http/1.1"], maxVersion: Int32? = nil) -> OpaquePointer {
-        let context = SSL_CTX_new(TLS_client_method())!
-        SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
-        if let maxVersion { _ = SSL_CTX_ctrl(context, SSL_CTRL_SET_MAX_PROTO_VERSION, Int(maxVersion), nil) }
-        let protocols = alpn.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) }
-        if !protocols.isEmpty { _ = SSL_CTX_set_alpn_protos(context, protocols, UInt32(protocols.count)) }
-        return context
-    }
 }
 
 /// A self-signed ECDSA P-256 certificate and key for the tests, made once per

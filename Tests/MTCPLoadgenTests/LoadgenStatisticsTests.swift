@@ -208,6 +208,14 @@ import Testing
         #expect(timed.totalFlows == nil && timed.rate == 1000 && timed.http10 && timed.mix == .cellular)
     }
 
+    @Test func tlsComesFromTheSchemeOrTheFlag() throws {
+        let secure = try HTTPRun(command: LoadgenCommand.parse(["https://198.18.0.1/", "10", "--tls-resume"])).plan()
+        #expect(secure.tls && secure.tlsResume)
+        let flagged = try HTTPRun(command: LoadgenCommand.parse(["http://198.18.0.1:8443/", "10", "--tls"])).plan()
+        #expect(flagged.tls && !flagged.tlsResume)
+        #expect(!(try HTTPRun(command: LoadgenCommand.parse(["http://198.18.0.1/", "10"])).plan()).tls)
+    }
+
     @Test(arguments: [
         ["http://198.18.0.1/"],  // neither TOTAL_FLOWS nor -d
         ["http://198.18.0.1/", "0"],
@@ -225,6 +233,8 @@ import Testing
         ["echo://198.18.0.2:7000", "10", "--rate", "5"],
         ["echo://198.18.0.2:7000"],
         ["ftp://198.18.0.2/", "10"],
+        ["http://198.18.0.1/", "10", "--tls-resume"],  // resumption without TLS
+        ["echo://198.18.0.2:7000", "10", "--tls"],
     ])
     func invalidCommandLinesAreRefused(arguments: [String]) {
         #expect(throws: (any Error).self, "\(arguments)") { try LoadgenCommand.parse(arguments) }

@@ -26,6 +26,7 @@ from mtcp_ns import CLIENT_ADDR, NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, describe
 
 NGINX_PORT = 8080
 FAULT_PORT = 8000
+TLS_PORT = 8443
 ERROR_CLASSES = ["connect_timeout", "refused_or_reset", "bad_status", "short_response",
                  "malformed_response", "body_mismatch", "read_timeout", "tls_handshake", "local"]
 
@@ -42,6 +43,11 @@ http {{
     keepalive_requests 1000000;
     server {{
         listen {addr}:{port} backlog=4096;
+        listen {addr}:{tls_port} ssl backlog=4096;
+        ssl_certificate {dir}/server.crt;
+        ssl_certificate_key {dir}/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_tickets on;
         root {root};
     }}
 }}
@@ -64,7 +70,11 @@ def wait_for_port(host, port, timeout=10):
 def kernel_nginx(topology, tmp_path):
     """nginx serving www/ on 198.18.0.2:8080 in netns mtcp-c, stopped by PID afterwards."""
     conf = tmp_path / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(dir=tmp_path, addr=CLIENT_ADDR, port=NGINX_PORT, root=REPO / "www"))
+    conf.write_text(NGINX_CONF.format(dir=tmp_path, addr=CLIENT_ADDR, port=NGINX_PORT, tls_port=TLS_PORT,
+                                      root=REPO / "www"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-days", "2", "-subj", "/CN=loadgen-test", "-keyout", tmp_path / "server.key",
+                    "-out", tmp_path / "server.crt"], check=True, capture_output=True, timeout=30)
     proc = subprocess.Popen(["ip", "netns", "exec", NS_CLIENT, "nginx", "-c", str(conf), "-e", str(tmp_path / "error.log")],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
@@ -160,6 +170,38 @@ def test_keep_alive_and_cellular_mix_against_nginx(kernel_nginx, loadgen_run, tm
     assert (report["completed"], errors) == (1000, 0), describe(result)
     assert report["connections_opened"] <= 1000 // 50 + 10, describe(result)
     assert len(report["setup"]["urls"]) == 5, describe(result)
+
+
+@pytest.mark.parametrize("resume", [False, True], ids=["full", "resumed"])
+def test_tls_short_flows_against_nginx(kernel_nginx, loadgen_run, tmp_path, resume):
+    """HTTPS to kernel nginx, a connection per request: every response complete and
+    byte-exact, one handshake per request, and with --tls-resume all but the first
+    connections (those opened before any ticket came) resume their session."""
+    url = f"https://{CLIENT_ADDR}:{TLS_PORT}/bench/4k.html"
+    result, report = run_json(loadgen_run, tmp_path, url, 600, "-c", 8, "--verify-body", REPO / "www",
+                              *(["--tls-resume"] if resume else []))
+    assert result.returncode == 0, describe(result)
+    errors = check_counts_add_up(report, result)
+    assert (report["completed"], errors) == (600, 0), describe(result)
+    tls = report["tls"]
+    assert tls["handshakes_full"] + tls["handshakes_resumed"] == 600, describe(result)
+    assert tls["handshake_failures"] == 0 and tls["handshakes_per_second"] > 0, describe(result)
+    if resume:
+        assert tls["handshakes_resumed"] >= 600 - 8, describe(result)
+    else:
+        assert tls["handshakes_resumed"] == 0, describe(result)
+    check_latency_plausible(report["handshake_microseconds"], 600, result)
+    assert "TLS handshakes:" in result.stdout and "Handshakes/sec:" in result.stdout, describe(result)
+
+
+def test_tls_to_a_plain_server_is_a_handshake_error(kernel_nginx, loadgen_run, tmp_path):
+    """--tls against nginx's plain HTTP port: every request fails as tls_handshake
+    and the exit status says so."""
+    result, report = run_json(loadgen_run, tmp_path, f"{kernel_nginx}/", 20, "-c", 2, "--tls",
+                              "--max-error-rate", 1)
+    errors = check_counts_add_up(report, result)
+    assert report["errors"]["tls_handshake"] == 20 == errors, describe(result)
+    assert result.returncode == 1, describe(result)
 
 
 def test_open_loop_rate_is_held_within_one_percent(kernel_nginx, loadgen_run, tmp_path):

@@ -61,9 +61,11 @@ def test_get_through_the_proxy_adds_forwarded_and_via_and_drops_hop_by_hop(proxy
     assert fields["Via"] == "1.1 mtcp-httpd"
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
 @pytest.mark.parametrize("size", [0, 1, 70_000, 3_000_000])
-def test_response_bodies_arrive_byte_exact(proxy, size):
-    result = ns(NS_CLIENT, "sh", "-c", f"curl -s --max-time 30 http://{APPLIANCE_ADDR}/api/big?n={size} | sha256sum")
+def test_response_bodies_arrive_byte_exact(proxy, size, scheme):
+    """Also over TLS: the client's side of the exchange is HTTPS, the upstream's plain."""
+    result = ns(NS_CLIENT, "sh", "-c", f"curl -sk --max-time 30 {scheme}://{APPLIANCE_ADDR}/api/big?n={size} | sha256sum")
     expected = hashlib.sha256(random.Random(size).randbytes(size)).hexdigest()
     assert result.stdout.split()[0] == expected, describe(result)
 
@@ -75,13 +77,14 @@ def test_chunked_response_relayed(proxy):
     assert int(result.stdout.split()[0]) > 50_000, "the chunked framing was relayed unchanged"
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
 @pytest.mark.parametrize("chunked", [False, True])
-def test_uploads_arrive_byte_exact(proxy, tmp_path, chunked):
+def test_uploads_arrive_byte_exact(proxy, tmp_path, chunked, scheme):
     data = os.urandom(2_000_000)
     path = tmp_path / "upload.bin"
     path.write_bytes(data)
     extra = ["-H", "Transfer-Encoding: chunked"] if chunked else []
-    result = curl(*extra, "--data-binary", f"@{path}", f"http://{APPLIANCE_ADDR}/api/upload")
+    result = curl("-k", *extra, "--data-binary", f"@{path}", f"{scheme}://{APPLIANCE_ADDR}/api/upload")
     assert result.stdout.strip() == hashlib.sha256(data).hexdigest(), describe(result)
 
 

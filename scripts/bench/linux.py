@@ -1,7 +1,9 @@
 """The Linux baseline: nginx (1 worker, reuseport, access_log off) on core 1 and
 wrk (1 thread) on core 0, over loopback inside a network namespace of the
 benchmark's own, tuned as a fair operator would (tcp_tw_reuse, a wide port
-range, deep backlogs). The namespace keeps the sysctls away from the host."""
+range, deep backlogs). The namespace keeps the sysctls away from the host.
+With `tls` (see ours.tls_settings) nginx also listens with `ssl` on the port,
+certificate, key, protocols and ciphers of mtcp-httpd's conf/httpd.json."""
 
 import re
 import subprocess
@@ -21,13 +23,23 @@ def _ns(*cmd, **kwargs):
 
 
 class LinuxServer:
-    """nginx serving `root` on 127.0.0.1:8089 in the benchmark namespace."""
+    """nginx serving `root` on 127.0.0.1:8089 in the benchmark namespace, and
+    with `tls` also on 127.0.0.1:443 (`ssl`) and on :8443, the same TLS
+    listener with an access log of $ssl_session_reused for `session_reuse`."""
 
-    def __init__(self, root, workdir, server_core=1, listen=f"127.0.0.1:{PORT}"):
+    ADDRESS = "127.0.0.1"
+    CHECK_PORT = 8443
+
+    def __init__(self, root, workdir, server_core=1, port=PORT, tls=None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.conf = self.workdir / "nginx.conf"
         self.pid = self.workdir / "nginx.pid"
+        self.port = port
+        self.tls = tls
+        self.reuse_log = self.workdir / "ssl-reuse.log"
+        root = Path(root).resolve()
+        tls_servers = _tls_servers(tls, self.ADDRESS, root, self.reuse_log) if tls else ""
         self.conf.write_text(f"""
 worker_processes 1;
 worker_cpu_affinity {1 << server_core:b};
@@ -43,10 +55,10 @@ http {{
     keepalive_requests 100000000;
     open_file_cache max=1000;
     server {{
-        listen {listen} reuseport backlog=65535;
-        root {Path(root).resolve()};
+        listen {self.ADDRESS}:{port} reuseport backlog=65535;
+        root {root};
     }}
-}}
+{tls_servers}}}
 """)
 
     def __enter__(self):
@@ -71,8 +83,69 @@ http {{
             time.sleep(0.5)
         _run("ip", "netns", "del", NAMESPACE, check=False)
 
-    def url(self, path):
-        return f"http://127.0.0.1:{PORT}{path}"
+    def url(self, path, tls=False):
+        if tls:
+            return f"https://{self.ADDRESS}:{self.tls['port']}{path}"
+        return f"http://{self.ADDRESS}:{self.port}{path}"
+
+    def session_reuse(self, seconds=1, connections=10):
+        """Drives the logging TLS listener with wrk (Connection: close) for
+        `seconds`; returns (connections seen, sessions resumed) from nginx's
+        $ssl_session_reused, to show whether wrk resumes TLS sessions."""
+        self.reuse_log.write_text("")
+        wrk(f"https://{self.ADDRESS}:{self.CHECK_PORT}/bench/64.html", connections, seconds, close=True)
+        flags = self.reuse_log.read_text().split()
+        return len(flags), flags.count("r")
+
+    def negotiated(self):
+        """What `openssl s_client` (OpenSSL's default client offer, like wrk's
+        and mtcp-loadgen's) negotiates with the TLS listener."""
+        return negotiated(NAMESPACE, f"{self.ADDRESS}:{self.tls['port']}")
+
+
+def _tls_servers(tls, address, root, reuse_log):
+    """nginx `server` blocks: TLS on tls["port"] as mtcp-httpd configures it,
+    and the same on CHECK_PORT with a log of $ssl_session_reused ('r' or '.')."""
+    protocols = {"TLSv1.2": "TLSv1.2 TLSv1.3", "TLSv1.3": "TLSv1.3"}[tls.get("min_protocol", "TLSv1.2")]
+    settings = (f"        ssl_certificate {tls['certificate']};\n"
+                f"        ssl_certificate_key {tls['private_key']};\n"
+                f"        ssl_protocols {protocols};\n"
+                f"        ssl_ciphers {tls['ciphers']};\n"
+                + (f"        ssl_conf_command Ciphersuites {tls['ciphersuites']};\n" if tls.get("ciphersuites") else "")
+                + f"        ssl_session_tickets {'on' if tls.get('session_tickets', True) else 'off'};\n"
+                  "        ssl_session_cache off;\n")
+    return (f"""    log_format reuse $ssl_session_reused;
+    server {{
+        listen {address}:{tls['port']} ssl reuseport backlog=65535;
+        root {root};
+{settings}    }}
+    server {{
+        listen {address}:{LinuxServer.CHECK_PORT} ssl;
+        root {root};
+        access_log {reuse_log} reuse;
+{settings}    }}
+""")
+
+
+def negotiated(namespace, address):
+    """s_client_probe with OpenSSL's default offer and with TLS 1.2 only."""
+    return {"default": s_client_probe(namespace, address), "tls1_2": s_client_probe(namespace, address, "-tls1_2")}
+
+
+def s_client_probe(namespace, address, *options):
+    """`openssl s_client -brief` once to `address` in `namespace`: the protocol,
+    cipher and key exchange group negotiated."""
+    result = _run("ip", "netns", "exec", namespace, "timeout", "10", "openssl", "s_client", "-brief",
+                  "-connect", address, *options, check=False, input="")
+    found = {}
+    for key, label in (("protocol", "Protocol version"), ("cipher", "Ciphersuite"),
+                       ("key_exchange", "Server Temp Key"), ("signature", "Signature type"), ("hash", "Hash used")):
+        match = re.search(rf"^{label}: (.+)$", result.stderr + result.stdout, re.M)
+        if match:
+            found[key] = match.group(1).strip()
+    if "protocol" not in found:
+        found["error"] = (result.stderr + result.stdout).strip()[-300:]
+    return found
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -119,8 +192,10 @@ class LinuxServerBehindVeth(LinuxServer):
     SERVER_ADDRESS = "198.19.21.2"
     CLIENT_ADDRESS = "198.19.21.3"
 
-    def __init__(self, root, workdir, server_core=1):
-        super().__init__(root, workdir, server_core, listen=f"{self.SERVER_ADDRESS}:80")
+    ADDRESS = SERVER_ADDRESS
+
+    def __init__(self, root, workdir, server_core=1, tls=None):
+        super().__init__(root, workdir, server_core, port=80, tls=tls)
 
     def _prepare(self):
         _run("ip", "netns", "del", self.CLIENT_NAMESPACE, check=False)

@@ -13,32 +13,69 @@ REPO = Path(__file__).resolve().parents[2]
 HTTPD = REPO / ".build/release/mtcp-httpd"
 LOADGEN = REPO / ".build/release/mtcp-loadgen"
 SERVER_ADDRESS = "198.19.20.1"
+HTTP_CONFIG = REPO / "conf/httpd.json"
+
+# mtcp-httpd's TLS 1.2 cipher list when conf/httpd.json names none; keep equal
+# to the appliance's default so that nginx gets the same list.
+DEFAULT_TLS12_CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                         "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
 
 
-def _write_conf(directory, name, address, role, core_mask, socket_path, concurrency, extra=""):
+def tls_settings():
+    """The "tls" object of conf/httpd.json with absolute certificate and key
+    paths and the appliance's defaults filled in, for both servers of the TLS
+    scenarios; None when the configuration has no TLS. Makes the self-signed
+    certificate when it is missing (scripts/make-cert.sh, else openssl)."""
+    tls = json.loads(HTTP_CONFIG.read_text()).get("tls")
+    if not tls:
+        return None
+    settings = {"port": tls.get("listen_port", 443),
+                "certificate": str((REPO / tls.get("certificate", "conf/tls/server.crt")).resolve()),
+                "private_key": str((REPO / tls.get("private_key", "conf/tls/server.key")).resolve()),
+                "min_protocol": tls.get("min_protocol", "TLSv1.2"),
+                "ciphers": tls.get("ciphers") or DEFAULT_TLS12_CIPHERS,
+                "ciphersuites": tls.get("ciphersuites") or None,
+                "session_tickets": tls.get("session_tickets", True)}
+    certificate, key = Path(settings["certificate"]), Path(settings["private_key"])
+    if not (certificate.exists() and key.exists()):
+        script = REPO / "scripts/make-cert.sh"
+        if script.exists() and certificate.parent == key.parent:
+            subprocess.run([str(script), str(certificate.parent)], check=True, capture_output=True)
+        else:
+            certificate.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                            "-nodes", "-days", "3650", "-subj", "/CN=mtcp-httpd", "-keyout", str(key),
+                            "-out", str(certificate)], check=True, capture_output=True)
+    return settings
+
+
+def _write_conf(directory, name, address, role, core_mask, socket_path, concurrency, extra="", vdev=None):
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "arp.conf").write_text("ARP_ENTRY 0\n")
     (directory / "route.conf").write_text("ROUTES 0\n")
     path = directory / f"{name}.conf"
     buffers = max(concurrency + 1024, 4096)
+    vdev = vdev or f"net_memif0,role={role},socket={socket_path}"
     path.write_text(f"port = dpdk0\ncore_mask = {core_mask}\nip_addr = {address}/24\n"
-                    f"vdev = net_memif0,role={role},socket={socket_path}\n"
+                    f"vdev = {vdev}\n"
                     f"file_prefix = bench-{name}-{os.getpid()}\n"
                     f"max_concurrency = {concurrency}\nmax_num_buffers = {buffers}\nmemory_mb = 1024\n{extra}")
     return path
 
 
 class Appliance:
-    """mtcp-httpd on core 1 serving www/ over a memif socket of the work directory."""
+    """mtcp-httpd on core 1 serving www/ over a memif socket of the work
+    directory (or, with `vdev` and `netns`, over that device in that namespace)."""
 
-    def __init__(self, workdir, concurrency=20000, busy_poll=True, wrapper=(), extra=""):
+    def __init__(self, workdir, concurrency=20000, busy_poll=True, wrapper=(), extra="", vdev=None, netns=None,
+                 address=SERVER_ADDRESS):
         self.workdir = Path(workdir)
         self.socket = self.workdir / "memif.sock"
         self.concurrency = concurrency
-        self.conf = _write_conf(self.workdir / "appliance", "httpd", SERVER_ADDRESS, "server", "0x2",
-                                self.socket, concurrency, extra)
+        self.conf = _write_conf(self.workdir / "appliance", "httpd", address, "server", "0x2",
+                                self.socket, concurrency, extra, vdev=vdev)
         self.busy_poll = busy_poll
-        self.wrapper = list(wrapper)
+        self.wrapper = (["ip", "netns", "exec", netns] if netns else []) + list(wrapper)
         self.proc = None
         self.log = ""
 
@@ -49,7 +86,7 @@ class Appliance:
         if self.busy_poll:
             cmd.append("--busy-poll")
         self.proc = subprocess.Popen(["stdbuf", "-oL"] + cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, start_new_session=True)
+                                     text=True, start_new_session=True, cwd=REPO)
         deadline = time.monotonic() + 120
         lines = []
         while time.monotonic() < deadline:
@@ -85,15 +122,16 @@ class Appliance:
 
 
 def loadgen(appliance, path, seconds=5, warmup=1, connections=100, requests_per_connection=1, rate=None,
-            extra_args=(), client_core_mask="0x1"):
-    """One mtcp-loadgen run against `appliance`; returns its --json figures."""
+            extra_args=(), client_core_mask="0x1", scheme="http"):
+    """One mtcp-loadgen run against `appliance` (`scheme` https: over TLS to
+    its port 443); returns its --json figures."""
     workdir = appliance.workdir
     conf = _write_conf(workdir / "loadgen", "loadgen", "198.19.20.3", "client", client_core_mask,
                        appliance.socket, max(appliance.concurrency, connections + 1024))
     out = workdir / "loadgen.json"
     if out.exists():
         out.unlink()
-    cmd = [str(LOADGEN), "--config", str(conf), f"http://{SERVER_ADDRESS}{path}", "-d", str(seconds),
+    cmd = [str(LOADGEN), "--config", str(conf), f"{scheme}://{SERVER_ADDRESS}{path}", "-d", str(seconds),
            "--warmup", str(warmup), "-c", str(connections), "--requests-per-connection",
            str(requests_per_connection), "--json", str(out), "--max-error-rate", "0.001", *extra_args]
     if rate:
@@ -104,3 +142,37 @@ def loadgen(appliance, path, seconds=5, warmup=1, connections=100, requests_per_
     figures = json.loads(out.read_text())
     figures["exit"] = result.returncode
     return figures
+
+
+PROBE_NAMESPACE = "mtcp-bench-probe"
+PROBE_CLIENT_NAMESPACE = "mtcp-bench-probec"
+PROBE_SERVER_ADDRESS = "198.19.22.1"
+PROBE_CLIENT_ADDRESS = "198.19.22.3"
+
+
+def _ip(*args, check=True):
+    return subprocess.run(["ip", *args], check=check, capture_output=True, text=True)
+
+
+def probe_tls(workdir, probe):
+    """Starts mtcp-httpd (conf/httpd.json) on a veth (net_af_packet) for a
+    moment and calls probe(namespace, "ADDRESS:PORT") from a kernel socket in a
+    second namespace: memif has no kernel end for `openssl s_client`."""
+    for namespace in (PROBE_NAMESPACE, PROBE_CLIENT_NAMESPACE):
+        _ip("netns", "del", namespace, check=False)
+        _ip("netns", "add", namespace)
+    try:
+        _ip("link", "add", "mprobe-s", "netns", PROBE_NAMESPACE, "type", "veth", "peer", "name", "mprobe-c",
+            "netns", PROBE_CLIENT_NAMESPACE)
+        _ip("-n", PROBE_NAMESPACE, "link", "set", "mprobe-s", "up")
+        _ip("-n", PROBE_CLIENT_NAMESPACE, "addr", "add", f"{PROBE_CLIENT_ADDRESS}/24", "dev", "mprobe-c")
+        _ip("-n", PROBE_CLIENT_NAMESPACE, "link", "set", "mprobe-c", "up")
+        subprocess.run(["ip", "netns", "exec", PROBE_CLIENT_NAMESPACE, "ethtool", "-K", "mprobe-c", "tx", "off",
+                        "rx", "off", "gso", "off", "tso", "off", "gro", "off"], capture_output=True)
+        with Appliance(workdir, concurrency=1024, busy_poll=False, vdev="net_af_packet0,iface=mprobe-s",
+                       netns=PROBE_NAMESPACE, address=PROBE_SERVER_ADDRESS):
+            port = tls_settings()["port"]
+            return probe(PROBE_CLIENT_NAMESPACE, f"{PROBE_SERVER_ADDRESS}:{port}")
+    finally:
+        for namespace in (PROBE_NAMESPACE, PROBE_CLIENT_NAMESPACE):
+            _ip("netns", "del", namespace, check=False)

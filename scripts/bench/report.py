@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+TLS_SCENARIOS = ("tls", "tls_resumed", "tls_keepalive")
+
 
 def _format(value, unit=""):
     if value is None:
@@ -80,6 +82,147 @@ def _targets(scenarios):
     return lines
 
 
+def _pair(figures):
+    return "-" if not figures else f"{_format(figures['p50'])} / {_format(figures['p99'])}"
+
+
+def _counts(handshakes):
+    return "-" if not handshakes else f"{handshakes['full']:,} / {handshakes['resumed']:,}"
+
+
+def _negotiated(probe):
+    if probe and "error" in probe and "default" not in probe and "protocol" not in probe:
+        return f"not probed ({probe['error']})"
+    if probe and "default" in probe:
+        return (f"{_negotiated(probe['default'])} (TLS 1.2 only: {_negotiated(probe.get('tls1_2'))})")
+    if not probe or "protocol" not in probe:
+        return f"not probed ({(probe or {}).get('error', 'no answer')})"
+    return ", ".join(probe[key] for key in ("protocol", "cipher", "key_exchange", "signature") if key in probe)
+
+
+def _tls(results):
+    """The TLS table: full and resumed handshakes on short flows, keep-alive."""
+    scenarios = results["scenarios"]
+    names = [name for name in TLS_SCENARIOS if name in scenarios]
+    if not names:
+        return []
+    measured = next(scenarios[name]["measured"] for name in names if "measured" in scenarios[name])
+    lines = ["", "## TLS", "",
+             f"Measured on {measured['date']}, medians of {measured['runs']} runs of {measured['seconds']} s. "
+             "GET /bench/64.html over HTTPS; requests/s are handshakes/s in the short-flow rows (one request "
+             "per connection). Ours: mtcp-loadgen (core 0) to mtcp-httpd (core 1) over net_memif, as above. "
+             "Linux: nginx 1.22 (1 worker on core 1) driven by wrk (1 thread on core 0) over loopback, and "
+             "— \"same client\" rows — by mtcp-loadgen over a veth (net_af_packet) as in the latency "
+             "scenario, so that the client, its TLS library use and its session resumption are those of our "
+             "side.", "",
+             "| scenario | mtcp-swift | Linux | ratio | handshakes full / resumed (ours; Linux) | "
+             "ours p50 / p99 (µs) | Linux p50 / p99 (µs) | Linux side |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    def ratio(figures, key):
+        if figures.get(key) is not None:
+            return f"**{figures[key]:.1f}x**"
+        return f"no ratio: {figures.get(key + '_missing', 'not measured')}"
+
+    titles = {"tls": "full handshake", "tls_resumed": "resumed handshake", "tls_keepalive": "keep-alive"}
+    for name in names:
+        figures = scenarios[name]
+        title = titles[name]
+        if "skipped" in figures:
+            lines.append(f"| {title} | not run | | | | | | {figures['skipped']} |")
+            continue
+        unit = figures["unit"]
+        ours_count = _counts(figures.get("ours_handshakes")) if name != "tls_keepalive" else "-"
+        linux_count = _counts(figures.get("linux_handshakes")) if name != "tls_keepalive" else "-"
+        wrk_side = {"tls": "wrk, Connection: close, to nginx with `ssl_session_tickets off` (wrk resumes otherwise)",
+                    "tls_resumed": "wrk, Connection: close, to nginx with tickets on: wrk resumes each "
+                                   "connection's previous session",
+                    "tls_keepalive": "wrk keep-alive to nginx"}[name]
+        busy = figures.get("linux_busy")
+        if busy:
+            wrk_side += (f"; busy: core 0 (wrk) {busy.get('core0', 0):.0%}, "
+                         f"core 1 (nginx) {busy.get('core1', 0):.0%}")
+        lines.append(f"| {title}, new connection per request (wrk) | {_format(figures['ours'])} {unit} | "
+                     f"{_format(figures['linux'])} {unit} | {ratio(figures, 'ratio')} | {ours_count}; "
+                     f"{linux_count} (1 s check run) | {_pair(figures.get('ours_request_us'))} request to response | "
+                     f"{_pair(figures.get('linux_request_us'))} request to response | {wrk_side} |"
+                     if name != "tls_keepalive" else
+                     f"| {title}, 100 connections | {_format(figures['ours'])} {unit} | {_format(figures['linux'])} "
+                     f"{unit} | {ratio(figures, 'ratio')} | - | {_pair(figures.get('ours_request_us'))} request "
+                     f"to response | {_pair(figures.get('linux_request_us'))} request to response | {wrk_side} |")
+        if "linux_veth" in figures:
+            lines.append(f"| {title}, new connection per request (same client) | {_format(figures['ours'])} {unit} | "
+                         f"{_format(figures['linux_veth'])} {unit} | {ratio(figures, 'ratio_veth')} | "
+                         f"{ours_count}; {_counts(figures.get('linux_veth_handshakes'))} | "
+                         f"{_pair(figures.get('ours_latency_us'))} connect to response, handshake "
+                         f"{_pair(figures.get('ours_handshake_us'))} | "
+                         f"{_pair(figures.get('linux_veth_latency_us'))} connect to response, handshake "
+                         f"{_pair(figures.get('linux_veth_handshake_us'))} | mtcp-loadgen"
+                         f"{' --tls-resume' if name == 'tls_resumed' else ''} over a veth to nginx, tickets on |")
+    saturated = [titles[name] for name in names if scenarios[name].get("linux_busy", {}).get("core0", 0) >= 0.95
+                 and scenarios[name].get("linux_busy", {}).get("core1", 1) < 0.9]
+    if saturated:
+        lines += ["", f"In the wrk rows of {', '.join(saturated)}, wrk's core was saturated while nginx's was not: "
+                      "those rows are bounded by the client's OpenSSL handshake work (a TLS 1.3 client verifies "
+                      "the server's ECDSA signature and parses its certificate on every full handshake), and "
+                      "mtcp-loadgen, with the same OpenSSL, is in the same position on our side, so their ratios "
+                      "say more about the clients than about the servers."]
+    tls = results.get("tls", {})
+    settings, negotiated = tls.get("settings") or {}, tls.get("negotiated", {})
+    busy = {name: max(scenarios[name].get("busy_before", {}).values(), default=0) for name in names}
+    busy = {name: share for name, share in busy.items() if share >= 0.1}
+    if busy:
+        lines += ["", "Other work (another program, or the kernel still removing the previous scenario's namespaces) "
+                  "was on the cores in the second before "
+                  + ", ".join(f"{titles[name]} ({share:.0%} of the busier core)" for name, share in busy.items())
+                  + ": those figures are skewed by it."]
+    lines += ["", "How:", "",
+              "- Both servers use the same certificate and key files (conf/httpd.json's `tls`: a self-signed "
+              "ECDSA P-256 certificate, which the bench makes when it is missing), protocols from "
+              f"{settings.get('min_protocol', 'TLSv1.2')} up, the same TLS 1.2 cipher list "
+              f"(`{settings.get('ciphers', '?')}`), "
+              + (f"TLS 1.3 suites `{settings['ciphersuites']}`" if settings.get("ciphersuites")
+                 else "OpenSSL's default TLS 1.3 suites and groups")
+              + ", session tickets as the only way to resume (nginx: `ssl_session_cache off`, "
+                "`ssl_session_tickets on`, so OpenSSL's default two TLS 1.3 tickets per handshake), no HTTP/2, "
+                "no access log.",
+              "- Negotiated with OpenSSL's default client offer (`openssl s_client -brief`, the offer of wrk "
+              f"and mtcp-loadgen too): ours {_negotiated(negotiated.get('ours'))}; "
+              f"nginx {_negotiated(negotiated.get('linux'))}. mtcp-httpd was probed over a veth "
+              "(net_af_packet) for this, since memif has no kernel end.",
+              "- Full against resumed: mtcp-loadgen counts both in its JSON (`tls.handshakes_full`, "
+              "`tls.handshakes_resumed`, after the warm-up); for wrk they come from a 1 s run of "
+              "the same command on a copy of the listener that logs nginx's `$ssl_session_reused`. A row whose "
+              "handshakes were not of its kind (beyond each connection's first, full, handshake and 1%) "
+              "shows why instead of a ratio.",
+              "- wrk does not do a full handshake per connection against a server that can resume: it keeps "
+              "each connection's `SSL` object and `SSL_clear()`s it on reconnect, which keeps the session, so "
+              "every reconnect offers the previous session's ticket (the check run against nginx with tickets on "
+              "logs all but the first handshake of each connection as resumed). Its full-handshake baseline "
+              "is therefore nginx with `ssl_session_tickets off`; OpenSSL then still sends two TLS 1.3 "
+              "tickets per handshake, stateful ones (57 bytes, no ticket encryption) that cannot resume with "
+              "the session cache off, so nginx saves only the encryption of the two tickets that ours does. "
+              "The same-client row runs nginx with tickets on.",
+              "- Latency: wrk times a request from its write to the response, after the handshake, so the "
+              "wrk rows compare it with mtcp-loadgen's request-to-first-byte time (the whole 64 B response is "
+              "one segment); the same-client rows compare connect-to-response times, handshake included, and "
+              "the TLS handshake alone (from the TCP connection's establishment to the handshake's end).",
+              "- The same-client Linux figures pass through the kernel's veth and mtcp-loadgen's "
+              "net_af_packet port (a copy per packet each way), which the memif path has not."]
+    return lines
+
+
+def _remeasured(results):
+    """Scenarios that a later `--only` run measured (the TLS section says its own)."""
+    lines = []
+    for name, figures in results["scenarios"].items():
+        stamp = figures.get("measured", {})
+        if stamp.get("partial") and name not in TLS_SCENARIOS:
+            lines.append(f"- `{name}` was measured later, on {stamp['date']}, by `--only {name}`: medians of "
+                         f"{stamp['runs']} runs of {stamp['seconds']} s.")
+    return lines + [""] if lines else []
+
+
 def write(results, path, out):
     scenarios = results["scenarios"]
     machine = results["machine"]
@@ -92,6 +235,7 @@ def write(results, path, out):
              "65535. Figures are medians of "
              f"{results['runs']} runs of {results['seconds']} s; every ratio is ours / Linux from the same run. "
              "The raw figures are in `benchmarks/results.json`.", ""]
+    lines += _remeasured(results)
     lines += _targets(scenarios)
     lines += ["| scenario | mtcp-swift | Linux | ratio | how |", "| --- | --- | --- | --- | --- |"]
     for name, title in (("short", "short flows (new connection per request)"), ("keepalive", "keep-alive"),
@@ -137,6 +281,7 @@ def write(results, path, out):
             lines.append(f"| {row['connections']:,} | {_format(row['ours'])} | {_format(row['linux'])} | "
                          f"{row['ours'] / row['linux']:.1f}x | {row['ours_rss_kib'] / 1024:.0f} | "
                          f"{row['ours_rss_growth_kib']:,} | {row['linux_slab_growth_kib']:,} |")
+    lines += _tls(results)
     if "cost" in scenarios and "instructions_per_transaction" in scenarios["cost"]:
         cost = scenarios["cost"]
         lines += ["", "## Cost per transaction", "",

@@ -35,13 +35,17 @@ class Bench:
         self.results = {"machine": machine(), "runs": runs, "seconds": seconds, "scenarios": {}}
         self.workdir = Path(tempfile.mkdtemp(prefix="mtcp-bench-"))
 
+    def measured(self):
+        return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": self.runs,
+                "seconds": self.seconds}
+
     def record(self, name, **figures):
-        self.results["scenarios"][name] = figures
+        self.results["scenarios"][name] = dict(figures, measured=self.measured())
         print(f"bench: {name}: " + json.dumps({k: v for k, v in figures.items() if k not in ("runs", "method")}),
               flush=True)
 
     def skip(self, name, why):
-        self.results["scenarios"][name] = {"skipped": why}
+        self.results["scenarios"][name] = {"skipped": why, "measured": self.measured()}
         print(f"bench: {name}: not run: {why}", flush=True)
 
     # 1 and 2: closed loop, new connection per request / keep-alive
@@ -141,6 +145,111 @@ class Bench:
                     runs={"ours": ours_runs, "linux": linux_runs},
                     method="one keep-alive connection fetching /bench/1m.bin repeatedly (application bytes)")
 
+    # TLS: short flows with a full or a resumed handshake, and keep-alive over TLS
+    def tls_settings(self):
+        """conf/httpd.json's TLS settings (None without TLS); the first call also
+        probes what each server negotiates with OpenSSL's default client."""
+        if "tls" not in self.results:
+            settings = ours.tls_settings()
+            self.results["tls"] = {"settings": settings}
+            if settings:
+                with linux.LinuxServer(REPO / "www", self.workdir / "tls-probe-nginx", tls=settings) as server:
+                    nginx = server.negotiated()
+                try:
+                    mine = ours.probe_tls(self.workdir / "tls-probe", linux.negotiated)
+                except RuntimeError as error:
+                    mine = {"error": str(error)[-300:]}
+                self.results["tls"]["negotiated"] = {"ours": mine, "linux": nginx}
+                print("bench: TLS negotiated: " + json.dumps(self.results["tls"]["negotiated"]), flush=True)
+        return self.results["tls"]["settings"]
+
+    def tls(self, name):
+        """`tls`: new connection, full handshake, GET 64 B, close. `tls_resumed`:
+        the same with a resumed handshake (session ticket). `tls_keepalive`:
+        GET 64 B over 100 kept-alive TLS connections."""
+        settings = self.tls_settings()
+        if not settings:
+            return self.skip(name, "conf/httpd.json has no \"tls\" object (mtcp-httpd without TLS)")
+        keep_alive, resume = name == "tls_keepalive", name == "tls_resumed"
+        before = core_times()
+        time.sleep(1)
+        others = busy_share(before, core_times())  # other work on the cores just before
+        connections = 100 if keep_alive else 200
+        path = "/bench/64.html"
+        ours_runs = []
+        with ours.Appliance(self.workdir / name) as appliance:
+            for _ in range(self.runs):
+                ours_runs.append(ours.loadgen(appliance, path, seconds=self.seconds, connections=connections,
+                                              requests_per_connection=100_000 if keep_alive else 1, scheme="https",
+                                              extra_args=["--tls-resume"] if resume else []))
+        # wrk keeps each connection's SSL object and SSL_clear()s it on reconnect, so it
+        # offers its last session every time: against a server that can resume, all but
+        # the first handshake of each connection are resumed (see session_reuse). Its
+        # full-handshake baseline is therefore nginx with `ssl_session_tickets off`
+        # (and the session cache off, as always): OpenSSL then still sends its two
+        # TLS 1.3 tickets, stateful ones that cannot be resumed.
+        nginx_tls = dict(settings, session_tickets=False) if name == "tls" else settings
+        wrk_runs = []
+        with linux.LinuxServer(REPO / "www", self.workdir / f"{name}-nginx", tls=nginx_tls) as server:
+            reuse = None if keep_alive else server.session_reuse(seconds=1, connections=connections)
+            for _ in range(self.runs):
+                before = core_times()
+                wrk_runs.append(linux.wrk(server.url(path, tls=True), connections, self.seconds,
+                                          close=not keep_alive))
+                wrk_runs[-1]["busy"] = busy_share(before, core_times())
+        veth_runs = []
+        if not keep_alive:
+            # The same client on both sides: mtcp-loadgen over a veth (net_af_packet) to
+            # nginx with mtcp-httpd's settings, tickets on.
+            with linux.LinuxServerBehindVeth(REPO / "www", self.workdir / f"{name}-veth-nginx",
+                                             tls=settings) as server:
+                conf = server.loadgen_conf(self.workdir / f"{name}-veth")
+                for _ in range(self.runs):
+                    veth_runs.append(run_loadgen(conf, f"https://{server.SERVER_ADDRESS}{path}", self.seconds,
+                                                 connections=connections, netns=server.CLIENT_NAMESPACE,
+                                                 extra_args=["--tls-resume"] if resume else []))
+        ours_rate = median([f["requests_per_second"] for f in ours_runs])
+        wrk_rate = median([f["requests_per_second"] for f in wrk_runs])
+        figures = {"unit": "requests/s", "ours": ours_rate, "linux": wrk_rate, "busy_before": others,
+                   "ours_latency_us": _percentiles(ours_runs, "latency_microseconds"),
+                   "ours_request_us": _percentiles(ours_runs, "first_byte_microseconds"),
+                   "linux_request_us": {"p50": median([f["p50_ms"] * 1e3 for f in wrk_runs]),
+                                        "p99": median([f["p99_ms"] * 1e3 for f in wrk_runs])},
+                   "linux_busy": {core: median([f["busy"][core] for f in wrk_runs]) for core in wrk_runs[0]["busy"]},
+                   "ours_handshakes": _handshakes(ours_runs), "ours_errors": sum(_errors(f) for f in ours_runs),
+                   "linux_errors": sum(f["errors"] for f in wrk_runs),
+                   "runs": {"ours": [f["requests_per_second"] for f in ours_runs],
+                            "linux": [f["requests_per_second"] for f in wrk_runs]}}
+        if not keep_alive:
+            figures["ours_handshake_us"] = _percentiles(ours_runs, "handshake_microseconds")
+            figures["linux_handshakes"] = {"full": reuse[0] - reuse[1], "resumed": reuse[1],
+                                           "measured": f"wrk -c{connections}, 1 s, on the same listener with "
+                                                       "an access log of $ssl_session_reused"}
+            figures["linux_veth"] = median([f["requests_per_second"] for f in veth_runs])
+            figures["linux_veth_latency_us"] = _percentiles(veth_runs, "latency_microseconds")
+            figures["linux_veth_handshake_us"] = _percentiles(veth_runs, "handshake_microseconds")
+            figures["linux_veth_handshakes"] = _handshakes(veth_runs)
+            figures["linux_veth_errors"] = sum(_errors(f) for f in veth_runs)
+            figures["runs"]["linux_veth"] = [f["requests_per_second"] for f in veth_runs]
+        # A ratio only where both sides did the kind of handshake the scenario is about.
+        for key, side in (("ratio", "linux"), ("ratio_veth", "linux_veth")):
+            if side not in figures:
+                continue
+            why = None if keep_alive else (
+                _wrong_kind(figures["ours_handshakes"], resume, "ours", connections * len(ours_runs))
+                or _wrong_kind(figures[f"{side}_handshakes"], resume, "Linux",
+                               connections * (1 if side == "linux" else len(veth_runs))))
+            figures[key] = ours_rate / figures[side] if not why and figures[side] else None
+            if why:
+                figures[f"{key}_missing"] = why
+        figures["method"] = (
+            f"GET {path} (64 B) over TLS, {connections} connections, "
+            + ("keep-alive (handshakes only at the start)" if keep_alive else
+               "a new connection per request (Connection: close), "
+               + ("each resuming the last session ticket received" if resume else "each with a full handshake"))
+            + f", {self.seconds} s per run after 1 s warm-up (ours), medians of {self.runs} runs")
+        self.record(name, **figures)
+
     # 8: micro-benchmarks of the hot paths
     def micro(self):
         self.record("micro", benchmarks=micro_benchmarks(), unit="ns per operation",
@@ -185,6 +294,39 @@ def micro_benchmarks():
     return figures
 
 
+def _percentiles(runs, key):
+    """Medians over runs of an mtcp-loadgen figures object's p50 and p99."""
+    if not runs or any(key not in f for f in runs):
+        return None
+    return {p: median([f[key][p] for f in runs]) for p in ("p50", "p99")}
+
+
+def _handshakes(runs):
+    """Full and resumed TLS handshakes that mtcp-loadgen counted, over all runs."""
+    tls = [f.get("tls", {}) for f in runs]
+    return {"full": sum(t.get("handshakes_full", 0) for t in tls),
+            "resumed": sum(t.get("handshakes_resumed", 0) for t in tls),
+            "failed": sum(t.get("handshake_failures", 0) for t in tls)}
+
+
+def _errors(figures):
+    return sum(figures.get("errors", {}).values())
+
+
+def _wrong_kind(handshakes, resume, side, first_handshakes):
+    """Why a row cannot have a ratio: the handshakes were not (all) of the kind
+    the scenario measures; None when they were. Resumption allows a full
+    handshake for each connection's first (`first_handshakes` in all) and 1% more."""
+    total = handshakes["full"] + handshakes["resumed"]
+    if total == 0:
+        return f"{side}: no TLS handshake counted"
+    wrong = handshakes["full"] - first_handshakes if resume else handshakes["resumed"]
+    if wrong > 0.01 * total:
+        return (f"{side}: only {handshakes['resumed']:,} of {total:,} handshakes resumed" if resume else
+                f"{side}: {handshakes['resumed']:,} of {total:,} handshakes were resumed, not full")
+    return None
+
+
 def pick(figures):
     latency = figures["latency_microseconds"]
     return {"achieved": figures["requests_per_second"], "p50": latency["p50"], "p99": latency["p99"],
@@ -196,7 +338,7 @@ def ours_loadgen_conf(appliance):
                             appliance.socket, appliance.concurrency)
 
 
-def run_loadgen(conf, url, seconds, rate=None, total=None, connections=2000, netns=None):
+def run_loadgen(conf, url, seconds, rate=None, total=None, connections=2000, netns=None, extra_args=()):
     out = Path(conf).parent / "run.json"
     if out.exists():
         out.unlink()
@@ -205,7 +347,7 @@ def run_loadgen(conf, url, seconds, rate=None, total=None, connections=2000, net
         cmd.append(str(total))
     else:
         cmd += ["-d", str(seconds), "--warmup", "1"]
-    cmd += ["-c", str(connections), "--json", str(out), "--max-error-rate", "0.01"]
+    cmd += ["-c", str(connections), "--json", str(out), "--max-error-rate", "0.01", *extra_args]
     if rate:
         cmd += ["--rate", str(rate)]
     if netns:
@@ -220,6 +362,23 @@ def callgrind_total(path):
     text = Path(path).read_text(errors="replace")
     match = re.search(r"^totals:\s+(\d+)", text, re.M) or re.search(r"^summary:\s+(\d+)", text, re.M)
     return int(match.group(1))
+
+
+def core_times():
+    """(busy, total) jiffies of each core from /proc/stat."""
+    times = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        fields = line.split()
+        if fields[0].startswith("cpu") and fields[0][3:].isdigit():
+            values = [int(v) for v in fields[1:9]]
+            times[f"core{fields[0][3:]}"] = (sum(values) - values[3] - values[4], sum(values))
+    return times
+
+
+def busy_share(before, after):
+    """Share of each core's time that was busy between two core_times()."""
+    return {core: round((after[core][0] - before[core][0]) / max(1, after[core][1] - before[core][1]), 2)
+            for core in after}
 
 
 def slab_kib():
@@ -243,7 +402,8 @@ def main():
     parser.add_argument("--only", nargs="*", help="scenarios to run (default: all)")
     args = parser.parse_args()
     bench = Bench(args.runs, args.seconds)
-    wanted = set(args.only or ["short", "keepalive", "latency", "mix", "concurrency", "bulk", "cost", "micro"])
+    wanted = set(args.only or ["short", "keepalive", "latency", "mix", "concurrency", "bulk", "tls", "tls_resumed",
+                               "tls_keepalive", "cost", "micro"])
     OUT.mkdir(exist_ok=True)
     if "short" in wanted or "latency" in wanted:
         bench.throughput("short", keep_alive=False)
@@ -257,12 +417,28 @@ def main():
         bench.concurrency()
     if "bulk" in wanted:
         bench.bulk()
+    for name in ("tls", "tls_resumed", "tls_keepalive"):
+        if name in wanted:
+            try:
+                bench.tls(name)
+            except (RuntimeError, subprocess.SubprocessError, KeyError, AttributeError) as error:
+                bench.skip(name, f"failed: {str(error).strip()[-500:]}")
     if "cost" in wanted:
         bench.cost()
     if "micro" in wanted:
         bench.micro()
-    (OUT / "results.json").write_text(json.dumps(bench.results, indent=2) + "\n")
-    report.write(bench.results, REPO / "BENCHMARKS.md", OUT)
+    results = bench.results
+    if args.only and (OUT / "results.json").exists():
+        # A partial run replaces its scenarios and keeps the others' figures (each
+        # scenario carries the date, runs and seconds it was measured with).
+        results = json.loads((OUT / "results.json").read_text())
+        for figures in bench.results["scenarios"].values():
+            figures["measured"]["partial"] = True
+        results["scenarios"].update(bench.results["scenarios"])
+        if "tls" in bench.results:
+            results["tls"] = bench.results["tls"]
+    (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    report.write(results, REPO / "BENCHMARKS.md", OUT)
     print(f"bench: wrote BENCHMARKS.md, {OUT / 'results.json'} and charts in {OUT}")
 
 
