@@ -13,7 +13,8 @@ most of the module; clients run in netns mtcp-c:
     (garbage, HTTP in clear, an oversized record, a broken hello, TLS 1.0/1.1),
     and clients that vanish mid-handshake (RST, FIN, silence);
   - wrk, ab and mtcp-loadgen (netns mtcp-l) for many handshakes, short and
-    kept alive: no errors (rates are not judged here).
+    kept alive: no errors (rates are not judged here). The loadgen's TLS against
+    a reference server (kernel nginx) is in test_loadgen.py.
 Before that appliance starts, others: configurations whose certificate or key is
 wrong (a one-line error, no start), one with a 1 s handshake timeout, TLS 1.3
 only and one TLS 1.3 cipher suite, and one with two engines (tickets made on one
@@ -843,90 +844,3 @@ def test_loadgen_https_against_the_appliance(httpd, loadgen_run, tmp_path, resum
     else:
         assert report["tls"]["handshakes_resumed"] == 0, describe(result)
     print(f"loadgen https {'resumed' if resume else 'full'}: {report['tls']}")
-
-
-@pytest.mark.appliance
-def test_loadgen_tls_to_a_plain_http_port_fails_as_tls_handshake(httpd, loadgen_run, tmp_path):
-    """--tls to the appliance's port 80, which answers a ClientHello with an HTTP 400:
-    every request fails in the tls_handshake class and the run fails."""
-    result, report = loadgen_json(loadgen_run, tmp_path, f"{HTTP_BASE}/bench/64.html", 20, "-c", 2, "--tls")
-    assert result.returncode == 1, describe(result)
-    assert report["attempted"] == 20 and report["completed"] == 0, describe(result)
-    assert report["errors"]["tls_handshake"] == 20, describe(result)
-    assert report["tls"]["handshake_failures"] == 20, describe(result)
-
-
-NGINX_TLS_PORT = 8443
-NGINX_TLS_CONF = """
-daemon off;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}; proxy_temp_path {dir}; fastcgi_temp_path {dir};
-    uwsgi_temp_path {dir}; scgi_temp_path {dir};
-    ssl_certificate {cert};
-    ssl_certificate_key {key};
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_session_tickets on;
-    keepalive_requests 1000000;
-    server {{
-        listen {addr}:{port} ssl backlog=4096;
-        root {root};
-    }}
-}}
-"""
-
-
-@pytest.fixture
-def kernel_nginx_tls(topology, tmp_path):
-    """nginx with TLS (conf/tls's certificate) serving www/ on 198.18.0.2:8443 in netns
-    mtcp-c: a reference TLS server for the loadgen. Stopped by PID afterwards."""
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(NGINX_TLS_CONF.format(dir=tmp_path, cert=CERTIFICATE, key=TLS_DIR / "server.key",
-                                          addr=CLIENT_ADDR, port=NGINX_TLS_PORT, root=WWW))
-    proc = subprocess.Popen(["ip", "netns", "exec", NS_CLIENT, "nginx", "-c", str(conf), "-e",
-                             str(tmp_path / "error.log")],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            probe = client("curl", "-sk", "--max-time", 2, "-o", "/dev/null",
-                           f"https://{CLIENT_ADDR}:{NGINX_TLS_PORT}/", timeout=5)
-            if probe.returncode == 0:
-                break
-            if time.monotonic() > deadline:
-                pytest.fail("nginx with TLS did not start: "
-                            + ((tmp_path / "error.log").read_text() if (tmp_path / "error.log").exists() else ""))
-            time.sleep(0.2)
-        yield f"https://{CLIENT_ADDR}:{NGINX_TLS_PORT}"
-    finally:
-        stop_process_group(proc, sig=signal.SIGQUIT, grace=5)
-
-
-@pytest.mark.parametrize("resume", [False, True], ids=["full", "resumed"])
-def test_loadgen_https_against_nginx(kernel_nginx_tls, loadgen_run, tmp_path, resume):
-    """The loadgen's TLS against a reference server (nginx on the kernel stack, tickets
-    on): the same figures as against the appliance."""
-    result, report = loadgen_json(loadgen_run, tmp_path, f"{kernel_nginx_tls}/bench/4k.html", 500, "-c", 10,
-                                  *(["--tls-resume"] if resume else []), "--verify-body", WWW)
-    assert result.returncode == 0, describe(result)
-    assert report["completed"] == 500 and sum(report["errors"].values()) == 0, describe(result)
-    opened = report["connections_opened"]
-    check_handshake_figures(report, result, opened)
-    if resume:
-        assert report["tls"]["handshakes_resumed"] >= opened - 10, describe(result)
-    else:
-        assert report["tls"]["handshakes_resumed"] == 0, describe(result)
-
-
-def test_loadgen_tls_flag_with_an_http_url(kernel_nginx_tls, loadgen_run, tmp_path):
-    """`--tls` with an http:// URL does TLS as an https:// URL does."""
-    url = f"http://{CLIENT_ADDR}:{NGINX_TLS_PORT}/bench/64.html"
-    result, report = loadgen_json(loadgen_run, tmp_path, url, 50, "-c", 5, "--tls")
-    assert result.returncode == 0, describe(result)
-    assert report["completed"] == 50, describe(result)
-    assert report["tls"]["handshakes_full"] == report["connections_opened"], describe(result)
