@@ -197,6 +197,13 @@ public struct HTTPConfigurationError: Error, CustomStringConvertible, Sendable {
         return text + ": " + message
     }
 
+    /// A value of `file` that decoded but did not work when used (a certificate
+    /// that cannot be loaded): the key's line is looked up in the file.
+    public static func unusable(file: String, keyPath: String, message: String) -> HTTPConfigurationError {
+        let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+        return HTTPConfigurationError(file: file, keyPath: keyPath, line: line(of: keyPath, in: text), message: message)
+    }
+
     init(file: String, keyPath: String, line: Int?, message: String) {
         self.file = file
         self.keyPath = keyPath

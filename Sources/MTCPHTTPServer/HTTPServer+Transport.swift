@@ -103,6 +103,10 @@ extension HTTPServer {
     /// most), and closed after the alert OpenSSL queued for the peer.
     private mutating func tlsFailed<Device: PacketDevice>(_ index: Int, _ failure: TLSFailure,
                                                           _ context: inout SocketContext<Device>) {
+        // A renegotiation the client asks for after the first handshake (refused)
+        // is a failure of an established connection, though OpenSSL is in a handshake.
+        var failure = failure
+        failure.duringHandshake = !connections[index].tlsEstablished
         if failure.duringHandshake {
             statistics.tlsHandshakeFailures &+= 1
         } else {

@@ -20,24 +20,24 @@ public enum TLSContextFactory {
     private static func configureServer(_ context: OpaquePointer,
                                         _ settings: TLSServerSettings) throws(TLSSetupError) {
         guard SSL_CTX_use_certificate_chain_file(context, settings.certificatePath) == 1 else {
-            throw TLSSetupError("cannot load the certificate \(settings.certificatePath)")
+            throw TLSSetupError("cannot load the certificate \(settings.certificatePath)", setting: "certificate")
         }
         guard SSL_CTX_use_PrivateKey_file(context, settings.privateKeyPath, SSL_FILETYPE_PEM) == 1 else {
-            throw TLSSetupError("cannot load the private key \(settings.privateKeyPath)")
+            throw TLSSetupError("cannot load the private key \(settings.privateKeyPath)", setting: "private_key")
         }
         guard SSL_CTX_check_private_key(context) == 1 else {
             throw TLSSetupError("the private key \(settings.privateKeyPath) does not match the certificate "
-                + settings.certificatePath)
+                + settings.certificatePath, setting: "private_key")
         }
         let version = settings.minimumVersion == .tls13 ? TLS1_3_VERSION : TLS1_2_VERSION
         guard mtcp_ssl_ctx_set_min_proto_version(context, version) == 1 else {
-            throw TLSSetupError("cannot set the minimum protocol \(settings.minimumVersion.rawValue)")
+            throw TLSSetupError("cannot set the minimum protocol \(settings.minimumVersion.rawValue)", setting: "min_protocol")
         }
         guard SSL_CTX_set_cipher_list(context, settings.ciphers) == 1 else {
-            throw TLSSetupError("no usable cipher in \"\(settings.ciphers)\"")
+            throw TLSSetupError("no usable cipher in \"\(settings.ciphers)\"", setting: "ciphers")
         }
         if let suites = settings.cipherSuites, SSL_CTX_set_ciphersuites(context, suites) != 1 {
-            throw TLSSetupError("no usable TLS 1.3 cipher suite in \"\(suites)\"")
+            throw TLSSetupError("no usable TLS 1.3 cipher suite in \"\(suites)\"", setting: "ciphersuites")
         }
         // No renegotiation (a client could make the server redo the costly part at
         // will); tickets only if asked.

@@ -1,4 +1,5 @@
 import COpenSSL
+import Glibc
 import MTCP
 
 /// A TLS connection that cannot go on: the handshake failed (a bad client hello,
@@ -13,10 +14,15 @@ public struct TLSFailure: Error, Sendable {
     /// method names); it can be answered in plain HTTP.
     public var isPlainHTTP: Bool { ERR_GET_REASON(code) == SSL_R_HTTP_REQUEST }
 
+    private static let systemErrorFlag: UInt = 1 << 31
+
     /// OpenSSL's text for the failure, e.g. "wrong version number".
     public var reason: String { code == 0 ? "protocol error" : Self.reason(of: code) }
 
     static func reason(of code: UInt) -> String {
+        // A failed system call (fopen of a missing file) carries its errno, with
+        // the top bit set (OpenSSL's ERR_SYSTEM_FLAG), and no text of OpenSSL's.
+        if code & systemErrorFlag != 0 { return String(cString: strerror(Int32(code & (systemErrorFlag - 1)))) }
         guard let text = ERR_reason_error_string(code) else { return "error \(code)" }
         return String(cString: text)
     }

@@ -58,7 +58,7 @@ struct HTTPDCommand: ParsableCommand {
             if let httpPort { configuration.listenPort = httpPort }
             var httpOptions = HTTPServerOptions(configuration)
             if let accessLog { httpOptions.accessLogPath = accessLog }
-            if let https = httpOptions.https { try checkTLS(https) }
+            if let https = httpOptions.https { try checkTLS(https, configurationFile: httpConfig) }
             let options = httpOptions
             let outcome = try runtime.run(idleBackoff: backoff) { _ in
                 Appliance(http: try HTTPServer(options: options),
@@ -79,12 +79,15 @@ struct HTTPDCommand: ParsableCommand {
     }
 
     /// Makes a TLS context once before the cores start, so that a missing or
-    /// unreadable certificate is a one-line start-up failure.
-    private func checkTLS(_ https: HTTPSOptions) throws {
+    /// unreadable certificate is a one-line start-up failure naming the setting.
+    private func checkTLS(_ https: HTTPSOptions, configurationFile: String) throws(HTTPConfigurationError) {
         do {
             TLSContextFactory.free(try TLSContextFactory.server(https.settings))
         } catch {
-            exitWithStartupFailure("mtcp-httpd", "TLS: \(error) (`make tls-cert` makes a self-signed certificate)")
+            let hint = error.setting == "certificate" || error.setting == "private_key"
+                ? " (`make tls-cert` makes a self-signed certificate)" : ""
+            throw .unusable(file: configurationFile, keyPath: "tls" + (error.setting.map { "." + $0 } ?? ""),
+                            message: error.message + hint)
         }
     }
 }
