@@ -19,6 +19,22 @@ import Testing
         #expect(cache.count == 1)
     }
 
+    @Test func staleEntriesAreUsedWhileAProbeConfirmsThem() {
+        var cache = ARPCache(capacity: 8, lifetime: .seconds(60))
+        cache.learn(a, macA, now: .zero)
+        let fresh = cache.resolve(a, now: Instant.zero + .seconds(59))
+        #expect(fresh.mac == macA && !fresh.probe)
+        let stale = cache.resolve(a, now: Instant.zero + .seconds(60))
+        #expect(stale.mac == macA && stale.probe, "expired: still used, and a request confirms it")
+        let again = cache.resolve(a, now: Instant.zero + .milliseconds(60_500))
+        #expect(again.mac == macA && !again.probe, "one request a second")
+        #expect(cache.resolve(a, now: Instant.zero + .seconds(61)).probe)
+        #expect(cache.resolve(a, now: Instant.zero + .seconds(65)).mac == nil, "no answer within the grace: unknown")
+        cache.learn(a, macB, now: Instant.zero + .seconds(66))
+        #expect(cache.resolve(a, now: Instant.zero + .seconds(67)).mac == macB)
+        #expect(cache.resolve(IPv4Address(10, 0, 0, 1), now: .zero).mac == nil)
+    }
+
     @Test func staticEntriesWinAndNeverExpire() {
         var cache = ARPCache(capacity: 8)
         cache.addStatic(a, macA)

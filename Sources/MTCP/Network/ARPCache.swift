@@ -10,6 +10,8 @@ public struct ARPCache: ~Copyable {
         var mac: MACAddress
         var expiresAt: Instant
         var state: State
+        /// Stale entries: when the next confirming request may go out.
+        var nextProbe = Instant.zero
     }
 
     enum State: UInt8 { case empty, dynamic, staticEntry }
@@ -17,6 +19,13 @@ public struct ARPCache: ~Copyable {
     /// How long a learned entry is trusted (Linux's base_reachable_time is 30 s,
     /// stale entries are reused for up to a minute).
     public let lifetime: TimeSpan
+    /// How long past its lifetime an entry is still used while a request
+    /// confirms it (Linux's STALE/PROBE states): traffic to a neighbour that
+    /// stays silent on ARP goes on, instead of queueing behind a resolution
+    /// every `lifetime` (a burst of resets then overflowed the pending queue).
+    public static let staleGrace = TimeSpan.seconds(5)
+    /// Requests confirming a stale entry go out at most this often.
+    public static let probeInterval = TimeSpan.seconds(1)
     private let entries: UnsafeMutableBufferPointer<Entry>
     private let mask: Int
     public private(set) var count = 0
@@ -57,6 +66,26 @@ public struct ARPCache: ~Copyable {
         case .empty: return nil
         case .staticEntry: return entry.mac
         case .dynamic: return entry.expiresAt > now ? entry.mac : nil
+        }
+    }
+
+    /// Where to send a frame for `address`: the Ethernet address, if known and
+    /// not expired for longer than `staleGrace`, and whether to send an ARP
+    /// request to confirm a stale entry now (at most once per `probeInterval`).
+    public mutating func resolve(_ address: IPv4Address, now: Instant) -> (mac: MACAddress?, probe: Bool) {
+        let index = probe(address)
+        let entry = entries[index]
+        switch entry.state {
+        case .empty:
+            return (nil, false)
+        case .staticEntry:
+            return (entry.mac, false)
+        case .dynamic:
+            if entry.expiresAt > now { return (entry.mac, false) }
+            guard now < entry.expiresAt + Self.staleGrace else { return (nil, false) }
+            guard now >= entry.nextProbe else { return (entry.mac, false) }
+            entries[index].nextProbe = now + Self.probeInterval
+            return (entry.mac, true)
         }
     }
 

@@ -54,9 +54,12 @@ extension Engine {
             statistics.drops.count(.noRoute)
             return device.release(buffer)
         }
-        if let mac = neighbours.lookup(nextHop, now: now) {
+        let (mac, probe) = neighbours.resolve(nextHop, now: now)
+        if let mac {
             writeEthernetHeader(buffer, to: mac, type: .ipv4)
-            return transmit(buffer)
+            transmit(buffer)
+            if probe { sendARPRequest(for: nextHop) }
+            return
         }
         writeEthernetHeader(buffer, to: .broadcast, type: .ipv4)
         switch pendingResolution.enqueue(buffer, nextHop: nextHop, now: now) {
