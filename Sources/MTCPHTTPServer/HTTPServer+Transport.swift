@@ -38,7 +38,8 @@ extension HTTPServer {
     /// Writes one run of bytes, as `send` does.
     mutating func send<Device: PacketDevice>(_ index: Int, _ bytes: UnsafeRawBufferPointer,
                                              _ context: inout SocketContext<Device>) throws(SocketError) -> Int {
-        try withUnsafePointer(to: bytes) { piece throws(SocketError) in
+        if connections[index].tls == nil { return try context.write(connections[index].socket, bytes) }
+        return try withUnsafePointer(to: bytes) { piece throws(SocketError) in
             try send(index, UnsafeBufferPointer(start: piece, count: 1), &context)
         }
     }
