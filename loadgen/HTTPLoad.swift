@@ -393,9 +393,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
                                                       _ context: inout SocketContext<Device>) throws(TLSStreamError) -> Int {
         let socket = slots[slot].socket
         if let stream = slots[slot].tls {
-            return try withUnsafePointer(to: bytes) { piece throws(TLSStreamError) in
-                try stream.write(UnsafeBufferPointer(start: piece, count: 1), to: socket, &context, scratch: tlsScratch)
-            }
+            return try stream.write(bytes, to: socket, &context, scratch: tlsScratch)
         }
         do {
             return try context.write(socket, bytes)

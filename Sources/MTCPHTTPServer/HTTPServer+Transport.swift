@@ -38,9 +38,12 @@ extension HTTPServer {
     /// Writes one run of bytes, as `send` does.
     mutating func send<Device: PacketDevice>(_ index: Int, _ bytes: UnsafeRawBufferPointer,
                                              _ context: inout SocketContext<Device>) throws(SocketError) -> Int {
-        if connections[index].tls == nil { return try context.write(connections[index].socket, bytes) }
-        return try withUnsafePointer(to: bytes) { piece throws(SocketError) in
-            try send(index, UnsafeBufferPointer(start: piece, count: 1), &context)
+        let socket = connections[index].socket
+        guard let stream = connections[index].tls else { return try context.write(socket, bytes) }
+        do {
+            return try stream.write(bytes, to: socket, &context, scratch: tlsScratch)
+        } catch {
+            throw streamFailed(index, error, &context)
         }
     }
 

@@ -29,27 +29,27 @@ public struct HTTPServerStatistics: Sendable, Equatable {
     public init() {}
 
     /// Each counter's Prometheus name (`mtcp_NAME_total`) and help.
-    static let fields: [(name: String, help: String, keyPath: KeyPath<HTTPServerStatistics, UInt64> & Sendable)] = [
-        ("http_connections_accepted", "HTTP and HTTPS connections accepted", \.connectionsAccepted),
-        ("http_requests", "Complete request heads answered", \.requests),
-        ("http_responses_2xx", "Responses with a 2xx status", \.responses2xx),
-        ("http_responses_3xx", "Responses with a 3xx status", \.responses3xx),
-        ("http_responses_4xx", "Responses with a 4xx status", \.responses4xx),
-        ("http_responses_5xx", "Responses with a 5xx status", \.responses5xx),
-        ("http_malformed_requests", "Requests refused by the parser", \.malformedRequests),
-        ("http_header_timeouts", "Connections answered 408", \.headerTimeouts),
-        ("http_idle_timeouts", "Connections closed for idleness", \.idleTimeouts),
-        ("http_file_errors", "Files that could not be opened for streaming", \.fileErrors),
-        ("http_tls_handshakes", "TLS handshakes completed", \.tlsHandshakes),
-        ("http_tls_resumed", "TLS handshakes that resumed a session", \.tlsResumed),
-        ("http_tls_handshake_failures", "TLS handshakes that failed", \.tlsHandshakeFailures),
-        ("http_tls_protocol_errors", "TLS connections failed after the handshake", \.tlsProtocolErrors),
-        ("http_tls_handshake_timeouts", "TLS connections closed for a handshake too slow", \.tlsHandshakeTimeouts),
+    static let counterFields: [CounterField<HTTPServerStatistics>] = [
+        .init(name: "http_connections_accepted", help: "HTTP and HTTPS connections accepted", keyPath: \.connectionsAccepted),
+        .init(name: "http_requests", help: "Complete request heads answered", keyPath: \.requests),
+        .init(name: "http_responses_2xx", help: "Responses with a 2xx status", keyPath: \.responses2xx),
+        .init(name: "http_responses_3xx", help: "Responses with a 3xx status", keyPath: \.responses3xx),
+        .init(name: "http_responses_4xx", help: "Responses with a 4xx status", keyPath: \.responses4xx),
+        .init(name: "http_responses_5xx", help: "Responses with a 5xx status", keyPath: \.responses5xx),
+        .init(name: "http_malformed_requests", help: "Requests refused by the parser", keyPath: \.malformedRequests),
+        .init(name: "http_header_timeouts", help: "Connections answered 408", keyPath: \.headerTimeouts),
+        .init(name: "http_idle_timeouts", help: "Connections closed for idleness", keyPath: \.idleTimeouts),
+        .init(name: "http_file_errors", help: "Files that could not be opened for streaming", keyPath: \.fileErrors),
+        .init(name: "http_tls_handshakes", help: "TLS handshakes completed", keyPath: \.tlsHandshakes),
+        .init(name: "http_tls_resumed", help: "TLS handshakes that resumed a session", keyPath: \.tlsResumed),
+        .init(name: "http_tls_handshake_failures", help: "TLS handshakes that failed", keyPath: \.tlsHandshakeFailures),
+        .init(name: "http_tls_protocol_errors", help: "TLS connections failed after the handshake", keyPath: \.tlsProtocolErrors),
+        .init(name: "http_tls_handshake_timeouts", help: "TLS connections closed for a handshake too slow", keyPath: \.tlsHandshakeTimeouts),
     ]
 
     /// The counters for the statistics board.
     public var counters: [ApplicationCounter] {
-        Self.fields.map { ApplicationCounter(name: $0.name, help: $0.help, value: self[keyPath: $0.keyPath]) }
+        Self.counterFields.map { ApplicationCounter(name: $0.name, help: $0.help, value: self[keyPath: $0.keyPath]) }
     }
 
     mutating func count(response status: UInt16) {

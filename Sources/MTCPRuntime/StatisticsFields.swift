@@ -7,6 +7,12 @@ public struct CounterField<Statistics>: Sendable {
     public let name: String
     public let help: String
     public let keyPath: WritableKeyPath<Statistics, UInt64> & Sendable
+
+    public init(name: String, help: String, keyPath: WritableKeyPath<Statistics, UInt64> & Sendable) {
+        self.name = name
+        self.help = help
+        self.keyPath = keyPath
+    }
 }
 
 extension EngineStatistics {

@@ -214,6 +214,15 @@ public struct TLSStream {
         return total
     }
 
+    /// Writes one run of bytes, as the gathering `write` does.
+    public func write<Device: PacketDevice>(_ bytes: UnsafeRawBufferPointer, to socket: Socket,
+                                            _ context: inout SocketContext<Device>,
+                                            scratch: UnsafeMutableRawBufferPointer) throws(TLSStreamError) -> Int {
+        try withUnsafePointer(to: bytes) { piece throws(TLSStreamError) in
+            try write(UnsafeBufferPointer(start: piece, count: 1), to: socket, &context, scratch: scratch)
+        }
+    }
+
     /// Plaintext that fits `room` bytes once in records.
     public static func plaintext(fitting room: Int) -> Int {
         let records = (room + recordPayload + recordOverhead - 1) / (recordPayload + recordOverhead)

@@ -29,6 +29,19 @@ def describe(result):
             f"--- stdout\n{result.stdout}--- stderr\n{result.stderr}")
 
 
+def client(*cmd, timeout=30, input=None):
+    """Runs `cmd` in netns mtcp-c; the CompletedProcess with bytes output (bodies
+    are compared byte for byte)."""
+    return subprocess.run(["ip", "netns", "exec", NS_CLIENT, *map(str, cmd)], capture_output=True,
+                          timeout=timeout, input=input)
+
+
+def show(result):
+    """A CompletedProcess of `client` as text, for assertion messages."""
+    return (f"$ {' '.join(map(str, result.args))}\nexit {result.returncode}\n--- stdout\n"
+            f"{result.stdout[:3000].decode('latin-1')}\n--- stderr\n{result.stderr[:3000].decode('latin-1')}")
+
+
 def link_mac(namespace, ifname):
     """The MAC address of `ifname` in `namespace`, lower case."""
     out = subprocess.run(["ip", "-n", namespace, "link", "show", "dev", ifname],

@@ -16,7 +16,7 @@ import subprocess
 import pytest
 
 from conftest import CONFIG, HTTPD, READY_TIMEOUT, Appliance
-from mtcp_ns import APPLIANCE_ADDR, NS_APPLIANCE, NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS
+from mtcp_ns import APPLIANCE_ADDR, NS_APPLIANCE, NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, client, show
 
 WWW = REPO / "www"
 BASE = f"http://{APPLIANCE_ADDR}"
@@ -61,16 +61,6 @@ def appliance_alive(request):
     request.node.mtcp_appliance = app
     assert app.alive(), f"mtcp-httpd is not running:\n{app.log}"
     yield
-
-
-def client(*cmd, timeout=30):
-    """Runs `cmd` in netns mtcp-c; the CompletedProcess with bytes output."""
-    return subprocess.run(["ip", "netns", "exec", NS_CLIENT, *map(str, cmd)], capture_output=True, timeout=timeout)
-
-
-def show(result):
-    return (f"$ {' '.join(map(str, result.args))}\nexit {result.returncode}\n--- stdout\n"
-            f"{result.stdout[:3000].decode('latin-1')}\n--- stderr\n{result.stderr[:3000].decode('latin-1')}")
 
 
 def curl(*args, timeout=30):

@@ -35,8 +35,8 @@ import time
 import pytest
 
 from conftest import CONFIG, HTTPD, TLS_DIR, running_appliance, stop_process_group
-from mtcp_ns import (APPLIANCE_ADDR, BRIDGE, CLIENT_ADDR, NS_APPLIANCE, NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, describe,
-                     link_mac, ns)
+from mtcp_ns import (APPLIANCE_ADDR, BRIDGE, CLIENT_ADDR, NS_APPLIANCE, NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, client,
+                     describe, link_mac, ns, show)
 
 WWW = REPO / "www"
 HTTP_BASE = f"http://{APPLIANCE_ADDR}"
@@ -65,13 +65,18 @@ FATAL = 2
 
 # --- helpers ------------------------------------------------------------------------------
 
+def metrics_text():
+    """The appliance's Prometheus exposition."""
+    result = ns(NS_APPLIANCE, "curl", "-sS", "--max-time", 5, "127.0.0.1:9180/metrics", timeout=15)
+    assert result.returncode == 0, describe(result)
+    return result.stdout
+
+
 def metric_samples():
     """The appliance's Prometheus samples: {(name, core or None): value}, without
     the samples that have labels other than `core`."""
-    result = ns(NS_APPLIANCE, "curl", "-sS", "--max-time", 5, "127.0.0.1:9180/metrics", timeout=15)
-    assert result.returncode == 0, describe(result)
     samples = {}
-    for line in result.stdout.splitlines():
+    for line in metrics_text().splitlines():
         match = re.match(r'(mtcp_\w+)(?:\{core="(\d+)"\})? (\d+)$', line)
         if match:
             core = None if match.group(2) is None else int(match.group(2))
@@ -89,10 +94,9 @@ def metrics():
 
 def dropped_frames():
     """The appliance's dropped frames summed over the cores: {reason: count}."""
-    result = ns(NS_APPLIANCE, "curl", "-sS", "--max-time", 5, "127.0.0.1:9180/metrics", timeout=15)
     drops = {}
     for reason, value in re.findall(r'^mtcp_dropped_frames_total\{core="\d+",reason="(\w+)"\} (\d+)$',
-                                    result.stdout, re.M):
+                                    metrics_text(), re.M):
         drops[reason] = drops.get(reason, 0) + int(value)
     return drops
 
@@ -157,17 +161,6 @@ def stop_report_tls_lines(log):
 
 def tls_log_lines(app):
     return [line for line in app.lines if TLS_LOG_LINE.search(line)]
-
-
-def client(*cmd, timeout=30, input=None):
-    """Runs `cmd` in netns mtcp-c; the CompletedProcess with bytes output."""
-    return subprocess.run(["ip", "netns", "exec", NS_CLIENT, *map(str, cmd)], capture_output=True,
-                          timeout=timeout, input=input)
-
-
-def show(result):
-    return (f"$ {' '.join(map(str, result.args))}\nexit {result.returncode}\n--- stdout\n"
-            f"{result.stdout[:3000].decode('latin-1')}\n--- stderr\n{result.stderr[:3000].decode('latin-1')}")
 
 
 def curl(*args, timeout=30):

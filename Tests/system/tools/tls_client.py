@@ -112,6 +112,19 @@ def parse_records(data):
     return records, alerts
 
 
+def receive(sock, wait):
+    """Bytes the server sent within `wait` seconds: (bytes, None), or (b"", why it
+    ended: "timeout", "reset" or "eof")."""
+    sock.settimeout(wait)
+    try:
+        chunk = sock.recv(65536)
+    except socket.timeout:
+        return b"", "timeout"
+    except ConnectionResetError:
+        return b"", "reset"
+    return (chunk, None) if chunk else (b"", "eof")
+
+
 def exchange(host, port, data, then, timeout, trickle=0.0):
     """Sends `data` (one byte every `trickle` seconds when that is not 0), then
     behaves as `then` says; the report (see the module doc)."""
@@ -128,16 +141,11 @@ def exchange(host, port, data, then, timeout, trickle=0.0):
                 ended = "reset"
                 break
             sent += 1
-            sock.settimeout(trickle)
-            try:
-                chunk = sock.recv(65536)
-            except socket.timeout:
+            chunk, why = receive(sock, trickle)
+            if why == "timeout":
                 continue
-            except ConnectionResetError:
-                ended = "reset"
-                break
-            if not chunk:
-                ended = "eof"
+            if why:
+                ended = why
                 break
             received += chunk
     else:
@@ -159,18 +167,7 @@ def exchange(host, port, data, then, timeout, trickle=0.0):
         if left <= 0:
             ended = "timeout"
             break
-        sock.settimeout(left)
-        try:
-            chunk = sock.recv(65536)
-        except socket.timeout:
-            ended = "timeout"
-            break
-        except ConnectionResetError:
-            ended = "reset"
-            break
-        if not chunk:
-            ended = "eof"
-            break
+        chunk, ended = receive(sock, left)
         received += chunk
     end = time.monotonic()
     report.update(seconds=round(end - start, 3), since_connect=round(end - connected, 3))
