@@ -70,9 +70,7 @@ struct ControlBlock {
     /// Consecutive timeouts of the oldest segment.
     var retransmissions = 0
     var duplicateAcknowledgments = 0
-    var inFastRecovery = false
-    /// SND.MAX when fast recovery started (RFC 6582 "recover").
-    var recoveryPoint = SequenceNumber(0)
+    var recovery = LossRecovery.none
     /// What the peer SACKed beyond SND.UNA (RFC 6675).
     var scoreboard = SACKScoreboard()
     /// Highest sequence number retransmitted in this recovery (RFC 6675 HighRxt).
@@ -105,6 +103,11 @@ struct ControlBlock {
     var inDataList = false
     /// Control segment to send from the control list.
     var controlToSend: TCPFlags = []
+
+    @inline(__always) var inFastRecovery: Bool {
+        if case .fast = recovery { return true }
+        return false
+    }
 
     /// Bytes sent and not yet acknowledged, counting SYN and FIN.
     @inline(__always) var bytesInFlight: Int { sendNext - sendUnacknowledged }

@@ -425,19 +425,21 @@ extension Engine {
         }
         if let sample { block.pointee.rtt.addSample(sample) }
 
-        if block.pointee.inFastRecovery {
-            if ack >= block.pointee.recoveryPoint {
-                block.pointee.inFastRecovery = false
-                block.pointee.congestion.onRecoveryExit(flightSize: block.pointee.bytesInFlight)
-            } else if !block.pointee.scoreboard.isEmpty {
-                block.pointee.congestion.onPartialAck(ackedBytes: ackedBytes)
-                retransmitHoles(id, block, now: now)
-            } else {
-                // Partial ACK (RFC 6582 §3.2 step 5): resend the next hole at once.
-                block.pointee.congestion.onPartialAck(ackedBytes: ackedBytes)
-                retransmitOldest(id, block, now: now)
+        switch block.pointee.recovery {
+        case .fast(let recover) where ack >= recover:
+            block.pointee.recovery = .none
+            block.pointee.congestion.onRecoveryExit(flightSize: block.pointee.bytesInFlight)
+        case .fast where !block.pointee.scoreboard.isEmpty:
+            block.pointee.congestion.onPartialAck(ackedBytes: ackedBytes)
+            retransmitHoles(id, block, now: now)
+        case .fast:
+            // Partial ACK (RFC 6582 §3.2 step 5): resend the next hole at once.
+            block.pointee.congestion.onPartialAck(ackedBytes: ackedBytes)
+            retransmitOldest(id, block, now: now)
+        case .afterTimeout, .none:
+            if case .afterTimeout(let recover) = block.pointee.recovery, ack >= recover {
+                block.pointee.recovery = .none
             }
-        } else {
             block.pointee.congestion.onAck(ackedBytes: ackedBytes, now: now, rtt: sample,
                                            inFlightBeforeAck: flightBefore,
                                            applicationLimited: block.pointee.unsentBytes == 0)
@@ -480,11 +482,9 @@ extension Engine {
         // two segments SACKed above it.
         let lost = block.pointee.duplicateAcknowledgments >= 3
             || (sack && block.pointee.scoreboard.sackedBytes > 2 * block.pointee.sendMSS)
-        // RFC 6582 §3.2 step 1: no new recovery for losses of the previous window.
-        guard lost, block.pointee.sendUnacknowledged > block.pointee.recoveryPoint
-                || block.pointee.recoveryPoint == block.pointee.initialSendSequence else { return }
-        block.pointee.inFastRecovery = true
-        block.pointee.recoveryPoint = block.pointee.sendMaximum
+        // RFC 6582 §3.2 step 2: no new recovery for data sent before the last timeout.
+        guard lost, block.pointee.recovery == .none else { return }
+        block.pointee.recovery = .fast(recover: block.pointee.sendMaximum)
         block.pointee.congestion.onDuplicateAcksEnterRecovery(flightSize: block.pointee.bytesInFlight, now: now)
         tcp.statistics.fastRetransmits &+= 1
         block.pointee.highestRetransmitted = block.pointee.sendUnacknowledged

@@ -97,9 +97,8 @@ extension Engine {
         // off, collapse the window, and go on from there as the window allows.
         block.pointee.congestion.onRetransmissionTimeout(flightSize: block.pointee.bytesInFlight, now: now)
         block.pointee.rtt.backOff()
-        block.pointee.inFastRecovery = false
         block.pointee.duplicateAcknowledgments = 0
-        block.pointee.recoveryPoint = block.pointee.sendMaximum
+        block.pointee.recovery = .afterTimeout(recover: block.pointee.sendMaximum)
         // RFC 6675 §5.1: after a timeout the receiver may have reneged on its SACKs.
         block.pointee.scoreboard.clear()
         let resent = retransmitOldest(id, block, now: now)
