@@ -77,4 +77,25 @@ import Testing
         #expect(peer.engine.tcpStatistics.timeouts == 0)
         try #require(upperHalfSeen && lowerHalfSeen, "ISS values on both sides of 0 + 2^31 were tried")
     }
+
+    @Test func firstRetransmissionOfARecoveryIsSentWhateverThePipe() throws {
+        // RFC 5681 §3.2 step 3 and RFC 6675 §5 (4.3): entering recovery resends the
+        // first lost segment unconditionally; only later retransmissions wait for
+        // pipe < cwnd. Twenty segments in flight, the first lost, the next three
+        // SACKed: every estimate of pipe is above the halved window.
+        var peer = Self.peer()
+        let listener = try peer.engine.listen(port: 80)
+        let (base, _, sent) = try Self.openAndWrite(&peer, listener, bytes: 40 * Self.segment, sack: true)
+        #expect(sent.count == 10)
+        #expect(Self.growToTwentySegmentsInFlight(&peer, base: base).count == 20)
+        let ack = base &+ UInt32(10 * Self.segment)
+        var resentAfter: [Int] = []
+        for duplicate in 1...3 {
+            let options = Self.sackOptions([(ack &+ 1000, ack &+ UInt32(1000 + duplicate * 1000))])
+            let replies = peer.send(.ack, seq: 1001, ack: ack, options: options)
+            if replies.contains(where: { $0.sequence == ack && !$0.payload.isEmpty }) { resentAfter.append(duplicate) }
+        }
+        #expect(resentAfter == [3], "segment 10 resent after the third duplicate ACK")
+        #expect(peer.engine.tcpStatistics.fastRetransmits == 1)
+    }
 }

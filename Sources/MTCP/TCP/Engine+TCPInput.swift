@@ -489,7 +489,7 @@ extension Engine {
         tcp.statistics.fastRetransmits &+= 1
         block.pointee.highestRetransmitted = block.pointee.sendUnacknowledged
         if !block.pointee.scoreboard.isEmpty {
-            retransmitHoles(id, block, now: now)
+            retransmitHoles(id, block, now: now, forcingFirst: true)
         } else {
             retransmitOldest(id, block, now: now)
         }

@@ -235,11 +235,15 @@ extension Engine {
     /// SACK-based recovery (RFC 6675 §5, simplified): while the estimated data
     /// in the network ("pipe") leaves room in the congestion window, resend the
     /// next hole above the highest byte retransmitted so far.
-    mutating func retransmitHoles(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>, now: Instant) {
+    /// - Parameter forcingFirst: the recovery starts here, and its first
+    ///   retransmission goes whatever pipe says (RFC 6675 §5 (4.3), RFC 5681 §3.2
+    ///   step 3): pipe is only an estimate, and the lost segment holds up the rest.
+    mutating func retransmitHoles(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>, now: Instant,
+                                  forcingFirst: Bool = false) {
         let limit = payloadLimit(block)
         var pipe = block.pointee.bytesInFlight - block.pointee.scoreboard.sackedBytes
         var sentAny = false
-        while pipe < block.pointee.congestion.cwnd {
+        while (forcingFirst && !sentAny) || pipe < block.pointee.congestion.cwnd {
             let from = max(block.pointee.highestRetransmitted, block.pointee.sendUnacknowledged)
             guard let hole = block.pointee.scoreboard.hole(from: from) else { break }
             let offset = hole.start - block.pointee.sendBufferStart
