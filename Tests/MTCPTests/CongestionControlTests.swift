@@ -119,6 +119,15 @@ import Testing
         #expect(cc.ssthresh == 10 * smss)
     }
 
+    @Test func sackRecoveryStartsAtSSThreshWithoutInflation() {
+        // RFC 6675 §5 (4.2): with SACK the segments that left the network are
+        // subtracted from pipe, so cwnd is not inflated by them as well.
+        var cc = Self.inCongestionAvoidance(segments: 20)
+        cc.onDuplicateAcksEnterRecovery(flightSize: 20 * Self.mss, now: Self.t0, sack: true)
+        #expect(cc.inRecovery)
+        #expect(cc.ssthresh == 10 * Self.mss && cc.cwnd == 10 * Self.mss)
+    }
+
     @Test func recoveryExitWithLittleInFlightSlowStartsBackToSSThresh() {
         let smss = Self.mss
         var cc = Self.inCongestionAvoidance(segments: 20)

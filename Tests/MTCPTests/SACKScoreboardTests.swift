@@ -43,4 +43,14 @@ import Testing
         #expect(board.count == SACKScoreboard.capacity)
         #expect(board.hole(from: SequenceNumber(1000))! == (SequenceNumber(1000), 1000))
     }
+
+    @Test func countsTheHolesBelowTheHighestSACK() {
+        // RFC 6675 §4 SetPipe: the bytes not SACKed below the highest SACKed one.
+        var board = SACKScoreboard()
+        board.record(blocks([(3000, 4000), (5000, 6000)]), unacknowledged: SequenceNumber(1000),
+                     maximum: SequenceNumber(9000))
+        #expect(board.unsackedBytes(from: SequenceNumber(1000)) == 3000)
+        #expect(board.unsackedBytes(from: SequenceNumber(3500)) == 1000)
+        #expect(board.unsackedBytes(from: SequenceNumber(6000)) == 0, "nothing above the highest SACK")
+    }
 }

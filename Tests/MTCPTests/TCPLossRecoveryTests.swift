@@ -98,4 +98,83 @@ import Testing
         #expect(resentAfter == [3], "segment 10 resent after the third duplicate ACK")
         #expect(peer.engine.tcpStatistics.fastRetransmits == 1)
     }
+
+    @Test(arguments: 1...12)
+    func sackRecoveryRepairsEveryFirstTransmissionLossWithoutATimeout(seed: UInt64) throws {
+        // RFC 6675 §5: losses of first transmissions, several in one window, are all
+        // repaired by SACK recovery; none waits for the RTO. (Partial ACKs used to
+        // deflate cwnd as NewReno does, RFC 6582 §3.2 step 5, while pipe still
+        // counted the lost segments, so recovery could stall until the timer.) The
+        // last three segments arrive, so every loss is followed by three SACKed ones.
+        var peer = Self.peer()
+        let listener = try peer.engine.listen(port: 80)
+        let total = 40
+        let (base, _, sent) = try Self.openAndWrite(&peer, listener, bytes: total * Self.segment, sack: true)
+        var random = SeededRandom(seed: seed)
+        var drops: Set<Int> = []
+        for index in 10..<(total - 3) where random.next() % 4 == 0 { drops.insert(index) }
+        var receiver = LossyReceiver(base: base, segment: Self.segment, count: total, drops: drops)
+        for reply in sent { _ = receiver.receive(reply) }
+        let grown = Self.growToTwentySegmentsInFlight(&peer, base: base)
+        Self.deliver(&peer, &receiver, grown, limit: .seconds(5))
+        #expect(receiver.complete, "drops \(drops.sorted()): \(receiver.delivered.filter { $0 }.count) of \(total)")
+        #expect(peer.engine.tcpStatistics.timeouts == 0, "drops \(drops.sorted())")
+    }
+
+    /// Hands the engine's segments to `receiver` in order and its ACKs back, with
+    /// time standing still while there is traffic and moving by 1 ms otherwise.
+    static func deliver(_ peer: inout RawTCPPeer, _ receiver: inout LossyReceiver, _ first: [RawTCPPeer.Reply],
+                        limit: TimeSpan) {
+        var queue = first[...]
+        let deadline = peer.now + limit
+        while !receiver.complete && peer.now < deadline {
+            guard let reply = queue.popFirst() else {
+                peer.advance(.milliseconds(1))
+                queue = peer.run()[...]
+                continue
+            }
+            guard let answer = receiver.receive(reply) else { continue }
+            queue += peer.send(.ack, seq: 1001, ack: answer.ack, options: sackOptions(answer.blocks))
+        }
+    }
+}
+
+/// The peer's receive side for loss tests: which segments arrived (the first
+/// transmission of those in `drops` is lost), acknowledged one by one as a
+/// receiver does while it has a hole (RFC 5681 §4.2), with SACK blocks as
+/// RFC 2018 §4 orders them (the block holding the latest segment first).
+struct LossyReceiver {
+    let base: UInt32
+    let segment: Int
+    var delivered: [Bool]
+    var drops: Set<Int>
+
+    init(base: UInt32, segment: Int, count: Int, drops: Set<Int>) {
+        self.base = base
+        self.segment = segment
+        self.delivered = Array(repeating: false, count: count)
+        self.drops = drops
+    }
+
+    var complete: Bool { delivered.allSatisfy { $0 } }
+
+    /// Takes one segment; returns the ACK to send, nil when it was lost or carried no data.
+    mutating func receive(_ reply: RawTCPPeer.Reply) -> (ack: UInt32, blocks: [(UInt32, UInt32)])? {
+        guard !reply.payload.isEmpty else { return nil }
+        let first = Int(reply.sequence &- base) / segment
+        let last = (Int(reply.sequence &- base) + reply.payload.count - 1) / segment
+        if drops.remove(first) != nil { return nil }
+        for index in first...last where index < delivered.count { delivered[index] = true }
+        let cumulative = delivered.firstIndex(of: false) ?? delivered.count
+        var ranges: [(UInt32, UInt32)] = []
+        var index = cumulative
+        while index < delivered.count {
+            guard delivered[index] else { index += 1; continue }
+            let start = index
+            while index < delivered.count && delivered[index] { index += 1 }
+            let range = (base &+ UInt32(start * segment), base &+ UInt32(index * segment))
+            if (start..<index).contains(first) { ranges.insert(range, at: 0) } else { ranges.append(range) }
+        }
+        return (base &+ UInt32(cumulative * segment), Array(ranges.prefix(SACKBlockList.capacity)))
+    }
 }

@@ -10,7 +10,7 @@
 /// - `onDuplicateAcksEnterRecovery` on the third duplicate ACK (RFC 5681 §3.2 step 2),
 ///   then `onDuplicateAckInRecovery` for each further duplicate, `onPartialAck` for
 ///   ACKs below the recovery point and `onRecoveryExit` for the one that covers it
-///   (RFC 6582 §3.2). The recovery point ("recover", a sequence number) and the
+///   (RFC 6582 §3.2); with SACK only the entry and the exit (RFC 6675 §5). The recovery point ("recover", a sequence number) and the
 ///   retransmissions themselves are the sender's; this type only moves windows.
 /// - `onRetransmissionTimeout` when the retransmission timer fires;
 /// - `onIdle` before sending after a pause.
@@ -132,7 +132,10 @@ public struct CongestionControl: Sendable {
     /// - Parameter now: unused by both algorithms today (CUBIC's epoch starts at the
     ///   first ACK of congestion avoidance, RFC 9438 §4.2); kept so the sender's
     ///   call does not change when an algorithm needs the time of the event.
-    public mutating func onDuplicateAcksEnterRecovery(flightSize: Int, now: Instant) {
+    /// With `sack`, the sender counts the segments that left the network in its
+    /// pipe estimate instead (RFC 6675 §5 (4.2)): cwnd = ssthresh, not inflated,
+    /// and partial ACKs do not deflate it (the sender does not call `onPartialAck`).
+    public mutating func onDuplicateAcksEnterRecovery(flightSize: Int, now: Instant, sack: Bool = false) {
         guard !inRecovery else { return }
         switch state {
         case .newReno(var reno):
@@ -143,7 +146,7 @@ public struct CongestionControl: Sendable {
             ssthresh = cubic.ssthreshAfterLoss(cwnd: cwnd, mss: mss)
             state = .cubic(cubic)
         }
-        cwnd = ssthresh + 3 * mss
+        cwnd = sack ? ssthresh : ssthresh + 3 * mss
         inRecovery = true
     }
 

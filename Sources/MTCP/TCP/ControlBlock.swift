@@ -112,6 +112,23 @@ struct ControlBlock {
     /// Bytes sent and not yet acknowledged, counting SYN and FIN.
     @inline(__always) var bytesInFlight: Int { sendNext - sendUnacknowledged }
 
+    /// RFC 6675's "pipe", the bytes still in the network, during SACK recovery:
+    /// what is in flight less what the peer SACKed and less the holes not yet
+    /// resent. Every hole below the highest SACKed byte counts as lost, as
+    /// `retransmitHoles` resends them (a simplification of §4's IsLost). Outside
+    /// SACK recovery it is the flight size.
+    @inline(__always) var pipe: Int {
+        guard inFastRecovery, selectiveAcknowledgmentsEnabled, !scoreboard.isEmpty else { return bytesInFlight }
+        let lostNotResent = scoreboard.unsackedBytes(from: max(highestRetransmitted, sendUnacknowledged))
+        return bytesInFlight - scoreboard.sackedBytes - lostNotResent
+    }
+
+    /// Bytes the sender may still put in flight: the peer's window counts every
+    /// byte sent, the congestion window only those in the network (`pipe`).
+    @inline(__always) var sendRoom: Int {
+        min(sendWindow - bytesInFlight, congestion.cwnd - pipe)
+    }
+
     /// Bytes of the send buffer not yet sent (after SND.NXT).
     @inline(__always) var unsentBytes: Int {
         max(0, send.count - (sendNext - sendBufferStart))

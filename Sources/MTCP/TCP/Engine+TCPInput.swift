@@ -430,7 +430,7 @@ extension Engine {
             block.pointee.recovery = .none
             block.pointee.congestion.onRecoveryExit(flightSize: block.pointee.bytesInFlight)
         case .fast where !block.pointee.scoreboard.isEmpty:
-            block.pointee.congestion.onPartialAck(ackedBytes: ackedBytes)
+            // RFC 6675: cwnd stays; what the ACK freed shows in pipe.
             retransmitHoles(id, block, now: now)
         case .fast:
             // Partial ACK (RFC 6582 §3.2 step 5): resend the next hole at once.
@@ -485,7 +485,8 @@ extension Engine {
         // RFC 6582 §3.2 step 2: no new recovery for data sent before the last timeout.
         guard lost, block.pointee.recovery == .none else { return }
         block.pointee.recovery = .fast(recover: block.pointee.sendMaximum)
-        block.pointee.congestion.onDuplicateAcksEnterRecovery(flightSize: block.pointee.bytesInFlight, now: now)
+        block.pointee.congestion.onDuplicateAcksEnterRecovery(flightSize: block.pointee.bytesInFlight, now: now,
+                                                              sack: !block.pointee.scoreboard.isEmpty)
         tcp.statistics.fastRetransmits &+= 1
         block.pointee.highestRetransmitted = block.pointee.sendUnacknowledged
         if !block.pointee.scoreboard.isEmpty {

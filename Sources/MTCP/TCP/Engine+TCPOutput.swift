@@ -90,8 +90,7 @@ extension Engine {
 
     @inline(__always)
     private func canSendData(_ block: UnsafeMutablePointer<ControlBlock>) -> Bool {
-        let window = min(block.pointee.sendWindow, block.pointee.congestion.cwnd)
-        return (block.pointee.unsentBytes > 0 && window > block.pointee.bytesInFlight) || block.pointee.finDue
+        return (block.pointee.unsentBytes > 0 && block.pointee.sendRoom > 0) || block.pointee.finDue
     }
 
     private mutating func sendControl(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>,
@@ -136,8 +135,7 @@ extension Engine {
                 sentAny = true
                 break
             }
-            let window = min(block.pointee.sendWindow, block.pointee.congestion.cwnd)
-            let usable = window - block.pointee.bytesInFlight
+            let usable = block.pointee.sendRoom
             guard usable > 0 else { break }
             let length = min(mss, unsent, usable)
             // Sender silly-window avoidance (RFC 9293 §3.8.6.2.1): a runt only
@@ -241,9 +239,8 @@ extension Engine {
     mutating func retransmitHoles(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>, now: Instant,
                                   forcingFirst: Bool = false) {
         let limit = payloadLimit(block)
-        var pipe = block.pointee.bytesInFlight - block.pointee.scoreboard.sackedBytes
         var sentAny = false
-        while (forcingFirst && !sentAny) || pipe < block.pointee.congestion.cwnd {
+        while (forcingFirst && !sentAny) || block.pointee.pipe < block.pointee.congestion.cwnd {
             let from = max(block.pointee.highestRetransmitted, block.pointee.sendUnacknowledged)
             guard let hole = block.pointee.scoreboard.hole(from: from) else { break }
             let offset = hole.start - block.pointee.sendBufferStart
@@ -253,7 +250,6 @@ extension Engine {
             noteRetransmission(block, now: now)
             block.pointee.highestRetransmitted = hole.start + length
             block.pointee.rttProbeActive = false
-            pipe += length
             sentAny = true
         }
         if sentAny { armRetransmission(id.index, block, now: now) }

@@ -66,6 +66,20 @@ struct SACKScoreboard {
         return nil
     }
 
+    /// Bytes from `from` up to the highest SACKed byte that are not SACKed: the
+    /// holes a sender resends in recovery.
+    func unsackedBytes(from: SequenceNumber) -> Int {
+        var position = from
+        var bytes = 0
+        for index in 0..<count {
+            let start = SequenceNumber(starts[index])
+            let end = SequenceNumber(ends[index])
+            if position < start { bytes += start - position }
+            if position < end { position = end }
+        }
+        return bytes
+    }
+
     private mutating func insert(_ left: SequenceNumber, _ right: SequenceNumber) {
         var newStart = left
         var newEnd = right
