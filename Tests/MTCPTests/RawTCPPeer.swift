@@ -24,11 +24,14 @@ struct RawTCPPeer: ~Copyable {
     }
 
     /// Small pools by default: a test needs a few connections, not mTCP's 10,000.
-    init(tcp: TCPConfiguration = TCPConfiguration(maxConnections: 64, maxBuffers: 64)) {
+    /// - Parameter start: the clock's value when the engine starts (its uptime).
+    init(tcp: TCPConfiguration = TCPConfiguration(maxConnections: 64, maxBuffers: 64), start: Instant = .zero) {
+        link.now = start
         engine = Engine(device: link.makePort(macAddress: Self.engineMAC, bufferCount: 512),
                         configuration: EngineConfiguration(
                             address: IPv4Network(address: Self.engineIP, prefixLength: 24),
-                            staticNeighbours: [.init(address: Self.peerIP, mac: Self.peerMAC)], tcp: tcp))
+                            staticNeighbours: [.init(address: Self.peerIP, mac: Self.peerMAC)], tcp: tcp),
+                        now: start)
         port = link.makePort(macAddress: Self.peerMAC, bufferCount: 512)
     }
 

@@ -121,6 +121,91 @@ import Testing
         #expect(peer.engine.tcpStatistics.timeouts == 0, "drops \(drops.sorted())")
     }
 
+    @Test func pureAcksCarrySNDMAXAfterATimeoutMovedSNDNXTBack() throws {
+        // RFC 9293 §3.10.7.4 (first check): a zero-length segment below the
+        // receiver's RCV.NXT is not acceptable, and Linux drops it (tcp_sequence).
+        // After a timeout SND.NXT goes back to SND.UNA (go-back-N) while the peer
+        // may hold everything up to SND.MAX, so pure ACKs, window updates among
+        // them, carry SND.MAX, as BSD's do.
+        var peer = Self.peer()
+        let listener = try peer.engine.listen(port: 80)
+        let (base, _, sent) = try Self.openAndWrite(&peer, listener, bytes: 3 * Self.segment, sack: false)
+        #expect(sent.count == 3)
+        peer.advance(.milliseconds(250))
+        let resent = peer.run()
+        #expect(resent.map(\.sequence) == [base], "the RTO resends segment 0 alone (cwnd 1)")
+        let replies = peer.send([.ack, .psh], seq: 1001, ack: base, payload: [1, 2, 3])
+        let ack = try #require(replies.first { $0.payload.isEmpty })
+        #expect(ack.acknowledgment == 1004)
+        #expect(ack.sequence == base &+ UInt32(3 * Self.segment), "SND.MAX, not SND.NXT")
+    }
+
+    static func smoothedRTT(_ peer: borrowing RawTCPPeer, _ connection: ConnectionID) -> TimeSpan? {
+        peer.engine.tcp.connections.block(connection)?.pointee.rtt.smoothedRTT
+    }
+
+    @Test func rttIsSampledAfterTheMillisecondClockPasses2To31() throws {
+        // RFC 7323 §4.1: the echoed TSval of an ACK for new data gives an RTT
+        // sample, whatever the clock's value. After 24.8 days of uptime the TSval
+        // clock is past 2^31 ms, and a serial comparison with the time of the last
+        // retransmission (0: none yet) rejected every echo.
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, delayedAck: nil),
+                              start: .zero + .seconds(25 * 86_400))
+        let listener = try peer.engine.listen(port: 80)
+        let offer = TCPOptions(maximumSegmentSize: 1460, timestamp: TCPTimestamp(value: 1, echoReply: 0))
+        let handshake = peer.establish(listener: listener, options: offer)
+        let (isn, connection) = try #require(handshake)
+        let before = Self.smoothedRTT(peer, connection)
+        #expect((try? [UInt8](repeating: 1, count: 100).withUnsafeBytes { try peer.engine.write(connection, $0) })
+                == 100)
+        let data = try #require(peer.run().first)
+        let tsval = try #require(data.header.options.timestamp).value
+        peer.advance(.milliseconds(300))
+        _ = peer.send(.ack, seq: 1001, ack: isn &+ 101,
+                      options: TCPOptions(timestamp: TCPTimestamp(value: 2, echoReply: tsval)))
+        #expect(Self.smoothedRTT(peer, connection) != before, "a 300 ms sample was taken")
+    }
+
+    @Test func rttIsSampledFromAnEchoOlderThanTheLastRetransmission() throws {
+        // RFC 7323 §4.1 and RFC 6298 §3: with timestamps Karn's rule is not needed,
+        // the echo names the transmission measured. A partial ACK in SACK recovery
+        // echoes the retransmission that filled the first hole, sent before the
+        // second hole's: such samples used to be refused, so under loss hardly any
+        // sample survived and a backed-off RTO stayed up.
+        var peer = Self.peer()
+        peer.advance(.seconds(1))
+        let listener = try peer.engine.listen(port: 80)
+        // MSS 1012: 1000 bytes of payload beside the 12 bytes of the timestamp option.
+        let offer = TCPOptions(maximumSegmentSize: 1012, sackPermitted: true,
+                               timestamp: TCPTimestamp(value: 1, echoReply: 0))
+        let handshake = peer.establish(listener: listener, options: offer)
+        let (isn, connection) = try #require(handshake)
+        let base = isn &+ 1
+        #expect((try? seededBytes(10 * Self.segment, seed: 3).withUnsafeBytes { try peer.engine.write(connection, $0) })
+                == 10 * Self.segment)
+        let flight = peer.run()
+        #expect(flight.count == 10 && flight.allSatisfy { $0.payload.count == Self.segment })
+        let firstEcho = try #require(flight.first?.header.options.timestamp).value
+        func ack(_ segments: Int, sack blocks: [(Int, Int)], echo: UInt32) -> [RawTCPPeer.Reply] {
+            var options = Self.sackOptions(blocks.map { (base &+ UInt32($0 * 1000), base &+ UInt32($1 * 1000)) })
+            options.timestamp = TCPTimestamp(value: 2, echoReply: echo)
+            return peer.send(.ack, seq: 1001, ack: base &+ UInt32(segments * Self.segment), options: options)
+        }
+        // Segments 1 and 5 are lost.
+        peer.advance(.milliseconds(10))
+        _ = ack(1, sack: [], echo: firstEcho)
+        var resent = ack(1, sack: [(2, 3)], echo: firstEcho) + ack(1, sack: [(2, 4)], echo: firstEcho)
+            + ack(1, sack: [(2, 5)], echo: firstEcho)
+        let firstHole = try #require(resent.first { $0.sequence == base &+ 1000 })
+        peer.advance(.milliseconds(5))
+        resent = ack(1, sack: [(6, 7), (2, 5)], echo: firstEcho)
+        #expect(resent.contains { $0.sequence == base &+ 5000 }, "the second hole resent 5 ms later")
+        peer.advance(.milliseconds(15))
+        let before = Self.smoothedRTT(peer, connection)
+        _ = ack(5, sack: [(6, 7)], echo: try #require(firstHole.header.options.timestamp).value)
+        #expect(Self.smoothedRTT(peer, connection) != before, "the partial ACK's 20 ms sample was taken")
+    }
+
     /// Hands the engine's segments to `receiver` in order and its ACKs back, with
     /// time standing still while there is traffic and moving by 1 ms otherwise.
     static func deliver(_ peer: inout RawTCPPeer, _ receiver: inout LossyReceiver, _ first: [RawTCPPeer.Reply],

@@ -75,8 +75,6 @@ struct ControlBlock {
     var scoreboard = SACKScoreboard()
     /// Highest sequence number retransmitted in this recovery (RFC 6675 HighRxt).
     var highestRetransmitted = SequenceNumber(0)
-    /// TSval clock of the last retransmission: echoes older than it give no RTT sample.
-    var lastRetransmissionClock: UInt32 = 0
     /// RTT measurement without timestamps: one segment timed at a time (Karn).
     var rttProbeSequence = SequenceNumber(0)
     var rttProbeSentAt = Instant.zero

@@ -412,14 +412,14 @@ extension Engine {
         // RTT: from the echoed timestamp (RFC 7323 §4.1), else Karn's one-at-a-time probe.
         var sample: TimeSpan? = nil
         if block.pointee.timestampsEnabled, let timestamp = segment.options.timestamp {
-            // An echo from before our last retransmission may be the receiver
-            // repeating an old TS.Recent for a duplicate (RFC 7323 §4.3): the time
-            // since then includes the loss recovery, not just the path.
+            // The echo names the transmission measured, so retransmissions need no
+            // Karn's rule (RFC 7323 §4.1, RFC 6298 §3). After a hole the receiver
+            // echoes an older TSval (RFC 7323 §4.3): the sample is then too long,
+            // which errs on the safe side. An echo from the future (bogus, or a
+            // clock wrapped past 2^31) shows as an elapsed time beyond 60 s.
             let echo = timestamp.echoReply
-            if echo != 0, Int32(bitPattern: echo &- block.pointee.lastRetransmissionClock) >= 0 {
-                let elapsed = timestampClock(now) &- echo
-                if elapsed < 60_000 { sample = .milliseconds(UInt64(elapsed)) }
-            }
+            let elapsed = timestampClock(now) &- echo
+            if echo != 0, elapsed < 60_000 { sample = .milliseconds(UInt64(elapsed)) }
         } else {
             sample = sampleRTT(block, now: now, acknowledged: ack)
         }

@@ -14,7 +14,7 @@ extension Engine {
         tcp.statistics.closed &+= 1
         // The ACK of the peer's FIN must not die with the connection (TIME-WAIT of 0).
         if block.pointee.ackPending {
-            _ = transmitSegment(block, flags: .ack, sequence: block.pointee.sendNext, dataLength: 0, now: now)
+            sendPureAck(block, now: now)
         }
         end(id, block, error: nil)
     }

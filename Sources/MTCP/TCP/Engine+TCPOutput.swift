@@ -69,7 +69,7 @@ extension Engine {
             block.pointee.inAckList = false
             // A data segment about to go out carries the ACK anyway.
             guard block.pointee.ackPending, !(block.pointee.inDataList && canSendData(block)) else { continue }
-            _ = transmitSegment(block, flags: .ack, sequence: block.pointee.sendNext, dataLength: 0, now: now)
+            sendPureAck(block, now: now)
         }
         flushData(.shortData, now: now)
         flushData(.bulkData, now: now)
@@ -130,7 +130,7 @@ extension Engine {
                 guard transmitSegment(block, flags: [.fin, .ack], sequence: fin, dataLength: 0, now: now) else {
                     return false
                 }
-                if block.pointee.sendMaximum > fin { noteRetransmission(block, now: now) }
+                if block.pointee.sendMaximum > fin { countRetransmission() }
                 advanceSendNext(block, to: fin + 1)
                 sentAny = true
                 break
@@ -150,7 +150,7 @@ extension Engine {
                 return false
             }
             if sequence < block.pointee.sendMaximum {
-                noteRetransmission(block, now: now)
+                countRetransmission()
             } else if !block.pointee.rttProbeActive {
                 block.pointee.rttProbeActive = true
                 block.pointee.rttProbeSequence = sequence
@@ -165,7 +165,7 @@ extension Engine {
         // The ACK list left this connection's ACK to a data segment that silly-window
         // avoidance then held back: send it bare.
         if block.pointee.ackPending {
-            _ = transmitSegment(block, flags: .ack, sequence: block.pointee.sendNext, dataLength: 0, now: now)
+            sendPureAck(block, now: now)
         }
         // Data held back with nothing in flight: no ACK will come to release it, so
         // the persist timer must (zero window, or a window too small to use).
@@ -175,13 +175,17 @@ extension Engine {
         return true
     }
 
-    /// Counts a retransmission and remembers when it happened: an ACK echoing a
-    /// timestamp older than that may answer the first transmission after a loss,
-    /// and its "RTT" would include the recovery (see `acknowledge`).
     @inline(__always)
-    mutating func noteRetransmission(_ block: UnsafeMutablePointer<ControlBlock>, now: Instant) {
-        tcp.statistics.retransmittedSegments &+= 1
-        block.pointee.lastRetransmissionClock = timestampClock(now)
+    mutating func countRetransmission() { tcp.statistics.retransmittedSegments &+= 1 }
+
+    /// A segment with no data (an ACK, a window update) at SND.MAX rather than
+    /// SND.NXT: after a timeout SND.NXT goes back to SND.UNA while the peer may
+    /// already hold everything up to SND.MAX, and a zero-length segment below its
+    /// RCV.NXT is not acceptable (RFC 9293 §3.10.7.4; Linux drops it), so our ACKs
+    /// and window updates would be lost on it. BSD sends SND.MAX too.
+    @inline(__always)
+    mutating func sendPureAck(_ block: UnsafeMutablePointer<ControlBlock>, now: Instant) {
+        _ = transmitSegment(block, flags: .ack, sequence: block.pointee.sendMaximum, dataLength: 0, now: now)
     }
 
     /// Payload bytes that fit in one segment: the MSS counts no TCP options
@@ -220,7 +224,7 @@ extension Engine {
         block.pointee.rttProbeActive = false
         armRetransmission(id.index, block, now: now)
         guard length > 0 || withFIN else { return 0 }
-        noteRetransmission(block, now: now)
+        countRetransmission()
         var flags: TCPFlags = .ack
         if withFIN { flags.insert(.fin) }
         _ = transmitSegment(block, flags: flags, sequence: start, dataLength: max(length, 0), now: now)
@@ -247,7 +251,7 @@ extension Engine {
             let length = min(hole.length, limit, block.pointee.send.count - offset)
             guard length > 0,
                   transmitSegment(block, flags: .ack, sequence: hole.start, dataLength: length, now: now) else { break }
-            noteRetransmission(block, now: now)
+            countRetransmission()
             block.pointee.highestRetransmitted = hole.start + length
             block.pointee.rttProbeActive = false
             sentAny = true

@@ -59,7 +59,7 @@ extension Engine {
             }
             block.pointee.rtt.backOff()
             block.pointee.rttProbeActive = false
-            noteRetransmission(block, now: now)
+            countRetransmission()
             queueControl(id, block, .syn)
             armRetransmission(id.index, block, now: now)
             return
