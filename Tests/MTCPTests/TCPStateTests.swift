@@ -543,4 +543,67 @@ import Testing
         _ = peer.run()
         #expect(peer.engine.tcpStatistics.retransmittedSegments == 0)
     }
+
+    @Test func retransmittedSYNInSynReceivedGetsTheSynAckAgain() throws {
+        // RFC 9293 §3.10.7.4 and Linux's tcp_check_req: a SYN repeated while we are
+        // in SYN-RECEIVED means our SYN-ACK was lost; it is answered with the
+        // SYN-ACK again, not with a bare ACK the client cannot use (it would wait
+        // for our 1 s SYN-ACK timeout).
+        var peer = RawTCPPeer()
+        let listener = try peer.engine.listen(port: 80)
+        let offer = TCPOptions(maximumSegmentSize: 1460)
+        let first = try #require(peer.send(.syn, seq: 100, options: offer).first)
+        let again = peer.send(.syn, seq: 100, options: offer)
+        #expect(again.count == 1)
+        #expect(again.first?.flags == [.syn, .ack])
+        #expect(again.first?.sequence == first.sequence && again.first?.acknowledgment == 101)
+        #expect(peer.send(.ack, seq: 101, ack: first.sequence &+ 1).isEmpty)
+        #expect(peer.engine.accept(listener) != nil)
+    }
+
+    @Test func activeOpenWithoutWindowScaleInTheSynAckAdvertisesUnscaled() throws {
+        // RFC 7323 §2.2: window scaling is used only if both SYNs carried the option;
+        // otherwise both shifts are 0 (the SYN offered one, the SYN-ACK did not).
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64,
+                                                    receiveBufferSize: 256 * 1024))
+        _ = try peer.engine.connect(to: RawTCPPeer.peerIP, port: 5000, now: peer.now)
+        let syn = try #require(peer.run().first)
+        #expect(syn.header.options.windowScale == 3)
+        peer.peerPort = 5000
+        let ack = peer.send([.syn, .ack], seq: 7000, ack: syn.sequence + 1, to: syn.header.sourcePort,
+                            options: TCPOptions(maximumSegmentSize: 1460))
+        #expect(ack.first?.flags == .ack)
+        #expect(ack.first?.header.window == 65535, "unscaled: the buffer's 256 KiB capped at 65535")
+    }
+
+    @Test func scaledWindowFieldIsTruncated() throws {
+        // RFC 7323 §2.3: the window is shifted right (truncated), never rounded up
+        // beyond what the buffer holds.
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64,
+                                                    receiveBufferSize: 256 * 1024, delayedAck: nil))
+        let listener = try peer.engine.listen(port: 80)
+        let handshake = peer.establish(listener: listener,
+                                       options: TCPOptions(maximumSegmentSize: 1460, windowScale: 7))
+        let (isn, _) = try #require(handshake)
+        let ack = peer.send(.ack, seq: 1001, ack: isn + 1, payload: [UInt8](repeating: 1, count: 1001))
+        #expect(ack.first?.acknowledgment == 2002)
+        #expect(ack.first?.header.window == UInt16((256 * 1024 - 1001) >> 3))
+    }
+
+    @Test func delayedAckCountsTimestampedSegmentsAsFullSized() throws {
+        // RFC 5681 §4.2: an ACK at least for every second full-sized segment. With
+        // timestamps a full-sized segment carries 1448 bytes (1460 less the option).
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, delayedAck: .milliseconds(40),
+                                                    quickAcks: 0))
+        let listener = try peer.engine.listen(port: 80)
+        let offer = TCPOptions(maximumSegmentSize: 1460, timestamp: TCPTimestamp(value: 1, echoReply: 0))
+        let handshake = peer.establish(listener: listener, options: offer)
+        let (isn, _) = try #require(handshake)
+        let timestamp = TCPOptions(timestamp: TCPTimestamp(value: 2, echoReply: 0))
+        let full = [UInt8](repeating: 7, count: 1448)
+        #expect(peer.send(.ack, seq: 1001, ack: isn + 1, options: timestamp, payload: full).isEmpty)
+        let second = peer.send(.ack, seq: 1001 + 1448, ack: isn + 1, options: timestamp, payload: full)
+        #expect(second.count == 1 && second.last?.acknowledgment == UInt32(1001 + 2 * 1448),
+                "the second full-sized segment is acknowledged at once")
+    }
 }

@@ -127,6 +127,14 @@ struct ControlBlock {
         min(sendWindow - bytesInFlight, congestion.cwnd - pipe)
     }
 
+    /// The timestamp option in every segment once negotiated (10 bytes, padded to
+    /// 12): it comes out of the MSS (RFC 6691), ours and the peer's.
+    @inline(__always) var timestampOptionBytes: Int { timestampsEnabled ? 12 : 0 }
+
+    /// The payload of a full-sized segment from the peer (RFC 5681 §4.2's "full-sized"):
+    /// its SMSS, taken as the smaller of both MSS options, less the timestamp option.
+    @inline(__always) var fullSizedPayload: Int { sendMSS - timestampOptionBytes }
+
     /// Bytes of the send buffer not yet sent (after SND.NXT).
     @inline(__always) var unsentBytes: Int {
         max(0, send.count - (sendNext - sendBufferStart))

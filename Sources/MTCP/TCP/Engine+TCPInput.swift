@@ -157,10 +157,11 @@ extension Engine {
         // An absent MSS option means 536 (RFC 9293 §3.7.1).
         let peerMSS = Int(options.maximumSegmentSize ?? 536)
         block.pointee.sendMSS = max(64, min(peerMSS, configuration.maximumSegmentSize))
-        if let shift = options.windowScale {
-            block.pointee.sendWindowShift = shift
-            block.pointee.receiveWindowShift = configuration.windowScale
-        }
+        // Both shifts, or neither (RFC 7323 §2.2): our SYN of an active open offered
+        // one and set the receive shift, which a SYN-ACK without the option undoes.
+        let scaled = options.windowScale != nil
+        block.pointee.sendWindowShift = options.windowScale ?? 0
+        block.pointee.receiveWindowShift = scaled ? configuration.windowScale : 0
         block.pointee.selectiveAcknowledgmentsEnabled = configuration.selectiveAcknowledgments && options.sackPermitted
         if configuration.timestamps, let timestamp = options.timestamp {
             block.pointee.timestampsEnabled = true
@@ -240,6 +241,13 @@ extension Engine {
             return queueAck(id, block)
         }
 
+        // A retransmitted SYN while we are in SYN-RECEIVED: our SYN-ACK was lost, so
+        // send it again (the SYN lies before RCV.NXT and would fail the check below).
+        if block.pointee.state == .synReceived, flags.contains(.syn), !flags.contains(.ack),
+           segment.sequence == block.pointee.initialReceiveSequence {
+            return queueControl(id, block, [.syn, .ack])
+        }
+
         guard isAcceptable(segment, block) else {
             tcp.statistics.outOfWindow &+= 1
             guard !flags.contains(.rst) else { return }
@@ -261,14 +269,8 @@ extension Engine {
 
         if flags.contains(.rst) { return receiveReset(segment, id, block, now: now) }
 
-        if flags.contains(.syn) {
-            // A retransmitted SYN while we are in SYN-RECEIVED: answer it again.
-            if block.pointee.state == .synReceived && segment.sequence == block.pointee.initialReceiveSequence {
-                return queueControl(id, block, [.syn, .ack])
-            }
-            // RFC 5961 §4: any other SYN in a synchronized state gets a challenge ACK.
-            return sendChallengeAck(id, block)
-        }
+        // RFC 5961 §4: any other SYN in a synchronized state gets a challenge ACK.
+        if flags.contains(.syn) { return sendChallengeAck(id, block) }
 
         guard flags.contains(.ack) else { return }
         guard processAcknowledgment(segment, id, block, now: now) else { return }
@@ -540,7 +542,7 @@ extension Engine {
                 if offset > 0 { tcp.statistics.outOfOrderSegments &+= 1 }
                 queueAck(id, block)
             } else {
-                scheduleAck(id, block, fullSized: segment.payload.count >= block.pointee.sendMSS, now: now)
+                scheduleAck(id, block, fullSized: segment.payload.count >= block.pointee.fullSizedPayload, now: now)
             }
         }
         if segment.flags.contains(.fin) {

@@ -192,7 +192,7 @@ extension Engine {
     /// (RFC 9293 §3.7.1, RFC 6691), so options we send come out of it.
     @inline(__always)
     func payloadLimit(_ block: UnsafeMutablePointer<ControlBlock>) -> Int {
-        var options = block.pointee.timestampsEnabled ? 12 : 0
+        var options = block.pointee.timestampOptionBytes
         if block.pointee.selectiveAcknowledgmentsEnabled && block.pointee.receive.hasOutOfOrderData {
             // NOP, NOP, kind, length and 8 bytes a block; room for the most blocks
             // that fit, rather than counting them for every segment.
@@ -316,14 +316,16 @@ extension Engine {
             block.pointee.advertisedWindowEdge = next + window
             return UInt16(window)
         }
-        let candidate = next + available
+        // A scaled field is truncated (RFC 7323 §2.3): a new edge is set where the
+        // field can name it, so what is advertised never exceeds the buffer.
+        let shift = Int(block.pointee.receiveWindowShift)
+        let candidate = next + ((available >> shift) << shift)
         let step = min(block.pointee.receive.capacity / 2, block.pointee.sendMSS)
         if candidate - block.pointee.advertisedWindowEdge >= step || block.pointee.advertisedWindowEdge < next {
             block.pointee.advertisedWindowEdge = candidate
         }
         let window = max(0, block.pointee.advertisedWindowEdge - next)
-        let field = (window + (1 << Int(block.pointee.receiveWindowShift)) - 1) >> Int(block.pointee.receiveWindowShift)
-        return UInt16(min(field, 0xFFFF))
+        return UInt16(min(window >> shift, 0xFFFF))
     }
 
     /// TSval clock: milliseconds (RFC 7323 §5.4 allows 1 ms to 1 s per tick).
