@@ -735,6 +735,38 @@ def test_data_retransmission_backs_off_from_min_rto(peer):
         assert expected * 0.8 <= gap <= expected * 1.4 + 0.05, gaps
 
 
+# ---------------------------------------------------------------- loss recovery
+
+def test_sacked_hole_is_resent_after_the_third_duplicate_ack(peer):
+    """RFC 5681 §3.2 and RFC 6675 §5 (issue 23.2): of six echoed segments the second is lost;
+    an ACK for the first, then three duplicate ACKs whose SACK blocks cover the 3rd, the 3rd to
+    5th and the 3rd to 6th make the appliance resend the hole at once, not when the RTO fires
+    (min_rto_ms 300). Eight connections, so that their ISS values fall on both halves of the
+    sequence space: the recovery guard used to compare SND.UNA with sequence 0, false for
+    half of them."""
+    for _ in range(8):
+        p = peer()
+        p.connect(sack=True)
+        echoed = []
+        for index in range(6):
+            p.send("PA", data=bytes([0x41 + index]) * 1000)
+            echoed.append(p.expect(f"echo of segment {index + 1}", where=lambda s: s.payload))
+        assert [len(s.payload) for s in echoed] == [1000] * 6, echoed
+        hole = echoed[1]
+        ack = seq_add(echoed[0].seq, 1000)
+        p.send("A", ack=ack)
+        for last in (3, 4, 5):
+            sack = ("SAck", (echoed[2].seq, seq_add(echoed[last].seq, 1000)))
+            p.send("A", ack=ack, options=[("NOP", None), ("NOP", None),
+                                          ("Timestamp", (p.tsval(), p.ts_recent)), sack])
+        third_duplicate = time.monotonic()
+        resent = p.expect("the hole resent", timeout=2.0, where=lambda s: s.seq == hole.seq and s.payload)
+        assert resent.payload[:1000] == hole.payload, resent
+        assert resent.time - third_duplicate < MIN_RTO / 2, (
+            f"resent {resent.time - third_duplicate:.3f} s after the third duplicate ACK, "
+            f"{resent.time - hole.time:.3f} s after the original (ISS {p.irs})")
+
+
 # ---------------------------------------------------------------- malformed segments
 
 def assert_dropped_and_counted(p, appliance, frame, drop_reason, counter_name):
