@@ -206,6 +206,118 @@ import Testing
         #expect(Self.smoothedRTT(peer, connection) != before, "the partial ACK's 20 ms sample was taken")
     }
 
+    static func block(_ peer: borrowing RawTCPPeer, _ connection: ConnectionID) -> ControlBlock? {
+        peer.engine.tcp.connections.block(connection)?.pointee
+    }
+
+    /// Advances 1 ms at a time until the engine sends a segment with data at
+    /// `sequence`; returns how long that took.
+    static func timeUntilSent(_ peer: inout RawTCPPeer, sequence: UInt32, limit: TimeSpan = .seconds(5)) -> TimeSpan? {
+        let start = peer.now
+        while peer.now.since(start) < limit {
+            peer.advance(.milliseconds(1))
+            if peer.run().contains(where: { $0.sequence == sequence && !$0.payload.isEmpty }) {
+                return peer.now.since(start)
+            }
+        }
+        return nil
+    }
+
+    @Test func holeRetransmissionsDoNotPostponeTheTimeoutOfSNDUNA() throws {
+        // RFC 6298 §5.3: the timer restarts when an ACK acknowledges new data, not
+        // when a later hole is resent; otherwise a lost retransmission of SND.UNA
+        // waits for the last hole's retransmission plus an RTO (RTO 200 ms here).
+        var peer = Self.peer()
+        let listener = try peer.engine.listen(port: 80)
+        let (base, _, _) = try Self.openAndWrite(&peer, listener, bytes: 40 * Self.segment, sack: true)
+        _ = Self.growToTwentySegmentsInFlight(&peer, base: base)
+        let ack = base &+ 10_000
+        func duplicate(_ blocks: [(Int, Int)]) -> [RawTCPPeer.Reply] {
+            peer.send(.ack, seq: 1001, ack: ack,
+                      options: Self.sackOptions(blocks.map { (base &+ UInt32($0 * 1000), base &+ UInt32($1 * 1000)) }))
+        }
+        // Segment 10 is lost, and so is its fast retransmission.
+        var resent = duplicate([(11, 12)]) + duplicate([(11, 13)]) + duplicate([(11, 14)])
+        #expect(resent.contains { $0.sequence == ack && !$0.payload.isEmpty })
+        let fastRetransmission = peer.now
+        // Every 50 ms SACKs reveal another hole (14, 24, 28), resent each time.
+        for blocks in [[(15, 24), (11, 14)], [(25, 28), (15, 24), (11, 14)], [(29, 30), (25, 28), (15, 24)]] {
+            peer.advance(.milliseconds(50))
+            resent = duplicate(blocks)
+            #expect(resent.contains { !$0.payload.isEmpty && $0.sequence != ack }, "\(blocks)")
+        }
+        let waited = try #require(Self.timeUntilSent(&peer, sequence: ack))
+        let timeout = peer.now.since(fastRetransmission)
+        #expect(timeout >= .milliseconds(200) && timeout <= .milliseconds(201), "\(timeout) (\(waited) after the last hole)")
+        #expect(peer.engine.tcpStatistics.timeouts == 1)
+    }
+
+    @Test func repeatedTimeoutsHoldSSThresh() throws {
+        // RFC 5681 §3.1: when a segment is retransmitted by the timer more than once,
+        // ssthresh is held; a second halving would start from the collapsed window
+        // (one segment in flight) and leave 2 SMSS.
+        var peer = Self.peer()
+        let listener = try peer.engine.listen(port: 80)
+        let (base, connection, _) = try Self.openAndWrite(&peer, listener, bytes: 40 * Self.segment, sack: false)
+        _ = Self.growToTwentySegmentsInFlight(&peer, base: base)
+        #expect(Self.timeUntilSent(&peer, sequence: base &+ 10_000) != nil)
+        #expect(Self.block(peer, connection)?.congestion.ssthresh == 10 * Self.segment, "half of 20 in flight")
+        #expect(Self.timeUntilSent(&peer, sequence: base &+ 10_000) != nil)
+        #expect(peer.engine.tcpStatistics.timeouts == 2)
+        #expect(Self.block(peer, connection)?.congestion.ssthresh == 10 * Self.segment, "held")
+    }
+
+    /// A connection whose peer offered 65535 bytes, then `window`; the application
+    /// writes `bytes`. Returns our ISS.
+    static func writeIntoPeerWindow(_ peer: inout RawTCPPeer, window: UInt16, bytes: Int) throws -> UInt32 {
+        let listener = try peer.engine.listen(port: 80)
+        let handshake = peer.establish(listener: listener)
+        let (isn, connection) = try #require(handshake)
+        _ = peer.send(.ack, seq: 1001, ack: isn + 1, window: window)
+        #expect((try? [UInt8](repeating: 5, count: bytes).withUnsafeBytes { try peer.engine.write(connection, $0) })
+                == bytes)
+        return isn
+    }
+
+    @Test func dataSentWhenTheWindowReopensIsTimedByTheRTONotByTheProbes() throws {
+        // RFC 9293 §3.8.6.1 and RFC 6298 §5.1: zero-window probes back off on their
+        // own; the data sent once the window reopens starts the retransmission
+        // timer with the RTO (200 ms here), neither the probes' deadline nor their
+        // backed-off interval.
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, delayedAck: nil))
+        let isn = try Self.writeIntoPeerWindow(&peer, window: 0, bytes: 100)
+        var probes = 0
+        for _ in 0..<5000 {
+            peer.advance(.milliseconds(1))
+            probes += peer.run().count
+        }
+        #expect(probes >= 3)
+        let opened = peer.send(.ack, seq: 1001, ack: isn + 1, window: 1000)
+        #expect(opened.first?.payload.count == 100)
+        let resent = Self.timeUntilSent(&peer, sequence: isn + 1)
+        #expect(resent.map { $0 >= .milliseconds(200) && $0 <= .milliseconds(201) } == true, "\(String(describing: resent))")
+    }
+
+    @Test func persistTimerRetriesWhenTransmitBuffersRanOut() throws {
+        // RFC 9293 §3.8.6.2.1's override timer sends a runt into a small window; when
+        // no transmit buffer was free it must try again, not leave the data with
+        // nothing in flight, no timer and off the data list.
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, delayedAck: nil))
+        _ = try Self.writeIntoPeerWindow(&peer, window: 100, bytes: 1000)
+        #expect(peer.run().isEmpty, "a 100-byte runt waits (sender silly-window avoidance)")
+        var held: [PacketBuffer] = []
+        while let buffer = peer.engine.device.allocate() { held.append(buffer) }
+        peer.advance(.milliseconds(300))
+        _ = peer.run()
+        for buffer in held { peer.engine.device.release(buffer) }
+        var sent: [RawTCPPeer.Reply] = []
+        for _ in 0..<3000 where sent.isEmpty {
+            peer.advance(.milliseconds(1))
+            sent = peer.run().filter { !$0.payload.isEmpty }
+        }
+        #expect(sent.first?.payload.count == 100)
+    }
+
     /// Hands the engine's segments to `receiver` in order and its ACKs back, with
     /// time standing still while there is traffic and moving by 1 ms otherwise.
     static func deliver(_ peer: inout RawTCPPeer, _ receiver: inout LossyReceiver, _ first: [RawTCPPeer.Reply],

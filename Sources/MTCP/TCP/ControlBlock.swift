@@ -69,6 +69,9 @@ struct ControlBlock {
     var congestion = CongestionControl(algorithm: .newReno, mss: 536)
     /// Consecutive timeouts of the oldest segment.
     var retransmissions = 0
+    /// Persist-timer expiries since data last went out: the probe interval is the
+    /// RTO doubled this many times (RFC 9293 §3.8.6.1: exponential backoff).
+    var persistBackoff = 0
     var duplicateAcknowledgments = 0
     var recovery = LossRecovery.none
     /// What the peer SACKed beyond SND.UNA (RFC 6675).

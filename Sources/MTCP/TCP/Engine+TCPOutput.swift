@@ -159,8 +159,13 @@ extension Engine {
             advanceSendNext(block, to: sequence + length + (finToo ? 1 : 0))
             sentAny = true
         }
-        if sentAny && !tcp.timers.isScheduled(TCPTimer.retransmission.node(id.index)) {
-            armRetransmission(id.index, block, now: now)
+        if sentAny {
+            // RFC 6298 §5.1: start the timer if it is not running.
+            if !tcp.timers.isScheduled(TCPTimer.retransmission.node(id.index)) {
+                armRetransmission(id.index, block, now: now)
+            }
+            block.pointee.persistBackoff = 0
+            tcp.timers.cancel(TCPTimer.persist.node(id.index))
         }
         // The ACK list left this connection's ACK to a data segment that silly-window
         // avoidance then held back: send it bare.
@@ -244,6 +249,7 @@ extension Engine {
                                   forcingFirst: Bool = false) {
         let limit = payloadLimit(block)
         var sentAny = false
+        var resentHead = false
         while (forcingFirst && !sentAny) || block.pointee.pipe < block.pointee.congestion.cwnd {
             let from = max(block.pointee.highestRetransmitted, block.pointee.sendUnacknowledged)
             guard let hole = block.pointee.scoreboard.hole(from: from) else { break }
@@ -252,11 +258,17 @@ extension Engine {
             guard length > 0,
                   transmitSegment(block, flags: .ack, sequence: hole.start, dataLength: length, now: now) else { break }
             countRetransmission()
+            resentHead = resentHead || hole.start == block.pointee.sendUnacknowledged
             block.pointee.highestRetransmitted = hole.start + length
             block.pointee.rttProbeActive = false
             sentAny = true
         }
-        if sentAny { armRetransmission(id.index, block, now: now) }
+        // The timer restarts for a new ACK (RFC 6298 §5.3) and, as Linux does, for
+        // a resent SND.UNA; a later hole's retransmission must not postpone the
+        // timeout of a lost retransmission of SND.UNA.
+        if resentHead || (sentAny && !tcp.timers.isScheduled(TCPTimer.retransmission.node(id.index))) {
+            armRetransmission(id.index, block, now: now)
+        }
     }
 
     // MARK: - Segment building

@@ -1,16 +1,20 @@
-/// TCP timers on the engine's timer wheel: retransmission (RFC 6298) with the
-/// persist timer and TIME-WAIT sharing its node, delayed ACK, and idle timeout.
+/// TCP timers on the engine's timer wheel: retransmission (RFC 6298) with
+/// TIME-WAIT sharing its node, persist, delayed ACK, and idle timeout.
 extension Engine {
     @inline(__always)
     mutating func armRetransmission(_ index: Int32, _ block: UnsafeMutablePointer<ControlBlock>, now: Instant) {
         tcp.timers.schedule(TCPTimer.retransmission.node(index), at: now + block.pointee.rtt.rto)
     }
 
-    /// Persist timer (RFC 9293 §3.8.6.1): the peer's window is zero and nothing is
-    /// in flight, so only a probe can learn when it opens.
+    /// Persist timer (RFC 9293 §3.8.6.1): the peer's window is zero (or too small
+    /// to use) and nothing is in flight, so only a probe (or a runt) can learn when
+    /// it opens. The interval is the RTO doubled per expiry, up to the RTO's bound.
     mutating func armPersist(_ index: Int32, _ block: UnsafeMutablePointer<ControlBlock>, now: Instant) {
-        let node = TCPTimer.retransmission.node(index)
-        if !tcp.timers.isScheduled(node) { tcp.timers.schedule(node, at: now + block.pointee.rtt.rto) }
+        let node = TCPTimer.persist.node(index)
+        guard !tcp.timers.isScheduled(node) else { return }
+        let rtt = block.pointee.rtt
+        let interval = min(rtt.rto * (UInt64(1) << UInt64(min(block.pointee.persistBackoff, 16))), rtt.maximum)
+        tcp.timers.schedule(node, at: now + interval)
     }
 
     /// The idle node fires at the first of: the idle timeout, the next keep-alive
@@ -40,6 +44,7 @@ extension Engine {
                 tcp.statistics.delayedAcks &+= 1
                 queueAck(id, block)
             case .idle: idleTimerFired(id, block, now: now)
+            case .persist: persistTimerFired(id, block, now: now)
             }
         }
     }
@@ -66,22 +71,7 @@ extension Engine {
         default:
             break
         }
-        if block.pointee.bytesInFlight == 0 {
-            guard block.pointee.unsentBytes > 0 else { return }
-            guard block.pointee.sendWindow == 0 else {
-                // A window too small for silly-window avoidance: send into it anyway.
-                _ = sendData(id, block, now: now, overridingSWS: true)
-                return
-            }
-            // Zero-window probe: an old sequence number with no data makes the
-            // peer answer with its current window, and puts nothing in flight.
-            tcp.statistics.zeroWindowProbes &+= 1
-            _ = transmitSegment(block, flags: .ack, sequence: block.pointee.sendUnacknowledged - 1, dataLength: 0,
-                                now: now)
-            block.pointee.rtt.backOff()
-            armRetransmission(id.index, block, now: now)
-            return
-        }
+        guard block.pointee.bytesInFlight > 0 else { return }
         // A peer heard from within the last RTO is alive (its window may just be
         // closed): only silent timeouts count towards giving up.
         if now.since(block.pointee.lastActivity) >= block.pointee.rtt.rto {
@@ -95,7 +85,12 @@ extension Engine {
         // RFC 6298 §5.4-5.6 and RFC 5681 §3.1: resend the oldest segment at once
         // (whatever the window: it was inside the window when first sent), back
         // off, collapse the window, and go on from there as the window allows.
-        block.pointee.congestion.onRetransmissionTimeout(flightSize: block.pointee.bytesInFlight, now: now)
+        // A timeout before an ACK reached the previous one's recovery point resends
+        // data the timer already resent: ssthresh is held (RFC 5681 §3.1).
+        var repeated = false
+        if case .afterTimeout = block.pointee.recovery { repeated = true }
+        block.pointee.congestion.onRetransmissionTimeout(flightSize: block.pointee.bytesInFlight, now: now,
+                                                         repeated: repeated)
         block.pointee.rtt.backOff()
         block.pointee.duplicateAcknowledgments = 0
         block.pointee.recovery = .afterTimeout(recover: block.pointee.sendMaximum)
@@ -104,6 +99,26 @@ extension Engine {
         let resent = retransmitOldest(id, block, now: now)
         block.pointee.sendNext = block.pointee.sendUnacknowledged + resent
         queueData(id, block)
+    }
+
+    private mutating func persistTimerFired(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>,
+                                            now: Instant) {
+        guard block.pointee.state.isSynchronized, block.pointee.bytesInFlight == 0,
+              block.pointee.unsentBytes > 0 else { return }
+        block.pointee.persistBackoff += 1
+        guard block.pointee.sendWindow == 0 else {
+            // A window too small for silly-window avoidance: send into it anyway
+            // (RFC 9293 §3.8.6.2.1's override). Without a transmit buffer, the
+            // data list tries again next iteration.
+            if !sendData(id, block, now: now, overridingSWS: true) { queueData(id, block) }
+            return
+        }
+        // Zero-window probe: an old sequence number with no data makes the
+        // peer answer with its current window, and puts nothing in flight.
+        tcp.statistics.zeroWindowProbes &+= 1
+        _ = transmitSegment(block, flags: .ack, sequence: block.pointee.sendUnacknowledged - 1, dataLength: 0,
+                            now: now)
+        armPersist(id.index, block, now: now)
     }
 
     /// Idle timeout (`tcp_timeout`, mTCP's) and keep-alive (RFC 1122 §4.2.3.6).

@@ -1,13 +1,16 @@
 /// The timers of a connection, each a node of the engine's timer wheel at
 /// `connectionIndex * TCPTimer.count + kind`.
 ///
-/// Three suffice: the retransmission node also serves as the persist timer (never
-/// both: persist runs only with nothing in flight), the SYN/SYN-ACK timer and the
-/// TIME-WAIT timer; the idle node is the idle timeout (`tcp_timeout`).
+/// The retransmission node also serves as the SYN/SYN-ACK timer and the TIME-WAIT
+/// timer; the idle node is the idle timeout (`tcp_timeout`) and keep-alive. The
+/// persist timer has its own node and backoff: sharing the retransmission node
+/// handed its deadline and its backed-off interval to the data sent once the
+/// window reopened.
 enum TCPTimer: Int, CaseIterable {
     case retransmission
     case delayedAck
     case idle
+    case persist
 
     static let count = allCases.count
 
