@@ -267,6 +267,27 @@ import Testing
         #expect(Self.block(peer, connection)?.congestion.ssthresh == 10 * Self.segment, "held")
     }
 
+    @Test func lossAmongTheDataResentAfterATimeoutIsFastRetransmitted() throws {
+        // RFC 6582 §4.2 (the ACK heuristic): after a timeout, duplicate ACKs below
+        // "recover" start fast retransmit when cwnd > SMSS and the last new ACK
+        // advanced by at most 4 SMSS: the receiver then misses data resent after
+        // the timeout rather than repeating data it already held. Without it every
+        // loss among the resent data waited for another timeout (issue 28.4).
+        var peer = Self.peer()
+        let listener = try peer.engine.listen(port: 80)
+        let total = 40
+        let (base, _, sent) = try Self.openAndWrite(&peer, listener, bytes: total * Self.segment, sack: false)
+        var receiver = LossyReceiver(base: base, segment: Self.segment, count: total, drops: [16])
+        for reply in sent { _ = receiver.receive(reply) }
+        // Segments 10-29 are all lost; the timer resends segment 10, then the rest
+        // follows as the window reopens, and the resent segment 16 is lost again.
+        _ = Self.growToTwentySegmentsInFlight(&peer, base: base)
+        Self.deliver(&peer, &receiver, [], limit: .seconds(5))
+        #expect(receiver.complete)
+        #expect(peer.engine.tcpStatistics.timeouts == 1)
+        #expect(peer.engine.tcpStatistics.fastRetransmits == 1)
+    }
+
     /// A connection whose peer offered 65535 bytes, then `window`; the application
     /// writes `bytes`. Returns our ISS.
     static func writeIntoPeerWindow(_ peer: inout RawTCPPeer, window: UInt16, bytes: Int) throws -> UInt32 {

@@ -74,6 +74,9 @@ struct ControlBlock {
     var persistBackoff = 0
     var duplicateAcknowledgments = 0
     var recovery = LossRecovery.none
+    /// Bytes the last ACK of new data acknowledged (RFC 6582 §4.2's highest_ack
+    /// minus prev_highest_ack), for the ACK heuristic after a timeout.
+    var lastAckAdvance = 0
     /// What the peer SACKed beyond SND.UNA (RFC 6675).
     var scoreboard = SACKScoreboard()
     /// Highest sequence number retransmitted in this recovery (RFC 6675 HighRxt).

@@ -410,6 +410,7 @@ extension Engine {
         if block.pointee.sendNext < ack { block.pointee.sendNext = ack }
         block.pointee.retransmissions = 0
         block.pointee.duplicateAcknowledgments = 0
+        block.pointee.lastAckAdvance = ackedBytes
 
         // RTT: from the echoed timestamp (RFC 7323 §4.1), else Karn's one-at-a-time probe.
         var sample: TimeSpan? = nil
@@ -484,8 +485,7 @@ extension Engine {
         // two segments SACKed above it.
         let lost = block.pointee.duplicateAcknowledgments >= 3
             || (sack && block.pointee.scoreboard.sackedBytes > 2 * block.pointee.sendMSS)
-        // RFC 6582 §3.2 step 2: no new recovery for data sent before the last timeout.
-        guard lost, block.pointee.recovery == .none else { return }
+        guard lost, mayStartFastRecovery(block) else { return }
         block.pointee.recovery = .fast(recover: block.pointee.sendMaximum)
         block.pointee.congestion.onDuplicateAcksEnterRecovery(flightSize: block.pointee.bytesInFlight, now: now,
                                                               sack: !block.pointee.scoreboard.isEmpty)
@@ -495,6 +495,21 @@ extension Engine {
             retransmitHoles(id, block, now: now, forcingFirst: true)
         } else {
             retransmitOldest(id, block, now: now)
+        }
+    }
+
+    /// RFC 6582 §3.2 step 2: no new recovery while one runs, nor for data the timer
+    /// already resent (a receiver that held it repeats its ACK for every copy) —
+    /// unless §4.2's ACK heuristic says the duplicates are for data lost after the
+    /// timeout: cwnd above one SMSS and the last new ACK advanced at most 4 SMSS
+    /// (a receiver that already held the resent data jumps further).
+    private func mayStartFastRecovery(_ block: UnsafeMutablePointer<ControlBlock>) -> Bool {
+        switch block.pointee.recovery {
+        case .none: true
+        case .fast: false
+        case .afterTimeout:
+            block.pointee.congestion.cwnd > block.pointee.sendMSS
+                && block.pointee.lastAckAdvance <= 4 * block.pointee.sendMSS
         }
     }
 
