@@ -10,8 +10,9 @@
 /// - `onDuplicateAcksEnterRecovery` on the third duplicate ACK (RFC 5681 §3.2 step 2),
 ///   then `onDuplicateAckInRecovery` for each further duplicate, `onPartialAck` for
 ///   ACKs below the recovery point and `onRecoveryExit` for the one that covers it
-///   (RFC 6582 §3.2); with SACK only the entry and the exit (RFC 6675 §5). The recovery point ("recover", a sequence number) and the
-///   retransmissions themselves are the sender's; this type only moves windows.
+///   (RFC 6582 §3.2); with SACK only the entry and the exit (RFC 6675 §5). The
+///   recovery point ("recover", a sequence number) and the retransmissions
+///   themselves are the sender's; this type only moves windows.
 /// - `onRetransmissionTimeout` when the retransmission timer fires;
 /// - `onIdle` before sending after a pause.
 ///

@@ -14,6 +14,7 @@ enum LossRecovery: Equatable {
     case fast(recover: SequenceNumber)
     /// A retransmission timeout resent data sent before it (RFC 6582 §3.2 step 6):
     /// until an ACK reaches `recover`, SND.MAX when the timer fired, duplicate ACKs
-    /// for that data start no fast recovery.
+    /// start fast recovery only when §4.2's ACK heuristic says they are for data
+    /// lost after the timeout.
     case afterTimeout(recover: SequenceNumber)
 }
