@@ -49,23 +49,24 @@ static inline size_t mtcp_bio_pending(BIO *bio) {
     return BIO_ctrl_pending(bio);
 }
 
-/// ALPN (RFC 7301): the server speaks HTTP/1.1 only. A client that offers
-/// protocols but not http/1.1 gets the fatal no_application_protocol alert; a
-/// client that offers none is served without ALPN.
-static int mtcp_alpn_select_http11(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-                                   const unsigned char *in, unsigned int inlen, void *arg) {
+/// ALPN (RFC 7301): the server speaks HTTP/1.1 and HTTP/1.0 and selects the
+/// first of them (in that order) that the client offered. A client that offers
+/// protocols but neither (say h2 alone) gets the fatal no_application_protocol
+/// alert; a client that offers none is served without ALPN.
+static int mtcp_alpn_select_http1(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                                  const unsigned char *in, unsigned int inlen, void *arg) {
     (void)ssl;
     (void)arg;
-    static const unsigned char http11[] = "\x08http/1.1";
+    static const unsigned char http1[] = "\x08http/1.1\x08http/1.0";
     unsigned char *selected = NULL;
-    if (SSL_select_next_proto(&selected, outlen, http11, sizeof(http11) - 1, in, inlen) != OPENSSL_NPN_NEGOTIATED) {
+    if (SSL_select_next_proto(&selected, outlen, http1, sizeof(http1) - 1, in, inlen) != OPENSSL_NPN_NEGOTIATED) {
         return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
     *out = selected;
     return SSL_TLSEXT_ERR_OK;
 }
 
-static inline void mtcp_ssl_ctx_select_http11(SSL_CTX *ctx) {
-    SSL_CTX_set_alpn_select_cb(ctx, mtcp_alpn_select_http11, NULL);
+static inline void mtcp_ssl_ctx_select_http1(SSL_CTX *ctx) {
+    SSL_CTX_set_alpn_select_cb(ctx, mtcp_alpn_select_http1, NULL);
 }
 #endif

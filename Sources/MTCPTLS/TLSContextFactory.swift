@@ -53,7 +53,7 @@ public enum TLSContextFactory {
             else { throw TLSSetupError("cannot set the session ticket keys") }
         }
         setCommonModes(context)
-        mtcp_ssl_ctx_select_http11(context)
+        mtcp_ssl_ctx_select_http1(context)
     }
 
     /// A client context for the load generator: it does not check the server's

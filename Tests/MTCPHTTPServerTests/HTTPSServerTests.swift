@@ -46,11 +46,7 @@ import MTCPTLS
         #expect(responses[0].status == 200)
         #expect(responses[0].body == root.small)
         #expect(tls.protocolVersion == (version == TLS1_3_VERSION ? "TLSv1.3" : "TLSv1.2"))
-        var selected: UnsafePointer<UInt8>?
-        var length: UInt32 = 0
-        SSL_get0_alpn_selected(tls.ssl, &selected, &length)
-        #expect(selected.map { String(decoding: UnsafeBufferPointer(start: $0, count: Int(length)), as: UTF8.self) }
-                == "http/1.1")
+        #expect(Self.selectedProtocol(tls) == "http/1.1")
         #expect(network.serverStatistics.tlsHandshakes == 1)
         #expect(network.serverStatistics.tlsHandshakeFailures == 0)
     }
@@ -115,6 +111,29 @@ import MTCPTLS
         #expect(HTTPTestResponse.parseAll(second.plaintext).responses.count == 1)
         #expect(!second.isResumed)
         #expect(network.serverStatistics.tlsResumed == 0)
+    }
+
+    /// RFC 7301 §3.2: the server selects among what the client offered; an
+    /// HTTP/1.0 client (curl --http1.0) offers only http/1.0, which we speak.
+    @Test(arguments: [(["http/1.0"], "http/1.0"), (["h2", "http/1.0"], "http/1.0"),
+                      (["http/1.0", "http/1.1"], "http/1.1")])
+    func aClientOfferingHTTP10IsServed(offer: [String], expected: String) throws {
+        let root = DocumentRoot()
+        var network = HTTPTestNetwork(options: Self.options(root: root.path))
+        let tls = TLSTestClient(alpn: offer)
+        _ = Self.exchange(&network, tls, "GET /small.txt HTTP/1.0\r\n\r\n")
+        let responses = HTTPTestResponse.parseAll(tls.plaintext).responses
+        try #require(responses.count == 1, "failure: \(tls.failure ?? "none")")
+        #expect(responses[0].status == 200)
+        #expect(responses[0].body == root.small)
+        #expect(Self.selectedProtocol(tls) == expected)
+    }
+
+    static func selectedProtocol(_ tls: TLSTestClient) -> String? {
+        var selected: UnsafePointer<UInt8>?
+        var length: UInt32 = 0
+        SSL_get0_alpn_selected(tls.ssl, &selected, &length)
+        return selected.map { String(decoding: UnsafeBufferPointer(start: $0, count: Int(length)), as: UTF8.self) }
     }
 
     @Test func aClientOfferingOnlyH2IsRefused() throws {
