@@ -35,16 +35,22 @@ import MTCPTLS
         return connection
     }
 
-    @Test(arguments: [TLS1_2_VERSION, TLS1_3_VERSION])
-    func getOverTLS(version: Int32) throws {
+    /// `tls` sends `request` for /small.txt and must get it whole with 200.
+    static func getSmallFile(_ tls: TLSTestClient, _ request: String) throws -> HTTPTestNetwork {
         let root = DocumentRoot()
         var network = HTTPTestNetwork(options: Self.options(root: root.path))
-        let tls = TLSTestClient(maxVersion: version)
-        _ = Self.exchange(&network, tls, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
+        _ = Self.exchange(&network, tls, request)
         let responses = HTTPTestResponse.parseAll(tls.plaintext).responses
         try #require(responses.count == 1, "failure: \(tls.failure ?? "none"), \(tls.plaintext.count) bytes")
         #expect(responses[0].status == 200)
         #expect(responses[0].body == root.small)
+        return network
+    }
+
+    @Test(arguments: [TLS1_2_VERSION, TLS1_3_VERSION])
+    func getOverTLS(version: Int32) throws {
+        let tls = TLSTestClient(maxVersion: version)
+        let network = try Self.getSmallFile(tls, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         #expect(tls.protocolVersion == (version == TLS1_3_VERSION ? "TLSv1.3" : "TLSv1.2"))
         #expect(Self.selectedProtocol(tls) == "http/1.1")
         #expect(network.serverStatistics.tlsHandshakes == 1)
@@ -118,14 +124,8 @@ import MTCPTLS
     @Test(arguments: [(["http/1.0"], "http/1.0"), (["h2", "http/1.0"], "http/1.0"),
                       (["http/1.0", "http/1.1"], "http/1.1")])
     func aClientOfferingHTTP10IsServed(offer: [String], expected: String) throws {
-        let root = DocumentRoot()
-        var network = HTTPTestNetwork(options: Self.options(root: root.path))
         let tls = TLSTestClient(alpn: offer)
-        _ = Self.exchange(&network, tls, "GET /small.txt HTTP/1.0\r\n\r\n")
-        let responses = HTTPTestResponse.parseAll(tls.plaintext).responses
-        try #require(responses.count == 1, "failure: \(tls.failure ?? "none")")
-        #expect(responses[0].status == 200)
-        #expect(responses[0].body == root.small)
+        _ = try Self.getSmallFile(tls, "GET /small.txt HTTP/1.0\r\n\r\n")
         #expect(Self.selectedProtocol(tls) == expected)
     }
 
