@@ -1,3 +1,4 @@
+import CDPDK
 import Glibc
 import MTCP
 import MTCPConfig
@@ -54,6 +55,7 @@ public struct StackRuntime {
         try checkMemory()
         StopSignal.install()
         ReloadSignal.install()
+        let processCPUs = ManagementAffinity.currentThreadCPUs()  // before EAL pins this thread
         try DPDKEnvironment.initialize(arguments: configuration.ealArguments(programName: programName, pid: getpid()))
         defer { DPDKEnvironment.cleanup() }
         let cores = configuration.numCores
@@ -70,7 +72,14 @@ public struct StackRuntime {
         let board = StatisticsBoard(cores: cores)
         let management = try ManagementPlane(board: board, printStatistics: !configuration.statPrint.isEmpty,
                                              prometheusPort: configuration.prometheusPort)
+        let engineCPUs = ([rte_get_main_lcore()] + workers.prefix(cores - 1)).map { Int(rte_lcore_to_cpu_id(Int32($0))) }
+        let (managementCPUs, shared) = ManagementAffinity.cpus(allowed: processCPUs, lcores: engineCPUs)
+        if shared {
+            print("\(programName): every CPU runs an engine: the management thread shares their CPUs")
+        }
         let managementThread = ThreadLaunch.detached { management.run() }
+        ManagementAffinity.restrict(managementThread, to: managementCPUs)
+        rte_thread_setname(managementThread, "mtcp-management")
         let settings = coreSettings(idleBackoff: idleBackoff)
         let outcomes = CoreOutcomes(cores: cores)
         let link = port.link

@@ -3,11 +3,13 @@ statistics, the Prometheus endpoint (and a scraper that never reads), pcap
 capture, the graceful stop and the start-up failures. Each test brings its own configuration, socket or namespace
 and removes them afterwards."""
 
+import os
 import re
 import socket
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -198,3 +200,38 @@ def test_a_scraper_that_never_reads_stalls_neither_metrics_nor_shutdown(tmp_path
         scraper.wait(5)
         log = stack.stop()
     assert stack.proc.returncode == 0, log
+
+
+def test_the_management_thread_runs_beside_the_engines_not_on_them(tmp_path, namespace):
+    """EAL pins the main thread (engine 0) to its CPU; the management thread
+    must not inherit that pinning when other CPUs are free. One engine here, so
+    the management thread gets every other CPU and no thread but engine 0's own
+    is confined to engine 0's CPU."""
+    cpus = os.sched_getaffinity(0)
+    if len(cpus) < 2:
+        pytest.skip("needs two CPUs")
+    config = write_config(tmp_path, "affinity", "198.19.9.1/24", f"net_memif0,role=server,socket={tmp_path / 's'}")
+    stack = Stack(config, namespace)
+    try:
+        threads = {}
+        for task in Path(f"/proc/{stack.proc.pid}/task").iterdir():
+            status = (task / "status").read_text()
+            allowed = re.search(r"Cpus_allowed_list:\s*(\S+)", status).group(1)
+            threads[int(task.name)] = ((task / "comm").read_text().strip(), allowed)
+    finally:
+        log = stack.stop()
+    engine0 = threads[stack.proc.pid][1]
+    on_engine0 = [name for tid, (name, allowed) in threads.items() if allowed == engine0 and tid != stack.proc.pid]
+    assert not on_engine0, f"threads confined to engine 0's CPU {engine0}: {on_engine0} ({threads})"
+    management = [cpu_list(allowed) for name, allowed in threads.values() if name == "mtcp-management"]
+    assert management == [cpus - cpu_list(engine0)], threads
+    assert stack.proc.returncode == 0, log
+
+
+def cpu_list(text):
+    """The CPUs of a list like "0-2,5", as a set."""
+    cpus = set()
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpus
