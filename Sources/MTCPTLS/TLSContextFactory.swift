@@ -47,6 +47,9 @@ public enum TLSContextFactory {
         // Resumption is by ticket alone: a per-core session cache would resume
         // only on the core that made the session.
         _ = mtcp_ssl_ctx_set_session_cache_mode(context, Int(SSL_SESS_CACHE_OFF))
+        // With SSL_OP_NO_TICKET OpenSSL 3 still sends TLS 1.3 clients stateful
+        // tickets, which need that cache: none at all then.
+        if !settings.sessionTickets { _ = SSL_CTX_set_num_tickets(context, 0) }
         if settings.sessionTickets {
             guard settings.ticketKeys.count == TLSServerSettings.ticketKeyBytes,
                   mtcp_ssl_ctx_set_ticket_keys(context, settings.ticketKeys, settings.ticketKeys.count) == 1

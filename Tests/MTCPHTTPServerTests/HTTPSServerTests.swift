@@ -112,6 +112,8 @@ import MTCPTLS
         _ = Self.exchange(&network, first, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         let session = first.session()
         defer { if let session { SSL_SESSION_free(session) } }
+        // Not even a TLS 1.3 stateful ticket, which could never resume with no session cache.
+        #expect(session.map { SSL_SESSION_is_resumable($0) } != 1, "a ticket was sent")
         let second = TLSTestClient(session: session)
         _ = Self.exchange(&network, second, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         #expect(HTTPTestResponse.parseAll(second.plaintext).responses.count == 1)
