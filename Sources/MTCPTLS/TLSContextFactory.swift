@@ -51,9 +51,9 @@ public enum TLSContextFactory {
         // tickets, which need that cache: none at all then.
         if !settings.sessionTickets { _ = SSL_CTX_set_num_tickets(context, 0) }
         if settings.sessionTickets {
-            guard settings.ticketKeys.count == TLSServerSettings.ticketKeyBytes,
-                  mtcp_ssl_ctx_set_ticket_keys(context, settings.ticketKeys, settings.ticketKeys.count) == 1
-            else { throw TLSSetupError("cannot set the session ticket keys") }
+            guard mtcp_ssl_ctx_use_ticket_keys(context, settings.ticketKeys.keys) == 1 else {
+                throw TLSSetupError("cannot set the session ticket keys")
+            }
         }
         setCommonModes(context)
         mtcp_ssl_ctx_select_http1(context)
@@ -85,12 +85,4 @@ public enum TLSContextFactory {
     }
 
     public static func free(_ context: OpaquePointer) { SSL_CTX_free(context) }
-
-    /// Fresh random ticket keys, made once per process and given to every core.
-    public static func randomTicketKeys() -> [UInt8] {
-        var keys = [UInt8](repeating: 0, count: TLSServerSettings.ticketKeyBytes)
-        let made = RAND_bytes(&keys, Int32(keys.count))
-        precondition(made == 1, "OpenSSL's random generator failed")
-        return keys
-    }
 }

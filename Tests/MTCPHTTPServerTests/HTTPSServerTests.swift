@@ -3,7 +3,7 @@ import Testing
 @testable import MTCP
 import MTCPHTTP
 @testable import MTCPHTTPServer
-import MTCPTLS
+@testable import MTCPTLS
 
 /// HTTPS on the virtual link: handshakes (TLS 1.2 and 1.3), requests and large
 /// files through the TLS stream, resumption by ticket, ALPN, and clients that
@@ -15,7 +15,7 @@ import MTCPTLS
         var options = HTTPTestNetwork.options(root: root)
         let files = TestCertificate.files
         var settings = TLSServerSettings(certificatePath: files.certificate, privateKeyPath: files.key,
-                                         ticketKeys: TLSContextFactory.randomTicketKeys())
+                                         ticketKeys: TicketKeyRing())
         settings.sessionTickets = tickets
         options.https = HTTPSOptions(port: httpsPort, settings: settings, handshakeTimeout: .seconds(2))
         return options
@@ -103,6 +103,37 @@ import MTCPTLS
         #expect(second.isResumed)
         #expect(network.serverStatistics.tlsHandshakes == 2)
         #expect(network.serverStatistics.tlsResumed == 1)
+    }
+
+    /// After one rotation a ticket still resumes (and is reissued under the new
+    /// key); after two it does not: a ticket key lives two intervals at most.
+    @Test func ticketsOutliveOneKeyRotationButNotTwo() throws {
+        let root = DocumentRoot()
+        let options = Self.options(root: root.path)
+        var network = HTTPTestNetwork(options: options)
+        let first = TLSTestClient()
+        _ = Self.exchange(&network, first, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
+        let session = try #require(first.session())
+        defer { SSL_SESSION_free(session) }
+        let keys = try #require(options.https?.settings.ticketKeys)
+        keys.rotate()
+        let second = TLSTestClient(session: session)
+        _ = Self.exchange(&network, second, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
+        #expect(second.isResumed, "the previous key still opens the ticket")
+        keys.rotate()
+        let third = TLSTestClient(session: session)
+        _ = Self.exchange(&network, third, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
+        #expect(!third.isResumed, "two rotations later the ticket's key is gone")
+        #expect(HTTPTestResponse.parseAll(third.plaintext).responses.count == 1, "served after a full handshake")
+    }
+
+    @Test func keysRotateOnceAnIntervalHasPassed() {
+        let ring = TicketKeyRing(interval: .seconds(10))
+        ring.rotateIfDue(now: Instant.zero + .seconds(5))  // the first look starts the interval
+        ring.rotateIfDue(now: Instant.zero + .seconds(14))
+        #expect(ring.keys.pointee.has_previous == 0, "not rotated yet")
+        ring.rotateIfDue(now: Instant.zero + .seconds(15))
+        #expect(ring.keys.pointee.has_previous == 1, "rotated")
     }
 
     @Test func withoutTicketsNothingResumes() throws {
