@@ -188,6 +188,7 @@ public struct HTTPServer: EngineApplication, ~Copyable {
             reloadFiles(&context)
         }
         let now = context.now
+        options.https?.settings.ticketKeys.rotateIfDue(now: now)
         for index in connections.indices where connections[index].isOpen {
             let connection = connections[index]
             if connection.isUpstream {

@@ -69,10 +69,10 @@ public struct HTTPSOptions: Sendable {
     }
 
     /// The options of a configuration's `tls` object, with ticket keys made now
-    /// (once for the process: every core gets a copy of these options).
+    /// (once for the process: every core shares them through these options).
     public init(_ tls: HTTPServerConfiguration.TLS) {
         var settings = TLSServerSettings(certificatePath: tls.certificate, privateKeyPath: tls.privateKey,
-                                         ticketKeys: TLSContextFactory.randomTicketKeys())
+                                         ticketKeys: TicketKeyRing())
         settings.minimumVersion = TLSVersion(rawValue: tls.minProtocol) ?? .tls12
         settings.ciphers = tls.ciphers ?? settings.ciphers
         settings.cipherSuites = tls.cipherSuites

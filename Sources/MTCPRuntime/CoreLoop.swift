@@ -35,7 +35,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
     core: Int, device: consuming DPDKQueue, configuration: EngineConfiguration, settings: CoreSettings,
     board: StatisticsBoard, makeApplication: (Int) throws -> Application
 ) -> CoreOutcome {
-    let clock = CycleClock()
+    var clock = CycleClock()
     let start = clock?.now() ?? MonotonicClock.now()
     var context = SocketContext(engine: Engine(device: device, configuration: configuration, now: start), now: start)
     var snapshot = CoreSnapshot(core: core)
@@ -89,7 +89,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
             snapshot.application = application.counters()
             board.publish(snapshot)
         }
-        backoff.record(received: received)
+        backoff.record(received: received, outputPending: context.hasPendingOutput)
     }
     snapshot = context.snapshot(core: core)
     snapshot.application = application.counters()

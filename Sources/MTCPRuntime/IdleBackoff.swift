@@ -1,9 +1,10 @@
 import Glibc
 
 /// Stops an idle engine from spinning: after `spinLimit` empty polls in a row it
-/// sleeps, doubling the sleep up to `maximumSleepMicroseconds`; any traffic resets
-/// it. The virtual devices used here offer no RX interrupts, so this is how an
-/// idle appliance gets close to no CPU (mTCP's packet I/O did the same).
+/// sleeps, doubling the sleep up to `maximumSleepMicroseconds`; any traffic, or
+/// output still waiting to be sent, resets it. The virtual devices used here
+/// offer no RX interrupts, so this is how an idle appliance gets close to no CPU
+/// (mTCP's packet I/O did the same).
 public struct IdleBackoff: Sendable {
     public var spinLimit: Int
     public var maximumSleepMicroseconds: UInt32
@@ -16,17 +17,20 @@ public struct IdleBackoff: Sendable {
         self.maximumSleepMicroseconds = maximumSleepMicroseconds
     }
 
-    /// Call after every poll with the number of frames it received.
-    @inline(__always)
-    public mutating func record(received: Int) {
-        if received > 0 {
+    /// Call after every iteration with the number of frames it received and
+    /// whether output is still waiting to be sent (the device's ring was full):
+    /// that is work too, and sleeping on it would delay it. Returns whether it slept.
+    @inline(__always) @discardableResult
+    public mutating func record(received: Int, outputPending: Bool) -> Bool {
+        if received > 0 || outputPending {
             emptyPolls = 0
             sleepMicroseconds = 1
-            return
+            return false
         }
         emptyPolls &+= 1
-        guard maximumSleepMicroseconds > 0, emptyPolls > spinLimit else { return }
+        guard maximumSleepMicroseconds > 0, emptyPolls > spinLimit else { return false }
         usleep(sleepMicroseconds)
         sleepMicroseconds = min(sleepMicroseconds * 2, maximumSleepMicroseconds)
+        return true
     }
 }

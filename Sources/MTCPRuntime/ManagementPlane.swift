@@ -41,15 +41,26 @@ public final class ManagementPlane: Sendable {
 
     public func stop() { running.store(false, ordering: .relaxed) }
 
+    /// How long one scrape may take, request and answer together: a local
+    /// scrape takes milliseconds, and a client that sends nothing or never
+    /// reads must not hold the management thread for longer.
+    static let scrapeTimeout = TimeSpan.seconds(1)
+
     /// One scrape: read the request (any GET), answer with the exposition, close.
+    /// The client's socket is non-blocking and every wait on it ends at the
+    /// scrape's deadline or at `stop`, so no client can stall the statistics,
+    /// later scrapes or the shutdown that joins this thread.
     private func serveScrape() {
         let client = accept(listener, nil, nil)
         guard client >= 0 else { return }
         defer { close(client) }
-        var timeout = timeval(tv_sec: 1, tv_usec: 0)
-        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        guard fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK) == 0 else { return }
+        let deadline = MonotonicClock.now() + Self.scrapeTimeout
         var request = [UInt8](repeating: 0, count: 4096)
-        let count = recv(client, &request, request.count, 0)
+        var count: Int
+        repeat {
+            count = recv(client, &request, request.count, 0)
+        } while count < 0 && Self.wouldBlock && wait(for: client, POLLIN, until: deadline)
         guard count > 0 else { return }
         let isMetrics = request[0..<count].starts(with: Array("GET /metrics".utf8))
             || request[0..<count].starts(with: Array("GET / ".utf8))
@@ -61,9 +72,30 @@ public final class ManagementPlane: Sendable {
         var sent = 0
         while sent < response.count {
             let written = response[sent...].withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard written > 0 else { return }
-            sent += written
+            if written > 0 {
+                sent += written
+            } else if written == 0 || !Self.wouldBlock || !wait(for: client, POLLOUT, until: deadline) {
+                return  // closing drops what the client did not take
+            }
         }
+    }
+
+    /// The last socket call failed only because it would have blocked.
+    private static var wouldBlock: Bool { errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR }
+
+    /// Waits until `client` is ready for `events`, in slices of at most 100 ms
+    /// so that `stop` is noticed; false at `deadline`, after `stop`, or when poll fails.
+    private func wait(for client: Int32, _ events: Int32, until deadline: Instant) -> Bool {
+        while running.load(ordering: .relaxed) {
+            let now = MonotonicClock.now()
+            guard now < deadline else { return false }
+            let milliseconds = min(deadline.since(now).nanoseconds / 1_000_000 + 1, 100)
+            var descriptor = pollfd(fd: client, events: Int16(events), revents: 0)
+            let ready = poll(&descriptor, 1, Int32(milliseconds))
+            if ready > 0 { return true }  // errors surface in the recv or send that follows
+            if ready < 0 && errno != EINTR { return false }
+        }
+        return false
     }
 
     private static func listen(port: UInt16) throws(DPDKError) -> Int32 {

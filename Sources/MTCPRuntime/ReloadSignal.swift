@@ -9,6 +9,9 @@ public enum ReloadSignal {
 
     /// Installs the handler for SIGHUP.
     public static func install() {
+        // A static is initialised lazily on first use (swift_once, which is not
+        // async-signal-safe): first use here, never in the handler.
+        _ = count.load(ordering: .relaxed)
         signal(SIGHUP) { _ in ReloadSignal.count.add(1, ordering: .relaxed) }
     }
 

@@ -1,3 +1,4 @@
+import CDPDK
 import Glibc
 import MTCP
 import MTCPConfig
@@ -54,6 +55,7 @@ public struct StackRuntime {
         try checkMemory()
         StopSignal.install()
         ReloadSignal.install()
+        let processCPUs = ManagementAffinity.currentThreadCPUs()  // before EAL pins this thread
         try DPDKEnvironment.initialize(arguments: configuration.ealArguments(programName: programName, pid: getpid()))
         defer { DPDKEnvironment.cleanup() }
         let cores = configuration.numCores
@@ -70,7 +72,18 @@ public struct StackRuntime {
         let board = StatisticsBoard(cores: cores)
         let management = try ManagementPlane(board: board, printStatistics: !configuration.statPrint.isEmpty,
                                              prometheusPort: configuration.prometheusPort)
+        let engineCPUs = ([rte_get_main_lcore()] + workers.prefix(cores - 1)).map { Int(rte_lcore_to_cpu_id(Int32($0))) }
+        let (managementCPUs, shared) = ManagementAffinity.cpus(allowed: processCPUs, lcores: engineCPUs)
+        if shared {
+            print("\(programName): every CPU runs an engine: the management thread shares their CPUs")
+        }
         let managementThread = ThreadLaunch.detached { management.run() }
+        ManagementAffinity.restrict(managementThread, to: managementCPUs)
+        rte_thread_setname(managementThread, "mtcp-management")
+        defer {  // before the port stops and EAL is cleaned up (defers run last first)
+            management.stop()
+            ThreadLaunch.join(managementThread)
+        }
         let settings = coreSettings(idleBackoff: idleBackoff)
         let outcomes = CoreOutcomes(cores: cores)
         let link = port.link
@@ -83,19 +96,17 @@ public struct StackRuntime {
         fflush(nil)  // all streams: `stdout` itself is a global Swift 6 will not touch
 
         let engineConfiguration = self.engineConfiguration
-        for core in 1..<max(cores, 1) {
+        try CoreLaunch.run(workers: cores - 1, launch: { core throws(DPDKError) in
             let queue = UncheckedQueue(port.queue(core, burstSize: configuration.burstSize))
             try ThreadLaunch.onLcore(workers[core - 1]) {
                 outcomes.set(core, runCore(core: core, device: queue.take(), configuration: engineConfiguration,
                                            settings: settings, board: board, makeApplication: makeApplication))
             }
-        }
-        outcomes.set(0, runCore(core: 0, device: port.queue(0, burstSize: configuration.burstSize),
-                                configuration: engineConfiguration, settings: settings, board: board,
-                                makeApplication: makeApplication))
-        ThreadLaunch.waitForLcores()
-        management.stop()
-        ThreadLaunch.join(managementThread)
+        }, runMain: {
+            outcomes.set(0, runCore(core: 0, device: port.queue(0, burstSize: configuration.burstSize),
+                                    configuration: engineConfiguration, settings: settings, board: board,
+                                    makeApplication: makeApplication))
+        }, requestStop: StopSignal.request, waitForWorkers: ThreadLaunch.waitForLcores)
         return outcomes.outcome
     }
 

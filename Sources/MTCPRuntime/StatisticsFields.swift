@@ -23,6 +23,8 @@ extension EngineStatistics {
         .init(name: "transmitted_bytes", help: "Bytes transmitted", keyPath: \.transmittedBytes),
         .init(name: "arp_requests_sent", help: "ARP requests sent", keyPath: \.arpRequestsSent),
         .init(name: "arp_replies_sent", help: "ARP replies sent", keyPath: \.arpRepliesSent),
+        .init(name: "arp_cache_evictions", help: "Neighbours evicted from a full ARP cache",
+              keyPath: \.arpCacheEvictions),
         .init(name: "icmp_echo_replies_sent", help: "ICMP echo replies sent", keyPath: \.echoRepliesSent),
     ]
 

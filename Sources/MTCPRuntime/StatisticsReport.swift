@@ -6,7 +6,8 @@ extension EngineStatistics {
         var lines = [
             "frames: received \(receivedFrames) (\(receivedBytes) bytes), "
                 + "transmitted \(transmittedFrames) (\(transmittedBytes) bytes)",
-            "arp: requests sent \(arpRequestsSent), replies sent \(arpRepliesSent)",
+            "arp: requests sent \(arpRequestsSent), replies sent \(arpRepliesSent), "
+                + "cache evictions \(arpCacheEvictions)",
             "icmp: echo replies sent \(echoRepliesSent), received \(echoRepliesReceived)",
         ]
         let drops = self.drops.nonZero

@@ -8,6 +8,9 @@ public enum StopSignal {
 
     /// Installs the handlers for SIGINT and SIGTERM.
     public static func install() {
+        // A static is initialised lazily on first use (swift_once, which is not
+        // async-signal-safe): first use here, never in the handler.
+        _ = requested.load(ordering: .relaxed)
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber) { _ in StopSignal.requested.store(true, ordering: .relaxed) }
         }

@@ -43,7 +43,8 @@ public enum ThreadLaunch {
         return lcores
     }
 
-    /// Runs `body` on a new (unpinned) thread; `join` waits for it.
+    /// Runs `body` on a new thread, which inherits the caller's CPU affinity
+    /// (see `ManagementAffinity`); `join` waits for it.
     public static func detached(_ body: @escaping @Sendable () -> Void) -> pthread_t {
         var thread = pthread_t()
         let argument = Unmanaged.passRetained(ThreadBody(body)).toOpaque()

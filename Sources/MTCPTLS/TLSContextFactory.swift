@@ -47,13 +47,16 @@ public enum TLSContextFactory {
         // Resumption is by ticket alone: a per-core session cache would resume
         // only on the core that made the session.
         _ = mtcp_ssl_ctx_set_session_cache_mode(context, Int(SSL_SESS_CACHE_OFF))
+        // With SSL_OP_NO_TICKET OpenSSL 3 still sends TLS 1.3 clients stateful
+        // tickets, which need that cache: none at all then.
+        if !settings.sessionTickets { _ = SSL_CTX_set_num_tickets(context, 0) }
         if settings.sessionTickets {
-            guard settings.ticketKeys.count == TLSServerSettings.ticketKeyBytes,
-                  mtcp_ssl_ctx_set_ticket_keys(context, settings.ticketKeys, settings.ticketKeys.count) == 1
-            else { throw TLSSetupError("cannot set the session ticket keys") }
+            guard mtcp_ssl_ctx_use_ticket_keys(context, settings.ticketKeys.keys) == 1 else {
+                throw TLSSetupError("cannot set the session ticket keys")
+            }
         }
         setCommonModes(context)
-        mtcp_ssl_ctx_select_http11(context)
+        mtcp_ssl_ctx_select_http1(context)
     }
 
     /// A client context for the load generator: it does not check the server's
@@ -82,12 +85,4 @@ public enum TLSContextFactory {
     }
 
     public static func free(_ context: OpaquePointer) { SSL_CTX_free(context) }
-
-    /// Fresh random ticket keys, made once per process and given to every core.
-    public static func randomTicketKeys() -> [UInt8] {
-        var keys = [UInt8](repeating: 0, count: TLSServerSettings.ticketKeyBytes)
-        let made = RAND_bytes(&keys, Int32(keys.count))
-        precondition(made == 1, "OpenSSL's random generator failed")
-        return keys
-    }
 }

@@ -16,16 +16,13 @@ public struct TLSServerSettings: Sendable, Equatable {
     public var sessionTickets = true
     /// Ticket encryption keys: the same on every core, so that a ticket issued
     /// on one core resumes on another (RSS spreads a client's connections).
-    public var ticketKeys: [UInt8]
+    public var ticketKeys: TicketKeyRing
 
     public static let defaultCiphers = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
         + "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
         + "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
-    /// Bytes of ticket keys OpenSSL takes: 16 of key name, 32 of HMAC secret, 32 of AES key.
-    public static let ticketKeyBytes = 80
-
-    public init(certificatePath: String, privateKeyPath: String, ticketKeys: [UInt8]) {
+    public init(certificatePath: String, privateKeyPath: String, ticketKeys: TicketKeyRing) {
         self.certificatePath = certificatePath
         self.privateKeyPath = privateKeyPath
         self.ticketKeys = ticketKeys

@@ -17,7 +17,10 @@ public struct TLSStream {
     /// Largest plaintext of one record (RFC 8446 §5.1).
     static let recordPayload = 16_384
     /// Most bytes a record adds to its plaintext with the AEAD suites allowed:
-    /// 5 of header, 8 of explicit nonce and 16 of tag (TLS 1.2 AES-GCM).
+    /// 5 of header, 8 of explicit nonce and 16 of tag (TLS 1.2 AES-GCM; TLS 1.3
+    /// adds 22). A CBC suite named in `ciphers` adds more (IV, MAC, padding):
+    /// then a write takes a little more than the send buffer holds, and the rest
+    /// of its ciphertext waits in `outgoing` for the next flush; nothing is lost.
     static let recordOverhead = 29
 
     /// A stream that waits for a client's hello; nil when OpenSSL cannot allocate one.
@@ -142,8 +145,14 @@ public struct TLSStream {
         while true {
             ERR_clear_error()
             let count = SSL_read(ssl, buffer.baseAddress, Int32(clamping: buffer.count))
+            if count > 0 {
+                // OpenSSL handed the plaintext over: it is the caller's even if
+                // sending what the read produced fails (the socket's failure
+                // shows again on the next call that has something to send).
+                try? sendPending(socket, &context, scratch: scratch)
+                return Int(count)
+            }
             try sendPending(socket, &context, scratch: scratch)
-            if count > 0 { return Int(count) }
             switch SSL_get_error(ssl, count) {
             case SSL_ERROR_WANT_READ:
                 guard try pull(socket, &context, scratch: scratch) else { return 0 }
@@ -238,7 +247,10 @@ public struct TLSStream {
         ERR_clear_error()
         let count = SSL_write(ssl, bytes.baseAddress, Int32(clamping: bytes.count))
         if count > 0 { return Int(count) }
-        // Before the handshake is done there is nothing to write with yet.
+        // Before the handshake is done there is nothing to write with yet. No
+        // byte of `bytes` was taken then, and a memory BIO never says WANT_WRITE,
+        // so no partial record is pending: SSL_write's rule that a retry pass the
+        // same buffer does not bind (and SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER is on).
         guard SSL_get_error(ssl, count) == SSL_ERROR_WANT_READ else { throw .failed(failure()) }
         return 0
     }

@@ -3,7 +3,7 @@ import Testing
 @testable import MTCP
 import MTCPHTTP
 @testable import MTCPHTTPServer
-import MTCPTLS
+@testable import MTCPTLS
 
 /// HTTPS on the virtual link: handshakes (TLS 1.2 and 1.3), requests and large
 /// files through the TLS stream, resumption by ticket, ALPN, and clients that
@@ -15,7 +15,7 @@ import MTCPTLS
         var options = HTTPTestNetwork.options(root: root)
         let files = TestCertificate.files
         var settings = TLSServerSettings(certificatePath: files.certificate, privateKeyPath: files.key,
-                                         ticketKeys: TLSContextFactory.randomTicketKeys())
+                                         ticketKeys: TicketKeyRing())
         settings.sessionTickets = tickets
         options.https = HTTPSOptions(port: httpsPort, settings: settings, handshakeTimeout: .seconds(2))
         return options
@@ -35,22 +35,24 @@ import MTCPTLS
         return connection
     }
 
-    @Test(arguments: [TLS1_2_VERSION, TLS1_3_VERSION])
-    func getOverTLS(version: Int32) throws {
+    /// `tls` sends `request` for /small.txt and must get it whole with 200.
+    static func getSmallFile(_ tls: TLSTestClient, _ request: String) throws -> HTTPTestNetwork {
         let root = DocumentRoot()
         var network = HTTPTestNetwork(options: Self.options(root: root.path))
-        let tls = TLSTestClient(maxVersion: version)
-        _ = Self.exchange(&network, tls, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
+        _ = Self.exchange(&network, tls, request)
         let responses = HTTPTestResponse.parseAll(tls.plaintext).responses
         try #require(responses.count == 1, "failure: \(tls.failure ?? "none"), \(tls.plaintext.count) bytes")
         #expect(responses[0].status == 200)
         #expect(responses[0].body == root.small)
+        return network
+    }
+
+    @Test(arguments: [TLS1_2_VERSION, TLS1_3_VERSION])
+    func getOverTLS(version: Int32) throws {
+        let tls = TLSTestClient(maxVersion: version)
+        let network = try Self.getSmallFile(tls, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         #expect(tls.protocolVersion == (version == TLS1_3_VERSION ? "TLSv1.3" : "TLSv1.2"))
-        var selected: UnsafePointer<UInt8>?
-        var length: UInt32 = 0
-        SSL_get0_alpn_selected(tls.ssl, &selected, &length)
-        #expect(selected.map { String(decoding: UnsafeBufferPointer(start: $0, count: Int(length)), as: UTF8.self) }
-                == "http/1.1")
+        #expect(Self.selectedProtocol(tls) == "http/1.1")
         #expect(network.serverStatistics.tlsHandshakes == 1)
         #expect(network.serverStatistics.tlsHandshakeFailures == 0)
     }
@@ -103,6 +105,37 @@ import MTCPTLS
         #expect(network.serverStatistics.tlsResumed == 1)
     }
 
+    /// After one rotation a ticket still resumes (and is reissued under the new
+    /// key); after two it does not: a ticket key lives two intervals at most.
+    @Test func ticketsOutliveOneKeyRotationButNotTwo() throws {
+        let root = DocumentRoot()
+        let options = Self.options(root: root.path)
+        var network = HTTPTestNetwork(options: options)
+        let first = TLSTestClient()
+        _ = Self.exchange(&network, first, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
+        let session = try #require(first.session())
+        defer { SSL_SESSION_free(session) }
+        let keys = try #require(options.https?.settings.ticketKeys)
+        keys.rotate()
+        let second = TLSTestClient(session: session)
+        _ = Self.exchange(&network, second, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
+        #expect(second.isResumed, "the previous key still opens the ticket")
+        keys.rotate()
+        let third = TLSTestClient(session: session)
+        _ = Self.exchange(&network, third, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
+        #expect(!third.isResumed, "two rotations later the ticket's key is gone")
+        #expect(HTTPTestResponse.parseAll(third.plaintext).responses.count == 1, "served after a full handshake")
+    }
+
+    @Test func keysRotateOnceAnIntervalHasPassed() {
+        let ring = TicketKeyRing(interval: .seconds(10))
+        ring.rotateIfDue(now: Instant.zero + .seconds(5))  // the first look starts the interval
+        ring.rotateIfDue(now: Instant.zero + .seconds(14))
+        #expect(ring.keys.pointee.has_previous == 0, "not rotated yet")
+        ring.rotateIfDue(now: Instant.zero + .seconds(15))
+        #expect(ring.keys.pointee.has_previous == 1, "rotated")
+    }
+
     @Test func withoutTicketsNothingResumes() throws {
         let root = DocumentRoot()
         var network = HTTPTestNetwork(options: Self.options(root: root.path, tickets: false))
@@ -110,11 +143,30 @@ import MTCPTLS
         _ = Self.exchange(&network, first, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         let session = first.session()
         defer { if let session { SSL_SESSION_free(session) } }
+        // Not even a TLS 1.3 stateful ticket, which could never resume with no session cache.
+        #expect(session.map { SSL_SESSION_is_resumable($0) } != 1, "a ticket was sent")
         let second = TLSTestClient(session: session)
         _ = Self.exchange(&network, second, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         #expect(HTTPTestResponse.parseAll(second.plaintext).responses.count == 1)
         #expect(!second.isResumed)
         #expect(network.serverStatistics.tlsResumed == 0)
+    }
+
+    /// RFC 7301 §3.2: the server selects among what the client offered; an
+    /// HTTP/1.0 client (curl --http1.0) offers only http/1.0, which we speak.
+    @Test(arguments: [(["http/1.0"], "http/1.0"), (["h2", "http/1.0"], "http/1.0"),
+                      (["http/1.0", "http/1.1"], "http/1.1")])
+    func aClientOfferingHTTP10IsServed(offer: [String], expected: String) throws {
+        let tls = TLSTestClient(alpn: offer)
+        _ = try Self.getSmallFile(tls, "GET /small.txt HTTP/1.0\r\n\r\n")
+        #expect(Self.selectedProtocol(tls) == expected)
+    }
+
+    static func selectedProtocol(_ tls: TLSTestClient) -> String? {
+        var selected: UnsafePointer<UInt8>?
+        var length: UInt32 = 0
+        SSL_get0_alpn_selected(tls.ssl, &selected, &length)
+        return selected.map { String(decoding: UnsafeBufferPointer(start: $0, count: Int(length)), as: UTF8.self) }
     }
 
     @Test func aClientOfferingOnlyH2IsRefused() throws {

@@ -42,18 +42,41 @@ import Testing
         #expect(cache.lookup(a, now: Instant.zero + .seconds(100_000)) == macA)
     }
 
-    @Test func refusesEntriesBeyondCapacityAndKeepsOldOnes() {
+    static func host(_ number: Int) -> IPv4Address { IPv4Address(10, 0, UInt8(number / 256), UInt8(number % 256)) }
+
+    @Test func aFullTableEvictsTheLeastRecentlyUsedAndKeepsEveryOtherReachable() {
         var cache = ARPCache(capacity: 100)
-        var accepted = 0
-        for host in 0..<1000 where cache.learn(IPv4Address(10, 0, UInt8(host / 256), UInt8(host % 256)), macA, now: .zero) {
-            accepted += 1
+        var evictions = 0
+        for number in 0..<1000 {
+            let now = Instant.zero + .milliseconds(UInt64(number))
+            _ = cache.resolve(Self.host(0), now: now)  // host 0 stays in use
+            switch cache.learn(Self.host(number), macA, now: now) {
+            case .stored: break
+            case .storedEvicting: evictions += 1
+            case .refused: Issue.record("refused \(number)")
+            }
         }
-        #expect(accepted == cache.capacity)
-        #expect(cache.capacity >= 100)
-        for host in 0..<accepted {
-            #expect(cache.lookup(IPv4Address(10, 0, UInt8(host / 256), UInt8(host % 256)), now: .zero) == macA)
+        #expect(cache.count == cache.capacity)
+        #expect(evictions == 1000 - cache.capacity)
+        #expect(cache.lookup(Self.host(0), now: .zero) == macA, "the entry in use was kept")
+        #expect(cache.lookup(Self.host(999), now: .zero) == macA, "the newest was stored")
+        let reachable = (0..<1000).filter { cache.lookup(Self.host($0), now: .zero) != nil }.count
+        #expect(reachable == cache.capacity, "deletion left no entry unreachable")
+        let oldestKept = (1..<1000).first { cache.lookup(Self.host($0), now: .zero) != nil }!
+        #expect(oldestKept > 1000 - 2 * cache.capacity, "evictions took old entries, not recent ones")
+    }
+
+    @Test func staticEntriesAreNeverEvicted() {
+        var cache = ARPCache(capacity: 8)
+        for number in 0..<cache.capacity - 1 { cache.addStatic(Self.host(1000 + number), macB) }
+        for number in 0..<50 { cache.learn(Self.host(number), macA, now: .zero) }
+        for number in 0..<cache.capacity - 1 {
+            #expect(cache.lookup(Self.host(1000 + number), now: .zero) == macB)
         }
-        #expect(cache.lookup(IPv4Address(10, 0, 3, 200), now: .zero) == nil)
+        #expect(cache.lookup(Self.host(49), now: .zero) == macA, "one slot left turns over")
+        var allStatic = ARPCache(capacity: 8)
+        for number in 0..<allStatic.capacity { allStatic.addStatic(Self.host(1000 + number), macB) }
+        #expect(allStatic.learn(Self.host(1), macA, now: .zero) == .refused, "nothing to evict")
     }
 }
 

@@ -879,7 +879,7 @@ import Testing
         try net.server.closeEventPoll(first)
         // The slot of the closed poll is handed out again, empty.
         let reused = try net.server.createEventPoll()
-        #expect(reused == first)
+        #expect(reused.index == first.index)
         #expect(net.server.ready(reused).isEmpty)
         #expect(try net.client.send(client, [2]) == 1)
         net.settle()
@@ -888,6 +888,25 @@ import Testing
         let second = try net.server.createEventPoll()
         try net.server.control(second, .add, server, events: .input, data: 2)
         #expect(net.server.ready(second) == [EventPollEvent(events: .input, data: 2)])
+    }
+
+    /// A poll's handle kept after `closeEventPoll` must not reach the poll
+    /// that reuses its slot (as a socket's handle kept after `close`).
+    @Test func aStaleEventPollHandleReachesNothing() throws {
+        var net = SocketTestNetwork()
+        let (_, server, client) = try net.establish()
+        let stale = try net.server.createEventPoll()
+        try net.server.closeEventPoll(stale)
+        let current = try net.server.createEventPoll()
+        #expect(current.index == stale.index, "the slot is reused")
+        #expect(current != stale)
+        try net.server.control(current, .add, server, events: .input, data: 7)
+        #expect(try net.client.send(client, [1]) == 1)
+        net.settle()
+        #expect(net.server.ready(stale).isEmpty, "the stale handle steals no event")
+        #expect(failure { try net.server.control(stale, .modify, server, events: .output) } == .invalidHandle)
+        #expect(failure { try net.server.closeEventPoll(stale) } == .invalidHandle)
+        #expect(net.server.ready(current) == [EventPollEvent(events: .input, data: 7)], "still registered as it was")
     }
 
     @Test func waitWithOneSlotLosesNothing() throws {

@@ -19,8 +19,9 @@ struct SocketTestNetwork: ~Copyable {
     var server: SocketContext<VirtualPort>
     var client: SocketContext<VirtualPort>
 
+    /// - Parameter serverBuffers: the packet buffers of the server's port.
     init(server serverTCP: TCPConfiguration = Self.tcp(), client clientTCP: TCPConfiguration = Self.tcp(),
-         serverSockets: Int? = nil, clientSockets: Int? = nil) {
+         serverSockets: Int? = nil, clientSockets: Int? = nil, serverBuffers: Int = 512) {
         link = VirtualLink(seed: 7)
         func configuration(_ ip: IPv4Address, peer: IPv4Address, peerMAC: MACAddress,
                            _ tcp: TCPConfiguration) -> EngineConfiguration {
@@ -29,7 +30,7 @@ struct SocketTestNetwork: ~Copyable {
                                 secret: SipHash(key0: 7, key1: 11))
         }
         server = SocketContext(
-            engine: Engine(device: link.makePort(macAddress: TCPTestNetwork.serverMAC, bufferCount: 512),
+            engine: Engine(device: link.makePort(macAddress: TCPTestNetwork.serverMAC, bufferCount: serverBuffers),
                            configuration: configuration(Self.serverIP, peer: Self.clientIP,
                                                         peerMAC: TCPTestNetwork.clientMAC, serverTCP)),
             maxSockets: serverSockets)

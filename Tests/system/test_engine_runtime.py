@@ -1,13 +1,17 @@
 """The engine runtime (issue 4): several engines over net_memif, the per-second
-statistics, the Prometheus endpoint, pcap capture, the graceful stop and the
-start-up failures. Each test brings its own configuration, socket or namespace
+statistics, the Prometheus endpoint (and a scraper that never reads), pcap
+capture, the graceful stop and the start-up failures. Each test brings its own configuration, socket or namespace
 and removes them afterwards."""
 
+import os
 import re
 import socket
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
+
+import pytest
 
 from mtcp_ns import REPO, describe, ns
 from stacks import LOADGEN, Stack, write_config
@@ -156,3 +160,78 @@ def test_prometheus_port_in_use_is_a_start_up_error(tmp_path):
         blocker.close()
     assert result.returncode != 0, describe(result)
     assert "cannot listen on 127.0.0.1:9188" in result.stdout + result.stderr, describe(result)
+
+
+STALLED_SCRAPER = """
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)  # the smallest window: the response cannot fit
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /metrics HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+print("sent", flush=True)
+sys.stdin.readline()  # never reads the answer
+"""
+
+
+def test_a_scraper_that_never_reads_stalls_neither_metrics_nor_shutdown(tmp_path, namespace):
+    """A metrics client sends its request and never reads the answer, which is
+    larger than the socket buffers can hold (send buffers are made small in this
+    namespace, as several cores' answers are large): other scrapes are still
+    answered, and SIGINT stops the appliance within its grace period."""
+    ns(namespace, "ip", "link", "set", "lo", "up", check=True)
+    ns(namespace, "sysctl", "-w", "net.ipv4.tcp_wmem=4096 4096 4096", check=True)
+    config = write_config(tmp_path, "stall", "198.19.8.1/24", f"net_memif0,role=server,socket={tmp_path / 's'}",
+                          "prometheus_port = 9189\nshutdown_grace_s = 5\n")
+    stack = Stack(config, namespace)
+    scraper = subprocess.Popen(["ip", "netns", "exec", namespace, "python3", "-c", STALLED_SCRAPER, "9189"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert scraper.stdout.readline().strip() == "sent"
+        time.sleep(0.5)  # the management thread has taken the stalled request
+        other = ns(namespace, "curl", "-s", "--max-time", "5", "127.0.0.1:9189/metrics")
+        assert other.returncode == 0 and "mtcp_received_frames_total" in other.stdout, describe(other)
+        stack.proc.send_signal(subprocess.signal.SIGINT)
+        try:
+            stack.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pytest.fail("no exit within the 5 s grace period after SIGINT")
+    finally:
+        scraper.kill()
+        scraper.wait(5)
+        log = stack.stop()
+    assert stack.proc.returncode == 0, log
+
+
+def test_the_management_thread_runs_beside_the_engines_not_on_them(tmp_path, namespace):
+    """EAL pins the main thread (engine 0) to its CPU; the management thread
+    must not inherit that pinning when other CPUs are free. One engine here, so
+    the management thread gets every other CPU and no thread but engine 0's own
+    is confined to engine 0's CPU."""
+    cpus = os.sched_getaffinity(0)
+    if len(cpus) < 2:
+        pytest.skip("needs two CPUs")
+    config = write_config(tmp_path, "affinity", "198.19.9.1/24", f"net_memif0,role=server,socket={tmp_path / 's'}")
+    stack = Stack(config, namespace)
+    try:
+        threads = {}
+        for task in Path(f"/proc/{stack.proc.pid}/task").iterdir():
+            status = (task / "status").read_text()
+            allowed = re.search(r"Cpus_allowed_list:\s*(\S+)", status).group(1)
+            threads[int(task.name)] = ((task / "comm").read_text().strip(), allowed)
+    finally:
+        log = stack.stop()
+    engine0 = threads[stack.proc.pid][1]
+    on_engine0 = [name for tid, (name, allowed) in threads.items() if allowed == engine0 and tid != stack.proc.pid]
+    assert not on_engine0, f"threads confined to engine 0's CPU {engine0}: {on_engine0} ({threads})"
+    management = [cpu_list(allowed) for name, allowed in threads.values() if name == "mtcp-management"]
+    assert management == [cpus - cpu_list(engine0)], threads
+    assert stack.proc.returncode == 0, log
+
+
+def cpu_list(text):
+    """The CPUs of a list like "0-2,5", as a set."""
+    cpus = set()
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpus

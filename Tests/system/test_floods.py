@@ -2,8 +2,9 @@
 test printing its figures (run pytest with -s, or see the log of `make test`):
 a SYN flood from spoofed addresses while real clients keep being served (SYN
 cookies), more connections than `max_concurrency` (new ones refused, old ones
-unaffected, full recovery), and slow clients trickling their heads (408 after
-`header_ms`, freed, others unaffected)."""
+unaffected, full recovery), slow clients trickling their heads (408 after
+`header_ms`, freed, others unaffected), and an ARP flood from spoofed senders
+(a new neighbour is still learned and served)."""
 
 import json
 import shutil
@@ -27,6 +28,25 @@ start = time.monotonic()
 sendp(frames, iface=iface)
 print("%d %.3f" % (count, time.monotonic() - start))
 """
+
+ARP_FLOOD = """
+import sys, time
+from scapy.all import ARP, Ether, conf, get_if_hwaddr, sendp
+conf.verb = 0
+count = int(sys.argv[1])
+iface = "mtcp-br"
+# Distinct spoofed senders across 198.18.0.0/16 (ours is 198.18.0.0/24), each
+# with its own MAC, skipping the addresses of the topology and of the new client.
+senders = ["198.18.%d.%d" % (n // 250, 3 + n % 250) for n in range(count + 1) if n != 74][:count]
+frames = [Ether(src="02:aa:%02x:%02x:%02x:01" % (n >> 16, (n >> 8) & 255, n & 255), dst="ff:ff:ff:ff:ff:ff")
+          / ARP(op=1, hwsrc="02:aa:%02x:%02x:%02x:01" % (n >> 16, (n >> 8) & 255, n & 255), psrc=sender,
+                pdst="198.18.0.1") for n, sender in enumerate(senders)]
+start = time.monotonic()
+sendp(frames, iface=iface)
+print("%d %.3f" % (count, time.monotonic() - start))
+"""
+
+NEW_CLIENT_ADDR = "198.18.0.77"
 
 
 def metrics():
@@ -64,6 +84,29 @@ def test_syn_flood_from_spoofed_addresses_while_clients_are_served(appliance):
           f"passive opens {counters['mtcp_tcp_passive_opens_total']}")
     assert results.count("200") == len(results), results
     assert counters["mtcp_tcp_syn_cookies_sent_total"] > 0, counters
+
+
+def test_arp_flood_from_spoofed_senders_does_not_lock_out_a_new_client(appliance):
+    """Thousands of ARP requests from distinct spoofed senders used to fill the
+    neighbour table for good, so a client that arrived later never got its
+    SYN-ACK. Senders off our subnet are not learned, and a full table evicts its
+    least recently used entry, so the new client is served."""
+    flood = ns(NS_CLIENT, SYSTEM_PYTHON, "-c", ARP_FLOOD, "5000", timeout=120)
+    assert flood.returncode == 0, flood.stderr
+    sent, seconds = flood.stdout.split()
+    ns(NS_CLIENT, "ip", "addr", "add", f"{NEW_CLIENT_ADDR}/24", "dev", "mtcp-br", check=True)
+    try:
+        status = ns(NS_CLIENT, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "8",
+                    "--interface", NEW_CLIENT_ADDR, f"http://{APPLIANCE_ADDR}/bench/64.html").stdout
+    finally:
+        ns(NS_CLIENT, "ip", "addr", "del", f"{NEW_CLIENT_ADDR}/24", "dev", "mtcp-br")
+    time.sleep(1.2)  # counters are published twice a second
+    counters = metrics()
+    print(f"\nARP flood: {sent} requests from spoofed senders in {float(seconds):.1f} s; ARP replies sent "
+          f"{counters['mtcp_arp_replies_sent_total']}, cache evictions {counters.get('mtcp_arp_cache_evictions_total')}; "
+          f"new client {NEW_CLIENT_ADDR}: {status}")
+    assert status == "200"
+    assert counters["mtcp_arp_replies_sent_total"] >= 4000, counters  # the flood did reach the appliance
 
 
 @pytest.fixture

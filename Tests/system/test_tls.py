@@ -6,6 +6,7 @@ most of the module; clients run in netns mtcp-c:
   - curl: the site byte for byte over TLS 1.2 and 1.3, HTTP/1.1 chosen by ALPN,
     keep-alive reuse, a large file by SHA-256, the certificate checked against
     conf/tls/server.crt, the default cipher list;
+  - curl --http1.0: ALPN http/1.0 offered alone is selected and served;
   - openssl s_client: ALPN (http/1.1 chosen; only h2 offered is refused with a
     no_application_protocol alert) and session resumption by ticket for TLS 1.3
     and 1.2, tried several times so that the connections land on every core;
@@ -491,6 +492,15 @@ def test_curl_tls_versions_and_alpn(httpd, args, version):
     assert f"SSL connection using {version}" in stderr, show(result)
     assert "ALPN: server accepted http/1.1" in stderr, show(result)
     assert result.stdout.decode() == "1.1 200", show(result)
+
+
+@pytest.mark.appliance
+def test_curl_http10_over_tls_is_served(httpd):
+    """curl --http1.0 offers ALPN http/1.0 alone; we speak it, so it is selected
+    (it used to get the no_application_protocol alert)."""
+    result = curl("-v", "--http1.0", "-o", "/dev/null", "-w", "%{http_code}", f"{BASE}/")
+    assert "ALPN: server accepted http/1.0" in result.stderr.decode("latin-1"), show(result)
+    assert result.stdout.decode() == "200", show(result)
 
 
 @pytest.mark.appliance

@@ -69,6 +69,33 @@ MTCP_INLINE uint64_t mtcp_rss_ipv4_tcp(void) { return RTE_ETH_RSS_NONFRAG_IPV4_T
 
 MTCP_INLINE unsigned mtcp_lcore_id(void) { return rte_lcore_id(); }
 
+// MARK: thread affinity
+
+// glibc declares these only under _GNU_SOURCE, which Swift's Glibc module is not
+// built with; the CPU set macros used below (__CPU_*_S) need no feature macro.
+extern int sched_getaffinity(pid_t pid, size_t size, cpu_set_t *set);
+extern int pthread_setaffinity_np(pthread_t thread, size_t size, const cpu_set_t *set);
+
+/// The CPUs the calling thread may run on, ascending, into `cpus` (at most
+/// `capacity`); returns how many, or -1 when the kernel does not say.
+MTCP_INLINE int mtcp_thread_cpus(int *cpus, int capacity) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return -1;
+    int count = 0;
+    for (int cpu = 0; cpu < (int)(8 * sizeof(set)) && count < capacity; cpu++) {
+        if (__CPU_ISSET_S(cpu, sizeof(set), &set)) cpus[count++] = cpu;
+    }
+    return count;
+}
+
+/// Restricts `thread` to the `count` CPUs of `cpus`; 0 on success.
+MTCP_INLINE int mtcp_set_thread_cpus(pthread_t thread, const int *cpus, int count) {
+    cpu_set_t set;
+    __CPU_ZERO_S(sizeof(set), &set);
+    for (int i = 0; i < count; i++) __CPU_SET_S(cpus[i], sizeof(set), &set);
+    return pthread_setaffinity_np(thread, sizeof(set), &set);
+}
+
 // MARK: time stamp counter
 
 MTCP_INLINE uint64_t mtcp_rdtsc(void) { return rte_rdtsc(); }

@@ -67,6 +67,12 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
         _ = output.flush(to: &device)
     }
 
+    /// After `flush`: frames the device did not take, or connections with data
+    /// that found no transmit room, wait for the next iteration.
+    public var hasPendingOutput: Bool {
+        output.count > 0 || tcp.count(of: .shortData) > 0 || tcp.count(of: .bulkData) > 0
+    }
+
     mutating func runTimers(now: Instant) {
         runTCPTimers(now: now)
         guard !pendingResolution.isEmpty else { return }

@@ -6,6 +6,8 @@ public struct EngineStatistics: Sendable, Equatable {
     public var transmittedBytes: UInt64 = 0
     public var arpRequestsSent: UInt64 = 0
     public var arpRepliesSent: UInt64 = 0
+    /// Neighbours forgotten to make room for new ones (the table was full).
+    public var arpCacheEvictions: UInt64 = 0
     public var echoRepliesSent: UInt64 = 0
     public var echoRepliesReceived: UInt64 = 0
     public var drops = DropCounters()

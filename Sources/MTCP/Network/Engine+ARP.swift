@@ -13,11 +13,16 @@ extension Engine {
         let forUs = arp.targetProtocolAddress == address.address
         // RFC 826's merge rule: refresh a known sender from any ARP packet, add a new
         // one only from packets addressed to us. An ARP probe (RFC 5227) has sender
-        // 0.0.0.0 and teaches nothing.
-        if !sender.isUnspecified, forUs || neighbours.contains(sender) {
-            if neighbours.learn(sender, arp.senderHardwareAddress, now: now) {
+        // 0.0.0.0 and teaches nothing; nor does a sender off our connected networks,
+        // which can never be a next hop (a request from one is still answered).
+        if !sender.isUnspecified, forUs || neighbours.contains(sender), routing.isDirectlyConnected(sender) {
+            switch neighbours.learn(sender, arp.senderHardwareAddress, now: now) {
+            case .stored:
                 releaseFramesWaiting(for: sender, mac: arp.senderHardwareAddress)
-            } else {
+            case .storedEvicting:
+                statistics.arpCacheEvictions &+= 1
+                releaseFramesWaiting(for: sender, mac: arp.senderHardwareAddress)
+            case .refused:
                 statistics.drops.count(.arpCacheFull)
             }
         }

@@ -39,4 +39,13 @@ public struct RoutingTable: Sendable {
         }
         return nil
     }
+
+    /// True when `address` is on a directly connected network (its longest
+    /// matching route has no gateway): only such hosts can be our neighbours.
+    public func isDirectlyConnected(_ address: IPv4Address) -> Bool {
+        for route in routes where route.network.contains(address) {
+            return route.gateway == nil
+        }
+        return false
+    }
 }

@@ -43,7 +43,16 @@ public struct EventPollEvent: Sendable, Equatable {
     }
 }
 
-/// The application's handle on an event poll of one core (epoll_create's result).
+/// The application's handle on an event poll of one core (epoll_create's
+/// result): a slot of the core's poll table plus the slot's generation, so a
+/// handle kept after `closeEventPoll` (and the slot's reuse) fails with
+/// `.invalidHandle` instead of acting on, or stealing the events of, the new poll.
 public struct EventPoll: Hashable, Sendable {
     public let index: Int
+    public let generation: UInt32
+
+    init(index: Int, generation: UInt32 = 0) {
+        self.index = index
+        self.generation = generation
+    }
 }

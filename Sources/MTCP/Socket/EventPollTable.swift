@@ -4,6 +4,8 @@
 struct EventPollTable: ~Copyable {
     struct ReadyList {
         var active = false
+        /// Advanced when the poll closes: handles of earlier polls in this slot go stale.
+        var generation: UInt32 = 0
         var head: Int32 = -1
         var tail: Int32 = -1
         var count = 0
@@ -21,16 +23,21 @@ struct EventPollTable: ~Copyable {
 
     deinit { lists.deallocate() }
 
-    mutating func create() -> Int? {
+    mutating func create() -> EventPoll? {
         guard let index = lists.firstIndex(where: { !$0.active }) else { return nil }
-        lists[index] = ReadyList(active: true)
-        return index
+        lists[index].active = true
+        return EventPoll(index: index, generation: lists[index].generation)
     }
 
-    func isActive(_ poll: Int) -> Bool { poll >= 0 && poll < lists.count && lists[poll].active }
+    /// True when `poll` is open and the handle is of this poll, not of an
+    /// earlier one closed in the same slot.
+    func isValid(_ poll: EventPoll) -> Bool {
+        poll.index >= 0 && poll.index < lists.count && lists[poll.index].active
+            && lists[poll.index].generation == poll.generation
+    }
 
     /// Marks the poll closed; the caller has unregistered its sockets.
-    mutating func destroy(_ poll: Int) { lists[poll] = ReadyList() }
+    mutating func destroy(_ poll: Int) { lists[poll] = ReadyList(generation: lists[poll].generation &+ 1) }
 
     func count(_ poll: Int) -> Int { lists[poll].count }
 

@@ -8,13 +8,13 @@ extension SocketContext {
 
     /// A new event poll (epoll_create); `.noResources` beyond a handful per core.
     public mutating func createEventPoll() throws(SocketError) -> EventPoll {
-        guard let index = polls.create() else { throw .noResources }
-        return EventPoll(index: index)
+        guard let poll = polls.create() else { throw .noResources }
+        return poll
     }
 
     /// Closes an event poll; its sockets are unregistered.
     public mutating func closeEventPoll(_ poll: EventPoll) throws(SocketError) {
-        guard polls.isActive(poll.index) else { throw .invalidHandle }
+        guard polls.isValid(poll) else { throw .invalidHandle }
         for index in sockets.entries.indices where sockets.entries[index].poll == Int32(poll.index) {
             polls.remove(Int32(index), in: sockets.entries)
             sockets.entries[index].poll = -1
@@ -30,7 +30,7 @@ extension SocketContext {
     /// without add).
     public mutating func control(_ poll: EventPoll, _ operation: EventPollOperation, _ socket: Socket,
                                  events: EventPollEvents = [], data: UInt64 = 0) throws(SocketError) {
-        guard polls.isActive(poll.index) else { throw .invalidHandle }
+        guard polls.isValid(poll) else { throw .invalidHandle }
         let index = try entry(socket)
         let registered = sockets.entries[index].poll
         switch operation {
@@ -60,7 +60,7 @@ extension SocketContext {
     /// Level-triggered sockets whose condition still holds are reported again
     /// by the next `wait`; edge-triggered ones only after a new event.
     public mutating func wait(_ poll: EventPoll, into events: UnsafeMutableBufferPointer<EventPollEvent>) -> Int {
-        guard polls.isActive(poll.index) else { return 0 }
+        guard polls.isValid(poll) else { return 0 }
         var count = 0
         // Only the sockets queued now: level-triggered ones queued again below
         // wait for the next call.

@@ -60,6 +60,9 @@ public struct SocketContext<Device: PacketDevice>: ~Copyable {
         engine.flush(now: now)
     }
 
+    /// Output waits for room in the device's ring (`Engine.hasPendingOutput`).
+    public var hasPendingOutput: Bool { engine.hasPendingOutput }
+
     /// Sockets open on this core.
     public var socketCount: Int { sockets.inUse }
 
