@@ -6,24 +6,42 @@ import MTCPHTTP
 /// open; request and response bodies stream through with backpressure (each
 /// side is read only as fast as the other takes the bytes), framing unchanged.
 extension HTTPServer {
-    /// Sends client `index`'s request `head` to a server of `pool`: 502 at once
-    /// when every server of the pool is marked down or no connection can be opened.
+    /// Sends client `index`'s request `head` to a server of `pool`, with `path`
+    /// (normalised) and `query` (a span of the target): 400 when the target could
+    /// mean another path upstream, 502 at once when every server of the pool is
+    /// marked down or no connection can be opened.
     mutating func startProxy<Device: PacketDevice>(_ index: Int, _ head: HTTPRequestHead,
-                                                   in request: UnsafeRawBufferPointer, pool: Int,
+                                                   in request: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer,
+                                                   query: HTTPByteSpan?, pool: Int,
                                                    _ context: inout SocketContext<Device>) {
+        let target = head.target.bytes(in: request)
+        let authority = HTTPTargetPath.absoluteFormAuthority(target).map { $0.bytes(in: target) }
+        guard HTTPProxyTarget.isForwardable(path), authority.map(HTTPRequestParser.isValidHost) ?? true else {
+            connections[index].closeAfterOutput = true
+            return respondWithError(index, .badRequest, &context)
+        }
         guard let server = upstreams.chooseServer(in: pool, now: context.now),
               let upstream = upstreamConnection(to: server, &context) else {
             return respondWithError(index, .badGateway, &context)
         }
-        let client = (try? context.peerAddress(of: connections[index].socket))?.address ?? .any
         var writer = HTTPByteWriter(memory.forward(upstream))
-        let forwarded = withUnsafeTemporaryAllocation(byteCount: 16, alignment: 1) { text in
-            var address = HTTPByteWriter(text)
-            for shift in stride(from: 24, through: 0, by: -8) {
-                address.append(decimal: Int(client.value >> UInt32(shift) & 0xFF))
-                if shift > 0 { address.append(byte: UInt8(ascii: ".")) }
+        let forwarded = withUnsafeTemporaryAllocation(byteCount: 48, alignment: 1) { text in
+            var addresses = HTTPByteWriter(text)
+            addresses.append(dottedQuad: connections[index].client.value)
+            let client = addresses.count
+            var host = authority ?? head.host?.bytes(in: request)
+            if host == nil {
+                // HTTP/1.0 without Host: the upstream's own name, as nginx sends.
+                addresses.append(dottedQuad: upstreams.servers[server].address.value)
+                addresses.append(byte: UInt8(ascii: ":"))
+                addresses.append(decimal: Int(upstreams.servers[server].port))
+                host = UnsafeRawBufferPointer(rebasing: addresses.written[client...])
             }
-            return HTTPProxyHeads.forwardRequest(head, in: request, client: address.written, into: &writer)
+            let forwarding = HTTPProxyHeads.Forwarding(
+                path: path, query: query.map { $0.bytes(in: target) }, host: host!,
+                client: UnsafeRawBufferPointer(rebasing: addresses.written[0..<client]),
+                secure: connections[index].tls != nil)
+            return HTTPProxyHeads.forwardRequest(head, in: request, forwarding, into: &writer)
         }
         guard forwarded else {
             closeConnection(upstream, &context, reset: true)

@@ -1,0 +1,125 @@
+import Testing
+@testable import MTCP
+import MTCPHTTP
+@testable import MTCPHTTPServer
+
+/// The reverse proxy against a scripted upstream that logs the exact bytes it
+/// receives: what goes upstream (framing re-emitted by the proxy, never taken
+/// apart by `Connection`), and where one request ends for both sides.
+@Suite struct HTTPProxyTests {
+    /// What the proxy adds after the end-to-end fields of a request from the test client.
+    static let added = "X-Forwarded-For: 198.18.0.3\r\nX-Forwarded-Proto: http\r\nVia: 1.1 mtcp-httpd\r\n"
+        + "Connection: keep-alive\r\n\r\n"
+    static let victim = "GET /api/victim HTTP/1.1\r\nHost: h\r\nCookie: secret=1\r\n\r\n"
+    static let victimForwarded = "GET /api/victim HTTP/1.1\r\nHost: h\r\nCookie: secret=1\r\n" + added
+
+    let root = DocumentRoot()
+
+    func network() -> HTTPTestNetwork {
+        HTTPTestNetwork(options: HTTPTestNetwork.proxied(HTTPTestNetwork.options(root: root.path)))
+    }
+
+    /// Client A sends `attack`, then client B the victim's request once A has its
+    /// answer; returns what A received and every request the upstream found.
+    func attackThenVictim(_ attack: String, upstream configure: (ScriptedUpstream) -> Void = { _ in })
+        -> (attacker: HTTPTestClient, victim: HTTPTestClient, upstream: ScriptedUpstream) {
+        var network = network()
+        let upstream = network.startUpstream()
+        configure(upstream)
+        let attacker = network.open(sending: Array(attack.utf8))
+        network.run { attacker.closed || !attacker.responses().isEmpty }
+        network.advance(.milliseconds(50))
+        let victim = network.exchange(Self.victim)
+        network.advance(.milliseconds(50))
+        return (attacker, victim, upstream)
+    }
+
+    // MARK: framing headers named by Connection (the confirmed smuggling)
+
+    @Test func connectionNamingContentLengthKeepsTheBodyFramed() throws {
+        let smuggled = "GET /api/admin HTTP/1.1\r\nHost: h\r\nX: "
+        let (attacker, victim, upstream) = attackThenVictim(
+            "GET /api/x HTTP/1.1\r\nHost: h\r\nContent-Length: 37\r\nConnection: Content-Length\r\n\r\n" + smuggled)
+        #expect(attacker.responses().map(\.status) == [200])
+        #expect(victim.responses().map(\.status) == [200])
+        #expect(upstream.allRequests == [
+            "GET /api/x HTTP/1.1\r\nHost: h\r\nContent-Length: 37\r\n" + Self.added + smuggled,
+            Self.victimForwarded,
+        ])
+    }
+
+    @Test func connectionNamingHostKeepsHost() throws {
+        let (attacker, _, upstream) = attackThenVictim("GET /api/x HTTP/1.1\r\nHost: h\r\nConnection: Host\r\n\r\n")
+        #expect(attacker.responses().map(\.status) == [200])
+        #expect(upstream.allRequests == ["GET /api/x HTTP/1.1\r\nHost: h\r\n" + Self.added, Self.victimForwarded])
+    }
+
+    @Test func connectionNamingTransferEncodingKeepsTheChunkedFraming() throws {
+        let body = "25\r\nGET /api/admin HTTP/1.1\r\nHost: h\r\nX: \r\n0\r\n\r\n"
+        let (attacker, _, upstream) = attackThenVictim(
+            "POST /api/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: Transfer-Encoding\r\n\r\n"
+                + body)
+        #expect(attacker.responses().map(\.status) == [200])
+        #expect(upstream.allRequests == [
+            "POST /api/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n" + Self.added + body,
+            Self.victimForwarded,
+        ])
+    }
+
+    /// Lists and odd spellings the parser accepts go upstream in one canonical form.
+    @Test func framingIsReemittedCanonically() throws {
+        let (_, _, upstream) = attackThenVictim(
+            "POST /api/x HTTP/1.1\r\ncontent-length: 3, 3\r\nHost: h\r\nContent-Length: 3\r\nX-A: 1\r\n\r\nabc")
+        #expect(upstream.allRequests == [
+            "POST /api/x HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nContent-Length: 3\r\n" + Self.added + "abc",
+            Self.victimForwarded,
+        ])
+        let (_, _, chunked) = attackThenVictim(
+            "POST /api/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: , chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+        #expect(chunked.allRequests == [
+            "POST /api/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n" + Self.added + "3\r\nabc\r\n0\r\n\r\n",
+            Self.victimForwarded,
+        ])
+    }
+}
+
+extension HTTPProxyTests {
+    /// What the upstream receives for `request` (nil: nothing), and the client's statuses.
+    func forwarded(_ request: String) -> (upstream: String?, statuses: [Int]) {
+        var network = network()
+        let upstream = network.startUpstream()
+        let client = network.exchange(request)
+        network.advance(.milliseconds(20))
+        return (upstream.allRequests.first, client.responses().map(\.status))
+    }
+
+    // MARK: the forwarded target, Host and identity
+
+    /// The upstream gets the path the route matched, in origin-form: never the
+    /// client's bytes, whose dots or authority it could read differently.
+    @Test func targetIsRebuiltFromTheNormalisedPath() throws {
+        #expect(forwarded("GET http://evil.example/api/x?q=1 HTTP/1.1\r\nHost: h\r\n\r\n").upstream
+                == "GET /api/x?q=1 HTTP/1.1\r\nHost: evil.example\r\n" + Self.added)
+        #expect(forwarded("GET /api/a/%2e%2e//b%41%20c HTTP/1.1\r\nHost: h\r\n\r\n").upstream
+                == "GET /api/bA%20c HTTP/1.1\r\nHost: h\r\n" + Self.added)
+        for disguised in ["/api/..;/admin", "/api/.;x/admin", "/api/%252e%252e/admin", "/api/.%252E/admin"] {
+            let result = forwarded("GET \(disguised) HTTP/1.1\r\nHost: h\r\n\r\n")
+            #expect(result.upstream == nil && result.statuses == [400], "\(disguised)")
+        }
+        let userinfo = forwarded("GET http://user@evil/api/x HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(userinfo.upstream == nil && userinfo.statuses == [400])
+    }
+
+    /// Identity fields come from the proxy alone; a client cannot forge its address or scheme.
+    @Test func clientIdentityFieldsAreReplaced() throws {
+        #expect(forwarded("GET /api/x HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 10.0.0.1\r\nForwarded: for=10.0.0.1\r\n"
+                          + "X-Real-IP: 10.0.0.1\r\nX-Forwarded-Host: admin\r\nX-Forwarded-Proto: https\r\nX-B: 2\r\n\r\n")
+                .upstream == "GET /api/x HTTP/1.1\r\nHost: h\r\nX-B: 2\r\n" + Self.added)
+    }
+
+    /// HTTP/1.0 needs no Host; the upstream (HTTP/1.1) gets the upstream's own address.
+    @Test func http10RequestWithoutHostGetsOne() throws {
+        #expect(forwarded("GET /api/x HTTP/1.0\r\n\r\n").upstream
+                == "GET /api/x HTTP/1.1\r\nHost: 198.18.0.3:8080\r\n" + Self.added)
+    }
+}
