@@ -268,7 +268,9 @@ extension HTTPServer {
         // Without Content-Length or chunked framing the body ends with the
         // upstream's connection, and the client's connection must end likewise.
         let framed = response.contentLength != nil || response.isChunked || response.isComplete
-        let keepAlive = !connections[client].closeAfterOutput && framed
+        // An early answer (401, 413...) leaves body bytes unforwarded: where they
+        // end is the request's framing, not the response's, so the connection ends.
+        let keepAlive = !connections[client].closeAfterOutput && framed && !isRequestBodyPending(client)
         var writer = HTTPByteWriter(memory.forward(client))
         guard HTTPProxyHeads.relayResponse(head, keepAlive: keepAlive, into: &writer) else {
             upstreamFailed(index, .badGateway, &context)
@@ -284,9 +286,13 @@ extension HTTPServer {
     }
 
     private func isReusable(_ index: Int, _ client: Int) -> Bool {
-        connections[index].response.keepAlive && connections[index].reusable
-            && connections[client].bodyToForward == 0
-            && (!connections[client].forwardsChunked || connections[client].chunkDecoder.isComplete)
+        connections[index].response.keepAlive && connections[index].reusable && !isRequestBodyPending(client)
+    }
+
+    /// Whether client `index` has request body bytes not yet forwarded.
+    private func isRequestBodyPending(_ index: Int) -> Bool {
+        connections[index].bodyToForward > 0
+            || (connections[index].forwardsChunked && !connections[index].chunkDecoder.isComplete)
     }
 
     /// The response is relayed: park or close the upstream connection; the
@@ -296,6 +302,14 @@ extension HTTPServer {
         let client = Int(connections[index].peer)
         if client >= 0, connections[client].peer == Int32(index) {
             connections[client].peer = -1
+            if isRequestBodyPending(client) {
+                // Never parsed as a next request: the rest is dropped while the
+                // connection lingers (the relayed head said Connection: close).
+                connections[client].closeAfterOutput = true
+                connections[client].bodyToForward = 0
+                connections[client].forwardsChunked = false
+                connections[client].buffered = 0
+            }
             if connections[client].proxy != .none {
                 connections[client].proxy = .none
                 connections[client].contentLength = connections[index].response.bodyBytes

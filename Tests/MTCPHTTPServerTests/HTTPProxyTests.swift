@@ -123,3 +123,26 @@ extension HTTPProxyTests {
                 == "GET /api/x HTTP/1.1\r\nHost: 198.18.0.3:8080\r\n" + Self.added)
     }
 }
+
+extension HTTPProxyTests {
+    // MARK: where a request ends when the upstream answers early
+
+    /// An early 401 leaves the request body unforwarded: it must not be read as
+    /// the client's next request (here it is one, which would reach the upstream).
+    @Test func bodyLeftByAnEarlyResponseIsNeverANewRequest() throws {
+        var network = network()
+        let upstream = network.startUpstream()
+        upstream.answersBeforeBody = true
+        upstream.response = Array("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n".utf8)
+        let smuggled = "GET /api/smuggled HTTP/1.1\r\nHost: h\r\n\r\n"
+        let client = network.open(sending: Array("POST /api/x HTTP/1.1\r\nHost: h\r\nContent-Length: 39\r\n\r\n".utf8))
+        network.run { !client.responses().isEmpty }
+        client.send(smuggled)
+        network.run { client.closed }
+        let responses = client.responses()
+        #expect(responses.map(\.status) == [401])
+        #expect(responses.first?.field("connection") == "close")
+        #expect(client.closedCleanly)
+        #expect(!upstream.allRequests.contains { $0.hasPrefix("GET /api/smuggled") }, "\(upstream.allRequests)")
+    }
+}
