@@ -146,3 +146,16 @@ extension HTTPProxyTests {
         #expect(!upstream.allRequests.contains { $0.hasPrefix("GET /api/smuggled") }, "\(upstream.allRequests)")
     }
 }
+
+extension HTTPProxyTests {
+    /// A prefix matches whole segments: `/api` is not a prefix of `/api-internal`.
+    @Test func routePrefixesMatchOnSegmentBoundaries() throws {
+        var network = HTTPTestNetwork(options: HTTPTestNetwork.proxied(HTTPTestNetwork.options(root: root.path),
+                                                                       prefix: "/api"))
+        let upstream = network.startUpstream()
+        let client = network.exchange("GET /api-internal/x HTTP/1.1\r\nHost: h\r\n\r\nGET /api HTTP/1.1\r\nHost: h\r\n\r\n"
+                                      + "GET /api/y HTTP/1.1\r\nHost: h\r\n\r\n", responses: 3)
+        #expect(client.responses().map(\.status) == [404, 200, 200])
+        #expect(upstream.allRequests.map { $0.components(separatedBy: "\r\n")[0] } == ["GET /api HTTP/1.1", "GET /api/y HTTP/1.1"])
+    }
+}
