@@ -59,15 +59,7 @@ public enum HTTPProxyHeads {
             guard !isHopByHop(name) && !isReplacedInRequests(name) && !listed.contains(name, in: request) else { continue }
             appendField(field, from: request, into: &writer)
         }
-        switch head.body {
-        case .none: break
-        case .contentLength(let length):
-            writer.append("Content-Length: ")
-            writer.append(decimal: length)
-            writer.append("\r\n")
-        case .chunked:
-            writer.append("Transfer-Encoding: chunked\r\n")
-        }
+        appendFraming(head.body, into: &writer)
         writer.append("X-Forwarded-For: ")
         writer.append(forwarding.client)
         writer.append(forwarding.secure ? "\r\nX-Forwarded-Proto: https" : "\r\nX-Forwarded-Proto: http")
@@ -78,24 +70,45 @@ public enum HTTPProxyHeads {
     }
 
     /// Writes the response to relay, from the upstream's complete head `head`
-    /// (status line to the empty line, validated by `HTTPResponseParser`): the
-    /// status line as received, the end-to-end fields, `Via`, and `Connection`
-    /// as the client's side needs. Returns false when it does not fit `writer`.
-    public static func relayResponse(_ head: UnsafeRawBufferPointer, keepAlive: Bool,
+    /// (status line to the empty line, validated by `HTTPResponseParser`): our
+    /// HTTP/1.1 with the status code and reason received (RFC 9110 §6.2: an
+    /// intermediary sends its own version), the end-to-end fields, the body's
+    /// `framing` as the client will receive it (`.none`: no length field, for a
+    /// body without one or delimited by the close), `Via`, and `Connection` as the
+    /// client's side needs. Returns false when it does not fit `writer`.
+    public static func relayResponse(_ head: UnsafeRawBufferPointer, framing: HTTPBodyFraming, keepAlive: Bool,
                                      into writer: inout HTTPByteWriter) -> Bool {
-        guard let statusLineEnd = head.firstIndex(of: ASCII.lf) else { return false }
-        writer.append(UnsafeRawBufferPointer(rebasing: head[0...statusLineEnd]))
+        let versionLength = 9  // "HTTP/1.x "
+        guard let statusLineEnd = head.firstIndex(of: ASCII.lf), statusLineEnd >= versionLength else { return false }
+        writer.append("HTTP/1.1 ")
+        let rest = UnsafeRawBufferPointer(rebasing: head[versionLength..<statusLineEnd])
+        writer.append(rest.last == ASCII.cr ? UnsafeRawBufferPointer(rebasing: rest.dropLast()) : rest)
+        writer.append("\r\n")
         let fields = HTTPHeaderFields(buffer: head, section: fieldSection(of: head, after: statusLineEnd + 1))
         let listed = ConnectionTokens(fields, in: head)
         for field in fields {
             let name = field.name.bytes(in: head)
-            guard !isHopByHop(name) && !listed.contains(name, in: head) else { continue }
+            guard !isHopByHop(name) && !isFraming(name) && !listed.contains(name, in: head) else { continue }
             appendField(field, from: head, into: &writer)
         }
+        appendFraming(framing, into: &writer)
         writer.append("Via: ")
         writer.append(via)
         writer.append(keepAlive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
         return !writer.overflowed
+    }
+
+    /// The framing field of a message whose body is framed as `framing`, in one canonical form.
+    private static func appendFraming(_ framing: HTTPBodyFraming, into writer: inout HTTPByteWriter) {
+        switch framing {
+        case .none: break
+        case .contentLength(let length):
+            writer.append("Content-Length: ")
+            writer.append(decimal: length)
+            writer.append("\r\n")
+        case .chunked:
+            writer.append("Transfer-Encoding: chunked\r\n")
+        }
     }
 
     /// The field lines of a complete head: from `start` to the empty line.
@@ -119,10 +132,18 @@ public enum HTTPProxyHeads {
         switch name.count {
         case 4: ASCII.equalsIgnoringCase(name, "host")
         case 9: ASCII.equalsIgnoringCase(name, "forwarded") || ASCII.equalsIgnoringCase(name, "x-real-ip")
-        case 14: ASCII.equalsIgnoringCase(name, "content-length")
         case 15: ASCII.equalsIgnoringCase(name, "x-forwarded-for")
         case 16: ASCII.equalsIgnoringCase(name, "x-forwarded-host")
-        case 17: ASCII.equalsIgnoringCase(name, "transfer-encoding") || ASCII.equalsIgnoringCase(name, "x-forwarded-proto")
+        case 17: ASCII.equalsIgnoringCase(name, "x-forwarded-proto") || isFraming(name)
+        default: isFraming(name)
+        }
+    }
+
+    /// Content-Length and Transfer-Encoding, which the proxy always writes itself.
+    static func isFraming(_ name: UnsafeRawBufferPointer) -> Bool {
+        switch name.count {
+        case 14: ASCII.equalsIgnoringCase(name, "content-length")
+        case 17: ASCII.equalsIgnoringCase(name, "transfer-encoding")
         default: false
         }
     }

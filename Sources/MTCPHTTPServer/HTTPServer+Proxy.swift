@@ -61,6 +61,8 @@ extension HTTPServer {
             connections[index].proxiedRequestLine = kept
         }
         connections[index].status = .badGateway
+        connections[index].proxiedHTTP10 = head.version == .http10
+        connections[index].decodesResponse = false
         switch head.body {
         case .none:
             connections[index].bodyToForward = 0
@@ -230,9 +232,7 @@ extension HTTPServer {
             let fresh = UnsafeRawBufferPointer(rebasing: buffer[start..<start + count])
             do {
                 if headDone {
-                    let consumed = try connections[index].response.parse(fresh) { _ in }
-                    if consumed < count { connections[index].reusable = false }
-                    connections[client].output = PendingOutput(body: UnsafeRawBufferPointer(rebasing: fresh[0..<consumed]))
+                    connections[client].output = PendingOutput(body: try relayedBody(index, client, fresh))
                 } else {
                     // Byte by byte up to the end of the head, so that where it ends
                     // (after any 1xx interim responses) is known exactly.
@@ -244,11 +244,10 @@ extension HTTPServer {
                     }
                     connections[index].buffered = start + position
                     guard connections[index].response.isHeadComplete else { continue }
-                    let rest = UnsafeRawBufferPointer(rebasing: fresh[position...])
-                    let consumed = try connections[index].response.parse(rest) { _ in }
-                    if consumed < rest.count { connections[index].reusable = false }
-                    guard relayHead(index, client, headEnd: start + position,
-                                    body: UnsafeRawBufferPointer(rebasing: rest[0..<consumed]), &context) else { return }
+                    let headEnd = start + position
+                    guard relayHead(index, client, headEnd: headEnd, &context) else { return }
+                    let body = try relayedBody(index, client, UnsafeRawBufferPointer(rebasing: fresh[position...]))
+                    connections[client].output.body = body
                 }
             } catch {
                 return upstreamFailed(index, .badGateway, &context)
@@ -257,27 +256,53 @@ extension HTTPServer {
         }
     }
 
+    /// Parses response bytes `fresh` (in upstream `index`'s buffer) and returns
+    /// those of the client's response: as received, or the decoded data moved to
+    /// the front of `fresh` when the client gets a chunked body decoded.
+    private mutating func relayedBody(_ index: Int, _ client: Int,
+                                      _ fresh: UnsafeRawBufferPointer) throws(HTTPResponseParseError) -> UnsafeRawBufferPointer {
+        let decodes = connections[client].decodesResponse
+        var decoded = 0
+        let consumed = try connections[index].response.parse(fresh) { data in
+            guard decodes else { return }
+            // Pieces come in order, each at or after where the previous one was moved.
+            UnsafeMutableRawPointer(mutating: fresh.baseAddress!).advanced(by: decoded)
+                .copyMemory(from: data.baseAddress!, byteCount: data.count)
+            decoded += data.count
+        }
+        if consumed < fresh.count { connections[index].reusable = false }
+        return UnsafeRawBufferPointer(rebasing: fresh[0..<(decodes ? decoded : consumed)])
+    }
+
     /// Queues the client's response head, built from the upstream's head that
-    /// ends at `headEnd` of its buffer, and the body bytes that came with it.
-    /// Returns false when the exchange failed instead.
+    /// ends at `headEnd` of its buffer. Returns false when the exchange failed instead.
     private mutating func relayHead<Device: PacketDevice>(_ index: Int, _ client: Int, headEnd: Int,
-                                                          body: UnsafeRawBufferPointer,
                                                           _ context: inout SocketContext<Device>) -> Bool {
         let response = connections[index].response
         let head = UnsafeRawBufferPointer(rebasing: memory.request(index)[(headEnd - response.headBytes)..<headEnd])
-        // Without Content-Length or chunked framing the body ends with the
-        // upstream's connection, and the client's connection must end likewise.
-        let framed = response.contentLength != nil || response.isChunked || response.isComplete
+        // The framing the client gets: the upstream's, except that an HTTP/1.0
+        // client gets a chunked body decoded. Without a length, the body ends with
+        // the upstream's connection, and the client's connection must end likewise.
+        let framing: HTTPBodyFraming
+        if let length = response.contentLength {
+            framing = .contentLength(length)
+        } else if response.isChunked && !connections[client].proxiedHTTP10 {
+            framing = .chunked
+        } else {
+            framing = .none
+        }
+        connections[client].decodesResponse = response.isChunked && connections[client].proxiedHTTP10
+        let framed = framing != .none || response.isComplete
         // An early answer (401, 413...) leaves body bytes unforwarded: where they
         // end is the request's framing, not the response's, so the connection ends.
         let keepAlive = !connections[client].closeAfterOutput && framed && !isRequestBodyPending(client)
         var writer = HTTPByteWriter(memory.forward(client))
-        guard HTTPProxyHeads.relayResponse(head, keepAlive: keepAlive, into: &writer) else {
+        guard HTTPProxyHeads.relayResponse(head, framing: framing, keepAlive: keepAlive, into: &writer) else {
             upstreamFailed(index, .badGateway, &context)
             return false
         }
         if !keepAlive { connections[client].closeAfterOutput = true }
-        connections[client].output = PendingOutput(head: writer.written, body: body)
+        connections[client].output = PendingOutput(head: writer.written)
         connections[client].proxy = .relaying
         connections[client].status = HTTPStatus(rawValue: response.status)
         connections[client].contentLength = response.contentLength ?? 0

@@ -159,3 +159,54 @@ extension HTTPProxyTests {
         #expect(upstream.allRequests.map { $0.components(separatedBy: "\r\n")[0] } == ["GET /api HTTP/1.1", "GET /api/y HTTP/1.1"])
     }
 }
+
+extension HTTPProxyTests {
+    // MARK: the relayed response
+
+    /// What a client receives for `request` when the upstream answers `response`.
+    func relayed(_ request: String, response: String, upstreamCloses: Bool = false) -> HTTPTestClient {
+        var network = network()
+        let upstream = network.startUpstream()
+        upstream.response = Array(response.utf8)
+        upstream.closesAfterResponse = upstreamCloses
+        let client = network.exchange(request)
+        network.run(for: .milliseconds(200)) { client.closed }
+        return client
+    }
+
+    /// RFC 9110 §6.2: the proxy sends its own version; a body delimited by the
+    /// upstream's close ends the client's connection too, never a kept-alive one
+    /// without a length (issue 23, item 3).
+    @Test func http10UpstreamIsRelayedAsHTTP11() throws {
+        let closeDelimited = relayed("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n",
+                                     response: "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhello",
+                                     upstreamCloses: true)
+        #expect(String(decoding: closeDelimited.received, as: UTF8.self)
+                == "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVia: 1.1 mtcp-httpd\r\nConnection: close\r\n\r\nhello")
+        #expect(closeDelimited.closedCleanly)
+        let framed = relayed("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n",
+                             response: "HTTP/1.0 404 Not Found\r\nContent-Length: 2\r\n\r\nno", upstreamCloses: true)
+        #expect(String(decoding: framed.received, as: UTF8.self)
+                == "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\nVia: 1.1 mtcp-httpd\r\nConnection: keep-alive\r\n\r\nno")
+    }
+
+    /// The upstream's Connection cannot take the response's own framing away.
+    @Test func responseConnectionNeverStripsTheFraming() throws {
+        let client = relayed("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n",
+                             response: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: Content-Length, X-Y\r\n"
+                                 + "X-Y: 1\r\nX-Z: 2\r\n\r\nok")
+        #expect(String(decoding: client.received, as: UTF8.self)
+                == "HTTP/1.1 200 OK\r\nX-Z: 2\r\nContent-Length: 2\r\nVia: 1.1 mtcp-httpd\r\nConnection: keep-alive\r\n\r\nok")
+    }
+
+    /// An HTTP/1.0 client cannot read chunked framing: it gets the decoded body,
+    /// delimited by the close (issue 27, item 5).
+    @Test func chunkedResponseIsDecodedForAnHTTP10Client() throws {
+        let client = relayed("GET /api/x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+                             response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n"
+                                 + "6\r\n world\r\n0\r\nT: 1\r\n\r\n")
+        #expect(String(decoding: client.received, as: UTF8.self)
+                == "HTTP/1.1 200 OK\r\nVia: 1.1 mtcp-httpd\r\nConnection: close\r\n\r\nhello world")
+        #expect(client.closedCleanly)
+    }
+}
