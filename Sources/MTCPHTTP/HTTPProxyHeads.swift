@@ -7,7 +7,8 @@
 /// Connection names, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade,
 /// Proxy-Authorization). Replaced, whatever Connection says about them: the
 /// framing (Content-Length, Transfer-Encoding; re-emitted in one canonical form
-/// from the framing the parser decided), Host, and the client identity fields
+/// from the framing the parser decided), Host, Expect (the proxy answers
+/// `100 Continue` itself), and the client identity fields
 /// (X-Forwarded-For, X-Forwarded-Proto; Forwarded, X-Real-IP and
 /// X-Forwarded-Host, which a client could forge, are dropped). Added: `Via`
 /// (§7.6.3) and the `Connection` of the next hop.
@@ -131,6 +132,7 @@ public enum HTTPProxyHeads {
     static func isReplacedInRequests(_ name: UnsafeRawBufferPointer) -> Bool {
         switch name.count {
         case 4: ASCII.equalsIgnoringCase(name, "host")
+        case 6: ASCII.equalsIgnoringCase(name, "expect")
         case 9: ASCII.equalsIgnoringCase(name, "forwarded") || ASCII.equalsIgnoringCase(name, "x-real-ip")
         case 15: ASCII.equalsIgnoringCase(name, "x-forwarded-for")
         case 16: ASCII.equalsIgnoringCase(name, "x-forwarded-host")

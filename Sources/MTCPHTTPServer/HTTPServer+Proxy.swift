@@ -6,6 +6,8 @@ import MTCPHTTP
 /// open; request and response bodies stream through with backpressure (each
 /// side is read only as fast as the other takes the bytes), framing unchanged.
 extension HTTPServer {
+    static let continueResponse: StaticString = "HTTP/1.1 100 Continue\r\n\r\n"
+
     /// Sends client `index`'s request `head` to a server of `pool`, with `path`
     /// (normalised) and `query` (a span of the target): 400 when the target could
     /// mean another path upstream, 502 at once when every server of the pool is
@@ -63,6 +65,12 @@ extension HTTPServer {
         connections[index].status = .badGateway
         connections[index].proxiedHTTP10 = head.version == .http10
         connections[index].decodesResponse = false
+        if head.expectsContinue && head.version == .http11 && head.body != .none && head.body != .contentLength(0) {
+            // The body streams upstream as it comes, so the proxy invites it itself
+            // (as nginx does); the upstream, which gets no Expect, needs no 100.
+            connections[index].output = PendingOutput(head: UnsafeRawBufferPointer(
+                start: Self.continueResponse.utf8Start, count: Self.continueResponse.utf8CodeUnitCount))
+        }
         switch head.body {
         case .none:
             connections[index].bodyToForward = 0
@@ -173,6 +181,8 @@ extension HTTPServer {
             let written = (try? context.write(target, UnsafeRawBufferPointer(rebasing: bytes[0..<count]))) ?? 0
             // `count` fits the upstream's room: a short write means the upstream failed.
             guard written == count else { return upstreamFailed(upstream, .badGateway, &context) }
+            // The upstream answers after the body: a live upload, however slow, is not its silence.
+            connections[upstream].deadline = context.now + options.upstreamReadTimeout
             if !connections[index].forwardsChunked { connections[index].bodyToForward -= count }
             dropFront(index, count)
         }
@@ -310,12 +320,20 @@ extension HTTPServer {
         return true
     }
 
+    /// Whether client `index` withholds its request body: bytes are due, none
+    /// waits to be forwarded, and the client has been silent for `headerTimeout`.
+    /// Its upstream connection, held for nothing, is given back (408, then close).
+    func isWithholdingBody(_ index: Int, now: Instant) -> Bool {
+        connections[index].proxy == .forwarding && isRequestBodyPending(index) && connections[index].buffered == 0
+            && now.since(connections[index].lastActivity) > options.headerTimeout
+    }
+
     private func isReusable(_ index: Int, _ client: Int) -> Bool {
         connections[index].response.keepAlive && connections[index].reusable && !isRequestBodyPending(client)
     }
 
     /// Whether client `index` has request body bytes not yet forwarded.
-    private func isRequestBodyPending(_ index: Int) -> Bool {
+    func isRequestBodyPending(_ index: Int) -> Bool {
         connections[index].bodyToForward > 0
             || (connections[index].forwardsChunked && !connections[index].chunkDecoder.isComplete)
     }

@@ -210,3 +210,54 @@ extension HTTPProxyTests {
         #expect(client.closedCleanly)
     }
 }
+
+extension HTTPProxyTests {
+    // MARK: request bodies that come slowly, or not at all
+
+    /// A client that sends a head and withholds its body gives its upstream
+    /// connection back after `headerTimeout` (408), instead of holding it until
+    /// the upstream's deadline (issue 27, item 2).
+    @Test func withheldBodyReleasesTheUpstreamConnection() throws {
+        var options = HTTPTestNetwork.proxied(HTTPTestNetwork.options(root: root.path))
+        options.upstreamReadTimeout = .seconds(30)
+        var network = HTTPTestNetwork(options: options)
+        let upstream = network.startUpstream()
+        let client = network.open(sending: Array("POST /api/x HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\nabc".utf8))
+        network.run(for: .seconds(10)) { client.closed }
+        #expect(client.responses().map(\.status) == [408])
+        #expect(client.closed)
+        #expect(upstream.connections.count == 1 && upstream.allRequests.isEmpty)
+    }
+
+    /// An upload slower than the upstream's read timeout but never silent for
+    /// long is not cut with a 504: the upstream answers after the body.
+    @Test func slowLiveUploadIsNotAGatewayTimeout() throws {
+        var options = HTTPTestNetwork.proxied(HTTPTestNetwork.options(root: root.path))
+        options.upstreamReadTimeout = .seconds(2)
+        var network = HTTPTestNetwork(options: options)
+        let upstream = network.startUpstream()
+        let client = network.open(sending: Array("POST /api/x HTTP/1.1\r\nHost: h\r\nContent-Length: 8\r\n\r\n".utf8))
+        for _ in 0..<8 {
+            network.advance(.seconds(1))
+            client.send("x")
+        }
+        network.run { !client.responses().isEmpty }
+        #expect(client.responses().map(\.status) == [200])
+        #expect(upstream.allRequests.first?.hasSuffix("\r\n\r\nxxxxxxxx") == true)
+    }
+
+    /// `Expect: 100-continue`: the proxy invites the body itself, and the
+    /// upstream gets no Expect (issue 27, item 3).
+    @Test func expectContinueIsAnsweredByTheProxy() throws {
+        var network = network()
+        let upstream = network.startUpstream()
+        let client = network.open(sending: Array(
+            "POST /api/x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n".utf8))
+        network.run(for: .milliseconds(500)) { !client.responses().isEmpty }
+        #expect(String(decoding: client.received, as: UTF8.self) == "HTTP/1.1 100 Continue\r\n\r\n")
+        client.send("hello")
+        network.run { client.responses().count == 2 }
+        #expect(client.responses().map(\.status) == [100, 200])
+        #expect(upstream.allRequests == ["POST /api/x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n" + Self.added + "hello"])
+    }
+}
