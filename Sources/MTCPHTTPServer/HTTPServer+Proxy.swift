@@ -167,25 +167,65 @@ extension HTTPServer {
             if connections[index].buffered == 0 {
                 guard readRaw(index, &context) else { return }
             }
-            let available = min(connections[index].buffered, context.writableBytes(target))
-            guard available > 0 else { return }  // the upstream's `.output` brings us back
-            let bytes = UnsafeRawBufferPointer(rebasing: memory.request(index)[0..<available])
-            var count = min(available, connections[index].bodyToForward)
+            let bytes = UnsafeRawBufferPointer(rebasing: memory.request(index)[0..<connections[index].buffered])
+            let room = context.writableBytes(target)
+            let consumed: Int
+            let sent: Bool
             if connections[index].forwardsChunked {
+                // Room for a chunk's framing too; the upstream's `.output` brings us back.
+                guard room > Self.chunkFramingBytes else { return }
+                let output: HTTPChunkedDecoder.Output
                 do {
-                    count = try connections[index].chunkDecoder.decode(bytes).consumed
+                    output = try connections[index].chunkDecoder.decode(
+                        UnsafeRawBufferPointer(rebasing: bytes.prefix(room - Self.chunkFramingBytes)))
                 } catch {
                     return upstreamFailed(upstream, .badRequest, &context)
                 }
+                consumed = output.consumed
+                sent = writeChunk(output.data.bytes(in: bytes), last: output.isComplete, to: target, &context)
+            } else {
+                consumed = min(bytes.count, room, connections[index].bodyToForward)
+                guard consumed > 0 else { return }  // the upstream's `.output` brings us back
+                let written = (try? context.write(target, UnsafeRawBufferPointer(rebasing: bytes[0..<consumed]))) ?? 0
+                // `consumed` fits the upstream's room: a short write means the upstream failed.
+                sent = written == consumed
+                connections[index].bodyToForward -= consumed
             }
-            let written = (try? context.write(target, UnsafeRawBufferPointer(rebasing: bytes[0..<count]))) ?? 0
-            // `count` fits the upstream's room: a short write means the upstream failed.
-            guard written == count else { return upstreamFailed(upstream, .badGateway, &context) }
+            guard sent else { return upstreamFailed(upstream, .badGateway, &context) }
             // The upstream answers after the body: a live upload, however slow, is not its silence.
             connections[upstream].deadline = context.now + options.upstreamReadTimeout
-            if !connections[index].forwardsChunked { connections[index].bodyToForward -= count }
-            dropFront(index, count)
+            dropFront(index, consumed)
         }
+    }
+
+    /// The most framing `writeChunk` adds to its data: 16 hex digits, three CRLFs, `0`.
+    static let chunkFramingBytes = 32
+
+    /// Writes `data` upstream as one chunk in canonical form (a minimal hex size,
+    /// no extension), then the last chunk without trailers when `last`: however
+    /// the client framed its chunks, a lax upstream cannot read these lines
+    /// differently from our strict decoder. Returns false on a short write (the
+    /// caller left room for all of it, so the upstream failed).
+    private func writeChunk<Device: PacketDevice>(_ data: UnsafeRawBufferPointer, last: Bool, to target: Socket,
+                                                  _ context: inout SocketContext<Device>) -> Bool {
+        withUnsafeTemporaryAllocation(byteCount: Self.chunkFramingBytes, alignment: 1) { framing in
+            var prefix = HTTPByteWriter(framing)
+            if !data.isEmpty {
+                prefix.append(hex: UInt64(data.count))
+                prefix.append("\r\n")
+            }
+            let suffixStart = prefix.count
+            var suffix = HTTPByteWriter(UnsafeMutableRawBufferPointer(rebasing: framing[suffixStart...]))
+            if !data.isEmpty { suffix.append("\r\n") }
+            if last { suffix.append("0\r\n\r\n") }
+            return writeAll(prefix.written, to: target, &context) && writeAll(data, to: target, &context)
+                && writeAll(suffix.written, to: target, &context)
+        }
+    }
+
+    private func writeAll<Device: PacketDevice>(_ bytes: UnsafeRawBufferPointer, to target: Socket,
+                                                _ context: inout SocketContext<Device>) -> Bool {
+        bytes.isEmpty || (try? context.write(target, bytes)) == bytes.count
     }
 
     /// Reads body bytes from a client into its (empty) request buffer. Returns

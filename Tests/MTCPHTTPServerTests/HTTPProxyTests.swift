@@ -261,3 +261,17 @@ extension HTTPProxyTests {
         #expect(upstream.allRequests == ["POST /api/x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n" + Self.added + "hello"])
     }
 }
+
+extension HTTPProxyTests {
+    /// Chunk lines go upstream in canonical form: a lax upstream cannot read a
+    /// zero-padded size, an extension or a trailer differently from our decoder.
+    @Test func chunkedBodyIsReframedCanonically() throws {
+        let (_, _, upstream) = attackThenVictim(
+            "POST /api/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "0005;a=\"b\"\r\nhello\r\n1 ; c\r\n!\r\n0\r\nContent-Length: 3\r\n\r\n")
+        #expect(upstream.allRequests == [
+            "POST /api/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n" + Self.added + "5\r\nhello\r\n1\r\n!\r\n0\r\n\r\n",
+            Self.victimForwarded,
+        ])
+    }
+}
