@@ -275,3 +275,27 @@ extension HTTPProxyTests {
         ])
     }
 }
+
+extension HTTPProxyTests {
+    /// A response body the upstream cuts short (its close before the length or
+    /// the last chunk) resets the client's connection: over TLS no close_notify,
+    /// which would tell the client the body was complete. A body delimited by the
+    /// close ends with one.
+    @Test(arguments: [
+        ("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", false),
+        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", false),
+        ("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nabc", true),
+    ])
+    func cutResponseBodyIsNeverACleanEnd(response: String, complete: Bool) throws {
+        var network = HTTPTestNetwork(options: HTTPTestNetwork.proxied(HTTPSServerTests.options(root: root.path)))
+        let upstream = network.startUpstream()
+        upstream.response = Array(response.utf8)
+        upstream.closesAfterResponse = true
+        let tls = TLSTestClient()
+        let connection = HTTPSServerTests.exchange(&network, tls, "GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n", responses: 2)
+        #expect(connection.closed)
+        if complete { #expect(String(decoding: tls.plaintext, as: UTF8.self).hasSuffix("\r\n\r\nabc")) }
+        #expect(tls.sawCloseNotify == complete)
+        #expect((connection.error == nil) == complete)
+    }
+}
