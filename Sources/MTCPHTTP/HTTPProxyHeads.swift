@@ -10,7 +10,8 @@
 /// from the framing the parser decided), Host, Expect (the proxy answers
 /// `100 Continue` itself), and the client identity fields
 /// (X-Forwarded-For, X-Forwarded-Proto; Forwarded, X-Real-IP and
-/// X-Forwarded-Host, which a client could forge, are dropped). Added: `Via`
+/// X-Forwarded-Host, which a client could forge, are dropped; a trusted proxy's
+/// X-Forwarded-For is extended instead). Added: `Via`
 /// (§7.6.3) and the `Connection` of the next hop.
 ///
 /// Built into a caller's fixed buffer with `HTTPByteWriter`; nothing allocated.
@@ -29,20 +30,24 @@ public enum HTTPProxyHeads {
         public var client: UnsafeRawBufferPointer
         /// The client's connection is HTTPS.
         public var secure: Bool
+        /// The client is a trusted proxy: its `X-Forwarded-For` is extended, not replaced.
+        public var trusted: Bool
 
         public init(path: UnsafeRawBufferPointer, query: UnsafeRawBufferPointer?, host: UnsafeRawBufferPointer,
-                    client: UnsafeRawBufferPointer, secure: Bool) {
+                    client: UnsafeRawBufferPointer, secure: Bool, trusted: Bool) {
             self.path = path
             self.query = query
             self.host = host
             self.client = client
             self.secure = secure
+            self.trusted = trusted
         }
     }
 
     /// Writes the request to forward: the request line with the rebuilt target
     /// and HTTP/1.1, Host, the end-to-end fields, the body's framing,
-    /// `X-Forwarded-For` and `X-Forwarded-Proto` of this client alone, `Via`, and
+    /// `X-Forwarded-For` (this client alone, or a trusted proxy's list extended
+    /// with it) and `X-Forwarded-Proto`, `Via`, and
     /// `Connection: keep-alive` (upstream connections are reused). Returns false
     /// when it does not fit `writer`.
     public static func forwardRequest(_ head: HTTPRequestHead, in request: UnsafeRawBufferPointer,
@@ -62,6 +67,13 @@ public enum HTTPProxyHeads {
         }
         appendFraming(head.body, into: &writer)
         writer.append("X-Forwarded-For: ")
+        if forwarding.trusted {
+            for field in fields where ASCII.equalsIgnoringCase(field.name.bytes(in: request), "x-forwarded-for")
+                && !field.value.isEmpty {
+                writer.append(field.value.bytes(in: request))
+                writer.append(", ")
+            }
+        }
         writer.append(forwarding.client)
         writer.append(forwarding.secure ? "\r\nX-Forwarded-Proto: https" : "\r\nX-Forwarded-Proto: http")
         writer.append("\r\nVia: ")

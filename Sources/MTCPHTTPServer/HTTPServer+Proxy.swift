@@ -42,7 +42,7 @@ extension HTTPServer {
             let forwarding = HTTPProxyHeads.Forwarding(
                 path: path, query: query.map { $0.bytes(in: target) }, host: host!,
                 client: UnsafeRawBufferPointer(rebasing: addresses.written[0..<client]),
-                secure: connections[index].tls != nil)
+                secure: connections[index].tls != nil, trusted: options.trustedProxies.contains(connections[index].client))
             return HTTPProxyHeads.forwardRequest(head, in: request, forwarding, into: &writer)
         }
         guard forwarded else {

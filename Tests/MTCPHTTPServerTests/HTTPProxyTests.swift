@@ -299,3 +299,24 @@ extension HTTPProxyTests {
         #expect((connection.error == nil) == complete)
     }
 }
+
+extension HTTPProxyTests {
+    /// A configured front proxy's X-Forwarded-For list is extended, every line of it.
+    @Test func trustedProxyForwardedForIsExtended() throws {
+        var options = HTTPTestNetwork.proxied(HTTPTestNetwork.options(root: root.path))
+        options.trustedProxies = [HTTPTestNetwork.clientIP]
+        var network = HTTPTestNetwork(options: options)
+        let upstream = network.startUpstream()
+        _ = network.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 10.0.0.1, 10.0.0.2\r\n"
+                             + "X-Forwarded-For: 10.0.0.3\r\nForwarded: for=10.0.0.1\r\n\r\n")
+        #expect(upstream.allRequests == ["GET /api/x HTTP/1.1\r\nHost: h\r\n"
+                                         + Self.added.replacingFirst("198.18.0.3", "10.0.0.1, 10.0.0.2, 10.0.0.3, 198.18.0.3")])
+    }
+}
+
+extension String {
+    func replacingFirst(_ target: String, _ replacement: String) -> String {
+        guard let range = firstRange(of: target) else { return self }
+        return String(self[..<range.lowerBound]) + replacement + String(self[range.upperBound...])
+    }
+}
