@@ -8,11 +8,10 @@
 /// Proxy-Authorization). Replaced, whatever Connection says about them: the
 /// framing (Content-Length, Transfer-Encoding; re-emitted in one canonical form
 /// from the framing the parser decided), Host, Expect (the proxy answers
-/// `100 Continue` itself), and the client identity fields
-/// (X-Forwarded-For, X-Forwarded-Proto; Forwarded, X-Real-IP and
-/// X-Forwarded-Host, which a client could forge, are dropped; a trusted proxy's
-/// X-Forwarded-For is extended instead). Added: `Via`
-/// (§7.6.3) and the `Connection` of the next hop.
+/// `100 Continue` itself), and the client identity fields (X-Forwarded-For,
+/// X-Forwarded-Proto; Forwarded, X-Real-IP and X-Forwarded-Host, which a client
+/// could forge, are dropped; a trusted proxy's X-Forwarded-For is extended
+/// instead). Added: `Via` (§7.6.3) and the `Connection` of the next hop.
 ///
 /// Built into a caller's fixed buffer with `HTTPByteWriter`; nothing allocated.
 public enum HTTPProxyHeads {
@@ -47,9 +46,8 @@ public enum HTTPProxyHeads {
     /// Writes the request to forward: the request line with the rebuilt target
     /// and HTTP/1.1, Host, the end-to-end fields, the body's framing,
     /// `X-Forwarded-For` (this client alone, or a trusted proxy's list extended
-    /// with it) and `X-Forwarded-Proto`, `Via`, and
-    /// `Connection: keep-alive` (upstream connections are reused). Returns false
-    /// when it does not fit `writer`.
+    /// with it) and `X-Forwarded-Proto`, `Via`, and `Connection: keep-alive`
+    /// (upstream connections are reused). Returns false when it does not fit `writer`.
     public static func forwardRequest(_ head: HTTPRequestHead, in request: UnsafeRawBufferPointer,
                                       _ forwarding: Forwarding, into writer: inout HTTPByteWriter) -> Bool {
         writer.append(head.methodSpan.bytes(in: request))

@@ -1,11 +1,16 @@
+import Glibc
 import MTCP
 import MTCPHTTP
 
 /// The reverse proxy: requests under a route's prefix go to a server of its
 /// upstream pool over a kept-alive connection opened with the stack's active
 /// open; request and response bodies stream through with backpressure (each
-/// side is read only as fast as the other takes the bytes), framing unchanged.
+/// side is read only as fast as the other takes the bytes). Heads are rebuilt
+/// by `HTTPProxyHeads` (README: the proxy's header policy); a chunked request
+/// body is re-chunked canonically, a chunked response decoded for an HTTP/1.0
+/// client, other bodies pass unchanged.
 extension HTTPServer {
+    /// What a client that sent `Expect: 100-continue` gets before its body is read.
     static let continueResponse: StaticString = "HTTP/1.1 100 Continue\r\n\r\n"
 
     /// Sends client `index`'s request `head` to a server of `pool`, with `path`
@@ -19,8 +24,7 @@ extension HTTPServer {
         let target = head.target.bytes(in: request)
         let authority = HTTPTargetPath.absoluteFormAuthority(target).map { $0.bytes(in: target) }
         guard HTTPProxyTarget.isForwardable(path), authority.map(HTTPRequestParser.isValidHost) ?? true else {
-            connections[index].closeAfterOutput = true
-            return respondWithError(index, .badRequest, &context)
+            return respondWithError(index, .badRequest, &context)  // and close, as after any 400
         }
         guard let server = upstreams.chooseServer(in: pool, now: context.now),
               let upstream = upstreamConnection(to: server, &context) else {
@@ -316,8 +320,7 @@ extension HTTPServer {
         let consumed = try connections[index].response.parse(fresh) { data in
             guard decodes else { return }
             // Pieces come in order, each at or after where the previous one was moved.
-            UnsafeMutableRawPointer(mutating: fresh.baseAddress!).advanced(by: decoded)
-                .copyMemory(from: data.baseAddress!, byteCount: data.count)
+            memmove(UnsafeMutableRawPointer(mutating: fresh.baseAddress!) + decoded, data.baseAddress!, data.count)
             decoded += data.count
         }
         if consumed < fresh.count { connections[index].reusable = false }
