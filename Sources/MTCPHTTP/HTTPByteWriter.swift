@@ -72,6 +72,14 @@ public struct HTTPByteWriter {
         }
     }
 
+    /// Appends an IPv4 address, given as its 32 bits, in dotted-decimal form.
+    public mutating func append(dottedQuad value: UInt32) {
+        for shift in stride(from: 24, through: 0, by: -8) {
+            append(decimal: Int(value >> UInt32(shift) & 0xFF))
+            if shift > 0 { append(byte: ASCII.dot) }
+        }
+    }
+
     /// Appends the status line `HTTP/1.1 <code> <reason>\r\n`.
     public mutating func appendStatusLine(_ status: HTTPStatus) {
         append("HTTP/1.1 ")

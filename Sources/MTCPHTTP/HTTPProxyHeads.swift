@@ -1,44 +1,79 @@
 /// The heads a reverse proxy writes: the request it forwards upstream and the
-/// response it relays back, each the original minus the hop-by-hop fields
-/// (RFC 9110 §7.6.1: Connection, the fields Connection names, Keep-Alive,
-/// Proxy-Connection, TE, Trailer, Upgrade, Proxy-Authorization), plus the
-/// proxy's own: `Via` (§7.6.3), `X-Forwarded-For` on requests, and the
-/// `Connection` of the next hop. Content-Length and Transfer-Encoding are kept:
-/// the proxy relays bodies with their framing unchanged.
+/// response it relays back. Each is rebuilt, not copied: the proxy keeps the
+/// end-to-end fields and writes the rest itself, so that the upstream and the
+/// proxy cannot disagree on where a message ends or on who sent it.
+///
+/// Removed: the hop-by-hop fields (RFC 9110 §7.6.1: Connection, the fields
+/// Connection names, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade,
+/// Proxy-Authorization). Replaced, whatever Connection says about them: the
+/// framing (Content-Length, Transfer-Encoding; re-emitted in one canonical form
+/// from the framing the parser decided), Host, Expect (the proxy answers
+/// `100 Continue` itself), and the client identity fields (X-Forwarded-For,
+/// X-Forwarded-Proto; Forwarded, X-Real-IP and X-Forwarded-Host, which a client
+/// could forge, are dropped; a trusted proxy's X-Forwarded-For is extended
+/// instead). Added: `Via` (§7.6.3) and the `Connection` of the next hop.
 ///
 /// Built into a caller's fixed buffer with `HTTPByteWriter`; nothing allocated.
 public enum HTTPProxyHeads {
     /// The `Via` value this proxy adds.
     public static let via: StaticString = "1.1 mtcp-httpd"
 
-    /// Writes the request to forward: the request line with HTTP/1.1, the
-    /// end-to-end fields, `X-Forwarded-For` extended with `client` (the client's
-    /// address as text), `Via`, and `Connection: keep-alive` (upstream
-    /// connections are reused). Returns false when it does not fit `writer`.
+    /// What the proxy decided about a request it forwards, beside its head.
+    public struct Forwarding {
+        /// The normalised path the route matched, and the query as received.
+        public var path: UnsafeRawBufferPointer
+        public var query: UnsafeRawBufferPointer?
+        /// The Host to send: the absolute-form authority, the client's Host, or the upstream's address.
+        public var host: UnsafeRawBufferPointer
+        /// The client's address as text.
+        public var client: UnsafeRawBufferPointer
+        /// The client's connection is HTTPS.
+        public var secure: Bool
+        /// The client is a trusted proxy: its `X-Forwarded-For` is extended, not replaced.
+        public var trusted: Bool
+
+        public init(path: UnsafeRawBufferPointer, query: UnsafeRawBufferPointer?, host: UnsafeRawBufferPointer,
+                    client: UnsafeRawBufferPointer, secure: Bool, trusted: Bool) {
+            self.path = path
+            self.query = query
+            self.host = host
+            self.client = client
+            self.secure = secure
+            self.trusted = trusted
+        }
+    }
+
+    /// Writes the request to forward: the request line with the rebuilt target
+    /// and HTTP/1.1, Host, the end-to-end fields, the body's framing,
+    /// `X-Forwarded-For` (this client alone, or a trusted proxy's list extended
+    /// with it) and `X-Forwarded-Proto`, `Via`, and `Connection: keep-alive`
+    /// (upstream connections are reused). Returns false when it does not fit `writer`.
     public static func forwardRequest(_ head: HTTPRequestHead, in request: UnsafeRawBufferPointer,
-                                      client: UnsafeRawBufferPointer, into writer: inout HTTPByteWriter) -> Bool {
+                                      _ forwarding: Forwarding, into writer: inout HTTPByteWriter) -> Bool {
         writer.append(head.methodSpan.bytes(in: request))
         writer.append(byte: ASCII.space)
-        writer.append(head.target.bytes(in: request))
-        writer.append(" HTTP/1.1\r\n")
+        HTTPProxyTarget.append(path: forwarding.path, query: forwarding.query, into: &writer)
+        writer.append(" HTTP/1.1\r\nHost: ")
+        writer.append(forwarding.host)
+        writer.append("\r\n")
         let fields = head.fields(in: request)
-        var forwardedFor: HTTPByteSpan?
         let listed = ConnectionTokens(fields, in: request)
         for field in fields {
             let name = field.name.bytes(in: request)
-            if ASCII.equalsIgnoringCase(name, "x-forwarded-for") {
-                forwardedFor = field.value
-                continue
-            }
-            guard !isHopByHop(name) && !listed.contains(name, in: request) else { continue }
+            guard !isHopByHop(name) && !isReplacedInRequests(name) && !listed.contains(name, in: request) else { continue }
             appendField(field, from: request, into: &writer)
         }
+        appendFraming(head.body, into: &writer)
         writer.append("X-Forwarded-For: ")
-        if let forwardedFor, !forwardedFor.isEmpty {
-            writer.append(forwardedFor.bytes(in: request))
-            writer.append(", ")
+        if forwarding.trusted {
+            for field in fields where ASCII.equalsIgnoringCase(field.name.bytes(in: request), "x-forwarded-for")
+                && !field.value.isEmpty {
+                writer.append(field.value.bytes(in: request))
+                writer.append(", ")
+            }
         }
-        writer.append(client)
+        writer.append(forwarding.client)
+        writer.append(forwarding.secure ? "\r\nX-Forwarded-Proto: https" : "\r\nX-Forwarded-Proto: http")
         writer.append("\r\nVia: ")
         writer.append(via)
         writer.append("\r\nConnection: keep-alive\r\n\r\n")
@@ -46,24 +81,45 @@ public enum HTTPProxyHeads {
     }
 
     /// Writes the response to relay, from the upstream's complete head `head`
-    /// (status line to the empty line, validated by `HTTPResponseParser`): the
-    /// status line as received, the end-to-end fields, `Via`, and `Connection`
-    /// as the client's side needs. Returns false when it does not fit `writer`.
-    public static func relayResponse(_ head: UnsafeRawBufferPointer, keepAlive: Bool,
+    /// (status line to the empty line, validated by `HTTPResponseParser`): our
+    /// HTTP/1.1 with the status code and reason received (RFC 9110 §6.2: an
+    /// intermediary sends its own version), the end-to-end fields, the body's
+    /// `framing` as the client will receive it (`.none`: no length field, for a
+    /// body without one or delimited by the close), `Via`, and `Connection` as the
+    /// client's side needs. Returns false when it does not fit `writer`.
+    public static func relayResponse(_ head: UnsafeRawBufferPointer, framing: HTTPBodyFraming, keepAlive: Bool,
                                      into writer: inout HTTPByteWriter) -> Bool {
-        guard let statusLineEnd = head.firstIndex(of: ASCII.lf) else { return false }
-        writer.append(UnsafeRawBufferPointer(rebasing: head[0...statusLineEnd]))
+        let versionLength = 9  // "HTTP/1.x "
+        guard let statusLineEnd = head.firstIndex(of: ASCII.lf), statusLineEnd >= versionLength else { return false }
+        writer.append("HTTP/1.1 ")
+        let rest = UnsafeRawBufferPointer(rebasing: head[versionLength..<statusLineEnd])
+        writer.append(rest.last == ASCII.cr ? UnsafeRawBufferPointer(rebasing: rest.dropLast()) : rest)
+        writer.append("\r\n")
         let fields = HTTPHeaderFields(buffer: head, section: fieldSection(of: head, after: statusLineEnd + 1))
         let listed = ConnectionTokens(fields, in: head)
         for field in fields {
             let name = field.name.bytes(in: head)
-            guard !isHopByHop(name) && !listed.contains(name, in: head) else { continue }
+            guard !isHopByHop(name) && !isFraming(name) && !listed.contains(name, in: head) else { continue }
             appendField(field, from: head, into: &writer)
         }
+        appendFraming(framing, into: &writer)
         writer.append("Via: ")
         writer.append(via)
         writer.append(keepAlive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
         return !writer.overflowed
+    }
+
+    /// The framing field of a message whose body is framed as `framing`, in one canonical form.
+    private static func appendFraming(_ framing: HTTPBodyFraming, into writer: inout HTTPByteWriter) {
+        switch framing {
+        case .none: break
+        case .contentLength(let length):
+            writer.append("Content-Length: ")
+            writer.append(decimal: length)
+            writer.append("\r\n")
+        case .chunked:
+            writer.append("Transfer-Encoding: chunked\r\n")
+        }
     }
 
     /// The field lines of a complete head: from `start` to the empty line.
@@ -80,6 +136,28 @@ public enum HTTPProxyHeads {
         writer.append(": ")
         writer.append(field.value.bytes(in: bytes))
         writer.append("\r\n")
+    }
+
+    /// The fields the proxy writes itself in a forwarded request, or drops as forgeable.
+    static func isReplacedInRequests(_ name: UnsafeRawBufferPointer) -> Bool {
+        switch name.count {
+        case 4: ASCII.equalsIgnoringCase(name, "host")
+        case 6: ASCII.equalsIgnoringCase(name, "expect")
+        case 9: ASCII.equalsIgnoringCase(name, "forwarded") || ASCII.equalsIgnoringCase(name, "x-real-ip")
+        case 15: ASCII.equalsIgnoringCase(name, "x-forwarded-for")
+        case 16: ASCII.equalsIgnoringCase(name, "x-forwarded-host")
+        case 17: ASCII.equalsIgnoringCase(name, "x-forwarded-proto") || isFraming(name)
+        default: isFraming(name)
+        }
+    }
+
+    /// Content-Length and Transfer-Encoding, which the proxy always writes itself.
+    static func isFraming(_ name: UnsafeRawBufferPointer) -> Bool {
+        switch name.count {
+        case 14: ASCII.equalsIgnoringCase(name, "content-length")
+        case 17: ASCII.equalsIgnoringCase(name, "transfer-encoding")
+        default: false
+        }
     }
 
     static func isHopByHop(_ name: UnsafeRawBufferPointer) -> Bool {

@@ -227,7 +227,7 @@ public struct HTTPRequestParser: Sendable {
         switch name.count {
         case 4 where ASCII.equalsIgnoringCase(name, "host"):
             guard head.host == nil else { throw .multipleHosts }
-            try Self.validateHost(value)
+            guard Self.isValidHost(value) else { throw .invalidHost }
             head.host = span
         case 5 where ASCII.equalsIgnoringCase(name, "range"):
             head.range = rangeSeen ? nil : span
@@ -312,7 +312,7 @@ public struct HTTPRequestParser: Sendable {
     /// Host = uri-host [ ":" port ] (RFC 9110 §7.2): the characters of a reg-name,
     /// IPv4 or bracketed IPv6 literal. It is not resolved, only kept from carrying
     /// what would let it split a path or a log line (`/`, `@`, spaces, quotes).
-    private static func validateHost(_ value: UnsafeRawBufferPointer) throws(HTTPParseError) {
+    public static func isValidHost(_ value: UnsafeRawBufferPointer) -> Bool {
         for byte in value {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
@@ -324,9 +324,10 @@ public struct HTTPRequestParser: Sendable {
                  UInt8(ascii: "="), UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"):
                 continue
             default:
-                throw .invalidHost
+                return false
             }
         }
+        return true
     }
 
     /// Decides the framing once all fields are known (RFC 9112 §6.3).

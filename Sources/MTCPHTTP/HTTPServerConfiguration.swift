@@ -26,6 +26,10 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
     public var upstreams: [UpstreamPool] = []
     /// HTTPS (`tls`); nil when the object is absent.
     public var tls: TLS?
+    /// Clients whose own `X-Forwarded-For` the proxy extends instead of replacing
+    /// (`trusted_proxies`, IPv4 addresses as numbers like `addressValue`): front
+    /// proxies of ours. Anyone else could forge it.
+    public var trustedProxies: [UInt32] = []
 
     /// Timeouts, in milliseconds.
     public struct Timeouts: Hashable, Sendable {
@@ -306,6 +310,7 @@ extension HTTPServerConfiguration: Decodable {
     private enum Keys: String, CodingKey, CaseIterable {
         case listenPort = "listen_port", documentRoot = "document_root", serverName = "server_name"
         case accessLog = "access_log", limits, timeouts, cache, routes, upstreams, tls
+        case trustedProxies = "trusted_proxies"
     }
 
     /// Decodes the file's top-level object; absent keys keep their defaults.
@@ -322,6 +327,23 @@ extension HTTPServerConfiguration: Decodable {
         routes = try container.decodeIfPresent([Route].self, forKey: .routes) ?? routes
         upstreams = try container.decodeIfPresent([UpstreamPool].self, forKey: .upstreams) ?? upstreams
         tls = try container.decodeIfPresent(TLS.self, forKey: .tls)
+        trustedProxies = try container.decodeIfPresent([TrustedProxy].self, forKey: .trustedProxies)?
+            .map(\.addressValue) ?? trustedProxies
+    }
+}
+
+/// One entry of `trusted_proxies`: `"a.b.c.d"`.
+private struct TrustedProxy: Decodable {
+    let addressValue: UInt32
+
+    init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        var address = in_addr()
+        guard inet_pton(AF_INET, text, &address) == 1 else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "\"\(text)\" is not an IPv4 address"))
+        }
+        addressValue = UInt32(bigEndian: address.s_addr)
     }
 }
 

@@ -91,6 +91,16 @@ public enum HTTPTargetPath: Hashable, Sendable {
         return .path(length: written, query: query)
     }
 
+    /// The authority of an absolute-form target (`http://authority/path`), nil for
+    /// any other form. A proxy forwards it as Host (RFC 9112 §3.2.2: the target's
+    /// authority overrides any Host field).
+    public static func absoluteFormAuthority(_ target: UnsafeRawBufferPointer) -> HTTPByteSpan? {
+        guard !target.isEmpty, target[0] != ASCII.slash, let pathStart = absoluteFormPathStart(target) else { return nil }
+        var start = 0
+        while target[start] != ASCII.colon { start += 1 }
+        return HTTPByteSpan(start: start + 3, end: pathStart)
+    }
+
     /// For `scheme://authority/path`, the offset where the path starts (it may be
     /// empty); nil when the target is not in absolute-form. Only http and https are
     /// accepted: nothing else can be routed.

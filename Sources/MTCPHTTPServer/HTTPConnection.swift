@@ -78,6 +78,11 @@ struct HTTPConnection {
     var proxy = ProxyPhase.none
     /// Client: request body bytes still to forward (Content-Length framing).
     var bodyToForward = 0
+    /// Client: its proxied request was HTTP/1.0, which cannot read chunked framing.
+    var proxiedHTTP10 = false
+    /// Client: the relayed response is chunked upstream and goes to it decoded
+    /// (an HTTP/1.0 client), delimited by the close.
+    var decodesResponse = false
     /// Client: the request body is chunked; the decoder finds its end.
     var forwardsChunked = false
     var chunkDecoder = HTTPChunkedDecoder()

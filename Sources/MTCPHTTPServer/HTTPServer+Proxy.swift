@@ -1,29 +1,53 @@
+import Glibc
 import MTCP
 import MTCPHTTP
 
 /// The reverse proxy: requests under a route's prefix go to a server of its
 /// upstream pool over a kept-alive connection opened with the stack's active
 /// open; request and response bodies stream through with backpressure (each
-/// side is read only as fast as the other takes the bytes), framing unchanged.
+/// side is read only as fast as the other takes the bytes). Heads are rebuilt
+/// by `HTTPProxyHeads` (README: the proxy's header policy); a chunked request
+/// body is re-chunked canonically, a chunked response decoded for an HTTP/1.0
+/// client, other bodies pass unchanged.
 extension HTTPServer {
-    /// Sends client `index`'s request `head` to a server of `pool`: 502 at once
-    /// when every server of the pool is marked down or no connection can be opened.
+    /// What a client that sent `Expect: 100-continue` gets before its body is read.
+    static let continueResponse: StaticString = "HTTP/1.1 100 Continue\r\n\r\n"
+
+    /// Sends client `index`'s request `head` to a server of `pool`, with `path`
+    /// (normalised) and `query` (a span of the target): 400 when the target could
+    /// mean another path upstream, 502 at once when every server of the pool is
+    /// marked down or no connection can be opened.
     mutating func startProxy<Device: PacketDevice>(_ index: Int, _ head: HTTPRequestHead,
-                                                   in request: UnsafeRawBufferPointer, pool: Int,
+                                                   in request: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer,
+                                                   query: HTTPByteSpan?, pool: Int,
                                                    _ context: inout SocketContext<Device>) {
+        let target = head.target.bytes(in: request)
+        let authority = HTTPTargetPath.absoluteFormAuthority(target).map { $0.bytes(in: target) }
+        guard HTTPProxyTarget.isForwardable(path), authority.map(HTTPRequestParser.isValidHost) ?? true else {
+            return respondWithError(index, .badRequest, &context)  // and close, as after any 400
+        }
         guard let server = upstreams.chooseServer(in: pool, now: context.now),
               let upstream = upstreamConnection(to: server, &context) else {
             return respondWithError(index, .badGateway, &context)
         }
-        let client = (try? context.peerAddress(of: connections[index].socket))?.address ?? .any
         var writer = HTTPByteWriter(memory.forward(upstream))
-        let forwarded = withUnsafeTemporaryAllocation(byteCount: 16, alignment: 1) { text in
-            var address = HTTPByteWriter(text)
-            for shift in stride(from: 24, through: 0, by: -8) {
-                address.append(decimal: Int(client.value >> UInt32(shift) & 0xFF))
-                if shift > 0 { address.append(byte: UInt8(ascii: ".")) }
+        let forwarded = withUnsafeTemporaryAllocation(byteCount: 48, alignment: 1) { text in
+            var addresses = HTTPByteWriter(text)
+            addresses.append(dottedQuad: connections[index].client.value)
+            let client = addresses.count
+            var host = authority ?? head.host?.bytes(in: request)
+            if host == nil {
+                // HTTP/1.0 without Host: the upstream's own name, as nginx sends.
+                addresses.append(dottedQuad: upstreams.servers[server].address.value)
+                addresses.append(byte: UInt8(ascii: ":"))
+                addresses.append(decimal: Int(upstreams.servers[server].port))
+                host = UnsafeRawBufferPointer(rebasing: addresses.written[client...])
             }
-            return HTTPProxyHeads.forwardRequest(head, in: request, client: address.written, into: &writer)
+            let forwarding = HTTPProxyHeads.Forwarding(
+                path: path, query: query.map { $0.bytes(in: target) }, host: host!,
+                client: UnsafeRawBufferPointer(rebasing: addresses.written[0..<client]),
+                secure: connections[index].tls != nil, trusted: options.trustedProxies.contains(connections[index].client))
+            return HTTPProxyHeads.forwardRequest(head, in: request, forwarding, into: &writer)
         }
         guard forwarded else {
             closeConnection(upstream, &context, reset: true)
@@ -43,6 +67,14 @@ extension HTTPServer {
             connections[index].proxiedRequestLine = kept
         }
         connections[index].status = .badGateway
+        connections[index].proxiedHTTP10 = head.version == .http10
+        connections[index].decodesResponse = false
+        if head.expectsContinue && head.version == .http11 && head.body != .none && head.body != .contentLength(0) {
+            // The body streams upstream as it comes, so the proxy invites it itself
+            // (as nginx does); the upstream, which gets no Expect, needs no 100.
+            connections[index].output = PendingOutput(head: UnsafeRawBufferPointer(
+                start: Self.continueResponse.utf8Start, count: Self.continueResponse.utf8CodeUnitCount))
+        }
         switch head.body {
         case .none:
             connections[index].bodyToForward = 0
@@ -139,23 +171,65 @@ extension HTTPServer {
             if connections[index].buffered == 0 {
                 guard readRaw(index, &context) else { return }
             }
-            let available = min(connections[index].buffered, context.writableBytes(target))
-            guard available > 0 else { return }  // the upstream's `.output` brings us back
-            let bytes = UnsafeRawBufferPointer(rebasing: memory.request(index)[0..<available])
-            var count = min(available, connections[index].bodyToForward)
+            let bytes = UnsafeRawBufferPointer(rebasing: memory.request(index)[0..<connections[index].buffered])
+            let room = context.writableBytes(target)
+            let consumed: Int
+            let sent: Bool
             if connections[index].forwardsChunked {
+                // Room for a chunk's framing too; the upstream's `.output` brings us back.
+                guard room > Self.chunkFramingBytes else { return }
+                let output: HTTPChunkedDecoder.Output
                 do {
-                    count = try connections[index].chunkDecoder.decode(bytes).consumed
+                    output = try connections[index].chunkDecoder.decode(
+                        UnsafeRawBufferPointer(rebasing: bytes.prefix(room - Self.chunkFramingBytes)))
                 } catch {
                     return upstreamFailed(upstream, .badRequest, &context)
                 }
+                consumed = output.consumed
+                sent = writeChunk(output.data.bytes(in: bytes), last: output.isComplete, to: target, &context)
+            } else {
+                consumed = min(bytes.count, room, connections[index].bodyToForward)
+                guard consumed > 0 else { return }  // the upstream's `.output` brings us back
+                let written = (try? context.write(target, UnsafeRawBufferPointer(rebasing: bytes[0..<consumed]))) ?? 0
+                // `consumed` fits the upstream's room: a short write means the upstream failed.
+                sent = written == consumed
+                connections[index].bodyToForward -= consumed
             }
-            let written = (try? context.write(target, UnsafeRawBufferPointer(rebasing: bytes[0..<count]))) ?? 0
-            // `count` fits the upstream's room: a short write means the upstream failed.
-            guard written == count else { return upstreamFailed(upstream, .badGateway, &context) }
-            if !connections[index].forwardsChunked { connections[index].bodyToForward -= count }
-            dropFront(index, count)
+            guard sent else { return upstreamFailed(upstream, .badGateway, &context) }
+            // The upstream answers after the body: a live upload, however slow, is not its silence.
+            connections[upstream].deadline = context.now + options.upstreamReadTimeout
+            dropFront(index, consumed)
         }
+    }
+
+    /// The most framing `writeChunk` adds to its data: 16 hex digits, three CRLFs, `0`.
+    static let chunkFramingBytes = 32
+
+    /// Writes `data` upstream as one chunk in canonical form (a minimal hex size,
+    /// no extension), then the last chunk without trailers when `last`: however
+    /// the client framed its chunks, a lax upstream cannot read these lines
+    /// differently from our strict decoder. Returns false on a short write (the
+    /// caller left room for all of it, so the upstream failed).
+    private func writeChunk<Device: PacketDevice>(_ data: UnsafeRawBufferPointer, last: Bool, to target: Socket,
+                                                  _ context: inout SocketContext<Device>) -> Bool {
+        withUnsafeTemporaryAllocation(byteCount: Self.chunkFramingBytes, alignment: 1) { framing in
+            var prefix = HTTPByteWriter(framing)
+            if !data.isEmpty {
+                prefix.append(hex: UInt64(data.count))
+                prefix.append("\r\n")
+            }
+            let suffixStart = prefix.count
+            var suffix = HTTPByteWriter(UnsafeMutableRawBufferPointer(rebasing: framing[suffixStart...]))
+            if !data.isEmpty { suffix.append("\r\n") }
+            if last { suffix.append("0\r\n\r\n") }
+            return writeAll(prefix.written, to: target, &context) && writeAll(data, to: target, &context)
+                && writeAll(suffix.written, to: target, &context)
+        }
+    }
+
+    private func writeAll<Device: PacketDevice>(_ bytes: UnsafeRawBufferPointer, to target: Socket,
+                                                _ context: inout SocketContext<Device>) -> Bool {
+        bytes.isEmpty || (try? context.write(target, bytes)) == bytes.count
     }
 
     /// Reads body bytes from a client into its (empty) request buffer. Returns
@@ -212,9 +286,7 @@ extension HTTPServer {
             let fresh = UnsafeRawBufferPointer(rebasing: buffer[start..<start + count])
             do {
                 if headDone {
-                    let consumed = try connections[index].response.parse(fresh) { _ in }
-                    if consumed < count { connections[index].reusable = false }
-                    connections[client].output = PendingOutput(body: UnsafeRawBufferPointer(rebasing: fresh[0..<consumed]))
+                    connections[client].output = PendingOutput(body: try relayedBody(index, client, fresh))
                 } else {
                     // Byte by byte up to the end of the head, so that where it ends
                     // (after any 1xx interim responses) is known exactly.
@@ -226,11 +298,10 @@ extension HTTPServer {
                     }
                     connections[index].buffered = start + position
                     guard connections[index].response.isHeadComplete else { continue }
-                    let rest = UnsafeRawBufferPointer(rebasing: fresh[position...])
-                    let consumed = try connections[index].response.parse(rest) { _ in }
-                    if consumed < rest.count { connections[index].reusable = false }
-                    guard relayHead(index, client, headEnd: start + position,
-                                    body: UnsafeRawBufferPointer(rebasing: rest[0..<consumed]), &context) else { return }
+                    let headEnd = start + position
+                    guard relayHead(index, client, headEnd: headEnd, &context) else { return }
+                    let body = try relayedBody(index, client, UnsafeRawBufferPointer(rebasing: fresh[position...]))
+                    connections[client].output.body = body
                 }
             } catch {
                 return upstreamFailed(index, .badGateway, &context)
@@ -239,25 +310,52 @@ extension HTTPServer {
         }
     }
 
+    /// Parses response bytes `fresh` (in upstream `index`'s buffer) and returns
+    /// those of the client's response: as received, or the decoded data moved to
+    /// the front of `fresh` when the client gets a chunked body decoded.
+    private mutating func relayedBody(_ index: Int, _ client: Int,
+                                      _ fresh: UnsafeRawBufferPointer) throws(HTTPResponseParseError) -> UnsafeRawBufferPointer {
+        let decodes = connections[client].decodesResponse
+        var decoded = 0
+        let consumed = try connections[index].response.parse(fresh) { data in
+            guard decodes else { return }
+            // Pieces come in order, each at or after where the previous one was moved.
+            memmove(UnsafeMutableRawPointer(mutating: fresh.baseAddress!) + decoded, data.baseAddress!, data.count)
+            decoded += data.count
+        }
+        if consumed < fresh.count { connections[index].reusable = false }
+        return UnsafeRawBufferPointer(rebasing: fresh[0..<(decodes ? decoded : consumed)])
+    }
+
     /// Queues the client's response head, built from the upstream's head that
-    /// ends at `headEnd` of its buffer, and the body bytes that came with it.
-    /// Returns false when the exchange failed instead.
+    /// ends at `headEnd` of its buffer. Returns false when the exchange failed instead.
     private mutating func relayHead<Device: PacketDevice>(_ index: Int, _ client: Int, headEnd: Int,
-                                                          body: UnsafeRawBufferPointer,
                                                           _ context: inout SocketContext<Device>) -> Bool {
         let response = connections[index].response
         let head = UnsafeRawBufferPointer(rebasing: memory.request(index)[(headEnd - response.headBytes)..<headEnd])
-        // Without Content-Length or chunked framing the body ends with the
-        // upstream's connection, and the client's connection must end likewise.
-        let framed = response.contentLength != nil || response.isChunked || response.isComplete
-        let keepAlive = !connections[client].closeAfterOutput && framed
+        // The framing the client gets: the upstream's, except that an HTTP/1.0
+        // client gets a chunked body decoded. Without a length, the body ends with
+        // the upstream's connection, and the client's connection must end likewise.
+        let framing: HTTPBodyFraming
+        if let length = response.contentLength {
+            framing = .contentLength(length)
+        } else if response.isChunked && !connections[client].proxiedHTTP10 {
+            framing = .chunked
+        } else {
+            framing = .none
+        }
+        connections[client].decodesResponse = response.isChunked && connections[client].proxiedHTTP10
+        let framed = framing != .none || response.isComplete
+        // An early answer (401, 413...) leaves body bytes unforwarded: where they
+        // end is the request's framing, not the response's, so the connection ends.
+        let keepAlive = !connections[client].closeAfterOutput && framed && !isRequestBodyPending(client)
         var writer = HTTPByteWriter(memory.forward(client))
-        guard HTTPProxyHeads.relayResponse(head, keepAlive: keepAlive, into: &writer) else {
+        guard HTTPProxyHeads.relayResponse(head, framing: framing, keepAlive: keepAlive, into: &writer) else {
             upstreamFailed(index, .badGateway, &context)
             return false
         }
         if !keepAlive { connections[client].closeAfterOutput = true }
-        connections[client].output = PendingOutput(head: writer.written, body: body)
+        connections[client].output = PendingOutput(head: writer.written)
         connections[client].proxy = .relaying
         connections[client].status = HTTPStatus(rawValue: response.status)
         connections[client].contentLength = response.contentLength ?? 0
@@ -265,10 +363,22 @@ extension HTTPServer {
         return true
     }
 
+    /// Whether client `index` withholds its request body: bytes are due, none
+    /// waits to be forwarded, and the client has been silent for `headerTimeout`.
+    /// Its upstream connection, held for nothing, is given back (408, then close).
+    func isWithholdingBody(_ index: Int, now: Instant) -> Bool {
+        connections[index].proxy == .forwarding && isRequestBodyPending(index) && connections[index].buffered == 0
+            && now.since(connections[index].lastActivity) > options.headerTimeout
+    }
+
     private func isReusable(_ index: Int, _ client: Int) -> Bool {
-        connections[index].response.keepAlive && connections[index].reusable
-            && connections[client].bodyToForward == 0
-            && (!connections[client].forwardsChunked || connections[client].chunkDecoder.isComplete)
+        connections[index].response.keepAlive && connections[index].reusable && !isRequestBodyPending(client)
+    }
+
+    /// Whether client `index` has request body bytes not yet forwarded.
+    func isRequestBodyPending(_ index: Int) -> Bool {
+        connections[index].bodyToForward > 0
+            || (connections[index].forwardsChunked && !connections[index].chunkDecoder.isComplete)
     }
 
     /// The response is relayed: park or close the upstream connection; the
@@ -278,6 +388,14 @@ extension HTTPServer {
         let client = Int(connections[index].peer)
         if client >= 0, connections[client].peer == Int32(index) {
             connections[client].peer = -1
+            if isRequestBodyPending(client) {
+                // Never parsed as a next request: the rest is dropped while the
+                // connection lingers (the relayed head said Connection: close).
+                connections[client].closeAfterOutput = true
+                connections[client].bodyToForward = 0
+                connections[client].forwardsChunked = false
+                connections[client].buffered = 0
+            }
             if connections[client].proxy != .none {
                 connections[client].proxy = .none
                 connections[client].contentLength = connections[index].response.bodyBytes

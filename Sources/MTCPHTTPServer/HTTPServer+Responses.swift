@@ -10,9 +10,11 @@ extension HTTPServer {
                                                 _ context: inout SocketContext<Device>) {
         if !head.keepAlive { connections[index].closeAfterOutput = true }
         switch HTTPTargetPath.normalize(head.target.bytes(in: request), into: pathBuffer) {
-        case .path(let length, _):
+        case .path(let length, let query):
             let path = UnsafeRawBufferPointer(rebasing: pathBuffer[0..<length])
-            if let pool = upstreams.pool(for: path) { return startProxy(index, head, in: request, pool: pool, &context) }
+            if let pool = upstreams.pool(for: path) {
+                return startProxy(index, head, in: request, path: path, query: query, pool: pool, &context)
+            }
             switch head.method {
             case .get, .head: break
             case .other: return respondWithError(index, .notImplemented, &context)

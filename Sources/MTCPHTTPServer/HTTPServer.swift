@@ -207,6 +207,11 @@ public struct HTTPServer: EngineApplication, ~Copyable {
                 // Long enough for the response to have arrived: a reset now (if the
                 // client is still sending) no longer loses it.
                 if now.since(since) > options.lingerTimeout { closeConnection(index, &context, reset: false) }
+            } else if isWithholdingBody(index, now: now) {
+                statistics.headerTimeouts &+= 1
+                let upstream = Int(connection.peer)
+                connections[upstream].isConnecting = false  // the client's failure, not the server's
+                upstreamFailed(upstream, .requestTimeout, &context)
             } else if connection.proxy != .none {
                 continue  // its upstream's deadline governs
             } else if let started = connection.requestStarted, connection.output.isEmpty,

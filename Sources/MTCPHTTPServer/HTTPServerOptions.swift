@@ -24,6 +24,8 @@ public struct HTTPServerOptions: Sendable {
     public var routes: [(prefix: String, pool: Int)] = []
     /// The servers of each pool.
     public var pools: [[(address: IPv4Address, port: UInt16)]] = []
+    /// Clients whose `X-Forwarded-For` the proxy extends rather than replaces.
+    public var trustedProxies: [IPv4Address] = []
     /// Where each core appends the combined-format access log; nil for none.
     public var accessLogPath: String?
     /// HTTPS beside plain HTTP; nil for none.
@@ -50,6 +52,7 @@ public struct HTTPServerOptions: Sendable {
         routes = configuration.routes.compactMap { route in
             names.firstIndex(of: route.upstream).map { (route.prefix, $0) }
         }
+        trustedProxies = configuration.trustedProxies.map(IPv4Address.init)
         accessLogPath = configuration.accessLog ? Self.defaultAccessLogPath : nil
         https = configuration.tls.map(HTTPSOptions.init)
     }

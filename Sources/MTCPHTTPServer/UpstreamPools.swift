@@ -53,14 +53,17 @@ struct UpstreamPools {
 
     var isEmpty: Bool { routes.isEmpty }
 
-    /// The pool of the first route whose prefix starts `path`.
+    /// The pool of the first route whose prefix starts `path` on a segment
+    /// boundary: `/api` takes `/api` and `/api/x`, never `/api-internal` (a
+    /// prefix ending in `/` is a boundary itself).
     func pool(for path: UnsafeRawBufferPointer) -> Int? {
         for route in routes where route.prefix.count <= path.count {
-            if route.prefix.withUnsafeBytes({ prefix in
+            let matches = route.prefix.withUnsafeBytes { prefix in
                 memcmp(prefix.baseAddress!, path.baseAddress!, prefix.count) == 0
-            }) {
-                return route.pool
             }
+            let boundary = route.prefix.last == UInt8(ascii: "/") || path.count == route.prefix.count
+                || path[route.prefix.count] == UInt8(ascii: "/")
+            if matches && boundary { return route.pool }
         }
         return nil
     }

@@ -29,12 +29,22 @@ struct HTTPTestNetwork: ~Copyable {
         return options
     }
 
+    /// `options` with `/api/` routed to the scripted upstream on the client's address.
+    static func proxied(_ options: HTTPServerOptions, prefix: String = "/api/") -> HTTPServerOptions {
+        var options = options
+        options.routes = [(prefix, 0)]
+        options.pools = [[(clientIP, ScriptedUpstream.port)]]
+        return options
+    }
+
     let link: VirtualLink
     var server: SocketContext<VirtualPort>
     var client: Engine<VirtualPort>
     var http: HTTPServer
     /// Every connection opened by `open`, driven in every round.
     var clients: [HTTPTestClient] = []
+    /// The proxy's upstream, on the client's engine, once `startUpstream` made it.
+    var upstream: ScriptedUpstream?
     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 16)
 
     init(options: HTTPServerOptions, server serverTCP: TCPConfiguration = Self.tcp(),
@@ -69,6 +79,7 @@ struct HTTPTestNetwork: ~Copyable {
         for connection in clients where !connection.closed {
             connection.drive(&client, now: now, scratch: scratch)
         }
+        upstream?.drive(&client, now: now, scratch: scratch)
         client.flush(now: now)
         link.now = now + tick
     }
@@ -116,6 +127,13 @@ struct HTTPTestNetwork: ~Copyable {
     }
 
     var serverStatistics: HTTPServerStatistics { http.statistics }
+
+    /// Starts the proxy's upstream and returns it.
+    mutating func startUpstream() -> ScriptedUpstream {
+        let upstream = ScriptedUpstream(&client)
+        self.upstream = upstream
+        return upstream
+    }
 }
 
 /// One client connection: bytes to send (all at once, or in pieces a round), bytes

@@ -39,7 +39,8 @@ func configurationError(_ json: String) -> String? {
              "timeouts": {"header_ms": 1, "idle_ms": 2, "upstream_connect_ms": 3, "upstream_read_ms": 4},
              "cache": {"max_bytes": 1000, "max_file_bytes": 10},
              "routes": [{"prefix": "/api/", "upstream": "backend"}],
-             "upstreams": [{"name": "backend", "servers": ["198.18.0.2:8080", "10.0.0.1:80"]}]}
+             "upstreams": [{"name": "backend", "servers": ["198.18.0.2:8080", "10.0.0.1:80"]}],
+             "trusted_proxies": ["198.18.0.9"]}
             """)
         #expect(configuration.listenPort == 8080)
         #expect(configuration.documentRoot == "/srv/www")
@@ -53,6 +54,7 @@ func configurationError(_ json: String) -> String? {
         let server = try #require(configuration.upstreams.first?.servers.first)
         #expect(server.address == "198.18.0.2" && server.addressValue == 0xC612_0002 && server.port == 8080)
         #expect(configuration.staticFileCache.maxMemoryBytes == 1000)
+        #expect(configuration.trustedProxies == [0xC612_0009])
     }
 
     @Test func partialObjectsKeepTheOtherDefaults() throws {
@@ -104,6 +106,8 @@ func configurationError(_ json: String) -> String? {
                 == "conf/test.json:1: routes[0].prefix: must start with \"/\"")
         #expect(configurationError("{\"upstreams\": [{\"name\": \"p\",\n \"servers\": [\"1.2.3.4\"]}]}")?
             .hasPrefix("conf/test.json:2: upstreams[0].servers[0]: \"1.2.3.4\" is not an IPv4 address") == true)
+        #expect(configurationError("{\"trusted_proxies\": [\"1.2.3\"]}")?
+            .hasPrefix("conf/test.json:1: trusted_proxies[0]: \"1.2.3\" is not an IPv4 address") == true)
         #expect(configurationError("{\"upstreams\": [{\"name\": \"p\", \"servers\": []}]}")
                 == "conf/test.json:1: upstreams[0].servers: must list at least one server")
         #expect(configurationError("{\"server_name\": \"two words\"}")?.hasPrefix("conf/test.json:1: server_name:") == true)

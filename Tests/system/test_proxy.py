@@ -1,7 +1,9 @@
 """The reverse proxy of mtcp-httpd against a kernel upstream in netns mtcp-c:
 bodies both ways byte-exact (Content-Length and chunked), forwarded and
 hop-by-hop fields, upstream connections kept alive, 502 when the upstream is
-down, 504 when it is too slow, and the static site still served beside it."""
+down, 504 when it is too slow, and the static site still served beside it.
+Against a raw-logging upstream: request smuggling attempts arrive framed as
+the proxy read them, and the next client's request arrives intact and alone."""
 
 import hashlib
 import json
@@ -27,8 +29,7 @@ def upstream(topology):
     stop_process_group(proc, grace=5)
 
 
-@pytest.fixture
-def proxy(topology, upstream, request, tmp_path_factory):
+def proxy_configuration(tmp_path_factory):
     configuration = json.loads((REPO / "conf/httpd.json").read_text())
     configuration["routes"] = [{"prefix": "/api/", "upstream": "backend"},
                                {"prefix": "/down/", "upstream": "nobody"}]
@@ -38,8 +39,33 @@ def proxy(topology, upstream, request, tmp_path_factory):
     configuration["limits"]["max_body_bytes"] = 16 << 20
     path = tmp_path_factory.mktemp("proxy") / "httpd.json"
     path.write_text(json.dumps(configuration))
-    with running_appliance(request, tmp_path_factory, ["--http-config", path]) as app:
+    return path
+
+
+@pytest.fixture
+def proxy(topology, upstream, request, tmp_path_factory):
+    with running_appliance(request, tmp_path_factory, ["--http-config", proxy_configuration(tmp_path_factory)]) as app:
         yield app
+
+
+@pytest.fixture
+def raw_upstream(topology, request, tmp_path):
+    """The raw-logging upstream, with the options of the test's `upstream_options` mark."""
+    mark = request.node.get_closest_marker("upstream_options")
+    log = tmp_path / "upstream"
+    log.mkdir()
+    proc = subprocess.Popen(["ip", "netns", "exec", NS_CLIENT, SYSTEM_PYTHON, str(TOOLS / "upstream_server.py"),
+                             "--port", str(UPSTREAM_PORT), "--raw-log", str(log), *(mark.args if mark else ())],
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert proc.stdout.readline().strip() == "ready"
+    yield log
+    stop_process_group(proc, grace=5)
+
+
+@pytest.fixture
+def raw_proxy(raw_upstream, request, tmp_path_factory):
+    with running_appliance(request, tmp_path_factory, ["--http-config", proxy_configuration(tmp_path_factory)]):
+        yield raw_upstream
 
 
 def curl(*args, timeout=60):
@@ -114,3 +140,78 @@ def test_many_clients_through_the_proxy(proxy):
     assert result.returncode == 0, describe(result)
     assert "Failed requests:        0" in result.stdout, result.stdout
     assert "Complete requests:      400" in result.stdout, result.stdout
+
+
+# Against the raw-logging upstream (issue 27).
+
+ADDED = "X-Forwarded-For: 198.18.0.2\r\nX-Forwarded-Proto: http\r\nVia: 1.1 mtcp-httpd\r\nConnection: keep-alive\r\n\r\n"
+VICTIM = "GET /api/victim HTTP/1.1\r\nHost: h\r\nCookie: secret=1\r\n\r\n"
+VICTIM_FORWARDED = "GET /api/victim HTTP/1.1\r\nHost: h\r\nCookie: secret=1\r\n" + ADDED
+
+
+def raw_exchanges(*connections):
+    """Runs raw_client.py's script (a list of connections, each a list of steps)."""
+    result = ns(NS_CLIENT, SYSTEM_PYTHON, str(TOOLS / "raw_client.py"), APPLIANCE_ADDR, "80",
+                json.dumps(list(connections)))
+    assert result.returncode == 0, describe(result)
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def upstream_received(log):
+    """The requests the upstream found, in order, after checking that each
+    connection received exactly its requests, nothing before, between or after."""
+    requests = [json.loads(line) for line in (log / "requests.jsonl").read_text().splitlines()]
+    for path in log.glob("conn-*.bin"):
+        number = int(path.stem.split("-")[1])
+        mine = "".join(bytes.fromhex(entry["hex"]).decode("latin-1") for entry in requests
+                       if entry["connection"] == number)
+        assert path.read_bytes().decode("latin-1") == mine, f"connection {number} received more than its requests"
+    return [bytes.fromhex(entry["hex"]).decode("latin-1") for entry in requests]
+
+
+SMUGGLED = "GET /api/admin HTTP/1.1\r\nHost: h\r\nX: "
+SMUGGLING = {
+    "content-length": ("GET /api/x HTTP/1.1\r\nHost: h\r\nContent-Length: 37\r\nConnection: Content-Length\r\n\r\n"
+                       + SMUGGLED,
+                       "GET /api/x HTTP/1.1\r\nHost: h\r\nContent-Length: 37\r\n" + ADDED + SMUGGLED),
+    "host": ("GET /api/x HTTP/1.1\r\nHost: h\r\nConnection: Host\r\n\r\n",
+             "GET /api/x HTTP/1.1\r\nHost: h\r\n" + ADDED),
+    "transfer-encoding": ("POST /api/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+                          "Connection: Transfer-Encoding\r\n\r\n25\r\n" + SMUGGLED + "\r\n0\r\n\r\n",
+                          "POST /api/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n" + ADDED
+                          + "25\r\n" + SMUGGLED + "\r\n0\r\n\r\n"),
+}
+
+
+@pytest.mark.parametrize("variant", SMUGGLING)
+def test_connection_cannot_strip_framing_or_host(raw_proxy, variant):
+    attack, forwarded = SMUGGLING[variant]
+    result = raw_exchanges([["send", attack], ["response"]], [["send", VICTIM], ["response"]])
+    assert [text.split("\r\n")[0] for text in result["received"]] == ["HTTP/1.1 200 OK"] * 2, result
+    assert upstream_received(raw_proxy) == [forwarded, VICTIM_FORWARDED]
+
+
+@pytest.mark.upstream_options("--early", "401")
+def test_body_left_by_an_early_401_is_not_a_request(raw_proxy):
+    smuggled = "GET /api/smuggled HTTP/1.1\r\nHost: h\r\n\r\n"
+    head = f"POST /api/x HTTP/1.1\r\nHost: h\r\nContent-Length: {len(smuggled)}\r\n\r\n"
+    result = raw_exchanges([["send", head], ["response"], ["send", smuggled], ["close"]],
+                           [["send", VICTIM], ["response"]])
+    attacker, victim = result["received"]
+    assert attacker.startswith("HTTP/1.1 401 ") and "\r\nConnection: close\r\n" in attacker, attacker
+    assert attacker.count("HTTP/1.1") == 1 and result["closed"][0], result
+    assert victim.startswith("HTTP/1.1 401 "), victim
+    # The early answer leaves the upstream connection mid-body: it is not reused,
+    # and the body reaches the upstream as body or not at all, never as a request.
+    requests = [bytes.fromhex(json.loads(line)["hex"]).decode("latin-1")
+                for line in (raw_proxy / "requests.jsonl").read_text().splitlines()]
+    assert not any(text.startswith("GET /api/smuggled") for text in requests), requests
+    heads = b"".join(path.read_bytes() for path in raw_proxy.glob("conn-*.bin")).decode("latin-1")
+    assert heads.count("GET /api/smuggled") <= 1 and heads.count(VICTIM_FORWARDED) == 1, heads
+
+
+@pytest.mark.upstream_options("--http10")
+def test_http10_upstream_is_relayed_as_http11_and_closes(raw_proxy):
+    result = raw_exchanges([["send", "GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n"], ["close"]])
+    assert result["received"] == ["HTTP/1.1 200 OK\r\nVia: 1.1 mtcp-httpd\r\nConnection: close\r\n\r\nok"], result
+    assert result["closed"] == [True]

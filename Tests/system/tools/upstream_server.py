@@ -2,12 +2,25 @@
 GET /api/echo-path answers the path; GET /api/slow waits 5 s; GET /api/big
 sends N pseudo-random bytes (?n=); POST answers the SHA-256 of the body
 (Content-Length or chunked); GET /api/chunked answers with a chunked body;
-every response says which request headers it saw (X-Seen-*)."""
+every response says which request headers it saw (X-Seen-*).
+
+With --raw-log DIR it is instead a raw-logging upstream: each connection's
+bytes go, exactly as received, to DIR/conn-N.bin; the requests found in them
+(framed by Content-Length or chunked, as a strict server frames them) are
+appended to DIR/requests.jsonl as hex, one JSON line each with the connection
+number; each request is answered `200` with a 2-byte body, or with --early
+STATUS as soon as its head is complete (an early answer, its body unread).
+With --http10 the answer is `HTTP/1.0 200 OK` delimited by the close."""
 
 import argparse
 import hashlib
 import http.server
+import itertools
+import json
+import os
 import random
+import socket
+import threading
 import time
 
 
@@ -67,11 +80,83 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
 
+def request_end(data, start):
+    """Where the request starting at `start` ends, or None while incomplete
+    (or when its framing is not understood: then nothing more is framed)."""
+    head_end = data.find(b"\r\n\r\n", start)
+    if head_end < 0:
+        return None
+    body = head_end + 4
+    fields = {}
+    for line in data[start:head_end].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        fields.setdefault(name.strip().lower(), []).append(value.strip())
+    if b"chunked" in b",".join(fields.get(b"transfer-encoding", [])).lower():
+        position = body
+        while True:
+            line_end = data.find(b"\r\n", position)
+            if line_end < 0:
+                return None
+            size = int(data[position:line_end].split(b";")[0], 16)
+            position = line_end + 2
+            if size == 0:
+                trailer_end = data.find(b"\r\n\r\n", position - 2)
+                return None if trailer_end < 0 else trailer_end + 4
+            position += size + 2
+            if position > len(data):
+                return None
+    length = int(fields.get(b"content-length", [b"0"])[0])
+    return body + length if body + length <= len(data) else None
+
+
+def serve_raw(connection, number, args):
+    log = open(os.path.join(args.raw_log, f"conn-{number}.bin"), "wb", buffering=0)
+    data = b""
+    start = 0
+    answered_head = False
+    ok = b"HTTP/1.0 200 OK\r\n\r\nok" if args.http10 else b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    early = b"HTTP/1.1 %d Early\r\nContent-Length: 0\r\n\r\n" % args.early if args.early else None
+    with connection:
+        while True:
+            chunk = connection.recv(65536)
+            if not chunk:
+                return
+            log.write(chunk)
+            data += chunk
+            while True:
+                if early and not answered_head and data.find(b"\r\n\r\n", start) >= 0:
+                    connection.sendall(early)
+                    answered_head = True
+                end = request_end(data, start)
+                if end is None:
+                    break
+                with open(os.path.join(args.raw_log, "requests.jsonl"), "a") as requests:
+                    requests.write(json.dumps({"connection": number, "hex": data[start:end].hex()}) + "\n")
+                start = end
+                answered_head = False
+                if not early:
+                    connection.sendall(ok)
+                    if args.http10:
+                        return
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="198.18.0.2")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--raw-log")
+    parser.add_argument("--early", type=int)
+    parser.add_argument("--http10", action="store_true")
     args = parser.parse_args()
+    if args.raw_log:
+        listener = socket.create_server((args.host, args.port), reuse_port=False)
+        print("ready", flush=True)
+        try:
+            for number in itertools.count():
+                connection, _ = listener.accept()
+                threading.Thread(target=serve_raw, args=(connection, number, args), daemon=True).start()
+        except KeyboardInterrupt:
+            return  # the fixture's stop
     server = Server((args.host, args.port), Handler)
     print("ready", flush=True)
     server.serve_forever()

@@ -1,0 +1,108 @@
+@testable import MTCP
+import MTCPHTTP
+
+/// A kernel-like upstream for the proxy's tests, listening on the test client's
+/// engine: it logs the exact bytes each connection received, splits them into
+/// requests with the project's strict parser (as a correct upstream would), and
+/// answers each one with `response`.
+final class ScriptedUpstream {
+    static let port: UInt16 = 8080
+
+    /// One accepted connection: its bytes, and the requests found in them.
+    final class Connection {
+        let id: ConnectionID
+        var received: [UInt8] = []
+        /// Each complete request, head and body, exactly as received.
+        var requests: [[UInt8]] = []
+        /// Bytes to write back.
+        var pending: [UInt8] = []
+        var closed = false
+        fileprivate var requestStart = 0
+        fileprivate var parser = HTTPRequestParser()
+        fileprivate var head: HTTPRequestHead?
+        fileprivate var bodyLeft = 0
+        fileprivate var chunks: HTTPChunkedDecoder?
+
+        init(id: ConnectionID) { self.id = id }
+
+        var text: String { String(decoding: received, as: UTF8.self) }
+        var requestTexts: [String] { requests.map { String(decoding: $0, as: UTF8.self) } }
+    }
+
+    let listener: ListenerID
+    var connections: [Connection] = []
+    /// The answer to each request.
+    var response = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
+    /// Answer as soon as a head is complete, before its body (an early 401).
+    var answersBeforeBody = false
+    /// Close after each response (the end of a close-delimited body).
+    var closesAfterResponse = false
+
+    init(_ engine: inout Engine<VirtualPort>) {
+        listener = try! engine.listen(port: Self.port)
+    }
+
+    /// Every request received, over all connections, in the order the connections opened.
+    var allRequests: [String] { connections.flatMap(\.requestTexts) }
+
+    func drive(_ engine: inout Engine<VirtualPort>, now: Instant, scratch: UnsafeMutableRawBufferPointer) {
+        while let id = engine.accept(listener) { connections.append(Connection(id: id)) }
+        for connection in connections where !connection.closed {
+            while true {
+                guard let count = try? engine.read(connection.id, into: scratch, now: now) else { break }
+                if count == 0 {
+                    engine.close(connection.id, now: now)
+                    connection.closed = true
+                    break
+                }
+                connection.received += scratch[0..<count]
+            }
+            split(connection)
+            if !connection.pending.isEmpty,
+               let count = connection.pending.withUnsafeBytes({ try? engine.write(connection.id, $0) }) {
+                connection.pending.removeFirst(count)
+                if connection.pending.isEmpty && closesAfterResponse && !connection.closed {
+                    engine.close(connection.id, now: now)
+                    connection.closed = true
+                }
+            }
+        }
+    }
+
+    /// Finds the requests complete in what the connection received.
+    private func split(_ connection: Connection) {
+        while connection.requestStart < connection.received.count {
+            let start = connection.requestStart
+            if connection.head == nil {
+                let parsed = connection.received[start...].withUnsafeBytes { try? connection.parser.parse($0) }
+                guard let head = parsed ?? nil else { return }
+                connection.head = head
+                switch head.body {
+                case .none: connection.bodyLeft = 0
+                case .contentLength(let length): connection.bodyLeft = length
+                case .chunked: connection.chunks = HTTPChunkedDecoder()
+                }
+                if answersBeforeBody { connection.pending += response }
+            }
+            guard let head = connection.head else { return }
+            var end = start + head.headLength
+            if var chunks = connection.chunks {
+                // The decoder hands back one piece a call; from the body's start each time.
+                while !chunks.isComplete {
+                    guard let output = connection.received[end...].withUnsafeBytes({ try? chunks.decode($0) }),
+                          output.consumed > 0 || output.isComplete else { return }
+                    end += output.consumed
+                }
+            } else {
+                end += connection.bodyLeft
+                guard end <= connection.received.count else { return }
+            }
+            connection.requests.append(Array(connection.received[start..<end]))
+            if !answersBeforeBody { connection.pending += response }
+            connection.requestStart = end
+            connection.head = nil
+            connection.chunks = nil
+            connection.parser.reset()
+        }
+    }
+}
