@@ -12,7 +12,14 @@ import MTCPTLS
 /// loop: requests start on the core's `OpenLoopSchedule`, on an idle
 /// keep-alive connection or a new one (up to the core's share of `-c`); a
 /// request that finds none waits, and its latency still counts from its
-/// intended start.
+/// intended start. Requests still waiting when the run ends were never sent:
+/// they are the run's shortfall, counted unfinished (see `abandonBacklog`).
+///
+/// The latency distribution holds every completed request, every request
+/// that timed out (at its timeout) and every one that never finished (at the
+/// run's end), each from its (intended) start: a server that stalls cannot
+/// make its tail look better by not answering. Failures that end early
+/// (refused, bad status, ...) stay out of it: they would read as fast responses.
 ///
 /// Per-request work touches only memory allocated in `start`: the slot of
 /// the connection (indexed by socket index), the prepared request bytes, the
@@ -38,8 +45,9 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         var connectStarted = Instant.zero
         /// Where the current request's latency counts from.
         var origin = Instant.zero
-        /// When the request was completely written (time to first byte counts from here).
-        var sent = Instant.zero
+        /// When the current request was completely written (time to first
+        /// byte counts from here); nil while it is still being written.
+        var sent: Instant?
         /// Connect or response deadline.
         var deadline = Instant.zero
         var bytesRead = 0
@@ -92,6 +100,8 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     private var measureFrom = Instant.zero
     private var stopIssuingAt: Instant?
     private var stopping = false
+    /// Open loop: the requests due but never sent have been counted.
+    private var backlogAbandoned = false
     private var nextScan = Instant.zero
     private var nextPublish = Instant.zero
 
@@ -172,6 +182,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         let now = context.now
         if startedAt == nil { begin(at: now) }
         issue(&context, now: now)
+        if !mayIssue(now: now) { abandonBacklog(now: now) }
         let count = context.wait(poll, into: events)
         for index in 0..<count {
             let event = events[index]
@@ -197,7 +208,32 @@ struct HTTPLoad: EngineApplication, ~Copyable {
 
     mutating func stopAccepting<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
         stopping = true
+        abandonBacklog(now: context.now)
         closeIdle(&context)
+    }
+
+    /// Open loop, once no more requests start: counts those whose intended
+    /// start had come (before the end of `-d`, or before the stop) but that
+    /// never got a connection. Each is unfinished, and enters the latency
+    /// distribution at the time from its intended start to now, so an offered
+    /// rate that was not achieved shows in the shortfall and in the tail
+    /// instead of vanishing.
+    private mutating func abandonBacklog(now: Instant) {
+        guard let schedule, !backlogAbandoned else { return }
+        backlogAbandoned = true
+        let end = stopIssuingAt.map { min($0, now) } ?? now
+        var index = issued
+        while index < requestLimit ?? .max {
+            let intended = schedule.intendedStart(of: index)
+            guard intended < end else { break }
+            if intended >= measureFrom {
+                counts.shortfall += 1
+                histograms.recordLatency(now.since(intended), entry: picker.pick(random.next()))
+            } else {
+                counts.warmup += 1
+            }
+            index += 1
+        }
     }
 
     /// Closes the idle keep-alive connections (no request will need them).
@@ -210,13 +246,16 @@ struct HTTPLoad: EngineApplication, ~Copyable {
 
     /// Also publishes the final figures: after a stop signal the runtime asks
     /// this until the connections are done or the grace period ends, and
-    /// measured requests still in flight at that point count as unfinished.
+    /// measured requests still in flight at that point count as unfinished,
+    /// in the latency distribution at the time from their start to now.
     func isFinished<Device: PacketDevice>(_ context: borrowing SocketContext<Device>) -> Bool {
         var final = counts
+        var finalHistograms = histograms
         for slot in 0..<highWater where slots[slot].phase != .free && slots[slot].phase != .idle && slots[slot].measured {
-            final.unfinished += 1
+            final.inFlightAtEnd += 1
+            finalHistograms.recordLatency(context.now.since(slots[slot].origin), entry: slots[slot].entry)
         }
-        board.publish(core: core, histograms)
+        board.publish(core: core, finalHistograms)
         board.publish(core: core, final)
         return context.socketCount == 0
     }
@@ -324,6 +363,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         slots[slot].origin = origin
         slots[slot].measured = origin >= measureFrom
         slots[slot].written = 0
+        slots[slot].sent = nil
         slots[slot].sawFirstByte = false
         slots[slot].bytesRead = 0
         slots[slot].bodyMismatch = false
@@ -459,7 +499,9 @@ struct HTTPLoad: EngineApplication, ~Copyable {
             }
             if !slots[slot].sawFirstByte {
                 slots[slot].sawFirstByte = true
-                if slots[slot].measured { histograms.firstByte.record(now.since(slots[slot].sent)) }
+                // A response that begins before the request is fully written (a
+                // server answering early) has no time to first byte.
+                if slots[slot].measured, let sent = slots[slot].sent { histograms.firstByte.record(now.since(sent)) }
             }
             slots[slot].bytesRead += count
             let bytes = UnsafeRawBufferPointer(rebasing: scratch[0..<count])
@@ -543,7 +585,8 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         }
     }
 
-    /// Counts the end of the slot's current request.
+    /// Counts the end of the slot's current request. A timeout enters the
+    /// latency distribution at its deadline (or earlier, when the stack gave up first).
     private mutating func account(_ slot: Int, error: ErrorClass?, now: Instant) {
         guard slots[slot].measured else {
             counts.warmup += 1
@@ -551,11 +594,13 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         }
         if let error {
             counts.errors[error] += 1
+            if error.isTimeout {
+                let end = min(now, slots[slot].deadline)
+                histograms.recordLatency(end.since(slots[slot].origin), entry: slots[slot].entry)
+            }
         } else {
             counts.completed += 1
-            let latency = now.since(slots[slot].origin)
-            histograms.latency.record(latency)
-            histograms.latencyByEntry[slots[slot].entry].record(latency)
+            histograms.recordLatency(now.since(slots[slot].origin), entry: slots[slot].entry)
         }
         counts.bytesRead += slots[slot].bytesRead
         counts.lastMeasured = now

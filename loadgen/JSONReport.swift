@@ -1,7 +1,7 @@
 import Foundation
 
 /// `--json FILE`: the summary's figures and the per-second series, for
-/// scripts and plots. Times in microseconds, rates per second. The only use of
+/// scripts and plots. Times in microseconds (with nanosecond digits), rates per second. The only use of
 /// Foundation in the load generator, after the run.
 struct JSONReport: Encodable {
     struct Setup: Encodable {
@@ -20,11 +20,11 @@ struct JSONReport: Encodable {
         var count: UInt64
         var mean: Double
         var stdev: Double
-        var max: UInt64
-        var p50: UInt64
-        var p90: UInt64
-        var p99: UInt64
-        var p99_9: UInt64
+        var max: Double
+        var p50: Double
+        var p90: Double
+        var p99: Double
+        var p99_9: Double
 
         init(_ distribution: Distribution) {
             count = distribution.count
@@ -46,9 +46,20 @@ struct JSONReport: Encodable {
     }
 
     var setup: Setup
+    /// Measured requests: `attempted + shortfall = completed + errors + unfinished`.
+    var scheduled: Int
+    /// Measured requests sent (or a connection opened for them).
     var attempted: Int
+    /// Open loop: requests due before the end that were never sent.
+    var shortfall: Int
+    /// Open loop: false when some scheduled requests were never sent.
+    var offeredRateAchieved: Bool?
     var completed: Int
+    /// In flight at the end, plus the shortfall.
     var unfinished: Int
+    var inFlightAtEnd: Int
+    /// What the latency distribution holds besides completed requests.
+    var latencyIncludes: LatencyIncludes
     var warmupRequests: Int
     var errors: [String: Int]
     var elapsedSeconds: Double
@@ -73,6 +84,14 @@ struct JSONReport: Encodable {
         var handshakesPerSecond: Double
     }
 
+    struct LatencyIncludes: Encodable {
+        var completed: Int
+        /// At their timeout.
+        var timedOut: Int
+        /// At the run's end.
+        var unfinished: Int
+    }
+
     struct URLFigures: Encodable {
         var url: String
         var latency: Figures
@@ -85,9 +104,15 @@ struct JSONReport: Encodable {
                       openLoopRate: plan.rate, durationSeconds: plan.duration.map { Double($0.nanoseconds) / 1e9 },
                       totalRequests: plan.totalRequests, warmupSeconds: Double(plan.warmup.nanoseconds) / 1e9)
         let counts = result.counts
+        scheduled = counts.scheduled
         attempted = counts.attempted
+        shortfall = counts.shortfall
+        offeredRateAchieved = plan.rate.map { _ in counts.shortfall == 0 }
         completed = counts.completed
         unfinished = counts.unfinished
+        inFlightAtEnd = counts.inFlightAtEnd
+        latencyIncludes = LatencyIncludes(completed: counts.completed, timedOut: counts.timedOut,
+                                          unfinished: counts.unfinished)
         warmupRequests = counts.warmup
         errors = Dictionary(uniqueKeysWithValues: ErrorClass.allCases.map { ($0.name, counts.errors[$0]) })
         elapsedSeconds = result.elapsedSeconds

@@ -15,9 +15,9 @@ import Testing
         let values = figures.percentiles.map(\.value)
         // Three significant digits: within 0.1% of the exact values.
         for (value, exact) in zip(values, [500_000.0, 900_000, 990_000, 999_000]) {
-            #expect(abs(Double(value) - exact) <= exact * 0.001, "\(value) vs \(exact)")
+            #expect(abs(value - exact) <= exact * 0.001, "\(value) vs \(exact)")
         }
-        #expect(abs(Double(figures.max) - 1_000_000) <= 1000)
+        #expect(abs(figures.max - 1_000_000) <= 1000)
         #expect(abs(figures.mean - 500_500) <= 500)
     }
 
@@ -27,7 +27,7 @@ import Testing
         histograms.latency.record(.seconds(1000))
         #expect(histograms.latency.totalCount == 2)
         #expect(histograms.latency.min == 1)
-        #expect(histograms.latency.max >= LatencyHistograms.highestMicroseconds)
+        #expect(histograms.latency.max >= LatencyHistograms.highestNanoseconds)
     }
 
     @Test func coresMergeIntoOneDistribution() {
@@ -38,7 +38,7 @@ import Testing
         first.add(second)
         let figures = Distribution(first.latency)
         #expect(figures.count == 100)
-        #expect(figures.percentiles[0].value == 100)  // p50
+        #expect(abs(figures.percentiles[0].value - 100) <= 0.1)  // p50
         #expect(figures.percentiles[2].value >= 9_990)  // p99 comes from the slow core
     }
 

@@ -1,0 +1,85 @@
+import Histogram
+import MTCP
+import Testing
+
+@testable import mtcp_loadgen
+
+/// The figures of `HTTPLoad` against a scripted server on the virtual link:
+/// under overload, stalls and silence they must never look better than what
+/// happened (issue 29).
+@Suite struct LoadgenHonestyTests {
+    /// 1000 requests/s offered for 0.5 s to one connection that takes 10 ms a
+    /// response: about 50 can be sent. The other ~450 were scheduled and never
+    /// sent; they count as unfinished, and the tail shows their wait.
+    @Test func openLoopShortfallIsCountedAndInTheTail() {
+        let script = ScriptedHTTPServer { _ in .respond(ScriptedHTTPServer.ok, after: .milliseconds(10)) }
+        var network = LoadgenTestNetwork(plan: LoadgenTestNetwork.plan(duration: 0.5, rate: 1000,
+                                                                       requestsPerConnection: 1_000_000),
+                                         script: script)
+        let (counts, histograms) = network.run(for: .seconds(3))
+        #expect(counts.scheduled == 500)
+        #expect(counts.attempted + counts.shortfall == counts.scheduled)
+        #expect(counts.completed + counts.errors.total + counts.unfinished == counts.scheduled)
+        #expect((40...60).contains(counts.completed), "\(counts)")
+        #expect(counts.shortfall >= 430, "\(counts)")
+        // Every scheduled request is in the distribution; the last never-sent ones waited ~0.5 s.
+        #expect(histograms.latency.totalCount == UInt64(counts.scheduled))
+        #expect(Distribution(histograms.latency).percentiles[2].value >= 400_000)
+        #expect(LoadSummary(result: result(counts, histograms), url: "u").text
+            .contains("NOT achieved"))
+    }
+
+    /// Closed loop, 10 requests; the server never answers the fourth. It times
+    /// out after 0.2 s and is in the distribution at its timeout.
+    @Test func timeoutsAreInTheTailAtTheirTimeout() {
+        let script = ScriptedHTTPServer { $0 == 3 ? .never : .respond(ScriptedHTTPServer.ok, close: true) }
+        var network = LoadgenTestNetwork(plan: LoadgenTestNetwork.plan(total: 10, readTimeout: 0.2), script: script)
+        let (counts, histograms) = network.run(for: .seconds(3))
+        #expect(counts.completed == 9 && counts.errors[.readTimeout] == 1 && counts.unfinished == 0, "\(counts)")
+        #expect(histograms.latency.totalCount == 10)
+        let maximum = Distribution(histograms.latency).max
+        #expect(maximum >= 200_000 && maximum < 205_000, "\(maximum)")
+    }
+
+    /// The server answers the first two requests and then nothing; the run is
+    /// stopped after 1 s with one request hanging (timeout 10 s). It is
+    /// unfinished, and in the distribution at the run's end.
+    @Test func unfinishedRequestsAreInTheTailAtTheRunsEnd() {
+        let script = ScriptedHTTPServer { $0 < 2 ? .respond(ScriptedHTTPServer.ok, close: true) : .never }
+        var network = LoadgenTestNetwork(plan: LoadgenTestNetwork.plan(total: 5, readTimeout: 10), script: script)
+        let (counts, histograms) = network.run(for: .seconds(1))
+        #expect(counts.completed == 2 && counts.inFlightAtEnd == 1 && counts.unfinished == 1, "\(counts)")
+        #expect(histograms.latency.totalCount == 3)
+        #expect(Distribution(histograms.latency).max >= 900_000)
+    }
+
+    /// A server that answers before reading the request: the response is
+    /// complete while the request (a large one, through a small send buffer)
+    /// is still being written. It has no time to first byte; before the fix
+    /// it counted from `Instant.zero` (here 1000 s before), clamped to 100 s.
+    @Test func timeToFirstByteNeverCountsFromAnUnsentRequest() {
+        let big = "X-Pad: " + String(repeating: "a", count: 60_000)
+        let script = ScriptedHTTPServer(greeting: ScriptedHTTPServer.ok) { _ in .never }
+        var network = LoadgenTestNetwork(plan: LoadgenTestNetwork.plan(total: 3, headers: [big]), script: script,
+                                         clientSendBuffer: 4096)
+        let (counts, histograms) = network.run(for: .seconds(2))
+        #expect(counts.completed == 3, "\(counts)")
+        #expect(histograms.firstByte.totalCount == 0 || histograms.firstByte.max <= histograms.latency.max)
+    }
+
+    private func result(_ counts: LoadCounts, _ histograms: LatencyHistograms) -> LoadResult {
+        LoadResult(plan: LoadgenTestNetwork.plan(duration: 0.5, rate: 1000), cores: 1, counts: counts,
+                   histograms: histograms, series: [], measuredFrom: LoadgenTestNetwork.startTime, failures: [])
+    }
+}
+
+@Suite struct LatencyResolutionTests {
+    /// 5.4 µs round trips: whole microseconds would read 5 µs (mean and every percentile).
+    @Test func latenciesKeepNanoseconds() {
+        var histograms = LatencyHistograms(entries: 1)
+        for _ in 0..<100 { histograms.latency.record(TimeSpan(nanoseconds: 5_400)) }
+        let figures = Distribution(histograms.latency)
+        #expect(abs(figures.mean - 5.4) < 0.01, "\(figures.mean)")
+        #expect(abs(figures.percentiles[0].value - 5.4) < 0.01)
+    }
+}
