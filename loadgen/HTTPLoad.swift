@@ -52,7 +52,8 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         var deadline = Instant.zero
         var bytesRead = 0
         var bodyMismatch = false
-        var parser = HTTPResponseParser()
+        /// A user agent's parser: obs-folds read as spaces (RFC 9112 §5.2).
+        var parser = HTTPResponseParser(acceptsObsFold: true)
         /// With TLS: the connection's stream, which every byte passes through.
         var tls: TLSStream?
         var handshakeStarted = Instant.zero

@@ -13,6 +13,9 @@
 /// response allocates nothing, and one parser per connection is reused with
 /// `reset(expectingBody:)`. Anything malformed ends in a classified
 /// `HTTPResponseParseError`; after an error the parser must be reset.
+///
+/// `maximumHeadBytes` bounds everything that is not body: the head, any
+/// interim (1xx) heads before it and the trailer section.
 public struct HTTPResponseParser: Sendable {
     /// The status code of the final (non-1xx) response, once the status line is read.
     public private(set) var status: UInt16 = 0
@@ -28,6 +31,8 @@ public struct HTTPResponseParser: Sendable {
     public private(set) var keepAlive = false
     /// Bytes of the final response's head (status line to the empty line).
     public private(set) var headBytes = 0
+    /// Bytes of all heads (interim ones too) and trailers: what `maximumHeadBytes` bounds.
+    private var sectionBytes = 0
     /// Body bytes handed to the closure so far (chunked: decoded data only).
     public private(set) var bodyBytes = 0
     /// The status line and header fields are complete.
@@ -39,6 +44,10 @@ public struct HTTPResponseParser: Sendable {
 
     /// The largest status line plus header section accepted.
     public let maximumHeadBytes: Int
+    /// An obs-fold (a field line starting with whitespace) continues the field
+    /// before it, read as spaces, as RFC 9112 §5.2 requires of a user agent;
+    /// otherwise (a proxy, which forwards the bytes) it is rejected.
+    public let acceptsObsFold: Bool
 
     private var state = State.version
     private var expectsBody = true
@@ -57,18 +66,24 @@ public struct HTTPResponseParser: Sendable {
     private var connectionKeepAlive = false
     private var sawTransferEncoding = false
     private var inTrailers = false
+    /// A field value ended at its line end: it is interpreted once the next
+    /// line shows it is not continued by an obs-fold.
+    private var valuePending = false
+    /// Where the pending value's bytes stood (`.valueStart` or `.value`), to resume after a fold.
+    private var pendingState = State.value
 
-    /// - Parameter maximumHeadBytes: responses with a larger head fail with
-    ///   `.headTooLarge` instead of growing anything.
-    public init(maximumHeadBytes: Int = 64 * 1024) {
+    /// - Parameter maximumHeadBytes: responses with a larger head (interim heads
+    ///   and trailers included) fail with `.headTooLarge` instead of growing anything.
+    public init(maximumHeadBytes: Int = 64 * 1024, acceptsObsFold: Bool = false) {
         self.maximumHeadBytes = maximumHeadBytes
+        self.acceptsObsFold = acceptsObsFold
     }
 
     /// Makes the parser ready for the next response on the connection.
     /// - Parameter expectingBody: false for the response to a HEAD request,
     ///   whose framing fields describe a body that is not sent (RFC 9110 §9.3.2).
     public mutating func reset(expectingBody: Bool = true) {
-        self = HTTPResponseParser(maximumHeadBytes: maximumHeadBytes)
+        self = HTTPResponseParser(maximumHeadBytes: maximumHeadBytes, acceptsObsFold: acceptsObsFold)
         self.expectsBody = expectingBody
     }
 
@@ -100,22 +115,25 @@ public struct HTTPResponseParser: Sendable {
             }
             let run = uninterestingRun(bytes, from: index)
             if run > 0 {
-                if !isHeadComplete {
-                    headBytes += run
-                    if headBytes > maximumHeadBytes { throw .headTooLarge }
-                }
+                try countSection(run)
                 index += run
                 continue
             }
             let byte = bytes[index]
             index += 1
-            if !isHeadComplete {
-                headBytes += 1
-                if headBytes > maximumHeadBytes { throw .headTooLarge }
-            }
+            try countSection(1)
             try step(byte)
         }
         return index
+    }
+
+    /// Counts head or trailer bytes against `maximumHeadBytes` (chunk-size lines are body framing).
+    @inline(__always)
+    private mutating func countSection(_ count: Int) throws(HTTPResponseParseError) {
+        guard !isHeadComplete || inTrailers else { return }
+        if !isHeadComplete { headBytes += count }
+        sectionBytes += count
+        if sectionBytes > maximumHeadBytes { throw .headTooLarge }
     }
 
     /// The connection reached end of stream: completes a body delimited by the
@@ -133,7 +151,7 @@ public struct HTTPResponseParser: Sendable {
         case version, minorVersion, statusSpace, statusCode, reason, statusLF
         case lineStart, headLF, name, valueStart, value, valueLF
         case body, untilClose
-        case chunkSize, chunkExtension, chunkSizeLF, chunkData, chunkDataCR, chunkDataLF
+        case chunkSize, chunkSizeWhitespace, chunkExtension, chunkSizeLF, chunkData, chunkDataCR, chunkDataLF
     }
 
     /// The fields that frame the message; bits for `nameCandidates`.
@@ -205,6 +223,13 @@ public struct HTTPResponseParser: Sendable {
             state = .lineStart
         case .chunkSize:
             try chunkSizeByte(byte)
+        case .chunkSizeWhitespace:
+            switch byte {
+            case UInt8(ascii: " "), UInt8(ascii: "\t"): break
+            case UInt8(ascii: ";"): state = .chunkExtension
+            case UInt8(ascii: "\r"): state = .chunkSizeLF
+            default: throw .invalidChunk
+            }
         case .chunkExtension:
             if byte == UInt8(ascii: "\r") {
                 state = .chunkSizeLF
@@ -250,12 +275,24 @@ public struct HTTPResponseParser: Sendable {
         return end - start
     }
 
-    /// The first byte of a field line, or of the empty line that ends the fields.
+    /// The first byte of a field line, of an obs-fold continuing the previous
+    /// one, or of the empty line that ends the fields.
     private mutating func startLine(_ byte: UInt8) throws(HTTPResponseParseError) {
+        let isSpace = byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
+        if isSpace && valuePending && acceptsObsFold {
+            // obs-fold: the line break and this whitespace read as one space.
+            valuePending = false
+            state = pendingState
+            return try valueByte(UInt8(ascii: " "))
+        }
+        if valuePending {
+            valuePending = false
+            try endOfValue()
+        }
         if byte == UInt8(ascii: "\r") {
             state = .headLF
-        } else if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") {
-            throw .invalidHeader  // obs-fold (RFC 9112 §5.2), or whitespace before a name
+        } else if isSpace {
+            throw .invalidHeader  // obs-fold (RFC 9112 §5.2) not accepted, or whitespace before the first name
         } else if byte == UInt8(ascii: "\n") {
             throw .invalidLineEnding
         } else {
@@ -312,7 +349,8 @@ public struct HTTPResponseParser: Sendable {
 
     private mutating func valueByte(_ byte: UInt8) throws(HTTPResponseParseError) {
         if byte == UInt8(ascii: "\r") {
-            try endOfValue()
+            pendingState = state
+            valuePending = true
             state = .valueLF
             return
         }
@@ -375,8 +413,10 @@ public struct HTTPResponseParser: Sendable {
             // An interim response (100 Continue, 103 Early Hints): the final one follows.
             let expectsBody = self.expectsBody
             let started = hasStarted
+            let sectionBytes = self.sectionBytes
             reset(expectingBody: expectsBody)
             hasStarted = started
+            self.sectionBytes = sectionBytes
             return
         }
         isHeadComplete = true
@@ -413,7 +453,9 @@ public struct HTTPResponseParser: Sendable {
         guard position > 0 else { throw .invalidChunk }
         switch byte {
         case UInt8(ascii: "\r"): state = .chunkSizeLF
-        case UInt8(ascii: ";"), UInt8(ascii: " "), UInt8(ascii: "\t"): state = .chunkExtension
+        case UInt8(ascii: ";"): state = .chunkExtension
+        // BWS before a `;` (RFC 9112 §7.1.1), and nothing else.
+        case UInt8(ascii: " "), UInt8(ascii: "\t"): state = .chunkSizeWhitespace
         default: throw .invalidChunk
         }
     }

@@ -202,6 +202,10 @@ import Testing
         let command = try LoadgenCommand.parse(["http://198.18.0.1/bench/64.html", "10000", "-N", "1", "-c", "100",
                                                 "-o", "out.txt"])
         #expect(command.totalFlows == 10000 && command.cores == 1 && command.concurrency == 100 && command.output == "out.txt")
+        // epwget takes its configuration file with -f.
+        let configured = try LoadgenCommand.parse(["http://198.18.0.1/", "10", "-f", "conf/epwget.conf"])
+        #expect(configured.config == "conf/epwget.conf")
+        #expect(try LoadgenCommand.parse(["http://198.18.0.1/", "10", "--config", "x.conf"]).config == "x.conf")
         let timed = try LoadgenCommand.parse(["http://198.18.0.1/", "-d", "5", "--rate", "1000", "--warmup", "1",
                                               "--requests-per-connection", "10", "-H", "X-Test: 1", "--http1.0",
                                               "--json", "r.json", "--mix", "cellular"])
