@@ -74,6 +74,9 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     /// Idle keep-alive connections (open loop), as socket indices.
     private var idle = UnsafeMutableBufferPointer<Int32>(start: nil, count: 0)
     private var idleCount = 0
+    /// Requests to start again on a new connection (see `isRetryable`), by their origin.
+    private var retries = UnsafeMutableBufferPointer<Instant>(start: nil, count: 0)
+    private var retryCount = 0
     /// One past the highest slot in use, to bound the timeout scan.
     private var highWater = 0
     private let events = UnsafeMutableBufferPointer<EventPollEvent>.allocate(capacity: 512)
@@ -104,6 +107,10 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     /// Open loop: the requests due but never sent have been counted.
     private var backlogAbandoned = false
     private var nextScan = Instant.zero
+    /// After this side ran out of sockets or ports, no connection is opened
+    /// before this time: retrying every iteration would record a `local`
+    /// error each time (thousands a second) instead of waiting for one to free up.
+    private var openBlockedUntil = Instant.zero
     private var nextPublish = Instant.zero
 
     init(plan: HTTPPlan, core: Int, cores: Int, board: LoadBoard) {
@@ -125,6 +132,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         scratch.deallocate()
         slots.deallocate()
         idle.deallocate()
+        retries.deallocate()
         requestBytes.deallocate()
         bodyBytes.deallocate()
         sha256.deallocate()
@@ -143,6 +151,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         slots = .allocate(capacity: context.socketCapacity)
         slots.initialize(repeating: Slot())
         idle = .allocate(capacity: context.socketCapacity)
+        retries = .allocate(capacity: context.socketCapacity)
         if plan.expectedSHA256 != nil { digests = (0..<context.socketCapacity).map { _ in BodyDigest() } }
         (requestBytes, requestRanges) = Self.pack(plan.requests)
         (bodyBytes, bodyRanges) = Self.pack(plan.expectedBodies)
@@ -197,7 +206,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
             nextScan = now + .milliseconds(10)
             expire(&context, now: now)
         }
-        if counts.openConnections == 0 && !mayIssue(now: now) && !counts.finished {
+        if counts.openConnections == 0 && retryCount == 0 && !mayIssue(now: now) && !counts.finished {
             counts.finished = true
             board.publish(core: core, histograms)
             board.publish(core: core, counts)
@@ -252,9 +261,21 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     func isFinished<Device: PacketDevice>(_ context: borrowing SocketContext<Device>) -> Bool {
         var final = counts
         var finalHistograms = histograms
-        for slot in 0..<highWater where slots[slot].phase != .free && slots[slot].phase != .idle && slots[slot].measured {
+        for slot in 0..<highWater where slots[slot].phase != .free && slots[slot].phase != .idle {
+            guard slots[slot].measured else {
+                final.warmup += 1  // started in the warm-up: counted there, whatever became of it
+                continue
+            }
             final.inFlightAtEnd += 1
             finalHistograms.recordLatency(context.now.since(slots[slot].origin), entry: slots[slot].entry)
+        }
+        for origin in retries[0..<retryCount] {
+            guard origin >= measureFrom else {
+                final.warmup += 1
+                continue
+            }
+            final.inFlightAtEnd += 1
+            finalHistograms.latency.record(context.now.since(origin))  // its entry is picked when it restarts
         }
         board.publish(core: core, finalHistograms)
         board.publish(core: core, final)
@@ -280,6 +301,10 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     /// Starts the requests that are due: closed loop, one per missing
     /// connection; open loop, those whose intended start has passed.
     private mutating func issue<Device: PacketDevice>(_ context: inout SocketContext<Device>, now: Instant) {
+        while retryCount > 0 && !stopping && counts.openConnections < concurrency && now >= openBlockedUntil {
+            retryCount -= 1
+            guard open(&context, origin: retries[retryCount], now: now, retrying: true) else { break }
+        }
         if let schedule {
             while mayIssue(now: now) {
                 let intended = schedule.intendedStart(of: issued)
@@ -289,29 +314,30 @@ struct HTTPLoad: EngineApplication, ~Copyable {
                     let slot = Int(idle[idleCount])
                     begin(request: slot, origin: intended, now: now)
                     send(slot, &context, now: now)
-                } else if counts.openConnections < concurrency {
+                } else if counts.openConnections < concurrency && now >= openBlockedUntil {
                     guard open(&context, origin: intended, now: now) else { break }
                 } else {
                     break  // late: it starts when a connection frees up, its latency counted from `intended`
                 }
             }
         } else {
-            while counts.openConnections < concurrency && mayIssue(now: now) {
+            while counts.openConnections < concurrency && mayIssue(now: now) && now >= openBlockedUntil {
                 guard open(&context, origin: now, now: now) else { break }
             }
         }
     }
 
     /// Opens a connection for a new request whose latency counts from `origin`.
+    /// `retrying`: the request was counted when it first started (see `retry`).
     private mutating func open<Device: PacketDevice>(_ context: inout SocketContext<Device>, origin: Instant,
-                                                     now: Instant) -> Bool {
+                                                     now: Instant, retrying: Bool = false) -> Bool {
         guard let poll else { return false }
         let target = plan.workload.entries[0].target
         let socket: Socket
         do {
             socket = try context.socket()
         } catch {
-            failUnopened(error, origin: origin, now: now)
+            failUnopened(error, origin: origin, now: now, retrying: retrying)
             return false
         }
         do {
@@ -320,7 +346,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         } catch {
             // Out of connections or ports: a request lost on this side.
             try? context.close(socket)
-            failUnopened(error, origin: origin, now: now)
+            failUnopened(error, origin: origin, now: now, retrying: retrying)
             return false
         }
         let slot = Int(socket.index)
@@ -329,7 +355,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
             guard let stream = TLSStream.client(tlsContext, serverName: nil, session: plan.tlsResume ? tlsSession : nil)
             else {
                 try? context.abort(socket)
-                failUnopened(.noResources, origin: origin, now: now)
+                failUnopened(.noResources, origin: origin, now: now, retrying: retrying)
                 return false
             }
             slots[slot].tls = stream
@@ -341,15 +367,16 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         highWater = max(highWater, slot + 1)
         counts.openConnections += 1
         counts.connectionsOpened += 1
-        begin(request: slot, origin: origin, now: now)
+        begin(request: slot, origin: origin, now: now, retrying: retrying)
         return true
     }
 
     /// A request that could not even get a connection: counted as a local error.
-    private mutating func failUnopened(_ error: SocketError, origin: Instant, now: Instant) {
-        issued += 1
+    private mutating func failUnopened(_ error: SocketError, origin: Instant, now: Instant, retrying: Bool) {
+        openBlockedUntil = now + .milliseconds(10)
+        if !retrying { issued += 1 }
         if origin >= measureFrom {
-            counts.attempted += 1
+            if !retrying { counts.attempted += 1 }
             counts.errors[ErrorClass(error, established: false)] += 1
             counts.lastMeasured = now
         } else {
@@ -358,8 +385,8 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     }
 
     /// Assigns the next request to a connection.
-    private mutating func begin(request slot: Int, origin: Instant, now: Instant) {
-        issued += 1
+    private mutating func begin(request slot: Int, origin: Instant, now: Instant, retrying: Bool = false) {
+        if !retrying { issued += 1 }
         slots[slot].entry = picker.pick(random.next())
         slots[slot].origin = origin
         slots[slot].measured = origin >= measureFrom
@@ -371,7 +398,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         slots[slot].parser.reset()
         if slots[slot].phase != .connecting { slots[slot].deadline = now + plan.readTimeout }
         if !digests.isEmpty { digests[slot].restart() }
-        if slots[slot].measured { counts.attempted += 1 }
+        if slots[slot].measured && !retrying { counts.attempted += 1 }
         if slots[slot].phase == .idle { slots[slot].phase = .sending }
     }
 
@@ -469,6 +496,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         } catch .wouldBlock {
             return
         } catch {
+            if case .socket = error, isRetryable(slot) { return retry(slot, &context) }
             return close(slot, &context, error: Self.errorClass(error, established: true))
         }
         if slots[slot].written == range.count {
@@ -488,6 +516,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
             } catch .wouldBlock {
                 return
             } catch {
+                if case .socket(.connectionReset) = error, isRetryable(slot) { return retry(slot, &context) }
                 let established = slots[slot].phase != .connecting
                 return close(slot, &context, error: Self.errorClass(error, established: established))
             }
@@ -495,8 +524,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
                 return endOfStream(slot, &context, now: now)
             }
             guard slots[slot].phase == .awaiting || slots[slot].phase == .sending else {
-                // Bytes nobody asked for (on an idle connection).
-                return close(slot, &context, error: .malformedResponse)
+                return unsolicitedBytes(slot, &context)
             }
             if !slots[slot].sawFirstByte {
                 slots[slot].sawFirstByte = true
@@ -538,12 +566,45 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         return consumed
     }
 
+    /// Bytes on an idle keep-alive connection, after a response that was
+    /// counted complete: that response's framing was wrong (its body went on).
+    /// It counts as malformed after all (its latency, taken when it looked
+    /// complete, stays in the distribution).
+    private mutating func unsolicitedBytes<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>) {
+        if slots[slot].measured {
+            counts.completed -= 1
+            counts.errors[.malformedResponse] += 1
+        }
+        close(slot, &context, error: .malformedResponse)
+    }
+
+    /// A reused keep-alive connection ended before any byte of the response to
+    /// the request just written: the server closed it (its keep-alive limit or
+    /// timeout) before that request could reach it, a race on this side and
+    /// no fault of the server. The request starts again on a new connection
+    /// with its original start, as clients retry such requests (RFC 9112 §9.3.1).
+    /// On a fresh connection the same ending is the server's fault.
+    private func isRetryable(_ slot: Int) -> Bool {
+        slots[slot].requests > 0 && !slots[slot].parser.hasStarted
+            && (slots[slot].phase == .sending || slots[slot].phase == .awaiting)
+    }
+
+    /// Queues the slot's request for a new connection (opened by `issue`, not
+    /// here: the new socket could take this slot while its reads are still going on).
+    private mutating func retry<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>) {
+        retries[retryCount] = slots[slot].origin
+        retryCount += 1
+        // Not a failure of the request (`accounted`); a reset, as the connection is dead anyway.
+        close(slot, &context, error: .refusedOrReset, accounted: true)
+    }
+
     /// The peer closed: the end of a body delimited by the close, or a short response.
     private mutating func endOfStream<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>,
                                                             now: Instant) {
         if slots[slot].phase == .idle {
             return close(slot, &context, error: nil)  // the server closed an idle keep-alive connection
         }
+        if isRetryable(slot) { return retry(slot, &context) }
         do {
             try slots[slot].parser.finish()
         } catch {

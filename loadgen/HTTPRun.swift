@@ -46,6 +46,7 @@ struct HTTPRun {
     func run(_ runtime: StackRuntime) throws {
         let plan = try plan()
         let cores = runtime.configuration.numCores
+        try plan.check(cores: cores)
         let board = LoadBoard(cores: cores)
         let reporter = ProgressReporter(board: board, quiet: false)
         reporter.start()

@@ -67,6 +67,57 @@ import Testing
         #expect(histograms.firstByte.totalCount == 0 || histograms.firstByte.max <= histograms.latency.max)
     }
 
+    /// Open loop on keep-alive connections; after each response the server sends
+    /// more bytes on the idle connection (its body was longer than it said).
+    /// Each such response counts as malformed, not completed.
+    @Test func bytesOnAnIdleConnectionFailTheResponseBeforeThem() {
+        let script = ScriptedHTTPServer { _ in .pieces([(.zero, ScriptedHTTPServer.ok), (.milliseconds(2), Array("xx".utf8))]) }
+        var network = LoadgenTestNetwork(plan: LoadgenTestNetwork.plan(duration: 0.1, rate: 100, concurrency: 4,
+                                                                       requestsPerConnection: 1000),
+                                         script: script)
+        let (counts, _) = network.run(for: .seconds(1))
+        #expect(counts.attempted == 10 && counts.shortfall == 0, "\(counts)")
+        #expect(counts.completed == 0 && counts.errors[.malformedResponse] == 10, "\(counts)")
+        #expect(counts.completed + counts.errors.total + counts.unfinished == counts.scheduled)
+    }
+
+    /// Keep-alive closed loop against a server that closes each connection
+    /// right after a response that does not say so: the next request, written
+    /// into the closing connection, is the client's race, retried on a new
+    /// connection, and no request fails.
+    @Test func aRequestRacingTheServersCloseIsRetried() {
+        let script = ScriptedHTTPServer { _ in .respond(ScriptedHTTPServer.ok, close: true) }
+        var network = LoadgenTestNetwork(plan: LoadgenTestNetwork.plan(total: 10, requestsPerConnection: 100),
+                                         script: script)
+        let (counts, histograms) = network.run(for: .seconds(2))
+        #expect(counts.attempted == 10 && counts.completed == 10 && counts.errors.total == 0, "\(counts)")
+        #expect(counts.connectionsOpened >= 10)
+        #expect(histograms.latency.totalCount == 10)
+    }
+
+    /// No socket left on this side: the closed loop records a `local` error and
+    /// waits 10 ms before trying again, not one error per iteration (10 000 in
+    /// this second of 100 µs iterations).
+    @Test func runningOutOfSocketsBacksOff() {
+        let script = ScriptedHTTPServer { _ in .respond(ScriptedHTTPServer.ok, close: true) }
+        var network = LoadgenTestNetwork(plan: LoadgenTestNetwork.plan(duration: 1), script: script)
+        while (try? network.client.socket()) != nil {}
+        let (counts, _) = network.run(for: .seconds(2))
+        #expect(counts.errors[.local] > 0 && counts.errors[.local] <= 101, "\(counts)")
+        #expect(counts.attempted == counts.errors[.local])
+    }
+
+    /// A request started in the warm-up and still unanswered at the end is
+    /// counted in the warm-up (it was in no counter).
+    @Test func warmupRequestsInFlightAtTheEndAreCounted() {
+        let script = ScriptedHTTPServer { _ in .never }
+        var network = LoadgenTestNetwork(plan: LoadgenTestNetwork.plan(duration: 0.5, warmup: 0.5, readTimeout: 10),
+                                         script: script)
+        let (counts, histograms) = network.run(for: .milliseconds(1500))
+        #expect(counts.warmup == 1 && counts.scheduled == 0, "\(counts)")
+        #expect(histograms.latency.totalCount == 0)
+    }
+
     private func result(_ counts: LoadCounts, _ histograms: LatencyHistograms) -> LoadResult {
         LoadResult(plan: LoadgenTestNetwork.plan(duration: 0.5, rate: 1000), cores: 1, counts: counts,
                    histograms: histograms, series: [], measuredFrom: LoadgenTestNetwork.startTime, failures: [])

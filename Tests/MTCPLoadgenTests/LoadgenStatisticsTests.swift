@@ -244,6 +244,12 @@ import Testing
         #expect(throws: (any Error).self, "\(arguments)") { try LoadgenCommand.parse(arguments) }
     }
 
+    @Test func fewerConnectionsThanCoresAreRefused() throws {
+        let plan = try HTTPRun(command: LoadgenCommand.parse(["http://198.18.0.1/", "10", "-c", "2"])).plan()
+        #expect(throws: LoadgenError.self) { try plan.check(cores: 3) }
+        try plan.check(cores: 2)
+    }
+
     @Test func resultFailsOnErrorsAboveTheThreshold() {
         var counts = LoadCounts()
         counts.attempted = 100

@@ -79,9 +79,14 @@ struct LoadgenTestNetwork: ~Copyable {
     mutating func run(for limit: TimeSpan, tick: TimeSpan = .microseconds(100)) -> (LoadCounts, LatencyHistograms) {
         let deadline = link.now + limit
         while link.now < deadline && !board.total.finished { step(tick: tick) }
+        finish()
+        return (board.total, board.histograms)
+    }
+
+    /// Stops the load generator as a signal would and publishes its figures.
+    mutating func finish() {
         load.stopAccepting(&client)
         _ = load.isFinished(client)
-        return (board.total, board.histograms)
     }
 }
 
@@ -92,6 +97,8 @@ final class ScriptedHTTPServer {
     enum Reply {
         /// These bytes, `delay` after the request arrived; then the server closes if `close`.
         case respond([UInt8], after: TimeSpan = .zero, close: Bool = false)
+        /// Pieces, each at its delay after the request arrived (the connection stays open).
+        case pieces([(TimeSpan, [UInt8])])
         /// Nothing, ever (the connection stays open).
         case never
     }
@@ -174,6 +181,10 @@ final class ScriptedHTTPServer {
             switch reply(requests) {
             case .respond(let bytes, let delay, let close):
                 due.append(Due(socket: connection.socket, at: now + delay, bytes: bytes, close: close))
+            case .pieces(let pieces):
+                for (delay, bytes) in pieces {
+                    due.append(Due(socket: connection.socket, at: now + delay, bytes: bytes, close: false))
+                }
             case .never:
                 break
             }
