@@ -96,6 +96,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
 
     private var counts = LoadCounts()
     private var histograms: LatencyHistograms
+    private var seconds: SecondBins
     /// Requests started on this core (measured or not).
     private var issued = 0
     private let cores: Int
@@ -122,6 +123,9 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         concurrency = max(1, share(plan.concurrency, core, cores))
         picker = WorkloadPicker(thresholds: plan.workload.thresholds)
         histograms = LatencyHistograms(entries: plan.workload.entries.count)
+        // A bin a second, reserved for the whole run when its length is known (an hour otherwise).
+        let runSeconds = plan.duration.map { Int(($0.nanoseconds + plan.warmup.nanoseconds) / 1_000_000_000) }
+        seconds = SecondBins(reserving: (runSeconds ?? 3600) + 16)
         // Each core its own sequence: the same seed on every core would pick the same entries.
         random = SeededRandom(seed: plan.seed &+ UInt64(core) &* 0x9E37_79B9)
     }
@@ -208,7 +212,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         }
         if counts.openConnections == 0 && retryCount == 0 && !mayIssue(now: now) && !counts.finished {
             counts.finished = true
-            board.publish(core: core, histograms)
+            board.publish(core: core, histograms, seconds)
             board.publish(core: core, counts)
         } else if now >= nextPublish {
             nextPublish = now + .milliseconds(100)
@@ -277,7 +281,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
             final.inFlightAtEnd += 1
             finalHistograms.latency.record(context.now.since(origin))  // its entry is picked when it restarts
         }
-        board.publish(core: core, finalHistograms)
+        board.publish(core: core, finalHistograms, seconds)
         board.publish(core: core, final)
         return context.socketCount == 0
     }
@@ -367,6 +371,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         highWater = max(highWater, slot + 1)
         counts.openConnections += 1
         counts.connectionsOpened += 1
+        seconds.noteOpen(counts.openConnections, at: now)
         begin(request: slot, origin: origin, now: now, retrying: retrying)
         return true
     }
@@ -379,6 +384,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
             if !retrying { counts.attempted += 1 }
             counts.errors[ErrorClass(error, established: false)] += 1
             counts.lastMeasured = now
+            seconds.record(at: now, completed: 0, errors: 1, bytesRead: 0)
         } else {
             counts.warmup += 1
         }
@@ -574,6 +580,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         if slots[slot].measured {
             counts.completed -= 1
             counts.errors[.malformedResponse] += 1
+            seconds.record(at: context.now, completed: -1, errors: 1, bytesRead: 0)
         }
         close(slot, &context, error: .malformedResponse)
     }
@@ -666,6 +673,8 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         }
         counts.bytesRead += slots[slot].bytesRead
         counts.lastMeasured = now
+        seconds.record(at: now, completed: error == nil ? 1 : 0, errors: error == nil ? 0 : 1,
+                       bytesRead: slots[slot].bytesRead)
     }
 
     /// Ends a connection: gracefully after a good response, with a reset after

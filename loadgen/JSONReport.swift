@@ -36,9 +36,13 @@ struct JSONReport: Encodable {
         }
     }
 
+    /// One interval of the clock: a whole second, or the part of one the
+    /// measurement covered (`partial`, the first and the last).
     struct Second: Encodable {
         var second: Int
-        var warmup: Bool
+        var startSeconds: Double
+        var seconds: Double
+        var partial: Bool
         var completed: Int
         var errors: Int
         var bytesRead: Int
@@ -133,8 +137,9 @@ struct JSONReport: Encodable {
             handshakeMicroseconds = Figures(Distribution(result.histograms.handshake))
         }
         perSecond = result.series.map {
-            Second(second: $0.second, warmup: $0.warmup, completed: $0.completed, errors: $0.errors,
-                   bytesRead: $0.bytesRead, openConnections: $0.openConnections)
+            Second(second: $0.second, startSeconds: $0.startSeconds, seconds: $0.seconds, partial: $0.partial,
+                   completed: $0.completed, errors: $0.errors, bytesRead: $0.bytesRead,
+                   openConnections: $0.openConnections)
         }
     }
 

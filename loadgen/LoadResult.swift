@@ -8,9 +8,10 @@ struct LoadResult {
     let cores: Int
     let counts: LoadCounts
     let histograms: LatencyHistograms
-    let series: [SecondSample]
     /// When measurement began (the first core's start plus the warm-up).
     let measuredFrom: Instant?
+    /// The per-second series: measured requests by the clock second they ended in.
+    let seconds: SecondBins
     /// Cores that failed to start or run.
     let failures: [String]
 
@@ -18,6 +19,12 @@ struct LoadResult {
     var elapsedSeconds: Double {
         guard let measuredFrom, counts.lastMeasured > measuredFrom else { return 0 }
         return Double(counts.lastMeasured.since(measuredFrom).nanoseconds) / 1e9
+    }
+
+    /// The series over the measured time, partial first and last intervals marked.
+    var series: [SecondSample] {
+        guard let measuredFrom else { return [] }
+        return seconds.samples(from: measuredFrom, to: counts.lastMeasured)
     }
 
     var requestsPerSecond: Double { elapsedSeconds > 0 ? Double(counts.completed) / elapsedSeconds : 0 }

@@ -118,9 +118,35 @@ import Testing
         #expect(histograms.latency.totalCount == 0)
     }
 
+    /// The series covers the measured time exactly: the warm-up is out, each
+    /// interval is a second of the clock (the first and last cut to the
+    /// measurement and marked partial), and it adds up to the totals.
+    @Test func perSecondSeriesCoversTheMeasuredTimeExactly() {
+        let script = ScriptedHTTPServer { _ in .respond(ScriptedHTTPServer.ok, after: .milliseconds(1)) }
+        var network = LoadgenTestNetwork(plan: LoadgenTestNetwork.plan(duration: 2, warmup: 0.3,
+                                                                       requestsPerConnection: 1_000_000),
+                                         script: script)
+        let (counts, histograms) = network.run(for: .seconds(5))
+        let result = LoadResult(plan: LoadgenTestNetwork.plan(duration: 2, warmup: 0.3), cores: 1, counts: counts,
+                                histograms: histograms, measuredFrom: network.board.times.measuring,
+                                seconds: network.board.seconds, failures: [])
+        let series = result.series
+        #expect(series.map(\.partial) == [true, false, true])
+        #expect(series.map(\.second) == [1, 2, 3])
+        #expect(abs(series[0].seconds - 0.7) < 1e-9 && series[1].seconds == 1 && abs(series[1].startSeconds - 0.7) < 1e-9)
+        #expect(abs(series[2].seconds - 0.3) < 0.01)
+        #expect(counts.warmup > 0 && counts.completed > 1000)
+        #expect(series.reduce(0) { $0 + $1.completed } == counts.completed)
+        #expect(series.reduce(0) { $0 + $1.bytesRead } == counts.bytesRead)
+        // About one response per 1.2 ms (1 ms of server delay, and the round trips of 100 µs steps).
+        let rate = Double(series[1].completed)
+        #expect(abs(Double(series[0].completed) / 0.7 - rate) < rate * 0.05)
+    }
+
     private func result(_ counts: LoadCounts, _ histograms: LatencyHistograms) -> LoadResult {
         LoadResult(plan: LoadgenTestNetwork.plan(duration: 0.5, rate: 1000), cores: 1, counts: counts,
-                   histograms: histograms, series: [], measuredFrom: LoadgenTestNetwork.startTime, failures: [])
+                   histograms: histograms, measuredFrom: LoadgenTestNetwork.startTime, seconds: SecondBins(),
+                   failures: [])
     }
 }
 

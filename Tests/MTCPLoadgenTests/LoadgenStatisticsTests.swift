@@ -256,15 +256,15 @@ import Testing
         counts.completed = 98
         counts.errors[.readTimeout] = 2
         let plan = try! HTTPRun(command: LoadgenCommand.parse(["http://198.18.0.1/", "100"])).plan()
-        let result = LoadResult(plan: plan, cores: 1, counts: counts, histograms: LatencyHistograms(entries: 1), series: [],
-                                measuredFrom: .zero, failures: [])
+        let result = LoadResult(plan: plan, cores: 1, counts: counts, histograms: LatencyHistograms(entries: 1),
+                                measuredFrom: .zero, seconds: SecondBins(), failures: [])
         #expect(result.failureReason(maximumErrorRate: 0.01) != nil)
         #expect(result.failureReason(maximumErrorRate: 0.02) == nil)
         var none = LoadCounts()
         none.attempted = 5
         none.errors[.refusedOrReset] = 5
-        let refused = LoadResult(plan: plan, cores: 1, counts: none, histograms: LatencyHistograms(entries: 1), series: [],
-                                 measuredFrom: .zero, failures: [])
+        let refused = LoadResult(plan: plan, cores: 1, counts: none, histograms: LatencyHistograms(entries: 1),
+                                 measuredFrom: .zero, seconds: SecondBins(), failures: [])
         #expect(refused.failureReason(maximumErrorRate: 1) == "no request completed")
     }
 }
