@@ -36,19 +36,6 @@ struct JSONReport: Encodable {
         }
     }
 
-    /// One interval of the clock: a whole second, or the part of one the
-    /// measurement covered (`partial`, the first and the last).
-    struct Second: Encodable {
-        var second: Int
-        var startSeconds: Double
-        var seconds: Double
-        var partial: Bool
-        var completed: Int
-        var errors: Int
-        var bytesRead: Int
-        var openConnections: Int
-    }
-
     var setup: Setup
     /// Measured requests: `attempted + shortfall = completed + errors + unfinished`.
     var scheduled: Int
@@ -79,7 +66,7 @@ struct JSONReport: Encodable {
     var handshakeMicroseconds: Figures?
     /// Request latency of each URL of the workload, in the workload's order.
     var latencyMicrosecondsByURL: [URLFigures]
-    var perSecond: [Second]
+    var perSecond: [SecondSample]
 
     struct TLSFigures: Encodable {
         var handshakesFull: Int
@@ -136,11 +123,7 @@ struct JSONReport: Encodable {
                              handshakesPerSecond: result.handshakesPerSecond)
             handshakeMicroseconds = Figures(Distribution(result.histograms.handshake))
         }
-        perSecond = result.series.map {
-            Second(second: $0.second, startSeconds: $0.startSeconds, seconds: $0.seconds, partial: $0.partial,
-                   completed: $0.completed, errors: $0.errors, bytesRead: $0.bytesRead,
-                   openConnections: $0.openConnections)
-        }
+        perSecond = result.series
     }
 
     /// The report as pretty-printed JSON with sorted keys (stable diffs).

@@ -27,7 +27,9 @@ struct LoadgenCommand: ParsableCommand {
 
             Latency counts from the request's start: for a new connection that is the \
             connect() call (the handshake is part of a short flow's cost), for a reused one \
-            the write; connect time and time to first byte are reported separately.
+            the write, in open loop the intended start. Requests that timed out (at their \
+            timeout) and that never finished (at the run's end) are in the percentiles; \
+            other failures are not. Connect time and time to first byte are reported separately.
 
             The stack's own configuration (its address, port, cores) comes from --config. \
             -N > 1 needs a port that returns replies to the opening core: net_memif.

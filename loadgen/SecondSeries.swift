@@ -99,7 +99,7 @@ struct SecondBins: Sendable, Equatable {
 
 /// One interval of the per-second series: a second of the clock, or the part
 /// of one that the measurement covered (`partial`).
-struct SecondSample: Sendable, Equatable {
+struct SecondSample: Sendable, Equatable, Encodable {
     /// 1, 2, 3... in order.
     var second: Int
     /// Where the interval starts, in seconds since the measurement began.
