@@ -1,3 +1,5 @@
+import Glibc
+
 /// An incremental, strict HTTP/1.1 response parser (RFC 9112) for a client
 /// that reads responses in whatever pieces the network delivers.
 ///
@@ -8,6 +10,13 @@
 /// to a closure without copying it: Content-Length bodies, chunked bodies (chunk
 /// extensions skipped, trailer fields checked and dropped) and bodies delimited
 /// by the end of the connection.
+///
+/// A head that arrives whole in one buffer (the usual case: a short response
+/// in one segment) takes a fast path: line ends found with `memchr`, the
+/// status line read at fixed offsets, field names told apart by length. It
+/// only ever accepts: anything unusual (a split head, an interim response, an
+/// obs-fold, an error) leaves the head to the byte-at-a-time state machine,
+/// so both give the same result for every input.
 ///
 /// The parser is a plain value of scalars: it owns no memory, so parsing a
 /// response allocates nothing, and one parser per connection is reused with
@@ -33,6 +42,8 @@ public struct HTTPResponseParser: Sendable {
     public private(set) var headBytes = 0
     /// Bytes of all heads (interim ones too) and trailers: what `maximumHeadBytes` bounds.
     private var sectionBytes = 0
+    /// The final head was read by the fast path (for tests).
+    private(set) var readHeadWhole = false
     /// Body bytes handed to the closure so far (chunked: decoded data only).
     public private(set) var bodyBytes = 0
     /// The status line and header fields are complete.
@@ -97,6 +108,15 @@ public struct HTTPResponseParser: Sendable {
         var index = 0
         if !bytes.isEmpty { hasStarted = true }
         while index < bytes.count && !isComplete {
+            if state == .version && position == 0 && index == 0 {
+                var whole = self
+                if let length = whole.parseWholeHead(bytes) {
+                    self = whole
+                    readHeadWhole = true
+                    index = length
+                    continue
+                }
+            }
             if state == .body || state == .chunkData || state == .untilClose {
                 let take = state == .untilClose ? bytes.count - index : min(remaining, bytes.count - index)
                 body(UnsafeRawBufferPointer(rebasing: bytes[index..<index + take]))
@@ -307,21 +327,26 @@ public struct HTTPResponseParser: Sendable {
 
     private mutating func nameByte(_ byte: UInt8) throws(HTTPResponseParseError) {
         if byte == UInt8(ascii: ":") {
-            field = fullyMatched(.contentLength) ?? fullyMatched(.transferEncoding) ?? fullyMatched(.connection)
-                ?? .other
-            state = .valueStart
-            valueEnded = false
-            number = 0
-            position = 0
-            list = field == .connection ? TokenList("close", "keep-alive") : TokenList("chunked", "chunked")
-            if field == .transferEncoding {
-                guard !sawTransferEncoding else { throw .unsupportedTransferEncoding }
-                sawTransferEncoding = true
-            }
+            try beginValue(of: fullyMatched(.contentLength) ?? fullyMatched(.transferEncoding)
+                ?? fullyMatched(.connection) ?? .other)
             return
         }
         guard isTokenByte(byte) else { throw .invalidHeader }
         matchName(byte)
+    }
+
+    /// The colon after a field name: the value of `known` follows.
+    private mutating func beginValue(of known: KnownField) throws(HTTPResponseParseError) {
+        field = known
+        state = .valueStart
+        valueEnded = false
+        number = 0
+        position = 0
+        list = field == .connection ? TokenList("close", "keep-alive") : TokenList("chunked", "chunked")
+        if field == .transferEncoding {
+            guard !sawTransferEncoding else { throw .unsupportedTransferEncoding }
+            sawTransferEncoding = true
+        }
     }
 
     /// Narrows the known names the field name may still be, with its next byte.
@@ -469,6 +494,106 @@ public struct HTTPResponseParser: Sendable {
             remaining = Int(number)
             state = .chunkData
         }
+    }
+}
+
+// MARK: - The fast path
+
+extension HTTPResponseParser {
+    /// Reads a final response's head that lies whole at the start of `bytes`
+    /// and returns its length, leaving the parser where the state machine
+    /// would after the empty line; nil when the head is not whole there or
+    /// anything is unusual (then the caller discards this copy of the parser
+    /// and the state machine reads the bytes, classifying any error).
+    fileprivate mutating func parseWholeHead(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        guard let lineEnd = Self.lineFeed(in: bytes, from: 0), parseStatusLine(bytes, lineEnd: lineEnd) else {
+            return nil
+        }
+        var start = lineEnd + 1
+        while true {
+            guard start < bytes.count, sectionBytes + start < maximumHeadBytes else { return nil }
+            if bytes[start] == UInt8(ascii: "\r") {
+                let length = start + 2
+                guard length <= bytes.count, bytes[start + 1] == UInt8(ascii: "\n"),
+                      sectionBytes + length <= maximumHeadBytes else { return nil }
+                headBytes = length
+                sectionBytes += length
+                do { try endOfFields() } catch { return nil }
+                return length
+            }
+            guard let end = Self.lineFeed(in: bytes, from: start), parseFieldLine(bytes, start, end) else {
+                return nil
+            }
+            start = end + 1
+        }
+    }
+
+    /// The index of the next LF at or after `from`.
+    private static func lineFeed(in bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
+        guard let base = bytes.baseAddress, from < bytes.count,
+              let found = memchr(base + from, Int32(UInt8(ascii: "\n")), bytes.count - from) else { return nil }
+        return UnsafeRawPointer(found) - base
+    }
+
+    /// `HTTP/1.x NNN reason CRLF`, the fixed parts at fixed offsets; false for
+    /// anything else, and for an interim (1xx) status.
+    private mutating func parseStatusLine(_ bytes: UnsafeRawBufferPointer, lineEnd: Int) -> Bool {
+        guard lineEnd >= 14, bytes[lineEnd - 1] == UInt8(ascii: "\r") else { return false }
+        let prefix = Self.versionPrefix
+        for offset in 0..<prefix.utf8CodeUnitCount where bytes[offset] != prefix.utf8Start[offset] { return false }
+        guard isDigit(bytes[7]), bytes[8] == UInt8(ascii: " "), isDigit(bytes[9]), isDigit(bytes[10]),
+              isDigit(bytes[11]), bytes[12] == UInt8(ascii: " ") else { return false }
+        for offset in 13..<lineEnd - 1 where !isFieldByte(bytes[offset]) || bytes[offset] == UInt8(ascii: "\r") {
+            return false
+        }
+        let code = UInt16(bytes[9] &- 48) * 100 + UInt16(bytes[10] &- 48) * 10 + UInt16(bytes[11] &- 48)
+        guard code >= 200 else { return false }
+        minorVersion = bytes[7] &- UInt8(ascii: "0")
+        status = code
+        return true
+    }
+
+    /// `name: value CRLF` in `start..<end` (end at the LF); only the framing
+    /// fields' values are interpreted, with the state machine's own functions.
+    private mutating func parseFieldLine(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> Bool {
+        guard end > start, bytes[end - 1] == UInt8(ascii: "\r") else { return false }
+        var colon = start
+        while colon < end - 1 && isTokenByte(bytes[colon]) { colon += 1 }
+        guard colon > start, colon < end - 1, bytes[colon] == UInt8(ascii: ":") else { return false }
+        let value = colon + 1..<end - 1
+        let known = Self.knownField(UnsafeRawBufferPointer(rebasing: bytes[start..<colon]))
+        guard known != .other else {
+            for offset in value where !isFieldByte(bytes[offset]) || bytes[offset] == UInt8(ascii: "\r") {
+                return false
+            }
+            return true
+        }
+        do {
+            try beginValue(of: known)
+            for offset in value {
+                guard bytes[offset] != UInt8(ascii: "\r") else { return false }
+                try valueByte(bytes[offset])
+            }
+            try endOfValue()
+        } catch {
+            return false
+        }
+        state = .lineStart
+        return true
+    }
+
+    /// The framing field `name` is, told apart by its length first.
+    private static func knownField(_ name: UnsafeRawBufferPointer) -> KnownField {
+        let candidate: KnownField
+        switch name.count {
+        case 14: candidate = .contentLength
+        case 17: candidate = .transferEncoding
+        case 10: candidate = .connection
+        default: return .other
+        }
+        let lower = candidate.name.utf8Start
+        for offset in 0..<name.count where name[offset] | 0x20 != lower[offset] { return .other }
+        return candidate
     }
 }
 

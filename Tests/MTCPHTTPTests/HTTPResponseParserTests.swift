@@ -1,5 +1,6 @@
-import MTCPHTTP
 import Testing
+
+@testable import MTCPHTTP
 
 /// What feeding a response to a fresh parser produced.
 private struct Parsed {
@@ -241,6 +242,53 @@ private func splits(_ message: [UInt8]) -> [[[UInt8]]] {
         #expect(accepted.error == nil && accepted.parser.isComplete)
         // headBytes is still the final head's size.
         #expect(accepted.parser.headBytes == 38)
+    }
+
+    /// Everything a parse produced, to compare the fast path with the state
+    /// machine: the error, or (the parser's state after an error means nothing) every figure.
+    private static func outcome(_ result: Parsed) -> String {
+        if let error = result.error { return "\(error)" }
+        let parser = result.parser
+        return "\(parser.status) \(parser.minorVersion) \(String(describing: parser.contentLength)) "
+            + "\(parser.isChunked) \(parser.keepAlive) \(parser.headBytes) \(parser.bodyBytes) "
+            + "\(parser.isHeadComplete) \(parser.isComplete) \(result.body) \(result.consumed)"
+    }
+
+    static let wholeHeads: [String] = [
+        "HTTP/1.1 200 OK\r\nServer: t\r\nContent-Length: 11\r\n\r\nhello world",
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: Chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: y\r\n\r\n",
+        "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nConnection: Keep-Alive\r\n\r\nbody until close",
+        "HTTP/1.1 404 \r\nCONTENT-LENGTH:2 \r\nconnection: close, foo\r\n\r\nno",
+        "HTTP/1.1 204 No Content\r\nX-Content-Length: 9\r\nContent-Lengthy: 3\r\n\r\n",
+        "HTTP/1.1 200 Gr\u{FC}\u{DF}e\r\nContent-Length: 0\r\n\r\nnext response",
+        "HTTP/1.1 200 OK\r\nDate: Thu, 26 Nov 2026 02:08:15 GMT\r\nETag: \"40-6b\"\r\nContent-Length: 1\r\n\r\nx",
+    ]
+
+    /// The fast path (a head whole in one buffer) and the state machine (the
+    /// same bytes split at every point, and one byte at a time) give the same
+    /// result for well-formed heads, which the fast path reads, and for every
+    /// malformed or unusual one, which it leaves to the state machine.
+    @Test func fastPathAndStateMachineAgreeAtEverySplit() {
+        let unusual = Self.malformed.map(\.0) + [
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            "HTTP/1.1 200 OK\r\nA: b\r\n folded\r\nContent-Length: 2\r\n\r\nok",
+            "HTTP/1.1 200 OK\r\nX: " + String(repeating: "a", count: 200) + "\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n",  // head not whole
+        ]
+        for text in Self.wholeHeads + unusual {
+            let message = bytes(text)
+            for (limit, fold) in [(64 * 1024, false), (64 * 1024, true), (100, false)] {
+                let whole = feed([message], maximumHeadBytes: limit, acceptsObsFold: fold)
+                if Self.wholeHeads.contains(text) && limit > 100 {
+                    #expect(whole.parser.readHeadWhole, "\(text.debugDescription) did not take the fast path")
+                }
+                for pieces in splits(message) where pieces[0].count < message.count {
+                    let split = feed(pieces, maximumHeadBytes: limit, acceptsObsFold: fold)
+                    #expect(Self.outcome(split) == Self.outcome(whole),
+                            "\(text.debugDescription) split \(pieces.map(\.count)) limit \(limit) fold \(fold)")
+                }
+            }
+        }
     }
 
     @Test func headLimitIsEnforced() {
