@@ -26,7 +26,12 @@ import MTCPTLS
 /// expected bodies, a read buffer and the histograms.
 struct HTTPLoad: EngineApplication, ~Copyable {
     private enum Phase: UInt8 {
-        case free, connecting, handshaking, sending, awaiting, idle
+        /// `draining`: after the last response of a connection the server is to
+        /// close, waiting for its FIN (see `drain`).
+        case free, connecting, handshaking, sending, awaiting, idle, draining
+
+        /// A request is on the connection (neither free, idle nor draining).
+        var carriesRequest: Bool { self != .free && self != .idle && self != .draining }
     }
 
     /// A connection's state, in the slot of its socket index.
@@ -77,6 +82,8 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     /// Requests to start again on a new connection (see `isRetryable`), by their origin.
     private var retries = UnsafeMutableBufferPointer<Instant>(start: nil, count: 0)
     private var retryCount = 0
+    /// Connections in `.draining` (no longer in `counts.openConnections`).
+    private var drainingCount = 0
     /// One past the highest slot in use, to bound the timeout scan.
     private var highWater = 0
     private let events = UnsafeMutableBufferPointer<EventPollEvent>.allocate(capacity: 512)
@@ -210,7 +217,8 @@ struct HTTPLoad: EngineApplication, ~Copyable {
             nextScan = now + .milliseconds(10)
             expire(&context, now: now)
         }
-        if counts.openConnections == 0 && retryCount == 0 && !mayIssue(now: now) && !counts.finished {
+        if counts.openConnections == 0 && drainingCount == 0 && retryCount == 0 && !mayIssue(now: now)
+            && !counts.finished {
             counts.finished = true
             board.publish(core: core, histograms, seconds)
             board.publish(core: core, counts)
@@ -224,6 +232,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         stopping = true
         abandonBacklog(now: context.now)
         closeIdle(&context)
+        for slot in 0..<highWater where slots[slot].phase == .draining { close(slot, &context, error: nil) }
     }
 
     /// Open loop, once no more requests start: counts those whose intended
@@ -265,7 +274,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     func isFinished<Device: PacketDevice>(_ context: borrowing SocketContext<Device>) -> Bool {
         var final = counts
         var finalHistograms = histograms
-        for slot in 0..<highWater where slots[slot].phase != .free && slots[slot].phase != .idle {
+        for slot in 0..<highWater where slots[slot].phase.carriesRequest {
             guard slots[slot].measured else {
                 final.warmup += 1  // started in the warm-up: counted there, whatever became of it
                 continue
@@ -572,7 +581,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         return consumed
     }
 
-    /// Bytes on an idle keep-alive connection, after a response that was
+    /// Bytes on an idle or draining connection, after a response that was
     /// counted complete: that response's framing was wrong (its body went on).
     /// It counts as malformed after all (its latency, taken when it looked
     /// complete, stays in the distribution).
@@ -608,8 +617,8 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     /// The peer closed: the end of a body delimited by the close, or a short response.
     private mutating func endOfStream<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>,
                                                             now: Instant) {
-        if slots[slot].phase == .idle {
-            return close(slot, &context, error: nil)  // the server closed an idle keep-alive connection
+        if slots[slot].phase == .idle || slots[slot].phase == .draining {
+            return close(slot, &context, error: nil)  // the server closed a connection with no request on it
         }
         if isRetryable(slot) { return retry(slot, &context) }
         do {
@@ -643,7 +652,11 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         }
         slots[slot].requests += 1
         let reusable = parser.keepAlive && slots[slot].requests < plan.requestsPerConnection && !stopping
-        guard reusable && mayIssue(now: now) else { return close(slot, &context, error: nil, accounted: true) }
+        guard reusable && mayIssue(now: now) else {
+            let serverCloses = !parser.keepAlive || plan.requestsPerConnection == 1  // (it said so, or was asked to)
+            guard serverCloses && !stopping else { return close(slot, &context, error: nil, accounted: true) }
+            return drain(slot, now: now)
+        }
         if schedule != nil {
             slots[slot].phase = .idle
             idle[idleCount] = Int32(slot)
@@ -652,6 +665,18 @@ struct HTTPLoad: EngineApplication, ~Copyable {
             begin(request: slot, origin: now, now: now)
             send(slot, &context, now: now)
         }
+    }
+
+    /// The last response of a connection that the server is to close: wait for
+    /// its FIN (a second at most) instead of closing at once, so that bytes
+    /// after the response (its body went on beyond its framing) are caught
+    /// even when they come in a later read. The connection no longer counts
+    /// against `-c`.
+    private mutating func drain(_ slot: Int, now: Instant) {
+        slots[slot].phase = .draining
+        slots[slot].deadline = now + min(plan.readTimeout, .seconds(1))
+        counts.openConnections -= 1
+        drainingCount += 1
     }
 
     /// Counts the end of the slot's current request. A timeout enters the
@@ -682,8 +707,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     /// server nothing more). A request in flight is counted with `error`.
     private mutating func close<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>,
                                                       error: ErrorClass?, accounted: Bool = false) {
-        let inFlight = slots[slot].phase != .idle && !accounted
-        if inFlight { account(slot, error: error ?? .shortResponse, now: context.now) }
+        if slots[slot].phase.carriesRequest && !accounted { account(slot, error: error ?? .shortResponse, now: context.now) }
         if error != nil {
             try? context.abort(slots[slot].socket)
         } else {
@@ -698,8 +722,12 @@ struct HTTPLoad: EngineApplication, ~Copyable {
             idleCount -= 1
             idle[position] = idle[idleCount]
         }
+        if slots[slot].phase == .draining {
+            drainingCount -= 1
+        } else {
+            counts.openConnections -= 1
+        }
         slots[slot].phase = .free
-        counts.openConnections -= 1
     }
 
     /// Fails connections past their connect or response deadline.
@@ -708,6 +736,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
             switch slots[slot].phase {
             case .connecting, .handshaking: close(slot, &context, error: .connectTimeout)
             case .sending, .awaiting: close(slot, &context, error: .readTimeout)
+            case .draining: close(slot, &context, error: nil)  // the server did not close: no matter
             case .free, .idle: break
             }
         }

@@ -60,7 +60,7 @@ import Testing
     @Test func timeToFirstByteNeverCountsFromAnUnsentRequest() {
         let big = "X-Pad: " + String(repeating: "a", count: 60_000)
         let script = ScriptedHTTPServer(greeting: ScriptedHTTPServer.ok) { _ in .never }
-        var network = LoadgenTestNetwork(plan: LoadgenTestNetwork.plan(total: 3, headers: [big]), script: script,
+        var network = LoadgenTestNetwork(plan: LoadgenTestNetwork.plan(total: 3, readTimeout: 0.1, headers: [big]), script: script,
                                          clientSendBuffer: 4096)
         let (counts, histograms) = network.run(for: .seconds(2))
         #expect(counts.completed == 3, "\(counts)")
@@ -79,6 +79,27 @@ import Testing
         #expect(counts.attempted == 10 && counts.shortfall == 0, "\(counts)")
         #expect(counts.completed == 0 && counts.errors[.malformedResponse] == 10, "\(counts)")
         #expect(counts.completed + counts.errors.total + counts.unfinished == counts.scheduled)
+    }
+
+    /// A connection per request; each response is followed, 2 ms later (a
+    /// later read), by more bytes: each response counts as malformed. Before,
+    /// the loadgen closed right after the response and never saw them.
+    @Test func bytesAfterTheLastResponseOfAConnectionFailIt() {
+        let script = ScriptedHTTPServer { _ in .pieces([(.zero, ScriptedHTTPServer.ok), (.milliseconds(2), Array("xx".utf8))]) }
+        var network = LoadgenTestNetwork(plan: LoadgenTestNetwork.plan(total: 5, concurrency: 2), script: script)
+        let (counts, _) = network.run(for: .seconds(2))
+        #expect(counts.completed == 0 && counts.errors[.malformedResponse] == 5, "\(counts)")
+    }
+
+    /// A server that does not close after `Connection: close`: the loadgen
+    /// waits a second for its FIN, then closes; no request fails, and waiting
+    /// connections do not hold back new ones.
+    @Test func aServerThatDoesNotCloseCostsNoErrors() {
+        let script = ScriptedHTTPServer { _ in .respond(ScriptedHTTPServer.ok) }
+        var network = LoadgenTestNetwork(plan: LoadgenTestNetwork.plan(total: 5), script: script)
+        let (counts, _) = network.run(for: .seconds(3))
+        #expect(counts.completed == 5 && counts.errors.total == 0 && counts.finished, "\(counts)")
+        #expect(counts.lastMeasured < LoadgenTestNetwork.startTime + .milliseconds(100))
     }
 
     /// Keep-alive closed loop against a server that closes each connection
