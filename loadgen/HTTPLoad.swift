@@ -127,7 +127,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         self.board = board
         self.cores = cores
         requestLimit = plan.totalRequests.map { share($0, core, cores) }
-        concurrency = max(1, share(plan.concurrency, core, cores))
+        concurrency = share(plan.concurrency, core, cores)  // at least one: `HTTPPlan.check`
         picker = WorkloadPicker(thresholds: plan.workload.thresholds)
         histograms = LatencyHistograms(entries: plan.workload.entries.count)
         // A bin a second, reserved for the whole run when its length is known (an hour otherwise).
