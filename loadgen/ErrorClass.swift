@@ -25,6 +25,11 @@ enum ErrorClass: Int, CaseIterable, Sendable {
     /// configuration limit of the load generator, not a fault of the server.
     case local
 
+    /// A request that failed by waiting too long: it enters the latency
+    /// distribution at its timeout. Other failures end early and stay out of
+    /// it (a refusal in 50 µs is no fast response).
+    var isTimeout: Bool { self == .connectTimeout || self == .readTimeout }
+
     /// The column name in summaries and JSON.
     var name: String {
         switch self {

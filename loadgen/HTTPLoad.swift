@@ -12,14 +12,26 @@ import MTCPTLS
 /// loop: requests start on the core's `OpenLoopSchedule`, on an idle
 /// keep-alive connection or a new one (up to the core's share of `-c`); a
 /// request that finds none waits, and its latency still counts from its
-/// intended start.
+/// intended start. Requests still waiting when the run ends were never sent:
+/// they are the run's shortfall, counted unfinished (see `abandonBacklog`).
+///
+/// The latency distribution holds every completed request, every request
+/// that timed out (at its timeout) and every one that never finished (at the
+/// run's end), each from its (intended) start: a server that stalls cannot
+/// make its tail look better by not answering. Failures that end early
+/// (refused, bad status, ...) stay out of it: they would read as fast responses.
 ///
 /// Per-request work touches only memory allocated in `start`: the slot of
 /// the connection (indexed by socket index), the prepared request bytes, the
 /// expected bodies, a read buffer and the histograms.
 struct HTTPLoad: EngineApplication, ~Copyable {
     private enum Phase: UInt8 {
-        case free, connecting, handshaking, sending, awaiting, idle
+        /// `draining`: after the last response of a connection the server is to
+        /// close, waiting for its FIN (see `drain`).
+        case free, connecting, handshaking, sending, awaiting, idle, draining
+
+        /// A request is on the connection (neither free, idle nor draining).
+        var carriesRequest: Bool { self != .free && self != .idle && self != .draining }
     }
 
     /// A connection's state, in the slot of its socket index.
@@ -38,13 +50,15 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         var connectStarted = Instant.zero
         /// Where the current request's latency counts from.
         var origin = Instant.zero
-        /// When the request was completely written (time to first byte counts from here).
-        var sent = Instant.zero
+        /// When the current request was completely written (time to first
+        /// byte counts from here); nil while it is still being written.
+        var sent: Instant?
         /// Connect or response deadline.
         var deadline = Instant.zero
         var bytesRead = 0
         var bodyMismatch = false
-        var parser = HTTPResponseParser()
+        /// A user agent's parser: obs-folds read as spaces (RFC 9112 §5.2).
+        var parser = HTTPResponseParser(acceptsObsFold: true)
         /// With TLS: the connection's stream, which every byte passes through.
         var tls: TLSStream?
         var handshakeStarted = Instant.zero
@@ -65,6 +79,11 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     /// Idle keep-alive connections (open loop), as socket indices.
     private var idle = UnsafeMutableBufferPointer<Int32>(start: nil, count: 0)
     private var idleCount = 0
+    /// Requests to start again on a new connection (see `isRetryable`), by their origin.
+    private var retries = UnsafeMutableBufferPointer<Instant>(start: nil, count: 0)
+    private var retryCount = 0
+    /// Connections in `.draining` (no longer in `counts.openConnections`).
+    private var drainingCount = 0
     /// One past the highest slot in use, to bound the timeout scan.
     private var highWater = 0
     private let events = UnsafeMutableBufferPointer<EventPollEvent>.allocate(capacity: 512)
@@ -84,6 +103,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
 
     private var counts = LoadCounts()
     private var histograms: LatencyHistograms
+    private var seconds: SecondBins
     /// Requests started on this core (measured or not).
     private var issued = 0
     private let cores: Int
@@ -92,7 +112,13 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     private var measureFrom = Instant.zero
     private var stopIssuingAt: Instant?
     private var stopping = false
+    /// Open loop: the requests due but never sent have been counted.
+    private var backlogAbandoned = false
     private var nextScan = Instant.zero
+    /// After this side ran out of sockets or ports, no connection is opened
+    /// before this time: retrying every iteration would record a `local`
+    /// error each time (thousands a second) instead of waiting for one to free up.
+    private var openBlockedUntil = Instant.zero
     private var nextPublish = Instant.zero
 
     init(plan: HTTPPlan, core: Int, cores: Int, board: LoadBoard) {
@@ -101,9 +127,12 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         self.board = board
         self.cores = cores
         requestLimit = plan.totalRequests.map { share($0, core, cores) }
-        concurrency = max(1, share(plan.concurrency, core, cores))
+        concurrency = share(plan.concurrency, core, cores)  // at least one: `HTTPPlan.check`
         picker = WorkloadPicker(thresholds: plan.workload.thresholds)
         histograms = LatencyHistograms(entries: plan.workload.entries.count)
+        // A bin a second, reserved for the whole run when its length is known (an hour otherwise).
+        let runSeconds = plan.duration.map { Int(($0.nanoseconds + plan.warmup.nanoseconds) / 1_000_000_000) }
+        seconds = SecondBins(reserving: (runSeconds ?? 3600) + 16)
         // Each core its own sequence: the same seed on every core would pick the same entries.
         random = SeededRandom(seed: plan.seed &+ UInt64(core) &* 0x9E37_79B9)
     }
@@ -114,6 +143,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         scratch.deallocate()
         slots.deallocate()
         idle.deallocate()
+        retries.deallocate()
         requestBytes.deallocate()
         bodyBytes.deallocate()
         sha256.deallocate()
@@ -132,6 +162,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         slots = .allocate(capacity: context.socketCapacity)
         slots.initialize(repeating: Slot())
         idle = .allocate(capacity: context.socketCapacity)
+        retries = .allocate(capacity: context.socketCapacity)
         if plan.expectedSHA256 != nil { digests = (0..<context.socketCapacity).map { _ in BodyDigest() } }
         (requestBytes, requestRanges) = Self.pack(plan.requests)
         (bodyBytes, bodyRanges) = Self.pack(plan.expectedBodies)
@@ -172,6 +203,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         let now = context.now
         if startedAt == nil { begin(at: now) }
         issue(&context, now: now)
+        if !mayIssue(now: now) { abandonBacklog(now: now) }
         let count = context.wait(poll, into: events)
         for index in 0..<count {
             let event = events[index]
@@ -185,9 +217,10 @@ struct HTTPLoad: EngineApplication, ~Copyable {
             nextScan = now + .milliseconds(10)
             expire(&context, now: now)
         }
-        if counts.openConnections == 0 && !mayIssue(now: now) && !counts.finished {
+        if counts.openConnections == 0 && drainingCount == 0 && retryCount == 0 && !mayIssue(now: now)
+            && !counts.finished {
             counts.finished = true
-            board.publish(core: core, histograms)
+            board.publish(core: core, histograms, seconds)
             board.publish(core: core, counts)
         } else if now >= nextPublish {
             nextPublish = now + .milliseconds(100)
@@ -197,7 +230,33 @@ struct HTTPLoad: EngineApplication, ~Copyable {
 
     mutating func stopAccepting<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
         stopping = true
+        abandonBacklog(now: context.now)
         closeIdle(&context)
+        for slot in 0..<highWater where slots[slot].phase == .draining { close(slot, &context, error: nil) }
+    }
+
+    /// Open loop, once no more requests start: counts those whose intended
+    /// start had come (before the end of `-d`, or before the stop) but that
+    /// never got a connection. Each is unfinished, and enters the latency
+    /// distribution at the time from its intended start to now, so an offered
+    /// rate that was not achieved shows in the shortfall and in the tail
+    /// instead of vanishing.
+    private mutating func abandonBacklog(now: Instant) {
+        guard let schedule, !backlogAbandoned else { return }
+        backlogAbandoned = true
+        let end = stopIssuingAt.map { min($0, now) } ?? now
+        var index = issued
+        while index < requestLimit ?? .max {
+            let intended = schedule.intendedStart(of: index)
+            guard intended < end else { break }
+            if intended >= measureFrom {
+                counts.shortfall += 1
+                histograms.recordLatency(now.since(intended), entry: picker.pick(random.next()))
+            } else {
+                counts.warmup += 1
+            }
+            index += 1
+        }
     }
 
     /// Closes the idle keep-alive connections (no request will need them).
@@ -210,13 +269,28 @@ struct HTTPLoad: EngineApplication, ~Copyable {
 
     /// Also publishes the final figures: after a stop signal the runtime asks
     /// this until the connections are done or the grace period ends, and
-    /// measured requests still in flight at that point count as unfinished.
+    /// measured requests still in flight at that point count as unfinished,
+    /// in the latency distribution at the time from their start to now.
     func isFinished<Device: PacketDevice>(_ context: borrowing SocketContext<Device>) -> Bool {
         var final = counts
-        for slot in 0..<highWater where slots[slot].phase != .free && slots[slot].phase != .idle && slots[slot].measured {
-            final.unfinished += 1
+        var finalHistograms = histograms
+        for slot in 0..<highWater where slots[slot].phase.carriesRequest {
+            guard slots[slot].measured else {
+                final.warmup += 1  // started in the warm-up: counted there, whatever became of it
+                continue
+            }
+            final.inFlightAtEnd += 1
+            finalHistograms.recordLatency(context.now.since(slots[slot].origin), entry: slots[slot].entry)
         }
-        board.publish(core: core, histograms)
+        for origin in retries[0..<retryCount] {
+            guard origin >= measureFrom else {
+                final.warmup += 1
+                continue
+            }
+            final.inFlightAtEnd += 1
+            finalHistograms.latency.record(context.now.since(origin))  // its entry is picked when it restarts
+        }
+        board.publish(core: core, finalHistograms, seconds)
         board.publish(core: core, final)
         return context.socketCount == 0
     }
@@ -240,6 +314,10 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     /// Starts the requests that are due: closed loop, one per missing
     /// connection; open loop, those whose intended start has passed.
     private mutating func issue<Device: PacketDevice>(_ context: inout SocketContext<Device>, now: Instant) {
+        while retryCount > 0 && !stopping && counts.openConnections < concurrency && now >= openBlockedUntil {
+            retryCount -= 1
+            guard open(&context, origin: retries[retryCount], now: now, retrying: true) else { break }
+        }
         if let schedule {
             while mayIssue(now: now) {
                 let intended = schedule.intendedStart(of: issued)
@@ -249,29 +327,30 @@ struct HTTPLoad: EngineApplication, ~Copyable {
                     let slot = Int(idle[idleCount])
                     begin(request: slot, origin: intended, now: now)
                     send(slot, &context, now: now)
-                } else if counts.openConnections < concurrency {
+                } else if counts.openConnections < concurrency && now >= openBlockedUntil {
                     guard open(&context, origin: intended, now: now) else { break }
                 } else {
                     break  // late: it starts when a connection frees up, its latency counted from `intended`
                 }
             }
         } else {
-            while counts.openConnections < concurrency && mayIssue(now: now) {
+            while counts.openConnections < concurrency && mayIssue(now: now) && now >= openBlockedUntil {
                 guard open(&context, origin: now, now: now) else { break }
             }
         }
     }
 
     /// Opens a connection for a new request whose latency counts from `origin`.
+    /// `retrying`: the request was counted when it first started (see `retry`).
     private mutating func open<Device: PacketDevice>(_ context: inout SocketContext<Device>, origin: Instant,
-                                                     now: Instant) -> Bool {
+                                                     now: Instant, retrying: Bool = false) -> Bool {
         guard let poll else { return false }
         let target = plan.workload.entries[0].target
         let socket: Socket
         do {
             socket = try context.socket()
         } catch {
-            failUnopened(error, origin: origin, now: now)
+            failUnopened(error, origin: origin, now: now, retrying: retrying)
             return false
         }
         do {
@@ -280,7 +359,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         } catch {
             // Out of connections or ports: a request lost on this side.
             try? context.close(socket)
-            failUnopened(error, origin: origin, now: now)
+            failUnopened(error, origin: origin, now: now, retrying: retrying)
             return false
         }
         let slot = Int(socket.index)
@@ -289,7 +368,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
             guard let stream = TLSStream.client(tlsContext, serverName: nil, session: plan.tlsResume ? tlsSession : nil)
             else {
                 try? context.abort(socket)
-                failUnopened(.noResources, origin: origin, now: now)
+                failUnopened(.noResources, origin: origin, now: now, retrying: retrying)
                 return false
             }
             slots[slot].tls = stream
@@ -301,36 +380,40 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         highWater = max(highWater, slot + 1)
         counts.openConnections += 1
         counts.connectionsOpened += 1
-        begin(request: slot, origin: origin, now: now)
+        seconds.noteOpen(counts.openConnections, at: now)
+        begin(request: slot, origin: origin, now: now, retrying: retrying)
         return true
     }
 
     /// A request that could not even get a connection: counted as a local error.
-    private mutating func failUnopened(_ error: SocketError, origin: Instant, now: Instant) {
-        issued += 1
+    private mutating func failUnopened(_ error: SocketError, origin: Instant, now: Instant, retrying: Bool) {
+        openBlockedUntil = now + .milliseconds(10)
+        if !retrying { issued += 1 }
         if origin >= measureFrom {
-            counts.attempted += 1
+            if !retrying { counts.attempted += 1 }
             counts.errors[ErrorClass(error, established: false)] += 1
             counts.lastMeasured = now
+            seconds.record(at: now, completed: 0, errors: 1, bytesRead: 0)
         } else {
             counts.warmup += 1
         }
     }
 
     /// Assigns the next request to a connection.
-    private mutating func begin(request slot: Int, origin: Instant, now: Instant) {
-        issued += 1
+    private mutating func begin(request slot: Int, origin: Instant, now: Instant, retrying: Bool = false) {
+        if !retrying { issued += 1 }
         slots[slot].entry = picker.pick(random.next())
         slots[slot].origin = origin
         slots[slot].measured = origin >= measureFrom
         slots[slot].written = 0
+        slots[slot].sent = nil
         slots[slot].sawFirstByte = false
         slots[slot].bytesRead = 0
         slots[slot].bodyMismatch = false
         slots[slot].parser.reset()
         if slots[slot].phase != .connecting { slots[slot].deadline = now + plan.readTimeout }
         if !digests.isEmpty { digests[slot].restart() }
-        if slots[slot].measured { counts.attempted += 1 }
+        if slots[slot].measured && !retrying { counts.attempted += 1 }
         if slots[slot].phase == .idle { slots[slot].phase = .sending }
     }
 
@@ -428,6 +511,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         } catch .wouldBlock {
             return
         } catch {
+            if case .socket = error, isRetryable(slot) { return retry(slot, &context) }
             return close(slot, &context, error: Self.errorClass(error, established: true))
         }
         if slots[slot].written == range.count {
@@ -447,6 +531,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
             } catch .wouldBlock {
                 return
             } catch {
+                if case .socket(.connectionReset) = error, isRetryable(slot) { return retry(slot, &context) }
                 let established = slots[slot].phase != .connecting
                 return close(slot, &context, error: Self.errorClass(error, established: established))
             }
@@ -454,12 +539,13 @@ struct HTTPLoad: EngineApplication, ~Copyable {
                 return endOfStream(slot, &context, now: now)
             }
             guard slots[slot].phase == .awaiting || slots[slot].phase == .sending else {
-                // Bytes nobody asked for (on an idle connection).
-                return close(slot, &context, error: .malformedResponse)
+                return unsolicitedBytes(slot, &context)
             }
             if !slots[slot].sawFirstByte {
                 slots[slot].sawFirstByte = true
-                if slots[slot].measured { histograms.firstByte.record(now.since(slots[slot].sent)) }
+                // A response that begins before the request is fully written (a
+                // server answering early) has no time to first byte.
+                if slots[slot].measured, let sent = slots[slot].sent { histograms.firstByte.record(now.since(sent)) }
             }
             slots[slot].bytesRead += count
             let bytes = UnsafeRawBufferPointer(rebasing: scratch[0..<count])
@@ -495,12 +581,46 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         return consumed
     }
 
+    /// Bytes on an idle or draining connection, after a response that was
+    /// counted complete: that response's framing was wrong (its body went on).
+    /// It counts as malformed after all (its latency, taken when it looked
+    /// complete, stays in the distribution).
+    private mutating func unsolicitedBytes<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>) {
+        if slots[slot].measured {
+            counts.completed -= 1
+            counts.errors[.malformedResponse] += 1
+            seconds.record(at: context.now, completed: -1, errors: 1, bytesRead: 0)
+        }
+        close(slot, &context, error: .malformedResponse)
+    }
+
+    /// A reused keep-alive connection ended before any byte of the response to
+    /// the request just written: the server closed it (its keep-alive limit or
+    /// timeout) before that request could reach it, a race on this side and
+    /// no fault of the server. The request starts again on a new connection
+    /// with its original start, as clients retry such requests (RFC 9112 §9.3.1).
+    /// On a fresh connection the same ending is the server's fault.
+    private func isRetryable(_ slot: Int) -> Bool {
+        slots[slot].requests > 0 && !slots[slot].parser.hasStarted
+            && (slots[slot].phase == .sending || slots[slot].phase == .awaiting)
+    }
+
+    /// Queues the slot's request for a new connection (opened by `issue`, not
+    /// here: the new socket could take this slot while its reads are still going on).
+    private mutating func retry<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>) {
+        retries[retryCount] = slots[slot].origin
+        retryCount += 1
+        // Not a failure of the request (`accounted`); a reset, as the connection is dead anyway.
+        close(slot, &context, error: .refusedOrReset, accounted: true)
+    }
+
     /// The peer closed: the end of a body delimited by the close, or a short response.
     private mutating func endOfStream<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>,
                                                             now: Instant) {
-        if slots[slot].phase == .idle {
-            return close(slot, &context, error: nil)  // the server closed an idle keep-alive connection
+        if slots[slot].phase == .idle || slots[slot].phase == .draining {
+            return close(slot, &context, error: nil)  // the server closed a connection with no request on it
         }
+        if isRetryable(slot) { return retry(slot, &context) }
         do {
             try slots[slot].parser.finish()
         } catch {
@@ -532,7 +652,11 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         }
         slots[slot].requests += 1
         let reusable = parser.keepAlive && slots[slot].requests < plan.requestsPerConnection && !stopping
-        guard reusable && mayIssue(now: now) else { return close(slot, &context, error: nil, accounted: true) }
+        guard reusable && mayIssue(now: now) else {
+            let serverCloses = !parser.keepAlive || plan.requestsPerConnection == 1  // (it said so, or was asked to)
+            guard serverCloses && !stopping else { return close(slot, &context, error: nil, accounted: true) }
+            return drain(slot, now: now)
+        }
         if schedule != nil {
             slots[slot].phase = .idle
             idle[idleCount] = Int32(slot)
@@ -543,7 +667,20 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         }
     }
 
-    /// Counts the end of the slot's current request.
+    /// The last response of a connection that the server is to close: wait for
+    /// its FIN (a second at most) instead of closing at once, so that bytes
+    /// after the response (its body went on beyond its framing) are caught
+    /// even when they come in a later read. The connection no longer counts
+    /// against `-c`.
+    private mutating func drain(_ slot: Int, now: Instant) {
+        slots[slot].phase = .draining
+        slots[slot].deadline = now + min(plan.readTimeout, .seconds(1))
+        counts.openConnections -= 1
+        drainingCount += 1
+    }
+
+    /// Counts the end of the slot's current request. A timeout enters the
+    /// latency distribution at its deadline (or earlier, when the stack gave up first).
     private mutating func account(_ slot: Int, error: ErrorClass?, now: Instant) {
         guard slots[slot].measured else {
             counts.warmup += 1
@@ -551,14 +688,18 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         }
         if let error {
             counts.errors[error] += 1
+            if error.isTimeout {
+                let end = min(now, slots[slot].deadline)
+                histograms.recordLatency(end.since(slots[slot].origin), entry: slots[slot].entry)
+            }
         } else {
             counts.completed += 1
-            let latency = now.since(slots[slot].origin)
-            histograms.latency.record(latency)
-            histograms.latencyByEntry[slots[slot].entry].record(latency)
+            histograms.recordLatency(now.since(slots[slot].origin), entry: slots[slot].entry)
         }
         counts.bytesRead += slots[slot].bytesRead
         counts.lastMeasured = now
+        seconds.record(at: now, completed: error == nil ? 1 : 0, errors: error == nil ? 0 : 1,
+                       bytesRead: slots[slot].bytesRead)
     }
 
     /// Ends a connection: gracefully after a good response, with a reset after
@@ -566,8 +707,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     /// server nothing more). A request in flight is counted with `error`.
     private mutating func close<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>,
                                                       error: ErrorClass?, accounted: Bool = false) {
-        let inFlight = slots[slot].phase != .idle && !accounted
-        if inFlight { account(slot, error: error ?? .shortResponse, now: context.now) }
+        if slots[slot].phase.carriesRequest && !accounted { account(slot, error: error ?? .shortResponse, now: context.now) }
         if error != nil {
             try? context.abort(slots[slot].socket)
         } else {
@@ -582,8 +722,12 @@ struct HTTPLoad: EngineApplication, ~Copyable {
             idleCount -= 1
             idle[position] = idle[idleCount]
         }
+        if slots[slot].phase == .draining {
+            drainingCount -= 1
+        } else {
+            counts.openConnections -= 1
+        }
         slots[slot].phase = .free
-        counts.openConnections -= 1
     }
 
     /// Fails connections past their connect or response deadline.
@@ -592,6 +736,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
             switch slots[slot].phase {
             case .connecting, .handshaking: close(slot, &context, error: .connectTimeout)
             case .sending, .awaiting: close(slot, &context, error: .readTimeout)
+            case .draining: close(slot, &context, error: nil)  // the server did not close: no matter
             case .free, .idle: break
             }
         }

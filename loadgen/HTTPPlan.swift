@@ -29,6 +29,15 @@ struct HTTPPlan: Sendable {
     var tls = false
     /// Connections offer the session of an earlier one (`--tls-resume`).
     var tlsResume = false
+
+    /// Refuses fewer connections than cores: each core opens at least one, so
+    /// the run would open more than `-c` while its summary printed `-c`.
+    func check(cores: Int) throws(LoadgenError) {
+        guard concurrency >= cores else {
+            throw LoadgenError("-c \(concurrency) is less than the \(cores) cores: each core needs a connection "
+                + "(raise -c or lower -N)")
+        }
+    }
 }
 
 /// Core `core`'s share of `count` split over `cores`: the first `count % cores` get one more.

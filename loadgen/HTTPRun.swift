@@ -46,6 +46,7 @@ struct HTTPRun {
     func run(_ runtime: StackRuntime) throws {
         let plan = try plan()
         let cores = runtime.configuration.numCores
+        try plan.check(cores: cores)
         let board = LoadBoard(cores: cores)
         let reporter = ProgressReporter(board: board, quiet: false)
         reporter.start()
@@ -53,10 +54,10 @@ struct HTTPRun {
         let outcome = try runtime.run(idleBackoff: IdleBackoff(maximumSleepMicroseconds: 0)) { core in
             HTTPLoad(plan: plan, core: core, cores: cores, board: board)
         }
-        let series = reporter.stop()
-        let times = board.times
+        reporter.stop()
         let result = LoadResult(plan: plan, cores: cores, counts: board.total, histograms: board.histograms,
-                                series: series, measuredFrom: times.measuring, failures: outcome.failures)
+                                measuredFrom: board.times.measuring, seconds: board.seconds,
+                                failures: outcome.failures)
         let summary = LoadSummary(result: result, url: command.url).text
         print(summary, terminator: "")
         if let output = command.output { try writeFileText(output, summary) }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// `--json FILE`: the summary's figures and the per-second series, for
-/// scripts and plots. Times in microseconds, rates per second. The only use of
+/// scripts and plots. Times in microseconds (with nanosecond digits), rates per second. The only use of
 /// Foundation in the load generator, after the run.
 struct JSONReport: Encodable {
     struct Setup: Encodable {
@@ -20,11 +20,11 @@ struct JSONReport: Encodable {
         var count: UInt64
         var mean: Double
         var stdev: Double
-        var max: UInt64
-        var p50: UInt64
-        var p90: UInt64
-        var p99: UInt64
-        var p99_9: UInt64
+        var max: Double
+        var p50: Double
+        var p90: Double
+        var p99: Double
+        var p99_9: Double
 
         init(_ distribution: Distribution) {
             count = distribution.count
@@ -36,19 +36,21 @@ struct JSONReport: Encodable {
         }
     }
 
-    struct Second: Encodable {
-        var second: Int
-        var warmup: Bool
-        var completed: Int
-        var errors: Int
-        var bytesRead: Int
-        var openConnections: Int
-    }
-
     var setup: Setup
+    /// Measured requests: `attempted + shortfall = completed + errors + unfinished`.
+    var scheduled: Int
+    /// Measured requests sent (or a connection opened for them).
     var attempted: Int
+    /// Open loop: requests due before the end that were never sent.
+    var shortfall: Int
+    /// Open loop: false when some scheduled requests were never sent.
+    var offeredRateAchieved: Bool?
     var completed: Int
+    /// In flight at the end, plus the shortfall.
     var unfinished: Int
+    var inFlightAtEnd: Int
+    /// What the latency distribution holds besides completed requests.
+    var latencyIncludes: LatencyIncludes
     var warmupRequests: Int
     var errors: [String: Int]
     var elapsedSeconds: Double
@@ -64,13 +66,21 @@ struct JSONReport: Encodable {
     var handshakeMicroseconds: Figures?
     /// Request latency of each URL of the workload, in the workload's order.
     var latencyMicrosecondsByURL: [URLFigures]
-    var perSecond: [Second]
+    var perSecond: [SecondSample]
 
     struct TLSFigures: Encodable {
         var handshakesFull: Int
         var handshakesResumed: Int
         var handshakeFailures: Int
         var handshakesPerSecond: Double
+    }
+
+    struct LatencyIncludes: Encodable {
+        var completed: Int
+        /// At their timeout.
+        var timedOut: Int
+        /// At the run's end.
+        var unfinished: Int
     }
 
     struct URLFigures: Encodable {
@@ -85,9 +95,15 @@ struct JSONReport: Encodable {
                       openLoopRate: plan.rate, durationSeconds: plan.duration.map { Double($0.nanoseconds) / 1e9 },
                       totalRequests: plan.totalRequests, warmupSeconds: Double(plan.warmup.nanoseconds) / 1e9)
         let counts = result.counts
+        scheduled = counts.scheduled
         attempted = counts.attempted
+        shortfall = counts.shortfall
+        offeredRateAchieved = plan.rate.map { _ in counts.shortfall == 0 }
         completed = counts.completed
         unfinished = counts.unfinished
+        inFlightAtEnd = counts.inFlightAtEnd
+        latencyIncludes = LatencyIncludes(completed: counts.completed, timedOut: counts.timedOut,
+                                          unfinished: counts.unfinished)
         warmupRequests = counts.warmup
         errors = Dictionary(uniqueKeysWithValues: ErrorClass.allCases.map { ($0.name, counts.errors[$0]) })
         elapsedSeconds = result.elapsedSeconds
@@ -107,10 +123,7 @@ struct JSONReport: Encodable {
                              handshakesPerSecond: result.handshakesPerSecond)
             handshakeMicroseconds = Figures(Distribution(result.histograms.handshake))
         }
-        perSecond = result.series.map {
-            Second(second: $0.second, warmup: $0.warmup, completed: $0.completed, errors: $0.errors,
-                   bytesRead: $0.bytesRead, openConnections: $0.openConnections)
-        }
+        perSecond = result.series
     }
 
     /// The report as pretty-printed JSON with sorted keys (stable diffs).

@@ -1,15 +1,18 @@
 import Histogram
 import MTCP
 
-/// The three distributions a run measures, in microseconds: request latency
-/// (from the request's start, or its intended start in open loop, to the last
-/// byte of the response), connect time (SYN to established) and time to first
-/// byte (request sent to the first response byte). HdrHistogram keeps three
+/// The distributions a run measures, in nanoseconds: request latency (from the
+/// request's start, or its intended start in open loop, to the last byte of the
+/// response; requests that timed out or never finished are in it too, see
+/// `HTTPLoad`), connect time (SYN to established) and time to first byte
+/// (request sent to the first response byte). Nanoseconds, because round trips
+/// here are a few microseconds: whole microseconds would step every percentile
+/// and bias the mean by half a microsecond. HdrHistogram keeps three
 /// significant digits over the whole range in fixed memory, allocated once at
 /// start-up: recording is an index computation and an increment.
 struct LatencyHistograms: Sendable {
     /// Values above this (100 s) are recorded as this.
-    static let highestMicroseconds: UInt64 = 100_000_000
+    static let highestNanoseconds: UInt64 = 100_000_000_000
 
     var latency = Self.make()
     var connect = Self.make()
@@ -26,8 +29,14 @@ struct LatencyHistograms: Sendable {
     }
 
     private static func make() -> Histogram<UInt64> {
-        Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: highestMicroseconds,
+        Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: highestNanoseconds,
                           numberOfSignificantValueDigits: .three)
+    }
+
+    /// Records a request's latency, overall and for its workload entry.
+    mutating func recordLatency(_ span: TimeSpan, entry: Int) {
+        latency.record(span)
+        latencyByEntry[entry].record(span)
     }
 
     /// Adds another core's distributions.
@@ -43,10 +52,10 @@ struct LatencyHistograms: Sendable {
 }
 
 extension Histogram<UInt64> {
-    /// Records a time span in microseconds, clamped to the trackable range.
+    /// Records a time span in nanoseconds, clamped to the trackable range.
     @inline(__always)
     mutating func record(_ span: TimeSpan) {
-        let microseconds = Swift.min(Swift.max(span.nanoseconds / 1000, 1), LatencyHistograms.highestMicroseconds)
-        _ = record(microseconds)
+        let nanoseconds = Swift.min(Swift.max(span.nanoseconds, 1), LatencyHistograms.highestNanoseconds)
+        _ = record(nanoseconds)
     }
 }

@@ -3,13 +3,14 @@ import MTCPRuntime
 import Synchronization
 
 /// Where the cores of an HTTP run leave their counts (a few times a second)
-/// and their histograms (at the end), and where the progress reporter and the
+/// and their histograms and per-second bins (at the end), and where the progress reporter and the
 /// final summary read them. The only state shared between cores; taken with
 /// a lock, never per request.
 final class LoadBoard: Sendable {
     private struct Slots {
         var counts: [LoadCounts]
         var histograms: [LatencyHistograms?]
+        var seconds: [SecondBins]
         /// When the first core began, and when its measurement began (after warm-up).
         var started: Instant?
         var measuring: Instant?
@@ -21,7 +22,8 @@ final class LoadBoard: Sendable {
     init(cores: Int) {
         self.cores = cores
         slots = Mutex(Slots(counts: Array(repeating: LoadCounts(), count: cores),
-                            histograms: Array(repeating: nil, count: cores)))
+                            histograms: Array(repeating: nil, count: cores),
+                            seconds: Array(repeating: SecondBins(), count: cores)))
     }
 
     /// A core's counts; once every core has finished, the run is over and the
@@ -34,10 +36,16 @@ final class LoadBoard: Sendable {
         if allFinished { StopSignal.request() }
     }
 
-    /// A core's distributions (at the end of its run).
-    func publish(core: Int, _ histograms: LatencyHistograms) {
-        slots.withLock { $0.histograms[core] = histograms }
+    /// A core's distributions and per-second bins (at the end of its run).
+    func publish(core: Int, _ histograms: LatencyHistograms, _ seconds: SecondBins) {
+        slots.withLock {
+            $0.histograms[core] = histograms
+            $0.seconds[core] = seconds
+        }
     }
+
+    /// All cores' per-second bins added up.
+    var seconds: SecondBins { slots.withLock { $0.seconds.reduce(SecondBins(), +) } }
 
     /// Notes a core's start and the start of its measurement; the earliest counts.
     func started(at start: Instant, measuringFrom measuring: Instant) {

@@ -1,17 +1,23 @@
 import MTCP
 
 /// One core's running counts, published to the `LoadBoard` a few times a
-/// second. Requests that start during the warm-up count only in `warmup`;
-/// every other request ends up in exactly one of `completed`, `errors` or
-/// (when the run is cut short) `unfinished`, so the figures add up to `attempted`.
+/// second. Requests that start (or, open loop, are scheduled to start) during
+/// the warm-up count only in `warmup`; every other request is `scheduled` and
+/// ends up in exactly one of `completed`, `errors` or `unfinished` (in flight
+/// when the run ended, or never sent: the `shortfall`), so
+/// `scheduled = attempted + shortfall = completed + errors + unfinished`.
 struct LoadCounts: Sendable, Equatable {
     /// Measured requests started (sent, or a connection opened for them).
     var attempted = 0
+    /// Open loop: measured requests that were due before the run ended but
+    /// never got a connection (the offered rate was not achieved). Always 0
+    /// in closed loop.
+    var shortfall = 0
     /// Responses complete, well-formed, with the expected status and body.
     var completed = 0
     var errors = ErrorCounts()
-    /// Measured requests still in flight when the core stopped.
-    var unfinished = 0
+    /// Measured requests in flight when the core stopped (the shortfall aside).
+    var inFlightAtEnd = 0
     /// Requests that started during the warm-up, whatever their outcome.
     var warmup = 0
     /// Bytes received for measured requests (heads and bodies).
@@ -29,12 +35,21 @@ struct LoadCounts: Sendable, Equatable {
     var finished = false
 
     /// Counts of several cores added up (`lastMeasured` is the latest, `finished` all).
+    /// Measured requests: those started and those due but never sent.
+    var scheduled: Int { attempted + shortfall }
+    /// Measured requests that neither completed nor failed: in flight at the end, or never sent.
+    var unfinished: Int { inFlightAtEnd + shortfall }
+
+    /// Failed requests that are in the latency distribution (at their timeout).
+    var timedOut: Int { ErrorClass.allCases.filter(\.isTimeout).reduce(0) { $0 + errors[$1] } }
+
     static func + (lhs: LoadCounts, rhs: LoadCounts) -> LoadCounts {
         var sum = lhs
         sum.attempted += rhs.attempted
         sum.completed += rhs.completed
         sum.errors = sum.errors + rhs.errors
-        sum.unfinished += rhs.unfinished
+        sum.shortfall += rhs.shortfall
+        sum.inFlightAtEnd += rhs.inFlightAtEnd
         sum.warmup += rhs.warmup
         sum.bytesRead += rhs.bytesRead
         sum.openConnections += rhs.openConnections

@@ -8,9 +8,10 @@ struct LoadResult {
     let cores: Int
     let counts: LoadCounts
     let histograms: LatencyHistograms
-    let series: [SecondSample]
     /// When measurement began (the first core's start plus the warm-up).
     let measuredFrom: Instant?
+    /// The per-second series: measured requests by the clock second they ended in.
+    let seconds: SecondBins
     /// Cores that failed to start or run.
     let failures: [String]
 
@@ -18,6 +19,12 @@ struct LoadResult {
     var elapsedSeconds: Double {
         guard let measuredFrom, counts.lastMeasured > measuredFrom else { return 0 }
         return Double(counts.lastMeasured.since(measuredFrom).nanoseconds) / 1e9
+    }
+
+    /// The series over the measured time, partial first and last intervals marked.
+    var series: [SecondSample] {
+        guard let measuredFrom else { return [] }
+        return seconds.samples(from: measuredFrom, to: counts.lastMeasured)
     }
 
     var requestsPerSecond: Double { elapsedSeconds > 0 ? Double(counts.completed) / elapsedSeconds : 0 }
@@ -39,24 +46,25 @@ struct LoadResult {
     }
 }
 
-/// A distribution's summary in microseconds, as wrk prints it.
+/// A distribution's summary in microseconds (the histograms hold nanoseconds),
+/// as wrk prints it.
 struct Distribution: Equatable {
     var count: UInt64
     var mean: Double
     var standardDeviation: Double
-    var max: UInt64
+    var max: Double
     /// p50, p90, p99, p99.9.
-    var percentiles: [(label: String, value: UInt64)]
+    var percentiles: [(label: String, value: Double)]
 
     static let levels: [(String, Double)] = [("50", 50), ("90", 90), ("99", 99), ("99.9", 99.9)]
 
     init(_ histogram: Histogram<UInt64>) {
         let count = histogram.totalCount
         self.count = count
-        mean = count > 0 ? histogram.mean : 0
-        standardDeviation = count > 0 ? histogram.stdDeviation : 0
-        max = count > 0 ? histogram.max : 0
-        percentiles = Self.levels.map { ($0.0, count > 0 ? histogram.valueAtPercentile($0.1) : 0) }
+        mean = count > 0 ? histogram.mean / 1000 : 0
+        standardDeviation = count > 0 ? histogram.stdDeviation / 1000 : 0
+        max = count > 0 ? Double(histogram.max) / 1000 : 0
+        percentiles = Self.levels.map { ($0.0, count > 0 ? Double(histogram.valueAtPercentile($0.1)) / 1000 : 0) }
     }
 
     static func == (lhs: Distribution, rhs: Distribution) -> Bool {

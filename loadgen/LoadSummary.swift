@@ -23,19 +23,28 @@ struct LoadSummary {
         for (name, histogram) in rows {
             let distribution = Distribution(histogram)
             lines.append("    " + Self.pad(name, 9) + Self.pad(Self.time(distribution.mean), 10)
-                + Self.pad(Self.time(distribution.standardDeviation), 12) + Self.pad(Self.time(Double(distribution.max)), 10))
+                + Self.pad(Self.time(distribution.standardDeviation), 12) + Self.pad(Self.time(distribution.max), 10))
         }
         let latency = Distribution(result.histograms.latency)
-        lines.append("  Latency Distribution")
+        lines.append("  Latency Distribution (from each request's \(plan.rate == nil ? "" : "intended ")start; "
+            + "\(counts.completed) completed, \(counts.timedOut) timed out at their timeout, "
+            + "\(counts.unfinished) unfinished at the run's end)")
         for (label, value) in latency.percentiles {
-            lines.append("    " + Self.pad(label + "%", 7, right: true) + "  " + Self.time(Double(value)))
+            lines.append("    " + Self.pad(label + "%", 7, right: true) + "  " + Self.time(value))
         }
-        lines.append("    " + Self.pad("max", 7, right: true) + "  " + Self.time(Double(latency.max)))
+        lines.append("    " + Self.pad("max", 7, right: true) + "  " + Self.time(latency.max))
         lines.append("  \(counts.completed) requests in \(Self.number(result.elapsedSeconds))s, "
             + "\(Self.bytes(Double(counts.bytesRead))) read")
-        lines.append("  Attempted \(counts.attempted) = completed \(counts.completed) + errors \(counts.errors.total)"
-            + " + unfinished \(counts.unfinished)"
-            + (counts.warmup > 0 ? " (and \(counts.warmup) in warm-up)" : ""))
+        lines.append("  Requests \(counts.scheduled) = completed \(counts.completed) + errors \(counts.errors.total)"
+            + " + unfinished \(counts.unfinished) (\(counts.inFlightAtEnd) in flight at the end, "
+            + "\(counts.shortfall) never sent)" + (counts.warmup > 0 ? ", and \(counts.warmup) in warm-up" : ""))
+        if let rate = plan.rate {
+            lines.append("  Open loop: \(counts.scheduled) scheduled, \(counts.attempted) sent")
+            if counts.shortfall > 0 {
+                lines.append("  Offered rate of \(Self.number(rate)) requests/s NOT achieved: \(counts.shortfall) "
+                    + "scheduled requests found no free connection (-c) before the end and were never sent")
+            }
+        }
         lines.append("  Errors: " + ErrorClass.allCases.map { "\($0.name) \(counts.errors[$0])" }.joined(separator: ", "))
         if plan.tls {
             lines.append("  TLS handshakes: \(counts.tlsFullHandshakes) full, \(counts.tlsResumedHandshakes) resumed")

@@ -10,7 +10,7 @@ struct LoadgenCommand: ParsableCommand {
         commandName: "mtcp-loadgen",
         abstract: "Load generator on the mtcp-swift stack: short HTTP flows, measured honestly.",
         discussion: """
-            Invocation follows mTCP's epwget: URL TOTAL_FLOWS [-N cores] [-c concurrency] [-o file], \
+            Invocation follows mTCP's epwget: URL TOTAL_FLOWS [-N cores] [-c concurrency] [-o file] [-f config], \
             with wrk-like options. URL is http://A.B.C.D[:PORT]/PATH (IPv4 only: the stack has no \
             resolver) or echo://A.B.C.D:PORT (RFC 862: each flow sends --bytes seeded bytes, \
             half-closes and verifies the echo).
@@ -27,7 +27,9 @@ struct LoadgenCommand: ParsableCommand {
 
             Latency counts from the request's start: for a new connection that is the \
             connect() call (the handshake is part of a short flow's cost), for a reused one \
-            the write; connect time and time to first byte are reported separately.
+            the write, in open loop the intended start. Requests that timed out (at their \
+            timeout) and that never finished (at the run's end) are in the percentiles; \
+            other failures are not. Connect time and time to first byte are reported separately.
 
             The stack's own configuration (its address, port, cores) comes from --config. \
             -N > 1 needs a port that returns replies to the opening core: net_memif.
@@ -108,7 +110,8 @@ struct LoadgenCommand: ParsableCommand {
     @Option(help: "Seed of the echo payload and of the workload's random choices.")
     var seed: UInt64 = 1
 
-    @Option(name: .long, help: "Stack configuration file (mtcp.conf format).")
+    @Option(name: [.customLong("config"), .customShort("f")],
+            help: "Stack configuration file (mtcp.conf format); -f as in mTCP's epwget.")
     var config = "conf/loadgen.conf"
 
     /// The flow-size mixes `--mix` knows.

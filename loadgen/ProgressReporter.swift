@@ -3,26 +3,15 @@ import MTCP
 import MTCPRuntime
 import Synchronization
 
-/// One second of a run, for the progress line and the JSON series.
-struct SecondSample: Sendable, Equatable {
-    /// Seconds since the first core started (the end of this second).
-    var second: Int
-    /// Whether the warm-up was still going on during this second.
-    var warmup: Bool
-    var completed: Int
-    var errors: Int
-    var bytesRead: Int
-    var openConnections: Int
-}
-
 /// A thread that prints a progress line each second (completed, rate,
-/// errors, open connections) and keeps the per-second series. It reads the
-/// board only, never the cores' state.
+/// errors, open connections), for a person watching: from the counts the
+/// cores publish every 100 ms, so a line can be that late. The exact
+/// per-second series of the report comes from the cores' `SecondBins`. It
+/// reads the board only, never the cores' state.
 final class ProgressReporter: Sendable {
     private let board: LoadBoard
     private let quiet: Bool
     private let stopped = Atomic<Bool>(false)
-    private let samples = Mutex<[SecondSample]>([])
     private let thread = Mutex<pthread_t?>(nil)
 
     init(board: LoadBoard, quiet: Bool) {
@@ -35,11 +24,10 @@ final class ProgressReporter: Sendable {
         thread.withLock { $0 = launched }
     }
 
-    /// Ends the thread and returns the series.
-    func stop() -> [SecondSample] {
+    /// Ends the thread.
+    func stop() {
         stopped.store(true, ordering: .relaxed)
         if let launched = thread.withLock({ $0 }) { ThreadLaunch.join(launched) }
-        return samples.withLock { $0 }
     }
 
     private func run() {
@@ -60,18 +48,13 @@ final class ProgressReporter: Sendable {
                 continue
             }
             let total = board.total
-            let measuring = board.times.measuring
-            let counts = (total.completed + total.warmup, total.errors.total)
-            let previousCounts = (previous.completed + previous.warmup, previous.errors.total)
-            let sample = SecondSample(second: second, warmup: measuring.map { due <= $0 } ?? true,
-                                      completed: counts.0 - previousCounts.0, errors: counts.1 - previousCounts.1,
-                                      bytesRead: total.bytesRead - previous.bytesRead,
-                                      openConnections: total.openConnections)
-            samples.withLock { $0.append(sample) }
+            let warmup = board.times.measuring.map { due <= $0 } ?? true
+            let done = total.completed + total.warmup
             if !quiet {
-                print("  \(second)s\(sample.warmup ? " (warm-up)" : ""): \(sample.completed) responses/s, "
-                    + "\(sample.errors) errors/s, \(counts.0) done, \(total.errors.total) errors, "
-                    + "\(total.openConnections) open")
+                print("  \(second)s\(warmup ? " (warm-up)" : ""): "
+                    + "\(done - previous.completed - previous.warmup) responses/s, "
+                    + "\(total.errors.total - previous.errors.total) errors/s, \(done) done, "
+                    + "\(total.errors.total) errors, \(total.openConnections) open")
                 fflush(nil)
             }
             previous = total

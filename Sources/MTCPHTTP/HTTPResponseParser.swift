@@ -1,3 +1,5 @@
+import Glibc
+
 /// An incremental, strict HTTP/1.1 response parser (RFC 9112) for a client
 /// that reads responses in whatever pieces the network delivers.
 ///
@@ -9,10 +11,20 @@
 /// extensions skipped, trailer fields checked and dropped) and bodies delimited
 /// by the end of the connection.
 ///
+/// A head that arrives whole in one buffer (the usual case: a short response
+/// in one segment) takes a fast path: line ends found with `memchr`, the
+/// status line read at fixed offsets, field names told apart by length. It
+/// only ever accepts: anything unusual (a split head, an interim response, an
+/// obs-fold, an error) leaves the head to the byte-at-a-time state machine,
+/// so both give the same result for every input.
+///
 /// The parser is a plain value of scalars: it owns no memory, so parsing a
 /// response allocates nothing, and one parser per connection is reused with
 /// `reset(expectingBody:)`. Anything malformed ends in a classified
 /// `HTTPResponseParseError`; after an error the parser must be reset.
+///
+/// `maximumHeadBytes` bounds everything that is not body: the head, any
+/// interim (1xx) heads before it and the trailer section.
 public struct HTTPResponseParser: Sendable {
     /// The status code of the final (non-1xx) response, once the status line is read.
     public private(set) var status: UInt16 = 0
@@ -28,6 +40,10 @@ public struct HTTPResponseParser: Sendable {
     public private(set) var keepAlive = false
     /// Bytes of the final response's head (status line to the empty line).
     public private(set) var headBytes = 0
+    /// Bytes of all heads (interim ones too) and trailers: what `maximumHeadBytes` bounds.
+    private var sectionBytes = 0
+    /// The final head was read by the fast path (for tests).
+    private(set) var readHeadWhole = false
     /// Body bytes handed to the closure so far (chunked: decoded data only).
     public private(set) var bodyBytes = 0
     /// The status line and header fields are complete.
@@ -39,6 +55,10 @@ public struct HTTPResponseParser: Sendable {
 
     /// The largest status line plus header section accepted.
     public let maximumHeadBytes: Int
+    /// An obs-fold (a field line starting with whitespace) continues the field
+    /// before it, read as spaces, as RFC 9112 §5.2 requires of a user agent;
+    /// otherwise (a proxy, which forwards the bytes) it is rejected.
+    public let acceptsObsFold: Bool
 
     private var state = State.version
     private var expectsBody = true
@@ -57,18 +77,24 @@ public struct HTTPResponseParser: Sendable {
     private var connectionKeepAlive = false
     private var sawTransferEncoding = false
     private var inTrailers = false
+    /// A field value ended at its line end: it is interpreted once the next
+    /// line shows it is not continued by an obs-fold.
+    private var valuePending = false
+    /// Where the pending value's bytes stood (`.valueStart` or `.value`), to resume after a fold.
+    private var pendingState = State.value
 
-    /// - Parameter maximumHeadBytes: responses with a larger head fail with
-    ///   `.headTooLarge` instead of growing anything.
-    public init(maximumHeadBytes: Int = 64 * 1024) {
+    /// - Parameter maximumHeadBytes: responses with a larger head (interim heads
+    ///   and trailers included) fail with `.headTooLarge` instead of growing anything.
+    public init(maximumHeadBytes: Int = 64 * 1024, acceptsObsFold: Bool = false) {
         self.maximumHeadBytes = maximumHeadBytes
+        self.acceptsObsFold = acceptsObsFold
     }
 
     /// Makes the parser ready for the next response on the connection.
     /// - Parameter expectingBody: false for the response to a HEAD request,
     ///   whose framing fields describe a body that is not sent (RFC 9110 §9.3.2).
     public mutating func reset(expectingBody: Bool = true) {
-        self = HTTPResponseParser(maximumHeadBytes: maximumHeadBytes)
+        self = HTTPResponseParser(maximumHeadBytes: maximumHeadBytes, acceptsObsFold: acceptsObsFold)
         self.expectsBody = expectingBody
     }
 
@@ -82,6 +108,15 @@ public struct HTTPResponseParser: Sendable {
         var index = 0
         if !bytes.isEmpty { hasStarted = true }
         while index < bytes.count && !isComplete {
+            if state == .version && position == 0 && index == 0 {
+                var whole = self
+                if let length = whole.parseWholeHead(bytes) {
+                    self = whole
+                    readHeadWhole = true
+                    index = length
+                    continue
+                }
+            }
             if state == .body || state == .chunkData || state == .untilClose {
                 let take = state == .untilClose ? bytes.count - index : min(remaining, bytes.count - index)
                 body(UnsafeRawBufferPointer(rebasing: bytes[index..<index + take]))
@@ -100,22 +135,25 @@ public struct HTTPResponseParser: Sendable {
             }
             let run = uninterestingRun(bytes, from: index)
             if run > 0 {
-                if !isHeadComplete {
-                    headBytes += run
-                    if headBytes > maximumHeadBytes { throw .headTooLarge }
-                }
+                try countSection(run)
                 index += run
                 continue
             }
             let byte = bytes[index]
             index += 1
-            if !isHeadComplete {
-                headBytes += 1
-                if headBytes > maximumHeadBytes { throw .headTooLarge }
-            }
+            try countSection(1)
             try step(byte)
         }
         return index
+    }
+
+    /// Counts head or trailer bytes against `maximumHeadBytes` (chunk-size lines are body framing).
+    @inline(__always)
+    private mutating func countSection(_ count: Int) throws(HTTPResponseParseError) {
+        guard !isHeadComplete || inTrailers else { return }
+        if !isHeadComplete { headBytes += count }
+        sectionBytes += count
+        if sectionBytes > maximumHeadBytes { throw .headTooLarge }
     }
 
     /// The connection reached end of stream: completes a body delimited by the
@@ -133,7 +171,7 @@ public struct HTTPResponseParser: Sendable {
         case version, minorVersion, statusSpace, statusCode, reason, statusLF
         case lineStart, headLF, name, valueStart, value, valueLF
         case body, untilClose
-        case chunkSize, chunkExtension, chunkSizeLF, chunkData, chunkDataCR, chunkDataLF
+        case chunkSize, chunkSizeWhitespace, chunkExtension, chunkSizeLF, chunkData, chunkDataCR, chunkDataLF
     }
 
     /// The fields that frame the message; bits for `nameCandidates`.
@@ -205,6 +243,13 @@ public struct HTTPResponseParser: Sendable {
             state = .lineStart
         case .chunkSize:
             try chunkSizeByte(byte)
+        case .chunkSizeWhitespace:
+            switch byte {
+            case UInt8(ascii: " "), UInt8(ascii: "\t"): break
+            case UInt8(ascii: ";"): state = .chunkExtension
+            case UInt8(ascii: "\r"): state = .chunkSizeLF
+            default: throw .invalidChunk
+            }
         case .chunkExtension:
             if byte == UInt8(ascii: "\r") {
                 state = .chunkSizeLF
@@ -250,12 +295,24 @@ public struct HTTPResponseParser: Sendable {
         return end - start
     }
 
-    /// The first byte of a field line, or of the empty line that ends the fields.
+    /// The first byte of a field line, of an obs-fold continuing the previous
+    /// one, or of the empty line that ends the fields.
     private mutating func startLine(_ byte: UInt8) throws(HTTPResponseParseError) {
+        let isSpace = byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
+        if isSpace && valuePending && acceptsObsFold {
+            // obs-fold: the line break and this whitespace read as one space.
+            valuePending = false
+            state = pendingState
+            return try valueByte(UInt8(ascii: " "))
+        }
+        if valuePending {
+            valuePending = false
+            try endOfValue()
+        }
         if byte == UInt8(ascii: "\r") {
             state = .headLF
-        } else if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") {
-            throw .invalidHeader  // obs-fold (RFC 9112 §5.2), or whitespace before a name
+        } else if isSpace {
+            throw .invalidHeader  // obs-fold (RFC 9112 §5.2) not accepted, or whitespace before the first name
         } else if byte == UInt8(ascii: "\n") {
             throw .invalidLineEnding
         } else {
@@ -270,21 +327,26 @@ public struct HTTPResponseParser: Sendable {
 
     private mutating func nameByte(_ byte: UInt8) throws(HTTPResponseParseError) {
         if byte == UInt8(ascii: ":") {
-            field = fullyMatched(.contentLength) ?? fullyMatched(.transferEncoding) ?? fullyMatched(.connection)
-                ?? .other
-            state = .valueStart
-            valueEnded = false
-            number = 0
-            position = 0
-            list = field == .connection ? TokenList("close", "keep-alive") : TokenList("chunked", "chunked")
-            if field == .transferEncoding {
-                guard !sawTransferEncoding else { throw .unsupportedTransferEncoding }
-                sawTransferEncoding = true
-            }
+            try beginValue(of: fullyMatched(.contentLength) ?? fullyMatched(.transferEncoding)
+                ?? fullyMatched(.connection) ?? .other)
             return
         }
         guard isTokenByte(byte) else { throw .invalidHeader }
         matchName(byte)
+    }
+
+    /// The colon after a field name: the value of `known` follows.
+    private mutating func beginValue(of known: KnownField) throws(HTTPResponseParseError) {
+        field = known
+        state = .valueStart
+        valueEnded = false
+        number = 0
+        position = 0
+        list = field == .connection ? TokenList("close", "keep-alive") : TokenList("chunked", "chunked")
+        if field == .transferEncoding {
+            guard !sawTransferEncoding else { throw .unsupportedTransferEncoding }
+            sawTransferEncoding = true
+        }
     }
 
     /// Narrows the known names the field name may still be, with its next byte.
@@ -312,7 +374,8 @@ public struct HTTPResponseParser: Sendable {
 
     private mutating func valueByte(_ byte: UInt8) throws(HTTPResponseParseError) {
         if byte == UInt8(ascii: "\r") {
-            try endOfValue()
+            pendingState = state
+            valuePending = true
             state = .valueLF
             return
         }
@@ -375,8 +438,10 @@ public struct HTTPResponseParser: Sendable {
             // An interim response (100 Continue, 103 Early Hints): the final one follows.
             let expectsBody = self.expectsBody
             let started = hasStarted
+            let sectionBytes = self.sectionBytes
             reset(expectingBody: expectsBody)
             hasStarted = started
+            self.sectionBytes = sectionBytes
             return
         }
         isHeadComplete = true
@@ -413,7 +478,9 @@ public struct HTTPResponseParser: Sendable {
         guard position > 0 else { throw .invalidChunk }
         switch byte {
         case UInt8(ascii: "\r"): state = .chunkSizeLF
-        case UInt8(ascii: ";"), UInt8(ascii: " "), UInt8(ascii: "\t"): state = .chunkExtension
+        case UInt8(ascii: ";"): state = .chunkExtension
+        // BWS before a `;` (RFC 9112 §7.1.1), and nothing else.
+        case UInt8(ascii: " "), UInt8(ascii: "\t"): state = .chunkSizeWhitespace
         default: throw .invalidChunk
         }
     }
@@ -427,6 +494,106 @@ public struct HTTPResponseParser: Sendable {
             remaining = Int(number)
             state = .chunkData
         }
+    }
+}
+
+// MARK: - The fast path
+
+extension HTTPResponseParser {
+    /// Reads a final response's head that lies whole at the start of `bytes`
+    /// and returns its length, leaving the parser where the state machine
+    /// would after the empty line; nil when the head is not whole there or
+    /// anything is unusual (then the caller discards this copy of the parser
+    /// and the state machine reads the bytes, classifying any error).
+    fileprivate mutating func parseWholeHead(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        guard let lineEnd = Self.lineFeed(in: bytes, from: 0), parseStatusLine(bytes, lineEnd: lineEnd) else {
+            return nil
+        }
+        var start = lineEnd + 1
+        while true {
+            guard start < bytes.count, sectionBytes + start < maximumHeadBytes else { return nil }
+            if bytes[start] == UInt8(ascii: "\r") {
+                let length = start + 2
+                guard length <= bytes.count, bytes[start + 1] == UInt8(ascii: "\n"),
+                      sectionBytes + length <= maximumHeadBytes else { return nil }
+                headBytes = length
+                sectionBytes += length
+                do { try endOfFields() } catch { return nil }
+                return length
+            }
+            guard let end = Self.lineFeed(in: bytes, from: start), parseFieldLine(bytes, start, end) else {
+                return nil
+            }
+            start = end + 1
+        }
+    }
+
+    /// The index of the next LF at or after `from`.
+    private static func lineFeed(in bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
+        guard let base = bytes.baseAddress, from < bytes.count,
+              let found = memchr(base + from, Int32(UInt8(ascii: "\n")), bytes.count - from) else { return nil }
+        return UnsafeRawPointer(found) - base
+    }
+
+    /// `HTTP/1.x NNN reason CRLF`, the fixed parts at fixed offsets; false for
+    /// anything else, and for an interim (1xx) status.
+    private mutating func parseStatusLine(_ bytes: UnsafeRawBufferPointer, lineEnd: Int) -> Bool {
+        guard lineEnd >= 14, bytes[lineEnd - 1] == UInt8(ascii: "\r") else { return false }
+        let prefix = Self.versionPrefix
+        for offset in 0..<prefix.utf8CodeUnitCount where bytes[offset] != prefix.utf8Start[offset] { return false }
+        guard isDigit(bytes[7]), bytes[8] == UInt8(ascii: " "), isDigit(bytes[9]), isDigit(bytes[10]),
+              isDigit(bytes[11]), bytes[12] == UInt8(ascii: " ") else { return false }
+        for offset in 13..<lineEnd - 1 where !isFieldByte(bytes[offset]) || bytes[offset] == UInt8(ascii: "\r") {
+            return false
+        }
+        let code = UInt16(bytes[9] &- 48) * 100 + UInt16(bytes[10] &- 48) * 10 + UInt16(bytes[11] &- 48)
+        guard code >= 200 else { return false }
+        minorVersion = bytes[7] &- UInt8(ascii: "0")
+        status = code
+        return true
+    }
+
+    /// `name: value CRLF` in `start..<end` (end at the LF); only the framing
+    /// fields' values are interpreted, with the state machine's own functions.
+    private mutating func parseFieldLine(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> Bool {
+        guard end > start, bytes[end - 1] == UInt8(ascii: "\r") else { return false }
+        var colon = start
+        while colon < end - 1 && isTokenByte(bytes[colon]) { colon += 1 }
+        guard colon > start, colon < end - 1, bytes[colon] == UInt8(ascii: ":") else { return false }
+        let value = colon + 1..<end - 1
+        let known = Self.knownField(UnsafeRawBufferPointer(rebasing: bytes[start..<colon]))
+        guard known != .other else {
+            for offset in value where !isFieldByte(bytes[offset]) || bytes[offset] == UInt8(ascii: "\r") {
+                return false
+            }
+            return true
+        }
+        do {
+            try beginValue(of: known)
+            for offset in value {
+                guard bytes[offset] != UInt8(ascii: "\r") else { return false }
+                try valueByte(bytes[offset])
+            }
+            try endOfValue()
+        } catch {
+            return false
+        }
+        state = .lineStart
+        return true
+    }
+
+    /// The framing field `name` is, told apart by its length first.
+    private static func knownField(_ name: UnsafeRawBufferPointer) -> KnownField {
+        let candidate: KnownField
+        switch name.count {
+        case 14: candidate = .contentLength
+        case 17: candidate = .transferEncoding
+        case 10: candidate = .connection
+        default: return .other
+        }
+        let lower = candidate.name.utf8Start
+        for offset in 0..<name.count where name[offset] | 0x20 != lower[offset] { return .other }
+        return candidate
     }
 }
 

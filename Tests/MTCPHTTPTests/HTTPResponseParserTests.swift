@@ -1,5 +1,6 @@
-import MTCPHTTP
 import Testing
+
+@testable import MTCPHTTP
 
 /// What feeding a response to a fresh parser produced.
 private struct Parsed {
@@ -13,9 +14,9 @@ private struct Parsed {
 /// Feeds `pieces` in order, as separate reads, then signals end of stream if
 /// `closes`; stops at the first error or at the end of the message.
 private func feed(_ pieces: [[UInt8]], closes: Bool = false, expectingBody: Bool = true,
-                  maximumHeadBytes: Int = 64 * 1024) -> Parsed {
+                  maximumHeadBytes: Int = 64 * 1024, acceptsObsFold: Bool = false) -> Parsed {
     var result = Parsed()
-    result.parser = HTTPResponseParser(maximumHeadBytes: maximumHeadBytes)
+    result.parser = HTTPResponseParser(maximumHeadBytes: maximumHeadBytes, acceptsObsFold: acceptsObsFold)
     result.parser.reset(expectingBody: expectingBody)
     do {
         for piece in pieces where !result.parser.isComplete {
@@ -174,6 +175,9 @@ private func splits(_ message: [UInt8]) -> [[[UInt8]]] {
         ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", .invalidChunk),
         ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\nab\r\n", .invalidChunk),
         ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n", .invalidChunk),
+        // After the size only whitespace, then `;` or the line end (RFC 9112 §7.1.1: BWS before `;`).
+        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2 junk\r\nab\r\n0\r\n\r\n", .invalidChunk),
+        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\tx;a\r\nab\r\n0\r\n\r\n", .invalidChunk),
         ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", .unexpectedUpgrade),
     ]
 
@@ -195,6 +199,96 @@ private func splits(_ message: [UInt8]) -> [[[UInt8]]] {
             #expect(feed([Array(chunked[..<cut])], closes: true).error == .truncated, "cut at \(cut)")
         }
         #expect(feed([whole], closes: true).error == nil)
+    }
+
+    /// RFC 9112 §5.2: a user agent MUST replace an obs-fold in a response with
+    /// spaces before interpreting the value; the fold may continue any field,
+    /// framing fields included. (A proxy, which forwards the bytes, keeps the
+    /// default and rejects it: see `malformed`.)
+    @Test func obsFoldReadsAsSpacesForAUserAgent() {
+        let text = bytes("HTTP/1.1 200 OK\r\nA: b\r\n folded\r\nContent-Length:\r\n 2\r\n"
+            + "Connection: keep-alive,\r\n\t close\r\nTransfer-Coding-Not: x\r\n \r\n\r\nok")
+        for pieces in splits(text) {
+            let result = feed(pieces, acceptsObsFold: true)
+            #expect(result.error == nil, "split \(pieces.map(\.count))")
+            #expect(result.parser.isComplete && result.parser.contentLength == 2 && result.body == bytes("ok"))
+            #expect(!result.parser.keepAlive)  // the folded `close` was read
+        }
+        // Folded digits are still one bad Content-Length ("1 2"), and a fold cannot start the fields.
+        #expect(feed([bytes("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n 2\r\n\r\n")], acceptsObsFold: true).error
+            == .invalidContentLength)
+        #expect(feed([bytes("HTTP/1.1 200 OK\r\n X: y\r\n\r\n")], acceptsObsFold: true).error == .invalidHeader)
+    }
+
+    @Test func whitespaceBeforeAChunkExtensionIsAccepted() {
+        let text = bytes("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2 ;a=b\r\nab\r\n1\t\r\nc\r\n0 \r\n\r\n")
+        for pieces in splits(text) {
+            let result = feed(pieces)
+            #expect(result.error == nil && result.parser.isComplete && result.body == bytes("abc"))
+        }
+    }
+
+    /// The head limit bounds everything that is not body: trailers, and any
+    /// number of interim (1xx) heads before the final one.
+    @Test func trailersAndInterimHeadsCountTowardsTheHeadLimit() {
+        let trailers = bytes("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n"
+            + String(repeating: "X-Trailer: 0123456789\r\n", count: 10) + "\r\n")
+        #expect(feed([trailers], maximumHeadBytes: 100).error == .headTooLarge)
+        #expect(feed([trailers], maximumHeadBytes: trailers.count).error == nil)
+        let interim = bytes(String(repeating: "HTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\n", count: 10)
+            + "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        #expect(feed([interim], maximumHeadBytes: 200).error == .headTooLarge)
+        let accepted = feed([interim], maximumHeadBytes: interim.count)
+        #expect(accepted.error == nil && accepted.parser.isComplete)
+        // headBytes is still the final head's size.
+        #expect(accepted.parser.headBytes == 38)
+    }
+
+    /// Everything a parse produced, to compare the fast path with the state
+    /// machine: the error, or (the parser's state after an error means nothing) every figure.
+    private static func outcome(_ result: Parsed) -> String {
+        if let error = result.error { return "\(error)" }
+        let parser = result.parser
+        return "\(parser.status) \(parser.minorVersion) \(String(describing: parser.contentLength)) "
+            + "\(parser.isChunked) \(parser.keepAlive) \(parser.headBytes) \(parser.bodyBytes) "
+            + "\(parser.isHeadComplete) \(parser.isComplete) \(result.body) \(result.consumed)"
+    }
+
+    static let wholeHeads: [String] = [
+        "HTTP/1.1 200 OK\r\nServer: t\r\nContent-Length: 11\r\n\r\nhello world",
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: Chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: y\r\n\r\n",
+        "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nConnection: Keep-Alive\r\n\r\nbody until close",
+        "HTTP/1.1 404 \r\nCONTENT-LENGTH:2 \r\nconnection: close, foo\r\n\r\nno",
+        "HTTP/1.1 204 No Content\r\nX-Content-Length: 9\r\nContent-Lengthy: 3\r\n\r\n",
+        "HTTP/1.1 200 Gr\u{FC}\u{DF}e\r\nContent-Length: 0\r\n\r\nnext response",
+        "HTTP/1.1 200 OK\r\nDate: Thu, 26 Nov 2026 02:08:15 GMT\r\nETag: \"40-6b\"\r\nContent-Length: 1\r\n\r\nx",
+    ]
+
+    /// The fast path (a head whole in one buffer) and the state machine (the
+    /// same bytes split at every point, and one byte at a time) give the same
+    /// result for well-formed heads, which the fast path reads, and for every
+    /// malformed or unusual one, which it leaves to the state machine.
+    @Test func fastPathAndStateMachineAgreeAtEverySplit() {
+        let unusual = Self.malformed.map(\.0) + [
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            "HTTP/1.1 200 OK\r\nA: b\r\n folded\r\nContent-Length: 2\r\n\r\nok",
+            "HTTP/1.1 200 OK\r\nX: " + String(repeating: "a", count: 200) + "\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n",  // head not whole
+        ]
+        for text in Self.wholeHeads + unusual {
+            let message = bytes(text)
+            for (limit, fold) in [(64 * 1024, false), (64 * 1024, true), (100, false)] {
+                let whole = feed([message], maximumHeadBytes: limit, acceptsObsFold: fold)
+                if Self.wholeHeads.contains(text) && limit > 100 {
+                    #expect(whole.parser.readHeadWhole, "\(text.debugDescription) did not take the fast path")
+                }
+                for pieces in splits(message) where pieces[0].count < message.count {
+                    let split = feed(pieces, maximumHeadBytes: limit, acceptsObsFold: fold)
+                    #expect(Self.outcome(split) == Self.outcome(whole),
+                            "\(text.debugDescription) split \(pieces.map(\.count)) limit \(limit) fold \(fold)")
+                }
+            }
+        }
     }
 
     @Test func headLimitIsEnforced() {

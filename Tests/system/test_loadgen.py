@@ -7,7 +7,9 @@ The loadgen (netns mtcp-l, 198.18.0.3) drives:
     open-loop rate is held within 1% over a few seconds;
   - Tests/system/tools/http_server.py with a fault on purpose (short body, bad
     status, bytes that are not HTTP): every request is caught and counted in the
-    right class, and the exit status says the run failed.
+    right class, and the exit status says the run failed; slow (an open loop it
+    cannot keep up with: the shortfall is counted and in the tail) and silent
+    (requests never answered: in the tail at their timeout).
 
 Figures come from the loadgen's --json report. Every subprocess has a timeout;
 the servers are stopped by PID by their fixtures.
@@ -92,10 +94,10 @@ def fault_server(topology):
     198.18.0.2:8000 in mtcp-c and returns its base URL; stopped by PID afterwards."""
     procs = []
 
-    def start(fault):
+    def start(fault, *options):
         proc = subprocess.Popen([*["ip", "netns", "exec", NS_CLIENT], SYSTEM_PYTHON, str(TOOLS / "http_server.py"),
                                  "--host", CLIENT_ADDR, "--port", str(FAULT_PORT), "--root", str(REPO / "www"),
-                                 "--fault", fault],
+                                 "--fault", fault, *map(str, options)],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, start_new_session=True)
         procs.append(proc)
@@ -129,7 +131,15 @@ def run_json(loadgen_run, tmp_path, *args, timeout=90):
 def check_counts_add_up(report, result):
     errors = sum(report["errors"][name] for name in ERROR_CLASSES)
     assert set(report["errors"]) == set(ERROR_CLASSES), describe(result)
-    assert report["attempted"] == report["completed"] + errors + report["unfinished"], describe(result)
+    assert report["scheduled"] == report["attempted"] + report["shortfall"], describe(result)
+    assert report["scheduled"] == report["completed"] + errors + report["unfinished"], describe(result)
+    assert report["unfinished"] == report["in_flight_at_end"] + report["shortfall"], describe(result)
+    # The latency distribution holds completed, timed-out and unfinished requests.
+    included = report["latency_includes"]
+    assert included == {"completed": report["completed"], "unfinished": report["unfinished"],
+                        "timed_out": report["errors"]["read_timeout"] + report["errors"]["connect_timeout"]}, \
+        describe(result)
+    assert report["latency_microseconds"]["count"] == sum(included.values()), describe(result)
     return errors
 
 
@@ -216,7 +226,12 @@ def test_open_loop_rate_is_held_within_one_percent(kernel_nginx, loadgen_run, tm
     assert abs(report["requests_per_second"] - 500) <= 5, describe(result)
     assert abs(report["completed"] - 2500) <= 25, describe(result)
     assert report["warmup_requests"] >= 450, describe(result)
-    assert any(second["warmup"] for second in report["per_second"]), describe(result)
+    assert report["shortfall"] == 0 and report["offered_rate_achieved"], describe(result)
+    # The series covers the measured 5 s, whole clock seconds between partial ends, warm-up excluded.
+    series = report["per_second"]
+    assert sum(second["completed"] for second in series) == report["completed"], describe(result)
+    assert abs(sum(second["seconds"] for second in series) - report["elapsed_seconds"]) < 0.01, describe(result)
+    assert all(second["seconds"] == 1 for second in series if not second["partial"]), describe(result)
     check_latency_plausible(report["latency_microseconds"], report["completed"], result)
 
 
@@ -234,6 +249,38 @@ def test_wrong_server_is_caught_and_classified(fault_server, loadgen_run, tmp_pa
     check_counts_add_up(report, result)
     assert report["attempted"] == 100 and report["completed"] == 0, describe(result)
     assert report["errors"][error_class] == 100, describe(result)
+
+
+def test_open_loop_shortfall_against_a_slow_server(fault_server, loadgen_run, tmp_path):
+    """200 requests/s for 2 s offered to a server that takes 50 ms a response, over
+    2 keep-alive connections (at most 40/s): the requests that found no free
+    connection are the shortfall, counted unfinished and in the tail, and the
+    summary says that the offered rate was not achieved."""
+    base = fault_server("slow", "--delay", 0.05)
+    result, report = run_json(loadgen_run, tmp_path, f"{base}/bench/64.html", "-d", 2, "--rate", 200, "-c", 2,
+                              "--requests-per-connection", 1000000)
+    check_counts_add_up(report, result)
+    assert abs(report["scheduled"] - 400) <= 2, describe(result)
+    assert report["completed"] <= 100 and report["shortfall"] >= 250, describe(result)
+    assert report["offered_rate_achieved"] is False, describe(result)
+    assert "NOT achieved" in result.stdout, describe(result)
+    # The never-sent requests waited up to the end of the 2 s: the p99 shows it.
+    assert report["latency_microseconds"]["count"] == report["scheduled"], describe(result)
+    assert report["latency_microseconds"]["p99"] >= 1_000_000, describe(result)
+
+
+def test_unanswered_requests_are_in_the_tail(fault_server, loadgen_run, tmp_path):
+    """A server that never answers every 10th request: those time out after 0.5 s
+    and are in the latency distribution at their timeout (p99 at least 0.5 s),
+    while the answered ones are fast."""
+    base = fault_server("silent", "--every", 10)
+    result, report = run_json(loadgen_run, tmp_path, f"{base}/bench/64.html", 100, "-c", 5, "--timeout", 0.5)
+    assert result.returncode == 1, describe(result)
+    check_counts_add_up(report, result)
+    assert report["errors"]["read_timeout"] == 10 and report["completed"] == 90, describe(result)
+    latency = report["latency_microseconds"]
+    assert latency["count"] == 100, describe(result)
+    assert latency["p99"] >= 500_000 and latency["p50"] < 500_000, describe(result)
 
 
 def test_refused_connections_are_counted(topology, loadgen_run, tmp_path):

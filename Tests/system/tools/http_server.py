@@ -4,13 +4,17 @@ files of a directory, or misbehaves on purpose so that the loadgen's response
 checks can be seen to catch it.
 
 Usage: http_server.py [--host 198.18.0.2] [--port 8000] [--root www]
-                      [--fault none|short-body|bad-status|garbage]
+                      [--fault none|short-body|bad-status|garbage|slow|silent]
+                      [--delay 0.05] [--every 10]
 
   none        GET serves ROOT + path with Content-Length, keep-alive as the
               client asks (HTTP/1.1), 404 for missing files
   short-body  announces the file's Content-Length, sends half the body, closes
   bad-status  answers 503 with a well-formed body
   garbage     answers bytes that are not an HTTP response, then closes
+  slow        serves as `none`, each response --delay seconds after its request
+  silent      serves as `none`, but never answers every --every-th request
+              (counted over the server): the connection stays open, unanswered
 
 Prints `http_server: ready HOST:PORT` (flushed) once it listens; at exit
 (SIGTERM or SIGINT) `http_server: requests N`.
@@ -22,6 +26,7 @@ import signal
 import socketserver
 import sys
 import threading
+import time
 
 stats = {"requests": 0}
 lock = threading.Lock()
@@ -39,6 +44,12 @@ class Handler(socketserver.StreamRequestHandler):
                 headers[name.strip().lower()] = value.strip()
             with lock:
                 stats["requests"] += 1
+                number = stats["requests"]
+            if self.server.fault == "silent" and number % self.server.every == 0:
+                self.rfile.read()  # until the client gives up and closes or resets
+                return
+            if self.server.fault == "slow":
+                time.sleep(self.server.delay)
             method, target, version = request_line.decode("latin-1").split()
             keep_alive = (version == "HTTP/1.1" and headers.get("connection", "").lower() != "close") or \
                          (version == "HTTP/1.0" and headers.get("connection", "").lower() == "keep-alive")
@@ -85,11 +96,16 @@ def main():
     parser.add_argument("--host", default="198.18.0.2")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--root", default="www")
-    parser.add_argument("--fault", default="none", choices=["none", "short-body", "bad-status", "garbage"])
+    parser.add_argument("--fault", default="none",
+                        choices=["none", "short-body", "bad-status", "garbage", "slow", "silent"])
+    parser.add_argument("--delay", type=float, default=0.05)
+    parser.add_argument("--every", type=int, default=10)
     args = parser.parse_args()
     server = Server((args.host, args.port), Handler)
     server.root = os.path.realpath(args.root)
     server.fault = args.fault
+    server.delay = args.delay
+    server.every = args.every
 
     def stop(signum, frame):
         # shutdown() waits for serve_forever, which runs in this thread: from another one.
