@@ -60,7 +60,8 @@ public enum HTTPProxyHeads {
         let listed = ConnectionTokens(fields, in: request)
         for field in fields {
             let name = field.name.bytes(in: request)
-            guard !isHopByHop(name) && !isReplacedInRequests(name) && !listed.contains(name, in: request) else { continue }
+            guard !isHopByHop(name) && !isReplacedInRequests(name) && !hasUnderscore(name)
+                && !listed.contains(name, in: request) else { continue }
             appendField(field, from: request, into: &writer)
         }
         appendFraming(head.body, into: &writer)
@@ -138,17 +139,33 @@ public enum HTTPProxyHeads {
         writer.append("\r\n")
     }
 
-    /// The fields the proxy writes itself in a forwarded request, or drops as forgeable.
+    /// The fields the proxy writes itself in a forwarded request, or drops as forgeable:
+    /// client identity (addresses, scheme, host, port, prefix) that an upstream would
+    /// trust, and the URL overrides (`X-Original-URL`, `X-Rewrite-URL`) with which some
+    /// frameworks route by a path other than the one the proxy matched.
     static func isReplacedInRequests(_ name: UnsafeRawBufferPointer) -> Bool {
         switch name.count {
         case 4: ASCII.equalsIgnoringCase(name, "host")
         case 6: ASCII.equalsIgnoringCase(name, "expect")
         case 9: ASCII.equalsIgnoringCase(name, "forwarded") || ASCII.equalsIgnoringCase(name, "x-real-ip")
+        case 11: ASCII.equalsIgnoringCase(name, "x-client-ip")
+        case 13: ASCII.equalsIgnoringCase(name, "x-rewrite-url")
+        case 14: ASCII.equalsIgnoringCase(name, "x-original-url") || ASCII.equalsIgnoringCase(name, "true-client-ip")
+            || isFraming(name)
         case 15: ASCII.equalsIgnoringCase(name, "x-forwarded-for")
-        case 16: ASCII.equalsIgnoringCase(name, "x-forwarded-host")
+        case 16: ASCII.equalsIgnoringCase(name, "x-forwarded-host") || ASCII.equalsIgnoringCase(name, "x-forwarded-port")
+            || ASCII.equalsIgnoringCase(name, "cf-connecting-ip")
         case 17: ASCII.equalsIgnoringCase(name, "x-forwarded-proto") || isFraming(name)
-        default: isFraming(name)
+        case 18: ASCII.equalsIgnoringCase(name, "x-forwarded-prefix") || ASCII.equalsIgnoringCase(name, "x-forwarded-server")
+        default: false
         }
+    }
+
+    /// Field names with `_` are dropped, as nginx does by default: CGI-style upstreams
+    /// (PHP-FPM, WSGI, Rack) map `_` and `-` to one variable, so `X_Forwarded_For`
+    /// would otherwise pass a forged client address under a replaced field's name.
+    static func hasUnderscore(_ name: UnsafeRawBufferPointer) -> Bool {
+        name.contains(UInt8(ascii: "_"))
     }
 
     /// Content-Length and Transfer-Encoding, which the proxy always writes itself.

@@ -425,7 +425,9 @@ extension HTTPServer {
         closeConnection(index, &context, reset: true)
         guard client >= 0, connections[client].isOpen, connections[client].peer == Int32(index) else { return }
         connections[client].peer = -1
-        if connections[client].proxy == .forwarding {
+        // A `100 Continue` the client has not yet taken whole cannot be followed by an
+        // error head without splicing the two: such a client is reset instead.
+        if connections[client].proxy == .forwarding && connections[client].output.isEmpty {
             connections[client].proxy = .none
             connections[client].bodyToForward = 0
             connections[client].forwardsChunked = false

@@ -117,6 +117,16 @@ extension HTTPProxyTests {
                 .upstream == "GET /api/x HTTP/1.1\r\nHost: h\r\nX-B: 2\r\n" + Self.added)
     }
 
+    /// `_` spellings reach CGI-style upstreams under the replaced fields' names, and
+    /// URL overrides would route the upstream by a path the proxy never matched.
+    @Test func forgeableSpellingsAndURLOverridesAreDropped() throws {
+        #expect(forwarded("GET /api/x HTTP/1.1\r\nHost: h\r\nX_Forwarded_For: 10.0.0.1\r\nX_Real_IP: 10.0.0.1\r\n"
+                          + "X-Original-URL: /admin\r\nX-Rewrite-URL: /admin\r\nTrue-Client-IP: 10.0.0.1\r\n"
+                          + "X-Client-IP: 10.0.0.1\r\nCF-Connecting-IP: 10.0.0.1\r\nX-Forwarded-Port: 1\r\n"
+                          + "X-Forwarded-Prefix: /a\r\nX-Forwarded-Server: s\r\nX-B: 2\r\n\r\n")
+                .upstream == "GET /api/x HTTP/1.1\r\nHost: h\r\nX-B: 2\r\n" + Self.added)
+    }
+
     /// HTTP/1.0 needs no Host; the upstream (HTTP/1.1) gets the upstream's own address.
     @Test func http10RequestWithoutHostGetsOne() throws {
         #expect(forwarded("GET /api/x HTTP/1.0\r\n\r\n").upstream

@@ -339,6 +339,28 @@ import Testing
         #expect(sent.first?.payload.count == 100)
     }
 
+    @Test func segmentsSentBeforeTheTransmitPathFilledAreTimed() throws {
+        // RFC 6298 §5.1: data sent starts the retransmission timer, even when the
+        // next segment of the same burst found no transmit buffer; the retry may
+        // send nothing (a full window), and a loss of the first segments would then
+        // never be repaired.
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, delayedAck: nil))
+        let listener = try peer.engine.listen(port: 80)
+        let handshake = peer.establish(listener: listener)
+        let (isn, connection) = try #require(handshake)
+        _ = peer.send(.ack, seq: 1001, ack: isn + 1, window: 8000)
+        var held: [PacketBuffer] = []
+        while let buffer = peer.engine.device.allocate() { held.append(buffer) }
+        peer.engine.device.release(held.removeLast())
+        #expect((try? [UInt8](repeating: 5, count: 3000).withUnsafeBytes { try peer.engine.write(connection, $0) })
+                == 3000)
+        let sent = peer.run().filter { !$0.payload.isEmpty }
+        #expect(sent.count == 1, "one buffer was free: one segment left")
+        let timed = peer.engine.tcp.timers.isScheduled(TCPTimer.retransmission.node(connection.index))
+        #expect(timed)
+        for buffer in held { peer.engine.device.release(buffer) }
+    }
+
     /// Hands the engine's segments to `receiver` in order and its ACKs back, with
     /// time standing still while there is traffic and moving by 1 ms otherwise.
     static func deliver(_ peer: inout RawTCPPeer, _ receiver: inout LossyReceiver, _ first: [RawTCPPeer.Reply],

@@ -55,7 +55,7 @@ def test_two_engines_over_net_memif_with_statistics_metrics_and_capture(tmp_path
                                "-N", "2", "-c", "50", "--verify-body", "www"],
                               capture_output=True, text=True, timeout=60, cwd=REPO)
         assert http.returncode == 0, describe(http)
-        assert "Attempted 3000 = completed 3000 + errors 0" in http.stdout, describe(http)
+        assert "Requests 3000 = completed 3000 + errors 0 + unfinished 0" in http.stdout, describe(http)
         time.sleep(2.2)  # counters are published twice a second, lines printed once a second
         text, samples = metrics(9187)
         assert "# TYPE mtcp_tcp_passive_opens_total counter" in text

@@ -435,6 +435,11 @@ extension Engine {
         case .fast where !block.pointee.scoreboard.isEmpty:
             // RFC 6675: cwnd stays; what the ACK freed shows in pipe.
             retransmitHoles(id, block, now: now)
+        case .fast where block.pointee.selectiveAcknowledgmentsEnabled:
+            // A partial ACK that covered every SACKed block left no scoreboard: the
+            // data at SND.UNA is the next loss, but cwnd follows RFC 6675 (no
+            // NewReno deflation, which pipe never inflated).
+            retransmitOldest(id, block, now: now)
         case .fast:
             // Partial ACK (RFC 6582 §3.2 step 5): resend the next hole at once.
             block.pointee.congestion.onPartialAck(ackedBytes: ackedBytes)

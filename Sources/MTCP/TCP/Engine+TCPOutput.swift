@@ -122,13 +122,15 @@ extension Engine {
               block.pointee.state != .synReceived else { return true }
         let mss = payloadLimit(block)
         var sentAny = false
+        var transmitPathFull = false
         while true {
             let unsent = block.pointee.unsentBytes
             if unsent == 0 {
                 guard block.pointee.finDue else { break }
                 let fin = block.pointee.finSequence
                 guard transmitSegment(block, flags: [.fin, .ack], sequence: fin, dataLength: 0, now: now) else {
-                    return false
+                    transmitPathFull = true
+                    break
                 }
                 if block.pointee.sendMaximum > fin { countRetransmission() }
                 advanceSendNext(block, to: fin + 1)
@@ -147,7 +149,8 @@ extension Engine {
             if finToo { flags.insert(.fin) }
             let sequence = block.pointee.sendNext
             guard transmitSegment(block, flags: flags, sequence: sequence, dataLength: length, now: now) else {
-                return false
+                transmitPathFull = true
+                break
             }
             if sequence < block.pointee.sendMaximum {
                 countRetransmission()
@@ -167,6 +170,10 @@ extension Engine {
             block.pointee.persistBackoff = 0
             tcp.timers.cancel(TCPTimer.persist.node(id.index))
         }
+        // Segments already sent before the transmit path filled up are timed above:
+        // the retry from the data list may find the window full and send nothing, and
+        // without the timer a loss of those segments would never be repaired.
+        if transmitPathFull { return false }
         // The ACK list left this connection's ACK to a data segment that silly-window
         // avoidance then held back: send it bare.
         if block.pointee.ackPending {
