@@ -290,14 +290,15 @@ import Testing
 
     /// A connection whose peer offered 65535 bytes, then `window`; the application
     /// writes `bytes`. Returns our ISS.
-    static func writeIntoPeerWindow(_ peer: inout RawTCPPeer, window: UInt16, bytes: Int) throws -> UInt32 {
+    static func writeIntoPeerWindow(_ peer: inout RawTCPPeer, window: UInt16, bytes: Int) throws
+        -> (engineISN: UInt32, connection: ConnectionID) {
         let listener = try peer.engine.listen(port: 80)
         let handshake = peer.establish(listener: listener)
         let (isn, connection) = try #require(handshake)
         _ = peer.send(.ack, seq: 1001, ack: isn + 1, window: window)
         #expect((try? [UInt8](repeating: 5, count: bytes).withUnsafeBytes { try peer.engine.write(connection, $0) })
                 == bytes)
-        return isn
+        return (isn, connection)
     }
 
     @Test func dataSentWhenTheWindowReopensIsTimedByTheRTONotByTheProbes() throws {
@@ -306,7 +307,7 @@ import Testing
         // timer with the RTO (200 ms here), neither the probes' deadline nor their
         // backed-off interval.
         var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, delayedAck: nil))
-        let isn = try Self.writeIntoPeerWindow(&peer, window: 0, bytes: 100)
+        let (isn, _) = try Self.writeIntoPeerWindow(&peer, window: 0, bytes: 100)
         var probes = 0
         for _ in 0..<5000 {
             peer.advance(.milliseconds(1))
@@ -345,15 +346,10 @@ import Testing
         // send nothing (a full window), and a loss of the first segments would then
         // never be repaired.
         var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, delayedAck: nil))
-        let listener = try peer.engine.listen(port: 80)
-        let handshake = peer.establish(listener: listener)
-        let (isn, connection) = try #require(handshake)
-        _ = peer.send(.ack, seq: 1001, ack: isn + 1, window: 8000)
+        let (_, connection) = try Self.writeIntoPeerWindow(&peer, window: 8000, bytes: 3000)
         var held: [PacketBuffer] = []
         while let buffer = peer.engine.device.allocate() { held.append(buffer) }
         peer.engine.device.release(held.removeLast())
-        #expect((try? [UInt8](repeating: 5, count: 3000).withUnsafeBytes { try peer.engine.write(connection, $0) })
-                == 3000)
         let sent = peer.run().filter { !$0.payload.isEmpty }
         #expect(sent.count == 1, "one buffer was free: one segment left")
         let timed = peer.engine.tcp.timers.isScheduled(TCPTimer.retransmission.node(connection.index))
