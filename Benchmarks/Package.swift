@@ -24,8 +24,6 @@ let package = Package(
                 .product(name: "MTCPHTTP", package: project),
             ],
             path: "Benchmarks/HotPaths",
-            swiftSettings: [.unsafeFlags(["-Xcc", "-I/usr/include/dpdk", "-Xcc",
-                                          "-I/usr/include/x86_64-linux-gnu/dpdk", "-Xcc", "-march=corei7"])],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ]

@@ -1,5 +1,6 @@
 import Glibc
 import MTCP
+import MTCPDPDK
 
 /// How each core's loop runs, the same for every core.
 struct CoreSettings: Sendable {

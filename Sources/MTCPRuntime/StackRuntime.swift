@@ -2,6 +2,7 @@ import CDPDK
 import Glibc
 import MTCP
 import MTCPConfig
+import MTCPDPDK
 import Synchronization
 
 /// Brings the stack up from mtcp.conf: configuration files, DPDK's EAL, the port,

@@ -1,5 +1,6 @@
 import CDPDK
 import Glibc
+import MTCP
 
 /// The DPDK Environment Abstraction Layer of this process: initialised once, before
 /// any port is used, torn down at exit.

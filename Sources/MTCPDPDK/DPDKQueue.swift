@@ -1,4 +1,5 @@
 import CDPDK
+import MTCP
 
 /// One RX/TX queue pair of a DPDK port with its own mbuf pool: the packet device
 /// of one engine. Every call is a thin wrapper over DPDK's inline burst functions.

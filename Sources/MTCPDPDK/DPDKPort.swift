@@ -1,5 +1,6 @@
 import CDPDK
 import Glibc
+import MTCP
 
 /// An Ethernet port driven by DPDK: any PMD, in this project usually a vdev
 /// (`net_af_packet`, `net_af_xdp`, `net_tap`, `net_memif`).
