@@ -88,16 +88,23 @@ let package = Package(
             name: "MTCPHTTP",
             swiftSettings: crossModuleOptimization
         ),
-        // The appliance's HTTP server: one instance per core on the socket API.
+        // The echo, discard and daytime services: the smallest applications on the socket API.
+        .target(
+            name: "MTCPServices",
+            dependencies: ["MTCP"],
+            swiftSettings: crossModuleOptimization
+        ),
+        // The appliance's HTTP server: one instance per core on the socket API,
+        // on the stack alone (the runtime that starts it is the executable's).
         .target(
             name: "MTCPHTTPServer",
-            dependencies: ["MTCP", "MTCPHTTP", "MTCPRuntime", "MTCPTLS"],
-            swiftSettings: importsDPDK
+            dependencies: ["MTCP", "MTCPHTTP", "MTCPTLS"],
+            swiftSettings: crossModuleOptimization
         ),
         .executableTarget(
             name: "mtcp-httpd",
             dependencies: [
-                "MTCP", "MTCPConfig", "MTCPRuntime", "MTCPHTTP", "MTCPHTTPServer", "MTCPTLS",
+                "MTCP", "MTCPConfig", "MTCPRuntime", "MTCPHTTP", "MTCPHTTPServer", "MTCPServices", "MTCPTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: importsDPDK
@@ -151,12 +158,11 @@ let package = Package(
         // client engine sending raw request bytes (no root, explicit time).
         .testTarget(
             name: "MTCPHTTPServerTests",
-            dependencies: ["MTCP", "MTCPRuntime", "MTCPHTTP", "MTCPHTTPServer", "MTCPTLS", "COpenSSL"],
-            swiftSettings: importsDPDK
+            dependencies: ["MTCP", "MTCPHTTP", "MTCPHTTPServer", "MTCPTLS", "COpenSSL"]
         ),
         .testTarget(
             name: "MTCPTests",
-            dependencies: ["MTCP", "MTCPConfig", "MTCPRuntime"],
+            dependencies: ["MTCP", "MTCPConfig", "MTCPRuntime", "MTCPServices"],
             swiftSettings: importsDPDK
         ),
     ]

@@ -1,7 +1,6 @@
 import Glibc
 import MTCP
 import MTCPHTTP
-import MTCPRuntime
 import MTCPTLS
 
 /// The HTTP/1.1 static-file server of one core (RFC 9110/9112): keep-alive,
@@ -38,8 +37,6 @@ public struct HTTPServer: EngineApplication, ~Copyable {
     let events = UnsafeMutableBufferPointer<EventPollEvent>.allocate(capacity: 512)
     var nextSweep = Instant.zero
     var upstreams: UpstreamPools
-    /// The reload requests already acted on (SIGHUP, `ReloadSignal`).
-    var reloadsSeen = ReloadSignal.generation
 
     /// Builds the core's cache from the document root (on the core's own thread).
     public init(options: HTTPServerOptions) throws {
@@ -183,10 +180,6 @@ public struct HTTPServer: EngineApplication, ~Copyable {
             errors.refreshDate(clock)
         }
         accessLog.flush()
-        if ReloadSignal.generation != reloadsSeen {
-            reloadsSeen = ReloadSignal.generation
-            reloadFiles(&context)
-        }
         let now = context.now
         options.https?.settings.ticketKeys.rotateIfDue(now: now)
         for index in connections.indices where connections[index].isOpen {
@@ -227,10 +220,10 @@ public struct HTTPServer: EngineApplication, ~Copyable {
         }
     }
 
-    /// Rebuilds the cache from disk. Responses from the generation before the
-    /// previous one are about to lose their memory: connections still writing
+    /// SIGHUP: rebuilds the cache from disk. Responses from the generation before
+    /// the previous one are about to lose their memory: connections still writing
     /// one (clients that read nothing through two reloads) are reset.
-    private mutating func reloadFiles<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+    public mutating func reload<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
         do {
             try cache.reload(now: clock.second)
         } catch {

@@ -1,4 +1,4 @@
-import MTCPRuntime
+import MTCP
 
 /// Counters of one core's HTTP server, for the statistics output and tests.
 public struct HTTPServerStatistics: Sendable, Equatable {

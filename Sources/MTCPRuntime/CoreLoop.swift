@@ -28,7 +28,8 @@ struct CoreOutcome: Sendable {
 /// One core's run-to-completion loop (DESIGN.md §3): receive burst and protocol
 /// input, timers and the batch of events (`SocketContext.poll`), the
 /// application, then output in priority order and the transmit burst (`flush`);
-/// idle back-off when nothing arrives; statistics published twice a second.
+/// idle back-off when nothing arrives; statistics published, and reload
+/// requests passed on, twice a second.
 ///
 /// On a stop signal the application stops accepting, open connections get up
 /// to the grace period to finish, then the loop ends.
@@ -65,6 +66,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
     var stopRequestedAt: Instant?
     var finishedAt: Instant?
     var nextPublish = start
+    var reloadsSeen = ReloadSignal.generation
     while true {
         let now = clock?.now() ?? MonotonicClock.now()
         let received = context.poll(now: now)
@@ -89,6 +91,11 @@ func runCore<Application: EngineApplication & ~Copyable>(
             snapshot = context.snapshot(core: core)
             snapshot.application = application.counters()
             board.publish(snapshot)
+            // SIGHUP is checked here, off the per-iteration path, as often as statistics.
+            if ReloadSignal.generation != reloadsSeen {
+                reloadsSeen = ReloadSignal.generation
+                application.reload(&context)
+            }
         }
         backoff.record(received: received, outputPending: context.hasPendingOutput)
     }

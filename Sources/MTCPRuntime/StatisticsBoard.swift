@@ -18,19 +18,6 @@ public struct CoreSnapshot: Sendable {
     public init(core: Int) { self.core = core }
 }
 
-/// A counter of the application's, named for Prometheus (`mtcp_NAME_total`).
-public struct ApplicationCounter: Sendable, Equatable {
-    public let name: String
-    public let help: String
-    public var value: UInt64
-
-    public init(name: String, help: String, value: UInt64) {
-        self.name = name
-        self.help = help
-        self.value = value
-    }
-}
-
 /// The engines' statistics, shared with the management thread (printing,
 /// Prometheus). Each engine publishes a snapshot once a second, so the lock is
 /// taken once a second per core: never on the data path.

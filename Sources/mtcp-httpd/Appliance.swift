@@ -1,6 +1,6 @@
 import MTCP
 import MTCPHTTPServer
-import MTCPRuntime
+import MTCPServices
 
 /// What runs on each core of the appliance: the HTTP server, and beside it the
 /// echo and discard services (for interoperability tests and diagnostics).
@@ -19,6 +19,8 @@ struct Appliance: EngineApplication, ~Copyable {
     }
 
     func counters() -> [ApplicationCounter] { http.counters() }
+
+    mutating func reload<Device: PacketDevice>(_ context: inout SocketContext<Device>) { http.reload(&context) }
 
     mutating func stopAccepting<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
         http.stopAccepting(&context)

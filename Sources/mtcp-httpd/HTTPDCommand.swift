@@ -6,6 +6,7 @@ import MTCPHTTP
 import MTCPHTTPServer
 import MTCPTLS
 import MTCPRuntime
+import MTCPServices
 
 @main
 struct HTTPDCommand: ParsableCommand {

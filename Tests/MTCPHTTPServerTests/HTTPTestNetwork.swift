@@ -2,7 +2,6 @@ import Glibc
 @testable import MTCP
 import MTCPHTTP
 @testable import MTCPHTTPServer
-import MTCPRuntime
 
 /// An `HTTPServer` on a server `SocketContext` and a client `Engine` driven by the
 /// test, on one in-memory virtual link, with time advanced explicitly (the
@@ -334,7 +333,7 @@ final class DocumentRoot {
         rmdir(base)
     }
 
-    private func write(_ name: String, _ bytes: [UInt8]) {
+    func write(_ name: String, _ bytes: [UInt8]) {
         let descriptor = open(path + "/" + name, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         precondition(descriptor >= 0, "cannot create \(name)")
         bytes.withUnsafeBytes { precondition(Glibc.write(descriptor, $0.baseAddress, $0.count) == $0.count) }

@@ -1,5 +1,5 @@
 @testable import MTCP
-import MTCPRuntime
+import MTCPServices
 
 /// A server engine running the echo/discard services and a client engine driven
 /// by the test, on one virtual link, with time advanced explicitly.

@@ -1,5 +1,3 @@
-import MTCP
-
 /// What runs on each core beside the stack, written against the socket and
 /// event API: it opens its listeners or connections in `start`, then takes each
 /// iteration's batch of events in `handle` (typically one `wait` on its event
@@ -16,6 +14,9 @@ public protocol EngineApplication: ~Copyable, SendableMetatype {
     /// The application's own counters (requests, handshakes, ...), in the same
     /// order every time, for the statistics board. By default: none.
     func counters() -> [ApplicationCounter]
+    /// The operator asked for a reload (SIGHUP): re-read what was cached from
+    /// disk. The runtime's core loop calls it within a second. By default nothing.
+    mutating func reload<Device: PacketDevice>(_ context: inout SocketContext<Device>)
 }
 
 extension EngineApplication where Self: ~Copyable {
@@ -28,4 +29,6 @@ extension EngineApplication where Self: ~Copyable {
     }
 
     public func counters() -> [ApplicationCounter] { [] }
+
+    public mutating func reload<Device: PacketDevice>(_ context: inout SocketContext<Device>) {}
 }
