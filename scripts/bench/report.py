@@ -234,7 +234,7 @@ def write(results, path, out):
              "in a namespace of the benchmark's own with `tcp_tw_reuse=1`, ports 1024-65535 and backlogs of "
              "65535. Figures are medians of "
              f"{results['runs']} runs of {results['seconds']} s; every ratio is ours / Linux from the same run. "
-             "The raw figures are in `benchmarks/results.json`.", ""]
+             "The raw figures are in `bench-results/results.json`.", ""]
     lines += _remeasured(results)
     lines += _targets(scenarios)
     lines += ["| scenario | mtcp-swift | Linux | ratio | how |", "| --- | --- | --- | --- | --- |"]
@@ -299,5 +299,5 @@ def write(results, path, out):
         lines += [f"- **{name}**: {why}." for name, why in skipped]
     charts = _charts(results, out)
     if charts:
-        lines += ["", "## Charts", ""] + [f"![{chart}](benchmarks/{chart})" for chart in charts]
+        lines += ["", "## Charts", ""] + [f"![{chart}](bench-results/{chart})" for chart in charts]
     path.write_text("\n".join(lines) + "\n")

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """`make bench`: every scenario of issue 7, ours against Linux on the same two
 cores in one run, medians of several runs, written to BENCHMARKS.md,
-benchmarks/results.json and benchmarks/*.png. A scenario that cannot run says
+bench-results/results.json and bench-results/*.png. A scenario that cannot run says
 why instead of printing a number."""
 
 import argparse
@@ -21,7 +21,7 @@ import ours
 import report
 
 REPO = Path(__file__).resolve().parents[2]
-OUT = REPO / "benchmarks"
+OUT = REPO / "bench-results"
 
 
 def median(values):
