@@ -3,9 +3,11 @@ import Testing
 import MTCP
 @testable import MTCPConfig
 
-/// The repository's `conf/` directory, found from this file's path.
+/// The repository's `conf/` directory, found from this file's path
+/// (Tests/MTCPTests/Config/ShippedConfigurationTests.swift).
 private let confDirectory = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
     .appendingPathComponent("conf").path
 
 /// A fresh directory for files a test writes; removed by the caller.
