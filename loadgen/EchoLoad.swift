@@ -33,7 +33,7 @@ final class EchoTally: Sendable {
 /// of `TOTAL` connections, its share of the concurrency at a time, each sending
 /// the same seeded bytes, half-closing, and checking every echoed byte. A
 /// correctness probe of the active-open path, written against the socket API.
-struct EchoLoad: EngineApplication, ~Copyable {
+struct EchoLoad<Device: PacketDevice>: EngineApplication, ~Copyable {
     /// Per socket slot (indexed by the socket's index): progress.
     private struct Flow {
         var written = 0
@@ -74,13 +74,13 @@ struct EchoLoad: EngineApplication, ~Copyable {
 
     private var isFinished: Bool { counts.completed + counts.failed == total }
 
-    mutating func start<Device: PacketDevice>(_ context: inout SocketContext<Device>) throws {
+    mutating func start(_ context: inout SocketContext<Device>) throws {
         poll = try context.createEventPoll()
         flows = Array(repeating: Flow(), count: context.socketCapacity)
         if total == 0 { tally.add(counts) }
     }
 
-    mutating func handle<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+    mutating func handle(_ context: inout SocketContext<Device>) {
         guard let poll, !isFinished else { return }
         if startedAt == nil { startedAt = context.now }
         if let startedAt, context.now.since(startedAt) > deadline {
@@ -114,7 +114,7 @@ struct EchoLoad: EngineApplication, ~Copyable {
         if isFinished { tally.add(counts) }
     }
 
-    private mutating func send<Device: PacketDevice>(_ socket: Socket, _ context: inout SocketContext<Device>) {
+    private mutating func send(_ socket: Socket, _ context: inout SocketContext<Device>) {
         let written = flows[Int(socket.index)].written
         guard written < payload.count || payload.isEmpty, context.state(of: socket) != nil else { return }
         let count = payload.withUnsafeBytes { bytes in
@@ -124,7 +124,7 @@ struct EchoLoad: EngineApplication, ~Copyable {
         if flows[Int(socket.index)].written == payload.count { try? context.shutdown(socket, .write) }
     }
 
-    private mutating func receive<Device: PacketDevice>(_ socket: Socket, _ context: inout SocketContext<Device>) {
+    private mutating func receive(_ socket: Socket, _ context: inout SocketContext<Device>) {
         while true {
             let count: Int
             do {
@@ -147,8 +147,8 @@ struct EchoLoad: EngineApplication, ~Copyable {
         }
     }
 
-    private mutating func finish<Device: PacketDevice>(_ socket: Socket, _ context: inout SocketContext<Device>,
-                                                       succeeded: Bool) {
+    private mutating func finish(_ socket: Socket, _ context: inout SocketContext<Device>,
+                                 succeeded: Bool) {
         if succeeded {
             counts.completed += 1
             counts.bytesVerified += flows[Int(socket.index)].verified

@@ -24,7 +24,7 @@ import MTCPTLS
 /// Per-request work touches only memory allocated in `start`: the slot of
 /// the connection (indexed by socket index), the prepared request bytes, the
 /// expected bodies, a read buffer and the histograms.
-struct HTTPLoad: EngineApplication, ~Copyable {
+struct HTTPLoad<Device: PacketDevice>: EngineApplication, ~Copyable {
     private enum Phase: UInt8 {
         /// `draining`: after the last response of a connection the server is to
         /// close, waiting for its FIN (see `drain`).
@@ -153,7 +153,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         tlsScratch.deallocate()
     }
 
-    mutating func start<Device: PacketDevice>(_ context: inout SocketContext<Device>) throws {
+    mutating func start(_ context: inout SocketContext<Device>) throws {
         guard concurrency <= context.socketCapacity - 64 else {
             throw LoadgenError("core \(core) would open \(concurrency) connections but max_concurrency allows "
                 + "\(context.socketCapacity - 64): raise max_concurrency in the configuration or lower -c")
@@ -198,7 +198,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
 
     // MARK: - The loop
 
-    mutating func handle<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+    mutating func handle(_ context: inout SocketContext<Device>) {
         guard let poll else { return }
         let now = context.now
         if startedAt == nil { begin(at: now) }
@@ -228,7 +228,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         }
     }
 
-    mutating func stopAccepting<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+    mutating func stopAccepting(_ context: inout SocketContext<Device>) {
         stopping = true
         abandonBacklog(now: context.now)
         closeIdle(&context)
@@ -260,7 +260,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     }
 
     /// Closes the idle keep-alive connections (no request will need them).
-    private mutating func closeIdle<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+    private mutating func closeIdle(_ context: inout SocketContext<Device>) {
         while idleCount > 0 {
             idleCount -= 1
             close(Int(idle[idleCount]), &context, error: nil)
@@ -271,7 +271,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     /// this until the connections are done or the grace period ends, and
     /// measured requests still in flight at that point count as unfinished,
     /// in the latency distribution at the time from their start to now.
-    func isFinished<Device: PacketDevice>(_ context: borrowing SocketContext<Device>) -> Bool {
+    func isFinished(_ context: borrowing SocketContext<Device>) -> Bool {
         var final = counts
         var finalHistograms = histograms
         for slot in 0..<highWater where slots[slot].phase.carriesRequest {
@@ -313,7 +313,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
 
     /// Starts the requests that are due: closed loop, one per missing
     /// connection; open loop, those whose intended start has passed.
-    private mutating func issue<Device: PacketDevice>(_ context: inout SocketContext<Device>, now: Instant) {
+    private mutating func issue(_ context: inout SocketContext<Device>, now: Instant) {
         while retryCount > 0 && !stopping && counts.openConnections < concurrency && now >= openBlockedUntil {
             retryCount -= 1
             guard open(&context, origin: retries[retryCount], now: now, retrying: true) else { break }
@@ -342,8 +342,8 @@ struct HTTPLoad: EngineApplication, ~Copyable {
 
     /// Opens a connection for a new request whose latency counts from `origin`.
     /// `retrying`: the request was counted when it first started (see `retry`).
-    private mutating func open<Device: PacketDevice>(_ context: inout SocketContext<Device>, origin: Instant,
-                                                     now: Instant, retrying: Bool = false) -> Bool {
+    private mutating func open(_ context: inout SocketContext<Device>, origin: Instant,
+                               now: Instant, retrying: Bool = false) -> Bool {
         guard let poll else { return false }
         let target = plan.workload.entries[0].target
         let socket: Socket
@@ -417,8 +417,8 @@ struct HTTPLoad: EngineApplication, ~Copyable {
         if slots[slot].phase == .idle { slots[slot].phase = .sending }
     }
 
-    private mutating func serve<Device: PacketDevice>(_ slot: Int, _ ready: EventPollEvents,
-                                                      _ context: inout SocketContext<Device>) {
+    private mutating func serve(_ slot: Int, _ ready: EventPollEvents,
+                                _ context: inout SocketContext<Device>) {
         let now = context.now
         if slots[slot].phase == .connecting {
             if ready.contains(.error) || ready.contains(.hangUp) {
@@ -446,8 +446,8 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     }
 
     /// Drives a TLS handshake; once done, the request goes out.
-    private mutating func handshake<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>,
-                                                          now: Instant) {
+    private mutating func handshake(_ slot: Int, _ context: inout SocketContext<Device>,
+                                    now: Instant) {
         guard let stream = slots[slot].tls else { return }
         do {
             guard try stream.handshake(slots[slot].socket, &context, scratch: tlsScratch) else { return }
@@ -472,8 +472,8 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     }
 
     /// Writes request bytes: encrypted with TLS, straight to the socket otherwise.
-    private mutating func write<Device: PacketDevice>(_ slot: Int, _ bytes: UnsafeRawBufferPointer,
-                                                      _ context: inout SocketContext<Device>) throws(TLSStreamError) -> Int {
+    private mutating func write(_ slot: Int, _ bytes: UnsafeRawBufferPointer,
+                                _ context: inout SocketContext<Device>) throws(TLSStreamError) -> Int {
         let socket = slots[slot].socket
         if let stream = slots[slot].tls {
             return try stream.write(bytes, to: socket, &context, scratch: tlsScratch)
@@ -486,8 +486,8 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     }
 
     /// Reads response bytes: decrypted with TLS, straight from the socket otherwise.
-    private mutating func read<Device: PacketDevice>(_ slot: Int, into buffer: UnsafeMutableRawBufferPointer,
-                                                     _ context: inout SocketContext<Device>) throws(TLSStreamError) -> Int {
+    private mutating func read(_ slot: Int, into buffer: UnsafeMutableRawBufferPointer,
+                               _ context: inout SocketContext<Device>) throws(TLSStreamError) -> Int {
         let socket = slots[slot].socket
         if let stream = slots[slot].tls {
             return try stream.read(into: buffer, from: socket, &context, scratch: tlsScratch)
@@ -500,8 +500,8 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     }
 
     /// Writes what the send buffer takes of the current request.
-    private mutating func send<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>,
-                                                     now: Instant) {
+    private mutating func send(_ slot: Int, _ context: inout SocketContext<Device>,
+                               now: Instant) {
         slots[slot].phase = .sending
         let range = requestRanges[slots[slot].entry]
         let written = slots[slot].written
@@ -522,8 +522,8 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     }
 
     /// Reads until the socket has nothing more, feeding the parser.
-    private mutating func receive<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>,
-                                                        now: Instant) {
+    private mutating func receive(_ slot: Int, _ context: inout SocketContext<Device>,
+                                  now: Instant) {
         while slots[slot].phase != .free {
             let count: Int
             do {
@@ -585,7 +585,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     /// counted complete: that response's framing was wrong (its body went on).
     /// It counts as malformed after all (its latency, taken when it looked
     /// complete, stays in the distribution).
-    private mutating func unsolicitedBytes<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>) {
+    private mutating func unsolicitedBytes(_ slot: Int, _ context: inout SocketContext<Device>) {
         if slots[slot].measured {
             counts.completed -= 1
             counts.errors[.malformedResponse] += 1
@@ -607,7 +607,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
 
     /// Queues the slot's request for a new connection (opened by `issue`, not
     /// here: the new socket could take this slot while its reads are still going on).
-    private mutating func retry<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>) {
+    private mutating func retry(_ slot: Int, _ context: inout SocketContext<Device>) {
         retries[retryCount] = slots[slot].origin
         retryCount += 1
         // Not a failure of the request (`accounted`); a reset, as the connection is dead anyway.
@@ -615,8 +615,8 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     }
 
     /// The peer closed: the end of a body delimited by the close, or a short response.
-    private mutating func endOfStream<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>,
-                                                            now: Instant) {
+    private mutating func endOfStream(_ slot: Int, _ context: inout SocketContext<Device>,
+                                      now: Instant) {
         if slots[slot].phase == .idle || slots[slot].phase == .draining {
             return close(slot, &context, error: nil)  // the server closed a connection with no request on it
         }
@@ -630,8 +630,8 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     }
 
     /// A complete response: check, measure, then reuse or close the connection.
-    private mutating func complete<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>,
-                                                         now: Instant) {
+    private mutating func complete(_ slot: Int, _ context: inout SocketContext<Device>,
+                                   now: Instant) {
         let parser = slots[slot].parser
         var failure: ErrorClass?
         if parser.status != plan.expectedStatus {
@@ -705,8 +705,8 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     /// Ends a connection: gracefully after a good response, with a reset after
     /// an error (the connection's state is unknown, and it must cost the
     /// server nothing more). A request in flight is counted with `error`.
-    private mutating func close<Device: PacketDevice>(_ slot: Int, _ context: inout SocketContext<Device>,
-                                                      error: ErrorClass?, accounted: Bool = false) {
+    private mutating func close(_ slot: Int, _ context: inout SocketContext<Device>,
+                                error: ErrorClass?, accounted: Bool = false) {
         if slots[slot].phase.carriesRequest && !accounted { account(slot, error: error ?? .shortResponse, now: context.now) }
         if error != nil {
             try? context.abort(slots[slot].socket)
@@ -731,7 +731,7 @@ struct HTTPLoad: EngineApplication, ~Copyable {
     }
 
     /// Fails connections past their connect or response deadline.
-    private mutating func expire<Device: PacketDevice>(_ context: inout SocketContext<Device>, now: Instant) {
+    private mutating func expire(_ context: inout SocketContext<Device>, now: Instant) {
         for slot in 0..<highWater where slots[slot].deadline <= now {
             switch slots[slot].phase {
             case .connecting, .handshaking: close(slot, &context, error: .connectTimeout)

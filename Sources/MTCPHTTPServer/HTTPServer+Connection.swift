@@ -7,7 +7,7 @@ import MTCPHTTP
 extension HTTPServer {
     /// Serves connection `index` until it would block (edge-triggered events
     /// bring it back when bytes arrive or room opens), or closes it.
-    mutating func serve<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) {
+    mutating func serve(_ index: Int, _ context: inout SocketContext<Device>) {
         if connections[index].isUpstream { return serveUpstream(index, &context) }
         if connections[index].lingerSince != nil { return linger(index, &context) }
         guard flushTLS(index, &context) else { return }  // wait for room
@@ -43,7 +43,7 @@ extension HTTPServer {
 
     /// Reads and drops what a closing connection's client still sends; closes at
     /// its end of stream (the sweep closes it after `lingerTimeout` otherwise).
-    private mutating func linger<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) {
+    private mutating func linger(_ index: Int, _ context: inout SocketContext<Device>) {
         while true {
             do {
                 guard try context.read(connections[index].socket, into: fileBuffer) > 0 else {
@@ -59,8 +59,8 @@ extension HTTPServer {
 
     /// Parses the buffered bytes; when a request head is complete, answers it
     /// and consumes it. Returns whether a response was produced.
-    private mutating func answerBufferedRequest<Device: PacketDevice>(_ index: Int,
-                                                                      _ context: inout SocketContext<Device>) -> Bool {
+    private mutating func answerBufferedRequest(_ index: Int,
+                                                _ context: inout SocketContext<Device>) -> Bool {
         let request = UnsafeRawBufferPointer(rebasing: memory.request(index)[0..<connections[index].buffered])
         let head: HTTPRequestHead
         do {
@@ -124,7 +124,7 @@ extension HTTPServer {
 
     /// Reads what has arrived into the request buffer. Returns false when the
     /// connection would block or was closed.
-    private mutating func readMore<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
+    private mutating func readMore(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
         let buffer = memory.request(index)
         let buffered = connections[index].buffered
         guard buffered < buffer.count else {
@@ -158,7 +158,7 @@ extension HTTPServer {
 
     /// Writes as much of the pending response as the send buffer takes.
     /// Returns whether all of it is written.
-    mutating func writeOutput<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
+    mutating func writeOutput(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
         var output = connections[index].output
         defer { connections[index].output = output }
         if !output.head.isEmpty || !output.body.isEmpty {
@@ -208,7 +208,7 @@ extension HTTPServer {
 
     /// A write failed (the peer reset, or the file went away): the connection
     /// ends; an upstream's client is told (502) or reset.
-    mutating func connectionFailed<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) {
+    mutating func connectionFailed(_ index: Int, _ context: inout SocketContext<Device>) {
         if connections[index].isUpstream {
             upstreamFailed(index, .badGateway, &context)
         } else {

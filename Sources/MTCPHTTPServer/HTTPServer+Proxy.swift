@@ -11,16 +11,16 @@ import MTCPHTTP
 /// client, other bodies pass unchanged.
 extension HTTPServer {
     /// What a client that sent `Expect: 100-continue` gets before its body is read.
-    static let continueResponse: StaticString = "HTTP/1.1 100 Continue\r\n\r\n"
+    static var continueResponse: StaticString { "HTTP/1.1 100 Continue\r\n\r\n" }
 
     /// Sends client `index`'s request `head` to a server of `pool`, with `path`
     /// (normalised) and `query` (a span of the target): 400 when the target could
     /// mean another path upstream, 502 at once when every server of the pool is
     /// marked down or no connection can be opened.
-    mutating func startProxy<Device: PacketDevice>(_ index: Int, _ head: HTTPRequestHead,
-                                                   in request: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer,
-                                                   query: HTTPByteSpan?, pool: Int,
-                                                   _ context: inout SocketContext<Device>) {
+    mutating func startProxy(_ index: Int, _ head: HTTPRequestHead,
+                             in request: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer,
+                             query: HTTPByteSpan?, pool: Int,
+                             _ context: inout SocketContext<Device>) {
         let target = head.target.bytes(in: request)
         let authority = HTTPTargetPath.absoluteFormAuthority(target).map { $0.bytes(in: target) }
         guard HTTPProxyTarget.isForwardable(path), authority.map(HTTPRequestParser.isValidHost) ?? true else {
@@ -90,8 +90,8 @@ extension HTTPServer {
     }
 
     /// A kept-alive connection to `server`, or a new one being opened.
-    private mutating func upstreamConnection<Device: PacketDevice>(to server: Int,
-                                                                   _ context: inout SocketContext<Device>) -> Int? {
+    private mutating func upstreamConnection(to server: Int,
+                                             _ context: inout SocketContext<Device>) -> Int? {
         while let slot = upstreams.takeIdle(server) {
             let index = Int(slot)
             connections[index].isIdle = false
@@ -121,7 +121,7 @@ extension HTTPServer {
     }
 
     /// Events of an upstream connection: connected, room to send, response bytes.
-    mutating func serveUpstream<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) {
+    mutating func serveUpstream(_ index: Int, _ context: inout SocketContext<Device>) {
         let socket = connections[index].socket
         if connections[index].isIdle {
             // A parked connection has nothing to say: the server closed it or broke framing.
@@ -146,7 +146,7 @@ extension HTTPServer {
 
     /// The client's side of a proxied exchange: forward body bytes, relay the
     /// response. Returns whether the exchange is over (the client may go on).
-    mutating func pumpProxy<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
+    mutating func pumpProxy(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
         var upstream = Int(connections[index].peer)
         if upstream >= 0, !connections[upstream].isConnecting, !connections[upstream].output.isEmpty {
             // A reused connection is established already: no event will say so,
@@ -161,8 +161,8 @@ extension HTTPServer {
 
     /// Moves request body bytes from client `index` to its upstream, as many as
     /// the upstream's send buffer takes.
-    private mutating func forwardRequestBody<Device: PacketDevice>(_ index: Int,
-                                                                   _ context: inout SocketContext<Device>) {
+    private mutating func forwardRequestBody(_ index: Int,
+                                             _ context: inout SocketContext<Device>) {
         let upstream = Int(connections[index].peer)
         guard upstream >= 0, !connections[upstream].isConnecting, connections[upstream].output.isEmpty else { return }
         let target = connections[upstream].socket
@@ -203,15 +203,15 @@ extension HTTPServer {
     }
 
     /// The most framing `writeChunk` adds to its data: 16 hex digits, three CRLFs, `0`.
-    static let chunkFramingBytes = 32
+    static var chunkFramingBytes: Int { 32 }
 
     /// Writes `data` upstream as one chunk in canonical form (a minimal hex size,
     /// no extension), then the last chunk without trailers when `last`: however
     /// the client framed its chunks, a lax upstream cannot read these lines
     /// differently from our strict decoder. Returns false on a short write (the
     /// caller left room for all of it, so the upstream failed).
-    private func writeChunk<Device: PacketDevice>(_ data: UnsafeRawBufferPointer, last: Bool, to target: Socket,
-                                                  _ context: inout SocketContext<Device>) -> Bool {
+    private func writeChunk(_ data: UnsafeRawBufferPointer, last: Bool, to target: Socket,
+                            _ context: inout SocketContext<Device>) -> Bool {
         withUnsafeTemporaryAllocation(byteCount: Self.chunkFramingBytes, alignment: 1) { framing in
             var prefix = HTTPByteWriter(framing)
             if !data.isEmpty {
@@ -227,14 +227,14 @@ extension HTTPServer {
         }
     }
 
-    private func writeAll<Device: PacketDevice>(_ bytes: UnsafeRawBufferPointer, to target: Socket,
-                                                _ context: inout SocketContext<Device>) -> Bool {
+    private func writeAll(_ bytes: UnsafeRawBufferPointer, to target: Socket,
+                          _ context: inout SocketContext<Device>) -> Bool {
         bytes.isEmpty || (try? context.write(target, bytes)) == bytes.count
     }
 
     /// Reads body bytes from a client into its (empty) request buffer. Returns
     /// false when it would block or the exchange ended.
-    private mutating func readRaw<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
+    private mutating func readRaw(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
         let count: Int
         do {
             count = try receive(index, into: memory.request(index), &context)
@@ -255,7 +255,7 @@ extension HTTPServer {
 
     /// Moves response bytes from upstream `index` to its client while the client
     /// takes them; builds the relayed head once the upstream's head is complete.
-    private mutating func relayResponse<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) {
+    private mutating func relayResponse(_ index: Int, _ context: inout SocketContext<Device>) {
         let client = Int(connections[index].peer)
         while client >= 0, connections[client].isOpen, connections[client].output.isEmpty {
             if connections[index].response.isComplete {
@@ -329,8 +329,8 @@ extension HTTPServer {
 
     /// Queues the client's response head, built from the upstream's head that
     /// ends at `headEnd` of its buffer. Returns false when the exchange failed instead.
-    private mutating func relayHead<Device: PacketDevice>(_ index: Int, _ client: Int, headEnd: Int,
-                                                          _ context: inout SocketContext<Device>) -> Bool {
+    private mutating func relayHead(_ index: Int, _ client: Int, headEnd: Int,
+                                    _ context: inout SocketContext<Device>) -> Bool {
         let response = connections[index].response
         let head = UnsafeRawBufferPointer(rebasing: memory.request(index)[(headEnd - response.headBytes)..<headEnd])
         // The framing the client gets: the upstream's, except that an HTTP/1.0
@@ -383,8 +383,8 @@ extension HTTPServer {
 
     /// The response is relayed: park or close the upstream connection; the
     /// client goes on with its next request.
-    mutating func finishExchange<Device: PacketDevice>(_ index: Int, reusable: Bool,
-                                                       _ context: inout SocketContext<Device>) {
+    mutating func finishExchange(_ index: Int, reusable: Bool,
+                                 _ context: inout SocketContext<Device>) {
         let client = Int(connections[index].peer)
         if client >= 0, connections[client].peer == Int32(index) {
             connections[client].peer = -1
@@ -415,8 +415,8 @@ extension HTTPServer {
     /// (502, or 504 for a timeout) and the connection closes (its request body
     /// may be half sent); after it, the client's connection is reset, since the
     /// response cannot be completed.
-    mutating func upstreamFailed<Device: PacketDevice>(_ index: Int, _ status: HTTPStatus,
-                                                       _ context: inout SocketContext<Device>) {
+    mutating func upstreamFailed(_ index: Int, _ status: HTTPStatus,
+                                 _ context: inout SocketContext<Device>) {
         if connections[index].isConnecting {
             upstreams.recordFailure(connections[index].server, now: context.now)
         }

@@ -5,9 +5,9 @@ import MTCPHTTP
 /// Choosing the response to a request: a static file from the cache, or an error.
 extension HTTPServer {
     /// Answers one complete request head (whose spans point into `request`).
-    mutating func respond<Device: PacketDevice>(_ index: Int, to head: HTTPRequestHead,
-                                                in request: UnsafeRawBufferPointer,
-                                                _ context: inout SocketContext<Device>) {
+    mutating func respond(_ index: Int, to head: HTTPRequestHead,
+                          in request: UnsafeRawBufferPointer,
+                          _ context: inout SocketContext<Device>) {
         if !head.keepAlive { connections[index].closeAfterOutput = true }
         switch HTTPTargetPath.normalize(head.target.bytes(in: request), into: pathBuffer) {
         case .path(let length, let query):
@@ -51,8 +51,8 @@ extension HTTPServer {
     /// Queues a pre-built error response. After a malformed request the framing
     /// of what follows is unknown, so the connection closes after the response
     /// (RFC 9112 §9.6); so it does after a 408 or a 500 (`mustClose`).
-    mutating func respondWithError<Device: PacketDevice>(_ index: Int, _ status: HTTPStatus,
-                                                         _ context: inout SocketContext<Device>) {
+    mutating func respondWithError(_ index: Int, _ status: HTTPStatus,
+                                   _ context: inout SocketContext<Device>) {
         let keepAlive = !connections[index].closeAfterOutput && !HTTPErrorResponses.mustClose(status)
         connections[index].closeAfterOutput = !keepAlive
         let response = errors.response(for: status, keepAlive: keepAlive)

@@ -10,8 +10,8 @@ extension HTTPServer {
     /// here). A TLS failure is counted and logged and the connection closed
     /// with its alert sent; the caller then sees a reset, and its own close of
     /// the connection finds it closed already.
-    mutating func receive<Device: PacketDevice>(_ index: Int, into buffer: UnsafeMutableRawBufferPointer,
-                                                _ context: inout SocketContext<Device>) throws(SocketError) -> Int {
+    mutating func receive(_ index: Int, into buffer: UnsafeMutableRawBufferPointer,
+                          _ context: inout SocketContext<Device>) throws(SocketError) -> Int {
         let socket = connections[index].socket
         guard let stream = connections[index].tls else { return try context.read(socket, into: buffer) }
         defer { noteHandshake(index) }
@@ -24,8 +24,8 @@ extension HTTPServer {
 
     /// Writes `pieces` (encrypted, for HTTPS) as far as the send buffer takes
     /// them. Returns the bytes taken.
-    mutating func send<Device: PacketDevice>(_ index: Int, _ pieces: UnsafeBufferPointer<UnsafeRawBufferPointer>,
-                                             _ context: inout SocketContext<Device>) throws(SocketError) -> Int {
+    mutating func send(_ index: Int, _ pieces: UnsafeBufferPointer<UnsafeRawBufferPointer>,
+                       _ context: inout SocketContext<Device>) throws(SocketError) -> Int {
         let socket = connections[index].socket
         guard let stream = connections[index].tls else { return try context.writev(socket, pieces) }
         do {
@@ -36,8 +36,8 @@ extension HTTPServer {
     }
 
     /// Writes one run of bytes, as `send` does.
-    mutating func send<Device: PacketDevice>(_ index: Int, _ bytes: UnsafeRawBufferPointer,
-                                             _ context: inout SocketContext<Device>) throws(SocketError) -> Int {
+    mutating func send(_ index: Int, _ bytes: UnsafeRawBufferPointer,
+                       _ context: inout SocketContext<Device>) throws(SocketError) -> Int {
         let socket = connections[index].socket
         guard let stream = connections[index].tls else { return try context.write(socket, bytes) }
         do {
@@ -48,8 +48,8 @@ extension HTTPServer {
     }
 
     /// The socket error a failed stream call shows its caller.
-    private mutating func streamFailed<Device: PacketDevice>(_ index: Int, _ error: TLSStreamError,
-                                                             _ context: inout SocketContext<Device>) -> SocketError {
+    private mutating func streamFailed(_ index: Int, _ error: TLSStreamError,
+                                       _ context: inout SocketContext<Device>) -> SocketError {
         switch error {
         case .wouldBlock:
             return .wouldBlock
@@ -62,7 +62,7 @@ extension HTTPServer {
     }
 
     /// Bytes `send` takes in full right now.
-    func sendRoom<Device: PacketDevice>(_ index: Int, _ context: borrowing SocketContext<Device>) -> Int {
+    func sendRoom(_ index: Int, _ context: borrowing SocketContext<Device>) -> Int {
         let room = context.writableBytes(connections[index].socket)
         return connections[index].tls == nil ? room : TLSStream.plaintext(fitting: room)
     }
@@ -70,7 +70,7 @@ extension HTTPServer {
     /// Sends the ciphertext still waiting for room (handshake messages, the
     /// tail of a response). Returns whether none waits; a failed socket closes
     /// the connection.
-    mutating func flushTLS<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
+    mutating func flushTLS(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
         guard let stream = connections[index].tls, stream.hasPendingOutput else { return true }
         do {
             return try stream.flush(connections[index].socket, &context, scratch: tlsScratch)
@@ -83,8 +83,8 @@ extension HTTPServer {
     /// Ends our direction after the last response: close_notify first for
     /// HTTPS (RFC 8446 §6.1), then the TCP half-close. Returns false while the
     /// close_notify waits for room.
-    mutating func shutdownOutput<Device: PacketDevice>(_ index: Int,
-                                                       _ context: inout SocketContext<Device>) throws(SocketError) -> Bool {
+    mutating func shutdownOutput(_ index: Int,
+                                 _ context: inout SocketContext<Device>) throws(SocketError) -> Bool {
         let socket = connections[index].socket
         if let stream = connections[index].tls, try !stream.close(socket, &context, scratch: tlsScratch) {
             return false
@@ -105,8 +105,8 @@ extension HTTPServer {
 
     /// A TLS connection that cannot go on: counted, logged (a line a second at
     /// most), and closed after the alert OpenSSL queued for the peer.
-    private mutating func tlsFailed<Device: PacketDevice>(_ index: Int, _ failure: TLSFailure,
-                                                          _ context: inout SocketContext<Device>) {
+    private mutating func tlsFailed(_ index: Int, _ failure: TLSFailure,
+                                    _ context: inout SocketContext<Device>) {
         // A renegotiation the client asks for after the first handshake (refused)
         // is a failure of an established connection, though OpenSSL is in a handshake.
         var failure = failure

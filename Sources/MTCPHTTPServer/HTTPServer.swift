@@ -13,7 +13,7 @@ import MTCPTLS
 /// triggered) and serves each until it would block. Per-connection state lives in
 /// a table indexed by the socket's slot, request heads in `ConnectionMemory`:
 /// nothing is allocated per connection or per request.
-public struct HTTPServer: EngineApplication, ~Copyable {
+public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     let options: HTTPServerOptions
     var cache: StaticFileCache
     let errors: HTTPErrorResponses
@@ -71,7 +71,7 @@ public struct HTTPServer: EngineApplication, ~Copyable {
         events.deallocate()
     }
 
-    public mutating func start<Device: PacketDevice>(_ context: inout SocketContext<Device>) throws {
+    public mutating func start(_ context: inout SocketContext<Device>) throws {
         let poll = try context.createEventPoll()
         self.poll = poll
         let listener = try context.socket()
@@ -95,7 +95,7 @@ public struct HTTPServer: EngineApplication, ~Copyable {
         nextSweep = context.now + .seconds(1)
     }
 
-    public mutating func handle<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+    public mutating func handle(_ context: inout SocketContext<Device>) {
         if context.now >= nextSweep {
             nextSweep = context.now + .seconds(1)
             sweep(&context)
@@ -130,7 +130,7 @@ public struct HTTPServer: EngineApplication, ~Copyable {
 
     /// On a stop signal: no new connections, and kept-alive connections that are
     /// between requests are closed now; the others finish their response first.
-    public mutating func stopAccepting<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+    public mutating func stopAccepting(_ context: inout SocketContext<Device>) {
         if let listener { try? context.close(listener) }
         if let tlsListener { try? context.close(tlsListener) }
         listener = nil
@@ -152,7 +152,7 @@ public struct HTTPServer: EngineApplication, ~Copyable {
 
     /// Takes the connections waiting on `listener`; those of the HTTPS listener
     /// get a TLS stream, which waits for the client's hello.
-    private mutating func acceptAll<Device: PacketDevice>(from listener: Socket, _ context: inout SocketContext<Device>) {
+    private mutating func acceptAll(from listener: Socket, _ context: inout SocketContext<Device>) {
         guard let poll else { return }
         let secure = listener == tlsListener
         while let socket = try? context.accept(listener) {
@@ -174,7 +174,7 @@ public struct HTTPServer: EngineApplication, ~Copyable {
     }
 
     /// Once a second: the Date of every response, and the timeouts.
-    private mutating func sweep<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+    private mutating func sweep(_ context: inout SocketContext<Device>) {
         if clock.update(now: Self.unixTime()) {
             cache.refreshDate(clock)
             errors.refreshDate(clock)
@@ -223,7 +223,7 @@ public struct HTTPServer: EngineApplication, ~Copyable {
     /// SIGHUP: rebuilds the cache from disk. Responses from the generation before
     /// the previous one are about to lose their memory: connections still writing
     /// one (clients that read nothing through two reloads) are reset.
-    public mutating func reload<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+    public mutating func reload(_ context: inout SocketContext<Device>) {
         do {
             try cache.reload(now: clock.second)
         } catch {
@@ -237,8 +237,8 @@ public struct HTTPServer: EngineApplication, ~Copyable {
     }
 
     /// Gives the socket back; a reset when the peer must not wait for more.
-    mutating func closeConnection<Device: PacketDevice>(_ index: Int, _ context: inout SocketContext<Device>,
-                                                        reset: Bool) {
+    mutating func closeConnection(_ index: Int, _ context: inout SocketContext<Device>,
+                                  reset: Bool) {
         guard connections[index].isOpen else { return }
         let connection = connections[index]
         connections[index].isOpen = false

@@ -36,7 +36,7 @@ struct CoreOutcome: Sendable {
 func runCore<Application: EngineApplication & ~Copyable>(
     core: Int, device: consuming DPDKQueue, configuration: EngineConfiguration, settings: CoreSettings,
     board: StatisticsBoard, makeApplication: (Int) throws -> Application
-) -> CoreOutcome {
+) -> CoreOutcome where Application.Device == DPDKQueue {
     var clock = CycleClock()
     let start = clock?.now() ?? MonotonicClock.now()
     var context = SocketContext(engine: Engine(device: device, configuration: configuration, now: start), now: start)

@@ -52,7 +52,7 @@ public struct StackRuntime {
     public func run<Application: EngineApplication & ~Copyable>(
         idleBackoff: IdleBackoff = IdleBackoff(),
         makeApplication: @escaping @Sendable (Int) throws -> Application
-    ) throws(DPDKError) -> Outcome {
+    ) throws(DPDKError) -> Outcome where Application.Device == DPDKQueue {
         try checkMemory()
         StopSignal.install()
         ReloadSignal.install()

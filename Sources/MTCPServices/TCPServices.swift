@@ -11,7 +11,7 @@ import MTCP
 ///
 /// Echo never reads more than it can write back at once, so a client that does
 /// not read its echoes stalls only itself (backpressure), and nothing is lost.
-public struct TCPServices: EngineApplication, ~Copyable {
+public struct TCPServices<Device: PacketDevice>: EngineApplication, ~Copyable {
     public let echoPort: UInt16?
     public let discardPort: UInt16?
     public let daytimePort: UInt16?
@@ -31,7 +31,7 @@ public struct TCPServices: EngineApplication, ~Copyable {
         scratch.deallocate()
     }
 
-    public mutating func start<Device: PacketDevice>(_ context: inout SocketContext<Device>) throws {
+    public mutating func start(_ context: inout SocketContext<Device>) throws {
         // With both services off there is nothing to wait for in `handle`.
         guard echoPort != nil || discardPort != nil else { return }
         let poll = try context.createEventPoll()
@@ -47,7 +47,7 @@ public struct TCPServices: EngineApplication, ~Copyable {
     }
 
     /// Takes this iteration's events: new connections and data to echo or discard.
-    public mutating func handle<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+    public mutating func handle(_ context: inout SocketContext<Device>) {
         guard let poll else { return }
         // A second round serves connections accepted in the first, whose
         // requests often arrived with the handshake's ACK: answering now lets the
@@ -55,7 +55,7 @@ public struct TCPServices: EngineApplication, ~Copyable {
         for _ in 0..<2 { serveReady(poll, &context) }
     }
 
-    private func serveReady<Device: PacketDevice>(_ poll: EventPoll, _ context: inout SocketContext<Device>) {
+    private func serveReady(_ poll: EventPoll, _ context: inout SocketContext<Device>) {
         let count = context.wait(poll, into: events)
         for event in events[0..<count] {
             let socket = Socket(rawValue: event.data)
@@ -69,8 +69,8 @@ public struct TCPServices: EngineApplication, ~Copyable {
         }
     }
 
-    private func acceptAll<Device: PacketDevice>(_ listener: Socket, _ poll: EventPoll,
-                                                 _ context: inout SocketContext<Device>) {
+    private func acceptAll(_ listener: Socket, _ poll: EventPoll,
+                           _ context: inout SocketContext<Device>) {
         let daytime = daytimePort != nil && (try? context.localAddress(of: listener).port) == daytimePort
         while let socket = try? context.accept(listener) {
             if daytime {
@@ -83,7 +83,7 @@ public struct TCPServices: EngineApplication, ~Copyable {
     }
 
     /// RFC 867: the date and time as one ASCII line, then close (our FIN follows the line).
-    private func sendDaytime<Device: PacketDevice>(_ socket: Socket, _ context: inout SocketContext<Device>) {
+    private func sendDaytime(_ socket: Socket, _ context: inout SocketContext<Device>) {
         var now = time(nil)
         var parts = tm()
         gmtime_r(&now, &parts)
@@ -95,7 +95,7 @@ public struct TCPServices: EngineApplication, ~Copyable {
         try? context.close(socket)
     }
 
-    private func serve<Device: PacketDevice>(_ socket: Socket, discard: Bool, _ context: inout SocketContext<Device>) {
+    private func serve(_ socket: Socket, discard: Bool, _ context: inout SocketContext<Device>) {
         while true {
             let room = discard ? scratch.count : min(scratch.count, context.writableBytes(socket))
             guard room > 0 else { return }  // wait for `.output`

@@ -39,7 +39,7 @@ struct HTTPTestNetwork: ~Copyable {
     let link: VirtualLink
     var server: SocketContext<VirtualPort>
     var client: Engine<VirtualPort>
-    var http: HTTPServer
+    var http: HTTPServer<VirtualPort>
     /// Every connection opened by `open`, driven in every round.
     var clients: [HTTPTestClient] = []
     /// The proxy's upstream, on the client's engine, once `startUpstream` made it.

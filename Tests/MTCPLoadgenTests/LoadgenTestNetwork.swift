@@ -19,7 +19,7 @@ struct LoadgenTestNetwork: ~Copyable {
     let link: VirtualLink
     var server: SocketContext<VirtualPort>
     var client: SocketContext<VirtualPort>
-    var load: HTTPLoad
+    var load: HTTPLoad<VirtualPort>
     let board = LoadBoard(cores: 1)
     let script: ScriptedHTTPServer
 

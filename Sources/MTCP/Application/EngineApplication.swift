@@ -2,33 +2,40 @@
 /// event API: it opens its listeners or connections in `start`, then takes each
 /// iteration's batch of events in `handle` (typically one `wait` on its event
 /// poll). The runtime makes one instance per core, on that core's thread.
+///
+/// The device is declared once, at the type (`struct Server<Device: PacketDevice>:
+/// EngineApplication`), so the application's methods take a `SocketContext<Device>`
+/// without a generic clause each; the runtime specialises the whole type for its
+/// device (no existential, nothing looked up at run time).
 public protocol EngineApplication: ~Copyable, SendableMetatype {
-    mutating func start<Device: PacketDevice>(_ context: inout SocketContext<Device>) throws
-    mutating func handle<Device: PacketDevice>(_ context: inout SocketContext<Device>)
+    /// The packet device of the engine the application runs on.
+    associatedtype Device: PacketDevice
+    mutating func start(_ context: inout SocketContext<Device>) throws
+    mutating func handle(_ context: inout SocketContext<Device>)
     /// The first step of a graceful stop (SIGINT/SIGTERM): stop taking new work.
     /// By default the listening sockets are closed.
-    mutating func stopAccepting<Device: PacketDevice>(_ context: inout SocketContext<Device>)
+    mutating func stopAccepting(_ context: inout SocketContext<Device>)
     /// Whether the application has nothing left to finish. By default: when it
     /// holds no sockets.
-    func isFinished<Device: PacketDevice>(_ context: borrowing SocketContext<Device>) -> Bool
+    func isFinished(_ context: borrowing SocketContext<Device>) -> Bool
     /// The application's own counters (requests, handshakes, ...), in the same
     /// order every time, for the statistics board. By default: none.
     func counters() -> [ApplicationCounter]
     /// The operator asked for a reload (SIGHUP): re-read what was cached from
     /// disk. The runtime's core loop calls it within a second. By default nothing.
-    mutating func reload<Device: PacketDevice>(_ context: inout SocketContext<Device>)
+    mutating func reload(_ context: inout SocketContext<Device>)
 }
 
 extension EngineApplication where Self: ~Copyable {
-    public mutating func stopAccepting<Device: PacketDevice>(_ context: inout SocketContext<Device>) {
+    public mutating func stopAccepting(_ context: inout SocketContext<Device>) {
         context.closeListeners()
     }
 
-    public func isFinished<Device: PacketDevice>(_ context: borrowing SocketContext<Device>) -> Bool {
+    public func isFinished(_ context: borrowing SocketContext<Device>) -> Bool {
         context.socketCount == 0
     }
 
     public func counters() -> [ApplicationCounter] { [] }
 
-    public mutating func reload<Device: PacketDevice>(_ context: inout SocketContext<Device>) {}
+    public mutating func reload(_ context: inout SocketContext<Device>) {}
 }

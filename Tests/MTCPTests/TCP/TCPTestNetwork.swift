@@ -19,7 +19,7 @@ struct TCPTestNetwork: ~Copyable {
     let link: VirtualLink
     var server: SocketContext<VirtualPort>
     var client: Engine<VirtualPort>
-    var services: TCPServices
+    var services: TCPServices<VirtualPort>
 
     init(seed: UInt64 = 1, impairments: VirtualLink.Impairments = .none,
          server serverTCP: TCPConfiguration = Self.smallTCP(),
