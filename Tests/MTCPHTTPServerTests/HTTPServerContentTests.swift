@@ -5,26 +5,6 @@ import MTCPHTTP
 
 /// What is served: never anything outside the root; conditional requests; ranges.
 @Suite struct HTTPServerContentTests {
-    // MARK: Reload
-
-    /// SIGHUP reaches the server through `EngineApplication.reload` (the runtime's
-    /// core loop calls it): the cache keeps serving what it loaded until then.
-    @Test func reloadServesTheFilesAsTheyAreNow() throws {
-        let root = DocumentRoot()
-        var network = HTTPTestNetwork(options: HTTPTestNetwork.options(root: root.path))
-        let changed = Array("hello again, after the reload\n".utf8)
-        root.write("small.txt", changed)
-        let before = network.exchange("GET /small.txt HTTP/1.1\r\nHost: t\r\n\r\n").responses()
-        try #require(before.count == 1)
-        #expect(before[0].body == root.small, "still the cached file")
-
-        network.http.reload(&network.server)
-        let after = network.exchange("GET /small.txt HTTP/1.1\r\nHost: t\r\n\r\n").responses()
-        try #require(after.count == 1)
-        #expect(after[0].status == 200)
-        #expect(after[0].body == changed)
-    }
-
     // MARK: Traversal
 
     struct Attempt: CustomStringConvertible, Sendable {
@@ -214,5 +194,25 @@ import MTCPHTTP
         }
         #expect(responses[2].body == root.small, "the connection goes on after a 416")
         #expect(!connection.closed)
+    }
+
+    // MARK: Reload
+
+    /// SIGHUP reaches the server through `EngineApplication.reload` (the runtime's
+    /// core loop calls it): the cache keeps serving what it loaded until then.
+    @Test func reloadServesTheFilesAsTheyAreNow() throws {
+        let root = DocumentRoot()
+        var network = HTTPTestNetwork(options: HTTPTestNetwork.options(root: root.path))
+        let changed = Array("hello again, after the reload\n".utf8)
+        root.write("small.txt", changed)
+        let before = network.exchange("GET /small.txt HTTP/1.1\r\nHost: t\r\n\r\n").responses()
+        try #require(before.count == 1)
+        #expect(before[0].body == root.small, "still the cached file")
+
+        network.http.reload(&network.server)
+        let after = network.exchange("GET /small.txt HTTP/1.1\r\nHost: t\r\n\r\n").responses()
+        try #require(after.count == 1)
+        #expect(after[0].status == 200)
+        #expect(after[0].body == changed)
     }
 }
