@@ -89,7 +89,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
             snapshot.application = application.counters()
             board.publish(snapshot)
         }
-        backoff.record(received: received, outputPending: context.hasPendingOutput)
+        IdleBackoff.perform(backoff.next(now: now, received: received, outputPending: context.hasPendingOutput))
     }
     snapshot = context.snapshot(core: core)
     snapshot.application = application.counters()
