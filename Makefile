@@ -61,7 +61,7 @@ system-test: need-root build bench-files tls-cert
 
 run: need-root deps build bench-files tls-cert netns-up
 	@echo
-	@echo "mtcp-httpd is starting in netns mtcp-a, owning 198.18.0.1/24 on mtcp-a0 (DPDK net_af_packet)."
+	@echo "mtcp-httpd is starting in netns mtcp-a, owning 198.18.0.1/24 on mtcp-a0 (DPDK net_af_xdp)."
 	@echo "From another terminal:"
 	@echo "    sudo ip netns exec mtcp-c curl -v http://198.18.0.1/"
 	@echo "    sudo ip netns exec mtcp-c curl -k https://198.18.0.1/"
