@@ -73,7 +73,8 @@ run: need-root deps build bench-files tls-cert netns-up
 	ip netns exec mtcp-a $(HTTPD) --config $(CONFIG)
 
 # Every scenario against nginx + wrk in one run (about 9 minutes); rewrites
-# BENCHMARKS.md and benchmarks/. BENCH_ARGS="--runs 1 --seconds 3" for a quick look.
+# BENCHMARKS.md and benchmarks/. BENCH_ARGS="--runs 1 --seconds 3" for a quick look;
+# BENCH_ARGS="--only default_topology" for mtcp-loadgen and wrk against `make run`'s appliance.
 bench: need-root deps build bench-files tls-cert
 	scripts/bench.sh $(BENCH_ARGS)
 
