@@ -61,7 +61,7 @@ system-test: need-root build bench-files tls-cert
 
 run: need-root deps build bench-files tls-cert netns-up
 	@echo
-	@echo "mtcp-httpd is starting in netns mtcp-a, owning 198.18.0.1/24 on mtcp-a0 (DPDK net_af_packet)."
+	@echo "mtcp-httpd is starting in netns mtcp-a, owning 198.18.0.1/24 on mtcp-a0 (DPDK net_af_xdp)."
 	@echo "From another terminal:"
 	@echo "    sudo ip netns exec mtcp-c curl -v http://198.18.0.1/"
 	@echo "    sudo ip netns exec mtcp-c curl -k https://198.18.0.1/"
@@ -73,7 +73,8 @@ run: need-root deps build bench-files tls-cert netns-up
 	ip netns exec mtcp-a $(HTTPD) --config $(CONFIG)
 
 # Every scenario against nginx + wrk in one run (about 9 minutes); rewrites
-# BENCHMARKS.md and bench-results/. BENCH_ARGS="--runs 1 --seconds 3" for a quick look.
+# BENCHMARKS.md and bench-results/. BENCH_ARGS="--runs 1 --seconds 3" for a quick look;
+# BENCH_ARGS="--only default_topology" for mtcp-loadgen and wrk against `make run`'s appliance.
 bench: need-root deps build bench-files tls-cert
 	scripts/bench.sh $(BENCH_ARGS)
 

@@ -97,7 +97,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
                 application.reload(&context)
             }
         }
-        backoff.record(received: received, outputPending: context.hasPendingOutput)
+        IdleBackoff.perform(backoff.next(now: now, received: received, outputPending: context.hasPendingOutput))
     }
     snapshot = context.snapshot(core: core)
     snapshot.application = application.counters()

@@ -1,36 +1,80 @@
 import Glibc
+import MTCP
 
-/// Stops an idle engine from spinning: after `spinLimit` empty polls in a row it
-/// sleeps, doubling the sleep up to `maximumSleepMicroseconds`; any traffic, or
-/// output still waiting to be sent, resets it. The virtual devices used here
-/// offer no RX interrupts, so this is how an idle appliance gets close to no CPU
-/// (mTCP's packet I/O did the same).
+/// The idle policy of an engine's loop, adaptive as DPDK's power-management
+/// samples and VPP's adaptive mode are: an engine that received frames (or has
+/// output waiting for ring room) within the last `spinWindow` keeps polling,
+/// since a round trip is most likely in flight and a sleep would be added to its
+/// latency; only an engine idle for longer sleeps, starting short and doubling
+/// up to `maximumSleepMicroseconds`. The devices used here offer no receive
+/// interrupts, so sleeping is the only way an idle appliance gets close to no CPU.
+///
+/// An empty poll yields the CPU rather than spinning on it: when another thread
+/// is runnable on the same core (the other end of the round trip, the kernel's
+/// softirq thread), it runs at once instead of after the scheduler's time slice;
+/// with nothing else runnable the yield returns at once.
+///
+/// The decision (`next`) is a pure function of the iteration's outcome and the
+/// time passed in; `perform` carries it out.
 public struct IdleBackoff: Sendable {
-    public var spinLimit: Int
-    public var maximumSleepMicroseconds: UInt32
-    private var emptyPolls = 0
-    private var sleepMicroseconds: UInt32 = 1
-
-    /// - Parameter maximumSleepMicroseconds: 0 turns sleeping off (benchmarks).
-    public init(spinLimit: Int = 1024, maximumSleepMicroseconds: UInt32 = 500) {
-        self.spinLimit = spinLimit
-        self.maximumSleepMicroseconds = maximumSleepMicroseconds
+    /// What the loop does before its next iteration.
+    public enum Action: Equatable, Sendable {
+        /// Poll again at once: this iteration had work.
+        case poll
+        /// Give way to any other runnable thread on this core, then poll.
+        case yield
+        /// Idle for longer than the spin window: sleep this long.
+        case sleep(microseconds: UInt32)
     }
 
-    /// Call after every iteration with the number of frames it received and
-    /// whether output is still waiting to be sent (the device's ring was full):
-    /// that is work too, and sleeping on it would delay it. Returns whether it slept.
-    @inline(__always) @discardableResult
-    public mutating func record(received: Int, outputPending: Bool) -> Bool {
+    /// How long after the last work the loop keeps polling before it sleeps.
+    public let spinWindow: TimeSpan
+    /// The first sleep after the spin window.
+    public let minimumSleepMicroseconds: UInt32
+    /// The longest sleep; 0 never sleeps (busy polling).
+    public let maximumSleepMicroseconds: UInt32
+    private var lastWork: Instant?
+    private var nextSleepMicroseconds: UInt32
+
+    /// The defaults keep an idle appliance near 1% of a core (a wake-up per
+    /// millisecond costs mostly the context switch) and are far longer than a
+    /// round trip over a veth, so a loaded engine never sleeps.
+    public init(spinWindow: TimeSpan = .microseconds(500), minimumSleepMicroseconds: UInt32 = 50,
+                maximumSleepMicroseconds: UInt32 = 1000) {
+        self.spinWindow = spinWindow
+        self.minimumSleepMicroseconds = min(minimumSleepMicroseconds, maximumSleepMicroseconds)
+        self.maximumSleepMicroseconds = maximumSleepMicroseconds
+        nextSleepMicroseconds = self.minimumSleepMicroseconds
+    }
+
+    /// Never sleeps (`--busy-poll`, the load generator): lowest latency, and a
+    /// core at 100% whatever the load.
+    public static var busyPoll: IdleBackoff { IdleBackoff(maximumSleepMicroseconds: 0) }
+
+    /// The action after an iteration that started at `now`, received `received`
+    /// frames and left output waiting for ring room (`outputPending`: that is
+    /// work too, and sleeping on it would delay it).
+    @inline(__always)
+    public mutating func next(now: Instant, received: Int, outputPending: Bool) -> Action {
         if received > 0 || outputPending {
-            emptyPolls = 0
-            sleepMicroseconds = 1
-            return false
+            lastWork = now
+            nextSleepMicroseconds = minimumSleepMicroseconds
+            return .poll
         }
-        emptyPolls &+= 1
-        guard maximumSleepMicroseconds > 0, emptyPolls > spinLimit else { return false }
-        usleep(sleepMicroseconds)
-        sleepMicroseconds = min(sleepMicroseconds * 2, maximumSleepMicroseconds)
-        return true
+        guard maximumSleepMicroseconds > 0 else { return .yield }
+        if let lastWork, now.since(lastWork) < spinWindow { return .yield }
+        let sleep = nextSleepMicroseconds
+        nextSleepMicroseconds = min(sleep * 2, maximumSleepMicroseconds)
+        return .sleep(microseconds: sleep)
+    }
+
+    /// Carries out `action` on the calling thread.
+    @inline(__always)
+    public static func perform(_ action: Action) {
+        switch action {
+        case .poll: break
+        case .yield: sched_yield()
+        case .sleep(let microseconds): usleep(microseconds)
+        }
     }
 }

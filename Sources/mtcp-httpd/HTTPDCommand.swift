@@ -53,7 +53,7 @@ struct HTTPDCommand: ParsableCommand {
             let runtime = try StackRuntime(programName: "mtcp-httpd", configurationPath: config)
             let (echoPort, discardPort) = (echoPort == 0 ? nil : echoPort, discardPort == 0 ? nil : discardPort)
             let daytimePort = daytimePort == 0 ? nil : daytimePort
-            let backoff = busyPoll ? IdleBackoff(maximumSleepMicroseconds: 0) : IdleBackoff()
+            let backoff = busyPoll ? IdleBackoff.busyPoll : IdleBackoff()
             var configuration = try HTTPServerConfiguration.load(path: httpConfig)
             if let root { configuration.documentRoot = root }
             if let httpPort { configuration.listenPort = httpPort }

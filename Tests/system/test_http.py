@@ -222,7 +222,7 @@ TRAVERSAL = [
     ("/%252e%252e/README.md", 404),
     ("/..%252fREADME.md", 404),
 ]
-SECRETS = ["ip_addr", "root:x:", "mtcp-swift", "net_af_packet"]
+SECRETS = ["ip_addr", "root:x:", "mtcp-swift", "net_af_xdp"]
 
 
 @pytest.mark.appliance

@@ -404,7 +404,7 @@ class TestTwoCores:
         (directory / "arp.conf").write_text(f"ARP_ENTRY 1\n{CLIENT_ADDR}/32 {link_mac(NS_CLIENT, BRIDGE)}\n")
         text = (REPO / "conf/mtcp.conf").read_text()
         text = re.sub(r"(?m)^num_cores = 1$", "num_cores = 2", text)
-        text = re.sub(r"(?m)^(vdev = net_af_packet0,iface=mtcp-a0)$", r"\1,qpairs=2", text)
+        text = re.sub(r"(?m)^vdev = .*$", "vdev = net_af_packet0,iface=mtcp-a0,qpairs=2", text)
         assert "num_cores = 2" in text and "qpairs=2" in text, text
         (directory / "mtcp.conf").write_text(text)
         with running_appliance(request, tmp_path_factory, config=directory / "mtcp.conf") as app:

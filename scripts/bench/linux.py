@@ -163,8 +163,12 @@ def wrk(url, connections, seconds, close=False, client_core=0):
     if close:
         cmd += ["-H", "Connection: close"]
     cmd.append(url)
-    result = _ns(*cmd, timeout=seconds + 60)
-    out = result.stdout
+    return parse_wrk(_ns(*cmd, timeout=seconds + 60).stdout)
+
+
+def parse_wrk(out):
+    """wrk's --latency summary as requests/s, bytes/s, errors (socket errors
+    and non-2xx/3xx responses) and latency percentiles in ms."""
     transfer = re.search(r"Transfer/sec:\s+([\d.]+)([KMG]?)B", out)
     scale = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[transfer.group(2)]
     figures = {"requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),

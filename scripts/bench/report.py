@@ -212,6 +212,34 @@ def _tls(results):
     return lines
 
 
+def _default_topology(scenarios):
+    """mtcp-loadgen against wrk on the appliance of `make run` (issue 26)."""
+    figures = scenarios.get("default_topology")
+    if not figures or "rows" not in figures:
+        return []
+    lines = ["", "## Default topology: mtcp-loadgen and wrk against `make run`'s appliance", "",
+             figures["method"] + ".", "",
+             "| flows | client | requests/s | p50 / p99 (µs) | busy: appliance / client | errors |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for mode, title in (("short", "short (Connection: close)"), ("keepalive", "keep-alive")):
+        row = figures["rows"][mode]
+        for client in ("loadgen", "wrk"):
+            c = row[client]
+            lines.append(f"| {title} | {'mtcp-loadgen' if client == 'loadgen' else 'wrk'} | "
+                         f"{_format(c['requests_per_second'])} | {c['p50_us']:,.0f} / {c['p99_us']:,.0f} | "
+                         f"{c['busy']['appliance']:.0%} / {c['busy']['client']:.0%} | {c['errors']} |")
+    short, keep = figures["rows"]["short"], figures["rows"]["keepalive"]
+    met = all(r["ratio"] >= 1.5 and r["loadgen"]["p99_us"] < r["wrk"]["p99_us"] for r in (short, keep))
+    lines += ["", f"mtcp-loadgen / wrk: **{short['ratio']:.2f}x** short flows, **{keep['ratio']:.2f}x** keep-alive "
+              f"(target: >= 1.5x with a lower p99: {'met' if met else '**not met**'}). The appliance idled at "
+              f"{figures['appliance_idle']:.1%} of a core over 10 s before the runs; other work took "
+              + ", ".join(f"{share:.0%} of {core}" for core, share in figures.get("busy_before", {}).items())
+              + " in the second before. wrk's latency counts from "
+              "its write of a request; mtcp-loadgen's from the write on a kept-alive connection and from the "
+              "connect() of a short flow (the handshake is part of its cost)."]
+    return lines
+
+
 def _remeasured(results):
     """Scenarios that a later `--only` run measured (the TLS section says its own)."""
     lines = []
@@ -282,6 +310,7 @@ def write(results, path, out):
                          f"{row['ours'] / row['linux']:.1f}x | {row['ours_rss_kib'] / 1024:.0f} | "
                          f"{row['ours_rss_growth_kib']:,} | {row['linux_slab_growth_kib']:,} |")
     lines += _tls(results)
+    lines += _default_topology(scenarios)
     if "cost" in scenarios and "instructions_per_transaction" in scenarios["cost"]:
         cost = scenarios["cost"]
         lines += ["", "## Cost per transaction", "",

@@ -19,6 +19,7 @@ from pathlib import Path
 import linux
 import ours
 import report
+import topology
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "bench-results"
@@ -250,6 +251,39 @@ class Bench:
             + f", {self.seconds} s per run after 1 s warm-up (ours), medians of {self.runs} runs")
         self.record(name, **figures)
 
+    # issue 26: the default topology, mtcp-loadgen against wrk on the same appliance
+    def default_topology(self):
+        connections, rows = 50, {}
+        before = core_times()
+        time.sleep(1)
+        others = busy_share(before, core_times())  # other work on the cores just before
+        with topology.DefaultAppliance() as appliance:
+            idle = appliance.idle_share(10)
+            for mode, keep_alive in (("short", False), ("keepalive", True)):
+                runs = {"loadgen": [], "wrk": []}
+                for _ in range(self.runs):
+                    runs["loadgen"].append(topology.loadgen(appliance, self.workdir, self.seconds, connections,
+                                                            keep_alive))
+                    runs["wrk"].append(topology.wrk(appliance, self.seconds, connections, keep_alive))
+                rows[mode] = {client: {
+                    "requests_per_second": median([r["requests_per_second"] for r in client_runs]),
+                    "p50_us": median([r["p50_us"] for r in client_runs]),
+                    "p99_us": median([r["p99_us"] for r in client_runs]),
+                    "busy": {name: median([r["busy"][name] for r in client_runs]) for name in ("appliance", "client")},
+                    "errors": sum(r["errors"] for r in client_runs),
+                    "runs": client_runs} for client, client_runs in runs.items()}
+                rows[mode]["ratio"] = (rows[mode]["loadgen"]["requests_per_second"]
+                                       / rows[mode]["wrk"]["requests_per_second"])
+        self.record("default_topology", rows=rows, appliance_idle=idle, busy_before=others, connections=connections,
+                    unit="requests/s",
+                    method=f"GET /bench/64.html (64 B), {connections} connections, short flows (Connection: close) "
+                           "and keep-alive; mtcp-httpd as `make run` starts it (conf/mtcp.conf, netns mtcp-a, "
+                           "net_af_xdp on its veth, core 0, adaptive idle policy); mtcp-loadgen with "
+                           "conf/loadgen.conf (netns mtcp-l, net_af_xdp, core 1, busy-polling, 1 s warm-up) and "
+                           "wrk -t1 (netns mtcp-c, kernel TCP, pinned to core 1), one after the other; busy = "
+                           "CPU time / wall time of each process during its client's run; "
+                           f"medians of {self.runs} runs of {self.seconds} s")
+
     # 8: micro-benchmarks of the hot paths
     def micro(self):
         self.record("micro", benchmarks=micro_benchmarks(), unit="ns per operation",
@@ -403,7 +437,7 @@ def main():
     args = parser.parse_args()
     bench = Bench(args.runs, args.seconds)
     wanted = set(args.only or ["short", "keepalive", "latency", "mix", "concurrency", "bulk", "tls", "tls_resumed",
-                               "tls_keepalive", "cost", "micro"])
+                               "tls_keepalive", "default_topology", "cost", "micro"])
     OUT.mkdir(exist_ok=True)
     if "short" in wanted or "latency" in wanted:
         bench.throughput("short", keep_alive=False)
@@ -423,6 +457,8 @@ def main():
                 bench.tls(name)
             except (RuntimeError, subprocess.SubprocessError, KeyError, AttributeError) as error:
                 bench.skip(name, f"failed: {str(error).strip()[-500:]}")
+    if "default_topology" in wanted:
+        bench.default_topology()
     if "cost" in wanted:
         bench.cost()
     if "micro" in wanted:

@@ -1,0 +1,107 @@
+"""The default topology as a user meets it (issue 26): the appliance of `make run`
+(conf/mtcp.conf, netns mtcp-a, on its veth) driven in turn by mtcp-loadgen
+(conf/loadgen.conf, netns mtcp-l, its own stack) and by wrk (the kernel's stack in
+netns mtcp-c), both clients pinned to core 1 (the appliance polls on core 0).
+Each process's busy share is its CPU time over its run (/proc/PID/stat, and wait4's
+resource usage for a client that has exited)."""
+
+import json
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import linux
+import ours
+
+REPO = Path(__file__).resolve().parents[2]
+URL = "http://198.18.0.1/bench/64.html"
+CLIENT_CORE = 1
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process (all its threads), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def run_measured(cmd, appliance_pid, settle, timeout):
+    """Runs a client to its end; returns its output, exit status and the busy share
+    of one core of the appliance and of the client from `settle` seconds after
+    its start (start-up and warm-up excluded) to its exit. The client's share
+    comes from wait4's resource usage, since /proc has no entry once it is reaped."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+    time.sleep(settle)
+    start, appliance_before, client_before = time.monotonic(), cpu_seconds(appliance_pid), cpu_seconds(proc.pid)
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    timer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.monotonic() - start
+    busy = {"appliance": round((cpu_seconds(appliance_pid) - appliance_before) / elapsed, 3),
+            "client": round((usage.ru_utime + usage.ru_stime - client_before) / elapsed, 3)}
+    return out, proc.returncode, busy
+
+
+class DefaultAppliance(ours.Appliance):
+    """`mtcp-httpd --config conf/mtcp.conf` in netns mtcp-a, as `make run` starts it
+    (stopped as ours.Appliance stops)."""
+
+    def __init__(self):
+        self.proc, self.log = None, ""
+
+    def __enter__(self):
+        subprocess.run([str(REPO / "scripts/netns.sh"), "up"], check=True, capture_output=True)
+        self.proc = subprocess.Popen(["ip", "netns", "exec", "mtcp-a", str(ours.HTTPD), "--config", "conf/mtcp.conf"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True, cwd=REPO)
+        lines = []
+        for line in self.proc.stdout:
+            lines.append(line)
+            if line.startswith("mtcp-httpd: ready"):
+                return self
+        self.proc.wait()
+        raise RuntimeError("mtcp-httpd did not start:\n" + "".join(lines))
+
+    @property
+    def pid(self):
+        return self.proc.pid  # `ip netns exec` execs the program: same process
+
+    def idle_share(self, seconds):
+        """Busy share of one core of the appliance with no traffic, over `seconds`."""
+        before = cpu_seconds(self.pid)
+        time.sleep(seconds)
+        return round((cpu_seconds(self.pid) - before) / seconds, 3)
+
+
+def loadgen(appliance, workdir, seconds, connections, keep_alive):
+    """One mtcp-loadgen run (conf/loadgen.conf) with its figures, errors and busy shares."""
+    out = Path(workdir) / "loadgen.json"
+    out.unlink(missing_ok=True)
+    cmd = ["ip", "netns", "exec", "mtcp-l", str(ours.LOADGEN), URL, "-d", str(seconds), "--warmup", "1",
+           "-c", str(connections), "--requests-per-connection", "100000" if keep_alive else "1",
+           "--json", str(out)]
+    log, status, busy = run_measured(cmd, appliance.pid, settle=1.5, timeout=seconds + 120)
+    if not out.exists():
+        raise RuntimeError(f"mtcp-loadgen failed (exit {status}):\n{log}")
+    figures = json.loads(out.read_text())
+    latency = figures["latency_microseconds"]
+    return {"requests_per_second": figures["requests_per_second"], "p50_us": latency["p50"],
+            "p99_us": latency["p99"], "errors": sum(figures["errors"].values()),
+            "attempted": figures["attempted"], "completed": figures["completed"],
+            "unfinished": figures["unfinished"], "exit": status, "busy": busy}
+
+
+def wrk(appliance, seconds, connections, keep_alive):
+    """One wrk run (1 thread, netns mtcp-c, core 1) with its figures, errors and busy shares."""
+    cmd = ["ip", "netns", "exec", "mtcp-c", "taskset", "-c", str(CLIENT_CORE), "wrk", "-t1", f"-c{connections}",
+           f"-d{seconds}s", "--latency"] + ([] if keep_alive else ["-H", "Connection: close"]) + [URL]
+    out, status, busy = run_measured(cmd, appliance.pid, settle=0.2, timeout=seconds + 60)
+    figures = linux.parse_wrk(out)
+    return {"requests_per_second": figures["requests_per_second"], "p50_us": figures.get("p50_ms", 0) * 1e3,
+            "p99_us": figures.get("p99_ms", 0) * 1e3, "errors": figures["errors"], "exit": status,
+            "busy": busy}
