@@ -80,7 +80,7 @@ let package = Package(
         // The appliance's HTTP server: one instance per core on the socket API.
         .target(
             name: "MTCPHTTPServer",
-            dependencies: ["MTCP", "MTCPHTTP", "MTCPRuntime", "MTCPTLS"],
+            dependencies: ["MTCP", "MTCPConfig", "MTCPHTTP", "MTCPRuntime", "MTCPTLS"],
             swiftSettings: importsDPDK
         ),
         .executableTarget(
