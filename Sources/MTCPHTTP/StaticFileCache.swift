@@ -148,6 +148,11 @@ public struct StaticFileCache: ~Copyable {
         }
     }
 
+    /// Whether anything is served at `path` (a normalised path): what OPTIONS asks.
+    public func serves(_ path: UnsafeRawBufferPointer) -> Bool {
+        storage.find(path) != nil
+    }
+
     /// The response to a GET or HEAD of `path` (a path normalised by
     /// `HTTPTargetPath.normalize`), or nil when nothing is served there (404).
     /// Conditionals and Range of `head` (whose spans point into `request`) are
