@@ -15,6 +15,8 @@ public struct HTTPResponseHead {
     public var server: UnsafeRawBufferPointer
     /// Content-Type, if the response has content.
     public var contentType: UnsafeRawBufferPointer? = nil
+    /// Content-Encoding of a precompressed variant.
+    public var contentEncoding: StaticString? = nil
     /// Content-Length, if it is to be sent (304 must not have one, RFC 9110 §8.6).
     public var contentLength: Int? = nil
     /// Content-Range of a 206: first and last byte and the complete length.
@@ -25,6 +27,9 @@ public struct HTTPResponseHead {
     public var lastModified: UnsafeRawBufferPointer? = nil
     /// ETag, with its quotes.
     public var etag: UnsafeRawBufferPointer? = nil
+    /// Whether to send `Vary: Accept-Encoding`: the file has precompressed
+    /// variants, so a cache must key its copies on the request's Accept-Encoding.
+    public var varyAcceptEncoding = false
     /// Whether to send `Accept-Ranges: bytes`.
     public var acceptRanges = false
     /// Location of a redirect.
@@ -60,6 +65,11 @@ public struct HTTPResponseHead {
             writer.append(contentType)
             writer.append("\r\n")
         }
+        if let contentEncoding {
+            writer.append("Content-Encoding: ")
+            writer.append(contentEncoding)
+            writer.append("\r\n")
+        }
         if let contentLength {
             writer.append("Content-Length: ")
             writer.append(decimal: contentLength)
@@ -89,6 +99,7 @@ public struct HTTPResponseHead {
             writer.append(etag)
             writer.append("\r\n")
         }
+        if varyAcceptEncoding { writer.append("Vary: Accept-Encoding\r\n") }
         if acceptRanges { writer.append("Accept-Ranges: bytes\r\n") }
         if let location {
             writer.append("Location: ")

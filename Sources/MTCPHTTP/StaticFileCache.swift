@@ -163,7 +163,15 @@ public struct StaticFileCache: ~Copyable {
                          path: UnsafeRawBufferPointer, clock: HTTPDateClock,
                          scratch: UnsafeMutableRawBufferPointer) -> StaticFileResponse? {
         precondition(scratch.count >= Self.minimumScratchBytes, "scratch buffer too small")
-        guard let record = storage.find(path) else { return nil }
+        guard var record = storage.find(path) else { return nil }
+        if record.gzip != 0 || record.brotli != 0, let acceptEncoding = head.acceptEncoding {
+            switch HTTPContentCoding.negotiate(acceptEncoding.bytes(in: request), gzip: record.gzip != 0,
+                                               brotli: record.brotli != 0) {
+            case .gzip: record = storage.variants[Int(record.gzip) - 1]
+            case .brotli: record = storage.variants[Int(record.brotli) - 1]
+            case .identity: break
+            }
+        }
         let keepAlive = head.keepAlive
         let full = storage.bytes(keepAlive ? record.keepAlive : record.close)
         let headLength = Int(keepAlive ? record.keepAliveHeadLength : record.closeHeadLength)
@@ -227,6 +235,7 @@ public struct StaticFileCache: ~Copyable {
             var head = HTTPResponseHead(status: status, date: date, server: storage.bytes(storage.serverName),
                                         keepAlive: keepAlive)
             head.etag = storage.bytes(record.etag)
+            head.varyAcceptEncoding = record.varies
             switch status {
             case .notModified:
                 // RFC 9110 §15.4.5: the validators a 200 would carry, no content fields.
@@ -239,6 +248,7 @@ public struct StaticFileCache: ~Copyable {
                 let (first, last) = range!
                 head.contentType = UnsafeRawBufferPointer(start: record.contentType.utf8Start,
                                                           count: record.contentType.utf8CodeUnitCount)
+                head.contentEncoding = record.coding == .identity ? nil : record.coding.token
                 head.contentLength = last - first + 1
                 head.contentRange = (first, last, record.size)
                 head.lastModified = storage.bytes(record.lastModified)
@@ -276,6 +286,13 @@ struct StaticFileRecord {
     var contentType: StaticString
     /// The real path as a C string (stream).
     var path: ArenaSlice
+    /// The coding of a precompressed variant; identity for the file itself.
+    var coding: HTTPContentCoding
+    /// Whether its responses say `Vary: Accept-Encoding`.
+    var varies: Bool
+    /// The gzip and Brotli variants: position + 1 in the storage's `variants`, 0 for none.
+    var gzip: UInt32 = 0
+    var brotli: UInt32 = 0
 }
 
 /// One generation of the cache: raw memory, freed explicitly (the cache is
@@ -283,6 +300,9 @@ struct StaticFileRecord {
 struct StaticFileStorage {
     var arena: UnsafeMutableRawBufferPointer
     var records: UnsafeMutableBufferPointer<StaticFileRecord>
+    /// Precompressed variants, reached from their base file's record only (never
+    /// looked up by path: `/file.gz` itself is an ordinary record).
+    var variants: UnsafeMutableBufferPointer<StaticFileRecord>
     /// Open addressing, linear probing: record index + 1, 0 for empty. At most half full.
     var table: UnsafeMutableBufferPointer<UInt32>
     /// Arena offsets of every Date value to patch.
@@ -293,6 +313,7 @@ struct StaticFileStorage {
     func free() {
         arena.deallocate()
         records.deallocate()
+        variants.deallocate()
         table.deallocate()
         dates.deallocate()
     }
