@@ -11,6 +11,12 @@ public struct HTTPResponseHead {
     /// The 29 bytes of the current IMF-fixdate (RFC 9110 §6.6.1: an origin server
     /// with a clock must send Date).
     public var date: UnsafeRawBufferPointer
+    /// Expires as an IMF-fixdate, written right after Date so that its value lies at
+    /// a fixed distance from the Date value (`expiresOffset`), to be patched alike.
+    public var expires: UnsafeRawBufferPointer? = nil
+    /// Complete field lines (`Name: value\r\n` each) added as they are: the
+    /// configured Cache-Control and extra fields of a static file.
+    public var extraFields: UnsafeRawBufferPointer? = nil
     /// The Server field's value.
     public var server: UnsafeRawBufferPointer
     /// Content-Type, if the response has content.
@@ -48,6 +54,9 @@ public struct HTTPResponseHead {
         self.keepAlive = keepAlive
     }
 
+    /// Where the Expires value lies, counted from the Date value.
+    public static let expiresOffset = HTTPDate.length + "\r\nExpires: ".utf8.count
+
     /// Writes the head, empty line included. Returns the offset of the Date value
     /// within what was written (the reason phrase's length varies with the status).
     @discardableResult
@@ -57,6 +66,10 @@ public struct HTTPResponseHead {
         writer.append("Date: ")
         let dateOffset = writer.count - start
         writer.append(date)
+        if let expires {
+            writer.append("\r\nExpires: ")
+            writer.append(expires)
+        }
         writer.append("\r\nServer: ")
         writer.append(server)
         writer.append("\r\n")
@@ -111,6 +124,7 @@ public struct HTTPResponseHead {
             writer.append(allow)
             writer.append("\r\n")
         }
+        if let extraFields { writer.append(extraFields) }
         writer.append(keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n")
         return dateOffset
     }

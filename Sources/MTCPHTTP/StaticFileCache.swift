@@ -11,14 +11,17 @@ public struct StaticFileCacheConfiguration: Hashable, Sendable {
     public var maxMemoryBytes: Int
     /// Largest file held in memory; larger ones are streamed from disk.
     public var maxFileBytes: Int
+    /// Cache-Control, Expires and extra fields by path prefix.
+    public var headerRules: [StaticHeaderRule]
 
     /// A configuration; the defaults hold a typical site's small files in 64 MiB.
     public init(documentRoot: String, serverName: String = "mtcp-httpd", maxMemoryBytes: Int = 64 << 20,
-                maxFileBytes: Int = 256 << 10) {
+                maxFileBytes: Int = 256 << 10, headerRules: [StaticHeaderRule] = []) {
         self.documentRoot = documentRoot
         self.serverName = serverName
         self.maxMemoryBytes = maxMemoryBytes
         self.maxFileBytes = maxFileBytes
+        self.headerRules = headerRules
     }
 }
 
@@ -140,12 +143,7 @@ public struct StaticFileCache: ~Copyable {
     /// `HTTPDateClock.update` reports a new second. (A response being written at that
     /// moment may go out with a date mixing two seconds: still a valid date.)
     public func refreshDate(_ clock: HTTPDateClock) {
-        guard let arena = storage.arena.baseAddress else { return }
-        clock.withBytes { date in
-            for offset in storage.dates {
-                (arena + Int(offset)).copyMemory(from: date.baseAddress!, byteCount: HTTPDate.length)
-            }
-        }
+        clock.withBytes { storage.refreshDates(second: clock.second, date: $0) }
     }
 
     /// Whether anything is served at `path` (a normalised path): what OPTIONS asks.
@@ -236,6 +234,11 @@ public struct StaticFileCache: ~Copyable {
                                         keepAlive: keepAlive)
             head.etag = storage.bytes(record.etag)
             head.varyAcceptEncoding = record.varies
+            if status != .rangeNotSatisfiable {
+                // RFC 9110 §15.4.5: a 304 carries the Cache-Control and Expires a 200 would.
+                head.extraFields = record.extraFields.count == 0 ? nil : storage.bytes(record.extraFields)
+                head.expires = record.expiresSeconds < 0 ? nil : date  // the date is overwritten below
+            }
             switch status {
             case .notModified:
                 // RFC 9110 §15.4.5: the validators a 200 would carry, no content fields.
@@ -254,12 +257,22 @@ public struct StaticFileCache: ~Copyable {
                 head.lastModified = storage.bytes(record.lastModified)
                 head.acceptRanges = true
             }
-            head.write(into: &writer)
+            let dateOffset = head.write(into: &writer)
+            if head.expires != nil, !writer.overflowed {
+                HTTPDate.format(clock.second + Int64(record.expiresSeconds),
+                                into: scratch.baseAddress! + dateOffset + HTTPResponseHead.expiresOffset)
+            }
         }
         precondition(!writer.overflowed, "minimumScratchBytes is too small for this head")
         return StaticFileResponse(status: status, head: writer.written, body: .init(start: nil, count: 0), file: nil,
                                   contentLength: 0)
     }
+}
+
+/// A date in the arena that moves with the clock: a Date (`ahead` 0) or an Expires.
+struct DatePatch {
+    var offset: UInt32
+    var ahead: Int32
 }
 
 /// A range of the cache's arena.
@@ -286,6 +299,10 @@ struct StaticFileRecord {
     var contentType: StaticString
     /// The real path as a C string (stream).
     var path: ArenaSlice
+    /// Configured field lines (Cache-Control, extra fields); empty for none.
+    var extraFields: ArenaSlice
+    /// Expires is Date + this many seconds; -1 for no Expires.
+    var expiresSeconds: Int32
     /// The coding of a precompressed variant; identity for the file itself.
     var coding: HTTPContentCoding
     /// Whether its responses say `Vary: Accept-Encoding`.
@@ -305,8 +322,8 @@ struct StaticFileStorage {
     var variants: UnsafeMutableBufferPointer<StaticFileRecord>
     /// Open addressing, linear probing: record index + 1, 0 for empty. At most half full.
     var table: UnsafeMutableBufferPointer<UInt32>
-    /// Arena offsets of every Date value to patch.
-    var dates: UnsafeMutableBufferPointer<UInt32>
+    /// Every Date and Expires value to patch.
+    var dates: UnsafeMutableBufferPointer<DatePatch>
     var serverName: ArenaSlice
     var memoryBytes: Int
 
@@ -316,6 +333,19 @@ struct StaticFileStorage {
         variants.deallocate()
         table.deallocate()
         dates.deallocate()
+    }
+
+    /// Writes `date` (the IMF-fixdate of `second`) into every Date value, and
+    /// `second` + N into every Expires value N seconds ahead.
+    func refreshDates(second: Int64, date: UnsafeRawBufferPointer) {
+        guard let arena = arena.baseAddress else { return }
+        for patch in dates {
+            if patch.ahead == 0 {
+                (arena + Int(patch.offset)).copyMemory(from: date.baseAddress!, byteCount: HTTPDate.length)
+            } else {
+                HTTPDate.format(second + Int64(patch.ahead), into: arena + Int(patch.offset))
+            }
+        }
     }
 
     func bytes(_ slice: ArenaSlice) -> UnsafeRawBufferPointer {

@@ -76,7 +76,7 @@ struct StaticFileCacheBuilder {
 
     private mutating func freeze() throws(StaticFileCacheError) -> StaticFileStorage {
         var arena: [UInt8] = []
-        var dates: [UInt32] = []
+        var dates: [DatePatch] = []
         var records: [StaticFileRecord] = []
         var memoryBytes = 0
         var date = [UInt8](repeating: 0, count: HTTPDate.length)
@@ -126,12 +126,14 @@ struct StaticFileCacheBuilder {
             var file = PreparedFile(key: entry.file.key, realPath: entry.file.realPath, status: entry.status,
                                     body: body, memory: memory)
             file.varies = varied.contains(entry.file.key)
+            file.rule = StaticHeaderRule.matching(entry.file.key, in: configuration.headerRules)
             byKey[entry.file.key] = file.record(date: date, server: server, arena: &arena, dates: &dates,
                                                 memoryBytes: &memoryBytes)
             if let (base, coding) = variantOf[index] {
                 file.coding = coding
                 file.varies = true
                 file.contentType = base.withUnsafeBytes { MIMEType.forPath($0) }
+                file.rule = StaticHeaderRule.matching(base, in: configuration.headerRules)
                 variants.append((base, coding, file.record(date: date, server: server, arena: &arena, dates: &dates,
                                                            memoryBytes: &memoryBytes)))
             }
@@ -156,8 +158,10 @@ struct StaticFileCacheBuilder {
                                          arena: &arena, dates: &dates))
         }
 
-        return Self.storage(arena: arena, records: records, variants: variants.map(\.record), dates: dates,
-                            serverName: serverSlice, memoryBytes: memoryBytes)
+        let storage = Self.storage(arena: arena, records: records, variants: variants.map(\.record), dates: dates,
+                                   serverName: serverSlice, memoryBytes: memoryBytes)
+        date.withUnsafeBytes { storage.refreshDates(second: now, date: $0) }  // the Expires values
+        return storage
     }
 
     /// The served file that `key` is a precompressed variant of, and its coding.
@@ -174,7 +178,7 @@ struct StaticFileCacheBuilder {
     /// A 301 to the directory's URL with a slash, so that relative links in its index
     /// resolve against the directory.
     private static func redirect(from key: [UInt8], to directory: [UInt8], date: [UInt8], server: [UInt8],
-                                 arena: inout [UInt8], dates: inout [UInt32]) -> StaticFileRecord {
+                                 arena: inout [UInt8], dates: inout [DatePatch]) -> StaticFileRecord {
         let location = percentEncoded(directory)
         let slices = location.withUnsafeBytes { locationBytes in
             prebuild(.movedPermanently, date: date, server: server, arena: &arena, dates: &dates) { fields in
@@ -187,14 +191,16 @@ struct StaticFileCacheBuilder {
                                 keepAlive: slices[0].0, keepAliveHeadLength: slices[0].1,
                                 close: slices[1].0, closeHeadLength: slices[1].1,
                                 size: 0, modified: 0, etag: none, lastModified: none,
-                                contentType: MIMEType.defaultType, path: none, coding: .identity, varies: false)
+                                contentType: MIMEType.defaultType, path: none, extraFields: none,
+                                expiresSeconds: -1, coding: .identity, varies: false)
     }
 
     /// The keep-alive and the close form of a response, appended to `arena` (their
-    /// Date offsets to `dates`) as (slice, head length): `configure` sets the fields
-    /// beyond status, Date, Server and Connection, and `body` follows the head.
+    /// Date, and Expires `expiresSeconds` ahead, to `dates`) as (slice, head length):
+    /// `configure` sets the fields beyond status, dates, Server and Connection, and
+    /// `body` follows the head.
     static func prebuild(_ status: HTTPStatus, body: [UInt8] = [], date: [UInt8], server: [UInt8],
-                         arena: inout [UInt8], dates: inout [UInt32],
+                         expiresSeconds: Int? = nil, arena: inout [UInt8], dates: inout [DatePatch],
                          _ configure: (inout HTTPResponseHead) -> Void) -> [(ArenaSlice, UInt32)] {
         var slices: [(ArenaSlice, UInt32)] = []
         for keepAlive in [true, false] {
@@ -203,12 +209,17 @@ struct StaticFileCacheBuilder {
             date.withUnsafeBytes { dateBytes in
                 server.withUnsafeBytes { serverBytes in
                     var fields = HTTPResponseHead(status: status, date: dateBytes, server: serverBytes, keepAlive: keepAlive)
+                    if expiresSeconds != nil { fields.expires = dateBytes }  // a placeholder until patched
                     configure(&fields)
                     write(into: &head) { dateOffset = fields.write(into: &$0) }
                 }
             }
             let slice = append(head + body, to: &arena)
-            dates.append(slice.offset + UInt32(dateOffset))
+            dates.append(DatePatch(offset: slice.offset + UInt32(dateOffset), ahead: 0))
+            if let expiresSeconds {
+                dates.append(DatePatch(offset: slice.offset + UInt32(dateOffset + HTTPResponseHead.expiresOffset),
+                                       ahead: Int32(expiresSeconds)))
+            }
             slices.append((slice, UInt32(head.count)))
         }
         return slices
@@ -236,14 +247,14 @@ struct StaticFileCacheBuilder {
 
     /// Copies the arrays into raw memory owned by the storage and builds the table.
     private static func storage(arena: [UInt8], records: [StaticFileRecord], variants: [StaticFileRecord],
-                                dates: [UInt32], serverName: ArenaSlice, memoryBytes: Int) -> StaticFileStorage {
+                                dates: [DatePatch], serverName: ArenaSlice, memoryBytes: Int) -> StaticFileStorage {
         let rawArena = UnsafeMutableRawBufferPointer.allocate(byteCount: max(arena.count, 1), alignment: 16)
         arena.withUnsafeBytes { rawArena.copyMemory(from: $0) }
         let rawRecords = UnsafeMutableBufferPointer<StaticFileRecord>.allocate(capacity: records.count)
         _ = rawRecords.initialize(from: records)
         let rawVariants = UnsafeMutableBufferPointer<StaticFileRecord>.allocate(capacity: variants.count)
         _ = rawVariants.initialize(from: variants)
-        let rawDates = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: dates.count)
+        let rawDates = UnsafeMutableBufferPointer<DatePatch>.allocate(capacity: dates.count)
         _ = rawDates.initialize(from: dates)
         var capacity = 16
         while capacity < 2 * records.count { capacity *= 2 }

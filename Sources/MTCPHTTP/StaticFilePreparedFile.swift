@@ -15,6 +15,8 @@ struct PreparedFile {
     var coding = HTTPContentCoding.identity
     /// Whether the responses carry `Vary: Accept-Encoding` (the file has variants, or is one).
     var varies = false
+    /// The configured fields of its path, if a rule matches.
+    var rule: StaticHeaderRule?
 
     init(key: [UInt8], realPath: String, status: stat, body: [UInt8], memory: Bool) {
         self.key = key
@@ -27,7 +29,7 @@ struct PreparedFile {
 
     /// Appends the file's validators and pre-built responses to `arena` (their Date
     /// offsets to `dates`) and returns the record that points at them.
-    func record(date: [UInt8], server: [UInt8], arena: inout [UInt8], dates: inout [UInt32],
+    func record(date: [UInt8], server: [UInt8], arena: inout [UInt8], dates: inout [DatePatch],
                 memoryBytes: inout Int) -> StaticFileRecord {
         let size = Int(status.st_size)
         let modified = Int64(status.st_mtim.tv_sec)
@@ -46,9 +48,13 @@ struct PreparedFile {
         let lastModifiedSlice = StaticFileCacheBuilder.append(lastModified, to: &arena)
         let keySlice = StaticFileCacheBuilder.append(key, to: &arena)
         let pathSlice = StaticFileCacheBuilder.append(Array(realPath.utf8) + [0], to: &arena)
+        let extraFields = rule?.renderedFields ?? []
+        let extraSlice = StaticFileCacheBuilder.append(extraFields, to: &arena)
         let slices = etag.withUnsafeBytes { etagBytes in
             lastModified.withUnsafeBytes { lastModifiedBytes in
-                StaticFileCacheBuilder.prebuild(.ok, body: body, date: date, server: server, arena: &arena,
+                extraFields.withUnsafeBytes { extraBytes in
+                StaticFileCacheBuilder.prebuild(.ok, body: body, date: date, server: server,
+                                                expiresSeconds: rule?.expiresSeconds, arena: &arena,
                                                 dates: &dates) { fields in
                     fields.contentType = UnsafeRawBufferPointer(start: contentType.utf8Start,
                                                                 count: contentType.utf8CodeUnitCount)
@@ -58,6 +64,8 @@ struct PreparedFile {
                     fields.etag = etagBytes
                     fields.varyAcceptEncoding = varies
                     fields.acceptRanges = true
+                    fields.extraFields = extraBytes.isEmpty ? nil : extraBytes
+                }
                 }
             }
         }
@@ -67,6 +75,7 @@ struct PreparedFile {
             keepAlive: slices[0].0, keepAliveHeadLength: slices[0].1,
             close: slices[1].0, closeHeadLength: slices[1].1,
             size: size, modified: modified, etag: etagSlice, lastModified: lastModifiedSlice,
-            contentType: contentType, path: pathSlice, coding: coding, varies: varies)
+            contentType: contentType, path: pathSlice, extraFields: extraSlice,
+            expiresSeconds: Int32(rule?.expiresSeconds ?? -1), coding: coding, varies: varies)
     }
 }
