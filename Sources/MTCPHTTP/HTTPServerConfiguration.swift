@@ -20,6 +20,8 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
     public var timeouts = Timeouts()
     /// Static file cache sizes (`cache`).
     public var cache = Cache()
+    /// Pages of the document root sent for error statuses (`error_pages`: `"404": "/404.html"`).
+    public var errorPages: [UInt16: String] = [:]
     /// Cache-Control, Expires and extra fields of static files by path prefix (`headers`).
     public var headerRules: [StaticHeaderRule] = []
     /// Reverse-proxy routes, tried in order (`routes`).
@@ -110,7 +112,7 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
     public var staticFileCache: StaticFileCacheConfiguration {
         StaticFileCacheConfiguration(documentRoot: documentRoot, serverName: serverName,
                                      maxMemoryBytes: cache.maxBytes, maxFileBytes: cache.maxFileBytes,
-                                     headerRules: headerRules)
+                                     headerRules: headerRules, errorPages: errorPages)
     }
 
     /// Reads and checks the file at `path`.
@@ -199,6 +201,14 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
             if pool.servers.isEmpty { return ("upstreams[\(index)].servers", "must list at least one server") }
         }
         if let problem = headerRulesProblem() { return problem }
+        for (code, path) in errorPages.sorted(by: { $0.key < $1.key }) {
+            let key = "error_pages.\(code)"
+            guard let status = HTTPErrorResponses.statuses.first(where: { $0.rawValue == code }), status != .noContent else {
+                let codes = HTTPErrorResponses.statuses.filter { $0 != .noContent }.map { String($0.rawValue) }
+                return (key, "not an error status the server sends (" + codes.joined(separator: ", ") + ")")
+            }
+            if !path.hasPrefix("/") { return (key, "must be a path of the document root, starting with \"/\"") }
+        }
         for (index, route) in routes.enumerated() {
             if !route.prefix.hasPrefix("/") { return ("routes[\(index)].prefix", "must start with \"/\"") }
             if !names.contains(route.upstream) {
@@ -337,7 +347,7 @@ extension Decoder {
 extension HTTPServerConfiguration: Decodable {
     private enum Keys: String, CodingKey, CaseIterable {
         case listenPort = "listen_port", documentRoot = "document_root", serverName = "server_name"
-        case accessLog = "access_log", limits, timeouts, cache, headers, routes, upstreams, tls
+        case accessLog = "access_log", limits, timeouts, cache, headers, errorPages = "error_pages", routes, upstreams, tls
         case trustedProxies = "trusted_proxies"
     }
 
@@ -353,6 +363,13 @@ extension HTTPServerConfiguration: Decodable {
         timeouts = try container.decodeIfPresent(Timeouts.self, forKey: .timeouts) ?? timeouts
         cache = try container.decodeIfPresent(Cache.self, forKey: .cache) ?? cache
         headerRules = try container.decodeIfPresent([StaticHeaderRule].self, forKey: .headers) ?? headerRules
+        for (code, path) in try container.decodeIfPresent([String: String].self, forKey: .errorPages) ?? [:] {
+            guard let status = UInt16(code) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [Keys.errorPages],
+                                                        debugDescription: "\"\(code)\" is not a status code"))
+            }
+            errorPages[status] = path
+        }
         routes = try container.decodeIfPresent([Route].self, forKey: .routes) ?? routes
         upstreams = try container.decodeIfPresent([UpstreamPool].self, forKey: .upstreams) ?? upstreams
         tls = try container.decodeIfPresent(TLS.self, forKey: .tls)

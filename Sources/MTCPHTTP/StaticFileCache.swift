@@ -13,15 +13,20 @@ public struct StaticFileCacheConfiguration: Hashable, Sendable {
     public var maxFileBytes: Int
     /// Cache-Control, Expires and extra fields by path prefix.
     public var headerRules: [StaticHeaderRule]
+    /// Error statuses answered with a page of the root instead of the built-in one
+    /// (status -> URL path of the page, e.g. 404 -> `/404.html`).
+    public var errorPages: [UInt16: String]
 
     /// A configuration; the defaults hold a typical site's small files in 64 MiB.
     public init(documentRoot: String, serverName: String = "mtcp-httpd", maxMemoryBytes: Int = 64 << 20,
-                maxFileBytes: Int = 256 << 10, headerRules: [StaticHeaderRule] = []) {
+                maxFileBytes: Int = 256 << 10, headerRules: [StaticHeaderRule] = [],
+                errorPages: [UInt16: String] = [:]) {
         self.documentRoot = documentRoot
         self.serverName = serverName
         self.maxMemoryBytes = maxMemoryBytes
         self.maxFileBytes = maxFileBytes
         self.headerRules = headerRules
+        self.errorPages = errorPages
     }
 }
 
@@ -144,6 +149,16 @@ public struct StaticFileCache: ~Copyable {
     /// moment may go out with a date mixing two seconds: still a valid date.)
     public func refreshDate(_ clock: HTTPDateClock) {
         clock.withBytes { storage.refreshDates(second: clock.second, date: $0) }
+    }
+
+    /// The configured page for an error `status` as a complete response, or nil
+    /// when the status has none (`errorPages`). Built with the files, so it stays
+    /// valid as long as a file response would (see `reload`).
+    public func errorPage(for status: HTTPStatus, keepAlive: Bool) -> UnsafeRawBufferPointer? {
+        for page in storage.errorPages where page.status == status.rawValue {
+            return storage.bytes(keepAlive ? page.keepAlive : page.close)
+        }
+        return nil
     }
 
     /// Whether anything is served at `path` (a normalised path): what OPTIONS asks.
@@ -269,6 +284,13 @@ public struct StaticFileCache: ~Copyable {
     }
 }
 
+/// An error status's page: its responses with and without keep-alive.
+struct ErrorPageRecord {
+    var status: UInt16
+    var keepAlive: ArenaSlice
+    var close: ArenaSlice
+}
+
 /// A date in the arena that moves with the clock: a Date (`ahead` 0) or an Expires.
 struct DatePatch {
     var offset: UInt32
@@ -322,6 +344,8 @@ struct StaticFileStorage {
     var variants: UnsafeMutableBufferPointer<StaticFileRecord>
     /// Open addressing, linear probing: record index + 1, 0 for empty. At most half full.
     var table: UnsafeMutableBufferPointer<UInt32>
+    /// The configured error pages' complete responses.
+    var errorPages: UnsafeMutableBufferPointer<ErrorPageRecord>
     /// Every Date and Expires value to patch.
     var dates: UnsafeMutableBufferPointer<DatePatch>
     var serverName: ArenaSlice
@@ -331,6 +355,7 @@ struct StaticFileStorage {
         arena.deallocate()
         records.deallocate()
         variants.deallocate()
+        errorPages.deallocate()
         table.deallocate()
         dates.deallocate()
     }

@@ -158,10 +158,43 @@ struct StaticFileCacheBuilder {
                                          arena: &arena, dates: &dates))
         }
 
-        let storage = Self.storage(arena: arena, records: records, variants: variants.map(\.record), dates: dates,
-                                   serverName: serverSlice, memoryBytes: memoryBytes)
+        let errorPages = try errorPageRecords(byKey, date: date, server: server, arena: &arena, dates: &dates)
+        let storage = Self.storage(arena: arena, records: records, variants: variants.map(\.record),
+                                   errorPages: errorPages, dates: dates, serverName: serverSlice,
+                                   memoryBytes: memoryBytes)
         date.withUnsafeBytes { storage.refreshDates(second: now, date: $0) }  // the Expires values
         return storage
+    }
+
+    /// The configured error pages as complete responses: the page's type and bytes
+    /// under the error's status line. A page must be a file of the root held in
+    /// memory (a small file), so that answering with it is one write like any error.
+    private func errorPageRecords(_ files: [[UInt8]: StaticFileRecord], date: [UInt8], server: [UInt8],
+                                  arena: inout [UInt8], dates: inout [DatePatch]) throws(StaticFileCacheError)
+        -> [ErrorPageRecord] {
+        var pages: [ErrorPageRecord] = []
+        for (code, path) in configuration.errorPages.sorted(by: { $0.key < $1.key }) {
+            guard let file = files[Array(path.utf8)] else {
+                throw StaticFileCacheError(description: "error page for \(code): \(path) is not a file of the document "
+                    + "root \(configuration.documentRoot)")
+            }
+            guard file.kind == .memory else {
+                throw StaticFileCacheError(description: "error page for \(code): \(path) is larger than the cache holds "
+                    + "in memory (max_file_bytes)")
+            }
+            let full = arena[Int(file.keepAlive.offset)..<Int(file.keepAlive.offset + file.keepAlive.count)]
+            let body = Array(full.dropFirst(Int(file.keepAliveHeadLength)))
+            let status = HTTPStatus(rawValue: code)
+            let slices = Self.prebuild(status, body: body, date: date, server: server, arena: &arena,
+                                       dates: &dates) { fields in
+                fields.contentType = UnsafeRawBufferPointer(start: file.contentType.utf8Start,
+                                                            count: file.contentType.utf8CodeUnitCount)
+                fields.contentLength = body.count
+                if status == .methodNotAllowed { fields.allow = HTTPErrorResponses.allowedMethods }
+            }
+            pages.append(ErrorPageRecord(status: code, keepAlive: slices[0].0, close: slices[1].0))
+        }
+        return pages
     }
 
     /// The served file that `key` is a precompressed variant of, and its coding.
@@ -247,13 +280,15 @@ struct StaticFileCacheBuilder {
 
     /// Copies the arrays into raw memory owned by the storage and builds the table.
     private static func storage(arena: [UInt8], records: [StaticFileRecord], variants: [StaticFileRecord],
-                                dates: [DatePatch], serverName: ArenaSlice, memoryBytes: Int) -> StaticFileStorage {
+                                errorPages: [ErrorPageRecord], dates: [DatePatch], serverName: ArenaSlice, memoryBytes: Int) -> StaticFileStorage {
         let rawArena = UnsafeMutableRawBufferPointer.allocate(byteCount: max(arena.count, 1), alignment: 16)
         arena.withUnsafeBytes { rawArena.copyMemory(from: $0) }
         let rawRecords = UnsafeMutableBufferPointer<StaticFileRecord>.allocate(capacity: records.count)
         _ = rawRecords.initialize(from: records)
         let rawVariants = UnsafeMutableBufferPointer<StaticFileRecord>.allocate(capacity: variants.count)
         _ = rawVariants.initialize(from: variants)
+        let rawErrorPages = UnsafeMutableBufferPointer<ErrorPageRecord>.allocate(capacity: errorPages.count)
+        _ = rawErrorPages.initialize(from: errorPages)
         let rawDates = UnsafeMutableBufferPointer<DatePatch>.allocate(capacity: dates.count)
         _ = rawDates.initialize(from: dates)
         var capacity = 16
@@ -261,7 +296,7 @@ struct StaticFileCacheBuilder {
         let table = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: capacity)
         table.initialize(repeating: 0)
         var storage = StaticFileStorage(arena: rawArena, records: rawRecords, variants: rawVariants, table: table,
-                                        dates: rawDates, serverName: serverName, memoryBytes: memoryBytes)
+                                        errorPages: rawErrorPages, dates: rawDates, serverName: serverName, memoryBytes: memoryBytes)
         for (index, record) in records.enumerated() {
             var slot = Int(truncatingIfNeeded: StaticFileStorage.hash(storage.bytes(record.key))) & (capacity - 1)
             while table[slot] != 0 { slot = (slot + 1) & (capacity - 1) }

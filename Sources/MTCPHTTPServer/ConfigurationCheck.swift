@@ -50,7 +50,11 @@ public struct ConfigurationCheck {
             return [error.description]
         }
         var problems: [String] = []
-        if let problem = documentRootProblem(configuration) { problems.append(problem) }
+        if let problem = documentRootProblem(configuration) {
+            problems.append(problem)
+        } else {
+            problems += errorPageProblems(configuration)
+        }
         if let tls = configuration.tls {
             do throws(HTTPConfigurationError) {
                 try Self.checkTLS(HTTPSOptions(tls), configurationFile: httpConfigurationPath)
@@ -72,6 +76,19 @@ public struct ConfigurationCheck {
         }
         closedir(directory)
         return nil
+    }
+
+    /// Each page of `error_pages` must be a regular file of the document root
+    /// (where it is served from; start-up loads it with the other files).
+    private func errorPageProblems(_ configuration: HTTPServerConfiguration) -> [String] {
+        let root = documentRootOverride ?? configuration.documentRoot
+        return configuration.errorPages.sorted(by: { $0.key < $1.key }).compactMap { code, path in
+            var status = stat()
+            guard stat(root + path, &status) != 0 || status.st_mode & S_IFMT != S_IFREG else { return nil }
+            return HTTPConfigurationError.unusable(file: httpConfigurationPath, keyPath: "error_pages.\(code)",
+                                                   message: "\(path) is not a file of the document root \(root)")
+                .description
+        }
     }
 
     /// Makes a TLS context from `https` and frees it, so that a missing,

@@ -85,6 +85,17 @@ import Testing
         #expect(problems.first?.hasPrefix(directory.path + "/httpd.json:5: tls.private_key: ") == true, "\(problems)")
     }
 
+    @Test func anErrorPageMustBeAFileOfTheRoot() {
+        let directory = ConfigurationDirectory()
+        directory.write("mtcp.conf", Self.goodStack)
+        directory.write("404.html", "gone")
+        directory.write("httpd.json", "{\"document_root\": \"\(directory.path)\",\n \"error_pages\": {\n"
+                        + "  \"404\": \"/404.html\",\n  \"500\": \"/50x.html\"}}")
+        #expect(directory.check().problems() == [
+            "\(directory.path)/httpd.json:4: error_pages.500: /50x.html is not a file of the document root \(directory.path)",
+        ])
+    }
+
     @Test func aRootGivenOnTheCommandLineIsChecked() {
         let directory = ConfigurationDirectory()
         directory.write("mtcp.conf", Self.goodStack)
