@@ -40,6 +40,8 @@ public struct HTTPServer: EngineApplication, ~Copyable {
     var upstreams: UpstreamPools
     /// The reload requests already acted on (SIGHUP, `ReloadSignal`).
     var reloadsSeen = ReloadSignal.generation
+    /// The log reopenings already acted on (SIGUSR1).
+    var reopensSeen = ReloadSignal.reopenGeneration
 
     /// Builds the core's cache from the document root (on the core's own thread).
     public init(options: HTTPServerOptions) throws {
@@ -181,6 +183,10 @@ public struct HTTPServer: EngineApplication, ~Copyable {
         if clock.update(now: Self.unixTime()) {
             cache.refreshDate(clock)
             errors.refreshDate(clock)
+        }
+        if ReloadSignal.reopenGeneration != reopensSeen {
+            reopensSeen = ReloadSignal.reopenGeneration
+            if let problem = accessLog.reopen() { print("mtcp-httpd: \(problem)") }
         }
         accessLog.flush()
         if ReloadSignal.generation != reloadsSeen {
