@@ -22,7 +22,7 @@ APT_PACKAGES := libdpdk-dev libnuma-dev libssl-dev iproute2 iputils-ping \
 BENCH_FILES := www/bench/64.html www/bench/1k.html www/bench/4k.html \
 	www/bench/32k.html www/bench/1m.bin
 
-.PHONY: deps build test unit-test system-test run bench soak bench-files tls-cert netns-up \
+.PHONY: deps build install test unit-test system-test run bench soak bench-files tls-cert netns-up \
 	netns-down fuzz fuzz-replay clean need-root
 
 # Installs only what is missing; a no-op (one dpkg-query) when all is there.
@@ -41,6 +41,17 @@ deps:
 
 build:
 	$(SWIFT) build -c release
+
+# Installs what `make build` built (it does not build: packages build first, then
+# install as another user). DESTDIR stages for a package; see scripts/install.sh.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc/mtcp-swift
+WWWDIR     ?= /var/www/mtcp-swift
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+install:
+	DESTDIR="$(DESTDIR)" BINDIR="$(BINDIR)" SYSCONFDIR="$(SYSCONFDIR)" WWWDIR="$(WWWDIR)" UNITDIR="$(UNITDIR)" \
+		scripts/install.sh
 
 test:
 	@$(MAKE) --no-print-directory unit-test

@@ -98,7 +98,7 @@ let package = Package(
         // on the stack alone (the runtime that starts it is the executable's).
         .target(
             name: "MTCPHTTPServer",
-            dependencies: ["MTCP", "MTCPHTTP", "MTCPTLS"],
+            dependencies: ["MTCP", "MTCPConfig", "MTCPHTTP", "MTCPTLS"],
             swiftSettings: crossModuleOptimization
         ),
         .executableTarget(

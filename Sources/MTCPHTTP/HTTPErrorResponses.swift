@@ -1,8 +1,9 @@
-/// Complete error responses, pre-built at start-up, one set per core: an error is
-/// one write of one buffer, like a cache hit, and its Date is patched once a second
-/// with `refreshDate` instead of being formatted per request.
+/// Complete error responses, and the 204 that answers OPTIONS, pre-built at
+/// start-up, one set per core: such a response is one write of one buffer, like a
+/// cache hit, and its Date is patched once a second with `refreshDate` instead of
+/// being formatted per request.
 ///
-/// Each has a small HTML body and exists in two variants, `Connection: keep-alive`
+/// Each error has a small HTML body (the 204 has none) and exists in two variants, `Connection: keep-alive`
 /// and `Connection: close`. Statuses after which the connection cannot go on
 /// (`mustClose`) only exist with `close`: whatever the caller asks for, it gets that.
 public struct HTTPErrorResponses: ~Copyable {
@@ -10,8 +11,11 @@ public struct HTTPErrorResponses: ~Copyable {
     public static let statuses: [HTTPStatus] = [
         .badRequest, .forbidden, .notFound, .methodNotAllowed, .requestTimeout, .lengthRequired, .contentTooLarge,
         .uriTooLong, .requestHeaderFieldsTooLarge, .internalServerError, .notImplemented, .badGateway,
-        .serviceUnavailable, .gatewayTimeout, .httpVersionNotSupported,
+        .serviceUnavailable, .gatewayTimeout, .httpVersionNotSupported, .noContent,
     ]
+
+    /// The methods the static server answers: the Allow of its 405 and of OPTIONS.
+    public static let allowedMethods: StaticString = "GET, HEAD, OPTIONS"
 
     private let arena: UnsafeMutableRawBufferPointer
     /// Per status slot: keep-alive then close response.
@@ -28,9 +32,7 @@ public struct HTTPErrorResponses: ~Copyable {
         let server = Array(serverName.utf8)
         var scratch = [UInt8](repeating: 0, count: 2048)
         for status in Self.statuses {
-            var body = Array("<html><head><title>".utf8)
-            let title = Array("\(status.rawValue) \(status.reasonPhrase)".utf8)
-            body += title + Array("</title></head><body><h1>".utf8) + title + Array("</h1></body></html>\n".utf8)
+            let body = status == .noContent ? [] : Self.page(for: status)
             for keepAlive in [true, false] {
                 let (count, dateOffset) = scratch.withUnsafeMutableBytes { raw in
                     date.withUnsafeBytes { dateBytes in
@@ -38,11 +40,16 @@ public struct HTTPErrorResponses: ~Copyable {
                             var writer = HTTPByteWriter(raw)
                             var head = HTTPResponseHead(status: status, date: dateBytes, server: serverBytes,
                                                         keepAlive: keepAlive && !Self.mustClose(status))
-                            let type: StaticString = "text/html; charset=utf-8"
-                            head.contentType = UnsafeRawBufferPointer(start: type.utf8Start,
-                                                                      count: type.utf8CodeUnitCount)
-                            head.contentLength = body.count
-                            if status == .methodNotAllowed { head.allow = "GET, HEAD" }
+                            if status == .noContent {
+                                // RFC 9110 §8.6: no Content-Length in a 204.
+                                head.allow = Self.allowedMethods
+                            } else {
+                                let type: StaticString = "text/html; charset=utf-8"
+                                head.contentType = UnsafeRawBufferPointer(start: type.utf8Start,
+                                                                          count: type.utf8CodeUnitCount)
+                                head.contentLength = body.count
+                            }
+                            if status == .methodNotAllowed { head.allow = Self.allowedMethods }
                             let dateOffset = head.write(into: &writer)
                             body.withUnsafeBytes { writer.append($0) }
                             precondition(!writer.overflowed)
@@ -64,6 +71,13 @@ public struct HTTPErrorResponses: ~Copyable {
         _ = dates.initialize(from: dateOffsets)
     }
 
+    /// The small HTML page of an error status.
+    private static func page(for status: HTTPStatus) -> [UInt8] {
+        let title = Array("\(status.rawValue) \(status.reasonPhrase)".utf8)
+        return Array("<html><head><title>".utf8) + title + Array("</title></head><body><h1>".utf8) + title
+            + Array("</h1></body></html>\n".utf8)
+    }
+
     deinit {
         arena.deallocate()
         responses.deallocate()
@@ -75,7 +89,7 @@ public struct HTTPErrorResponses: ~Copyable {
     /// client is too slow (408), or the server is in trouble (500).
     public static func mustClose(_ status: HTTPStatus) -> Bool {
         switch status {
-        case .forbidden, .notFound, .methodNotAllowed, .badGateway, .serviceUnavailable, .gatewayTimeout: false
+        case .noContent, .forbidden, .notFound, .methodNotAllowed, .badGateway, .serviceUnavailable, .gatewayTimeout: false
         default: true
         }
     }
@@ -100,6 +114,7 @@ public struct HTTPErrorResponses: ~Copyable {
         case 503: slot = 12
         case 504: slot = 13
         case 505: slot = 14
+        case 204: slot = 15
         default: return nil
         }
         let slice = responses[2 * slot + (keepAlive ? 0 : 1)]

@@ -36,6 +36,10 @@ public struct HTTPRequestHead: Hashable, Sendable {
     public var range: HTTPByteSpan? = nil
     /// The If-Range value (RFC 9110 §13.1.5); nil when sent twice.
     public var ifRange: HTTPByteSpan? = nil
+    /// The Accept-Encoding value, to choose a precompressed variant; nil as well
+    /// when sent on several lines (the file is then sent as it is, which every
+    /// client accepts, instead of joining the lists).
+    public var acceptEncoding: HTTPByteSpan? = nil
     /// The Referer value, for the access log.
     public var referer: HTTPByteSpan? = nil
     /// The User-Agent value, for the access log.

@@ -47,6 +47,7 @@ public struct HTTPRequestParser: Sendable {
     private var ifModifiedSinceSeen = false
     private var rangeSeen = false
     private var ifRangeSeen = false
+    private var acceptEncodingSeen = false
 
     /// A parser for one request.
     public init(limits: HTTPLimits = HTTPLimits()) {
@@ -251,6 +252,9 @@ public struct HTTPRequestParser: Sendable {
             if head.ifNoneMatch == nil { head.ifNoneMatch = span }
         case 14 where ASCII.equalsIgnoringCase(name, "content-length"):
             try interpretContentLength(value)
+        case 15 where ASCII.equalsIgnoringCase(name, "accept-encoding"):
+            head.acceptEncoding = acceptEncodingSeen ? nil : span
+            acceptEncodingSeen = true
         case 17 where ASCII.equalsIgnoringCase(name, "transfer-encoding"):
             try interpretTransferEncoding(value)
         case 17 where ASCII.equalsIgnoringCase(name, "if-modified-since"):

@@ -11,10 +11,18 @@ public struct HTTPResponseHead {
     /// The 29 bytes of the current IMF-fixdate (RFC 9110 §6.6.1: an origin server
     /// with a clock must send Date).
     public var date: UnsafeRawBufferPointer
+    /// Expires as an IMF-fixdate, written right after Date so that its value lies at
+    /// a fixed distance from the Date value (`expiresOffset`), to be patched alike.
+    public var expires: UnsafeRawBufferPointer? = nil
+    /// Complete field lines (`Name: value\r\n` each) added as they are: the
+    /// configured Cache-Control and extra fields of a static file.
+    public var extraFields: UnsafeRawBufferPointer? = nil
     /// The Server field's value.
     public var server: UnsafeRawBufferPointer
     /// Content-Type, if the response has content.
     public var contentType: UnsafeRawBufferPointer? = nil
+    /// Content-Encoding of a precompressed variant.
+    public var contentEncoding: StaticString? = nil
     /// Content-Length, if it is to be sent (304 must not have one, RFC 9110 §8.6).
     public var contentLength: Int? = nil
     /// Content-Range of a 206: first and last byte and the complete length.
@@ -25,6 +33,9 @@ public struct HTTPResponseHead {
     public var lastModified: UnsafeRawBufferPointer? = nil
     /// ETag, with its quotes.
     public var etag: UnsafeRawBufferPointer? = nil
+    /// Whether to send `Vary: Accept-Encoding`: the file has precompressed
+    /// variants, so a cache must key its copies on the request's Accept-Encoding.
+    public var varyAcceptEncoding = false
     /// Whether to send `Accept-Ranges: bytes`.
     public var acceptRanges = false
     /// Location of a redirect.
@@ -43,6 +54,9 @@ public struct HTTPResponseHead {
         self.keepAlive = keepAlive
     }
 
+    /// Where the Expires value lies, counted from the Date value.
+    public static let expiresOffset = HTTPDate.length + "\r\nExpires: ".utf8.count
+
     /// Writes the head, empty line included. Returns the offset of the Date value
     /// within what was written (the reason phrase's length varies with the status).
     @discardableResult
@@ -52,12 +66,21 @@ public struct HTTPResponseHead {
         writer.append("Date: ")
         let dateOffset = writer.count - start
         writer.append(date)
+        if let expires {
+            writer.append("\r\nExpires: ")
+            writer.append(expires)
+        }
         writer.append("\r\nServer: ")
         writer.append(server)
         writer.append("\r\n")
         if let contentType {
             writer.append("Content-Type: ")
             writer.append(contentType)
+            writer.append("\r\n")
+        }
+        if let contentEncoding {
+            writer.append("Content-Encoding: ")
+            writer.append(contentEncoding)
             writer.append("\r\n")
         }
         if let contentLength {
@@ -89,6 +112,7 @@ public struct HTTPResponseHead {
             writer.append(etag)
             writer.append("\r\n")
         }
+        if varyAcceptEncoding { writer.append("Vary: Accept-Encoding\r\n") }
         if acceptRanges { writer.append("Accept-Ranges: bytes\r\n") }
         if let location {
             writer.append("Location: ")
@@ -100,6 +124,7 @@ public struct HTTPResponseHead {
             writer.append(allow)
             writer.append("\r\n")
         }
+        if let extraFields { writer.append(extraFields) }
         writer.append(keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n")
         return dateOffset
     }

@@ -20,6 +20,10 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
     public var timeouts = Timeouts()
     /// Static file cache sizes (`cache`).
     public var cache = Cache()
+    /// Pages of the document root sent for error statuses (`error_pages`: `"404": "/404.html"`).
+    public var errorPages: [UInt16: String] = [:]
+    /// Cache-Control, Expires and extra fields of static files by path prefix (`headers`).
+    public var headerRules: [StaticHeaderRule] = []
     /// Reverse-proxy routes, tried in order (`routes`).
     public var routes: [Route] = []
     /// Upstream server pools the routes name (`upstreams`).
@@ -107,7 +111,8 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
     /// The static file cache's configuration.
     public var staticFileCache: StaticFileCacheConfiguration {
         StaticFileCacheConfiguration(documentRoot: documentRoot, serverName: serverName,
-                                     maxMemoryBytes: cache.maxBytes, maxFileBytes: cache.maxFileBytes)
+                                     maxMemoryBytes: cache.maxBytes, maxFileBytes: cache.maxFileBytes,
+                                     headerRules: headerRules, errorPages: errorPages)
     }
 
     /// Reads and checks the file at `path`.
@@ -138,6 +143,30 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
         }
         return configuration
     }
+
+    /// The first entry of `headers` that cannot be used, as (key path, message).
+    private func headerRulesProblem() -> (String, String)? {
+        var prefixes = Set<String>()
+        for (index, rule) in headerRules.enumerated() {
+            let path = "headers[\(index)]"
+            if !rule.prefix.hasPrefix("/") { return (path + ".prefix", "must start with \"/\"") }
+            if !prefixes.insert(rule.prefix).inserted { return (path + ".prefix", "duplicate prefix \"\(rule.prefix)\"") }
+            if let seconds = rule.expiresSeconds, !(0...Self.maxExpiresSeconds).contains(seconds) {
+                return (path + ".expires_s", "must be 0...\(Self.maxExpiresSeconds) (ten years)")
+            }
+            if let value = rule.cacheControl, let problem = StaticHeaderRule.valueProblem(value) {
+                return (path + ".cache_control", problem)
+            }
+            for field in rule.fields {
+                if let problem = StaticHeaderRule.problem(name: field.name, value: field.value) {
+                    return (path + ".add." + field.name, problem)
+                }
+            }
+        }
+        return nil
+    }
+
+    private static let maxExpiresSeconds = 10 * 365 * 86_400
 
     /// The first value that decodes but makes no sense, as (key path, message).
     private func problem() -> (String, String)? {
@@ -170,6 +199,15 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
             if pool.name.isEmpty { return ("upstreams[\(index)].name", "must not be empty") }
             if !names.insert(pool.name).inserted { return ("upstreams[\(index)].name", "duplicate pool \"\(pool.name)\"") }
             if pool.servers.isEmpty { return ("upstreams[\(index)].servers", "must list at least one server") }
+        }
+        if let problem = headerRulesProblem() { return problem }
+        for (code, path) in errorPages.sorted(by: { $0.key < $1.key }) {
+            let key = "error_pages.\(code)"
+            guard let status = HTTPErrorResponses.statuses.first(where: { $0.rawValue == code }), status != .noContent else {
+                let codes = HTTPErrorResponses.statuses.filter { $0 != .noContent }.map { String($0.rawValue) }
+                return (key, "not an error status the server sends (" + codes.joined(separator: ", ") + ")")
+            }
+            if !path.hasPrefix("/") { return (key, "must be a path of the document root, starting with \"/\"") }
         }
         for (index, route) in routes.enumerated() {
             if !route.prefix.hasPrefix("/") { return ("routes[\(index)].prefix", "must start with \"/\"") }
@@ -309,7 +347,7 @@ extension Decoder {
 extension HTTPServerConfiguration: Decodable {
     private enum Keys: String, CodingKey, CaseIterable {
         case listenPort = "listen_port", documentRoot = "document_root", serverName = "server_name"
-        case accessLog = "access_log", limits, timeouts, cache, routes, upstreams, tls
+        case accessLog = "access_log", limits, timeouts, cache, headers, errorPages = "error_pages", routes, upstreams, tls
         case trustedProxies = "trusted_proxies"
     }
 
@@ -324,6 +362,14 @@ extension HTTPServerConfiguration: Decodable {
         limits = try container.decodeIfPresent(DecodedLimits.self, forKey: .limits)?.limits ?? limits
         timeouts = try container.decodeIfPresent(Timeouts.self, forKey: .timeouts) ?? timeouts
         cache = try container.decodeIfPresent(Cache.self, forKey: .cache) ?? cache
+        headerRules = try container.decodeIfPresent([StaticHeaderRule].self, forKey: .headers) ?? headerRules
+        for (code, path) in try container.decodeIfPresent([String: String].self, forKey: .errorPages) ?? [:] {
+            guard let status = UInt16(code) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [Keys.errorPages],
+                                                        debugDescription: "\"\(code)\" is not a status code"))
+            }
+            errorPages[status] = path
+        }
         routes = try container.decodeIfPresent([Route].self, forKey: .routes) ?? routes
         upstreams = try container.decodeIfPresent([UpstreamPool].self, forKey: .upstreams) ?? upstreams
         tls = try container.decodeIfPresent(TLS.self, forKey: .tls)
@@ -437,6 +483,24 @@ extension HTTPServerConfiguration.Cache: Decodable {
         let container = try decoder.container(keyedBy: Keys.self)
         maxBytes = try container.decodeIfPresent(Int.self, forKey: .maxBytes) ?? maxBytes
         maxFileBytes = try container.decodeIfPresent(Int.self, forKey: .maxFileBytes) ?? maxFileBytes
+    }
+}
+
+extension StaticHeaderRule: Decodable {
+    private enum Keys: String, CodingKey, CaseIterable {
+        case prefix, cacheControl = "cache_control", expiresSeconds = "expires_s", add
+    }
+
+    /// Decodes an entry of `headers`; `prefix` is required. The fields of `add`
+    /// are sent in the order of their names (a JSON object's order is not kept).
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(Keys.self)
+        let container = try decoder.container(keyedBy: Keys.self)
+        self.init(prefix: try container.decode(String.self, forKey: .prefix),
+                  cacheControl: try container.decodeIfPresent(String.self, forKey: .cacheControl),
+                  expiresSeconds: try container.decodeIfPresent(Int.self, forKey: .expiresSeconds),
+                  fields: (try container.decodeIfPresent([String: String].self, forKey: .add) ?? [:])
+                      .sorted { $0.key < $1.key }.map { Field(name: $0.key, value: $0.value) })
     }
 }
 

@@ -10,6 +10,8 @@ public struct HTTPStatus: RawRepresentable, Hashable, Sendable {
 
     /// 200 OK.
     public static let ok = HTTPStatus(rawValue: 200)
+    /// 204 No Content: the answer to OPTIONS, with Allow.
+    public static let noContent = HTTPStatus(rawValue: 204)
     /// 206 Partial Content: a single byte range of the representation.
     public static let partialContent = HTTPStatus(rawValue: 206)
     /// 301 Moved Permanently: a directory requested without its trailing slash.
@@ -55,6 +57,7 @@ public struct HTTPStatus: RawRepresentable, Hashable, Sendable {
     public var reasonPhrase: StaticString {
         switch rawValue {
         case 200: "OK"
+        case 204: "No Content"
         case 206: "Partial Content"
         case 301: "Moved Permanently"
         case 304: "Not Modified"

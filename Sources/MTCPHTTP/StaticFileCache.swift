@@ -11,14 +11,22 @@ public struct StaticFileCacheConfiguration: Hashable, Sendable {
     public var maxMemoryBytes: Int
     /// Largest file held in memory; larger ones are streamed from disk.
     public var maxFileBytes: Int
+    /// Cache-Control, Expires and extra fields by path prefix.
+    public var headerRules: [StaticHeaderRule]
+    /// Error statuses answered with a page of the root instead of the built-in one
+    /// (status -> URL path of the page, e.g. 404 -> `/404.html`).
+    public var errorPages: [UInt16: String]
 
     /// A configuration; the defaults hold a typical site's small files in 64 MiB.
     public init(documentRoot: String, serverName: String = "mtcp-httpd", maxMemoryBytes: Int = 64 << 20,
-                maxFileBytes: Int = 256 << 10) {
+                maxFileBytes: Int = 256 << 10, headerRules: [StaticHeaderRule] = [],
+                errorPages: [UInt16: String] = [:]) {
         self.documentRoot = documentRoot
         self.serverName = serverName
         self.maxMemoryBytes = maxMemoryBytes
         self.maxFileBytes = maxFileBytes
+        self.headerRules = headerRules
+        self.errorPages = errorPages
     }
 }
 
@@ -140,12 +148,22 @@ public struct StaticFileCache: ~Copyable {
     /// `HTTPDateClock.update` reports a new second. (A response being written at that
     /// moment may go out with a date mixing two seconds: still a valid date.)
     public func refreshDate(_ clock: HTTPDateClock) {
-        guard let arena = storage.arena.baseAddress else { return }
-        clock.withBytes { date in
-            for offset in storage.dates {
-                (arena + Int(offset)).copyMemory(from: date.baseAddress!, byteCount: HTTPDate.length)
-            }
+        clock.withBytes { storage.refreshDates(second: clock.second, date: $0) }
+    }
+
+    /// The configured page for an error `status` as a complete response, or nil
+    /// when the status has none (`errorPages`). Built with the files, so it stays
+    /// valid as long as a file response would (see `reload`).
+    public func errorPage(for status: HTTPStatus, keepAlive: Bool) -> UnsafeRawBufferPointer? {
+        for page in storage.errorPages where page.status == status.rawValue {
+            return storage.bytes(keepAlive ? page.keepAlive : page.close)
         }
+        return nil
+    }
+
+    /// Whether anything is served at `path` (a normalised path): what OPTIONS asks.
+    public func serves(_ path: UnsafeRawBufferPointer) -> Bool {
+        storage.find(path) != nil
     }
 
     /// The response to a GET or HEAD of `path` (a path normalised by
@@ -158,7 +176,15 @@ public struct StaticFileCache: ~Copyable {
                          path: UnsafeRawBufferPointer, clock: HTTPDateClock,
                          scratch: UnsafeMutableRawBufferPointer) -> StaticFileResponse? {
         precondition(scratch.count >= Self.minimumScratchBytes, "scratch buffer too small")
-        guard let record = storage.find(path) else { return nil }
+        guard var record = storage.find(path) else { return nil }
+        if record.gzip != 0 || record.brotli != 0, let acceptEncoding = head.acceptEncoding {
+            switch HTTPContentCoding.negotiate(acceptEncoding.bytes(in: request), gzip: record.gzip != 0,
+                                               brotli: record.brotli != 0) {
+            case .gzip: record = storage.variants[Int(record.gzip) - 1]
+            case .brotli: record = storage.variants[Int(record.brotli) - 1]
+            case .identity: break
+            }
+        }
         let keepAlive = head.keepAlive
         let full = storage.bytes(keepAlive ? record.keepAlive : record.close)
         let headLength = Int(keepAlive ? record.keepAliveHeadLength : record.closeHeadLength)
@@ -222,6 +248,12 @@ public struct StaticFileCache: ~Copyable {
             var head = HTTPResponseHead(status: status, date: date, server: storage.bytes(storage.serverName),
                                         keepAlive: keepAlive)
             head.etag = storage.bytes(record.etag)
+            head.varyAcceptEncoding = record.varies
+            if status != .rangeNotSatisfiable {
+                // RFC 9110 §15.4.5: a 304 carries the Cache-Control and Expires a 200 would.
+                head.extraFields = record.extraFields.count == 0 ? nil : storage.bytes(record.extraFields)
+                head.expires = record.expiresSeconds < 0 ? nil : date  // the date is overwritten below
+            }
             switch status {
             case .notModified:
                 // RFC 9110 §15.4.5: the validators a 200 would carry, no content fields.
@@ -234,17 +266,35 @@ public struct StaticFileCache: ~Copyable {
                 let (first, last) = range!
                 head.contentType = UnsafeRawBufferPointer(start: record.contentType.utf8Start,
                                                           count: record.contentType.utf8CodeUnitCount)
+                head.contentEncoding = record.coding == .identity ? nil : record.coding.token
                 head.contentLength = last - first + 1
                 head.contentRange = (first, last, record.size)
                 head.lastModified = storage.bytes(record.lastModified)
                 head.acceptRanges = true
             }
-            head.write(into: &writer)
+            let dateOffset = head.write(into: &writer)
+            if head.expires != nil, !writer.overflowed {
+                HTTPDate.format(clock.second + Int64(record.expiresSeconds),
+                                into: scratch.baseAddress! + dateOffset + HTTPResponseHead.expiresOffset)
+            }
         }
         precondition(!writer.overflowed, "minimumScratchBytes is too small for this head")
         return StaticFileResponse(status: status, head: writer.written, body: .init(start: nil, count: 0), file: nil,
                                   contentLength: 0)
     }
+}
+
+/// An error status's page: its responses with and without keep-alive.
+struct ErrorPageRecord {
+    var status: UInt16
+    var keepAlive: ArenaSlice
+    var close: ArenaSlice
+}
+
+/// A date in the arena that moves with the clock: a Date (`ahead` 0) or an Expires.
+struct DatePatch {
+    var offset: UInt32
+    var ahead: Int32
 }
 
 /// A range of the cache's arena.
@@ -271,6 +321,17 @@ struct StaticFileRecord {
     var contentType: StaticString
     /// The real path as a C string (stream).
     var path: ArenaSlice
+    /// Configured field lines (Cache-Control, extra fields); empty for none.
+    var extraFields: ArenaSlice
+    /// Expires is Date + this many seconds; -1 for no Expires.
+    var expiresSeconds: Int32
+    /// The coding of a precompressed variant; identity for the file itself.
+    var coding: HTTPContentCoding
+    /// Whether its responses say `Vary: Accept-Encoding`.
+    var varies: Bool
+    /// The gzip and Brotli variants: position + 1 in the storage's `variants`, 0 for none.
+    var gzip: UInt32 = 0
+    var brotli: UInt32 = 0
 }
 
 /// One generation of the cache: raw memory, freed explicitly (the cache is
@@ -278,18 +339,38 @@ struct StaticFileRecord {
 struct StaticFileStorage {
     var arena: UnsafeMutableRawBufferPointer
     var records: UnsafeMutableBufferPointer<StaticFileRecord>
+    /// Precompressed variants, reached from their base file's record only (never
+    /// looked up by path: `/file.gz` itself is an ordinary record).
+    var variants: UnsafeMutableBufferPointer<StaticFileRecord>
     /// Open addressing, linear probing: record index + 1, 0 for empty. At most half full.
     var table: UnsafeMutableBufferPointer<UInt32>
-    /// Arena offsets of every Date value to patch.
-    var dates: UnsafeMutableBufferPointer<UInt32>
+    /// The configured error pages' complete responses.
+    var errorPages: UnsafeMutableBufferPointer<ErrorPageRecord>
+    /// Every Date and Expires value to patch.
+    var dates: UnsafeMutableBufferPointer<DatePatch>
     var serverName: ArenaSlice
     var memoryBytes: Int
 
     func free() {
         arena.deallocate()
         records.deallocate()
+        variants.deallocate()
+        errorPages.deallocate()
         table.deallocate()
         dates.deallocate()
+    }
+
+    /// Writes `date` (the IMF-fixdate of `second`) into every Date value, and
+    /// `second` + N into every Expires value N seconds ahead.
+    func refreshDates(second: Int64, date: UnsafeRawBufferPointer) {
+        guard let arena = arena.baseAddress else { return }
+        for patch in dates {
+            if patch.ahead == 0 {
+                (arena + Int(patch.offset)).copyMemory(from: date.baseAddress!, byteCount: HTTPDate.length)
+            } else {
+                HTTPDate.format(second + Int64(patch.ahead), into: arena + Int(patch.offset))
+            }
+        }
     }
 
     func bytes(_ slice: ArenaSlice) -> UnsafeRawBufferPointer {

@@ -76,7 +76,7 @@ struct StaticFileCacheBuilder {
 
     private mutating func freeze() throws(StaticFileCacheError) -> StaticFileStorage {
         var arena: [UInt8] = []
-        var dates: [UInt32] = []
+        var dates: [DatePatch] = []
         var records: [StaticFileRecord] = []
         var memoryBytes = 0
         var date = [UInt8](repeating: 0, count: HTTPDate.length)
@@ -97,76 +97,53 @@ struct StaticFileCacheBuilder {
             }
             opened.append((file, descriptor, status))
         }
+        // Precompressed variants: `file.gz` / `file.br` beside a served `file`.
+        let keys = Set(opened.map(\.file.key))
+        let variantOf = opened.map { Self.variant($0.file.key, among: keys) }
+        let varied = Set(variantOf.compactMap { $0?.base })
         var budget = configuration.maxMemoryBytes
         var inMemory = Set<Int>()
         for index in opened.indices.sorted(by: { opened[$0].status.st_size < opened[$1].status.st_size }) {
-            // Two copies of the body and of a head of at most ~512 bytes.
-            let cost = 2 * (Int(opened[index].status.st_size) + 512)
+            // Two copies of the body and of a head of at most ~512 bytes; twice that
+            // for a variant, which is also served under its own name.
+            let cost = (variantOf[index] == nil ? 2 : 4) * (Int(opened[index].status.st_size) + 512)
             guard Int(opened[index].status.st_size) <= configuration.maxFileBytes, cost <= budget else { break }
             budget -= cost
             inMemory.insert(index)
         }
 
         var byKey: [[UInt8]: StaticFileRecord] = [:]
+        var variants: [(base: [UInt8], coding: HTTPContentCoding, record: StaticFileRecord)] = []
         for (index, entry) in opened.enumerated() {
-            let size = Int(entry.status.st_size)
-            let modified = Int64(entry.status.st_mtim.tv_sec)
             var body: [UInt8] = []
             let memory = inMemory.contains(index)
             if memory {
-                guard let content = Self.readAll(entry.descriptor, size: size) else {
+                guard let content = Self.readAll(entry.descriptor, size: Int(entry.status.st_size)) else {
                     throw StaticFileCacheError(description: "\(entry.file.realPath): \(Self.lastError())")
                 }
                 body = content
             }
-            let contentType = entry.file.key.withUnsafeBytes { MIMEType.forPath($0) }
-            var etag = [ASCII.quote]
-            var lastModified = [UInt8](repeating: 0, count: HTTPDate.length)
-            lastModified.withUnsafeMutableBytes { HTTPDate.format(modified, into: $0.baseAddress!) }
-            Self.write(into: &etag) { writer in
-                writer.append(hex: UInt64(size))
-                writer.append(byte: UInt8(ascii: "-"))
-                writer.append(hex: UInt64(max(modified, 0)))
-                writer.append(byte: UInt8(ascii: "."))
-                writer.append(hex: UInt64(max(entry.status.st_mtim.tv_nsec, 0)))
-                writer.append(byte: ASCII.quote)
+            var file = PreparedFile(key: entry.file.key, realPath: entry.file.realPath, status: entry.status,
+                                    body: body, memory: memory)
+            file.varies = varied.contains(entry.file.key)
+            file.rule = StaticHeaderRule.matching(entry.file.key, in: configuration.headerRules)
+            byKey[entry.file.key] = file.record(date: date, server: server, arena: &arena, dates: &dates,
+                                                memoryBytes: &memoryBytes)
+            if let (base, coding) = variantOf[index] {
+                file.coding = coding
+                file.varies = true
+                file.contentType = base.withUnsafeBytes { MIMEType.forPath($0) }
+                file.rule = StaticHeaderRule.matching(base, in: configuration.headerRules)
+                variants.append((base, coding, file.record(date: date, server: server, arena: &arena, dates: &dates,
+                                                           memoryBytes: &memoryBytes)))
             }
-            let etagSlice = Self.append(etag, to: &arena)
-            let lastModifiedSlice = Self.append(lastModified, to: &arena)
-            let keySlice = Self.append(entry.file.key, to: &arena)
-            let pathSlice = Self.append(Array(entry.file.realPath.utf8) + [0], to: &arena)
-            var slices: [(ArenaSlice, UInt32)] = []
-            for keepAlive in [true, false] {
-                var head = [UInt8]()
-                var dateOffset = 0
-                date.withUnsafeBytes { dateBytes in
-                    server.withUnsafeBytes { serverBytes in
-                        etag.withUnsafeBytes { etagBytes in
-                            lastModified.withUnsafeBytes { lastModifiedBytes in
-                                var fields = HTTPResponseHead(status: .ok, date: dateBytes, server: serverBytes,
-                                                              keepAlive: keepAlive)
-                                fields.contentType = UnsafeRawBufferPointer(start: contentType.utf8Start,
-                                                                            count: contentType.utf8CodeUnitCount)
-                                fields.contentLength = size
-                                fields.lastModified = lastModifiedBytes
-                                fields.etag = etagBytes
-                                fields.acceptRanges = true
-                                Self.write(into: &head) { dateOffset = fields.write(into: &$0) }
-                            }
-                        }
-                    }
-                }
-                let slice = Self.append(head + body, to: &arena)
-                dates.append(slice.offset + UInt32(dateOffset))
-                slices.append((slice, UInt32(head.count)))
-                if memory { memoryBytes += head.count + body.count }
+        }
+        for (position, variant) in variants.enumerated() {
+            switch variant.coding {
+            case .gzip: byKey[variant.base]?.gzip = UInt32(position + 1)
+            case .brotli: byKey[variant.base]?.brotli = UInt32(position + 1)
+            case .identity: break
             }
-            byKey[entry.file.key] = StaticFileRecord(
-                kind: memory ? .memory : .stream, key: keySlice,
-                keepAlive: slices[0].0, keepAliveHeadLength: slices[0].1,
-                close: slices[1].0, closeHeadLength: slices[1].1,
-                size: size, modified: modified, etag: etagSlice, lastModified: lastModifiedSlice,
-                contentType: contentType, path: pathSlice)
         }
         records.append(contentsOf: byKey.values)
 
@@ -181,40 +158,104 @@ struct StaticFileCacheBuilder {
                                          arena: &arena, dates: &dates))
         }
 
-        return Self.storage(arena: arena, records: records, dates: dates, serverName: serverSlice,
-                            memoryBytes: memoryBytes)
+        let errorPages = try errorPageRecords(byKey, date: date, server: server, arena: &arena, dates: &dates)
+        let storage = Self.storage(arena: arena, records: records, variants: variants.map(\.record),
+                                   errorPages: errorPages, dates: dates, serverName: serverSlice,
+                                   memoryBytes: memoryBytes)
+        date.withUnsafeBytes { storage.refreshDates(second: now, date: $0) }  // the Expires values
+        return storage
+    }
+
+    /// The configured error pages as complete responses: the page's type and bytes
+    /// under the error's status line. A page must be a file of the root held in
+    /// memory (a small file), so that answering with it is one write like any error.
+    private func errorPageRecords(_ files: [[UInt8]: StaticFileRecord], date: [UInt8], server: [UInt8],
+                                  arena: inout [UInt8], dates: inout [DatePatch]) throws(StaticFileCacheError)
+        -> [ErrorPageRecord] {
+        var pages: [ErrorPageRecord] = []
+        for (code, path) in configuration.errorPages.sorted(by: { $0.key < $1.key }) {
+            guard let file = files[Array(path.utf8)] else {
+                throw StaticFileCacheError(description: "error page for \(code): \(path) is not a file of the document "
+                    + "root \(configuration.documentRoot)")
+            }
+            guard file.kind == .memory else {
+                throw StaticFileCacheError(description: "error page for \(code): \(path) is larger than the cache holds "
+                    + "in memory (max_file_bytes)")
+            }
+            let full = arena[Int(file.keepAlive.offset)..<Int(file.keepAlive.offset + file.keepAlive.count)]
+            let body = Array(full.dropFirst(Int(file.keepAliveHeadLength)))
+            let status = HTTPStatus(rawValue: code)
+            let slices = Self.prebuild(status, body: body, date: date, server: server, arena: &arena,
+                                       dates: &dates) { fields in
+                fields.contentType = UnsafeRawBufferPointer(start: file.contentType.utf8Start,
+                                                            count: file.contentType.utf8CodeUnitCount)
+                fields.contentLength = body.count
+                if status == .methodNotAllowed { fields.allow = HTTPErrorResponses.allowedMethods }
+            }
+            pages.append(ErrorPageRecord(status: code, keepAlive: slices[0].0, close: slices[1].0))
+        }
+        return pages
+    }
+
+    /// The served file that `key` is a precompressed variant of, and its coding.
+    private static func variant(_ key: [UInt8], among keys: Set<[UInt8]>) -> (base: [UInt8], coding: HTTPContentCoding)? {
+        let suffixes: [(suffix: [UInt8], coding: HTTPContentCoding)] = [(Array(".gz".utf8), .gzip),
+                                                                         (Array(".br".utf8), .brotli)]
+        for (suffix, coding) in suffixes where key.count > suffix.count && key.suffix(suffix.count).elementsEqual(suffix) {
+            let base = Array(key.dropLast(suffix.count))
+            if keys.contains(base) { return (base, coding) }
+        }
+        return nil
     }
 
     /// A 301 to the directory's URL with a slash, so that relative links in its index
     /// resolve against the directory.
     private static func redirect(from key: [UInt8], to directory: [UInt8], date: [UInt8], server: [UInt8],
-                                 arena: inout [UInt8], dates: inout [UInt32]) -> StaticFileRecord {
+                                 arena: inout [UInt8], dates: inout [DatePatch]) -> StaticFileRecord {
         let location = percentEncoded(directory)
-        var slices: [(ArenaSlice, UInt32)] = []
-        for keepAlive in [true, false] {
-            var head = [UInt8]()
-            var dateOffset = 0
-            date.withUnsafeBytes { dateBytes in
-                server.withUnsafeBytes { serverBytes in
-                    location.withUnsafeBytes { locationBytes in
-                        var fields = HTTPResponseHead(status: .movedPermanently, date: dateBytes, server: serverBytes,
-                                                      keepAlive: keepAlive)
-                        fields.contentLength = 0
-                        fields.location = locationBytes
-                        write(into: &head) { dateOffset = fields.write(into: &$0) }
-                    }
-                }
+        let slices = location.withUnsafeBytes { locationBytes in
+            prebuild(.movedPermanently, date: date, server: server, arena: &arena, dates: &dates) { fields in
+                fields.contentLength = 0
+                fields.location = locationBytes
             }
-            let slice = append(head, to: &arena)
-            dates.append(slice.offset + UInt32(dateOffset))
-            slices.append((slice, UInt32(head.count)))
         }
         let none = ArenaSlice(offset: 0, count: 0)
         return StaticFileRecord(kind: .redirect, key: append(key, to: &arena),
                                 keepAlive: slices[0].0, keepAliveHeadLength: slices[0].1,
                                 close: slices[1].0, closeHeadLength: slices[1].1,
                                 size: 0, modified: 0, etag: none, lastModified: none,
-                                contentType: MIMEType.defaultType, path: none)
+                                contentType: MIMEType.defaultType, path: none, extraFields: none,
+                                expiresSeconds: -1, coding: .identity, varies: false)
+    }
+
+    /// The keep-alive and the close form of a response, appended to `arena` (their
+    /// Date, and Expires `expiresSeconds` ahead, to `dates`) as (slice, head length):
+    /// `configure` sets the fields beyond status, dates, Server and Connection, and
+    /// `body` follows the head.
+    static func prebuild(_ status: HTTPStatus, body: [UInt8] = [], date: [UInt8], server: [UInt8],
+                         expiresSeconds: Int? = nil, arena: inout [UInt8], dates: inout [DatePatch],
+                         _ configure: (inout HTTPResponseHead) -> Void) -> [(ArenaSlice, UInt32)] {
+        var slices: [(ArenaSlice, UInt32)] = []
+        for keepAlive in [true, false] {
+            var head = [UInt8]()
+            var dateOffset = 0
+            date.withUnsafeBytes { dateBytes in
+                server.withUnsafeBytes { serverBytes in
+                    var fields = HTTPResponseHead(status: status, date: dateBytes, server: serverBytes, keepAlive: keepAlive)
+                    if expiresSeconds != nil { fields.expires = dateBytes }  // a placeholder until patched
+                    configure(&fields)
+                    write(into: &head) { dateOffset = fields.write(into: &$0) }
+                }
+            }
+            let slice = append(head + body, to: &arena)
+            dates.append(DatePatch(offset: slice.offset + UInt32(dateOffset), ahead: 0))
+            if let expiresSeconds {
+                dates.append(DatePatch(offset: slice.offset + UInt32(dateOffset + HTTPResponseHead.expiresOffset),
+                                       ahead: Int32(expiresSeconds)))
+            }
+            slices.append((slice, UInt32(head.count)))
+        }
+        return slices
     }
 
     /// A path as a URI path: unreserved characters, "/" and sub-delimiters stay, the
@@ -238,20 +279,24 @@ struct StaticFileCacheBuilder {
     }
 
     /// Copies the arrays into raw memory owned by the storage and builds the table.
-    private static func storage(arena: [UInt8], records: [StaticFileRecord], dates: [UInt32], serverName: ArenaSlice,
-                                memoryBytes: Int) -> StaticFileStorage {
+    private static func storage(arena: [UInt8], records: [StaticFileRecord], variants: [StaticFileRecord],
+                                errorPages: [ErrorPageRecord], dates: [DatePatch], serverName: ArenaSlice, memoryBytes: Int) -> StaticFileStorage {
         let rawArena = UnsafeMutableRawBufferPointer.allocate(byteCount: max(arena.count, 1), alignment: 16)
         arena.withUnsafeBytes { rawArena.copyMemory(from: $0) }
         let rawRecords = UnsafeMutableBufferPointer<StaticFileRecord>.allocate(capacity: records.count)
         _ = rawRecords.initialize(from: records)
-        let rawDates = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: dates.count)
+        let rawVariants = UnsafeMutableBufferPointer<StaticFileRecord>.allocate(capacity: variants.count)
+        _ = rawVariants.initialize(from: variants)
+        let rawErrorPages = UnsafeMutableBufferPointer<ErrorPageRecord>.allocate(capacity: errorPages.count)
+        _ = rawErrorPages.initialize(from: errorPages)
+        let rawDates = UnsafeMutableBufferPointer<DatePatch>.allocate(capacity: dates.count)
         _ = rawDates.initialize(from: dates)
         var capacity = 16
         while capacity < 2 * records.count { capacity *= 2 }
         let table = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: capacity)
         table.initialize(repeating: 0)
-        var storage = StaticFileStorage(arena: rawArena, records: rawRecords, table: table, dates: rawDates,
-                              serverName: serverName, memoryBytes: memoryBytes)
+        var storage = StaticFileStorage(arena: rawArena, records: rawRecords, variants: rawVariants, table: table,
+                                        errorPages: rawErrorPages, dates: rawDates, serverName: serverName, memoryBytes: memoryBytes)
         for (index, record) in records.enumerated() {
             var slot = Int(truncatingIfNeeded: StaticFileStorage.hash(storage.bytes(record.key))) & (capacity - 1)
             while table[slot] != 0 { slot = (slot + 1) & (capacity - 1) }
@@ -263,14 +308,14 @@ struct StaticFileCacheBuilder {
 
     // MARK: Helpers
 
-    private static func append(_ bytes: [UInt8], to arena: inout [UInt8]) -> ArenaSlice {
+    static func append(_ bytes: [UInt8], to arena: inout [UInt8]) -> ArenaSlice {
         let slice = ArenaSlice(offset: UInt32(arena.count), count: UInt32(bytes.count))
         arena += bytes
         return slice
     }
 
     /// Runs `body` with a writer over a 2 KiB buffer and appends what it wrote.
-    private static func write(into bytes: inout [UInt8], _ body: (inout HTTPByteWriter) -> Void) {
+    static func write(into bytes: inout [UInt8], _ body: (inout HTTPByteWriter) -> Void) {
         var scratch = [UInt8](repeating: 0, count: 2048)
         let written = scratch.withUnsafeMutableBytes { raw in
             var writer = HTTPByteWriter(raw)

@@ -5,10 +5,12 @@ import MTCPHTTP
 /// One core's access log: lines gathered in a buffer (`HTTPAccessLog`) and
 /// appended to the log file once a second or when the buffer fills, one
 /// `write` per batch. Every core appends to the same file with O_APPEND, so
-/// batches of whole lines never interleave within a line.
+/// batches of whole lines never interleave within a line. `reopen` follows a
+/// rotation (the file renamed away, then SIGUSR1).
 struct AccessLogWriter: ~Copyable {
     private var log: HTTPAccessLog
-    private let descriptor: Int32
+    private var descriptor: Int32
+    private let path: String?
 
     struct OpenError: Error, CustomStringConvertible {
         let description: String
@@ -17,6 +19,7 @@ struct AccessLogWriter: ~Copyable {
     /// A writer appending to `path`, or one that writes nothing for nil.
     init(path: String?) throws(OpenError) {
         log = HTTPAccessLog(capacity: path == nil ? HTTPAccessLog.minimumCapacity : 64 << 10)
+        self.path = path
         guard let path else {
             descriptor = -1
             return
@@ -47,6 +50,22 @@ struct AccessLogWriter: ~Copyable {
         _ = log.flush(to: descriptor)
         _ = log.append(client: client.value, now: now, requestLine: requestLine, status: status, bytes: bytes,
                        referer: referer, userAgent: userAgent)
+    }
+
+    /// Writes the pending lines to the file open so far (where they were
+    /// recorded), then opens `path` anew, so that lines from now on go to the file
+    /// now at that path. If it cannot be opened, the old file is kept and the
+    /// reason returned: no line is lost either way.
+    mutating func reopen() -> String? {
+        guard descriptor >= 0, let path else { return nil }
+        flush()
+        let fresh = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fresh >= 0 else {
+            return "cannot reopen the access log \(path), still writing to the one open: \(String(cString: strerror(errno)))"
+        }
+        close(descriptor)
+        descriptor = fresh
+        return nil
     }
 
     /// Writes the pending lines.

@@ -17,6 +17,8 @@ extension HTTPServer {
             }
             switch head.method {
             case .get, .head: break
+            // RFC 9110 §9.3.7: what the resource allows, in a 204 (no content to send).
+            case .options: return respondWithError(index, cache.serves(path) ? .noContent : .notFound, &context)
             case .other: return respondWithError(index, .notImplemented, &context)
             default: return respondWithError(index, .methodNotAllowed, &context)
             }
@@ -43,21 +45,27 @@ extension HTTPServer {
             respondWithError(index, .forbidden, &context)
         case .tooLong:
             respondWithError(index, .uriTooLong, &context)
+        case .asterisk where head.method == .options:
+            // `OPTIONS *` asks about the server as a whole (RFC 9110 §9.3.7).
+            respondWithError(index, .noContent, &context)
         case .asterisk, .invalid:
             respondWithError(index, .badRequest, &context)
         }
     }
 
-    /// Queues a pre-built error response. After a malformed request the framing
+    /// Queues a pre-built error response (or OPTIONS' 204): the configured page of
+    /// the document root when there is one (`error_pages`), else the built-in one. After a malformed request the framing
     /// of what follows is unknown, so the connection closes after the response
     /// (RFC 9112 §9.6); so it does after a 408 or a 500 (`mustClose`).
     mutating func respondWithError(_ index: Int, _ status: HTTPStatus,
                                    _ context: inout SocketContext<Device>) {
         let keepAlive = !connections[index].closeAfterOutput && !HTTPErrorResponses.mustClose(status)
         connections[index].closeAfterOutput = !keepAlive
-        let response = errors.response(for: status, keepAlive: keepAlive)
+        let response = cache.errorPage(for: status, keepAlive: keepAlive)
+            ?? errors.response(for: status, keepAlive: keepAlive)
             ?? errors.response(for: .internalServerError, keepAlive: false)!
         connections[index].output = PendingOutput(head: response)
+        connections[index].outputGeneration = cache.generation  // a configured page lives in the cache
         connections[index].status = status
         connections[index].contentLength = 0
         connections[index].requestStarted = nil

@@ -236,6 +236,12 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         }
     }
 
+    /// SIGUSR1: lines written so far stay in the file that was open (renamed by
+    /// logrotate); later ones go to a new file at the configured path.
+    public mutating func reopenLogs() {
+        if let problem = accessLog.reopen() { print("mtcp-httpd: \(problem)") }
+    }
+
     /// Gives the socket back; a reset when the peer must not wait for more.
     mutating func closeConnection(_ index: Int, _ context: inout SocketContext<Device>,
                                   reset: Bool) {

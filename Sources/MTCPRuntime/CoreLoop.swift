@@ -67,6 +67,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
     var finishedAt: Instant?
     var nextPublish = start
     var reloadsSeen = ReloadSignal.generation
+    var reopensSeen = ReloadSignal.reopenGeneration
     while true {
         let now = clock?.now() ?? MonotonicClock.now()
         let received = context.poll(now: now)
@@ -91,10 +92,14 @@ func runCore<Application: EngineApplication & ~Copyable>(
             snapshot = context.snapshot(core: core)
             snapshot.application = application.counters()
             board.publish(snapshot)
-            // SIGHUP is checked here, off the per-iteration path, as often as statistics.
+            // SIGHUP and SIGUSR1 are checked here, off the per-iteration path, as often as statistics.
             if ReloadSignal.generation != reloadsSeen {
                 reloadsSeen = ReloadSignal.generation
                 application.reload(&context)
+            }
+            if ReloadSignal.reopenGeneration != reopensSeen {
+                reopensSeen = ReloadSignal.reopenGeneration
+                application.reopenLogs()
             }
         }
         IdleBackoff.perform(backoff.next(now: now, received: received, outputPending: context.hasPendingOutput))

@@ -95,6 +95,8 @@ public struct StackRuntime {
             + (configuration.prometheusPort == 0 ? "" : ", metrics on 127.0.0.1:\(configuration.prometheusPort)")
             + ")")
         fflush(nil)  // all streams: `stdout` itself is a global Swift 6 will not touch
+        ServiceNotification.send("READY=1\nMAINPID=\(getpid())\nSTATUS=serving on \(configuration.address)")
+        defer { ServiceNotification.send("STOPPING=1") }  // the engines have stopped; the port goes next
 
         let engineConfiguration = self.engineConfiguration
         try CoreLaunch.run(workers: cores - 1, launch: { core throws(DPDKError) in

@@ -48,7 +48,15 @@ struct HTTPDCommand: ParsableCommand {
     @Flag(help: "Never sleep when idle (lowest latency, one core at 100%).")
     var busyPoll = false
 
+    @Flag(help: """
+        Check every configuration file (mtcp.conf, arp.conf, route.conf, httpd.json, the document root, \
+        the TLS certificate and key), print each problem with its file and line, and exit: 0 when all \
+        are usable, 1 otherwise. DPDK is not started.
+        """)
+    var checkConfig = false
+
     func run() throws {
+        if checkConfig { try checkConfiguration() }
         do {
             let runtime = try StackRuntime(programName: "mtcp-httpd", configurationPath: config)
             let (echoPort, discardPort) = (echoPort == 0 ? nil : echoPort, discardPort == 0 ? nil : discardPort)
@@ -59,7 +67,7 @@ struct HTTPDCommand: ParsableCommand {
             if let httpPort { configuration.listenPort = httpPort }
             var httpOptions = HTTPServerOptions(configuration)
             if let accessLog { httpOptions.accessLogPath = accessLog }
-            if let https = httpOptions.https { try checkTLS(https, configurationFile: httpConfig) }
+            if let https = httpOptions.https { try ConfigurationCheck.checkTLS(https, configurationFile: httpConfig) }
             let options = httpOptions
             let outcome = try runtime.run(idleBackoff: backoff) { _ in
                 Appliance(http: try HTTPServer(options: options),
@@ -79,16 +87,18 @@ struct HTTPDCommand: ParsableCommand {
         }
     }
 
-    /// Makes a TLS context once before the cores start, so that a missing or
-    /// unreadable certificate is a one-line start-up failure naming the setting.
-    private func checkTLS(_ https: HTTPSOptions, configurationFile: String) throws(HTTPConfigurationError) {
-        do {
-            TLSContextFactory.free(try TLSContextFactory.server(https.settings))
-        } catch {
-            let hint = error.setting == "certificate" || error.setting == "private_key"
-                ? " (`make tls-cert` makes a self-signed certificate)" : ""
-            throw .unusable(file: configurationFile, keyPath: "tls" + (error.setting.map { "." + $0 } ?? ""),
-                            message: error.message + hint)
+    /// `--check-config`: problems on standard error, a verdict, and the exit status.
+    private func checkConfiguration() throws -> Never {
+        let check = ConfigurationCheck(stackConfigurationPath: config, httpConfigurationPath: httpConfig,
+                                       documentRootOverride: root)
+        let problems = check.problems()
+        guard problems.isEmpty else {
+            var text = problems.map { "mtcp-httpd: \($0)\n" }.joined()
+            text += "mtcp-httpd: configuration check failed: \(problems.count) problem\(problems.count == 1 ? "" : "s")\n"
+            _ = text.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+            throw ExitCode.failure
         }
+        print("mtcp-httpd: configuration ok: \(config) (with its arp.conf and route.conf) and \(httpConfig)")
+        throw ExitCode.success
     }
 }

@@ -5,6 +5,29 @@ import MTCPHTTP
 
 /// What is served: never anything outside the root; conditional requests; ranges.
 @Suite struct HTTPServerContentTests {
+    // MARK: Error pages
+
+    /// `error_pages`: a 404 (kept alive) and a 405 are answered with the page
+    /// of the root; a 403 without a page gets the built-in one.
+    @Test func configuredErrorPagesAreServed() throws {
+        let root = DocumentRoot()
+        var options = HTTPTestNetwork.options(root: root.path)
+        options.cache.errorPages = [404: "/page.html", 405: "/small.txt"]
+        var network = HTTPTestNetwork(options: options)
+        let connection = network.exchange("GET /missing HTTP/1.1\r\nHost: t\r\n\r\n"
+                                          + "DELETE /small.txt HTTP/1.1\r\nHost: t\r\n\r\n"
+                                          + "GET /../secret.txt HTTP/1.1\r\nHost: t\r\n\r\n", responses: 3)
+        let responses = connection.responses()
+        try #require(responses.count == 3, "\(responses)")
+        #expect(responses[0].status == 404 && responses[0].body == root.page)
+        #expect(responses[0].field("content-type")?.hasPrefix("text/html") == true)
+        #expect(responses[0].field("connection") == "keep-alive")
+        #expect(responses[1].status == 405 && responses[1].body == root.small)
+        #expect(responses[1].field("allow") == "GET, HEAD, OPTIONS")
+        #expect(responses[2].status == 403 && String(decoding: responses[2].body, as: UTF8.self).contains("403 Forbidden"))
+        #expect(!connection.closed)
+    }
+
     // MARK: Traversal
 
     struct Attempt: CustomStringConvertible, Sendable {

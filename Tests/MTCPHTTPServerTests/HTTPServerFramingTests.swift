@@ -167,7 +167,7 @@ import MTCPHTTP
     /// 405 for the methods a static server does not do: `Allow` says which it
     /// does, the connection stays, and a body announced by Content-Length is
     /// skipped so the pipelined request after it is answered.
-    @Test(arguments: ["POST", "PUT", "DELETE", "OPTIONS", "PATCH"])
+    @Test(arguments: ["POST", "PUT", "DELETE", "PATCH"])
     func methodNotAllowedKeepsTheConnectionAndSkipsTheBody(method: String) throws {
         let root = DocumentRoot()
         var network = HTTPTestNetwork(options: HTTPTestNetwork.options(root: root.path))
@@ -179,11 +179,35 @@ import MTCPHTTP
         let responses = connection.responses()
         try #require(responses.count == 2, "\(responses)")
         #expect(responses[0].status == 405)
-        #expect(responses[0].field("allow") == "GET, HEAD")
+        #expect(responses[0].field("allow") == "GET, HEAD, OPTIONS")
         #expect(responses[0].field("connection")?.lowercased() != "close")
         #expect(responses[1].status == 200)
         #expect(responses[1].body == root.small)
         #expect(!connection.closed)
+    }
+
+    /// OPTIONS of a served path and of the server (`*`): 204 with Allow and no
+    /// content; of a path that is not served: 404. The connection stays, and a
+    /// body sent with OPTIONS is skipped like any other.
+    @Test func optionsAnswersWithAllow() throws {
+        let root = DocumentRoot()
+        var network = HTTPTestNetwork(options: HTTPTestNetwork.options(root: root.path))
+        let connection = network.exchange("OPTIONS /small.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nbody"
+                                          + "OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n"
+                                          + "OPTIONS /missing HTTP/1.1\r\nHost: t\r\n\r\n"
+                                          + "GET /small.txt HTTP/1.1\r\nHost: t\r\n\r\n", responses: 4)
+        let responses = connection.responses()
+        try #require(responses.count == 4, "\(responses)")
+        for response in responses[0..<2] {
+            #expect(response.status == 204)
+            #expect(response.field("allow") == "GET, HEAD, OPTIONS")
+            #expect(response.field("content-length") == nil)
+            #expect(response.field("connection") == "keep-alive")
+        }
+        #expect(responses[2].status == 404)
+        #expect(responses[3].status == 200 && responses[3].body == root.small)
+        #expect(!connection.closed)
+        #expect(network.serverStatistics.responses2xx == 3)
     }
 
     /// The same with the body arriving in pieces after the head.

@@ -323,7 +323,7 @@ def test_method_not_allowed_keeps_the_connection(httpd, method):
                + body + GET)
     report = raw(request, timeout=2)
     assert [r["status"] for r in report["responses"]] == [405, 200], report
-    assert report["responses"][0]["fields"]["allow"] == "GET, HEAD"
+    assert report["responses"][0]["fields"]["allow"] == "GET, HEAD, OPTIONS"
     assert report["responses"][1]["sha256"] == sha256((WWW / "robots.txt").read_bytes())
     assert report["ended"] == "timeout", f"still open: {report}"
 

@@ -24,6 +24,9 @@ public protocol EngineApplication: ~Copyable, SendableMetatype {
     /// The operator asked for a reload (SIGHUP): re-read what was cached from
     /// disk. The runtime's core loop calls it within a second. By default nothing.
     mutating func reload(_ context: inout SocketContext<Device>)
+    /// The operator asked for the log files to be reopened (SIGUSR1, logrotate's
+    /// convention): the core loop calls it within a second. By default nothing.
+    mutating func reopenLogs()
 }
 
 extension EngineApplication where Self: ~Copyable {
@@ -38,4 +41,6 @@ extension EngineApplication where Self: ~Copyable {
     public func counters() -> [ApplicationCounter] { [] }
 
     public mutating func reload(_ context: inout SocketContext<Device>) {}
+
+    public mutating func reopenLogs() {}
 }

@@ -1,0 +1,107 @@
+import Glibc
+import MTCPConfig
+import MTCPHTTP
+import MTCPTLS
+
+/// `mtcp-httpd --check-config` (nginx's `-t`): reads every file the appliance
+/// reads at start-up — mtcp.conf, the arp.conf and route.conf it names,
+/// httpd.json, the document root, the TLS certificate and key — and reports
+/// every problem found, each naming its file and line, without starting DPDK.
+///
+/// A file is checked as far as its parser goes (the first problem of a file
+/// ends that file's check); the other files are still checked, so one run
+/// lists what is wrong in each of them.
+public struct ConfigurationCheck {
+    public var stackConfigurationPath: String
+    public var httpConfigurationPath: String
+    /// `--root`, when given: replaces `document_root`.
+    public var documentRootOverride: String?
+
+    public init(stackConfigurationPath: String, httpConfigurationPath: String, documentRootOverride: String? = nil) {
+        self.stackConfigurationPath = stackConfigurationPath
+        self.httpConfigurationPath = httpConfigurationPath
+        self.documentRootOverride = documentRootOverride
+    }
+
+    /// One line per problem, `file:line: what`; empty when every file is usable.
+    public func problems() -> [String] {
+        stackProblems() + httpProblems()
+    }
+
+    private func stackProblems() -> [String] {
+        let configuration: StackConfiguration
+        do {
+            configuration = try StackConfiguration.load(path: stackConfigurationPath)
+        } catch {
+            // The tables' paths are keys of mtcp.conf: unknown until it parses.
+            return [error.description]
+        }
+        var problems: [String] = []
+        do { _ = try configuration.loadStaticARPTable() } catch { problems.append(error.description) }
+        do { _ = try configuration.loadStaticRouteTable() } catch { problems.append(error.description) }
+        return problems
+    }
+
+    private func httpProblems() -> [String] {
+        let configuration: HTTPServerConfiguration
+        do {
+            configuration = try HTTPServerConfiguration.load(path: httpConfigurationPath)
+        } catch {
+            return [error.description]
+        }
+        var problems: [String] = []
+        if let problem = documentRootProblem(configuration) {
+            problems.append(problem)
+        } else {
+            problems += errorPageProblems(configuration)
+        }
+        if let tls = configuration.tls {
+            do throws(HTTPConfigurationError) {
+                try Self.checkTLS(HTTPSOptions(tls), configurationFile: httpConfigurationPath)
+            } catch {
+                problems.append(error.description)
+            }
+        }
+        return problems
+    }
+
+    /// The document root must be a directory the server can list.
+    private func documentRootProblem(_ configuration: HTTPServerConfiguration) -> String? {
+        let root = documentRootOverride ?? configuration.documentRoot
+        guard let directory = opendir(root) else {
+            let reason = String(cString: strerror(errno))
+            guard documentRootOverride == nil else { return "--root \(root): \(reason)" }
+            return HTTPConfigurationError.unusable(file: httpConfigurationPath, keyPath: "document_root",
+                                                   message: "cannot open \(root): \(reason)").description
+        }
+        closedir(directory)
+        return nil
+    }
+
+    /// Each page of `error_pages` must be a regular file of the document root
+    /// (where it is served from; start-up loads it with the other files).
+    private func errorPageProblems(_ configuration: HTTPServerConfiguration) -> [String] {
+        let root = documentRootOverride ?? configuration.documentRoot
+        return configuration.errorPages.sorted(by: { $0.key < $1.key }).compactMap { code, path in
+            var status = stat()
+            guard stat(root + path, &status) != 0 || status.st_mode & S_IFMT != S_IFREG else { return nil }
+            return HTTPConfigurationError.unusable(file: httpConfigurationPath, keyPath: "error_pages.\(code)",
+                                                   message: "\(path) is not a file of the document root \(root)")
+                .description
+        }
+    }
+
+    /// Makes a TLS context from `https` and frees it, so that a missing,
+    /// unreadable or mismatched certificate or key is reported as a problem of
+    /// the `tls` key at fault, with its line in `configurationFile`.
+    public static func checkTLS(_ https: HTTPSOptions, configurationFile: String) throws(HTTPConfigurationError) {
+        do {
+            TLSContextFactory.free(try TLSContextFactory.server(https.settings))
+        } catch {
+            let hint = error.setting == "certificate" || error.setting == "private_key"
+                ? " (`make tls-cert` makes a self-signed certificate)" : ""
+            throw .unusable(file: configurationFile, keyPath: "tls" + (error.setting.map { "." + $0 } ?? ""),
+                            message: error.message + hint)
+        }
+    }
+}
