@@ -22,6 +22,19 @@ public struct HTTPErrorResponses: ~Copyable {
     private let responses: UnsafeMutableBufferPointer<ArenaSlice>
     private let dates: UnsafeMutableBufferPointer<UInt32>
 
+    /// The head of a pre-built response, through its blank line: the answer to HEAD.
+    public static func head(of response: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var index = 3
+        while index < response.count {
+            if response[index] == ASCII.lf, response[index - 1] == ASCII.cr,
+               response[index - 2] == ASCII.lf, response[index - 3] == ASCII.cr {
+                return UnsafeRawBufferPointer(rebasing: response[0...index])
+            }
+            index += 1
+        }
+        return response
+    }
+
     /// Builds every response; `serverName` is the Server field, `now` dates them.
     public init(serverName: String, now: Int64) {
         var bytes: [UInt8] = []

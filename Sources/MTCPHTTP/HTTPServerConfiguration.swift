@@ -162,6 +162,11 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
                     return (path + ".add." + field.name, problem)
                 }
             }
+            let rendered = rule.renderedFields.count
+            if rendered > StaticHeaderRule.maxRenderedBytes {
+                return (path, "its fields take \(rendered) bytes with their names; at most "
+                        + "\(StaticHeaderRule.maxRenderedBytes) fit beside the server's own")
+            }
         }
         return nil
     }

@@ -42,6 +42,12 @@ struct PreparedFile {
             writer.append(hex: UInt64(max(modified, 0)))
             writer.append(byte: UInt8(ascii: "."))
             writer.append(hex: UInt64(max(status.st_mtim.tv_nsec, 0)))
+            // `gzip -k` keeps the source's time: with the coding in it, a variant of
+            // the same size still gets a validator of its own (RFC 9110 §8.8.3).
+            if coding != .identity {
+                writer.append(byte: UInt8(ascii: "-"))
+                writer.append(coding.token)
+            }
             writer.append(byte: ASCII.quote)
         }
         let etagSlice = StaticFileCacheBuilder.append(etag, to: &arena)

@@ -54,6 +54,12 @@ public struct StaticHeaderRule: Hashable, Sendable {
         return prefix.last == ASCII.slash || key.count == prefix.count || key[prefix.count] == ASCII.slash
     }
 
+    /// The most bytes a rule's field lines may take. They are written into the
+    /// 304 and 206 heads built per request in a connection's scratch buffer
+    /// (`StaticFileCache.minimumScratchBytes`), beside the server's own fields:
+    /// the longest of those heads without a rule stays under 600 bytes.
+    public static let maxRenderedBytes = 400
+
     /// The field lines the rule adds (Expires aside: it is dated per second).
     var renderedFields: [UInt8] {
         var lines = ""

@@ -24,14 +24,14 @@ extension HTTPServer {
             }
             guard let response = cache.response(to: head, in: request, path: path, clock: clock,
                                                 scratch: memory.head(index)) else {
-                return respondWithError(index, .notFound, &context)
+                return respondWithError(index, .notFound, &context, headOnly: head.method == .head)
             }
             var output = PendingOutput(head: response.head, body: response.body)
             if let file = response.file {
                 let descriptor = file.open()
                 guard descriptor >= 0 else {
                     statistics.fileErrors &+= 1
-                    return respondWithError(index, .internalServerError, &context)
+                    return respondWithError(index, .internalServerError, &context, headOnly: head.method == .head)
                 }
                 output.file = descriptor
                 output.fileOffset = file.offset
@@ -42,9 +42,9 @@ extension HTTPServer {
             connections[index].status = response.status
             connections[index].contentLength = response.contentLength
         case .outsideRoot:
-            respondWithError(index, .forbidden, &context)
+            respondWithError(index, .forbidden, &context, headOnly: head.method == .head)
         case .tooLong:
-            respondWithError(index, .uriTooLong, &context)
+            respondWithError(index, .uriTooLong, &context, headOnly: head.method == .head)
         case .asterisk where head.method == .options:
             // `OPTIONS *` asks about the server as a whole (RFC 9110 §9.3.7).
             respondWithError(index, .noContent, &context)
@@ -56,15 +56,17 @@ extension HTTPServer {
     /// Queues a pre-built error response (or OPTIONS' 204): the configured page of
     /// the document root when there is one (`error_pages`), else the built-in one. After a malformed request the framing
     /// of what follows is unknown, so the connection closes after the response
-    /// (RFC 9112 §9.6); so it does after a 408 or a 500 (`mustClose`).
+    /// (RFC 9112 §9.6); so it does after a 408 or a 500 (`mustClose`). The answer
+    /// to HEAD is the head alone (RFC 9110 §9.3.2): a page sent after it would be
+    /// read by a kept-alive client as the start of its next response.
     mutating func respondWithError(_ index: Int, _ status: HTTPStatus,
-                                   _ context: inout SocketContext<Device>) {
+                                   _ context: inout SocketContext<Device>, headOnly: Bool = false) {
         let keepAlive = !connections[index].closeAfterOutput && !HTTPErrorResponses.mustClose(status)
         connections[index].closeAfterOutput = !keepAlive
         let response = cache.errorPage(for: status, keepAlive: keepAlive)
             ?? errors.response(for: status, keepAlive: keepAlive)
             ?? errors.response(for: .internalServerError, keepAlive: false)!
-        connections[index].output = PendingOutput(head: response)
+        connections[index].output = PendingOutput(head: headOnly ? HTTPErrorResponses.head(of: response) : response)
         connections[index].outputGeneration = cache.generation  // a configured page lives in the cache
         connections[index].status = status
         connections[index].contentLength = 0

@@ -17,6 +17,8 @@ struct CoreSettings: Sendable {
     var closingTime = TimeSpan.seconds(1)
     /// How often a core publishes its statistics.
     var publishInterval = TimeSpan.milliseconds(500)
+    /// Told when the core's application has started (systemd's READY=1).
+    var readiness: StartupReadiness?
 }
 
 /// The end of one core's run: its last statistics, or why it could not run.
@@ -62,6 +64,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
     } catch {
         return startFailure(core, error, &context)
     }
+    settings.readiness?.coreStarted()
     var backoff = settings.idleBackoff
     var stopRequestedAt: Instant?
     var finishedAt: Instant?

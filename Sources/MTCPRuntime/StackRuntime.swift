@@ -85,7 +85,9 @@ public struct StackRuntime {
             management.stop()
             ThreadLaunch.join(managementThread)
         }
-        let settings = coreSettings(idleBackoff: idleBackoff)
+        let readiness = StartupReadiness(
+            cores: cores, state: "READY=1\nMAINPID=\(getpid())\nSTATUS=serving on \(configuration.address)")
+        let settings = coreSettings(idleBackoff: idleBackoff, readiness: readiness)
         let outcomes = CoreOutcomes(cores: cores)
         let link = port.link
         print("\(programName): ready: \(configuration.address) on port \(port.id) (\(port.name), "
@@ -95,7 +97,6 @@ public struct StackRuntime {
             + (configuration.prometheusPort == 0 ? "" : ", metrics on 127.0.0.1:\(configuration.prometheusPort)")
             + ")")
         fflush(nil)  // all streams: `stdout` itself is a global Swift 6 will not touch
-        ServiceNotification.send("READY=1\nMAINPID=\(getpid())\nSTATUS=serving on \(configuration.address)")
         defer { ServiceNotification.send("STOPPING=1") }  // the engines have stopped; the port goes next
 
         let engineConfiguration = self.engineConfiguration
@@ -113,14 +114,15 @@ public struct StackRuntime {
         return outcomes.outcome
     }
 
-    private func coreSettings(idleBackoff: IdleBackoff) -> CoreSettings {
+    private func coreSettings(idleBackoff: IdleBackoff, readiness: StartupReadiness) -> CoreSettings {
         var wallClock = timespec()
         clock_gettime(CLOCK_REALTIME, &wallClock)
         let unixNanoseconds = Int64(wallClock.tv_sec) * 1_000_000_000 + Int64(wallClock.tv_nsec)
         let capture = configuration.pcapFile.map { (path: $0, maximumBytes: configuration.pcapMaxMB << 20) }
         return CoreSettings(idleBackoff: idleBackoff, grace: .seconds(UInt64(configuration.shutdownGraceSeconds)),
                             capture: capture, cores: configuration.numCores,
-                            epochOffsetNanoseconds: unixNanoseconds - Int64(MonotonicClock.now().nanoseconds))
+                            epochOffsetNanoseconds: unixNanoseconds - Int64(MonotonicClock.now().nanoseconds),
+                            readiness: readiness)
     }
 
     /// Refuses, with one line, pools that cannot fit in memory: the buffer pools

@@ -22,6 +22,8 @@ struct Appliance<Device: PacketDevice>: EngineApplication, ~Copyable {
 
     mutating func reload(_ context: inout SocketContext<Device>) { http.reload(&context) }
 
+    mutating func reopenLogs() { http.reopenLogs() }
+
     mutating func stopAccepting(_ context: inout SocketContext<Device>) {
         http.stopAccepting(&context)
         services.stopAccepting(&context)

@@ -43,6 +43,23 @@ import MTCPHTTP
         #expect(connection.closed, "closed after the third: the fourth is never answered")
     }
 
+    /// RFC 9110 §9.3.2: an error answered to HEAD is its head alone; the page after
+    /// it would be read as the start of the next response on the kept-alive connection.
+    @Test func headOfAMissingFileIsAnsweredWithoutThePage() throws {
+        let root = DocumentRoot()
+        var network = HTTPTestNetwork(options: HTTPTestNetwork.options(root: root.path))
+        let connection = network.exchange("HEAD /missing.html HTTP/1.1\r\nHost: t\r\n\r\n"
+                                          + "GET /small.txt HTTP/1.1\r\nHost: t\r\n\r\n", responses: 2,
+                                          headRequests: [0])
+        let responses = connection.responses(headRequests: [0])
+        try #require(responses.count == 2, "got \(connection.received.count) bytes")
+        #expect(responses.map(\.status) == [404, 200])
+        #expect(responses[0].body.isEmpty)
+        #expect(responses[1].body == root.small)
+        #expect(HTTPTestResponse.parseAll(connection.received, headRequests: [0]).rest == 0)
+        #expect(!connection.closed)
+    }
+
     /// The pair is split at every byte: the first write ends at `split`, the rest
     /// follows in a later segment. Both answers come, in order, whatever the split.
     @Test func pipelinedPairSplitAtEveryByte() throws {

@@ -76,6 +76,19 @@ import Testing
         #expect(css.head.hasSuffix("\r\n\r\nCSS-GZ") && css.head.contains("Content-Type: text/css"))
     }
 
+    /// `gzip -k` keeps the file's time: a variant of the same size and time still
+    /// has a validator of its own, so the identity ETag never validates the gzip body.
+    @Test func aVariantOfTheSameSizeAndTimeHasItsOwnValidator() throws {
+        let site = try TemporaryRoot()
+        try site.write("same.txt", "abcd")
+        try site.write("same.txt.gz", "wxyz")
+        let cache = try CacheBox(.init(documentRoot: site.root))
+        let identity = try #require(Self.get(cache, "/same.txt"))
+        let etag = try #require(identity.head.split(separator: "\r\n").first { $0.hasPrefix("ETag: ") }?.dropFirst(6))
+        let gzip = try #require(Self.get(cache, "/same.txt", "Accept-Encoding: gzip\r\nIf-None-Match: \(etag)\r\n"))
+        #expect(gzip.status == .ok && gzip.head.hasSuffix("\r\n\r\nwxyz"))
+    }
+
     @Test func filesWithoutVariantsAndTheVariantsThemselvesAreServedAsTheyAre() throws {
         let site = try makeSite()
         let cache = try CacheBox(.init(documentRoot: site.root))

@@ -78,5 +78,31 @@ import Testing
         #expect(configurationError(#"{"headers": [{"prefix": "/"}, {"prefix": "/"}]}"#)?
             .contains("duplicate prefix") == true)
         #expect(configurationError(#"{"headers": [{"prefix": "/", "max_age": 1}]}"#)?.contains("unknown key") == true)
+        let tooLong = String(repeating: "a", count: StaticHeaderRule.maxRenderedBytes)
+        #expect(configurationError(#"{"headers": [{"prefix": "/", "add": {"Content-Security-Policy": "\#(tooLong)"}}]}"#)?
+            .contains("headers[0]: its fields take") == true)
+    }
+
+    /// The largest rule a configuration accepts still fits the 304 and 206 heads
+    /// built per request (a rule too long for them trapped on a Range request).
+    @Test func theLargestAcceptedRuleFitsEveryHeadBuiltPerRequest() throws {
+        let fieldLine = "Content-Security-Policy: \r\n".utf8.count
+        let value = String(repeating: "p", count: StaticHeaderRule.maxRenderedBytes - fieldLine)
+        let rule = StaticHeaderRule(prefix: "/", fields: [.init(name: "Content-Security-Policy", value: value)])
+        #expect(rule.renderedFields.count == StaticHeaderRule.maxRenderedBytes)
+        let site = try TemporaryRoot()
+        try site.write("a-rather-long-file-name-for-the-longest-head.woff2", "font")
+        try site.write("a-rather-long-file-name-for-the-longest-head.woff2.gz", "gzipped font")
+        let cache = try CacheBox(.init(documentRoot: site.root, serverName: String(repeating: "s", count: 64),
+                                       headerRules: [rule]), now: 784_111_777)
+        let path = "/a-rather-long-file-name-for-the-longest-head.woff2"
+        let gzip = "Accept-Encoding: gzip\r\n"  // the variant's head adds Content-Encoding and Vary
+        let full = try #require(Self.get(cache, path, gzip, now: 784_111_777))
+        #expect(full.head.contains("Content-Encoding: gzip\r\n"))
+        let etag = try #require(full.head.split(separator: "\r\n").first { $0.hasPrefix("ETag: ") }?.dropFirst(6))
+        let part = try #require(Self.get(cache, path, gzip + "Range: bytes=1-2\r\n", now: 784_111_777))
+        #expect(part.status == .partialContent && part.head.contains(value))
+        let notModified = try #require(Self.get(cache, path, gzip + "If-None-Match: \(etag)\r\n", now: 784_111_777))
+        #expect(notModified.status == .notModified && notModified.head.contains(value))
     }
 }

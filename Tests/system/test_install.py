@@ -96,9 +96,17 @@ def open_directory():
     shutil.rmtree(path)
 
 
+def unit_capabilities():
+    """The unit's AmbientCapabilities in setpriv's form (+net_raw,+net_admin,...)."""
+    unit = (REPO / "contrib/mtcp-httpd.service.in").read_text()
+    line = next(line for line in unit.splitlines() if line.startswith("AmbientCapabilities="))
+    return ",".join("+" + name.removeprefix("CAP_").lower() for name in line.split("=", 1)[1].split())
+
+
 def test_unprivileged_service_notifies_readiness_and_stop(topology, open_directory):
-    """As nobody, with CAP_NET_RAW and CAP_NET_ADMIN only (the unit's set), the
-    appliance starts on net_af_packet, sends READY=1, serves, and sends STOPPING=1."""
+    """As nobody, with the unit's capabilities only and systemd's default memlock
+    limit (8 MiB), the appliance starts on the shipped configuration (net_af_xdp),
+    sends READY=1, serves, and sends STOPPING=1."""
     tmp_path = open_directory
     notify_path = tmp_path / "notify"
     manager = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -112,10 +120,11 @@ def test_unprivileged_service_notifies_readiness_and_stop(topology, open_directo
     runtime = tmp_path / "run"  # what the unit's RuntimeDirectory= gives the service user
     runtime.mkdir()
     os.chown(runtime, 65534, 65534)
-    caps = "+net_raw,+net_admin"
+    caps = unit_capabilities()
     proc = subprocess.Popen(
         ["ip", "netns", "exec", NS_APPLIANCE, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
          f"--inh-caps={caps}", f"--ambient-caps={caps}", f"--bounding-set=-all,{caps}",
+         "prlimit", "--memlock=8388608:8388608", "--",
          "env", f"NOTIFY_SOCKET={notify_path}", f"XDG_RUNTIME_DIR={runtime}",
          HTTPD, "--config", CONFIG, "--http-config", tmp_path / "httpd.json"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 import Testing
 @testable import MTCPRuntime
 
@@ -46,5 +47,15 @@ import Testing
     @Test func nothingIsSentWithoutAManager() {
         #expect(!ServiceNotification.send("READY=1", to: "/tmp/mtcp-no-such-socket-\(getpid())"))
         #expect(!ServiceNotification.send("READY=1", to: ""))
+    }
+
+    /// READY=1 waits for the last core's application to start, and is sent once.
+    @Test func readinessWaitsForEveryCore() {
+        let sent = Mutex<[String]>([])
+        let readiness = StartupReadiness(cores: 2, state: "READY=1") { state in sent.withLock { $0.append(state) } }
+        readiness.coreStarted()
+        #expect(sent.withLock { $0 }.isEmpty, "one core of two has started")
+        readiness.coreStarted()
+        #expect(sent.withLock { $0 } == ["READY=1"])
     }
 }
