@@ -45,11 +45,41 @@ extension Engine {
         }
     }
 
+    /// The one way an IP packet of this host leaves, TCP and ICMP alike: takes a
+    /// buffer, writes the IPv4 header, lets `writePayload` fill what follows, and
+    /// routes it. `offload` names the checksums left to the device (the IPv4
+    /// header's is then not computed). False when no buffer was free (counted)
+    /// or the packet does not fit one; otherwise the packet is sent, waits for
+    /// ARP, or is dropped and counted there.
+    @inline(__always)
+    mutating func sendIPv4(from source: IPv4Address, to destination: IPv4Address, protocol: IPProtocol,
+                           payloadLength: Int, offload: ChecksumOffload = [], now: Instant,
+                           writePayload: (IPv4Packet) -> Void) -> Bool {
+        let ip = IPv4Repr(source: source, destination: destination, protocol: `protocol`,
+                          payloadLength: payloadLength)
+        let frameLength = EthernetFrame.headerLength + ip.bufferLength
+        guard var buffer = device.allocate() else {
+            statistics.drops.count(.bufferExhausted)
+            return false
+        }
+        guard frameLength <= buffer.capacity else {
+            device.release(buffer)
+            return false
+        }
+        buffer.length = frameLength
+        let packet = IPv4Packet(unchecked: EthernetFrame(unchecked: buffer.frame).payload)
+        ip.emit(into: packet, checksumOffloaded: offload.contains(.computeIPv4Checksum))
+        writePayload(packet)
+        buffer.offload = offload
+        route(buffer, to: destination, now: now)
+        return true
+    }
+
     /// Sends an IPv4 packet already written after the Ethernet header of `buffer`
     /// (the Ethernet header itself is filled here), routing it to its next hop and
     /// resolving that with ARP. The buffer is consumed: sent, queued for ARP, or
     /// dropped and counted.
-    mutating func sendIPv4(_ buffer: PacketBuffer, to destination: IPv4Address, now: Instant) {
+    private mutating func route(_ buffer: PacketBuffer, to destination: IPv4Address, now: Instant) {
         guard let nextHop = routing.nextHop(for: destination) else {
             statistics.drops.count(.noRoute)
             return device.release(buffer)
