@@ -72,7 +72,7 @@ extension Engine {
                                          flags: [.syn, .ack],
                                          window: UInt16(min(tcp.configuration.receiveBufferSize, 0xFFFF)))
             synAck.options.maximumSegmentSize = UInt16(tcp.configuration.maximumSegmentSize)
-            _ = transmit(synAck, now: now)
+            _ = emit(synAck, now: now)
             return
         }
         guard let connection = openConnection(tuple: tuple, now: now) else {
@@ -116,18 +116,17 @@ extension Engine {
             tcp.connections.release(id.index)
             return nil
         }
-        connection.pointee = TCPConnection(
-            slot: id.index, generation: id.generation, tuple: tuple,
-            initialSequence: initialSequence ?? tcp.initialSequenceNumber(for: tuple, now: now),
-            send: SendBuffer(storage: tcp.sendChunks.take().unsafelyUnwrapped),
-            receive: ReceiveBuffer(storage: tcp.receiveChunks.take().unsafelyUnwrapped),
-            configuration: tcp.configuration, now: now)
+        connection.pointee.open(tuple: tuple,
+                                initialSequence: initialSequence ?? tcp.initialSequenceNumber(for: tuple, now: now),
+                                send: SendBuffer(storage: tcp.sendChunks.take().unsafelyUnwrapped),
+                                receive: ReceiveBuffer(storage: tcp.receiveChunks.take().unsafelyUnwrapped),
+                                configuration: tcp.configuration, now: now)
         return connection
     }
 
     /// A reset for a segment that has no connection.
     private mutating func sendReset(replyingTo segment: IncomingSegment, tuple: FourTuple, now: Instant) {
         tcp.statistics.resetsSent &+= 1
-        _ = transmit(.reset(replyingTo: segment, tuple: tuple), now: now)
+        _ = emit(.reset(replyingTo: segment, tuple: tuple), now: now)
     }
 }

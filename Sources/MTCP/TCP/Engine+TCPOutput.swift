@@ -40,7 +40,7 @@ extension Engine {
 
     /// Builds one TCP/IPv4 frame and hands it to IPv4 output. False when no
     /// buffer was free.
-    mutating func transmit(_ segment: OutgoingSegment, now: Instant) -> Bool {
+    mutating func emit(_ segment: OutgoingSegment, now: Instant) -> Bool {
         let header = TCPRepr(sourcePort: segment.tuple.localPort, destinationPort: segment.tuple.remotePort,
                              sequenceNumber: segment.sequence.rawValue,
                              acknowledgmentNumber: segment.acknowledgment?.rawValue, flags: segment.flags,
@@ -69,15 +69,29 @@ extension Engine {
 
 /// The engine is the connections' environment: it sends their segments and
 /// keeps the listeners' queues.
+///
+/// The witnesses are `@usableFromInline` and forced inline, so that in the
+/// specialised engine loop of the modules above they run as methods of the
+/// engine specialised for its device, not through the conformance's witness
+/// table (see `TCPConnectionEnvironment`).
 extension Engine: TCPConnectionEnvironment {
-    var tcpConfiguration: TCPConfiguration { tcp.configuration }
-
-    var connectionStatistics: TCPStatistics {
-        get { tcp.statistics }
-        _modify { yield &tcp.statistics }
+    /// The TCP settings (buffer sizes, MSS, timers) this engine runs with.
+    public var tcpConfiguration: TCPConfiguration {
+        @inline(__always) get { tcp.configuration }
     }
 
-    mutating func admitToAcceptQueue(_ connection: ConnectionID, listener: Int32) -> Bool {
+    @usableFromInline var connectionStatistics: TCPStatistics {
+        @inline(__always) get { tcp.statistics }
+        @inline(__always) _modify { yield &tcp.statistics }
+    }
+
+    @inline(__always)
+    @usableFromInline mutating func transmit(_ segment: OutgoingSegment, now: Instant) -> Bool {
+        emit(segment, now: now)
+    }
+
+    @inline(__always)
+    @usableFromInline mutating func admitToAcceptQueue(_ connection: ConnectionID, listener: Int32) -> Bool {
         let listener = Int(listener)
         guard tcp.listeners.isActive(listener) else { return false }
         tcp.listeners[listener].halfOpen -= 1

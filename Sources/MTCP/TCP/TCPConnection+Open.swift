@@ -2,12 +2,11 @@
 /// (active open, a SYN for a listener, the ACK of a SYN cookie), option
 /// negotiation, and SYN-SENT (RFC 9293 §3.5, §3.10.7.3).
 extension TCPConnection {
-    /// A connection in CLOSED over fresh buffers, its send sequence space at
-    /// `initialSequence`.
-    init(slot: Int32, generation: UInt32, tuple: FourTuple, initialSequence: SequenceNumber,
-         send: SendBuffer, receive: ReceiveBuffer, configuration: TCPConfiguration, now: Instant) {
-        self.init(generation: generation, slot: slot)
-        inUse = true
+    /// Starts a fresh block (as the pool hands it out) in CLOSED over its buffers,
+    /// its send sequence space at `initialSequence`. Set in place: building a
+    /// whole new block and copying it in costs more than the fields it sets.
+    mutating func open(tuple: FourTuple, initialSequence: SequenceNumber, send: SendBuffer, receive: ReceiveBuffer,
+                       configuration: TCPConfiguration, now: Instant) {
         self.tuple = tuple
         self.send = send
         self.receive = receive

@@ -7,7 +7,12 @@
 /// loop stops. Everything that may wait until the method returns (lists, timers,
 /// freeing the slot) goes through `TCPConnection.requests` instead.
 /// Methods taking an environment are generic over it, so the engine's calls are
-/// specialised: no existential and no dynamic dispatch per segment.
+/// specialised: no existential and no dynamic dispatch per segment. It is
+/// `@usableFromInline` with the engine's witnesses: the engine loop is
+/// specialised for its device in the modules above (cross-module optimisation),
+/// and there a call through a plain internal conformance stays a dynamic call
+/// through its witness table.
+@usableFromInline
 protocol TCPConnectionEnvironment: ~Copyable {
     var tcpConfiguration: TCPConfiguration { get }
     var connectionStatistics: TCPStatistics { get set }
@@ -21,6 +26,7 @@ protocol TCPConnectionEnvironment: ~Copyable {
 
 /// One segment to send, as fields: the environment builds the frame. The
 /// payload is `payloadLength` bytes of `payloadSource` from `payloadOffset`.
+@usableFromInline
 struct OutgoingSegment {
     var tuple: FourTuple
     var sequence: SequenceNumber

@@ -25,11 +25,10 @@ final class ConnectionUnderTest {
         sendStorage = .allocate(byteCount: configuration.sendBufferSize, alignment: 8)
         receiveStorage = .allocate(byteCount: configuration.receiveBufferSize, alignment: 8)
         environment = RecordingEnvironment(tcpConfiguration: configuration)
-        connection = TCPConnection(slot: 0, generation: 1, tuple: Self.tuple,
-                                   initialSequence: SequenceNumber(Self.ourISS),
-                                   send: SendBuffer(storage: sendStorage),
-                                   receive: ReceiveBuffer(storage: receiveStorage),
-                                   configuration: configuration, now: .zero)
+        connection = TCPConnection(generation: 1, slot: 0, inUse: true)
+        connection.open(tuple: Self.tuple, initialSequence: SequenceNumber(Self.ourISS),
+                        send: SendBuffer(storage: sendStorage), receive: ReceiveBuffer(storage: receiveStorage),
+                        configuration: configuration, now: .zero)
     }
 
     deinit {
