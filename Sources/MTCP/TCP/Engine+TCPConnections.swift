@@ -170,6 +170,17 @@ extension Engine {
         return nil
     }
 
+    /// What holds for a connection now (for readiness); nil for a stale handle.
+    public func status(of id: ConnectionID) -> ConnectionStatus? { tcp.connections.block(id)?.pointee.status }
+
+    /// Connections of `listener` waiting for `accept`.
+    public func acceptQueueLength(_ listener: ListenerID) -> Int {
+        tcp.listeners.isActive(listener.index) ? tcp.listeners[listener.index].acceptCount : 0
+    }
+
+    /// Whether a listener holds `port`.
+    public func isListening(onPort port: UInt16) -> Bool { tcp.listeners.find(port: port) != nil }
+
     /// The state of a connection (for diagnostics and tests); nil for a stale handle.
     public func state(of id: ConnectionID) -> TCPState? { tcp.connections.block(id)?.pointee.state }
 
