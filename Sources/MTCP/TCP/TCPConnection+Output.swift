@@ -120,7 +120,7 @@ extension TCPConnection {
             // RFC 6298 §5.1: start the timer if it is not running.
             if deadlines[.retransmission] == nil { armRetransmission(now: now) }
             persistBackoff = 0
-            setDeadline(.persist, nil)
+            if deadlines[.persist] != nil { setDeadline(.persist, nil) }
         }
         // Segments already sent before the transmit path filled up are timed above:
         // the retry from the data list may find the window full and send nothing, and

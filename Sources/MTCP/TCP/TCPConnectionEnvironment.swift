@@ -79,11 +79,21 @@ struct ConnectionRequests: OptionSet {
     /// ended: it is freed now.
     static let handleReturned = ConnectionRequests(rawValue: 1 << 11)
 
-    static let allTimers: ConnectionRequests = [.retransmissionTimer, .delayedAckTimer, .idleTimer, .persistTimer]
+    /// The four timer bits, in `TCPTimer` order from `retransmissionTimer` up.
+    /// Computed, not a stored static: that would be a lazily initialised global,
+    /// checked with `swift_once` on every call that settles a connection.
+    @inline(__always) static var allTimers: ConnectionRequests {
+        ConnectionRequests(rawValue: timerBits << timerShift)
+    }
+    @inline(__always) static var timerShift: UInt16 { 5 }
+    @inline(__always) static var timerBits: UInt16 { (1 << UInt16(TCPTimer.count)) - 1 }
 
     @inline(__always) static func timer(_ timer: TCPTimer) -> ConnectionRequests {
-        ConnectionRequests(rawValue: retransmissionTimer.rawValue << UInt16(timer.rawValue))
+        ConnectionRequests(rawValue: 1 << (timerShift + UInt16(timer.rawValue)))
     }
+
+    /// The timers whose deadline changed, as a bit each by `TCPTimer` raw value.
+    @inline(__always) var changedTimers: UInt16 { (rawValue >> Self.timerShift) & Self.timerBits }
 }
 
 /// When each of a connection's timers is due; nil when it is not running.
