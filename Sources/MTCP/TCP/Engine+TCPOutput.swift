@@ -39,7 +39,9 @@ extension Engine {
     }
 
     /// Builds one TCP/IPv4 frame and hands it to IPv4 output. False when no
-    /// buffer was free.
+    /// buffer was free. Inlined, so that the segment's fields go straight into
+    /// the header instead of through an `OutgoingSegment` in memory.
+    @inline(__always)
     mutating func emit(_ segment: OutgoingSegment, now: Instant) -> Bool {
         let header = TCPRepr(sourcePort: segment.tuple.localPort, destinationPort: segment.tuple.remotePort,
                              sequenceNumber: segment.sequence.rawValue,
