@@ -1,22 +1,22 @@
-/// Ethernet input: the first demultiplexing step of every received frame.
+/// Ethernet input and the Ethernet header of output.
 extension Engine {
+    /// Counts a received frame and checks that it is an Ethernet frame for us.
+    /// Nil when it was dropped (counted).
     @inline(__always)
-    mutating func receive(_ buffer: PacketBuffer, now: Instant) {
+    mutating func receiveEthernet(_ buffer: PacketBuffer) -> EthernetFrame? {
         statistics.receivedFrames &+= 1
         statistics.receivedBytes &+= UInt64(buffer.length)
         guard let frame = try? EthernetFrame(checking: buffer.frame) else {
-            return drop(buffer, .ethernetTruncated)
+            drop(buffer, .ethernetTruncated)
+            return nil
         }
         // Ports run promiscuous (some vdevs need it), so filter here.
         let destination = frame.destination
         guard destination == macAddress || destination.isBroadcast else {
-            return drop(buffer, .otherDestinationMAC)
+            drop(buffer, .otherDestinationMAC)
+            return nil
         }
-        switch frame.etherType {
-        case .ipv4: receiveIPv4(buffer, frame, now: now)
-        case .arp: receiveARP(buffer, frame, now: now)
-        default: drop(buffer, .unsupportedEtherType)
-        }
+        return frame
     }
 
     /// Writes the Ethernet header of an outgoing frame.

@@ -39,25 +39,12 @@ extension Engine {
                                          dataLength: Int = 56, now: Instant) -> Bool {
         let echo = ICMPEchoRepr(kind: .request, identifier: identifier, sequenceNumber: sequenceNumber,
                                 dataLength: dataLength)
-        let ip = IPv4Repr(source: address.address, destination: destination, protocol: .icmp,
-                          payloadLength: echo.bufferLength)
-        let frameLength = EthernetFrame.headerLength + ip.bufferLength
-        guard var buffer = device.allocate() else {
-            statistics.drops.count(.bufferExhausted)
-            return false
+        return sendIPv4(from: address.address, to: destination, protocol: .icmp, payloadLength: echo.bufferLength,
+                        now: now) { packet in
+            let icmp = ICMPPacket(unchecked: packet.payload)
+            echo.emit(into: icmp)
+            for index in 0..<dataLength { icmp.data[index] = UInt8(truncatingIfNeeded: index) }
+            icmp.fillChecksum()
         }
-        guard frameLength <= buffer.capacity else {
-            device.release(buffer)
-            return false
-        }
-        buffer.length = frameLength
-        let packet = IPv4Packet(unchecked: EthernetFrame(unchecked: buffer.frame).payload)
-        ip.emit(into: packet)
-        let icmp = ICMPPacket(unchecked: packet.payload)
-        echo.emit(into: icmp)
-        for index in 0..<dataLength { icmp.data[index] = UInt8(truncatingIfNeeded: index) }
-        icmp.fillChecksum()
-        sendIPv4(buffer, to: destination, now: now)
-        return true
     }
 }

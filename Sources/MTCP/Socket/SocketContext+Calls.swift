@@ -3,7 +3,7 @@ extension SocketContext {
     /// A new TCP socket (socket(AF_INET, SOCK_STREAM)); `.noResources` when
     /// the core's socket table is full (EMFILE's place).
     public mutating func socket() throws(SocketError) -> Socket {
-        guard let socket = sockets.allocate(sendBufferSize: engine.tcp.configuration.sendBufferSize) else {
+        guard let socket = sockets.allocate(sendBufferSize: engine.tcpConfiguration.sendBufferSize) else {
             throw .noResources
         }
         return socket
@@ -16,7 +16,7 @@ extension SocketContext {
         guard sockets.entries[index].kind == .unconnected, sockets.entries[index].boundPort == 0 else {
             throw .invalidArgument
         }
-        if port != 0, engine.tcp.listeners.find(port: port) != nil { throw .addressInUse }
+        if port != 0, engine.isListening(onPort: port) { throw .addressInUse }
         sockets.entries[index].boundPort = port
     }
 
@@ -37,7 +37,7 @@ extension SocketContext {
     public mutating func accept(_ socket: Socket) throws(SocketError) -> Socket {
         let index = try entry(socket)
         guard case .listener(let listener) = sockets.entries[index].kind else { throw .invalidArgument }
-        guard engine.tcp.listeners[listener.index].acceptable else { throw .wouldBlock }
+        guard engine.acceptQueueLength(listener) > 0 else { throw .wouldBlock }
         guard let accepted = sockets.allocate(sendBufferSize: sockets.entries[index].sendBufferSize) else {
             throw .noResources
         }
@@ -45,7 +45,7 @@ extension SocketContext {
             sockets.release(accepted.index)
             throw .wouldBlock
         }
-        sockets.entries[index].acceptQueueSeen = engine.tcp.listeners[listener.index].acceptCount
+        sockets.entries[index].acceptQueueSeen = engine.acceptQueueLength(listener)
         adopt(connection, into: accepted.index)
         return accepted
     }
@@ -133,9 +133,14 @@ extension SocketContext {
     }
 
     func sendRoom(_ index: Int, _ connection: ConnectionID) -> Int {
-        guard let block = engine.tcp.connections.block(connection) else { return 0 }
-        let buffered = block.pointee.send.capacity - block.pointee.send.free
-        return max(0, min(block.pointee.send.free, sockets.entries[index].sendBufferSize - buffered))
+        guard let status = engine.status(of: connection) else { return 0 }
+        return sendRoom(index, status)
+    }
+
+    /// Room in the send buffer within the socket's own SO_SNDBUF, which may be
+    /// smaller than the engine's buffer.
+    func sendRoom(_ index: Int, _ status: ConnectionStatus) -> Int {
+        max(0, min(status.writableBytes, sockets.entries[index].sendBufferSize - status.bufferedBytes))
     }
 
     /// Closes one or both directions without giving up the socket.
@@ -223,7 +228,7 @@ extension SocketContext {
     public func options(of socket: Socket) throws(SocketError) -> SocketOptions {
         let index = try entry(socket)
         return SocketOptions(sendBufferSize: sockets.entries[index].sendBufferSize,
-                             receiveBufferSize: engine.tcp.configuration.receiveBufferSize)
+                             receiveBufferSize: engine.tcpConfiguration.receiveBufferSize)
     }
 
     /// setsockopt: `.invalidArgument` for values the stack cannot honour (see
@@ -231,8 +236,8 @@ extension SocketContext {
     public mutating func setOptions(_ socket: Socket, _ options: SocketOptions) throws(SocketError) {
         let index = try entry(socket)
         guard options.nonBlocking, options.noDelay,
-              options.receiveBufferSize == engine.tcp.configuration.receiveBufferSize,
-              (1...engine.tcp.configuration.sendBufferSize).contains(options.sendBufferSize) else {
+              options.receiveBufferSize == engine.tcpConfiguration.receiveBufferSize,
+              (1...engine.tcpConfiguration.sendBufferSize).contains(options.sendBufferSize) else {
             throw .invalidArgument
         }
         sockets.entries[index].sendBufferSize = options.sendBufferSize

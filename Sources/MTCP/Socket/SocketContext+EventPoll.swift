@@ -49,7 +49,7 @@ extension SocketContext {
         sockets.entries[index].data = data
         sockets.entries[index].armed = true
         if case .listener(let listener) = sockets.entries[index].kind {
-            sockets.entries[index].acceptQueueSeen = engine.tcp.listeners[listener.index].acceptCount
+            sockets.entries[index].acceptQueueSeen = engine.acceptQueueLength(listener)
         }
         // A condition that already holds is reported, in both modes (as on Linux).
         if !reportable(index).isEmpty { polls.enqueue(Int32(index), in: sockets.entries) }
@@ -124,18 +124,18 @@ extension SocketContext {
         case .unconnected:
             return [.output, .hangUp]  // as Linux reports an unconnected TCP socket
         case .listener(let listener):
-            return engine.tcp.listeners[listener.index].acceptable ? .input : []
+            return engine.acceptQueueLength(listener) > 0 ? .input : []
         case .connection(let connection):
-            guard let block = engine.tcp.connections.block(connection) else { return [.error, .hangUp] }
-            if block.pointee.error != nil { return [.input, .output, .error, .hangUp, .peerHangUp] }
-            if block.pointee.state == .closed { return [.input, .hangUp, .peerHangUp] }
+            guard let status = engine.status(of: connection) else { return [.error, .hangUp] }
+            if status.error != nil { return [.input, .output, .error, .hangUp, .peerHangUp] }
+            if status.state == .closed { return [.input, .hangUp, .peerHangUp] }
             var ready: EventPollEvents = []
-            if block.pointee.receive.readable > 0 || block.pointee.finReceived || sockets.entries[index].readShutDown {
+            if status.readableBytes > 0 || status.peerClosed || sockets.entries[index].readShutDown {
                 ready.insert(.input)
             }
-            if block.pointee.finReceived { ready.insert(.peerHangUp) }
-            if block.pointee.finReceived && block.pointee.finQueued { ready.insert(.hangUp) }
-            if block.pointee.state.isSynchronized, !block.pointee.finQueued, sendRoom(index, connection) > 0 {
+            if status.peerClosed { ready.insert(.peerHangUp) }
+            if status.peerClosed && status.closedForWriting { ready.insert(.hangUp) }
+            if status.state.isSynchronized, !status.closedForWriting, sendRoom(index, status) > 0 {
                 ready.insert(.output)
             }
             return ready

@@ -23,7 +23,7 @@ public struct SocketContext<Device: PacketDevice>: ~Copyable {
     /// - Parameter maxSockets: the socket table's size; by default the engine's
     ///   connection capacity plus room for listeners and sockets not yet connected.
     public init(engine: consuming Engine<Device>, maxSockets: Int? = nil, now: Instant = .zero) {
-        let connections = engine.tcp.connections.capacity
+        let connections = engine.connectionCapacity
         self.engine = engine
         self.now = now
         sockets = SocketTable(capacity: maxSockets ?? connections + 64)
@@ -48,7 +48,7 @@ public struct SocketContext<Device: PacketDevice>: ~Copyable {
         }
         for index in listeners {
             guard case .listener(let listener) = sockets.entries[Int(index)].kind else { continue }
-            let waiting = engine.tcp.listeners[listener.index].acceptCount
+            let waiting = engine.acceptQueueLength(listener)
             if waiting > sockets.entries[Int(index)].acceptQueueSeen { signal(index) }
             sockets.entries[Int(index)].acceptQueueSeen = waiting
         }

@@ -1,14 +1,20 @@
-/// All control blocks of one engine, allocated at start-up from `max_concurrency`
+/// All connections of one engine, allocated at start-up from `max_concurrency`
 /// (mTCP's per-core TCB pool): taking and returning one is O(1) and never
 /// allocates, and an empty pool is an answer (nil), not a crash.
+///
+/// The pool hands out pointers into its storage so that the engine can run a
+/// connection's `mutating` methods in place, with no copy of the large struct;
+/// nothing else in the stack holds such a pointer beyond one engine call.
 struct ConnectionPool: ~Copyable {
-    private let blocks: UnsafeMutableBufferPointer<ControlBlock>
+    private let blocks: UnsafeMutableBufferPointer<TCPConnection>
     private let freeSlots: UnsafeMutableBufferPointer<Int32>
     private var freeCount: Int
 
     init(capacity: Int) {
         blocks = .allocate(capacity: capacity)
-        blocks.initialize(repeating: ControlBlock())
+        for slot in 0..<capacity {
+            (blocks.baseAddress.unsafelyUnwrapped + slot).initialize(to: TCPConnection(slot: Int32(slot)))
+        }
         freeSlots = .allocate(capacity: capacity)
         // Lowest index on top: early connections get low, cache-friendly slots.
         for slot in 0..<capacity { freeSlots[slot] = Int32(capacity - 1 - slot) }
@@ -26,7 +32,7 @@ struct ConnectionPool: ~Copyable {
 
     /// A fresh control block, or nil when all are in use.
     @inline(__always)
-    mutating func allocate() -> (ConnectionID, UnsafeMutablePointer<ControlBlock>)? {
+    mutating func allocate() -> (ConnectionID, UnsafeMutablePointer<TCPConnection>)? {
         guard freeCount > 0 else { return nil }
         freeCount -= 1
         let index = freeSlots[freeCount]
@@ -40,14 +46,14 @@ struct ConnectionPool: ~Copyable {
     mutating func release(_ index: Int32) {
         let block = blocks.baseAddress.unsafelyUnwrapped + Int(index)
         precondition(block.pointee.inUse, "control block released twice")
-        block.pointee = ControlBlock(generation: block.pointee.generation &+ 1)
+        block.pointee = TCPConnection(generation: block.pointee.generation &+ 1, slot: index)
         freeSlots[freeCount] = index
         freeCount += 1
     }
 
     /// The block of a live handle, nil for a stale or bogus one.
     @inline(__always)
-    func block(_ id: ConnectionID) -> UnsafeMutablePointer<ControlBlock>? {
+    func block(_ id: ConnectionID) -> UnsafeMutablePointer<TCPConnection>? {
         guard id.index >= 0, Int(id.index) < blocks.count else { return nil }
         let block = blocks.baseAddress.unsafelyUnwrapped + Int(id.index)
         guard block.pointee.inUse, block.pointee.generation == id.generation else { return nil }
@@ -57,7 +63,7 @@ struct ConnectionPool: ~Copyable {
     /// The block in slot `index`, whatever its state (for timers and the flow table,
     /// which hold indices of live connections only).
     @inline(__always)
-    func block(at index: Int32) -> UnsafeMutablePointer<ControlBlock> {
+    func block(at index: Int32) -> UnsafeMutablePointer<TCPConnection> {
         blocks.baseAddress.unsafelyUnwrapped + Int(index)
     }
 
@@ -68,7 +74,7 @@ struct ConnectionPool: ~Copyable {
 /// Checks whether a handle still names a live connection, by reading the pool's
 /// storage directly.
 struct ConnectionLookup {
-    let blocks: UnsafeBufferPointer<ControlBlock>
+    let blocks: UnsafeBufferPointer<TCPConnection>
 
     @inline(__always)
     func isLive(_ id: ConnectionID) -> Bool {

@@ -19,17 +19,19 @@ extension Engine {
         // a listener is rare).
         if tcp.listeners[listener.index].halfOpen > 0 {
             for index in 0..<Int32(tcp.connections.capacity) {
-                let block = tcp.connections.block(at: index)
-                guard block.pointee.inUse, block.pointee.state == .synReceived,
-                      block.pointee.listener == Int32(listener.index) else { continue }
-                abort(ConnectionID(index: index, generation: block.pointee.generation), block, sendReset: true,
-                      error: nil, now: now)
+                let connection = tcp.connections.block(at: index)
+                guard connection.pointee.inUse, connection.pointee.state == .synReceived,
+                      connection.pointee.listener == Int32(listener.index) else { continue }
+                connection.pointee.abort(sendReset: true, error: nil, now: now, &self)
+                settle(connection)
             }
         }
         var waiting: [ConnectionID] = []
         tcp.listeners.remove(listener.index, &waiting)
         for id in waiting {
-            if let block = tcp.connections.block(id) { abort(id, block, sendReset: true, error: nil, now: now) }
+            guard let connection = tcp.connections.block(id) else { continue }
+            connection.pointee.abort(sendReset: true, error: nil, now: now, &self)
+            settle(connection)
         }
     }
 
@@ -39,12 +41,13 @@ extension Engine {
         guard tcp.listeners.isActive(listener.index) else { return nil }
         while let id = tcp.listeners.popAcceptable(listener.index) {
             // Skip connections that were reset while they waited.
-            guard let block = tcp.connections.block(id) else { continue }
-            block.pointee.listener = -1
-            block.pointee.ownedByApplication = true
-            let events = block.pointee.pendingEvents.union(.writable)
-            block.pointee.pendingEvents = []
-            postEvents(id, block, events)
+            guard let connection = tcp.connections.block(id) else { continue }
+            connection.pointee.listener = -1
+            connection.pointee.ownedByApplication = true
+            let events = connection.pointee.pendingEvents.union(.writable)
+            connection.pointee.pendingEvents = []
+            connection.pointee.postEvents(events)
+            settle(connection)
             return id
         }
         return nil
@@ -58,16 +61,14 @@ extension Engine {
             throw .invalidArgument
         }
         let tuple = try chooseLocalPort(remote: address, port: port, requested: localPort)
-        guard let (id, block) = openConnection(tuple: tuple, now: now) else {
+        guard let connection = openConnection(tuple: tuple, now: now) else {
             tcp.statistics.refusedNoResources &+= 1
             throw .noResources
         }
         tcp.statistics.activeOpens &+= 1
-        block.pointee.state = .synSent
-        block.pointee.ownedByApplication = true
-        queueControl(id, block, .syn)
-        armRetransmission(id.index, block, now: now)
-        return id
+        connection.pointee.connect(now: now)
+        settle(connection)
+        return connection.pointee.id
     }
 
     /// A free 4-tuple: the requested local port, or the next ephemeral port
@@ -89,57 +90,38 @@ extension Engine {
         throw .addressInUse
     }
 
+    /// The connection behind a handle the application holds; nil for a stale,
+    /// bogus or closed one.
+    @inline(__always)
+    private func owned(_ id: ConnectionID) -> UnsafeMutablePointer<TCPConnection>? {
+        guard let connection = tcp.connections.block(id), connection.pointee.ownedByApplication else { return nil }
+        return connection
+    }
+
     /// Copies received bytes into `buffer`. Returns 0 at end of stream (the peer
     /// closed and everything was read); throws `.wouldBlock` when nothing is there yet.
     public mutating func read(_ id: ConnectionID, into buffer: UnsafeMutableRawBufferPointer,
                               now: Instant) throws(SocketError) -> Int {
-        guard let block = tcp.connections.block(id), block.pointee.ownedByApplication else { throw .invalidHandle }
-        let count = block.pointee.receive.read(into: buffer)
-        if count > 0 {
-            openWindowAfterRead(id, block)
-            return count
-        }
-        if block.pointee.finReceived { return 0 }
-        if let error = block.pointee.error { throw error }
-        if block.pointee.state == .closed { return 0 }
-        throw .wouldBlock
-    }
-
-    /// After a read frees buffer space: tell the peer if the window grew enough
-    /// to matter (RFC 9293 §3.8.6.2.2), instead of waiting for its next segment.
-    private mutating func openWindowAfterRead(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>) {
-        guard block.pointee.state.acceptsData else { return }
-        let candidate = block.pointee.receiveNext + block.pointee.receive.window
-        let step = min(block.pointee.receive.capacity / 2, block.pointee.sendMSS)
-        if candidate - block.pointee.advertisedWindowEdge >= step { queueAck(id, block) }
+        guard let connection = owned(id) else { throw .invalidHandle }
+        defer { settle(connection) }
+        return try connection.pointee.read(into: buffer)
     }
 
     /// Copies as much of `bytes` into the send buffer as fits and returns how
     /// much; throws `.wouldBlock` when the buffer is full.
     public mutating func write(_ id: ConnectionID, _ bytes: UnsafeRawBufferPointer) throws(SocketError) -> Int {
-        guard let block = tcp.connections.block(id), block.pointee.ownedByApplication else { throw .invalidHandle }
-        if let error = block.pointee.error { throw error }
-        switch block.pointee.state {
-        case .established, .closeWait, .synSent, .synReceived:
-            break
-        default:
-            throw block.pointee.finQueued ? .closedForWriting : .notConnected
-        }
-        guard !block.pointee.finQueued else { throw .closedForWriting }
-        let written = block.pointee.send.append(bytes)
-        guard written > 0 || bytes.isEmpty else { throw .wouldBlock }
-        if block.pointee.state.isSynchronized { queueData(id, block) }
-        return written
+        guard let connection = owned(id) else { throw .invalidHandle }
+        defer { settle(connection) }
+        return try connection.pointee.write(bytes, shortFlowThreshold: tcp.configuration.shortFlowThreshold)
     }
 
     /// Drops the bytes waiting to be read as if the application had read them,
     /// and opens the window (a socket whose read direction is shut down, so
     /// that its peer is not stalled by a reader that never reads).
     public mutating func discardReceived(_ id: ConnectionID) {
-        guard let block = tcp.connections.block(id), block.pointee.ownedByApplication,
-              block.pointee.receive.readable > 0 else { return }
-        block.pointee.receive.consume(block.pointee.receive.readable)
-        openWindowAfterRead(id, block)
+        guard let connection = owned(id) else { return }
+        connection.pointee.discardReceived()
+        settle(connection)
     }
 
     /// Room left in the send buffer.
@@ -154,69 +136,50 @@ extension Engine {
 
     /// Closes our direction: a FIN follows the data already written (half-close).
     public mutating func shutdownWrite(_ id: ConnectionID) throws(SocketError) {
-        guard let block = tcp.connections.block(id), block.pointee.ownedByApplication else { throw .invalidHandle }
-        queueFIN(id, block)
-    }
-
-    private mutating func queueFIN(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>) {
-        guard !block.pointee.finQueued else { return }
-        switch block.pointee.state {
-        case .established, .synReceived:
-            block.pointee.state = .finWait1
-        case .closeWait:
-            block.pointee.state = .lastAck
-        case .synSent:
-            // Remembered: the FIN follows the data once the handshake completes.
-            block.pointee.finQueued = true
-            return
-        default:
-            return
-        }
-        block.pointee.finQueued = true
-        queueData(id, block)
+        guard let connection = owned(id) else { throw .invalidHandle }
+        connection.pointee.queueFIN(shortFlowThreshold: tcp.configuration.shortFlowThreshold)
+        settle(connection)
     }
 
     /// Gives the handle back. Data already written is still delivered, then the
     /// connection closes (FIN); unread received data makes it a reset instead
     /// (RFC 2525 §2.17), as on Linux. The handle is invalid afterwards.
     public mutating func close(_ id: ConnectionID, now: Instant) {
-        guard let block = tcp.connections.block(id), block.pointee.ownedByApplication else { return }
-        block.pointee.ownedByApplication = false
-        block.pointee.pendingEvents = []
-        switch block.pointee.state {
-        case .closed:
-            release(id.index, block)
-        case .synSent:
-            abort(id, block, sendReset: false, error: nil, now: now)
-        default:
-            if block.pointee.receive.readable > 0 {
-                abort(id, block, sendReset: true, error: nil, now: now)
-            } else {
-                queueFIN(id, block)
-            }
-        }
+        guard let connection = owned(id) else { return }
+        connection.pointee.close(now: now, &self)
+        settle(connection)
     }
 
     /// Resets the connection at once and gives the handle back (SO_LINGER 0).
     public mutating func abort(_ id: ConnectionID, now: Instant) {
-        guard let block = tcp.connections.block(id), block.pointee.ownedByApplication else { return }
-        block.pointee.ownedByApplication = false
-        if block.pointee.state == .closed { return release(id.index, block) }
-        abort(id, block, sendReset: block.pointee.state != .synSent, error: nil, now: now)
+        guard let connection = owned(id) else { return }
+        connection.pointee.abortByApplication(now: now, &self)
+        settle(connection)
     }
 
     /// The next connection with events since the last call, nil when the batch
     /// is done. Events are cleared as they are returned.
     public mutating func nextEvent() -> (ConnectionID, ConnectionEvents)? {
         while let id = tcp.pop(from: .events) {
-            guard let block = tcp.connections.block(id), block.pointee.inEventList else { continue }
-            block.pointee.inEventList = false
-            let events = block.pointee.pendingEvents
-            block.pointee.pendingEvents = []
+            guard let connection = tcp.connections.block(id), connection.pointee.inEventList else { continue }
+            connection.pointee.inEventList = false
+            let events = connection.pointee.pendingEvents
+            connection.pointee.pendingEvents = []
             if !events.isEmpty { return (id, events) }
         }
         return nil
     }
+
+    /// What holds for a connection now (for readiness); nil for a stale handle.
+    public func status(of id: ConnectionID) -> ConnectionStatus? { tcp.connections.block(id)?.pointee.status }
+
+    /// Connections of `listener` waiting for `accept`.
+    public func acceptQueueLength(_ listener: ListenerID) -> Int {
+        tcp.listeners.isActive(listener.index) ? tcp.listeners[listener.index].acceptCount : 0
+    }
+
+    /// Whether a listener holds `port`.
+    public func isListening(onPort port: UInt16) -> Bool { tcp.listeners.find(port: port) != nil }
 
     /// The state of a connection (for diagnostics and tests); nil for a stale handle.
     public func state(of id: ConnectionID) -> TCPState? { tcp.connections.block(id)?.pointee.state }

@@ -1,62 +1,51 @@
-/// How connections end: TIME-WAIT, orderly close, abort; and giving their
-/// resources back to the per-core pools.
+/// What the engine does after each call on a connection: the work it asked for
+/// (`ConnectionRequests`) on the output and event lists, the timer wheel, the
+/// flow table and the pools.
 extension Engine {
-    mutating func enterTimeWait(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>, now: Instant) {
-        block.pointee.state = .timeWait
-        let wait = tcp.configuration.timeWait
-        guard wait > .zero else { return finishClose(id, block, now: now) }
-        cancelTimers(id.index)
-        tcp.timers.schedule(TCPTimer.retransmission.node(id.index), at: now + wait)
-    }
-
-    /// The orderly end of a connection (LAST-ACK acknowledged, TIME-WAIT over).
-    mutating func finishClose(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>, now: Instant) {
-        tcp.statistics.closed &+= 1
-        // The ACK of the peer's FIN must not die with the connection (TIME-WAIT of 0).
-        if block.pointee.ackPending {
-            sendPureAck(block, now: now)
+    /// Carries out and clears the requests a connection left during one call.
+    @inline(__always)
+    mutating func settle(_ connection: UnsafeMutablePointer<TCPConnection>) {
+        let requests = connection.pointee.requests
+        guard !requests.isEmpty else { return }
+        connection.pointee.requests = []
+        followDeadlines(of: connection, requests)
+        if requests.contains(.ended) { leaveFlowTable(connection, requests) }
+        if !requests.isDisjoint(with: [.ended, .handleReturned]), !connection.pointee.ownedByApplication {
+            // Entries it left on the lists are skipped as stale once the slot is reused.
+            return release(connection)
         }
-        end(id, block, error: nil)
-    }
-
-    /// Ends a connection at once, optionally telling the peer with a RST.
-    /// `error` is what the application is told, if it holds the connection.
-    mutating func abort(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>, sendReset: Bool,
-                        error: SocketError?, now: Instant) {
-        if sendReset {
-            tcp.statistics.resetsSent &+= 1
-            emitSegment(tuple: block.pointee.tuple, sequence: block.pointee.sendNext,
-                        acknowledgment: block.pointee.receiveNext, flags: [.rst, .ack], window: 0,
-                        options: TCPOptions(), now: now)
+        let id = connection.pointee.id
+        if requests.contains(.control) && !connection.pointee.inControlList {
+            connection.pointee.inControlList = tcp.push(id, to: .control)
         }
-        end(id, block, error: error)
-    }
-
-    /// Takes the connection out of the flow table and the timer wheel. An
-    /// application that holds the handle is told (HUP or ERR) and keeps the block,
-    /// with any unread data, until it closes the handle; otherwise the block and
-    /// its buffers go back to the pools now.
-    private mutating func end(_ id: ConnectionID, _ block: UnsafeMutablePointer<ControlBlock>, error: SocketError?) {
-        if block.pointee.state == .synReceived, block.pointee.listener >= 0,
-           tcp.listeners.isActive(Int(block.pointee.listener)) {
-            tcp.listeners[Int(block.pointee.listener)].halfOpen -= 1
+        if requests.contains(.ack) && !connection.pointee.inAckList {
+            connection.pointee.inAckList = tcp.push(id, to: .ack)
         }
-        _ = tcp.flows.remove(block.pointee.tuple)
-        cancelTimers(id.index)
-        block.pointee.state = .closed
-        guard block.pointee.ownedByApplication else { return release(id.index, block) }
-        block.pointee.error = error
-        postEvents(id, block, error == nil ? .closed : .error)
+        if !requests.isDisjoint(with: [.shortData, .bulkData]) && !connection.pointee.inDataList {
+            connection.pointee.inDataList = tcp.push(id, to: requests.contains(.shortData) ? .shortData : .bulkData)
+        }
+        if requests.contains(.events) && !connection.pointee.inEventList {
+            connection.pointee.inEventList = tcp.push(id, to: .events)
+        }
     }
 
-    private mutating func cancelTimers(_ index: Int32) {
-        for timer in TCPTimer.allCases { tcp.timers.cancel(timer.node(index)) }
+    /// An ended connection leaves the flow table (its tuple may be used again at
+    /// once) and, if it was half-open, its listener's SYN queue.
+    private mutating func leaveFlowTable(_ connection: UnsafeMutablePointer<TCPConnection>,
+                                         _ requests: ConnectionRequests) {
+        let listener = Int(connection.pointee.listener)
+        if requests.contains(.endedHalfOpen), tcp.listeners.isActive(listener) {
+            tcp.listeners[listener].halfOpen -= 1
+        }
+        _ = tcp.flows.remove(connection.pointee.tuple)
     }
 
-    /// Returns the block and its buffers to the pools; handles to it go stale.
-    mutating func release(_ index: Int32, _ block: UnsafeMutablePointer<ControlBlock>) {
-        if block.pointee.send.storage.baseAddress != nil { tcp.sendChunks.give(block.pointee.send.storage) }
-        if block.pointee.receive.storage.baseAddress != nil { tcp.receiveChunks.give(block.pointee.receive.storage) }
-        tcp.connections.release(index)
+    /// Returns the connection and its buffers to the pools; handles to it go stale.
+    private mutating func release(_ connection: UnsafeMutablePointer<TCPConnection>) {
+        if connection.pointee.send.storage.baseAddress != nil { tcp.sendChunks.give(connection.pointee.send.storage) }
+        if connection.pointee.receive.storage.baseAddress != nil {
+            tcp.receiveChunks.give(connection.pointee.receive.storage)
+        }
+        tcp.connections.release(connection.pointee.slot)
     }
 }

@@ -206,7 +206,7 @@ import Testing
         #expect(Self.smoothedRTT(peer, connection) != before, "the partial ACK's 20 ms sample was taken")
     }
 
-    static func block(_ peer: borrowing RawTCPPeer, _ connection: ConnectionID) -> ControlBlock? {
+    static func block(_ peer: borrowing RawTCPPeer, _ connection: ConnectionID) -> TCPConnection? {
         peer.engine.tcp.connections.block(connection)?.pointee
     }
 

@@ -1,11 +1,21 @@
-/// The transmission control block of one connection (RFC 9293 §3.3.1): its state,
-/// sequence spaces, buffers, timers' bookkeeping and list memberships.
+/// One TCP connection: its transmission control block (RFC 9293 §3.3.1) and,
+/// in the `TCPConnection+*` files, the state machine that runs on it.
 ///
-/// Control blocks live in the engine's `ConnectionPool`, allocated once; the TCP
-/// code reaches them through pointers, so no reference counting and no copy of
-/// this (large) struct happens per segment.
-struct ControlBlock {
+/// The connection decides; the engine carries out. Its methods take a parsed
+/// segment (or a timer, or an application call) and the time, send segments
+/// through the `TCPConnectionEnvironment` they are given, and note in `requests`
+/// what the engine must do afterwards (output and event lists, timer wheel,
+/// freeing the slot). So the state machine runs, and is tested, without an
+/// engine, a device or frames.
+///
+/// Connections live in the engine's `ConnectionPool`, allocated once; the engine
+/// calls their `mutating` methods in place, so no reference counting and no copy
+/// of this (large) struct happens per segment.
+struct TCPConnection {
     var generation: UInt32 = 0
+    /// The pool slot, fixed for the life of the pool: it names the connection's
+    /// timer-wheel nodes and, with `generation`, its handle.
+    var slot: Int32 = 0
     /// The slot holds a connection (any state, CLOSED included until released).
     var inUse = false
     var state: TCPState = .closed
@@ -99,7 +109,15 @@ struct ControlBlock {
     /// Keep-alive probes sent since then.
     var keepAliveProbes = 0
 
-    // MARK: events and output lists
+    // MARK: what the engine must do
+    /// Work for the engine, collected during one call and taken by it afterwards.
+    var requests: ConnectionRequests = []
+    /// When each timer is due (nil: not running). The engine mirrors them in its
+    /// timer wheel; the connection owns them, so its rules ("start the timer if it
+    /// is not running") need no engine.
+    var deadlines = ConnectionDeadlines()
+
+    // MARK: events and output lists (membership is the engine's bookkeeping)
     var pendingEvents: ConnectionEvents = []
     var inEventList = false
     var inControlList = false
@@ -107,6 +125,9 @@ struct ControlBlock {
     var inDataList = false
     /// Control segment to send from the control list.
     var controlToSend: TCPFlags = []
+
+    /// The application's handle of this connection.
+    @inline(__always) var id: ConnectionID { ConnectionID(index: slot, generation: generation) }
 
     @inline(__always) var inFastRecovery: Bool {
         if case .fast = recovery { return true }

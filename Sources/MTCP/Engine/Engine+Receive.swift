@@ -1,0 +1,20 @@
+/// The path of a received frame up the layers: Ethernet, then ARP or IPv4,
+/// then ICMP or TCP. The engine, above them all, does the demultiplexing, so the
+/// network layer never calls up into TCP; TCP calls down into it to send.
+extension Engine {
+    @inline(__always)
+    mutating func receive(_ buffer: PacketBuffer, now: Instant) {
+        guard let frame = receiveEthernet(buffer) else { return }
+        switch frame.etherType {
+        case .ipv4:
+            guard let packet = receiveIPv4(buffer, frame) else { return }
+            switch packet.protocol {
+            case .tcp: receiveTCP(buffer, packet, now: now)
+            case .icmp: receiveICMP(buffer, frame, packet, now: now)
+            default: drop(buffer, .ipv4UnsupportedProtocol)
+            }
+        case .arp: receiveARP(buffer, frame, now: now)
+        default: drop(buffer, .unsupportedEtherType)
+        }
+    }
+}

@@ -1,0 +1,83 @@
+/// The application's calls on a connection it holds: read, write, half-close,
+/// close and abort. Plain function calls, no system calls (the engine checks
+/// the handle first).
+extension TCPConnection {
+    /// Copies received bytes into `buffer`. Returns 0 at end of stream (the peer
+    /// closed and everything was read); throws `.wouldBlock` when nothing is there yet.
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws(SocketError) -> Int {
+        let count = receive.read(into: buffer)
+        if count > 0 {
+            openWindowAfterRead()
+            return count
+        }
+        if finReceived { return 0 }
+        if let error { throw error }
+        if state == .closed { return 0 }
+        throw .wouldBlock
+    }
+
+    /// Drops the bytes waiting to be read as if the application had read them,
+    /// and opens the window (a socket whose read direction is shut down, so
+    /// that its peer is not stalled by a reader that never reads).
+    mutating func discardReceived() {
+        guard receive.readable > 0 else { return }
+        receive.consume(receive.readable)
+        openWindowAfterRead()
+    }
+
+    /// After a read frees buffer space: tell the peer if the window grew enough
+    /// to matter (RFC 9293 §3.8.6.2.2), instead of waiting for its next segment.
+    private mutating func openWindowAfterRead() {
+        guard state.acceptsData else { return }
+        if receiveNext + receive.window - advertisedWindowEdge >= windowUpdateStep { queueAck() }
+    }
+
+    /// Copies as much of `bytes` into the send buffer as fits and returns how
+    /// much; throws `.wouldBlock` when the buffer is full.
+    mutating func write(_ bytes: UnsafeRawBufferPointer, shortFlowThreshold: Int) throws(SocketError) -> Int {
+        if let error { throw error }
+        switch state {
+        case .established, .closeWait, .synSent, .synReceived:
+            break
+        default:
+            throw finQueued ? .closedForWriting : .notConnected
+        }
+        guard !finQueued else { throw .closedForWriting }
+        let written = send.append(bytes)
+        guard written > 0 || bytes.isEmpty else { throw .wouldBlock }
+        if state.isSynchronized { queueData(shortFlowThreshold: shortFlowThreshold) }
+        return written
+    }
+
+    /// The application gives its handle back. Data already written is still
+    /// delivered, then the connection closes (FIN); unread received data makes it
+    /// a reset instead (RFC 2525 §2.17), as on Linux.
+    mutating func close<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) {
+        ownedByApplication = false
+        pendingEvents = []
+        switch state {
+        case .closed:
+            requests.insert(.handleReturned)
+        case .synSent:
+            abort(sendReset: false, error: nil, now: now, &environment)
+        default:
+            if receive.readable > 0 {
+                abort(sendReset: true, error: nil, now: now, &environment)
+            } else {
+                queueFIN(shortFlowThreshold: environment.tcpConfiguration.shortFlowThreshold)
+            }
+        }
+    }
+
+    /// Resets the connection at once and gives the handle back (SO_LINGER 0).
+    mutating func abortByApplication<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) {
+        ownedByApplication = false
+        guard state != .closed else {
+            requests.insert(.handleReturned)
+            return
+        }
+        abort(sendReset: state != .synSent, error: nil, now: now, &environment)
+    }
+}

@@ -1,0 +1,246 @@
+/// A connection's input: RFC 9293 §3.10.7.4 "SEGMENT ARRIVES" in the
+/// synchronized states, with the mitigations of RFC 5961 (challenge ACKs) and
+/// PAWS (RFC 7323). SYN-SENT is in `TCPConnection+Open`.
+extension TCPConnection {
+    /// Processes one segment for this connection at time `now`.
+    mutating func process<Environment: TCPConnectionEnvironment & ~Copyable>(
+        _ segment: IncomingSegment, now: Instant, _ environment: inout Environment) {
+        lastActivity = now
+        keepAliveProbes = 0
+        switch state {
+        case .synSent:
+            return processSYNSent(segment, now: now, &environment)
+        case .closed:
+            // Ended, kept only until the application closes its handle.
+            if !segment.flags.contains(.rst) { sendReset(replyingTo: segment, now: now, &environment) }
+            return
+        default:
+            break
+        }
+        let flags = segment.flags
+
+        // PAWS (RFC 7323 §5.3): a segment with an old timestamp is a duplicate
+        // from a previous incarnation of the sequence space.
+        if timestampsEnabled, !flags.contains(.rst), let timestamp = segment.options.timestamp,
+           Int32(bitPattern: timestamp.value &- timestampRecent) < 0 {
+            environment.connectionStatistics.pawsRejected &+= 1
+            return queueAck()
+        }
+
+        // A retransmitted SYN while we are in SYN-RECEIVED: our SYN-ACK was lost, so
+        // send it again (the SYN lies before RCV.NXT and would fail the check below).
+        if state == .synReceived, flags.contains(.syn), !flags.contains(.ack),
+           segment.sequence == initialReceiveSequence {
+            return queueControl([.syn, .ack])
+        }
+
+        guard isAcceptable(segment) else {
+            environment.connectionStatistics.outOfWindow &+= 1
+            guard !flags.contains(.rst) else { return }
+            // RFC 9293 §3.10.7.4: with our window closed, data cannot be taken but
+            // the ACK field must still be (else acknowledged data is resent), also
+            // from a peer whose SND.NXT is past RCV.NXT (its last segment was cut
+            // by the window). For SND.WL1 such a segment counts as at RCV.NXT: a
+            // sequence number we never accepted must not become SND.WL1, or the
+            // peer's later window updates at RCV.NXT are all ignored.
+            if advertisedWindowEdge <= receiveNext, flags.contains(.ack), !flags.contains(.syn),
+               state != .synReceived {
+                var clamped = segment
+                if clamped.sequence > receiveNext { clamped.sequence = receiveNext }
+                guard processAcknowledgment(clamped, now: now, &environment) else { return }
+            }
+            queueAck()
+            return
+        }
+
+        if flags.contains(.rst) { return receiveReset(segment, now: now, &environment) }
+
+        // RFC 5961 §4: any other SYN in a synchronized state gets a challenge ACK.
+        if flags.contains(.syn) { return sendChallengeAck(&environment) }
+
+        guard flags.contains(.ack) else { return }
+        guard processAcknowledgment(segment, now: now, &environment) else { return }
+        if timestampsEnabled, let timestamp = segment.options.timestamp, segment.sequence <= lastAcknowledgmentSent {
+            timestampRecent = timestamp.value
+        }
+        processPayloadAndFIN(segment, now: now, &environment)
+    }
+
+    /// RFC 9293 §3.10.7.4, first check: does the segment overlap the receive window?
+    @inline(__always)
+    func isAcceptable(_ segment: IncomingSegment) -> Bool {
+        let next = receiveNext
+        let window = max(0, advertisedWindowEdge - next)
+        let length = segment.length
+        let first = segment.sequence
+        if window == 0 {
+            // A closed window still takes ACKs, RSTs and probes at exactly RCV.NXT.
+            return first == next
+        }
+        let edge = next + window
+        if length == 0 { return first >= next && first < edge }
+        let last = first + (length - 1)
+        return (first >= next && first < edge) || (last >= next && last < edge)
+    }
+
+    /// RFC 5961 §3.2: only a reset at exactly RCV.NXT is obeyed; one elsewhere in
+    /// the window gets a challenge ACK, so a blind attacker must guess exactly.
+    private mutating func receiveReset<Environment: TCPConnectionEnvironment & ~Copyable>(
+        _ segment: IncomingSegment, now: Instant, _ environment: inout Environment) {
+        guard segment.sequence == receiveNext else { return sendChallengeAck(&environment) }
+        environment.connectionStatistics.resetsReceived &+= 1
+        switch state {
+        case .synReceived where listener >= 0, .closing, .lastAck, .timeWait:
+            // A passive open reset by the peer is quietly forgotten (RFC 9293
+            // §3.10.7.4); so is a connection the application already closed.
+            abort(sendReset: false, error: nil, now: now, &environment)
+        default:
+            abort(sendReset: false, error: .connectionReset, now: now, &environment)
+        }
+    }
+
+    private mutating func sendChallengeAck<Environment: TCPConnectionEnvironment & ~Copyable>(
+        _ environment: inout Environment) {
+        environment.connectionStatistics.challengeAcksSent &+= 1
+        queueAck()
+    }
+
+    /// A reset answering a segment this connection cannot take (RFC 9293 §3.10.7).
+    mutating func sendReset<Environment: TCPConnectionEnvironment & ~Copyable>(
+        replyingTo segment: IncomingSegment, now: Instant, _ environment: inout Environment) {
+        environment.connectionStatistics.resetsSent &+= 1
+        _ = environment.transmit(.reset(replyingTo: segment, tuple: tuple), now: now)
+    }
+
+    /// The ACK field (RFC 9293 §3.10.7.4, fifth check). Returns false when the
+    /// segment must not be processed further.
+    private mutating func processAcknowledgment<Environment: TCPConnectionEnvironment & ~Copyable>(
+        _ segment: IncomingSegment, now: Instant, _ environment: inout Environment) -> Bool {
+        let ack = segment.acknowledgment
+        if state == .synReceived {
+            guard ack > sendUnacknowledged, ack <= sendMaximum else {
+                sendReset(replyingTo: segment, now: now, &environment)
+                return false
+            }
+            completePassiveOpen(now: now, &environment)
+            guard state != .closed else { return false }
+        }
+        let unacknowledged = sendUnacknowledged
+        // RFC 5961 §5.2: an ACK for data never sent, or older than the largest
+        // window ago, is answered with an ACK and otherwise ignored.
+        if ack > sendMaximum || ack < unacknowledged - max(maximumSendWindow, 1) {
+            sendChallengeAck(&environment)
+            return false
+        }
+
+        let scaledWindow = segment.window << Int(sendWindowShift)
+        let sackedBefore = scoreboard.sackedBytes
+        if selectiveAcknowledgmentsEnabled && !segment.options.sackBlocks.isEmpty {
+            scoreboard.record(segment.options.sackBlocks, unacknowledged: max(ack, unacknowledged),
+                              maximum: sendMaximum)
+        }
+        if ack > unacknowledged {
+            acknowledge(upTo: ack, segment, now: now, &environment)
+        } else if ack == unacknowledged, segment.payload.isEmpty, !segment.flags.contains(.fin),
+                  scaledWindow == sendWindow || scoreboard.sackedBytes > sackedBefore, bytesInFlight > 0 {
+            // RFC 6675 §2: an ACK that SACKs new data counts as a duplicate even
+            // if it also updates the window.
+            duplicateAcknowledgment(now: now, &environment)
+        }
+        // Window update (SND.WL1/WL2 rule): only from a segment at least as new.
+        if sendWindowUpdateSequence < segment.sequence
+            || (sendWindowUpdateSequence == segment.sequence && sendWindowUpdateAcknowledgment <= ack) {
+            let opened = scaledWindow > sendWindow
+            sendWindow = scaledWindow
+            maximumSendWindow = max(maximumSendWindow, scaledWindow)
+            sendWindowUpdateSequence = segment.sequence
+            sendWindowUpdateAcknowledgment = ack
+            if opened && unsentBytes > 0 || finDue {
+                queueData(shortFlowThreshold: environment.tcpConfiguration.shortFlowThreshold)
+            }
+        }
+        return advanceStateOnAcknowledgment(now: now, &environment)
+    }
+
+    /// SYN-RECEIVED -> ESTABLISHED: into the listener's accept queue, or connected
+    /// for a simultaneous open.
+    private mutating func completePassiveOpen<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) {
+        state = .established
+        environment.connectionStatistics.established &+= 1
+        guard listener >= 0 else { return postEvents([.connected, .writable]) }
+        guard environment.admitToAcceptQueue(id, listener: listener) else {
+            environment.connectionStatistics.acceptQueueOverflows &+= 1
+            return abort(sendReset: true, error: nil, now: now, &environment)
+        }
+    }
+
+    /// State changes when our FIN is acknowledged. Returns false when the
+    /// connection ended here.
+    private mutating func advanceStateOnAcknowledgment<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) -> Bool {
+        guard finSent && sendUnacknowledged > finSequence else { return true }
+        switch state {
+        case .finWait1:
+            state = .finWait2
+        case .closing:
+            enterTimeWait(now: now, &environment)
+            return false
+        case .lastAck:
+            finishClose(now: now, &environment)
+            return false
+        default:
+            break
+        }
+        return true
+    }
+
+    /// Segment text and FIN (RFC 9293 §3.10.7.4, seventh and eighth checks).
+    mutating func processPayloadAndFIN<Environment: TCPConnectionEnvironment & ~Copyable>(
+        _ segment: IncomingSegment, now: Instant, _ environment: inout Environment) {
+        if !segment.payload.isEmpty {
+            guard state.acceptsData else { return queueAck() }
+            let dataStart = segment.sequence + (segment.flags.contains(.syn) ? 1 : 0)
+            let offset = dataStart - receiveNext
+            let hadHole = receive.hasOutOfOrderData
+            let refusedBefore = receive.refusedSegments
+            let inOrder = receive.write(UnsafeRawBufferPointer(segment.payload), at: offset)
+            if receive.refusedSegments != refusedBefore { environment.connectionStatistics.outOfOrderRefused &+= 1 }
+            if inOrder > 0 {
+                receiveNext = receiveNext + inOrder
+                postEvents(.readable)
+            }
+            if offset > 0 || hadHole || receive.hasOutOfOrderData {
+                // Out of order, or filling a hole: ACK at once so the sender's fast
+                // retransmit and SACK work (RFC 5681 §4.2).
+                if offset > 0 { environment.connectionStatistics.outOfOrderSegments &+= 1 }
+                queueAck()
+            } else {
+                scheduleAck(fullSized: segment.payload.count >= fullSizedPayload,
+                            configuration: environment.tcpConfiguration, now: now)
+            }
+        }
+        if segment.flags.contains(.fin) { peerFINSequence = segment.sequence + (segment.length - 1) }
+        if let fin = peerFINSequence, fin == receiveNext { receiveFIN(now: now, &environment) }
+    }
+
+    private mutating func receiveFIN<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) {
+        peerFINSequence = nil
+        finReceived = true
+        receiveNext = receiveNext + 1
+        queueAck()
+        postEvents([.readable, .peerClosed])
+        switch state {
+        case .synReceived, .established:
+            state = .closeWait
+        case .finWait1:
+            // Our FIN not yet acknowledged: both closed at once (RFC 9293 figure 13).
+            state = .closing
+        case .finWait2:
+            enterTimeWait(now: now, &environment)
+        default:
+            break
+        }
+    }
+}

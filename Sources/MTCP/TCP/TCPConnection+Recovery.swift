@@ -1,0 +1,177 @@
+/// What an ACK of new data or a duplicate ACK does to the sender: free the
+/// acknowledged bytes, sample the RTT, grow the congestion window, and repair
+/// losses (RFC 6298, 5681, 6582, 6675).
+extension TCPConnection {
+    /// New data acknowledged: free it, sample the RTT, grow the window, manage
+    /// the retransmission timer and fast recovery.
+    mutating func acknowledge<Environment: TCPConnectionEnvironment & ~Copyable>(
+        upTo ack: SequenceNumber, _ segment: IncomingSegment, now: Instant, _ environment: inout Environment) {
+        let ackedBytes = ack - sendUnacknowledged
+        let flightBefore = bytesInFlight
+        // Bytes of the send buffer covered (the SYN and FIN take sequence space only).
+        let dataEnd = sendBufferStart + send.count
+        let acknowledgedData = max(0, min(ack, dataEnd) - sendBufferStart)
+        if acknowledgedData > 0 {
+            send.acknowledge(acknowledgedData)
+            sendBufferStart = sendBufferStart + acknowledgedData
+            postEvents(.writable)
+        }
+        sendUnacknowledged = ack
+        scoreboard.acknowledge(upTo: ack)
+        if sendNext < ack { sendNext = ack }
+        retransmissions = 0
+        duplicateAcknowledgments = 0
+        lastAckAdvance = ackedBytes
+
+        // RTT: from the echoed timestamp (RFC 7323 §4.1), else Karn's one-at-a-time probe.
+        var sample: TimeSpan? = nil
+        if timestampsEnabled, let timestamp = segment.options.timestamp {
+            // The echo names the transmission measured, so retransmissions need no
+            // Karn's rule (RFC 7323 §4.1, RFC 6298 §3). After a hole the receiver
+            // echoes an older TSval (RFC 7323 §4.3): the sample is then too long,
+            // which errs on the safe side. An echo from the future (bogus, or a
+            // clock wrapped past 2^31) shows as an elapsed time beyond 60 s.
+            let echo = timestamp.echoReply
+            let elapsed = Self.timestampClock(now) &- echo
+            if echo != 0, elapsed < 60_000 { sample = .milliseconds(UInt64(elapsed)) }
+        } else {
+            sample = sampleRTT(now: now, acknowledged: ack)
+        }
+        if let sample { rtt.addSample(sample) }
+
+        switch recovery {
+        case .fast(let recover) where ack >= recover:
+            recovery = .none
+            congestion.onRecoveryExit(flightSize: bytesInFlight)
+        case .fast where !scoreboard.isEmpty:
+            // RFC 6675: cwnd stays; what the ACK freed shows in pipe.
+            retransmitHoles(now: now, &environment)
+        case .fast where selectiveAcknowledgmentsEnabled:
+            // A partial ACK that covered every SACKed block left no scoreboard: the
+            // data at SND.UNA is the next loss, but cwnd follows RFC 6675 (no
+            // NewReno deflation, which pipe never inflated).
+            retransmitOldest(now: now, &environment)
+        case .fast:
+            // Partial ACK (RFC 6582 §3.2 step 5): resend the next hole at once.
+            congestion.onPartialAck(ackedBytes: ackedBytes)
+            retransmitOldest(now: now, &environment)
+        case .afterTimeout, .none:
+            if case .afterTimeout(let recover) = recovery, ack >= recover { recovery = .none }
+            congestion.onAck(ackedBytes: ackedBytes, now: now, rtt: sample, inFlightBeforeAck: flightBefore,
+                             applicationLimited: unsentBytes == 0)
+        }
+
+        if bytesInFlight > 0 {
+            armRetransmission(now: now)
+        } else if deadlines[.retransmission] != nil {
+            setDeadline(.retransmission, nil)
+        }
+        if unsentBytes > 0 || finDue { queueData(shortFlowThreshold: environment.tcpConfiguration.shortFlowThreshold) }
+    }
+
+    /// Karn's algorithm: time one segment at a time, never a retransmitted one.
+    @discardableResult
+    mutating func sampleRTT(now: Instant, acknowledged ack: SequenceNumber) -> TimeSpan? {
+        guard rttProbeActive, ack > rttProbeSequence else { return nil }
+        rttProbeActive = false
+        return now.since(rttProbeSentAt)
+    }
+
+    /// RFC 5681 §3.2: the third duplicate ACK starts fast retransmit and recovery.
+    mutating func duplicateAcknowledgment<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) {
+        duplicateAcknowledgments += 1
+        let sack = selectiveAcknowledgmentsEnabled
+        if inFastRecovery {
+            if sack {
+                retransmitHoles(now: now, &environment)
+            } else {
+                congestion.onDuplicateAckInRecovery()
+            }
+            if unsentBytes > 0 { queueData(shortFlowThreshold: environment.tcpConfiguration.shortFlowThreshold) }
+            return
+        }
+        // Loss of SND.UNA: three duplicate ACKs, or (RFC 6675 IsLost) more than
+        // two segments SACKed above it.
+        let lost = duplicateAcknowledgments >= 3 || (sack && scoreboard.sackedBytes > 2 * sendMSS)
+        guard lost, mayStartFastRecovery else { return }
+        recovery = .fast(recover: sendMaximum)
+        congestion.onDuplicateAcksEnterRecovery(flightSize: bytesInFlight, now: now, sack: !scoreboard.isEmpty)
+        environment.connectionStatistics.fastRetransmits &+= 1
+        highestRetransmitted = sendUnacknowledged
+        if !scoreboard.isEmpty {
+            retransmitHoles(now: now, forcingFirst: true, &environment)
+        } else {
+            retransmitOldest(now: now, &environment)
+        }
+    }
+
+    /// RFC 6582 §3.2 step 2: no new recovery while one runs, nor for data the timer
+    /// already resent (a receiver that held it repeats its ACK for every copy) —
+    /// unless §4.2's ACK heuristic says the duplicates are for data lost after the
+    /// timeout: cwnd above one SMSS and the last new ACK advanced at most 4 SMSS
+    /// (a receiver that already held the resent data jumps further).
+    private var mayStartFastRecovery: Bool {
+        switch recovery {
+        case .none: true
+        case .fast: false
+        case .afterTimeout: congestion.cwnd > sendMSS && lastAckAdvance <= 4 * sendMSS
+        }
+    }
+
+    /// Resends one segment from SND.UNA (timeout, fast retransmit, partial ACK)
+    /// and restarts the retransmission timer. Returns the sequence space it
+    /// covers (data, plus one for a FIN).
+    @discardableResult
+    mutating func retransmitOldest<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) -> Int {
+        let start = sendUnacknowledged
+        let offset = start - sendBufferStart
+        // Bytes already sent were inside the window when they left; beyond them the
+        // peer's current window still bounds the segment (RFC 9293 §3.8.6).
+        let sent = max(0, sendMaximum - start)
+        let length = min(payloadLimit, send.count - offset, max(sent, sendWindow))
+        let withFIN = finSent && start + length == finSequence
+        rttProbeActive = false
+        armRetransmission(now: now)
+        guard length > 0 || withFIN else { return 0 }
+        environment.connectionStatistics.retransmittedSegments &+= 1
+        var flags: TCPFlags = .ack
+        if withFIN { flags.insert(.fin) }
+        _ = transmitSegment(flags: flags, sequence: start, dataLength: max(length, 0), now: now, &environment)
+        let covered = max(length, 0) + (withFIN ? 1 : 0)
+        // A full segment from SND.UNA may reach past what was ever sent.
+        if sendMaximum < start + covered { sendMaximum = start + covered }
+        return covered
+    }
+
+    /// SACK-based recovery (RFC 6675 §5, simplified): while the estimated data
+    /// in the network ("pipe") leaves room in the congestion window, resend the
+    /// next hole above the highest byte retransmitted so far.
+    /// - Parameter forcingFirst: the recovery starts here, and its first
+    ///   retransmission goes whatever pipe says (RFC 6675 §5 (4.3), RFC 5681 §3.2
+    ///   step 3): pipe is only an estimate, and the lost segment holds up the rest.
+    mutating func retransmitHoles<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, forcingFirst: Bool = false, _ environment: inout Environment) {
+        let limit = payloadLimit
+        var sentAny = false
+        var resentHead = false
+        while (forcingFirst && !sentAny) || pipe < congestion.cwnd {
+            guard let hole = scoreboard.hole(from: max(highestRetransmitted, sendUnacknowledged)) else { break }
+            let offset = hole.start - sendBufferStart
+            let length = min(hole.length, limit, send.count - offset)
+            guard length > 0,
+                  transmitSegment(flags: .ack, sequence: hole.start, dataLength: length, now: now, &environment)
+            else { break }
+            environment.connectionStatistics.retransmittedSegments &+= 1
+            resentHead = resentHead || hole.start == sendUnacknowledged
+            highestRetransmitted = hole.start + length
+            rttProbeActive = false
+            sentAny = true
+        }
+        // The timer restarts for a new ACK (RFC 6298 §5.3) and, as Linux does, for
+        // a resent SND.UNA; a later hole's retransmission must not postpone the
+        // timeout of a lost retransmission of SND.UNA.
+        if resentHead || (sentAny && deadlines[.retransmission] == nil) { armRetransmission(now: now) }
+    }
+}

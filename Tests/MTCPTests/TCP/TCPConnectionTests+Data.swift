@@ -1,0 +1,178 @@
+import Testing
+@testable import MTCP
+
+/// The connection alone moving data in ESTABLISHED: receiving in and out of
+/// order, ACK timing, sending within the peer's and the congestion window, and
+/// fast retransmit (RFC 9293 §3.8-3.10, RFC 1122 §4.2.3.2, RFC 5681).
+@Suite struct TCPConnectionDataTests {
+    typealias Test = ConnectionUnderTest
+
+    // MARK: - Receiving
+
+    @Test func inOrderDataIsAcknowledgedReadableAndRead() throws {
+        let test = Test.established()
+        let sent = test.receive([.ack, .psh], seq: Test.peerISS + 1, ack: Test.ourISS + 1, payload: Array("GET".utf8))
+        #expect(sent.map(\.acknowledgment) == [Test.peerISS + 4], "a quick ACK at the start of a connection")
+        #expect(sent.first?.window == UInt16(8192 - 3))
+        #expect(test.connection.pendingEvents.contains(.readable))
+        #expect(try test.read(10) == Array("GET".utf8))
+        #expect(throws: SocketError.wouldBlock) { try test.read(10) }
+    }
+
+    @Test func theACKOfASmallSegmentIsDelayedUntilTheTimer() throws {
+        var configuration = TCPConfiguration()
+        configuration.quickAcks = 0
+        let test = Test.established(configuration)
+        #expect(test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1, payload: [1]).isEmpty)
+        let deadline = try #require(test.connection.deadlines[.delayedAck])
+        #expect(deadline == test.now + .milliseconds(40))
+        #expect(test.advance(to: Instant(nanoseconds: deadline.nanoseconds - 1)).isEmpty)
+        #expect(test.advance(to: deadline).map(\.acknowledgment) == [Test.peerISS + 2])
+        #expect(test.environment.connectionStatistics.delayedAcks == 1)
+    }
+
+    @Test func everySecondFullSizedSegmentIsAcknowledgedAtOnce() {
+        var configuration = TCPConfiguration(receiveBufferSize: 16_384)
+        configuration.quickAcks = 0
+        let test = Test.established(configuration)
+        let full = [UInt8](repeating: 7, count: 1460)
+        #expect(test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1, payload: full).isEmpty)
+        let sent = test.receive(.ack, seq: Test.peerISS + 1461, ack: Test.ourISS + 1, payload: full)
+        #expect(sent.map(\.acknowledgment) == [Test.peerISS + 2921], "RFC 5681 §4.2")
+    }
+
+    @Test func anOutOfOrderSegmentIsAcknowledgedAtOnceAndHeldUntilTheHoleFills() throws {
+        var configuration = TCPConfiguration()
+        configuration.quickAcks = 0
+        let test = Test.established(configuration)
+        let duplicate = test.receive(.ack, seq: Test.peerISS + 4, ack: Test.ourISS + 1, payload: [4, 5, 6])
+        #expect(duplicate.map(\.acknowledgment) == [Test.peerISS + 1], "a duplicate ACK for the hole")
+        #expect(test.environment.connectionStatistics.outOfOrderSegments == 1)
+        #expect(throws: SocketError.wouldBlock) { try test.read(10) }
+        let filled = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1, payload: [1, 2, 3])
+        #expect(filled.map(\.acknowledgment) == [Test.peerISS + 7], "filling a hole is acknowledged at once")
+        #expect(try test.read(10) == [1, 2, 3, 4, 5, 6])
+    }
+
+    @Test func aSegmentBeyondTheWindowIsAnsweredWithAnACKAndDropped() {
+        let test = Test.established()
+        let sent = test.receive(.ack, seq: Test.peerISS + 100_000, ack: Test.ourISS + 1, payload: [1])
+        #expect(sent.map(\.acknowledgment) == [Test.peerISS + 1])
+        #expect(test.environment.connectionStatistics.outOfWindow == 1)
+        #expect(test.connection.receive.readable == 0)
+    }
+
+    @Test func anOldDuplicateSegmentIsAnsweredWithAnACK() {
+        let test = Test.established()
+        _ = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1, payload: [1, 2, 3])
+        let sent = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1, payload: [1, 2, 3])
+        #expect(sent.map(\.acknowledgment) == [Test.peerISS + 4])
+        #expect(test.connection.receive.readable == 3, "not taken twice")
+    }
+
+    @Test func readingAFullBufferOpensTheWindowWithAnUpdate() throws {
+        let test = Test.established()
+        let full = [UInt8](repeating: 1, count: 1460)
+        for index in 0..<5 {
+            _ = test.receive(.ack, seq: Test.peerISS + 1 + UInt32(index * 1460), ack: Test.ourISS + 1, payload: full)
+        }
+        let before = test.output()
+        #expect(before.isEmpty)
+        _ = try test.read(8192)
+        let update = test.output()
+        #expect(update.map(\.flags) == [.ack])
+        #expect(update.first?.window == 8192, "the whole buffer is free again")
+    }
+
+    // MARK: - Sending
+
+    @Test func writtenDataGoesOutAndStartsTheRetransmissionTimer() throws {
+        let test = Test.established()
+        #expect(try test.write([UInt8](repeating: 9, count: 100)) == 100)
+        let sent = test.output()
+        #expect(sent.map(\.flags) == [[.ack, .psh]])
+        #expect(sent.first?.sequence == Test.ourISS + 1)
+        #expect(sent.first?.payload.count == 100)
+        #expect(test.connection.deadlines[.retransmission] == test.now + test.connection.rtt.rto)
+    }
+
+    @Test func anACKOfAllDataFreesTheBufferAndStopsTheTimer() throws {
+        let test = Test.established()
+        _ = try test.write([UInt8](repeating: 9, count: 100))
+        _ = test.output()
+        #expect(test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 101).isEmpty)
+        #expect(test.connection.send.count == 0)
+        #expect(test.connection.pendingEvents.contains(.writable))
+        #expect(test.connection.deadlines[.retransmission] == nil)
+    }
+
+    @Test func dataIsCutIntoSegmentsOfThePeersMSS() throws {
+        let test = Test.established(peerOptions: TCPOptions(maximumSegmentSize: 536))
+        _ = try test.write([UInt8](repeating: 9, count: 1000))
+        let sent = test.output()
+        #expect(sent.map(\.payload.count) == [536, 464])
+        #expect(sent.map(\.sequence) == [Test.ourISS + 1, Test.ourISS + 537])
+    }
+
+    @Test func thePeersWindowLimitsWhatIsInFlight() throws {
+        let test = Test.established(peerWindow: 300)
+        _ = try test.write([UInt8](repeating: 9, count: 1000))
+        #expect(test.output().map(\.payload.count) == [300])
+        #expect(test.output().isEmpty)
+        let more = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 301, window: 1000)
+        #expect(more.map(\.payload.count) == [700])
+    }
+
+    @Test func aWindowUpdateReleasesDataHeldByAZeroWindow() throws {
+        let test = Test.established(peerWindow: 0)
+        _ = try test.write([1, 2, 3])
+        #expect(test.output().isEmpty)
+        #expect(test.connection.deadlines[.persist] != nil, "nothing in flight: only a probe learns of an opening")
+        let sent = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1, window: 1000)
+        #expect(sent.map(\.payload) == [[1, 2, 3]])
+        #expect(test.connection.deadlines[.persist] == nil)
+    }
+
+    @Test func anOlderSegmentDoesNotUpdateTheWindow() {
+        // SND.WL1/WL2 (RFC 9293 §3.10.7.4): a reordered older segment's window is stale.
+        let test = Test.established()
+        _ = test.receive(.ack, seq: Test.peerISS + 10, ack: Test.ourISS + 1, window: 5000, payload: [1])
+        _ = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1, window: 100, payload: [1])
+        #expect(test.connection.sendWindow == 5000)
+    }
+
+    @Test func anACKOfDataNeverSentGetsAChallengeACK() {
+        // RFC 5961 §5.2.
+        let test = Test.established()
+        let sent = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1000)
+        #expect(sent.map(\.flags) == [.ack])
+        #expect(test.environment.connectionStatistics.challengeAcksSent == 1)
+        #expect(test.connection.sendUnacknowledged.rawValue == Test.ourISS + 1)
+    }
+
+    @Test func threeDuplicateACKsResendTheOldestSegment() throws {
+        let test = Test.established()
+        _ = try test.write([UInt8](repeating: 9, count: 4 * 1460))
+        #expect(test.output().count == 4)
+        for duplicate in 1...3 {
+            let sent = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1)
+            #expect(sent.isEmpty == (duplicate < 3))
+            if duplicate == 3 {
+                #expect(sent.map(\.sequence) == [Test.ourISS + 1])
+                #expect(sent.first?.payload.count == 1460)
+            }
+        }
+        #expect(test.connection.inFastRecovery)
+        #expect(test.environment.connectionStatistics.fastRetransmits == 1)
+    }
+
+    @Test func aSegmentThatFindsNoBufferIsNotCountedAsSent() throws {
+        let test = Test.established()
+        _ = try test.write([UInt8](repeating: 9, count: 3 * 1460))
+        test.environment.buffersLeft = 1
+        let sent = test.output()
+        #expect(sent.count == 1)
+        #expect(test.connection.sendNext.rawValue == Test.ourISS + 1461, "only what left counts as sent")
+        #expect(test.connection.deadlines[.retransmission] != nil, "what did leave is timed")
+    }
+}

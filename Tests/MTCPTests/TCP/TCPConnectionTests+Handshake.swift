@@ -1,0 +1,185 @@
+import Testing
+@testable import MTCP
+
+/// The connection alone through the three-way handshake: LISTEN's SYN,
+/// SYN-RECEIVED, SYN-SENT, simultaneous open, option negotiation (RFC 9293 §3.5,
+/// §3.10.7.3; RFC 7323; RFC 2018).
+@Suite struct TCPConnectionHandshakeTests {
+    typealias Test = ConnectionUnderTest
+
+    @Test func aSYNForAListenerIsAnsweredWithASYNACKAtOurISS() throws {
+        let (test, sent) = Test.synReceived()
+        #expect(test.connection.state == .synReceived)
+        let synAck = try #require(sent.first)
+        #expect(sent.count == 1)
+        #expect(synAck.flags == [.syn, .ack])
+        #expect(synAck.sequence == Test.ourISS)
+        #expect(synAck.acknowledgment == Test.peerISS + 1)
+        #expect(synAck.window == 8192, "the whole receive buffer, unscaled in a SYN (RFC 7323 §2.2)")
+        #expect(synAck.options.maximumSegmentSize == 1460)
+        #expect(synAck.options.windowScale == nil, "the peer offered none (RFC 7323 §1.3)")
+        #expect(!synAck.options.sackPermitted)
+        #expect(test.connection.deadlines[.retransmission] == test.now + RTTEstimator.initialRTO)
+    }
+
+    @Test func theFinalACKEstablishesAndAdmitsToTheAcceptQueue() {
+        let (test, _) = Test.synReceived()
+        let sent = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1)
+        #expect(sent.isEmpty)
+        #expect(test.connection.state == .established)
+        #expect(test.environment.admitted == [test.connection.id])
+        #expect(test.environment.connectionStatistics.established == 1)
+        #expect(test.connection.deadlines[.retransmission] == nil, "nothing left in flight")
+    }
+
+    @Test func aFullAcceptQueueResetsTheCompletedConnection() throws {
+        let (test, _) = Test.synReceived()
+        test.environment.acceptQueueHasRoom = false
+        let sent = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1)
+        let reset = try #require(sent.first)
+        #expect(reset.flags == [.rst, .ack])
+        #expect(reset.sequence == Test.ourISS + 1)
+        #expect(reset.acknowledgment == Test.peerISS + 1)
+        #expect(test.connection.state == .closed)
+        #expect(test.ended)
+        #expect(test.environment.connectionStatistics.acceptQueueOverflows == 1)
+    }
+
+    @Test func aRetransmittedSYNInSYNReceivedGetsTheSYNACKAgain() {
+        let (test, _) = Test.synReceived()
+        let sent = test.receive(.syn, seq: Test.peerISS, options: TCPOptions(maximumSegmentSize: 1460))
+        #expect(sent.map(\.flags) == [[.syn, .ack]])
+        #expect(sent.first?.sequence == Test.ourISS)
+    }
+
+    @Test func anACKOutsideWhatWeSentInSYNReceivedIsReset() {
+        // RFC 9293 §3.10.7.4: SYN-RECEIVED and an unacceptable ACK: <SEQ=SEG.ACK><CTL=RST>.
+        let (test, _) = Test.synReceived()
+        let sent = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 5)
+        #expect(sent == [Sent(flags: .rst, sequence: Test.ourISS + 5, acknowledgment: nil, window: 0,
+                              options: TCPOptions(), payload: [])])
+        #expect(test.connection.state == .synReceived)
+        #expect(!test.ended)
+    }
+
+    @Test func aResetOfAPassiveOpenIsForgottenQuietly() {
+        let (test, _) = Test.synReceived()
+        let sent = test.receive(.rst, seq: Test.peerISS + 1)
+        #expect(sent.isEmpty)
+        #expect(test.ended)
+        #expect(test.connection.error == nil)
+        #expect(test.environment.connectionStatistics.resetsReceived == 1)
+    }
+
+    @Test func theSYNACKIsResentWithBackoffThenTheOpenGivesUp() throws {
+        var configuration = TCPConfiguration()
+        configuration.maximumSYNRetransmissions = 2
+        let (test, _) = Test.synReceived(configuration)
+        let first = try #require(test.connection.deadlines[.retransmission])
+        #expect(test.advance(to: first).map(\.flags) == [[.syn, .ack]])
+        let second = try #require(test.connection.deadlines[.retransmission])
+        #expect(second.since(first) == RTTEstimator.initialRTO * 2, "backed off (RFC 6298 §5.5)")
+        #expect(test.advance(to: second).map(\.flags) == [[.syn, .ack]])
+        let third = try #require(test.connection.deadlines[.retransmission])
+        let sent = test.advance(to: third)
+        #expect(sent.map(\.flags) == [[.rst, .ack]], "a third expiry is one more than allowed")
+        #expect(test.ended)
+        #expect(test.environment.connectionStatistics.timeouts == 1)
+    }
+
+    @Test func anActiveOpenSendsASYNOfferingEveryOption() throws {
+        let (test, sent) = Test.synSent()
+        let syn = try #require(sent.first)
+        #expect(test.connection.state == .synSent)
+        #expect(syn.flags == .syn)
+        #expect(syn.sequence == Test.ourISS)
+        #expect(syn.acknowledgment == nil)
+        #expect(syn.options.maximumSegmentSize == 1460)
+        #expect(syn.options.windowScale == 0)
+        #expect(syn.options.sackPermitted)
+        #expect(syn.options.timestamp != nil)
+    }
+
+    @Test func aSYNACKCompletesTheActiveOpen() {
+        let (test, _) = Test.synSent()
+        let sent = test.receive([.syn, .ack], seq: Test.peerISS, ack: Test.ourISS + 1,
+                                options: TCPOptions(maximumSegmentSize: 1200))
+        #expect(test.connection.state == .established)
+        #expect(test.connection.pendingEvents.contains([.connected, .writable]))
+        #expect(sent.map(\.flags) == [.ack])
+        #expect(sent.first?.sequence == Test.ourISS + 1)
+        #expect(sent.first?.acknowledgment == Test.peerISS + 1)
+        #expect(test.connection.sendMSS == 1200)
+        #expect(test.connection.deadlines[.retransmission] == nil)
+    }
+
+    @Test func aSYNACKForSomethingWeNeverSentIsReset() {
+        let (test, _) = Test.synSent()
+        let sent = test.receive([.syn, .ack], seq: Test.peerISS, ack: Test.ourISS + 100)
+        #expect(sent.map(\.flags) == [.rst])
+        #expect(sent.first?.sequence == Test.ourISS + 100)
+        #expect(test.connection.state == .synSent)
+    }
+
+    @Test func aResetWithAnAcceptableACKRefusesTheConnection() {
+        let (test, _) = Test.synSent()
+        #expect(test.receive([.rst, .ack], seq: 0, ack: Test.ourISS + 1).isEmpty)
+        #expect(test.connection.state == .closed)
+        #expect(test.connection.error == .connectionRefused)
+        #expect(test.connection.pendingEvents.contains(.error))
+        #expect(test.ended)
+    }
+
+    @Test func aResetWithoutACKInSYNSentIsIgnored() {
+        // RFC 9293 §3.10.7.3: without an ACK a reset cannot be tied to our SYN.
+        let (test, _) = Test.synSent()
+        #expect(test.receive(.rst, seq: Test.peerISS).isEmpty)
+        #expect(test.connection.state == .synSent)
+    }
+
+    @Test func aSYNInSYNSentIsASimultaneousOpen() {
+        let (test, _) = Test.synSent()
+        let sent = test.receive(.syn, seq: Test.peerISS, options: TCPOptions(maximumSegmentSize: 1460))
+        #expect(test.connection.state == .synReceived)
+        #expect(sent.map(\.flags) == [[.syn, .ack]])
+        #expect(sent.first?.sequence == Test.ourISS)
+        #expect(sent.first?.acknowledgment == Test.peerISS + 1)
+        _ = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1)
+        #expect(test.connection.state == .established)
+        #expect(test.connection.pendingEvents.contains(.connected))
+    }
+
+    @Test func optionsAreUsedOnlyWhenBothSidesOfferThem() {
+        let offer = TCPOptions(maximumSegmentSize: 9000, windowScale: 7, sackPermitted: true,
+                               timestamp: TCPTimestamp(value: 4242, echoReply: 0))
+        let (test, sent) = Test.synReceived(TCPConfiguration(receiveBufferSize: 256 * 1024), peerOptions: offer)
+        #expect(test.connection.sendMSS == 1460, "clamped to ours")
+        #expect(test.connection.sendWindowShift == 7)
+        #expect(test.connection.receiveWindowShift == 3, "262144 >> 2 is one more than 16 bits hold")
+        #expect(test.connection.selectiveAcknowledgmentsEnabled)
+        #expect(test.connection.timestampsEnabled)
+        #expect(sent.first?.options.timestamp?.echoReply == 4242)
+        var configuration = TCPConfiguration()
+        configuration.timestamps = false
+        configuration.selectiveAcknowledgments = false
+        let (plain, _) = Test.synReceived(configuration, peerOptions: offer)
+        #expect(!plain.connection.timestampsEnabled)
+        #expect(!plain.connection.selectiveAcknowledgmentsEnabled)
+    }
+
+    @Test func aSYNWithoutMSSMeans536() {
+        let (test, _) = Test.synReceived(peerOptions: TCPOptions())
+        #expect(test.connection.sendMSS == 536, "RFC 9293 §3.7.1")
+    }
+
+    @Test func aFINWrittenBeforeTheHandshakeFollowsIt() {
+        let (test, _) = Test.synSent()
+        test.connection.queueFIN(shortFlowThreshold: 0)
+        #expect(test.connection.state == .synSent)
+        let sent = test.receive([.syn, .ack], seq: Test.peerISS, ack: Test.ourISS + 1,
+                                options: TCPOptions(maximumSegmentSize: 1460))
+        #expect(test.connection.state == .finWait1)
+        #expect(sent.map(\.flags) == [[.fin, .ack]], "the FIN carries the ACK of the SYN-ACK")
+        #expect(sent.first?.sequence == Test.ourISS + 1)
+    }
+}
