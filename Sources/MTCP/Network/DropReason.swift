@@ -35,6 +35,8 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case arpResolutionTimeout
     case transmitQueueFull
     case bufferExhausted
+    /// A packet larger than the device's buffers (a segment size the port cannot carry).
+    case frameTooLong
 
     public var description: String {
         switch self {
@@ -65,6 +67,7 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .arpResolutionTimeout: "arp_resolution_timeout"
         case .transmitQueueFull: "transmit_queue_full"
         case .bufferExhausted: "buffer_exhausted"
+        case .frameTooLong: "frame_too_long"
         }
     }
 }

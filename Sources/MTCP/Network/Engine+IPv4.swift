@@ -68,6 +68,7 @@ extension Engine {
             return false
         }
         guard frameLength <= buffer.capacity else {
+            statistics.drops.count(.frameTooLong)
             device.release(buffer)
             return false
         }

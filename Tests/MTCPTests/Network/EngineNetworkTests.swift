@@ -25,6 +25,19 @@ import Testing
         }
     }
 
+    /// A packet larger than the device's buffers is refused, counted and its
+    /// buffer given back, never written past the buffer's end.
+    @Test func aPacketLargerThanABufferIsDroppedAndCounted() {
+        let link = VirtualLink(seed: 7)
+        var b = Self.engine(link, mac: Self.macB, ip: Self.ipB)
+        let sent = b.sendEchoRequest(to: Self.ipA, identifier: 1, sequenceNumber: 1, dataLength: 4000, now: link.now)
+        #expect(!sent)
+        #expect(b.statistics.drops[.frameTooLong] == 1)
+        let (available, total) = (b.device.availableBuffers, b.device.totalBuffers)
+        #expect(available == total, "the buffer went back to the pool")
+        b.releaseAll()
+    }
+
     @Test func pingResolvesThroughARPAndIsAnswered() {
         let link = VirtualLink(seed: 7)
         var a = Self.engine(link, mac: Self.macA, ip: Self.ipA)
