@@ -7,6 +7,11 @@ extension TCPConnection {
     /// whole new block and copying it in costs more than the fields it sets.
     mutating func open(tuple: FourTuple, initialSequence: SequenceNumber, send: SendBuffer, receive: ReceiveBuffer,
                        configuration: TCPConfiguration, now: Instant) {
+        // Only the fields below are set: the pool's release resets the rest, so a
+        // reused slot must come back as clean as a new one (checked in debug builds).
+        assert(state == .closed && requests.isEmpty && pendingEvents.isEmpty && scoreboard.isEmpty
+               && !inEventList && !inControlList && !inAckList && !inDataList
+               && TCPTimer.allCases.allSatisfy { deadlines[$0] == nil }, "a pool slot reused without its reset")
         self.tuple = tuple
         self.send = send
         self.receive = receive

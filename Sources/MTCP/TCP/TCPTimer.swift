@@ -12,7 +12,10 @@ enum TCPTimer: Int, CaseIterable {
     case idle
     case persist
 
-    static let count = allCases.count
+    /// `allCases.count`, written out: a stored static computed at run time is a
+    /// lazily initialised global (a `swift_once` check) on every node's arithmetic.
+    /// A test keeps the two equal.
+    static var count: Int { 4 }
 
     @inline(__always) func node(_ connection: Int32) -> Int { Int(connection) &* Self.count &+ rawValue }
 

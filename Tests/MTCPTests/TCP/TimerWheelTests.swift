@@ -14,6 +14,15 @@ import Testing
         return fired
     }
 
+    /// The connection timers' node arithmetic uses a written-out count.
+    @Test func aConnectionsTimerNodesCoverEveryTimer() {
+        #expect(TCPTimer.count == TCPTimer.allCases.count)
+        for timer in TCPTimer.allCases {
+            let (connection, decoded) = TCPTimer.decode(timer.node(7))
+            #expect(connection == 7 && decoded == timer)
+        }
+    }
+
     @Test func firesInDeadlineOrderNeverEarly() {
         var wheel = TimerWheel(nodeCount: 8, slotCount: 16, granularity: .milliseconds(1), start: Self.origin)
         wheel.schedule(3, at: Self.at(5))
