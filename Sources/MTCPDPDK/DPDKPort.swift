@@ -93,7 +93,7 @@ public struct DPDKPort {
             }
             pools.append(pool)
             try check(rte_eth_rx_queue_setup(id, UInt16(queue), rxDescriptors, socket, nil, pool),
-                      "setting up RX queue \(queue)")
+                      "setting up RX queue \(queue)", hint: Self.receiveQueueSetupHint(portName: name))
             try check(rte_eth_tx_queue_setup(id, UInt16(queue), txDescriptors, socket, nil),
                       "setting up TX queue \(queue)")
         }
@@ -128,9 +128,20 @@ public struct DPDKPort {
 
     public func statistics() -> DeviceStatistics { DPDKQueue.portStatistics(id) }
 
-    private func check(_ rc: Int32, _ what: String) throws(DPDKError) {
+    private func check(_ rc: Int32, _ what: String, hint: String? = nil) throws(DPDKError) {
         guard rc >= 0 else {
-            throw DPDKError("port \(id) (\(name)): \(what) failed: \(String(cString: rte_strerror(-rc)))")
+            throw DPDKError("port \(id) (\(name)): \(what) failed: \(String(cString: rte_strerror(-rc)))"
+                + (hint.map { " (\($0))" } ?? ""))
         }
+    }
+
+    /// net_af_xdp opens its AF_XDP socket and registers its UMEM when the RX queue
+    /// is set up, and reports every way that fails as "Invalid argument": name
+    /// the likely causes, since the operator cannot tell them apart from that.
+    static func receiveQueueSetupHint(portName: String) -> String? {
+        guard portName.hasPrefix("net_af_xdp") else { return nil }
+        return "an AF_XDP socket needs CAP_NET_RAW, CAP_NET_ADMIN and CAP_SYS_ADMIN, CAP_IPC_LOCK or a memlock limit "
+            + "(RLIMIT_MEMLOCK, ulimit -l) large enough for its UMEM, and a kernel with XDP sockets; "
+            + "without them use the net_af_packet vdev (vdev = net_af_packet0,iface=...)"
     }
 }

@@ -34,6 +34,16 @@ public struct StaticFileCacheConfiguration: Hashable, Sendable {
 public struct StaticFileCacheError: Error, CustomStringConvertible, Sendable {
     /// What failed, naming the path.
     public var description: String
+    /// When an `error_pages` entry is at fault: its status, so a configuration
+    /// check can point at that key's line.
+    public var errorPageStatus: UInt16?
+
+    init(description: String) { self.description = description }
+
+    init(errorPage status: UInt16, _ problem: String) {
+        description = "error page for \(status): \(problem)"
+        errorPageStatus = status
+    }
 }
 
 /// A part of a file to send after a response head, for files too large for memory.

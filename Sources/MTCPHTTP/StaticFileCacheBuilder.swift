@@ -175,12 +175,12 @@ struct StaticFileCacheBuilder {
         var pages: [ErrorPageRecord] = []
         for (code, path) in configuration.errorPages.sorted(by: { $0.key < $1.key }) {
             guard let file = files[Array(path.utf8)] else {
-                throw StaticFileCacheError(description: "error page for \(code): \(path) is not a file of the document "
-                    + "root \(configuration.documentRoot)")
+                throw StaticFileCacheError(errorPage: code, "\(path) is not a file of the document root "
+                    + "\(configuration.documentRoot) (dot files and paths leaving the root never are)")
             }
             guard file.kind == .memory else {
-                throw StaticFileCacheError(description: "error page for \(code): \(path) is larger than the cache holds "
-                    + "in memory (max_file_bytes)")
+                throw StaticFileCacheError(errorPage: code, "\(path) is larger than the cache holds in memory "
+                    + "(cache.max_file_bytes, cache.max_bytes)")
             }
             let full = arena[Int(file.keepAlive.offset)..<Int(file.keepAlive.offset + file.keepAlive.count)]
             let body = Array(full.dropFirst(Int(file.keepAliveHeadLength)))

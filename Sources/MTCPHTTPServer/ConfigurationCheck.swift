@@ -5,7 +5,8 @@ import MTCPTLS
 
 /// `mtcp-httpd --check-config` (nginx's `-t`): reads every file the appliance
 /// reads at start-up — mtcp.conf, the arp.conf and route.conf it names,
-/// httpd.json, the document root, the TLS certificate and key — and reports
+/// httpd.json, the document root (built into the static file cache as start-up
+/// builds it), the TLS certificate and key — and reports
 /// every problem found, each naming its file and line, without starting DPDK.
 ///
 /// A file is checked as far as its parser goes (the first problem of a file
@@ -50,10 +51,8 @@ public struct ConfigurationCheck {
             return [error.description]
         }
         var problems: [String] = []
-        if let problem = documentRootProblem(configuration) {
+        if let problem = documentRootProblem(configuration) ?? staticFileCacheProblem(configuration) {
             problems.append(problem)
-        } else {
-            problems += errorPageProblems(configuration)
         }
         if let tls = configuration.tls {
             do throws(HTTPConfigurationError) {
@@ -78,16 +77,19 @@ public struct ConfigurationCheck {
         return nil
     }
 
-    /// Each page of `error_pages` must be a regular file of the document root
-    /// (where it is served from; start-up loads it with the other files).
-    private func errorPageProblems(_ configuration: HTTPServerConfiguration) -> [String] {
-        let root = documentRootOverride ?? configuration.documentRoot
-        return configuration.errorPages.sorted(by: { $0.key < $1.key }).compactMap { code, path in
-            var status = stat()
-            guard stat(root + path, &status) != 0 || status.st_mode & S_IFMT != S_IFREG else { return nil }
-            return HTTPConfigurationError.unusable(file: httpConfigurationPath, keyPath: "error_pages.\(code)",
-                                                   message: "\(path) is not a file of the document root \(root)")
-                .description
+    /// Builds the static file cache as start-up does (the same walk, filters and
+    /// limits), so whatever start-up would reject is reported: an error page that
+    /// is a dot file, leaves the root, or is too large for memory, at its key's line.
+    private func staticFileCacheProblem(_ configuration: HTTPServerConfiguration) -> String? {
+        var cacheConfiguration = configuration.staticFileCache
+        if let documentRootOverride { cacheConfiguration.documentRoot = documentRootOverride }
+        do {
+            _ = try StaticFileCache(configuration: cacheConfiguration, now: Int64(time(nil)))
+            return nil
+        } catch {
+            let keyPath = error.errorPageStatus.map { "error_pages.\($0)" } ?? "document_root"
+            return HTTPConfigurationError.unusable(file: httpConfigurationPath, keyPath: keyPath,
+                                                   message: error.description).description
         }
     }
 

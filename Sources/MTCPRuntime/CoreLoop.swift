@@ -73,9 +73,11 @@ func runCore<Application: EngineApplication & ~Copyable>(
     var reopensSeen = ReloadSignal.reopenGeneration
     while true {
         let now = clock?.now() ?? MonotonicClock.now()
+        let sentBefore = context.engine.statistics.transmittedFrames
         let received = context.poll(now: now)
         application.handle(&context)
         context.flush()
+        let sent = Int(truncatingIfNeeded: context.engine.statistics.transmittedFrames &- sentBefore)
         if StopSignal.isRequested {
             if stopRequestedAt == nil {
                 stopRequestedAt = now
@@ -105,7 +107,11 @@ func runCore<Application: EngineApplication & ~Copyable>(
                 application.reopenLogs()
             }
         }
-        IdleBackoff.perform(backoff.next(now: now, received: received, outputPending: context.hasPendingOutput))
+        // Idle time counts from the end of the iteration: a slow one still gets the full spin window.
+        let finished = clock?.now() ?? MonotonicClock.now()
+        IdleBackoff.perform(backoff.next(now: finished, received: received, sent: sent,
+                                         outputPending: context.hasPendingOutput,
+                                         nextTimer: context.engine.nextTimerBoundary(after: finished)))
     }
     snapshot = context.snapshot(core: core)
     snapshot.application = application.counters()

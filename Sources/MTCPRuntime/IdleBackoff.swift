@@ -2,12 +2,18 @@ import Glibc
 import MTCP
 
 /// The idle policy of an engine's loop, adaptive as DPDK's power-management
-/// samples and VPP's adaptive mode are: an engine that received frames (or has
-/// output waiting for ring room) within the last `spinWindow` keeps polling,
-/// since a round trip is most likely in flight and a sleep would be added to its
+/// samples and VPP's adaptive mode are: an engine that moved frames (received
+/// or sent, including what timers and the application sent) or has output
+/// waiting for ring room within the last `spinWindow` keeps polling, since a
+/// round trip is most likely in flight and a sleep would be added to its
 /// latency; only an engine idle for longer sleeps, starting short and doubling
-/// up to `maximumSleepMicroseconds`. The devices used here offer no receive
-/// interrupts, so sleeping is the only way an idle appliance gets close to no CPU.
+/// up to `maximumSleepMicroseconds`, and never past the next moment a TCP timer
+/// can fire, so a sleep does not make timers late. The devices used here offer
+/// no receive interrupts, so sleeping is the only way an idle appliance gets
+/// close to no CPU.
+///
+/// Idle time is counted from the end of the last iteration that had work, so a
+/// slow iteration is followed by the full spin window rather than a sleep.
 ///
 /// An empty poll yields the CPU rather than spinning on it: when another thread
 /// is runnable on the same core (the other end of the round trip, the kernel's
@@ -51,12 +57,14 @@ public struct IdleBackoff: Sendable {
     /// core at 100% whatever the load.
     public static var busyPoll: IdleBackoff { IdleBackoff(maximumSleepMicroseconds: 0) }
 
-    /// The action after an iteration that started at `now`, received `received`
-    /// frames and left output waiting for ring room (`outputPending`: that is
-    /// work too, and sleeping on it would delay it).
+    /// The action after an iteration that finished at `now`, received `received`
+    /// frames, sent `sent` frames and left output waiting for ring room
+    /// (`outputPending`); any of these is work. `nextTimer` is the earliest time
+    /// a timer can fire (nil when none is armed): a sleep ends by then.
     @inline(__always)
-    public mutating func next(now: Instant, received: Int, outputPending: Bool) -> Action {
-        if received > 0 || outputPending {
+    public mutating func next(now: Instant, received: Int, sent: Int, outputPending: Bool,
+                              nextTimer: Instant?) -> Action {
+        if received > 0 || sent > 0 || outputPending {
             lastWork = now
             nextSleepMicroseconds = minimumSleepMicroseconds
             return .poll
@@ -65,7 +73,11 @@ public struct IdleBackoff: Sendable {
         if let lastWork, now.since(lastWork) < spinWindow { return .yield }
         let sleep = nextSleepMicroseconds
         nextSleepMicroseconds = min(sleep * 2, maximumSleepMicroseconds)
-        return .sleep(microseconds: sleep)
+        guard let nextTimer else { return .sleep(microseconds: sleep) }
+        guard nextTimer > now else { return .yield }
+        // Rounded up, so the loop wakes at or after the timer's moment, not just before it.
+        let untilTimer = (nextTimer.since(now).nanoseconds + 999) / 1_000
+        return .sleep(microseconds: UInt32(min(UInt64(sleep), untilTimer)))
     }
 
     /// Carries out `action` on the calling thread.

@@ -92,7 +92,39 @@ import Testing
         directory.write("httpd.json", "{\"document_root\": \"\(directory.path)\",\n \"error_pages\": {\n"
                         + "  \"404\": \"/404.html\",\n  \"500\": \"/50x.html\"}}")
         #expect(directory.check().problems() == [
-            "\(directory.path)/httpd.json:4: error_pages.500: /50x.html is not a file of the document root \(directory.path)",
+            "\(directory.path)/httpd.json:4: error_pages.500: error page for 500: /50x.html is not a file of the "
+                + "document root \(directory.path) (dot files and paths leaving the root never are)",
+        ])
+    }
+
+    /// Start-up never serves dot files nor anything outside the root: the check
+    /// must not accept them as error pages although they exist.
+    @Test func anErrorPageStartUpWouldNotServeIsAProblem() {
+        let directory = ConfigurationDirectory()
+        directory.write("mtcp.conf", Self.goodStack)
+        directory.write(".hidden.html", "hidden")
+        let outside = ConfigurationDirectory()
+        outside.write("outside.html", "outside")
+        let outsideName = outside.path.split(separator: "/").last!
+        for page in ["/.hidden.html", "/../\(outsideName)/outside.html"] {
+            directory.write("httpd.json", "{\"document_root\": \"\(directory.path)\",\n"
+                            + " \"error_pages\": {\"404\": \"\(page)\"}}")
+            #expect(directory.check().problems() == [
+                "\(directory.path)/httpd.json:2: error_pages.404: error page for 404: \(page) is not a file of the "
+                    + "document root \(directory.path) (dot files and paths leaving the root never are)",
+            ])
+        }
+    }
+
+    @Test func anErrorPageLargerThanMaxFileBytesIsAProblem() {
+        let directory = ConfigurationDirectory()
+        directory.write("mtcp.conf", Self.goodStack)
+        directory.write("404.html", String(repeating: "x", count: 2048))
+        directory.write("httpd.json", "{\"document_root\": \"\(directory.path)\",\n \"cache\": {\"max_file_bytes\": 1024},\n"
+                        + " \"error_pages\": {\"404\": \"/404.html\"}}")
+        #expect(directory.check().problems() == [
+            "\(directory.path)/httpd.json:3: error_pages.404: error page for 404: /404.html is larger than the cache "
+                + "holds in memory (cache.max_file_bytes, cache.max_bytes)",
         ])
     }
 

@@ -145,3 +145,30 @@ def test_unprivileged_service_notifies_readiness_and_stop(topology, open_directo
     finally:
         stop_process_group(proc)
         manager.close()
+
+
+def test_af_xdp_without_its_memory_names_the_likely_causes(topology, open_directory):
+    """As nobody with the unit's capabilities but CAP_IPC_LOCK, under an 8 MiB
+    memlock limit, net_af_xdp cannot register its packet memory; DPDK says only
+    "Invalid argument", so the error line must name the causes and the fallback,
+    and the appliance must exit with a failure."""
+    configuration = json.loads((REPO / "conf/httpd.json").read_text())
+    configuration.pop("tls")  # its key is root's
+    (open_directory / "httpd.json").write_text(json.dumps(configuration))
+    (open_directory / "httpd.json").chmod(0o644)
+    runtime = open_directory / "run"
+    runtime.mkdir()
+    os.chown(runtime, 65534, 65534)
+    caps = ",".join(cap for cap in unit_capabilities().split(",") if cap != "+ipc_lock")
+    assert caps != unit_capabilities(), "the unit grants CAP_IPC_LOCK: this test takes it away"
+    result = subprocess.run(
+        ["ip", "netns", "exec", NS_APPLIANCE, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+         f"--inh-caps={caps}", f"--ambient-caps={caps}", f"--bounding-set=-all,{caps}",
+         "prlimit", "--memlock=8388608:8388608", "--",
+         "env", f"XDG_RUNTIME_DIR={runtime}",
+         HTTPD, "--config", CONFIG, "--http-config", open_directory / "httpd.json"],
+        cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0, result.stdout + result.stderr
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if "setting up RX queue 0 failed" in line]
+    assert len(lines) == 1, result.stdout + result.stderr
+    assert "RLIMIT_MEMLOCK" in lines[0] and "CAP_IPC_LOCK" in lines[0] and "net_af_packet" in lines[0], lines[0]
