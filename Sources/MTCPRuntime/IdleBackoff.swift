@@ -15,10 +15,14 @@ import MTCP
 /// Idle time is counted from the end of the last iteration that had work, so a
 /// slow iteration is followed by the full spin window rather than a sleep.
 ///
-/// An empty poll yields the CPU rather than spinning on it: when another thread
-/// is runnable on the same core (the other end of the round trip, the kernel's
-/// softirq thread), it runs at once instead of after the scheduler's time slice;
-/// with nothing else runnable the yield returns at once.
+/// Once the engine has had nothing to do for `yieldAfter`, an empty poll yields
+/// the CPU rather than spinning on it: when another thread is runnable on the
+/// same core (the other end of the round trip, the kernel's softirq thread), it
+/// runs at once instead of after the scheduler's time slice; with nothing else
+/// runnable the yield returns at once. Shorter gaps, as between the bursts of a
+/// loaded engine, are polled through: a yield is a system call, and one on every
+/// empty poll cost a fifth of the short-flow rate over memif (303k against 384k
+/// requests/s, `scripts/bench.sh --only short`, 2026-12-03).
 ///
 /// The decision (`next`) is a pure function of the iteration's outcome and the
 /// time passed in; `perform` carries it out.
@@ -35,6 +39,8 @@ public struct IdleBackoff: Sendable {
 
     /// How long after the last work the loop keeps polling before it sleeps.
     public let spinWindow: TimeSpan
+    /// How long after the last work empty polls spin before they yield.
+    public let yieldAfter: TimeSpan
     /// The first sleep after the spin window.
     public let minimumSleepMicroseconds: UInt32
     /// The longest sleep; 0 never sleeps (busy polling).
@@ -45,9 +51,10 @@ public struct IdleBackoff: Sendable {
     /// The defaults keep an idle appliance near 1% of a core (a wake-up per
     /// millisecond costs mostly the context switch) and are far longer than a
     /// round trip over a veth, so a loaded engine never sleeps.
-    public init(spinWindow: TimeSpan = .microseconds(500), minimumSleepMicroseconds: UInt32 = 50,
-                maximumSleepMicroseconds: UInt32 = 1000) {
+    public init(spinWindow: TimeSpan = .microseconds(500), yieldAfter: TimeSpan = .microseconds(20),
+                minimumSleepMicroseconds: UInt32 = 50, maximumSleepMicroseconds: UInt32 = 1000) {
         self.spinWindow = spinWindow
+        self.yieldAfter = yieldAfter
         self.minimumSleepMicroseconds = min(minimumSleepMicroseconds, maximumSleepMicroseconds)
         self.maximumSleepMicroseconds = maximumSleepMicroseconds
         nextSleepMicroseconds = self.minimumSleepMicroseconds
@@ -69,8 +76,10 @@ public struct IdleBackoff: Sendable {
             nextSleepMicroseconds = minimumSleepMicroseconds
             return .poll
         }
+        let idle = lastWork.map { now.since($0) }
+        if let idle, idle < yieldAfter { return .poll }
         guard maximumSleepMicroseconds > 0 else { return .yield }
-        if let lastWork, now.since(lastWork) < spinWindow { return .yield }
+        if let idle, idle < spinWindow { return .yield }
         let sleep = nextSleepMicroseconds
         nextSleepMicroseconds = min(sleep * 2, maximumSleepMicroseconds)
         guard let nextTimer else { return .sleep(microseconds: sleep) }

@@ -14,7 +14,7 @@ import MTCPRuntime
                                   maximumSleepMicroseconds: 40)
         #expect(backoff.next(now: Self.at(microseconds: 0), received: 3, sent: 0, outputPending: false, nextTimer: nil) == .poll)
         let empty = [1, 50, 99].map { backoff.next(now: Self.at(microseconds: $0), received: 0, sent: 0, outputPending: false, nextTimer: nil) }
-        #expect(empty == [.yield, .yield, .yield], "a reply is likely in flight: no sleep")
+        #expect(empty == [.poll, .yield, .yield], "a reply is likely in flight: no sleep; a short gap spins")
         #expect(backoff.next(now: Self.at(microseconds: 100), received: 0, sent: 0, outputPending: false, nextTimer: nil)
             == .sleep(microseconds: 10))
     }
@@ -53,7 +53,19 @@ import MTCPRuntime
         let actions = [1, 1_000, 1_000_000].map {
             backoff.next(now: Self.at(microseconds: $0), received: 0, sent: 0, outputPending: false, nextTimer: nil)
         }
-        #expect(actions == [.yield, .yield, .yield])
+        #expect(actions == [.poll, .yield, .yield])
+    }
+
+    /// Between the bursts of a loaded engine, empty polls spin without a system
+    /// call; only a gap longer than `yieldAfter` yields the core.
+    @Test func aShortGapSpinsAndALongerOneYields() {
+        var backoff = IdleBackoff(spinWindow: .microseconds(500), yieldAfter: .microseconds(20),
+                                  maximumSleepMicroseconds: 0)
+        _ = backoff.next(now: Self.at(microseconds: 100), received: 8, sent: 8, outputPending: false, nextTimer: nil)
+        let actions = [101, 110, 119, 120, 200].map {
+            backoff.next(now: Self.at(microseconds: $0), received: 0, sent: 0, outputPending: false, nextTimer: nil)
+        }
+        #expect(actions == [.poll, .poll, .poll, .yield, .yield])
     }
 
     @Test func framesSentCountAsWork() {
@@ -71,8 +83,8 @@ import MTCPRuntime
         var backoff = IdleBackoff(spinWindow: .microseconds(500), minimumSleepMicroseconds: 50,
                                   maximumSleepMicroseconds: 1000)
         _ = backoff.next(now: Self.at(microseconds: 600), received: 4, sent: 4, outputPending: false, nextTimer: nil)
-        #expect(backoff.next(now: Self.at(microseconds: 610), received: 0, sent: 0, outputPending: false,
-                             nextTimer: nil) == .yield)
+        #expect(backoff.next(now: Self.at(microseconds: 1050), received: 0, sent: 0, outputPending: false,
+                             nextTimer: nil) == .yield, "450 µs after its end: still within the spin window")
     }
 
     @Test func aSleepEndsWhenTheNextTimerCanFire() {
