@@ -107,11 +107,9 @@ func runCore<Application: EngineApplication & ~Copyable>(
                 application.reopenLogs()
             }
         }
-        // Idle time counts from the end of the iteration: a slow one still gets the full spin window.
-        let finished = clock?.now() ?? MonotonicClock.now()
-        IdleBackoff.perform(backoff.next(now: finished, received: received, sent: sent,
+        IdleBackoff.perform(backoff.next(now: now, received: received, sent: sent,
                                          outputPending: context.hasPendingOutput,
-                                         nextTimer: context.engine.nextTimerBoundary(after: finished)))
+                                         nextTimer: context.engine.nextTimerBoundary(after: now)))
     }
     snapshot = context.snapshot(core: core)
     snapshot.application = application.counters()

@@ -13,7 +13,10 @@ import MTCP
 /// close to no CPU.
 ///
 /// Idle time is counted from the end of the last iteration that had work, so a
-/// slow iteration is followed by the full spin window rather than a sleep.
+/// slow iteration is followed by the full spin window rather than a sleep. That
+/// end is the next iteration's start (an iteration with work is followed at
+/// once by the next), so the loop reads the clock once per iteration; and the
+/// next timer's time is asked for only when the loop is about to sleep.
 ///
 /// Once the engine has had nothing to do for `yieldAfter`, an empty poll yields
 /// the CPU rather than spinning on it: when another thread is runnable on the
@@ -46,6 +49,8 @@ public struct IdleBackoff: Sendable {
     /// The longest sleep; 0 never sleeps (busy polling).
     public let maximumSleepMicroseconds: UInt32
     private var lastWork: Instant?
+    /// Whether the previous iteration had work: it ended when this one started.
+    private var previousHadWork = false
     private var nextSleepMicroseconds: UInt32
 
     /// The defaults keep an idle appliance near 1% of a core (a wake-up per
@@ -64,25 +69,27 @@ public struct IdleBackoff: Sendable {
     /// core at 100% whatever the load.
     public static var busyPoll: IdleBackoff { IdleBackoff(maximumSleepMicroseconds: 0) }
 
-    /// The action after an iteration that finished at `now`, received `received`
+    /// The action after an iteration that started at `now`, received `received`
     /// frames, sent `sent` frames and left output waiting for ring room
-    /// (`outputPending`); any of these is work. `nextTimer` is the earliest time
-    /// a timer can fire (nil when none is armed): a sleep ends by then.
+    /// (`outputPending`); any of these is work. `nextTimer` gives the earliest
+    /// time a timer can fire (nil when none is armed): a sleep ends by then.
     @inline(__always)
     public mutating func next(now: Instant, received: Int, sent: Int, outputPending: Bool,
-                              nextTimer: Instant?) -> Action {
+                              nextTimer: @autoclosure () -> Instant?) -> Action {
+        if previousHadWork { lastWork = now }
         if received > 0 || sent > 0 || outputPending {
-            lastWork = now
+            previousHadWork = true
             nextSleepMicroseconds = minimumSleepMicroseconds
             return .poll
         }
+        previousHadWork = false
         let idle = lastWork.map { now.since($0) }
         if let idle, idle < yieldAfter { return .poll }
         guard maximumSleepMicroseconds > 0 else { return .yield }
         if let idle, idle < spinWindow { return .yield }
         let sleep = nextSleepMicroseconds
         nextSleepMicroseconds = min(sleep * 2, maximumSleepMicroseconds)
-        guard let nextTimer else { return .sleep(microseconds: sleep) }
+        guard let nextTimer = nextTimer() else { return .sleep(microseconds: sleep) }
         guard nextTimer > now else { return .yield }
         // Rounded up, so the loop wakes at or after the timer's moment, not just before it.
         let untilTimer = (nextTimer.since(now).nanoseconds + 999) / 1_000

@@ -9,94 +9,98 @@ import MTCPRuntime
 @Suite struct IdleBackoffTests {
     private static func at(microseconds: UInt64) -> Instant { Instant(nanoseconds: microseconds * 1_000) }
 
+    /// One iteration of the loop starting at `microseconds`: `next` is called with
+    /// the iteration's start, as the core loop does.
+    private static func iteration(_ backoff: inout IdleBackoff, at microseconds: UInt64, received: Int = 0,
+                                  sent: Int = 0, outputPending: Bool = false,
+                                  nextTimer: Instant? = nil) -> IdleBackoff.Action {
+        backoff.next(now: at(microseconds: microseconds), received: received, sent: sent,
+                     outputPending: outputPending, nextTimer: nextTimer)
+    }
+
+    private static func policy(spinWindow: UInt64 = 100, yieldAfter: UInt64 = 20, minimumSleep: UInt32 = 10,
+                               maximumSleep: UInt32 = 40) -> IdleBackoff {
+        IdleBackoff(spinWindow: .microseconds(spinWindow), yieldAfter: .microseconds(yieldAfter),
+                    minimumSleepMicroseconds: minimumSleep, maximumSleepMicroseconds: maximumSleep)
+    }
+
+    /// Frames arrived in the iteration that started at 0 and ended at 1 (when the
+    /// next one started): polling goes on through the spin window from 1.
     @Test func keepsPollingWithinTheSpinWindowAfterFramesArrived() {
-        var backoff = IdleBackoff(spinWindow: .microseconds(100), minimumSleepMicroseconds: 10,
-                                  maximumSleepMicroseconds: 40)
-        #expect(backoff.next(now: Self.at(microseconds: 0), received: 3, sent: 0, outputPending: false, nextTimer: nil) == .poll)
-        let empty = [1, 50, 99].map { backoff.next(now: Self.at(microseconds: $0), received: 0, sent: 0, outputPending: false, nextTimer: nil) }
-        #expect(empty == [.poll, .yield, .yield], "a reply is likely in flight: no sleep; a short gap spins")
-        #expect(backoff.next(now: Self.at(microseconds: 100), received: 0, sent: 0, outputPending: false, nextTimer: nil)
-            == .sleep(microseconds: 10))
+        var backoff = Self.policy()
+        #expect(Self.iteration(&backoff, at: 0, received: 3) == .poll)
+        let empty = [1, 10, 50, 100].map { Self.iteration(&backoff, at: $0) }
+        #expect(empty == [.poll, .poll, .yield, .yield], "a reply is likely in flight: no sleep; a short gap spins")
+        #expect(Self.iteration(&backoff, at: 101) == .sleep(microseconds: 10))
     }
 
     @Test func sleepsDoubleUpToTheMaximumAndTrafficResetsThem() {
-        var backoff = IdleBackoff(spinWindow: .microseconds(100), minimumSleepMicroseconds: 10,
-                                  maximumSleepMicroseconds: 40)
-        _ = backoff.next(now: Self.at(microseconds: 0), received: 1, sent: 0, outputPending: false, nextTimer: nil)
-        let sleeps = (0..<5).map { backoff.next(now: Self.at(microseconds: 200 + $0), received: 0, sent: 0, outputPending: false, nextTimer: nil) }
+        var backoff = Self.policy()
+        _ = Self.iteration(&backoff, at: 0, received: 1)
+        _ = Self.iteration(&backoff, at: 1)
+        let sleeps = (0..<5).map { Self.iteration(&backoff, at: 200 + $0) }
         #expect(sleeps == [.sleep(microseconds: 10), .sleep(microseconds: 20), .sleep(microseconds: 40),
                            .sleep(microseconds: 40), .sleep(microseconds: 40)])
-        #expect(backoff.next(now: Self.at(microseconds: 300), received: 1, sent: 0, outputPending: false, nextTimer: nil) == .poll)
-        #expect(backoff.next(now: Self.at(microseconds: 350), received: 0, sent: 0, outputPending: false, nextTimer: nil) == .yield)
-        #expect(backoff.next(now: Self.at(microseconds: 400), received: 0, sent: 0, outputPending: false, nextTimer: nil)
-            == .sleep(microseconds: 10), "the first sleep after new traffic is short again")
+        #expect(Self.iteration(&backoff, at: 300, received: 1) == .poll)
+        #expect(Self.iteration(&backoff, at: 301) == .poll)
+        #expect(Self.iteration(&backoff, at: 350) == .yield)
+        #expect(Self.iteration(&backoff, at: 402) == .sleep(microseconds: 10),
+                "the first sleep after new traffic is short again")
     }
 
     @Test func pendingOutputCountsAsWork() {
-        var backoff = IdleBackoff(spinWindow: .microseconds(100), minimumSleepMicroseconds: 10,
-                                  maximumSleepMicroseconds: 40)
-        let actions = (0..<10).map { backoff.next(now: Self.at(microseconds: $0 * 1000), received: 0, sent: 0, outputPending: true, nextTimer: nil) }
+        var backoff = Self.policy()
+        let actions = (0..<10).map { Self.iteration(&backoff, at: $0 * 1000, outputPending: true) }
         #expect(actions.allSatisfy { $0 == .poll })
-        #expect(backoff.next(now: Self.at(microseconds: 9050), received: 0, sent: 0, outputPending: false, nextTimer: nil) == .yield)
+        #expect(Self.iteration(&backoff, at: 9001) == .poll)
+        #expect(Self.iteration(&backoff, at: 9050) == .yield)
     }
 
     @Test func anEngineThatNeverSawTrafficSleeps() {
-        var backoff = IdleBackoff(spinWindow: .microseconds(100), minimumSleepMicroseconds: 10,
-                                  maximumSleepMicroseconds: 40)
-        #expect(backoff.next(now: Self.at(microseconds: 5), received: 0, sent: 0, outputPending: false, nextTimer: nil)
-            == .sleep(microseconds: 10))
+        var backoff = Self.policy()
+        #expect(Self.iteration(&backoff, at: 5) == .sleep(microseconds: 10))
     }
 
     @Test func busyPollingNeverSleepsButYieldsWhenIdle() {
         var backoff = IdleBackoff.busyPoll
-        _ = backoff.next(now: Self.at(microseconds: 0), received: 1, sent: 0, outputPending: false, nextTimer: nil)
-        let actions = [1, 1_000, 1_000_000].map {
-            backoff.next(now: Self.at(microseconds: $0), received: 0, sent: 0, outputPending: false, nextTimer: nil)
-        }
-        #expect(actions == [.poll, .yield, .yield])
+        _ = Self.iteration(&backoff, at: 0, received: 1)
+        let actions = [1, 2, 1_000, 1_000_000].map { Self.iteration(&backoff, at: $0) }
+        #expect(actions == [.poll, .poll, .yield, .yield])
     }
 
     /// Between the bursts of a loaded engine, empty polls spin without a system
     /// call; only a gap longer than `yieldAfter` yields the core.
     @Test func aShortGapSpinsAndALongerOneYields() {
-        var backoff = IdleBackoff(spinWindow: .microseconds(500), yieldAfter: .microseconds(20),
-                                  maximumSleepMicroseconds: 0)
-        _ = backoff.next(now: Self.at(microseconds: 100), received: 8, sent: 8, outputPending: false, nextTimer: nil)
-        let actions = [101, 110, 119, 120, 200].map {
-            backoff.next(now: Self.at(microseconds: $0), received: 0, sent: 0, outputPending: false, nextTimer: nil)
-        }
+        var backoff = Self.policy(spinWindow: 500, maximumSleep: 0)
+        _ = Self.iteration(&backoff, at: 100, received: 8, sent: 8)
+        let actions = [101, 110, 120, 121, 200].map { Self.iteration(&backoff, at: $0) }
         #expect(actions == [.poll, .poll, .poll, .yield, .yield])
     }
 
     @Test func framesSentCountAsWork() {
-        var backoff = IdleBackoff(spinWindow: .microseconds(100), minimumSleepMicroseconds: 10,
-                                  maximumSleepMicroseconds: 40)
-        #expect(backoff.next(now: Self.at(microseconds: 1000), received: 0, sent: 2, outputPending: false,
-                             nextTimer: nil) == .poll, "a retransmission or a request just went out")
-        #expect(backoff.next(now: Self.at(microseconds: 1050), received: 0, sent: 0, outputPending: false,
-                             nextTimer: nil) == .yield, "its answer is likely in flight: no sleep")
+        var backoff = Self.policy()
+        #expect(Self.iteration(&backoff, at: 1000, sent: 2) == .poll, "a retransmission or a request just went out")
+        _ = Self.iteration(&backoff, at: 1001)
+        #expect(Self.iteration(&backoff, at: 1050) == .yield, "its answer is likely in flight: no sleep")
     }
 
-    /// The iteration with work finished at 600 µs (it was slow): the spin window
-    /// runs from there, not from its start.
+    /// The iteration with work started at 100 and ended at 600 (it was slow),
+    /// when the next one started: the spin window runs from 600, not from 100.
     @Test func theSpinWindowStartsWhenTheBusyIterationFinished() {
-        var backoff = IdleBackoff(spinWindow: .microseconds(500), minimumSleepMicroseconds: 50,
-                                  maximumSleepMicroseconds: 1000)
-        _ = backoff.next(now: Self.at(microseconds: 600), received: 4, sent: 4, outputPending: false, nextTimer: nil)
-        #expect(backoff.next(now: Self.at(microseconds: 1050), received: 0, sent: 0, outputPending: false,
-                             nextTimer: nil) == .yield, "450 µs after its end: still within the spin window")
+        var backoff = Self.policy(spinWindow: 500, minimumSleep: 50, maximumSleep: 1000)
+        _ = Self.iteration(&backoff, at: 100, received: 4, sent: 4)
+        #expect(Self.iteration(&backoff, at: 600) == .poll)
+        #expect(Self.iteration(&backoff, at: 1050) == .yield, "450 µs after its end: within the spin window")
+        #expect(Self.iteration(&backoff, at: 1100) == .sleep(microseconds: 50))
     }
 
     @Test func aSleepEndsWhenTheNextTimerCanFire() {
-        var backoff = IdleBackoff(spinWindow: .microseconds(100), minimumSleepMicroseconds: 1000,
-                                  maximumSleepMicroseconds: 1000)
-        #expect(backoff.next(now: Self.at(microseconds: 5000), received: 0, sent: 0, outputPending: false,
-                             nextTimer: Self.at(microseconds: 5200)) == .sleep(microseconds: 200),
+        var backoff = Self.policy(minimumSleep: 1000, maximumSleep: 1000)
+        #expect(Self.iteration(&backoff, at: 5000, nextTimer: Self.at(microseconds: 5200)) == .sleep(microseconds: 200),
                 "a timer due in 200 µs must not wait for a 1 ms sleep")
-        #expect(backoff.next(now: Self.at(microseconds: 5000), received: 0, sent: 0, outputPending: false,
-                             nextTimer: Self.at(microseconds: 9000)) == .sleep(microseconds: 1000))
-        #expect(backoff.next(now: Self.at(microseconds: 5000), received: 0, sent: 0, outputPending: false,
-                             nextTimer: Self.at(microseconds: 5000)) == .yield, "a timer already due: no sleep")
+        #expect(Self.iteration(&backoff, at: 5000, nextTimer: Self.at(microseconds: 9000)) == .sleep(microseconds: 1000))
+        #expect(Self.iteration(&backoff, at: 5000, nextTimer: Self.at(microseconds: 5000)) == .yield,
+                "a timer already due: no sleep")
     }
 
     /// Data in flight arms the retransmission timer: the engine then reports the
