@@ -12,6 +12,13 @@ struct SYNCookie {
     /// Counter ticks a cookie stays valid for (two: between 64 and 128 s).
     static let lifetimeTicks: UInt32 = 2
 
+    /// How long after its listener last sent one a returned cookie is checked at
+    /// all (as Linux, which checks cookies only while the SYN queue overflowed
+    /// recently): the longest a cookie stays valid, so every cookie sent is still
+    /// honoured, while a listener that has not overflowed answers a cookie-shaped
+    /// ACK as any stray ACK (a reset) without spending a keyed hash on it.
+    static let checkWindow = TimeSpan.seconds(64 * UInt64(lifetimeTicks))
+
     @inline(__always)
     static func counter(_ now: Instant) -> UInt32 { UInt32(truncatingIfNeeded: now.nanoseconds / 64_000_000_000) }
 

@@ -73,6 +73,8 @@ struct TCPConnection {
     var timestampRecent: UInt32 = 0
     /// Last acknowledgment number sent, for the TS.Recent update rule.
     var lastAcknowledgmentSent = SequenceNumber(0)
+    /// When this connection last sent a challenge ACK (RFC 5961 §7 rate limit).
+    var lastChallengeAck: Instant? = nil
 
     // MARK: loss recovery and congestion control
     var rtt = RTTEstimator()
