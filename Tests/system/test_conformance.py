@@ -554,6 +554,23 @@ def test_timestamp_echo_follows_the_latest_tsval(peer):
         p.ack()
 
 
+
+def test_two_connections_from_one_client_show_unrelated_tsvals(peer):
+    """RFC 7323 §7.1: each connection's TSvals carry an offset of their own (a keyed hash of
+    the 4-tuple), so two connections opened together from one client do not share a clock an
+    observer could link them by (a shared millisecond clock would put their SYN-ACKs' TSvals
+    within the few ms between them). Either's TSvals still advance with time."""
+    first, second = peer(), peer()
+    tsvals = [p.connect().options["Timestamp"][0] for p in (first, second)]
+    gap = (tsvals[1] - tsvals[0]) & 0xFFFFFFFF
+    assert 1000 < gap < (1 << 32) - 1000, tsvals
+    time.sleep(0.2)
+    first.send("PA", data=b"t")
+    later = first.expect("echo", where=lambda s: s.payload)
+    advanced = (later.options["Timestamp"][0] - tsvals[0]) & 0xFFFFFFFF
+    assert 150 <= advanced < 5000, (tsvals[0], later.options["Timestamp"][0])
+
+
 # ---------------------------------------------------------------- windows: zero window and probes
 
 def test_zero_window_probes_back_off(peer, appliance):

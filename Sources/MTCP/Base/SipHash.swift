@@ -11,6 +11,12 @@ public struct SipHash: Sendable {
         self.key1 = key1
     }
 
+    /// A key of its own for one use of `secret`, named by `label`: what one use
+    /// reveals (a timestamp offset, a port) says nothing about another's hashes.
+    public init(derivedFrom secret: SipHash, label: UInt64) {
+        self.init(key0: secret.hash(label, 0), key1: secret.hash(label, 1))
+    }
+
     /// A key from `random` (the runtime seeds it from the system's generator).
     public init(using random: inout some RandomNumberGenerator) {
         self.init(key0: random.next(), key1: random.next())

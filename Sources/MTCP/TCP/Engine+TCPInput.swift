@@ -130,6 +130,7 @@ extension Engine {
         }
         connection.pointee.open(tuple: tuple,
                                 initialSequence: initialSequence ?? tcp.initialSequenceNumber(for: tuple, now: now),
+                                timestampOffset: tcp.timestampOffset(for: tuple),
                                 send: SendBuffer(storage: tcp.sendChunks.take().unsafelyUnwrapped),
                                 receive: ReceiveBuffer(storage: tcp.receiveChunks.take().unsafelyUnwrapped),
                                 configuration: tcp.configuration, now: now)

@@ -71,4 +71,14 @@ extension TCPLayer {
         let offset = UInt32(truncatingIfNeeded: secret.hash(words.0, words.1))
         return SequenceNumber(UInt32(truncatingIfNeeded: now.nanoseconds / 4_000) &+ offset)
     }
+
+    /// The offset added to a connection's TSvals (RFC 7323 §7.1), as Linux: a
+    /// keyed hash of the 4-tuple, under a key of its own so that it reveals
+    /// nothing of the ISN offset. Cookies encode nothing in timestamps (the
+    /// cookie SYN-ACK carries none), so they need no part in it.
+    @inline(__always)
+    func timestampOffset(for tuple: FourTuple) -> UInt32 {
+        let words = tuple.packedWords
+        return UInt32(truncatingIfNeeded: timestampSecret.hash(words.0, words.1))
+    }
 }

@@ -19,6 +19,8 @@ struct TCPLayer: ~Copyable {
     var eventList: ConnectionQueue
     /// Keys the initial sequence numbers and SYN cookies.
     let secret: SipHash
+    /// Keys the timestamp offsets, derived from `secret`.
+    let timestampSecret: SipHash
     var nextEphemeralPort: UInt16 = 49152
     var statistics = TCPStatistics()
 
@@ -38,6 +40,7 @@ struct TCPLayer: ~Copyable {
         bulkDataList = ConnectionQueue(capacity: 2 * capacity)
         eventList = ConnectionQueue(capacity: 2 * capacity)
         self.secret = secret
+        timestampSecret = SipHash(derivedFrom: secret, label: 0x7473_7661_6C)  // "tsval"
     }
 
     /// mTCP's output lists and the event list, by name.

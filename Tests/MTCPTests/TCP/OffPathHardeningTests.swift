@@ -46,4 +46,40 @@ import Testing
         #expect(peer.engine.tcpStatistics.synCookiesChecked == 1)
         #expect(peer.engine.tcpStatistics.synCookiesAccepted == 1)
     }
+
+    @Test func ourTimestampsCarryTheConnectionsOffsetAndTheirEchoesStillTimeTheRTT() throws {
+        // RFC 7323 §7.1: TSval = clock + a per-connection offset; the RTT from an
+        // echo (§4.1) is measured in the same domain.
+        typealias Test = ConnectionUnderTest
+        let offer = TCPOptions(maximumSegmentSize: 1460, timestamp: TCPTimestamp(value: 1, echoReply: 0))
+        let test = Test.established(peerOptions: offer)
+        #expect(test.connection.rtt.smoothedRTT == .zero, "the handshake's sample")
+        _ = test.advance(by: .seconds(2))
+        #expect(try test.write([UInt8](repeating: 1, count: 100)) == 100)
+        let data = try #require(test.output().first)
+        let tsval = try #require(data.options.timestamp).value
+        #expect(tsval == 2000 &+ Test.timestampOffset)
+        _ = test.advance(by: .milliseconds(300))
+        _ = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 101,
+                         options: TCPOptions(timestamp: TCPTimestamp(value: 2, echoReply: tsval)))
+        // RFC 6298 §2.3: SRTT = 7/8 · 0 + 1/8 · 300 ms (an unshifted echo would look
+        // 1.6e9 ms old and give no sample at all).
+        #expect(test.connection.rtt.smoothedRTT == .microseconds(37_500))
+    }
+
+    @Test func twoConnectionsFromOneClientShowUnrelatedTimestamps() throws {
+        // An observer cannot link connections by a shared TSval clock nor read the uptime.
+        var peer = RawTCPPeer(start: .zero + .seconds(86_400))
+        _ = try peer.engine.listen(port: 80)
+        let offer = TCPOptions(maximumSegmentSize: 1460, timestamp: TCPTimestamp(value: 1, echoReply: 0))
+        var tsvals: [UInt32] = []
+        for port: UInt16 in [40001, 40002] {
+            peer.peerPort = port
+            let synAck = try #require(peer.send(.syn, seq: 1000, options: offer).first)
+            tsvals.append(try #require(synAck.header.options.timestamp).value)
+        }
+        let clock = UInt32(peer.now.nanoseconds / 1_000_000)
+        #expect(tsvals[0] != tsvals[1], "same instant, different connections")
+        #expect(!tsvals.contains(clock), "not the engine's clock")
+    }
 }
