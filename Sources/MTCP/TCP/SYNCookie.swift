@@ -81,4 +81,12 @@ extension TCPLayer {
         let words = tuple.packedWords
         return UInt32(truncatingIfNeeded: timestampSecret.hash(words.0, words.1))
     }
+
+    /// RFC 6056's F(local address, remote address, remote port, secret): where
+    /// the run of ephemeral ports towards one destination starts.
+    @inline(__always)
+    func ephemeralPortOffset(to tuple: FourTuple) -> UInt32 {
+        let words = tuple.packedWords
+        return UInt32(truncatingIfNeeded: ephemeralPortSecret.hash(words.0, UInt64(tuple.remotePort)))
+    }
 }

@@ -21,7 +21,10 @@ struct TCPLayer: ~Copyable {
     let secret: SipHash
     /// Keys the timestamp offsets, derived from `secret`.
     let timestampSecret: SipHash
-    var nextEphemeralPort: UInt16 = 49152
+    /// Keys the ephemeral ports' offset per destination, derived from `secret`.
+    let ephemeralPortSecret: SipHash
+    /// RFC 6056's `next_ephemeral`: advanced by every port tried.
+    var ephemeralPortCounter: UInt32 = 0
     var statistics = TCPStatistics()
 
     init(configuration: TCPConfiguration, secret: SipHash, now: Instant) {
@@ -41,6 +44,7 @@ struct TCPLayer: ~Copyable {
         eventList = ConnectionQueue(capacity: 2 * capacity)
         self.secret = secret
         timestampSecret = SipHash(derivedFrom: secret, label: 0x7473_7661_6C)  // "tsval"
+        ephemeralPortSecret = SipHash(derivedFrom: secret, label: 0x706F_7274)  // "port"
     }
 
     /// mTCP's output lists and the event list, by name.

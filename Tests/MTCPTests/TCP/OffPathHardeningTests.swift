@@ -82,4 +82,29 @@ import Testing
         #expect(tsvals[0] != tsvals[1], "same instant, different connections")
         #expect(!tsvals.contains(clock), "not the engine's clock")
     }
+
+    @Test func ephemeralPortsStartWhereAKeyedHashOfTheDestinationSays() throws {
+        // RFC 6056 algorithm 3: port = first + (F(destination, secret) + counter) mod count.
+        var peer = RawTCPPeer()
+        let other = IPv4Address(198, 18, 0, 9)
+        func localPort(_ peer: inout RawTCPPeer, to address: IPv4Address, from requested: UInt16? = nil) throws
+            -> UInt16 {
+            let id = try peer.engine.connect(to: address, port: 80, localPort: requested, now: peer.now)
+            return peer.engine.tcp.connections.block(id)?.pointee.tuple.localPort ?? 0
+        }
+        /// `n` ports after `port` in the ephemeral range, wrapping.
+        func after(_ port: UInt16, _ n: UInt16) -> UInt16 { 49152 + (port - 49152 + n) % 16384 }
+        let first = try localPort(&peer, to: RawTCPPeer.peerIP)
+        let elsewhere = try localPort(&peer, to: other)
+        #expect(first != 49152, "not the start of the range")
+        #expect(elsewhere != after(first, 1), "another destination's run starts elsewhere")
+        // The same destination again: the next port of its run, skipping one that
+        // a listener holds and one a connection to it already uses.
+        let next = try localPort(&peer, to: RawTCPPeer.peerIP)
+        #expect(next == after(first, 2), "the counter moved on by the other connect")
+        _ = try peer.engine.listen(port: after(first, 3))
+        _ = try localPort(&peer, to: RawTCPPeer.peerIP, from: after(first, 4))
+        #expect(try localPort(&peer, to: RawTCPPeer.peerIP) == after(first, 5))
+        for port in [first, elsewhere, next] { #expect((49152...65535).contains(port)) }
+    }
 }
