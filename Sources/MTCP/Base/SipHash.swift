@@ -1,7 +1,8 @@
 /// SipHash-2-4 (Aumasson and Bernstein, 2012) over whole 64-bit words: a keyed
 /// pseudo-random function, fast enough for every SYN. It keys the initial
 /// sequence numbers (RFC 6528) and the SYN cookies (RFC 4987), so an observer
-/// cannot predict either without the per-engine secret.
+/// cannot predict either without the per-engine secret; keys derived from it
+/// (`init(derivedFrom:label:)`) do the same for timestamp offsets and ports.
 public struct SipHash: Sendable {
     public let key0: UInt64
     public let key1: UInt64
