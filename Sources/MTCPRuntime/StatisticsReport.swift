@@ -25,7 +25,7 @@ extension TCPStatistics {
         closed \(closed), resets received \(resetsReceived), resets sent \(resetsSent)
         tcp: segments received \(segmentsReceived), sent \(segmentsSent), retransmitted \(retransmittedSegments), \
         fast retransmits \(fastRetransmits), timeouts \(timeouts)
-        tcp: challenge ACKs \(challengeAcksSent), SYN cookies sent \(synCookiesSent) accepted \(synCookiesAccepted) \
+        tcp: challenge ACKs \(challengeAcksSent) suppressed \(challengeAcksSuppressed), SYN cookies sent \(synCookiesSent) checked \(synCookiesChecked) accepted \(synCookiesAccepted) \
         rejected \(synCookiesRejected), refused (no resources) \(refusedNoResources), accept queue overflows \
         \(acceptQueueOverflows)
         tcp: bad checksum \(badChecksum), malformed \(malformed), out of window \(outOfWindow), PAWS \(pawsRejected), \

@@ -283,14 +283,17 @@ def test_rst_to_listening_port_is_ignored(peer):
 
 
 def test_ack_to_listening_port_gets_reset(peer, appliance):
-    """RFC 9293 §3.10.7.2 (LISTEN, second check): an ACK gets <SEQ=SEG.ACK><CTL=RST> (and with
-    SYN cookies, RFC 4987, it is counted as a rejected cookie)."""
+    """RFC 9293 §3.10.7.2 (LISTEN, second check): an ACK gets <SEQ=SEG.ACK><CTL=RST>. With no
+    recent SYN queue overflow it is not even checked as a SYN cookie (RFC 4987; as Linux): a
+    cookie-shaped ACK is an ordinary stray ACK."""
     p = peer(ECHO)
-    before = counter(appliance, "tcp_syn_cookies_rejected")
+    checked = counter(appliance, "tcp_syn_cookies_checked")
+    resets = counter(appliance, "tcp_resets_sent")
     p.send("A", ack=987654321, options=[])
     rst = p.expect("RST")
     assert rst.flags == "R" and rst.seq == 987654321, rst
-    assert appliance.wait_counter("tcp_syn_cookies_rejected", before + 1) >= before + 1
+    assert appliance.wait_counter("tcp_resets_sent", resets + 1) >= resets + 1
+    assert counter(appliance, "tcp_syn_cookies_checked") == checked
 
 
 def test_syn_ack_to_listening_port_gets_reset(peer):
@@ -425,6 +428,31 @@ def test_rst_in_window_but_not_exact_gets_challenge_ack(peer, appliance):
     assert_alive(p)
 
 
+def test_flood_of_in_window_rsts_gets_at_most_the_limit_of_challenge_acks(peer, appliance):
+    """RFC 5961 §7: challenge ACKs are limited per connection, one per 500 ms (the README's
+    off-path section): a burst of in-window RSTs gets one ACK per started 500 ms of the burst
+    (plus one for an interval boundary), the others are counted as suppressed."""
+    p = peer()
+    p.connect()
+    sent = counter(appliance, "tcp_challenge_acks_sent")
+    suppressed = counter(appliance, "tcp_challenge_acks_suppressed")
+    rsts = 60
+    start = time.monotonic()
+    for i in range(rsts):
+        p.send("R", seq=seq_add(p.snd_nxt, 100 + i), options=[])
+    elapsed = time.monotonic() - start
+    acks = []
+    while (ack := p.recv(0.4)) is not None:
+        acks.append(ack)
+    limit = 2 + int(elapsed / 0.5)
+    assert 1 <= len(acks) <= limit, (len(acks), elapsed)
+    assert all(a.flags == "A" and a.ack == p.snd_nxt for a in acks), acks
+    assert appliance.wait_counter("tcp_challenge_acks_sent", sent + len(acks)) == sent + len(acks)
+    assert appliance.wait_counter("tcp_challenge_acks_suppressed", suppressed + rsts - len(acks)) \
+        == suppressed + rsts - len(acks)
+    assert_alive(p)
+
+
 def test_rst_at_rcv_nxt_resets_the_connection(peer, appliance):
     """RFC 5961 §3.2 and RFC 9293 §3.10.7.4 (second check): a RST exactly at RCV.NXT ends the
     connection: nothing answers it, and the next segment meets no connection."""
@@ -524,6 +552,23 @@ def test_timestamp_echo_follows_the_latest_tsval(peer):
         p.rcv_nxt = seq_add(reply.seq, len(reply.payload))
         assert reply.options["Timestamp"][1] == tsval & 0xFFFFFFFF, reply
         p.ack()
+
+
+
+def test_two_connections_from_one_client_show_unrelated_tsvals(peer):
+    """RFC 7323 §7.1: each connection's TSvals carry an offset of their own (a keyed hash of
+    the 4-tuple), so two connections opened together from one client do not share a clock an
+    observer could link them by (a shared millisecond clock would put their SYN-ACKs' TSvals
+    within the few ms between them). Either's TSvals still advance with time."""
+    first, second = peer(), peer()
+    tsvals = [p.connect().options["Timestamp"][0] for p in (first, second)]
+    gap = (tsvals[1] - tsvals[0]) & 0xFFFFFFFF
+    assert 1000 < gap < (1 << 32) - 1000, tsvals
+    time.sleep(0.2)
+    first.send("PA", data=b"t")
+    later = first.expect("echo", where=lambda s: s.payload)
+    advanced = (later.options["Timestamp"][0] - tsvals[0]) & 0xFFFFFFFF
+    assert 150 <= advanced < 5000, (tsvals[0], later.options["Timestamp"][0])
 
 
 # ---------------------------------------------------------------- windows: zero window and probes

@@ -1,7 +1,8 @@
 /// SipHash-2-4 (Aumasson and Bernstein, 2012) over whole 64-bit words: a keyed
 /// pseudo-random function, fast enough for every SYN. It keys the initial
 /// sequence numbers (RFC 6528) and the SYN cookies (RFC 4987), so an observer
-/// cannot predict either without the per-engine secret.
+/// cannot predict either without the per-engine secret; keys derived from it
+/// (`init(derivedFrom:label:)`) do the same for timestamp offsets and ports.
 public struct SipHash: Sendable {
     public let key0: UInt64
     public let key1: UInt64
@@ -9,6 +10,12 @@ public struct SipHash: Sendable {
     public init(key0: UInt64, key1: UInt64) {
         self.key0 = key0
         self.key1 = key1
+    }
+
+    /// A key of its own for one use of `secret`, named by `label`: what one use
+    /// reveals (a timestamp offset, a port) says nothing about another's hashes.
+    public init(derivedFrom secret: SipHash, label: UInt64) {
+        self.init(key0: secret.hash(label, 0), key1: secret.hash(label, 1))
     }
 
     /// A key from `random` (the runtime seeds it from the system's generator).

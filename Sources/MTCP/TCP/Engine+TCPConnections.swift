@@ -71,8 +71,13 @@ extension Engine {
         return connection.pointee.id
     }
 
-    /// A free 4-tuple: the requested local port, or the next ephemeral port
-    /// (49152-65535, RFC 6335) that no connection to the same peer uses.
+    /// A free 4-tuple: the requested local port, or an ephemeral port (49152-65535,
+    /// RFC 6335) by RFC 6056's algorithm 3: a keyed hash of the destination plus a
+    /// counter. Successive connections to one destination still take successive
+    /// ports (few collisions, slow reuse of a tuple), but where that run starts
+    /// is unpredictable to anyone without the secret, so an off-path attacker
+    /// must guess the port as well as the sequence number to inject into the
+    /// proxy's upstream connections or the loadgen's.
     private mutating func chooseLocalPort(remote: IPv4Address, port: UInt16,
                                           requested: UInt16?) throws(SocketError) -> FourTuple {
         var tuple = FourTuple(localAddress: address.address, localPort: requested ?? 0, remoteAddress: remote,
@@ -81,14 +86,19 @@ extension Engine {
             guard tcp.flows.lookup(tuple) == nil else { throw .addressInUse }
             return tuple
         }
-        for _ in 0..<16384 {
-            let candidate = tcp.nextEphemeralPort
-            tcp.nextEphemeralPort = candidate == 65535 ? 49152 : candidate + 1
+        let offset = tcp.ephemeralPortOffset(to: tuple)
+        for _ in 0..<Self.ephemeralPortCount {
+            let index = (offset &+ tcp.ephemeralPortCounter) % Self.ephemeralPortCount
+            let candidate = Self.firstEphemeralPort + UInt16(index)
+            tcp.ephemeralPortCounter &+= 1
             tuple.localPort = candidate
             if tcp.flows.lookup(tuple) == nil && tcp.listeners.find(port: candidate) == nil { return tuple }
         }
         throw .addressInUse
     }
+
+    static var firstEphemeralPort: UInt16 { 49152 }
+    static var ephemeralPortCount: UInt32 { 65536 - UInt32(firstEphemeralPort) }
 
     /// The connection behind a handle the application holds; nil for a stale,
     /// bogus or closed one.

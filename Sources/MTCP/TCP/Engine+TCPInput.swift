@@ -51,14 +51,25 @@ extension Engine {
         if flags.contains(.syn) && !flags.contains(.ack) {
             return passiveOpen(segment, tuple: tuple, listener: listener, now: now)
         }
-        if flags.contains(.ack) && !flags.contains(.syn),
-           let mss = SYNCookie.validate(segment.acknowledgment - 1, tcp.secret, tuple,
-                                        peerSequence: segment.sequence - 1, now: now) {
-            tcp.statistics.synCookiesAccepted &+= 1
-            return openFromCookie(segment, tuple: tuple, listener: listener, mss: mss, now: now)
+        if flags.contains(.ack) && !flags.contains(.syn) && cookiesRecentlySent(by: listener, now: now) {
+            tcp.statistics.synCookiesChecked &+= 1
+            if let mss = SYNCookie.validate(segment.acknowledgment - 1, tcp.secret, tuple,
+                                            peerSequence: segment.sequence - 1, now: now) {
+                tcp.statistics.synCookiesAccepted &+= 1
+                return openFromCookie(segment, tuple: tuple, listener: listener, mss: mss, now: now)
+            }
+            tcp.statistics.synCookiesRejected &+= 1
         }
-        if flags.contains(.ack) && !flags.contains(.syn) { tcp.statistics.synCookiesRejected &+= 1 }
         sendReset(replyingTo: segment, tuple: tuple, now: now)
+    }
+
+    /// Whether a stray ACK to `listener` may be a returned cookie: only within
+    /// `SYNCookie.checkWindow` of its last overflow, so a blind attacker cannot
+    /// guess cookies against a listener that has not been sending them.
+    @inline(__always)
+    private func cookiesRecentlySent(by listener: Int, now: Instant) -> Bool {
+        guard let overflow = tcp.listeners[listener].lastOverflow else { return false }
+        return now.since(overflow) <= SYNCookie.checkWindow
     }
 
     /// A SYN for a listening port: a new connection in SYN-RECEIVED, or a SYN
@@ -68,6 +79,7 @@ extension Engine {
         guard tcp.listeners[listener].halfOpen < tcp.listeners[listener].backlog else {
             let cookie = SYNCookie.make(tcp.secret, tuple, peerSequence: segment.sequence, peerMSS: peerMSS, now: now)
             tcp.statistics.synCookiesSent &+= 1
+            tcp.listeners[listener].lastOverflow = now
             var synAck = OutgoingSegment(tuple: tuple, sequence: cookie, acknowledgment: segment.sequence + 1,
                                          flags: [.syn, .ack],
                                          window: UInt16(min(tcp.configuration.receiveBufferSize, 0xFFFF)))
@@ -118,6 +130,7 @@ extension Engine {
         }
         connection.pointee.open(tuple: tuple,
                                 initialSequence: initialSequence ?? tcp.initialSequenceNumber(for: tuple, now: now),
+                                timestampOffset: tcp.timestampOffset(for: tuple),
                                 send: SendBuffer(storage: tcp.sendChunks.take().unsafelyUnwrapped),
                                 receive: ReceiveBuffer(storage: tcp.receiveChunks.take().unsafelyUnwrapped),
                                 configuration: tcp.configuration, now: now)

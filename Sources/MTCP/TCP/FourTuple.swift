@@ -18,3 +18,12 @@ public struct FourTuple: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(localAddress):\(localPort)<->\(remoteAddress):\(remotePort)" }
 }
+
+extension FourTuple {
+    /// The tuple as two words for keyed hashing.
+    @inline(__always)
+    var packedWords: (UInt64, UInt64) {
+        (UInt64(localAddress.value) << 32 | UInt64(remoteAddress.value),
+         UInt64(localPort) << 16 | UInt64(remotePort))
+    }
+}

@@ -8,6 +8,9 @@ struct ListenerTable: ~Copyable {
         /// Most connections waiting in SYN-RECEIVED, and most waiting for accept.
         var backlog = 0
         var halfOpen = 0
+        /// When the SYN queue last overflowed (a SYN answered with a cookie); nil
+        /// if it never did. Cookies are checked only while this is recent.
+        var lastOverflow: Instant?
         var acceptRing = UnsafeMutableBufferPointer<ConnectionID>(start: nil, count: 0)
         var acceptHead = 0
         var acceptCount = 0

@@ -12,6 +12,13 @@ struct SYNCookie {
     /// Counter ticks a cookie stays valid for (two: between 64 and 128 s).
     static let lifetimeTicks: UInt32 = 2
 
+    /// How long after its listener last sent one a returned cookie is checked at
+    /// all (as Linux, which checks cookies only while the SYN queue overflowed
+    /// recently): the longest a cookie stays valid, so every cookie sent is still
+    /// honoured, while a listener that has not overflowed answers a cookie-shaped
+    /// ACK as any stray ACK (a reset) without spending a keyed hash on it.
+    static let checkWindow = TimeSpan.seconds(64 * UInt64(lifetimeTicks))
+
     @inline(__always)
     static func counter(_ now: Instant) -> UInt32 { UInt32(truncatingIfNeeded: now.nanoseconds / 64_000_000_000) }
 
@@ -42,26 +49,5 @@ struct SYNCookie {
         guard age < lifetimeTicks else { return nil }
         guard raw & 0xFF_FFFF == hash(secret, tuple, counter: counter, peerSequence: peerSequence) else { return nil }
         return Int(mssTable[Int(raw >> 24 & 0x7)])
-    }
-}
-
-extension FourTuple {
-    /// The tuple as two words for keyed hashing.
-    @inline(__always)
-    var packedWords: (UInt64, UInt64) {
-        (UInt64(localAddress.value) << 32 | UInt64(remoteAddress.value),
-         UInt64(localPort) << 16 | UInt64(remotePort))
-    }
-}
-
-extension TCPLayer {
-    /// An initial sequence number per RFC 6528: a 4-µs clock plus a keyed hash of
-    /// the 4-tuple, so sequence numbers of successive connections with the same
-    /// tuple increase while staying unpredictable to off-path attackers.
-    @inline(__always)
-    func initialSequenceNumber(for tuple: FourTuple, now: Instant) -> SequenceNumber {
-        let words = tuple.packedWords
-        let offset = UInt32(truncatingIfNeeded: secret.hash(words.0, words.1))
-        return SequenceNumber(UInt32(truncatingIfNeeded: now.nanoseconds / 4_000) &+ offset)
     }
 }

@@ -56,7 +56,7 @@ extension TCPConnection {
         if flags.contains(.rst) { return receiveReset(segment, now: now, &environment) }
 
         // RFC 5961 §4: any other SYN in a synchronized state gets a challenge ACK.
-        if flags.contains(.syn) { return sendChallengeAck(&environment) }
+        if flags.contains(.syn) { return sendChallengeAck(now: now, &environment) }
 
         guard flags.contains(.ack) else { return }
         guard processAcknowledgment(segment, now: now, &environment) else { return }
@@ -87,7 +87,7 @@ extension TCPConnection {
     /// the window gets a challenge ACK, so a blind attacker must guess exactly.
     private mutating func receiveReset<Environment: TCPConnectionEnvironment & ~Copyable>(
         _ segment: IncomingSegment, now: Instant, _ environment: inout Environment) {
-        guard segment.sequence == receiveNext else { return sendChallengeAck(&environment) }
+        guard segment.sequence == receiveNext else { return sendChallengeAck(now: now, &environment) }
         environment.connectionStatistics.resetsReceived &+= 1
         switch state {
         case .synReceived where listener >= 0, .closing, .lastAck, .timeWait:
@@ -99,8 +99,21 @@ extension TCPConnection {
         }
     }
 
+    /// RFC 5961 §7 asks for a limit on challenge ACKs. It is kept per connection,
+    /// as Linux's per-socket `tcp_invalid_ratelimit` (500 ms): Linux's first,
+    /// global limit was a counter shared by every connection that an off-path
+    /// attacker could drain and observe to find connections and their sequence
+    /// numbers (CVE-2016-5696). One ACK per interval is all an honest peer needs:
+    /// it answers it with an exact reset, or its next segment resynchronizes.
+    static let challengeAckInterval = TimeSpan.milliseconds(500)
+
     private mutating func sendChallengeAck<Environment: TCPConnectionEnvironment & ~Copyable>(
-        _ environment: inout Environment) {
+        now: Instant, _ environment: inout Environment) {
+        if let last = lastChallengeAck, now.since(last) < Self.challengeAckInterval {
+            environment.connectionStatistics.challengeAcksSuppressed &+= 1
+            return
+        }
+        lastChallengeAck = now
         environment.connectionStatistics.challengeAcksSent &+= 1
         queueAck()
     }
@@ -129,7 +142,7 @@ extension TCPConnection {
         // RFC 5961 §5.2: an ACK for data never sent, or older than the largest
         // window ago, is answered with an ACK and otherwise ignored.
         if ack > sendMaximum || ack < unacknowledged - max(maximumSendWindow, 1) {
-            sendChallengeAck(&environment)
+            sendChallengeAck(now: now, &environment)
             return false
         }
 

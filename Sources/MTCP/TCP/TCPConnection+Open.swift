@@ -5,8 +5,8 @@ extension TCPConnection {
     /// Starts a fresh block (as the pool hands it out) in CLOSED over its buffers,
     /// its send sequence space at `initialSequence`. Set in place: building a
     /// whole new block and copying it in costs more than the fields it sets.
-    mutating func open(tuple: FourTuple, initialSequence: SequenceNumber, send: SendBuffer, receive: ReceiveBuffer,
-                       configuration: TCPConfiguration, now: Instant) {
+    mutating func open(tuple: FourTuple, initialSequence: SequenceNumber, timestampOffset: UInt32, send: SendBuffer,
+                       receive: ReceiveBuffer, configuration: TCPConfiguration, now: Instant) {
         // Only the fields below are set: the pool's release resets the rest, so a
         // reused slot must come back as clean as a new one (checked in debug builds).
         assert(state == .closed && requests.isEmpty && pendingEvents.isEmpty && scoreboard.isEmpty
@@ -16,6 +16,7 @@ extension TCPConnection {
         self.send = send
         self.receive = receive
         initialSendSequence = initialSequence
+        self.timestampOffset = timestampOffset
         sendUnacknowledged = initialSequence
         sendNext = initialSequence
         sendMaximum = initialSequence

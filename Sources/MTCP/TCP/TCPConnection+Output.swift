@@ -195,7 +195,7 @@ extension TCPConnection {
         }
         let useTimestamps = isSYN && state == .synSent ? configuration.timestamps : timestampsEnabled
         if useTimestamps {
-            options.timestamp = TCPTimestamp(value: Self.timestampClock(now), echoReply: timestampRecent)
+            options.timestamp = TCPTimestamp(value: timestampValue(now), echoReply: timestampRecent)
         }
         if selectiveAcknowledgmentsEnabled && !isSYN && receive.hasOutOfOrderData {
             // Room left in the 40-byte option space: 4 blocks, 3 beside timestamps.
@@ -244,7 +244,10 @@ extension TCPConnection {
     @inline(__always)
     var windowUpdateStep: Int { min(receive.capacity / 2, sendMSS) }
 
-    /// TSval clock: milliseconds (RFC 7323 §5.4 allows 1 ms to 1 s per tick).
+    /// Our TSval at `now`: a millisecond clock (RFC 7323 §5.4 allows 1 ms to 1 s
+    /// per tick) plus this connection's offset.
     @inline(__always)
-    static func timestampClock(_ now: Instant) -> UInt32 { UInt32(truncatingIfNeeded: now.nanoseconds / 1_000_000) }
+    func timestampValue(_ now: Instant) -> UInt32 {
+        UInt32(truncatingIfNeeded: now.nanoseconds / 1_000_000) &+ timestampOffset
+    }
 }

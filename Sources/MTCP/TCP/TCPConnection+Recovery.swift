@@ -32,7 +32,7 @@ extension TCPConnection {
             // which errs on the safe side. An echo from the future (bogus, or a
             // clock wrapped past 2^31) shows as an elapsed time beyond 60 s.
             let echo = timestamp.echoReply
-            let elapsed = Self.timestampClock(now) &- echo
+            let elapsed = timestampValue(now) &- echo
             if echo != 0, elapsed < 60_000 { sample = .milliseconds(UInt64(elapsed)) }
         } else {
             sample = sampleRTT(now: now, acknowledged: ack)

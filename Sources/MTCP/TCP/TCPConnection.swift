@@ -69,10 +69,16 @@ struct TCPConnection {
     // MARK: options
     var timestampsEnabled = false
     var selectiveAcknowledgmentsEnabled = false
+    /// Added to the millisecond clock in our TSvals (RFC 7323 §7.1): a keyed hash
+    /// of the 4-tuple, so connections do not share a clock an observer can link
+    /// them by or read the uptime from. Echoes are compared in the same domain.
+    var timestampOffset: UInt32 = 0
     /// TS.Recent (RFC 7323 §4.3).
     var timestampRecent: UInt32 = 0
     /// Last acknowledgment number sent, for the TS.Recent update rule.
     var lastAcknowledgmentSent = SequenceNumber(0)
+    /// When this connection last sent a challenge ACK (RFC 5961 §7 rate limit).
+    var lastChallengeAck: Instant? = nil
 
     // MARK: loss recovery and congestion control
     var rtt = RTTEstimator()

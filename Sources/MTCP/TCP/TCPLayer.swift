@@ -19,7 +19,12 @@ struct TCPLayer: ~Copyable {
     var eventList: ConnectionQueue
     /// Keys the initial sequence numbers and SYN cookies.
     let secret: SipHash
-    var nextEphemeralPort: UInt16 = 49152
+    /// Keys the timestamp offsets, derived from `secret`.
+    let timestampSecret: SipHash
+    /// Keys the ephemeral ports' offset per destination, derived from `secret`.
+    let ephemeralPortSecret: SipHash
+    /// RFC 6056's `next_ephemeral`: advanced by every port tried.
+    var ephemeralPortCounter: UInt32 = 0
     var statistics = TCPStatistics()
 
     init(configuration: TCPConfiguration, secret: SipHash, now: Instant) {
@@ -38,6 +43,8 @@ struct TCPLayer: ~Copyable {
         bulkDataList = ConnectionQueue(capacity: 2 * capacity)
         eventList = ConnectionQueue(capacity: 2 * capacity)
         self.secret = secret
+        timestampSecret = SipHash(derivedFrom: secret, label: 0x7473_7661_6C)  // "tsval"
+        ephemeralPortSecret = SipHash(derivedFrom: secret, label: 0x706F_7274)  // "port"
     }
 
     /// mTCP's output lists and the event list, by name.

@@ -14,7 +14,13 @@ public struct TCPStatistics: Sendable, Equatable {
     public var fastRetransmits: UInt64 = 0
     public var timeouts: UInt64 = 0
     public var challengeAcksSent: UInt64 = 0
+    /// Challenge ACKs not sent: the connection sent one less than
+    /// `TCPConnection.challengeAckInterval` ago.
+    public var challengeAcksSuppressed: UInt64 = 0
     public var synCookiesSent: UInt64 = 0
+    /// Returned ACKs checked for a cookie: only within a window after a SYN
+    /// queue overflowed, so outside floods this stays at zero.
+    public var synCookiesChecked: UInt64 = 0
     public var synCookiesAccepted: UInt64 = 0
     public var synCookiesRejected: UInt64 = 0
     /// A new connection was refused because a pool (control blocks, buffers) was empty.

@@ -10,6 +10,8 @@ final class ConnectionUnderTest {
     /// Our initial send sequence number, and the peer's.
     static let ourISS: UInt32 = 10_000
     static let peerISS: UInt32 = 50_000
+    /// Added to our TSvals; an echo not taken back by it looks 1.6e9 ms old.
+    static let timestampOffset: UInt32 = 0x9E37_79B9
     static let tuple = FourTuple(localAddress: IPv4Address(10, 0, 0, 1), localPort: 80,
                                  remoteAddress: IPv4Address(10, 0, 0, 2), remotePort: 40_000)
 
@@ -27,7 +29,7 @@ final class ConnectionUnderTest {
         environment = RecordingEnvironment(tcpConfiguration: configuration)
         connection = TCPConnection(generation: 1, slot: 0, inUse: true)
         connection.open(tuple: Self.tuple, initialSequence: SequenceNumber(Self.ourISS),
-                        send: SendBuffer(storage: sendStorage), receive: ReceiveBuffer(storage: receiveStorage),
+                        timestampOffset: Self.timestampOffset, send: SendBuffer(storage: sendStorage), receive: ReceiveBuffer(storage: receiveStorage),
                         configuration: configuration, now: .zero)
     }
 

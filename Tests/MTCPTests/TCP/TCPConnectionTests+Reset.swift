@@ -27,6 +27,25 @@ import Testing
         #expect(test.environment.connectionStatistics.challengeAcksSent == 1)
     }
 
+    @Test func challengeACKsAreLimitedPerConnection() {
+        // RFC 5961 §7: a flood of in-window resets and SYNs gets one challenge ACK
+        // per interval, counted on this connection alone.
+        let test = Test.established()
+        #expect(test.receive(.rst, seq: Test.peerISS + 100).map(\.flags) == [.ack])
+        for offset: UInt32 in 1...50 {
+            #expect(test.receive(.rst, seq: Test.peerISS + 100 + offset).isEmpty)
+        }
+        #expect(test.receive(.syn, seq: Test.peerISS + 1).isEmpty)
+        #expect(test.environment.connectionStatistics.challengeAcksSent == 1)
+        #expect(test.environment.connectionStatistics.challengeAcksSuppressed == 51)
+        _ = test.advance(by: .milliseconds(499))
+        #expect(test.receive(.rst, seq: Test.peerISS + 300).isEmpty, "499 ms of TCPConnection.challengeAckInterval")
+        _ = test.advance(by: .milliseconds(1))
+        #expect(test.receive(.rst, seq: Test.peerISS + 300).map(\.flags) == [.ack], "the interval is over")
+        #expect(test.connection.state == .established)
+        #expect(test.environment.connectionStatistics.challengeAcksSent == 2)
+    }
+
     @Test func aResetOutsideTheWindowIsIgnored() {
         let test = Test.established()
         #expect(test.receive(.rst, seq: Test.peerISS + 100_000).isEmpty)
