@@ -118,7 +118,7 @@ public struct StaticFileResponse {
 ///   until the second reload after they were obtained.
 public struct StaticFileCache: ~Copyable {
     /// How the cache was built.
-    public let configuration: StaticFileCacheConfiguration
+    public private(set) var configuration: StaticFileCacheConfiguration
     /// Incremented by each `reload()`.
     public private(set) var generation = 0
     private var storage: StaticFileStorage
@@ -140,9 +140,13 @@ public struct StaticFileCache: ~Copyable {
     }
 
     /// Rebuilds the cache from disk (a signal handler of the server asks for it),
-    /// picking up new, changed and removed files. On failure the cache is unchanged.
-    public mutating func reload(now: Int64) throws(StaticFileCacheError) {
+    /// picking up new, changed and removed files, with `configuration` when a
+    /// reloaded configuration gives a new one. On failure the cache is unchanged.
+    public mutating func reload(configuration newConfiguration: StaticFileCacheConfiguration? = nil,
+                                now: Int64) throws(StaticFileCacheError) {
+        let configuration = newConfiguration ?? configuration
         let fresh = try StaticFileCacheBuilder(configuration: configuration, now: now).build()
+        self.configuration = configuration
         retired?.free()
         retired = storage
         storage = fresh

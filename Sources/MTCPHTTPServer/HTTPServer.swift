@@ -14,7 +14,11 @@ import MTCPTLS
 /// a table indexed by the socket's slot, request heads in `ConnectionMemory`:
 /// nothing is allocated per connection or per request.
 public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
-    let options: HTTPServerOptions
+    var options: HTTPServerOptions
+    /// Where reloads publish new options (nil: a reload only rereads the files).
+    let configurationSource: ReloadableConfiguration?
+    /// The generation of `configurationSource` that `options` came from.
+    var optionsGeneration = 0
     var cache: StaticFileCache
     let errors: HTTPErrorResponses
     var accessLog: AccessLogWriter
@@ -23,7 +27,9 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     var poll: EventPoll?
     var listener: Socket?
     /// HTTPS: this core's TLS context and listener (nil without `options.https`).
-    let tlsContext: OpaquePointer?
+    /// A reload makes a new context for new connections; each open connection's
+    /// TLS stream holds a reference to the context it started with.
+    var tlsContext: OpaquePointer?
     var tlsListener: Socket?
     /// Room for ciphertext on its way between a socket and a TLS stream.
     let tlsScratch: UnsafeMutableRawBufferPointer
@@ -39,9 +45,13 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     var upstreams: UpstreamPools
 
     /// Builds the core's cache from the document root (on the core's own thread).
-    public init(options: HTTPServerOptions) throws {
+    /// With a `configurationSource`, `options` are its current ones and reloads
+    /// take what it publishes later.
+    public init(options: HTTPServerOptions, configurationSource: ReloadableConfiguration? = nil) throws {
         self.options = options
-        upstreams = UpstreamPools(options.routes, pools: options.pools.map { $0.map { ($0.address, $0.port) } })
+        self.configurationSource = configurationSource
+        optionsGeneration = configurationSource?.current.generation ?? 0
+        upstreams = UpstreamPools(options)
         let now = Self.unixTime()
         clock = HTTPDateClock(now: now)
         // Both may fail: built as locals, so a failure of the second frees the first.
@@ -220,20 +230,57 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         }
     }
 
-    /// SIGHUP: rebuilds the cache from disk. Responses from the generation before
-    /// the previous one are about to lose their memory: connections still writing
-    /// one (clients that read nothing through two reloads) are reset.
+    /// SIGHUP, once accepted: takes the options published since the last reload
+    /// (when there are new ones), rebuilds the cache from disk with them, and
+    /// makes a new TLS context (the certificate and key may have been replaced
+    /// at the same paths). New connections get all of it; open ones keep their
+    /// limits, TLS stream and upstream exchange. Responses from the generation
+    /// before the previous one are about to lose their memory: connections still
+    /// writing one (clients that read nothing through two reloads) are reset.
     public mutating func reload(_ context: inout SocketContext<Device>) {
+        let published = configurationSource?.current
+        let next = published?.options ?? options
         do {
-            try cache.reload(now: clock.second)
+            try cache.reload(configuration: next.cache, now: clock.second)
         } catch {
-            print("mtcp-httpd: reload failed, still serving the previous files: \(error)")
+            print("mtcp-httpd: reload failed, still serving the previous files and configuration: \(error)")
             return
         }
+        if let https = next.https { renewTLSContext(https) }
+        let nextUpstreams = UpstreamPools(next)
+        if !nextUpstreams.hasSameTargets(as: upstreams) { replaceUpstreams(with: nextUpstreams, &context) }
+        options = next
+        optionsGeneration = published?.generation ?? optionsGeneration
         for index in connections.indices where connections[index].isOpen && !connections[index].output.isEmpty
             && connections[index].outputGeneration < cache.generation - 1 {
             closeConnection(index, &context, reset: true)
         }
+    }
+
+    /// A context made from the certificate and key on disk now, for the
+    /// connections accepted from now on; on failure the previous one stays.
+    private mutating func renewTLSContext(_ https: HTTPSOptions) {
+        do {
+            let fresh = try TLSContextFactory.server(https.settings)
+            if let tlsContext { TLSContextFactory.free(tlsContext) }  // open streams keep their reference
+            tlsContext = fresh
+        } catch {
+            print("mtcp-httpd: reload: \(error); new TLS connections still get the previous certificate")
+        }
+    }
+
+    /// New routes or servers: idle kept-alive upstream connections are closed;
+    /// exchanges in flight finish, belonging to no server of the new set.
+    private mutating func replaceUpstreams(with fresh: consuming UpstreamPools,
+                                           _ context: inout SocketContext<Device>) {
+        for index in connections.indices where connections[index].isOpen && connections[index].isUpstream {
+            if connections[index].isIdle {
+                closeConnection(index, &context, reset: false)
+            } else {
+                connections[index].server = -1
+            }
+        }
+        upstreams = fresh
     }
 
     /// SIGUSR1: lines written so far stay in the file that was open (renamed by

@@ -7,8 +7,12 @@ import MTCP
 ///
 /// Per core, like everything else: each core opens and reuses its own upstream
 /// connections, and marks a server down on its own evidence.
+///
+/// A reload that changes the routes or servers replaces the whole set; an
+/// exchange still in flight then refers to no server of the new one (its
+/// `server` is -1): it is neither scored nor parked, only finished.
 struct UpstreamPools {
-    struct Route {
+    struct Route: Equatable {
         let prefix: [UInt8]
         let pool: Int
     }
@@ -51,7 +55,19 @@ struct UpstreamPools {
         }
     }
 
+    /// The routes and servers of `options`.
+    init(_ options: HTTPServerOptions) {
+        self.init(options.routes, pools: options.pools.map { $0.map { ($0.address, $0.port) } })
+    }
+
     var isEmpty: Bool { routes.isEmpty }
+
+    /// Whether `other` routes the same prefixes to the same servers (their
+    /// health and idle connections aside).
+    func hasSameTargets(as other: UpstreamPools) -> Bool {
+        routes == other.routes && pools.map(\.servers) == other.pools.map(\.servers)
+            && servers.map(\.address) == other.servers.map(\.address) && servers.map(\.port) == other.servers.map(\.port)
+    }
 
     /// The pool of the first route whose prefix starts `path` on a segment
     /// boundary: `/api` takes `/api` and `/api/x`, never `/api-internal` (a
@@ -83,11 +99,13 @@ struct UpstreamPools {
     }
 
     mutating func recordFailure(_ server: Int, now: Instant) {
+        guard servers.indices.contains(server) else { return }  // of a replaced configuration
         servers[server].failures += 1
         servers[server].downUntil = now + Self.retryAfter
     }
 
     mutating func recordSuccess(_ server: Int) {
+        guard servers.indices.contains(server) else { return }
         servers[server].failures = 0
     }
 
@@ -96,13 +114,14 @@ struct UpstreamPools {
 
     /// Parks a connection for reuse; false when the server has enough idle ones.
     mutating func park(_ slot: Int32, server: Int) -> Bool {
-        guard servers[server].idle.count < Self.idlePerServer else { return false }
+        guard servers.indices.contains(server), servers[server].idle.count < Self.idlePerServer else { return false }
         servers[server].idle.append(slot)
         return true
     }
 
     /// Forgets an idle connection that closed.
     mutating func unpark(_ slot: Int32, server: Int) {
+        guard servers.indices.contains(server) else { return }
         if let position = servers[server].idle.firstIndex(of: slot) { servers[server].idle.remove(at: position) }
     }
 }

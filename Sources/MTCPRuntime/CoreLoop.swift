@@ -69,7 +69,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
     var stopRequestedAt: Instant?
     var finishedAt: Instant?
     var nextPublish = start
-    var reloadsSeen = ReloadSignal.generation
+    var reloadsSeen = ConfigurationReloads.generation
     var reopensSeen = ReloadSignal.reopenGeneration
     while true {
         let now = clock?.now() ?? MonotonicClock.now()
@@ -97,9 +97,9 @@ func runCore<Application: EngineApplication & ~Copyable>(
             snapshot = context.snapshot(core: core)
             snapshot.application = application.counters()
             board.publish(snapshot)
-            // SIGHUP and SIGUSR1 are checked here, off the per-iteration path, as often as statistics.
-            if ReloadSignal.generation != reloadsSeen {
-                reloadsSeen = ReloadSignal.generation
+            // Reloads and SIGUSR1 are checked here, off the per-iteration path, as often as statistics.
+            if ConfigurationReloads.generation != reloadsSeen {
+                reloadsSeen = ConfigurationReloads.generation
                 application.reload(&context)
             }
             if ReloadSignal.reopenGeneration != reopensSeen {

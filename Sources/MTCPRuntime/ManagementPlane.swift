@@ -5,33 +5,43 @@ import Synchronization
 /// The appliance's management plane, on a thread of its own with kernel
 /// sockets, never on an engine's core: mTCP's once-a-second statistics lines
 /// and a Prometheus endpoint on 127.0.0.1 (in the appliance's network
-/// namespace) that serves the engines' counters as text.
+/// namespace) that serves the engines' counters as text; and the reloads asked
+/// for by SIGHUP, prepared here so that the engines only swap in their result.
 public final class ManagementPlane: Sendable {
     private let board: StatisticsBoard
     private let printStatistics: Bool
+    private let prepareReload: (@Sendable () -> Bool)?
     private let listener: Int32
     private let running = Atomic<Bool>(true)
 
     /// Opens the Prometheus listener (when `prometheusPort` is not 0).
-    public init(board: StatisticsBoard, printStatistics: Bool, prometheusPort: Int) throws(DPDKError) {
+    /// `prepareReload` reads and checks a new configuration on SIGHUP (see
+    /// `ConfigurationReloads`).
+    public init(board: StatisticsBoard, printStatistics: Bool, prometheusPort: Int,
+                prepareReload: (@Sendable () -> Bool)? = nil) throws(DPDKError) {
         self.board = board
         self.printStatistics = printStatistics
+        self.prepareReload = prepareReload
         listener = prometheusPort == 0 ? -1 : try Self.listen(port: UInt16(prometheusPort))
     }
 
-    /// Runs until `stop`: prints statistics each second and answers scrapes.
+    /// Runs until `stop`: prints statistics each second, answers scrapes and
+    /// prepares reloads.
     public func run() {
         var printer = StatisticsPrinter()
         let start = MonotonicClock.now()
         _ = printer.lines(board.read(), now: start)  // the zero point of the first line's rates
         var nextPrint = start + .seconds(1)
+        var reloadsSeen = ReloadSignal.generation
         while running.load(ordering: .relaxed) {
             var descriptor = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
             if poll(&descriptor, 1, 100) > 0 { serveScrape() }
+            ConfigurationReloads.answerSignal(seen: &reloadsSeen, prepare: prepareReload)
             let now = MonotonicClock.now()
             guard now >= nextPrint else { continue }
             nextPrint = now + .seconds(1)
-            if printStatistics, let lines = printer.lines(board.read(), now: now) {
+            if printStatistics,
+               let lines = printer.lines(board.read(), reloads: ConfigurationReloads.counts, now: now) {
                 print(lines.joined(separator: "\n"))
                 fflush(nil)
             }
@@ -64,7 +74,8 @@ public final class ManagementPlane: Sendable {
         guard count > 0 else { return }
         let isMetrics = request[0..<count].starts(with: Array("GET /metrics".utf8))
             || request[0..<count].starts(with: Array("GET / ".utf8))
-        let body = isMetrics ? PrometheusExposition.render(board.read()) : "not found: try /metrics\n"
+        let body = isMetrics ? PrometheusExposition.render(board.read(), reloads: ConfigurationReloads.counts)
+            : "not found: try /metrics\n"
         let head = "HTTP/1.1 \(isMetrics ? "200 OK" : "404 Not Found")\r\n"
             + "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
             + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"

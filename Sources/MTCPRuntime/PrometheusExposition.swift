@@ -2,9 +2,9 @@ import MTCP
 
 /// The engines' counters in Prometheus' text exposition format (version 0.0.4):
 /// one sample per core (label `core`) for every counter, drop reasons as a
-/// label, and gauges for connections and pool use.
+/// label, and gauges for connections and pool use; the process's reload counts.
 public enum PrometheusExposition {
-    public static func render(_ snapshots: [CoreSnapshot]) -> String {
+    public static func render(_ snapshots: [CoreSnapshot], reloads: ConfigurationReloads.Counts = .init()) -> String {
         var text = ""
         func family(_ name: String, _ type: String, _ help: String, _ value: (CoreSnapshot) -> UInt64) {
             text += "# HELP mtcp_\(name) \(help)\n# TYPE mtcp_\(name) \(type)\n"
@@ -38,6 +38,11 @@ public enum PrometheusExposition {
         family("capture_skipped_frames_total", "counter", "Frames not captured: the pcap file was full") {
             $0.framesNotCaptured
         }
+        // Reloads are the process's, not a core's: no label.
+        text += "# HELP mtcp_reloads_total Reloads (SIGHUP) accepted and applied\n# TYPE mtcp_reloads_total counter\n"
+        text += "mtcp_reloads_total \(reloads.done)\n"
+        text += "# HELP mtcp_reloads_refused_total Reloads (SIGHUP) refused: the old configuration kept\n"
+        text += "# TYPE mtcp_reloads_refused_total counter\nmtcp_reloads_refused_total \(reloads.refused)\n"
         return text
     }
 }

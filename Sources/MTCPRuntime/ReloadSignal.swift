@@ -1,11 +1,11 @@
 import Glibc
 import Synchronization
 
-/// The operator's signals turned into counters the engines look at once a
-/// second: SIGHUP — each core reloads what it cached from disk (the HTTP
-/// server's files); SIGUSR1 — each core reopens its log files (logrotate's
-/// convention, as nginx). The handlers only increment an atomic, which is
-/// async-signal-safe.
+/// The operator's signals turned into counters: SIGHUP — a reload, prepared by
+/// the management thread and then taken by every core (`ConfigurationReloads`);
+/// SIGUSR1 — each core reopens its log files (logrotate's convention, as
+/// nginx), checked by the engines twice a second. The handlers only increment
+/// an atomic, which is async-signal-safe.
 public enum ReloadSignal {
     private static let count = Atomic<UInt64>(0)
     private static let reopenCount = Atomic<UInt64>(0)

@@ -49,8 +49,12 @@ public struct StackRuntime {
     /// - Parameter makeApplication: called on each core's own thread with the
     ///   core's number (0..<num_cores), so per-core state is allocated there; an
     ///   error it throws stops every core and is reported as a start-up failure.
+    /// - Parameter prepareReload: on SIGHUP, reads and checks the new
+    ///   configuration on the management thread; true accepts it, and then every
+    ///   core's application `reload`s (see `ConfigurationReloads`).
     public func run<Application: EngineApplication & ~Copyable>(
         idleBackoff: IdleBackoff = IdleBackoff(),
+        prepareReload: (@Sendable () -> Bool)? = nil,
         makeApplication: @escaping @Sendable (Int) throws -> Application
     ) throws(DPDKError) -> Outcome where Application.Device == DPDKQueue {
         try checkMemory()
@@ -72,7 +76,8 @@ public struct StackRuntime {
 
         let board = StatisticsBoard(cores: cores)
         let management = try ManagementPlane(board: board, printStatistics: !configuration.statPrint.isEmpty,
-                                             prometheusPort: configuration.prometheusPort)
+                                             prometheusPort: configuration.prometheusPort,
+                                             prepareReload: prepareReload)
         let engineCPUs = ([rte_get_main_lcore()] + workers.prefix(cores - 1)).map { Int(rte_lcore_to_cpu_id(Int32($0))) }
         let (managementCPUs, shared) = ManagementAffinity.cpus(allowed: processCPUs, lcores: engineCPUs)
         if shared {

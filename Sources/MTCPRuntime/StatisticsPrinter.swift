@@ -1,8 +1,9 @@
 import MTCP
 
 /// mTCP's `stat_print`: once a second, one line per core and one for all cores,
-/// with the rates since the previous lines. Runs on the management thread from
-/// the engines' published snapshots: nothing on the data path.
+/// with the rates since the previous lines (the last also counts the reloads).
+/// Runs on the management thread from the engines' published snapshots:
+/// nothing on the data path.
 public struct StatisticsPrinter {
     private var previous: [CoreSnapshot]?
     private var previousTime = Instant.zero
@@ -10,7 +11,8 @@ public struct StatisticsPrinter {
     public init() {}
 
     /// The lines for `snapshots` taken at `now` (nil the first time: no rates yet).
-    public mutating func lines(_ snapshots: [CoreSnapshot], now: Instant) -> [String]? {
+    public mutating func lines(_ snapshots: [CoreSnapshot], reloads: ConfigurationReloads.Counts = .init(),
+                               now: Instant) -> [String]? {
         defer {
             previous = snapshots
             previousTime = now
@@ -19,6 +21,10 @@ public struct StatisticsPrinter {
         let seconds = Double(now.since(previousTime).nanoseconds) / 1e9
         var lines = zip(snapshots, previous).map { line("core \($0.core)", $0, $1, seconds) }
         if snapshots.count > 1 { lines.append(line("ALL", snapshots.total, previous.total, seconds)) }
+        // The process's reloads, once, on the last line.
+        if let last = lines.indices.last {
+            lines[last] += " | reloads \(reloads.done) refused \(reloads.refused)"
+        }
         return lines
     }
 

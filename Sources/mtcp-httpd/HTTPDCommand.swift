@@ -62,15 +62,12 @@ struct HTTPDCommand: ParsableCommand {
             let (echoPort, discardPort) = (echoPort == 0 ? nil : echoPort, discardPort == 0 ? nil : discardPort)
             let daytimePort = daytimePort == 0 ? nil : daytimePort
             let backoff = busyPoll ? IdleBackoff.busyPoll : IdleBackoff()
-            var configuration = try HTTPServerConfiguration.load(path: httpConfig)
-            if let root { configuration.documentRoot = root }
-            if let httpPort { configuration.listenPort = httpPort }
-            var httpOptions = HTTPServerOptions(configuration)
-            if let accessLog { httpOptions.accessLogPath = accessLog }
-            if let https = httpOptions.https { try ConfigurationCheck.checkTLS(https, configurationFile: httpConfig) }
-            let options = httpOptions
-            let outcome = try runtime.run(idleBackoff: backoff) { _ in
-                Appliance(http: try HTTPServer(options: options),
+            let configuration = try ReloadableConfiguration(
+                stackConfigurationPath: config, httpConfigurationPath: httpConfig,
+                overrides: .init(documentRoot: root, listenPort: httpPort, accessLogPath: accessLog))
+            let outcome = try runtime.run(idleBackoff: backoff, prepareReload: { Self.reload(configuration) }) { _ in
+                Appliance(http: try HTTPServer(options: configuration.current.options,
+                                               configurationSource: configuration),
                           services: TCPServices(echoPort: echoPort, discardPort: discardPort,
                                                 daytimePort: daytimePort))
             }
@@ -85,6 +82,20 @@ struct HTTPDCommand: ParsableCommand {
         } catch let error as DPDKError {
             exitWithStartupFailure("mtcp-httpd", "start-up failed: \(error)")
         }
+    }
+
+    /// SIGHUP, on the management thread: the files read and checked once; the
+    /// verdict logged, with every problem of a refused one.
+    private static func reload(_ configuration: ReloadableConfiguration) -> Bool {
+        if let refusal = configuration.reload() {
+            let lines = refusal.split(separator: "\n").map { "mtcp-httpd: reload refused: \($0)\n" }
+            let text = lines.joined() + "mtcp-httpd: reload refused: still running the previous configuration\n"
+            _ = text.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+            return false
+        }
+        print("mtcp-httpd: reload: configuration \(configuration.current.generation) read; every core takes it")
+        fflush(nil)
+        return true
     }
 
     /// `--check-config`: problems on standard error, a verdict, and the exit status.

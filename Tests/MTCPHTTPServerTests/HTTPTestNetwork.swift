@@ -46,8 +46,8 @@ struct HTTPTestNetwork: ~Copyable {
     var upstream: ScriptedUpstream?
     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 16)
 
-    init(options: HTTPServerOptions, server serverTCP: TCPConfiguration = Self.tcp(),
-         client clientTCP: TCPConfiguration = Self.tcp()) {
+    init(options: HTTPServerOptions, configurationSource: ReloadableConfiguration? = nil,
+         server serverTCP: TCPConfiguration = Self.tcp(), client clientTCP: TCPConfiguration = Self.tcp()) {
         link = VirtualLink(seed: 7)
         func configuration(_ ip: IPv4Address, peer: IPv4Address, peerMAC: MACAddress,
                            _ tcp: TCPConfiguration) -> EngineConfiguration {
@@ -61,7 +61,7 @@ struct HTTPTestNetwork: ~Copyable {
         client = Engine(device: link.makePort(macAddress: Self.clientMAC, bufferCount: 1024),
                         configuration: configuration(Self.clientIP, peer: Self.serverIP, peerMAC: Self.serverMAC,
                                                      clientTCP))
-        http = try! HTTPServer(options: options)
+        http = try! HTTPServer(options: options, configurationSource: configurationSource)
         try! http.start(&server)
     }
 

@@ -62,7 +62,7 @@ private struct Sample: Equatable {
 
 @Suite struct PrometheusExpositionTests {
     @Test func rendersValidTextExpositionWithASamplePerCore() throws {
-        let text = PrometheusExposition.render(snapshots())
+        let text = PrometheusExposition.render(snapshots(), reloads: .init(done: 3, refused: 1))
         #expect(text.hasSuffix("\n"))
         var types: [String: String] = [:]
         var helps: Set<String> = []
@@ -90,13 +90,14 @@ private struct Sample: Equatable {
         }
         #expect(helps == Set(types.keys))
 
-        // Every family but the drops has one sample per core, labelled by core.
+        // Every family but the drops and the process's reloads has one sample per core, labelled by core.
         let drops = "mtcp_dropped_frames_total"
-        for family in familyOrder where family != drops {
+        let reloads = ["mtcp_reloads_total", "mtcp_reloads_refused_total"]
+        for family in familyOrder where family != drops && !reloads.contains(family) {
             let cores = samples.filter { $0.name == family }.map { $0.labels }
             #expect(cores == [["core": "0"], ["core": "1"]], "\(family): \(cores)")
         }
-        #expect(familyOrder.count == EngineStatistics.counters.count + TCPStatistics.counters.count + 6)
+        #expect(familyOrder.count == EngineStatistics.counters.count + TCPStatistics.counters.count + 8)
         // Drops: every reason on every core, as a label.
         let dropSamples = samples.filter { $0.name == drops }
         #expect(dropSamples.count == 2 * DropReason.allCases.count)
@@ -113,6 +114,8 @@ private struct Sample: Equatable {
         #expect(value(drops, ["core": "0", "reason": "no_route"]) == 2)
         #expect(value(drops, ["core": "0", "reason": "arp_cache_full"]) == 0)
         #expect(value("mtcp_connections", ["core": "1"]) == 20)
+        #expect(value("mtcp_reloads_total", [:]) == 3)
+        #expect(value("mtcp_reloads_refused_total", [:]) == 1)
         #expect(types["mtcp_connections"] == "gauge")
         #expect(value("mtcp_sockets", ["core": "0"]) == 12)
         #expect(value("mtcp_captured_frames_total", ["core": "1"]) == 18)
@@ -136,7 +139,7 @@ private struct Sample: Equatable {
         let first = printer.lines(snapshots(), now: start)
         #expect(first == nil, "no rates the first time")
         // Two seconds later every counter has doubled: each core added its own values.
-        let second = printer.lines(snapshots(scale: 2), now: start + .seconds(2))
+        let second = printer.lines(snapshots(scale: 2), reloads: .init(done: 2, refused: 1), now: start + .seconds(2))
         let lines = try #require(second)
         #expect(lines.count == 3)
         #expect(lines[0] == "[core 0] flows 10/1000 | RX 500 pps 0.500 Gbps | TX 250 pps 0.250 Gbps | new 50/s"
@@ -144,12 +147,12 @@ private struct Sample: Equatable {
         #expect(lines[1] == "[core 1] flows 20/1000 | RX 1000 pps 1.000 Gbps | TX 500 pps 0.500 Gbps | new 100/s"
                 + " | drops 18 | retx 8 | resets in 10 out 12")
         #expect(lines[2] == "[ALL] flows 30/2000 | RX 1500 pps 1.500 Gbps | TX 750 pps 0.750 Gbps | new 150/s"
-                + " | drops 27 | retx 12 | resets in 15 out 18")
+                + " | drops 27 | retx 12 | resets in 15 out 18 | reloads 2 refused 1")
         // Nothing changed over the next second: zero rates.
         let third = printer.lines(snapshots(scale: 2), now: start + .seconds(3))
         let idle = try #require(third)
         #expect(idle[2] == "[ALL] flows 30/2000 | RX 0 pps 0.000 Gbps | TX 0 pps 0.000 Gbps | new 0/s"
-                + " | drops 0 | retx 0 | resets in 0 out 0")
+                + " | drops 0 | retx 0 | resets in 0 out 0 | reloads 0 refused 0")
         // No time passed: no rates.
         let fourth = printer.lines(snapshots(scale: 2), now: start + .seconds(3))
         #expect(fourth == nil)
