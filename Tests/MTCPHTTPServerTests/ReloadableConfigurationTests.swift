@@ -92,6 +92,47 @@ import Testing
         #expect(fresh[0].body == root.small)
         #expect(!kept.closed, "open connections are not closed by a reload")
     }
+
+    /// New routes and servers: the kept-alive upstream connection of the old
+    /// set is closed, an exchange in flight through the reload finishes (its
+    /// server belongs to no pool of the new set), and the new route is served.
+    @Test func replacedUpstreamsLetTheExchangeInFlightFinish() throws {
+        let files = try Files()
+        let (root, directory, source) = (files.root, files.directory, files.source)
+        func proxied(_ prefix: String) -> String {
+            """
+            {"document_root": "\(root.path)", "routes": [{"prefix": "\(prefix)", "upstream": "app"}],
+             "upstreams": [{"name": "app", "servers": ["\(HTTPTestNetwork.clientIP):\(ScriptedUpstream.port)"]}]}
+            """
+        }
+        directory.write("httpd.json", proxied("/api/"))
+        #expect(source.reload() == nil)
+        var network = HTTPTestNetwork(options: source.current.options, configurationSource: source)
+        let upstream = network.startUpstream()
+        // Half a body: the upstream waits for the rest, the exchange stays open.
+        let inFlight = network.open(sending: Array("POST /api/b HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nab".utf8))
+        network.advance(.milliseconds(50))
+        // A second upstream connection, parked idle after its response.
+        #expect(network.exchange("GET /api/a HTTP/1.1\r\nHost: h\r\n\r\n").responses().map(\.status) == [200])
+        try #require(upstream.connections.count == 2)
+
+        directory.write("httpd.json", proxied("/v2/"))
+        #expect(source.reload() == nil)
+        network.http.reload(&network.server)
+        network.advance(.milliseconds(50))
+        #expect(upstream.connections[1].closed, "the idle upstream connection of the old set is closed")
+        #expect(!upstream.connections[0].closed, "the exchange in flight goes on")
+        inFlight.send("cd")
+        network.run { !inFlight.responses().isEmpty }
+        #expect(inFlight.responses().map(\.status) == [200])
+        network.advance(.milliseconds(50))
+        #expect(upstream.connections[0].closed, "not parked: its server is no longer in a pool")
+
+        #expect(network.exchange("GET /api/c HTTP/1.1\r\nHost: h\r\n\r\n").responses().map(\.status) == [404])
+        #expect(network.exchange("GET /v2/d HTTP/1.1\r\nHost: h\r\n\r\n").responses().map(\.status) == [200])
+        #expect(upstream.connections.count == 3)
+        #expect(upstream.allRequests.count == 3)
+    }
 }
 
 extension String {
