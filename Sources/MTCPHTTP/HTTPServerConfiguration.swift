@@ -14,6 +14,8 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
     public var serverName = "mtcp-httpd"
     /// Whether to write an access log (`access_log`).
     public var accessLog = false
+    /// Its line format (`access_log_format`): `combined` or `json`.
+    public var accessLogFormat = HTTPAccessLog.Format.combined
     /// Request limits (`limits`).
     public var limits = HTTPLimits()
     /// Timeouts (`timeouts`).
@@ -352,7 +354,7 @@ extension Decoder {
 extension HTTPServerConfiguration: Decodable {
     private enum Keys: String, CodingKey, CaseIterable {
         case listenPort = "listen_port", documentRoot = "document_root", serverName = "server_name"
-        case accessLog = "access_log", limits, timeouts, cache, headers, errorPages = "error_pages", routes, upstreams, tls
+        case accessLog = "access_log", accessLogFormat = "access_log_format", limits, timeouts, cache, headers, errorPages = "error_pages", routes, upstreams, tls
         case trustedProxies = "trusted_proxies"
     }
 
@@ -364,6 +366,14 @@ extension HTTPServerConfiguration: Decodable {
         documentRoot = try container.decodeIfPresent(String.self, forKey: .documentRoot) ?? documentRoot
         serverName = try container.decodeIfPresent(String.self, forKey: .serverName) ?? serverName
         accessLog = try container.decodeIfPresent(Bool.self, forKey: .accessLog) ?? accessLog
+        if let format = try container.decodeIfPresent(String.self, forKey: .accessLogFormat) {
+            guard let known = HTTPAccessLog.Format(rawValue: format) else {
+                let formats = HTTPAccessLog.Format.allCases.map(\.rawValue).joined(separator: ", ")
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [Keys.accessLogFormat],
+                                                        debugDescription: "must be one of \(formats)"))
+            }
+            accessLogFormat = known
+        }
         limits = try container.decodeIfPresent(DecodedLimits.self, forKey: .limits)?.limits ?? limits
         timeouts = try container.decodeIfPresent(Timeouts.self, forKey: .timeouts) ?? timeouts
         cache = try container.decodeIfPresent(Cache.self, forKey: .cache) ?? cache

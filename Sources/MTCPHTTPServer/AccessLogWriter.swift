@@ -16,9 +16,9 @@ struct AccessLogWriter: ~Copyable {
         let description: String
     }
 
-    /// A writer appending to `path`, or one that writes nothing for nil.
-    init(path: String?) throws(OpenError) {
-        log = HTTPAccessLog(capacity: path == nil ? HTTPAccessLog.minimumCapacity : 64 << 10)
+    /// A writer appending lines of `format` to `path`, or one that writes nothing for nil.
+    init(path: String?, format: HTTPAccessLog.Format = .combined) throws(OpenError) {
+        log = HTTPAccessLog(capacity: path == nil ? HTTPAccessLog.minimumCapacity : 64 << 10, format: format)
         self.path = path
         guard let path else {
             descriptor = -1
@@ -41,15 +41,17 @@ struct AccessLogWriter: ~Copyable {
 
     /// Appends a line for one response (see `HTTPAccessLog.append`).
     mutating func record(client: IPv4Address, now: Int64, requestLine: UnsafeRawBufferPointer, status: HTTPStatus,
-                         bytes: Int, referer: UnsafeRawBufferPointer?, userAgent: UnsafeRawBufferPointer?) {
+                         bytes: Int, referer: UnsafeRawBufferPointer?, userAgent: UnsafeRawBufferPointer?,
+                         requestMilliseconds: Int, upstreamMilliseconds: Int?) {
         guard descriptor >= 0 else { return }
-        if log.append(client: client.value, now: now, requestLine: requestLine, status: status, bytes: bytes,
-                      referer: referer, userAgent: userAgent) {
-            return
+        for attempt in 0..<2 {
+            if log.append(client: client.value, now: now, requestLine: requestLine, status: status, bytes: bytes,
+                          referer: referer, userAgent: userAgent, requestMilliseconds: requestMilliseconds,
+                          upstreamMilliseconds: upstreamMilliseconds) || attempt == 1 {
+                return
+            }
+            _ = log.flush(to: descriptor)  // full: write out, then the line fits
         }
-        _ = log.flush(to: descriptor)
-        _ = log.append(client: client.value, now: now, requestLine: requestLine, status: status, bytes: bytes,
-                       referer: referer, userAgent: userAgent)
     }
 
     /// Writes the pending lines to the file open so far (where they were

@@ -52,6 +52,10 @@ struct HTTPConnection {
     /// When the first byte of the request being received arrived (header timeout),
     /// nil between requests.
     var requestStarted: Instant?
+    /// When the first byte of the request being answered arrived, and when it
+    /// went upstream (the access log's request and upstream times).
+    var exchangeStarted = Instant.zero
+    var upstreamStarted = Instant.zero
     /// Last time bytes moved either way (keep-alive idle timeout).
     var lastActivity = Instant.zero
     /// When the connection was accepted (handshake timeout).

@@ -63,19 +63,22 @@ extension HTTPServer {
                                                 _ context: inout SocketContext<Device>) -> Bool {
         let request = UnsafeRawBufferPointer(rebasing: memory.request(index)[0..<connections[index].buffered])
         let head: HTTPRequestHead
+        let now = context.now
         do {
             guard let complete = try connections[index].parser.parse(request) else { return false }
             head = complete
         } catch {
             statistics.malformedRequests &+= 1
+            connections[index].exchangeStarted = connections[index].requestStarted ?? now
             respondWithError(index, error.status, &context)
-            recordAccess(index, requestLine: .init(start: nil, count: 0))
+            recordAccess(index, now: now, requestLine: .init(start: nil, count: 0))
             return true
         }
         statistics.requests &+= 1
+        connections[index].exchangeStarted = connections[index].requestStarted ?? now
         respond(index, to: head, in: request, &context)
         if connections[index].proxy == .none {
-            recordAccess(index, requestLine: head.requestLine.bytes(in: request),
+            recordAccess(index, now: now, requestLine: head.requestLine.bytes(in: request),
                          referer: head.referer?.bytes(in: request), userAgent: head.userAgent?.bytes(in: request))
         }
         consume(index, head.headLength)

@@ -60,6 +60,7 @@ extension HTTPServer {
             + (connections[upstream].isConnecting ? options.upstreamConnectTimeout : options.upstreamReadTimeout)
         connections[index].peer = Int32(upstream)
         connections[index].proxy = .forwarding
+        connections[index].upstreamStarted = context.now
         if accessLog.isEnabled {
             let line = head.requestLine.bytes(in: request)
             let kept = min(line.count, memory.head(index).count)
@@ -359,7 +360,7 @@ extension HTTPServer {
         connections[client].proxy = .relaying
         connections[client].status = HTTPStatus(rawValue: response.status)
         connections[client].contentLength = response.contentLength ?? 0
-        recordAccess(client, requestLine: proxiedRequestLine(client))
+        recordAccess(client, now: context.now, requestLine: proxiedRequestLine(client), proxied: true)
         return true
     }
 
@@ -433,7 +434,7 @@ extension HTTPServer {
             connections[client].forwardsChunked = false
             connections[client].closeAfterOutput = true
             respondWithError(client, status, &context)
-            recordAccess(client, requestLine: proxiedRequestLine(client))
+            recordAccess(client, now: context.now, requestLine: proxiedRequestLine(client), proxied: true)
             serve(client, &context)
         } else {
             closeConnection(client, &context, reset: true)

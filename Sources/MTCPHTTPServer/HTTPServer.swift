@@ -56,7 +56,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         clock = HTTPDateClock(now: now)
         // Both may fail: built as locals, so a failure of the second frees the first.
         let cache = try StaticFileCache(configuration: options.cache, now: now)
-        let accessLog = try AccessLogWriter(path: options.accessLogPath)
+        let accessLog = try AccessLogWriter(path: options.accessLogPath, format: options.accessLogFormat)
         let tlsContext = try options.https.map { https throws(TLSSetupError) in
             try TLSContextFactory.server(https.settings)
         }
@@ -220,8 +220,9 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
             } else if let started = connection.requestStarted, connection.output.isEmpty,
                       now.since(started) > options.headerTimeout {
                 statistics.headerTimeouts &+= 1
+                connections[index].exchangeStarted = started
                 respondWithError(index, .requestTimeout, &context)
-                recordAccess(index, requestLine: .init(start: nil, count: 0))
+                recordAccess(index, now: now, requestLine: .init(start: nil, count: 0))
                 serve(index, &context)
             } else if now.since(connection.lastActivity) > options.idleTimeout {
                 statistics.idleTimeouts &+= 1
@@ -315,12 +316,19 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         return Int64(now.tv_sec)
     }
 
-    /// Logs the response chosen for connection `index` (when the log is on).
-    mutating func recordAccess(_ index: Int, requestLine: UnsafeRawBufferPointer,
-                               referer: UnsafeRawBufferPointer? = nil, userAgent: UnsafeRawBufferPointer? = nil) {
+    /// Logs the response chosen for connection `index` at `now` (when the log is
+    /// on); `proxied` when it is the upstream's answer or failure.
+    mutating func recordAccess(_ index: Int, now: Instant, requestLine: UnsafeRawBufferPointer,
+                               referer: UnsafeRawBufferPointer? = nil, userAgent: UnsafeRawBufferPointer? = nil,
+                               proxied: Bool = false) {
         guard accessLog.isEnabled else { return }
+        let requestTime = now.since(connections[index].exchangeStarted)
+        let upstreamTime = now.since(connections[index].upstreamStarted)
         accessLog.record(client: connections[index].client, now: clock.second, requestLine: requestLine,
                          status: connections[index].status, bytes: connections[index].contentLength,
-                         referer: referer, userAgent: userAgent)
+                         referer: referer, userAgent: userAgent, requestMilliseconds: Self.milliseconds(requestTime),
+                         upstreamMilliseconds: proxied ? Self.milliseconds(upstreamTime) : nil)
     }
+
+    private static func milliseconds(_ span: TimeSpan) -> Int { Int(span.nanoseconds / 1_000_000) }
 }

@@ -26,8 +26,10 @@ public struct HTTPServerOptions: Sendable {
     public var pools: [[(address: IPv4Address, port: UInt16)]] = []
     /// Clients whose `X-Forwarded-For` the proxy extends rather than replaces.
     public var trustedProxies: [IPv4Address] = []
-    /// Where each core appends the combined-format access log; nil for none.
+    /// Where each core appends the access log; nil for none.
     public var accessLogPath: String?
+    /// The access log's line format.
+    public var accessLogFormat = HTTPAccessLog.Format.combined
     /// HTTPS beside plain HTTP; nil for none.
     public var https: HTTPSOptions?
 
@@ -54,6 +56,7 @@ public struct HTTPServerOptions: Sendable {
         }
         trustedProxies = configuration.trustedProxies.map(IPv4Address.init)
         accessLogPath = configuration.accessLog ? Self.defaultAccessLogPath : nil
+        accessLogFormat = configuration.accessLogFormat
         https = configuration.tls.map(HTTPSOptions.init)
     }
 }

@@ -13,20 +13,23 @@ import Synchronization
 /// cannot be used (the problems of `--check-config`, each with its file and
 /// line) or when it changes what only a restart can: any key of mtcp.conf and
 /// its tables (addresses, cores, pools, ports), and in httpd.json the listening
-/// ports, whether HTTPS is on, the server name and access log (built into
-/// per-core memory that open responses point at), and the two limits that size
-/// each connection's buffers.
+/// ports, whether HTTPS is on, the server name (built into per-core memory that
+/// open responses point at), the access log and its format (opened at start),
+/// and the two limits that size each connection's buffers.
 public final class ReloadableConfiguration: Sendable {
     /// What the command line set over httpd.json; it keeps precedence on reload.
     public struct Overrides: Sendable {
         public var documentRoot: String?
         public var listenPort: UInt16?
         public var accessLogPath: String?
+        public var accessLogFormat: HTTPAccessLog.Format?
 
-        public init(documentRoot: String? = nil, listenPort: UInt16? = nil, accessLogPath: String? = nil) {
+        public init(documentRoot: String? = nil, listenPort: UInt16? = nil, accessLogPath: String? = nil,
+                    accessLogFormat: HTTPAccessLog.Format? = nil) {
             self.documentRoot = documentRoot
             self.listenPort = listenPort
             self.accessLogPath = accessLogPath
+            self.accessLogFormat = accessLogFormat
         }
     }
 
@@ -115,6 +118,7 @@ public final class ReloadableConfiguration: Sendable {
         }
         if old.serverName != new.serverName { keys.append("server_name") }
         if old.accessLog != new.accessLog { keys.append("access_log") }
+        if old.accessLogFormat != new.accessLogFormat { keys.append("access_log_format") }
         if old.limits.maxRequestLineLength != new.limits.maxRequestLineLength { keys.append("limits.max_request_line") }
         if old.limits.maxHeaderBytes != new.limits.maxHeaderBytes { keys.append("limits.max_header_bytes") }
         return keys
@@ -125,6 +129,7 @@ public final class ReloadableConfiguration: Sendable {
         var configuration = try HTTPServerConfiguration.load(path: path)
         if let root = overrides.documentRoot { configuration.documentRoot = root }
         if let port = overrides.listenPort { configuration.listenPort = port }
+        if let format = overrides.accessLogFormat { configuration.accessLogFormat = format }
         return configuration
     }
 

@@ -30,8 +30,11 @@ struct HTTPDCommand: ParsableCommand {
     @Option(help: "TCP port of the HTTP server (overrides listen_port).")
     var httpPort: UInt16?
 
-    @Option(help: "Write the combined-format access log to this file (turns access_log on).")
+    @Option(help: "Write the access log to this file (turns access_log on).")
     var accessLog: String?
+
+    @Option(help: "Access log lines: combined or json (overrides access_log_format).")
+    var accessLogFormat: HTTPAccessLog.Format?
 
     @Option(help: "TCP port of the echo service (RFC 862); 0 turns it off.")
     var echoPort: UInt16 = 7
@@ -64,7 +67,8 @@ struct HTTPDCommand: ParsableCommand {
             let backoff = busyPoll ? IdleBackoff.busyPoll : IdleBackoff()
             let configuration = try ReloadableConfiguration(
                 stackConfigurationPath: config, httpConfigurationPath: httpConfig,
-                overrides: .init(documentRoot: root, listenPort: httpPort, accessLogPath: accessLog))
+                overrides: .init(documentRoot: root, listenPort: httpPort, accessLogPath: accessLog,
+                                 accessLogFormat: accessLogFormat))
             let outcome = try runtime.run(idleBackoff: backoff, prepareReload: { Self.reload(configuration) }) { _ in
                 Appliance(http: try HTTPServer(options: configuration.current.options,
                                                configurationSource: configuration),
@@ -113,3 +117,5 @@ struct HTTPDCommand: ParsableCommand {
         throw ExitCode.success
     }
 }
+
+extension HTTPAccessLog.Format: ExpressibleByArgument {}

@@ -1,12 +1,18 @@
+import Foundation
 import Testing
 import MTCPHTTP
 
 /// Holds the non-copyable log so test macros can refer to it.
 final class LogBox {
-    var log = HTTPAccessLog(capacity: HTTPAccessLog.minimumCapacity)
+    var log: HTTPAccessLog
+
+    init(format: HTTPAccessLog.Format = .combined) {
+        log = HTTPAccessLog(capacity: HTTPAccessLog.minimumCapacity, format: format)
+    }
 
     func append(_ requestLine: String, status: HTTPStatus = .ok, bytes: Int = 26, referer: String? = nil,
-                userAgent: String? = "curl/8.0", now: Int64 = 784_111_777) -> Bool {
+                userAgent: String? = "curl/8.0", now: Int64 = 784_111_777, requestMilliseconds: Int = 0,
+                upstreamMilliseconds: Int? = nil) -> Bool {
         let line = Array(requestLine.utf8)
         let ref = referer.map { Array($0.utf8) }
         let agent = userAgent.map { Array($0.utf8) }
@@ -14,7 +20,8 @@ final class LogBox {
             optionalBytes(ref) { refBytes in
                 optionalBytes(agent) { agentBytes in
                     log.append(client: 0xC612_0002, now: now, requestLine: lineBytes, status: status, bytes: bytes,
-                               referer: refBytes, userAgent: agentBytes)
+                               referer: refBytes, userAgent: agentBytes, requestMilliseconds: requestMilliseconds,
+                               upstreamMilliseconds: upstreamMilliseconds)
                 }
             }
         }
@@ -40,6 +47,25 @@ private func optionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer
             """)
         box.log.removeAll()
         #expect(box.text.isEmpty)
+    }
+
+    /// `access_log_format: json`: one object per line, valid JSON whatever bytes
+    /// the client sent, with the request's and the upstream's time in seconds.
+    @Test func writesJSONLinesWithTimes() throws {
+        let box = LogBox(format: .json)
+        #expect(box.append("GET /a HTTP/1.1", referer: "http://a/b", requestMilliseconds: 1234, upstreamMilliseconds: 7))
+        #expect(box.append("", status: .badRequest, bytes: 0, userAgent: "e\"\\\n\u{7f}é", now: 784_111_777 + 86_400 * 40))
+        #expect(box.text == #"""
+            {"time":"1994-11-06T08:49:37Z","client":"198.18.0.2","request":"GET /a HTTP/1.1","status":200,"bytes":26,\#
+            "referer":"http://a/b","user_agent":"curl/8.0","request_time":1.234,"upstream_time":0.007}
+            {"time":"1994-12-16T08:49:37Z","client":"198.18.0.2","request":null,"status":400,"bytes":0,\#
+            "referer":null,"user_agent":"e\u0022\u005C\u000A\u007F\u00C3\u00A9","request_time":0.000,"upstream_time":null}
+
+            """#)
+        for line in box.text.split(separator: "\n") {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["status"] != nil, "\(line)")
+        }
     }
 
     @Test func requestBytesAreEscaped() {

@@ -88,6 +88,13 @@ func configurationError(_ json: String) -> String? {
         #expect(configurationError(#"{"tls": {"cert": "x"}}"#)?.hasPrefix("conf/test.json:1: tls.cert: unknown key") == true)
     }
 
+    @Test func accessLogFormat() throws {
+        #expect(try decodeConfiguration("{}").accessLogFormat == .combined)
+        #expect(try decodeConfiguration(#"{"access_log_format": "json"}"#).accessLogFormat == .json)
+        #expect(configurationError("{\n\"access_log\": true,\n\"access_log_format\": \"xml\"}")
+                == "conf/test.json:3: access_log_format: must be one of combined, json")
+    }
+
     @Test func errorsNameTheFileTheKeyAndTheLine() {
         #expect(configurationError("{\n  \"listen_port\": 80,\n  \"listen_prot\": 81\n}")?
             .hasPrefix("conf/test.json:3: listen_prot: unknown key") == true)
