@@ -53,6 +53,9 @@ func runCore<Application: EngineApplication & ~Copyable>(
             return CoreOutcome(snapshot: snapshot, failure: "core \(core): \(error)")
         }
     }
+    // Read before the application is made from the configuration in force: a
+    // reload published while it starts is then taken once it runs.
+    var reloadsSeen = ConfigurationReloads.generation
     var application: Application
     do {
         application = try makeApplication(core)
@@ -69,7 +72,6 @@ func runCore<Application: EngineApplication & ~Copyable>(
     var stopRequestedAt: Instant?
     var finishedAt: Instant?
     var nextPublish = start
-    var reloadsSeen = ConfigurationReloads.generation
     var reopensSeen = ReloadSignal.reopenGeneration
     while true {
         let now = clock?.now() ?? MonotonicClock.now()

@@ -32,7 +32,9 @@ public final class ManagementPlane: Sendable {
         let start = MonotonicClock.now()
         _ = printer.lines(board.read(), now: start)  // the zero point of the first line's rates
         var nextPrint = start + .seconds(1)
-        var reloadsSeen = ReloadSignal.generation
+        // From 0, not the count now: a SIGHUP between the handler's installation
+        // and this thread's start (the ready line is out by then) is answered too.
+        var reloadsSeen: UInt64 = 0
         while running.load(ordering: .relaxed) {
             var descriptor = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
             if poll(&descriptor, 1, 100) > 0 { serveScrape() }

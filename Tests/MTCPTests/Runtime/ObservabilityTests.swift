@@ -1,3 +1,5 @@
+import Glibc
+import Synchronization
 import Testing
 @testable import MTCP
 import MTCPRuntime
@@ -174,5 +176,31 @@ private struct Sample: Equatable {
         #expect(third == nil, "two cores now: no previous lines")
         let fourth = printer.lines(snapshots(), now: .zero + .seconds(4))
         #expect(fourth?.count == 3)
+    }
+}
+
+@Suite struct ConfigurationReloadTests {
+    /// A SIGHUP that arrives after the handler is installed but before the
+    /// management thread starts (the ready line is already out: an operator or
+    /// systemd may reload at once) is answered, not taken for the starting count.
+    @Test func aSignalBeforeTheManagementThreadRunsIsAnswered() async throws {
+        ReloadSignal.install()
+        // To the process (a thread of the test pool may block signals), as an operator's kill.
+        kill(getpid(), SIGHUP)
+        for _ in 0..<50 where ReloadSignal.generation == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        try #require(ReloadSignal.generation == 1)
+        final class Count: Sendable { let value = Atomic<Int>(0) }
+        let prepared = Count()
+        let management = try ManagementPlane(board: StatisticsBoard(cores: 1), printStatistics: false,
+                                             prometheusPort: 0, prepareReload: {
+            prepared.value.add(1, ordering: .relaxed)
+            return true
+        })
+        let running = Task.detached { management.run() }
+        for _ in 0..<50 where prepared.value.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        management.stop()
+        await running.value
+        #expect(prepared.value.load(ordering: .relaxed) == 1)
+        #expect(ConfigurationReloads.counts.done >= 1)
     }
 }
