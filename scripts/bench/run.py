@@ -289,7 +289,8 @@ class Bench:
         self.record("micro", benchmarks=micro_benchmarks(), unit="ns per operation",
                     method="ordo-one/benchmark 1.38.1 (Benchmarks/, `swift package benchmark`), release build, "
                            "median wall-clock time per operation over samples of 1000 operations, and "
-                           "mallocs per sample (must be 0)")
+                           "mallocs per sample (must be 0: a benchmark that allocates fails the run, as does one whose "
+                           "operation fails, e.g. a parse that does not complete)")
 
     # 7: instructions per transaction
     def cost(self):
@@ -329,8 +330,14 @@ def micro_benchmarks():
             figures.setdefault(name, {})["p50_ns"] = p50 * {"ns": 1, "μs": 1e3, "ms": 1e6}[unit]
         elif name and line.startswith("| Malloc (total)"):
             figures.setdefault(name, {})["mallocs_p50"] = float(line.split("|")[4].replace(",", ""))
-    if not figures:
-        raise RuntimeError(f"no micro-benchmark figures:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    if result.returncode != 0 or not figures:
+        raise RuntimeError(f"the micro-benchmarks failed (exit {result.returncode}):\n{result.stdout[-3000:]}\n"
+                           f"{result.stderr[-3000:]}")
+    # The hot paths must not allocate: a benchmark that did fails the run.
+    allocating = {name: f["mallocs_p50"] for name, f in figures.items() if f.get("mallocs_p50", 0) > 0}
+    if allocating:
+        raise RuntimeError("hot paths that allocate (mallocs per sample of 1000 operations, must be 0): "
+                           + ", ".join(f"{name}: {count:.0f}" for name, count in sorted(allocating.items())))
     return figures
 
 
