@@ -52,13 +52,14 @@ class Bench:
     # 1 and 2: closed loop, new connection per request / keep-alive
     def throughput(self, name, keep_alive):
         connections = 200
-        ours_runs, linux_runs, latency = [], [], []
+        ours_runs, linux_runs, latency, busy = [], [], [], []
         with ours.Appliance(self.workdir / name) as appliance:
             for _ in range(self.runs):
                 figures = ours.loadgen(appliance, "/bench/64.html", seconds=self.seconds, connections=connections,
                                        requests_per_connection=100_000 if keep_alive else 1)
                 ours_runs.append(figures["requests_per_second"])
                 latency.append(figures["latency_microseconds"]["p99"])
+                busy.append(_busy(figures))
         with linux.LinuxServer(REPO / "www", self.workdir / f"{name}-nginx") as server:
             for _ in range(self.runs):
                 figures = linux.wrk(server.url("/bench/64.html"), connections, self.seconds, close=not keep_alive)
@@ -66,6 +67,8 @@ class Bench:
         self.record(name, ours=median(ours_runs), linux=median(linux_runs),
                     ratio=median(ours_runs) / median(linux_runs), unit="requests/s",
                     ours_p99_us=median(latency), runs={"ours": ours_runs, "linux": linux_runs},
+                    ours_busy_percent={side: median([run[side] for run in busy if run.get(side) is not None])
+                                       for side in ("appliance", "loadgen")},
                     method=f"GET /bench/64.html (64 B), {connections} connections, "
                            + ("keep-alive" if keep_alive else "Connection: close, a new connection per request")
                            + f", {self.seconds} s per run after 1 s warm-up (ours); medians of {self.runs} runs")
@@ -354,6 +357,14 @@ def _handshakes(runs):
     return {"full": sum(t.get("handshakes_full", 0) for t in tls),
             "resumed": sum(t.get("handshakes_resumed", 0) for t in tls),
             "failed": sum(t.get("handshake_failures", 0) for t in tls)}
+
+
+def _busy(figures):
+    """Each side's busy share in one run (its first core): the appliance's from
+    its /metrics, the loadgen's from its own JSON (the engines' counters)."""
+    appliance = figures.get("appliance_busy_percent_by_core", {}).get("0")
+    loadgen = (figures.get("busy_percent_by_core") or [None])[0]
+    return {"appliance": appliance, "loadgen": loadgen}
 
 
 def _errors(figures):
