@@ -57,7 +57,8 @@ struct HTTPRun {
         reporter.stop()
         let result = LoadResult(plan: plan, cores: cores, counts: board.total, histograms: board.histograms,
                                 measuredFrom: board.times.measuring, seconds: board.seconds,
-                                failures: outcome.failures)
+                                failures: outcome.failures,
+                                busyPercentByCore: outcome.cores.map(\.busyPercentSinceStart))
         let summary = LoadSummary(result: result, url: command.url).text
         print(summary, terminator: "")
         if let output = command.output { try writeFileText(output, summary) }

@@ -67,6 +67,8 @@ struct JSONReport: Encodable {
     /// Request latency of each URL of the workload, in the workload's order.
     var latencyMicrosecondsByURL: [URLFigures]
     var perSecond: [SecondSample]
+    /// Each core's share of time in loop iterations that did work, over the whole run.
+    var busyPercentByCore: [Double?]
 
     struct TLSFigures: Encodable {
         var handshakesFull: Int
@@ -124,6 +126,7 @@ struct JSONReport: Encodable {
             handshakeMicroseconds = Figures(Distribution(result.histograms.handshake))
         }
         perSecond = result.series
+        busyPercentByCore = result.busyPercentByCore
     }
 
     /// The report as pretty-printed JSON with sorted keys (stable diffs).

@@ -14,6 +14,8 @@ struct LoadResult {
     let seconds: SecondBins
     /// Cores that failed to start or run.
     let failures: [String]
+    /// Each core's busy share over the whole run (start-up and warm-up included), in percent.
+    var busyPercentByCore: [Double?] = []
 
     /// Seconds from the start of measurement to the end of the last measured request.
     var elapsedSeconds: Double {

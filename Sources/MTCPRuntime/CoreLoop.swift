@@ -72,14 +72,17 @@ func runCore<Application: EngineApplication & ~Copyable>(
     var stopRequestedAt: Instant?
     var finishedAt: Instant?
     var nextPublish = start
+    var load = CoreLoad(start: start)
     var reopensSeen = ReloadSignal.reopenGeneration
     while true {
         let now = clock?.now() ?? MonotonicClock.now()
+        load.iterationStarted(at: now)
         let sentBefore = context.engine.statistics.transmittedFrames
         let received = context.poll(now: now)
         application.handle(&context)
         context.flush()
         let sent = Int(truncatingIfNeeded: context.engine.statistics.transmittedFrames &- sentBefore)
+        load.iterationEnded(worked: received > 0 || sent > 0)
         if StopSignal.isRequested {
             if stopRequestedAt == nil {
                 stopRequestedAt = now
@@ -96,7 +99,9 @@ func runCore<Application: EngineApplication & ~Copyable>(
         }
         if now >= nextPublish {
             nextPublish = now + settings.publishInterval
-            snapshot = context.snapshot(core: core)
+            let previous = snapshot
+            snapshot = context.snapshot(core: core, load: load)
+            snapshot.recentBusyPercent = snapshot.busyPercent(since: previous)
             snapshot.application = application.counters()
             board.publish(snapshot)
             // Reloads and SIGUSR1 are checked here, off the per-iteration path, as often as statistics.
@@ -113,7 +118,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
                                          outputPending: context.hasPendingOutput,
                                          nextTimer: context.engine.nextTimerBoundary(after: now)))
     }
-    snapshot = context.snapshot(core: core)
+    snapshot = context.snapshot(core: core, load: load)
     snapshot.application = application.counters()
     board.publish(snapshot)
     context.releaseAll()
@@ -131,7 +136,7 @@ private func startFailure<Device: PacketDevice>(_ core: Int, _ error: any Error,
 
 extension SocketContext {
     /// This core's counters for the statistics board.
-    func snapshot(core: Int) -> CoreSnapshot {
+    func snapshot(core: Int, load: CoreLoad) -> CoreSnapshot {
         var snapshot = CoreSnapshot(core: core)
         snapshot.engine = engine.statistics
         snapshot.tcp = engine.tcpStatistics
@@ -140,6 +145,8 @@ extension SocketContext {
         snapshot.sockets = socketCount
         snapshot.framesCaptured = engine.capture?.framesCaptured ?? 0
         snapshot.framesNotCaptured = engine.capture?.framesNotCaptured ?? 0
+        snapshot.busyNanoseconds = load.busyNanoseconds
+        snapshot.idleNanoseconds = load.idleNanoseconds
         return snapshot
     }
 }

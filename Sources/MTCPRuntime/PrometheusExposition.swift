@@ -6,9 +6,13 @@ import MTCP
 public enum PrometheusExposition {
     public static func render(_ snapshots: [CoreSnapshot], reloads: ConfigurationReloads.Counts = .init()) -> String {
         var text = ""
-        func family(_ name: String, _ type: String, _ help: String, _ value: (CoreSnapshot) -> UInt64) {
+        /// One sample per core; a core without a value (nil) has none.
+        func family<Value>(_ name: String, _ type: String, _ help: String, _ value: (CoreSnapshot) -> Value?) {
             text += "# HELP mtcp_\(name) \(help)\n# TYPE mtcp_\(name) \(type)\n"
-            for snapshot in snapshots { text += "mtcp_\(name){core=\"\(snapshot.core)\"} \(value(snapshot))\n" }
+            for snapshot in snapshots {
+                guard let value = value(snapshot) else { continue }
+                text += "mtcp_\(name){core=\"\(snapshot.core)\"} \(value)\n"
+            }
         }
         for field in EngineStatistics.counters {
             family(field.name + "_total", "counter", field.help) { $0.engine[keyPath: field.keyPath] }
@@ -34,6 +38,13 @@ public enum PrometheusExposition {
             UInt64($0.connectionCapacity)
         }
         family("sockets", "gauge", "Sockets the application holds") { UInt64($0.sockets) }
+        family("busy_seconds_total", "counter", "Time in loop iterations that received or sent frames") {
+            Double($0.busyNanoseconds) / 1e9
+        }
+        family("idle_seconds_total", "counter", "Time in loop iterations that found nothing to do") {
+            Double($0.idleNanoseconds) / 1e9
+        }
+        family("busy_percent", "gauge", "Busy share of the last half second, in percent") { $0.recentBusyPercent }
         family("captured_frames_total", "counter", "Frames written to the pcap file") { $0.framesCaptured }
         family("capture_skipped_frames_total", "counter", "Frames not captured: the pcap file was full") {
             $0.framesNotCaptured

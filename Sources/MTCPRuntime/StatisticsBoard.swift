@@ -12,6 +12,11 @@ public struct CoreSnapshot: Sendable {
     public var sockets = 0
     public var framesCaptured: UInt64 = 0
     public var framesNotCaptured: UInt64 = 0
+    /// Time in loop iterations that did work and in those that found none (`CoreLoad`).
+    public var busyNanoseconds: UInt64 = 0
+    public var idleNanoseconds: UInt64 = 0
+    /// The busy share since the core's previous snapshot (half a second), in percent.
+    public var recentBusyPercent: Double?
     /// The application's counters (`EngineApplication.counters`).
     public var application: [ApplicationCounter] = []
 
@@ -48,6 +53,8 @@ extension [CoreSnapshot] {
             sum.sockets += snapshot.sockets
             sum.framesCaptured += snapshot.framesCaptured
             sum.framesNotCaptured += snapshot.framesNotCaptured
+            sum.busyNanoseconds &+= snapshot.busyNanoseconds
+            sum.idleNanoseconds &+= snapshot.idleNanoseconds
             // Every core runs the same application: its counters line up.
             if sum.application.isEmpty {
                 sum.application = snapshot.application

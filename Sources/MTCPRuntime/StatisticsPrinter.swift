@@ -37,6 +37,7 @@ public struct StatisticsPrinter {
         }
         let engine = current.engine, old = before.engine, tcp = current.tcp, oldTCP = before.tcp
         var text = "[\(label)] flows \(current.connections)/\(current.connectionCapacity)"
+        if let busy = current.busyPercent(since: before) { text += " | busy \(Int(busy.rounded()))%" }
         text += " | RX \(rate(engine.receivedFrames, old.receivedFrames)) pps "
             + "\(gigabits(engine.receivedBytes, old.receivedBytes)) Gbps"
         text += " | TX \(rate(engine.transmittedFrames, old.transmittedFrames)) pps "

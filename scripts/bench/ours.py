@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,8 +73,11 @@ class Appliance:
         self.workdir = Path(workdir)
         self.socket = self.workdir / "memif.sock"
         self.concurrency = concurrency
+        # /metrics on a port of its own per benchmark process, for the engine's busy share.
+        self.metrics_port = None if netns else 19000 + os.getpid() % 1000
+        metrics = f"prometheus_port = {self.metrics_port}\n" if self.metrics_port else ""
         self.conf = _write_conf(self.workdir / "appliance", "httpd", address, "server", "0x2",
-                                self.socket, concurrency, extra, vdev=vdev)
+                                self.socket, concurrency, extra + metrics, vdev=vdev)
         self.busy_poll = busy_poll
         self.wrapper = (["ip", "netns", "exec", netns] if netns else []) + list(wrapper)
         self.proc = None
@@ -98,6 +102,23 @@ class Appliance:
                 return self
         self.stop()
         raise RuntimeError("mtcp-httpd did not start:\n" + "".join(lines))
+
+    def load(self):
+        """{core: (busy seconds, idle seconds)} from the appliance's /metrics (None without them)."""
+        if not self.metrics_port:
+            return None
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as reply:
+                text = reply.read().decode()
+        except OSError:
+            return None
+        seconds = {}
+        for line in text.splitlines():
+            for kind, index in (("busy", 0), ("idle", 1)):
+                if line.startswith(f"mtcp_{kind}_seconds_total{{"):
+                    core = line.split('core="', 1)[1].split('"', 1)[0]
+                    seconds.setdefault(core, [0.0, 0.0])[index] = float(line.rsplit(" ", 1)[1])
+        return seconds
 
     def resident_kib(self):
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -136,11 +157,17 @@ def loadgen(appliance, path, seconds=5, warmup=1, connections=100, requests_per_
            str(requests_per_connection), "--json", str(out), "--max-error-rate", "0.001", *extra_args]
     if rate:
         cmd += ["--rate", str(rate)]
+    before = appliance.load()
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + warmup + 120)
+    after = appliance.load()
     if not out.exists():
         raise RuntimeError(f"mtcp-loadgen failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
     figures = json.loads(out.read_text())
     figures["exit"] = result.returncode
+    if before and after:
+        figures["appliance_busy_percent_by_core"] = {
+            core: round(100 * (after[core][0] - before[core][0])
+                        / max(1e-9, sum(after[core]) - sum(before[core])), 1) for core in after}
     return figures
 
 

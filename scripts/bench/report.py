@@ -328,6 +328,11 @@ def write(results, path, out):
         lines += ["", "## Cost per transaction", "",
                   f"**{cost['instructions_per_transaction']:,.0f} instructions** per short transaction "
                   f"(connect, GET 64 B, close) in mtcp-httpd: {cost['method']}.", ""]
+        if "completed" in cost:
+            runs = [f"{total} transactions: {cost['completed'][total]:,} completed"
+                    + "".join(f", {count} {kind}" for kind, count in cost["errors"][total].items())
+                    for total in cost["completed"]]
+            lines += ["The loadgen's runs: " + "; ".join(runs) + ".", ""]
     if "micro" in scenarios and "benchmarks" in scenarios["micro"]:
         micro = scenarios["micro"]
         lines += ["", "## Hot paths (micro-benchmarks)", "", micro["method"] + ".", "",

@@ -52,13 +52,14 @@ class Bench:
     # 1 and 2: closed loop, new connection per request / keep-alive
     def throughput(self, name, keep_alive):
         connections = 200
-        ours_runs, linux_runs, latency = [], [], []
+        ours_runs, linux_runs, latency, busy = [], [], [], []
         with ours.Appliance(self.workdir / name) as appliance:
             for _ in range(self.runs):
                 figures = ours.loadgen(appliance, "/bench/64.html", seconds=self.seconds, connections=connections,
                                        requests_per_connection=100_000 if keep_alive else 1)
                 ours_runs.append(figures["requests_per_second"])
                 latency.append(figures["latency_microseconds"]["p99"])
+                busy.append(_busy(figures))
         with linux.LinuxServer(REPO / "www", self.workdir / f"{name}-nginx") as server:
             for _ in range(self.runs):
                 figures = linux.wrk(server.url("/bench/64.html"), connections, self.seconds, close=not keep_alive)
@@ -66,6 +67,8 @@ class Bench:
         self.record(name, ours=median(ours_runs), linux=median(linux_runs),
                     ratio=median(ours_runs) / median(linux_runs), unit="requests/s",
                     ours_p99_us=median(latency), runs={"ours": ours_runs, "linux": linux_runs},
+                    ours_busy_percent={side: median([run[side] for run in busy if run.get(side) is not None])
+                                       for side in ("appliance", "loadgen")},
                     method=f"GET /bench/64.html (64 B), {connections} connections, "
                            + ("keep-alive" if keep_alive else "Connection: close, a new connection per request")
                            + f", {self.seconds} s per run after 1 s warm-up (ours); medians of {self.runs} runs")
@@ -289,23 +292,30 @@ class Bench:
         self.record("micro", benchmarks=micro_benchmarks(), unit="ns per operation",
                     method="ordo-one/benchmark 1.38.1 (Benchmarks/, `swift package benchmark`), release build, "
                            "median wall-clock time per operation over samples of 1000 operations, and "
-                           "mallocs per sample (must be 0)")
+                           "mallocs per sample (must be 0: a benchmark that allocates fails the run, as does one whose "
+                           "operation fails, e.g. a parse that does not complete)")
 
     # 7: instructions per transaction
     def cost(self):
-        counts = {}
+        counts, completed, errors = {}, {}, {}
         for transactions in (2000, 6000):
             out = self.workdir / f"callgrind-{transactions}.out"
             with ours.Appliance(self.workdir / f"cost-{transactions}", busy_poll=False,
                                 wrapper=["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]) as appliance:
-                run_loadgen(ours_loadgen_conf(appliance), f"http://{ours.SERVER_ADDRESS}/bench/64.html", None,
-                            total=transactions, connections=20)
+                figures = run_loadgen(ours_loadgen_conf(appliance), f"http://{ours.SERVER_ADDRESS}/bench/64.html",
+                                      None, total=transactions, connections=20)
             counts[transactions] = callgrind_total(out)
-        per = (counts[6000] - counts[2000]) / 4000
-        self.record("cost", instructions_per_transaction=per, totals=counts, unit="instructions",
+            completed[transactions] = figures["completed"]
+            errors[transactions] = {kind: count for kind, count in figures["errors"].items() if count}
+        # Divided by the transactions that completed: connects that time out while
+        # valgrind starts the appliance up do not count as transactions.
+        per = (counts[6000] - counts[2000]) / (completed[6000] - completed[2000])
+        self.record("cost", instructions_per_transaction=per, totals=counts, completed=completed, errors=errors,
+                    unit="instructions",
                     method="valgrind --tool=callgrind on mtcp-httpd (idle back-off on, so idle polling adds "
                            "little): total instructions of a run with 6000 short transactions minus one with "
-                           "2000, divided by 4000 (start-up and shutdown cancel out)")
+                           "2000, divided by the difference of the transactions completed (start-up and "
+                           "shutdown cancel out)")
 
 
 def micro_benchmarks():
@@ -323,8 +333,14 @@ def micro_benchmarks():
             figures.setdefault(name, {})["p50_ns"] = p50 * {"ns": 1, "μs": 1e3, "ms": 1e6}[unit]
         elif name and line.startswith("| Malloc (total)"):
             figures.setdefault(name, {})["mallocs_p50"] = float(line.split("|")[4].replace(",", ""))
-    if not figures:
-        raise RuntimeError(f"no micro-benchmark figures:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    if result.returncode != 0 or not figures:
+        raise RuntimeError(f"the micro-benchmarks failed (exit {result.returncode}):\n{result.stdout[-3000:]}\n"
+                           f"{result.stderr[-3000:]}")
+    # The hot paths must not allocate: a benchmark that did fails the run.
+    allocating = {name: f["mallocs_p50"] for name, f in figures.items() if f.get("mallocs_p50", 0) > 0}
+    if allocating:
+        raise RuntimeError("hot paths that allocate (mallocs per sample of 1000 operations, must be 0): "
+                           + ", ".join(f"{name}: {count:.0f}" for name, count in sorted(allocating.items())))
     return figures
 
 
@@ -341,6 +357,14 @@ def _handshakes(runs):
     return {"full": sum(t.get("handshakes_full", 0) for t in tls),
             "resumed": sum(t.get("handshakes_resumed", 0) for t in tls),
             "failed": sum(t.get("handshake_failures", 0) for t in tls)}
+
+
+def _busy(figures):
+    """Each side's busy share in one run (its first core): the appliance's from
+    its /metrics, the loadgen's from its own JSON (the engines' counters)."""
+    appliance = figures.get("appliance_busy_percent_by_core", {}).get("0")
+    loadgen = (figures.get("busy_percent_by_core") or [None])[0]
+    return {"appliance": appliance, "loadgen": loadgen}
 
 
 def _errors(figures):

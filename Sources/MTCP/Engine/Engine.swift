@@ -46,6 +46,7 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     /// the batch of events (`nextEvent`) and acts on it, and `flush` sends.
     /// Returns the number of frames received, so a caller can back off when idle.
     @discardableResult
+    @inline(__always)  // into each loop's iteration: the runtime's loop had it out of line
     public mutating func poll(now: Instant) -> Int {
         iterationTime = now
         let received = device.receive(into: receiveBatch)

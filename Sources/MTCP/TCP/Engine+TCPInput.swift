@@ -128,9 +128,11 @@ extension Engine {
             tcp.connections.release(id.index)
             return nil
         }
+        let offsets = tcp.keyedOffsets(for: tuple)
         connection.pointee.open(tuple: tuple,
-                                initialSequence: initialSequence ?? tcp.initialSequenceNumber(for: tuple, now: now),
-                                timestampOffset: tcp.timestampOffset(for: tuple),
+                                initialSequence: initialSequence
+                                    ?? TCPLayer.initialSequenceNumber(offset: offsets.sequence, now: now),
+                                timestampOffset: offsets.timestamp,
                                 send: SendBuffer(storage: tcp.sendChunks.take().unsafelyUnwrapped),
                                 receive: ReceiveBuffer(storage: tcp.receiveChunks.take().unsafelyUnwrapped),
                                 configuration: tcp.configuration, now: now)

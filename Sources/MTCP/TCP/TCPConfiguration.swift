@@ -77,9 +77,10 @@ public struct TCPConfiguration: Sendable {
 
     /// The window-scale shift we announce: the smallest that lets the 16-bit
     /// window field cover the whole receive buffer (RFC 7323 §2.3, at most 14).
+    /// In closed form (the buffer's bit width beyond 16), as it is asked for on every handshake.
+    @inline(__always)
     var windowScale: UInt8 {
-        var shift: UInt8 = 0
-        while shift < 14 && (receiveBufferSize >> Int(shift)) > 0xFFFF { shift += 1 }
-        return shift
+        let bits = Int.bitWidth - max(receiveBufferSize, 0).leadingZeroBitCount
+        return UInt8(min(max(bits - 16, 0), 14))
     }
 }

@@ -17,10 +17,8 @@ struct TCPLayer: ~Copyable {
     var bulkDataList: ConnectionQueue
     /// Connections with events for the application.
     var eventList: ConnectionQueue
-    /// Keys the initial sequence numbers and SYN cookies.
+    /// Keys the initial sequence numbers, timestamp offsets and SYN cookies.
     let secret: SipHash
-    /// Keys the timestamp offsets, derived from `secret`.
-    let timestampSecret: SipHash
     /// Keys the ephemeral ports' offset per destination, derived from `secret`.
     let ephemeralPortSecret: SipHash
     /// RFC 6056's `next_ephemeral`: advanced by every port tried.
@@ -43,7 +41,6 @@ struct TCPLayer: ~Copyable {
         bulkDataList = ConnectionQueue(capacity: 2 * capacity)
         eventList = ConnectionQueue(capacity: 2 * capacity)
         self.secret = secret
-        timestampSecret = SipHash(derivedFrom: secret, label: 0x7473_7661_6C)  // "tsval"
         ephemeralPortSecret = SipHash(derivedFrom: secret, label: 0x706F_7274)  // "port"
     }
 
@@ -54,19 +51,32 @@ struct TCPLayer: ~Copyable {
     /// compacted first, so the push fails only when every entry is live.
     @inline(__always)
     mutating func push(_ id: ConnectionID, to list: OutputList) -> Bool {
+        let pushed = switch list {
+        case .control: controlList.push(id)
+        case .ack: ackList.push(id)
+        case .shortData: shortDataList.push(id)
+        case .bulkData: bulkDataList.push(id)
+        case .events: eventList.push(id)
+        }
+        return pushed || compactAndPush(id, to: list)
+    }
+
+    /// The rare case, kept out of line: the compaction's closure made the whole
+    /// push too big to inline into every caller that settles a connection.
+    @inline(never)
+    private mutating func compactAndPush(_ id: ConnectionID, to list: OutputList) -> Bool {
         let lookup = connections.lookup
         switch list {
-        case .control: return Self.push(id, &controlList, lookup)
-        case .ack: return Self.push(id, &ackList, lookup)
-        case .shortData: return Self.push(id, &shortDataList, lookup)
-        case .bulkData: return Self.push(id, &bulkDataList, lookup)
-        case .events: return Self.push(id, &eventList, lookup)
+        case .control: return Self.compactAndPush(id, &controlList, lookup)
+        case .ack: return Self.compactAndPush(id, &ackList, lookup)
+        case .shortData: return Self.compactAndPush(id, &shortDataList, lookup)
+        case .bulkData: return Self.compactAndPush(id, &bulkDataList, lookup)
+        case .events: return Self.compactAndPush(id, &eventList, lookup)
         }
     }
 
-    @inline(__always)
-    private static func push(_ id: ConnectionID, _ queue: inout ConnectionQueue, _ lookup: ConnectionLookup) -> Bool {
-        if queue.push(id) { return true }
+    private static func compactAndPush(_ id: ConnectionID, _ queue: inout ConnectionQueue,
+                                       _ lookup: ConnectionLookup) -> Bool {
         queue.compact { lookup.isLive($0) }
         return queue.push(id)
     }

@@ -86,22 +86,28 @@ public struct TCPOptions: Hashable, Sendable {
 
     /// Bytes `emit` writes for everything except SACK blocks; each option is padded
     /// with no-ops to a four-byte boundary, as Linux lays them out.
+    @inline(__always)
     private var lengthWithoutSACK: Int {
         (maximumSegmentSize == nil ? 0 : 4)
             + (timestamp != nil ? 12 : sackPermitted ? 4 : 0)
             + (windowScale == nil ? 0 : 4)
     }
 
-    /// SACK blocks that fit after the other options (two no-ops, kind and length take
-    /// four bytes); the first ones are kept, which RFC 2018 §4 says are the most recent.
-    private var emittedSACKBlockCount: Int {
-        Swift.min(sackBlocks.count, Swift.max(0, (Self.maximumLength - lengthWithoutSACK - 4) / 8))
+    /// SACK blocks that fit after `otherOptions` bytes of the other options (two
+    /// no-ops, kind and length take four bytes); the first ones are kept, which RFC
+    /// 2018 §4 says are the most recent.
+    @inline(__always)
+    private func emittedSACKBlockCount(after otherOptions: Int) -> Int {
+        guard !sackBlocks.isEmpty else { return 0 }
+        return Swift.min(sackBlocks.count, Swift.max(0, (Self.maximumLength - otherOptions - 4) / 8))
     }
 
-    /// Bytes `emit` writes: a multiple of four, at most `maximumLength`.
+    /// Bytes `emit` writes: a multiple of four, at most `maximumLength`. Asked
+    /// for several times per segment sent: the other options' length once.
     public var encodedLength: Int {
-        let blocks = emittedSACKBlockCount
-        return lengthWithoutSACK + (blocks == 0 ? 0 : 4 + 8 * blocks)
+        let otherOptions = lengthWithoutSACK
+        let blocks = emittedSACKBlockCount(after: otherOptions)
+        return otherOptions + (blocks == 0 ? 0 : 4 + 8 * blocks)
     }
 
     /// Writes the options at the start of `bytes` and returns how many bytes that took
@@ -134,7 +140,7 @@ public struct TCPOptions: Hashable, Sendable {
             writer.option(Kind.windowScale, length: 3)
             writer.byte(windowScale)
         }
-        let blocks = emittedSACKBlockCount
+        let blocks = emittedSACKBlockCount(after: lengthWithoutSACK)
         if blocks > 0 {
             writer.noOperations(2)
             writer.option(Kind.sack, length: UInt8(2 + 8 * blocks))

@@ -24,6 +24,9 @@ private func snapshots(scale: UInt64 = 1) -> [CoreSnapshot] {
         snapshot.connectionCapacity = 1000
         snapshot.sockets = 12 * (core + 1)
         snapshot.framesCaptured = 9 * factor
+        snapshot.busyNanoseconds = 1_000_000_000 * factor
+        snapshot.idleNanoseconds = 3_000_000_000 * factor
+        snapshot.recentBusyPercent = 25 * Double(core + 1)
         return snapshot
     }
 }
@@ -99,7 +102,7 @@ private struct Sample: Equatable {
             let cores = samples.filter { $0.name == family }.map { $0.labels }
             #expect(cores == [["core": "0"], ["core": "1"]], "\(family): \(cores)")
         }
-        #expect(familyOrder.count == EngineStatistics.counters.count + TCPStatistics.counters.count + 8)
+        #expect(familyOrder.count == EngineStatistics.counters.count + TCPStatistics.counters.count + 11)
         // Drops: every reason on every core, as a label.
         let dropSamples = samples.filter { $0.name == drops }
         #expect(dropSamples.count == 2 * DropReason.allCases.count)
@@ -121,6 +124,10 @@ private struct Sample: Equatable {
         #expect(types["mtcp_connections"] == "gauge")
         #expect(value("mtcp_sockets", ["core": "0"]) == 12)
         #expect(value("mtcp_captured_frames_total", ["core": "1"]) == 18)
+        #expect(value("mtcp_busy_seconds_total", ["core": "1"]) == 2)
+        #expect(value("mtcp_idle_seconds_total", ["core": "0"]) == 3)
+        #expect(value("mtcp_busy_percent", ["core": "1"]) == 50)
+        #expect(types["mtcp_busy_percent"] == "gauge")
     }
 
     @Test func parserRejectsMalformedLines() {
@@ -144,11 +151,12 @@ private struct Sample: Equatable {
         let second = printer.lines(snapshots(scale: 2), reloads: .init(done: 2, refused: 1), now: start + .seconds(2))
         let lines = try #require(second)
         #expect(lines.count == 3)
-        #expect(lines[0] == "[core 0] flows 10/1000 | RX 500 pps 0.500 Gbps | TX 250 pps 0.250 Gbps | new 50/s"
+        // A quarter of each core's time went to iterations that did work.
+        #expect(lines[0] == "[core 0] flows 10/1000 | busy 25% | RX 500 pps 0.500 Gbps | TX 250 pps 0.250 Gbps | new 50/s"
                 + " | drops 9 | retx 4 | resets in 5 out 6")
-        #expect(lines[1] == "[core 1] flows 20/1000 | RX 1000 pps 1.000 Gbps | TX 500 pps 0.500 Gbps | new 100/s"
+        #expect(lines[1] == "[core 1] flows 20/1000 | busy 25% | RX 1000 pps 1.000 Gbps | TX 500 pps 0.500 Gbps | new 100/s"
                 + " | drops 18 | retx 8 | resets in 10 out 12")
-        #expect(lines[2] == "[ALL] flows 30/2000 | RX 1500 pps 1.500 Gbps | TX 750 pps 0.750 Gbps | new 150/s"
+        #expect(lines[2] == "[ALL] flows 30/2000 | busy 25% | RX 1500 pps 1.500 Gbps | TX 750 pps 0.750 Gbps | new 150/s"
                 + " | drops 27 | retx 12 | resets in 15 out 18 | reloads 2 refused 1")
         // Nothing changed over the next second: zero rates.
         let third = printer.lines(snapshots(scale: 2), now: start + .seconds(3))

@@ -5,7 +5,9 @@
 /// what the connection sends comes back as fields. `output()` plays the engine's
 /// part for this one connection (the control, ACK and data lists, in that order)
 /// and `advance(to:)` its timer wheel, so a test sees exactly what the engine
-/// would put on the wire.
+/// would put on the wire. Like the engine's wheel, the harness follows a
+/// deadline only when the connection asks for it (a timer bit in `requests`):
+/// a deadline changed without asking never fires here either.
 final class ConnectionUnderTest {
     /// Our initial send sequence number, and the peer's.
     static let ourISS: UInt32 = 10_000
@@ -20,6 +22,8 @@ final class ConnectionUnderTest {
     private(set) var now = Instant.zero
     /// The connection ended (CLOSED) and asked to leave the flow table.
     private(set) var ended = false
+    /// The deadlines the connection asked the engine to follow: the timer wheel's view.
+    private var scheduled = ConnectionDeadlines()
     private let sendStorage: UnsafeMutableRawBufferPointer
     private let receiveStorage: UnsafeMutableRawBufferPointer
 
@@ -120,9 +124,11 @@ final class ConnectionUnderTest {
     func advance(to instant: Instant) -> [Sent] {
         now = instant
         var sent: [Sent] = []
+        followDeadlines()
         while let (timer, _) = TCPTimer.allCases.compactMap({ timer in
-            connection.deadlines[timer].map { (timer, $0) }
+            scheduled[timer].map { (timer, $0) }
         }).filter({ $0.1 <= instant }).min(by: { $0.1 < $1.1 }) {
+            scheduled[timer] = nil
             connection.deadlines[timer] = nil
             connection.timerExpired(timer, now: now, &environment)
             sent += output()
@@ -136,6 +142,7 @@ final class ConnectionUnderTest {
     /// pure ACK unless data about to go out carries it, then data. Segments sent
     /// at once during the last call come first.
     func output() -> [Sent] {
+        followDeadlines()
         let requests = connection.requests
         connection.requests = []
         if requests.contains(.ended) { ended = true }
@@ -149,8 +156,18 @@ final class ConnectionUnderTest {
             connection.sendPureAck(now: now, &environment)
         }
         if wantsData { _ = connection.sendData(now: now, &environment) }
+        followDeadlines()
         connection.requests.subtract([.control, .ack, .shortData, .bulkData, .events])
         return environment.takeSent()
+    }
+
+    /// What the engine's `followDeadlines` does: the timers the connection asked
+    /// for take their deadlines; the others keep what they had.
+    private func followDeadlines() {
+        for timer in TCPTimer.allCases where connection.requests.contains(.timer(timer)) {
+            scheduled[timer] = connection.deadlines[timer]
+        }
+        connection.requests.subtract(.allTimers)
     }
 }
 

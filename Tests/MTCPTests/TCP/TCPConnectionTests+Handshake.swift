@@ -167,6 +167,15 @@ import Testing
         #expect(!plain.connection.selectiveAcknowledgmentsEnabled)
     }
 
+    /// RFC 7323 §2.3: the smallest shift that lets the 16-bit field cover the
+    /// whole receive buffer, at most 14; the boundaries on either side of each step.
+    @Test func theWindowScaleIsTheSmallestShiftThatCoversTheReceiveBuffer() {
+        let shifts = [8192: 0, 65_535: 0, 65_536: 1, 131_071: 1, 131_072: 2, 262_144: 3, 1 << 30: 14, 1 << 40: 14]
+        for (size, shift) in shifts {
+            #expect(TCPConfiguration(receiveBufferSize: size).windowScale == UInt8(shift), "\(size) bytes")
+        }
+    }
+
     @Test func aSYNWithoutMSSMeans536() {
         let (test, _) = Test.synReceived(peerOptions: TCPOptions())
         #expect(test.connection.sendMSS == 536, "RFC 9293 §3.7.1")

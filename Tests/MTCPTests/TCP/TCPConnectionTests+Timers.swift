@@ -92,6 +92,18 @@ import Testing
         #expect(test.connection.error == .timedOut)
     }
 
+    /// The harness plays the engine's timer wheel, which follows a deadline only
+    /// when the connection asks (`setDeadline`): one moved behind its back still
+    /// fires when the wheel had it.
+    @Test func aDeadlineChangedWithoutAskingFiresWhenTheWheelHadIt() throws {
+        var configuration = TCPConfiguration()
+        configuration.idleTimeout = .seconds(30)
+        let test = Test.established(configuration)
+        test.connection.deadlines[.idle] = Instant.zero + .seconds(60)
+        #expect(test.advance(to: Instant.zero + .seconds(30)).map(\.flags) == [[.rst, .ack]])
+        #expect(test.connection.error == .timedOut)
+    }
+
     @Test func keepAliveProbesThenGivesUp() throws {
         var configuration = TCPConfiguration()
         configuration.idleTimeout = nil
