@@ -34,6 +34,9 @@ public enum PrometheusExposition {
             UInt64($0.connectionCapacity)
         }
         family("sockets", "gauge", "Sockets the application holds") { UInt64($0.sockets) }
+        family("output_backlog", "gauge", "Connections waiting on the TCP output lists (line shaped by tx_rate_mbps)") {
+            UInt64($0.outputBacklog)
+        }
         family("captured_frames_total", "counter", "Frames written to the pcap file") { $0.framesCaptured }
         family("capture_skipped_frames_total", "counter", "Frames not captured: the pcap file was full") {
             $0.framesNotCaptured

@@ -21,6 +21,7 @@ private func snapshots(scale: UInt64 = 1) -> [CoreSnapshot] {
         snapshot.connections = 10 * (core + 1)
         snapshot.connectionCapacity = 1000
         snapshot.sockets = 12 * (core + 1)
+        snapshot.outputBacklog = 5 * (core + 1)
         snapshot.framesCaptured = 9 * factor
         return snapshot
     }
@@ -96,7 +97,7 @@ private struct Sample: Equatable {
             let cores = samples.filter { $0.name == family }.map { $0.labels }
             #expect(cores == [["core": "0"], ["core": "1"]], "\(family): \(cores)")
         }
-        #expect(familyOrder.count == EngineStatistics.counters.count + TCPStatistics.counters.count + 6)
+        #expect(familyOrder.count == EngineStatistics.counters.count + TCPStatistics.counters.count + 7)
         // Drops: every reason on every core, as a label.
         let dropSamples = samples.filter { $0.name == drops }
         #expect(dropSamples.count == 2 * DropReason.allCases.count)
@@ -115,6 +116,8 @@ private struct Sample: Equatable {
         #expect(value("mtcp_connections", ["core": "1"]) == 20)
         #expect(types["mtcp_connections"] == "gauge")
         #expect(value("mtcp_sockets", ["core": "0"]) == 12)
+        #expect(value("mtcp_output_backlog", ["core": "1"]) == 10)
+        #expect(types["mtcp_output_backlog"] == "gauge")
         #expect(value("mtcp_captured_frames_total", ["core": "1"]) == 18)
     }
 
