@@ -200,6 +200,7 @@ extension StackConfiguration {
                          idleTimeout: tcpTimeout.map { .seconds(UInt64($0)) },
                          timeWait: .seconds(UInt64(tcpTimewait)), delayedAck: delayedAck, minimumRTO: minimumRTO,
                          keepAliveIdle: keepAlive,
-                         congestionControl: congestionControl, shortFlowThreshold: shortFlowBytes)
+                         congestionControl: congestionControl, shortFlowThreshold: shortFlowBytes,
+                         dataScheduling: dataScheduling)
     }
 }

@@ -21,7 +21,7 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     /// Frames in and out go to a pcap file when set (diagnostics; see `PacketCapture`).
     public var capture: PacketCapture?
     /// The time of the current iteration, for capture timestamps on transmit.
-    private var iterationTime = Instant.zero
+    private(set) var iterationTime = Instant.zero
     private let receiveBatch: UnsafeMutableBufferPointer<PacketBuffer>
 
     /// - Parameter now: the engine's clock at creation (timers count from it).
@@ -80,6 +80,7 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     /// line, the backlog a saturated NIC would hold.
     public var outputBacklog: Int {
         tcp.count(of: .control) + tcp.count(of: .ack) + tcp.count(of: .shortData) + tcp.count(of: .bulkData)
+            + tcp.sizeOrderedData.count
     }
 
     mutating func runTimers(now: Instant) {

@@ -22,25 +22,34 @@ extension Engine {
                   !(connection.pointee.inDataList && connection.pointee.canSendData) else { continue }
             connection.pointee.sendPureAck(now: now, &self)
         }
-        flushData(.shortData, now: now)
-        flushData(.bulkData, now: now)
+        if tcp.configuration.dataScheduling == .srpt {
+            flushSizeOrderedData(now: now)
+        } else {
+            flushData(.shortData, now: now)
+            flushData(.bulkData, now: now)
+        }
     }
 
     private mutating func flushData(_ list: TCPLayer.OutputList, now: Instant) {
-        var remaining = tcp.count(of: list)
-        while remaining > 0, shaper.hasCredit, let id = tcp.pop(from: list) {
-            remaining -= 1
+        while shaper.hasCredit, let id = tcp.pop(from: list) {
             guard let connection = tcp.connections.block(id), connection.pointee.inDataList else { continue }
             connection.pointee.inDataList = false
-            servingDataList = true
-            let sentAll = connection.pointee.sendData(now: now, &self)
-            servingDataList = false
+            let sentAll = sendDataListSegments(connection, now: now)
             if !sentAll {
-                // Out of transmit room or line credit: try again next iteration.
-                connection.pointee.inDataList = tcp.push(id, to: list)
+                // Out of transmit room or line credit: it keeps its place, the rest wait behind it.
+                connection.pointee.inDataList = tcp.returnToFront(id, of: list)
             }
             settle(connection)
+            if !sentAll { return }
         }
+    }
+
+    /// `sendData` for a connection of the data list: its segments wait for line credit.
+    @inline(__always)
+    mutating func sendDataListSegments(_ connection: UnsafeMutablePointer<TCPConnection>, now: Instant) -> Bool {
+        servingDataList = true
+        defer { servingDataList = false }
+        return connection.pointee.sendData(now: now, &self)
     }
 
     /// A data segment (or FIN) of the data list waits while the line has no

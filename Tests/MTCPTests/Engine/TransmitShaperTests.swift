@@ -9,9 +9,9 @@ import Testing
     static let wireBytesPerMillisecond = 1250
     static let fullFrameWireBytes = 1514 + 24
 
-    static func peer() -> RawTCPPeer {
+    static func peer(_ scheduling: DataScheduling = .twoClass) -> RawTCPPeer {
         RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, sendBufferSize: 256 * 1024,
-                                         delayedAck: nil),
+                                         delayedAck: nil, dataScheduling: scheduling),
                    transmitRateMbps: rateMbps)
     }
 
@@ -64,9 +64,11 @@ import Testing
     }
 
     /// Under a SYN flood on a saturated, shaped line, the SYN-ACKs and a pure ACK
-    /// the engine owes go out before any more of the bulk data waiting for the line.
-    @Test func synAcksAndAcksGoBeforeDataOnASaturatedLine() throws {
-        var peer = Self.peer()
+    /// the engine owes go out before any more of the bulk data waiting for the line,
+    /// whatever the order of the data list.
+    @Test(arguments: DataScheduling.allCases)
+    func synAcksAndAcksGoBeforeDataOnASaturatedLine(_ scheduling: DataScheduling) throws {
+        var peer = Self.peer(scheduling)
         let listener = try peer.engine.listen(port: 80)
         let bulkPort = peer.peerPort
         peer.peerPort = 41000
