@@ -23,7 +23,9 @@ extension Engine {
     /// while the line has credit. A flow stopped by the line goes back with what
     /// is left and the time it started waiting.
     mutating func flushSizeOrderedData(now: Instant) {
-        while shaper.hasCredit, let entry = tcp.sizeOrderedData.pop() {
+        var remaining = tcp.sizeOrderedData.count
+        while remaining > 0, shaper.hasCredit, let entry = tcp.sizeOrderedData.pop() {
+            remaining -= 1
             guard let connection = tcp.connections.block(entry.id), connection.pointee.inDataList else { continue }
             connection.pointee.inDataList = false
             let sentAll = sendDataListSegments(connection, now: now)

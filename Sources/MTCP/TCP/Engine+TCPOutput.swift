@@ -31,7 +31,11 @@ extension Engine {
     }
 
     private mutating func flushData(_ list: TCPLayer.OutputList, now: Instant) {
-        while shaper.hasCredit, let id = tcp.pop(from: list) {
+        // Bounded by the entries at the start: a connection queued again while
+        // being served waits for the next iteration.
+        var remaining = tcp.count(of: list)
+        while remaining > 0, shaper.hasCredit, let id = tcp.pop(from: list) {
+            remaining -= 1
             guard let connection = tcp.connections.block(id), connection.pointee.inDataList else { continue }
             connection.pointee.inDataList = false
             let sentAll = sendDataListSegments(connection, now: now)
