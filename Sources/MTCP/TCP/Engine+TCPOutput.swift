@@ -17,9 +17,12 @@ extension Engine {
         while shaper.hasCredit, let id = tcp.pop(from: .ack) {
             guard let connection = tcp.connections.block(id), connection.pointee.inAckList else { continue }
             connection.pointee.inAckList = false
-            // A data segment about to go out carries the ACK anyway.
+            // A data segment about to go out carries the ACK anyway; on a shaped
+            // line the data may wait for its turn, so the ACK goes now.
             guard connection.pointee.ackPending,
-                  !(connection.pointee.inDataList && connection.pointee.canSendData) else { continue }
+                  shaper.isShaping || !(connection.pointee.inDataList && connection.pointee.canSendData) else {
+                continue
+            }
             connection.pointee.sendPureAck(now: now, &self)
         }
         if tcp.configuration.dataScheduling == .srpt {

@@ -97,6 +97,33 @@ import Testing
         #expect(long <= fifo.long + 5)
     }
 
+    /// Data arriving on a connection whose own data waits for the line is
+    /// acknowledged at once, not when its turn on the data list comes.
+    @Test(arguments: DataScheduling.allCases)
+    func anAckIsNotHeldBehindItsConnectionsWaitingData(_ scheduling: DataScheduling) throws {
+        var transfers = try Transfers(scheduling)
+        let waiting: UInt16 = 40001
+        try transfers.open(Self.long)
+        try transfers.open(waiting)
+        try transfers.write(Self.long, bytes: 1 << 20)
+        try transfers.write(waiting, bytes: 1 << 20)
+        for _ in 0..<5 { transfers.tick() }
+        transfers.peer.peerPort = waiting
+        var replies = transfers.peer.send(.ack, seq: 1001, ack: transfers.received[waiting]!, payload: [1, 2, 3])
+        // The long flow keeps its window open, so it keeps the line.
+        for _ in 0..<3 {
+            transfers.peer.advance(.milliseconds(1))
+            transfers.peer.peerPort = Self.long
+            let sent = transfers.peer.send(.ack, seq: 1001, ack: transfers.received[Self.long]!)
+            for reply in sent where reply.header.destinationPort == Self.long && !reply.payload.isEmpty {
+                transfers.received[Self.long] = reply.sequence &+ UInt32(reply.payload.count)
+            }
+            replies += sent
+        }
+        #expect(!replies.contains { $0.header.destinationPort == waiting && !$0.payload.isEmpty })
+        #expect(replies.contains { $0.header.destinationPort == waiting && $0.acknowledgment == 1004 })
+    }
+
     /// A flow that has declared the rest of its response is long, however little
     /// of it is in the send buffer: a later, really short flow goes first.
     @Test(arguments: [DataScheduling.twoClass, .srpt])
