@@ -20,7 +20,7 @@ import MTCP
 ///
 /// Our keys: `ip_addr` (required), `eal_args`, `vdev` (repeatable), `file_prefix`,
 /// `hugepages`, `memory_mb`, `checksum_offload`, `burst_size`, `congestion_control`,
-/// `delayed_ack_ms`, `tcp_keepalive`, `min_rto_ms`, `short_flow_bytes`, `pcap_file`, `pcap_max_mb`,
+/// `delayed_ack_ms`, `tcp_keepalive`, `min_rto_ms`, `short_flow_bytes`, `data_scheduling`, `tx_rate_mbps`, `pcap_file`, `pcap_max_mb`,
 /// `prometheus_port`, `shutdown_grace_s`, `arp_conf`,
 /// `route_conf`: see the properties below.
 public struct StackConfiguration: Equatable, Sendable {
@@ -123,6 +123,15 @@ public struct StackConfiguration: Equatable, Sendable {
     /// go to the front of the data list (mTCP's short-flows-first output); 0
     /// turns the priority off (0...16 MiB, default 16384).
     public var shortFlowBytes = 16 * 1024
+    /// `data_scheduling`: the order of the data list when the line is the
+    /// bottleneck: `fifo` (mTCP's), `two_class` (default: flows with at most
+    /// `short_flow_bytes` left first) or `srpt` (fewest bytes left first, with aging).
+    public var dataScheduling = DataScheduling.twoClass
+    /// `tx_rate_mbps`: shape the port's output to this line rate in Mbit/s, Ethernet
+    /// framing included (1...400000; default none: as fast as the device takes
+    /// frames). Output the line cannot take waits on the TCP output lists, as on
+    /// a saturated NIC; with several cores each engine gets an equal share.
+    public var transmitRateMbps: Int?
     /// `burst_size`: packets per rx/tx burst (1...512, default 32).
     public var burstSize = 32
     /// `pcap_file`: capture every frame the stack receives and sends to pcap
@@ -301,6 +310,12 @@ extension StackConfiguration {
         },
         "burst_size": integer(\.burstSize, 1...512),
         "short_flow_bytes": integer(\.shortFlowBytes, 0...(16 << 20)),
+        "data_scheduling": Rule { configuration, value throws(ConfigurationError) in
+            configuration.dataScheduling = try value.choice(["fifo": .fifo, "two_class": .twoClass, "srpt": .srpt])
+        },
+        "tx_rate_mbps": Rule { configuration, value throws(ConfigurationError) in
+            configuration.transmitRateMbps = try value.integer(in: 1...400_000)
+        },
         "congestion_control": Rule { configuration, value throws(ConfigurationError) in
             configuration.congestionControl = try value.choice(["newreno": .newReno, "cubic": .cubic])
         },

@@ -38,6 +38,9 @@ extension HTTPServer {
                 output.fileRemaining = file.count
             }
             connections[index].output = output
+            // The whole response is known: let size-aware scheduling see it.
+            try? context.declareRemaining(connections[index].socket,
+                                          bytes: output.head.count + output.body.count + output.fileRemaining)
             connections[index].outputGeneration = cache.generation
             connections[index].status = response.status
             connections[index].contentLength = response.contentLength

@@ -143,6 +143,7 @@ extension SocketContext {
         snapshot.connections = engine.connectionCount
         snapshot.connectionCapacity = engine.connectionCapacity
         snapshot.sockets = socketCount
+        snapshot.outputBacklog = engine.outputBacklog
         snapshot.framesCaptured = engine.capture?.framesCaptured ?? 0
         snapshot.framesNotCaptured = engine.capture?.framesNotCaptured ?? 0
         snapshot.busyNanoseconds = load.busyNanoseconds

@@ -45,6 +45,9 @@ public enum PrometheusExposition {
             Double($0.idleNanoseconds) / 1e9
         }
         family("busy_percent", "gauge", "Busy share of the last half second, in percent") { $0.recentBusyPercent }
+        family("output_backlog", "gauge", "Connections waiting on the TCP output lists (line shaped by tx_rate_mbps)") {
+            UInt64($0.outputBacklog)
+        }
         family("captured_frames_total", "counter", "Frames written to the pcap file") { $0.framesCaptured }
         family("capture_skipped_frames_total", "counter", "Frames not captured: the pcap file was full") {
             $0.framesNotCaptured

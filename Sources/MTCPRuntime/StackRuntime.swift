@@ -104,7 +104,7 @@ public struct StackRuntime {
         fflush(nil)  // all streams: `stdout` itself is a global Swift 6 will not touch
         defer { ServiceNotification.send("STOPPING=1") }  // the engines have stopped; the port goes next
 
-        let engineConfiguration = self.engineConfiguration
+        let engineConfiguration = self.engineConfiguration(cores: cores)
         try CoreLaunch.run(workers: cores - 1, launch: { core throws(DPDKError) in
             let queue = UncheckedQueue(port.queue(core, burstSize: configuration.burstSize))
             try ThreadLaunch.onLcore(workers[core - 1]) {
@@ -117,6 +117,15 @@ public struct StackRuntime {
                                     makeApplication: makeApplication))
         }, requestStop: StopSignal.request, waitForWorkers: ThreadLaunch.waitForLcores)
         return outcomes.outcome
+    }
+
+    /// Each engine shapes its own queue to an equal share of the port's line rate.
+    private func engineConfiguration(cores: Int) -> EngineConfiguration {
+        var engineConfiguration = self.engineConfiguration
+        if let rate = configuration.transmitRateMbps {
+            engineConfiguration.transmitRateMbps = UInt64(max(rate / cores, 1))
+        }
+        return engineConfiguration
     }
 
     private func coreSettings(idleBackoff: IdleBackoff, readiness: StartupReadiness) -> CoreSettings {
@@ -196,6 +205,7 @@ extension StackConfiguration {
                          idleTimeout: tcpTimeout.map { .seconds(UInt64($0)) },
                          timeWait: .seconds(UInt64(tcpTimewait)), delayedAck: delayedAck, minimumRTO: minimumRTO,
                          keepAliveIdle: keepAlive,
-                         congestionControl: congestionControl, shortFlowThreshold: shortFlowBytes)
+                         congestionControl: congestionControl, shortFlowThreshold: shortFlowBytes,
+                         dataScheduling: dataScheduling)
     }
 }

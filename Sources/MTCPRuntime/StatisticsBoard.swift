@@ -10,6 +10,8 @@ public struct CoreSnapshot: Sendable {
     public var connections = 0
     public var connectionCapacity = 0
     public var sockets = 0
+    /// Connections waiting on the output lists (a backlog when the line is shaped).
+    public var outputBacklog = 0
     public var framesCaptured: UInt64 = 0
     public var framesNotCaptured: UInt64 = 0
     /// Time in loop iterations that did work and in those that found none (`CoreLoad`).
@@ -51,6 +53,7 @@ extension [CoreSnapshot] {
             sum.connections += snapshot.connections
             sum.connectionCapacity += snapshot.connectionCapacity
             sum.sockets += snapshot.sockets
+            sum.outputBacklog += snapshot.outputBacklog
             sum.framesCaptured += snapshot.framesCaptured
             sum.framesNotCaptured += snapshot.framesNotCaptured
             sum.busyNanoseconds &+= snapshot.busyNanoseconds

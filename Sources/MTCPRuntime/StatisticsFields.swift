@@ -11,6 +11,8 @@ extension EngineStatistics {
         .init(name: "arp_cache_evictions", help: "Neighbours evicted from a full ARP cache",
               keyPath: \.arpCacheEvictions),
         .init(name: "icmp_echo_replies_sent", help: "ICMP echo replies sent", keyPath: \.echoRepliesSent),
+        .init(name: "tx_shaped_frames", help: "Times a ready frame waited for line credit (tx_rate_mbps)",
+              keyPath: \.shapedFrames),
     ]
 
     mutating func add(_ other: EngineStatistics) {

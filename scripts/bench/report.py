@@ -51,6 +51,24 @@ def _charts(results, out):
         figure.tight_layout()
         figure.savefig(out / "latency.png", dpi=100)
         written.append("latency.png")
+    if "scheduling" in scenarios and "rows" in scenarios["scheduling"]:
+        figure, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+        for axis, load in zip(axes, ("saturated", "unsaturated")):
+            modes = scenarios["scheduling"]["rows"][load]
+            sizes = [name for name in modes["fifo"] if name != "requests_per_second"]
+            for mode, color in (("fifo", "#888"), ("two_class", "#27a"), ("srpt", "#2a7")):
+                axis.plot(sizes, [modes[mode][name]["p99"] for name in sizes], marker="o", color=color,
+                          label=f"{mode} p99")
+                axis.plot(sizes, [modes[mode][name]["p50"] for name in sizes], marker="x", linestyle="--",
+                          color=color, label=f"{mode} p50")
+            axis.set_title(f"{load} line ({modes['rate']:,} flows/s)")
+            axis.set_xlabel("file")
+            axis.set_ylabel("flow completion time (µs)")
+            axis.set_yscale("log")
+        axes[0].legend(fontsize=7)
+        figure.tight_layout()
+        figure.savefig(out / "scheduling.png", dpi=100)
+        written.append("scheduling.png")
     return written
 
 
@@ -311,6 +329,26 @@ def write(results, path, out):
                          f"{off[name]['p99']} | {ratio:.2f}x |")
         lines.append(f"| requests/s | {_format(on['requests_per_second'])} / "
                      f"{_format(off['requests_per_second'])} | | |")
+    if "scheduling" in scenarios and "rows" in scenarios["scheduling"]:
+        scheduling = scenarios["scheduling"]
+        lines += ["", "## A saturated line: the data list's order", "", scheduling["method"] + ".", "",
+                  "![FCT by file size per mode](bench-results/scheduling.png)", ""]
+        for load in ("saturated", "unsaturated"):
+            modes = scheduling["rows"][load]
+            lines += [f"{load} ({modes['rate']:,} flows/s offered):", "",
+                      "| file | fifo p50 / p99 / p99.9 (µs) | two_class | srpt | p99 fifo / two_class | "
+                      "p99 fifo / srpt |", "| --- | --- | --- | --- | --- | --- |"]
+            for name in [key for key in modes["fifo"] if key != "requests_per_second"]:
+                cells = [" / ".join(f"{modes[m][name][p]:,.0f}" for p in ("p50", "p99", "p99_9"))
+                         for m in ("fifo", "two_class", "srpt")]
+                ratios = [modes["fifo"][name]["p99"] / modes[m][name]["p99"] if modes[m][name]["p99"] else
+                          float("nan") for m in ("two_class", "srpt")]
+                lines.append(f"| {name} | {' | '.join(cells)} | {ratios[0]:.2f}x | {ratios[1]:.2f}x |")
+            if "mbit_per_second" in modes["fifo"].get("1m.bin", {}):
+                lines.append("| 1 MiB Mbit/s (1 MiB / mean FCT) | "
+                             + " | ".join(f"{modes[m]['1m.bin']['mbit_per_second']:,.0f}"
+                                          for m in ("fifo", "two_class", "srpt")) + " | | |")
+            lines.append("")
     if "concurrency" in scenarios and "rows" in scenarios["concurrency"]:
         sweep = scenarios["concurrency"]
         lines += ["", "## Concurrency sweep", "", sweep["method"] + ".", "",

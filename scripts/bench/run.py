@@ -112,6 +112,36 @@ class Bench:
                            "(64 B 35%, 1 KiB 25%, 4 KiB 30%, 32 KiB 8%, 1 MiB 2%) with the short-flows-first "
                            "data list on (short_flow_bytes = 16384) and off (0); latency per file size")
 
+    # 4b: the cellular mix on a line shaped to 1 Gbit/s, per data_scheduling mode
+    def scheduling(self):
+        line_mbps = 1000
+        # The mix's mean response (file plus ~250 bytes of head) and ~3 kB of
+        # handshake, request, ACKs and close per flow on the line.
+        mean_bytes = 0.35 * 64 + 0.25 * 1024 + 0.30 * 4096 + 0.08 * 32768 + 0.02 * (1 << 20) + 250 + 3000
+        rows = {}
+        for load, share in (("saturated", 0.85), ("unsaturated", 0.3)):
+            rate = int(share * line_mbps * 1e6 / 8 / mean_bytes)
+            rows[load] = {"rate": rate}
+            for mode in ("fifo", "two_class", "srpt"):
+                runs = []
+                extra = f"tx_rate_mbps = {line_mbps}\ndata_scheduling = {mode}\n"
+                with ours.Appliance(self.workdir / f"sched-{load}-{mode}", extra=extra) as appliance:
+                    for _ in range(self.runs):
+                        runs.append(ours.loadgen(appliance, "/", seconds=self.seconds, connections=2000, rate=rate,
+                                                 extra_args=["--mix", "cellular"]))
+                sizes = [e["url"].rsplit("/", 1)[-1] for e in runs[0]["latency_microseconds_by_url"]]
+                figures = {name: {p: median([r["latency_microseconds_by_url"][i]["latency"][p] for r in runs])
+                                  for p in ("p50", "p99", "p99_9", "mean")} for i, name in enumerate(sizes)}
+                if "1m.bin" in figures:
+                    figures["1m.bin"]["mbit_per_second"] = (1 << 20) * 8 / figures["1m.bin"]["mean"]
+                figures["requests_per_second"] = median([r["requests_per_second"] for r in runs])
+                rows[load][mode] = figures
+        self.record("scheduling", rows=rows, line_mbps=line_mbps, unit="microseconds",
+                    method=f"open loop, the cellular mix (64 B 35%, 1 KiB 25%, 4 KiB 30%, 32 KiB 8%, 1 MiB 2%), "
+                           f"new connection per request, mtcp-httpd with tx_rate_mbps = {line_mbps}; offered at "
+                           f"85% of the line (saturated) and 30% (unsaturated), per data_scheduling mode; flow "
+                           f"completion time (connect to last byte) per file size, 1 MiB throughput = 1 MiB / mean FCT")
+
     # 5: concurrency sweep
     def concurrency(self):
         rows = []
@@ -461,7 +491,7 @@ def main():
     args = parser.parse_args()
     bench = Bench(args.runs, args.seconds)
     wanted = set(args.only or ["short", "keepalive", "latency", "mix", "concurrency", "bulk", "tls", "tls_resumed",
-                               "tls_keepalive", "default_topology", "cost", "micro"])
+                               "tls_keepalive", "default_topology", "scheduling", "cost", "micro"])
     OUT.mkdir(exist_ok=True)
     if "short" in wanted or "latency" in wanted:
         bench.throughput("short", keep_alive=False)
@@ -471,6 +501,8 @@ def main():
         bench.latency(bench.results["scenarios"]["short"]["linux"])
     if "mix" in wanted:
         bench.mix()
+    if "scheduling" in wanted:
+        bench.scheduling()
     if "concurrency" in wanted:
         bench.concurrency()
     if "bulk" in wanted:

@@ -14,11 +14,14 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     var neighbours: ARPCache
     var pendingResolution: ARPPendingQueue
     var output: TransmitQueue
+    var shaper: TransmitShaper
+    /// Set while the data list is served: only its segments wait for line credit.
+    var servingDataList = false
     var tcp: TCPLayer
     /// Frames in and out go to a pcap file when set (diagnostics; see `PacketCapture`).
     public var capture: PacketCapture?
     /// The time of the current iteration, for capture timestamps on transmit.
-    private var iterationTime = Instant.zero
+    private(set) var iterationTime = Instant.zero
     private let receiveBatch: UnsafeMutableBufferPointer<PacketBuffer>
 
     /// - Parameter now: the engine's clock at creation (timers count from it).
@@ -35,6 +38,7 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
         }
         pendingResolution = ARPPendingQueue(capacity: configuration.arpQueueCapacity)
         output = TransmitQueue(capacity: configuration.transmitQueueCapacity)
+        shaper = TransmitShaper(megabitsPerSecond: configuration.transmitRateMbps, now: now)
         receiveBatch = .allocate(capacity: configuration.burstSize)
         tcp = TCPLayer(configuration: configuration.tcp, secret: configuration.secret, now: now)
     }
@@ -64,14 +68,20 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     /// (control, ACKs, data) and sends everything queued in one burst.
     public mutating func flush(now: Instant) {
         iterationTime = now
+        shaper.refill(now: now)
         flushTCP(now: now)
         _ = output.flush(to: &device)
     }
 
     /// After `flush`: frames the device did not take, or connections with data
-    /// that found no transmit room, wait for the next iteration.
-    public var hasPendingOutput: Bool {
-        output.count > 0 || tcp.count(of: .shortData) > 0 || tcp.count(of: .bulkData) > 0
+    /// that found no transmit room (or no line credit), wait for the next iteration.
+    public var hasPendingOutput: Bool { output.count > 0 || outputBacklog > 0 }
+
+    /// Connections waiting on the output lists after `flush`: with a shaped
+    /// line, the backlog a saturated NIC would hold.
+    public var outputBacklog: Int {
+        tcp.count(of: .control) + tcp.count(of: .ack) + tcp.count(of: .shortData) + tcp.count(of: .bulkData)
+            + tcp.sizeOrderedData.count
     }
 
     mutating func runTimers(now: Instant) {
@@ -98,6 +108,7 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
             device.release(buffer)
             return
         }
+        shaper.charge(frameLength: buffer.length)
         statistics.transmittedFrames &+= 1
         statistics.transmittedBytes &+= UInt64(buffer.length)
         if capture != nil { capture!.record(UnsafeRawBufferPointer(buffer.frame), at: iterationTime) }

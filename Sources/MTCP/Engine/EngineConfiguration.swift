@@ -14,6 +14,8 @@ public struct EngineConfiguration: Sendable {
     public var arpQueueCapacity: Int
     /// Frames that may be queued for transmission within one iteration.
     public var transmitQueueCapacity: Int
+    /// The line rate this engine's output is shaped to (`TransmitShaper`); 0: none.
+    public var transmitRateMbps: UInt64
     public var tcp: TCPConfiguration
     /// Keys initial sequence numbers and SYN cookies; the runtime draws it from
     /// the system's random generator, tests fix it.
@@ -30,7 +32,7 @@ public struct EngineConfiguration: Sendable {
 
     public init(address: IPv4Network, routes: [RoutingTable.Route] = [], staticNeighbours: [StaticNeighbour] = [],
                 burstSize: Int = 32, arpCacheCapacity: Int = 1024, arpQueueCapacity: Int = 64,
-                transmitQueueCapacity: Int = 4096, tcp: TCPConfiguration = TCPConfiguration(),
+                transmitQueueCapacity: Int = 4096, transmitRateMbps: UInt64 = 0, tcp: TCPConfiguration = TCPConfiguration(),
                 secret: SipHash = SipHash(key0: 0x6D74_6370, key1: 0x7377_6966)) {
         self.address = address
         self.routes = routes
@@ -39,6 +41,7 @@ public struct EngineConfiguration: Sendable {
         self.arpCacheCapacity = arpCacheCapacity
         self.arpQueueCapacity = arpQueueCapacity
         self.transmitQueueCapacity = transmitQueueCapacity
+        self.transmitRateMbps = transmitRateMbps
         self.tcp = tcp
         self.secret = secret
     }

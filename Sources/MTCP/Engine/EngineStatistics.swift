@@ -10,6 +10,8 @@ public struct EngineStatistics: Sendable, Equatable {
     public var arpCacheEvictions: UInt64 = 0
     public var echoRepliesSent: UInt64 = 0
     public var echoRepliesReceived: UInt64 = 0
+    /// Times a ready frame was held back because the line rate had no credit left.
+    public var shapedFrames: UInt64 = 0
     public var drops = DropCounters()
 
     public init() {}

@@ -94,6 +94,12 @@ extension SocketContext {
         return try engine.write(connection, UnsafeRawBufferPointer(rebasing: bytes.prefix(room)))
     }
 
+    /// Says how many bytes the application will still write on `socket` (a
+    /// response's length), for `data_scheduling` (`Engine.declareRemaining`).
+    public mutating func declareRemaining(_ socket: Socket, bytes: Int) throws(SocketError) {
+        engine.declareRemaining(try connection(at: try entry(socket)), bytes: bytes)
+    }
+
     /// Writes the buffers in order (gather write) as far as they fit; returns the
     /// total, `.wouldBlock` when not a byte fit.
     public mutating func writev(_ socket: Socket,

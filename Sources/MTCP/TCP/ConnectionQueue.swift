@@ -28,6 +28,16 @@ struct ConnectionQueue: ~Copyable {
         return true
     }
 
+    /// Puts `id` back at the head: a connection popped but not served keeps its place.
+    @inline(__always)
+    mutating func pushFront(_ id: ConnectionID) -> Bool {
+        guard count < entries.count else { return false }
+        head = head == 0 ? entries.count - 1 : head - 1
+        entries[head] = id
+        count += 1
+        return true
+    }
+
     @inline(__always)
     mutating func pop() -> ConnectionID? {
         guard count > 0 else { return nil }

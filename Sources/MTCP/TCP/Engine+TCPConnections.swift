@@ -125,6 +125,15 @@ extension Engine {
         return try connection.pointee.write(bytes, shortFlowThreshold: tcp.configuration.shortFlowThreshold)
     }
 
+    /// Declares that the application will still write `bytes` on this connection
+    /// (the rest of a response whose length it knows), so that size-aware data
+    /// scheduling sees the whole flow, not only what is in the send buffer.
+    /// Each write counts it down; a new declaration replaces the old.
+    public mutating func declareRemaining(_ id: ConnectionID, bytes: Int) {
+        guard let connection = owned(id) else { return }
+        connection.pointee.declaredBytesToCome = max(0, bytes)
+    }
+
     /// Drops the bytes waiting to be read as if the application had read them,
     /// and opens the window (a socket whose read direction is shut down, so
     /// that its peer is not stalled by a reader that never reads).

@@ -22,7 +22,7 @@ extension Engine {
             connection.pointee.inAckList = tcp.push(id, to: .ack)
         }
         if !requests.isDisjoint(with: [.shortData, .bulkData]) && !connection.pointee.inDataList {
-            connection.pointee.inDataList = tcp.push(id, to: requests.contains(.shortData) ? .shortData : .bulkData)
+            connection.pointee.inDataList = queueForData(connection, short: requests.contains(.shortData))
         }
         if requests.contains(.events) && !connection.pointee.inEventList {
             connection.pointee.inEventList = tcp.push(id, to: .events)

@@ -3,8 +3,10 @@
 /// and the one place a segment becomes a frame.
 extension Engine {
     /// Builds this iteration's segments in priority order into the transmit queue.
+    /// With a shaped line each list is served only while there is credit, so
+    /// what the line cannot take waits on its list, control and ACKs ahead of data.
     mutating func flushTCP(now: Instant) {
-        while let id = tcp.pop(from: .control) {
+        while shaper.hasCredit, let id = tcp.pop(from: .control) {
             guard let connection = tcp.connections.block(id), connection.pointee.inControlList else { continue }
             connection.pointee.inControlList = false
             let flags = connection.pointee.controlToSend
@@ -12,30 +14,59 @@ extension Engine {
             connection.pointee.sendControl(flags, now: now, &self)
             settle(connection)
         }
-        while let id = tcp.pop(from: .ack) {
+        while shaper.hasCredit, let id = tcp.pop(from: .ack) {
             guard let connection = tcp.connections.block(id), connection.pointee.inAckList else { continue }
             connection.pointee.inAckList = false
-            // A data segment about to go out carries the ACK anyway.
+            // A data segment about to go out carries the ACK anyway; on a shaped
+            // line the data may wait for its turn, so the ACK goes now.
             guard connection.pointee.ackPending,
-                  !(connection.pointee.inDataList && connection.pointee.canSendData) else { continue }
+                  shaper.isShaping || !(connection.pointee.inDataList && connection.pointee.canSendData) else {
+                continue
+            }
             connection.pointee.sendPureAck(now: now, &self)
         }
-        flushData(.shortData, now: now)
-        flushData(.bulkData, now: now)
+        if tcp.configuration.dataScheduling == .srpt {
+            flushSizeOrderedData(now: now)
+        } else {
+            flushData(.shortData, now: now)
+            flushData(.bulkData, now: now)
+        }
     }
 
     private mutating func flushData(_ list: TCPLayer.OutputList, now: Instant) {
+        // Bounded by the entries at the start: a connection queued again while
+        // being served waits for the next iteration.
         var remaining = tcp.count(of: list)
-        while remaining > 0, let id = tcp.pop(from: list) {
+        while remaining > 0, shaper.hasCredit, let id = tcp.pop(from: list) {
             remaining -= 1
             guard let connection = tcp.connections.block(id), connection.pointee.inDataList else { continue }
             connection.pointee.inDataList = false
-            if !connection.pointee.sendData(now: now, &self) {
-                // Out of transmit room: try again next iteration, in the same order.
-                connection.pointee.inDataList = tcp.push(id, to: list)
+            let sentAll = sendDataListSegments(connection, now: now)
+            if !sentAll {
+                // Out of transmit room or line credit: it keeps its place, the rest wait behind it.
+                connection.pointee.inDataList = tcp.returnToFront(id, of: list)
             }
             settle(connection)
+            if !sentAll { return }
         }
+    }
+
+    /// `sendData` for a connection of the data list: its segments wait for line credit.
+    @inline(__always)
+    mutating func sendDataListSegments(_ connection: UnsafeMutablePointer<TCPConnection>, now: Instant) -> Bool {
+        servingDataList = true
+        defer { servingDataList = false }
+        return connection.pointee.sendData(now: now, &self)
+    }
+
+    /// A data segment (or FIN) of the data list waits while the line has no
+    /// credit; ACKs, resets and the retransmissions of loss recovery do not.
+    @inline(__always)
+    private mutating func heldByShaper(_ segment: OutgoingSegment) -> Bool {
+        guard !shaper.hasCredit, servingDataList,
+              segment.payloadLength > 0 || segment.flags.contains(.fin) else { return false }
+        statistics.shapedFrames &+= 1
+        return true
     }
 
     /// Builds one TCP/IPv4 frame and hands it to IPv4 output. False when no
@@ -43,6 +74,7 @@ extension Engine {
     /// the header instead of through an `OutgoingSegment` in memory.
     @inline(__always)
     mutating func emit(_ segment: OutgoingSegment, now: Instant) -> Bool {
+        if heldByShaper(segment) { return false }
         let header = TCPRepr(sourcePort: segment.tuple.localPort, destinationPort: segment.tuple.remotePort,
                              sequenceNumber: segment.sequence.rawValue,
                              acknowledgmentNumber: segment.acknowledgment?.rawValue, flags: segment.flags,

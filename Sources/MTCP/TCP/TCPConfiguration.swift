@@ -45,6 +45,8 @@ public struct TCPConfiguration: Sendable {
     /// Connections whose unsent data is at most this many bytes go to the front of
     /// the data list (short flows first); 0 turns the priority off.
     public var shortFlowThreshold: Int
+    /// The order the data list is served in (`data_scheduling`).
+    public var dataScheduling: DataScheduling
 
     public init(maxConnections: Int = 10_000, maxBuffers: Int = 10_000, receiveBufferSize: Int = 8192,
                 sendBufferSize: Int = 8192, maximumSegmentSize: Int = 1460, idleTimeout: TimeSpan? = .seconds(30),
@@ -53,7 +55,8 @@ public struct TCPConfiguration: Sendable {
                 maximumSYNRetransmissions: Int = 5, keepAliveIdle: TimeSpan? = nil,
                 keepAliveInterval: TimeSpan = .seconds(75), keepAliveProbes: Int = 9,
                 congestionControl: CongestionControl.Algorithm = .newReno, selectiveAcknowledgments: Bool = true,
-                timestamps: Bool = true, shortFlowThreshold: Int = 16 * 1024) {
+                timestamps: Bool = true, shortFlowThreshold: Int = 16 * 1024,
+                dataScheduling: DataScheduling = .twoClass) {
         self.maxConnections = maxConnections
         self.maxBuffers = maxBuffers
         self.receiveBufferSize = receiveBufferSize
@@ -72,7 +75,9 @@ public struct TCPConfiguration: Sendable {
         self.congestionControl = congestionControl
         self.selectiveAcknowledgments = selectiveAcknowledgments
         self.timestamps = timestamps
-        self.shortFlowThreshold = shortFlowThreshold
+        // FIFO is the two classes without a short one.
+        self.shortFlowThreshold = dataScheduling == .fifo ? 0 : shortFlowThreshold
+        self.dataScheduling = dataScheduling
     }
 
     /// The window-scale shift we announce: the smallest that lets the 16-bit

@@ -45,6 +45,7 @@ extension TCPConnection {
         guard !finQueued else { throw .closedForWriting }
         let written = send.append(bytes)
         guard written > 0 || bytes.isEmpty else { throw .wouldBlock }
+        declaredBytesToCome = max(0, declaredBytesToCome - written)
         if state.isSynchronized { queueData(shortFlowThreshold: shortFlowThreshold) }
         return written
     }

@@ -18,11 +18,11 @@ extension TCPConnection {
     }
 
     /// Data (or a FIN) to send: the short part of the data list when little is
-    /// left to send, so short flows are not stuck behind bulk.
+    /// left of the flow (declared bytes included), so short flows are not stuck behind bulk.
     @inline(__always)
     mutating func queueData(shortFlowThreshold threshold: Int) {
         guard !inDataList else { return }
-        let short = threshold > 0 && unsentBytes <= threshold
+        let short = threshold > 0 && remainingBytes <= threshold
         requests.insert(short ? .shortData : .bulkData)
     }
 

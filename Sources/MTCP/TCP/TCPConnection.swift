@@ -129,6 +129,9 @@ struct TCPConnection {
     var inControlList = false
     var inAckList = false
     var inDataList = false
+    /// Bytes the application has declared it will still write (a response's
+    /// length): with the unsent bytes, what size-aware data scheduling sees.
+    var declaredBytesToCome = 0
     /// Control segment to send from the control list.
     var controlToSend: TCPFlags = []
 
@@ -172,6 +175,9 @@ struct TCPConnection {
     @inline(__always) var unsentBytes: Int {
         max(0, send.count - (sendNext - sendBufferStart))
     }
+
+    /// What is left of the flow: unsent bytes plus what is declared still to come.
+    @inline(__always) var remainingBytes: Int { unsentBytes + declaredBytesToCome }
 
     /// Sequence number of our FIN: right after the last byte of the send buffer.
     @inline(__always) var finSequence: SequenceNumber { sendBufferStart + send.count }

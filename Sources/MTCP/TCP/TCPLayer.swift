@@ -15,6 +15,8 @@ struct TCPLayer: ~Copyable {
     /// The data list in two parts: flows with little left to send, then bulk.
     var shortDataList: ConnectionQueue
     var bulkDataList: ConnectionQueue
+    /// The data list under `DataScheduling.srpt` (the two above stay empty then).
+    var sizeOrderedData: SizeOrderedQueue
     /// Connections with events for the application.
     var eventList: ConnectionQueue
     /// Keys the initial sequence numbers, timestamp offsets and SYN cookies.
@@ -39,6 +41,7 @@ struct TCPLayer: ~Copyable {
         ackList = ConnectionQueue(capacity: 2 * capacity)
         shortDataList = ConnectionQueue(capacity: 2 * capacity)
         bulkDataList = ConnectionQueue(capacity: 2 * capacity)
+        sizeOrderedData = SizeOrderedQueue(capacity: configuration.dataScheduling == .srpt ? 2 * capacity : 0)
         eventList = ConnectionQueue(capacity: 2 * capacity)
         self.secret = secret
         ephemeralPortSecret = SipHash(derivedFrom: secret, label: 0x706F_7274)  // "port"

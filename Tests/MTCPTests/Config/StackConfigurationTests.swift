@@ -47,6 +47,8 @@ private func parseError(_ text: String) -> ConfigurationError? {
         #expect(configuration.memoryMB == 512)
         #expect(configuration.checksumOffload == .auto)
         #expect(configuration.burstSize == 32)
+        #expect(configuration.transmitRateMbps == nil)
+        #expect(configuration.dataScheduling == .twoClass)
         #expect(configuration.arpTable == .init(path: "/etc/mtcp/arp.conf", line: nil))
         #expect(configuration.routeTable == .init(path: "/etc/mtcp/route.conf", line: nil))
         #expect(configuration.probesPCI == false)
@@ -119,9 +121,15 @@ private func parseError(_ text: String) -> ConfigurationError? {
         ("pcap_file", "/tmp/a.pcap"), ("pcap_max_mb", "1"), ("pcap_max_mb", "65536"),
         ("prometheus_port", "0"), ("prometheus_port", "65535"), ("shutdown_grace_s", "0"),
         ("shutdown_grace_s", "3600"), ("short_flow_bytes", "0"), ("short_flow_bytes", "16777216"),
+        ("tx_rate_mbps", "1"), ("tx_rate_mbps", "400000"), ("data_scheduling", "fifo"),
+        ("data_scheduling", "two_class"), ("data_scheduling", "srpt"),
     ])
     func acceptsBoundaryValue(key: String, value: String) throws {
         _ = try parse("\(key) = \(value)\n" + requiredExcept(key))
+    }
+
+    @Test func transmitRateIsRead() throws {
+        #expect(try parse(required + "tx_rate_mbps = 1000").transmitRateMbps == 1000)
     }
 
     @Test func disabledIdleTimeoutIsNil() throws {
@@ -141,6 +149,9 @@ private func parseError(_ text: String) -> ConfigurationError? {
         ("prometheus_port", "65536", "expected an integer in 0...65535"),
         ("shutdown_grace_s", "-1", "expected an integer in 0...3600"),
         ("short_flow_bytes", "16777217", "expected an integer in 0...16777216"),
+        ("tx_rate_mbps", "0", "expected an integer in 1...400000"),
+        ("tx_rate_mbps", "1G", "expected an integer in 1...400000"),
+        ("data_scheduling", "SRPT", "expected one of"),
         ("io", "psio", "psio I/O module is not supported"),
         ("io", "netmap", "netmap I/O module is not supported"),
         ("io", "onvm", "onvm I/O module is not supported"),

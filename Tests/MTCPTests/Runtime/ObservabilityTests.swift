@@ -23,6 +23,7 @@ private func snapshots(scale: UInt64 = 1) -> [CoreSnapshot] {
         snapshot.connections = 10 * (core + 1)
         snapshot.connectionCapacity = 1000
         snapshot.sockets = 12 * (core + 1)
+        snapshot.outputBacklog = 5 * (core + 1)
         snapshot.framesCaptured = 9 * factor
         snapshot.busyNanoseconds = 1_000_000_000 * factor
         snapshot.idleNanoseconds = 3_000_000_000 * factor
@@ -102,7 +103,7 @@ private struct Sample: Equatable {
             let cores = samples.filter { $0.name == family }.map { $0.labels }
             #expect(cores == [["core": "0"], ["core": "1"]], "\(family): \(cores)")
         }
-        #expect(familyOrder.count == EngineStatistics.counters.count + TCPStatistics.counters.count + 11)
+        #expect(familyOrder.count == EngineStatistics.counters.count + TCPStatistics.counters.count + 12)
         // Drops: every reason on every core, as a label.
         let dropSamples = samples.filter { $0.name == drops }
         #expect(dropSamples.count == 2 * DropReason.allCases.count)
@@ -123,6 +124,8 @@ private struct Sample: Equatable {
         #expect(value("mtcp_reloads_refused_total", [:]) == 1)
         #expect(types["mtcp_connections"] == "gauge")
         #expect(value("mtcp_sockets", ["core": "0"]) == 12)
+        #expect(value("mtcp_output_backlog", ["core": "1"]) == 10)
+        #expect(types["mtcp_output_backlog"] == "gauge")
         #expect(value("mtcp_captured_frames_total", ["core": "1"]) == 18)
         #expect(value("mtcp_busy_seconds_total", ["core": "1"]) == 2)
         #expect(value("mtcp_idle_seconds_total", ["core": "0"]) == 3)

@@ -21,16 +21,23 @@ struct RawTCPPeer: ~Copyable {
         var flags: TCPFlags { header.flags }
         var sequence: UInt32 { header.sequenceNumber }
         var acknowledgment: UInt32? { header.acknowledgmentNumber }
+        /// Time on an Ethernet line: padded to 60 bytes, plus FCS, preamble, SFD and gap.
+        var wireBytes: Int {
+            max(EthernetFrame.headerLength + 20 + header.headerLength + payload.count, 60) + 24
+        }
     }
 
     /// Small pools by default: a test needs a few connections, not mTCP's 10,000.
     /// - Parameter start: the clock's value when the engine starts (its uptime).
-    init(tcp: TCPConfiguration = TCPConfiguration(maxConnections: 64, maxBuffers: 64), start: Instant = .zero) {
+    /// - Parameter transmitRateMbps: the engine's shaped line rate (0: none).
+    init(tcp: TCPConfiguration = TCPConfiguration(maxConnections: 64, maxBuffers: 64), start: Instant = .zero,
+         transmitRateMbps: UInt64 = 0) {
         link.now = start
         engine = Engine(device: link.makePort(macAddress: Self.engineMAC, bufferCount: 512),
                         configuration: EngineConfiguration(
                             address: IPv4Network(address: Self.engineIP, prefixLength: 24),
-                            staticNeighbours: [.init(address: Self.peerIP, mac: Self.peerMAC)], tcp: tcp),
+                            staticNeighbours: [.init(address: Self.peerIP, mac: Self.peerMAC)],
+                            transmitRateMbps: transmitRateMbps, tcp: tcp),
                         now: start)
         port = link.makePort(macAddress: Self.peerMAC, bufferCount: 512)
     }

@@ -1,0 +1,54 @@
+/// A token bucket in front of the device: at most `megabitsPerSecond` of wire
+/// time leaves the engine, counting each frame as Ethernet does on the line
+/// (padded to 60 bytes, plus FCS 4, preamble and SFD 8, inter-frame gap 12).
+///
+/// It is consulted before a frame is built, not after: output it does not admit
+/// stays on TCP's lists (control, ACK, data), so they hold the backlog a
+/// saturated NIC would, and the order they are served in decides who waits.
+/// Credit may go below zero by the last frame admitted, so the long-run rate is
+/// exact while no frame is ever cut.
+struct TransmitShaper {
+    /// 0: no shaping; the bucket then always has credit and nothing is counted.
+    let megabitsPerSecond: UInt64
+    /// In thousandths of a bit: `elapsed nanoseconds × Mbit/s` exactly.
+    private var credit: Int64
+    /// The most credit saved while idle: a millisecond of line time, at least
+    /// two full frames, so a burst after a pause is bounded as on a real link.
+    private let depth: Int64
+    private var lastRefill: Instant
+
+    static let framingBytes = 4 + 8 + 12
+    static let minimumFrameBytes = 60
+    private static let costPerByte: Int64 = 8 * 1000
+
+    init(megabitsPerSecond: UInt64, now: Instant) {
+        self.megabitsPerSecond = megabitsPerSecond
+        let oneMillisecond = Int64(clamping: megabitsPerSecond) &* 1_000_000
+        depth = max(oneMillisecond, 2 * Int64(1514 + Self.framingBytes) * Self.costPerByte)
+        credit = megabitsPerSecond == 0 ? .max : depth
+        lastRefill = now
+    }
+
+    var isShaping: Bool { megabitsPerSecond != 0 }
+
+    /// Whether another frame may be built now.
+    @inline(__always)
+    var hasCredit: Bool { credit > 0 }
+
+    /// Adds the credit earned since the last refill.
+    @inline(__always)
+    mutating func refill(now: Instant) {
+        guard isShaping else { return }
+        // Capped so the product cannot overflow after a long pause.
+        let elapsed = min(now.since(lastRefill).nanoseconds, 1_000_000_000)
+        lastRefill = now
+        credit = min(depth, credit &+ Int64(elapsed) &* Int64(megabitsPerSecond))
+    }
+
+    /// Spends the wire time of a frame of `length` bytes (without FCS).
+    @inline(__always)
+    mutating func charge(frameLength length: Int) {
+        guard isShaping else { return }
+        credit &-= Int64(max(length, Self.minimumFrameBytes) + Self.framingBytes) &* Self.costPerByte
+    }
+}

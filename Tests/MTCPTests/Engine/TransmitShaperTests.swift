@@ -1,0 +1,105 @@
+import Testing
+@testable import MTCP
+
+/// `tx_rate_mbps`: the engine's output shaped to a line rate, against a scripted
+/// peer with explicit time. At 10 Mbit/s the line carries 1,250 bytes of wire time
+/// per millisecond, less than one full-sized frame.
+@Suite struct TransmitShaperTests {
+    static let rateMbps: UInt64 = 10
+    static let wireBytesPerMillisecond = 1250
+    static let fullFrameWireBytes = 1514 + 24
+
+    static func peer(_ scheduling: DataScheduling = .twoClass) -> RawTCPPeer {
+        RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, sendBufferSize: 256 * 1024,
+                                         delayedAck: nil, dataScheduling: scheduling),
+                   transmitRateMbps: rateMbps)
+    }
+
+    /// A connection from `peer.peerPort` with `bytes` written by the engine's application.
+    static func bulkConnection(_ peer: inout RawTCPPeer, _ listener: ListenerID, bytes: Int) throws -> UInt32 {
+        let handshake = peer.establish(listener: listener)
+        let (isn, connection) = try #require(handshake)
+        let data = seededBytes(bytes, seed: 7)
+        #expect((try? data.withUnsafeBytes { try peer.engine.write(connection, $0) }) == bytes)
+        return isn &+ 1
+    }
+
+    /// One millisecond: the peer acknowledges everything it has received so far
+    /// (from its own port), then the engine runs once.
+    static func millisecond(_ peer: inout RawTCPPeer, acknowledging highest: inout UInt32) -> [RawTCPPeer.Reply] {
+        peer.advance(.milliseconds(1))
+        let replies = peer.send(.ack, seq: 1001, ack: highest)
+        for reply in replies where !reply.payload.isEmpty {
+            highest = max(highest, reply.sequence &+ UInt32(reply.payload.count))
+        }
+        return replies
+    }
+
+    @Test func outputHoldsToTheLineRateOverAnInterval() throws {
+        var peer = Self.peer()
+        let listener = try peer.engine.listen(port: 80)
+        var highest = try Self.bulkConnection(&peer, listener, bytes: 200_000)
+        // The first milliseconds spend the bucket's saved credit.
+        for _ in 0..<10 { _ = Self.millisecond(&peer, acknowledging: &highest) }
+        var sent = 0
+        for _ in 0..<100 {
+            sent += Self.millisecond(&peer, acknowledging: &highest).reduce(0) { $0 + $1.wireBytes }
+            #expect(peer.engine.outputBacklog > 0)
+        }
+        // Credit is earned exactly and spent at most one frame ahead: the wire
+        // time of 100 ms is within two frames of 100 ms at the line rate.
+        #expect(abs(sent - 100 * Self.wireBytesPerMillisecond) <= 2 * Self.fullFrameWireBytes)
+        #expect(peer.engine.statistics.shapedFrames > 0)
+    }
+
+    @Test func withoutARateOutputIsNotHeldBack() throws {
+        var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64, sendBufferSize: 256 * 1024,
+                                                    delayedAck: nil))
+        let listener = try peer.engine.listen(port: 80)
+        var highest = try Self.bulkConnection(&peer, listener, bytes: 200_000)
+        var sent = 0
+        for _ in 0..<10 { sent += Self.millisecond(&peer, acknowledging: &highest).reduce(0) { $0 + $1.wireBytes } }
+        #expect(sent > 10 * Self.wireBytesPerMillisecond * 4)
+        #expect(peer.engine.statistics.shapedFrames == 0)
+    }
+
+    /// Under a SYN flood on a saturated, shaped line, the SYN-ACKs and a pure ACK
+    /// the engine owes go out before any more of the bulk data waiting for the line,
+    /// whatever the order of the data list.
+    @Test(arguments: DataScheduling.allCases)
+    func synAcksAndAcksGoBeforeDataOnASaturatedLine(_ scheduling: DataScheduling) throws {
+        var peer = Self.peer(scheduling)
+        let listener = try peer.engine.listen(port: 80)
+        let bulkPort = peer.peerPort
+        peer.peerPort = 41000
+        let handshake = peer.establish(listener: listener)
+        let quiet = try #require(handshake)
+        peer.peerPort = bulkPort
+        var highest = try Self.bulkConnection(&peer, listener, bytes: 200_000)
+        for _ in 0..<20 {
+            peer.peerPort = bulkPort
+            _ = Self.millisecond(&peer, acknowledging: &highest)
+        }
+        #expect(peer.engine.outputBacklog > 0)
+
+        // Twenty SYNs and a data segment on the quiet connection, all at one instant.
+        var replies: [RawTCPPeer.Reply] = []
+        for index in 0..<20 {
+            peer.peerPort = 50000 + UInt16(index)
+            replies += peer.send(.syn, seq: 5000, options: TCPOptions(maximumSegmentSize: 1460))
+        }
+        peer.peerPort = 41000
+        replies += peer.send(.ack, seq: 1001, ack: quiet.engineISN &+ 1, payload: [1, 2, 3])
+        peer.peerPort = bulkPort
+        for _ in 0..<5 { replies += Self.millisecond(&peer, acknowledging: &highest) }
+
+        let synAcks = replies.indices.filter { replies[$0].flags == [.syn, .ack] }
+        let quietAck = replies.firstIndex { $0.header.destinationPort == 41000 && $0.acknowledgment == 1004 }
+        let data = replies.indices.filter { !replies[$0].payload.isEmpty }
+        #expect(synAcks.count == 20)
+        let lastOwed = max(synAcks.max() ?? 0, try #require(quietAck))
+        // Data went out in these milliseconds, but only after what was owed.
+        #expect(!data.isEmpty)
+        #expect(data.allSatisfy { $0 > lastOwed })
+    }
+}
