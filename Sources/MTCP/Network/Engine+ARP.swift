@@ -10,20 +10,26 @@ extension Engine {
             return drop(buffer, .arpMalformed)
         }
         guard sender != address.address else { return drop(buffer, .arpAddressConflict) }
+        // Only hosts on our connected networks can be next hops: ARP from anyone
+        // else is ignored, neither learned nor answered. An ARP probe (RFC 5227)
+        // has sender 0.0.0.0: it teaches nothing, but a probe for our address is answered.
+        guard sender.isUnspecified || routing.isDirectlyConnected(sender) else { return drop(buffer, .arpOffSubnet) }
         let forUs = arp.targetProtocolAddress == address.address
-        // RFC 826's merge rule: refresh a known sender from any ARP packet, add a new
-        // one only from packets addressed to us. An ARP probe (RFC 5227) has sender
-        // 0.0.0.0 and teaches nothing; nor does a sender off our connected networks,
-        // which can never be a next hop (a request from one is still answered).
-        if !sender.isUnspecified, forUs || neighbours.contains(sender), routing.isDirectlyConnected(sender) {
+        // RFC 826's merge rule: a sender already in the table is refreshed from any
+        // ARP packet (a gratuitous ARP announces a new MAC); a new one is added only
+        // from a packet addressed to us, so ARP chatter between other hosts cannot
+        // fill the table. Static entries change for nothing the wire says.
+        if !sender.isUnspecified, forUs || neighbours.contains(sender) {
             switch neighbours.learn(sender, arp.senderHardwareAddress, now: now) {
             case .stored:
-                releaseFramesWaiting(for: sender, mac: arp.senderHardwareAddress)
+                releaseFramesWaiting(for: sender, now: now)
             case .storedEvicting:
                 statistics.arpCacheEvictions &+= 1
-                releaseFramesWaiting(for: sender, mac: arp.senderHardwareAddress)
+                releaseFramesWaiting(for: sender, now: now)
             case .refused:
                 statistics.drops.count(.arpCacheFull)
+            case .conflictsWithStatic:
+                return drop(buffer, .arpSpoofedStatic)
             }
         }
         guard forUs else { return drop(buffer, .arpNotForUs) }
@@ -52,9 +58,28 @@ extension Engine {
         statistics.arpRequestsSent &+= 1
     }
 
-    /// Sends the frames that were waiting for `nextHop`, now that it resolved.
-    private mutating func releaseFramesWaiting(for nextHop: IPv4Address, mac: MACAddress) {
-        guard !pendingResolution.isEmpty else { return }
+    /// A gratuitous ARP (RFC 5227 §2.3's announcement: a request with our address
+    /// as both sender and target) for when the port comes up: neighbours that
+    /// knew us at another MAC update their entry (RFC 826's merge rule) before
+    /// our first packet, instead of sending to the old MAC until theirs expires.
+    public mutating func announceAddress() { sendARPRequest(for: address.address) }
+
+    /// Sends the frames waiting on this core for next hops that the table now
+    /// resolves: the answer to this core's request may have landed on another
+    /// core's queue. Looks only when the table changed since the last look.
+    mutating func releaseFramesResolvedElsewhere(now: Instant) {
+        let generation = neighbours.generation
+        guard generation != neighbourGenerationSeen else { return }
+        neighbourGenerationSeen = generation
+        while let nextHop = pendingResolution.firstResolved(in: neighbours, now: now) {
+            releaseFramesWaiting(for: nextHop, now: now)
+        }
+    }
+
+    /// Sends the frames that were waiting for `nextHop`, now that it resolved
+    /// (through `resolve`, which marks the entry in use).
+    private mutating func releaseFramesWaiting(for nextHop: IPv4Address, now: Instant) {
+        guard pendingResolution.isResolving(nextHop), let mac = neighbours.resolve(nextHop, now: now).mac else { return }
         pendingResolution.resolve(nextHop)
         while let buffer = pendingResolution.take(waitingFor: nextHop) {
             EthernetFrame(unchecked: buffer.frame).destination = mac
