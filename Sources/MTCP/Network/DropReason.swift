@@ -13,8 +13,6 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case arpCacheFull
     /// A sender claiming a static (arp.conf) address at another MAC.
     case arpSpoofedStatic
-    /// A sender outside our connected networks.
-    case arpOffSubnet
     // IPv4 validation (RFC 791, RFC 1122 §3.2.1)
     case ipv4Truncated
     case ipv4BadVersion
@@ -52,7 +50,6 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .arpAddressConflict: "arp_address_conflict"
         case .arpCacheFull: "arp_cache_full"
         case .arpSpoofedStatic: "arp_spoofed_static"
-        case .arpOffSubnet: "arp_off_subnet"
         case .ipv4Truncated: "ipv4_truncated"
         case .ipv4BadVersion: "ipv4_bad_version"
         case .ipv4BadHeaderLength: "ipv4_bad_header_length"

@@ -10,16 +10,16 @@ extension Engine {
             return drop(buffer, .arpMalformed)
         }
         guard sender != address.address else { return drop(buffer, .arpAddressConflict) }
-        // Only hosts on our connected networks can be next hops: ARP from anyone
-        // else is ignored, neither learned nor answered. An ARP probe (RFC 5227)
-        // has sender 0.0.0.0: it teaches nothing, but a probe for our address is answered.
-        guard sender.isUnspecified || routing.isDirectlyConnected(sender) else { return drop(buffer, .arpOffSubnet) }
         let forUs = arp.targetProtocolAddress == address.address
         // RFC 826's merge rule: a sender already in the table is refreshed from any
         // ARP packet (a gratuitous ARP announces a new MAC); a new one is added only
         // from a packet addressed to us, so ARP chatter between other hosts cannot
         // fill the table. Static entries change for nothing the wire says.
-        if !sender.isUnspecified, forUs || neighbours.contains(sender) {
+        // Only hosts on our connected networks can be next hops, so only they are
+        // learned; a request from elsewhere (a multi-homed host's other address, a
+        // router's secondary one) is still answered, as RFC 826 and Linux do. An
+        // ARP probe (RFC 5227) has sender 0.0.0.0: it teaches nothing either.
+        if !sender.isUnspecified, routing.isDirectlyConnected(sender), forUs || neighbours.contains(sender) {
             switch neighbours.learn(sender, arp.senderHardwareAddress, now: now) {
             case .stored:
                 releaseFramesWaiting(for: sender, now: now)
