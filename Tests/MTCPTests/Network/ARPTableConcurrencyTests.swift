@@ -57,6 +57,25 @@ import Testing
             }
         }
     }
+
+    /// Two cores learning the same new neighbour at once (both got its request,
+    /// or its answer and a request) store it once: the second finds the first's entry.
+    @Test func aNewAddressLearnedByTwoCoresAtOnceIsStoredOnce() {
+        let storage = ARPTableStorage(capacity: 65536)
+        let table = storage.table
+        let addresses = 4000
+        DispatchQueue.concurrentPerform(iterations: 2) { writer in
+            for host in 0..<addresses {
+                table.learn(IPv4Address(10, 1, UInt8(host >> 8), UInt8(host & 0xFF)),
+                            MACAddress(UInt64(0x0200_0000_0000 | writer << 16 | host)), now: .zero)
+            }
+        }
+        #expect(table.count == addresses, "each address in exactly one entry")
+        for host in 0..<addresses {
+            let address = IPv4Address(10, 1, UInt8(host >> 8), UInt8(host & 0xFF))
+            #expect(table.lookup(address, now: .zero).map { $0.value & 0xFFFF } == UInt64(host))
+        }
+    }
 }
 
 /// A total the test threads add to.
