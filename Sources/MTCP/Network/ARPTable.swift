@@ -31,8 +31,11 @@ import Synchronization
 public struct ARPTable: @unchecked Sendable {
     /// What `learn` did with what the wire said.
     public enum LearnOutcome: Equatable {
-        /// Stored (or already there), with no other entry lost.
+        /// Stored, with no other entry lost.
         case stored
+        /// Already there with this MAC (at most its expiry moved): readers and
+        /// waiting frames have nothing new to look at.
+        case unchanged
         /// Stored in place of a dynamic entry not in use.
         case storedEvicting
         /// Not stored: every entry of its bucket is static or in use.
@@ -47,8 +50,11 @@ public struct ARPTable: @unchecked Sendable {
     /// Entries per bucket: a lookup compares at most this many addresses.
     static let ways = 8
     /// Per bucket: its sequence counter, the ways' keys (address << 8 | state),
-    /// their Ethernet addresses, and their expiry times.
-    static let wordsPerBucket = 1 + 3 * ways
+    /// their Ethernet addresses, and their expiry times, padded to whole cache
+    /// lines (the storage starts on one): a writer on one bucket never
+    /// invalidates the line readers of the next bucket use.
+    static let wordsPerBucket = (1 + 3 * ways + wordsPerCacheLine - 1) / wordsPerCacheLine * wordsPerCacheLine
+    private static let wordsPerCacheLine = 64 / MemoryLayout<UInt64>.stride
     /// Per way, outside the seqlock (advisory; a race costs at most an early
     /// eviction or a second probe): when a core last sent through it, and when
     /// the next request confirming a stale entry may go out.
@@ -262,7 +268,16 @@ public struct ARPTable: @unchecked Sendable {
         case nil:
             outcome = .refused
         case .existing(let way, .staticEntry):
-            outcome = self.mac(bucket, way).pointee.load(ordering: .relaxed) == mac.value ? .stored : .conflictsWithStatic
+            outcome = self.mac(bucket, way).pointee.load(ordering: .relaxed) == mac.value ? .unchanged : .conflictsWithStatic
+        case .existing(let way, _) where self.mac(bucket, way).pointee.load(ordering: .relaxed) == mac.value:
+            // A confirmation: only the expiry moves, one word, so a reader sees
+            // either value with the right MAC and need not retry. Waiting frames
+            // need a look only if the entry had lapsed (`resolve` refused it).
+            let expires = expiry(bucket, way)
+            let lapsed = expires.pointee.load(ordering: .relaxed) + Self.staleGrace.nanoseconds <= now.nanoseconds
+            expires.pointee.store((now + lifetime).nanoseconds, ordering: .relaxed)
+            nextProbe(bucket, way).pointee.store(0, ordering: .relaxed)
+            outcome = lapsed ? .stored : .unchanged
         case .existing(let way, _):
             write(bucket, way, address, mac, state: .dynamic, expiresAt: now + lifetime)
             outcome = .stored

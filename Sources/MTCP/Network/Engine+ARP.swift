@@ -21,7 +21,7 @@ extension Engine {
         // ARP probe (RFC 5227) has sender 0.0.0.0: it teaches nothing either.
         if !sender.isUnspecified, routing.isDirectlyConnected(sender), forUs || neighbours.contains(sender) {
             switch neighbours.learn(sender, arp.senderHardwareAddress, now: now) {
-            case .stored:
+            case .stored, .unchanged:
                 releaseFramesWaiting(for: sender, now: now)
             case .storedEvicting:
                 statistics.arpCacheEvictions &+= 1

@@ -42,8 +42,34 @@ import Testing
         let storage = ARPTableStorage(capacity: 8, staticNeighbours: [.init(address: a, mac: macA)])
         let table = storage.table
         #expect(table.learn(a, macB, now: .zero) == .conflictsWithStatic)
-        #expect(table.learn(a, macA, now: .zero) == .stored, "the same MAC is no conflict")
+        #expect(table.learn(a, macA, now: .zero) == .unchanged, "the same MAC is no conflict")
         #expect(table.lookup(a, now: Instant.zero + .seconds(100_000)) == macA)
+    }
+
+    /// Readers retry, and cores with frames waiting rescan, whenever the table
+    /// changes: an ARP that tells nothing new (a static neighbour at its right
+    /// MAC, a known neighbour still resolvable at the same MAC) must not count as a change.
+    @Test func packetsThatChangeNothingLeaveTheGenerationAlone() {
+        let storage = ARPTableStorage(capacity: 8, lifetime: .seconds(60),
+                                      staticNeighbours: [.init(address: a, mac: macA)])
+        let table = storage.table
+        let b = IPv4Address(198, 18, 0, 3)
+        table.learn(b, macB, now: .zero)
+        let learned = table.generation
+        #expect(table.learn(a, macA, now: .zero) == .unchanged)
+        #expect(table.learn(b, macB, now: Instant.zero + .seconds(30)) == .unchanged)
+        #expect(table.generation == learned)
+        #expect(table.lookup(b, now: Instant.zero + .seconds(89)) == macB, "the refresh still moved the expiry")
+        table.learn(b, macB, now: Instant.zero + .seconds(200))
+        #expect(table.generation != learned, "an entry that had lapsed resolves again: waiting frames must look")
+    }
+
+    /// A writer on one bucket must not invalidate the cache line readers of the next one use.
+    @Test func bucketsFillWholeCacheLines() {
+        #expect(ARPTable.wordsPerBucket * MemoryLayout<UInt64>.stride % 64 == 0)
+        #expect(ARPTable.wordsPerBucket >= 1 + 3 * ARPTable.ways)
+        let storage = ARPTableStorage(capacity: 64)
+        #expect(UInt(bitPattern: storage.table.words) % 64 == 0)
     }
 
     static func host(_ number: Int) -> IPv4Address { IPv4Address(10, 0, UInt8(number / 256), UInt8(number % 256)) }
@@ -56,7 +82,7 @@ import Testing
             let now = Instant.zero + .milliseconds(UInt64(number))
             _ = table.resolve(Self.host(0), now: now)  // host 0 is in use
             switch table.learn(Self.host(number), macA, now: now) {
-            case .stored: break
+            case .stored, .unchanged: break
             case .storedEvicting: evictions += 1
             case .refused, .conflictsWithStatic: Issue.record("not stored: \(number)")
             }
