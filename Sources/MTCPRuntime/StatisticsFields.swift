@@ -10,6 +10,9 @@ extension EngineStatistics {
         .init(name: "arp_replies_sent", help: "ARP replies sent", keyPath: \.arpRepliesSent),
         .init(name: "arp_cache_evictions", help: "Neighbours evicted from a full ARP cache",
               keyPath: \.arpCacheEvictions),
+        .init(name: "arp_mac_changes", help: "Neighbours that moved to another MAC", keyPath: \.arpMACChanges),
+        .init(name: "arp_mac_changes_ignored", help: "MAC changes ignored within a second of a confirmation",
+              keyPath: \.arpMACChangesIgnored),
         .init(name: "icmp_echo_replies_sent", help: "ICMP echo replies sent", keyPath: \.echoRepliesSent),
     ]
 

@@ -38,6 +38,11 @@ public struct ARPTable: @unchecked Sendable {
         case unchanged
         /// Stored in place of a dynamic entry not in use.
         case storedEvicting
+        /// Stored: the neighbour moved to another Ethernet address.
+        case macChanged
+        /// Not stored: another Ethernet address for an entry confirmed within
+        /// `lockTime` (a forged ARP racing the real neighbour's, or two answers).
+        case macChangeIgnored
         /// Not stored: every entry of its bucket is static or in use.
         case refused
         /// A static entry holds the address with another Ethernet address:
@@ -67,6 +72,14 @@ public struct ARPTable: @unchecked Sendable {
     public static let staleGrace = TimeSpan.seconds(5)
     /// Requests confirming a stale entry go out at most this often (from all cores together).
     public static let probeInterval = TimeSpan.seconds(1)
+    /// A MAC change for an entry confirmed within this time is ignored (Linux's
+    /// locktime, 1 s): the table is shared, so one forged ARP would otherwise
+    /// redirect every core's traffic to a neighbour (the gateway) at once, and
+    /// the real neighbour's next ARP, renewing the lock, keeps its entry. Unlike
+    /// Linux, a gratuitous ARP does not bypass the lock (a forger would send
+    /// just that); a host that really moved announces twice, 2 s apart (RFC
+    /// 5227), and our next request after its old entry lapses finds it too.
+    public static let lockTime = TimeSpan.seconds(1)
     /// An entry some core sent through within this time is in use: new neighbours never evict it.
     public static let inUseWindow = TimeSpan.seconds(10)
     /// The "in use" stamp is rewritten at most this often, so cores sending to
@@ -279,8 +292,13 @@ public struct ARPTable: @unchecked Sendable {
             nextProbe(bucket, way).pointee.store(0, ordering: .relaxed)
             outcome = lapsed ? .stored : .unchanged
         case .existing(let way, _):
-            write(bucket, way, address, mac, state: .dynamic, expiresAt: now + lifetime)
-            outcome = .stored
+            let confirmedAt = expiry(bucket, way).pointee.load(ordering: .relaxed) &- lifetime.nanoseconds
+            if now.nanoseconds < confirmedAt &+ Self.lockTime.nanoseconds {
+                outcome = .macChangeIgnored
+            } else {
+                write(bucket, way, address, mac, state: .dynamic, expiresAt: now + lifetime)
+                outcome = .macChanged
+            }
         case .empty(let way):
             write(bucket, way, address, mac, state: .dynamic, expiresAt: now + lifetime)
             lastUsed(bucket, way).pointee.store(Self.neverUsed, ordering: .relaxed)
@@ -291,7 +309,7 @@ public struct ARPTable: @unchecked Sendable {
             lastUsed(bucket, way).pointee.store(Self.neverUsed, ordering: .relaxed)
             outcome = .storedEvicting
         }
-        endWrite(bucket, from: before, changed: outcome == .stored || outcome == .storedEvicting)
+        endWrite(bucket, from: before, changed: outcome == .stored || outcome == .storedEvicting || outcome == .macChanged)
         return outcome
     }
 

@@ -23,6 +23,11 @@ extension Engine {
             switch neighbours.learn(sender, arp.senderHardwareAddress, now: now) {
             case .stored, .unchanged:
                 releaseFramesWaiting(for: sender, now: now)
+            case .macChanged:
+                statistics.arpMACChanges &+= 1
+                releaseFramesWaiting(for: sender, now: now)
+            case .macChangeIgnored:
+                statistics.arpMACChangesIgnored &+= 1
             case .storedEvicting:
                 statistics.arpCacheEvictions &+= 1
                 releaseFramesWaiting(for: sender, now: now)

@@ -64,6 +64,22 @@ import Testing
         #expect(table.generation != learned, "an entry that had lapsed resolves again: waiting frames must look")
     }
 
+    /// ARP poisoning spreads to every core through the shared table: a MAC
+    /// change for an entry confirmed within `lockTime` is ignored, so a forged
+    /// ARP racing the real neighbour's does not win it over at once.
+    @Test func aMACChangeRightAfterAnUpdateIsIgnored() {
+        let storage = ARPTableStorage(capacity: 8, lifetime: .seconds(60))
+        let table = storage.table
+        table.learn(a, macA, now: .zero)
+        #expect(table.learn(a, macB, now: Instant.zero + .milliseconds(500)) == .macChangeIgnored)
+        #expect(table.lookup(a, now: Instant.zero + .milliseconds(500)) == macA)
+        #expect(table.learn(a, macA, now: Instant.zero + .milliseconds(900)) == .unchanged)
+        #expect(table.learn(a, macB, now: Instant.zero + .milliseconds(1500)) == .macChangeIgnored,
+                "the real neighbour's confirmation renewed the lock")
+        #expect(table.learn(a, macB, now: Instant.zero + .seconds(3)) == .macChanged, "a real move, announced again later")
+        #expect(table.lookup(a, now: Instant.zero + .seconds(3)) == macB)
+    }
+
     /// A writer on one bucket must not invalidate the cache line readers of the next one use.
     @Test func bucketsFillWholeCacheLines() {
         #expect(ARPTable.wordsPerBucket * MemoryLayout<UInt64>.stride % 64 == 0)
@@ -84,7 +100,7 @@ import Testing
             switch table.learn(Self.host(number), macA, now: now) {
             case .stored, .unchanged: break
             case .storedEvicting: evictions += 1
-            case .refused, .conflictsWithStatic: Issue.record("not stored: \(number)")
+            case .refused, .conflictsWithStatic, .macChanged, .macChangeIgnored: Issue.record("not stored: \(number)")
             }
         }
         #expect(table.count == table.capacity, "bounded: memory fixed at start")

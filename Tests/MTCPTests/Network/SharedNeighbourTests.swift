@@ -128,6 +128,7 @@ struct TwoCores: ~Copyable {
         var observer = cores.wire.makePort(macAddress: MACAddress(0x02, 0, 0, 0, 0, 0x0C))
         // B knew A at an old MAC (A's port was replaced).
         #expect(cores.b.neighbours.learn(TwoCores.ipA, MACAddress(0x02, 0, 0, 0, 0, 0x99), now: .zero) == .stored)
+        cores.wire.now = cores.wire.now + ARPTable.lockTime  // past the lock on B's entry
         cores.core0.announceAddress()
         cores.settle(rounds: 1)
         let frame = EngineNetworkTests.receiveOne(&observer)
