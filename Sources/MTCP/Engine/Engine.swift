@@ -17,6 +17,9 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     /// The neighbour table's generation when this engine last looked for frames
     /// of its own that another core's ARP traffic resolved.
     var neighbourGenerationSeen: UInt64 = 0
+    /// Announcements of our address still to send, and when the next is due.
+    var announcementsLeft = 0
+    var nextAnnouncement = Instant.zero
     var pendingResolution: ARPPendingQueue
     var output: TransmitQueue
     var tcp: TCPLayer
@@ -79,6 +82,7 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
 
     mutating func runTimers(now: Instant) {
         runTCPTimers(now: now)
+        if announcementsLeft > 0 && now >= nextAnnouncement { sendAnnouncement(now: now) }
         guard !pendingResolution.isEmpty else { return }
         releaseFramesResolvedElsewhere(now: now)
         while let action = pendingResolution.nextAction(now: now) {

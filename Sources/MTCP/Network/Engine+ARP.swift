@@ -63,11 +63,26 @@ extension Engine {
         statistics.arpRequestsSent &+= 1
     }
 
-    /// A gratuitous ARP (RFC 5227 §2.3's announcement: a request with our address
+    /// Gratuitous ARPs (RFC 5227 §2.3's announcements: requests with our address
     /// as both sender and target) for when the port comes up: neighbours that
     /// knew us at another MAC update their entry (RFC 826's merge rule) before
     /// our first packet, instead of sending to the old MAC until theirs expires.
-    public mutating func announceAddress() { sendARPRequest(for: address.address) }
+    /// Two, `announceInterval` apart (the engine's timers send the second), so a
+    /// neighbour that lost the first or still locks its entry takes the second.
+    public mutating func announceAddress(now: Instant) {
+        announcementsLeft = Self.announceNumber
+        sendAnnouncement(now: now)
+    }
+
+    /// RFC 5227's ANNOUNCE_NUM and ANNOUNCE_INTERVAL.
+    static var announceNumber: Int { 2 }
+    static var announceInterval: TimeSpan { .seconds(2) }
+
+    mutating func sendAnnouncement(now: Instant) {
+        sendARPRequest(for: address.address)
+        announcementsLeft -= 1
+        nextAnnouncement = now + Self.announceInterval
+    }
 
     /// Sends the frames waiting on this core for next hops that the table now
     /// resolves: the answer to this core's request may have landed on another

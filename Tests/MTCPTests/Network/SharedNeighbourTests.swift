@@ -123,13 +123,27 @@ struct TwoCores: ~Copyable {
         #expect(cores.b.statistics.echoRepliesSent == 7)
     }
 
+    /// RFC 5227 §2.3: two announcements, ANNOUNCE_INTERVAL (2 s) apart, so a
+    /// neighbour that missed the first (or locked its entry) takes the second.
+    @Test func theAddressIsAnnouncedTwiceTwoSecondsApart() {
+        var cores = TwoCores()
+        let start = cores.wire.now
+        cores.core0.announceAddress(now: start)
+        var sent: [UInt64] = []
+        for tenth in [0, 19, 20, 21, 100] {
+            cores.core0.step(now: start + .milliseconds(UInt64(tenth) * 100))
+            sent.append(cores.core0.statistics.arpRequestsSent)
+        }
+        #expect(sent == [1, 1, 2, 2, 2])
+    }
+
     @Test func anAnnouncementTellsNeighboursOurMAC() {
         var cores = TwoCores()
         var observer = cores.wire.makePort(macAddress: MACAddress(0x02, 0, 0, 0, 0, 0x0C))
         // B knew A at an old MAC (A's port was replaced).
         #expect(cores.b.neighbours.learn(TwoCores.ipA, MACAddress(0x02, 0, 0, 0, 0, 0x99), now: .zero) == .stored)
         cores.wire.now = cores.wire.now + ARPTable.lockTime  // past the lock on B's entry
-        cores.core0.announceAddress()
+        cores.core0.announceAddress(now: cores.wire.now)
         cores.settle(rounds: 1)
         let frame = EngineNetworkTests.receiveOne(&observer)
         let expected = ARPFloodTests.request(from: TwoCores.ipA, mac: TwoCores.macA, for: TwoCores.ipA)
