@@ -68,6 +68,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
         return startFailure(core, error, &context)
     }
     settings.readiness?.coreStarted()
+    if core == 0 { context.engine.announceAddress(now: start) }  // the port is up: tell the neighbours our MAC
     var backoff = settings.idleBackoff
     var stopRequestedAt: Instant?
     var finishedAt: Instant?

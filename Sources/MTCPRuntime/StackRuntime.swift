@@ -104,7 +104,11 @@ public struct StackRuntime {
         fflush(nil)  // all streams: `stdout` itself is a global Swift 6 will not touch
         defer { ServiceNotification.send("STOPPING=1") }  // the engines have stopped; the port goes next
 
-        let engineConfiguration = self.engineConfiguration(cores: cores)
+        // One neighbour table for every core: ARP answers land on whichever queue
+        // the port chooses, and every core must resolve what any of them heard.
+        var sharedConfiguration = self.engineConfiguration(cores: cores)
+        sharedConfiguration.shareNeighbourTable()
+        let engineConfiguration = sharedConfiguration
         try CoreLaunch.run(workers: cores - 1, launch: { core throws(DPDKError) in
             let queue = UncheckedQueue(port.queue(core, burstSize: configuration.burstSize))
             try ThreadLaunch.onLcore(workers[core - 1]) {

@@ -7,7 +7,8 @@ extension EngineStatistics {
             "frames: received \(receivedFrames) (\(receivedBytes) bytes), "
                 + "transmitted \(transmittedFrames) (\(transmittedBytes) bytes)",
             "arp: requests sent \(arpRequestsSent), replies sent \(arpRepliesSent), "
-                + "cache evictions \(arpCacheEvictions)",
+                + "cache evictions \(arpCacheEvictions), MAC changes \(arpMACChanges) "
+                + "(\(arpMACChangesIgnored) ignored)",
             "icmp: echo replies sent \(echoRepliesSent), received \(echoRepliesReceived)",
         ]
         let drops = self.drops.nonZero

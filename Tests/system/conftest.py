@@ -17,6 +17,7 @@ Also here: `loadgen_run` (mtcp-loadgen in netns mtcp-l, bounded in time) and
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import uuid
@@ -147,6 +148,19 @@ def appliance(topology, request, tmp_path_factory):
     """Starts mtcp-httpd in netns mtcp-a, waits for its ready line, stops it after the test."""
     with running_appliance(request, tmp_path_factory) as app:
         yield app
+
+
+def two_core_af_packet_config(directory):
+    """conf/mtcp.conf with two engines over net_af_packet with two queue pairs (the
+    kernel's fanout hash spreads the flows), and no static ARP entries, in `directory`."""
+    shutil.copy(REPO / "conf/route.conf", directory / "route.conf")
+    (directory / "arp.conf").write_text("ARP_ENTRY 0\n")
+    text = (REPO / "conf/mtcp.conf").read_text()
+    text = re.sub(r"(?m)^num_cores = 1$", "num_cores = 2", text)
+    text = re.sub(r"(?m)^vdev = .*$", "vdev = net_af_packet0,iface=mtcp-a0,qpairs=2", text)
+    assert "num_cores = 2" in text and "qpairs=2" in text, text
+    (directory / "mtcp.conf").write_text(text)
+    return directory / "mtcp.conf"
 
 
 @contextlib.contextmanager

@@ -89,8 +89,9 @@ def test_syn_flood_from_spoofed_addresses_while_clients_are_served(appliance):
 def test_arp_flood_from_spoofed_senders_does_not_lock_out_a_new_client(appliance):
     """Thousands of ARP requests from distinct spoofed senders used to fill the
     neighbour table for good, so a client that arrived later never got its
-    SYN-ACK. Senders off our subnet are not learned, and a full table evicts its
-    least recently used entry, so the new client is served."""
+    SYN-ACK. Every request for our address is answered, but senders off our
+    subnet are not learned, and a full table replaces only entries no core sends
+    to, so the new client is served."""
     flood = ns(NS_CLIENT, SYSTEM_PYTHON, "-c", ARP_FLOOD, "5000", timeout=120)
     assert flood.returncode == 0, flood.stderr
     sent, seconds = flood.stdout.split()

@@ -28,16 +28,15 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
 
 import pytest
 
-from conftest import CONFIG, HTTPD, TLS_DIR, running_appliance, stop_process_group
-from mtcp_ns import (APPLIANCE_ADDR, BRIDGE, CLIENT_ADDR, NS_APPLIANCE, NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, client,
-                     describe, link_mac, ns, show)
+from conftest import CONFIG, HTTPD, TLS_DIR, running_appliance, stop_process_group, two_core_af_packet_config
+from mtcp_ns import (APPLIANCE_ADDR, NS_APPLIANCE, NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, client, describe, ns,
+                     show)
 
 WWW = REPO / "www"
 HTTP_BASE = f"http://{APPLIANCE_ADDR}"
@@ -391,23 +390,13 @@ def test_handshake_timeouts_reach_the_clients_after_the_arp_entry_expired(topolo
 
 class TestTwoCores:
     """The appliance with two engines over net_af_packet with two queue pairs (the
-    kernel's fanout hash spreads the flows over them). The client's MAC is a static
-    ARP entry: with two engines on net_af_packet, a core whose ARP request is
-    answered on the other core's queue never learns the client's address, and its
-    connections time out (a fault of the stack, not of TLS; see the report of this
-    suite's first run)."""
+    kernel's fanout hash spreads the flows over them), with no static ARP entries:
+    the cores share one neighbour table (they once needed the client in arp.conf)."""
 
     @pytest.fixture(scope="class")
     def two_core_httpd(self, topology, request, tmp_path_factory):
-        directory = tmp_path_factory.mktemp("two-cores")
-        shutil.copy(REPO / "conf/route.conf", directory / "route.conf")
-        (directory / "arp.conf").write_text(f"ARP_ENTRY 1\n{CLIENT_ADDR}/32 {link_mac(NS_CLIENT, BRIDGE)}\n")
-        text = (REPO / "conf/mtcp.conf").read_text()
-        text = re.sub(r"(?m)^num_cores = 1$", "num_cores = 2", text)
-        text = re.sub(r"(?m)^vdev = .*$", "vdev = net_af_packet0,iface=mtcp-a0,qpairs=2", text)
-        assert "num_cores = 2" in text and "qpairs=2" in text, text
-        (directory / "mtcp.conf").write_text(text)
-        with running_appliance(request, tmp_path_factory, config=directory / "mtcp.conf") as app:
+        config = two_core_af_packet_config(tmp_path_factory.mktemp("two-cores"))
+        with running_appliance(request, tmp_path_factory, config=config) as app:
             assert "2 engines" in app.log, app.log
             yield app
 

@@ -37,6 +37,22 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
     }
 
+    // What every outgoing packet asks: the next hop's MAC, from the table all cores share.
+    Benchmark("Neighbour table resolve, 100 neighbours") { benchmark in
+        let storage = ARPTableStorage(capacity: 1024)
+        let table = storage.table
+        func neighbour(_ host: Int) -> IPv4Address { IPv4Address(198, 18, 0, UInt8(2 + host)) }
+        for host in 0..<100 { table.learn(neighbour(host), MACAddress(UInt64(host + 1)), now: .zero) }
+        let now = Instant.zero + .seconds(1)
+        var host = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(table.resolve(neighbour(host), now: now).mac)
+            host = host == 99 ? 0 : host + 1
+        }
+        benchmark.stopMeasurement()
+    }
+
     Benchmark("Timer wheel schedule, cancel, expire") { benchmark in
         var wheel = TimerWheel(nodeCount: 4096, slotCount: 4096, granularity: .milliseconds(1), start: .zero)
         var now = Instant.zero

@@ -1,5 +1,5 @@
 /// The stack of one core: it owns its device queue, its tables and its timers,
-/// and shares nothing mutable with other cores.
+/// and shares nothing mutable with other cores but the neighbour table (`ARPTable`).
 ///
 /// `poll(now:)` is one turn of the run-to-completion loop of DESIGN.md §3: a
 /// receive burst, protocol input for each frame, timers, then one transmit burst.
@@ -11,7 +11,15 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     public let macAddress: MACAddress
     public internal(set) var statistics = EngineStatistics()
     var routing: RoutingTable
-    var neighbours: ARPCache
+    /// Keeps the neighbour table's memory alive; the packet path uses `neighbours`.
+    private let neighbourStorage: ARPTableStorage
+    let neighbours: ARPTable
+    /// The neighbour table's generation when this engine last looked for frames
+    /// of its own that another core's ARP traffic resolved.
+    var neighbourGenerationSeen: UInt64 = 0
+    /// Announcements of our address still to send, and when the next is due.
+    var announcementsLeft = 0
+    var nextAnnouncement = Instant.zero
     var pendingResolution: ARPPendingQueue
     var output: TransmitQueue
     var shaper: TransmitShaper
@@ -32,10 +40,9 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
         var routing = RoutingTable(routes: configuration.routes)
         routing.add(.init(network: configuration.address))
         self.routing = routing
-        neighbours = ARPCache(capacity: configuration.arpCacheCapacity)
-        for neighbour in configuration.staticNeighbours {
-            neighbours.addStatic(neighbour.address, neighbour.mac)
-        }
+        neighbourStorage = configuration.neighbourTable
+            ?? ARPTableStorage(capacity: configuration.arpCacheCapacity, staticNeighbours: configuration.staticNeighbours)
+        neighbours = neighbourStorage.table
         pendingResolution = ARPPendingQueue(capacity: configuration.arpQueueCapacity)
         output = TransmitQueue(capacity: configuration.transmitQueueCapacity)
         shaper = TransmitShaper(megabitsPerSecond: configuration.transmitRateMbps, now: now)
@@ -86,7 +93,9 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
 
     mutating func runTimers(now: Instant) {
         runTCPTimers(now: now)
+        if announcementsLeft > 0 && now >= nextAnnouncement { sendAnnouncement(now: now) }
         guard !pendingResolution.isEmpty else { return }
+        releaseFramesResolvedElsewhere(now: now)
         while let action = pendingResolution.nextAction(now: now) {
             switch action {
             case .sendRequest(let nextHop):

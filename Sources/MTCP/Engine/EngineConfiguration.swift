@@ -10,6 +10,9 @@ public struct EngineConfiguration: Sendable {
     /// Frames taken from the device per receive call (mTCP used 32-64).
     public var burstSize: Int
     public var arpCacheCapacity: Int
+    /// The neighbour table the engines built from this configuration share
+    /// (`shareNeighbourTable`); nil: each engine makes its own.
+    public var neighbourTable: ARPTableStorage?
     /// Frames that may wait for address resolution at once.
     public var arpQueueCapacity: Int
     /// Frames that may be queued for transmission within one iteration.
@@ -20,6 +23,13 @@ public struct EngineConfiguration: Sendable {
     /// Keys initial sequence numbers and SYN cookies; the runtime draws it from
     /// the system's random generator, tests fix it.
     public var secret: SipHash
+
+    /// Makes one neighbour table, holding the static entries, for every engine
+    /// built from this configuration from now on: the cores of one port, which
+    /// must all resolve what any of them learns.
+    public mutating func shareNeighbourTable() {
+        neighbourTable = ARPTableStorage(capacity: arpCacheCapacity, staticNeighbours: staticNeighbours)
+    }
 
     public struct StaticNeighbour: Sendable, Equatable {
         public var address: IPv4Address

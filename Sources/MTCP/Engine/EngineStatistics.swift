@@ -8,6 +8,10 @@ public struct EngineStatistics: Sendable, Equatable {
     public var arpRepliesSent: UInt64 = 0
     /// Neighbours forgotten to make room for new ones (the table was full).
     public var arpCacheEvictions: UInt64 = 0
+    /// Neighbours that moved to another Ethernet address.
+    public var arpMACChanges: UInt64 = 0
+    /// MAC changes ignored because the entry was confirmed within `ARPTable.lockTime`.
+    public var arpMACChangesIgnored: UInt64 = 0
     public var echoRepliesSent: UInt64 = 0
     public var echoRepliesReceived: UInt64 = 0
     /// Times a ready frame was held back because the line rate had no credit left.

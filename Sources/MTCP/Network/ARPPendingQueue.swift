@@ -50,10 +50,15 @@ public struct ARPPendingQueue: ~Copyable {
         guard waitingCount < waiting.count else { return nil }
         waiting[waitingCount] = Waiting(nextHop: nextHop, buffer: buffer)
         waitingCount += 1
-        if resolutions[0..<resolutionCount].contains(where: { $0.nextHop == nextHop }) { return false }
+        if isResolving(nextHop) { return false }
         resolutions[resolutionCount] = Resolution(nextHop: nextHop, firstSent: now, lastSent: now)
         resolutionCount += 1
         return true
+    }
+
+    /// True while frames wait for `nextHop`.
+    public func isResolving(_ nextHop: IPv4Address) -> Bool {
+        resolutions[0..<resolutionCount].contains { $0.nextHop == nextHop }
     }
 
     /// Forgets the outstanding request for `nextHop` (it resolved); its frames are
@@ -62,6 +67,12 @@ public struct ARPPendingQueue: ~Copyable {
         if let index = resolutions[0..<resolutionCount].firstIndex(where: { $0.nextHop == nextHop }) {
             removeResolution(at: index)
         }
+    }
+
+    /// An outstanding next hop that `table` now resolves (another core heard
+    /// the answer); nil when none does.
+    public func firstResolved(in table: ARPTable, now: Instant) -> IPv4Address? {
+        resolutions[0..<resolutionCount].first { table.lookup($0.nextHop, now: now) != nil }?.nextHop
     }
 
     /// The oldest frame waiting for `nextHop`, removed from the queue; nil when none.

@@ -11,6 +11,8 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case arpNotForUs
     case arpAddressConflict
     case arpCacheFull
+    /// A sender claiming a static (arp.conf) address at another MAC.
+    case arpSpoofedStatic
     // IPv4 validation (RFC 791, RFC 1122 §3.2.1)
     case ipv4Truncated
     case ipv4BadVersion
@@ -47,6 +49,7 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .arpNotForUs: "arp_not_for_us"
         case .arpAddressConflict: "arp_address_conflict"
         case .arpCacheFull: "arp_cache_full"
+        case .arpSpoofedStatic: "arp_spoofed_static"
         case .ipv4Truncated: "ipv4_truncated"
         case .ipv4BadVersion: "ipv4_bad_version"
         case .ipv4BadHeaderLength: "ipv4_bad_header_length"

@@ -11,19 +11,30 @@ extension Engine {
         }
         guard sender != address.address else { return drop(buffer, .arpAddressConflict) }
         let forUs = arp.targetProtocolAddress == address.address
-        // RFC 826's merge rule: refresh a known sender from any ARP packet, add a new
-        // one only from packets addressed to us. An ARP probe (RFC 5227) has sender
-        // 0.0.0.0 and teaches nothing; nor does a sender off our connected networks,
-        // which can never be a next hop (a request from one is still answered).
-        if !sender.isUnspecified, forUs || neighbours.contains(sender), routing.isDirectlyConnected(sender) {
+        // RFC 826's merge rule: a sender already in the table is refreshed from any
+        // ARP packet (a gratuitous ARP announces a new MAC); a new one is added only
+        // from a packet addressed to us, so ARP chatter between other hosts cannot
+        // fill the table. Static entries change for nothing the wire says.
+        // Only hosts on our connected networks can be next hops, so only they are
+        // learned; a request from elsewhere (a multi-homed host's other address, a
+        // router's secondary one) is still answered, as RFC 826 and Linux do. An
+        // ARP probe (RFC 5227) has sender 0.0.0.0: it teaches nothing either.
+        if !sender.isUnspecified, routing.isDirectlyConnected(sender), forUs || neighbours.contains(sender) {
             switch neighbours.learn(sender, arp.senderHardwareAddress, now: now) {
-            case .stored:
-                releaseFramesWaiting(for: sender, mac: arp.senderHardwareAddress)
+            case .stored, .unchanged:
+                releaseFramesWaiting(for: sender, now: now)
+            case .macChanged:
+                statistics.arpMACChanges &+= 1
+                releaseFramesWaiting(for: sender, now: now)
+            case .macChangeIgnored:
+                statistics.arpMACChangesIgnored &+= 1
             case .storedEvicting:
                 statistics.arpCacheEvictions &+= 1
-                releaseFramesWaiting(for: sender, mac: arp.senderHardwareAddress)
+                releaseFramesWaiting(for: sender, now: now)
             case .refused:
                 statistics.drops.count(.arpCacheFull)
+            case .conflictsWithStatic:
+                return drop(buffer, .arpSpoofedStatic)
             }
         }
         guard forUs else { return drop(buffer, .arpNotForUs) }
@@ -52,9 +63,43 @@ extension Engine {
         statistics.arpRequestsSent &+= 1
     }
 
-    /// Sends the frames that were waiting for `nextHop`, now that it resolved.
-    private mutating func releaseFramesWaiting(for nextHop: IPv4Address, mac: MACAddress) {
-        guard !pendingResolution.isEmpty else { return }
+    /// Gratuitous ARPs (RFC 5227 §2.3's announcements: requests with our address
+    /// as both sender and target) for when the port comes up: neighbours that
+    /// knew us at another MAC update their entry (RFC 826's merge rule) before
+    /// our first packet, instead of sending to the old MAC until theirs expires.
+    /// Two, `announceInterval` apart (the engine's timers send the second), so a
+    /// neighbour that lost the first or still locks its entry takes the second.
+    public mutating func announceAddress(now: Instant) {
+        announcementsLeft = Self.announceNumber
+        sendAnnouncement(now: now)
+    }
+
+    /// RFC 5227's ANNOUNCE_NUM and ANNOUNCE_INTERVAL.
+    static var announceNumber: Int { 2 }
+    static var announceInterval: TimeSpan { .seconds(2) }
+
+    mutating func sendAnnouncement(now: Instant) {
+        sendARPRequest(for: address.address)
+        announcementsLeft -= 1
+        nextAnnouncement = now + Self.announceInterval
+    }
+
+    /// Sends the frames waiting on this core for next hops that the table now
+    /// resolves: the answer to this core's request may have landed on another
+    /// core's queue. Looks only when the table changed since the last look.
+    mutating func releaseFramesResolvedElsewhere(now: Instant) {
+        let generation = neighbours.generation
+        guard generation != neighbourGenerationSeen else { return }
+        neighbourGenerationSeen = generation
+        while let nextHop = pendingResolution.firstResolved(in: neighbours, now: now) {
+            releaseFramesWaiting(for: nextHop, now: now)
+        }
+    }
+
+    /// Sends the frames that were waiting for `nextHop`, now that it resolved
+    /// (through `resolve`, which marks the entry in use).
+    private mutating func releaseFramesWaiting(for nextHop: IPv4Address, now: Instant) {
+        guard pendingResolution.isResolving(nextHop), let mac = neighbours.resolve(nextHop, now: now).mac else { return }
         pendingResolution.resolve(nextHop)
         while let buffer = pendingResolution.take(waitingFor: nextHop) {
             EthernetFrame(unchecked: buffer.frame).destination = mac

@@ -55,12 +55,37 @@ import Testing
         #expect(a.statistics.arpCacheEvictions == UInt64(300 + 1 - a.neighbours.capacity))
     }
 
+    /// A multi-homed host (Linux's arp_announce=0) or a router's secondary
+    /// address asks with a sender outside our networks: RFC 826 answers it, but
+    /// such a sender can never be a next hop, so it is not learned (a flood of
+    /// them cannot grow or churn the table).
     @Test func sendersOffTheConnectedNetworkAreAnsweredButNotLearned() {
         let link = VirtualLink(seed: 3)
         var a = Self.engine(link, mac: EngineNetworkTests.macA, ip: Self.ipA)
         Self.flood(&a, link, count: 40, firstOctet: 11)
         #expect(a.statistics.arpRepliesSent == 40)
         #expect(a.neighbours.count == 0)
+        #expect(a.statistics.arpCacheEvictions == 0)
+    }
+
+    /// The flood's senders are learned (their requests are for us), but they
+    /// replace only each other: a neighbour we are sending to keeps its entry.
+    @Test func aNeighbourInUseKeepsItsEntryThroughTheFlood() {
+        let link = VirtualLink(seed: 3)
+        var a = Self.engine(link, mac: EngineNetworkTests.macA, ip: Self.ipA)
+        var b = Self.engine(link, mac: EngineNetworkTests.macB, ip: Self.ipB)
+        a.sendEchoRequest(to: Self.ipB, identifier: 8, sequenceNumber: 1, now: link.now)
+        EngineNetworkTests.settle(link, &a, &b)
+        #expect(a.statistics.arpRequestsSent == 1)
+        for round in 0..<3 {
+            Self.flood(&a, link, count: 100)
+            a.sendEchoRequest(to: Self.ipB, identifier: 8, sequenceNumber: UInt16(2 + round), now: link.now)
+            EngineNetworkTests.settle(link, &a, &b)
+        }
+        #expect(a.statistics.echoRepliesReceived == 4)
+        #expect(a.statistics.arpRequestsSent == 1, "B's entry survived 300 new senders")
+        #expect(a.neighbours.count == a.neighbours.capacity, "the table did not grow")
+        #expect(a.statistics.arpCacheEvictions > 0)
     }
 
     @Test func staticNeighboursOutliveTheFlood() {

@@ -1,82 +1,149 @@
 import Testing
 @testable import MTCP
 
-@Suite struct ARPCacheTests {
+@Suite struct ARPTableTests {
     let a = IPv4Address(198, 18, 0, 2)
     let macA = MACAddress(0x02, 0, 0, 0, 0, 0x02)
     let macB = MACAddress(0x02, 0, 0, 0, 0, 0x0B)
 
     @Test func learnedEntriesExpire() {
-        var cache = ARPCache(capacity: 8, lifetime: .seconds(60))
-        #expect(cache.lookup(a, now: .zero) == nil)
-        cache.learn(a, macA, now: .zero)
-        #expect(cache.lookup(a, now: Instant.zero + .seconds(59)) == macA)
-        #expect(cache.lookup(a, now: Instant.zero + .seconds(60)) == nil)
-        let stillKnown = cache.contains(a)
-        #expect(stillKnown, "an expired entry still counts for RFC 826's merge rule")
-        cache.learn(a, macB, now: Instant.zero + .seconds(61))
-        #expect(cache.lookup(a, now: Instant.zero + .seconds(62)) == macB)
-        #expect(cache.count == 1)
+        let storage = ARPTableStorage(capacity: 8, lifetime: .seconds(60))
+        let table = storage.table
+        #expect(table.lookup(a, now: .zero) == nil)
+        table.learn(a, macA, now: .zero)
+        #expect(table.lookup(a, now: Instant.zero + .seconds(59)) == macA)
+        #expect(table.lookup(a, now: Instant.zero + .seconds(60)) == nil)
+        #expect(table.contains(a), "an expired entry still counts for RFC 826's merge rule")
+        table.learn(a, macB, now: Instant.zero + .seconds(61))
+        #expect(table.lookup(a, now: Instant.zero + .seconds(62)) == macB)
+        #expect(table.count == 1)
     }
 
-    @Test func staleEntriesAreUsedWhileAProbeConfirmsThem() {
-        var cache = ARPCache(capacity: 8, lifetime: .seconds(60))
-        cache.learn(a, macA, now: .zero)
-        let fresh = cache.resolve(a, now: Instant.zero + .seconds(59))
+    @Test func staleEntriesAreUsedWhileOneProbeConfirmsThem() {
+        let storage = ARPTableStorage(capacity: 8, lifetime: .seconds(60))
+        let table = storage.table
+        table.learn(a, macA, now: .zero)
+        let fresh = table.resolve(a, now: Instant.zero + .seconds(59))
         #expect(fresh.mac == macA && !fresh.probe)
-        let stale = cache.resolve(a, now: Instant.zero + .seconds(60))
+        let stale = table.resolve(a, now: Instant.zero + .seconds(60))
         #expect(stale.mac == macA && stale.probe, "expired: still used, and a request confirms it")
-        let again = cache.resolve(a, now: Instant.zero + .milliseconds(60_500))
+        let otherCore = table.resolve(a, now: Instant.zero + .seconds(60))
+        #expect(otherCore.mac == macA && !otherCore.probe, "one request for all the cores")
+        let again = table.resolve(a, now: Instant.zero + .milliseconds(60_500))
         #expect(again.mac == macA && !again.probe, "one request a second")
-        #expect(cache.resolve(a, now: Instant.zero + .seconds(61)).probe)
-        #expect(cache.resolve(a, now: Instant.zero + .seconds(65)).mac == nil, "no answer within the grace: unknown")
-        cache.learn(a, macB, now: Instant.zero + .seconds(66))
-        #expect(cache.resolve(a, now: Instant.zero + .seconds(67)).mac == macB)
-        #expect(cache.resolve(IPv4Address(10, 0, 0, 1), now: .zero).mac == nil)
+        #expect(table.resolve(a, now: Instant.zero + .seconds(61)).probe)
+        #expect(table.resolve(a, now: Instant.zero + .seconds(65)).mac == nil, "no answer within the grace: unknown")
+        table.learn(a, macB, now: Instant.zero + .seconds(66))
+        #expect(table.resolve(a, now: Instant.zero + .seconds(67)).mac == macB)
+        #expect(table.resolve(IPv4Address(10, 0, 0, 1), now: .zero).mac == nil)
     }
 
     @Test func staticEntriesWinAndNeverExpire() {
-        var cache = ARPCache(capacity: 8)
-        cache.addStatic(a, macA)
-        cache.learn(a, macB, now: .zero)
-        #expect(cache.lookup(a, now: Instant.zero + .seconds(100_000)) == macA)
+        let storage = ARPTableStorage(capacity: 8, staticNeighbours: [.init(address: a, mac: macA)])
+        let table = storage.table
+        #expect(table.learn(a, macB, now: .zero) == .conflictsWithStatic)
+        #expect(table.learn(a, macA, now: .zero) == .unchanged, "the same MAC is no conflict")
+        #expect(table.lookup(a, now: Instant.zero + .seconds(100_000)) == macA)
+    }
+
+    /// Readers retry, and cores with frames waiting rescan, whenever the table
+    /// changes: an ARP that tells nothing new (a static neighbour at its right
+    /// MAC, a known neighbour still resolvable at the same MAC) must not count as a change.
+    @Test func packetsThatChangeNothingLeaveTheGenerationAlone() {
+        let storage = ARPTableStorage(capacity: 8, lifetime: .seconds(60),
+                                      staticNeighbours: [.init(address: a, mac: macA)])
+        let table = storage.table
+        let b = IPv4Address(198, 18, 0, 3)
+        table.learn(b, macB, now: .zero)
+        let learned = table.generation
+        #expect(table.learn(a, macA, now: .zero) == .unchanged)
+        #expect(table.learn(b, macB, now: Instant.zero + .seconds(30)) == .unchanged)
+        #expect(table.generation == learned)
+        #expect(table.lookup(b, now: Instant.zero + .seconds(89)) == macB, "the refresh still moved the expiry")
+        table.learn(b, macB, now: Instant.zero + .seconds(200))
+        #expect(table.generation != learned, "an entry that had lapsed resolves again: waiting frames must look")
+    }
+
+    /// ARP poisoning spreads to every core through the shared table: a MAC
+    /// change for an entry confirmed within `lockTime` is ignored, so a forged
+    /// ARP racing the real neighbour's does not win it over at once.
+    @Test func aMACChangeRightAfterAnUpdateIsIgnored() {
+        let storage = ARPTableStorage(capacity: 8, lifetime: .seconds(60))
+        let table = storage.table
+        table.learn(a, macA, now: .zero)
+        #expect(table.learn(a, macB, now: Instant.zero + .milliseconds(500)) == .macChangeIgnored)
+        #expect(table.lookup(a, now: Instant.zero + .milliseconds(500)) == macA)
+        #expect(table.learn(a, macA, now: Instant.zero + .milliseconds(900)) == .unchanged)
+        #expect(table.learn(a, macB, now: Instant.zero + .milliseconds(1500)) == .macChangeIgnored,
+                "the real neighbour's confirmation renewed the lock")
+        #expect(table.learn(a, macB, now: Instant.zero + .seconds(3)) == .macChanged, "a real move, announced again later")
+        #expect(table.lookup(a, now: Instant.zero + .seconds(3)) == macB)
+    }
+
+    /// A writer on one bucket must not invalidate the cache line readers of the next one use.
+    @Test func bucketsFillWholeCacheLines() {
+        #expect(ARPTable.wordsPerBucket * MemoryLayout<UInt64>.stride % 64 == 0)
+        #expect(ARPTable.wordsPerBucket >= 1 + 3 * ARPTable.ways)
+        let storage = ARPTableStorage(capacity: 64)
+        #expect(UInt(bitPattern: storage.table.words) % 64 == 0)
     }
 
     static func host(_ number: Int) -> IPv4Address { IPv4Address(10, 0, UInt8(number / 256), UInt8(number % 256)) }
 
-    @Test func aFullTableEvictsTheLeastRecentlyUsedAndKeepsEveryOtherReachable() {
-        var cache = ARPCache(capacity: 100)
+    @Test func aFullTableTurnsOverEntriesNotInUseAndKeepsTheOneInUse() {
+        let storage = ARPTableStorage(capacity: 100)
+        let table = storage.table
         var evictions = 0
         for number in 0..<1000 {
             let now = Instant.zero + .milliseconds(UInt64(number))
-            _ = cache.resolve(Self.host(0), now: now)  // host 0 stays in use
-            switch cache.learn(Self.host(number), macA, now: now) {
-            case .stored: break
+            _ = table.resolve(Self.host(0), now: now)  // host 0 is in use
+            switch table.learn(Self.host(number), macA, now: now) {
+            case .stored, .unchanged: break
             case .storedEvicting: evictions += 1
-            case .refused: Issue.record("refused \(number)")
+            case .refused, .conflictsWithStatic, .macChanged, .macChangeIgnored: Issue.record("not stored: \(number)")
             }
         }
-        #expect(cache.count == cache.capacity)
-        #expect(evictions == 1000 - cache.capacity)
-        #expect(cache.lookup(Self.host(0), now: .zero) == macA, "the entry in use was kept")
-        #expect(cache.lookup(Self.host(999), now: .zero) == macA, "the newest was stored")
-        let reachable = (0..<1000).filter { cache.lookup(Self.host($0), now: .zero) != nil }.count
-        #expect(reachable == cache.capacity, "deletion left no entry unreachable")
-        let oldestKept = (1..<1000).first { cache.lookup(Self.host($0), now: .zero) != nil }!
-        #expect(oldestKept > 1000 - 2 * cache.capacity, "evictions took old entries, not recent ones")
+        #expect(table.count == table.capacity, "bounded: memory fixed at start")
+        #expect(evictions == 1000 - table.capacity)
+        #expect(table.lookup(Self.host(0), now: .zero) == macA, "the entry in use was kept")
+        #expect(table.lookup(Self.host(999), now: .zero) == macA, "the newest was stored")
+        let reachable = (0..<1000).filter { table.lookup(Self.host($0), now: .zero) != nil }.count
+        #expect(reachable == table.capacity)
+        let oldestKept = (1..<1000).first { table.lookup(Self.host($0), now: .zero) != nil }!
+        #expect(oldestKept > 1000 - 3 * table.capacity, "evictions took old entries, not recent ones")
+    }
+
+    @Test func entriesInUseAreNeverEvictedUntilTheyFallOutOfUse() {
+        let storage = ARPTableStorage(capacity: ARPTable.ways)  // one bucket
+        let table = storage.table
+        let start = Instant.zero + .seconds(1)
+        for number in 0..<table.capacity {
+            table.learn(Self.host(number), macA, now: start)
+            #expect(table.resolve(Self.host(number), now: start).mac == macA)
+        }
+        #expect(table.learn(Self.host(100), macB, now: start) == .refused, "every entry is in use")
+        #expect(table.lookup(Self.host(100), now: start) == nil)
+        let later = start + ARPTable.inUseWindow + .milliseconds(1)
+        _ = table.resolve(Self.host(3), now: later)
+        #expect(table.learn(Self.host(100), macB, now: later) == .storedEvicting, "out of use: replaced")
+        #expect(table.lookup(Self.host(3), now: later) == macA, "the one still in use stayed")
     }
 
     @Test func staticEntriesAreNeverEvicted() {
-        var cache = ARPCache(capacity: 8)
-        for number in 0..<cache.capacity - 1 { cache.addStatic(Self.host(1000 + number), macB) }
-        for number in 0..<50 { cache.learn(Self.host(number), macA, now: .zero) }
-        for number in 0..<cache.capacity - 1 {
-            #expect(cache.lookup(Self.host(1000 + number), now: .zero) == macB)
-        }
-        #expect(cache.lookup(Self.host(49), now: .zero) == macA, "one slot left turns over")
-        var allStatic = ARPCache(capacity: 8)
-        for number in 0..<allStatic.capacity { allStatic.addStatic(Self.host(1000 + number), macB) }
-        #expect(allStatic.learn(Self.host(1), macA, now: .zero) == .refused, "nothing to evict")
+        let statics = (0..<ARPTable.ways - 1).map { EngineConfiguration.StaticNeighbour(address: Self.host(1000 + $0), mac: macB) }
+        let storage = ARPTableStorage(capacity: ARPTable.ways, staticNeighbours: statics)
+        let table = storage.table
+        for number in 0..<50 { table.learn(Self.host(number), macA, now: .zero) }
+        for neighbour in statics { #expect(table.lookup(neighbour.address, now: .zero) == macB) }
+        #expect(table.lookup(Self.host(49), now: .zero) == macA, "one place left turns over")
+    }
+
+    @Test func staticEntriesThatCrowdABucketGrowTheTable() {
+        let statics = (0..<100).map { EngineConfiguration.StaticNeighbour(address: Self.host($0), mac: macB) }
+        let storage = ARPTableStorage(capacity: ARPTable.ways, staticNeighbours: statics)
+        let table = storage.table
+        #expect(table.count == 100)
+        for neighbour in statics { #expect(table.lookup(neighbour.address, now: .zero) == macB) }
     }
 }
 
