@@ -19,7 +19,7 @@ public struct DPDKPort {
     /// The symmetric Toeplitz key (0x6d5a repeated): with it, the hash of
     /// (a, b, pa, pb) equals that of (b, a, pb, pa), so both directions of a flow
     /// land on the same queue.
-    public static let symmetricRSSKey: [UInt8] = Array(repeating: [0x6D, 0x5A], count: 20).flatMap { $0 }
+    public static var symmetricRSSKey: [UInt8] { ToeplitzHash.symmetricKey }
 
     public init(id: Int) throws(DPDKError) {
         guard id >= 0, id < Int(RTE_MAX_ETHPORTS), rte_eth_dev_is_valid_port(UInt16(id)) != 0 else {
