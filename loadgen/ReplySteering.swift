@@ -10,9 +10,9 @@ import MTCPConfig
 ///   Toeplitz RSS): the kernel spreads received frames over the queues with
 ///   its fanout hash, seeded at random per socket; no choice of source port
 ///   can predict it, so replies would land on other cores and be dropped.
-/// - A port with Toeplitz RSS (a real NIC): mTCP picks source ports whose
-///   symmetric hash (`DPDKPort.symmetricRSSKey`) selects the core's queue;
-///   that address pool is not built here yet, so such ports are refused too.
+/// - A port with Toeplitz RSS (a PCI NIC): each core picks source ports whose
+///   symmetric hash selects its queue through the port's redirection table
+///   (`LocalPortChoices`), so replies return to it.
 enum ReplySteering {
     /// Refuses configurations where `cores` engines could not get their replies.
     static func check(_ configuration: StackConfiguration, cores: Int) throws(LoadgenError) {
@@ -21,11 +21,9 @@ enum ReplySteering {
         let index = Int(configuration.ports[0].dropFirst("dpdk".count)) ?? 0
         let vdev = !configuration.probesPCI && configuration.vdevs.indices.contains(index)
             ? configuration.vdevs[index] : nil
-        if let vdev, vdev.hasPrefix("net_memif") { return }
-        let port = vdev ?? "a PCI port"
+        if vdev == nil || vdev!.hasPrefix("net_memif") { return }
         throw LoadgenError("-N \(cores): replies to connections this program opens can only be steered back to "
-            + "the opening core over net_memif (queue pair i to queue pair i); on \(port) the kernel's or the "
-            + "NIC's hash picks the queue, and choosing source ports by the symmetric Toeplitz hash is not "
-            + "built yet. Use -N 1 here, or a net_memif port (see conf/).")
+            + "the opening core over net_memif (queue pair i to queue pair i) or a NIC with RSS; on \(vdev!) the "
+            + "kernel's hash picks the queue. Use -N 1 here, or a net_memif port (see conf/).")
     }
 }

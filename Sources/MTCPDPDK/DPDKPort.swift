@@ -15,6 +15,8 @@ public struct DPDKPort {
     /// Offloads enabled on the port, resolved from what it offers and what was asked.
     public private(set) var transmitOffloads: ChecksumOffload = []
     public private(set) var receiveOffloads: ChecksumOffload = []
+    /// Whether the port hashes TCP flows to queues with our symmetric Toeplitz key.
+    public private(set) var hashesWithSymmetricKey = false
 
     /// The symmetric Toeplitz key (0x6d5a repeated): with it, the hash of
     /// (a, b, pa, pb) equals that of (b, a, pb, pa), so both directions of a flow
@@ -76,6 +78,7 @@ public struct DPDKPort {
                                keyLength == 0 ? nil : key.baseAddress, keyLength, rxOffloads, txOffloads)
         }
         try check(rc, "configuring \(queues) queue pair(s)")
+        hashesWithSymmetricKey = rssTypes != 0 && keyLength != 0
 
         var rxDescriptors = UInt16(receiveDescriptors)
         var txDescriptors = UInt16(transmitDescriptors)
@@ -117,6 +120,28 @@ public struct DPDKPort {
         precondition(index < queueCount, "queue \(index) was not configured")
         return DPDKQueue(port: id, queue: UInt16(index), pool: pools[index], macAddress: macAddress,
                          transmitOffloads: transmitOffloads, receiveOffloads: receiveOffloads, burstSize: burstSize)
+    }
+
+    /// How the started port spreads received flows over `queueCount` queues:
+    /// `net_memif` pairs its queues with the peer's; a port hashing with our key
+    /// spreads by its redirection table; anything else cannot be predicted.
+    public var flowSpreading: FlowSpreading {
+        guard queueCount > 1, !name.hasPrefix("net_memif") else { return .paired }
+        guard hashesWithSymmetricKey, let table = redirectionTable() else { return .unpredictable(cores: queueCount) }
+        return .receiveSideScaling(redirectionTable: table)
+    }
+
+    /// The port's RSS redirection table (queue per hash bucket), nil when it has none to read.
+    private func redirectionTable() -> [UInt16]? {
+        var info = rte_eth_dev_info()
+        guard rte_eth_dev_info_get(id, &info) == 0, info.reta_size > 0 else { return nil }
+        let groupSize = Int(RTE_ETH_RETA_GROUP_SIZE)
+        var everyEntry = rte_eth_rss_reta_entry64()
+        everyEntry.mask = ~0
+        var groups = Array(repeating: everyEntry, count: (Int(info.reta_size) + groupSize - 1) / groupSize)
+        guard rte_eth_dev_rss_reta_query(id, &groups, info.reta_size) == 0 else { return nil }
+        let table = groups.flatMap { group in withUnsafeBytes(of: group.reta) { Array($0.bindMemory(to: UInt16.self)) } }
+        return Array(table.prefix(Int(info.reta_size)))
     }
 
     public var link: (up: Bool, speedMbps: UInt32) {

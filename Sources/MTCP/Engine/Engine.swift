@@ -15,6 +15,9 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     var pendingResolution: ARPPendingQueue
     var output: TransmitQueue
     var tcp: TCPLayer
+    /// Which core receives a flow's frames, and the ports this core may open from.
+    let ownership: FlowOwnership
+    var localPortChoices: LocalPortChoices
     /// Frames in and out go to a pcap file when set (diagnostics; see `PacketCapture`).
     public var capture: PacketCapture?
     /// The time of the current iteration, for capture timestamps on transmit.
@@ -37,6 +40,8 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
         output = TransmitQueue(capacity: configuration.transmitQueueCapacity)
         receiveBatch = .allocate(capacity: configuration.burstSize)
         tcp = TCPLayer(configuration: configuration.tcp, secret: configuration.secret, now: now)
+        ownership = FlowOwnership(core: configuration.core, spreading: configuration.spreading)
+        localPortChoices = LocalPortChoices(firstPort: Self.firstEphemeralPort, portCount: Int(Self.ephemeralPortCount))
     }
 
     deinit { receiveBatch.deallocate() }

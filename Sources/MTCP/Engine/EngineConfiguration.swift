@@ -18,6 +18,10 @@ public struct EngineConfiguration: Sendable {
     /// Keys initial sequence numbers and SYN cookies; the runtime draws it from
     /// the system's random generator, tests fix it.
     public var secret: SipHash
+    /// This engine's core (its queue pair), 0..<cores.
+    public var core: Int
+    /// How the port spreads received flows over the cores' queues.
+    public var spreading: FlowSpreading
 
     public struct StaticNeighbour: Sendable, Equatable {
         public var address: IPv4Address
@@ -31,7 +35,8 @@ public struct EngineConfiguration: Sendable {
     public init(address: IPv4Network, routes: [RoutingTable.Route] = [], staticNeighbours: [StaticNeighbour] = [],
                 burstSize: Int = 32, arpCacheCapacity: Int = 1024, arpQueueCapacity: Int = 64,
                 transmitQueueCapacity: Int = 4096, tcp: TCPConfiguration = TCPConfiguration(),
-                secret: SipHash = SipHash(key0: 0x6D74_6370, key1: 0x7377_6966)) {
+                secret: SipHash = SipHash(key0: 0x6D74_6370, key1: 0x7377_6966), core: Int = 0,
+                spreading: FlowSpreading = .paired) {
         self.address = address
         self.routes = routes
         self.staticNeighbours = staticNeighbours
@@ -41,5 +46,7 @@ public struct EngineConfiguration: Sendable {
         self.transmitQueueCapacity = transmitQueueCapacity
         self.tcp = tcp
         self.secret = secret
+        self.core = core
+        self.spreading = spreading
     }
 }
