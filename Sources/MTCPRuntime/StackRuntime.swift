@@ -92,6 +92,9 @@ public struct StackRuntime {
         let link = port.link
         var spreadConfiguration = self.engineConfiguration
         spreadConfiguration.spreading = port.flowSpreading
+        if case .unpredictable = spreadConfiguration.spreading {
+            spreadConfiguration.forwarding = ForwardingMesh(cores: cores)
+        }
         let engineConfiguration = spreadConfiguration
         print("\(programName): ready: \(configuration.address) on port \(port.id) (\(port.name), "
             + "MAC \(port.macAddress), link \(link.up ? "up" : "down"), "

@@ -11,6 +11,8 @@ extension EngineStatistics {
         .init(name: "arp_cache_evictions", help: "Neighbours evicted from a full ARP cache",
               keyPath: \.arpCacheEvictions),
         .init(name: "icmp_echo_replies_sent", help: "ICMP echo replies sent", keyPath: \.echoRepliesSent),
+        .init(name: "forwarded_frames", help: "Segments handed to the core owning their flow",
+              keyPath: \.forwardedFrames),
     ]
 
     mutating func add(_ other: EngineStatistics) {

@@ -18,11 +18,12 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     /// Which core receives a flow's frames, and the ports this core may open from.
     let ownership: FlowOwnership
     var localPortChoices: LocalPortChoices
+    var forwarding: FrameForwarding
     /// Frames in and out go to a pcap file when set (diagnostics; see `PacketCapture`).
     public var capture: PacketCapture?
     /// The time of the current iteration, for capture timestamps on transmit.
     private var iterationTime = Instant.zero
-    private let receiveBatch: UnsafeMutableBufferPointer<PacketBuffer>
+    let receiveBatch: UnsafeMutableBufferPointer<PacketBuffer>
 
     /// - Parameter now: the engine's clock at creation (timers count from it).
     public init(device: consuming Device, configuration: EngineConfiguration, now: Instant = .zero) {
@@ -42,6 +43,8 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
         tcp = TCPLayer(configuration: configuration.tcp, secret: configuration.secret, now: now)
         ownership = FlowOwnership(core: configuration.core, spreading: configuration.spreading)
         localPortChoices = LocalPortChoices(firstPort: Self.firstEphemeralPort, portCount: Int(Self.ephemeralPortCount))
+        forwarding = FrameForwarding(mesh: configuration.forwarding, core: configuration.core,
+                                     batchSize: configuration.burstSize)
     }
 
     deinit { receiveBatch.deallocate() }
@@ -60,8 +63,9 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
         for index in 0..<received {
             receive(receiveBatch[index], now: now)
         }
+        let handedOver = forwarding.isActive ? exchangeForwarded(now: now) : 0
         runTimers(now: now)
-        return received
+        return received + handedOver
     }
 
     /// The second half of an iteration: builds TCP output in priority order
@@ -124,5 +128,6 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
         capture = nil
         output.discard(to: &device)
         while let buffer = pendingResolution.takeAny() { device.release(buffer) }
+        releaseForwarded()
     }
 }

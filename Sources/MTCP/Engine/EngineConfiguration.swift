@@ -22,6 +22,9 @@ public struct EngineConfiguration: Sendable {
     public var core: Int
     /// How the port spreads received flows over the cores' queues.
     public var spreading: FlowSpreading
+    /// The rings to the other cores of this process, where `spreading` is
+    /// `.unpredictable`: a segment of a flow another core owns is handed to it.
+    public var forwarding: ForwardingMesh?
 
     public struct StaticNeighbour: Sendable, Equatable {
         public var address: IPv4Address
@@ -36,7 +39,7 @@ public struct EngineConfiguration: Sendable {
                 burstSize: Int = 32, arpCacheCapacity: Int = 1024, arpQueueCapacity: Int = 64,
                 transmitQueueCapacity: Int = 4096, tcp: TCPConfiguration = TCPConfiguration(),
                 secret: SipHash = SipHash(key0: 0x6D74_6370, key1: 0x7377_6966), core: Int = 0,
-                spreading: FlowSpreading = .paired) {
+                spreading: FlowSpreading = .paired, forwarding: ForwardingMesh? = nil) {
         self.address = address
         self.routes = routes
         self.staticNeighbours = staticNeighbours
@@ -48,5 +51,6 @@ public struct EngineConfiguration: Sendable {
         self.secret = secret
         self.core = core
         self.spreading = spreading
+        self.forwarding = forwarding
     }
 }

@@ -10,6 +10,8 @@ public struct EngineStatistics: Sendable, Equatable {
     public var arpCacheEvictions: UInt64 = 0
     public var echoRepliesSent: UInt64 = 0
     public var echoRepliesReceived: UInt64 = 0
+    /// TCP segments that landed on this core and were handed to the core owning their flow.
+    public var forwardedFrames: UInt64 = 0
     public var drops = DropCounters()
 
     public init() {}

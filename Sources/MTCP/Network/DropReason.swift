@@ -37,6 +37,8 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case bufferExhausted
     /// A packet larger than the device's buffers (a segment size the port cannot carry).
     case frameTooLong
+    /// A segment for another core's flow found that core's ring full (it is never waited for).
+    case forwardRingFull
 
     public var description: String {
         switch self {
@@ -67,6 +69,7 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .arpResolutionTimeout: "arp_resolution_timeout"
         case .transmitQueueFull: "transmit_queue_full"
         case .bufferExhausted: "buffer_exhausted"
+        case .forwardRingFull: "forward_ring_full"
         case .frameTooLong: "frame_too_long"
         }
     }
