@@ -28,7 +28,7 @@ public final class ForwardRing: @unchecked Sendable {
     /// Producer side: appends the first `count` frames of `batch` that fit and
     /// returns how many did; the rest stay the caller's.
     @inline(__always)
-    func push(_ batch: UnsafeMutablePointer<PacketBuffer>, count: Int) -> Int {
+    public func push(_ batch: UnsafeMutablePointer<PacketBuffer>, count: Int) -> Int {
         let end = tail.load(ordering: .relaxed)
         let room = capacity - (end - head.load(ordering: .acquiring))
         let taken = min(count, room)
@@ -39,7 +39,7 @@ public final class ForwardRing: @unchecked Sendable {
 
     /// Consumer side: moves up to `buffers.count` frames into `buffers`, oldest first.
     @inline(__always)
-    func pop(into buffers: UnsafeMutableBufferPointer<PacketBuffer>) -> Int {
+    public func pop(into buffers: UnsafeMutableBufferPointer<PacketBuffer>) -> Int {
         let start = head.load(ordering: .relaxed)
         let taken = min(buffers.count, tail.load(ordering: .acquiring) - start)
         for index in 0..<taken { buffers[index] = (slots + ((start + index) & mask)).move() }
