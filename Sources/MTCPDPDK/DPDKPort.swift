@@ -15,13 +15,9 @@ public struct DPDKPort {
     /// Offloads enabled on the port, resolved from what it offers and what was asked.
     public private(set) var transmitOffloads: ChecksumOffload = []
     public private(set) var receiveOffloads: ChecksumOffload = []
-    /// Whether the port hashes TCP flows to queues with our symmetric Toeplitz key.
+    /// Whether the port hashes TCP flows, ports included, to queues with our
+    /// symmetric Toeplitz key, as `FlowOwnership` does.
     public private(set) var hashesWithSymmetricKey = false
-
-    /// The symmetric Toeplitz key (0x6d5a repeated): with it, the hash of
-    /// (a, b, pa, pb) equals that of (b, a, pb, pa), so both directions of a flow
-    /// land on the same queue.
-    public static var symmetricRSSKey: [UInt8] { ToeplitzHash.symmetricKey }
 
     public init(id: Int) throws(DPDKError) {
         guard id >= 0, id < Int(RTE_MAX_ETHPORTS), rte_eth_dev_is_valid_port(UInt16(id)) != 0 else {
@@ -71,14 +67,17 @@ public struct DPDKPort {
         }
         // RSS only matters with several queues, and only where the PMD hashes.
         let rssTypes = queues > 1 ? info.flow_type_rss_offloads & mtcp_rss_ipv4_tcp() : 0
-        var key = Self.symmetricRSSKey
-        let keyLength = info.hash_key_size == UInt8(key.count) ? UInt8(key.count) : 0
+        // The key at the length the port takes (0: it does not say, and keeps its own).
+        var key = ToeplitzHash.symmetricKey(length: Int(info.hash_key_size))
         let rc = key.withUnsafeMutableBufferPointer { key in
             mtcp_eth_configure(id, UInt16(queues), UInt16(queues), rssTypes,
-                               keyLength == 0 ? nil : key.baseAddress, keyLength, rxOffloads, txOffloads)
+                               key.isEmpty ? nil : key.baseAddress, UInt8(key.count), rxOffloads, txOffloads)
         }
         try check(rc, "configuring \(queues) queue pair(s)")
-        hashesWithSymmetricKey = rssTypes != 0 && keyLength != 0
+        // Steering predicts queues from the hash with ports; a PMD offering only
+        // RTE_ETH_RSS_IPV4 hashes TCP on the addresses alone, so connect would pick
+        // ports whose replies land elsewhere: such a port is left to forwarding.
+        hashesWithSymmetricKey = rssTypes & mtcp_rss_nonfrag_ipv4_tcp() != 0 && key.count >= 16
 
         var rxDescriptors = UInt16(receiveDescriptors)
         var txDescriptors = UInt16(transmitDescriptors)

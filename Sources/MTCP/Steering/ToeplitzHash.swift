@@ -16,8 +16,9 @@ public struct ToeplitzHash: ~Copyable {
     /// The contribution of each (input position, byte value), position-major.
     private let table: UnsafeMutablePointer<UInt32>
 
-    /// A key of 40 bytes as NICs take it (at least 16: the last input bit reads
-    /// 32 key bits from bit 95 on).
+    /// A key of any length NICs take (40 bytes on most, 52 on i40e and ice; at
+    /// least 16: the last input bit reads 32 key bits from bit 95 on, so the
+    /// bytes after the 16th never touch an IPv4 TCP hash).
     public init(key: [UInt8]) {
         precondition(key.count >= Self.inputLength + 4, "a Toeplitz key for IPv4 TCP needs at least 16 bytes")
         table = .allocate(capacity: Self.inputLength * 256)
@@ -70,6 +71,12 @@ public struct ToeplitzHash: ~Copyable {
     /// with Symmetric Receive-side Scaling", 2012): its windows repeat every 16
     /// bits, so swapping the addresses and the ports leaves the hash unchanged and
     /// both directions of a flow land on one queue. The stack programs it into
-    /// every RSS port it drives.
-    public static let symmetricKey: [UInt8] = Array(repeating: [0x6D, 0x5A], count: 20).flatMap { $0 }
+    /// every RSS port it drives, at the key length the port takes: the pattern
+    /// stays symmetric at any length.
+    public static func symmetricKey(length: Int) -> [UInt8] {
+        (0..<length).map { $0 % 2 == 0 ? 0x6D : 0x5A }
+    }
+
+    /// `symmetricKey(length:)` at the common 40 bytes.
+    public static let symmetricKey = symmetricKey(length: 40)
 }

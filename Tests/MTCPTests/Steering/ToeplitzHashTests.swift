@@ -66,6 +66,23 @@ import Testing
         }
     }
 
+    /// i40e and ice take a 52-byte key: the stack programs the pattern at that
+    /// length, and since an IPv4 TCP hash reads only the key's first 16 bytes,
+    /// the port's queues are still the ones `FlowOwnership` predicts with 40.
+    @Test func theSymmetricKeyAtAPortsLengthHashesAsAt40Bytes() {
+        let long = ToeplitzHash.symmetricKey(length: 52)
+        #expect(long.count == 52)
+        #expect(Array(long.prefix(40)) == ToeplitzHash.symmetricKey)
+        let atFiftyTwo = ToeplitzHash(key: long)
+        let atForty = ToeplitzHash(key: ToeplitzHash.symmetricKey)
+        for vector in Self.vectors {
+            #expect(atFiftyTwo.hash(source: vector.source, destination: vector.destination,
+                                    sourcePort: vector.sourcePort, destinationPort: vector.destinationPort)
+                == atForty.hash(source: vector.source, destination: vector.destination,
+                                sourcePort: vector.sourcePort, destinationPort: vector.destinationPort))
+        }
+    }
+
     /// The symmetry is the key's doing, not the hash's: the suite's own key
     /// sends the reverse direction elsewhere.
     @Test func anOrdinaryKeyIsNotSymmetric() {
