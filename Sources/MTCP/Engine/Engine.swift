@@ -17,7 +17,6 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     var tcp: TCPLayer
     /// Which core receives a flow's frames, and the ports this core may open from.
     let ownership: FlowOwnership
-    var localPortChoices: LocalPortChoices
     var forwarding: FrameForwarding
     /// Frames in and out go to a pcap file when set (diagnostics; see `PacketCapture`).
     public var capture: PacketCapture?
@@ -42,7 +41,6 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
         receiveBatch = .allocate(capacity: configuration.burstSize)
         tcp = TCPLayer(configuration: configuration.tcp, secret: configuration.secret, now: now)
         ownership = FlowOwnership(core: configuration.core, spreading: configuration.spreading)
-        localPortChoices = LocalPortChoices(firstPort: Self.firstEphemeralPort, portCount: Int(Self.ephemeralPortCount))
         forwarding = FrameForwarding(mesh: configuration.forwarding, core: configuration.core,
                                      batchSize: configuration.burstSize)
     }

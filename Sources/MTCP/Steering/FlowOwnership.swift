@@ -22,16 +22,35 @@ struct FlowOwnership: ~Copyable {
 
     deinit { owners.deallocate() }
 
-    /// Whether each core owns the flows it opens whatever their ports (`.paired`).
-    var ownsEveryFlowItOpens: Bool { owners.isEmpty }
-
     /// The core that receives `tuple`'s frames; this core when the port pairs queues.
     @inline(__always)
     func owner(of tuple: FourTuple) -> Int {
         guard !owners.isEmpty else { return core }
-        let value = hash.hash(source: tuple.remoteAddress, destination: tuple.localAddress,
-                              sourcePort: tuple.remotePort, destinationPort: tuple.localPort)
-        return Int(owners[Int(value % UInt32(owners.count))])
+        return owner(hash: hash.hash(source: tuple.remoteAddress, destination: tuple.localAddress,
+                                     sourcePort: tuple.remotePort, destinationPort: tuple.localPort))
+    }
+
+    /// The hash of `tuple` as received (source = remote) with its local port
+    /// left out, for `owns(localPort:hashLeavingOutLocalPort:)`.
+    @inline(__always)
+    func hashLeavingOutLocalPort(_ tuple: FourTuple) -> UInt32 {
+        guard !owners.isEmpty else { return 0 }
+        return hash.hash(source: tuple.remoteAddress, destination: tuple.localAddress,
+                         sourcePort: tuple.remotePort, destinationPort: 0)
+    }
+
+    /// Whether this core owns the flow from `localPort` to the destination whose
+    /// other fields hash to `partial`: connect tries each candidate port at two
+    /// table loads, with no per-destination state.
+    @inline(__always)
+    func owns(localPort: UInt16, hashLeavingOutLocalPort partial: UInt32) -> Bool {
+        guard !owners.isEmpty else { return true }
+        return owner(hash: partial ^ hash.destinationPortContribution(localPort)) == core
+    }
+
+    @inline(__always)
+    private func owner(hash value: UInt32) -> Int {
+        Int(owners[Int(value % UInt32(owners.count))])
     }
 
     @inline(__always)

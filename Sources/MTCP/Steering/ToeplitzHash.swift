@@ -53,6 +53,17 @@ public struct ToeplitzHash: ~Copyable {
             ^ mix(UInt32(sourcePort) << 16 | UInt32(destinationPort), at: 8)
     }
 
+    /// What destination port `port` adds to a hash (input bytes 10 and 11). The
+    /// hash is linear in its input, so a tuple's hash is that of the tuple with
+    /// destination port 0 XOR this: a core choosing the local port of a
+    /// connection (the destination of its replies) hashes the rest once and
+    /// tries each candidate with two loads.
+    @inline(__always)
+    public func destinationPortContribution(_ port: UInt16) -> UInt32 {
+        let row = table + 10 * 256
+        return row[Int(port >> 8)] ^ row[256 + Int(port & 0xFF)]
+    }
+
     /// The hash over the addresses alone (RSS's "IPv4": fragments, non-TCP).
     @inline(__always)
     public func hashAddresses(source: IPv4Address, destination: IPv4Address) -> UInt32 {

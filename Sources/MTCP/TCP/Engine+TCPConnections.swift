@@ -79,7 +79,7 @@ extension Engine {
     /// secret, so an off-path attacker must guess the port as well as the
     /// sequence number to inject into the proxy's upstream connections or the
     /// loadgen's. Where the port hashes flows to queues, candidates another core
-    /// would receive are skipped (`LocalPortChoices`): a wrong-core flow could
+    /// would receive are skipped (`FlowOwnership.owns(localPort:...)`): a wrong-core flow could
     /// never complete, so running out is EADDRNOTAVAIL instead.
     private mutating func chooseLocalPort(remote: IPv4Address, port: UInt16,
                                           requested: UInt16?) throws(SocketError) -> FourTuple {
@@ -90,13 +90,13 @@ extension Engine {
             guard ownership.owns(tuple) else { throw localPortsExhausted() }
             return tuple
         }
-        let choices = ownership.ownsEveryFlowItOpens ? nil : localPortChoices.slot(for: tuple, ownership)
+        let partialHash = ownership.hashLeavingOutLocalPort(tuple)
         let offset = tcp.ephemeralPortOffset(to: tuple)
         for _ in 0..<Self.ephemeralPortCount {
             let index = (offset &+ tcp.ephemeralPortCounter) % Self.ephemeralPortCount
             tcp.ephemeralPortCounter &+= 1
-            if let choices, !localPortChoices.owns(index: Int(index), slot: choices) { continue }
             let candidate = Self.firstEphemeralPort + UInt16(index)
+            guard ownership.owns(localPort: candidate, hashLeavingOutLocalPort: partialHash) else { continue }
             tuple.localPort = candidate
             if tcp.flows.lookup(tuple) == nil && tcp.listeners.find(port: candidate) == nil { return tuple }
         }

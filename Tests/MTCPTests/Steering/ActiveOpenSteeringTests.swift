@@ -58,6 +58,22 @@ import Testing
         engine.releaseAll()
     }
 
+    /// A proxy cycling through many upstreams: more destinations than the
+    /// 16 per-destination port maps connect once kept, each visited in turn
+    /// three times, and every chosen port still replies to the opening core.
+    @Test func portsToManyDestinationsInTurnReplyToTheirCore() throws {
+        let link = VirtualLink(seed: 14)
+        var engine = Self.client(link, core: 1, spreading: .receiveSideScaling(redirectionTable: Self.alternating))
+        var tuples: [FourTuple] = []
+        for _ in 0..<3 {
+            for port in UInt16(8000)..<8040 { tuples += try Self.openedTuples(&engine, count: 1, port: port) }
+        }
+        #expect(Set(tuples.map(\.remotePort)).count == 40)
+        #expect(tuples.allSatisfy { Self.replyQueue($0, Self.alternating) == 1 })
+        #expect(Set(tuples).count == 120, "no tuple twice")
+        engine.releaseAll()
+    }
+
     /// Where the spreading is unpredictable the owner is the symmetric hash
     /// modulo the cores, which is what the forwarding between cores follows.
     @Test func portsChosenWhereSpreadingIsUnpredictableAreTheCoresByHash() throws {

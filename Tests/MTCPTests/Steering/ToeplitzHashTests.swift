@@ -83,6 +83,17 @@ import Testing
         }
     }
 
+    /// The hash is linear: with the destination port left out (0) and its
+    /// contribution XORed back, every suite flow hashes as the NIC does.
+    @Test func theDestinationPortsContributionCompletesTheHash() {
+        let toeplitz = ToeplitzHash(key: Self.verificationKey)
+        for vector in Self.vectors {
+            let partial = toeplitz.hash(source: vector.source, destination: vector.destination,
+                                        sourcePort: vector.sourcePort, destinationPort: 0)
+            #expect(partial ^ toeplitz.destinationPortContribution(vector.destinationPort) == vector.withPorts)
+        }
+    }
+
     /// The symmetry is the key's doing, not the hash's: the suite's own key
     /// sends the reverse direction elsewhere.
     @Test func anOrdinaryKeyIsNotSymmetric() {
