@@ -95,6 +95,9 @@ public struct StackRuntime {
         if case .unpredictable = spreadConfiguration.spreading {
             spreadConfiguration.forwarding = ForwardingMesh(cores: cores)
         }
+        defer {  // the cores are joined by then and the port not yet stopped: its mbufs go back
+            _ = spreadConfiguration.forwarding?.drain { rte_pktmbuf_free(OpaquePointer($0.handle)) }
+        }
         let engineConfiguration = spreadConfiguration
         print("\(programName): ready: \(configuration.address) on port \(port.id) (\(port.name), "
             + "MAC \(port.macAddress), link \(link.up ? "up" : "down"), "

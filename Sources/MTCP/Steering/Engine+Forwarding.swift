@@ -27,20 +27,21 @@ extension Engine {
     /// ring drops, counted: a core never waits for another), then processes
     /// what other cores sent here. Returns the frames taken from other cores.
     mutating func exchangeForwarded(now: Instant) -> Int {
-        var refused = 0
-        let sent = forwarding.send { buffer in
-            refused += 1
+        let sent = forwarding.send { buffer, reason in
+            statistics.drops.count(reason)
             device.release(buffer)
         }
         statistics.forwardedFrames &+= UInt64(sent)
-        for _ in 0..<refused { statistics.drops.count(.forwardRingFull) }
         let taken = forwarding.take(into: receiveBatch)
         for index in 0..<taken { receive(receiveBatch[index], now: now) }
         return taken
     }
 
-    /// At shutdown: frames other cores left for this one go back to the pools.
+    /// At shutdown: frames other cores left for this one go back to the pools,
+    /// and they release what they would still send (`ForwardingMesh.drain`
+    /// takes what raced with this, once every core is joined).
     mutating func releaseForwarded() {
+        forwarding.stop()
         while true {
             let taken = forwarding.take(into: receiveBatch)
             guard taken > 0 else { return }

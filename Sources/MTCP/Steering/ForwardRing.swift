@@ -51,15 +51,46 @@ public final class ForwardRing: @unchecked Sendable {
 /// The rings between every ordered pair of cores, made once at start-up and
 /// shared by the engines of one process: core `from` alone pushes to
 /// `ring(from:to:)` and core `to` alone pops from it.
-public final class ForwardingMesh: Sendable {
+public final class ForwardingMesh: @unchecked Sendable {
     public let cores: Int
     private let rings: [ForwardRing]
+    /// Per core, set when it stops taking frames: producers then release what
+    /// they would push to it instead of leaving it in a ring nobody reads.
+    private let stopped: UnsafeMutablePointer<Atomic<Bool>>
 
     public init(cores: Int, ringCapacity: Int = 1024) {
         self.cores = cores
         rings = (0..<cores * cores).map { _ in ForwardRing(capacity: ringCapacity) }
+        stopped = .allocate(capacity: cores)
+        for core in 0..<cores { (stopped + core).initialize(to: Atomic(false)) }
+    }
+
+    deinit {
+        stopped.deinitialize(count: cores)
+        stopped.deallocate()
     }
 
     @inline(__always)
     func ring(from: Int, to: Int) -> ForwardRing { rings[from * cores + to] }
+
+    /// `core` takes no more frames (its engine is shutting down).
+    func stop(core: Int) { stopped[core].store(true, ordering: .releasing) }
+
+    @inline(__always)
+    func hasStopped(_ core: Int) -> Bool { stopped[core].load(ordering: .acquiring) }
+
+    /// Once every core has been joined: hands each frame still in a ring (pushed
+    /// before its consumer's flag was seen) to `release`; returns how many.
+    public func drain(_ release: (PacketBuffer) -> Void) -> Int {
+        let buffers = UnsafeMutableBufferPointer<PacketBuffer>.allocate(capacity: 64)
+        defer { buffers.deallocate() }
+        var drained = 0
+        for ring in rings {
+            while case let taken = ring.pop(into: buffers), taken > 0 {
+                for index in 0..<taken { release(buffers[index]) }
+                drained += taken
+            }
+        }
+        return drained
+    }
 }

@@ -30,6 +30,9 @@ struct FrameForwarding: ~Copyable {
 
     var isActive: Bool { mesh != nil }
 
+    /// This core takes no more frames: other cores release theirs for it.
+    func stop() { mesh?.stop(core: core) }
+
     /// Holds `buffer` for `owner` until `send`; false when its batch is full.
     @inline(__always)
     func stage(_ buffer: PacketBuffer, for owner: Int) -> Bool {
@@ -40,14 +43,17 @@ struct FrameForwarding: ~Copyable {
     }
 
     /// Pushes every staged batch to its owner's ring; returns the frames that
-    /// crossed and hands each frame that found no room to `refused`.
-    func send(_ refused: (PacketBuffer) -> Void) -> Int {
+    /// crossed and hands each frame that did not to `refused`, with why: no
+    /// room, or an owner that has stopped and would never take it.
+    func send(_ refused: (PacketBuffer, DropReason) -> Void) -> Int {
         guard let mesh else { return 0 }
         var sent = 0
         for owner in 0..<mesh.cores where stagedCounts[owner] > 0 {
             let batch = staged + owner * batchSize
-            let pushed = mesh.ring(from: core, to: owner).push(batch, count: stagedCounts[owner])
-            for index in pushed..<stagedCounts[owner] { refused(batch[index]) }
+            let ownerStopped = mesh.hasStopped(owner)
+            let pushed = ownerStopped ? 0 : mesh.ring(from: core, to: owner).push(batch, count: stagedCounts[owner])
+            let reason: DropReason = ownerStopped ? .forwardOwnerStopped : .forwardRingFull
+            for index in pushed..<stagedCounts[owner] { refused(batch[index], reason) }
             sent += pushed
             stagedCounts[owner] = 0
         }

@@ -118,6 +118,46 @@ import Testing
         #expect(net.core0.device.availableBuffers == net.core0.device.totalBuffers, "no buffer leaked")
     }
 
+    /// `count` made-up frames (never dereferenced) numbered from `first` by length.
+    static func fakeFrames(_ frames: UnsafeMutablePointer<PacketBuffer>, count: Int, first: Int) {
+        for index in 0..<count {
+            let address = UnsafeMutableRawPointer(bitPattern: 0x1000 + first + index)!
+            frames[index] = PacketBuffer(handle: address, bytes: address, length: first + index, capacity: 0)
+        }
+    }
+
+    /// At shutdown nothing stays in a ring: what was pushed to a core before
+    /// it stopped is drained after the join, and what is sent after it stopped
+    /// goes back to the sender's caller, named forward_owner_stopped.
+    @Test func framesForAStoppedCoreAreHandedBackAndTheRingsDrain() {
+        let mesh = ForwardingMesh(cores: 2)
+        let sender = FrameForwarding(mesh: mesh, core: 0, batchSize: 4)
+        let frames = UnsafeMutablePointer<PacketBuffer>.allocate(capacity: 4)
+        defer { frames.deallocate() }
+        Self.fakeFrames(frames, count: 4, first: 0)
+        for index in 0..<3 {
+            let staged = sender.stage(frames[index], for: 1)
+            #expect(staged)
+        }
+        let sent = sender.send { _, _ in Issue.record("room for all three") }
+        #expect(sent == 3)
+
+        let receiver = FrameForwarding(mesh: mesh, core: 1, batchSize: 4)
+        receiver.stop()
+        let staged = sender.stage(frames[3], for: 1)
+        #expect(staged)
+        var refused: [(Int, DropReason)] = []
+        let sentAfterStop = sender.send { refused.append(($0.length, $1)) }
+        #expect(sentAfterStop == 0)
+        #expect(refused.map(\.0) == [3])
+        #expect(refused.map(\.1) == [.forwardOwnerStopped])
+
+        var drained: [Int] = []
+        #expect(mesh.drain { drained.append($0.length) } == 3)
+        #expect(drained == [0, 1, 2])
+        #expect(mesh.drain { _ in Issue.record("drained twice") } == 0)
+    }
+
     @Test func theRingIsFirstInFirstOutBoundedAndWraps() {
         let ring = ForwardRing(capacity: 3)
         #expect(ring.capacity == 4)
