@@ -42,6 +42,7 @@ public final class ForwardRing: @unchecked Sendable {
     public func pop(into buffers: UnsafeMutableBufferPointer<PacketBuffer>) -> Int {
         let start = head.load(ordering: .relaxed)
         let taken = min(buffers.count, tail.load(ordering: .acquiring) - start)
+        guard taken > 0 else { return 0 }  // no store: the producer's cache keeps the line
         for index in 0..<taken { buffers[index] = (slots + ((start + index) & mask)).move() }
         head.store(start + taken, ordering: .releasing)
         return taken

@@ -11,6 +11,8 @@ struct FrameForwarding: ~Copyable {
     /// Per other core, the frames waiting to cross (`batchSize` slots each).
     private let staged: UnsafeMutablePointer<PacketBuffer>
     private let stagedCounts: UnsafeMutablePointer<Int>
+    /// The core whose ring `take` reads first, rotating.
+    private var firstProducer = 0
 
     /// - Parameter batchSize: the receive burst: a burst cannot stage more for one core.
     init(mesh: ForwardingMesh?, core: Int, batchSize: Int) {
@@ -60,12 +62,19 @@ struct FrameForwarding: ~Copyable {
         return sent
     }
 
-    /// Frames other cores forwarded here, up to `buffers.count`.
-    func take(into buffers: UnsafeMutableBufferPointer<PacketBuffer>) -> Int {
+    /// Frames other cores forwarded here, up to `buffers.count`. Each call
+    /// starts at the next producer, so with three cores or more a busy one
+    /// cannot fill every take and starve the others' rings.
+    mutating func take(into buffers: UnsafeMutableBufferPointer<PacketBuffer>) -> Int {
         guard let mesh else { return 0 }
         var taken = 0
-        for other in 0..<mesh.cores where other != core && taken < buffers.count {
-            taken += mesh.ring(from: other, to: core).pop(into: UnsafeMutableBufferPointer(rebasing: buffers[taken...]))
+        firstProducer = firstProducer + 1 == mesh.cores ? 0 : firstProducer + 1
+        var other = firstProducer
+        for _ in 0..<mesh.cores where taken < buffers.count {
+            if other != core {
+                taken += mesh.ring(from: other, to: core).pop(into: UnsafeMutableBufferPointer(rebasing: buffers[taken...]))
+            }
+            other = other + 1 == mesh.cores ? 0 : other + 1
         }
         return taken
     }

@@ -158,6 +158,33 @@ import Testing
         #expect(mesh.drain { _ in Issue.record("drained twice") } == 0)
     }
 
+    /// With three cores, a producer that refills its ring before every take
+    /// does not keep the other producer's frames waiting: takes start at the
+    /// next producer in turn.
+    @Test func aBusyProducerDoesNotStarveAnother() {
+        let mesh = ForwardingMesh(cores: 3)
+        let busy = FrameForwarding(mesh: mesh, core: 0, batchSize: 4)
+        let quiet = FrameForwarding(mesh: mesh, core: 1, batchSize: 4)
+        var owner = FrameForwarding(mesh: mesh, core: 2, batchSize: 4)
+        let frames = UnsafeMutablePointer<PacketBuffer>.allocate(capacity: 4)
+        defer { frames.deallocate() }
+        let out = UnsafeMutableBufferPointer<PacketBuffer>.allocate(capacity: 4)
+        defer { out.deallocate() }
+        Self.fakeFrames(frames, count: 4, first: 100)
+        for index in 0..<4 { _ = quiet.stage(frames[index], for: 2) }
+        _ = quiet.send { _, _ in }
+        var takenFromQuiet = 0
+        for round in 0..<2 {
+            Self.fakeFrames(frames, count: 4, first: round * 4)
+            for index in 0..<4 { _ = busy.stage(frames[index], for: 2) }
+            _ = busy.send { _, _ in }
+            let taken = owner.take(into: out)
+            takenFromQuiet += (0..<taken).filter { out[$0].length >= 100 }.count
+        }
+        #expect(takenFromQuiet == 4)
+        _ = mesh.drain { _ in }
+    }
+
     @Test func theRingIsFirstInFirstOutBoundedAndWraps() {
         let ring = ForwardRing(capacity: 3)
         #expect(ring.capacity == 4)
