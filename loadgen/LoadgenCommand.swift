@@ -32,7 +32,8 @@ struct LoadgenCommand: ParsableCommand {
             other failures are not. Connect time and time to first byte are reported separately.
 
             The stack's own configuration (its address, port, cores) comes from --config. \
-            -N > 1 needs a port that returns replies to the opening core: net_memif.
+            With -N > 1 each core opens connections whose replies reach it (memif: paired queues; \
+            RSS: chosen source ports; other ports: segments forwarded between cores).
 
             Exit status: 1 when the run cannot start, when no request completed, or when the \
             error rate exceeds --max-error-rate.
@@ -192,7 +193,6 @@ struct LoadgenCommand: ParsableCommand {
             if isEcho {
                 try runEcho(runtime)
             } else {
-                try ReplySteering.check(runtime.configuration, cores: runtime.configuration.numCores)
                 try HTTPRun(command: self).run(runtime)
             }
         } catch let error as ConfigurationError {

@@ -15,11 +15,9 @@ public struct DPDKPort {
     /// Offloads enabled on the port, resolved from what it offers and what was asked.
     public private(set) var transmitOffloads: ChecksumOffload = []
     public private(set) var receiveOffloads: ChecksumOffload = []
-
-    /// The symmetric Toeplitz key (0x6d5a repeated): with it, the hash of
-    /// (a, b, pa, pb) equals that of (b, a, pb, pa), so both directions of a flow
-    /// land on the same queue.
-    public static let symmetricRSSKey: [UInt8] = Array(repeating: [0x6D, 0x5A], count: 20).flatMap { $0 }
+    /// Whether the port hashes TCP flows, ports included, to queues with our
+    /// symmetric Toeplitz key, as `FlowOwnership` does.
+    public private(set) var hashesWithSymmetricKey = false
 
     public init(id: Int) throws(DPDKError) {
         guard id >= 0, id < Int(RTE_MAX_ETHPORTS), rte_eth_dev_is_valid_port(UInt16(id)) != 0 else {
@@ -69,13 +67,17 @@ public struct DPDKPort {
         }
         // RSS only matters with several queues, and only where the PMD hashes.
         let rssTypes = queues > 1 ? info.flow_type_rss_offloads & mtcp_rss_ipv4_tcp() : 0
-        var key = Self.symmetricRSSKey
-        let keyLength = info.hash_key_size == UInt8(key.count) ? UInt8(key.count) : 0
+        // The key at the length the port takes (0: it does not say, and keeps its own).
+        var key = ToeplitzHash.symmetricKey(length: Int(info.hash_key_size))
         let rc = key.withUnsafeMutableBufferPointer { key in
             mtcp_eth_configure(id, UInt16(queues), UInt16(queues), rssTypes,
-                               keyLength == 0 ? nil : key.baseAddress, keyLength, rxOffloads, txOffloads)
+                               key.isEmpty ? nil : key.baseAddress, UInt8(key.count), rxOffloads, txOffloads)
         }
         try check(rc, "configuring \(queues) queue pair(s)")
+        // Steering predicts queues from the hash with ports; a PMD offering only
+        // RTE_ETH_RSS_IPV4 hashes TCP on the addresses alone, so connect would pick
+        // ports whose replies land elsewhere: such a port is left to forwarding.
+        hashesWithSymmetricKey = rssTypes & mtcp_rss_nonfrag_ipv4_tcp() != 0 && key.count >= 16
 
         var rxDescriptors = UInt16(receiveDescriptors)
         var txDescriptors = UInt16(transmitDescriptors)
@@ -117,6 +119,28 @@ public struct DPDKPort {
         precondition(index < queueCount, "queue \(index) was not configured")
         return DPDKQueue(port: id, queue: UInt16(index), pool: pools[index], macAddress: macAddress,
                          transmitOffloads: transmitOffloads, receiveOffloads: receiveOffloads, burstSize: burstSize)
+    }
+
+    /// How the started port spreads received flows over `queueCount` queues:
+    /// `net_memif` pairs its queues with the peer's; a port hashing with our key
+    /// spreads by its redirection table; anything else cannot be predicted.
+    public var flowSpreading: FlowSpreading {
+        guard queueCount > 1, !name.hasPrefix("net_memif") else { return .paired }
+        guard hashesWithSymmetricKey, let table = redirectionTable() else { return .unpredictable(cores: queueCount) }
+        return .receiveSideScaling(redirectionTable: table)
+    }
+
+    /// The port's RSS redirection table (queue per hash bucket), nil when it has none to read.
+    private func redirectionTable() -> [UInt16]? {
+        var info = rte_eth_dev_info()
+        guard rte_eth_dev_info_get(id, &info) == 0, info.reta_size > 0 else { return nil }
+        let groupSize = Int(RTE_ETH_RETA_GROUP_SIZE)
+        var everyEntry = rte_eth_rss_reta_entry64()
+        everyEntry.mask = ~0
+        var groups = Array(repeating: everyEntry, count: (Int(info.reta_size) + groupSize - 1) / groupSize)
+        guard rte_eth_dev_rss_reta_query(id, &groups, info.reta_size) == 0 else { return nil }
+        let table = groups.flatMap { group in withUnsafeBytes(of: group.reta) { Array($0.bindMemory(to: UInt16.self)) } }
+        return Array(table.prefix(Int(info.reta_size)))
     }
 
     public var link: (up: Bool, speedMbps: UInt32) {

@@ -41,6 +41,8 @@ func runCore<Application: EngineApplication & ~Copyable>(
 ) -> CoreOutcome where Application.Device == DPDKQueue {
     var clock = CycleClock()
     let start = clock?.now() ?? MonotonicClock.now()
+    var configuration = configuration
+    configuration.core = core
     var context = SocketContext(engine: Engine(device: device, configuration: configuration, now: start), now: start)
     var snapshot = CoreSnapshot(core: core)
     if let capture = settings.capture {

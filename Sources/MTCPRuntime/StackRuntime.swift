@@ -95,20 +95,28 @@ public struct StackRuntime {
         let settings = coreSettings(idleBackoff: idleBackoff, readiness: readiness)
         let outcomes = CoreOutcomes(cores: cores)
         let link = port.link
+        var spreadConfiguration = self.engineConfiguration(cores: cores)
+        // One neighbour table for every core: ARP answers land on whichever queue
+        // the port chooses, and every core must resolve what any of them heard.
+        spreadConfiguration.shareNeighbourTable()
+        spreadConfiguration.spreading = port.flowSpreading
+        if case .unpredictable = spreadConfiguration.spreading {
+            spreadConfiguration.forwarding = ForwardingMesh(cores: cores)
+        }
+        defer {  // the cores are joined by then and the port not yet stopped: its mbufs go back
+            _ = spreadConfiguration.forwarding?.drain { rte_pktmbuf_free(OpaquePointer($0.handle)) }
+        }
+        let engineConfiguration = spreadConfiguration
         print("\(programName): ready: \(configuration.address) on port \(port.id) (\(port.name), "
             + "MAC \(port.macAddress), link \(link.up ? "up" : "down"), "
             + "checksum offload \(port.transmitOffloads.isEmpty ? "off" : "on"), "
             + "\(cores) engine\(cores == 1 ? "" : "s")"
+            + (cores == 1 ? "" : ", flows \(engineConfiguration.spreading.name)")
             + (configuration.prometheusPort == 0 ? "" : ", metrics on 127.0.0.1:\(configuration.prometheusPort)")
             + ")")
         fflush(nil)  // all streams: `stdout` itself is a global Swift 6 will not touch
         defer { ServiceNotification.send("STOPPING=1") }  // the engines have stopped; the port goes next
 
-        // One neighbour table for every core: ARP answers land on whichever queue
-        // the port chooses, and every core must resolve what any of them heard.
-        var sharedConfiguration = self.engineConfiguration(cores: cores)
-        sharedConfiguration.shareNeighbourTable()
-        let engineConfiguration = sharedConfiguration
         try CoreLaunch.run(workers: cores - 1, launch: { core throws(DPDKError) in
             let queue = UncheckedQueue(port.queue(core, burstSize: configuration.burstSize))
             try ThreadLaunch.onLcore(workers[core - 1]) {

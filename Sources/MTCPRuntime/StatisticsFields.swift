@@ -16,6 +16,8 @@ extension EngineStatistics {
         .init(name: "icmp_echo_replies_sent", help: "ICMP echo replies sent", keyPath: \.echoRepliesSent),
         .init(name: "tx_shaped_frames", help: "Times a ready frame waited for line credit (tx_rate_mbps)",
               keyPath: \.shapedFrames),
+        .init(name: "forwarded_frames", help: "Segments handed to the core owning their flow",
+              keyPath: \.forwardedFrames),
     ]
 
     mutating func add(_ other: EngineStatistics) {
@@ -47,6 +49,8 @@ extension TCPStatistics {
         .init(name: "tcp_syn_cookies_rejected", help: "Invalid SYN cookies", keyPath: \.synCookiesRejected),
         .init(name: "tcp_refused_no_resources", help: "Connections refused: a pool was empty",
               keyPath: \.refusedNoResources),
+        .init(name: "tcp_local_ports_exhausted", help: "connect: no free local port whose flow this core owns",
+              keyPath: \.localPortsExhausted),
         .init(name: "tcp_accept_queue_overflows", help: "Accept queue full", keyPath: \.acceptQueueOverflows),
         .init(name: "tcp_bad_checksum", help: "Segments with a bad checksum", keyPath: \.badChecksum),
         .init(name: "tcp_malformed", help: "Malformed segments", keyPath: \.malformed),

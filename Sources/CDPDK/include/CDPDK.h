@@ -64,6 +64,7 @@ MTCP_INLINE uint64_t mtcp_txoff_tcp_cksum(void) { return RTE_ETH_TX_OFFLOAD_TCP_
 MTCP_INLINE uint64_t mtcp_rxoff_ipv4_cksum(void) { return RTE_ETH_RX_OFFLOAD_IPV4_CKSUM; }
 MTCP_INLINE uint64_t mtcp_rxoff_tcp_cksum(void) { return RTE_ETH_RX_OFFLOAD_TCP_CKSUM; }
 MTCP_INLINE uint64_t mtcp_rss_ipv4_tcp(void) { return RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_IPV4; }
+MTCP_INLINE uint64_t mtcp_rss_nonfrag_ipv4_tcp(void) { return RTE_ETH_RSS_NONFRAG_IPV4_TCP; }
 
 // MARK: lcores
 
@@ -103,7 +104,8 @@ MTCP_INLINE uint64_t mtcp_rdtsc(void) { return rte_rdtsc(); }
 // MARK: ports
 
 /// Configures `port` with the given queue counts. `rss_hf` of 0 leaves RSS off;
-/// otherwise the Toeplitz key `rss_key` (40 bytes, may be NULL for the PMD's own)
+/// otherwise the Toeplitz key `rss_key` (`rss_key_len` bytes, the port's
+/// hash_key_size; may be NULL for the PMD's own)
 /// is installed. `struct rte_eth_conf` holds unions and bitfields that Swift
 /// imports poorly, so it is built here.
 MTCP_INLINE int mtcp_eth_configure(uint16_t port, uint16_t rx_queues, uint16_t tx_queues,

@@ -15,8 +15,11 @@ public enum SocketError: Error, Equatable, Sendable, CustomStringConvertible {
     case connectionRefused
     /// Retransmissions ran out (ETIMEDOUT).
     case timedOut
-    /// The port is already in use by a listener or, for connect, no local port is free (EADDRINUSE).
+    /// The port is already in use by a listener, or the tuple `connect` asked for by an open connection (EADDRINUSE).
     case addressInUse
+    /// `connect` found no free ephemeral port whose flow this core owns, or was
+    /// asked for a local port whose replies another core receives (EADDRNOTAVAIL).
+    case addressNotAvailable
     /// A per-core pool (connections, buffers, listeners) is exhausted (ENOBUFS).
     case noResources
     /// An argument is out of range, or the call does not apply to this kind of socket (EINVAL).
@@ -38,6 +41,7 @@ public enum SocketError: Error, Equatable, Sendable, CustomStringConvertible {
         case .connectionRefused: 111
         case .timedOut: 110
         case .addressInUse: 98
+        case .addressNotAvailable: 99
         case .noResources: 105
         case .invalidArgument: 22
         case .alreadyConnected: 106
@@ -56,6 +60,7 @@ public enum SocketError: Error, Equatable, Sendable, CustomStringConvertible {
         case .connectionRefused: "connection refused"
         case .timedOut: "connection timed out"
         case .addressInUse: "address in use"
+        case .addressNotAvailable: "cannot assign requested address"
         case .noResources: "no resources"
         case .invalidArgument: "invalid argument"
         case .alreadyConnected: "already connected"

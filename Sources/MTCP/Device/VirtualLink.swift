@@ -61,6 +61,14 @@ public final class VirtualLink {
     private var inFlight: [InFlight] = []
     private var nextOrder = 0
     private var portCount = 0
+    /// The ports that are queues of one multi-queue station, by port index, and
+    /// how that station spreads the frames it receives over them.
+    private var queueGroups: [Int: QueueGroup] = [:]
+
+    private struct QueueGroup {
+        var ports: [Int]
+        var queueOf: ([UInt8]) -> Int
+    }
 
     public init(seed: UInt64 = 1, impairments: Impairments = .none) {
         self.random = SeededRandom(seed: seed)
@@ -72,6 +80,21 @@ public final class VirtualLink {
         defer { portCount += 1 }
         return VirtualPort(link: self, index: portCount, macAddress: macAddress,
                            pool: VirtualBufferPool(count: bufferCount))
+    }
+
+    /// `count` ports that are the queues of one station (one MAC address, one
+    /// pool of buffers, as a NIC's queues free into any of its pools): each frame
+    /// reaches one of them, the queue `queueOf` names (the station's RSS, or a
+    /// kernel's fanout).
+    public func makeQueues(macAddress: MACAddress, count: Int, bufferCount: Int = 1024,
+                           queueOf: @escaping ([UInt8]) -> Int) -> [VirtualPort] {
+        let pool = VirtualBufferPool(count: bufferCount)
+        let group = QueueGroup(ports: Array(portCount..<portCount + count), queueOf: queueOf)
+        return (0..<count).map { _ in
+            queueGroups[portCount] = group
+            defer { portCount += 1 }
+            return VirtualPort(link: self, index: portCount, macAddress: macAddress, pool: pool)
+        }
     }
 
     /// True when no frame is in flight.
@@ -88,6 +111,10 @@ public final class VirtualLink {
             return
         }
         for destination in 0..<portCount where destination != source {
+            if let group = queueGroups[destination] {
+                guard !group.ports.contains(source),
+                      group.ports[group.queueOf(Array(frame)) % group.ports.count] == destination else { continue }
+            }
             if random.chance(impairments.loss) {
                 counters.lost += 1
                 continue

@@ -9,7 +9,9 @@ extension Engine {
         case .ipv4:
             guard let packet = receiveIPv4(buffer, frame) else { return }
             switch packet.protocol {
-            case .tcp: receiveTCP(buffer, packet, now: now)
+            case .tcp:
+                if forwarding.isActive, let owner = foreignOwner(of: packet) { return forward(buffer, to: owner) }
+                receiveTCP(buffer, packet, now: now)
             case .icmp: receiveICMP(buffer, frame, packet, now: now)
             default: drop(buffer, .ipv4UnsupportedProtocol)
             }

@@ -26,11 +26,14 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     /// Set while the data list is served: only its segments wait for line credit.
     var servingDataList = false
     var tcp: TCPLayer
+    /// Which core receives a flow's frames, and the ports this core may open from.
+    let ownership: FlowOwnership
+    var forwarding: FrameForwarding
     /// Frames in and out go to a pcap file when set (diagnostics; see `PacketCapture`).
     public var capture: PacketCapture?
     /// The time of the current iteration, for capture timestamps on transmit.
     private(set) var iterationTime = Instant.zero
-    private let receiveBatch: UnsafeMutableBufferPointer<PacketBuffer>
+    let receiveBatch: UnsafeMutableBufferPointer<PacketBuffer>
 
     /// - Parameter now: the engine's clock at creation (timers count from it).
     public init(device: consuming Device, configuration: EngineConfiguration, now: Instant = .zero) {
@@ -48,6 +51,9 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
         shaper = TransmitShaper(megabitsPerSecond: configuration.transmitRateMbps, now: now)
         receiveBatch = .allocate(capacity: configuration.burstSize)
         tcp = TCPLayer(configuration: configuration.tcp, secret: configuration.secret, now: now)
+        ownership = FlowOwnership(core: configuration.core, spreading: configuration.spreading)
+        forwarding = FrameForwarding(mesh: configuration.forwarding, core: configuration.core,
+                                     batchSize: configuration.burstSize)
     }
 
     deinit { receiveBatch.deallocate() }
@@ -67,8 +73,9 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
         for index in 0..<received {
             receive(receiveBatch[index], now: now)
         }
+        let handedOver = forwarding.isActive ? exchangeForwarded(now: now) : 0
         runTimers(now: now)
-        return received
+        return received + handedOver
     }
 
     /// The second half of an iteration: builds TCP output in priority order
@@ -140,5 +147,6 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
         capture = nil
         output.discard(to: &device)
         while let buffer = pendingResolution.takeAny() { device.release(buffer) }
+        releaseForwarded()
     }
 }

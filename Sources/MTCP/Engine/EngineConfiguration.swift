@@ -23,6 +23,13 @@ public struct EngineConfiguration: Sendable {
     /// Keys initial sequence numbers and SYN cookies; the runtime draws it from
     /// the system's random generator, tests fix it.
     public var secret: SipHash
+    /// This engine's core (its queue pair), 0..<cores.
+    public var core: Int
+    /// How the port spreads received flows over the cores' queues.
+    public var spreading: FlowSpreading
+    /// The rings to the other cores of this process, where `spreading` is
+    /// `.unpredictable`: a segment of a flow another core owns is handed to it.
+    public var forwarding: ForwardingMesh?
 
     /// Makes one neighbour table, holding the static entries, for every engine
     /// built from this configuration from now on: the cores of one port, which
@@ -43,7 +50,8 @@ public struct EngineConfiguration: Sendable {
     public init(address: IPv4Network, routes: [RoutingTable.Route] = [], staticNeighbours: [StaticNeighbour] = [],
                 burstSize: Int = 32, arpCacheCapacity: Int = 1024, arpQueueCapacity: Int = 64,
                 transmitQueueCapacity: Int = 4096, transmitRateMbps: UInt64 = 0, tcp: TCPConfiguration = TCPConfiguration(),
-                secret: SipHash = SipHash(key0: 0x6D74_6370, key1: 0x7377_6966)) {
+                secret: SipHash = SipHash(key0: 0x6D74_6370, key1: 0x7377_6966), core: Int = 0,
+                spreading: FlowSpreading = .paired, forwarding: ForwardingMesh? = nil) {
         self.address = address
         self.routes = routes
         self.staticNeighbours = staticNeighbours
@@ -54,5 +62,8 @@ public struct EngineConfiguration: Sendable {
         self.transmitRateMbps = transmitRateMbps
         self.tcp = tcp
         self.secret = secret
+        self.core = core
+        self.spreading = spreading
+        self.forwarding = forwarding
     }
 }

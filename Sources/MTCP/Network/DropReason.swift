@@ -39,6 +39,10 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case bufferExhausted
     /// A packet larger than the device's buffers (a segment size the port cannot carry).
     case frameTooLong
+    /// A segment for another core's flow found that core's ring full (it is never waited for).
+    case forwardRingFull
+    /// A segment for another core's flow arrived after that core stopped (shutdown).
+    case forwardOwnerStopped
 
     public var description: String {
         switch self {
@@ -70,6 +74,8 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .arpResolutionTimeout: "arp_resolution_timeout"
         case .transmitQueueFull: "transmit_queue_full"
         case .bufferExhausted: "buffer_exhausted"
+        case .forwardRingFull: "forward_ring_full"
+        case .forwardOwnerStopped: "forward_owner_stopped"
         case .frameTooLong: "frame_too_long"
         }
     }

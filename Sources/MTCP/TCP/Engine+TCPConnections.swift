@@ -71,30 +71,41 @@ extension Engine {
         return connection.pointee.id
     }
 
-    /// A free 4-tuple: the requested local port, or an ephemeral port (49152-65535,
-    /// RFC 6335) by RFC 6056's algorithm 3: a keyed hash of the destination plus a
-    /// counter. Successive connections to one destination still take successive
-    /// ports (few collisions, slow reuse of a tuple), but where that run starts
-    /// is unpredictable to anyone without the secret, so an off-path attacker
-    /// must guess the port as well as the sequence number to inject into the
-    /// proxy's upstream connections or the loadgen's.
+    /// A free 4-tuple whose replies reach this core: the requested local port, or
+    /// an ephemeral port (49152-65535, RFC 6335) by RFC 6056's algorithm 3: a
+    /// keyed hash of the destination plus a counter. Successive connections to
+    /// one destination still take successive ports (few collisions, slow reuse of
+    /// a tuple), but where that run starts is unpredictable to anyone without the
+    /// secret, so an off-path attacker must guess the port as well as the
+    /// sequence number to inject into the proxy's upstream connections or the
+    /// loadgen's. Where the port hashes flows to queues, candidates another core
+    /// would receive are skipped (`FlowOwnership.owns(localPort:...)`): a wrong-core flow could
+    /// never complete, so running out is EADDRNOTAVAIL instead.
     private mutating func chooseLocalPort(remote: IPv4Address, port: UInt16,
                                           requested: UInt16?) throws(SocketError) -> FourTuple {
         var tuple = FourTuple(localAddress: address.address, localPort: requested ?? 0, remoteAddress: remote,
                               remotePort: port)
         if requested != nil {
             guard tcp.flows.lookup(tuple) == nil else { throw .addressInUse }
+            guard ownership.owns(tuple) else { throw localPortsExhausted() }
             return tuple
         }
+        let partialHash = ownership.hashLeavingOutLocalPort(tuple)
         let offset = tcp.ephemeralPortOffset(to: tuple)
         for _ in 0..<Self.ephemeralPortCount {
             let index = (offset &+ tcp.ephemeralPortCounter) % Self.ephemeralPortCount
-            let candidate = Self.firstEphemeralPort + UInt16(index)
             tcp.ephemeralPortCounter &+= 1
+            let candidate = Self.firstEphemeralPort + UInt16(index)
+            guard ownership.owns(localPort: candidate, hashLeavingOutLocalPort: partialHash) else { continue }
             tuple.localPort = candidate
             if tcp.flows.lookup(tuple) == nil && tcp.listeners.find(port: candidate) == nil { return tuple }
         }
-        throw .addressInUse
+        throw localPortsExhausted()
+    }
+
+    private mutating func localPortsExhausted() -> SocketError {
+        tcp.statistics.localPortsExhausted &+= 1
+        return .addressNotAvailable
     }
 
     static var firstEphemeralPort: UInt16 { 49152 }

@@ -25,6 +25,9 @@ public struct TCPStatistics: Sendable, Equatable {
     public var synCookiesRejected: UInt64 = 0
     /// A new connection was refused because a pool (control blocks, buffers) was empty.
     public var refusedNoResources: UInt64 = 0
+    /// `connect` failed with EADDRNOTAVAIL: no free ephemeral port whose flow
+    /// this core owns, or a requested local port another core would receive.
+    public var localPortsExhausted: UInt64 = 0
     /// The accept queue of a listener was full.
     public var acceptQueueOverflows: UInt64 = 0
     public var badChecksum: UInt64 = 0

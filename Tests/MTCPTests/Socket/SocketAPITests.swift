@@ -946,7 +946,7 @@ import Testing
         let errnos: [(SocketError, Int32)] = [
             (.invalidHandle, EBADF), (.wouldBlock, EAGAIN), (.notConnected, ENOTCONN), (.closedForWriting, EPIPE),
             (.connectionReset, ECONNRESET), (.connectionRefused, ECONNREFUSED), (.timedOut, ETIMEDOUT),
-            (.addressInUse, EADDRINUSE), (.noResources, ENOBUFS), (.invalidArgument, EINVAL),
+            (.addressInUse, EADDRINUSE), (.addressNotAvailable, EADDRNOTAVAIL), (.noResources, ENOBUFS), (.invalidArgument, EINVAL),
             (.alreadyConnected, EISCONN), (.alreadyRegistered, EEXIST), (.notRegistered, ENOENT),
         ]
         for (error, expected) in errnos { #expect(error.errno == expected, "\(error)") }

@@ -1,0 +1,58 @@
+/// Which core owns a flow, as one core sees it: by the port's `FlowSpreading`
+/// and the symmetric Toeplitz hash of the flow's tuple. Both directions of a
+/// flow hash alike, so it makes no difference which side is "source".
+struct FlowOwnership: ~Copyable {
+    /// This engine's core (its queue pair).
+    let core: Int
+    private let hash: ToeplitzHash
+    /// The owner of each hash bucket; empty when every flow is the receiving core's (`.paired`).
+    private let owners: UnsafeMutableBufferPointer<UInt16>
+
+    init(core: Int, spreading: FlowSpreading) {
+        self.core = core
+        hash = ToeplitzHash(key: ToeplitzHash.symmetricKey)
+        let table: [UInt16] = switch spreading {
+        case .paired: []
+        case .receiveSideScaling(let redirectionTable): redirectionTable
+        case .unpredictable(let cores): (0..<cores).map { UInt16($0) }
+        }
+        owners = .allocate(capacity: table.count)
+        _ = owners.initialize(from: table)
+    }
+
+    deinit { owners.deallocate() }
+
+    /// The core that receives `tuple`'s frames; this core when the port pairs queues.
+    @inline(__always)
+    func owner(of tuple: FourTuple) -> Int {
+        guard !owners.isEmpty else { return core }
+        return owner(hash: hash.hash(source: tuple.remoteAddress, destination: tuple.localAddress,
+                                     sourcePort: tuple.remotePort, destinationPort: tuple.localPort))
+    }
+
+    /// The hash of `tuple` as received (source = remote) with its local port
+    /// left out, for `owns(localPort:hashLeavingOutLocalPort:)`.
+    @inline(__always)
+    func hashLeavingOutLocalPort(_ tuple: FourTuple) -> UInt32 {
+        guard !owners.isEmpty else { return 0 }
+        return hash.hash(source: tuple.remoteAddress, destination: tuple.localAddress,
+                         sourcePort: tuple.remotePort, destinationPort: 0)
+    }
+
+    /// Whether this core owns the flow from `localPort` to the destination whose
+    /// other fields hash to `partial`: connect tries each candidate port at two
+    /// table loads, with no per-destination state.
+    @inline(__always)
+    func owns(localPort: UInt16, hashLeavingOutLocalPort partial: UInt32) -> Bool {
+        guard !owners.isEmpty else { return true }
+        return owner(hash: partial ^ hash.destinationPortContribution(localPort)) == core
+    }
+
+    @inline(__always)
+    private func owner(hash value: UInt32) -> Int {
+        Int(owners[Int(value % UInt32(owners.count))])
+    }
+
+    @inline(__always)
+    func owns(_ tuple: FourTuple) -> Bool { owner(of: tuple) == core }
+}

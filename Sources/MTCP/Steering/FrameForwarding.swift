@@ -1,0 +1,81 @@
+/// A core's side of the `ForwardingMesh`, where the port's spreading cannot be
+/// predicted: frames that landed on this core but belong to another wait in a
+/// batch per owner until the end of the receive burst, then cross in one push;
+/// frames other cores forwarded here are taken after each burst. Everything is
+/// allocated at start-up; a frame costs a hash, a store and its share of one
+/// atomic store per batch.
+struct FrameForwarding: ~Copyable {
+    let mesh: ForwardingMesh?
+    let core: Int
+    private let batchSize: Int
+    /// Per other core, the frames waiting to cross (`batchSize` slots each).
+    private let staged: UnsafeMutablePointer<PacketBuffer>
+    private let stagedCounts: UnsafeMutablePointer<Int>
+    /// The core whose ring `take` reads first, rotating.
+    private var firstProducer = 0
+
+    /// - Parameter batchSize: the receive burst: a burst cannot stage more for one core.
+    init(mesh: ForwardingMesh?, core: Int, batchSize: Int) {
+        self.mesh = mesh
+        self.core = core
+        self.batchSize = batchSize
+        let cores = mesh?.cores ?? 0
+        staged = .allocate(capacity: cores * batchSize)
+        stagedCounts = .allocate(capacity: cores)
+        stagedCounts.initialize(repeating: 0, count: cores)
+    }
+
+    deinit {
+        staged.deallocate()
+        stagedCounts.deallocate()
+    }
+
+    var isActive: Bool { mesh != nil }
+
+    /// This core takes no more frames: other cores release theirs for it.
+    func stop() { mesh?.stop(core: core) }
+
+    /// Holds `buffer` for `owner` until `send`; false when its batch is full.
+    @inline(__always)
+    func stage(_ buffer: PacketBuffer, for owner: Int) -> Bool {
+        guard stagedCounts[owner] < batchSize else { return false }
+        (staged + owner * batchSize + stagedCounts[owner]).initialize(to: buffer)
+        stagedCounts[owner] += 1
+        return true
+    }
+
+    /// Pushes every staged batch to its owner's ring; returns the frames that
+    /// crossed and hands each frame that did not to `refused`, with why: no
+    /// room, or an owner that has stopped and would never take it.
+    func send(_ refused: (PacketBuffer, DropReason) -> Void) -> Int {
+        guard let mesh else { return 0 }
+        var sent = 0
+        for owner in 0..<mesh.cores where stagedCounts[owner] > 0 {
+            let batch = staged + owner * batchSize
+            let ownerStopped = mesh.hasStopped(owner)
+            let pushed = ownerStopped ? 0 : mesh.ring(from: core, to: owner).push(batch, count: stagedCounts[owner])
+            let reason: DropReason = ownerStopped ? .forwardOwnerStopped : .forwardRingFull
+            for index in pushed..<stagedCounts[owner] { refused(batch[index], reason) }
+            sent += pushed
+            stagedCounts[owner] = 0
+        }
+        return sent
+    }
+
+    /// Frames other cores forwarded here, up to `buffers.count`. Each call
+    /// starts at the next producer, so with three cores or more a busy one
+    /// cannot fill every take and starve the others' rings.
+    mutating func take(into buffers: UnsafeMutableBufferPointer<PacketBuffer>) -> Int {
+        guard let mesh else { return 0 }
+        var taken = 0
+        firstProducer = firstProducer + 1 == mesh.cores ? 0 : firstProducer + 1
+        var other = firstProducer
+        for _ in 0..<mesh.cores where taken < buffers.count {
+            if other != core {
+                taken += mesh.ring(from: other, to: core).pop(into: UnsafeMutableBufferPointer(rebasing: buffers[taken...]))
+            }
+            other = other + 1 == mesh.cores ? 0 : other + 1
+        }
+        return taken
+    }
+}
