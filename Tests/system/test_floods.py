@@ -55,7 +55,7 @@ def metrics():
     for line in text.splitlines():
         if line.startswith("mtcp_") and "{core=" in line and "reason=" not in line:
             name = line.split("{", 1)[0]
-            totals[name] = totals.get(name, 0) + int(line.rsplit(" ", 1)[1])
+            totals[name] = totals.get(name, 0) + float(line.rsplit(" ", 1)[1])  # busy seconds are fractional
     return totals
 
 
