@@ -78,6 +78,7 @@ extension TCPConnection {
         var sentAny = false
         var transmitPathFull = false
         while true {
+            let beforeSACKed = skipSACKedData()
             let unsent = unsentBytes
             if unsent == 0 {
                 guard finDue else { break }
@@ -94,7 +95,7 @@ extension TCPConnection {
             }
             let usable = sendRoom
             guard usable > 0 else { break }
-            let length = min(mss, unsent, usable)
+            let length = min(mss, unsent, usable, beforeSACKed)
             // Sender silly-window avoidance (RFC 9293 §3.8.6.2.1): a runt only
             // when it empties the buffer or fills half the largest window seen.
             guard length == mss || length == unsent || length >= maximumSendWindow / 2

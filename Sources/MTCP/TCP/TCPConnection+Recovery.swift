@@ -94,7 +94,12 @@ extension TCPConnection {
         // Loss of SND.UNA: three duplicate ACKs, or (RFC 6675 IsLost) more than
         // two segments SACKed above it.
         let lost = duplicateAcknowledgments >= 3 || (sack && scoreboard.sackedBytes > 2 * sendMSS)
-        guard lost, mayStartFastRecovery else { return }
+        guard lost, mayStartFastRecovery else {
+            if limitedTransmitAllowance > 0 && unsentBytes > 0 {
+                queueData(shortFlowThreshold: environment.tcpConfiguration.shortFlowThreshold)
+            }
+            return
+        }
         recovery = .fast(recover: sendMaximum)
         congestion.onDuplicateAcksEnterRecovery(flightSize: bytesInFlight, now: now, sack: !scoreboard.isEmpty)
         environment.connectionStatistics.fastRetransmits &+= 1
@@ -104,6 +109,30 @@ extension TCPConnection {
         } else {
             retransmitOldest(now: now, &environment)
         }
+    }
+
+    /// Limited transmit (RFC 3042, RFC 6675 §5 step 1): the first two duplicate
+    /// ACKs each let one new segment out beyond cwnd. They keep the ACK clock going
+    /// when too little is in flight for three duplicates, which would otherwise
+    /// leave the loss to the RTO.
+    @inline(__always) var limitedTransmitAllowance: Int {
+        guard case .none = recovery else { return 0 }
+        return min(duplicateAcknowledgments, 2) * sendMSS
+    }
+
+    /// Data sent again after a timeout (SND.NXT below SND.MAX) skips what the
+    /// peer SACKed (RFC 6675 §5.1 keeps SACKed data from being resent): moves
+    /// SND.NXT past a SACKed range it stands in, and returns how many bytes may
+    /// follow before the next one.
+    @inline(__always)
+    mutating func skipSACKedData() -> Int {
+        guard sendNext < sendMaximum, let highest = scoreboard.highestSacked, sendNext < highest else { return .max }
+        guard let hole = scoreboard.hole(from: sendNext) else {
+            sendNext = highest
+            return .max
+        }
+        sendNext = hole.start
+        return hole.length
     }
 
     /// RFC 6582 §3.2 step 2: no new recovery while one runs, nor for data the timer
