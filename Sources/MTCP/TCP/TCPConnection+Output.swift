@@ -119,7 +119,8 @@ extension TCPConnection {
         }
         if sentAny {
             // RFC 6298 §5.1: start the timer if it is not running.
-            if deadlines[.retransmission] == nil { armRetransmission(now: now) }
+            // RFC 8985 §7.2: new data restarts a tail loss probe's timer.
+            if deadlines[.retransmission] == nil || lossDetection.timer == .lossProbe { armRetransmission(now: now) }
             persistBackoff = 0
             if deadlines[.persist] != nil { setDeadline(.persist, nil) }
         }

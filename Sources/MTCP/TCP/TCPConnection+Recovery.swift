@@ -16,6 +16,7 @@ extension TCPConnection {
             sendBufferStart = sendBufferStart + acknowledgedData
             postEvents(.writable)
         }
+        checkSpuriousTimeout(segment, &environment)
         sendUnacknowledged = ack
         scoreboard.acknowledge(upTo: ack)
         if sendNext < ack { sendNext = ack }
@@ -38,6 +39,7 @@ extension TCPConnection {
             sample = sampleRTT(now: now, acknowledged: ack)
         }
         if let sample { rtt.addSample(sample) }
+        lossProbeAcknowledged(upTo: ack, flightBefore: flightBefore, now: now, &environment)
 
         switch recovery {
         case .fast(let recover) where ack >= recover:
@@ -98,8 +100,17 @@ extension TCPConnection {
             if limitedTransmitAllowance > 0 && unsentBytes > 0 {
                 queueData(shortFlowThreshold: environment.tcpConfiguration.shortFlowThreshold)
             }
+            if sack && !scoreboard.isEmpty, case .none = recovery { armReorderWindow(now: now) }
             return
         }
+        startFastRecovery(now: now, &environment)
+    }
+
+    /// Fast retransmit: the segment at SND.UNA is lost (duplicate ACKs, SACKs, or
+    /// RACK's reordering window).
+    mutating func startFastRecovery<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) {
+        if lossDetection.probeEnd != nil { lossDetection.recoveryDuringProbe = true }
         recovery = .fast(recover: sendMaximum)
         congestion.onDuplicateAcksEnterRecovery(flightSize: bytesInFlight, now: now, sack: !scoreboard.isEmpty)
         environment.connectionStatistics.fastRetransmits &+= 1

@@ -95,6 +95,8 @@ struct TCPConnection {
     var lastAckAdvance = 0
     /// What the peer SACKed beyond SND.UNA (RFC 6675).
     var scoreboard = SACKScoreboard()
+    /// RACK-TLP's state (RFC 8985) and what the retransmission deadline times.
+    var lossDetection = LossDetection()
     /// Highest sequence number retransmitted in this recovery (RFC 6675 HighRxt).
     var highestRetransmitted = SequenceNumber(0)
     /// RTT measurement without timestamps: one segment timed at a time (Karn).

@@ -1,0 +1,160 @@
+/// RACK-TLP (RFC 8985) for SACK connections, on the retransmission timer as
+/// Linux runs it: the one deadline times either the RTO, a tail loss probe or
+/// RACK's reordering window, and `lossDetection.timer` says which.
+///
+/// Simplifications, on purpose:
+/// - RACK's time rule is taken from the ACK that first SACKs data above SND.UNA:
+///   data is first sent in sequence order, so the segment at SND.UNA left before
+///   the SACKed one, and RFC 8985 §6.2's condition (sent before a delivered
+///   segment, and RACK.rtt + reo_wnd ago) holds at the latest one reordering
+///   window after that ACK. No per-segment send times are kept; lost
+///   retransmissions are still left to the RTO.
+/// - reo_wnd is SRTT/4 (§6.2 uses the minimum RTT/4; no minimum is tracked).
+/// - The delayed-ACK allowance of a probe for one segment in flight is 40 ms, the
+///   delayed-ACK timer of Linux and of this stack, not §7.2's worst-case 200 ms:
+///   with the 200-ms minimum RTO a probe would then never come before the timeout.
+struct LossDetection {
+    /// What the retransmission deadline is timing.
+    enum Timer { case timeout, lossProbe, reorderWindow }
+
+    static let delayedAckAllowance = TimeSpan.milliseconds(40)
+
+    var timer = Timer.timeout
+    /// The sequence number after the outstanding probe (TLP.end_seq): no second
+    /// probe until an ACK covers it or a timeout ends the episode.
+    var probeEnd: SequenceNumber? = nil
+    var probeWasRetransmission = false
+    /// Fast recovery started while the probe was outstanding: the probe's ACK
+    /// revealed the loss.
+    var recoveryDuringProbe = false
+    /// TSval of the last timeout's retransmission: an ACK echoing an older one
+    /// acknowledges the original transmission, and the timeout was spurious
+    /// (the Eifel detection of RFC 3522).
+    var timeoutTimestamp: UInt32? = nil
+}
+
+extension TCPConnection {
+    /// Arms the retransmission deadline: a tail loss probe when RFC 8985 §7.2
+    /// allows one and it comes before the RTO, else the RTO.
+    @inline(__always)
+    mutating func armRetransmission(now: Instant) {
+        if let probe = probeTimeout, probe < rtt.rto {
+            lossDetection.timer = .lossProbe
+            setDeadline(.retransmission, now + probe)
+        } else {
+            lossDetection.timer = .timeout
+            setDeadline(.retransmission, now + rtt.rto)
+        }
+    }
+
+    /// PTO (RFC 8985 §7.2): 2 SRTT, plus the delayed-ACK allowance when a single
+    /// segment is in flight; nil when no probe may be scheduled (no SACK, a
+    /// recovery or a probe under way, no RTT sample yet, nothing in flight).
+    @inline(__always)
+    private var probeTimeout: TimeSpan? {
+        guard selectiveAcknowledgmentsEnabled, state.isSynchronized, case .none = recovery,
+              lossDetection.probeEnd == nil, bytesInFlight > 0, let srtt = rtt.smoothedRTT else { return nil }
+        let probe = srtt * 2
+        return bytesInFlight <= payloadLimit ? probe + LossDetection.delayedAckAllowance : probe
+    }
+
+    /// The retransmission deadline passed while it timed a probe or a reordering
+    /// window. Returns false when it timed the RTO, which the caller then runs.
+    mutating func lossDetectionTimerExpired<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) -> Bool {
+        let timer = lossDetection.timer
+        lossDetection.timer = .timeout
+        switch timer {
+        case .timeout:
+            return false
+        case .lossProbe:
+            sendLossProbe(now: now, &environment)
+        case .reorderWindow:
+            // RFC 8985 §6.3: the reordering window passed with the hole still open.
+            if !scoreboard.isEmpty, case .none = recovery {
+                environment.connectionStatistics.rackMarkedLost &+= 1
+                startFastRecovery(now: now, &environment)
+            }
+        }
+        if bytesInFlight > 0 && deadlines[.retransmission] == nil { armRetransmission(now: now) }
+        return true
+    }
+
+    /// A duplicate ACK SACKed data above a hole that is not yet taken as lost:
+    /// RACK marks it lost once a reordering window has passed (RFC 8985 §6.2).
+    mutating func armReorderWindow(now: Instant) {
+        guard lossDetection.timer != .reorderWindow, let srtt = rtt.smoothedRTT else { return }
+        lossDetection.timer = .reorderWindow
+        setDeadline(.retransmission, now + max(TimeSpan(nanoseconds: srtt.nanoseconds / 4), .milliseconds(1)))
+    }
+
+    /// The tail loss probe (RFC 8985 §7.3): one new segment if the peer's window
+    /// takes it, else the last segment sent again. Its ACK (or SACK) shows a tail
+    /// loss to fast recovery a round trip later instead of an RTO later.
+    private mutating func sendLossProbe<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) {
+        guard bytesInFlight > 0 else { return }
+        let unsent = unsentBytes
+        let newData = min(payloadLimit, unsent)
+        var sent = false
+        if sendNext == sendMaximum && newData > 0 && sendWindow - bytesInFlight >= newData {
+            let finToo = finQueued && newData == unsent
+            var flags: TCPFlags = newData == unsent ? [.ack, .psh] : .ack
+            if finToo { flags.insert(.fin) }
+            sent = transmitSegment(flags: flags, sequence: sendNext, dataLength: newData, now: now, &environment)
+            if sent {
+                sendNext = sendNext + newData + (finToo ? 1 : 0)
+                sendMaximum = sendNext
+                lossDetection.probeWasRetransmission = false
+            }
+        } else {
+            let end = finSent ? finSequence : sendMaximum
+            let length = max(0, min(payloadLimit, end - max(sendUnacknowledged, sendBufferStart)))
+            var flags: TCPFlags = .ack
+            if finSent { flags.insert(.fin) }
+            sent = transmitSegment(flags: flags, sequence: end - length, dataLength: length, now: now, &environment)
+            if sent {
+                environment.connectionStatistics.retransmittedSegments &+= 1
+                lossDetection.probeWasRetransmission = true
+                rttProbeActive = false
+            }
+        }
+        guard sent else { return }
+        environment.connectionStatistics.tlpProbes &+= 1
+        lossDetection.probeEnd = sendMaximum
+        // §7.3: after the probe the RTO guards what is still outstanding.
+        lossDetection.timer = .timeout
+        setDeadline(.retransmission, now + rtt.rto)
+    }
+
+    /// An ACK of new data: ends a probe's episode once it covers the probe
+    /// (RFC 8985 §7.4). A probe that resent the last segment is taken to have
+    /// repaired a loss (no DSACK is parsed to tell a needless one), and the
+    /// window is reduced as fast recovery would have (§7.4.2); one whose ACK led
+    /// to fast recovery repaired it through that.
+    mutating func lossProbeAcknowledged<Environment: TCPConnectionEnvironment & ~Copyable>(
+        upTo ack: SequenceNumber, flightBefore: Int, now: Instant, _ environment: inout Environment) {
+        guard let end = lossDetection.probeEnd, ack >= end else { return }
+        lossDetection.probeEnd = nil
+        let repairedByProbe = lossDetection.probeWasRetransmission && !lossDetection.recoveryDuringProbe
+        if repairedByProbe || lossDetection.recoveryDuringProbe {
+            environment.connectionStatistics.tlpRecoveries &+= 1
+        }
+        lossDetection.recoveryDuringProbe = false
+        if repairedByProbe, case .none = recovery {
+            congestion.onDuplicateAcksEnterRecovery(flightSize: flightBefore, now: now, sack: true)
+            congestion.onRecoveryExit(flightSize: bytesInFlight)
+        }
+    }
+
+    /// The first ACK of new data after a timeout: if it echoes a timestamp older
+    /// than the timeout's retransmission, the original transmission arrived and
+    /// the timeout was spurious (RFC 3522). Counted; the window is not restored.
+    mutating func checkSpuriousTimeout<Environment: TCPConnectionEnvironment & ~Copyable>(
+        _ segment: IncomingSegment, _ environment: inout Environment) {
+        guard let resent = lossDetection.timeoutTimestamp else { return }
+        lossDetection.timeoutTimestamp = nil
+        guard case .afterTimeout = recovery, let echo = segment.options.timestamp?.echoReply, echo != 0 else { return }
+        if Int32(bitPattern: echo &- resent) < 0 { environment.connectionStatistics.spuriousTimeouts &+= 1 }
+    }
+}

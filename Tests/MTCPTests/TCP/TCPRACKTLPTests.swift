@@ -1,0 +1,131 @@
+import Testing
+@testable import MTCP
+
+/// RACK-TLP (RFC 8985) with explicit time against a scripted SACK peer whose
+/// round trip is `rtt`: segments of 1000 bytes, segment k at `base + k * 1000`.
+/// The minimum RTO is 200 ms.
+@Suite struct TCPRACKTLPTests {
+    typealias Recovery = TCPLossRecoveryTests
+
+    /// A passive open whose handshake took `rtt` (SRTT = rtt), then `bytes` written;
+    /// returns the first data sequence number and the segments sent at once.
+    static func open(_ peer: inout RawTCPPeer, rtt: TimeSpan, bytes: Int) throws -> (base: UInt32, sent: [UInt32]) {
+        let listener = try peer.engine.listen(port: 80)
+        let synAck = peer.send(.syn, seq: 1000, options: TCPOptions(maximumSegmentSize: 1000, sackPermitted: true))
+        let isn = try #require(synAck.first).sequence
+        peer.advance(rtt)
+        _ = peer.send(.ack, seq: 1001, ack: isn &+ 1)
+        let accepted = peer.engine.accept(listener)
+        let connection = try #require(accepted)
+        #expect((try? seededBytes(bytes, seed: 5).withUnsafeBytes { try peer.engine.write(connection, $0) }) == bytes)
+        let base = isn &+ 1
+        return (base, peer.run().filter { !$0.payload.isEmpty }.map { ($0.sequence &- base) / 1000 })
+    }
+
+    /// Advances 1 ms at a time for up to `limit`; returns the first segment with
+    /// data the engine sent and when, relative to the start.
+    static func nextData(_ peer: inout RawTCPPeer, limit: TimeSpan = .seconds(2))
+        -> (segment: RawTCPPeer.Reply, after: TimeSpan)? {
+        let start = peer.now
+        while peer.now.since(start) < limit {
+            peer.advance(.milliseconds(1))
+            if let data = peer.run().first(where: { !$0.payload.isEmpty }) { return (data, peer.now.since(start)) }
+        }
+        return nil
+    }
+
+    @Test func lastSegmentOfA4KiBResponseIsRecoveredByAProbe() throws {
+        // RFC 8985 §7: the last segment of a response is lost and no ACK will
+        // come to reveal it; the probe resends it after 2 SRTT plus the
+        // delayed-ACK allowance (one segment left in flight): 10 + 10 + 40 ms after
+        // the ACK of the rest, instead of the 200-ms RTO.
+        var peer = Recovery.peer()
+        let (base, sent) = try Self.open(&peer, rtt: .milliseconds(10), bytes: 4096)
+        #expect(sent == [0, 1, 2, 3, 4])
+        peer.advance(.milliseconds(10))
+        _ = peer.send(.ack, seq: 1001, ack: base &+ 4000)
+        let probeSent = Self.nextData(&peer)
+        let probe = try #require(probeSent)
+        #expect(probe.segment.sequence == base &+ 4000 && probe.segment.payload.count == 96)
+        #expect(probe.after == .milliseconds(60), "PTO = 2 SRTT + 40 ms")
+        _ = peer.send(.ack, seq: 1001, ack: base &+ 4096)
+        let statistics = peer.engine.tcpStatistics
+        #expect(statistics.tlpProbes == 1 && statistics.tlpRecoveries == 1)
+        #expect(statistics.timeouts == 0)
+    }
+
+    @Test func lostProbeLeavesTheRepairToTheRTO() throws {
+        // RFC 8985 §7.3: one probe per episode; when it is lost too the RTO,
+        // armed when the probe left, resends the tail.
+        var peer = Recovery.peer()
+        let (base, _) = try Self.open(&peer, rtt: .milliseconds(10), bytes: 4096)
+        peer.advance(.milliseconds(10))
+        _ = peer.send(.ack, seq: 1001, ack: base &+ 4000)
+        let probeSent = Self.nextData(&peer)
+        let probe = try #require(probeSent)
+        #expect(probe.segment.sequence == base &+ 4000)
+        let timeoutSent = Self.nextData(&peer)
+        let timeout = try #require(timeoutSent)
+        #expect(timeout.segment.sequence == base &+ 4000)
+        #expect(timeout.after == .milliseconds(200), "the RTO after the probe, no second probe")
+        let statistics = peer.engine.tcpStatistics
+        #expect(statistics.tlpProbes == 1 && statistics.timeouts == 1 && statistics.tlpRecoveries == 0)
+    }
+
+    @Test func probeSendsNewDataWhenThereIsSome() throws {
+        // RFC 8985 §7.3: new data the peer's window takes makes the better probe
+        // (it repeats nothing that may have arrived). IW10 holds back two of twelve
+        // segments; nothing is acknowledged: after 2 SRTT segment 10 goes out.
+        var peer = Recovery.peer()
+        let (base, sent) = try Self.open(&peer, rtt: .milliseconds(10), bytes: 12 * Recovery.segment)
+        #expect(sent.count == 10)
+        let probeSent = Self.nextData(&peer)
+        let probe = try #require(probeSent)
+        #expect(probe.segment.sequence == base &+ 10_000)
+        #expect(probe.after == .milliseconds(20), "PTO = 2 SRTT with ten segments in flight")
+        #expect(peer.engine.tcpStatistics.tlpProbes == 1 && peer.engine.tcpStatistics.retransmittedSegments == 0)
+    }
+
+    @Test(arguments: [5, 15])
+    func reorderingWithinTheWindowIsNotLoss(lateBy milliseconds: Int) throws {
+        // RFC 8985 §6.2: a segment SACKed above SND.UNA marks SND.UNA lost only
+        // once the reordering window (SRTT/4 = 10 ms here) has passed; a segment
+        // arriving late within it is no loss and nothing is resent.
+        var peer = Recovery.peer()
+        let (base, sent) = try Self.open(&peer, rtt: .milliseconds(40), bytes: 4 * Recovery.segment)
+        #expect(sent == [0, 1, 2, 3])
+        peer.advance(.milliseconds(40))
+        _ = peer.send(.ack, seq: 1001, ack: base, options: Recovery.sackOptions([(base &+ 1000, base &+ 2000)]))
+        var resent: [UInt32] = []
+        for _ in 0..<milliseconds {
+            peer.advance(.milliseconds(1))
+            resent += peer.run().filter { !$0.payload.isEmpty }.map { ($0.sequence &- base) / 1000 }
+        }
+        _ = peer.send(.ack, seq: 1001, ack: base &+ 4000)
+        let statistics = peer.engine.tcpStatistics
+        if milliseconds < 10 {
+            #expect(resent.isEmpty && statistics.rackMarkedLost == 0 && statistics.fastRetransmits == 0)
+        } else {
+            #expect(resent == [0], "segment 0 resent once the window passed")
+            #expect(statistics.rackMarkedLost == 1 && statistics.fastRetransmits == 1)
+        }
+        #expect(statistics.timeouts == 0)
+    }
+
+    @Test func sackHoleIsRetransmittedOnce() throws {
+        // RFC 6675 §5: a hole is resent once per recovery (HighRxt), however many
+        // duplicate ACKs still report it; only the RTO may resend it again.
+        var peer = Recovery.peer()
+        let listener = try peer.engine.listen(port: 80)
+        let (base, _, sent) = try Recovery.openAndWrite(&peer, listener, bytes: 20 * Recovery.segment, sack: true)
+        #expect(sent.count == 10)
+        var resentHole = 0
+        for sacked in 2...9 {
+            let replies = peer.send(.ack, seq: 1001, ack: base &+ 1000,
+                                    options: Recovery.sackOptions([(base &+ 2000, base &+ UInt32(sacked * 1000 + 1000))]))
+            resentHole += replies.filter { $0.sequence == base &+ 1000 && !$0.payload.isEmpty }.count
+        }
+        #expect(resentHole == 1)
+        #expect(peer.engine.tcpStatistics.timeouts == 0)
+    }
+}
