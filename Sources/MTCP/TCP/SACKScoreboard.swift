@@ -17,6 +17,9 @@ struct SACKScoreboard {
     /// The end of the highest range (RFC 6675 HighACK + ... "highest SACKed").
     var highestSacked: SequenceNumber? { count == 0 ? nil : SequenceNumber(ends[count - 1]) }
 
+    /// The start of the lowest range.
+    var lowestSacked: SequenceNumber? { count == 0 ? nil : SequenceNumber(starts[0]) }
+
     mutating func clear() {
         count = 0
         sackedBytes = 0

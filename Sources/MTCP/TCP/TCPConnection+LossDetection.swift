@@ -108,16 +108,8 @@ extension TCPConnection {
                 lossDetection.probeWasRetransmission = false
             }
         } else {
-            let end = finSent ? finSequence : sendMaximum
-            let length = max(0, min(payloadLimit, end - max(sendUnacknowledged, sendBufferStart)))
-            var flags: TCPFlags = .ack
-            if finSent { flags.insert(.fin) }
-            sent = transmitSegment(flags: flags, sequence: end - length, dataLength: length, now: now, &environment)
-            if sent {
-                environment.connectionStatistics.retransmittedSegments &+= 1
-                lossDetection.probeWasRetransmission = true
-                rttProbeActive = false
-            }
+            sent = retransmitLastSegment(now: now, &environment)
+            if sent { lossDetection.probeWasRetransmission = true }
         }
         guard sent else { return }
         environment.connectionStatistics.tlpProbes &+= 1

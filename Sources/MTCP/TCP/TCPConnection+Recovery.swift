@@ -19,6 +19,14 @@ extension TCPConnection {
         checkSpuriousTimeout(segment, &environment)
         sendUnacknowledged = ack
         scoreboard.acknowledge(upTo: ack)
+        // Reneging (RFC 2018 §8): a receiver still holding a SACKed range that
+        // starts at the new cumulative ACK would have acknowledged past it, so it
+        // discarded that data; nothing SACKed can be trusted to be held, and what
+        // was skipped as SACKed is sent again from here (go-back-N).
+        if scoreboard.lowestSacked == ack {
+            scoreboard.clear()
+            sendNext = ack
+        }
         if sendNext < ack { sendNext = ack }
         retransmissions = 0
         duplicateAcknowledgments = 0
@@ -115,6 +123,7 @@ extension TCPConnection {
         congestion.onDuplicateAcksEnterRecovery(flightSize: bytesInFlight, now: now, sack: !scoreboard.isEmpty)
         environment.connectionStatistics.fastRetransmits &+= 1
         highestRetransmitted = sendUnacknowledged
+        rescueRetransmitted = false
         if !scoreboard.isEmpty {
             retransmitHoles(now: now, forcingFirst: true, &environment)
         } else {
@@ -185,6 +194,31 @@ extension TCPConnection {
         return covered
     }
 
+    /// RFC 6675 §4 NextSeg (4), the rescue retransmission: no hole is left to
+    /// resend and no new data to send, but data above the highest SACKed and
+    /// resent bytes is outstanding; its last segment goes once per recovery, so
+    /// that a loss at the tail of the window does not wait for the RTO.
+    private var rescueRetransmissionDue: Bool {
+        guard !rescueRetransmitted, unsentBytes == 0 else { return false }
+        let highData = finSent ? finSequence + 1 : sendMaximum
+        return highData > max(highestRetransmitted, scoreboard.highestSacked ?? sendUnacknowledged)
+    }
+
+    /// Resends the last segment sent (with the FIN if it carried one), for a tail
+    /// loss probe or a rescue retransmission; HighRxt is left alone.
+    mutating func retransmitLastSegment<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) -> Bool {
+        let end = finSent ? finSequence : sendMaximum
+        let length = max(0, min(payloadLimit, end - max(sendUnacknowledged, sendBufferStart)))
+        var flags: TCPFlags = .ack
+        if finSent { flags.insert(.fin) }
+        guard transmitSegment(flags: flags, sequence: end - length, dataLength: length, now: now, &environment)
+        else { return false }
+        environment.connectionStatistics.retransmittedSegments &+= 1
+        rttProbeActive = false
+        return true
+    }
+
     /// SACK-based recovery (RFC 6675 §5, simplified): while the estimated data
     /// in the network ("pipe") leaves room in the congestion window, resend the
     /// next hole above the highest byte retransmitted so far.
@@ -197,7 +231,13 @@ extension TCPConnection {
         var sentAny = false
         var resentHead = false
         while (forcingFirst && !sentAny) || pipe < congestion.cwnd {
-            guard let hole = scoreboard.hole(from: max(highestRetransmitted, sendUnacknowledged)) else { break }
+            guard let hole = scoreboard.hole(from: max(highestRetransmitted, sendUnacknowledged)) else {
+                if rescueRetransmissionDue && retransmitLastSegment(now: now, &environment) {
+                    rescueRetransmitted = true
+                    sentAny = true
+                }
+                break
+            }
             let offset = hole.start - sendBufferStart
             let length = min(hole.length, limit, send.count - offset)
             guard length > 0,

@@ -94,8 +94,9 @@ extension TCPConnection {
         lossDetection.probeEnd = nil
         lossDetection.recoveryDuringProbe = false
         if timestampsEnabled { lossDetection.timeoutTimestamp = timestampValue(now) }
-        // RFC 6675 §5.1: after a timeout the receiver may have reneged on its SACKs.
-        scoreboard.clear()
+        // The scoreboard is kept (RFC 6675 §5.1 leaves it to a reneging test, as
+        // Linux does): `acknowledge` clears it when the receiver shows it
+        // discarded SACKed data, and what it still holds is not sent again.
         let resent = retransmitOldest(now: now, &environment)
         sendNext = sendUnacknowledged + resent
         queueData(shortFlowThreshold: configuration.shortFlowThreshold)

@@ -99,6 +99,8 @@ struct TCPConnection {
     var lossDetection = LossDetection()
     /// Highest sequence number retransmitted in this recovery (RFC 6675 HighRxt).
     var highestRetransmitted = SequenceNumber(0)
+    /// This recovery's rescue retransmission went out (RFC 6675 RescueRxt).
+    var rescueRetransmitted = false
     /// RTT measurement without timestamps: one segment timed at a time (Karn).
     var rttProbeSequence = SequenceNumber(0)
     var rttProbeSentAt = Instant.zero

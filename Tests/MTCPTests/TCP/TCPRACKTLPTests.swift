@@ -129,3 +129,48 @@ import Testing
         #expect(peer.engine.tcpStatistics.timeouts == 0)
     }
 }
+
+/// RFC 6675 beyond the basic hole retransmission: the rescue retransmission and
+/// the scoreboard across a timeout.
+@Suite struct TCPSACKRecoveryTests {
+    typealias Recovery = TCPLossRecoveryTests
+
+    @Test func tailOfTheWindowGetsARescueRetransmission() throws {
+        // RFC 6675 §4 NextSeg (4): segments 0 and 9 of 10 are lost; SACKs of 1-8
+        // leave no hole but 0 and no new data, so once pipe allows, segment 9 (above
+        // the highest SACK) is resent once instead of waiting for the RTO.
+        var peer = Recovery.peer()
+        let listener = try peer.engine.listen(port: 80)
+        let (base, _, sent) = try Recovery.openAndWrite(&peer, listener, bytes: 10 * Recovery.segment, sack: true)
+        #expect(sent.count == 10)
+        var resent: [UInt32] = []
+        for sacked in 1...8 {
+            let replies = peer.send(.ack, seq: 1001, ack: base,
+                                    options: Recovery.sackOptions([(base &+ 1000, base &+ UInt32(1000 + sacked * 1000))]))
+            resent += replies.filter { !$0.payload.isEmpty }.map { ($0.sequence &- base) / 1000 }
+        }
+        #expect(resent == [0, 9], "the hole, then the rescue of the tail")
+        #expect(peer.engine.tcpStatistics.timeouts == 0)
+    }
+
+    @Test func scoreboardOutlivesATimeoutUntilTheReceiverReneges() throws {
+        // RFC 6675 §5.1 and RFC 2018 §8: the SACKs of 1-3 survive the timeout that
+        // resends segment 0. The next ACK covers 0 but stops at 1, the start of
+        // a SACKed range: the receiver discarded it, the scoreboard goes and
+        // segment 1 is resent rather than skipped.
+        var peer = Recovery.peer()
+        let listener = try peer.engine.listen(port: 80)
+        let (base, connection, _) = try Recovery.openAndWrite(&peer, listener, bytes: 10 * Recovery.segment, sack: true)
+        for sacked in 1...3 {
+            _ = peer.send(.ack, seq: 1001, ack: base,
+                          options: Recovery.sackOptions([(base &+ 1000, base &+ UInt32(1000 + sacked * 1000))]))
+        }
+        #expect(peer.engine.tcpStatistics.fastRetransmits == 1)
+        #expect(Recovery.timeUntilSent(&peer, sequence: base) != nil, "the fast retransmission was lost: the RTO")
+        #expect(peer.engine.tcpStatistics.timeouts == 1)
+        #expect(Recovery.block(peer, connection)?.scoreboard.sackedBytes == 3000, "kept across the timeout")
+        let replies = peer.send(.ack, seq: 1001, ack: base &+ 1000)
+        #expect(Recovery.block(peer, connection)?.scoreboard.isEmpty == true, "reneging cleared it")
+        #expect(replies.first { !$0.payload.isEmpty }?.sequence == base &+ 1000)
+    }
+}
