@@ -7,8 +7,10 @@
 ///   data is first sent in sequence order, so the segment at SND.UNA left before
 ///   the SACKed one, and RFC 8985 §6.2's condition (sent before a delivered
 ///   segment, and RACK.rtt + reo_wnd ago) holds at the latest one reordering
-///   window after that ACK. No per-segment send times are kept; lost
-///   retransmissions are still left to the RTO.
+///   window after that ACK. No per-segment send times are kept; of the
+///   retransmissions only that of SND.UNA is timed (RACK's rule for it: new data
+///   sent after it was SACKed and SRTT + reo_wnd have passed, checked on each
+///   duplicate ACK); a lost retransmission of a later hole waits for the RTO.
 /// - reo_wnd is SRTT/4 (§6.2 uses the minimum RTT/4; no minimum is tracked).
 /// - The delayed-ACK allowance of a probe for one segment in flight is 40 ms, the
 ///   delayed-ACK timer of Linux and of this stack, not §7.2's worst-case 200 ms:
@@ -31,6 +33,10 @@ struct LossDetection {
     /// acknowledges the original transmission, and the timeout was spurious
     /// (the Eifel detection of RFC 3522).
     var timeoutTimestamp: UInt32? = nil
+    /// When SND.UNA was last resent in this recovery, and SND.MAX then: a SACK
+    /// above that SND.MAX is for data sent after the retransmission.
+    var headResentAt: Instant? = nil
+    var headResentBelow = SequenceNumber(0)
 }
 
 extension TCPConnection {
@@ -85,7 +91,38 @@ extension TCPConnection {
     mutating func armReorderWindow(now: Instant) {
         guard lossDetection.timer != .reorderWindow, let srtt = rtt.smoothedRTT else { return }
         lossDetection.timer = .reorderWindow
-        setDeadline(.retransmission, now + max(TimeSpan(nanoseconds: srtt.nanoseconds / 4), .milliseconds(1)))
+        setDeadline(.retransmission, now + reorderWindow(srtt))
+    }
+
+    /// RACK's rule for a lost retransmission (RFC 8985 §6.2), for that of
+    /// SND.UNA: data sent after it has been SACKed and SRTT plus the reordering
+    /// window have passed since it left, so it is resent once more.
+    mutating func resendLostHeadRetransmission<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) {
+        guard let resentAt = lossDetection.headResentAt, let highest = scoreboard.highestSacked,
+              highest > lossDetection.headResentBelow, let srtt = rtt.smoothedRTT,
+              now >= resentAt + srtt + reorderWindow(srtt),
+              let hole = scoreboard.hole(from: sendUnacknowledged), hole.start == sendUnacknowledged else { return }
+        let length = min(hole.length, payloadLimit, send.count - (hole.start - sendBufferStart))
+        guard length > 0,
+              transmitSegment(flags: .ack, sequence: hole.start, dataLength: length, now: now, &environment)
+        else { return }
+        environment.connectionStatistics.rackMarkedLost &+= 1
+        environment.connectionStatistics.retransmittedSegments &+= 1
+        noteHeadRetransmission(now: now)
+        armRetransmission(now: now)
+    }
+
+    @inline(__always)
+    mutating func noteHeadRetransmission(now: Instant) {
+        lossDetection.headResentAt = now
+        lossDetection.headResentBelow = sendMaximum
+    }
+
+    /// RACK's reo_wnd: SRTT/4, at least 1 ms.
+    @inline(__always)
+    private func reorderWindow(_ srtt: TimeSpan) -> TimeSpan {
+        max(TimeSpan(nanoseconds: srtt.nanoseconds / 4), .milliseconds(1))
     }
 
     /// The tail loss probe (RFC 8985 §7.3): one new segment if the peer's window

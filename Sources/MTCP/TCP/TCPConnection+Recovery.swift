@@ -18,6 +18,7 @@ extension TCPConnection {
         }
         checkSpuriousTimeout(segment, &environment)
         sendUnacknowledged = ack
+        lossDetection.headResentAt = nil
         scoreboard.acknowledge(upTo: ack)
         // Reneging (RFC 2018 §8): a receiver still holding a SACKed range that
         // starts at the new cumulative ACK would have acknowledged past it, so it
@@ -94,6 +95,7 @@ extension TCPConnection {
         let sack = selectiveAcknowledgmentsEnabled
         if inFastRecovery {
             if sack {
+                resendLostHeadRetransmission(now: now, &environment)
                 retransmitHoles(now: now, &environment)
             } else {
                 congestion.onDuplicateAckInRecovery()
@@ -252,6 +254,7 @@ extension TCPConnection {
         // The timer restarts for a new ACK (RFC 6298 §5.3) and, as Linux does, for
         // a resent SND.UNA; a later hole's retransmission must not postpone the
         // timeout of a lost retransmission of SND.UNA.
+        if resentHead { noteHeadRetransmission(now: now) }
         if resentHead || (sentAny && deadlines[.retransmission] == nil) { armRetransmission(now: now) }
     }
 }

@@ -174,3 +174,28 @@ import Testing
         #expect(replies.first { !$0.payload.isEmpty }?.sequence == base &+ 1000)
     }
 }
+
+extension TCPRACKTLPTests {
+    @Test func lostRetransmissionOfSNDUNAIsResentWhenLaterDataIsSACKed() throws {
+        // RFC 8985 §6.2: the fast retransmission of segment 0 is lost too. Limited
+        // transmit sends 10 and 11, the third duplicate resends 0 (SND.MAX 12),
+        // recovery sends 12-14. Once segment 12, sent after the retransmission, is
+        // SACKed and SRTT + reo_wnd (10 + 2.5 ms) have passed, segment 0 goes again
+        // instead of waiting for the RTO.
+        var peer = Recovery.peer()
+        let (base, sent) = try Self.open(&peer, rtt: .milliseconds(10), bytes: 20 * Recovery.segment)
+        #expect(sent.count == 10)
+        func duplicate(_ through: Int) -> [UInt32] {
+            peer.send(.ack, seq: 1001, ack: base, options: Recovery.sackOptions([(base &+ 1000, base &+ UInt32(through * 1000))]))
+                .filter { !$0.payload.isEmpty }.map { ($0.sequence &- base) / 1000 }
+        }
+        var resent: [UInt32] = []
+        for through in 2...10 { resent += duplicate(through) }
+        #expect(resent == [10, 11, 0, 12, 13, 14])
+        peer.advance(.milliseconds(5))
+        #expect(duplicate(13).first != 0, "not before SRTT + reo_wnd")
+        peer.advance(.milliseconds(8))
+        #expect(duplicate(13).first == 0, "resent 13 ms after the first retransmission")
+        #expect(peer.engine.tcpStatistics.rackMarkedLost == 1 && peer.engine.tcpStatistics.timeouts == 0)
+    }
+}
