@@ -12,16 +12,25 @@
 ///   sent after it was SACKed and SRTT + reo_wnd have passed, checked on each
 ///   duplicate ACK); a lost retransmission of a later hole waits for the RTO.
 /// - reo_wnd is SRTT/4 (§6.2 uses the minimum RTT/4; no minimum is tracked).
-/// - The delayed-ACK allowance of a probe for one segment in flight is 40 ms, the
-///   delayed-ACK timer of Linux and of this stack, not §7.2's worst-case 200 ms:
-///   with the 200-ms minimum RTO a probe would then never come before the timeout.
+/// - With one segment in flight the PTO adds §7.2's worst-case delayed-ACK time
+///   (200 ms); with the 200-ms minimum RTO that never comes before the RTO, so a
+///   lone lost segment is left to the RTO (§7.2 caps the PTO there) rather than
+///   probed while the peer may still be delaying its ACK.
 struct LossDetection {
     /// What the retransmission deadline is timing.
     enum Timer { case timeout, lossProbe, reorderWindow }
 
-    static let delayedAckAllowance = TimeSpan.milliseconds(40)
+    /// WCDelAckT (RFC 8985 §7.2): a probe for a lone segment waits this much more.
+    static let delayedAckAllowance = TimeSpan.milliseconds(200)
+    /// Added to 2 SRTT with more in flight (Linux: TCP_TIMEOUT_MIN): timestamps
+    /// measure whole milliseconds, so on a sub-millisecond path SRTT reaches 0.
+    static let probeFloor = TimeSpan.milliseconds(2)
 
     var timer = Timer.timeout
+    /// When the RTO expires. A probe or a reordering window takes the deadline
+    /// before it, but new data sent meanwhile does not postpone it (RFC 6298
+    /// §5.1: the timer restarts only for an ACK of new data).
+    var timeoutAt = Instant.zero
     /// The sequence number after the outstanding probe (TLP.end_seq): no second
     /// probe until an ACK covers it or a timeout ends the episode.
     var probeEnd: SequenceNumber? = nil
@@ -44,24 +53,32 @@ extension TCPConnection {
     /// allows one and it comes before the RTO, else the RTO.
     @inline(__always)
     mutating func armRetransmission(now: Instant) {
-        if let probe = probeTimeout, probe < rtt.rto {
+        lossDetection.timeoutAt = now + rtt.rto
+        armLossProbeBeforeTimeout(now: now)
+    }
+
+    /// New data left while a probe was pending (RFC 8985 §7.2): the probe moves
+    /// to a PTO from now, never past the RTO expiry, which stays where it was.
+    @inline(__always)
+    mutating func armLossProbeBeforeTimeout(now: Instant) {
+        if let probe = probeTimeout, now + probe < lossDetection.timeoutAt {
             lossDetection.timer = .lossProbe
             setDeadline(.retransmission, now + probe)
         } else {
             lossDetection.timer = .timeout
-            setDeadline(.retransmission, now + rtt.rto)
+            setDeadline(.retransmission, lossDetection.timeoutAt)
         }
     }
 
     /// PTO (RFC 8985 §7.2): 2 SRTT, plus the delayed-ACK allowance when a single
-    /// segment is in flight; nil when no probe may be scheduled (no SACK, a
+    /// segment is in flight, else a floor; nil when no probe may be scheduled (no SACK, a
     /// recovery or a probe under way, no RTT sample yet, nothing in flight).
     @inline(__always)
     private var probeTimeout: TimeSpan? {
         guard selectiveAcknowledgmentsEnabled, state.isSynchronized, case .none = recovery,
               lossDetection.probeEnd == nil, bytesInFlight > 0, let srtt = rtt.smoothedRTT else { return nil }
         let probe = srtt * 2
-        return bytesInFlight <= payloadLimit ? probe + LossDetection.delayedAckAllowance : probe
+        return probe + (bytesInFlight <= payloadLimit ? LossDetection.delayedAckAllowance : LossDetection.probeFloor)
     }
 
     /// The retransmission deadline passed while it timed a probe or a reordering
@@ -82,7 +99,7 @@ extension TCPConnection {
                 startFastRecovery(now: now, &environment)
             }
         }
-        if bytesInFlight > 0 && deadlines[.retransmission] == nil { armRetransmission(now: now) }
+        if bytesInFlight > 0 && deadlines[.retransmission] == nil { armLossProbeBeforeTimeout(now: now) }
         return true
     }
 
@@ -152,17 +169,17 @@ extension TCPConnection {
         environment.connectionStatistics.tlpProbes &+= 1
         lossDetection.probeEnd = sendMaximum
         // §7.3: after the probe the RTO guards what is still outstanding.
-        lossDetection.timer = .timeout
-        setDeadline(.retransmission, now + rtt.rto)
+        armRetransmission(now: now)
     }
 
     /// An ACK of new data: ends a probe's episode once it covers the probe
     /// (RFC 8985 §7.4). A probe that resent the last segment is taken to have
     /// repaired a loss (no DSACK is parsed to tell a needless one), and the
-    /// window is reduced as fast recovery would have (§7.4.2); one whose ACK led
-    /// to fast recovery repaired it through that.
+    /// window is reduced as fast recovery would have (§7.4.2), from cwnd: the
+    /// flight at a probe is the tail of a burst, often one segment, and would
+    /// leave 2 MSS; one whose ACK led to fast recovery repaired it through that.
     mutating func lossProbeAcknowledged<Environment: TCPConnectionEnvironment & ~Copyable>(
-        upTo ack: SequenceNumber, flightBefore: Int, now: Instant, _ environment: inout Environment) {
+        upTo ack: SequenceNumber, now: Instant, _ environment: inout Environment) {
         guard let end = lossDetection.probeEnd, ack >= end else { return }
         lossDetection.probeEnd = nil
         let repairedByProbe = lossDetection.probeWasRetransmission && !lossDetection.recoveryDuringProbe
@@ -171,8 +188,8 @@ extension TCPConnection {
         }
         lossDetection.recoveryDuringProbe = false
         if repairedByProbe, case .none = recovery {
-            congestion.onDuplicateAcksEnterRecovery(flightSize: flightBefore, now: now, sack: true)
-            congestion.onRecoveryExit(flightSize: bytesInFlight)
+            congestion.onDuplicateAcksEnterRecovery(flightSize: congestion.cwnd, now: now, sack: true)
+            congestion.onRecoveryExit(flightSize: congestion.ssthresh)
         }
     }
 

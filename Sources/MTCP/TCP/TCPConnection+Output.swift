@@ -119,8 +119,11 @@ extension TCPConnection {
         }
         if sentAny {
             // RFC 6298 §5.1: start the timer if it is not running.
-            // RFC 8985 §7.2: new data restarts a tail loss probe's timer.
-            if deadlines[.retransmission] == nil || lossDetection.timer == .lossProbe { armRetransmission(now: now) }
+            if deadlines[.retransmission] == nil {
+                armRetransmission(now: now)
+            } else if lossDetection.timer == .lossProbe {
+                armLossProbeBeforeTimeout(now: now)
+            }
             persistBackoff = 0
             if deadlines[.persist] != nil { setDeadline(.persist, nil) }
         }

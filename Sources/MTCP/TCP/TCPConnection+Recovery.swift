@@ -48,7 +48,7 @@ extension TCPConnection {
             sample = sampleRTT(now: now, acknowledged: ack)
         }
         if let sample { rtt.addSample(sample) }
-        lossProbeAcknowledged(upTo: ack, flightBefore: flightBefore, now: now, &environment)
+        lossProbeAcknowledged(upTo: ack, now: now, &environment)
 
         switch recovery {
         case .fast(let recover) where ack >= recover:

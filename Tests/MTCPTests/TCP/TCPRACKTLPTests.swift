@@ -35,19 +35,19 @@ import Testing
     }
 
     @Test func lastSegmentOfA4KiBResponseIsRecoveredByAProbe() throws {
-        // RFC 8985 §7: the last segment of a response is lost and no ACK will
-        // come to reveal it; the probe resends it after 2 SRTT plus the
-        // delayed-ACK allowance (one segment left in flight): 10 + 10 + 40 ms after
-        // the ACK of the rest, instead of the 200-ms RTO.
+        // RFC 8985 §7: the last two segments of a response are lost and no ACK
+        // will come to reveal it; the probe resends the last MSS after 2 SRTT plus
+        // the 2-ms floor: 10 + 10 + 2 ms after the ACK of the rest, instead of
+        // the 200-ms RTO.
         var peer = Recovery.peer()
         let (base, sent) = try Self.open(&peer, rtt: .milliseconds(10), bytes: 4096)
         #expect(sent == [0, 1, 2, 3, 4])
         peer.advance(.milliseconds(10))
-        _ = peer.send(.ack, seq: 1001, ack: base &+ 4000)
+        _ = peer.send(.ack, seq: 1001, ack: base &+ 3000)
         let probeSent = Self.nextData(&peer)
         let probe = try #require(probeSent)
-        #expect(probe.segment.sequence == base &+ 4000 && probe.segment.payload.count == 96)
-        #expect(probe.after == .milliseconds(60), "PTO = 2 SRTT + 40 ms")
+        #expect(probe.segment.sequence == base &+ 3096 && probe.segment.payload.count == 1000, "the last MSS sent")
+        #expect(probe.after == .milliseconds(22), "PTO = 2 SRTT + 2 ms")
         _ = peer.send(.ack, seq: 1001, ack: base &+ 4096)
         let statistics = peer.engine.tcpStatistics
         #expect(statistics.tlpProbes == 1 && statistics.tlpRecoveries == 1)
@@ -60,13 +60,13 @@ import Testing
         var peer = Recovery.peer()
         let (base, _) = try Self.open(&peer, rtt: .milliseconds(10), bytes: 4096)
         peer.advance(.milliseconds(10))
-        _ = peer.send(.ack, seq: 1001, ack: base &+ 4000)
+        _ = peer.send(.ack, seq: 1001, ack: base &+ 3000)
         let probeSent = Self.nextData(&peer)
         let probe = try #require(probeSent)
-        #expect(probe.segment.sequence == base &+ 4000)
+        #expect(probe.segment.sequence == base &+ 3096)
         let timeoutSent = Self.nextData(&peer)
         let timeout = try #require(timeoutSent)
-        #expect(timeout.segment.sequence == base &+ 4000)
+        #expect(timeout.segment.sequence == base &+ 3000)
         #expect(timeout.after == .milliseconds(200), "the RTO after the probe, no second probe")
         let statistics = peer.engine.tcpStatistics
         #expect(statistics.tlpProbes == 1 && statistics.timeouts == 1 && statistics.tlpRecoveries == 0)
@@ -82,7 +82,7 @@ import Testing
         let probeSent = Self.nextData(&peer)
         let probe = try #require(probeSent)
         #expect(probe.segment.sequence == base &+ 10_000)
-        #expect(probe.after == .milliseconds(20), "PTO = 2 SRTT with ten segments in flight")
+        #expect(probe.after == .milliseconds(22), "PTO = 2 SRTT + 2 ms with ten segments in flight")
         #expect(peer.engine.tcpStatistics.tlpProbes == 1 && peer.engine.tcpStatistics.retransmittedSegments == 0)
     }
 
