@@ -98,8 +98,10 @@ extension TCPConnection {
             let length = min(mss, unsent, usable, beforeSACKed)
             // Sender silly-window avoidance (RFC 9293 §3.8.6.2.1): a runt only
             // when it empties the buffer or fills half the largest window seen.
-            guard length == mss || length == unsent || length >= maximumSendWindow / 2
-                || (overridingSWS && !sentAny) else { break }
+            // A retransmission is exempt: its size was fixed when it first left
+            // (or by a SACKed range above it), and holding it waits for a timeout.
+            guard sendNext < sendMaximum || length == mss || length == unsent
+                || length >= maximumSendWindow / 2 || (overridingSWS && !sentAny) else { break }
             let finToo = finQueued && length == unsent
             var flags: TCPFlags = length == unsent ? [.ack, .psh] : .ack
             if finToo { flags.insert(.fin) }

@@ -199,3 +199,35 @@ extension TCPRACKTLPTests {
         #expect(peer.engine.tcpStatistics.rackMarkedLost == 1 && peer.engine.tcpStatistics.timeouts == 0)
     }
 }
+
+extension TCPSACKRecoveryTests {
+    @Test func subMSSHoleAfterATimeoutGoesWithoutAnotherTimeout() throws {
+        // Twenty 100-byte writes; segments 0-9 and 11 are lost, 10 and 12-19
+        // SACKed, and the retransmissions of recovery are lost too. The RTO
+        // resends 0-9 as one MSS; once the peer acknowledges through 10, the hole
+        // at 11 (100 bytes, less than an MSS) is a retransmission: sender SWS
+        // avoidance must not hold it for the next, backed-off, timeout.
+        var peer = Recovery.peer()
+        let listener = try peer.engine.listen(port: 80)
+        let (base, connection, _) = try Recovery.openAndWrite(&peer, listener, bytes: 100, sack: true)
+        for write in 1..<20 {
+            #expect((try? seededBytes(100, seed: UInt64(write)).withUnsafeBytes { try peer.engine.write(connection, $0) }) == 100)
+            _ = peer.run()
+        }
+        let sacks = Recovery.sackOptions([(base &+ 1000, base &+ 1100), (base &+ 1200, base &+ 2000)])
+        _ = peer.send(.ack, seq: 1001, ack: base, options: sacks)
+        var waited = 0
+        while peer.engine.tcpStatistics.timeouts == 0 && waited < 2000 {
+            peer.advance(.milliseconds(1))
+            _ = peer.run()
+            waited += 1
+        }
+        #expect(peer.engine.tcpStatistics.timeouts == 1)
+        let replies = peer.send(.ack, seq: 1001, ack: base &+ 1100,
+                                options: Recovery.sackOptions([(base &+ 1200, base &+ 2000)]))
+        let resent = replies.contains { $0.sequence == base &+ 1100 && !$0.payload.isEmpty }
+            || Recovery.timeUntilSent(&peer, sequence: base &+ 1100, limit: .milliseconds(100)) != nil
+        #expect(resent, "the second hole goes on the ACK, not at the next timeout")
+        #expect(peer.engine.tcpStatistics.timeouts == 1)
+    }
+}
