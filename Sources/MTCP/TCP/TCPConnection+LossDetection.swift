@@ -72,10 +72,12 @@ extension TCPConnection {
 
     /// PTO (RFC 8985 §7.2): 2 SRTT, plus the delayed-ACK allowance when a single
     /// segment is in flight, else a floor; nil when no probe may be scheduled (no SACK, a
-    /// recovery or a probe under way, no RTT sample yet, nothing in flight).
+    /// recovery or a probe under way, SACKed data outstanding — RACK's reordering
+    /// window covers that, and Linux probes only then —, no RTT sample yet,
+    /// nothing in flight).
     @inline(__always)
     private var probeTimeout: TimeSpan? {
-        guard selectiveAcknowledgmentsEnabled, state.isSynchronized, case .none = recovery,
+        guard selectiveAcknowledgmentsEnabled, state.isSynchronized, case .none = recovery, scoreboard.isEmpty,
               lossDetection.probeEnd == nil, bytesInFlight > 0, let srtt = rtt.smoothedRTT else { return nil }
         let probe = srtt * 2
         return probe + (bytesInFlight <= payloadLimit ? LossDetection.delayedAckAllowance : LossDetection.probeFloor)
@@ -147,7 +149,7 @@ extension TCPConnection {
     /// loss to fast recovery a round trip later instead of an RTO later.
     private mutating func sendLossProbe<Environment: TCPConnectionEnvironment & ~Copyable>(
         now: Instant, _ environment: inout Environment) {
-        guard bytesInFlight > 0 else { return }
+        guard bytesInFlight > 0, case .none = recovery else { return }
         let unsent = unsentBytes
         let newData = min(payloadLimit, unsent)
         var sent = false

@@ -74,6 +74,11 @@ extension TCPConnection {
 
         if bytesInFlight > 0 {
             armRetransmission(now: now)
+            // RFC 8985 §6.2 runs on every ACK: one that leaves SACKed data above
+            // SND.UNA shows a hole, lost once the reordering window passes.
+            if selectiveAcknowledgmentsEnabled && !scoreboard.isEmpty, case .none = recovery {
+                armReorderWindow(now: now)
+            }
         } else if deadlines[.retransmission] != nil {
             setDeadline(.retransmission, nil)
         }

@@ -231,3 +231,23 @@ extension TCPSACKRecoveryTests {
         #expect(peer.engine.tcpStatistics.timeouts == 1)
     }
 }
+
+extension TCPRACKTLPTests {
+    @Test func cumulativeAckLeavingSACKedDataAboveAHoleRunsRACK() throws {
+        // RFC 8985 §6.2: an ACK of segment 0 that SACKs 2 leaves a hole at 1 with
+        // delivered data above it. RACK marks 1 lost after the reordering window
+        // (SRTT/4 = 10 ms) and resends it; no tail loss probe resends the tail
+        // (Linux probes only with no SACKed data outstanding).
+        var peer = Recovery.peer()
+        let (base, sent) = try Self.open(&peer, rtt: .milliseconds(40), bytes: 4 * Recovery.segment)
+        #expect(sent == [0, 1, 2, 3])
+        peer.advance(.milliseconds(40))
+        _ = peer.send(.ack, seq: 1001, ack: base &+ 1000, options: Recovery.sackOptions([(base &+ 2000, base &+ 3000)]))
+        let firstSent = Self.nextData(&peer)
+        let first = try #require(firstSent)
+        #expect(first.segment.sequence == base &+ 1000, "the hole, not the tail")
+        #expect(first.after == .milliseconds(10))
+        #expect(peer.engine.tcpStatistics.tlpProbes == 0 && peer.engine.tcpStatistics.rackMarkedLost == 1)
+    }
+}
+
