@@ -245,8 +245,12 @@ extension TCPConnection {
                 }
                 break
             }
+            // After a timeout SND.NXT is below SND.MAX and pipe counts nothing
+            // above it: holes there are the send path's (which pipe and cwnd
+            // bound, and which moves SND.NXT past what it sends), not ours.
+            guard hole.start < sendNext else { break }
             let offset = hole.start - sendBufferStart
-            let length = min(hole.length, limit, send.count - offset)
+            let length = min(hole.length, limit, send.count - offset, sendNext - hole.start)
             guard length > 0,
                   transmitSegment(flags: .ack, sequence: hole.start, dataLength: length, now: now, &environment)
             else { break }

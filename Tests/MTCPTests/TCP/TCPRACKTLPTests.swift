@@ -251,3 +251,35 @@ extension TCPRACKTLPTests {
     }
 }
 
+extension TCPSACKRecoveryTests {
+    @Test func fastRecoveryAfterATimeoutResendsOnlyBelowSNDNXT() throws {
+        // Twenty segments in flight (k = 0...19 here); 0, 1 and 10-15 are lost,
+        // 2-9 and 16-19 SACKed, the fast retransmission of 0 is lost, the RTO
+        // resends it and its ACK lets 1 go. A late original of 12 is SACKed and
+        // starts fast recovery: holes above SND.NXT are left to the send path,
+        // in cwnd, and no segment leaves twice.
+        var peer = Recovery.peer()
+        let listener = try peer.engine.listen(port: 80)
+        let (first, connection, _) = try Recovery.openAndWrite(&peer, listener, bytes: 30 * Recovery.segment, sack: true)
+        _ = Recovery.growToTwentySegmentsInFlight(&peer, base: first)
+        let base = first &+ 10_000
+        func at(_ k: UInt32) -> UInt32 { base &+ k * 1000 }
+        _ = peer.send(.ack, seq: 1001, ack: at(0), options: Recovery.sackOptions([(at(2), at(10)), (at(16), at(20))]))
+        #expect(peer.engine.tcpStatistics.fastRetransmits == 1)
+        var waited = 0
+        while peer.engine.tcpStatistics.timeouts == 0 && waited < 3000 {
+            peer.advance(.milliseconds(1))
+            _ = peer.run()
+            waited += 1
+        }
+        #expect(peer.engine.tcpStatistics.timeouts == 1)
+        _ = peer.send(.ack, seq: 1001, ack: at(1), options: Recovery.sackOptions([(at(2), at(10)), (at(16), at(20))]))
+        let cwnd = Recovery.block(peer, connection)?.congestion.cwnd ?? 0
+        let replies = peer.send(.ack, seq: 1001, ack: at(1),
+                                options: Recovery.sackOptions([(at(12), at(13)), (at(2), at(10)), (at(16), at(20))]))
+        let sent = replies.filter { !$0.payload.isEmpty }.map { ($0.sequence &- base) / 1000 }
+        #expect(Set(sent).count == sent.count, "no segment twice: \(sent)")
+        #expect(sent.count * Recovery.segment <= cwnd, "within cwnd \(cwnd): \(sent)")
+    }
+}
+
