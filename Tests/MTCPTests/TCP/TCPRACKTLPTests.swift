@@ -135,6 +135,17 @@ import Testing
 @Suite struct TCPSACKRecoveryTests {
     typealias Recovery = TCPLossRecoveryTests
 
+    /// Advances 1 ms at a time, sending nothing, until the RTO has fired once.
+    static func runUntilTheFirstTimeout(_ peer: inout RawTCPPeer) {
+        var waited = 0
+        while peer.engine.tcpStatistics.timeouts == 0 && waited < 3000 {
+            peer.advance(.milliseconds(1))
+            _ = peer.run()
+            waited += 1
+        }
+        #expect(peer.engine.tcpStatistics.timeouts == 1)
+    }
+
     @Test func tailOfTheWindowGetsARescueRetransmission() throws {
         // RFC 6675 §4 NextSeg (4): segments 0 and 9 of 10 are lost; SACKs of 1-8
         // leave no hole but 0 and no new data, so once pipe allows, segment 9 (above
@@ -216,13 +227,7 @@ extension TCPSACKRecoveryTests {
         }
         let sacks = Recovery.sackOptions([(base &+ 1000, base &+ 1100), (base &+ 1200, base &+ 2000)])
         _ = peer.send(.ack, seq: 1001, ack: base, options: sacks)
-        var waited = 0
-        while peer.engine.tcpStatistics.timeouts == 0 && waited < 2000 {
-            peer.advance(.milliseconds(1))
-            _ = peer.run()
-            waited += 1
-        }
-        #expect(peer.engine.tcpStatistics.timeouts == 1)
+        Self.runUntilTheFirstTimeout(&peer)
         let replies = peer.send(.ack, seq: 1001, ack: base &+ 1100,
                                 options: Recovery.sackOptions([(base &+ 1200, base &+ 2000)]))
         let resent = replies.contains { $0.sequence == base &+ 1100 && !$0.payload.isEmpty }
@@ -266,13 +271,7 @@ extension TCPSACKRecoveryTests {
         func at(_ k: UInt32) -> UInt32 { base &+ k * 1000 }
         _ = peer.send(.ack, seq: 1001, ack: at(0), options: Recovery.sackOptions([(at(2), at(10)), (at(16), at(20))]))
         #expect(peer.engine.tcpStatistics.fastRetransmits == 1)
-        var waited = 0
-        while peer.engine.tcpStatistics.timeouts == 0 && waited < 3000 {
-            peer.advance(.milliseconds(1))
-            _ = peer.run()
-            waited += 1
-        }
-        #expect(peer.engine.tcpStatistics.timeouts == 1)
+        Self.runUntilTheFirstTimeout(&peer)
         _ = peer.send(.ack, seq: 1001, ack: at(1), options: Recovery.sackOptions([(at(2), at(10)), (at(16), at(20))]))
         let cwnd = Recovery.block(peer, connection)?.congestion.cwnd ?? 0
         let replies = peer.send(.ack, seq: 1001, ack: at(1),
