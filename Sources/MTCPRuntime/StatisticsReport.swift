@@ -25,7 +25,8 @@ extension TCPStatistics {
         tcp: active opens \(activeOpens), passive opens \(passiveOpens), established \(established), \
         closed \(closed), resets received \(resetsReceived), resets sent \(resetsSent)
         tcp: segments received \(segmentsReceived), sent \(segmentsSent), retransmitted \(retransmittedSegments), \
-        fast retransmits \(fastRetransmits), timeouts \(timeouts)
+        fast retransmits \(fastRetransmits), timeouts \(timeouts), tail loss probes \(tlpProbes), \
+        TLP recoveries \(tlpRecoveries), RACK marked lost \(rackMarkedLost), spurious RTOs \(spuriousTimeouts)
         tcp: challenge ACKs \(challengeAcksSent) suppressed \(challengeAcksSuppressed), SYN cookies sent \(synCookiesSent) checked \(synCookiesChecked) accepted \(synCookiesAccepted) \
         rejected \(synCookiesRejected), refused (no resources) \(refusedNoResources), accept queue overflows \
         \(acceptQueueOverflows)

@@ -39,17 +39,11 @@ def impaired(tmp_path):
         path.remove()
 
 
-# 10 MiB echoed both ways at 10% loss stalled once in a clean-clone run (399 KB
-# received, then nothing for 120 s) and passed in every other run: a stall not yet
-# understood. It runs only with MTCP_LONG_TESTS=1 until it is, so that `make test`
-# stays deterministic; every other combination runs always.
-STALLED_ONCE = pytest.mark.skipif(not os.environ.get("MTCP_LONG_TESTS"),
-                                  reason="intermittent stall under investigation; MTCP_LONG_TESTS=1 runs it")
-
-
+# 10 MiB echoed both ways at 10% loss took 200 s and once stalled: the appliance's
+# losses were nearly all repaired by the RTO, as the kernel's ACKs rode on echo
+# data and none counted as a duplicate (see TCPBidirectionalLossTests).
 @pytest.mark.parametrize("loss, size", [
-    pytest.param(loss, size, id=f"loss{int(loss * 100)}-{label}",
-                 marks=[STALLED_ONCE] if (loss, size) == (0.10, 10 << 20) else [])
+    pytest.param(loss, size, id=f"loss{int(loss * 100)}-{label}")
     for loss in (0.01, 0.05, 0.10) for size, label in ((1 << 20, "1MiB"), (10 << 20, "10MiB"))])
 def test_echo_over_a_lossy_path(impaired, loss, size):
     """Every byte comes back (SHA-256 equal) across loss, 1% reordering and 1% duplication

@@ -17,6 +17,9 @@ struct SACKScoreboard {
     /// The end of the highest range (RFC 6675 HighACK + ... "highest SACKed").
     var highestSacked: SequenceNumber? { count == 0 ? nil : SequenceNumber(ends[count - 1]) }
 
+    /// The start of the lowest range.
+    var lowestSacked: SequenceNumber? { count == 0 ? nil : SequenceNumber(starts[0]) }
+
     mutating func clear() {
         count = 0
         sackedBytes = 0
@@ -66,16 +69,28 @@ struct SACKScoreboard {
         return nil
     }
 
-    /// Bytes from `from` up to the highest SACKed byte that are not SACKed: the
-    /// holes a sender resends in recovery.
-    func unsackedBytes(from: SequenceNumber) -> Int {
+    /// Bytes from `from` up to the highest SACKed byte, and below `limit`, that
+    /// are not SACKed: the holes a sender resends in recovery.
+    func unsackedBytes(from: SequenceNumber, below limit: SequenceNumber) -> Int {
         var position = from
         var bytes = 0
         for index in 0..<count {
-            let start = SequenceNumber(starts[index])
-            let end = SequenceNumber(ends[index])
+            let start = min(SequenceNumber(starts[index]), limit)
+            let end = min(SequenceNumber(ends[index]), limit)
             if position < start { bytes += start - position }
             if position < end { position = end }
+        }
+        return bytes
+    }
+
+    /// Bytes SACKed below `limit`.
+    func sackedBytes(below limit: SequenceNumber) -> Int {
+        guard let highest = highestSacked, limit < highest else { return sackedBytes }
+        var bytes = 0
+        for index in 0..<count {
+            let start = SequenceNumber(starts[index])
+            let end = min(SequenceNumber(ends[index]), limit)
+            if start < end { bytes += end - start }
         }
         return bytes
     }

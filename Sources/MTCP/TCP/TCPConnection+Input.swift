@@ -154,10 +154,11 @@ extension TCPConnection {
         }
         if ack > unacknowledged {
             acknowledge(upTo: ack, segment, now: now, &environment)
-        } else if ack == unacknowledged, segment.payload.isEmpty, !segment.flags.contains(.fin),
-                  scaledWindow == sendWindow || scoreboard.sackedBytes > sackedBefore, bytesInFlight > 0 {
-            // RFC 6675 §2: an ACK that SACKs new data counts as a duplicate even
-            // if it also updates the window.
+        } else if ack == unacknowledged, bytesInFlight > 0, scoreboard.sackedBytes > sackedBefore
+                    || (segment.payload.isEmpty && !segment.flags.contains(.fin) && scaledWindow == sendWindow) {
+            // RFC 6675 §2: an ACK that SACKs new data counts as a duplicate even if
+            // it also updates the window or rides on data: a peer that sends too
+            // (an echo) has nearly all its ACKs on data segments.
             duplicateAcknowledgment(now: now, &environment)
         }
         // Window update (SND.WL1/WL2 rule): only from a segment at least as new.

@@ -78,6 +78,7 @@ extension TCPConnection {
         var sentAny = false
         var transmitPathFull = false
         while true {
+            let beforeSACKed = skipSACKedData()
             let unsent = unsentBytes
             if unsent == 0 {
                 guard finDue else { break }
@@ -94,11 +95,13 @@ extension TCPConnection {
             }
             let usable = sendRoom
             guard usable > 0 else { break }
-            let length = min(mss, unsent, usable)
+            let length = min(mss, unsent, usable, beforeSACKed)
             // Sender silly-window avoidance (RFC 9293 §3.8.6.2.1): a runt only
             // when it empties the buffer or fills half the largest window seen.
-            guard length == mss || length == unsent || length >= maximumSendWindow / 2
-                || (overridingSWS && !sentAny) else { break }
+            // A retransmission is exempt: its size was fixed when it first left
+            // (or by a SACKed range above it), and holding it waits for a timeout.
+            guard sendNext < sendMaximum || length == mss || length == unsent
+                || length >= maximumSendWindow / 2 || (overridingSWS && !sentAny) else { break }
             let finToo = finQueued && length == unsent
             var flags: TCPFlags = length == unsent ? [.ack, .psh] : .ack
             if finToo { flags.insert(.fin) }
@@ -118,7 +121,11 @@ extension TCPConnection {
         }
         if sentAny {
             // RFC 6298 §5.1: start the timer if it is not running.
-            if deadlines[.retransmission] == nil { armRetransmission(now: now) }
+            if deadlines[.retransmission] == nil {
+                armRetransmission(now: now)
+            } else if lossDetection.timer == .lossProbe {
+                armLossProbeBeforeTimeout(now: now)
+            }
             persistBackoff = 0
             if deadlines[.persist] != nil { setDeadline(.persist, nil) }
         }

@@ -16,8 +16,18 @@ extension TCPConnection {
             sendBufferStart = sendBufferStart + acknowledgedData
             postEvents(.writable)
         }
+        checkSpuriousTimeout(segment, &environment)
         sendUnacknowledged = ack
+        lossDetection.headResentAt = nil
         scoreboard.acknowledge(upTo: ack)
+        // Reneging (RFC 2018 §8): a receiver still holding a SACKed range that
+        // starts at the new cumulative ACK would have acknowledged past it, so it
+        // discarded that data; nothing SACKed can be trusted to be held, and what
+        // was skipped as SACKed is sent again from here (go-back-N).
+        if scoreboard.lowestSacked == ack {
+            scoreboard.clear()
+            sendNext = ack
+        }
         if sendNext < ack { sendNext = ack }
         retransmissions = 0
         duplicateAcknowledgments = 0
@@ -38,6 +48,7 @@ extension TCPConnection {
             sample = sampleRTT(now: now, acknowledged: ack)
         }
         if let sample { rtt.addSample(sample) }
+        lossProbeAcknowledged(upTo: ack, now: now, &environment)
 
         switch recovery {
         case .fast(let recover) where ack >= recover:
@@ -63,6 +74,11 @@ extension TCPConnection {
 
         if bytesInFlight > 0 {
             armRetransmission(now: now)
+            // RFC 8985 §6.2 runs on every ACK: one that leaves SACKed data above
+            // SND.UNA shows a hole, lost once the reordering window passes.
+            if selectiveAcknowledgmentsEnabled && !scoreboard.isEmpty, case .none = recovery {
+                armReorderWindow(now: now)
+            }
         } else if deadlines[.retransmission] != nil {
             setDeadline(.retransmission, nil)
         }
@@ -84,6 +100,7 @@ extension TCPConnection {
         let sack = selectiveAcknowledgmentsEnabled
         if inFastRecovery {
             if sack {
+                resendLostHeadRetransmission(now: now, &environment)
                 retransmitHoles(now: now, &environment)
             } else {
                 congestion.onDuplicateAckInRecovery()
@@ -94,16 +111,55 @@ extension TCPConnection {
         // Loss of SND.UNA: three duplicate ACKs, or (RFC 6675 IsLost) more than
         // two segments SACKed above it.
         let lost = duplicateAcknowledgments >= 3 || (sack && scoreboard.sackedBytes > 2 * sendMSS)
-        guard lost, mayStartFastRecovery else { return }
+        guard lost, mayStartFastRecovery else {
+            if limitedTransmitAllowance > 0 && unsentBytes > 0 {
+                queueData(shortFlowThreshold: environment.tcpConfiguration.shortFlowThreshold)
+            }
+            if sack && !scoreboard.isEmpty, case .none = recovery { armReorderWindow(now: now) }
+            return
+        }
+        startFastRecovery(now: now, &environment)
+    }
+
+    /// Fast retransmit: the segment at SND.UNA is lost (duplicate ACKs, SACKs, or
+    /// RACK's reordering window).
+    mutating func startFastRecovery<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) {
+        if lossDetection.probeEnd != nil { lossDetection.recoveryDuringProbe = true }
         recovery = .fast(recover: sendMaximum)
         congestion.onDuplicateAcksEnterRecovery(flightSize: bytesInFlight, now: now, sack: !scoreboard.isEmpty)
         environment.connectionStatistics.fastRetransmits &+= 1
         highestRetransmitted = sendUnacknowledged
+        rescueRetransmitted = false
         if !scoreboard.isEmpty {
             retransmitHoles(now: now, forcingFirst: true, &environment)
         } else {
             retransmitOldest(now: now, &environment)
         }
+    }
+
+    /// Limited transmit (RFC 3042, RFC 6675 §5 step 1): the first two duplicate
+    /// ACKs each let one new segment out beyond cwnd. They keep the ACK clock going
+    /// when too little is in flight for three duplicates, which would otherwise
+    /// leave the loss to the RTO.
+    @inline(__always) var limitedTransmitAllowance: Int {
+        guard case .none = recovery else { return 0 }
+        return min(duplicateAcknowledgments, 2) * sendMSS
+    }
+
+    /// Data sent again after a timeout (SND.NXT below SND.MAX) skips what the
+    /// peer SACKed (RFC 6675 §5.1 keeps SACKed data from being resent): moves
+    /// SND.NXT past a SACKed range it stands in, and returns how many bytes may
+    /// follow before the next one.
+    @inline(__always)
+    mutating func skipSACKedData() -> Int {
+        guard sendNext < sendMaximum, let highest = scoreboard.highestSacked, sendNext < highest else { return .max }
+        guard let hole = scoreboard.hole(from: sendNext) else {
+            sendNext = highest
+            return .max
+        }
+        sendNext = hole.start
+        return hole.length
     }
 
     /// RFC 6582 §3.2 step 2: no new recovery while one runs, nor for data the timer
@@ -145,6 +201,31 @@ extension TCPConnection {
         return covered
     }
 
+    /// RFC 6675 §4 NextSeg (4), the rescue retransmission: no hole is left to
+    /// resend and no new data to send, but data above the highest SACKed and
+    /// resent bytes is outstanding; its last segment goes once per recovery, so
+    /// that a loss at the tail of the window does not wait for the RTO.
+    private var rescueRetransmissionDue: Bool {
+        guard !rescueRetransmitted, unsentBytes == 0 else { return false }
+        let highData = finSent ? finSequence + 1 : sendMaximum
+        return highData > max(highestRetransmitted, scoreboard.highestSacked ?? sendUnacknowledged)
+    }
+
+    /// Resends the last segment sent (with the FIN if it carried one), for a tail
+    /// loss probe or a rescue retransmission; HighRxt is left alone.
+    mutating func retransmitLastSegment<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) -> Bool {
+        let end = finSent ? finSequence : sendMaximum
+        let length = max(0, min(payloadLimit, end - max(sendUnacknowledged, sendBufferStart)))
+        var flags: TCPFlags = .ack
+        if finSent { flags.insert(.fin) }
+        guard transmitSegment(flags: flags, sequence: end - length, dataLength: length, now: now, &environment)
+        else { return false }
+        environment.connectionStatistics.retransmittedSegments &+= 1
+        rttProbeActive = false
+        return true
+    }
+
     /// SACK-based recovery (RFC 6675 §5, simplified): while the estimated data
     /// in the network ("pipe") leaves room in the congestion window, resend the
     /// next hole above the highest byte retransmitted so far.
@@ -157,9 +238,19 @@ extension TCPConnection {
         var sentAny = false
         var resentHead = false
         while (forcingFirst && !sentAny) || pipe < congestion.cwnd {
-            guard let hole = scoreboard.hole(from: max(highestRetransmitted, sendUnacknowledged)) else { break }
+            guard let hole = scoreboard.hole(from: max(highestRetransmitted, sendUnacknowledged)) else {
+                if rescueRetransmissionDue && retransmitLastSegment(now: now, &environment) {
+                    rescueRetransmitted = true
+                    sentAny = true
+                }
+                break
+            }
+            // After a timeout SND.NXT is below SND.MAX and pipe counts nothing
+            // above it: holes there are the send path's (which pipe and cwnd
+            // bound, and which moves SND.NXT past what it sends), not ours.
+            guard hole.start < sendNext else { break }
             let offset = hole.start - sendBufferStart
-            let length = min(hole.length, limit, send.count - offset)
+            let length = min(hole.length, limit, send.count - offset, sendNext - hole.start)
             guard length > 0,
                   transmitSegment(flags: .ack, sequence: hole.start, dataLength: length, now: now, &environment)
             else { break }
@@ -172,6 +263,7 @@ extension TCPConnection {
         // The timer restarts for a new ACK (RFC 6298 §5.3) and, as Linux does, for
         // a resent SND.UNA; a later hole's retransmission must not postpone the
         // timeout of a lost retransmission of SND.UNA.
+        if resentHead { noteHeadRetransmission(now: now) }
         if resentHead || (sentAny && deadlines[.retransmission] == nil) { armRetransmission(now: now) }
     }
 }

@@ -9,9 +9,6 @@ extension TCPConnection {
         requests.insert(.timer(timer))
     }
 
-    @inline(__always)
-    mutating func armRetransmission(now: Instant) { setDeadline(.retransmission, now + rtt.rto) }
-
     /// Persist timer (RFC 9293 §3.8.6.1): the peer's window is zero (or too small
     /// to use) and nothing is in flight, so only a probe (or a runt) can learn when
     /// it opens. The interval is the RTO doubled per expiry, up to the RTO's bound.
@@ -75,7 +72,7 @@ extension TCPConnection {
         default:
             break
         }
-        guard bytesInFlight > 0 else { return }
+        guard bytesInFlight > 0, !lossDetectionTimerExpired(now: now, &environment) else { return }
         // A peer heard from within the last RTO is alive (its window may just be
         // closed): only silent timeouts count towards giving up.
         if now.since(lastActivity) >= rtt.rto { retransmissions += 1 }
@@ -94,8 +91,12 @@ extension TCPConnection {
         rtt.backOff()
         duplicateAcknowledgments = 0
         recovery = .afterTimeout(recover: sendMaximum)
-        // RFC 6675 §5.1: after a timeout the receiver may have reneged on its SACKs.
-        scoreboard.clear()
+        lossDetection.probeEnd = nil
+        lossDetection.recoveryDuringProbe = false
+        if timestampsEnabled { lossDetection.timeoutTimestamp = timestampValue(now) }
+        // The scoreboard is kept (RFC 6675 §5.1 leaves it to a reneging test, as
+        // Linux does): `acknowledge` clears it when the receiver shows it
+        // discarded SACKed data, and what it still holds is not sent again.
         let resent = retransmitOldest(now: now, &environment)
         sendNext = sendUnacknowledged + resent
         queueData(shortFlowThreshold: configuration.shortFlowThreshold)

@@ -95,8 +95,12 @@ struct TCPConnection {
     var lastAckAdvance = 0
     /// What the peer SACKed beyond SND.UNA (RFC 6675).
     var scoreboard = SACKScoreboard()
+    /// RACK-TLP's state (RFC 8985) and what the retransmission deadline times.
+    var lossDetection = LossDetection()
     /// Highest sequence number retransmitted in this recovery (RFC 6675 HighRxt).
     var highestRetransmitted = SequenceNumber(0)
+    /// This recovery's rescue retransmission went out (RFC 6675 RescueRxt).
+    var rescueRetransmitted = false
     /// RTT measurement without timestamps: one segment timed at a time (Karn).
     var rttProbeSequence = SequenceNumber(0)
     var rttProbeSentAt = Instant.zero
@@ -149,18 +153,22 @@ struct TCPConnection {
     /// RFC 6675's "pipe", the bytes still in the network, during SACK recovery:
     /// what is in flight less what the peer SACKed and less the holes not yet
     /// resent. Every hole below the highest SACKed byte counts as lost, as
-    /// `retransmitHoles` resends them (a simplification of §4's IsLost). Outside
+    /// `retransmitHoles` resends them (a simplification of §4's IsLost). Only
+    /// bytes below SND.NXT count: after a timeout SND.NXT is back at SND.UNA while
+    /// the peer may SACK up to SND.MAX, and pipe must not go negative. Outside
     /// SACK recovery it is the flight size.
     @inline(__always) var pipe: Int {
         guard inFastRecovery, selectiveAcknowledgmentsEnabled, !scoreboard.isEmpty else { return bytesInFlight }
-        let lostNotResent = scoreboard.unsackedBytes(from: max(highestRetransmitted, sendUnacknowledged))
-        return bytesInFlight - scoreboard.sackedBytes - lostNotResent
+        let lostNotResent = scoreboard.unsackedBytes(from: max(highestRetransmitted, sendUnacknowledged),
+                                                     below: sendNext)
+        return bytesInFlight - scoreboard.sackedBytes(below: sendNext) - lostNotResent
     }
 
     /// Bytes the sender may still put in flight: the peer's window counts every
-    /// byte sent, the congestion window only those in the network (`pipe`).
+    /// byte sent, the congestion window only those in the network (`pipe`), plus
+    /// limited transmit's allowance.
     @inline(__always) var sendRoom: Int {
-        min(sendWindow - bytesInFlight, congestion.cwnd - pipe)
+        min(sendWindow - bytesInFlight, congestion.cwnd + limitedTransmitAllowance - pipe)
     }
 
     /// The timestamp option in every segment once negotiated (10 bytes, padded to

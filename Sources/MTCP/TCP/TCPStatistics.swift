@@ -13,6 +13,16 @@ public struct TCPStatistics: Sendable, Equatable {
     public var retransmittedSegments: UInt64 = 0
     public var fastRetransmits: UInt64 = 0
     public var timeouts: UInt64 = 0
+    /// Tail loss probes sent (RFC 8985 §7).
+    public var tlpProbes: UInt64 = 0
+    /// Probes whose episode repaired a loss without a timeout: the probe resent
+    /// the lost tail, or its ACK started fast recovery.
+    public var tlpRecoveries: UInt64 = 0
+    /// Losses RACK marked after the reordering window (RFC 8985 §6), starting a
+    /// recovery that duplicate ACKs alone would not have started yet.
+    public var rackMarkedLost: UInt64 = 0
+    /// Timeouts found spurious by the timestamp echo (RFC 3522).
+    public var spuriousTimeouts: UInt64 = 0
     public var challengeAcksSent: UInt64 = 0
     /// Challenge ACKs not sent: the connection sent one less than
     /// `TCPConnection.challengeAckInterval` ago.

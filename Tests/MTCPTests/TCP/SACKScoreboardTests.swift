@@ -49,8 +49,12 @@ import Testing
         var board = SACKScoreboard()
         board.record(blocks([(3000, 4000), (5000, 6000)]), unacknowledged: SequenceNumber(1000),
                      maximum: SequenceNumber(9000))
-        #expect(board.unsackedBytes(from: SequenceNumber(1000)) == 3000)
-        #expect(board.unsackedBytes(from: SequenceNumber(3500)) == 1000)
-        #expect(board.unsackedBytes(from: SequenceNumber(6000)) == 0, "nothing above the highest SACK")
+        let end = SequenceNumber(9000)
+        #expect(board.unsackedBytes(from: SequenceNumber(1000), below: end) == 3000)
+        #expect(board.unsackedBytes(from: SequenceNumber(3500), below: end) == 1000)
+        #expect(board.unsackedBytes(from: SequenceNumber(6000), below: end) == 0, "nothing above the highest SACK")
+        #expect(board.unsackedBytes(from: SequenceNumber(1000), below: SequenceNumber(3500)) == 2000)
+        #expect(board.sackedBytes(below: SequenceNumber(3500)) == 500)
+        #expect(board.sackedBytes(below: end) == board.sackedBytes)
     }
 }

@@ -1,0 +1,208 @@
+/// RACK-TLP (RFC 8985) for SACK connections, on the retransmission timer as
+/// Linux runs it: the one deadline times either the RTO, a tail loss probe or
+/// RACK's reordering window, and `lossDetection.timer` says which.
+///
+/// Simplifications, on purpose:
+/// - RACK's time rule is taken from the ACK that first SACKs data above SND.UNA:
+///   data is first sent in sequence order, so the segment at SND.UNA left before
+///   the SACKed one, and RFC 8985 §6.2's condition (sent before a delivered
+///   segment, and RACK.rtt + reo_wnd ago) holds at the latest one reordering
+///   window after that ACK. No per-segment send times are kept; of the
+///   retransmissions only that of SND.UNA is timed (RACK's rule for it: new data
+///   sent after it was SACKed and SRTT + reo_wnd have passed, checked on each
+///   duplicate ACK); a lost retransmission of a later hole waits for the RTO.
+/// - reo_wnd is SRTT/4 (§6.2 uses the minimum RTT/4; no minimum is tracked).
+/// - With one segment in flight the PTO adds §7.2's worst-case delayed-ACK time
+///   (200 ms); with the 200-ms minimum RTO that never comes before the RTO, so a
+///   lone lost segment is left to the RTO (§7.2 caps the PTO there) rather than
+///   probed while the peer may still be delaying its ACK.
+struct LossDetection {
+    /// What the retransmission deadline is timing.
+    enum Timer { case timeout, lossProbe, reorderWindow }
+
+    /// WCDelAckT (RFC 8985 §7.2): a probe for a lone segment waits this much more.
+    static let delayedAckAllowance = TimeSpan.milliseconds(200)
+    /// Added to 2 SRTT with more in flight (Linux: TCP_TIMEOUT_MIN): timestamps
+    /// measure whole milliseconds, so on a sub-millisecond path SRTT reaches 0.
+    static let probeFloor = TimeSpan.milliseconds(2)
+
+    var timer = Timer.timeout
+    /// When the RTO expires. A probe or a reordering window takes the deadline
+    /// before it, but new data sent meanwhile does not postpone it (RFC 6298
+    /// §5.1: the timer restarts only for an ACK of new data).
+    var timeoutAt = Instant.zero
+    /// The sequence number after the outstanding probe (TLP.end_seq): no second
+    /// probe until an ACK covers it or a timeout ends the episode.
+    var probeEnd: SequenceNumber? = nil
+    var probeWasRetransmission = false
+    /// Fast recovery started while the probe was outstanding: the probe's ACK
+    /// revealed the loss.
+    var recoveryDuringProbe = false
+    /// TSval of the last timeout's retransmission: an ACK echoing an older one
+    /// acknowledges the original transmission, and the timeout was spurious
+    /// (the Eifel detection of RFC 3522).
+    var timeoutTimestamp: UInt32? = nil
+    /// When SND.UNA was last resent in this recovery, and SND.MAX then: a SACK
+    /// above that SND.MAX is for data sent after the retransmission.
+    var headResentAt: Instant? = nil
+    var headResentBelow = SequenceNumber(0)
+}
+
+extension TCPConnection {
+    /// Arms the retransmission deadline: a tail loss probe when RFC 8985 §7.2
+    /// allows one and it comes before the RTO, else the RTO.
+    @inline(__always)
+    mutating func armRetransmission(now: Instant) {
+        lossDetection.timeoutAt = now + rtt.rto
+        armLossProbeBeforeTimeout(now: now)
+    }
+
+    /// New data left while a probe was pending (RFC 8985 §7.2): the probe moves
+    /// to a PTO from now, never past the RTO expiry, which stays where it was.
+    @inline(__always)
+    mutating func armLossProbeBeforeTimeout(now: Instant) {
+        if let probe = probeTimeout, now + probe < lossDetection.timeoutAt {
+            lossDetection.timer = .lossProbe
+            setDeadline(.retransmission, now + probe)
+        } else {
+            lossDetection.timer = .timeout
+            setDeadline(.retransmission, lossDetection.timeoutAt)
+        }
+    }
+
+    /// PTO (RFC 8985 §7.2): 2 SRTT, plus the delayed-ACK allowance when a single
+    /// segment is in flight, else a floor; nil when no probe may be scheduled (no SACK, a
+    /// recovery or a probe under way, SACKed data outstanding — RACK's reordering
+    /// window covers that, and Linux probes only then —, no RTT sample yet,
+    /// nothing in flight).
+    @inline(__always)
+    private var probeTimeout: TimeSpan? {
+        guard selectiveAcknowledgmentsEnabled, state.isSynchronized, case .none = recovery, scoreboard.isEmpty,
+              lossDetection.probeEnd == nil, bytesInFlight > 0, let srtt = rtt.smoothedRTT else { return nil }
+        let probe = srtt * 2
+        return probe + (bytesInFlight <= payloadLimit ? LossDetection.delayedAckAllowance : LossDetection.probeFloor)
+    }
+
+    /// The retransmission deadline passed while it timed a probe or a reordering
+    /// window. Returns false when it timed the RTO, which the caller then runs.
+    mutating func lossDetectionTimerExpired<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) -> Bool {
+        let timer = lossDetection.timer
+        lossDetection.timer = .timeout
+        switch timer {
+        case .timeout:
+            return false
+        case .lossProbe:
+            sendLossProbe(now: now, &environment)
+        case .reorderWindow:
+            // RFC 8985 §6.3: the reordering window passed with the hole still open.
+            if !scoreboard.isEmpty, case .none = recovery {
+                environment.connectionStatistics.rackMarkedLost &+= 1
+                startFastRecovery(now: now, &environment)
+            }
+        }
+        if bytesInFlight > 0 && deadlines[.retransmission] == nil { armLossProbeBeforeTimeout(now: now) }
+        return true
+    }
+
+    /// A duplicate ACK SACKed data above a hole that is not yet taken as lost:
+    /// RACK marks it lost once a reordering window has passed (RFC 8985 §6.2).
+    mutating func armReorderWindow(now: Instant) {
+        guard lossDetection.timer != .reorderWindow, let srtt = rtt.smoothedRTT else { return }
+        lossDetection.timer = .reorderWindow
+        setDeadline(.retransmission, now + reorderWindow(srtt))
+    }
+
+    /// RACK's rule for a lost retransmission (RFC 8985 §6.2), for that of
+    /// SND.UNA: data sent after it has been SACKed and SRTT plus the reordering
+    /// window have passed since it left, so it is resent once more.
+    mutating func resendLostHeadRetransmission<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) {
+        guard let resentAt = lossDetection.headResentAt, let highest = scoreboard.highestSacked,
+              highest > lossDetection.headResentBelow, let srtt = rtt.smoothedRTT,
+              now >= resentAt + srtt + reorderWindow(srtt),
+              let hole = scoreboard.hole(from: sendUnacknowledged), hole.start == sendUnacknowledged else { return }
+        let length = min(hole.length, payloadLimit, send.count - (hole.start - sendBufferStart))
+        guard length > 0,
+              transmitSegment(flags: .ack, sequence: hole.start, dataLength: length, now: now, &environment)
+        else { return }
+        environment.connectionStatistics.rackMarkedLost &+= 1
+        environment.connectionStatistics.retransmittedSegments &+= 1
+        noteHeadRetransmission(now: now)
+        armRetransmission(now: now)
+    }
+
+    @inline(__always)
+    mutating func noteHeadRetransmission(now: Instant) {
+        lossDetection.headResentAt = now
+        lossDetection.headResentBelow = sendMaximum
+    }
+
+    /// RACK's reo_wnd: SRTT/4, at least 1 ms.
+    @inline(__always)
+    private func reorderWindow(_ srtt: TimeSpan) -> TimeSpan {
+        max(TimeSpan(nanoseconds: srtt.nanoseconds / 4), .milliseconds(1))
+    }
+
+    /// The tail loss probe (RFC 8985 §7.3): one new segment if the peer's window
+    /// takes it, else the last segment sent again. Its ACK (or SACK) shows a tail
+    /// loss to fast recovery a round trip later instead of an RTO later.
+    private mutating func sendLossProbe<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) {
+        guard bytesInFlight > 0, case .none = recovery else { return }
+        let unsent = unsentBytes
+        let newData = min(payloadLimit, unsent)
+        var sent = false
+        if sendNext == sendMaximum && newData > 0 && sendWindow - bytesInFlight >= newData {
+            let finToo = finQueued && newData == unsent
+            var flags: TCPFlags = newData == unsent ? [.ack, .psh] : .ack
+            if finToo { flags.insert(.fin) }
+            sent = transmitSegment(flags: flags, sequence: sendNext, dataLength: newData, now: now, &environment)
+            if sent {
+                sendNext = sendNext + newData + (finToo ? 1 : 0)
+                sendMaximum = sendNext
+                lossDetection.probeWasRetransmission = false
+            }
+        } else {
+            sent = retransmitLastSegment(now: now, &environment)
+            if sent { lossDetection.probeWasRetransmission = true }
+        }
+        guard sent else { return }
+        environment.connectionStatistics.tlpProbes &+= 1
+        lossDetection.probeEnd = sendMaximum
+        // §7.3: after the probe the RTO guards what is still outstanding.
+        armRetransmission(now: now)
+    }
+
+    /// An ACK of new data: ends a probe's episode once it covers the probe
+    /// (RFC 8985 §7.4). A probe that resent the last segment is taken to have
+    /// repaired a loss (no DSACK is parsed to tell a needless one), and the
+    /// window is reduced as fast recovery would have (§7.4.2), from cwnd: the
+    /// flight at a probe is the tail of a burst, often one segment, and would
+    /// leave 2 MSS; one whose ACK led to fast recovery repaired it through that.
+    mutating func lossProbeAcknowledged<Environment: TCPConnectionEnvironment & ~Copyable>(
+        upTo ack: SequenceNumber, now: Instant, _ environment: inout Environment) {
+        guard let end = lossDetection.probeEnd, ack >= end else { return }
+        lossDetection.probeEnd = nil
+        let repairedByProbe = lossDetection.probeWasRetransmission && !lossDetection.recoveryDuringProbe
+        if repairedByProbe || lossDetection.recoveryDuringProbe {
+            environment.connectionStatistics.tlpRecoveries &+= 1
+        }
+        lossDetection.recoveryDuringProbe = false
+        if repairedByProbe, case .none = recovery {
+            congestion.onDuplicateAcksEnterRecovery(flightSize: congestion.cwnd, now: now, sack: true)
+            congestion.onRecoveryExit(flightSize: congestion.ssthresh)
+        }
+    }
+
+    /// The first ACK of new data after a timeout: if it echoes a timestamp older
+    /// than the timeout's retransmission, the original transmission arrived and
+    /// the timeout was spurious (RFC 3522). Counted; the window is not restored.
+    mutating func checkSpuriousTimeout<Environment: TCPConnectionEnvironment & ~Copyable>(
+        _ segment: IncomingSegment, _ environment: inout Environment) {
+        guard let resent = lossDetection.timeoutTimestamp else { return }
+        lossDetection.timeoutTimestamp = nil
+        guard case .afterTimeout = recovery, let echo = segment.options.timestamp?.echoReply, echo != 0 else { return }
+        if Int32(bitPattern: echo &- resent) < 0 { environment.connectionStatistics.spuriousTimeouts &+= 1 }
+    }
+}
