@@ -270,14 +270,20 @@ def _default_topology(scenarios):
     return lines
 
 
+SINGLE_RUN_SCENARIOS = ("cost", "micro")
+
+
 def _remeasured(results):
     """Scenarios that a later `--only` run measured (the TLS section says its own)."""
     lines = []
     for name, figures in results["scenarios"].items():
         stamp = figures.get("measured", {})
-        if stamp.get("partial") and name not in TLS_SCENARIOS:
-            lines.append(f"- `{name}` was measured later, on {stamp['date']}, by `--only {name}`: medians of "
-                         f"{stamp['runs']} runs of {stamp['seconds']} s.")
+        if not stamp.get("partial") or name in TLS_SCENARIOS:
+            continue
+        # cost and micro do not take --runs/--seconds: their sections say how they sample.
+        how = ("one run, sampled as its section says" if name in SINGLE_RUN_SCENARIOS
+               else f"medians of {stamp['runs']} runs of {stamp['seconds']} s")
+        lines.append(f"- `{name}` was measured later, on {stamp['date']}, by `--only {name}`: {how}.")
     return lines + [""] if lines else []
 
 

@@ -8,6 +8,11 @@ import Testing
 /// lose nothing.
 @Suite struct ARPTableConcurrencyTests {
     static let address = IPv4Address(198, 18, 0, 2)
+
+    /// Host number `host` (< 65536) of 10.`subnet`.0.0/16.
+    static func host(_ host: Int, on subnet: Int) -> IPv4Address {
+        IPv4Address(10, UInt8(subnet), UInt8(host >> 8 & 0xFF), UInt8(host & 0xFF))
+    }
     static let writes: [(mac: MACAddress, now: Instant)] = [
         (MACAddress(0x02, 0, 0, 0, 0, 0x0A), Instant.zero + .seconds(1)),
         (MACAddress(0x02, 0, 0, 0xBB, 0xBB, 0x0B), Instant.zero + .seconds(2)),
@@ -44,7 +49,7 @@ import Testing
         DispatchQueue.concurrentPerform(iterations: 2) { writer in
             for number in 0..<perWriter {
                 let host = writer * perWriter + number
-                table.learn(IPv4Address(10, UInt8(writer), UInt8(host >> 8 & 0xFF), UInt8(host & 0xFF)),
+                table.learn(Self.host(host, on: writer),
                             MACAddress(UInt64(host + 1)), now: .zero)
             }
         }
@@ -52,8 +57,7 @@ import Testing
         for writer in 0..<2 {
             for number in 0..<perWriter {
                 let host = writer * perWriter + number
-                #expect(table.lookup(IPv4Address(10, UInt8(writer), UInt8(host >> 8 & 0xFF), UInt8(host & 0xFF)),
-                                     now: .zero) == MACAddress(UInt64(host + 1)))
+                #expect(table.lookup(Self.host(host, on: writer), now: .zero) == MACAddress(UInt64(host + 1)))
             }
         }
     }
@@ -66,14 +70,13 @@ import Testing
         let addresses = 4000
         DispatchQueue.concurrentPerform(iterations: 2) { writer in
             for host in 0..<addresses {
-                table.learn(IPv4Address(10, 1, UInt8(host >> 8), UInt8(host & 0xFF)),
+                table.learn(Self.host(host, on: 1),
                             MACAddress(UInt64(0x0200_0000_0000 | writer << 16 | host)), now: .zero)
             }
         }
         #expect(table.count == addresses, "each address in exactly one entry")
         for host in 0..<addresses {
-            let address = IPv4Address(10, 1, UInt8(host >> 8), UInt8(host & 0xFF))
-            #expect(table.lookup(address, now: .zero).map { $0.value & 0xFFFF } == UInt64(host))
+            #expect(table.lookup(Self.host(host, on: 1), now: .zero).map { $0.value & 0xFFFF } == UInt64(host))
         }
     }
 }
