@@ -7,6 +7,14 @@
 /// saturated NIC would, and the order they are served in decides who waits.
 /// Credit may go below zero by the last frame admitted, so the long-run rate is
 /// exact while no frame is ever cut.
+///
+/// Frames sent outside the lists are charged too: resets, SYN-cookie SYN-ACKs,
+/// ICMP and ARP replies, and the repairs of loss recovery. The debt they leave
+/// is the line's queue, bounded as a NIC's ring is: replies no connection keeps
+/// are refused once it reaches `depth` (a millisecond of line;
+/// `admitsStatelessReply`), and it stops at `debtLimit`, beyond which what a
+/// connection must send anyway is forgiven, so a flood holds the lists back by
+/// at most that after it ends.
 struct TransmitShaper {
     /// 0: no shaping; the bucket then always has credit and nothing is counted.
     let megabitsPerSecond: UInt64
@@ -20,11 +28,12 @@ struct TransmitShaper {
     static let framingBytes = 4 + 8 + 12
     static let minimumFrameBytes = 60
     private static let costPerByte: Int64 = 8 * 1000
+    private static let fullFrameCost = Int64(1514 + framingBytes) * costPerByte
 
     init(megabitsPerSecond: UInt64, now: Instant) {
         self.megabitsPerSecond = megabitsPerSecond
         let oneMillisecond = Int64(clamping: megabitsPerSecond) &* 1_000_000
-        depth = max(oneMillisecond, 2 * Int64(1514 + Self.framingBytes) * Self.costPerByte)
+        depth = max(oneMillisecond, 2 * Self.fullFrameCost)
         credit = megabitsPerSecond == 0 ? .max : depth
         lastRefill = now
     }
@@ -45,10 +54,25 @@ struct TransmitShaper {
         credit = min(depth, credit &+ Int64(elapsed) &* Int64(megabitsPerSecond))
     }
 
-    /// Spends the wire time of a frame of `length` bytes (without FCS).
+    /// Spends the wire time of a frame of `length` bytes (without FCS); the debt
+    /// stops at `debtLimit`.
     @inline(__always)
     mutating func charge(frameLength length: Int) {
         guard isShaping else { return }
-        credit &-= Int64(max(length, Self.minimumFrameBytes) + Self.framingBytes) &* Self.costPerByte
+        let cost = Int64(max(length, Self.minimumFrameBytes) + Self.framingBytes) &* Self.costPerByte
+        credit = max(credit &- cost, -debtLimit)
+    }
+
+    /// The most debt kept: `depth`, where replies stop, plus the one frame that
+    /// may cross it, so a reply is never forgiven and they keep to the rate.
+    private var debtLimit: Int64 { depth + Self.fullFrameCost }
+
+    /// Whether a reply that no connection keeps may go now: while the line's
+    /// queue (the debt) is shorter than `depth`, so such replies go ahead of
+    /// the lists, as control does, but a flood of them cannot queue without end.
+    @inline(__always)
+    mutating func admitsStatelessReply(now: Instant) -> Bool {
+        if credit <= -depth { refill(now: now) }
+        return credit > -depth
     }
 }

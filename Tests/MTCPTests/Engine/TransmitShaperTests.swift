@@ -102,4 +102,45 @@ import Testing
         #expect(!data.isEmpty)
         #expect(data.allSatisfy { $0 > lastOwed })
     }
+
+    /// Bare ACKs to a port nobody listens on, each answered by a reset, at ten
+    /// times the line rate for 100 ms. The line carries no more resets than its
+    /// rate and queue allow (the rest are refused and counted, as a saturated NIC
+    /// drops them), and an ACK owed on an established connection goes out within
+    /// the bucket's depth after the flood, not once the flood's debt is repaid.
+    @Test func aFloodOfResetsLeavesNoDebtBehind() throws {
+        var peer = Self.peer()
+        let listener = try peer.engine.listen(port: 80)
+        let handshake = peer.establish(listener: listener)
+        let (isn, _) = try #require(handshake)
+        let quietPort = peer.peerPort
+        peer.peerPort = 30000
+        var resets = 0, resetWireBytes = 0
+        for _ in 0..<1000 {
+            peer.advance(.microseconds(100))
+            // 15 resets of 84 byte-times in 100 µs: 12,600 bytes a millisecond against 1,250.
+            for _ in 0..<15 {
+                for reply in peer.send(.ack, seq: 1, ack: 1, to: 81) where reply.flags.contains(.rst) {
+                    resets += 1
+                    resetWireBytes += reply.wireBytes
+                }
+            }
+        }
+        let depthWireBytes = 2 * Self.fullFrameWireBytes
+        // The line's rate, the credit saved before and a queue of the same depth,
+        // and the one reply that may cross it.
+        #expect(resetWireBytes <= 100 * Self.wireBytesPerMillisecond + 2 * depthWireBytes + Self.fullFrameWireBytes)
+        #expect(peer.engine.statistics.statelessRepliesRefused == UInt64(15_000 - resets))
+
+        peer.peerPort = quietPort
+        peer.inject(.ack, seq: 1001, ack: isn &+ 1, payload: [1, 2, 3])
+        var waited = 0
+        while !peer.run().contains(where: { $0.acknowledgment == 1004 }) && waited < 200_000 {
+            peer.advance(.microseconds(500))
+            waited += 500
+        }
+        // The bucket's depth at 10 Mbit/s is two full frames: about 2.5 ms of line
+        // (plus the reply that crossed it), in steps of 0.5 ms.
+        #expect(waited <= 3500)
+    }
 }
