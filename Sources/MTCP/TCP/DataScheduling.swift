@@ -8,7 +8,7 @@ public enum DataScheduling: String, Sendable, CaseIterable {
     /// (unsent plus declared still to come) before the rest.
     case twoClass = "two_class"
     /// Shortest remaining processing time: the flow with the fewest bytes left
-    /// first, a flow's bytes counted down by how long it has waited
+    /// first, a flow's bytes counted down by how long it has waited unserved
     /// (`SizeOrderedQueue.agingBytesPerMicrosecond`) so long flows do not starve.
     case srpt
 }

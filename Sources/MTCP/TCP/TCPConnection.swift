@@ -136,6 +136,10 @@ struct TCPConnection {
     /// Bytes the application has declared it will still write (a response's
     /// length): with the unsent bytes, what size-aware data scheduling sees.
     var declaredBytesToCome = 0
+    /// SRPT's aging (`SizeOrderedQueue`): how long the flow has waited on the data
+    /// list without being served since it last had nothing left to send. Time
+    /// being served, or waiting for the peer, does not count.
+    var lineWaited = TimeSpan.zero
     /// Control segment to send from the control list.
     var controlToSend: TCPFlags = []
 

@@ -18,9 +18,12 @@ import Testing
         var finished: [UInt16: Int] = [:]
         var millisecond = 0
 
-        init(_ scheduling: DataScheduling) throws {
-            peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 40,
-                                                    sendBufferSize: 1 << 20, delayedAck: nil,
+        /// The window each flow's ACKs advertise (unscaled), 64 KiB unless set.
+        var windows: [UInt16: UInt16] = [:]
+
+        init(_ scheduling: DataScheduling, sendBufferSize: Int = 1 << 20, maxBuffers: Int = 40) throws {
+            peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: maxBuffers,
+                                                    sendBufferSize: sendBufferSize, delayedAck: nil,
                                                     dataScheduling: scheduling),
                               transmitRateMbps: 100)
             listener = try peer.engine.listen(port: 80)
@@ -51,7 +54,7 @@ import Testing
             var replies: [RawTCPPeer.Reply] = []
             for port in connections.keys.sorted() {
                 peer.peerPort = port
-                replies += peer.send(.ack, seq: 1001, ack: received[port]!)
+                replies += peer.send(.ack, seq: 1001, ack: received[port]!, window: windows[port] ?? 65535)
             }
             for reply in replies where !reply.payload.isEmpty {
                 let port = reply.header.destinationPort
@@ -106,6 +109,8 @@ import Testing
         try transfers.open(Self.long)
         try transfers.open(waiting)
         try transfers.write(Self.long, bytes: 1 << 20)
+        // Twice as long, so that under SRPT its 8 ms of waiting earn it no turn.
+        transfers.peer.engine.declareRemaining(try #require(transfers.connections[waiting]), bytes: 2 << 20)
         try transfers.write(waiting, bytes: 1 << 20)
         for _ in 0..<5 { transfers.tick() }
         transfers.peer.peerPort = waiting
@@ -163,5 +168,47 @@ import Testing
         // 65 ms of waiting and then takes about 85 ms.
         #expect(longDone > 60)
         #expect(shortsFinished > 30)
+    }
+
+    /// SRPT's aging is kept while a flow waits for its peer, not only while it
+    /// waits for the line: a 1 MiB flow limited by an 8 KiB window (8 KiB a
+    /// round trip of 1 ms, 65 Mbit/s) under 131 Mbit/s of short flows earns its
+    /// turn once, then is served every round trip. Aging that started again
+    /// from zero after each window would make it wait about 65 ms per window.
+    @Test func srptAgingOutlastsAnEmptyWindow() throws {
+        var transfers = try Transfers(.srpt)
+        let shortPorts: [UInt16] = (1...30).map { 41000 + $0 }
+        for port in [Self.long] + shortPorts { try transfers.open(port) }
+        transfers.windows[Self.long] = 8192
+        try transfers.write(Self.long, bytes: 1 << 20)
+        for millisecond in 0..<600 {
+            let port = shortPorts[millisecond % shortPorts.count]
+            if transfers.finished[port] != nil || transfers.expected[port] == 0 {
+                try transfers.write(port, bytes: 16 * 1024)
+            }
+            transfers.tick()
+            if transfers.finished[Self.long] != nil { break }
+        }
+        // About 65 ms of waiting, then 144 windows of 7,300 bytes (the runt
+        // waits for the next), about one a millisecond: not the seconds of
+        // earning its turn again for every window.
+        #expect(try #require(transfers.finished[Self.long]) < 400)
+    }
+
+    /// Time a flow spends being served is not waiting: an 8 MiB flow that has had
+    /// the line to itself for 400 ms has earned no priority by it, and a 4 KiB
+    /// response written then goes first.
+    @Test func srptDoesNotAgeAFlowWhileItIsServed() throws {
+        var transfers = try Transfers(.srpt, sendBufferSize: 8 << 20, maxBuffers: 4)
+        let short: UInt16 = 40001
+        try transfers.open(Self.long)
+        try transfers.open(short)
+        try transfers.write(Self.long, bytes: 8 << 20)
+        for _ in 0..<400 { transfers.tick() }
+        try transfers.write(short, bytes: 4096)
+        let written = transfers.millisecond
+        while transfers.finished[short] == nil && transfers.millisecond < 800 { transfers.tick() }
+        #expect(try #require(transfers.finished[short]) - written <= 3)
+        #expect(transfers.finished[Self.long] == nil)
     }
 }
