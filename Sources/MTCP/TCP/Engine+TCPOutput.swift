@@ -17,10 +17,10 @@ extension Engine {
         while shaper.hasCredit, let id = tcp.pop(from: .ack) {
             guard let connection = tcp.connections.block(id), connection.pointee.inAckList else { continue }
             connection.pointee.inAckList = false
-            // A data segment about to go out carries the ACK anyway; on a shaped
-            // line the data may wait for its turn, so the ACK goes now.
-            guard connection.pointee.ackPending,
-                  shaper.isShaping || !(connection.pointee.inDataList && connection.pointee.canSendData) else {
+            guard connection.pointee.ackPending else { continue }
+            // A data segment about to go out carries the ACK anyway; whether it
+            // goes in this flush (the line may hold it) is known after the data list.
+            if connection.pointee.inDataList && connection.pointee.canSendData && tcp.acksAwaitingData.push(id) {
                 continue
             }
             connection.pointee.sendPureAck(now: now, &self)
@@ -30,6 +30,16 @@ extension Engine {
         } else {
             flushData(.shortData, now: now)
             flushData(.bulkData, now: now)
+        }
+        sendAcksTheDataHeld(now: now)
+    }
+
+    /// The ACKs left to data that the line (or silly-window avoidance) held back
+    /// go bare: they were admitted with the ACK list, so they wait for no credit.
+    private mutating func sendAcksTheDataHeld(now: Instant) {
+        while let id = tcp.acksAwaitingData.pop() {
+            guard let connection = tcp.connections.block(id), connection.pointee.ackPending else { continue }
+            connection.pointee.sendPureAck(now: now, &self)
         }
     }
 

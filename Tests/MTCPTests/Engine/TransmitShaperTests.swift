@@ -143,4 +143,25 @@ import Testing
         // (plus the reply that crossed it), in steps of 0.5 ms.
         #expect(waited <= 3500)
     }
+
+    /// A request answered in the iteration that received it: on a shaped line
+    /// too, the response carries the ACK, with no pure ACK before it.
+    @Test func aResponseWrittenAtOnceCarriesTheRequestsAck() throws {
+        var peer = Self.peer()
+        let listener = try peer.engine.listen(port: 80)
+        let handshake = peer.establish(listener: listener)
+        let (isn, connection) = try #require(handshake)
+        peer.advance(.milliseconds(1))
+        let request = Array("GET / HTTP/1.1\r\n\r\n".utf8)
+        peer.inject(.ack, seq: 1001, ack: isn &+ 1, payload: request)
+        peer.engine.poll(now: peer.now)
+        let response = [UInt8](repeating: 0x61, count: 200)
+        #expect((try? response.withUnsafeBytes { try peer.engine.write(connection, $0) }) == 200)
+        peer.engine.flush(now: peer.now)
+        let replies = peer.collect()
+        #expect(replies.count == 1)
+        #expect(replies.first?.payload.count == 200)
+        #expect(replies.first?.acknowledgment == 1001 &+ UInt32(request.count))
+    }
 }
+
