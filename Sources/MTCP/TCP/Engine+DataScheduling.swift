@@ -17,7 +17,7 @@ extension Engine {
     private mutating func pushSizeOrdered(_ connection: UnsafeMutablePointer<TCPConnection>,
                                           waitingFrom start: Instant) -> Bool {
         let id = connection.pointee.id
-        let size = connection.pointee.remainingBytes
+        let size = connection.pointee.sizeForScheduling
         let waited = min(connection.pointee.lineWaited.nanoseconds, start.nanoseconds)
         let waitingSince = Instant(nanoseconds: start.nanoseconds - waited)
         if tcp.sizeOrderedData.push(id, remaining: size, waitingSince: waitingSince) { return true }

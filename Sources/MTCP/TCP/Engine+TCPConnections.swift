@@ -143,6 +143,7 @@ extension Engine {
     public mutating func declareRemaining(_ id: ConnectionID, bytes: Int) {
         guard let connection = owned(id) else { return }
         connection.pointee.declaredBytesToCome = max(0, bytes)
+        connection.pointee.undeclaredBytesSent = 0
     }
 
     /// Drops the bytes waiting to be read as if the application had read them,

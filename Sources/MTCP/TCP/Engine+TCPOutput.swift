@@ -53,8 +53,11 @@ extension Engine {
             connection.pointee.inDataList = false
             let sentAll = sendDataListSegments(connection, now: now)
             if !sentAll {
-                // Out of transmit room or line credit: it keeps its place, the rest wait behind it.
-                connection.pointee.inDataList = tcp.returnToFront(id, of: list)
+                // Out of transmit room or line credit: it keeps its place, the rest wait
+                // behind it; in the class its size now puts it in (an undeclared flow
+                // that has sent enough is bulk).
+                let short = connection.pointee.isShortFlow(threshold: tcp.configuration.shortFlowThreshold)
+                connection.pointee.inDataList = tcp.returnToFront(id, of: short ? .shortData : .bulkData)
             }
             settle(connection)
             if !sentAll { return }

@@ -21,11 +21,15 @@ import Testing
         /// The window each flow's ACKs advertise (unscaled), 64 KiB unless set.
         var windows: [UInt16: UInt16] = [:]
 
-        init(_ scheduling: DataScheduling, sendBufferSize: Int = 1 << 20, maxBuffers: Int = 40) throws {
+        /// Bytes each flow's application still has to write as its buffer frees (`feed`).
+        var toWrite: [UInt16: Int] = [:]
+
+        init(_ scheduling: DataScheduling, sendBufferSize: Int = 1 << 20, maxBuffers: Int = 40,
+             transmitRateMbps: UInt64 = 100) throws {
             peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: maxBuffers,
                                                     sendBufferSize: sendBufferSize, delayedAck: nil,
                                                     dataScheduling: scheduling),
-                              transmitRateMbps: 100)
+                              transmitRateMbps: transmitRateMbps)
             listener = try peer.engine.listen(port: 80)
         }
 
@@ -45,6 +49,26 @@ import Testing
             #expect((try? data.withUnsafeBytes { try peer.engine.write(connection, $0) }) == bytes)
             expected[port, default: 0] += bytes
             finished[port] = nil
+        }
+
+        /// A flow of `bytes` that its application writes as its send buffer
+        /// frees, as a proxy passes on what its upstream sends.
+        mutating func plan(_ port: UInt16, bytes: Int) {
+            toWrite[port] = bytes
+            expected[port] = bytes
+            finished[port] = nil
+        }
+
+        /// Writes as much of each planned flow as its send buffer takes.
+        mutating func feed() throws {
+            for (port, left) in toWrite where left > 0 {
+                let connection = try #require(connections[port])
+                let room = min(peer.engine.writableBytes(connection), left)
+                guard room > 0 else { continue }
+                let data = [UInt8](repeating: 0x62, count: room)
+                let written = (try? data.withUnsafeBytes { try peer.engine.write(connection, $0) }) ?? 0
+                toWrite[port] = left - written
+            }
         }
 
         /// One millisecond: every flow acknowledges what it has, the engine runs.
@@ -210,5 +234,30 @@ import Testing
         while transfers.finished[short] == nil && transfers.millisecond < 800 { transfers.tick() }
         #expect(try #require(transfers.finished[short]) - written <= 3)
         #expect(transfers.finished[Self.long] == nil)
+    }
+
+    /// A flow that declares nothing (a proxied download, written as its 16 KiB
+    /// buffer frees, so it never has more than a few KiB unsent) ranks by what it
+    /// has already sent: 40 ms into a 1 MiB download that keeps a 50 Mbit/s line
+    /// busy, a 4 KiB response goes first instead of waiting for the download.
+    @Test(arguments: [DataScheduling.twoClass, .srpt])
+    func anUndeclaredFlowRanksByWhatItHasSent(_ scheduling: DataScheduling) throws {
+        var transfers = try Transfers(scheduling, sendBufferSize: 16 * 1024, transmitRateMbps: 50)
+        let download: UInt16 = 40000, short: UInt16 = 40001
+        try transfers.open(download)
+        try transfers.open(short)
+        transfers.plan(download, bytes: 1 << 20)
+        while transfers.millisecond < 40 {
+            try transfers.feed()
+            transfers.tick()
+        }
+        try transfers.write(short, bytes: 4096)
+        let written = transfers.millisecond
+        while transfers.finished[short] == nil && transfers.millisecond < 400 {
+            try transfers.feed()
+            transfers.tick()
+        }
+        #expect(try #require(transfers.finished[short]) - written <= 3)
+        #expect(transfers.finished[download] == nil)
     }
 }
