@@ -135,6 +135,7 @@ struct TCPConnection {
     var inDataList = false
     /// Bytes the application has declared it will still write (a response's
     /// length): with the unsent bytes, what size-aware data scheduling sees.
+    /// At most `maximumDeclaredBytes`, so the sums below cannot overflow.
     var declaredBytesToCome = 0
     /// New bytes sent while nothing was declared, since the send buffer was last
     /// empty or a declaration was made: the service a flow of unknown size has
@@ -208,6 +209,10 @@ struct TCPConnection {
     /// Whether the flow belongs in the short class of two-class scheduling
     /// (never when `threshold` is 0: FIFO).
     @inline(__always) func isShortFlow(threshold: Int) -> Bool { threshold > 0 && sizeForScheduling <= threshold }
+
+    /// The largest declaration kept (256 TiB): more than any flow sends, and far
+    /// from overflowing when unsent and sent bytes are added to it.
+    static let maximumDeclaredBytes = 1 << 48
 
     /// Sequence number of our FIN: right after the last byte of the send buffer.
     @inline(__always) var finSequence: SequenceNumber { sendBufferStart + send.count }

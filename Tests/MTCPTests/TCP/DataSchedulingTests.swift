@@ -260,4 +260,22 @@ import Testing
         #expect(try #require(transfers.finished[short]) - written <= 3)
         #expect(transfers.finished[download] == nil)
     }
+
+    /// Any length may be declared (a proxy passing on a peer's Content-Length):
+    /// it is clamped, so a write after it on a connection whose earlier bytes
+    /// still wait for the peer's window does not overflow the bytes left.
+    @Test func anEnormousDeclarationIsClamped() throws {
+        var transfers = try Transfers(.srpt)
+        let port: UInt16 = 40000
+        try transfers.open(port)
+        transfers.windows[port] = 0
+        transfers.tick()
+        try transfers.write(port, bytes: 8192)
+        transfers.tick()
+        transfers.peer.engine.declareRemaining(try #require(transfers.connections[port]), bytes: .max)
+        try transfers.write(port, bytes: 100)
+        transfers.windows[port] = nil
+        while transfers.finished[port] == nil && transfers.millisecond < 400 { transfers.tick() }
+        #expect(transfers.finished[port] != nil)
+    }
 }
