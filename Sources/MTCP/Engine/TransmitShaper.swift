@@ -17,7 +17,8 @@
 /// at most that after it ends.
 struct TransmitShaper {
     /// 0: no shaping; the bucket then always has credit and nothing is counted.
-    let megabitsPerSecond: UInt64
+    /// At most `maximumMegabitsPerSecond`.
+    private let megabitsPerSecond: Int64
     /// In thousandths of a bit: `elapsed nanoseconds × Mbit/s` exactly.
     private var credit: Int64
     /// The most credit saved while idle: a millisecond of line time, at least
@@ -30,9 +31,13 @@ struct TransmitShaper {
     private static let costPerByte: Int64 = 8 * 1000
     private static let fullFrameCost = Int64(1514 + framingBytes) * costPerByte
 
+    /// 1 Pbit/s: far above any port, and low enough that a second's credit
+    /// (nanoseconds × Mbit/s) fits in the credit's 64 bits.
+    static let maximumMegabitsPerSecond: UInt64 = 1_000_000_000
+
     init(megabitsPerSecond: UInt64, now: Instant) {
-        self.megabitsPerSecond = megabitsPerSecond
-        let oneMillisecond = Int64(clamping: megabitsPerSecond) &* 1_000_000
+        self.megabitsPerSecond = Int64(min(megabitsPerSecond, Self.maximumMegabitsPerSecond))
+        let oneMillisecond = self.megabitsPerSecond * 1_000_000
         depth = max(oneMillisecond, 2 * Self.fullFrameCost)
         credit = megabitsPerSecond == 0 ? .max : depth
         lastRefill = now
@@ -44,14 +49,16 @@ struct TransmitShaper {
     @inline(__always)
     var hasCredit: Bool { credit > 0 }
 
-    /// Adds the credit earned since the last refill.
+    /// Adds the credit earned since the last refill. A clock that went back
+    /// earns nothing, and the reference stays where it was, so the interval is
+    /// not credited twice when the clock comes forward again.
     @inline(__always)
     mutating func refill(now: Instant) {
-        guard isShaping else { return }
+        guard isShaping, now > lastRefill else { return }
         // Capped so the product cannot overflow after a long pause.
         let elapsed = min(now.since(lastRefill).nanoseconds, 1_000_000_000)
         lastRefill = now
-        credit = min(depth, credit &+ Int64(elapsed) &* Int64(megabitsPerSecond))
+        credit = min(depth, credit &+ Int64(elapsed) &* megabitsPerSecond)
     }
 
     /// Spends the wire time of a frame of `length` bytes (without FCS); the debt
@@ -85,6 +92,6 @@ struct TransmitShaper {
     @inline(__always)
     func lineTime(since mark: Int64) -> TimeSpan {
         guard isShaping, mark > credit else { return .zero }
-        return TimeSpan(nanoseconds: UInt64((mark &- credit) / Int64(megabitsPerSecond)))
+        return TimeSpan(nanoseconds: UInt64((mark &- credit) / megabitsPerSecond))
     }
 }

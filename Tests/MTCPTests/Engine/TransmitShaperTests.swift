@@ -165,3 +165,26 @@ import Testing
     }
 }
 
+/// The bucket alone, at its edges.
+@Suite struct TransmitShaperEdgeTests {
+    /// A monotonic clock never goes back, but if the time handed in does, the
+    /// interval it comes forward again over was already credited once.
+    @Test func aClockGoingBackEarnsNothingTwice() {
+        var shaper = TransmitShaper(megabitsPerSecond: 10, now: .zero)
+        shaper.refill(now: Instant(nanoseconds: 10_000_000))
+        while shaper.hasCredit { shaper.charge(frameLength: 1514) }
+        shaper.refill(now: Instant(nanoseconds: 9_000_000))
+        shaper.refill(now: Instant(nanoseconds: 10_000_000))
+        #expect(!shaper.hasCredit)
+    }
+
+    /// Any rate the library's configuration takes is safe: the largest is
+    /// capped, and a millisecond earns credit again after a frame.
+    @Test func theLargestRateNeitherTrapsNorWraps() {
+        var shaper = TransmitShaper(megabitsPerSecond: .max, now: .zero)
+        #expect(shaper.hasCredit)
+        shaper.charge(frameLength: 1514)
+        shaper.refill(now: Instant(nanoseconds: 1_000_000))
+        #expect(shaper.hasCredit)
+    }
+}
