@@ -8,13 +8,23 @@
 /// Credit may go below zero by the last frame admitted, so the long-run rate is
 /// exact while no frame is ever cut.
 ///
-/// Frames sent outside the lists are charged too: resets, SYN-cookie SYN-ACKs,
-/// ICMP and ARP replies, and the repairs of loss recovery. The debt they leave
-/// is the line's queue, bounded as a NIC's ring is: replies no connection keeps
-/// are refused once it reaches `depth` (a millisecond of line;
-/// `admitsStatelessReply`), and it stops at `debtLimit`, beyond which what a
-/// connection must send anyway is forgiven, so a flood holds the lists back by
-/// at most that after it ends.
+/// Every frame is charged; what waits for credit differs:
+/// - waits (stays on its list): the control list (SYN, SYN-ACK and their
+///   retransmissions), the ACK list, and each segment the data list sends
+///   (new data, FIN, the go-back-N resend after a timeout);
+/// - sent at once: what a connection sends outside a list turn, each bounded
+///   by its windows or by one segment per timer expiry — a pure ACK the data
+///   did not carry, fast and SACK-hole and RACK retransmissions, the first
+///   resend after a timeout, the tail loss probe (new data or the last
+///   segment), the persist timer's probe and its override runt, resets of
+///   aborted connections, challenge ACKs, ARP requests and announcements;
+/// - sent while the line's queue has room, else refused and counted
+///   (`admitsStatelessReply`): replies no connection keeps (resets for segments
+///   without one, SYN-cookie SYN-ACKs, ICMP echo and ARP replies).
+/// The debt is the line's queue, bounded as a NIC's ring is: replies stop at
+/// `depth` (a millisecond of line), and the debt at `depth` plus the one frame
+/// that may cross it (`debtLimit`), beyond which what must go anyway is
+/// forgiven. So a flood holds the lists back by at most that after it ends.
 struct TransmitShaper {
     /// 0: no shaping; the bucket then always has credit and nothing is counted.
     /// At most `maximumMegabitsPerSecond`.

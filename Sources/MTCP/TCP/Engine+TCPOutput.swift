@@ -73,7 +73,7 @@ extension Engine {
     }
 
     /// A data segment (or FIN) of the data list waits while the line has no
-    /// credit; ACKs, resets and the retransmissions of loss recovery do not.
+    /// credit; what else goes at once is listed in `TransmitShaper`.
     @inline(__always)
     private mutating func heldByShaper(_ segment: OutgoingSegment) -> Bool {
         guard !shaper.hasCredit, servingDataList,
