@@ -233,6 +233,11 @@ extension StackConfiguration {
             }
             numCores = count
         }
+        // Each core shapes its queue to an equal share in whole Mbit/s.
+        if let rate = transmitRateMbps, rate < numCores, let rateLine = seen.line(of: "tx_rate_mbps") {
+            throw ConfigurationError(file: file, line: rateLine, key: "tx_rate_mbps", message:
+                "\(rate) Mbit/s cannot give each of the \(numCores) cores at least 1 Mbit/s")
+        }
         if let statLine = seen.line(of: "stat_print"), let stray = statPrint.first(where: { !ports.contains($0) }) {
             throw ConfigurationError(file: file, line: statLine, key: "stat_print", message:
                 "'\(stray)' is not a configured port (port = \(ports.joined(separator: " ")))")

@@ -16,6 +16,9 @@ extension EngineStatistics {
         .init(name: "icmp_echo_replies_sent", help: "ICMP echo replies sent", keyPath: \.echoRepliesSent),
         .init(name: "tx_shaped_frames", help: "Times a ready frame waited for line credit (tx_rate_mbps)",
               keyPath: \.shapedFrames),
+        .init(name: "tx_stateless_replies_refused",
+              help: "Resets, SYN-cookie SYN-ACKs, ICMP and ARP replies not sent: the shaped line's queue was full",
+              keyPath: \.statelessRepliesRefused),
         .init(name: "forwarded_frames", help: "Segments handed to the core owning their flow",
               keyPath: \.forwardedFrames),
     ]

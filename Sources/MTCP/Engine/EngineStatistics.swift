@@ -16,6 +16,10 @@ public struct EngineStatistics: Sendable, Equatable {
     public var echoRepliesReceived: UInt64 = 0
     /// Times a ready frame was held back because the line rate had no credit left.
     public var shapedFrames: UInt64 = 0
+    /// Replies no connection keeps (a reset for a segment without one, a SYN-cookie
+    /// SYN-ACK, an ICMP echo reply, an ARP reply) not sent: the shaped line's queue
+    /// was full, as a saturated NIC drops them.
+    public var statelessRepliesRefused: UInt64 = 0
     /// TCP segments that landed on this core and were handed to the core owning their flow.
     public var forwardedFrames: UInt64 = 0
     public var drops = DropCounters()

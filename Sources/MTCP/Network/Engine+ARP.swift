@@ -38,7 +38,7 @@ extension Engine {
             }
         }
         guard forUs else { return drop(buffer, .arpNotForUs) }
-        guard arp.operation == .request else { return device.release(buffer) }
+        guard arp.operation == .request, !lineRefusesStatelessReply(now: now) else { return device.release(buffer) }
 
         // Answer in place: the request's buffer becomes the reply.
         ARPRepr(operation: .reply, senderHardwareAddress: macAddress, senderProtocolAddress: address.address,

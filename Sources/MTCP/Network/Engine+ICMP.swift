@@ -9,6 +9,7 @@ extension Engine {
             statistics.echoRepliesReceived &+= 1
             return device.release(buffer)
         }
+        if lineRefusesStatelessReply(now: now) { return device.release(buffer) }
 
         // Answer in place: swap the addresses and turn the type around. Only the
         // type word changes in the ICMP message, so its checksum is updated, not

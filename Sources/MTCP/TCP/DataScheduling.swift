@@ -5,10 +5,11 @@ public enum DataScheduling: String, Sendable, CaseIterable {
     /// sent what its windows allow.
     case fifo
     /// Two FIFO classes: flows with at most `shortFlowThreshold` bytes left
-    /// (unsent plus declared still to come) before the rest.
+    /// (unsent plus declared still to come, plus what was sent undeclared:
+    /// `TCPConnection.sizeForScheduling`) before the rest.
     case twoClass = "two_class"
     /// Shortest remaining processing time: the flow with the fewest bytes left
-    /// first, a flow's bytes counted down by how long it has waited
+    /// first, a flow's bytes counted down by how long it has waited unserved
     /// (`SizeOrderedQueue.agingBytesPerMicrosecond`) so long flows do not starve.
     case srpt
 }

@@ -139,10 +139,13 @@ extension Engine {
     /// Declares that the application will still write `bytes` on this connection
     /// (the rest of a response whose length it knows), so that size-aware data
     /// scheduling sees the whole flow, not only what is in the send buffer.
-    /// Each write counts it down; a new declaration replaces the old.
+    /// Each write counts it down; a new declaration replaces the old. Any
+    /// length is taken (a proxy may pass on its peer's Content-Length); more
+    /// than 256 TiB counts as 256 TiB.
     public mutating func declareRemaining(_ id: ConnectionID, bytes: Int) {
         guard let connection = owned(id) else { return }
-        connection.pointee.declaredBytesToCome = max(0, bytes)
+        connection.pointee.declaredBytesToCome = min(max(0, bytes), TCPConnection.maximumDeclaredBytes)
+        connection.pointee.undeclaredBytesSent = 0
     }
 
     /// Drops the bytes waiting to be read as if the application had read them,

@@ -77,6 +77,7 @@ extension Engine {
     private mutating func passiveOpen(_ segment: IncomingSegment, tuple: FourTuple, listener: Int, now: Instant) {
         let peerMSS = Int(segment.options.maximumSegmentSize ?? 536)
         guard tcp.listeners[listener].halfOpen < tcp.listeners[listener].backlog else {
+            if lineRefusesStatelessReply(now: now) { return }
             let cookie = SYNCookie.make(tcp.secret, tuple, peerSequence: segment.sequence, peerMSS: peerMSS, now: now)
             tcp.statistics.synCookiesSent &+= 1
             tcp.listeners[listener].lastOverflow = now
@@ -141,6 +142,7 @@ extension Engine {
 
     /// A reset for a segment that has no connection.
     private mutating func sendReset(replyingTo segment: IncomingSegment, tuple: FourTuple, now: Instant) {
+        if lineRefusesStatelessReply(now: now) { return }
         tcp.statistics.resetsSent &+= 1
         _ = emit(.reset(replyingTo: segment, tuple: tuple), now: now)
     }

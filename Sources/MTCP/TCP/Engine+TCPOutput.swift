@@ -17,10 +17,10 @@ extension Engine {
         while shaper.hasCredit, let id = tcp.pop(from: .ack) {
             guard let connection = tcp.connections.block(id), connection.pointee.inAckList else { continue }
             connection.pointee.inAckList = false
-            // A data segment about to go out carries the ACK anyway; on a shaped
-            // line the data may wait for its turn, so the ACK goes now.
-            guard connection.pointee.ackPending,
-                  shaper.isShaping || !(connection.pointee.inDataList && connection.pointee.canSendData) else {
+            guard connection.pointee.ackPending else { continue }
+            // A data segment about to go out carries the ACK anyway; whether it
+            // goes in this flush (the line may hold it) is known after the data list.
+            if connection.pointee.inDataList && connection.pointee.canSendData && tcp.acksAwaitingData.push(id) {
                 continue
             }
             connection.pointee.sendPureAck(now: now, &self)
@@ -30,6 +30,16 @@ extension Engine {
         } else {
             flushData(.shortData, now: now)
             flushData(.bulkData, now: now)
+        }
+        sendAcksTheDataHeld(now: now)
+    }
+
+    /// The ACKs left to data that the line (or silly-window avoidance) held back
+    /// go bare: they were admitted with the ACK list, so they wait for no credit.
+    private mutating func sendAcksTheDataHeld(now: Instant) {
+        while let id = tcp.acksAwaitingData.pop() {
+            guard let connection = tcp.connections.block(id), connection.pointee.ackPending else { continue }
+            connection.pointee.sendPureAck(now: now, &self)
         }
     }
 
@@ -43,8 +53,11 @@ extension Engine {
             connection.pointee.inDataList = false
             let sentAll = sendDataListSegments(connection, now: now)
             if !sentAll {
-                // Out of transmit room or line credit: it keeps its place, the rest wait behind it.
-                connection.pointee.inDataList = tcp.returnToFront(id, of: list)
+                // Out of transmit room or line credit: it keeps its place, the rest wait
+                // behind it; in the class its size now puts it in (an undeclared flow
+                // that has sent enough is bulk).
+                let short = connection.pointee.isShortFlow(threshold: tcp.configuration.shortFlowThreshold)
+                connection.pointee.inDataList = tcp.returnToFront(id, of: short ? .shortData : .bulkData)
             }
             settle(connection)
             if !sentAll { return }
@@ -60,7 +73,7 @@ extension Engine {
     }
 
     /// A data segment (or FIN) of the data list waits while the line has no
-    /// credit; ACKs, resets and the retransmissions of loss recovery do not.
+    /// credit; what else goes at once is listed in `TransmitShaper`.
     @inline(__always)
     private mutating func heldByShaper(_ segment: OutgoingSegment) -> Bool {
         guard !shaper.hasCredit, servingDataList,

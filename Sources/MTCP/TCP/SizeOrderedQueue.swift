@@ -5,8 +5,9 @@
 /// `agingBytesPerMicrosecond` for every microsecond of the time it started
 /// waiting. Keys of entries waiting together differ by their remaining bytes
 /// less what the earlier one has earned by waiting, so a long flow that has
-/// waited long enough goes before newcomers, and stays ahead while it sends
-/// (a re-queued flow keeps the time it started waiting). Entries of ended
+/// waited long enough goes before newcomers. The engine keeps each flow's age
+/// (`TCPConnection.lineWaited`: time waited unserved) across its turns and its
+/// waits for the peer, and enters it as an earlier start. Entries of ended
 /// connections are skipped when popped, as in `ConnectionQueue`.
 struct SizeOrderedQueue: ~Copyable {
     struct Entry {

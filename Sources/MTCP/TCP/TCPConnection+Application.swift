@@ -43,6 +43,8 @@ extension TCPConnection {
             throw finQueued ? .closedForWriting : .notConnected
         }
         guard !finQueued else { throw .closedForWriting }
+        // Everything written before was delivered: a new burst of the flow starts.
+        if send.count == 0 { undeclaredBytesSent = 0 }
         let written = send.append(bytes)
         guard written > 0 || bytes.isEmpty else { throw .wouldBlock }
         declaredBytesToCome = max(0, declaredBytesToCome - written)

@@ -22,8 +22,7 @@ extension TCPConnection {
     @inline(__always)
     mutating func queueData(shortFlowThreshold threshold: Int) {
         guard !inDataList else { return }
-        let short = threshold > 0 && remainingBytes <= threshold
-        requests.insert(short ? .shortData : .bulkData)
+        requests.insert(isShortFlow(threshold: threshold) ? .shortData : .bulkData)
     }
 
     /// Marks events for the application; the connection goes on the event list
@@ -169,7 +168,9 @@ extension TCPConnection {
     @inline(__always)
     private mutating func advanceSendNext(to next: SequenceNumber) {
         sendNext = next
-        if sendMaximum < next { sendMaximum = next }
+        guard sendMaximum < next else { return }
+        if declaredBytesToCome == 0 { undeclaredBytesSent &+= next - sendMaximum }
+        sendMaximum = next
     }
 
     /// Karn's algorithm times one segment at a time: this one, from now.

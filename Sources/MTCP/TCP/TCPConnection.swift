@@ -135,7 +135,16 @@ struct TCPConnection {
     var inDataList = false
     /// Bytes the application has declared it will still write (a response's
     /// length): with the unsent bytes, what size-aware data scheduling sees.
+    /// At most `maximumDeclaredBytes`, so the sums below cannot overflow.
     var declaredBytesToCome = 0
+    /// New bytes sent while nothing was declared, since the send buffer was last
+    /// empty or a declaration was made: the service a flow of unknown size has
+    /// had so far, which ranks it (`sizeForScheduling`).
+    var undeclaredBytesSent = 0
+    /// SRPT's aging (`SizeOrderedQueue`): how long the flow has waited on the data
+    /// list without being served since it last had nothing left to send. Time
+    /// being served, or waiting for the peer, does not count.
+    var lineWaited = TimeSpan.zero
     /// Control segment to send from the control list.
     var controlToSend: TCPFlags = []
 
@@ -186,6 +195,24 @@ struct TCPConnection {
 
     /// What is left of the flow: unsent bytes plus what is declared still to come.
     @inline(__always) var remainingBytes: Int { unsentBytes + declaredBytesToCome }
+
+    /// The size the data list ranks the flow by (two classes, SRPT): what is
+    /// left, plus what it has already sent without a declaration. A flow that
+    /// declares nothing (a proxied download, a stream of pipelined responses)
+    /// has only a send buffer's worth unsent at any time, and would otherwise
+    /// always look short; ranked by the service it has had instead (least
+    /// attained service, as PIAS does for flows of unknown size), a long one
+    /// sinks as it sends, while a short one still ranks short. A declared flow
+    /// ranks by what it declared: its size is known.
+    @inline(__always) var sizeForScheduling: Int { remainingBytes + undeclaredBytesSent }
+
+    /// Whether the flow belongs in the short class of two-class scheduling
+    /// (never when `threshold` is 0: FIFO).
+    @inline(__always) func isShortFlow(threshold: Int) -> Bool { threshold > 0 && sizeForScheduling <= threshold }
+
+    /// The largest declaration kept (256 TiB): more than any flow sends, and far
+    /// from overflowing when unsent and sent bytes are added to it.
+    static let maximumDeclaredBytes = 1 << 48
 
     /// Sequence number of our FIN: right after the last byte of the send buffer.
     @inline(__always) var finSequence: SequenceNumber { sendBufferStart + send.count }

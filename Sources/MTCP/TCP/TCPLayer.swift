@@ -12,6 +12,9 @@ struct TCPLayer: ~Copyable {
     /// mTCP's output lists, flushed in this order every iteration.
     var controlList: ConnectionQueue
     var ackList: ConnectionQueue
+    /// ACKs the ACK list left to a data segment of this flush; whichever the data
+    /// list did not carry go bare after it (filled and emptied within one flush).
+    var acksAwaitingData: ConnectionQueue
     /// The data list in two parts: flows with little left to send, then bulk.
     var shortDataList: ConnectionQueue
     var bulkDataList: ConnectionQueue
@@ -39,6 +42,7 @@ struct TCPLayer: ~Copyable {
         // Twice the connections: room for live entries plus leftovers of ended ones.
         controlList = ConnectionQueue(capacity: 2 * capacity)
         ackList = ConnectionQueue(capacity: 2 * capacity)
+        acksAwaitingData = ConnectionQueue(capacity: capacity)
         shortDataList = ConnectionQueue(capacity: 2 * capacity)
         bulkDataList = ConnectionQueue(capacity: 2 * capacity)
         sizeOrderedData = SizeOrderedQueue(capacity: configuration.dataScheduling == .srpt ? 2 * capacity : 0)

@@ -132,6 +132,15 @@ private func parseError(_ text: String) -> ConfigurationError? {
         #expect(try parse(required + "tx_rate_mbps = 1000").transmitRateMbps == 1000)
     }
 
+    /// Each core gets an equal share in whole Mbit/s: a rate below one per core
+    /// would be raised to 1 Mbit/s per core, more than the line configured.
+    @Test func aLineRateBelowOneMegabitPerCoreIsRefused() throws {
+        let error = parseError(required + "num_cores = 4\ntx_rate_mbps = 3\n")
+        #expect(error == ConfigurationError(file: "/etc/mtcp/mtcp.conf", line: 4, key: "tx_rate_mbps",
+                                            message: "3 Mbit/s cannot give each of the 4 cores at least 1 Mbit/s"))
+        #expect(try parse(required + "num_cores = 4\ntx_rate_mbps = 4\n").transmitRateMbps == 4)
+    }
+
     @Test func disabledIdleTimeoutIsNil() throws {
         #expect(try parse(required + "tcp_timeout = -1").tcpTimeout == nil)
         #expect(try parse(required + "tcp_timeout = 0").tcpTimeout == nil)

@@ -102,4 +102,89 @@ import Testing
         #expect(!data.isEmpty)
         #expect(data.allSatisfy { $0 > lastOwed })
     }
+
+    /// Bare ACKs to a port nobody listens on, each answered by a reset, at ten
+    /// times the line rate for 100 ms. The line carries no more resets than its
+    /// rate and queue allow (the rest are refused and counted, as a saturated NIC
+    /// drops them), and an ACK owed on an established connection goes out within
+    /// the bucket's depth after the flood, not once the flood's debt is repaid.
+    @Test func aFloodOfResetsLeavesNoDebtBehind() throws {
+        var peer = Self.peer()
+        let listener = try peer.engine.listen(port: 80)
+        let handshake = peer.establish(listener: listener)
+        let (isn, _) = try #require(handshake)
+        let quietPort = peer.peerPort
+        peer.peerPort = 30000
+        var resets = 0, resetWireBytes = 0
+        for _ in 0..<1000 {
+            peer.advance(.microseconds(100))
+            // 15 resets of 84 byte-times in 100 µs: 12,600 bytes a millisecond against 1,250.
+            for _ in 0..<15 {
+                for reply in peer.send(.ack, seq: 1, ack: 1, to: 81) where reply.flags.contains(.rst) {
+                    resets += 1
+                    resetWireBytes += reply.wireBytes
+                }
+            }
+        }
+        let depthWireBytes = 2 * Self.fullFrameWireBytes
+        // The line's rate, the credit saved before and a queue of the same depth,
+        // and the one reply that may cross it.
+        #expect(resetWireBytes <= 100 * Self.wireBytesPerMillisecond + 2 * depthWireBytes + Self.fullFrameWireBytes)
+        #expect(peer.engine.statistics.statelessRepliesRefused == UInt64(15_000 - resets))
+
+        peer.peerPort = quietPort
+        peer.inject(.ack, seq: 1001, ack: isn &+ 1, payload: [1, 2, 3])
+        var waited = 0
+        while !peer.run().contains(where: { $0.acknowledgment == 1004 }) && waited < 200_000 {
+            peer.advance(.microseconds(500))
+            waited += 500
+        }
+        // The bucket's depth at 10 Mbit/s is two full frames: about 2.5 ms of line
+        // (plus the reply that crossed it), in steps of 0.5 ms.
+        #expect(waited <= 3500)
+    }
+
+    /// A request answered in the iteration that received it: on a shaped line
+    /// too, the response carries the ACK, with no pure ACK before it.
+    @Test func aResponseWrittenAtOnceCarriesTheRequestsAck() throws {
+        var peer = Self.peer()
+        let listener = try peer.engine.listen(port: 80)
+        let handshake = peer.establish(listener: listener)
+        let (isn, connection) = try #require(handshake)
+        peer.advance(.milliseconds(1))
+        let request = Array("GET / HTTP/1.1\r\n\r\n".utf8)
+        peer.inject(.ack, seq: 1001, ack: isn &+ 1, payload: request)
+        peer.engine.poll(now: peer.now)
+        let response = [UInt8](repeating: 0x61, count: 200)
+        #expect((try? response.withUnsafeBytes { try peer.engine.write(connection, $0) }) == 200)
+        peer.engine.flush(now: peer.now)
+        let replies = peer.collect()
+        #expect(replies.count == 1)
+        #expect(replies.first?.payload.count == 200)
+        #expect(replies.first?.acknowledgment == 1001 &+ UInt32(request.count))
+    }
+}
+
+/// The bucket alone, at its edges.
+@Suite struct TransmitShaperEdgeTests {
+    /// A monotonic clock never goes back, but if the time handed in does, the
+    /// interval it comes forward again over was already credited once.
+    @Test func aClockGoingBackEarnsNothingTwice() {
+        var shaper = TransmitShaper(megabitsPerSecond: 10, now: .zero)
+        shaper.refill(now: Instant(nanoseconds: 10_000_000))
+        while shaper.hasCredit { shaper.charge(frameLength: 1514) }
+        shaper.refill(now: Instant(nanoseconds: 9_000_000))
+        shaper.refill(now: Instant(nanoseconds: 10_000_000))
+        #expect(!shaper.hasCredit)
+    }
+
+    /// Any rate the library's configuration takes is safe: the largest is
+    /// capped, and a millisecond earns credit again after a frame.
+    @Test func theLargestRateNeitherTrapsNorWraps() {
+        var shaper = TransmitShaper(megabitsPerSecond: .max, now: .zero)
+        #expect(shaper.hasCredit)
+        shaper.charge(frameLength: 1514)
+        shaper.refill(now: Instant(nanoseconds: 1_000_000))
+        #expect(shaper.hasCredit)
+    }
 }

@@ -18,11 +18,18 @@ import Testing
         var finished: [UInt16: Int] = [:]
         var millisecond = 0
 
-        init(_ scheduling: DataScheduling) throws {
-            peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 40,
-                                                    sendBufferSize: 1 << 20, delayedAck: nil,
+        /// The window each flow's ACKs advertise (unscaled), 64 KiB unless set.
+        var windows: [UInt16: UInt16] = [:]
+
+        /// Bytes each flow's application still has to write as its buffer frees (`feed`).
+        var toWrite: [UInt16: Int] = [:]
+
+        init(_ scheduling: DataScheduling, sendBufferSize: Int = 1 << 20, maxBuffers: Int = 40,
+             transmitRateMbps: UInt64 = 100) throws {
+            peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: maxBuffers,
+                                                    sendBufferSize: sendBufferSize, delayedAck: nil,
                                                     dataScheduling: scheduling),
-                              transmitRateMbps: 100)
+                              transmitRateMbps: transmitRateMbps)
             listener = try peer.engine.listen(port: 80)
         }
 
@@ -44,6 +51,26 @@ import Testing
             finished[port] = nil
         }
 
+        /// A flow of `bytes` that its application writes as its send buffer
+        /// frees, as a proxy passes on what its upstream sends.
+        mutating func plan(_ port: UInt16, bytes: Int) {
+            toWrite[port] = bytes
+            expected[port] = bytes
+            finished[port] = nil
+        }
+
+        /// Writes as much of each planned flow as its send buffer takes.
+        mutating func feed() throws {
+            for (port, left) in toWrite where left > 0 {
+                let connection = try #require(connections[port])
+                let room = min(peer.engine.writableBytes(connection), left)
+                guard room > 0 else { continue }
+                let data = [UInt8](repeating: 0x62, count: room)
+                let written = (try? data.withUnsafeBytes { try peer.engine.write(connection, $0) }) ?? 0
+                toWrite[port] = left - written
+            }
+        }
+
         /// One millisecond: every flow acknowledges what it has, the engine runs.
         mutating func tick() {
             peer.advance(.milliseconds(1))
@@ -51,7 +78,7 @@ import Testing
             var replies: [RawTCPPeer.Reply] = []
             for port in connections.keys.sorted() {
                 peer.peerPort = port
-                replies += peer.send(.ack, seq: 1001, ack: received[port]!)
+                replies += peer.send(.ack, seq: 1001, ack: received[port]!, window: windows[port] ?? 65535)
             }
             for reply in replies where !reply.payload.isEmpty {
                 let port = reply.header.destinationPort
@@ -106,6 +133,8 @@ import Testing
         try transfers.open(Self.long)
         try transfers.open(waiting)
         try transfers.write(Self.long, bytes: 1 << 20)
+        // Twice as long, so that under SRPT its 8 ms of waiting earn it no turn.
+        transfers.peer.engine.declareRemaining(try #require(transfers.connections[waiting]), bytes: 2 << 20)
         try transfers.write(waiting, bytes: 1 << 20)
         for _ in 0..<5 { transfers.tick() }
         transfers.peer.peerPort = waiting
@@ -163,5 +192,90 @@ import Testing
         // 65 ms of waiting and then takes about 85 ms.
         #expect(longDone > 60)
         #expect(shortsFinished > 30)
+    }
+
+    /// SRPT's aging is kept while a flow waits for its peer, not only while it
+    /// waits for the line: a 1 MiB flow limited by an 8 KiB window (8 KiB a
+    /// round trip of 1 ms, 65 Mbit/s) under 131 Mbit/s of short flows earns its
+    /// turn once, then is served every round trip. Aging that started again
+    /// from zero after each window would make it wait about 65 ms per window.
+    @Test func srptAgingOutlastsAnEmptyWindow() throws {
+        var transfers = try Transfers(.srpt)
+        let shortPorts: [UInt16] = (1...30).map { 41000 + $0 }
+        for port in [Self.long] + shortPorts { try transfers.open(port) }
+        transfers.windows[Self.long] = 8192
+        try transfers.write(Self.long, bytes: 1 << 20)
+        for millisecond in 0..<600 {
+            let port = shortPorts[millisecond % shortPorts.count]
+            if transfers.finished[port] != nil || transfers.expected[port] == 0 {
+                try transfers.write(port, bytes: 16 * 1024)
+            }
+            transfers.tick()
+            if transfers.finished[Self.long] != nil { break }
+        }
+        // About 65 ms of waiting, then 144 windows of 7,300 bytes (the runt
+        // waits for the next), about one a millisecond: not the seconds of
+        // earning its turn again for every window.
+        #expect(try #require(transfers.finished[Self.long]) < 400)
+    }
+
+    /// Time a flow spends being served is not waiting: an 8 MiB flow that has had
+    /// the line to itself for 400 ms has earned no priority by it, and a 4 KiB
+    /// response written then goes first.
+    @Test func srptDoesNotAgeAFlowWhileItIsServed() throws {
+        var transfers = try Transfers(.srpt, sendBufferSize: 8 << 20, maxBuffers: 4)
+        let short: UInt16 = 40001
+        try transfers.open(Self.long)
+        try transfers.open(short)
+        try transfers.write(Self.long, bytes: 8 << 20)
+        for _ in 0..<400 { transfers.tick() }
+        try transfers.write(short, bytes: 4096)
+        let written = transfers.millisecond
+        while transfers.finished[short] == nil && transfers.millisecond < 800 { transfers.tick() }
+        #expect(try #require(transfers.finished[short]) - written <= 3)
+        #expect(transfers.finished[Self.long] == nil)
+    }
+
+    /// A flow that declares nothing (a proxied download, written as its 16 KiB
+    /// buffer frees, so it never has more than a few KiB unsent) ranks by what it
+    /// has already sent: 40 ms into a 1 MiB download that keeps a 50 Mbit/s line
+    /// busy, a 4 KiB response goes first instead of waiting for the download.
+    @Test(arguments: [DataScheduling.twoClass, .srpt])
+    func anUndeclaredFlowRanksByWhatItHasSent(_ scheduling: DataScheduling) throws {
+        var transfers = try Transfers(scheduling, sendBufferSize: 16 * 1024, transmitRateMbps: 50)
+        let download: UInt16 = 40000, short: UInt16 = 40001
+        try transfers.open(download)
+        try transfers.open(short)
+        transfers.plan(download, bytes: 1 << 20)
+        while transfers.millisecond < 40 {
+            try transfers.feed()
+            transfers.tick()
+        }
+        try transfers.write(short, bytes: 4096)
+        let written = transfers.millisecond
+        while transfers.finished[short] == nil && transfers.millisecond < 400 {
+            try transfers.feed()
+            transfers.tick()
+        }
+        #expect(try #require(transfers.finished[short]) - written <= 3)
+        #expect(transfers.finished[download] == nil)
+    }
+
+    /// Any length may be declared (a proxy passing on a peer's Content-Length):
+    /// it is clamped, so a write after it on a connection whose earlier bytes
+    /// still wait for the peer's window does not overflow the bytes left.
+    @Test func anEnormousDeclarationIsClamped() throws {
+        var transfers = try Transfers(.srpt)
+        let port: UInt16 = 40000
+        try transfers.open(port)
+        transfers.windows[port] = 0
+        transfers.tick()
+        try transfers.write(port, bytes: 8192)
+        transfers.tick()
+        transfers.peer.engine.declareRemaining(try #require(transfers.connections[port]), bytes: .max)
+        try transfers.write(port, bytes: 100)
+        transfers.windows[port] = nil
+        while transfers.finished[port] == nil && transfers.millisecond < 400 { transfers.tick() }
+        #expect(transfers.finished[port] != nil)
     }
 }

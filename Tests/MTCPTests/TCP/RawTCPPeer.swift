@@ -54,6 +54,14 @@ struct RawTCPPeer: ~Copyable {
     mutating func send(_ flags: TCPFlags, seq: UInt32, ack: UInt32? = nil, to destinationPort: UInt16 = 80,
                        window: UInt16 = 65535, options: TCPOptions = TCPOptions(),
                        payload: [UInt8] = []) -> [Reply] {
+        inject(flags, seq: seq, ack: ack, to: destinationPort, window: window, options: options, payload: payload)
+        return run()
+    }
+
+    /// Puts one segment from the peer on the link without running the engine
+    /// (a test then drives `poll`, the application and `flush` itself).
+    mutating func inject(_ flags: TCPFlags, seq: UInt32, ack: UInt32? = nil, to destinationPort: UInt16 = 80,
+                         window: UInt16 = 65535, options: TCPOptions = TCPOptions(), payload: [UInt8] = []) {
         let header = TCPRepr(sourcePort: peerPort, destinationPort: destinationPort, sequenceNumber: seq,
                              acknowledgmentNumber: ack, flags: flags, window: window, options: options,
                              payloadLength: payload.count)
@@ -71,7 +79,6 @@ struct RawTCPPeer: ~Copyable {
         segment.fillChecksum(source: Self.peerIP, destination: Self.engineIP)
         batch[0] = buffer
         _ = port.transmit(UnsafeMutableBufferPointer(rebasing: batch[0..<1]))
-        return run()
     }
 
     /// One engine iteration at the current time; returns the segments it sent.
