@@ -32,6 +32,7 @@ let package = Package(
         .executable(name: "mtcp-httpd", targets: ["mtcp-httpd"]),
         .executable(name: "mtcp-loadgen", targets: ["mtcp-loadgen"]),
         .executable(name: "mtcp-impair", targets: ["mtcp-impair"]),
+        .executable(name: "mtcp-rssnic", targets: ["mtcp-rssnic"]),
         .library(name: "MTCP", targets: ["MTCP"]),
         .library(name: "MTCPHTTP", targets: ["MTCPHTTP"]),
     ],
@@ -125,6 +126,13 @@ let package = Package(
             name: "mtcp-impair",
             dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Test tool: a multi-queue NIC with RSS, joining a kernel interface to a
+        // stack's net_memif queues (there is no RSS NIC on the test machines).
+        .executableTarget(
+            name: "mtcp-rssnic",
+            dependencies: ["MTCP", "MTCPDPDK", "CDPDK", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: importsDPDK
+        ),
         // The shared `main` of the fuzz targets: libFuzzer's driver, or a corpus replayer.
         .target(name: "FuzzDriver", path: "Fuzz/Driver"),
         // libFuzzer target for the packet input path (`make fuzz`); a replayer otherwise.
@@ -143,6 +151,11 @@ let package = Package(
         .testTarget(
             name: "MTCPImpairTests",
             dependencies: ["mtcp-impair"]
+        ),
+        .testTarget(
+            name: "MTCPRSSNICTests",
+            dependencies: ["mtcp-rssnic", "MTCP"],
+            swiftSettings: importsDPDK
         ),
         .testTarget(
             name: "MTCPHTTPTests",

@@ -19,6 +19,7 @@ extension StackConfiguration {
         ("tcp_timewait", same(\.tcpTimewait)), ("stat_print", same(\.statPrint)), ("ip_addr", same(\.address)),
         ("eal_args", same(\.extraEALArguments)), ("vdev", same(\.vdevs)), ("file_prefix", same(\.filePrefix)),
         ("hugepages", same(\.hugepages)), ("memory_mb", same(\.memoryMB)), ("checksum_offload", same(\.checksumOffload)),
+        ("flow_spreading", same(\.flowSpreading)),
         ("congestion_control", same(\.congestionControl)), ("delayed_ack_ms", same(\.delayedAck)),
         ("tcp_keepalive", same(\.keepAlive)), ("min_rto_ms", same(\.minimumRTO)),
         ("short_flow_bytes", same(\.shortFlowBytes)), ("burst_size", same(\.burstSize)), ("pcap_file", same(\.pcapFile)),

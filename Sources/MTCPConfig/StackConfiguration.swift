@@ -19,7 +19,7 @@ import MTCP
 ///   (one process runs one engine per core instead).
 ///
 /// Our keys: `ip_addr` (required), `eal_args`, `vdev` (repeatable), `file_prefix`,
-/// `hugepages`, `memory_mb`, `checksum_offload`, `burst_size`, `congestion_control`,
+/// `hugepages`, `memory_mb`, `checksum_offload`, `flow_spreading`, `burst_size`, `congestion_control`,
 /// `delayed_ack_ms`, `tcp_keepalive`, `min_rto_ms`, `short_flow_bytes`, `data_scheduling`, `tx_rate_mbps`, `pcap_file`, `pcap_max_mb`,
 /// `prometheus_port`, `shutdown_grace_s`, `arp_conf`,
 /// `route_conf`: see the properties below.
@@ -30,6 +30,18 @@ public struct StackConfiguration: Equatable, Sendable {
         case auto
         /// Always compute checksums in software.
         case off
+    }
+
+    /// How the port's peer spreads received flows over the queues, where the
+    /// port cannot say (see `FlowSpreading`).
+    public enum FlowSpreadingChoice: String, Equatable, Sendable {
+        /// As the device says: memif pairs its queues, a port hashing with our key
+        /// steers by its redirection table, anything else is forwarded between cores.
+        case auto
+        /// The peer is an RSS NIC (a memif peer that spreads as one, like the test
+        /// fixture mtcp-rssnic): the symmetric Toeplitz key and the default
+        /// redirection table of `FlowSpreading.defaultRedirectionTableSize` entries.
+        case rss
     }
 
     /// Where a static table (`arp.conf`, `route.conf`) is read from.
@@ -108,6 +120,8 @@ public struct StackConfiguration: Equatable, Sendable {
     public var memoryMB = 512
     /// `checksum_offload`: `auto` (default) or `off`.
     public var checksumOffload = ChecksumOffload.auto
+    /// `flow_spreading`: `auto` (default) or `rss`.
+    public var flowSpreading = FlowSpreadingChoice.auto
     /// `congestion_control`: newreno (RFC 6582, default) or cubic (RFC 9438).
     public var congestionControl = CongestionControl.Algorithm.newReno
     /// `delayed_ack_ms`: longest an ACK is delayed (RFC 1122 §4.2.3.2, at most 500);
@@ -168,6 +182,13 @@ public struct StackConfiguration: Equatable, Sendable {
     public var cores: [Int] {
         guard let coreMask else { return Array(0..<numCores) }
         return (0..<UInt64.bitWidth).filter { coreMask >> UInt64($0) & 1 == 1 }
+    }
+
+    /// How flows reach the cores: what the port reports (`DPDKPort.flowSpreading`)
+    /// unless `flow_spreading = rss` says the peer is an RSS NIC the port cannot ask.
+    public func spreading(reportedByPort reported: FlowSpreading) -> FlowSpreading {
+        guard flowSpreading == .rss, numCores > 1 else { return reported }
+        return .receiveSideScaling(redirectionTable: FlowSpreading.defaultRedirectionTable(queues: numCores))
     }
 
     /// Whether EAL may probe PCI devices: only when `eal_args` holds a PCI allow-list
@@ -312,6 +333,9 @@ extension StackConfiguration {
         "memory_mb": integer(\.memoryMB, 1...(1 << 20)),
         "checksum_offload": Rule { configuration, value throws(ConfigurationError) in
             configuration.checksumOffload = try value.choice(["auto": .auto, "off": .off])
+        },
+        "flow_spreading": Rule { configuration, value throws(ConfigurationError) in
+            configuration.flowSpreading = try value.choice(["auto": .auto, "rss": .rss])
         },
         "burst_size": integer(\.burstSize, 1...512),
         "short_flow_bytes": integer(\.shortFlowBytes, 0...(16 << 20)),

@@ -99,7 +99,7 @@ public struct StackRuntime {
         // One neighbour table for every core: ARP answers land on whichever queue
         // the port chooses, and every core must resolve what any of them heard.
         spreadConfiguration.shareNeighbourTable()
-        spreadConfiguration.spreading = port.flowSpreading
+        spreadConfiguration.spreading = configuration.spreading(reportedByPort: port.flowSpreading)
         if case .unpredictable = spreadConfiguration.spreading {
             spreadConfiguration.forwarding = ForwardingMesh(cores: cores)
         }

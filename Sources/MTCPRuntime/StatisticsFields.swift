@@ -21,6 +21,8 @@ extension EngineStatistics {
               keyPath: \.statelessRepliesRefused),
         .init(name: "forwarded_frames", help: "Segments handed to the core owning their flow",
               keyPath: \.forwardedFrames),
+        .init(name: "steering_mismatches", help: "Segments that arrived on a core their flow's RSS hash does not name",
+              keyPath: \.steeringMismatches),
     ]
 
     mutating func add(_ other: EngineStatistics) {

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from mtcp_ns import CLIENT_ADDR, NS_APPLIANCE, NS_CLIENT, NS_LOADGEN, REPO, SYSTEM_PYTHON, TOOLS
+from mtcp_ns import (APPLIANCE_IF, CLIENT_ADDR, NS_APPLIANCE, NS_CLIENT, NS_LOADGEN, REPO, SYSTEM_PYTHON, TOOLS,
+                     link_mac, per_core)
 
 READY = re.compile(r"^mtcp-httpd\b.*\bready\b")
 READY_TIMEOUT = 20.0
@@ -36,6 +37,7 @@ STOP_TIMEOUT = 10.0
 HTTPD = Path(os.environ.get("MTCP_HTTPD", REPO / ".build/release/mtcp-httpd"))
 CONFIG = Path(os.environ.get("MTCP_CONFIG", REPO / "conf/mtcp.conf"))
 LOADGEN = Path(os.environ.get("MTCP_LOADGEN", REPO / ".build/release/mtcp-loadgen"))
+RSSNIC = Path(os.environ.get("MTCP_RSSNIC", REPO / ".build/release/mtcp-rssnic"))
 LOADGEN_CONFIG = Path(os.environ.get("MTCP_LOADGEN_CONFIG", REPO / "conf/loadgen.conf"))
 NETNS_SH = REPO / "scripts/netns.sh"
 MAKE_CERT = REPO / "scripts/make-cert.sh"
@@ -150,26 +152,99 @@ def appliance(topology, request, tmp_path_factory):
         yield app
 
 
-def two_core_af_packet_config(directory):
-    """conf/mtcp.conf with two engines over net_af_packet with two queue pairs (the
-    kernel's fanout hash spreads the flows), and no static ARP entries, in `directory`."""
+def two_core_config(directory, vdev, extra=""):
+    """conf/mtcp.conf with two engines on `vdev`, `extra` lines appended, and no
+    static ARP entries, in `directory`."""
     shutil.copy(REPO / "conf/route.conf", directory / "route.conf")
     (directory / "arp.conf").write_text("ARP_ENTRY 0\n")
     text = (REPO / "conf/mtcp.conf").read_text()
     text = re.sub(r"(?m)^num_cores = 1$", "num_cores = 2", text)
-    text = re.sub(r"(?m)^vdev = .*$", "vdev = net_af_packet0,iface=mtcp-a0,qpairs=2", text)
-    assert "num_cores = 2" in text and "qpairs=2" in text, text
-    (directory / "mtcp.conf").write_text(text)
+    text = re.sub(r"(?m)^vdev = .*$", f"vdev = {vdev}", text)
+    assert "num_cores = 2" in text and f"vdev = {vdev}" in text, text
+    (directory / "mtcp.conf").write_text(text + extra)
     return directory / "mtcp.conf"
 
 
+def two_core_af_packet_config(directory):
+    """Two engines over net_af_packet with two queue pairs: the kernel's fanout
+    hash spreads the flows, and the cores forward segments to their owners."""
+    return two_core_config(directory, "net_af_packet0,iface=mtcp-a0,qpairs=2")
+
+
+def rss_nic_vdev(socket, namespace, interface):
+    """The net_memif vdev of a stack behind mtcp-rssnic on `socket`, with the MAC
+    of the veth end the NIC plays (as a NIC's own address)."""
+    return f"net_memif0,role=client,socket={socket},mac={link_mac(namespace, interface)}"
+
+
+def two_core_rss_nic_config(directory, socket):
+    """Two engines behind mtcp-rssnic (`running_rss_nic` on mtcp-a0), steered by
+    the NIC's RSS (`flow_spreading = rss`)."""
+    return two_core_config(directory, rss_nic_vdev(socket, NS_APPLIANCE, APPLIANCE_IF), "flow_spreading = rss\n")
+
+
+class RunningRSSNIC:
+    """A running mtcp-rssnic: its output, and its per-queue counters once stopped."""
+
+    QUEUE = re.compile(r"^queue (\d+): to stack (\d+) frames, from stack (\d+) frames$", re.M)
+
+    def __init__(self, proc, socket):
+        self.proc, self.socket, self.lines = proc, socket, []
+        self.ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if line.startswith("mtcp-rssnic: ready"):
+                self.ready.set()
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    @property
+    def log(self):
+        return "".join(self.lines)
+
+    def stop(self):
+        """Stops it (SIGINT) and returns {queue: (frames to the stack, frames from it)}."""
+        stop_process_group(self.proc, grace=5)
+        self.proc.wait(5)
+        time.sleep(0.2)  # the reader thread takes the last lines
+        return {int(queue): (int(to_stack), int(from_stack))
+                for queue, to_stack, from_stack in self.QUEUE.findall(self.log)}
+
+
 @contextlib.contextmanager
-def running_appliance(request, tmp_path_factory, extra_args=(), config=CONFIG):
-    """mtcp-httpd with `config` (conf/mtcp.conf) and `extra_args` in netns mtcp-a, ready, then stopped."""
+def running_rss_nic(namespace, interface, socket, queues=2, seconds=300):
+    """mtcp-rssnic on `interface` of `namespace`, serving `queues` queue pairs on
+    the net_memif `socket`, ready (a stack may connect), then stopped by PID."""
+    if not RSSNIC.exists():
+        pytest.fail(f"{RSSNIC} does not exist: run `make build` first")
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", namespace, "stdbuf", "-oL", str(RSSNIC), "--interface", interface,
+         "--socket", str(socket), "--queues", str(queues), "--seconds", str(seconds)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+        start_new_session=True)
+    nic = RunningRSSNIC(proc, socket)
+    try:
+        if not nic.ready.wait(20):
+            pytest.fail(f"mtcp-rssnic did not get ready:\n{nic.log}")
+        yield nic
+    finally:
+        stop_process_group(proc, grace=5)
+
+
+@contextlib.contextmanager
+def running_appliance(request, tmp_path_factory, extra_args=(), config=CONFIG, beside=()):
+    """mtcp-httpd with `config` (conf/mtcp.conf) and `extra_args` in netns mtcp-a, ready, then stopped.
+    `beside`: PIDs that may run in mtcp-a too (an mtcp-rssnic the appliance sits behind)."""
     if not HTTPD.exists():
         pytest.fail(f"{HTTPD} does not exist: run `make build` first")
-    others = subprocess.run(["ip", "netns", "pids", NS_APPLIANCE],
-                            capture_output=True, text=True).stdout.split()
+    others = [pid for pid in subprocess.run(["ip", "netns", "pids", NS_APPLIANCE],
+                                            capture_output=True, text=True).stdout.split()
+              if int(pid) not in beside]
     if others:
         pytest.fail(f"netns {NS_APPLIANCE} already runs processes {others} "
                     "(a `make run` left open?): two stacks would share mtcp-a0")
@@ -192,6 +267,49 @@ def running_appliance(request, tmp_path_factory, extra_args=(), config=CONFIG):
         yield app
     finally:
         app.stop()
+
+
+# The two ways several cores share a port that the tests can build (issue 14).
+TWO_CORE_DEVICES = {"af_packet": "forwarded", "rss_nic": "steered"}
+
+
+@contextlib.contextmanager
+def running_two_core_appliance(request, tmp_path_factory, device, extra_args=()):
+    """mtcp-httpd with two engines and no static ARP entries on `device`:
+    "af_packet" (two queue pairs, the kernel's fanout: flows forwarded) or
+    "rss_nic" (behind mtcp-rssnic: flows steered). Yields (appliance, the RSSNIC or None)."""
+    directory = tmp_path_factory.mktemp(f"two-core-{device}")
+    with contextlib.ExitStack() as running:
+        nic = None
+        if device == "rss_nic":
+            nic = running.enter_context(running_rss_nic(NS_APPLIANCE, APPLIANCE_IF, directory / "memif.sock"))
+            config, beside = two_core_rss_nic_config(directory, nic.socket), (nic.pid,)
+        else:
+            config, beside = two_core_af_packet_config(directory), ()
+        app = running.enter_context(running_appliance(request, tmp_path_factory, extra_args, config=config,
+                                                      beside=beside))
+        assert f"2 engines, flows {TWO_CORE_DEVICES[device]}" in app.log, app.log
+        yield app, nic
+
+
+def check_two_core_spreading(device):
+    """After traffic through both cores of a `running_two_core_appliance`: over
+    af_packet some segments were forwarded to their owner; behind the RSS NIC
+    none was, and none arrived on a core its hash does not name."""
+    time.sleep(1.2)  # each core publishes its counters twice a second
+    forwarded = sum(per_core("mtcp_forwarded_frames_total").values())
+    mismatches = sum(per_core("mtcp_steering_mismatches_total").values())
+    if device == "rss_nic":
+        assert (forwarded, mismatches) == (0, 0), "every segment arrived on the core owning its flow"
+    else:
+        assert forwarded > 0, "the fanout hash put some segments on the other core"
+        assert mismatches == 0, "counted only where the port is steered"
+
+
+def check_both_queues_busy(nic):
+    """Stops the RSS NIC: each queue took frames to its core and from it."""
+    queues = nic.stop()
+    assert all(queues.get(queue, (0, 0))[0] > 0 and queues.get(queue, (0, 0))[1] > 0 for queue in (0, 1)), nic.log
 
 
 def stop_process_group(proc, sig=signal.SIGINT, grace=10.0):

@@ -56,3 +56,11 @@ def ping(dst, *options, count=3, namespace=NS_CLIENT):
     result = ns(namespace, "ping", "-c", count, "-W", 2, *options, dst, timeout=10 + 3 * count)
     match = re.search(r"([\d.]+)% packet loss", result.stdout)
     return result, (float(match.group(1)) if match else None)
+
+
+def per_core(name, port=9180, namespace=NS_APPLIANCE):
+    """A counter of a stack's Prometheus exposition, by core: {core: value}."""
+    result = ns(namespace, "curl", "-sS", "--max-time", 5, f"127.0.0.1:{port}/metrics", timeout=15)
+    assert result.returncode == 0, describe(result)
+    return {int(core): int(value)
+            for core, value in re.findall(rf'^{name}\{{core="(\d+)"\}} (\d+)$', result.stdout, re.M)}

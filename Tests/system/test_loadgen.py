@@ -15,6 +15,7 @@ Figures come from the loadgen's --json report. Every subprocess has a timeout;
 the servers are stopped by PID by their fixtures.
 """
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -23,8 +24,8 @@ import time
 
 import pytest
 
-from conftest import stop_process_group
-from mtcp_ns import CLIENT_ADDR, NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, describe
+from conftest import TWO_CORE_DEVICES, check_both_queues_busy, rss_nic_vdev, running_rss_nic, stop_process_group
+from mtcp_ns import CLIENT_ADDR, NS_CLIENT, NS_LOADGEN, REPO, SYSTEM_PYTHON, TOOLS, describe
 from stacks import write_config
 
 NGINX_PORT = 8080
@@ -291,18 +292,32 @@ def test_refused_connections_are_counted(topology, loadgen_run, tmp_path):
     assert report["errors"]["refused_or_reset"] == 50, describe(result)
 
 
-def test_two_cores_over_af_packet_get_every_byte(kernel_nginx, loadgen_run, tmp_path):
-    """-N 2 over net_af_packet with two queues: the kernel's fanout hash, seeded at
-    random, spreads the replies without regard to the core that opened each
-    connection, so about half of them land on the other core and are forwarded
-    to the opening one (without that, those connections would never complete).
-    Every response complete and byte-exact."""
-    config = write_config(tmp_path, "loadgen-2", "198.18.0.3/24", "net_af_packet1,iface=mtcp-l0,qpairs=2",
-                          "io = dpdk\nnum_cores = 2\nhugepages = no\nmemory_mb = 512\n")
-    (tmp_path / "arp.conf").write_text("ARP_ENTRY 0\n")  # every core learns nginx's MAC from the shared table
-    result, report = run_json(loadgen_run, tmp_path, "--config", config, f"{kernel_nginx}/bench/4k.html", 2000,
-                              "-c", 32, "-N", 2, "--verify-body", REPO / "www")
-    assert result.returncode == 0, describe(result)
-    assert "flows forwarded" in result.stdout, describe(result)
-    errors = check_counts_add_up(report, result)
-    assert (report["attempted"], report["completed"], errors) == (2000, 2000, 0), describe(result)
+@pytest.mark.parametrize("device", TWO_CORE_DEVICES)
+def test_two_cores_get_every_byte(kernel_nginx, loadgen_run, tmp_path, device):
+    """-N 2 with no static ARP entries. Over net_af_packet with two queues the
+    kernel's fanout hash, seeded at random, spreads the replies without regard
+    to the core that opened each connection, so about half of them land on the
+    other core and are forwarded to the opening one (without that, those
+    connections would never complete). Behind the RSS NIC (mtcp-rssnic on
+    mtcp-l0, started after loadgen_run checked that mtcp-l was empty) each core
+    opens from the ports whose replies hash to its queue: nothing can be
+    forwarded there, so a wrong port would be a connection that never
+    completes. Every response complete and byte-exact."""
+    with contextlib.ExitStack() as running:
+        nic = None
+        if device == "rss_nic":
+            nic = running.enter_context(running_rss_nic(NS_LOADGEN, "mtcp-l0", tmp_path / "memif.sock"))
+            vdev, extra = rss_nic_vdev(nic.socket, NS_LOADGEN, "mtcp-l0"), "flow_spreading = rss\n"
+        else:
+            vdev, extra = "net_af_packet1,iface=mtcp-l0,qpairs=2", ""
+        config = write_config(tmp_path, "loadgen-2", "198.18.0.3/24", vdev,
+                              "io = dpdk\nnum_cores = 2\nhugepages = no\nmemory_mb = 512\n" + extra)
+        (tmp_path / "arp.conf").write_text("ARP_ENTRY 0\n")  # every core learns nginx's MAC from the shared table
+        result, report = run_json(loadgen_run, tmp_path, "--config", config, f"{kernel_nginx}/bench/4k.html", 2000,
+                                  "-c", 32, "-N", 2, "--verify-body", REPO / "www")
+        assert result.returncode == 0, describe(result)
+        assert f"flows {TWO_CORE_DEVICES[device]}" in result.stdout, describe(result)
+        errors = check_counts_add_up(report, result)
+        assert (report["attempted"], report["completed"], errors) == (2000, 2000, 0), describe(result)
+        if nic:
+            check_both_queues_busy(nic)

@@ -13,8 +13,9 @@ import subprocess
 
 import pytest
 
-from conftest import running_appliance, stop_process_group, two_core_af_packet_config
-from mtcp_ns import APPLIANCE_ADDR, CLIENT_ADDR, NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, describe, ns
+from conftest import (TWO_CORE_DEVICES, check_both_queues_busy, check_two_core_spreading, running_appliance,
+                      running_two_core_appliance, stop_process_group)
+from mtcp_ns import APPLIANCE_ADDR, CLIENT_ADDR, NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, describe, ns, per_core
 
 UPSTREAM_PORT = 8080
 
@@ -217,27 +218,32 @@ def test_http10_upstream_is_relayed_as_http11_and_closes(raw_proxy):
     assert result["closed"] == [True]
 
 
-# Two engines over net_af_packet with two queues: the kernel's fanout hash
-# spreads the upstream's replies without regard to the core that opened each
-# upstream connection, so they reach it through the forwarding rings (#14).
+# Two engines, each opening upstream connections: over net_af_packet with two
+# queues the kernel's fanout hash spreads the upstream's replies without regard
+# to the core that opened each connection, so they reach it through the
+# forwarding rings; behind the RSS NIC each core opens from the ports whose
+# replies hash to its queue, and nothing is forwarded (#14).
 
-@pytest.fixture
-def two_core_proxy(topology, upstream, request, tmp_path_factory):
-    config = two_core_af_packet_config(tmp_path_factory.mktemp("two-core-proxy"))
-    with running_appliance(request, tmp_path_factory, ["--http-config", proxy_configuration(tmp_path_factory)],
-                           config=config) as app:
-        assert "2 engines, flows forwarded" in app.log, app.log
-        yield app
-
-
-def test_two_cores_proxy_every_byte_over_af_packet(two_core_proxy):
+@pytest.mark.parametrize("device", TWO_CORE_DEVICES)
+def test_two_cores_proxy_every_byte(topology, upstream, request, tmp_path_factory, device):
     """Bodies through the proxy byte-exact, and 400 requests from 20 clients at
-    once (spread over both cores) all answered."""
-    for size in (1, 70_000, 3_000_000):
-        result = ns(NS_CLIENT, "sh", "-c", f"curl -s --max-time 30 http://{APPLIANCE_ADDR}/api/big?n={size} | sha256sum")
-        assert result.stdout.split()[0] == hashlib.sha256(random.Random(size).randbytes(size)).hexdigest(), \
-            describe(result)
-    result = ns(NS_CLIENT, "ab", "-q", "-n", "400", "-c", "20", f"http://{APPLIANCE_ADDR}/api/ab", timeout=120)
-    assert result.returncode == 0, describe(result)
-    assert "Failed requests:        0" in result.stdout and "Complete requests:      400" in result.stdout, \
-        result.stdout
+    once (spread over both cores) all answered; both cores opened upstream
+    connections and none found its ports exhausted."""
+    arguments = ["--http-config", proxy_configuration(tmp_path_factory)]
+    with running_two_core_appliance(request, tmp_path_factory, device, arguments) as (app, nic):
+        for size in (1, 70_000, 3_000_000):
+            result = ns(NS_CLIENT, "sh", "-c",
+                        f"curl -s --max-time 30 http://{APPLIANCE_ADDR}/api/big?n={size} | sha256sum")
+            assert result.stdout.split()[0] == hashlib.sha256(random.Random(size).randbytes(size)).hexdigest(), \
+                describe(result)
+        result = ns(NS_CLIENT, "ab", "-q", "-n", "400", "-c", "20", f"http://{APPLIANCE_ADDR}/api/ab", timeout=120)
+        assert result.returncode == 0, describe(result)
+        assert "Failed requests:        0" in result.stdout and "Complete requests:      400" in result.stdout, \
+            result.stdout
+        check_two_core_spreading(device)
+        opens = per_core("mtcp_tcp_active_opens_total")
+        assert all(opens.get(core, 0) > 0 for core in (0, 1)), opens
+        assert sum(per_core("mtcp_tcp_local_ports_exhausted_total").values()) == 0
+        if nic:
+            app.stop()
+            check_both_queues_busy(nic)

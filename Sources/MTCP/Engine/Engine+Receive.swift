@@ -10,7 +10,10 @@ extension Engine {
             guard let packet = receiveIPv4(buffer, frame) else { return }
             switch packet.protocol {
             case .tcp:
-                if forwarding.isActive, let owner = foreignOwner(of: packet) { return forward(buffer, to: owner) }
+                if ownership.predictsOwners, let owner = foreignOwner(of: packet) {
+                    if forwarding.isActive { return forward(buffer, to: owner) }
+                    statistics.steeringMismatches &+= 1  // steered, yet here: processed, and counted
+                }
                 receiveTCP(buffer, packet, now: now)
             case .icmp: receiveICMP(buffer, frame, packet, now: now)
             default: drop(buffer, .ipv4UnsupportedProtocol)

@@ -22,6 +22,10 @@ public struct EngineStatistics: Sendable, Equatable {
     public var statelessRepliesRefused: UInt64 = 0
     /// TCP segments that landed on this core and were handed to the core owning their flow.
     public var forwardedFrames: UInt64 = 0
+    /// TCP segments the port delivered to this core though, by the port's RSS as
+    /// the stack predicts it (steered), another core owns their flow: the port
+    /// spreads otherwise than the stack thinks, and connect's port choice fails.
+    public var steeringMismatches: UInt64 = 0
     public var drops = DropCounters()
 
     public init() {}

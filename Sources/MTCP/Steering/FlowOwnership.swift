@@ -22,6 +22,11 @@ struct FlowOwnership: ~Copyable {
 
     deinit { owners.deallocate() }
 
+    /// Whether owners follow from the hash (steered or forwarded), not from
+    /// where frames arrive (paired): only then can a frame land on a core that
+    /// does not own its flow.
+    var predictsOwners: Bool { !owners.isEmpty }
+
     /// The core that receives `tuple`'s frames; this core when the port pairs queues.
     @inline(__always)
     func owner(of tuple: FourTuple) -> Int {

@@ -24,3 +24,14 @@ public enum FlowSpreading: Sendable, Equatable {
         }
     }
 }
+
+extension FlowSpreading {
+    /// Entries of the redirection table assumed where the port cannot be asked
+    /// (`flow_spreading = rss`): 128, as the 82599 and most NICs have.
+    public static let defaultRedirectionTableSize = 128
+
+    /// The table drivers program by default: entry i is queue i mod `queues`.
+    public static func defaultRedirectionTable(queues: Int, size: Int = FlowSpreading.defaultRedirectionTableSize) -> [UInt16] {
+        (0..<size).map { UInt16($0 % queues) }
+    }
+}

@@ -1,12 +1,23 @@
+import Synchronization
+
 /// A core's side of the `ForwardingMesh`, where the port's spreading cannot be
 /// predicted: frames that landed on this core but belong to another wait in a
 /// batch per owner until the end of the receive burst, then cross in one push;
 /// frames other cores forwarded here are taken after each burst. Everything is
 /// allocated at start-up; a frame costs a hash, a store and its share of one
 /// atomic store per batch.
+///
+/// The mesh is held only to keep it alive: per poll the rings and stop flags
+/// are reached through raw pointers copied from it, since a class reference
+/// used there costs a retain and a release per use (seen in the disassembly of
+/// `take`: two of each per call).
 struct FrameForwarding: ~Copyable {
     let mesh: ForwardingMesh?
     let core: Int
+    /// The mesh's, or 0 without one (no rings, nothing to take).
+    private let cores: Int
+    private let rings: UnsafeMutablePointer<ForwardRing>?
+    private let stopped: UnsafeMutablePointer<Atomic<Bool>>?
     private let batchSize: Int
     /// Per other core, the frames waiting to cross (`batchSize` slots each).
     private let staged: UnsafeMutablePointer<PacketBuffer>
@@ -20,6 +31,9 @@ struct FrameForwarding: ~Copyable {
         self.core = core
         self.batchSize = batchSize
         let cores = mesh?.cores ?? 0
+        self.cores = cores
+        rings = mesh?.rings
+        stopped = mesh?.stopped
         staged = .allocate(capacity: cores * batchSize)
         stagedCounts = .allocate(capacity: cores)
         stagedCounts.initialize(repeating: 0, count: cores)
@@ -30,7 +44,7 @@ struct FrameForwarding: ~Copyable {
         stagedCounts.deallocate()
     }
 
-    var isActive: Bool { mesh != nil }
+    var isActive: Bool { rings != nil }
 
     /// This core takes no more frames: other cores release theirs for it.
     func stop() { mesh?.stop(core: core) }
@@ -48,12 +62,12 @@ struct FrameForwarding: ~Copyable {
     /// crossed and hands each frame that did not to `refused`, with why: no
     /// room, or an owner that has stopped and would never take it.
     func send(_ refused: (PacketBuffer, DropReason) -> Void) -> Int {
-        guard let mesh else { return 0 }
+        guard let rings, let stopped else { return 0 }
         var sent = 0
-        for owner in 0..<mesh.cores where stagedCounts[owner] > 0 {
+        for owner in 0..<cores where stagedCounts[owner] > 0 {
             let batch = staged + owner * batchSize
-            let ownerStopped = mesh.hasStopped(owner)
-            let pushed = ownerStopped ? 0 : mesh.ring(from: core, to: owner).push(batch, count: stagedCounts[owner])
+            let ownerStopped = stopped[owner].load(ordering: .acquiring)
+            let pushed = ownerStopped ? 0 : rings[core * cores + owner].push(batch, count: stagedCounts[owner])
             let reason: DropReason = ownerStopped ? .forwardOwnerStopped : .forwardRingFull
             for index in pushed..<stagedCounts[owner] { refused(batch[index], reason) }
             sent += pushed
@@ -66,15 +80,15 @@ struct FrameForwarding: ~Copyable {
     /// starts at the next producer, so with three cores or more a busy one
     /// cannot fill every take and starve the others' rings.
     mutating func take(into buffers: UnsafeMutableBufferPointer<PacketBuffer>) -> Int {
-        guard let mesh else { return 0 }
+        guard let rings else { return 0 }
         var taken = 0
-        firstProducer = firstProducer + 1 == mesh.cores ? 0 : firstProducer + 1
+        firstProducer = firstProducer + 1 == cores ? 0 : firstProducer + 1
         var other = firstProducer
-        for _ in 0..<mesh.cores where taken < buffers.count {
+        for _ in 0..<cores where taken < buffers.count {
             if other != core {
-                taken += mesh.ring(from: other, to: core).pop(into: UnsafeMutableBufferPointer(rebasing: buffers[taken...]))
+                taken += rings[other * cores + core].pop(into: UnsafeMutableBufferPointer(rebasing: buffers[taken...]))
             }
-            other = other + 1 == mesh.cores ? 0 : other + 1
+            other = other + 1 == cores ? 0 : other + 1
         }
         return taken
     }

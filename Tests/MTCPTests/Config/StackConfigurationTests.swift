@@ -122,7 +122,8 @@ private func parseError(_ text: String) -> ConfigurationError? {
         ("prometheus_port", "0"), ("prometheus_port", "65535"), ("shutdown_grace_s", "0"),
         ("shutdown_grace_s", "3600"), ("short_flow_bytes", "0"), ("short_flow_bytes", "16777216"),
         ("tx_rate_mbps", "1"), ("tx_rate_mbps", "400000"), ("data_scheduling", "fifo"),
-        ("data_scheduling", "two_class"), ("data_scheduling", "srpt"),
+        ("data_scheduling", "two_class"), ("data_scheduling", "srpt"), ("flow_spreading", "auto"),
+        ("flow_spreading", "rss"),
     ])
     func acceptsBoundaryValue(key: String, value: String) throws {
         _ = try parse("\(key) = \(value)\n" + requiredExcept(key))
@@ -217,6 +218,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
         ("hugepages", "true", "expected one of yes, no, found 'true'"),
         ("memory_mb", "0", "expected an integer in 1...1048576"),
         ("checksum_offload", "on", "expected one of auto, off, found 'on'"),
+        ("flow_spreading", "steered", "expected one of auto, rss, found 'steered'"),
         ("burst_size", "0", "expected an integer in 1...512"),
         ("burst_size", "513", "expected an integer in 1...512"),
     ])
@@ -387,5 +389,17 @@ private func parseError(_ text: String) -> ConfigurationError? {
                 #expect(error.line == 3 && error.key == bad)
             }
         }
+    }
+
+    /// `flow_spreading = rss`: a memif peer that spreads like an RSS NIC, which
+    /// the port cannot report; the stack assumes the table drivers program.
+    @Test func flowSpreadingRSSOverridesWhatThePortReportsWithSeveralCores() throws {
+        let twoCores = try parse("flow_spreading = rss\nnum_cores = 2\n" + requiredExcept("flow_spreading"))
+        #expect(twoCores.spreading(reportedByPort: .paired)
+            == .receiveSideScaling(redirectionTable: (0..<128).map { UInt16($0 % 2) }))
+        let oneCore = try parse("flow_spreading = rss\n" + requiredExcept("flow_spreading"))
+        #expect(oneCore.spreading(reportedByPort: .paired) == .paired)
+        let automatic = try parse("num_cores = 2\n" + requiredExcept("num_cores"))
+        #expect(automatic.spreading(reportedByPort: .unpredictable(cores: 2)) == .unpredictable(cores: 2))
     }
 }
