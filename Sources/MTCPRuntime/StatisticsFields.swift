@@ -18,6 +18,13 @@ extension EngineStatistics {
               keyPath: \.shapedFrames),
         .init(name: "forwarded_frames", help: "Segments handed to the core owning their flow",
               keyPath: \.forwardedFrames),
+        .init(name: "exception_frames_to_kernel", help: "Frames handed to the kernel (exception path)",
+              keyPath: \.framesToKernel),
+        .init(name: "exception_bytes_to_kernel", help: "Bytes handed to the kernel", keyPath: \.bytesToKernel),
+        .init(name: "exception_frames_from_kernel", help: "Frames the kernel sent out of the port",
+              keyPath: \.framesFromKernel),
+        .init(name: "exception_bytes_from_kernel", help: "Bytes the kernel sent out of the port",
+              keyPath: \.bytesFromKernel),
     ]
 
     mutating func add(_ other: EngineStatistics) {

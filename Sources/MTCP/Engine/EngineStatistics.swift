@@ -18,6 +18,11 @@ public struct EngineStatistics: Sendable, Equatable {
     public var shapedFrames: UInt64 = 0
     /// TCP segments that landed on this core and were handed to the core owning their flow.
     public var forwardedFrames: UInt64 = 0
+    /// The exception path: frames (and bytes) handed to the kernel, and sent for it.
+    public var framesToKernel: UInt64 = 0
+    public var bytesToKernel: UInt64 = 0
+    public var framesFromKernel: UInt64 = 0
+    public var bytesFromKernel: UInt64 = 0
     public var drops = DropCounters()
 
     public init() {}
