@@ -22,7 +22,7 @@ APT_PACKAGES := libdpdk-dev libnuma-dev libssl-dev iproute2 iputils-ping \
 BENCH_FILES := www/bench/64.html www/bench/1k.html www/bench/4k.html \
 	www/bench/32k.html www/bench/1m.bin
 
-.PHONY: deps build install test unit-test system-test run bench soak bench-files tls-cert netns-up \
+.PHONY: deps build install test unit-test system-test run ecmp bench soak bench-files tls-cert netns-up \
 	netns-down fuzz fuzz-replay clean need-root
 
 # Installs only what is missing; a no-op (one dpkg-query) when all is there.
@@ -69,6 +69,11 @@ need-root:
 # The suite creates and removes the topology itself (Tests/system/conftest.py).
 system-test: need-root build bench-files tls-cert
 	$(PYTHON) -m pytest -v Tests/system
+
+# Two replicas behind a router's ECMP route to their VIP, and a health check
+# that withdraws a stopped one (README, "Running several"). Ctrl-C ends it.
+ecmp: need-root build tls-cert
+	scripts/ecmp.sh run
 
 run: need-root deps build bench-files tls-cert netns-up
 	@echo

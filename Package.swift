@@ -5,7 +5,7 @@ import PackageDescription
 // `-include rte_config.h` would be dropped anyway, so the include paths are given
 // here and the shim header includes rte_config.h itself (see ../shared/NOTES.md).
 let dpdkIncludes = ["/usr/include/dpdk", "/usr/include/x86_64-linux-gnu/dpdk"]
-let dpdkLibraries = ["rte_eal", "rte_ethdev", "rte_mbuf", "rte_mempool", "rte_ring", "rte_net"]
+let dpdkLibraries = ["rte_eal", "rte_ethdev", "rte_mbuf", "rte_mempool", "rte_ring", "rte_net", "rte_bus_vdev"]
 
 /// The engine is generic over its packet device and the application over the
 /// engine; without cross-module optimisation the application's calls into

@@ -25,6 +25,9 @@ extension StackConfiguration {
         ("short_flow_bytes", same(\.shortFlowBytes)), ("burst_size", same(\.burstSize)), ("pcap_file", same(\.pcapFile)),
         ("pcap_max_mb", same(\.pcapMaxMB)), ("prometheus_port", same(\.prometheusPort)),
         ("shutdown_grace_s", same(\.shutdownGraceSeconds)), ("arp_conf", same(\.arpTable.path)),
-        ("route_conf", same(\.routeTable.path)),
+        ("route_conf", same(\.routeTable.path)), ("exception_path", same(\.exceptionPath)),
+        ("exception_iface", same(\.exceptionSettings.interfaceName)),
+        ("exception_protocols", same(\.exceptionSettings.kept.protocols)),
+        ("exception_tcp_ports", same(\.exceptionSettings.kept.tcpPorts)), ("vip", same(\.virtualAddresses)),
     ]
 }

@@ -22,7 +22,8 @@ import MTCP
 /// `hugepages`, `memory_mb`, `checksum_offload`, `flow_spreading`, `burst_size`, `congestion_control`,
 /// `delayed_ack_ms`, `tcp_keepalive`, `min_rto_ms`, `short_flow_bytes`, `data_scheduling`, `tx_rate_mbps`, `pcap_file`, `pcap_max_mb`,
 /// `prometheus_port`, `shutdown_grace_s`, `arp_conf`,
-/// `route_conf`: see the properties below.
+/// `route_conf`: see the properties below; `exception_path`, `exception_iface`,
+/// `exception_protocols`, `exception_tcp_ports`, `vip`: see StackConfiguration+Services.swift.
 public struct StackConfiguration: Equatable, Sendable {
     /// Whether to use the checksum offloads a port offers.
     public enum ChecksumOffload: String, Equatable, Sendable {
@@ -168,6 +169,11 @@ public struct StackConfiguration: Equatable, Sendable {
     public var arpTable: TableFile
     /// `route_conf`: the static routes; default `route.conf` next to `mtcp.conf`.
     public var routeTable: TableFile
+    /// `exception_path` and its keys (StackConfiguration+Services.swift).
+    public var exceptionPath = false
+    public var exceptionSettings = ExceptionPathSettings()
+    /// `vip`: addresses served besides `ip_addr`.
+    public var virtualAddresses: [VirtualAddress] = []
 
     /// A configuration with every default, the tables next to `file`.
     public init(file: String, address: IPv4Network, ports: [String]) {
@@ -231,7 +237,7 @@ extension StackConfiguration {
         var seen = FirstOccurrences<String>()
         for line in ConfigurationText(text, file: file).lines {
             let value = try line.keyValue()
-            guard let rule = rules[value.key] else { throw value.error("unknown key") }
+            guard let rule = rules[value.key] ?? serviceRules[value.key] else { throw value.error("unknown key") }
             if let first = seen.record(value.key, line: line.number), !rule.repeatable {
                 throw value.error("duplicate key (first set on line \(first))")
             }
@@ -241,6 +247,7 @@ extension StackConfiguration {
             throw ConfigurationError(file: file, key: key, message: "missing required key")
         }
         try configuration.checkConsistency(seen)
+        try configuration.checkServices(seen)
         return configuration
     }
 
@@ -265,7 +272,7 @@ extension StackConfiguration {
         }
     }
 
-    private struct Rule: Sendable {
+    struct Rule: Sendable {
         var repeatable = false
         let apply: @Sendable (inout StackConfiguration, ConfigurationValue) throws(ConfigurationError) -> Void
     }

@@ -19,6 +19,8 @@ struct CoreSettings: Sendable {
     var publishInterval = TimeSpan.milliseconds(500)
     /// Told when the core's application has started (systemd's READY=1).
     var readiness: StartupReadiness?
+    /// What the kernel keeps when an exception path is attached.
+    var kernelTraffic = KernelTraffic()
 }
 
 /// The end of one core's run: its last statistics, or why it could not run.
@@ -36,7 +38,8 @@ struct CoreOutcome: Sendable {
 /// On a stop signal the application stops accepting, open connections get up
 /// to the grace period to finish, then the loop ends.
 func runCore<Application: EngineApplication & ~Copyable>(
-    core: Int, device: consuming DPDKQueue, configuration: EngineConfiguration, settings: CoreSettings,
+    core: Int, device: consuming DPDKQueue, kernelDevice: DPDKQueue?, configuration: EngineConfiguration,
+    settings: CoreSettings,
     board: StatisticsBoard, makeApplication: (Int) throws -> Application
 ) -> CoreOutcome where Application.Device == DPDKQueue {
     var clock = CycleClock()
@@ -44,6 +47,9 @@ func runCore<Application: EngineApplication & ~Copyable>(
     var configuration = configuration
     configuration.core = core
     var context = SocketContext(engine: Engine(device: device, configuration: configuration, now: start), now: start)
+    if let kernelDevice {
+        context.engine.attachExceptionPath(ExceptionPath(device: kernelDevice, kept: settings.kernelTraffic))
+    }
     var snapshot = CoreSnapshot(core: core)
     if let capture = settings.capture {
         do {

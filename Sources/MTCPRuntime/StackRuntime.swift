@@ -24,13 +24,15 @@ public struct StackRuntime {
         let arp = try configuration.loadStaticARPTable()
         let routes = try configuration.loadStaticRouteTable()
         var random = SystemRandomNumberGenerator()
-        engineConfiguration = EngineConfiguration(
+        var engineConfiguration = EngineConfiguration(
             address: configuration.address,
             routes: routes.routes.map { RoutingTable.Route(network: $0.network, gateway: $0.gateway) },
             staticNeighbours: arp.entries.map { .init(address: $0.address, mac: $0.mac) },
             burstSize: configuration.burstSize,
             tcp: configuration.tcpConfiguration,
             secret: SipHash(using: &random))
+        engineConfiguration.virtualAddresses = configuration.virtualAddresses
+        self.engineConfiguration = engineConfiguration
     }
 
     /// The outcome of a run: each core's final statistics and what went wrong.
@@ -69,6 +71,8 @@ public struct StackRuntime {
                            useChecksumOffload: configuration.checksumOffload == .auto)
         try port.start()
         defer { port.stop() }
+        let kernelPort = try configuration.exceptionPath ? startKernelInterface(beside: port, cores: cores) : nil
+        defer { kernelPort?.stop() }
         let workers = ThreadLaunch.workerLcores
         guard workers.count >= cores - 1 else {
             throw DPDKError("num_cores = \(cores) but EAL started \(workers.count + 1) lcores")
@@ -113,22 +117,39 @@ public struct StackRuntime {
             + "\(cores) engine\(cores == 1 ? "" : "s")"
             + (cores == 1 ? "" : ", flows \(engineConfiguration.spreading.name)")
             + (configuration.prometheusPort == 0 ? "" : ", metrics on 127.0.0.1:\(configuration.prometheusPort)")
+            + (kernelPort == nil ? "" : ", exception path to \(configuration.exceptionSettings.interfaceName)")
             + ")")
         fflush(nil)  // all streams: `stdout` itself is a global Swift 6 will not touch
         defer { ServiceNotification.send("STOPPING=1") }  // the engines have stopped; the port goes next
 
         try CoreLaunch.run(workers: cores - 1, launch: { core throws(DPDKError) in
             let queue = UncheckedQueue(port.queue(core, burstSize: configuration.burstSize))
+            let kernelQueue = kernelPort.map { UncheckedQueue($0.queue(core, burstSize: configuration.burstSize)) }
             try ThreadLaunch.onLcore(workers[core - 1]) {
-                outcomes.set(core, runCore(core: core, device: queue.take(), configuration: engineConfiguration,
-                                           settings: settings, board: board, makeApplication: makeApplication))
+                outcomes.set(core, runCore(core: core, device: queue.take(), kernelDevice: kernelQueue?.take(),
+                                           configuration: engineConfiguration, settings: settings, board: board,
+                                           makeApplication: makeApplication))
             }
         }, runMain: {
             outcomes.set(0, runCore(core: 0, device: port.queue(0, burstSize: configuration.burstSize),
+                                    kernelDevice: kernelPort?.queue(0, burstSize: configuration.burstSize),
                                     configuration: engineConfiguration, settings: settings, board: board,
                                     makeApplication: makeApplication))
         }, requestStop: StopSignal.request, waitForWorkers: ThreadLaunch.waitForLcores)
         return outcomes.outcome
+    }
+
+    /// The exception path's kernel interface: a `net_tap` port with the port's
+    /// MAC (the kernel's frames leave by the port, and answers to them must come
+    /// back to it) and one queue pair per core, started.
+    private func startKernelInterface(beside port: DPDKPort, cores: Int) throws(DPDKError) -> DPDKPort {
+        var tap = try DPDKPort.tap(interfaceName: configuration.exceptionSettings.interfaceName,
+                                   macAddress: port.macAddress)
+        // Frames are copied in and out of the tap, so a small pool per queue does.
+        try tap.configure(queues: cores, mbufsPerQueue: 4096, receiveDescriptors: 512, transmitDescriptors: 512,
+                          useChecksumOffload: false)
+        try tap.start()
+        return tap
     }
 
     /// Each engine shapes its own queue to an equal share of the port's line rate.
@@ -148,7 +169,7 @@ public struct StackRuntime {
         return CoreSettings(idleBackoff: idleBackoff, grace: .seconds(UInt64(configuration.shutdownGraceSeconds)),
                             capture: capture, cores: configuration.numCores,
                             epochOffsetNanoseconds: unixNanoseconds - Int64(MonotonicClock.now().nanoseconds),
-                            readiness: readiness)
+                            readiness: readiness, kernelTraffic: configuration.exceptionSettings.kept)
     }
 
     /// Refuses, with one line, pools that cannot fit in memory: the buffer pools

@@ -23,6 +23,13 @@ extension EngineStatistics {
               keyPath: \.forwardedFrames),
         .init(name: "steering_mismatches", help: "Segments that arrived on a core their flow's RSS hash does not name",
               keyPath: \.steeringMismatches),
+        .init(name: "exception_frames_to_kernel", help: "Frames handed to the kernel (exception path)",
+              keyPath: \.framesToKernel),
+        .init(name: "exception_bytes_to_kernel", help: "Bytes handed to the kernel", keyPath: \.bytesToKernel),
+        .init(name: "exception_frames_from_kernel", help: "Frames the kernel sent out of the port",
+              keyPath: \.framesFromKernel),
+        .init(name: "exception_bytes_from_kernel", help: "Bytes the kernel sent out of the port",
+              keyPath: \.bytesFromKernel),
     ]
 
     mutating func add(_ other: EngineStatistics) {

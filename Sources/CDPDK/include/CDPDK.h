@@ -17,6 +17,7 @@
 #include <rte_cycles.h>
 #include <rte_version.h>
 #include <rte_thash.h>
+#include <rte_bus_vdev.h>
 
 #define MTCP_INLINE static inline __attribute__((always_inline))
 

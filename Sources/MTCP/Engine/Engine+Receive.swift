@@ -15,11 +15,15 @@ extension Engine {
                     statistics.steeringMismatches &+= 1  // steered, yet here: processed, and counted
                 }
                 receiveTCP(buffer, packet, now: now)
-            case .icmp: receiveICMP(buffer, frame, packet, now: now)
-            default: drop(buffer, .ipv4UnsupportedProtocol)
+            case .icmp:
+                if exception?.keeps(.icmp) == true { return passToKernel(buffer, otherwise: nil) }
+                receiveICMP(buffer, frame, packet, now: now)
+            default: passToKernel(buffer, otherwise: .ipv4UnsupportedProtocol)
             }
-        case .arp: receiveARP(buffer, frame, now: now)
-        default: drop(buffer, .unsupportedEtherType)
+        case .arp:
+            if exception != nil { copyToKernel(buffer) }
+            receiveARP(buffer, frame, now: now)
+        default: passToKernel(buffer, otherwise: .unsupportedEtherType)
         }
     }
 }

@@ -9,6 +9,8 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     public var device: Device
     public let address: IPv4Network
     public let macAddress: MACAddress
+    /// Addresses served besides `address` (`vip`).
+    let virtualAddresses: [VirtualAddress]
     public internal(set) var statistics = EngineStatistics()
     var routing: RoutingTable
     /// Keeps the neighbour table's memory alive; the packet path uses `neighbours`.
@@ -29,6 +31,8 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     /// Which core receives a flow's frames, and the ports this core may open from.
     let ownership: FlowOwnership
     var forwarding: FrameForwarding
+    /// The kernel interface that gets the frames the stack does not serve; nil: none.
+    var exception: ExceptionPath<Device>?
     /// Frames in and out go to a pcap file when set (diagnostics; see `PacketCapture`).
     public var capture: PacketCapture?
     /// The time of the current iteration, for capture timestamps on transmit.
@@ -40,6 +44,7 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
         self.device = device
         address = configuration.address
         macAddress = self.device.macAddress
+        virtualAddresses = configuration.virtualAddresses
         var routing = RoutingTable(routes: configuration.routes)
         routing.add(.init(network: configuration.address))
         self.routing = routing
@@ -74,8 +79,9 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
             receive(receiveBatch[index], now: now)
         }
         let handedOver = forwarding.isActive ? exchangeForwarded(now: now) : 0
+        let fromKernel = exception != nil ? receiveFromKernel() : 0
         runTimers(now: now)
-        return received + handedOver
+        return received + handedOver + fromKernel
     }
 
     /// The second half of an iteration: builds TCP output in priority order

@@ -3,6 +3,8 @@
 public struct EngineConfiguration: Sendable {
     /// The stack's address and the prefix of its directly connected network.
     public var address: IPv4Network
+    /// Addresses served besides `address`, e.g. the service address of replicas.
+    public var virtualAddresses: [VirtualAddress] = []
     /// Routes beyond the connected network (route.conf).
     public var routes: [RoutingTable.Route]
     /// Permanent neighbour entries (arp.conf).

@@ -26,6 +26,11 @@ public struct EngineStatistics: Sendable, Equatable {
     /// the stack predicts it (steered), another core owns their flow: the port
     /// spreads otherwise than the stack thinks, and connect's port choice fails.
     public var steeringMismatches: UInt64 = 0
+    /// The exception path: frames (and bytes) handed to the kernel, and sent for it.
+    public var framesToKernel: UInt64 = 0
+    public var bytesToKernel: UInt64 = 0
+    public var framesFromKernel: UInt64 = 0
+    public var bytesFromKernel: UInt64 = 0
     public var drops = DropCounters()
 
     public init() {}

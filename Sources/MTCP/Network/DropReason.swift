@@ -43,6 +43,8 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case forwardRingFull
     /// A segment for another core's flow arrived after that core stopped (shutdown).
     case forwardOwnerStopped
+    /// A frame for the kernel found its interface without room (exception path).
+    case exceptionPathFull
 
     public var description: String {
         switch self {
@@ -77,6 +79,7 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .forwardRingFull: "forward_ring_full"
         case .forwardOwnerStopped: "forward_owner_stopped"
         case .frameTooLong: "frame_too_long"
+        case .exceptionPathFull: "exception_path_full"
         }
     }
 }

@@ -10,7 +10,7 @@ extension Engine {
             return drop(buffer, .arpMalformed)
         }
         guard sender != address.address else { return drop(buffer, .arpAddressConflict) }
-        let forUs = arp.targetProtocolAddress == address.address
+        let forUs = answersARP(for: arp.targetProtocolAddress)
         // RFC 826's merge rule: a sender already in the table is refreshed from any
         // ARP packet (a gratuitous ARP announces a new MAC); a new one is added only
         // from a packet addressed to us, so ARP chatter between other hosts cannot
@@ -41,7 +41,8 @@ extension Engine {
         guard arp.operation == .request, !lineRefusesStatelessReply(now: now) else { return device.release(buffer) }
 
         // Answer in place: the request's buffer becomes the reply.
-        ARPRepr(operation: .reply, senderHardwareAddress: macAddress, senderProtocolAddress: address.address,
+        ARPRepr(operation: .reply, senderHardwareAddress: macAddress,
+                senderProtocolAddress: arp.targetProtocolAddress,
                 targetHardwareAddress: arp.senderHardwareAddress, targetProtocolAddress: sender)
             .emit(into: packet)
         writeEthernetHeader(buffer, to: arp.senderHardwareAddress, type: .arp)

@@ -4,10 +4,13 @@ extension Engine {
     mutating func receiveICMP(_ buffer: PacketBuffer, _ frame: EthernetFrame, _ ip: IPv4Packet, now: Instant) {
         guard let icmp = try? ICMPPacket(checking: ip.payload) else { return drop(buffer, .icmpMalformed) }
         guard icmp.verifyChecksum() else { return drop(buffer, .icmpBadChecksum) }
-        guard let echo = try? ICMPEchoRepr.parse(icmp) else { return drop(buffer, .icmpUnsupportedType) }
+        guard let echo = try? ICMPEchoRepr.parse(icmp) else {
+            return passToKernel(buffer, otherwise: .icmpUnsupportedType)
+        }
         guard echo.kind == .request else {
+            // The kernel's pings (through the exception path) share the address.
             statistics.echoRepliesReceived &+= 1
-            return device.release(buffer)
+            return passToKernel(buffer, otherwise: nil)
         }
         if lineRefusesStatelessReply(now: now) { return device.release(buffer) }
 
@@ -18,8 +21,9 @@ extension Engine {
         icmp.messageType = .echoReply
         icmp.checksum = InternetChecksum.update(icmp.checksum, replacing: oldTypeWord,
                                                 with: UInt16(ICMPType.echoReply.rawValue) << 8 | UInt16(icmp.code))
+        // From the address pinged: the own one or a virtual one.
         let requester = ip.source
-        ip.source = address.address
+        ip.source = ip.destination
         ip.destination = requester
         ip.timeToLive = 64
         ip.fillChecksum()

@@ -13,7 +13,11 @@ extension Engine {
             return nil
         }
         guard let reason = rejection(of: packet, buffer) else { return packet }
-        drop(buffer, reason)
+        switch reason {
+        // The kernel side may hold addresses of its own, and listens to broadcasts.
+        case .ipv4OtherDestination, .ipv4Broadcast: passToKernel(buffer, otherwise: reason)
+        default: drop(buffer, reason)
+        }
         return nil
     }
 
@@ -22,7 +26,7 @@ extension Engine {
     private func rejection(of packet: IPv4Packet, _ buffer: PacketBuffer) -> DropReason? {
         guard buffer.offload.contains(.ipv4ChecksumGood) || packet.verifyChecksum() else { return .ipv4BadChecksum }
         let destination = packet.destination
-        guard destination == address.address else {
+        guard destination == address.address || isVirtualAddress(destination) else {
             let isBroadcast = destination.isBroadcast || destination == address.directedBroadcast
             return isBroadcast ? .ipv4Broadcast : .ipv4OtherDestination
         }

@@ -25,6 +25,8 @@ extension Engine {
                               remoteAddress: ip.source, remotePort: wire.sourcePort)
         if let index = tcp.flows.lookup(tuple) {
             process(segment, connection: tcp.connections.block(at: index), now: now)
+        } else if exception != nil, kernelOwnsSegment(toPort: tuple.localPort) {
+            return passToKernel(buffer, otherwise: nil)
         } else {
             receiveWithoutConnection(segment, tuple: tuple, now: now)
         }
