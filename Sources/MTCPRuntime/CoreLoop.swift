@@ -19,6 +19,8 @@ struct CoreSettings: Sendable {
     var publishInterval = TimeSpan.milliseconds(500)
     /// Told when the core's application has started (systemd's READY=1).
     var readiness: StartupReadiness?
+    /// Prefixes the core's log lines.
+    var programName = ""
 }
 
 /// The end of one core's run: its last statistics, or why it could not run.
@@ -57,7 +59,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
     }
     // Read before the application is made from the configuration in force: a
     // reload published while it starts is then taken once it runs.
-    var reloadsSeen = ConfigurationReloads.generation
+    var reloads = CoreReloadState(generation: ConfigurationReloads.generation)
     var application: Application
     do {
         application = try makeApplication(core)
@@ -102,16 +104,22 @@ func runCore<Application: EngineApplication & ~Copyable>(
         }
         if now >= nextPublish {
             nextPublish = now + settings.publishInterval
+            // Reloads and SIGUSR1 are checked here, off the per-iteration path, as often as statistics.
+            if let generation = reloads.newGeneration() {
+                do {
+                    try application.reload(&context)
+                    reloads.succeeded(generation)
+                } catch {
+                    print("\(settings.programName): " + reloads.failed(generation, core: core, error))
+                    fflush(nil)
+                }
+            }
             let previous = snapshot
             snapshot = context.snapshot(core: core, load: load)
             snapshot.recentBusyPercent = snapshot.busyPercent(since: previous)
             snapshot.application = application.counters()
+            snapshot.reloads = (reloads.applied, reloads.failures)
             board.publish(snapshot)
-            // Reloads and SIGUSR1 are checked here, off the per-iteration path, as often as statistics.
-            if ConfigurationReloads.generation != reloadsSeen {
-                reloadsSeen = ConfigurationReloads.generation
-                application.reload(&context)
-            }
             if ReloadSignal.reopenGeneration != reopensSeen {
                 reopensSeen = ReloadSignal.reopenGeneration
                 application.reopenLogs()
@@ -123,6 +131,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
     }
     snapshot = context.snapshot(core: core, load: load)
     snapshot.application = application.counters()
+    snapshot.reloads = (reloads.applied, reloads.failures)
     board.publish(snapshot)
     context.releaseAll()
     return CoreOutcome(snapshot: snapshot, failure: nil)

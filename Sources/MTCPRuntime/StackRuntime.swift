@@ -148,7 +148,7 @@ public struct StackRuntime {
         return CoreSettings(idleBackoff: idleBackoff, grace: .seconds(UInt64(configuration.shutdownGraceSeconds)),
                             capture: capture, cores: configuration.numCores,
                             epochOffsetNanoseconds: unixNanoseconds - Int64(MonotonicClock.now().nanoseconds),
-                            readiness: readiness)
+                            readiness: readiness, programName: programName)
     }
 
     /// Refuses, with one line, pools that cannot fit in memory: the buffer pools
