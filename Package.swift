@@ -53,6 +53,12 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        // zlib, for the loadgen's HdrHistogram encoding (a deflated payload).
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         // The user-level stack: wire formats, the packet-device seam and the virtual
         // link, IPv4/ARP/ICMP, TCP, engine, sockets. Needs no DPDK headers.
         .target(
@@ -113,7 +119,7 @@ let package = Package(
         .executableTarget(
             name: "mtcp-loadgen",
             dependencies: [
-                "MTCP", "MTCPConfig", "MTCPRuntime", "MTCPHTTP", "MTCPTLS", "COpenSSL",
+                "MTCP", "MTCPConfig", "MTCPRuntime", "MTCPHTTP", "MTCPTLS", "COpenSSL", "CZlib",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

@@ -132,7 +132,7 @@ struct HTTPLoad<Device: PacketDevice>: EngineApplication, ~Copyable {
         histograms = LatencyHistograms(entries: plan.workload.entries.count)
         // A bin a second, reserved for the whole run when its length is known (an hour otherwise).
         let runSeconds = plan.duration.map { Int(($0.nanoseconds + plan.warmup.nanoseconds) / 1_000_000_000) }
-        seconds = SecondBins(reserving: (runSeconds ?? 3600) + 16)
+        seconds = SecondBins(reserving: (runSeconds ?? 3600) + 16, wallClockOffset: plan.wallClockOffset)
         // Each core its own sequence: the same seed on every core would pick the same entries.
         random = SeededRandom(seed: plan.seed &+ UInt64(core) &* 0x9E37_79B9)
     }

@@ -29,6 +29,9 @@ struct HTTPPlan: Sendable {
     var tls = false
     /// Connections offer the session of an earlier one (`--tls-resume`).
     var tlsResume = false
+    /// Unix time minus the monotonic clock, in nanoseconds: the per-second
+    /// series is kept in Unix seconds (`SecondBins`).
+    var wallClockOffset: Int64 = 0
 
     /// Refuses fewer connections than cores: each core opens at least one, so
     /// the run would open more than `-c` while its summary printed `-c`.

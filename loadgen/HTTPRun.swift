@@ -1,3 +1,4 @@
+import Glibc
 import ArgumentParser
 import MTCP
 import MTCPRuntime
@@ -38,10 +39,18 @@ struct HTTPRun {
             concurrency: command.concurrency, requestsPerConnection: command.requestsPerConnection,
             rate: command.rate, connectTimeout: Self.span(command.connectTimeout),
             readTimeout: Self.span(command.timeout ?? 10), seed: command.seed,
-            tls: command.tls || workload.entries[0].target.isTLS, tlsResume: command.tlsResume)
+            tls: command.tls || workload.entries[0].target.isTLS, tlsResume: command.tlsResume,
+            wallClockOffset: Self.wallClockOffset())
     }
 
     static func span(_ seconds: Double) -> TimeSpan { TimeSpan(nanoseconds: UInt64(seconds * 1e9)) }
+
+    /// Unix time minus the monotonic clock, now.
+    static func wallClockOffset() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) - Int64(MonotonicClock.now().nanoseconds)
+    }
 
     func run(_ runtime: StackRuntime) throws {
         let plan = try plan()

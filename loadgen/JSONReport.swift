@@ -1,10 +1,13 @@
 import Foundation
 
 /// `--json FILE`: the summary's figures and the per-second series, for
-/// scripts and plots. Times in microseconds (with nanosecond digits), rates per second. The only use of
-/// Foundation in the load generator, after the run.
+/// scripts and plots. Times in microseconds (with nanosecond digits), rates per second.
+/// It also carries what `merge` needs to add runs exactly: every histogram in
+/// HdrHistogram's encoding (`histograms`, and each URL's), and Unix time (the
+/// measurement's start, each second of the series). Foundation is used only
+/// after the run (here and in the merge).
 struct JSONReport: Encodable {
-    struct Setup: Encodable {
+    struct Setup: Codable {
         var url: String
         var urls: [String]
         var cores: Int
@@ -14,6 +17,17 @@ struct JSONReport: Encodable {
         var durationSeconds: Double?
         var totalRequests: Int?
         var warmupSeconds: Double
+        /// How many runs `merge` added up (nil for one run).
+        var mergedRuns: Int?
+    }
+
+    /// HdrHistogram's compressed V2 encoding of each distribution, in base64,
+    /// nanoseconds (`HistogramEncoding`).
+    struct EncodedHistograms: Codable {
+        var latency: String
+        var connect: String
+        var firstByte: String
+        var handshake: String?
     }
 
     struct Figures: Encodable {
@@ -69,15 +83,18 @@ struct JSONReport: Encodable {
     var perSecond: [SecondSample]
     /// Each core's share of time in loop iterations that did work, over the whole run.
     var busyPercentByCore: [Double?]
+    /// When the measurement began, in Unix time (seconds).
+    var measuredFromUnixSeconds: Double?
+    var histograms: EncodedHistograms
 
-    struct TLSFigures: Encodable {
+    struct TLSFigures: Codable {
         var handshakesFull: Int
         var handshakesResumed: Int
         var handshakeFailures: Int
         var handshakesPerSecond: Double
     }
 
-    struct LatencyIncludes: Encodable {
+    struct LatencyIncludes: Codable {
         var completed: Int
         /// At their timeout.
         var timedOut: Int
@@ -88,19 +105,30 @@ struct JSONReport: Encodable {
     struct URLFigures: Encodable {
         var url: String
         var latency: Figures
+        var histogram: String
     }
 
     init(result: LoadResult, url: String) {
         let plan = result.plan
-        setup = Setup(url: url, urls: plan.workload.entries.map(\.target.url), cores: result.cores,
-                      connections: plan.concurrency, requestsPerConnection: plan.requestsPerConnection,
-                      openLoopRate: plan.rate, durationSeconds: plan.duration.map { Double($0.nanoseconds) / 1e9 },
-                      totalRequests: plan.totalRequests, warmupSeconds: Double(plan.warmup.nanoseconds) / 1e9)
-        let counts = result.counts
+        let setup = Setup(url: url, urls: plan.workload.entries.map(\.target.url), cores: result.cores,
+                          connections: plan.concurrency, requestsPerConnection: plan.requestsPerConnection,
+                          openLoopRate: plan.rate, durationSeconds: plan.duration.map { Double($0.nanoseconds) / 1e9 },
+                          totalRequests: plan.totalRequests, warmupSeconds: Double(plan.warmup.nanoseconds) / 1e9)
+        let measuredFromUnix = result.measuredFrom.map { Double(Int64($0.nanoseconds) + plan.wallClockOffset) / 1e9 }
+        self.init(setup: setup, tls: plan.tls, counts: result.counts, histograms: result.histograms,
+                  elapsedSeconds: result.elapsedSeconds, perSecond: result.series,
+                  busyPercentByCore: result.busyPercentByCore, measuredFromUnixSeconds: measuredFromUnix)
+    }
+
+    /// A report of `counts` and `histograms` (one run's, or several added up by
+    /// `merge`), the latency of each of `setup.urls` in `histograms.latencyByEntry`.
+    init(setup: Setup, tls: Bool, counts: LoadCounts, histograms: LatencyHistograms, elapsedSeconds: Double,
+         perSecond: [SecondSample], busyPercentByCore: [Double?], measuredFromUnixSeconds: Double?) {
+        self.setup = setup
         scheduled = counts.scheduled
         attempted = counts.attempted
         shortfall = counts.shortfall
-        offeredRateAchieved = plan.rate.map { _ in counts.shortfall == 0 }
+        offeredRateAchieved = setup.openLoopRate.map { _ in counts.shortfall == 0 }
         completed = counts.completed
         unfinished = counts.unfinished
         inFlightAtEnd = counts.inFlightAtEnd
@@ -108,25 +136,31 @@ struct JSONReport: Encodable {
                                           unfinished: counts.unfinished)
         warmupRequests = counts.warmup
         errors = Dictionary(uniqueKeysWithValues: ErrorClass.allCases.map { ($0.name, counts.errors[$0]) })
-        elapsedSeconds = result.elapsedSeconds
-        requestsPerSecond = result.requestsPerSecond
+        self.elapsedSeconds = elapsedSeconds
+        func rate(_ count: Int) -> Double { elapsedSeconds > 0 ? Double(count) / elapsedSeconds : 0 }
+        requestsPerSecond = rate(counts.completed)
         bytesRead = counts.bytesRead
-        bytesPerSecond = result.bytesPerSecond
+        bytesPerSecond = rate(counts.bytesRead)
         connectionsOpened = counts.connectionsOpened
-        latencyMicroseconds = Figures(Distribution(result.histograms.latency))
-        latencyMicrosecondsByURL = zip(plan.workload.entries, result.histograms.latencyByEntry).map {
-            URLFigures(url: $0.target.url, latency: Figures(Distribution($1)))
+        latencyMicroseconds = Figures(Distribution(histograms.latency))
+        latencyMicrosecondsByURL = zip(setup.urls, histograms.latencyByEntry).map {
+            URLFigures(url: $0, latency: Figures(Distribution($1)), histogram: HistogramEncoding.encode($1))
         }
-        connectMicroseconds = Figures(Distribution(result.histograms.connect))
-        firstByteMicroseconds = Figures(Distribution(result.histograms.firstByte))
-        if plan.tls {
-            tls = TLSFigures(handshakesFull: counts.tlsFullHandshakes, handshakesResumed: counts.tlsResumedHandshakes,
-                             handshakeFailures: counts.errors[.tlsHandshake],
-                             handshakesPerSecond: result.handshakesPerSecond)
-            handshakeMicroseconds = Figures(Distribution(result.histograms.handshake))
+        connectMicroseconds = Figures(Distribution(histograms.connect))
+        firstByteMicroseconds = Figures(Distribution(histograms.firstByte))
+        if tls {
+            self.tls = TLSFigures(handshakesFull: counts.tlsFullHandshakes, handshakesResumed: counts.tlsResumedHandshakes,
+                                  handshakeFailures: counts.errors[.tlsHandshake],
+                                  handshakesPerSecond: rate(counts.tlsFullHandshakes + counts.tlsResumedHandshakes))
+            handshakeMicroseconds = Figures(Distribution(histograms.handshake))
         }
-        perSecond = result.series
-        busyPercentByCore = result.busyPercentByCore
+        self.perSecond = perSecond
+        self.busyPercentByCore = busyPercentByCore
+        self.measuredFromUnixSeconds = measuredFromUnixSeconds
+        self.histograms = EncodedHistograms(latency: HistogramEncoding.encode(histograms.latency),
+                                            connect: HistogramEncoding.encode(histograms.connect),
+                                            firstByte: HistogramEncoding.encode(histograms.firstByte),
+                                            handshake: tls ? HistogramEncoding.encode(histograms.handshake) : nil)
     }
 
     /// The report as pretty-printed JSON with sorted keys (stable diffs).

@@ -37,7 +37,20 @@ struct LoadgenCommand: ParsableCommand {
 
             Exit status: 1 when the run cannot start, when no request completed, or when the \
             error rate exceeds --max-error-rate.
+
+            `mtcp-loadgen merge A.json B.json ... [--json OUT]` adds the reports of runs made at the \
+            same time (several hosts or loadgens): see `mtcp-loadgen merge --help`.
             """)
+
+    /// `merge` is a command of its own; anything else is a run.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "merge" {
+            MergeCommand.main(Array(arguments.dropFirst()))
+        } else {
+            main(arguments)
+        }
+    }
 
     @Argument(help: "http://A.B.C.D[:PORT]/PATH or echo://A.B.C.D:PORT.")
     var url: String

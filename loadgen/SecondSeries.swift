@@ -1,10 +1,12 @@
 import MTCP
 
-/// One core's measured outcomes per second of the clock: a request counts in
-/// the second in which it ended (completed or failed), so each second holds
+/// One core's measured outcomes per second of the wall clock: a request counts
+/// in the second in which it ended (completed or failed), so each second holds
 /// exactly what happened in it however late anyone looks, and the cores'
 /// seconds line up without talking to each other (whole seconds of the same
-/// monotonic clock). Warm-up requests are never recorded.
+/// clock). The seconds are those of Unix time (the monotonic clock plus one
+/// offset taken at start), so runs on several hosts line up too when `merge`
+/// adds them (as far as the hosts' clocks agree). Warm-up requests are never recorded.
 ///
 /// One bin is appended per second of the run, into capacity reserved at
 /// start-up: recording a request is an index computation and three additions.
@@ -17,18 +19,36 @@ struct SecondBins: Sendable, Equatable {
         var peakOpenConnections = 0
     }
 
-    /// The clock's second of `bins[0]`.
+    /// The Unix second of `bins[0]`.
     private(set) var firstSecond: UInt64?
     private(set) var bins: [Bin] = []
+    /// Unix time minus the monotonic clock, in nanoseconds (0: the instants are Unix time).
+    let wallClockOffset: Int64
 
-    init(reserving seconds: Int = 0) {
+    init(reserving seconds: Int = 0, wallClockOffset: Int64 = 0) {
         bins.reserveCapacity(seconds)
+        self.wallClockOffset = wallClockOffset
     }
+
+    /// The bins of another run's series, by Unix second (for `merge`).
+    init(samples: [SecondSample]) {
+        self.init()
+        for sample in samples {
+            let index = bin(Instant(nanoseconds: UInt64(sample.unixSecond) * 1_000_000_000))
+            bins[index].completed += sample.completed
+            bins[index].errors += sample.errors
+            bins[index].bytesRead += sample.bytesRead
+            bins[index].peakOpenConnections = max(bins[index].peakOpenConnections, sample.openConnections)
+        }
+    }
+
+    /// `instant` in Unix time.
+    private func unix(_ instant: Instant) -> UInt64 { UInt64(Int64(instant.nanoseconds) &+ wallClockOffset) }
 
     /// The bin of the second containing `now`.
     @inline(__always)
     private mutating func bin(_ now: Instant) -> Int {
-        let second = now.nanoseconds / 1_000_000_000
+        let second = unix(now) / 1_000_000_000
         let first = firstSecond ?? second
         firstSecond = first
         let index = Int(second - min(second, first))
@@ -55,7 +75,7 @@ struct SecondBins: Sendable, Equatable {
     static func + (lhs: SecondBins, rhs: SecondBins) -> SecondBins {
         guard let right = rhs.firstSecond else { return lhs }
         guard let left = lhs.firstSecond else { return rhs }
-        var sum = SecondBins()
+        var sum = SecondBins(wallClockOffset: lhs.wallClockOffset)
         sum.firstSecond = min(left, right)
         for (first, bins) in [(left, lhs.bins), (right, rhs.bins)] {
             for (offset, bin) in bins.enumerated() {
@@ -80,8 +100,9 @@ struct SecondBins: Sendable, Equatable {
         var intervalStart = start
         var ordinal = 1
         while intervalStart < end {
-            let intervalEnd = min(Instant(nanoseconds: (intervalStart.nanoseconds / second + 1) * second), end)
-            let clockSecond = intervalStart.nanoseconds / second
+            let clockSecond = unix(intervalStart) / second
+            let nextSecond = Instant(nanoseconds: UInt64(Int64((clockSecond + 1) * second) &- wallClockOffset))
+            let intervalEnd = min(nextSecond, end)
             let index = clockSecond >= firstSecond ? Int(clockSecond - firstSecond) : -1
             let bin = bins.indices.contains(index) ? bins[index] : Bin()
             let length = intervalEnd.since(intervalStart)
@@ -89,7 +110,7 @@ struct SecondBins: Sendable, Equatable {
                                         startSeconds: Double(intervalStart.since(start).nanoseconds) / 1e9,
                                         seconds: Double(length.nanoseconds) / 1e9, partial: length.nanoseconds < second,
                                         completed: bin.completed, errors: bin.errors, bytesRead: bin.bytesRead,
-                                        openConnections: bin.peakOpenConnections))
+                                        openConnections: bin.peakOpenConnections, unixSecond: Int(clockSecond)))
             intervalStart = intervalEnd
             ordinal += 1
         }
@@ -99,7 +120,7 @@ struct SecondBins: Sendable, Equatable {
 
 /// One interval of the per-second series: a second of the clock, or the part
 /// of one that the measurement covered (`partial`).
-struct SecondSample: Sendable, Equatable, Encodable {
+struct SecondSample: Sendable, Equatable, Codable {
     /// 1, 2, 3... in order.
     var second: Int
     /// Where the interval starts, in seconds since the measurement began.
@@ -113,4 +134,6 @@ struct SecondSample: Sendable, Equatable, Encodable {
     var bytesRead: Int
     /// Peak connections open in the interval (the cores' peaks added up).
     var openConnections: Int
+    /// The Unix second the interval lies in: where runs of several hosts line up.
+    var unixSecond: Int
 }

@@ -19,10 +19,10 @@ extension StackConfiguration {
     }
 
     static let serviceRules: [String: Rule] = [
-        "exception_path": Rule { configuration, value throws(ConfigurationError) in
+        "exception_path": Rule(comparing: \.exceptionPath) { configuration, value throws(ConfigurationError) in
             configuration.exceptionPath = try value.choice(["on": true, "off": false])
         },
-        "exception_iface": Rule { configuration, value throws(ConfigurationError) in
+        "exception_iface": Rule(comparing: \.exceptionSettings.interfaceName) { configuration, value throws(ConfigurationError) in
             let name = try value.word("an interface name like mtcp-kernel0")
             // IFNAMSIZ is 16 with the terminating NUL; a comma would end the vdev's argument.
             guard name.utf8.count < 16, !name.contains(","), !name.contains("/") else {
@@ -31,12 +31,12 @@ extension StackConfiguration {
             }
             configuration.exceptionSettings.interfaceName = name
         },
-        "exception_protocols": Rule { configuration, value throws(ConfigurationError) in
+        "exception_protocols": Rule(comparing: \.exceptionSettings.kept.protocols) { configuration, value throws(ConfigurationError) in
             configuration.exceptionSettings.kept.protocols = try Set(value.tokens.map { token throws(ConfigurationError) in
                 try keptProtocol(token, value)
             })
         },
-        "exception_tcp_ports": Rule { configuration, value throws(ConfigurationError) in
+        "exception_tcp_ports": Rule(comparing: \.exceptionSettings.kept.tcpPorts) { configuration, value throws(ConfigurationError) in
             configuration.exceptionSettings.kept.tcpPorts = try Set(value.tokens.map { token throws(ConfigurationError) in
                 guard let port = decimalInteger(token), (1...65_535).contains(port) else {
                     throw value.error("expected TCP ports in 1...65535, found '\(token)'")
@@ -44,7 +44,7 @@ extension StackConfiguration {
                 return UInt16(port)
             })
         },
-        "vip": Rule(repeatable: true) { configuration, value throws(ConfigurationError) in
+        "vip": Rule(repeatable: true, comparing: \.virtualAddresses) { configuration, value throws(ConfigurationError) in
             configuration.virtualAddresses.append(try virtualAddress(of: value, configuration))
         },
     ]

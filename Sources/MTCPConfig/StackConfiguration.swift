@@ -237,7 +237,7 @@ extension StackConfiguration {
         var seen = FirstOccurrences<String>()
         for line in ConfigurationText(text, file: file).lines {
             let value = try line.keyValue()
-            guard let rule = rules[value.key] ?? serviceRules[value.key] else { throw value.error("unknown key") }
+            guard let rule = rule(for: value.key) else { throw value.error("unknown key") }
             if let first = seen.record(value.key, line: line.number), !rule.repeatable {
                 throw value.error("duplicate key (first set on line \(first))")
             }
@@ -272,9 +272,28 @@ extension StackConfiguration {
         }
     }
 
+    /// How a key is read, and how a reload compares it: every rule says which
+    /// value its key sets, so no key can escape `keysDiffering`.
     struct Rule: Sendable {
         var repeatable = false
+        /// Whether two configurations agree on the key.
+        let same: @Sendable (StackConfiguration, StackConfiguration) -> Bool
         let apply: @Sendable (inout StackConfiguration, ConfigurationValue) throws(ConfigurationError) -> Void
+
+        init<Value: Equatable>(
+            repeatable: Bool = false, comparing keyPath: KeyPath<StackConfiguration, Value> & Sendable,
+            apply: @escaping @Sendable (inout StackConfiguration, ConfigurationValue) throws(ConfigurationError) -> Void
+        ) {
+            self.repeatable = repeatable
+            same = { $0[keyPath: keyPath] == $1[keyPath: keyPath] }
+            self.apply = apply
+        }
+
+        /// A key with a single accepted value (`io`, `multiprocess`): it sets nothing.
+        init(fixed check: @escaping @Sendable (ConfigurationValue) throws(ConfigurationError) -> Void) {
+            same = { _, _ in true }
+            apply = { _, value throws(ConfigurationError) in try check(value) }
+        }
     }
 
     private static let maxCores = 128          // RTE_MAX_LCORE of Debian's DPDK
@@ -282,21 +301,27 @@ extension StackConfiguration {
     private static let bufferSizes = 1024...(64 << 20)
     private static let maxTimerSeconds = 86_400
 
-    private static let rules: [String: Rule] = [
-        "io": Rule { _, value throws(ConfigurationError) in
+    /// Every key the parser accepts, sorted.
+    public static var keys: [String] { (Array(rules.keys) + serviceRules.keys).sorted() }
+
+    /// The rule for `key`, among the core keys and those of `StackConfiguration+Services`.
+    static func rule(for key: String) -> Rule? { rules[key] ?? serviceRules[key] }
+
+    static let rules: [String: Rule] = [
+        "io": Rule(fixed: { value throws(ConfigurationError) in
             switch value.text {
             case "dpdk": return
             case "psio", "netmap", "onvm":
                 throw value.error("the \(value.text) I/O module is not supported: only dpdk is")
             default: throw value.error("expected dpdk, found '\(value.text)'")
             }
-        },
+        }),
         "num_cores": integer(\.numCores, 1...maxCores),
         "core_mask": set(\.coreMask, coreMask(of:)),
-        "num_mem_ch": Rule { configuration, value throws(ConfigurationError) in
+        "num_mem_ch": Rule(comparing: \.numMemoryChannels) { configuration, value throws(ConfigurationError) in
             configuration.numMemoryChannels = try value.integer(in: 1...32)
         },
-        "port": Rule { configuration, value throws(ConfigurationError) in
+        "port": Rule(comparing: \.ports) { configuration, value throws(ConfigurationError) in
             let ports = try portNames(of: value)
             guard ports.count == 1 else {
                 throw value.error("this release supports exactly one port, found \(ports.count)")
@@ -307,20 +332,20 @@ extension StackConfiguration {
         "max_num_buffers": integer(\.maxNumBuffers, 1...maxPoolSize),
         "rcvbuf": integer(\.receiveBufferSize, bufferSizes),
         "sndbuf": integer(\.sendBufferSize, bufferSizes),
-        "tcp_timeout": Rule { configuration, value throws(ConfigurationError) in
+        "tcp_timeout": Rule(comparing: \.tcpTimeout) { configuration, value throws(ConfigurationError) in
             let seconds = try value.integer(in: -1...maxTimerSeconds)
             configuration.tcpTimeout = seconds > 0 ? seconds : nil
         },
         "tcp_timewait": integer(\.tcpTimewait, 0...maxTimerSeconds),
         "stat_print": set(\.statPrint, portNames(of:)),
-        "multiprocess": Rule { _, value throws(ConfigurationError) in
+        "multiprocess": Rule(fixed: { value throws(ConfigurationError) in
             guard value.text == "0" else {
                 throw value.error("multi-process mode is not supported: only 0 is accepted, found '\(value.text)'")
             }
-        },
+        }),
         "ip_addr": set(\.address, stackAddress(of:)),
         "eal_args": set(\.extraEALArguments, ealArguments(of:)),
-        "vdev": Rule(repeatable: true) { configuration, value throws(ConfigurationError) in
+        "vdev": Rule(repeatable: true, comparing: \.vdevs) { configuration, value throws(ConfigurationError) in
             let vdev = try value.word("a device like net_af_packet0,iface=mtcp-a0")
             let name = deviceName(vdev)
             guard !configuration.vdevs.contains(where: { deviceName($0) == name }) else {
@@ -328,65 +353,76 @@ extension StackConfiguration {
             }
             configuration.vdevs.append(vdev)
         },
-        "file_prefix": Rule { configuration, value throws(ConfigurationError) in
+        "file_prefix": Rule(comparing: \.filePrefix) { configuration, value throws(ConfigurationError) in
             guard value.text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
                 throw value.error("expected letters, digits, '.', '_' or '-', found '\(value.text)'")
             }
             configuration.filePrefix = String(value.text)
         },
-        "hugepages": Rule { configuration, value throws(ConfigurationError) in
+        "hugepages": Rule(comparing: \.hugepages) { configuration, value throws(ConfigurationError) in
             configuration.hugepages = try value.choice(["yes": true, "no": false])
         },
         "memory_mb": integer(\.memoryMB, 1...(1 << 20)),
-        "checksum_offload": Rule { configuration, value throws(ConfigurationError) in
+        "checksum_offload": Rule(comparing: \.checksumOffload) { configuration, value throws(ConfigurationError) in
             configuration.checksumOffload = try value.choice(["auto": .auto, "off": .off])
         },
-        "flow_spreading": Rule { configuration, value throws(ConfigurationError) in
+        "flow_spreading": Rule(comparing: \.flowSpreading) { configuration, value throws(ConfigurationError) in
             configuration.flowSpreading = try value.choice(["auto": .auto, "rss": .rss])
         },
         "burst_size": integer(\.burstSize, 1...512),
         "short_flow_bytes": integer(\.shortFlowBytes, 0...(16 << 20)),
-        "data_scheduling": Rule { configuration, value throws(ConfigurationError) in
+        "data_scheduling": Rule(comparing: \.dataScheduling) { configuration, value throws(ConfigurationError) in
             configuration.dataScheduling = try value.choice(["fifo": .fifo, "two_class": .twoClass, "srpt": .srpt])
         },
-        "tx_rate_mbps": Rule { configuration, value throws(ConfigurationError) in
+        "tx_rate_mbps": Rule(comparing: \.transmitRateMbps) { configuration, value throws(ConfigurationError) in
             configuration.transmitRateMbps = try value.integer(in: 1...400_000)
         },
-        "congestion_control": Rule { configuration, value throws(ConfigurationError) in
+        "congestion_control": Rule(comparing: \.congestionControl) { configuration, value throws(ConfigurationError) in
             configuration.congestionControl = try value.choice(["newreno": .newReno, "cubic": .cubic])
         },
-        "delayed_ack_ms": Rule { configuration, value throws(ConfigurationError) in
+        "delayed_ack_ms": Rule(comparing: \.delayedAck) { configuration, value throws(ConfigurationError) in
             let milliseconds = try value.integer(in: 0...500)
             configuration.delayedAck = milliseconds == 0 ? nil : .milliseconds(UInt64(milliseconds))
         },
-        "tcp_keepalive": Rule { configuration, value throws(ConfigurationError) in
+        "tcp_keepalive": Rule(comparing: \.keepAlive) { configuration, value throws(ConfigurationError) in
             let seconds = try value.integer(in: 0...maxTimerSeconds)
             configuration.keepAlive = seconds == 0 ? nil : .seconds(UInt64(seconds))
         },
-        "min_rto_ms": Rule { configuration, value throws(ConfigurationError) in
+        "min_rto_ms": Rule(comparing: \.minimumRTO) { configuration, value throws(ConfigurationError) in
             configuration.minimumRTO = .milliseconds(UInt64(try value.integer(in: 1...60_000)))
         },
-        "pcap_file": Rule { configuration, value throws(ConfigurationError) in
+        "pcap_file": Rule(comparing: \.pcapFile) { configuration, value throws(ConfigurationError) in
             configuration.pcapFile = try value.word("a file name like capture.pcap")
         },
         "pcap_max_mb": integer(\.pcapMaxMB, 1...65_536),
         "prometheus_port": integer(\.prometheusPort, 0...65_535),
         "shutdown_grace_s": integer(\.shutdownGraceSeconds, 0...3600),
-        "arp_conf": set(\.arpTable, tableFile(of:)),
-        "route_conf": set(\.routeTable, tableFile(of:)),
+        "arp_conf": set(\.arpTable, tableFile(of:), comparing: \.arpTable.path),
+        "route_conf": set(\.routeTable, tableFile(of:), comparing: \.routeTable.path),
     ]
 
-    private static func set<Value>(
+    private static func set<Value: Equatable>(
         _ keyPath: WritableKeyPath<StackConfiguration, Value> & Sendable,
         _ convert: @escaping @Sendable (ConfigurationValue) throws(ConfigurationError) -> Value
     ) -> Rule {
-        Rule { configuration, value throws(ConfigurationError) in configuration[keyPath: keyPath] = try convert(value) }
+        set(keyPath, convert, comparing: keyPath)
+    }
+
+    /// A key whose value is compared through `compared` (a table's path, not the line naming it).
+    private static func set<Value, Compared: Equatable>(
+        _ keyPath: WritableKeyPath<StackConfiguration, Value> & Sendable,
+        _ convert: @escaping @Sendable (ConfigurationValue) throws(ConfigurationError) -> Value,
+        comparing compared: KeyPath<StackConfiguration, Compared> & Sendable
+    ) -> Rule {
+        Rule(comparing: compared) { configuration, value throws(ConfigurationError) in
+            configuration[keyPath: keyPath] = try convert(value)
+        }
     }
 
     private static func integer(
         _ keyPath: WritableKeyPath<StackConfiguration, Int> & Sendable, _ range: ClosedRange<Int>
     ) -> Rule {
-        Rule { configuration, value throws(ConfigurationError) in
+        Rule(comparing: keyPath) { configuration, value throws(ConfigurationError) in
             configuration[keyPath: keyPath] = try value.integer(in: range)
         }
     }

@@ -24,31 +24,59 @@ public struct ConfigurationCheck {
         self.documentRootOverride = documentRootOverride
     }
 
-    /// One line per problem, `file:line: what`; empty when every file is usable.
-    public func problems() -> [String] {
-        stackProblems() + httpProblems()
+    /// What a check read, every file parsed once: a reload publishes exactly
+    /// this, never a second reading of files that may have changed since.
+    public struct Files: Sendable {
+        public var stack: StackFiles
+        public var http: HTTPServerConfiguration
     }
 
-    private func stackProblems() -> [String] {
+    /// mtcp.conf and the tables it names.
+    public struct StackFiles: Sendable, Equatable {
+        public var configuration: StackConfiguration
+        public var neighbours: [StaticARPEntry]
+        public var routes: [StaticRoute]
+    }
+
+    /// One line per problem, `file:line: what`; empty when every file is usable.
+    public func problems() -> [String] {
+        read().problems
+    }
+
+    /// Reads and checks every file once: the parsed files when all are usable,
+    /// and the problems (one line each) otherwise.
+    public func read() -> (files: Files?, problems: [String]) {
+        let (stack, stackProblems) = readStack()
+        let (http, httpProblems) = readHTTP()
+        guard let stack, let http else { return (nil, stackProblems + httpProblems) }
+        return (Files(stack: stack, http: http), [])
+    }
+
+    private func readStack() -> (StackFiles?, [String]) {
         let configuration: StackConfiguration
         do {
             configuration = try StackConfiguration.load(path: stackConfigurationPath)
         } catch {
             // The tables' paths are keys of mtcp.conf: unknown until it parses.
-            return [error.description]
+            return (nil, [error.description])
         }
         var problems: [String] = []
-        do { _ = try configuration.loadStaticARPTable() } catch { problems.append(error.description) }
-        do { _ = try configuration.loadStaticRouteTable() } catch { problems.append(error.description) }
-        return problems
+        var neighbours: [StaticARPEntry] = []
+        var routes: [StaticRoute] = []
+        do { neighbours = try configuration.loadStaticARPTable().entries } catch { problems.append(error.description) }
+        do { routes = try configuration.loadStaticRouteTable().routes } catch { problems.append(error.description) }
+        guard problems.isEmpty else { return (nil, problems) }
+        return (StackFiles(configuration: configuration, neighbours: neighbours, routes: routes), [])
     }
 
-    private func httpProblems() -> [String] {
-        let configuration: HTTPServerConfiguration
+    /// httpd.json with `--root` applied, once its document root, error pages and
+    /// TLS files were found usable.
+    private func readHTTP() -> (HTTPServerConfiguration?, [String]) {
+        var configuration: HTTPServerConfiguration
         do {
             configuration = try HTTPServerConfiguration.load(path: httpConfigurationPath)
         } catch {
-            return [error.description]
+            return (nil, [error.description])
         }
         var problems: [String] = []
         if let problem = documentRootProblem(configuration) ?? staticFileCacheProblem(configuration) {
@@ -61,7 +89,9 @@ public struct ConfigurationCheck {
                 problems.append(error.description)
             }
         }
-        return problems
+        guard problems.isEmpty else { return (nil, problems) }
+        if let documentRootOverride { configuration.documentRoot = documentRootOverride }
+        return (configuration, [])
     }
 
     /// The document root must be a directory the server can list.

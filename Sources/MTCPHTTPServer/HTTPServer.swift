@@ -238,16 +238,24 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     /// limits, TLS stream and upstream exchange. Responses from the generation
     /// before the previous one are about to lose their memory: connections still
     /// writing one (clients that read nothing through two reloads) are reset.
-    public mutating func reload(_ context: inout SocketContext<Device>) {
+    ///
+    /// All or nothing: when the cache or the TLS context cannot be made, the
+    /// error is thrown and the core goes on with the whole previous
+    /// configuration (never new headers beside an old certificate).
+    public mutating func reload(_ context: inout SocketContext<Device>) throws {
         let published = configurationSource?.current
         let next = published?.options ?? options
+        let freshTLS = try next.https.map { https throws(TLSSetupError) in try TLSContextFactory.server(https.settings) }
         do {
             try cache.reload(configuration: next.cache, now: clock.second)
         } catch {
-            print("mtcp-httpd: reload failed, still serving the previous files and configuration: \(error)")
-            return
+            if let freshTLS { TLSContextFactory.free(freshTLS) }
+            throw error
         }
-        if let https = next.https { renewTLSContext(https) }
+        if let freshTLS {
+            if let tlsContext { TLSContextFactory.free(tlsContext) }  // open streams keep their reference
+            tlsContext = freshTLS
+        }
         let nextUpstreams = UpstreamPools(next)
         if !nextUpstreams.hasSameTargets(as: upstreams) { replaceUpstreams(with: nextUpstreams, &context) }
         options = next
@@ -255,18 +263,6 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         for index in connections.indices where connections[index].isOpen && !connections[index].output.isEmpty
             && connections[index].outputGeneration < cache.generation - 1 {
             closeConnection(index, &context, reset: true)
-        }
-    }
-
-    /// A context made from the certificate and key on disk now, for the
-    /// connections accepted from now on; on failure the previous one stays.
-    private mutating func renewTLSContext(_ https: HTTPSOptions) {
-        do {
-            let fresh = try TLSContextFactory.server(https.settings)
-            if let tlsContext { TLSContextFactory.free(tlsContext) }  // open streams keep their reference
-            tlsContext = fresh
-        } catch {
-            print("mtcp-httpd: reload: \(error); new TLS connections still get the previous certificate")
         }
     }
 

@@ -11,11 +11,10 @@ import Synchronization
 ///
 /// A reload is refused, and nothing changes, when a file does not parse or
 /// cannot be used (the problems of `--check-config`, each with its file and
-/// line) or when it changes what only a restart can: any key of mtcp.conf and
-/// its tables (addresses, cores, pools, ports), and in httpd.json the listening
-/// ports, whether HTTPS is on, the server name (built into per-core memory that
-/// open responses point at), the access log and its format (opened at start),
-/// and the two limits that size each connection's buffers.
+/// line). A change only a restart can make — any key of mtcp.conf and its
+/// tables (addresses, cores, pools, ports), and in httpd.json the settings of
+/// `RestartOnlySetting` — does not hold back the rest: the reload applies
+/// what it can, keeps those values as they run, and names them.
 public final class ReloadableConfiguration: Sendable {
     /// What the command line set over httpd.json; it keeps precedence on reload.
     public struct Overrides: Sendable {
@@ -39,23 +38,20 @@ public final class ReloadableConfiguration: Sendable {
         public let options: HTTPServerOptions
     }
 
-    /// What the running stack was started with: compared, never reloaded.
-    private struct Stack: Sendable {
-        var configuration: StackConfiguration
-        var neighbours: [StaticARPEntry]
-        var routes: [StaticRoute]
-
-        init(path: String) throws(ConfigurationError) {
-            configuration = try StackConfiguration.load(path: path)
-            neighbours = try configuration.loadStaticARPTable().entries
-            routes = try configuration.loadStaticRouteTable().routes
-        }
+    /// What a reload did.
+    public struct Outcome: Sendable, Equatable {
+        /// Why nothing was published (one line per problem); nil when it was.
+        public var refusal: String?
+        /// Keys changed on disk that only a restart applies, `file: key` for
+        /// mtcp.conf and its tables, the key alone for httpd.json.
+        public var awaitingRestart: [String] = []
     }
 
     private let stackConfigurationPath: String
     private let httpConfigurationPath: String
     private let overrides: Overrides
-    private let stack: Stack
+    /// What the running stack was started with: compared, never reloaded.
+    private let stack: ConfigurationCheck.StackFiles
     private let state: Mutex<(configuration: HTTPServerConfiguration, published: Published)>
 
     /// Reads every file as start-up does; throws what start-up would report.
@@ -63,44 +59,41 @@ public final class ReloadableConfiguration: Sendable {
         self.stackConfigurationPath = stackConfigurationPath
         self.httpConfigurationPath = httpConfigurationPath
         self.overrides = overrides
-        stack = try Stack(path: stackConfigurationPath)
-        let configuration = try Self.load(httpConfigurationPath, overrides)
-        let options = Self.options(configuration, overrides, ticketKeysOf: nil)
+        let configuration = try StackConfiguration.load(path: stackConfigurationPath)
+        stack = .init(configuration: configuration, neighbours: try configuration.loadStaticARPTable().entries,
+                      routes: try configuration.loadStaticRouteTable().routes)
+        var http = try HTTPServerConfiguration.load(path: httpConfigurationPath)
+        if let root = overrides.documentRoot { http.documentRoot = root }
+        Self.applyOverrides(&http, overrides)
+        let options = Self.options(http, overrides, ticketKeysOf: nil)
         if let https = options.https { try ConfigurationCheck.checkTLS(https, configurationFile: httpConfigurationPath) }
-        state = Mutex((configuration, Published(generation: 0, options: options)))
+        state = Mutex((http, Published(generation: 0, options: options)))
     }
 
     /// The options each core should be running.
     public var current: Published { state.withLock { $0.published } }
 
-    /// Reads the files again. When they are usable and change nothing that needs
-    /// a restart, publishes their options and returns nil; otherwise returns why
-    /// the reload is refused (one line per problem) and keeps the old options.
-    public func reload() -> String? {
-        let problems = ConfigurationCheck(stackConfigurationPath: stackConfigurationPath,
-                                          httpConfigurationPath: httpConfigurationPath,
-                                          documentRootOverride: overrides.documentRoot).problems()
-        guard problems.isEmpty else { return problems.joined(separator: "\n") }
-        let fresh: HTTPServerConfiguration
-        let freshStack: Stack
-        do {
-            fresh = try Self.load(httpConfigurationPath, overrides)
-            freshStack = try Stack(path: stackConfigurationPath)
-        } catch {
-            return "\(error)"  // a file changed again since the check
-        }
+    /// Reads and checks the files once. When they are usable, publishes what
+    /// was checked (restart-only values kept as they run, and named);
+    /// otherwise keeps the old options and says why. `beforePublishing` runs
+    /// between the check and the publication (tests rewrite files there).
+    public func reload(beforePublishing: () -> Void = {}) -> Outcome {
+        let (files, problems) = ConfigurationCheck(stackConfigurationPath: stackConfigurationPath,
+                                                   httpConfigurationPath: httpConfigurationPath,
+                                                   documentRootOverride: overrides.documentRoot).read()
+        guard let files else { return Outcome(refusal: problems.joined(separator: "\n")) }
+        beforePublishing()
+        var fresh = files.http
+        Self.applyOverrides(&fresh, overrides)
         return state.withLock { state in
-            let fixed = stackKeysChanged(freshStack) + Self.httpKeysChanged(from: state.configuration, to: fresh)
-            guard fixed.isEmpty else {
-                return "cannot change while running (restart to change them): " + fixed.joined(separator: ", ")
-            }
-            let options = Self.options(fresh, overrides, ticketKeysOf: state.published.options)
-            state = (fresh, Published(generation: state.published.generation + 1, options: options))
-            return nil
+            let (kept, waiting) = RestartOnlySetting.keepingRunningValues(fresh, running: state.configuration)
+            let options = Self.options(kept, overrides, ticketKeysOf: state.published.options)
+            state = (kept, Published(generation: state.published.generation + 1, options: options))
+            return Outcome(refusal: nil, awaitingRestart: stackKeysChanged(files.stack) + waiting)
         }
     }
 
-    private func stackKeysChanged(_ fresh: Stack) -> [String] {
+    private func stackKeysChanged(_ fresh: ConfigurationCheck.StackFiles) -> [String] {
         let file = stackConfigurationPath
         var keys = fresh.configuration.keysDiffering(from: stack.configuration).map { "\(file): \($0)" }
         if fresh.neighbours != stack.neighbours { keys.append(fresh.configuration.arpTable.path) }
@@ -108,29 +101,10 @@ public final class ReloadableConfiguration: Sendable {
         return keys
     }
 
-    /// The httpd.json keys that differ and only a restart can change.
-    private static func httpKeysChanged(from old: HTTPServerConfiguration, to new: HTTPServerConfiguration) -> [String] {
-        var keys: [String] = []
-        if old.listenPort != new.listenPort { keys.append("listen_port") }
-        if (old.tls == nil) != (new.tls == nil) { keys.append("tls") }
-        if let oldTLS = old.tls, let newTLS = new.tls, oldTLS.listenPort != newTLS.listenPort {
-            keys.append("tls.listen_port")
-        }
-        if old.serverName != new.serverName { keys.append("server_name") }
-        if old.accessLog != new.accessLog { keys.append("access_log") }
-        if old.accessLogFormat != new.accessLogFormat { keys.append("access_log_format") }
-        if old.limits.maxRequestLineLength != new.limits.maxRequestLineLength { keys.append("limits.max_request_line") }
-        if old.limits.maxHeaderBytes != new.limits.maxHeaderBytes { keys.append("limits.max_header_bytes") }
-        return keys
-    }
-
-    private static func load(_ path: String, _ overrides: Overrides) throws(HTTPConfigurationError)
-        -> HTTPServerConfiguration {
-        var configuration = try HTTPServerConfiguration.load(path: path)
-        if let root = overrides.documentRoot { configuration.documentRoot = root }
+    /// The command line's settings over the file's (`--root` is applied by the check).
+    private static func applyOverrides(_ configuration: inout HTTPServerConfiguration, _ overrides: Overrides) {
         if let port = overrides.listenPort { configuration.listenPort = port }
         if let format = overrides.accessLogFormat { configuration.accessLogFormat = format }
-        return configuration
     }
 
     /// The options of `configuration`; the session-ticket keys of `previous`

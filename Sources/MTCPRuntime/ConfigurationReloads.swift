@@ -45,3 +45,35 @@ public enum ConfigurationReloads {
         accepted.add(1, ordering: .releasing)
     }
 }
+
+/// One core's side of the reloads: the generation it runs, which an operator
+/// compares with the one published (`mtcp_configuration_generation`), and the
+/// reloads it could not take. A core that fails keeps running its previous
+/// configuration whole and says so; the next SIGHUP tries again.
+struct CoreReloadState: Sendable {
+    /// The last generation this core answered (applied or not).
+    private var seen: UInt64
+    /// The generation this core runs.
+    private(set) var applied: UInt64
+    private(set) var failures: UInt64 = 0
+
+    init(generation: UInt64) {
+        seen = generation
+        applied = generation
+    }
+
+    /// A generation published since the last call, if any (then it counts as answered).
+    mutating func newGeneration(published: UInt64 = ConfigurationReloads.generation) -> UInt64? {
+        guard published != seen else { return nil }
+        seen = published
+        return published
+    }
+
+    mutating func succeeded(_ generation: UInt64) { applied = generation }
+
+    /// Counts the failure and returns the line for the log.
+    mutating func failed(_ generation: UInt64, core: Int, _ error: any Error) -> String {
+        failures += 1
+        return "core \(core): reload to configuration \(generation) failed, still running configuration \(applied): \(error)"
+    }
+}

@@ -21,6 +21,8 @@ struct CoreSettings: Sendable {
     var readiness: StartupReadiness?
     /// What the kernel keeps when an exception path is attached.
     var kernelTraffic = KernelTraffic()
+    /// Prefixes the core's log lines.
+    var programName = ""
 }
 
 /// The end of one core's run: its last statistics, or why it could not run.
@@ -63,7 +65,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
     }
     // Read before the application is made from the configuration in force: a
     // reload published while it starts is then taken once it runs.
-    var reloadsSeen = ConfigurationReloads.generation
+    var reloads = CoreReloadState(generation: ConfigurationReloads.generation)
     var application: Application
     do {
         application = try makeApplication(core)
@@ -108,16 +110,22 @@ func runCore<Application: EngineApplication & ~Copyable>(
         }
         if now >= nextPublish {
             nextPublish = now + settings.publishInterval
+            // Reloads and SIGUSR1 are checked here, off the per-iteration path, as often as statistics.
+            if let generation = reloads.newGeneration() {
+                do {
+                    try application.reload(&context)
+                    reloads.succeeded(generation)
+                } catch {
+                    print("\(settings.programName): " + reloads.failed(generation, core: core, error))
+                    fflush(nil)
+                }
+            }
             let previous = snapshot
             snapshot = context.snapshot(core: core, load: load)
             snapshot.recentBusyPercent = snapshot.busyPercent(since: previous)
             snapshot.application = application.counters()
+            snapshot.reloads = (reloads.applied, reloads.failures)
             board.publish(snapshot)
-            // Reloads and SIGUSR1 are checked here, off the per-iteration path, as often as statistics.
-            if ConfigurationReloads.generation != reloadsSeen {
-                reloadsSeen = ConfigurationReloads.generation
-                application.reload(&context)
-            }
             if ReloadSignal.reopenGeneration != reopensSeen {
                 reopensSeen = ReloadSignal.reopenGeneration
                 application.reopenLogs()
@@ -129,6 +137,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
     }
     snapshot = context.snapshot(core: core, load: load)
     snapshot.application = application.counters()
+    snapshot.reloads = (reloads.applied, reloads.failures)
     board.publish(snapshot)
     context.releaseAll()
     return CoreOutcome(snapshot: snapshot, failure: nil)

@@ -52,8 +52,16 @@ public enum PrometheusExposition {
         family("capture_skipped_frames_total", "counter", "Frames not captured: the pcap file was full") {
             $0.framesNotCaptured
         }
+        // What each core made of the reloads: a core behind mtcp_reloads_total failed one (logged).
+        family("configuration_generation", "gauge", "Configuration generation the core runs (0 at start, +1 per reload taken)") {
+            $0.reloads.generation
+        }
+        family("reload_failures_total", "counter", "Reloads this core could not take: it kept its previous configuration") {
+            $0.reloads.failures
+        }
         // Reloads are the process's, not a core's: no label.
-        text += "# HELP mtcp_reloads_total Reloads (SIGHUP) accepted and applied\n# TYPE mtcp_reloads_total counter\n"
+        text += "# HELP mtcp_reloads_total Reloads (SIGHUP) accepted and published to the cores\n"
+        text += "# TYPE mtcp_reloads_total counter\n"
         text += "mtcp_reloads_total \(reloads.done)\n"
         text += "# HELP mtcp_reloads_refused_total Reloads (SIGHUP) refused: the old configuration kept\n"
         text += "# TYPE mtcp_reloads_refused_total counter\nmtcp_reloads_refused_total \(reloads.refused)\n"

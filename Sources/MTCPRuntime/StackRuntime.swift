@@ -169,7 +169,8 @@ public struct StackRuntime {
         return CoreSettings(idleBackoff: idleBackoff, grace: .seconds(UInt64(configuration.shutdownGraceSeconds)),
                             capture: capture, cores: configuration.numCores,
                             epochOffsetNanoseconds: unixNanoseconds - Int64(MonotonicClock.now().nanoseconds),
-                            readiness: readiness, kernelTraffic: configuration.exceptionSettings.kept)
+                            readiness: readiness, kernelTraffic: configuration.exceptionSettings.kept,
+                            programName: programName)
     }
 
     /// Refuses, with one line, pools that cannot fit in memory: the buffer pools

@@ -22,6 +22,10 @@ public struct CoreSnapshot: Sendable {
     /// The application's counters (`EngineApplication.counters`).
     public var application: [ApplicationCounter] = []
 
+    /// The configuration generation the core runs and the reloads it could not
+    /// take (`CoreReloadState`).
+    public var reloads: (generation: UInt64, failures: UInt64) = (0, 0)
+
     public init(core: Int) { self.core = core }
 }
 

@@ -20,7 +20,7 @@ struct Appliance<Device: PacketDevice>: EngineApplication, ~Copyable {
 
     func counters() -> [ApplicationCounter] { http.counters() }
 
-    mutating func reload(_ context: inout SocketContext<Device>) { http.reload(&context) }
+    mutating func reload(_ context: inout SocketContext<Device>) throws { try http.reload(&context) }
 
     mutating func reopenLogs() { http.reopenLogs() }
 

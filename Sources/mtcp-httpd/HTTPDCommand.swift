@@ -89,15 +89,21 @@ struct HTTPDCommand: ParsableCommand {
     }
 
     /// SIGHUP, on the management thread: the files read and checked once; the
-    /// verdict logged, with every problem of a refused one.
+    /// verdict logged, with every problem of a refused one and every key that
+    /// waits for a restart.
     private static func reload(_ configuration: ReloadableConfiguration) -> Bool {
-        if let refusal = configuration.reload() {
+        let outcome = configuration.reload()
+        if let refusal = outcome.refusal {
             let lines = refusal.split(separator: "\n").map { "mtcp-httpd: reload refused: \($0)\n" }
             let text = lines.joined() + "mtcp-httpd: reload refused: still running the previous configuration\n"
             _ = text.withCString { write(STDERR_FILENO, $0, strlen($0)) }
             return false
         }
         print("mtcp-httpd: reload: configuration \(configuration.current.generation) read; every core takes it")
+        if !outcome.awaitingRestart.isEmpty {
+            print("mtcp-httpd: reload: changed but kept as running until a restart: "
+                + outcome.awaitingRestart.joined(separator: ", "))
+        }
         fflush(nil)
         return true
     }

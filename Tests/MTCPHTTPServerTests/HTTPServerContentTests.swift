@@ -232,7 +232,7 @@ import MTCPHTTP
         try #require(before.count == 1)
         #expect(before[0].body == root.small, "still the cached file")
 
-        network.http.reload(&network.server)
+        try network.http.reload(&network.server)
         let after = network.exchange("GET /small.txt HTTP/1.1\r\nHost: t\r\n\r\n").responses()
         try #require(after.count == 1)
         #expect(after[0].status == 200)

@@ -1,7 +1,8 @@
 """`kill -HUP` reloads httpd.json and the TLS certificate and key (README, "Reload"):
 the management thread reads and checks the files once, every core takes the result
-between two iterations; a file that does not parse, or a change only a restart can
-make, is refused with its error and the old configuration keeps serving.
+between two iterations; a file that does not parse is refused with its error and the
+old configuration keeps serving; a change only a restart can make is named and kept
+as it runs while the rest applies.
 
 Each test starts mtcp-httpd (netns mtcp-a) with an httpd.json of its own in a
 temporary directory; clients run in netns mtcp-c. Reload counts come from the
@@ -18,7 +19,7 @@ import subprocess
 import threading
 import time
 
-from conftest import MAKE_CERT, running_appliance
+from conftest import MAKE_CERT, running_appliance, two_core_af_packet_config
 from mtcp_ns import APPLIANCE_ADDR, NS_APPLIANCE, NS_CLIENT, REPO, SYSTEM_PYTHON, client, ns, show
 
 BASE = f"http://{APPLIANCE_ADDR}"
@@ -57,14 +58,29 @@ def wait_for(condition, timeout=5.0):
     return condition()
 
 
+def per_core(name):
+    """{core: value} of a per-core metric."""
+    text = ns(NS_APPLIANCE, "curl", "-sS", "--max-time", 5, "127.0.0.1:9180/metrics", timeout=15).stdout
+    return {int(core): float(value) for core, value in re.findall(rf'^{name}{{core="(\d+)"}} (\S+)$', text, re.M)}
+
+
+def cores_run_generation(generation, cores=1):
+    """Every core reports that it runs configuration `generation` (they take a
+    reload within half a second of its publication)."""
+    return wait_for(lambda: per_core("mtcp_configuration_generation") == {core: generation for core in range(cores)})
+
+
 def test_reload_under_load_loses_no_request_and_changes_the_headers(topology, request, tmp_path, tmp_path_factory):
     configuration = tmp_path / "httpd.json"
     httpd_json(configuration, "one")
     with running_appliance(request, tmp_path_factory, extra_args=["--http-config", configuration]) as app:
         assert generation_served() == "one"
 
+        served_before = sum(per_core("mtcp_http_requests_total").values())
+
         def reload_midway():
-            time.sleep(2)
+            # Once both loads are well under way (a few hundred requests served).
+            wait_for(lambda: sum(per_core("mtcp_http_requests_total").values()) > served_before + 500, timeout=4)
             httpd_json(configuration, "two")
             app.proc.send_signal(signal.SIGHUP)
 
@@ -105,16 +121,22 @@ def test_a_bad_reload_keeps_serving_and_logs_the_error(topology, request, tmp_pa
         assert reload_counts() == (0, 1)
         assert generation_served() == "one"
 
-        # A change only a restart can make is named, and refused as a whole.
+        assert app.alive()
+
+
+def test_a_change_only_a_restart_makes_is_named_and_the_rest_applies(topology, request, tmp_path, tmp_path_factory):
+    configuration = tmp_path / "httpd.json"
+    httpd_json(configuration, "one")
+    with running_appliance(request, tmp_path_factory, extra_args=["--http-config", configuration]) as app:
         httpd_json(configuration, "two")
         text = json.loads(configuration.read_text())
         text["listen_port"] = 8080
         configuration.write_text(json.dumps(text))
         app.proc.send_signal(signal.SIGHUP)
-        assert wait_for(lambda: "cannot change while running (restart to change them): listen_port" in app.log), app.log
-        assert reload_counts() == (0, 2)
-        assert generation_served() == "one"
-        assert app.alive()
+        assert wait_for(lambda: "kept as running until a restart: listen_port" in app.log), app.log
+        assert cores_run_generation(1), app.log
+        assert generation_served() == "two", "served on port 80 still, with the new headers"
+        assert reload_counts() == (1, 0)
 
 
 # A TLS client in netns mtcp-c: prints the SHA-256 of the server's certificate and
@@ -167,7 +189,7 @@ def test_a_rotated_certificate_is_seen_by_new_clients_while_an_old_connection_go
                 shutil.copy(new / name, live / name)
             app.proc.send_signal(signal.SIGHUP)
             assert wait_for(lambda: "reload: configuration 1 read" in app.log), app.log
-            time.sleep(1)  # the cores take it within half a second
+            assert cores_run_generation(1), app.log
 
             second = ns(NS_CLIENT, SYSTEM_PYTHON, "-c", TLS_CLIENT, APPLIANCE_ADDR, timeout=30)
             assert second.returncode == 0, second.stderr
@@ -181,4 +203,74 @@ def test_a_rotated_certificate_is_seen_by_new_clients_while_an_old_connection_go
             first.stdin.close()
             first.wait(10)
             watchdog.cancel()
+        assert reload_counts() == (1, 0)
+
+
+def test_a_bad_certificate_is_refused_and_the_old_one_keeps_serving(topology, request, tmp_path, tmp_path_factory):
+    live = tmp_path / "live"
+    subprocess.run([str(MAKE_CERT), str(live)], check=True, capture_output=True, timeout=60)
+    old_fingerprint = fingerprint(live / "server.crt")
+    configuration = tmp_path / "httpd.json"
+    httpd_json(configuration, "one", tls=live)
+    with running_appliance(request, tmp_path_factory, extra_args=["--http-config", configuration]) as app:
+        # The cores read the certificate as they start, just after the ready line: served first.
+        assert tls_fingerprint_served() == old_fingerprint
+        (live / "server.crt").write_text("-----BEGIN CERTIFICATE-----\nnot one\n-----END CERTIFICATE-----\n")
+        app.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: "reload refused" in app.log), app.log
+        assert re.search(rf"reload refused: {re.escape(str(configuration))}:\d+: tls.certificate: ", app.log), app.log
+        assert reload_counts() == (0, 1)
+        assert per_core("mtcp_configuration_generation") == {0: 0}
+        assert tls_fingerprint_served() == old_fingerprint, "a new client still gets the old certificate"
+
+
+def tls_fingerprint_served():
+    """The SHA-256 of the certificate a new TLS client gets (after a 200 for its GET)."""
+    fresh = ns(NS_CLIENT, SYSTEM_PYTHON, "-c", TLS_CLIENT, APPLIANCE_ADDR, timeout=30)
+    assert fresh.returncode == 0, fresh.stderr
+    assert fresh.stdout.splitlines()[1].startswith("HTTP/1.1 200"), fresh.stdout
+    return fresh.stdout.splitlines()[0]
+
+
+def test_tls_tickets_issued_before_a_reload_resume_after_it(topology, request, tmp_path, tmp_path_factory):
+    live = tmp_path / "live"
+    subprocess.run([str(MAKE_CERT), str(live)], check=True, capture_output=True, timeout=60)
+    configuration = tmp_path / "httpd.json"
+    httpd_json(configuration, "one", tls=live)
+    session = tmp_path / "session.pem"
+    request_bytes = f"GET /index.html HTTP/1.1\r\nHost: {APPLIANCE_ADDR}\r\nConnection: close\r\n\r\n".encode()
+
+    def s_client(*args):
+        return client("openssl", "s_client", "-connect", f"{APPLIANCE_ADDR}:443", "-ign_eof", "-tls1_3", *args,
+                      input=request_bytes, timeout=20)
+
+    with running_appliance(request, tmp_path_factory, extra_args=["--http-config", configuration]) as app:
+        first = s_client("-sess_out", session)
+        assert first.returncode == 0 and "TLS session ticket:" in first.stdout.decode("latin-1"), show(first)
+        httpd_json(configuration, "two", tls=live)
+        app.proc.send_signal(signal.SIGHUP)
+        assert cores_run_generation(1), app.log
+        again = s_client("-sess_in", session)
+        out = again.stdout.decode("latin-1")
+        assert again.returncode == 0 and "Reused, TLSv1.3" in out, show(again)
+        assert re.search(r"^x-generation: two\r?$", out, re.I | re.M), out
+
+
+def test_both_cores_take_a_reload(topology, request, tmp_path, tmp_path_factory):
+    configuration = tmp_path / "httpd.json"
+    httpd_json(configuration, "one")
+    config = two_core_af_packet_config(tmp_path_factory.mktemp("two-cores"))
+    with running_appliance(request, tmp_path_factory, config=config,
+                           extra_args=["--http-config", configuration]) as app:
+        assert "2 engines" in app.log, app.log
+        httpd_json(configuration, "two")
+        app.proc.send_signal(signal.SIGHUP)
+        assert cores_run_generation(1, cores=2), (per_core("mtcp_configuration_generation"), app.log)
+        before = per_core("mtcp_http_requests_total")
+        # New connections from new source ports: the kernel's fanout hash spreads them over both cores.
+        assert [generation_served() for _ in range(24)] == ["two"] * 24
+        assert wait_for(lambda: sum(per_core("mtcp_http_requests_total").values()) >= sum(before.values()) + 24)
+        after = per_core("mtcp_http_requests_total")
+        assert all(after[core] > before.get(core, 0) for core in (0, 1)), (before, after)
+        assert per_core("mtcp_reload_failures_total") == {0: 0, 1: 0}
         assert reload_counts() == (1, 0)

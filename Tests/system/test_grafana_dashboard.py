@@ -47,3 +47,13 @@ def test_every_metric_the_dashboard_queries_is_exposed(appliance):
         time.sleep(0.2)
         missing = queried - exposed_metrics()
     assert not missing, f"queried but not exposed: {sorted(missing)}"
+
+
+def test_counters_are_queried_as_rates_or_increases():
+    """A counter's raw value restarts at 0 with the appliance and says nothing about the
+    time range shown: every `_total` metric goes through rate() or increase()."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    raw = [(panel["title"], target["expr"]) for panel in dashboard["panels"] for target in panel["targets"]
+           for name in re.findall(r"\bmtcp_[a-z0-9_]+_total\b", target["expr"])
+           if not re.search(r"\b(rate|increase)\(\s*" + name + r"\b", target["expr"])]
+    assert raw == []

@@ -22,8 +22,10 @@ public protocol EngineApplication: ~Copyable, SendableMetatype {
     /// order every time, for the statistics board. By default: none.
     func counters() -> [ApplicationCounter]
     /// The operator asked for a reload (SIGHUP): re-read what was cached from
-    /// disk. The runtime's core loop calls it within a second. By default nothing.
-    mutating func reload(_ context: inout SocketContext<Device>)
+    /// disk. The runtime's core loop calls it within a second. An error means
+    /// this core keeps what it ran before, whole; the loop logs and counts it.
+    /// By default nothing.
+    mutating func reload(_ context: inout SocketContext<Device>) throws
     /// The operator asked for the log files to be reopened (SIGUSR1, logrotate's
     /// convention): the core loop calls it within a second. By default nothing.
     mutating func reopenLogs()

@@ -403,3 +403,41 @@ private func parseError(_ text: String) -> ConfigurationError? {
         #expect(automatic.spreading(reportedByPort: .unpredictable(cores: 2)) == .unpredictable(cores: 2))
     }
 }
+
+/// A reload compares the running mtcp.conf with the one on disk: every key the
+/// parser accepts must be compared, or an edit to it would pass unnoticed.
+@Suite struct StackConfigurationDifferencesTests {
+    /// For each key, a line that sets it to a value other than its default.
+    static let changedLines = [
+        "num_cores = 2", "core_mask = 0x1", "num_mem_ch = 2", "max_concurrency = 5", "max_num_buffers = 5",
+        "rcvbuf = 4096", "sndbuf = 4096", "tcp_timeout = 5", "tcp_timewait = 5", "stat_print = dpdk0",
+        "eal_args = --log-level=8", "vdev = net_tap0", "file_prefix = x", "hugepages = yes", "memory_mb = 64",
+        "checksum_offload = off", "burst_size = 8", "short_flow_bytes = 5", "data_scheduling = srpt",
+        "tx_rate_mbps = 100", "congestion_control = cubic", "delayed_ack_ms = 0", "tcp_keepalive = 5",
+        "min_rto_ms = 5", "pcap_file = x.pcap", "pcap_max_mb = 5", "prometheus_port = 9000",
+        "shutdown_grace_s = 1", "arp_conf = other-arp.conf", "route_conf = other-route.conf",
+    ]
+
+    @Test(arguments: changedLines)
+    func aChangedKeyIsNamed(_ line: String) throws {
+        let running = try parse(required)
+        let edited = try parse(required + line + "\n")
+        let key = String(line.prefix { $0 != " " })
+        #expect(edited.keysDiffering(from: running) == [key])
+        #expect(running.keysDiffering(from: edited) == [key])
+    }
+
+    /// The keys without a line above either have one accepted value (`io`,
+    /// `multiprocess`) or are required (changed in `aChangedRequiredKeyIsNamed`).
+    @Test func everyKeyIsCovered() {
+        let covered = Set(Self.changedLines.map { String($0.prefix { $0 != " " }) } + ["io", "multiprocess", "ip_addr", "port"])
+        #expect(Set(StackConfiguration.keys) == covered)
+    }
+
+    @Test func aChangedRequiredKeyIsNamed() throws {
+        let running = try parse(required)
+        let edited = try parse("ip_addr = 198.18.0.9/24\nport = dpdk0\n")
+        #expect(edited.keysDiffering(from: running) == ["ip_addr"])
+        #expect(try parse(requiredExcept("port") + "port = dpdk1\n").keysDiffering(from: running) == ["port"])
+    }
+}

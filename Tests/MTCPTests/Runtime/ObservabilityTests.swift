@@ -2,7 +2,7 @@ import Glibc
 import Synchronization
 import Testing
 @testable import MTCP
-import MTCPRuntime
+@testable import MTCPRuntime
 
 /// Two cores' snapshots with distinct values in every field the tests look at.
 private func snapshots(scale: UInt64 = 1) -> [CoreSnapshot] {
@@ -28,6 +28,7 @@ private func snapshots(scale: UInt64 = 1) -> [CoreSnapshot] {
         snapshot.busyNanoseconds = 1_000_000_000 * factor
         snapshot.idleNanoseconds = 3_000_000_000 * factor
         snapshot.recentBusyPercent = 25 * Double(core + 1)
+        snapshot.reloads = (generation: 2 - UInt64(core), failures: UInt64(core))
         return snapshot
     }
 }
@@ -103,7 +104,7 @@ private struct Sample: Equatable {
             let cores = samples.filter { $0.name == family }.map { $0.labels }
             #expect(cores == [["core": "0"], ["core": "1"]], "\(family): \(cores)")
         }
-        #expect(familyOrder.count == EngineStatistics.counters.count + TCPStatistics.counters.count + 12)
+        #expect(familyOrder.count == EngineStatistics.counters.count + TCPStatistics.counters.count + 14)
         // Drops: every reason on every core, as a label.
         let dropSamples = samples.filter { $0.name == drops }
         #expect(dropSamples.count == 2 * DropReason.allCases.count)
@@ -122,6 +123,12 @@ private struct Sample: Equatable {
         #expect(value("mtcp_connections", ["core": "1"]) == 20)
         #expect(value("mtcp_reloads_total", [:]) == 3)
         #expect(value("mtcp_reloads_refused_total", [:]) == 1)
+        // Core 1 failed a reload: it runs generation 1 of the 2 core 0 took.
+        #expect(value("mtcp_configuration_generation", ["core": "1"]) == 1)
+        #expect(value("mtcp_configuration_generation", ["core": "0"]) == 2)
+        #expect(types["mtcp_configuration_generation"] == "gauge")
+        #expect(value("mtcp_reload_failures_total", ["core": "1"]) == 1)
+        #expect(value("mtcp_reload_failures_total", ["core": "0"]) == 0)
         #expect(types["mtcp_connections"] == "gauge")
         #expect(value("mtcp_sockets", ["core": "0"]) == 12)
         #expect(value("mtcp_output_backlog", ["core": "1"]) == 10)
@@ -160,12 +167,14 @@ private struct Sample: Equatable {
         #expect(lines[1] == "[core 1] flows 20/1000 | busy 25% | RX 1000 pps 1.000 Gbps | TX 500 pps 0.500 Gbps | new 100/s"
                 + " | drops 18 | retx 8 | resets in 10 out 12")
         #expect(lines[2] == "[ALL] flows 30/2000 | busy 25% | RX 1500 pps 1.500 Gbps | TX 750 pps 0.750 Gbps | new 150/s"
-                + " | drops 27 | retx 12 | resets in 15 out 18 | reloads 2 refused 1")
+                + " | drops 27 | retx 12 | resets in 15 out 18 | reloads 2 refused 1"
+                + " | core 1 runs configuration 1 (reload failures 1)")
         // Nothing changed over the next second: zero rates.
         let third = printer.lines(snapshots(scale: 2), now: start + .seconds(3))
         let idle = try #require(third)
         #expect(idle[2] == "[ALL] flows 30/2000 | RX 0 pps 0.000 Gbps | TX 0 pps 0.000 Gbps | new 0/s"
-                + " | drops 0 | retx 0 | resets in 0 out 0 | reloads 0 refused 0")
+                + " | drops 0 | retx 0 | resets in 0 out 0 | reloads 0 refused 0"
+                + " | core 1 runs configuration 1 (reload failures 1)")
         // No time passed: no rates.
         let fourth = printer.lines(snapshots(scale: 2), now: start + .seconds(3))
         #expect(fourth == nil)
@@ -213,5 +222,30 @@ private struct Sample: Equatable {
         await running.value
         #expect(prepared.value.load(ordering: .relaxed) == 1)
         #expect(ConfigurationReloads.counts.done >= 1)
+    }
+}
+
+/// One core's side of the reloads: a failure leaves it on the generation it
+/// ran, counted and named in the log line; the next reload tries again.
+@Suite struct CoreReloadStateTests {
+    struct CertificateUnreadable: Error, CustomStringConvertible {
+        var description: String { "certificate /x.crt: no such file" }
+    }
+
+    @Test func aFailedReloadKeepsTheGenerationAndSaysWhy() {
+        var state = CoreReloadState(generation: 1)
+        #expect(state.newGeneration(published: 1) == nil, "nothing new")
+        let generation = state.newGeneration(published: 2)
+        #expect(generation == 2)
+        let line = state.failed(2, core: 1, CertificateUnreadable())
+        #expect(line == "core 1: reload to configuration 2 failed, still running configuration 1: "
+                + "certificate /x.crt: no such file")
+        #expect(state.applied == 1)
+        #expect(state.failures == 1)
+        #expect(state.newGeneration(published: 2) == nil, "a failure is answered once, not retried every tick")
+        #expect(state.newGeneration(published: 3) == 3)
+        state.succeeded(3)
+        #expect(state.applied == 3)
+        #expect(state.failures == 1)
     }
 }
