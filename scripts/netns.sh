@@ -6,6 +6,7 @@
 #   DPDK owns 198.18.0.1/24)                  +-- mtcp-br 198.18.0.2/24                          DPDK owns 198.18.0.3/24)
 #
 # Usage: scripts/netns.sh up|down|status
+#        MTCP_MTU=9000 scripts/netns.sh up   (every veth and the bridge at that MTU; default 1500)
 #
 # Everything lives inside the three namespaces: the veth pairs are created inside
 # mtcp-c with their peer placed straight into mtcp-a / mtcp-l, so the root
@@ -15,6 +16,8 @@ set -euo pipefail
 NS_C=mtcp-c NS_A=mtcp-a NS_L=mtcp-l
 BRIDGE=mtcp-br
 BRIDGE_ADDR=198.18.0.2/24
+# Jumbo frames (mtu = 9000 in mtcp.conf) need every link of the path at that MTU.
+MTU=${MTCP_MTU:-1500}
 # Locally administered, fixed MACs (02:00 + 198.18.0.x in hex) so that captures
 # and static ARP entries (conf/arp.conf) stay the same from run to run.
 BRIDGE_MAC=02:00:c6:12:00:02
@@ -75,10 +78,14 @@ up() {
         no_offloads "$peer_ns" "$inner"
         # The kernel on the stack's side holds no IPv4 address: DPDK owns the link.
         ip -n "$peer_ns" -4 addr flush dev "$inner"
+        ip -n "$NS_C" link set "$port" mtu "$MTU"
+        ip -n "$peer_ns" link set "$inner" mtu "$MTU"
         ip -n "$NS_C" link set "$port" master "$BRIDGE"
         ip -n "$NS_C" link set "$port" up
         ip -n "$peer_ns" link set "$inner" up
     done
+    # A bridge takes the smallest MTU of its ports unless told otherwise.
+    ip -n "$NS_C" link set "$BRIDGE" mtu "$MTU"
 }
 
 down() {

@@ -22,7 +22,7 @@ import MTCP
 /// `hugepages`, `memory_mb`, `checksum_offload`, `flow_spreading`, `burst_size`, `congestion_control`,
 /// `delayed_ack_ms`, `tcp_keepalive`, `min_rto_ms`, `short_flow_bytes`, `data_scheduling`, `tx_rate_mbps`, `pcap_file`, `pcap_max_mb`,
 /// `prometheus_port`, `shutdown_grace_s`, `arp_conf`,
-/// `route_conf`: see the properties below; `exception_path`, `exception_iface`,
+/// `route_conf`, `mtu`: see the properties below; `exception_path`, `exception_iface`,
 /// `exception_protocols`, `exception_tcp_ports`, `vip`: see StackConfiguration+Services.swift.
 public struct StackConfiguration: Equatable, Sendable {
     /// Whether to use the checksum offloads a port offers.
@@ -165,6 +165,11 @@ public struct StackConfiguration: Equatable, Sendable {
     /// `shutdown_grace_s`: after SIGINT/SIGTERM, seconds that open connections
     /// get to finish before the engines stop (0...3600, default 5).
     public var shutdownGraceSeconds = 5
+    /// `mtu`: the largest IP packet the port carries, in bytes (576...9000, default
+    /// 1500), for the one port of `port`. The MSS we announce and send with is derived
+    /// from it, and the port's buffers are sized for it; the port refuses at start a
+    /// value its device cannot carry.
+    public var mtu = 1500
     /// `arp_conf`: the static ARP table; default `arp.conf` next to `mtcp.conf`.
     public var arpTable: TableFile
     /// `route_conf`: the static routes; default `route.conf` next to `mtcp.conf`.
@@ -183,6 +188,10 @@ public struct StackConfiguration: Equatable, Sendable {
         arpTable = TableFile(path: Self.resolve("arp.conf", relativeTo: file))
         routeTable = TableFile(path: Self.resolve("route.conf", relativeTo: file))
     }
+
+    /// The MSS derived from `mtu`: what an IPv4 packet of that size holds after the
+    /// 20-byte IPv4 and 20-byte TCP headers (RFC 9293 §3.7.1; options count against it).
+    public var maximumSegmentSize: Int { mtu - 40 }
 
     /// The cores that run an engine, ascending: the bits of `coreMask`, else 0..<numCores.
     public var cores: [Int] {
@@ -397,6 +406,8 @@ extension StackConfiguration {
         "pcap_max_mb": integer(\.pcapMaxMB, 1...65_536),
         "prometheus_port": integer(\.prometheusPort, 0...65_535),
         "shutdown_grace_s": integer(\.shutdownGraceSeconds, 0...3600),
+        // 576: the least every IPv4 host must take (RFC 791); 9000: the usual jumbo frame.
+        "mtu": integer(\.mtu, 576...9000),
         "arp_conf": set(\.arpTable, tableFile(of:), comparing: \.arpTable.path),
         "route_conf": set(\.routeTable, tableFile(of:), comparing: \.routeTable.path),
     ]

@@ -15,6 +15,8 @@ public struct DPDKPort {
     /// Offloads enabled on the port, resolved from what it offers and what was asked.
     public private(set) var transmitOffloads: ChecksumOffload = []
     public private(set) var receiveOffloads: ChecksumOffload = []
+    /// How the port carries the configured MTU.
+    public private(set) var frameSize = PortFrameSize.device
     /// Whether the port hashes TCP flows, ports included, to queues with our
     /// symmetric Toeplitz key, as `FlowOwnership` does.
     public private(set) var hashesWithSymmetricKey = false
@@ -43,10 +45,16 @@ public struct DPDKPort {
     /// Configures `queues` RX/TX queue pairs, each with its own pool of `mbufsPerQueue`
     /// buffers on the port's NUMA socket.
     /// - Parameter useChecksumOffload: enable the checksum offloads the port offers.
+    /// - Parameter mtu: the IP MTU to carry (see `PortFrameSize`); mbufs are sized for it.
+    /// - Parameter deviceArguments: the port's vdev arguments, for the PMD's own limits.
     public mutating func configure(queues: Int, mbufsPerQueue: Int, receiveDescriptors: Int = 1024,
-                                   transmitDescriptors: Int = 1024, useChecksumOffload: Bool) throws(DPDKError) {
+                                   transmitDescriptors: Int = 1024, useChecksumOffload: Bool,
+                                   mtu: Int = 1500, deviceArguments: [String: String] = [:]) throws(DPDKError) {
         var info = rte_eth_dev_info()
         try check(rte_eth_dev_info_get(id, &info), "reading device info")
+        frameSize = try PortFrameSize.resolve(mtu: mtu, portName: name, maxMTU: Int(info.max_mtu),
+                                              maxFrameLength: Int(info.max_rx_pktlen),
+                                              deviceArguments: deviceArguments, interfaceMTU: Self.interfaceMTU)
         guard queues <= Int(info.max_rx_queues), queues <= Int(info.max_tx_queues) else {
             throw DPDKError("port \(id) (\(name)) has \(info.max_rx_queues) RX / \(info.max_tx_queues) TX queues; "
                 + "\(queues) cores need one pair each (lower num_cores or give the vdev more queues)")
@@ -74,6 +82,9 @@ public struct DPDKPort {
                                key.isEmpty ? nil : key.baseAddress, UInt8(key.count), rxOffloads, txOffloads)
         }
         try check(rc, "configuring \(queues) queue pair(s)")
+        if frameSize == .device, mtu != 1500 {
+            try check(rte_eth_dev_set_mtu(id, UInt16(mtu)), "setting MTU \(mtu)")
+        }
         // Steering predicts queues from the hash with ports; a PMD offering only
         // RTE_ETH_RSS_IPV4 hashes TCP on the addresses alone, so connect would pick
         // ports whose replies land elsewhere: such a port is left to forwarding.
@@ -86,8 +97,10 @@ public struct DPDKPort {
         pools = []
         for queue in 0..<queues {
             let poolName = "mtcp_p\(id)_q\(queue)"
-            // 2048 bytes of data room plus DPDK's 128-byte headroom (RTE_MBUF_DEFAULT_BUF_SIZE).
-            guard let pool = rte_pktmbuf_pool_create(poolName, UInt32(mbufsPerQueue), 256, 0, 2048 + 128,
+            // One frame of `mtu` per mbuf plus DPDK's 128-byte headroom (2048 + 128 at
+            // MTU 1500: RTE_MBUF_DEFAULT_BUF_SIZE).
+            let bufferSize = UInt16(PortFrameSize.dataRoom(mtu: mtu) + Int(RTE_PKTMBUF_HEADROOM))
+            guard let pool = rte_pktmbuf_pool_create(poolName, UInt32(mbufsPerQueue), 256, 0, bufferSize,
                                                      Int32(bitPattern: socket)) else {
                 throw DPDKError("cannot create mbuf pool \(poolName) of \(mbufsPerQueue) buffers: "
                     + String(cString: rte_strerror(mtcp_rte_errno()))
@@ -151,6 +164,15 @@ public struct DPDKPort {
     }
 
     public func statistics() -> DeviceStatistics { DPDKQueue.portStatistics(id) }
+
+    /// The MTU of kernel interface `name` in this network namespace, nil when unknown.
+    static func interfaceMTU(_ name: String) -> Int? {
+        guard !name.contains("/"), let file = fopen("/sys/class/net/\(name)/mtu", "r") else { return nil }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 32)
+        guard fgets(&line, Int32(line.count), file) != nil else { return nil }
+        return Int(String(decoding: line.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
 
     private func check(_ rc: Int32, _ what: String, hint: String? = nil) throws(DPDKError) {
         guard rc >= 0 else {

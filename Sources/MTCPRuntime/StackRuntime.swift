@@ -68,7 +68,8 @@ public struct StackRuntime {
         let cores = configuration.numCores
         var port = try DPDKPort(id: configuration.portIndex)
         try port.configure(queues: cores, mbufsPerQueue: configuration.mbufsPerQueue,
-                           useChecksumOffload: configuration.checksumOffload == .auto)
+                           useChecksumOffload: configuration.checksumOffload == .auto,
+                           mtu: configuration.mtu, deviceArguments: configuration.deviceArguments(of: port.name))
         try port.start()
         defer { port.stop() }
         let kernelPort = try configuration.exceptionPath ? startKernelInterface(beside: port, cores: cores) : nil
@@ -114,6 +115,7 @@ public struct StackRuntime {
         print("\(programName): ready: \(configuration.address) on port \(port.id) (\(port.name), "
             + "MAC \(port.macAddress), link \(link.up ? "up" : "down"), "
             + "checksum offload \(port.transmitOffloads.isEmpty ? "off" : "on"), "
+            + "MTU \(configuration.mtu) (MSS \(configuration.maximumSegmentSize)), "
             + "\(cores) engine\(cores == 1 ? "" : "s")"
             + (cores == 1 ? "" : ", flows \(engineConfiguration.spreading.name)")
             + (configuration.prometheusPort == 0 ? "" : ", metrics on 127.0.0.1:\(configuration.prometheusPort)")
@@ -228,6 +230,11 @@ extension StackConfiguration {
     /// The DPDK port number of the configured port (`dpdkN` -> N).
     var portIndex: Int { Int(ports[0].dropFirst("dpdk".count)) ?? 0 }
 
+    /// The `key=value` arguments of the vdev that made port `name`; none for a PCI port.
+    func deviceArguments(of name: String) -> [String: String] {
+        vdevs.first { $0.prefix { $0 != "," } == name }.map(PortFrameSize.deviceArguments(of:)) ?? [:]
+    }
+
     /// mbufs for one queue: the configured buffers, plus room for full descriptor
     /// rings and the pool's per-core cache, so the rings alone cannot exhaust it.
     var mbufsPerQueue: Int { maxNumBuffers + 2 * 1024 + 512 }
@@ -236,6 +243,7 @@ extension StackConfiguration {
     var tcpConfiguration: TCPConfiguration {
         TCPConfiguration(maxConnections: maxConcurrency, maxBuffers: maxNumBuffers,
                          receiveBufferSize: receiveBufferSize, sendBufferSize: sendBufferSize,
+                         maximumSegmentSize: maximumSegmentSize,
                          idleTimeout: tcpTimeout.map { .seconds(UInt64($0)) },
                          timeWait: .seconds(UInt64(tcpTimewait)), delayedAck: delayedAck, minimumRTO: minimumRTO,
                          keepAliveIdle: keepAlive,

@@ -25,6 +25,19 @@ def write_config(directory, name, address, vdev, extra=""):
     return path
 
 
+def memif_pair(directory, name, prefix, extra="", server_extra="", device_arguments=""):
+    """mtcp.conf files for two stacks joined by net_memif over a socket in
+    `directory`: the server `prefix`.1/24, the client `prefix`.3/24, each in a
+    directory of its own; `extra` goes to both, `server_extra` to the server's."""
+    socket = directory / "memif.sock"
+    configs = []
+    for role, host, more in (("server", 1, extra + server_extra), ("client", 3, extra)):
+        (directory / role).mkdir()
+        configs.append(write_config(directory / role, f"{name}-{role}", f"{prefix}.{host}/24",
+                                    f"net_memif0,role={role},socket={socket}{device_arguments}", more))
+    return configs
+
+
 class Stack:
     """mtcp-httpd started (optionally inside a namespace) and stopped by PID."""
 

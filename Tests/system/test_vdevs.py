@@ -11,7 +11,7 @@ import os
 import subprocess
 
 from mtcp_ns import describe, ns
-from stacks import LOADGEN, Stack, write_config
+from stacks import LOADGEN, Stack, memif_pair, write_config
 
 
 def echo_through(namespace, address, size):
@@ -61,12 +61,7 @@ def test_net_af_xdp_on_a_veth(tmp_path, namespace):
 def test_two_stacks_over_net_memif(tmp_path):
     """Two processes, each its own stack, joined by net_memif: the loadgen's echo flows
     against the appliance's echo service, every byte checked, no kernel on the path."""
-    socket = tmp_path / "memif.sock"
-    server_dir, client_dir = tmp_path / "a", tmp_path / "l"
-    server_dir.mkdir()
-    client_dir.mkdir()
-    server = write_config(server_dir, "memif-a", "198.19.0.1/24", f"net_memif0,role=server,socket={socket}")
-    client = write_config(client_dir, "memif-l", "198.19.0.3/24", f"net_memif0,role=client,socket={socket}")
+    server, client = memif_pair(tmp_path, "memif", "198.19.0")
     stack = Stack(server)
     try:
         result = subprocess.run([str(LOADGEN), "--config", str(client), "echo://198.19.0.1:7", "1000",

@@ -142,6 +142,14 @@ private func parseError(_ text: String) -> ConfigurationError? {
         #expect(try parse(required + "num_cores = 4\ntx_rate_mbps = 4\n").transmitRateMbps == 4)
     }
 
+    @Test func mtuSetsTheMSS() throws {
+        #expect(try parse(required).maximumSegmentSize == 1460)
+        let jumbo = try parse(required + "mtu = 9000")
+        #expect(jumbo.mtu == 9000)
+        #expect(jumbo.maximumSegmentSize == 8960)
+        #expect(try parse(required + "mtu = 576").maximumSegmentSize == 536)
+    }
+
     @Test func disabledIdleTimeoutIsNil() throws {
         #expect(try parse(required + "tcp_timeout = -1").tcpTimeout == nil)
         #expect(try parse(required + "tcp_timeout = 0").tcpTimeout == nil)
@@ -221,6 +229,9 @@ private func parseError(_ text: String) -> ConfigurationError? {
         ("flow_spreading", "steered", "expected one of auto, rss, found 'steered'"),
         ("burst_size", "0", "expected an integer in 1...512"),
         ("burst_size", "513", "expected an integer in 1...512"),
+        ("mtu", "575", "expected an integer in 576...9000"),
+        ("mtu", "9001", "expected an integer in 576...9000"),
+        ("mtu", "jumbo", "expected an integer in 576...9000"),
     ])
     func rejectsBadValue(key: String, value: String, message: String) throws {
         let error = try #require(parseError("# the bad line is line 2\n\(key) = \(value)\n" + requiredExcept(key)))
