@@ -427,6 +427,12 @@ private func parseError(_ text: String) -> ConfigurationError? {
         "tx_rate_mbps = 100", "congestion_control = cubic", "delayed_ack_ms = 0", "tcp_keepalive = 5",
         "min_rto_ms = 5", "pcap_file = x.pcap", "pcap_max_mb = 5", "prometheus_port = 9000",
         "shutdown_grace_s = 1", "arp_conf = other-arp.conf", "route_conf = other-route.conf",
+        "flow_spreading = rss", "mtu = 9000", "exception_path = on", "vip = 198.18.0.9",
+    ]
+
+    /// Lines for the keys that are read only with `exception_path = on`.
+    static let changedExceptionPathLines = [
+        "exception_iface = mtcp-k1", "exception_protocols = udp", "exception_tcp_ports = 22",
     ]
 
     @Test(arguments: changedLines)
@@ -438,10 +444,20 @@ private func parseError(_ text: String) -> ConfigurationError? {
         #expect(running.keysDiffering(from: edited) == [key])
     }
 
+    @Test(arguments: changedExceptionPathLines)
+    func aChangedExceptionPathKeyIsNamed(_ line: String) throws {
+        let running = try parse(required + "exception_path = on\n")
+        let edited = try parse(required + "exception_path = on\n" + line + "\n")
+        let key = String(line.prefix { $0 != " " })
+        #expect(edited.keysDiffering(from: running) == [key])
+        #expect(running.keysDiffering(from: edited) == [key])
+    }
+
     /// The keys without a line above either have one accepted value (`io`,
     /// `multiprocess`) or are required (changed in `aChangedRequiredKeyIsNamed`).
     @Test func everyKeyIsCovered() {
-        let covered = Set(Self.changedLines.map { String($0.prefix { $0 != " " }) } + ["io", "multiprocess", "ip_addr", "port"])
+        let covered = Set((Self.changedLines + Self.changedExceptionPathLines).map { String($0.prefix { $0 != " " }) }
+            + ["io", "multiprocess", "ip_addr", "port"])
         #expect(Set(StackConfiguration.keys) == covered)
     }
 
