@@ -136,7 +136,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         }
     }
 
-    public func counters() -> [ApplicationCounter] { statistics.counters }
+    public func counters() -> [ApplicationCounter] { statistics.counters + upstreams.counters }
 
     /// On a stop signal: no new connections, and kept-alive connections that are
     /// between requests are closed now; the others finish their response first.
@@ -229,6 +229,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
                 closeConnection(index, &context, reset: !connection.output.isEmpty)
             }
         }
+        runHealthChecks(&context)
     }
 
     /// SIGHUP, once accepted: takes the options published since the last reload
@@ -275,8 +276,8 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     private mutating func replaceUpstreams(with fresh: consuming UpstreamPools,
                                            _ context: inout SocketContext<Device>) {
         for index in connections.indices where connections[index].isOpen && connections[index].isUpstream {
-            if connections[index].isIdle {
-                closeConnection(index, &context, reset: false)
+            if connections[index].isIdle || connections[index].isHealthCheck {
+                closeConnection(index, &context, reset: connections[index].isHealthCheck)
             } else {
                 connections[index].server = -1
             }
@@ -306,6 +307,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
             connections[Int(connection.peer)].peer = -1
             closeConnection(Int(connection.peer), &context, reset: true)
         }
+        if connection.isUpstream && !connection.isHealthCheck { upstreams.closed(connection.server) }
         if reset { try? context.abort(connection.socket) } else { try? context.close(connection.socket) }
         memory.release(index, touched: connection.highWater)
     }

@@ -25,6 +25,9 @@ public struct HTTPServerStatistics: Sendable, Equatable {
     public var tlsProtocolErrors: UInt64 = 0
     /// TLS connections closed because the handshake took too long.
     public var tlsHandshakeTimeouts: UInt64 = 0
+    /// Proxied requests sent to a second server after the first failed before
+    /// any response byte (idempotent requests only, once each).
+    public var proxyRetries: UInt64 = 0
 
     public init() {}
 
@@ -45,6 +48,7 @@ public struct HTTPServerStatistics: Sendable, Equatable {
         .init(name: "http_tls_handshake_failures", help: "TLS handshakes that failed", keyPath: \.tlsHandshakeFailures),
         .init(name: "http_tls_protocol_errors", help: "TLS connections failed after the handshake", keyPath: \.tlsProtocolErrors),
         .init(name: "http_tls_handshake_timeouts", help: "TLS connections closed for a handshake too slow", keyPath: \.tlsHandshakeTimeouts),
+        .init(name: "http_proxy_retries", help: "Proxied requests retried on another upstream server", keyPath: \.proxyRetries),
     ]
 
     /// The counters for the statistics board.
