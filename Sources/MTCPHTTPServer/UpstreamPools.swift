@@ -171,6 +171,9 @@ struct UpstreamPools {
     mutating func recordCheck(_ server: Int, passed: Bool) {
         guard servers.indices.contains(server), let check = healthCheck(of: server) else { return }
         if passed {
+            // A check connected and was answered: evidence enough against the passive skip.
+            servers[server].failures = 0
+            servers[server].downUntil = .zero
             servers[server].checkPasses += 1
             servers[server].checkFailures = 0
             if servers[server].checkPasses >= check.rise { servers[server].healthy = true }

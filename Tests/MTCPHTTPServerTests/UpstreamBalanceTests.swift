@@ -8,11 +8,11 @@ import MTCPHTTP
     static let address = IPv4Address(198, 18, 0, 2)
     static let start = Instant.zero + .seconds(1)
 
-    func pools(_ balance: UpstreamBalance, weights: [Int]) -> UpstreamPools {
+    func pools(_ balance: UpstreamBalance, weights: [Int], healthCheck: UpstreamHealthCheck? = nil) -> UpstreamPools {
         var options = HTTPServerOptions(cache: StaticFileCacheConfiguration(documentRoot: "/nonexistent"))
         options.pools = [ProxyPool(servers: weights.enumerated().map {
             ProxyServer(address: Self.address, port: UInt16(8080 + $0.offset), weight: $0.element)
-        }, balance: balance)]
+        }, balance: balance, healthCheck: healthCheck)]
         return UpstreamPools(options)
     }
 
@@ -38,6 +38,21 @@ import MTCPHTTP
         #expect(choices(&pools, 4) == [0, 2, 0, 2])
         #expect(pools.chooseServer(in: 0, avoiding: 0, now: Self.start) == 2)
         #expect(pools.chooseServer(in: 0, avoiding: 0, now: Self.start + .seconds(10)) == 1)
+    }
+
+    /// A server skipped after a refused connect is back (and up in /metrics) as
+    /// soon as its health checks pass again, before any request has to find out.
+    @Test func passingChecksEndThePassiveSkip() {
+        let check = UpstreamHealthCheck(path: "/", interval: .seconds(1), rise: 2, fall: 2)
+        var pools = pools(.roundRobin, weights: [1, 1], healthCheck: check)
+        func up() -> UInt64? { pools.counters.first { $0.name == "http_upstream_up" }?.value }
+        pools.recordFailure(0, now: Self.start)
+        #expect(up() == 0)
+        #expect(choices(&pools, 2) == [1, 1])
+        pools.recordCheck(0, passed: true)
+        pools.recordCheck(0, passed: true)
+        #expect(up() == 1)
+        #expect(choices(&pools, 2).contains(0))
     }
 
     /// The server with the fewest requests in flight for its weight wins; ties take turns.
