@@ -19,12 +19,14 @@ extension HTTPServer {
         for server in upstreams.servers.indices {
             guard let check = upstreams.healthCheck(of: server),
                   stopping || context.now >= upstreams.servers[server].nextCheck else { continue }
-            let pending = Int(upstreams.servers[server].checkSlot)
-            if pending >= 0 { finishHealthCheck(pending, passed: false, &context) }
+            // Still open (closing a check forgets it): no answer in time.
+            if let pending = upstreams.servers[server].checkSocket {
+                finishHealthCheck(Int(pending.index), passed: false, &context)
+            }
             if stopping { continue }
             upstreams.servers[server].nextCheck = context.now + check.interval
             if let slot = openHealthCheck(server, path: check.path, &context) {
-                upstreams.servers[server].checkSlot = Int32(slot)
+                upstreams.servers[server].checkSocket = connections[slot].socket
             } else {
                 upstreams.recordCheck(server, passed: false)
             }
@@ -83,11 +85,11 @@ extension HTTPServer {
     /// Records the check's result and closes its connection (a reset: the rest
     /// of the answer is of no use).
     mutating func finishHealthCheck(_ index: Int, passed: Bool, _ context: inout SocketContext<Device>) {
+        guard connections[index].isOpen, connections[index].isHealthCheck else { return }
         let server = connections[index].server
-        if upstreams.servers.indices.contains(server) && upstreams.servers[server].checkSlot == Int32(index) {
-            upstreams.servers[server].checkSlot = -1
+        if upstreams.servers.indices.contains(server) && upstreams.servers[server].checkSocket == connections[index].socket {
             upstreams.recordCheck(server, passed: passed)
         }
-        closeConnection(index, &context, reset: true)
+        closeConnection(index, &context, reset: true)  // which forgets the check
     }
 }

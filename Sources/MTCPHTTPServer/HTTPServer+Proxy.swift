@@ -212,15 +212,21 @@ extension HTTPServer {
     /// response. Returns whether the exchange is over (the client may go on).
     mutating func pumpProxy(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
         var upstream = Int(connections[index].peer)
-        if upstream >= 0, !connections[upstream].isConnecting, !connections[upstream].output.isEmpty {
+        if isPaired(index, with: upstream), !connections[upstream].isConnecting, !connections[upstream].output.isEmpty {
             // A reused connection is established already: no event will say so,
             // so the forwarded head goes out now.
             if writeOutput(upstream, &context) { awaitUpstream(upstream, now: context.now) }
         }
         forwardRequestBody(index, &context)
         upstream = Int(connections[index].peer)
-        if upstream >= 0, connections[index].isOpen { relayResponse(upstream, &context) }
+        if isPaired(index, with: upstream), connections[index].isOpen { relayResponse(upstream, &context) }
         return connections[index].isOpen && connections[index].proxy == .none
+    }
+
+    /// Whether `upstream` is client `client`'s open upstream connection, and not
+    /// a connection that took its slot since.
+    func isPaired(_ client: Int, with upstream: Int) -> Bool {
+        upstream >= 0 && connections[upstream].isOpen && connections[upstream].peer == Int32(client)
     }
 
     /// Moves request body bytes from client `index` to its upstream, as many as
@@ -228,7 +234,8 @@ extension HTTPServer {
     private mutating func forwardRequestBody(_ index: Int,
                                              _ context: inout SocketContext<Device>) {
         let upstream = Int(connections[index].peer)
-        guard upstream >= 0, !connections[upstream].isConnecting, connections[upstream].output.isEmpty else { return }
+        guard isPaired(index, with: upstream), !connections[upstream].isConnecting,
+              connections[upstream].output.isEmpty else { return }
         let target = connections[upstream].socket
         while connections[index].bodyToForward > 0
             || (connections[index].forwardsChunked && !connections[index].chunkDecoder.isComplete) {

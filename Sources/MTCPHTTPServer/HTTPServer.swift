@@ -210,7 +210,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
                 // Long enough for the response to have arrived: a reset now (if the
                 // client is still sending) no longer loses it.
                 if now.since(since) > options.lingerTimeout { closeConnection(index, &context, reset: false) }
-            } else if isWithholdingBody(index, now: now) {
+            } else if isWithholdingBody(index, now: now), isPaired(index, with: Int(connection.peer)) {
                 statistics.headerTimeouts &+= 1
                 let upstream = Int(connection.peer)
                 connections[upstream].isConnecting = false  // the client's failure, not the server's
@@ -238,7 +238,8 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     /// at the same paths). New connections get all of it; open ones keep their
     /// limits, TLS stream and upstream exchange. Responses from the generation
     /// before the previous one are about to lose their memory: connections still
-    /// writing one (clients that read nothing through two reloads) are reset.
+    /// writing one (clients that read nothing through two reloads) are reset;
+    /// proxied exchanges, whose bytes are in their own slots, go on.
     public mutating func reload(_ context: inout SocketContext<Device>) {
         let published = configurationSource?.current
         let next = published?.options ?? options
@@ -254,9 +255,16 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         options = next
         optionsGeneration = published?.generation ?? optionsGeneration
         for index in connections.indices where connections[index].isOpen && !connections[index].output.isEmpty
-            && connections[index].outputGeneration < cache.generation - 1 {
+            && connections[index].outputGeneration < cache.generation - 1 && !isProxying(index) {
             closeConnection(index, &context, reset: true)
         }
+    }
+
+    /// Whether connection `index` is an upstream one, or a client in a proxied
+    /// exchange: what it writes lies in its own slot's memory, never in the
+    /// cache, so a reload takes nothing from under it.
+    private func isProxying(_ index: Int) -> Bool {
+        connections[index].isUpstream || connections[index].proxy != .none
     }
 
     /// A context made from the certificate and key on disk now, for the
@@ -307,7 +315,11 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
             connections[Int(connection.peer)].peer = -1
             closeConnection(Int(connection.peer), &context, reset: true)
         }
-        if connection.isUpstream && !connection.isHealthCheck { upstreams.closed(connection.server) }
+        if connection.isHealthCheck {
+            upstreams.checkClosed(connection.socket, server: connection.server)
+        } else if connection.isUpstream {
+            upstreams.closed(connection.server)
+        }
         if reset { try? context.abort(connection.socket) } else { try? context.close(connection.socket) }
         memory.release(index, touched: connection.highWater)
     }

@@ -34,12 +34,13 @@ struct UpstreamPools {
         var connectFailures: UInt64 = 0
         /// Active health checks: whether the server is in the pool's choice,
         /// passes and failures in a row, when the next check is due, and the
-        /// slot of the check in flight (-1: none).
+        /// socket of the check in flight. The socket, not the slot: its
+        /// generation tells a slot reused by another connection from the check.
         var healthy = true
         var checkPasses = 0
         var checkFailures = 0
         var nextCheck = Instant.zero
-        var checkSlot: Int32 = -1
+        var checkSocket: Socket?
         /// Smooth weighted round robin's running score.
         var score = 0
         /// Connections open to it, idle ones included.
@@ -182,6 +183,11 @@ struct UpstreamPools {
             servers[server].checkPasses = 0
             if servers[server].checkFailures >= check.fall { servers[server].healthy = false }
         }
+    }
+
+    /// The check connection `socket` of `server` closed: none is in flight.
+    mutating func checkClosed(_ socket: Socket, server: Int) {
+        if servers.indices.contains(server) && servers[server].checkSocket == socket { servers[server].checkSocket = nil }
     }
 
     /// A request goes to `server`.

@@ -1,0 +1,74 @@
+import Testing
+@testable import MTCP
+import MTCPHTTP
+@testable import MTCPHTTPServer
+
+/// Reloads (SIGHUP) while the proxy is busy: a proxied exchange keeps its bytes
+/// in its own slots, never in the cache, so no reload may cut it, and a health
+/// check that outlives a reload must not act on a connection that took its slot.
+extension HTTPProxyFailureTests {
+    /// An address of the link's subnet that nobody answers (no ARP reply): a
+    /// connect to it stays pending, like one to a server that drops SYNs.
+    static let blackhole = IPv4Address(198, 18, 0, 9)
+
+    /// Two reloads while a client that stopped reading has a proxied download
+    /// pending: it gets the whole body once it reads again.
+    @Test func proxiedDownloadSurvivesTwoReloads() throws {
+        var network = network(ports: [ScriptedUpstream.port])
+        let upstream = network.startUpstream()
+        let body = DocumentRoot.bytes(200_000, seed: 5)
+        upstream.response = Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+        let client = network.open(sending: Array("GET /api/big HTTP/1.1\r\nHost: h\r\n\r\n".utf8), readLimit: 0)
+        network.advance(.seconds(1))
+        network.http.reload(&network.server)
+        network.http.reload(&network.server)
+        client.readLimit = .max
+        network.run(for: .seconds(10)) { client.responses().count == 1 || client.closed }
+        #expect(client.error == nil)
+        let received = client.responses().first?.body ?? []
+        #expect(received.count == body.count && received == body, "\(received.count) of \(body.count) bytes")
+    }
+
+    /// Two reloads while the upstream connection is still being opened: the
+    /// request goes on and the client gets the answer.
+    @Test func connectingUpstreamSurvivesTwoReloads() throws {
+        var network = network(ports: [ScriptedUpstream.port])
+        let upstream = network.startUpstream()
+        let client = network.open(sending: Array("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n".utf8))
+        var rounds = 0
+        while !network.http.connections.contains(where: { $0.isOpen && $0.isUpstream && $0.isConnecting }) && rounds < 100 {
+            network.round()
+            rounds += 1
+        }
+        try #require(rounds < 100, "the upstream connection was being opened")
+        network.http.reload(&network.server)
+        network.http.reload(&network.server)
+        network.run(for: .seconds(5)) { client.responses().count == 1 || client.closed }
+        #expect(client.responses().map(\.status) == [200])
+        #expect(upstream.allRequests.count == 1)
+    }
+
+    /// A check to a server that never answers its SYN is still connecting
+    /// through two reloads; the client that takes a freed slot next is not
+    /// reset when the check falls due, and the stuck check counts as failed.
+    @Test func healthCheckStuckThroughReloadsTouchesNoOtherConnection() throws {
+        var network = HTTPTestNetwork(options: {
+            var options = HTTPTestNetwork.proxied(HTTPTestNetwork.options(root: root.path))
+            options.pools = [ProxyPool(servers: [ProxyServer(address: Self.blackhole, port: 8080)],
+                                       healthCheck: UpstreamHealthCheck(path: "/health", interval: .seconds(2),
+                                                                        rise: 1, fall: 1))]
+            return options
+        }())
+        network.advance(.milliseconds(1500))
+        #expect(network.http.connections.contains { $0.isOpen && $0.isHealthCheck && $0.isConnecting })
+        network.http.reload(&network.server)
+        network.http.reload(&network.server)
+        let client = network.open(sending: Array("GET /small.txt HTTP/1.1\r\n".utf8))
+        network.advance(.milliseconds(2000))  // the check falls due meanwhile
+        client.send("Host: h\r\n\r\n")
+        network.run(for: .seconds(2)) { client.responses().count == 1 || client.closed }
+        #expect(client.error == nil)
+        #expect(client.responses().map(\.status) == [200])
+        #expect(network.http.upstreams.servers[0].healthy == false, "the stuck check failed")
+    }
+}
