@@ -122,12 +122,12 @@ extension HTTPServer {
 
     /// Sends client `client`'s request again, to another server of the failed
     /// upstream's pool on a connection of its own, when it may be retried and
-    /// `failed` sent no byte of a response. Returns whether it did; `failed` is
+    /// `failed` sent no byte of a response (garbage is an answer too: the server
+    /// may have acted on the request). Returns whether it did; `failed` is
     /// the caller's to close.
     private mutating func retry(_ client: Int, after failed: Int, _ context: inout SocketContext<Device>) -> Bool {
         guard connections[client].mayRetry, connections[client].isOpen, connections[client].proxy == .forwarding,
-              connections[client].output.isEmpty, connections[failed].buffered == 0,
-              !connections[failed].response.isHeadComplete,
+              connections[client].output.isEmpty, !connections[failed].response.hasStarted,
               let pool = upstreams.pool(of: connections[failed].server),
               let server = upstreams.chooseServer(in: pool, avoiding: connections[failed].server, now: context.now),
               let upstream = upstreamConnection(to: server, &context)

@@ -71,4 +71,19 @@ extension HTTPProxyFailureTests {
         #expect(client.responses().map(\.status) == [200])
         #expect(network.http.upstreams.servers[0].healthy == false, "the stuck check failed")
     }
+
+    // MARK: retry only before any response byte
+
+    /// An upstream that answers garbage has answered: the request is not sent
+    /// to another server, and the client gets a 502.
+    @Test func garbageAnswerIsNotRetried() throws {
+        var network = network(ports: [ScriptedUpstream.port, Self.secondPort])
+        let garbled = network.startUpstream()
+        garbled.response = Array("XYZ\r\n\r\n".utf8)
+        let healthy = network.startUpstream(port: Self.secondPort)
+        let client = network.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(client.responses().map(\.status) == [502])
+        #expect(garbled.allRequests.count == 1 && healthy.allRequests.isEmpty)
+        #expect(network.serverStatistics.proxyRetries == 0)
+    }
 }
