@@ -4,7 +4,10 @@ import MTCPHTTP
 /// Active health checks: every `interval`, each core sends a GET of the pool's
 /// check path to each server of a pool that has one, on a connection of its
 /// own that closes after the answer's head. A 2xx or 3xx status passes; any
-/// other status, a failed connect or no answer by the next check fails. After
+/// other status, a refused connect or no answer by the next check fails. A
+/// check that cannot start for want of a local socket counts for nothing
+/// (`HTTPServerStatistics.upstreamLocalShortages`), and a check's connect
+/// never touches the passive skip (`UpstreamPools.recordFailure`). After
 /// `fall` failures in a row the server is taken out of the pool's choice, after
 /// `rise` passes in a row it is back (`UpstreamPools.recordCheck`).
 ///
@@ -23,13 +26,11 @@ extension HTTPServer {
             if let pending = upstreams.servers[server].checkSocket {
                 finishHealthCheck(Int(pending.index), passed: false, &context)
             }
-            if stopping { continue }
+            // No connection to be had here (`openConnection`): the server is not
+            // at fault, so nothing is recorded and the check is tried at the next sweep.
+            guard !stopping, let slot = openHealthCheck(server, path: check.path, &context) else { continue }
             upstreams.servers[server].nextCheck = context.now + check.interval
-            if let slot = openHealthCheck(server, path: check.path, &context) {
-                upstreams.servers[server].checkSocket = connections[slot].socket
-            } else {
-                upstreams.recordCheck(server, passed: false)
-            }
+            upstreams.servers[server].checkSocket = connections[slot].socket
         }
     }
 

@@ -160,17 +160,22 @@ extension HTTPServer {
     }
 
     /// A new connection to `server`, being opened (its slot), or nil when none
-    /// can be: no socket free, or the connect failed at once (the server's
-    /// failure, as a refusal would be).
+    /// can be. A connect fails at once only for want of something local (a
+    /// socket, a connection slot, an ephemeral port): that is counted apart and
+    /// never against the server, whose refusals and silences arrive later, as
+    /// events (`upstreamFailed`), and are the only ones that mark it down.
     mutating func openConnection(to server: Int, _ context: inout SocketContext<Device>) -> Int? {
-        guard let poll, let socket = try? context.socket() else { return nil }
+        guard let poll, let socket = try? context.socket() else {
+            statistics.upstreamLocalShortages &+= 1
+            return nil
+        }
         let target = upstreams.servers[server]
         do {
             try context.connect(socket, to: target.address, port: target.port)
             try context.control(poll, .add, socket, events: [.input, .output, .edgeTriggered], data: socket.rawValue)
         } catch {
             try? context.close(socket)
-            upstreams.recordFailure(server, now: context.now)
+            statistics.upstreamLocalShortages &+= 1
             return nil
         }
         let index = Int(socket.index)

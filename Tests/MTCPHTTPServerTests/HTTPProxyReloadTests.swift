@@ -87,3 +87,31 @@ extension HTTPProxyFailureTests {
         #expect(network.serverStatistics.proxyRetries == 0)
     }
 }
+
+extension HTTPProxyFailureTests {
+    // MARK: a local shortage is not the server's failure
+
+    /// Clients hold every connection of the core: health checks cannot start,
+    /// which says nothing of the server; it stays up (and is not counted as a
+    /// failed connect), the shortage is counted apart, and once a client
+    /// leaves the check runs and passes.
+    @Test func healthChecksWithoutALocalConnectionLeaveTheServerUp() throws {
+        var options = HTTPTestNetwork.proxied(HTTPTestNetwork.options(root: root.path))
+        options.pools[0].healthCheck = UpstreamHealthCheck(path: "/health", interval: .seconds(1), rise: 1, fall: 1)
+        var tcp = HTTPTestNetwork.tcp()
+        tcp.maxConnections = 3
+        var network = HTTPTestNetwork(options: options, server: tcp)
+        let upstream = network.startUpstream()
+        let clients = (0..<3).map { _ in network.open() }
+        network.advance(.milliseconds(3500))
+        #expect(upstream.allRequests.isEmpty, "no connection for a check")
+        #expect(network.http.counters().first { $0.name == "http_upstream_local_shortages" }?.value ?? 0 > 0)
+        let counters = network.http.counters()
+        #expect(counters.first { $0.name == "http_upstream_up" }?.value == 1)
+        #expect(counters.first { $0.name == "http_upstream_connect_failures" }?.value == 0)
+        clients[0].close(&network.client, now: network.link.now)
+        network.advance(.milliseconds(2500))
+        #expect(upstream.allRequests.contains { $0.hasPrefix("GET /health ") })
+        #expect(network.http.counters().first { $0.name == "http_upstream_up" }?.value == 1)
+    }
+}
