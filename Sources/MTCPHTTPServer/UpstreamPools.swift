@@ -86,7 +86,7 @@ struct UpstreamPools {
         }
         for pool in options.pools {
             let first = servers.count
-            for member in pool.servers {
+            for member in Self.merged(pool.servers) {
                 var server = Server(address: member.address, port: member.port, pool: pools.count, weight: member.weight)
                 server.idle.reserveCapacity(Self.idlePerServer)
                 servers.append(server)
@@ -99,6 +99,22 @@ struct UpstreamPools {
     }
 
     var isEmpty: Bool { routes.isEmpty }
+
+    /// `members` with each address listed once, in order of first appearance,
+    /// its weight the sum of its listings': before weights, listing a server
+    /// twice was the way to give it twice the share, and one server must be one
+    /// series in /metrics (Prometheus refuses a scrape with duplicate samples).
+    static func merged(_ members: [ProxyServer]) -> [ProxyServer] {
+        var merged: [ProxyServer] = []
+        for member in members {
+            if let same = merged.firstIndex(where: { $0.address == member.address && $0.port == member.port }) {
+                merged[same].weight += member.weight
+            } else {
+                merged.append(member)
+            }
+        }
+        return merged
+    }
 
     /// Whether `other` routes the same prefixes to the same servers (their
     /// health and idle connections aside).

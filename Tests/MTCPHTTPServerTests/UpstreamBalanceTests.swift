@@ -31,6 +31,19 @@ import MTCPHTTP
         #expect(choices(&pools, 8) == [0, 0, 1, 0, 0, 0, 1, 0])
     }
 
+    /// A server listed twice (the way to weight one before weights) is one
+    /// server with the two weights summed: one series per family in /metrics,
+    /// and twice the other's share.
+    @Test func aServerListedTwiceIsOneServerWithTheWeightsSummed() {
+        var options = HTTPServerOptions(cache: StaticFileCacheConfiguration(documentRoot: "/nonexistent"))
+        let twice = ProxyServer(address: Self.address, port: 8080)
+        options.pools = [ProxyPool(servers: [twice, twice, ProxyServer(address: Self.address, port: 8081)])]
+        var pools = UpstreamPools(options)
+        let up = pools.counters.filter { $0.name == "http_upstream_up" }.map(\.labels)
+        #expect(up == ["pool=\"\",server=\"198.18.0.2:8080\"", "pool=\"\",server=\"198.18.0.2:8081\""])
+        #expect(choices(&pools, 6) == [0, 1, 0, 0, 1, 0])
+    }
+
     /// A server marked down is skipped, and so is the one a retry avoids.
     @Test func downAndAvoidedServersAreSkipped() {
         var pools = pools(.roundRobin, weights: [1, 1, 1])
