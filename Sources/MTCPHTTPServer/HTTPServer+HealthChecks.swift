@@ -4,7 +4,8 @@ import MTCPHTTP
 /// Active health checks: every `interval`, each core sends a GET of the pool's
 /// check path to each server of a pool that has one, on a connection of its
 /// own that closes after the answer's head. A 2xx or 3xx status passes; any
-/// other status, a refused connect or no answer by the next check fails. A
+/// other status, a refused connect, or no answer within the server-wide connect
+/// plus read timeouts (at most the interval) fails. A
 /// check that cannot start for want of a local socket counts for nothing
 /// (`HTTPServerStatistics.upstreamLocalShortages`), and a check's connect
 /// never touches the passive skip (`UpstreamPools.recordFailure`). After
@@ -31,6 +32,10 @@ extension HTTPServer {
             guard !stopping, let slot = openHealthCheck(server, path: check.path, &context) else { continue }
             upstreams.servers[server].nextCheck = context.now + check.interval
             upstreams.servers[server].checkSocket = connections[slot].socket
+            // A stalled server fails its check after a connect and a read timeout,
+            // not only when the next one is due (which may be an hour away).
+            let timeouts = options.upstreamTimeouts
+            connections[slot].deadline = context.now + min(check.interval, timeouts.connect + timeouts.read)
         }
     }
 

@@ -195,8 +195,9 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         for index in connections.indices where connections[index].isOpen {
             let connection = connections[index]
             if connection.isUpstream {
-                // Upstream deadlines: connecting (502) or waiting for response bytes (504).
-                if connection.peer >= 0 && now > connection.deadline {
+                // Upstream deadlines: connecting (502) or waiting for response bytes (504);
+                // a health check's own (`runHealthChecks`), which fails the check.
+                if (connection.peer >= 0 || connection.isHealthCheck) && now > connection.deadline {
                     upstreamFailed(index, connection.isConnecting ? .badGateway : .gatewayTimeout, &context)
                 }
             } else if connection.tls != nil && !connection.tlsEstablished {

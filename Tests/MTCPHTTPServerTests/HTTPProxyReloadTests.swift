@@ -115,3 +115,21 @@ extension HTTPProxyFailureTests {
         #expect(network.http.counters().first { $0.name == "http_upstream_up" }?.value == 1)
     }
 }
+
+extension HTTPProxyFailureTests {
+    // MARK: timeouts of checks and connects
+
+    /// A check to a server that takes the request and never answers fails
+    /// after the connect and read timeouts, not when the next check is due.
+    @Test func healthCheckTimesOutBeforeTheNextOne() throws {
+        var network = network(ports: [ScriptedUpstream.port]) { options in
+            options.upstreamTimeouts = UpstreamTimeouts(connect: .seconds(1), read: .seconds(2), send: .seconds(2))
+            options.pools[0].healthCheck = UpstreamHealthCheck(path: "/health", interval: .seconds(60), rise: 1, fall: 1)
+        }
+        let silent = network.startUpstream()
+        silent.response = []
+        network.advance(.seconds(6))
+        #expect(silent.allRequests.count == 1)
+        #expect(network.http.counters().first { $0.name == "http_upstream_up" }?.value == 0)
+    }
+}
