@@ -508,8 +508,10 @@ extension HTTPServer {
             upstreams.recordFailure(connections[index].server, now: context.now)
         }
         let client = Int(connections[index].peer)
-        // A failed connection, not a slow server (504) nor the client's fault (400, 408).
-        if status == .badGateway, client >= 0, connections[client].peer == Int32(index),
+        // A failed connection or connect (the request never left), not a slow
+        // server (504 after the connect) nor the client's fault (400, 408).
+        let connectFailed = status == .badGateway || (status == .gatewayTimeout && connections[index].isConnecting)
+        if connectFailed, client >= 0, connections[client].peer == Int32(index),
            retry(client, after: index, &context) {
             connections[index].peer = -1
             return closeConnection(index, &context, reset: true)

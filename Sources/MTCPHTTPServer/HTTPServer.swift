@@ -195,10 +195,11 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         for index in connections.indices where connections[index].isOpen {
             let connection = connections[index]
             if connection.isUpstream {
-                // Upstream deadlines: connecting (502) or waiting for response bytes (504);
-                // a health check's own (`runHealthChecks`), which fails the check.
+                // Upstream deadlines (504, as nginx answers "upstream timed out"):
+                // connecting, sending the request, waiting for response bytes; a
+                // health check's own (`runHealthChecks`), which fails the check.
                 if (connection.peer >= 0 || connection.isHealthCheck) && now > connection.deadline {
-                    upstreamFailed(index, connection.isConnecting ? .badGateway : .gatewayTimeout, &context)
+                    upstreamFailed(index, .gatewayTimeout, &context)
                 }
             } else if connection.tls != nil && !connection.tlsEstablished {
                 // A client that stalls its handshake (or vanished in the middle of it)

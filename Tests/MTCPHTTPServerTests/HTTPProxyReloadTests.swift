@@ -132,4 +132,19 @@ extension HTTPProxyFailureTests {
         #expect(silent.allRequests.count == 1)
         #expect(network.http.counters().first { $0.name == "http_upstream_up" }?.value == 0)
     }
+
+    /// A connect that times out is a 504, as nginx answers; a refused one a 502.
+    @Test func connectTimeoutIs504AndRefusalIs502() throws {
+        var network = HTTPTestNetwork(options: {
+            var options = HTTPTestNetwork.proxied(HTTPTestNetwork.options(root: root.path))
+            options.upstreamTimeouts.connect = .seconds(1)
+            options.pools = [ProxyPool(servers: [ProxyServer(address: Self.blackhole, port: 8080)])]
+            return options
+        }())
+        let timedOut = network.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(timedOut.responses().map(\.status) == [504])
+        var refusing = self.network(ports: [Self.refusingPort])
+        let refused = refusing.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(refused.responses().map(\.status) == [502])
+    }
 }
