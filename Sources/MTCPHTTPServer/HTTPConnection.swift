@@ -108,6 +108,9 @@ struct HTTPConnection {
     var isHealthCheck = false
     /// Upstream: parked for reuse, no request in flight.
     var isIdle = false
+    /// Upstream: taken from the idle pool for the request in flight (the server
+    /// may have closed it meanwhile).
+    var wasReused = false
     /// Upstream: when the connect, the next request write or the next response byte is overdue.
     var deadline = Instant.zero
     /// Upstream: the timeouts of the route its request came by.

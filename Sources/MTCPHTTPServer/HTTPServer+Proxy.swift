@@ -125,16 +125,24 @@ extension HTTPServer {
     /// `failed` sent no byte of a response (garbage is an answer too: the server
     /// may have acted on the request). Returns whether it did; `failed` is
     /// the caller's to close.
+    ///
+    /// A kept-alive connection that fails so is most likely one the server
+    /// closed while it sat idle, just as it was reused (the keep-alive race):
+    /// the server is not at fault, so the same one gets the request again on a
+    /// fresh connection, and the one retry on another server is kept (as nginx
+    /// does for a cached connection).
     private mutating func retry(_ client: Int, after failed: Int, _ context: inout SocketContext<Device>) -> Bool {
+        let stale = connections[failed].wasReused
+        let failedServer = connections[failed].server
         guard connections[client].mayRetry, connections[client].isOpen, connections[client].proxy == .forwarding,
               connections[client].output.isEmpty, !connections[failed].response.hasStarted,
-              let pool = upstreams.pool(of: connections[failed].server),
-              let server = upstreams.chooseServer(in: pool, avoiding: connections[failed].server, now: context.now),
-              let upstream = upstreamConnection(to: server, &context)
+              let pool = upstreams.pool(of: failedServer),
+              let server = stale ? failedServer : upstreams.chooseServer(in: pool, avoiding: failedServer, now: context.now),
+              let upstream = upstreamConnection(to: server, fresh: stale, &context)
         else { return false }
         let headBytes = connections[failed].forwardedHeadBytes
         memory.forward(upstream).copyMemory(from: UnsafeRawBufferPointer(rebasing: memory.forward(failed)[0..<headBytes]))
-        connections[client].mayRetry = false
+        if !stale { connections[client].mayRetry = false }
         connections[upstream].timeouts = connections[failed].timeouts
         dispatch(client, to: upstream, headBytes: headBytes, now: context.now)
         statistics.proxyRetries &+= 1
@@ -142,14 +150,15 @@ extension HTTPServer {
         return true
     }
 
-    /// A kept-alive connection to `server`, or a new one being opened.
-    private mutating func upstreamConnection(to server: Int,
+    /// A kept-alive connection to `server` (unless `fresh`), or a new one being opened.
+    private mutating func upstreamConnection(to server: Int, fresh: Bool = false,
                                              _ context: inout SocketContext<Device>) -> Int? {
-        while let slot = upstreams.takeIdle(server) {
+        while !fresh, let slot = upstreams.takeIdle(server) {
             let index = Int(slot)
             connections[index].isIdle = false
             if connections[index].isOpen, context.state(of: connections[index].socket) == .established,
                context.readableBytes(connections[index].socket) == 0 {
+                connections[index].wasReused = true
                 return index
             }
             closeConnection(index, &context, reset: true)  // closed or broken while it waited

@@ -148,3 +148,31 @@ extension HTTPProxyFailureTests {
         #expect(refused.responses().map(\.status) == [502])
     }
 }
+
+extension HTTPProxyFailureTests {
+    // MARK: a kept-alive connection that went stale
+
+    /// The only server closes a kept-alive connection as the proxy reuses it:
+    /// the GET goes again to the same server on a fresh connection.
+    @Test func staleKeptAliveConnectionIsRetriedOnAFreshOneToTheSameServer() throws {
+        var network = network(ports: [ScriptedUpstream.port])
+        let upstream = network.startUpstream()
+        upstream.answersPerConnection = 1
+        let request = "GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n"
+        let client = network.exchange(request + request, responses: 2)
+        #expect(client.responses().map(\.status) == [200, 200])
+        #expect(upstream.connections.count == 2 && upstream.allRequests.count == 3)
+        #expect(network.serverStatistics.proxyRetries == 1)
+    }
+
+    /// A POST is not sent again, stale connection or not.
+    @Test func postOnAStaleKeptAliveConnectionIsNotRetried() throws {
+        var network = network(ports: [ScriptedUpstream.port])
+        let upstream = network.startUpstream()
+        upstream.answersPerConnection = 1
+        let client = network.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\nPOST /api/x HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+                                      responses: 2)
+        #expect(client.responses().map(\.status) == [200, 502])
+        #expect(upstream.allRequests.count == 2)
+    }
+}

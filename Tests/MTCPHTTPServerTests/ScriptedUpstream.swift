@@ -40,6 +40,9 @@ final class ScriptedUpstream {
     /// Close each connection as soon as a request is complete, answering nothing
     /// (a server that dies with the request in hand).
     var closesWithoutAnswer = false
+    /// Requests answered per connection; the next one closes it unanswered (a
+    /// kept-alive connection the server closed just as the proxy reused it).
+    var answersPerConnection = Int.max
     /// Whether received bytes are read at all (false: a stalled server whose
     /// receive window fills).
     var reads = true
@@ -64,7 +67,7 @@ final class ScriptedUpstream {
                 connection.received += scratch[0..<count]
             }
             split(connection)
-            if closesWithoutAnswer && !connection.requests.isEmpty {
+            if (closesWithoutAnswer && !connection.requests.isEmpty) || connection.requests.count > answersPerConnection {
                 engine.close(connection.id, now: now)
                 connection.closed = true
                 continue
@@ -109,7 +112,7 @@ final class ScriptedUpstream {
                 guard end <= connection.received.count else { return }
             }
             connection.requests.append(Array(connection.received[start..<end]))
-            if !answersBeforeBody && !closesWithoutAnswer {
+            if !answersBeforeBody && !closesWithoutAnswer && connection.requests.count <= answersPerConnection {
                 connection.pending += response
             }
             connection.requestStart = end
