@@ -112,4 +112,6 @@ def test_a_dying_upstream_loses_no_request_and_comes_back(failover_proxy, upstre
         fetched = ns(NS_CLIENT, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
                      f"http://{APPLIANCE_ADDR}/api/again{index}")
         assert fetched.stdout == "200", describe(fetched)
-    assert sum(upstream_samples()[0][("http_upstream_requests_total", PORTS[1])]) > before, "back in the pool's choice"
+    # /metrics shows what the cores published last (twice a second): wait for the next publication.
+    assert wait_for(lambda: sum(upstream_samples()[0][("http_upstream_requests_total", PORTS[1])]) > before, 2), \
+        "back in the pool's choice"
