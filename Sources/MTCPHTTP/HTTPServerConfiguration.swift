@@ -47,6 +47,8 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
         public var upstreamConnectMilliseconds = 3_000
         /// Time allowed between bytes from an upstream (`upstream_read_ms`); 504 after it.
         public var upstreamReadMilliseconds = 30_000
+        /// Time an upstream may take no request bytes while some wait (`upstream_send_ms`); 504 after it.
+        public var upstreamSendMilliseconds = 30_000
     }
 
     /// Static file cache sizes, in bytes.
@@ -87,17 +89,49 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
         public var prefix: String
         /// Name of an upstream pool (`upstream`).
         public var upstream: String
+        /// This route's own `timeouts.upstream_connect_ms`, `upstream_read_ms` and
+        /// `upstream_send_ms` (same keys in the route); nil: the server-wide value.
+        public var upstreamConnectMilliseconds: Int?
+        public var upstreamReadMilliseconds: Int?
+        public var upstreamSendMilliseconds: Int?
+
+        public init(prefix: String, upstream: String) {
+            self.prefix = prefix
+            self.upstream = upstream
+        }
     }
 
     /// A named set of upstream servers.
     public struct UpstreamPool: Hashable, Sendable {
         /// The name routes refer to (`name`).
         public var name: String
-        /// The servers, as written `"198.18.0.2:8080"` (`servers`).
+        /// The servers, as written `"198.18.0.2:8080"`, or `{"address": "198.18.0.2:8080",
+        /// "weight": 2}` (`servers`).
         public var servers: [UpstreamServer]
+        /// How a server is chosen for a request (`balance`): one of `balances`.
+        public var balance = "round_robin"
+
+        /// Active health checks (`health_check`); nil when absent.
+        public var healthCheck: HealthCheck?
+
+        /// Weighted round robin, or the server with the fewest requests in flight for its weight.
+        public static let balances = ["round_robin", "least_outstanding"]
     }
 
-    /// An upstream server's IPv4 address and port.
+    /// A GET of `path` to each server of a pool every `interval_ms`; a 2xx or
+    /// 3xx passes. `fall` failures in a row take a server out, `rise` passes bring it back.
+    public struct HealthCheck: Hashable, Sendable {
+        public var path = "/"
+        public var intervalMilliseconds = 5_000
+        public var rise = 2
+        public var fall = 3
+
+        /// Checks run from the once-a-second sweep: no finer than a second.
+        public static let intervals = 1_000...3_600_000
+        public static let counts = 1...100
+    }
+
+    /// An upstream server's IPv4 address and port, and its weight.
     public struct UpstreamServer: Hashable, Sendable {
         /// The address in dotted-quad form.
         public var address: String
@@ -105,6 +139,11 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
         public var addressValue: UInt32
         /// The TCP port.
         public var port: UInt16
+        /// Its share of the pool's requests against the others' weights (`weight`).
+        public var weight = 1
+
+        /// Weights allowed.
+        public static let weights = 1...100
     }
 
     /// The defaults: serve `www` on port 80, no routes.
@@ -174,6 +213,9 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
     }
 
     private static let maxExpiresSeconds = 10 * 365 * 86_400
+    /// Upstream timeouts, in milliseconds: at most a day.
+    private static let upstreamTimeoutRange = 1...86_400_000
+    private static let upstreamTimeoutMessage = "must be 1...86400000 milliseconds (a day)"
 
     /// The first value that decodes but makes no sense, as (key path, message).
     private func problem() -> (String, String)? {
@@ -186,11 +228,16 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
             ("limits.max_header_bytes", limits.maxHeaderBytes), ("limits.max_body_bytes", limits.maxBodyBytes),
             ("limits.max_chunk_line", limits.maxChunkLineLength), ("timeouts.header_ms", timeouts.headerMilliseconds),
             ("timeouts.idle_ms", timeouts.idleMilliseconds),
-            ("timeouts.upstream_connect_ms", timeouts.upstreamConnectMilliseconds),
-            ("timeouts.upstream_read_ms", timeouts.upstreamReadMilliseconds), ("cache.max_bytes", cache.maxBytes),
+            ("cache.max_bytes", cache.maxBytes),
             ("cache.max_file_bytes", cache.maxFileBytes),
         ]
         for (path, value) in positive where value <= 0 { return (path, "must be positive") }
+        let upstreamTimeouts = [("timeouts.upstream_connect_ms", timeouts.upstreamConnectMilliseconds),
+                                ("timeouts.upstream_read_ms", timeouts.upstreamReadMilliseconds),
+                                ("timeouts.upstream_send_ms", timeouts.upstreamSendMilliseconds)]
+        for (path, value) in upstreamTimeouts where !Self.upstreamTimeoutRange.contains(value) {
+            return (path, Self.upstreamTimeoutMessage)
+        }
         if let tls {
             if tls.listenPort == listenPort { return ("tls.listen_port", "must differ from listen_port") }
             if !TLS.protocols.contains(tls.minProtocol) {
@@ -206,6 +253,27 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
             if pool.name.isEmpty { return ("upstreams[\(index)].name", "must not be empty") }
             if !names.insert(pool.name).inserted { return ("upstreams[\(index)].name", "duplicate pool \"\(pool.name)\"") }
             if pool.servers.isEmpty { return ("upstreams[\(index)].servers", "must list at least one server") }
+            if !UpstreamPool.balances.contains(pool.balance) {
+                return ("upstreams[\(index)].balance", "must be one of " + UpstreamPool.balances.joined(separator: ", "))
+            }
+            if let check = pool.healthCheck {
+                let key = "upstreams[\(index)].health_check"
+                if !check.path.hasPrefix("/") || check.path.utf8.count > 1024
+                    || !check.path.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
+                    return (key + ".path", "must be a path of up to 1024 visible ASCII characters, starting with \"/\"")
+                }
+                let intervals = HealthCheck.intervals, counts = HealthCheck.counts
+                if !intervals.contains(check.intervalMilliseconds) {
+                    return (key + ".interval_ms", "must be \(intervals.lowerBound)...\(intervals.upperBound)")
+                }
+                if !counts.contains(check.rise) { return (key + ".rise", "must be \(counts.lowerBound)...\(counts.upperBound)") }
+                if !counts.contains(check.fall) { return (key + ".fall", "must be \(counts.lowerBound)...\(counts.upperBound)") }
+            }
+            let weights = UpstreamServer.weights
+            if let server = pool.servers.firstIndex(where: { !weights.contains($0.weight) }) {
+                return ("upstreams[\(index)].servers[\(server)].weight",
+                        "must be \(weights.lowerBound)...\(weights.upperBound)")
+            }
         }
         if let problem = headerRulesProblem() { return problem }
         for (code, path) in errorPages.sorted(by: { $0.key < $1.key }) {
@@ -220,6 +288,12 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
             if !route.prefix.hasPrefix("/") { return ("routes[\(index)].prefix", "must start with \"/\"") }
             if !names.contains(route.upstream) {
                 return ("routes[\(index)].upstream", "no upstream pool is named \"\(route.upstream)\"")
+            }
+            let timeouts = [("upstream_connect_ms", route.upstreamConnectMilliseconds),
+                            ("upstream_read_ms", route.upstreamReadMilliseconds),
+                            ("upstream_send_ms", route.upstreamSendMilliseconds)]
+            for case (let key, let value?) in timeouts where !Self.upstreamTimeoutRange.contains(value) {
+                return ("routes[\(index)].\(key)", Self.upstreamTimeoutMessage)
             }
         }
         return nil
@@ -471,7 +545,7 @@ private struct DecodedLimits: Decodable {
 extension HTTPServerConfiguration.Timeouts: Decodable {
     private enum Keys: String, CodingKey, CaseIterable {
         case header = "header_ms", idle = "idle_ms", upstreamConnect = "upstream_connect_ms"
-        case upstreamRead = "upstream_read_ms"
+        case upstreamRead = "upstream_read_ms", upstreamSend = "upstream_send_ms"
     }
 
     /// Decodes `timeouts`; absent keys keep their defaults.
@@ -484,6 +558,8 @@ extension HTTPServerConfiguration.Timeouts: Decodable {
             ?? upstreamConnectMilliseconds
         upstreamReadMilliseconds = try container.decodeIfPresent(Int.self, forKey: .upstreamRead)
             ?? upstreamReadMilliseconds
+        upstreamSendMilliseconds = try container.decodeIfPresent(Int.self, forKey: .upstreamSend)
+            ?? upstreamSendMilliseconds
     }
 }
 
@@ -520,33 +596,66 @@ extension StaticHeaderRule: Decodable {
 }
 
 extension HTTPServerConfiguration.Route: Decodable {
-    private enum Keys: String, CodingKey, CaseIterable { case prefix, upstream }
+    private enum Keys: String, CodingKey, CaseIterable {
+        case prefix, upstream, upstreamConnect = "upstream_connect_ms", upstreamRead = "upstream_read_ms"
+        case upstreamSend = "upstream_send_ms"
+    }
 
-    /// Decodes a route; both keys are required.
+    /// Decodes a route; `prefix` and `upstream` are required.
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(Keys.self)
         let container = try decoder.container(keyedBy: Keys.self)
         prefix = try container.decode(String.self, forKey: .prefix)
         upstream = try container.decode(String.self, forKey: .upstream)
+        upstreamConnectMilliseconds = try container.decodeIfPresent(Int.self, forKey: .upstreamConnect)
+        upstreamReadMilliseconds = try container.decodeIfPresent(Int.self, forKey: .upstreamRead)
+        upstreamSendMilliseconds = try container.decodeIfPresent(Int.self, forKey: .upstreamSend)
     }
 }
 
 extension HTTPServerConfiguration.UpstreamPool: Decodable {
-    private enum Keys: String, CodingKey, CaseIterable { case name, servers }
+    private enum Keys: String, CodingKey, CaseIterable { case name, servers, balance, healthCheck = "health_check" }
 
-    /// Decodes a pool; both keys are required.
+    /// Decodes a pool; `name` and `servers` are required.
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(Keys.self)
         let container = try decoder.container(keyedBy: Keys.self)
         name = try container.decode(String.self, forKey: .name)
         servers = try container.decode([HTTPServerConfiguration.UpstreamServer].self, forKey: .servers)
+        balance = try container.decodeIfPresent(String.self, forKey: .balance) ?? balance
+        healthCheck = try container.decodeIfPresent(HTTPServerConfiguration.HealthCheck.self, forKey: .healthCheck)
+    }
+}
+
+extension HTTPServerConfiguration.HealthCheck: Decodable {
+    private enum Keys: String, CodingKey, CaseIterable {
+        case path, interval = "interval_ms", rise, fall
+    }
+
+    /// Decodes `health_check`; absent keys keep their defaults.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(Keys.self)
+        let container = try decoder.container(keyedBy: Keys.self)
+        path = try container.decodeIfPresent(String.self, forKey: .path) ?? path
+        intervalMilliseconds = try container.decodeIfPresent(Int.self, forKey: .interval) ?? intervalMilliseconds
+        rise = try container.decodeIfPresent(Int.self, forKey: .rise) ?? rise
+        fall = try container.decodeIfPresent(Int.self, forKey: .fall) ?? fall
     }
 }
 
 extension HTTPServerConfiguration.UpstreamServer: Decodable {
-    /// Decodes `"a.b.c.d:port"` (IPv4 only: the stack speaks IPv4).
+    private enum Keys: String, CodingKey, CaseIterable { case address, weight }
+
+    /// Decodes `"a.b.c.d:port"` (IPv4 only: the stack speaks IPv4), or an object
+    /// with that as `address` and a `weight`.
     public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let text = try? decoder.singleValueContainer().decode(String.self) else {
+            try decoder.rejectUnknownKeys(Keys.self)
+            let container = try decoder.container(keyedBy: Keys.self)
+            self = try container.decode(Self.self, forKey: .address)
+            weight = try container.decodeIfPresent(Int.self, forKey: .weight) ?? weight
+            return
+        }
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         var address = in_addr()
         guard parts.count == 2, inet_pton(AF_INET, String(parts[0]), &address) == 1,

@@ -84,6 +84,11 @@ struct HTTPConnection {
     var bodyToForward = 0
     /// Client: its proxied request was HTTP/1.0, which cannot read chunked framing.
     var proxiedHTTP10 = false
+    /// Client: its proxied request was a HEAD (a response without a body is due).
+    var proxiedHEAD = false
+    /// Client: its proxied request may still go to another server once, should
+    /// its upstream fail before any response byte (idempotent, no body).
+    var mayRetry = false
     /// Client: the relayed response is chunked upstream and goes to it decoded
     /// (an HTTP/1.0 client), delimited by the close.
     var decodesResponse = false
@@ -99,10 +104,19 @@ struct HTTPConnection {
     /// Upstream: nothing says the connection cannot carry another request
     /// (false once the upstream sent bytes beyond its response).
     var reusable = true
+    /// Upstream: an active health check's connection (`HTTPServer+HealthChecks`), never a client's.
+    var isHealthCheck = false
     /// Upstream: parked for reuse, no request in flight.
     var isIdle = false
-    /// Upstream: when the connect or the next response byte is overdue.
+    /// Upstream: taken from the idle pool for the request in flight (the server
+    /// may have closed it meanwhile).
+    var wasReused = false
+    /// Upstream: when the connect, the next request write or the next response byte is overdue.
     var deadline = Instant.zero
+    /// Upstream: the timeouts of the route its request came by.
+    var timeouts = UpstreamTimeouts()
+    /// Upstream: bytes of the forwarded request head in its forward buffer (kept for a retry).
+    var forwardedHeadBytes = 0
 
     init(socket: Socket, limits: HTTPLimits, now: Instant) {
         self.socket = socket

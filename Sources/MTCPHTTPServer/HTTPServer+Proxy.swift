@@ -13,14 +13,15 @@ extension HTTPServer {
     /// What a client that sent `Expect: 100-continue` gets before its body is read.
     static var continueResponse: StaticString { "HTTP/1.1 100 Continue\r\n\r\n" }
 
-    /// Sends client `index`'s request `head` to a server of `pool`, with `path`
-    /// (normalised) and `query` (a span of the target): 400 when the target could
-    /// mean another path upstream, 502 at once when every server of the pool is
-    /// marked down or no connection can be opened.
+    /// Sends client `index`'s request `head` to a server of `route`'s pool, with
+    /// `path` (normalised) and `query` (a span of the target): 400 when the target
+    /// could mean another path upstream, 502 at once when every server of the
+    /// pool is marked down or no connection can be opened.
     mutating func startProxy(_ index: Int, _ head: HTTPRequestHead,
                              in request: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer,
-                             query: HTTPByteSpan?, pool: Int,
+                             query: HTTPByteSpan?, route: Int,
                              _ context: inout SocketContext<Device>) {
+        let pool = upstreams.routes[route].pool
         let target = head.target.bytes(in: request)
         let authority = HTTPTargetPath.absoluteFormAuthority(target).map { $0.bytes(in: target) }
         guard HTTPProxyTarget.isForwardable(path), authority.map(HTTPRequestParser.isValidHost) ?? true else {
@@ -53,12 +54,10 @@ extension HTTPServer {
             closeConnection(upstream, &context, reset: true)
             return respondWithError(index, .requestHeaderFieldsTooLarge, &context)
         }
-        connections[upstream].output = PendingOutput(head: writer.written)
-        connections[upstream].peer = Int32(index)
-        connections[upstream].response.reset(expectingBody: head.method != .head)
-        connections[upstream].deadline = context.now
-            + (connections[upstream].isConnecting ? options.upstreamConnectTimeout : options.upstreamReadTimeout)
-        connections[index].peer = Int32(upstream)
+        connections[index].proxiedHEAD = head.method == .head
+        connections[index].mayRetry = Self.isRetryable(head)
+        connections[upstream].timeouts = upstreams.routes[route].timeouts
+        dispatch(index, to: upstream, headBytes: writer.count, now: context.now)
         connections[index].proxy = .forwarding
         connections[index].upstreamStarted = context.now
         if accessLog.isEnabled {
@@ -90,26 +89,102 @@ extension HTTPServer {
         }
     }
 
-    /// A kept-alive connection to `server`, or a new one being opened.
-    private mutating func upstreamConnection(to server: Int,
+    /// Whether a request may go to a second server after the first failed before
+    /// any response byte: a GET or HEAD without a body (RFC 9110 §9.2.2; the
+    /// failed server may have acted on it, which repeats harmlessly). Never a
+    /// POST, nor anything with a body, which is gone once streamed.
+    static func isRetryable(_ head: HTTPRequestHead) -> Bool {
+        (head.method == .get || head.method == .head) && (head.body == .none || head.body == .contentLength(0))
+    }
+
+    /// Pairs client `client` with `upstream`, whose forward buffer holds the
+    /// request head (`headBytes` of it) to send.
+    private mutating func dispatch(_ client: Int, to upstream: Int, headBytes: Int, now: Instant) {
+        connections[upstream].output = PendingOutput(head: UnsafeRawBufferPointer(
+            rebasing: memory.forward(upstream)[0..<headBytes]))
+        connections[upstream].forwardedHeadBytes = headBytes
+        upstreams.sent(to: connections[upstream].server)
+        connections[upstream].peer = Int32(client)
+        connections[upstream].response.reset(expectingBody: !connections[client].proxiedHEAD)
+        connections[client].peer = Int32(upstream)
+        awaitUpstream(upstream, now: now)
+    }
+
+    /// Sets `upstream`'s deadline from what it owes now: the connect, room for
+    /// request bytes that wait to go, or response bytes.
+    private mutating func awaitUpstream(_ upstream: Int, now: Instant) {
+        let timeouts = connections[upstream].timeouts
+        let client = Int(connections[upstream].peer)
+        let sending = !connections[upstream].output.isEmpty || (client >= 0 && isRequestBodyPending(client))
+        connections[upstream].deadline = now
+            + (connections[upstream].isConnecting ? timeouts.connect : sending ? timeouts.send : timeouts.read)
+    }
+
+    /// Sends client `client`'s request again, to another server of the failed
+    /// upstream's pool on a connection of its own, when it may be retried and
+    /// `failed` sent no byte of a response (garbage is an answer too: the server
+    /// may have acted on the request). Returns whether it did; `failed` is
+    /// the caller's to close.
+    ///
+    /// A kept-alive connection that fails so is most likely one the server
+    /// closed while it sat idle, just as it was reused (the keep-alive race):
+    /// the server is not at fault, so the same one gets the request again on a
+    /// fresh connection, and the one retry on another server is kept (as nginx
+    /// does for a cached connection).
+    private mutating func retry(_ client: Int, after failed: Int, _ context: inout SocketContext<Device>) -> Bool {
+        let stale = connections[failed].wasReused
+        let failedServer = connections[failed].server
+        guard connections[client].mayRetry, connections[client].isOpen, connections[client].proxy == .forwarding,
+              connections[client].output.isEmpty, !connections[failed].response.hasStarted,
+              let pool = upstreams.pool(of: failedServer),
+              let server = stale ? failedServer : upstreams.chooseServer(in: pool, avoiding: failedServer, now: context.now),
+              let upstream = upstreamConnection(to: server, fresh: stale, &context)
+        else { return false }
+        let headBytes = connections[failed].forwardedHeadBytes
+        memory.forward(upstream).copyMemory(from: UnsafeRawBufferPointer(rebasing: memory.forward(failed)[0..<headBytes]))
+        if !stale { connections[client].mayRetry = false }
+        connections[upstream].timeouts = connections[failed].timeouts
+        dispatch(client, to: upstream, headBytes: headBytes, now: context.now)
+        statistics.proxyRetries &+= 1
+        if !connections[upstream].isConnecting { _ = writeOutput(upstream, &context) }  // a kept-alive one: no event comes
+        return true
+    }
+
+    /// A kept-alive connection to `server` (unless `fresh`), or a new one being opened.
+    private mutating func upstreamConnection(to server: Int, fresh: Bool = false,
                                              _ context: inout SocketContext<Device>) -> Int? {
-        while let slot = upstreams.takeIdle(server) {
+        while !fresh, let slot = upstreams.takeIdle(server) {
             let index = Int(slot)
             connections[index].isIdle = false
             if connections[index].isOpen, context.state(of: connections[index].socket) == .established,
                context.readableBytes(connections[index].socket) == 0 {
+                connections[index].wasReused = true
                 return index
             }
             closeConnection(index, &context, reset: true)  // closed or broken while it waited
         }
-        guard let poll, let socket = try? context.socket() else { return nil }
+        guard let index = openConnection(to: server, &context) else { return nil }
+        upstreams.opened(server)
+        return index
+    }
+
+    /// A new connection to `server`, being opened (its slot), or nil when none
+    /// can be. A connect fails at once only for want of something local (a
+    /// socket, a connection slot, an ephemeral port): that is counted apart and
+    /// never against the server, whose refusals and silences arrive later, as
+    /// events (`upstreamFailed`), and are the only ones that mark it down.
+    mutating func openConnection(to server: Int, _ context: inout SocketContext<Device>) -> Int? {
+        guard let poll, let socket = try? context.socket() else {
+            statistics.upstreamLocalShortages &+= 1
+            return nil
+        }
         let target = upstreams.servers[server]
         do {
             try context.connect(socket, to: target.address, port: target.port)
             try context.control(poll, .add, socket, events: [.input, .output, .edgeTriggered], data: socket.rawValue)
         } catch {
             try? context.close(socket)
-            upstreams.recordFailure(server, now: context.now)
+            statistics.upstreamLocalShortages &+= 1
             return nil
         }
         let index = Int(socket.index)
@@ -123,6 +198,7 @@ extension HTTPServer {
 
     /// Events of an upstream connection: connected, room to send, response bytes.
     mutating func serveUpstream(_ index: Int, _ context: inout SocketContext<Device>) {
+        if connections[index].isHealthCheck { return serveHealthCheck(index, &context) }
         let socket = connections[index].socket
         if connections[index].isIdle {
             // A parked connection has nothing to say: the server closed it or broke framing.
@@ -132,13 +208,14 @@ extension HTTPServer {
         if connections[index].isConnecting {
             guard let state = context.state(of: socket), state.isSynchronized else { return }
             connections[index].isConnecting = false
-            connections[index].deadline = context.now + options.upstreamReadTimeout
             upstreams.recordSuccess(connections[index].server)
+            awaitUpstream(index, now: context.now)
         }
         let client = Int(connections[index].peer)
         guard client >= 0 else { return closeConnection(index, &context, reset: false) }
         if !connections[index].output.isEmpty {
             guard writeOutput(index, &context) else { return }
+            awaitUpstream(index, now: context.now)
         }
         forwardRequestBody(client, &context)
         relayResponse(index, &context)
@@ -149,15 +226,21 @@ extension HTTPServer {
     /// response. Returns whether the exchange is over (the client may go on).
     mutating func pumpProxy(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
         var upstream = Int(connections[index].peer)
-        if upstream >= 0, !connections[upstream].isConnecting, !connections[upstream].output.isEmpty {
+        if isPaired(index, with: upstream), !connections[upstream].isConnecting, !connections[upstream].output.isEmpty {
             // A reused connection is established already: no event will say so,
             // so the forwarded head goes out now.
-            _ = writeOutput(upstream, &context)
+            if writeOutput(upstream, &context) { awaitUpstream(upstream, now: context.now) }
         }
         forwardRequestBody(index, &context)
         upstream = Int(connections[index].peer)
-        if upstream >= 0, connections[index].isOpen { relayResponse(upstream, &context) }
+        if isPaired(index, with: upstream), connections[index].isOpen { relayResponse(upstream, &context) }
         return connections[index].isOpen && connections[index].proxy == .none
+    }
+
+    /// Whether `upstream` is client `client`'s open upstream connection, and not
+    /// a connection that took its slot since.
+    func isPaired(_ client: Int, with upstream: Int) -> Bool {
+        upstream >= 0 && connections[upstream].isOpen && connections[upstream].peer == Int32(client)
     }
 
     /// Moves request body bytes from client `index` to its upstream, as many as
@@ -165,12 +248,20 @@ extension HTTPServer {
     private mutating func forwardRequestBody(_ index: Int,
                                              _ context: inout SocketContext<Device>) {
         let upstream = Int(connections[index].peer)
-        guard upstream >= 0, !connections[upstream].isConnecting, connections[upstream].output.isEmpty else { return }
+        guard isPaired(index, with: upstream), !connections[upstream].isConnecting,
+              connections[upstream].output.isEmpty else { return }
         let target = connections[upstream].socket
         while connections[index].bodyToForward > 0
             || (connections[index].forwardsChunked && !connections[index].chunkDecoder.isComplete) {
             if connections[index].buffered == 0 {
-                guard readRaw(index, &context) else { return }
+                guard readRaw(index, &context) else {
+                    // Waiting for the client, whose silence `headerTimeout` governs,
+                    // not for the upstream: its deadline is the response's.
+                    if connections[index].peer == Int32(upstream) {
+                        connections[upstream].deadline = context.now + connections[upstream].timeouts.read
+                    }
+                    return
+                }
             }
             let bytes = UnsafeRawBufferPointer(rebasing: memory.request(index)[0..<connections[index].buffered])
             let room = context.writableBytes(target)
@@ -197,9 +288,9 @@ extension HTTPServer {
                 connections[index].bodyToForward -= consumed
             }
             guard sent else { return upstreamFailed(upstream, .badGateway, &context) }
-            // The upstream answers after the body: a live upload, however slow, is not its silence.
-            connections[upstream].deadline = context.now + options.upstreamReadTimeout
             dropFront(index, consumed)
+            // Room was taken: the send timeout starts again while bytes remain, then the read timeout.
+            awaitUpstream(upstream, now: context.now)
         }
     }
 
@@ -283,7 +374,7 @@ extension HTTPServer {
                 connections[client].closeAfterOutput = true
                 return finishExchange(index, reusable: false, &context)
             }
-            connections[index].deadline = context.now + options.upstreamReadTimeout
+            connections[index].deadline = context.now + connections[index].timeouts.read
             let fresh = UnsafeRawBufferPointer(rebasing: buffer[start..<start + count])
             do {
                 if headDone {
@@ -418,10 +509,22 @@ extension HTTPServer {
     /// response cannot be completed.
     mutating func upstreamFailed(_ index: Int, _ status: HTTPStatus,
                                  _ context: inout SocketContext<Device>) {
+        // A second event of a batch for a connection the first one closed: its
+        // failure is counted already.
+        guard connections[index].isOpen else { return }
+        if connections[index].isHealthCheck { return finishHealthCheck(index, passed: false, &context) }
         if connections[index].isConnecting {
             upstreams.recordFailure(connections[index].server, now: context.now)
         }
         let client = Int(connections[index].peer)
+        // A failed connection or connect (the request never left), not a slow
+        // server (504 after the connect) nor the client's fault (400, 408).
+        let connectFailed = status == .badGateway || (status == .gatewayTimeout && connections[index].isConnecting)
+        if connectFailed, client >= 0, connections[client].peer == Int32(index),
+           retry(client, after: index, &context) {
+            connections[index].peer = -1
+            return closeConnection(index, &context, reset: true)
+        }
         connections[index].peer = -1
         closeConnection(index, &context, reset: true)
         guard client >= 0, connections[client].isOpen, connections[client].peer == Int32(index) else { return }

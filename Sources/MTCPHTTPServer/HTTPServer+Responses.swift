@@ -12,8 +12,8 @@ extension HTTPServer {
         switch HTTPTargetPath.normalize(head.target.bytes(in: request), into: pathBuffer) {
         case .path(let length, let query):
             let path = UnsafeRawBufferPointer(rebasing: pathBuffer[0..<length])
-            if let pool = upstreams.pool(for: path) {
-                return startProxy(index, head, in: request, path: path, query: query, pool: pool, &context)
+            if let route = upstreams.route(for: path) {
+                return startProxy(index, head, in: request, path: path, query: query, route: route, &context)
             }
             switch head.method {
             case .get, .head: break

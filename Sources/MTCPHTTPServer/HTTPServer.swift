@@ -136,7 +136,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         }
     }
 
-    public func counters() -> [ApplicationCounter] { statistics.counters }
+    public func counters() -> [ApplicationCounter] { statistics.counters + upstreams.counters }
 
     /// On a stop signal: no new connections, and kept-alive connections that are
     /// between requests are closed now; the others finish their response first.
@@ -195,9 +195,11 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         for index in connections.indices where connections[index].isOpen {
             let connection = connections[index]
             if connection.isUpstream {
-                // Upstream deadlines: connecting (502) or waiting for response bytes (504).
-                if connection.peer >= 0 && now > connection.deadline {
-                    upstreamFailed(index, connection.isConnecting ? .badGateway : .gatewayTimeout, &context)
+                // Upstream deadlines (504, as nginx answers "upstream timed out"):
+                // connecting, sending the request, waiting for response bytes; a
+                // health check's own (`runHealthChecks`), which fails the check.
+                if (connection.peer >= 0 || connection.isHealthCheck) && now > connection.deadline {
+                    upstreamFailed(index, .gatewayTimeout, &context)
                 }
             } else if connection.tls != nil && !connection.tlsEstablished {
                 // A client that stalls its handshake (or vanished in the middle of it)
@@ -210,7 +212,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
                 // Long enough for the response to have arrived: a reset now (if the
                 // client is still sending) no longer loses it.
                 if now.since(since) > options.lingerTimeout { closeConnection(index, &context, reset: false) }
-            } else if isWithholdingBody(index, now: now) {
+            } else if isWithholdingBody(index, now: now), isPaired(index, with: Int(connection.peer)) {
                 statistics.headerTimeouts &+= 1
                 let upstream = Int(connection.peer)
                 connections[upstream].isConnecting = false  // the client's failure, not the server's
@@ -229,6 +231,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
                 closeConnection(index, &context, reset: !connection.output.isEmpty)
             }
         }
+        runHealthChecks(&context)
     }
 
     /// SIGHUP, once accepted: takes the options published since the last reload
@@ -237,7 +240,8 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     /// at the same paths). New connections get all of it; open ones keep their
     /// limits, TLS stream and upstream exchange. Responses from the generation
     /// before the previous one are about to lose their memory: connections still
-    /// writing one (clients that read nothing through two reloads) are reset.
+    /// writing one (clients that read nothing through two reloads) are reset;
+    /// proxied exchanges, whose bytes are in their own slots, go on.
     ///
     /// All or nothing: when the cache or the TLS context cannot be made, the
     /// error is thrown and the core goes on with the whole previous
@@ -261,9 +265,16 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         options = next
         optionsGeneration = published?.generation ?? optionsGeneration
         for index in connections.indices where connections[index].isOpen && !connections[index].output.isEmpty
-            && connections[index].outputGeneration < cache.generation - 1 {
+            && connections[index].outputGeneration < cache.generation - 1 && !isProxying(index) {
             closeConnection(index, &context, reset: true)
         }
+    }
+
+    /// Whether connection `index` is an upstream one, or a client in a proxied
+    /// exchange: what it writes lies in its own slot's memory, never in the
+    /// cache, so a reload takes nothing from under it.
+    private func isProxying(_ index: Int) -> Bool {
+        connections[index].isUpstream || connections[index].proxy != .none
     }
 
     /// New routes or servers: idle kept-alive upstream connections are closed;
@@ -271,8 +282,8 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     private mutating func replaceUpstreams(with fresh: consuming UpstreamPools,
                                            _ context: inout SocketContext<Device>) {
         for index in connections.indices where connections[index].isOpen && connections[index].isUpstream {
-            if connections[index].isIdle {
-                closeConnection(index, &context, reset: false)
+            if connections[index].isIdle || connections[index].isHealthCheck {
+                closeConnection(index, &context, reset: connections[index].isHealthCheck)
             } else {
                 connections[index].server = -1
             }
@@ -301,6 +312,11 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
             // The client went away: its upstream exchange cannot finish.
             connections[Int(connection.peer)].peer = -1
             closeConnection(Int(connection.peer), &context, reset: true)
+        }
+        if connection.isHealthCheck {
+            upstreams.checkClosed(connection.socket, server: connection.server)
+        } else if connection.isUpstream {
+            upstreams.closed(connection.server)
         }
         if reset { try? context.abort(connection.socket) } else { try? context.close(connection.socket) }
         memory.release(index, touched: connection.highWater)

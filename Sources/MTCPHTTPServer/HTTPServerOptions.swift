@@ -13,17 +13,15 @@ public struct HTTPServerOptions: Sendable {
     public var headerTimeout = TimeSpan.seconds(10)
     /// A kept-alive connection with nothing in flight is closed after this long.
     public var idleTimeout = TimeSpan.seconds(60)
-    /// Opening a connection to an upstream may take this long (502 otherwise).
-    public var upstreamConnectTimeout = TimeSpan.seconds(3)
-    /// An upstream may stay silent this long while a response is due (504 otherwise).
-    public var upstreamReadTimeout = TimeSpan.seconds(30)
+    /// How long the proxy waits on an upstream, unless a route says otherwise.
+    public var upstreamTimeouts = UpstreamTimeouts()
     /// How long a connection closing after its last response keeps reading (and
     /// dropping) what the client still sends, before it is closed anyway.
     public var lingerTimeout = TimeSpan.seconds(2)
     /// Path prefixes routed to upstream pools, tried in order.
-    public var routes: [(prefix: String, pool: Int)] = []
-    /// The servers of each pool.
-    public var pools: [[(address: IPv4Address, port: UInt16)]] = []
+    public var routes: [ProxyRoute] = []
+    /// The servers of each pool, and how a pool chooses among them.
+    public var pools: [ProxyPool] = []
     /// Clients whose `X-Forwarded-For` the proxy extends rather than replaces.
     public var trustedProxies: [IPv4Address] = []
     /// Where each core appends the access log; nil for none.
@@ -45,19 +43,126 @@ public struct HTTPServerOptions: Sendable {
         limits = configuration.limits
         headerTimeout = .milliseconds(UInt64(configuration.timeouts.headerMilliseconds))
         idleTimeout = .milliseconds(UInt64(configuration.timeouts.idleMilliseconds))
-        upstreamConnectTimeout = .milliseconds(UInt64(configuration.timeouts.upstreamConnectMilliseconds))
-        upstreamReadTimeout = .milliseconds(UInt64(configuration.timeouts.upstreamReadMilliseconds))
+        let timeouts = configuration.timeouts
+        upstreamTimeouts = UpstreamTimeouts(connect: .milliseconds(UInt64(timeouts.upstreamConnectMilliseconds)),
+                                            read: .milliseconds(UInt64(timeouts.upstreamReadMilliseconds)),
+                                            send: .milliseconds(UInt64(timeouts.upstreamSendMilliseconds)))
         let names = configuration.upstreams.map(\.name)
         pools = configuration.upstreams.map { pool in
-            pool.servers.map { (IPv4Address($0.addressValue), $0.port) }
+            ProxyPool(name: pool.name, servers: pool.servers.map {
+                ProxyServer(address: IPv4Address($0.addressValue), port: $0.port, weight: $0.weight)
+            }, balance: UpstreamBalance(rawValue: pool.balance) ?? .roundRobin, healthCheck: pool.healthCheck.map {
+                UpstreamHealthCheck(path: $0.path, interval: .milliseconds(UInt64($0.intervalMilliseconds)),
+                                    rise: $0.rise, fall: $0.fall)
+            })
         }
-        routes = configuration.routes.compactMap { route in
-            names.firstIndex(of: route.upstream).map { (route.prefix, $0) }
+        routes = configuration.routes.compactMap { [upstreamTimeouts] route in
+            names.firstIndex(of: route.upstream).map { pool in
+                ProxyRoute(prefix: route.prefix, pool: pool,
+                           timeouts: upstreamTimeouts.overridden(connect: route.upstreamConnectMilliseconds,
+                                                                 read: route.upstreamReadMilliseconds,
+                                                                 send: route.upstreamSendMilliseconds))
+            }
         }
         trustedProxies = configuration.trustedProxies.map(IPv4Address.init)
         accessLogPath = configuration.accessLog ? Self.defaultAccessLogPath : nil
         accessLogFormat = configuration.accessLogFormat
         https = configuration.tls.map(HTTPSOptions.init)
+    }
+}
+
+/// A path prefix the proxy sends to an upstream pool, and how long it waits on
+/// the pool's servers (nil: the server-wide `upstreamTimeouts`).
+public struct ProxyRoute: Sendable {
+    public var prefix: String
+    public var pool: Int
+    public var timeouts: UpstreamTimeouts?
+
+    public init(prefix: String, pool: Int, timeouts: UpstreamTimeouts? = nil) {
+        self.prefix = prefix
+        self.pool = pool
+        self.timeouts = timeouts
+    }
+}
+
+/// The servers a route's requests go to, and how one is chosen for each.
+public struct ProxyPool: Sendable {
+    /// The configuration's name of the pool (a label in /metrics).
+    public var name: String
+    public var servers: [ProxyServer]
+    public var balance: UpstreamBalance
+    /// Active health checks of its servers; nil for none (the passive skip only).
+    public var healthCheck: UpstreamHealthCheck?
+
+    public init(name: String = "", servers: [ProxyServer], balance: UpstreamBalance = .roundRobin,
+                healthCheck: UpstreamHealthCheck? = nil) {
+        self.name = name
+        self.servers = servers
+        self.balance = balance
+        self.healthCheck = healthCheck
+    }
+}
+
+/// A GET of `path` to each server every `interval` (2xx or 3xx passes): `fall`
+/// failures in a row take a server out of its pool's choice, `rise` passes bring it back.
+public struct UpstreamHealthCheck: Sendable, Equatable {
+    public var path: String
+    public var interval: TimeSpan
+    public var rise: Int
+    public var fall: Int
+
+    public init(path: String, interval: TimeSpan, rise: Int, fall: Int) {
+        self.path = path
+        self.interval = interval
+        self.rise = rise
+        self.fall = fall
+    }
+}
+
+public struct ProxyServer: Sendable {
+    public var address: IPv4Address
+    public var port: UInt16
+    /// Its share of the pool's requests against the others' weights.
+    public var weight: Int
+
+    public init(address: IPv4Address, port: UInt16, weight: Int = 1) {
+        self.address = address
+        self.port = port
+        self.weight = weight
+    }
+}
+
+/// How a pool picks the server of a request (`balance` in the configuration).
+public enum UpstreamBalance: String, Sendable, Equatable {
+    /// In turn, each server as often as its weight says.
+    case roundRobin = "round_robin"
+    /// The server with the fewest requests in flight for its weight (a slow
+    /// server gets fewer).
+    case leastOutstanding = "least_outstanding"
+}
+
+/// How long the proxy waits on an upstream server before it gives up on it.
+public struct UpstreamTimeouts: Sendable, Equatable {
+    /// Opening the connection (then another server for an idempotent request, else 502).
+    public var connect = TimeSpan.seconds(3)
+    /// Silence while response bytes are due (504).
+    public var read = TimeSpan.seconds(30)
+    /// No room taken for request bytes waiting to go (504): a server that stopped reading.
+    public var send = TimeSpan.seconds(30)
+
+    public init() {}
+
+    public init(connect: TimeSpan, read: TimeSpan, send: TimeSpan) {
+        self.connect = connect
+        self.read = read
+        self.send = send
+    }
+
+    /// These timeouts with those given (in milliseconds) in their place.
+    func overridden(connect: Int?, read: Int?, send: Int?) -> UpstreamTimeouts {
+        UpstreamTimeouts(connect: connect.map { .milliseconds(UInt64($0)) } ?? self.connect,
+                         read: read.map { .milliseconds(UInt64($0)) } ?? self.read,
+                         send: send.map { .milliseconds(UInt64($0)) } ?? self.send)
     }
 }
 

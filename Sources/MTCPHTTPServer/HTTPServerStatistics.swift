@@ -25,6 +25,12 @@ public struct HTTPServerStatistics: Sendable, Equatable {
     public var tlsProtocolErrors: UInt64 = 0
     /// TLS connections closed because the handshake took too long.
     public var tlsHandshakeTimeouts: UInt64 = 0
+    /// Proxied requests sent to a second server after the first failed before
+    /// any response byte (idempotent requests only, once each).
+    public var proxyRetries: UInt64 = 0
+    /// Upstream connections (proxied or health checks) that could not be opened
+    /// for want of a local socket, connection slot or port: not the server's failure.
+    public var upstreamLocalShortages: UInt64 = 0
 
     public init() {}
 
@@ -45,6 +51,9 @@ public struct HTTPServerStatistics: Sendable, Equatable {
         .init(name: "http_tls_handshake_failures", help: "TLS handshakes that failed", keyPath: \.tlsHandshakeFailures),
         .init(name: "http_tls_protocol_errors", help: "TLS connections failed after the handshake", keyPath: \.tlsProtocolErrors),
         .init(name: "http_tls_handshake_timeouts", help: "TLS connections closed for a handshake too slow", keyPath: \.tlsHandshakeTimeouts),
+        .init(name: "http_proxy_retries", help: "Proxied requests retried on another upstream server", keyPath: \.proxyRetries),
+        .init(name: "http_upstream_local_shortages", help: "Upstream connections not opened for want of a local socket or port",
+              keyPath: \.upstreamLocalShortages),
     ]
 
     /// The counters for the statistics board.

@@ -2,8 +2,9 @@ import Glibc
 import MTCP
 
 /// One core's view of the reverse proxy's upstreams: the routes (path prefix ->
-/// pool), the servers of each pool with their health, round-robin choice, and
-/// the kept-alive connections to each server that wait for a request.
+/// pool), the servers of each pool with their health and weight, the pool's way
+/// of choosing among them (weighted round robin or least outstanding requests),
+/// and the kept-alive connections to each server that wait for a request.
 ///
 /// Per core, like everything else: each core opens and reuses its own upstream
 /// connections, and marks a server down on its own evidence.
@@ -15,22 +16,58 @@ struct UpstreamPools {
     struct Route: Equatable {
         let prefix: [UInt8]
         let pool: Int
+        let timeouts: UpstreamTimeouts
     }
 
     struct Server {
         let address: IPv4Address
         let port: UInt16
+        /// The pool it belongs to.
+        let pool: Int
+        /// Its share of the pool's requests against the other servers' weights.
+        let weight: Int
         /// Connect failures in a row; the server is skipped while `downUntil` is ahead.
         var failures = 0
         var downUntil = Instant.zero
+        /// Requests sent to it (retries included) and connects that failed, for /metrics.
+        var requests: UInt64 = 0
+        var connectFailures: UInt64 = 0
+        /// Active health checks: whether the server is in the pool's choice,
+        /// passes and failures in a row, when the next check is due, and the
+        /// socket of the check in flight. The socket, not the slot: its
+        /// generation tells a slot reused by another connection from the check.
+        var healthy = true
+        var checkPasses = 0
+        var checkFailures = 0
+        var nextCheck = Instant.zero
+        var checkSocket: Socket?
+        /// Smooth weighted round robin's running score.
+        var score = 0
+        /// Connections open to it, idle ones included.
+        var open = 0
         /// Slots of idle kept-alive connections to this server (a stack; its
         /// capacity is reserved at start, so pushing does not allocate).
         var idle: [Int32] = []
+
+        /// Requests in flight: every open connection that is not idle carries one.
+        var outstanding: Int { open - idle.count }
     }
 
     struct Pool {
+        let name: String
         let servers: Range<Int>
+        let balance: UpstreamBalance
+        let healthCheck: HealthCheck?
+        /// Where least-outstanding starts looking, so that ties take turns.
         var next = 0
+    }
+
+    /// A pool's active health check (`UpstreamHealthCheck`), its path in bytes.
+    struct HealthCheck: Equatable {
+        let path: [UInt8]
+        let interval: TimeSpan
+        let rise: Int
+        let fall: Int
     }
 
     /// How long a server that refused or timed out is left alone.
@@ -42,65 +79,156 @@ struct UpstreamPools {
     var pools: [Pool] = []
     var servers: [Server] = []
 
-    init(_ routes: [(prefix: String, pool: Int)], pools: [[(IPv4Address, UInt16)]]) {
-        self.routes = routes.map { Route(prefix: Array($0.prefix.utf8), pool: $0.pool) }
-        for members in pools {
+    /// The routes and servers of `options`.
+    init(_ options: HTTPServerOptions) {
+        routes = options.routes.map {
+            Route(prefix: Array($0.prefix.utf8), pool: $0.pool, timeouts: $0.timeouts ?? options.upstreamTimeouts)
+        }
+        for pool in options.pools {
             let first = servers.count
-            for (address, port) in members {
-                var server = Server(address: address, port: port)
+            for member in Self.merged(pool.servers) {
+                var server = Server(address: member.address, port: member.port, pool: pools.count, weight: member.weight)
                 server.idle.reserveCapacity(Self.idlePerServer)
                 servers.append(server)
             }
-            self.pools.append(Pool(servers: first..<servers.count))
+            let check = pool.healthCheck.map {
+                HealthCheck(path: Array($0.path.utf8), interval: $0.interval, rise: $0.rise, fall: $0.fall)
+            }
+            pools.append(Pool(name: pool.name, servers: first..<servers.count, balance: pool.balance, healthCheck: check))
         }
     }
 
-    /// The routes and servers of `options`.
-    init(_ options: HTTPServerOptions) {
-        self.init(options.routes, pools: options.pools.map { $0.map { ($0.address, $0.port) } })
-    }
-
     var isEmpty: Bool { routes.isEmpty }
+
+    /// `members` with each address listed once, in order of first appearance,
+    /// its weight the sum of its listings': before weights, listing a server
+    /// twice was the way to give it twice the share, and one server must be one
+    /// series in /metrics (Prometheus refuses a scrape with duplicate samples).
+    static func merged(_ members: [ProxyServer]) -> [ProxyServer] {
+        var merged: [ProxyServer] = []
+        for member in members {
+            if let same = merged.firstIndex(where: { $0.address == member.address && $0.port == member.port }) {
+                merged[same].weight += member.weight
+            } else {
+                merged.append(member)
+            }
+        }
+        return merged
+    }
 
     /// Whether `other` routes the same prefixes to the same servers (their
     /// health and idle connections aside).
     func hasSameTargets(as other: UpstreamPools) -> Bool {
         routes == other.routes && pools.map(\.servers) == other.pools.map(\.servers)
+            && pools.map(\.balance) == other.pools.map(\.balance) && pools.map(\.healthCheck) == other.pools.map(\.healthCheck)
             && servers.map(\.address) == other.servers.map(\.address) && servers.map(\.port) == other.servers.map(\.port)
+            && servers.map(\.weight) == other.servers.map(\.weight)
     }
 
-    /// The pool of the first route whose prefix starts `path` on a segment
-    /// boundary: `/api` takes `/api` and `/api/x`, never `/api-internal` (a
-    /// prefix ending in `/` is a boundary itself).
-    func pool(for path: UnsafeRawBufferPointer) -> Int? {
-        for route in routes where route.prefix.count <= path.count {
+    /// The index of the first route whose prefix starts `path` on a segment boundary: `/api`
+    /// takes `/api` and `/api/x`, never `/api-internal` (a prefix ending in `/`
+    /// is a boundary itself).
+    func route(for path: UnsafeRawBufferPointer) -> Int? {
+        for (index, route) in routes.enumerated() where route.prefix.count <= path.count {
             let matches = route.prefix.withUnsafeBytes { prefix in
                 memcmp(prefix.baseAddress!, path.baseAddress!, prefix.count) == 0
             }
             let boundary = route.prefix.last == UInt8(ascii: "/") || path.count == route.prefix.count
                 || path[route.prefix.count] == UInt8(ascii: "/")
-            if matches && boundary { return route.pool }
+            if matches && boundary { return index }
         }
         return nil
     }
 
-    /// The next server of `pool` in round-robin order that is not marked down;
-    /// nil when all are.
-    mutating func chooseServer(in pool: Int, now: Instant) -> Int? {
+    /// The server of `pool` that its balance picks among those not marked down
+    /// (nor `avoiding`, which just failed); nil when none is left.
+    mutating func chooseServer(in pool: Int, avoiding: Int = -1, now: Instant) -> Int? {
         let members = pools[pool].servers
-        for step in 0..<members.count {
-            let server = members.lowerBound + (pools[pool].next + step) % members.count
-            if servers[server].downUntil <= now {
-                pools[pool].next = (pools[pool].next + step + 1) % members.count
-                return server
+        var chosen = -1
+        switch pools[pool].balance {
+        case .roundRobin:
+            // Smooth weighted round robin: each candidate gains its weight, the
+            // highest score wins and gives back the candidates' total. A server
+            // of weight w wins w turns of every (sum of weights), spread out;
+            // equal weights make plain round robin.
+            var total = 0
+            for server in members where isAvailable(server, avoiding: avoiding, now: now) {
+                servers[server].score += servers[server].weight
+                total += servers[server].weight
+                if chosen < 0 || servers[server].score > servers[chosen].score { chosen = server }
             }
+            if chosen >= 0 { servers[chosen].score -= total }
+        case .leastOutstanding:
+            // Fewest requests in flight per unit of weight (a/wa < b/wb, multiplied
+            // out); ties go to the first from a start that moves on each time.
+            for step in 0..<members.count {
+                let server = members.lowerBound + (pools[pool].next + step) % members.count
+                guard isAvailable(server, avoiding: avoiding, now: now) else { continue }
+                if chosen < 0 || servers[server].outstanding * servers[chosen].weight
+                    < servers[chosen].outstanding * servers[server].weight {
+                    chosen = server
+                }
+            }
+            pools[pool].next = (pools[pool].next + 1) % members.count
         }
-        return nil
+        return chosen >= 0 ? chosen : nil
+    }
+
+    /// Whether `server` may take a request: its checks pass, it is not skipped
+    /// after a failed connect, and it is not the one a retry avoids.
+    private func isAvailable(_ server: Int, avoiding: Int, now: Instant) -> Bool {
+        servers[server].healthy && servers[server].downUntil <= now && server != avoiding
+    }
+
+    /// The active health check of `server`'s pool, if it has one.
+    func healthCheck(of server: Int) -> HealthCheck? { pools[servers[server].pool].healthCheck }
+
+    /// A check of `server` passed or failed: `rise` passes in a row bring it
+    /// back into the pool's choice, `fall` failures in a row take it out.
+    mutating func recordCheck(_ server: Int, passed: Bool) {
+        guard servers.indices.contains(server), let check = healthCheck(of: server) else { return }
+        if passed {
+            // A check connected and was answered: evidence enough against the passive skip.
+            servers[server].failures = 0
+            servers[server].downUntil = .zero
+            servers[server].checkPasses += 1
+            servers[server].checkFailures = 0
+            if servers[server].checkPasses >= check.rise { servers[server].healthy = true }
+        } else {
+            servers[server].checkFailures += 1
+            servers[server].checkPasses = 0
+            if servers[server].checkFailures >= check.fall { servers[server].healthy = false }
+        }
+    }
+
+    /// The check connection `socket` of `server` closed: none is in flight.
+    mutating func checkClosed(_ socket: Socket, server: Int) {
+        if servers.indices.contains(server) && servers[server].checkSocket == socket { servers[server].checkSocket = nil }
+    }
+
+    /// A request goes to `server`.
+    mutating func sent(to server: Int) {
+        if servers.indices.contains(server) { servers[server].requests &+= 1 }
+    }
+
+    /// A connection to `server` opened, or closed.
+    mutating func opened(_ server: Int) {
+        if servers.indices.contains(server) { servers[server].open += 1 }
+    }
+
+    mutating func closed(_ server: Int) {
+        if servers.indices.contains(server) { servers[server].open -= 1 }
+    }
+
+    /// The pool `server` belongs to; nil for a server of a replaced configuration.
+    func pool(of server: Int) -> Int? {
+        pools.firstIndex { $0.servers.contains(server) }
     }
 
     mutating func recordFailure(_ server: Int, now: Instant) {
         guard servers.indices.contains(server) else { return }  // of a replaced configuration
         servers[server].failures += 1
+        servers[server].connectFailures &+= 1
         servers[server].downUntil = now + Self.retryAfter
     }
 
@@ -123,5 +251,44 @@ struct UpstreamPools {
     mutating func unpark(_ slot: Int32, server: Int) {
         guard servers.indices.contains(server) else { return }
         if let position = servers[server].idle.firstIndex(of: slot) { servers[server].idle.remove(at: position) }
+    }
+
+    /// Each server's samples for /metrics (labelled by pool and server): requests
+    /// sent, connects failed, requests in flight, and its state: 1 (up), or 0
+    /// while its health checks fail (`fall` in a row, until `rise` pass) or from
+    /// a failed connect until one succeeds. Built once a second, off the data path.
+    var counters: [ApplicationCounter] {
+        var samples: [ApplicationCounter] = []
+        for pool in pools {
+            for index in pool.servers {
+                let server = servers[index]
+                let labels = "pool=\"\(Self.labelValue(pool.name))\",server=\"\(server.address):\(server.port)\""
+                samples += [
+                    ApplicationCounter(name: "http_upstream_requests", help: "Requests sent to an upstream server",
+                                       value: server.requests, labels: labels),
+                    ApplicationCounter(name: "http_upstream_connect_failures", help: "Connects to an upstream server that failed",
+                                       value: server.connectFailures, labels: labels),
+                    ApplicationCounter(name: "http_upstream_outstanding", help: "Requests in flight to an upstream server",
+                                       value: UInt64(max(server.outstanding, 0)), labels: labels, isGauge: true),
+                    ApplicationCounter(name: "http_upstream_up", help: "1 when the server passes its health checks and its last connect succeeded",
+                                       value: server.healthy && server.failures == 0 ? 1 : 0, labels: labels, isGauge: true),
+                ]
+            }
+        }
+        return samples
+    }
+
+    /// `text` as a Prometheus label value: backslash, quote and newline escaped.
+    private static func labelValue(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            switch character {
+            case "\\": escaped += "\\\\"
+            case "\"": escaped += "\\\""
+            case "\n": escaped += "\\n"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
     }
 }

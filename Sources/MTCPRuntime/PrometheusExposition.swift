@@ -28,9 +28,15 @@ public enum PrometheusExposition {
         for field in TCPStatistics.counters {
             family(field.name + "_total", "counter", field.help) { $0.tcp[keyPath: field.keyPath] }
         }
-        for (index, counter) in (snapshots.first?.application ?? []).enumerated() {
-            family(counter.name + "_total", "counter", counter.help) {
-                index < $0.application.count ? $0.application[index].value : 0
+        // The application's: samples of one name (with different labels) are one family.
+        let application = snapshots.first?.application ?? []
+        for (index, first) in application.enumerated() where !application[..<index].contains(where: { $0.name == first.name }) {
+            let name = "mtcp_" + first.name + (first.isGauge ? "" : "_total")
+            text += "# HELP \(name) \(first.help)\n# TYPE \(name) \(first.isGauge ? "gauge" : "counter")\n"
+            for snapshot in snapshots {
+                for sample in snapshot.application where sample.name == first.name {
+                    text += "\(name){core=\"\(snapshot.core)\"\(sample.labels.isEmpty ? "" : "," + sample.labels)} \(sample.value)\n"
+                }
             }
         }
         family("connections", "gauge", "Connections in the pool (any state)") { UInt64($0.connections) }

@@ -40,6 +40,6 @@ extension TCPStatistics {
 extension [ApplicationCounter] {
     /// The application's counters on one line (`name value, ...`), for the end of a run.
     public var report: String {
-        isEmpty ? "" : "application: " + map { "\($0.name) \($0.value)" }.joined(separator: ", ")
+        isEmpty ? "" : "application: " + map { "\($0.name)\($0.labels.isEmpty ? "" : "{\($0.labels)}") \($0.value)" }.joined(separator: ", ")
     }
 }

@@ -229,7 +229,7 @@ extension HTTPProxyTests {
     /// the upstream's deadline (issue 27, item 2).
     @Test func withheldBodyReleasesTheUpstreamConnection() throws {
         var options = HTTPTestNetwork.proxied(HTTPTestNetwork.options(root: root.path))
-        options.upstreamReadTimeout = .seconds(30)
+        options.upstreamTimeouts.read = .seconds(30)
         var network = HTTPTestNetwork(options: options)
         let upstream = network.startUpstream()
         let client = network.open(sending: Array("POST /api/x HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\nabc".utf8))
@@ -243,7 +243,7 @@ extension HTTPProxyTests {
     /// long is not cut with a 504: the upstream answers after the body.
     @Test func slowLiveUploadIsNotAGatewayTimeout() throws {
         var options = HTTPTestNetwork.proxied(HTTPTestNetwork.options(root: root.path))
-        options.upstreamReadTimeout = .seconds(2)
+        options.upstreamTimeouts.read = .seconds(2)
         var network = HTTPTestNetwork(options: options)
         let upstream = network.startUpstream()
         let client = network.open(sending: Array("POST /api/x HTTP/1.1\r\nHost: h\r\nContent-Length: 8\r\n\r\n".utf8))

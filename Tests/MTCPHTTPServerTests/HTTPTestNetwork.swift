@@ -31,8 +31,8 @@ struct HTTPTestNetwork: ~Copyable {
     /// `options` with `/api/` routed to the scripted upstream on the client's address.
     static func proxied(_ options: HTTPServerOptions, prefix: String = "/api/") -> HTTPServerOptions {
         var options = options
-        options.routes = [(prefix, 0)]
-        options.pools = [[(clientIP, ScriptedUpstream.port)]]
+        options.routes = [ProxyRoute(prefix: prefix, pool: 0)]
+        options.pools = [ProxyPool(servers: [ProxyServer(address: clientIP, port: ScriptedUpstream.port)])]
         return options
     }
 
@@ -42,8 +42,8 @@ struct HTTPTestNetwork: ~Copyable {
     var http: HTTPServer<VirtualPort>
     /// Every connection opened by `open`, driven in every round.
     var clients: [HTTPTestClient] = []
-    /// The proxy's upstream, on the client's engine, once `startUpstream` made it.
-    var upstream: ScriptedUpstream?
+    /// The proxy's upstreams, on the client's engine, as `startUpstream` made them.
+    var upstreams: [ScriptedUpstream] = []
     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 16)
 
     init(options: HTTPServerOptions, configurationSource: ReloadableConfiguration? = nil,
@@ -78,7 +78,7 @@ struct HTTPTestNetwork: ~Copyable {
         for connection in clients where !connection.closed {
             connection.drive(&client, now: now, scratch: scratch)
         }
-        upstream?.drive(&client, now: now, scratch: scratch)
+        for upstream in upstreams { upstream.drive(&client, now: now, scratch: scratch) }
         client.flush(now: now)
         link.now = now + tick
     }
@@ -127,10 +127,10 @@ struct HTTPTestNetwork: ~Copyable {
 
     var serverStatistics: HTTPServerStatistics { http.statistics }
 
-    /// Starts the proxy's upstream and returns it.
-    mutating func startUpstream() -> ScriptedUpstream {
-        let upstream = ScriptedUpstream(&client)
-        self.upstream = upstream
+    /// Starts an upstream of the proxy on `port` of the client's address and returns it.
+    mutating func startUpstream(port: UInt16 = ScriptedUpstream.port) -> ScriptedUpstream {
+        let upstream = ScriptedUpstream(&client, port: port)
+        upstreams.append(upstream)
         return upstream
     }
 }

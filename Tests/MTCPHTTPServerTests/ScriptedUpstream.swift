@@ -37,9 +37,18 @@ final class ScriptedUpstream {
     var answersBeforeBody = false
     /// Close after each response (the end of a close-delimited body).
     var closesAfterResponse = false
+    /// Close each connection as soon as a request is complete, answering nothing
+    /// (a server that dies with the request in hand).
+    var closesWithoutAnswer = false
+    /// Requests answered per connection; the next one closes it unanswered (a
+    /// kept-alive connection the server closed just as the proxy reused it).
+    var answersPerConnection = Int.max
+    /// Whether received bytes are read at all (false: a stalled server whose
+    /// receive window fills).
+    var reads = true
 
-    init(_ engine: inout Engine<VirtualPort>) {
-        listener = try! engine.listen(port: Self.port)
+    init(_ engine: inout Engine<VirtualPort>, port: UInt16 = ScriptedUpstream.port) {
+        listener = try! engine.listen(port: port)
     }
 
     /// Every request received, over all connections, in the order the connections opened.
@@ -48,7 +57,7 @@ final class ScriptedUpstream {
     func drive(_ engine: inout Engine<VirtualPort>, now: Instant, scratch: UnsafeMutableRawBufferPointer) {
         while let id = engine.accept(listener) { connections.append(Connection(id: id)) }
         for connection in connections where !connection.closed {
-            while true {
+            while reads {
                 guard let count = try? engine.read(connection.id, into: scratch, now: now) else { break }
                 if count == 0 {
                     engine.close(connection.id, now: now)
@@ -58,6 +67,11 @@ final class ScriptedUpstream {
                 connection.received += scratch[0..<count]
             }
             split(connection)
+            if (closesWithoutAnswer && !connection.requests.isEmpty) || connection.requests.count > answersPerConnection {
+                engine.close(connection.id, now: now)
+                connection.closed = true
+                continue
+            }
             if !connection.pending.isEmpty,
                let count = connection.pending.withUnsafeBytes({ try? engine.write(connection.id, $0) }) {
                 connection.pending.removeFirst(count)
@@ -98,7 +112,9 @@ final class ScriptedUpstream {
                 guard end <= connection.received.count else { return }
             }
             connection.requests.append(Array(connection.received[start..<end]))
-            if !answersBeforeBody { connection.pending += response }
+            if !answersBeforeBody && !closesWithoutAnswer && connection.requests.count <= answersPerConnection {
+                connection.pending += response
+            }
             connection.requestStart = end
             connection.head = nil
             connection.chunks = nil

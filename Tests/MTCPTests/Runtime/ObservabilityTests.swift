@@ -249,3 +249,27 @@ private struct Sample: Equatable {
         #expect(state.failures == 1)
     }
 }
+
+/// Application samples that share a name with different labels (one per
+/// upstream server) form one family, typed as the application says.
+@Suite struct LabelledApplicationCounterTests {
+    @Test func labelledSamplesAreOneFamilyOnEveryCore() throws {
+        let snapshots = (0..<2).map { core in
+            var snapshot = CoreSnapshot(core: core)
+            snapshot.application = ["198.18.0.2:8080", "198.18.0.2:8081"].enumerated().flatMap { index, server in [
+                ApplicationCounter(name: "up", help: "Up", value: UInt64(index), labels: "server=\"\(server)\"", isGauge: true),
+                ApplicationCounter(name: "sent", help: "Sent", value: UInt64(10 * core + index), labels: "server=\"\(server)\""),
+            ] }
+            return snapshot
+        }
+        let text = PrometheusExposition.render(snapshots)
+        #expect(text.components(separatedBy: "# TYPE mtcp_up gauge\n").count == 2)
+        #expect(text.components(separatedBy: "# TYPE mtcp_sent_total counter\n").count == 2)
+        let lines = text.split(separator: "\n").map(String.init)
+        for line in ["mtcp_up{core=\"0\",server=\"198.18.0.2:8081\"} 1", "mtcp_sent_total{core=\"1\",server=\"198.18.0.2:8080\"} 10",
+                     "mtcp_sent_total{core=\"1\",server=\"198.18.0.2:8081\"} 11"] {
+            #expect(lines.contains(line), "\(line)")
+            #expect(Sample(line) != nil, "\(line)")
+        }
+    }
+}

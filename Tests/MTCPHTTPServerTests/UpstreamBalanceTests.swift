@@ -1,0 +1,91 @@
+import Testing
+@testable import MTCP
+import MTCPHTTP
+@testable import MTCPHTTPServer
+
+/// How a pool picks its server: weighted round robin, least outstanding requests.
+@Suite struct UpstreamBalanceTests {
+    static let address = IPv4Address(198, 18, 0, 2)
+    static let start = Instant.zero + .seconds(1)
+
+    func pools(_ balance: UpstreamBalance, weights: [Int], healthCheck: UpstreamHealthCheck? = nil) -> UpstreamPools {
+        var options = HTTPServerOptions(cache: StaticFileCacheConfiguration(documentRoot: "/nonexistent"))
+        options.pools = [ProxyPool(servers: weights.enumerated().map {
+            ProxyServer(address: Self.address, port: UInt16(8080 + $0.offset), weight: $0.element)
+        }, balance: balance, healthCheck: healthCheck)]
+        return UpstreamPools(options)
+    }
+
+    func choices(_ pools: inout UpstreamPools, _ count: Int) -> [Int] {
+        (0..<count).compactMap { _ in pools.chooseServer(in: 0, now: Self.start) }
+    }
+
+    @Test func equalWeightsTakeTurns() {
+        var pools = pools(.roundRobin, weights: [1, 1, 1])
+        #expect(choices(&pools, 6) == [0, 1, 2, 0, 1, 2])
+    }
+
+    /// Weight 3 against 1: three turns in four, spread out rather than in a row.
+    @Test func weightsShareTheTurns() {
+        var pools = pools(.roundRobin, weights: [3, 1])
+        #expect(choices(&pools, 8) == [0, 0, 1, 0, 0, 0, 1, 0])
+    }
+
+    /// A server listed twice (the way to weight one before weights) is one
+    /// server with the two weights summed: one series per family in /metrics,
+    /// and twice the other's share.
+    @Test func aServerListedTwiceIsOneServerWithTheWeightsSummed() {
+        var options = HTTPServerOptions(cache: StaticFileCacheConfiguration(documentRoot: "/nonexistent"))
+        let twice = ProxyServer(address: Self.address, port: 8080)
+        options.pools = [ProxyPool(servers: [twice, twice, ProxyServer(address: Self.address, port: 8081)])]
+        var pools = UpstreamPools(options)
+        let up = pools.counters.filter { $0.name == "http_upstream_up" }.map(\.labels)
+        #expect(up == ["pool=\"\",server=\"198.18.0.2:8080\"", "pool=\"\",server=\"198.18.0.2:8081\""])
+        #expect(choices(&pools, 6) == [0, 1, 0, 0, 1, 0])
+    }
+
+    /// A server marked down is skipped, and so is the one a retry avoids.
+    @Test func downAndAvoidedServersAreSkipped() {
+        var pools = pools(.roundRobin, weights: [1, 1, 1])
+        pools.recordFailure(1, now: Self.start)
+        #expect(choices(&pools, 4) == [0, 2, 0, 2])
+        #expect(pools.chooseServer(in: 0, avoiding: 0, now: Self.start) == 2)
+        #expect(pools.chooseServer(in: 0, avoiding: 0, now: Self.start + .seconds(10)) == 1)
+    }
+
+    /// A server skipped after a refused connect is back (and up in /metrics) as
+    /// soon as its health checks pass again, before any request has to find out.
+    @Test func passingChecksEndThePassiveSkip() {
+        let check = UpstreamHealthCheck(path: "/", interval: .seconds(1), rise: 2, fall: 2)
+        var pools = pools(.roundRobin, weights: [1, 1], healthCheck: check)
+        func up() -> UInt64? { pools.counters.first { $0.name == "http_upstream_up" }?.value }
+        pools.recordFailure(0, now: Self.start)
+        #expect(up() == 0)
+        #expect(choices(&pools, 2) == [1, 1])
+        pools.recordCheck(0, passed: true)
+        pools.recordCheck(0, passed: true)
+        #expect(up() == 1)
+        #expect(choices(&pools, 2).contains(0))
+    }
+
+    /// The server with the fewest requests in flight for its weight wins; ties take turns.
+    @Test func leastOutstandingPrefersTheLeastLoaded() {
+        var pools = pools(.leastOutstanding, weights: [1, 1, 2])
+        pools.opened(0)
+        pools.opened(0)
+        pools.opened(1)
+        pools.opened(2)
+        pools.opened(2)
+        // In flight per weight: 2, 1, 1 (2 of weight 2): a tie of 1 and 2, whose
+        // winner is the first from a start that moves on one server a choice.
+        #expect(choices(&pools, 3) == [1, 1, 2])
+        pools.opened(1)
+        #expect(pools.chooseServer(in: 0, now: Self.start) == 2)
+        pools.closed(0)
+        pools.closed(0)
+        #expect(pools.chooseServer(in: 0, now: Self.start) == 0)
+        // An idle kept-alive connection carries nothing.
+        #expect(pools.park(7, server: 2) && pools.park(8, server: 2))
+        #expect(pools.servers[2].outstanding == 0)
+    }
+}
