@@ -20,8 +20,8 @@ extension HTTPProxyFailureTests {
         upstream.response = Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
         let client = network.open(sending: Array("GET /api/big HTTP/1.1\r\nHost: h\r\n\r\n".utf8), readLimit: 0)
         network.advance(.seconds(1))
-        network.http.reload(&network.server)
-        network.http.reload(&network.server)
+        try network.http.reload(&network.server)
+        try network.http.reload(&network.server)
         client.readLimit = .max
         network.run(for: .seconds(10)) { client.responses().count == 1 || client.closed }
         #expect(client.error == nil)
@@ -41,8 +41,8 @@ extension HTTPProxyFailureTests {
             rounds += 1
         }
         try #require(rounds < 100, "the upstream connection was being opened")
-        network.http.reload(&network.server)
-        network.http.reload(&network.server)
+        try network.http.reload(&network.server)
+        try network.http.reload(&network.server)
         network.run(for: .seconds(5)) { client.responses().count == 1 || client.closed }
         #expect(client.responses().map(\.status) == [200])
         #expect(upstream.allRequests.count == 1)
@@ -61,8 +61,8 @@ extension HTTPProxyFailureTests {
         }())
         network.advance(.milliseconds(1500))
         #expect(network.http.connections.contains { $0.isOpen && $0.isHealthCheck && $0.isConnecting })
-        network.http.reload(&network.server)
-        network.http.reload(&network.server)
+        try network.http.reload(&network.server)
+        try network.http.reload(&network.server)
         let client = network.open(sending: Array("GET /small.txt HTTP/1.1\r\n".utf8))
         network.advance(.milliseconds(2000))  // the check falls due meanwhile
         client.send("Host: h\r\n\r\n")
