@@ -301,7 +301,10 @@ def _proxy(scenarios):
     lines = ["", "## Reverse proxy: mtcp-httpd against nginx in front of the same origin", "",
              figures["method"] + ".", "", "Topology (each proxy is two bridge crossings from the client and two "
              "from the origin; the origin alone is one from the client). Core 0: the proxy and the origin; "
-             "core 1: the client alone.", "", PROXY_TOPOLOGY, "",
+             "core 1: the client alone. The kernel keeps no TIME-WAIT in the origin's and the nginx proxy's namespaces "
+             "(`net.ipv4.tcp_max_tw_buckets = 0`), as ours keeps none (`tcp_timewait = 0`): with 60 s of it, "
+             "the loadgen's next run met its own old ports in TIME-WAIT and waited 1 s per handshake.", "",
+             PROXY_TOPOLOGY, "",
              "| response, client connections | through | requests/s | p50 / p99 (µs) | added p50 / p99 over the "
              "origin alone (µs) | busy: proxy (engine) / origin / loadgen | cores 0 / 1 busy | errors |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
