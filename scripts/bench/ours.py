@@ -109,16 +109,9 @@ class Appliance:
             return None
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as reply:
-                text = reply.read().decode()
+                return engine_load(reply.read().decode())
         except OSError:
             return None
-        seconds = {}
-        for line in text.splitlines():
-            for kind, index in (("busy", 0), ("idle", 1)):
-                if line.startswith(f"mtcp_{kind}_seconds_total{{"):
-                    core = line.split('core="', 1)[1].split('"', 1)[0]
-                    seconds.setdefault(core, [0.0, 0.0])[index] = float(line.rsplit(" ", 1)[1])
-        return seconds
 
     def resident_kib(self):
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -140,6 +133,17 @@ class Appliance:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def engine_load(metrics):
+    """{core: [busy seconds, idle seconds]} from the text of an appliance's /metrics."""
+    seconds = {}
+    for line in metrics.splitlines():
+        for kind, index in (("busy", 0), ("idle", 1)):
+            if line.startswith(f"mtcp_{kind}_seconds_total{{"):
+                core = line.split('core="', 1)[1].split('"', 1)[0]
+                seconds.setdefault(core, [0.0, 0.0])[index] = float(line.rsplit(" ", 1)[1])
+    return seconds
 
 
 def loadgen(appliance, path, seconds=5, warmup=1, connections=100, requests_per_connection=1, rate=None,

@@ -270,6 +270,72 @@ def _default_topology(scenarios):
     return lines
 
 
+PROXY_TOPOLOGY = """```
+ core 1: mtcp-loadgen (netns mtcp-l, 198.18.0.3, net_af_xdp on veth mtcp-l0)
+                 |
+        mtcp-br (netns mtcp-c: a kernel bridge, no filtering)
+          |                                          |
+ the proxy on veth mtcp-a0, 198.18.0.1:80      the origin: nginx serving www/ on veth mbench-o0,
+ (netns mtcp-a, core 0), one at a time:        198.18.0.9:80 (netns mtcp-bench-linux, core 0)
+   mtcp-httpd (net_af_xdp, our stack), or
+   nginx (the kernel's TCP on the same veth)
+```"""
+
+
+def _busy_cell(figures):
+    """Each process's share of a core over the run: proxy (ours: its engine's
+    loop time that did work in brackets), origin, loadgen; then cores 0 / 1."""
+    busy = figures["busy"]
+    proxy = f"{busy['proxy']:.0%}" if "proxy" in busy else "-"
+    if "engine" in busy:
+        proxy += f" ({busy['engine']:.0%})"
+    cores = " / ".join(f"{share:.0%}" for _, share in sorted(figures["cores"].items()))
+    return f"{proxy} / {busy['origin']:.0%} / {busy['client']:.0%} | {cores}"
+
+
+def _proxy(scenarios):
+    """Our reverse proxy against nginx's in front of the same origin (issue 24)."""
+    figures = scenarios.get("proxy")
+    if not figures or "rows" not in figures:
+        return []
+    lines = ["", "## Reverse proxy: mtcp-httpd against nginx in front of the same origin", "",
+             figures["method"] + ".", "", "Topology (each proxy is two bridge crossings from the client and two "
+             "from the origin; the origin alone is one from the client). Core 0: the proxy and the origin; "
+             "core 1: the client alone. The kernel keeps no TIME-WAIT in the origin's and the nginx proxy's namespaces "
+             "(`net.ipv4.tcp_max_tw_buckets = 0`), as ours keeps none (`tcp_timewait = 0`): with 60 s of it, "
+             "the loadgen's next run met its own old ports in TIME-WAIT and waited 1 s per handshake.", "",
+             PROXY_TOPOLOGY, "",
+             "| response, client connections | through | requests/s | p50 / p99 (µs) | added p50 / p99 over the "
+             "origin alone (µs) | busy: proxy (engine) / origin / loadgen | cores 0 / 1 busy | errors |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    names = {"origin": "origin alone", "ours": "mtcp-httpd", "nginx": "nginx"}
+    for name, row in figures["rows"].items():
+        file, mode = name.split(" ")
+        title = f"{file}, {'new per request' if mode == 'short' else 'kept alive'}"
+        for target in ("origin", "ours", "nginx"):
+            t = row[target]
+            rate = _format(t["requests_per_second"]) if t["requests_per_second"] else "**errors: no rate**"
+            added = (f"{t['added_us']['p50_us']:,.0f} / {t['added_us']['p99_us']:,.0f}" if "added_us" in t else "")
+            errors = ", ".join(f"{kind} {count:,}" for kind, count in t["errors"].items()) or "0"
+            if t["unfinished"]:
+                errors += f", unfinished {t['unfinished']:,}"
+            lines.append(f"| {title} | {names[target]} | {rate} | {t['p50_us']:,.0f} / {t['p99_us']:,.0f} | "
+                         f"{added} | {_busy_cell(t)} | {errors} |")
+    lines.append("")
+    for name, row in figures["rows"].items():
+        goal = 5 if name.endswith("short") else 3
+        ratio = row["ratio"]
+        verdict = (f"**{ratio:.2f}x** (goal >= {goal}x: {'met' if ratio >= goal else '**not met**'})" if ratio
+                   else "no ratio (a side had errors)")
+        lines.append(f"- {name}: mtcp-httpd / nginx {verdict}.")
+    lines += ["", "Other work took " + ", ".join(f"{share:.0%} of {core}" for core, share in
+                                                 figures.get("busy_before", {}).items())
+              + " in the second before the runs. A process's busy share is its CPU time (user + system, "
+              "/proc/PID/stat) over the wall time; softirq work the kernel does for a veth is counted in the "
+              "cores' busy share and in whichever process it interrupted."]
+    return lines
+
+
 SINGLE_RUN_SCENARIOS = ("cost", "micro")
 
 
@@ -367,6 +433,7 @@ def write(results, path, out):
                          f"{row['ours_rss_growth_kib']:,} | {row['linux_slab_growth_kib']:,} |")
     lines += _tls(results)
     lines += _default_topology(scenarios)
+    lines += _proxy(scenarios)
     if "cost" in scenarios and "instructions_per_transaction" in scenarios["cost"]:
         cost = scenarios["cost"]
         lines += ["", "## Cost per transaction", "",

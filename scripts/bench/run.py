@@ -5,6 +5,7 @@ bench-results/results.json and bench-results/*.png. A scenario that cannot run s
 why instead of printing a number."""
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -19,7 +20,9 @@ from pathlib import Path
 import linux
 import ours
 import report
+import proxy
 import topology
+from topology import busy_share, core_times
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "bench-results"
@@ -317,6 +320,45 @@ class Bench:
                            "CPU time / wall time of each process during its client's run; "
                            f"medians of {self.runs} runs of {self.seconds} s")
 
+    # issue 24: our reverse proxy against nginx's, in front of the same kernel origin
+    def proxy(self):
+        before = core_times()
+        time.sleep(1)
+        others = busy_share(before, core_times())  # other work on the cores just before
+        modes = (("short", False), ("keepalive", True))
+        runs = {}
+        with proxy.Origin(self.workdir / "proxy-origin") as origin:
+            for target, front in (("origin", None), ("ours", proxy.OursProxy), ("nginx", proxy.NginxProxy)):
+                with front(self.workdir / f"proxy-{target}") if front else contextlib.nullcontext() as server:
+                    address = proxy.PROXY_ADDRESS if server else proxy.ORIGIN_ADDRESS
+                    pids = dict({"origin": origin.worker}, **(server.pids() if server else {}))
+                    for path in proxy.FILES:
+                        for mode, keep_alive in modes:
+                            runs[target, path, mode] = [
+                                proxy.loadgen(self.workdir, address, path, self.seconds, keep_alive, pids,
+                                              getattr(server, "engine_load", None)) for _ in range(self.runs)]
+        rows = {}
+        for path in proxy.FILES:
+            for mode, _ in modes:
+                row = {target: _proxy_summary(runs[target, path, mode]) for target in ("origin", "ours", "nginx")}
+                rates = [row[target]["requests_per_second"] for target in ("ours", "nginx")]
+                row["ratio"] = rates[0] / rates[1] if all(rates) else None
+                for target in ("ours", "nginx"):
+                    row[target]["added_us"] = {p: row[target][p] - row["origin"][p] for p in ("p50_us", "p99_us")}
+                rows[f"{path.rsplit('/', 1)[-1]} {mode}"] = row
+        self.record("proxy", rows=rows, busy_before=others, connections=proxy.CONNECTIONS, unit="requests/s",
+                    method=f"GET /bench/64.html (64 B) and /bench/4k.html (4 KiB), {proxy.CONNECTIONS} "
+                           "connections, a new client connection per request (Connection: close) and kept-alive "
+                           "client connections; mtcp-loadgen (conf/loadgen.conf: netns mtcp-l, net_af_xdp, core 1) "
+                           "to the origin alone, through mtcp-httpd (conf/mtcp.conf: netns mtcp-a, net_af_xdp, "
+                           "core 0, adaptive idle policy, a route of /bench/ to the origin) and through nginx 1.22 "
+                           "(1 worker on core 0 in netns mtcp-a on the same veth and address, `proxy_pass` to an "
+                           "`upstream` with `keepalive 64`, `proxy_http_version 1.1`, `proxy_set_header "
+                           "Connection \"\"`); the origin: nginx serving www/ (1 worker, core 0, kernel TCP, netns "
+                           "mtcp-bench-linux on the same bridge); busy = CPU time / wall time of each process "
+                           "(/proc) over the run after the warm-up, ours also its engine's loop time that did work "
+                           f"(/metrics); medians of {self.runs} runs of {self.seconds} s after 1 s warm-up")
+
     # 8: micro-benchmarks of the hot paths
     def micro(self):
         self.record("micro", benchmarks=micro_benchmarks(), unit="ns per operation",
@@ -379,6 +421,22 @@ def _percentiles(runs, key):
     if not runs or any(key not in f for f in runs):
         return None
     return {p: median([f[key][p] for f in runs]) for p in ("p50", "p99")}
+
+
+def _proxy_summary(runs):
+    """Medians of proxy.loadgen runs; no rate when any run had an error or an
+    unfinished request (their error classes are summed instead)."""
+    errors = {}
+    for run in runs:
+        for kind, count in run["errors"].items():
+            errors[kind] = errors.get(kind, 0) + count
+    clean = all(run["requests_per_second"] for run in runs)
+    names = set().union(*(run["busy"] for run in runs)) - {"cores"}
+    return {"requests_per_second": median([run["requests_per_second"] for run in runs]) if clean else None,
+            "p50_us": median([run["p50_us"] for run in runs]), "p99_us": median([run["p99_us"] for run in runs]),
+            "busy": {name: median([run["busy"][name] for run in runs]) for name in sorted(names)},
+            "cores": {core: median([run["busy"]["cores"][core] for run in runs]) for core in runs[0]["busy"]["cores"]},
+            "errors": errors, "unfinished": sum(run["unfinished"] for run in runs), "runs": runs}
 
 
 def _handshakes(runs):
@@ -452,23 +510,6 @@ def callgrind_total(path):
     return int(match.group(1))
 
 
-def core_times():
-    """(busy, total) jiffies of each core from /proc/stat."""
-    times = {}
-    for line in Path("/proc/stat").read_text().splitlines():
-        fields = line.split()
-        if fields[0].startswith("cpu") and fields[0][3:].isdigit():
-            values = [int(v) for v in fields[1:9]]
-            times[f"core{fields[0][3:]}"] = (sum(values) - values[3] - values[4], sum(values))
-    return times
-
-
-def busy_share(before, after):
-    """Share of each core's time that was busy between two core_times()."""
-    return {core: round((after[core][0] - before[core][0]) / max(1, after[core][1] - before[core][1]), 2)
-            for core in after}
-
-
 def slab_kib():
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("Slab:"):
@@ -491,7 +532,7 @@ def main():
     args = parser.parse_args()
     bench = Bench(args.runs, args.seconds)
     wanted = set(args.only or ["short", "keepalive", "latency", "mix", "concurrency", "bulk", "tls", "tls_resumed",
-                               "tls_keepalive", "default_topology", "scheduling", "cost", "micro"])
+                               "tls_keepalive", "default_topology", "proxy", "scheduling", "cost", "micro"])
     OUT.mkdir(exist_ok=True)
     if "short" in wanted or "latency" in wanted:
         bench.throughput("short", keep_alive=False)
@@ -515,6 +556,8 @@ def main():
                 bench.skip(name, f"failed: {str(error).strip()[-500:]}")
     if "default_topology" in wanted:
         bench.default_topology()
+    if "proxy" in wanted:
+        bench.proxy()
     if "cost" in wanted:
         bench.cost()
     if "micro" in wanted:

@@ -27,14 +27,20 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def run_measured(cmd, appliance_pid, settle, timeout):
+def run_measured(cmd, pids, settle, timeout, engine_load=None):
     """Runs a client to its end; returns its output, exit status and the busy share
-    of one core of the appliance and of the client from `settle` seconds after
-    its start (start-up and warm-up excluded) to its exit. The client's share
-    comes from wait4's resource usage, since /proc has no entry once it is reaped."""
+    of one core of each process of `pids` ({name: pid}) and of the client from
+    `settle` seconds after its start (start-up and warm-up excluded) to its exit,
+    and each core's busy share (/proc/stat, softirq included). The client's share
+    comes from wait4's resource usage, since /proc has no entry once it is reaped.
+    With `engine_load` (a function returning {core: [busy s, idle s]}, as
+    ours.engine_load), also "engine": the share of its engines' loop time that
+    did work over the same window."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
     time.sleep(settle)
-    start, appliance_before, client_before = time.monotonic(), cpu_seconds(appliance_pid), cpu_seconds(proc.pid)
+    start, client_before = time.monotonic(), cpu_seconds(proc.pid)
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    cores_before, load_before = core_times(), engine_load() if engine_load else None
     timer = threading.Timer(timeout, proc.kill)
     timer.start()
     out = proc.stdout.read()
@@ -42,21 +48,45 @@ def run_measured(cmd, appliance_pid, settle, timeout):
     timer.cancel()
     proc.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.monotonic() - start
-    busy = {"appliance": round((cpu_seconds(appliance_pid) - appliance_before) / elapsed, 3),
-            "client": round((usage.ru_utime + usage.ru_stime - client_before) / elapsed, 3)}
+    busy = {name: round((cpu_seconds(pid) - before[name]) / elapsed, 3) for name, pid in pids.items()}
+    busy["client"] = round((usage.ru_utime + usage.ru_stime - client_before) / elapsed, 3)
+    busy["cores"] = busy_share(cores_before, core_times())
+    if engine_load:
+        load_after = engine_load()
+        worked = sum(after[0] - load_before[core][0] for core, after in load_after.items())
+        looped = sum(sum(after) - sum(load_before[core]) for core, after in load_after.items())
+        busy["engine"] = round(worked / max(1e-9, looped), 3)
     return out, proc.returncode, busy
+
+
+def core_times():
+    """(busy, total) jiffies of each core from /proc/stat."""
+    times = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        fields = line.split()
+        if fields[0].startswith("cpu") and fields[0][3:].isdigit():
+            values = [int(v) for v in fields[1:9]]
+            times[f"core{fields[0][3:]}"] = (sum(values) - values[3] - values[4], sum(values))
+    return times
+
+
+def busy_share(before, after):
+    """Share of each core's time that was busy between two core_times()."""
+    return {core: round((after[core][0] - before[core][0]) / max(1, after[core][1] - before[core][1]), 2)
+            for core in after}
 
 
 class DefaultAppliance(ours.Appliance):
     """`mtcp-httpd --config conf/mtcp.conf` in netns mtcp-a, as `make run` starts it
-    (stopped as ours.Appliance stops)."""
+    (stopped as ours.Appliance stops), with `arguments` added to its command line."""
 
-    def __init__(self):
-        self.proc, self.log = None, ""
+    def __init__(self, arguments=()):
+        self.proc, self.log, self.arguments = None, "", list(arguments)
 
     def __enter__(self):
         subprocess.run([str(REPO / "scripts/netns.sh"), "up"], check=True, capture_output=True)
-        self.proc = subprocess.Popen(["ip", "netns", "exec", "mtcp-a", str(ours.HTTPD), "--config", "conf/mtcp.conf"],
+        self.proc = subprocess.Popen(["ip", "netns", "exec", "mtcp-a", str(ours.HTTPD), "--config", "conf/mtcp.conf",
+                                      *self.arguments],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      start_new_session=True, cwd=REPO)
         lines = []
@@ -85,7 +115,7 @@ def loadgen(appliance, workdir, seconds, connections, keep_alive):
     cmd = ["ip", "netns", "exec", "mtcp-l", str(ours.LOADGEN), URL, "-d", str(seconds), "--warmup", "1",
            "-c", str(connections), "--requests-per-connection", "100000" if keep_alive else "1",
            "--json", str(out)]
-    log, status, busy = run_measured(cmd, appliance.pid, settle=1.5, timeout=seconds + 120)
+    log, status, busy = run_measured(cmd, {"appliance": appliance.pid}, settle=1.5, timeout=seconds + 120)
     if not out.exists():
         raise RuntimeError(f"mtcp-loadgen failed (exit {status}):\n{log}")
     figures = json.loads(out.read_text())
@@ -100,7 +130,7 @@ def wrk(appliance, seconds, connections, keep_alive):
     """One wrk run (1 thread, netns mtcp-c, core 1) with its figures, errors and busy shares."""
     cmd = ["ip", "netns", "exec", "mtcp-c", "taskset", "-c", str(CLIENT_CORE), "wrk", "-t1", f"-c{connections}",
            f"-d{seconds}s", "--latency"] + ([] if keep_alive else ["-H", "Connection: close"]) + [URL]
-    out, status, busy = run_measured(cmd, appliance.pid, settle=0.2, timeout=seconds + 60)
+    out, status, busy = run_measured(cmd, {"appliance": appliance.pid}, settle=0.2, timeout=seconds + 60)
     figures = linux.parse_wrk(out)
     return {"requests_per_second": figures["requests_per_second"], "p50_us": figures.get("p50_ms", 0) * 1e3,
             "p99_us": figures.get("p99_ms", 0) * 1e3, "errors": figures["errors"], "exit": status,
