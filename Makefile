@@ -28,6 +28,9 @@ BENCH_FILES := www/bench/64.html www/bench/1k.html www/bench/4k.html \
 # Installs only what is missing; a no-op (one dpkg-query) when all is there.
 # Note: Debian's `arping` conflicts with `iputils-arping`; we use the latter.
 deps:
+	@# HdrHistogram's own decoder checks the loadgen's histogram encoding (test_loadgen_merge.py).
+	@/usr/bin/python3 -c 'import hdrh.histogram' 2>/dev/null || /usr/bin/python3 -m pip install -q --user \
+		--break-system-packages --no-warn-script-location hdrhistogram==0.10.8
 	@missing=$$({ dpkg-query -W -f='$${Package} $${db:Status-Abbrev}\n' $(APT_PACKAGES) 2>/dev/null || true; } \
 		| awk '$$2 == "ii" {print $$1}' | sort | comm -13 - <(printf '%s\n' $(APT_PACKAGES) | sort)); \
 	if [ -z "$$missing" ]; then echo "deps: all installed"; exit 0; fi; \
