@@ -23,7 +23,7 @@ public struct HTTPServerOptions: Sendable {
     /// Path prefixes routed to upstream pools, tried in order.
     public var routes: [(prefix: String, pool: Int)] = []
     /// The servers of each pool.
-    public var pools: [[(address: IPv4Address, port: UInt16)]] = []
+    public var pools: [[(address: IPAddress, port: UInt16)]] = []
     /// Clients whose `X-Forwarded-For` the proxy extends rather than replaces.
     public var trustedProxies: [IPv4Address] = []
     /// Where each core appends the access log; nil for none.
@@ -49,7 +49,7 @@ public struct HTTPServerOptions: Sendable {
         upstreamReadTimeout = .milliseconds(UInt64(configuration.timeouts.upstreamReadMilliseconds))
         let names = configuration.upstreams.map(\.name)
         pools = configuration.upstreams.map { pool in
-            pool.servers.map { (IPv4Address($0.addressValue), $0.port) }
+            pool.servers.map { (IPAddress($0.peer), $0.port) }
         }
         routes = configuration.routes.compactMap { route in
             names.firstIndex(of: route.upstream).map { (route.prefix, $0) }

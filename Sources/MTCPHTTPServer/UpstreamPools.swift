@@ -18,7 +18,7 @@ struct UpstreamPools {
     }
 
     struct Server {
-        let address: IPv4Address
+        let address: IPAddress
         let port: UInt16
         /// Connect failures in a row; the server is skipped while `downUntil` is ahead.
         var failures = 0
@@ -42,7 +42,7 @@ struct UpstreamPools {
     var pools: [Pool] = []
     var servers: [Server] = []
 
-    init(_ routes: [(prefix: String, pool: Int)], pools: [[(IPv4Address, UInt16)]]) {
+    init(_ routes: [(prefix: String, pool: Int)], pools: [[(IPAddress, UInt16)]]) {
         self.routes = routes.map { Route(prefix: Array($0.prefix.utf8), pool: $0.pool) }
         for members in pools {
             let first = servers.count

@@ -24,13 +24,18 @@ public struct StackRuntime {
         let arp = try configuration.loadStaticARPTable()
         let routes = try configuration.loadStaticRouteTable()
         var random = SystemRandomNumberGenerator()
-        engineConfiguration = EngineConfiguration(
+        var engineConfiguration = EngineConfiguration(
             address: configuration.address,
             routes: routes.routes.map { RoutingTable.Route(network: $0.network, gateway: $0.gateway) },
             staticNeighbours: arp.entries.map { .init(address: $0.address, mac: $0.mac) },
             burstSize: configuration.burstSize,
             tcp: configuration.tcpConfiguration,
             secret: SipHash(using: &random))
+        engineConfiguration.ipv6 = IPv6Configuration(
+            addresses: configuration.ipv6Addresses,
+            routes: routes.ipv6Routes.map { IPv6RoutingTable.Route(network: $0.network, gateway: $0.gateway) },
+            staticNeighbours: arp.ipv6Entries.map { .init(address: $0.address, mac: $0.mac) })
+        self.engineConfiguration = engineConfiguration
     }
 
     /// The outcome of a run: each core's final statistics and what went wrong.

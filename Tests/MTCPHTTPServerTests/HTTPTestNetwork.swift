@@ -32,7 +32,7 @@ struct HTTPTestNetwork: ~Copyable {
     static func proxied(_ options: HTTPServerOptions, prefix: String = "/api/") -> HTTPServerOptions {
         var options = options
         options.routes = [(prefix, 0)]
-        options.pools = [[(clientIP, ScriptedUpstream.port)]]
+        options.pools = [[(IPAddress(clientIP), ScriptedUpstream.port)]]
         return options
     }
 

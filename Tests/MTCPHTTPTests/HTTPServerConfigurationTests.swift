@@ -52,7 +52,7 @@ func configurationError(_ json: String) -> String? {
         #expect(configuration.cache.maxBytes == 1000 && configuration.cache.maxFileBytes == 10)
         #expect(configuration.routes == [.init(prefix: "/api/", upstream: "backend")])
         let server = try #require(configuration.upstreams.first?.servers.first)
-        #expect(server.address == "198.18.0.2" && server.addressValue == 0xC612_0002 && server.port == 8080)
+        #expect(server.address == "198.18.0.2" && server.peer == HTTPPeerAddress(ipv4: 0xC612_0002) && server.port == 8080)
         #expect(configuration.staticFileCache.maxMemoryBytes == 1000)
         #expect(configuration.trustedProxies == [0xC612_0009])
     }

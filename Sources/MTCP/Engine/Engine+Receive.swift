@@ -16,6 +16,7 @@ extension Engine {
             default: drop(buffer, .ipv4UnsupportedProtocol)
             }
         case .arp: receiveARP(buffer, frame, now: now)
+        case .ipv6: receiveIPv6(buffer, frame, now: now)
         default: drop(buffer, .unsupportedEtherType)
         }
     }
