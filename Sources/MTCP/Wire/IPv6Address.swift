@@ -25,6 +25,7 @@ public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertib
 
     /// The eight 16-bit groups of `text`, "::" expanded; nil when malformed.
     private static func groups(_ text: Substring) -> [UInt16]? {
+        guard !text.isEmpty else { return nil }
         var parts = text.split(separator: ":", omittingEmptySubsequences: false)
         // A "::" at either end splits into two empty parts; keep one, as in the middle.
         if parts.count >= 2 && parts[0].isEmpty {
@@ -39,7 +40,8 @@ public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertib
         var compressed = false
         for (index, part) in parts.enumerated() {
             if part.isEmpty {
-                guard !compressed else { return nil }
+                // Only "::" leaves an empty part (a lone ":" at an end was stripped to one).
+                guard !compressed, text.contains("::") else { return nil }
                 compressed = true
                 continue
             }

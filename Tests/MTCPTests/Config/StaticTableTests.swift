@@ -195,7 +195,7 @@ private func routeError(_ text: String) -> ConfigurationError? {
         let neighbours = try StaticARPTable.parse(
             text: "ARP_ENTRY 2\n198.18.0.2/32 02:00:00:00:00:02\n2001:2::2/128 02:00:00:00:00:02\n", file: "arp.conf")
         #expect(neighbours.entries.count == 1)
-        #expect(neighbours.ipv6Entries.map(\.address) == [IPv6Address("2001:2::2")!])
+        #expect(neighbours.ipv6Entries.map { $0.address } == [IPv6Address("2001:2::2")!])
         #expect(try #require(arpError("ARP_ENTRY 1\n2001:2::2/64 02:00:00:00:00:02\n")).message
             .contains("expected a unicast IPv6 address like 2001:2::2/128"))
     }
