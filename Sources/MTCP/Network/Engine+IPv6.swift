@@ -69,21 +69,33 @@ extension Engine {
     mutating func sendIPv6(from source: IPv6Address, to destination: IPv6Address, nextHeader: IPProtocol,
                            payloadLength: Int, hopLimit: UInt8 = 64, offload: ChecksumOffload = [], now: Instant,
                            writePayload: (UnsafeMutableRawBufferPointer) -> Void) -> Bool {
+        guard let buffer = makeIPv6Packet(from: source, to: destination, nextHeader: nextHeader,
+                                          payloadLength: payloadLength, hopLimit: hopLimit, offload: offload,
+                                          writePayload: writePayload) else { return false }
+        routeIPv6(buffer, to: destination, now: now)
+        return true
+    }
+
+    /// A buffer holding an IPv6 packet of this host after room for the Ethernet
+    /// header, or nil when no buffer was free or the packet does not fit one (counted).
+    @inline(__always)
+    mutating func makeIPv6Packet(from source: IPv6Address, to destination: IPv6Address, nextHeader: IPProtocol,
+                                 payloadLength: Int, hopLimit: UInt8, offload: ChecksumOffload = [],
+                                 writePayload: (UnsafeMutableRawBufferPointer) -> Void) -> PacketBuffer? {
         let ip = IPv6Repr(source: source, destination: destination, nextHeader: nextHeader,
                           payloadLength: payloadLength, hopLimit: hopLimit)
-        guard var buffer = allocateFrame(length: EthernetFrame.headerLength + ip.bufferLength) else { return false }
+        guard var buffer = allocateFrame(length: EthernetFrame.headerLength + ip.bufferLength) else { return nil }
         let packet = IPv6Packet(unchecked: EthernetFrame(unchecked: buffer.frame).payload)
         ip.emit(into: packet)
         writePayload(packet.payload)
         buffer.offload = offload
-        routeIPv6(buffer, to: destination, now: now)
-        return true
+        return buffer
     }
 
     /// Sends an IPv6 packet already written after the Ethernet header: to the
     /// group's MAC for multicast, else to the next hop's, resolved by Neighbor
     /// Discovery (RFC 4861 §7.2.2: the packet waits while the solicitation is out).
-    private mutating func routeIPv6(_ buffer: PacketBuffer, to destination: IPv6Address, now: Instant) {
+    mutating func routeIPv6(_ buffer: PacketBuffer, to destination: IPv6Address, now: Instant) {
         if destination.isMulticast {
             writeEthernetHeader(buffer, to: destination.multicastMAC, type: .ipv6)
             return transmit(buffer)
