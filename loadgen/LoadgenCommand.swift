@@ -11,7 +11,7 @@ struct LoadgenCommand: ParsableCommand {
         abstract: "Load generator on the mtcp-swift stack: short HTTP flows, measured honestly.",
         discussion: """
             Invocation follows mTCP's epwget: URL TOTAL_FLOWS [-N cores] [-c concurrency] [-o file] [-f config], \
-            with wrk-like options. URL is http://A.B.C.D[:PORT]/PATH (IPv4 only: the stack has no \
+            with wrk-like options. URL is http://A.B.C.D[:PORT]/PATH or http://[IPV6][:PORT]/PATH (no \
             resolver) or echo://A.B.C.D:PORT (RFC 862: each flow sends --bytes seeded bytes, \
             half-closes and verifies the echo).
 
@@ -52,7 +52,7 @@ struct LoadgenCommand: ParsableCommand {
         }
     }
 
-    @Argument(help: "http://A.B.C.D[:PORT]/PATH or echo://A.B.C.D:PORT.")
+    @Argument(help: "http://A.B.C.D[:PORT]/PATH, http://[IPV6][:PORT]/PATH or echo://A.B.C.D:PORT.")
     var url: String
 
     @Argument(help: "Total number of requests (HTTP) or flows (echo); optional with -d.")

@@ -4,6 +4,8 @@
 #   netns mtcp-a (appliance)        netns mtcp-c (kernel clients)          netns mtcp-l (loadgen)
 #   mtcp-a0  (no kernel IPv4;  <--> mtcp-ca --+                      +-- mtcp-cl <--> mtcp-l0  (no kernel IPv4;
 #   DPDK owns 198.18.0.1/24)                  +-- mtcp-br 198.18.0.2/24                          DPDK owns 198.18.0.3/24)
+#                                                 2001:2::2/64 (RFC 5180's benchmarking prefix)
+#   The stacks own 2001:2::1 and 2001:2::3 beside their IPv4 addresses.
 #
 # Usage: scripts/netns.sh up|down|status
 #        MTCP_MTU=9000 scripts/netns.sh up   (every veth and the bridge at that MTU; default 1500)
@@ -18,6 +20,7 @@ BRIDGE=mtcp-br
 BRIDGE_ADDR=198.18.0.2/24
 # Jumbo frames (mtu = 9000 in mtcp.conf) need every link of the path at that MTU.
 MTU=${MTCP_MTU:-1500}
+BRIDGE_ADDR6=2001:2::2/64
 # Locally administered, fixed MACs (02:00 + 198.18.0.x in hex) so that captures
 # and static ARP entries (conf/arp.conf) stay the same from run to run.
 BRIDGE_MAC=02:00:c6:12:00:02
@@ -31,6 +34,14 @@ link_exists() { ip -n "$1" link show dev "$2" >/dev/null 2>&1; }
 
 # The kernel must not send router solicitations, DAD or MLD into the stack.
 no_ipv6() { ip netns exec "$1" sh -c "echo 1 > /proc/sys/net/ipv6/conf/$2/disable_ipv6"; }
+
+# The bridge is the kernel clients' IPv6 host: no router solicitations or
+# autoconfiguration, and its address is usable at once (nodad), so tests
+# need not wait out duplicate address detection.
+quiet_ipv6() {
+    ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.accept_ra=0" "net.ipv6.conf.$2.router_solicitations=0" \
+        "net.ipv6.conf.$2.accept_dad=0" "net.ipv6.conf.$2.autoconf=0" "net.ipv6.conf.$2.disable_ipv6=0"
+}
 
 # veth checksum offload leaves CHECKSUM_PARTIAL frames that reach af_packet with
 # unfinished checksums; GRO/GSO would merge or keep super-segments. All off.
@@ -46,7 +57,7 @@ up() {
     if ! link_exists "$NS_C" "$BRIDGE"; then
         ip -n "$NS_C" link add "$BRIDGE" address "$BRIDGE_MAC" type bridge forward_delay 0 stp_state 0
     fi
-    no_ipv6 "$NS_C" "$BRIDGE"
+    quiet_ipv6 "$NS_C" "$BRIDGE"
     # The bridge only switches: without this, every frame between the stacks also
     # passes the bridge's netfilter hooks (br_nf_*: about 5% of the CPU in a perf
     # profile of loadgen traffic), though nothing filters here. (The keys exist
@@ -56,6 +67,7 @@ up() {
             net.bridge.bridge-nf-call-ip6tables=0 net.bridge.bridge-nf-call-arptables=0
     fi
     ip -n "$NS_C" addr replace "$BRIDGE_ADDR" dev "$BRIDGE"
+    ip -n "$NS_C" -6 addr replace "$BRIDGE_ADDR6" dev "$BRIDGE" nodad
     ip -n "$NS_C" link set "$BRIDGE" up
 
     local pair peer_ns inner port mac

@@ -101,6 +101,10 @@ public struct StackConfiguration: Equatable, Sendable {
     /// `ip_addr`: the stack's IPv4 address and prefix length in CIDR form, e.g.
     /// `198.18.0.1/24`. Required; the prefix must be written out.
     public var address: IPv4Network
+    /// `ip6_addr`: IPv6 addresses with their on-link prefix lengths, e.g.
+    /// `2001:2::1/64`, one per line (the key may repeat). Optional: without it
+    /// the stack is IPv4 only. The link-local address comes from the MAC.
+    public var ipv6Addresses: [IPv6Network] = []
     /// `eal_args`: extra EAL arguments, whitespace-separated, appended last. Options that
     /// other keys control (`-l`, `-c`, `--lcores`, `-n`, `--file-prefix`, `--vdev`,
     /// `--no-huge`, `-m`, `--no-pci`) are errors here. A PCI allow-list (`-a`/`--allow`)
@@ -353,6 +357,13 @@ extension StackConfiguration {
             }
         }),
         "ip_addr": set(\.address, stackAddress(of:)),
+        "ip6_addr": Rule(repeatable: true, comparing: \.ipv6Addresses) { configuration, value throws(ConfigurationError) in
+            let network = try stackIPv6Address(of: value)
+            if configuration.ipv6Addresses.contains(where: { $0.address == network.address }) {
+                throw value.error("\(network.address) is already configured")
+            }
+            configuration.ipv6Addresses.append(network)
+        },
         "eal_args": set(\.extraEALArguments, ealArguments(of:)),
         "vdev": Rule(repeatable: true, comparing: \.vdevs) { configuration, value throws(ConfigurationError) in
             let vdev = try value.word("a device like net_af_packet0,iface=mtcp-a0")
@@ -465,6 +476,20 @@ extension StackConfiguration {
         if network.prefixLength <= 30,
            network.address == network.networkAddress || network.address == network.directedBroadcast {
             throw value.error("\(network.address) is the network or broadcast address of \(network)")
+        }
+        return network
+    }
+
+    private static func stackIPv6Address(of value: ConfigurationValue) throws(ConfigurationError) -> IPv6Network {
+        guard value.text.contains("/"), let network = IPv6Network(value.text), network.prefixLength > 0 else {
+            throw value.error("expected an IPv6 address with its prefix length like 2001:2::1/64, found '\(value.text)'")
+        }
+        let address = network.address
+        guard !address.isUnspecified, !address.isLoopback, !address.isMulticast, !address.isIPv4Mapped else {
+            throw value.error("\(address) cannot be a host's address")
+        }
+        guard !address.isLinkLocal else {
+            throw value.error("\(address) is link-local: the stack derives its link-local address from the MAC")
         }
         return network
     }

@@ -29,6 +29,9 @@ public struct StaticARPTable: Sendable {
     public let file: String
     /// In file order; no address appears twice.
     public let entries: [StaticARPEntry]
+    /// Static IPv6 neighbours, written `2001:2::2/128 02:00:c6:12:00:02` in the
+    /// same file (Neighbor Discovery cannot override them either).
+    public private(set) var ipv6Entries: [(address: IPv6Address, mac: MACAddress)] = []
 
     /// A table with no entries, standing for a missing default `arp.conf`.
     public static func empty(file: String) -> StaticARPTable { StaticARPTable(file: file, entries: []) }
@@ -40,23 +43,44 @@ public struct StaticARPTable: Sendable {
     /// Parses the text of an `arp.conf`; `file` is only used to name it in errors.
     public static func parse(text: String, file: String) throws(ConfigurationError) -> StaticARPTable {
         var seen = FirstOccurrences<IPv4Address>()
+        var seen6 = FirstOccurrences<IPv6Address>()
         var entries: [StaticARPEntry] = []
+        var ipv6Entries: [(address: IPv6Address, mac: MACAddress)] = []
         for line in try CountedTable.entryLines(text: text, file: file, header: header) {
             let fields = try line.fields(2...2, form: "<ip>/32 <mac>")
+            if fields[0].contains(":") {
+                guard let network = IPv6Network(fields[0]), network.prefixLength == 128,
+                      !network.address.isMulticast, !network.address.isUnspecified else {
+                    throw line.error("expected a unicast IPv6 address like 2001:2::2/128, found '\(fields[0])'")
+                }
+                let mac = try unicastMAC(fields[1], line)
+                if let first = seen6.record(network.address, line: line.number) {
+                    throw line.error("duplicate entry for \(network.address) (first on line \(first))")
+                }
+                ipv6Entries.append((network.address, mac))
+                continue
+            }
             guard let network = IPv4Network(fields[0]), network.address.isUnicastHost else {
                 throw line.error("expected a unicast IPv4 address like 198.18.0.2/32, found '\(fields[0])'")
             }
             guard network.prefixLength == 32 else {
                 throw line.error("an ARP entry is for one host: expected /32, found '\(fields[0])'")
             }
-            guard let mac = MACAddress(fields[1]), !mac.isMulticast, mac != .zero else {
-                throw line.error("expected a unicast MAC address like 02:00:00:00:00:02, found '\(fields[1])'")
-            }
+            let mac = try unicastMAC(fields[1], line)
             if let first = seen.record(network.address, line: line.number) {
                 throw line.error("duplicate entry for \(network.address) (first on line \(first))")
             }
             entries.append(StaticARPEntry(address: network.address, mac: mac))
         }
-        return StaticARPTable(file: file, entries: entries)
+        var table = StaticARPTable(file: file, entries: entries)
+        table.ipv6Entries = ipv6Entries
+        return table
+    }
+
+    private static func unicastMAC(_ field: Substring, _ line: ConfigurationLine) throws(ConfigurationError) -> MACAddress {
+        guard let mac = MACAddress(field), !mac.isMulticast, mac != .zero else {
+            throw line.error("expected a unicast MAC address like 02:00:00:00:00:02, found '\(field)'")
+        }
+        return mac
     }
 }

@@ -53,7 +53,7 @@ public struct HTTPAccessLog: ~Copyable {
     /// left for it: flush, `removeAll`, and append again.
     ///
     /// - Parameters:
-    ///   - client: the client's IPv4 address, most significant byte first.
+    ///   - client: the client's address, of either family.
     ///   - now: the time of the request, seconds since 1970 (the date clock's second).
     ///   - requestLine: the request line as received (`HTTPRequestHead.requestLine`),
     ///     empty when the request was refused before it was complete (logged as `-`).
@@ -63,9 +63,10 @@ public struct HTTPAccessLog: ~Copyable {
     ///     being chosen (JSON only).
     ///   - upstreamMilliseconds: from the request going upstream to the
     ///     upstream's answer or failure; nil when not proxied (JSON only).
-    public mutating func append(client: UInt32, now: Int64, requestLine: UnsafeRawBufferPointer, status: HTTPStatus,
-                                bytes: Int, referer: UnsafeRawBufferPointer?, userAgent: UnsafeRawBufferPointer?,
-                                requestMilliseconds: Int = 0, upstreamMilliseconds: Int? = nil) -> Bool {
+    public mutating func append(client: HTTPPeerAddress, now: Int64, requestLine: UnsafeRawBufferPointer,
+                                status: HTTPStatus, bytes: Int, referer: UnsafeRawBufferPointer?,
+                                userAgent: UnsafeRawBufferPointer?, requestMilliseconds: Int = 0,
+                                upstreamMilliseconds: Int? = nil) -> Bool {
         if now != timeSecond { formatTime(now) }
         var writer = HTTPByteWriter(UnsafeMutableRawBufferPointer(rebasing: buffer[count...]))
         switch format {
@@ -76,7 +77,7 @@ public struct HTTPAccessLog: ~Copyable {
             writer.append("{\"time\":\"")
             appendTime(to: &writer)
             writer.append("\",\"client\":\"")
-            writer.append(dottedQuad: client)
+            writer.append(peerAddress: client)
             writer.append("\",\"request\":")
             Self.appendJSONString(requestLine, to: &writer)
             writer.append(",\"status\":")
@@ -102,14 +103,23 @@ public struct HTTPAccessLog: ~Copyable {
         return true
     }
 
+    /// `append` for an IPv4 client given as its 32 bits.
+    public mutating func append(client: UInt32, now: Int64, requestLine: UnsafeRawBufferPointer, status: HTTPStatus,
+                                bytes: Int, referer: UnsafeRawBufferPointer?, userAgent: UnsafeRawBufferPointer?,
+                                requestMilliseconds: Int = 0, upstreamMilliseconds: Int? = nil) -> Bool {
+        append(client: HTTPPeerAddress(ipv4: client), now: now, requestLine: requestLine, status: status, bytes: bytes,
+               referer: referer, userAgent: userAgent, requestMilliseconds: requestMilliseconds,
+               upstreamMilliseconds: upstreamMilliseconds)
+    }
+
     private func appendTime(to writer: inout HTTPByteWriter) {
         withUnsafeBytes(of: time) { writer.append(UnsafeRawBufferPointer(rebasing: $0[0..<timeLength])) }
     }
 
-    private func appendCombined(client: UInt32, requestLine: UnsafeRawBufferPointer, status: HTTPStatus, bytes: Int,
+    private func appendCombined(client: HTTPPeerAddress, requestLine: UnsafeRawBufferPointer, status: HTTPStatus, bytes: Int,
                                 referer: UnsafeRawBufferPointer?, userAgent: UnsafeRawBufferPointer?,
                                 to writer: inout HTTPByteWriter) {
-        writer.append(dottedQuad: client)
+        writer.append(peerAddress: client)
         writer.append(" - - ")
         appendTime(to: &writer)
         writer.append(" \"")

@@ -131,12 +131,12 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
         public static let counts = 1...100
     }
 
-    /// An upstream server's IPv4 address and port, and its weight.
+    /// An upstream server's address (either family) and port, and its weight.
     public struct UpstreamServer: Hashable, Sendable {
-        /// The address in dotted-quad form.
+        /// The address as written, without brackets ("198.18.0.2", "2001:db8::5").
         public var address: String
-        /// The address as a number, most significant byte first (198.18.0.2 is 0xC6120002).
-        public var addressValue: UInt32
+        /// The address itself.
+        public var peer: HTTPPeerAddress
         /// The TCP port.
         public var port: UInt16
         /// Its share of the pool's requests against the others' weights (`weight`).
@@ -646,8 +646,8 @@ extension HTTPServerConfiguration.HealthCheck: Decodable {
 extension HTTPServerConfiguration.UpstreamServer: Decodable {
     private enum Keys: String, CodingKey, CaseIterable { case address, weight }
 
-    /// Decodes `"a.b.c.d:port"` (IPv4 only: the stack speaks IPv4), or an object
-    /// with that as `address` and a `weight`.
+    /// Decodes `"a.b.c.d:port"` or `"[ipv6]:port"` (RFC 3986's brackets), or an
+    /// object with that as `address` and a `weight`.
     public init(from decoder: any Decoder) throws {
         guard let text = try? decoder.singleValueContainer().decode(String.self) else {
             try decoder.rejectUnknownKeys(Keys.self)
@@ -656,16 +656,32 @@ extension HTTPServerConfiguration.UpstreamServer: Decodable {
             weight = try container.decodeIfPresent(Int.self, forKey: .weight) ?? weight
             return
         }
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        var address = in_addr()
-        guard parts.count == 2, inet_pton(AF_INET, String(parts[0]), &address) == 1,
-              let port = UInt16(parts[1]), port > 0
-        else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                    debugDescription: "\"\(text)\" is not an IPv4 address and port like \"198.18.0.2:8080\""))
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0,
+              let (address, peer) = Self.address(text[..<colon]) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription:
+                "\"\(text)\" is not an address and port like \"198.18.0.2:8080\" or \"[2001:db8::5]:8080\""))
         }
-        self.address = String(parts[0])
-        addressValue = UInt32(bigEndian: address.s_addr)
+        self.address = address
+        self.peer = peer
         self.port = port
+    }
+
+    /// "a.b.c.d" or "[ipv6]", read by inet_pton: the address without brackets and its value.
+    private static func address(_ text: Substring) -> (String, HTTPPeerAddress)? {
+        if text.first == "[" && text.last == "]" {
+            let inner = String(text.dropFirst().dropLast())
+            var address = in6_addr()
+            guard inet_pton(AF_INET6, inner, &address) == 1 else { return nil }
+            let words = withUnsafeBytes(of: address) { bytes in
+                (UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self)),
+                 UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+            }
+            let peer = HTTPPeerAddress(ipv6High: words.0, low: words.1)
+            // An IPv4-mapped address would reach an IPv4 server: written as IPv4 it is clearer.
+            return peer.isIPv4 ? nil : (inner, peer)
+        }
+        var address = in_addr()
+        guard inet_pton(AF_INET, String(text), &address) == 1 else { return nil }
+        return (String(text), HTTPPeerAddress(ipv4: UInt32(bigEndian: address.s_addr)))
     }
 }

@@ -40,12 +40,12 @@ struct AccessLogWriter: ~Copyable {
     var isEnabled: Bool { descriptor >= 0 }
 
     /// Appends a line for one response (see `HTTPAccessLog.append`).
-    mutating func record(client: IPv4Address, now: Int64, requestLine: UnsafeRawBufferPointer, status: HTTPStatus,
+    mutating func record(client: IPAddress, now: Int64, requestLine: UnsafeRawBufferPointer, status: HTTPStatus,
                          bytes: Int, referer: UnsafeRawBufferPointer?, userAgent: UnsafeRawBufferPointer?,
                          requestMilliseconds: Int, upstreamMilliseconds: Int?) {
         guard descriptor >= 0 else { return }
         for attempt in 0..<2 {
-            if log.append(client: client.value, now: now, requestLine: requestLine, status: status, bytes: bytes,
+            if log.append(client: HTTPPeerAddress(client), now: now, requestLine: requestLine, status: status, bytes: bytes,
                           referer: referer, userAgent: userAgent, requestMilliseconds: requestMilliseconds,
                           upstreamMilliseconds: upstreamMilliseconds) || attempt == 1 {
                 return

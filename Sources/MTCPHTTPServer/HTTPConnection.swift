@@ -68,7 +68,7 @@ struct HTTPConnection {
     var status = HTTPStatus.ok
     var contentLength = 0
     /// The client's address, for the access log and X-Forwarded-For.
-    var client = IPv4Address.any
+    var client = IPAddress.anyIPv4
     /// Client: bytes of the proxied request's line kept in the head buffer for
     /// the access log (the request buffer moves on before the response comes).
     var proxiedRequestLine = 0

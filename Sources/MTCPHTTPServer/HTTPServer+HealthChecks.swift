@@ -49,7 +49,11 @@ extension HTTPServer {
         writer.append("GET ")
         path.withUnsafeBytes { writer.append($0) }
         writer.append(" HTTP/1.1\r\nHost: ")
-        writer.append(dottedQuad: target.address.value)
+        // RFC 9110 §7.2: an IPv6 literal in Host goes in brackets.
+        let address = HTTPPeerAddress(target.address)
+        if !address.isIPv4 { writer.append(byte: UInt8(ascii: "[")) }
+        writer.append(peerAddress: address)
+        if !address.isIPv4 { writer.append(byte: UInt8(ascii: "]")) }
         writer.append(byte: UInt8(ascii: ":"))
         writer.append(decimal: Int(target.port))
         writer.append("\r\nUser-Agent: mtcp-httpd health check\r\nConnection: close\r\n\r\n")

@@ -32,14 +32,17 @@ extension HTTPServer {
             return respondWithError(index, .badGateway, &context)
         }
         var writer = HTTPByteWriter(memory.forward(upstream))
-        let forwarded = withUnsafeTemporaryAllocation(byteCount: 48, alignment: 1) { text in
+        let forwarded = withUnsafeTemporaryAllocation(byteCount: 96, alignment: 1) { text in
             var addresses = HTTPByteWriter(text)
-            addresses.append(dottedQuad: connections[index].client.value)
+            addresses.append(peerAddress: HTTPPeerAddress(connections[index].client))
             let client = addresses.count
             var host = authority ?? head.host?.bytes(in: request)
             if host == nil {
                 // HTTP/1.0 without Host: the upstream's own name, as nginx sends.
-                addresses.append(dottedQuad: upstreams.servers[server].address.value)
+                let upstream = upstreams.servers[server].address
+                if !upstream.isIPv4 { addresses.append(byte: UInt8(ascii: "[")) }
+                addresses.append(peerAddress: HTTPPeerAddress(upstream))
+                if !upstream.isIPv4 { addresses.append(byte: UInt8(ascii: "]")) }
                 addresses.append(byte: UInt8(ascii: ":"))
                 addresses.append(decimal: Int(upstreams.servers[server].port))
                 host = UnsafeRawBufferPointer(rebasing: addresses.written[client...])
@@ -47,7 +50,7 @@ extension HTTPServer {
             let forwarding = HTTPProxyHeads.Forwarding(
                 path: path, query: query.map { $0.bytes(in: target) }, host: host!,
                 client: UnsafeRawBufferPointer(rebasing: addresses.written[0..<client]),
-                secure: connections[index].tls != nil, trusted: options.trustedProxies.contains(connections[index].client))
+                secure: connections[index].tls != nil, trusted: options.trusts(connections[index].client))
             return HTTPProxyHeads.forwardRequest(head, in: request, forwarding, into: &writer)
         }
         guard forwarded else {

@@ -177,7 +177,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
                 }
                 connections[index].tls = stream
             }
-            connections[index].client = (try? context.peerAddress(of: socket))?.address ?? .any
+            connections[index].client = (try? context.peerAddress(of: socket))?.address ?? .anyIPv4
             statistics.connectionsAccepted &+= 1
             try? context.control(poll, .add, socket, events: [.input, .output, .edgeTriggered], data: socket.rawValue)
         }

@@ -50,7 +50,7 @@ public struct HTTPServerOptions: Sendable {
         let names = configuration.upstreams.map(\.name)
         pools = configuration.upstreams.map { pool in
             ProxyPool(name: pool.name, servers: pool.servers.map {
-                ProxyServer(address: IPv4Address($0.addressValue), port: $0.port, weight: $0.weight)
+                ProxyServer(address: IPAddress($0.peer), port: $0.port, weight: $0.weight)
             }, balance: UpstreamBalance(rawValue: pool.balance) ?? .roundRobin, healthCheck: pool.healthCheck.map {
                 UpstreamHealthCheck(path: $0.path, interval: .milliseconds(UInt64($0.intervalMilliseconds)),
                                     rise: $0.rise, fall: $0.fall)
@@ -120,15 +120,19 @@ public struct UpstreamHealthCheck: Sendable, Equatable {
 }
 
 public struct ProxyServer: Sendable {
-    public var address: IPv4Address
+    public var address: IPAddress
     public var port: UInt16
     /// Its share of the pool's requests against the others' weights.
     public var weight: Int
 
-    public init(address: IPv4Address, port: UInt16, weight: Int = 1) {
+    public init(address: IPAddress, port: UInt16, weight: Int = 1) {
         self.address = address
         self.port = port
         self.weight = weight
+    }
+
+    public init(address: IPv4Address, port: UInt16, weight: Int = 1) {
+        self.init(address: IPAddress(address), port: port, weight: weight)
     }
 }
 

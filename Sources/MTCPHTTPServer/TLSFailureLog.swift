@@ -8,7 +8,7 @@ struct TLSFailureLog {
     private var lastSecond: Int64 = -1
     private var unreported = 0
 
-    mutating func record(_ failure: TLSFailure, client: IPv4Address, second: Int64) {
+    mutating func record(_ failure: TLSFailure, client: IPAddress, second: Int64) {
         guard second != lastSecond else {
             unreported += 1
             return

@@ -20,7 +20,7 @@ struct UpstreamPools {
     }
 
     struct Server {
-        let address: IPv4Address
+        let address: IPAddress
         let port: UInt16
         /// The pool it belongs to.
         let pool: Int
@@ -262,7 +262,7 @@ struct UpstreamPools {
         for pool in pools {
             for index in pool.servers {
                 let server = servers[index]
-                let labels = "pool=\"\(Self.labelValue(pool.name))\",server=\"\(server.address):\(server.port)\""
+                let labels = "pool=\"\(Self.labelValue(pool.name))\",server=\"\(server.address.isIPv4 ? "\(server.address)" : "[\(server.address)]"):\(server.port)\""
                 samples += [
                     ApplicationCounter(name: "http_upstream_requests", help: "Requests sent to an upstream server",
                                        value: server.requests, labels: labels),

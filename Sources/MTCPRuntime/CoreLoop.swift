@@ -79,6 +79,8 @@ func runCore<Application: EngineApplication & ~Copyable>(
     }
     settings.readiness?.coreStarted()
     if core == 0 { context.engine.announceAddress(now: start) }  // the port is up: tell the neighbours our MAC
+    // Every core holds its IPv6 addresses tentative for the same second; one probes.
+    context.engine.detectDuplicateAddresses(now: start, sendingProbes: core == 0)
     var backoff = settings.idleBackoff
     var stopRequestedAt: Instant?
     var finishedAt: Instant?

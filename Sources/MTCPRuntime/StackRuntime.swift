@@ -32,6 +32,10 @@ public struct StackRuntime {
             tcp: configuration.tcpConfiguration,
             secret: SipHash(using: &random))
         engineConfiguration.virtualAddresses = configuration.virtualAddresses
+        engineConfiguration.ipv6 = IPv6Configuration(
+            addresses: configuration.ipv6Addresses,
+            routes: routes.ipv6Routes.map { IPv6RoutingTable.Route(network: $0.network, gateway: $0.gateway) },
+            staticNeighbours: arp.ipv6Entries.map { .init(address: $0.address, mac: $0.mac) })
         self.engineConfiguration = engineConfiguration
     }
 

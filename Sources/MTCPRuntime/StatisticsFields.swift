@@ -30,6 +30,18 @@ extension EngineStatistics {
               keyPath: \.framesFromKernel),
         .init(name: "exception_bytes_from_kernel", help: "Bytes the kernel sent out of the port",
               keyPath: \.bytesFromKernel),
+    ] + ipv6Counters
+
+    static let ipv6Counters: [CounterField<EngineStatistics>] = [
+        .init(name: "icmpv6_echo_replies_sent", help: "ICMPv6 echo replies sent", keyPath: \.icmpv6EchoRepliesSent),
+        .init(name: "icmpv6_errors_sent", help: "ICMPv6 error messages sent", keyPath: \.icmpv6ErrorsSent),
+        .init(name: "icmpv6_errors_rate_limited", help: "ICMPv6 errors not sent: over the rate limit",
+              keyPath: \.icmpv6ErrorsRateLimited),
+        .init(name: "nd_solicitations_sent", help: "Neighbor Solicitations sent", keyPath: \.neighborSolicitationsSent),
+        .init(name: "nd_advertisements_sent", help: "Neighbor Advertisements sent",
+              keyPath: \.neighborAdvertisementsSent),
+        .init(name: "nd_duplicate_addresses", help: "Our IPv6 addresses found in use by another node",
+              keyPath: \.duplicateAddressesDetected),
     ]
 
     mutating func add(_ other: EngineStatistics) {

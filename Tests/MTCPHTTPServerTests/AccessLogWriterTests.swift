@@ -9,7 +9,7 @@ import MTCPHTTP
 @Suite struct AccessLogWriterTests {
     static func record(_ writer: inout AccessLogWriter, _ path: String) {
         Array("GET \(path) HTTP/1.1".utf8).withUnsafeBytes { line in
-            writer.record(client: IPv4Address(0xC612_0002), now: 784_111_777, requestLine: line, status: .ok,
+            writer.record(client: IPAddress(IPv4Address(0xC612_0002)), now: 784_111_777, requestLine: line, status: .ok,
                           bytes: 5, referer: nil, userAgent: nil, requestMilliseconds: 0, upstreamMilliseconds: nil)
         }
     }

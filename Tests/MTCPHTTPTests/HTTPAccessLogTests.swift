@@ -12,14 +12,14 @@ final class LogBox {
 
     func append(_ requestLine: String, status: HTTPStatus = .ok, bytes: Int = 26, referer: String? = nil,
                 userAgent: String? = "curl/8.0", now: Int64 = 784_111_777, requestMilliseconds: Int = 0,
-                upstreamMilliseconds: Int? = nil) -> Bool {
+                upstreamMilliseconds: Int? = nil, client: HTTPPeerAddress = HTTPPeerAddress(ipv4: 0xC612_0002)) -> Bool {
         let line = Array(requestLine.utf8)
         let ref = referer.map { Array($0.utf8) }
         let agent = userAgent.map { Array($0.utf8) }
         return line.withUnsafeBytes { lineBytes in
             optionalBytes(ref) { refBytes in
                 optionalBytes(agent) { agentBytes in
-                    log.append(client: 0xC612_0002, now: now, requestLine: lineBytes, status: status, bytes: bytes,
+                    log.append(client: client, now: now, requestLine: lineBytes, status: status, bytes: bytes,
                                referer: refBytes, userAgent: agentBytes, requestMilliseconds: requestMilliseconds,
                                upstreamMilliseconds: upstreamMilliseconds)
                 }
@@ -36,6 +36,15 @@ private func optionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer
 }
 
 @Suite struct HTTPAccessLogTests {
+    @Test func writesIPv6ClientsInCanonicalForm() {
+        let box = LogBox()
+        #expect(box.append("GET / HTTP/1.1", client: HTTPPeerAddress(ipv6High: 0x2001_0002_0000_0000, low: 2)))
+        #expect(box.append("GET / HTTP/1.1", client: HTTPPeerAddress(ipv6High: 0x2001_0DB8_0000_0000, low: 0x1_0000_0001)))
+        #expect(box.append("GET / HTTP/1.1", client: HTTPPeerAddress(ipv6High: 0xFE80_0000_0000_0000, low: 0)))
+        let clients = box.text.split(separator: "\n").map { $0.prefix { $0 != " " } }
+        #expect(clients == ["2001:2::2", "2001:db8::1:0:1", "fe80::"])
+    }
+
     @Test func writesCombinedLogFormat() {
         let box = LogBox()
         #expect(box.append("GET / HTTP/1.1", referer: "http://a/b"))

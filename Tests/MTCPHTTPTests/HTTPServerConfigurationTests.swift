@@ -52,7 +52,12 @@ func configurationError(_ json: String) -> String? {
         #expect(configuration.cache.maxBytes == 1000 && configuration.cache.maxFileBytes == 10)
         #expect(configuration.routes == [.init(prefix: "/api/", upstream: "backend")])
         let server = try #require(configuration.upstreams.first?.servers.first)
-        #expect(server.address == "198.18.0.2" && server.addressValue == 0xC612_0002 && server.port == 8080)
+        #expect(server.address == "198.18.0.2" && server.peer == HTTPPeerAddress(ipv4: 0xC612_0002) && server.port == 8080)
+        let v6 = try HTTPServerConfiguration.decode(Data(#"{"upstreams": [{"name": "v6", "servers": ["[2001:db8::5]:8080"]}]}"#.utf8),
+                                                    file: "v6.json")
+        let v6Server = try #require(v6.upstreams.first?.servers.first)
+        #expect(v6Server.address == "2001:db8::5" && v6Server.port == 8080
+            && v6Server.peer == HTTPPeerAddress(ipv6High: 0x2001_0DB8_0000_0000, low: 5))
         #expect(configuration.staticFileCache.maxMemoryBytes == 1000)
         #expect(configuration.trustedProxies == [0xC612_0009])
     }
@@ -112,7 +117,11 @@ func configurationError(_ json: String) -> String? {
                                    + "\"upstreams\": [{\"name\": \"p\", \"servers\": [\"1.2.3.4:1\"]}]}")
                 == "conf/test.json:1: routes[0].prefix: must start with \"/\"")
         #expect(configurationError("{\"upstreams\": [{\"name\": \"p\",\n \"servers\": [\"1.2.3.4\"]}]}")?
-            .hasPrefix("conf/test.json:2: upstreams[0].servers[0]: \"1.2.3.4\" is not an IPv4 address") == true)
+            .hasPrefix("conf/test.json:2: upstreams[0].servers[0]: \"1.2.3.4\" is not an address and port") == true)
+        for bad in ["[2001:db8::5]", "2001:db8::5:8080", "[::ffff:1.2.3.4]:80", "[2001:db8::5]:0"] {
+            #expect(configurationError("{\"upstreams\": [{\"name\": \"p\", \"servers\": [\"\(bad)\"]}]}")?
+                .contains("is not an address and port") == true, "\(bad)")
+        }
         #expect(configurationError("{\"trusted_proxies\": [\"1.2.3\"]}")?
             .hasPrefix("conf/test.json:1: trusted_proxies[0]: \"1.2.3\" is not an IPv4 address") == true)
         #expect(configurationError("{\"upstreams\": [{\"name\": \"p\", \"servers\": []}]}")

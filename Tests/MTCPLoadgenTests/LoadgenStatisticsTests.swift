@@ -132,7 +132,7 @@ import Testing
     let base = try! HTTPTarget(url: "http://198.18.0.1:8080/index.html")
 
     @Test func targetsParse() throws {
-        #expect(base.address == IPv4Address(198, 18, 0, 1) && base.port == 8080 && base.path == "/index.html")
+        #expect(base.address == IPAddress(IPv4Address(198, 18, 0, 1)) && base.port == 8080 && base.path == "/index.html")
         #expect(base.host == "198.18.0.1:8080")
         let bare = try HTTPTarget(url: "http://10.0.0.1")
         #expect(bare.port == 80 && bare.path == "/")
@@ -140,7 +140,11 @@ import Testing
         #expect(secure.isTLS && secure.port == 443 && secure.url == "https://10.0.0.1/a")
         #expect(try HTTPTarget(url: "https://10.0.0.1:8443").port == 8443)
         #expect(!bare.isTLS)
-        for bad in ["ftp://1.2.3.4/", "https//1.2.3.4/", "http://host/", "http://1.2.3.4:0/", "http://1.2.3.4:99999/", "http://1.2.3.4/a b"] {
+        let v6 = try HTTPTarget(url: "http://[2001:2::1]/")
+        #expect(v6.address == IPAddress("2001:2::1")! && v6.port == 80 && v6.host == "[2001:2::1]" && v6.path == "/")
+        #expect(try HTTPTarget(url: "http://[2001:2::1]:8080/x").port == 8080)
+        for bad in ["ftp://1.2.3.4/", "https//1.2.3.4/", "http://host/", "http://1.2.3.4:0/", "http://1.2.3.4:99999/", "http://1.2.3.4/a b",
+                    "http://[2001:2::1/", "http://[2001:2::1]x/", "http://[1.2.3.4]/", "http://2001:2::1/"] {
             #expect(throws: LoadgenError.self, "\(bad)") { try HTTPTarget(url: bad) }
         }
     }

@@ -14,6 +14,8 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 NS_CLIENT, NS_APPLIANCE, NS_LOADGEN = "mtcp-c", "mtcp-a", "mtcp-l"
 BRIDGE, CLIENT_ADDR = "mtcp-br", "198.18.0.2"
 APPLIANCE_IF, APPLIANCE_ADDR = "mtcp-a0", "198.18.0.1"
+# Their IPv6 counterparts in 2001:2::/48 (RFC 5180).
+CLIENT_ADDR6, APPLIANCE_ADDR6 = "2001:2::2", "2001:2::1"
 
 
 def ns(name, *cmd, timeout=30, check=False):

@@ -33,6 +33,29 @@ public struct SipHash: Sendable {
         return state.finish(length: 24)
     }
 
+    /// Four words: an IPv6 address pair.
+    @inline(__always)
+    public func hash(_ w0: UInt64, _ w1: UInt64, _ w2: UInt64, _ w3: UInt64) -> UInt64 {
+        var state = State(key0: key0, key1: key1)
+        state.absorb(w0)
+        state.absorb(w1)
+        state.absorb(w2)
+        state.absorb(w3)
+        return state.finish(length: 32)
+    }
+
+    /// Five words: an IPv6 flow's addresses and ports.
+    @inline(__always)
+    public func hash(_ w0: UInt64, _ w1: UInt64, _ w2: UInt64, _ w3: UInt64, _ w4: UInt64) -> UInt64 {
+        var state = State(key0: key0, key1: key1)
+        state.absorb(w0)
+        state.absorb(w1)
+        state.absorb(w2)
+        state.absorb(w3)
+        state.absorb(w4)
+        return state.finish(length: 40)
+    }
+
     @inline(__always)
     public func hash(_ w0: UInt64) -> UInt64 {
         var state = State(key0: key0, key1: key1)

@@ -23,6 +23,7 @@ extension Engine {
         case .arp:
             if exception != nil { copyToKernel(buffer) }
             receiveARP(buffer, frame, now: now)
+        case .ipv6: receiveIPv6(buffer, frame, now: now)
         default: passToKernel(buffer, otherwise: .unsupportedEtherType)
         }
     }

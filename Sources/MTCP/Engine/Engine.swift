@@ -28,6 +28,8 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     /// Set while the data list is served: only its segments wait for line credit.
     var servingDataList = false
     var tcp: TCPLayer
+    /// The IPv6 half of the dual stack (disabled without `ip6_addr`).
+    var ipv6: IPv6Layer
     /// Which core receives a flow's frames, and the ports this core may open from.
     let ownership: FlowOwnership
     var forwarding: FrameForwarding
@@ -56,6 +58,8 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
         shaper = TransmitShaper(megabitsPerSecond: configuration.transmitRateMbps, now: now)
         receiveBatch = .allocate(capacity: configuration.burstSize)
         tcp = TCPLayer(configuration: configuration.tcp, secret: configuration.secret, now: now)
+        ipv6 = IPv6Layer(configuration: configuration.ipv6, macAddress: macAddress,
+                         queueCapacity: configuration.arpQueueCapacity, now: now)
         ownership = FlowOwnership(core: configuration.core, spreading: configuration.spreading)
         forwarding = FrameForwarding(mesh: configuration.forwarding, core: configuration.core,
                                      batchSize: configuration.burstSize)
@@ -107,6 +111,7 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     mutating func runTimers(now: Instant) {
         runTCPTimers(now: now)
         if announcementsLeft > 0 && now >= nextAnnouncement { sendAnnouncement(now: now) }
+        if ipv6.isEnabled { runNeighborDiscoveryTimers(now: now) }
         guard !pendingResolution.isEmpty else { return }
         releaseFramesResolvedElsewhere(now: now)
         while let action = pendingResolution.nextAction(now: now) {
@@ -144,7 +149,7 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     }
 
     /// Frames the engine holds: queued for transmission or waiting for ARP.
-    public var bufferedFrames: Int { output.count + pendingResolution.count }
+    public var bufferedFrames: Int { output.count + pendingResolution.count + ipv6.pendingResolution.count }
 
     /// Returns every buffer the engine holds to the device and closes the
     /// capture file (before shutdown).
@@ -153,6 +158,7 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
         capture = nil
         output.discard(to: &device)
         while let buffer = pendingResolution.takeAny() { device.release(buffer) }
+        while let buffer = ipv6.pendingResolution.takeAny() { device.release(buffer) }
         releaseForwarded()
     }
 }

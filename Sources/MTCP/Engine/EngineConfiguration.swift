@@ -32,12 +32,15 @@ public struct EngineConfiguration: Sendable {
     /// The rings to the other cores of this process, where `spreading` is
     /// `.unpredictable`: a segment of a flow another core owns is handed to it.
     public var forwarding: ForwardingMesh?
+    /// The IPv6 side of a dual-stack engine (none by default: IPv4 only).
+    public var ipv6 = IPv6Configuration()
 
     /// Makes one neighbour table, holding the static entries, for every engine
     /// built from this configuration from now on: the cores of one port, which
     /// must all resolve what any of them learns.
     public mutating func shareNeighbourTable() {
         neighbourTable = ARPTableStorage(capacity: arpCacheCapacity, staticNeighbours: staticNeighbours)
+        ipv6.neighbourTable = NDTableStorage(capacity: arpCacheCapacity, staticNeighbours: ipv6.staticNeighbours)
     }
 
     public struct StaticNeighbour: Sendable, Equatable {

@@ -32,6 +32,15 @@ public struct EngineStatistics: Sendable, Equatable {
     public var framesFromKernel: UInt64 = 0
     public var bytesFromKernel: UInt64 = 0
     public var drops = DropCounters()
+    // IPv6 (RFC 4443, RFC 4861, RFC 4862)
+    public var icmpv6EchoRepliesSent: UInt64 = 0
+    public var icmpv6ErrorsSent: UInt64 = 0
+    /// Errors not sent because the budget was spent (`ICMPv6ErrorBudget`).
+    public var icmpv6ErrorsRateLimited: UInt64 = 0
+    public var neighborSolicitationsSent: UInt64 = 0
+    public var neighborAdvertisementsSent: UInt64 = 0
+    /// Our addresses another node turned out to hold (duplicate address detection).
+    public var duplicateAddressesDetected: UInt64 = 0
 
     public init() {}
 }

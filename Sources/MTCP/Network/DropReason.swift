@@ -45,6 +45,30 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case forwardOwnerStopped
     /// A frame for the kernel found its interface without room (exception path).
     case exceptionPathFull
+    // IPv6 validation (RFC 8200, RFC 4291) and its extension headers
+    case ipv6Truncated
+    case ipv6BadVersion
+    case ipv6BadSource
+    case ipv6OtherDestination
+    case ipv6Fragment
+    case ipv6RoutingHeader
+    case ipv6UnrecognisedOption
+    case ipv6UnknownNextHeader
+    case ipv6MisplacedHopByHop
+    case ipv6NoNextHeader
+    case ipv6TooManyExtensionHeaders
+    // ICMPv6 (RFC 4443) and Neighbor Discovery (RFC 4861)
+    case icmpv6Malformed
+    case icmpv6BadChecksum
+    case icmpv6UnsupportedType
+    /// A Neighbor Discovery message failing RFC 4861 §7.1's checks (hop limit, options, addresses).
+    case ndMalformed
+    case ndNotForUs
+    /// A neighbour claiming a static (arp.conf) IPv6 address at another MAC.
+    case ndSpoofedStatic
+    /// Another node uses our address (a solicitation or advertisement for it from elsewhere).
+    case ndAddressConflict
+    case ndCacheFull
 
     public var description: String {
         switch self {
@@ -80,6 +104,25 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .forwardOwnerStopped: "forward_owner_stopped"
         case .frameTooLong: "frame_too_long"
         case .exceptionPathFull: "exception_path_full"
+        case .ipv6Truncated: "ipv6_truncated"
+        case .ipv6BadVersion: "ipv6_bad_version"
+        case .ipv6BadSource: "ipv6_bad_source"
+        case .ipv6OtherDestination: "ipv6_other_destination"
+        case .ipv6Fragment: "ipv6_fragment"
+        case .ipv6RoutingHeader: "ipv6_routing_header"
+        case .ipv6UnrecognisedOption: "ipv6_unrecognised_option"
+        case .ipv6UnknownNextHeader: "ipv6_unknown_next_header"
+        case .ipv6MisplacedHopByHop: "ipv6_misplaced_hop_by_hop"
+        case .ipv6NoNextHeader: "ipv6_no_next_header"
+        case .ipv6TooManyExtensionHeaders: "ipv6_too_many_extension_headers"
+        case .icmpv6Malformed: "icmpv6_malformed"
+        case .icmpv6BadChecksum: "icmpv6_bad_checksum"
+        case .icmpv6UnsupportedType: "icmpv6_unsupported_type"
+        case .ndMalformed: "nd_malformed"
+        case .ndNotForUs: "nd_not_for_us"
+        case .ndSpoofedStatic: "nd_spoofed_static"
+        case .ndAddressConflict: "nd_address_conflict"
+        case .ndCacheFull: "nd_cache_full"
         }
     }
 }

@@ -12,11 +12,28 @@ extension Engine {
         }
         // Ports run promiscuous (some vdevs need it), so filter here.
         let destination = frame.destination
-        guard destination == macAddress || destination.isBroadcast else {
+        guard destination == macAddress || destination.isBroadcast || ipv6.acceptsMulticast(destination) else {
             drop(buffer, .otherDestinationMAC)
             return nil
         }
         return frame
+    }
+
+    /// A buffer holding a frame of `length` bytes (IPv4 and IPv6 output alike),
+    /// or nil, counted, when none is free or the frame does not fit one.
+    @inline(__always)
+    mutating func allocateFrame(length: Int) -> PacketBuffer? {
+        guard var buffer = device.allocate() else {
+            statistics.drops.count(.bufferExhausted)
+            return nil
+        }
+        guard length <= buffer.capacity else {
+            statistics.drops.count(.frameTooLong)
+            device.release(buffer)
+            return nil
+        }
+        buffer.length = length
+        return buffer
     }
 
     /// Writes the Ethernet header of an outgoing frame.

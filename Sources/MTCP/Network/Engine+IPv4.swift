@@ -66,17 +66,7 @@ extension Engine {
                            writePayload: (IPv4Packet) -> Void) -> Bool {
         let ip = IPv4Repr(source: source, destination: destination, protocol: `protocol`,
                           payloadLength: payloadLength)
-        let frameLength = EthernetFrame.headerLength + ip.bufferLength
-        guard var buffer = device.allocate() else {
-            statistics.drops.count(.bufferExhausted)
-            return false
-        }
-        guard frameLength <= buffer.capacity else {
-            statistics.drops.count(.frameTooLong)
-            device.release(buffer)
-            return false
-        }
-        buffer.length = frameLength
+        guard var buffer = allocateFrame(length: EthernetFrame.headerLength + ip.bufferLength) else { return false }
         let packet = IPv4Packet(unchecked: EthernetFrame(unchecked: buffer.frame).payload)
         ip.emit(into: packet, checksumOffloaded: offload.contains(.computeIPv4Checksum))
         writePayload(packet)

@@ -25,15 +25,21 @@ public struct Socket: Hashable, Sendable, RawRepresentable, CustomStringConverti
 
 /// An IPv4 address and TCP port (what `getsockname`/`getpeername` return).
 public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
-    public var address: IPv4Address
+    /// Either family's address.
+    public var address: IPAddress
     public var port: UInt16
 
-    public init(address: IPv4Address, port: UInt16) {
+    public init(address: IPAddress, port: UInt16) {
         self.address = address
         self.port = port
     }
 
-    public var description: String { "\(address):\(port)" }
+    public init(address: IPv4Address, port: UInt16) {
+        self.init(address: IPAddress(address), port: port)
+    }
+
+    /// "198.18.0.1:80", "[2001:2::1]:80" (RFC 3986's form for IPv6).
+    public var description: String { address.isIPv4 ? "\(address):\(port)" : "[\(address)]:\(port)" }
 }
 
 /// Which direction `shutdown` closes (SHUT_RD, SHUT_WR, SHUT_RDWR).

@@ -54,6 +54,11 @@ extension SocketContext {
     /// one. Returns at once: `.output` on the event poll says it is established,
     /// `.error` that it failed (`pendingError` says why).
     public mutating func connect(_ socket: Socket, to address: IPv4Address, port: UInt16) throws(SocketError) {
+        try connect(socket, to: IPAddress(address), port: port)
+    }
+
+    /// `connect` to an address of either family.
+    public mutating func connect(_ socket: Socket, to address: IPAddress, port: UInt16) throws(SocketError) {
         let index = try entry(socket)
         switch sockets.entries[index].kind {
         case .unconnected: break

@@ -5,10 +5,15 @@ extension Engine {
     /// The core that owns the flow of TCP `packet` when that is not this one.
     @inline(__always)
     func foreignOwner(of packet: IPv4Packet) -> Int? {
-        let payload = packet.payload
+        foreignOwner(ofSegment: packet.payload, local: IPAddress(packet.destination), remote: IPAddress(packet.source))
+    }
+
+    /// The same for a TCP segment of either family between `remote` and `local`.
+    @inline(__always)
+    func foreignOwner(ofSegment payload: UnsafeMutableRawBufferPointer, local: IPAddress, remote: IPAddress) -> Int? {
         guard payload.count >= 4 else { return nil }  // malformed: dropped here, counted
-        let tuple = FourTuple(localAddress: packet.destination, localPort: payload.bigEndian(at: 2),
-                              remoteAddress: packet.source, remotePort: payload.bigEndian(at: 0))
+        let tuple = FourTuple(localAddress: local, localPort: payload.bigEndian(at: 2),
+                              remoteAddress: remote, remotePort: payload.bigEndian(at: 0))
         let owner = ownership.owner(of: tuple)
         return owner == ownership.core ? nil : owner
     }

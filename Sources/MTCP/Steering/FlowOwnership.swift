@@ -31,8 +31,7 @@ struct FlowOwnership: ~Copyable {
     @inline(__always)
     func owner(of tuple: FourTuple) -> Int {
         guard !owners.isEmpty else { return core }
-        return owner(hash: hash.hash(source: tuple.remoteAddress, destination: tuple.localAddress,
-                                     sourcePort: tuple.remotePort, destinationPort: tuple.localPort))
+        return owner(hash: receivedHash(tuple))
     }
 
     /// The hash of `tuple` as received (source = remote) with its local port
@@ -40,17 +39,31 @@ struct FlowOwnership: ~Copyable {
     @inline(__always)
     func hashLeavingOutLocalPort(_ tuple: FourTuple) -> UInt32 {
         guard !owners.isEmpty else { return 0 }
-        return hash.hash(source: tuple.remoteAddress, destination: tuple.localAddress,
-                         sourcePort: tuple.remotePort, destinationPort: 0)
+        var leftOut = tuple
+        leftOut.localPort = 0
+        return receivedHash(leftOut)
     }
 
     /// Whether this core owns the flow from `localPort` to the destination whose
     /// other fields hash to `partial`: connect tries each candidate port at two
     /// table loads, with no per-destination state.
     @inline(__always)
-    func owns(localPort: UInt16, hashLeavingOutLocalPort partial: UInt32) -> Bool {
+    func owns(localPort: UInt16, hashLeavingOutLocalPort partial: UInt32, ipv4: Bool) -> Bool {
         guard !owners.isEmpty else { return true }
-        return owner(hash: partial ^ hash.destinationPortContribution(localPort)) == core
+        let contribution = ipv4 ? hash.destinationPortContribution(localPort)
+            : hash.ipv6DestinationPortContribution(localPort)
+        return owner(hash: partial ^ contribution) == core
+    }
+
+    /// The RSS hash of `tuple`'s received segments (remote to local), either family.
+    @inline(__always)
+    private func receivedHash(_ tuple: FourTuple) -> UInt32 {
+        guard tuple.isIPv4 else {
+            return hash.hash(source: tuple.remoteAddress.v6, destination: tuple.localAddress.v6,
+                             sourcePort: tuple.remotePort, destinationPort: tuple.localPort)
+        }
+        return hash.hash(source: tuple.remoteAddress.v4, destination: tuple.localAddress.v4,
+                         sourcePort: tuple.remotePort, destinationPort: tuple.localPort)
     }
 
     @inline(__always)

@@ -10,9 +10,15 @@
 /// whose spreading it cannot predict. Each input byte's contribution depends
 /// only on its position and value, so the key's windows are folded at set-up
 /// into one table per input byte (12 x 256 words): a hash is 12 loads and XORs.
+///
+/// IPv6 TCP ("IPv6 with TCP": 16-byte addresses, then the ports, 36 bytes) uses
+/// 36 rows; IPv4's 12 are the first of them, so an IPv4 hash touches no more
+/// memory than before. An IPv6 hash needs a key of at least 40 bytes.
 public struct ToeplitzHash: ~Copyable {
     /// Bytes of an IPv4 TCP input: two addresses, two ports.
     static var inputLength: Int { 12 }
+    /// Bytes of an IPv6 TCP input.
+    static var ipv6InputLength: Int { 36 }
     /// The contribution of each (input position, byte value), position-major.
     private let table: UnsafeMutablePointer<UInt32>
 
@@ -21,8 +27,8 @@ public struct ToeplitzHash: ~Copyable {
     /// bytes after the 16th never touch an IPv4 TCP hash).
     public init(key: [UInt8]) {
         precondition(key.count >= Self.inputLength + 4, "a Toeplitz key for IPv4 TCP needs at least 16 bytes")
-        table = .allocate(capacity: Self.inputLength * 256)
-        for position in 0..<Self.inputLength {
+        table = .allocate(capacity: Self.ipv6InputLength * 256)
+        for position in 0..<Self.ipv6InputLength {
             let windows = (0..<8).map { Self.window(of: key, atBit: position * 8 + $0) }
             for value in 0..<256 {
                 var word: UInt32 = 0
@@ -64,6 +70,21 @@ public struct ToeplitzHash: ~Copyable {
         return row[Int(port >> 8)] ^ row[256 + Int(port & 0xFF)]
     }
 
+    /// RSS's "IPv6 with TCP" (the NIC's `RTE_ETH_RSS_NONFRAG_IPV6_TCP`).
+    @inline(__always)
+    public func hash(source: IPv6Address, destination: IPv6Address,
+                     sourcePort: UInt16, destinationPort: UInt16) -> UInt32 {
+        mix(source.high, at: 0) ^ mix(source.low, at: 8) ^ mix(destination.high, at: 16) ^ mix(destination.low, at: 24)
+            ^ mix(UInt32(sourcePort) << 16 | UInt32(destinationPort), at: 32)
+    }
+
+    /// `destinationPortContribution` for IPv6 (input bytes 34 and 35).
+    @inline(__always)
+    public func ipv6DestinationPortContribution(_ port: UInt16) -> UInt32 {
+        let row = table + 34 * 256
+        return row[Int(port >> 8)] ^ row[256 + Int(port & 0xFF)]
+    }
+
     /// The hash over the addresses alone (RSS's "IPv4": fragments, non-TCP).
     @inline(__always)
     public func hashAddresses(source: IPv4Address, destination: IPv4Address) -> UInt32 {
@@ -76,6 +97,11 @@ public struct ToeplitzHash: ~Copyable {
         let row = table + position * 256
         return row[Int(word >> 24)] ^ row[256 + Int(word >> 16 & 0xFF)]
             ^ row[512 + Int(word >> 8 & 0xFF)] ^ row[768 + Int(word & 0xFF)]
+    }
+
+    @inline(__always)
+    private func mix(_ word: UInt64, at position: Int) -> UInt32 {
+        mix(UInt32(truncatingIfNeeded: word >> 32), at: position) ^ mix(UInt32(truncatingIfNeeded: word), at: position + 4)
     }
 
     /// The key 0x6D5A repeated (Woo and Park, "Scalable TCP Session Monitoring

@@ -57,10 +57,17 @@ extension Engine {
     /// `.connected` event (or `.error`) tells how it went.
     public mutating func connect(to address: IPv4Address, port: UInt16, localPort: UInt16? = nil,
                                  now: Instant) throws(SocketError) -> ConnectionID {
-        guard port != 0, !address.isUnspecified, !address.isBroadcast, !address.isMulticast else {
-            throw .invalidArgument
-        }
-        let tuple = try chooseLocalPort(remote: address, port: port, requested: localPort)
+        try connect(to: IPAddress(address), port: port, localPort: localPort, now: now)
+    }
+
+    /// `connect` to an address of either family; an IPv6 peer is reached from
+    /// the source address RFC 6724 would pick among ours (`ipv6SourceAddress`).
+    public mutating func connect(to address: IPAddress, port: UInt16, localPort: UInt16? = nil,
+                                 now: Instant) throws(SocketError) -> ConnectionID {
+        let isGroup = address.isIPv4 ? address.v4.isBroadcast || address.v4.isMulticast : address.v6.isMulticast
+        guard port != 0, !address.isUnspecified, !isGroup else { throw .invalidArgument }
+        let local = try address.isIPv4 ? IPAddress(self.address.address) : IPAddress(ipv6SourceAddress(for: address.v6))
+        let tuple = try chooseLocalPort(local: local, remote: address, port: port, requested: localPort)
         guard let connection = openConnection(tuple: tuple, now: now) else {
             tcp.statistics.refusedNoResources &+= 1
             throw .noResources
@@ -81,12 +88,11 @@ extension Engine {
     /// loadgen's. Where the port hashes flows to queues, candidates another core
     /// would receive are skipped (`FlowOwnership.owns(localPort:...)`): a wrong-core flow could
     /// never complete, so running out is EADDRNOTAVAIL instead.
-    private mutating func chooseLocalPort(remote: IPv4Address, port: UInt16,
+    private mutating func chooseLocalPort(local: IPAddress, remote: IPAddress, port: UInt16,
                                           requested: UInt16?) throws(SocketError) -> FourTuple {
-        var tuple = FourTuple(localAddress: address.address, localPort: requested ?? 0, remoteAddress: remote,
-                              remotePort: port)
+        var tuple = FourTuple(localAddress: local, localPort: requested ?? 0, remoteAddress: remote, remotePort: port)
         if requested != nil {
-            guard tcp.flows.lookup(tuple) == nil else { throw .addressInUse }
+            guard tcp.lookupFlow(tuple) == nil else { throw .addressInUse }
             guard ownership.owns(tuple) else { throw localPortsExhausted() }
             return tuple
         }
@@ -96,9 +102,11 @@ extension Engine {
             let index = (offset &+ tcp.ephemeralPortCounter) % Self.ephemeralPortCount
             tcp.ephemeralPortCounter &+= 1
             let candidate = Self.firstEphemeralPort + UInt16(index)
-            guard ownership.owns(localPort: candidate, hashLeavingOutLocalPort: partialHash) else { continue }
+            guard ownership.owns(localPort: candidate, hashLeavingOutLocalPort: partialHash, ipv4: tuple.isIPv4) else {
+                continue
+            }
             tuple.localPort = candidate
-            if tcp.flows.lookup(tuple) == nil && tcp.listeners.find(port: candidate) == nil { return tuple }
+            if tcp.lookupFlow(tuple) == nil && tcp.listeners.find(port: candidate) == nil { return tuple }
         }
         throw localPortsExhausted()
     }

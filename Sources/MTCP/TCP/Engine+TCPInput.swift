@@ -2,14 +2,20 @@
 /// connection (`TCPConnection.process`); a segment without one meets the
 /// listeners, SYN cookies (RFC 4987) or a reset (RFC 9293 §3.10.7.1).
 extension Engine {
+    @inline(__always)
     mutating func receiveTCP(_ buffer: PacketBuffer, _ ip: IPv4Packet, now: Instant) {
+        receiveTCP(buffer, ip.payload, local: IPAddress(ip.destination), remote: IPAddress(ip.source), now: now)
+    }
+
+    /// A segment of either family: `bytes` from its header on, between `remote` and `local`.
+    mutating func receiveTCP(_ buffer: PacketBuffer, _ bytes: UnsafeMutableRawBufferPointer, local: IPAddress,
+                             remote: IPAddress, now: Instant) {
         tcp.statistics.segmentsReceived &+= 1
-        guard let wire = try? TCPSegment(checking: ip.payload) else {
+        guard let wire = try? TCPSegment(checking: bytes) else {
             tcp.statistics.malformed &+= 1
             return drop(buffer, .tcpMalformed)
         }
-        guard buffer.offload.contains(.l4ChecksumGood)
-            || wire.verifyChecksum(source: ip.source, destination: ip.destination) else {
+        guard buffer.offload.contains(.l4ChecksumGood) || wire.verifyChecksum(source: remote, destination: local) else {
             tcp.statistics.badChecksum &+= 1
             return drop(buffer, .tcpBadChecksum)
         }
@@ -21,9 +27,9 @@ extension Engine {
                                       acknowledgment: SequenceNumber(wire.acknowledgmentNumber),
                                       flags: wire.flags, window: Int(wire.window), options: options,
                                       payload: wire.payload)
-        let tuple = FourTuple(localAddress: ip.destination, localPort: wire.destinationPort,
-                              remoteAddress: ip.source, remotePort: wire.sourcePort)
-        if let index = tcp.flows.lookup(tuple) {
+        let tuple = FourTuple(localAddress: local, localPort: wire.destinationPort,
+                              remoteAddress: remote, remotePort: wire.sourcePort)
+        if let index = tcp.lookupFlow(tuple) {
             process(segment, connection: tcp.connections.block(at: index), now: now)
         } else if exception != nil, kernelOwnsSegment(toPort: tuple.localPort) {
             return passToKernel(buffer, otherwise: nil)
@@ -77,7 +83,7 @@ extension Engine {
     /// A SYN for a listening port: a new connection in SYN-RECEIVED, or a SYN
     /// cookie when the listener's SYN queue is full.
     private mutating func passiveOpen(_ segment: IncomingSegment, tuple: FourTuple, listener: Int, now: Instant) {
-        let peerMSS = Int(segment.options.maximumSegmentSize ?? 536)
+        let peerMSS = Int(segment.options.maximumSegmentSize ?? UInt16(tuple.defaultPeerMSS))
         guard tcp.listeners[listener].halfOpen < tcp.listeners[listener].backlog else {
             if lineRefusesStatelessReply(now: now) { return }
             let cookie = SYNCookie.make(tcp.secret, tuple, peerSequence: segment.sequence, peerMSS: peerMSS, now: now)
@@ -86,7 +92,7 @@ extension Engine {
             var synAck = OutgoingSegment(tuple: tuple, sequence: cookie, acknowledgment: segment.sequence + 1,
                                          flags: [.syn, .ack],
                                          window: UInt16(min(tcp.configuration.receiveBufferSize, 0xFFFF)))
-            synAck.options.maximumSegmentSize = UInt16(tcp.configuration.maximumSegmentSize)
+            synAck.options.maximumSegmentSize = UInt16(tuple.maximumSegmentSize(tcp.configuration))
             _ = emit(synAck, now: now)
             return
         }
@@ -127,7 +133,7 @@ extension Engine {
                                  now: Instant) -> UnsafeMutablePointer<TCPConnection>? {
         guard tcp.sendChunks.available > 0, tcp.receiveChunks.available > 0,
               let (id, connection) = tcp.connections.allocate() else { return nil }
-        guard tcp.flows.insert(tuple, id.index) else {
+        guard tcp.insertFlow(tuple, id.index) else {
             tcp.connections.release(id.index)
             return nil
         }

@@ -37,7 +37,7 @@ extension Engine {
         if requests.contains(.endedHalfOpen), tcp.listeners.isActive(listener) {
             tcp.listeners[listener].halfOpen -= 1
         }
-        _ = tcp.flows.remove(connection.pointee.tuple)
+        tcp.removeFlow(connection.pointee.tuple)
     }
 
     /// Returns the connection and its buffers to the pools; handles to it go stale.

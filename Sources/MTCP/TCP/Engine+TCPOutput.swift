@@ -82,7 +82,7 @@ extension Engine {
         return true
     }
 
-    /// Builds one TCP/IPv4 frame and hands it to IPv4 output. False when no
+    /// Builds one TCP frame and hands it to IPv4 or IPv6 output. False when no
     /// buffer was free. Inlined, so that the segment's fields go straight into
     /// the header instead of through an `OutgoingSegment` in memory.
     @inline(__always)
@@ -93,11 +93,11 @@ extension Engine {
                              acknowledgmentNumber: segment.acknowledgment?.rawValue, flags: segment.flags,
                              window: segment.window, options: segment.options, payloadLength: segment.payloadLength)
         let source = segment.tuple.localAddress, destination = segment.tuple.remoteAddress
-        let offloaded = device.transmitOffloads.contains(.computeTCPChecksum)
-        let sent = sendIPv4(from: source, to: destination, protocol: .tcp, payloadLength: header.bufferLength,
-                            offload: offloaded ? [.computeIPv4Checksum, .computeTCPChecksum] : [],
-                            now: now) { packet in
-            let wire = TCPSegment(unchecked: packet.payload)
+        // The device's offload requests describe IPv4 frames (DPDK's TX_IPV4 and
+        // a 20-byte l3_len): an IPv6 segment's checksum is computed here.
+        let offloaded = source.isIPv4 && device.transmitOffloads.contains(.computeTCPChecksum)
+        func writeSegment(_ bytes: UnsafeMutableRawBufferPointer) {
+            let wire = TCPSegment(unchecked: bytes)
             header.emit(into: wire)
             if segment.payloadLength > 0 {
                 segment.payloadSource.copy(from: segment.payloadOffset, count: segment.payloadLength,
@@ -108,6 +108,16 @@ extension Engine {
             } else {
                 wire.fillChecksum(source: source, destination: destination)
             }
+        }
+        let sent: Bool
+        if source.isIPv4 {
+            sent = sendIPv4(from: source.v4, to: destination.v4, protocol: .tcp, payloadLength: header.bufferLength,
+                            offload: offloaded ? [.computeIPv4Checksum, .computeTCPChecksum] : [], now: now) { packet in
+                writeSegment(packet.payload)
+            }
+        } else {
+            sent = sendIPv6(from: source.v6, to: destination.v6, nextHeader: .tcp, payloadLength: header.bufferLength,
+                            now: now, writePayload: writeSegment)
         }
         if sent { tcp.statistics.segmentsSent &+= 1 }
         return sent

@@ -1,4 +1,5 @@
-/// The per-core connection table: `FourTuple` -> connection index.
+/// The per-core connection table: a flow's key (`IPv4FlowKey` or
+/// `IPv6FlowKey`, one table per family) -> connection index.
 ///
 /// Open addressing with linear probing over storage allocated once, kept at most
 /// half full so that probe runs stay short and a lookup touches one or two cache
@@ -7,14 +8,14 @@
 /// connections have come and gone as on a fresh table — a per-core table under
 /// connection churn never needs rebuilding.
 ///
-/// **Hash.** SipHash-2-4 of the 96 key bits, keyed from `seed`. Remote addresses
+/// **Hash.** SipHash-2-4 of the key's bits (96 for IPv4, 288 for IPv6), keyed from `seed`. Remote addresses
 /// and ports are chosen by peers, so a predictable hash would let an attacker
 /// build long probe runs (hash flooding); a keyed PRF with a random per-engine
 /// key makes the placement unpredictable from outside. The bounded size (at
 /// most `capacity` entries, half the slots) caps the damage either way.
-public struct FlowTable: ~Copyable {
+public struct FlowTable<Key: FlowKey>: ~Copyable {
     struct Entry {
-        var key: FourTuple
+        var key: Key
         var occupied: Bool
         var value: Int32
     }
@@ -45,8 +46,7 @@ public struct FlowTable: ~Copyable {
         shift = UInt64(64 - slots.trailingZeroBitCount)
         hasher = SipHash(key0: seed, key1: seed ^ 0x9E37_79B9_7F4A_7C15)
         entries = .allocate(capacity: slots)
-        let blank = FourTuple(localAddress: .any, localPort: 0, remoteAddress: .any, remotePort: 0)
-        entries.initialize(repeating: Entry(key: blank, occupied: false, value: 0))
+        entries.initialize(repeating: Entry(key: .blank, occupied: false, value: 0))
     }
 
     deinit { entries.deallocate() }
@@ -55,15 +55,14 @@ public struct FlowTable: ~Copyable {
 
     /// The slot where `key`'s probe run starts.
     @inline(__always)
-    func homeSlot(for key: FourTuple) -> Int {
-        let words = key.packedWords
-        return Int(truncatingIfNeeded: hasher.hash(words.0, words.1) >> shift)
+    func homeSlot(for key: Key) -> Int {
+        Int(truncatingIfNeeded: key.hash(with: hasher) >> shift)
     }
 
     /// Index of `key`'s entry, or of the empty slot that ends its probe run. Ends
     /// because the table is never more than half full.
     @inline(__always)
-    private func probe(_ key: FourTuple) -> Int {
+    private func probe(_ key: Key) -> Int {
         var index = homeSlot(for: key)
         while entries[index].occupied && entries[index].key != key {
             index = (index &+ 1) & mask
@@ -75,7 +74,7 @@ public struct FlowTable: ~Copyable {
 
     /// The value stored for `key`.
     @inline(__always)
-    public func lookup(_ key: FourTuple) -> Int32? {
+    public func lookup(_ key: Key) -> Int32? {
         let entry = entries[probe(key)]
         return entry.occupied ? entry.value : nil
     }
@@ -83,7 +82,7 @@ public struct FlowTable: ~Copyable {
     /// Adds `key` -> `value`; false (and no change) when `key` is present or the
     /// table holds `capacity` entries.
     @discardableResult
-    public mutating func insert(_ key: FourTuple, _ value: Int32) -> Bool {
+    public mutating func insert(_ key: Key, _ value: Int32) -> Bool {
         let index = probe(key)
         guard !entries[index].occupied, count < capacity else { return false }
         entries[index] = Entry(key: key, occupied: true, value: value)
@@ -98,7 +97,7 @@ public struct FlowTable: ~Copyable {
     /// the hole now separates from its home; the run stays gap-free, so lookups
     /// that stop at the first empty slot remain correct without tombstones.
     @discardableResult
-    public mutating func remove(_ key: FourTuple) -> Int32? {
+    public mutating func remove(_ key: Key) -> Int32? {
         var hole = probe(key)
         guard entries[hole].occupied else { return nil }
         let value = entries[hole].value

@@ -24,8 +24,8 @@ struct SYNCookie {
 
     @inline(__always)
     static func hash(_ secret: SipHash, _ tuple: FourTuple, counter: UInt32, peerSequence: SequenceNumber) -> UInt32 {
-        let words = tuple.packedWords
-        return UInt32(truncatingIfNeeded: secret.hash(words.0, words.1 ^ UInt64(counter & 0x1F) << 48,
+        let words = tuple.packedWords(secret)
+        return UInt32(truncatingIfNeeded: secret.hash(words.addresses, words.ports ^ UInt64(counter & 0x1F) << 48,
                                                       UInt64(peerSequence.rawValue))) & 0xFF_FFFF
     }
 

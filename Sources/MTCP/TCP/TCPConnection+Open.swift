@@ -53,7 +53,7 @@ extension TCPConnection {
         initialReceiveSequence = segment.sequence - 1
         receiveNext = segment.sequence
         advertisedWindowEdge = segment.sequence
-        sendMSS = min(peerMSS, configuration.maximumSegmentSize)
+        sendMSS = min(peerMSS, tuple.maximumSegmentSize(configuration))
         congestion = CongestionControl(algorithm: configuration.congestionControl, mss: sendMSS)
         sendUnacknowledged = segment.acknowledgment
         sendNext = segment.acknowledgment
@@ -81,9 +81,9 @@ extension TCPConnection {
     /// Options of the peer's SYN or SYN-ACK against ours: each is used only when
     /// both sides offered it (RFC 7323 §1.3, RFC 2018 §2).
     private mutating func negotiateOptions(_ options: TCPOptions, _ configuration: TCPConfiguration) {
-        // An absent MSS option means 536 (RFC 9293 §3.7.1).
-        let peerMSS = Int(options.maximumSegmentSize ?? 536)
-        sendMSS = max(64, min(peerMSS, configuration.maximumSegmentSize))
+        // An absent MSS option means 536 (RFC 9293 §3.7.1), 1220 over IPv6.
+        let peerMSS = Int(options.maximumSegmentSize ?? UInt16(tuple.defaultPeerMSS))
+        sendMSS = max(64, min(peerMSS, tuple.maximumSegmentSize(configuration)))
         // Both shifts, or neither (RFC 7323 §2.2): our SYN of an active open offered
         // one and set the receive shift, which a SYN-ACK without the option undoes.
         let scaled = options.windowScale != nil

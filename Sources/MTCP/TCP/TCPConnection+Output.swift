@@ -192,7 +192,7 @@ extension TCPConnection {
         let configuration = environment.tcpConfiguration
         let isSYN = flags.contains(.syn)
         if isSYN {
-            options.maximumSegmentSize = UInt16(configuration.maximumSegmentSize)
+            options.maximumSegmentSize = UInt16(tuple.maximumSegmentSize(configuration))
             let activeOpen = state == .synSent
             if activeOpen || sendWindowShift > 0 || receiveWindowShift > 0 {
                 options.windowScale = configuration.windowScale

@@ -12,8 +12,8 @@ extension TCPLayer {
     /// SYN-ACK carries none), so they need no part in it.
     @inline(__always)
     func keyedOffsets(for tuple: FourTuple) -> (sequence: UInt32, timestamp: UInt32) {
-        let words = tuple.packedWords
-        let hash = secret.hash(words.0, words.1)
+        let words = tuple.packedWords(secret)
+        let hash = secret.hash(words.addresses, words.ports)
         return (UInt32(truncatingIfNeeded: hash), UInt32(truncatingIfNeeded: hash >> 32))
     }
 
@@ -29,7 +29,7 @@ extension TCPLayer {
     /// the run of ephemeral ports towards one destination starts.
     @inline(__always)
     func ephemeralPortOffset(to tuple: FourTuple) -> UInt32 {
-        let words = tuple.packedWords
-        return UInt32(truncatingIfNeeded: ephemeralPortSecret.hash(words.0, UInt64(tuple.remotePort)))
+        let words = tuple.packedWords(ephemeralPortSecret)
+        return UInt32(truncatingIfNeeded: ephemeralPortSecret.hash(words.addresses, UInt64(tuple.remotePort)))
     }
 }

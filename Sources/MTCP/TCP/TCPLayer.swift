@@ -4,7 +4,9 @@
 struct TCPLayer: ~Copyable {
     let configuration: TCPConfiguration
     var connections: ConnectionPool
-    var flows: FlowTable
+    var flows: FlowTable<IPv4FlowKey>
+    /// IPv6 flows, in a table of their own (see `TCPLayer+Flows`).
+    var flows6: FlowTable<IPv6FlowKey>
     var timers: TimerWheel
     var listeners = ListenerTable()
     var sendChunks: BufferChunkPool
@@ -35,6 +37,7 @@ struct TCPLayer: ~Copyable {
         let capacity = configuration.maxConnections
         connections = ConnectionPool(capacity: capacity)
         flows = FlowTable(capacity: capacity, seed: secret.hash(0x666C_6F77))
+        flows6 = FlowTable(capacity: capacity, seed: secret.hash(0x666C_6F77_36))
         timers = TimerWheel(nodeCount: capacity * TCPTimer.count, slotCount: 4096,
                             granularity: .milliseconds(1), start: now)
         sendChunks = BufferChunkPool(count: configuration.maxBuffers, chunkSize: configuration.sendBufferSize)

@@ -46,6 +46,17 @@ extension UnsafeMutableRawBufferPointer {
     /// The Ethernet address at `offset`; the buffer must hold six bytes there, which
     /// also means it is not empty and has a base address.
     @inlinable @inline(__always)
+    func ipv6Address(at offset: Int) -> IPv6Address {
+        IPv6Address(high: bigEndian(at: offset), low: bigEndian(at: offset + 8))
+    }
+
+    @inlinable @inline(__always)
+    func storeIPv6Address(_ address: IPv6Address, at offset: Int) {
+        storeBigEndian(address.high, at: offset)
+        storeBigEndian(address.low, at: offset + 8)
+    }
+
+    @inlinable @inline(__always)
     func macAddress(at offset: Int) -> MACAddress {
         MACAddress(loadingFrom: baseAddress.unsafelyUnwrapped + offset)
     }

@@ -12,4 +12,5 @@ public struct EtherType: RawRepresentable, Hashable, Sendable {
     /// An IEEE 802.1Q VLAN tag in place of the EtherType. The stack does not speak
     /// VLANs; such frames parse with this type and the caller drops them.
     public static let vlan = EtherType(rawValue: 0x8100)
+    public static let ipv6 = EtherType(rawValue: 0x86DD)
 }

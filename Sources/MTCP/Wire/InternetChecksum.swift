@@ -26,12 +26,40 @@ public struct InternetChecksum: Hashable, Sendable {
         return result
     }
 
+    /// The IPv6 pseudo-header sum (RFC 8200 §8.1): both addresses, the
+    /// upper-layer length as 32 bits and the next header value.
+    @inlinable
+    public static func pseudoHeaderSum(source: IPv6Address, destination: IPv6Address,
+                                       protocol: IPProtocol, length: Int) -> InternetChecksum {
+        var result = InternetChecksum()
+        result.add(source.high)
+        result.add(source.low)
+        result.add(destination.high)
+        result.add(destination.low)
+        result.add(UInt32(truncatingIfNeeded: length))
+        result.add(UInt16(`protocol`.rawValue))
+        return result
+    }
+
+    /// Either family's pseudo-header sum, for code that holds an `IPAddress`.
+    @inlinable
+    public static func pseudoHeaderSum(source: IPAddress, destination: IPAddress,
+                                       protocol: IPProtocol, length: Int) -> InternetChecksum {
+        source.isIPv4
+            ? pseudoHeaderSum(source: source.v4, destination: destination.v4, protocol: `protocol`, length: length)
+            : pseudoHeaderSum(source: source.v6, destination: destination.v6, protocol: `protocol`, length: length)
+    }
+
     /// Adds a 16-bit word given in host order.
     @inlinable public mutating func add(_ word: UInt16) { sum &+= UInt64(word) }
 
     /// Adds two 16-bit words given as one host-order value (an IPv4 address, a
     /// sequence number): 2^16 ≡ 1 modulo 2^16 - 1, so the halves need no splitting.
     @inlinable public mutating func add(_ words: UInt32) { sum &+= UInt64(words) }
+
+    /// Adds four 16-bit words given as one host-order value (half an IPv6
+    /// address), as its two 32-bit halves for the same reason.
+    @inlinable public mutating func add(_ words: UInt64) { sum &+= (words & 0xFFFF_FFFF) &+ (words >> 32) }
 
     /// Adds `bytes`, which must start at an even offset of the message; an odd final
     /// byte is padded with a zero byte on the right (RFC 1071 §4.1).

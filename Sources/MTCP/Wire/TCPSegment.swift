@@ -89,26 +89,40 @@ public struct TCPSegment {
         bytes.clampedSlice(from: headerLength, to: bytes.count)
     }
 
-    /// The pseudo-header sum for this segment between the two addresses.
-    @inlinable func pseudoHeaderSum(source: IPv4Address, destination: IPv4Address) -> InternetChecksum {
-        InternetChecksum.pseudoHeaderSum(source: source, destination: destination,
-                                         protocol: .tcp, length: bytes.count)
+    /// The pseudo-header sum for this segment between the two addresses: the
+    /// IPv4 or the IPv6 pseudo-header (RFC 8200 §8.1) by their family.
+    @inlinable func pseudoHeaderSum(source: IPAddress, destination: IPAddress) -> InternetChecksum {
+        InternetChecksum.pseudoHeaderSum(source: source, destination: destination, protocol: .tcp, length: bytes.count)
     }
 
     /// Whether the checksum over pseudo-header, header and payload is correct.
-    @inlinable public func verifyChecksum(source: IPv4Address, destination: IPv4Address) -> Bool {
+    @inlinable public func verifyChecksum(source: IPAddress, destination: IPAddress) -> Bool {
         bytes.hasValidChecksum(after: pseudoHeaderSum(source: source, destination: destination))
     }
 
     /// Computes the full checksum and stores it; call when header and payload are final.
-    @inlinable public func fillChecksum(source: IPv4Address, destination: IPv4Address) {
+    @inlinable public func fillChecksum(source: IPAddress, destination: IPAddress) {
         bytes.fillChecksum(at: 16, after: pseudoHeaderSum(source: source, destination: destination))
     }
 
     /// Stores only the folded pseudo-header sum, not complemented: what a NIC doing
     /// TCP checksum offload expects in the field (DPDK's `rte_ipv4_phdr_cksum`), to
     /// extend over the segment itself.
-    @inlinable public func fillPseudoHeaderChecksum(source: IPv4Address, destination: IPv4Address) {
+    @inlinable public func fillPseudoHeaderChecksum(source: IPAddress, destination: IPAddress) {
         checksum = pseudoHeaderSum(source: source, destination: destination).folded
+    }
+
+    // IPv4 spellings of the same, for code that holds IPv4 addresses.
+
+    @inlinable public func verifyChecksum(source: IPv4Address, destination: IPv4Address) -> Bool {
+        verifyChecksum(source: IPAddress(source), destination: IPAddress(destination))
+    }
+
+    @inlinable public func fillChecksum(source: IPv4Address, destination: IPv4Address) {
+        fillChecksum(source: IPAddress(source), destination: IPAddress(destination))
+    }
+
+    @inlinable public func fillPseudoHeaderChecksum(source: IPv4Address, destination: IPv4Address) {
+        fillPseudoHeaderChecksum(source: IPAddress(source), destination: IPAddress(destination))
     }
 }

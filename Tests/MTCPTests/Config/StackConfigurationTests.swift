@@ -211,6 +211,12 @@ private func parseError(_ text: String) -> ConfigurationError? {
         ("ip_addr", "127.0.0.1/8", "cannot be a host's address"),
         ("ip_addr", "198.18.0.0/24", "network or broadcast address"),
         ("ip_addr", "198.18.0.255/24", "network or broadcast address"),
+        ("ip6_addr", "2001:2::1", "expected an IPv6 address with its prefix length"),
+        ("ip6_addr", "2001:2::1/129", "expected an IPv6 address with its prefix length"),
+        ("ip6_addr", "198.18.0.1/24", "expected an IPv6 address with its prefix length"),
+        ("ip6_addr", "ff02::1/64", "cannot be a host's address"),
+        ("ip6_addr", "::ffff:198.18.0.1/96", "cannot be a host's address"),
+        ("ip6_addr", "fe80::1/64", "is link-local"),
         ("eal_args", "-l 0-3", "use num_cores or core_mask"),
         ("eal_args", "--lcores=0@1", "use num_cores or core_mask"),
         ("eal_args", "-c0x3", "use num_cores or core_mask"),
@@ -261,6 +267,15 @@ private func parseError(_ text: String) -> ConfigurationError? {
         #expect(error.line == 4)
         #expect(error.key == "vdev")
         #expect(error.message.contains("'net_tap0' is already declared"))
+    }
+
+    @Test func severalIPv6AddressesAreAllowedButNotOneTwice() throws {
+        let configuration = try parse(required + "ip6_addr = 2001:2::1/64\nip6_addr = 2001:db8::1/48\n")
+        #expect(configuration.ipv6Addresses == [IPv6Network("2001:2::1/64")!, IPv6Network("2001:db8::1/48")!])
+        #expect(try parse(required).ipv6Addresses.isEmpty, "IPv4 only by default")
+        let error = try #require(parseError(required + "ip6_addr = 2001:2::1/64\nip6_addr = 2001:2:0::1/48\n"))
+        #expect(error.line == 4 && error.key == "ip6_addr")
+        #expect(error.message.contains("2001:2::1 is already configured"), "\(error)")
     }
 
     @Test(arguments: ["ip_addr", "port"])
@@ -427,7 +442,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
         "tx_rate_mbps = 100", "congestion_control = cubic", "delayed_ack_ms = 0", "tcp_keepalive = 5",
         "min_rto_ms = 5", "pcap_file = x.pcap", "pcap_max_mb = 5", "prometheus_port = 9000",
         "shutdown_grace_s = 1", "arp_conf = other-arp.conf", "route_conf = other-route.conf",
-        "flow_spreading = rss", "mtu = 9000", "exception_path = on", "vip = 198.18.0.9",
+        "flow_spreading = rss", "mtu = 9000", "exception_path = on", "vip = 198.18.0.9", "ip6_addr = 2001:2::9/64",
     ]
 
     /// Lines for the keys that are read only with `exception_path = on`.

@@ -168,4 +168,35 @@ private func routeError(_ text: String) -> ConfigurationError? {
             try farGateway.validate(against: stack)
         }
     }
+
+    @Test func ipv6RoutesAndNeighboursShareTheFiles() throws {
+        let table = try StaticRouteTable.parse(text: """
+            ROUTES 3
+            198.18.0.0/24 dpdk0
+            ::/0 dpdk0 fe80::1
+            2001:db8::/32 dpdk0 2001:2::254
+            """, file: "route.conf")
+        #expect(table.routes.count == 1)
+        #expect(table.ipv6Routes == [
+            StaticIPv6Route(network: IPv6Network("::/0")!, port: "dpdk0", gateway: IPv6Address("fe80::1")),
+            StaticIPv6Route(network: IPv6Network("2001:db8::/32")!, port: "dpdk0", gateway: IPv6Address("2001:2::254")),
+        ])
+        var dualStack = stack
+        dualStack.ipv6Addresses = [IPv6Network("2001:2::1/64")!]
+        try table.validate(against: dualStack)
+        #expect(throws: ConfigurationError(file: "route.conf", line: 4,
+                                           message: "gateway 2001:2::254 is neither link-local nor in a prefix of ip6_addr")) {
+            try table.validate(against: stack)
+        }
+        #expect(try #require(routeError("ROUTES 1\n2001:db8::1/32 dpdk0\n")).message
+            .contains("host bits set in '2001:db8::1/32': did you mean 2001:db8::/32?"))
+        #expect(try #require(routeError("ROUTES 1\n::/0 dpdk0 ff02::1\n")).message.contains("expected a unicast IPv6 gateway"))
+
+        let neighbours = try StaticARPTable.parse(
+            text: "ARP_ENTRY 2\n198.18.0.2/32 02:00:00:00:00:02\n2001:2::2/128 02:00:00:00:00:02\n", file: "arp.conf")
+        #expect(neighbours.entries.count == 1)
+        #expect(neighbours.ipv6Entries.map { $0.address } == [IPv6Address("2001:2::2")!])
+        #expect(try #require(arpError("ARP_ENTRY 1\n2001:2::2/64 02:00:00:00:00:02\n")).message
+            .contains("expected a unicast IPv6 address like 2001:2::2/128"))
+    }
 }

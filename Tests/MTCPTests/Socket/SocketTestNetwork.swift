@@ -8,6 +8,9 @@ import Testing
 struct SocketTestNetwork: ~Copyable {
     static let serverIP = TCPTestNetwork.serverIP
     static let clientIP = TCPTestNetwork.clientIP
+    /// The IPv6 addresses of the two sides when the network is built with `ipv6`.
+    static let serverIPv6 = IPv6Address("2001:2::1")!
+    static let clientIPv6 = IPv6Address("2001:2::3")!
 
     /// Small pools, and ACKs at once (no delayed ACK), so a few steps settle any exchange.
     static func tcp(sendBufferSize: Int = 8192, receiveBufferSize: Int = 8192) -> TCPConfiguration {
@@ -20,14 +23,20 @@ struct SocketTestNetwork: ~Copyable {
     var client: SocketContext<VirtualPort>
 
     /// - Parameter serverBuffers: the packet buffers of the server's port.
+    /// - Parameter ipv6: both sides get an IPv6 address as well (neighbours found by ND).
     init(server serverTCP: TCPConfiguration = Self.tcp(), client clientTCP: TCPConfiguration = Self.tcp(),
-         serverSockets: Int? = nil, clientSockets: Int? = nil, serverBuffers: Int = 512) {
+         serverSockets: Int? = nil, clientSockets: Int? = nil, serverBuffers: Int = 512, ipv6: Bool = false) {
         link = VirtualLink(seed: 7)
         func configuration(_ ip: IPv4Address, peer: IPv4Address, peerMAC: MACAddress,
                            _ tcp: TCPConfiguration) -> EngineConfiguration {
-            EngineConfiguration(address: IPv4Network(address: ip, prefixLength: 24),
-                                staticNeighbours: [.init(address: peer, mac: peerMAC)], tcp: tcp,
-                                secret: SipHash(key0: 7, key1: 11))
+            var configuration = EngineConfiguration(address: IPv4Network(address: ip, prefixLength: 24),
+                                                    staticNeighbours: [.init(address: peer, mac: peerMAC)], tcp: tcp,
+                                                    secret: SipHash(key0: 7, key1: 11))
+            if ipv6 {
+                let address = ip == Self.serverIP ? Self.serverIPv6 : Self.clientIPv6
+                configuration.ipv6 = IPv6Configuration(addresses: [IPv6Network(address: address, prefixLength: 64)])
+            }
+            return configuration
         }
         server = SocketContext(
             engine: Engine(device: link.makePort(macAddress: TCPTestNetwork.serverMAC, bufferCount: serverBuffers),

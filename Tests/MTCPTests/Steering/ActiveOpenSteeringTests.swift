@@ -23,7 +23,7 @@ import Testing
     /// The queue a NIC with `table` and the symmetric key puts the reply to `tuple` on.
     static func replyQueue(_ tuple: FourTuple, _ table: [UInt16]) -> Int {
         let toeplitz = ToeplitzHash(key: ToeplitzHash.symmetricKey)
-        let hash = toeplitz.hash(source: tuple.remoteAddress, destination: tuple.localAddress,
+        let hash = toeplitz.hash(source: tuple.remoteAddress.v4, destination: tuple.localAddress.v4,
                                  sourcePort: tuple.remotePort, destinationPort: tuple.localPort)
         return Int(table[Int(hash % UInt32(table.count))])
     }

@@ -2,10 +2,10 @@ import Testing
 @testable import MTCP
 
 @Suite struct FlowTableTests {
-    static let base = FourTuple(localAddress: IPv4Address(198, 18, 0, 1), localPort: 80,
+    static let base = IPv4FlowKey(localAddress: IPv4Address(198, 18, 0, 1), localPort: 80,
                                 remoteAddress: IPv4Address(198, 18, 0, 2), remotePort: 40_000)
 
-    static func client(_ n: Int) -> FourTuple {
+    static func client(_ n: Int) -> IPv4FlowKey {
         var key = base
         key.remotePort = UInt16(truncatingIfNeeded: 1024 + n)
         key.remoteAddress = IPv4Address(198, 18, 1, UInt8(truncatingIfNeeded: n >> 16))
@@ -13,7 +13,7 @@ import Testing
     }
 
     @Test func insertLookupRemove() {
-        var table = FlowTable(capacity: 16)
+        var table = FlowTable<IPv4FlowKey>(capacity: 16)
         #expect(table.slotCount == 32 && table.capacity == 16)
         #expect(table.lookup(Self.base) == nil)
         #expect(table.insert(Self.base, 7) == true)
@@ -30,7 +30,7 @@ import Testing
 
     @Test func slotCountIsAPowerOfTwoAtLeastTwiceCapacity() {
         for capacity in [1, 2, 3, 100, 1000, 1024, 1025] {
-            let table = FlowTable(capacity: capacity)
+            let table = FlowTable<IPv4FlowKey>(capacity: capacity)
             #expect(table.slotCount.nonzeroBitCount == 1)
             #expect(table.slotCount >= 2 * capacity)
             #expect(table.slotCount < 4 * capacity || table.slotCount == 2)
@@ -38,13 +38,13 @@ import Testing
     }
 
     @Test func keysDifferingInOneFieldAreDistinct() {
-        var table = FlowTable(capacity: 8)
+        var table = FlowTable<IPv4FlowKey>(capacity: 8)
         var localAddress = Self.base, localPort = Self.base, remoteAddress = Self.base, remotePort = Self.base
         localAddress.localAddress = IPv4Address(198, 18, 0, 3)
         localPort.localPort = 81
         remoteAddress.remoteAddress = IPv4Address(198, 18, 0, 4)
         remotePort.remotePort = 40_001
-        let swapped = FourTuple(localAddress: Self.base.remoteAddress, localPort: Self.base.remotePort,
+        let swapped = IPv4FlowKey(localAddress: Self.base.remoteAddress, localPort: Self.base.remotePort,
                                 remoteAddress: Self.base.localAddress, remotePort: Self.base.localPort)
         let keys = [Self.base, localAddress, localPort, remoteAddress, remotePort, swapped]
         for (value, key) in keys.enumerated() { #expect(table.insert(key, Int32(value)) == true) }
@@ -55,7 +55,7 @@ import Testing
     }
 
     @Test func fullTableRefusesAndKeepsWorking() {
-        var table = FlowTable(capacity: 100)
+        var table = FlowTable<IPv4FlowKey>(capacity: 100)
         for n in 0 ..< 100 { #expect(table.insert(Self.client(n), Int32(n)) == true) }
         #expect(table.insert(Self.client(100), 100) == false, "full")
         #expect(table.lookup(Self.client(100)) == nil)
@@ -71,9 +71,9 @@ import Testing
     /// Keys that all start probing at one slot: removing from the middle of the run
     /// must shift the rest back so that every one stays reachable.
     @Test func backwardShiftKeepsCollidingRunsReachable() {
-        var table = FlowTable(capacity: 64, seed: 99)
+        var table = FlowTable<IPv4FlowKey>(capacity: 64, seed: 99)
         let target = table.homeSlot(for: Self.base)
-        var colliding: [FourTuple] = []
+        var colliding: [IPv4FlowKey] = []
         var n = 0
         while colliding.count < 6 {
             let key = Self.client(n)
@@ -81,7 +81,7 @@ import Testing
             n += 1
         }
         // Neighbours homed just after the target, interleaved into the run.
-        var neighbours: [FourTuple] = []
+        var neighbours: [IPv4FlowKey] = []
         while neighbours.count < 3 {
             let key = Self.client(n)
             if table.homeSlot(for: key) == (target + 1) & (table.slotCount - 1) { neighbours.append(key) }
@@ -103,16 +103,16 @@ import Testing
     /// table is often full.
     @Test func churnMatchesADictionary() {
         var random = SeededRandom(seed: 0xF10E_7AB1)
-        var table = FlowTable(capacity: 2048, seed: random.next())
+        var table = FlowTable<IPv4FlowKey>(capacity: 2048, seed: random.next())
         #expect(table.slotCount == 4096)
         let storage = table.storageAddress
         let pool = (0 ..< 3200).map { _ in
-            FourTuple(localAddress: IPv4Address(198, 18, 0, UInt8.random(in: 1 ... 4, using: &random)),
+            IPv4FlowKey(localAddress: IPv4Address(198, 18, 0, UInt8.random(in: 1 ... 4, using: &random)),
                       localPort: UInt16.random(in: 79 ... 81, using: &random),
                       remoteAddress: IPv4Address(UInt32.random(in: 0 ... UInt32.max, using: &random)),
                       remotePort: UInt16.random(in: 0 ... UInt16.max, using: &random))
         }
-        var oracle: [FourTuple: Int32] = [:]
+        var oracle: [IPv4FlowKey: Int32] = [:]
         var mismatches = 0
         var refusedFull = 0
         for operation in 0 ..< 1_000_000 {
@@ -141,6 +141,11 @@ import Testing
     }
 
     @Test func fourTupleDescription() {
-        #expect(Self.base.description == "198.18.0.1:80<->198.18.0.2:40000")
+        let tuple = FourTuple(localAddress: Self.base.localAddress, localPort: 80, remoteAddress: Self.base.remoteAddress,
+                              remotePort: 40_000)
+        #expect(tuple.description == "198.18.0.1:80<->198.18.0.2:40000")
+        let v6 = FourTuple(localAddress: IPAddress("2001:2::1")!, localPort: 80, remoteAddress: IPAddress("2001:2::2")!,
+                           remotePort: 40_000)
+        #expect(v6.description == "[2001:2::1]:80<->[2001:2::2]:40000")
     }
 }

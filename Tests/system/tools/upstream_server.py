@@ -157,6 +157,8 @@ def main():
                 threading.Thread(target=serve_raw, args=(connection, number, args), daemon=True).start()
         except KeyboardInterrupt:
             return  # the fixture's stop
+    if ":" in args.host:
+        Server.address_family = socket.AF_INET6
     server = Server((args.host, args.port), Handler)
     print("ready", flush=True)
     server.serve_forever()

@@ -4,20 +4,20 @@
 /// Bounded on both counts, in storage allocated once: when it is full a new frame
 /// is refused (the caller drops and counts it) rather than growing without limit
 /// under a flood towards unresolvable addresses.
-public struct ARPPendingQueue: ~Copyable {
+public struct ResolutionQueue<Address: NeighbourAddress>: ~Copyable {
     struct Waiting {
-        var nextHop: IPv4Address
+        var nextHop: Address
         var buffer: PacketBuffer
     }
 
     struct Resolution {
-        var nextHop: IPv4Address
+        var nextHop: Address
         var firstSent: Instant
         var lastSent: Instant
     }
 
     /// What `nextAction` asks of the caller for one next hop.
-    public enum Action { case sendRequest(IPv4Address), giveUp(IPv4Address) }
+    public enum Action { case sendRequest(Address), giveUp(Address) }
 
     private let waiting: UnsafeMutableBufferPointer<Waiting>
     private var waitingCount = 0
@@ -46,7 +46,7 @@ public struct ARPPendingQueue: ~Copyable {
     /// Queues `buffer` until `nextHop` resolves. Returns whether an ARP request
     /// must be sent now (the first frame for this next hop), or nil when the
     /// queue is full and the frame was not taken.
-    public mutating func enqueue(_ buffer: PacketBuffer, nextHop: IPv4Address, now: Instant) -> Bool? {
+    public mutating func enqueue(_ buffer: PacketBuffer, nextHop: Address, now: Instant) -> Bool? {
         guard waitingCount < waiting.count else { return nil }
         waiting[waitingCount] = Waiting(nextHop: nextHop, buffer: buffer)
         waitingCount += 1
@@ -57,13 +57,13 @@ public struct ARPPendingQueue: ~Copyable {
     }
 
     /// True while frames wait for `nextHop`.
-    public func isResolving(_ nextHop: IPv4Address) -> Bool {
+    public func isResolving(_ nextHop: Address) -> Bool {
         resolutions[0..<resolutionCount].contains { $0.nextHop == nextHop }
     }
 
     /// Forgets the outstanding request for `nextHop` (it resolved); its frames are
     /// then collected with `take(waitingFor:)`.
-    public mutating func resolve(_ nextHop: IPv4Address) {
+    public mutating func resolve(_ nextHop: Address) {
         if let index = resolutions[0..<resolutionCount].firstIndex(where: { $0.nextHop == nextHop }) {
             removeResolution(at: index)
         }
@@ -71,13 +71,13 @@ public struct ARPPendingQueue: ~Copyable {
 
     /// An outstanding next hop that `table` now resolves (another core heard
     /// the answer); nil when none does.
-    public func firstResolved(in table: ARPTable, now: Instant) -> IPv4Address? {
+    public func firstResolved(in table: NeighbourTable<Address>, now: Instant) -> Address? {
         resolutions[0..<resolutionCount].first { table.lookup($0.nextHop, now: now) != nil }?.nextHop
     }
 
     /// The oldest frame waiting for `nextHop`, removed from the queue; nil when none.
     /// (The caller loops; closures over the engine would overlap its accesses.)
-    public mutating func take(waitingFor nextHop: IPv4Address) -> PacketBuffer? {
+    public mutating func take(waitingFor nextHop: Address) -> PacketBuffer? {
         guard let index = waiting[0..<waitingCount].firstIndex(where: { $0.nextHop == nextHop }) else { return nil }
         let buffer = waiting[index].buffer
         for later in (index + 1)..<waitingCount { waiting[later - 1] = waiting[later] }
@@ -116,3 +116,8 @@ public struct ARPPendingQueue: ~Copyable {
         resolutions[index] = resolutions[resolutionCount]
     }
 }
+
+/// Frames waiting for ARP.
+public typealias ARPPendingQueue = ResolutionQueue<IPv4Address>
+/// Frames waiting for Neighbor Discovery (RFC 4861 §7.2.2: the INCOMPLETE state's queue).
+public typealias NDPendingQueue = ResolutionQueue<IPv6Address>

@@ -1,7 +1,18 @@
 import Synchronization
 
-/// The neighbour table of a port (IPv4 address -> Ethernet address), shared by
-/// every core's engine: an ARP packet that lands on any queue teaches every core.
+/// The neighbour table of a port (IP address -> Ethernet address), shared by
+/// every core's engine: an ARP or Neighbor Discovery packet that lands on any
+/// queue teaches every core. One design serves both families
+/// (`ARPTable` for IPv4, `NDTable` for IPv6): an address takes
+/// `Address.keyWords` words of a bucket, so IPv4's buckets are as before.
+///
+/// Linux's neighbour states map onto an entry's life as follows: INCOMPLETE is
+/// a next hop in an engine's `ResolutionQueue` (no entry yet); REACHABLE an
+/// entry before its expiry; STALE, DELAY and PROBE the `staleGrace` after it,
+/// during which frames still go to the known address while one request (a
+/// unicast probe for IPv6, RFC 4861 §7.3.3) confirms it; then the entry is
+/// unusable and the next frame starts a resolution again. `state(of:now:)`
+/// reports them.
 ///
 /// Read on each outgoing packet, written only by ARP, so it is built for readers:
 /// a fixed array of buckets of `ways` entries, each bucket guarded by a sequence
@@ -28,7 +39,7 @@ import Synchronization
 /// Times are engine clock values: every core's clock follows the monotonic
 /// clock's time line, so entries written by one core expire on the others at
 /// the same moment (to within the clocks' re-anchoring error, microseconds).
-public struct ARPTable: @unchecked Sendable {
+public struct NeighbourTable<Address: NeighbourAddress>: @unchecked Sendable {
     /// What `learn` did with what the wire said.
     public enum LearnOutcome: Equatable {
         /// Stored, with no other entry lost.
@@ -53,25 +64,28 @@ public struct ARPTable: @unchecked Sendable {
     enum State: UInt64 { case empty = 0, dynamic = 1, staticEntry = 2 }
 
     /// Entries per bucket: a lookup compares at most this many addresses.
-    static let ways = 8
-    /// Per bucket: its sequence counter, the ways' keys (address << 8 | state),
+    static var ways: Int { 8 }
+    /// Per bucket: its sequence counter, the ways' keys (`Address.keyWords`
+    /// each, the entry's state in the first word's low byte),
     /// their Ethernet addresses, and their expiry times, padded to whole cache
     /// lines (the storage starts on one): a writer on one bucket never
     /// invalidates the line readers of the next bucket use.
-    static let wordsPerBucket = (1 + 3 * ways + wordsPerCacheLine - 1) / wordsPerCacheLine * wordsPerCacheLine
-    private static let wordsPerCacheLine = 64 / MemoryLayout<UInt64>.stride
+    static var wordsPerBucket: Int {
+        (1 + (Address.keyWords + 2) * ways + wordsPerCacheLine - 1) / wordsPerCacheLine * wordsPerCacheLine
+    }
+    private static var wordsPerCacheLine: Int { 64 / MemoryLayout<UInt64>.stride }
     /// Per way, outside the seqlock (advisory; a race costs at most an early
     /// eviction or a second probe): when a core last sent through it, and when
     /// the next request confirming a stale entry may go out.
-    static let stampsPerWay = 2
+    static var stampsPerWay: Int { 2 }
 
     /// How long past its lifetime an entry is still used while a request
     /// confirms it (Linux's STALE/PROBE states): traffic to a neighbour that
     /// stays silent on ARP goes on, instead of queueing behind a resolution
     /// every `lifetime` (a burst of resets then overflowed the pending queue).
-    public static let staleGrace = TimeSpan.seconds(5)
+    public static var staleGrace: TimeSpan { TimeSpan.seconds(5) }
     /// Requests confirming a stale entry go out at most this often (from all cores together).
-    public static let probeInterval = TimeSpan.seconds(1)
+    public static var probeInterval: TimeSpan { TimeSpan.seconds(1) }
     /// A MAC change for an entry confirmed within this time is ignored (Linux's
     /// locktime, 1 s): the table is shared, so one forged ARP would otherwise
     /// redirect every core's traffic to a neighbour (the gateway) at once, and
@@ -79,14 +93,14 @@ public struct ARPTable: @unchecked Sendable {
     /// Linux, a gratuitous ARP does not bypass the lock (a forger would send
     /// just that); a host that really moved announces twice, 2 s apart (RFC
     /// 5227), and our next request after its old entry lapses finds it too.
-    public static let lockTime = TimeSpan.seconds(1)
+    public static var lockTime: TimeSpan { TimeSpan.seconds(1) }
     /// An entry some core sent through within this time is in use: new neighbours never evict it.
-    public static let inUseWindow = TimeSpan.seconds(10)
+    public static var inUseWindow: TimeSpan { TimeSpan.seconds(10) }
     /// The "in use" stamp is rewritten at most this often, so cores sending to
     /// one neighbour do not pass its cache line back and forth on every packet.
-    static let stampGranularity = TimeSpan.seconds(1)
+    static var stampGranularity: TimeSpan { .seconds(1) }
     /// The "in use" stamp of an entry no core has sent through yet.
-    static let neverUsed: UInt64 = 0
+    static var neverUsed: UInt64 { 0 }
 
     let words: UnsafeMutablePointer<Atomic<UInt64>>
     let stamps: UnsafeMutablePointer<Atomic<UInt64>>
@@ -114,22 +128,24 @@ public struct ARPTable: @unchecked Sendable {
     }
 
     @inline(__always)
-    func bucket(for address: IPv4Address) -> Int {
+    func bucket(for address: Address) -> Int {
         // Fibonacci hashing spreads consecutive addresses of one subnet.
-        Int(truncatingIfNeeded: (UInt64(address.value) &* 0x9E37_79B9_7F4A_7C15) >> 32) & bucketMask
+        Int(truncatingIfNeeded: (address.bucketHash &* 0x9E37_79B9_7F4A_7C15) >> 32) & bucketMask
     }
 
     @inline(__always)
     private func sequence(_ bucket: Int) -> UnsafeMutablePointer<Atomic<UInt64>> { words + bucket * Self.wordsPerBucket }
     @inline(__always)
-    private func key(_ bucket: Int, _ way: Int) -> UnsafeMutablePointer<Atomic<UInt64>> { sequence(bucket) + 1 + way }
+    private func key(_ bucket: Int, _ way: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
+        sequence(bucket) + 1 + way * Address.keyWords
+    }
     @inline(__always)
     private func mac(_ bucket: Int, _ way: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
-        sequence(bucket) + 1 + Self.ways + way
+        sequence(bucket) + 1 + Self.ways * Address.keyWords + way
     }
     @inline(__always)
     private func expiry(_ bucket: Int, _ way: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
-        sequence(bucket) + 1 + 2 * Self.ways + way
+        sequence(bucket) + 1 + Self.ways * (Address.keyWords + 1) + way
     }
     @inline(__always)
     private func lastUsed(_ bucket: Int, _ way: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
@@ -140,22 +156,29 @@ public struct ARPTable: @unchecked Sendable {
         lastUsed(bucket, way) + 1
     }
 
+    /// The state of `way` when it holds `address`, else nil (empty or another address).
     @inline(__always)
-    private static func key(_ address: IPv4Address, _ state: State) -> UInt64 {
-        UInt64(address.value) << 8 | state.rawValue
+    private func state(of address: Address, in bucket: Int, _ way: Int) -> State? {
+        let keys = key(bucket, way)
+        let first = keys.pointee.load(ordering: .relaxed)
+        guard first & ~0xFF == address.keyWord(0), let state = State(rawValue: first & 0xFF), state != .empty else {
+            return nil
+        }
+        for index in 1..<Address.keyWords where (keys + index).pointee.load(ordering: .relaxed) != address.keyWord(index) {
+            return nil
+        }
+        return state
     }
 
     /// `address`'s entry as one writer left it, or nil. Never blocks: it retries
     /// while a writer holds the bucket (a handful of stores).
     @inline(__always)
-    func find(_ address: IPv4Address, in bucket: Int) -> Found? {
-        let wanted = UInt64(address.value)
+    func find(_ address: Address, in bucket: Int) -> Found? {
         while true {
             let before = sequence(bucket).pointee.load(ordering: .acquiring)
             var found: Found?
             for way in 0..<Self.ways {
-                let key = key(bucket, way).pointee.load(ordering: .relaxed)
-                guard key >> 8 == wanted, let state = State(rawValue: key & 0xFF), state != .empty else { continue }
+                guard let state = self.state(of: address, in: bucket, way) else { continue }
                 found = Found(way: way, state: state,
                               mac: MACAddress(mac(bucket, way).pointee.load(ordering: .relaxed)),
                               expiresAt: Instant(nanoseconds: expiry(bucket, way).pointee.load(ordering: .relaxed)))
@@ -167,21 +190,21 @@ public struct ARPTable: @unchecked Sendable {
     }
 
     /// The Ethernet address for `address`, if known and not expired.
-    public func lookup(_ address: IPv4Address, now: Instant) -> MACAddress? {
+    public func lookup(_ address: Address, now: Instant) -> MACAddress? {
         guard let entry = find(address, in: bucket(for: address)) else { return nil }
         return entry.state == .staticEntry || entry.expiresAt > now ? entry.mac : nil
     }
 
     /// True when `address` has an entry (expired or not): RFC 826's merge rule
     /// updates only such entries from ARP traffic not addressed to us.
-    public func contains(_ address: IPv4Address) -> Bool { find(address, in: bucket(for: address)) != nil }
+    public func contains(_ address: Address) -> Bool { find(address, in: bucket(for: address)) != nil }
 
     /// Where to send a frame for `address` (the per-packet path): the Ethernet
     /// address, if known and not expired for longer than `staleGrace`, and
     /// whether this caller should send an ARP request to confirm a stale entry
     /// now (one core at most per `probeInterval`). Marks the entry in use.
     @inline(__always)
-    public func resolve(_ address: IPv4Address, now: Instant) -> (mac: MACAddress?, probe: Bool) {
+    public func resolve(_ address: Address, now: Instant) -> (mac: MACAddress?, probe: Bool) {
         let bucket = bucket(for: address)
         guard let entry = find(address, in: bucket) else { return (nil, false) }
         if entry.state == .staticEntry { return (entry.mac, false) }
@@ -226,9 +249,11 @@ public struct ARPTable: @unchecked Sendable {
         if changed { totals[0].add(1, ordering: .releasing) }
     }
 
-    private func write(_ bucket: Int, _ way: Int, _ address: IPv4Address, _ mac: MACAddress, state: State,
+    private func write(_ bucket: Int, _ way: Int, _ address: Address, _ mac: MACAddress, state: State,
                        expiresAt: Instant) {
-        key(bucket, way).pointee.store(Self.key(address, state), ordering: .relaxed)
+        let keys = key(bucket, way)
+        keys.pointee.store(address.keyWord(0) | state.rawValue, ordering: .relaxed)
+        for index in 1..<Address.keyWords { (keys + index).pointee.store(address.keyWord(index), ordering: .relaxed) }
         self.mac(bucket, way).pointee.store(mac.value, ordering: .relaxed)
         expiry(bucket, way).pointee.store(expiresAt.nanoseconds, ordering: .relaxed)
         nextProbe(bucket, way).pointee.store(0, ordering: .relaxed)
@@ -244,13 +269,12 @@ public struct ARPTable: @unchecked Sendable {
 
     /// `address`'s way, else an empty way, else the dynamic entry a new one may
     /// replace (see the type's comment); nil when there is none.
-    private func place(for address: IPv4Address, in bucket: Int, now: Instant) -> Place? {
+    private func place(for address: Address, in bucket: Int, now: Instant) -> Place? {
         var empty: Int?
         var victim: (way: Int, lastUsed: UInt64, expiresAt: UInt64)?
         for way in 0..<Self.ways {
-            let key = key(bucket, way).pointee.load(ordering: .relaxed)
-            let state = State(rawValue: key & 0xFF) ?? .empty
-            if state != .empty && key >> 8 == UInt64(address.value) { return .existing(way: way, state) }
+            if let existing = self.state(of: address, in: bucket, way) { return .existing(way: way, existing) }
+            let state = State(rawValue: key(bucket, way).pointee.load(ordering: .relaxed) & 0xFF) ?? .empty
             switch state {
             case .empty:
                 if empty == nil { empty = way }
@@ -273,7 +297,7 @@ public struct ARPTable: @unchecked Sendable {
     /// a new address in a full bucket replaces an entry not in use (the caller
     /// counts evictions and refusals).
     @discardableResult
-    public func learn(_ address: IPv4Address, _ mac: MACAddress, now: Instant) -> LearnOutcome {
+    public func learn(_ address: Address, _ mac: MACAddress, now: Instant) -> LearnOutcome {
         let bucket = bucket(for: address)
         let before = beginWrite(bucket)
         let outcome: LearnOutcome
@@ -315,7 +339,7 @@ public struct ARPTable: @unchecked Sendable {
 
     /// Adds or replaces a permanent entry (arp.conf, before any core runs).
     /// False when its bucket holds only static entries already.
-    func addStatic(_ address: IPv4Address, _ mac: MACAddress) -> Bool {
+    func addStatic(_ address: Address, _ mac: MACAddress) -> Bool {
         let bucket = bucket(for: address)
         let before = beginWrite(bucket)
         let way: Int?
@@ -330,4 +354,32 @@ public struct ARPTable: @unchecked Sendable {
         endWrite(bucket, from: before, changed: way != nil)
         return way != nil
     }
+}
+
+/// The IPv4 neighbour table, filled by ARP.
+public typealias ARPTable = NeighbourTable<IPv4Address>
+/// The IPv6 neighbour cache, filled by Neighbor Discovery.
+public typealias NDTable = NeighbourTable<IPv6Address>
+
+/// What a neighbour table needs of an address: how it is stored in a bucket.
+public protocol NeighbourAddress: Hashable, Sendable {
+    /// Table words holding one address; the first word's low byte is left
+    /// clear for the entry's state.
+    static var keyWords: Int { get }
+    /// Word `index` of the address's key.
+    func keyWord(_ index: Int) -> UInt64
+    /// Bits that spread addresses over buckets.
+    var bucketHash: UInt64 { get }
+}
+
+extension IPv4Address: NeighbourAddress {
+    public static var keyWords: Int { 1 }
+    public func keyWord(_ index: Int) -> UInt64 { UInt64(value) << 8 }
+    public var bucketHash: UInt64 { UInt64(value) }
+}
+
+extension IPv6Address: NeighbourAddress {
+    public static var keyWords: Int { 3 }
+    public func keyWord(_ index: Int) -> UInt64 { index == 0 ? 0 : index == 1 ? high : low }
+    public var bucketHash: UInt64 { low ^ high.rotatedLeft(29) }
 }

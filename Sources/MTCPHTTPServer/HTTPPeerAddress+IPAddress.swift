@@ -1,0 +1,18 @@
+import MTCP
+import MTCPHTTP
+
+extension HTTPPeerAddress {
+    /// The HTTP layer's form of a stack address (both hold IPv4 mapped into IPv6).
+    init(_ address: IPAddress) { self.init(ipv6High: address.v6.high, low: address.v6.low) }
+}
+
+extension IPAddress {
+    /// The stack's form of an address from the HTTP configuration.
+    init(_ peer: HTTPPeerAddress) { self.init(IPv6Address(high: peer.high, low: peer.low)) }
+}
+
+extension HTTPServerOptions {
+    /// Whether `client`'s X-Forwarded-For is extended rather than replaced:
+    /// trusted proxies are IPv4 addresses (an IPv6 client is never trusted).
+    func trusts(_ client: IPAddress) -> Bool { client.isIPv4 && trustedProxies.contains(client.v4) }
+}
