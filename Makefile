@@ -17,7 +17,7 @@ CONFIG  := conf/mtcp.conf
 
 APT_PACKAGES := libdpdk-dev libnuma-dev libssl-dev iproute2 iputils-ping \
 	iputils-arping ethtool tshark python3-scapy python3-pytest netcat-openbsd curl nginx-light \
-	wrk apache2-utils valgrind python3-matplotlib
+	wrk apache2-utils valgrind python3-matplotlib zlib1g-dev binutils
 
 BENCH_FILES := www/bench/64.html www/bench/1k.html www/bench/4k.html \
 	www/bench/32k.html www/bench/1m.bin
