@@ -172,7 +172,8 @@ public struct StackRuntime {
         clock_gettime(CLOCK_REALTIME, &wallClock)
         let unixNanoseconds = Int64(wallClock.tv_sec) * 1_000_000_000 + Int64(wallClock.tv_nsec)
         let capture = configuration.pcapFile.map { (path: $0, maximumBytes: configuration.pcapMaxMB << 20) }
-        return CoreSettings(idleBackoff: idleBackoff, grace: .seconds(UInt64(configuration.shutdownGraceSeconds)),
+        return CoreSettings(idleBackoff: idleBackoff, drain: .seconds(UInt64(configuration.drainSeconds)),
+                            grace: .seconds(UInt64(configuration.shutdownGraceSeconds)),
                             capture: capture, cores: configuration.numCores,
                             epochOffsetNanoseconds: unixNanoseconds - Int64(MonotonicClock.now().nanoseconds),
                             readiness: readiness, kernelTraffic: configuration.exceptionSettings.kept,
