@@ -99,9 +99,6 @@ public struct StackRuntime {
             management.stop()
             ThreadLaunch.join(managementThread)
         }
-        let readiness = StartupReadiness(
-            cores: cores, state: "READY=1\nMAINPID=\(getpid())\nSTATUS=serving on \(configuration.address)")
-        let settings = coreSettings(idleBackoff: idleBackoff, readiness: readiness)
         let outcomes = CoreOutcomes(cores: cores)
         let link = port.link
         var spreadConfiguration = self.engineConfiguration(cores: cores)
@@ -116,7 +113,7 @@ public struct StackRuntime {
             _ = spreadConfiguration.forwarding?.drain { rte_pktmbuf_free(OpaquePointer($0.handle)) }
         }
         let engineConfiguration = spreadConfiguration
-        print("\(programName): ready: \(configuration.address) on port \(port.id) (\(port.name), "
+        let readyLine = "\(programName): ready: \(configuration.address) on port \(port.id) (\(port.name), "
             + "MAC \(port.macAddress), link \(link.up ? "up" : "down"), "
             + "checksum offload \(port.transmitOffloads.isEmpty ? "off" : "on"), "
             + "MTU \(configuration.mtu) (MSS \(configuration.maximumSegmentSize)), "
@@ -124,8 +121,11 @@ public struct StackRuntime {
             + (cores == 1 ? "" : ", flows \(engineConfiguration.spreading.name)")
             + (configuration.prometheusPort == 0 ? "" : ", metrics on 127.0.0.1:\(configuration.prometheusPort)")
             + (kernelPort == nil ? "" : ", exception path to \(configuration.exceptionSettings.interfaceName)")
-            + ")")
-        fflush(nil)  // all streams: `stdout` itself is a global Swift 6 will not touch
+            + ")"
+        // Printed and sent by the last core to start its application, not here.
+        let readiness = StartupReadiness(cores: cores, line: readyLine,
+                                         state: "READY=1\nMAINPID=\(getpid())\nSTATUS=serving on \(configuration.address)")
+        let settings = coreSettings(idleBackoff: idleBackoff, readiness: readiness)
         defer { ServiceNotification.send("STOPPING=1") }  // the engines have stopped; the port goes next
 
         try CoreLaunch.run(workers: cores - 1, launch: { core throws(DPDKError) in

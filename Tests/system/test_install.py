@@ -6,6 +6,7 @@ is ready (sd_notify over $NOTIFY_SOCKET) and that it stops."""
 
 import json
 import os
+import select
 import shutil
 import socket
 import stat
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CONFIG, HTTPD, stop_process_group
+from conftest import CONFIG, HTTPD, READY, stop_process_group
 from mtcp_ns import NS_APPLIANCE, REPO, client, show
 
 
@@ -136,6 +137,12 @@ def test_unprivileged_service_notifies_readiness_and_stop(topology, open_directo
             pytest.fail(f"no READY=1 within 30 s; mtcp-httpd printed:\n{proc.stdout.read()}")
         assert ready.startswith("READY=1\n"), ready
         assert f"MAINPID={proc.pid}" in ready, ready  # ip netns exec, setpriv and env exec in place
+        # The ready line is printed by the same (last started) core, just before READY=1.
+        assert select.select([proc.stdout], [], [], 5)[0], "READY=1 came, the ready line did not"
+        printed = []
+        while not printed or not READY.search(printed[-1]):
+            printed.append(proc.stdout.readline())
+            assert printed[-1], "".join(printed)
         result = client("curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
                         "http://198.18.0.1/")
         assert result.stdout == b"200", show(result)
