@@ -1,6 +1,7 @@
 import Glibc
 import MTCP
 import MTCPDPDK
+import MTCPEventLog
 
 /// How each core's loop runs, the same for every core.
 struct CoreSettings: Sendable {
@@ -21,8 +22,8 @@ struct CoreSettings: Sendable {
     var readiness: StartupReadiness?
     /// What the kernel keeps when an exception path is attached.
     var kernelTraffic = KernelTraffic()
-    /// Prefixes the core's log lines.
-    var programName = ""
+    /// Where the core's events go (the core's logger is made from it).
+    var eventLog: EventLog
 }
 
 /// The end of one core's run: its last statistics, or why it could not run.
@@ -118,8 +119,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
                     try application.reload(&context)
                     reloads.succeeded(generation)
                 } catch {
-                    print("\(settings.programName): " + reloads.failed(generation, core: core, error))
-                    fflush(nil)
+                    settings.eventLog.logger(core: core).error("\(reloads.failed(generation, error))")
                 }
             }
             let previous = snapshot

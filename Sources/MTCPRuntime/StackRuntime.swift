@@ -3,6 +3,7 @@ import Glibc
 import MTCP
 import MTCPConfig
 import MTCPDPDK
+import MTCPEventLog
 import Synchronization
 
 /// Brings the stack up from mtcp.conf: configuration files, DPDK's EAL, the port,
@@ -16,10 +17,14 @@ public struct StackRuntime {
     /// (the loadgen's `-N` sets `numCores`) before `run`.
     public var configuration: StackConfiguration
     public let engineConfiguration: EngineConfiguration
+    /// Where events go (standard error) and the level they pass at; the
+    /// application's cores log through it too.
+    public let eventLog: EventLog
 
     /// Reads mtcp.conf and the arp.conf/route.conf it names.
     public init(programName: String, configurationPath: String) throws(ConfigurationError) {
         self.programName = programName
+        eventLog = EventLog(program: programName)
         configuration = try StackConfiguration.load(path: configurationPath)
         let arp = try configuration.loadStaticARPTable()
         let routes = try configuration.loadStaticRouteTable()
@@ -176,7 +181,7 @@ public struct StackRuntime {
                             capture: capture, cores: configuration.numCores,
                             epochOffsetNanoseconds: unixNanoseconds - Int64(MonotonicClock.now().nanoseconds),
                             readiness: readiness, kernelTraffic: configuration.exceptionSettings.kept,
-                            programName: programName)
+                            eventLog: eventLog)
     }
 
     /// Refuses, with one line, pools that cannot fit in memory: the buffer pools
