@@ -6,6 +6,8 @@ import MTCPEventLog
 /// How each core's loop runs, the same for every core.
 struct CoreSettings: Sendable {
     var idleBackoff: IdleBackoff
+    /// Whether idle waits are on the queue's receive interrupt (`idleBackoff` is then `interruptDriven`).
+    var receiveInterrupts = false
     /// How long open connections may take to finish after a stop signal.
     var grace: TimeSpan
     /// The pcap file name pattern and size limit, when capturing.
@@ -47,6 +49,9 @@ func runCore<Application: EngineApplication & ~Copyable>(
 ) -> CoreOutcome where Application.Device == DPDKQueue {
     var clock = CycleClock()
     let start = clock?.now() ?? MonotonicClock.now()
+    // On this core's thread: the wait uses the thread's own epoll instance. A
+    // queue that will not register falls back to sleeping (`backoff`).
+    let interrupts = settings.receiveInterrupts ? ReceiveInterrupts(port: device.port, queue: device.queue) : nil
     var configuration = configuration
     configuration.core = core
     var context = SocketContext(engine: Engine(device: device, configuration: configuration, now: start), now: start)
@@ -82,7 +87,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
     if core == 0 { context.engine.announceAddress(now: start) }  // the port is up: tell the neighbours our MAC
     // Every core holds its IPv6 addresses tentative for the same second; one probes.
     context.engine.detectDuplicateAddresses(now: start, sendingProbes: core == 0)
-    var backoff = settings.idleBackoff
+    var backoff = settings.receiveInterrupts && interrupts == nil ? IdleBackoff() : settings.idleBackoff
     var stopRequestedAt: Instant?
     var finishedAt: Instant?
     var nextPublish = start
@@ -135,7 +140,8 @@ func runCore<Application: EngineApplication & ~Copyable>(
         }
         IdleBackoff.perform(backoff.next(now: now, received: received, sent: sent,
                                          outputPending: context.hasPendingOutput,
-                                         nextTimer: context.engine.nextTimerBoundary(after: now)))
+                                         nextTimer: context.engine.nextTimerBoundary(after: now)),
+                            interrupts: interrupts)
     }
     snapshot = context.snapshot(core: core, load: load)
     snapshot.application = application.counters()

@@ -57,6 +57,7 @@ public struct StackRuntime {
     /// this thread, the others on EAL's worker lcores) until a stop signal and
     /// the graceful stop that follows it.
     ///
+    /// - Parameter idle: how idle engines wait, instead of mtcp.conf's `idle`.
     /// - Parameter makeApplication: called on each core's own thread with the
     ///   core's number (0..<num_cores), so per-core state is allocated there; an
     ///   error it throws stops every core and is reported as a start-up failure.
@@ -64,7 +65,7 @@ public struct StackRuntime {
     ///   configuration on the management thread; true accepts it, and then every
     ///   core's application `reload`s (see `ConfigurationReloads`).
     public func run<Application: EngineApplication & ~Copyable>(
-        idleBackoff: IdleBackoff = IdleBackoff(),
+        idle idleOverride: StackConfiguration.IdleMode? = nil,
         prepareReload: (@Sendable () -> Bool)? = nil,
         makeApplication: @escaping @Sendable (Int) throws -> Application
     ) throws(DPDKError) -> Outcome where Application.Device == DPDKQueue {
@@ -75,10 +76,12 @@ public struct StackRuntime {
         try DPDKEnvironment.initialize(arguments: configuration.ealArguments(programName: programName, pid: getpid()))
         defer { DPDKEnvironment.cleanup() }
         let cores = configuration.numCores
+        let requestedIdle = idleOverride ?? configuration.idle
         var port = try DPDKPort(id: configuration.portIndex)
         try port.configure(queues: cores, mbufsPerQueue: configuration.mbufsPerQueue,
                            useChecksumOffload: configuration.checksumOffload == .auto,
-                           mtu: configuration.mtu, deviceArguments: configuration.deviceArguments(of: port.name))
+                           mtu: configuration.mtu, deviceArguments: configuration.deviceArguments(of: port.name),
+                           receiveInterrupts: requestedIdle == .interrupt)
         try port.start()
         defer { port.stop() }
         let kernelPort = try configuration.exceptionPath ? startKernelInterface(beside: port, cores: cores) : nil
@@ -118,6 +121,8 @@ public struct StackRuntime {
             _ = spreadConfiguration.forwarding?.drain { rte_pktmbuf_free(OpaquePointer($0.handle)) }
         }
         let engineConfiguration = spreadConfiguration
+        let idle = Self.idleMode(requested: requestedIdle, port: port,
+                                 forwarding: engineConfiguration.forwarding != nil, exceptionPath: kernelPort != nil)
         let readyLine = "\(programName): ready: \(configuration.address) on port \(port.id) (\(port.name), "
             + "MAC \(port.macAddress), link \(link.up ? "up" : "down"), "
             + "checksum offload \(port.transmitOffloads.isEmpty ? "off" : "on"), "
@@ -126,11 +131,11 @@ public struct StackRuntime {
             + (cores == 1 ? "" : ", flows \(engineConfiguration.spreading.name)")
             + (configuration.prometheusPort == 0 ? "" : ", metrics on 127.0.0.1:\(configuration.prometheusPort)")
             + (kernelPort == nil ? "" : ", exception path to \(configuration.exceptionSettings.interfaceName)")
-            + ")"
+            + ", idle \(idle.description))"
         // Printed and sent by the last core to start its application, not here.
         let readiness = StartupReadiness(cores: cores, line: readyLine,
                                          state: "READY=1\nMAINPID=\(getpid())\nSTATUS=serving on \(configuration.address)")
-        let settings = coreSettings(idleBackoff: idleBackoff, readiness: readiness)
+        let settings = coreSettings(idle: idle.mode, readiness: readiness)
         defer { ServiceNotification.send("STOPPING=1") }  // the engines have stopped; the port goes next
 
         try CoreLaunch.run(workers: cores - 1, launch: { core throws(DPDKError) in
@@ -172,12 +177,31 @@ public struct StackRuntime {
         return engineConfiguration
     }
 
-    private func coreSettings(idleBackoff: IdleBackoff, readiness: StartupReadiness) -> CoreSettings {
+    /// The idle mode the engines use, and how the ready line says it: receive
+    /// interrupts only where every queue has one and every frame of a core
+    /// arrives on its own queue (frames forwarded from another core, or coming
+    /// from the exception path's tap, would raise none and wait for the timeout).
+    private static func idleMode(requested: StackConfiguration.IdleMode, port: DPDKPort, forwarding: Bool,
+                                 exceptionPath: Bool) -> (mode: StackConfiguration.IdleMode, description: String) {
+        guard requested == .interrupt else { return (requested, requested.rawValue) }
+        let reason = !port.offersReceiveInterrupts ? "\(port.name) has no receive interrupts"
+            : forwarding ? "frames forwarded between cores raise no interrupt"
+            : exceptionPath ? "the exception path's tap is polled" : nil
+        guard let reason else { return (.interrupt, "interrupt") }
+        return (.backoff, "backoff (\(reason))")
+    }
+
+    private func coreSettings(idle: StackConfiguration.IdleMode, readiness: StartupReadiness) -> CoreSettings {
         var wallClock = timespec()
         clock_gettime(CLOCK_REALTIME, &wallClock)
         let unixNanoseconds = Int64(wallClock.tv_sec) * 1_000_000_000 + Int64(wallClock.tv_nsec)
         let capture = configuration.pcapFile.map { (path: $0, maximumBytes: configuration.pcapMaxMB << 20) }
-        return CoreSettings(idleBackoff: idleBackoff, grace: .seconds(UInt64(configuration.shutdownGraceSeconds)),
+        let idleBackoff = switch idle {
+        case .poll: IdleBackoff.busyPoll
+        case .backoff: IdleBackoff()
+        case .interrupt: IdleBackoff.interruptDriven
+        }
+        return CoreSettings(idleBackoff: idleBackoff, receiveInterrupts: idle == .interrupt, grace: .seconds(UInt64(configuration.shutdownGraceSeconds)),
                             capture: capture, cores: configuration.numCores,
                             epochOffsetNanoseconds: unixNanoseconds - Int64(MonotonicClock.now().nanoseconds),
                             readiness: readiness, kernelTraffic: configuration.exceptionSettings.kept,

@@ -1,4 +1,3 @@
-            let backoff = busyPoll ? IdleBackoff.busyPoll : IdleBackoff()
 import ArgumentParser
 import Glibc
 import Logging
@@ -51,7 +50,7 @@ struct HTTPDCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Stack configuration file (mtcp.conf format).")
     var config = "conf/mtcp.conf"
 
-    @Flag(help: "Never sleep when idle (lowest latency, one core at 100%).")
+    @Flag(help: "Never sleep when idle (lowest latency, one core at 100%): mtcp.conf's `idle = poll`.")
     var busyPoll = false
 
     @Flag(help: """
@@ -73,7 +72,7 @@ struct HTTPDCommand: ParsableCommand {
                                  accessLogFormat: accessLogFormat))
             let eventLog = runtime.eventLog
             eventLog.level.level = Logger.Level(configuration.current.options.logLevel)
-            let outcome = try runtime.run(idleBackoff: backoff, prepareReload: { Self.reload(configuration, eventLog) }) { core in
+            let outcome = try runtime.run(idle: busyPoll ? .poll : nil, prepareReload: { Self.reload(configuration, eventLog) }) { core in
                 Appliance(http: try HTTPServer(options: configuration.current.options,
                                                configurationSource: configuration, logger: eventLog.logger(core: core)),
                           services: TCPServices(echoPort: echoPort, discardPort: discardPort,
