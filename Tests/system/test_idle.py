@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from mtcp_ns import SYSTEM_PYTHON, describe, ns
-from stacks import Stack, write_config
+from stacks import Stack, tap_peer_up, write_config
 
 # A connection to the echo service; ten times: idle for 0.3 s (the engine is
 # waiting on its interrupt by then), send a byte, time the echo. Prints the
@@ -40,10 +40,7 @@ def test_interrupt_mode_sleeps_until_a_frame_and_answers_at_once(tmp_path, names
     stack = Stack(config, namespace)
     try:
         assert "idle interrupt)" in stack.ready_line, stack.ready_line
-        ns(namespace, "ip", "addr", "add", "198.19.3.2/24", "dev", "mtcpitap0", check=True)
-        ns(namespace, "ip", "link", "set", "mtcpitap0", "up", check=True)
-        ping = ns(namespace, "ping", "-c", 1, "-W", 2, "198.19.3.1", timeout=15)
-        assert ping.returncode == 0, describe(ping)
+        tap_peer_up(namespace, "mtcpitap0", "198.19.3.2/24", "198.19.3.1")
 
         time.sleep(1)  # the tap's own start-up traffic (IPv6 DAD, router solicitations) is over
         before = voluntary_switches(stack.proc.pid)
