@@ -52,9 +52,11 @@ BINDIR     ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc/mtcp-swift
 WWWDIR     ?= /var/www/mtcp-swift
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
+LOGROTATEDIR ?= /etc/logrotate.d
+LOGDIR     ?= /var/log/mtcp-httpd
 install:
 	DESTDIR="$(DESTDIR)" BINDIR="$(BINDIR)" SYSCONFDIR="$(SYSCONFDIR)" WWWDIR="$(WWWDIR)" UNITDIR="$(UNITDIR)" \
-		scripts/install.sh
+		LOGROTATEDIR="$(LOGROTATEDIR)" LOGDIR="$(LOGDIR)" scripts/install.sh
 
 test:
 	@$(MAKE) --no-print-directory unit-test

@@ -336,7 +336,7 @@ def _proxy(scenarios):
     return lines
 
 
-SINGLE_RUN_SCENARIOS = ("cost", "micro")
+SINGLE_RUN_SCENARIOS = ("cost", "micro", "idle")
 
 
 def _remeasured(results):
@@ -346,7 +346,7 @@ def _remeasured(results):
         stamp = figures.get("measured", {})
         if not stamp.get("partial") or name in TLS_SCENARIOS:
             continue
-        # cost and micro do not take --runs/--seconds: their sections say how they sample.
+        # cost, micro and idle do not take --runs/--seconds: their sections say how they sample.
         how = ("one run, sampled as its section says" if name in SINGLE_RUN_SCENARIOS
                else f"medians of {stamp['runs']} runs of {stamp['seconds']} s")
         lines.append(f"- `{name}` was measured later, on {stamp['date']}, by `--only {name}`: {how}.")
@@ -444,6 +444,12 @@ def write(results, path, out):
                     + "".join(f", {count} {kind}" for kind, count in cost["errors"][total].items())
                     for total in cost["completed"]]
             lines += ["The loadgen's runs: " + "; ".join(runs) + ".", ""]
+    if "idle" in scenarios and "rows" in scenarios["idle"]:
+        idle = scenarios["idle"]
+        lines += ["", "## Idle CPU", "", idle["method"] + ".", "",
+                  "| `idle` | CPU (% of a core) | the appliance's ready line (port, offloads, idle mode) |",
+                  "| --- | --- | --- |"]
+        lines += [f"| {row['mode']} | {row['cpu_percent']:.1f} | {row['ready'].rstrip(')')} |" for row in idle["rows"]]
     if "micro" in scenarios and "benchmarks" in scenarios["micro"]:
         micro = scenarios["micro"]
         lines += ["", "## Hot paths (micro-benchmarks)", "", micro["method"] + ".", "",

@@ -390,6 +390,19 @@ class Bench:
                            "shutdown cancel out)")
 
 
+    # 8: an idle appliance's CPU for each idle mode
+    def idle(self):
+        result = subprocess.run([str(REPO / "scripts/idle-cpu.sh")], capture_output=True, text=True, timeout=180)
+        if result.returncode != 0:
+            raise RuntimeError(f"scripts/idle-cpu.sh failed:\n{result.stdout}{result.stderr}")
+        rows = [{"mode": mode, "cpu_percent": float(percent), "ready": ready}
+                for mode, percent, ready in (line.split(None, 2) for line in result.stdout.splitlines()[1:])]
+        self.record("idle", rows=rows,
+                    method="scripts/idle-cpu.sh: mtcp-httpd (one engine) on a net_tap port in a namespace of its "
+                           "own, nothing sent to it; utime + stime of every thread (/proc/PID/stat) over 10 s "
+                           "after 3 s of settling, as a share of one core")
+
+
 def micro_benchmarks():
     """Runs Benchmarks/ (ordo-one/benchmark) and returns {name: (p50 ns, mallocs p50)}."""
     result = subprocess.run(["swift", "package", "--allow-writing-to-package-directory", "benchmark",
@@ -532,7 +545,7 @@ def main():
     args = parser.parse_args()
     bench = Bench(args.runs, args.seconds)
     wanted = set(args.only or ["short", "keepalive", "latency", "mix", "concurrency", "bulk", "tls", "tls_resumed",
-                               "tls_keepalive", "default_topology", "proxy", "scheduling", "cost", "micro"])
+                               "tls_keepalive", "default_topology", "proxy", "scheduling", "cost", "idle", "micro"])
     OUT.mkdir(exist_ok=True)
     if "short" in wanted or "latency" in wanted:
         bench.throughput("short", keep_alive=False)
@@ -560,6 +573,8 @@ def main():
         bench.proxy()
     if "cost" in wanted:
         bench.cost()
+    if "idle" in wanted:
+        bench.idle()
     if "micro" in wanted:
         bench.micro()
     results = bench.results
