@@ -339,6 +339,24 @@ def _proxy(scenarios):
 SINGLE_RUN_SCENARIOS = ("cost", "micro", "idle")
 
 
+def _ipv6(scenarios):
+    """Our IPv6 rates against our IPv4 ones (issue 18: within 10%), where both
+    were measured on the same day, and the errors each side saw."""
+    lines = []
+    for v4, v6 in (("short", "short_v6"), ("keepalive", "keepalive_v6")):
+        four, six = scenarios.get(v4, {}), scenarios.get(v6, {})
+        if "ours" not in four or "ours" not in six:
+            continue
+        errors = six.get("errors", {})
+        lines.append(f"- `{v6}`: ours over IPv6 is **{six['ours'] / four['ours']:.0%}** of ours over IPv4 "
+                     f"(measured {six['measured']['date']} and {four['measured']['date']}); nginx over IPv6 "
+                     f"{six['linux'] / four['linux']:.0%} of nginx over IPv4; errors per run: ours "
+                     f"{errors.get('ours', '-')}, wrk {errors.get('linux', '-')}.")
+    return ["", "IPv6 against IPv4 (the same client, server and settings; only the family differs; "
+                "`scripts/bench.sh --only short keepalive short_v6 keepalive_v6` measures both in one run):",
+            ""] + lines if lines else []
+
+
 def _remeasured(results):
     """Scenarios that a later `--only` run measured (the TLS section says its own)."""
     lines = []
@@ -369,6 +387,7 @@ def write(results, path, out):
     lines += _targets(scenarios)
     lines += ["| scenario | mtcp-swift | Linux | ratio | how |", "| --- | --- | --- | --- | --- |"]
     for name, title in (("short", "short flows (new connection per request)"), ("keepalive", "keep-alive"),
+                        ("short_v6", "short flows over IPv6"), ("keepalive_v6", "keep-alive over IPv6"),
                         ("bulk", "bulk, one connection")):
         figures = scenarios.get(name)
         if not figures:
@@ -379,6 +398,7 @@ def write(results, path, out):
         lines.append(f"| {title} | {_format(figures['ours'])} {figures['unit']} | "
                      f"{_format(figures['linux'])} {figures['unit']} | **{figures['ratio']:.1f}x** | "
                      f"{figures['method']} |")
+    lines += _ipv6(scenarios)
     if "latency" in scenarios and "rows" in scenarios["latency"]:
         latency = scenarios["latency"]
         lines += ["", "## Latency at fixed offered load", "", latency["method"] + ".", "",
