@@ -83,7 +83,9 @@ status() {
     return "$ok"
 }
 
-# mtcp.conf for replica N: one core, net_af_packet on its veth, the VIP, metrics on 9180.
+# mtcp.conf for replica N: one core, net_af_packet on its veth, the VIP, metrics
+# on 9180, and a drain of 2 s on SIGTERM: ten times the health check's interval
+# (0.2 s), so the route is withdrawn before the replica refuses anything.
 config() {
     local n=$1 dir=$2
     cat >"$dir/mtcp.conf" <<CONF
@@ -97,6 +99,7 @@ file_prefix = mtcp-ecmp-$n
 hugepages = no
 memory_mb = 512
 prometheus_port = 9180
+drain_s = 2
 route_conf = route.conf
 CONF
     printf 'ROUTES 2\n%s/24 dpdk0\n0.0.0.0/0 dpdk0 %s\n' "$(router_addr "$n" | sed 's/\.1$/.0/')" \
@@ -117,13 +120,14 @@ run() {
             --config "$dir/$n/mtcp.conf" >"$dir/$n/log" 2>&1) &
         pids+=($!)
     done
-    trap 'kill -INT "${pids[@]}" 2>/dev/null; wait' EXIT
+    trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' EXIT
     cat <<TEXT
 Two replicas serve $VIP behind router netns $NS_ROUTER (logs: $dir/N/log). Try:
     sudo ip netns exec $NS_CLIENT curl http://$VIP/
     sudo ip netns exec $(replica_ns 1) curl -s 127.0.0.1:9180/metrics | grep passive_opens
     sudo ip netns exec $NS_ROUTER ip route show $VIP
-Stop one replica (kill -INT its mtcp-httpd) and watch the health check withdraw it. Ctrl-C ends all.
+Stop one replica (kill -TERM its mtcp-httpd): its /healthz answers 503 while it drains for 2 s,
+and the health check withdraws it before it stops accepting. Ctrl-C ends all.
 TEXT
     "$(dirname "$0")/ecmp-health.sh" 1
 }

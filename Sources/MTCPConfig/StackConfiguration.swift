@@ -21,7 +21,7 @@ import MTCP
 /// Our keys: `ip_addr` (required), `eal_args`, `vdev` (repeatable), `file_prefix`,
 /// `hugepages`, `memory_mb`, `checksum_offload`, `idle`, `flow_spreading`, `burst_size`, `congestion_control`,
 /// `delayed_ack_ms`, `tcp_keepalive`, `min_rto_ms`, `short_flow_bytes`, `data_scheduling`, `tx_rate_mbps`, `pcap_file`, `pcap_max_mb`,
-/// `prometheus_port`, `shutdown_grace_s`, `arp_conf`,
+/// `prometheus_port`, `drain_s`, `shutdown_grace_s`, `arp_conf`,
 /// `route_conf`, `mtu`: see the properties below; `exception_path`, `exception_iface`,
 /// `exception_protocols`, `exception_tcp_ports`, `vip`: see StackConfiguration+Services.swift.
 public struct StackConfiguration: Equatable, Sendable {
@@ -181,8 +181,15 @@ public struct StackConfiguration: Equatable, Sendable {
     /// appliance's network namespace: management plane, never the data path)
     /// serving the counters in Prometheus' text format; 0, the default, is off.
     public var prometheusPort = 0
-    /// `shutdown_grace_s`: after SIGINT/SIGTERM, seconds that open connections
-    /// get to finish before the engines stop (0...3600, default 5).
+    /// `drain_s`: after SIGINT/SIGTERM, seconds the application goes on accepting
+    /// and serving while it tells health checkers it is going away (the HTTP
+    /// server's `/healthz` answers 503), before its listeners close (0...3600,
+    /// default 0: no drain). Behind a load balancer, set it to the time its
+    /// health check takes to withdraw a failing server (interval x fall, plus a
+    /// timeout), so no new connection is refused while the route still points here.
+    public var drainSeconds = 0
+    /// `shutdown_grace_s`: once the listeners are closed, seconds that open
+    /// connections get to finish before the engines stop (0...3600, default 5).
     public var shutdownGraceSeconds = 5
     /// `mtu`: the largest IP packet the port carries, in bytes (576...9000, default
     /// 1500), for the one port of `port`. The MSS we announce and send with is derived
@@ -434,6 +441,7 @@ extension StackConfiguration {
         },
         "pcap_max_mb": integer(\.pcapMaxMB, 1...65_536),
         "prometheus_port": integer(\.prometheusPort, 0...65_535),
+        "drain_s": integer(\.drainSeconds, 0...3600),
         "shutdown_grace_s": integer(\.shutdownGraceSeconds, 0...3600),
         // 576: the least every IPv4 host must take (RFC 791); 9000: the usual jumbo frame.
         "mtu": integer(\.mtu, 576...9000),

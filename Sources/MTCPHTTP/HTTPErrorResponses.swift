@@ -1,13 +1,14 @@
-/// Complete error responses, and the 204 that answers OPTIONS, pre-built at
-/// start-up, one set per core: such a response is one write of one buffer, like a
+/// Complete error responses, the 204 that answers OPTIONS and the 200 of the
+/// health path (`/healthz`, whose other answer is the 503), pre-built at start-up, one set per core: such a response is one write of one buffer, like a
 /// cache hit, and its Date is patched once a second with `refreshDate` instead of
 /// being formatted per request.
 ///
-/// Each error has a small HTML body (the 204 has none) and exists in two variants, `Connection: keep-alive`
+/// Each has a small HTML body (the 204 has none) and exists in two variants, `Connection: keep-alive`
 /// and `Connection: close`. Statuses after which the connection cannot go on
 /// (`mustClose`) only exist with `close`: whatever the caller asks for, it gets that.
 public struct HTTPErrorResponses: ~Copyable {
-    /// The statuses that have a response.
+    /// The error statuses that have a response (and may have a page of the
+    /// operator's, `error_pages`), and the 204.
     public static let statuses: [HTTPStatus] = [
         .badRequest, .forbidden, .notFound, .methodNotAllowed, .requestTimeout, .lengthRequired, .contentTooLarge,
         .uriTooLong, .requestHeaderFieldsTooLarge, .internalServerError, .notImplemented, .badGateway,
@@ -44,7 +45,7 @@ public struct HTTPErrorResponses: ~Copyable {
         date.withUnsafeMutableBytes { HTTPDate.format(now, into: $0.baseAddress!) }
         let server = Array(serverName.utf8)
         var scratch = [UInt8](repeating: 0, count: 2048)
-        for status in Self.statuses {
+        for status in Self.statuses + [.ok] {
             let body = status == .noContent ? [] : Self.page(for: status)
             for keepAlive in [true, false] {
                 let (count, dateOffset) = scratch.withUnsafeMutableBytes { raw in
@@ -102,7 +103,7 @@ public struct HTTPErrorResponses: ~Copyable {
     /// client is too slow (408), or the server is in trouble (500).
     public static func mustClose(_ status: HTTPStatus) -> Bool {
         switch status {
-        case .noContent, .forbidden, .notFound, .methodNotAllowed, .badGateway, .serviceUnavailable, .gatewayTimeout: false
+        case .ok, .noContent, .forbidden, .notFound, .methodNotAllowed, .badGateway, .serviceUnavailable, .gatewayTimeout: false
         default: true
         }
     }
@@ -128,6 +129,7 @@ public struct HTTPErrorResponses: ~Copyable {
         case 504: slot = 13
         case 505: slot = 14
         case 204: slot = 15
+        case 200: slot = 16
         default: return nil
         }
         let slice = responses[2 * slot + (keepAlive ? 0 : 1)]

@@ -64,6 +64,8 @@ struct HTTPConnection {
     var tls: TLSStream?
     /// HTTPS: the handshake is done and counted.
     var tlsEstablished = false
+    /// The response in progress answers the health path (`HTTPServer+Health`).
+    var isHealthAnswer = false
     /// The status and content length of the response in progress, for the access log.
     var status = HTTPStatus.ok
     var contentLength = 0

@@ -220,8 +220,13 @@ extension HTTPServer {
         }
     }
 
-    /// A response is written: count it.
+    /// A response is written: count it (a health answer apart from the classes).
     mutating func finishResponse(_ index: Int) {
-        statistics.count(response: connections[index].status.rawValue)
+        if connections[index].isHealthAnswer {
+            connections[index].isHealthAnswer = false
+            statistics.count(healthAnswer: connections[index].status.rawValue)
+        } else {
+            statistics.count(response: connections[index].status.rawValue)
+        }
     }
 }

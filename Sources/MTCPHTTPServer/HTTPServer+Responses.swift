@@ -5,13 +5,20 @@ import MTCPHTTP
 /// Choosing the response to a request: a static file from the cache, or an error.
 extension HTTPServer {
     /// Answers one complete request head (whose spans point into `request`).
+    /// While draining, as if the client had asked for `Connection: close`.
     mutating func respond(_ index: Int, to head: HTTPRequestHead,
                           in request: UnsafeRawBufferPointer,
                           _ context: inout SocketContext<Device>) {
+        if isDraining && head.keepAlive {
+            var closing = head
+            closing.keepAlive = false
+            return respond(index, to: closing, in: request, &context)
+        }
         if !head.keepAlive { connections[index].closeAfterOutput = true }
         switch HTTPTargetPath.normalize(head.target.bytes(in: request), into: pathBuffer) {
         case .path(let length, let query):
             let path = UnsafeRawBufferPointer(rebasing: pathBuffer[0..<length])
+            if isHealthPath(path) { return answerHealthCheck(index, method: head.method, &context) }
             if let route = upstreams.route(for: path) {
                 return startProxy(index, head, in: request, path: path, query: query, route: route, &context)
             }
@@ -56,7 +63,8 @@ extension HTTPServer {
         }
     }
 
-    /// Queues a pre-built error response (or OPTIONS' 204): the configured page of
+    /// Queues a pre-built error response (or OPTIONS' 204, or the health path's
+    /// 200): the configured page of
     /// the document root when there is one (`error_pages`), else the built-in one. After a malformed request the framing
     /// of what follows is unknown, so the connection closes after the response
     /// (RFC 9112 §9.6); so it does after a 408 or a 500 (`mustClose`). The answer

@@ -46,6 +46,8 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     let events = UnsafeMutableBufferPointer<EventPollEvent>.allocate(capacity: 512)
     var nextSweep = Instant.zero
     var upstreams: UpstreamPools
+    /// A stop has begun with a drain (`startDraining`).
+    public internal(set) var isDraining = false
 
     /// Builds the core's cache from the document root (on the core's own thread).
     /// With a `configurationSource`, `options` are its current ones and reloads

@@ -31,6 +31,10 @@ public struct HTTPServerStatistics: Sendable, Equatable {
     /// Upstream connections (proxied or health checks) that could not be opened
     /// for want of a local socket, connection slot or port: not the server's failure.
     public var upstreamLocalShortages: UInt64 = 0
+    /// Answers of the health path (`/healthz`): 200 while serving, 503 while
+    /// draining. Not in the response classes.
+    public var healthOK: UInt64 = 0
+    public var healthDraining: UInt64 = 0
 
     public init() {}
 
@@ -54,11 +58,18 @@ public struct HTTPServerStatistics: Sendable, Equatable {
         .init(name: "http_proxy_retries", help: "Proxied requests retried on another upstream server", keyPath: \.proxyRetries),
         .init(name: "http_upstream_local_shortages", help: "Upstream connections not opened for want of a local socket or port",
               keyPath: \.upstreamLocalShortages),
+        .init(name: "http_health_ok", help: "Health path answers 200 (serving)", keyPath: \.healthOK),
+        .init(name: "http_health_draining", help: "Health path answers 503 (draining before a stop)",
+              keyPath: \.healthDraining),
     ]
 
     /// The counters for the statistics board.
     public var counters: [ApplicationCounter] {
         Self.counterFields.map { ApplicationCounter(name: $0.name, help: $0.help, value: self[keyPath: $0.keyPath]) }
+    }
+
+    mutating func count(healthAnswer status: UInt16) {
+        if status == 200 { healthOK &+= 1 } else { healthDraining &+= 1 }
     }
 
     mutating func count(response status: UInt16) {

@@ -8,7 +8,10 @@ struct CoreSettings: Sendable {
     var idleBackoff: IdleBackoff
     /// Whether idle waits are on the queue's receive interrupt (`idleBackoff` is then `interruptDriven`).
     var receiveInterrupts = false
-    /// How long open connections may take to finish after a stop signal.
+    /// After a stop signal, how long the application serves on while it tells
+    /// health checkers it is going away (`drain_s`).
+    var drain = TimeSpan.zero
+    /// How long open connections may take to finish once listeners are closed.
     var grace: TimeSpan
     /// The pcap file name pattern and size limit, when capturing.
     var capture: (path: String, maximumBytes: Int)?
@@ -40,8 +43,9 @@ struct CoreOutcome: Sendable {
 /// idle back-off when nothing arrives; statistics published, and reload
 /// requests passed on, twice a second.
 ///
-/// On a stop signal the application stops accepting, open connections get up
-/// to the grace period to finish, then the loop ends.
+/// On a stop signal the application drains (when `drain_s` asks for it), then
+/// stops accepting, open connections get up to the grace period to finish, then
+/// the loop ends (`StopSequence`).
 func runCore<Application: EngineApplication & ~Copyable>(
     core: Int, device: consuming DPDKQueue, kernelDevice: DPDKQueue?, configuration: EngineConfiguration,
     settings: CoreSettings,
@@ -88,8 +92,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
     // Every core holds its IPv6 addresses tentative for the same second; one probes.
     context.engine.detectDuplicateAddresses(now: start, sendingProbes: core == 0)
     var backoff = settings.receiveInterrupts && interrupts == nil ? IdleBackoff() : settings.idleBackoff
-    var stopRequestedAt: Instant?
-    var finishedAt: Instant?
+    var stop = StopSequence(drain: settings.drain, grace: settings.grace, closingTime: settings.closingTime)
     var nextPublish = start
     var load = CoreLoad(start: start)
     var reopensSeen = ReloadSignal.reopenGeneration
@@ -103,18 +106,22 @@ func runCore<Application: EngineApplication & ~Copyable>(
         let sent = Int(truncatingIfNeeded: context.engine.statistics.transmittedFrames &- sentBefore)
         load.iterationEnded(worked: received > 0 || sent > 0)
         if StopSignal.isRequested {
-            if stopRequestedAt == nil {
-                stopRequestedAt = now
-                application.stopAccepting(&context)
+            switch stop.next(now: now, skipDrain: StopSignal.skipsDrain) {
+            case .none: break
+            case .startDraining:
+                application.startDraining(&context)
+                if core == 0 {
+                    let seconds = settings.drain.nanoseconds / 1_000_000_000
+                    print("\(settings.programName): stopping: draining for \(seconds) s before the listeners close "
+                        + "(a second signal skips the drain)")
+                    fflush(nil)
+                }
+            case .stopAccepting: application.stopAccepting(&context)
             }
-            if finishedAt == nil && application.isFinished(context) { finishedAt = now }
-            // Once the application is done, closing handshakes still in flight get
-            // a moment to finish, so peers are not left retransmitting FINs to an
-            // address that will answer them with resets.
-            if let finishedAt, context.engine.connectionCount == 0 || now.since(finishedAt) >= settings.closingTime {
+            if stop.isOver(now: now, applicationFinished: application.isFinished(context),
+                           openConnections: context.engine.connectionCount) {
                 break
             }
-            if now.since(stopRequestedAt!) >= settings.grace { break }
         }
         if now >= nextPublish {
             nextPublish = now + settings.publishInterval

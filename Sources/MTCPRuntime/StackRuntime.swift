@@ -201,7 +201,9 @@ public struct StackRuntime {
         case .backoff: IdleBackoff()
         case .interrupt: IdleBackoff.interruptDriven
         }
-        return CoreSettings(idleBackoff: idleBackoff, receiveInterrupts: idle == .interrupt, grace: .seconds(UInt64(configuration.shutdownGraceSeconds)),
+        return CoreSettings(idleBackoff: idleBackoff, receiveInterrupts: idle == .interrupt,
+                            drain: .seconds(UInt64(configuration.drainSeconds)),
+                            grace: .seconds(UInt64(configuration.shutdownGraceSeconds)),
                             capture: capture, cores: configuration.numCores,
                             epochOffsetNanoseconds: unixNanoseconds - Int64(MonotonicClock.now().nanoseconds),
                             readiness: readiness, kernelTraffic: configuration.exceptionSettings.kept,

@@ -24,6 +24,8 @@ struct Appliance<Device: PacketDevice>: EngineApplication, ~Copyable {
 
     mutating func reopenLogs() { http.reopenLogs() }
 
+    mutating func startDraining(_ context: inout SocketContext<Device>) { http.startDraining(&context) }
+
     mutating func stopAccepting(_ context: inout SocketContext<Device>) {
         http.stopAccepting(&context)
         services.stopAccepting(&context)

@@ -157,8 +157,12 @@ func configurationError(_ json: String) -> String? {
         #expect(HTTPErrorResponses.mustClose(.badRequest) && !HTTPErrorResponses.mustClose(.notFound))
         let notAllowed = String(decoding: responses.response(for: .methodNotAllowed, keepAlive: true)!, as: UTF8.self)
         #expect(notAllowed.contains("Allow: GET, HEAD, OPTIONS\r\n"))
-        let none = responses.response(for: .ok, keepAlive: true)
+        let none = responses.response(for: .partialContent, keepAlive: true)
         #expect(none == nil)
+        // The health path's 200 (its 503 is the error's), kept alive.
+        let healthyBytes = responses.response(for: .ok, keepAlive: true)
+        let healthy = String(decoding: try #require(healthyBytes), as: UTF8.self)
+        #expect(healthy.hasPrefix("HTTP/1.1 200 OK\r\n") && healthy.contains("Connection: keep-alive\r\n"))
         responses.refreshDate(HTTPDateClock(now: 784_111_778))
         let patched = String(decoding: responses.response(for: .notFound, keepAlive: false)!, as: UTF8.self)
         #expect(patched.contains("Date: Sun, 06 Nov 1994 08:49:38 GMT\r\n"))

@@ -12,8 +12,13 @@ public protocol EngineApplication: ~Copyable, SendableMetatype {
     associatedtype Device: PacketDevice
     mutating func start(_ context: inout SocketContext<Device>) throws
     mutating func handle(_ context: inout SocketContext<Device>)
-    /// The first step of a graceful stop (SIGINT/SIGTERM): stop taking new work.
-    /// By default the listening sockets are closed.
+    /// The first step of a graceful stop with a drain (`drain_s`): go on
+    /// accepting and serving, but tell health checkers that this instance is
+    /// going away, so a load balancer stops sending it new work before
+    /// `stopAccepting` refuses any. By default nothing.
+    mutating func startDraining(_ context: inout SocketContext<Device>)
+    /// The step of a graceful stop (SIGINT/SIGTERM) after the drain, if any:
+    /// stop taking new work. By default the listening sockets are closed.
     mutating func stopAccepting(_ context: inout SocketContext<Device>)
     /// Whether the application has nothing left to finish. By default: when it
     /// holds no sockets.
@@ -32,6 +37,8 @@ public protocol EngineApplication: ~Copyable, SendableMetatype {
 }
 
 extension EngineApplication where Self: ~Copyable {
+    public mutating func startDraining(_ context: inout SocketContext<Device>) {}
+
     public mutating func stopAccepting(_ context: inout SocketContext<Device>) {
         context.closeListeners()
     }

@@ -81,6 +81,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
             pcap_file = /tmp/capture.pcap
             pcap_max_mb = 8
             prometheus_port = 9100
+            drain_s = 2
             shutdown_grace_s = 30
             arp_conf = tables/arp.conf
             route_conf = /srv/route.conf
@@ -107,6 +108,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
         #expect(configuration.pcapFile == "/tmp/capture.pcap")
         #expect(configuration.pcapMaxMB == 8)
         #expect(configuration.prometheusPort == 9100)
+        #expect(configuration.drainSeconds == 2)
         #expect(configuration.shutdownGraceSeconds == 30)
         #expect(configuration.arpTable == .init(path: "/etc/mtcp/tables/arp.conf", line: 28))
         #expect(configuration.routeTable == .init(path: "/srv/route.conf", line: 29))
@@ -122,7 +124,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
         ("ip_addr", "10.0.0.1/8"), ("ip_addr", "10.0.0.0/31"), ("ip_addr", "10.0.0.7/32"),
         ("port", "dpdk7"), ("vdev", "net_memif0,role=server,socket=/tmp/memif.sock"),
         ("pcap_file", "/tmp/a.pcap"), ("pcap_max_mb", "1"), ("pcap_max_mb", "65536"),
-        ("prometheus_port", "0"), ("prometheus_port", "65535"), ("shutdown_grace_s", "0"),
+        ("prometheus_port", "0"), ("prometheus_port", "65535"), ("shutdown_grace_s", "0"), ("drain_s", "0"), ("drain_s", "3600"),
         ("shutdown_grace_s", "3600"), ("short_flow_bytes", "0"), ("short_flow_bytes", "16777216"),
         ("tx_rate_mbps", "1"), ("tx_rate_mbps", "400000"), ("data_scheduling", "fifo"),
         ("data_scheduling", "two_class"), ("data_scheduling", "srpt"), ("flow_spreading", "auto"),
@@ -169,6 +171,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
         ("pcap_max_mb", "0", "expected an integer in 1...65536"),
         ("prometheus_port", "65536", "expected an integer in 0...65535"),
         ("shutdown_grace_s", "-1", "expected an integer in 0...3600"),
+        ("drain_s", "3601", "expected an integer in 0...3600"),
         ("short_flow_bytes", "16777217", "expected an integer in 0...16777216"),
         ("tx_rate_mbps", "0", "expected an integer in 1...400000"),
         ("tx_rate_mbps", "1G", "expected an integer in 1...400000"),
@@ -445,7 +448,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
         "checksum_offload = off", "idle = poll", "burst_size = 8", "short_flow_bytes = 5", "data_scheduling = srpt",
         "tx_rate_mbps = 100", "congestion_control = cubic", "delayed_ack_ms = 0", "tcp_keepalive = 5",
         "min_rto_ms = 5", "pcap_file = x.pcap", "pcap_max_mb = 5", "prometheus_port = 9000",
-        "shutdown_grace_s = 1", "arp_conf = other-arp.conf", "route_conf = other-route.conf",
+        "drain_s = 1", "shutdown_grace_s = 1", "arp_conf = other-arp.conf", "route_conf = other-route.conf",
         "flow_spreading = rss", "mtu = 9000", "exception_path = on", "vip = 198.18.0.9", "ip6_addr = 2001:2::9/64",
     ]
 
