@@ -52,9 +52,11 @@ BINDIR     ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc/mtcp-swift
 WWWDIR     ?= /var/www/mtcp-swift
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
+LOGROTATEDIR ?= /etc/logrotate.d
+LOGDIR     ?= /var/log/mtcp-httpd
 install:
 	DESTDIR="$(DESTDIR)" BINDIR="$(BINDIR)" SYSCONFDIR="$(SYSCONFDIR)" WWWDIR="$(WWWDIR)" UNITDIR="$(UNITDIR)" \
-		scripts/install.sh
+		LOGROTATEDIR="$(LOGROTATEDIR)" LOGDIR="$(LOGDIR)" scripts/install.sh
 
 test:
 	@$(MAKE) --no-print-directory unit-test
@@ -80,9 +82,10 @@ ecmp: need-root build tls-cert
 
 run: need-root deps build bench-files tls-cert netns-up
 	@echo
-	@echo "mtcp-httpd is starting in netns mtcp-a, owning 198.18.0.1/24 on mtcp-a0 (DPDK net_af_xdp)."
+	@echo "mtcp-httpd is starting in netns mtcp-a, owning 198.18.0.1/24 and 2001:2::1/64 on mtcp-a0 (DPDK net_af_xdp)."
 	@echo "From another terminal:"
 	@echo "    sudo ip netns exec mtcp-c curl -v http://198.18.0.1/"
+	@echo "    sudo ip netns exec mtcp-c curl -6 -v 'http://[2001:2::1]/'"
 	@echo "    sudo ip netns exec mtcp-c curl -k https://198.18.0.1/"
 	@echo "    sudo ip netns exec mtcp-c ping 198.18.0.1"
 	@echo "    sudo ip netns exec mtcp-a curl -s 127.0.0.1:9180/metrics"

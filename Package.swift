@@ -40,6 +40,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         // Latency percentiles of mtcp-loadgen (HdrHistogram: bounded relative error, fixed memory).
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
+        // The event log's API (the ecosystem's; the handler that writes lines is ours).
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Header-only `static inline` shims for DPDK macros and mbuf field access.
@@ -83,10 +85,17 @@ let package = Package(
             dependencies: ["MTCP"],
             swiftSettings: crossModuleOptimization
         ),
+        // The event log: swift-log's API, one line per event on standard error
+        // (journal priorities when it is the journal), a level shared and reloadable.
+        .target(
+            name: "MTCPEventLog",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
         // Start-up shared by the executables: configuration -> EAL -> port -> engine loops.
         .target(
             name: "MTCPRuntime",
-            dependencies: ["MTCP", "MTCPConfig", "MTCPDPDK", "CDPDK"],
+            dependencies: ["MTCP", "MTCPConfig", "MTCPDPDK", "CDPDK", "MTCPEventLog",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: importsDPDK
         ),
         // HTTP/1.1 for the appliance and the loadgen: incremental parsers, static
@@ -105,13 +114,15 @@ let package = Package(
         // on the stack alone (the runtime that starts it is the executable's).
         .target(
             name: "MTCPHTTPServer",
-            dependencies: ["MTCP", "MTCPConfig", "MTCPHTTP", "MTCPTLS"],
+            dependencies: ["MTCP", "MTCPConfig", "MTCPHTTP", "MTCPTLS", "MTCPEventLog",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: crossModuleOptimization
         ),
         .executableTarget(
             name: "mtcp-httpd",
             dependencies: [
                 "MTCP", "MTCPConfig", "MTCPRuntime", "MTCPHTTP", "MTCPHTTPServer", "MTCPServices", "MTCPTLS",
+                "MTCPEventLog", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: importsDPDK
@@ -177,11 +188,13 @@ let package = Package(
         // client engine sending raw request bytes (no root, explicit time).
         .testTarget(
             name: "MTCPHTTPServerTests",
-            dependencies: ["MTCP", "MTCPHTTP", "MTCPHTTPServer", "MTCPTLS", "COpenSSL"]
+            dependencies: ["MTCP", "MTCPHTTP", "MTCPHTTPServer", "MTCPTLS", "COpenSSL", "MTCPEventLog",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "MTCPTests",
-            dependencies: ["MTCP", "MTCPConfig", "MTCPRuntime", "MTCPServices"],
+            dependencies: ["MTCP", "MTCPConfig", "MTCPRuntime", "MTCPServices", "MTCPEventLog",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: importsDPDK
         ),
     ]

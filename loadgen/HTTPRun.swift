@@ -60,7 +60,7 @@ struct HTTPRun {
         let reporter = ProgressReporter(board: board, quiet: false)
         reporter.start()
         // No idle sleeping: a load generator that naps adds its own latency.
-        let outcome = try runtime.run(idleBackoff: IdleBackoff.busyPoll) { core in
+        let outcome = try runtime.run(idle: .poll) { core in
             HTTPLoad(plan: plan, core: core, cores: cores, board: board)
         }
         reporter.stop()

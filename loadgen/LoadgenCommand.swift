@@ -227,7 +227,7 @@ struct LoadgenCommand: ParsableCommand {
         let (total, concurrency) = (totalFlows, concurrency)
         let deadline = TimeSpan(nanoseconds: UInt64((timeout ?? 60) * 1e9))
         let started = MonotonicClock.now()
-        let outcome = try runtime.run(idleBackoff: IdleBackoff.busyPoll) { core in
+        let outcome = try runtime.run(idle: .poll) { core in
             // Core k takes flows k, k+N, k+2N, ... and a like share of the concurrency.
             EchoLoad(server: address, port: port, total: share(total, core, engines),
                      concurrency: max(1, share(concurrency, core, engines)), payload: payload,

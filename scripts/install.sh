@@ -6,6 +6,8 @@
 #   SYSCONFDIR  configuration       (default /etc/mtcp-swift)
 #   WWWDIR      document root       (default /var/www/mtcp-swift)
 #   UNITDIR     systemd unit        (default /usr/local/lib/systemd/system)
+#   LOGROTATEDIR logrotate snippet  (default /etc/logrotate.d)
+#   LOGDIR      the unit's log directory, where the access log goes (default /var/log/mtcp-httpd)
 # Configuration files and site files that already exist are kept (an operator's
 # edits survive a reinstall); programs and the unit are replaced.
 set -euo pipefail
@@ -16,6 +18,8 @@ BINDIR=${BINDIR:-/usr/local/bin}
 SYSCONFDIR=${SYSCONFDIR:-/etc/mtcp-swift}
 WWWDIR=${WWWDIR:-/var/www/mtcp-swift}
 UNITDIR=${UNITDIR:-/usr/local/lib/systemd/system}
+LOGROTATEDIR=${LOGROTATEDIR:-/etc/logrotate.d}
+LOGDIR=${LOGDIR:-/var/log/mtcp-httpd}
 
 for program in mtcp-httpd mtcp-loadgen; do
     if [ ! -x ".build/release/$program" ]; then
@@ -53,6 +57,12 @@ keep_or_install "$staged" "$DESTDIR$SYSCONFDIR/httpd.json" 644
     keep_or_install "www/$file" "$DESTDIR$WWWDIR/${file#./}" 644
 done
 
-sed -e "s|@BINDIR@|$BINDIR|g" -e "s|@SYSCONFDIR@|$SYSCONFDIR|g" contrib/mtcp-httpd.service.in >"$staged"
+fill_in() {
+    sed -e "s|@BINDIR@|$BINDIR|g" -e "s|@SYSCONFDIR@|$SYSCONFDIR|g" -e "s|@LOGDIR@|$LOGDIR|g" "$1" >"$staged"
+}
+fill_in contrib/mtcp-httpd.service.in
 install -D -m 644 "$staged" "$DESTDIR$UNITDIR/mtcp-httpd.service"
-echo "install: $DESTDIR$BINDIR, $DESTDIR$SYSCONFDIR, $DESTDIR$WWWDIR, $DESTDIR$UNITDIR/mtcp-httpd.service"
+fill_in contrib/mtcp-httpd.logrotate.in
+install -D -m 644 "$staged" "$DESTDIR$LOGROTATEDIR/mtcp-httpd"
+echo "install: $DESTDIR$BINDIR, $DESTDIR$SYSCONFDIR, $DESTDIR$WWWDIR, $DESTDIR$UNITDIR/mtcp-httpd.service," \
+    "$DESTDIR$LOGROTATEDIR/mtcp-httpd"

@@ -22,8 +22,17 @@ struct PacketInputHarness: ~Copyable {
     let batch = UnsafeMutableBufferPointer<PacketBuffer>.allocate(capacity: 64)
 
     init() {
-        engine = Engine(device: link.makePort(macAddress: Self.stackMAC, bufferCount: 256),
-                        configuration: EngineConfiguration(address: IPv4Network("198.18.0.1/24")!))
+        var configuration = EngineConfiguration(address: IPv4Network("198.18.0.1/24")!)
+        // Dual stack, as the shipped mtcp.conf runs: IPv6 input reaches the
+        // extension-header walk, ICMPv6 and Neighbor Discovery. Without duplicate
+        // address detection, so that one input forging an answer to it does not
+        // take IPv6 down for every input after it; with a static neighbour, so
+        // that forged advertisements for it reach the spoofing check.
+        configuration.ipv6 = IPv6Configuration(addresses: [IPv6Network("2001:2::1/64")!],
+                                               staticNeighbours: [.init(address: IPv6Address("2001:2::9")!,
+                                                                        mac: MACAddress(0x02, 0, 0, 0, 0, 0x09))],
+                                               detectsDuplicates: false)
+        engine = Engine(device: link.makePort(macAddress: Self.stackMAC, bufferCount: 256), configuration: configuration)
         injector = link.makePort(macAddress: Self.peerMAC, bufferCount: 256)
     }
 

@@ -19,12 +19,25 @@ import MTCP
 ///   (one process runs one engine per core instead).
 ///
 /// Our keys: `ip_addr` (required), `eal_args`, `vdev` (repeatable), `file_prefix`,
-/// `hugepages`, `memory_mb`, `checksum_offload`, `flow_spreading`, `burst_size`, `congestion_control`,
+/// `hugepages`, `memory_mb`, `checksum_offload`, `idle`, `flow_spreading`, `burst_size`, `congestion_control`,
 /// `delayed_ack_ms`, `tcp_keepalive`, `min_rto_ms`, `short_flow_bytes`, `data_scheduling`, `tx_rate_mbps`, `pcap_file`, `pcap_max_mb`,
 /// `prometheus_port`, `drain_s`, `shutdown_grace_s`, `arp_conf`,
 /// `route_conf`, `mtu`: see the properties below; `exception_path`, `exception_iface`,
 /// `exception_protocols`, `exception_tcp_ports`, `vip`: see StackConfiguration+Services.swift.
 public struct StackConfiguration: Equatable, Sendable {
+    /// How an engine with nothing to do waits for work (`idle`).
+    public enum IdleMode: String, Equatable, Sendable {
+        /// Never waits: polls its queue without pause (lowest latency, a core at 100%).
+        case poll
+        /// Polls for 500 µs after the last work, then sleeps, 50 µs doubling to 1 ms
+        /// and never past the next timer.
+        case backoff
+        /// As `backoff` for 500 µs, then arms the queue's receive interrupt and
+        /// sleeps until a frame comes or the next timer is due (100 ms at most);
+        /// `backoff` on a port without receive interrupts.
+        case interrupt
+    }
+
     /// Whether to use the checksum offloads a port offers.
     public enum ChecksumOffload: String, Equatable, Sendable {
         /// Use what the port offers; compute in software what it does not.
@@ -125,6 +138,8 @@ public struct StackConfiguration: Equatable, Sendable {
     public var memoryMB = 512
     /// `checksum_offload`: `auto` (default) or `off`.
     public var checksumOffload = ChecksumOffload.auto
+    /// `idle`: `poll`, `backoff` or `interrupt` (default: interrupts where the port has them).
+    public var idle = IdleMode.interrupt
     /// `flow_spreading`: `auto` (default) or `rss`.
     public var flowSpreading = FlowSpreadingChoice.auto
     /// `congestion_control`: newreno (RFC 6582, default) or cubic (RFC 9438).
@@ -392,6 +407,9 @@ extension StackConfiguration {
         "memory_mb": integer(\.memoryMB, 1...(1 << 20)),
         "checksum_offload": Rule(comparing: \.checksumOffload) { configuration, value throws(ConfigurationError) in
             configuration.checksumOffload = try value.choice(["auto": .auto, "off": .off])
+        },
+        "idle": Rule(comparing: \.idle) { configuration, value throws(ConfigurationError) in
+            configuration.idle = try value.choice(["poll": .poll, "backoff": .backoff, "interrupt": .interrupt])
         },
         "flow_spreading": Rule(comparing: \.flowSpreading) { configuration, value throws(ConfigurationError) in
             configuration.flowSpreading = try value.choice(["auto": .auto, "rss": .rss])

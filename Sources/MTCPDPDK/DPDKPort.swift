@@ -49,7 +49,8 @@ public struct DPDKPort {
     /// - Parameter deviceArguments: the port's vdev arguments, for the PMD's own limits.
     public mutating func configure(queues: Int, mbufsPerQueue: Int, receiveDescriptors: Int = 1024,
                                    transmitDescriptors: Int = 1024, useChecksumOffload: Bool,
-                                   mtu: Int = 1500, deviceArguments: [String: String] = [:]) throws(DPDKError) {
+                                   mtu: Int = 1500, deviceArguments: [String: String] = [:],
+                                   receiveInterrupts: Bool = false) throws(DPDKError) {
         var info = rte_eth_dev_info()
         try check(rte_eth_dev_info_get(id, &info), "reading device info")
         frameSize = try PortFrameSize.resolve(mtu: mtu, portName: name, maxMTU: Int(info.max_mtu),
@@ -79,7 +80,8 @@ public struct DPDKPort {
         var key = ToeplitzHash.symmetricKey(length: Int(info.hash_key_size))
         let rc = key.withUnsafeMutableBufferPointer { key in
             mtcp_eth_configure(id, UInt16(queues), UInt16(queues), rssTypes,
-                               key.isEmpty ? nil : key.baseAddress, UInt8(key.count), rxOffloads, txOffloads)
+                               key.isEmpty ? nil : key.baseAddress, UInt8(key.count), rxOffloads, txOffloads,
+                               receiveInterrupts ? 1 : 0)
         }
         try check(rc, "configuring \(queues) queue pair(s)")
         if frameSize == .device, mtu != 1500 {
@@ -125,6 +127,12 @@ public struct DPDKPort {
     public func stop() {
         _ = rte_eth_dev_stop(id)
         _ = rte_eth_dev_close(id)
+    }
+
+    /// Whether every configured queue has a receive interrupt (the port was
+    /// configured with `receiveInterrupts` and its PMD offers them), once started.
+    public var offersReceiveInterrupts: Bool {
+        queueCount > 0 && (0..<queueCount).allSatisfy { ReceiveInterrupts.offered(port: id, queue: UInt16($0)) }
     }
 
     /// The device of queue pair `index`, for the engine of that core.

@@ -1,11 +1,13 @@
 import Glibc
 
-/// Access log lines in the combined log format (as Apache and nginx write it), or
-/// as JSON lines with the request's and the upstream's time, appended to a
-/// per-core byte buffer that the caller flushes (with one `write` per batch, not
-/// per request):
+/// Access log lines in the combined log format (as Apache and nginx write it)
+/// followed by the request's and the upstream's time in seconds (`rt=` and
+/// `urt=`, as nginx's documented `$request_time`/`$upstream_response_time`
+/// extension of it; `-` when not proxied), or as JSON lines with the same
+/// times, appended to a per-core byte buffer that the caller flushes (with one
+/// `write` per batch, not per request):
 ///
-///     198.18.0.2 - - [06/Nov/1994:08:49:37 +0000] "GET / HTTP/1.1" 200 26 "-" "curl/8.0"
+///     198.18.0.2 - - [06/Nov/1994:08:49:37 +0000] "GET / HTTP/1.1" 200 26 "-" "curl/8.0" rt=0.001 urt=-
 ///     {"time":"1994-11-06T08:49:37Z","client":"198.18.0.2","request":"GET / HTTP/1.1","status":200,
 ///      "bytes":26,"referer":null,"user_agent":"curl/8.0","request_time":0.001,"upstream_time":null}
 ///
@@ -60,9 +62,9 @@ public struct HTTPAccessLog: ~Copyable {
     ///   - status: the status sent.
     ///   - bytes: content bytes sent (`-` when zero, as in the format).
     ///   - requestMilliseconds: from the request's first byte to its response
-    ///     being chosen (JSON only).
+    ///     being chosen.
     ///   - upstreamMilliseconds: from the request going upstream to the
-    ///     upstream's answer or failure; nil when not proxied (JSON only).
+    ///     upstream's answer or failure; nil when not proxied.
     public mutating func append(client: HTTPPeerAddress, now: Int64, requestLine: UnsafeRawBufferPointer,
                                 status: HTTPStatus, bytes: Int, referer: UnsafeRawBufferPointer?,
                                 userAgent: UnsafeRawBufferPointer?, requestMilliseconds: Int = 0,
@@ -73,6 +75,11 @@ public struct HTTPAccessLog: ~Copyable {
         case .combined:
             appendCombined(client: client, requestLine: requestLine, status: status, bytes: bytes, referer: referer,
                            userAgent: userAgent, to: &writer)
+            writer.append(" rt=")
+            Self.appendSeconds(milliseconds: requestMilliseconds, to: &writer)
+            writer.append(" urt=")
+            Self.appendSeconds(milliseconds: upstreamMilliseconds, absent: "-", to: &writer)
+            writer.append(byte: ASCII.lf)
         case .json:
             writer.append("{\"time\":\"")
             appendTime(to: &writer)
@@ -91,11 +98,7 @@ public struct HTTPAccessLog: ~Copyable {
             writer.append(",\"request_time\":")
             Self.appendSeconds(milliseconds: requestMilliseconds, to: &writer)
             writer.append(",\"upstream_time\":")
-            if let upstreamMilliseconds {
-                Self.appendSeconds(milliseconds: upstreamMilliseconds, to: &writer)
-            } else {
-                writer.append("null")
-            }
+            Self.appendSeconds(milliseconds: upstreamMilliseconds, absent: "null", to: &writer)
             writer.append("}\n")
         }
         guard !writer.overflowed else { return false }
@@ -132,7 +135,7 @@ public struct HTTPAccessLog: ~Copyable {
         Self.appendCombinedField(referer, to: &writer)
         writer.append("\" \"")
         Self.appendCombinedField(userAgent, to: &writer)
-        writer.append("\"\n")
+        writer.append(byte: ASCII.quote)
     }
 
     /// A JSON string of `bytes` (null when absent or empty), escaped byte by
@@ -142,6 +145,12 @@ public struct HTTPAccessLog: ~Copyable {
         writer.append(byte: ASCII.quote)
         appendEscaped(bytes, escapePrefix: "\\u00", to: &writer)
         writer.append(byte: ASCII.quote)
+    }
+
+    /// `milliseconds` as seconds, or `absent` for none (nothing was proxied).
+    private static func appendSeconds(milliseconds: Int?, absent: StaticString, to writer: inout HTTPByteWriter) {
+        guard let milliseconds else { return writer.append(absent) }
+        appendSeconds(milliseconds: milliseconds, to: &writer)
     }
 
     /// `milliseconds` as seconds with three decimals, as nginx's `$request_time`.

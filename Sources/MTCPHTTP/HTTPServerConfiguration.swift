@@ -16,6 +16,8 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
     public var accessLog = false
     /// Its line format (`access_log_format`): `combined` or `json`.
     public var accessLogFormat = HTTPAccessLog.Format.combined
+    /// The least severe event the event log shows (`log_level`).
+    public var logLevel = LogLevel.info
     /// Request limits (`limits`).
     public var limits = HTTPLimits()
     /// Timeouts (`timeouts`).
@@ -36,6 +38,11 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
     /// (`trusted_proxies`, IPv4 addresses as numbers like `addressValue`): front
     /// proxies of ours. Anyone else could forge it.
     public var trustedProxies: [UInt32] = []
+
+    /// The event log's levels, most severe first.
+    public enum LogLevel: String, Sendable, CaseIterable {
+        case error, warn, info, debug
+    }
 
     /// Timeouts, in milliseconds.
     public struct Timeouts: Hashable, Sendable {
@@ -428,7 +435,7 @@ extension Decoder {
 extension HTTPServerConfiguration: Decodable {
     private enum Keys: String, CodingKey, CaseIterable {
         case listenPort = "listen_port", documentRoot = "document_root", serverName = "server_name"
-        case accessLog = "access_log", accessLogFormat = "access_log_format", limits, timeouts, cache, headers, errorPages = "error_pages", routes, upstreams, tls
+        case accessLog = "access_log", accessLogFormat = "access_log_format", logLevel = "log_level", limits, timeouts, cache, headers, errorPages = "error_pages", routes, upstreams, tls
         case trustedProxies = "trusted_proxies"
     }
 
@@ -440,14 +447,8 @@ extension HTTPServerConfiguration: Decodable {
         documentRoot = try container.decodeIfPresent(String.self, forKey: .documentRoot) ?? documentRoot
         serverName = try container.decodeIfPresent(String.self, forKey: .serverName) ?? serverName
         accessLog = try container.decodeIfPresent(Bool.self, forKey: .accessLog) ?? accessLog
-        if let format = try container.decodeIfPresent(String.self, forKey: .accessLogFormat) {
-            guard let known = HTTPAccessLog.Format(rawValue: format) else {
-                let formats = HTTPAccessLog.Format.allCases.map(\.rawValue).joined(separator: ", ")
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [Keys.accessLogFormat],
-                                                        debugDescription: "must be one of \(formats)"))
-            }
-            accessLogFormat = known
-        }
+        accessLogFormat = try container.decodeChoice(forKey: .accessLogFormat, at: decoder.codingPath) ?? accessLogFormat
+        logLevel = try container.decodeChoice(forKey: .logLevel, at: decoder.codingPath) ?? logLevel
         limits = try container.decodeIfPresent(DecodedLimits.self, forKey: .limits)?.limits ?? limits
         timeouts = try container.decodeIfPresent(Timeouts.self, forKey: .timeouts) ?? timeouts
         cache = try container.decodeIfPresent(Cache.self, forKey: .cache) ?? cache
@@ -491,6 +492,18 @@ extension KeyedDecodingContainer {
             throw DecodingError.dataCorrupted(.init(codingPath: codingPath + [key], debugDescription: "must be 1...65535"))
         }
         return value
+    }
+
+    /// A string that must name one of `Choice`'s cases; nil when absent.
+    fileprivate func decodeChoice<Choice: RawRepresentable<String> & CaseIterable>(
+        forKey key: Key, at codingPath: [any CodingKey]
+    ) throws -> Choice? {
+        guard let name = try decodeIfPresent(String.self, forKey: key) else { return nil }
+        guard let choice = Choice(rawValue: name) else {
+            let names = Choice.allCases.map(\.rawValue).joined(separator: ", ")
+            throw DecodingError.dataCorrupted(.init(codingPath: codingPath + [key], debugDescription: "must be one of \(names)"))
+        }
+        return choice
     }
 }
 

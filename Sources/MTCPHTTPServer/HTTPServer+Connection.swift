@@ -69,6 +69,7 @@ extension HTTPServer {
             head = complete
         } catch {
             statistics.malformedRequests &+= 1
+            eventLog.malformedRequest(error, connection: index, client: connections[index].client, second: clock.second)
             connections[index].exchangeStarted = connections[index].requestStarted ?? now
             respondWithError(index, error.status, &context)
             recordAccess(index, now: now, requestLine: .init(start: nil, count: 0))

@@ -98,7 +98,11 @@ extension HTTPServer {
         guard connections[index].isOpen, connections[index].isHealthCheck else { return }
         let server = connections[index].server
         if upstreams.servers.indices.contains(server) && upstreams.servers[server].checkSocket == connections[index].socket {
-            upstreams.recordCheck(server, passed: passed)
+            if let healthy = upstreams.recordCheck(server, passed: passed) {
+                let member = upstreams.servers[server]
+                eventLog.upstreamHealthChanged(pool: upstreams.poolName(of: server), address: member.address,
+                                             port: member.port, healthy: healthy)
+            }
         }
         closeConnection(index, &context, reset: true)  // which forgets the check
     }

@@ -116,7 +116,7 @@ extension HTTPServer {
         } else {
             statistics.tlsProtocolErrors &+= 1
         }
-        tlsFailureLog.record(failure, client: connections[index].client, second: clock.second)
+        eventLog.tlsFailed(failure, connection: index, client: connections[index].client, second: clock.second)
         let socket = connections[index].socket
         if failure.isPlainHTTP {
             // As nginx does: the client (a browser told http://host:443/) learns why.

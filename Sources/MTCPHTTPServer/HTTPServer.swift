@@ -1,5 +1,7 @@
 import Glibc
+import Logging
 import MTCP
+import MTCPEventLog
 import MTCPHTTP
 import MTCPTLS
 
@@ -33,7 +35,8 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     var tlsListener: Socket?
     /// Room for ciphertext on its way between a socket and a TLS stream.
     let tlsScratch: UnsafeMutableRawBufferPointer
-    var tlsFailureLog = TLSFailureLog()
+    /// Events of this core (failures, timeouts, upstream health) on the event log.
+    var eventLog: HTTPServerEventLog
     var connections = UnsafeMutableBufferPointer<HTTPConnection>(start: nil, count: 0)
     var memory = ConnectionMemory(slots: 0, headBytes: 0, requestBytes: 0, forwardBytes: 0)
     /// Room for a normalised request path (the cache's lookup key).
@@ -48,9 +51,12 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
 
     /// Builds the core's cache from the document root (on the core's own thread).
     /// With a `configurationSource`, `options` are its current ones and reloads
-    /// take what it publishes later.
-    public init(options: HTTPServerOptions, configurationSource: ReloadableConfiguration? = nil) throws {
+    /// take what it publishes later. Events go to `logger` (the core's, from
+    /// the program's `EventLog`).
+    public init(options: HTTPServerOptions, configurationSource: ReloadableConfiguration? = nil,
+                logger: Logger = EventLog(program: "mtcp-httpd").logger()) throws {
         self.options = options
+        eventLog = HTTPServerEventLog(logger: logger)
         self.configurationSource = configurationSource
         optionsGeneration = configurationSource?.current.generation ?? 0
         upstreams = UpstreamPools(options)
@@ -224,6 +230,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
             } else if let started = connection.requestStarted, connection.output.isEmpty,
                       now.since(started) > options.headerTimeout {
                 statistics.headerTimeouts &+= 1
+                eventLog.headerTimedOut(connection: index, client: connection.client, second: clock.second)
                 connections[index].exchangeStarted = started
                 respondWithError(index, .requestTimeout, &context)
                 recordAccess(index, now: now, requestLine: .init(start: nil, count: 0))
@@ -296,7 +303,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     /// SIGUSR1: lines written so far stay in the file that was open (renamed by
     /// logrotate); later ones go to a new file at the configured path.
     public mutating func reopenLogs() {
-        if let problem = accessLog.reopen() { print("mtcp-httpd: \(problem)") }
+        if let problem = accessLog.reopen() { eventLog.accessLogNotReopened(problem) }
     }
 
     /// Gives the socket back; a reset when the peer must not wait for more.

@@ -30,6 +30,8 @@ public struct HTTPServerOptions: Sendable {
     public var accessLogFormat = HTTPAccessLog.Format.combined
     /// HTTPS beside plain HTTP; nil for none.
     public var https: HTTPSOptions?
+    /// The least severe event logged (a reload changes it for every core at once).
+    public var logLevel = HTTPServerConfiguration.LogLevel.info
 
     /// Where the access log goes when the configuration turns it on.
     public static let defaultAccessLogPath = "access.log"
@@ -68,6 +70,7 @@ public struct HTTPServerOptions: Sendable {
         accessLogPath = configuration.accessLog ? Self.defaultAccessLogPath : nil
         accessLogFormat = configuration.accessLogFormat
         https = configuration.tls.map(HTTPSOptions.init)
+        logLevel = configuration.logLevel
     }
 }
 

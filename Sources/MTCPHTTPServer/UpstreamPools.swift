@@ -185,8 +185,11 @@ struct UpstreamPools {
 
     /// A check of `server` passed or failed: `rise` passes in a row bring it
     /// back into the pool's choice, `fall` failures in a row take it out.
-    mutating func recordCheck(_ server: Int, passed: Bool) {
-        guard servers.indices.contains(server), let check = healthCheck(of: server) else { return }
+    /// Returns the server's new health when this check changed it, else nil.
+    @discardableResult
+    mutating func recordCheck(_ server: Int, passed: Bool) -> Bool? {
+        guard servers.indices.contains(server), let check = healthCheck(of: server) else { return nil }
+        let wasHealthy = servers[server].healthy
         if passed {
             // A check connected and was answered: evidence enough against the passive skip.
             servers[server].failures = 0
@@ -199,7 +202,11 @@ struct UpstreamPools {
             servers[server].checkPasses = 0
             if servers[server].checkFailures >= check.fall { servers[server].healthy = false }
         }
+        return servers[server].healthy == wasHealthy ? nil : servers[server].healthy
     }
+
+    /// The name of `server`'s pool.
+    func poolName(of server: Int) -> String { pools[servers[server].pool].name }
 
     /// The check connection `socket` of `server` closed: none is in flight.
     mutating func checkClosed(_ socket: Socket, server: Int) {

@@ -72,8 +72,8 @@ struct CoreReloadState: Sendable {
     mutating func succeeded(_ generation: UInt64) { applied = generation }
 
     /// Counts the failure and returns the line for the log.
-    mutating func failed(_ generation: UInt64, core: Int, _ error: any Error) -> String {
+    mutating func failed(_ generation: UInt64, _ error: any Error) -> String {
         failures += 1
-        return "core \(core): reload to configuration \(generation) failed, still running configuration \(applied): \(error)"
+        return "reload to configuration \(generation) failed, still running configuration \(applied): \(error)"
     }
 }

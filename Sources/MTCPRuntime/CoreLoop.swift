@@ -1,10 +1,13 @@
 import Glibc
 import MTCP
 import MTCPDPDK
+import MTCPEventLog
 
 /// How each core's loop runs, the same for every core.
 struct CoreSettings: Sendable {
     var idleBackoff: IdleBackoff
+    /// Whether idle waits are on the queue's receive interrupt (`idleBackoff` is then `interruptDriven`).
+    var receiveInterrupts = false
     /// After a stop signal, how long the application serves on while it tells
     /// health checkers it is going away (`drain_s`).
     var drain = TimeSpan.zero
@@ -24,8 +27,8 @@ struct CoreSettings: Sendable {
     var readiness: StartupReadiness?
     /// What the kernel keeps when an exception path is attached.
     var kernelTraffic = KernelTraffic()
-    /// Prefixes the core's log lines.
-    var programName = ""
+    /// Where the core's events go (the core's logger is made from it).
+    var eventLog: EventLog
 }
 
 /// The end of one core's run: its last statistics, or why it could not run.
@@ -50,6 +53,9 @@ func runCore<Application: EngineApplication & ~Copyable>(
 ) -> CoreOutcome where Application.Device == DPDKQueue {
     var clock = CycleClock()
     let start = clock?.now() ?? MonotonicClock.now()
+    // On this core's thread: the wait uses the thread's own epoll instance. A
+    // queue that will not register falls back to sleeping (`backoff`).
+    let interrupts = settings.receiveInterrupts ? ReceiveInterrupts(port: device.port, queue: device.queue) : nil
     var configuration = configuration
     configuration.core = core
     var context = SocketContext(engine: Engine(device: device, configuration: configuration, now: start), now: start)
@@ -85,7 +91,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
     if core == 0 { context.engine.announceAddress(now: start) }  // the port is up: tell the neighbours our MAC
     // Every core holds its IPv6 addresses tentative for the same second; one probes.
     context.engine.detectDuplicateAddresses(now: start, sendingProbes: core == 0)
-    var backoff = settings.idleBackoff
+    var backoff = settings.receiveInterrupts && interrupts == nil ? IdleBackoff() : settings.idleBackoff
     var stop = StopSequence(drain: settings.drain, grace: settings.grace, closingTime: settings.closingTime)
     var nextPublish = start
     var load = CoreLoad(start: start)
@@ -125,8 +131,7 @@ func runCore<Application: EngineApplication & ~Copyable>(
                     try application.reload(&context)
                     reloads.succeeded(generation)
                 } catch {
-                    print("\(settings.programName): " + reloads.failed(generation, core: core, error))
-                    fflush(nil)
+                    settings.eventLog.logger(core: core).error("\(reloads.failed(generation, error))")
                 }
             }
             let previous = snapshot
@@ -142,7 +147,8 @@ func runCore<Application: EngineApplication & ~Copyable>(
         }
         IdleBackoff.perform(backoff.next(now: now, received: received, sent: sent,
                                          outputPending: context.hasPendingOutput,
-                                         nextTimer: context.engine.nextTimerBoundary(after: now)))
+                                         nextTimer: context.engine.nextTimerBoundary(after: now)),
+                            interrupts: interrupts)
     }
     snapshot = context.snapshot(core: core, load: load)
     snapshot.application = application.counters()

@@ -1,5 +1,6 @@
 import Glibc
 import MTCP
+import MTCPDPDK
 
 /// The idle policy of an engine's loop, adaptive as DPDK's power-management
 /// samples and VPP's adaptive mode are: an engine that moved frames (received
@@ -8,9 +9,10 @@ import MTCP
 /// round trip is most likely in flight and a sleep would be added to its
 /// latency; only an engine idle for longer sleeps, starting short and doubling
 /// up to `maximumSleepMicroseconds`, and never past the next moment a TCP timer
-/// can fire, so a sleep does not make timers late. The devices used here offer
-/// no receive interrupts, so sleeping is the only way an idle appliance gets
-/// close to no CPU.
+/// can fire, so a sleep does not make timers late. On a port with receive
+/// interrupts (`idle = interrupt`, `interruptDriven`) the sleep is a wait on the
+/// queue's interrupt instead, ended by the first frame; elsewhere sleeping is
+/// the only way an idle appliance gets close to no CPU.
 ///
 /// Idle time is counted from the end of the last iteration that had work, so a
 /// slow iteration is followed by the full spin window rather than a sleep. That
@@ -69,6 +71,19 @@ public struct IdleBackoff: Sendable {
     /// core at 100% whatever the load.
     public static var busyPoll: IdleBackoff { IdleBackoff(maximumSleepMicroseconds: 0) }
 
+    /// Waiting on receive interrupts: past the spin window, each `sleep` is
+    /// one wait on the queue's interrupt, until a frame, the next timer or
+    /// `longestWaitMicroseconds`, after which the loop looks at its signals,
+    /// its application's own deadlines and its statistics.
+    public static var interruptDriven: IdleBackoff {
+        IdleBackoff(minimumSleepMicroseconds: longestWaitMicroseconds, maximumSleepMicroseconds: longestWaitMicroseconds)
+    }
+
+    /// The longest wait on a receive interrupt: also how late a stop or reload
+    /// signal taken by another thread, or an application deadline that is no
+    /// TCP timer, may be seen by an idle engine.
+    public static let longestWaitMicroseconds: UInt32 = 100_000
+
     /// The action after an iteration that started at `now`, received `received`
     /// frames, sent `sent` frames and left output waiting for ring room
     /// (`outputPending`); any of these is work. `nextTimer` gives the earliest
@@ -96,13 +111,19 @@ public struct IdleBackoff: Sendable {
         return .sleep(microseconds: UInt32(min(UInt64(sleep), untilTimer)))
     }
 
-    /// Carries out `action` on the calling thread.
+    /// Carries out `action` on the calling thread; a sleep waits on
+    /// `interrupts` when given (rounded up to DPDK's milliseconds).
     @inline(__always)
-    public static func perform(_ action: Action) {
+    public static func perform(_ action: Action, interrupts: ReceiveInterrupts? = nil) {
         switch action {
         case .poll: break
         case .yield: sched_yield()
-        case .sleep(let microseconds): usleep(microseconds)
+        case .sleep(let microseconds):
+            if let interrupts {
+                interrupts.wait(milliseconds: Int32((microseconds + 999) / 1000))
+            } else {
+                usleep(microseconds)
+            }
         }
     }
 }

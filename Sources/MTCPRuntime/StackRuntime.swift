@@ -3,6 +3,7 @@ import Glibc
 import MTCP
 import MTCPConfig
 import MTCPDPDK
+import MTCPEventLog
 import Synchronization
 
 /// Brings the stack up from mtcp.conf: configuration files, DPDK's EAL, the port,
@@ -16,10 +17,14 @@ public struct StackRuntime {
     /// (the loadgen's `-N` sets `numCores`) before `run`.
     public var configuration: StackConfiguration
     public let engineConfiguration: EngineConfiguration
+    /// Where events go (standard error) and the level they pass at; the
+    /// application's cores log through it too.
+    public let eventLog: EventLog
 
     /// Reads mtcp.conf and the arp.conf/route.conf it names.
     public init(programName: String, configurationPath: String) throws(ConfigurationError) {
         self.programName = programName
+        eventLog = EventLog(program: programName)
         configuration = try StackConfiguration.load(path: configurationPath)
         let arp = try configuration.loadStaticARPTable()
         let routes = try configuration.loadStaticRouteTable()
@@ -52,6 +57,7 @@ public struct StackRuntime {
     /// this thread, the others on EAL's worker lcores) until a stop signal and
     /// the graceful stop that follows it.
     ///
+    /// - Parameter idle: how idle engines wait, instead of mtcp.conf's `idle`.
     /// - Parameter makeApplication: called on each core's own thread with the
     ///   core's number (0..<num_cores), so per-core state is allocated there; an
     ///   error it throws stops every core and is reported as a start-up failure.
@@ -59,7 +65,7 @@ public struct StackRuntime {
     ///   configuration on the management thread; true accepts it, and then every
     ///   core's application `reload`s (see `ConfigurationReloads`).
     public func run<Application: EngineApplication & ~Copyable>(
-        idleBackoff: IdleBackoff = IdleBackoff(),
+        idle idleOverride: StackConfiguration.IdleMode? = nil,
         prepareReload: (@Sendable () -> Bool)? = nil,
         makeApplication: @escaping @Sendable (Int) throws -> Application
     ) throws(DPDKError) -> Outcome where Application.Device == DPDKQueue {
@@ -70,10 +76,12 @@ public struct StackRuntime {
         try DPDKEnvironment.initialize(arguments: configuration.ealArguments(programName: programName, pid: getpid()))
         defer { DPDKEnvironment.cleanup() }
         let cores = configuration.numCores
+        let requestedIdle = idleOverride ?? configuration.idle
         var port = try DPDKPort(id: configuration.portIndex)
         try port.configure(queues: cores, mbufsPerQueue: configuration.mbufsPerQueue,
                            useChecksumOffload: configuration.checksumOffload == .auto,
-                           mtu: configuration.mtu, deviceArguments: configuration.deviceArguments(of: port.name))
+                           mtu: configuration.mtu, deviceArguments: configuration.deviceArguments(of: port.name),
+                           receiveInterrupts: requestedIdle == .interrupt)
         try port.start()
         defer { port.stop() }
         let kernelPort = try configuration.exceptionPath ? startKernelInterface(beside: port, cores: cores) : nil
@@ -99,9 +107,6 @@ public struct StackRuntime {
             management.stop()
             ThreadLaunch.join(managementThread)
         }
-        let readiness = StartupReadiness(
-            cores: cores, state: "READY=1\nMAINPID=\(getpid())\nSTATUS=serving on \(configuration.address)")
-        let settings = coreSettings(idleBackoff: idleBackoff, readiness: readiness)
         let outcomes = CoreOutcomes(cores: cores)
         let link = port.link
         var spreadConfiguration = self.engineConfiguration(cores: cores)
@@ -116,7 +121,9 @@ public struct StackRuntime {
             _ = spreadConfiguration.forwarding?.drain { rte_pktmbuf_free(OpaquePointer($0.handle)) }
         }
         let engineConfiguration = spreadConfiguration
-        print("\(programName): ready: \(configuration.address) on port \(port.id) (\(port.name), "
+        let idle = Self.idleMode(requested: requestedIdle, port: port,
+                                 forwarding: engineConfiguration.forwarding != nil, exceptionPath: kernelPort != nil)
+        let readyLine = "\(programName): ready: \(configuration.address) on port \(port.id) (\(port.name), "
             + "MAC \(port.macAddress), link \(link.up ? "up" : "down"), "
             + "checksum offload \(port.transmitOffloads.isEmpty ? "off" : "on"), "
             + "MTU \(configuration.mtu) (MSS \(configuration.maximumSegmentSize)), "
@@ -124,8 +131,11 @@ public struct StackRuntime {
             + (cores == 1 ? "" : ", flows \(engineConfiguration.spreading.name)")
             + (configuration.prometheusPort == 0 ? "" : ", metrics on 127.0.0.1:\(configuration.prometheusPort)")
             + (kernelPort == nil ? "" : ", exception path to \(configuration.exceptionSettings.interfaceName)")
-            + ")")
-        fflush(nil)  // all streams: `stdout` itself is a global Swift 6 will not touch
+            + ", idle \(idle.description))"
+        // Printed and sent by the last core to start its application, not here.
+        let readiness = StartupReadiness(cores: cores, line: readyLine,
+                                         state: "READY=1\nMAINPID=\(getpid())\nSTATUS=serving on \(configuration.address)")
+        let settings = coreSettings(idle: idle.mode, readiness: readiness)
         defer { ServiceNotification.send("STOPPING=1") }  // the engines have stopped; the port goes next
 
         try CoreLaunch.run(workers: cores - 1, launch: { core throws(DPDKError) in
@@ -167,17 +177,37 @@ public struct StackRuntime {
         return engineConfiguration
     }
 
-    private func coreSettings(idleBackoff: IdleBackoff, readiness: StartupReadiness) -> CoreSettings {
+    /// The idle mode the engines use, and how the ready line says it: receive
+    /// interrupts only where every queue has one and every frame of a core
+    /// arrives on its own queue (frames forwarded from another core, or coming
+    /// from the exception path's tap, would raise none and wait for the timeout).
+    private static func idleMode(requested: StackConfiguration.IdleMode, port: DPDKPort, forwarding: Bool,
+                                 exceptionPath: Bool) -> (mode: StackConfiguration.IdleMode, description: String) {
+        guard requested == .interrupt else { return (requested, requested.rawValue) }
+        let reason = !port.offersReceiveInterrupts ? "\(port.name) has no receive interrupts"
+            : forwarding ? "frames forwarded between cores raise no interrupt"
+            : exceptionPath ? "the exception path's tap is polled" : nil
+        guard let reason else { return (.interrupt, "interrupt") }
+        return (.backoff, "backoff (\(reason))")
+    }
+
+    private func coreSettings(idle: StackConfiguration.IdleMode, readiness: StartupReadiness) -> CoreSettings {
         var wallClock = timespec()
         clock_gettime(CLOCK_REALTIME, &wallClock)
         let unixNanoseconds = Int64(wallClock.tv_sec) * 1_000_000_000 + Int64(wallClock.tv_nsec)
         let capture = configuration.pcapFile.map { (path: $0, maximumBytes: configuration.pcapMaxMB << 20) }
-        return CoreSettings(idleBackoff: idleBackoff, drain: .seconds(UInt64(configuration.drainSeconds)),
+        let idleBackoff = switch idle {
+        case .poll: IdleBackoff.busyPoll
+        case .backoff: IdleBackoff()
+        case .interrupt: IdleBackoff.interruptDriven
+        }
+        return CoreSettings(idleBackoff: idleBackoff, receiveInterrupts: idle == .interrupt,
+                            drain: .seconds(UInt64(configuration.drainSeconds)),
                             grace: .seconds(UInt64(configuration.shutdownGraceSeconds)),
                             capture: capture, cores: configuration.numCores,
                             epochOffsetNanoseconds: unixNanoseconds - Int64(MonotonicClock.now().nanoseconds),
                             readiness: readiness, kernelTraffic: configuration.exceptionSettings.kept,
-                            programName: programName)
+                            eventLog: eventLog)
     }
 
     /// Refuses, with one line, pools that cannot fit in memory: the buffer pools

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Glibc
+import Logging
 import MTCP
 import MTCPConfig
+import MTCPEventLog
 import MTCPHTTP
 import MTCPHTTPServer
 import MTCPTLS
@@ -48,7 +50,7 @@ struct HTTPDCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Stack configuration file (mtcp.conf format).")
     var config = "conf/mtcp.conf"
 
-    @Flag(help: "Never sleep when idle (lowest latency, one core at 100%).")
+    @Flag(help: "Never sleep when idle (lowest latency, one core at 100%): mtcp.conf's `idle = poll`.")
     var busyPoll = false
 
     @Flag(help: """
@@ -64,14 +66,15 @@ struct HTTPDCommand: ParsableCommand {
             let runtime = try StackRuntime(programName: "mtcp-httpd", configurationPath: config)
             let (echoPort, discardPort) = (echoPort == 0 ? nil : echoPort, discardPort == 0 ? nil : discardPort)
             let daytimePort = daytimePort == 0 ? nil : daytimePort
-            let backoff = busyPoll ? IdleBackoff.busyPoll : IdleBackoff()
             let configuration = try ReloadableConfiguration(
                 stackConfigurationPath: config, httpConfigurationPath: httpConfig,
                 overrides: .init(documentRoot: root, listenPort: httpPort, accessLogPath: accessLog,
                                  accessLogFormat: accessLogFormat))
-            let outcome = try runtime.run(idleBackoff: backoff, prepareReload: { Self.reload(configuration) }) { _ in
+            let eventLog = runtime.eventLog
+            eventLog.level.level = Logger.Level(configuration.current.options.logLevel)
+            let outcome = try runtime.run(idle: busyPoll ? .poll : nil, prepareReload: { Self.reload(configuration, eventLog) }) { core in
                 Appliance(http: try HTTPServer(options: configuration.current.options,
-                                               configurationSource: configuration),
+                                               configurationSource: configuration, logger: eventLog.logger(core: core)),
                           services: TCPServices(echoPort: echoPort, discardPort: discardPort,
                                                 daytimePort: daytimePort))
             }
@@ -90,21 +93,20 @@ struct HTTPDCommand: ParsableCommand {
 
     /// SIGHUP, on the management thread: the files read and checked once; the
     /// verdict logged, with every problem of a refused one and every key that
-    /// waits for a restart.
-    private static func reload(_ configuration: ReloadableConfiguration) -> Bool {
+    /// waits for a restart; a new `log_level` in force at once, on every core.
+    private static func reload(_ configuration: ReloadableConfiguration, _ eventLog: EventLog) -> Bool {
+        let logger = eventLog.logger()
         let outcome = configuration.reload()
         if let refusal = outcome.refusal {
-            let lines = refusal.split(separator: "\n").map { "mtcp-httpd: reload refused: \($0)\n" }
-            let text = lines.joined() + "mtcp-httpd: reload refused: still running the previous configuration\n"
-            _ = text.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+            for problem in refusal.split(separator: "\n") { logger.error("reload refused: \(problem)") }
+            logger.error("reload refused: still running the previous configuration")
             return false
         }
-        print("mtcp-httpd: reload: configuration \(configuration.current.generation) read; every core takes it")
+        eventLog.level.level = Logger.Level(configuration.current.options.logLevel)
+        logger.info("reload: configuration \(configuration.current.generation) read; every core takes it")
         if !outcome.awaitingRestart.isEmpty {
-            print("mtcp-httpd: reload: changed but kept as running until a restart: "
-                + outcome.awaitingRestart.joined(separator: ", "))
+            logger.warning("reload: changed but kept as running until a restart: \(outcome.awaitingRestart.joined(separator: ", "))")
         }
-        fflush(nil)
         return true
     }
 

@@ -209,7 +209,7 @@ extension String {
 @Suite struct ReloadClassificationTests {
     /// Keys a reload applies (whole objects where every key below them is).
     static let reloadable: Set<String> = [
-        "document_root", "timeouts", "cache", "headers", "error_pages", "routes", "upstreams", "trusted_proxies",
+        "document_root", "log_level", "timeouts", "cache", "headers", "error_pages", "routes", "upstreams", "trusted_proxies",
         "limits.max_header_count", "limits.max_body_bytes", "limits.max_chunk_line", "limits.length_required",
         "tls.certificate", "tls.private_key", "tls.min_protocol", "tls.ciphers", "tls.ciphersuites",
         "tls.session_tickets", "tls.handshake_timeout_ms",

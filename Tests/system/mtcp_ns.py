@@ -44,6 +44,22 @@ def show(result):
             f"{result.stdout[:3000].decode('latin-1')}\n--- stderr\n{result.stderr[:3000].decode('latin-1')}")
 
 
+def ab_without_errors(url, length, requests, concurrency, keep_alive):
+    """Runs ab from mtcp-c and checks that every request completed, with a 2xx
+    status and a body of `length` bytes (and kept alive if asked); ab's output."""
+    result = client("ab", *(["-k"] if keep_alive else []), "-n", requests, "-c", concurrency, "-s", 10, url,
+                    timeout=120)
+    assert result.returncode == 0, show(result)
+    out = result.stdout.decode()
+    counts = {name.strip(): int(value) for name, value in re.findall(r"^([A-Za-z -]+):\s+(\d+)", out, re.M)}
+    assert counts["Complete requests"] == requests, out
+    assert counts["Failed requests"] == 0 and "Non-2xx responses" not in out, out
+    assert counts["Document Length"] == length, out
+    if keep_alive:
+        assert counts["Keep-Alive requests"] == requests, out
+    return out
+
+
 def link_mac(namespace, ifname):
     """The MAC address of `ifname` in `namespace`, lower case."""
     out = subprocess.run(["ip", "-n", namespace, "link", "show", "dev", ifname],

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mtcp_ns import REPO
+from mtcp_ns import REPO, describe, ns
 
 HTTPD = REPO / ".build/release/mtcp-httpd"
 LOADGEN = REPO / ".build/release/mtcp-loadgen"
@@ -36,6 +36,15 @@ def memif_pair(directory, name, prefix, extra="", server_extra="", device_argume
         configs.append(write_config(directory / role, f"{name}-{role}", f"{prefix}.{host}/24",
                                     f"net_memif0,role={role},socket={socket}{device_arguments}", more))
     return configs
+
+
+def tap_peer_up(namespace, interface, address, stack_address):
+    """The kernel's end of a stack's net_tap port `interface`: `address` on it,
+    up, and the stack (`stack_address`) answering a ping through it."""
+    ns(namespace, "ip", "addr", "add", address, "dev", interface, check=True)
+    ns(namespace, "ip", "link", "set", interface, "up", check=True)
+    ping = ns(namespace, "ping", "-c", 2, "-W", 2, stack_address, timeout=15)
+    assert ping.returncode == 0, describe(ping)
 
 
 class Stack:

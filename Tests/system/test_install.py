@@ -6,6 +6,7 @@ is ready (sd_notify over $NOTIFY_SOCKET) and that it stops."""
 
 import json
 import os
+import select
 import shutil
 import socket
 import stat
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CONFIG, HTTPD, stop_process_group
+from conftest import CONFIG, HTTPD, READY, stop_process_group
 from mtcp_ns import NS_APPLIANCE, REPO, client, show
 
 
@@ -40,7 +41,7 @@ def test_destdir_install_leaves_a_package_tree(tmp_path):
         "etc/mtcp-swift/route.conf": 0o644, "etc/mtcp-swift/httpd.json": 0o644,
         "var/www/mtcp-swift/index.html": 0o644, "var/www/mtcp-swift/style.css": 0o644,
         "var/www/mtcp-swift/robots.txt": 0o644, "var/www/mtcp-swift/about/index.html": 0o644,
-        "usr/lib/systemd/system/mtcp-httpd.service": 0o644,
+        "usr/lib/systemd/system/mtcp-httpd.service": 0o644, "etc/logrotate.d/mtcp-httpd": 0o644,
     }
     configuration = json.loads((tmp_path / "etc/mtcp-swift/httpd.json").read_text())
     assert configuration["document_root"] == "/var/www/mtcp-swift"
@@ -51,11 +52,16 @@ def test_destdir_install_leaves_a_package_tree(tmp_path):
             "--http-config /etc/mtcp-swift/httpd.json") in unit
     assert "Type=notify" in unit and "Restart=on-failure" in unit
     assert "AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN" in unit
+    assert "LogsDirectory=mtcp-httpd" in unit and "WorkingDirectory=/var/log/mtcp-httpd" in unit
+    rotation = (tmp_path / "etc/logrotate.d/mtcp-httpd").read_text()
+    assert rotation.startswith("# logrotate") and "/var/log/mtcp-httpd/access.log {" in rotation
+    assert "--signal=SIGUSR1 mtcp-httpd.service" in rotation and "@LOGDIR@" not in rotation
 
 
 def test_prefix_install_is_coherent_and_keeps_edits(tmp_path):
     prefix = tmp_path / "prefix"
-    paths = dict(PREFIX=prefix, SYSCONFDIR=prefix / "etc", WWWDIR=prefix / "www", UNITDIR=prefix / "unit")
+    paths = dict(PREFIX=prefix, SYSCONFDIR=prefix / "etc", WWWDIR=prefix / "www", UNITDIR=prefix / "unit",
+                 LOGROTATEDIR=prefix / "logrotate.d", LOGDIR=prefix / "log")
     make_install(**paths)
     check = subprocess.run([prefix / "bin/mtcp-httpd", "--check-config", "--config", prefix / "etc/mtcp.conf",
                             "--http-config", prefix / "etc/httpd.json"], capture_output=True, text=True, timeout=30)
@@ -136,6 +142,12 @@ def test_unprivileged_service_notifies_readiness_and_stop(topology, open_directo
             pytest.fail(f"no READY=1 within 30 s; mtcp-httpd printed:\n{proc.stdout.read()}")
         assert ready.startswith("READY=1\n"), ready
         assert f"MAINPID={proc.pid}" in ready, ready  # ip netns exec, setpriv and env exec in place
+        # The ready line is printed by the same (last started) core, just before READY=1.
+        assert select.select([proc.stdout], [], [], 5)[0], "READY=1 came, the ready line did not"
+        printed = []
+        while not printed or not READY.search(printed[-1]):
+            printed.append(proc.stdout.readline())
+            assert printed[-1], "".join(printed)
         result = client("curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
                         "http://198.18.0.1/")
         assert result.stdout == b"200", show(result)

@@ -1,9 +1,11 @@
 """The appliance over IPv6 against the kernel in netns mtcp-c (2001:2::2 on the
 bridge, DESIGN.md §5): ping -6 (Neighbor Discovery both ways, ICMPv6 echo),
-curl -6 and a python AF_INET6 client against the HTTP server listening on both
-families, the access log naming the IPv6 client, and the proxy reaching an
-IPv6 kernel upstream from clients of either family; scapy's malformed extension
-headers, bad checksums and a forged advertisement for a static neighbour."""
+curl -6, ab, wrk, openssl s_client (TLS) and a python AF_INET6 client against
+the HTTP server listening on both families, the access log naming the IPv6
+client, and the proxy reaching a kernel upstream of either family from clients
+of either family; scapy's malformed extension headers, bad checksums and a
+forged advertisement for a static neighbour. (mtcp-loadgen over IPv6 against
+kernel nginx is in test_loadgen.py, beside its IPv4 runs.)"""
 
 import json
 import re
@@ -14,10 +16,12 @@ import time
 import pytest
 
 from conftest import running_appliance, stop_process_group
-from mtcp_ns import (APPLIANCE_ADDR, APPLIANCE_ADDR6, APPLIANCE_IF, BRIDGE, CLIENT_ADDR6, NS_APPLIANCE, NS_CLIENT, REPO,
-                     SYSTEM_PYTHON, TOOLS, client, describe, link_mac, ns, ping, show)
+from mtcp_ns import (APPLIANCE_ADDR, APPLIANCE_ADDR6, APPLIANCE_IF, BRIDGE, CLIENT_ADDR, CLIENT_ADDR6, NS_APPLIANCE,
+                     NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, ab_without_errors, client, describe, link_mac, ns, ping,
+                     show)
 
 WWW = REPO / "www"
+BASE6 = f"http://[{APPLIANCE_ADDR6}]"
 FLUSH = 1.5  # the access log is appended once a second
 DAD = 1.5  # the stack's addresses are tentative for its first second (RFC 4862)
 
@@ -75,21 +79,49 @@ def test_a_python_inet6_socket_gets_a_whole_response(httpd):
     assert body == (WWW / "robots.txt").read_bytes()
 
 
-@pytest.fixture
-def v6_upstream(topology):
+@pytest.mark.parametrize("keep_alive", [False, True], ids=["short", "keep-alive"])
+def test_ab_over_ipv6_completes_every_request(httpd, keep_alive):
+    ab_without_errors(f"{BASE6}/bench/1k.html", 1024, requests=1000, concurrency=20, keep_alive=keep_alive)
+
+
+@pytest.mark.parametrize("close", [False, True], ids=["keep-alive", "connection-close"])
+def test_wrk_over_ipv6_sees_no_error(httpd, close):
+    headers = ["-H", "Connection: close"] if close else []
+    result = client("wrk", "-t", 1, "-c", 16, "-d", "2s", "--timeout", "5s", *headers, f"{BASE6}/bench/1k.html",
+                    timeout=30)
+    assert result.returncode == 0, show(result)
+    out = result.stdout.decode()
+    assert "Socket errors" not in out and "Non-2xx or 3xx responses" not in out, out
+    assert int(re.search(r"(\d+) requests in", out).group(1)) > 0, out
+
+
+def test_openssl_s_client_gets_the_index_over_tls_on_ipv6(httpd):
+    request = f"GET /index.html HTTP/1.1\r\nHost: [{APPLIANCE_ADDR6}]\r\nConnection: close\r\n\r\n".encode()
+    result = client("openssl", "s_client", "-connect", f"[{APPLIANCE_ADDR6}]:443", "-servername", "localhost",
+                    "-ign_eof", "-quiet", input=request, timeout=20)
+    assert result.returncode == 0, show(result)
+    head, _, body = result.stdout.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), show(result)
+    assert body == (WWW / "index.html").read_bytes()
+
+
+@pytest.fixture(params=[CLIENT_ADDR6, CLIENT_ADDR], ids=["v6-upstream", "v4-upstream"])
+def upstream(topology, request):
+    """The kernel upstream in netns mtcp-c, on the bridge's address of either family;
+    its address as a proxy server entry."""
     proc = subprocess.Popen(["ip", "netns", "exec", NS_CLIENT, SYSTEM_PYTHON, str(TOOLS / "upstream_server.py"),
-                             "--host", CLIENT_ADDR6, "--port", "8080"], stdout=subprocess.PIPE, text=True,
+                             "--host", request.param, "--port", "8080"], stdout=subprocess.PIPE, text=True,
                             start_new_session=True)
     assert proc.stdout.readline().strip() == "ready"
-    yield proc
+    yield f"[{request.param}]:8080" if ":" in request.param else f"{request.param}:8080"
     stop_process_group(proc, grace=5)
 
 
 @pytest.fixture
-def v6_proxy(v6_upstream, request, tmp_path_factory):
+def proxy(upstream, request, tmp_path_factory):
     configuration = json.loads((REPO / "conf/httpd.json").read_text())
     configuration["routes"] = [{"prefix": "/api/", "upstream": "backend"}]
-    configuration["upstreams"] = [{"name": "backend", "servers": [f"[{CLIENT_ADDR6}]:8080"]}]
+    configuration["upstreams"] = [{"name": "backend", "servers": [upstream]}]
     path = tmp_path_factory.mktemp("proxy6") / "httpd.json"
     path.write_text(json.dumps(configuration))
     with running_appliance(request, tmp_path_factory, ["--http-config", path]) as app:
@@ -98,10 +130,11 @@ def v6_proxy(v6_upstream, request, tmp_path_factory):
 
 
 @pytest.mark.parametrize("family, base, forwarded_for", [
-    ("-6", f"http://[{APPLIANCE_ADDR6}]", CLIENT_ADDR6),
-    ("-4", f"http://{APPLIANCE_ADDR}", "198.18.0.2"),
+    ("-6", BASE6, CLIENT_ADDR6),
+    ("-4", f"http://{APPLIANCE_ADDR}", CLIENT_ADDR),
 ])
-def test_the_proxy_reaches_a_v6_kernel_upstream_from_either_family(v6_proxy, family, base, forwarded_for):
+def test_the_proxy_reaches_a_kernel_upstream_of_either_family_from_either_family(proxy, family, base,
+                                                                                  forwarded_for):
     result = client("curl", family, "-sS", "-D", "-", "--max-time", "10", f"{base}/api/hello")
     assert result.returncode == 0, show(result)
     head, _, body = result.stdout.decode().partition("\r\n\r\n")

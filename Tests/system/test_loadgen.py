@@ -1,10 +1,11 @@
 """mtcp-loadgen's HTTP mode against kernel HTTP servers in netns mtcp-c.
 
 The loadgen (netns mtcp-l, 198.18.0.3) drives:
-  - nginx (1 worker, serving www/ on 198.18.0.2:8080): the counts add up
-    (completed + errors + unfinished = attempted), latency figures are ordered
-    and plausible, keep-alive reuses connections, bodies match the files, and an
-    open-loop rate is held within 1% over a few seconds;
+  - nginx (1 worker, serving www/ on 198.18.0.2:8080 and [2001:2::2]:8080): the
+    counts add up (completed + errors + unfinished = attempted), latency figures
+    are ordered and plausible, keep-alive reuses connections, bodies match the
+    files, an open-loop rate is held within 1% over a few seconds, and IPv6 URLs
+    (plain and TLS) are driven from the loadgen's 2001:2::3;
   - Tests/system/tools/http_server.py with a fault on purpose (short body, bad
     status, bytes that are not HTTP): every request is caught and counted in the
     right class, and the exit status says the run failed; slow (an open loop it
@@ -25,7 +26,7 @@ import time
 import pytest
 
 from conftest import TWO_CORE_DEVICES, check_both_queues_busy, rss_nic_vdev, running_rss_nic, stop_process_group
-from mtcp_ns import CLIENT_ADDR, NS_CLIENT, NS_LOADGEN, REPO, SYSTEM_PYTHON, TOOLS, describe
+from mtcp_ns import CLIENT_ADDR, CLIENT_ADDR6, NS_CLIENT, NS_LOADGEN, REPO, SYSTEM_PYTHON, TOOLS, describe
 from stacks import write_config
 
 NGINX_PORT = 8080
@@ -48,6 +49,8 @@ http {{
     server {{
         listen {addr}:{port} backlog=4096;
         listen {addr}:{tls_port} ssl backlog=4096;
+        listen [{addr6}]:{port} backlog=4096;
+        listen [{addr6}]:{tls_port} ssl backlog=4096;
         ssl_certificate {dir}/server.crt;
         ssl_certificate_key {dir}/server.key;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -72,10 +75,11 @@ def wait_for_port(host, port, timeout=10):
 
 @pytest.fixture
 def kernel_nginx(topology, tmp_path):
-    """nginx serving www/ on 198.18.0.2:8080 in netns mtcp-c, stopped by PID afterwards."""
+    """nginx serving www/ on 198.18.0.2:8080 and [2001:2::2]:8080 (TLS on 8443) in
+    netns mtcp-c, stopped by PID afterwards; the IPv4 base URL."""
     conf = tmp_path / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(dir=tmp_path, addr=CLIENT_ADDR, port=NGINX_PORT, tls_port=TLS_PORT,
-                                      root=REPO / "www"))
+    conf.write_text(NGINX_CONF.format(dir=tmp_path, addr=CLIENT_ADDR, addr6=CLIENT_ADDR6, port=NGINX_PORT,
+                                      tls_port=TLS_PORT, root=REPO / "www"))
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-days", "2", "-subj", "/CN=loadgen-test", "-keyout", tmp_path / "server.key",
                     "-out", tmp_path / "server.crt"], check=True, capture_output=True, timeout=30)
@@ -204,6 +208,21 @@ def test_tls_short_flows_against_nginx(kernel_nginx, loadgen_run, tmp_path, resu
         assert tls["handshakes_resumed"] == 0, describe(result)
     check_latency_plausible(report["handshake_microseconds"], 600, result)
     assert "TLS handshakes:" in result.stdout and "Handshakes/sec:" in result.stdout, describe(result)
+
+
+@pytest.mark.parametrize("scheme, port", [("http", NGINX_PORT), ("https", TLS_PORT)])
+def test_ipv6_short_flows_against_nginx(kernel_nginx, loadgen_run, tmp_path, scheme, port):
+    """The loadgen's own IPv6 address (2001:2::3, conf/loadgen.conf) to nginx's
+    [2001:2::2], a connection per request, plain and over TLS: every response
+    complete and byte-exact, nothing lost to Neighbor Discovery or to the
+    loadgen's duplicate address detection at start."""
+    url = f"{scheme}://[{CLIENT_ADDR6}]:{port}/bench/4k.html"
+    result, report = run_json(loadgen_run, tmp_path, url, 500, "-c", 16, "--verify-body", REPO / "www")
+    assert result.returncode == 0, describe(result)
+    errors = check_counts_add_up(report, result)
+    assert (report["attempted"], report["completed"], errors) == (500, 500, 0), describe(result)
+    assert report["connections_opened"] == 500, describe(result)
+    check_latency_plausible(report["latency_microseconds"], 500, result)
 
 
 def test_tls_to_a_plain_server_is_a_handshake_error(kernel_nginx, loadgen_run, tmp_path):

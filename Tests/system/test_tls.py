@@ -56,7 +56,7 @@ TLS_COUNTERS = {
 }
 CONNECTIONS_GAUGE = "mtcp_connections"
 # Lines the appliance prints about a handshake that failed (rate-limited).
-TLS_LOG_LINE = re.compile(r"^mtcp-httpd: TLS")
+TLS_LOG_LINE = re.compile(r"^mtcp-httpd: \[warn\] core \d+, connection \d+: TLS")
 # TLS alert descriptions (RFC 8446 §6).
 UNEXPECTED_MESSAGE, RECORD_OVERFLOW, HANDSHAKE_FAILURE, DECODE_ERROR = 10, 22, 40, 50
 PROTOCOL_VERSION, NO_APPLICATION_PROTOCOL = 70, 120

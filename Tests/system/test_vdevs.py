@@ -11,7 +11,7 @@ import os
 import subprocess
 
 from mtcp_ns import describe, ns
-from stacks import LOADGEN, Stack, memif_pair, write_config
+from stacks import LOADGEN, Stack, memif_pair, tap_peer_up, write_config
 
 
 def echo_through(namespace, address, size):
@@ -28,10 +28,7 @@ def test_net_tap_with_checksum_offload(tmp_path, namespace):
     stack = Stack(config, namespace)
     try:
         assert "checksum offload on" in stack.ready_line, stack.ready_line
-        ns(namespace, "ip", "addr", "add", "198.19.1.2/24", "dev", "mtcpvtap0", check=True)
-        ns(namespace, "ip", "link", "set", "mtcpvtap0", "up", check=True)
-        ping = ns(namespace, "ping", "-c", 2, "-W", 2, "198.19.1.1", timeout=15)
-        assert ping.returncode == 0, describe(ping)
+        tap_peer_up(namespace, "mtcpvtap0", "198.19.1.2/24", "198.19.1.1")
         ok, result = echo_through(namespace, "198.19.1.1", 1 << 20)
         assert ok, f"echo differs ({len(result.stdout)} bytes back)"
     finally:

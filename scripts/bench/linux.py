@@ -23,14 +23,19 @@ def _ns(*cmd, **kwargs):
 
 
 class LinuxServer:
-    """nginx serving `root` on 127.0.0.1:8089 in the benchmark namespace, and
-    with `tls` also on 127.0.0.1:443 (`ssl`) and on :8443, the same TLS
-    listener with an access log of $ssl_session_reused for `session_reuse`."""
+    """nginx serving `root` on 127.0.0.1:8089 (with `family` 6: [::1]:8089) in
+    the benchmark namespace, and with `tls` also on port 443 (`ssl`) and on
+    :8443, the same TLS listener with an access log of $ssl_session_reused for
+    `session_reuse`."""
 
     ADDRESS = "127.0.0.1"
     CHECK_PORT = 8443
 
-    def __init__(self, root, workdir, server_core=1, port=PORT, tls=None):
+    def __init__(self, root, workdir, server_core=1, port=PORT, tls=None, family=4):
+        if family == 6:
+            self.ADDRESS = "::1"
+        # The address as URLs and nginx's `listen` write it.
+        self.host = f"[{self.ADDRESS}]" if ":" in self.ADDRESS else self.ADDRESS
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.conf = self.workdir / "nginx.conf"
@@ -39,7 +44,7 @@ class LinuxServer:
         self.tls = tls
         self.reuse_log = self.workdir / "ssl-reuse.log"
         root = Path(root).resolve()
-        tls_servers = _tls_servers(tls, self.ADDRESS, root, self.reuse_log) if tls else ""
+        tls_servers = _tls_servers(tls, self.host, root, self.reuse_log) if tls else ""
         self.conf.write_text(f"""
 worker_processes 1;
 worker_cpu_affinity {1 << server_core:b};
@@ -55,7 +60,7 @@ http {{
     keepalive_requests 100000000;
     open_file_cache max=1000;
     server {{
-        listen {self.ADDRESS}:{port} reuseport backlog=65535;
+        listen {self.host}:{port} reuseport backlog=65535;
         root {root};
     }}
 {tls_servers}}}
@@ -85,22 +90,22 @@ http {{
 
     def url(self, path, tls=False):
         if tls:
-            return f"https://{self.ADDRESS}:{self.tls['port']}{path}"
-        return f"http://{self.ADDRESS}:{self.port}{path}"
+            return f"https://{self.host}:{self.tls['port']}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def session_reuse(self, seconds=1, connections=10):
         """Drives the logging TLS listener with wrk (Connection: close) for
         `seconds`; returns (connections seen, sessions resumed) from nginx's
         $ssl_session_reused, to show whether wrk resumes TLS sessions."""
         self.reuse_log.write_text("")
-        wrk(f"https://{self.ADDRESS}:{self.CHECK_PORT}/bench/64.html", connections, seconds, close=True)
+        wrk(f"https://{self.host}:{self.CHECK_PORT}/bench/64.html", connections, seconds, close=True)
         flags = self.reuse_log.read_text().split()
         return len(flags), flags.count("r")
 
     def negotiated(self):
         """What `openssl s_client` (OpenSSL's default client offer, like wrk's
         and mtcp-loadgen's) negotiates with the TLS listener."""
-        return negotiated(NAMESPACE, f"{self.ADDRESS}:{self.tls['port']}")
+        return negotiated(NAMESPACE, f"{self.host}:{self.tls['port']}")
 
 
 def _tls_servers(tls, address, root, reuse_log):

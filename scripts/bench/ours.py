@@ -14,6 +14,16 @@ REPO = Path(__file__).resolve().parents[2]
 HTTPD = REPO / ".build/release/mtcp-httpd"
 LOADGEN = REPO / ".build/release/mtcp-loadgen"
 SERVER_ADDRESS = "198.19.20.1"
+CLIENT_ADDRESS = "198.19.20.3"
+# The same memif link's IPv6 addresses (RFC 5180's benchmarking prefix), for
+# the IPv6 scenarios: both sides then run dual stack.
+SERVER_ADDRESS6 = "2001:2:20::1"
+CLIENT_ADDRESS6 = "2001:2:20::3"
+
+
+def ipv6_key(address):
+    """The mtcp.conf line that gives a stack `address` on a /64."""
+    return f"ip6_addr = {address}/64\n"
 HTTP_CONFIG = REPO / "conf/httpd.json"
 
 # mtcp-httpd's TLS 1.2 cipher list when conf/httpd.json names none; keep equal
@@ -147,16 +157,19 @@ def engine_load(metrics):
 
 
 def loadgen(appliance, path, seconds=5, warmup=1, connections=100, requests_per_connection=1, rate=None,
-            extra_args=(), client_core_mask="0x1", scheme="http"):
+            extra_args=(), client_core_mask="0x1", scheme="http", family=4):
     """One mtcp-loadgen run against `appliance` (`scheme` https: over TLS to
-    its port 443); returns its --json figures."""
+    its port 443; `family` 6: from and to the IPv6 addresses, which the
+    appliance must have been given with `ipv6_key`); returns its --json figures."""
     workdir = appliance.workdir
-    conf = _write_conf(workdir / "loadgen", "loadgen", "198.19.20.3", "client", client_core_mask,
-                       appliance.socket, max(appliance.concurrency, connections + 1024))
+    conf = _write_conf(workdir / "loadgen", "loadgen", CLIENT_ADDRESS, "client", client_core_mask,
+                       appliance.socket, max(appliance.concurrency, connections + 1024),
+                       extra=ipv6_key(CLIENT_ADDRESS6) if family == 6 else "")
     out = workdir / "loadgen.json"
     if out.exists():
         out.unlink()
-    cmd = [str(LOADGEN), "--config", str(conf), f"{scheme}://{SERVER_ADDRESS}{path}", "-d", str(seconds),
+    host = f"[{SERVER_ADDRESS6}]" if family == 6 else SERVER_ADDRESS
+    cmd = [str(LOADGEN), "--config", str(conf), f"{scheme}://{host}{path}", "-d", str(seconds),
            "--warmup", str(warmup), "-c", str(connections), "--requests-per-connection",
            str(requests_per_connection), "--json", str(out), "--max-error-rate", "0.001", *extra_args]
     if rate:

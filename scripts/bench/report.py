@@ -336,7 +336,25 @@ def _proxy(scenarios):
     return lines
 
 
-SINGLE_RUN_SCENARIOS = ("cost", "micro")
+SINGLE_RUN_SCENARIOS = ("cost", "micro", "idle")
+
+
+def _ipv6(scenarios):
+    """Our IPv6 rates against our IPv4 ones (issue 18: within 10%), where both
+    were measured on the same day, and the errors each side saw."""
+    lines = []
+    for v4, v6 in (("short", "short_v6"), ("keepalive", "keepalive_v6")):
+        four, six = scenarios.get(v4, {}), scenarios.get(v6, {})
+        if "ours" not in four or "ours" not in six:
+            continue
+        errors = six.get("errors", {})
+        lines.append(f"- `{v6}`: ours over IPv6 is **{six['ours'] / four['ours']:.0%}** of ours over IPv4 "
+                     f"(measured {six['measured']['date']} and {four['measured']['date']}); nginx over IPv6 "
+                     f"{six['linux'] / four['linux']:.0%} of nginx over IPv4; errors per run: ours "
+                     f"{errors.get('ours', '-')}, wrk {errors.get('linux', '-')}.")
+    return ["", "IPv6 against IPv4 (the same client, server and settings; only the family differs; "
+                "`scripts/bench.sh --only short keepalive short_v6 keepalive_v6` measures both in one run):",
+            ""] + lines if lines else []
 
 
 def _remeasured(results):
@@ -346,7 +364,7 @@ def _remeasured(results):
         stamp = figures.get("measured", {})
         if not stamp.get("partial") or name in TLS_SCENARIOS:
             continue
-        # cost and micro do not take --runs/--seconds: their sections say how they sample.
+        # cost, micro and idle do not take --runs/--seconds: their sections say how they sample.
         how = ("one run, sampled as its section says" if name in SINGLE_RUN_SCENARIOS
                else f"medians of {stamp['runs']} runs of {stamp['seconds']} s")
         lines.append(f"- `{name}` was measured later, on {stamp['date']}, by `--only {name}`: {how}.")
@@ -369,6 +387,7 @@ def write(results, path, out):
     lines += _targets(scenarios)
     lines += ["| scenario | mtcp-swift | Linux | ratio | how |", "| --- | --- | --- | --- | --- |"]
     for name, title in (("short", "short flows (new connection per request)"), ("keepalive", "keep-alive"),
+                        ("short_v6", "short flows over IPv6"), ("keepalive_v6", "keep-alive over IPv6"),
                         ("bulk", "bulk, one connection")):
         figures = scenarios.get(name)
         if not figures:
@@ -379,6 +398,7 @@ def write(results, path, out):
         lines.append(f"| {title} | {_format(figures['ours'])} {figures['unit']} | "
                      f"{_format(figures['linux'])} {figures['unit']} | **{figures['ratio']:.1f}x** | "
                      f"{figures['method']} |")
+    lines += _ipv6(scenarios)
     if "latency" in scenarios and "rows" in scenarios["latency"]:
         latency = scenarios["latency"]
         lines += ["", "## Latency at fixed offered load", "", latency["method"] + ".", "",
@@ -444,6 +464,12 @@ def write(results, path, out):
                     + "".join(f", {count} {kind}" for kind, count in cost["errors"][total].items())
                     for total in cost["completed"]]
             lines += ["The loadgen's runs: " + "; ".join(runs) + ".", ""]
+    if "idle" in scenarios and "rows" in scenarios["idle"]:
+        idle = scenarios["idle"]
+        lines += ["", "## Idle CPU", "", idle["method"] + ".", "",
+                  "| `idle` | CPU (% of a core) | the appliance's ready line (port, offloads, idle mode) |",
+                  "| --- | --- | --- |"]
+        lines += [f"| {row['mode']} | {row['cpu_percent']:.1f} | {row['ready'].rstrip(')')} |" for row in idle["rows"]]
     if "micro" in scenarios and "benchmarks" in scenarios["micro"]:
         micro = scenarios["micro"]
         lines += ["", "## Hot paths (micro-benchmarks)", "", micro["method"] + ".", "",

@@ -52,28 +52,38 @@ class Bench:
         self.results["scenarios"][name] = {"skipped": why, "measured": self.measured()}
         print(f"bench: {name}: not run: {why}", flush=True)
 
-    # 1 and 2: closed loop, new connection per request / keep-alive
-    def throughput(self, name, keep_alive):
+    # 1 and 2: closed loop, new connection per request / keep-alive; over
+    # IPv6 (`family` 6) the same with both stacks dual-stack on the memif link
+    # and nginx on [::1].
+    def throughput(self, name, keep_alive, family=4):
         connections = 200
-        ours_runs, linux_runs, latency, busy = [], [], [], []
-        with ours.Appliance(self.workdir / name) as appliance:
+        ours_runs, linux_runs, latency, busy, ours_errors, linux_errors = [], [], [], [], [], []
+        extra = ours.ipv6_key(ours.SERVER_ADDRESS6) if family == 6 else ""
+        with ours.Appliance(self.workdir / name, extra=extra) as appliance:
+            if family == 6:
+                time.sleep(1.5)  # both stacks' addresses are tentative for a second (RFC 4862 DAD)
             for _ in range(self.runs):
                 figures = ours.loadgen(appliance, "/bench/64.html", seconds=self.seconds, connections=connections,
-                                       requests_per_connection=100_000 if keep_alive else 1)
+                                       requests_per_connection=100_000 if keep_alive else 1, family=family)
                 ours_runs.append(figures["requests_per_second"])
+                ours_errors.append(_errors(figures))
                 latency.append(figures["latency_microseconds"]["p99"])
                 busy.append(_busy(figures))
-        with linux.LinuxServer(REPO / "www", self.workdir / f"{name}-nginx") as server:
+        with linux.LinuxServer(REPO / "www", self.workdir / f"{name}-nginx", family=family) as server:
             for _ in range(self.runs):
                 figures = linux.wrk(server.url("/bench/64.html"), connections, self.seconds, close=not keep_alive)
                 linux_runs.append(figures["requests_per_second"])
+                linux_errors.append(figures["errors"])
         self.record(name, ours=median(ours_runs), linux=median(linux_runs),
                     ratio=median(ours_runs) / median(linux_runs), unit="requests/s",
                     ours_p99_us=median(latency), runs={"ours": ours_runs, "linux": linux_runs},
+                    errors={"ours": ours_errors, "linux": linux_errors},
                     ours_busy_percent={side: median([run[side] for run in busy if run.get(side) is not None])
                                        for side in ("appliance", "loadgen")},
                     method=f"GET /bench/64.html (64 B), {connections} connections, "
                            + ("keep-alive" if keep_alive else "Connection: close, a new connection per request")
+                           + (f", over IPv6 ({ours.CLIENT_ADDRESS6} to {ours.SERVER_ADDRESS6} on the memif link, "
+                              "both stacks dual-stack; wrk to nginx on [::1])" if family == 6 else "")
                            + f", {self.seconds} s per run after 1 s warm-up (ours); medians of {self.runs} runs")
 
     # 3: open loop at fixed rates
@@ -390,6 +400,19 @@ class Bench:
                            "shutdown cancel out)")
 
 
+    # 8: an idle appliance's CPU for each idle mode
+    def idle(self):
+        result = subprocess.run([str(REPO / "scripts/idle-cpu.sh")], capture_output=True, text=True, timeout=180)
+        if result.returncode != 0:
+            raise RuntimeError(f"scripts/idle-cpu.sh failed:\n{result.stdout}{result.stderr}")
+        rows = [{"mode": mode, "cpu_percent": float(percent), "ready": ready}
+                for mode, percent, ready in (line.split(None, 2) for line in result.stdout.splitlines()[1:])]
+        self.record("idle", rows=rows,
+                    method="scripts/idle-cpu.sh: mtcp-httpd (one engine) on a net_tap port in a namespace of its "
+                           "own, nothing sent to it; utime + stime of every thread (/proc/PID/stat) over 10 s "
+                           "after 3 s of settling, as a share of one core")
+
+
 def micro_benchmarks():
     """Runs Benchmarks/ (ordo-one/benchmark) and returns {name: (p50 ns, mallocs p50)}."""
     result = subprocess.run(["swift", "package", "--allow-writing-to-package-directory", "benchmark",
@@ -531,13 +554,17 @@ def main():
     parser.add_argument("--only", nargs="*", help="scenarios to run (default: all)")
     args = parser.parse_args()
     bench = Bench(args.runs, args.seconds)
-    wanted = set(args.only or ["short", "keepalive", "latency", "mix", "concurrency", "bulk", "tls", "tls_resumed",
-                               "tls_keepalive", "default_topology", "proxy", "scheduling", "cost", "micro"])
+    wanted = set(args.only or ["short", "keepalive", "short_v6", "keepalive_v6", "latency", "mix", "concurrency", "bulk", "tls", "tls_resumed",
+                               "tls_keepalive", "default_topology", "proxy", "scheduling", "cost", "idle", "micro"])
     OUT.mkdir(exist_ok=True)
     if "short" in wanted or "latency" in wanted:
         bench.throughput("short", keep_alive=False)
     if "keepalive" in wanted:
         bench.throughput("keepalive", keep_alive=True)
+    if "short_v6" in wanted:
+        bench.throughput("short_v6", keep_alive=False, family=6)
+    if "keepalive_v6" in wanted:
+        bench.throughput("keepalive_v6", keep_alive=True, family=6)
     if "latency" in wanted:
         bench.latency(bench.results["scenarios"]["short"]["linux"])
     if "mix" in wanted:
@@ -560,6 +587,8 @@ def main():
         bench.proxy()
     if "cost" in wanted:
         bench.cost()
+    if "idle" in wanted:
+        bench.idle()
     if "micro" in wanted:
         bench.micro()
     results = bench.results

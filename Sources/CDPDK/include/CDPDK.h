@@ -18,6 +18,7 @@
 #include <rte_version.h>
 #include <rte_thash.h>
 #include <rte_bus_vdev.h>
+#include <rte_epoll.h>
 
 #define MTCP_INLINE static inline __attribute__((always_inline))
 
@@ -112,7 +113,7 @@ MTCP_INLINE uint64_t mtcp_rdtsc(void) { return rte_rdtsc(); }
 /// imports poorly, so it is built here.
 MTCP_INLINE int mtcp_eth_configure(uint16_t port, uint16_t rx_queues, uint16_t tx_queues,
                                    uint64_t rss_hf, uint8_t *rss_key, uint8_t rss_key_len,
-                                   uint64_t rx_offloads, uint64_t tx_offloads) {
+                                   uint64_t rx_offloads, uint64_t tx_offloads, int rx_interrupts) {
     struct rte_eth_conf conf;
     memset(&conf, 0, sizeof(conf));
     if (rss_hf != 0) {
@@ -123,7 +124,26 @@ MTCP_INLINE int mtcp_eth_configure(uint16_t port, uint16_t rx_queues, uint16_t t
     }
     conf.rxmode.offloads = rx_offloads;
     conf.txmode.offloads = tx_offloads;
+    conf.intr_conf.rxq = rx_interrupts != 0;
     return rte_eth_dev_configure(port, rx_queues, tx_queues, &conf);
+}
+
+/// Adds receive queue `queue`'s interrupt to the calling thread's epoll
+/// instance. 0 on success; negative when the port offers no receive interrupts.
+MTCP_INLINE int mtcp_rx_interrupt_register(uint16_t port, uint16_t queue) {
+    return rte_eth_dev_rx_intr_ctl_q(port, queue, RTE_EPOLL_PER_THREAD, RTE_INTR_EVENT_ADD, NULL);
+}
+
+/// Arms the queue's interrupt, waits in this thread's epoll instance for it, a
+/// signal or `timeout_ms`, and disarms it. The interruptible wait: a signal
+/// (SIGINT, SIGHUP) ends it at once instead of restarting the full timeout.
+/// A PMD without enable/disable operations (net_tap: its queue's descriptor is
+/// the event, always armed) answers -ENOTSUP to both: the wait is still right.
+MTCP_INLINE void mtcp_rx_interrupt_wait(uint16_t port, uint16_t queue, int timeout_ms) {
+    struct rte_epoll_event event;
+    (void)rte_eth_dev_rx_intr_enable(port, queue);
+    (void)rte_epoll_wait_interruptible(RTE_EPOLL_PER_THREAD, &event, 1, timeout_ms);
+    (void)rte_eth_dev_rx_intr_disable(port, queue);
 }
 
 /// Link state without touching `struct rte_eth_link`'s bitfields from Swift.

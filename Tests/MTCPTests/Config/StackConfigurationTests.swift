@@ -46,6 +46,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
         #expect(configuration.hugepages == false)
         #expect(configuration.memoryMB == 512)
         #expect(configuration.checksumOffload == .auto)
+        #expect(configuration.idle == .interrupt)
         #expect(configuration.burstSize == 32)
         #expect(configuration.transmitRateMbps == nil)
         #expect(configuration.dataScheduling == .twoClass)
@@ -75,6 +76,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
             hugepages = yes
             memory_mb = 1024
             checksum_offload = off
+            idle = backoff
             burst_size = 64
             pcap_file = /tmp/capture.pcap
             pcap_max_mb = 8
@@ -101,6 +103,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
         #expect(configuration.hugepages)
         #expect(configuration.memoryMB == 1024)
         #expect(configuration.checksumOffload == .off)
+        #expect(configuration.idle == .backoff)
         #expect(configuration.burstSize == 64)
         #expect(configuration.pcapFile == "/tmp/capture.pcap")
         #expect(configuration.pcapMaxMB == 8)
@@ -117,7 +120,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
         ("max_concurrency", "1"), ("max_num_buffers", "16777216"), ("rcvbuf", "1024"),
         ("sndbuf", "67108864"), ("tcp_timeout", "-1"), ("tcp_timeout", "0"), ("tcp_timeout", "86400"),
         ("tcp_timewait", "0"), ("tcp_timewait", "86400"), ("hugepages", "no"), ("memory_mb", "1"),
-        ("checksum_offload", "auto"), ("burst_size", "1"), ("burst_size", "512"),
+        ("checksum_offload", "auto"), ("idle", "poll"), ("idle", "interrupt"), ("burst_size", "1"), ("burst_size", "512"),
         ("ip_addr", "10.0.0.1/8"), ("ip_addr", "10.0.0.0/31"), ("ip_addr", "10.0.0.7/32"),
         ("port", "dpdk7"), ("vdev", "net_memif0,role=server,socket=/tmp/memif.sock"),
         ("pcap_file", "/tmp/a.pcap"), ("pcap_max_mb", "1"), ("pcap_max_mb", "65536"),
@@ -235,6 +238,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
         ("hugepages", "true", "expected one of yes, no, found 'true'"),
         ("memory_mb", "0", "expected an integer in 1...1048576"),
         ("checksum_offload", "on", "expected one of auto, off, found 'on'"),
+        ("idle", "sleep", "expected one of poll, backoff, interrupt, found 'sleep'"),
         ("flow_spreading", "steered", "expected one of auto, rss, found 'steered'"),
         ("burst_size", "0", "expected an integer in 1...512"),
         ("burst_size", "513", "expected an integer in 1...512"),
@@ -441,7 +445,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
         "num_cores = 2", "core_mask = 0x1", "num_mem_ch = 2", "max_concurrency = 5", "max_num_buffers = 5",
         "rcvbuf = 4096", "sndbuf = 4096", "tcp_timeout = 5", "tcp_timewait = 5", "stat_print = dpdk0",
         "eal_args = --log-level=8", "vdev = net_tap0", "file_prefix = x", "hugepages = yes", "memory_mb = 64",
-        "checksum_offload = off", "burst_size = 8", "short_flow_bytes = 5", "data_scheduling = srpt",
+        "checksum_offload = off", "idle = poll", "burst_size = 8", "short_flow_bytes = 5", "data_scheduling = srpt",
         "tx_rate_mbps = 100", "congestion_control = cubic", "delayed_ack_ms = 0", "tcp_keepalive = 5",
         "min_rto_ms = 5", "pcap_file = x.pcap", "pcap_max_mb = 5", "prometheus_port = 9000",
         "drain_s = 1", "shutdown_grace_s = 1", "arp_conf = other-arp.conf", "route_conf = other-route.conf",

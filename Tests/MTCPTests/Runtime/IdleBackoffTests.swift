@@ -103,6 +103,19 @@ import MTCPRuntime
                 "a timer already due: no sleep")
     }
 
+    /// With receive interrupts, an idle engine past the spin window waits for
+    /// the longest wait, or until its next timer, and the first frame resets it.
+    @Test func interruptDrivenWaitsLongButNotPastATimer() {
+        var backoff = IdleBackoff.interruptDriven
+        #expect(IdleBackoff.longestWaitMicroseconds == 100_000)
+        _ = Self.iteration(&backoff, at: 0, received: 1)
+        #expect(Self.iteration(&backoff, at: 1) == .poll)
+        #expect(Self.iteration(&backoff, at: 600) == .sleep(microseconds: 100_000))
+        #expect(Self.iteration(&backoff, at: 100_600, nextTimer: Self.at(microseconds: 140_600))
+                == .sleep(microseconds: 40_000), "a delayed ACK due in 40 ms ends the wait")
+        #expect(Self.iteration(&backoff, at: 140_600, received: 2) == .poll)
+    }
+
     /// Data in flight arms the retransmission timer: the engine then reports the
     /// wheel's next tick boundary (1 ms ticks from 0), and nothing when no timer is armed.
     @Test func theEngineBoundsItsNextTimer() throws {

@@ -237,8 +237,8 @@ private struct Sample: Equatable {
         #expect(state.newGeneration(published: 1) == nil, "nothing new")
         let generation = state.newGeneration(published: 2)
         #expect(generation == 2)
-        let line = state.failed(2, core: 1, CertificateUnreadable())
-        #expect(line == "core 1: reload to configuration 2 failed, still running configuration 1: "
+        let line = state.failed(2, CertificateUnreadable())
+        #expect(line == "reload to configuration 2 failed, still running configuration 1: "
                 + "certificate /x.crt: no such file")
         #expect(state.applied == 1)
         #expect(state.failures == 1)

@@ -49,13 +49,17 @@ import Testing
         #expect(!ServiceNotification.send("READY=1", to: ""))
     }
 
-    /// READY=1 waits for the last core's application to start, and is sent once.
+    /// The ready line and READY=1 wait for the last core's application to
+    /// start (not the first core's), come in that order, and come once.
     @Test func readinessWaitsForEveryCore() {
-        let sent = Mutex<[String]>([])
-        let readiness = StartupReadiness(cores: 2, state: "READY=1") { state in sent.withLock { $0.append(state) } }
+        let announced = Mutex<[String]>([])
+        let readiness = StartupReadiness(cores: 3, line: "x: ready", state: "READY=1") { line, state in
+            announced.withLock { $0 += [line, state] }
+        }
         readiness.coreStarted()
-        #expect(sent.withLock { $0 }.isEmpty, "one core of two has started")
         readiness.coreStarted()
-        #expect(sent.withLock { $0 } == ["READY=1"])
+        #expect(announced.withLock { $0 }.isEmpty, "two cores of three have started")
+        readiness.coreStarted()
+        #expect(announced.withLock { $0 } == ["x: ready", "READY=1"])
     }
 }
