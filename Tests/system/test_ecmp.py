@@ -95,7 +95,7 @@ def stopped_counters(proc):
         stop_process_group(proc, sig=signal.SIGKILL, grace=5)
         pytest.fail("a replica did not stop within 15 s of SIGTERM")
     out = proc.stdout.read()
-    assert "mtcp-httpd: stopping: draining for 2 s" in out, out
+    assert "stopping: draining for 2 s" in out, out
     line = re.search(r"(?m)^application: (.*)$", out)
     assert line, out
     return {name: int(value) for name, value in re.findall(r"(\w+) (\d+)", line.group(1))}
