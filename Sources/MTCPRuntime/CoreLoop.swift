@@ -112,9 +112,8 @@ func runCore<Application: EngineApplication & ~Copyable>(
                 application.startDraining(&context)
                 if core == 0 {
                     let seconds = settings.drain.nanoseconds / 1_000_000_000
-                    print("\(settings.programName): stopping: draining for \(seconds) s before the listeners close "
-                        + "(a second signal skips the drain)")
-                    fflush(nil)
+                    settings.eventLog.logger(core: core).notice(
+                        "stopping: draining for \(seconds) s before the listeners close (a second signal skips the drain)")
                 }
             case .stopAccepting: application.stopAccepting(&context)
             }

@@ -110,8 +110,8 @@ private func parseError(_ text: String) -> ConfigurationError? {
         #expect(configuration.prometheusPort == 9100)
         #expect(configuration.drainSeconds == 2)
         #expect(configuration.shutdownGraceSeconds == 30)
-        #expect(configuration.arpTable == .init(path: "/etc/mtcp/tables/arp.conf", line: 28))
-        #expect(configuration.routeTable == .init(path: "/srv/route.conf", line: 29))
+        #expect(configuration.arpTable == .init(path: "/etc/mtcp/tables/arp.conf", line: 29))
+        #expect(configuration.routeTable == .init(path: "/srv/route.conf", line: 30))
     }
 
     @Test(arguments: [
