@@ -85,9 +85,9 @@ def vip_route():
 
 
 def stopped_counters(proc):
-    """Waits for a replica sent SIGTERM to finish its drain and graceful stop (one
-    signal only: a second would skip the drain) and returns the application
-    counters it prints at exit: the ones /metrics serves, but final (/metrics is
+    """Waits for a replica sent SIGTERM to finish its drain (it says so) and its
+    graceful stop (one signal only: a second would skip the drain) and returns
+    the application counters it prints at exit: the ones /metrics serves, but final (/metrics is
     published twice a second, so it may lag by half a second)."""
     try:
         proc.wait(15)
@@ -95,6 +95,7 @@ def stopped_counters(proc):
         stop_process_group(proc, sig=signal.SIGKILL, grace=5)
         pytest.fail("a replica did not stop within 15 s of SIGTERM")
     out = proc.stdout.read()
+    assert "stopping: draining for 2 s" in out, out
     line = re.search(r"(?m)^application: (.*)$", out)
     assert line, out
     return {name: int(value) for name, value in re.findall(r"(\w+) (\d+)", line.group(1))}
