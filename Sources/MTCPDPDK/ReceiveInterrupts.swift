@@ -3,9 +3,9 @@ import CDPDK
 /// Receive interrupts of one queue (DPDK's `rte_eth_dev_rx_intr_*` and its
 /// per-thread epoll): an idle engine arms the queue's interrupt and sleeps
 /// until a frame comes or a deadline passes, instead of polling or sleeping
-/// blindly. Only some ports offer them: of the vdevs here, `net_tap` does
-/// (its queue's file descriptor), `net_af_packet`, `net_af_xdp` and
-/// `net_memif` do not (DPDK 22.11).
+/// blindly. Only some ports offer them: of the vdevs here, `net_tap` (its
+/// queue's file descriptor) and `net_virtio_user` (the vring's call eventfd)
+/// do, `net_af_packet`, `net_af_xdp` and `net_memif` do not (DPDK 22.11).
 public struct ReceiveInterrupts {
     public let port: UInt16
     public let queue: UInt16

@@ -1,9 +1,11 @@
 import Glibc
+import Logging
+import MTCPEventLog
 
-/// Reports a start-up failure as one line on standard error, `program: message`,
-/// and exits with status 1 — what an operator's service manager shows.
+/// Reports a start-up failure as one error event on standard error,
+/// `program: [error] message` (`<3>program: message` when that is the
+/// journal, so `journalctl -p err` finds it), and exits with status 1.
 public func exitWithStartupFailure(_ program: String, _ message: String) -> Never {
-    let line = "\(program): \(message)\n"
-    _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+    EventLog(program: program).logger().error("\(message)")
     exit(1)
 }
