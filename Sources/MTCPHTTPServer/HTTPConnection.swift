@@ -55,6 +55,10 @@ struct HTTPConnection {
     /// When the first byte of the request being answered arrived, and when it
     /// went upstream (the access log's request and upstream times).
     var exchangeStarted = Instant.zero
+    /// Whether a request of this connection has been answered: between requests,
+    /// such a connection is kept alive; one without is new, its first request
+    /// likely on the way.
+    var hasAnswered = false
     var upstreamStarted = Instant.zero
     /// Last time bytes moved either way (keep-alive idle timeout).
     var lastActivity = Instant.zero
@@ -119,6 +123,13 @@ struct HTTPConnection {
     var timeouts = UpstreamTimeouts()
     /// Upstream: bytes of the forwarded request head in its forward buffer (kept for a retry).
     var forwardedHeadBytes = 0
+
+    /// A client's kept-alive connection waiting for its next request, with
+    /// nothing in flight either way.
+    var isBetweenKeptAliveRequests: Bool {
+        isOpen && lingerSince == nil && hasAnswered && !isUpstream && output.isEmpty && buffered == 0
+            && proxy == .none && !closeAfterOutput
+    }
 
     init(socket: Socket, limits: HTTPLimits, now: Instant) {
         self.socket = socket

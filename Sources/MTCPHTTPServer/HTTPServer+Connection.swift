@@ -77,6 +77,7 @@ extension HTTPServer {
         }
         statistics.requests &+= 1
         connections[index].exchangeStarted = connections[index].requestStarted ?? now
+        connections[index].hasAnswered = true
         respond(index, to: head, in: request, &context)
         if connections[index].proxy == .none {
             recordAccess(index, now: now, requestLine: head.requestLine.bytes(in: request),

@@ -17,8 +17,15 @@ extension HTTPServer {
     /// answers 503 and every response closes its connection (`Connection:
     /// close`), so kept-alive clients reconnect, by then to another instance;
     /// connections are still accepted and served until `stopAccepting`.
+    /// Kept-alive connections waiting for their next request are closed now:
+    /// once the balancer has moved the route, that request would reach another
+    /// instance on a connection it never had, and fail. Closing an idle
+    /// connection is what RFC 9112 §9.3.1 has clients retry.
     public mutating func startDraining(_ context: inout SocketContext<Device>) {
         isDraining = true
+        for index in connections.indices where connections[index].isBetweenKeptAliveRequests {
+            closeConnection(index, &context, reset: false)
+        }
     }
 
     /// Whether the normalised `path` is the health path.
