@@ -427,7 +427,8 @@ def write(results, path, out):
                   "![FCT by file size per mode](bench-results/scheduling.png)", ""]
         for load in ("saturated", "unsaturated"):
             modes = scheduling["rows"][load]
-            lines += [f"{load} ({modes['rate']:,} flows/s offered):", "",
+            completed = ", ".join(f"{m} {modes[m]['requests_per_second']:,.0f}" for m in ("fifo", "two_class", "srpt"))
+            lines += [f"{load} ({modes['rate']:,} flows/s offered; completed: {completed}):", "",
                       "| file | fifo p50 / p99 / p99.9 (µs) | two_class | srpt | p99 fifo / two_class | "
                       "p99 fifo / srpt |", "| --- | --- | --- | --- | --- | --- |"]
             for name in [key for key in modes["fifo"] if key != "requests_per_second"]:

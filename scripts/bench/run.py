@@ -140,8 +140,9 @@ class Bench:
                 extra = f"tx_rate_mbps = {line_mbps}\ndata_scheduling = {mode}\n"
                 with ours.Appliance(self.workdir / f"sched-{load}-{mode}", extra=extra) as appliance:
                     for _ in range(self.runs):
-                        runs.append(ours.loadgen(appliance, "/", seconds=self.seconds, connections=2000, rate=rate,
-                                                 extra_args=["--mix", "cellular"]))
+                        runs.append(_checked(ours.loadgen(appliance, "/", seconds=self.seconds, connections=2000,
+                                                          rate=rate, extra_args=["--mix", "cellular"]),
+                                             f"scheduling, {load}, {mode}"))
                 sizes = [e["url"].rsplit("/", 1)[-1] for e in runs[0]["latency_microseconds_by_url"]]
                 figures = {name: {p: median([r["latency_microseconds_by_url"][i]["latency"][p] for r in runs])
                                   for p in ("p50", "p99", "p99_9", "mean")} for i, name in enumerate(sizes)}
@@ -480,6 +481,14 @@ def _busy(figures):
 
 def _errors(figures):
     return sum(figures.get("errors", {}).values())
+
+
+def _checked(figures, what):
+    """A loadgen run's figures, or an error if it exited non-zero or counted
+    any error: a row is recorded only from runs that completed cleanly."""
+    if figures["exit"] != 0 or _errors(figures):
+        raise RuntimeError(f"{what}: mtcp-loadgen exited {figures['exit']} with errors {figures.get('errors')}")
+    return figures
 
 
 def _wrong_kind(handshakes, resume, side, first_handshakes):

@@ -92,16 +92,4 @@ struct TransmitShaper {
         if credit <= -depth { refill(now: now) }
         return credit > -depth
     }
-
-    /// The credit now, to measure the line time of what is sent next (`lineTime(since:)`).
-    @inline(__always)
-    var creditMark: Int64 { credit }
-
-    /// How long the line takes to carry what was charged since `mark`; zero
-    /// without shaping (the line time is then unknown).
-    @inline(__always)
-    func lineTime(since mark: Int64) -> TimeSpan {
-        guard isShaping, mark > credit else { return .zero }
-        return TimeSpan(nanoseconds: UInt64((mark &- credit) / megabitsPerSecond))
-    }
 }

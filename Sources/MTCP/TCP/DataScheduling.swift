@@ -9,7 +9,7 @@ public enum DataScheduling: String, Sendable, CaseIterable {
     /// `TCPConnection.sizeForScheduling`) before the rest.
     case twoClass = "two_class"
     /// Shortest remaining processing time: the flow with the fewest bytes left
-    /// first, a flow's bytes counted down by how long it has waited unserved
-    /// (`SizeOrderedQueue.agingBytesPerMicrosecond`) so long flows do not starve.
+    /// first, except that the oldest flow has a share of the line
+    /// (`TCPLayer.oldestFlowShare`), so long flows do not starve.
     case srpt
 }

@@ -141,10 +141,10 @@ struct TCPConnection {
     /// empty or a declaration was made: the service a flow of unknown size has
     /// had so far, which ranks it (`sizeForScheduling`).
     var undeclaredBytesSent = 0
-    /// SRPT's aging (`SizeOrderedQueue`): how long the flow has waited on the data
-    /// list without being served since it last had nothing left to send. Time
-    /// being served, or waiting for the peer, does not count.
-    var lineWaited = TimeSpan.zero
+    /// SRPT's starvation guard: the place of this flow among those with bytes
+    /// left, by when it began to wait (`TCPLayer.flowsByAge`); 0 while it has
+    /// nothing left. Kept across its turns and its waits for the peer.
+    var backlogOrder: UInt64 = 0
     /// Control segment to send from the control list.
     var controlToSend: TCPFlags = []
 

@@ -20,8 +20,16 @@ struct TCPLayer: ~Copyable {
     /// The data list in two parts: flows with little left to send, then bulk.
     var shortDataList: ConnectionQueue
     var bulkDataList: ConnectionQueue
-    /// The data list under `DataScheduling.srpt` (the two above stay empty then).
-    var sizeOrderedData: SizeOrderedQueue
+    /// The data list under `DataScheduling.srpt` (the two above stay empty then),
+    /// by the bytes each flow has left.
+    var sizeOrderedData: ConnectionHeap
+    /// SRPT's starvation guard (`Engine+DataScheduling`): flows with bytes left
+    /// by when they began to wait, oldest first, keyed by `backlogsBegun`.
+    var flowsByAge: ConnectionHeap
+    var backlogsBegun: UInt64 = 0
+    /// Bytes the data list has sent by size since the oldest flow's turn, less
+    /// `oldestFlowShare - 1` times what that turn sent: its turn is due above 0.
+    var oldestFlowDue = 0
     /// Connections with events for the application.
     var eventList: ConnectionQueue
     /// Keys the initial sequence numbers, timestamp offsets and SYN cookies.
@@ -48,7 +56,9 @@ struct TCPLayer: ~Copyable {
         acksAwaitingData = ConnectionQueue(capacity: capacity)
         shortDataList = ConnectionQueue(capacity: 2 * capacity)
         bulkDataList = ConnectionQueue(capacity: 2 * capacity)
-        sizeOrderedData = SizeOrderedQueue(capacity: configuration.dataScheduling == .srpt ? 2 * capacity : 0)
+        let heapCapacity = configuration.dataScheduling == .srpt ? 2 * capacity : 0
+        sizeOrderedData = ConnectionHeap(capacity: heapCapacity)
+        flowsByAge = ConnectionHeap(capacity: heapCapacity)
         eventList = ConnectionQueue(capacity: 2 * capacity)
         self.secret = secret
         ephemeralPortSecret = SipHash(derivedFrom: secret, label: 0x706F_7274)  // "port"

@@ -133,7 +133,8 @@ import Testing
         try transfers.open(Self.long)
         try transfers.open(waiting)
         try transfers.write(Self.long, bytes: 1 << 20)
-        // Twice as long, so that under SRPT its 8 ms of waiting earn it no turn.
+        // Twice as long, so that under SRPT the long flow keeps the line (it is
+        // also the oldest, so the starvation guard's share goes to it too).
         transfers.peer.engine.declareRemaining(try #require(transfers.connections[waiting]), bytes: 2 << 20)
         try transfers.write(waiting, bytes: 1 << 20)
         for _ in 0..<5 { transfers.tick() }
@@ -168,16 +169,54 @@ import Testing
         #expect(try #require(transfers.finished[short]) < (try #require(transfers.finished[declared])))
     }
 
-    /// SRPT's aging: short flows keep arriving faster than the line carries them,
-    /// so by size alone the 1 MiB flow would never be served; having waited, it
-    /// goes first and finishes, and the short flows keep finishing too.
-    @Test func srptAgingKeepsALongFlowMovingUnderAStreamOfShortOnes() throws {
+    /// Five 1 MiB flows written at once keep the line busy for about 430 ms, while
+    /// a 4 KiB response is written on a new connection every 20 ms: how long each
+    /// short one took, and when each long one was complete.
+    static func backlogOfLongFlows(_ scheduling: DataScheduling) throws -> (shortFCTs: [Int], longs: [Int]) {
+        var transfers = try Transfers(scheduling)
+        let longPorts: [UInt16] = (0..<5).map { 40000 + $0 }
+        let shortPorts: [UInt16] = (1...22).map { 41000 + $0 }
+        for port in longPorts + shortPorts { try transfers.open(port) }
+        for port in longPorts { try transfers.write(port, bytes: 1 << 20) }
+        var writtenAt: [UInt16: Int] = [:]
+        while transfers.finished.count < longPorts.count + shortPorts.count && transfers.millisecond < 1000 {
+            let index = transfers.millisecond / 20
+            if transfers.millisecond % 20 == 0 && index < shortPorts.count {
+                try transfers.write(shortPorts[index], bytes: 4096)
+                writtenAt[shortPorts[index]] = transfers.millisecond
+            }
+            transfers.tick()
+        }
+        let shortFCTs = try shortPorts.map { try #require(transfers.finished[$0]) - writtenAt[$0]! }
+        return (shortFCTs, try longPorts.map { try #require(transfers.finished[$0]) })
+    }
+
+    /// Under a persistent backlog of long flows that have all waited far longer
+    /// than any short one, an arriving short flow still waits only for the line,
+    /// not for the backlog; the long flows all finish, on average no later than
+    /// under FIFO (which serves each short one after the whole backlog).
+    @Test(arguments: [DataScheduling.twoClass, .srpt])
+    func shortFlowsArrivingUnderABacklogOfLongOnesGoFirst(_ scheduling: DataScheduling) throws {
+        let (shortFCTs, longs) = try Self.backlogOfLongFlows(scheduling)
+        let fifo = try Self.backlogOfLongFlows(.fifo)
+        #expect(shortFCTs.max()! <= 3, "\(shortFCTs)")
+        #expect(fifo.shortFCTs.max()! > 50)
+        // 5 MiB and 88 KiB at 12.5 kB/ms: about 440 ms of line.
+        #expect(longs.max()! <= 460, "\(longs)")
+        #expect(longs.reduce(0, +) * 100 <= fifo.longs.reduce(0, +) * 115, "\(longs) against FIFO's \(fifo.longs)")
+    }
+
+    /// SRPT's starvation guard: short flows keep arriving faster than the line
+    /// carries them, so by size alone the 1 MiB flow would never be served; as
+    /// the oldest flow it has an eighth of the line and finishes, and the short
+    /// flows have the rest.
+    @Test func srptKeepsALongFlowMovingUnderAStreamOfShortOnes() throws {
         var transfers = try Transfers(.srpt)
         let shortPorts: [UInt16] = (1...30).map { 41000 + $0 }
         for port in [Self.long] + shortPorts { try transfers.open(port) }
         try transfers.write(Self.long, bytes: 1 << 20)
         var shortsFinished = 0
-        for millisecond in 0..<400 {
+        for millisecond in 0..<1000 {
             // 16 KiB a millisecond on the next idle short connection: 131 Mbit/s offered.
             let port = shortPorts[millisecond % shortPorts.count]
             if transfers.finished[port] != nil || transfers.expected[port] == 0 {
@@ -188,24 +227,26 @@ import Testing
             if transfers.finished[Self.long] != nil { break }
         }
         let longDone = try #require(transfers.finished[Self.long])
-        // Without aging it would still wait; with it, it starts after about
-        // 65 ms of waiting and then takes about 85 ms.
-        #expect(longDone > 60)
-        #expect(shortsFinished > 30)
+        // Without the guard it would still wait; with it, 1 MiB at an eighth of
+        // 12.5 kB/ms takes about 670 ms, and no more than that share went to it.
+        #expect(longDone > 600 && longDone < 800, "\(longDone)")
+        // 16 KiB each in seven eighths of the line: about 440 of them meanwhile.
+        #expect(shortsFinished > 350, "\(shortsFinished)")
     }
 
-    /// SRPT's aging is kept while a flow waits for its peer, not only while it
-    /// waits for the line: a 1 MiB flow limited by an 8 KiB window (8 KiB a
-    /// round trip of 1 ms, 65 Mbit/s) under 131 Mbit/s of short flows earns its
-    /// turn once, then is served every round trip. Aging that started again
-    /// from zero after each window would make it wait about 65 ms per window.
-    @Test func srptAgingOutlastsAnEmptyWindow() throws {
+    /// A flow keeps its place among the oldest while it waits for its peer, not
+    /// only while it waits for the line: a 1 MiB flow limited by an 8 KiB window
+    /// (8 KiB a round trip of 1 ms, 65 Mbit/s) under 131 Mbit/s of short flows
+    /// still has its eighth of the line. Had it gone behind the short flows
+    /// waiting then after each window, it would have a turn only once they
+    /// were all served, which under this stream is never.
+    @Test func srptKeepsTheOldestFlowsPlaceThroughAnEmptyWindow() throws {
         var transfers = try Transfers(.srpt)
         let shortPorts: [UInt16] = (1...30).map { 41000 + $0 }
         for port in [Self.long] + shortPorts { try transfers.open(port) }
         transfers.windows[Self.long] = 8192
         try transfers.write(Self.long, bytes: 1 << 20)
-        for millisecond in 0..<600 {
+        for millisecond in 0..<1000 {
             let port = shortPorts[millisecond % shortPorts.count]
             if transfers.finished[port] != nil || transfers.expected[port] == 0 {
                 try transfers.write(port, bytes: 16 * 1024)
@@ -213,16 +254,15 @@ import Testing
             transfers.tick()
             if transfers.finished[Self.long] != nil { break }
         }
-        // About 65 ms of waiting, then 144 windows of 7,300 bytes (the runt
-        // waits for the next), about one a millisecond: not the seconds of
-        // earning its turn again for every window.
-        #expect(try #require(transfers.finished[Self.long]) < 400)
+        // An eighth of 12.5 kB/ms, in windows of 7,300 bytes (the runt waits
+        // for the next): about 670 ms.
+        #expect(try #require(transfers.finished[Self.long]) < 800)
     }
 
-    /// Time a flow spends being served is not waiting: an 8 MiB flow that has had
-    /// the line to itself for 400 ms has earned no priority by it, and a 4 KiB
-    /// response written then goes first.
-    @Test func srptDoesNotAgeAFlowWhileItIsServed() throws {
+    /// The oldest flow's share is a share, not precedence: an 8 MiB flow that
+    /// has had the line to itself for 400 ms is the oldest by far, and a 4 KiB
+    /// response written then still goes first.
+    @Test func srptPutsANewShortFlowBeforeTheOldestOne() throws {
         var transfers = try Transfers(.srpt, sendBufferSize: 8 << 20, maxBuffers: 4)
         let short: UInt16 = 40001
         try transfers.open(Self.long)
