@@ -108,7 +108,7 @@ extension Engine {
         if let mac {
             writeEthernetHeader(buffer, to: mac, type: .ipv6)
             transmit(buffer)
-            // RFC 4861 §7.3.3: a stale entry is confirmed by a unicast probe.
+            // RFC 4861 §7.3.3: an entry in PROBE is confirmed by a unicast solicitation.
             if probe { sendNeighborSolicitation(for: nextHop, to: mac, now: now) }
             return
         }
