@@ -3,9 +3,10 @@ bridge, DESIGN.md §5): ping -6 (Neighbor Discovery both ways, ICMPv6 echo),
 curl -6, ab, wrk, openssl s_client (TLS) and a python AF_INET6 client against
 the HTTP server listening on both families, the access log naming the IPv6
 client, and the proxy reaching a kernel upstream of either family from clients
-of either family; scapy's malformed extension headers, bad checksums and a
-forged advertisement for a static neighbour. (mtcp-loadgen over IPv6 against
-kernel nginx is in test_loadgen.py, beside its IPv4 runs.)"""
+of either family (an IPv6 trusted proxy's X-Forwarded-For extended); scapy's
+malformed extension headers, bad checksums and a forged advertisement for a
+static neighbour. (mtcp-loadgen over IPv6 against kernel nginx is in
+test_loadgen.py, beside its IPv4 runs.)"""
 
 import json
 import re
@@ -122,6 +123,8 @@ def proxy(upstream, request, tmp_path_factory):
     configuration = json.loads((REPO / "conf/httpd.json").read_text())
     configuration["routes"] = [{"prefix": "/api/", "upstream": "backend"}]
     configuration["upstreams"] = [{"name": "backend", "servers": [upstream]}]
+    # The bridge's IPv6 address is a front proxy of ours; its IPv4 address is not.
+    configuration["trusted_proxies"] = [CLIENT_ADDR6]
     path = tmp_path_factory.mktemp("proxy6") / "httpd.json"
     path.write_text(json.dumps(configuration))
     with running_appliance(request, tmp_path_factory, ["--http-config", path]) as app:
@@ -130,12 +133,13 @@ def proxy(upstream, request, tmp_path_factory):
 
 
 @pytest.mark.parametrize("family, base, forwarded_for", [
-    ("-6", BASE6, CLIENT_ADDR6),
-    ("-4", f"http://{APPLIANCE_ADDR}", CLIENT_ADDR),
+    ("-6", BASE6, f"192.0.2.7, {CLIENT_ADDR6}"),  # trusted: its X-Forwarded-For is extended
+    ("-4", f"http://{APPLIANCE_ADDR}", CLIENT_ADDR),  # not: replaced
 ])
 def test_the_proxy_reaches_a_kernel_upstream_of_either_family_from_either_family(proxy, family, base,
                                                                                   forwarded_for):
-    result = client("curl", family, "-sS", "-D", "-", "--max-time", "10", f"{base}/api/hello")
+    result = client("curl", family, "-sS", "-D", "-", "--max-time", "10", "-H", "X-Forwarded-For: 192.0.2.7",
+                    f"{base}/api/hello")
     assert result.returncode == 0, show(result)
     head, _, body = result.stdout.decode().partition("\r\n\r\n")
     assert " 200 " in head.splitlines()[0], show(result)
