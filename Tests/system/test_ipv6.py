@@ -18,8 +18,8 @@ import pytest
 
 from conftest import running_appliance, stop_process_group
 from mtcp_ns import (APPLIANCE_ADDR, APPLIANCE_ADDR6, APPLIANCE_IF, BRIDGE, CLIENT_ADDR, CLIENT_ADDR6, NS_APPLIANCE,
-                     NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, ab_without_errors, client, describe, link_mac, ns, ping,
-                     show)
+                     NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, ab_without_errors, client, describe, link_mac, ns,
+                     per_core, ping, show)
 
 WWW = REPO / "www"
 BASE6 = f"http://[{APPLIANCE_ADDR6}]"
@@ -44,7 +44,7 @@ def test_ping6_resolves_the_appliance_and_is_answered(httpd):
     assert loss == 0.0, f"{result.stdout}{result.stderr}\n{httpd.log}"
 
 
-def test_curl6_fetches_the_index_and_the_access_log_names_the_v6_client(httpd, access_log):
+def test_curl6_fetches_the_index_and_the_access_log_and_metrics_tell_the_families_apart(httpd, access_log):
     result = client("curl", "-6", "-sS", "--max-time", "10", f"http://[{APPLIANCE_ADDR6}]/index.html?v6=1")
     assert result.returncode == 0, show(result)
     assert result.stdout == (WWW / "index.html").read_bytes()
@@ -58,6 +58,11 @@ def test_curl6_fetches_the_index_and_the_access_log_names_the_v6_client(httpd, a
     v4 = [line for line in lines if "?v4=1" in line]
     assert len(v6) == 1 and v6[0].startswith(f"{CLIENT_ADDR6} - - "), lines
     assert len(v4) == 1 and v4[0].startswith("198.18.0.2 - - "), lines
+    # /metrics tells the families apart (published twice a second: FLUSH waited for it).
+    opens = sum(per_core("mtcp_tcp_passive_opens_total").values())
+    opens6 = sum(per_core("mtcp_tcp_passive_opens_ipv6_total").values())
+    assert (opens, opens6) == (2, 1), httpd.log
+    assert sum(per_core("mtcp_ipv6_received_packets_total").values()) >= 5, "ND, SYN, request, ACKs, FIN"
 
 
 PYTHON_CLIENT = """

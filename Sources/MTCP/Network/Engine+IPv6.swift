@@ -4,6 +4,7 @@
 extension Engine {
     mutating func receiveIPv6(_ buffer: PacketBuffer, _ frame: EthernetFrame, now: Instant) {
         guard ipv6.isEnabled else { return drop(buffer, .unsupportedEtherType) }
+        statistics.ipv6ReceivedPackets &+= 1
         let packet: IPv6Packet
         do {
             packet = try IPv6Packet(checking: frame.payload)
