@@ -35,9 +35,9 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
     /// HTTPS (`tls`); nil when the object is absent.
     public var tls: TLS?
     /// Clients whose own `X-Forwarded-For` the proxy extends instead of replacing
-    /// (`trusted_proxies`, IPv4 addresses as numbers like `addressValue`): front
-    /// proxies of ours. Anyone else could forge it.
-    public var trustedProxies: [UInt32] = []
+    /// (`trusted_proxies`, addresses of either family): front proxies of ours.
+    /// Anyone else could forge it.
+    public var trustedProxies: [HTTPPeerAddress] = []
 
     /// The event log's levels, most severe first.
     public enum LogLevel: String, Sendable, CaseIterable {
@@ -464,22 +464,39 @@ extension HTTPServerConfiguration: Decodable {
         upstreams = try container.decodeIfPresent([UpstreamPool].self, forKey: .upstreams) ?? upstreams
         tls = try container.decodeIfPresent(TLS.self, forKey: .tls)
         trustedProxies = try container.decodeIfPresent([TrustedProxy].self, forKey: .trustedProxies)?
-            .map(\.addressValue) ?? trustedProxies
+            .map(\.address) ?? trustedProxies
     }
 }
 
-/// One entry of `trusted_proxies`: `"a.b.c.d"`.
+/// One entry of `trusted_proxies`: `"a.b.c.d"` or an IPv6 address (`"2001:db8::7"`).
 private struct TrustedProxy: Decodable {
-    let addressValue: UInt32
+    let address: HTTPPeerAddress
 
     init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
-        var address = in_addr()
-        guard inet_pton(AF_INET, text, &address) == 1 else {
+        guard let address = HTTPPeerAddress(text: text) else {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                    debugDescription: "\"\(text)\" is not an IPv4 address"))
+                                                    debugDescription: "\"\(text)\" is not an IPv4 or IPv6 address"))
         }
-        addressValue = UInt32(bigEndian: address.s_addr)
+        self.address = address
+    }
+}
+
+extension HTTPPeerAddress {
+    /// An address in text, read by inet_pton: dotted-decimal IPv4, else IPv6
+    /// (an IPv4-mapped one is taken as the IPv4 address it holds).
+    init?(text: String) {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 {
+            self.init(ipv4: UInt32(bigEndian: v4.s_addr))
+            return
+        }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, text, &v6) == 1 else { return nil }
+        self = withUnsafeBytes(of: v6) { bytes in
+            HTTPPeerAddress(ipv6High: UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self)),
+                            low: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        }
     }
 }
 
@@ -683,18 +700,12 @@ extension HTTPServerConfiguration.UpstreamServer: Decodable {
     private static func address(_ text: Substring) -> (String, HTTPPeerAddress)? {
         if text.first == "[" && text.last == "]" {
             let inner = String(text.dropFirst().dropLast())
-            var address = in6_addr()
-            guard inet_pton(AF_INET6, inner, &address) == 1 else { return nil }
-            let words = withUnsafeBytes(of: address) { bytes in
-                (UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self)),
-                 UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
-            }
-            let peer = HTTPPeerAddress(ipv6High: words.0, low: words.1)
-            // An IPv4-mapped address would reach an IPv4 server: written as IPv4 it is clearer.
-            return peer.isIPv4 ? nil : (inner, peer)
+            // An IPv4 address in brackets, or IPv4-mapped, would reach an IPv4
+            // server: written as IPv4 it is clearer.
+            guard inner.contains(":"), let peer = HTTPPeerAddress(text: inner), !peer.isIPv4 else { return nil }
+            return (inner, peer)
         }
-        var address = in_addr()
-        guard inet_pton(AF_INET, String(text), &address) == 1 else { return nil }
-        return (String(text), HTTPPeerAddress(ipv4: UInt32(bigEndian: address.s_addr)))
+        guard !text.contains(":"), let peer = HTTPPeerAddress(text: String(text)) else { return nil }
+        return (String(text), peer)
     }
 }

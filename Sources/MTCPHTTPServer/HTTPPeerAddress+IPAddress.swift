@@ -12,7 +12,6 @@ extension IPAddress {
 }
 
 extension HTTPServerOptions {
-    /// Whether `client`'s X-Forwarded-For is extended rather than replaced:
-    /// trusted proxies are IPv4 addresses (an IPv6 client is never trusted).
-    func trusts(_ client: IPAddress) -> Bool { client.isIPv4 && trustedProxies.contains(client.v4) }
+    /// Whether `client`'s X-Forwarded-For is extended rather than replaced.
+    func trusts(_ client: IPAddress) -> Bool { trustedProxies.contains(client) }
 }

@@ -23,7 +23,7 @@ public struct HTTPServerOptions: Sendable {
     /// The servers of each pool, and how a pool chooses among them.
     public var pools: [ProxyPool] = []
     /// Clients whose `X-Forwarded-For` the proxy extends rather than replaces.
-    public var trustedProxies: [IPv4Address] = []
+    public var trustedProxies: [IPAddress] = []
     /// Where each core appends the access log; nil for none.
     public var accessLogPath: String?
     /// The access log's line format.
@@ -66,7 +66,7 @@ public struct HTTPServerOptions: Sendable {
                                                                  send: route.upstreamSendMilliseconds))
             }
         }
-        trustedProxies = configuration.trustedProxies.map(IPv4Address.init)
+        trustedProxies = configuration.trustedProxies.map(IPAddress.init)
         accessLogPath = configuration.accessLog ? Self.defaultAccessLogPath : nil
         accessLogFormat = configuration.accessLogFormat
         https = configuration.tls.map(HTTPSOptions.init)

@@ -33,6 +33,8 @@ extension EngineStatistics {
     ] + ipv6Counters
 
     static let ipv6Counters: [CounterField<EngineStatistics>] = [
+        .init(name: "ipv6_received_packets", help: "IPv6 packets received (the rest of received_frames is IPv4 and ARP)",
+              keyPath: \.ipv6ReceivedPackets),
         .init(name: "icmpv6_echo_replies_sent", help: "ICMPv6 echo replies sent", keyPath: \.icmpv6EchoRepliesSent),
         .init(name: "icmpv6_errors_sent", help: "ICMPv6 error messages sent", keyPath: \.icmpv6ErrorsSent),
         .init(name: "icmpv6_errors_rate_limited", help: "ICMPv6 errors not sent: over the rate limit",
@@ -54,6 +56,10 @@ extension TCPStatistics {
     public static let counters: [CounterField<TCPStatistics>] = [
         .init(name: "tcp_active_opens", help: "Connections opened by connect", keyPath: \.activeOpens),
         .init(name: "tcp_passive_opens", help: "Connections opened by a SYN to a listener", keyPath: \.passiveOpens),
+        .init(name: "tcp_active_opens_ipv6", help: "Connections opened by connect, to IPv6 peers",
+              keyPath: \.activeOpensIPv6),
+        .init(name: "tcp_passive_opens_ipv6", help: "Connections opened by a SYN to a listener, from IPv6 peers",
+              keyPath: \.passiveOpensIPv6),
         .init(name: "tcp_established", help: "Connections that reached ESTABLISHED", keyPath: \.established),
         .init(name: "tcp_closed", help: "Connections that ended in an orderly close", keyPath: \.closed),
         .init(name: "tcp_resets_received", help: "RST segments accepted", keyPath: \.resetsReceived),

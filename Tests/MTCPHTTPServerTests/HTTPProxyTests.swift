@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 @testable import MTCP
 import MTCPHTTP
 @testable import MTCPHTTPServer
@@ -314,13 +315,29 @@ extension HTTPProxyTests {
     /// A configured front proxy's X-Forwarded-For list is extended, every line of it.
     @Test func trustedProxyForwardedForIsExtended() throws {
         var options = HTTPTestNetwork.proxied(HTTPTestNetwork.options(root: root.path))
-        options.trustedProxies = [HTTPTestNetwork.clientIP]
+        options.trustedProxies = [IPAddress(HTTPTestNetwork.clientIP)]
         var network = HTTPTestNetwork(options: options)
         let upstream = network.startUpstream()
         _ = network.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 10.0.0.1, 10.0.0.2\r\n"
                              + "X-Forwarded-For: 10.0.0.3\r\nForwarded: for=10.0.0.1\r\n\r\n")
         #expect(upstream.allRequests == ["GET /api/x HTTP/1.1\r\nHost: h\r\n"
                                          + Self.added.replacingFirst("198.18.0.3", "10.0.0.1, 10.0.0.2, 10.0.0.3, 198.18.0.3")])
+    }
+}
+
+extension HTTPProxyTests {
+    /// `trusted_proxies` of either family reach the proxy's check as the stack's
+    /// addresses: a listed IPv6 front proxy is trusted, its neighbours and the
+    /// IPv4-mapped form of a listed IPv4 address's neighbours are not.
+    @Test func trustedProxiesOfEitherFamilyAreRecognised() throws {
+        let configuration = try HTTPServerConfiguration.decode(
+            Data(#"{"trusted_proxies": ["198.18.0.9", "2001:db8::7"]}"#.utf8), file: "trusted.json")
+        let options = HTTPServerOptions(configuration)
+        #expect(options.trusts(IPAddress("2001:db8::7")!))
+        #expect(options.trusts(IPAddress("198.18.0.9")!))
+        #expect(!options.trusts(IPAddress("2001:db8::8")!))
+        #expect(!options.trusts(IPAddress("198.18.0.10")!))
+        #expect(!options.trusts(IPAddress("::c612:9")!), "IPv4-compatible is not IPv4")
     }
 }
 

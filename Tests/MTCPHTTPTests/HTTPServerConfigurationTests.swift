@@ -40,7 +40,7 @@ func configurationError(_ json: String) -> String? {
              "cache": {"max_bytes": 1000, "max_file_bytes": 10},
              "routes": [{"prefix": "/api/", "upstream": "backend"}],
              "upstreams": [{"name": "backend", "servers": ["198.18.0.2:8080", "10.0.0.1:80"]}],
-             "trusted_proxies": ["198.18.0.9"]}
+             "trusted_proxies": ["198.18.0.9", "2001:db8::7"]}
             """)
         #expect(configuration.listenPort == 8080)
         #expect(configuration.documentRoot == "/srv/www")
@@ -59,7 +59,8 @@ func configurationError(_ json: String) -> String? {
         #expect(v6Server.address == "2001:db8::5" && v6Server.port == 8080
             && v6Server.peer == HTTPPeerAddress(ipv6High: 0x2001_0DB8_0000_0000, low: 5))
         #expect(configuration.staticFileCache.maxMemoryBytes == 1000)
-        #expect(configuration.trustedProxies == [0xC612_0009])
+        #expect(configuration.trustedProxies == [HTTPPeerAddress(ipv4: 0xC612_0009),
+                                                 HTTPPeerAddress(ipv6High: 0x2001_0DB8_0000_0000, low: 7)])
     }
 
     @Test func partialObjectsKeepTheOtherDefaults() throws {
@@ -123,7 +124,7 @@ func configurationError(_ json: String) -> String? {
                 .contains("is not an address and port") == true, "\(bad)")
         }
         #expect(configurationError("{\"trusted_proxies\": [\"1.2.3\"]}")?
-            .hasPrefix("conf/test.json:1: trusted_proxies[0]: \"1.2.3\" is not an IPv4 address") == true)
+            .hasPrefix("conf/test.json:1: trusted_proxies[0]: \"1.2.3\" is not an IPv4 or IPv6 address") == true)
         #expect(configurationError("{\"upstreams\": [{\"name\": \"p\", \"servers\": []}]}")
                 == "conf/test.json:1: upstreams[0].servers: must list at least one server")
         #expect(configurationError("{\"server_name\": \"two words\"}")?.hasPrefix("conf/test.json:1: server_name:") == true)

@@ -3,9 +3,10 @@ bridge, DESIGN.md §5): ping -6 (Neighbor Discovery both ways, ICMPv6 echo),
 curl -6, ab, wrk, openssl s_client (TLS) and a python AF_INET6 client against
 the HTTP server listening on both families, the access log naming the IPv6
 client, and the proxy reaching a kernel upstream of either family from clients
-of either family; scapy's malformed extension headers, bad checksums and a
-forged advertisement for a static neighbour. (mtcp-loadgen over IPv6 against
-kernel nginx is in test_loadgen.py, beside its IPv4 runs.)"""
+of either family (an IPv6 trusted proxy's X-Forwarded-For extended); scapy's
+malformed extension headers, bad checksums and a forged advertisement for a
+static neighbour. (mtcp-loadgen over IPv6 against kernel nginx is in
+test_loadgen.py, beside its IPv4 runs.)"""
 
 import json
 import re
@@ -17,8 +18,8 @@ import pytest
 
 from conftest import running_appliance, stop_process_group
 from mtcp_ns import (APPLIANCE_ADDR, APPLIANCE_ADDR6, APPLIANCE_IF, BRIDGE, CLIENT_ADDR, CLIENT_ADDR6, NS_APPLIANCE,
-                     NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, ab_without_errors, client, describe, link_mac, ns, ping,
-                     show)
+                     NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, ab_without_errors, client, describe, link_mac, ns,
+                     per_core, ping, show)
 
 WWW = REPO / "www"
 BASE6 = f"http://[{APPLIANCE_ADDR6}]"
@@ -43,7 +44,7 @@ def test_ping6_resolves_the_appliance_and_is_answered(httpd):
     assert loss == 0.0, f"{result.stdout}{result.stderr}\n{httpd.log}"
 
 
-def test_curl6_fetches_the_index_and_the_access_log_names_the_v6_client(httpd, access_log):
+def test_curl6_fetches_the_index_and_the_access_log_and_metrics_tell_the_families_apart(httpd, access_log):
     result = client("curl", "-6", "-sS", "--max-time", "10", f"http://[{APPLIANCE_ADDR6}]/index.html?v6=1")
     assert result.returncode == 0, show(result)
     assert result.stdout == (WWW / "index.html").read_bytes()
@@ -57,6 +58,11 @@ def test_curl6_fetches_the_index_and_the_access_log_names_the_v6_client(httpd, a
     v4 = [line for line in lines if "?v4=1" in line]
     assert len(v6) == 1 and v6[0].startswith(f"{CLIENT_ADDR6} - - "), lines
     assert len(v4) == 1 and v4[0].startswith("198.18.0.2 - - "), lines
+    # /metrics tells the families apart (published twice a second: FLUSH waited for it).
+    opens = sum(per_core("mtcp_tcp_passive_opens_total").values())
+    opens6 = sum(per_core("mtcp_tcp_passive_opens_ipv6_total").values())
+    assert (opens, opens6) == (2, 1), httpd.log
+    assert sum(per_core("mtcp_ipv6_received_packets_total").values()) >= 5, "ND, SYN, request, ACKs, FIN"
 
 
 PYTHON_CLIENT = """
@@ -122,6 +128,8 @@ def proxy(upstream, request, tmp_path_factory):
     configuration = json.loads((REPO / "conf/httpd.json").read_text())
     configuration["routes"] = [{"prefix": "/api/", "upstream": "backend"}]
     configuration["upstreams"] = [{"name": "backend", "servers": [upstream]}]
+    # The bridge's IPv6 address is a front proxy of ours; its IPv4 address is not.
+    configuration["trusted_proxies"] = [CLIENT_ADDR6]
     path = tmp_path_factory.mktemp("proxy6") / "httpd.json"
     path.write_text(json.dumps(configuration))
     with running_appliance(request, tmp_path_factory, ["--http-config", path]) as app:
@@ -130,12 +138,13 @@ def proxy(upstream, request, tmp_path_factory):
 
 
 @pytest.mark.parametrize("family, base, forwarded_for", [
-    ("-6", BASE6, CLIENT_ADDR6),
-    ("-4", f"http://{APPLIANCE_ADDR}", CLIENT_ADDR),
+    ("-6", BASE6, f"192.0.2.7, {CLIENT_ADDR6}"),  # trusted: its X-Forwarded-For is extended
+    ("-4", f"http://{APPLIANCE_ADDR}", CLIENT_ADDR),  # not: replaced
 ])
 def test_the_proxy_reaches_a_kernel_upstream_of_either_family_from_either_family(proxy, family, base,
                                                                                   forwarded_for):
-    result = client("curl", family, "-sS", "-D", "-", "--max-time", "10", f"{base}/api/hello")
+    result = client("curl", family, "-sS", "-D", "-", "--max-time", "10", "-H", "X-Forwarded-For: 192.0.2.7",
+                    f"{base}/api/hello")
     assert result.returncode == 0, show(result)
     head, _, body = result.stdout.decode().partition("\r\n\r\n")
     assert " 200 " in head.splitlines()[0], show(result)

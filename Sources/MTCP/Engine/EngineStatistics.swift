@@ -34,6 +34,8 @@ public struct EngineStatistics: Sendable, Equatable {
     public var drops = DropCounters()
     // IPv6 (RFC 4443, RFC 4861, RFC 4862)
     public var icmpv6EchoRepliesSent: UInt64 = 0
+    /// IPv6 packets received by an engine with IPv6 on (of `receivedFrames`).
+    public var ipv6ReceivedPackets: UInt64 = 0
     public var icmpv6ErrorsSent: UInt64 = 0
     /// Errors not sent because the budget was spent (`ICMPv6ErrorBudget`).
     public var icmpv6ErrorsRateLimited: UInt64 = 0

@@ -4,6 +4,7 @@
 extension Engine {
     mutating func receiveIPv6(_ buffer: PacketBuffer, _ frame: EthernetFrame, now: Instant) {
         guard ipv6.isEnabled else { return drop(buffer, .unsupportedEtherType) }
+        statistics.ipv6ReceivedPackets &+= 1
         let packet: IPv6Packet
         do {
             packet = try IPv6Packet(checking: frame.payload)
@@ -108,7 +109,7 @@ extension Engine {
         if let mac {
             writeEthernetHeader(buffer, to: mac, type: .ipv6)
             transmit(buffer)
-            // RFC 4861 §7.3.3: a stale entry is confirmed by a unicast probe.
+            // RFC 4861 §7.3.3: an entry in PROBE is confirmed by a unicast solicitation.
             if probe { sendNeighborSolicitation(for: nextHop, to: mac, now: now) }
             return
         }

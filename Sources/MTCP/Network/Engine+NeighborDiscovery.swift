@@ -30,7 +30,8 @@ extension Engine {
             if fromDAD { duplicateAddressDetected() }
             return drop(buffer, .ndAddressConflict)
         }
-        if let mac = message.linkLayerAddress, !learnNeighbour(source, mac, now: now) {
+        // §7.2.3: a solicitation says where its sender is, not that it hears us (STALE).
+        if let mac = message.linkLayerAddress, !learnNeighbour(source, mac, reachable: false, now: now) {
             return drop(buffer, .ndSpoofedStatic)
         }
         device.release(buffer)
@@ -53,16 +54,18 @@ extension Engine {
               solicited || ipv6.neighbours.contains(target) else {
             return drop(buffer, .ndNotForUs)
         }
-        if !learnNeighbour(target, mac, now: now) { return drop(buffer, .ndSpoofedStatic) }
+        // §7.2.5: a solicited advertisement confirms reachability; an unsolicited one only the address.
+        if !learnNeighbour(target, mac, reachable: solicited, now: now) { return drop(buffer, .ndSpoofedStatic) }
         device.release(buffer)
     }
 
     /// Enters `address` at `mac` in the cache (a neighbour on our link only)
     /// and sends what waited for it. False when a static entry says otherwise
     /// (spoofing, counted by the caller).
-    private mutating func learnNeighbour(_ address: IPv6Address, _ mac: MACAddress, now: Instant) -> Bool {
+    private mutating func learnNeighbour(_ address: IPv6Address, _ mac: MACAddress, reachable: Bool,
+                                         now: Instant) -> Bool {
         guard !mac.isMulticast, mac != .zero, ipv6.routing.isDirectlyConnected(address) else { return true }
-        switch ipv6.neighbours.learn(address, mac, now: now) {
+        switch ipv6.neighbours.learn(address, mac, now: now, reachable: reachable) {
         case .stored, .unchanged, .storedEvicting, .macChanged:
             releaseFramesWaiting(forNeighbour: address, now: now)
         case .macChangeIgnored:
@@ -81,7 +84,7 @@ extension Engine {
     }
 
     /// Asks for `target`'s link-layer address: to its solicited-node group, or
-    /// to `mac` to confirm a stale entry (§7.3.3's unicast probe).
+    /// to `mac` to confirm an entry in PROBE (§7.3.3's unicast probe).
     ///
     /// Both destinations' link-layer addresses are known, so the solicitation
     /// goes straight to the device and never through `routeIPv6`, which calls

@@ -8,9 +8,10 @@ import Synchronization
 ///
 /// Linux's neighbour states map onto an entry's life as follows: INCOMPLETE is
 /// a next hop in an engine's `ResolutionQueue` (no entry yet); REACHABLE an
-/// entry before its expiry; STALE, DELAY and PROBE the `staleGrace` after it,
-/// during which frames still go to the known address while one request (a
-/// unicast probe for IPv6, RFC 4861 §7.3.3) confirms it; then the entry is
+/// entry before its expiry. For IPv6, STALE, DELAY, PROBE and FAILED follow
+/// RFC 4861 §7.3 (NeighbourTable+Unreachability.swift). For IPv4, ARP keeps a
+/// simpler grace: for `staleGrace` after the expiry frames still go to the
+/// known address while one ARP request a second confirms it; then the entry is
 /// unusable and the next frame starts a resolution again. `state(of:now:)`
 /// reports them.
 ///
@@ -151,8 +152,10 @@ public struct NeighbourTable<Address: NeighbourAddress>: @unchecked Sendable {
     private func lastUsed(_ bucket: Int, _ way: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
         stamps + (bucket * Self.ways + way) * Self.stampsPerWay
     }
+    /// IPv4: when the next ARP request confirming a stale entry may go out;
+    /// IPv6: the entry's NUD timer (`UnreachabilityTimer`, 0 when none runs).
     @inline(__always)
-    private func nextProbe(_ bucket: Int, _ way: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
+    func nextProbe(_ bucket: Int, _ way: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
         lastUsed(bucket, way) + 1
     }
 
@@ -189,10 +192,15 @@ public struct NeighbourTable<Address: NeighbourAddress>: @unchecked Sendable {
         }
     }
 
-    /// The Ethernet address for `address`, if known and not expired.
+    /// The Ethernet address for `address`, if known and usable: not expired
+    /// (IPv4), not FAILED (IPv6, where a STALE entry is still used).
     public func lookup(_ address: Address, now: Instant) -> MACAddress? {
-        guard let entry = find(address, in: bucket(for: address)) else { return nil }
-        return entry.state == .staticEntry || entry.expiresAt > now ? entry.mac : nil
+        let bucket = bucket(for: address)
+        guard let entry = find(address, in: bucket) else { return nil }
+        if entry.state == .staticEntry || entry.expiresAt > now { return entry.mac }
+        guard Address.followsUnreachabilityDetection else { return nil }
+        return Self.hasFailed(timer: nextProbe(bucket, entry.way).pointee.load(ordering: .relaxed), now: now)
+            ? nil : entry.mac
     }
 
     /// True when `address` has an entry (expired or not): RFC 826's merge rule
@@ -200,19 +208,26 @@ public struct NeighbourTable<Address: NeighbourAddress>: @unchecked Sendable {
     public func contains(_ address: Address) -> Bool { find(address, in: bucket(for: address)) != nil }
 
     /// Where to send a frame for `address` (the per-packet path): the Ethernet
-    /// address, if known and not expired for longer than `staleGrace`, and
-    /// whether this caller should send an ARP request to confirm a stale entry
-    /// now (one core at most per `probeInterval`). Marks the entry in use.
+    /// address, if known and usable, and whether this caller should send a
+    /// request confirming it now. IPv4: usable until `staleGrace` after the
+    /// expiry, an ARP request from one core at most per `probeInterval`; IPv6:
+    /// Neighbor Unreachability Detection (NeighbourTable+Unreachability.swift).
+    /// Marks the entry in use.
     @inline(__always)
     public func resolve(_ address: Address, now: Instant) -> (mac: MACAddress?, probe: Bool) {
         let bucket = bucket(for: address)
         guard let entry = find(address, in: bucket) else { return (nil, false) }
         if entry.state == .staticEntry { return (entry.mac, false) }
-        guard now < entry.expiresAt + Self.staleGrace else { return (nil, false) }
+        guard Address.followsUnreachabilityDetection || now < entry.expiresAt + Self.staleGrace else {
+            return (nil, false)
+        }
         let used = lastUsed(bucket, entry.way)
         let stamp = used.pointee.load(ordering: .relaxed)
         if stamp == Self.neverUsed || stamp + Self.stampGranularity.nanoseconds <= now.nanoseconds {
             used.pointee.store(now.nanoseconds | 1, ordering: .relaxed)  // odd: never `neverUsed`
+        }
+        if Address.followsUnreachabilityDetection {
+            return resolveFollowingUnreachabilityDetection(entry, in: bucket, now: now)
         }
         guard entry.expiresAt <= now else { return (entry.mac, false) }
         let probe = nextProbe(bucket, entry.way)
@@ -295,12 +310,17 @@ public struct NeighbourTable<Address: NeighbourAddress>: @unchecked Sendable {
 
     /// Records what the wire said: `address` is at `mac`. Static entries win;
     /// a new address in a full bucket replaces an entry not in use (the caller
-    /// counts evictions and refusals).
+    /// counts evictions and refusals). `reachable` says whether the message
+    /// proves the neighbour hears us (ARP, and RFC 4861 §7.3.3's solicited
+    /// advertisement); one that does not (a solicitation, an unsolicited
+    /// advertisement) stores a new or moved entry STALE and leaves a known one
+    /// as it is, except that a FAILED entry comes back STALE.
     @discardableResult
-    public func learn(_ address: Address, _ mac: MACAddress, now: Instant) -> LearnOutcome {
+    public func learn(_ address: Address, _ mac: MACAddress, now: Instant, reachable: Bool = true) -> LearnOutcome {
         let bucket = bucket(for: address)
         let before = beginWrite(bucket)
         let outcome: LearnOutcome
+        let expiresAt = reachable ? now + lifetime : now
         switch place(for: address, in: bucket, now: now) {
         case nil:
             outcome = .refused
@@ -311,25 +331,32 @@ public struct NeighbourTable<Address: NeighbourAddress>: @unchecked Sendable {
             // either value with the right MAC and need not retry. Waiting frames
             // need a look only if the entry had lapsed (`resolve` refused it).
             let expires = expiry(bucket, way)
-            let lapsed = expires.pointee.load(ordering: .relaxed) + Self.staleGrace.nanoseconds <= now.nanoseconds
-            expires.pointee.store((now + lifetime).nanoseconds, ordering: .relaxed)
-            nextProbe(bucket, way).pointee.store(0, ordering: .relaxed)
+            let timer = nextProbe(bucket, way)
+            let lapsed = Address.followsUnreachabilityDetection
+                ? Self.hasFailed(timer: timer.pointee.load(ordering: .relaxed), now: now)
+                : expires.pointee.load(ordering: .relaxed) + Self.staleGrace.nanoseconds <= now.nanoseconds
+            if reachable {
+                expires.pointee.store(expiresAt.nanoseconds, ordering: .relaxed)
+                timer.pointee.store(0, ordering: .relaxed)
+            } else if lapsed {
+                timer.pointee.store(0, ordering: .relaxed)  // FAILED -> STALE
+            }
             outcome = lapsed ? .stored : .unchanged
         case .existing(let way, _):
             let confirmedAt = expiry(bucket, way).pointee.load(ordering: .relaxed) &- lifetime.nanoseconds
             if now.nanoseconds < confirmedAt &+ Self.lockTime.nanoseconds {
                 outcome = .macChangeIgnored
             } else {
-                write(bucket, way, address, mac, state: .dynamic, expiresAt: now + lifetime)
+                write(bucket, way, address, mac, state: .dynamic, expiresAt: expiresAt)
                 outcome = .macChanged
             }
         case .empty(let way):
-            write(bucket, way, address, mac, state: .dynamic, expiresAt: now + lifetime)
+            write(bucket, way, address, mac, state: .dynamic, expiresAt: expiresAt)
             lastUsed(bucket, way).pointee.store(Self.neverUsed, ordering: .relaxed)
             totals[1].add(1, ordering: .relaxed)
             outcome = .stored
         case .victim(let way):
-            write(bucket, way, address, mac, state: .dynamic, expiresAt: now + lifetime)
+            write(bucket, way, address, mac, state: .dynamic, expiresAt: expiresAt)
             lastUsed(bucket, way).pointee.store(Self.neverUsed, ordering: .relaxed)
             outcome = .storedEvicting
         }
@@ -366,6 +393,9 @@ public protocol NeighbourAddress: Hashable, Sendable {
     /// Table words holding one address; the first word's low byte is left
     /// clear for the entry's state.
     static var keyWords: Int { get }
+    /// Whether the family's entries follow RFC 4861's Neighbor Unreachability
+    /// Detection (IPv6) rather than ARP's stale grace (IPv4).
+    static var followsUnreachabilityDetection: Bool { get }
     /// Word `index` of the address's key.
     func keyWord(_ index: Int) -> UInt64
     /// Bits that spread addresses over buckets.
@@ -374,12 +404,14 @@ public protocol NeighbourAddress: Hashable, Sendable {
 
 extension IPv4Address: NeighbourAddress {
     public static var keyWords: Int { 1 }
+    public static var followsUnreachabilityDetection: Bool { false }
     public func keyWord(_ index: Int) -> UInt64 { UInt64(value) << 8 }
     public var bucketHash: UInt64 { UInt64(value) }
 }
 
 extension IPv6Address: NeighbourAddress {
     public static var keyWords: Int { 3 }
+    public static var followsUnreachabilityDetection: Bool { true }
     public func keyWord(_ index: Int) -> UInt64 { index == 0 ? 0 : index == 1 ? high : low }
     public var bucketHash: UInt64 { low ^ high.rotatedLeft(29) }
 }

@@ -73,6 +73,7 @@ extension Engine {
             throw .noResources
         }
         tcp.statistics.activeOpens &+= 1
+        if !address.isIPv4 { tcp.statistics.activeOpensIPv6 &+= 1 }
         connection.pointee.connect(now: now)
         settle(connection)
         return connection.pointee.id

@@ -101,6 +101,7 @@ extension Engine {
             return sendReset(replyingTo: segment, tuple: tuple, now: now)
         }
         tcp.statistics.passiveOpens &+= 1
+        if !tuple.isIPv4 { tcp.statistics.passiveOpensIPv6 &+= 1 }
         tcp.listeners[listener].halfOpen += 1
         connection.pointee.acceptSYN(segment, listener: Int32(listener), configuration: tcp.configuration, now: now)
         settle(connection)
@@ -116,6 +117,7 @@ extension Engine {
             return sendReset(replyingTo: segment, tuple: tuple, now: now)
         }
         tcp.statistics.passiveOpens &+= 1
+        if !tuple.isIPv4 { tcp.statistics.passiveOpensIPv6 &+= 1 }
         connection.pointee.establishFromCookie(segment, listener: Int32(listener), peerMSS: mss,
                                                configuration: tcp.configuration)
         tcp.statistics.established &+= 1

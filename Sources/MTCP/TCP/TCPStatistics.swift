@@ -2,6 +2,9 @@
 public struct TCPStatistics: Sendable, Equatable {
     public var activeOpens: UInt64 = 0
     public var passiveOpens: UInt64 = 0
+    /// The IPv6 share of `activeOpens` and `passiveOpens` (IPv4's is the rest).
+    public var activeOpensIPv6: UInt64 = 0
+    public var passiveOpensIPv6: UInt64 = 0
     /// Connections that reached ESTABLISHED.
     public var established: UInt64 = 0
     /// Connections that ended in an orderly close.
