@@ -24,6 +24,12 @@ public struct HTTPRequestHead: Hashable, Sendable {
     public var keepAlive: Bool = true
     /// Whether the client waits for `100 Continue` before sending the body (RFC 9110 §10.1.1).
     public var expectsContinue: Bool = false
+    /// Whether `Expect` holds anything but `100-continue`, which no server here
+    /// knows how to meet (RFC 9110 §10.1.1: 417).
+    public var hasUnknownExpectation: Bool = false
+    /// The Upgrade value of an HTTP/1.1 request whose Connection lists `upgrade`
+    /// (RFC 9110 §7.8: the protocols the client would switch to); nil otherwise.
+    public var upgrade: HTTPByteSpan? = nil
     /// The Host value (present in every HTTP/1.1 request).
     public var host: HTTPByteSpan? = nil
     /// The first If-None-Match value. Further If-None-Match lines are ignored: the

@@ -94,10 +94,58 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
         public var upstreamConnectMilliseconds: Int?
         public var upstreamReadMilliseconds: Int?
         public var upstreamSendMilliseconds: Int?
+        /// The Host sent upstream (`host`); nil: the client's.
+        public var host: String?
+        /// Whether requests get `Forwarded` (RFC 7239) too (`forwarded`).
+        public var forwarded = false
+        /// Fields removed from and added to requests (`request_headers`) and responses (`response_headers`).
+        public var requestHeaders = HeaderEdits()
+        public var responseHeaders = HeaderEdits()
 
         public init(prefix: String, upstream: String) {
             self.prefix = prefix
             self.upstream = upstream
+        }
+
+        /// What the proxy changes in the heads of this route's exchanges.
+        public var headerPolicy: HTTPProxyHeaderPolicy {
+            HTTPProxyHeaderPolicy(host: host, forwarded: forwarded, request: requestHeaders.edits,
+                                  response: responseHeaders.edits)
+        }
+    }
+
+    /// `{"add": {"Name": "value"}, "remove": ["Name"]}`: fields a route adds (each
+    /// replacing the other side's fields of that name) and removes.
+    public struct HeaderEdits: Hashable, Sendable {
+        /// Added in the order of their names (a JSON object's order is not kept).
+        public var add: [StaticHeaderRule.Field] = []
+        public var remove: [String] = []
+
+        public init(add: [StaticHeaderRule.Field] = [], remove: [String] = []) {
+            self.add = add
+            self.remove = remove
+        }
+
+        var edits: HTTPHeaderEdits { HTTPHeaderEdits(add: add.map { (name: $0.name, value: $0.value) }, remove: remove) }
+
+        /// The first name or value that cannot be used, as (key path under `key`, message).
+        func problem(at key: String, reserved: Set<String>) -> (String, String)? {
+            for field in add {
+                if let problem = HTTPHeaderEdits.problem(name: field.name, value: field.value, reserved: reserved) {
+                    return (key + ".add." + field.name, problem)
+                }
+            }
+            for (index, name) in remove.enumerated() {
+                if let problem = HTTPHeaderEdits.problem(name: name, value: nil, reserved: reserved) {
+                    return (key + ".remove[\(index)]", problem)
+                }
+            }
+            let bytes = edits.added.count
+            if bytes > HTTPHeaderEdits.maxAddedBytes {
+                return (key + ".add", "its fields take \(bytes) bytes with their names; at most "
+                        + "\(HTTPHeaderEdits.maxAddedBytes) fit beside the proxied head")
+            }
+            return nil
         }
     }
 
@@ -294,6 +342,15 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
                             ("upstream_send_ms", route.upstreamSendMilliseconds)]
             for case (let key, let value?) in timeouts where !Self.upstreamTimeoutRange.contains(value) {
                 return ("routes[\(index)].\(key)", Self.upstreamTimeoutMessage)
+            }
+            if let host = route.host, let problem = HTTPProxyHeaderPolicy.hostProblem(host) {
+                return ("routes[\(index)].host", problem)
+            }
+            if let problem = route.requestHeaders.problem(at: "routes[\(index)].request_headers",
+                                                          reserved: HTTPProxyHeaderPolicy.requestNamesOfTheProxy)
+                ?? route.responseHeaders.problem(at: "routes[\(index)].response_headers",
+                                                 reserved: HTTPProxyHeaderPolicy.responseNamesOfTheProxy) {
+                return problem
             }
         }
         return nil
@@ -598,7 +655,8 @@ extension StaticHeaderRule: Decodable {
 extension HTTPServerConfiguration.Route: Decodable {
     private enum Keys: String, CodingKey, CaseIterable {
         case prefix, upstream, upstreamConnect = "upstream_connect_ms", upstreamRead = "upstream_read_ms"
-        case upstreamSend = "upstream_send_ms"
+        case upstreamSend = "upstream_send_ms", host, forwarded
+        case requestHeaders = "request_headers", responseHeaders = "response_headers"
     }
 
     /// Decodes a route; `prefix` and `upstream` are required.
@@ -610,6 +668,23 @@ extension HTTPServerConfiguration.Route: Decodable {
         upstreamConnectMilliseconds = try container.decodeIfPresent(Int.self, forKey: .upstreamConnect)
         upstreamReadMilliseconds = try container.decodeIfPresent(Int.self, forKey: .upstreamRead)
         upstreamSendMilliseconds = try container.decodeIfPresent(Int.self, forKey: .upstreamSend)
+        host = try container.decodeIfPresent(String.self, forKey: .host)
+        forwarded = try container.decodeIfPresent(Bool.self, forKey: .forwarded) ?? forwarded
+        requestHeaders = try container.decodeIfPresent(HTTPServerConfiguration.HeaderEdits.self, forKey: .requestHeaders) ?? requestHeaders
+        responseHeaders = try container.decodeIfPresent(HTTPServerConfiguration.HeaderEdits.self, forKey: .responseHeaders) ?? responseHeaders
+    }
+}
+
+extension HTTPServerConfiguration.HeaderEdits: Decodable {
+    private enum Keys: String, CodingKey, CaseIterable { case add, remove }
+
+    /// Decodes `request_headers` or `response_headers`; both keys are optional.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(Keys.self)
+        let container = try decoder.container(keyedBy: Keys.self)
+        add = (try container.decodeIfPresent([String: String].self, forKey: .add) ?? [:])
+            .sorted { $0.key < $1.key }.map { StaticHeaderRule.Field(name: $0.key, value: $0.value) }
+        remove = try container.decodeIfPresent([String].self, forKey: .remove) ?? []
     }
 }
 

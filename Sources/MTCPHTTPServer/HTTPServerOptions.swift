@@ -61,7 +61,8 @@ public struct HTTPServerOptions: Sendable {
                 ProxyRoute(prefix: route.prefix, pool: pool,
                            timeouts: upstreamTimeouts.overridden(connect: route.upstreamConnectMilliseconds,
                                                                  read: route.upstreamReadMilliseconds,
-                                                                 send: route.upstreamSendMilliseconds))
+                                                                 send: route.upstreamSendMilliseconds),
+                           headers: route.headerPolicy)
             }
         }
         trustedProxies = configuration.trustedProxies.map(IPv4Address.init)
@@ -71,17 +72,21 @@ public struct HTTPServerOptions: Sendable {
     }
 }
 
-/// A path prefix the proxy sends to an upstream pool, and how long it waits on
-/// the pool's servers (nil: the server-wide `upstreamTimeouts`).
+/// A path prefix the proxy sends to an upstream pool, how long it waits on
+/// the pool's servers (nil: the server-wide `upstreamTimeouts`), and what it
+/// changes in the heads.
 public struct ProxyRoute: Sendable {
     public var prefix: String
     public var pool: Int
     public var timeouts: UpstreamTimeouts?
+    public var headers: HTTPProxyHeaderPolicy
 
-    public init(prefix: String, pool: Int, timeouts: UpstreamTimeouts? = nil) {
+    public init(prefix: String, pool: Int, timeouts: UpstreamTimeouts? = nil,
+                headers: HTTPProxyHeaderPolicy = HTTPProxyHeaderPolicy()) {
         self.prefix = prefix
         self.pool = pool
         self.timeouts = timeouts
+        self.headers = headers
     }
 }
 

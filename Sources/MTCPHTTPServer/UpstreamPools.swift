@@ -1,5 +1,6 @@
 import Glibc
 import MTCP
+import MTCPHTTP
 
 /// One core's view of the reverse proxy's upstreams: the routes (path prefix ->
 /// pool), the servers of each pool with their health and weight, the pool's way
@@ -9,14 +10,16 @@ import MTCP
 /// Per core, like everything else: each core opens and reuses its own upstream
 /// connections, and marks a server down on its own evidence.
 ///
-/// A reload that changes the routes or servers replaces the whole set; an
+/// A reload that changes the pools or servers replaces the whole set; an
 /// exchange still in flight then refers to no server of the new one (its
-/// `server` is -1): it is neither scored nor parked, only finished.
+/// `server` is -1): it is neither scored nor parked, only finished. A reload
+/// that changes only the routes takes them and keeps the servers' state.
 struct UpstreamPools {
-    struct Route: Equatable {
+    struct Route {
         let prefix: [UInt8]
         let pool: Int
         let timeouts: UpstreamTimeouts
+        let headers: HTTPProxyHeaderPolicy
     }
 
     struct Server {
@@ -75,14 +78,20 @@ struct UpstreamPools {
     /// Idle connections kept per server and core.
     static let idlePerServer = 64
 
-    let routes: [Route]
+    /// Replaced by a reload whatever else it keeps: a route's prefix, timeouts
+    /// and headers need no state of the servers.
+    var routes: [Route]
+    /// Counts the route sets taken by reloads: an exchange that started under
+    /// another set relays its response without the (new) route's edits.
+    var routesGeneration = 0
     var pools: [Pool] = []
     var servers: [Server] = []
 
     /// The routes and servers of `options`.
     init(_ options: HTTPServerOptions) {
         routes = options.routes.map {
-            Route(prefix: Array($0.prefix.utf8), pool: $0.pool, timeouts: $0.timeouts ?? options.upstreamTimeouts)
+            Route(prefix: Array($0.prefix.utf8), pool: $0.pool, timeouts: $0.timeouts ?? options.upstreamTimeouts,
+                  headers: $0.headers)
         }
         for pool in options.pools {
             let first = servers.count
@@ -116,10 +125,10 @@ struct UpstreamPools {
         return merged
     }
 
-    /// Whether `other` routes the same prefixes to the same servers (their
-    /// health and idle connections aside).
+    /// Whether `other` has the same pools of the same servers (their health
+    /// and idle connections aside).
     func hasSameTargets(as other: UpstreamPools) -> Bool {
-        routes == other.routes && pools.map(\.servers) == other.pools.map(\.servers)
+        pools.map(\.name) == other.pools.map(\.name) && pools.map(\.servers) == other.pools.map(\.servers)
             && pools.map(\.balance) == other.pools.map(\.balance) && pools.map(\.healthCheck) == other.pools.map(\.healthCheck)
             && servers.map(\.address) == other.servers.map(\.address) && servers.map(\.port) == other.servers.map(\.port)
             && servers.map(\.weight) == other.servers.map(\.weight)

@@ -32,7 +32,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def reply(self, body, status=200, chunked=False):
         self.send_response(status)
-        for name in ("X-Forwarded-For", "Via", "Connection", "Keep-Alive", "X-Custom"):
+        for name in ("X-Forwarded-For", "Via", "Connection", "Keep-Alive", "X-Custom", "Host", "X-Forwarded-Proto",
+                     "X-Forwarded-Host", "Forwarded", "Cookie", "X-Env", "Expect"):
             self.send_header(f"X-Seen-{name}", self.headers.get(name, "-"))
         if chunked:
             self.send_header("Transfer-Encoding", "chunked")
