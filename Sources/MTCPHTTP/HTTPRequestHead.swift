@@ -127,4 +127,16 @@ public struct HTTPHeaderFields: Sequence {
         }
         return nil
     }
+
+    /// The first non-empty value of a field named `lowercaseName` (lower case
+    /// bytes, a name chosen at run time: a pool's `hash_header`).
+    public func firstValue(named lowercaseName: UnsafeRawBufferPointer) -> HTTPByteSpan? {
+        for field in self where !field.value.isEmpty {
+            let name = field.name.bytes(in: buffer)
+            if name.count == lowercaseName.count && zip(name, lowercaseName).allSatisfy({ ASCII.toLower($0) == $1 }) {
+                return field.value
+            }
+        }
+        return nil
+    }
 }

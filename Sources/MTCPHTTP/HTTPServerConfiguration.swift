@@ -161,9 +161,13 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
 
         /// Active health checks (`health_check`); nil when absent.
         public var healthCheck: HealthCheck?
+        /// With `consistent_hash`, the request field whose value is the key
+        /// (`hash_header`); nil: the client's address.
+        public var hashHeader: String?
 
-        /// Weighted round robin, or the server with the fewest requests in flight for its weight.
-        public static let balances = ["round_robin", "least_outstanding"]
+        /// Weighted round robin, the server with the fewest requests in flight
+        /// for its weight, or the same server for the same key.
+        public static let balances = ["round_robin", "least_outstanding", "consistent_hash"]
     }
 
     /// A GET of `path` to each server of a pool every `interval_ms`; a 2xx or
@@ -303,6 +307,14 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
             if pool.servers.isEmpty { return ("upstreams[\(index)].servers", "must list at least one server") }
             if !UpstreamPool.balances.contains(pool.balance) {
                 return ("upstreams[\(index)].balance", "must be one of " + UpstreamPool.balances.joined(separator: ", "))
+            }
+            if let header = pool.hashHeader {
+                if pool.balance != "consistent_hash" {
+                    return ("upstreams[\(index)].hash_header", "is only used with \"balance\": \"consistent_hash\"")
+                }
+                if header.isEmpty || !header.utf8.allSatisfy(ASCII.isTokenChar) {
+                    return ("upstreams[\(index)].hash_header", "\"\(header)\" is not a field name")
+                }
             }
             if let check = pool.healthCheck {
                 let key = "upstreams[\(index)].health_check"
@@ -689,7 +701,9 @@ extension HTTPServerConfiguration.HeaderEdits: Decodable {
 }
 
 extension HTTPServerConfiguration.UpstreamPool: Decodable {
-    private enum Keys: String, CodingKey, CaseIterable { case name, servers, balance, healthCheck = "health_check" }
+    private enum Keys: String, CodingKey, CaseIterable {
+        case name, servers, balance, healthCheck = "health_check", hashHeader = "hash_header"
+    }
 
     /// Decodes a pool; `name` and `servers` are required.
     public init(from decoder: any Decoder) throws {
@@ -699,6 +713,7 @@ extension HTTPServerConfiguration.UpstreamPool: Decodable {
         servers = try container.decode([HTTPServerConfiguration.UpstreamServer].self, forKey: .servers)
         balance = try container.decodeIfPresent(String.self, forKey: .balance) ?? balance
         healthCheck = try container.decodeIfPresent(HTTPServerConfiguration.HealthCheck.self, forKey: .healthCheck)
+        hashHeader = try container.decodeIfPresent(String.self, forKey: .hashHeader)
     }
 }
 

@@ -89,6 +89,8 @@ struct HTTPConnection {
     var proxiedHTTP10 = false
     /// Client: its proxied request was a HEAD (a response without a body is due).
     var proxiedHEAD = false
+    /// Client: its request's key in a `consistent_hash` pool (kept for a retry).
+    var balanceKey: UInt64 = 0
     /// Client: its proxied request asked to switch protocols (Upgrade, no body).
     var asksUpgrade = false
     /// Tunnel: this side has closed its direction (end of stream read), and

@@ -27,7 +27,9 @@ extension HTTPServer {
         guard HTTPProxyTarget.isForwardable(path), authority.map(HTTPRequestParser.isValidHost) ?? true else {
             return respondWithError(index, .badRequest, &context)  // and close, as after any 400
         }
-        guard let server = upstreams.chooseServer(in: pool, now: context.now),
+        let key = upstreams.pools[pool].balance == .consistentHash ? balanceKey(index, head, in: request, pool: pool) : 0
+        connections[index].balanceKey = key
+        guard let server = upstreams.chooseServer(in: pool, key: key, now: context.now),
               let upstream = upstreamConnection(to: server, &context) else {
             return respondWithError(index, .badGateway, &context)
         }
@@ -99,6 +101,16 @@ extension HTTPServer {
         }
     }
 
+    /// Client `index`'s key in `consistent_hash` pool `pool`: the value of the
+    /// pool's `hash_header` (its first non-empty line), or the client's address
+    /// when there is none (or no such field).
+    private func balanceKey(_ index: Int, _ head: HTTPRequestHead, in request: UnsafeRawBufferPointer,
+                            pool: Int) -> UInt64 {
+        let value = upstreams.pools[pool].hashHeader?.withUnsafeBytes { head.fields(in: request).firstValue(named: $0) }
+        guard let value = value ?? nil else { return RendezvousHash.key(of: connections[index].client) }
+        return RendezvousHash.key(of: value.bytes(in: request))
+    }
+
     /// Whether a request may go to a second server after the first failed before
     /// any response byte: a GET or HEAD without a body (RFC 9110 §9.2.2; the
     /// failed server may have acted on it, which repeats harmlessly). Never a
@@ -148,7 +160,8 @@ extension HTTPServer {
         guard connections[client].mayRetry, connections[client].isOpen, connections[client].proxy == .forwarding,
               connections[client].output.isEmpty, !connections[failed].response.hasStarted,
               let pool = upstreams.pool(of: failedServer),
-              let server = stale ? failedServer : upstreams.chooseServer(in: pool, avoiding: failedServer, now: context.now),
+              let server = stale ? failedServer : upstreams.chooseServer(in: pool, avoiding: failedServer,
+                                                                         key: connections[client].balanceKey, now: context.now),
               let upstream = upstreamConnection(to: server, fresh: stale, &context)
         else { return false }
         let headBytes = connections[failed].forwardedHeadBytes

@@ -54,7 +54,7 @@ public struct HTTPServerOptions: Sendable {
             }, balance: UpstreamBalance(rawValue: pool.balance) ?? .roundRobin, healthCheck: pool.healthCheck.map {
                 UpstreamHealthCheck(path: $0.path, interval: .milliseconds(UInt64($0.intervalMilliseconds)),
                                     rise: $0.rise, fall: $0.fall)
-            })
+            }, hashHeader: pool.hashHeader)
         }
         routes = configuration.routes.compactMap { [upstreamTimeouts] route in
             names.firstIndex(of: route.upstream).map { pool in
@@ -98,13 +98,17 @@ public struct ProxyPool: Sendable {
     public var balance: UpstreamBalance
     /// Active health checks of its servers; nil for none (the passive skip only).
     public var healthCheck: UpstreamHealthCheck?
+    /// `consistent_hash`: the request field whose value is the key; nil (or the
+    /// field absent from a request): the client's address.
+    public var hashHeader: String?
 
     public init(name: String = "", servers: [ProxyServer], balance: UpstreamBalance = .roundRobin,
-                healthCheck: UpstreamHealthCheck? = nil) {
+                healthCheck: UpstreamHealthCheck? = nil, hashHeader: String? = nil) {
         self.name = name
         self.servers = servers
         self.balance = balance
         self.healthCheck = healthCheck
+        self.hashHeader = hashHeader
     }
 }
 
@@ -148,6 +152,9 @@ public enum UpstreamBalance: String, Sendable, Equatable {
     /// The server with the fewest requests in flight for its weight (a slow
     /// server gets fewer).
     case leastOutstanding = "least_outstanding"
+    /// The same server for the same key (a field's value, or the client's
+    /// address) while it is available (`RendezvousHash`).
+    case consistentHash = "consistent_hash"
 }
 
 /// How long the proxy waits on an upstream server before it gives up on it.

@@ -2,7 +2,8 @@
 (issue 24, item 4): a route's Host, Forwarded and header edits seen by the
 upstream and by the client; Expect answered (100 Continue, or 417 for an
 expectation nobody can meet); a WebSocket echo and a raw Upgrade tunnelled
-both ways after the 101, the half-close passed on."""
+both ways after the 101, the half-close passed on. And (item 2) a
+`consistent_hash` pool keeps each key on one server."""
 
 import hashlib
 import json
@@ -17,6 +18,7 @@ from mtcp_ns import APPLIANCE_ADDR, CLIENT_ADDR, NS_CLIENT, REPO, SYSTEM_PYTHON,
 
 UPSTREAM_PORT = 8080
 UPGRADE_PORT = 8090
+SECOND_PORT = 8081
 
 
 def start(*arguments):
@@ -29,6 +31,7 @@ def start(*arguments):
 @pytest.fixture(scope="module")
 def semantics_proxy(topology, request, tmp_path_factory):
     upstreams = [start(TOOLS / "upstream_server.py", "--port", UPSTREAM_PORT),
+                 start(TOOLS / "upstream_server.py", "--port", SECOND_PORT),
                  start(TOOLS / "upgrade_peer.py", "server", "--port", UPGRADE_PORT)]
     configuration = json.loads((REPO / "conf/httpd.json").read_text())
     configuration["routes"] = [
@@ -37,9 +40,12 @@ def semantics_proxy(topology, request, tmp_path_factory):
          "request_headers": {"add": {"X-Env": "prod"}, "remove": ["Cookie"]},
          "response_headers": {"add": {"X-Frame-Options": "DENY"}, "remove": ["Server"]}},
         {"prefix": "/ws/", "upstream": "upgrades"},
+        {"prefix": "/hashed/", "upstream": "hashed"},
     ]
     configuration["upstreams"] = [{"name": "backend", "servers": [f"{CLIENT_ADDR}:{UPSTREAM_PORT}"]},
-                                  {"name": "upgrades", "servers": [f"{CLIENT_ADDR}:{UPGRADE_PORT}"]}]
+                                  {"name": "upgrades", "servers": [f"{CLIENT_ADDR}:{UPGRADE_PORT}"]},
+                                  {"name": "hashed", "balance": "consistent_hash", "hash_header": "X-User",
+                                   "servers": [f"{CLIENT_ADDR}:{port}" for port in (UPSTREAM_PORT, SECOND_PORT)]}]
     configuration["limits"]["max_body_bytes"] = 16 << 20
     path = tmp_path_factory.mktemp("semantics") / "httpd.json"
     path.write_text(json.dumps(configuration))
@@ -109,3 +115,19 @@ def test_upgrade_tunnel_passes_the_half_close_on(semantics_proxy):
         assert time.monotonic() < deadline, "no tunnel counted"
         time.sleep(0.5)
 
+
+def test_consistent_hash_keeps_each_user_on_one_server(semantics_proxy):
+    """24 users, three requests each on separate connections: each user always
+    reaches the same server, and the users are spread over both."""
+    script = ("for user in $(seq 1 24); do for round in 1 2 3; do "
+              f"curl -s --max-time 10 -o /dev/null -D - -H \"X-User: user-$user\" http://{APPLIANCE_ADDR}/hashed/x "
+              "| tr -d '\\r' | sed -n \"s/^X-Upstream-Port: /$user /p\"; done; done")
+    result = ns(NS_CLIENT, "sh", "-c", script, timeout=120)
+    assert result.returncode == 0, describe(result)
+    assert len(result.stdout.splitlines()) == 72, result.stdout
+    ports = {}
+    for line in result.stdout.splitlines():
+        user, port = line.split()
+        ports.setdefault(user, set()).add(port)
+    assert len(ports) == 24 and all(len(seen) == 1 for seen in ports.values()), ports
+    assert {port for seen in ports.values() for port in seen} == {str(UPSTREAM_PORT), str(SECOND_PORT)}, ports
