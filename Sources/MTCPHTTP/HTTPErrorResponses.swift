@@ -12,7 +12,7 @@ public struct HTTPErrorResponses: ~Copyable {
     public static let statuses: [HTTPStatus] = [
         .badRequest, .forbidden, .notFound, .methodNotAllowed, .requestTimeout, .lengthRequired, .contentTooLarge,
         .uriTooLong, .requestHeaderFieldsTooLarge, .internalServerError, .notImplemented, .badGateway,
-        .serviceUnavailable, .gatewayTimeout, .httpVersionNotSupported, .noContent,
+        .serviceUnavailable, .gatewayTimeout, .httpVersionNotSupported, .noContent, .expectationFailed,
     ]
 
     /// The methods the static server answers: the Allow of its 405 and of OPTIONS.
@@ -99,7 +99,7 @@ public struct HTTPErrorResponses: ~Copyable {
     }
 
     /// Whether the server must close the connection after sending `status`: the
-    /// request's framing is unknown or unread (400, 411, 413, 414, 431, 501, 505), the
+    /// request's framing is unknown or unread (400, 411, 413, 414, 417, 431, 501, 505), the
     /// client is too slow (408), or the server is in trouble (500).
     public static func mustClose(_ status: HTTPStatus) -> Bool {
         switch status {
@@ -129,7 +129,8 @@ public struct HTTPErrorResponses: ~Copyable {
         case 504: slot = 13
         case 505: slot = 14
         case 204: slot = 15
-        case 200: slot = 16
+        case 417: slot = 16
+        case 200: slot = 17
         default: return nil
         }
         let slice = responses[2 * slot + (keepAlive ? 0 : 1)]

@@ -11,7 +11,9 @@
 /// `100 Continue` itself), and the client identity fields (X-Forwarded-For,
 /// X-Forwarded-Proto; Forwarded, X-Real-IP and X-Forwarded-Host, which a client
 /// could forge, are dropped; a trusted proxy's X-Forwarded-For is extended
-/// instead). Added: `Via` (§7.6.3) and the `Connection` of the next hop.
+/// instead). Added: `X-Forwarded-Host` (the Host the client asked for),
+/// `Forwarded` (RFC 7239) when the route wants it, the route's own fields,
+/// `Via` (§7.6.3) and the `Connection` of the next hop.
 ///
 /// Built into a caller's fixed buffer with `HTTPByteWriter`; nothing allocated.
 public enum HTTPProxyHeads {
@@ -23,62 +25,121 @@ public enum HTTPProxyHeads {
         /// The normalised path the route matched, and the query as received.
         public var path: UnsafeRawBufferPointer
         public var query: UnsafeRawBufferPointer?
-        /// The Host to send: the absolute-form authority, the client's Host, or the upstream's address.
+        /// The Host to send unless the route sets one: the absolute-form
+        /// authority, the client's Host, or the upstream's address.
         public var host: UnsafeRawBufferPointer
+        /// The Host the client asked for (the absolute-form authority or its
+        /// Host), for `X-Forwarded-Host`; nil for an HTTP/1.0 request without one.
+        public var clientHost: UnsafeRawBufferPointer?
         /// The client's address as text.
         public var client: UnsafeRawBufferPointer
+        /// The protocols the client asks to switch to (its Upgrade value), for a
+        /// request the proxy will tunnel once the upstream agrees; nil for others.
+        public var upgrade: UnsafeRawBufferPointer?
         /// The client's connection is HTTPS.
         public var secure: Bool
         /// The client is a trusted proxy: its `X-Forwarded-For` is extended, not replaced.
         public var trusted: Bool
 
         public init(path: UnsafeRawBufferPointer, query: UnsafeRawBufferPointer?, host: UnsafeRawBufferPointer,
-                    client: UnsafeRawBufferPointer, secure: Bool, trusted: Bool) {
+                    clientHost: UnsafeRawBufferPointer?, client: UnsafeRawBufferPointer,
+                    upgrade: UnsafeRawBufferPointer? = nil, secure: Bool, trusted: Bool) {
             self.path = path
             self.query = query
             self.host = host
+            self.clientHost = clientHost
             self.client = client
+            self.upgrade = upgrade
             self.secure = secure
             self.trusted = trusted
         }
     }
 
     /// Writes the request to forward: the request line with the rebuilt target
-    /// and HTTP/1.1, Host, the end-to-end fields, the body's framing,
-    /// `X-Forwarded-For` (this client alone, or a trusted proxy's list extended
-    /// with it) and `X-Forwarded-Proto`, `Via`, and `Connection: keep-alive`
-    /// (upstream connections are reused). Returns false when it does not fit `writer`.
+    /// and HTTP/1.1, Host (the route's, or the client's), the end-to-end fields
+    /// less those the route removes, the body's framing, `X-Forwarded-For` (this
+    /// client alone, or a trusted proxy's list extended with it),
+    /// `X-Forwarded-Proto`, `X-Forwarded-Host`, `Forwarded` when the route
+    /// wants it, the route's fields, `Via`, and `Connection: keep-alive`
+    /// (upstream connections are reused), or for an upgrade the client's
+    /// `Upgrade` with `Connection: upgrade`. Returns false when it does not fit `writer`.
     public static func forwardRequest(_ head: HTTPRequestHead, in request: UnsafeRawBufferPointer,
-                                      _ forwarding: Forwarding, into writer: inout HTTPByteWriter) -> Bool {
+                                      _ forwarding: Forwarding, policy: borrowing HTTPProxyHeaderPolicy,
+                                      into writer: inout HTTPByteWriter) -> Bool {
         writer.append(head.methodSpan.bytes(in: request))
         writer.append(byte: ASCII.space)
         HTTPProxyTarget.append(path: forwarding.path, query: forwarding.query, into: &writer)
         writer.append(" HTTP/1.1\r\nHost: ")
-        writer.append(forwarding.host)
+        if let host = policy.host {
+            host.withUnsafeBytes { writer.append($0) }
+        } else {
+            writer.append(forwarding.host)
+        }
         writer.append("\r\n")
         let fields = head.fields(in: request)
         let listed = ConnectionTokens(fields, in: request)
         for field in fields {
             let name = field.name.bytes(in: request)
             guard !isHopByHop(name) && !isReplacedInRequests(name) && !hasUnderscore(name)
-                && !listed.contains(name, in: request) else { continue }
+                && !listed.contains(name, in: request) && !policy.request.drops(name) else { continue }
             appendField(field, from: request, into: &writer)
         }
         appendFraming(head.body, into: &writer)
         writer.append("X-Forwarded-For: ")
-        if forwarding.trusted {
-            for field in fields where ASCII.equalsIgnoringCase(field.name.bytes(in: request), "x-forwarded-for")
-                && !field.value.isEmpty {
-                writer.append(field.value.bytes(in: request))
-                writer.append(", ")
-            }
-        }
+        if forwarding.trusted { appendValues(of: "x-forwarded-for", in: fields, from: request, into: &writer) }
         writer.append(forwarding.client)
-        writer.append(forwarding.secure ? "\r\nX-Forwarded-Proto: https" : "\r\nX-Forwarded-Proto: http")
-        writer.append("\r\nVia: ")
+        writer.append(forwarding.secure ? "\r\nX-Forwarded-Proto: https\r\n" : "\r\nX-Forwarded-Proto: http\r\n")
+        if let clientHost = forwarding.clientHost {
+            writer.append("X-Forwarded-Host: ")
+            writer.append(clientHost)
+            writer.append("\r\n")
+        }
+        if policy.forwarded { appendForwarded(forwarding, fields, from: request, into: &writer) }
+        policy.request.appendAdded(into: &writer)
+        writer.append("Via: ")
         writer.append(via)
-        writer.append("\r\nConnection: keep-alive\r\n\r\n")
+        if let upgrade = forwarding.upgrade {
+            writer.append("\r\nUpgrade: ")
+            writer.append(upgrade)
+            writer.append("\r\nConnection: upgrade\r\n\r\n")
+        } else {
+            writer.append("\r\nConnection: keep-alive\r\n\r\n")
+        }
         return !writer.overflowed
+    }
+
+    /// Each non-empty value of the fields named `name` (lowercase), followed by `, `.
+    private static func appendValues(of name: StaticString, in fields: HTTPHeaderFields,
+                                     from request: UnsafeRawBufferPointer, into writer: inout HTTPByteWriter) {
+        for field in fields where ASCII.equalsIgnoringCase(field.name.bytes(in: request), name) && !field.value.isEmpty {
+            writer.append(field.value.bytes(in: request))
+            writer.append(", ")
+        }
+    }
+
+    /// `Forwarded: for=...;host=...;proto=...` (RFC 7239 §4), after a trusted
+    /// proxy's own elements. An IPv6 address is bracketed and quoted (§6),
+    /// a host quoted when it is not a token (a port's `:`).
+    private static func appendForwarded(_ forwarding: Forwarding, _ fields: HTTPHeaderFields,
+                                        from request: UnsafeRawBufferPointer, into writer: inout HTTPByteWriter) {
+        writer.append("Forwarded: ")
+        if forwarding.trusted { appendValues(of: "forwarded", in: fields, from: request, into: &writer) }
+        writer.append("for=")
+        if forwarding.client.contains(ASCII.colon) {
+            writer.append("\"[")
+            writer.append(forwarding.client)
+            writer.append("]\"")
+        } else {
+            writer.append(forwarding.client)
+        }
+        if let host = forwarding.clientHost {
+            writer.append(";host=")
+            let token = host.allSatisfy(ASCII.isTokenChar)
+            if !token { writer.append(byte: ASCII.quote) }
+            writer.append(host)
+            if !token { writer.append(byte: ASCII.quote) }
+        }
+        writer.append(forwarding.secure ? ";proto=https\r\n" : ";proto=http\r\n")
     }
 
     /// Writes the response to relay, from the upstream's complete head `head`
@@ -86,10 +147,24 @@ public enum HTTPProxyHeads {
     /// HTTP/1.1 with the status code and reason received (RFC 9110 §6.2: an
     /// intermediary sends its own version), the end-to-end fields, the body's
     /// `framing` as the client will receive it (`.none`: no length field, for a
-    /// body without one or delimited by the close), `Via`, and `Connection` as the
-    /// client's side needs. Returns false when it does not fit `writer`.
+    /// body without one or delimited by the close), the route's `edits`, `Via`,
+    /// and `Connection` as the client's side needs. Returns false when it does not fit `writer`.
     public static func relayResponse(_ head: UnsafeRawBufferPointer, framing: HTTPBodyFraming, keepAlive: Bool,
-                                     into writer: inout HTTPByteWriter) -> Bool {
+                                     edits: borrowing HTTPHeaderEdits, into writer: inout HTTPByteWriter) -> Bool {
+        relay(head, framing: framing, connection: keepAlive ? "keep-alive" : "close", keepsUpgrade: false,
+              edits: edits, into: &writer)
+    }
+
+    /// Writes a `101 Switching Protocols` to relay: as `relayResponse`, with the
+    /// upstream's `Upgrade` (the protocol both ends now speak) and `Connection: upgrade`.
+    public static func relaySwitchingProtocols(_ head: UnsafeRawBufferPointer, edits: borrowing HTTPHeaderEdits,
+                                               into writer: inout HTTPByteWriter) -> Bool {
+        relay(head, framing: .none, connection: "upgrade", keepsUpgrade: true, edits: edits, into: &writer)
+    }
+
+    private static func relay(_ head: UnsafeRawBufferPointer, framing: HTTPBodyFraming, connection: StaticString,
+                              keepsUpgrade: Bool, edits: borrowing HTTPHeaderEdits,
+                              into writer: inout HTTPByteWriter) -> Bool {
         let versionLength = 9  // "HTTP/1.x "
         guard let statusLineEnd = head.firstIndex(of: ASCII.lf), statusLineEnd >= versionLength else { return false }
         writer.append("HTTP/1.1 ")
@@ -100,13 +175,18 @@ public enum HTTPProxyHeads {
         let listed = ConnectionTokens(fields, in: head)
         for field in fields {
             let name = field.name.bytes(in: head)
-            guard !isHopByHop(name) && !isFraming(name) && !listed.contains(name, in: head) else { continue }
+            let upgrade = keepsUpgrade && ASCII.equalsIgnoringCase(name, "upgrade")
+            guard upgrade || (!isHopByHop(name) && !isFraming(name) && !listed.contains(name, in: head)
+                && !edits.drops(name)) else { continue }
             appendField(field, from: head, into: &writer)
         }
         appendFraming(framing, into: &writer)
+        edits.appendAdded(into: &writer)
         writer.append("Via: ")
         writer.append(via)
-        writer.append(keepAlive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
+        writer.append("\r\nConnection: ")
+        writer.append(connection)
+        writer.append("\r\n\r\n")
         return !writer.overflowed
     }
 

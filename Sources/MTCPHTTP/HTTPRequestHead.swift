@@ -24,6 +24,12 @@ public struct HTTPRequestHead: Hashable, Sendable {
     public var keepAlive: Bool = true
     /// Whether the client waits for `100 Continue` before sending the body (RFC 9110 §10.1.1).
     public var expectsContinue: Bool = false
+    /// Whether `Expect` holds anything but `100-continue`, which no server here
+    /// knows how to meet (RFC 9110 §10.1.1: 417).
+    public var hasUnknownExpectation: Bool = false
+    /// The Upgrade value of an HTTP/1.1 request whose Connection lists `upgrade`
+    /// (RFC 9110 §7.8: the protocols the client would switch to); nil otherwise.
+    public var upgrade: HTTPByteSpan? = nil
     /// The Host value (present in every HTTP/1.1 request).
     public var host: HTTPByteSpan? = nil
     /// The first If-None-Match value. Further If-None-Match lines are ignored: the
@@ -118,6 +124,18 @@ public struct HTTPHeaderFields: Sequence {
     public func first(_ lowercaseName: StaticString) -> HTTPByteSpan? {
         for field in self where ASCII.equalsIgnoringCase(field.name.bytes(in: buffer), lowercaseName) {
             return field.value
+        }
+        return nil
+    }
+
+    /// The first non-empty value of a field named `lowercaseName` (lower case
+    /// bytes, a name chosen at run time: a pool's `hash_header`).
+    public func firstValue(named lowercaseName: UnsafeRawBufferPointer) -> HTTPByteSpan? {
+        for field in self where !field.value.isEmpty {
+            let name = field.name.bytes(in: buffer)
+            if name.count == lowercaseName.count && zip(name, lowercaseName).allSatisfy({ ASCII.toLower($0) == $1 }) {
+                return field.value
+            }
         }
         return nil
     }

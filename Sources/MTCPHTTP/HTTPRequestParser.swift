@@ -44,6 +44,8 @@ public struct HTTPRequestParser: Sendable {
     private var chunked = false
     private var connectionClose = false
     private var connectionKeepAlive = false
+    private var connectionUpgrade = false
+    private var upgradeSeen = false
     private var ifModifiedSinceSeen = false
     private var rangeSeen = false
     private var ifRangeSeen = false
@@ -234,9 +236,21 @@ public struct HTTPRequestParser: Sendable {
             head.range = rangeSeen ? nil : span
             rangeSeen = true
         case 6 where ASCII.equalsIgnoringCase(name, "expect"):
-            head.expectsContinue = ASCII.equalsIgnoringCase(value, "100-continue")
+            ASCII.forEachListElement(value) { expectation in
+                if ASCII.equalsIgnoringCase(expectation, "100-continue") {
+                    head.expectsContinue = true
+                } else {
+                    head.hasUnknownExpectation = true
+                }
+                return true
+            }
         case 7 where ASCII.equalsIgnoringCase(name, "referer"):
             head.referer = span
+        case 7 where ASCII.equalsIgnoringCase(name, "upgrade"):
+            // Several lines would make one list; a client has no reason to split
+            // it, so the request is then not upgraded rather than the lines joined.
+            head.upgrade = upgradeSeen ? nil : span
+            upgradeSeen = true
         case 8 where ASCII.equalsIgnoringCase(name, "if-range"):
             head.ifRange = ifRangeSeen ? nil : span
             ifRangeSeen = true
@@ -244,6 +258,7 @@ public struct HTTPRequestParser: Sendable {
             ASCII.forEachListElement(value) { option in
                 if ASCII.equalsIgnoringCase(option, "close") { connectionClose = true }
                 if ASCII.equalsIgnoringCase(option, "keep-alive") { connectionKeepAlive = true }
+                if ASCII.equalsIgnoringCase(option, "upgrade") { connectionUpgrade = true }
                 return true
             }
         case 10 where ASCII.equalsIgnoringCase(name, "user-agent"):
@@ -351,5 +366,7 @@ public struct HTTPRequestParser: Sendable {
             head.body = .none
         }
         head.keepAlive = !connectionClose && (head.version == .http11 || connectionKeepAlive)
+        // An Upgrade that Connection does not name, or of HTTP/1.0, is ignored (RFC 9110 §7.8).
+        if !connectionUpgrade || head.version == .http10 { head.upgrade = nil }
     }
 }

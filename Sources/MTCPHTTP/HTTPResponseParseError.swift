@@ -24,8 +24,8 @@ public enum HTTPResponseParseError: Error, Equatable, Sendable, CustomStringConv
     /// A chunk size that is not hexadecimal (or overflows), or chunk data not
     /// followed by CRLF (RFC 9112 §7.1).
     case invalidChunk
-    /// 101 Switching Protocols: never asked for, so the bytes that follow are
-    /// not HTTP/1.1.
+    /// 101 Switching Protocols to a request that did not ask for it (or in
+    /// HTTP/1.0): the bytes that follow are not HTTP/1.1.
     case unexpectedUpgrade
     /// The connection ended before the message did: inside the head, short of
     /// Content-Length, or before the last chunk and its trailer section.

@@ -62,6 +62,8 @@ public struct HTTPResponseParser: Sendable {
 
     private var state = State.version
     private var expectsBody = true
+    /// The request asked to switch protocols: a 101 is its final response.
+    private var upgradeRequested = false
     /// Position within the current element (prefix matched, digits read, name length).
     private var position = 0
     /// A number being read: a Content-Length value or a chunk size.
@@ -93,10 +95,17 @@ public struct HTTPResponseParser: Sendable {
     /// Makes the parser ready for the next response on the connection.
     /// - Parameter expectingBody: false for the response to a HEAD request,
     ///   whose framing fields describe a body that is not sent (RFC 9110 §9.3.2).
-    public mutating func reset(expectingBody: Bool = true) {
+    /// - Parameter upgradeRequested: the request carried Upgrade: a 101 (HTTP/1.1)
+    ///   then completes the response, and the bytes after its head are the new
+    ///   protocol's (RFC 9110 §15.2.2), never parsed here.
+    public mutating func reset(expectingBody: Bool = true, upgradeRequested: Bool = false) {
         self = HTTPResponseParser(maximumHeadBytes: maximumHeadBytes, acceptsObsFold: acceptsObsFold)
         self.expectsBody = expectingBody
+        self.upgradeRequested = upgradeRequested
     }
+
+    /// The response switched protocols (a 101 to a request that asked for it).
+    public var isUpgrade: Bool { isComplete && status == 101 }
 
     /// Reads as much of `bytes` as belongs to the current response and returns
     /// how many bytes it consumed: all of them, or fewer when the response ended
@@ -433,13 +442,18 @@ public struct HTTPResponseParser: Sendable {
             isComplete = true
             return
         }
+        if status == 101 {
+            guard upgradeRequested && minorVersion >= 1 else { throw .unexpectedUpgrade }
+            isHeadComplete = true
+            isComplete = true
+            return
+        }
         if (100..<200).contains(status) {
-            guard status != 101 else { throw .unexpectedUpgrade }
             // An interim response (100 Continue, 103 Early Hints): the final one follows.
             let expectsBody = self.expectsBody
             let started = hasStarted
             let sectionBytes = self.sectionBytes
-            reset(expectingBody: expectsBody)
+            reset(expectingBody: expectsBody, upgradeRequested: upgradeRequested)
             hasStarted = started
             self.sectionBytes = sectionBytes
             return

@@ -101,10 +101,58 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
         public var upstreamConnectMilliseconds: Int?
         public var upstreamReadMilliseconds: Int?
         public var upstreamSendMilliseconds: Int?
+        /// The Host sent upstream (`host`); nil: the client's.
+        public var host: String?
+        /// Whether requests get `Forwarded` (RFC 7239) too (`forwarded`).
+        public var forwarded = false
+        /// Fields removed from and added to requests (`request_headers`) and responses (`response_headers`).
+        public var requestHeaders = HeaderEdits()
+        public var responseHeaders = HeaderEdits()
 
         public init(prefix: String, upstream: String) {
             self.prefix = prefix
             self.upstream = upstream
+        }
+
+        /// What the proxy changes in the heads of this route's exchanges.
+        public var headerPolicy: HTTPProxyHeaderPolicy {
+            HTTPProxyHeaderPolicy(host: host, forwarded: forwarded, request: requestHeaders.edits,
+                                  response: responseHeaders.edits)
+        }
+    }
+
+    /// `{"add": {"Name": "value"}, "remove": ["Name"]}`: fields a route adds (each
+    /// replacing the other side's fields of that name) and removes.
+    public struct HeaderEdits: Hashable, Sendable {
+        /// Added in the order of their names (a JSON object's order is not kept).
+        public var add: [StaticHeaderRule.Field] = []
+        public var remove: [String] = []
+
+        public init(add: [StaticHeaderRule.Field] = [], remove: [String] = []) {
+            self.add = add
+            self.remove = remove
+        }
+
+        var edits: HTTPHeaderEdits { HTTPHeaderEdits(add: add.map { (name: $0.name, value: $0.value) }, remove: remove) }
+
+        /// The first name or value that cannot be used, as (key path under `key`, message).
+        func problem(at key: String, reserved: Set<String>) -> (String, String)? {
+            for field in add {
+                if let problem = HTTPHeaderEdits.problem(name: field.name, value: field.value, reserved: reserved) {
+                    return (key + ".add." + field.name, problem)
+                }
+            }
+            for (index, name) in remove.enumerated() {
+                if let problem = HTTPHeaderEdits.problem(name: name, value: nil, reserved: reserved) {
+                    return (key + ".remove[\(index)]", problem)
+                }
+            }
+            let bytes = edits.added.count
+            if bytes > HTTPHeaderEdits.maxAddedBytes {
+                return (key + ".add", "its fields take \(bytes) bytes with their names; at most "
+                        + "\(HTTPHeaderEdits.maxAddedBytes) fit beside the proxied head")
+            }
+            return nil
         }
     }
 
@@ -120,9 +168,13 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
 
         /// Active health checks (`health_check`); nil when absent.
         public var healthCheck: HealthCheck?
+        /// With `consistent_hash`, the request field whose value is the key
+        /// (`hash_header`); nil: the client's address.
+        public var hashHeader: String?
 
-        /// Weighted round robin, or the server with the fewest requests in flight for its weight.
-        public static let balances = ["round_robin", "least_outstanding"]
+        /// Weighted round robin, the server with the fewest requests in flight
+        /// for its weight, or the same server for the same key.
+        public static let balances = ["round_robin", "least_outstanding", "consistent_hash"]
     }
 
     /// A GET of `path` to each server of a pool every `interval_ms`; a 2xx or
@@ -263,6 +315,14 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
             if !UpstreamPool.balances.contains(pool.balance) {
                 return ("upstreams[\(index)].balance", "must be one of " + UpstreamPool.balances.joined(separator: ", "))
             }
+            if let header = pool.hashHeader {
+                if pool.balance != "consistent_hash" {
+                    return ("upstreams[\(index)].hash_header", "is only used with \"balance\": \"consistent_hash\"")
+                }
+                if header.isEmpty || !header.utf8.allSatisfy(ASCII.isTokenChar) {
+                    return ("upstreams[\(index)].hash_header", "\"\(header)\" is not a field name")
+                }
+            }
             if let check = pool.healthCheck {
                 let key = "upstreams[\(index)].health_check"
                 if !check.path.hasPrefix("/") || check.path.utf8.count > 1024
@@ -301,6 +361,15 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
                             ("upstream_send_ms", route.upstreamSendMilliseconds)]
             for case (let key, let value?) in timeouts where !Self.upstreamTimeoutRange.contains(value) {
                 return ("routes[\(index)].\(key)", Self.upstreamTimeoutMessage)
+            }
+            if let host = route.host, let problem = HTTPProxyHeaderPolicy.hostProblem(host) {
+                return ("routes[\(index)].host", problem)
+            }
+            if let problem = route.requestHeaders.problem(at: "routes[\(index)].request_headers",
+                                                          reserved: HTTPProxyHeaderPolicy.requestNamesOfTheProxy)
+                ?? route.responseHeaders.problem(at: "routes[\(index)].response_headers",
+                                                 reserved: HTTPProxyHeaderPolicy.responseNamesOfTheProxy) {
+                return problem
             }
         }
         return nil
@@ -628,7 +697,8 @@ extension StaticHeaderRule: Decodable {
 extension HTTPServerConfiguration.Route: Decodable {
     private enum Keys: String, CodingKey, CaseIterable {
         case prefix, upstream, upstreamConnect = "upstream_connect_ms", upstreamRead = "upstream_read_ms"
-        case upstreamSend = "upstream_send_ms"
+        case upstreamSend = "upstream_send_ms", host, forwarded
+        case requestHeaders = "request_headers", responseHeaders = "response_headers"
     }
 
     /// Decodes a route; `prefix` and `upstream` are required.
@@ -640,11 +710,30 @@ extension HTTPServerConfiguration.Route: Decodable {
         upstreamConnectMilliseconds = try container.decodeIfPresent(Int.self, forKey: .upstreamConnect)
         upstreamReadMilliseconds = try container.decodeIfPresent(Int.self, forKey: .upstreamRead)
         upstreamSendMilliseconds = try container.decodeIfPresent(Int.self, forKey: .upstreamSend)
+        host = try container.decodeIfPresent(String.self, forKey: .host)
+        forwarded = try container.decodeIfPresent(Bool.self, forKey: .forwarded) ?? forwarded
+        requestHeaders = try container.decodeIfPresent(HTTPServerConfiguration.HeaderEdits.self, forKey: .requestHeaders) ?? requestHeaders
+        responseHeaders = try container.decodeIfPresent(HTTPServerConfiguration.HeaderEdits.self, forKey: .responseHeaders) ?? responseHeaders
+    }
+}
+
+extension HTTPServerConfiguration.HeaderEdits: Decodable {
+    private enum Keys: String, CodingKey, CaseIterable { case add, remove }
+
+    /// Decodes `request_headers` or `response_headers`; both keys are optional.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(Keys.self)
+        let container = try decoder.container(keyedBy: Keys.self)
+        add = (try container.decodeIfPresent([String: String].self, forKey: .add) ?? [:])
+            .sorted { $0.key < $1.key }.map { StaticHeaderRule.Field(name: $0.key, value: $0.value) }
+        remove = try container.decodeIfPresent([String].self, forKey: .remove) ?? []
     }
 }
 
 extension HTTPServerConfiguration.UpstreamPool: Decodable {
-    private enum Keys: String, CodingKey, CaseIterable { case name, servers, balance, healthCheck = "health_check" }
+    private enum Keys: String, CodingKey, CaseIterable {
+        case name, servers, balance, healthCheck = "health_check", hashHeader = "hash_header"
+    }
 
     /// Decodes a pool; `name` and `servers` are required.
     public init(from decoder: any Decoder) throws {
@@ -654,6 +743,7 @@ extension HTTPServerConfiguration.UpstreamPool: Decodable {
         servers = try container.decode([HTTPServerConfiguration.UpstreamServer].self, forKey: .servers)
         balance = try container.decodeIfPresent(String.self, forKey: .balance) ?? balance
         healthCheck = try container.decodeIfPresent(HTTPServerConfiguration.HealthCheck.self, forKey: .healthCheck)
+        hashHeader = try container.decodeIfPresent(String.self, forKey: .hashHeader)
     }
 }
 

@@ -36,6 +36,8 @@ public struct HTTPStatus: RawRepresentable, Hashable, Sendable {
     public static let uriTooLong = HTTPStatus(rawValue: 414)
     /// 416 Range Not Satisfiable.
     public static let rangeNotSatisfiable = HTTPStatus(rawValue: 416)
+    /// 417 Expectation Failed: an `Expect` other than `100-continue` (RFC 9110 §10.1.1).
+    public static let expectationFailed = HTTPStatus(rawValue: 417)
     /// 431 Request Header Fields Too Large: too many fields or too many bytes.
     public static let requestHeaderFieldsTooLarge = HTTPStatus(rawValue: 431)
     /// 500 Internal Server Error.
@@ -70,6 +72,7 @@ public struct HTTPStatus: RawRepresentable, Hashable, Sendable {
         case 413: "Content Too Large"
         case 414: "URI Too Long"
         case 416: "Range Not Satisfiable"
+        case 417: "Expectation Failed"
         case 431: "Request Header Fields Too Large"
         case 500: "Internal Server Error"
         case 501: "Not Implemented"

@@ -23,6 +23,9 @@ enum ProxyPhase {
     case forwarding
     /// The response goes back to the client.
     case relaying
+    /// The upstream switched protocols (101): bytes go both ways verbatim until
+    /// both sides have closed their direction.
+    case tunnel
 }
 
 /// The server's state of one connection, kept in a table indexed by the
@@ -92,6 +95,18 @@ struct HTTPConnection {
     var proxiedHTTP10 = false
     /// Client: its proxied request was a HEAD (a response without a body is due).
     var proxiedHEAD = false
+    /// Client: its request's key in a `consistent_hash` pool (kept for a retry).
+    var balanceKey: UInt64 = 0
+    /// Client: its proxied request asked to switch protocols (Upgrade, no body).
+    var asksUpgrade = false
+    /// Tunnel: this side has closed its direction (end of stream read), and
+    /// our direction towards it is shut down (its peer's end passed on).
+    var tunnelReadDone = false
+    var tunnelWriteShut = false
+    /// Client: the route its proxied request took, and the route set it belongs to
+    /// (`UpstreamPools.routesGeneration`), for the response's header edits.
+    var route = 0
+    var routesGeneration = 0
     /// Client: its proxied request may still go to another server once, should
     /// its upstream fail before any response byte (idempotent, no body).
     var mayRetry = false

@@ -27,16 +27,21 @@ extension HTTPServer {
         guard HTTPProxyTarget.isForwardable(path), authority.map(HTTPRequestParser.isValidHost) ?? true else {
             return respondWithError(index, .badRequest, &context)  // and close, as after any 400
         }
-        guard let server = upstreams.chooseServer(in: pool, now: context.now),
+        let key = upstreams.pools[pool].balance == .consistentHash ? balanceKey(index, head, in: request, pool: pool) : 0
+        connections[index].balanceKey = key
+        guard let server = upstreams.chooseServer(in: pool, key: key, now: context.now),
               let upstream = upstreamConnection(to: server, &context) else {
             return respondWithError(index, .badGateway, &context)
         }
+        // Only a request without a body is tunnelled: bytes after its head can only be the new protocol's.
+        let upgrade = head.body == .none || head.body == .contentLength(0) ? head.upgrade : nil
         var writer = HTTPByteWriter(memory.forward(upstream))
         let forwarded = withUnsafeTemporaryAllocation(byteCount: 96, alignment: 1) { text in
             var addresses = HTTPByteWriter(text)
             addresses.append(peerAddress: HTTPPeerAddress(connections[index].client))
             let client = addresses.count
-            var host = authority ?? head.host?.bytes(in: request)
+            let clientHost = authority ?? head.host?.bytes(in: request)
+            var host = clientHost
             if host == nil {
                 // HTTP/1.0 without Host: the upstream's own name, as nginx sends.
                 let upstream = upstreams.servers[server].address
@@ -48,16 +53,20 @@ extension HTTPServer {
                 host = UnsafeRawBufferPointer(rebasing: addresses.written[client...])
             }
             let forwarding = HTTPProxyHeads.Forwarding(
-                path: path, query: query.map { $0.bytes(in: target) }, host: host!,
+                path: path, query: query.map { $0.bytes(in: target) }, host: host!, clientHost: clientHost,
                 client: UnsafeRawBufferPointer(rebasing: addresses.written[0..<client]),
-                secure: connections[index].tls != nil, trusted: options.trusts(connections[index].client))
-            return HTTPProxyHeads.forwardRequest(head, in: request, forwarding, into: &writer)
+                upgrade: upgrade?.bytes(in: request), secure: connections[index].tls != nil, trusted: options.trusts(connections[index].client))
+            return HTTPProxyHeads.forwardRequest(head, in: request, forwarding, policy: upstreams.routes[route].headers,
+                                                 into: &writer)
         }
         guard forwarded else {
             closeConnection(upstream, &context, reset: true)
             return respondWithError(index, .requestHeaderFieldsTooLarge, &context)
         }
         connections[index].proxiedHEAD = head.method == .head
+        connections[index].asksUpgrade = upgrade != nil
+        connections[index].route = route
+        connections[index].routesGeneration = upstreams.routesGeneration
         connections[index].mayRetry = Self.isRetryable(head)
         connections[upstream].timeouts = upstreams.routes[route].timeouts
         dispatch(index, to: upstream, headBytes: writer.count, now: context.now)
@@ -92,6 +101,16 @@ extension HTTPServer {
         }
     }
 
+    /// Client `index`'s key in `consistent_hash` pool `pool`: the value of the
+    /// pool's `hash_header` (its first non-empty line), or the client's address
+    /// when there is none (or no such field).
+    private func balanceKey(_ index: Int, _ head: HTTPRequestHead, in request: UnsafeRawBufferPointer,
+                            pool: Int) -> UInt64 {
+        let value = upstreams.pools[pool].hashHeader?.withUnsafeBytes { head.fields(in: request).firstValue(named: $0) }
+        guard let value = value ?? nil else { return RendezvousHash.key(of: connections[index].client) }
+        return RendezvousHash.key(of: value.bytes(in: request))
+    }
+
     /// Whether a request may go to a second server after the first failed before
     /// any response byte: a GET or HEAD without a body (RFC 9110 §9.2.2; the
     /// failed server may have acted on it, which repeats harmlessly). Never a
@@ -108,7 +127,8 @@ extension HTTPServer {
         connections[upstream].forwardedHeadBytes = headBytes
         upstreams.sent(to: connections[upstream].server)
         connections[upstream].peer = Int32(client)
-        connections[upstream].response.reset(expectingBody: !connections[client].proxiedHEAD)
+        connections[upstream].response.reset(expectingBody: !connections[client].proxiedHEAD,
+                                             upgradeRequested: connections[client].asksUpgrade)
         connections[client].peer = Int32(upstream)
         awaitUpstream(upstream, now: now)
     }
@@ -140,7 +160,8 @@ extension HTTPServer {
         guard connections[client].mayRetry, connections[client].isOpen, connections[client].proxy == .forwarding,
               connections[client].output.isEmpty, !connections[failed].response.hasStarted,
               let pool = upstreams.pool(of: failedServer),
-              let server = stale ? failedServer : upstreams.chooseServer(in: pool, avoiding: failedServer, now: context.now),
+              let server = stale ? failedServer : upstreams.chooseServer(in: pool, avoiding: failedServer,
+                                                                         key: connections[client].balanceKey, now: context.now),
               let upstream = upstreamConnection(to: server, fresh: stale, &context)
         else { return false }
         let headBytes = connections[failed].forwardedHeadBytes
@@ -216,6 +237,7 @@ extension HTTPServer {
         }
         let client = Int(connections[index].peer)
         guard client >= 0 else { return closeConnection(index, &context, reset: false) }
+        if connections[client].proxy == .tunnel { return pumpTunnel(client, &context) }
         if !connections[index].output.isEmpty {
             guard writeOutput(index, &context) else { return }
             awaitUpstream(index, now: context.now)
@@ -228,6 +250,10 @@ extension HTTPServer {
     /// The client's side of a proxied exchange: forward body bytes, relay the
     /// response. Returns whether the exchange is over (the client may go on).
     mutating func pumpProxy(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
+        if connections[index].proxy == .tunnel {
+            pumpTunnel(index, &context)
+            return false  // a tunnel ends with the connection
+        }
         var upstream = Int(connections[index].peer)
         if isPaired(index, with: upstream), !connections[upstream].isConnecting, !connections[upstream].output.isEmpty {
             // A reused connection is established already: no event will say so,
@@ -395,6 +421,13 @@ extension HTTPServer {
                     guard connections[index].response.isHeadComplete else { continue }
                     let headEnd = start + position
                     guard relayHead(index, client, headEnd: headEnd, &context) else { return }
+                    if connections[client].proxy == .tunnel {
+                        // The rest is the new protocol's first bytes, sent after the 101.
+                        connections[client].output.body = UnsafeRawBufferPointer(rebasing: fresh[position...])
+                        connections[index].buffered = 0
+                        statistics.proxyTunnels &+= 1
+                        return pumpTunnel(client, &context)
+                    }
                     let body = try relayedBody(index, client, UnsafeRawBufferPointer(rebasing: fresh[position...]))
                     connections[client].output.body = body
                 }
@@ -445,17 +478,29 @@ extension HTTPServer {
         // end is the request's framing, not the response's, so the connection ends.
         let keepAlive = !connections[client].closeAfterOutput && framed && !isRequestBodyPending(client)
         var writer = HTTPByteWriter(memory.forward(client))
-        guard HTTPProxyHeads.relayResponse(head, framing: framing, keepAlive: keepAlive, into: &writer) else {
+        let switches = response.isUpgrade
+        let relayed = withResponseEdits(of: client) { edits in
+            switches ? HTTPProxyHeads.relaySwitchingProtocols(head, edits: edits, into: &writer)
+                : HTTPProxyHeads.relayResponse(head, framing: framing, keepAlive: keepAlive, edits: edits, into: &writer)
+        }
+        guard relayed else {
             upstreamFailed(index, .badGateway, &context)
             return false
         }
         if !keepAlive { connections[client].closeAfterOutput = true }
         connections[client].output = PendingOutput(head: writer.written)
-        connections[client].proxy = .relaying
+        connections[client].proxy = switches ? .tunnel : .relaying
         connections[client].status = HTTPStatus(rawValue: response.status)
         connections[client].contentLength = response.contentLength ?? 0
         recordAccess(client, now: context.now, requestLine: proxiedRequestLine(client), proxied: true)
         return true
+    }
+
+    /// Calls `body` with the response edits of the route client `client`'s
+    /// request came by; none when a reload replaced the routes since.
+    private func withResponseEdits<Result>(of client: Int, _ body: (borrowing HTTPHeaderEdits) -> Result) -> Result {
+        guard connections[client].routesGeneration == upstreams.routesGeneration else { return body(HTTPHeaderEdits()) }
+        return body(upstreams.routes[connections[client].route].headers.response)
     }
 
     /// Whether client `index` withholds its request body: bytes are due, none

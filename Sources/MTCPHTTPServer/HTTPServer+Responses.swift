@@ -15,6 +15,10 @@ extension HTTPServer {
             return respond(index, to: closing, in: request, &context)
         }
         if !head.keepAlive { connections[index].closeAfterOutput = true }
+        // HTTP/1.0 has no Expect: an HTTP/1.0 request's is ignored (RFC 9110 §10.1.1).
+        if head.hasUnknownExpectation && head.version == .http11 {
+            return respondWithError(index, .expectationFailed, &context, headOnly: head.method == .head)
+        }
         switch HTTPTargetPath.normalize(head.target.bytes(in: request), into: pathBuffer) {
         case .path(let length, let query):
             let path = UnsafeRawBufferPointer(rebasing: pathBuffer[0..<length])

@@ -109,7 +109,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         memory.unmap()
         memory = ConnectionMemory(slots: context.socketCapacity, headBytes: StaticFileCache.minimumScratchBytes,
                                   requestBytes: options.limits.maxHeadLength,
-                                  forwardBytes: options.limits.maxHeadLength + 512)
+                                  forwardBytes: options.limits.maxHeadLength + 512 + HTTPHeaderEdits.maxAddedBytes)
         nextSweep = context.now + .seconds(1)
     }
 
@@ -270,7 +270,13 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
             tlsContext = freshTLS
         }
         let nextUpstreams = UpstreamPools(next)
-        if !nextUpstreams.hasSameTargets(as: upstreams) { replaceUpstreams(with: nextUpstreams, &context) }
+        let generation = upstreams.routesGeneration + 1
+        if nextUpstreams.hasSameTargets(as: upstreams) {
+            upstreams.routes = nextUpstreams.routes
+        } else {
+            replaceUpstreams(with: nextUpstreams, &context)
+        }
+        upstreams.routesGeneration = generation
         options = next
         optionsGeneration = published?.generation ?? optionsGeneration
         for index in connections.indices where connections[index].isOpen && !connections[index].output.isEmpty
@@ -286,7 +292,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         connections[index].isUpstream || connections[index].proxy != .none
     }
 
-    /// New routes or servers: idle kept-alive upstream connections are closed;
+    /// New pools or servers: idle kept-alive upstream connections are closed;
     /// exchanges in flight finish, belonging to no server of the new set.
     private mutating func replaceUpstreams(with fresh: consuming UpstreamPools,
                                            _ context: inout SocketContext<Device>) {

@@ -56,14 +56,15 @@ public struct HTTPServerOptions: Sendable {
             }, balance: UpstreamBalance(rawValue: pool.balance) ?? .roundRobin, healthCheck: pool.healthCheck.map {
                 UpstreamHealthCheck(path: $0.path, interval: .milliseconds(UInt64($0.intervalMilliseconds)),
                                     rise: $0.rise, fall: $0.fall)
-            })
+            }, hashHeader: pool.hashHeader)
         }
         routes = configuration.routes.compactMap { [upstreamTimeouts] route in
             names.firstIndex(of: route.upstream).map { pool in
                 ProxyRoute(prefix: route.prefix, pool: pool,
                            timeouts: upstreamTimeouts.overridden(connect: route.upstreamConnectMilliseconds,
                                                                  read: route.upstreamReadMilliseconds,
-                                                                 send: route.upstreamSendMilliseconds))
+                                                                 send: route.upstreamSendMilliseconds),
+                           headers: route.headerPolicy)
             }
         }
         trustedProxies = configuration.trustedProxies.map(IPAddress.init)
@@ -74,17 +75,21 @@ public struct HTTPServerOptions: Sendable {
     }
 }
 
-/// A path prefix the proxy sends to an upstream pool, and how long it waits on
-/// the pool's servers (nil: the server-wide `upstreamTimeouts`).
+/// A path prefix the proxy sends to an upstream pool, how long it waits on
+/// the pool's servers (nil: the server-wide `upstreamTimeouts`), and what it
+/// changes in the heads.
 public struct ProxyRoute: Sendable {
     public var prefix: String
     public var pool: Int
     public var timeouts: UpstreamTimeouts?
+    public var headers: HTTPProxyHeaderPolicy
 
-    public init(prefix: String, pool: Int, timeouts: UpstreamTimeouts? = nil) {
+    public init(prefix: String, pool: Int, timeouts: UpstreamTimeouts? = nil,
+                headers: HTTPProxyHeaderPolicy = HTTPProxyHeaderPolicy()) {
         self.prefix = prefix
         self.pool = pool
         self.timeouts = timeouts
+        self.headers = headers
     }
 }
 
@@ -96,13 +101,17 @@ public struct ProxyPool: Sendable {
     public var balance: UpstreamBalance
     /// Active health checks of its servers; nil for none (the passive skip only).
     public var healthCheck: UpstreamHealthCheck?
+    /// `consistent_hash`: the request field whose value is the key; nil (or the
+    /// field absent from a request): the client's address.
+    public var hashHeader: String?
 
     public init(name: String = "", servers: [ProxyServer], balance: UpstreamBalance = .roundRobin,
-                healthCheck: UpstreamHealthCheck? = nil) {
+                healthCheck: UpstreamHealthCheck? = nil, hashHeader: String? = nil) {
         self.name = name
         self.servers = servers
         self.balance = balance
         self.healthCheck = healthCheck
+        self.hashHeader = hashHeader
     }
 }
 
@@ -146,6 +155,9 @@ public enum UpstreamBalance: String, Sendable, Equatable {
     /// The server with the fewest requests in flight for its weight (a slow
     /// server gets fewer).
     case leastOutstanding = "least_outstanding"
+    /// The same server for the same key (a field's value, or the client's
+    /// address) while it is available (`RendezvousHash`).
+    case consistentHash = "consistent_hash"
 }
 
 /// How long the proxy waits on an upstream server before it gives up on it.

@@ -4,6 +4,8 @@ import MTCP
 public struct HTTPServerStatistics: Sendable, Equatable {
     public var connectionsAccepted: UInt64 = 0
     public var requests: UInt64 = 0
+    /// Tunnels opened: 101 Switching Protocols relayed from an upstream (`HTTPServer+Tunnel`).
+    public var proxyTunnels: UInt64 = 0
     public var responses2xx: UInt64 = 0
     public var responses3xx: UInt64 = 0
     public var responses4xx: UInt64 = 0
@@ -42,6 +44,8 @@ public struct HTTPServerStatistics: Sendable, Equatable {
     static let counterFields: [CounterField<HTTPServerStatistics>] = [
         .init(name: "http_connections_accepted", help: "HTTP and HTTPS connections accepted", keyPath: \.connectionsAccepted),
         .init(name: "http_requests", help: "Complete request heads answered", keyPath: \.requests),
+        .init(name: "http_proxy_tunnels", help: "Upgraded exchanges tunnelled (101 Switching Protocols relayed)",
+              keyPath: \.proxyTunnels),
         .init(name: "http_responses_2xx", help: "Responses with a 2xx status", keyPath: \.responses2xx),
         .init(name: "http_responses_3xx", help: "Responses with a 3xx status", keyPath: \.responses3xx),
         .init(name: "http_responses_4xx", help: "Responses with a 4xx status", keyPath: \.responses4xx),

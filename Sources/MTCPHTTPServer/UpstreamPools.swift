@@ -1,5 +1,6 @@
 import Glibc
 import MTCP
+import MTCPHTTP
 
 /// One core's view of the reverse proxy's upstreams: the routes (path prefix ->
 /// pool), the servers of each pool with their health and weight, the pool's way
@@ -9,14 +10,16 @@ import MTCP
 /// Per core, like everything else: each core opens and reuses its own upstream
 /// connections, and marks a server down on its own evidence.
 ///
-/// A reload that changes the routes or servers replaces the whole set; an
+/// A reload that changes the pools or servers replaces the whole set; an
 /// exchange still in flight then refers to no server of the new one (its
-/// `server` is -1): it is neither scored nor parked, only finished.
+/// `server` is -1): it is neither scored nor parked, only finished. A reload
+/// that changes only the routes takes them and keeps the servers' state.
 struct UpstreamPools {
-    struct Route: Equatable {
+    struct Route {
         let prefix: [UInt8]
         let pool: Int
         let timeouts: UpstreamTimeouts
+        let headers: HTTPProxyHeaderPolicy
     }
 
     struct Server {
@@ -26,6 +29,8 @@ struct UpstreamPools {
         let pool: Int
         /// Its share of the pool's requests against the other servers' weights.
         let weight: Int
+        /// Its seed in the pool's consistent hashing.
+        let hashSeed: UInt64
         /// Connect failures in a row; the server is skipped while `downUntil` is ahead.
         var failures = 0
         var downUntil = Instant.zero
@@ -58,6 +63,8 @@ struct UpstreamPools {
         let servers: Range<Int>
         let balance: UpstreamBalance
         let healthCheck: HealthCheck?
+        /// `consistent_hash`: the field whose value is the key, lowercased; nil: the client's address.
+        let hashHeader: [UInt8]?
         /// Where least-outstanding starts looking, so that ties take turns.
         var next = 0
     }
@@ -75,26 +82,34 @@ struct UpstreamPools {
     /// Idle connections kept per server and core.
     static let idlePerServer = 64
 
-    let routes: [Route]
+    /// Replaced by a reload whatever else it keeps: a route's prefix, timeouts
+    /// and headers need no state of the servers.
+    var routes: [Route]
+    /// Counts the route sets taken by reloads: an exchange that started under
+    /// another set relays its response without the (new) route's edits.
+    var routesGeneration = 0
     var pools: [Pool] = []
     var servers: [Server] = []
 
     /// The routes and servers of `options`.
     init(_ options: HTTPServerOptions) {
         routes = options.routes.map {
-            Route(prefix: Array($0.prefix.utf8), pool: $0.pool, timeouts: $0.timeouts ?? options.upstreamTimeouts)
+            Route(prefix: Array($0.prefix.utf8), pool: $0.pool, timeouts: $0.timeouts ?? options.upstreamTimeouts,
+                  headers: $0.headers)
         }
         for pool in options.pools {
             let first = servers.count
             for member in Self.merged(pool.servers) {
-                var server = Server(address: member.address, port: member.port, pool: pools.count, weight: member.weight)
+                var server = Server(address: member.address, port: member.port, pool: pools.count, weight: member.weight,
+                                    hashSeed: RendezvousHash.seed(of: member.address, port: member.port))
                 server.idle.reserveCapacity(Self.idlePerServer)
                 servers.append(server)
             }
             let check = pool.healthCheck.map {
                 HealthCheck(path: Array($0.path.utf8), interval: $0.interval, rise: $0.rise, fall: $0.fall)
             }
-            pools.append(Pool(name: pool.name, servers: first..<servers.count, balance: pool.balance, healthCheck: check))
+            pools.append(Pool(name: pool.name, servers: first..<servers.count, balance: pool.balance, healthCheck: check,
+                              hashHeader: pool.hashHeader.map { Array($0.lowercased().utf8) }))
         }
     }
 
@@ -116,11 +131,12 @@ struct UpstreamPools {
         return merged
     }
 
-    /// Whether `other` routes the same prefixes to the same servers (their
-    /// health and idle connections aside).
+    /// Whether `other` has the same pools of the same servers (their health
+    /// and idle connections aside).
     func hasSameTargets(as other: UpstreamPools) -> Bool {
-        routes == other.routes && pools.map(\.servers) == other.pools.map(\.servers)
+        pools.map(\.name) == other.pools.map(\.name) && pools.map(\.servers) == other.pools.map(\.servers)
             && pools.map(\.balance) == other.pools.map(\.balance) && pools.map(\.healthCheck) == other.pools.map(\.healthCheck)
+            && pools.map(\.hashHeader) == other.pools.map(\.hashHeader)
             && servers.map(\.address) == other.servers.map(\.address) && servers.map(\.port) == other.servers.map(\.port)
             && servers.map(\.weight) == other.servers.map(\.weight)
     }
@@ -141,8 +157,9 @@ struct UpstreamPools {
     }
 
     /// The server of `pool` that its balance picks among those not marked down
-    /// (nor `avoiding`, which just failed); nil when none is left.
-    mutating func chooseServer(in pool: Int, avoiding: Int = -1, now: Instant) -> Int? {
+    /// (nor `avoiding`, which just failed); nil when none is left. `key` is the
+    /// request's for a `consistent_hash` pool (`RendezvousHash`).
+    mutating func chooseServer(in pool: Int, avoiding: Int = -1, key: UInt64 = 0, now: Instant) -> Int? {
         let members = pools[pool].servers
         var chosen = -1
         switch pools[pool].balance {
@@ -170,6 +187,15 @@ struct UpstreamPools {
                 }
             }
             pools[pool].next = (pools[pool].next + 1) % members.count
+        case .consistentHash:
+            var best = 0.0
+            for server in members where isAvailable(server, avoiding: avoiding, now: now) {
+                let score = RendezvousHash.score(key: key, seed: servers[server].hashSeed, weight: servers[server].weight)
+                if chosen < 0 || score > best {
+                    chosen = server
+                    best = score
+                }
+            }
         }
         return chosen >= 0 ? chosen : nil
     }

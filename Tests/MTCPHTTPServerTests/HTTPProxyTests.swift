@@ -8,9 +8,12 @@ import MTCPHTTP
 /// receives: what goes upstream (framing re-emitted by the proxy, never taken
 /// apart by `Connection`), and where one request ends for both sides.
 @Suite struct HTTPProxyTests {
-    /// What the proxy adds after the end-to-end fields of a request from the test client.
-    static let added = "X-Forwarded-For: 198.18.0.3\r\nX-Forwarded-Proto: http\r\nVia: 1.1 mtcp-httpd\r\n"
-        + "Connection: keep-alive\r\n\r\n"
+    /// What the proxy adds after the end-to-end fields of a request from the test client to `host`.
+    static func added(host: String?) -> String {
+        "X-Forwarded-For: 198.18.0.3\r\nX-Forwarded-Proto: http\r\n" + (host.map { "X-Forwarded-Host: \($0)\r\n" } ?? "")
+            + "Via: 1.1 mtcp-httpd\r\nConnection: keep-alive\r\n\r\n"
+    }
+    static let added = added(host: "h")
     static let victim = "GET /api/victim HTTP/1.1\r\nHost: h\r\nCookie: secret=1\r\n\r\n"
     static let victimForwarded = "GET /api/victim HTTP/1.1\r\nHost: h\r\nCookie: secret=1\r\n" + added
 
@@ -100,7 +103,7 @@ extension HTTPProxyTests {
     /// client's bytes, whose dots or authority it could read differently.
     @Test func targetIsRebuiltFromTheNormalisedPath() throws {
         #expect(forwarded("GET http://evil.example/api/x?q=1 HTTP/1.1\r\nHost: h\r\n\r\n").upstream
-                == "GET /api/x?q=1 HTTP/1.1\r\nHost: evil.example\r\n" + Self.added)
+                == "GET /api/x?q=1 HTTP/1.1\r\nHost: evil.example\r\n" + Self.added(host: "evil.example"))
         #expect(forwarded("GET /api/a/%2e%2e//b%41%20c HTTP/1.1\r\nHost: h\r\n\r\n").upstream
                 == "GET /api/bA%20c HTTP/1.1\r\nHost: h\r\n" + Self.added)
         for disguised in ["/api/..;/admin", "/api/.;x/admin", "/api/%252e%252e/admin", "/api/.%252E/admin"] {
@@ -131,7 +134,7 @@ extension HTTPProxyTests {
     /// HTTP/1.0 needs no Host; the upstream (HTTP/1.1) gets the upstream's own address.
     @Test func http10RequestWithoutHostGetsOne() throws {
         #expect(forwarded("GET /api/x HTTP/1.0\r\n\r\n").upstream
-                == "GET /api/x HTTP/1.1\r\nHost: 198.18.0.3:8080\r\n" + Self.added)
+                == "GET /api/x HTTP/1.1\r\nHost: 198.18.0.3:8080\r\n" + Self.added(host: nil))
     }
 }
 
@@ -274,6 +277,23 @@ extension HTTPProxyTests {
 }
 
 extension HTTPProxyTests {
+    /// An expectation the proxy cannot meet is 417 before anything goes
+    /// upstream, the body unread (so the connection closes); an HTTP/1.0
+    /// request's Expect is ignored (RFC 9110 §10.1.1).
+    @Test func unknownExpectationIs417() throws {
+        var network = network()
+        let upstream = network.startUpstream()
+        let client = network.exchange("POST /api/x HTTP/1.1\r\nHost: h\r\nExpect: x-fast\r\nContent-Length: 5\r\n\r\n")
+        network.run(for: .milliseconds(200)) { client.closed }
+        #expect(client.responses().map(\.status) == [417])
+        #expect(client.responses().first?.field("connection") == "close")
+        #expect(upstream.allRequests.isEmpty)
+        let old = network.exchange("GET /api/x HTTP/1.0\r\nHost: h\r\nExpect: x-fast\r\n\r\n")
+        #expect(old.responses().map(\.status) == [200])
+    }
+}
+
+extension HTTPProxyTests {
     /// Chunk lines go upstream in canonical form: a lax upstream cannot read a
     /// zero-padded size, an extension or a trailer differently from our decoder.
     @Test func chunkedBodyIsReframedCanonically() throws {
@@ -345,5 +365,84 @@ extension String {
     func replacingFirst(_ target: String, _ replacement: String) -> String {
         guard let range = firstRange(of: target) else { return self }
         return String(self[..<range.lowerBound]) + replacement + String(self[range.upperBound...])
+    }
+}
+
+extension HTTPProxyTests {
+    /// A route's policy: its Host upstream (the client's in X-Forwarded-Host),
+    /// `Forwarded`, request fields removed and added (an added one replacing the
+    /// client's), response fields removed and added.
+    @Test func routeHeaderPolicyEditsBothHeads() throws {
+        var options = HTTPTestNetwork.proxied(HTTPTestNetwork.options(root: root.path))
+        options.routes[0].headers = HTTPProxyHeaderPolicy(
+            host: "backend.internal", forwarded: true,
+            request: HTTPHeaderEdits(add: [("X-Env", "prod")], remove: ["Cookie"]),
+            response: HTTPHeaderEdits(add: [("X-Frame-Options", "DENY")], remove: ["Server"]))
+        var network = HTTPTestNetwork(options: options)
+        let upstream = network.startUpstream()
+        upstream.response = Array("HTTP/1.1 200 OK\r\nServer: leaky/1.0\r\nX-A: 1\r\nContent-Length: 2\r\n\r\nok".utf8)
+        let client = network.exchange("GET /api/x HTTP/1.1\r\nHost: www.example:8080\r\nCookie: a=1\r\nX-Env: dev\r\n"
+                                      + "Accept: */*\r\n\r\n")
+        #expect(upstream.allRequests == [
+            "GET /api/x HTTP/1.1\r\nHost: backend.internal\r\nAccept: */*\r\nX-Forwarded-For: 198.18.0.3\r\n"
+                + "X-Forwarded-Proto: http\r\nX-Forwarded-Host: www.example:8080\r\n"
+                + "Forwarded: for=198.18.0.3;host=\"www.example:8080\";proto=http\r\nX-Env: prod\r\n"
+                + "Via: 1.1 mtcp-httpd\r\nConnection: keep-alive\r\n\r\n",
+        ])
+        #expect(String(decoding: client.received, as: UTF8.self) == "HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 2\r\n"
+                + "X-Frame-Options: DENY\r\nVia: 1.1 mtcp-httpd\r\nConnection: keep-alive\r\n\r\nok")
+    }
+
+    /// A trusted front proxy's `Forwarded` elements come first, as its X-Forwarded-For list does.
+    @Test func trustedProxyForwardedIsExtended() throws {
+        var options = HTTPTestNetwork.proxied(HTTPTestNetwork.options(root: root.path))
+        options.routes[0].headers = HTTPProxyHeaderPolicy(forwarded: true)
+        options.trustedProxies = [HTTPTestNetwork.clientIP]
+        var network = HTTPTestNetwork(options: options)
+        let upstream = network.startUpstream()
+        _ = network.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\nForwarded: for=10.0.0.1;proto=https\r\n\r\n")
+        #expect(upstream.allRequests.first?.contains(
+            "\r\nForwarded: for=10.0.0.1;proto=https, for=198.18.0.3;host=h;proto=http\r\n") == true,
+            "\(upstream.allRequests)")
+    }
+}
+
+extension HTTPProxyTests {
+    /// An Upgrade request goes up with `Upgrade` and `Connection: upgrade`; after
+    /// the upstream's 101 the bytes go both ways verbatim (those the client sent
+    /// behind its head, and those behind the 101, included), and each side's end
+    /// of stream is passed on until both connections close cleanly.
+    @Test func upgradeIsTunnelledBothWaysUntilBothSidesClose() throws {
+        var network = network()
+        let upstream = network.startUpstream()
+        upstream.response = Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: upgrade\r\nX-A: 1\r\n\r\nhi ".utf8)
+        upstream.echoesAfterFirstRequest = true
+        let client = network.open(sending: Array(
+            "GET /api/ws HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade\r\nUpgrade: echo\r\n\r\nearly ".utf8))
+        network.run { String(decoding: client.received, as: UTF8.self).hasSuffix("early ") }
+        let switched = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nX-A: 1\r\nVia: 1.1 mtcp-httpd\r\n"
+            + "Connection: upgrade\r\n\r\nhi early "
+        #expect(String(decoding: client.received, as: UTF8.self) == switched)
+        #expect(upstream.allRequests == ["GET /api/ws HTTP/1.1\r\nHost: h\r\n" + Self.added.replacingFirst(
+            "Connection: keep-alive", "Upgrade: echo\r\nConnection: upgrade")])
+        client.send(String(repeating: "x", count: 100_000))
+        client.shutdownAfterSending = true
+        network.run(for: .seconds(5)) { client.closed }
+        #expect(client.received.count == switched.utf8.count + 100_000, "\(client.received.count)")
+        #expect(client.closedCleanly)
+        #expect(upstream.connections.allSatisfy { $0.closed })
+        #expect(network.serverStatistics.proxyTunnels == 1)
+    }
+
+    /// Without `Connection: upgrade` (or with a body) the Upgrade is not asked
+    /// for, and a 101 from the upstream is a broken answer (502).
+    @Test func upgradeNotAskedForIsNeverTunnelled() throws {
+        var network = network()
+        let upstream = network.startUpstream()
+        upstream.response = Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\n\r\n".utf8)
+        let client = network.exchange("GET /api/ws HTTP/1.1\r\nHost: h\r\nUpgrade: echo\r\n\r\n")
+        #expect(client.responses().map(\.status) == [502])
+        #expect(upstream.allRequests == ["GET /api/ws HTTP/1.1\r\nHost: h\r\n" + Self.added])
+        #expect(network.serverStatistics.proxyTunnels == 0)
     }
 }

@@ -91,22 +91,38 @@ import Testing
         #expect(!kept.closed, "open connections are not closed by a reload")
     }
 
-    /// New routes and servers: the kept-alive upstream connection of the old
-    /// set is closed, an exchange in flight through the reload finishes (its
-    /// server belongs to no pool of the new set), and the new route is served.
+    /// Writes httpd.json routing `prefix` to one pool of the server on `port`,
+    /// and publishes it.
+    static func route(_ files: Files, _ prefix: String, port: UInt16 = ScriptedUpstream.port) {
+        files.directory.write("httpd.json", """
+            {"document_root": "\(files.root.path)", "routes": [{"prefix": "\(prefix)", "upstream": "app"}],
+             "upstreams": [{"name": "app", "servers": ["\(HTTPTestNetwork.clientIP):\(port)"]}]}
+            """)
+        #expect(files.source.reload().refusal == nil)
+    }
+
+    /// A network whose server runs `/api/` routed to the scripted upstream's port.
+    static func proxiedNetwork(_ files: Files) -> HTTPTestNetwork {
+        route(files, "/api/")
+        return HTTPTestNetwork(options: files.source.current.options, configurationSource: files.source)
+    }
+
+    /// Routes `prefix` to the server on `port` and reloads `network`'s server with it.
+    static func reroute(_ network: inout HTTPTestNetwork, _ files: Files, _ prefix: String,
+                        port: UInt16 = ScriptedUpstream.port) throws {
+        route(files, prefix, port: port)
+        try network.http.reload(&network.server)
+        network.advance(.milliseconds(50))
+    }
+
+    /// New servers: the kept-alive upstream connection of the old set is
+    /// closed, an exchange in flight through the reload finishes (its server
+    /// belongs to no pool of the new set), and the new route is served.
     @Test func replacedUpstreamsLetTheExchangeInFlightFinish() throws {
         let files = try Files()
-        let (root, directory, source) = (files.root, files.directory, files.source)
-        func proxied(_ prefix: String) -> String {
-            """
-            {"document_root": "\(root.path)", "routes": [{"prefix": "\(prefix)", "upstream": "app"}],
-             "upstreams": [{"name": "app", "servers": ["\(HTTPTestNetwork.clientIP):\(ScriptedUpstream.port)"]}]}
-            """
-        }
-        directory.write("httpd.json", proxied("/api/"))
-        #expect(source.reload().refusal == nil)
-        var network = HTTPTestNetwork(options: source.current.options, configurationSource: source)
+        var network = Self.proxiedNetwork(files)
         let upstream = network.startUpstream()
+        let second = network.startUpstream(port: ScriptedUpstream.port + 1)
         // Half a body: the upstream waits for the rest, the exchange stays open.
         let inFlight = network.open(sending: Array("POST /api/b HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nab".utf8))
         network.advance(.milliseconds(50))
@@ -114,10 +130,7 @@ import Testing
         #expect(network.exchange("GET /api/a HTTP/1.1\r\nHost: h\r\n\r\n").responses().map(\.status) == [200])
         try #require(upstream.connections.count == 2)
 
-        directory.write("httpd.json", proxied("/v2/"))
-        #expect(source.reload().refusal == nil)
-        try network.http.reload(&network.server)
-        network.advance(.milliseconds(50))
+        try Self.reroute(&network, files, "/v2/", port: ScriptedUpstream.port + 1)
         #expect(upstream.connections[1].closed, "the idle upstream connection of the old set is closed")
         #expect(!upstream.connections[0].closed, "the exchange in flight goes on")
         inFlight.send("cd")
@@ -128,8 +141,24 @@ import Testing
 
         #expect(network.exchange("GET /api/c HTTP/1.1\r\nHost: h\r\n\r\n").responses().map(\.status) == [404])
         #expect(network.exchange("GET /v2/d HTTP/1.1\r\nHost: h\r\n\r\n").responses().map(\.status) == [200])
-        #expect(upstream.connections.count == 3)
-        #expect(upstream.allRequests.count == 3)
+        #expect(upstream.allRequests.count == 2 && second.allRequests == [
+            "GET /v2/d HTTP/1.1\r\nHost: h\r\n" + HTTPProxyTests.added,
+        ])
+    }
+
+    /// New routes to the same servers: the routes apply at once, and the
+    /// servers keep their kept-alive connections (and health).
+    @Test func newRoutesKeepTheServersConnections() throws {
+        let files = try Files()
+        var network = Self.proxiedNetwork(files)
+        let upstream = network.startUpstream()
+        #expect(network.exchange("GET /api/a HTTP/1.1\r\nHost: h\r\n\r\n").responses().map(\.status) == [200])
+
+        try Self.reroute(&network, files, "/v2/")
+        #expect(network.exchange("GET /api/c HTTP/1.1\r\nHost: h\r\n\r\n").responses().map(\.status) == [404])
+        #expect(network.exchange("GET /v2/d HTTP/1.1\r\nHost: h\r\n\r\n").responses().map(\.status) == [200])
+        #expect(upstream.connections.count == 1, "the parked connection was reused")
+        #expect(upstream.allRequests.count == 2)
     }
 }
 

@@ -22,6 +22,7 @@ final class ScriptedUpstream {
         fileprivate var head: HTTPRequestHead?
         fileprivate var bodyLeft = 0
         fileprivate var chunks: HTTPChunkedDecoder?
+        fileprivate var sawEndOfStream = false
 
         init(id: ConnectionID) { self.id = id }
 
@@ -46,6 +47,10 @@ final class ScriptedUpstream {
     /// Whether received bytes are read at all (false: a stalled server whose
     /// receive window fills).
     var reads = true
+    /// After its first request a connection echoes every byte it receives (the
+    /// new protocol after a 101 `response`), and closes once the proxy's
+    /// direction has ended and the echo is written.
+    var echoesAfterFirstRequest = false
 
     init(_ engine: inout Engine<VirtualPort>, port: UInt16 = ScriptedUpstream.port) {
         listener = try! engine.listen(port: port)
@@ -60,11 +65,15 @@ final class ScriptedUpstream {
             while reads {
                 guard let count = try? engine.read(connection.id, into: scratch, now: now) else { break }
                 if count == 0 {
-                    engine.close(connection.id, now: now)
-                    connection.closed = true
+                    connection.sawEndOfStream = true
                     break
                 }
                 connection.received += scratch[0..<count]
+            }
+            if connection.sawEndOfStream && (!echoesAfterFirstRequest || connection.pending.isEmpty) {
+                engine.close(connection.id, now: now)
+                connection.closed = true
+                continue
             }
             split(connection)
             if (closesWithoutAnswer && !connection.requests.isEmpty) || connection.requests.count > answersPerConnection {
@@ -87,6 +96,11 @@ final class ScriptedUpstream {
     private func split(_ connection: Connection) {
         while connection.requestStart < connection.received.count {
             let start = connection.requestStart
+            if echoesAfterFirstRequest && !connection.requests.isEmpty {
+                connection.pending += connection.received[start...]
+                connection.requestStart = connection.received.count
+                return
+            }
             if connection.head == nil {
                 let parsed = connection.received[start...].withUnsafeBytes { try? connection.parser.parse($0) }
                 guard let head = parsed ?? nil else { return }

@@ -89,3 +89,42 @@ import MTCPHTTP
         #expect(pools.servers[2].outstanding == 0)
     }
 }
+
+extension UpstreamBalanceTests {
+    static func key(_ text: String) -> UInt64 { Array(text.utf8).withUnsafeBytes { RendezvousHash.key(of: $0) } }
+
+    /// Consistent hashing: a key keeps its server; servers share the keys by
+    /// weight; a server that goes down gives up its own keys alone, and gets
+    /// them back when it returns.
+    @Test func consistentHashKeepsKeysOnTheirServer() {
+        var pools = pools(.consistentHash, weights: [1, 2, 1])
+        let keys = (0..<3000).map { Self.key("user-\($0)") }
+        let chosen = keys.map { pools.chooseServer(in: 0, key: $0, now: Self.start)! }
+        #expect(keys.map { pools.chooseServer(in: 0, key: $0, now: Self.start)! } == chosen)
+        let shares = (0..<3).map { server in chosen.filter { $0 == server }.count }
+        #expect(abs(shares[0] - 750) < 120 && abs(shares[1] - 1500) < 150 && abs(shares[2] - 750) < 120, "\(shares)")
+        pools.recordFailure(1, now: Self.start)
+        let without = keys.map { pools.chooseServer(in: 0, key: $0, now: Self.start)! }
+        for (before, after) in zip(chosen, without) {
+            #expect(after != 1 && (before == 1 || before == after))
+        }
+        let moved = zip(chosen, without).filter { $0.0 == 1 }.map(\.1)
+        #expect(moved.contains(0) && moved.contains(2))
+        #expect(keys.map { pools.chooseServer(in: 0, key: $0, now: Self.start + .seconds(10))! } == chosen)
+        // A retry avoids the failed server and goes where the key would go without it.
+        #expect(pools.chooseServer(in: 0, avoiding: chosen[0], key: keys[0], now: Self.start) != chosen[0])
+    }
+
+    /// The same server keeps its keys when another server joins the pool, but
+    /// for those the newcomer takes.
+    @Test func consistentHashMovesOnlyTheNewcomersKeys() {
+        var three = pools(.consistentHash, weights: [1, 1, 1])
+        var four = pools(.consistentHash, weights: [1, 1, 1, 1])
+        let keys = (0..<2000).map { Self.key("k\($0)") }
+        for key in keys {
+            let before = three.chooseServer(in: 0, key: key, now: Self.start)!
+            let after = four.chooseServer(in: 0, key: key, now: Self.start)!
+            #expect(after == before || after == 3)
+        }
+    }
+}

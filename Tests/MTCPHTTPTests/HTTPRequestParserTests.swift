@@ -161,6 +161,15 @@ import Testing
             .expectsContinue == true)
     }
 
+    /// RFC 9110 §10.1.1: an expectation other than 100-continue is one the server cannot meet (417).
+    @Test func unknownExpectationsAreFlagged() throws {
+        let continues = head("POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n")
+        #expect(continues?.expectsContinue == true && continues?.hasUnknownExpectation == false)
+        let unknown = head("GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue, x-fast\r\n\r\n")
+        #expect(unknown?.expectsContinue == true && unknown?.hasUnknownExpectation == true)
+        #expect(head("GET / HTTP/1.1\r\nHost: h\r\n\r\n")?.hasUnknownExpectation == false)
+    }
+
     @Test func repeatedConditionalFieldsAreIgnoredOrKeptFirst() throws {
         let bytes = Array(("GET / HTTP/1.1\r\nHost: h\r\nRange: bytes=1-2\r\nRange: bytes=3-4\r\n"
             + "If-Modified-Since: a\r\nIf-Modified-Since: b\r\nIf-None-Match: \"x\"\r\nIf-None-Match: \"y\"\r\n\r\n").utf8)

@@ -57,7 +57,7 @@ import MTCPHTTP
         #expect(configurationError("""
             {"upstreams": [{"name": "b",
                             "balance": "random", "servers": ["198.18.0.2:8080"]}]}
-            """) == "conf/test.json:2: upstreams[0].balance: must be one of round_robin, least_outstanding")
+            """) == "conf/test.json:2: upstreams[0].balance: must be one of round_robin, least_outstanding, consistent_hash")
         #expect(configurationError("""
             {"upstreams": [{"name": "b", "servers": [
                 {"address": "198.18.0.2:8080", "weight": 0}]}]}
@@ -94,5 +94,28 @@ import MTCPHTTP
             {"upstreams": [{"name": "b", "servers": ["198.18.0.2:8080"], "health_check": {
                 "fall": 0}}]}
             """) == "conf/test.json:2: upstreams[0].health_check.fall: must be 1...100")
+    }
+}
+
+/// `consistent_hash` and its `hash_header`.
+@Suite struct ConsistentHashConfigurationTests {
+    @Test func decodesTheHashHeader() throws {
+        let configuration = try decodeConfiguration("""
+            {"upstreams": [{"name": "b", "balance": "consistent_hash", "hash_header": "X-User",
+                            "servers": ["198.18.0.2:8080", "198.18.0.2:8081"]}]}
+            """)
+        #expect(configuration.upstreams[0].balance == "consistent_hash")
+        #expect(configuration.upstreams[0].hashHeader == "X-User")
+    }
+
+    @Test func mistakesAreNamedWithTheirLine() {
+        #expect(configurationError("""
+            {"upstreams": [{"name": "b", "servers": ["198.18.0.2:8080"],
+                            "hash_header": "X-User"}]}
+            """) == "conf/test.json:2: upstreams[0].hash_header: is only used with \"balance\": \"consistent_hash\"")
+        #expect(configurationError("""
+            {"upstreams": [{"name": "b", "servers": ["198.18.0.2:8080"], "balance": "consistent_hash",
+                            "hash_header": "X User"}]}
+            """) == "conf/test.json:2: upstreams[0].hash_header: \"X User\" is not a field name")
     }
 }

@@ -145,7 +145,8 @@ def test_many_clients_through_the_proxy(proxy):
 
 # Against the raw-logging upstream (issue 27).
 
-ADDED = "X-Forwarded-For: 198.18.0.2\r\nX-Forwarded-Proto: http\r\nVia: 1.1 mtcp-httpd\r\nConnection: keep-alive\r\n\r\n"
+ADDED = ("X-Forwarded-For: 198.18.0.2\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\nVia: 1.1 mtcp-httpd\r\n"
+         "Connection: keep-alive\r\n\r\n")
 VICTIM = "GET /api/victim HTTP/1.1\r\nHost: h\r\nCookie: secret=1\r\n\r\n"
 VICTIM_FORWARDED = "GET /api/victim HTTP/1.1\r\nHost: h\r\nCookie: secret=1\r\n" + ADDED
 

@@ -2,7 +2,8 @@
 GET /api/echo-path answers the path; GET /api/slow waits 5 s; GET /api/big
 sends N pseudo-random bytes (?n=); POST answers the SHA-256 of the body
 (Content-Length or chunked); GET /api/chunked answers with a chunked body;
-every response says which request headers it saw (X-Seen-*).
+every response says which request headers it saw (X-Seen-*) and which port
+answered (X-Upstream-Port).
 
 With --raw-log DIR it is instead a raw-logging upstream: each connection's
 bytes go, exactly as received, to DIR/conn-N.bin; the requests found in them
@@ -32,7 +33,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def reply(self, body, status=200, chunked=False):
         self.send_response(status)
-        for name in ("X-Forwarded-For", "Via", "Connection", "Keep-Alive", "X-Custom"):
+        self.send_header("X-Upstream-Port", str(self.server.server_address[1]))
+        for name in ("X-Forwarded-For", "Via", "Connection", "Keep-Alive", "X-Custom", "Host", "X-Forwarded-Proto",
+                     "X-Forwarded-Host", "Forwarded", "Cookie", "X-Env", "Expect"):
             self.send_header(f"X-Seen-{name}", self.headers.get(name, "-"))
         if chunked:
             self.send_header("Transfer-Encoding", "chunked")
