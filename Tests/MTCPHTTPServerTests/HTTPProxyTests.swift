@@ -397,7 +397,7 @@ extension HTTPProxyTests {
     @Test func trustedProxyForwardedIsExtended() throws {
         var options = HTTPTestNetwork.proxied(HTTPTestNetwork.options(root: root.path))
         options.routes[0].headers = HTTPProxyHeaderPolicy(forwarded: true)
-        options.trustedProxies = [HTTPTestNetwork.clientIP]
+        options.trustedProxies = [IPAddress(HTTPTestNetwork.clientIP)]
         var network = HTTPTestNetwork(options: options)
         let upstream = network.startUpstream()
         _ = network.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\nForwarded: for=10.0.0.1;proto=https\r\n\r\n")
