@@ -62,17 +62,9 @@ extension Engine {
     /// (spoofing, counted by the caller).
     private mutating func learnNeighbour(_ address: IPv6Address, _ mac: MACAddress, now: Instant) -> Bool {
         guard !mac.isMulticast, mac != .zero, ipv6.routing.isDirectlyConnected(address) else { return true }
-        switch ipv6.neighbours.learn(address, mac, now: now) {
-        case .stored, .unchanged, .storedEvicting, .macChanged:
-            releaseFramesWaiting(forNeighbour: address, now: now)
-        case .macChangeIgnored:
-            statistics.arpMACChangesIgnored &+= 1
-        case .refused:
-            statistics.drops.count(.ndCacheFull)
-        case .conflictsWithStatic:
-            return false
-        }
-        return true
+        let outcome = ipv6.neighbours.learn(address, mac, now: now)
+        if statistics.countLearning(outcome, fullTable: .ndCacheFull) { releaseFramesWaiting(forNeighbour: address, now: now) }
+        return outcome != .conflictsWithStatic
     }
 
     private mutating func duplicateAddressDetected() {
