@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import cores
 import linux
 import ours
 import report
@@ -359,6 +360,19 @@ class Bench:
                            "(/proc) over the run after the warm-up, ours also its engine's loop time that did work "
                            f"(/metrics); medians of {self.runs} runs of {self.seconds} s after 1 s warm-up")
 
+    # issue 14: one engine against two on each kind of port that cores share
+    def cores(self):
+        self.record("cores", rows=cores.run(self.workdir, self.runs, self.seconds), connections=cores.CONNECTIONS,
+                    unit="requests/s",
+                    method=f"GET /bench/64.html (64 B), {cores.CONNECTIONS} connections, a new connection per "
+                           "request, mtcp-httpd with one engine and with two (adaptive idle policy, no static ARP "
+                           "entries) on each kind of port: memif (paired: mtcp-loadgen with as many engines, the "
+                           "two processes on cores 0 and 1), mtcp-rssnic (steered: the RSS test fixture on veth "
+                           "mtcp-a0, `flow_spreading = rss`) and net_af_packet on mtcp-a0 (forwarded: one queue "
+                           "pair per engine), the latter two driven by conf/loadgen.conf's mtcp-loadgen (netns "
+                           "mtcp-l, net_af_xdp, one engine on core 1); "
+                           f"medians of {self.runs} runs of {self.seconds} s after 1 s warm-up")
+
     # 8: micro-benchmarks of the hot paths
     def micro(self):
         self.record("micro", benchmarks=micro_benchmarks(), unit="ns per operation",
@@ -532,7 +546,8 @@ def main():
     args = parser.parse_args()
     bench = Bench(args.runs, args.seconds)
     wanted = set(args.only or ["short", "keepalive", "latency", "mix", "concurrency", "bulk", "tls", "tls_resumed",
-                               "tls_keepalive", "default_topology", "proxy", "scheduling", "cost", "micro"])
+                               "tls_keepalive", "default_topology", "proxy", "cores", "scheduling", "cost",
+                               "micro"])
     OUT.mkdir(exist_ok=True)
     if "short" in wanted or "latency" in wanted:
         bench.throughput("short", keep_alive=False)
@@ -558,6 +573,8 @@ def main():
         bench.default_topology()
     if "proxy" in wanted:
         bench.proxy()
+    if "cores" in wanted:
+        bench.cores()
     if "cost" in wanted:
         bench.cost()
     if "micro" in wanted:
