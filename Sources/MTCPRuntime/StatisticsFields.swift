@@ -8,7 +8,7 @@ extension EngineStatistics {
         .init(name: "transmitted_bytes", help: "Bytes transmitted", keyPath: \.transmittedBytes),
         .init(name: "arp_requests_sent", help: "ARP requests sent", keyPath: \.arpRequestsSent),
         .init(name: "arp_replies_sent", help: "ARP replies sent", keyPath: \.arpRepliesSent),
-        .init(name: "arp_cache_evictions", help: "Neighbours evicted from a full ARP cache",
+        .init(name: "arp_cache_evictions", help: "Neighbours evicted from a full ARP or ND cache",
               keyPath: \.arpCacheEvictions),
         .init(name: "arp_mac_changes", help: "Neighbours that moved to another MAC", keyPath: \.arpMACChanges),
         .init(name: "arp_mac_changes_ignored", help: "MAC changes ignored within a second of a confirmation",

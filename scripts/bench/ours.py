@@ -75,18 +75,19 @@ def _write_conf(directory, name, address, role, core_mask, socket_path, concurre
 
 
 class Appliance:
-    """mtcp-httpd on core 1 serving www/ over a memif socket of the work
-    directory (or, with `vdev` and `netns`, over that device in that namespace)."""
+    """mtcp-httpd on core 1 (or the cores of `core_mask`, one engine each)
+    serving www/ over a memif socket of the work directory (or, with `vdev` and
+    `netns`, over that device in that namespace)."""
 
     def __init__(self, workdir, concurrency=20000, busy_poll=True, wrapper=(), extra="", vdev=None, netns=None,
-                 address=SERVER_ADDRESS):
+                 address=SERVER_ADDRESS, core_mask="0x2"):
         self.workdir = Path(workdir)
         self.socket = self.workdir / "memif.sock"
         self.concurrency = concurrency
         # /metrics on a port of its own per benchmark process, for the engine's busy share.
         self.metrics_port = None if netns else 19000 + os.getpid() % 1000
         metrics = f"prometheus_port = {self.metrics_port}\n" if self.metrics_port else ""
-        self.conf = _write_conf(self.workdir / "appliance", "httpd", address, "server", "0x2",
+        self.conf = _write_conf(self.workdir / "appliance", "httpd", address, "server", core_mask,
                                 self.socket, concurrency, extra + metrics, vdev=vdev)
         self.busy_poll = busy_poll
         self.wrapper = (["ip", "netns", "exec", netns] if netns else []) + list(wrapper)
@@ -113,15 +114,20 @@ class Appliance:
         self.stop()
         raise RuntimeError("mtcp-httpd did not start:\n" + "".join(lines))
 
-    def load(self):
-        """{core: (busy seconds, idle seconds)} from the appliance's /metrics (None without them)."""
+    def metrics(self):
+        """The text of the appliance's /metrics (None without them)."""
         if not self.metrics_port:
             return None
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as reply:
-                return engine_load(reply.read().decode())
+                return reply.read().decode()
         except OSError:
             return None
+
+    def load(self):
+        """{core: (busy seconds, idle seconds)} from the appliance's /metrics (None without them)."""
+        text = self.metrics()
+        return engine_load(text) if text else None
 
     def resident_kib(self):
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():

@@ -336,9 +336,6 @@ def _proxy(scenarios):
     return lines
 
 
-SINGLE_RUN_SCENARIOS = ("cost", "micro", "idle")
-
-
 def _ipv6(scenarios):
     """Our IPv6 rates against our IPv4 ones (issue 18: within 10%), where both
     were measured on the same day, and the errors each side saw."""
@@ -355,6 +352,43 @@ def _ipv6(scenarios):
     return ["", "IPv6 against IPv4 (the same client, server and settings; only the family differs; "
                 "`scripts/bench.sh --only short keepalive short_v6 keepalive_v6` measures both in one run):",
             ""] + lines if lines else []
+
+
+def _cores(scenarios):
+    """One engine against two on each kind of port several cores share (issue 14)."""
+    figures = scenarios.get("cores")
+    if not figures or "rows" not in figures:
+        return []
+    stamp = figures["measured"]
+    lines = ["", "## Cores: one engine against two on each kind of port", "",
+             f"`sudo scripts/bench.sh --runs {stamp['runs']} --seconds {stamp['seconds']} --only cores`: "
+             + figures["method"] + ".", "",
+             "This machine has two cores: the second engine shares its core with the client (and with the RSS "
+             "NIC), so these rows show that two engines serve correctly on each kind of port, and what the "
+             "forwarding rings and the sharing cost, **not** how the stack scales with cores. Over memif, two "
+             "engines on each side are four engines on two cores, the loadgen's two busy-polling. A rate is "
+             "shown only when both sides were clean in that run: no client error or unfinished request, no "
+             "frame dropped on the appliance for a full forward ring or a stopped owner, no segment on a core "
+             "its RSS hash does not name. Connections per core and forwarded frames are the appliance's "
+             "counters over all runs, warm-ups included.", "",
+             "| port (flows) | engines | requests/s | p50 / p99 (µs) | connections per core | forwarded frames | "
+             "errors: client / server | frames dropped by the appliance | 2 engines / 1 |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for device, by_engines in figures["rows"].items():
+        one = by_engines.get("1") or by_engines.get(1)
+        for engines, row in by_engines.items():
+            server = row["server"]
+            rate, base = row["requests_per_second"], one["requests_per_second"]
+            ratio = f"{rate / base:.2f}x" if str(engines) == "2" and rate and base else ""
+            per_core = " / ".join(f"{count:,}" for count in server["connections_by_core"].values())
+            dropped = ", ".join(f"{reason} {count:,}" for reason, count in server["dropped"].items()) or "none"
+            lines.append(f"| {device} ({row['flows']}) | {engines} | {_format(rate)} | {row['p50_us']:,.0f} / "
+                         f"{row['p99_us']:,.0f} | {per_core} | {server['forwarded_frames']:,} | "
+                         f"{row['client_errors']} / {_format(row['server_errors'])} | {dropped} | {ratio} |")
+    return lines
+
+
+SINGLE_RUN_SCENARIOS = ("cost", "micro", "idle")
 
 
 def _remeasured(results):
@@ -455,6 +489,7 @@ def write(results, path, out):
     lines += _tls(results)
     lines += _default_topology(scenarios)
     lines += _proxy(scenarios)
+    lines += _cores(scenarios)
     if "cost" in scenarios and "instructions_per_transaction" in scenarios["cost"]:
         cost = scenarios["cost"]
         lines += ["", "## Cost per transaction", "",

@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import cores
 import linux
 import ours
 import report
@@ -370,6 +371,19 @@ class Bench:
                            "(/proc) over the run after the warm-up, ours also its engine's loop time that did work "
                            f"(/metrics); medians of {self.runs} runs of {self.seconds} s after 1 s warm-up")
 
+    # issue 14: one engine against two on each kind of port that cores share
+    def cores(self):
+        self.record("cores", rows=cores.run(self.workdir, self.runs, self.seconds), connections=cores.CONNECTIONS,
+                    unit="requests/s",
+                    method=f"GET /bench/64.html (64 B), {cores.CONNECTIONS} connections, a new connection per "
+                           "request, mtcp-httpd with one engine and with two (adaptive idle policy, no static ARP "
+                           "entries) on each kind of port: memif (paired: mtcp-loadgen with as many engines, the "
+                           "two processes on cores 0 and 1), mtcp-rssnic (steered: the RSS test fixture on veth "
+                           "mtcp-a0, `flow_spreading = rss`) and net_af_packet on mtcp-a0 (forwarded: one queue "
+                           "pair per engine), the latter two driven by conf/loadgen.conf's mtcp-loadgen (netns "
+                           "mtcp-l, net_af_xdp, one engine on core 1); "
+                           f"medians of {self.runs} runs of {self.seconds} s after 1 s warm-up")
+
     # 8: micro-benchmarks of the hot paths
     def micro(self):
         self.record("micro", benchmarks=micro_benchmarks(), unit="ns per operation",
@@ -563,8 +577,9 @@ def main():
     parser.add_argument("--only", nargs="*", help="scenarios to run (default: all)")
     args = parser.parse_args()
     bench = Bench(args.runs, args.seconds)
-    wanted = set(args.only or ["short", "keepalive", "short_v6", "keepalive_v6", "latency", "mix", "concurrency", "bulk", "tls", "tls_resumed",
-                               "tls_keepalive", "default_topology", "proxy", "scheduling", "cost", "idle", "micro"])
+    wanted = set(args.only or ["short", "keepalive", "short_v6", "keepalive_v6", "latency", "mix", "concurrency", "bulk",
+                               "tls", "tls_resumed", "tls_keepalive", "default_topology", "proxy", "cores", "scheduling",
+                               "cost", "idle", "micro"])
     OUT.mkdir(exist_ok=True)
     if "short" in wanted or "latency" in wanted:
         bench.throughput("short", keep_alive=False)
@@ -594,6 +609,8 @@ def main():
         bench.default_topology()
     if "proxy" in wanted:
         bench.proxy()
+    if "cores" in wanted:
+        bench.cores()
     if "cost" in wanted:
         bench.cost()
     if "idle" in wanted:

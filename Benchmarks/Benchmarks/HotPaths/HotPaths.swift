@@ -24,14 +24,14 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark("Flow table lookup, 10 000 flows") { benchmark in
-        var table = FlowTable(capacity: 10_000, seed: 42)
+        var table = FlowTable<IPv4FlowKey>(capacity: 10_000, seed: 42)
         for port in 0..<10_000 {
-            _ = table.insert(tuple(UInt16(port)), Int32(port))
+            _ = table.insert(IPv4FlowKey(tuple(UInt16(port))), Int32(port))
         }
         var port: UInt16 = 0
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
-            blackHole(table.lookup(tuple(port)))
+            blackHole(table.lookup(IPv4FlowKey(tuple(port))))
             port = port == 9_999 ? 0 : port &+ 1
         }
         benchmark.stopMeasurement()
@@ -49,38 +49,6 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations {
             blackHole(table.resolve(neighbour(host), now: now).mac)
             host = host == 99 ? 0 : host + 1
-        }
-        benchmark.stopMeasurement()
-    }
-
-    // The per-frame cost of forwarding a segment to the core owning its flow:
-    // the owner's hash, then a share of a 32-frame batch's push and pop (one
-    // thread here, so the cache-line transfer between cores is not in it).
-    Benchmark("Toeplitz hash of a TCP 4-tuple (flow owner)") { benchmark in
-        let toeplitz = ToeplitzHash(key: ToeplitzHash.symmetricKey)
-        var port: UInt16 = 0
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            blackHole(toeplitz.hash(source: IPv4Address(198, 18, 0, 2), destination: IPv4Address(198, 18, 0, 1),
-                                    sourcePort: port, destinationPort: 80))
-            port &+= 1
-        }
-        benchmark.stopMeasurement()
-    }
-
-    Benchmark("Forward ring: 32 frames pushed and popped") { benchmark in
-        let ring = ForwardRing(capacity: 1024)
-        let batch = UnsafeMutableBufferPointer<PacketBuffer>.allocate(capacity: 32)
-        defer { batch.deallocate() }
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
-        defer { scratch.deallocate() }
-        for index in batch.indices {
-            batch[index] = PacketBuffer(handle: scratch, bytes: scratch, length: index, capacity: 64)
-        }
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            blackHole(ring.push(batch.baseAddress!, count: 32))
-            blackHole(ring.pop(into: batch))
         }
         benchmark.stopMeasurement()
     }
@@ -162,6 +130,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     spoofedSegmentBenchmarks()
+    forwardingBenchmarks()
 }
 
 /// A parse that fails or stops short is an error, not a timed no-op: the
@@ -189,7 +158,7 @@ private func parsedResponse(_ parser: inout HTTPResponseParser, _ bytes: UnsafeR
 }
 
 /// A connection's 4-tuple, distinct per `port`.
-private func tuple(_ port: UInt16) -> FourTuple {
+func tuple(_ port: UInt16) -> FourTuple {
     FourTuple(localAddress: IPv4Address(198, 18, 0, 1), localPort: 80, remoteAddress: IPv4Address(198, 18, 0, 2),
               remotePort: 1024 &+ port)
 }

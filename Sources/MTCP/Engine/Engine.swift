@@ -59,7 +59,8 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
         receiveBatch = .allocate(capacity: configuration.burstSize)
         tcp = TCPLayer(configuration: configuration.tcp, secret: configuration.secret, now: now)
         ipv6 = IPv6Layer(configuration: configuration.ipv6, macAddress: macAddress,
-                         queueCapacity: configuration.arpQueueCapacity, now: now)
+                         queueCapacity: configuration.arpQueueCapacity,
+                         neighbourCapacity: configuration.arpCacheCapacity, now: now)
         ownership = FlowOwnership(core: configuration.core, spreading: configuration.spreading)
         forwarding = FrameForwarding(mesh: configuration.forwarding, core: configuration.core,
                                      batchSize: configuration.burstSize)

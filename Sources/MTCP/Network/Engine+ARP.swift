@@ -20,22 +20,9 @@ extension Engine {
         // router's secondary one) is still answered, as RFC 826 and Linux do. An
         // ARP probe (RFC 5227) has sender 0.0.0.0: it teaches nothing either.
         if !sender.isUnspecified, routing.isDirectlyConnected(sender), forUs || neighbours.contains(sender) {
-            switch neighbours.learn(sender, arp.senderHardwareAddress, now: now) {
-            case .stored, .unchanged:
-                releaseFramesWaiting(for: sender, now: now)
-            case .macChanged:
-                statistics.arpMACChanges &+= 1
-                releaseFramesWaiting(for: sender, now: now)
-            case .macChangeIgnored:
-                statistics.arpMACChangesIgnored &+= 1
-            case .storedEvicting:
-                statistics.arpCacheEvictions &+= 1
-                releaseFramesWaiting(for: sender, now: now)
-            case .refused:
-                statistics.drops.count(.arpCacheFull)
-            case .conflictsWithStatic:
-                return drop(buffer, .arpSpoofedStatic)
-            }
+            let outcome = neighbours.learn(sender, arp.senderHardwareAddress, now: now)
+            if outcome == .conflictsWithStatic { return drop(buffer, .arpSpoofedStatic) }
+            if statistics.countLearning(outcome, fullTable: .arpCacheFull) { releaseFramesWaiting(for: sender, now: now) }
         }
         guard forUs else { return drop(buffer, .arpNotForUs) }
         guard arp.operation == .request, !lineRefusesStatelessReply(now: now) else { return device.release(buffer) }

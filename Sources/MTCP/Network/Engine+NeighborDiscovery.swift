@@ -65,17 +65,9 @@ extension Engine {
     private mutating func learnNeighbour(_ address: IPv6Address, _ mac: MACAddress, reachable: Bool,
                                          now: Instant) -> Bool {
         guard !mac.isMulticast, mac != .zero, ipv6.routing.isDirectlyConnected(address) else { return true }
-        switch ipv6.neighbours.learn(address, mac, now: now, reachable: reachable) {
-        case .stored, .unchanged, .storedEvicting, .macChanged:
-            releaseFramesWaiting(forNeighbour: address, now: now)
-        case .macChangeIgnored:
-            statistics.arpMACChangesIgnored &+= 1
-        case .refused:
-            statistics.drops.count(.ndCacheFull)
-        case .conflictsWithStatic:
-            return false
-        }
-        return true
+        let outcome = ipv6.neighbours.learn(address, mac, now: now, reachable: reachable)
+        if statistics.countLearning(outcome, fullTable: .ndCacheFull) { releaseFramesWaiting(forNeighbour: address, now: now) }
+        return outcome != .conflictsWithStatic
     }
 
     private mutating func duplicateAddressDetected() {

@@ -24,7 +24,10 @@ struct IPv6Layer: ~Copyable {
     /// RetransTimer (RFC 4861 §10): how long DAD waits for an answer.
     static var duplicateAddressDetectionTime: TimeSpan { .seconds(1) }
 
-    init(configuration: IPv6Configuration, macAddress: MACAddress, queueCapacity: Int, now: Instant) {
+    /// - Parameter neighbourCapacity: entries of the neighbour cache made here
+    ///   when the configuration brings no shared one (`arp_cache_capacity`, as ARP's).
+    init(configuration: IPv6Configuration, macAddress: MACAddress, queueCapacity: Int, neighbourCapacity: Int,
+         now: Instant) {
         isEnabled = configuration.isEnabled
         detectsDuplicates = configuration.detectsDuplicates
         let own = [IPv6Address.linkLocal(from: macAddress)] + configuration.addresses.map(\.address)
@@ -34,7 +37,8 @@ struct IPv6Layer: ~Copyable {
         routing.add(.init(network: IPv6Network(address: own[0], prefixLength: 64)))
         for network in configuration.addresses { routing.add(.init(network: network)) }
         self.routing = routing
-        neighbourStorage = configuration.neighbourTable ?? NDTableStorage(staticNeighbours: configuration.staticNeighbours)
+        neighbourStorage = configuration.neighbourTable
+            ?? NDTableStorage(capacity: neighbourCapacity, staticNeighbours: configuration.staticNeighbours)
         neighbours = neighbourStorage.table
         pendingResolution = NDPendingQueue(capacity: queueCapacity)
         errors = ICMPv6ErrorBudget(now: now)

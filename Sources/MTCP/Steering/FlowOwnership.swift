@@ -1,14 +1,15 @@
 /// Which core owns a flow, as one core sees it: by the port's `FlowSpreading`
 /// and the symmetric Toeplitz hash of the flow's tuple. Both directions of a
 /// flow hash alike, so it makes no difference which side is "source".
-struct FlowOwnership: ~Copyable {
+/// Public for the hot-path micro-benchmarks (Benchmarks/).
+public struct FlowOwnership: ~Copyable {
     /// This engine's core (its queue pair).
     let core: Int
     private let hash: ToeplitzHash
     /// The owner of each hash bucket; empty when every flow is the receiving core's (`.paired`).
     private let owners: UnsafeMutableBufferPointer<UInt16>
 
-    init(core: Int, spreading: FlowSpreading) {
+    public init(core: Int, spreading: FlowSpreading) {
         self.core = core
         hash = ToeplitzHash(key: ToeplitzHash.symmetricKey)
         let table: [UInt16] = switch spreading {
@@ -29,7 +30,7 @@ struct FlowOwnership: ~Copyable {
 
     /// The core that receives `tuple`'s frames; this core when the port pairs queues.
     @inline(__always)
-    func owner(of tuple: FourTuple) -> Int {
+    public func owner(of tuple: FourTuple) -> Int {
         guard !owners.isEmpty else { return core }
         return owner(hash: receivedHash(tuple))
     }

@@ -7,11 +7,13 @@ import Synchronization
 /// allocated at start-up; a frame costs a hash, a store and its share of one
 /// atomic store per batch.
 ///
+/// Public for the hot-path micro-benchmarks (Benchmarks/), which time it per frame.
+///
 /// The mesh is held only to keep it alive: per poll the rings and stop flags
 /// are reached through raw pointers copied from it, since a class reference
 /// used there costs a retain and a release per use (seen in the disassembly of
 /// `take`: two of each per call).
-struct FrameForwarding: ~Copyable {
+public struct FrameForwarding: ~Copyable {
     let mesh: ForwardingMesh?
     let core: Int
     /// The mesh's, or 0 without one (no rings, nothing to take).
@@ -26,7 +28,7 @@ struct FrameForwarding: ~Copyable {
     private var firstProducer = 0
 
     /// - Parameter batchSize: the receive burst: a burst cannot stage more for one core.
-    init(mesh: ForwardingMesh?, core: Int, batchSize: Int) {
+    public init(mesh: ForwardingMesh?, core: Int, batchSize: Int) {
         self.mesh = mesh
         self.core = core
         self.batchSize = batchSize
@@ -51,7 +53,7 @@ struct FrameForwarding: ~Copyable {
 
     /// Holds `buffer` for `owner` until `send`; false when its batch is full.
     @inline(__always)
-    func stage(_ buffer: PacketBuffer, for owner: Int) -> Bool {
+    public func stage(_ buffer: PacketBuffer, for owner: Int) -> Bool {
         guard stagedCounts[owner] < batchSize else { return false }
         (staged + owner * batchSize + stagedCounts[owner]).initialize(to: buffer)
         stagedCounts[owner] += 1
@@ -61,7 +63,7 @@ struct FrameForwarding: ~Copyable {
     /// Pushes every staged batch to its owner's ring; returns the frames that
     /// crossed and hands each frame that did not to `refused`, with why: no
     /// room, or an owner that has stopped and would never take it.
-    func send(_ refused: (PacketBuffer, DropReason) -> Void) -> Int {
+    public func send(_ refused: (PacketBuffer, DropReason) -> Void) -> Int {
         guard let rings, let stopped else { return 0 }
         var sent = 0
         for owner in 0..<cores where stagedCounts[owner] > 0 {
@@ -79,7 +81,7 @@ struct FrameForwarding: ~Copyable {
     /// Frames other cores forwarded here, up to `buffers.count`. Each call
     /// starts at the next producer, so with three cores or more a busy one
     /// cannot fill every take and starve the others' rings.
-    mutating func take(into buffers: UnsafeMutableBufferPointer<PacketBuffer>) -> Int {
+    public mutating func take(into buffers: UnsafeMutableBufferPointer<PacketBuffer>) -> Int {
         guard let rings else { return 0 }
         var taken = 0
         firstProducer = firstProducer + 1 == cores ? 0 : firstProducer + 1

@@ -19,10 +19,23 @@ import Testing
 
     /// A broadcast ARP request for `target` from `sender` at `mac`, as on the wire.
     static func request(from sender: IPv4Address, mac: MACAddress, for target: IPv4Address) -> [UInt8] {
+        frame(operation: 1, from: sender, mac: mac, to: target, at: nil)
+    }
+
+    /// An ARP reply to `target` at `targetMAC` saying `sender` is at `mac`, as on the wire.
+    static func reply(from sender: IPv4Address, mac: MACAddress, to target: IPv4Address, at targetMAC: MACAddress)
+        -> [UInt8] {
+        frame(operation: 2, from: sender, mac: mac, to: target, at: targetMAC)
+    }
+
+    /// An ARP frame, broadcast when the target's MAC is not known (nil).
+    private static func frame(operation: UInt8, from sender: IPv4Address, mac: MACAddress, to target: IPv4Address,
+                              at targetMAC: MACAddress?) -> [UInt8] {
         func bytes(_ mac: MACAddress) -> [UInt8] { (0..<6).map { UInt8(truncatingIfNeeded: mac.value >> (40 - 8 * $0)) } }
         func bytes(_ address: IPv4Address) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: address.value >> (24 - 8 * $0)) } }
-        return [UInt8](repeating: 0xFF, count: 6) + bytes(mac) + [0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]
-            + bytes(mac) + bytes(sender) + [UInt8](repeating: 0, count: 6) + bytes(target)
+        let destination = targetMAC.map(bytes) ?? [UInt8](repeating: 0xFF, count: 6)
+        return destination + bytes(mac) + [0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, operation]
+            + bytes(mac) + bytes(sender) + (targetMAC.map(bytes) ?? [UInt8](repeating: 0, count: 6)) + bytes(target)
     }
 
     /// `count` requests for A from distinct senders of 10.0.0.0/16 (or of `network`).

@@ -43,6 +43,30 @@ import Testing
         return bytes
     }
 
+    /// A Neighbor Solicitation for A's address from `source`, whose link-layer address option says `mac`.
+    static func solicitation(from source: IPv6Address, mac: MACAddress = macC, hopLimit: UInt8 = 255) -> [UInt8] {
+        neighborDiscovery(NeighborDiscoveryRepr(kind: .solicitation, target: ipA, linkLayerAddress: mac),
+                          from: source, to: ipA.solicitedNode, at: ipA.solicitedNode.multicastMAC, hopLimit: hopLimit)
+    }
+
+    /// A solicited Neighbor Advertisement to A saying `target` is at `mac`.
+    static func advertisement(of target: IPv6Address, at mac: MACAddress) -> [UInt8] {
+        neighborDiscovery(NeighborDiscoveryRepr(kind: .advertisement(router: false, solicited: true, override: true),
+                                                target: target, linkLayerAddress: mac),
+                          from: target, to: ipA, at: macA, hopLimit: 255)
+    }
+
+    static func neighborDiscovery(_ message: NeighborDiscoveryRepr, from source: IPv6Address,
+                                  to destination: IPv6Address, at destinationMAC: MACAddress, hopLimit: UInt8) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: message.bufferLength)
+        bytes.withUnsafeMutableBytes { buffer in
+            let icmp = ICMPPacket(unchecked: buffer)
+            message.emit(into: icmp)
+            icmp.fillChecksum(source: source, destination: destination)
+        }
+        return frame(to: destinationMAC, from: source, to: destination, next: .icmpv6, hopLimit: hopLimit, bytes)
+    }
+
     @Test func pingResolvesThroughNeighborDiscoveryAndIsAnswered() {
         let link = VirtualLink(seed: 7)
         var a = Self.engine(link, mac: Self.macA, v6: Self.ipA, v4: 1)
@@ -117,18 +141,8 @@ import Testing
             configuration.ipv6.staticNeighbours = [.init(address: victim, mac: Self.macB)]
         }
         var c = link.makePort(macAddress: Self.macC, bufferCount: 64)
-        func solicitation(from source: IPv6Address, hopLimit: UInt8) -> [UInt8] {
-            var message = [UInt8](repeating: 0, count: 32)
-            message.withUnsafeMutableBytes { buffer in
-                let icmp = ICMPPacket(unchecked: buffer)
-                NeighborDiscoveryRepr(kind: .solicitation, target: Self.ipA, linkLayerAddress: Self.macC).emit(into: icmp)
-                icmp.fillChecksum(source: source, destination: Self.ipA.solicitedNode)
-            }
-            return Self.frame(to: Self.ipA.solicitedNode.multicastMAC, from: source, to: Self.ipA.solicitedNode,
-                              next: .icmpv6, hopLimit: hopLimit, message)
-        }
-        Self.inject(solicitation(from: victim, hopLimit: 64), from: &c)  // forwarded: not ND
-        Self.inject(solicitation(from: victim, hopLimit: 255), from: &c)  // claims the static entry
+        Self.inject(Self.solicitation(from: victim, hopLimit: 64), from: &c)  // forwarded: not ND
+        Self.inject(Self.solicitation(from: victim), from: &c)  // claims the static entry
         a.step(now: link.now)
         #expect(a.statistics.drops[.ndMalformed] == 1)
         #expect(a.statistics.drops[.ndSpoofedStatic] == 1)

@@ -101,6 +101,30 @@ struct TwoCores: ~Copyable {
         }
     }
 
+    /// A forged reply lands on the queue of core 1, which never asked: the
+    /// static entry holds on every core, and core 1 counts the spoofer.
+    @Test func aSpoofedReplyOnAnyCoreLeavesAStaticEntryAlone() {
+        let spoofer = MACAddress(0x02, 0xEE, 0, 0, 0, 0x66)
+        var cores = TwoCores { $0.staticNeighbours = [.init(address: TwoCores.ipB, mac: TwoCores.macB)] }
+        let generation = cores.core0.neighbours.generation
+        // Through the NIC to core 1's queue: a reply to us claiming B's address at the spoofer's MAC.
+        EngineNetworkTests.inject(ARPFloodTests.reply(from: TwoCores.ipB, mac: spoofer, to: TwoCores.ipA, at: TwoCores.macA),
+                                  from: &cores.nicFromCore1)
+        cores.settle(rounds: 2)
+        #expect(cores.core1.statistics.drops[.arpSpoofedStatic] == 1)
+        #expect(cores.core0.statistics.drops.total == 0, "it reached core 1 only")
+        #expect(cores.core1.neighbours.generation == generation, "nothing was written")
+        for now in [cores.wire.now, cores.wire.now + .seconds(3600)] {
+            #expect(cores.core0.neighbours.lookup(TwoCores.ipB, now: now) == TwoCores.macB)
+            #expect(cores.core1.neighbours.lookup(TwoCores.ipB, now: now) == TwoCores.macB)
+        }
+        // Core 1's traffic to B still goes to B's MAC.
+        cores.core1.sendEchoRequest(to: TwoCores.ipB, identifier: 3, sequenceNumber: 1, now: cores.wire.now)
+        cores.settle()
+        #expect(cores.b.statistics.echoRepliesSent == 1)
+        #expect(cores.sentByCore1.last.map { Array($0.prefix(6)) } == [0x02, 0, 0, 0, 0, 0x0B], "to B's MAC")
+    }
+
     @Test func theFloodOnOneCoreIsBoundedAndSparesTheEntryAnotherCoreUses() {
         var cores = TwoCores { $0.address = IPv4Network(address: TwoCores.ipA, prefixLength: 16); $0.arpCacheCapacity = 64 }
         cores.core1.sendEchoRequest(to: TwoCores.ipB, identifier: 2, sequenceNumber: 1, now: cores.wire.now)
