@@ -109,4 +109,20 @@ def test_hdrhistograms_own_decoder_reads_the_encoding(two_reports, tmp_path):
         assert decoded.get_total_count() == figures["count"]
         # The same buckets: the same percentiles (nanoseconds in the histogram, microseconds in the figures).
         for name, percentile in (("p50", 50), ("p99", 99)):
-            assert decoded.get_value_at_percentile(percentile) / 1000 == pytest.approx(figures[name], rel=1e-3)
+            assert value_at_percentile(decoded, percentile) / 1000 == pytest.approx(figures[name], rel=1e-3)
+
+
+def value_at_percentile(histogram, percentile):
+    """The loadgen's percentile (HdrHistogram's Java and Swift definition): the
+    bucket of the value ranked ceil(percentile% of the count). hdrh's own
+    get_value_at_percentile rounds that rank to the nearest integer instead, so
+    where the two ranks fall in different buckets it answers a bucket lower (a
+    CI run saw 8,351.7 against 8,364.0 µs): the encoding was right, the
+    comparison was not."""
+    target = max(1, -(-percentile * histogram.get_total_count() // 100))
+    seen = 0
+    for item in histogram.get_recorded_iterator():
+        seen += item.count_added_in_this_iter_step
+        if seen >= target:
+            return histogram.get_highest_equivalent_value(item.value_iterated_to)
+    raise AssertionError(f"no value at percentile {percentile}")
