@@ -55,7 +55,8 @@ def test_destdir_install_leaves_a_package_tree(tmp_path):
     assert "LogsDirectory=mtcp-httpd" in unit and "WorkingDirectory=/var/log/mtcp-httpd" in unit
     rotation = (tmp_path / "etc/logrotate.d/mtcp-httpd").read_text()
     assert rotation.startswith("# logrotate") and "/var/log/mtcp-httpd/access.log {" in rotation
-    assert "--signal=SIGUSR1 mtcp-httpd.service" in rotation and "@LOGDIR@" not in rotation
+    assert "systemctl kill --kill-who=main --signal=SIGUSR1 mtcp-httpd.service" in rotation
+    assert "@LOGDIR@" not in rotation
 
 
 def test_prefix_install_is_coherent_and_keeps_edits(tmp_path):
