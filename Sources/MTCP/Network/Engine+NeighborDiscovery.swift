@@ -36,7 +36,8 @@ extension Engine {
         }
         device.release(buffer)
         // §7.2.4: answer the solicitor; a DAD probe is answered to all nodes.
-        sendNeighborAdvertisement(for: message.target, to: fromDAD ? .allNodes : source, solicited: !fromDAD, now: now)
+        sendNeighborAdvertisement(for: message.target, to: fromDAD ? .allNodes : source,
+                                  at: fromDAD ? nil : message.linkLayerAddress, solicited: !fromDAD, now: now)
     }
 
     private mutating func receiveAdvertisement(_ buffer: PacketBuffer, _ ip: IPv6Packet,
@@ -95,12 +96,22 @@ extension Engine {
         statistics.neighborSolicitationsSent &+= 1
     }
 
+    /// With `mac`, the solicitor's own link-layer address, the answer goes
+    /// straight there (§7.2.4), as ARP answers in place: routing it would
+    /// resolve the solicitor and mark its entry in use, so a flood of
+    /// solicitations from new senders would pin the cache for the in-use window
+    /// and refuse every new neighbour meanwhile, instead of turning over.
     private mutating func sendNeighborAdvertisement(for target: IPv6Address, to destination: IPv6Address,
-                                                    solicited: Bool, now: Instant) {
+                                                    at mac: MACAddress?, solicited: Bool, now: Instant) {
         let message = NeighborDiscoveryRepr(kind: .advertisement(router: false, solicited: solicited, override: true),
                                             target: target, linkLayerAddress: macAddress)
-        sendNeighborDiscovery(message, from: target, to: destination, now: now)
         statistics.neighborAdvertisementsSent &+= 1
+        guard let mac, !mac.isMulticast, mac != .zero else {
+            return sendNeighborDiscovery(message, from: target, to: destination, now: now)
+        }
+        guard let buffer = neighborDiscoveryPacket(message, from: target, to: destination) else { return }
+        writeEthernetHeader(buffer, to: mac, type: .ipv6)
+        transmit(buffer)
     }
 
     private mutating func sendNeighborDiscovery(_ message: NeighborDiscoveryRepr, from source: IPv6Address,
