@@ -343,7 +343,11 @@ public struct NeighbourTable<Address: NeighbourAddress>: @unchecked Sendable {
             }
             outcome = lapsed ? .stored : .unchanged
         case .existing(let way, _):
-            let confirmedAt = expiry(bucket, way).pointee.load(ordering: .relaxed) &- lifetime.nanoseconds
+            // Saturating: an entry whose expiry is within `lifetime` of the clock's
+            // origin (an appliance started just after boot) must not wrap into
+            // "confirmed in the far future", which would lock its MAC forever.
+            let expires = expiry(bucket, way).pointee.load(ordering: .relaxed)
+            let confirmedAt = expires > lifetime.nanoseconds ? expires - lifetime.nanoseconds : 0
             if now.nanoseconds < confirmedAt &+ Self.lockTime.nanoseconds {
                 outcome = .macChangeIgnored
             } else {

@@ -60,6 +60,18 @@ import Testing
         #expect(table.state(of: b, now: at(78)) == .reachable)
     }
 
+    /// An entry learned within `lifetime` of the clock's origin (an appliance
+    /// started just after boot) once computed its confirmation time by a
+    /// wrapping subtraction, "confirmed in the far future": its MAC was locked
+    /// for good. Past the lock time, a move is taken.
+    @Test func anEntryLearnedNearTheClocksOriginCanStillMove() {
+        let storage = NDTableStorage(capacity: 8, lifetime: .seconds(30))
+        let table = storage.table
+        #expect(table.learn(b, macB, now: Instant.zero + .seconds(1), reachable: false) == .stored)
+        #expect(table.learn(b, macC, now: Instant.zero + .seconds(5), reachable: false) == .macChanged)
+        #expect(table.lookup(b, now: Instant.zero + .seconds(5)) == macC)
+    }
+
     /// §7.2.3 and §7.2.5: a solicitation or an unsolicited advertisement says
     /// where a neighbour is, not that it hears us.
     @Test func whatDoesNotProveReachabilityStoresStaleAndChangesNoKnownEntry() {
