@@ -139,11 +139,13 @@ struct HTTPConnection {
     /// Upstream: bytes of the forwarded request head in its forward buffer (kept for a retry).
     var forwardedHeadBytes = 0
 
-    /// A client's kept-alive connection waiting for its next request, with
-    /// nothing in flight either way.
+    /// Nothing in flight either way: no response to write, no request bytes,
+    /// no proxied exchange.
+    var isBetweenRequests: Bool { output.isEmpty && buffered == 0 && proxy == .none }
+
+    /// A client's kept-alive connection waiting for its next request.
     var isBetweenKeptAliveRequests: Bool {
-        isOpen && lingerSince == nil && hasAnswered && !isUpstream && output.isEmpty && buffered == 0
-            && proxy == .none && !closeAfterOutput
+        isOpen && lingerSince == nil && hasAnswered && !isUpstream && isBetweenRequests && !closeAfterOutput
     }
 
     init(socket: Socket, limits: HTTPLimits, now: Instant) {

@@ -159,8 +159,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
                 closeConnection(index, &context, reset: false)
             } else if connections[index].isUpstream {
                 continue  // ends with its exchange
-            } else if connections[index].output.isEmpty && connections[index].buffered == 0
-                        && connections[index].proxy == .none {
+            } else if connections[index].isBetweenRequests {
                 closeConnection(index, &context, reset: false)
             } else {
                 connections[index].closeAfterOutput = true
