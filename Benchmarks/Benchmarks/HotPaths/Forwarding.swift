@@ -1,6 +1,6 @@
 import Benchmark
 import Foundation
-import MTCP
+@_spi(Benchmarks) import MTCP
 import Synchronization
 
 /// What a frame that lands on a core not owning its flow costs (issue 14): the
@@ -22,7 +22,7 @@ func forwardingBenchmarks() {
         benchmark.stopMeasurement()
     }
 
-    Benchmark("Forward ring: 32 frames pushed and popped") { benchmark in
+    Benchmark("Forward ring, one thread: a batch of 32 frames pushed, then popped (time per batch)") { benchmark in
         let ring = ForwardRing(capacity: 1024)
         let batch = UnsafeMutableBufferPointer<PacketBuffer>.allocate(capacity: forwardedBurst)
         defer { batch.deallocate() }
@@ -38,7 +38,8 @@ func forwardingBenchmarks() {
 
     // Both cores' work on one thread: the CPU cost per frame, without the
     // cache-line transfers between cores.
-    Benchmark("Forwarding a frame to its owner, one thread (hash, stage, push, take)") { benchmark in
+    Benchmark("Forwarding a frame to its owner, one thread: owner hash, stage, "
+              + "1/32 of a 32-frame ring push and pop (time per frame)") { benchmark in
         let mesh = ForwardingMesh(cores: 2)
         var landing = LandingCore(mesh: mesh)
         var owner = FrameForwarding(mesh: mesh, core: 1, batchSize: forwardedBurst)
@@ -61,7 +62,8 @@ func forwardingBenchmarks() {
     // includes the ring's cache lines moving between cores. A full ring makes
     // the landing core retry here (an engine would drop and count), so the
     // figure is the rate the pair sustains, not a drop rate.
-    Benchmark("Forwarding a frame to its owner, two threads (hash, stage, push; take on the other)") { benchmark in
+    Benchmark("Forwarding a frame to its owner, two threads: owner hash, stage, 1/32 of a 32-frame ring push; "
+              + "the pop on the owner's thread (time per frame at the rate the pair sustains)") { benchmark in
         let mesh = ForwardingMesh(cores: 2)
         let ownerThread = OwnerThread(mesh: mesh, core: 1)
         var landing = LandingCore(mesh: mesh)

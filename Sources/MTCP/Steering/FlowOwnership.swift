@@ -1,8 +1,9 @@
 /// Which core owns a flow, as one core sees it: by the port's `FlowSpreading`
 /// and the symmetric Toeplitz hash of the flow's tuple. Both directions of a
 /// flow hash alike, so it makes no difference which side is "source".
-/// Public for the hot-path micro-benchmarks (Benchmarks/).
-public struct FlowOwnership: ~Copyable {
+/// Visible outside the module only as SPI, for the hot-path micro-benchmarks
+/// (`@_spi(Benchmarks) import MTCP` in Benchmarks/).
+@_spi(Benchmarks) public struct FlowOwnership: ~Copyable {
     /// This engine's core (its queue pair).
     let core: Int
     private let hash: ToeplitzHash
@@ -10,6 +11,14 @@ public struct FlowOwnership: ~Copyable {
     private let owners: UnsafeMutableBufferPointer<UInt16>
 
     public init(core: Int, spreading: FlowSpreading) {
+        switch spreading {
+        case .paired: precondition(core >= 0, "core \(core) out of range")
+        case .receiveSideScaling(let redirectionTable):
+            // An empty table would read as `.paired`: every flow this core's.
+            precondition(!redirectionTable.isEmpty, "an empty redirection table")
+            precondition(core >= 0, "core \(core) out of range")
+        case .unpredictable(let cores): precondition(0 <= core && core < cores, "core \(core) of \(cores)")
+        }
         self.core = core
         hash = ToeplitzHash(key: ToeplitzHash.symmetricKey)
         let table: [UInt16] = switch spreading {

@@ -10,7 +10,9 @@ import Synchronization
 /// and pop touch no reference count. `head` and `tail` live on cache lines of
 /// their own: each is written by one core and polled by the other, and sharing
 /// a line would make every push invalidate the consumer's copy of `head` too.
-public struct ForwardRing: ~Copyable {
+///
+/// Visible outside the module only as SPI, for the hot-path micro-benchmarks.
+@_spi(Benchmarks) public struct ForwardRing: ~Copyable {
     private let slots: UnsafeMutablePointer<PacketBuffer>
     private let mask: Int
     /// The next slot to read; written only by the consumer.
@@ -24,6 +26,7 @@ public struct ForwardRing: ~Copyable {
 
     /// - Parameter capacity: rounded up to a power of two.
     public init(capacity: Int) {
+        precondition(capacity > 0, "ring capacity \(capacity)")
         var size = 1
         while size < capacity { size <<= 1 }
         slots = .allocate(capacity: size)
@@ -36,6 +39,10 @@ public struct ForwardRing: ~Copyable {
     }
 
     deinit {
+        // The frames' buffers belong to devices the ring does not know: their
+        // owners take them out first (`Engine.releaseAll`, `ForwardingMesh.drain`).
+        assert(tail.pointee.load(ordering: .relaxed) == head.pointee.load(ordering: .relaxed),
+               "a ring dropped with frames in it")
         slots.deallocate()
         head.deinitialize(count: 1)
         tail.deinitialize(count: 1)
@@ -81,6 +88,7 @@ public final class ForwardingMesh: @unchecked Sendable {
     let stopped: UnsafeMutablePointer<Atomic<Bool>>
 
     public init(cores: Int, ringCapacity: Int = 1024) {
+        precondition(cores > 0, "\(cores) cores")
         self.cores = cores
         rings = .allocate(capacity: cores * cores)
         for index in 0..<cores * cores { (rings + index).initialize(to: ForwardRing(capacity: ringCapacity)) }

@@ -7,13 +7,14 @@ import Synchronization
 /// allocated at start-up; a frame costs a hash, a store and its share of one
 /// atomic store per batch.
 ///
-/// Public for the hot-path micro-benchmarks (Benchmarks/), which time it per frame.
+/// Visible outside the module only as SPI, for the hot-path micro-benchmarks
+/// (`@_spi(Benchmarks) import MTCP` in Benchmarks/), which time it per frame.
 ///
 /// The mesh is held only to keep it alive: per poll the rings and stop flags
 /// are reached through raw pointers copied from it, since a class reference
 /// used there costs a retain and a release per use (seen in the disassembly of
 /// `take`: two of each per call).
-public struct FrameForwarding: ~Copyable {
+@_spi(Benchmarks) public struct FrameForwarding: ~Copyable {
     let mesh: ForwardingMesh?
     let core: Int
     /// The mesh's, or 0 without one (no rings, nothing to take).
@@ -29,6 +30,8 @@ public struct FrameForwarding: ~Copyable {
 
     /// - Parameter batchSize: the receive burst: a burst cannot stage more for one core.
     public init(mesh: ForwardingMesh?, core: Int, batchSize: Int) {
+        precondition(batchSize > 0, "batch size \(batchSize)")
+        precondition(core >= 0 && core < mesh?.cores ?? Int.max, "core \(core) of \(mesh?.cores ?? 0)")
         self.mesh = mesh
         self.core = core
         self.batchSize = batchSize
@@ -42,6 +45,9 @@ public struct FrameForwarding: ~Copyable {
     }
 
     deinit {
+        // Frames are staged and sent within one `poll`: staged ones would be
+        // lost here with their buffers (the device that releases them is the engine's).
+        assert((0..<cores).allSatisfy { stagedCounts[$0] == 0 }, "frames staged but never sent")
         staged.deallocate()
         stagedCounts.deallocate()
     }
@@ -52,8 +58,11 @@ public struct FrameForwarding: ~Copyable {
     func stop() { mesh?.stop(core: core) }
 
     /// Holds `buffer` for `owner` until `send`; false when its batch is full.
+    /// `owner` is another core of the mesh (a frame staged for this core would
+    /// sit in a ring nobody reads).
     @inline(__always)
     public func stage(_ buffer: PacketBuffer, for owner: Int) -> Bool {
+        precondition(UInt(bitPattern: owner) < UInt(cores) && owner != core, "owner \(owner) from core \(core)")
         guard stagedCounts[owner] < batchSize else { return false }
         (staged + owner * batchSize + stagedCounts[owner]).initialize(to: buffer)
         stagedCounts[owner] += 1

@@ -2,7 +2,7 @@ import Dispatch
 import Glibc
 import Synchronization
 import Testing
-@testable import MTCP
+@_spi(Benchmarks) @testable import MTCP
 
 /// The forwarding rings under real threads: a producer and a consumer running
 /// at once, rings small enough to be full and empty again and again. Every

@@ -1,5 +1,5 @@
 import Testing
-@testable import MTCP
+@_spi(Benchmarks) @testable import MTCP
 
 /// Two cores of one station whose port spreads frames without regard to our
 /// hash (here: every frame to queue 0, as a kernel fanout may): segments of
