@@ -367,25 +367,40 @@ def _cores(scenarios):
              "NIC), so these rows show that two engines serve correctly on each kind of port, and what the "
              "forwarding rings and the sharing cost, **not** how the stack scales with cores. Over memif, two "
              "engines on each side are four engines on two cores, the loadgen's two busy-polling. A rate is "
-             "shown only when both sides were clean in that run: no client error or unfinished request, no "
+             "shown only when both sides were clean in every run: the client exited 0 with no error or unfinished "
+             "request, no "
              "frame dropped on the appliance for a full forward ring or a stopped owner, no segment on a core "
-             "its RSS hash does not name. Connections per core and forwarded frames are the appliance's "
-             "counters over all runs, warm-ups included.", "",
+             "its RSS hash does not name, no frame forwarded on the RSS NIC (it steers every flow to its owner); "
+             "an unclean row says why instead. Connections per core and forwarded frames are the appliance's "
+             "counters over all runs, warm-ups included. What one forwarded frame costs a core is in the "
+             "micro-benchmarks (Hot paths, \"Forwarding a frame to its owner\").", "",
              "| port (flows) | engines | requests/s | p50 / p99 (µs) | connections per core | forwarded frames | "
              "errors: client / server | frames dropped by the appliance | 2 engines / 1 |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for device, by_engines in figures["rows"].items():
-        one = by_engines.get("1") or by_engines.get(1)
+        # JSON keys are strings; a device measured with one engine count only has no ratio.
+        rates = {str(engines): _clean_rate(row) for engines, row in by_engines.items()}
         for engines, row in by_engines.items():
             server = row["server"]
-            rate, base = row["requests_per_second"], one["requests_per_second"]
+            rate, base = rates[str(engines)], rates.get("1")
             ratio = f"{rate / base:.2f}x" if str(engines) == "2" and rate and base else ""
-            per_core = " / ".join(f"{count:,}" for count in server["connections_by_core"].values())
+            if rate is None:
+                why = "; ".join(row.get("unclean") or ["reasons not recorded"])
+                figures_shown = f"not clean: {why} | -"
+            else:
+                figures_shown = f"{_format(rate)} | {row['p50_us']:,.0f} / {row['p99_us']:,.0f}"
+            per_core = " / ".join(f"{count:,}" for count in server["connections_by_core"].values()) or "-"
             dropped = ", ".join(f"{reason} {count:,}" for reason, count in server["dropped"].items()) or "none"
-            lines.append(f"| {device} ({row['flows']}) | {engines} | {_format(rate)} | {row['p50_us']:,.0f} / "
-                         f"{row['p99_us']:,.0f} | {per_core} | {server['forwarded_frames']:,} | "
-                         f"{row['client_errors']} / {_format(row['server_errors'])} | {dropped} | {ratio} |")
+            lines.append(f"| {device} ({row['flows']}) | {engines} | {figures_shown} | {per_core} | "
+                         f"{server['forwarded_frames']:,} | {row['client_errors']} / {_format(row['server_errors'])} "
+                         f"| {dropped} | {ratio} |")
     return lines
+
+
+def _clean_rate(row):
+    """A cores row's rate, None unless both sides were clean (rows measured
+    before `unclean` was recorded count only with a rate)."""
+    return None if row.get("unclean") else row.get("requests_per_second")
 
 
 SINGLE_RUN_SCENARIOS = ("cost", "micro", "idle")
