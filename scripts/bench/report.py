@@ -374,7 +374,7 @@ def _cores(scenarios):
              "an unclean row says why instead. Connections per core and forwarded frames are the appliance's "
              "counters over all runs, warm-ups included. What one forwarded frame costs a core is in the "
              "micro-benchmarks (Hot paths, \"Forwarding a frame to its owner\").", "",
-             "| port (flows) | engines | requests/s | p50 / p99 (µs) | connections per core | forwarded frames | "
+             "| port (flows) | engines | requests/s (runs' range) | p50 / p99 (µs) | connections per core | forwarded frames | "
              "errors: client / server | frames dropped by the appliance | 2 engines / 1 |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for device, by_engines in figures["rows"].items():
@@ -388,7 +388,9 @@ def _cores(scenarios):
                 why = "; ".join(row.get("unclean") or ["reasons not recorded"])
                 figures_shown = f"not clean: {why} | -"
             else:
-                figures_shown = f"{_format(rate)} | {row['p50_us']:,.0f} / {row['p99_us']:,.0f}"
+                spread = [run["requests_per_second"] for run in row["runs"]]
+                figures_shown = (f"{_format(rate)} ({_format(min(spread))}–{_format(max(spread))}) | "
+                                 f"{row['p50_us']:,.0f} / {row['p99_us']:,.0f}")
             per_core = " / ".join(f"{count:,}" for count in server["connections_by_core"].values()) or "-"
             dropped = ", ".join(f"{reason} {count:,}" for reason, count in server["dropped"].items()) or "none"
             lines.append(f"| {device} ({row['flows']}) | {engines} | {figures_shown} | {per_core} | "
