@@ -102,12 +102,12 @@ public struct DPDKPort {
             // One frame of `mtu` per mbuf plus DPDK's 128-byte headroom (2048 + 128 at
             // MTU 1500: RTE_MBUF_DEFAULT_BUF_SIZE).
             let bufferSize = UInt16(PortFrameSize.dataRoom(mtu: mtu) + Int(RTE_PKTMBUF_HEADROOM))
-            guard let pool = rte_pktmbuf_pool_create(poolName, UInt32(mbufsPerQueue), 256, 0, bufferSize,
-                                                     Int32(bitPattern: socket)) else {
-                throw DPDKError("cannot create mbuf pool \(poolName) of \(mbufsPerQueue) buffers: "
-                    + String(cString: rte_strerror(mtcp_rte_errno()))
-                    + " (raise memory_mb or lower max_num_buffers)")
-            }
+            let pool = try name.hasPrefix("net_af_xdp")
+                ? Self.umemPool(poolName, mbufs: mbufsPerQueue,
+                                frameRoom: mtu + PortFrameSize.ethernetOverhead + Int(RTE_PKTMBUF_HEADROOM),
+                                socket: socket)
+                : rte_pktmbuf_pool_create(poolName, UInt32(mbufsPerQueue), 256, 0, bufferSize, Int32(bitPattern: socket))
+            guard let pool else { throw Self.poolFailure(poolName, mbufs: mbufsPerQueue) }
             pools.append(pool)
             try check(rte_eth_rx_queue_setup(id, UInt16(queue), rxDescriptors, socket, nil, pool),
                       "setting up RX queue \(queue)", hint: Self.receiveQueueSetupHint(portName: name))
@@ -187,6 +187,39 @@ public struct DPDKPort {
             throw DPDKError("port \(id) (\(name)): \(what) failed: \(String(cString: rte_strerror(-rc)))"
                 + (hint.map { " (\($0))" } ?? ""))
         }
+    }
+
+    /// The mbuf pool of a net_af_xdp queue, which DPDK 22.11's PMD registers as the
+    /// AF_XDP UMEM: from its first object, populated size x object size bytes. A
+    /// pool from rte_pktmbuf_pool_create breaks that: its objects (2,368 bytes at
+    /// MTU 1500) never cross a page, so without hugepages they lie 4 KiB apart and
+    /// the UMEM ends 42% short of the pool. The kernel then drops every frame sent
+    /// from an mbuf beyond it, and every such mbuf offered for receiving, without a
+    /// counter, and the mbuf never comes back: with a small pool (max_num_buffers =
+    /// 256) the first frames after start-up all came from there, so the gratuitous
+    /// ARPs never left and a client's first SYN went unanswered for 5 s until an
+    /// ARP request found a good mbuf (test_floods' exhaustion test, 4 of 40 runs).
+    /// Page-sized objects lie back to back, so the PMD's size is the pool's; nil
+    /// when DPDK could not make it (rte_errno). `frameRoom`: headroom and a whole frame.
+    static func umemPool(_ name: String, mbufs: Int, frameRoom: Int, socket: UInt32)
+        throws(DPDKError) -> OpaquePointer? {
+        guard let pool = mtcp_pktmbuf_pool_create_page_sized(name, UInt32(mbufs), 256, Int32(bitPattern: socket))
+        else { return nil }
+        let dataRoom = Int(rte_pktmbuf_data_room_size(pool))
+        guard mtcp_mempool_chunks(pool) == 1, mtcp_mempool_object_size(pool) == UInt32(MTCP_PAGE_SIZED_MBUF),
+              dataRoom >= frameRoom else {
+            let chunks = mtcp_mempool_chunks(pool)
+            rte_mempool_free(pool)
+            throw DPDKError("mbuf pool \(name) for net_af_xdp: its \(mbufs) buffers took \(chunks) memory chunk(s) "
+                + "and \(dataRoom) bytes of data room each; the AF_XDP UMEM needs one chunk and \(frameRoom) bytes "
+                + "(raise memory_mb, or lower max_num_buffers or mtu)")
+        }
+        return pool
+    }
+
+    static func poolFailure(_ name: String, mbufs: Int) -> DPDKError {
+        DPDKError("cannot create mbuf pool \(name) of \(mbufs) buffers: " + String(cString: rte_strerror(mtcp_rte_errno()))
+            + " (raise memory_mb or lower max_num_buffers)")
     }
 
     /// net_af_xdp opens its AF_XDP socket and registers its UMEM when the RX queue

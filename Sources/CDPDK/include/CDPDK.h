@@ -13,6 +13,7 @@
 #include <rte_lcore.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
 #include <rte_cycles.h>
 #include <rte_version.h>
@@ -68,6 +69,50 @@ MTCP_INLINE uint64_t mtcp_rxoff_ipv4_cksum(void) { return RTE_ETH_RX_OFFLOAD_IPV
 MTCP_INLINE uint64_t mtcp_rxoff_tcp_cksum(void) { return RTE_ETH_RX_OFFLOAD_TCP_CKSUM; }
 MTCP_INLINE uint64_t mtcp_rss_ipv4_tcp(void) { return RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_IPV4; }
 MTCP_INLINE uint64_t mtcp_rss_nonfrag_ipv4_tcp(void) { return RTE_ETH_RSS_NONFRAG_IPV4_TCP; }
+
+// MARK: mbuf pools
+
+/// The size of an mbuf pool object made by `mtcp_pktmbuf_pool_create_page_sized`.
+#define MTCP_PAGE_SIZED_MBUF 4096
+
+/// An mbuf pool of `n` objects of exactly `MTCP_PAGE_SIZED_MBUF` bytes each, or
+/// NULL with rte_errno set. What rte_pktmbuf_pool_create does, but with objects
+/// that are not spread over memory channels (RTE_MEMPOOL_F_NO_SPREAD), so that
+/// their size is the page's: they lie back to back in 4 KiB pages and 2 MiB
+/// pages alike, with no gap at page ends. The caller checks that the pool took
+/// one memory chunk (`mtcp_mempool_chunks`).
+MTCP_INLINE struct rte_mempool *mtcp_pktmbuf_pool_create_page_sized(const char *name, unsigned n,
+                                                                    unsigned cache_size, int socket) {
+    struct rte_mempool_objsz size;
+    rte_mempool_calc_obj_size(0, RTE_MEMPOOL_F_NO_SPREAD, &size);
+    unsigned element = MTCP_PAGE_SIZED_MBUF - size.header_size - size.trailer_size;
+    struct rte_pktmbuf_pool_private private_data;
+    memset(&private_data, 0, sizeof(private_data));
+    private_data.mbuf_data_room_size = (uint16_t)(element - sizeof(struct rte_mbuf));
+    struct rte_mempool *pool = rte_mempool_create_empty(name, n, element, cache_size, sizeof(private_data), socket,
+                                                        RTE_MEMPOOL_F_NO_SPREAD);
+    if (pool == NULL) return NULL;
+    int rc = rte_mempool_set_ops_byname(pool, rte_mbuf_best_mempool_ops(), NULL);
+    if (rc == 0) {
+        rte_pktmbuf_pool_init(pool, &private_data);
+        rc = rte_mempool_populate_default(pool);
+    }
+    if (rc < 0) {
+        rte_mempool_free(pool);
+        rte_errno = -rc;
+        return NULL;
+    }
+    rte_mempool_obj_iter(pool, rte_pktmbuf_init, NULL);
+    return pool;
+}
+
+/// The memory chunks a pool's objects were placed in.
+MTCP_INLINE unsigned mtcp_mempool_chunks(const struct rte_mempool *pool) { return pool->nb_mem_chunks; }
+
+/// The distance between a pool's objects (header, element and trailer).
+MTCP_INLINE uint32_t mtcp_mempool_object_size(const struct rte_mempool *pool) {
+    return pool->header_size + pool->elt_size + pool->trailer_size;
+}
 
 // MARK: lcores
 

@@ -44,6 +44,9 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     /// - Parameter now: the engine's clock at creation (timers count from it).
     public init(device: consuming Device, configuration: EngineConfiguration, now: Instant = .zero) {
         self.device = device
+        // Frames sent before the first iteration (the start-up announcements) are
+        // captured at the engine's creation, not at the clock's origin.
+        iterationTime = now
         address = configuration.address
         macAddress = self.device.macAddress
         virtualAddresses = configuration.virtualAddresses

@@ -105,6 +105,24 @@ import Testing
         #expect(records.map(\.nanoseconds) == (0..<200).map { UInt32($0 * 1_000) })
     }
 
+    /// The gratuitous ARPs a core sends as its port comes up go before its first
+    /// iteration; they were stamped at the clock's origin (the machine's boot).
+    @Test func framesSentBeforeTheFirstIterationAreStampedWithTheEnginesCreation() throws {
+        let path = Self.temporaryFile()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let link = VirtualLink(seed: 3)
+        let start = Instant(nanoseconds: 7_000_000_000)
+        var engine = Engine(device: link.makePort(macAddress: TCPTestNetwork.clientMAC),
+                            configuration: EngineConfiguration(address: IPv4Network(address: TCPTestNetwork.clientIP,
+                                                                                    prefixLength: 24)),
+                            now: start)
+        engine.capture = try PacketCapture(path: path, maximumBytes: 1 << 20, epochOffsetNanoseconds: 0)
+        engine.announceAddress(now: start)
+        engine.releaseAll()  // closes the file
+        let records = try #require(Self.records(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))))
+        #expect(records.map(\.seconds) == [7])
+    }
+
     @Test func engineCapturesWhatItReceivesAndSends() throws {
         let path = Self.temporaryFile()
         defer { try? FileManager.default.removeItem(atPath: path) }
