@@ -73,6 +73,20 @@ import MTCPHTTP
         #expect(network.serverStatistics.proxyRetries == 1)
     }
 
+    /// Every server of the pool skipped after refusing: the 502 comes at once
+    /// and the connection stays open, so a HEAD's 502 ends at its head (a body
+    /// would be read as the response to the request pipelined after it).
+    @Test func headToAPoolThatIsDownGetsA502HeadAndTheNextRequestItsAnswer() throws {
+        var network = network(ports: [Self.refusingPort, Self.secondPort])
+        let refused = network.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(refused.responses().map(\.status) == [502])
+        let client = network.exchange("HEAD /api/x HTTP/1.1\r\nHost: h\r\n\r\nGET /api/y HTTP/1.1\r\nHost: h\r\n\r\n",
+                                      headRequests: [0])
+        let responses = client.responses(headRequests: [0])
+        #expect(responses.map(\.status) == [502, 502])
+        #expect(responses.first?.body.isEmpty == true)
+    }
+
     // MARK: a slow client and a fast upstream
 
     /// A client that stops reading stops the proxy reading its upstream: what the
