@@ -553,6 +553,20 @@ extension HTTPServer {
         }
     }
 
+    /// Whether upstream `index`'s response is held back by its client alone:
+    /// bytes read from the upstream wait for the client, which has taken some
+    /// within the idle timeout. The upstream is not read meanwhile, so its read
+    /// deadline says nothing: a slow reader is judged by its own pace (as
+    /// nginx's `send_timeout`), not cut when one buffer takes it longer than
+    /// the route's `upstream_read_ms` to drain.
+    func waitsOnAClientThatReads(_ index: Int, now: Instant) -> Bool {
+        let client = Int(connections[index].peer)
+        guard client >= 0, connections[client].isOpen, connections[client].peer == Int32(index),
+              connections[index].response.isHeadComplete,
+              !connections[client].output.isEmpty else { return false }
+        return now.since(connections[client].lastActivity) <= options.idleTimeout
+    }
+
     /// Closes the parked (idle, kept-alive) upstream connection `index`.
     mutating func closeParked(_ index: Int, _ context: inout SocketContext<Device>, reset: Bool) {
         upstreams.unpark(Int32(index), server: connections[index].server)

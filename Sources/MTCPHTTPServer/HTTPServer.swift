@@ -208,7 +208,8 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
                 // A parked connection's is its idle time (`UpstreamPools.idleTimeout`).
                 if connection.isIdle && now > connection.deadline {
                     closeParked(index, &context, reset: false)
-                } else if (connection.peer >= 0 || connection.isHealthCheck) && now > connection.deadline {
+                } else if (connection.peer >= 0 || connection.isHealthCheck) && now > connection.deadline
+                            && !waitsOnAClientThatReads(index, now: now) {
                     upstreamFailed(index, .gatewayTimeout, &context)
                 }
             } else if connection.tls != nil && !connection.tlsEstablished {

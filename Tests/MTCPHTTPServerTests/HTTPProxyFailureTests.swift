@@ -126,6 +126,23 @@ extension HTTPProxyFailureTests {
         #expect(upstream.allRequests.count == 1)
     }
 
+    /// A client slower than the route's read timeout per buffer of response
+    /// still gets all of it: the upstream waits on the client, which keeps
+    /// reading, not on its own silence.
+    @Test func slowReadingClientIsNotCutByTheUpstreamReadTimeout() throws {
+        var network = network(ports: [ScriptedUpstream.port]) { options in
+            options.upstreamTimeouts = UpstreamTimeouts(connect: .seconds(3), read: .seconds(1), send: .seconds(60))
+        }
+        let upstream = network.startUpstream()
+        let body = (0..<120_000).map { UInt8(truncatingIfNeeded: $0 % 251) }
+        upstream.response = Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+        // 10 bytes a millisecond: a buffer of the proxy's takes longer than a second to drain.
+        let client = network.open(sending: Array("GET /api/big HTTP/1.1\r\nHost: h\r\n\r\n".utf8), readLimit: 10)
+        network.run(for: .seconds(30)) { client.responses().count == 1 || client.closed }
+        let received = client.responses().first?.body
+        #expect(received.map { $0 == body } == true, "\(received?.count ?? -1) of \(body.count) bytes")
+    }
+
     /// An upstream that stops reading a request body is cut by the send timeout
     /// (504), though the read timeout would wait much longer.
     @Test func upstreamThatTakesNoBodyBytesHitsTheSendTimeout() throws {
