@@ -127,6 +127,7 @@ extension HTTPServer {
         connections[upstream].output = PendingOutput(head: UnsafeRawBufferPointer(
             rebasing: memory.forward(upstream)[0..<headBytes]))
         connections[upstream].forwardedHeadBytes = headBytes
+        connections[upstream].usesForwardBuffer(upTo: headBytes)
         upstreams.sent(to: connections[upstream].server)
         connections[upstream].peer = Int32(client)
         connections[upstream].response.reset(expectingBody: !connections[client].proxiedHEAD,
@@ -371,6 +372,7 @@ extension HTTPServer {
             return false
         }
         connections[index].buffered = count
+        connections[index].usesRequestBuffer(upTo: count)
         connections[index].lastActivity = context.now
         return true
     }
@@ -405,6 +407,7 @@ extension HTTPServer {
                 return finishExchange(index, reusable: false, &context)
             }
             connections[index].deadline = context.now + connections[index].timeouts.read
+            connections[index].usesRequestBuffer(upTo: start + count)
             let fresh = UnsafeRawBufferPointer(rebasing: buffer[start..<start + count])
             do {
                 if headDone {
@@ -490,6 +493,7 @@ extension HTTPServer {
         }
         if !keepAlive { connections[client].closeAfterOutput = true }
         connections[client].output = PendingOutput(head: writer.written)
+        connections[client].usesForwardBuffer(upTo: writer.count)
         connections[client].proxy = switches ? .tunnel : .relaying
         connections[client].status = HTTPStatus(rawValue: response.status)
         connections[client].contentLength = response.contentLength ?? 0

@@ -337,7 +337,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
             upstreams.closed(connection.server)
         }
         if reset { try? context.abort(connection.socket) } else { try? context.close(connection.socket) }
-        memory.release(index, touched: connection.highWater)
+        memory.release(index, touched: max(connection.highWater, connection.forwardHighWater))
     }
 
     static func unixTime() -> Int64 {

@@ -143,6 +143,21 @@ extension HTTPProxyFailureTests {
         #expect(received.map { $0 == body } == true, "\(received?.count ?? -1) of \(body.count) bytes")
     }
 
+    /// A proxied exchange's buffers count as used (the upstream's response
+    /// buffer, the request head it was sent, the client's relayed head), so
+    /// closing gives a large exchange's pages back, as for a client's large head.
+    @Test func proxiedBuffersCountForGivingPagesBack() throws {
+        var network = network(ports: [ScriptedUpstream.port])
+        let upstream = network.startUpstream()
+        let body = [UInt8](repeating: UInt8(ascii: "b"), count: 200_000)
+        upstream.response = Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+        let client = network.exchange("GET /api/big HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(client.responses().first?.body.count == body.count)
+        let upstreamSlots = network.http.connections.filter(\.isUpstream)
+        #expect(upstreamSlots.count == 1 && upstreamSlots[0].highWater > 4096, "\(upstreamSlots.map(\.highWater))")
+        #expect(upstreamSlots.first.map { $0.forwardHighWater > 0 } == true)
+    }
+
     /// An upstream that stops reading a request body is cut by the send timeout
     /// (504), though the read timeout would wait much longer.
     @Test func upstreamThatTakesNoBodyBytesHitsTheSendTimeout() throws {
