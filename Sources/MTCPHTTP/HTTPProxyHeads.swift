@@ -55,6 +55,20 @@ public enum HTTPProxyHeads {
         }
     }
 
+    /// Whether an Upgrade value (`protocols`) may be tunnelled: any protocol but
+    /// h2c, HTTP/2 in the clear. After a switch to it, the client's requests
+    /// would reach the upstream as HTTP/2 frames the proxy never reads, past its
+    /// routes and header policy (h2c smuggling); such a request goes up as a
+    /// plain one, without Upgrade.
+    public static func mayTunnel(_ protocols: UnsafeRawBufferPointer) -> Bool {
+        var offersH2C = false
+        ASCII.forEachListElement(protocols) { element in
+            offersH2C = ASCII.equalsIgnoringCase(element, "h2c")
+            return !offersH2C
+        }
+        return !offersH2C
+    }
+
     /// Writes the request to forward: the request line with the rebuilt target
     /// and HTTP/1.1, Host (the route's, or the client's), the end-to-end fields
     /// less those the route removes, the body's framing, `X-Forwarded-For` (this

@@ -78,6 +78,10 @@ public struct HTTPResponseParser: Sendable {
     private var connectionClose = false
     private var connectionKeepAlive = false
     private var sawTransferEncoding = false
+    /// Upgrade fields seen, and whether one names h2c, which the proxy never
+    /// asks for (it would carry requests past the proxy's routing and policy).
+    private var upgradeFields = 0
+    private var upgradesToH2C = false
     private var inTrailers = false
     /// A field value ended at its line end: it is interpreted once the next
     /// line shows it is not continued by an obs-fold.
@@ -185,9 +189,9 @@ public struct HTTPResponseParser: Sendable {
 
     /// The fields that frame the message; bits for `nameCandidates`.
     private enum KnownField: UInt8 {
-        case other = 0, contentLength = 1, transferEncoding = 2, connection = 4
+        case other = 0, contentLength = 1, transferEncoding = 2, connection = 4, upgrade = 8
 
-        static let allBits: UInt8 = 7
+        static let allBits: UInt8 = 15
 
         /// The field's name in lower case.
         var name: StaticString {
@@ -196,6 +200,7 @@ public struct HTTPResponseParser: Sendable {
             case .contentLength: "content-length"
             case .transferEncoding: "transfer-encoding"
             case .connection: "connection"
+            case .upgrade: "upgrade"
             }
         }
     }
@@ -337,7 +342,7 @@ public struct HTTPResponseParser: Sendable {
     private mutating func nameByte(_ byte: UInt8) throws(HTTPResponseParseError) {
         if byte == UInt8(ascii: ":") {
             try beginValue(of: fullyMatched(.contentLength) ?? fullyMatched(.transferEncoding)
-                ?? fullyMatched(.connection) ?? .other)
+                ?? fullyMatched(.connection) ?? fullyMatched(.upgrade) ?? .other)
             return
         }
         guard isTokenByte(byte) else { throw .invalidHeader }
@@ -351,7 +356,11 @@ public struct HTTPResponseParser: Sendable {
         valueEnded = false
         number = 0
         position = 0
-        list = field == .connection ? TokenList("close", "keep-alive") : TokenList("chunked", "chunked")
+        switch field {
+        case .connection: list = TokenList("close", "keep-alive")
+        case .upgrade: list = TokenList("h2c", "h2c")
+        default: list = TokenList("chunked", "chunked")
+        }
         if field == .transferEncoding {
             guard !sawTransferEncoding else { throw .unsupportedTransferEncoding }
             sawTransferEncoding = true
@@ -359,13 +368,14 @@ public struct HTTPResponseParser: Sendable {
     }
 
     /// Narrows the known names the field name may still be, with its next byte.
-    /// (Three explicit calls rather than a loop over an array literal, which
+    /// (Explicit calls rather than a loop over an array literal, which
     /// could allocate.)
     private mutating func matchName(_ byte: UInt8) {
         let lower = byte | 0x20
         narrow(.contentLength, lower)
         narrow(.transferEncoding, lower)
         narrow(.connection, lower)
+        narrow(.upgrade, lower)
         position += 1
     }
 
@@ -410,7 +420,7 @@ public struct HTTPResponseParser: Sendable {
             }
         case .transferEncoding:
             list.feed(byte, isSpace: isSpace)
-        case .connection:
+        case .connection, .upgrade:
             list.feed(byte, isSpace: isSpace)
         }
     }
@@ -433,6 +443,10 @@ public struct HTTPResponseParser: Sendable {
             list.endElement()
             if list.matched & 1 != 0 { connectionClose = true }
             if list.matched & 2 != 0 { connectionKeepAlive = true }
+        case .upgrade:
+            list.endElement()
+            upgradeFields += 1
+            upgradesToH2C = upgradesToH2C || list.matched & 1 != 0
         }
     }
 
@@ -443,7 +457,11 @@ public struct HTTPResponseParser: Sendable {
             return
         }
         if status == 101 {
-            guard upgradeRequested && minorVersion >= 1 else { throw .unexpectedUpgrade }
+            // Naming the one protocol it switched to (RFC 9110 §15.2.2), never h2c:
+            // the proxy does not offer it (RFC 9110 §7.8: not one the client asked for).
+            guard upgradeRequested && minorVersion >= 1 && upgradeFields == 1 && !upgradesToH2C else {
+                throw .unexpectedUpgrade
+            }
             isHeadComplete = true
             isComplete = true
             return
@@ -603,6 +621,7 @@ extension HTTPResponseParser {
         case 14: candidate = .contentLength
         case 17: candidate = .transferEncoding
         case 10: candidate = .connection
+        case 7: candidate = .upgrade
         default: return .other
         }
         let lower = candidate.name.utf8Start

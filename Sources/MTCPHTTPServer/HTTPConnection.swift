@@ -38,8 +38,10 @@ struct HTTPConnection {
     /// Bytes of the request buffer in use: the current request head and any
     /// pipelined bytes after it.
     var buffered = 0
-    /// The most of the request buffer this connection has used (to give pages back).
+    /// The most of the request buffer, and of the forward buffer, this
+    /// connection has used: closing gives the pages back when one is past a page.
     var highWater = 0
+    var forwardHighWater = 0
     /// Body bytes of the current request still to be skipped (the static server
     /// has no use for request bodies, but must stay in step with the framing).
     var bodyToSkip = 0
@@ -147,6 +149,12 @@ struct HTTPConnection {
     var isBetweenKeptAliveRequests: Bool {
         isOpen && lingerSince == nil && hasAnswered && !isUpstream && isBetweenRequests && !closeAfterOutput
     }
+
+    /// The first `end` bytes of the request buffer hold data now.
+    mutating func usesRequestBuffer(upTo end: Int) { highWater = max(highWater, end) }
+
+    /// The first `end` bytes of the forward buffer hold a head now.
+    mutating func usesForwardBuffer(upTo end: Int) { forwardHighWater = max(forwardHighWater, end) }
 
     init(socket: Socket, limits: HTTPLimits, now: Instant) {
         self.socket = socket

@@ -153,7 +153,7 @@ extension HTTPServer {
         }
         connections[index].lastActivity = context.now
         connections[index].buffered += count
-        connections[index].highWater = max(connections[index].highWater, connections[index].buffered)
+        connections[index].usesRequestBuffer(upTo: connections[index].buffered)
         if connections[index].bodyToSkip > 0 { consume(index, 0) }
         if connections[index].buffered > 0 && connections[index].requestStarted == nil {
             connections[index].requestStarted = context.now

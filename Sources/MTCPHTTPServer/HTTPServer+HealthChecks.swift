@@ -58,6 +58,7 @@ extension HTTPServer {
         writer.append(decimal: Int(target.port))
         writer.append("\r\nUser-Agent: mtcp-httpd health check\r\nConnection: close\r\n\r\n")
         connections[index].output = PendingOutput(head: writer.written)
+        connections[index].usesForwardBuffer(upTo: writer.count)
         return index
     }
 
@@ -81,6 +82,7 @@ extension HTTPServer {
                 return finishHealthCheck(index, passed: false, &context)
             }
             guard count > 0 else { return finishHealthCheck(index, passed: false, &context) }
+            connections[index].usesRequestBuffer(upTo: count)
             let answer = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
             guard (try? connections[index].response.parse(answer, body: { _ in })) != nil else {
                 return finishHealthCheck(index, passed: false, &context)

@@ -31,10 +31,12 @@ extension HTTPServer {
         connections[index].balanceKey = key
         guard let server = upstreams.chooseServer(in: pool, key: key, now: context.now),
               let upstream = upstreamConnection(to: server, &context) else {
-            return respondWithError(index, .badGateway, &context)
+            // The connection stays open: a HEAD's answer must end at its head.
+            return respondWithError(index, .badGateway, &context, headOnly: head.method == .head)
         }
         // Only a request without a body is tunnelled: bytes after its head can only be the new protocol's.
-        let upgrade = head.body == .none || head.body == .contentLength(0) ? head.upgrade : nil
+        let upgrade = head.body == .none || head.body == .contentLength(0)
+            ? head.upgrade.flatMap { HTTPProxyHeads.mayTunnel($0.bytes(in: request)) ? $0 : nil } : nil
         var writer = HTTPByteWriter(memory.forward(upstream))
         let forwarded = withUnsafeTemporaryAllocation(byteCount: 96, alignment: 1) { text in
             var addresses = HTTPByteWriter(text)
@@ -61,7 +63,7 @@ extension HTTPServer {
         }
         guard forwarded else {
             closeConnection(upstream, &context, reset: true)
-            return respondWithError(index, .requestHeaderFieldsTooLarge, &context)
+            return respondWithError(index, .requestHeaderFieldsTooLarge, &context, headOnly: head.method == .head)
         }
         connections[index].proxiedHEAD = head.method == .head
         connections[index].asksUpgrade = upgrade != nil
@@ -125,6 +127,7 @@ extension HTTPServer {
         connections[upstream].output = PendingOutput(head: UnsafeRawBufferPointer(
             rebasing: memory.forward(upstream)[0..<headBytes]))
         connections[upstream].forwardedHeadBytes = headBytes
+        connections[upstream].usesForwardBuffer(upTo: headBytes)
         upstreams.sent(to: connections[upstream].server)
         connections[upstream].peer = Int32(client)
         connections[upstream].response.reset(expectingBody: !connections[client].proxiedHEAD,
@@ -226,8 +229,7 @@ extension HTTPServer {
         let socket = connections[index].socket
         if connections[index].isIdle {
             // A parked connection has nothing to say: the server closed it or broke framing.
-            upstreams.unpark(Int32(index), server: connections[index].server)
-            return closeConnection(index, &context, reset: context.readableBytes(socket) > 0)
+            return closeParked(index, &context, reset: context.readableBytes(socket) > 0)
         }
         if connections[index].isConnecting {
             guard let state = context.state(of: socket), state.isSynchronized else { return }
@@ -304,7 +306,7 @@ extension HTTPServer {
                     output = try connections[index].chunkDecoder.decode(
                         UnsafeRawBufferPointer(rebasing: bytes.prefix(room - Self.chunkFramingBytes)))
                 } catch {
-                    return upstreamFailed(upstream, .badRequest, &context)
+                    return upstreamFailed(upstream, error.status, &context)  // 400, or 413 / 431 past a limit
                 }
                 consumed = output.consumed
                 sent = writeChunk(output.data.bytes(in: bytes), last: output.isComplete, to: target, &context)
@@ -370,6 +372,7 @@ extension HTTPServer {
             return false
         }
         connections[index].buffered = count
+        connections[index].usesRequestBuffer(upTo: count)
         connections[index].lastActivity = context.now
         return true
     }
@@ -404,6 +407,7 @@ extension HTTPServer {
                 return finishExchange(index, reusable: false, &context)
             }
             connections[index].deadline = context.now + connections[index].timeouts.read
+            connections[index].usesRequestBuffer(upTo: start + count)
             let fresh = UnsafeRawBufferPointer(rebasing: buffer[start..<start + count])
             do {
                 if headDone {
@@ -489,6 +493,7 @@ extension HTTPServer {
         }
         if !keepAlive { connections[client].closeAfterOutput = true }
         connections[client].output = PendingOutput(head: writer.written)
+        connections[client].usesForwardBuffer(upTo: writer.count)
         connections[client].proxy = switches ? .tunnel : .relaying
         connections[client].status = HTTPStatus(rawValue: response.status)
         connections[client].contentLength = response.contentLength ?? 0
@@ -546,15 +551,36 @@ extension HTTPServer {
         connections[index].buffered = 0
         if reusable && upstreams.park(Int32(index), server: connections[index].server) {
             connections[index].isIdle = true
+            connections[index].deadline = context.now + UpstreamPools.idleTimeout
         } else {
             closeConnection(index, &context, reset: false)
         }
     }
 
+    /// Whether upstream `index`'s response is held back by its client alone:
+    /// bytes read from the upstream wait for the client, which has taken some
+    /// within the idle timeout. The upstream is not read meanwhile, so its read
+    /// deadline says nothing: a slow reader is judged by its own pace (as
+    /// nginx's `send_timeout`), not cut when one buffer takes it longer than
+    /// the route's `upstream_read_ms` to drain.
+    func waitsOnAClientThatReads(_ index: Int, now: Instant) -> Bool {
+        let client = Int(connections[index].peer)
+        guard client >= 0, connections[client].isOpen, connections[client].peer == Int32(index),
+              connections[index].response.isHeadComplete,
+              !connections[client].output.isEmpty else { return false }
+        return now.since(connections[client].lastActivity) <= options.idleTimeout
+    }
+
+    /// Closes the parked (idle, kept-alive) upstream connection `index`.
+    mutating func closeParked(_ index: Int, _ context: inout SocketContext<Device>, reset: Bool) {
+        upstreams.unpark(Int32(index), server: connections[index].server)
+        closeConnection(index, &context, reset: reset)
+    }
+
     /// The upstream failed: before the response head the client gets `status`
-    /// (502, or 504 for a timeout) and the connection closes (its request body
-    /// may be half sent); after it, the client's connection is reset, since the
-    /// response cannot be completed.
+    /// (502, 504 for a timeout, or the 4xx of a request body it refused) and the
+    /// connection closes (its request body may be half sent); after it, the
+    /// client's connection is reset, since the response cannot be completed.
     mutating func upstreamFailed(_ index: Int, _ status: HTTPStatus,
                                  _ context: inout SocketContext<Device>) {
         // A second event of a batch for a connection the first one closed: its
@@ -584,7 +610,7 @@ extension HTTPServer {
             connections[client].bodyToForward = 0
             connections[client].forwardsChunked = false
             connections[client].closeAfterOutput = true
-            respondWithError(client, status, &context)
+            respondWithError(client, status, &context, headOnly: connections[client].proxiedHEAD)
             recordAccess(client, now: context.now, requestLine: proxiedRequestLine(client), proxied: true)
             serve(client, &context)
         } else {

@@ -54,7 +54,7 @@ extension HTTPServer {
                     connections[source].tunnelReadDone = true
                     continue
                 }
-                connections[source].highWater = max(connections[source].highWater, count)
+                connections[source].usesRequestBuffer(upTo: count)
             }
             noteTunnelActivity(source, target, now: context.now)
             connections[target].output = PendingOutput(body: UnsafeRawBufferPointer(rebasing: memory.request(source)[0..<count]))

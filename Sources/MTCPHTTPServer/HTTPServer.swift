@@ -131,10 +131,11 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
                     acceptAll(from: socket, &context)
                 } else if event.events.contains(.error) {
                     let index = Int(socket.index)
-                    if connections[index].isUpstream && !connections[index].isIdle {
+                    if connections[index].isIdle {
+                        closeParked(index, &context, reset: true)
+                    } else if connections[index].isUpstream {
                         upstreamFailed(index, .badGateway, &context)
                     } else {
-                        if connections[index].isIdle { upstreams.unpark(Int32(index), server: connections[index].server) }
                         closeConnection(index, &context, reset: true)
                     }
                 } else {
@@ -155,8 +156,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         tlsListener = nil
         for index in connections.indices where connections[index].isOpen && connections[index].lingerSince == nil {
             if connections[index].isIdle {
-                upstreams.unpark(Int32(index), server: connections[index].server)
-                closeConnection(index, &context, reset: false)
+                closeParked(index, &context, reset: false)
             } else if connections[index].isUpstream {
                 continue  // ends with its exchange
             } else if connections[index].isBetweenRequests {
@@ -205,7 +205,11 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
                 // Upstream deadlines (504, as nginx answers "upstream timed out"):
                 // connecting, sending the request, waiting for response bytes; a
                 // health check's own (`runHealthChecks`), which fails the check.
-                if (connection.peer >= 0 || connection.isHealthCheck) && now > connection.deadline {
+                // A parked connection's is its idle time (`UpstreamPools.idleTimeout`).
+                if connection.isIdle && now > connection.deadline {
+                    closeParked(index, &context, reset: false)
+                } else if (connection.peer >= 0 || connection.isHealthCheck) && now > connection.deadline
+                            && !waitsOnAClientThatReads(index, now: now) {
                     upstreamFailed(index, .gatewayTimeout, &context)
                 }
             } else if connection.tls != nil && !connection.tlsEstablished {
@@ -333,7 +337,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
             upstreams.closed(connection.server)
         }
         if reset { try? context.abort(connection.socket) } else { try? context.close(connection.socket) }
-        memory.release(index, touched: connection.highWater)
+        memory.release(index, touched: max(connection.highWater, connection.forwardHighWater))
     }
 
     static func unixTime() -> Int64 {

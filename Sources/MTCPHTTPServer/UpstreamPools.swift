@@ -81,6 +81,12 @@ struct UpstreamPools {
     static let retryAfter = TimeSpan.seconds(5)
     /// Idle connections kept per server and core.
     static let idlePerServer = 64
+    /// How long an idle connection is kept: less than the 5 s after which common
+    /// servers (Node.js, Apache httpd) close theirs, so that the proxy closes
+    /// first and does not send a request into the server's FIN (a GET is retried
+    /// then, a POST gets 502); and a server gone silent is not sent requests on
+    /// connections that only time out.
+    static let idleTimeout = TimeSpan.seconds(4)
 
     /// Replaced by a reload whatever else it keeps: a route's prefix, timeouts
     /// and headers need no state of the servers.
@@ -201,9 +207,14 @@ struct UpstreamPools {
     }
 
     /// Whether `server` may take a request: its checks pass, it is not skipped
-    /// after a failed connect, and it is not the one a retry avoids.
+    /// after a failed connect, and it is not the one a retry avoids. The only
+    /// server of a pool is never skipped on a failed connect (as nginx ignores
+    /// `max_fails` for a single server): skipping it turns a restart of a few
+    /// hundred milliseconds into `retryAfter` of 502s with no one to go to
+    /// instead. Its health checks, when it has them, still take it out.
     private func isAvailable(_ server: Int, avoiding: Int, now: Instant) -> Bool {
-        servers[server].healthy && servers[server].downUntil <= now && server != avoiding
+        let skipped = servers[server].downUntil > now && pools[servers[server].pool].servers.count > 1
+        return servers[server].healthy && !skipped && server != avoiding
     }
 
     /// The active health check of `server`'s pool, if it has one.

@@ -73,6 +73,20 @@ import MTCPHTTP
         #expect(network.serverStatistics.proxyRetries == 1)
     }
 
+    /// Every server of the pool skipped after refusing: the 502 comes at once
+    /// and the connection stays open, so a HEAD's 502 ends at its head (a body
+    /// would be read as the response to the request pipelined after it).
+    @Test func headToAPoolThatIsDownGetsA502HeadAndTheNextRequestItsAnswer() throws {
+        var network = network(ports: [Self.refusingPort, Self.secondPort])
+        let refused = network.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(refused.responses().map(\.status) == [502])
+        let client = network.exchange("HEAD /api/x HTTP/1.1\r\nHost: h\r\n\r\nGET /api/y HTTP/1.1\r\nHost: h\r\n\r\n",
+                                      headRequests: [0])
+        let responses = client.responses(headRequests: [0])
+        #expect(responses.map(\.status) == [502, 502])
+        #expect(responses.first?.body.isEmpty == true)
+    }
+
     // MARK: a slow client and a fast upstream
 
     /// A client that stops reading stops the proxy reading its upstream: what the
@@ -110,6 +124,38 @@ extension HTTPProxyFailureTests {
         let client = network.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n", limit: .seconds(10))
         #expect(client.responses().map(\.status) == [504])
         #expect(upstream.allRequests.count == 1)
+    }
+
+    /// A client slower than the route's read timeout per buffer of response
+    /// still gets all of it: the upstream waits on the client, which keeps
+    /// reading, not on its own silence.
+    @Test func slowReadingClientIsNotCutByTheUpstreamReadTimeout() throws {
+        var network = network(ports: [ScriptedUpstream.port]) { options in
+            options.upstreamTimeouts = UpstreamTimeouts(connect: .seconds(3), read: .seconds(1), send: .seconds(60))
+        }
+        let upstream = network.startUpstream()
+        let body = (0..<120_000).map { UInt8(truncatingIfNeeded: $0 % 251) }
+        upstream.response = Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+        // 10 bytes a millisecond: a buffer of the proxy's takes longer than a second to drain.
+        let client = network.open(sending: Array("GET /api/big HTTP/1.1\r\nHost: h\r\n\r\n".utf8), readLimit: 10)
+        network.run(for: .seconds(30)) { client.responses().count == 1 || client.closed }
+        let received = client.responses().first?.body
+        #expect(received.map { $0 == body } == true, "\(received?.count ?? -1) of \(body.count) bytes")
+    }
+
+    /// A proxied exchange's buffers count as used (the upstream's response
+    /// buffer, the request head it was sent, the client's relayed head), so
+    /// closing gives a large exchange's pages back, as for a client's large head.
+    @Test func proxiedBuffersCountForGivingPagesBack() throws {
+        var network = network(ports: [ScriptedUpstream.port])
+        let upstream = network.startUpstream()
+        let body = [UInt8](repeating: UInt8(ascii: "b"), count: 200_000)
+        upstream.response = Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+        let client = network.exchange("GET /api/big HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(client.responses().first?.body.count == body.count)
+        let upstreamSlots = network.http.connections.filter(\.isUpstream)
+        #expect(upstreamSlots.count == 1 && upstreamSlots[0].highWater > 4096, "\(upstreamSlots.map(\.highWater))")
+        #expect(upstreamSlots.first.map { $0.forwardHighWater > 0 } == true)
     }
 
     /// An upstream that stops reading a request body is cut by the send timeout

@@ -165,6 +165,23 @@ extension HTTPProxyFailureTests {
         #expect(network.serverStatistics.proxyRetries == 1)
     }
 
+    /// An idle kept-alive connection is closed by the proxy before common
+    /// servers close theirs (5 s), so a later request, even a POST, which is
+    /// never retried, goes on a fresh connection instead of into a closing one.
+    @Test func idleKeptAliveConnectionIsClosedBeforeTheServerClosesIt() throws {
+        var network = network(ports: [ScriptedUpstream.port])
+        let upstream = network.startUpstream()
+        let first = network.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(first.responses().map(\.status) == [200])
+        network.advance(.seconds(3))
+        #expect(upstream.connections.count == 1 && !upstream.connections[0].closed)
+        network.advance(.seconds(2) + .milliseconds(100))
+        #expect(upstream.connections[0].closed)  // on the proxy's FIN
+        let post = network.exchange("POST /api/x HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n")
+        #expect(post.responses().map(\.status) == [200])
+        #expect(upstream.connections.count == 2 && upstream.allRequests.count == 2)
+    }
+
     /// A POST is not sent again, stale connection or not.
     @Test func postOnAStaleKeptAliveConnectionIsNotRetried() throws {
         var network = network(ports: [ScriptedUpstream.port])

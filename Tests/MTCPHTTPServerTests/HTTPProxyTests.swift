@@ -434,6 +434,19 @@ extension HTTPProxyTests {
         #expect(network.serverStatistics.proxyTunnels == 1)
     }
 
+    /// h2c is never tunnelled (HTTP/2 frames would pass the proxy's routes and
+    /// policy): the request goes up without Upgrade, and a 101 to it is a broken answer.
+    @Test func anUpgradeToH2CGoesUpAsAPlainRequest() throws {
+        var network = network()
+        let upstream = network.startUpstream()
+        upstream.response = Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n".utf8)
+        let client = network.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                                      + "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n")
+        #expect(client.responses().map(\.status) == [502])
+        #expect(upstream.allRequests == ["GET /api/x HTTP/1.1\r\nHost: h\r\n" + Self.added])
+        #expect(network.serverStatistics.proxyTunnels == 0)
+    }
+
     /// Without `Connection: upgrade` (or with a body) the Upgrade is not asked
     /// for, and a 101 from the upstream is a broken answer (502).
     @Test func upgradeNotAskedForIsNeverTunnelled() throws {

@@ -53,6 +53,15 @@ import MTCPHTTP
         #expect(pools.chooseServer(in: 0, avoiding: 0, now: Self.start + .seconds(10)) == 1)
     }
 
+    /// The only server of a pool is not skipped after a refused connect: there
+    /// is no other to go to, and it may be back from a restart a moment later.
+    @Test func theOnlyServerOfAPoolIsNeverSkipped() {
+        var pools = pools(.roundRobin, weights: [1])
+        pools.recordFailure(0, now: Self.start)
+        #expect(pools.chooseServer(in: 0, now: Self.start) == 0)
+        #expect(pools.chooseServer(in: 0, avoiding: 0, now: Self.start) == nil)
+    }
+
     /// A server skipped after a refused connect is back (and up in /metrics) as
     /// soon as its health checks pass again, before any request has to find out.
     @Test func passingChecksEndThePassiveSkip() {

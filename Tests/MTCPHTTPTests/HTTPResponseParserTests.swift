@@ -13,11 +13,11 @@ private struct Parsed {
 
 /// Feeds `pieces` in order, as separate reads, then signals end of stream if
 /// `closes`; stops at the first error or at the end of the message.
-private func feed(_ pieces: [[UInt8]], closes: Bool = false, expectingBody: Bool = true,
+private func feed(_ pieces: [[UInt8]], closes: Bool = false, expectingBody: Bool = true, upgradeRequested: Bool = false,
                   maximumHeadBytes: Int = 64 * 1024, acceptsObsFold: Bool = false) -> Parsed {
     var result = Parsed()
     result.parser = HTTPResponseParser(maximumHeadBytes: maximumHeadBytes, acceptsObsFold: acceptsObsFold)
-    result.parser.reset(expectingBody: expectingBody)
+    result.parser.reset(expectingBody: expectingBody, upgradeRequested: upgradeRequested)
     do {
         for piece in pieces where !result.parser.isComplete {
             var body = result.body
@@ -180,6 +180,24 @@ private func splits(_ message: [UInt8]) -> [[[UInt8]]] {
         ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\tx;a\r\nab\r\n0\r\n\r\n", .invalidChunk),
         ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", .unexpectedUpgrade),
     ]
+
+    /// A 101 to a request that asked to switch ends at its head when it names the
+    /// one protocol it switched to, and that is not h2c, which the proxy never
+    /// offers (RFC 9110 §7.8, §15.2.2), whole or fed a byte at a time.
+    @Test(arguments: [("Upgrade: websocket\r\n", true), ("Upgrade: WebSocket, x\r\n", true), ("", false),
+                      ("Upgrade: h2c\r\n", false), ("Upgrade: websocket , H2C\r\n", false),
+                      ("Upgrade: a\r\nUpgrade: b\r\n", false)])
+    func switchingProtocolsNamesOneProtocolThatIsNotH2C(upgrade: String, accepted: Bool) {
+        let message = bytes("HTTP/1.1 101 Switching Protocols\r\n\(upgrade)Connection: upgrade\r\n\r\n")
+        for pieces in splits(message) {
+            let parsed = feed(pieces, upgradeRequested: true)
+            if accepted {
+                #expect(parsed.error == nil && parsed.parser.isUpgrade, "\(upgrade.debugDescription) split \(pieces.map(\.count))")
+            } else {
+                #expect(parsed.error == .unexpectedUpgrade, "\(upgrade.debugDescription) split \(pieces.map(\.count))")
+            }
+        }
+    }
 
     @Test(arguments: malformed)
     func malformedResponsesAreClassified(text: String, error: HTTPResponseParseError) {
