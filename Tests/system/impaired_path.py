@@ -16,14 +16,17 @@ document root and proxy routes come through `appliance_args`).
 """
 
 import re
-import signal
 import subprocess
+import sys
 import uuid
 
 import pytest
 
 from mtcp_ns import SYSTEM_PYTHON, TOOLS, describe
 from stacks import REPO, Stack, write_config
+
+sys.path.insert(0, str(REPO / "scripts/bench"))
+import impair_report  # noqa: E402  (shared with the `loss` benchmark)
 
 IMPAIR = REPO / ".build/release/mtcp-impair"
 APPLIANCE_ADDR, CLIENT_ADDR = "198.19.90.1", "198.19.90.2"
@@ -99,26 +102,13 @@ class ImpairedPath:
                            "--size", size, "--seed", seed, "--timeout", 120, timeout=timeout)
 
     def stop_forwarder(self):
-        """SIGINT; returns its counters {'->': {...}, '<-': {...}} (left->right is towards the client)."""
+        """SIGINT; returns its counters {'to_client': {...}, 'to_appliance': {...}}."""
         if self.forwarder is None:
             return None
         proc, self.forwarder = self.forwarder, None
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, _ = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate(timeout=5)
+        self.forwarder_status, out, counters = impair_report.stop(proc)
         self.forwarder_log.append(out)
-        self.forwarder_status = proc.returncode
-        counters = {}
-        for line in out.splitlines():
-            match = re.match(r"(\S+) -> (\S+): (.*)$", line)
-            if match:
-                key = "to_client" if match.group(1) == self.f0 else "to_appliance"
-                counters[key] = {k.strip().replace(" ", "_"): int(v) for v, k in
-                                 ((m.group(2), m.group(1)) for m in re.finditer(r"([a-z ]+?) (\d+)(?:,|$)", match.group(3)))}
-        return counters
+        return {"to_client" if source == self.f0 else "to_appliance": figures for source, figures in counters.items()}
 
     def remove(self):
         log = ""
