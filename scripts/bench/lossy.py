@@ -31,6 +31,7 @@ NO_OFFLOAD = "checksum_offload = off\n"
 # default 8 KiB would cap each flow at 8 KiB per round trip; Linux autotunes its own).
 BUFFERS = "rcvbuf = 262144\nsndbuf = 262144\n"
 CONNECTIONS = 1024
+RESPONSE_TIMEOUT = 60
 
 
 def _run(*cmd, check=True, timeout=30):
@@ -129,17 +130,20 @@ class ImpairedPath:
         www/; returns its --json figures with its exit status as "exit"."""
         workdir = Path(workdir)
         conf = ours._write_conf(workdir, "loadgen-loss", CLIENT_ADDRESS, "client", "0x1", None, CONNECTIONS,
-                                extra=NO_OFFLOAD + BUFFERS, vdev=f"net_af_packet0,iface={CLIENT_IF}")
+                                extra=NO_OFFLOAD + BUFFERS + f"shutdown_grace_s = {RESPONSE_TIMEOUT}\n",
+                                vdev=f"net_af_packet0,iface={CLIENT_IF}")
         static_arp(workdir, SERVER_ADDRESS, self.server_mac())
         out = workdir / "loadgen.json"
         out.unlink(missing_ok=True)
         # The connect and response timeouts leave room for repeated losses of one
         # flow (a SYN lost twice already costs 3 s): a flow the path delays a
-        # lot counts in the tail, not as an error.
+        # lot counts in the tail, not as an error. The shutdown grace after -d is
+        # as long, so that every flow started in the window ends (in the tail or
+        # as a timeout) instead of being cut off as unfinished.
         cmd = ["ip", "netns", "exec", CLIENT_NAMESPACE, str(ours.LOADGEN), "--config", str(conf),
                f"http://{SERVER_ADDRESS}/", "-d", str(seconds), "--warmup", "1", "-c", str(CONNECTIONS - 24),
                "--requests-per-connection", "1", "--rate", str(rate), "--mix", "cellular",
-               "--verify-body", str(REPO / "www"), "--connect-timeout", "30", "--timeout", "60",
+               "--verify-body", str(REPO / "www"), "--connect-timeout", "30", "--timeout", str(RESPONSE_TIMEOUT),
                "--json", str(out), *extra_args]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 180)
         if not out.exists():
