@@ -10,7 +10,9 @@ appliance and the forwarder are stopped by PID. IPv6 and offloads are off on
 every veth (the forwarder must see single frames, not GRO aggregates), and both
 ends have static ARP entries so a lost ARP frame costs nothing.
 
-`ImpairedPath.client(*cmd)` runs a command in the client's namespace: the echo
+With `kernel_echo`, the kernel's TCP takes the appliance's place (the address on
+its veth, Tests/system/tools/echo_server.py on port 7): a reference through the same
+impairment. `ImpairedPath.client(*cmd)` runs a command in the client's namespace: the echo
 tests use Tests/system/tools/tcp_client.py, the HTTP tests curl (the appliance's
 document root and proxy routes come through `appliance_args`).
 """
@@ -37,15 +39,18 @@ def sh(*cmd, check=True, timeout=30):
 
 
 class ImpairedPath:
-    def __init__(self, directory, impairment, appliance_config="", appliance_args=()):
+    def __init__(self, directory, impairment, appliance_config="", appliance_args=(), kernel_echo=False):
         x = uuid.uuid4().hex[:6]
         self.ns_appliance, self.ns_forwarder, self.ns_client = f"cf-imp-a-{x}", f"cf-imp-f-{x}", f"cf-imp-c-{x}"
         self.a0, self.f0, self.f1, self.c0 = f"cf{x}a0", f"cf{x}f0", f"cf{x}f1", f"cf{x}c0"
-        self.appliance = self.forwarder = None
+        self.appliance = self.forwarder = self.kernel_echo = None
         self.forwarder_log = []
         try:
             self._make_links()
-            self._start_appliance(directory, appliance_config, appliance_args)
+            if kernel_echo:
+                self._start_kernel_echo()
+            else:
+                self._start_appliance(directory, appliance_config, appliance_args)
             self._start_forwarder(impairment)
         except BaseException:
             self.remove()
@@ -79,6 +84,19 @@ class ImpairedPath:
                               f"net_af_packet0,iface={self.a0}", f"checksum_offload = off\n{extra}")
         (directory / "arp.conf").write_text(f"ARP_ENTRY 1\n{CLIENT_ADDR}/32 {self.mac(self.ns_client, self.c0)}\n")
         self.appliance = Stack(config, self.ns_appliance, args=args)
+
+    def _start_kernel_echo(self):
+        sh("ip", "-n", self.ns_appliance, "addr", "add", f"{APPLIANCE_ADDR}/24", "dev", self.a0)
+        sh("ip", "-n", self.ns_appliance, "neigh", "replace", CLIENT_ADDR, "lladdr", self.mac(self.ns_client, self.c0),
+           "dev", self.a0, "nud", "permanent")
+        self.kernel_echo = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns_appliance, SYSTEM_PYTHON, str(TOOLS / "echo_server.py"),
+             "--host", APPLIANCE_ADDR, "--port", "7"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        line = self.kernel_echo.stdout.readline()
+        if not line.startswith("echo_server: ready"):
+            self.kernel_echo.wait(5)
+            pytest.fail("echo_server.py did not start:\n" + line + self.kernel_echo.stdout.read())
 
     def _start_forwarder(self, impairment):
         if not IMPAIR.exists():
@@ -117,6 +135,10 @@ class ImpairedPath:
         finally:
             if self.appliance is not None:
                 log = self.appliance.stop()
+            if self.kernel_echo is not None:
+                echo, self.kernel_echo = self.kernel_echo, None
+                echo.terminate()
+                log = echo.communicate(timeout=10)[0]
             for ns in (self.ns_appliance, self.ns_forwarder, self.ns_client):
                 sh("ip", "netns", "del", ns, check=False)
         return log
