@@ -10,20 +10,25 @@ appliance and the forwarder are stopped by PID. IPv6 and offloads are off on
 every veth (the forwarder must see single frames, not GRO aggregates), and both
 ends have static ARP entries so a lost ARP frame costs nothing.
 
-`ImpairedPath.client(*cmd)` runs a command in the client's namespace: the echo
+With `kernel_echo`, the kernel's TCP takes the appliance's place (the address on
+its veth, Tests/system/tools/echo_server.py on port 7): a reference through the same
+impairment. `ImpairedPath.client(*cmd)` runs a command in the client's namespace: the echo
 tests use Tests/system/tools/tcp_client.py, the HTTP tests curl (the appliance's
 document root and proxy routes come through `appliance_args`).
 """
 
 import re
-import signal
 import subprocess
+import sys
 import uuid
 
 import pytest
 
 from mtcp_ns import SYSTEM_PYTHON, TOOLS, describe
 from stacks import REPO, Stack, write_config
+
+sys.path.insert(0, str(REPO / "scripts/bench"))
+import impair_report  # noqa: E402  (shared with the `loss` benchmark)
 
 IMPAIR = REPO / ".build/release/mtcp-impair"
 APPLIANCE_ADDR, CLIENT_ADDR = "198.19.90.1", "198.19.90.2"
@@ -34,15 +39,18 @@ def sh(*cmd, check=True, timeout=30):
 
 
 class ImpairedPath:
-    def __init__(self, directory, impairment, appliance_config="", appliance_args=()):
+    def __init__(self, directory, impairment, appliance_config="", appliance_args=(), kernel_echo=False):
         x = uuid.uuid4().hex[:6]
         self.ns_appliance, self.ns_forwarder, self.ns_client = f"cf-imp-a-{x}", f"cf-imp-f-{x}", f"cf-imp-c-{x}"
         self.a0, self.f0, self.f1, self.c0 = f"cf{x}a0", f"cf{x}f0", f"cf{x}f1", f"cf{x}c0"
-        self.appliance = self.forwarder = None
+        self.appliance = self.forwarder = self.kernel_echo = None
         self.forwarder_log = []
         try:
             self._make_links()
-            self._start_appliance(directory, appliance_config, appliance_args)
+            if kernel_echo:
+                self._start_kernel_echo()
+            else:
+                self._start_appliance(directory, appliance_config, appliance_args)
             self._start_forwarder(impairment)
         except BaseException:
             self.remove()
@@ -77,6 +85,19 @@ class ImpairedPath:
         (directory / "arp.conf").write_text(f"ARP_ENTRY 1\n{CLIENT_ADDR}/32 {self.mac(self.ns_client, self.c0)}\n")
         self.appliance = Stack(config, self.ns_appliance, args=args)
 
+    def _start_kernel_echo(self):
+        sh("ip", "-n", self.ns_appliance, "addr", "add", f"{APPLIANCE_ADDR}/24", "dev", self.a0)
+        sh("ip", "-n", self.ns_appliance, "neigh", "replace", CLIENT_ADDR, "lladdr", self.mac(self.ns_client, self.c0),
+           "dev", self.a0, "nud", "permanent")
+        self.kernel_echo = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns_appliance, SYSTEM_PYTHON, str(TOOLS / "echo_server.py"),
+             "--host", APPLIANCE_ADDR, "--port", "7"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        line = self.kernel_echo.stdout.readline()
+        if not line.startswith("echo_server: ready"):
+            self.kernel_echo.wait(5)
+            pytest.fail("echo_server.py did not start:\n" + line + self.kernel_echo.stdout.read())
+
     def _start_forwarder(self, impairment):
         if not IMPAIR.exists():
             pytest.fail(f"{IMPAIR} does not exist: run `swift build -c release` first")
@@ -99,26 +120,13 @@ class ImpairedPath:
                            "--size", size, "--seed", seed, "--timeout", 120, timeout=timeout)
 
     def stop_forwarder(self):
-        """SIGINT; returns its counters {'->': {...}, '<-': {...}} (left->right is towards the client)."""
+        """SIGINT; returns its counters {'to_client': {...}, 'to_appliance': {...}}."""
         if self.forwarder is None:
             return None
         proc, self.forwarder = self.forwarder, None
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, _ = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate(timeout=5)
+        self.forwarder_status, out, counters = impair_report.stop(proc)
         self.forwarder_log.append(out)
-        self.forwarder_status = proc.returncode
-        counters = {}
-        for line in out.splitlines():
-            match = re.match(r"(\S+) -> (\S+): (.*)$", line)
-            if match:
-                key = "to_client" if match.group(1) == self.f0 else "to_appliance"
-                counters[key] = {k.strip().replace(" ", "_"): int(v) for v, k in
-                                 ((m.group(2), m.group(1)) for m in re.finditer(r"([a-z ]+?) (\d+)(?:,|$)", match.group(3)))}
-        return counters
+        return {"to_client" if source == self.f0 else "to_appliance": figures for source, figures in counters.items()}
 
     def remove(self):
         log = ""
@@ -127,6 +135,10 @@ class ImpairedPath:
         finally:
             if self.appliance is not None:
                 log = self.appliance.stop()
+            if self.kernel_echo is not None:
+                echo, self.kernel_echo = self.kernel_echo, None
+                echo.terminate()
+                log = echo.communicate(timeout=10)[0]
             for ns in (self.ns_appliance, self.ns_forwarder, self.ns_client):
                 sh("ip", "netns", "del", ns, check=False)
         return log

@@ -27,10 +27,10 @@ def impaired(tmp_path):
     """impaired(loss, reorder, duplicate, delay_ms, seed) -> an ImpairedPath, removed after the test."""
     made = []
 
-    def make(loss, reorder=0.0, duplicate=0.0, delay_ms=1.0, seed=1):
+    def make(loss, reorder=0.0, duplicate=0.0, delay_ms=1.0, seed=1, kernel_echo=False):
         path = ImpairedPath(tmp_path, ["--loss", loss, "--reorder", reorder, "--duplicate", duplicate,
                                        "--delay-ms", delay_ms, "--reorder-delay-ms", 3, "--seed", seed],
-                            APPLIANCE_CONFIG)
+                            APPLIANCE_CONFIG, kernel_echo=kernel_echo)
         made.append(path)
         return path
 
@@ -64,6 +64,31 @@ def test_echo_over_a_lossy_path(impaired, loss, size):
         assert abs(c["lost"] / c["received"] - loss) < max(0.5 * loss, 0.01), counters
     retransmitted = int(re.search(r"retransmitted (\d+)", log).group(1))
     assert retransmitted > 0, log
+
+
+@pytest.mark.skipif(not os.environ.get("MTCP_LONG_TESTS"),
+                    reason="two 10 MiB echoes at 10% loss, minutes; MTCP_LONG_TESTS=1 runs it")
+@pytest.mark.xfail(reason="not met yet: ours 63-68 s against the kernel's 0.40-0.46 s (issue 17)", strict=False)
+def test_echo_at_10_percent_loss_within_1_5x_of_linux(impaired):
+    """Issue 17's bar: the 10 MiB echo at 10% loss above (same impairment, same seeds)
+    takes at most 1.5x the time of the kernel's TCP in the appliance's place."""
+    size, loss = 10 << 20, 0.10
+    times = {}
+    for side, kernel_echo in (("linux", True), ("ours", False)):
+        path = impaired(loss, reorder=0.01, duplicate=0.01, seed=int(loss * 100) + size, kernel_echo=kernel_echo)
+        result = path.echo(size, seed=size)
+        counters = path.stop_forwarder()
+        path.remove()
+        assert result.returncode == 0, describe(result)
+        report = json.loads(result.stdout.strip().splitlines()[-1])
+        assert report["equal"], report
+        for c in counters.values():   # the impairment really applied to this side
+            assert abs(c["lost"] / c["received"] - loss) < 0.5 * loss and c["queue_overflow"] == 0, counters
+        times[side] = report["seconds"]
+        print(f"{side}: {report['seconds']} s, forwarder {counters}")
+    print(f"10 MiB echo at 10% loss: ours {times['ours']} s, Linux {times['linux']} s, "
+          f"{times['ours'] / times['linux']:.2f}x")
+    assert times["ours"] <= 1.5 * times["linux"], times
 
 
 def test_forwarder_without_impairment_is_transparent(impaired):

@@ -6,6 +6,7 @@ With `tls` (see ours.tls_settings) nginx also listens with `ssl` on the port,
 certificate, key, protocols and ciphers of mtcp-httpd's conf/httpd.json."""
 
 import re
+import resource
 import subprocess
 import time
 from pathlib import Path
@@ -48,7 +49,7 @@ class LinuxServer:
         self.conf.write_text(f"""
 worker_processes 1;
 worker_cpu_affinity {1 << server_core:b};
-worker_rlimit_nofile 200000;
+worker_rlimit_nofile {min(200000, resource.getrlimit(resource.RLIMIT_NOFILE)[1])};
 pid {self.pid};
 error_log {self.workdir}/error.log error;
 events {{ worker_connections 100000; multi_accept on; }}

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import cores
 import linux
+import lossy
 import ours
 import report
 import proxy
@@ -125,6 +126,38 @@ class Bench:
                     method="closed loop, 200 connections, new connection per request, the cellular mix "
                            "(64 B 35%, 1 KiB 25%, 4 KiB 30%, 32 KiB 8%, 1 MiB 2%) with the short-flows-first "
                            "data list on (short_flow_bytes = 16384) and off (0); latency per file size")
+
+    # 4c (issue 17): the cellular mix through a lossy path with 10 ms of delay each
+    # way, mtcp-httpd against nginx, the same client (mtcp-loadgen) for both.
+    def loss(self):
+        rate, delay_ms, rows = 300, 10, {}
+        for loss in (0.01, 0.03, 0.05):
+            seed = round(loss * 100)
+            server_namespace = "mtcp-bench-losss"
+            with lossy.ImpairedPath(server_namespace, loss, delay_ms, seed, owns_server_namespace=True) as path:
+                with lossy.OurServer(self.workdir / f"loss-{seed}", path) as server:
+                    figures = path.loadgen(self.workdir / f"loss-{seed}-client", self.seconds, rate)
+                counters = lossy.appliance_counters(server.log)
+            ours_run = _loss_run(figures, server.errors() or path.impaired(loss), counters, path.counters)
+            with lossy.LinuxServerBehindImpairment(REPO / "www", self.workdir / f"loss-{seed}-nginx", loss,
+                                                   delay_ms, seed) as server:
+                figures = server.path.loadgen(self.workdir / f"loss-{seed}-nginx-client", self.seconds, rate)
+                counters = lossy.kernel_counters(linux.NAMESPACE)
+            linux_run = _loss_run(figures, server.errors() or server.path.impaired(loss), counters,
+                                  server.path.counters)
+            rows[f"{loss:.0%}"] = {"ours": ours_run, "linux": linux_run}
+            print(f"bench: loss {loss:.0%}: ours {ours_run['clean'] or ours_run['why']}, "
+                  f"Linux {linux_run['clean'] or linux_run['why']}", flush=True)
+        self.record("loss", rows=rows, unit="microseconds", delay_ms=delay_ms, rate=rate,
+                    method=f"open loop at {rate} new connections/s (one request each, Connection: close), the "
+                           "cellular mix (64 B 35%, 1 KiB 25%, 4 KiB 30%, 32 KiB 8%, 1 MiB 2%), every body checked "
+                           "against its file (--verify-body); mtcp-loadgen (net_af_packet, core 0) through mtcp-impair "
+                           f"({delay_ms} ms each way, the loss rate each way, seeded) to mtcp-httpd (net_af_packet, "
+                           "core 1, busy-polling) or to nginx 1.22 (1 worker on core 1, kernel TCP, port 80); rcvbuf and "
+                           "sndbuf 256 KiB for both mtcp stacks (the default 8 KiB caps a flow at 8 KiB per round trip; "
+                           "the kernel autotunes); "
+                           f"one run of {self.seconds} s after 1 s warm-up per loss rate and server; flow completion "
+                           "time from connect to the last byte")
 
     # 4b: the cellular mix on a line shaped to 1 Gbit/s, per data_scheduling mode
     def scheduling(self):
@@ -493,6 +526,21 @@ def _busy(figures):
     return {"appliance": appliance, "loadgen": loadgen}
 
 
+def _loss_run(figures, why, server_counters, path_counters):
+    """One side of a `loss` row: FCT per file, and whether the run counts: the
+    loadgen exited 0 with no error and nothing unfinished, the server and the
+    forwarder (`why`: their reason not to count, or None) were clean."""
+    if figures["exit"] != 0 or _errors(figures) or figures["unfinished"]:
+        why = (f"mtcp-loadgen exited {figures['exit']}, errors {_errors(figures)} "
+               f"{ {k: v for k, v in figures['errors'].items() if v} }, unfinished {figures['unfinished']}"
+               + (f"; {why}" if why else ""))
+    sizes = {entry["url"].rsplit("/", 1)[-1]: {p: entry["latency"][p] for p in ("p50", "p99", "p99_9", "mean", "count")}
+             for entry in figures["latency_microseconds_by_url"]}
+    return {"clean": why is None, "why": why, "completed": figures["completed"],
+            "requests_per_second": figures["requests_per_second"], "sizes": sizes,
+            "counters": server_counters, "path": path_counters}
+
+
 def _errors(figures):
     return sum(figures.get("errors", {}).values())
 
@@ -577,7 +625,7 @@ def main():
     parser.add_argument("--only", nargs="*", help="scenarios to run (default: all)")
     args = parser.parse_args()
     bench = Bench(args.runs, args.seconds)
-    wanted = set(args.only or ["short", "keepalive", "short_v6", "keepalive_v6", "latency", "mix", "concurrency", "bulk",
+    wanted = set(args.only or ["short", "keepalive", "short_v6", "keepalive_v6", "latency", "mix", "loss", "concurrency", "bulk",
                                "tls", "tls_resumed", "tls_keepalive", "default_topology", "proxy", "cores", "scheduling",
                                "cost", "idle", "micro"])
     OUT.mkdir(exist_ok=True)
@@ -595,6 +643,8 @@ def main():
         bench.mix()
     if "scheduling" in wanted:
         bench.scheduling()
+    if "loss" in wanted:
+        bench.loss()
     if "concurrency" in wanted:
         bench.concurrency()
     if "bulk" in wanted:

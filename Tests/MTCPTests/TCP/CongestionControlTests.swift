@@ -64,12 +64,25 @@ import Testing
         #expect(!cc.inSlowStart)
     }
 
-    @Test func slowStartCountsAtMostOneSMSSPerAck() {
+    @Test func slowStartCountsEveryAcknowledgedByte() {
         var cc = CongestionControl(algorithm: .newReno, mss: Self.mss)
         cc.onAck(ackedBytes: 2 * Self.mss, now: Self.t0, rtt: nil, inFlightBeforeAck: cc.cwnd)   // delayed ACK
-        #expect(cc.cwnd == 14600 + Self.mss)
+        #expect(cc.cwnd == 14600 + 2 * Self.mss)
         cc.onAck(ackedBytes: 100, now: Self.t0, rtt: nil, inFlightBeforeAck: cc.cwnd)
-        #expect(cc.cwnd == 14600 + Self.mss + 100)
+        #expect(cc.cwnd == 14600 + 2 * Self.mss + 100)
+    }
+
+    @Test func aStretchACKOfTheInitialWindowDoublesIt() {
+        // A receiver that read the whole initial window in one poll acknowledges it
+        // once: the window doubles as with an ACK per segment (RFC 9002 §7.3.1),
+        // so the 13 segments left of a 32 KiB response go in the next round trip.
+        var cc = CongestionControl(algorithm: .newReno, mss: Self.mss)
+        cc.onAck(ackedBytes: 14600, now: Self.t0, rtt: nil, inFlightBeforeAck: 14600)
+        #expect(cc.cwnd == 2 * 14600)
+        var capped = CongestionControl(algorithm: .newReno, mss: Self.mss)
+        capped.onRetransmissionTimeout(flightSize: 8 * Self.mss, now: Self.t0)
+        capped.onAck(ackedBytes: 10 * Self.mss, now: Self.t0, rtt: nil, inFlightBeforeAck: capped.cwnd)
+        #expect(capped.cwnd == capped.ssthresh, "still not past ssthresh")
     }
 
     @Test func newRenoCongestionAvoidanceGrowsOneSMSSPerRTT() {
