@@ -68,7 +68,6 @@ def test_echo_over_a_lossy_path(impaired, loss, size):
 
 @pytest.mark.skipif(not os.environ.get("MTCP_LONG_TESTS"),
                     reason="two 10 MiB echoes at 10% loss, minutes; MTCP_LONG_TESTS=1 runs it")
-@pytest.mark.xfail(reason="not met yet: ours 63-68 s against the kernel's 0.40-0.46 s (issue 17)", strict=False)
 def test_echo_at_10_percent_loss_within_1_5x_of_linux(impaired):
     """Issue 17's bar: the 10 MiB echo at 10% loss above (same impairment, same seeds)
     takes at most 1.5x the time of the kernel's TCP in the appliance's place."""
