@@ -103,7 +103,13 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
 
     /// After `flush`: frames the device did not take, or connections with data
     /// that found no transmit room (or no line credit), wait for the next iteration.
-    public var hasPendingOutput: Bool { output.count > 0 || outputBacklog > 0 }
+    /// Not while the device refuses output outright (it took none of the frames
+    /// offered, `TransmitQueue.isRefused`): they wait, queued, for whichever
+    /// iteration comes next (the idle policy's next wake-up at the latest, bounded
+    /// by the next timer), and an idle engine sleeps meanwhile rather than spin on
+    /// a device that takes nothing. Frames that then find the queue full are
+    /// dropped and counted (`transmit_queue_full`).
+    public var hasPendingOutput: Bool { !output.isRefused && (output.count > 0 || outputBacklog > 0) }
 
     /// Connections waiting on the output lists after `flush`: with a shaped
     /// line, the backlog a saturated NIC would hold.
