@@ -74,8 +74,12 @@ extension Engine {
     /// left while the line has credit. A flow stopped by the line keeps its place
     /// with what it has left.
     mutating func flushSizeOrderedData(now: Instant) {
-        if tcp.oldestFlowDue > 0, shaper.hasCredit, let entry = tcp.flowsByAge.top,
-           let oldest = tcp.connections.block(entry.id) {
+        if tcp.oldestFlowDue > 0, shaper.hasCredit, let entry = tcp.flowsByAge.top {
+            guard let oldest = tcp.connections.block(entry.id) else {
+                // Not reached: an ended connection leaves both heaps (`settle`).
+                tcp.flowsByAge.remove(slot: entry.id.index)
+                return flushSizeOrderedData(now: now)
+            }
             let share = TCPLayer.oldestFlowShare - 1
             let turn = serveTurn(oldest, byteLimit: (tcp.oldestFlowDue + share - 1) / share, now: now)
             tcp.oldestFlowDue -= turn.bytes * share
