@@ -27,6 +27,15 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     var shaper: TransmitShaper
     /// Set while the data list is served: only its segments wait for line credit.
     var servingDataList = false
+    /// Payload bytes, new and resent, that the data list's current turn has sent
+    /// (`sendDataListSegments`); SRPT charges its turns by them.
+    var dataTurnBytes = 0
+    /// The most payload bytes the current turn may send: once it has sent that
+    /// many, its next data segment waits as if for the line (the starvation
+    /// guard's bounded turn); `Int.max` for every other turn.
+    var dataTurnLimit = Int.max
+    /// The current turn stopped at `dataTurnLimit`, not for the line or buffers.
+    var dataTurnLimited = false
     var tcp: TCPLayer
     /// The IPv6 half of the dual stack (disabled without `ip6_addr`).
     var ipv6: IPv6Layer
