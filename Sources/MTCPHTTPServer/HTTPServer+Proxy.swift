@@ -228,8 +228,14 @@ extension HTTPServer {
         if connections[index].isHealthCheck { return serveHealthCheck(index, &context) }
         let socket = connections[index].socket
         if connections[index].isIdle {
-            // A parked connection has nothing to say: the server closed it or broke framing.
-            return closeParked(index, &context, reset: context.readableBytes(socket) > 0)
+            // A parked connection has nothing to say: bytes from the server break
+            // framing, and its close ends the connection. Any other event (room
+            // to send opening as the last response's ACKs go out, a late edge of
+            // bytes already read) leaves it parked: closing on those threw away
+            // the connection after every large response.
+            let readable = context.readableBytes(socket)
+            guard readable > 0 || context.state(of: socket) != .established else { return }
+            return closeParked(index, &context, reset: readable > 0)
         }
         if connections[index].isConnecting {
             guard let state = context.state(of: socket), state.isSynchronized else { return }
