@@ -322,17 +322,22 @@ struct UpstreamPools {
         return samples
     }
 
-    /// `text` as a Prometheus label value: backslash, quote and newline escaped.
+    /// `text` as a Prometheus label value: backslash, quote and line feed
+    /// escaped (the text format's only escapes), other control characters
+    /// (a CR above all, which the format has no escape for) replaced by U+FFFD.
+    /// By Unicode scalars: as Characters, a CR LF is one grapheme that equals
+    /// neither "\r" nor "\n", and went out raw, splitting the sample's line.
     private static func labelValue(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            switch character {
-            case "\\": escaped += "\\\\"
-            case "\"": escaped += "\\\""
-            case "\n": escaped += "\\n"
-            default: escaped.append(character)
+        var escaped = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\": escaped.append(contentsOf: "\\\\".unicodeScalars)
+            case "\"": escaped.append(contentsOf: "\\\"".unicodeScalars)
+            case "\n": escaped.append(contentsOf: "\\n".unicodeScalars)
+            case _ where scalar.properties.generalCategory == .control: escaped.append("\u{FFFD}")
+            default: escaped.append(scalar)
             }
         }
-        return escaped
+        return String(escaped)
     }
 }

@@ -30,3 +30,16 @@ import MTCPHTTP
         #expect(upstream.connections.count == 1)
     }
 }
+
+extension HTTPProxyReviewTests {
+    /// A pool's name in /metrics labels is escaped as the text format wants
+    /// (backslash, quote, line feed), and a CR, alone or before a LF (one
+    /// Character in Swift), never reaches the exposition.
+    @Test func poolNameIsEscapedInMetricLabels() {
+        var options = HTTPServerOptions(cache: StaticFileCacheConfiguration(documentRoot: "/nonexistent"))
+        options.pools = [ProxyPool(name: "a\"b\\c\r\nd\re\nf", servers: [ProxyServer(address: IPv4Address(198, 18, 0, 2), port: 8080)])]
+        let labels = UpstreamPools(options).counters.map(\.labels)
+        #expect(labels.first == "pool=\"a\\\"b\\\\c\u{FFFD}\\nd\u{FFFD}e\\nf\",server=\"198.18.0.2:8080\"")
+        #expect(!labels.contains { $0.utf8.contains(13) || $0.utf8.contains(10) })
+    }
+}
