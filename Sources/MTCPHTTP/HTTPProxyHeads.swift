@@ -284,24 +284,43 @@ public enum HTTPProxyHeads {
 }
 
 /// The field names a `Connection` field lists (RFC 9110 §7.6.1): those fields
-/// are hop-by-hop too. Up to eight names are kept inline; a longer list is
-/// unusual enough that its extra names are simply forwarded.
+/// are hop-by-hop too, however many there are. Up to eight names are kept
+/// inline; a longer list is looked up in the Connection values themselves
+/// (bounded by the head's size), so no listed field is ever forwarded.
 struct ConnectionTokens {
     private var spans: (HTTPByteSpan, HTTPByteSpan, HTTPByteSpan, HTTPByteSpan,
                         HTTPByteSpan, HTTPByteSpan, HTTPByteSpan, HTTPByteSpan)
         = (.empty, .empty, .empty, .empty, .empty, .empty, .empty, .empty)
+    private static let inlineCapacity = 8
     private var count = 0
+    /// More names than fit inline: `contains` scans `fields` instead.
+    private var overflowed = false
+    private let fields: HTTPHeaderFields
 
     init(_ fields: HTTPHeaderFields, in bytes: UnsafeRawBufferPointer) {
+        self.fields = fields
+        Self.forEachToken(in: fields, bytes) { span in
+            guard count < Self.inlineCapacity else {
+                overflowed = true
+                return false
+            }
+            append(span)
+            return true
+        }
+    }
+
+    /// Calls `body` with each non-empty element of every Connection value, until it returns false.
+    private static func forEachToken(in fields: HTTPHeaderFields, _ bytes: UnsafeRawBufferPointer,
+                                     _ body: (HTTPByteSpan) -> Bool) {
         for field in fields where ASCII.equalsIgnoringCase(field.name.bytes(in: bytes), "connection") {
             var position = field.value.start
-            while position < field.value.end && count < 8 {
+            while position < field.value.end {
                 var end = position
                 while end < field.value.end && bytes[end] != ASCII.comma { end += 1 }
                 var first = position, last = end
                 while first < last && ASCII.isWhitespace(bytes[first]) { first += 1 }
                 while last > first && ASCII.isWhitespace(bytes[last - 1]) { last -= 1 }
-                if last > first { append(HTTPByteSpan(start: first, end: last)) }
+                if last > first, !body(HTTPByteSpan(start: first, end: last)) { return }
                 position = end + 1
             }
         }
@@ -314,14 +333,24 @@ struct ConnectionTokens {
 
     /// Whether `name` is one of the listed names (case-insensitively).
     func contains(_ name: UnsafeRawBufferPointer, in bytes: UnsafeRawBufferPointer) -> Bool {
-        withUnsafeBytes(of: spans) { storage in
+        if overflowed {
+            var found = false
+            Self.forEachToken(in: fields, bytes) { span in
+                found = Self.matches(span.bytes(in: bytes), name)
+                return !found
+            }
+            return found
+        }
+        return withUnsafeBytes(of: spans) { storage in
             for index in 0..<count {
                 let span = storage.load(fromByteOffset: index * MemoryLayout<HTTPByteSpan>.stride, as: HTTPByteSpan.self)
-                let token = span.bytes(in: bytes)
-                guard token.count == name.count else { continue }
-                if zip(token, name).allSatisfy({ ASCII.toLower($0) == ASCII.toLower($1) }) { return true }
+                if Self.matches(span.bytes(in: bytes), name) { return true }
             }
             return false
         }
+    }
+
+    private static func matches(_ token: UnsafeRawBufferPointer, _ name: UnsafeRawBufferPointer) -> Bool {
+        token.count == name.count && zip(token, name).allSatisfy { ASCII.toLower($0) == ASCII.toLower($1) }
     }
 }

@@ -43,3 +43,32 @@ extension HTTPProxyReviewTests {
         #expect(!labels.contains { $0.utf8.contains(13) || $0.utf8.contains(10) })
     }
 }
+
+extension HTTPProxyReviewTests {
+    /// What the upstream receives for `request` and what the client receives back.
+    func proxied(_ request: String, response: String? = nil,
+                 configure: (inout HTTPServerOptions) -> Void = { _ in }) -> (upstream: [String], client: HTTPTestClient) {
+        var network = network(configure: configure)
+        let upstream = network.startUpstream()
+        if let response { upstream.response = Array(response.utf8) }
+        let client = network.exchange(request)
+        network.advance(.milliseconds(20))
+        return (upstream.allRequests, client)
+    }
+
+    /// Every field a Connection list names is hop-by-hop, however long the
+    /// list: none reaches the upstream, nor the client in a response.
+    @Test func everyFieldNamedByConnectionIsRemoved() {
+        let names = (1...12).map { "X-Hop\($0)" }
+        let hops = names.map { "\($0): 1\r\n" }.joined()
+        let (upstream, client) = proxied(
+            "GET /api/x HTTP/1.1\r\nHost: h\r\nConnection: " + names.joined(separator: ", ") + "\r\n" + hops + "X-End: 1\r\n\r\n",
+            response: "HTTP/1.1 200 OK\r\nConnection: " + names.joined(separator: ",") + "\r\n" + hops
+                + "Date: Sat, 05 Dec 2026 08:00:00 GMT\r\nContent-Length: 2\r\n\r\nok")
+        #expect(upstream.count == 1)
+        #expect(upstream.first.map { !$0.contains("X-Hop") && $0.contains("X-End: 1\r\n") } == true, "\(upstream)")
+        let response = String(decoding: client.received, as: UTF8.self)
+        #expect(client.responses().map(\.status) == [200])
+        #expect(!response.contains("X-Hop"), "\(response)")
+    }
+}
