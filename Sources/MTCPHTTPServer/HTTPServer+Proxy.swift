@@ -27,6 +27,10 @@ extension HTTPServer {
         guard HTTPProxyTarget.isForwardable(path), authority.map(HTTPRequestParser.isValidHost) ?? true else {
             return respondWithError(index, .badRequest, &context)  // and close, as after any 400
         }
+        if HTTPProxyHeads.maxForwards(head, in: request) == 0 {
+            // The proxy is the final recipient (RFC 9110 §7.6.2): answered as the static server answers these.
+            return respondWithError(index, head.method == .options ? .noContent : .methodNotAllowed, &context)
+        }
         let key = upstreams.pools[pool].balance == .consistentHash ? balanceKey(index, head, in: request, pool: pool) : 0
         connections[index].balanceKey = key
         guard let server = upstreams.chooseServer(in: pool, key: key, now: context.now),
@@ -491,7 +495,10 @@ extension HTTPServer {
         let switches = response.isUpgrade
         let relayed = withResponseEdits(of: client) { edits in
             switches ? HTTPProxyHeads.relaySwitchingProtocols(head, edits: edits, into: &writer)
-                : HTTPProxyHeads.relayResponse(head, framing: framing, keepAlive: keepAlive, edits: edits, into: &writer)
+                : clock.withBytes { date in
+                    HTTPProxyHeads.relayResponse(head, framing: framing, keepAlive: keepAlive, date: date, edits: edits,
+                                                 into: &writer)
+                }
         }
         guard relayed else {
             upstreamFailed(index, .badGateway, &context)

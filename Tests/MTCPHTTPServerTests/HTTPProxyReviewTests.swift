@@ -72,3 +72,60 @@ extension HTTPProxyReviewTests {
         #expect(!response.contains("X-Hop"), "\(response)")
     }
 }
+
+extension HTTPProxyReviewTests {
+    /// RFC 9110 §6.6.1: a response forwarded without Date gets one (the
+    /// proxy's clock); one the upstream sent is kept, not doubled.
+    @Test func responseWithoutDateGetsOne() throws {
+        let (_, dateless) = proxied("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n",
+                                    response: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        let date = try #require(dateless.responses().first?.field("date"))
+        #expect(date.utf8.count == HTTPDate.length && date.hasSuffix(" GMT"), "\(date)")
+        let upstreamDate = "Sat, 05 Dec 2026 08:00:00 GMT"
+        let (_, dated) = proxied("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n",
+                                 response: "HTTP/1.1 200 OK\r\nDate: \(upstreamDate)\r\nContent-Length: 2\r\n\r\nok")
+        #expect(dated.responses().first?.fields.filter { $0.name == "date" }.map(\.value) == [upstreamDate])
+    }
+
+    /// RFC 9110 §7.6.3: Via names the protocol version received, each way: an
+    /// HTTP/1.0 client's request goes up with `Via: 1.0`, an HTTP/1.0
+    /// upstream's response comes back with it.
+    @Test func viaCarriesTheReceivedVersion() {
+        let old = proxied("GET /api/x HTTP/1.0\r\nHost: h\r\n\r\n",
+                          response: "HTTP/1.0 200 OK\r\nDate: Sat, 05 Dec 2026 08:00:00 GMT\r\nContent-Length: 2\r\n\r\nok")
+        #expect(old.upstream.first?.contains("\r\nVia: 1.0 mtcp-httpd\r\n") == true, "\(old.upstream)")
+        #expect(old.client.responses().first?.field("via") == "1.0 mtcp-httpd")
+        let current = proxied("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n",
+                              response: "HTTP/1.1 200 OK\r\nDate: Sat, 05 Dec 2026 08:00:00 GMT\r\nContent-Length: 2\r\n\r\nok")
+        #expect(current.upstream.first?.contains("\r\nVia: 1.1 mtcp-httpd\r\n") == true, "\(current.upstream)")
+        #expect(current.client.responses().first?.field("via") == "1.1 mtcp-httpd")
+    }
+
+    /// An empty Host (a target without authority) is no `host=` in Forwarded,
+    /// whose values must be a token or a quoted string (RFC 7239 §4), nor an
+    /// empty X-Forwarded-Host.
+    @Test func emptyHostIsLeftOutOfForwarded() {
+        let (upstream, client) = proxied("GET /api/x HTTP/1.1\r\nHost:\r\n\r\n") { options in
+            options.routes[0].headers = HTTPProxyHeaderPolicy(forwarded: true)
+        }
+        #expect(client.responses().map(\.status) == [200])
+        #expect(upstream.first?.contains("\r\nForwarded: for=198.18.0.3;proto=http\r\n") == true, "\(upstream)")
+        #expect(upstream.first?.contains("X-Forwarded-Host") == false, "\(upstream)")
+    }
+
+    /// RFC 9110 §7.6.2: an OPTIONS or TRACE with Max-Forwards 0 is answered by
+    /// the proxy (as the static server answers them: 204, 405); with more, it
+    /// goes up with one less. Other methods' Max-Forwards passes unchanged.
+    @Test func maxForwardsIsHonouredForOptionsAndTrace() {
+        let zero = proxied("OPTIONS /api/x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 0\r\n\r\n")
+        #expect(zero.upstream.isEmpty && zero.client.responses().map(\.status) == [204])
+        let trace = proxied("TRACE /api/x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 0\r\n\r\n")
+        #expect(trace.upstream.isEmpty && trace.client.responses().map(\.status) == [405])
+        let three = proxied("OPTIONS /api/x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 3\r\nX-A: 1\r\n\r\n")
+        #expect(three.upstream.first?.hasPrefix("OPTIONS /api/x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 2\r\nX-A: 1\r\n") == true,
+                "\(three.upstream)")
+        let get = proxied("GET /api/x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 0\r\n\r\n")
+        #expect(get.upstream.first?.hasPrefix("GET /api/x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 0\r\n") == true,
+                "\(get.upstream)")
+    }
+}
