@@ -162,6 +162,17 @@ public enum HTTPProxyHeads {
         return body(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
     }
 
+    /// Calls `body` with each element of the request's X-Forwarded-For fields, in order.
+    public static func forEachForwardedFor(in head: HTTPRequestHead, _ request: UnsafeRawBufferPointer,
+                                           _ body: (UnsafeRawBufferPointer) -> Void) {
+        for field in head.fields(in: request) where ASCII.equalsIgnoringCase(field.name.bytes(in: request), "x-forwarded-for") {
+            ASCII.forEachListElement(field.value.bytes(in: request)) { element in
+                body(element)
+                return true
+            }
+        }
+    }
+
     /// Each non-empty value of the fields named `name` (lowercase), followed by `, `.
     private static func appendValues(of name: StaticString, in fields: HTTPHeaderFields,
                                      from request: UnsafeRawBufferPointer, into writer: inout HTTPByteWriter) {

@@ -33,9 +33,18 @@ extension HTTPServer {
         }
         let key = upstreams.pools[pool].balance == .consistentHash ? balanceKey(index, head, in: request, pool: pool) : 0
         connections[index].balanceKey = key
-        guard let server = upstreams.chooseServer(in: pool, key: key, now: context.now),
-              let upstream = upstreamConnection(to: server, &context) else {
+        guard let server = upstreams.chooseServer(in: pool, key: key, now: context.now) else {
             // The connection stays open: a HEAD's answer must end at its head.
+            return respondWithError(index, .badGateway, &context, headOnly: head.method == .head)
+        }
+        if head.body == .chunked && upstreams.servers[server].speaksHTTP10 {
+            // RFC 9112 §6.1: no chunked request to a server known (by its last
+            // response) to be HTTP/1.0; the body is not buffered to count it, so
+            // the client is asked for a Content-Length. Its body is unread: close.
+            connections[index].closeAfterOutput = true
+            return respondWithError(index, .lengthRequired, &context)
+        }
+        guard let upstream = upstreamConnection(to: server, &context) else {
             return respondWithError(index, .badGateway, &context, headOnly: head.method == .head)
         }
         // Only a request without a body is tunnelled: bytes after its head can only be the new protocol's.
@@ -66,7 +75,10 @@ extension HTTPServer {
                                                  into: &writer)
         }
         guard forwarded else {
-            closeConnection(upstream, &context, reset: true)
+            // The client's fault, not the connection's: a kept-alive one goes back to the pool.
+            if !connections[upstream].wasReused || !park(upstream, now: context.now) {
+                closeConnection(upstream, &context, reset: true)
+            }
             return respondWithError(index, .requestHeaderFieldsTooLarge, &context, headOnly: head.method == .head)
         }
         connections[index].proxiedHEAD = head.method == .head
@@ -113,8 +125,28 @@ extension HTTPServer {
     private func balanceKey(_ index: Int, _ head: HTTPRequestHead, in request: UnsafeRawBufferPointer,
                             pool: Int) -> UInt64 {
         let value = upstreams.pools[pool].hashHeader?.withUnsafeBytes { head.fields(in: request).firstValue(named: $0) }
-        guard let value = value ?? nil else { return RendezvousHash.key(of: connections[index].client) }
+        guard let value = value ?? nil else { return clientKey(index, head, in: request) }
         return RendezvousHash.key(of: value.bytes(in: request))
+    }
+
+    /// Client `index`'s address as a hash key: the connection's peer or, from a
+    /// trusted proxy, the client it forwards for: the rightmost X-Forwarded-For
+    /// element that is not itself a trusted proxy (as nginx's `real_ip_recursive`;
+    /// elements to its left could be forged), the leftmost when all are. An
+    /// element that is no address is keyed by its bytes.
+    private func clientKey(_ index: Int, _ head: HTTPRequestHead, in request: UnsafeRawBufferPointer) -> UInt64 {
+        let peer = connections[index].client
+        guard options.trusts(peer) else { return RendezvousHash.key(of: peer) }
+        var first: UInt64?
+        var client: UInt64?
+        HTTPProxyHeads.forEachForwardedFor(in: head, request) { element in
+            // At most 15 bytes for IPv4: a small string, nothing allocated.
+            let address = IPAddress(String(decoding: element, as: UTF8.self))
+            let key = address.map { RendezvousHash.key(of: $0) } ?? RendezvousHash.key(of: element)
+            if first == nil { first = key }
+            if address.map({ options.trusts($0) }) != true { client = key }
+        }
+        return client ?? first ?? RendezvousHash.key(of: peer)
     }
 
     /// Whether a request may go to a second server after the first failed before
@@ -474,6 +506,7 @@ extension HTTPServer {
     private mutating func relayHead(_ index: Int, _ client: Int, headEnd: Int,
                                     _ context: inout SocketContext<Device>) -> Bool {
         let response = connections[index].response
+        upstreams.heard(from: connections[index].server, minorVersion: response.minorVersion)
         let head = UnsafeRawBufferPointer(rebasing: memory.request(index)[(headEnd - response.headBytes)..<headEnd])
         // The framing the client gets: the upstream's, except that an HTTP/1.0
         // client gets a chunked body decoded. Without a length, the body ends with
@@ -562,12 +595,16 @@ extension HTTPServer {
         }
         connections[index].peer = -1
         connections[index].buffered = 0
-        if reusable && upstreams.park(Int32(index), server: connections[index].server) {
-            connections[index].isIdle = true
-            connections[index].deadline = context.now + UpstreamPools.idleTimeout
-        } else {
-            closeConnection(index, &context, reset: false)
-        }
+        if !reusable || !park(index, now: context.now) { closeConnection(index, &context, reset: false) }
+    }
+
+    /// Parks upstream connection `index` (no request in flight) for reuse;
+    /// false when its server keeps enough idle ones (or is of a replaced configuration).
+    private mutating func park(_ index: Int, now: Instant) -> Bool {
+        guard upstreams.park(Int32(index), server: connections[index].server) else { return false }
+        connections[index].isIdle = true
+        connections[index].deadline = now + UpstreamPools.idleTimeout
+        return true
     }
 
     /// Whether upstream `index`'s response is held back by its client alone:

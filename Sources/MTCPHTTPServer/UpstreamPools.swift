@@ -46,6 +46,8 @@ struct UpstreamPools {
         var checkFailures = 0
         var nextCheck = Instant.zero
         var checkSocket: Socket?
+        /// Its last response said HTTP/1.0: it gets no chunked request (RFC 9112 §6.1).
+        var speaksHTTP10 = false
         /// Smooth weighted round robin's running score.
         var score = 0
         /// Connections open to it, idle ones included.
@@ -279,6 +281,11 @@ struct UpstreamPools {
     mutating func recordSuccess(_ server: Int) {
         guard servers.indices.contains(server) else { return }
         servers[server].failures = 0
+    }
+
+    /// A response head from `server` said `HTTP/1.minorVersion`.
+    mutating func heard(from server: Int, minorVersion: UInt8) {
+        if servers.indices.contains(server) { servers[server].speaksHTTP10 = minorVersion == 0 }
     }
 
     /// An idle connection to `server`, if one waits.

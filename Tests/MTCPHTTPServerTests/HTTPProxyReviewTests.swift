@@ -129,3 +129,82 @@ extension HTTPProxyReviewTests {
                 "\(get.upstream)")
     }
 }
+
+extension HTTPProxyReviewTests {
+    /// `consistent_hash` on the client address keys a trusted proxy's request
+    /// by the client it forwards for (its X-Forwarded-For), not by the proxy:
+    /// otherwise every client behind it lands on one server.
+    @Test func consistentHashUsesTheTrustedClientAddress() throws {
+        let ports: [UInt16] = [ScriptedUpstream.port, 8082]
+        let seeds = ports.map { RendezvousHash.seed(of: IPAddress(HTTPTestNetwork.clientIP), port: $0) }
+        func server(for address: IPAddress) -> Int {
+            let key = RendezvousHash.key(of: address)
+            return seeds.indices.max { RendezvousHash.score(key: key, seed: seeds[$0], weight: 1)
+                < RendezvousHash.score(key: key, seed: seeds[$1], weight: 1) }!
+        }
+        let proxyServer = server(for: IPAddress(HTTPTestNetwork.clientIP))
+        let forwarded = try #require((1...50).map { IPAddress(IPv4Address(10, 0, 0, UInt8($0))) }
+            .first { server(for: $0) != proxyServer })
+        var network = network { options in
+            options.pools = [ProxyPool(servers: ports.map { ProxyServer(address: HTTPTestNetwork.clientIP, port: $0) },
+                                       balance: .consistentHash)]
+            options.trustedProxies = [IPAddress(HTTPTestNetwork.clientIP)]
+        }
+        let upstreams = ports.map { network.startUpstream(port: $0) }
+        // A forged element on the left is not the client: the proxy's own (rightmost) is.
+        let client = network.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 192.0.2.7, \(forwarded)\r\n\r\n")
+        #expect(client.responses().map(\.status) == [200])
+        #expect(upstreams.map(\.allRequests.count) == ports.indices.map { $0 == server(for: forwarded) ? 1 : 0 })
+    }
+
+    /// A check in flight when the core stops is abandoned, not failed: the
+    /// server's state (and the event log) must not say it went down.
+    @Test func healthCheckInFlightAtStopIsNoFailure() {
+        var network = network { options in
+            options.pools[0].healthCheck = UpstreamHealthCheck(path: "/health", interval: .seconds(10), rise: 1, fall: 1)
+            options.upstreamTimeouts.read = .seconds(60)
+        }
+        let upstream = network.startUpstream()
+        upstream.response = []  // takes the check, never answers
+        network.advance(.milliseconds(1500))
+        #expect(upstream.allRequests.count == 1)
+        network.http.stopAccepting(&network.server)
+        network.advance(.milliseconds(1500))
+        #expect(network.http.upstreams.servers[0].healthy)
+        #expect(network.http.upstreams.servers[0].checkFailures == 0)
+        #expect(!network.http.connections.contains { $0.isOpen && $0.isHealthCheck })
+    }
+
+    /// A request whose forwarded head would not fit (431) gives the kept-alive
+    /// upstream connection it was given back: the next request reuses it.
+    @Test func headTooLargeToForwardKeepsTheUpstreamConnection() {
+        var network = network()
+        let upstream = network.startUpstream()
+        let first = network.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(first.responses().map(\.status) == [200])
+        // Its Host goes up twice (Host, X-Forwarded-Host): past the forward buffer.
+        let huge = network.exchange("GET /api/x HTTP/1.1\r\nHost: \(String(repeating: "a", count: 15_000))\r\n\r\n")
+        #expect(huge.responses().map(\.status) == [431], "\(huge.closed) \(upstream.connections.map(\.received.count)) \(huge.pending.count)")
+        let third = network.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(third.responses().map(\.status) == [200])
+        #expect(upstream.connections.count == 1 && upstream.allRequests.count == 2)
+    }
+
+    /// RFC 9112 §6.1: no chunked request goes to a server whose last response
+    /// said HTTP/1.0 (it cannot read the framing); the client gets 411 (send a
+    /// Content-Length) and its connection closes, the body unread.
+    @Test func chunkedBodyIsNotSentToAnHTTP10Upstream() {
+        var network = network()
+        let upstream = network.startUpstream()
+        upstream.response = Array("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok".utf8)
+        let first = network.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(first.responses().map(\.status) == [200])
+        let chunked = network.exchange("POST /api/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+        network.run(for: .milliseconds(200)) { chunked.closed }
+        #expect(chunked.responses().map(\.status) == [411])
+        #expect(chunked.closed)
+        #expect(!upstream.allRequests.contains { $0.contains("chunked") }, "\(upstream.allRequests)")
+        let sized = network.exchange("POST /api/x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
+        #expect(sized.responses().map(\.status) == [200])
+    }
+}
