@@ -230,7 +230,14 @@ public enum HTTPProxyHeads {
         relay(head, framing: .none, connection: "upgrade", keepsUpgrade: true, date: nil, edits: edits, into: &writer)
     }
 
-    private static func relay(_ head: UnsafeRawBufferPointer, framing: HTTPBodyFraming, connection: StaticString,
+    /// Writes an interim (1xx) response to relay (RFC 9110 §15.2): as
+    /// `relayResponse`, without framing, Date, edits or Connection.
+    public static func relayInterim(_ head: UnsafeRawBufferPointer, into writer: inout HTTPByteWriter) -> Bool {
+        relay(head, framing: .none, connection: nil, keepsUpgrade: false, date: nil, edits: HTTPHeaderEdits(),
+              into: &writer)
+    }
+
+    private static func relay(_ head: UnsafeRawBufferPointer, framing: HTTPBodyFraming, connection: StaticString?,
                               keepsUpgrade: Bool, date: UnsafeRawBufferPointer?, edits: borrowing HTTPHeaderEdits,
                               into writer: inout HTTPByteWriter) -> Bool {
         let versionLength = 9  // "HTTP/1.x "
@@ -258,9 +265,12 @@ public enum HTTPProxyHeads {
         appendFraming(framing, into: &writer)
         edits.appendAdded(into: &writer)
         appendVia(minorVersion: head[versionLength - 2] &- UInt8(ascii: "0"), into: &writer)
-        writer.append("Connection: ")
-        writer.append(connection)
-        writer.append("\r\n\r\n")
+        if let connection {
+            writer.append("Connection: ")
+            writer.append(connection)
+            writer.append("\r\n")
+        }
+        writer.append("\r\n")
         return !writer.overflowed
     }
 

@@ -138,6 +138,10 @@ struct HTTPConnection {
     var deadline = Instant.zero
     /// Upstream: the timeouts of the route its request came by.
     var timeouts = UpstreamTimeouts()
+    /// Upstream: response bytes read but not yet parsed, at the front of its
+    /// buffer: those behind an interim (1xx) head relayed to a client that has
+    /// not taken it whole yet.
+    var unparsed = 0
     /// Upstream: bytes of the forwarded request head in its forward buffer (kept for a retry).
     var forwardedHeadBytes = 0
 

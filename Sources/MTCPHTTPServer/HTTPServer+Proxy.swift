@@ -164,6 +164,7 @@ extension HTTPServer {
             rebasing: memory.forward(upstream)[0..<headBytes]))
         connections[upstream].forwardedHeadBytes = headBytes
         connections[upstream].usesForwardBuffer(upTo: headBytes)
+        connections[upstream].unparsed = 0
         upstreams.sent(to: connections[upstream].server)
         connections[upstream].peer = Int32(client)
         connections[upstream].response.reset(expectingBody: !connections[client].proxiedHEAD,
@@ -430,42 +431,50 @@ extension HTTPServer {
             let headDone = connections[index].response.isHeadComplete
             let start = headDone ? 0 : connections[index].buffered
             let buffer = memory.request(index)
-            guard start < buffer.count else { return upstreamFailed(index, .badGateway, &context) }
-            let count: Int
-            do {
-                count = try context.read(connections[index].socket,
-                                         into: UnsafeMutableRawBufferPointer(rebasing: buffer[start...]))
-            } catch .wouldBlock {
-                return
-            } catch {
-                return upstreamFailed(index, .badGateway, &context)
-            }
-            guard count > 0 else {
-                // End of stream: the end of a close-delimited body, or a failure.
-                guard (try? connections[index].response.finish()) != nil else {
+            // Bytes behind an interim head are parsed before any more are read.
+            var count = connections[index].unparsed
+            if count == 0 {
+                guard start < buffer.count else { return upstreamFailed(index, .badGateway, &context) }
+                do {
+                    count = try context.read(connections[index].socket,
+                                             into: UnsafeMutableRawBufferPointer(rebasing: buffer[start...]))
+                } catch .wouldBlock {
+                    return
+                } catch {
                     return upstreamFailed(index, .badGateway, &context)
                 }
-                connections[client].closeAfterOutput = true
-                return finishExchange(index, reusable: false, &context)
+                guard count > 0 else {
+                    // End of stream: the end of a close-delimited body, or a failure.
+                    guard (try? connections[index].response.finish()) != nil else {
+                        return upstreamFailed(index, .badGateway, &context)
+                    }
+                    connections[client].closeAfterOutput = true
+                    return finishExchange(index, reusable: false, &context)
+                }
+                connections[index].deadline = context.now + connections[index].timeouts.read
             }
-            connections[index].deadline = context.now + connections[index].timeouts.read
+            connections[index].unparsed = 0
             connections[index].usesRequestBuffer(upTo: start + count)
             let fresh = UnsafeRawBufferPointer(rebasing: buffer[start..<start + count])
             do {
                 if headDone {
                     connections[client].output = PendingOutput(body: try relayedBody(index, client, fresh))
                 } else {
-                    // Byte by byte up to the end of the head, so that where it ends
-                    // (after any 1xx interim responses) is known exactly.
-                    var position = 0
-                    while position < count && !connections[index].response.isHeadComplete {
-                        _ = try connections[index].response.parse(
-                            UnsafeRawBufferPointer(rebasing: fresh[position..<position + 1])) { _ in }
-                        position += 1
-                    }
-                    connections[index].buffered = start + position
-                    guard connections[index].response.isHeadComplete else { continue }
+                    // One pass up to where the next head ends (interim or final).
+                    let position = try connections[index].response.parseHead(fresh)
                     let headEnd = start + position
+                    connections[index].buffered = headEnd
+                    if connections[index].response.interimHeadBytes > 0 {
+                        guard relayInterim(index, client, headEnd: headEnd, &context) else { return }
+                        // What follows is the next head's: to the front, parsed next.
+                        memmove(buffer.baseAddress!, buffer.baseAddress! + headEnd, count - position)
+                        connections[index].buffered = 0
+                        connections[index].unparsed = count - position
+                        if connections[client].output.isEmpty { continue }
+                        guard writeOutput(client, &context) else { return }
+                        continue
+                    }
+                    guard connections[index].response.isHeadComplete else { continue }
                     guard relayHead(index, client, headEnd: headEnd, &context) else { return }
                     if connections[client].proxy == .tunnel {
                         // The rest is the new protocol's first bytes, sent after the 101.
@@ -544,6 +553,25 @@ extension HTTPServer {
         connections[client].status = HTTPStatus(rawValue: response.status)
         connections[client].contentLength = response.contentLength ?? 0
         recordAccess(client, now: context.now, requestLine: proxiedRequestLine(client), proxied: true)
+        return true
+    }
+
+    /// Queues the interim (1xx) head that ends at `headEnd` of upstream
+    /// `index`'s buffer for an HTTP/1.1 client (RFC 9110 §15.2); an HTTP/1.0
+    /// client cannot read one, and gets none. Returns false when the exchange
+    /// failed instead.
+    private mutating func relayInterim(_ index: Int, _ client: Int, headEnd: Int,
+                                       _ context: inout SocketContext<Device>) -> Bool {
+        guard !connections[client].proxiedHTTP10 else { return true }
+        let length = connections[index].response.interimHeadBytes
+        let head = UnsafeRawBufferPointer(rebasing: memory.request(index)[(headEnd - length)..<headEnd])
+        var writer = HTTPByteWriter(memory.forward(client))
+        guard HTTPProxyHeads.relayInterim(head, into: &writer) else {
+            upstreamFailed(index, .badGateway, &context)
+            return false
+        }
+        connections[client].output = PendingOutput(head: writer.written)
+        connections[client].usesForwardBuffer(upTo: writer.count)
         return true
     }
 

@@ -1,6 +1,6 @@
 import Testing
 @testable import MTCP
-import MTCPHTTP
+@testable import MTCPHTTP
 @testable import MTCPHTTPServer
 
 /// Findings of the proxy's review (issue 24), each pinned by a test.
@@ -206,5 +206,54 @@ extension HTTPProxyReviewTests {
         #expect(!upstream.allRequests.contains { $0.contains("chunked") }, "\(upstream.allRequests)")
         let sized = network.exchange("POST /api/x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
         #expect(sized.responses().map(\.status) == [200])
+    }
+}
+
+extension HTTPProxyReviewTests {
+    static let dated = "Date: Sat, 05 Dec 2026 08:00:00 GMT\r\n"
+    static let earlyHints = "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+    static let final = "HTTP/1.1 200 OK\r\n" + dated + "Content-Length: 2\r\n\r\nok"
+
+    /// The upstream's head, when it arrives whole, is parsed in one pass (the
+    /// parser's whole-head path), not one call per byte.
+    @Test func responseHeadIsParsedInOnePass() {
+        var network = network()
+        _ = network.startUpstream()
+        let client = network.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(client.responses().map(\.status) == [200])
+        let upstream = network.http.connections.first { $0.isOpen && $0.isUpstream }
+        #expect(upstream?.response.readHeadWhole == true)
+    }
+
+    /// RFC 9110 §15.2: interim responses are forwarded to an HTTP/1.1 client
+    /// (hop-by-hop fields removed, Via added), then the final response; an
+    /// HTTP/1.0 client, which cannot read them, gets the final one alone.
+    @Test func interimResponsesReachHTTP11ClientsOnly() {
+        var network = network()
+        let upstream = network.startUpstream()
+        upstream.response = Array((Self.earlyHints.replacingFirst("\r\n\r\n", "\r\nConnection: X-Hop\r\nX-Hop: 1\r\n\r\n")
+                                   + "HTTP/1.1 100 Continue\r\n\r\n" + Self.final).utf8)
+        let client = network.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n", responses: 3)
+        #expect(String(decoding: client.received, as: UTF8.self)
+                == "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\nVia: 1.1 mtcp-httpd\r\n\r\n"
+                + "HTTP/1.1 100 Continue\r\nVia: 1.1 mtcp-httpd\r\n\r\n"
+                + "HTTP/1.1 200 OK\r\n" + Self.dated + "Content-Length: 2\r\nVia: 1.1 mtcp-httpd\r\nConnection: keep-alive\r\n\r\nok")
+        let old = network.exchange("GET /api/x HTTP/1.0\r\nHost: h\r\n\r\n")
+        network.run(for: .milliseconds(100)) { old.closed }
+        #expect(old.responses().map(\.status) == [200])
+    }
+
+    /// Early Hints are worth something only before the final response: the
+    /// 103 goes to the client as soon as it comes, while the upstream thinks.
+    @Test func earlyHintsAreRelayedBeforeTheFinalResponseComes() {
+        var network = network()
+        let upstream = network.startUpstream()
+        upstream.response = Array(Self.earlyHints.utf8)
+        let client = network.exchange("GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(client.responses().map(\.status) == [103])
+        upstream.connections[0].pending += Array(Self.final.utf8)
+        network.run { client.responses().count == 2 }
+        #expect(client.responses().map(\.status) == [103, 200])
+        #expect(client.responses().last?.bodyText == "ok")
     }
 }
