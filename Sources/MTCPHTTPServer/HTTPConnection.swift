@@ -84,6 +84,11 @@ struct HTTPConnection {
     /// the access log (the request buffer moves on before the response comes).
     var proxiedRequestLine = 0
 
+    /// `serve` is running for this connection (a call for it now would re-enter it).
+    var isBeingServed = false
+    /// Queued for `serve` once the current events are handled (`HTTPServer.deferServe`).
+    var servePending = false
+
     // MARK: reverse proxy
     /// This slot is the proxy's connection to an upstream server.
     var isUpstream = false

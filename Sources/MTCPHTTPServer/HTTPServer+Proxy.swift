@@ -690,7 +690,7 @@ extension HTTPServer {
             connections[client].closeAfterOutput = true
             respondWithError(client, status, &context, headOnly: connections[client].proxiedHEAD)
             recordAccess(client, now: context.now, requestLine: proxiedRequestLine(client), proxied: true)
-            serve(client, &context)
+            deferServe(client)
         } else {
             closeConnection(client, &context, reset: true)
         }

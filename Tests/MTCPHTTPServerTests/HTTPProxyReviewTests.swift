@@ -257,3 +257,21 @@ extension HTTPProxyReviewTests {
         #expect(client.responses().last?.bodyText == "ok")
     }
 }
+
+extension HTTPProxyReviewTests {
+    /// An upstream exchange that fails while its client is being served (here
+    /// the client's chunked body turns out malformed) answers the client
+    /// without serving it again from inside its own serve: the 400 arrives
+    /// and the connection closes cleanly, and no serve is re-entered.
+    @Test func failedExchangeDoesNotReenterTheClientsServe() {
+        var network = network()
+        let upstream = network.startUpstream()
+        let client = network.open(sending: Array("POST /api/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n".utf8))
+        network.run { upstream.connections.first?.received.isEmpty == false }
+        client.send("zz\r\n")
+        network.run { client.closed }
+        #expect(client.responses().map(\.status) == [400])
+        #expect(client.closedCleanly)
+        #expect(network.http.reenteredServes == 0)
+    }
+}
