@@ -17,8 +17,9 @@
 ///
 /// Built into a caller's fixed buffer with `HTTPByteWriter`; nothing allocated.
 public enum HTTPProxyHeads {
-    /// The `Via` value this proxy adds.
-    public static let via: StaticString = "1.1 mtcp-httpd"
+    /// The name this proxy gives itself in `Via`, after the protocol version
+    /// it received the message with (`1.0 mtcp-httpd`, `1.1 mtcp-httpd`).
+    public static let viaName: StaticString = "mtcp-httpd"
 
     /// What the proxy decided about a request it forwards, beside its head.
     public struct Forwarding {
@@ -92,10 +93,22 @@ public enum HTTPProxyHeads {
         writer.append("\r\n")
         let fields = head.fields(in: request)
         let listed = ConnectionTokens(fields, in: request)
+        let maxForwards = maxForwards(head, in: request)
+        var wroteMaxForwards = false
         for field in fields {
             let name = field.name.bytes(in: request)
             guard !isHopByHop(name) && !isReplacedInRequests(name) && !hasUnderscore(name)
                 && !listed.contains(name, in: request) && !policy.request.drops(name) else { continue }
+            if let maxForwards, ASCII.equalsIgnoringCase(name, "max-forwards") {
+                // One field, one less (RFC 9110 §7.6.2); 0 was answered by the proxy.
+                if !wroteMaxForwards {
+                    writer.append("Max-Forwards: ")
+                    writer.append(decimal: max(maxForwards - 1, 0))
+                    writer.append("\r\n")
+                    wroteMaxForwards = true
+                }
+                continue
+            }
             appendField(field, from: request, into: &writer)
         }
         appendFraming(head.body, into: &writer)
@@ -103,23 +116,61 @@ public enum HTTPProxyHeads {
         if forwarding.trusted { appendValues(of: "x-forwarded-for", in: fields, from: request, into: &writer) }
         writer.append(forwarding.client)
         writer.append(forwarding.secure ? "\r\nX-Forwarded-Proto: https\r\n" : "\r\nX-Forwarded-Proto: http\r\n")
-        if let clientHost = forwarding.clientHost {
+        if let clientHost = forwarding.clientHost, !clientHost.isEmpty {
             writer.append("X-Forwarded-Host: ")
             writer.append(clientHost)
             writer.append("\r\n")
         }
         if policy.forwarded { appendForwarded(forwarding, fields, from: request, into: &writer) }
         policy.request.appendAdded(into: &writer)
-        writer.append("Via: ")
-        writer.append(via)
+        appendVia(minorVersion: head.version == .http10 ? 0 : 1, into: &writer)
         if let upgrade = forwarding.upgrade {
-            writer.append("\r\nUpgrade: ")
+            writer.append("Upgrade: ")
             writer.append(upgrade)
             writer.append("\r\nConnection: upgrade\r\n\r\n")
         } else {
-            writer.append("\r\nConnection: keep-alive\r\n\r\n")
+            writer.append("Connection: keep-alive\r\n\r\n")
         }
         return !writer.overflowed
+    }
+
+    /// `Via: 1.x mtcp-httpd` and its line end, `x` the minor version received (RFC 9110 §7.6.3).
+    private static func appendVia(minorVersion: UInt8, into writer: inout HTTPByteWriter) {
+        writer.append("Via: 1.")
+        writer.append(decimal: Int(minorVersion))
+        writer.append(byte: ASCII.space)
+        writer.append(viaName)
+        writer.append("\r\n")
+    }
+
+    /// The Max-Forwards of an OPTIONS or TRACE request (RFC 9110 §7.6.2): its
+    /// first field's value, nil without a valid one or for another method (whose
+    /// Max-Forwards the proxy may ignore, and passes on). At 0 the proxy is the
+    /// request's final recipient and answers it itself.
+    public static func maxForwards(_ head: HTTPRequestHead, in request: UnsafeRawBufferPointer) -> Int? {
+        guard head.method == .options || head.method == .trace,
+              let value = withMaxForwardsName({ head.fields(in: request).firstValue(named: $0) }) else { return nil }
+        let digits = value.bytes(in: request)
+        guard !digits.isEmpty, digits.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }) else { return nil }
+        var number = 0
+        for digit in digits { number = min(number * 10 + Int(digit &- UInt8(ascii: "0")), 1 << 31) }
+        return number
+    }
+
+    private static func withMaxForwardsName<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        let name: StaticString = "max-forwards"
+        return body(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+    }
+
+    /// Calls `body` with each element of the request's X-Forwarded-For fields, in order.
+    public static func forEachForwardedFor(in head: HTTPRequestHead, _ request: UnsafeRawBufferPointer,
+                                           _ body: (UnsafeRawBufferPointer) -> Void) {
+        for field in head.fields(in: request) where ASCII.equalsIgnoringCase(field.name.bytes(in: request), "x-forwarded-for") {
+            ASCII.forEachListElement(field.value.bytes(in: request)) { element in
+                body(element)
+                return true
+            }
+        }
     }
 
     /// Each non-empty value of the fields named `name` (lowercase), followed by `, `.
@@ -146,7 +197,7 @@ public enum HTTPProxyHeads {
         } else {
             writer.append(forwarding.client)
         }
-        if let host = forwarding.clientHost {
+        if let host = forwarding.clientHost, !host.isEmpty {
             writer.append(";host=")
             let token = host.allSatisfy(ASCII.isTokenChar)
             if !token { writer.append(byte: ASCII.quote) }
@@ -162,22 +213,32 @@ public enum HTTPProxyHeads {
     /// intermediary sends its own version), the end-to-end fields, the body's
     /// `framing` as the client will receive it (`.none`: no length field, for a
     /// body without one or delimited by the close), the route's `edits`, `Via`,
-    /// and `Connection` as the client's side needs. Returns false when it does not fit `writer`.
+    /// and `Connection` as the client's side needs; `Date` (the proxy's `date`)
+    /// when the upstream sent none (RFC 9110 §6.6.1: a recipient with a clock
+    /// adds it to a response it forwards). Returns false when it does not fit `writer`.
     public static func relayResponse(_ head: UnsafeRawBufferPointer, framing: HTTPBodyFraming, keepAlive: Bool,
-                                     edits: borrowing HTTPHeaderEdits, into writer: inout HTTPByteWriter) -> Bool {
+                                     date: UnsafeRawBufferPointer, edits: borrowing HTTPHeaderEdits,
+                                     into writer: inout HTTPByteWriter) -> Bool {
         relay(head, framing: framing, connection: keepAlive ? "keep-alive" : "close", keepsUpgrade: false,
-              edits: edits, into: &writer)
+              date: date, edits: edits, into: &writer)
     }
 
     /// Writes a `101 Switching Protocols` to relay: as `relayResponse`, with the
     /// upstream's `Upgrade` (the protocol both ends now speak) and `Connection: upgrade`.
     public static func relaySwitchingProtocols(_ head: UnsafeRawBufferPointer, edits: borrowing HTTPHeaderEdits,
                                                into writer: inout HTTPByteWriter) -> Bool {
-        relay(head, framing: .none, connection: "upgrade", keepsUpgrade: true, edits: edits, into: &writer)
+        relay(head, framing: .none, connection: "upgrade", keepsUpgrade: true, date: nil, edits: edits, into: &writer)
     }
 
-    private static func relay(_ head: UnsafeRawBufferPointer, framing: HTTPBodyFraming, connection: StaticString,
-                              keepsUpgrade: Bool, edits: borrowing HTTPHeaderEdits,
+    /// Writes an interim (1xx) response to relay (RFC 9110 §15.2): as
+    /// `relayResponse`, without framing, Date, edits or Connection.
+    public static func relayInterim(_ head: UnsafeRawBufferPointer, into writer: inout HTTPByteWriter) -> Bool {
+        relay(head, framing: .none, connection: nil, keepsUpgrade: false, date: nil, edits: HTTPHeaderEdits(),
+              into: &writer)
+    }
+
+    private static func relay(_ head: UnsafeRawBufferPointer, framing: HTTPBodyFraming, connection: StaticString?,
+                              keepsUpgrade: Bool, date: UnsafeRawBufferPointer?, edits: borrowing HTTPHeaderEdits,
                               into writer: inout HTTPByteWriter) -> Bool {
         let versionLength = 9  // "HTTP/1.x "
         guard let statusLineEnd = head.firstIndex(of: ASCII.lf), statusLineEnd >= versionLength else { return false }
@@ -187,20 +248,29 @@ public enum HTTPProxyHeads {
         writer.append("\r\n")
         let fields = HTTPHeaderFields(buffer: head, section: fieldSection(of: head, after: statusLineEnd + 1))
         let listed = ConnectionTokens(fields, in: head)
+        var dated = false
         for field in fields {
             let name = field.name.bytes(in: head)
             let upgrade = keepsUpgrade && ASCII.equalsIgnoringCase(name, "upgrade")
             guard upgrade || (!isHopByHop(name) && !isFraming(name) && !listed.contains(name, in: head)
                 && !edits.drops(name)) else { continue }
+            dated = dated || ASCII.equalsIgnoringCase(name, "date")
             appendField(field, from: head, into: &writer)
+        }
+        if let date, !dated {
+            writer.append("Date: ")
+            writer.append(date)
+            writer.append("\r\n")
         }
         appendFraming(framing, into: &writer)
         edits.appendAdded(into: &writer)
-        writer.append("Via: ")
-        writer.append(via)
-        writer.append("\r\nConnection: ")
-        writer.append(connection)
-        writer.append("\r\n\r\n")
+        appendVia(minorVersion: head[versionLength - 2] &- UInt8(ascii: "0"), into: &writer)
+        if let connection {
+            writer.append("Connection: ")
+            writer.append(connection)
+            writer.append("\r\n")
+        }
+        writer.append("\r\n")
         return !writer.overflowed
     }
 
@@ -284,24 +354,43 @@ public enum HTTPProxyHeads {
 }
 
 /// The field names a `Connection` field lists (RFC 9110 §7.6.1): those fields
-/// are hop-by-hop too. Up to eight names are kept inline; a longer list is
-/// unusual enough that its extra names are simply forwarded.
+/// are hop-by-hop too, however many there are. Up to eight names are kept
+/// inline; a longer list is looked up in the Connection values themselves
+/// (bounded by the head's size), so no listed field is ever forwarded.
 struct ConnectionTokens {
     private var spans: (HTTPByteSpan, HTTPByteSpan, HTTPByteSpan, HTTPByteSpan,
                         HTTPByteSpan, HTTPByteSpan, HTTPByteSpan, HTTPByteSpan)
         = (.empty, .empty, .empty, .empty, .empty, .empty, .empty, .empty)
+    private static let inlineCapacity = 8
     private var count = 0
+    /// More names than fit inline: `contains` scans `fields` instead.
+    private var overflowed = false
+    private let fields: HTTPHeaderFields
 
     init(_ fields: HTTPHeaderFields, in bytes: UnsafeRawBufferPointer) {
+        self.fields = fields
+        Self.forEachToken(in: fields, bytes) { span in
+            guard count < Self.inlineCapacity else {
+                overflowed = true
+                return false
+            }
+            append(span)
+            return true
+        }
+    }
+
+    /// Calls `body` with each non-empty element of every Connection value, until it returns false.
+    private static func forEachToken(in fields: HTTPHeaderFields, _ bytes: UnsafeRawBufferPointer,
+                                     _ body: (HTTPByteSpan) -> Bool) {
         for field in fields where ASCII.equalsIgnoringCase(field.name.bytes(in: bytes), "connection") {
             var position = field.value.start
-            while position < field.value.end && count < 8 {
+            while position < field.value.end {
                 var end = position
                 while end < field.value.end && bytes[end] != ASCII.comma { end += 1 }
                 var first = position, last = end
                 while first < last && ASCII.isWhitespace(bytes[first]) { first += 1 }
                 while last > first && ASCII.isWhitespace(bytes[last - 1]) { last -= 1 }
-                if last > first { append(HTTPByteSpan(start: first, end: last)) }
+                if last > first, !body(HTTPByteSpan(start: first, end: last)) { return }
                 position = end + 1
             }
         }
@@ -314,14 +403,24 @@ struct ConnectionTokens {
 
     /// Whether `name` is one of the listed names (case-insensitively).
     func contains(_ name: UnsafeRawBufferPointer, in bytes: UnsafeRawBufferPointer) -> Bool {
-        withUnsafeBytes(of: spans) { storage in
+        if overflowed {
+            var found = false
+            Self.forEachToken(in: fields, bytes) { span in
+                found = Self.matches(span.bytes(in: bytes), name)
+                return !found
+            }
+            return found
+        }
+        return withUnsafeBytes(of: spans) { storage in
             for index in 0..<count {
                 let span = storage.load(fromByteOffset: index * MemoryLayout<HTTPByteSpan>.stride, as: HTTPByteSpan.self)
-                let token = span.bytes(in: bytes)
-                guard token.count == name.count else { continue }
-                if zip(token, name).allSatisfy({ ASCII.toLower($0) == ASCII.toLower($1) }) { return true }
+                if Self.matches(span.bytes(in: bytes), name) { return true }
             }
             return false
         }
+    }
+
+    private static func matches(_ token: UnsafeRawBufferPointer, _ name: UnsafeRawBufferPointer) -> Bool {
+        token.count == name.count && zip(token, name).allSatisfy { ASCII.toLower($0) == ASCII.toLower($1) }
     }
 }

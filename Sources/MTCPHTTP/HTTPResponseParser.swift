@@ -52,6 +52,10 @@ public struct HTTPResponseParser: Sendable {
     public private(set) var isComplete = false
     /// Any byte of a response has arrived.
     public private(set) var hasStarted = false
+    /// The status and length of the interim (1xx) head that ended where the
+    /// last `parseHead` stopped; 0 bytes when it stopped for another reason.
+    public private(set) var interimStatus: UInt16 = 0
+    public private(set) var interimHeadBytes = 0
 
     /// The largest status line plus header section accepted.
     public let maximumHeadBytes: Int
@@ -146,18 +150,48 @@ public struct HTTPResponseParser: Sendable {
                 }
                 continue
             }
-            let run = uninterestingRun(bytes, from: index)
-            if run > 0 {
-                try countSection(run)
-                index += run
-                continue
-            }
-            let byte = bytes[index]
-            index += 1
-            try countSection(1)
-            try step(byte)
+            index = try advance(bytes, from: index)
         }
         return index
+    }
+
+    /// Reads head bytes of `bytes` up to the end of the next head, interim
+    /// (1xx) or final, in one pass, and returns how many it consumed: all of
+    /// them while no head ends. Then `isHeadComplete` tells a final head (the
+    /// body, if any, starts at the returned position: hand it to `parse`), and
+    /// `interimHeadBytes` an interim one that ended there (`interimStatus`);
+    /// what follows is the next head's. For a proxy, which relays each head as
+    /// it ends; call it only while `isHeadComplete` is false.
+    public mutating func parseHead(_ bytes: UnsafeRawBufferPointer) throws(HTTPResponseParseError) -> Int {
+        interimHeadBytes = 0
+        var index = 0
+        if !bytes.isEmpty { hasStarted = true }
+        while index < bytes.count && !isHeadComplete && interimHeadBytes == 0 {
+            if state == .version && position == 0 {
+                var whole = self
+                if let length = whole.parseWholeHead(UnsafeRawBufferPointer(rebasing: bytes[index...])) {
+                    self = whole
+                    readHeadWhole = true
+                    return index + length
+                }
+            }
+            index = try advance(bytes, from: index)
+        }
+        return index
+    }
+
+    /// Moves the state machine on over the framing bytes at `index`: a run
+    /// that needs no step at once, else one byte. Returns the next index.
+    @inline(__always)
+    private mutating func advance(_ bytes: UnsafeRawBufferPointer, from index: Int) throws(HTTPResponseParseError) -> Int {
+        let run = uninterestingRun(bytes, from: index)
+        if run > 0 {
+            try countSection(run)
+            return index + run
+        }
+        try countSection(1)
+        try step(bytes[index])
+        return index + 1
     }
 
     /// Counts head or trailer bytes against `maximumHeadBytes` (chunk-size lines are body framing).
@@ -471,9 +505,12 @@ public struct HTTPResponseParser: Sendable {
             let expectsBody = self.expectsBody
             let started = hasStarted
             let sectionBytes = self.sectionBytes
+            let interim = (status: status, bytes: headBytes)
             reset(expectingBody: expectsBody, upgradeRequested: upgradeRequested)
             hasStarted = started
             self.sectionBytes = sectionBytes
+            interimStatus = interim.status
+            interimHeadBytes = interim.bytes
             return
         }
         isHeadComplete = true

@@ -310,6 +310,10 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
         var names = Set<String>()
         for (index, pool) in upstreams.enumerated() {
             if pool.name.isEmpty { return ("upstreams[\(index)].name", "must not be empty") }
+            // It labels /metrics samples and event log lines, which a CR or LF would break.
+            if pool.name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                return ("upstreams[\(index)].name", "must not contain control characters")
+            }
             if !names.insert(pool.name).inserted { return ("upstreams[\(index)].name", "duplicate pool \"\(pool.name)\"") }
             if pool.servers.isEmpty { return ("upstreams[\(index)].servers", "must list at least one server") }
             if !UpstreamPool.balances.contains(pool.balance) {

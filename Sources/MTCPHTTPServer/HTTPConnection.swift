@@ -84,6 +84,11 @@ struct HTTPConnection {
     /// the access log (the request buffer moves on before the response comes).
     var proxiedRequestLine = 0
 
+    /// `serve` is running for this connection (a call for it now would re-enter it).
+    var isBeingServed = false
+    /// Queued for `serve` once the current events are handled (`HTTPServer.deferServe`).
+    var servePending = false
+
     // MARK: reverse proxy
     /// This slot is the proxy's connection to an upstream server.
     var isUpstream = false
@@ -138,6 +143,10 @@ struct HTTPConnection {
     var deadline = Instant.zero
     /// Upstream: the timeouts of the route its request came by.
     var timeouts = UpstreamTimeouts()
+    /// Upstream: response bytes read but not yet parsed, at the front of its
+    /// buffer: those behind an interim (1xx) head relayed to a client that has
+    /// not taken it whole yet.
+    var unparsed = 0
     /// Upstream: bytes of the forwarded request head in its forward buffer (kept for a retry).
     var forwardedHeadBytes = 0
 

@@ -8,6 +8,10 @@ extension HTTPServer {
     /// Serves connection `index` until it would block (edge-triggered events
     /// bring it back when bytes arrive or room opens), or closes it.
     mutating func serve(_ index: Int, _ context: inout SocketContext<Device>) {
+        if connections[index].isBeingServed { reenteredServes &+= 1 }
+        let outer = !connections[index].isBeingServed
+        connections[index].isBeingServed = true
+        defer { if outer { connections[index].isBeingServed = false } }
         if connections[index].isUpstream { return serveUpstream(index, &context) }
         if connections[index].lingerSince != nil { return linger(index, &context) }
         guard flushTLS(index, &context) else { return }  // wait for room

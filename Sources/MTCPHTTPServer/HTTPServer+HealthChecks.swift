@@ -23,9 +23,14 @@ extension HTTPServer {
         for server in upstreams.servers.indices {
             guard let check = upstreams.healthCheck(of: server),
                   stopping || context.now >= upstreams.servers[server].nextCheck else { continue }
-            // Still open (closing a check forgets it): no answer in time.
+            // Still open (closing a check forgets it): no answer in time, or,
+            // when stopping, no time left for one, which says nothing of the server.
             if let pending = upstreams.servers[server].checkSocket {
-                finishHealthCheck(Int(pending.index), passed: false, &context)
+                if stopping {
+                    closeConnection(Int(pending.index), &context, reset: true)
+                } else {
+                    finishHealthCheck(Int(pending.index), passed: false, &context)
+                }
             }
             // No connection to be had here (`openConnection`): the server is not
             // at fault, so nothing is recorded and the check is tried at the next sweep.

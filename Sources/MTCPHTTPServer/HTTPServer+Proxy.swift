@@ -27,11 +27,24 @@ extension HTTPServer {
         guard HTTPProxyTarget.isForwardable(path), authority.map(HTTPRequestParser.isValidHost) ?? true else {
             return respondWithError(index, .badRequest, &context)  // and close, as after any 400
         }
+        if HTTPProxyHeads.maxForwards(head, in: request) == 0 {
+            // The proxy is the final recipient (RFC 9110 §7.6.2): answered as the static server answers these.
+            return respondWithError(index, head.method == .options ? .noContent : .methodNotAllowed, &context)
+        }
         let key = upstreams.pools[pool].balance == .consistentHash ? balanceKey(index, head, in: request, pool: pool) : 0
         connections[index].balanceKey = key
-        guard let server = upstreams.chooseServer(in: pool, key: key, now: context.now),
-              let upstream = upstreamConnection(to: server, &context) else {
+        guard let server = upstreams.chooseServer(in: pool, key: key, now: context.now) else {
             // The connection stays open: a HEAD's answer must end at its head.
+            return respondWithError(index, .badGateway, &context, headOnly: head.method == .head)
+        }
+        if head.body == .chunked && upstreams.servers[server].speaksHTTP10 {
+            // RFC 9112 §6.1: no chunked request to a server known (by its last
+            // response) to be HTTP/1.0; the body is not buffered to count it, so
+            // the client is asked for a Content-Length. Its body is unread: close.
+            connections[index].closeAfterOutput = true
+            return respondWithError(index, .lengthRequired, &context)
+        }
+        guard let upstream = upstreamConnection(to: server, &context) else {
             return respondWithError(index, .badGateway, &context, headOnly: head.method == .head)
         }
         // Only a request without a body is tunnelled: bytes after its head can only be the new protocol's.
@@ -62,7 +75,10 @@ extension HTTPServer {
                                                  into: &writer)
         }
         guard forwarded else {
-            closeConnection(upstream, &context, reset: true)
+            // The client's fault, not the connection's: a kept-alive one goes back to the pool.
+            if !connections[upstream].wasReused || !park(upstream, now: context.now) {
+                closeConnection(upstream, &context, reset: true)
+            }
             return respondWithError(index, .requestHeaderFieldsTooLarge, &context, headOnly: head.method == .head)
         }
         connections[index].proxiedHEAD = head.method == .head
@@ -109,8 +125,28 @@ extension HTTPServer {
     private func balanceKey(_ index: Int, _ head: HTTPRequestHead, in request: UnsafeRawBufferPointer,
                             pool: Int) -> UInt64 {
         let value = upstreams.pools[pool].hashHeader?.withUnsafeBytes { head.fields(in: request).firstValue(named: $0) }
-        guard let value = value ?? nil else { return RendezvousHash.key(of: connections[index].client) }
+        guard let value = value ?? nil else { return clientKey(index, head, in: request) }
         return RendezvousHash.key(of: value.bytes(in: request))
+    }
+
+    /// Client `index`'s address as a hash key: the connection's peer or, from a
+    /// trusted proxy, the client it forwards for: the rightmost X-Forwarded-For
+    /// element that is not itself a trusted proxy (as nginx's `real_ip_recursive`;
+    /// elements to its left could be forged), the leftmost when all are. An
+    /// element that is no address is keyed by its bytes.
+    private func clientKey(_ index: Int, _ head: HTTPRequestHead, in request: UnsafeRawBufferPointer) -> UInt64 {
+        let peer = connections[index].client
+        guard options.trusts(peer) else { return RendezvousHash.key(of: peer) }
+        var first: UInt64?
+        var client: UInt64?
+        HTTPProxyHeads.forEachForwardedFor(in: head, request) { element in
+            // At most 15 bytes for IPv4: a small string, nothing allocated.
+            let address = IPAddress(String(decoding: element, as: UTF8.self))
+            let key = address.map { RendezvousHash.key(of: $0) } ?? RendezvousHash.key(of: element)
+            if first == nil { first = key }
+            if address.map({ options.trusts($0) }) != true { client = key }
+        }
+        return client ?? first ?? RendezvousHash.key(of: peer)
     }
 
     /// Whether a request may go to a second server after the first failed before
@@ -128,6 +164,7 @@ extension HTTPServer {
             rebasing: memory.forward(upstream)[0..<headBytes]))
         connections[upstream].forwardedHeadBytes = headBytes
         connections[upstream].usesForwardBuffer(upTo: headBytes)
+        connections[upstream].unparsed = 0
         upstreams.sent(to: connections[upstream].server)
         connections[upstream].peer = Int32(client)
         connections[upstream].response.reset(expectingBody: !connections[client].proxiedHEAD,
@@ -228,8 +265,14 @@ extension HTTPServer {
         if connections[index].isHealthCheck { return serveHealthCheck(index, &context) }
         let socket = connections[index].socket
         if connections[index].isIdle {
-            // A parked connection has nothing to say: the server closed it or broke framing.
-            return closeParked(index, &context, reset: context.readableBytes(socket) > 0)
+            // A parked connection has nothing to say: bytes from the server break
+            // framing, and its close ends the connection. Any other event (room
+            // to send opening as the last response's ACKs go out, a late edge of
+            // bytes already read) leaves it parked: closing on those threw away
+            // the connection after every large response.
+            let readable = context.readableBytes(socket)
+            guard readable > 0 || context.state(of: socket) != .established else { return }
+            return closeParked(index, &context, reset: readable > 0)
         }
         if connections[index].isConnecting {
             guard let state = context.state(of: socket), state.isSynchronized else { return }
@@ -388,42 +431,50 @@ extension HTTPServer {
             let headDone = connections[index].response.isHeadComplete
             let start = headDone ? 0 : connections[index].buffered
             let buffer = memory.request(index)
-            guard start < buffer.count else { return upstreamFailed(index, .badGateway, &context) }
-            let count: Int
-            do {
-                count = try context.read(connections[index].socket,
-                                         into: UnsafeMutableRawBufferPointer(rebasing: buffer[start...]))
-            } catch .wouldBlock {
-                return
-            } catch {
-                return upstreamFailed(index, .badGateway, &context)
-            }
-            guard count > 0 else {
-                // End of stream: the end of a close-delimited body, or a failure.
-                guard (try? connections[index].response.finish()) != nil else {
+            // Bytes behind an interim head are parsed before any more are read.
+            var count = connections[index].unparsed
+            if count == 0 {
+                guard start < buffer.count else { return upstreamFailed(index, .badGateway, &context) }
+                do {
+                    count = try context.read(connections[index].socket,
+                                             into: UnsafeMutableRawBufferPointer(rebasing: buffer[start...]))
+                } catch .wouldBlock {
+                    return
+                } catch {
                     return upstreamFailed(index, .badGateway, &context)
                 }
-                connections[client].closeAfterOutput = true
-                return finishExchange(index, reusable: false, &context)
+                guard count > 0 else {
+                    // End of stream: the end of a close-delimited body, or a failure.
+                    guard (try? connections[index].response.finish()) != nil else {
+                        return upstreamFailed(index, .badGateway, &context)
+                    }
+                    connections[client].closeAfterOutput = true
+                    return finishExchange(index, reusable: false, &context)
+                }
+                connections[index].deadline = context.now + connections[index].timeouts.read
             }
-            connections[index].deadline = context.now + connections[index].timeouts.read
+            connections[index].unparsed = 0
             connections[index].usesRequestBuffer(upTo: start + count)
             let fresh = UnsafeRawBufferPointer(rebasing: buffer[start..<start + count])
             do {
                 if headDone {
                     connections[client].output = PendingOutput(body: try relayedBody(index, client, fresh))
                 } else {
-                    // Byte by byte up to the end of the head, so that where it ends
-                    // (after any 1xx interim responses) is known exactly.
-                    var position = 0
-                    while position < count && !connections[index].response.isHeadComplete {
-                        _ = try connections[index].response.parse(
-                            UnsafeRawBufferPointer(rebasing: fresh[position..<position + 1])) { _ in }
-                        position += 1
-                    }
-                    connections[index].buffered = start + position
-                    guard connections[index].response.isHeadComplete else { continue }
+                    // One pass up to where the next head ends (interim or final).
+                    let position = try connections[index].response.parseHead(fresh)
                     let headEnd = start + position
+                    connections[index].buffered = headEnd
+                    if connections[index].response.interimHeadBytes > 0 {
+                        guard relayInterim(index, client, headEnd: headEnd, &context) else { return }
+                        // What follows is the next head's: to the front, parsed next.
+                        memmove(buffer.baseAddress!, buffer.baseAddress! + headEnd, count - position)
+                        connections[index].buffered = 0
+                        connections[index].unparsed = count - position
+                        if connections[client].output.isEmpty { continue }
+                        guard writeOutput(client, &context) else { return }
+                        continue
+                    }
+                    guard connections[index].response.isHeadComplete else { continue }
                     guard relayHead(index, client, headEnd: headEnd, &context) else { return }
                     if connections[client].proxy == .tunnel {
                         // The rest is the new protocol's first bytes, sent after the 101.
@@ -464,6 +515,7 @@ extension HTTPServer {
     private mutating func relayHead(_ index: Int, _ client: Int, headEnd: Int,
                                     _ context: inout SocketContext<Device>) -> Bool {
         let response = connections[index].response
+        upstreams.heard(from: connections[index].server, minorVersion: response.minorVersion)
         let head = UnsafeRawBufferPointer(rebasing: memory.request(index)[(headEnd - response.headBytes)..<headEnd])
         // The framing the client gets: the upstream's, except that an HTTP/1.0
         // client gets a chunked body decoded. Without a length, the body ends with
@@ -485,7 +537,10 @@ extension HTTPServer {
         let switches = response.isUpgrade
         let relayed = withResponseEdits(of: client) { edits in
             switches ? HTTPProxyHeads.relaySwitchingProtocols(head, edits: edits, into: &writer)
-                : HTTPProxyHeads.relayResponse(head, framing: framing, keepAlive: keepAlive, edits: edits, into: &writer)
+                : clock.withBytes { date in
+                    HTTPProxyHeads.relayResponse(head, framing: framing, keepAlive: keepAlive, date: date, edits: edits,
+                                                 into: &writer)
+                }
         }
         guard relayed else {
             upstreamFailed(index, .badGateway, &context)
@@ -498,6 +553,25 @@ extension HTTPServer {
         connections[client].status = HTTPStatus(rawValue: response.status)
         connections[client].contentLength = response.contentLength ?? 0
         recordAccess(client, now: context.now, requestLine: proxiedRequestLine(client), proxied: true)
+        return true
+    }
+
+    /// Queues the interim (1xx) head that ends at `headEnd` of upstream
+    /// `index`'s buffer for an HTTP/1.1 client (RFC 9110 §15.2); an HTTP/1.0
+    /// client cannot read one, and gets none. Returns false when the exchange
+    /// failed instead.
+    private mutating func relayInterim(_ index: Int, _ client: Int, headEnd: Int,
+                                       _ context: inout SocketContext<Device>) -> Bool {
+        guard !connections[client].proxiedHTTP10 else { return true }
+        let length = connections[index].response.interimHeadBytes
+        let head = UnsafeRawBufferPointer(rebasing: memory.request(index)[(headEnd - length)..<headEnd])
+        var writer = HTTPByteWriter(memory.forward(client))
+        guard HTTPProxyHeads.relayInterim(head, into: &writer) else {
+            upstreamFailed(index, .badGateway, &context)
+            return false
+        }
+        connections[client].output = PendingOutput(head: writer.written)
+        connections[client].usesForwardBuffer(upTo: writer.count)
         return true
     }
 
@@ -549,12 +623,16 @@ extension HTTPServer {
         }
         connections[index].peer = -1
         connections[index].buffered = 0
-        if reusable && upstreams.park(Int32(index), server: connections[index].server) {
-            connections[index].isIdle = true
-            connections[index].deadline = context.now + UpstreamPools.idleTimeout
-        } else {
-            closeConnection(index, &context, reset: false)
-        }
+        if !reusable || !park(index, now: context.now) { closeConnection(index, &context, reset: false) }
+    }
+
+    /// Parks upstream connection `index` (no request in flight) for reuse;
+    /// false when its server keeps enough idle ones (or is of a replaced configuration).
+    private mutating func park(_ index: Int, now: Instant) -> Bool {
+        guard upstreams.park(Int32(index), server: connections[index].server) else { return false }
+        connections[index].isIdle = true
+        connections[index].deadline = now + UpstreamPools.idleTimeout
+        return true
     }
 
     /// Whether upstream `index`'s response is held back by its client alone:
@@ -612,7 +690,7 @@ extension HTTPServer {
             connections[client].closeAfterOutput = true
             respondWithError(client, status, &context, headOnly: connections[client].proxiedHEAD)
             recordAccess(client, now: context.now, requestLine: proxiedRequestLine(client), proxied: true)
-            serve(client, &context)
+            deferServe(client)
         } else {
             closeConnection(client, &context, reset: true)
         }

@@ -46,6 +46,12 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     let events = UnsafeMutableBufferPointer<EventPollEvent>.allocate(capacity: 512)
     var nextSweep = Instant.zero
     var upstreams: UpstreamPools
+    /// Serves of a connection begun while one was running for it (for tests:
+    /// re-entry leaves the outer call going on from a state it did not expect).
+    var reenteredServes = 0
+    /// Slots to serve once the current events are handled (`deferServe`);
+    /// room for every slot is reserved at start, so queuing never allocates.
+    var deferredServes: [Int32] = []
     /// A stop has begun with a drain (`startDraining`).
     public internal(set) var isDraining = false
 
@@ -104,6 +110,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
             try context.control(poll, .add, tlsListener, events: .input, data: tlsListener.rawValue)
             self.tlsListener = tlsListener
         }
+        deferredServes.reserveCapacity(context.socketCapacity)
         connections = .allocate(capacity: context.socketCapacity)
         connections.initialize(repeating: HTTPConnection())
         memory.unmap()
@@ -114,6 +121,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     }
 
     public mutating func handle(_ context: inout SocketContext<Device>) {
+        defer { serveDeferred(&context) }
         if context.now >= nextSweep {
             nextSweep = context.now + .seconds(1)
             sweep(&context)
@@ -142,6 +150,26 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
                     serve(Int(socket.index), &context)
                 }
             }
+        }
+    }
+
+    /// Queues connection `index` to be served after the events at hand, not
+    /// from inside whatever is running (possibly its own serve, which would
+    /// go on afterwards from a state it did not expect).
+    mutating func deferServe(_ index: Int) {
+        guard !connections[index].servePending else { return }
+        connections[index].servePending = true
+        deferredServes.append(Int32(index))
+    }
+
+    /// Serves the queued connections, and those queued meanwhile, one at a time.
+    private mutating func serveDeferred(_ context: inout SocketContext<Device>) {
+        while let slot = deferredServes.popLast() {
+            let index = Int(slot)
+            // A slot closed and taken by a new connection since is not pending.
+            guard connections[index].servePending else { continue }
+            connections[index].servePending = false
+            if connections[index].isOpen { serve(index, &context) }
         }
     }
 

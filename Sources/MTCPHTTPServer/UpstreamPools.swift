@@ -46,6 +46,8 @@ struct UpstreamPools {
         var checkFailures = 0
         var nextCheck = Instant.zero
         var checkSocket: Socket?
+        /// Its last response said HTTP/1.0: it gets no chunked request (RFC 9112 §6.1).
+        var speaksHTTP10 = false
         /// Smooth weighted round robin's running score.
         var score = 0
         /// Connections open to it, idle ones included.
@@ -281,6 +283,11 @@ struct UpstreamPools {
         servers[server].failures = 0
     }
 
+    /// A response head from `server` said `HTTP/1.minorVersion`.
+    mutating func heard(from server: Int, minorVersion: UInt8) {
+        if servers.indices.contains(server) { servers[server].speaksHTTP10 = minorVersion == 0 }
+    }
+
     /// An idle connection to `server`, if one waits.
     mutating func takeIdle(_ server: Int) -> Int32? { servers[server].idle.popLast() }
 
@@ -322,17 +329,22 @@ struct UpstreamPools {
         return samples
     }
 
-    /// `text` as a Prometheus label value: backslash, quote and newline escaped.
+    /// `text` as a Prometheus label value: backslash, quote and line feed
+    /// escaped (the text format's only escapes), other control characters
+    /// (a CR above all, which the format has no escape for) replaced by U+FFFD.
+    /// By Unicode scalars: as Characters, a CR LF is one grapheme that equals
+    /// neither "\r" nor "\n", and went out raw, splitting the sample's line.
     private static func labelValue(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            switch character {
-            case "\\": escaped += "\\\\"
-            case "\"": escaped += "\\\""
-            case "\n": escaped += "\\n"
-            default: escaped.append(character)
+        var escaped = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\": escaped.append(contentsOf: "\\\\".unicodeScalars)
+            case "\"": escaped.append(contentsOf: "\\\"".unicodeScalars)
+            case "\n": escaped.append(contentsOf: "\\n".unicodeScalars)
+            case _ where scalar.properties.generalCategory == .control: escaped.append("\u{FFFD}")
+            default: escaped.append(scalar)
             }
         }
-        return escaped
+        return String(escaped)
     }
 }

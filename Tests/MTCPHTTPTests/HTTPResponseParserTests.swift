@@ -331,3 +331,28 @@ private func splits(_ message: [UInt8]) -> [[[UInt8]]] {
         #expect(_isPOD(HTTPResponseParser.self))
     }
 }
+
+/// `parseHead` stops where each head ends, interim or final, whatever the
+/// split, and leaves the body to `parse`.
+@Test func parseHeadStopsAtEachHeadsEnd() throws {
+    let interim = "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+    let final = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
+    let message = bytes(interim + final + "ok")
+    for cut in 0...message.count {
+        var parser = HTTPResponseParser()
+        var heads: [(status: UInt16, end: Int)] = []
+        var offset = 0
+        for piece in [Array(message[..<cut]), Array(message[cut...])] {
+            var position = 0
+            while position < piece.count && !parser.isHeadComplete {
+                position += try piece[position...].withUnsafeBytes { try parser.parseHead($0) }
+                if parser.interimHeadBytes > 0 { heads.append((parser.interimStatus, offset + position)) }
+                if parser.isHeadComplete { heads.append((parser.status, offset + position)) }
+            }
+            offset += piece.count
+        }
+        #expect(heads.map(\.status) == [103, 200], "cut at \(cut)")
+        #expect(heads.map(\.end) == [interim.utf8.count, interim.utf8.count + final.utf8.count], "cut at \(cut)")
+        #expect(parser.headBytes == final.utf8.count && parser.contentLength == 2)
+    }
+}

@@ -127,6 +127,8 @@ func configurationError(_ json: String) -> String? {
             .hasPrefix("conf/test.json:1: trusted_proxies[0]: \"1.2.3\" is not an IPv4 or IPv6 address") == true)
         #expect(configurationError("{\"upstreams\": [{\"name\": \"p\", \"servers\": []}]}")
                 == "conf/test.json:1: upstreams[0].servers: must list at least one server")
+        #expect(configurationError("{\"upstreams\": [{\"name\": \"p\\r\\nq\", \"servers\": [\"1.2.3.4:1\"]}]}")
+                == "conf/test.json:1: upstreams[0].name: must not contain control characters")
         #expect(configurationError("{\"server_name\": \"two words\"}")?.hasPrefix("conf/test.json:1: server_name:") == true)
         #expect(configurationError("{\"cache\": {\"max_bytes\": -1}}") == "conf/test.json:1: cache.max_bytes: must be positive")
         let syntax = configurationError("{\"listen_port\": 80")

@@ -1,5 +1,7 @@
 """A kernel HTTP/1.1 upstream for the reverse-proxy tests, in netns mtcp-c:
-GET /api/echo-path answers the path; GET /api/slow waits 5 s; GET /api/big
+GET /api/echo-path answers the path; GET /api/slow waits 5 s; GET
+/api/delay?ms=N answers after N ms; GET /api/stall reads the request and never
+answers (for a minute); GET /api/hints sends `103 Early Hints` first; GET /api/big
 sends N pseudo-random bytes (?n=); POST answers the SHA-256 of the body
 (Content-Length or chunked); GET /api/chunked answers with a chunked body;
 every response says which request headers it saw (X-Seen-*) and which port
@@ -54,6 +56,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path == "/api/slow":
             time.sleep(5)
             return self.reply(b"slow\n")
+        if path == "/api/delay":
+            time.sleep(int(query.split("=")[1]) / 1000)
+            return self.reply(b"late\n")
+        if path == "/api/stall":
+            time.sleep(60)
+            return self.reply(b"too late\n")
+        if path == "/api/hints":
+            self.send_response_only(103)
+            self.send_header("Link", "</style.css>; rel=preload")
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(0.2)
+            return self.reply(b"final\n")
         if path == "/api/big":
             size = int(query.split("=")[1]) if query else 1 << 20
             return self.reply(random.Random(size).randbytes(size))
