@@ -8,9 +8,12 @@
 ///   the SACKed one, and RFC 8985 §6.2's condition (sent before a delivered
 ///   segment, and RACK.rtt + reo_wnd ago) holds at the latest one reordering
 ///   window after that ACK. No per-segment send times are kept; of the
-///   retransmissions only that of SND.UNA is timed (RACK's rule for it: new data
-///   sent after it was SACKed and SRTT + reo_wnd have passed, checked on each
-///   duplicate ACK); a lost retransmission of a later hole waits for the RTO.
+///   retransmissions only that of SND.UNA is timed (RACK's rule for it: data
+///   sent after it — new data, or a hole resent later, holes being resent in
+///   sequence order — was SACKed, and SRTT + reo_wnd have passed, by the
+///   reordering timer if no ACK comes then). A later hole's lost retransmission
+///   is found once partial ACKs make it SND.UNA, timed from the last hole
+///   retransmission before that (an upper bound of its send time).
 /// - reo_wnd is SRTT/4 (§6.2 uses the minimum RTT/4; no minimum is tracked).
 /// - With one segment in flight the PTO adds §7.2's worst-case delayed-ACK time
 ///   (200 ms); with the 200-ms minimum RTO that never comes before the RTO, so a
