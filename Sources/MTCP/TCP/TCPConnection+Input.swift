@@ -78,7 +78,12 @@ extension TCPConnection {
             return first == next
         }
         let edge = next + window
-        if length == 0 { return first >= next && first < edge }
+        // An ACK from a peer that filled our window has SEG.SEQ = its SND.NXT =
+        // our right edge: RFC 9293's test (SEG.SEQ < RCV.NXT + RCV.WND) refuses
+        // it and its acknowledgment with it, and a window-limited peer then
+        // sends nothing else; our data looks lost and the RTO fires (spuriously).
+        // Linux takes SEG.SEQ up to the edge (tcp_sequence), as here.
+        if length == 0 { return first >= next && first <= edge }
         let last = first + (length - 1)
         return (first >= next && first < edge) || (last >= next && last < edge)
     }
