@@ -44,6 +44,8 @@ public final class VirtualLink {
         public var corrupted = 0
         /// Frames longer than `maximumFrameLength`: a bug in the sender.
         public var oversize = 0
+        /// Frames offered to a port's transmit while the link was down (each offer counts).
+        public var refused = 0
     }
 
     private struct InFlight {
@@ -54,6 +56,10 @@ public final class VirtualLink {
     }
 
     public var impairments: Impairments
+    /// False while the link is down, as a memif port is before its peer
+    /// connects or a NIC before link-up: every port's transmit then takes
+    /// nothing (DPDK's tx_burst returns 0) and the sender keeps its frames.
+    public var isUp = true
     /// The link's clock; tests advance it and pass the same value to the stacks.
     public var now: Instant = .zero
     public private(set) var counters = Counters()
@@ -103,6 +109,8 @@ public final class VirtualLink {
     /// The earliest time a frame in flight becomes deliverable, for simulations
     /// that jump the clock instead of ticking it.
     public var nextDeliveryTime: Instant? { inFlight.lazy.map(\.deliverAt).min() }
+
+    func refuse(_ frames: Int) { counters.refused += frames }
 
     func send(from source: Int, _ frame: UnsafeRawBufferPointer) {
         counters.sent += 1
@@ -239,6 +247,10 @@ public struct VirtualPort: PacketDevice {
     }
 
     public mutating func transmit(_ buffers: UnsafeMutableBufferPointer<PacketBuffer>) -> Int {
+        guard link.isUp else {
+            link.refuse(buffers.count)
+            return 0
+        }
         for buffer in buffers {
             link.send(from: index, UnsafeRawBufferPointer(start: buffer.bytes, count: buffer.length))
             deviceStatistics.transmittedPackets += 1

@@ -27,6 +27,15 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
     var shaper: TransmitShaper
     /// Set while the data list is served: only its segments wait for line credit.
     var servingDataList = false
+    /// Payload bytes, new and resent, that the data list's current turn has sent
+    /// (`sendDataListSegments`); SRPT charges its turns by them.
+    var dataTurnBytes = 0
+    /// The most payload bytes the current turn may send: once it has sent that
+    /// many, its next data segment waits as if for the line (the starvation
+    /// guard's bounded turn); `Int.max` for every other turn.
+    var dataTurnLimit = Int.max
+    /// The current turn stopped at `dataTurnLimit`, not for the line or buffers.
+    var dataTurnLimited = false
     var tcp: TCPLayer
     /// The IPv6 half of the dual stack (disabled without `ip6_addr`).
     var ipv6: IPv6Layer
@@ -103,7 +112,13 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
 
     /// After `flush`: frames the device did not take, or connections with data
     /// that found no transmit room (or no line credit), wait for the next iteration.
-    public var hasPendingOutput: Bool { output.count > 0 || outputBacklog > 0 }
+    /// Not while the device refuses output outright (it took none of the frames
+    /// offered, `TransmitQueue.isRefused`): they wait, queued, for whichever
+    /// iteration comes next (the idle policy's next wake-up at the latest, bounded
+    /// by the next timer), and an idle engine sleeps meanwhile rather than spin on
+    /// a device that takes nothing. Frames that then find the queue full are
+    /// dropped and counted (`transmit_queue_full`).
+    public var hasPendingOutput: Bool { !output.isRefused && (output.count > 0 || outputBacklog > 0) }
 
     /// Connections waiting on the output lists after `flush`: with a shaped
     /// line, the backlog a saturated NIC would hold.

@@ -6,6 +6,13 @@
 public struct TransmitQueue: ~Copyable {
     private let frames: UnsafeMutableBufferPointer<PacketBuffer>
     public private(set) var count = 0
+    /// Whether the device took none of the frames last offered to it: a memif
+    /// port whose peer is absent, a port whose link is not up yet (the start-up
+    /// announcements are queued before it is). The frames stay queued and are
+    /// offered again on every flush, but waiting for such a device is no work
+    /// that polling would speed up (`Engine.hasPendingOutput`). Only true while
+    /// frames are queued.
+    public private(set) var isRefused = false
 
     public init(capacity: Int) {
         frames = .allocate(capacity: capacity)
@@ -27,6 +34,7 @@ public struct TransmitQueue: ~Copyable {
     public mutating func flush<Device: PacketDevice>(to device: inout Device) -> Int {
         guard count > 0 else { return 0 }
         let sent = device.transmit(UnsafeMutableBufferPointer(rebasing: frames[0..<count]))
+        isRefused = sent == 0
         if sent < count {
             // Keep the unsent tail, in order, at the front.
             for index in sent..<count { frames[index - sent] = frames[index] }
@@ -39,5 +47,6 @@ public struct TransmitQueue: ~Copyable {
     public mutating func discard<Device: PacketDevice>(to device: inout Device) {
         for index in 0..<count { device.release(frames[index]) }
         count = 0
+        isRefused = false
     }
 }

@@ -11,12 +11,13 @@
 /// Every frame is charged; what waits for credit differs:
 /// - waits (stays on its list): the control list (SYN, SYN-ACK and their
 ///   retransmissions), the ACK list, and each segment the data list sends
-///   (new data, FIN, the go-back-N resend after a timeout);
+///   (new data, a tail loss probe of new data, FIN, the go-back-N resend after
+///   a timeout);
 /// - sent at once: what a connection sends outside a list turn, each bounded
 ///   by its windows or by one segment per timer expiry — a pure ACK the data
 ///   did not carry, fast and SACK-hole and RACK retransmissions, the first
-///   resend after a timeout, the tail loss probe (new data or the last
-///   segment), the persist timer's probe and its override runt, resets of
+///   resend after a timeout, the tail loss probe that resends the last
+///   segment, the persist timer's probe and its override runt, resets of
 ///   aborted connections, challenge ACKs, ARP requests and announcements;
 /// - sent while the line's queue has room, else refused and counted
 ///   (`admitsStatelessReply`): replies no connection keeps (resets for segments

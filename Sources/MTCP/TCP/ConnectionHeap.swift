@@ -1,9 +1,12 @@
 /// Connections by a key, smallest first, equal keys by a second one: a binary
-/// min-heap allocated once, O(log n) per push and pop. SRPT's data list keys it
-/// by the bytes a flow has left, then by the order in which flows began to wait;
-/// its starvation guard by that order alone (`Engine+DataScheduling`). Entries of ended connections, or ones the owner
-/// no longer means, are skipped by the owner when they come up, as in
-/// `ConnectionQueue`, and dropped by `compact` when the heap is full.
+/// min-heap allocated once, with at most one entry per connection slot and
+/// each slot's position kept beside it, so that a connection is inserted,
+/// re-keyed or removed in O(log n), wherever it is in the heap. SRPT's data
+/// list keys it by the bytes a flow has left, then by the order in which flows
+/// began to wait; its starvation guard by that order alone
+/// (`Engine+DataScheduling`). The owner removes a connection when it leaves
+/// the data list or ends, so the heap holds exactly the flows waiting now:
+/// nothing stale to skip, and no scan to drop leftovers.
 struct ConnectionHeap: ~Copyable {
     struct Entry {
         var key: UInt64
@@ -17,40 +20,84 @@ struct ConnectionHeap: ~Copyable {
     }
 
     private let entries: UnsafeMutableBufferPointer<Entry>
+    /// The index in `entries` of each connection slot's entry; -1: none.
+    private let positions: UnsafeMutableBufferPointer<Int32>
     private(set) var count = 0
 
-    init(capacity: Int) {
-        entries = .allocate(capacity: max(capacity, 1))
+    /// Room for connection slots 0..<`slots` (0: a heap that is never used).
+    init(slots: Int) {
+        entries = .allocate(capacity: max(slots, 1))
+        positions = .allocate(capacity: max(slots, 1))
+        positions.initialize(repeating: -1)
     }
 
-    deinit { entries.deallocate() }
+    deinit {
+        entries.deallocate()
+        positions.deallocate()
+    }
 
     /// The smallest entry, left in place.
     var top: Entry? { count > 0 ? entries[0] : nil }
 
+    /// Whether connection slot `slot` has an entry.
     @inline(__always)
-    mutating func push(_ id: ConnectionID, key: UInt64, tieBreak: UInt64 = 0) -> Bool {
-        guard count < entries.count else { return false }
-        var index = count
-        count += 1
+    func contains(slot: Int32) -> Bool {
+        slot >= 0 && Int(slot) < positions.count && positions[Int(slot)] >= 0
+    }
+
+    /// Puts `id` in the heap with this key, or moves its entry there if it has one.
+    @inline(__always)
+    mutating func insert(_ id: ConnectionID, key: UInt64, tieBreak: UInt64 = 0) {
         let entry = Entry(key: key, tieBreak: tieBreak, id: id)
-        while index > 0 {
-            let parent = (index - 1) / 2
-            guard entry.precedes(entries[parent]) else { break }
-            entries[index] = entries[parent]
-            index = parent
+        if contains(slot: id.index) {
+            let index = Int(positions[Int(id.index)])
+            let old = entries[index]
+            if entry.precedes(old) { siftUp(entry, from: index) } else { siftDown(entry, from: index) }
+            return
         }
-        entries[index] = entry
-        return true
+        precondition(count < entries.count, "more entries than connection slots")
+        count += 1
+        siftUp(entry, from: count - 1)
+    }
+
+    /// Takes connection slot `slot`'s entry out, if it has one.
+    @inline(__always)
+    mutating func remove(slot: Int32) {
+        guard contains(slot: slot) else { return }
+        let index = Int(positions[Int(slot)])
+        positions[Int(slot)] = -1
+        count -= 1
+        guard index < count else { return }
+        let last = entries[count]
+        if index > 0 && last.precedes(entries[(index - 1) / 2]) {
+            siftUp(last, from: index)
+        } else {
+            siftDown(last, from: index)
+        }
     }
 
     @inline(__always)
     mutating func pop() -> Entry? {
-        guard count > 0 else { return nil }
-        let top = entries[0]
-        count -= 1
-        if count > 0 { siftDown(entries[count], from: 0) }
+        guard let top else { return nil }
+        remove(slot: top.id.index)
         return top
+    }
+
+    @inline(__always)
+    private func place(_ entry: Entry, at index: Int) {
+        entries[index] = entry
+        positions[Int(entry.id.index)] = Int32(index)
+    }
+
+    private func siftUp(_ entry: Entry, from start: Int) {
+        var index = start
+        while index > 0 {
+            let parent = (index - 1) / 2
+            guard entry.precedes(entries[parent]) else { break }
+            place(entries[parent], at: index)
+            index = parent
+        }
+        place(entry, at: index)
     }
 
     private func siftDown(_ entry: Entry, from start: Int) {
@@ -60,25 +107,9 @@ struct ConnectionHeap: ~Copyable {
             guard child < count else { break }
             if child + 1 < count && entries[child + 1].precedes(entries[child]) { child += 1 }
             guard entries[child].precedes(entry) else { break }
-            entries[index] = entries[child]
+            place(entries[child], at: index)
             index = child
         }
-        entries[index] = entry
-    }
-
-    /// Drops entries for which `isWanted` is false and restores the heap. Used
-    /// only when the heap is full of leftovers.
-    mutating func compact(keeping isWanted: (Entry) -> Bool) {
-        var kept = 0
-        for index in 0..<count where isWanted(entries[index]) {
-            entries[kept] = entries[index]
-            kept += 1
-        }
-        count = kept
-        var index = count / 2
-        while index > 0 {
-            index -= 1
-            siftDown(entries[index], from: index)
-        }
+        place(entry, at: index)
     }
 }

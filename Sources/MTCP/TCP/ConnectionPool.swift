@@ -81,11 +81,4 @@ struct ConnectionLookup {
         guard id.index >= 0, Int(id.index) < blocks.count else { return false }
         return blocks[Int(id.index)].inUse && blocks[Int(id.index)].generation == id.generation
     }
-
-    /// Whether `id` names a live connection whose bytes left are still those it
-    /// began to wait with as `order` (`TCPConnection.backlogOrder`).
-    @inline(__always)
-    func isInBacklog(_ id: ConnectionID, order: UInt64) -> Bool {
-        isLive(id) && blocks[Int(id.index)].backlogOrder == order
-    }
 }

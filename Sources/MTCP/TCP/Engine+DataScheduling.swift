@@ -8,6 +8,10 @@
 /// the line's, not each flow's: however many long flows wait together (a
 /// backlog of downloads on a saturated port), short ones lose no more than it
 /// to them, and every flow, once it is the oldest, moves at that share at least.
+/// The oldest flow is the oldest on the data list (one waiting for its peer
+/// has no use for the line), its turn sends at most the bytes due to it (plus
+/// the rest of a segment), and every turn is charged for the bytes it put on
+/// the line, resent ones included.
 extension Engine {
     /// Puts a connection with data to send on the data list; false when full.
     /// `short`: it asked for the short class (two-class scheduling).
@@ -16,87 +20,86 @@ extension Engine {
         guard tcp.configuration.dataScheduling == .srpt else {
             return tcp.push(connection.pointee.id, to: short ? .shortData : .bulkData)
         }
-        if connection.pointee.backlogOrder == 0 { enterBacklog(connection) }
-        return pushSizeOrdered(connection)
+        if connection.pointee.backlogOrder == 0 {
+            // It begins to wait with bytes to send: it takes its place among the
+            // oldest flows, which it keeps across its turns and its waits for
+            // the peer until it has nothing left (`advanceSendNext` clears it).
+            tcp.backlogsBegun &+= 1
+            connection.pointee.backlogOrder = tcp.backlogsBegun
+        }
+        tcp.flowsByAge.insert(connection.pointee.id, key: connection.pointee.backlogOrder)
+        placeBySize(connection)
+        return true
     }
 
     /// By size, and among flows of one size the one that began waiting first,
     /// so that equal flows (undeclared ones rank by their whole size) finish one
-    /// after another rather than all together.
-    private mutating func pushSizeOrdered(_ connection: UnsafeMutablePointer<TCPConnection>) -> Bool {
-        let id = connection.pointee.id
-        let size = UInt64(connection.pointee.sizeForScheduling), order = connection.pointee.backlogOrder
-        if tcp.sizeOrderedData.push(id, key: size, tieBreak: order) { return true }
-        let lookup = tcp.connections.lookup
-        tcp.sizeOrderedData.compact { lookup.isLive($0.id) }
-        return tcp.sizeOrderedData.push(id, key: size, tieBreak: order)
-    }
-
-    /// The flow begins to wait with bytes to send: it takes its place among the
-    /// oldest flows, which it keeps across its turns and its waits for the peer
-    /// until it has nothing left (`leaveBacklogIfDone`).
-    private mutating func enterBacklog(_ connection: UnsafeMutablePointer<TCPConnection>) {
-        tcp.backlogsBegun &+= 1
-        let order = tcp.backlogsBegun, id = connection.pointee.id
-        if !tcp.flowsByAge.push(id, key: order) {
-            let lookup = tcp.connections.lookup
-            tcp.flowsByAge.compact { lookup.isInBacklog($0.id, order: $0.key) }
-            guard tcp.flowsByAge.push(id, key: order) else { return }
-        }
-        connection.pointee.backlogOrder = order
-    }
-
+    /// after another rather than all together. Moves the entry it has.
     @inline(__always)
-    private func leaveBacklogIfDone(_ connection: UnsafeMutablePointer<TCPConnection>) {
-        if connection.pointee.remainingBytes == 0 { connection.pointee.backlogOrder = 0 }
+    private mutating func placeBySize(_ connection: UnsafeMutablePointer<TCPConnection>) {
+        tcp.sizeOrderedData.insert(connection.pointee.id, key: UInt64(connection.pointee.sizeForScheduling),
+                                   tieBreak: connection.pointee.backlogOrder)
     }
 
-    /// The oldest flow with bytes left, if it is on the data list now (not
-    /// waiting for its peer). Flows that ended or have nothing left are dropped
-    /// from the age order on the way.
-    private mutating func oldestWaitingFlow() -> UnsafeMutablePointer<TCPConnection>? {
-        while let entry = tcp.flowsByAge.top {
-            if let connection = tcp.connections.block(entry.id), connection.pointee.backlogOrder == entry.key {
-                if connection.pointee.remainingBytes > 0 { return connection.pointee.inDataList ? connection : nil }
-                connection.pointee.backlogOrder = 0
-            }
-            _ = tcp.flowsByAge.pop()
-        }
-        return nil
-    }
-
-    /// One turn: the flow sends while the line has credit and its windows allow.
-    /// Whether it sent all it could, and how many new bytes it sent.
+    /// The connection is off the data list (it sent all it could, or it ended):
+    /// its entries go, so both heaps hold only the flows waiting now.
     @inline(__always)
-    private mutating func serveTurn(_ connection: UnsafeMutablePointer<TCPConnection>,
-                                    now: Instant) -> (sentAll: Bool, bytes: Int) {
-        let before = connection.pointee.sendMaximum
-        let sentAll = sendDataListSegments(connection, now: now)
-        leaveBacklogIfDone(connection)
-        return (sentAll, connection.pointee.sendMaximum - before)
+    mutating func leaveSizeOrderedData(_ connection: UnsafeMutablePointer<TCPConnection>) {
+        tcp.sizeOrderedData.remove(slot: connection.pointee.slot)
+        tcp.flowsByAge.remove(slot: connection.pointee.slot)
     }
 
-    /// First the oldest flow's turn if its share is due, then the flows with the
-    /// fewest bytes left while the line has credit. A flow stopped by the line
-    /// goes back with what it has left. The oldest flow keeps its entry on the
-    /// data list through its turn (it is still waiting by size as well).
-    mutating func flushSizeOrderedData(now: Instant) {
-        if tcp.oldestFlowDue > 0, shaper.hasCredit, let oldest = oldestWaitingFlow() {
-            let turn = serveTurn(oldest, now: now)
-            tcp.oldestFlowDue -= turn.bytes * (TCPLayer.oldestFlowShare - 1)
-            settle(oldest)
-            if !turn.sentAll { return }
-        }
-        var remaining = tcp.sizeOrderedData.count
-        while remaining > 0, shaper.hasCredit, let entry = tcp.sizeOrderedData.pop() {
-            remaining -= 1
-            guard let connection = tcp.connections.block(entry.id), connection.pointee.inDataList else { continue }
+    /// One turn: the flow sends while the line has credit, its windows allow and
+    /// it has sent fewer than `byteLimit` bytes. It leaves the data list when it
+    /// sent all it could, else keeps its place with the size it has now. Whether
+    /// it was stopped by the line or the transmit path (not by `byteLimit`), and
+    /// the bytes it sent, resent ones included: they take the line as much.
+    @inline(__always)
+    private mutating func serveTurn(_ connection: UnsafeMutablePointer<TCPConnection>, byteLimit: Int = .max,
+                                    now: Instant) -> (stopped: Bool, bytes: Int) {
+        let sentAll = sendDataListSegments(connection, now: now, byteLimit: byteLimit)
+        let bytes = dataTurnBytes
+        if sentAll {
             connection.pointee.inDataList = false
+            leaveSizeOrderedData(connection)
+        } else {
+            if connection.pointee.backlogOrder == 0 { tcp.flowsByAge.remove(slot: connection.pointee.slot) }
+            placeBySize(connection)
+        }
+        return (!sentAll && !dataTurnLimited, bytes)
+    }
+
+    /// First the oldest flow's turn if its share is due (at most the bytes due
+    /// to it, plus the rest of a segment), then the flows with the fewest bytes
+    /// left while the line has credit. A flow stopped by the line keeps its place
+    /// with what it has left.
+    mutating func flushSizeOrderedData(now: Instant) {
+        if tcp.oldestFlowDue > 0, shaper.hasCredit, let entry = tcp.flowsByAge.top {
+            guard let oldest = tcp.connections.block(entry.id) else {
+                // Not reached: an ended connection leaves both heaps (`settle`).
+                tcp.flowsByAge.remove(slot: entry.id.index)
+                return flushSizeOrderedData(now: now)
+            }
+            let share = TCPLayer.oldestFlowShare - 1
+            let turn = serveTurn(oldest, byteLimit: (tcp.oldestFlowDue + share - 1) / share, now: now)
+            tcp.oldestFlowDue -= turn.bytes * share
+            settle(oldest)
+            if turn.stopped { return }
+        }
+        // Bounded by the entries at the start: a connection queued again while
+        // being served waits for the next iteration.
+        var remaining = tcp.sizeOrderedData.count
+        while remaining > 0, shaper.hasCredit, let entry = tcp.sizeOrderedData.top {
+            remaining -= 1
+            guard let connection = tcp.connections.block(entry.id) else {
+                // Not reached: an ended connection leaves both heaps (`settle`).
+                tcp.sizeOrderedData.remove(slot: entry.id.index)
+                continue
+            }
             let turn = serveTurn(connection, now: now)
             tcp.oldestFlowDue = min(tcp.oldestFlowDue + turn.bytes, TCPLayer.oldestFlowDueLimit)
-            if !turn.sentAll { connection.pointee.inDataList = pushSizeOrdered(connection) }
             settle(connection)
-            if !turn.sentAll { return }
+            if turn.stopped { return }
         }
     }
 }

@@ -11,7 +11,9 @@ extension Engine {
         followDeadlines(of: connection, requests)
         if requests.contains(.ended) { leaveFlowTable(connection, requests) }
         if !requests.isDisjoint(with: [.ended, .handleReturned]), !connection.pointee.ownedByApplication {
-            // Entries it left on the lists are skipped as stale once the slot is reused.
+            // Entries it left on the lists are skipped as stale once the slot is
+            // reused; SRPT's heaps hold slots, so it leaves them now.
+            leaveSizeOrderedData(connection)
             return release(connection)
         }
         let id = connection.pointee.id

@@ -64,22 +64,38 @@ extension Engine {
         }
     }
 
-    /// `sendData` for a connection of the data list: its segments wait for line credit.
+    /// `sendData` for a connection of the data list: its segments wait for line
+    /// credit, and after `byteLimit` payload bytes (new or resent) for its next
+    /// turn. The bytes it sent are in `dataTurnBytes` afterwards.
     @inline(__always)
-    mutating func sendDataListSegments(_ connection: UnsafeMutablePointer<TCPConnection>, now: Instant) -> Bool {
+    mutating func sendDataListSegments(_ connection: UnsafeMutablePointer<TCPConnection>, now: Instant,
+                                       byteLimit: Int = .max) -> Bool {
         servingDataList = true
-        defer { servingDataList = false }
+        dataTurnBytes = 0
+        dataTurnLimit = byteLimit
+        dataTurnLimited = false
+        defer {
+            servingDataList = false
+            dataTurnLimit = .max
+        }
         return connection.pointee.sendData(now: now, &self)
     }
 
     /// A data segment (or FIN) of the data list waits while the line has no
-    /// credit; what else goes at once is listed in `TransmitShaper`.
+    /// credit, and one with data once its turn has sent `dataTurnLimit` bytes;
+    /// what else goes at once is listed in `TransmitShaper`.
     @inline(__always)
     private mutating func heldByShaper(_ segment: OutgoingSegment) -> Bool {
-        guard !shaper.hasCredit, servingDataList,
-              segment.payloadLength > 0 || segment.flags.contains(.fin) else { return false }
-        statistics.shapedFrames &+= 1
-        return true
+        guard servingDataList, segment.payloadLength > 0 || segment.flags.contains(.fin) else { return false }
+        if !shaper.hasCredit {
+            statistics.shapedFrames &+= 1
+            return true
+        }
+        if segment.payloadLength > 0 && dataTurnBytes >= dataTurnLimit {
+            dataTurnLimited = true
+            return true
+        }
+        return false
     }
 
     /// Builds one TCP frame and hands it to IPv4 or IPv6 output. False when no
@@ -119,7 +135,10 @@ extension Engine {
             sent = sendIPv6(from: source.v6, to: destination.v6, nextHeader: .tcp, payloadLength: header.bufferLength,
                             now: now, writePayload: writeSegment)
         }
-        if sent { tcp.statistics.segmentsSent &+= 1 }
+        if sent {
+            tcp.statistics.segmentsSent &+= 1
+            if servingDataList { dataTurnBytes &+= segment.payloadLength }
+        }
         return sent
     }
 }

@@ -38,6 +38,9 @@ struct LossDetection {
     /// probe until an ACK covers it or a timeout ends the episode.
     var probeEnd: SequenceNumber? = nil
     var probeWasRetransmission = false
+    /// A probe of new data waits on the data list: the next new segment it
+    /// sends is the probe, and may go beyond cwnd by that one segment.
+    var newDataProbeQueued = false
     /// Fast recovery started while the probe was outstanding: the probe's ACK
     /// revealed the loss.
     var recoveryDuringProbe = false
@@ -187,27 +190,46 @@ extension TCPConnection {
     /// The tail loss probe (RFC 8985 §7.3): one new segment if the peer's window
     /// takes it, else the last segment sent again. Its ACK (or SACK) shows a tail
     /// loss to fast recovery a round trip later instead of an RTO later.
+    ///
+    /// New data goes the way all new data goes, on the data list: in the order
+    /// `data_scheduling` gives it and as the line's credit allows, charged to the
+    /// flow's turn (the list is flushed after the timers in the same iteration,
+    /// so on an idle line it leaves at once). `sendData` makes its first new
+    /// segment the probe (`newDataProbeSent`); the RTO guards meanwhile.
     private mutating func sendLossProbe<Environment: TCPConnectionEnvironment & ~Copyable>(
         now: Instant, _ environment: inout Environment) {
         guard bytesInFlight > 0, case .none = recovery else { return }
-        let unsent = unsentBytes
-        let newData = min(payloadLimit, unsent)
-        var sent = false
+        let newData = min(payloadLimit, unsentBytes)
         if sendNext == sendMaximum && newData > 0 && sendWindow - bytesInFlight >= newData {
-            let finToo = finQueued && newData == unsent
-            var flags: TCPFlags = newData == unsent ? [.ack, .psh] : .ack
-            if finToo { flags.insert(.fin) }
-            sent = transmitSegment(flags: flags, sequence: sendNext, dataLength: newData, now: now, &environment)
-            if sent {
-                sendNext = sendNext + newData + (finToo ? 1 : 0)
-                sendMaximum = sendNext
-                lossDetection.probeWasRetransmission = false
-            }
-        } else {
-            sent = retransmitLastSegment(now: now, &environment)
-            if sent { lossDetection.probeWasRetransmission = true }
+            lossDetection.newDataProbeQueued = true
+            lossDetection.timer = .timeout
+            setDeadline(.retransmission, max(lossDetection.timeoutAt, now))
+            queueData(shortFlowThreshold: environment.tcpConfiguration.shortFlowThreshold)
+            return
         }
-        guard sent else { return }
+        guard retransmitLastSegment(now: now, &environment) else { return }
+        lossDetection.probeWasRetransmission = true
+        probeSent(now: now, &environment)
+    }
+
+    /// The room a queued probe of new data has beyond `sendRoom`: one segment the
+    /// peer's window takes, whatever cwnd says (RFC 8985 §7.3).
+    @inline(__always)
+    var newDataProbeRoom: Int {
+        guard lossDetection.newDataProbeQueued, sendNext == sendMaximum, case .none = recovery else { return 0 }
+        return min(payloadLimit, sendWindow - bytesInFlight)
+    }
+
+    /// The data list sent the queued probe of new data.
+    mutating func newDataProbeSent<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) {
+        lossDetection.newDataProbeQueued = false
+        lossDetection.probeWasRetransmission = false
+        probeSent(now: now, &environment)
+    }
+
+    private mutating func probeSent<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) {
         environment.connectionStatistics.tlpProbes &+= 1
         lossDetection.probeEnd = sendMaximum
         // §7.3: after the probe the RTO guards what is still outstanding.
@@ -222,6 +244,8 @@ extension TCPConnection {
     /// leave 2 MSS; one whose ACK led to fast recovery repaired it through that.
     mutating func lossProbeAcknowledged<Environment: TCPConnectionEnvironment & ~Copyable>(
         upTo ack: SequenceNumber, now: Instant, _ environment: inout Environment) {
+        // An ACK came before a queued probe of new data left: no probe is needed.
+        lossDetection.newDataProbeQueued = false
         guard let end = lossDetection.probeEnd, ack >= end else { return }
         lossDetection.probeEnd = nil
         let repairedByProbe = lossDetection.probeWasRetransmission && !lossDetection.recoveryDuringProbe

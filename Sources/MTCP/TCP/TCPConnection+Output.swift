@@ -76,6 +76,7 @@ extension TCPConnection {
         let mss = payloadLimit
         var sentAny = false
         var transmitPathFull = false
+        var probeSent = false
         while true {
             let beforeSACKed = skipSACKedData()
             let unsent = unsentBytes
@@ -92,7 +93,7 @@ extension TCPConnection {
                 sentAny = true
                 break
             }
-            let usable = sendRoom
+            let usable = max(sendRoom, newDataProbeRoom)
             guard usable > 0 else { break }
             let length = min(mss, unsent, usable, beforeSACKed)
             // Sender silly-window avoidance (RFC 9293 §3.8.6.2.1): a runt only
@@ -117,15 +118,19 @@ extension TCPConnection {
                 if inFastRecovery && highestRetransmitted < sequence + length {
                     highestRetransmitted = sequence + length
                 }
-            } else if !rttProbeActive {
-                startRTTProbe(at: sequence, now: now)
+            } else {
+                if !rttProbeActive { startRTTProbe(at: sequence, now: now) }
+                probeSent = probeSent || lossDetection.newDataProbeQueued
+                lossDetection.newDataProbeQueued = false
             }
             advanceSendNext(to: sequence + length + (finToo ? 1 : 0))
             sentAny = true
         }
         if sentAny {
             // RFC 6298 §5.1: start the timer if it is not running.
-            if deadlines[.retransmission] == nil {
+            if probeSent {
+                newDataProbeSent(now: now, &environment)
+            } else if deadlines[.retransmission] == nil {
                 armRetransmission(now: now)
             } else if lossDetection.timer == .lossProbe {
                 armLossProbeBeforeTimeout(now: now)
@@ -170,9 +175,13 @@ extension TCPConnection {
         return sendMSS - options
     }
 
+    /// SND.NXT moves on. Every path that sends data comes here, so this is
+    /// where a flow's backlog is seen to drain: SRPT's place among the oldest
+    /// (`backlogOrder`) ends with it, and more data later waits afresh.
     @inline(__always)
     private mutating func advanceSendNext(to next: SequenceNumber) {
         sendNext = next
+        if remainingBytes == 0 { backlogOrder = 0 }
         guard sendMaximum < next else { return }
         if declaredBytesToCome == 0 { undeclaredBytesSent &+= next - sendMaximum }
         sendMaximum = next

@@ -92,6 +92,7 @@ extension TCPConnection {
         duplicateAcknowledgments = 0
         recovery = .afterTimeout(recover: sendMaximum)
         lossDetection.probeEnd = nil
+        lossDetection.newDataProbeQueued = false
         lossDetection.recoveryDuringProbe = false
         if timestampsEnabled { lossDetection.timeoutTimestamp = timestampValue(now) }
         // The scoreboard is kept (RFC 6675 §5.1 leaves it to a reneging test, as

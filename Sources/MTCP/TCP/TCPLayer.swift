@@ -21,10 +21,10 @@ struct TCPLayer: ~Copyable {
     var shortDataList: ConnectionQueue
     var bulkDataList: ConnectionQueue
     /// The data list under `DataScheduling.srpt` (the two above stay empty then),
-    /// by the bytes each flow has left.
+    /// by the bytes each flow has left: exactly the flows with `inDataList`.
     var sizeOrderedData: ConnectionHeap
-    /// SRPT's starvation guard (`Engine+DataScheduling`): flows with bytes left
-    /// by when they began to wait, oldest first, keyed by `backlogsBegun`.
+    /// SRPT's starvation guard (`Engine+DataScheduling`): the same flows by
+    /// when they began to wait (`TCPConnection.backlogOrder`), oldest first.
     var flowsByAge: ConnectionHeap
     var backlogsBegun: UInt64 = 0
     /// Bytes the data list has sent by size since the oldest flow's turn, less
@@ -56,9 +56,9 @@ struct TCPLayer: ~Copyable {
         acksAwaitingData = ConnectionQueue(capacity: capacity)
         shortDataList = ConnectionQueue(capacity: 2 * capacity)
         bulkDataList = ConnectionQueue(capacity: 2 * capacity)
-        let heapCapacity = configuration.dataScheduling == .srpt ? 2 * capacity : 0
-        sizeOrderedData = ConnectionHeap(capacity: heapCapacity)
-        flowsByAge = ConnectionHeap(capacity: heapCapacity)
+        let heapSlots = configuration.dataScheduling == .srpt ? capacity : 0
+        sizeOrderedData = ConnectionHeap(slots: heapSlots)
+        flowsByAge = ConnectionHeap(slots: heapSlots)
         eventList = ConnectionQueue(capacity: 2 * capacity)
         self.secret = secret
         ephemeralPortSecret = SipHash(derivedFrom: secret, label: 0x706F_7274)  // "port"

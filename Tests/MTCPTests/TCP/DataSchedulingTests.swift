@@ -24,6 +24,14 @@ import Testing
         /// Bytes each flow's application still has to write as its buffer frees (`feed`).
         var toWrite: [UInt16: Int] = [:]
 
+        /// Payload bytes each flow has sent, resent ones included.
+        var sentPayload: [UInt16: Int] = [:]
+        /// Flows whose new segments the peer loses (their retransmissions arrive),
+        /// and which it does not acknowledge meanwhile.
+        var deaf: Set<UInt16> = []
+        /// The end of the highest segment each flow has sent.
+        var sentEnd: [UInt16: UInt32] = [:]
+
         init(_ scheduling: DataScheduling, sendBufferSize: Int = 1 << 20, maxBuffers: Int = 40,
              transmitRateMbps: UInt64 = 100) throws {
             peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: maxBuffers,
@@ -33,9 +41,10 @@ import Testing
             listener = try peer.engine.listen(port: 80)
         }
 
-        mutating func open(_ port: UInt16) throws {
+        mutating func open(_ port: UInt16, sack: Bool = false) throws {
             peer.peerPort = port
-            let handshake = peer.establish(listener: listener)
+            let handshake = peer.establish(listener: listener,
+                                           options: TCPOptions(maximumSegmentSize: 1460, sackPermitted: sack))
             let (isn, connection) = try #require(handshake)
             connections[port] = connection
             firstSequence[port] = isn &+ 1
@@ -76,13 +85,17 @@ import Testing
             peer.advance(.milliseconds(1))
             millisecond += 1
             var replies: [RawTCPPeer.Reply] = []
-            for port in connections.keys.sorted() {
+            for port in connections.keys.sorted() where !deaf.contains(port) {
                 peer.peerPort = port
                 replies += peer.send(.ack, seq: 1001, ack: received[port]!, window: windows[port] ?? 65535)
             }
             for reply in replies where !reply.payload.isEmpty {
                 let port = reply.header.destinationPort
+                sentPayload[port, default: 0] += reply.payload.count
                 let end = reply.sequence &+ UInt32(reply.payload.count)
+                let isNew = sentEnd[port].map { end &- $0 < 1 << 31 && end != $0 } ?? true
+                if isNew { sentEnd[port] = end }
+                guard !deaf.contains(port) || !isNew else { continue }
                 if end &- received[port]! < 1 << 31 { received[port] = end }
             }
             for (port, bytes) in expected where finished[port] == nil && bytes > 0 {
@@ -317,5 +330,129 @@ import Testing
         transfers.windows[port] = nil
         while transfers.finished[port] == nil && transfers.millisecond < 400 { transfers.tick() }
         #expect(transfers.finished[port] != nil)
+    }
+
+    // MARK: - SRPT's starvation guard, from a review (issue 16)
+
+    /// Writes 16 KiB on the next idle short connection of `ports` (131 Mbit/s
+    /// offered at one a millisecond, more than the 100 Mbit/s line).
+    static func offerShortFlow(_ transfers: inout Transfers, _ ports: [UInt16]) throws {
+        let port = ports[transfers.millisecond % ports.count]
+        if transfers.finished[port] != nil || transfers.expected[port] == 0 {
+            try transfers.write(port, bytes: 16 * 1024)
+        }
+    }
+
+    /// The guard's share goes to the oldest flow on the data list. The oldest
+    /// flow of all has a zero window (it waits for its peer, off the list); the
+    /// next oldest, 1 MiB under a stream of short flows, still has the share and
+    /// finishes. (It used to stall: the age order kept flows that had left the
+    /// data list, and the guard waited for the one at its head.)
+    @Test func srptGivesTheShareToTheOldestFlowThatCanSend() throws {
+        var transfers = try Transfers(.srpt)
+        let stalled: UInt16 = 39999, long = Self.long
+        let shortPorts: [UInt16] = (1...30).map { 41000 + $0 }
+        for port in [stalled, long] + shortPorts { try transfers.open(port) }
+        transfers.windows[stalled] = 0
+        transfers.tick()
+        try transfers.write(stalled, bytes: 1 << 20)
+        transfers.tick()
+        try transfers.write(long, bytes: 1 << 20)
+        while transfers.millisecond < 1000 && transfers.finished[long] == nil {
+            try Self.offerShortFlow(&transfers, shortPorts)
+            transfers.tick()
+        }
+        // An eighth of 12.5 kB/ms: about 670 ms.
+        #expect(try #require(transfers.finished[long]) < 800)
+        #expect(transfers.sentPayload[stalled, default: 0] == 0)
+    }
+
+    /// Resent bytes take the line as new ones do, so the oldest flow's turns are
+    /// charged for them: after a timeout the 1 MiB flow resends its window from
+    /// the data list, and in the next 100 ms it sends, resends included, no more
+    /// than its eighth of the line (about 148 kB of payload) and what was due to
+    /// it. (Charged only for new bytes, it had its share plus the resent flight.)
+    @Test func srptChargesTheOldestFlowForWhatItResends() throws {
+        var transfers = try Transfers(.srpt)
+        let shortPorts: [UInt16] = (1...30).map { 41000 + $0 }
+        for port in [Self.long] + shortPorts { try transfers.open(port) }
+        try transfers.write(Self.long, bytes: 1 << 20)
+        // Alone on the line for 50 ms, its window opens to the peer's 64 KiB.
+        for _ in 0..<50 { transfers.tick() }
+        // Then short flows arrive, and its segments are lost and nothing is
+        // acknowledged until its RTO fires: a window of them to resend.
+        transfers.deaf = [Self.long]
+        while transfers.peer.engine.tcpStatistics.timeouts == 0 && transfers.millisecond < 400 {
+            try Self.offerShortFlow(&transfers, shortPorts)
+            transfers.tick()
+        }
+        #expect(transfers.peer.engine.tcpStatistics.timeouts == 1)
+        transfers.deaf = []
+        let before = transfers.sentPayload[Self.long, default: 0]
+        let resentBefore = transfers.peer.engine.tcpStatistics.retransmittedSegments
+        for _ in 0..<100 {
+            try Self.offerShortFlow(&transfers, shortPorts)
+            transfers.tick()
+        }
+        let sent = transfers.sentPayload[Self.long, default: 0] - before
+        let resent = transfers.peer.engine.tcpStatistics.retransmittedSegments - resentBefore
+        #expect(resent >= 10, "the flight lost is resent: \(resent) segments")
+        // 11.87 kB/ms of payload at 100 Mbit/s (1,460 bytes in 1,538 of wire),
+        // an eighth of it for 100 ms, plus the most that may be due (64 KiB / 7)
+        // and a segment.
+        #expect(sent <= 148_300 + 9_363 + 1_460, "\(sent) bytes in 100 ms, \(resent) segments resent")
+        #expect(sent >= 100_000, "\(sent) bytes in 100 ms")
+    }
+
+    /// The oldest flow's turn is bounded by what is due to it: after 4 KiB sent
+    /// by size, a 1 MiB flow whose window opens may send 4096 / 7 bytes (in one
+    /// segment) before the 512 KiB flow written with it has the rest of the
+    /// line, not as much as the line and its window take (about nine segments).
+    @Test func srptBoundsTheOldestFlowsTurnByItsShare() throws {
+        var transfers = try Transfers(.srpt)
+        let short: UInt16 = 40001, medium: UInt16 = 40002
+        for port in [Self.long, short, medium] { try transfers.open(port) }
+        transfers.windows[Self.long] = 0
+        transfers.tick()
+        try transfers.write(Self.long, bytes: 1 << 20)
+        transfers.tick()
+        try transfers.write(short, bytes: 4096)
+        while transfers.finished[short] == nil && transfers.millisecond < 50 { transfers.tick() }
+        for _ in 0..<3 { transfers.tick() }
+        #expect(transfers.sentPayload[Self.long, default: 0] == 0)
+        try transfers.write(medium, bytes: 512 * 1024)
+        transfers.windows[Self.long] = nil
+        transfers.tick()
+        let longSent = transfers.sentPayload[Self.long, default: 0]
+        #expect(longSent > 0 && longSent <= 4096 / 7 + 1460, "\(longSent) bytes")
+        #expect(transfers.sentPayload[medium, default: 0] >= 7 * 1460)
+    }
+
+    /// A flow whose last bytes leave as a tail loss probe has drained its
+    /// backlog: its place among the oldest ends (the next response it writes
+    /// waits afresh, not from when the first began), and the probe went through
+    /// the data list like its other new data (counted in the bytes it has sent,
+    /// which rank it). The 1 MiB flow ahead of it in age keeps the head of the
+    /// age order the whole time, so nothing else clears its place.
+    @Test func srptEndsTheBacklogOfAFlowDrainedByALossProbe() throws {
+        var transfers = try Transfers(.srpt)
+        let probed: UInt16 = 40001
+        try transfers.open(Self.long, sack: true)
+        try transfers.open(probed, sack: true)
+        try transfers.write(Self.long, bytes: 1 << 20)
+        transfers.tick()
+        // Eleven segments, ten in the initial window; the peer acknowledges none.
+        transfers.deaf = [probed]
+        try transfers.write(probed, bytes: 11 * 1460)
+        for _ in 0..<20 { transfers.tick() }
+        let connection = try #require(transfers.connections[probed])
+        let found = transfers.peer.engine.tcp.connections.block(connection)
+        let block = try #require(found)
+        #expect(transfers.peer.engine.tcpStatistics.tlpProbes == 1)
+        #expect(transfers.peer.engine.tcpStatistics.timeouts == 0)
+        #expect(block.pointee.unsentBytes == 0)
+        #expect(block.pointee.backlogOrder == 0)
+        #expect(block.pointee.undeclaredBytesSent == 11 * 1460)
+        #expect(transfers.finished[Self.long] == nil)
     }
 }
