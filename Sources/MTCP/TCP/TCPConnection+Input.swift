@@ -78,7 +78,12 @@ extension TCPConnection {
             return first == next
         }
         let edge = next + window
-        if length == 0 { return first >= next && first < edge }
+        // An ACK from a peer that filled our window has SEG.SEQ = its SND.NXT =
+        // our right edge: RFC 9293's test (SEG.SEQ < RCV.NXT + RCV.WND) refuses
+        // it and its acknowledgment with it, and a window-limited peer then
+        // sends nothing else; our data looks lost and the RTO fires (spuriously).
+        // Linux takes SEG.SEQ up to the edge (tcp_sequence), as here.
+        if length == 0 { return first >= next && first <= edge }
         let last = first + (length - 1)
         return (first >= next && first < edge) || (last >= next && last < edge)
     }
@@ -149,8 +154,10 @@ extension TCPConnection {
         let scaledWindow = segment.window << Int(sendWindowShift)
         let sackedBefore = scoreboard.sackedBytes
         if selectiveAcknowledgmentsEnabled && !segment.options.sackBlocks.isEmpty {
+            let resentSackedBefore = sackedAfterHeadResent
             scoreboard.record(segment.options.sackBlocks, unacknowledged: max(ack, unacknowledged),
                               maximum: sendMaximum)
+            if sackedAfterHeadResent > resentSackedBefore { lossDetection.deliveredAfterHeadResent = true }
         }
         if ack > unacknowledged {
             acknowledge(upTo: ack, segment, now: now, &environment)
@@ -228,6 +235,11 @@ extension TCPConnection {
                 // Out of order, or filling a hole: ACK at once so the sender's fast
                 // retransmit and SACK work (RFC 5681 §4.2).
                 if offset > 0 { environment.connectionStatistics.outOfOrderSegments &+= 1 }
+                // And the segments after it too (Linux's quick-ACK mode after a
+                // loss): the sender's window is small now, a delayed ACK for its
+                // next segments would stall it, and RACK and the loss probe time
+                // from what the ACKs show.
+                quickAcksLeft = max(quickAcksLeft, environment.tcpConfiguration.quickAcks)
                 queueAck()
             } else {
                 scheduleAck(fullSized: segment.payload.count >= fullSizedPayload,

@@ -8,9 +8,12 @@
 ///   the SACKed one, and RFC 8985 §6.2's condition (sent before a delivered
 ///   segment, and RACK.rtt + reo_wnd ago) holds at the latest one reordering
 ///   window after that ACK. No per-segment send times are kept; of the
-///   retransmissions only that of SND.UNA is timed (RACK's rule for it: new data
-///   sent after it was SACKed and SRTT + reo_wnd have passed, checked on each
-///   duplicate ACK); a lost retransmission of a later hole waits for the RTO.
+///   retransmissions only that of SND.UNA is timed (RACK's rule for it: data
+///   sent after it — new data, or a hole resent later, holes being resent in
+///   sequence order — was SACKed, and SRTT + reo_wnd have passed, by the
+///   reordering timer if no ACK comes then). A later hole's lost retransmission
+///   is found once partial ACKs make it SND.UNA, timed from the last hole
+///   retransmission before that (an upper bound of its send time).
 /// - reo_wnd is SRTT/4 (§6.2 uses the minimum RTT/4; no minimum is tracked).
 /// - With one segment in flight the PTO adds §7.2's worst-case delayed-ACK time
 ///   (200 ms); with the 200-ms minimum RTO that never comes before the RTO, so a
@@ -49,6 +52,17 @@ struct LossDetection {
     /// above that SND.MAX is for data sent after the retransmission.
     var headResentAt: Instant? = nil
     var headResentBelow = SequenceNumber(0)
+    /// Holes resent from here up to HighRxt left after SND.UNA's retransmission.
+    var headResentAbove = SequenceNumber(0)
+    /// An ACK SACKed one of those since: a transmission that followed SND.UNA's
+    /// was delivered (RFC 8985 §6.2 compares send times; holes are resent in
+    /// order, so their sequence numbers stand in for the times).
+    var deliveredAfterHeadResent = false
+    /// When a hole was last resent in this recovery, and SND.MAX then: once a
+    /// partial ACK makes an already resent hole SND.UNA, its retransmission left
+    /// at the latest then (RACK needs no more than that bound, RFC 8985 §6.2).
+    var holeResentAt: Instant? = nil
+    var holeResentBelow = SequenceNumber(0)
 }
 
 extension TCPConnection {
@@ -98,8 +112,11 @@ extension TCPConnection {
         case .lossProbe:
             sendLossProbe(now: now, &environment)
         case .reorderWindow:
-            // RFC 8985 §6.3: the reordering window passed with the hole still open.
-            if !scoreboard.isEmpty, case .none = recovery {
+            // RFC 8985 §6.3: the reordering window passed with the hole still open
+            // (or, in recovery, with a retransmission of SND.UNA not delivered).
+            if inFastRecovery {
+                resendLostHeadRetransmission(now: now, &environment)
+            } else if !scoreboard.isEmpty && mayStartFastRecovery {
                 environment.connectionStatistics.rackMarkedLost &+= 1
                 startFastRecovery(now: now, &environment)
             }
@@ -122,23 +139,46 @@ extension TCPConnection {
     mutating func resendLostHeadRetransmission<Environment: TCPConnectionEnvironment & ~Copyable>(
         now: Instant, _ environment: inout Environment) {
         guard let resentAt = lossDetection.headResentAt, let highest = scoreboard.highestSacked,
-              highest > lossDetection.headResentBelow, let srtt = rtt.smoothedRTT,
-              now >= resentAt + srtt + reorderWindow(srtt),
+              highest > lossDetection.headResentBelow || lossDetection.deliveredAfterHeadResent,
+              let srtt = rtt.smoothedRTT,
               let hole = scoreboard.hole(from: sendUnacknowledged), hole.start == sendUnacknowledged else { return }
+        let due = resentAt + srtt + reorderWindow(srtt)
+        guard now >= due else {
+            // §6.3: the reordering timer, not a later ACK that may never come
+            // (everything after the retransmission may be SACKed already).
+            if due < lossDetection.timeoutAt {
+                lossDetection.timer = .reorderWindow
+                setDeadline(.retransmission, due)
+            }
+            return
+        }
         let length = min(hole.length, payloadLimit, send.count - (hole.start - sendBufferStart))
         guard length > 0,
               transmitSegment(flags: .ack, sequence: hole.start, dataLength: length, now: now, &environment)
         else { return }
         environment.connectionStatistics.rackMarkedLost &+= 1
         environment.connectionStatistics.retransmittedSegments &+= 1
-        noteHeadRetransmission(now: now)
+        // Holes resent before this copy left before it too.
+        noteHeadRetransmission(now: now, end: max(highestRetransmitted, hole.start + length))
         armRetransmission(now: now)
     }
 
     @inline(__always)
-    mutating func noteHeadRetransmission(now: Instant) {
+    mutating func noteHeadRetransmission(now: Instant, end: SequenceNumber) {
         lossDetection.headResentAt = now
         lossDetection.headResentBelow = sendMaximum
+        lossDetection.headResentAbove = end
+        lossDetection.deliveredAfterHeadResent = false
+    }
+
+    /// SACKed bytes among the holes resent after SND.UNA's retransmission:
+    /// taken before and after an ACK's blocks are recorded, a rise is a
+    /// delivery of one of them.
+    @inline(__always)
+    var sackedAfterHeadResent: Int {
+        guard lossDetection.headResentAt != nil, lossDetection.headResentAbove < highestRetransmitted else { return 0 }
+        return scoreboard.sackedBytes(below: highestRetransmitted)
+            - scoreboard.sackedBytes(below: lossDetection.headResentAbove)
     }
 
     /// RACK's reo_wnd: SRTT/4, at least 1 ms.

@@ -113,6 +113,11 @@ extension TCPConnection {
             }
             if sequence < sendMaximum {
                 environment.connectionStatistics.retransmittedSegments &+= 1
+                // In recovery after a timeout this path resends holes: pipe
+                // counts them as sent again only through HighRxt.
+                if inFastRecovery && highestRetransmitted < sequence + length {
+                    highestRetransmitted = sequence + length
+                }
             } else {
                 if !rttProbeActive { startRTTProbe(at: sequence, now: now) }
                 probeSent = probeSent || lossDetection.newDataProbeQueued

@@ -18,8 +18,16 @@ extension TCPConnection {
         }
         checkSpuriousTimeout(segment, &environment)
         sendUnacknowledged = ack
-        lossDetection.headResentAt = nil
         scoreboard.acknowledge(upTo: ack)
+        if inFastRecovery && ack < highestRetransmitted, let resentAt = lossDetection.holeResentAt {
+            // The new SND.UNA was resent already, no later than the last hole.
+            lossDetection.headResentAt = resentAt
+            lossDetection.headResentBelow = lossDetection.holeResentBelow
+            lossDetection.headResentAbove = highestRetransmitted
+            lossDetection.deliveredAfterHeadResent = false
+        } else {
+            lossDetection.headResentAt = nil
+        }
         // Reneging (RFC 2018 §8): a receiver still holding a SACKed range that
         // starts at the new cumulative ACK would have acknowledged past it, so it
         // discarded that data; nothing SACKed can be trusted to be held, and what
@@ -76,8 +84,12 @@ extension TCPConnection {
             armRetransmission(now: now)
             // RFC 8985 §6.2 runs on every ACK: one that leaves SACKed data above
             // SND.UNA shows a hole, lost once the reordering window passes.
-            if selectiveAcknowledgmentsEnabled && !scoreboard.isEmpty, case .none = recovery {
-                armReorderWindow(now: now)
+            if selectiveAcknowledgmentsEnabled && !scoreboard.isEmpty {
+                if inFastRecovery {
+                    resendLostHeadRetransmission(now: now, &environment)
+                } else if mayStartFastRecovery {
+                    armReorderWindow(now: now)
+                }
             }
         } else if deadlines[.retransmission] != nil {
             setDeadline(.retransmission, nil)
@@ -115,7 +127,7 @@ extension TCPConnection {
             if limitedTransmitAllowance > 0 && unsentBytes > 0 {
                 queueData(shortFlowThreshold: environment.tcpConfiguration.shortFlowThreshold)
             }
-            if sack && !scoreboard.isEmpty, case .none = recovery { armReorderWindow(now: now) }
+            if sack && !scoreboard.isEmpty && mayStartFastRecovery { armReorderWindow(now: now) }
             return
         }
         startFastRecovery(now: now, &environment)
@@ -126,16 +138,25 @@ extension TCPConnection {
     mutating func startFastRecovery<Environment: TCPConnectionEnvironment & ~Copyable>(
         now: Instant, _ environment: inout Environment) {
         if lossDetection.probeEnd != nil { lossDetection.recoveryDuringProbe = true }
+        // FlightSize (RFC 5681 eq. (4)), but never above what cwnd and limited
+        // transmit let out: after a timeout the data sent before it is still
+        // outstanding while cwnd restarted from one segment, and halving that
+        // flight would open the window in recovery.
+        let flightSize = min(bytesInFlight, congestion.cwnd + limitedTransmitAllowance)
         recovery = .fast(recover: sendMaximum)
-        congestion.onDuplicateAcksEnterRecovery(flightSize: bytesInFlight, now: now, sack: !scoreboard.isEmpty)
+        congestion.onDuplicateAcksEnterRecovery(flightSize: flightSize, now: now, sack: !scoreboard.isEmpty)
         environment.connectionStatistics.fastRetransmits &+= 1
         highestRetransmitted = sendUnacknowledged
         rescueRetransmitted = false
+        lossDetection.holeResentAt = nil
         if !scoreboard.isEmpty {
             retransmitHoles(now: now, forcingFirst: true, &environment)
         } else {
             retransmitOldest(now: now, &environment)
         }
+        // What pipe leaves of cwnd goes to new data now (RFC 6675 §5 (C)): it
+        // keeps ACKs coming, which alone can show the retransmission lost.
+        if unsentBytes > 0 { queueData(shortFlowThreshold: environment.tcpConfiguration.shortFlowThreshold) }
     }
 
     /// Limited transmit (RFC 3042, RFC 6675 §5 step 1): the first two duplicate
@@ -167,7 +188,7 @@ extension TCPConnection {
     /// unless §4.2's ACK heuristic says the duplicates are for data lost after the
     /// timeout: cwnd above one SMSS and the last new ACK advanced at most 4 SMSS
     /// (a receiver that already held the resent data jumps further).
-    private var mayStartFastRecovery: Bool {
+    var mayStartFastRecovery: Bool {
         switch recovery {
         case .none: true
         case .fast: false
@@ -236,7 +257,7 @@ extension TCPConnection {
         now: Instant, forcingFirst: Bool = false, _ environment: inout Environment) {
         let limit = payloadLimit
         var sentAny = false
-        var resentHead = false
+        var resentHeadEnd: SequenceNumber? = nil
         while (forcingFirst && !sentAny) || pipe < congestion.cwnd {
             guard let hole = scoreboard.hole(from: max(highestRetransmitted, sendUnacknowledged)) else {
                 if rescueRetransmissionDue && retransmitLastSegment(now: now, &environment) {
@@ -255,15 +276,19 @@ extension TCPConnection {
                   transmitSegment(flags: .ack, sequence: hole.start, dataLength: length, now: now, &environment)
             else { break }
             environment.connectionStatistics.retransmittedSegments &+= 1
-            resentHead = resentHead || hole.start == sendUnacknowledged
+            if hole.start == sendUnacknowledged { resentHeadEnd = hole.start + length }
             highestRetransmitted = hole.start + length
             rttProbeActive = false
             sentAny = true
         }
+        if sentAny {
+            lossDetection.holeResentAt = now
+            lossDetection.holeResentBelow = sendMaximum
+        }
         // The timer restarts for a new ACK (RFC 6298 §5.3) and, as Linux does, for
         // a resent SND.UNA; a later hole's retransmission must not postpone the
         // timeout of a lost retransmission of SND.UNA.
-        if resentHead { noteHeadRetransmission(now: now) }
-        if resentHead || (sentAny && deadlines[.retransmission] == nil) { armRetransmission(now: now) }
+        if let resentHeadEnd { noteHeadRetransmission(now: now, end: resentHeadEnd) }
+        if resentHeadEnd != nil || (sentAny && deadlines[.retransmission] == nil) { armRetransmission(now: now) }
     }
 }

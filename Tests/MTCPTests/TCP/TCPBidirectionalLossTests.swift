@@ -82,3 +82,32 @@ import Testing
         #expect(resent == [1], "segment 1 resent once, no SACKed segment sent again")
     }
 }
+
+extension TCPBidirectionalLossTests {
+    @Test func anAckAtTheRightEdgeOfOurWindowIsTaken() throws {
+        // A peer that sent up to our right edge, its first segment lost, sends its
+        // ACKs with SEG.SEQ = its SND.NXT = our edge. RFC 9293's acceptability
+        // test (SEG.SEQ < RCV.NXT + RCV.WND) refused them with their ACK field, so
+        // our data looked lost and the RTO resent it (the 10 MiB echo at 10% loss
+        // through mtcp-impair: 186 segments out of window, 10 of 30 RTOs
+        // spurious in 2 MiB). Linux takes SEG.SEQ up to the edge; so do we now.
+        var peer = Recovery.peer()
+        let listener = try peer.engine.listen(port: 80)
+        let (base, connection, sent) = try Recovery.openAndWrite(&peer, listener, bytes: 2 * Recovery.segment,
+                                                                 sack: true)
+        #expect(sent.filter { !$0.payload.isEmpty }.count == 2)
+        let window = Int(try #require(sent.last).header.window)
+        #expect(window > 2 * Recovery.segment)
+        // The peer's first segment (1001...2000) is lost; the rest fills the window.
+        var offset = Recovery.segment
+        while offset < window {
+            let length = min(Recovery.segment, window - offset)
+            _ = peer.send(.ack, seq: 1001 &+ UInt32(offset), ack: base,
+                          payload: [UInt8](repeating: 1, count: length))
+            offset += length
+        }
+        _ = peer.send(.ack, seq: 1001 &+ UInt32(window), ack: base &+ UInt32(2 * Recovery.segment))
+        #expect(Recovery.block(peer, connection)?.sendUnacknowledged.rawValue == base &+ UInt32(2 * Recovery.segment))
+        #expect(peer.engine.tcpStatistics.outOfWindow == 0)
+    }
+}
