@@ -182,6 +182,13 @@ def kernel_counters(namespace):
     return {key: values.get(name, 0) for name, key in KERNEL_COUNTERS.items()}
 
 
+def kernel_congestion_control(namespace):
+    """The congestion control new connections get in `namespace` (the machine's
+    default unless someone changed it): the comparison means little without it,
+    since BBR hardly slows down for random loss and Reno and CUBIC halve."""
+    return _run("ip", "netns", "exec", namespace, "sysctl", "-n", "net.ipv4.tcp_congestion_control").stdout.strip()
+
+
 class OurServer(ours.Appliance):
     """mtcp-httpd (one engine on core 1, busy-polling as in the other scenarios: on
     net_af_packet its idle back-off would add up to a millisecond to each wake-up,

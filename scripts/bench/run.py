@@ -130,7 +130,7 @@ class Bench:
     # 4c (issue 17): the cellular mix through a lossy path with 10 ms of delay each
     # way, mtcp-httpd against nginx, the same client (mtcp-loadgen) for both.
     def loss(self):
-        rate, delay_ms, rows = 300, 10, {}
+        rate, delay_ms, rows, kernel_congestion_control = 300, 10, {}, "?"
         for loss in (0.01, 0.03, 0.05):
             seed = round(loss * 100)
             server_namespace = "mtcp-bench-losss"
@@ -143,6 +143,7 @@ class Bench:
                                                    delay_ms, seed) as server:
                 figures = server.path.loadgen(self.workdir / f"loss-{seed}-nginx-client", self.seconds, rate)
                 counters = lossy.kernel_counters(linux.NAMESPACE)
+                kernel_congestion_control = lossy.kernel_congestion_control(linux.NAMESPACE)
             linux_run = _loss_run(figures, server.errors() or server.path.impaired(loss), counters,
                                   server.path.counters)
             rows[f"{loss:.0%}"] = {"ours": ours_run, "linux": linux_run}
@@ -155,7 +156,8 @@ class Bench:
                            f"({delay_ms} ms each way, the loss rate each way, seeded) to mtcp-httpd (net_af_packet, "
                            "core 1, busy-polling) or to nginx 1.22 (1 worker on core 1, kernel TCP, port 80); rcvbuf and "
                            "sndbuf 256 KiB for both mtcp stacks (the default 8 KiB caps a flow at 8 KiB per round trip; "
-                           "the kernel autotunes); "
+                           "the kernel autotunes); congestion control: ours NewReno (the default), nginx's the "
+                           f"kernel's default here, {kernel_congestion_control}; "
                            f"one run of {self.seconds} s after 1 s warm-up per loss rate and server; flow completion "
                            "time from connect to the last byte")
 
