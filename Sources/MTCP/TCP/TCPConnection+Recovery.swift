@@ -37,6 +37,7 @@ extension TCPConnection {
             sendNext = ack
         }
         if sendNext < ack { sendNext = ack }
+        if remainingBytes == 0 { backlogOrder = 0 }
         retransmissions = 0
         duplicateAcknowledgments = 0
         lastAckAdvance = ackedBytes
@@ -177,6 +178,7 @@ extension TCPConnection {
         guard sendNext < sendMaximum, let highest = scoreboard.highestSacked, sendNext < highest else { return .max }
         guard let hole = scoreboard.hole(from: sendNext) else {
             sendNext = highest
+            if remainingBytes == 0 { backlogOrder = 0 }
             return .max
         }
         sendNext = hole.start

@@ -456,3 +456,38 @@ import Testing
         #expect(transfers.finished[Self.long] == nil)
     }
 }
+
+/// Review (s5): a flow whose backlog drains without SND.NXT passing through
+/// `advanceSendNext` (an ACK that moves SND.NXT after a timeout) keeps its place
+/// among the oldest flows, contrary to `backlogOrder`'s "0 while it has nothing left".
+extension DataSchedulingTests {
+    @Test func reviewBacklogOrderClearedWhenAnAckDrainsTheFlow() throws {
+        var transfers = try Transfers(.srpt)
+        let port: UInt16 = 40001
+        try transfers.open(port)
+        try transfers.open(40002)  // idle: its ACKs run the engine each millisecond
+        transfers.deaf = [port]
+        try transfers.write(port, bytes: 10 * 1460)
+        while transfers.peer.engine.tcpStatistics.timeouts == 0 && transfers.millisecond < 1000 { transfers.tick() }
+        #expect(transfers.peer.engine.tcpStatistics.timeouts == 1)
+        // The originals did arrive (a spurious timeout): the peer acknowledges all of them.
+        transfers.received[port] = transfers.sentEnd[port]
+        transfers.deaf = []
+        for _ in 0..<5 { transfers.tick() }
+        #expect(transfers.finished[port] != nil)
+        let connection = try #require(transfers.connections[port])
+        let found = transfers.peer.engine.tcp.connections.block(connection)
+        let block = try #require(found)
+        #expect(block.pointee.remainingBytes == 0)
+        #expect(block.pointee.inDataList == false)
+        #expect(block.pointee.backlogOrder == 0, "stale age order \(block.pointee.backlogOrder)")
+        // The consequence: a response written later on it is older than one
+        // that began waiting before it (and takes the guard's share first).
+        let other: UInt16 = 40003
+        try transfers.open(other)
+        try transfers.write(other, bytes: 512 * 1024)
+        try transfers.write(port, bytes: 256 * 1024)
+        let oldest = transfers.peer.engine.tcp.flowsByAge.top?.id
+        #expect(oldest == transfers.connections[other], "the later response is the oldest flow")
+    }
+}
