@@ -69,17 +69,25 @@ extension Engine {
         return (!sentAll && !dataTurnLimited, bytes)
     }
 
+    /// The oldest flow on the data list. An ended connection leaves both heaps
+    /// (`settle`), so the loop is not expected to drop anything; it is a loop,
+    /// not a recursive call, because a call cycle here stops the release build
+    /// from specialising the core loop (Tests/system/test_specialisation.py).
+    @inline(__always)
+    private mutating func oldestFlow() -> UnsafeMutablePointer<TCPConnection>? {
+        while let entry = tcp.flowsByAge.top {
+            if let connection = tcp.connections.block(entry.id) { return connection }
+            tcp.flowsByAge.remove(slot: entry.id.index)
+        }
+        return nil
+    }
+
     /// First the oldest flow's turn if its share is due (at most the bytes due
     /// to it, plus the rest of a segment), then the flows with the fewest bytes
     /// left while the line has credit. A flow stopped by the line keeps its place
     /// with what it has left.
     mutating func flushSizeOrderedData(now: Instant) {
-        if tcp.oldestFlowDue > 0, shaper.hasCredit, let entry = tcp.flowsByAge.top {
-            guard let oldest = tcp.connections.block(entry.id) else {
-                // Not reached: an ended connection leaves both heaps (`settle`).
-                tcp.flowsByAge.remove(slot: entry.id.index)
-                return flushSizeOrderedData(now: now)
-            }
+        if tcp.oldestFlowDue > 0, shaper.hasCredit, let oldest = oldestFlow() {
             let share = TCPLayer.oldestFlowShare - 1
             let turn = serveTurn(oldest, byteLimit: (tcp.oldestFlowDue + share - 1) / share, now: now)
             tcp.oldestFlowDue -= turn.bytes * share
