@@ -438,15 +438,22 @@ class Bench:
             counts[transactions] = profiles[transactions]["instructions"]
             completed[transactions] = figures["completed"]
             errors[transactions] = {kind: count for kind, count in figures["errors"].items() if count}
-        # What one more loop iteration costs: the same appliance left idle for two
-        # lengths of time, so start-up and shutdown cancel out.
+        # What one more loop iteration costs: the same appliance nearly idle (one
+        # request a second on one connection: an appliance whose port has no peer
+        # may not run its loop at all) for two lengths of time, so start-up and
+        # shutdown cancel out; the requests' own cost is taken off. Busy polling,
+        # so its empty iterations yield as a loaded engine's do rather than sleep,
+        # and the work done once a second (the server's sweep, statistics) is
+        # spread over many iterations, as under load, not charged to a few.
         idle = {}
         for seconds in IDLE_SECONDS:
             out = self.workdir / f"callgrind-idle-{seconds}s.out"
-            with ours.Appliance(self.workdir / f"cost-idle-{seconds}s", busy_poll=False,
-                                wrapper=["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]):
-                time.sleep(seconds)
+            with ours.Appliance(self.workdir / f"cost-idle-{seconds}s", busy_poll=True,
+                                wrapper=["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]) as appliance:
+                figures = run_loadgen(ours_loadgen_conf(appliance), f"http://{ours.SERVER_ADDRESS}/bench/64.html",
+                                      seconds, rate=1, connections=1)
             idle[seconds] = callgrind_profile(out)
+            idle[seconds]["completed"] = figures["completed"]
         self.record("cost", unit="instructions", **cost_figures(counts, completed, errors, profiles, idle),
                     method="valgrind --tool=callgrind on mtcp-httpd (idle back-off on, so idle polling adds "
                            "little): total instructions of a run with 6000 short transactions minus one with "
@@ -460,9 +467,12 @@ class Bench:
                                   "idle iterations those that yielded or slept (sched_yield, usleep calls; empty "
                                   "polls within the back-off's 20 us spin are not counted), all counted by "
                                   "callgrind over the same difference of runs; one idle iteration's "
-                                  f"instructions from the appliance left idle for {IDLE_SECONDS[1]} s and for "
-                                  f"{IDLE_SECONDS[0]} s under callgrind: the difference of instructions over "
-                                  "the difference of iterations")
+                                  f"instructions from the appliance, busy polling (--busy-poll: its empty iterations "
+                                  "yield, as a loaded engine's do), nearly idle for "
+                                  f"{IDLE_SECONDS[1]} s and for {IDLE_SECONDS[0]} s under callgrind (mtcp-loadgen "
+                                  "--rate 1 -c 1 -d SECONDS, so the port has its peer): the difference of instructions, less the raw "
+                                  "figure times the difference of requests completed, over the difference of "
+                                  "iterations")
 
     # 8: an idle appliance's CPU for each idle mode
     def idle(self):
@@ -659,7 +669,8 @@ def cost_figures(counts, completed, errors, profiles, idle):
     iterations = difference["iterations"] / transactions
     short, long = (idle[seconds] for seconds in IDLE_SECONDS)
     idle_iterations = long["iterations"] - short["iterations"]
-    per_idle = (long["instructions"] - short["instructions"]) / idle_iterations if idle_iterations > 0 else None
+    idle_work = long["instructions"] - short["instructions"] - per * (long["completed"] - short["completed"])
+    per_idle = idle_work / idle_iterations if idle_iterations > 0 else None
     return {"instructions_per_transaction": per,
             "normalised_instructions_per_transaction":
                 per - (iterations - 1) * per_idle if per_idle is not None else None,
