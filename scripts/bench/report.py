@@ -567,6 +567,12 @@ def write(results, path, out):
         lines += ["", "## Cost per transaction", "",
                   f"**{cost['instructions_per_transaction']:,.0f} instructions** per short transaction "
                   f"(connect, GET 64 B, close) in mtcp-httpd: {cost['method']}.", ""]
+        if cost.get("normalised_instructions_per_transaction") is not None:
+            lines += [f"At one loop iteration per transaction: **{cost['normalised_instructions_per_transaction']:,.0f} "
+                      f"instructions** ({cost['iterations_per_transaction']:.2f} iterations per transaction measured, "
+                      f"{cost['idle_iterations_per_transaction']:.2f} of them idle; "
+                      f"{cost['instructions_per_idle_iteration']:,.0f} instructions per idle iteration): "
+                      f"{cost['normalisation']}.", ""]
         if "completed" in cost:
             runs = [f"{total} transactions: {cost['completed'][total]:,} completed"
                     + "".join(f", {count} {kind}" for kind, count in cost["errors"][total].items())

@@ -429,26 +429,55 @@ class Bench:
 
     # 7: instructions per transaction
     def cost(self):
-        counts, completed, errors = {}, {}, {}
+        counts, completed, errors, profiles = {}, {}, {}, {}
         for transactions in (2000, 6000):
             out = self.workdir / f"callgrind-{transactions}.out"
             with ours.Appliance(self.workdir / f"cost-{transactions}", busy_poll=False,
                                 wrapper=["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]) as appliance:
                 figures = run_loadgen(ours_loadgen_conf(appliance), f"http://{ours.SERVER_ADDRESS}/bench/64.html",
                                       None, total=transactions, connections=20)
-            counts[transactions] = callgrind_total(out)
+            profiles[transactions] = callgrind_profile(out)
+            counts[transactions] = profiles[transactions]["instructions"]
             completed[transactions] = figures["completed"]
             errors[transactions] = {kind: count for kind, count in figures["errors"].items() if count}
-        # Divided by the transactions that completed: connects that time out while
-        # valgrind starts the appliance up do not count as transactions.
-        per = (counts[6000] - counts[2000]) / (completed[6000] - completed[2000])
-        self.record("cost", instructions_per_transaction=per, totals=counts, completed=completed, errors=errors,
-                    unit="instructions",
+        # What one more loop iteration costs: the same appliance nearly idle (one
+        # request a second on one connection: an appliance whose port has no peer
+        # may not run its loop at all) for two lengths of time, so start-up and
+        # shutdown cancel out; the requests' own cost is taken off. Busy polling,
+        # so its empty iterations yield as a loaded engine's do rather than sleep,
+        # and the work done once a second (the server's sweep, statistics) is
+        # spread over many iterations, as under load, not charged to a few.
+        idle = {}
+        for seconds in IDLE_SECONDS:
+            out = self.workdir / f"callgrind-idle-{seconds}s.out"
+            with ours.Appliance(self.workdir / f"cost-idle-{seconds}s", busy_poll=True,
+                                wrapper=["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]) as appliance:
+                # First until the appliance answers (under valgrind 62b9eb0's loop
+                # takes seconds after its ready line to serve), the same in both runs.
+                url = f"http://{ours.SERVER_ADDRESS}/bench/64.html"
+                run_loadgen(ours_loadgen_conf(appliance), url, None, total=40, connections=4)
+                figures = run_loadgen(ours_loadgen_conf(appliance), url, seconds, rate=1, connections=1)
+            idle[seconds] = callgrind_profile(out)
+            idle[seconds]["completed"] = figures["completed"]
+        self.record("cost", unit="instructions", **cost_figures(counts, completed, errors, profiles, idle),
                     method="valgrind --tool=callgrind on mtcp-httpd (idle back-off on, so idle polling adds "
                            "little): total instructions of a run with 6000 short transactions minus one with "
                            "2000, divided by the difference of the transactions completed (start-up and "
-                           "shutdown cancel out)")
-
+                           "shutdown cancel out)",
+                    normalisation="the raw figure moves with how many loop iterations the engine takes per "
+                                  "transaction (valgrind's timing decides how the 20 connections' frames "
+                                  "batch), so it is also given at one iteration per transaction: raw minus "
+                                  "(iterations per transaction - 1) x the instructions of one idle iteration. "
+                                  "Iterations are calls of SocketContext.poll(now:) (one per loop iteration), "
+                                  "idle iterations those that yielded or slept (sched_yield, usleep calls; empty "
+                                  "polls within the back-off's 20 us spin are not counted), all counted by "
+                                  "callgrind over the same difference of runs; one idle iteration's "
+                                  f"instructions from the appliance, busy polling (--busy-poll: its empty iterations "
+                                  "yield, as a loaded engine's do), nearly idle for "
+                                  f"{IDLE_SECONDS[1]} s and for {IDLE_SECONDS[0]} s under callgrind (mtcp-loadgen "
+                                  "--rate 1 -c 1 -d SECONDS, so the port has its peer): the difference of instructions, less the raw "
+                                  "figure times the difference of requests completed, over the difference of "
+                                  "iterations")
 
     # 8: an idle appliance's CPU for each idle mode
     def idle(self):
@@ -600,10 +629,60 @@ def run_loadgen(conf, url, seconds, rate=None, total=None, connections=2000, net
     return json.loads(out.read_text())
 
 
-def callgrind_total(path):
-    text = Path(path).read_text(errors="replace")
-    match = re.search(r"^totals:\s+(\d+)", text, re.M) or re.search(r"^summary:\s+(\d+)", text, re.M)
-    return int(match.group(1))
+IDLE_SECONDS = (2, 6)
+# Calls counted in a callgrind profile: SocketContext.poll(now:) once per loop
+# iteration (generic, so matched by its mangled stem), and the idle policy's
+# yields and sleeps.
+COUNTED_CALLS = {"iterations": re.compile(r"13SocketContextV4poll3now"),
+                 "yields": re.compile(r"^sched_yield$"), "sleeps": re.compile(r"^usleep$")}
+
+
+def callgrind_profile(path):
+    """{instructions: total, and for each of COUNTED_CALLS the calls made} of a
+    callgrind output file (names compressed as `(id) name`, then `(id)`)."""
+    names, profile, callee = {}, dict.fromkeys(COUNTED_CALLS, 0), None
+    profile["instructions"] = None
+    with open(path, errors="replace") as text:
+        for line in text:
+            if line.startswith("cfn="):
+                ident, _, name = line[4:].rstrip("\n").partition(" ")
+                if name:
+                    names[ident] = name
+                callee = names.get(ident, "")
+            elif line.startswith("calls="):
+                for key, pattern in COUNTED_CALLS.items():
+                    if pattern.search(callee):
+                        profile[key] += int(line[6:].split()[0])
+            elif line.startswith("fn="):
+                ident, _, name = line[3:].rstrip("\n").partition(" ")
+                if name:
+                    names[ident] = name
+            elif line.startswith(("totals:", "summary:")):
+                profile["instructions"] = int(line.split()[1])
+    return profile
+
+
+def cost_figures(counts, completed, errors, profiles, idle):
+    """The cost scenario's figures: the raw instructions per transaction, the
+    loop iterations behind them and the figure at one iteration per transaction."""
+    small, large = sorted(counts)
+    # Divided by the transactions that completed: connects that time out while
+    # valgrind starts the appliance up do not count as transactions.
+    transactions = completed[large] - completed[small]
+    per = (counts[large] - counts[small]) / transactions
+    difference = {key: profiles[large][key] - profiles[small][key] for key in COUNTED_CALLS}
+    iterations = difference["iterations"] / transactions
+    short, long = (idle[seconds] for seconds in IDLE_SECONDS)
+    idle_iterations = long["iterations"] - short["iterations"]
+    idle_work = long["instructions"] - short["instructions"] - per * (long["completed"] - short["completed"])
+    per_idle = idle_work / idle_iterations if idle_iterations > 0 else None
+    return {"instructions_per_transaction": per,
+            "normalised_instructions_per_transaction":
+                per - (iterations - 1) * per_idle if per_idle is not None else None,
+            "iterations_per_transaction": iterations,
+            "idle_iterations_per_transaction": (difference["yields"] + difference["sleeps"]) / transactions,
+            "instructions_per_idle_iteration": per_idle,
+            "totals": counts, "completed": completed, "errors": errors, "profiles": profiles, "idle": idle}
 
 
 def slab_kib():

@@ -110,13 +110,17 @@ extension SocketContext {
     }
 
     /// The conditions of the socket that its registration reports now.
+    @inline(__always)  // as `readiness`
     private func reportable(_ index: Int) -> EventPollEvents {
         let entry = sockets.entries[index]
         guard entry.armed else { return [] }
         return readiness(index).intersection(entry.interest.union(EventPollEvents.alwaysReported))
     }
 
-    /// The conditions that hold for a socket now (level).
+    /// The conditions that hold for a socket now (level). Inlined: out of line,
+    /// `control` (a mutating method) had the whole context (2 KiB) copied for its
+    /// `self` first, once a connection.
+    @inline(__always)
     func readiness(_ index: Int) -> EventPollEvents {
         switch sockets.entries[index].kind {
         case .free:

@@ -213,6 +213,9 @@ extension Engine {
     }
 
     /// What holds for a connection now (for readiness); nil for a stale handle.
+    /// Inlined: called out of line from a mutating method, it had the whole
+    /// engine (2 KiB) copied for its `self` first, twice a short transaction.
+    @inline(__always)
     public func status(of id: ConnectionID) -> ConnectionStatus? { tcp.connections.block(id)?.pointee.status }
 
     /// Connections of `listener` waiting for `accept`.
