@@ -26,7 +26,8 @@ extension TCPStatistics {
         closed \(closed), resets received \(resetsReceived), resets sent \(resetsSent)
         tcp: segments received \(segmentsReceived), sent \(segmentsSent), retransmitted \(retransmittedSegments), \
         fast retransmits \(fastRetransmits), timeouts \(timeouts), tail loss probes \(tlpProbes), \
-        TLP recoveries \(tlpRecoveries), RACK marked lost \(rackMarkedLost), spurious RTOs \(spuriousTimeouts)
+        TLP recoveries \(tlpRecoveries), RACK marked lost \(rackMarkedLost), spurious RTOs \(spuriousTimeouts) \
+        undone \(spuriousTimeoutsUndone)
         tcp: challenge ACKs \(challengeAcksSent) suppressed \(challengeAcksSuppressed), SYN cookies sent \(synCookiesSent) checked \(synCookiesChecked) accepted \(synCookiesAccepted) \
         rejected \(synCookiesRejected), refused (no resources) \(refusedNoResources), accept queue overflows \
         \(acceptQueueOverflows)

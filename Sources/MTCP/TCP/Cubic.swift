@@ -9,7 +9,8 @@ import Glibc
 /// nanoseconds once per ACK, never per byte.
 ///
 /// Not implemented: HyStart (slow start is Reno's, RFC 9438 §4.10 allows it), the
-/// undo of spurious congestion events (§4.9), ECN reductions.
+/// undo of spurious fast retransmits (§4.9; a spurious timeout is undone by
+/// restoring the whole `CongestionControl`, CUBIC's state with it), ECN reductions.
 struct Cubic: Sendable {
     /// RFC 9438 §5.1: C = 0.4 (segments / second³).
     static let c = 0.4

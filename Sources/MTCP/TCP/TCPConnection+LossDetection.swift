@@ -44,10 +44,19 @@ struct LossDetection {
     /// Fast recovery started while the probe was outstanding: the probe's ACK
     /// revealed the loss.
     var recoveryDuringProbe = false
-    /// TSval of the last timeout's retransmission: an ACK echoing an older one
+    /// TSval of the first retransmission of a timeout episode (a repeated
+    /// timeout before any ACK keeps it): an ACK echoing an older one
     /// acknowledges the original transmission, and the timeout was spurious
     /// (the Eifel detection of RFC 3522).
     var timeoutTimestamp: UInt32? = nil
+    /// The congestion window (and CUBIC's state) before a timeout that did not
+    /// interrupt fast recovery: restored if the timeout proves spurious (the
+    /// Eifel response of RFC 4015, RFC 9438 §4.9 for CUBIC).
+    var congestionBeforeTimeout: CongestionControl? = nil
+    /// The newest echo of an ACK of new data, first our TSval at open: an echo
+    /// of the original transmission of SND.UNA is no older, so an older one is
+    /// not taken as proof that a timeout was spurious.
+    var echoFloor: UInt32 = 0
     /// When SND.UNA was last resent in this recovery, and SND.MAX then: a SACK
     /// above that SND.MAX is for data sent after the retransmission.
     var headResentAt: Instant? = nil
@@ -260,13 +269,29 @@ extension TCPConnection {
     }
 
     /// The first ACK of new data after a timeout: if it echoes a timestamp older
-    /// than the timeout's retransmission, the original transmission arrived and
-    /// the timeout was spurious (RFC 3522). Counted; the window is not restored.
+    /// than the timeout's retransmission (and no older than the echoes before
+    /// it, so it is one of ours for this data), the original transmission
+    /// arrived and the timeout was spurious (RFC 3522). The Eifel response
+    /// (RFC 4015 §4) follows where the window was saved: cwnd, ssthresh and
+    /// CUBIC's state come back as they were before the timeout, the recovery
+    /// the timeout entered ends, and sending resumes with new data from SND.MAX
+    /// instead of resending what the original transmissions carry. The RTO
+    /// backoff ends with this ACK's RTT sample (`acknowledge`), which measures
+    /// the original transmission and so lengthens the RTO for the delay.
     mutating func checkSpuriousTimeout<Environment: TCPConnectionEnvironment & ~Copyable>(
         _ segment: IncomingSegment, _ environment: inout Environment) {
         guard let resent = lossDetection.timeoutTimestamp else { return }
         lossDetection.timeoutTimestamp = nil
-        guard case .afterTimeout = recovery, let echo = segment.options.timestamp?.echoReply, echo != 0 else { return }
-        if Int32(bitPattern: echo &- resent) < 0 { environment.connectionStatistics.spuriousTimeouts &+= 1 }
+        let before = lossDetection.congestionBeforeTimeout
+        lossDetection.congestionBeforeTimeout = nil
+        guard case .afterTimeout = recovery, let echo = segment.options.timestamp?.echoReply, echo != 0,
+              Int32(bitPattern: echo &- resent) < 0, Int32(bitPattern: echo &- lossDetection.echoFloor) >= 0
+        else { return }
+        environment.connectionStatistics.spuriousTimeouts &+= 1
+        guard let before else { return }
+        environment.connectionStatistics.spuriousTimeoutsUndone &+= 1
+        congestion = before
+        recovery = .none
+        sendNext = sendMaximum
     }
 }

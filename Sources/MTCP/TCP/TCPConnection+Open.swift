@@ -17,6 +17,7 @@ extension TCPConnection {
         self.receive = receive
         initialSendSequence = initialSequence
         self.timestampOffset = timestampOffset
+        lossDetection.echoFloor = timestampValue(now)
         sendUnacknowledged = initialSequence
         sendNext = initialSequence
         sendMaximum = initialSequence

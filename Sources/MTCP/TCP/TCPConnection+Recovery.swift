@@ -52,7 +52,10 @@ extension TCPConnection {
             // clock wrapped past 2^31) shows as an elapsed time beyond 60 s.
             let echo = timestamp.echoReply
             let elapsed = timestampValue(now) &- echo
-            if echo != 0, elapsed < 60_000 { sample = .milliseconds(UInt64(elapsed)) }
+            if echo != 0, elapsed < 60_000 {
+                sample = .milliseconds(UInt64(elapsed))
+                if Int32(bitPattern: echo &- lossDetection.echoFloor) > 0 { lossDetection.echoFloor = echo }
+            }
         } else {
             sample = sampleRTT(now: now, acknowledged: ack)
         }

@@ -87,6 +87,10 @@ extension TCPConnection {
         // data the timer already resent: ssthresh is held (RFC 5681 §3.1).
         var repeated = false
         if case .afterTimeout = recovery { repeated = true }
+        if timestampsEnabled && lossDetection.timeoutTimestamp == nil {
+            lossDetection.timeoutTimestamp = timestampValue(now)
+            if case .none = recovery { lossDetection.congestionBeforeTimeout = congestion }
+        }
         congestion.onRetransmissionTimeout(flightSize: bytesInFlight, now: now, repeated: repeated)
         rtt.backOff()
         duplicateAcknowledgments = 0
@@ -94,7 +98,6 @@ extension TCPConnection {
         lossDetection.probeEnd = nil
         lossDetection.newDataProbeQueued = false
         lossDetection.recoveryDuringProbe = false
-        if timestampsEnabled { lossDetection.timeoutTimestamp = timestampValue(now) }
         // The scoreboard is kept (RFC 6675 §5.1 leaves it to a reneging test, as
         // Linux does): `acknowledge` clears it when the receiver shows it
         // discarded SACKed data, and what it still holds is not sent again.

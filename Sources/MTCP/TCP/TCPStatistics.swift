@@ -26,6 +26,8 @@ public struct TCPStatistics: Sendable, Equatable {
     public var rackMarkedLost: UInt64 = 0
     /// Timeouts found spurious by the timestamp echo (RFC 3522).
     public var spuriousTimeouts: UInt64 = 0
+    /// Spurious timeouts whose window was restored (the Eifel response, RFC 4015).
+    public var spuriousTimeoutsUndone: UInt64 = 0
     public var challengeAcksSent: UInt64 = 0
     /// Challenge ACKs not sent: the connection sent one less than
     /// `TCPConnection.challengeAckInterval` ago.
