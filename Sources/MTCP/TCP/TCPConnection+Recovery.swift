@@ -142,6 +142,8 @@ extension TCPConnection {
     mutating func startFastRecovery<Environment: TCPConnectionEnvironment & ~Copyable>(
         now: Instant, _ environment: inout Environment) {
         if lossDetection.probeEnd != nil { lossDetection.recoveryDuringProbe = true }
+        // A probe of new data still queued is not sent as one: recovery sends its own.
+        lossDetection.newDataProbeQueued = false
         // FlightSize (RFC 5681 eq. (4)), but never above what cwnd and limited
         // transmit let out: after a timeout the data sent before it is still
         // outstanding while cwnd restarted from one segment, and halving that
