@@ -161,7 +161,7 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
         /// The name routes refer to (`name`).
         public var name: String
         /// The servers, as written `"198.18.0.2:8080"`, or `{"address": "198.18.0.2:8080",
-        /// "weight": 2}` (`servers`).
+        /// "weight": 2, "max_connections": 100}` (`servers`).
         public var servers: [UpstreamServer]
         /// How a server is chosen for a request (`balance`): one of `balances`.
         public var balance = "round_robin"
@@ -171,6 +171,17 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
         /// With `consistent_hash`, the request field whose value is the key
         /// (`hash_header`); nil: the client's address.
         public var hashHeader: String?
+        /// Requests that wait, per core, when every server is at its
+        /// `max_connections` (`queue_size`; 0: none wait, 503 at once); nil: `defaultQueueSize`.
+        public var queueSize: Int?
+        /// How long a request waits in that queue before its 503 (`queue_timeout_ms`);
+        /// nil: `defaultQueueTimeoutMilliseconds`.
+        public var queueTimeoutMilliseconds: Int?
+
+        /// nginx's `queue` waits 60 s by default; the queue's length is per core.
+        public static let defaultQueueSize = 256
+        public static let defaultQueueTimeoutMilliseconds = 60_000
+        public static let queueSizes = 0...65_536
 
         /// Weighted round robin, the server with the fewest requests in flight
         /// for its weight, or the same server for the same key.
@@ -200,9 +211,14 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
         public var port: UInt16
         /// Its share of the pool's requests against the others' weights (`weight`).
         public var weight = 1
+        /// Requests in flight to it at most, per core (`max_connections`, as
+        /// nginx's `max_conns` without a zone); nil: no limit.
+        public var maxConnections: Int?
 
         /// Weights allowed.
         public static let weights = 1...100
+        /// Limits allowed.
+        public static let connectionLimits = 1...1_000_000
     }
 
     /// The defaults: serve `www` on port 80, no routes.
@@ -345,6 +361,7 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
                 return ("upstreams[\(index)].servers[\(server)].weight",
                         "must be \(weights.lowerBound)...\(weights.upperBound)")
             }
+            if let problem = pool.queueProblem(at: "upstreams[\(index)]") { return problem }
         }
         if let problem = headerRulesProblem() { return problem }
         for (code, path) in errorPages.sorted(by: { $0.key < $1.key }) {
@@ -374,6 +391,31 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
                 ?? route.responseHeaders.problem(at: "routes[\(index)].response_headers",
                                                  reserved: HTTPProxyHeaderPolicy.responseNamesOfTheProxy) {
                 return problem
+            }
+        }
+        return nil
+    }
+}
+
+extension HTTPServerConfiguration.UpstreamPool {
+    /// The first of the pool's connection limits or queue settings that cannot
+    /// be used, as (key path under `key`, message).
+    func queueProblem(at key: String) -> (String, String)? {
+        let limits = HTTPServerConfiguration.UpstreamServer.connectionLimits
+        if let server = servers.firstIndex(where: { $0.maxConnections.map { !limits.contains($0) } ?? false }) {
+            return (key + ".servers[\(server)].max_connections", "must be \(limits.lowerBound)...\(limits.upperBound)")
+        }
+        if let size = queueSize, !Self.queueSizes.contains(size) {
+            return (key + ".queue_size", "must be \(Self.queueSizes.lowerBound)...\(Self.queueSizes.upperBound)")
+        }
+        if let timeout = queueTimeoutMilliseconds, !(1...86_400_000).contains(timeout) {
+            return (key + ".queue_timeout_ms", "must be 1...86400000 milliseconds (a day)")
+        }
+        // A queue of a pool without limits would never hold anything: a typo, or a forgotten limit.
+        if servers.allSatisfy({ $0.maxConnections == nil }) {
+            if queueSize != nil { return (key + ".queue_size", "is only used when a server has max_connections") }
+            if queueTimeoutMilliseconds != nil {
+                return (key + ".queue_timeout_ms", "is only used when a server has max_connections")
             }
         }
         return nil
@@ -737,6 +779,7 @@ extension HTTPServerConfiguration.HeaderEdits: Decodable {
 extension HTTPServerConfiguration.UpstreamPool: Decodable {
     private enum Keys: String, CodingKey, CaseIterable {
         case name, servers, balance, healthCheck = "health_check", hashHeader = "hash_header"
+        case queueSize = "queue_size", queueTimeout = "queue_timeout_ms"
     }
 
     /// Decodes a pool; `name` and `servers` are required.
@@ -748,6 +791,8 @@ extension HTTPServerConfiguration.UpstreamPool: Decodable {
         balance = try container.decodeIfPresent(String.self, forKey: .balance) ?? balance
         healthCheck = try container.decodeIfPresent(HTTPServerConfiguration.HealthCheck.self, forKey: .healthCheck)
         hashHeader = try container.decodeIfPresent(String.self, forKey: .hashHeader)
+        queueSize = try container.decodeIfPresent(Int.self, forKey: .queueSize)
+        queueTimeoutMilliseconds = try container.decodeIfPresent(Int.self, forKey: .queueTimeout)
     }
 }
 
@@ -768,16 +813,17 @@ extension HTTPServerConfiguration.HealthCheck: Decodable {
 }
 
 extension HTTPServerConfiguration.UpstreamServer: Decodable {
-    private enum Keys: String, CodingKey, CaseIterable { case address, weight }
+    private enum Keys: String, CodingKey, CaseIterable { case address, weight, maxConnections = "max_connections" }
 
     /// Decodes `"a.b.c.d:port"` or `"[ipv6]:port"` (RFC 3986's brackets), or an
-    /// object with that as `address` and a `weight`.
+    /// object with that as `address`, a `weight` and a `max_connections`.
     public init(from decoder: any Decoder) throws {
         guard let text = try? decoder.singleValueContainer().decode(String.self) else {
             try decoder.rejectUnknownKeys(Keys.self)
             let container = try decoder.container(keyedBy: Keys.self)
             self = try container.decode(Self.self, forKey: .address)
             weight = try container.decodeIfPresent(Int.self, forKey: .weight) ?? weight
+            maxConnections = try container.decodeIfPresent(Int.self, forKey: .maxConnections)
             return
         }
         guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0,
