@@ -39,6 +39,9 @@ enum QueueExit {
     case served
     /// It waited `queue_timeout_ms`: 503.
     case timedOut
+    /// A reload replaced its pool: it goes on with the new one, in its turn
+    /// among those that waited with it (back to the queue's end should it find no room).
+    case replaced
 }
 
 /// The server's state of one connection, kept in a table indexed by the

@@ -337,11 +337,10 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
                 connections[index].server = -1
             }
         }
-        // Requests waiting for the old servers go on with the new ones; served
-        // last first, each one that must wait again goes to the queue's front,
-        // which keeps their order.
-        for slot in upstreams.takeAllWaiting() {
-            leaveQueue(Int(slot), .served)
+        // Requests waiting for the old servers go on with the new ones, in
+        // their order (the deferred serves are taken last first).
+        for slot in upstreams.takeAllWaiting().reversed() {
+            leaveQueue(Int(slot), .replaced)
             deferServe(Int(slot))
         }
         upstreams = fresh

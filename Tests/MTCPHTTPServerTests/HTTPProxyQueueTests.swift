@@ -65,6 +65,29 @@ import MTCPHTTP
         #expect(upstream.connections.count == 1)
     }
 
+    /// A reload that raises the limit replaces the pool: the requests that
+    /// waited go on with the new servers, in their order.
+    @Test func waitingRequestsGoOnAfterAReload() throws {
+        var network = network()
+        let (upstream, _) = busyUpstream(&network)
+        let waiting = ["b", "c"].map { name in
+            let client = network.open(sending: Array(Self.request(name).utf8))
+            network.advance(.milliseconds(20))
+            return client
+        }
+        #expect(Self.counter(network, "http_upstream_queue_length") == 2)
+        network.http.options.pools[0].servers[0].maxConnections = 3
+        try network.http.reload(&network.server)
+        network.run { upstream.held.count == 3 }
+        #expect(Self.paths(upstream) == ["/api/a", "/api/b", "/api/c"])
+        #expect(Self.counter(network, "http_upstream_queue_length") == 0)
+        upstream.answerNext()
+        upstream.answerNext()
+        upstream.answerNext()
+        network.run { waiting.allSatisfy { $0.responses().count == 1 } }
+        #expect(waiting.map { $0.responses().map(\.status) } == [[200], [200]])
+    }
+
     @Test func aRequestThatWaitsTooLongGets503() {
         var network = network(timeout: .seconds(2))
         let (upstream, first) = busyUpstream(&network)
