@@ -237,7 +237,6 @@ def running_rss_nic(namespace, interface, socket, queues=2, seconds=300):
         stop_process_group(proc, grace=5)
 
 
-@contextlib.contextmanager
 def http_config_file(tmp_path_factory, name, **keys):
     """conf/httpd.json with `keys` replaced, written to a fresh directory named after `name`; its path."""
     configuration = json.loads((REPO / "conf/httpd.json").read_text())
@@ -247,6 +246,7 @@ def http_config_file(tmp_path_factory, name, **keys):
     return path
 
 
+@contextlib.contextmanager
 def running_appliance(request, tmp_path_factory, extra_args=(), config=CONFIG, beside=()):
     """mtcp-httpd with `config` (conf/mtcp.conf) and `extra_args` in netns mtcp-a, ready, then stopped.
     `beside`: PIDs that may run in mtcp-a too (an mtcp-rssnic the appliance sits behind)."""
