@@ -508,20 +508,67 @@ public struct HTTPConfigurationError: Error, CustomStringConvertible, Sendable {
 
     /// The line where the last key of `path` appears, looking for each key of the
     /// path in turn after the previous one (JSON allows the same key name at several
-    /// depths, so the whole path narrows the search).
+    /// depths, so the whole path narrows the search), and for an index, from the
+    /// start of that element of the array (`servers[2].weight` is the third
+    /// server's, not the first that has one).
     /// A missing key is not in the text: its closest enclosing key found is used.
     static func line(of path: String, in text: String) -> Int? {
-        let keys = path.split(whereSeparator: { $0 == "." || $0 == "[" }).filter { !$0.hasSuffix("]") }
-        guard !keys.isEmpty else { return nil }
+        let components = path.split(whereSeparator: { $0 == "." || $0 == "[" })
+        guard components.contains(where: { !$0.hasSuffix("]") }) else { return nil }
         var position = text.startIndex
         var foundAny = false
-        for key in keys {
-            guard let found = text.range(of: "\"\(key)\"", range: position..<text.endIndex) else { break }
+        for component in components {
+            if component.hasSuffix("]") {
+                guard foundAny, let index = Int(component.dropLast()),
+                      let element = elementStart(index, after: position, in: text) else { continue }
+                position = element
+                continue
+            }
+            guard let found = text.range(of: "\"\(component)\"", range: position..<text.endIndex) else { break }
             position = found.lowerBound
             foundAny = true
         }
         guard foundAny else { return nil }
         return text[..<position].reduce(1) { $1 == "\n" ? $0 + 1 : $0 }
+    }
+
+    /// Where element `index` of the first array that opens after `position`
+    /// begins: its commas counted at the array's own depth, strings skipped.
+    private static func elementStart(_ index: Int, after position: String.Index, in text: String) -> String.Index? {
+        let bytes = text.utf8
+        guard var cursor = bytes[position...].firstIndex(of: UInt8(ascii: "[")) else { return nil }
+        cursor = bytes.index(after: cursor)
+        var depth = 0, commas = 0, inString = false, escaped = false
+        var start: String.Index? = index == 0 ? cursor : nil
+        while cursor < bytes.endIndex {
+            let byte = bytes[cursor]
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true }
+                else if byte == UInt8(ascii: "\"") { inString = false }
+            } else {
+                switch byte {
+                case UInt8(ascii: "\""): inString = true
+                case UInt8(ascii: "["), UInt8(ascii: "{"): depth += 1
+                case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                    if depth == 0 { return nil }  // the array ended first
+                    depth -= 1
+                case UInt8(ascii: ",") where depth == 0:
+                    commas += 1
+                    if commas == index { start = bytes.index(after: cursor) }
+                default: break
+                }
+            }
+            if let found = start {
+                // The element itself, past the blanks before it.
+                var first = found
+                while first < bytes.endIndex, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[first]) {
+                    first = bytes.index(after: first)
+                }
+                return first
+            }
+            cursor = bytes.index(after: cursor)
+        }
+        return nil
     }
 }
 

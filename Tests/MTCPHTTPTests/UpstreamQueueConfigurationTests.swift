@@ -22,6 +22,21 @@ import Testing
             {"upstreams": [{"name": "b", "servers": [
                 {"address": "198.18.0.2:8080", "max_connections": 0}]}]}
             """) == "conf/test.json:2: upstreams[0].servers[0].max_connections: must be 1...1000000")
+        // The line of the server at fault, not of the first server that has the key.
+        #expect(configurationError("""
+            {"upstreams": [{"name": "a", "servers": [{"address": "198.18.0.2:8080", "max_connections": 2}]},
+                           {"name": "b", "servers": [
+                {"address": "198.18.0.2:8080", "max_connections": 2, "weight": 1},
+                "198.18.0.2:8081",
+                {"address": "198.18.0.2:8082", "weight": 2},
+                {"address": "198.18.0.2:8083", "max_connections": 2000000}]}]}
+            """) == "conf/test.json:6: upstreams[1].servers[3].max_connections: must be 1...1000000")
+        #expect(configurationError("""
+            {"upstreams": [{"name": "b", "servers": [
+                {"address": "198.18.0.2:8080", "weight": 2}, "198.18.0.2:8081",
+                {"address": "198.18.0.2:8082",
+                 "weight": 0}]}]}
+            """) == "conf/test.json:4: upstreams[0].servers[2].weight: must be 1...100")
         #expect(configurationError("""
             {"upstreams": [{"name": "b", "servers": [{"address": "198.18.0.2:8080", "max_connections": 2}],
                             "queue_size": -1}]}
