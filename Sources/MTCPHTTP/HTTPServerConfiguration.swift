@@ -161,7 +161,7 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
         /// The name routes refer to (`name`).
         public var name: String
         /// The servers, as written `"198.18.0.2:8080"`, or `{"address": "198.18.0.2:8080",
-        /// "weight": 2}` (`servers`).
+        /// "weight": 2, "max_connections": 100}` (`servers`).
         public var servers: [UpstreamServer]
         /// How a server is chosen for a request (`balance`): one of `balances`.
         public var balance = "round_robin"
@@ -171,6 +171,17 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
         /// With `consistent_hash`, the request field whose value is the key
         /// (`hash_header`); nil: the client's address.
         public var hashHeader: String?
+        /// Requests that wait, per core, when every server is at its
+        /// `max_connections` (`queue_size`; 0: none wait, 503 at once); nil: `defaultQueueSize`.
+        public var queueSize: Int?
+        /// How long a request waits in that queue before its 503 (`queue_timeout_ms`);
+        /// nil: `defaultQueueTimeoutMilliseconds`.
+        public var queueTimeoutMilliseconds: Int?
+
+        /// nginx's `queue` waits 60 s by default; the queue's length is per core.
+        public static let defaultQueueSize = 256
+        public static let defaultQueueTimeoutMilliseconds = 60_000
+        public static let queueSizes = 0...65_536
 
         /// Weighted round robin, the server with the fewest requests in flight
         /// for its weight, or the same server for the same key.
@@ -200,9 +211,14 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
         public var port: UInt16
         /// Its share of the pool's requests against the others' weights (`weight`).
         public var weight = 1
+        /// Requests in flight to it at most, per core (`max_connections`, as
+        /// nginx's `max_conns` without a zone); nil: no limit.
+        public var maxConnections: Int?
 
         /// Weights allowed.
         public static let weights = 1...100
+        /// Limits allowed.
+        public static let connectionLimits = 1...1_000_000
     }
 
     /// The defaults: serve `www` on port 80, no routes.
@@ -345,6 +361,7 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
                 return ("upstreams[\(index)].servers[\(server)].weight",
                         "must be \(weights.lowerBound)...\(weights.upperBound)")
             }
+            if let problem = pool.queueProblem(at: "upstreams[\(index)]") { return problem }
         }
         if let problem = headerRulesProblem() { return problem }
         for (code, path) in errorPages.sorted(by: { $0.key < $1.key }) {
@@ -374,6 +391,31 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
                 ?? route.responseHeaders.problem(at: "routes[\(index)].response_headers",
                                                  reserved: HTTPProxyHeaderPolicy.responseNamesOfTheProxy) {
                 return problem
+            }
+        }
+        return nil
+    }
+}
+
+extension HTTPServerConfiguration.UpstreamPool {
+    /// The first of the pool's connection limits or queue settings that cannot
+    /// be used, as (key path under `key`, message).
+    func queueProblem(at key: String) -> (String, String)? {
+        let limits = HTTPServerConfiguration.UpstreamServer.connectionLimits
+        if let server = servers.firstIndex(where: { $0.maxConnections.map { !limits.contains($0) } ?? false }) {
+            return (key + ".servers[\(server)].max_connections", "must be \(limits.lowerBound)...\(limits.upperBound)")
+        }
+        if let size = queueSize, !Self.queueSizes.contains(size) {
+            return (key + ".queue_size", "must be \(Self.queueSizes.lowerBound)...\(Self.queueSizes.upperBound)")
+        }
+        if let timeout = queueTimeoutMilliseconds, !(1...86_400_000).contains(timeout) {
+            return (key + ".queue_timeout_ms", "must be 1...86400000 milliseconds (a day)")
+        }
+        // A queue of a pool without limits would never hold anything: a typo, or a forgotten limit.
+        if servers.allSatisfy({ $0.maxConnections == nil }) {
+            if queueSize != nil { return (key + ".queue_size", "is only used when a server has max_connections") }
+            if queueTimeoutMilliseconds != nil {
+                return (key + ".queue_timeout_ms", "is only used when a server has max_connections")
             }
         }
         return nil
@@ -466,20 +508,67 @@ public struct HTTPConfigurationError: Error, CustomStringConvertible, Sendable {
 
     /// The line where the last key of `path` appears, looking for each key of the
     /// path in turn after the previous one (JSON allows the same key name at several
-    /// depths, so the whole path narrows the search).
+    /// depths, so the whole path narrows the search), and for an index, from the
+    /// start of that element of the array (`servers[2].weight` is the third
+    /// server's, not the first that has one).
     /// A missing key is not in the text: its closest enclosing key found is used.
     static func line(of path: String, in text: String) -> Int? {
-        let keys = path.split(whereSeparator: { $0 == "." || $0 == "[" }).filter { !$0.hasSuffix("]") }
-        guard !keys.isEmpty else { return nil }
+        let components = path.split(whereSeparator: { $0 == "." || $0 == "[" })
+        guard components.contains(where: { !$0.hasSuffix("]") }) else { return nil }
         var position = text.startIndex
         var foundAny = false
-        for key in keys {
-            guard let found = text.range(of: "\"\(key)\"", range: position..<text.endIndex) else { break }
+        for component in components {
+            if component.hasSuffix("]") {
+                guard foundAny, let index = Int(component.dropLast()),
+                      let element = elementStart(index, after: position, in: text) else { continue }
+                position = element
+                continue
+            }
+            guard let found = text.range(of: "\"\(component)\"", range: position..<text.endIndex) else { break }
             position = found.lowerBound
             foundAny = true
         }
         guard foundAny else { return nil }
         return text[..<position].reduce(1) { $1 == "\n" ? $0 + 1 : $0 }
+    }
+
+    /// Where element `index` of the first array that opens after `position`
+    /// begins: its commas counted at the array's own depth, strings skipped.
+    private static func elementStart(_ index: Int, after position: String.Index, in text: String) -> String.Index? {
+        let bytes = text.utf8
+        guard var cursor = bytes[position...].firstIndex(of: UInt8(ascii: "[")) else { return nil }
+        cursor = bytes.index(after: cursor)
+        var depth = 0, commas = 0, inString = false, escaped = false
+        var start: String.Index? = index == 0 ? cursor : nil
+        while cursor < bytes.endIndex {
+            let byte = bytes[cursor]
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true }
+                else if byte == UInt8(ascii: "\"") { inString = false }
+            } else {
+                switch byte {
+                case UInt8(ascii: "\""): inString = true
+                case UInt8(ascii: "["), UInt8(ascii: "{"): depth += 1
+                case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                    if depth == 0 { return nil }  // the array ended first
+                    depth -= 1
+                case UInt8(ascii: ",") where depth == 0:
+                    commas += 1
+                    if commas == index { start = bytes.index(after: cursor) }
+                default: break
+                }
+            }
+            if let found = start {
+                // The element itself, past the blanks before it.
+                var first = found
+                while first < bytes.endIndex, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[first]) {
+                    first = bytes.index(after: first)
+                }
+                return first
+            }
+            cursor = bytes.index(after: cursor)
+        }
+        return nil
     }
 }
 
@@ -737,6 +826,7 @@ extension HTTPServerConfiguration.HeaderEdits: Decodable {
 extension HTTPServerConfiguration.UpstreamPool: Decodable {
     private enum Keys: String, CodingKey, CaseIterable {
         case name, servers, balance, healthCheck = "health_check", hashHeader = "hash_header"
+        case queueSize = "queue_size", queueTimeout = "queue_timeout_ms"
     }
 
     /// Decodes a pool; `name` and `servers` are required.
@@ -748,6 +838,8 @@ extension HTTPServerConfiguration.UpstreamPool: Decodable {
         balance = try container.decodeIfPresent(String.self, forKey: .balance) ?? balance
         healthCheck = try container.decodeIfPresent(HTTPServerConfiguration.HealthCheck.self, forKey: .healthCheck)
         hashHeader = try container.decodeIfPresent(String.self, forKey: .hashHeader)
+        queueSize = try container.decodeIfPresent(Int.self, forKey: .queueSize)
+        queueTimeoutMilliseconds = try container.decodeIfPresent(Int.self, forKey: .queueTimeout)
     }
 }
 
@@ -768,16 +860,17 @@ extension HTTPServerConfiguration.HealthCheck: Decodable {
 }
 
 extension HTTPServerConfiguration.UpstreamServer: Decodable {
-    private enum Keys: String, CodingKey, CaseIterable { case address, weight }
+    private enum Keys: String, CodingKey, CaseIterable { case address, weight, maxConnections = "max_connections" }
 
     /// Decodes `"a.b.c.d:port"` or `"[ipv6]:port"` (RFC 3986's brackets), or an
-    /// object with that as `address` and a `weight`.
+    /// object with that as `address`, a `weight` and a `max_connections`.
     public init(from decoder: any Decoder) throws {
         guard let text = try? decoder.singleValueContainer().decode(String.self) else {
             try decoder.rejectUnknownKeys(Keys.self)
             let container = try decoder.container(keyedBy: Keys.self)
             self = try container.decode(Self.self, forKey: .address)
             weight = try container.decodeIfPresent(Int.self, forKey: .weight) ?? weight
+            maxConnections = try container.decodeIfPresent(Int.self, forKey: .maxConnections)
             return
         }
         guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0,

@@ -26,6 +26,22 @@ enum ProxyPhase {
     /// The upstream switched protocols (101): bytes go both ways verbatim until
     /// both sides have closed their direction.
     case tunnel
+    /// Every server of the pool is at its `max_connections`: the request waits
+    /// in the pool's queue, its head unconsumed in the request buffer (parsed
+    /// again when it leaves), nothing read meanwhile.
+    case queued
+}
+
+/// How a request left its pool's queue, for the second parse of its head.
+enum QueueExit {
+    case none
+    /// A server has room: the request goes on (back to the queue's front should it find none after all).
+    case served
+    /// It waited `queue_timeout_ms`: 503.
+    case timedOut
+    /// A reload replaced its pool: it goes on with the new one, in its turn
+    /// among those that waited with it (back to the queue's end should it find no room).
+    case replaced
 }
 
 /// The server's state of one connection, kept in a table indexed by the
@@ -120,6 +136,10 @@ struct HTTPConnection {
     /// Client: the relayed response is chunked upstream and goes to it decoded
     /// (an HTTP/1.0 client), delimited by the close.
     var decodesResponse = false
+    /// Client: the pool whose queue holds its request (`ProxyPhase.queued`), and
+    /// how the request left it (its head is parsed again then).
+    var queuedPool = -1
+    var queueExit = QueueExit.none
     /// Client: the request body is chunked; the decoder finds its end.
     var forwardsChunked = false
     var chunkDecoder = HTTPChunkedDecoder()

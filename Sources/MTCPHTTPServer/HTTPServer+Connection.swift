@@ -79,10 +79,17 @@ extension HTTPServer {
             recordAccess(index, now: now, requestLine: .init(start: nil, count: 0))
             return true
         }
-        statistics.requests &+= 1
+        // A request back from its pool's queue was counted when it came.
+        if connections[index].queueExit == .none { statistics.requests &+= 1 }
         connections[index].exchangeStarted = connections[index].requestStarted ?? now
         connections[index].hasAnswered = true
         respond(index, to: head, in: request, &context)
+        connections[index].queueExit = .none
+        if connections[index].proxy == .queued {
+            // Its head stays where it is, parsed again when it leaves the queue.
+            connections[index].parser.reset()
+            return true
+        }
         if connections[index].proxy == .none {
             recordAccess(index, now: now, requestLine: head.requestLine.bytes(in: request),
                          referer: head.referer?.bytes(in: request), userAgent: head.userAgent?.bytes(in: request))

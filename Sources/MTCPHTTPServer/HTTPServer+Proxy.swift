@@ -33,7 +33,17 @@ extension HTTPServer {
         }
         let key = upstreams.pools[pool].balance == .consistentHash ? balanceKey(index, head, in: request, pool: pool) : 0
         connections[index].balanceKey = key
+        let exit = connections[index].queueExit
+        if exit == .timedOut {
+            return respondWithError(index, .serviceUnavailable, &context, headOnly: head.method == .head)
+        }
+        if exit == .none && upstreams.hasWaiting(in: pool) && upstreams.mustWait(in: pool, now: context.now) {
+            return wait(index, in: pool, first: false, headOnly: head.method == .head, &context)  // behind those waiting
+        }
         guard let server = upstreams.chooseServer(in: pool, key: key, now: context.now) else {
+            if upstreams.mustWait(in: pool, now: context.now) {
+                return wait(index, in: pool, first: exit == .served, headOnly: head.method == .head, &context)
+            }
             // The connection stays open: a HEAD's answer must end at its head.
             return respondWithError(index, .badGateway, &context, headOnly: head.method == .head)
         }
@@ -117,6 +127,48 @@ extension HTTPServer {
             connections[index].forwardsChunked = true
             connections[index].chunkDecoder = HTTPChunkedDecoder(limits: options.limits)
         }
+    }
+
+    /// Puts client `index`'s request in `pool`'s queue (at its front when it
+    /// left it just now), or answers 503 when the queue is full.
+    private mutating func wait(_ index: Int, in pool: Int, first: Bool, headOnly: Bool,
+                               _ context: inout SocketContext<Device>) {
+        guard upstreams.enqueue(Int32(index), in: pool, now: context.now, first: first) else {
+            return respondWithError(index, .serviceUnavailable, &context, headOnly: headOnly)
+        }
+        connections[index].proxy = .queued
+        connections[index].queuedPool = pool
+    }
+
+    /// Requests of the pools' queues that waited too long get their 503; then,
+    /// oldest first, those a server has room for now go on. From `handle`,
+    /// once its events are served: whatever freed a server (a response done, a
+    /// connection closed) happened among them.
+    mutating func serveWaiting(_ context: inout SocketContext<Device>) {
+        guard upstreams.waiting > 0 else { return }
+        for pool in upstreams.pools.indices {
+            while let slot = upstreams.nextWaiting(in: pool, timedOut: true, now: context.now) {
+                leaveQueue(Int(slot), .timedOut)
+                serve(Int(slot), &context)
+            }
+            // Each at most once: one that finds no room after all goes back to the front.
+            var turns = upstreams.pools[pool].queueCount
+            while turns > 0, let slot = upstreams.nextWaiting(in: pool, timedOut: false, now: context.now) {
+                turns -= 1
+                leaveQueue(Int(slot), .served)
+                serve(Int(slot), &context)
+            }
+        }
+    }
+
+    /// Client `index`, taken out of its pool's queue, is to be served again:
+    /// its request head, still at the front of its buffer, is parsed again and
+    /// goes on as `exit` says.
+    func leaveQueue(_ index: Int, _ exit: QueueExit) {
+        connections[index].proxy = .none
+        connections[index].queueExit = exit
+        // Set by the head's Connection: close (or a drain), set again when it is parsed again.
+        connections[index].closeAfterOutput = false
     }
 
     /// Client `index`'s key in `consistent_hash` pool `pool`: the value of the
@@ -295,6 +347,14 @@ extension HTTPServer {
     /// The client's side of a proxied exchange: forward body bytes, relay the
     /// response. Returns whether the exchange is over (the client may go on).
     mutating func pumpProxy(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
+        if connections[index].proxy == .queued {
+            // Nothing is read while it waits; a client that closed its side
+            // (gone, as nginx takes it) leaves the queue with its connection.
+            if context.state(of: connections[index].socket) != .established {
+                closeConnection(index, &context, reset: false)
+            }
+            return false
+        }
         if connections[index].proxy == .tunnel {
             pumpTunnel(index, &context)
             return false  // a tunnel ends with the connection

@@ -121,7 +121,10 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     }
 
     public mutating func handle(_ context: inout SocketContext<Device>) {
-        defer { serveDeferred(&context) }
+        defer {
+            serveWaiting(&context)
+            serveDeferred(&context)
+        }
         if context.now >= nextSweep {
             nextSweep = context.now + .seconds(1)
             sweep(&context)
@@ -334,6 +337,12 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
                 connections[index].server = -1
             }
         }
+        // Requests waiting for the old servers go on with the new ones, in
+        // their order (the deferred serves are taken last first).
+        for slot in upstreams.takeAllWaiting().reversed() {
+            leaveQueue(Int(slot), .replaced)
+            deferServe(Int(slot))
+        }
         upstreams = fresh
     }
 
@@ -359,7 +368,9 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
             connections[Int(connection.peer)].peer = -1
             closeConnection(Int(connection.peer), &context, reset: true)
         }
-        if connection.isHealthCheck {
+        if connection.proxy == .queued {
+            upstreams.leaveQueue(Int32(index), pool: connection.queuedPool)
+        } else if connection.isHealthCheck {
             upstreams.checkClosed(connection.socket, server: connection.server)
         } else if connection.isUpstream {
             upstreams.closed(connection.server)

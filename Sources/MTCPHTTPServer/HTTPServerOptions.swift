@@ -52,11 +52,14 @@ public struct HTTPServerOptions: Sendable {
         let names = configuration.upstreams.map(\.name)
         pools = configuration.upstreams.map { pool in
             ProxyPool(name: pool.name, servers: pool.servers.map {
-                ProxyServer(address: IPAddress($0.peer), port: $0.port, weight: $0.weight)
+                ProxyServer(address: IPAddress($0.peer), port: $0.port, weight: $0.weight, maxConnections: $0.maxConnections)
             }, balance: UpstreamBalance(rawValue: pool.balance) ?? .roundRobin, healthCheck: pool.healthCheck.map {
                 UpstreamHealthCheck(path: $0.path, interval: .milliseconds(UInt64($0.intervalMilliseconds)),
                                     rise: $0.rise, fall: $0.fall)
-            }, hashHeader: pool.hashHeader)
+            }, hashHeader: pool.hashHeader,
+               queueSize: pool.queueSize ?? HTTPServerConfiguration.UpstreamPool.defaultQueueSize,
+               queueTimeout: .milliseconds(UInt64(pool.queueTimeoutMilliseconds
+                   ?? HTTPServerConfiguration.UpstreamPool.defaultQueueTimeoutMilliseconds)))
         }
         routes = configuration.routes.compactMap { [upstreamTimeouts] route in
             names.firstIndex(of: route.upstream).map { pool in
@@ -104,14 +107,23 @@ public struct ProxyPool: Sendable {
     /// `consistent_hash`: the request field whose value is the key; nil (or the
     /// field absent from a request): the client's address.
     public var hashHeader: String?
+    /// Requests that may wait (per core) while every server is at its
+    /// `maxConnections`, and how long each may wait before its 503. Unused
+    /// when no server has a limit.
+    public var queueSize: Int
+    public var queueTimeout: TimeSpan
 
     public init(name: String = "", servers: [ProxyServer], balance: UpstreamBalance = .roundRobin,
-                healthCheck: UpstreamHealthCheck? = nil, hashHeader: String? = nil) {
+                healthCheck: UpstreamHealthCheck? = nil, hashHeader: String? = nil,
+                queueSize: Int = HTTPServerConfiguration.UpstreamPool.defaultQueueSize,
+                queueTimeout: TimeSpan = .milliseconds(UInt64(HTTPServerConfiguration.UpstreamPool.defaultQueueTimeoutMilliseconds))) {
         self.name = name
         self.servers = servers
         self.balance = balance
         self.healthCheck = healthCheck
         self.hashHeader = hashHeader
+        self.queueSize = queueSize
+        self.queueTimeout = queueTimeout
     }
 }
 
@@ -136,15 +148,18 @@ public struct ProxyServer: Sendable {
     public var port: UInt16
     /// Its share of the pool's requests against the others' weights.
     public var weight: Int
+    /// Requests in flight to it at most, per core; nil: no limit.
+    public var maxConnections: Int?
 
-    public init(address: IPAddress, port: UInt16, weight: Int = 1) {
+    public init(address: IPAddress, port: UInt16, weight: Int = 1, maxConnections: Int? = nil) {
         self.address = address
         self.port = port
         self.weight = weight
+        self.maxConnections = maxConnections
     }
 
-    public init(address: IPv4Address, port: UInt16, weight: Int = 1) {
-        self.init(address: IPAddress(address), port: port, weight: weight)
+    public init(address: IPv4Address, port: UInt16, weight: Int = 1, maxConnections: Int? = nil) {
+        self.init(address: IPAddress(address), port: port, weight: weight, maxConnections: maxConnections)
     }
 }
 

@@ -31,6 +31,8 @@ struct UpstreamPools {
         let weight: Int
         /// Its seed in the pool's consistent hashing.
         let hashSeed: UInt64
+        /// Requests in flight to it at most (`max_connections`, per core); `Int.max`: no limit.
+        let maxConnections: Int
         /// Connect failures in a row; the server is skipped while `downUntil` is ahead.
         var failures = 0
         var downUntil = Instant.zero
@@ -57,7 +59,17 @@ struct UpstreamPools {
         var idle: [Int32] = []
 
         /// Requests in flight: every open connection that is not idle carries one.
+        /// What `maxConnections` limits: idle kept-alive connections are not
+        /// counted (as nginx's `max_conns` counts active connections).
         var outstanding: Int { open - idle.count }
+
+        var isAtLimit: Bool { outstanding >= maxConnections }
+    }
+
+    /// A request waiting for a server of its pool: the client's slot, and when it gets its 503.
+    struct Waiting {
+        var slot: Int32 = -1
+        var deadline = Instant.zero
     }
 
     struct Pool {
@@ -69,6 +81,21 @@ struct UpstreamPools {
         let hashHeader: [UInt8]?
         /// Where least-outstanding starts looking, so that ties take turns.
         var next = 0
+        /// Requests waiting while every available server is at its limit, first
+        /// come first served: a ring of `queue.count` (the pool's `queue_size`,
+        /// none when no server has a limit), allocated with the pools, `queueHead`
+        /// the oldest. Each waits at most `queueTimeout`.
+        var queue: [Waiting] = []
+        var queueHead = 0
+        var queueCount = 0
+        let queueTimeout: TimeSpan
+        /// Whether a server of the pool has a limit (and a request may have to wait).
+        let isLimited: Bool
+        /// For /metrics: requests that waited, that waited too long (503), that
+        /// found the queue full (503 at once).
+        var queued: UInt64 = 0
+        var queueTimeouts: UInt64 = 0
+        var queueOverflows: UInt64 = 0
     }
 
     /// A pool's active health check (`UpstreamHealthCheck`), its path in bytes.
@@ -98,6 +125,8 @@ struct UpstreamPools {
     var routesGeneration = 0
     var pools: [Pool] = []
     var servers: [Server] = []
+    /// Requests waiting in all the pools' queues: none, the usual case, costs a comparison per iteration.
+    var waiting = 0
 
     /// The routes and servers of `options`.
     init(_ options: HTTPServerOptions) {
@@ -109,15 +138,19 @@ struct UpstreamPools {
             let first = servers.count
             for member in Self.merged(pool.servers) {
                 var server = Server(address: member.address, port: member.port, pool: pools.count, weight: member.weight,
-                                    hashSeed: RendezvousHash.seed(of: member.address, port: member.port))
+                                    hashSeed: RendezvousHash.seed(of: member.address, port: member.port),
+                                    maxConnections: member.maxConnections ?? .max)
                 server.idle.reserveCapacity(Self.idlePerServer)
                 servers.append(server)
             }
             let check = pool.healthCheck.map {
                 HealthCheck(path: Array($0.path.utf8), interval: $0.interval, rise: $0.rise, fall: $0.fall)
             }
+            let isLimited = servers[first...].contains { $0.maxConnections != .max }
             pools.append(Pool(name: pool.name, servers: first..<servers.count, balance: pool.balance, healthCheck: check,
-                              hashHeader: pool.hashHeader.map { Array($0.lowercased().utf8) }))
+                              hashHeader: pool.hashHeader.map { Array($0.lowercased().utf8) },
+                              queue: Array(repeating: Waiting(), count: isLimited ? pool.queueSize : 0),
+                              queueTimeout: pool.queueTimeout, isLimited: isLimited))
         }
     }
 
@@ -132,6 +165,10 @@ struct UpstreamPools {
         for member in members {
             if let same = merged.firstIndex(where: { $0.address == member.address && $0.port == member.port }) {
                 merged[same].weight += member.weight
+                // Two limits add up as the weights do; no limit on either listing is none.
+                merged[same].maxConnections = merged[same].maxConnections.flatMap { limit in
+                    member.maxConnections.map { limit + $0 }
+                }
             } else {
                 merged.append(member)
             }
@@ -147,6 +184,9 @@ struct UpstreamPools {
             && pools.map(\.hashHeader) == other.pools.map(\.hashHeader)
             && servers.map(\.address) == other.servers.map(\.address) && servers.map(\.port) == other.servers.map(\.port)
             && servers.map(\.weight) == other.servers.map(\.weight)
+            && servers.map(\.maxConnections) == other.servers.map(\.maxConnections)
+            && pools.map(\.queue.count) == other.pools.map(\.queue.count)
+            && pools.map(\.queueTimeout) == other.pools.map(\.queueTimeout)
     }
 
     /// The index of the first route whose prefix starts `path` on a segment boundary: `/api`
@@ -209,14 +249,104 @@ struct UpstreamPools {
     }
 
     /// Whether `server` may take a request: its checks pass, it is not skipped
-    /// after a failed connect, and it is not the one a retry avoids. The only
+    /// after a failed connect, it is below its `max_connections` (unless
+    /// `ignoringLimit`), and it is not the one a retry avoids. The only
     /// server of a pool is never skipped on a failed connect (as nginx ignores
     /// `max_fails` for a single server): skipping it turns a restart of a few
     /// hundred milliseconds into `retryAfter` of 502s with no one to go to
     /// instead. Its health checks, when it has them, still take it out.
-    private func isAvailable(_ server: Int, avoiding: Int, now: Instant) -> Bool {
+    private func isAvailable(_ server: Int, avoiding: Int = -1, ignoringLimit: Bool = false, now: Instant) -> Bool {
         let skipped = servers[server].downUntil > now && pools[servers[server].pool].servers.count > 1
-        return servers[server].healthy && !skipped && server != avoiding
+        return servers[server].healthy && !skipped && server != avoiding && (ignoringLimit || !servers[server].isAtLimit)
+    }
+
+    // MARK: the queue of a pool whose servers are at their limits
+
+    /// Whether a request of `pool` that found no server must wait rather than
+    /// get a 502: some server would take it but for its `max_connections`.
+    func mustWait(in pool: Int, now: Instant) -> Bool {
+        pools[pool].isLimited && pools[pool].servers.contains { isAvailable($0, ignoringLimit: true, now: now) }
+    }
+
+    /// Whether requests of `pool` wait already: a new one goes behind them.
+    func hasWaiting(in pool: Int) -> Bool { pools[pool].queueCount > 0 }
+
+    /// Whether a server of `pool` can take a request now.
+    func hasRoom(in pool: Int, now: Instant) -> Bool {
+        pools[pool].servers.contains { isAvailable($0, now: now) }
+    }
+
+    /// Puts client `slot` in `pool`'s queue, at the back (or the front: a
+    /// request that left it and found no room after all keeps its turn), to
+    /// wait until `now` + the queue timeout. False, counted, when the queue is full.
+    mutating func enqueue(_ slot: Int32, in pool: Int, now: Instant, first: Bool = false) -> Bool {
+        let capacity = pools[pool].queue.count
+        guard pools[pool].queueCount < capacity else {
+            pools[pool].queueOverflows &+= 1
+            return false
+        }
+        let position: Int
+        if first {
+            pools[pool].queueHead = (pools[pool].queueHead + capacity - 1) % capacity
+            position = pools[pool].queueHead
+        } else {
+            position = (pools[pool].queueHead + pools[pool].queueCount) % capacity
+            pools[pool].queued &+= 1
+        }
+        pools[pool].queue[position] = Waiting(slot: slot, deadline: now + pools[pool].queueTimeout)
+        pools[pool].queueCount += 1
+        waiting += 1
+        return true
+    }
+
+    /// Takes client `slot` (which closed) out of `pool`'s queue; the later ones move up.
+    mutating func leaveQueue(_ slot: Int32, pool: Int) {
+        guard pools.indices.contains(pool) else { return }
+        let capacity = pools[pool].queue.count
+        var found = false
+        for step in 0..<pools[pool].queueCount {
+            let position = (pools[pool].queueHead + step) % capacity
+            if found {
+                pools[pool].queue[(position + capacity - 1) % capacity] = pools[pool].queue[position]
+            } else {
+                found = pools[pool].queue[position].slot == slot
+            }
+        }
+        guard found else { return }
+        pools[pool].queueCount -= 1
+        waiting -= 1
+    }
+
+    /// The oldest waiting client of `pool`, taken out of the queue, when a
+    /// server has room for it (`timedOut` false) or when it has waited past its
+    /// deadline (`timedOut` true, counted); nil otherwise.
+    mutating func nextWaiting(in pool: Int, timedOut: Bool, now: Instant) -> Int32? {
+        guard pools[pool].queueCount > 0 else { return nil }
+        let oldest = pools[pool].queue[pools[pool].queueHead]
+        if timedOut {
+            guard now >= oldest.deadline else { return nil }
+            pools[pool].queueTimeouts &+= 1
+        } else {
+            guard hasRoom(in: pool, now: now) else { return nil }
+        }
+        pools[pool].queueHead = (pools[pool].queueHead + 1) % pools[pool].queue.count
+        pools[pool].queueCount -= 1
+        waiting -= 1
+        return oldest.slot
+    }
+
+    /// The clients waiting in every queue, oldest first in each pool's, taken out (the pools are being replaced).
+    mutating func takeAllWaiting() -> [Int32] {
+        var slots: [Int32] = []
+        for pool in pools.indices {
+            while pools[pool].queueCount > 0 {
+                slots.append(pools[pool].queue[pools[pool].queueHead].slot)
+                pools[pool].queueHead = (pools[pool].queueHead + 1) % pools[pool].queue.count
+                pools[pool].queueCount -= 1
+            }
+        }
+        waiting = 0
+        return slots
     }
 
     /// The active health check of `server`'s pool, if it has one.
@@ -324,6 +454,23 @@ struct UpstreamPools {
                     ApplicationCounter(name: "http_upstream_up", help: "1 when the server passes its health checks and its last connect succeeded",
                                        value: server.healthy && server.failures == 0 ? 1 : 0, labels: labels, isGauge: true),
                 ]
+                if server.maxConnections != .max {
+                    samples.append(ApplicationCounter(name: "http_upstream_max_connections",
+                                                      help: "The server's max_connections (per core): requests in flight at most",
+                                                      value: UInt64(server.maxConnections), labels: labels, isGauge: true))
+                }
+            }
+            guard pool.isLimited else { continue }
+            let labels = "pool=\"\(Self.labelValue(pool.name))\""
+            let queue: [(name: String, help: String, value: UInt64)] = [
+                ("http_upstream_queued", "Requests that waited for a server at its max_connections", pool.queued),
+                ("http_upstream_queue_timeouts", "Requests that waited past queue_timeout_ms (503)", pool.queueTimeouts),
+                ("http_upstream_queue_overflows", "Requests that found the queue full (503)", pool.queueOverflows),
+                ("http_upstream_queue_length", "Requests waiting for a server of the pool", UInt64(pool.queueCount)),
+            ]
+            samples += queue.map {
+                ApplicationCounter(name: $0.name, help: $0.help, value: $0.value, labels: labels,
+                                   isGauge: $0.name == "http_upstream_queue_length")
             }
         }
         return samples

@@ -51,6 +51,10 @@ final class ScriptedUpstream {
     /// new protocol after a 101 `response`), and closes once the proxy's
     /// direction has ended and the echo is written.
     var echoesAfterFirstRequest = false
+    /// Requests are not answered until `answerNext` says so (a busy server).
+    var holdsAnswers = false
+    /// The connections of the requests held unanswered, in the order they came.
+    var held: [Connection] = []
 
     init(_ engine: inout Engine<VirtualPort>, port: UInt16 = ScriptedUpstream.port) {
         listener = try! engine.listen(port: port)
@@ -92,6 +96,14 @@ final class ScriptedUpstream {
         }
     }
 
+    /// Answers the oldest request held; false when none is.
+    @discardableResult
+    func answerNext() -> Bool {
+        guard !held.isEmpty else { return false }
+        held.removeFirst().pending += response
+        return true
+    }
+
     /// Finds the requests complete in what the connection received.
     private func split(_ connection: Connection) {
         while connection.requestStart < connection.received.count {
@@ -126,7 +138,9 @@ final class ScriptedUpstream {
                 guard end <= connection.received.count else { return }
             }
             connection.requests.append(Array(connection.received[start..<end]))
-            if !answersBeforeBody && !closesWithoutAnswer && connection.requests.count <= answersPerConnection {
+            if holdsAnswers {
+                held.append(connection)
+            } else if !answersBeforeBody && !closesWithoutAnswer && connection.requests.count <= answersPerConnection {
                 connection.pending += response
             }
             connection.requestStart = end

@@ -137,3 +137,42 @@ extension UpstreamBalanceTests {
         }
     }
 }
+
+extension UpstreamBalanceTests {
+    /// Two servers, the first limited to one request in flight.
+    func limitedPools(_ balance: UpstreamBalance) -> UpstreamPools {
+        var options = HTTPServerOptions(cache: StaticFileCacheConfiguration(documentRoot: "/nonexistent"))
+        options.pools = [ProxyPool(servers: [ProxyServer(address: Self.address, port: 8080, maxConnections: 1),
+                                             ProxyServer(address: Self.address, port: 8081)], balance: balance)]
+        return UpstreamPools(options)
+    }
+
+    /// A server at its `max_connections` is passed over as a down one is, by
+    /// every balance; an idle kept-alive connection does not count; with every
+    /// server at its limit, none is chosen and the request must wait.
+    @Test func aServerAtItsLimitIsSkipped() {
+        for balance in [UpstreamBalance.roundRobin, .leastOutstanding, .consistentHash] {
+            var pools = limitedPools(balance)
+            pools.opened(0)
+            let keys = (0..<20).map { Self.key("k\($0)") }
+            #expect(keys.map { pools.chooseServer(in: 0, key: $0, now: Self.start) } == keys.map { _ in 1 }, "\(balance)")
+            let parked = pools.park(5, server: 0)
+            #expect(parked)
+            let chosen = keys.map { pools.chooseServer(in: 0, key: $0, now: Self.start) }
+            #expect(chosen.contains(0), "\(balance)")
+            let taken = pools.takeIdle(0)
+            #expect(taken == 5)
+        }
+        var options = HTTPServerOptions(cache: StaticFileCacheConfiguration(documentRoot: "/nonexistent"))
+        options.pools = [ProxyPool(servers: [ProxyServer(address: Self.address, port: 8080, maxConnections: 2)])]
+        var pools = UpstreamPools(options)
+        pools.opened(0)
+        pools.opened(0)
+        #expect(pools.chooseServer(in: 0, now: Self.start) == nil)
+        #expect(pools.mustWait(in: 0, now: Self.start) && !pools.hasRoom(in: 0, now: Self.start))
+        let limit = pools.counters.first { $0.name == "http_upstream_max_connections" }
+        #expect(limit?.value == 2 && limit?.labels == "pool=\"\",server=\"198.18.0.2:8080\"")
+        pools.closed(0)
+        #expect(pools.hasRoom(in: 0, now: Self.start) && pools.chooseServer(in: 0, now: Self.start) == 0)
+    }
+}

@@ -15,6 +15,7 @@ Also here: `loadgen_run` (mtcp-loadgen in netns mtcp-l, bounded in time) and
 """
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -234,6 +235,15 @@ def running_rss_nic(namespace, interface, socket, queues=2, seconds=300):
         yield nic
     finally:
         stop_process_group(proc, grace=5)
+
+
+def http_config_file(tmp_path_factory, name, **keys):
+    """conf/httpd.json with `keys` replaced, written to a fresh directory named after `name`; its path."""
+    configuration = json.loads((REPO / "conf/httpd.json").read_text())
+    configuration.update(keys)
+    path = tmp_path_factory.mktemp(name) / "httpd.json"
+    path.write_text(json.dumps(configuration))
+    return path
 
 
 @contextlib.contextmanager

@@ -1,0 +1,148 @@
+import Testing
+@testable import MTCP
+import MTCPHTTP
+@testable import MTCPHTTPServer
+
+/// `max_connections` and the pool's queue, against an upstream that answers
+/// only when told: requests beyond the limit wait, first come first served,
+/// and get a 503 when they wait too long or find the queue full.
+@Suite struct HTTPProxyQueueTests {
+    let root = DocumentRoot()
+
+    /// One upstream server limited to one request in flight, a queue of `size`.
+    func network(size: Int = 4, timeout: TimeSpan = .seconds(2)) -> HTTPTestNetwork {
+        var options = HTTPTestNetwork.proxied(HTTPTestNetwork.options(root: root.path))
+        options.pools = [ProxyPool(name: "api", servers: [ProxyServer(address: HTTPTestNetwork.clientIP,
+                                                                      port: ScriptedUpstream.port, maxConnections: 1)],
+                                   queueSize: size, queueTimeout: timeout)]
+        return HTTPTestNetwork(options: options)
+    }
+
+    /// The upstream, holding its answers, and a first request in flight to it.
+    func busyUpstream(_ network: inout HTTPTestNetwork) -> (ScriptedUpstream, HTTPTestClient) {
+        let upstream = network.startUpstream()
+        upstream.holdsAnswers = true
+        let first = network.open(sending: Array(Self.request("a").utf8))
+        network.advance(.milliseconds(20))
+        return (upstream, first)
+    }
+
+    static func request(_ name: String) -> String { "GET /api/\(name) HTTP/1.1\r\nHost: h\r\n\r\n" }
+
+    /// The paths of the requests the upstream received, in order.
+    static func paths(_ upstream: ScriptedUpstream) -> [String] {
+        upstream.allRequests.map { String($0.split(separator: " ")[1]) }
+    }
+
+    static func counter(_ network: borrowing HTTPTestNetwork, _ name: String) -> UInt64? {
+        network.http.counters().first { $0.name == name }?.value
+    }
+
+    @Test func requestsBeyondTheLimitWaitAndGoInOrder() {
+        var network = network()
+        let upstream = network.startUpstream()
+        upstream.holdsAnswers = true
+        let clients = ["a", "b", "c"].map { name in
+            let client = network.open(sending: Array(Self.request(name).utf8))
+            network.advance(.milliseconds(20))
+            return client
+        }
+        network.advance(.milliseconds(100))
+        #expect(Self.paths(upstream) == ["/api/a"])
+        #expect(Self.counter(network, "http_upstream_queue_length") == 2)
+        #expect(Self.counter(network, "http_upstream_queued") == 2)
+        #expect(Self.counter(network, "http_upstream_outstanding") == 1)
+        for served in 1...3 {
+            #expect(upstream.answerNext())
+            network.run { clients[served - 1].responses().count == 1 }
+            network.advance(.milliseconds(50))
+            #expect(clients.map { $0.responses().map(\.status) } == clients.indices.map { $0 < served ? [200] : [] })
+            #expect(Self.paths(upstream) == Array(["/api/a", "/api/b", "/api/c"].prefix(min(served + 1, 3))))
+        }
+        #expect(Self.counter(network, "http_upstream_queue_length") == 0)
+        #expect(network.serverStatistics.requests == 3)
+        // One connection at a time, reused: never a second one to the limited server.
+        #expect(upstream.connections.count == 1)
+    }
+
+    /// A reload that raises the limit replaces the pool: the requests that
+    /// waited go on with the new servers, in their order.
+    @Test func waitingRequestsGoOnAfterAReload() throws {
+        var network = network()
+        let (upstream, _) = busyUpstream(&network)
+        let waiting = ["b", "c"].map { name in
+            let client = network.open(sending: Array(Self.request(name).utf8))
+            network.advance(.milliseconds(20))
+            return client
+        }
+        #expect(Self.counter(network, "http_upstream_queue_length") == 2)
+        network.http.options.pools[0].servers[0].maxConnections = 3
+        try network.http.reload(&network.server)
+        network.run { upstream.held.count == 3 }
+        #expect(Self.paths(upstream) == ["/api/a", "/api/b", "/api/c"])
+        #expect(Self.counter(network, "http_upstream_queue_length") == 0)
+        upstream.answerNext()
+        upstream.answerNext()
+        upstream.answerNext()
+        network.run { waiting.allSatisfy { $0.responses().count == 1 } }
+        #expect(waiting.map { $0.responses().map(\.status) } == [[200], [200]])
+    }
+
+    @Test func aRequestThatWaitsTooLongGets503() {
+        var network = network(timeout: .seconds(2))
+        let (upstream, first) = busyUpstream(&network)
+        let waiting = network.open(sending: Array(Self.request("b").utf8))
+        network.advance(.milliseconds(1900))
+        #expect(waiting.responses().isEmpty)
+        network.run { !waiting.responses().isEmpty }
+        #expect(waiting.responses().map(\.status) == [503])
+        #expect(!waiting.closed, "a 503 keeps the connection")
+        #expect(Self.paths(upstream) == ["/api/a"])
+        #expect(Self.counter(network, "http_upstream_queue_timeouts") == 1)
+        #expect(Self.counter(network, "http_upstream_queue_length") == 0)
+        // The connection goes on: its next request waits its turn again.
+        upstream.answerNext()
+        network.run { !first.responses().isEmpty }
+        waiting.send(Self.request("c"))
+        network.run { waiting.responses().count == 2 || upstream.held.count == 1 }
+        upstream.answerNext()
+        network.run { waiting.responses().count == 2 }
+        #expect(waiting.responses().map(\.status) == [503, 200])
+        #expect(Self.paths(upstream) == ["/api/a", "/api/c"])
+    }
+
+    @Test func aFullQueueGets503AtOnce() {
+        var network = network(size: 1)
+        let (upstream, _) = busyUpstream(&network)
+        let waiting = network.open(sending: Array(Self.request("b").utf8))
+        network.advance(.milliseconds(20))
+        let refused = network.exchange(Self.request("c"), limit: .milliseconds(100))
+        #expect(refused.responses().map(\.status) == [503])
+        #expect(waiting.responses().isEmpty)
+        #expect(Self.counter(network, "http_upstream_queue_overflows") == 1)
+        #expect(Self.counter(network, "http_upstream_queued") == 1)
+        upstream.answerNext()
+        network.run { upstream.held.count == 1 }
+        #expect(Self.paths(upstream) == ["/api/a", "/api/b"])
+    }
+
+    @Test func aClientThatClosesLeavesTheQueue() {
+        var network = network()
+        let (upstream, first) = busyUpstream(&network)
+        let leaving = network.open(sending: Array(Self.request("b").utf8))
+        network.advance(.milliseconds(20))
+        let staying = network.open(sending: Array(Self.request("c").utf8))
+        network.advance(.milliseconds(20))
+        #expect(Self.counter(network, "http_upstream_queue_length") == 2)
+        leaving.close(&network.client, now: network.link.now)
+        network.advance(.milliseconds(50))
+        #expect(Self.counter(network, "http_upstream_queue_length") == 1)
+        upstream.answerNext()
+        network.run { !first.responses().isEmpty && upstream.held.count == 1 }
+        upstream.answerNext()
+        network.run { !staying.responses().isEmpty }
+        #expect(staying.responses().map(\.status) == [200])
+        #expect(Self.paths(upstream) == ["/api/a", "/api/c"])
+        #expect(Self.counter(network, "http_upstream_queue_length") == 0)
+    }
+}
