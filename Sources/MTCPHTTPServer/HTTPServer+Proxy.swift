@@ -35,6 +35,7 @@ extension HTTPServer {
         connections[index].balanceKey = key
         let exit = connections[index].queueExit
         if exit == .timedOut || exit == .stopped {
+            if exit == .stopped { connections[index].closeAfterOutput = true }
             return respondWithError(index, .serviceUnavailable, &context, headOnly: head.method == .head)
         }
         if exit == .none && upstreams.hasWaiting(in: pool) && upstreams.mustWait(in: pool, now: context.now) {

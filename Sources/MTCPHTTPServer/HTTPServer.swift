@@ -192,6 +192,9 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
                 continue  // ends with its exchange
             } else if connections[index].isBetweenRequests {
                 closeConnection(index, &context, reset: false)
+            } else if connections[index].proxy == .queued || connections[index].queueExit != .none {
+                // Its head is yet to be (parsed again and) answered: 503 with a close (`startProxy`).
+                connections[index].queueExit = .stopped
             } else {
                 connections[index].closeAfterOutput = true
             }
