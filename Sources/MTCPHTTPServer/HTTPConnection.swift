@@ -39,6 +39,8 @@ enum QueueExit {
     case served
     /// It waited `queue_timeout_ms`: 503.
     case timedOut
+    /// The server stopped accepting (a graceful stop): 503, and the connection closes.
+    case stopped
     /// A reload replaced its pool: it goes on with the new one, in its turn
     /// among those that waited with it (back to the queue's end should it find no room).
     case replaced

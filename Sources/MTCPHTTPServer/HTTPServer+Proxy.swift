@@ -34,7 +34,8 @@ extension HTTPServer {
         let key = upstreams.pools[pool].balance == .consistentHash ? balanceKey(index, head, in: request, pool: pool) : 0
         connections[index].balanceKey = key
         let exit = connections[index].queueExit
-        if exit == .timedOut {
+        if exit == .timedOut || exit == .stopped {
+            if exit == .stopped { connections[index].closeAfterOutput = true }
             return respondWithError(index, .serviceUnavailable, &context, headOnly: head.method == .head)
         }
         if exit == .none && upstreams.hasWaiting(in: pool) && upstreams.mustWait(in: pool, now: context.now) {
@@ -148,14 +149,14 @@ extension HTTPServer {
         guard upstreams.waiting > 0 else { return }
         for pool in upstreams.pools.indices {
             while let slot = upstreams.nextWaiting(in: pool, timedOut: true, now: context.now) {
-                leaveQueue(Int(slot), .timedOut)
+                leaveQueue(Int(slot), .timedOut, now: context.now)
                 serve(Int(slot), &context)
             }
             // Each at most once: one that finds no room after all goes back to the front.
             var turns = upstreams.pools[pool].queueCount
             while turns > 0, let slot = upstreams.nextWaiting(in: pool, timedOut: false, now: context.now) {
                 turns -= 1
-                leaveQueue(Int(slot), .served)
+                leaveQueue(Int(slot), .served, now: context.now)
                 serve(Int(slot), &context)
             }
         }
@@ -163,12 +164,14 @@ extension HTTPServer {
 
     /// Client `index`, taken out of its pool's queue, is to be served again:
     /// its request head, still at the front of its buffer, is parsed again and
-    /// goes on as `exit` says.
-    func leaveQueue(_ index: Int, _ exit: QueueExit) {
+    /// goes on as `exit` says. Its close flag stays: a drain (`stopAccepting`)
+    /// set it, and the head's Connection: close sets it again anyway. Until its
+    /// head is parsed again (`queueExit` back to none) the header timeout spares
+    /// it, and its idle time counts from now: it waited for the server, not the client.
+    func leaveQueue(_ index: Int, _ exit: QueueExit, now: Instant) {
         connections[index].proxy = .none
         connections[index].queueExit = exit
-        // Set by the head's Connection: close (or a drain), set again when it is parsed again.
-        connections[index].closeAfterOutput = false
+        connections[index].lastActivity = now
     }
 
     /// Client `index`'s key in `consistent_hash` pool `pool`: the value of the

@@ -192,9 +192,18 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
                 continue  // ends with its exchange
             } else if connections[index].isBetweenRequests {
                 closeConnection(index, &context, reset: false)
+            } else if connections[index].proxy == .queued || connections[index].queueExit != .none {
+                // Its head is yet to be (parsed again and) answered: 503 with a close (`startProxy`).
+                connections[index].queueExit = .stopped
             } else {
                 connections[index].closeAfterOutput = true
             }
+        }
+        // Requests waiting for a server sent nothing upstream: 503 now (their
+        // connections close after it), not a teardown at the end of the grace.
+        for slot in upstreams.takeAllWaiting() {
+            leaveQueue(Int(slot), .stopped, now: context.now)
+            serve(Int(slot), &context)
         }
     }
 
@@ -262,6 +271,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
             } else if connection.proxy != .none {
                 continue  // its upstream's deadline governs
             } else if let started = connection.requestStarted, connection.output.isEmpty,
+                      connection.queueExit == .none,  // else back from the queue, its head about to be parsed again
                       now.since(started) > options.headerTimeout {
                 statistics.headerTimeouts &+= 1
                 eventLog.headerTimedOut(connection: index, client: connection.client, second: clock.second)
@@ -340,7 +350,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         // Requests waiting for the old servers go on with the new ones, in
         // their order (the deferred serves are taken last first).
         for slot in upstreams.takeAllWaiting().reversed() {
-            leaveQueue(Int(slot), .replaced)
+            leaveQueue(Int(slot), .replaced, now: context.now)
             deferServe(Int(slot))
         }
         upstreams = fresh

@@ -318,8 +318,9 @@ struct UpstreamPools {
     }
 
     /// The oldest waiting client of `pool`, taken out of the queue, when a
-    /// server has room for it (`timedOut` false) or when it has waited past its
-    /// deadline (`timedOut` true, counted); nil otherwise.
+    /// server has room for it or none of the pool's servers is up any more (it
+    /// gets its 502 at once, as a new request would) (`timedOut` false), or when
+    /// it has waited past its deadline (`timedOut` true, counted); nil otherwise.
     mutating func nextWaiting(in pool: Int, timedOut: Bool, now: Instant) -> Int32? {
         guard pools[pool].queueCount > 0 else { return nil }
         let oldest = pools[pool].queue[pools[pool].queueHead]
@@ -327,7 +328,7 @@ struct UpstreamPools {
             guard now >= oldest.deadline else { return nil }
             pools[pool].queueTimeouts &+= 1
         } else {
-            guard hasRoom(in: pool, now: now) else { return nil }
+            guard hasRoom(in: pool, now: now) || !mustWait(in: pool, now: now) else { return nil }
         }
         pools[pool].queueHead = (pools[pool].queueHead + 1) % pools[pool].queue.count
         pools[pool].queueCount -= 1

@@ -10,11 +10,11 @@ import MTCPHTTP
     let root = DocumentRoot()
 
     /// One upstream server limited to one request in flight, a queue of `size`.
-    func network(size: Int = 4, timeout: TimeSpan = .seconds(2)) -> HTTPTestNetwork {
+    func network(size: Int = 4, timeout: TimeSpan = .seconds(2), healthCheck: UpstreamHealthCheck? = nil) -> HTTPTestNetwork {
         var options = HTTPTestNetwork.proxied(HTTPTestNetwork.options(root: root.path))
         options.pools = [ProxyPool(name: "api", servers: [ProxyServer(address: HTTPTestNetwork.clientIP,
                                                                       port: ScriptedUpstream.port, maxConnections: 1)],
-                                   queueSize: size, queueTimeout: timeout)]
+                                   healthCheck: healthCheck, queueSize: size, queueTimeout: timeout)]
         return HTTPTestNetwork(options: options)
     }
 
@@ -144,5 +144,66 @@ import MTCPHTTP
         #expect(staying.responses().map(\.status) == [200])
         #expect(Self.paths(upstream) == ["/api/a", "/api/c"])
         #expect(Self.counter(network, "http_upstream_queue_length") == 0)
+    }
+
+    /// A graceful stop answers the waiting requests 503 at once, each closing
+    /// its connection (nothing of them went upstream), and the request in
+    /// flight finishes.
+    @Test func waitingRequestsGet503WhenTheServerStops() {
+        var network = network(timeout: .seconds(30))
+        let (upstream, first) = busyUpstream(&network)
+        let waiting = ["b", "c"].map { name in
+            let client = network.open(sending: Array(Self.request(name).utf8))
+            network.advance(.milliseconds(20))
+            return client
+        }
+        network.http.stopAccepting(&network.server)
+        network.run(for: .seconds(1)) { waiting.allSatisfy { $0.closed } }
+        #expect(waiting.map { $0.responses().map(\.status) } == [[503], [503]])
+        #expect(waiting.allSatisfy { $0.closedCleanly })
+        #expect(Self.counter(network, "http_upstream_queue_length") == 0)
+        upstream.answerNext()
+        network.run(for: .seconds(1)) { first.closed }
+        #expect(first.responses().map(\.status) == [200])
+        #expect(Self.paths(upstream) == ["/api/a"])
+    }
+
+    /// When health checks take the pool's only server out, the requests that
+    /// wait for it get their 502 at once, as new ones do, not after queue_timeout_ms.
+    @Test func waitingRequestsGet502WhenThePoolGoesDown() {
+        var network = network(timeout: .seconds(30),
+                              healthCheck: UpstreamHealthCheck(path: "/health", interval: .seconds(1), rise: 1, fall: 1))
+        let (upstream, _) = busyUpstream(&network)
+        let waiting = network.open(sending: Array(Self.request("b").utf8))
+        network.advance(.milliseconds(20))
+        #expect(Self.counter(network, "http_upstream_queue_length") == 1)
+        // The held check times out (held like every request): the server is down.
+        network.run(for: .seconds(5)) { !waiting.responses().isEmpty }
+        #expect(waiting.responses().map(\.status) == [502])
+        #expect(Self.counter(network, "http_upstream_up") == 0)
+        #expect(Self.counter(network, "http_upstream_queue_length") == 0)
+        #expect(!Self.paths(upstream).contains("/api/b"))
+    }
+
+    /// A reload that takes a waiting request out of the queue just before a
+    /// sweep (its serve deferred to the next handle, where the sweep runs
+    /// first) does not answer it 408 though it came long before the header timeout.
+    @Test func aRequestBackFromTheQueueIsNoHeaderTimeout() throws {
+        var network = network(timeout: .seconds(30))
+        network.http.options.headerTimeout = .seconds(1)
+        let (upstream, _) = busyUpstream(&network)
+        let waiting = network.open(sending: Array(Self.request("b").utf8))
+        network.advance(.milliseconds(1500))
+        #expect(Self.counter(network, "http_upstream_queue_length") == 1)
+        network.http.options.pools[0].servers[0].maxConnections = 3
+        try network.http.reload(&network.server)
+        network.http.nextSweep = .zero
+        network.run { upstream.held.count == 2 || !waiting.responses().isEmpty }
+        #expect(waiting.responses().isEmpty)
+        #expect(Self.paths(upstream) == ["/api/a", "/api/b"])
+        upstream.answerNext()
+        upstream.answerNext()
+        network.run { !waiting.responses().isEmpty }
+        #expect(waiting.responses().map(\.status) == [200])
     }
 }
