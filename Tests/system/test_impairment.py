@@ -90,9 +90,15 @@ def test_echo_at_10_percent_loss_within_1_5x_of_linux(impaired):
     assert times["ours"] <= 1.5 * times["linux"], times
 
 
+def tcp_counter(log, name):
+    return int(re.search(rf"\b{name} (\d+)", log).group(1))
+
+
 def test_forwarder_without_impairment_is_transparent(impaired):
     """With no impairment the forwarder loses, duplicates and reorders nothing: a 1 MiB echo
-    needs no retransmission by the appliance."""
+    gives the appliance no sign of loss. Timer-driven resends stay possible: a tail loss probe
+    fires when an ACK is 2 SRTT + 2 ms late (as Linux's does), and a process stall on a
+    loaded two-core machine is that long; every resend must be one of those."""
     path = impaired(0.0, delay_ms=0)
     result = path.echo(1 << 20, seed=3)
     report = json.loads(result.stdout.strip().splitlines()[-1])
@@ -101,4 +107,8 @@ def test_forwarder_without_impairment_is_transparent(impaired):
     assert report["equal"], report
     for c in counters.values():
         assert c["lost"] == c["duplicated"] == c["reordered"] == 0 and c["sent"] == c["received"] > 0, counters
-    assert re.search(r"retransmitted 0\b", log), log
+    loss_signals = ("fast retransmits", "RACK marked lost", "out of order")
+    assert all(tcp_counter(log, name) == 0 for name in loss_signals), log
+    timer_driven = tcp_counter(log, "tail loss probes") + tcp_counter(log, "spurious RTOs")
+    assert tcp_counter(log, "retransmitted") <= timer_driven, log
+    assert tcp_counter(log, "timeouts") == tcp_counter(log, "spurious RTOs"), log
