@@ -381,13 +381,32 @@ def _proxy(scenarios):
         ratio = row["ratio"]
         verdict = (f"**{ratio:.2f}x** (goal >= {goal}x: {'met' if ratio >= goal else '**not met**'})" if ratio
                    else "no ratio (a side had errors)")
-        lines.append(f"- {name}: mtcp-httpd / nginx {verdict}.")
+        lines.append(f"- {name}: mtcp-httpd / nginx {verdict}." + _proxy_ceiling(figures["rows"], name, goal))
     lines += ["", "Other work took " + ", ".join(f"{share:.0%} of {core}" for core, share in
                                                  figures.get("busy_before", {}).items())
               + " in the second before the runs. A process's busy share is its CPU time (user + system, "
               "/proc/PID/stat) over the wall time; softirq work the kernel does for a veth is counted in the "
               "cores' busy share and in whichever process it interrupted."]
     return lines
+
+
+def _proxy_ceiling(rows, name, goal):
+    """Whether this run's data shows the goal out of reach for any proxy: both
+    proxies reach the origin over kept-alive connections, so the same client
+    against the origin alone over kept-alive connections, with core 0 to the
+    origin alone, is the most this path carried with nothing in between."""
+    row, alone = rows[name], rows[name.split(" ")[0] + " keepalive"]["origin"]
+    nginx, ceiling = row["nginx"]["requests_per_second"], alone["requests_per_second"]
+    if not row["ratio"] or row["ratio"] >= goal or not ceiling:
+        return ""
+    needed = goal * nginx
+    if needed <= ceiling:
+        return (f" It needs {_format(needed)} requests/s through the proxy; the origin alone carried "
+                f"{_format(ceiling)} over kept-alive connections, so the origin does not cap it.")
+    cores = " / ".join(f"{share:.0%}" for _, share in sorted(alone["cores"].items()))
+    return (f" It needs {_format(needed)} requests/s through the proxy, more than the same client got from the "
+            f"origin alone over kept-alive connections with core 0 to the origin ({_format(ceiling)}, cores 0 / 1 "
+            f"{cores} busy): no proxy in this path can meet it on this machine.")
 
 
 def _ipv6(scenarios):
