@@ -351,11 +351,13 @@ extension HTTPServer {
     /// response. Returns whether the exchange is over (the client may go on).
     mutating func pumpProxy(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
         if connections[index].proxy == .queued {
-            // Nothing is read while it waits; a client that closed its side
-            // (gone, as nginx takes it) leaves the queue with its connection.
-            if context.state(of: connections[index].socket) != .established {
-                closeConnection(index, &context, reset: false)
-            }
+            // Nothing is read while it waits. Its FIN (CLOSE-WAIT) only ends the
+            // client's sending side, after a complete request: it is answered in
+            // its turn, as a request not kept waiting is (a full close cannot be
+            // told from it before the answer meets the client's reset). A reset
+            // or a connection gone otherwise leaves the queue with its connection.
+            let state = context.state(of: connections[index].socket)
+            if state != .established && state != .closeWait { closeConnection(index, &context, reset: true) }
             return false
         }
         if connections[index].proxy == .tunnel {

@@ -126,7 +126,8 @@ import MTCPHTTP
         #expect(Self.paths(upstream) == ["/api/a", "/api/b"])
     }
 
-    @Test func aClientThatClosesLeavesTheQueue() {
+    /// A reset says the client is gone (a FIN does not: `aClientThatHalfClosesIsServedInItsTurn`).
+    @Test func aClientThatResetsLeavesTheQueue() {
         var network = network()
         let (upstream, first) = busyUpstream(&network)
         let leaving = network.open(sending: Array(Self.request("b").utf8))
@@ -134,7 +135,7 @@ import MTCPHTTP
         let staying = network.open(sending: Array(Self.request("c").utf8))
         network.advance(.milliseconds(20))
         #expect(Self.counter(network, "http_upstream_queue_length") == 2)
-        leaving.close(&network.client, now: network.link.now)
+        leaving.reset(&network.client, now: network.link.now)
         network.advance(.milliseconds(50))
         #expect(Self.counter(network, "http_upstream_queue_length") == 1)
         upstream.answerNext()
@@ -144,6 +145,24 @@ import MTCPHTTP
         #expect(staying.responses().map(\.status) == [200])
         #expect(Self.paths(upstream) == ["/api/a", "/api/c"])
         #expect(Self.counter(network, "http_upstream_queue_length") == 0)
+    }
+
+    /// A client may end its sending side after its request (FIN, CLOSE-WAIT
+    /// here) and still read the answer: waiting in the queue does not change that.
+    @Test func aClientThatHalfClosesIsServedInItsTurn() {
+        var network = network()
+        let (upstream, first) = busyUpstream(&network)
+        let halfClosed = network.open(sending: Array(Self.request("b").utf8))
+        halfClosed.shutdownAfterSending = true
+        network.advance(.milliseconds(50))
+        #expect(Self.counter(network, "http_upstream_queue_length") == 1)
+        upstream.answerNext()
+        network.run { !first.responses().isEmpty && upstream.held.count == 1 }
+        upstream.answerNext()
+        network.run { halfClosed.closed }
+        #expect(halfClosed.responses().map(\.status) == [200])
+        #expect(halfClosed.closedCleanly)
+        #expect(Self.paths(upstream) == ["/api/a", "/api/b"])
     }
 
     /// A graceful stop answers the waiting requests 503 at once, each closing
