@@ -166,6 +166,7 @@ struct UpstreamPools {
             if let same = merged.firstIndex(where: { $0.address == member.address && $0.port == member.port }) {
                 merged[same].weight += member.weight
                 // Two limits add up as the weights do; no limit on either listing is none.
+                // (A configuration file cannot list a server twice in a pool with limits.)
                 merged[same].maxConnections = merged[same].maxConnections.flatMap { limit in
                     member.maxConnections.map { limit + $0 }
                 }
