@@ -692,9 +692,11 @@ extension HTTPServer {
     }
 
     /// Parks upstream connection `index` (no request in flight) for reuse;
-    /// false when its server keeps enough idle ones (or is of a replaced configuration).
+    /// false when its server keeps enough idle ones (or is of a replaced
+    /// configuration), or the server is stopping: no request will come, and a
+    /// parked connection would keep the core from finishing until its idle timeout.
     private mutating func park(_ index: Int, now: Instant) -> Bool {
-        guard upstreams.park(Int32(index), server: connections[index].server) else { return false }
+        guard !isStopping, upstreams.park(Int32(index), server: connections[index].server) else { return false }
         connections[index].isIdle = true
         connections[index].deadline = now + UpstreamPools.idleTimeout
         return true

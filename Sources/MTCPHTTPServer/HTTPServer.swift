@@ -54,6 +54,9 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     var deferredServes: [Int32] = []
     /// A stop has begun with a drain (`startDraining`).
     public internal(set) var isDraining = false
+    /// The stop has come to `stopAccepting` (the listeners are closed): the
+    /// core waits for its connections to end, and opens or keeps none for later.
+    var isStopping: Bool { listener == nil && tlsListener == nil }
 
     /// Builds the core's cache from the document root (on the core's own thread).
     /// With a `configurationSource`, `options` are its current ones and reloads

@@ -225,4 +225,21 @@ import MTCPHTTP
         network.run { !waiting.responses().isEmpty }
         #expect(waiting.responses().map(\.status) == [200])
     }
+
+    /// After a graceful stop the exchange in flight ends and its upstream
+    /// connection closes rather than waiting, parked, for a request that will
+    /// never come: the core has nothing left and stops well before the idle timeout.
+    @Test func theStopFinishesWhenTheLastExchangeEnds() {
+        var network = network(timeout: .seconds(30))
+        let (upstream, first) = busyUpstream(&network)
+        network.http.stopAccepting(&network.server)
+        upstream.answerNext()
+        network.run(for: .seconds(1)) { first.closed }
+        #expect(first.responses().map(\.status) == [200])
+        #expect(first.closedCleanly)
+        network.advance(.milliseconds(200))
+        let finished = network.http.isFinished(network.server)
+        #expect(finished, "nothing left open: no upstream connection parked after the stop")
+        #expect(upstream.connections.allSatisfy { $0.closed })
+    }
 }
