@@ -138,9 +138,12 @@ struct HTTPConnection {
     /// Client: the relayed response is chunked upstream and goes to it decoded
     /// (an HTTP/1.0 client), delimited by the close.
     var decodesResponse = false
-    /// Client: the pool whose queue holds its request (`ProxyPhase.queued`), and
-    /// how the request left it (its head is parsed again then).
+    /// Client: the pool whose queue holds its request (`ProxyPhase.queued`), its
+    /// place there, since when it waits, and how the request left the queue
+    /// (its head is parsed again then).
     var queuedPool = -1
+    var queueTicket = UpstreamQueue.Ticket()
+    var queuedSince = Instant.zero
     var queueExit = QueueExit.none
     /// Client: the request body is chunked; the decoder finds its end.
     var forwardsChunked = false

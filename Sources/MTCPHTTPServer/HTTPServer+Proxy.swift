@@ -39,11 +39,13 @@ extension HTTPServer {
             return respondWithError(index, .serviceUnavailable, &context, headOnly: head.method == .head)
         }
         if exit == .none && upstreams.hasWaiting(in: pool) && upstreams.mustWait(in: pool, now: context.now) {
-            return wait(index, in: pool, first: false, headOnly: head.method == .head, &context)  // behind those waiting
+            return wait(index, in: pool, since: context.now, again: false, headOnly: head.method == .head, &context)
         }
         guard let server = upstreams.chooseServer(in: pool, key: key, now: context.now) else {
             if upstreams.mustWait(in: pool, now: context.now) {
-                return wait(index, in: pool, first: exit == .served, headOnly: head.method == .head, &context)
+                // One that found no room after all keeps its turn.
+                let since = exit == .served ? connections[index].queuedSince : context.now
+                return wait(index, in: pool, since: since, again: exit != .none, headOnly: head.method == .head, &context)
             }
             // The connection stays open: a HEAD's answer must end at its head.
             return respondWithError(index, .badGateway, &context, headOnly: head.method == .head)
@@ -130,15 +132,17 @@ extension HTTPServer {
         }
     }
 
-    /// Puts client `index`'s request in `pool`'s queue (at its front when it
-    /// left it just now), or answers 503 when the queue is full.
-    private mutating func wait(_ index: Int, in pool: Int, first: Bool, headOnly: Bool,
+    /// Puts client `index`'s request, waiting since `since`, in `pool`'s queue
+    /// (`UpstreamPools.enqueue`), or answers 503 when the queue is full.
+    private mutating func wait(_ index: Int, in pool: Int, since: Instant, again: Bool, headOnly: Bool,
                                _ context: inout SocketContext<Device>) {
-        guard upstreams.enqueue(Int32(index), in: pool, now: context.now, first: first) else {
+        guard let ticket = upstreams.enqueue(Int32(index), in: pool, since: since, again: again) else {
             return respondWithError(index, .serviceUnavailable, &context, headOnly: headOnly)
         }
         connections[index].proxy = .queued
         connections[index].queuedPool = pool
+        connections[index].queueTicket = ticket
+        connections[index].queuedSince = since
     }
 
     /// Requests of the pools' queues that waited too long get their 503; then,
@@ -153,7 +157,7 @@ extension HTTPServer {
                 serve(Int(slot), &context)
             }
             // Each at most once: one that finds no room after all goes back to the front.
-            var turns = upstreams.pools[pool].queueCount
+            var turns = upstreams.pools[pool].queue.count
             while turns > 0, let slot = upstreams.nextWaiting(in: pool, timedOut: false, now: context.now) {
                 turns -= 1
                 leaveQueue(Int(slot), .served, now: context.now)

@@ -382,7 +382,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
             closeConnection(Int(connection.peer), &context, reset: true)
         }
         if connection.proxy == .queued {
-            upstreams.leaveQueue(Int32(index), pool: connection.queuedPool)
+            upstreams.leaveQueue(connection.queueTicket, pool: connection.queuedPool)
         } else if connection.isHealthCheck {
             upstreams.checkClosed(connection.socket, server: connection.server)
         } else if connection.isUpstream {
