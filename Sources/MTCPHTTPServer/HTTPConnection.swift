@@ -35,14 +35,16 @@ enum ProxyPhase {
 /// How a request left its pool's queue, for the second parse of its head.
 enum QueueExit {
     case none
-    /// A server has room: the request goes on (back to the queue's front should it find none after all).
+    /// A server has room: the request goes on (back in its turn, at the
+    /// queue's front, should it find none after all).
     case served
     /// It waited `queue_timeout_ms`: 503.
     case timedOut
     /// The server stopped accepting (a graceful stop): 503, and the connection closes.
     case stopped
     /// A reload replaced its pool: it goes on with the new one, in its turn
-    /// among those that waited with it (back to the queue's end should it find no room).
+    /// among those that waited with it (back in the new pool's queue, in the
+    /// order of arrival and with the time it came, should it find no room).
     case replaced
 }
 

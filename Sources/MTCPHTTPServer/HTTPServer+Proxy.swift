@@ -43,8 +43,9 @@ extension HTTPServer {
         }
         guard let server = upstreams.chooseServer(in: pool, key: key, now: context.now) else {
             if upstreams.mustWait(in: pool, now: context.now) {
-                // One that found no room after all keeps its turn.
-                let since = exit == .served ? connections[index].queuedSince : context.now
+                // One that waited before (found no room after all, or its pool was
+                // replaced by a reload) keeps its turn and the time it came.
+                let since = exit == .none ? context.now : connections[index].queuedSince
                 return wait(index, in: pool, since: since, again: exit != .none, headOnly: head.method == .head, &context)
             }
             // The connection stays open: a HEAD's answer must end at its head.

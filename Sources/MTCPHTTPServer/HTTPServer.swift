@@ -340,18 +340,23 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     }
 
     /// New pools or servers: idle kept-alive upstream connections are closed;
-    /// exchanges in flight finish, belonging to no server of the new set.
+    /// exchanges in flight finish, counted as requests in flight of their
+    /// server in the new set if it stays there (else of none): a server's
+    /// `max_connections` holds across the reload.
     private mutating func replaceUpstreams(with fresh: consuming UpstreamPools,
                                            _ context: inout SocketContext<Device>) {
         for index in connections.indices where connections[index].isOpen && connections[index].isUpstream {
             if connections[index].isIdle || connections[index].isHealthCheck {
                 closeConnection(index, &context, reset: connections[index].isHealthCheck)
             } else {
-                connections[index].server = -1
+                let server = fresh.index(of: connections[index].server, in: upstreams)
+                connections[index].server = server ?? -1
+                if let server { fresh.opened(server) }
             }
         }
         // Requests waiting for the old servers go on with the new ones, in
-        // their order (the deferred serves are taken last first).
+        // their order (the deferred serves are taken last first), each with the
+        // time it came (its queue timeout is not restarted).
         for slot in upstreams.takeAllWaiting().reversed() {
             leaveQueue(Int(slot), .replaced, now: context.now)
             deferServe(Int(slot))

@@ -10,10 +10,13 @@ import MTCPHTTP
 /// Per core, like everything else: each core opens and reuses its own upstream
 /// connections, and marks a server down on its own evidence.
 ///
-/// A reload that changes the pools or servers replaces the whole set; an
-/// exchange still in flight then refers to no server of the new one (its
-/// `server` is -1): it is neither scored nor parked, only finished. A reload
-/// that changes only the routes takes them and keeps the servers' state.
+/// A reload that changes the pools or servers replaces the whole set. An
+/// exchange still in flight to a server that stays (the same address and port
+/// in a pool of the same name) goes on as one of the new set's: it counts
+/// against the server's `max_connections` there and is parked there when it
+/// ends. One to a server that left refers to none (its `server` is -1): it is
+/// neither scored nor parked, only finished. A reload that changes only the
+/// routes takes them and keeps the servers' state.
 struct UpstreamPools {
     struct Route {
         let prefix: [UInt8]
@@ -360,6 +363,17 @@ struct UpstreamPools {
 
     mutating func closed(_ server: Int) {
         if servers.indices.contains(server) { servers[server].open -= 1 }
+    }
+
+    /// The index here of server `server` of `previous` (a set this one
+    /// replaces): the same address and port in the pool of the same name; nil
+    /// when it is not in this set.
+    func index(of server: Int, in previous: borrowing UpstreamPools) -> Int? {
+        guard previous.servers.indices.contains(server) else { return nil }
+        let old = previous.servers[server]
+        let name = previous.pools[old.pool].name
+        guard let pool = pools.firstIndex(where: { $0.name == name }) else { return nil }
+        return pools[pool].servers.first { servers[$0].address == old.address && servers[$0].port == old.port }
     }
 
     /// The pool `server` belongs to; nil for a server of a replaced configuration.

@@ -242,4 +242,32 @@ import MTCPHTTP
         #expect(finished, "nothing left open: no upstream connection parked after the stop")
         #expect(upstream.connections.allSatisfy { $0.closed })
     }
+
+    /// A reload that replaces the pool (here a new queue size) keeps, for a
+    /// server that stays, the requests in flight to it: the new pool does not
+    /// think it idle and send it a request beyond its limit. A request that
+    /// waited keeps the time it waited: its queue timeout counts from when it came.
+    @Test func aReloadKeepsTheRequestsInFlightAndTheTimeWaited() throws {
+        var network = network(timeout: .seconds(2))
+        let (upstream, first) = busyUpstream(&network)
+        let waiting = network.open(sending: Array(Self.request("b").utf8))
+        let came = network.link.now
+        network.advance(.milliseconds(1500))
+        network.http.options.pools[0].queueSize = 8
+        try network.http.reload(&network.server)
+        network.advance(.milliseconds(100))
+        #expect(Self.paths(upstream) == ["/api/a"], "the server is at its limit still")
+        #expect(Self.counter(network, "http_upstream_outstanding") == 1)
+        #expect(Self.counter(network, "http_upstream_queue_length") == 1)
+        network.run(for: .seconds(2)) { !waiting.responses().isEmpty }
+        #expect(waiting.responses().map(\.status) == [503])
+        #expect(network.link.now.since(came) < .milliseconds(2100), "timed out 2 s after it came, not after the reload")
+        // The exchange that started before the reload ends in the new pool's count.
+        upstream.answerNext()
+        network.run { !first.responses().isEmpty }
+        network.advance(.milliseconds(20))
+        #expect(first.responses().map(\.status) == [200])
+        #expect(network.http.upstreams.servers[0].outstanding == 0)
+        #expect(network.http.upstreams.servers[0].open == 1, "kept alive for the server that stayed")
+    }
 }
