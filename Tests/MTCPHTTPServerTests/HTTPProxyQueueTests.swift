@@ -185,6 +185,9 @@ import MTCPHTTP
         network.run(for: .seconds(1)) { first.closed }
         #expect(first.responses().map(\.status) == [200])
         #expect(Self.paths(upstream) == ["/api/a"])
+        network.advance(.milliseconds(200))
+        let finished = network.http.isFinished(network.server)
+        #expect(finished)
     }
 
     /// When health checks take the pool's only server out, the requests that
