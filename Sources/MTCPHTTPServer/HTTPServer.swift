@@ -318,10 +318,11 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         }
         let nextUpstreams = UpstreamPools(next)
         let generation = upstreams.routesGeneration + 1
+        var waited: [Int32] = []
         if nextUpstreams.hasSameTargets(as: upstreams) {
             upstreams.routes = nextUpstreams.routes
         } else {
-            replaceUpstreams(with: nextUpstreams, &context)
+            waited = replaceUpstreams(with: nextUpstreams, &context)
         }
         upstreams.routesGeneration = generation
         options = next
@@ -330,6 +331,12 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
             && connections[index].outputGeneration < cache.generation - 1 && !isProxying(index) {
             closeConnection(index, &context, reset: true)
         }
+        // Requests that waited for the replaced pools go on with the new ones
+        // now, oldest first: before any request that comes after the reload
+        // can take the room it makes. Each keeps the time it came (its queue
+        // timeout is not restarted) and, finding no room, its turn.
+        for slot in waited { leaveQueue(Int(slot), .replaced, now: context.now) }
+        for slot in waited { serve(Int(slot), &context) }
     }
 
     /// Whether connection `index` is an upstream one, or a client in a proxied
@@ -342,9 +349,10 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     /// New pools or servers: idle kept-alive upstream connections are closed;
     /// exchanges in flight finish, counted as requests in flight of their
     /// server in the new set if it stays there (else of none): a server's
-    /// `max_connections` holds across the reload.
+    /// `max_connections` holds across the reload. Returns the clients that
+    /// waited in the old queues, oldest first in each pool's, taken out.
     private mutating func replaceUpstreams(with fresh: consuming UpstreamPools,
-                                           _ context: inout SocketContext<Device>) {
+                                           _ context: inout SocketContext<Device>) -> [Int32] {
         for index in connections.indices where connections[index].isOpen && connections[index].isUpstream {
             if connections[index].isIdle || connections[index].isHealthCheck {
                 closeConnection(index, &context, reset: connections[index].isHealthCheck)
@@ -354,14 +362,9 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
                 if let server { fresh.opened(server) }
             }
         }
-        // Requests waiting for the old servers go on with the new ones, in
-        // their order (the deferred serves are taken last first), each with the
-        // time it came (its queue timeout is not restarted).
-        for slot in upstreams.takeAllWaiting().reversed() {
-            leaveQueue(Int(slot), .replaced, now: context.now)
-            deferServe(Int(slot))
-        }
+        let waited = upstreams.takeAllWaiting()
         upstreams = fresh
+        return waited
     }
 
     /// SIGUSR1: lines written so far stay in the file that was open (renamed by

@@ -88,6 +88,31 @@ import MTCPHTTP
         #expect(waiting.map { $0.responses().map(\.status) } == [[200], [200]])
     }
 
+    /// A request that comes just after a reload goes behind those that waited
+    /// for the replaced pool: the room the reload makes is theirs first.
+    @Test func requestsThatWaitedGoBeforeOneThatComesAfterAReload() throws {
+        var network = network()
+        let (upstream, _) = busyUpstream(&network)
+        let waiting = network.open(sending: Array(Self.request("b").utf8))
+        let newcomer = network.open()
+        network.advance(.milliseconds(20))
+        #expect(Self.counter(network, "http_upstream_queue_length") == 1)
+        newcomer.send(Self.request("c"))
+        network.round()  // its request is on the way to the proxy
+        network.http.options.pools[0].servers[0].maxConnections = 2
+        try network.http.reload(&network.server)
+        network.run { upstream.held.count == 2 }
+        network.advance(.milliseconds(20))
+        #expect(Self.paths(upstream) == ["/api/a", "/api/b"])
+        #expect(Self.counter(network, "http_upstream_queue_length") == 1, "the newcomer waits")
+        // The newcomer's turn comes with the next room (on the first request's connection).
+        upstream.answerNext()
+        network.run { upstream.held.count == 2 && Self.paths(upstream).contains("/api/c") }
+        #expect(Self.paths(upstream).sorted() == ["/api/a", "/api/b", "/api/c"])
+        #expect(Self.counter(network, "http_upstream_queue_length") == 0)
+        #expect(newcomer.responses().isEmpty && waiting.responses().isEmpty)
+    }
+
     @Test func aRequestThatWaitsTooLongGets503() {
         var network = network(timeout: .seconds(2))
         let (upstream, first) = busyUpstream(&network)
@@ -208,8 +233,7 @@ import MTCPHTTP
     }
 
     /// A reload that takes a waiting request out of the queue just before a
-    /// sweep (its serve deferred to the next handle, where the sweep runs
-    /// first) does not answer it 408 though it came long before the header timeout.
+    /// sweep does not answer it 408 though it came long before the header timeout.
     @Test func aRequestBackFromTheQueueIsNoHeaderTimeout() throws {
         var network = network(timeout: .seconds(30))
         network.http.options.headerTimeout = .seconds(1)
