@@ -405,6 +405,17 @@ extension HTTPServerConfiguration.UpstreamPool {
         if let server = servers.firstIndex(where: { $0.maxConnections.map { !limits.contains($0) } ?? false }) {
             return (key + ".servers[\(server)].max_connections", "must be \(limits.lowerBound)...\(limits.upperBound)")
         }
+        // Listed twice, a server would take two shares of requests in flight (its
+        // listings merge, limits added up as weights are): refused, not doubled silently.
+        if servers.contains(where: { $0.maxConnections != nil }) {
+            for (index, server) in servers.enumerated() {
+                guard let first = servers[..<index].firstIndex(where: { $0.peer == server.peer && $0.port == server.port })
+                else { continue }
+                let written = server.peer.isIPv4 ? server.address : "[\(server.address)]"
+                return (key + ".servers[\(index)]", "\(written):\(server.port) is listed already (servers[\(first)]); "
+                        + "with max_connections in the pool, list a server once (its weight gives it a larger share)")
+            }
+        }
         if let size = queueSize, !Self.queueSizes.contains(size) {
             return (key + ".queue_size", "must be \(Self.queueSizes.lowerBound)...\(Self.queueSizes.upperBound)")
         }

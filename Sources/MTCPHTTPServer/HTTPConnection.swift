@@ -35,14 +35,16 @@ enum ProxyPhase {
 /// How a request left its pool's queue, for the second parse of its head.
 enum QueueExit {
     case none
-    /// A server has room: the request goes on (back to the queue's front should it find none after all).
+    /// A server has room: the request goes on (back in its turn, at the
+    /// queue's front, should it find none after all).
     case served
     /// It waited `queue_timeout_ms`: 503.
     case timedOut
     /// The server stopped accepting (a graceful stop): 503, and the connection closes.
     case stopped
     /// A reload replaced its pool: it goes on with the new one, in its turn
-    /// among those that waited with it (back to the queue's end should it find no room).
+    /// among those that waited with it (back in the new pool's queue, in the
+    /// order of arrival and with the time it came, should it find no room).
     case replaced
 }
 
@@ -138,9 +140,12 @@ struct HTTPConnection {
     /// Client: the relayed response is chunked upstream and goes to it decoded
     /// (an HTTP/1.0 client), delimited by the close.
     var decodesResponse = false
-    /// Client: the pool whose queue holds its request (`ProxyPhase.queued`), and
-    /// how the request left it (its head is parsed again then).
+    /// Client: the pool whose queue holds its request (`ProxyPhase.queued`), its
+    /// place there, since when it waits, and how the request left the queue
+    /// (its head is parsed again then).
     var queuedPool = -1
+    var queueTicket = UpstreamQueue.Ticket()
+    var queuedSince = Instant.zero
     var queueExit = QueueExit.none
     /// Client: the request body is chunked; the decoder finds its end.
     var forwardsChunked = false

@@ -19,7 +19,7 @@ extension HTTPServer {
     /// previous interval is a failure (no answer in time).
     mutating func runHealthChecks(_ context: inout SocketContext<Device>) {
         // None while stopping: the core waits for its connections to end.
-        let stopping = listener == nil && tlsListener == nil
+        let stopping = isStopping
         for server in upstreams.servers.indices {
             guard let check = upstreams.healthCheck(of: server),
                   stopping || context.now >= upstreams.servers[server].nextCheck else { continue }

@@ -39,11 +39,14 @@ extension HTTPServer {
             return respondWithError(index, .serviceUnavailable, &context, headOnly: head.method == .head)
         }
         if exit == .none && upstreams.hasWaiting(in: pool) && upstreams.mustWait(in: pool, now: context.now) {
-            return wait(index, in: pool, first: false, headOnly: head.method == .head, &context)  // behind those waiting
+            return wait(index, in: pool, since: context.now, again: false, headOnly: head.method == .head, &context)
         }
         guard let server = upstreams.chooseServer(in: pool, key: key, now: context.now) else {
             if upstreams.mustWait(in: pool, now: context.now) {
-                return wait(index, in: pool, first: exit == .served, headOnly: head.method == .head, &context)
+                // One that waited before (found no room after all, or its pool was
+                // replaced by a reload) keeps its turn and the time it came.
+                let since = exit == .none ? context.now : connections[index].queuedSince
+                return wait(index, in: pool, since: since, again: exit != .none, headOnly: head.method == .head, &context)
             }
             // The connection stays open: a HEAD's answer must end at its head.
             return respondWithError(index, .badGateway, &context, headOnly: head.method == .head)
@@ -130,15 +133,17 @@ extension HTTPServer {
         }
     }
 
-    /// Puts client `index`'s request in `pool`'s queue (at its front when it
-    /// left it just now), or answers 503 when the queue is full.
-    private mutating func wait(_ index: Int, in pool: Int, first: Bool, headOnly: Bool,
+    /// Puts client `index`'s request, waiting since `since`, in `pool`'s queue
+    /// (`UpstreamPools.enqueue`), or answers 503 when the queue is full.
+    private mutating func wait(_ index: Int, in pool: Int, since: Instant, again: Bool, headOnly: Bool,
                                _ context: inout SocketContext<Device>) {
-        guard upstreams.enqueue(Int32(index), in: pool, now: context.now, first: first) else {
+        guard let ticket = upstreams.enqueue(Int32(index), in: pool, since: since, again: again) else {
             return respondWithError(index, .serviceUnavailable, &context, headOnly: headOnly)
         }
         connections[index].proxy = .queued
         connections[index].queuedPool = pool
+        connections[index].queueTicket = ticket
+        connections[index].queuedSince = since
     }
 
     /// Requests of the pools' queues that waited too long get their 503; then,
@@ -153,7 +158,7 @@ extension HTTPServer {
                 serve(Int(slot), &context)
             }
             // Each at most once: one that finds no room after all goes back to the front.
-            var turns = upstreams.pools[pool].queueCount
+            var turns = upstreams.pools[pool].queue.count
             while turns > 0, let slot = upstreams.nextWaiting(in: pool, timedOut: false, now: context.now) {
                 turns -= 1
                 leaveQueue(Int(slot), .served, now: context.now)
@@ -351,11 +356,13 @@ extension HTTPServer {
     /// response. Returns whether the exchange is over (the client may go on).
     mutating func pumpProxy(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
         if connections[index].proxy == .queued {
-            // Nothing is read while it waits; a client that closed its side
-            // (gone, as nginx takes it) leaves the queue with its connection.
-            if context.state(of: connections[index].socket) != .established {
-                closeConnection(index, &context, reset: false)
-            }
+            // Nothing is read while it waits. Its FIN (CLOSE-WAIT) only ends the
+            // client's sending side, after a complete request: it is answered in
+            // its turn, as a request not kept waiting is (a full close cannot be
+            // told from it before the answer meets the client's reset). A reset
+            // or a connection gone otherwise leaves the queue with its connection.
+            let state = context.state(of: connections[index].socket)
+            if state != .established && state != .closeWait { closeConnection(index, &context, reset: true) }
             return false
         }
         if connections[index].proxy == .tunnel {
@@ -690,9 +697,11 @@ extension HTTPServer {
     }
 
     /// Parks upstream connection `index` (no request in flight) for reuse;
-    /// false when its server keeps enough idle ones (or is of a replaced configuration).
+    /// false when its server keeps enough idle ones (or is of a replaced
+    /// configuration), or the server is stopping: no request will come, and a
+    /// parked connection would keep the core from finishing until its idle timeout.
     private mutating func park(_ index: Int, now: Instant) -> Bool {
-        guard upstreams.park(Int32(index), server: connections[index].server) else { return false }
+        guard !isStopping, upstreams.park(Int32(index), server: connections[index].server) else { return false }
         connections[index].isIdle = true
         connections[index].deadline = now + UpstreamPools.idleTimeout
         return true

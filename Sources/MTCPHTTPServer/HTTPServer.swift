@@ -54,6 +54,9 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     var deferredServes: [Int32] = []
     /// A stop has begun with a drain (`startDraining`).
     public internal(set) var isDraining = false
+    /// The stop has come to `stopAccepting` (the listeners are closed): the
+    /// core waits for its connections to end, and opens or keeps none for later.
+    var isStopping: Bool { listener == nil && tlsListener == nil }
 
     /// Builds the core's cache from the document root (on the core's own thread).
     /// With a `configurationSource`, `options` are its current ones and reloads
@@ -315,10 +318,11 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         }
         let nextUpstreams = UpstreamPools(next)
         let generation = upstreams.routesGeneration + 1
+        var waited: [Int32] = []
         if nextUpstreams.hasSameTargets(as: upstreams) {
             upstreams.routes = nextUpstreams.routes
         } else {
-            replaceUpstreams(with: nextUpstreams, &context)
+            waited = replaceUpstreams(with: nextUpstreams, &context)
         }
         upstreams.routesGeneration = generation
         options = next
@@ -327,6 +331,12 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
             && connections[index].outputGeneration < cache.generation - 1 && !isProxying(index) {
             closeConnection(index, &context, reset: true)
         }
+        // Requests that waited for the replaced pools go on with the new ones
+        // now, oldest first: before any request that comes after the reload
+        // can take the room it makes. Each keeps the time it came (its queue
+        // timeout is not restarted) and, finding no room, its turn.
+        for slot in waited { leaveQueue(Int(slot), .replaced, now: context.now) }
+        for slot in waited { serve(Int(slot), &context) }
     }
 
     /// Whether connection `index` is an upstream one, or a client in a proxied
@@ -337,23 +347,24 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     }
 
     /// New pools or servers: idle kept-alive upstream connections are closed;
-    /// exchanges in flight finish, belonging to no server of the new set.
+    /// exchanges in flight finish, counted as requests in flight of their
+    /// server in the new set if it stays there (else of none): a server's
+    /// `max_connections` holds across the reload. Returns the clients that
+    /// waited in the old queues, oldest first in each pool's, taken out.
     private mutating func replaceUpstreams(with fresh: consuming UpstreamPools,
-                                           _ context: inout SocketContext<Device>) {
+                                           _ context: inout SocketContext<Device>) -> [Int32] {
         for index in connections.indices where connections[index].isOpen && connections[index].isUpstream {
             if connections[index].isIdle || connections[index].isHealthCheck {
                 closeConnection(index, &context, reset: connections[index].isHealthCheck)
             } else {
-                connections[index].server = -1
+                let server = fresh.index(of: connections[index].server, in: upstreams)
+                connections[index].server = server ?? -1
+                if let server { fresh.opened(server) }
             }
         }
-        // Requests waiting for the old servers go on with the new ones, in
-        // their order (the deferred serves are taken last first).
-        for slot in upstreams.takeAllWaiting().reversed() {
-            leaveQueue(Int(slot), .replaced, now: context.now)
-            deferServe(Int(slot))
-        }
+        let waited = upstreams.takeAllWaiting()
         upstreams = fresh
+        return waited
     }
 
     /// SIGUSR1: lines written so far stay in the file that was open (renamed by
@@ -379,7 +390,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
             closeConnection(Int(connection.peer), &context, reset: true)
         }
         if connection.proxy == .queued {
-            upstreams.leaveQueue(Int32(index), pool: connection.queuedPool)
+            upstreams.leaveQueue(connection.queueTicket, pool: connection.queuedPool)
         } else if connection.isHealthCheck {
             upstreams.checkClosed(connection.socket, server: connection.server)
         } else if connection.isUpstream {

@@ -10,10 +10,13 @@ import MTCPHTTP
 /// Per core, like everything else: each core opens and reuses its own upstream
 /// connections, and marks a server down on its own evidence.
 ///
-/// A reload that changes the pools or servers replaces the whole set; an
-/// exchange still in flight then refers to no server of the new one (its
-/// `server` is -1): it is neither scored nor parked, only finished. A reload
-/// that changes only the routes takes them and keeps the servers' state.
+/// A reload that changes the pools or servers replaces the whole set. An
+/// exchange still in flight to a server that stays (the same address and port
+/// in a pool of the same name) goes on as one of the new set's: it counts
+/// against the server's `max_connections` there and is parked there when it
+/// ends. One to a server that left refers to none (its `server` is -1): it is
+/// neither scored nor parked, only finished. A reload that changes only the
+/// routes takes them and keeps the servers' state.
 struct UpstreamPools {
     struct Route {
         let prefix: [UInt8]
@@ -66,12 +69,6 @@ struct UpstreamPools {
         var isAtLimit: Bool { outstanding >= maxConnections }
     }
 
-    /// A request waiting for a server of its pool: the client's slot, and when it gets its 503.
-    struct Waiting {
-        var slot: Int32 = -1
-        var deadline = Instant.zero
-    }
-
     struct Pool {
         let name: String
         let servers: Range<Int>
@@ -82,12 +79,9 @@ struct UpstreamPools {
         /// Where least-outstanding starts looking, so that ties take turns.
         var next = 0
         /// Requests waiting while every available server is at its limit, first
-        /// come first served: a ring of `queue.count` (the pool's `queue_size`,
-        /// none when no server has a limit), allocated with the pools, `queueHead`
-        /// the oldest. Each waits at most `queueTimeout`.
-        var queue: [Waiting] = []
-        var queueHead = 0
-        var queueCount = 0
+        /// come first served: room for the pool's `queue_size` (none when no
+        /// server has a limit), allocated with the pools. Each waits at most `queueTimeout`.
+        var queue: UpstreamQueue
         let queueTimeout: TimeSpan
         /// Whether a server of the pool has a limit (and a request may have to wait).
         let isLimited: Bool
@@ -149,7 +143,7 @@ struct UpstreamPools {
             let isLimited = servers[first...].contains { $0.maxConnections != .max }
             pools.append(Pool(name: pool.name, servers: first..<servers.count, balance: pool.balance, healthCheck: check,
                               hashHeader: pool.hashHeader.map { Array($0.lowercased().utf8) },
-                              queue: Array(repeating: Waiting(), count: isLimited ? pool.queueSize : 0),
+                              queue: UpstreamQueue(capacity: isLimited ? pool.queueSize : 0),
                               queueTimeout: pool.queueTimeout, isLimited: isLimited))
         }
     }
@@ -166,6 +160,7 @@ struct UpstreamPools {
             if let same = merged.firstIndex(where: { $0.address == member.address && $0.port == member.port }) {
                 merged[same].weight += member.weight
                 // Two limits add up as the weights do; no limit on either listing is none.
+                // (A configuration file cannot list a server twice in a pool with limits.)
                 merged[same].maxConnections = merged[same].maxConnections.flatMap { limit in
                     member.maxConnections.map { limit + $0 }
                 }
@@ -185,7 +180,7 @@ struct UpstreamPools {
             && servers.map(\.address) == other.servers.map(\.address) && servers.map(\.port) == other.servers.map(\.port)
             && servers.map(\.weight) == other.servers.map(\.weight)
             && servers.map(\.maxConnections) == other.servers.map(\.maxConnections)
-            && pools.map(\.queue.count) == other.pools.map(\.queue.count)
+            && pools.map(\.queue.capacity) == other.pools.map(\.queue.capacity)
             && pools.map(\.queueTimeout) == other.pools.map(\.queueTimeout)
     }
 
@@ -269,51 +264,30 @@ struct UpstreamPools {
     }
 
     /// Whether requests of `pool` wait already: a new one goes behind them.
-    func hasWaiting(in pool: Int) -> Bool { pools[pool].queueCount > 0 }
+    func hasWaiting(in pool: Int) -> Bool { pools[pool].queue.count > 0 }
 
     /// Whether a server of `pool` can take a request now.
     func hasRoom(in pool: Int, now: Instant) -> Bool {
         pools[pool].servers.contains { isAvailable($0, now: now) }
     }
 
-    /// Puts client `slot` in `pool`'s queue, at the back (or the front: a
-    /// request that left it and found no room after all keeps its turn), to
-    /// wait until `now` + the queue timeout. False, counted, when the queue is full.
-    mutating func enqueue(_ slot: Int32, in pool: Int, now: Instant, first: Bool = false) -> Bool {
-        let capacity = pools[pool].queue.count
-        guard pools[pool].queueCount < capacity else {
+    /// Puts client `slot`, waiting since `since`, in `pool`'s queue, in its
+    /// turn (`UpstreamQueue.insert`), to get its 503 at `since` + the queue
+    /// timeout; `again` when it waited before (and was counted then). Its
+    /// ticket, or nil, counted, when the queue is full.
+    mutating func enqueue(_ slot: Int32, in pool: Int, since: Instant, again: Bool) -> UpstreamQueue.Ticket? {
+        guard let ticket = pools[pool].queue.insert(slot, since: since) else {
             pools[pool].queueOverflows &+= 1
-            return false
+            return nil
         }
-        let position: Int
-        if first {
-            pools[pool].queueHead = (pools[pool].queueHead + capacity - 1) % capacity
-            position = pools[pool].queueHead
-        } else {
-            position = (pools[pool].queueHead + pools[pool].queueCount) % capacity
-            pools[pool].queued &+= 1
-        }
-        pools[pool].queue[position] = Waiting(slot: slot, deadline: now + pools[pool].queueTimeout)
-        pools[pool].queueCount += 1
+        if !again { pools[pool].queued &+= 1 }
         waiting += 1
-        return true
+        return ticket
     }
 
-    /// Takes client `slot` (which closed) out of `pool`'s queue; the later ones move up.
-    mutating func leaveQueue(_ slot: Int32, pool: Int) {
-        guard pools.indices.contains(pool) else { return }
-        let capacity = pools[pool].queue.count
-        var found = false
-        for step in 0..<pools[pool].queueCount {
-            let position = (pools[pool].queueHead + step) % capacity
-            if found {
-                pools[pool].queue[(position + capacity - 1) % capacity] = pools[pool].queue[position]
-            } else {
-                found = pools[pool].queue[position].slot == slot
-            }
-        }
-        guard found else { return }
-        pools[pool].queueCount -= 1
+    /// Takes the request of `ticket` (its client closed) out of `pool`'s queue.
+    mutating func leaveQueue(_ ticket: UpstreamQueue.Ticket, pool: Int) {
+        guard pools.indices.contains(pool), pools[pool].queue.remove(ticket) else { return }
         waiting -= 1
     }
 
@@ -322,16 +296,14 @@ struct UpstreamPools {
     /// gets its 502 at once, as a new request would) (`timedOut` false), or when
     /// it has waited past its deadline (`timedOut` true, counted); nil otherwise.
     mutating func nextWaiting(in pool: Int, timedOut: Bool, now: Instant) -> Int32? {
-        guard pools[pool].queueCount > 0 else { return nil }
-        let oldest = pools[pool].queue[pools[pool].queueHead]
+        guard let oldest = pools[pool].queue.oldest else { return nil }
         if timedOut {
-            guard now >= oldest.deadline else { return nil }
+            guard now >= oldest.since + pools[pool].queueTimeout else { return nil }
             pools[pool].queueTimeouts &+= 1
         } else {
             guard hasRoom(in: pool, now: now) || !mustWait(in: pool, now: now) else { return nil }
         }
-        pools[pool].queueHead = (pools[pool].queueHead + 1) % pools[pool].queue.count
-        pools[pool].queueCount -= 1
+        _ = pools[pool].queue.removeOldest()
         waiting -= 1
         return oldest.slot
     }
@@ -340,11 +312,7 @@ struct UpstreamPools {
     mutating func takeAllWaiting() -> [Int32] {
         var slots: [Int32] = []
         for pool in pools.indices {
-            while pools[pool].queueCount > 0 {
-                slots.append(pools[pool].queue[pools[pool].queueHead].slot)
-                pools[pool].queueHead = (pools[pool].queueHead + 1) % pools[pool].queue.count
-                pools[pool].queueCount -= 1
-            }
+            while let slot = pools[pool].queue.removeOldest() { slots.append(slot) }
         }
         waiting = 0
         return slots
@@ -395,6 +363,17 @@ struct UpstreamPools {
 
     mutating func closed(_ server: Int) {
         if servers.indices.contains(server) { servers[server].open -= 1 }
+    }
+
+    /// The index here of server `server` of `previous` (a set this one
+    /// replaces): the same address and port in the pool of the same name; nil
+    /// when it is not in this set.
+    func index(of server: Int, in previous: borrowing UpstreamPools) -> Int? {
+        guard previous.servers.indices.contains(server) else { return nil }
+        let old = previous.servers[server]
+        let name = previous.pools[old.pool].name
+        guard let pool = pools.firstIndex(where: { $0.name == name }) else { return nil }
+        return pools[pool].servers.first { servers[$0].address == old.address && servers[$0].port == old.port }
     }
 
     /// The pool `server` belongs to; nil for a server of a replaced configuration.
@@ -467,7 +446,7 @@ struct UpstreamPools {
                 ("http_upstream_queued", "Requests that waited for a server at its max_connections", pool.queued),
                 ("http_upstream_queue_timeouts", "Requests that waited past queue_timeout_ms (503)", pool.queueTimeouts),
                 ("http_upstream_queue_overflows", "Requests that found the queue full (503)", pool.queueOverflows),
-                ("http_upstream_queue_length", "Requests waiting for a server of the pool", UInt64(pool.queueCount)),
+                ("http_upstream_queue_length", "Requests waiting for a server of the pool", UInt64(pool.queue.count)),
             ]
             samples += queue.map {
                 ApplicationCounter(name: $0.name, help: $0.help, value: $0.value, labels: labels,

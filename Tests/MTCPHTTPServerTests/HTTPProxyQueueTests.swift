@@ -88,6 +88,31 @@ import MTCPHTTP
         #expect(waiting.map { $0.responses().map(\.status) } == [[200], [200]])
     }
 
+    /// A request that comes just after a reload goes behind those that waited
+    /// for the replaced pool: the room the reload makes is theirs first.
+    @Test func requestsThatWaitedGoBeforeOneThatComesAfterAReload() throws {
+        var network = network()
+        let (upstream, _) = busyUpstream(&network)
+        let waiting = network.open(sending: Array(Self.request("b").utf8))
+        let newcomer = network.open()
+        network.advance(.milliseconds(20))
+        #expect(Self.counter(network, "http_upstream_queue_length") == 1)
+        newcomer.send(Self.request("c"))
+        network.round()  // its request is on the way to the proxy
+        network.http.options.pools[0].servers[0].maxConnections = 2
+        try network.http.reload(&network.server)
+        network.run { upstream.held.count == 2 }
+        network.advance(.milliseconds(20))
+        #expect(Self.paths(upstream) == ["/api/a", "/api/b"])
+        #expect(Self.counter(network, "http_upstream_queue_length") == 1, "the newcomer waits")
+        // The newcomer's turn comes with the next room (on the first request's connection).
+        upstream.answerNext()
+        network.run { upstream.held.count == 2 && Self.paths(upstream).contains("/api/c") }
+        #expect(Self.paths(upstream).sorted() == ["/api/a", "/api/b", "/api/c"])
+        #expect(Self.counter(network, "http_upstream_queue_length") == 0)
+        #expect(newcomer.responses().isEmpty && waiting.responses().isEmpty)
+    }
+
     @Test func aRequestThatWaitsTooLongGets503() {
         var network = network(timeout: .seconds(2))
         let (upstream, first) = busyUpstream(&network)
@@ -126,7 +151,8 @@ import MTCPHTTP
         #expect(Self.paths(upstream) == ["/api/a", "/api/b"])
     }
 
-    @Test func aClientThatClosesLeavesTheQueue() {
+    /// A reset says the client is gone (a FIN does not: `aClientThatHalfClosesIsServedInItsTurn`).
+    @Test func aClientThatResetsLeavesTheQueue() {
         var network = network()
         let (upstream, first) = busyUpstream(&network)
         let leaving = network.open(sending: Array(Self.request("b").utf8))
@@ -134,7 +160,7 @@ import MTCPHTTP
         let staying = network.open(sending: Array(Self.request("c").utf8))
         network.advance(.milliseconds(20))
         #expect(Self.counter(network, "http_upstream_queue_length") == 2)
-        leaving.close(&network.client, now: network.link.now)
+        leaving.reset(&network.client, now: network.link.now)
         network.advance(.milliseconds(50))
         #expect(Self.counter(network, "http_upstream_queue_length") == 1)
         upstream.answerNext()
@@ -144,6 +170,24 @@ import MTCPHTTP
         #expect(staying.responses().map(\.status) == [200])
         #expect(Self.paths(upstream) == ["/api/a", "/api/c"])
         #expect(Self.counter(network, "http_upstream_queue_length") == 0)
+    }
+
+    /// A client may end its sending side after its request (FIN, CLOSE-WAIT
+    /// here) and still read the answer: waiting in the queue does not change that.
+    @Test func aClientThatHalfClosesIsServedInItsTurn() {
+        var network = network()
+        let (upstream, first) = busyUpstream(&network)
+        let halfClosed = network.open(sending: Array(Self.request("b").utf8))
+        halfClosed.shutdownAfterSending = true
+        network.advance(.milliseconds(50))
+        #expect(Self.counter(network, "http_upstream_queue_length") == 1)
+        upstream.answerNext()
+        network.run { !first.responses().isEmpty && upstream.held.count == 1 }
+        upstream.answerNext()
+        network.run { halfClosed.closed }
+        #expect(halfClosed.responses().map(\.status) == [200])
+        #expect(halfClosed.closedCleanly)
+        #expect(Self.paths(upstream) == ["/api/a", "/api/b"])
     }
 
     /// A graceful stop answers the waiting requests 503 at once, each closing
@@ -166,6 +210,9 @@ import MTCPHTTP
         network.run(for: .seconds(1)) { first.closed }
         #expect(first.responses().map(\.status) == [200])
         #expect(Self.paths(upstream) == ["/api/a"])
+        network.advance(.milliseconds(200))
+        let finished = network.http.isFinished(network.server)
+        #expect(finished)
     }
 
     /// When health checks take the pool's only server out, the requests that
@@ -186,8 +233,7 @@ import MTCPHTTP
     }
 
     /// A reload that takes a waiting request out of the queue just before a
-    /// sweep (its serve deferred to the next handle, where the sweep runs
-    /// first) does not answer it 408 though it came long before the header timeout.
+    /// sweep does not answer it 408 though it came long before the header timeout.
     @Test func aRequestBackFromTheQueueIsNoHeaderTimeout() throws {
         var network = network(timeout: .seconds(30))
         network.http.options.headerTimeout = .seconds(1)
@@ -205,5 +251,50 @@ import MTCPHTTP
         upstream.answerNext()
         network.run { !waiting.responses().isEmpty }
         #expect(waiting.responses().map(\.status) == [200])
+    }
+
+    /// After a graceful stop the exchange in flight ends and its upstream
+    /// connection closes rather than waiting, parked, for a request that will
+    /// never come: the core has nothing left and stops well before the idle timeout.
+    @Test func theStopFinishesWhenTheLastExchangeEnds() {
+        var network = network(timeout: .seconds(30))
+        let (upstream, first) = busyUpstream(&network)
+        network.http.stopAccepting(&network.server)
+        upstream.answerNext()
+        network.run(for: .seconds(1)) { first.closed }
+        #expect(first.responses().map(\.status) == [200])
+        #expect(first.closedCleanly)
+        network.advance(.milliseconds(200))
+        let finished = network.http.isFinished(network.server)
+        #expect(finished, "nothing left open: no upstream connection parked after the stop")
+        #expect(upstream.connections.allSatisfy { $0.closed })
+    }
+
+    /// A reload that replaces the pool (here a new queue size) keeps, for a
+    /// server that stays, the requests in flight to it: the new pool does not
+    /// think it idle and send it a request beyond its limit. A request that
+    /// waited keeps the time it waited: its queue timeout counts from when it came.
+    @Test func aReloadKeepsTheRequestsInFlightAndTheTimeWaited() throws {
+        var network = network(timeout: .seconds(2))
+        let (upstream, first) = busyUpstream(&network)
+        let waiting = network.open(sending: Array(Self.request("b").utf8))
+        let came = network.link.now
+        network.advance(.milliseconds(1500))
+        network.http.options.pools[0].queueSize = 8
+        try network.http.reload(&network.server)
+        network.advance(.milliseconds(100))
+        #expect(Self.paths(upstream) == ["/api/a"], "the server is at its limit still")
+        #expect(Self.counter(network, "http_upstream_outstanding") == 1)
+        #expect(Self.counter(network, "http_upstream_queue_length") == 1)
+        network.run(for: .seconds(2)) { !waiting.responses().isEmpty }
+        #expect(waiting.responses().map(\.status) == [503])
+        #expect(network.link.now.since(came) < .milliseconds(2100), "timed out 2 s after it came, not after the reload")
+        // The exchange that started before the reload ends in the new pool's count.
+        upstream.answerNext()
+        network.run { !first.responses().isEmpty }
+        network.advance(.milliseconds(20))
+        #expect(first.responses().map(\.status) == [200])
+        #expect(network.http.upstreams.servers[0].outstanding == 0)
+        #expect(network.http.upstreams.servers[0].open == 1, "kept alive for the server that stayed")
     }
 }

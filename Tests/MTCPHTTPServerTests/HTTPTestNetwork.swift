@@ -201,6 +201,13 @@ final class HTTPTestClient {
         closed = true
     }
 
+    /// Resets the connection from the client side (a client that gives up at once).
+    func reset(_ engine: inout Engine<VirtualPort>, now: Instant) {
+        guard let id, !closed else { return }
+        engine.abort(id, now: now)
+        closed = true
+    }
+
     /// The complete responses received so far; `headRequests` are the indices of
     /// responses to HEAD requests (no body whatever Content-Length says).
     func responses(headRequests: Set<Int> = []) -> [HTTPTestResponse] {

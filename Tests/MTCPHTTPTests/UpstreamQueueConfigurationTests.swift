@@ -59,4 +59,28 @@ import Testing
                 {"address": "198.18.0.2:8080", "max_connections": "2"}]}]}
             """) == "conf/test.json:2: upstreams[0].servers[0].max_connections: expected a number")
     }
+
+    /// Listed twice, a server's limits would add up (two entries, two shares of
+    /// the requests in flight): with a limit in the pool, each server is listed once.
+    @Test func aServerListedTwiceWithALimitIsRefusedAtItsSecondLine() {
+        #expect(configurationError("""
+            {"upstreams": [{"name": "b", "servers": [
+                {"address": "198.18.0.2:8080", "max_connections": 2},
+                "198.18.0.2:8081",
+                "198.18.0.2:8080"]}]}
+            """) == "conf/test.json:4: upstreams[0].servers[2]: 198.18.0.2:8080 is listed already (servers[0]); "
+            + "with max_connections in the pool, list a server once (its weight gives it a larger share)")
+        // The same address however written.
+        #expect(configurationError("""
+            {"upstreams": [{"name": "b", "servers": [
+                "[2001:db8::5]:80",
+                {"address": "[2001:db8:0::5]:80", "max_connections": 3}]}]}
+            """) == "conf/test.json:3: upstreams[0].servers[1]: [2001:db8:0::5]:80 is listed already (servers[0]); "
+            + "with max_connections in the pool, list a server once (its weight gives it a larger share)")
+        // Without a limit, twice is a weight of 2 (as before weights); in another pool, another limit.
+        #expect(configurationError("""
+            {"upstreams": [{"name": "a", "servers": ["198.18.0.2:8080", "198.18.0.2:8080"]},
+                           {"name": "b", "servers": [{"address": "198.18.0.2:8080", "max_connections": 1}]}]}
+            """) == nil)
+    }
 }
