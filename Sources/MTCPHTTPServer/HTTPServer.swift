@@ -46,6 +46,8 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     let events = UnsafeMutableBufferPointer<EventPollEvent>.allocate(capacity: 512)
     var nextSweep = Instant.zero
     var upstreams: UpstreamPools
+    /// The client TLS contexts and sessions of the HTTPS pools, made with `upstreams`.
+    var upstreamTLS: UpstreamTLSContexts
     /// Serves of a connection begun while one was running for it (for tests:
     /// re-entry leaves the outer call going on from a state it did not expect).
     var reenteredServes = 0
@@ -73,6 +75,12 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         let accessLog = try AccessLogWriter(path: options.accessLogPath, format: options.accessLogFormat)
         let tlsContext = try options.https.map { https throws(TLSSetupError) in
             try TLSContextFactory.server(https.settings)
+        }
+        do {
+            upstreamTLS = try UpstreamTLSContexts(upstreams, options)
+        } catch {
+            if let tlsContext { TLSContextFactory.free(tlsContext) }
+            throw error
         }
         self.cache = cache
         self.accessLog = accessLog
@@ -302,6 +310,8 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     public mutating func reload(_ context: inout SocketContext<Device>) throws {
         let published = configurationSource?.current
         let next = published?.options ?? options
+        let nextUpstreams = UpstreamPools(next)
+        let freshUpstreamTLS = try UpstreamTLSContexts(nextUpstreams, next)
         let freshTLS = try next.https.map { https throws(TLSSetupError) in try TLSContextFactory.server(https.settings) }
         do {
             try cache.reload(configuration: next.cache, now: clock.second)
@@ -313,7 +323,6 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
             if let tlsContext { TLSContextFactory.free(tlsContext) }  // open streams keep their reference
             tlsContext = freshTLS
         }
-        let nextUpstreams = UpstreamPools(next)
         let generation = upstreams.routesGeneration + 1
         if nextUpstreams.hasSameTargets(as: upstreams) {
             upstreams.routes = nextUpstreams.routes
@@ -321,6 +330,8 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
             replaceUpstreams(with: nextUpstreams, &context)
         }
         upstreams.routesGeneration = generation
+        // Kept sessions go with the contexts they were made under.
+        upstreamTLS = freshUpstreamTLS
         options = next
         optionsGeneration = published?.generation ?? optionsGeneration
         for index in connections.indices where connections[index].isOpen && !connections[index].output.isEmpty
@@ -370,6 +381,8 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         connections[index].isOpen = false
         if connection.output.file >= 0 { close(connection.output.file) }
         if let stream = connection.tls {
+            // An upstream's close_notify (RFC 8446 §6.1): a client's went with its last response.
+            if connection.isUpstream && !reset { _ = try? stream.close(connection.socket, &context, scratch: tlsScratch) }
             stream.free()
             connections[index].tls = nil
         }
