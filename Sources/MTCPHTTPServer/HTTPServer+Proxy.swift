@@ -466,7 +466,8 @@ extension HTTPServer {
                 pieces[1] = data
                 pieces[2] = suffix.written
                 let total = prefix.count + data.count + suffix.count
-                return (try? send(upstream, UnsafeBufferPointer(pieces), &context)) == total
+                // A size line alone gives no data: nothing to send yet.
+                return total == 0 || (try? send(upstream, UnsafeBufferPointer(pieces), &context)) == total
             }
         }
     }

@@ -225,6 +225,8 @@ public struct TLSStream {
         var room = context.writableBytes(socket)
         var total = 0
         let combined = pieces.reduce(0) { $0 + $1.count }
+        // Nothing to write takes nothing (SSL_write of no bytes is an error).
+        guard combined > 0 else { return 0 }
         if pieces.count > 1 && combined <= min(Self.recordPayload, scratch.count)
             && combined + Self.recordOverhead <= room {
             var offset = 0

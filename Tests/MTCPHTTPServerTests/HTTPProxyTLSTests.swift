@@ -71,6 +71,36 @@ import MTCPHTTP
         #expect(upstream.connections[0].closed)
     }
 
+    /// A large chunked upload: the proxy's chunks (each with its framing one
+    /// record) fill the upstream's send buffer again and again.
+    @Test(arguments: [1_000, 40_000])
+    func aLargeChunkedUploadGoesThroughByteExact(chunkSize: Int) throws {
+        var network = HTTPTestNetwork(options: options())
+        let upstream = try Self.startHTTPSUpstream(&network)
+        let upload = (0..<1_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
+        var body: [UInt8] = []
+        for start in stride(from: 0, to: upload.count, by: chunkSize) {
+            let chunk = upload[start..<min(start + chunkSize, upload.count)]
+            body += Array(String(chunk.count, radix: 16).utf8) + [13, 10] + chunk + [13, 10]
+        }
+        body += Array("0\r\n\r\n".utf8)
+        let post = network.exchange(Array("POST /api/up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+                                        + body, limit: .seconds(30))
+        #expect(post.responses().map(\.status) == [200])
+        #expect(network.serverStatistics.upstreamTLSFailures == 0)
+        let request = try #require(upstream.connections.first?.requests.first)
+        var decoder = HTTPChunkedDecoder()
+        let head = request.firstRange(of: Array("\r\n\r\n".utf8))!.upperBound
+        var decoded: [UInt8] = []
+        var position = head
+        while !decoder.isComplete {
+            let output = try request[position...].withUnsafeBytes { try decoder.decode($0) }
+            decoded += request[position...].withUnsafeBytes { Array(output.data.bytes(in: $0)) }
+            position += output.consumed
+        }
+        #expect(decoded == upload)
+    }
+
     @Test func withoutServerNameTheAddressIsChecked() throws {
         var network = HTTPTestNetwork(options: options(serverName: nil))
         _ = try Self.startHTTPSUpstream(&network)
@@ -112,6 +142,25 @@ import MTCPHTTP
         #expect(upstream.allRequests.count == 1)
         #expect(network.serverStatistics.proxyRetries == 1)
         #expect(network.serverStatistics.upstreamTLSFailures == 1)
+    }
+
+    /// Health checks of an HTTPS pool run over TLS too: one to a server whose
+    /// certificate is refused fails, and takes the server out.
+    @Test func healthChecksRunOverTLS() throws {
+        var options = options()
+        options.pools[0].servers = [ProxyServer(address: HTTPTestNetwork.clientIP, port: ScriptedUpstream.port),
+                                    ProxyServer(address: HTTPTestNetwork.clientIP, port: 8081)]
+        options.pools[0].healthCheck = UpstreamHealthCheck(path: "/health", interval: .seconds(1), rise: 2, fall: 2)
+        var network = HTTPTestNetwork(options: options)
+        let upstream = try Self.startHTTPSUpstream(&network)
+        let untrusted = network.startUpstream(port: 8081)
+        try untrusted.serveTLS(certificate: TestCertificate.files.certificate, key: TestCertificate.files.key)
+        network.advance(.milliseconds(3500))
+        #expect(upstream.allRequests.contains { $0.hasPrefix("GET /health HTTP/1.1\r\n") })
+        #expect(untrusted.allRequests.isEmpty)
+        let up = network.http.counters().filter { $0.name == "http_upstream_up" }.map(\.value)
+        #expect(up == [1, 0])
+        #expect(network.serverStatistics.upstreamTLSFailures >= 2)
     }
 
     @Test(arguments: [TestCertificateAuthority.name, nil])
