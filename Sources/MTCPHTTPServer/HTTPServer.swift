@@ -297,14 +297,15 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
 
     /// SIGHUP, once accepted: takes the options published since the last reload
     /// (when there are new ones), rebuilds the cache from disk with them, and
-    /// makes a new TLS context (the certificate and key may have been replaced
-    /// at the same paths). New connections get all of it; open ones keep their
-    /// limits, TLS stream and upstream exchange. Responses from the generation
+    /// makes new TLS contexts, the server's and the HTTPS pools' (a certificate,
+    /// key or CA file may have been replaced at the same paths; the pools'
+    /// kept sessions go with their old contexts). New connections get all of
+    /// it; open ones keep their limits, TLS stream and upstream exchange. Responses from the generation
     /// before the previous one are about to lose their memory: connections still
     /// writing one (clients that read nothing through two reloads) are reset;
     /// proxied exchanges, whose bytes are in their own slots, go on.
     ///
-    /// All or nothing: when the cache or the TLS context cannot be made, the
+    /// All or nothing: when the cache or a TLS context cannot be made, the
     /// error is thrown and the core goes on with the whole previous
     /// configuration (never new headers beside an old certificate).
     public mutating func reload(_ context: inout SocketContext<Device>) throws {
