@@ -169,7 +169,7 @@ struct HTTPLoad<Device: PacketDevice>: EngineApplication, ~Copyable {
         (sha256, _) = Self.pack([plan.expectedSHA256 ?? []])
         if plan.tls {
             do {
-                tlsContext = try TLSContextFactory.client()
+                tlsContext = try TLSContextFactory.client(.unverified)
             } catch {
                 throw LoadgenError("core \(core): TLS: \(error)")
             }

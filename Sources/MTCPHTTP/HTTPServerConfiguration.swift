@@ -177,6 +177,8 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
         /// How long a request waits in that queue before its 503 (`queue_timeout_ms`);
         /// nil: `defaultQueueTimeoutMilliseconds`.
         public var queueTimeoutMilliseconds: Int?
+        /// HTTPS to the servers (`tls`); nil: plain HTTP.
+        public var tls: UpstreamTLS?
 
         /// nginx's `queue` waits 60 s by default; the queue's length is per core.
         public static let defaultQueueSize = 256
@@ -362,6 +364,7 @@ public struct HTTPServerConfiguration: Hashable, Sendable {
                         "must be \(weights.lowerBound)...\(weights.upperBound)")
             }
             if let problem = pool.queueProblem(at: "upstreams[\(index)]") { return problem }
+            if let problem = pool.tls?.problem(at: "upstreams[\(index)].tls") { return problem }
         }
         if let problem = headerRulesProblem() { return problem }
         for (code, path) in errorPages.sorted(by: { $0.key < $1.key }) {
@@ -595,7 +598,7 @@ private struct AnyKey: CodingKey {
 
 extension Decoder {
     /// Throws for the first key of this object that `Keys` does not know.
-    fileprivate func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_: Keys.Type) throws {
+    func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_: Keys.Type) throws {
         let container = try container(keyedBy: AnyKey.self)
         for key in container.allKeys where Keys(stringValue: key.stringValue) == nil {
             let known = Keys.allCases.map(\.stringValue).joined(separator: ", ")
@@ -837,7 +840,7 @@ extension HTTPServerConfiguration.HeaderEdits: Decodable {
 extension HTTPServerConfiguration.UpstreamPool: Decodable {
     private enum Keys: String, CodingKey, CaseIterable {
         case name, servers, balance, healthCheck = "health_check", hashHeader = "hash_header"
-        case queueSize = "queue_size", queueTimeout = "queue_timeout_ms"
+        case queueSize = "queue_size", queueTimeout = "queue_timeout_ms", tls
     }
 
     /// Decodes a pool; `name` and `servers` are required.
@@ -851,6 +854,7 @@ extension HTTPServerConfiguration.UpstreamPool: Decodable {
         hashHeader = try container.decodeIfPresent(String.self, forKey: .hashHeader)
         queueSize = try container.decodeIfPresent(Int.self, forKey: .queueSize)
         queueTimeoutMilliseconds = try container.decodeIfPresent(Int.self, forKey: .queueTimeout)
+        tls = try HTTPServerConfiguration.UpstreamTLS.decode(from: container, forKey: .tls)
     }
 }
 

@@ -6,7 +6,8 @@ import MTCPTLS
 /// `mtcp-httpd --check-config` (nginx's `-t`): reads every file the appliance
 /// reads at start-up — mtcp.conf, the arp.conf and route.conf it names,
 /// httpd.json, the document root (built into the static file cache as start-up
-/// builds it), the TLS certificate and key — and reports
+/// builds it), the TLS certificate and key, the upstream pools' CA files and
+/// client certificates — and reports
 /// every problem found, each naming its file and line, without starting DPDK.
 ///
 /// A file is checked as far as its parser goes (the first problem of a file
@@ -89,6 +90,14 @@ public struct ConfigurationCheck {
                 problems.append(error.description)
             }
         }
+        for (index, pool) in configuration.upstreams.enumerated() {
+            guard let tls = pool.tls else { continue }
+            do throws(HTTPConfigurationError) {
+                try Self.checkUpstreamTLS(UpstreamTLSOptions(tls), pool: index, configurationFile: httpConfigurationPath)
+            } catch {
+                problems.append(error.description)
+            }
+        }
         guard problems.isEmpty else { return (nil, problems) }
         if let documentRootOverride { configuration.documentRoot = documentRootOverride }
         return (configuration, [])
@@ -134,6 +143,19 @@ public struct ConfigurationCheck {
                 ? " (`make tls-cert` makes a self-signed certificate)" : ""
             throw .unusable(file: configurationFile, keyPath: "tls" + (error.setting.map { "." + $0 } ?? ""),
                             message: error.message + hint)
+        }
+    }
+
+    /// Makes pool `pool`'s client TLS context and frees it, so that a missing
+    /// CA file, or a client certificate or key that cannot be used, is reported
+    /// at its key (`upstreams[0].tls.ca_file`) with its line.
+    static func checkUpstreamTLS(_ tls: UpstreamTLSOptions, pool: Int,
+                                 configurationFile: String) throws(HTTPConfigurationError) {
+        do {
+            TLSContextFactory.free(try TLSContextFactory.client(tls.settings))
+        } catch {
+            let failure = UpstreamTLSSetupError(pool: pool, error: error)
+            throw .unusable(file: configurationFile, keyPath: failure.keyPath, message: error.message)
         }
     }
 }

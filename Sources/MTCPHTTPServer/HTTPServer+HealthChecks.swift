@@ -70,7 +70,7 @@ extension HTTPServer {
     /// Events of a check's connection: connected, room for the request, the answer.
     mutating func serveHealthCheck(_ index: Int, _ context: inout SocketContext<Device>) {
         if connections[index].isConnecting {
-            guard let state = context.state(of: connections[index].socket), state.isSynchronized else { return }
+            guard isUpstreamConnected(index, &context) else { return }
             connections[index].isConnecting = false
         }
         if !connections[index].output.isEmpty {
@@ -80,7 +80,7 @@ extension HTTPServer {
         while true {
             let count: Int
             do {
-                count = try context.read(connections[index].socket, into: buffer)
+                count = try receive(index, into: buffer, &context)
             } catch .wouldBlock {
                 return
             } catch {

@@ -1,6 +1,7 @@
 import Glibc
 import MTCP
 import MTCPHTTP
+import MTCPTLS
 
 /// The reverse proxy: requests under a route's prefix go to a server of its
 /// upstream pool over a kept-alive connection opened with the stack's active
@@ -311,8 +312,15 @@ extension HTTPServer {
             statistics.upstreamLocalShortages &+= 1
             return nil
         }
+        let stream = upstreamStream(for: server)
+        if case .some(nil) = stream {
+            try? context.close(socket)
+            statistics.upstreamLocalShortages &+= 1  // OpenSSL could not allocate
+            return nil
+        }
         let index = Int(socket.index)
         connections[index] = HTTPConnection(socket: socket, limits: options.limits, now: context.now)
+        connections[index].tls = stream ?? nil
         connections[index].isUpstream = true
         connections[index].isConnecting = true
         connections[index].server = server
@@ -335,7 +343,7 @@ extension HTTPServer {
             return closeParked(index, &context, reset: readable > 0)
         }
         if connections[index].isConnecting {
-            guard let state = context.state(of: socket), state.isSynchronized else { return }
+            guard isUpstreamConnected(index, &context) else { return }
             connections[index].isConnecting = false
             upstreams.recordSuccess(connections[index].server)
             awaitUpstream(index, now: context.now)
@@ -394,7 +402,6 @@ extension HTTPServer {
         let upstream = Int(connections[index].peer)
         guard isPaired(index, with: upstream), !connections[upstream].isConnecting,
               connections[upstream].output.isEmpty else { return }
-        let target = connections[upstream].socket
         while connections[index].bodyToForward > 0
             || (connections[index].forwardsChunked && !connections[index].chunkDecoder.isComplete) {
             if connections[index].buffered == 0 {
@@ -408,25 +415,27 @@ extension HTTPServer {
                 }
             }
             let bytes = UnsafeRawBufferPointer(rebasing: memory.request(index)[0..<connections[index].buffered])
-            let room = context.writableBytes(target)
+            let room = sendRoom(upstream, context)
             let consumed: Int
             let sent: Bool
             if connections[index].forwardsChunked {
                 // Room for a chunk's framing too; the upstream's `.output` brings us back.
                 guard room > Self.chunkFramingBytes else { return }
+                // Over TLS, a chunk and its framing make one record.
+                let fits = connections[upstream].tls == nil ? room : min(room, TLSStream.recordPayload)
                 let output: HTTPChunkedDecoder.Output
                 do {
                     output = try connections[index].chunkDecoder.decode(
-                        UnsafeRawBufferPointer(rebasing: bytes.prefix(room - Self.chunkFramingBytes)))
+                        UnsafeRawBufferPointer(rebasing: bytes.prefix(fits - Self.chunkFramingBytes)))
                 } catch {
                     return upstreamFailed(upstream, error.status, &context)  // 400, or 413 / 431 past a limit
                 }
                 consumed = output.consumed
-                sent = writeChunk(output.data.bytes(in: bytes), last: output.isComplete, to: target, &context)
+                sent = writeChunk(output.data.bytes(in: bytes), last: output.isComplete, to: upstream, &context)
             } else {
                 consumed = min(bytes.count, room, connections[index].bodyToForward)
                 guard consumed > 0 else { return }  // the upstream's `.output` brings us back
-                let written = (try? context.write(target, UnsafeRawBufferPointer(rebasing: bytes[0..<consumed]))) ?? 0
+                let written = (try? send(upstream, UnsafeRawBufferPointer(rebasing: bytes[0..<consumed]), &context)) ?? 0
                 // `consumed` fits the upstream's room: a short write means the upstream failed.
                 sent = written == consumed
                 connections[index].bodyToForward -= consumed
@@ -444,10 +453,11 @@ extension HTTPServer {
     /// Writes `data` upstream as one chunk in canonical form (a minimal hex size,
     /// no extension), then the last chunk without trailers when `last`: however
     /// the client framed its chunks, a lax upstream cannot read these lines
-    /// differently from our strict decoder. Returns false on a short write (the
-    /// caller left room for all of it, so the upstream failed).
-    private func writeChunk(_ data: UnsafeRawBufferPointer, last: Bool, to target: Socket,
-                            _ context: inout SocketContext<Device>) -> Bool {
+    /// differently from our strict decoder. Written in one gathering write (one
+    /// record over TLS). Returns false on a short write (the caller left room
+    /// for all of it, so the upstream failed).
+    private mutating func writeChunk(_ data: UnsafeRawBufferPointer, last: Bool, to upstream: Int,
+                                     _ context: inout SocketContext<Device>) -> Bool {
         withUnsafeTemporaryAllocation(byteCount: Self.chunkFramingBytes, alignment: 1) { framing in
             var prefix = HTTPByteWriter(framing)
             if !data.isEmpty {
@@ -458,14 +468,15 @@ extension HTTPServer {
             var suffix = HTTPByteWriter(UnsafeMutableRawBufferPointer(rebasing: framing[suffixStart...]))
             if !data.isEmpty { suffix.append("\r\n") }
             if last { suffix.append("0\r\n\r\n") }
-            return writeAll(prefix.written, to: target, &context) && writeAll(data, to: target, &context)
-                && writeAll(suffix.written, to: target, &context)
+            return withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: 3) { pieces in
+                pieces[0] = prefix.written
+                pieces[1] = data
+                pieces[2] = suffix.written
+                let total = prefix.count + data.count + suffix.count
+                // A size line alone gives no data: nothing to send yet.
+                return total == 0 || (try? send(upstream, UnsafeBufferPointer(pieces), &context)) == total
+            }
         }
-    }
-
-    private func writeAll(_ bytes: UnsafeRawBufferPointer, to target: Socket,
-                          _ context: inout SocketContext<Device>) -> Bool {
-        bytes.isEmpty || (try? context.write(target, bytes)) == bytes.count
     }
 
     /// Reads body bytes from a client into its (empty) request buffer. Returns
@@ -506,8 +517,7 @@ extension HTTPServer {
             if count == 0 {
                 guard start < buffer.count else { return upstreamFailed(index, .badGateway, &context) }
                 do {
-                    count = try context.read(connections[index].socket,
-                                             into: UnsafeMutableRawBufferPointer(rebasing: buffer[start...]))
+                    count = try receive(index, into: UnsafeMutableRawBufferPointer(rebasing: buffer[start...]), &context)
                 } catch .wouldBlock {
                     return
                 } catch {
@@ -693,6 +703,7 @@ extension HTTPServer {
         }
         connections[index].peer = -1
         connections[index].buffered = 0
+        keepUpstreamSession(index)
         if !reusable || !park(index, now: context.now) { closeConnection(index, &context, reset: false) }
     }
 

@@ -3,8 +3,9 @@ import MTCPHTTP
 import MTCPTLS
 
 /// A client connection's bytes on their way in and out: straight through the
-/// socket for HTTP, through the connection's TLS stream for HTTPS. Upstream
-/// connections of the proxy are plain HTTP and use the socket directly.
+/// socket for HTTP, through the connection's TLS stream for HTTPS. The proxy's
+/// connections to an HTTPS pool's servers pass through here the same way
+/// (`HTTPServer+UpstreamTLS`).
 extension HTTPServer {
     /// Reads what the client sent (decrypted, for HTTPS; the handshake runs in
     /// here). A TLS failure is counted and logged and the connection closed
@@ -55,6 +56,9 @@ extension HTTPServer {
             return .wouldBlock
         case .socket(let error):
             return error
+        case .failed(let failure) where connections[index].isUpstream:
+            upstreamTLSFailed(index, failure)  // the caller fails the exchange, as for a reset
+            return .connectionReset
         case .failed(let failure):
             tlsFailed(index, failure, &context)
             return .connectionReset

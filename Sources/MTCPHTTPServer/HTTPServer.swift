@@ -46,6 +46,8 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     let events = UnsafeMutableBufferPointer<EventPollEvent>.allocate(capacity: 512)
     var nextSweep = Instant.zero
     var upstreams: UpstreamPools
+    /// The client TLS contexts and sessions of the HTTPS pools, made with `upstreams`.
+    var upstreamTLS: UpstreamTLSContexts
     /// Serves of a connection begun while one was running for it (for tests:
     /// re-entry leaves the outer call going on from a state it did not expect).
     var reenteredServes = 0
@@ -76,6 +78,12 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         let accessLog = try AccessLogWriter(path: options.accessLogPath, format: options.accessLogFormat)
         let tlsContext = try options.https.map { https throws(TLSSetupError) in
             try TLSContextFactory.server(https.settings)
+        }
+        do {
+            upstreamTLS = try UpstreamTLSContexts(upstreams, options)
+        } catch {
+            if let tlsContext { TLSContextFactory.free(tlsContext) }
+            throw error
         }
         self.cache = cache
         self.accessLog = accessLog
@@ -292,19 +300,22 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
 
     /// SIGHUP, once accepted: takes the options published since the last reload
     /// (when there are new ones), rebuilds the cache from disk with them, and
-    /// makes a new TLS context (the certificate and key may have been replaced
-    /// at the same paths). New connections get all of it; open ones keep their
-    /// limits, TLS stream and upstream exchange. Responses from the generation
+    /// makes new TLS contexts, the server's and the HTTPS pools' (a certificate,
+    /// key or CA file may have been replaced at the same paths; the pools'
+    /// kept sessions go with their old contexts). New connections get all of
+    /// it; open ones keep their limits, TLS stream and upstream exchange. Responses from the generation
     /// before the previous one are about to lose their memory: connections still
     /// writing one (clients that read nothing through two reloads) are reset;
     /// proxied exchanges, whose bytes are in their own slots, go on.
     ///
-    /// All or nothing: when the cache or the TLS context cannot be made, the
+    /// All or nothing: when the cache or a TLS context cannot be made, the
     /// error is thrown and the core goes on with the whole previous
     /// configuration (never new headers beside an old certificate).
     public mutating func reload(_ context: inout SocketContext<Device>) throws {
         let published = configurationSource?.current
         let next = published?.options ?? options
+        let nextUpstreams = UpstreamPools(next)
+        let freshUpstreamTLS = try UpstreamTLSContexts(nextUpstreams, next)
         let freshTLS = try next.https.map { https throws(TLSSetupError) in try TLSContextFactory.server(https.settings) }
         do {
             try cache.reload(configuration: next.cache, now: clock.second)
@@ -316,7 +327,6 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
             if let tlsContext { TLSContextFactory.free(tlsContext) }  // open streams keep their reference
             tlsContext = freshTLS
         }
-        let nextUpstreams = UpstreamPools(next)
         let generation = upstreams.routesGeneration + 1
         var waited: [Int32] = []
         if nextUpstreams.hasSameTargets(as: upstreams) {
@@ -325,6 +335,8 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
             waited = replaceUpstreams(with: nextUpstreams, &context)
         }
         upstreams.routesGeneration = generation
+        // Kept sessions go with the contexts they were made under.
+        upstreamTLS = freshUpstreamTLS
         options = next
         optionsGeneration = published?.generation ?? optionsGeneration
         for index in connections.indices where connections[index].isOpen && !connections[index].output.isEmpty
@@ -381,6 +393,8 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         connections[index].isOpen = false
         if connection.output.file >= 0 { close(connection.output.file) }
         if let stream = connection.tls {
+            // An upstream's close_notify (RFC 8446 §6.1): a client's went with its last response.
+            if connection.isUpstream && !reset { _ = try? stream.close(connection.socket, &context, scratch: tlsScratch) }
             stream.free()
             connections[index].tls = nil
         }

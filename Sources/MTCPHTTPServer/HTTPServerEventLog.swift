@@ -15,6 +15,7 @@ struct HTTPServerEventLog {
     private var tlsFailures = EventRateLimit()
     private var malformedRequests = EventRateLimit()
     private var headerTimeouts = EventRateLimit()
+    private var upstreamTLSFailures = EventRateLimit()
 
     init(logger: Logger) { self.logger = logger }
 
@@ -24,6 +25,19 @@ struct HTTPServerEventLog {
         let stage = failure.duringHandshake ? "handshake failed" : "connection failed"
         let more = EventRateLimit.suffix(heldBack, what: "failures")
         logger.warning("TLS \(stage) from \(client): \(failure.reason)\(more)", metadata: ["connection": "\(connection)"])
+    }
+
+    /// A TLS connection to an upstream server failed (warn): its certificate
+    /// refused (`verification` says why), or the handshake or a record failed.
+    mutating func upstreamTLSFailed(_ failure: TLSFailure, verification: String?, pool: String, address: IPAddress,
+                                    port: UInt16, connection: Int, second: Int64) {
+        guard let heldBack = upstreamTLSFailures.admit(second: second) else { return }
+        let server = address.isIPv4 ? "\(address):\(port)" : "[\(address)]:\(port)"
+        let stage = failure.duringHandshake ? "handshake failed" : "connection failed"
+        let reason = verification.map { "certificate refused: \($0)" } ?? failure.reason
+        let more = EventRateLimit.suffix(heldBack, what: "failures")
+        logger.warning("TLS \(stage) to upstream \(server) of pool \(pool): \(reason)\(more)",
+                       metadata: ["connection": "\(connection)"])
     }
 
     /// A request the parser refused (debug: the client's fault, answered with its status).

@@ -59,7 +59,8 @@ public struct HTTPServerOptions: Sendable {
             }, hashHeader: pool.hashHeader,
                queueSize: pool.queueSize ?? HTTPServerConfiguration.UpstreamPool.defaultQueueSize,
                queueTimeout: .milliseconds(UInt64(pool.queueTimeoutMilliseconds
-                   ?? HTTPServerConfiguration.UpstreamPool.defaultQueueTimeoutMilliseconds)))
+                   ?? HTTPServerConfiguration.UpstreamPool.defaultQueueTimeoutMilliseconds)),
+               tls: pool.tls.map(UpstreamTLSOptions.init))
         }
         routes = configuration.routes.compactMap { [upstreamTimeouts] route in
             names.firstIndex(of: route.upstream).map { pool in
@@ -112,11 +113,14 @@ public struct ProxyPool: Sendable {
     /// when no server has a limit.
     public var queueSize: Int
     public var queueTimeout: TimeSpan
+    /// HTTPS to its servers; nil: plain HTTP.
+    public var tls: UpstreamTLSOptions?
 
     public init(name: String = "", servers: [ProxyServer], balance: UpstreamBalance = .roundRobin,
                 healthCheck: UpstreamHealthCheck? = nil, hashHeader: String? = nil,
                 queueSize: Int = HTTPServerConfiguration.UpstreamPool.defaultQueueSize,
-                queueTimeout: TimeSpan = .milliseconds(UInt64(HTTPServerConfiguration.UpstreamPool.defaultQueueTimeoutMilliseconds))) {
+                queueTimeout: TimeSpan = .milliseconds(UInt64(HTTPServerConfiguration.UpstreamPool.defaultQueueTimeoutMilliseconds)),
+                tls: UpstreamTLSOptions? = nil) {
         self.name = name
         self.servers = servers
         self.balance = balance
@@ -124,6 +128,31 @@ public struct ProxyPool: Sendable {
         self.hashHeader = hashHeader
         self.queueSize = queueSize
         self.queueTimeout = queueTimeout
+        self.tls = tls
+    }
+}
+
+/// HTTPS to a pool's servers: how each core's client context is made, and the
+/// name sent in the hello and checked against the certificate.
+public struct UpstreamTLSOptions: Sendable, Equatable {
+    public var settings: TLSClientSettings
+    /// Sent as SNI and checked against the certificate; nil: no SNI, and each
+    /// server's IP address is checked.
+    public var serverName: String?
+
+    public init(settings: TLSClientSettings = TLSClientSettings(), serverName: String? = nil) {
+        self.settings = settings
+        self.serverName = serverName
+    }
+
+    /// The options of a pool's `tls`.
+    public init(_ tls: HTTPServerConfiguration.UpstreamTLS) {
+        var settings = TLSClientSettings(verify: tls.verify)
+        settings.caFilePath = tls.caFile
+        settings.certificatePath = tls.certificate
+        settings.privateKeyPath = tls.privateKey
+        settings.minimumVersion = TLSVersion(rawValue: tls.minProtocol) ?? .tls12
+        self.init(settings: settings, serverName: tls.serverName)
     }
 }
 

@@ -33,6 +33,12 @@ public struct HTTPServerStatistics: Sendable, Equatable {
     /// Upstream connections (proxied or health checks) that could not be opened
     /// for want of a local socket, connection slot or port: not the server's failure.
     public var upstreamLocalShortages: UInt64 = 0
+    /// HTTPS upstream connections: handshakes completed, those that resumed a
+    /// session, and connections whose TLS failed (a refused certificate, no
+    /// common protocol, a bad record): each also a connect failure when in the handshake.
+    public var upstreamTLSHandshakes: UInt64 = 0
+    public var upstreamTLSResumed: UInt64 = 0
+    public var upstreamTLSFailures: UInt64 = 0
     /// Answers of the health path (`/healthz`): 200 while serving, 503 while
     /// draining. Not in the response classes.
     public var healthOK: UInt64 = 0
@@ -62,6 +68,12 @@ public struct HTTPServerStatistics: Sendable, Equatable {
         .init(name: "http_proxy_retries", help: "Proxied requests retried on another upstream server", keyPath: \.proxyRetries),
         .init(name: "http_upstream_local_shortages", help: "Upstream connections not opened for want of a local socket or port",
               keyPath: \.upstreamLocalShortages),
+        .init(name: "http_upstream_tls_handshakes", help: "TLS handshakes with upstream servers completed",
+              keyPath: \.upstreamTLSHandshakes),
+        .init(name: "http_upstream_tls_resumed", help: "TLS handshakes with upstream servers that resumed a session",
+              keyPath: \.upstreamTLSResumed),
+        .init(name: "http_upstream_tls_failures", help: "TLS connections to upstream servers that failed (a refused certificate among them)",
+              keyPath: \.upstreamTLSFailures),
         .init(name: "http_health_ok", help: "Health path answers 200 (serving)", keyPath: \.healthOK),
         .init(name: "http_health_draining", help: "Health path answers 503 (draining before a stop)",
               keyPath: \.healthDraining),

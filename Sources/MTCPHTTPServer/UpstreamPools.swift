@@ -42,6 +42,8 @@ struct UpstreamPools {
         /// Requests sent to it (retries included) and connects that failed, for /metrics.
         var requests: UInt64 = 0
         var connectFailures: UInt64 = 0
+        /// HTTPS handshakes (or later records) that failed: a certificate refused among them.
+        var tlsFailures: UInt64 = 0
         /// Active health checks: whether the server is in the pool's choice,
         /// passes and failures in a row, when the next check is due, and the
         /// socket of the check in flight. The socket, not the slot: its
@@ -76,6 +78,8 @@ struct UpstreamPools {
         let healthCheck: HealthCheck?
         /// `consistent_hash`: the field whose value is the key, lowercased; nil: the client's address.
         let hashHeader: [UInt8]?
+        /// HTTPS to its servers (`UpstreamTLSContexts` holds the contexts); nil: plain HTTP.
+        let tls: UpstreamTLSOptions?
         /// Where least-outstanding starts looking, so that ties take turns.
         var next = 0
         /// Requests waiting while every available server is at its limit, first
@@ -142,7 +146,7 @@ struct UpstreamPools {
             }
             let isLimited = servers[first...].contains { $0.maxConnections != .max }
             pools.append(Pool(name: pool.name, servers: first..<servers.count, balance: pool.balance, healthCheck: check,
-                              hashHeader: pool.hashHeader.map { Array($0.lowercased().utf8) },
+                              hashHeader: pool.hashHeader.map { Array($0.lowercased().utf8) }, tls: pool.tls,
                               queue: UpstreamQueue(capacity: isLimited ? pool.queueSize : 0),
                               queueTimeout: pool.queueTimeout, isLimited: isLimited))
         }
@@ -176,7 +180,7 @@ struct UpstreamPools {
     func hasSameTargets(as other: UpstreamPools) -> Bool {
         pools.map(\.name) == other.pools.map(\.name) && pools.map(\.servers) == other.pools.map(\.servers)
             && pools.map(\.balance) == other.pools.map(\.balance) && pools.map(\.healthCheck) == other.pools.map(\.healthCheck)
-            && pools.map(\.hashHeader) == other.pools.map(\.hashHeader)
+            && pools.map(\.hashHeader) == other.pools.map(\.hashHeader) && pools.map(\.tls) == other.pools.map(\.tls)
             && servers.map(\.address) == other.servers.map(\.address) && servers.map(\.port) == other.servers.map(\.port)
             && servers.map(\.weight) == other.servers.map(\.weight)
             && servers.map(\.maxConnections) == other.servers.map(\.maxConnections)
@@ -388,6 +392,12 @@ struct UpstreamPools {
         servers[server].downUntil = now + Self.retryAfter
     }
 
+    /// A TLS connection to `server` failed (its connect failure, if it was
+    /// one, is recorded apart).
+    mutating func recordTLSFailure(_ server: Int) {
+        if servers.indices.contains(server) { servers[server].tlsFailures &+= 1 }
+    }
+
     mutating func recordSuccess(_ server: Int) {
         guard servers.indices.contains(server) else { return }
         servers[server].failures = 0
@@ -434,6 +444,11 @@ struct UpstreamPools {
                     ApplicationCounter(name: "http_upstream_up", help: "1 when the server passes its health checks and its last connect succeeded",
                                        value: server.healthy && server.failures == 0 ? 1 : 0, labels: labels, isGauge: true),
                 ]
+                if pool.tls != nil {
+                    samples.append(ApplicationCounter(name: "http_upstream_server_tls_failures",
+                                                      help: "TLS connections to an upstream server that failed (a refused certificate among them)",
+                                                      value: server.tlsFailures, labels: labels))
+                }
                 if server.maxConnections != .max {
                     samples.append(ApplicationCounter(name: "http_upstream_max_connections",
                                                       help: "The server's max_connections (per core): requests in flight at most",

@@ -19,20 +19,8 @@ public enum TLSContextFactory {
 
     private static func configureServer(_ context: OpaquePointer,
                                         _ settings: TLSServerSettings) throws(TLSSetupError) {
-        guard SSL_CTX_use_certificate_chain_file(context, settings.certificatePath) == 1 else {
-            throw TLSSetupError("cannot load the certificate \(settings.certificatePath)", setting: "certificate")
-        }
-        guard SSL_CTX_use_PrivateKey_file(context, settings.privateKeyPath, SSL_FILETYPE_PEM) == 1 else {
-            throw TLSSetupError("cannot load the private key \(settings.privateKeyPath)", setting: "private_key")
-        }
-        guard SSL_CTX_check_private_key(context) == 1 else {
-            throw TLSSetupError("the private key \(settings.privateKeyPath) does not match the certificate "
-                + settings.certificatePath, setting: "private_key")
-        }
-        let version = settings.minimumVersion == .tls13 ? TLS1_3_VERSION : TLS1_2_VERSION
-        guard mtcp_ssl_ctx_set_min_proto_version(context, version) == 1 else {
-            throw TLSSetupError("cannot set the minimum protocol \(settings.minimumVersion.rawValue)", setting: "min_protocol")
-        }
+        try useCertificate(context, certificatePath: settings.certificatePath, privateKeyPath: settings.privateKeyPath)
+        try setMinimumVersion(context, settings.minimumVersion)
         guard SSL_CTX_set_cipher_list(context, settings.ciphers) == 1 else {
             throw TLSSetupError("no usable cipher in \"\(settings.ciphers)\"", setting: "ciphers")
         }
@@ -59,21 +47,61 @@ public enum TLSContextFactory {
         mtcp_ssl_ctx_select_http1(context)
     }
 
-    /// A client context for the load generator: it does not check the server's
-    /// certificate (benchmarks run against self-signed ones), it keeps sessions
-    /// for resumption on request, and it offers ALPN http/1.1.
-    public static func client() throws(TLSSetupError) -> OpaquePointer {
+    /// A client context: the server's certificate verified against the
+    /// settings' authorities (unless `verify` is off), the client's own
+    /// certificate when it has one, ALPN http/1.1 offered. Sessions are kept by
+    /// the caller (`TLSStream.session()`) for resumption.
+    public static func client(_ settings: TLSClientSettings) throws(TLSSetupError) -> OpaquePointer {
         ERR_clear_error()
         guard let context = SSL_CTX_new(TLS_client_method()) else { throw TLSSetupError("cannot make an SSL context") }
-        SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
-        _ = mtcp_ssl_ctx_set_min_proto_version(context, TLS1_2_VERSION)
-        setCommonModes(context)
-        let alpn: [UInt8] = [8] + Array("http/1.1".utf8)
-        guard SSL_CTX_set_alpn_protos(context, alpn, UInt32(alpn.count)) == 0 else {
+        do throws(TLSSetupError) {
+            try configureClient(context, settings)
+        } catch {
             SSL_CTX_free(context)
-            throw TLSSetupError("cannot set ALPN")
+            throw error
         }
         return context
+    }
+
+    private static func configureClient(_ context: OpaquePointer,
+                                        _ settings: TLSClientSettings) throws(TLSSetupError) {
+        if settings.verify {
+            guard SSL_CTX_load_verify_locations(context, settings.caFilePath, nil) == 1 else {
+                throw TLSSetupError("cannot load the certificate authorities \(settings.caFilePath)", setting: "ca_file")
+            }
+            SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
+        } else {
+            SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
+        }
+        if let certificatePath = settings.certificatePath, let privateKeyPath = settings.privateKeyPath {
+            try useCertificate(context, certificatePath: certificatePath, privateKeyPath: privateKeyPath)
+        }
+        try setMinimumVersion(context, settings.minimumVersion)
+        SSL_CTX_set_options(context, mtcp_ssl_op_no_renegotiation)
+        setCommonModes(context)
+        let alpn: [UInt8] = [8] + Array("http/1.1".utf8)
+        guard SSL_CTX_set_alpn_protos(context, alpn, UInt32(alpn.count)) == 0 else { throw TLSSetupError("cannot set ALPN") }
+    }
+
+    /// Loads a certificate chain and its key, checked against each other.
+    private static func useCertificate(_ context: OpaquePointer, certificatePath: String,
+                                       privateKeyPath: String) throws(TLSSetupError) {
+        guard SSL_CTX_use_certificate_chain_file(context, certificatePath) == 1 else {
+            throw TLSSetupError("cannot load the certificate \(certificatePath)", setting: "certificate")
+        }
+        guard SSL_CTX_use_PrivateKey_file(context, privateKeyPath, SSL_FILETYPE_PEM) == 1 else {
+            throw TLSSetupError("cannot load the private key \(privateKeyPath)", setting: "private_key")
+        }
+        guard SSL_CTX_check_private_key(context) == 1 else {
+            throw TLSSetupError("the private key \(privateKeyPath) does not match the certificate "
+                + certificatePath, setting: "private_key")
+        }
+    }
+
+    private static func setMinimumVersion(_ context: OpaquePointer, _ version: TLSVersion) throws(TLSSetupError) {
+        guard mtcp_ssl_ctx_set_min_proto_version(context, version == .tls13 ? TLS1_3_VERSION : TLS1_2_VERSION) == 1 else {
+            throw TLSSetupError("cannot set the minimum protocol \(version.rawValue)", setting: "min_protocol")
+        }
     }
 
     /// Writes of any size go out in as many records as they need and may be

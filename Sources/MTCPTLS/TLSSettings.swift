@@ -34,3 +34,27 @@ public enum TLSVersion: String, Sendable, CaseIterable {
     case tls12 = "TLSv1.2"
     case tls13 = "TLSv1.3"
 }
+
+/// How a client context is made: whether and against what the server's
+/// certificate is verified, the client's own certificate, the oldest protocol.
+/// The name checked is the connection's (`TLSStream.client`), not the context's.
+public struct TLSClientSettings: Sendable, Equatable {
+    /// Whether the handshake fails on a certificate that does not chain to
+    /// `caFilePath` or does not name the server.
+    public var verify = true
+    /// PEM file of the certificate authorities trusted.
+    public var caFilePath = TLSClientSettings.defaultCAFilePath
+    /// PEM certificate chain and key the client presents when asked; nil for none.
+    public var certificatePath: String?
+    public var privateKeyPath: String?
+    /// Oldest protocol version offered.
+    public var minimumVersion = TLSVersion.tls12
+
+    /// Debian's bundle of the system's trusted authorities (package ca-certificates).
+    public static let defaultCAFilePath = "/etc/ssl/certs/ca-certificates.crt"
+
+    /// The load generator's: no verification (benchmarks run against self-signed certificates).
+    public static let unverified = TLSClientSettings(verify: false)
+
+    public init(verify: Bool = true) { self.verify = verify }
+}

@@ -1,4 +1,5 @@
 import COpenSSL
+import Glibc
 import MTCP
 
 /// One TLS connection over a socket of the user-level stack. OpenSSL never
@@ -15,7 +16,7 @@ public struct TLSStream {
     let outgoing: OpaquePointer
 
     /// Largest plaintext of one record (RFC 8446 §5.1).
-    static let recordPayload = 16_384
+    public static let recordPayload = 16_384
     /// Most bytes a record adds to its plaintext with the AEAD suites allowed:
     /// 5 of header, 8 of explicit nonce and 16 of tag (TLS 1.2 AES-GCM; TLS 1.3
     /// adds 22). A CBC suite named in `ciphers` adds more (IV, MAC, padding):
@@ -31,13 +32,31 @@ public struct TLSStream {
     }
 
     /// A stream that will say hello to a server, offering `session` (from an
-    /// earlier connection's `session()`) for resumption.
-    public static func client(_ context: OpaquePointer, serverName: String?, session: OpaquePointer?) -> TLSStream? {
+    /// earlier connection's `session()`) for resumption. `serverName` goes in
+    /// the hello (SNI). When the context verifies, the certificate must name
+    /// `identity`: a DNS name, or an IP address in text (matched against the
+    /// certificate's IP address entries). Nil when OpenSSL cannot allocate.
+    public static func client(_ context: OpaquePointer, serverName: String?, identity: String? = nil,
+                              session: OpaquePointer?) -> TLSStream? {
         guard let stream = make(context) else { return nil }
         SSL_set_connect_state(stream.ssl)
         if let serverName { _ = mtcp_ssl_set_host_name(stream.ssl, serverName) }
+        if let identity {
+            let accepted = isAddress(identity) ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(stream.ssl), identity)
+                : SSL_set1_host(stream.ssl, identity)
+            guard accepted == 1 else {
+                stream.free()
+                return nil
+            }
+        }
         if let session { SSL_set_session(stream.ssl, session) }
         return stream
+    }
+
+    /// Whether `text` is an IPv4 or IPv6 address (not a name).
+    private static func isAddress(_ text: String) -> Bool {
+        var address = in6_addr()
+        return inet_pton(AF_INET, text, &address) == 1 || inet_pton(AF_INET6, text, &address) == 1
     }
 
     private static func make(_ context: OpaquePointer) -> TLSStream? {
@@ -59,18 +78,24 @@ public struct TLSStream {
     public var isEstablished: Bool { SSL_is_init_finished(ssl) == 1 }
     /// The handshake resumed an earlier session.
     public var isResumed: Bool { SSL_session_reused(ssl) == 1 }
+    /// Why the server's certificate was refused (OpenSSL's text, e.g.
+    /// "Hostname mismatch"); nil when it was not, or not checked.
+    public var verificationFailure: String? {
+        let result = SSL_get_verify_result(ssl)
+        return result == X509_V_OK ? nil : String(cString: X509_verify_cert_error_string(result))
+    }
     /// Ciphertext is waiting for room in the socket's send buffer.
     public var hasPendingOutput: Bool { mtcp_bio_pending(outgoing) > 0 }
 
-    /// The session to resume with later, retained (free it with
-    /// `TLSStream.release(session:)`); nil when it cannot be resumed.
+    /// The session to resume with later, a copy of the connection's (free it
+    /// with `TLSStream.release(session:)`); nil when it cannot be resumed. A
+    /// copy, because OpenSSL marks a connection's own session unresumable when
+    /// the connection is freed without close_notify (a reset, say).
     public func session() -> OpaquePointer? {
         guard let session = SSL_get1_session(ssl) else { return nil }
-        guard SSL_SESSION_is_resumable(session) == 1 else {
-            SSL_SESSION_free(session)
-            return nil
-        }
-        return session
+        defer { SSL_SESSION_free(session) }
+        guard SSL_SESSION_is_resumable(session) == 1 else { return nil }
+        return SSL_SESSION_dup(session)
     }
 
     public static func release(session: OpaquePointer) { SSL_SESSION_free(session) }
@@ -200,6 +225,8 @@ public struct TLSStream {
         var room = context.writableBytes(socket)
         var total = 0
         let combined = pieces.reduce(0) { $0 + $1.count }
+        // Nothing to write takes nothing (SSL_write of no bytes is an error).
+        guard combined > 0 else { return 0 }
         if pieces.count > 1 && combined <= min(Self.recordPayload, scratch.count)
             && combined + Self.recordOverhead <= room {
             var offset = 0

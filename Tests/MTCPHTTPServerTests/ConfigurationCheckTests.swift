@@ -85,6 +85,30 @@ import Testing
         #expect(problems.first?.hasPrefix(directory.path + "/httpd.json:5: tls.private_key: ") == true, "\(problems)")
     }
 
+    /// An upstream pool's CA file or client certificate that cannot be loaded
+    /// is named at its key, with its line.
+    @Test func anUpstreamPoolsTLSFilesAreChecked() {
+        let directory = ConfigurationDirectory()
+        directory.write("mtcp.conf", Self.goodStack)
+        directory.write("httpd.json", """
+            {
+                "document_root": "\(directory.path)",
+                "upstreams": [{"name": "a", "servers": ["198.18.0.2:8443"], "tls": true},
+                              {"name": "b", "servers": ["198.18.0.2:8444"],
+                               "tls": {"ca_file": "\(directory.path)/absent.pem"}},
+                              {"name": "c", "servers": ["198.18.0.2:8445"],
+                               "tls": {"certificate": "\(TestCertificate.files.certificate)",
+                                       "private_key": "\(directory.path)/absent.key"}}]
+            }
+            """)
+        let problems = directory.check().problems()
+        #expect(problems.count == 2, "\(problems)")
+        #expect(problems.first?.hasPrefix(directory.path + "/httpd.json:5: upstreams[1].tls.ca_file: cannot load") == true,
+                "\(problems)")
+        #expect(problems.last?.hasPrefix(directory.path + "/httpd.json:8: upstreams[2].tls.private_key: cannot load") == true,
+                "\(problems)")
+    }
+
     @Test func anErrorPageMustBeAFileOfTheRoot() {
         let directory = ConfigurationDirectory()
         directory.write("mtcp.conf", Self.goodStack)

@@ -333,7 +333,7 @@ extension HTTPProxyTests {
         let upstream = network.startUpstream()
         upstream.response = Array(response.utf8)
         upstream.closesAfterResponse = true
-        let tls = TLSTestClient()
+        let tls = TLSTestPeer()
         let connection = HTTPSServerTests.exchange(&network, tls, "GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n", responses: 2)
         #expect(connection.closed)
         if complete { #expect(String(decoding: tls.plaintext, as: UTF8.self).hasSuffix("\r\n\r\nabc")) }

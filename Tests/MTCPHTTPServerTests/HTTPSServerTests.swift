@@ -23,7 +23,7 @@ import MTCPHTTP
 
     /// Opens a TLS connection that sends `request` once the handshake is done,
     /// and runs until `responses` responses arrived or the connection ended.
-    static func exchange(_ network: inout HTTPTestNetwork, _ tls: TLSTestClient, _ request: String,
+    static func exchange(_ network: inout HTTPTestNetwork, _ tls: TLSTestPeer, _ request: String,
                          responses: Int = 1, limit: TimeSpan = .seconds(5)) -> HTTPTestClient {
         let connection = network.open(port: httpsPort)
         tls.send(request)
@@ -36,7 +36,7 @@ import MTCPHTTP
     }
 
     /// `tls` sends `request` for /small.txt and must get it whole with 200.
-    static func getSmallFile(_ tls: TLSTestClient, _ request: String) throws -> HTTPTestNetwork {
+    static func getSmallFile(_ tls: TLSTestPeer, _ request: String) throws -> HTTPTestNetwork {
         let root = DocumentRoot()
         var network = HTTPTestNetwork(options: Self.options(root: root.path))
         _ = Self.exchange(&network, tls, request)
@@ -49,7 +49,7 @@ import MTCPHTTP
 
     @Test(arguments: [TLS1_2_VERSION, TLS1_3_VERSION])
     func getOverTLS(version: Int32) throws {
-        let tls = TLSTestClient(maxVersion: version)
+        let tls = TLSTestPeer(maxVersion: version)
         let network = try Self.getSmallFile(tls, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         #expect(tls.protocolVersion == (version == TLS1_3_VERSION ? "TLSv1.3" : "TLSv1.2"))
         #expect(Self.selectedProtocol(tls) == "http/1.1")
@@ -60,7 +60,7 @@ import MTCPHTTP
     @Test func largeFilesAndKeepAliveOverTLS() throws {
         let root = DocumentRoot()
         var network = HTTPTestNetwork(options: Self.options(root: root.path))
-        let tls = TLSTestClient()
+        let tls = TLSTestPeer()
         let request = "GET /big.bin HTTP/1.1\r\nHost: test\r\n\r\nGET /medium.bin HTTP/1.1\r\nHost: test\r\n\r\n"
             + "GET /page.html HTTP/1.1\r\nHost: test\r\n\r\n"
         let connection = Self.exchange(&network, tls, request, responses: 3, limit: .seconds(30))
@@ -76,7 +76,7 @@ import MTCPHTTP
     @Test func connectionCloseSendsCloseNotify() throws {
         let root = DocumentRoot()
         var network = HTTPTestNetwork(options: Self.options(root: root.path))
-        let tls = TLSTestClient()
+        let tls = TLSTestPeer()
         let connection = network.open(port: Self.httpsPort)
         tls.send("GET /small.txt HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
         network.run {
@@ -93,11 +93,11 @@ import MTCPHTTP
     func ticketsResumeSessions(version: Int32) throws {
         let root = DocumentRoot()
         var network = HTTPTestNetwork(options: Self.options(root: root.path))
-        let first = TLSTestClient(maxVersion: version)
+        let first = TLSTestPeer(maxVersion: version)
         _ = Self.exchange(&network, first, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         let session = try #require(first.session())
         defer { SSL_SESSION_free(session) }
-        let second = TLSTestClient(maxVersion: version, session: session)
+        let second = TLSTestPeer(maxVersion: version, session: session)
         _ = Self.exchange(&network, second, "GET /page.html HTTP/1.1\r\nHost: test\r\n\r\n")
         #expect(HTTPTestResponse.parseAll(second.plaintext).responses.first?.body == root.page)
         #expect(second.isResumed)
@@ -111,17 +111,17 @@ import MTCPHTTP
         let root = DocumentRoot()
         let options = Self.options(root: root.path)
         var network = HTTPTestNetwork(options: options)
-        let first = TLSTestClient()
+        let first = TLSTestPeer()
         _ = Self.exchange(&network, first, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         let session = try #require(first.session())
         defer { SSL_SESSION_free(session) }
         let keys = try #require(options.https?.settings.ticketKeys)
         keys.rotate()
-        let second = TLSTestClient(session: session)
+        let second = TLSTestPeer(session: session)
         _ = Self.exchange(&network, second, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         #expect(second.isResumed, "the previous key still opens the ticket")
         keys.rotate()
-        let third = TLSTestClient(session: session)
+        let third = TLSTestPeer(session: session)
         _ = Self.exchange(&network, third, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         #expect(!third.isResumed, "two rotations later the ticket's key is gone")
         #expect(HTTPTestResponse.parseAll(third.plaintext).responses.count == 1, "served after a full handshake")
@@ -139,13 +139,13 @@ import MTCPHTTP
     @Test func withoutTicketsNothingResumes() throws {
         let root = DocumentRoot()
         var network = HTTPTestNetwork(options: Self.options(root: root.path, tickets: false))
-        let first = TLSTestClient()
+        let first = TLSTestPeer()
         _ = Self.exchange(&network, first, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         let session = first.session()
         defer { if let session { SSL_SESSION_free(session) } }
         // Not even a TLS 1.3 stateful ticket, which could never resume with no session cache.
         #expect(session.map { SSL_SESSION_is_resumable($0) } != 1, "a ticket was sent")
-        let second = TLSTestClient(session: session)
+        let second = TLSTestPeer(session: session)
         _ = Self.exchange(&network, second, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         #expect(HTTPTestResponse.parseAll(second.plaintext).responses.count == 1)
         #expect(!second.isResumed)
@@ -157,12 +157,12 @@ import MTCPHTTP
     @Test(arguments: [(["http/1.0"], "http/1.0"), (["h2", "http/1.0"], "http/1.0"),
                       (["http/1.0", "http/1.1"], "http/1.1")])
     func aClientOfferingHTTP10IsServed(offer: [String], expected: String) throws {
-        let tls = TLSTestClient(alpn: offer)
+        let tls = TLSTestPeer(alpn: offer)
         _ = try Self.getSmallFile(tls, "GET /small.txt HTTP/1.0\r\n\r\n")
         #expect(Self.selectedProtocol(tls) == expected)
     }
 
-    static func selectedProtocol(_ tls: TLSTestClient) -> String? {
+    static func selectedProtocol(_ tls: TLSTestPeer) -> String? {
         var selected: UnsafePointer<UInt8>?
         var length: UInt32 = 0
         SSL_get0_alpn_selected(tls.ssl, &selected, &length)
@@ -172,7 +172,7 @@ import MTCPHTTP
     @Test func aClientOfferingOnlyH2IsRefused() throws {
         let root = DocumentRoot()
         var network = HTTPTestNetwork(options: Self.options(root: root.path))
-        let tls = TLSTestClient(alpn: ["h2"])
+        let tls = TLSTestPeer(alpn: ["h2"])
         _ = Self.exchange(&network, tls, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         #expect(tls.failure != nil, "no_application_protocol alert expected")
         #expect(tls.plaintext.isEmpty)
@@ -201,7 +201,7 @@ import MTCPHTTP
         #expect(network.serverStatistics.tlsHandshakeFailures == 1)
         #expect(network.serverStatistics.requests == 0)
         // The server goes on serving.
-        let tls = TLSTestClient()
+        let tls = TLSTestPeer()
         _ = Self.exchange(&network, tls, "GET /small.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         #expect(HTTPTestResponse.parseAll(tls.plaintext).responses.first?.status == 200)
     }

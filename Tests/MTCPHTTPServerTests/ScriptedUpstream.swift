@@ -1,4 +1,6 @@
+import COpenSSL
 @testable import MTCP
+import MTCPTLS
 import MTCPHTTP
 
 /// A kernel-like upstream for the proxy's tests, listening on the test client's
@@ -23,8 +25,31 @@ final class ScriptedUpstream {
         fileprivate var bodyLeft = 0
         fileprivate var chunks: HTTPChunkedDecoder?
         fileprivate var sawEndOfStream = false
+        /// HTTPS: the connection's TLS state, and its ciphertext each way.
+        let tls: TLSTestPeer?
+        fileprivate var ciphertextIn: [UInt8] = []
+        fileprivate var ciphertextOut: [UInt8] = []
 
-        init(id: ConnectionID) { self.id = id }
+        init(id: ConnectionID, tls: TLSTestPeer? = nil) {
+            self.id = id
+            self.tls = tls
+        }
+
+        /// The bytes that go to the engine: the response bytes, or their ciphertext.
+        fileprivate var wire: ReferenceWritableKeyPath<Connection, [UInt8]> { tls == nil ? \.pending : \.ciphertextOut }
+
+        /// Nothing is left to write.
+        fileprivate var isFlushed: Bool { self[keyPath: wire].isEmpty && pending.isEmpty && tls?.isSending != true }
+
+        /// HTTPS: decrypts what arrived into `received`, encrypts `pending`.
+        fileprivate func pumpTLS() {
+            guard let tls else { return }
+            tls.send(pending)
+            pending = []
+            tls.pump(received: ciphertextIn, into: &ciphertextOut)
+            received += tls.plaintext
+            tls.plaintext = []
+        }
 
         var text: String { String(decoding: received, as: UTF8.self) }
         var requestTexts: [String] { requests.map { String(decoding: $0, as: UTF8.self) } }
@@ -55,16 +80,32 @@ final class ScriptedUpstream {
     var holdsAnswers = false
     /// The connections of the requests held unanswered, in the order they came.
     var held: [Connection] = []
+    /// HTTPS (`serveTLS`): the server context each new connection's TLS starts
+    /// from, and the ticket keys it uses; nil: plain HTTP.
+    private(set) var tlsContext: OpaquePointer?
+    private var ticketKeys: TicketKeyRing?
 
     init(_ engine: inout Engine<VirtualPort>, port: UInt16 = ScriptedUpstream.port) {
         listener = try! engine.listen(port: port)
+    }
+
+    deinit { SSL_CTX_free(tlsContext) }
+
+    /// Speaks HTTPS from now on, with this certificate chain and key, and session tickets.
+    func serveTLS(certificate: String, key: String) throws {
+        let keys = TicketKeyRing()
+        tlsContext = try TLSContextFactory.server(TLSServerSettings(certificatePath: certificate, privateKeyPath: key,
+                                                                    ticketKeys: keys))
+        ticketKeys = keys  // the context's ticket callback reads them
     }
 
     /// Every request received, over all connections, in the order the connections opened.
     var allRequests: [String] { connections.flatMap(\.requestTexts) }
 
     func drive(_ engine: inout Engine<VirtualPort>, now: Instant, scratch: UnsafeMutableRawBufferPointer) {
-        while let id = engine.accept(listener) { connections.append(Connection(id: id)) }
+        while let id = engine.accept(listener) {
+            connections.append(Connection(id: id, tls: tlsContext.map { TLSTestPeer(serverContext: $0) }))
+        }
         for connection in connections where !connection.closed {
             while reads {
                 guard let count = try? engine.read(connection.id, into: scratch, now: now) else { break }
@@ -72,9 +113,14 @@ final class ScriptedUpstream {
                     connection.sawEndOfStream = true
                     break
                 }
-                connection.received += scratch[0..<count]
+                if connection.tls == nil {
+                    connection.received += scratch[0..<count]
+                } else {
+                    connection.ciphertextIn += scratch[0..<count]
+                }
             }
-            if connection.sawEndOfStream && (!echoesAfterFirstRequest || connection.pending.isEmpty) {
+            connection.pumpTLS()
+            if connection.sawEndOfStream && (!echoesAfterFirstRequest || connection.isFlushed) {
                 engine.close(connection.id, now: now)
                 connection.closed = true
                 continue
@@ -85,10 +131,13 @@ final class ScriptedUpstream {
                 connection.closed = true
                 continue
             }
-            if !connection.pending.isEmpty,
-               let count = connection.pending.withUnsafeBytes({ try? engine.write(connection.id, $0) }) {
-                connection.pending.removeFirst(count)
-                if connection.pending.isEmpty && closesAfterResponse && !connection.closed {
+            connection.pumpTLS()
+            let wire = connection.wire
+            if !connection[keyPath: wire].isEmpty,
+               let count = connection[keyPath: wire].withUnsafeBytes({ try? engine.write(connection.id, $0) }) {
+                connection[keyPath: wire].removeFirst(count)
+                // After a response (over TLS, handshake messages go before any).
+                if connection.isFlushed && closesAfterResponse && !connection.requests.isEmpty && !connection.closed {
                     engine.close(connection.id, now: now)
                     connection.closed = true
                 }

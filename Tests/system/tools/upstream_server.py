@@ -13,7 +13,8 @@ bytes go, exactly as received, to DIR/conn-N.bin; the requests found in them
 appended to DIR/requests.jsonl as hex, one JSON line each with the connection
 number; each request is answered `200` with a 2-byte body, or with --early
 STATUS as soon as its head is complete (an early answer, its body unread).
-With --http10 the answer is `HTTP/1.0 200 OK` delimited by the close."""
+With --http10 the answer is `HTTP/1.0 200 OK` delimited by the close.
+With --tls CERT KEY the (non-raw) upstream speaks HTTPS with that certificate chain and key."""
 
 import argparse
 import hashlib
@@ -23,6 +24,7 @@ import json
 import os
 import random
 import socket
+import ssl
 import threading
 import time
 
@@ -165,6 +167,7 @@ def main():
     parser.add_argument("--raw-log")
     parser.add_argument("--early", type=int)
     parser.add_argument("--http10", action="store_true")
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     args = parser.parse_args()
     if args.raw_log:
         listener = socket.create_server((args.host, args.port), reuse_port=False)
@@ -178,6 +181,11 @@ def main():
     if ":" in args.host:
         Server.address_family = socket.AF_INET6
     server = Server((args.host, args.port), Handler)
+    if args.tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*args.tls)
+        # The handshake runs in the connection's own thread (on its first read), not in accept.
+        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     print("ready", flush=True)
     server.serve_forever()
 

@@ -2,22 +2,23 @@ import COpenSSL
 import Glibc
 import MTCPTLS
 
-/// A TLS client for the virtual link: OpenSSL with memory BIOs on top of an
-/// `HTTPTestClient`, whose `pending` bytes it fills with ciphertext and whose
-/// `received` bytes it decrypts. `pump` once a round moves everything on.
-final class TLSTestClient {
+/// A TLS client (or server) for the virtual link: OpenSSL with memory BIOs on
+/// top of an `HTTPTestClient` (or a `ScriptedUpstream` connection), whose
+/// `pending` bytes it fills with ciphertext and whose `received` bytes it
+/// decrypts. `pump` once a round moves everything on.
+final class TLSTestPeer {
     let ssl: OpaquePointer
-    private let fromServer: OpaquePointer
-    private let toServer: OpaquePointer
-    /// Ciphertext of `connection.received` already given to OpenSSL.
+    private let incoming: OpaquePointer
+    private let outgoingCiphertext: OpaquePointer
+    /// Ciphertext of `received` already given to OpenSSL.
     private var fed = 0
     /// Plaintext to send once the handshake allows it.
     private var outgoing: [UInt8] = []
-    /// Decrypted bytes from the server.
+    /// Decrypted bytes from the peer.
     var plaintext: [UInt8] = []
     /// OpenSSL's reason when the handshake or a record failed.
     var failure: String?
-    /// The server's close_notify arrived.
+    /// The peer's close_notify arrived.
     var sawCloseNotify = false
 
     /// A client offering `alpn` (nothing when empty), limited to `maxVersion`
@@ -30,13 +31,25 @@ final class TLSTestClient {
         if !protocols.isEmpty { _ = SSL_CTX_set_alpn_protos(context, protocols, UInt32(protocols.count)) }
         ssl = SSL_new(context)!
         SSL_CTX_free(context)  // the SSL object holds a reference of its own
-        fromServer = BIO_new(BIO_s_mem())!
-        toServer = BIO_new(BIO_s_mem())!
-        mtcp_bio_set_mem_retry(fromServer)
-        mtcp_bio_set_mem_retry(toServer)
-        SSL_set_bio(ssl, fromServer, toServer)
+        (incoming, outgoingCiphertext) = Self.attachBIOs(ssl)
         SSL_set_connect_state(ssl)
         if let session { SSL_set_session(ssl, session) }
+    }
+
+    /// A server's side, with `context` (which the caller keeps).
+    init(serverContext context: OpaquePointer) {
+        ssl = SSL_new(context)!
+        (incoming, outgoingCiphertext) = Self.attachBIOs(ssl)
+        SSL_set_accept_state(ssl)
+    }
+
+    private static func attachBIOs(_ ssl: OpaquePointer) -> (incoming: OpaquePointer, outgoing: OpaquePointer) {
+        let incoming = BIO_new(BIO_s_mem())!
+        let outgoingCiphertext = BIO_new(BIO_s_mem())!
+        mtcp_bio_set_mem_retry(incoming)
+        mtcp_bio_set_mem_retry(outgoingCiphertext)
+        SSL_set_bio(ssl, incoming, outgoingCiphertext)
+        return (incoming, outgoingCiphertext)
     }
 
     deinit { SSL_free(ssl) }
@@ -46,12 +59,20 @@ final class TLSTestClient {
     var protocolVersion: String { String(cString: SSL_get_version(ssl)) }
 
     func send(_ text: String) { outgoing += Array(text.utf8) }
+    func send(_ bytes: [UInt8]) { outgoing += bytes }
+
+    /// Plaintext not yet taken by OpenSSL.
+    var isSending: Bool { !outgoing.isEmpty }
 
     /// One round: decrypt what arrived, encrypt what waits, hand the ciphertext over.
-    func pump(_ connection: HTTPTestClient) {
-        if connection.received.count > fed {
-            connection.received[fed...].withUnsafeBytes { _ = BIO_write(fromServer, $0.baseAddress, Int32($0.count)) }
-            fed = connection.received.count
+    func pump(_ connection: HTTPTestClient) { pump(received: connection.received, into: &connection.pending) }
+
+    /// One round over the ciphertext `received` so far (all of it, each time)
+    /// and the ciphertext to send, `pending`.
+    func pump(received: [UInt8], into pending: inout [UInt8]) {
+        if received.count > fed {
+            received[fed...].withUnsafeBytes { _ = BIO_write(incoming, $0.baseAddress, Int32($0.count)) }
+            fed = received.count
         }
         var buffer = [UInt8](repeating: 0, count: 16_384)
         while failure == nil {
@@ -72,10 +93,10 @@ final class TLSTestClient {
             let written = outgoing.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
             if written > 0 { outgoing.removeFirst(Int(written)) }
         }
-        while mtcp_bio_pending(toServer) > 0 {
-            let count = BIO_read(toServer, &buffer, Int32(buffer.count))
+        while mtcp_bio_pending(outgoingCiphertext) > 0 {
+            let count = BIO_read(outgoingCiphertext, &buffer, Int32(buffer.count))
             guard count > 0 else { break }
-            connection.pending += buffer[0..<Int(count)]
+            pending += buffer[0..<Int(count)]
         }
     }
 
@@ -99,7 +120,7 @@ enum TestCertificate {
         return (certificate, key)
     }()
 
-    private static func spawnAndWait(_ arguments: [String]) -> Int32 {
+    static func spawnAndWait(_ arguments: [String]) -> Int32 {
         var pid = pid_t()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -113,4 +134,36 @@ enum TestCertificate {
         waitpid(pid, &status, 0)
         return status
     }
+}
+
+/// A test certificate authority and an upstream server's certificate it
+/// signed, naming `upstream.test` and the address of the test network's
+/// upstreams (198.18.0.3), made once per test run with the openssl command.
+enum TestCertificateAuthority {
+    static let name = "upstream.test"
+
+    static let files: (authority: String, certificate: String, key: String) = {
+        var template = Array("/tmp/mtcp-tls-ca-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { fatalError("mkdtemp failed") }
+        let directory = String(cString: made)
+        let (authority, authorityKey) = (directory + "/ca.crt", directory + "/ca.key")
+        let (certificate, key, request) = (directory + "/upstream.crt", directory + "/upstream.key", directory + "/upstream.csr")
+        let extensions = directory + "/upstream.ext"
+        let file = fopen(extensions, "w")!
+        fputs("subjectAltName=DNS:\(name),IP:198.18.0.3\n", file)
+        fclose(file)
+        let newKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        let steps = [
+            ["openssl", "req", "-x509"] + newKey + ["-days", "2", "-subj", "/CN=mtcp-test-ca", "-keyout", authorityKey,
+                                                   "-out", authority],
+            ["openssl", "req", "-new"] + newKey + ["-subj", "/CN=\(name)", "-keyout", key, "-out", request],
+            ["openssl", "x509", "-req", "-in", request, "-CA", authority, "-CAkey", authorityKey, "-CAcreateserial",
+             "-days", "2", "-extfile", extensions, "-out", certificate],
+        ]
+        for step in steps {
+            let status = TestCertificate.spawnAndWait(step)
+            precondition(status == 0, "\(step[0...1].joined(separator: " ")) failed (status \(status))")
+        }
+        return (authority, certificate, key)
+    }()
 }
