@@ -76,9 +76,14 @@ def ping(dst, *options, count=3, namespace=NS_CLIENT):
     return result, (float(match.group(1)) if match else None)
 
 
-def per_core(name, port=9180, namespace=NS_APPLIANCE):
-    """A counter of a stack's Prometheus exposition, by core: {core: value}."""
+def metrics_text(port=9180, namespace=NS_APPLIANCE):
+    """A stack's Prometheus exposition, scraped from inside its namespace."""
     result = ns(namespace, "curl", "-sS", "--max-time", 5, f"127.0.0.1:{port}/metrics", timeout=15)
     assert result.returncode == 0, describe(result)
+    return result.stdout
+
+
+def per_core(name, port=9180, namespace=NS_APPLIANCE):
+    """A counter of a stack's Prometheus exposition, by core: {core: value}."""
     return {int(core): int(value)
-            for core, value in re.findall(rf'^{name}\{{core="(\d+)"\}} (\d+)$', result.stdout, re.M)}
+            for core, value in re.findall(rf'^{name}\{{core="(\d+)"\}} (\d+)$', metrics_text(port, namespace), re.M)}

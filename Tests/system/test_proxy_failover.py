@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import running_appliance, stop_process_group
-from mtcp_ns import APPLIANCE_ADDR, NS_APPLIANCE, NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, describe, ns
+from mtcp_ns import APPLIANCE_ADDR, NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, describe, metrics_text, ns
 
 PORTS = (8080, 8081)
 CONNECTIONS = 16
@@ -52,10 +52,8 @@ def failover_proxy(upstreams, request, tmp_path_factory):
 
 def upstream_samples():
     """{(name, server): [value per core]} of the http_upstream families, and the retries summed over cores."""
-    result = ns(NS_APPLIANCE, "curl", "-sS", "--max-time", 5, "127.0.0.1:9180/metrics", timeout=15)
-    assert result.returncode == 0, describe(result)
     samples, retries = {}, 0
-    for line in result.stdout.splitlines():
+    for line in metrics_text().splitlines():
         match = re.match(r'mtcp_(http_upstream_\w+)\{core="\d+",pool="pair",server="198\.18\.0\.2:(\d+)"\} (\d+)$', line)
         if match:
             samples.setdefault((match.group(1), int(match.group(2))), []).append(int(match.group(3)))

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import http_config_file, running_appliance, stop_process_group
-from mtcp_ns import APPLIANCE_ADDR, NS_APPLIANCE, NS_CLIENT, SYSTEM_PYTHON, TOOLS, describe, ns
+from mtcp_ns import APPLIANCE_ADDR, NS_CLIENT, SYSTEM_PYTHON, TOOLS, metrics_text, ns
 
 PORT = 8080
 REQUESTS = 12
@@ -39,10 +39,8 @@ def queued_proxy(slow_upstream, request, tmp_path_factory):
 
 def pool_samples():
     """{name: [value per core]} of the pool's queue families."""
-    result = ns(NS_APPLIANCE, "curl", "-sS", "--max-time", 5, "127.0.0.1:9180/metrics", timeout=15)
-    assert result.returncode == 0, describe(result)
     samples = {}
-    for line in result.stdout.splitlines():
+    for line in metrics_text().splitlines():
         match = re.match(r'mtcp_(http_upstream_queue\w*)\{core="\d+",pool="limited"\} (\d+)$', line)
         if match:
             samples.setdefault(match.group(1), []).append(int(match.group(2)))

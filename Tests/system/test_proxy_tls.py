@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import http_config_file, running_appliance, stop_process_group
-from mtcp_ns import APPLIANCE_ADDR, NS_APPLIANCE, NS_CLIENT, SYSTEM_PYTHON, TOOLS, describe, ns
+from mtcp_ns import APPLIANCE_ADDR, NS_CLIENT, SYSTEM_PYTHON, TOOLS, describe, metrics_text, ns
 
 UPSTREAM_PORT = 8443
 SERVER_NAME = "upstream.test"
@@ -71,10 +71,8 @@ def proxy(https_upstream, certificates, request, tmp_path_factory):
 
 def metrics():
     """{(name without _total, pool or None): value summed over cores} of the http_upstream families."""
-    result = ns(NS_APPLIANCE, "curl", "-sS", "--max-time", 5, "127.0.0.1:9180/metrics", timeout=15)
-    assert result.returncode == 0, describe(result)
     samples = {}
-    for line in result.stdout.splitlines():
+    for line in metrics_text().splitlines():
         match = re.match(r'mtcp_(http_upstream_\w+?)(?:_total)?\{core="\d+"(?:,pool="([^"]*)"[^}]*)?\} (\d+)$', line)
         if match:
             key = (match.group(1), match.group(2))
