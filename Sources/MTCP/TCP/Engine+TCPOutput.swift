@@ -24,6 +24,7 @@ extension Engine {
                 continue
             }
             connection.pointee.sendPureAck(now: now, &self)
+            settle(connection)  // the delayed-ACK timer it stopped
         }
         if tcp.configuration.dataScheduling == .srpt {
             flushSizeOrderedData(now: now)
@@ -40,6 +41,7 @@ extension Engine {
         while let id = tcp.acksAwaitingData.pop() {
             guard let connection = tcp.connections.block(id), connection.pointee.ackPending else { continue }
             connection.pointee.sendPureAck(now: now, &self)
+            settle(connection)
         }
     }
 

@@ -25,10 +25,16 @@ extension TCPConnection {
         openWindowAfterRead()
     }
 
-    /// After a read frees buffer space: tell the peer if the window grew enough
-    /// to matter (RFC 9293 §3.8.6.2.2), instead of waiting for its next segment.
+    /// After a read frees buffer space: tell the peer at once when the window it
+    /// knows is down to half the buffer or less and grew enough to matter (RFC
+    /// 9293 §3.8.6.2.2; Linux waits for the same half). A peer far from the edge
+    /// is not held back: our next segment carries the new window, and a bare
+    /// update per few requests of a request-response connection (a proxy reads
+    /// a request long before its response goes out) would be a packet for nothing.
     private mutating func openWindowAfterRead() {
         guard state.acceptsData else { return }
+        let known = advertisedWindowEdge - receiveNext
+        guard known <= receive.capacity / 2 else { return }
         if receiveNext + receive.window - advertisedWindowEdge >= windowUpdateStep { queueAck() }
     }
 

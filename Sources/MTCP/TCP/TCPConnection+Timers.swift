@@ -42,6 +42,9 @@ extension TCPConnection {
         switch timer {
         case .retransmission: retransmissionTimerExpired(now: now, &environment)
         case .delayedAck:
+            // A wheel node the engine has not yet moved may fire after an ACK went
+            // out: a duplicate ACK then would count toward the peer's fast retransmit.
+            guard lastAcknowledgmentSent != receiveNext else { return }
             environment.connectionStatistics.delayedAcks &+= 1
             queueAck()
         case .idle: idleTimerExpired(now: now, &environment)

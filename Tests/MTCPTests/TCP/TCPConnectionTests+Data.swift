@@ -31,6 +31,23 @@ import Testing
         #expect(test.environment.connectionStatistics.delayedAcks == 1)
     }
 
+    @Test func anACKCarriedByDataStopsTheDelayedACKTimer() throws {
+        // A kept-alive connection: a request, its response carrying the ACK, and the
+        // next request 39 ms later waits its own full delay, not the first one's.
+        var configuration = TCPConfiguration()
+        configuration.quickAcks = 0
+        let test = Test.established(configuration)
+        _ = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1, payload: [1])
+        _ = try test.write([2])
+        #expect(test.output().map(\.acknowledgment) == [Test.peerISS + 2])
+        #expect(test.connection.deadlines[.delayedAck] == nil)
+        _ = test.advance(by: .milliseconds(39))
+        _ = test.receive(.ack, seq: Test.peerISS + 2, ack: Test.ourISS + 2, payload: [3])
+        #expect(test.advance(by: .milliseconds(39)).isEmpty)
+        #expect(test.advance(by: .milliseconds(1)).map(\.acknowledgment) == [Test.peerISS + 3])
+        #expect(test.environment.connectionStatistics.delayedAcks == 1)
+    }
+
     @Test func everySecondFullSizedSegmentIsAcknowledgedAtOnce() {
         var configuration = TCPConfiguration(receiveBufferSize: 16_384)
         configuration.quickAcks = 0
@@ -82,6 +99,18 @@ import Testing
         let update = test.output()
         #expect(update.map(\.flags) == [.ack])
         #expect(update.first?.window == 8192, "the whole buffer is free again")
+    }
+
+    @Test func aReadThatLeavesThePeerMostOfTheWindowSendsNoBareUpdate() throws {
+        // A request read long before its response goes out (a proxy): the peer is
+        // far from the window's edge, and the response will carry the new window.
+        let test = Test.established()
+        let request = [UInt8](repeating: 1, count: 1000)
+        _ = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1, payload: request)
+        _ = test.receive(.ack, seq: Test.peerISS + 1001, ack: Test.ourISS + 1, payload: request)
+        _ = test.output()
+        #expect(try test.read(2000).count == 2000)
+        #expect(test.output().isEmpty)
     }
 
     // MARK: - Sending
