@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from proxy import SHARED_CORE
+
 TLS_SCENARIOS = ("tls", "tls_resumed", "tls_keepalive")
 
 
@@ -338,12 +340,15 @@ def _loss(scenarios):
 
 def _busy_cell(figures):
     """Each process's share of a core over the run: proxy (ours: its engine's
-    loop time that did work in brackets), origin, loadgen; then cores 0 / 1."""
+    loop time that did work in brackets), origin, loadgen; then cores 0 / 1,
+    each with its kernel share (system + irq + softirq) in brackets."""
     busy = figures["busy"]
     proxy = f"{busy['proxy']:.0%}" if "proxy" in busy else "-"
     if "engine" in busy:
         proxy += f" ({busy['engine']:.0%})"
-    cores = " / ".join(f"{share:.0%}" for _, share in sorted(figures["cores"].items()))
+    kernel = figures.get("kernel", {})
+    cores = " / ".join(f"{share:.0%}" + (f" ({kernel[core]:.0%})" if core in kernel else "")
+                       for core, share in sorted(figures["cores"].items()))
     return f"{proxy} / {busy['origin']:.0%} / {busy['client']:.0%} | {cores}"
 
 
@@ -360,7 +365,7 @@ def _proxy(scenarios):
              "the loadgen's next run met its own old ports in TIME-WAIT and waited 1 s per handshake.", "",
              PROXY_TOPOLOGY, "",
              "| response, client connections | through | requests/s | p50 / p99 (µs) | added p50 / p99 over the "
-             "origin alone (µs) | busy: proxy (engine) / origin / loadgen | cores 0 / 1 busy | errors |",
+             "origin alone (µs) | busy: proxy (engine) / origin / loadgen | cores 0 / 1 busy (kernel) | errors |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     names = {"origin": "origin alone", "ours": "mtcp-httpd", "nginx": "nginx"}
     for name, row in figures["rows"].items():
@@ -391,22 +396,40 @@ def _proxy(scenarios):
 
 
 def _proxy_ceiling(rows, name, goal):
-    """Whether this run's data shows the goal out of reach for any proxy: both
-    proxies reach the origin over kept-alive connections, so the same client
-    against the origin alone over kept-alive connections, with core 0 to the
-    origin alone, is the most this path carried with nothing in between."""
+    """Whether this run's data shows the goal out of reach for any proxy. First
+    bound: both proxies reach the origin over kept-alive connections, so the same
+    client against the origin alone over kept-alive connections, with core 0 to
+    the origin alone, is the most this path carried with nothing in between.
+    Second bound: the kernel time on core 0 (the veths and the bridge, the
+    origin's TCP, each proxy's packet I/O) per request through each proxy; if
+    even the smaller, with no user-space work at all, fills more than core 0 at
+    the needed rate, no proxy moving these packets this way can meet it."""
     row, alone = rows[name], rows[name.split(" ")[0] + " keepalive"]["origin"]
     nginx, ceiling = row["nginx"]["requests_per_second"], alone["requests_per_second"]
     if not row["ratio"] or row["ratio"] >= goal or not ceiling:
         return ""
     needed = goal * nginx
-    if needed <= ceiling:
-        return (f" It needs {_format(needed)} requests/s through the proxy; the origin alone carried "
-                f"{_format(ceiling)} over kept-alive connections, so the origin does not cap it.")
-    cores = " / ".join(f"{share:.0%}" for _, share in sorted(alone["cores"].items()))
-    return (f" It needs {_format(needed)} requests/s through the proxy, more than the same client got from the "
-            f"origin alone over kept-alive connections with core 0 to the origin ({_format(ceiling)}, cores 0 / 1 "
-            f"{cores} busy): no proxy in this path can meet it on this machine.")
+    if needed > ceiling:
+        cores = " / ".join(f"{share:.0%}" for _, share in sorted(alone["cores"].items()))
+        return (f" It needs {_format(needed)} requests/s through the proxy, more than the same client got from "
+                f"the origin alone over kept-alive connections with core 0 to the origin ({_format(ceiling)}, "
+                f"cores 0 / 1 {cores} busy): no proxy in this path can meet it on this machine.")
+    shared = f"core{SHARED_CORE}"
+    kernel_us = {target: row[target]["kernel"][shared] / row[target]["requests_per_second"] * 1e6
+                 for target in ("ours", "nginx") if "kernel" in row[target]}
+    text = (f" It needs {_format(needed)} requests/s through the proxy; the origin alone carried "
+            f"{_format(ceiling)} over kept-alive connections, so the origin alone does not cap it.")
+    if len(kernel_us) < 2:
+        return text
+    floor = min(kernel_us.values())
+    text += (f" Core {SHARED_CORE}'s kernel time (system + irq + softirq: the veths, the bridge, the origin's "
+             f"TCP, each proxy's packet I/O) was {kernel_us['ours']:,.1f} µs per request through mtcp-httpd and "
+             f"{kernel_us['nginx']:,.1f} µs through nginx")
+    if floor * needed / 1e6 > 1:
+        return text + (f"; at the needed rate the smaller alone is {floor * needed / 1e6:.1f} cores of core "
+                       f"{SHARED_CORE}: no proxy moving these packets through this kernel path can meet it on "
+                       "this machine.")
+    return text + f"; at the needed rate that is {floor * needed / 1e6:.0%} of core {SHARED_CORE}: the gap is ours."
 
 
 def _ipv6(scenarios):

@@ -533,11 +533,12 @@ def _proxy_summary(runs):
         for kind, count in run["errors"].items():
             errors[kind] = errors.get(kind, 0) + count
     clean = all(run["requests_per_second"] for run in runs)
-    names = set().union(*(run["busy"] for run in runs)) - {"cores"}
+    names = set().union(*(run["busy"] for run in runs)) - {"cores", "kernel"}
     return {"requests_per_second": median([run["requests_per_second"] for run in runs]) if clean else None,
             "p50_us": median([run["p50_us"] for run in runs]), "p99_us": median([run["p99_us"] for run in runs]),
             "busy": {name: median([run["busy"][name] for run in runs]) for name in sorted(names)},
             "cores": {core: median([run["busy"]["cores"][core] for run in runs]) for core in runs[0]["busy"]["cores"]},
+            "kernel": {core: median([run["busy"]["kernel"][core] for run in runs]) for core in runs[0]["busy"]["kernel"]},
             "errors": errors, "unfinished": sum(run["unfinished"] for run in runs), "runs": runs}
 
 

@@ -31,7 +31,7 @@ def run_measured(cmd, pids, settle, timeout, engine_load=None):
     """Runs a client to its end; returns its output, exit status and the busy share
     of one core of each process of `pids` ({name: pid}) and of the client from
     `settle` seconds after its start (start-up and warm-up excluded) to its exit,
-    and each core's busy share (/proc/stat, softirq included). The client's share
+    and each core's busy share (/proc/stat, softirq included) and kernel share. The client's share
     comes from wait4's resource usage, since /proc has no entry once it is reaped.
     With `engine_load` (a function returning {core: [busy s, idle s]}, as
     ours.engine_load), also "engine": the share of its engines' loop time that
@@ -50,7 +50,9 @@ def run_measured(cmd, pids, settle, timeout, engine_load=None):
     elapsed = time.monotonic() - start
     busy = {name: round((cpu_seconds(pid) - before[name]) / elapsed, 3) for name, pid in pids.items()}
     busy["client"] = round((usage.ru_utime + usage.ru_stime - client_before) / elapsed, 3)
-    busy["cores"] = busy_share(cores_before, core_times())
+    cores_after = core_times()
+    busy["cores"] = busy_share(cores_before, cores_after)
+    busy["kernel"] = busy_share(cores_before, cores_after, part=2)
     if engine_load:
         load_after = engine_load()
         worked = sum(after[0] - load_before[core][0] for core, after in load_after.items())
@@ -60,19 +62,22 @@ def run_measured(cmd, pids, settle, timeout, engine_load=None):
 
 
 def core_times():
-    """(busy, total) jiffies of each core from /proc/stat."""
+    """(busy, total, kernel) jiffies of each core from /proc/stat; kernel is system
+    + irq + softirq time, whichever process it was done for."""
     times = {}
     for line in Path("/proc/stat").read_text().splitlines():
         fields = line.split()
         if fields[0].startswith("cpu") and fields[0][3:].isdigit():
             values = [int(v) for v in fields[1:9]]
-            times[f"core{fields[0][3:]}"] = (sum(values) - values[3] - values[4], sum(values))
+            times[f"core{fields[0][3:]}"] = (sum(values) - values[3] - values[4], sum(values),
+                                             values[2] + values[5] + values[6])
     return times
 
 
-def busy_share(before, after):
-    """Share of each core's time that was busy between two core_times()."""
-    return {core: round((after[core][0] - before[core][0]) / max(1, after[core][1] - before[core][1]), 2)
+def busy_share(before, after, part=0):
+    """Share of each core's time that was busy (or, with part=2, in the kernel)
+    between two core_times()."""
+    return {core: round((after[core][part] - before[core][part]) / max(1, after[core][1] - before[core][1]), 2)
             for core in after}
 
 
