@@ -14,7 +14,10 @@ appended to DIR/requests.jsonl as hex, one JSON line each with the connection
 number; each request is answered `200` with a 2-byte body, or with --early
 STATUS as soon as its head is complete (an early answer, its body unread).
 With --http10 the answer is `HTTP/1.0 200 OK` delimited by the close.
-With --tls CERT KEY the (non-raw) upstream speaks HTTPS with that certificate chain and key."""
+With --tls CERT KEY the (non-raw) upstream speaks HTTPS with that certificate chain and key;
+with --client-ca CA it also requires a client certificate that CA signed (GET
+…/api/client-cert answers its common name), with --max-tls 1.2 it offers no newer
+protocol than TLS 1.2."""
 
 import argparse
 import hashlib
@@ -76,6 +79,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(random.Random(size).randbytes(size))
         if path == "/api/chunked":
             return self.reply(random.Random(7).randbytes(50_000), chunked=True)
+        if path.endswith("/api/client-cert"):  # under any route prefix
+            subject = dict(field for fields in self.connection.getpeercert()["subject"] for field in fields)
+            return self.reply(subject["commonName"].encode() + b"\n")
         return self.reply(path.encode() + b"\n")
 
     def do_POST(self):
@@ -168,6 +174,8 @@ def main():
     parser.add_argument("--early", type=int)
     parser.add_argument("--http10", action="store_true")
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    parser.add_argument("--client-ca")
+    parser.add_argument("--max-tls", choices=["1.2"])
     args = parser.parse_args()
     if args.raw_log:
         listener = socket.create_server((args.host, args.port), reuse_port=False)
@@ -184,6 +192,11 @@ def main():
     if args.tls:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(*args.tls)
+        if args.client_ca:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(args.client_ca)
+        if args.max_tls:
+            context.maximum_version = ssl.TLSVersion.TLSv1_2
         # The handshake runs in the connection's own thread (on its first read), not in accept.
         server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     print("ready", flush=True)
