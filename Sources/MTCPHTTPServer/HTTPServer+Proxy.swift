@@ -91,7 +91,7 @@ extension HTTPServer {
         }
         guard forwarded else {
             // The client's fault, not the connection's: a kept-alive one goes back to the pool.
-            if !connections[upstream].wasReused || !park(upstream, now: context.now) {
+            if !connections[upstream].wasReused || !park(upstream, &context) {
                 closeConnection(upstream, &context, reset: true)
             }
             return respondWithError(index, .requestHeaderFieldsTooLarge, &context, headOnly: head.method == .head)
@@ -281,8 +281,7 @@ extension HTTPServer {
         while !fresh, let slot = upstreams.takeIdle(server) {
             let index = Int(slot)
             connections[index].isIdle = false
-            if connections[index].isOpen, context.state(of: connections[index].socket) == .established,
-               context.readableBytes(connections[index].socket) == 0 {
+            if connections[index].isOpen, idleInput(index, &context) == .nothing {
                 connections[index].wasReused = true
                 return index
             }
@@ -331,16 +330,17 @@ extension HTTPServer {
     /// Events of an upstream connection: connected, room to send, response bytes.
     mutating func serveUpstream(_ index: Int, _ context: inout SocketContext<Device>) {
         if connections[index].isHealthCheck { return serveHealthCheck(index, &context) }
-        let socket = connections[index].socket
         if connections[index].isIdle {
             // A parked connection has nothing to say: bytes from the server break
-            // framing, and its close ends the connection. Any other event (room
-            // to send opening as the last response's ACKs go out, a late edge of
-            // bytes already read) leaves it parked: closing on those threw away
-            // the connection after every large response.
-            let readable = context.readableBytes(socket)
-            guard readable > 0 || context.state(of: socket) != .established else { return }
-            return closeParked(index, &context, reset: readable > 0)
+            // framing (reset), and its close (FIN or close_notify) ends the
+            // connection (cleanly). Any other event (room to send opening as the
+            // last response's ACKs go out, a late edge of bytes already read, a
+            // record for TLS alone such as a late session ticket) leaves it
+            // parked: closing on those threw away the connection after every
+            // large response.
+            let input = idleInput(index, &context)
+            guard input != .nothing else { return }
+            return closeParked(index, &context, reset: input == .data)
         }
         if connections[index].isConnecting {
             guard isUpstreamConnected(index, &context) else { return }
@@ -524,8 +524,9 @@ extension HTTPServer {
                     return upstreamFailed(index, .badGateway, &context)
                 }
                 guard count > 0 else {
-                    // End of stream: the end of a close-delimited body, or a failure.
-                    guard (try? connections[index].response.finish()) != nil else {
+                    // End of stream: the end of a close-delimited body, or a failure
+                    // (a body cut short, or over TLS an end the server did not say).
+                    guard (try? connections[index].response.finish()) != nil, upstreamEndIsClean(index) else {
                         return upstreamFailed(index, .badGateway, &context)
                     }
                     connections[client].closeAfterOutput = true
@@ -704,18 +705,37 @@ extension HTTPServer {
         connections[index].peer = -1
         connections[index].buffered = 0
         keepUpstreamSession(index)
-        if !reusable || !park(index, now: context.now) { closeConnection(index, &context, reset: false) }
+        if !reusable || !park(index, &context) { closeConnection(index, &context, reset: false) }
     }
 
     /// Parks upstream connection `index` (no request in flight) for reuse;
-    /// false when its server keeps enough idle ones (or is of a replaced
-    /// configuration), or the server is stopping: no request will come, and a
-    /// parked connection would keep the core from finishing until its idle timeout.
-    private mutating func park(_ index: Int, now: Instant) -> Bool {
-        guard !isStopping, upstreams.park(Int32(index), server: connections[index].server) else { return false }
+    /// false when its server sent something past its response, keeps enough
+    /// idle ones (or is of a replaced configuration), or the server is
+    /// stopping: no request will come, and a parked connection would keep the
+    /// core from finishing until its idle timeout.
+    private mutating func park(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
+        guard !isStopping, idleInput(index, &context) == .nothing,
+              upstreams.park(Int32(index), server: connections[index].server) else { return false }
         connections[index].isIdle = true
-        connections[index].deadline = now + UpstreamPools.idleTimeout
+        connections[index].deadline = context.now + UpstreamPools.idleTimeout
         return true
+    }
+
+    /// What kept-alive upstream connection `index` (its exchange over) has
+    /// heard from its server since: bytes the next request would take for its
+    /// response, or its close. Over TLS the socket alone cannot tell:
+    /// plaintext past the response may wait inside OpenSSL already, and a
+    /// record for TLS itself (a session ticket, a KeyUpdate) is nothing. A bad
+    /// record counts as data: the connection cannot be used again.
+    private mutating func idleInput(_ index: Int, _ context: inout SocketContext<Device>) -> TLSStream.IdleInput {
+        let socket = connections[index].socket
+        if let stream = connections[index].tls {
+            guard let input = try? stream.idleInput(socket, &context, scratch: tlsScratch) else { return .data }
+            if input != .nothing { return input }
+        } else if context.readableBytes(socket) > 0 {
+            return .data
+        }
+        return context.state(of: socket) == .established ? .nothing : .closed
     }
 
     /// Whether upstream `index`'s response is held back by its client alone:

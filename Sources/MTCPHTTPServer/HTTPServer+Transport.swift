@@ -65,10 +65,13 @@ extension HTTPServer {
         }
     }
 
-    /// Bytes `send` takes in full right now.
+    /// Bytes `send` takes in full right now. Over TLS, ciphertext still
+    /// waiting in the stream goes before any new record: counting its room
+    /// too would make a write that was promised to fit come out short.
     func sendRoom(_ index: Int, _ context: borrowing SocketContext<Device>) -> Int {
         let room = context.writableBytes(connections[index].socket)
-        return connections[index].tls == nil ? room : TLSStream.plaintext(fitting: room)
+        guard let stream = connections[index].tls else { return room }
+        return TLSStream.plaintext(fitting: room - stream.pendingOutput)
     }
 
     /// Sends the ciphertext still waiting for room (handshake messages, the

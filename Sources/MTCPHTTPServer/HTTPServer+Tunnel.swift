@@ -51,6 +51,11 @@ extension HTTPServer {
                     return false
                 }
                 guard count > 0 else {
+                    // Passed on, an upstream's unsaid end would look complete to the client.
+                    guard !connections[source].isUpstream || upstreamEndIsClean(source) else {
+                        tunnelFailed(source, &context)
+                        return false
+                    }
                     connections[source].tunnelReadDone = true
                     continue
                 }

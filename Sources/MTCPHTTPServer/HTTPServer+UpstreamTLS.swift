@@ -52,6 +52,17 @@ extension HTTPServer {
                                    connection: index, second: clock.second)
     }
 
+    /// Whether upstream connection `index`'s end of stream is one its server
+    /// meant: any FIN of plain HTTP, over TLS only one after close_notify. A
+    /// bare FIN, which anyone on the path can forge (a truncation attack) and
+    /// a crashed server leaves, must not complete a close-delimited response:
+    /// it is counted, and the caller fails the exchange (the client is reset).
+    mutating func upstreamEndIsClean(_ index: Int) -> Bool {
+        guard let stream = connections[index].tls, !stream.receivedCloseNotify else { return true }
+        statistics.upstreamTLSTruncations &+= 1
+        return false
+    }
+
     /// Keeps the session of upstream connection `index`, after its first
     /// exchange (a TLS 1.3 ticket has arrived by then), for its server's next
     /// connection; once per connection, as a session is copied to be kept.

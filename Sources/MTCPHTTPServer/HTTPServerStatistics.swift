@@ -39,6 +39,10 @@ public struct HTTPServerStatistics: Sendable, Equatable {
     public var upstreamTLSHandshakes: UInt64 = 0
     public var upstreamTLSResumed: UInt64 = 0
     public var upstreamTLSFailures: UInt64 = 0
+    /// HTTPS upstream connections whose end of stream (a FIN without
+    /// close_notify) would have ended a close-delimited body: the client is
+    /// reset rather than shown a response that may be cut short.
+    public var upstreamTLSTruncations: UInt64 = 0
     /// Answers of the health path (`/healthz`): 200 while serving, 503 while
     /// draining. Not in the response classes.
     public var healthOK: UInt64 = 0
@@ -74,6 +78,9 @@ public struct HTTPServerStatistics: Sendable, Equatable {
               keyPath: \.upstreamTLSResumed),
         .init(name: "http_upstream_tls_failures", help: "TLS connections to upstream servers that failed (a refused certificate among them)",
               keyPath: \.upstreamTLSFailures),
+        .init(name: "http_upstream_tls_truncations",
+              help: "Close-delimited upstream responses ended by a FIN without TLS close_notify (the client is reset)",
+              keyPath: \.upstreamTLSTruncations),
         .init(name: "http_health_ok", help: "Health path answers 200 (serving)", keyPath: \.healthOK),
         .init(name: "http_health_draining", help: "Health path answers 503 (draining before a stop)",
               keyPath: \.healthDraining),

@@ -370,13 +370,16 @@ struct UpstreamPools {
     }
 
     /// The index here of server `server` of `previous` (a set this one
-    /// replaces): the same address and port in the pool of the same name; nil
-    /// when it is not in this set.
+    /// replaces): the same address and port in the pool of the same name and
+    /// the same `tls` settings; nil when it is not in this set. A connection
+    /// opened under other TLS settings (or none) must not be parked for the
+    /// new pool, whose requests expect what its settings promise.
     func index(of server: Int, in previous: borrowing UpstreamPools) -> Int? {
         guard previous.servers.indices.contains(server) else { return nil }
         let old = previous.servers[server]
         let name = previous.pools[old.pool].name
-        guard let pool = pools.firstIndex(where: { $0.name == name }) else { return nil }
+        guard let pool = pools.firstIndex(where: { $0.name == name }),
+              pools[pool].tls == previous.pools[old.pool].tls else { return nil }
         return pools[pool].servers.first { servers[$0].address == old.address && servers[$0].port == old.port }
     }
 

@@ -69,9 +69,13 @@ final class UpstreamTLSContexts {
                                 session: sessions[server])
     }
 
-    /// Keeps `stream`'s session as `server`'s to resume (the last one wins).
+    /// Keeps `stream`'s session as `server`'s to resume (the last one wins),
+    /// when the stream was made with the server's context here: one opened
+    /// before a reload was verified under the settings of then (another CA
+    /// file, another name, or no TLS at all), so its session is not this one's.
     func keepSession(of stream: TLSStream, server: Int) {
-        guard sessions.indices.contains(server), let session = stream.session() else { return }
+        guard sessions.indices.contains(server), let context = serverContexts[server], stream.isMade(with: context),
+              let session = stream.session() else { return }
         if let kept = sessions[server] { TLSStream.release(session: kept) }
         sessions[server] = session
     }

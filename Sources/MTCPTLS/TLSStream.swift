@@ -85,7 +85,18 @@ public struct TLSStream {
         return result == X509_V_OK ? nil : String(cString: X509_verify_cert_error_string(result))
     }
     /// Ciphertext is waiting for room in the socket's send buffer.
-    public var hasPendingOutput: Bool { mtcp_bio_pending(outgoing) > 0 }
+    public var hasPendingOutput: Bool { pendingOutput > 0 }
+    /// Bytes of that ciphertext: the tail of a record larger than the room
+    /// was, or a record OpenSSL wrote on its own (the answer to a KeyUpdate
+    /// goes out ahead of the next data).
+    public var pendingOutput: Int { mtcp_bio_pending(outgoing) }
+    /// The peer said close_notify: an end of stream it meant. A `read` that
+    /// returns 0 without it saw the socket's FIN alone, which anyone on the path
+    /// can forge (a truncation attack) and a crashed peer also leaves.
+    public var receivedCloseNotify: Bool { SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN != 0 }
+    /// Whether the stream was made with `context`: a session is kept only with
+    /// the context (and so the verification settings) it was established under.
+    public func isMade(with context: OpaquePointer) -> Bool { SSL_get_SSL_CTX(ssl) == context }
 
     /// The session to resume with later, a copy of the connection's (free it
     /// with `TLSStream.release(session:)`); nil when it cannot be resumed. A
@@ -161,9 +172,10 @@ public struct TLSStream {
     // MARK: - Plaintext
 
     /// Reads plaintext into `buffer`, driving the handshake first. Returns 0 at
-    /// the end of the stream (close_notify, or the peer's FIN without one: the
-    /// HTTP framing above tells a truncated message). Handshake messages and
-    /// alerts produced on the way are sent as room allows.
+    /// the end of the stream: close_notify, or the peer's FIN without one
+    /// (`receivedCloseNotify` tells which; a client's browser often omits it,
+    /// so only the caller knows whether that truncates anything). Handshake
+    /// messages and alerts produced on the way are sent as room allows.
     public func read<Device: PacketDevice>(into buffer: UnsafeMutableRawBufferPointer, from socket: Socket,
                                            _ context: inout SocketContext<Device>,
                                            scratch: UnsafeMutableRawBufferPointer) throws(TLSStreamError) -> Int {
@@ -183,6 +195,47 @@ public struct TLSStream {
                 guard try pull(socket, &context, scratch: scratch) else { return 0 }
             case SSL_ERROR_ZERO_RETURN:
                 return 0
+            default:
+                throw .failed(failure())
+            }
+        }
+    }
+
+    /// What a connection between exchanges has heard from its peer.
+    public enum IdleInput {
+        /// Nothing, or only records for the TLS layer itself.
+        case nothing
+        /// Application data: bytes its peer sent past the last exchange.
+        case data
+        /// close_notify, or the socket's end of stream.
+        case closed
+    }
+
+    /// Lets OpenSSL take every record that waits, in the socket and in
+    /// `incoming`, without taking application data: a TLS 1.3 session ticket
+    /// or KeyUpdate is handled and leaves the connection as good as before;
+    /// plaintext already decrypted and waiting in OpenSSL (`SSL_pending`), or
+    /// any record of data, shows as `.data` although the socket holds nothing.
+    /// For a connection about to be parked or reused.
+    public func idleInput<Device: PacketDevice>(_ socket: Socket, _ context: inout SocketContext<Device>,
+                                                scratch: UnsafeMutableRawBufferPointer) throws(TLSStreamError) -> IdleInput {
+        var byte: UInt8 = 0
+        while true {
+            ERR_clear_error()
+            // A peek decrypts up to the first data record and leaves it there.
+            let count = SSL_peek(ssl, &byte, 1)
+            if count > 0 { return .data }
+            // A KeyUpdate asking for ours has its answer written already.
+            try sendPending(socket, &context, scratch: scratch)
+            switch SSL_get_error(ssl, count) {
+            case SSL_ERROR_WANT_READ:
+                do {
+                    guard try pull(socket, &context, scratch: scratch) else { return .closed }
+                } catch .wouldBlock {
+                    return .nothing
+                }
+            case SSL_ERROR_ZERO_RETURN:
+                return .closed
             default:
                 throw .failed(failure())
             }

@@ -29,6 +29,8 @@ final class ScriptedUpstream {
         let tls: TLSTestPeer?
         fileprivate var ciphertextIn: [UInt8] = []
         fileprivate var ciphertextOut: [UInt8] = []
+        /// Responses followed by `recordAfterResponse` so far.
+        fileprivate var recordsAfterResponses = 0
 
         init(id: ConnectionID, tls: TLSTestPeer? = nil) {
             self.id = id
@@ -76,6 +78,13 @@ final class ScriptedUpstream {
     /// new protocol after a 101 `response`), and closes once the proxy's
     /// direction has ended and the echo is written.
     var echoesAfterFirstRequest = false
+    /// HTTPS: close with a bare FIN, without close_notify first (a server that
+    /// crashed, or a FIN forged on the path: a truncation attack).
+    var omitsCloseNotify = false
+    /// HTTPS: after each response, these bytes in a record of their own (a
+    /// server that sends past its response; the proxy must not take them for
+    /// the next request's answer). Not with `holdsAnswers`.
+    var recordAfterResponse: [UInt8]?
     /// Requests are not answered until `answerNext` says so (a busy server).
     var holdsAnswers = false
     /// The connections of the requests held unanswered, in the order they came.
@@ -121,28 +130,52 @@ final class ScriptedUpstream {
             }
             connection.pumpTLS()
             if connection.sawEndOfStream && (!echoesAfterFirstRequest || connection.isFlushed) {
-                engine.close(connection.id, now: now)
-                connection.closed = true
+                close(connection, &engine, now: now)
                 continue
             }
             split(connection)
             if (closesWithoutAnswer && !connection.requests.isEmpty) || connection.requests.count > answersPerConnection {
-                engine.close(connection.id, now: now)
-                connection.closed = true
+                close(connection, &engine, now: now)
                 continue
             }
             connection.pumpTLS()
-            let wire = connection.wire
-            if !connection[keyPath: wire].isEmpty,
-               let count = connection[keyPath: wire].withUnsafeBytes({ try? engine.write(connection.id, $0) }) {
-                connection[keyPath: wire].removeFirst(count)
+            if let extra = recordAfterResponse, connection.tls != nil,
+               connection.recordsAfterResponses < connection.requests.count {
+                // The response went into its records above: these bytes make one more.
+                connection.recordsAfterResponses += 1
+                connection.pending += extra
+                connection.pumpTLS()
+            }
+            if write(connection, &engine) {
                 // After a response (over TLS, handshake messages go before any).
                 if connection.isFlushed && closesAfterResponse && !connection.requests.isEmpty && !connection.closed {
-                    engine.close(connection.id, now: now)
-                    connection.closed = true
+                    close(connection, &engine, now: now)
                 }
             }
         }
+    }
+
+    /// Writes what the connection has for the engine; false when nothing went.
+    @discardableResult
+    private func write(_ connection: Connection, _ engine: inout Engine<VirtualPort>) -> Bool {
+        let wire = connection.wire
+        guard !connection[keyPath: wire].isEmpty,
+              let count = connection[keyPath: wire].withUnsafeBytes({ try? engine.write(connection.id, $0) }) else {
+            return false
+        }
+        connection[keyPath: wire].removeFirst(count)
+        return true
+    }
+
+    /// Closes the connection, over TLS with close_notify first unless `omitsCloseNotify`.
+    private func close(_ connection: Connection, _ engine: inout Engine<VirtualPort>, now: Instant) {
+        if let tls = connection.tls, !omitsCloseNotify, tls.isEstablished {
+            tls.closeNotify()
+            connection.pumpTLS()
+            write(connection, &engine)
+        }
+        engine.close(connection.id, now: now)
+        connection.closed = true
     }
 
     /// Answers the oldest request held; false when none is.

@@ -100,6 +100,22 @@ final class TLSTestPeer {
         }
     }
 
+    /// Queues close_notify; the next `pump` hands it over.
+    func closeNotify() { _ = SSL_shutdown(ssl) }
+
+    /// Queues records for TLS alone, as a TLS 1.3 server may send any time
+    /// after the handshake: a KeyUpdate asking the peer to update its keys
+    /// too, or a new session ticket. The next `pump` hands them over.
+    func updateKeys() {
+        _ = SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED)
+        _ = SSL_do_handshake(ssl)
+    }
+
+    func issueTicket() {
+        _ = SSL_new_session_ticket(ssl)
+        _ = SSL_do_handshake(ssl)
+    }
+
     /// The session to resume with (retained; the caller frees it).
     func session() -> OpaquePointer? { SSL_get1_session(ssl) }
 }

@@ -1,8 +1,9 @@
 """The reverse proxy to an HTTPS upstream: a kernel upstream in netns mtcp-c
 (python's http.server over ssl) with a certificate of a test authority made
 here with the openssl command, which the proxy is told to trust; bodies go
-both ways byte-exact over kept-alive TLS connections, and a pool that checks
-another name than the certificate's gets 502, counted in /metrics."""
+both ways byte-exact over kept-alive TLS connections, a body delimited by the
+close is complete only after the upstream's close_notify, and a pool that
+checks another name than the certificate's gets 502, counted in /metrics."""
 
 import hashlib
 import os
@@ -134,3 +135,17 @@ def test_a_certificate_for_another_name_gets_502_and_is_counted(proxy):
     while "certificate refused: hostname mismatch" not in proxy.log and time.monotonic() < deadline:
         time.sleep(0.1)
     assert "certificate refused: hostname mismatch" in proxy.log, proxy.log
+
+
+@pytest.mark.parametrize("close_notify", [True, False])
+def test_a_body_delimited_by_the_close_is_complete_only_after_close_notify(proxy, close_notify):
+    query = "" if close_notify else "?bare-fin"
+    result = ns(NS_CLIENT, "curl", "-s", "--max-time", "30", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                f"http://{APPLIANCE_ADDR}/api/close-delimited{query}")
+    if close_notify:
+        assert (result.returncode, result.stdout) == (0, "200 100000"), describe(result)
+    else:
+        # A bare FIN may have cut the body short: the client is reset (curl: "Recv failure"), never ended cleanly.
+        assert result.returncode == 56, describe(result)
+    samples = wait_for_metrics(lambda s: s.get(("http_upstream_tls_truncations", None), 0) >= (0 if close_notify else 1))
+    assert samples[("http_upstream_tls_truncations", None)] == (0 if close_notify else 1), samples

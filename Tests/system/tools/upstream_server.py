@@ -2,7 +2,9 @@
 GET /api/echo-path answers the path; GET /api/slow waits 5 s; GET
 /api/delay?ms=N answers after N ms; GET /api/stall reads the request and never
 answers (for a minute); GET /api/hints sends `103 Early Hints` first; GET /api/big
-sends N pseudo-random bytes (?n=); POST answers the SHA-256 of the body
+sends N pseudo-random bytes (?n=); GET /api/close-delimited sends them delimited
+by the close, which over TLS says close_notify first unless ?bare-fin (a crashed
+server, or a FIN forged on the path); POST answers the SHA-256 of the body
 (Content-Length or chunked); GET /api/chunked answers with a chunked body;
 every response says which request headers it saw (X-Seen-*) and which port
 answered (X-Upstream-Port).
@@ -82,7 +84,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path.endswith("/api/client-cert"):  # under any route prefix
             subject = dict(field for fields in self.connection.getpeercert()["subject"] for field in fields)
             return self.reply(subject["commonName"].encode() + b"\n")
+        if path == "/api/close-delimited":
+            return self.reply_until_close(random.Random(5).randbytes(100_000), close_notify=query != "bare-fin")
         return self.reply(path.encode() + b"\n")
+
+    def reply_until_close(self, body, close_notify):
+        """`body` with no length, ended by the close. Python's ssl sends no
+        close_notify when a socket closes: unwrap() says it, and waits for the peer's."""
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+        if close_notify and isinstance(self.connection, ssl.SSLSocket):
+            self.connection.settimeout(5)
+            self.connection.unwrap()
 
     def do_POST(self):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
