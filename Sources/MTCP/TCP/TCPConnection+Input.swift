@@ -231,7 +231,13 @@ extension TCPConnection {
                 receiveNext = receiveNext + inOrder
                 postEvents(.readable)
             }
-            if offset > 0 || hadHole || receive.hasOutOfOrderData {
+            if offset <= 0 && inOrder == 0 {
+                // Data at RCV.NXT our closed window could not take (a zero-window
+                // probe carrying a byte, as BSD and Windows send): ACK at once
+                // (RFC 9293 §3.10.7.4), so the sender keeps probing instead of
+                // giving up; RCV.NXT did not move, so no delayed ACK would answer it.
+                queueAck()
+            } else if offset > 0 || hadHole || receive.hasOutOfOrderData {
                 // Out of order, or filling a hole: ACK at once so the sender's fast
                 // retransmit and SACK work (RFC 5681 §4.2).
                 if offset > 0 { environment.connectionStatistics.outOfOrderSegments &+= 1 }
@@ -246,7 +252,11 @@ extension TCPConnection {
                             configuration: environment.tcpConfiguration, now: now)
             }
         }
-        if segment.flags.contains(.fin) { peerFINSequence = segment.sequence + (segment.length - 1) }
+        if segment.flags.contains(.fin) {
+            peerFINSequence = segment.sequence + (segment.length - 1)
+            // A FIN beyond a hole is out of order too: a duplicate ACK at once (RFC 5681 §4.2).
+            if segment.payload.isEmpty && peerFINSequence != receiveNext { queueAck() }
+        }
         if let fin = peerFINSequence, fin == receiveNext { receiveFIN(now: now, &environment) }
     }
 

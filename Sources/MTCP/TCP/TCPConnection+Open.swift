@@ -53,6 +53,7 @@ extension TCPConnection {
                                       configuration: TCPConfiguration) {
         initialReceiveSequence = segment.sequence - 1
         receiveNext = segment.sequence
+        lastAcknowledgmentSent = segment.sequence  // the cookie's SYN-ACK acknowledged the SYN
         advertisedWindowEdge = segment.sequence
         sendMSS = min(peerMSS, tuple.maximumSegmentSize(configuration))
         congestion = CongestionControl(algorithm: configuration.congestionControl, mss: sendMSS)

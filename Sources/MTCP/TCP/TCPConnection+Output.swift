@@ -229,7 +229,9 @@ extension TCPConnection {
                                       window: advertiseWindow(isSYN: isSYN), options: options, payloadSource: send,
                                       payloadOffset: sequence - sendBufferStart, payloadLength: dataLength)
         guard environment.transmit(segment, now: now) else { return false }
-        if let acknowledgment {
+        // A probe below SND.UNA (zero-window or keep-alive) is unacceptable to the
+        // peer, which drops it with its ACK field: it acknowledges nothing.
+        if let acknowledgment, sequence >= sendUnacknowledged {
             lastAcknowledgmentSent = acknowledgment
             ackPending = false
             fullSegmentsUnacknowledged = 0

@@ -71,6 +71,27 @@ import Testing
         #expect(try test.read(10) == [1, 2, 3, 4, 5, 6])
     }
 
+    @Test func aByteProbingOurClosedWindowIsAnsweredAtOnce() {
+        // BSD and Windows probe a zero window with a byte of new data at RCV.NXT
+        // (RFC 9293 §3.10.7.4: acceptable, not taken, ACKed at once).
+        var configuration = TCPConfiguration(receiveBufferSize: 1460)
+        configuration.quickAcks = 0
+        let test = Test.established(configuration)
+        _ = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1, payload: [UInt8](repeating: 1, count: 1460))
+        #expect(test.advance(by: .milliseconds(40)).map(\.window) == [0])
+        let answer = test.receive(.ack, seq: Test.peerISS + 1461, ack: Test.ourISS + 1, payload: [2])
+        #expect(answer.map(\.acknowledgment) == [Test.peerISS + 1461])
+        #expect(answer.map(\.window) == [0])
+        #expect(test.connection.receive.readable == 1460)
+    }
+
+    @Test func aFINBeyondAHoleIsAnsweredWithADuplicateACK() {
+        let test = Test.established()
+        let sent = test.receive([.ack, .fin], seq: Test.peerISS + 10, ack: Test.ourISS + 1)
+        #expect(sent.map(\.acknowledgment) == [Test.peerISS + 1], "RFC 5681 §4.2: out of order, at once")
+        #expect(!test.connection.finReceived)
+    }
+
     @Test func aSegmentBeyondTheWindowIsAnsweredWithAnACKAndDropped() {
         let test = Test.established()
         let sent = test.receive(.ack, seq: Test.peerISS + 100_000, ack: Test.ourISS + 1, payload: [1])

@@ -72,6 +72,21 @@ import Testing
         #expect(test.connection.bytesInFlight == 0, "a probe puts nothing in flight")
     }
 
+    @Test func aZeroWindowProbeDoesNotTakeThePlaceOfADelayedACK() throws {
+        // The probe sits below SND.UNA: the peer drops it, ACK field and all, so the
+        // data that arrived just before it still needs its own (delayed) ACK.
+        var configuration = TCPConfiguration()
+        configuration.quickAcks = 0
+        let test = Test.established(configuration, peerWindow: 0)
+        _ = try test.write([1, 2, 3])
+        #expect(test.output().isEmpty)
+        let probeAt = try #require(test.connection.deadlines[.persist])
+        _ = test.advance(to: Instant(nanoseconds: probeAt.nanoseconds - 10_000_000))
+        #expect(test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1, window: 0, payload: [7]).isEmpty)
+        #expect(test.advance(to: probeAt).map(\.sequence) == [Test.ourISS])
+        #expect(test.advance(by: .milliseconds(30)).map(\.acknowledgment) == [Test.peerISS + 2])
+    }
+
     @Test func aWindowTooSmallForSWSAvoidanceIsUsedWhenThePersistTimerFires() throws {
         let test = Test.established(peerWindow: 4000)
         _ = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1, window: 100)
