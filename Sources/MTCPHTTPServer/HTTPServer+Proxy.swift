@@ -281,7 +281,7 @@ extension HTTPServer {
         while !fresh, let slot = upstreams.takeIdle(server) {
             let index = Int(slot)
             connections[index].isIdle = false
-            if connections[index].isOpen, idleInput(index, &context) == .nothing {
+            if connections[index].isOpen, isOfCurrentTLS(index), idleInput(index, &context) == .nothing {
                 connections[index].wasReused = true
                 return index
             }
@@ -339,7 +339,7 @@ extension HTTPServer {
             // parked: closing on those threw away the connection after every
             // large response.
             let input = idleInput(index, &context)
-            guard input != .nothing else { return }
+            guard input != .nothing && input != .recordUnderWay else { return }
             return closeParked(index, &context, reset: input == .data)
         }
         if connections[index].isConnecting {
@@ -714,11 +714,20 @@ extension HTTPServer {
     /// stopping: no request will come, and a parked connection would keep the
     /// core from finishing until its idle timeout.
     private mutating func park(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
-        guard !isStopping, idleInput(index, &context) == .nothing,
+        guard !isStopping, isOfCurrentTLS(index) else { return false }
+        let input = idleInput(index, &context)
+        guard input == .nothing || input == .recordUnderWay,
               upstreams.park(Int32(index), server: connections[index].server) else { return false }
         connections[index].isIdle = true
         connections[index].deadline = context.now + UpstreamPools.idleTimeout
         return true
+    }
+
+    /// Whether upstream connection `index` is plain, or over TLS made with its
+    /// server's context of now (not one a reload replaced).
+    private func isOfCurrentTLS(_ index: Int) -> Bool {
+        guard let stream = connections[index].tls else { return true }
+        return upstreamTLS.isCurrent(stream, server: connections[index].server)
     }
 
     /// What kept-alive upstream connection `index` (its exchange over) has
@@ -730,7 +739,15 @@ extension HTTPServer {
     private mutating func idleInput(_ index: Int, _ context: inout SocketContext<Device>) -> TLSStream.IdleInput {
         let socket = connections[index].socket
         if let stream = connections[index].tls {
-            guard let input = try? stream.idleInput(socket, &context, scratch: tlsScratch) else { return .data }
+            let input: TLSStream.IdleInput
+            do {
+                input = try stream.idleInput(socket, &context, scratch: tlsScratch)
+            } catch .failed(let failure) {
+                upstreamTLSFailed(index, failure)
+                return .data
+            } catch {
+                return .data  // the socket failed under it: not reusable
+            }
             if input != .nothing { return input }
         } else if context.readableBytes(socket) > 0 {
             return .data

@@ -79,7 +79,7 @@ public struct HTTPServerStatistics: Sendable, Equatable {
         .init(name: "http_upstream_tls_failures", help: "TLS connections to upstream servers that failed (a refused certificate among them)",
               keyPath: \.upstreamTLSFailures),
         .init(name: "http_upstream_tls_truncations",
-              help: "Close-delimited upstream responses ended by a FIN without TLS close_notify (the client is reset)",
+              help: "Close-delimited upstream responses and tunnels ended by a FIN without TLS close_notify (the client is reset)",
               keyPath: \.upstreamTLSTruncations),
         .init(name: "http_health_ok", help: "Health path answers 200 (serving)", keyPath: \.healthOK),
         .init(name: "http_health_draining", help: "Health path answers 503 (draining before a stop)",

@@ -69,13 +69,21 @@ final class UpstreamTLSContexts {
                                 session: sessions[server])
     }
 
+    /// Whether `stream` was made with HTTPS server `server`'s context here. One
+    /// made before a reload was verified under the files of then: a CA file
+    /// replaced at the same path (a rotated authority) must not go on vouching
+    /// for it, so it is neither kept for reuse nor its session resumed.
+    func isCurrent(_ stream: TLSStream, server: Int) -> Bool {
+        guard serverContexts.indices.contains(server), let context = serverContexts[server] else { return false }
+        return stream.isMade(with: context)
+    }
+
     /// Keeps `stream`'s session as `server`'s to resume (the last one wins),
     /// when the stream was made with the server's context here: one opened
     /// before a reload was verified under the settings of then (another CA
     /// file, another name, or no TLS at all), so its session is not this one's.
     func keepSession(of stream: TLSStream, server: Int) {
-        guard sessions.indices.contains(server), let context = serverContexts[server], stream.isMade(with: context),
-              let session = stream.session() else { return }
+        guard isCurrent(stream, server: server), let session = stream.session() else { return }
         if let kept = sessions[server] { TLSStream.release(session: kept) }
         sessions[server] = session
     }

@@ -209,6 +209,10 @@ public struct TLSStream {
         case data
         /// close_notify, or the socket's end of stream.
         case closed
+        /// Part of a record, the rest still on its way: the peer is saying
+        /// something. Not clean enough to send a request on; a parked
+        /// connection hears the rest as an event.
+        case recordUnderWay
     }
 
     /// Lets OpenSSL take every record that waits, in the socket and in
@@ -232,7 +236,9 @@ public struct TLSStream {
                 do {
                     guard try pull(socket, &context, scratch: scratch) else { return .closed }
                 } catch .wouldBlock {
-                    return .nothing
+                    // The start of a record OpenSSL took in (SSL_has_pending counts
+                    // unprocessed bytes too) or that still waits in `incoming`.
+                    return SSL_has_pending(ssl) == 1 || mtcp_bio_pending(incoming) > 0 ? .recordUnderWay : .nothing
                 }
             case SSL_ERROR_ZERO_RETURN:
                 return .closed

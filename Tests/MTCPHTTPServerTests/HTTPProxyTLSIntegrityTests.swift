@@ -75,6 +75,21 @@ extension HTTPProxyTLSTests {
         #expect(upstream.connections.first?.closed == true)
     }
 
+    /// The first bytes of a record past a response (a server starting to say
+    /// something, a 408 before its close): the rest would arrive after the
+    /// next request went out and be parsed as its answer. Parked, it is not
+    /// reused.
+    @Test func aRecordUnderWayKeepsAParkedConnectionFromReuse() throws {
+        var network = HTTPTestNetwork(options: options())
+        let upstream = try Self.startHTTPSUpstream(&network)
+        upstream.recordAfterResponse = Array("HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n".utf8)
+        upstream.cutsRecordAfterResponse = true
+        #expect(network.exchange("GET /api/a HTTP/1.1\r\nHost: h\r\n\r\n").responses().map(\.bodyText) == ["ok"])
+        upstream.recordAfterResponse = nil
+        #expect(network.exchange("GET /api/b HTTP/1.1\r\nHost: h\r\n\r\n").responses().map(\.bodyText) == ["ok"])
+        #expect(upstream.connections.count == 2)
+    }
+
     /// Records for TLS alone that reach a parked connection (a late session
     /// ticket, a KeyUpdate) leave it parked and reusable; its server's
     /// close_notify closes it cleanly, answered with ours.
@@ -177,18 +192,29 @@ extension HTTPProxyTLSTests {
     }
 
     /// The same for a reload with the same settings: the pool's context is
-    /// made anew (its CA file may have changed at the same path), and a
-    /// session goes only with the context it was made under.
-    @Test func aSessionIsNotKeptAcrossAReloadOfTheSameSettings() throws {
+    /// made anew (its CA file may have changed at the same path: a rotated
+    /// authority), and a connection or a session goes only with the context
+    /// it was made under.
+    @Test func aConnectionOrSessionIsNotKeptAcrossAReloadOfTheSameSettings() throws {
         var network = HTTPTestNetwork(options: options())
         let upstream = try Self.startHTTPSUpstream(&network)
         #expect(try Self.reload(&network, during: upstream) == [200])
-        // Parked (the same settings), then closed idle: the next request needs a new connection.
-        network.advance(.seconds(6))
-        try #require(upstream.connections[0].closed)
+        network.advance(.milliseconds(50))
+        #expect(upstream.connections[0].closed, "not parked under the new context")
         #expect(network.exchange("GET /api/b HTTP/1.1\r\nHost: h\r\n\r\n").responses().map(\.status) == [200])
         try #require(upstream.connections.count == 2)
         #expect(upstream.connections[1].tls?.isResumed == false)
         #expect(network.serverStatistics.upstreamTLSResumed == 0)
+    }
+
+    /// A connection parked before a reload of the same settings is not reused
+    /// after it: it was verified under the CA file of then.
+    @Test func aConnectionParkedBeforeAReloadIsNotReusedAfterIt() throws {
+        var network = HTTPTestNetwork(options: options())
+        let upstream = try Self.startHTTPSUpstream(&network)
+        #expect(network.exchange("GET /api/a HTTP/1.1\r\nHost: h\r\n\r\n").responses().map(\.status) == [200])
+        try network.http.reload(&network.server)
+        #expect(network.exchange("GET /api/b HTTP/1.1\r\nHost: h\r\n\r\n").responses().map(\.status) == [200])
+        #expect(upstream.connections.count == 2)
     }
 }

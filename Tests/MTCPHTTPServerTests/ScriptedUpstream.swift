@@ -85,6 +85,8 @@ final class ScriptedUpstream {
     /// server that sends past its response; the proxy must not take them for
     /// the next request's answer). Not with `holdsAnswers`.
     var recordAfterResponse: [UInt8]?
+    /// Only the first bytes of that record go on the wire (a record under way).
+    var cutsRecordAfterResponse = false
     /// Requests are not answered until `answerNext` says so (a busy server).
     var holdsAnswers = false
     /// The connections of the requests held unanswered, in the order they came.
@@ -143,8 +145,10 @@ final class ScriptedUpstream {
                connection.recordsAfterResponses < connection.requests.count {
                 // The response went into its records above: these bytes make one more.
                 connection.recordsAfterResponses += 1
+                let responseEnd = connection.ciphertextOut.count
                 connection.pending += extra
                 connection.pumpTLS()
+                if cutsRecordAfterResponse { connection.ciphertextOut.removeSubrange((responseEnd + 8)...) }
             }
             if write(connection, &engine) {
                 // After a response (over TLS, handshake messages go before any).
