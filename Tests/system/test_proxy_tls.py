@@ -114,7 +114,9 @@ def test_kept_alive_tls_connections_are_reused_and_the_address_is_checked(proxy)
     outputs = [argument for url in urls for argument in ("-o", "/dev/null", url)]
     result = ns(NS_CLIENT, "curl", "-s", "--max-time", "30", "-w", "%{http_code}\n", *outputs)
     assert result.stdout.split() == ["200"] * 21, describe(result)
-    samples = wait_for_metrics(lambda s: s.get(("http_upstream_requests", "secure"), 0) >= 20)
+    # The cores publish /metrics on their own beat: wait for the last request's count too.
+    samples = wait_for_metrics(lambda s: s.get(("http_upstream_requests", "secure"), 0) >= 20
+                               and s.get(("http_upstream_requests", "by-address"), 0) >= 1)
     assert samples[("http_upstream_requests", "secure")] == 20
     assert samples[("http_upstream_requests", "by-address")] == 1
     # One curl connection: its requests reach one core, whose one TLS connection serves them all.
