@@ -279,6 +279,17 @@ def running_appliance(request, tmp_path_factory, extra_args=(), config=CONFIG, b
         app.stop()
 
 
+@contextlib.contextmanager
+def running_appliance_with_upstreams(request, tmp_path_factory, extra_args, upstreams):
+    """running_appliance, then `upstreams` (the processes started for it) stopped, whatever happened."""
+    try:
+        with running_appliance(request, tmp_path_factory, extra_args) as app:
+            yield app
+    finally:
+        for proc in upstreams:
+            stop_process_group(proc, grace=5)
+
+
 # The two ways several cores share a port that the tests can build (issue 14).
 TWO_CORE_DEVICES = {"af_packet": "forwarded", "rss_nic": "steered"}
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import running_appliance, stop_process_group
+from conftest import running_appliance_with_upstreams
 from mtcp_ns import APPLIANCE_ADDR, CLIENT_ADDR, NS_CLIENT, REPO, SYSTEM_PYTHON, TOOLS, describe, ns, per_core
 
 UPSTREAM_PORT = 8080
@@ -49,12 +49,8 @@ def semantics_proxy(topology, request, tmp_path_factory):
     configuration["limits"]["max_body_bytes"] = 16 << 20
     path = tmp_path_factory.mktemp("semantics") / "httpd.json"
     path.write_text(json.dumps(configuration))
-    try:
-        with running_appliance(request, tmp_path_factory, ["--http-config", path]) as app:
-            yield app
-    finally:
-        for proc in upstreams:
-            stop_process_group(proc, grace=5)
+    with running_appliance_with_upstreams(request, tmp_path_factory, ["--http-config", path], upstreams) as app:
+        yield app
 
 
 def head_fields(*curl_arguments):

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import http_config_file, running_appliance, stop_process_group
+from conftest import http_config_file, running_appliance_with_upstreams
 from mtcp_ns import APPLIANCE_ADDR, NS_CLIENT, SYSTEM_PYTHON, TOOLS, describe, ns
 from test_proxy_tls import SERVER_NAME, certificates, openssl, wait_for_metrics  # noqa: F401 (a fixture)
 
@@ -50,12 +50,8 @@ def proxy(topology, certificates, client_certificate, request, tmp_path_factory)
         {"name": "tls13", "servers": [f"198.18.0.2:{TLS12_PORT}"], "tls": dict(verified, min_protocol="TLSv1.3")},
         {"name": "tls12", "servers": [f"198.18.0.2:{TLS12_PORT}"], "tls": verified},
     ])
-    try:
-        with running_appliance(request, tmp_path_factory, ["--http-config", path]) as app:
-            yield app
-    finally:
-        for upstream in upstreams:
-            stop_process_group(upstream, grace=5)
+    with running_appliance_with_upstreams(request, tmp_path_factory, ["--http-config", path], upstreams) as app:
+        yield app
 
 
 def get(path):
