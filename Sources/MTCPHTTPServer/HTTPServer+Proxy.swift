@@ -281,7 +281,11 @@ extension HTTPServer {
         while !fresh, let slot = upstreams.takeIdle(server) {
             let index = Int(slot)
             connections[index].isIdle = false
-            if connections[index].isOpen, isOfCurrentTLS(index), idleInput(index, &context) == .nothing {
+            if connections[index].isOpen && !isOfCurrentTLS(index) {
+                closeConnection(index, &context, reset: false)  // sound, but verified under a replaced context
+                continue
+            }
+            if connections[index].isOpen, idleInput(index, &context) == .nothing {
                 connections[index].wasReused = true
                 return index
             }

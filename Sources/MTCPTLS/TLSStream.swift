@@ -236,9 +236,10 @@ public struct TLSStream {
                 do {
                     guard try pull(socket, &context, scratch: scratch) else { return .closed }
                 } catch .wouldBlock {
-                    // The start of a record OpenSSL took in (SSL_has_pending counts
-                    // unprocessed bytes too) or that still waits in `incoming`.
-                    return SSL_has_pending(ssl) == 1 || mtcp_bio_pending(incoming) > 0 ? .recordUnderWay : .nothing
+                    // Without read-ahead OpenSSL has taken the start of a record
+                    // out of `incoming` before asking for more: SSL_has_pending
+                    // counts those unprocessed bytes.
+                    return SSL_has_pending(ssl) == 1 ? .recordUnderWay : .nothing
                 }
             case SSL_ERROR_ZERO_RETURN:
                 return .closed
