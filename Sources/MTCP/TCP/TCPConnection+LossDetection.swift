@@ -96,6 +96,18 @@ extension TCPConnection {
         }
     }
 
+    /// New data left (RFC 8985 §7.2: the PTO restarts after new data is sent).
+    /// The ACK that clocked it out set the deadline before it left, often with
+    /// one segment in flight, whose PTO (with the delayed-ACK allowance) lies
+    /// past the RTO: without this the segments it let out had only the RTO.
+    /// A reordering window keeps the deadline: it is due sooner.
+    @inline(__always)
+    mutating func restartLossProbeAfterNewData(now: Instant) {
+        guard lossDetection.timer == .lossProbe || (lossDetection.timer == .timeout && probeTimeout != nil)
+        else { return }
+        armLossProbeBeforeTimeout(now: now)
+    }
+
     /// PTO (RFC 8985 §7.2): 2 SRTT, plus the delayed-ACK allowance when a single
     /// segment is in flight, else a floor; nil when no probe may be scheduled (no SACK, a
     /// recovery or a probe under way, SACKed data outstanding — RACK's reordering

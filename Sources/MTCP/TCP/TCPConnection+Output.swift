@@ -132,8 +132,8 @@ extension TCPConnection {
                 newDataProbeSent(now: now, &environment)
             } else if deadlines[.retransmission] == nil {
                 armRetransmission(now: now)
-            } else if lossDetection.timer == .lossProbe {
-                armLossProbeBeforeTimeout(now: now)
+            } else {
+                restartLossProbeAfterNewData(now: now)
             }
             persistBackoff = 0
             if deadlines[.persist] != nil { setDeadline(.persist, nil) }

@@ -43,6 +43,13 @@ import Testing
     /// retransmission stopped; and the receiver went back to delayed ACKs right
     /// after a hole, stalling a 2-segment window 40 ms at a time.
     /// After: median 2.15 s, 81 timeouts.
+    /// Then (issue 17): median 2.28 s, mean 4.44 s, slowest 28.0 s, 103
+    /// timeouts, 37 of them with two or more segments in flight and no probe
+    /// armed: the ACK that clocked those segments out had set the deadline
+    /// with one segment in flight (a PTO past the RTO), and sending them did
+    /// not restart the PTO (RFC 8985 §7.2). After: median 2.04 s, mean 2.17 s,
+    /// slowest 5.7 s, 73 timeouts, nearly all in fast recovery with a 2-segment
+    /// window (a lost retransmission with nothing sent after it to show it).
     @Test func oneMebibyteEchoAtTenPercentLoss() {
         var times: [Double] = []
         var timeouts: UInt64 = 0
@@ -55,6 +62,7 @@ import Testing
         times.sort()
         let median = (times[5] + times[6]) / 2
         #expect(median < 2.6, "median \(median) s simulated: \(times)")
-        #expect(timeouts < 110, "\(timeouts) timeouts")
+        #expect(times[11] < 10, "slowest \(times[11]) s simulated: \(times)")
+        #expect(timeouts < 90, "\(timeouts) timeouts")
     }
 }

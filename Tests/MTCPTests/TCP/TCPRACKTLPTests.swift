@@ -86,6 +86,27 @@ import Testing
         #expect(peer.engine.tcpStatistics.tlpProbes == 1 && peer.engine.tcpStatistics.retransmittedSegments == 0)
     }
 
+    @Test func newDataAnAckClocksOutIsCoveredByAProbe() throws {
+        // RFC 8985 §7.2: the PTO restarts when new data is sent. IW10 sends ten
+        // of twelve segments; the ACK of nine leaves one in flight when it sets
+        // the timer (a lone segment's PTO, with the delayed-ACK allowance, lies
+        // past the RTO), then clocks out segments 10 and 11. Nothing more is
+        // acknowledged (three segments, or their ACKs, lost): the probe resends
+        // the last segment 2 SRTT + 2 ms after they left, not the RTO 200 ms
+        // later. On the 10%-loss echo this case was a third of the timeouts.
+        var peer = Recovery.peer()
+        let (base, sent) = try Self.open(&peer, rtt: .milliseconds(10), bytes: 12 * Recovery.segment)
+        #expect(sent.count == 10)
+        peer.advance(.milliseconds(10))
+        let clocked = peer.send(.ack, seq: 1001, ack: base &+ 9000).filter { !$0.payload.isEmpty }
+        #expect(clocked.map { ($0.sequence &- base) / 1000 } == [10, 11])
+        let probeSent = Self.nextData(&peer)
+        let probe = try #require(probeSent)
+        #expect(probe.segment.sequence == base &+ 11_000, "the last segment sent")
+        #expect(probe.after == .milliseconds(22), "PTO = 2 SRTT + 2 ms from when segments 10 and 11 left")
+        #expect(peer.engine.tcpStatistics.tlpProbes == 1 && peer.engine.tcpStatistics.timeouts == 0)
+    }
+
     @Test(arguments: [5, 15])
     func reorderingWithinTheWindowIsNotLoss(lateBy milliseconds: Int) throws {
         // RFC 8985 §6.2: a segment SACKed above SND.UNA marks SND.UNA lost only
