@@ -83,8 +83,10 @@ extension TCPConnection {
         armLossProbeBeforeTimeout(now: now)
     }
 
-    /// New data left while a probe was pending (RFC 8985 §7.2): the probe moves
-    /// to a PTO from now, never past the RTO expiry, which stays where it was.
+    /// Points the retransmission deadline at a PTO from now when a probe is
+    /// allowed and due before the RTO expiry (RFC 8985 §7.2), else at that
+    /// expiry, which stays where it was (for an ACK, new data sent, the end of a
+    /// reordering window).
     @inline(__always)
     mutating func armLossProbeBeforeTimeout(now: Instant) {
         if let probe = probeTimeout, now + probe < lossDetection.timeoutAt {

@@ -5,6 +5,9 @@ extension TCPConnection {
     /// Sets or stops a timer and tells the engine its wheel must follow.
     @inline(__always)
     mutating func setDeadline(_ timer: TCPTimer, _ deadline: Instant?) {
+        // Unchanged: the wheel holds it already (a timer's deadline is cleared
+        // before it runs), and a reschedule per segment sent would be work for nothing.
+        guard deadlines[timer] != deadline else { return }
         deadlines[timer] = deadline
         requests.insert(.timer(timer))
     }

@@ -50,6 +50,9 @@ import Testing
     /// not restart the PTO (RFC 8985 §7.2). After: median 2.04 s, mean 2.17 s,
     /// slowest 5.7 s, 73 timeouts, nearly all in fast recovery with a 2-segment
     /// window (a lost retransmission with nothing sent after it to show it).
+    /// The slowest seed is the most fragile figure: a change that moves where
+    /// losses fall can start one RTO back-off chain (tens of seconds); if only
+    /// it fails, look at that seed's timeouts before calling it a TLP regression.
     @Test func oneMebibyteEchoAtTenPercentLoss() {
         var times: [Double] = []
         var timeouts: UInt64 = 0
