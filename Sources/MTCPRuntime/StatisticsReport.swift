@@ -32,6 +32,7 @@ extension TCPStatistics {
         rejected \(synCookiesRejected), refused (no resources) \(refusedNoResources), accept queue overflows \
         \(acceptQueueOverflows)
         tcp: bad checksum \(badChecksum), malformed \(malformed), out of window \(outOfWindow), PAWS \(pawsRejected), \
+        their bare ACKs suppressed \(droppedSegmentAcksSuppressed), \
         out of order \(outOfOrderSegments), out-of-order refused \(outOfOrderRefused), zero-window probes \
         \(zeroWindowProbes)
         """

@@ -24,7 +24,7 @@ extension TCPConnection {
         if timestampsEnabled, !flags.contains(.rst), let timestamp = segment.options.timestamp,
            Int32(bitPattern: timestamp.value &- timestampRecent) < 0 {
             environment.connectionStatistics.pawsRejected &+= 1
-            return queueAck()
+            return acknowledgeDropped(segment, now: now, &environment)
         }
 
         // A retransmitted SYN while we are in SYN-RECEIVED: our SYN-ACK was lost, so
@@ -49,8 +49,7 @@ extension TCPConnection {
                 if clamped.sequence > receiveNext { clamped.sequence = receiveNext }
                 guard processAcknowledgment(clamped, now: now, &environment) else { return }
             }
-            queueAck()
-            return
+            return acknowledgeDropped(segment, now: now, &environment)
         }
 
         if flags.contains(.rst) { return receiveReset(segment, now: now, &environment) }
@@ -114,13 +113,35 @@ extension TCPConnection {
 
     private mutating func sendChallengeAck<Environment: TCPConnectionEnvironment & ~Copyable>(
         now: Instant, _ environment: inout Environment) {
-        if let last = lastChallengeAck, now.since(last) < Self.challengeAckInterval {
+        guard takeRateLimitedAck(now: now) else {
             environment.connectionStatistics.challengeAcksSuppressed &+= 1
             return
         }
-        lastChallengeAck = now
         environment.connectionStatistics.challengeAcksSent &+= 1
         queueAck()
+    }
+
+    /// The ACK of a segment dropped as out of window or by PAWS (RFC 9293
+    /// §3.10.7.4, RFC 7323 §5.3): at once for one with data or a SYN; for a bare
+    /// one at most one per interval, as Linux: two ends that disagree on the
+    /// sequence space (after an injection, or a middlebox's rewrite) would
+    /// otherwise answer each other's bare ACKs forever, and a peer's pure ACK
+    /// overtaken by its own data would draw a duplicate ACK toward its fast
+    /// retransmit.
+    private mutating func acknowledgeDropped<Environment: TCPConnectionEnvironment & ~Copyable>(
+        _ segment: IncomingSegment, now: Instant, _ environment: inout Environment) {
+        if segment.payload.isEmpty && !segment.flags.contains(.syn) && !takeRateLimitedAck(now: now) {
+            environment.connectionStatistics.droppedSegmentAcksSuppressed &+= 1
+            return
+        }
+        queueAck()
+    }
+
+    /// Whether an ACK under the per-connection limit may go now (and counts it).
+    private mutating func takeRateLimitedAck(now: Instant) -> Bool {
+        if let last = lastRateLimitedAck, now.since(last) < Self.challengeAckInterval { return false }
+        lastRateLimitedAck = now
+        return true
     }
 
     /// A reset answering a segment this connection cannot take (RFC 9293 §3.10.7).

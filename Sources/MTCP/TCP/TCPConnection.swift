@@ -77,8 +77,9 @@ struct TCPConnection {
     var timestampRecent: UInt32 = 0
     /// Last acknowledgment number sent, for the TS.Recent update rule.
     var lastAcknowledgmentSent = SequenceNumber(0)
-    /// When this connection last sent a challenge ACK (RFC 5961 §7 rate limit).
-    var lastChallengeAck: Instant? = nil
+    /// When this connection last sent a rate-limited ACK: a challenge ACK (RFC
+    /// 5961 §7) or the ACK of a bare segment it dropped (one limit for both, as Linux).
+    var lastRateLimitedAck: Instant? = nil
 
     // MARK: loss recovery and congestion control
     var rtt = RTTEstimator()

@@ -32,6 +32,9 @@ public struct TCPStatistics: Sendable, Equatable {
     /// Challenge ACKs not sent: the connection sent one less than
     /// `TCPConnection.challengeAckInterval` ago.
     public var challengeAcksSuppressed: UInt64 = 0
+    /// ACKs not sent for bare segments dropped as out of window or by PAWS:
+    /// over the same per-connection limit.
+    public var droppedSegmentAcksSuppressed: UInt64 = 0
     public var synCookiesSent: UInt64 = 0
     /// Returned ACKs checked for a cookie: only within a window after a SYN
     /// queue overflowed, so outside floods this stays at zero.

@@ -100,6 +100,20 @@ import Testing
         #expect(test.connection.receive.readable == 0)
     }
 
+    @Test func bareSegmentsOutOfTheWindowGetOneACKPerInterval() {
+        // Two ends that disagree on the sequence space must not trade bare ACKs
+        // forever: one answer per 500 ms, as Linux; a segment with data still
+        // gets its duplicate ACK at once.
+        let test = Test.established()
+        let outside = Test.peerISS + 100_000
+        #expect(test.receive(.ack, seq: outside, ack: Test.ourISS + 1).map(\.acknowledgment) == [Test.peerISS + 1])
+        #expect(test.receive(.ack, seq: outside, ack: Test.ourISS + 1).isEmpty)
+        #expect(test.receive(.ack, seq: outside, ack: Test.ourISS + 1, payload: [1]).count == 1)
+        #expect(test.environment.connectionStatistics.droppedSegmentAcksSuppressed == 1)
+        _ = test.advance(by: .milliseconds(500))
+        #expect(test.receive(.ack, seq: outside, ack: Test.ourISS + 1).count == 1)
+    }
+
     @Test func anOldDuplicateSegmentIsAnsweredWithAnACK() {
         let test = Test.established()
         _ = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1, payload: [1, 2, 3])
