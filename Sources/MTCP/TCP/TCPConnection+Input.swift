@@ -122,15 +122,16 @@ extension TCPConnection {
     }
 
     /// The ACK of a segment dropped as out of window or by PAWS (RFC 9293
-    /// §3.10.7.4, RFC 7323 §5.3): at once for one with data or a SYN; for a bare
-    /// one at most one per interval, as Linux: two ends that disagree on the
+    /// §3.10.7.4, RFC 7323 §5.3): at once for one that occupies sequence space
+    /// (data, a SYN, or a FIN retransmitted because our ACK of it was lost); for
+    /// a bare one at most one per interval, as Linux: two ends that disagree on the
     /// sequence space (after an injection, or a middlebox's rewrite) would
     /// otherwise answer each other's bare ACKs forever, and a peer's pure ACK
     /// overtaken by its own data would draw a duplicate ACK toward its fast
     /// retransmit.
     private mutating func acknowledgeDropped<Environment: TCPConnectionEnvironment & ~Copyable>(
         _ segment: IncomingSegment, now: Instant, _ environment: inout Environment) {
-        if segment.payload.isEmpty && !segment.flags.contains(.syn) && !takeRateLimitedAck(now: now) {
+        if segment.length == 0 && !takeRateLimitedAck(now: now) {
             environment.connectionStatistics.droppedSegmentAcksSuppressed &+= 1
             return
         }

@@ -109,6 +109,8 @@ import Testing
         #expect(test.receive(.ack, seq: outside, ack: Test.ourISS + 1).map(\.acknowledgment) == [Test.peerISS + 1])
         #expect(test.receive(.ack, seq: outside, ack: Test.ourISS + 1).isEmpty)
         #expect(test.receive(.ack, seq: outside, ack: Test.ourISS + 1, payload: [1]).count == 1)
+        // A FIN occupies sequence space too: a retransmitted one whose ACK was lost is answered.
+        #expect(test.receive([.ack, .fin], seq: outside, ack: Test.ourISS + 1).count == 1)
         #expect(test.environment.connectionStatistics.droppedSegmentAcksSuppressed == 1)
         _ = test.advance(by: .milliseconds(500))
         #expect(test.receive(.ack, seq: outside, ack: Test.ourISS + 1).count == 1)
