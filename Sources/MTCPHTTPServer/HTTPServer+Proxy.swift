@@ -343,7 +343,7 @@ extension HTTPServer {
             // parked: closing on those threw away the connection after every
             // large response.
             let input = idleInput(index, &context)
-            guard input != .nothing && input != .recordUnderWay else { return }
+            guard !input.canStayIdle else { return }
             return closeParked(index, &context, reset: input == .data)
         }
         if connections[index].isConnecting {
@@ -719,8 +719,7 @@ extension HTTPServer {
     /// core from finishing until its idle timeout.
     private mutating func park(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
         guard !isStopping, isOfCurrentTLS(index) else { return false }
-        let input = idleInput(index, &context)
-        guard input == .nothing || input == .recordUnderWay,
+        guard idleInput(index, &context).canStayIdle,
               upstreams.park(Int32(index), server: connections[index].server) else { return false }
         connections[index].isIdle = true
         connections[index].deadline = context.now + UpstreamPools.idleTimeout

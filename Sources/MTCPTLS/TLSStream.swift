@@ -213,6 +213,10 @@ public struct TLSStream {
         /// something. Not clean enough to send a request on; a parked
         /// connection hears the rest as an event.
         case recordUnderWay
+
+        /// Nothing a connection between exchanges must act on now: it may stay
+        /// (or be) parked; only `.nothing` lets a request go out on it.
+        public var canStayIdle: Bool { self == .nothing || self == .recordUnderWay }
     }
 
     /// Lets OpenSSL take every record that waits, in the socket and in

@@ -237,7 +237,7 @@ extension TCPConnection {
             fullSegmentsUnacknowledged = 0
             // The delay is counted from the first segment this ACK did not cover
             // (RFC 1122 §4.2.3.2): one left armed would ACK a later request early.
-            if deadlines[.delayedAck] != nil { setDeadline(.delayedAck, nil) }
+            setDeadline(.delayedAck, nil)
         }
         return true
     }
