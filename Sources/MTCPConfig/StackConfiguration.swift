@@ -142,7 +142,8 @@ public struct StackConfiguration: Equatable, Sendable {
     public var idle = IdleMode.interrupt
     /// `flow_spreading`: `auto` (default) or `rss`.
     public var flowSpreading = FlowSpreadingChoice.auto
-    /// `congestion_control`: newreno (RFC 6582, default) or cubic (RFC 9438).
+    /// `congestion_control`: newreno (RFC 6582, default), cubic (RFC 9438) or bbr
+    /// (BBR v1's model and window, without pacing).
     public var congestionControl = CongestionControl.Algorithm.newReno
     /// `delayed_ack_ms`: longest an ACK is delayed (RFC 1122 §4.2.3.2, at most 500);
     /// 0 acknowledges every segment at once. Default 40, as Linux.
@@ -423,7 +424,7 @@ extension StackConfiguration {
             configuration.transmitRateMbps = try value.integer(in: 1...400_000)
         },
         "congestion_control": Rule(comparing: \.congestionControl) { configuration, value throws(ConfigurationError) in
-            configuration.congestionControl = try value.choice(["newreno": .newReno, "cubic": .cubic])
+            configuration.congestionControl = try value.choice(["newreno": .newReno, "cubic": .cubic, "bbr": .bbr])
         },
         "delayed_ack_ms": Rule(comparing: \.delayedAck) { configuration, value throws(ConfigurationError) in
             let milliseconds = try value.integer(in: 0...500)

@@ -78,6 +78,8 @@ extension TCPStatistics {
               keyPath: \.spuriousTimeouts),
         .init(name: "tcp_spurious_rto_undone", help: "Spurious retransmission timeouts whose window was restored (RFC 4015)",
               keyPath: \.spuriousTimeoutsUndone),
+        .init(name: "tcp_dsacks_received", help: "ACKs reporting a needless retransmission (D-SACK, RFC 2883)",
+              keyPath: \.duplicateSACKsReceived),
         .init(name: "tcp_challenge_acks_sent", help: "Challenge ACKs (RFC 5961)", keyPath: \.challengeAcksSent),
         .init(name: "tcp_challenge_acks_suppressed", help: "Challenge ACKs over the per-connection limit",
               keyPath: \.challengeAcksSuppressed),

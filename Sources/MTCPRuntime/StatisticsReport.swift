@@ -27,7 +27,7 @@ extension TCPStatistics {
         tcp: segments received \(segmentsReceived), sent \(segmentsSent), retransmitted \(retransmittedSegments), \
         fast retransmits \(fastRetransmits), timeouts \(timeouts), tail loss probes \(tlpProbes), \
         TLP recoveries \(tlpRecoveries), RACK marked lost \(rackMarkedLost), spurious RTOs \(spuriousTimeouts) \
-        undone \(spuriousTimeoutsUndone)
+        undone \(spuriousTimeoutsUndone), D-SACKs received \(duplicateSACKsReceived)
         tcp: challenge ACKs \(challengeAcksSent) suppressed \(challengeAcksSuppressed), SYN cookies sent \(synCookiesSent) checked \(synCookiesChecked) accepted \(synCookiesAccepted) \
         rejected \(synCookiesRejected), refused (no resources) \(refusedNoResources), accept queue overflows \
         \(acceptQueueOverflows)

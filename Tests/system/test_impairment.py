@@ -9,6 +9,7 @@ runs curl downloads and proxied uploads over the same kind of path.
 import json
 import os
 import re
+import subprocess
 
 import pytest
 
@@ -66,28 +67,74 @@ def test_echo_over_a_lossy_path(impaired, loss, size):
     assert retransmitted > 0, log
 
 
-@pytest.mark.skipif(not os.environ.get("MTCP_LONG_TESTS"),
-                    reason="two 10 MiB echoes at 10% loss, minutes; MTCP_LONG_TESTS=1 runs it")
-def test_echo_at_10_percent_loss_within_1_5x_of_linux(impaired):
-    """Issue 17's bar: the 10 MiB echo at 10% loss above (same impairment, same seeds)
-    takes at most 1.5x the time of the kernel's TCP in the appliance's place."""
-    size, loss = 10 << 20, 0.10
-    times = {}
-    for side, kernel_echo in (("linux", True), ("ours", False)):
-        path = impaired(loss, reorder=0.01, duplicate=0.01, seed=int(loss * 100) + size, kernel_echo=kernel_echo)
+def kernel_congestion_control():
+    """The kernel's default congestion control (new namespaces start with the host's)."""
+    return subprocess.run(["sysctl", "-n", "net.ipv4.tcp_congestion_control"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+# Like for like against the kernel: its default algorithm's family (BBR on this
+# machine: a random loss costs it a retransmission, not half the window, while
+# NewReno and CUBIC take 16 s and 29 s here for the same echo), and buffers as
+# large as the kernel lets its own grow (tcp_wmem's ceiling, 4 MiB; the kernel
+# autotunes, the appliance is configured).
+LIKE_FOR_LIKE_CONFIG = ("rcvbuf = 4194304\nsndbuf = 4194304\nmax_concurrency = 64\nmax_num_buffers = 64\n"
+                        "memory_mb = 256\n")
+OUR_ALGORITHM = {"bbr": "bbr", "cubic": "cubic", "reno": "newreno"}
+
+
+def like_for_like_echo(directory, kernel_echo, size=10 << 20, loss=0.10):
+    """The 10 MiB echo at 10% loss above (same impairment and seed) with the kernel's
+    TCP, or the appliance like for like, at the far end; returns (seconds, appliance log)."""
+    directory.mkdir()
+    config = LIKE_FOR_LIKE_CONFIG + f"congestion_control = {OUR_ALGORITHM.get(kernel_congestion_control(), 'newreno')}\n"
+    path = ImpairedPath(directory, ["--loss", loss, "--reorder", 0.01, "--duplicate", 0.01, "--delay-ms", 1.0,
+                                    "--reorder-delay-ms", 3, "--seed", int(loss * 100) + size],
+                        config, kernel_echo=kernel_echo)
+    try:
         result = path.echo(size, seed=size)
         counters = path.stop_forwarder()
-        path.remove()
-        assert result.returncode == 0, describe(result)
-        report = json.loads(result.stdout.strip().splitlines()[-1])
-        assert report["equal"], report
-        for c in counters.values():   # the impairment really applied to this side
-            assert abs(c["lost"] / c["received"] - loss) < 0.5 * loss and c["queue_overflow"] == 0, counters
-        times[side] = report["seconds"]
-        print(f"{side}: {report['seconds']} s, forwarder {counters}")
-    print(f"10 MiB echo at 10% loss: ours {times['ours']} s, Linux {times['linux']} s, "
-          f"{times['ours'] / times['linux']:.2f}x")
-    assert times["ours"] <= 1.5 * times["linux"], times
+    finally:
+        log = path.remove()
+    assert result.returncode == 0, describe(result)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["equal"] and report["sha_received"] == report["sha_sent"], report
+    assert path.forwarder_status == 0, path.forwarder_log
+    for c in counters.values():   # the impairment really applied
+        assert abs(c["lost"] / c["received"] - loss) < 0.5 * loss and c["queue_overflow"] == 0, counters
+    repair = re.search(r"retransmitted .*", log or "")
+    print(f"{'linux' if kernel_echo else 'ours'}: {report['seconds']} s, forwarder {counters}"
+          + (f"; {repair.group(0)}" if repair else ""))
+    return report["seconds"], log
+
+
+def test_echo_at_10_percent_loss_like_linux(tmp_path):
+    """The 10 MiB echo at 10% loss with the kernel's algorithm family (BBR here) and
+    its buffer ceiling: every byte comes back, the appliance repaired losses, and the
+    kernel's D-SACKs (for the path's duplicates, and for any needless resend) arrived."""
+    _, log = like_for_like_echo(tmp_path / "ours", kernel_echo=False)
+    assert tcp_counter(log, "retransmitted") > 0, log
+    assert tcp_counter(log, "D-SACKs received") > 0, log
+
+
+@pytest.mark.skipif(not os.environ.get("MTCP_LONG_TESTS"),
+                    reason="issue 17's 1.5x bar is not yet met every run: the median-of-three ratio was "
+                           "0.85-2.1x over twelve runs (2026-12-06); MTCP_LONG_TESTS=1 runs it")
+def test_echo_at_10_percent_loss_within_1_5x_of_linux(tmp_path):
+    """Issue 17's bar: the 10 MiB echo at 10% loss takes at most 1.5x the time of the
+    kernel's TCP in the appliance's place, median of three runs each. It once took
+    200 s and stalled; every byte is still checked."""
+    runs = 3
+    kernel = kernel_congestion_control()
+    times = {"linux": [], "ours": []}
+    for run in range(runs):
+        for side, kernel_echo in (("linux", True), ("ours", False)):
+            seconds, _ = like_for_like_echo(tmp_path / f"{side}-{run}", kernel_echo)
+            times[side].append(seconds)
+    median = {side: sorted(values)[runs // 2] for side, values in times.items()}
+    print(f"10 MiB echo at 10% loss, median of {runs}: ours {median['ours']} s, Linux ({kernel}) "
+          f"{median['linux']} s, {median['ours'] / median['linux']:.2f}x; all: {times}")
+    assert median["ours"] <= 1.5 * median["linux"], times
 
 
 def tcp_counter(log, name):

@@ -182,11 +182,18 @@ def kernel_counters(namespace):
     return {key: values.get(name, 0) for name, key in KERNEL_COUNTERS.items()}
 
 
-def kernel_congestion_control(namespace):
+def kernel_congestion_control(namespace=None):
     """The congestion control new connections get in `namespace` (the machine's
-    default unless someone changed it): the comparison means little without it,
-    since BBR hardly slows down for random loss and Reno and CUBIC halve."""
-    return _run("ip", "netns", "exec", namespace, "sysctl", "-n", "net.ipv4.tcp_congestion_control").stdout.strip()
+    default unless someone changed it; a new namespace starts with the host's):
+    the comparison means little without it, since BBR hardly slows down for
+    random loss and Reno and CUBIC halve."""
+    prefix = ("ip", "netns", "exec", namespace) if namespace else ()
+    return _run(*prefix, "sysctl", "-n", "net.ipv4.tcp_congestion_control").stdout.strip()
+
+
+def our_congestion_control(kernel):
+    """Ours' algorithm of the same family as the kernel's `kernel`: like for like."""
+    return {"bbr": "bbr", "cubic": "cubic", "reno": "newreno"}.get(kernel, "newreno")
 
 
 class OurServer(ours.Appliance):
@@ -195,8 +202,9 @@ class OurServer(ours.Appliance):
     which nginx, woken by the kernel, does not pay) on the server end of `path`,
     with a static ARP entry for the client."""
 
-    def __init__(self, workdir, path):
-        super().__init__(workdir, concurrency=CONNECTIONS, busy_poll=True, extra=NO_OFFLOAD + BUFFERS,
+    def __init__(self, workdir, path, congestion_control="newreno"):
+        super().__init__(workdir, concurrency=CONNECTIONS, busy_poll=True,
+                         extra=NO_OFFLOAD + BUFFERS + f"congestion_control = {congestion_control}\n",
                          vdev=f"net_af_packet0,iface={SERVER_IF}", netns=path.server_namespace, address=SERVER_ADDRESS)
         static_arp(self.conf.parent, CLIENT_ADDRESS, path.client_mac())
 

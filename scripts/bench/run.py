@@ -130,12 +130,15 @@ class Bench:
     # 4c (issue 17): the cellular mix through a lossy path with 10 ms of delay each
     # way, mtcp-httpd against nginx, the same client (mtcp-loadgen) for both.
     def loss(self):
-        rate, delay_ms, rows, kernel_congestion_control = 300, 10, {}, "?"
+        rate, delay_ms, rows = 300, 10, {}
+        # Both sides run the same family of algorithm: the kernel's default here.
+        kernel_congestion_control = lossy.kernel_congestion_control()
+        our_congestion_control = lossy.our_congestion_control(kernel_congestion_control)
         for loss in (0.01, 0.03, 0.05):
             seed = round(loss * 100)
             server_namespace = "mtcp-bench-losss"
             with lossy.ImpairedPath(server_namespace, loss, delay_ms, seed, owns_server_namespace=True) as path:
-                with lossy.OurServer(self.workdir / f"loss-{seed}", path) as server:
+                with lossy.OurServer(self.workdir / f"loss-{seed}", path, our_congestion_control) as server:
                     figures = path.loadgen(self.workdir / f"loss-{seed}-client", self.seconds, rate)
                 counters = lossy.appliance_counters(server.log)
             ours_run = _loss_run(figures, server.errors() or path.impaired(loss), counters, path.counters)
@@ -143,7 +146,8 @@ class Bench:
                                                    delay_ms, seed) as server:
                 figures = server.path.loadgen(self.workdir / f"loss-{seed}-nginx-client", self.seconds, rate)
                 counters = lossy.kernel_counters(linux.NAMESPACE)
-                kernel_congestion_control = lossy.kernel_congestion_control(linux.NAMESPACE)
+                if lossy.kernel_congestion_control(linux.NAMESPACE) != kernel_congestion_control:
+                    raise RuntimeError("nginx's namespace runs another congestion control than the host's")
             linux_run = _loss_run(figures, server.errors() or server.path.impaired(loss), counters,
                                   server.path.counters)
             rows[f"{loss:.0%}"] = {"ours": ours_run, "linux": linux_run}
@@ -156,8 +160,9 @@ class Bench:
                            f"({delay_ms} ms each way, the loss rate each way, seeded) to mtcp-httpd (net_af_packet, "
                            "core 1, busy-polling) or to nginx 1.22 (1 worker on core 1, kernel TCP, port 80); rcvbuf and "
                            "sndbuf 256 KiB for both mtcp stacks (the default 8 KiB caps a flow at 8 KiB per round trip; "
-                           "the kernel autotunes); congestion control: ours NewReno (the default), nginx's the "
-                           f"kernel's default here, {kernel_congestion_control}; "
+                           "the kernel autotunes); congestion control: nginx's the kernel's default here, "
+                           f"{kernel_congestion_control}, and ours the same family, {our_congestion_control} "
+                           "(ours' default is newreno); "
                            f"one run of {self.seconds} s after 1 s warm-up per loss rate and server; flow completion "
                            "time from connect to the last byte")
 

@@ -1,5 +1,5 @@
 /// The congestion window of one connection and the algorithm that moves it: the
-/// seam between the TCP sender and NewReno or CUBIC.
+/// seam between the TCP sender and NewReno, CUBIC or BBR.
 ///
 /// A plain struct with the algorithm's state inline in an enum payload, chosen
 /// once by configuration: no classes, no `any`, no allocation, so the sender can
@@ -16,8 +16,11 @@
 /// - `onRetransmissionTimeout` when the retransmission timer fires;
 /// - `onIdle` before sending after a pause.
 ///
-/// Slow start and fast recovery are shared; the algorithms differ in congestion
-/// avoidance and in how far they reduce on a loss (see `NewReno` and `Cubic`).
+/// Slow start and fast recovery are shared by NewReno and CUBIC; they differ in
+/// congestion avoidance and in how far they reduce on a loss (see `NewReno` and
+/// `Cubic`). BBR sets the window from its model of the path instead, on every
+/// ACK that delivers data (`onDelivery`), and takes the loss events only to
+/// hold the window for a round and restore it afterwards (see `BBR`).
 public struct CongestionControl: Sendable {
     /// Which algorithm grows and cuts the window.
     public enum Algorithm: Sendable, Hashable, CaseIterable {
@@ -25,11 +28,15 @@ public struct CongestionControl: Sendable {
         case newReno
         /// RFC 9438: window a cubic function of the time since the last loss; 0.7 on loss.
         case cubic
+        /// draft-cardwell-iccrg-bbr-congestion-control-00 (BBR v1): the window
+        /// from the path's bottleneck bandwidth and round-trip time, not from loss.
+        case bbr
     }
 
     enum State: Sendable {
         case newReno(NewReno)
         case cubic(Cubic)
+        case bbr(BBR)
     }
 
     /// The sender's maximum segment size (SMSS), in bytes.
@@ -46,7 +53,7 @@ public struct CongestionControl: Sendable {
     var state: State
 
     /// - Parameters:
-    ///   - algorithm: NewReno or CUBIC.
+    ///   - algorithm: NewReno, CUBIC or BBR.
     ///   - mss: the sender's SMSS in bytes (> 0).
     ///   - initialWindowSegments: IW in segments. With 10, RFC 6928:
     ///     IW = min(10*MSS, max(2*MSS, 14600)); the general form used is
@@ -60,6 +67,7 @@ public struct CongestionControl: Sendable {
         switch algorithm {
         case .newReno: state = .newReno(NewReno())
         case .cubic: state = .cubic(Cubic())
+        case .bbr: state = .bbr(BBR())
         }
     }
 
@@ -67,6 +75,7 @@ public struct CongestionControl: Sendable {
         switch state {
         case .newReno: .newReno
         case .cubic: .cubic
+        case .bbr: .bbr
         }
     }
 
@@ -103,6 +112,7 @@ public struct CongestionControl: Sendable {
     public mutating func onAck(ackedBytes: Int, now: Instant, rtt: TimeSpan?, inFlightBeforeAck: Int,
                                applicationLimited: Bool = false) {
         guard !inRecovery, ackedBytes > 0 else { return }
+        if case .bbr = state { return }
         if cwnd < ssthresh {
             guard !applicationLimited, 2 * inFlightBeforeAck > cwnd else { return }
             cwnd = min(cwnd + ackedBytes, ssthresh)
@@ -121,7 +131,25 @@ public struct CongestionControl: Sendable {
                 cubic.endEpoch()
             }
             state = .cubic(cubic)
+        case .bbr:
+            break
         }
+    }
+
+    /// Every ACK that delivered data, cumulatively or by SACK, in or out of
+    /// recovery: BBR's model and window move here; NewReno and CUBIC ignore it.
+    /// - Parameters:
+    ///   - sample: the delivery rate sample this ACK completed, if any.
+    ///   - newlyDelivered: bytes this ACK delivered.
+    ///   - delivered: bytes delivered on the connection so far.
+    ///   - inFlight: bytes still in the network after this ACK.
+    @inline(__always)
+    mutating func onDelivery(_ sample: DeliveryRateSample?, newlyDelivered: Int, delivered: Int, inFlight: Int,
+                             now: Instant) {
+        guard case .bbr(var bbr) = state else { return }
+        bbr.onDelivery(sample, newlyDelivered: newlyDelivered, delivered: delivered, inFlight: inFlight, now: now,
+                       cwnd: &cwnd, mss: mss, initialWindow: initialWindow)
+        state = .bbr(bbr)
     }
 
     /// The third duplicate ACK (RFC 5681 §3.2 steps 2–3, RFC 6582 §3.2 step 2):
@@ -140,8 +168,12 @@ public struct CongestionControl: Sendable {
     /// With `sack`, the sender counts the segments that left the network in its
     /// pipe estimate instead (RFC 6675 §5 (4.2)): cwnd = ssthresh, not inflated,
     /// and partial ACKs do not deflate it (the sender does not call `onPartialAck`).
-    public mutating func onDuplicateAcksEnterRecovery(flightSize: Int, now: Instant, sack: Bool = false) {
+    /// For BBR, `flightSize` is what is in the network (RFC 6675's pipe) and
+    /// `delivered` the bytes delivered so far, where its conservation round starts.
+    public mutating func onDuplicateAcksEnterRecovery(flightSize: Int, now: Instant, sack: Bool = false,
+                                                      delivered: Int = 0) {
         guard !inRecovery else { return }
+        inRecovery = true
         switch state {
         case .newReno(var reno):
             reno.reset()
@@ -150,9 +182,13 @@ public struct CongestionControl: Sendable {
         case .cubic(var cubic):
             ssthresh = cubic.ssthreshAfterLoss(cwnd: cwnd, mss: mss)
             state = .cubic(cubic)
+        case .bbr(var bbr):
+            // No ssthresh: the window holds what is in flight for a round.
+            bbr.onRecoveryStart(inFlight: flightSize, delivered: delivered, cwnd: &cwnd, mss: mss)
+            state = .bbr(bbr)
+            return
         }
         cwnd = sack ? ssthresh : ssthresh + 3 * mss
-        inRecovery = true
     }
 
     /// A further duplicate ACK in fast recovery (RFC 5681 §3.2 step 4, RFC 6582
@@ -160,7 +196,7 @@ public struct CongestionControl: Sendable {
     /// SMSS to let a new segment go out.
     @inline(__always)
     public mutating func onDuplicateAckInRecovery() {
-        guard inRecovery else { return }
+        guard inRecovery, !isModelBased else { return }
         cwnd += mss
     }
 
@@ -170,7 +206,7 @@ public struct CongestionControl: Sendable {
     /// stays in flight once recovery ends. The caller retransmits the next hole.
     /// cwnd never drops below one SMSS, so that retransmission can be sent.
     public mutating func onPartialAck(ackedBytes: Int) {
-        guard inRecovery else { return }
+        guard inRecovery, !isModelBased else { return }
         var window = max(cwnd - ackedBytes, 0)
         if ackedBytes >= mss { window += mss }
         cwnd = max(window, mss)
@@ -183,14 +219,35 @@ public struct CongestionControl: Sendable {
     /// leaves a short remainder to slow start back up to ssthresh instead.
     public mutating func onRecoveryExit(flightSize: Int) {
         guard inRecovery else { return }
-        cwnd = min(ssthresh, max(flightSize, mss) + mss)
         inRecovery = false
+        if case .bbr(var bbr) = state {
+            bbr.onRecoveryEnd(cwnd: &cwnd)
+            state = .bbr(bbr)
+            return
+        }
+        cwnd = min(ssthresh, max(flightSize, mss) + mss)
+    }
+
+    /// An ACK reached the point the last retransmission timeout set (SND.MAX
+    /// when it fired): BBR restores the window from before it.
+    public mutating func onTimeoutRecoveryEnd() {
+        guard case .bbr(var bbr) = state else { return }
+        bbr.onRecoveryEnd(cwnd: &cwnd)
+        state = .bbr(bbr)
+    }
+
+    /// BBR: the window comes from the model (fed by delivery rate samples), not
+    /// from NewReno's inflation and deflation.
+    @inline(__always)
+    var isModelBased: Bool {
+        if case .bbr = state { return true }
+        return false
     }
 
     /// The retransmission timer fired (RFC 5681 §3.1 eq. (4) and the loss window):
     /// ssthresh = max(FlightSize/2, 2*SMSS) for NewReno, max(cwnd*0.7, 2*SMSS) for
     /// CUBIC (RFC 9438 §4.8), cwnd = 1*SMSS, recovery abandoned; CUBIC's next epoch
-    /// starts with K = 0.
+    /// starts with K = 0; BBR keeps no ssthresh and saves the window to restore.
     ///
     /// ssthresh is left as it is when `repeated` (RFC 5681 §3.1: the segment was
     /// already retransmitted by the timer, and the FlightSize of a collapsed window
@@ -217,6 +274,9 @@ public struct CongestionControl: Sendable {
                 cubic.timeoutRepeated()
             }
             state = .cubic(cubic)
+        case .bbr(var bbr):
+            bbr.onTimeout(cwnd: cwnd)
+            state = .bbr(bbr)
         }
         cwnd = mss
         inRecovery = false
@@ -244,6 +304,8 @@ public struct CongestionControl: Sendable {
         case .cubic(var cubic):
             cubic.endEpoch()
             state = .cubic(cubic)
+        case .bbr:
+            break
         }
         return true
     }

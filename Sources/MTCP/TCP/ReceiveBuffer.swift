@@ -23,7 +23,7 @@ public struct ReceiveBuffer {
     /// in one window is facing heavy loss or an attack; Linux prunes its queue too).
     @inline(__always) public static var maxRanges: Int { Ranges.count }
     /// Inline storage for the ranges (and for the SACK blocks reported from them).
-    @usableFromInline typealias Ranges = InlineArray<8, ReceiveBufferRange>
+    @usableFromInline typealias Ranges = InlineArray<32, ReceiveBufferRange>
 
     /// The chunk the ring lives in (empty for a buffer without storage).
     public private(set) var storage: UnsafeMutableRawBufferPointer
@@ -38,7 +38,7 @@ public struct ReceiveBuffer {
     /// the first `rangeCount` are meaningful.
     private var ranges = Ranges(repeating: ReceiveBufferRange(start: 0, end: 0))
     /// `stamps[i]` is the value of `clock` when `ranges[i]` last received data.
-    private var stamps = InlineArray<8, UInt64>(repeating: 0)   // as many as `Ranges`
+    private var stamps = InlineArray<32, UInt64>(repeating: 0)   // as many as `Ranges`
     private var rangeCount = 0
     /// Counts out-of-order writes; 64 bits never wrap in a connection's lifetime.
     private var clock: UInt64 = 0
@@ -179,6 +179,15 @@ public struct ReceiveBuffer {
     }
 
     // MARK: - Reading by the application
+
+    /// Whether the `count` bytes at `offset` from RCV.NXT are all held already,
+    /// inside one out-of-order range (a duplicate, for D-SACK).
+    public func holds(offset: Int, count: Int) -> Bool {
+        for index in 0..<rangeCount where ranges[index].start <= offset {
+            if offset + count <= ranges[index].end { return true }
+        }
+        return false
+    }
 
     /// Copies up to `destination.count` in-order bytes out and consumes them.
     public mutating func read(into destination: UnsafeMutableRawBufferPointer) -> Int {

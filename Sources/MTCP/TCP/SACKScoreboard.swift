@@ -5,9 +5,9 @@
 /// loss after fewer duplicate ACKs. When more ranges are reported than fit, the
 /// highest are dropped: they only make the sender resend a little more.
 struct SACKScoreboard {
-    static let capacity = 8
-    private var starts = InlineArray<8, UInt32>(repeating: 0)
-    private var ends = InlineArray<8, UInt32>(repeating: 0)
+    static let capacity = 32
+    private var starts = InlineArray<32, UInt32>(repeating: 0)
+    private var ends = InlineArray<32, UInt32>(repeating: 0)
     private(set) var count = 0
     /// Bytes covered by the ranges.
     private(set) var sackedBytes = 0
@@ -69,6 +69,14 @@ struct SACKScoreboard {
         return nil
     }
 
+    /// Whether the byte at `sequence` is SACKed.
+    func contains(_ sequence: SequenceNumber) -> Bool {
+        for index in 0..<count where SequenceNumber(starts[index]) <= sequence {
+            if sequence < SequenceNumber(ends[index]) { return true }
+        }
+        return false
+    }
+
     /// Bytes from `from` up to the highest SACKed byte, and below `limit`, that
     /// are not SACKed: the holes a sender resends in recovery.
     func unsackedBytes(from: SequenceNumber, below limit: SequenceNumber) -> Int {
@@ -99,8 +107,8 @@ struct SACKScoreboard {
         var newStart = left
         var newEnd = right
         // Merge with every range it touches; keep the others in order.
-        var mergedStarts = InlineArray<8, UInt32>(repeating: 0)
-        var mergedEnds = InlineArray<8, UInt32>(repeating: 0)
+        var mergedStarts = InlineArray<32, UInt32>(repeating: 0)
+        var mergedEnds = InlineArray<32, UInt32>(repeating: 0)
         var merged = 0
         var placed = false
         for index in 0..<count {
@@ -128,8 +136,8 @@ struct SACKScoreboard {
     }
 
     /// Appends a range if there is room (the highest ranges are the ones lost).
-    private static func append(_ start: SequenceNumber, _ end: SequenceNumber, _ starts: inout InlineArray<8, UInt32>,
-                               _ ends: inout InlineArray<8, UInt32>, _ count: Int) -> Int {
+    private static func append(_ start: SequenceNumber, _ end: SequenceNumber, _ starts: inout InlineArray<32, UInt32>,
+                               _ ends: inout InlineArray<32, UInt32>, _ count: Int) -> Int {
         guard count < capacity else { return count }
         starts[count] = start.rawValue
         ends[count] = end.rawValue

@@ -135,6 +135,14 @@ extension TCPConnection {
             environment.connectionStatistics.droppedSegmentAcksSuppressed &+= 1
             return
         }
+        // Data already received (a retransmission of what our lost ACK
+        // covered): reported as a D-SACK. A PAWS drop above RCV.NXT is not
+        // known to be a copy, so it is not.
+        let dataStart = segment.sequence + (segment.flags.contains(.syn) ? 1 : 0)
+        if !segment.payload.isEmpty && dataStart + segment.payload.count <= receiveNext
+            && receiveNext - dataStart <= receive.capacity {
+            reportDuplicate(from: dataStart, to: dataStart + segment.payload.count)
+        }
         queueAck()
     }
 
@@ -175,21 +183,28 @@ extension TCPConnection {
 
         let scaledWindow = segment.window << Int(sendWindowShift)
         let sackedBefore = scoreboard.sackedBytes
+        var reportsDuplicate = false
         if selectiveAcknowledgmentsEnabled && !segment.options.sackBlocks.isEmpty {
+            reportsDuplicate = noteDuplicateReport(segment.options.sackBlocks, acknowledgment: ack, now: now,
+                                                   &environment)
             let resentSackedBefore = sackedAfterHeadResent
             scoreboard.record(segment.options.sackBlocks, unacknowledged: max(ack, unacknowledged),
                               maximum: sendMaximum)
             if sackedAfterHeadResent > resentSackedBefore { lossDetection.deliveredAfterHeadResent = true }
         }
+        let delivery = measureDelivery(acknowledgment: ack, now: now)
         if ack > unacknowledged {
             acknowledge(upTo: ack, segment, now: now, &environment)
         } else if ack == unacknowledged, bytesInFlight > 0, scoreboard.sackedBytes > sackedBefore
-                    || (segment.payload.isEmpty && !segment.flags.contains(.fin) && scaledWindow == sendWindow) {
+                    || (!reportsDuplicate && segment.payload.isEmpty && !segment.flags.contains(.fin)
+                        && scaledWindow == sendWindow) {
             // RFC 6675 §2: an ACK that SACKs new data counts as a duplicate even if
             // it also updates the window or rides on data: a peer that sends too
-            // (an echo) has nearly all its ACKs on data segments.
+            // (an echo) has nearly all its ACKs on data segments. One that only
+            // reports a duplicate (a needless resend of ours) shows no loss.
             duplicateAcknowledgment(now: now, &environment)
         }
+        reportDelivery(delivery, now: now)
         // Window update (SND.WL1/WL2 rule): only from a segment at least as new.
         if sendWindowUpdateSequence < segment.sequence
             || (sendWindowUpdateSequence == segment.sequence && sendWindowUpdateAcknowledgment <= ack) {
@@ -246,6 +261,7 @@ extension TCPConnection {
             let dataStart = segment.sequence + (segment.flags.contains(.syn) ? 1 : 0)
             let offset = dataStart - receiveNext
             let hadHole = receive.hasOutOfOrderData
+            reportIfDuplicate(dataStart: dataStart, offset: offset, count: segment.payload.count)
             let refusedBefore = receive.refusedSegments
             let inOrder = receive.write(UnsafeRawBufferPointer(segment.payload), at: offset)
             if receive.refusedSegments != refusedBefore { environment.connectionStatistics.outOfOrderRefused &+= 1 }
@@ -259,7 +275,7 @@ extension TCPConnection {
                 // (RFC 9293 §3.10.7.4), so the sender keeps probing instead of
                 // giving up; RCV.NXT did not move, so no delayed ACK would answer it.
                 queueAck()
-            } else if offset > 0 || hadHole || receive.hasOutOfOrderData {
+            } else if offset > 0 || hadHole || receive.hasOutOfOrderData || duplicateReport != nil {
                 // Out of order, or filling a hole: ACK at once so the sender's fast
                 // retransmit and SACK work (RFC 5681 §4.2).
                 if offset > 0 { environment.connectionStatistics.outOfOrderSegments &+= 1 }

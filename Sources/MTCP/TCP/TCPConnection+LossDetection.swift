@@ -15,13 +15,23 @@
 ///   is found once partial ACKs make it SND.UNA, timed from the last hole
 ///   retransmission before that (an upper bound of its send time).
 /// - reo_wnd is SRTT/4 (§6.2 uses the minimum RTT/4; no minimum is tracked).
+/// - One addition in fast recovery (§7.2 schedules no probe there): when the
+///   retransmissions in flight are all lost and nothing sent after them is
+///   left to be SACKed, no ACK comes to show them lost, and the RTO (200 ms at
+///   least) would be all that repairs them. A bounded sender hits this whenever
+///   its send buffer is full of SACKed data above the holes (and an echo's
+///   application, unable to write, stops reading, so the peer stops sending
+///   too). After a PTO without any ACK (2 SRTT + 2 ms: a receiver ACKs a
+///   segment that fills a hole at once, RFC 5681 §4.2) the segment at SND.UNA
+///   is resent, once per SND.UNA; its ACK restarts RACK on what is still
+///   missing, and the RTO still guards it.
 /// - With one segment in flight the PTO adds §7.2's worst-case delayed-ACK time
 ///   (200 ms); with the 200-ms minimum RTO that never comes before the RTO, so a
 ///   lone lost segment is left to the RTO (§7.2 caps the PTO there) rather than
 ///   probed while the peer may still be delaying its ACK.
 struct LossDetection {
     /// What the retransmission deadline is timing.
-    enum Timer { case timeout, lossProbe, reorderWindow }
+    enum Timer { case timeout, lossProbe, reorderWindow, headProbe }
 
     /// WCDelAckT (RFC 8985 §7.2): a probe for a lone segment waits this much more.
     static let delayedAckAllowance = TimeSpan.milliseconds(200)
@@ -72,6 +82,34 @@ struct LossDetection {
     /// at the latest then (RACK needs no more than that bound, RFC 8985 §6.2).
     var holeResentAt: Instant? = nil
     var holeResentBelow = SequenceNumber(0)
+    /// SND.UNA when its retransmission was last probed in fast recovery: one
+    /// probe per hole at the head, then the RTO.
+    var headProbedAt: SequenceNumber? = nil
+    /// RACK's reo_wnd in steps of SRTT/4 (RFC 8985 §6.2 step 4's
+    /// reo_wnd_mult), raised by D-SACKs, back to one after sixteen recoveries
+    /// without one (`reorderWindowPersist`).
+    var reorderWindowSteps = 1
+    var reorderWindowPersist = 0
+    var reorderWindowWidenedAt: Instant? = nil
+
+    /// A D-SACK: a step wider, at most once per round trip (at least 1 ms: a
+    /// burst of reports for one reordering is one step).
+    mutating func widenReorderWindow(now: Instant, srtt: TimeSpan?) {
+        if let widened = reorderWindowWidenedAt, now.since(widened) < max(srtt ?? .zero, .milliseconds(1)) { return }
+        reorderWindowWidenedAt = now
+        reorderWindowSteps = min(reorderWindowSteps + 1, Self.maximumReorderWindowSteps)
+        reorderWindowPersist = 16
+    }
+
+    /// A recovery ended: the widening wears off after sixteen without a D-SACK.
+    mutating func recoveryEnded() {
+        guard reorderWindowPersist > 0 else { return }
+        reorderWindowPersist -= 1
+        if reorderWindowPersist == 0 { reorderWindowSteps = 1 }
+    }
+
+    /// reo_wnd never exceeds SRTT (§6.2): four steps of SRTT/4.
+    static let maximumReorderWindowSteps = 4
 }
 
 extension TCPConnection {
@@ -89,7 +127,10 @@ extension TCPConnection {
     /// reordering window).
     @inline(__always)
     mutating func armLossProbeBeforeTimeout(now: Instant) {
-        if let probe = probeTimeout, now + probe < lossDetection.timeoutAt {
+        if let probe = headProbeTimeout, now + probe < lossDetection.timeoutAt {
+            lossDetection.timer = .headProbe
+            setDeadline(.retransmission, now + probe)
+        } else if let probe = probeTimeout, now + probe < lossDetection.timeoutAt {
             lossDetection.timer = .lossProbe
             setDeadline(.retransmission, now + probe)
         } else {
@@ -123,6 +164,25 @@ extension TCPConnection {
         return probe + (bytesInFlight <= payloadLimit ? LossDetection.delayedAckAllowance : LossDetection.probeFloor)
     }
 
+    /// A duplicate ACK in fast recovery: the head probe's PTO counts from the
+    /// last ACK (it may have just SACKed the last segment but SND.UNA's
+    /// retransmission); a reordering window keeps its deadline.
+    @inline(__always)
+    mutating func rearmHeadProbe(now: Instant) {
+        guard lossDetection.timer == .timeout || lossDetection.timer == .headProbe else { return }
+        armLossProbeBeforeTimeout(now: now)
+    }
+
+    /// The head probe's PTO (see the type's notes): in fast recovery, with
+    /// SND.UNA resent and not yet probed. Every ACK pushes it back, so it only
+    /// comes when the ACKs stop.
+    @inline(__always)
+    private var headProbeTimeout: TimeSpan? {
+        guard inFastRecovery, lossDetection.headResentAt != nil, lossDetection.headProbedAt != sendUnacknowledged,
+              let srtt = rtt.smoothedRTT else { return nil }
+        return srtt * 2 + LossDetection.probeFloor
+    }
+
     /// The retransmission deadline passed while it timed a probe or a reordering
     /// window. Returns false when it timed the RTO, which the caller then runs.
     mutating func lossDetectionTimerExpired<Environment: TCPConnectionEnvironment & ~Copyable>(
@@ -134,6 +194,8 @@ extension TCPConnection {
             return false
         case .lossProbe:
             sendLossProbe(now: now, &environment)
+        case .headProbe:
+            probeHeadRetransmission(now: now, &environment)
         case .reorderWindow:
             // RFC 8985 §6.3: the reordering window passed with the hole still open
             // (or, in recovery, with a retransmission of SND.UNA not delivered).
@@ -175,15 +237,35 @@ extension TCPConnection {
             }
             return
         }
-        let length = min(hole.length, payloadLimit, send.count - (hole.start - sendBufferStart))
-        guard length > 0,
-              transmitSegment(flags: .ack, sequence: hole.start, dataLength: length, now: now, &environment)
-        else { return }
+        guard resendHead(upTo: hole.length, now: now, &environment) else { return }
         environment.connectionStatistics.rackMarkedLost &+= 1
+        armRetransmission(now: now)
+    }
+
+    /// A PTO passed in fast recovery without an ACK: SND.UNA is sent once more
+    /// (up to the SACKed range above it, or a segment when none is left).
+    private mutating func probeHeadRetransmission<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) {
+        guard inFastRecovery else { return }
+        lossDetection.headProbedAt = sendUnacknowledged
+        let room = scoreboard.hole(from: sendUnacknowledged)?.length ?? (sendMaximum - sendUnacknowledged)
+        guard resendHead(upTo: room, now: now, &environment) else { return }
+        environment.connectionStatistics.tlpProbes &+= 1
+        armLossProbeBeforeTimeout(now: now)
+    }
+
+    /// Resends up to `limit` bytes from SND.UNA as the head's retransmission
+    /// of this recovery. False when nothing could be sent.
+    private mutating func resendHead<Environment: TCPConnectionEnvironment & ~Copyable>(
+        upTo limit: Int, now: Instant, _ environment: inout Environment) -> Bool {
+        let start = sendUnacknowledged
+        let length = min(retransmissionLength(hole: limit), send.count - (start - sendBufferStart))
+        guard length > 0, transmitSegment(flags: .ack, sequence: start, dataLength: length, now: now, &environment)
+        else { return false }
         environment.connectionStatistics.retransmittedSegments &+= 1
         // Holes resent before this copy left before it too.
-        noteHeadRetransmission(now: now, end: max(highestRetransmitted, hole.start + length))
-        armRetransmission(now: now)
+        noteHeadRetransmission(now: now, end: max(highestRetransmitted, start + length))
+        return true
     }
 
     @inline(__always)
@@ -204,10 +286,12 @@ extension TCPConnection {
             - scoreboard.sackedBytes(below: lossDetection.headResentAbove)
     }
 
-    /// RACK's reo_wnd: SRTT/4, at least 1 ms.
+    /// RACK's reo_wnd: SRTT/4 per step (one, unless D-SACKs showed reordering),
+    /// at least 1 ms.
     @inline(__always)
     private func reorderWindow(_ srtt: TimeSpan) -> TimeSpan {
-        max(TimeSpan(nanoseconds: srtt.nanoseconds / 4), .milliseconds(1))
+        max(TimeSpan(nanoseconds: srtt.nanoseconds / 4 * UInt64(lossDetection.reorderWindowSteps)),
+            .milliseconds(1))
     }
 
     /// The tail loss probe (RFC 8985 §7.3): one new segment if the peer's window

@@ -95,7 +95,8 @@ extension TCPConnection {
             }
             let usable = max(sendRoom, newDataProbeRoom)
             guard usable > 0 else { break }
-            let length = min(mss, unsent, usable, beforeSACKed)
+            let length = min(sendNext < sendMaximum ? retransmissionLength(hole: beforeSACKed) : mss, unsent, usable,
+                             beforeSACKed)
             // Sender silly-window avoidance (RFC 9293 §3.8.6.2.1): a runt only
             // when it empties the buffer or fills half the largest window seen.
             // A retransmission is exempt: its size was fixed when it first left
@@ -142,6 +143,7 @@ extension TCPConnection {
         // the retry from the data list may find the window full and send nothing, and
         // without the timer a loss of those segments would never be repaired.
         if transmitPathFull { return false }
+        noteApplicationLimited()
         // The ACK list left this connection's ACK to a data segment that silly-window
         // avoidance then held back: send it bare.
         if ackPending { sendPureAck(now: now, &environment) }
@@ -167,13 +169,24 @@ extension TCPConnection {
     @inline(__always)
     var payloadLimit: Int {
         var options = timestampOptionBytes
-        if selectiveAcknowledgmentsEnabled && receive.hasOutOfOrderData {
+        if selectiveAcknowledgmentsEnabled && (receive.hasOutOfOrderData || duplicateReport != nil) {
             // NOP, NOP, kind, length and 8 bytes a block; room for the most blocks
             // that fit, rather than counting them for every segment.
             options += 4 + 8 * (timestampsEnabled ? 3 : 4)
         }
         return sendMSS - options
     }
+
+    /// Payload bytes of a retransmission into a hole of `hole` bytes (up to
+    /// the next SACKed range; `Int.max` when none is known): all of it when it
+    /// fits in a full-sized segment, else `payloadLimit`. A full segment sent
+    /// while no SACK blocks needed room is such a hole once lost; cut to
+    /// `payloadLimit`, its retransmission would leave its last 28 bytes as a
+    /// hole of their own, found lost and resent separately (a round trip more,
+    /// or a timeout when the window is one segment). The SACK blocks give way
+    /// for that one segment instead (`transmitSegment`).
+    @inline(__always)
+    func retransmissionLength(hole: Int) -> Int { hole <= fullSizedPayload ? hole : payloadLimit }
 
     /// SND.NXT moves on. Every path that sends data comes here, so this is
     /// where a flow's backlog is seen to drain: SRPT's place among the oldest
@@ -219,25 +232,35 @@ extension TCPConnection {
         if useTimestamps {
             options.timestamp = TCPTimestamp(value: timestampValue(now), echoReply: timestampRecent)
         }
-        if selectiveAcknowledgmentsEnabled && !isSYN && receive.hasOutOfOrderData {
-            // Room left in the 40-byte option space: 4 blocks, 3 beside timestamps.
-            options.sackBlocks = receive.sackBlockList(limit: useTimestamps ? 3 : 4,
-                                                       receiveNext: receiveNext.rawValue)
+        var sackBlocksCut = false
+        if selectiveAcknowledgmentsEnabled && !isSYN && (receive.hasOutOfOrderData || duplicateReport != nil) {
+            // Room left in the 40-byte option space: 4 blocks, 3 beside timestamps;
+            // beside a retransmission as long as its first transmission (see
+            // `retransmissionLength`), what fits within the MSS, maybe none:
+            // a pure ACK then follows with them all.
+            let blocks = useTimestamps ? 3 : 4
+            let room = sendMSS - timestampOptionBytes - dataLength - 4
+            let limit = min(blocks, dataLength == 0 ? blocks : max(0, room / 8))
+            sackBlocksCut = limit < blocks
+            if limit > 0 { options.sackBlocks = sackBlocks(limit: limit) }
         }
         let acknowledgment: SequenceNumber? = state == .synSent ? nil : receiveNext
         let segment = OutgoingSegment(tuple: tuple, sequence: sequence, acknowledgment: acknowledgment, flags: flags,
                                       window: advertiseWindow(isSYN: isSYN), options: options, payloadSource: send,
                                       payloadOffset: sequence - sendBufferStart, payloadLength: dataLength)
         guard environment.transmit(segment, now: now) else { return false }
+        noteDeliveryRateTransmission(sequence: sequence, length: dataLength, now: now)
         // A probe below SND.UNA (zero-window or keep-alive) is unacceptable to the
         // peer, which drops it with its ACK field: it acknowledges nothing.
         if let acknowledgment, sequence >= sendUnacknowledged {
+            if !options.sackBlocks.isEmpty { duplicateReport = nil }
             lastAcknowledgmentSent = acknowledgment
             ackPending = false
             fullSegmentsUnacknowledged = 0
             // The delay is counted from the first segment this ACK did not cover
             // (RFC 1122 §4.2.3.2): one left armed would ACK a later request early.
             setDeadline(.delayedAck, nil)
+            if sackBlocksCut { queueAck() }
         }
         return true
     }

@@ -66,6 +66,7 @@ extension TCPConnection {
         case .fast(let recover) where ack >= recover:
             recovery = .none
             congestion.onRecoveryExit(flightSize: bytesInFlight)
+            lossDetection.recoveryEnded()
         case .fast where !scoreboard.isEmpty:
             // RFC 6675: cwnd stays; what the ACK freed shows in pipe.
             retransmitHoles(now: now, &environment)
@@ -79,7 +80,11 @@ extension TCPConnection {
             congestion.onPartialAck(ackedBytes: ackedBytes)
             retransmitOldest(now: now, &environment)
         case .afterTimeout, .none:
-            if case .afterTimeout(let recover) = recovery, ack >= recover { recovery = .none }
+            if case .afterTimeout(let recover) = recovery, ack >= recover {
+                recovery = .none
+                congestion.onTimeoutRecoveryEnd()
+                lossDetection.recoveryEnded()
+            }
             congestion.onAck(ackedBytes: ackedBytes, now: now, rtt: sample, inFlightBeforeAck: flightBefore,
                              applicationLimited: unsentBytes == 0)
         }
@@ -118,6 +123,7 @@ extension TCPConnection {
             if sack {
                 resendLostHeadRetransmission(now: now, &environment)
                 retransmitHoles(now: now, &environment)
+                rearmHeadProbe(now: now)
             } else {
                 congestion.onDuplicateAckInRecovery()
             }
@@ -150,7 +156,10 @@ extension TCPConnection {
         // flight would open the window in recovery.
         let flightSize = min(bytesInFlight, congestion.cwnd + limitedTransmitAllowance)
         recovery = .fast(recover: sendMaximum)
-        congestion.onDuplicateAcksEnterRecovery(flightSize: flightSize, now: now, sack: !scoreboard.isEmpty)
+        lossDetection.headProbedAt = nil
+        // BBR conserves what is in the network now (SACKed and lost bytes are not).
+        congestion.onDuplicateAcksEnterRecovery(flightSize: congestion.isModelBased ? pipe : flightSize, now: now,
+                                                sack: !scoreboard.isEmpty, delivered: deliveryRate.delivered)
         environment.connectionStatistics.fastRetransmits &+= 1
         highestRetransmitted = sendUnacknowledged
         rescueRetransmitted = false
@@ -214,7 +223,8 @@ extension TCPConnection {
         // Bytes already sent were inside the window when they left; beyond them the
         // peer's current window still bounds the segment (RFC 9293 §3.8.6).
         let sent = max(0, sendMaximum - start)
-        let length = min(payloadLimit, send.count - offset, max(sent, sendWindow))
+        let hole = scoreboard.hole(from: start)?.length ?? .max
+        let length = min(retransmissionLength(hole: hole), send.count - offset, max(sent, sendWindow))
         let withFIN = finSent && start + length == finSequence
         rttProbeActive = false
         armRetransmission(now: now)
@@ -262,7 +272,6 @@ extension TCPConnection {
     ///   step 3): pipe is only an estimate, and the lost segment holds up the rest.
     mutating func retransmitHoles<Environment: TCPConnectionEnvironment & ~Copyable>(
         now: Instant, forcingFirst: Bool = false, _ environment: inout Environment) {
-        let limit = payloadLimit
         var sentAny = false
         var resentHeadEnd: SequenceNumber? = nil
         while (forcingFirst && !sentAny) || pipe < congestion.cwnd {
@@ -278,7 +287,7 @@ extension TCPConnection {
             // bound, and which moves SND.NXT past what it sends), not ours.
             guard hole.start < sendNext else { break }
             let offset = hole.start - sendBufferStart
-            let length = min(hole.length, limit, send.count - offset, sendNext - hole.start)
+            let length = min(retransmissionLength(hole: hole.length), send.count - offset, sendNext - hole.start)
             guard length > 0,
                   transmitSegment(flags: .ack, sequence: hole.start, dataLength: length, now: now, &environment)
             else { break }

@@ -77,6 +77,8 @@ struct TCPConnection {
     var timestampRecent: UInt32 = 0
     /// Last acknowledgment number sent, for the TS.Recent update rule.
     var lastAcknowledgmentSent = SequenceNumber(0)
+    /// A duplicate segment to report in the next ACK's first SACK block (RFC 2883).
+    var duplicateReport: SACKBlock? = nil
     /// When this connection last sent a rate-limited ACK: a challenge ACK (RFC
     /// 5961 §7) or the ACK of a bare segment it dropped (one limit for both, as Linux).
     var lastRateLimitedAck: Instant? = nil
@@ -94,6 +96,8 @@ struct TCPConnection {
     /// Bytes the last ACK of new data acknowledged (RFC 6582 §4.2's highest_ack
     /// minus prev_highest_ack), for the ACK heuristic after a timeout.
     var lastAckAdvance = 0
+    /// Delivery rate samples for a model-based congestion control (BBR).
+    var deliveryRate = DeliveryRateEstimator()
     /// What the peer SACKed beyond SND.UNA (RFC 6675).
     var scoreboard = SACKScoreboard()
     /// RACK-TLP's state (RFC 8985) and what the retransmission deadline times.
@@ -160,18 +164,22 @@ struct TCPConnection {
     /// Bytes sent and not yet acknowledged, counting SYN and FIN.
     @inline(__always) var bytesInFlight: Int { sendNext - sendUnacknowledged }
 
-    /// RFC 6675's "pipe", the bytes still in the network, during SACK recovery:
-    /// what is in flight less what the peer SACKed and less the holes not yet
-    /// resent. Every hole below the highest SACKed byte counts as lost, as
-    /// `retransmitHoles` resends them (a simplification of §4's IsLost). Only
-    /// bytes below SND.NXT count: after a timeout SND.NXT is back at SND.UNA while
-    /// the peer may SACK up to SND.MAX, and pipe must not go negative. Outside
-    /// SACK recovery it is the flight size.
+    /// RFC 6675's "pipe", the bytes still in the network, in loss recovery:
+    /// what is in flight less what the peer SACKed, and in fast recovery less
+    /// the holes not yet resent. Every hole below the highest SACKed byte counts
+    /// as lost, as `retransmitHoles` resends them (a simplification of §4's
+    /// IsLost). Only bytes below SND.NXT count: after a timeout SND.NXT is back
+    /// at SND.UNA while the peer may SACK up to SND.MAX, and pipe must not go
+    /// negative. After a timeout SND.NXT skips the SACKed ranges as it resends:
+    /// counted as in flight, they would let one hole out per round trip.
+    /// Outside recovery, or without SACK, it is the flight size (limited
+    /// transmit then lets out one segment per duplicate ACK, RFC 3042).
     @inline(__always) var pipe: Int {
-        guard inFastRecovery, selectiveAcknowledgmentsEnabled, !scoreboard.isEmpty else { return bytesInFlight }
-        let lostNotResent = scoreboard.unsackedBytes(from: max(highestRetransmitted, sendUnacknowledged),
-                                                     below: sendNext)
-        return bytesInFlight - scoreboard.sackedBytes(below: sendNext) - lostNotResent
+        guard selectiveAcknowledgmentsEnabled, !scoreboard.isEmpty, recovery != .none else { return bytesInFlight }
+        let inNetwork = bytesInFlight - scoreboard.sackedBytes(below: sendNext)
+        guard inFastRecovery else { return inNetwork }
+        return inNetwork - scoreboard.unsackedBytes(from: max(highestRetransmitted, sendUnacknowledged),
+                                                    below: sendNext)
     }
 
     /// Bytes the sender may still put in flight: the peer's window counts every

@@ -28,6 +28,9 @@ public struct TCPStatistics: Sendable, Equatable {
     public var spuriousTimeouts: UInt64 = 0
     /// Spurious timeouts whose window was restored (the Eifel response, RFC 4015).
     public var spuriousTimeoutsUndone: UInt64 = 0
+    /// ACKs reporting a duplicate segment (D-SACK, RFC 2883): a retransmission
+    /// of ours that was needless.
+    public var duplicateSACKsReceived: UInt64 = 0
     public var challengeAcksSent: UInt64 = 0
     /// Challenge ACKs not sent: the connection sent one less than
     /// `TCPConnection.challengeAckInterval` ago.

@@ -201,22 +201,23 @@ private func range(_ start: Int, _ end: Int) -> ReceiveBufferRange { ReceiveBuff
     // MARK: Range limit
 
     @Test func refusesARangeBeyondTheLimit() {
-        withChunk(100) { chunk in
+        withChunk(200) { chunk in
             var buffer = ReceiveBuffer(storage: chunk)
             for index in 0..<ReceiveBuffer.maxRanges {
                 #expect(buffer.write([UInt8(index)], at: 2 + 2 * index) == 0)
             }
             #expect(buffer.blocks.count == ReceiveBuffer.maxRanges)
-            #expect(buffer.write([99], at: 40) == 0)              // would be a ninth range
+            let beyond = 2 * ReceiveBuffer.maxRanges + 4
+            #expect(buffer.write([99], at: beyond) == 0)          // would be one range too many
             #expect(buffer.refusedSegments == 1)
             #expect(buffer.outOfOrderBytes == ReceiveBuffer.maxRanges)
-            #expect(buffer.write([98], at: 30) == 0)              // and another
+            #expect(buffer.write([98], at: beyond + 4) == 0)      // and another
             #expect(buffer.refusedSegments == 2)
             #expect(buffer.write([7], at: 3) == 0)                // grows one: still accepted
             #expect(buffer.write([7], at: 2) == 0)                // duplicate: still accepted
             #expect(buffer.refusedSegments == 2)
             #expect(buffer.blocks.count == ReceiveBuffer.maxRanges - 1)
-            #expect(buffer.write([99], at: 40) == 0)              // a range was freed by the merge
+            #expect(buffer.write([99], at: beyond) == 0)          // a range was freed by the merge
             #expect(buffer.refusedSegments == 2)
             #expect(buffer.blocks.count == ReceiveBuffer.maxRanges)
             #expect(buffer.write([0, 0], at: 0) == 5)             // [0, 2) joins [2, 5); [6, 7) stays apart

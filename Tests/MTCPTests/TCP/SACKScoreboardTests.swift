@@ -35,7 +35,7 @@ import Testing
 
     @Test func keepsTheLowestRangesWhenFull() {
         var board = SACKScoreboard()
-        for index in 0..<12 {
+        for index in 0..<(SACKScoreboard.capacity + 4) {
             let left = UInt32(2000 + index * 1000)
             board.record(blocks([(left, left + 500)]), unacknowledged: SequenceNumber(1000),
                          maximum: SequenceNumber(100_000))

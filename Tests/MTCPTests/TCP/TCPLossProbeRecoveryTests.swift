@@ -30,7 +30,7 @@ import Testing
             Issue.record("the third duplicate starts fast recovery")
             return
         }
-        let retransmissionDeadline = block.deadlines[.retransmission]
+        let timeoutAt = block.lossDetection.timeoutAt
         peer.advance(.milliseconds(1))
         // SACKs of the rest of the flight let recovery send new data.
         var newData = 0
@@ -43,6 +43,6 @@ import Testing
         #expect(peer.engine.tcpStatistics.tlpProbes == 0)
         #expect(after.lossDetection.probeEnd == nil)
         #expect(after.lossDetection.newDataProbeQueued == false)
-        #expect(after.deadlines[.retransmission] == retransmissionDeadline, "the running RTO is not restarted")
+        #expect(after.lossDetection.timeoutAt == timeoutAt, "the running RTO is not restarted")
     }
 }

@@ -246,9 +246,15 @@ import Testing
             resent = duplicate(blocks)
             #expect(resent.contains { !$0.payload.isEmpty && $0.sequence != ack }, "\(blocks)")
         }
+        // With the ACKs stopped, the head probe resends SND.UNA after a PTO
+        // (RACK-TLP's addition in recovery), well before the RTO...
+        let probed = try #require(Self.timeUntilSent(&peer, sequence: ack))
+        #expect(probed < .milliseconds(50), "head probe \(probed) after the last hole")
+        #expect(peer.engine.tcpStatistics.tlpProbes == 1)
+        // ...and neither it nor the holes postpone the RTO.
         let waited = try #require(Self.timeUntilSent(&peer, sequence: ack))
         let timeout = peer.now.since(fastRetransmission)
-        #expect(timeout >= .milliseconds(200) && timeout <= .milliseconds(201), "\(timeout) (\(waited) after the last hole)")
+        #expect(timeout >= .milliseconds(200) && timeout <= .milliseconds(201), "\(timeout) (\(waited) after the probe)")
         #expect(peer.engine.tcpStatistics.timeouts == 1)
     }
 

@@ -198,7 +198,9 @@ import Testing
                           options: Recovery.sackOptions([(base &+ 1000, base &+ UInt32(1000 + sacked * 1000))]))
         }
         #expect(peer.engine.tcpStatistics.fastRetransmits == 1)
-        #expect(Recovery.timeUntilSent(&peer, sequence: base) != nil, "the fast retransmission was lost: the RTO")
+        #expect(Recovery.timeUntilSent(&peer, sequence: base) != nil, "the fast retransmission was lost: the head probe")
+        #expect(peer.engine.tcpStatistics.tlpProbes == 1)
+        #expect(Recovery.timeUntilSent(&peer, sequence: base) != nil, "and so was the probe: the RTO")
         #expect(peer.engine.tcpStatistics.timeouts == 1)
         #expect(Recovery.block(peer, connection)?.scoreboard.sackedBytes == 3000, "kept across the timeout")
         let replies = peer.send(.ack, seq: 1001, ack: base &+ 1000)

@@ -1,0 +1,63 @@
+/// D-SACK (RFC 2883) both ways. As a receiver: a segment whose data was all
+/// here already is reported in the first SACK block of the ACK it draws, so
+/// its sender learns the retransmission was needless (the original was
+/// reordered or delayed, not lost). As a sender: such a report widens RACK's
+/// reordering window (RFC 8985 §6.2 step 4), so that a path that reorders does
+/// not have every late segment resent and every reordering taken for a loss.
+extension TCPConnection {
+    /// Data from `start` to `end` arrived again: the next ACK reports it (once).
+    @inline(__always)
+    mutating func reportDuplicate(from start: SequenceNumber, to end: SequenceNumber) {
+        guard selectiveAcknowledgmentsEnabled, start < end else { return }
+        duplicateReport = SACKBlock(left: start.rawValue, right: end.rawValue)
+    }
+
+    /// A data segment already held arrived: all of it below RCV.NXT, or inside
+    /// an out-of-order range (`offset` from RCV.NXT, `count` bytes).
+    @inline(__always)
+    mutating func reportIfDuplicate(dataStart: SequenceNumber, offset: Int, count: Int) {
+        if offset + count <= 0 || (offset > 0 && receive.holds(offset: offset, count: count)) {
+            reportDuplicate(from: dataStart, to: dataStart + count)
+        } else if offset < 0 {
+            // The part below RCV.NXT was a copy; the rest is new.
+            reportDuplicate(from: dataStart, to: receiveNext)
+        }
+    }
+
+    /// The SACK blocks for the next segment: the duplicate report first, then
+    /// the out-of-order ranges most recent first. The report is dropped once a
+    /// segment the peer accepts has carried it (RFC 2883 §4: reported once).
+    @inline(__always)
+    func sackBlocks(limit: Int) -> SACKBlockList {
+        guard let report = duplicateReport else {
+            return receive.sackBlockList(limit: limit, receiveNext: receiveNext.rawValue)
+        }
+        var blocks = SACKBlockList()
+        blocks.append(report)
+        for block in receive.sackBlockList(limit: limit - 1, receiveNext: receiveNext.rawValue) { blocks.append(block) }
+        return blocks
+    }
+
+    /// An ACK whose first SACK block is a D-SACK (RFC 2883 §4): below its
+    /// cumulative acknowledgment, or inside its second block. Widens RACK's
+    /// reordering window by a step, at most once per round trip, and keeps it
+    /// wide for the next sixteen recoveries (RFC 8985 §6.2 step 4). Returns
+    /// whether it was one.
+    @discardableResult
+    mutating func noteDuplicateReport<Environment: TCPConnectionEnvironment & ~Copyable>(
+        _ blocks: SACKBlockList, acknowledgment: SequenceNumber, now: Instant, _ environment: inout Environment) -> Bool {
+        guard let first = blocks.first else { return false }
+        let left = SequenceNumber(first.left)
+        let right = SequenceNumber(first.right)
+        guard left < right else { return false }
+        var isDuplicate = right <= acknowledgment
+        if !isDuplicate, blocks.count > 1 {
+            let second = blocks[1]
+            isDuplicate = SequenceNumber(second.left) <= left && right <= SequenceNumber(second.right)
+        }
+        guard isDuplicate else { return false }
+        environment.connectionStatistics.duplicateSACKsReceived &+= 1
+        lossDetection.widenReorderWindow(now: now, srtt: rtt.smoothedRTT)
+        return true
+    }
+}
