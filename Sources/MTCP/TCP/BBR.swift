@@ -180,15 +180,22 @@ struct BBR: Sendable {
     }
 
     private func setWindow(newlyDelivered: Int, inFlight: Int, cwnd: inout Int, mss: Int, initialWindow: Int) {
+        // As Linux's bbr_set_cwnd: conservation or growth, then the floor, then
+        // PROBE_RTT's cap (which a window below the floor, after a timeout,
+        // must still be raised to).
         let floor = Self.minimumWindowSegments * mss
-        if mode == .probeRoundTrip {
-            cwnd = min(cwnd, floor)
-            return
-        }
         if packetConservation {
             cwnd = max(cwnd, inFlight + newlyDelivered)
-            return
+        } else {
+            grow(newlyDelivered: newlyDelivered, cwnd: &cwnd, mss: mss, initialWindow: initialWindow)
         }
+        cwnd = max(cwnd, floor)
+        if mode == .probeRoundTrip { cwnd = min(cwnd, floor) }
+    }
+
+    /// The window towards the model's target: by what is delivered in STARTUP,
+    /// at once down to it otherwise.
+    private func grow(newlyDelivered: Int, cwnd: inout Int, mss: Int, initialWindow: Int) {
         let gain = switch mode {
         case .startup: Self.startupGain
         case .drain: 1.0
@@ -203,6 +210,5 @@ struct BBR: Sendable {
         } else if cwnd < target || delivered < initialWindow {
             cwnd += newlyDelivered
         }
-        cwnd = max(cwnd, floor)
     }
 }

@@ -39,6 +39,10 @@ struct DeliveryRateEstimator {
     private var firstSentTimeAtSend = InlineArray<8, Instant>(repeating: .zero)
     private var applicationLimitedAtSend = InlineArray<8, Bool>(repeating: false)
     private var count = 0
+    /// Bytes resent since the current ACK began to be handled: the congestion
+    /// control sees what was in the network before them (Linux sets the window
+    /// before it resends; here an ACK's repairs go out first).
+    private(set) var resentDuringAck = 0
 
     /// New data left, ending before `end`: its snapshot is kept if a slot is free.
     @inline(__always)
@@ -62,6 +66,7 @@ struct DeliveryRateEstimator {
     /// no longer say which transmission was delivered.
     @inline(__always)
     mutating func retransmitted(from start: SequenceNumber, to end: SequenceNumber) {
+        resentDuringAck += end - start
         guard count > 0 else { return }
         var kept = 0
         for index in 0..<count {
@@ -87,6 +92,7 @@ struct DeliveryRateEstimator {
     /// recently sent segment it delivered, if any.
     mutating func acknowledged(advance: Int, sackedAbove: Int, acknowledgment: SequenceNumber,
                                scoreboard: SACKScoreboard, now: Instant) -> (bytes: Int, sample: DeliveryRateSample?) {
+        resentDuringAck = 0
         acknowledged += advance
         let newlyDelivered = acknowledged + sackedAbove - delivered
         guard newlyDelivered > 0 else { return (0, nil) }

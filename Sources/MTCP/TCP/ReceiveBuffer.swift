@@ -180,6 +180,9 @@ public struct ReceiveBuffer {
 
     // MARK: - Reading by the application
 
+    /// Out-of-order ranges held.
+    public var outOfOrderRanges: Int { rangeCount }
+
     /// Whether the `count` bytes at `offset` from RCV.NXT are all held already,
     /// inside one out-of-order range (a duplicate, for D-SACK).
     public func holds(offset: Int, count: Int) -> Bool {

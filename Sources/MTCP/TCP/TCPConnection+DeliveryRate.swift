@@ -33,7 +33,7 @@ extension TCPConnection {
     mutating func reportDelivery(_ delivery: (bytes: Int, sample: DeliveryRateSample?), now: Instant) {
         guard delivery.bytes > 0 else { return }
         congestion.onDelivery(delivery.sample, newlyDelivered: delivery.bytes, delivered: deliveryRate.delivered,
-                              inFlight: pipe, now: now)
+                              inFlight: max(0, pipe - deliveryRate.resentDuringAck), now: now)
     }
 
 

@@ -25,18 +25,34 @@ extension TCPConnection {
     }
 
     /// The SACK blocks for the next segment: the duplicate report first, then
-    /// the out-of-order ranges most recent first. The report is dropped once a
-    /// segment the peer accepts has carried it (RFC 2883 §4: reported once).
+    /// the out-of-order ranges most recent first, the one that holds a
+    /// duplicate above RCV.NXT right after it (RFC 2883 §4: else the peer reads
+    /// the report as an ordinary SACK; with room for one block only, the report
+    /// waits). The report is dropped once a segment the peer accepts has
+    /// carried it first (reported once).
     @inline(__always)
     func sackBlocks(limit: Int) -> SACKBlockList {
-        guard let report = duplicateReport else {
+        let held = duplicateReport.map { SequenceNumber($0.left) >= receiveNext } ?? false
+        guard let report = duplicateReport, !held || limit >= 2 else {
             return receive.sackBlockList(limit: limit, receiveNext: receiveNext.rawValue)
+        }
+        let ranges = receive.sackBlockList(limit: SACKBlockList.capacity, receiveNext: receiveNext.rawValue)
+        let containing = ranges.firstIndex {
+            SequenceNumber($0.left) <= SequenceNumber(report.left) && SequenceNumber(report.right) <= SequenceNumber($0.right)
         }
         var blocks = SACKBlockList()
         blocks.append(report)
-        for block in receive.sackBlockList(limit: limit - 1, receiveNext: receiveNext.rawValue) { blocks.append(block) }
+        if held, let containing { blocks.append(ranges[containing]) }
+        for (index, range) in ranges.enumerated() where index != containing || !held {
+            guard blocks.count < limit else { break }
+            blocks.append(range)
+        }
         return blocks
     }
+
+    /// Blocks `sackBlocks` has to give: the report and the out-of-order ranges.
+    @inline(__always)
+    var sackBlocksAvailable: Int { receive.outOfOrderRanges + (duplicateReport == nil ? 0 : 1) }
 
     /// An ACK whose first SACK block is a D-SACK (RFC 2883 §4): below its
     /// cumulative acknowledgment, or inside its second block. Widens RACK's
@@ -50,7 +66,8 @@ extension TCPConnection {
         let left = SequenceNumber(first.left)
         let right = SequenceNumber(first.right)
         guard left < right else { return false }
-        var isDuplicate = right <= acknowledgment
+        // Below the cumulative ACK where it starts, as Linux takes it.
+        var isDuplicate = left < acknowledgment
         if !isDuplicate, blocks.count > 1 {
             let second = blocks[1]
             isDuplicate = SequenceNumber(second.left) <= left && right <= SequenceNumber(second.right)

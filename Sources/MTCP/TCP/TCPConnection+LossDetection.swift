@@ -361,7 +361,8 @@ extension TCPConnection {
         }
         lossDetection.recoveryDuringProbe = false
         if repairedByProbe, case .none = recovery {
-            congestion.onDuplicateAcksEnterRecovery(flightSize: congestion.cwnd, now: now, sack: true)
+            congestion.onDuplicateAcksEnterRecovery(flightSize: congestion.cwnd, now: now, sack: true,
+                                                    delivered: deliveryRate.delivered)
             congestion.onRecoveryExit(flightSize: congestion.ssthresh)
         }
     }

@@ -241,8 +241,8 @@ extension TCPConnection {
             let blocks = useTimestamps ? 3 : 4
             let room = sendMSS - timestampOptionBytes - dataLength - 4
             let limit = min(blocks, dataLength == 0 ? blocks : max(0, room / 8))
-            sackBlocksCut = limit < blocks
             if limit > 0 { options.sackBlocks = sackBlocks(limit: limit) }
+            sackBlocksCut = options.sackBlocks.count < min(blocks, sackBlocksAvailable)
         }
         let acknowledgment: SequenceNumber? = state == .synSent ? nil : receiveNext
         let segment = OutgoingSegment(tuple: tuple, sequence: sequence, acknowledgment: acknowledgment, flags: flags,
@@ -253,7 +253,7 @@ extension TCPConnection {
         // A probe below SND.UNA (zero-window or keep-alive) is unacceptable to the
         // peer, which drops it with its ACK field: it acknowledges nothing.
         if let acknowledgment, sequence >= sendUnacknowledged {
-            if !options.sackBlocks.isEmpty { duplicateReport = nil }
+            if let report = duplicateReport, options.sackBlocks.first == report { duplicateReport = nil }
             lastAcknowledgmentSent = acknowledgment
             ackPending = false
             fullSegmentsUnacknowledged = 0

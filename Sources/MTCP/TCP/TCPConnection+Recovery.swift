@@ -156,13 +156,14 @@ extension TCPConnection {
         // flight would open the window in recovery.
         let flightSize = min(bytesInFlight, congestion.cwnd + limitedTransmitAllowance)
         recovery = .fast(recover: sendMaximum)
+        highestRetransmitted = sendUnacknowledged
+        rescueRetransmitted = false
         lossDetection.headProbedAt = nil
+        lossDetection.headResentAt = nil
         // BBR conserves what is in the network now (SACKed and lost bytes are not).
         congestion.onDuplicateAcksEnterRecovery(flightSize: congestion.isModelBased ? pipe : flightSize, now: now,
                                                 sack: !scoreboard.isEmpty, delivered: deliveryRate.delivered)
         environment.connectionStatistics.fastRetransmits &+= 1
-        highestRetransmitted = sendUnacknowledged
-        rescueRetransmitted = false
         lossDetection.holeResentAt = nil
         if !scoreboard.isEmpty {
             retransmitHoles(now: now, forcingFirst: true, &environment)
