@@ -70,8 +70,6 @@ struct BBR: Sendable {
     /// window saved then keeps the larger one saved before.
     private var inLossRecovery = false
 
-    var bottleneckBandwidth: Double { bandwidth.maximum }
-
     /// The bandwidth-delay product times `gain`, in bytes; nil until both are measured.
     @inline(__always)
     func bandwidthDelayProduct(gain: Double) -> Int? {

@@ -220,16 +220,13 @@ public struct CongestionControl: Sendable {
     public mutating func onRecoveryExit(flightSize: Int) {
         guard inRecovery else { return }
         inRecovery = false
-        if case .bbr(var bbr) = state {
-            bbr.onRecoveryEnd(cwnd: &cwnd)
-            state = .bbr(bbr)
-            return
-        }
+        if isModelBased { return onTimeoutRecoveryEnd() }
         cwnd = min(ssthresh, max(flightSize, mss) + mss)
     }
 
     /// An ACK reached the point the last retransmission timeout set (SND.MAX
-    /// when it fired): BBR restores the window from before it.
+    /// when it fired): BBR restores the window from before it, as at the end
+    /// of fast recovery.
     public mutating func onTimeoutRecoveryEnd() {
         guard case .bbr(var bbr) = state else { return }
         bbr.onRecoveryEnd(cwnd: &cwnd)

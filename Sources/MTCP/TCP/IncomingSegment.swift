@@ -13,4 +13,7 @@ struct IncomingSegment {
     @inline(__always) var length: Int {
         payload.count + (flags.contains(.syn) ? 1 : 0) + (flags.contains(.fin) ? 1 : 0)
     }
+
+    /// Sequence number of the first payload byte (a SYN comes before it).
+    @inline(__always) var dataStart: SequenceNumber { sequence + (flags.contains(.syn) ? 1 : 0) }
 }

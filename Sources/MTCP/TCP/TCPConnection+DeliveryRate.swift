@@ -36,7 +36,6 @@ extension TCPConnection {
                               inFlight: max(0, pipe - deliveryRate.resentDuringAck), now: now)
     }
 
-
     /// The sender ran out of data with room left in its windows: rate samples
     /// until what is in flight is delivered measure the application.
     @inline(__always)

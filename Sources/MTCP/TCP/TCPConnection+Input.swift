@@ -138,7 +138,7 @@ extension TCPConnection {
         // Data already received (a retransmission of what our lost ACK
         // covered): reported as a D-SACK. A PAWS drop above RCV.NXT is not
         // known to be a copy, so it is not.
-        let dataStart = segment.sequence + (segment.flags.contains(.syn) ? 1 : 0)
+        let dataStart = segment.dataStart
         if !segment.payload.isEmpty && dataStart + segment.payload.count <= receiveNext
             && receiveNext - dataStart <= receive.capacity {
             reportDuplicate(from: dataStart, to: dataStart + segment.payload.count)
@@ -258,7 +258,7 @@ extension TCPConnection {
         _ segment: IncomingSegment, now: Instant, _ environment: inout Environment) {
         if !segment.payload.isEmpty {
             guard state.acceptsData else { return queueAck() }
-            let dataStart = segment.sequence + (segment.flags.contains(.syn) ? 1 : 0)
+            let dataStart = segment.dataStart
             let offset = dataStart - receiveNext
             let hadHole = receive.hasOutOfOrderData
             reportIfDuplicate(dataStart: dataStart, offset: offset, count: segment.payload.count)
