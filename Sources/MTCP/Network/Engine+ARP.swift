@@ -20,7 +20,8 @@ extension Engine {
         // router's secondary one) is still answered, as RFC 826 and Linux do. An
         // ARP probe (RFC 5227) has sender 0.0.0.0: it teaches nothing either.
         if !sender.isUnspecified, routing.isDirectlyConnected(sender), forUs || neighbours.contains(sender) {
-            let outcome = neighbours.learn(sender, arp.senderHardwareAddress, now: now)
+            let outcome = neighbours.learn(sender, arp.senderHardwareAddress, now: now,
+                                           overridingLock: forUs && arp.operation == .request)
             if outcome == .conflictsWithStatic { return drop(buffer, .arpSpoofedStatic) }
             if statistics.countLearning(outcome, fullTable: .arpCacheFull) { releaseFramesWaiting(for: sender, now: now) }
         }

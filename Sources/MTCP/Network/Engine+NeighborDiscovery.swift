@@ -30,8 +30,10 @@ extension Engine {
             if fromDAD { duplicateAddressDetected() }
             return drop(buffer, .ndAddressConflict)
         }
-        // §7.2.3: a solicitation says where its sender is, not that it hears us (STALE).
-        if let mac = message.linkLayerAddress, !learnNeighbour(source, mac, reachable: false, now: now) {
+        // §7.2.3: a solicitation says where its sender is, not that it hears us
+        // (STALE), and a different cached address "should be replaced".
+        if let mac = message.linkLayerAddress,
+           !learnNeighbour(source, mac, reachable: false, overridingLock: true, now: now) {
             return drop(buffer, .ndSpoofedStatic)
         }
         device.release(buffer)
@@ -64,9 +66,9 @@ extension Engine {
     /// and sends what waited for it. False when a static entry says otherwise
     /// (spoofing, counted by the caller).
     private mutating func learnNeighbour(_ address: IPv6Address, _ mac: MACAddress, reachable: Bool,
-                                         now: Instant) -> Bool {
+                                         overridingLock: Bool = false, now: Instant) -> Bool {
         guard !mac.isMulticast, mac != .zero, ipv6.routing.isDirectlyConnected(address) else { return true }
-        let outcome = ipv6.neighbours.learn(address, mac, now: now, reachable: reachable)
+        let outcome = ipv6.neighbours.learn(address, mac, now: now, reachable: reachable, overridingLock: overridingLock)
         if statistics.countLearning(outcome, fullTable: .ndCacheFull) { releaseFramesWaiting(forNeighbour: address, now: now) }
         return outcome != .conflictsWithStatic
     }

@@ -94,6 +94,18 @@ public struct NeighbourTable<Address: NeighbourAddress>: @unchecked Sendable {
     /// Linux, a gratuitous ARP does not bypass the lock (a forger would send
     /// just that); a host that really moved announces twice, 2 s apart (RFC
     /// 5227), and our next request after its old entry lapses finds it too.
+    /// As in Linux (neigh_event_ns) and RFC 4861 §7.2.3, a request or
+    /// solicitation for our own address does bypass it: a host that just came
+    /// back at another MAC (a restarted client, a replaced NIC) asks for us
+    /// before its first SYN, and under the lock our SYN-ACKs went to its old
+    /// MAC for the seconds until its second announcement. Such a move is
+    /// stored STALE, as Linux does: used at once and confirmed by our next
+    /// request (IPv4) or unreachability detection (IPv6); unlike Linux it
+    /// locks nothing, so the real owner's answer takes back a move forged by
+    /// a single frame. ARP and unsecured ND authenticate nothing: the lock
+    /// settles racing answers, and an on-link forger determined to win (one
+    /// that waits it out, or answers our requests) wins here as on Linux;
+    /// static entries (arp.conf) are the defence.
     public static var lockTime: TimeSpan { TimeSpan.seconds(1) }
     /// An entry some core sent through within this time is in use: new neighbours never evict it.
     public static var inUseWindow: TimeSpan { TimeSpan.seconds(10) }
@@ -314,9 +326,12 @@ public struct NeighbourTable<Address: NeighbourAddress>: @unchecked Sendable {
     /// proves the neighbour hears us (ARP, and RFC 4861 §7.3.3's solicited
     /// advertisement); one that does not (a solicitation, an unsolicited
     /// advertisement) stores a new or moved entry STALE and leaves a known one
-    /// as it is, except that a FAILED entry comes back STALE.
+    /// as it is, except that a FAILED entry comes back STALE. `overridingLock`
+    /// moves an entry even within `lockTime`, and always STALE: for a
+    /// neighbour asking for our own address (see `lockTime`).
     @discardableResult
-    public func learn(_ address: Address, _ mac: MACAddress, now: Instant, reachable: Bool = true) -> LearnOutcome {
+    public func learn(_ address: Address, _ mac: MACAddress, now: Instant, reachable: Bool = true,
+                      overridingLock: Bool = false) -> LearnOutcome {
         let bucket = bucket(for: address)
         let before = beginWrite(bucket)
         let outcome: LearnOutcome
@@ -348,10 +363,10 @@ public struct NeighbourTable<Address: NeighbourAddress>: @unchecked Sendable {
             // "confirmed in the far future", which would lock its MAC forever.
             let expires = expiry(bucket, way).pointee.load(ordering: .relaxed)
             let confirmedAt = expires > lifetime.nanoseconds ? expires - lifetime.nanoseconds : 0
-            if now.nanoseconds < confirmedAt &+ Self.lockTime.nanoseconds {
+            if !overridingLock && now.nanoseconds < confirmedAt &+ Self.lockTime.nanoseconds {
                 outcome = .macChangeIgnored
             } else {
-                write(bucket, way, address, mac, state: .dynamic, expiresAt: expiresAt)
+                write(bucket, way, address, mac, state: .dynamic, expiresAt: overridingLock ? now : expiresAt)
                 outcome = .macChanged
             }
         case .empty(let way):
