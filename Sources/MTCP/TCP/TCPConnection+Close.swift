@@ -29,6 +29,14 @@ extension TCPConnection {
         setDeadline(.retransmission, now + wait)
     }
 
+    /// The peer's FIN again in TIME-WAIT: our ACK of it was lost. It is
+    /// acknowledged again, and the wait starts over (RFC 9293 §3.10.7.4, eighth
+    /// check; Linux too): the connection is not forgotten while the peer may
+    /// still wait for that ACK, and a third copy would draw a reset.
+    mutating func restartTimeWait(now: Instant, configuration: TCPConfiguration) {
+        setDeadline(.retransmission, now + configuration.timeWait)
+    }
+
     /// The orderly end of a connection (LAST-ACK acknowledged, TIME-WAIT over).
     mutating func finishClose<Environment: TCPConnectionEnvironment & ~Copyable>(
         now: Instant, _ environment: inout Environment) {

@@ -49,6 +49,9 @@ extension TCPConnection {
                 if clamped.sequence > receiveNext { clamped.sequence = receiveNext }
                 guard processAcknowledgment(clamped, now: now, &environment) else { return }
             }
+            if state == .timeWait, flags.contains(.fin), segment.sequence + segment.length == receiveNext {
+                restartTimeWait(now: now, configuration: environment.tcpConfiguration)
+            }
             return acknowledgeDropped(segment, now: now, &environment)
         }
 

@@ -312,9 +312,10 @@ import Testing
         #expect(peer.engine.error(of: connection) == .timedOut)
     }
 
-    @Test func timeWaitLastsItsConfiguredTimeThenFrees() throws {
+    @Test func timeWaitLastsItsConfiguredTimeAfterTheLastFINThenFrees() throws {
         // RFC 9293 §3.6: the active closer waits in TIME-WAIT, acknowledging a
-        // retransmitted FIN, before the connection is forgotten.
+        // retransmitted FIN, before the connection is forgotten; a retransmitted
+        // FIN starts the wait over (§3.10.7.4, eighth check).
         var peer = RawTCPPeer(tcp: TCPConfiguration(maxConnections: 64, maxBuffers: 64,
                                                     timeWait: .seconds(5)))
         let listener = try peer.engine.listen(port: 80)
@@ -332,7 +333,12 @@ import Testing
         #expect(again.first?.acknowledgment == 1002, "a retransmitted FIN is acknowledged again")
         peer.advance(.seconds(3) + .milliseconds(2))
         _ = peer.run()
-        #expect(peer.engine.connectionCount == 0, "gone after 5 s")
+        #expect(peer.engine.connectionCount == 1, "5 s after the first FIN, 3 s after the second")
+        let late = peer.send(.ack, seq: 1002, ack: isn + 2)
+        #expect(late.isEmpty, "a bare ACK in TIME-WAIT neither answered nor restarting the wait")
+        peer.advance(.seconds(2))
+        _ = peer.run()
+        #expect(peer.engine.connectionCount == 0, "gone 5 s after the last FIN")
     }
 
     @Test func sackRecoveryResendsEveryHoleWithoutATimeout() throws {
