@@ -25,6 +25,18 @@ import Testing
         #expect(try Self.parse([]) == TCPOptions())
     }
 
+    /// The layout every established segment carries takes a shortcut: what it
+    /// yields must be what the general walk yields, and other 12-byte areas
+    /// (timestamps first, or another option behind the two no-ops) are walked.
+    @Test func alignedTimestampsParseAsAnyOtherLayout() throws {
+        let timestamp = TCPTimestamp(value: 0x0102_0304, echoReply: 0xFFFF_FFFE)
+        #expect(try Self.parse([1, 1, 8, 10, 1, 2, 3, 4, 0xFF, 0xFF, 0xFF, 0xFE]) == TCPOptions(timestamp: timestamp))
+        #expect(try Self.parse([8, 10, 1, 2, 3, 4, 0xFF, 0xFF, 0xFF, 0xFE, 1, 1]) == TCPOptions(timestamp: timestamp))
+        #expect(try Self.parse([1, 1, 8, 10, 1, 2, 3, 4, 0xFF, 0xFF, 0xFF, 0xFE, 0, 0, 0, 0])
+                == TCPOptions(timestamp: timestamp))
+        #expect(try Self.parse([1, 1, 5, 10, 0, 0, 0, 1, 0, 0, 0, 2]) == TCPOptions(sackBlocks: [SACKBlock(left: 1, right: 2)]))
+    }
+
     @Test func clampsTheWindowScale() throws {
         #expect(try Self.parse([3, 3, 14, 0]).windowScale == 14)
         #expect(try Self.parse([3, 3, 15, 0]).windowScale == 14)
