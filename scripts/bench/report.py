@@ -450,6 +450,39 @@ def _ipv6(scenarios):
             ""] + lines if lines else []
 
 
+def _cost(scenarios):
+    """Instructions per transaction in each program against issue 15's budgets."""
+    cost = scenarios.get("cost")
+    if not cost or "cells" not in cost:
+        return []
+    lines = ["", "## Cost per transaction", "", cost["method"] + ".", "",
+             "| program | transactions | instructions per transaction (pairs' range) | at one iteration per "
+             "transaction | iterations per transaction (idle) | instructions per idle iteration | budget | met |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    kinds = {"short": "short (connect, GET 64 B, close)", "keepalive": "kept-alive request (GET 64 B)"}
+    for cell in cost["cells"]:
+        budget = cost["budgets"][cell["flows"]]
+        if not cell["clean_pairs"]:
+            failures = "; ".join(f"pair {number}: " + " / ".join(
+                f"{total}: {pair['completed'][total]:,} completed"
+                + "".join(f", {kind} {count}" for kind, count in pair["errors"][total].items())
+                for total in pair["completed"]) for number, pair in enumerate(cell["pairs"], 1))
+            lines.append(f"| {cell['program']} | {kinds[cell['flows']]} | no clean pair ({failures}) | | | | "
+                         f"{budget:,} | |")
+            continue
+        low, high = cell["spread"]
+        normalised = cell["normalised_instructions_per_transaction"]
+        per_idle = cell["instructions_per_idle_iteration"]
+        lines.append(f"| {cell['program']} | {kinds[cell['flows']]} | **{cell['instructions_per_transaction']:,.0f}** "
+                     f"({low:,.0f}-{high:,.0f}; {cell['clean_pairs']} of {len(cell['pairs'])} pairs clean) | "
+                     + (f"{normalised:,.0f}" if normalised is not None else "-") + " | "
+                     f"{cell['iterations_per_transaction']:.2f} ({cell['idle_iterations_per_transaction']:.2f}) | "
+                     + (f"{per_idle:,.0f}" if per_idle is not None else "-") + f" | {budget:,} | "
+                     + ("yes" if cell["instructions_per_transaction"] <= budget else "**no**") + " |")
+    lines += ["", "At one iteration per transaction: " + cost["normalisation"] + ".", ""]
+    return lines
+
+
 def _cores(scenarios):
     """One engine against two on each kind of port several cores share (issue 14)."""
     figures = scenarios.get("cores")
@@ -501,7 +534,8 @@ def _clean_rate(row):
     return None if row.get("unclean") else row.get("requests_per_second")
 
 
-SINGLE_RUN_SCENARIOS = ("cost", "micro", "idle", "loss")
+# Scenarios that do not take --runs/--seconds: their sections say how they sample.
+SAMPLED_THEIR_OWN_WAY = ("cost", "micro", "idle", "loss")
 
 
 def _remeasured(results):
@@ -511,8 +545,7 @@ def _remeasured(results):
         stamp = figures.get("measured", {})
         if not stamp.get("partial") or name in TLS_SCENARIOS:
             continue
-        # cost, micro and idle do not take --runs/--seconds: their sections say how they sample.
-        how = ("one run, sampled as its section says" if name in SINGLE_RUN_SCENARIOS
+        how = ("sampled as its section says" if name in SAMPLED_THEIR_OWN_WAY
                else f"medians of {stamp['runs']} runs of {stamp['seconds']} s")
         lines.append(f"- `{name}` was measured later, on {stamp['date']}, by `--only {name}`: {how}.")
     return lines + [""] if lines else []
@@ -604,22 +637,7 @@ def write(results, path, out):
     lines += _default_topology(scenarios)
     lines += _proxy(scenarios)
     lines += _cores(scenarios)
-    if "cost" in scenarios and "instructions_per_transaction" in scenarios["cost"]:
-        cost = scenarios["cost"]
-        lines += ["", "## Cost per transaction", "",
-                  f"**{cost['instructions_per_transaction']:,.0f} instructions** per short transaction "
-                  f"(connect, GET 64 B, close) in mtcp-httpd: {cost['method']}.", ""]
-        if cost.get("normalised_instructions_per_transaction") is not None:
-            lines += [f"At one loop iteration per transaction: **{cost['normalised_instructions_per_transaction']:,.0f} "
-                      f"instructions** ({cost['iterations_per_transaction']:.2f} iterations per transaction measured, "
-                      f"{cost['idle_iterations_per_transaction']:.2f} of them idle; "
-                      f"{cost['instructions_per_idle_iteration']:,.0f} instructions per idle iteration): "
-                      f"{cost['normalisation']}.", ""]
-        if "completed" in cost:
-            runs = [f"{total} transactions: {cost['completed'][total]:,} completed"
-                    + "".join(f", {count} {kind}" for kind, count in cost["errors"][total].items())
-                    for total in cost["completed"]]
-            lines += ["The loadgen's runs: " + "; ".join(runs) + ".", ""]
+    lines += _cost(scenarios)
     if "idle" in scenarios and "rows" in scenarios["idle"]:
         idle = scenarios["idle"]
         lines += ["", "## Idle CPU", "", idle["method"] + ".", "",

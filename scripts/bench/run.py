@@ -432,44 +432,53 @@ class Bench:
                            "mallocs per sample (must be 0: a benchmark that allocates fails the run, as does one whose "
                            "operation fails, e.g. a parse that does not complete)")
 
-    # 7: instructions per transaction
+    # 7: instructions per transaction, in each program, short flows and kept-alive requests
     def cost(self):
-        counts, completed, errors, profiles = {}, {}, {}, {}
-        for transactions in (2000, 6000):
-            out = self.workdir / f"callgrind-{transactions}.out"
-            with ours.Appliance(self.workdir / f"cost-{transactions}", busy_poll=False,
-                                wrapper=["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]) as appliance:
-                figures = run_loadgen(ours_loadgen_conf(appliance), f"http://{ours.SERVER_ADDRESS}/bench/64.html",
-                                      None, total=transactions, connections=20)
-            profiles[transactions] = callgrind_profile(out)
-            counts[transactions] = profiles[transactions]["instructions"]
-            completed[transactions] = figures["completed"]
-            errors[transactions] = {kind: count for kind, count in figures["errors"].items() if count}
-        # What one more loop iteration costs: the same appliance nearly idle (one
-        # request a second on one connection: an appliance whose port has no peer
-        # may not run its loop at all) for two lengths of time, so start-up and
-        # shutdown cancel out; the requests' own cost is taken off. Busy polling,
-        # so its empty iterations yield as a loaded engine's do rather than sleep,
-        # and the work done once a second (the server's sweep, statistics) is
-        # spread over many iterations, as under load, not charged to a few.
-        idle = {}
-        for seconds in IDLE_SECONDS:
-            out = self.workdir / f"callgrind-idle-{seconds}s.out"
-            with ours.Appliance(self.workdir / f"cost-idle-{seconds}s", busy_poll=True,
-                                wrapper=["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]) as appliance:
-                # First until the appliance answers (under valgrind 62b9eb0's loop
-                # takes seconds after its ready line to serve), the same in both runs.
-                url = f"http://{ours.SERVER_ADDRESS}/bench/64.html"
-                run_loadgen(ours_loadgen_conf(appliance), url, None, total=40, connections=4)
-                figures = run_loadgen(ours_loadgen_conf(appliance), url, seconds, rate=1, connections=1)
-            idle[seconds] = callgrind_profile(out)
-            idle[seconds]["completed"] = figures["completed"]
-        self.record("cost", unit="instructions", **cost_figures(counts, completed, errors, profiles, idle),
-                    method="valgrind --tool=callgrind on mtcp-httpd (idle back-off on, so idle polling adds "
-                           "little): total instructions of a run with 6000 short transactions minus one with "
-                           "2000, divided by the difference of the transactions completed (start-up and "
-                           "shutdown cancel out)",
-                    normalisation="the raw figure moves with how many loop iterations the engine takes per "
+        cells = []
+        for program in COST_PROGRAMS:
+            try:
+                idle = self._idle_iteration_profiles(program)
+            except (RuntimeError, OSError, ValueError, KeyError, subprocess.TimeoutExpired):
+                idle = None  # no figure at one iteration per transaction, the raw ones still stand
+            # The idle runs' few requests are short flows: what they cost comes
+            # off as the short cell's figure (a pair's own, in that cell; the
+            # short cell comes first in COST_FLOWS).
+            short_flow_cost = None
+            for flows, requests_per_connection in COST_FLOWS.items():
+                pairs = []
+                for pair in range(COST_PAIRS):
+                    counts, completed, errors, profiles = {}, {}, {}, {}
+                    for transactions in COST_TRANSACTIONS:
+                        try:
+                            profile, figures = self._profiled_load(
+                                program, f"cost-{program}-{flows}-{pair}-{transactions}", total=transactions,
+                                connections=20, requests_per_connection=requests_per_connection)
+                        except (RuntimeError, OSError, ValueError, KeyError, subprocess.TimeoutExpired) as failure:
+                            # One failed run spoils its pair, not the scenario.
+                            reason = (str(failure).splitlines() or [""])[0].replace("|", "/")[:120]
+                            profile, figures = None, {"completed": 0,
+                                                      "errors": {f"failed ({type(failure).__name__}: {reason})": 1}}
+                        profiles[transactions] = profile
+                        counts[transactions] = profile and profile["instructions"]
+                        completed[transactions] = figures["completed"]
+                        errors[transactions] = {kind: count for kind, count in figures["errors"].items() if count}
+                    pairs.append(cost_figures(counts, completed, errors, profiles, idle,
+                                              (lambda own: own) if flows == "short" else lambda own: short_flow_cost))
+                cell = cost_cell(program, flows, pairs, idle)
+                if flows == "short":
+                    short_flow_cost = cell.get("instructions_per_transaction")
+                cells.append(cell)
+        self.record("cost", unit="instructions", cells=cells, budgets=COST_BUDGETS,
+                    method=f"valgrind --tool=callgrind on one program at a time, the other running natively "
+                           f"(mtcp-httpd profiled with its idle back-off and busy polling when native, mtcp-loadgen "
+                           f"busy polling): total instructions "
+                           f"of a run of {COST_TRANSACTIONS[1]} transactions minus one of {COST_TRANSACTIONS[0]} "
+                           "(20 connections; short: a new connection per request, connect, GET 64 B, close; "
+                           "kept-alive: each connection's requests one after another), divided by the difference "
+                           "of the transactions completed, so start-up and shutdown cancel out; a pair counts only "
+                           "when both runs completed every transaction without an error; the median of the clean "
+                           f"pairs of {COST_PAIRS} (the lower middle one of an even number)",
+                    normalisation="the raw figure moves with how many loop iterations a program takes per "
                                   "transaction (valgrind's timing decides how the 20 connections' frames "
                                   "batch), so it is also given at one iteration per transaction: raw minus "
                                   "(iterations per transaction - 1) x the instructions of one idle iteration. "
@@ -477,12 +486,45 @@ class Bench:
                                   "idle iterations those that yielded or slept (sched_yield, usleep calls; empty "
                                   "polls within the back-off's 20 us spin are not counted), all counted by "
                                   "callgrind over the same difference of runs; one idle iteration's "
-                                  f"instructions from the appliance, busy polling (--busy-poll: its empty iterations "
-                                  "yield, as a loaded engine's do), nearly idle for "
+                                  "instructions from the same program busy polling (its empty iterations "
+                                  "yield, as a loaded engine's do) nearly idle for "
                                   f"{IDLE_SECONDS[1]} s and for {IDLE_SECONDS[0]} s under callgrind (mtcp-loadgen "
-                                  "--rate 1 -c 1 -d SECONDS, so the port has its peer): the difference of instructions, less the raw "
-                                  "figure times the difference of requests completed, over the difference of "
-                                  "iterations")
+                                  "--rate 1 -c 1 -d SECONDS): the difference of instructions, less the short "
+                                  "flows' raw figure times the difference of requests completed, over the "
+                                  "difference of iterations")
+
+    def _profiled_load(self, program, name, busy_poll=False, **load):
+        """A loadgen run against a fresh appliance with `program` under callgrind:
+        (its callgrind profile, the loadgen's figures)."""
+        out = self.workdir / f"callgrind-{name}.out"
+        callgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
+        profiled_appliance = program == "mtcp-httpd"
+        with ours.Appliance(self.workdir / name, busy_poll=busy_poll or not profiled_appliance,
+                            wrapper=callgrind if profiled_appliance else ()) as appliance:
+            url = f"http://{ours.SERVER_ADDRESS}/bench/64.html"
+            if profiled_appliance:
+                # Until the appliance answers (under valgrind its loop takes seconds
+                # after its ready line to serve), the same in both runs of a pair.
+                run_loadgen(ours_loadgen_conf(appliance), url, None, total=40, connections=4)
+            figures = run_loadgen(ours_loadgen_conf(appliance), url, wrapper=() if profiled_appliance else callgrind,
+                                  **load)
+        return callgrind_profile(out), figures
+
+    def _idle_iteration_profiles(self, program):
+        """What one more loop iteration costs `program`: it nearly idle (one short
+        flow a second: an appliance whose port has no peer may not run its loop at
+        all) for two lengths of time, so start-up and shutdown cancel
+        out; the requests' own cost is taken off later. Busy polling, so its empty
+        iterations yield as a loaded engine's do rather than sleep, and the work
+        done once a second (the server's sweep, statistics) is spread over many
+        iterations, as under load, not charged to a few."""
+        idle = {}
+        for seconds in IDLE_SECONDS:
+            profile, figures = self._profiled_load(program, f"cost-{program}-idle-{seconds}s", busy_poll=True,
+                                                   seconds=seconds, rate=1, connections=1)
+            idle[seconds] = profile
+            idle[seconds]["completed"] = figures["completed"]
+        return idle
 
     # 8: an idle appliance's CPU for each idle mode
     def idle(self):
@@ -615,16 +657,18 @@ def ours_loadgen_conf(appliance):
                             appliance.socket, appliance.concurrency)
 
 
-def run_loadgen(conf, url, seconds, rate=None, total=None, connections=2000, netns=None, extra_args=()):
+def run_loadgen(conf, url, seconds=None, rate=None, total=None, connections=2000, netns=None, extra_args=(),
+                requests_per_connection=1, wrapper=()):
     out = Path(conf).parent / "run.json"
     if out.exists():
         out.unlink()
-    cmd = [str(ours.LOADGEN), "--config", str(conf), url]
+    cmd = [*wrapper, str(ours.LOADGEN), "--config", str(conf), url]
     if total:
         cmd.append(str(total))
     else:
         cmd += ["-d", str(seconds), "--warmup", "1"]
-    cmd += ["-c", str(connections), "--json", str(out), "--max-error-rate", "0.01", *extra_args]
+    cmd += ["-c", str(connections), "--requests-per-connection", str(requests_per_connection), "--json", str(out),
+            "--max-error-rate", "0.01", *extra_args]
     if rate:
         cmd += ["--rate", str(rate)]
     if netns:
@@ -636,6 +680,13 @@ def run_loadgen(conf, url, seconds, rate=None, total=None, connections=2000, net
 
 
 IDLE_SECONDS = (2, 6)
+COST_PROGRAMS = ("mtcp-httpd", "mtcp-loadgen")
+# Requests per connection of each kind of transaction the cost scenario measures.
+COST_FLOWS = {"short": 1, "keepalive": 100_000}
+COST_TRANSACTIONS = (2000, 6000)
+COST_PAIRS = 3
+# Issue 15's instruction budgets per transaction, for both programs.
+COST_BUDGETS = {"short": 10_000, "keepalive": 3_000}
 # Calls counted in a callgrind profile: SocketContext.poll(now:) once per loop
 # iteration (generic, so matched by its mangled stem), and the idle policy's
 # yields and sleeps.
@@ -668,27 +719,54 @@ def callgrind_profile(path):
     return profile
 
 
-def cost_figures(counts, completed, errors, profiles, idle):
+def cost_cell(program, flows, pairs, idle):
+    """One program and kind of transaction: the median of its clean pairs (both
+    runs complete and error-free), every pair as measured, and the idle runs."""
+    clean = sorted((pair for pair in pairs if pair["clean"]), key=lambda pair: pair["instructions_per_transaction"])
+    cell = {"program": program, "flows": flows, "pairs": pairs, "clean_pairs": len(clean), "idle": idle}
+    if clean:
+        median = clean[(len(clean) - 1) // 2]
+        cell.update({key: median[key] for key in ("instructions_per_transaction",
+                                                  "normalised_instructions_per_transaction",
+                                                  "iterations_per_transaction", "idle_iterations_per_transaction",
+                                                  "instructions_per_idle_iteration")})
+        cell["spread"] = [clean[0]["instructions_per_transaction"], clean[-1]["instructions_per_transaction"]]
+    return cell
+
+
+def cost_figures(counts, completed, errors, profiles, idle, idle_request_cost):
     """The cost scenario's figures: the raw instructions per transaction, the
-    loop iterations behind them and the figure at one iteration per transaction."""
+    loop iterations behind them and the figure at one iteration per transaction.
+    `idle_request_cost(own)` is what one of the idle runs' requests costs, given
+    this pair's figure (None: unknown, and no figure at one iteration). A pair
+    with a failed run, or no difference of transactions, is not clean and has
+    no figures."""
     small, large = sorted(counts)
-    # Divided by the transactions that completed: connects that time out while
-    # valgrind starts the appliance up do not count as transactions.
+    clean = all(completed[total] == total and not errors[total] for total in counts)
+    # Divided by the transactions completed (in a clean pair, those asked for).
     transactions = completed[large] - completed[small]
+    if None in counts.values() or transactions <= 0:
+        return {"clean": False, "totals": counts, "completed": completed, "errors": errors}
     per = (counts[large] - counts[small]) / transactions
     difference = {key: profiles[large][key] - profiles[small][key] for key in COUNTED_CALLS}
     iterations = difference["iterations"] / transactions
-    short, long = (idle[seconds] for seconds in IDLE_SECONDS)
-    idle_iterations = long["iterations"] - short["iterations"]
-    idle_work = long["instructions"] - short["instructions"] - per * (long["completed"] - short["completed"])
-    per_idle = idle_work / idle_iterations if idle_iterations > 0 else None
-    return {"instructions_per_transaction": per,
+    per_idle = None
+    request_cost = idle_request_cost(per)
+    short, long = (idle[seconds] for seconds in IDLE_SECONDS) if idle else (None, None)
+    idle_iterations = long["iterations"] - short["iterations"] if idle and None not in (
+        short["instructions"], long["instructions"]) else 0
+    # With fewer iterations in the longer run (an appliance's idle back-off
+    # decides how often it polls), there is nothing to normalise by.
+    if request_cost is not None and idle_iterations > 0 and iterations > 0:
+        idle_work = long["instructions"] - short["instructions"] - request_cost * (long["completed"] - short["completed"])
+        per_idle = idle_work / idle_iterations
+    return {"clean": clean, "instructions_per_transaction": per,
             "normalised_instructions_per_transaction":
                 per - (iterations - 1) * per_idle if per_idle is not None else None,
             "iterations_per_transaction": iterations,
             "idle_iterations_per_transaction": (difference["yields"] + difference["sleeps"]) / transactions,
             "instructions_per_idle_iteration": per_idle,
-            "totals": counts, "completed": completed, "errors": errors, "profiles": profiles, "idle": idle}
+            "totals": counts, "completed": completed, "errors": errors, "profiles": profiles}
 
 
 def slab_kib():
