@@ -32,7 +32,8 @@ class LinuxServer:
     ADDRESS = "127.0.0.1"
     CHECK_PORT = 8443
 
-    def __init__(self, root, workdir, server_core=1, port=PORT, tls=None, family=4):
+    def __init__(self, root, workdir, server_core=1, port=PORT, tls=None, family=4, mtu=None):
+        self.mtu = mtu
         if family == 6:
             self.ADDRESS = "::1"
         # The address as URLs and nginx's `listen` write it.
@@ -71,6 +72,10 @@ http {{
         _run("ip", "netns", "del", NAMESPACE, check=False)
         _run("ip", "netns", "add", NAMESPACE)
         _ns("ip", "link", "set", "lo", "up")
+        if self.mtu:
+            # Loopback's 65,536 to the frame size ours runs at; its offloads stay
+            # on, as a NIC's TSO and GRO would be.
+            _ns("ip", "link", "set", "lo", "mtu", str(self.mtu))
         _ns("sysctl", "-q", "-w", "net.ipv4.tcp_tw_reuse=1", "net.ipv4.ip_local_port_range=1024 65535",
             "net.core.somaxconn=65535", "net.ipv4.tcp_max_syn_backlog=65535")
         self._prepare()
@@ -88,6 +93,11 @@ http {{
             _run("kill", self.pid.read_text().strip(), check=False)
             time.sleep(0.5)
         _run("ip", "netns", "del", NAMESPACE, check=False)
+
+    def congestion_control(self):
+        """The congestion control the namespace's TCP runs, and those it allows."""
+        return {"running": _ns("sysctl", "-n", "net.ipv4.tcp_congestion_control").stdout.strip(),
+                "allowed": _ns("sysctl", "-n", "net.ipv4.tcp_allowed_congestion_control").stdout.strip()}
 
     def url(self, path, tls=False):
         if tls:

@@ -60,13 +60,18 @@ def tls_settings():
     return settings
 
 
-def _write_conf(directory, name, address, role, core_mask, socket_path, concurrency, extra="", vdev=None):
+def _write_conf(directory, name, address, role, core_mask, socket_path, concurrency, extra="", vdev=None, mtu=None):
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "arp.conf").write_text("ARP_ENTRY 0\n")
     (directory / "route.conf").write_text("ROUTES 0\n")
     path = directory / f"{name}.conf"
     buffers = max(concurrency + 1024, 4096)
     vdev = vdev or f"net_memif0,role={role},socket={socket_path}"
+    if mtu:
+        # memif's buffers must hold a whole frame on both sides (README: Frame size).
+        extra = f"mtu = {mtu}\n" + extra
+        if vdev.startswith("net_memif") and mtu > 1500:
+            vdev += ",bsize=9216"
     path.write_text(f"port = dpdk0\ncore_mask = {core_mask}\nip_addr = {address}/24\n"
                     f"vdev = {vdev}\n"
                     f"file_prefix = bench-{name}-{os.getpid()}\n"
@@ -80,7 +85,7 @@ class Appliance:
     `netns`, over that device in that namespace)."""
 
     def __init__(self, workdir, concurrency=20000, busy_poll=True, wrapper=(), extra="", vdev=None, netns=None,
-                 address=SERVER_ADDRESS, core_mask="0x2"):
+                 address=SERVER_ADDRESS, core_mask="0x2", mtu=None):
         self.workdir = Path(workdir)
         self.socket = self.workdir / "memif.sock"
         self.concurrency = concurrency
@@ -88,7 +93,8 @@ class Appliance:
         self.metrics_port = None if netns else 19000 + os.getpid() % 1000
         metrics = f"prometheus_port = {self.metrics_port}\n" if self.metrics_port else ""
         self.conf = _write_conf(self.workdir / "appliance", "httpd", address, "server", core_mask,
-                                self.socket, concurrency, extra + metrics, vdev=vdev)
+                                self.socket, concurrency, extra + metrics, vdev=vdev, mtu=mtu)
+        self.mtu = mtu
         self.busy_poll = busy_poll
         self.wrapper = (["ip", "netns", "exec", netns] if netns else []) + list(wrapper)
         self.proc = None
@@ -170,7 +176,7 @@ def loadgen(appliance, path, seconds=5, warmup=1, connections=100, requests_per_
     workdir = appliance.workdir
     conf = _write_conf(workdir / "loadgen", "loadgen", CLIENT_ADDRESS, "client", client_core_mask,
                        appliance.socket, max(appliance.concurrency, connections + 1024),
-                       extra=ipv6_key(CLIENT_ADDRESS6) if family == 6 else "")
+                       extra=ipv6_key(CLIENT_ADDRESS6) if family == 6 else "", mtu=getattr(appliance, "mtu", None))
     out = workdir / "loadgen.json"
     if out.exists():
         out.unlink()

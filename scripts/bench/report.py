@@ -1,5 +1,6 @@
 """Turns the figures of a `make bench` run into BENCHMARKS.md and PNG charts."""
 
+from statistics import median
 from pathlib import Path
 
 from proxy import SHARED_CORE
@@ -450,6 +451,57 @@ def _ipv6(scenarios):
             ""] + lines if lines else []
 
 
+def _section(scenarios, name, title):
+    """A scenario's figures and the start of its section: the title, and the
+    command that measured it (the caller goes on with its method); no figures
+    and no lines when it has no rows."""
+    figures = scenarios.get(name)
+    if not figures or "rows" not in figures:
+        return None, []
+    stamp = figures["measured"]
+    return figures, ["", f"## {title}", "",
+                     f"`sudo scripts/bench.sh --runs {stamp['runs']} --seconds {stamp['seconds']} --only {name}`"]
+
+
+def _bulk_mtu(scenarios):
+    """Bulk transfer with both stacks at the same MTU (issue 22)."""
+    bulk, lines = _section(scenarios, "bulk_mtu", "Bulk at equal frame size")
+    if not bulk:
+        return []
+    lines[-1] += f" ({bulk['measured']['date']}): " + bulk["method"] + "."
+    if "linux_congestion_control" in bulk:
+        control = bulk["linux_congestion_control"]
+        lines.append(f"Linux's TCP in the benchmark's namespace ran `{control['running']}` (this machine's "
+                     f"setting; a namespace may choose only among `{control['allowed']}`); ours its default "
+                     "(no `congestion_control` line in its mtcp.conf).")
+    lines += ["",
+             "| MTU | file | connections | ours, Gbit/s (runs' range) | Linux, Gbit/s (runs' range) | ratio | ours busy: cores 1 / 0 "
+             "(engines: server / client) | Linux busy: cores 1 / 0 |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    def rate(side):
+        runs = [run["gbit_per_second"] for run in side["runs"]]
+        text = f"{side['gbit_per_second']:.2f} ({min(runs):.2f}-{max(runs):.2f})"
+        if side["clean"]:
+            return text
+        return text + f" not clean: {[run['errors'] for run in side['runs'] if not run['clean']]}"
+
+    def cores(side):
+        busy = side["busy_percent_by_core"]
+        return f"{busy.get('core1', '-')}% / {busy.get('core0', '-')}%"
+
+    for row in bulk["rows"]:
+        ours_side, linux_side = row["ours"], row["linux"]
+        engines = [run["engines"] for run in ours_side["runs"]]
+        server = median([e["appliance"] for e in engines if e.get("appliance") is not None] or [float("nan")])
+        client = median([e["loadgen"] for e in engines if e.get("loadgen") is not None] or [float("nan")])
+        ratio = f"**{row['ratio']:.2f}x**" if "ratio" in row else "-"
+        lines.append(f"| {row['mtu']} | {row['file']} | {row['connections']} | {rate(ours_side)} | "
+                     f"{rate(linux_side)} | {ratio} | {cores(ours_side)} ({server:.0f}% / {client:.0f}%) | "
+                     f"{cores(linux_side)} |")
+    return lines + [""]
+
+
 def _cost(scenarios):
     """Instructions per transaction in each program against issue 15's budgets."""
     cost = scenarios.get("cost")
@@ -485,13 +537,11 @@ def _cost(scenarios):
 
 def _cores(scenarios):
     """One engine against two on each kind of port several cores share (issue 14)."""
-    figures = scenarios.get("cores")
-    if not figures or "rows" not in figures:
+    figures, lines = _section(scenarios, "cores", "Cores: one engine against two on each kind of port")
+    if not figures:
         return []
-    stamp = figures["measured"]
-    lines = ["", "## Cores: one engine against two on each kind of port", "",
-             f"`sudo scripts/bench.sh --runs {stamp['runs']} --seconds {stamp['seconds']} --only cores`: "
-             + figures["method"] + ".", "",
+    lines[-1] += ": " + figures["method"] + "."
+    lines += ["",
              "This machine has two cores: the second engine shares its core with the client (and with the RSS "
              "NIC), so these rows show that two engines serve correctly on each kind of port, and what the "
              "forwarding rings and the sharing cost, **not** how the stack scales with cores. Over memif, two "
@@ -579,6 +629,7 @@ def write(results, path, out):
                      f"{_format(figures['linux'])} {figures['unit']} | **{figures['ratio']:.1f}x** | "
                      f"{figures['method']} |")
     lines += _ipv6(scenarios)
+    lines += _bulk_mtu(scenarios)
     if "latency" in scenarios and "rows" in scenarios["latency"]:
         latency = scenarios["latency"]
         lines += ["", "## Latency at fixed offered load", "", latency["method"] + ".", "",

@@ -219,20 +219,62 @@ class Bench:
 
     # 6: bulk
     def bulk(self):
-        ours_runs, linux_runs = [], []
+        ours_runs, linux_runs, ours_errors, linux_errors = [], [], [], []
         with ours.Appliance(self.workdir / "bulk") as appliance:
             for _ in range(self.runs):
                 f = ours.loadgen(appliance, "/bench/1m.bin", seconds=self.seconds, connections=1,
                                  requests_per_connection=100_000)
                 ours_runs.append(f["bytes_per_second"] * 8 / 1e9)
+                ours_errors.append(_errors(f))
         with linux.LinuxServer(REPO / "www", self.workdir / "bulk-nginx") as server:
             for _ in range(self.runs):
                 w = linux.wrk(server.url("/bench/1m.bin"), 1, self.seconds)
                 linux_runs.append(w["bytes_per_second"] * 8 / 1e9)
+                linux_errors.append(w["errors"])
         self.record("bulk", ours=median(ours_runs), linux=median(linux_runs),
                     ratio=median(ours_runs) / median(linux_runs), unit="Gbit/s",
                     runs={"ours": ours_runs, "linux": linux_runs},
+                    errors={"ours": ours_errors, "linux": linux_errors},
                     method="one keep-alive connection fetching /bench/1m.bin repeatedly (application bytes)")
+
+    # 4b: bulk at equal frame size: both stacks at the same MTU (issue 22)
+    def bulk_mtu(self):
+        rows = []
+        for mtu in BULK_MTUS:
+            with ours.Appliance(self.workdir / f"bulk-{mtu}", concurrency=2048, mtu=mtu) as appliance:
+                ours_cells = {cell: [self._ours_bulk_run(appliance, *cell) for _ in range(self.runs)]
+                              for cell in BULK_CELLS}
+            with linux.LinuxServer(REPO / "www", self.workdir / f"bulk-{mtu}-nginx", mtu=mtu) as server:
+                linux_cells = {cell: [self._linux_bulk_run(server, *cell) for _ in range(self.runs)]
+                               for cell in BULK_CELLS}
+                congestion_control = server.congestion_control()
+            for cell in BULK_CELLS:
+                rows.append(bulk_row(mtu, *cell, ours_cells[cell], linux_cells[cell]))
+        self.record("bulk_mtu", rows=rows, unit="Gbit/s", linux_congestion_control=congestion_control,
+                    method=f"keep-alive connections fetching one file repeatedly, {self.seconds} s per run "
+                           f"(ours after 1 s warm-up), medians of {self.runs} runs, application bytes (wrk's "
+                           "Transfer/sec, the loadgen's bytes per second). Both stacks at the MTU of the row: ours "
+                           "`mtu` in both processes' mtcp.conf (net_memif with 9216-byte buffers above 1500), "
+                           "Linux's loopback set to it (its TSO/GSO and GRO stay on, as a NIC's would). Busy: the "
+                           "share of each core busy over the run (/proc/stat: core 1 the server, core 0 the "
+                           "client; ours busy-poll, so also the engines' own share of loop iterations that did "
+                           "work). A row's ratio only when every run of both sides was clean: ours exited 0 "
+                           "with no error and nothing unfinished, wrk with no socket error and no non-2xx")
+
+    def _ours_bulk_run(self, appliance, path, connections):
+        before = core_times()
+        figures = ours.loadgen(appliance, path, seconds=self.seconds, connections=connections,
+                               requests_per_connection=100_000)
+        clean = figures["exit"] == 0 and not _errors(figures) and not figures.get("unfinished")
+        return {"gbit_per_second": figures["bytes_per_second"] * 8 / 1e9, "clean": clean,
+                "errors": {kind: count for kind, count in figures["errors"].items() if count},
+                "cores": busy_share(before, core_times()), "engines": _busy(figures)}
+
+    def _linux_bulk_run(self, server, path, connections):
+        before = core_times()
+        figures = linux.wrk(server.url(path), connections, self.seconds)
+        return {"gbit_per_second": figures["bytes_per_second"] * 8 / 1e9, "clean": figures["errors"] == 0,
+                "errors": figures["errors"], "cores": busy_share(before, core_times())}
 
     # TLS: short flows with a full or a resumed handshake, and keep-alive over TLS
     def tls_settings(self):
@@ -679,6 +721,28 @@ def run_loadgen(conf, url, seconds=None, rate=None, total=None, connections=2000
     return json.loads(out.read_text())
 
 
+BULK_MTUS = (1500, 9000)
+# (path, connections) of each bulk row at each MTU.
+BULK_CELLS = (("/bench/1m.bin", 1), ("/bench/1m.bin", 100), ("/bench/32k.html", 1), ("/bench/32k.html", 100))
+
+
+def bulk_row(mtu, path, connections, ours_runs, linux_runs):
+    """One bulk row: each side's median rate and core shares over its runs, and
+    the ratio when every run of both sides was clean."""
+    def side(runs):
+        cores = sorted(runs[0]["cores"])
+        return {"gbit_per_second": median([run["gbit_per_second"] for run in runs]),
+                "clean": all(run["clean"] for run in runs),
+                "busy_percent_by_core": {core: round(100 * median([run["cores"][core] for run in runs]))
+                                         for core in cores},
+                "runs": runs}
+    row = {"mtu": mtu, "file": path.rsplit("/", 1)[-1], "connections": connections,
+           "ours": side(ours_runs), "linux": side(linux_runs)}
+    if row["ours"]["clean"] and row["linux"]["clean"]:
+        row["ratio"] = row["ours"]["gbit_per_second"] / row["linux"]["gbit_per_second"]
+    return row
+
+
 IDLE_SECONDS = (2, 6)
 COST_PROGRAMS = ("mtcp-httpd", "mtcp-loadgen")
 # Requests per connection of each kind of transaction the cost scenario measures.
@@ -790,7 +854,7 @@ def main():
     parser.add_argument("--only", nargs="*", help="scenarios to run (default: all)")
     args = parser.parse_args()
     bench = Bench(args.runs, args.seconds)
-    wanted = set(args.only or ["short", "keepalive", "short_v6", "keepalive_v6", "latency", "mix", "loss", "concurrency", "bulk",
+    wanted = set(args.only or ["short", "keepalive", "short_v6", "keepalive_v6", "latency", "mix", "loss", "concurrency", "bulk", "bulk_mtu",
                                "tls", "tls_resumed", "tls_keepalive", "default_topology", "proxy", "cores", "scheduling",
                                "cost", "idle", "micro"])
     OUT.mkdir(exist_ok=True)
@@ -814,6 +878,8 @@ def main():
         bench.concurrency()
     if "bulk" in wanted:
         bench.bulk()
+    if "bulk_mtu" in wanted:
+        bench.bulk_mtu()
     for name in ("tls", "tls_resumed", "tls_keepalive"):
         if name in wanted:
             try:
