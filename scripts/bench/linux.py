@@ -94,10 +94,9 @@ http {{
             time.sleep(0.5)
         _run("ip", "netns", "del", NAMESPACE, check=False)
 
-    def congestion_control(self):
-        """The congestion control the namespace's TCP runs, and those it allows."""
-        return {"running": _ns("sysctl", "-n", "net.ipv4.tcp_congestion_control").stdout.strip(),
-                "allowed": _ns("sysctl", "-n", "net.ipv4.tcp_allowed_congestion_control").stdout.strip()}
+    def tcp_buffers(self):
+        """The namespace's socket buffer bounds (min, default, max bytes), which Linux autotunes within."""
+        return {key: _ns("sysctl", "-n", f"net.ipv4.{key}").stdout.split() for key in ("tcp_rmem", "tcp_wmem")}
 
     def url(self, path, tls=False):
         if tls:

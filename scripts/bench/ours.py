@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -85,7 +86,7 @@ class Appliance:
     `netns`, over that device in that namespace)."""
 
     def __init__(self, workdir, concurrency=20000, busy_poll=True, wrapper=(), extra="", vdev=None, netns=None,
-                 address=SERVER_ADDRESS, core_mask="0x2", mtu=None):
+                 address=SERVER_ADDRESS, core_mask="0x2", mtu=None, both_sides=""):
         self.workdir = Path(workdir)
         self.socket = self.workdir / "memif.sock"
         self.concurrency = concurrency
@@ -93,8 +94,9 @@ class Appliance:
         self.metrics_port = None if netns else 19000 + os.getpid() % 1000
         metrics = f"prometheus_port = {self.metrics_port}\n" if self.metrics_port else ""
         self.conf = _write_conf(self.workdir / "appliance", "httpd", address, "server", core_mask,
-                                self.socket, concurrency, extra + metrics, vdev=vdev, mtu=mtu)
-        self.mtu = mtu
+                                self.socket, concurrency, both_sides + extra + metrics, vdev=vdev, mtu=mtu)
+        # What `loadgen` writes in its own mtcp.conf too.
+        self.mtu, self.both_sides = mtu, both_sides
         self.busy_poll = busy_poll
         self.wrapper = (["ip", "netns", "exec", netns] if netns else []) + list(wrapper)
         self.proc = None
@@ -135,6 +137,19 @@ class Appliance:
         text = self.metrics()
         return engine_load(text) if text else None
 
+    def tcp_counters(self):
+        """The appliance's TCP segments sent and retransmitted and the frames it
+        dropped (any reason), all cores (None without /metrics)."""
+        text = self.metrics()
+        if not text:
+            return None
+        totals = dict.fromkeys(TCP_COUNTERS, 0)
+        for line in text.splitlines():
+            for name, metric in TCP_COUNTERS.items():
+                if line.startswith(metric + "{"):
+                    totals[name] += int(float(line.rsplit(" ", 1)[1]))
+        return totals
+
     def resident_kib(self):
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -157,6 +172,52 @@ class Appliance:
         self.stop()
 
 
+class LoadSampler:
+    """The appliance's engine load read every 0.25 s while a client runs (its
+    /metrics are published every 0.5 s), so that the server's busy share can be
+    taken over the window the client measured, without start-up or warm-up."""
+
+    INTERVAL = 0.25
+
+    def __init__(self, appliance):
+        self.appliance, self.samples = appliance, []
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.thread.join()
+
+    def _sample(self):
+        while not self.stopped.is_set():
+            load = self.appliance.load()
+            if load:
+                self.samples.append((time.time(), load))
+            self.stopped.wait(self.INTERVAL)
+
+    def busy_percent(self, start, end):
+        """{core: busy %} between the first sample after `start` (Unix seconds)
+        and the last before `end` (None with fewer than two such samples)."""
+        inside = [load for when, load in self.samples if start <= when <= end]
+        if len(inside) < 2:
+            return None
+        first, last = inside[0], inside[-1]
+        return {core: round(100 * (last[core][0] - first[core][0])
+                            / max(1e-9, sum(last[core]) - sum(first[core])), 1) for core in last if core in first}
+
+
+# Counters of `tcp_counters` and their /metrics names.
+TCP_COUNTERS = {"segments_sent": "mtcp_tcp_segments_sent_total",
+                "retransmitted_segments": "mtcp_tcp_retransmitted_segments_total",
+                "dropped_frames": "mtcp_dropped_frames_total"}
+# rcvbuf and sndbuf when mtcp.conf has none (TCPConfiguration's default).
+DEFAULT_TCP_BUFFER = 8192
+
+
 def engine_load(metrics):
     """{core: [busy seconds, idle seconds]} from the text of an appliance's /metrics."""
     seconds = {}
@@ -176,7 +237,8 @@ def loadgen(appliance, path, seconds=5, warmup=1, connections=100, requests_per_
     workdir = appliance.workdir
     conf = _write_conf(workdir / "loadgen", "loadgen", CLIENT_ADDRESS, "client", client_core_mask,
                        appliance.socket, max(appliance.concurrency, connections + 1024),
-                       extra=ipv6_key(CLIENT_ADDRESS6) if family == 6 else "", mtu=getattr(appliance, "mtu", None))
+                       extra=getattr(appliance, "both_sides", "") + (ipv6_key(CLIENT_ADDRESS6) if family == 6 else ""),
+                       mtu=getattr(appliance, "mtu", None))
     out = workdir / "loadgen.json"
     if out.exists():
         out.unlink()

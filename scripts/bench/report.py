@@ -34,7 +34,8 @@ def _charts(results, out):
         for axis, (name, figures) in zip(axes, bars):
             axis.bar(["mtcp-swift", "Linux"], [figures["ours"], figures["linux"]], color=["#2a7", "#888"])
             axis.set_title(f"{name} ({figures['unit']})")
-            axis.text(0, figures["ours"], f"{figures['ratio']:.1f}x", ha="center", va="bottom")
+            label = f"{figures['ratio']:.1f}x" if figures.get("ratio") is not None else "not clean"
+            axis.text(0, figures["ours"], label, ha="center", va="bottom")
         figure.tight_layout()
         figure.savefig(out / "throughput.png", dpi=100)
         written.append("throughput.png")
@@ -465,26 +466,37 @@ def _section(scenarios, name, title):
 
 def _bulk_mtu(scenarios):
     """Bulk transfer with both stacks at the same MTU (issue 22)."""
-    bulk, lines = _section(scenarios, "bulk_mtu", "Bulk at equal frame size")
+    bulk, lines = _section(scenarios, "bulk_mtu", "Bulk at equal MTU")
     if not bulk:
         return []
     lines[-1] += f" ({bulk['measured']['date']}): " + bulk["method"] + "."
-    if "linux_congestion_control" in bulk:
-        control = bulk["linux_congestion_control"]
-        lines.append(f"Linux's TCP in the benchmark's namespace ran `{control['running']}` (this machine's "
-                     f"setting; a namespace may choose only among `{control['allowed']}`); ours its default "
-                     "(no `congestion_control` line in its mtcp.conf).")
+    if "congestion_control" in bulk:
+        control, rmem, wmem = bulk["congestion_control"], *bulk["linux_tcp_buffers"].values()
+        lines.append(f"Congestion control: Linux `{control['linux']}` (this machine's default), ours "
+                     f"`{control['ours']}` (the same family). Linux autotunes its socket buffers up to "
+                     f"{int(rmem[2]) // 1024:,} KiB (receive) and {int(wmem[2]) // 1024:,} KiB (send); ours' are "
+                     "fixed, the row's figure (at MTU 9000 8 KiB is less than one 8,960-byte MSS: one "
+                     "segment of at most 8 KiB in flight).")
     lines += ["",
-             "| MTU | file | connections | ours, Gbit/s (runs' range) | Linux, Gbit/s (runs' range) | ratio | ours busy: cores 1 / 0 "
-             "(engines: server / client) | Linux busy: cores 1 / 0 |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| MTU | file | connections | ours' TCP buffers | ours, Gbit/s (runs' range) | Linux, Gbit/s (runs' range) | ratio "
+             "| ours' engines busy: server / client | ours' server: retransmitted % of segments sent, each run | "
+             "Linux busy: cores 1 / 0 |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
 
     def rate(side):
         runs = [run["gbit_per_second"] for run in side["runs"]]
         text = f"{side['gbit_per_second']:.2f} ({min(runs):.2f}-{max(runs):.2f})"
         if side["clean"]:
             return text
-        return text + f" not clean: {[run['errors'] for run in side['runs'] if not run['clean']]}"
+        reasons = [{key: run[key] for key in ("errors", "exit", "unfinished") if run.get(key)}
+                   for run in side["runs"] if not run["clean"]]
+        return text + f" not clean: {reasons}"
+
+    def retransmitted(side):
+        shares = [f"{100 * tcp['retransmitted_segments'] / max(1, tcp['segments_sent']):.2f}%"
+                  + (f" ({tcp['dropped_frames']:,} frames dropped)" if tcp.get("dropped_frames") else "")
+                  for tcp in (run.get("server_tcp") for run in side["runs"]) if tcp]
+        return " / ".join(shares) or "-"
 
     def cores(side):
         busy = side["busy_percent_by_core"]
@@ -496,9 +508,10 @@ def _bulk_mtu(scenarios):
         server = median([e["appliance"] for e in engines if e.get("appliance") is not None] or [float("nan")])
         client = median([e["loadgen"] for e in engines if e.get("loadgen") is not None] or [float("nan")])
         ratio = f"**{row['ratio']:.2f}x**" if "ratio" in row else "-"
-        lines.append(f"| {row['mtu']} | {row['file']} | {row['connections']} | {rate(ours_side)} | "
-                     f"{rate(linux_side)} | {ratio} | {cores(ours_side)} ({server:.0f}% / {client:.0f}%) | "
-                     f"{cores(linux_side)} |")
+        lines.append(f"| {row['mtu']} | {row['file']} | {row['connections']} | "
+                     f"{row['ours_tcp_buffers'] // 1024} KiB | {rate(ours_side)} | "
+                     f"{rate(linux_side)} | {ratio} | {server:.0f}% / {client:.0f}% | "
+                     f"{retransmitted(ours_side)} | {cores(linux_side)} |")
     return lines + [""]
 
 
@@ -625,9 +638,10 @@ def write(results, path, out):
         if "skipped" in figures:
             lines.append(f"| {title} | not run | | | {figures['skipped']} |")
             continue
+        ratio = (f"**{figures['ratio']:.1f}x**" if figures.get("ratio") is not None
+                 else f"not clean (errors per run: {figures.get('errors')})")
         lines.append(f"| {title} | {_format(figures['ours'])} {figures['unit']} | "
-                     f"{_format(figures['linux'])} {figures['unit']} | **{figures['ratio']:.1f}x** | "
-                     f"{figures['method']} |")
+                     f"{_format(figures['linux'])} {figures['unit']} | {ratio} | {figures['method']} |")
     lines += _ipv6(scenarios)
     lines += _bulk_mtu(scenarios)
     if "latency" in scenarios and "rows" in scenarios["latency"]:

@@ -225,14 +225,15 @@ class Bench:
                 f = ours.loadgen(appliance, "/bench/1m.bin", seconds=self.seconds, connections=1,
                                  requests_per_connection=100_000)
                 ours_runs.append(f["bytes_per_second"] * 8 / 1e9)
-                ours_errors.append(_errors(f))
+                ours_errors.append(_errors(f) + (f["exit"] != 0) + (f.get("unfinished") or 0))
         with linux.LinuxServer(REPO / "www", self.workdir / "bulk-nginx") as server:
             for _ in range(self.runs):
                 w = linux.wrk(server.url("/bench/1m.bin"), 1, self.seconds)
                 linux_runs.append(w["bytes_per_second"] * 8 / 1e9)
                 linux_errors.append(w["errors"])
+        clean = not any(ours_errors) and not any(linux_errors)
         self.record("bulk", ours=median(ours_runs), linux=median(linux_runs),
-                    ratio=median(ours_runs) / median(linux_runs), unit="Gbit/s",
+                    ratio=median(ours_runs) / median(linux_runs) if clean else None, unit="Gbit/s",
                     runs={"ours": ours_runs, "linux": linux_runs},
                     errors={"ours": ours_errors, "linux": linux_errors},
                     method="one keep-alive connection fetching /bench/1m.bin repeatedly (application bytes)")
@@ -240,35 +241,63 @@ class Bench:
     # 4b: bulk at equal frame size: both stacks at the same MTU (issue 22)
     def bulk_mtu(self):
         rows = []
+        # Both sides run the same family of algorithm: the kernel's default here.
+        congestion_control = {"linux": lossy.kernel_congestion_control()}
+        congestion_control["ours"] = lossy.our_congestion_control(congestion_control["linux"])
         for mtu in BULK_MTUS:
-            with ours.Appliance(self.workdir / f"bulk-{mtu}", concurrency=2048, mtu=mtu) as appliance:
-                ours_cells = {cell: [self._ours_bulk_run(appliance, *cell) for _ in range(self.runs)]
-                              for cell in BULK_CELLS}
+            ours_cells = {}
+            for buffers in BULK_BUFFERS:
+                lines = f"congestion_control = {congestion_control['ours']}\n" + (
+                    f"rcvbuf = {buffers}\nsndbuf = {buffers}\n" if buffers else "")
+                with ours.Appliance(self.workdir / f"bulk-{mtu}-{buffers}", concurrency=2048, mtu=mtu,
+                                    both_sides=lines) as appliance:
+                    for cell in BULK_CELLS:
+                        ours_cells[buffers, cell] = [self._ours_bulk_run(appliance, *cell) for _ in range(self.runs)]
             with linux.LinuxServer(REPO / "www", self.workdir / f"bulk-{mtu}-nginx", mtu=mtu) as server:
+                if lossy.kernel_congestion_control(linux.NAMESPACE) != congestion_control["linux"]:
+                    raise RuntimeError("nginx's namespace runs another congestion control than the host's")
                 linux_cells = {cell: [self._linux_bulk_run(server, *cell) for _ in range(self.runs)]
                                for cell in BULK_CELLS}
-                congestion_control = server.congestion_control()
+                linux_buffers = server.tcp_buffers()
             for cell in BULK_CELLS:
-                rows.append(bulk_row(mtu, *cell, ours_cells[cell], linux_cells[cell]))
-        self.record("bulk_mtu", rows=rows, unit="Gbit/s", linux_congestion_control=congestion_control,
+                for buffers in BULK_BUFFERS:
+                    rows.append(bulk_row(mtu, *cell, buffers, ours_cells[buffers, cell], linux_cells[cell]))
+        self.record("bulk_mtu", rows=rows, unit="Gbit/s", congestion_control=congestion_control,
+                    linux_tcp_buffers=linux_buffers,
                     method=f"keep-alive connections fetching one file repeatedly, {self.seconds} s per run "
                            f"(ours after 1 s warm-up), medians of {self.runs} runs, application bytes (wrk's "
                            "Transfer/sec, the loadgen's bytes per second). Both stacks at the MTU of the row: ours "
                            "`mtu` in both processes' mtcp.conf (net_memif with 9216-byte buffers above 1500), "
-                           "Linux's loopback set to it (its TSO/GSO and GRO stay on, as a NIC's would). Busy: the "
-                           "share of each core busy over the run (/proc/stat: core 1 the server, core 0 the "
-                           "client; ours busy-poll, so also the engines' own share of loop iterations that did "
-                           "work). A row's ratio only when every run of both sides was clean: ours exited 0 "
-                           "with no error and nothing unfinished, wrk with no socket error and no non-2xx")
+                           f"with its default TCP buffers (rcvbuf and sndbuf {ours.DEFAULT_TCP_BUFFER:,} bytes) "
+                           "and with both set to the row's figure in both processes; "
+                           "Linux's loopback set to it, its TSO/GSO and GRO on: loopback passes packets of up "
+                           "to 64 KiB across without cutting them into frames, so the MTU sets Linux's MSS but "
+                           "its stack handles fewer, larger packets than ours, which handles every frame (a NIC "
+                           "would cut them in hardware and the receiver's GRO merge them). Busy: ours busy-polls "
+                           "(its cores are always busy), so its figures are the engines' share of loop "
+                           "iterations that did work: the server's over the window the client measured, the "
+                           "client's from its engines' start, warm-up included; Linux's are each core's busy "
+                           "share over the wrk run (/proc/stat, softirq included: over loopback the receiver's "
+                           "TCP work runs on the sender's core, so neither core is one side's alone). A row's "
+                           "ratio only when every run of both sides was clean: ours exited 0 with no error and "
+                           "nothing unfinished, wrk with no socket error and no non-2xx")
 
     def _ours_bulk_run(self, appliance, path, connections):
-        before = core_times()
-        figures = ours.loadgen(appliance, path, seconds=self.seconds, connections=connections,
-                               requests_per_connection=100_000)
+        counters_before = appliance.tcp_counters()
+        with ours.LoadSampler(appliance) as sampler:
+            figures = ours.loadgen(appliance, path, seconds=self.seconds, connections=connections,
+                                   requests_per_connection=100_000)
+        counters_after = appliance.tcp_counters()
+        start = figures.get("measured_from_unix_seconds") or 0
+        server = sampler.busy_percent(start, start + figures["elapsed_seconds"])
         clean = figures["exit"] == 0 and not _errors(figures) and not figures.get("unfinished")
         return {"gbit_per_second": figures["bytes_per_second"] * 8 / 1e9, "clean": clean,
                 "errors": {kind: count for kind, count in figures["errors"].items() if count},
-                "cores": busy_share(before, core_times()), "engines": _busy(figures)}
+                "exit": figures["exit"], "unfinished": figures.get("unfinished"),
+                "engines": {"appliance": (server or {}).get("0"), "loadgen": _busy(figures)["loadgen"]},
+                # The server's segments and drops over the run, warm-up included.
+                "server_tcp": {name: counters_after[name] - counters_before[name] for name in ours.TCP_COUNTERS}
+                              if counters_before and counters_after else None}
 
     def _linux_bulk_run(self, server, path, connections):
         before = core_times()
@@ -722,21 +751,24 @@ def run_loadgen(conf, url, seconds=None, rate=None, total=None, connections=2000
 
 
 BULK_MTUS = (1500, 9000)
+# Ours' rcvbuf and sndbuf in both processes: the default (None), and one a bulk server would set.
+BULK_BUFFERS = (None, 262_144)
 # (path, connections) of each bulk row at each MTU.
 BULK_CELLS = (("/bench/1m.bin", 1), ("/bench/1m.bin", 100), ("/bench/32k.html", 1), ("/bench/32k.html", 100))
 
 
-def bulk_row(mtu, path, connections, ours_runs, linux_runs):
+def bulk_row(mtu, path, connections, buffers, ours_runs, linux_runs):
     """One bulk row: each side's median rate and core shares over its runs, and
     the ratio when every run of both sides was clean."""
     def side(runs):
-        cores = sorted(runs[0]["cores"])
-        return {"gbit_per_second": median([run["gbit_per_second"] for run in runs]),
-                "clean": all(run["clean"] for run in runs),
-                "busy_percent_by_core": {core: round(100 * median([run["cores"][core] for run in runs]))
-                                         for core in cores},
-                "runs": runs}
+        figures = {"gbit_per_second": median([run["gbit_per_second"] for run in runs]),
+                   "clean": all(run["clean"] for run in runs), "runs": runs}
+        if "cores" in runs[0]:
+            figures["busy_percent_by_core"] = {core: round(100 * median([run["cores"][core] for run in runs]))
+                                               for core in sorted(runs[0]["cores"])}
+        return figures
     row = {"mtu": mtu, "file": path.rsplit("/", 1)[-1], "connections": connections,
+           "ours_tcp_buffers": buffers or ours.DEFAULT_TCP_BUFFER,
            "ours": side(ours_runs), "linux": side(linux_runs)}
     if row["ours"]["clean"] and row["linux"]["clean"]:
         row["ratio"] = row["ours"]["gbit_per_second"] / row["linux"]["gbit_per_second"]
