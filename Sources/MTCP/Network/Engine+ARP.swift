@@ -88,11 +88,16 @@ extension Engine {
     /// Sends the frames that were waiting for `nextHop`, now that it resolved
     /// (through `resolve`, which marks the entry in use).
     private mutating func releaseFramesWaiting(for nextHop: IPv4Address, now: Instant) {
-        guard pendingResolution.isResolving(nextHop), let mac = neighbours.resolve(nextHop, now: now).mac else { return }
+        guard pendingResolution.isResolving(nextHop) else { return }
+        let (resolved, probe) = neighbours.resolve(nextHop, now: now)
+        guard let mac = resolved else { return }
         pendingResolution.resolve(nextHop)
         while let buffer = pendingResolution.take(waitingFor: nextHop) {
             EthernetFrame(unchecked: buffer.frame).destination = mac
             transmit(buffer)
         }
+        // A stale entry (a neighbour that moved, learned from its request) is
+        // confirmed now: this call took the probe's turn.
+        if probe { sendARPRequest(for: nextHop) }
     }
 }

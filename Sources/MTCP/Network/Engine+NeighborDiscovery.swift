@@ -173,12 +173,15 @@ extension Engine {
     }
 
     private mutating func releaseFramesWaiting(forNeighbour nextHop: IPv6Address, now: Instant) {
-        guard ipv6.pendingResolution.isResolving(nextHop),
-              let mac = ipv6.neighbours.resolve(nextHop, now: now).mac else { return }
+        guard ipv6.pendingResolution.isResolving(nextHop) else { return }
+        let (resolved, probe) = ipv6.neighbours.resolve(nextHop, now: now)
+        guard let mac = resolved else { return }
         ipv6.pendingResolution.resolve(nextHop)
         while let buffer = ipv6.pendingResolution.take(waitingFor: nextHop) {
             EthernetFrame(unchecked: buffer.frame).destination = mac
             transmit(buffer)
         }
+        // This call may have taken the turn of a unicast probe (RFC 4861 §7.3.3).
+        if probe { sendNeighborSolicitation(for: nextHop, to: mac, now: now) }
     }
 }

@@ -89,6 +89,26 @@ import Testing
         a.releaseAll()
     }
 
+    @Test func framesWaitingForALapsedNeighbourGoToItsNewMACAndARequestConfirmsIt() {
+        let link = VirtualLink(seed: 24)
+        var station = link.makePort(macAddress: Self.newMAC, bufferCount: 64)
+        var a = Self.engineKnowingB(link, &station)
+        let b = ARPFloodTests.ipB
+        link.now = link.now + .seconds(200)  // B's entry lapsed, past its grace
+        a.sendEchoRequest(to: b, identifier: 1, sequenceNumber: 1, now: link.now)
+        a.step(now: link.now)
+        #expect(Self.drain(&station).count == 1, "the echo waits; one request for B")
+        EngineNetworkTests.inject(ARPFloodTests.request(from: b, mac: Self.newMAC, for: ARPFloodTests.ipA), from: &station)
+        a.step(now: link.now)
+        let frames = Self.drain(&station)
+        let echo = frames.first { $0.count > 14 && $0[12] == 0x08 && $0[13] == 0x00 }
+        #expect(echo.map { Array($0.prefix(6)) } == [0x02, 0xCC, 0, 0, 0, 2])
+        let confirmation = frames.first { $0.count > 41 && $0[12] == 0x08 && $0[13] == 0x06 && $0[21] == 1
+            && Array($0[38..<42]) == [10, 0, 200, 9] }
+        #expect(confirmation != nil, "the entry moved STALE: a request for B confirms it")
+        a.releaseAll()
+    }
+
     @Test func aMoveByARequestForUsIsStaleOutsideTheLockToo() {
         let storage = ARPTableStorage(capacity: 8, lifetime: .seconds(60))
         let table = storage.table
