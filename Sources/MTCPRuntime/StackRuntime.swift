@@ -29,13 +29,17 @@ public struct StackRuntime {
         let arp = try configuration.loadStaticARPTable()
         let routes = try configuration.loadStaticRouteTable()
         var random = SystemRandomNumberGenerator()
+        let bootSecret = BootSecret.load()
+        if bootSecret == nil {
+            eventLog.logger().notice("\(BootSecret.defaultDirectory) is not usable: TCP keyed at random for this process (a 4-tuple reused after it may meet its old TIME-WAIT)")
+        }
         var engineConfiguration = EngineConfiguration(
             address: configuration.address,
             routes: routes.routes.map { RoutingTable.Route(network: $0.network, gateway: $0.gateway) },
             staticNeighbours: arp.entries.map { .init(address: $0.address, mac: $0.mac) },
             burstSize: configuration.burstSize,
             tcp: configuration.tcpConfiguration,
-            secret: SipHash(using: &random))
+            secret: bootSecret ?? SipHash(using: &random))
         engineConfiguration.virtualAddresses = configuration.virtualAddresses
         engineConfiguration.ipv6 = IPv6Configuration(
             addresses: configuration.ipv6Addresses,
