@@ -648,13 +648,22 @@ def write(results, path, out):
         latency = scenarios["latency"]
         lines += ["", "## Latency at fixed offered load", "", latency["method"] + ".", "",
                   "| offered (req/s) | ours achieved | ours p50 / p99 / p99.9 (µs) | Linux achieved | "
-                  "Linux p50 / p99 / p99.9 (µs) | p99 ratio (Linux / ours) |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+                  "Linux p50 / p99 / p99.9 (µs) | p99 ratio (Linux / ours) | errors: ours / Linux |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+
+        def percentiles(side):
+            text = f"{side['p50']:g} / {side['p99']:g} / {side['p99_9']:g}"
+            if "spread" in side:
+                (p99_low, p99_high), (p999_low, p999_high) = side["spread"]["p99"], side["spread"]["p99_9"]
+                text += f" (p99 {p99_low:g}-{p99_high:g}, p99.9 {p999_low:g}-{p999_high:g})"
+            return text
+
         for row in latency["rows"]:
             o, l = row["ours"], row["linux"]
             ratio = l["p99"] / o["p99"] if o["p99"] else float("nan")
-            lines.append(f"| {row['rate']:,} | {_format(o['achieved'])} | {o['p50']} / {o['p99']} / {o['p99_9']} | "
-                         f"{_format(l['achieved'])} | {l['p50']} / {l['p99']} / {l['p99_9']} | {ratio:.1f}x |")
+            lines.append(f"| {row['rate']:,} | {_format(o['achieved'])} | {percentiles(o)} | "
+                         f"{_format(l['achieved'])} | {percentiles(l)} | {ratio:.1f}x | "
+                         f"{o.get('errors', '-')} / {l.get('errors', '-')} |")
     if "mix" in scenarios and "rows" in scenarios["mix"]:
         mix = scenarios["mix"]
         on, off = mix["rows"]["on"], mix["rows"]["off"]

@@ -94,19 +94,21 @@ class Bench:
         rows = []
         with ours.Appliance(self.workdir / "latency") as appliance:
             for rate in rates:
-                f = ours.loadgen(appliance, "/bench/64.html", seconds=self.seconds, connections=2000, rate=rate)
-                rows.append({"rate": rate, "ours": pick(f)})
+                runs = [pick(ours.loadgen(appliance, "/bench/64.html", seconds=self.seconds, connections=2000,
+                                          rate=rate)) for _ in range(self.runs)]
+                rows.append({"rate": rate, "ours": latency_side(runs)})
         with linux.LinuxServerBehindVeth(REPO / "www", self.workdir / "latency-nginx") as server:
             conf = server.loadgen_conf(self.workdir / "latency-veth")
             for row in rows:
-                f = run_loadgen(conf, f"http://{server.SERVER_ADDRESS}/bench/64.html", self.seconds,
-                                rate=row["rate"], netns=server.CLIENT_NAMESPACE)
-                row["linux"] = pick(f)
+                runs = [pick(run_loadgen(conf, f"http://{server.SERVER_ADDRESS}/bench/64.html", self.seconds,
+                                         rate=row["rate"], netns=server.CLIENT_NAMESPACE)) for _ in range(self.runs)]
+                row["linux"] = latency_side(runs)
         self.record("latency", rows=rows, unit="microseconds",
                     method="open loop (coordinated omission corrected), new connection per request, GET 64 B, "
                            "rates at 25/50/75% of Linux's short-flow maximum from scenario 1; the client is "
                            "mtcp-loadgen in both cases: over net_memif to mtcp-httpd, over a veth "
-                           "(net_af_packet) to nginx")
+                           f"(net_af_packet) to nginx; {self.runs} runs of {self.seconds} s per rate and side, "
+                           "the medians of their percentiles and the range of p99 and p99.9 over the runs")
 
     # 4: the cellular flow-size mix, short flows first on and off
     def mix(self):
@@ -721,6 +723,16 @@ def pick(figures):
     latency = figures["latency_microseconds"]
     return {"achieved": figures["requests_per_second"], "p50": latency["p50"], "p99": latency["p99"],
             "p99_9": latency["p99_9"], "errors": sum(figures["errors"].values())}
+
+
+def latency_side(runs):
+    """One side of a latency row: the medians of its runs' figures, the errors
+    of all of them, the range of p99 and p99.9, and every run."""
+    side = {key: median([run[key] for run in runs]) for key in ("achieved", "p50", "p99", "p99_9")}
+    side["errors"] = sum(run["errors"] for run in runs)
+    side["spread"] = {key: [min(run[key] for run in runs), max(run[key] for run in runs)] for key in ("p99", "p99_9")}
+    side["runs"] = runs
+    return side
 
 
 def ours_loadgen_conf(appliance):
