@@ -2,18 +2,22 @@ import Glibc
 import MTCP
 
 /// The key of the TCP layer's keyed choices (initial sequence numbers, timestamp
-/// offsets, ephemeral ports, SYN cookies), one per boot and shared by every
-/// mtcp-swift process, as Linux keeps one per boot: a 4-tuple reused by a new
-/// process (a loadgen run after another, a restarted appliance) then gets an
+/// offsets, ephemeral ports' offsets, SYN cookies), one per boot and shared by
+/// every mtcp-swift process, as Linux keeps one per boot: a 4-tuple reused by a
+/// new process (a loadgen run after another, a restarted appliance) then gets an
 /// initial sequence number and TSvals above its previous incarnation's, on the
 /// same clock (RFC 6528, RFC 7323 §7.1), and the peer's TIME-WAIT takes the new
 /// SYN (RFC 6191, Linux) instead of answering it with the old connection's ACK;
 /// with a key per process, about half of the reuses cost the client a reset and
 /// a 1 s SYN timeout.
 ///
-/// Kept in a file of its own, readable by its owner only, under `/run` (memory:
-/// gone at reboot, like the kernel's key). Without it (no such directory, not
-/// writable) each process keys itself at random, as before.
+/// Kept in a file of its own under `/run` (memory: gone at reboot, like the
+/// kernel's key; deleting it rotates it for the processes started after). The
+/// directory and the file must be private (no access for group or others), not
+/// symbolic links, and the file a regular one of exactly the key's length: a
+/// planted key would make every choice predictable. Without a usable one (no
+/// such directory, not writable, not private) each process keys itself at
+/// random, as before.
 public enum BootSecret {
     public static let defaultDirectory = "/run/mtcp-swift"
     static let fileName = "tcp-secret"
@@ -23,36 +27,48 @@ public enum BootSecret {
     /// (written whole, then linked into place, so a process racing it reads
     /// either nothing or the whole key); nil when it can be neither read nor made.
     public static func load(directory: String = defaultDirectory) -> SipHash? {
-        let path = directory + "/" + fileName
-        if let key = read(path) { return key }
         mkdir(directory, 0o700)
+        let folder = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard folder >= 0 else { return nil }
+        defer { close(folder) }
+        guard isPrivate(folder, type: S_IFDIR) else { return nil }
+        if let key = read(in: folder) { return key }
         var random = SystemRandomNumberGenerator()
         let key = SipHash(using: &random)
-        let staging = "\(path).\(getpid())"
-        guard write(key, to: staging) else { return read(path) }
-        // link(2) fails if the key is there already (another process won): theirs is kept.
-        _ = link(staging, path)
-        unlink(staging)
-        return read(path)
+        let staging = "\(fileName).\(UInt64.random(in: 0...UInt64.max, using: &random))"
+        guard write(key, to: staging, in: folder) else { return nil }
+        // linkat(2) fails if the key is there already (another process won): theirs is kept.
+        _ = linkat(folder, staging, folder, fileName, 0)
+        unlinkat(folder, staging, 0)
+        return read(in: folder)
     }
 
-    private static func read(_ path: String) -> SipHash? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    /// Whether the open file `descriptor` is of `type` and no one but its owner may use it.
+    private static func isPrivate(_ descriptor: Int32, type: mode_t) -> Bool {
+        var status = stat()
+        return fstat(descriptor, &status) == 0 && status.st_mode & S_IFMT == type && status.st_mode & 0o077 == 0
+    }
+
+    private static func read(in folder: Int32) -> SipHash? {
+        let descriptor = openat(folder, fileName, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
+        var status = stat()
+        guard isPrivate(descriptor, type: S_IFREG), fstat(descriptor, &status) == 0, status.st_size == length
+        else { return nil }
         var words: (UInt64, UInt64) = (0, 0)
         let count = withUnsafeMutableBytes(of: &words) { Glibc.read(descriptor, $0.baseAddress, length) }
-        guard count == length else { return nil }
+        guard count == length, words != (0, 0) else { return nil }
         return SipHash(key0: words.0, key1: words.1)
     }
 
-    private static func write(_ key: SipHash, to path: String) -> Bool {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    private static func write(_ key: SipHash, to name: String, in folder: Int32) -> Bool {
+        let descriptor = openat(folder, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
         var words = (key.key0, key.key1)
         let count = withUnsafeBytes(of: &words) { Glibc.write(descriptor, $0.baseAddress, length) }
-        if count != length { unlink(path) }
+        if count != length { unlinkat(folder, name, 0) }
         return count == length
     }
 }

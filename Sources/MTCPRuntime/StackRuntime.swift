@@ -40,6 +40,7 @@ public struct StackRuntime {
             burstSize: configuration.burstSize,
             tcp: configuration.tcpConfiguration,
             secret: bootSecret ?? SipHash(using: &random))
+        engineConfiguration.ephemeralPortStart = random.next()
         engineConfiguration.virtualAddresses = configuration.virtualAddresses
         engineConfiguration.ipv6 = IPv6Configuration(
             addresses: configuration.ipv6Addresses,

@@ -342,17 +342,18 @@ def test_two_cores_get_every_byte(kernel_nginx, loadgen_run, tmp_path, device):
             check_both_queues_busy(nic)
 
 
-def test_a_second_run_reuses_the_first_runs_ports_without_a_stall(kernel_nginx, loadgen_run, tmp_path):
-    """Two runs of 4000 short flows in a row to nginx. The second run's ports are
-    the first's (the same key places them, RFC 6056), and nginx, which closed
-    first, holds each of those 4-tuples in TIME-WAIT: with the boot's shared key
-    (BootSecret) the new SYN's sequence number and TSval are above the old
-    connection's, and Linux takes it (RFC 6191). With a key per process about one
-    reused tuple in two met the old TIME-WAIT instead, drew its ACK, reset it and
-    connected one SYN timeout (1 s) later."""
+def test_a_second_run_reusing_the_first_runs_ports_does_not_stall(kernel_nginx, loadgen_run, tmp_path):
+    """Two runs of 12,000 short flows in a row to nginx. Each run takes a block of
+    the 16,384 ephemeral ports from a random start, so at least 7,616 of the
+    second run's ports are the first's, and nginx, which closed first, holds those 4-tuples in
+    TIME-WAIT: with the boot's shared key (BootSecret) the new SYN's sequence
+    number and TSval are above the old connection's, and Linux takes it (RFC
+    6191). With a key per process about one reused tuple in two met the old
+    TIME-WAIT instead, drew its ACK, reset it and connected one SYN timeout (1 s)
+    later: far more than 1% of the connects (a lone lost SYN would not fail this)."""
     for _ in range(2):
-        result, report = run_json(loadgen_run, tmp_path, f"{kernel_nginx}/bench/64.html", 4000, "-c", 20)
+        result, report = run_json(loadgen_run, tmp_path, f"{kernel_nginx}/bench/64.html", 12_000, "-c", 20)
         assert result.returncode == 0, describe(result)
         assert check_counts_add_up(report, result) == 0, describe(result)
-        assert report["completed"] == 4000, describe(result)
-    assert report["connect_microseconds"]["max"] < 900_000, describe(result)
+        assert report["completed"] == 12_000, describe(result)
+    assert report["connect_microseconds"]["p99"] < 900_000, describe(result)

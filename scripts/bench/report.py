@@ -648,14 +648,17 @@ def write(results, path, out):
         latency = scenarios["latency"]
         lines += ["", "## Latency at fixed offered load", "", latency["method"] + ".", "",
                   "| offered (req/s) | ours achieved | ours p50 / p99 / p99.9 (µs) | Linux achieved | "
-                  "Linux p50 / p99 / p99.9 (µs) | p99 ratio (Linux / ours) | errors: ours / Linux |",
+                  "Linux p50 / p99 / p99.9 (µs) | p99 ratio (Linux / ours) | errors in all runs: ours / Linux |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
 
+        def us(value):
+            return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
         def percentiles(side):
-            text = f"{side['p50']:g} / {side['p99']:g} / {side['p99_9']:g}"
+            text = f"{us(side['p50'])} / {us(side['p99'])} / {us(side['p99_9'])}"
             if "spread" in side:
                 (p99_low, p99_high), (p999_low, p999_high) = side["spread"]["p99"], side["spread"]["p99_9"]
-                text += f" (p99 {p99_low:g}-{p99_high:g}, p99.9 {p999_low:g}-{p999_high:g})"
+                text += f" (p99 {us(p99_low)}-{us(p99_high)}, p99.9 {us(p999_low)}-{us(p999_high)})"
             return text
 
         for row in latency["rows"]:

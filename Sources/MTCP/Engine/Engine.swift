@@ -69,7 +69,8 @@ public struct Engine<Device: PacketDevice>: ~Copyable {
         output = TransmitQueue(capacity: configuration.transmitQueueCapacity)
         shaper = TransmitShaper(megabitsPerSecond: configuration.transmitRateMbps, now: now)
         receiveBatch = .allocate(capacity: configuration.burstSize)
-        tcp = TCPLayer(configuration: configuration.tcp, secret: configuration.secret, now: now)
+        tcp = TCPLayer(configuration: configuration.tcp, secret: configuration.secret,
+                       ephemeralPortStart: configuration.ephemeralPortStart, now: now)
         ipv6 = IPv6Layer(configuration: configuration.ipv6, macAddress: macAddress,
                          queueCapacity: configuration.arpQueueCapacity,
                          neighbourCapacity: configuration.arpCacheCapacity, now: now)

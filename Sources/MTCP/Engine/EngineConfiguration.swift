@@ -22,9 +22,14 @@ public struct EngineConfiguration: Sendable {
     /// The line rate this engine's output is shaped to (`TransmitShaper`); 0: none.
     public var transmitRateMbps: UInt64
     public var tcp: TCPConfiguration
-    /// Keys initial sequence numbers and SYN cookies; the runtime draws it from
-    /// the system's random generator, tests fix it.
+    /// Keys initial sequence numbers, timestamp offsets, ephemeral ports and SYN
+    /// cookies; the runtime takes the boot's (`BootSecret`), tests fix it.
     public var secret: SipHash
+    /// Where RFC 6056's `next_ephemeral` starts: the runtime draws it at random,
+    /// so that processes sharing the boot's key do not all take the same ports
+    /// (a restarted client would otherwise meet the connections its predecessor
+    /// left open at the peer).
+    public var ephemeralPortStart: UInt32 = 0
     /// This engine's core (its queue pair), 0..<cores.
     public var core: Int
     /// How the port spreads received flows over the cores' queues.

@@ -37,10 +37,11 @@ struct TCPLayer: ~Copyable {
     /// Keys the ephemeral ports' offset per destination, derived from `secret`.
     let ephemeralPortSecret: SipHash
     /// RFC 6056's `next_ephemeral`: advanced by every port tried.
-    var ephemeralPortCounter: UInt32 = 0
+    var ephemeralPortCounter: UInt32
     var statistics = TCPStatistics()
 
-    init(configuration: TCPConfiguration, secret: SipHash, now: Instant) {
+    init(configuration: TCPConfiguration, secret: SipHash, ephemeralPortStart: UInt32 = 0, now: Instant) {
+        ephemeralPortCounter = ephemeralPortStart
         self.configuration = configuration
         let capacity = configuration.maxConnections
         connections = ConnectionPool(capacity: capacity)

@@ -4,7 +4,8 @@ import Testing
 @testable import MTCPRuntime
 
 /// Every process of one boot keys its TCP choices alike, so a 4-tuple reused by
-/// a new process continues its old sequence and timestamp spaces.
+/// a new process continues its old sequence and timestamp spaces; a key someone
+/// else could have planted or read is not taken.
 @Suite struct BootSecretTests {
     /// A directory of its own under /tmp, not made yet (`load` makes it).
     static func scratchDirectory() -> String {
@@ -16,27 +17,43 @@ import Testing
         rmdir(directory)
     }
 
+    /// Makes `directory` (mode `mode`) with a tcp-secret of `bytes`.
+    static func plant(_ bytes: [UInt8], in directory: String, mode: mode_t = 0o700) {
+        mkdir(directory, mode)
+        chmod(directory, mode)
+        let descriptor = open(directory + "/tcp-secret", O_WRONLY | O_CREAT, 0o600)
+        #expect(write(descriptor, bytes, bytes.count) == bytes.count)
+        close(descriptor)
+    }
+
     @Test func theFirstLoadMakesTheKeyAndLaterOnesReadIt() throws {
         let directory = Self.scratchDirectory()
+        defer { Self.remove(directory) }
         let first = try #require(BootSecret.load(directory: directory))
         let second = try #require(BootSecret.load(directory: directory))
         #expect(first.key0 == second.key0 && first.key1 == second.key1)
-        #expect(first.key0 != 0 || first.key1 != 0)
         var status = stat()
         #expect(stat(directory + "/tcp-secret", &status) == 0)
         #expect(status.st_mode & 0o777 == 0o600, "the key is its owner's alone")
         #expect(status.st_size == 16)
-        Self.remove(directory)
+        #expect(stat(directory, &status) == 0 && status.st_mode & 0o077 == 0)
     }
 
-    @Test func aShortKeyFileIsNotTakenAndNothingUsableMeansNil() throws {
+    @Test func aPlantedOrDamagedKeyIsNotTaken() {
         let directory = Self.scratchDirectory()
-        mkdir(directory, 0o700)
-        let descriptor = open(directory + "/tcp-secret", O_WRONLY | O_CREAT, 0o600)
-        #expect(write(descriptor, "short", 5) == 5)
-        close(descriptor)
+        defer { Self.remove(directory) }
+        Self.plant(Array("short".utf8), in: directory)
         #expect(BootSecret.load(directory: directory) == nil, "a truncated key is not a key")
         Self.remove(directory)
+        Self.plant([UInt8](repeating: 0, count: 16), in: directory)
+        #expect(BootSecret.load(directory: directory) == nil, "nor is an all-zero one")
+        Self.remove(directory)
+        Self.plant((1...16).map { UInt8($0) }, in: directory, mode: 0o755)
+        #expect(BootSecret.load(directory: directory) == nil, "nor one in a directory others may read")
+        Self.remove(directory)
+        mkdir(directory, 0o700)
+        symlink("/dev/zero", directory + "/tcp-secret")
+        #expect(BootSecret.load(directory: directory) == nil, "nor a symbolic link")
         #expect(BootSecret.load(directory: "/proc/mtcp-no-such-directory") == nil)
     }
 }
