@@ -255,6 +255,8 @@ def loadgen(appliance, path, seconds=5, warmup=1, connections=100, requests_per_
         raise RuntimeError(f"mtcp-loadgen failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
     figures = json.loads(out.read_text())
     figures["exit"] = result.returncode
+    # The stack's notice when it could not use the boot's TCP key (BootSecret).
+    figures["keyed_at_random"] = "keyed at random" in result.stdout + result.stderr
     if before and after:
         figures["appliance_busy_percent_by_core"] = {
             core: round(100 * (after[core][0] - before[core][0])

@@ -663,9 +663,13 @@ def write(results, path, out):
 
         for row in latency["rows"]:
             o, l = row["ours"], row["linux"]
-            ratio = l["p99"] / o["p99"] if o["p99"] else float("nan")
+            ratio = f"{l['p99'] / o['p99']:.1f}x" if o["p99"] else "-"
+            if not (o.get("clean", True) and l.get("clean", True)):
+                ratio = "- (a run not clean: " + ", ".join(
+                    f"{side} {run}" for side in ("ours", "linux") for run in row[side].get("runs", [])
+                    if not run.get("clean", True)) + ")"
             lines.append(f"| {row['rate']:,} | {_format(o['achieved'])} | {percentiles(o)} | "
-                         f"{_format(l['achieved'])} | {percentiles(l)} | {ratio:.1f}x | "
+                         f"{_format(l['achieved'])} | {percentiles(l)} | {ratio} | "
                          f"{o.get('errors', '-')} / {l.get('errors', '-')} |")
     if "mix" in scenarios and "rows" in scenarios["mix"]:
         mix = scenarios["mix"]

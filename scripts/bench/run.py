@@ -720,9 +720,16 @@ def _wrong_kind(handshakes, resume, side, first_handshakes):
 
 
 def pick(figures):
+    """A latency run's figures, and whether it counts: the loadgen exited 0 with
+    no error, keyed by the boot's key (keyed at random, about half of the 4-tuples
+    it reused would have met the server's TIME-WAIT and waited a SYN timeout)."""
     latency = figures["latency_microseconds"]
+    errors = sum(figures["errors"].values())
+    keyed_at_random = figures.get("keyed_at_random", False)
     return {"achieved": figures["requests_per_second"], "p50": latency["p50"], "p99": latency["p99"],
-            "p99_9": latency["p99_9"], "errors": sum(figures["errors"].values())}
+            "p99_9": latency["p99_9"], "errors": errors, "exit": figures.get("exit"),
+            "keyed_at_random": keyed_at_random,
+            "clean": figures.get("exit") == 0 and errors == 0 and not keyed_at_random}
 
 
 def latency_side(runs):
@@ -730,6 +737,7 @@ def latency_side(runs):
     of all of them, the range of p99 and p99.9, and every run."""
     side = {key: median([run[key] for run in runs]) for key in ("achieved", "p50", "p99", "p99_9")}
     side["errors"] = sum(run["errors"] for run in runs)
+    side["clean"] = all(run.get("clean", True) for run in runs)
     side["spread"] = {key: [min(run[key] for run in runs), max(run[key] for run in runs)] for key in ("p99", "p99_9")}
     side["runs"] = runs
     return side
@@ -759,7 +767,11 @@ def run_loadgen(conf, url, seconds=None, rate=None, total=None, connections=2000
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if not out.exists():
         raise RuntimeError(f"mtcp-loadgen failed:\n{result.stdout}\n{result.stderr}")
-    return json.loads(out.read_text())
+    figures = json.loads(out.read_text())
+    figures["exit"] = result.returncode
+    # The stack's notice when it could not use the boot's TCP key (BootSecret).
+    figures["keyed_at_random"] = "keyed at random" in result.stdout + result.stderr
+    return figures
 
 
 BULK_MTUS = (1500, 9000)
