@@ -16,8 +16,9 @@ import MTCP
 /// directory and the file must be private (no access for group or others), not
 /// symbolic links, and the file a regular one of exactly the key's length: a
 /// planted key would make every choice predictable. Without a usable one (no
-/// such directory, not writable, not private) each process keys itself at
-/// random, as before.
+/// such directory, not writable, not private, or a key file refused for its
+/// type, mode, size or content, which stays refused until someone deletes it)
+/// each process keys itself at random, as before.
 public enum BootSecret {
     public static let defaultDirectory = "/run/mtcp-swift"
     static let fileName = "tcp-secret"
@@ -25,7 +26,7 @@ public enum BootSecret {
 
     /// The boot's key from `directory`, created there by the first process
     /// (written whole, then linked into place, so a process racing it reads
-    /// either nothing or the whole key); nil when it can be neither read nor made.
+    /// either nothing or the whole key); nil when no usable key can be read or made.
     public static func load(directory: String = defaultDirectory) -> SipHash? {
         mkdir(directory, 0o700)
         let folder = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)

@@ -31,7 +31,7 @@ public struct StackRuntime {
         var random = SystemRandomNumberGenerator()
         let bootSecret = BootSecret.load()
         if bootSecret == nil {
-            eventLog.logger().notice("\(BootSecret.defaultDirectory) is not usable: TCP keyed at random for this process (a 4-tuple reused after it may meet its old TIME-WAIT)")
+            eventLog.logger().notice("no usable TCP key in \(BootSecret.defaultDirectory) (it must be a private directory this user can write, its tcp-secret a private 16-byte file): TCP keyed at random for this process (a 4-tuple reused after it may meet its old TIME-WAIT)")
         }
         var engineConfiguration = EngineConfiguration(
             address: configuration.address,

@@ -665,8 +665,10 @@ def write(results, path, out):
             o, l = row["ours"], row["linux"]
             ratio = f"{l['p99'] / o['p99']:.1f}x" if o["p99"] else "-"
             if not (o.get("clean", True) and l.get("clean", True)):
-                ratio = "- (a run not clean: " + ", ".join(
-                    f"{side} {run}" for side in ("ours", "linux") for run in row[side].get("runs", [])
+                ratio = "- (not clean: " + ", ".join(
+                    f"{side} run {number}: exit {run.get('exit')}, {run['errors']} errors"
+                    + (", keyed at random" if run.get("keyed_at_random") else "")
+                    for side in ("ours", "linux") for number, run in enumerate(row[side].get("runs", []), 1)
                     if not run.get("clean", True)) + ")"
             lines.append(f"| {row['rate']:,} | {_format(o['achieved'])} | {percentiles(o)} | "
                          f"{_format(l['achieved'])} | {percentiles(l)} | {ratio} | "

@@ -51,9 +51,18 @@ import Testing
         Self.plant((1...16).map { UInt8($0) }, in: directory, mode: 0o755)
         #expect(BootSecret.load(directory: directory) == nil, "nor one in a directory others may read")
         Self.remove(directory)
+        Self.plant((1...16).map { UInt8($0) }, in: directory)
+        chmod(directory + "/tcp-secret", 0o640)
+        #expect(BootSecret.load(directory: directory) == nil, "nor a key its group may read")
+        Self.remove(directory)
+        // A link to a key that would do itself (private, 16 bytes): not followed.
+        let elsewhere = Self.scratchDirectory()
+        defer { Self.remove(elsewhere) }
+        Self.plant((1...16).map { UInt8($0) }, in: elsewhere)
         mkdir(directory, 0o700)
-        symlink("/dev/zero", directory + "/tcp-secret")
+        symlink(elsewhere + "/tcp-secret", directory + "/tcp-secret")
         #expect(BootSecret.load(directory: directory) == nil, "nor a symbolic link")
+        #expect(BootSecret.load(directory: elsewhere) != nil, "the key it points to is usable")
         #expect(BootSecret.load(directory: "/proc/mtcp-no-such-directory") == nil)
     }
 }
