@@ -32,7 +32,7 @@ public enum BootSecret {
         let folder = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard folder >= 0 else { return nil }
         defer { close(folder) }
-        guard isPrivate(folder, type: S_IFDIR) else { return nil }
+        guard privateStatus(folder, type: S_IFDIR) != nil else { return nil }
         if let key = read(in: folder) { return key }
         var random = SystemRandomNumberGenerator()
         let key = SipHash(using: &random)
@@ -44,19 +44,20 @@ public enum BootSecret {
         return read(in: folder)
     }
 
-    /// Whether the open file `descriptor` is of `type` and no one but its owner may use it.
-    private static func isPrivate(_ descriptor: Int32, type: mode_t) -> Bool {
+    /// The status of the open file `descriptor` when it is of `type` and no one
+    /// but its owner may use it, else nil.
+    private static func privateStatus(_ descriptor: Int32, type: mode_t) -> stat? {
         var status = stat()
-        return fstat(descriptor, &status) == 0 && status.st_mode & S_IFMT == type && status.st_mode & 0o077 == 0
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == type, status.st_mode & 0o077 == 0
+        else { return nil }
+        return status
     }
 
     private static func read(in folder: Int32) -> SipHash? {
         let descriptor = openat(folder, fileName, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
-        var status = stat()
-        guard isPrivate(descriptor, type: S_IFREG), fstat(descriptor, &status) == 0, status.st_size == length
-        else { return nil }
+        guard privateStatus(descriptor, type: S_IFREG)?.st_size == length else { return nil }
         var words: (UInt64, UInt64) = (0, 0)
         let count = withUnsafeMutableBytes(of: &words) { Glibc.read(descriptor, $0.baseAddress, length) }
         guard count == length, words != (0, 0) else { return nil }
