@@ -1,4 +1,3 @@
-import Dispatch
 import Glibc
 import Synchronization
 import Testing
@@ -20,6 +19,30 @@ import Testing
         let outOfOrder = Atomic<Int>(0)
     }
 
+    /// Runs `body(0)`, ..., `body(count - 1)` each on a thread of its own and waits
+    /// for them all. The workers spin on each other (a full ring waits for its
+    /// consumer), so each needs its own thread: DispatchQueue.concurrentPerform
+    /// may run them one after another when other tests hold the pool's threads,
+    /// and the first then waits forever (seen once in CI).
+    static func onThreads(_ count: Int, _ body: @escaping (Int) -> Void) {
+        final class Work {
+            let run: () -> Void
+            init(_ run: @escaping () -> Void) { self.run = run }
+        }
+        var threads: [pthread_t] = []
+        for index in 0..<count {
+            let work = Unmanaged.passRetained(Work { body(index) }).toOpaque()
+            var thread = pthread_t()
+            let created = pthread_create(&thread, nil, { argument in
+                Unmanaged<Work>.fromOpaque(argument!).takeRetainedValue().run()
+                return nil
+            }, work)
+            precondition(created == 0, "pthread_create: \(created)")
+            threads.append(thread)
+        }
+        for thread in threads { pthread_join(thread, nil) }
+    }
+
     /// Checks each frame against the next sequence number expected from its producer.
     static func check(_ frames: UnsafeMutableBufferPointer<PacketBuffer>, count: Int, expected: inout [Int],
                       tally: Tally) {
@@ -36,7 +59,7 @@ import Testing
         let ring = ForwardRingBox(capacity: 16)
         let total = 300_000
         let tally = Tally()
-        DispatchQueue.concurrentPerform(iterations: 2) { thread in
+        Self.onThreads(2) { thread in
             let frames = UnsafeMutableBufferPointer<PacketBuffer>.allocate(capacity: 32)
             defer { frames.deallocate() }
             if thread == 0 {
@@ -73,7 +96,7 @@ import Testing
         let mesh = ForwardingMesh(cores: 3, ringCapacity: 16)
         let perProducer = 100_000
         let tally = Tally()
-        DispatchQueue.concurrentPerform(iterations: 3) { core in
+        Self.onThreads(3) { core in
             if core == 0 {
                 var owner = FrameForwarding(mesh: mesh, core: 0, batchSize: 32)
                 let frames = UnsafeMutableBufferPointer<PacketBuffer>.allocate(capacity: 32)
