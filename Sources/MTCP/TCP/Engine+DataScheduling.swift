@@ -122,13 +122,15 @@ extension TCPLayer {
     /// long when it can send again.
     static let oldestFlowDueLimit = 64 * 1024
 
-    /// Puts a connection popped from a data list back at the head of `list`.
+    /// Puts a connection popped from an output list back at the head of `list`.
     @inline(__always)
     mutating func returnToFront(_ id: ConnectionID, of list: OutputList) -> Bool {
         switch list {
+        case .control: controlList.pushFront(id)
+        case .ack: ackList.pushFront(id)
         case .shortData: shortDataList.pushFront(id)
         case .bulkData: bulkDataList.pushFront(id)
-        case .control, .ack, .events: false
+        case .events: false
         }
     }
 }

@@ -11,8 +11,14 @@ extension Engine {
             connection.pointee.inControlList = false
             let flags = connection.pointee.controlToSend
             connection.pointee.controlToSend = []
-            connection.pointee.sendControl(flags, now: now, &self)
+            let sent = connection.pointee.sendControl(flags, now: now, &self)
+            if !sent {
+                // No transmit room: it keeps its place, the rest wait behind it.
+                connection.pointee.controlToSend = flags
+                connection.pointee.inControlList = tcp.returnToFront(id, of: .control)
+            }
             settle(connection)
+            if !sent { break }
         }
         while shaper.hasCredit, let id = tcp.pop(from: .ack) {
             guard let connection = tcp.connections.block(id), connection.pointee.inAckList else { continue }
@@ -23,8 +29,10 @@ extension Engine {
             if connection.pointee.inDataList && connection.pointee.canSendData && tcp.acksAwaitingData.push(id) {
                 continue
             }
-            connection.pointee.sendPureAck(now: now, &self)
+            let sent = connection.pointee.sendPureAck(now: now, &self)
+            if !sent { connection.pointee.inAckList = tcp.returnToFront(id, of: .ack) }
             settle(connection)  // the delayed-ACK timer it stopped
+            if !sent { break }
         }
         if tcp.configuration.dataScheduling == .srpt {
             flushSizeOrderedData(now: now)
@@ -40,7 +48,8 @@ extension Engine {
     private mutating func sendAcksTheDataHeld(now: Instant) {
         while let id = tcp.acksAwaitingData.pop() {
             guard let connection = tcp.connections.block(id), connection.pointee.ackPending else { continue }
-            connection.pointee.sendPureAck(now: now, &self)
+            // Without transmit room the ACK waits on the ACK list for the next iteration.
+            if !connection.pointee.sendPureAck(now: now, &self) { connection.pointee.queueAck() }
             settle(connection)
         }
     }
@@ -101,10 +110,15 @@ extension Engine {
     }
 
     /// Builds one TCP frame and hands it to IPv4 or IPv6 output. False when no
-    /// buffer was free. Inlined, so that the segment's fields go straight into
-    /// the header instead of through an `OutgoingSegment` in memory.
+    /// buffer was free or the transmit queue is full: a frame built then would be
+    /// dropped after TCP counted it sent, a loss of our own making repaired only
+    /// by a timeout (a burst of 10,000 SYNs, a load generator's requests behind a
+    /// full device ring); instead the segment waits on its output list. Inlined,
+    /// so that the segment's fields go straight into the header instead of
+    /// through an `OutgoingSegment` in memory.
     @inline(__always)
     mutating func emit(_ segment: OutgoingSegment, now: Instant) -> Bool {
+        guard output.hasRoom else { return false }
         if heldByShaper(segment) { return false }
         let header = TCPRepr(sourcePort: segment.tuple.localPort, destinationPort: segment.tuple.remotePort,
                              sequenceNumber: segment.sequence.rawValue,

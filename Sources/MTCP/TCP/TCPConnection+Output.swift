@@ -52,17 +52,19 @@ extension TCPConnection {
     @inline(__always)
     var canSendData: Bool { (unsentBytes > 0 && sendRoom > 0) || finDue }
 
-    /// The SYN or SYN-ACK of the control list, always at the initial sequence number.
+    /// The SYN or SYN-ACK of the control list, always at the initial sequence
+    /// number. False when the transmit path had no room: it stays on the list.
     mutating func sendControl<Environment: TCPConnectionEnvironment & ~Copyable>(
-        _ flags: TCPFlags, now: Instant, _ environment: inout Environment) {
-        guard flags.contains(.syn) else { return }
+        _ flags: TCPFlags, now: Instant, _ environment: inout Environment) -> Bool {
+        guard flags.contains(.syn) else { return true }
         let synFlags: TCPFlags = state == .synSent ? .syn : [.syn, .ack]
         guard transmitSegment(flags: synFlags, sequence: initialSendSequence, dataLength: 0, now: now,
-                              &environment) else { return }
+                              &environment) else { return false }
         let afterSYN = initialSendSequence + 1
         if sendNext < afterSYN { sendNext = afterSYN }
         if sendMaximum < afterSYN { sendMaximum = afterSYN }
         if !rttProbeActive && retransmissions == 0 { startRTTProbe(at: initialSendSequence, now: now) }
+        return true
     }
 
     /// Sends what the windows allow: new data, a retransmission after a timeout,
@@ -146,7 +148,7 @@ extension TCPConnection {
         noteApplicationLimited()
         // The ACK list left this connection's ACK to a data segment that silly-window
         // avoidance then held back: send it bare.
-        if ackPending { sendPureAck(now: now, &environment) }
+        if ackPending && !sendPureAck(now: now, &environment) { queueAck() }
         // Data held back with nothing in flight: no ACK will come to release it, so
         // the persist timer must (zero window, or a window too small to use).
         if bytesInFlight == 0 && unsentBytes > 0 { armPersist(now: now) }
@@ -158,10 +160,11 @@ extension TCPConnection {
     /// already hold everything up to SND.MAX, and a zero-length segment below its
     /// RCV.NXT is not acceptable (RFC 9293 §3.10.7.4; Linux drops it), so our ACKs
     /// and window updates would be lost on it. BSD sends SND.MAX too.
-    @inline(__always)
+    /// False when the transmit path had no room (the ACK is still pending).
+    @inline(__always) @discardableResult
     mutating func sendPureAck<Environment: TCPConnectionEnvironment & ~Copyable>(
-        now: Instant, _ environment: inout Environment) {
-        _ = transmitSegment(flags: .ack, sequence: sendMaximum, dataLength: 0, now: now, &environment)
+        now: Instant, _ environment: inout Environment) -> Bool {
+        transmitSegment(flags: .ack, sequence: sendMaximum, dataLength: 0, now: now, &environment)
     }
 
     /// Payload bytes that fit in one segment: the MSS counts no TCP options

@@ -24,14 +24,17 @@ struct SocketTestNetwork: ~Copyable {
 
     /// - Parameter serverBuffers: the packet buffers of the server's port.
     /// - Parameter ipv6: both sides get an IPv6 address as well (neighbours found by ND).
+    /// - Parameter transmitQueue: frames each engine's transmit queue holds.
     init(server serverTCP: TCPConfiguration = Self.tcp(), client clientTCP: TCPConfiguration = Self.tcp(),
-         serverSockets: Int? = nil, clientSockets: Int? = nil, serverBuffers: Int = 512, ipv6: Bool = false) {
+         serverSockets: Int? = nil, clientSockets: Int? = nil, serverBuffers: Int = 512, ipv6: Bool = false,
+         transmitQueue: Int = 4096) {
         link = VirtualLink(seed: 7)
         func configuration(_ ip: IPv4Address, peer: IPv4Address, peerMAC: MACAddress,
                            _ tcp: TCPConfiguration) -> EngineConfiguration {
             var configuration = EngineConfiguration(address: IPv4Network(address: ip, prefixLength: 24),
                                                     staticNeighbours: [.init(address: peer, mac: peerMAC)], tcp: tcp,
                                                     secret: SipHash(key0: 7, key1: 11))
+            configuration.transmitQueueCapacity = transmitQueue
             if ipv6 {
                 let address = ip == Self.serverIP ? Self.serverIPv6 : Self.clientIPv6
                 configuration.ipv6 = IPv6Configuration(addresses: [IPv6Network(address: address, prefixLength: 64)])
