@@ -119,6 +119,12 @@ struct HTTPLoad<Device: PacketDevice>: EngineApplication, ~Copyable {
     /// before this time: retrying every iteration would record a `local`
     /// error each time (thousands a second) instead of waiting for one to free up.
     private var openBlockedUntil = Instant.zero
+    /// Whether the server has answered a connection of this core (accepted or
+    /// refused it). Until it has, one connection is open at a time: its SYN
+    /// waits while ARP finds the server, and a whole `-c` of them at once would
+    /// overflow the neighbour's queue of waiting frames, each SYN dropped there
+    /// costing its connection a retransmission a second later.
+    private var serverAnswered = false
     private var nextPublish = Instant.zero
 
     init(plan: HTTPPlan, core: Int, cores: Int, board: LoadBoard) {
@@ -314,7 +320,8 @@ struct HTTPLoad<Device: PacketDevice>: EngineApplication, ~Copyable {
     /// Starts the requests that are due: closed loop, one per missing
     /// connection; open loop, those whose intended start has passed.
     private mutating func issue(_ context: inout SocketContext<Device>, now: Instant) {
-        while retryCount > 0 && !stopping && counts.openConnections < concurrency && now >= openBlockedUntil {
+        let openLimit = serverAnswered ? concurrency : 1
+        while retryCount > 0 && !stopping && counts.openConnections < openLimit && now >= openBlockedUntil {
             retryCount -= 1
             guard open(&context, origin: retries[retryCount], now: now, retrying: true) else { break }
         }
@@ -327,14 +334,14 @@ struct HTTPLoad<Device: PacketDevice>: EngineApplication, ~Copyable {
                     let slot = Int(idle[idleCount])
                     begin(request: slot, origin: intended, now: now)
                     send(slot, &context, now: now)
-                } else if counts.openConnections < concurrency && now >= openBlockedUntil {
+                } else if counts.openConnections < openLimit && now >= openBlockedUntil {
                     guard open(&context, origin: intended, now: now) else { break }
                 } else {
                     break  // late: it starts when a connection frees up, its latency counted from `intended`
                 }
             }
         } else {
-            while counts.openConnections < concurrency && mayIssue(now: now) && now >= openBlockedUntil {
+            while counts.openConnections < openLimit && mayIssue(now: now) && now >= openBlockedUntil {
                 guard open(&context, origin: now, now: now) else { break }
             }
         }
@@ -423,9 +430,12 @@ struct HTTPLoad<Device: PacketDevice>: EngineApplication, ~Copyable {
         if slots[slot].phase == .connecting {
             if ready.contains(.error) || ready.contains(.hangUp) {
                 let error = (try? context.pendingError(of: slots[slot].socket)) ?? nil
-                return close(slot, &context, error: error.map { ErrorClass($0, established: false) } ?? .refusedOrReset)
+                let errorClass = error.map { ErrorClass($0, established: false) } ?? .refusedOrReset
+                if errorClass == .refusedOrReset { serverAnswered = true }
+                return close(slot, &context, error: errorClass)
             }
             guard ready.contains(.output) else { return }
+            serverAnswered = true
             if slots[slot].measured { histograms.connect.record(now.since(slots[slot].connectStarted)) }
             if slots[slot].tls != nil {
                 slots[slot].phase = .handshaking
