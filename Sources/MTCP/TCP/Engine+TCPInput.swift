@@ -87,13 +87,12 @@ extension Engine {
         guard tcp.listeners[listener].halfOpen < tcp.listeners[listener].backlog else {
             if lineRefusesStatelessReply(now: now) { return }
             let cookie = SYNCookie.make(tcp.secret, tuple, peerSequence: segment.sequence, peerMSS: peerMSS, now: now)
-            tcp.statistics.synCookiesSent &+= 1
             tcp.listeners[listener].lastOverflow = now
             var synAck = OutgoingSegment(tuple: tuple, sequence: cookie, acknowledgment: segment.sequence + 1,
                                          flags: [.syn, .ack],
                                          window: UInt16(min(tcp.configuration.receiveBufferSize, 0xFFFF)))
             synAck.options.maximumSegmentSize = UInt16(tuple.maximumSegmentSize(tcp.configuration))
-            _ = emit(synAck, now: now)
+            if emit(synAck, now: now) { tcp.statistics.synCookiesSent &+= 1 }
             return
         }
         guard let connection = openConnection(tuple: tuple, now: now) else {
@@ -109,8 +108,15 @@ extension Engine {
 
     /// The final ACK of a handshake answered with a SYN cookie: the connection is
     /// built now, directly in ESTABLISHED, then the ACK is processed as usual.
+    /// A full accept queue drops the ACK with nothing built, as for a handshake
+    /// completed in SYN-RECEIVED (`TCPConnection.completePassiveOpen`): the
+    /// peer's next segment carries the cookie again.
     private mutating func openFromCookie(_ segment: IncomingSegment, tuple: FourTuple, listener: Int, mss: Int,
                                          now: Instant) {
+        guard tcp.listeners.hasAcceptRoom(listener) else {
+            tcp.statistics.acceptQueueOverflows &+= 1
+            return
+        }
         guard let connection = openConnection(tuple: tuple, initialSequence: segment.acknowledgment - 1, now: now)
         else {
             tcp.statistics.refusedNoResources &+= 1
@@ -121,11 +127,7 @@ extension Engine {
         connection.pointee.establishFromCookie(segment, listener: Int32(listener), peerMSS: mss,
                                                configuration: tcp.configuration)
         tcp.statistics.established &+= 1
-        guard tcp.listeners.pushAcceptable(listener, connection.pointee.id) else {
-            tcp.statistics.acceptQueueOverflows &+= 1
-            connection.pointee.abort(sendReset: true, error: nil, now: now, &self)
-            return settle(connection)
-        }
+        _ = tcp.listeners.pushAcceptable(listener, connection.pointee.id)  // room checked above
         process(segment, connection: connection, now: now)
     }
 
@@ -153,7 +155,6 @@ extension Engine {
     /// A reset for a segment that has no connection.
     private mutating func sendReset(replyingTo segment: IncomingSegment, tuple: FourTuple, now: Instant) {
         if lineRefusesStatelessReply(now: now) { return }
-        tcp.statistics.resetsSent &+= 1
-        _ = emit(.reset(replyingTo: segment, tuple: tuple), now: now)
+        if emit(.reset(replyingTo: segment, tuple: tuple), now: now) { tcp.statistics.resetsSent &+= 1 }
     }
 }

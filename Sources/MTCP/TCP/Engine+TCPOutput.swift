@@ -183,10 +183,12 @@ extension Engine: TCPConnectionEnvironment {
     }
 
     @inline(__always)
-    @usableFromInline mutating func admitToAcceptQueue(_ connection: ConnectionID, listener: Int32) -> Bool {
+    @usableFromInline mutating func admitToAcceptQueue(_ connection: ConnectionID,
+                                                       listener: Int32) -> AcceptAdmission {
         let listener = Int(listener)
-        guard tcp.listeners.isActive(listener) else { return false }
+        guard tcp.listeners.isActive(listener) else { return .listenerGone }
+        guard tcp.listeners.pushAcceptable(listener, connection) else { return .queueFull }
         tcp.listeners[listener].halfOpen -= 1
-        return tcp.listeners.pushAcceptable(listener, connection)
+        return .admitted
     }
 }

@@ -64,6 +64,9 @@ struct ListenerTable: ~Copyable {
 
     func isActive(_ index: Int) -> Bool { index >= 0 && index < listeners.count && listeners[index].active }
 
+    /// Whether the accept queue can take another connection.
+    func hasAcceptRoom(_ index: Int) -> Bool { listeners[index].acceptCount < listeners[index].backlog }
+
     /// Queues a connection that completed its handshake; false when the accept queue is full.
     @inline(__always)
     mutating func pushAcceptable(_ index: Int, _ id: ConnectionID) -> Bool {

@@ -51,10 +51,9 @@ extension TCPConnection {
     mutating func abort<Environment: TCPConnectionEnvironment & ~Copyable>(
         sendReset: Bool, error: SocketError?, now: Instant, _ environment: inout Environment) {
         if sendReset {
-            environment.connectionStatistics.resetsSent &+= 1
             let reset = OutgoingSegment(tuple: tuple, sequence: sendNext, acknowledgment: receiveNext,
                                         flags: [.rst, .ack], window: 0)
-            _ = environment.transmit(reset, now: now)
+            if environment.transmit(reset, now: now) { environment.connectionStatistics.resetsSent &+= 1 }
         }
         end(error: error)
     }

@@ -159,8 +159,9 @@ extension TCPConnection {
     /// A reset answering a segment this connection cannot take (RFC 9293 §3.10.7).
     mutating func sendReset<Environment: TCPConnectionEnvironment & ~Copyable>(
         replyingTo segment: IncomingSegment, now: Instant, _ environment: inout Environment) {
-        environment.connectionStatistics.resetsSent &+= 1
-        _ = environment.transmit(.reset(replyingTo: segment, tuple: tuple), now: now)
+        if environment.transmit(.reset(replyingTo: segment, tuple: tuple), now: now) {
+            environment.connectionStatistics.resetsSent &+= 1
+        }
     }
 
     /// The ACK field (RFC 9293 §3.10.7.4, fifth check). Returns false when the
@@ -173,8 +174,7 @@ extension TCPConnection {
                 sendReset(replyingTo: segment, now: now, &environment)
                 return false
             }
-            completePassiveOpen(now: now, &environment)
-            guard state != .closed else { return false }
+            guard completePassiveOpen(now: now, &environment), state != .closed else { return false }
         }
         let unacknowledged = sendUnacknowledged
         // RFC 5961 §5.2: an ACK for data never sent, or older than the largest
@@ -224,16 +224,26 @@ extension TCPConnection {
     }
 
     /// SYN-RECEIVED -> ESTABLISHED: into the listener's accept queue, or connected
-    /// for a simultaneous open.
+    /// for a simultaneous open. False when the segment is to be ignored.
+    ///
+    /// A full accept queue leaves the connection in SYN-RECEIVED and drops the
+    /// ACK (with any data on it), as Linux does by default
+    /// (`tcp_abort_on_overflow` 0): a burst of connections larger than the
+    /// backlog the application drains per iteration then completes a little
+    /// later — the peer's next segment, or its answer to our SYN-ACK resent by
+    /// the still running timer — instead of being reset.
     private mutating func completePassiveOpen<Environment: TCPConnectionEnvironment & ~Copyable>(
-        now: Instant, _ environment: inout Environment) {
+        now: Instant, _ environment: inout Environment) -> Bool {
+        let admission = listener >= 0 ? environment.admitToAcceptQueue(id, listener: listener) : .admitted
+        if admission == .queueFull {
+            environment.connectionStatistics.acceptQueueOverflows &+= 1
+            return false
+        }
         state = .established
         environment.connectionStatistics.established &+= 1
-        guard listener >= 0 else { return postEvents([.connected, .writable]) }
-        guard environment.admitToAcceptQueue(id, listener: listener) else {
-            environment.connectionStatistics.acceptQueueOverflows &+= 1
-            return abort(sendReset: true, error: nil, now: now, &environment)
-        }
+        if listener < 0 { postEvents([.connected, .writable]) }
+        if admission == .listenerGone { abort(sendReset: true, error: nil, now: now, &environment) }
+        return true
     }
 
     /// State changes when our FIN is acknowledged. Returns false when the

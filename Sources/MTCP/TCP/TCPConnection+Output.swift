@@ -54,9 +54,11 @@ extension TCPConnection {
 
     /// The SYN or SYN-ACK of the control list, always at the initial sequence
     /// number. False when the transmit path had no room: it stays on the list.
+    /// One that waited there while the handshake completed (or the connection
+    /// was aborted) is not sent.
     mutating func sendControl<Environment: TCPConnectionEnvironment & ~Copyable>(
         _ flags: TCPFlags, now: Instant, _ environment: inout Environment) -> Bool {
-        guard flags.contains(.syn) else { return true }
+        guard flags.contains(.syn), state == .synSent || state == .synReceived else { return true }
         let synFlags: TCPFlags = state == .synSent ? .syn : [.syn, .ack]
         guard transmitSegment(flags: synFlags, sequence: initialSendSequence, dataLength: 0, now: now,
                               &environment) else { return false }

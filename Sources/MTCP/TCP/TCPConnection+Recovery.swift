@@ -215,7 +215,8 @@ extension TCPConnection {
 
     /// Resends one segment from SND.UNA (timeout, fast retransmit, partial ACK)
     /// and restarts the retransmission timer. Returns the sequence space it
-    /// covers (data, plus one for a FIN).
+    /// covers (data, plus one for a FIN), 0 when the transmit path had no room
+    /// (after a timeout the data list then resends it from SND.UNA).
     @discardableResult
     mutating func retransmitOldest<Environment: TCPConnectionEnvironment & ~Copyable>(
         now: Instant, _ environment: inout Environment) -> Int {
@@ -230,10 +231,11 @@ extension TCPConnection {
         rttProbeActive = false
         armRetransmission(now: now)
         guard length > 0 || withFIN else { return 0 }
-        environment.connectionStatistics.retransmittedSegments &+= 1
         var flags: TCPFlags = .ack
         if withFIN { flags.insert(.fin) }
-        _ = transmitSegment(flags: flags, sequence: start, dataLength: max(length, 0), now: now, &environment)
+        guard transmitSegment(flags: flags, sequence: start, dataLength: max(length, 0), now: now, &environment)
+        else { return 0 }
+        environment.connectionStatistics.retransmittedSegments &+= 1
         let covered = max(length, 0) + (withFIN ? 1 : 0)
         // A full segment from SND.UNA may reach past what was ever sent.
         if sendMaximum < start + covered { sendMaximum = start + covered }

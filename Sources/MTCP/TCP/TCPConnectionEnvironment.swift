@@ -16,12 +16,23 @@
 protocol TCPConnectionEnvironment: ~Copyable {
     var tcpConfiguration: TCPConfiguration { get }
     var connectionStatistics: TCPStatistics { get set }
-    /// Sends one segment. False when no packet buffer was free.
+    /// Sends one segment. False when no packet buffer was free or the transmit
+    /// queue was full.
     mutating func transmit(_ segment: OutgoingSegment, now: Instant) -> Bool
     /// A passive open completed: the connection leaves its listener's SYN queue
-    /// for its accept queue. False when the accept queue is full or the listener
-    /// is gone (the connection is then reset).
-    mutating func admitToAcceptQueue(_ connection: ConnectionID, listener: Int32) -> Bool
+    /// for its accept queue, unless that is full or the listener is gone.
+    mutating func admitToAcceptQueue(_ connection: ConnectionID, listener: Int32) -> AcceptAdmission
+}
+
+/// What became of a handshake's final ACK at its listener.
+@usableFromInline
+enum AcceptAdmission {
+    case admitted
+    /// The application has not taken enough of the connections already
+    /// queued: the ACK is ignored and the connection stays in SYN-RECEIVED.
+    case queueFull
+    /// The listener closed during the handshake: the connection is reset.
+    case listenerGone
 }
 
 /// One segment to send, as fields: the environment builds the frame. The

@@ -149,7 +149,7 @@ final class ConnectionUnderTest {
         if requests.contains(.control) {
             let flags = connection.controlToSend
             connection.controlToSend = []
-            connection.sendControl(flags, now: now, &environment)
+            _ = connection.sendControl(flags, now: now, &environment)
         }
         let wantsData = !requests.isDisjoint(with: [.shortData, .bulkData])
         if requests.contains(.ack), connection.ackPending, !(wantsData && connection.canSendData) {
@@ -215,10 +215,10 @@ struct RecordingEnvironment: TCPConnectionEnvironment {
         return true
     }
 
-    mutating func admitToAcceptQueue(_ connection: ConnectionID, listener: Int32) -> Bool {
-        guard acceptQueueHasRoom else { return false }
+    mutating func admitToAcceptQueue(_ connection: ConnectionID, listener: Int32) -> AcceptAdmission {
+        guard acceptQueueHasRoom else { return .queueFull }
         admitted.append(connection)
-        return true
+        return .admitted
     }
 
     mutating func takeSent() -> [Sent] {

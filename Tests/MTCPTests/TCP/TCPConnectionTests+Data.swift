@@ -241,4 +241,24 @@ import Testing
         #expect(test.connection.sendNext.rawValue == Test.ourISS + 1461, "only what left counts as sent")
         #expect(test.connection.deadlines[.retransmission] != nil, "what did leave is timed")
     }
+
+    /// A retransmission timeout that finds no transmit room (the engine's queue
+    /// full) counts nothing and leaves SND.NXT at SND.UNA, so the data list
+    /// resends the segment when there is room, instead of skipping it.
+    @Test func aTimeoutWithoutTransmitRoomLeavesTheResendToTheDataList() throws {
+        let test = Test.established()
+        _ = try test.write([UInt8](repeating: 9, count: 1460))
+        #expect(test.output().count == 1)
+        let timeout = try #require(test.connection.deadlines[.retransmission])
+        test.environment.buffersLeft = 0
+        #expect(test.advance(to: timeout).isEmpty)
+        #expect(test.environment.connectionStatistics.retransmittedSegments == 0, "nothing left, nothing counted")
+        #expect(test.connection.sendNext.rawValue == Test.ourISS + 1, "the data list starts again from SND.UNA")
+        test.environment.buffersLeft = .max
+        #expect(test.connection.sendData(now: test.now, &test.environment))
+        let resent = test.output()
+        #expect(resent.map(\.sequence) == [Test.ourISS + 1])
+        #expect(resent.first?.payload.count == 1460)
+        #expect(test.environment.connectionStatistics.retransmittedSegments == 1)
+    }
 }

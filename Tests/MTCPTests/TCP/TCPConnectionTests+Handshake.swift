@@ -32,17 +32,26 @@ import Testing
         #expect(test.connection.deadlines[.retransmission] == nil, "nothing left in flight")
     }
 
-    @Test func aFullAcceptQueueResetsTheCompletedConnection() throws {
+    /// A full accept queue ignores the final ACK and the data on it, as Linux
+    /// does by default: the connection stays in SYN-RECEIVED with its SYN-ACK
+    /// timed, and the peer's next segment establishes it once there is room.
+    @Test func aFullAcceptQueueLeavesTheConnectionInSYNReceived() {
         let (test, _) = Test.synReceived()
         test.environment.acceptQueueHasRoom = false
-        let sent = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1)
-        let reset = try #require(sent.first)
-        #expect(reset.flags == [.rst, .ack])
-        #expect(reset.sequence == Test.ourISS + 1)
-        #expect(reset.acknowledgment == Test.peerISS + 1)
-        #expect(test.connection.state == .closed)
-        #expect(test.ended)
+        let request = Array("GET / HTTP/1.1\r\n\r\n".utf8)
+        let sent = test.receive([.ack, .psh], seq: Test.peerISS + 1, ack: Test.ourISS + 1, payload: request)
+        #expect(sent.isEmpty, "no reset, no ACK of the data")
+        #expect(test.connection.state == .synReceived)
+        #expect(!test.ended)
+        #expect(test.connection.receive.readable == 0, "the data waits for the peer to send it again")
+        #expect(test.connection.deadlines[.retransmission] != nil, "the SYN-ACK is still timed")
         #expect(test.environment.connectionStatistics.acceptQueueOverflows == 1)
+
+        test.environment.acceptQueueHasRoom = true
+        _ = test.receive([.ack, .psh], seq: Test.peerISS + 1, ack: Test.ourISS + 1, payload: request)
+        #expect(test.connection.state == .established)
+        #expect(test.environment.admitted == [test.connection.id])
+        #expect(test.connection.receive.readable == request.count)
     }
 
     @Test func aRetransmittedSYNInSYNReceivedGetsTheSYNACKAgain() {
