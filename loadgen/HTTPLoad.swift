@@ -119,12 +119,12 @@ struct HTTPLoad<Device: PacketDevice>: EngineApplication, ~Copyable {
     /// before this time: retrying every iteration would record a `local`
     /// error each time (thousands a second) instead of waiting for one to free up.
     private var openBlockedUntil = Instant.zero
-    /// Whether the server has answered a connection of this core (accepted or
-    /// refused it). Until it has, one connection is open at a time: its SYN
+    /// Whether a connect of this core has ended, in any way (connected, refused,
+    /// timed out). Until one has, one connection is open at a time: its SYN
     /// waits while ARP finds the server, and a whole `-c` of them at once would
     /// overflow the neighbour's queue of waiting frames, each SYN dropped there
     /// costing its connection a retransmission a second later.
-    private var serverAnswered = false
+    private var firstConnectEnded = false
     private var nextPublish = Instant.zero
 
     init(plan: HTTPPlan, core: Int, cores: Int, board: LoadBoard) {
@@ -320,7 +320,7 @@ struct HTTPLoad<Device: PacketDevice>: EngineApplication, ~Copyable {
     /// Starts the requests that are due: closed loop, one per missing
     /// connection; open loop, those whose intended start has passed.
     private mutating func issue(_ context: inout SocketContext<Device>, now: Instant) {
-        let openLimit = serverAnswered ? concurrency : 1
+        let openLimit = firstConnectEnded ? concurrency : 1
         while retryCount > 0 && !stopping && counts.openConnections < openLimit && now >= openBlockedUntil {
             retryCount -= 1
             guard open(&context, origin: retries[retryCount], now: now, retrying: true) else { break }
@@ -430,12 +430,10 @@ struct HTTPLoad<Device: PacketDevice>: EngineApplication, ~Copyable {
         if slots[slot].phase == .connecting {
             if ready.contains(.error) || ready.contains(.hangUp) {
                 let error = (try? context.pendingError(of: slots[slot].socket)) ?? nil
-                let errorClass = error.map { ErrorClass($0, established: false) } ?? .refusedOrReset
-                if errorClass == .refusedOrReset { serverAnswered = true }
-                return close(slot, &context, error: errorClass)
+                return close(slot, &context, error: error.map { ErrorClass($0, established: false) } ?? .refusedOrReset)
             }
             guard ready.contains(.output) else { return }
-            serverAnswered = true
+            firstConnectEnded = true
             if slots[slot].measured { histograms.connect.record(now.since(slots[slot].connectStarted)) }
             if slots[slot].tls != nil {
                 slots[slot].phase = .handshaking
@@ -717,6 +715,7 @@ struct HTTPLoad<Device: PacketDevice>: EngineApplication, ~Copyable {
     /// server nothing more). A request in flight is counted with `error`.
     private mutating func close(_ slot: Int, _ context: inout SocketContext<Device>,
                                 error: ErrorClass?, accounted: Bool = false) {
+        if slots[slot].phase == .connecting { firstConnectEnded = true }
         if slots[slot].phase.carriesRequest && !accounted { account(slot, error: error ?? .shortResponse, now: context.now) }
         if error != nil {
             try? context.abort(slots[slot].socket)
