@@ -8,6 +8,31 @@ from proxy import SHARED_CORE
 TLS_SCENARIOS = ("tls", "tls_resumed", "tls_keepalive")
 
 
+def _concurrency_row(row, first):
+    """A row of the concurrency sweep; rows recorded before errors and busy
+    shares were kept show what they have."""
+    clean = row.get("clean", True)
+    ratio = f"{row['ours'] / row['linux']:.1f}x" if clean else "not clean"
+    busy = "-"
+    if "ours_busy_percent" in row:
+        ours_busy, linux_busy = row["ours_busy_percent"], row["linux_busy_percent"]
+        busy = (f"{_percent(ours_busy.get('appliance'))} / {_percent(ours_busy.get('loadgen'))}; "
+                f"{linux_busy['nginx']}% / {linux_busy['wrk']}%")
+    errors = "-"
+    if "ours_errors" in row:
+        ours_errors = sum(row["ours_errors"].values())
+        errors = f"{ours_errors:,}" + (f" (exit {row['ours_exit']})" if row["ours_exit"] else "") \
+            + f"; {row['linux_errors']:,}"
+    per_connection = row["ours_rss_growth_kib"] / row["connections"]
+    return (f"| {row['connections']:,} | {_format(row['ours'])} | {_format(row['linux'])} | {ratio} | "
+            f"{row['ours'] / first:.2f}x | {busy} | {errors} | {row['ours_rss_kib'] / 1024:.0f} | "
+            f"{row['ours_rss_growth_kib']:,}; {per_connection:.1f} | {row['linux_slab_growth_kib']:,} |")
+
+
+def _percent(value):
+    return "-" if value is None else f"{value:.0f}%"
+
+
 def _format(value, unit=""):
     if value is None:
         return "-"
@@ -598,7 +623,7 @@ def _clean_rate(row):
 
 
 # Scenarios that do not take --runs/--seconds: their sections say how they sample.
-SAMPLED_THEIR_OWN_WAY = ("cost", "micro", "idle", "loss")
+SAMPLED_THEIR_OWN_WAY = ("cost", "micro", "idle", "loss", "concurrency")
 
 
 def _remeasured(results):
@@ -709,13 +734,21 @@ def write(results, path, out):
     if "concurrency" in scenarios and "rows" in scenarios["concurrency"]:
         sweep = scenarios["concurrency"]
         lines += ["", "## Concurrency sweep", "", sweep["method"] + ".", "",
-                  "| connections | ours (req/s) | Linux (req/s) | ratio | mtcp-httpd RSS (MiB) | "
-                  "RSS growth during the run (KiB) | kernel slab growth (KiB) |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
+                  "| connections | ours (req/s) | Linux (req/s) | ratio | ours / ours at the fewest | "
+                  "busy: mtcp-httpd / mtcp-loadgen; nginx / wrk | errors: ours; Linux | mtcp-httpd RSS (MiB) | "
+                  "RSS growth during the run (KiB; per connection) | kernel slab growth (KiB) |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        first = sweep["rows"][0]["ours"]
         for row in sweep["rows"]:
-            lines.append(f"| {row['connections']:,} | {_format(row['ours'])} | {_format(row['linux'])} | "
-                         f"{row['ours'] / row['linux']:.1f}x | {row['ours_rss_kib'] / 1024:.0f} | "
-                         f"{row['ours_rss_growth_kib']:,} | {row['linux_slab_growth_kib']:,} |")
+            lines.append(_concurrency_row(row, first))
+        fewest, most = sweep["rows"][0], sweep["rows"][-1]
+        per_connection = (most["ours_rss_kib"] - fewest["ours_rss_kib"]) / (most["connections"] - fewest["connections"])
+        lines += ["", f"Memory per connection, ours: {per_connection:.1f} KiB, the difference of mtcp-httpd's "
+                      f"resident memory between the {most['connections']:,}- and the {fewest['connections']:,}-"
+                      "connection rows over the difference in connections. Each appliance's pools are sized for "
+                      "its row (`max_concurrency` = connections + 2,048) and touched at start, so this counts a "
+                      "connection's send and receive buffers, its control blocks and its share of the pools; the "
+                      "growth during the run counts only the pages touched then (the request buffers)."]
     lines += _tls(results)
     lines += _default_topology(scenarios)
     lines += _proxy(scenarios)

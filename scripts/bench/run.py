@@ -209,15 +209,29 @@ class Bench:
                                  requests_per_connection=100_000)
                 after = appliance.resident_kib()
             with linux.LinuxServer(REPO / "www", self.workdir / f"conc-nginx-{connections}") as server:
-                slab_before = slab_kib()
+                slab_before, cores_before = slab_kib(), core_times()
                 w = linux.wrk(server.url("/bench/64.html"), connections, self.seconds)
-                slab_after = slab_kib()
+                slab_after, cores_after = slab_kib(), core_times()
+            ours_clean = f["exit"] == 0 and not _errors(f) and not f.get("unfinished") \
+                and not f.get("keyed_at_random")
+            linux_busy = busy_share(cores_before, cores_after)
             rows.append({"connections": connections, "ours": f["requests_per_second"],
                          "linux": w["requests_per_second"], "ours_rss_kib": after,
-                         "ours_rss_growth_kib": after - before, "linux_slab_growth_kib": slab_after - slab_before})
+                         "ours_rss_growth_kib": after - before, "linux_slab_growth_kib": slab_after - slab_before,
+                         "ours_errors": {kind: count for kind, count in f["errors"].items() if count},
+                         "ours_exit": f["exit"], "ours_clean": ours_clean,
+                         "linux_errors": w["errors"], "clean": ours_clean and w["errors"] == 0,
+                         "ours_busy_percent": _busy(f),
+                         "linux_busy_percent": {"wrk": round(100 * linux_busy.get("core0", 0)),
+                                                "nginx": round(100 * linux_busy.get("core1", 0))}})
         self.record("concurrency", rows=rows, unit="requests/s",
-                    method="keep-alive GET 64 B with N open connections; resident memory of mtcp-httpd "
-                           "(VmRSS) before and after; the kernel's Slab growth across the wrk run")
+                    method="keep-alive GET 64 B with N open connections, one run of "
+                           f"{self.seconds} s per row and side (ours after 1 s warm-up); resident memory of "
+                           "mtcp-httpd (VmRSS) before and after, and its growth per connection; the kernel's "
+                           "Slab growth across the wrk run. Busy: ours, the engines' share of loop iterations "
+                           "that did work; Linux, each core's share over the wrk run (/proc/stat, wrk on core 0, "
+                           "nginx on core 1). A ratio only when both sides were clean: ours exited 0 with no "
+                           "error and nothing unfinished, wrk with no socket error and no non-2xx")
 
     # 6: bulk
     def bulk(self):
