@@ -27,24 +27,18 @@ import time
 from pathlib import Path
 
 import linux
+import nginx_link
 import ours
 import topology
 
 REPO = Path(__file__).resolve().parents[2]
-PROXY_NAMESPACE, PROXY_LINK, PROXY_ADDRESS = "mtcp-a", "mtcp-a0", "198.18.0.1"
+PROXY_NAMESPACE, PROXY_ADDRESS = nginx_link.NAMESPACE, nginx_link.ADDRESS
 BRIDGE_NAMESPACE, BRIDGE = "mtcp-c", "mtcp-br"
 ORIGIN_ADDRESS = "198.18.0.9"
 ORIGIN_LINK, ORIGIN_BRIDGE_PORT = "mbench-o0", "mbench-or"
 SHARED_CORE = 0  # the proxy and the origin; the client polls on core 1 (conf/loadgen.conf)
 CONNECTIONS = 64
 FILES = ("/bench/64.html", "/bench/4k.html")
-# No TIME-WAIT on the kernel's side, as ours (tcp_timewait = 0): nginx closes first
-# after Connection: close, and the loadgen's next run reuses the same ports, whose SYNs a
-# 60 s TIME-WAIT answered with a stale ACK (1 s retransmissions, 125 requests/s in a
-# first run of this scenario). Backlogs as wide as the Linux baseline's (linux.py). Set
-# for nginx in mtcp-a and restored after; the origin's namespace is the benchmark's own.
-SYSCTLS = {"net.core.somaxconn": "65535", "net.ipv4.tcp_max_syn_backlog": "65535",
-           "net.ipv4.tcp_max_tw_buckets": "0"}
 
 
 def _run(*cmd, check=True):
@@ -82,18 +76,7 @@ class Origin(linux.LinuxServer):
 
     @property
     def worker(self):
-        return nginx_worker(self.pid)
-
-
-def nginx_worker(pid_file):
-    """The pid of the single worker of the nginx whose master wrote `pid_file`."""
-    master = Path(pid_file).read_text().strip()
-    deadline = time.monotonic() + 5
-    while True:
-        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-        if children or time.monotonic() > deadline:
-            return int(children[0])
-        time.sleep(0.05)
+        return nginx_link.nginx_worker(self.pid)
 
 
 def http_config(workdir):
@@ -124,28 +107,11 @@ class OursProxy(topology.DefaultAppliance):
         return ours.engine_load(metrics.stdout)
 
 
-class NginxProxy:
-    """nginx as a reverse proxy on mtcp-a0 (the kernel's address for the run,
-    flushed after, as scripts/netns.sh leaves it) in netns mtcp-a."""
+class NginxProxy(nginx_link.NginxOnApplianceLink):
+    """nginx as a reverse proxy in the appliance's place (nginx_link)."""
 
     def __init__(self, workdir):
-        self.workdir = Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.pid_file = self.workdir / "nginx-proxy.pid"
-        self.conf = self.workdir / "nginx-proxy.conf"
-        self.saved = {}
-        self.conf.write_text(f"""
-worker_processes 1;
-worker_cpu_affinity {1 << SHARED_CORE:b};
-worker_rlimit_nofile 200000;
-pid {self.pid_file};
-error_log {self.workdir}/nginx-proxy-error.log error;
-events {{ worker_connections 100000; multi_accept on; }}
-http {{
-    access_log off;
-    tcp_nodelay on;
-    keepalive_requests 100000000;
-    upstream origin {{
+        super().__init__(workdir, "nginx-proxy", SHARED_CORE, f"""    upstream origin {{
         server {ORIGIN_ADDRESS}:80;
         keepalive 64;
         keepalive_requests 100000000;
@@ -157,36 +123,10 @@ http {{
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }}
-    }}
-}}
-""")
-
-    def __enter__(self):
-        for key, value in SYSCTLS.items():
-            self.saved[key] = _run("ip", "netns", "exec", PROXY_NAMESPACE, "sysctl", "-n", key).stdout.strip()
-            _run("ip", "netns", "exec", PROXY_NAMESPACE, "sysctl", "-qw", f"{key}={value}")
-        _run("ip", "-n", PROXY_NAMESPACE, "addr", "add", f"{PROXY_ADDRESS}/24", "dev", PROXY_LINK)
-        _run("ip", "netns", "exec", PROXY_NAMESPACE, "nginx", "-c", self.conf)
-        deadline = time.monotonic() + 5
-        while not self.pid_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self
+    }}""")
 
     def pids(self):
-        return {"proxy": nginx_worker(self.pid_file)}
-
-    def __exit__(self, *exc):
-        if self.pid_file.exists():
-            master = int(self.pid_file.read_text().strip())
-            _run("kill", "-TERM", master, check=False)
-            deadline = time.monotonic() + 5
-            while Path(f"/proc/{master}").exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if Path(f"/proc/{master}").exists():
-                _run("kill", "-KILL", master, check=False)
-        _run("ip", "-n", PROXY_NAMESPACE, "-4", "addr", "flush", "dev", PROXY_LINK, check=False)
-        for key, value in self.saved.items():
-            _run("ip", "netns", "exec", PROXY_NAMESPACE, "sysctl", "-qw", f"{key}={value}", check=False)
+        return {"proxy": self.pid}
 
 
 def loadgen(workdir, address, path, seconds, keep_alive, pids, engine_load=None):

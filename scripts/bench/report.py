@@ -315,6 +315,30 @@ def _default_topology(scenarios):
               + " in the second before. wrk's latency counts from "
               "its write of a request; mtcp-loadgen's from the write on a kept-alive connection and from the "
               "connect() of a short flow (the handshake is part of its cost)."]
+    return lines + _same_client(figures["rows"])
+
+
+def _same_client(rows):
+    """The servers compared alone: each client against mtcp-httpd and against
+    nginx in its place (rows recorded before nginx was run have none)."""
+    if "nginx" not in rows["short"]:
+        return []
+    lines = ["", "Same client, each server: mtcp-httpd against nginx in its place, driven by the same client "
+                 "over the same veth.", "",
+             "| flows | client | mtcp-httpd (req/s) | nginx (req/s) | ratio | p99 (µs): mtcp-httpd / nginx | "
+             "busy (server / client): mtcp-httpd; nginx | errors: mtcp-httpd; nginx |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for mode, title in (("short", "short (Connection: close)"), ("keepalive", "keep-alive")):
+        for client in ("loadgen", "wrk"):
+            ours, nginx = rows[mode]["ours"][client], rows[mode]["nginx"][client]
+            ratio = rows[mode]["server_ratio"][client]
+            lines.append(f"| {title} | {'mtcp-loadgen' if client == 'loadgen' else 'wrk'} | "
+                         f"{_format(ours['requests_per_second'])} | {_format(nginx['requests_per_second'])} | "
+                         + (f"**{ratio:.1f}x**" if ratio else "not clean") + " | "
+                         f"{ours['p99_us']:,.0f} / {nginx['p99_us']:,.0f} | "
+                         f"{ours['busy']['appliance']:.0%} / {ours['busy']['client']:.0%}; "
+                         f"{nginx['busy']['appliance']:.0%} / {nginx['busy']['client']:.0%} | "
+                         f"{ours['errors']}; {nginx['errors']} |")
     return lines
 
 

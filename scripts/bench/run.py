@@ -20,6 +20,7 @@ from pathlib import Path
 import cores
 import linux
 import lossy
+import nginx_link
 import ours
 import report
 import proxy
@@ -432,32 +433,48 @@ class Bench:
         before = core_times()
         time.sleep(1)
         others = busy_share(before, core_times())  # other work on the cores just before
+        modes = (("short", False), ("keepalive", True))
+        runs = {}
         with topology.DefaultAppliance() as appliance:
             idle = appliance.idle_share(10)
-            for mode, keep_alive in (("short", False), ("keepalive", True)):
-                runs = {"loadgen": [], "wrk": []}
-                for _ in range(self.runs):
-                    runs["loadgen"].append(topology.loadgen(appliance, self.workdir, self.seconds, connections,
-                                                            keep_alive))
-                    runs["wrk"].append(topology.wrk(appliance, self.seconds, connections, keep_alive))
-                rows[mode] = {client: {
-                    "requests_per_second": median([r["requests_per_second"] for r in client_runs]),
-                    "p50_us": median([r["p50_us"] for r in client_runs]),
-                    "p99_us": median([r["p99_us"] for r in client_runs]),
-                    "busy": {name: median([r["busy"][name] for r in client_runs]) for name in ("appliance", "client")},
-                    "errors": sum(r["errors"] for r in client_runs),
-                    "runs": client_runs} for client, client_runs in runs.items()}
-                rows[mode]["ratio"] = (rows[mode]["loadgen"]["requests_per_second"]
-                                       / rows[mode]["wrk"]["requests_per_second"])
+            runs["ours"] = self._default_topology_runs(appliance, connections, modes)
+        # The same clients against nginx in the appliance's place: the servers compared alone.
+        with nginx_link.NginxStaticServer(self.workdir / "topology-nginx", REPO / "www", core=0) as server:
+            runs["nginx"] = self._default_topology_runs(server, connections, modes)
+        for mode, _ in modes:
+            rows[mode] = {server: {client: _client_summary(client_runs)
+                                   for client, client_runs in runs[server][mode].items()} for server in runs}
+            ours_row = rows[mode]["ours"]
+            # The fields of the mtcp-loadgen / wrk comparison against our appliance.
+            rows[mode].update(ours_row)
+            rows[mode]["ratio"] = ours_row["loadgen"]["requests_per_second"] / ours_row["wrk"]["requests_per_second"]
+            rows[mode]["server_ratio"] = {
+                client: (ours_row[client]["requests_per_second"] / rows[mode]["nginx"][client]["requests_per_second"]
+                         if ours_row[client]["clean"] and rows[mode]["nginx"][client]["clean"] else None)
+                for client in ("loadgen", "wrk")}
         self.record("default_topology", rows=rows, appliance_idle=idle, busy_before=others, connections=connections,
                     unit="requests/s",
                     method=f"GET /bench/64.html (64 B), {connections} connections, short flows (Connection: close) "
                            "and keep-alive; mtcp-httpd as `make run` starts it (conf/mtcp.conf, netns mtcp-a, "
                            "net_af_xdp on its veth, core 0, adaptive idle policy); mtcp-loadgen with "
                            "conf/loadgen.conf (netns mtcp-l, net_af_xdp, core 1, busy-polling, 1 s warm-up) and "
-                           "wrk -t1 (netns mtcp-c, kernel TCP, pinned to core 1), one after the other; busy = "
-                           "CPU time / wall time of each process during its client's run; "
-                           f"medians of {self.runs} runs of {self.seconds} s")
+                           "wrk -t1 (netns mtcp-c, kernel TCP, pinned to core 1), one after the other; then the "
+                           "same two clients against nginx 1.22 in the appliance's place (1 worker on core 0, the "
+                           "kernel's TCP on the same veth, address and MAC, sendfile, no TIME-WAIT as ours); busy "
+                           "= CPU time / wall time of each process during its client's run; "
+                           f"medians of {self.runs} runs of {self.seconds} s; a server ratio only when every run "
+                           "of both servers with that client had no error and exited 0")
+
+    def _default_topology_runs(self, server, connections, modes):
+        """Each client's runs against `server` (anything with the pid of its busy share), by mode."""
+        runs = {}
+        for mode, keep_alive in modes:
+            runs[mode] = {"loadgen": [], "wrk": []}
+            for _ in range(self.runs):
+                runs[mode]["loadgen"].append(topology.loadgen(server, self.workdir, self.seconds, connections,
+                                                              keep_alive))
+                runs[mode]["wrk"].append(topology.wrk(server, self.seconds, connections, keep_alive))
+        return runs
 
     # issue 24: our reverse proxy against nginx's, in front of the same kernel origin
     def proxy(self):
@@ -705,6 +722,18 @@ def _loss_run(figures, why, server_counters, path_counters):
     return {"clean": why is None, "why": why, "completed": figures["completed"],
             "requests_per_second": figures["requests_per_second"], "sizes": sizes,
             "counters": server_counters, "path": path_counters}
+
+
+def _client_summary(client_runs):
+    """Medians of one client's runs against one server of the default topology,
+    their errors, and whether every run was clean."""
+    return {"requests_per_second": median([r["requests_per_second"] for r in client_runs]),
+            "p50_us": median([r["p50_us"] for r in client_runs]),
+            "p99_us": median([r["p99_us"] for r in client_runs]),
+            "busy": {name: median([r["busy"][name] for r in client_runs]) for name in ("appliance", "client")},
+            "errors": sum(r["errors"] for r in client_runs),
+            "clean": all(r["errors"] == 0 and r["exit"] == 0 for r in client_runs),
+            "runs": client_runs}
 
 
 def _errors(figures):
