@@ -122,8 +122,15 @@ extension TCPConnection {
         if flags.contains(.ack) {
             sendUnacknowledged = segment.acknowledgment
             sendWindowUpdateAcknowledgment = segment.acknowledgment
-            if !timestampsEnabled || segment.options.timestamp == nil {
-                sampleRTT(now: now, acknowledged: segment.acknowledgment)
+            // The handshake's RTT is the connection's first sample (RFC 6298 §2.2):
+            // from the echo of our last SYN's TSval, which also times a resent
+            // SYN, else from the SYN's probe if it was not resent (Karn). An echo
+            // of an earlier SYN is no sample: the SYN-ACK may be the peer's own
+            // retransmission, and a 1 s sample from it held the RTO and the loss
+            // probes' timeout at seconds for the connection's first round trips.
+            let echoesLastSYN = !timestampsEnabled || segment.options.timestamp?.echoReply == lastSYNTimestamp
+            if echoesLastSYN, let sample = rttSample(segment, acknowledged: segment.acknowledgment, now: now) {
+                rtt.addSample(sample)
             }
             retransmissions = 0
             setDeadline(.retransmission, nil)

@@ -254,6 +254,7 @@ extension TCPConnection {
                                       window: advertiseWindow(isSYN: isSYN), options: options, payloadSource: send,
                                       payloadOffset: sequence - sendBufferStart, payloadLength: dataLength)
         guard environment.transmit(segment, now: now) else { return false }
+        if isSYN && state == .synSent, let timestamp = options.timestamp { lastSYNTimestamp = timestamp.value }
         noteDeliveryRateTransmission(sequence: sequence, length: dataLength, now: now)
         // A probe below SND.UNA (zero-window or keep-alive) is unacceptable to the
         // peer, which drops it with its ACK field: it acknowledges nothing.

@@ -42,23 +42,7 @@ extension TCPConnection {
         duplicateAcknowledgments = 0
         lastAckAdvance = ackedBytes
 
-        // RTT: from the echoed timestamp (RFC 7323 §4.1), else Karn's one-at-a-time probe.
-        var sample: TimeSpan? = nil
-        if timestampsEnabled, let timestamp = segment.options.timestamp {
-            // The echo names the transmission measured, so retransmissions need no
-            // Karn's rule (RFC 7323 §4.1, RFC 6298 §3). After a hole the receiver
-            // echoes an older TSval (RFC 7323 §4.3): the sample is then too long,
-            // which errs on the safe side. An echo from the future (bogus, or a
-            // clock wrapped past 2^31) shows as an elapsed time beyond 60 s.
-            let echo = timestamp.echoReply
-            let elapsed = timestampValue(now) &- echo
-            if echo != 0, elapsed < 60_000 {
-                sample = .milliseconds(UInt64(elapsed))
-                if Int32(bitPattern: echo &- lossDetection.echoFloor) > 0 { lossDetection.echoFloor = echo }
-            }
-        } else {
-            sample = sampleRTT(now: now, acknowledged: ack)
-        }
+        let sample = rttSample(segment, acknowledged: ack, now: now)
         if let sample { rtt.addSample(sample) }
         lossProbeAcknowledged(upTo: ack, now: now, &environment)
 
@@ -106,9 +90,27 @@ extension TCPConnection {
         if unsentBytes > 0 || finDue { queueData(shortFlowThreshold: environment.tcpConfiguration.shortFlowThreshold) }
     }
 
+    /// An RTT sample from an ACK that acknowledges new data (or our SYN): from
+    /// the echoed timestamp (RFC 7323 §4.1), else Karn's one-at-a-time probe.
+    mutating func rttSample(_ segment: IncomingSegment, acknowledged ack: SequenceNumber,
+                            now: Instant) -> TimeSpan? {
+        guard timestampsEnabled, let timestamp = segment.options.timestamp else {
+            return sampleRTT(now: now, acknowledged: ack)
+        }
+        // The echo names the transmission measured, so retransmissions need no
+        // Karn's rule (RFC 7323 §4.1, RFC 6298 §3). After a hole the receiver
+        // echoes an older TSval (RFC 7323 §4.3): the sample is then too long,
+        // which errs on the safe side. An echo from the future (bogus, or a
+        // clock wrapped past 2^31) shows as an elapsed time beyond 60 s.
+        let echo = timestamp.echoReply
+        let elapsed = timestampValue(now) &- echo
+        guard echo != 0, elapsed < 60_000 else { return nil }
+        if Int32(bitPattern: echo &- lossDetection.echoFloor) > 0 { lossDetection.echoFloor = echo }
+        return .milliseconds(UInt64(elapsed))
+    }
+
     /// Karn's algorithm: time one segment at a time, never a retransmitted one.
-    @discardableResult
-    mutating func sampleRTT(now: Instant, acknowledged ack: SequenceNumber) -> TimeSpan? {
+    private mutating func sampleRTT(now: Instant, acknowledged ack: SequenceNumber) -> TimeSpan? {
         guard rttProbeActive, ack > rttProbeSequence else { return nil }
         rttProbeActive = false
         return now.since(rttProbeSentAt)

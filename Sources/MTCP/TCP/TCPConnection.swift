@@ -110,6 +110,10 @@ struct TCPConnection {
     var rttProbeSequence = SequenceNumber(0)
     var rttProbeSentAt = Instant.zero
     var rttProbeActive = false
+    /// SYN-SENT: the TSval of the last SYN sent. A SYN-ACK echoing an older one
+    /// answers an earlier SYN, maybe after the peer's own retransmission
+    /// timeout, and would time that timeout rather than the path.
+    var lastSYNTimestamp: UInt32 = 0
 
     // MARK: acknowledgments
     var ackPending = false

@@ -27,7 +27,7 @@ import Testing
         #expect(Array(ack.header.options.sackBlocks) == [SACKBlock(left: 1001, right: 1011)], "RFC 2883 §4.1.1")
         // Reported once: the next ACK carries no SACK option.
         let next = peer.send(.ack, seq: 1011, ack: isn + 1, payload: [2])
-        _ = peer.advance(.milliseconds(50))
+        peer.advance(.milliseconds(50))
         let later = next + peer.run()
         #expect(later.allSatisfy { $0.header.options.sackBlocks.isEmpty })
     }

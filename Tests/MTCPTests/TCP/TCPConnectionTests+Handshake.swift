@@ -122,6 +122,66 @@ import Testing
         #expect(test.connection.deadlines[.retransmission] == nil)
     }
 
+    /// The handshake's round trip is the active opener's first RTT sample, as
+    /// it is the passive one's: with timestamps from the echo of our SYN's
+    /// TSval, without them from the SYN itself. (It was dropped: the first
+    /// RTO stayed at 1 s, and at 2 s after a resent SYN.)
+    @Test func aSYNACKGivesTheFirstRTTSample() throws {
+        let (timed, sent) = Test.synSent()
+        let ours = try #require(sent.first?.options.timestamp)
+        _ = timed.advance(by: .milliseconds(30))
+        var options = TCPOptions(maximumSegmentSize: 1460)
+        options.timestamp = TCPTimestamp(value: 777, echoReply: ours.value)
+        _ = timed.receive([.syn, .ack], seq: Test.peerISS, ack: Test.ourISS + 1, options: options)
+        #expect(timed.connection.rtt.smoothedRTT == .milliseconds(30))
+
+        let (untimed, _) = Test.synSent()
+        _ = untimed.advance(by: .milliseconds(30))
+        _ = untimed.receive([.syn, .ack], seq: Test.peerISS, ack: Test.ourISS + 1,
+                            options: TCPOptions(maximumSegmentSize: 1460))
+        #expect(untimed.connection.rtt.smoothedRTT == .milliseconds(30))
+    }
+
+    /// After a lost SYN the echo names the resent one: the sample is the true
+    /// round trip and the backed-off RTO of the handshake goes with it. Without
+    /// timestamps Karn's rule takes no sample from a resent SYN.
+    @Test func aSYNACKToAResentSYNIsTimedByItsEcho() throws {
+        let (timed, _) = Test.synSent()
+        let resent = timed.advance(by: .seconds(1))
+        let echo = try #require(resent.first?.options.timestamp)
+        #expect(timed.connection.rtt.rto == .seconds(2))
+        _ = timed.advance(by: .milliseconds(5))
+        var options = TCPOptions(maximumSegmentSize: 1460)
+        options.timestamp = TCPTimestamp(value: 777, echoReply: echo.value)
+        _ = timed.receive([.syn, .ack], seq: Test.peerISS, ack: Test.ourISS + 1, options: options)
+        #expect(timed.connection.rtt.smoothedRTT == .milliseconds(5))
+        #expect(timed.connection.rtt.rto == .milliseconds(200))
+
+        let (untimed, _) = Test.synSent()
+        _ = untimed.advance(by: .seconds(1))
+        _ = untimed.advance(by: .milliseconds(5))
+        _ = untimed.receive([.syn, .ack], seq: Test.peerISS, ack: Test.ourISS + 1,
+                            options: TCPOptions(maximumSegmentSize: 1460))
+        #expect(untimed.connection.rtt.smoothedRTT == nil)
+    }
+
+    /// A SYN-ACK that echoes the first SYN after it was resent answers that
+    /// first SYN a second late, perhaps as the peer's own retransmission: no
+    /// sample (it would be a second long), the backed-off RTO stays until data
+    /// is timed.
+    @Test func aSYNACKEchoingAnEarlierSYNIsNoSample() throws {
+        let (test, sent) = Test.synSent()
+        let first = try #require(sent.first?.options.timestamp)
+        _ = test.advance(by: .seconds(1))
+        _ = test.advance(by: .milliseconds(5))
+        var options = TCPOptions(maximumSegmentSize: 1460)
+        options.timestamp = TCPTimestamp(value: 777, echoReply: first.value)
+        _ = test.receive([.syn, .ack], seq: Test.peerISS, ack: Test.ourISS + 1, options: options)
+        #expect(test.connection.state == .established)
+        #expect(test.connection.rtt.smoothedRTT == nil)
+        #expect(test.connection.rtt.rto == .seconds(2))
+    }
+
     @Test func aSYNACKForSomethingWeNeverSentIsReset() {
         let (test, _) = Test.synSent()
         let sent = test.receive([.syn, .ack], seq: Test.peerISS, ack: Test.ourISS + 100)
