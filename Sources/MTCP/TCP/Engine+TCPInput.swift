@@ -82,7 +82,16 @@ extension Engine {
 
     /// A SYN for a listening port: a new connection in SYN-RECEIVED, or a SYN
     /// cookie when the listener's SYN queue is full.
+    ///
+    /// A full accept queue drops the SYN, as Linux does: the peer sends it again
+    /// after its timeout, by when the application may have taken some. A
+    /// handshake completed now would wait with no timer of ours to end it —
+    /// a cookie's forever, for a peer that waits for the server to speak first.
     private mutating func passiveOpen(_ segment: IncomingSegment, tuple: FourTuple, listener: Int, now: Instant) {
+        guard tcp.listeners.hasAcceptRoom(listener) else {
+            tcp.statistics.acceptQueueOverflows &+= 1
+            return
+        }
         let peerMSS = Int(segment.options.maximumSegmentSize ?? UInt16(tuple.defaultPeerMSS))
         guard tcp.listeners[listener].halfOpen < tcp.listeners[listener].backlog else {
             if lineRefusesStatelessReply(now: now) { return }

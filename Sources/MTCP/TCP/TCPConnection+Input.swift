@@ -237,6 +237,10 @@ extension TCPConnection {
         let admission = listener >= 0 ? environment.admitToAcceptQueue(id, listener: listener) : .admitted
         if admission == .queueFull {
             environment.connectionStatistics.acceptQueueOverflows &+= 1
+            // The wait the full queue imposes is ours: the ACK that completes the
+            // handshake later times nothing unless it answers a SYN-ACK sent after.
+            lastSYNTimestamp = 0
+            rttProbeActive = false
             return false
         }
         state = .established

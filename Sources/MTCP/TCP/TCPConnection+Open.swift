@@ -124,14 +124,14 @@ extension TCPConnection {
             sendWindowUpdateAcknowledgment = segment.acknowledgment
             // The handshake's RTT is the connection's first sample (RFC 6298 §2.2):
             // from the echo of our last SYN's TSval, which also times a resent
-            // SYN, else from the SYN's probe if it was not resent (Karn). An echo
-            // of an earlier SYN is no sample: the SYN-ACK may be the peer's own
-            // retransmission, and a 1 s sample from it held the RTO and the loss
-            // probes' timeout at seconds for the connection's first round trips.
-            let echoesLastSYN = !timestampsEnabled || segment.options.timestamp?.echoReply == lastSYNTimestamp
-            if echoesLastSYN, let sample = rttSample(segment, acknowledged: segment.acknowledgment, now: now) {
+            // SYN, else from the SYN's probe if it was not resent (Karn). Without
+            // one after a resent SYN, the data starts at an RTO of 3 s (§5.7).
+            if let sample = rttSample(segment, acknowledged: segment.acknowledgment, now: now) {
                 rtt.addSample(sample)
+            } else if retransmissions > 0 {
+                rtt.handshakeCompletedAfterSYNTimeout()
             }
+            rttProbeActive = false  // the SYN's probe ends with the handshake, timed or not
             retransmissions = 0
             setDeadline(.retransmission, nil)
             state = finQueued ? .finWait1 : .established

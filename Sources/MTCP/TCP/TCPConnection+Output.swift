@@ -54,14 +54,15 @@ extension TCPConnection {
 
     /// The SYN or SYN-ACK of the control list, always at the initial sequence
     /// number. False when the transmit path had no room: it stays on the list.
-    /// One that waited there while the handshake completed (or the connection
+    /// One that waited there until the SYN was acknowledged (or the connection
     /// was aborted) is not sent.
     mutating func sendControl<Environment: TCPConnectionEnvironment & ~Copyable>(
         _ flags: TCPFlags, now: Instant, _ environment: inout Environment) -> Bool {
-        guard flags.contains(.syn), state == .synSent || state == .synReceived else { return true }
+        guard flags.contains(.syn), state != .closed, sendUnacknowledged == initialSendSequence else { return true }
         let synFlags: TCPFlags = state == .synSent ? .syn : [.syn, .ack]
         guard transmitSegment(flags: synFlags, sequence: initialSendSequence, dataLength: 0, now: now,
                               &environment) else { return false }
+        if retransmissions > 0 { environment.connectionStatistics.retransmittedSegments &+= 1 }
         let afterSYN = initialSendSequence + 1
         if sendNext < afterSYN { sendNext = afterSYN }
         if sendMaximum < afterSYN { sendMaximum = afterSYN }
@@ -254,7 +255,7 @@ extension TCPConnection {
                                       window: advertiseWindow(isSYN: isSYN), options: options, payloadSource: send,
                                       payloadOffset: sequence - sendBufferStart, payloadLength: dataLength)
         guard environment.transmit(segment, now: now) else { return false }
-        if isSYN && state == .synSent, let timestamp = options.timestamp { lastSYNTimestamp = timestamp.value }
+        if isSYN, let timestamp = options.timestamp { lastSYNTimestamp = timestamp.value }
         noteDeliveryRateTransmission(sequence: sequence, length: dataLength, now: now)
         // A probe below SND.UNA (zero-window or keep-alive) is unacceptable to the
         // peer, which drops it with its ACK field: it acknowledges nothing.

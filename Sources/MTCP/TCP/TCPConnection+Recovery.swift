@@ -105,6 +105,12 @@ extension TCPConnection {
         let echo = timestamp.echoReply
         let elapsed = timestampValue(now) &- echo
         guard echo != 0, elapsed < 60_000 else { return nil }
+        // The ACK of our SYN or SYN-ACK times the last one sent or nothing: one
+        // echoing an earlier one answers it late (after the peer's own timeout,
+        // or after our full accept queue made the peer send again) and would
+        // time that wait, not the path: a 1 s first sample held the RTO and the
+        // loss probes' timeout at seconds for the first round trips.
+        if ack == initialSendSequence + 1 && echo != lastSYNTimestamp { return nil }
         if Int32(bitPattern: echo &- lossDetection.echoFloor) > 0 { lossDetection.echoFloor = echo }
         return .milliseconds(UInt64(elapsed))
     }
@@ -231,12 +237,17 @@ extension TCPConnection {
         let length = min(retransmissionLength(hole: hole), send.count - offset, max(sent, sendWindow))
         let withFIN = finSent && start + length == finSequence
         rttProbeActive = false
-        armRetransmission(now: now)
-        guard length > 0 || withFIN else { return 0 }
+        guard length > 0 || withFIN else {
+            armRetransmission(now: now)
+            return 0
+        }
         var flags: TCPFlags = .ack
         if withFIN { flags.insert(.fin) }
+        // Refused, the timer running goes on (a fast retransmission) or the data
+        // list resends it (a timeout, whose timer is off now and is armed by that send).
         guard transmitSegment(flags: flags, sequence: start, dataLength: max(length, 0), now: now, &environment)
         else { return 0 }
+        armRetransmission(now: now)
         environment.connectionStatistics.retransmittedSegments &+= 1
         let covered = max(length, 0) + (withFIN ? 1 : 0)
         // A full segment from SND.UNA may reach past what was ever sent.

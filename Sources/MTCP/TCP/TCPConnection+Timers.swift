@@ -71,8 +71,7 @@ extension TCPConnection {
             }
             rtt.backOff()
             rttProbeActive = false
-            environment.connectionStatistics.retransmittedSegments &+= 1
-            queueControl(.syn)
+            queueControl(.syn)  // counted as a retransmission when it leaves (`sendControl`)
             armRetransmission(now: now)
             return
         default:

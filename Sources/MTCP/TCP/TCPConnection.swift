@@ -110,9 +110,8 @@ struct TCPConnection {
     var rttProbeSequence = SequenceNumber(0)
     var rttProbeSentAt = Instant.zero
     var rttProbeActive = false
-    /// SYN-SENT: the TSval of the last SYN sent. A SYN-ACK echoing an older one
-    /// answers an earlier SYN, maybe after the peer's own retransmission
-    /// timeout, and would time that timeout rather than the path.
+    /// The TSval of the last SYN or SYN-ACK sent (0: none to time): the ACK of
+    /// the handshake is a sample only when it echoes this one (`rttSample`).
     var lastSYNTimestamp: UInt32 = 0
 
     // MARK: acknowledgments

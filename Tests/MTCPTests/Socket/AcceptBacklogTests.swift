@@ -38,4 +38,27 @@ import Testing
         #expect(server.synCookiesSent > 0 && server.acceptQueueOverflows > 0, "the burst did overflow both queues")
         #expect(server.resetsSent == 0 && client.resetsReceived == 0)
     }
+
+    /// A SYN that finds the accept queue full is dropped, as Linux does, not
+    /// answered: no handshake completes that no timer of ours would end. Its
+    /// retransmission, once the application has accepted, gets through.
+    @Test func aSYNAgainstAFullAcceptQueueIsDroppedUntilThereIsRoom() throws {
+        var network = SocketTestNetwork()
+        let listener = try network.server.socket()
+        try network.server.bind(listener, port: 80)
+        try network.server.listen(listener, backlog: 1)
+        let first = try network.connect()
+        network.settle()
+        #expect(network.client.state(of: first) == .established)
+        let second = try network.connect()
+        network.settle()
+        #expect(network.client.state(of: second) == .synSent, "no SYN-ACK while the queue is full")
+        #expect(network.server.engine.tcpStatistics.acceptQueueOverflows >= 1)
+        _ = try network.server.accept(listener)
+        for _ in 0..<1100 where network.client.state(of: second) != .established { network.step() }
+        #expect(network.client.state(of: second) == .established, "the SYN sent again at 1 s got through")
+        network.settle()  // the handshake's last ACK reaches the server
+        let accepted = try network.server.accept(listener)
+        #expect(network.server.state(of: accepted) == .established)
+    }
 }

@@ -48,10 +48,12 @@ import Testing
         #expect(test.environment.connectionStatistics.acceptQueueOverflows == 1)
 
         test.environment.acceptQueueHasRoom = true
+        _ = test.advance(by: .milliseconds(300))
         _ = test.receive([.ack, .psh], seq: Test.peerISS + 1, ack: Test.ourISS + 1, payload: request)
         #expect(test.connection.state == .established)
         #expect(test.environment.admitted == [test.connection.id])
         #expect(test.connection.receive.readable == request.count)
+        #expect(test.connection.rtt.smoothedRTT == nil, "the 300 ms in the full queue are no round trip")
     }
 
     @Test func aRetransmittedSYNInSYNReceivedGetsTheSYNACKAgain() {
@@ -163,12 +165,13 @@ import Testing
         _ = untimed.receive([.syn, .ack], seq: Test.peerISS, ack: Test.ourISS + 1,
                             options: TCPOptions(maximumSegmentSize: 1460))
         #expect(untimed.connection.rtt.smoothedRTT == nil)
+        #expect(untimed.connection.rtt.rto == .seconds(3), "RFC 6298 §5.7")
     }
 
     /// A SYN-ACK that echoes the first SYN after it was resent answers that
     /// first SYN a second late, perhaps as the peer's own retransmission: no
-    /// sample (it would be a second long), the backed-off RTO stays until data
-    /// is timed.
+    /// sample (it would be a second long); the data starts at an RTO of 3 s
+    /// (RFC 6298 §5.7) until it is timed.
     @Test func aSYNACKEchoingAnEarlierSYNIsNoSample() throws {
         let (test, sent) = Test.synSent()
         let first = try #require(sent.first?.options.timestamp)
@@ -179,7 +182,7 @@ import Testing
         _ = test.receive([.syn, .ack], seq: Test.peerISS, ack: Test.ourISS + 1, options: options)
         #expect(test.connection.state == .established)
         #expect(test.connection.rtt.smoothedRTT == nil)
-        #expect(test.connection.rtt.rto == .seconds(2))
+        #expect(test.connection.rtt.rto == .seconds(3))
     }
 
     @Test func aSYNACKForSomethingWeNeverSentIsReset() {
