@@ -9,20 +9,13 @@ TLS_SCENARIOS = ("tls", "tls_resumed", "tls_keepalive")
 
 
 def _concurrency_row(row, first):
-    """A row of the concurrency sweep; rows recorded before errors and busy
-    shares were kept show what they have."""
-    clean = row.get("clean", True)
-    ratio = f"{row['ours'] / row['linux']:.1f}x" if clean else "not clean"
-    busy = "-"
-    if "ours_busy_percent" in row:
-        ours_busy, linux_busy = row["ours_busy_percent"], row["linux_busy_percent"]
-        busy = (f"{_percent(ours_busy.get('appliance'))} / {_percent(ours_busy.get('loadgen'))}; "
-                f"{linux_busy['nginx']}% / {linux_busy['wrk']}%")
-    errors = "-"
-    if "ours_errors" in row:
-        ours_errors = sum(row["ours_errors"].values())
-        errors = f"{ours_errors:,}" + (f" (exit {row['ours_exit']})" if row["ours_exit"] else "") \
-            + f"; {row['linux_errors']:,}"
+    """A row of the concurrency sweep."""
+    ratio = f"{row['ours'] / row['linux']:.1f}x" if row["clean"] else "not clean"
+    ours_busy, linux_busy = row["ours_busy_percent"], row["linux_busy_percent"]
+    busy = (f"{_percent(ours_busy.get('appliance'))} / {_percent(ours_busy.get('loadgen'))}; "
+            f"{linux_busy['nginx']}% / {linux_busy['wrk']}%")
+    errors = f"{sum(row['ours_errors'].values()):,}" + (f" (exit {row['ours_exit']})" if row["ours_exit"] else "") \
+        + f"; {row['linux_errors']:,}"
     per_connection = row["ours_rss_growth_kib"] / row["connections"]
     return (f"| {row['connections']:,} | {_format(row['ours'])} | {_format(row['linux'])} | {ratio} | "
             f"{row['ours'] / first:.2f}x | {busy} | {errors} | {row['ours_rss_kib'] / 1024:.0f} | "
@@ -300,14 +293,14 @@ def _default_topology(scenarios):
              "| flows | client | requests/s | p50 / p99 (µs) | busy: appliance / client | errors |",
              "| --- | --- | --- | --- | --- | --- |"]
     for mode, title in (("short", "short (Connection: close)"), ("keepalive", "keep-alive")):
-        row = figures["rows"][mode]
+        row = figures["rows"][mode]["ours"]
         for client in ("loadgen", "wrk"):
             c = row[client]
             lines.append(f"| {title} | {'mtcp-loadgen' if client == 'loadgen' else 'wrk'} | "
                          f"{_format(c['requests_per_second'])} | {c['p50_us']:,.0f} / {c['p99_us']:,.0f} | "
                          f"{c['busy']['appliance']:.0%} / {c['busy']['client']:.0%} | {c['errors']} |")
     short, keep = figures["rows"]["short"], figures["rows"]["keepalive"]
-    met = all(r["ratio"] >= 1.5 and r["loadgen"]["p99_us"] < r["wrk"]["p99_us"] for r in (short, keep))
+    met = all(r["ratio"] >= 1.5 and r["ours"]["loadgen"]["p99_us"] < r["ours"]["wrk"]["p99_us"] for r in (short, keep))
     lines += ["", f"mtcp-loadgen / wrk: **{short['ratio']:.2f}x** short flows, **{keep['ratio']:.2f}x** keep-alive "
               f"(target: >= 1.5x with a lower p99: {'met' if met else '**not met**'}). The appliance idled at "
               f"{figures['appliance_idle']:.1%} of a core over 10 s before the runs; other work took "
@@ -320,9 +313,7 @@ def _default_topology(scenarios):
 
 def _same_client(rows):
     """The servers compared alone: each client against mtcp-httpd and against
-    nginx in its place (rows recorded before nginx was run have none)."""
-    if "nginx" not in rows["short"]:
-        return []
+    nginx in its place."""
     lines = ["", "Same client, each server: mtcp-httpd against nginx in its place, driven by the same client "
                  "over the same veth.", "",
              "| flows | client | mtcp-httpd (req/s) | nginx (req/s) | ratio | p99 (µs): mtcp-httpd / nginx | "

@@ -445,8 +445,6 @@ class Bench:
             rows[mode] = {server: {client: _client_summary(client_runs)
                                    for client, client_runs in runs[server][mode].items()} for server in runs}
             ours_row = rows[mode]["ours"]
-            # The fields of the mtcp-loadgen / wrk comparison against our appliance.
-            rows[mode].update(ours_row)
             rows[mode]["ratio"] = ours_row["loadgen"]["requests_per_second"] / ours_row["wrk"]["requests_per_second"]
             rows[mode]["server_ratio"] = {
                 client: (ours_row[client]["requests_per_second"] / rows[mode]["nginx"][client]["requests_per_second"]
