@@ -36,7 +36,7 @@ public struct TransmitQueue: ~Copyable {
     /// Queues `buffer`; false when full (the caller still owns the buffer).
     @inline(__always)
     public mutating func append(_ buffer: PacketBuffer) -> Bool {
-        guard count < frames.count else { return false }
+        guard hasRoom else { return false }
         frames[wrap(head + count)] = buffer
         count += 1
         return true

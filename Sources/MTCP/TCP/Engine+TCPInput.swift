@@ -117,9 +117,9 @@ extension Engine {
 
     /// The final ACK of a handshake answered with a SYN cookie: the connection is
     /// built now, directly in ESTABLISHED, then the ACK is processed as usual.
-    /// A full accept queue drops the ACK with nothing built, as for a handshake
-    /// completed in SYN-RECEIVED (`TCPConnection.completePassiveOpen`): the
-    /// peer's next segment carries the cookie again.
+    /// A full accept queue (it filled after the SYN was answered, see
+    /// `passiveOpen`) drops the ACK with nothing built, as Linux does: only the
+    /// peer's resend of that first segment carries a cookie that validates again.
     private mutating func openFromCookie(_ segment: IncomingSegment, tuple: FourTuple, listener: Int, mss: Int,
                                          now: Instant) {
         guard tcp.listeners.hasAcceptRoom(listener) else {
