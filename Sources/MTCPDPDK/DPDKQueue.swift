@@ -104,6 +104,11 @@ public struct DPDKQueue: PacketDevice {
         return statistics
     }
 
+    /// The counters of the whole port (every queue), as the driver keeps them:
+    /// frames the port missed because a receive ring was full are counted
+    /// here, before any engine sees them.
+    public func portStatistics() -> DeviceStatistics { Self.portStatistics(port) }
+
     static func portStatistics(_ port: UInt16) -> DeviceStatistics {
         var raw = rte_eth_stats()
         var statistics = DeviceStatistics()

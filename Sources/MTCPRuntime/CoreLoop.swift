@@ -166,7 +166,7 @@ private func startFailure<Device: PacketDevice>(_ core: Int, _ error: any Error,
                        failure: "core \(core): the application could not start: \(error)")
 }
 
-extension SocketContext {
+extension SocketContext where Device == DPDKQueue {
     /// This core's counters for the statistics board.
     func snapshot(core: Int, load: CoreLoad) -> CoreSnapshot {
         var snapshot = CoreSnapshot(core: core)
@@ -180,6 +180,7 @@ extension SocketContext {
         snapshot.framesNotCaptured = engine.capture?.framesNotCaptured ?? 0
         snapshot.busyNanoseconds = load.busyNanoseconds
         snapshot.idleNanoseconds = load.idleNanoseconds
+        if core == 0 { snapshot.port = engine.device.portStatistics() }
         return snapshot
     }
 }

@@ -65,6 +65,7 @@ public enum PrometheusExposition {
         family("reload_failures_total", "counter", "Reloads this core could not take: it kept its previous configuration") {
             $0.reloads.failures
         }
+        if let port = snapshots.port { text += portFamilies(port) }
         // Reloads are the process's, not a core's: no label.
         text += "# HELP mtcp_reloads_total Reloads (SIGHUP) accepted and published to the cores\n"
         text += "# TYPE mtcp_reloads_total counter\n"
@@ -72,5 +73,22 @@ public enum PrometheusExposition {
         text += "# HELP mtcp_reloads_refused_total Reloads (SIGHUP) refused: the old configuration kept\n"
         text += "# TYPE mtcp_reloads_refused_total counter\nmtcp_reloads_refused_total \(reloads.refused)\n"
         return text
+    }
+
+    /// The port's own counters: the port's, not a core's, so no label.
+    private static func portFamilies(_ port: DeviceStatistics) -> String {
+        let families: [(String, String, UInt64)] = [
+            ("received_packets", "Frames the port received", port.receivedPackets),
+            ("received_bytes", "Bytes the port received", port.receivedBytes),
+            ("transmitted_packets", "Frames the port transmitted", port.transmittedPackets),
+            ("transmitted_bytes", "Bytes the port transmitted", port.transmittedBytes),
+            ("missed", "Frames the port dropped before any core saw them (receive ring full)", port.receiveMissed),
+            ("receive_errors", "Frames the port received in error", port.receiveErrors),
+            ("transmit_errors", "Frames the port failed to transmit", port.transmitErrors),
+            ("no_mbuf", "Receive buffer allocation failures in the driver (rx_nombuf)", port.allocationFailures),
+        ]
+        return families.map { name, help, value in
+            "# HELP mtcp_port_\(name)_total \(help)\n# TYPE mtcp_port_\(name)_total counter\nmtcp_port_\(name)_total \(value)\n"
+        }.joined()
     }
 }

@@ -24,6 +24,11 @@ public struct StatisticsPrinter {
         // The process's reloads, once, on the last line.
         if let last = lines.indices.last {
             lines[last] += " | reloads \(reloads.done) refused \(reloads.refused)"
+            // The port's, once: frames it missed never reached a core's drops.
+            if let port = snapshots.port, let before = previous.port {
+                lines[last] += " | port missed \(port.receiveMissed &- before.receiveMissed)"
+                    + " errors \((port.receiveErrors &+ port.transmitErrors) &- (before.receiveErrors &+ before.transmitErrors))"
+            }
             // A core that could not take the last reload (not one merely taking it now).
             for snapshot in snapshots where snapshot.reloads.failures > 0 && snapshot.reloads.generation != reloads.done {
                 lines[last] += " | core \(snapshot.core) runs configuration \(snapshot.reloads.generation)"

@@ -39,6 +39,16 @@ extension TCPStatistics {
     }
 }
 
+extension DeviceStatistics {
+    /// The port's own counters on one line, for the end of a run: what it
+    /// missed or refused never reached an engine's counters.
+    public var report: String {
+        "port: received \(receivedPackets) (\(receivedBytes) bytes), transmitted \(transmittedPackets) "
+            + "(\(transmittedBytes) bytes), missed \(receiveMissed), receive errors \(receiveErrors), "
+            + "transmit errors \(transmitErrors), no mbuf \(allocationFailures)"
+    }
+}
+
 extension [ApplicationCounter] {
     /// The application's counters on one line (`name value, ...`), for the end of a run.
     public var report: String {

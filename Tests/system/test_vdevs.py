@@ -8,6 +8,7 @@ Each test makes its own namespace or socket, with its own addresses
 
 import hashlib
 import os
+import re
 import subprocess
 
 from mtcp_ns import SYSTEM_PYTHON, describe, ns
@@ -53,6 +54,13 @@ def test_net_af_xdp_on_a_veth(tmp_path, namespace):
     finally:
         log = stack.stop()
     assert stack.proc.returncode == 0, log
+    # The port's own counters (the driver's) saw what the engine saw: one queue, one core.
+    engine = re.search(r"^frames: received (\d+) \((\d+) bytes\), transmitted (\d+) \((\d+) bytes\)$", log, re.M)
+    port = re.search(r"^port: received (\d+) \((\d+) bytes\), transmitted (\d+) \((\d+) bytes\), "
+                     r"missed (\d+), receive errors (\d+), transmit errors (\d+), no mbuf (\d+)$", log, re.M)
+    assert engine and port, log
+    assert port.groups()[:4] == engine.groups() and int(engine[1]) > 100, log
+    assert port.groups()[4:] == ("0",) * 4, log
 
 
 ANNOUNCEMENTS = """

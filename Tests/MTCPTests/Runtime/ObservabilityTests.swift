@@ -29,6 +29,15 @@ private func snapshots(scale: UInt64 = 1) -> [CoreSnapshot] {
         snapshot.idleNanoseconds = 3_000_000_000 * factor
         snapshot.recentBusyPercent = 25 * Double(core + 1)
         snapshot.reloads = (generation: 2 - UInt64(core), failures: UInt64(core))
+        if core == 0 {  // the port's counters come from core 0 alone
+            var port = DeviceStatistics()
+            port.receivedPackets = 3100 * scale
+            port.receiveMissed = 11 * scale
+            port.receiveErrors = 2 * scale
+            port.transmitErrors = 1 * scale
+            port.allocationFailures = 4 * scale
+            snapshot.port = port
+        }
         return snapshot
     }
 }
@@ -97,14 +106,19 @@ private struct Sample: Equatable {
         }
         #expect(helps == Set(types.keys))
 
-        // Every family but the drops and the process's reloads has one sample per core, labelled by core.
+        // Every family but the drops, the port's and the process's reloads has one sample per core,
+        // labelled by core; the port's and the reloads' have one sample without a label.
         let drops = "mtcp_dropped_frames_total"
-        let reloads = ["mtcp_reloads_total", "mtcp_reloads_refused_total"]
-        for family in familyOrder where family != drops && !reloads.contains(family) {
+        let unlabelled = familyOrder.filter { $0.hasPrefix("mtcp_port_") || $0.hasPrefix("mtcp_reloads_") }
+        #expect(unlabelled.count == 10)
+        for family in unlabelled {
+            #expect(samples.filter { $0.name == family }.map { $0.labels } == [[:]], "\(family)")
+        }
+        for family in familyOrder where family != drops && !unlabelled.contains(family) {
             let cores = samples.filter { $0.name == family }.map { $0.labels }
             #expect(cores == [["core": "0"], ["core": "1"]], "\(family): \(cores)")
         }
-        #expect(familyOrder.count == EngineStatistics.counters.count + TCPStatistics.counters.count + 14)
+        #expect(familyOrder.count == EngineStatistics.counters.count + TCPStatistics.counters.count + 22)
         // Drops: every reason on every core, as a label.
         let dropSamples = samples.filter { $0.name == drops }
         #expect(dropSamples.count == 2 * DropReason.allCases.count)
@@ -123,6 +137,9 @@ private struct Sample: Equatable {
         #expect(value("mtcp_connections", ["core": "1"]) == 20)
         #expect(value("mtcp_reloads_total", [:]) == 3)
         #expect(value("mtcp_reloads_refused_total", [:]) == 1)
+        #expect(value("mtcp_port_missed_total", [:]) == 11)
+        #expect(value("mtcp_port_received_packets_total", [:]) == 3100)
+        #expect(value("mtcp_port_no_mbuf_total", [:]) == 4)
         // Core 1 failed a reload: it runs generation 1 of the 2 core 0 took.
         #expect(value("mtcp_configuration_generation", ["core": "1"]) == 1)
         #expect(value("mtcp_configuration_generation", ["core": "0"]) == 2)
@@ -167,13 +184,13 @@ private struct Sample: Equatable {
         #expect(lines[1] == "[core 1] flows 20/1000 | busy 25% | RX 1000 pps 1.000 Gbps | TX 500 pps 0.500 Gbps | new 100/s"
                 + " | drops 18 | retx 8 | resets in 10 out 12")
         #expect(lines[2] == "[ALL] flows 30/2000 | busy 25% | RX 1500 pps 1.500 Gbps | TX 750 pps 0.750 Gbps | new 150/s"
-                + " | drops 27 | retx 12 | resets in 15 out 18 | reloads 2 refused 1"
+                + " | drops 27 | retx 12 | resets in 15 out 18 | reloads 2 refused 1 | port missed 11 errors 3"
                 + " | core 1 runs configuration 1 (reload failures 1)")
         // Nothing changed over the next second: zero rates.
         let third = printer.lines(snapshots(scale: 2), now: start + .seconds(3))
         let idle = try #require(third)
         #expect(idle[2] == "[ALL] flows 30/2000 | RX 0 pps 0.000 Gbps | TX 0 pps 0.000 Gbps | new 0/s"
-                + " | drops 0 | retx 0 | resets in 0 out 0 | reloads 0 refused 0"
+                + " | drops 0 | retx 0 | resets in 0 out 0 | reloads 0 refused 0 | port missed 0 errors 0"
                 + " | core 1 runs configuration 1 (reload failures 1)")
         // No time passed: no rates.
         let fourth = printer.lines(snapshots(scale: 2), now: start + .seconds(3))
