@@ -171,7 +171,14 @@ public struct DPDKPort {
         return (up != 0, speed)
     }
 
-    public func statistics() -> DeviceStatistics { DPDKQueue.portStatistics(id) }
+    /// The port's own counters (every queue), nil when the driver could not
+    /// read them. Frames the port missed because a receive ring was full are
+    /// counted here, before any engine sees them. Read off the engines' cores:
+    /// some drivers make a system call per queue or ask the NIC's firmware.
+    public func statistics() -> DeviceStatistics? { Self.statistics(ofPort: id) }
+
+    /// `statistics()` of port `id`, for a thread that holds only its number.
+    public static func statistics(ofPort id: UInt16) -> DeviceStatistics? { DPDKQueue.portStatistics(id) }
 
     /// The MTU of kernel interface `name` in this network namespace, nil when unknown.
     static func interfaceMTU(_ name: String) -> Int? {

@@ -99,20 +99,17 @@ public struct DPDKQueue: PacketDevice {
     }
 
     public func statistics() -> DeviceStatistics {
-        var statistics = Self.portStatistics(port)
+        var statistics = Self.portStatistics(port) ?? DeviceStatistics()
         statistics.allocationFailures += allocationFailures
         return statistics
     }
 
-    /// The counters of the whole port (every queue), as the driver keeps them:
-    /// frames the port missed because a receive ring was full are counted
-    /// here, before any engine sees them.
-    public func portStatistics() -> DeviceStatistics { Self.portStatistics(port) }
-
-    static func portStatistics(_ port: UInt16) -> DeviceStatistics {
+    /// The counters of the whole port (every queue) as its driver keeps them,
+    /// nil when the driver could not read them.
+    static func portStatistics(_ port: UInt16) -> DeviceStatistics? {
         var raw = rte_eth_stats()
         var statistics = DeviceStatistics()
-        guard rte_eth_stats_get(port, &raw) == 0 else { return statistics }
+        guard rte_eth_stats_get(port, &raw) == 0 else { return nil }
         statistics.receivedPackets = raw.ipackets
         statistics.receivedBytes = raw.ibytes
         statistics.transmittedPackets = raw.opackets

@@ -166,7 +166,7 @@ private func startFailure<Device: PacketDevice>(_ core: Int, _ error: any Error,
                        failure: "core \(core): the application could not start: \(error)")
 }
 
-extension SocketContext where Device == DPDKQueue {
+extension SocketContext {
     /// This core's counters for the statistics board.
     func snapshot(core: Int, load: CoreLoad) -> CoreSnapshot {
         var snapshot = CoreSnapshot(core: core)
@@ -180,7 +180,6 @@ extension SocketContext where Device == DPDKQueue {
         snapshot.framesNotCaptured = engine.capture?.framesNotCaptured ?? 0
         snapshot.busyNanoseconds = load.busyNanoseconds
         snapshot.idleNanoseconds = load.idleNanoseconds
-        if core == 0 { snapshot.port = engine.device.portStatistics() }
         return snapshot
     }
 }

@@ -11,6 +11,9 @@ public final class ManagementPlane: Sendable {
     private let board: StatisticsBoard
     private let printStatistics: Bool
     private let prepareReload: (@Sendable () -> Bool)?
+    /// Reads the port's own counters (nil: the driver could not): here, off the
+    /// engines' cores, as some drivers make a system call per queue.
+    private let portStatistics: (@Sendable () -> DeviceStatistics?)?
     private let listener: Int32
     private let running = Atomic<Bool>(true)
 
@@ -18,10 +21,12 @@ public final class ManagementPlane: Sendable {
     /// `prepareReload` reads and checks a new configuration on SIGHUP (see
     /// `ConfigurationReloads`).
     public init(board: StatisticsBoard, printStatistics: Bool, prometheusPort: Int,
-                prepareReload: (@Sendable () -> Bool)? = nil) throws(DPDKError) {
+                prepareReload: (@Sendable () -> Bool)? = nil,
+                portStatistics: (@Sendable () -> DeviceStatistics?)? = nil) throws(DPDKError) {
         self.board = board
         self.printStatistics = printStatistics
         self.prepareReload = prepareReload
+        self.portStatistics = portStatistics
         listener = prometheusPort == 0 ? -1 : try Self.listen(port: UInt16(prometheusPort))
     }
 
@@ -29,21 +34,27 @@ public final class ManagementPlane: Sendable {
     /// prepares reloads.
     public func run() {
         var printer = StatisticsPrinter()
+        // The last counters the port gave: a failed read keeps them.
+        var port: DeviceStatistics?
+        func readPort() -> DeviceStatistics? {
+            if let read = portStatistics?() { port = read.kept(engineReceivedFrames: board.read().total.engine.receivedFrames) }
+            return port
+        }
         let start = MonotonicClock.now()
-        _ = printer.lines(board.read(), now: start)  // the zero point of the first line's rates
+        _ = printer.lines(board.read(), port: readPort(), now: start)  // the zero point of the first line's rates
         var nextPrint = start + .seconds(1)
         // From 0, not the count now: a SIGHUP between the handler's installation
         // and this thread's start (the ready line is out by then) is answered too.
         var reloadsSeen: UInt64 = 0
         while running.load(ordering: .relaxed) {
             var descriptor = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            if poll(&descriptor, 1, 100) > 0 { serveScrape() }
+            if poll(&descriptor, 1, 100) > 0 { serveScrape(port: readPort()) }
             ConfigurationReloads.answerSignal(seen: &reloadsSeen, prepare: prepareReload)
             let now = MonotonicClock.now()
             guard now >= nextPrint else { continue }
             nextPrint = now + .seconds(1)
             if printStatistics,
-               let lines = printer.lines(board.read(), reloads: ConfigurationReloads.counts, now: now) {
+               let lines = printer.lines(board.read(), reloads: ConfigurationReloads.counts, port: readPort(), now: now) {
                 print(lines.joined(separator: "\n"))
                 fflush(nil)
             }
@@ -58,11 +69,12 @@ public final class ManagementPlane: Sendable {
     /// reads must not hold the management thread for longer.
     static let scrapeTimeout = TimeSpan.seconds(1)
 
-    /// One scrape: read the request (any GET), answer with the exposition, close.
+    /// One scrape: read the request (any GET), answer with the exposition
+    /// (with `port`, the port's counters), close.
     /// The client's socket is non-blocking and every wait on it ends at the
     /// scrape's deadline or at `stop`, so no client can stall the statistics,
     /// later scrapes or the shutdown that joins this thread.
-    private func serveScrape() {
+    private func serveScrape(port: DeviceStatistics?) {
         let client = accept(listener, nil, nil)
         guard client >= 0 else { return }
         defer { close(client) }
@@ -76,7 +88,7 @@ public final class ManagementPlane: Sendable {
         guard count > 0 else { return }
         let isMetrics = request[0..<count].starts(with: Array("GET /metrics".utf8))
             || request[0..<count].starts(with: Array("GET / ".utf8))
-        let body = isMetrics ? PrometheusExposition.render(board.read(), reloads: ConfigurationReloads.counts)
+        let body = isMetrics ? PrometheusExposition.render(board.read(), reloads: ConfigurationReloads.counts, port: port)
             : "not found: try /metrics\n"
         let head = "HTTP/1.1 \(isMetrics ? "200 OK" : "404 Not Found")\r\n"
             + "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"

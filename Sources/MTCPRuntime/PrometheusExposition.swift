@@ -2,9 +2,11 @@ import MTCP
 
 /// The engines' counters in Prometheus' text exposition format (version 0.0.4):
 /// one sample per core (label `core`) for every counter, drop reasons as a
-/// label, and gauges for connections and pool use; the process's reload counts.
+/// label, and gauges for connections and pool use; the process's reload counts
+/// and the port's own counters, without a core label.
 public enum PrometheusExposition {
-    public static func render(_ snapshots: [CoreSnapshot], reloads: ConfigurationReloads.Counts = .init()) -> String {
+    public static func render(_ snapshots: [CoreSnapshot], reloads: ConfigurationReloads.Counts = .init(),
+                              port: DeviceStatistics? = nil) -> String {
         var text = ""
         /// One sample per core; a core without a value (nil) has none.
         func family<Value>(_ name: String, _ type: String, _ help: String, _ value: (CoreSnapshot) -> Value?) {
@@ -65,7 +67,7 @@ public enum PrometheusExposition {
         family("reload_failures_total", "counter", "Reloads this core could not take: it kept its previous configuration") {
             $0.reloads.failures
         }
-        if let port = snapshots.port { text += portFamilies(port) }
+        if let port { text += portFamilies(port) }
         // Reloads are the process's, not a core's: no label.
         text += "# HELP mtcp_reloads_total Reloads (SIGHUP) accepted and published to the cores\n"
         text += "# TYPE mtcp_reloads_total counter\n"

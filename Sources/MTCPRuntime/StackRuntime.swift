@@ -54,6 +54,9 @@ public struct StackRuntime {
         public var cores: [CoreSnapshot]
         /// One line per core that failed to start or run.
         public var failures: [String]
+        /// The port's own counters once the cores ended (nil: the driver could not
+        /// read them, or keeps none).
+        public var port: DeviceStatistics?
         public var total: CoreSnapshot { cores.total }
     }
 
@@ -99,7 +102,8 @@ public struct StackRuntime {
         let board = StatisticsBoard(cores: cores)
         let management = try ManagementPlane(board: board, printStatistics: !configuration.statPrint.isEmpty,
                                              prometheusPort: configuration.prometheusPort,
-                                             prepareReload: prepareReload)
+                                             prepareReload: prepareReload,
+                                             portStatistics: { [id = port.id] in DPDKPort.statistics(ofPort: id) })
         let engineCPUs = ([rte_get_main_lcore()] + workers.prefix(cores - 1)).map { Int(rte_lcore_to_cpu_id(Int32($0))) }
         let (managementCPUs, shared) = ManagementAffinity.cpus(allowed: processCPUs, lcores: engineCPUs)
         if shared {
@@ -157,7 +161,10 @@ public struct StackRuntime {
                                     configuration: engineConfiguration, settings: settings, board: board,
                                     makeApplication: makeApplication))
         }, requestStop: StopSignal.request, waitForWorkers: ThreadLaunch.waitForLcores)
-        return outcomes.outcome
+        var outcome = outcomes.outcome
+        // Every core has ended; the port has not stopped yet.
+        outcome.port = port.statistics()?.kept(engineReceivedFrames: outcome.total.engine.receivedFrames)
+        return outcome
     }
 
     /// The exception path's kernel interface: a `net_tap` port with the port's

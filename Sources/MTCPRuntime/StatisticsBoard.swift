@@ -26,10 +26,6 @@ public struct CoreSnapshot: Sendable {
     /// take (`CoreReloadState`).
     public var reloads: (generation: UInt64, failures: UInt64) = (0, 0)
 
-    /// The port's own counters (`DPDKQueue.portStatistics`): the port's, not a
-    /// core's, so core 0 reads them and the other cores leave nil.
-    public var port: DeviceStatistics?
-
     public init(core: Int) { self.core = core }
 }
 
@@ -75,10 +71,6 @@ extension [CoreSnapshot] {
                 }
             }
         }
-        sum.port = port
         return sum
     }
-
-    /// The port's counters, from the core that reads them.
-    public var port: DeviceStatistics? { lazy.compactMap(\.port).first }
 }

@@ -6,15 +6,19 @@ import MTCP
 /// nothing on the data path.
 public struct StatisticsPrinter {
     private var previous: [CoreSnapshot]?
+    private var previousPort: DeviceStatistics?
     private var previousTime = Instant.zero
 
     public init() {}
 
-    /// The lines for `snapshots` taken at `now` (nil the first time: no rates yet).
+    /// The lines for `snapshots` and the port's counters `port` taken at `now`
+    /// (nil the first time: no rates yet).
     public mutating func lines(_ snapshots: [CoreSnapshot], reloads: ConfigurationReloads.Counts = .init(),
-                               now: Instant) -> [String]? {
+                               port: DeviceStatistics? = nil, now: Instant) -> [String]? {
+        let portBefore = previousPort
         defer {
             previous = snapshots
+            previousPort = port
             previousTime = now
         }
         guard let previous, previous.count == snapshots.count, now > previousTime else { return nil }
@@ -24,10 +28,12 @@ public struct StatisticsPrinter {
         // The process's reloads, once, on the last line.
         if let last = lines.indices.last {
             lines[last] += " | reloads \(reloads.done) refused \(reloads.refused)"
-            // The port's, once: frames it missed never reached a core's drops.
-            if let port = snapshots.port, let before = previous.port {
-                lines[last] += " | port missed \(port.receiveMissed &- before.receiveMissed)"
-                    + " errors \((port.receiveErrors &+ port.transmitErrors) &- (before.receiveErrors &+ before.transmitErrors))"
+            // The port's, once: frames it missed never reached a core's drops. Not
+            // when a counter went back (a driver that restarted its counts).
+            if let port, let before = portBefore, port.receiveMissed >= before.receiveMissed,
+               port.receiveErrors >= before.receiveErrors, port.transmitErrors >= before.transmitErrors {
+                lines[last] += " | port missed \(port.receiveMissed - before.receiveMissed)"
+                    + " errors \(port.receiveErrors - before.receiveErrors + port.transmitErrors - before.transmitErrors)"
             }
             // A core that could not take the last reload (not one merely taking it now).
             for snapshot in snapshots where snapshot.reloads.failures > 0 && snapshot.reloads.generation != reloads.done {

@@ -40,6 +40,14 @@ extension TCPStatistics {
 }
 
 extension DeviceStatistics {
+    /// These counters, unless they are all zero although the engines received
+    /// `engineReceivedFrames`: a driver that keeps none (DPDK 22.11's
+    /// `net_memif` answers every read with zeros) would otherwise show a port
+    /// that received nothing and missed nothing.
+    public func kept(engineReceivedFrames: UInt64) -> DeviceStatistics? {
+        self == DeviceStatistics() && engineReceivedFrames > 0 ? nil : self
+    }
+
     /// The port's own counters on one line, for the end of a run: what it
     /// missed or refused never reached an engine's counters.
     public var report: String {

@@ -79,7 +79,7 @@ struct HTTPDCommand: ParsableCommand {
                                                 daytimePort: daytimePort))
             }
             let total = outcome.total
-            print("mtcp-httpd: stopped\n" + total.engine.report + "\n" + (total.port.map { $0.report + "\n" } ?? "")
+            print("mtcp-httpd: stopped\n" + total.engine.report + "\n" + (outcome.port.map { $0.report + "\n" } ?? "")
                   + total.tcp.report + "\n" + total.application.report)
             for failure in outcome.failures { print("mtcp-httpd: \(failure)") }
             if !outcome.failures.isEmpty { throw ExitCode.failure }

@@ -29,17 +29,19 @@ private func snapshots(scale: UInt64 = 1) -> [CoreSnapshot] {
         snapshot.idleNanoseconds = 3_000_000_000 * factor
         snapshot.recentBusyPercent = 25 * Double(core + 1)
         snapshot.reloads = (generation: 2 - UInt64(core), failures: UInt64(core))
-        if core == 0 {  // the port's counters come from core 0 alone
-            var port = DeviceStatistics()
-            port.receivedPackets = 3100 * scale
-            port.receiveMissed = 11 * scale
-            port.receiveErrors = 2 * scale
-            port.transmitErrors = 1 * scale
-            port.allocationFailures = 4 * scale
-            snapshot.port = port
-        }
         return snapshot
     }
+}
+
+/// The port's own counters at the same scale.
+private func port(scale: UInt64 = 1) -> DeviceStatistics {
+    var port = DeviceStatistics()
+    port.receivedPackets = 3100 * scale
+    port.receiveMissed = 11 * scale
+    port.receiveErrors = 2 * scale
+    port.transmitErrors = 1 * scale
+    port.allocationFailures = 4 * scale
+    return port
 }
 
 /// One sample line of the text exposition: `name{label="value",...} number`.
@@ -78,7 +80,7 @@ private struct Sample: Equatable {
 
 @Suite struct PrometheusExpositionTests {
     @Test func rendersValidTextExpositionWithASamplePerCore() throws {
-        let text = PrometheusExposition.render(snapshots(), reloads: .init(done: 3, refused: 1))
+        let text = PrometheusExposition.render(snapshots(), reloads: .init(done: 3, refused: 1), port: port())
         #expect(text.hasSuffix("\n"))
         var types: [String: String] = [:]
         var helps: Set<String> = []
@@ -168,14 +170,28 @@ private struct Sample: Equatable {
     }
 }
 
+@Suite struct PortCountersTests {
+    @Test func aDriverThatAnswersOnlyZerosKeepsNoCounters() {
+        // Zeros before any traffic are counters like any others.
+        #expect(DeviceStatistics().kept(engineReceivedFrames: 0) == DeviceStatistics())
+        // Zeros once the engines have received frames: the driver counts nothing.
+        #expect(DeviceStatistics().kept(engineReceivedFrames: 5) == nil)
+        #expect(port().kept(engineReceivedFrames: 5) == port())
+        var missedOnly = DeviceStatistics()
+        missedOnly.receiveMissed = 1
+        #expect(missedOnly.kept(engineReceivedFrames: 5) == missedOnly)
+    }
+}
+
 @Suite struct StatisticsPrinterTests {
     @Test func ratesOverTheIntervalWithATotalLine() throws {
         var printer = StatisticsPrinter()
         let start = Instant(nanoseconds: 5_000_000_000)
-        let first = printer.lines(snapshots(), now: start)
+        let first = printer.lines(snapshots(), port: port(), now: start)
         #expect(first == nil, "no rates the first time")
         // Two seconds later every counter has doubled: each core added its own values.
-        let second = printer.lines(snapshots(scale: 2), reloads: .init(done: 2, refused: 1), now: start + .seconds(2))
+        let second = printer.lines(snapshots(scale: 2), reloads: .init(done: 2, refused: 1), port: port(scale: 2),
+                                   now: start + .seconds(2))
         let lines = try #require(second)
         #expect(lines.count == 3)
         // A quarter of each core's time went to iterations that did work.
@@ -187,14 +203,20 @@ private struct Sample: Equatable {
                 + " | drops 27 | retx 12 | resets in 15 out 18 | reloads 2 refused 1 | port missed 11 errors 3"
                 + " | core 1 runs configuration 1 (reload failures 1)")
         // Nothing changed over the next second: zero rates.
-        let third = printer.lines(snapshots(scale: 2), now: start + .seconds(3))
+        let third = printer.lines(snapshots(scale: 2), port: port(scale: 2), now: start + .seconds(3))
         let idle = try #require(third)
         #expect(idle[2] == "[ALL] flows 30/2000 | RX 0 pps 0.000 Gbps | TX 0 pps 0.000 Gbps | new 0/s"
                 + " | drops 0 | retx 0 | resets in 0 out 0 | reloads 0 refused 0 | port missed 0 errors 0"
                 + " | core 1 runs configuration 1 (reload failures 1)")
         // No time passed: no rates.
-        let fourth = printer.lines(snapshots(scale: 2), now: start + .seconds(3))
+        let fourth = printer.lines(snapshots(scale: 2), port: port(scale: 2), now: start + .seconds(3))
         #expect(fourth == nil)
+        // A port whose counters went back (a driver that restarted them) shows no port figures
+        // rather than a wrapped difference; without a read, none either.
+        let fifth = printer.lines(snapshots(scale: 2), port: port(), now: start + .seconds(4))
+        #expect(try #require(fifth)[2].hasSuffix("| reloads 0 refused 0 | core 1 runs configuration 1 (reload failures 1)"))
+        let sixth = printer.lines(snapshots(scale: 2), now: start + .seconds(5))
+        #expect(try #require(sixth)[2].hasSuffix("| reloads 0 refused 0 | core 1 runs configuration 1 (reload failures 1)"))
     }
 
     @Test func oneCoreHasNoTotalLineAndACoreCountChangeStartsOver() throws {
