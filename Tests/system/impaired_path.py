@@ -17,6 +17,7 @@ tests use Tests/system/tools/tcp_client.py, the HTTP tests curl (the appliance's
 document root and proxy routes come through `appliance_args`).
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -35,11 +36,13 @@ APPLIANCE_ADDR, CLIENT_ADDR = "198.19.90.1", "198.19.90.2"
 
 # A frame sent into a veth is queued on the sending CPU's backlog and handed on by
 # that CPU's softirq; a sender that moves between CPUs mid-burst can have its later
-# frames delivered before its earlier ones. The forwarder must add no reordering of
-# its own, so it and the kernel client (whose TCP also sends from softirq and timers)
-# stay on one CPU, the appliance's engine (EAL's lcore 0) or the kernel echo server
-# in its place on the other.
-APPLIANCE_CPU, PATH_CPU = "0", "1"
+# frames delivered before its earlier ones. The path must add no reordering of its
+# own, so the forwarder and every kernel TCP endpoint (the client, the kernel echo
+# server, an upstream: their TCP also sends from softirq and timers, on the CPU the
+# forwarder's frames arrive on) stay on one CPU, not the appliance's engine's (EAL's
+# lcore 0 is CPU 0). With no other CPU allowed, nothing is pinned.
+_OTHER_CPUS = sorted(os.sched_getaffinity(0) - {0})
+PATH_PINNING = ("taskset", "-c", str(_OTHER_CPUS[0])) if _OTHER_CPUS else ()
 
 
 def sh(*cmd, check=True, timeout=30):
@@ -98,8 +101,7 @@ class ImpairedPath:
         sh("ip", "-n", self.ns_appliance, "neigh", "replace", CLIENT_ADDR, "lladdr", self.mac(self.ns_client, self.c0),
            "dev", self.a0, "nud", "permanent")
         self.kernel_echo = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns_appliance, "taskset", "-c", APPLIANCE_CPU,
-             SYSTEM_PYTHON, str(TOOLS / "echo_server.py"),
+            ["ip", "netns", "exec", self.ns_appliance, *PATH_PINNING, SYSTEM_PYTHON, str(TOOLS / "echo_server.py"),
              "--host", APPLIANCE_ADDR, "--port", "7"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         line = self.kernel_echo.stdout.readline()
@@ -111,7 +113,7 @@ class ImpairedPath:
         if not IMPAIR.exists():
             pytest.fail(f"{IMPAIR} does not exist: run `swift build -c release` first")
         self.forwarder = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns_forwarder, "taskset", "-c", PATH_CPU, "stdbuf", "-oL", str(IMPAIR),
+            ["ip", "netns", "exec", self.ns_forwarder, *PATH_PINNING, "stdbuf", "-oL", str(IMPAIR),
              "--left", self.f0, "--right", self.f1, *map(str, impairment)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         line = self.forwarder.stdout.readline()
@@ -121,7 +123,7 @@ class ImpairedPath:
             pytest.fail("mtcp-impair did not start:\n" + line + self.forwarder.stdout.read())
 
     def client(self, *cmd, timeout=300):
-        return sh("ip", "netns", "exec", self.ns_client, "taskset", "-c", PATH_CPU, *cmd, check=False, timeout=timeout)
+        return sh("ip", "netns", "exec", self.ns_client, *PATH_PINNING, *cmd, check=False, timeout=timeout)
 
     def echo(self, size, seed, timeout=600):
         """An echo transfer of `size` seeded bytes from a kernel client through the path."""

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from impaired_path import CLIENT_ADDR, ImpairedPath
+from impaired_path import CLIENT_ADDR, PATH_PINNING, ImpairedPath
 from mtcp_ns import REPO, SYSTEM_PYTHON, TOOLS, describe
 from test_impairment import APPLIANCE_CONFIG
 
@@ -71,7 +71,7 @@ def test_upload_through_the_proxy_over_a_lossy_path(path_with_http, loss, tmp_pa
     """The client's upload crosses the bad path twice: to the appliance, then (proxied)
     back to the upstream beside the client; the upstream answers the SHA-256 it got."""
     path = path_with_http(loss)
-    upstream = subprocess.Popen(["ip", "netns", "exec", path.ns_client, SYSTEM_PYTHON,
+    upstream = subprocess.Popen(["ip", "netns", "exec", path.ns_client, *PATH_PINNING, SYSTEM_PYTHON,
                                  str(TOOLS / "upstream_server.py"), "--host", CLIENT_ADDR, "--port", "8080"],
                                 stdout=subprocess.PIPE, text=True)
     try:
