@@ -9,6 +9,11 @@ struct ConnectionPool: ~Copyable {
     private let blocks: UnsafeMutableBufferPointer<TCPConnection>
     private let freeSlots: UnsafeMutableBufferPointer<Int32>
     private var freeCount: Int
+    /// A block as a new slot holds it, copied over a released one: one move of
+    /// the struct instead of building it field by field, with its nested buffers
+    /// and estimators, for every connection (callgrind, mtcp-httpd's short flows:
+    /// releasing a connection went from 1,096 instructions to 393).
+    private let pristine = TCPConnection()
 
     init(capacity: Int) {
         blocks = .allocate(capacity: capacity)
@@ -46,7 +51,10 @@ struct ConnectionPool: ~Copyable {
     mutating func release(_ index: Int32) {
         let block = blocks.baseAddress.unsafelyUnwrapped + Int(index)
         precondition(block.pointee.inUse, "control block released twice")
-        block.pointee = TCPConnection(generation: block.pointee.generation &+ 1, slot: index)
+        let generation = block.pointee.generation &+ 1
+        block.pointee = pristine
+        block.pointee.generation = generation
+        block.pointee.slot = index
         freeSlots[freeCount] = index
         freeCount += 1
     }

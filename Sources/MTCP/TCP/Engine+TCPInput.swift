@@ -155,8 +155,8 @@ extension Engine {
                                 initialSequence: initialSequence
                                     ?? TCPLayer.initialSequenceNumber(offset: offsets.sequence, now: now),
                                 timestampOffset: offsets.timestamp,
-                                send: SendBuffer(storage: tcp.sendChunks.take().unsafelyUnwrapped),
-                                receive: ReceiveBuffer(storage: tcp.receiveChunks.take().unsafelyUnwrapped),
+                                sendStorage: tcp.sendChunks.take().unsafelyUnwrapped,
+                                receiveStorage: tcp.receiveChunks.take().unsafelyUnwrapped,
                                 configuration: tcp.configuration, now: now)
         return connection
     }

@@ -5,16 +5,19 @@ extension TCPConnection {
     /// Starts a fresh block (as the pool hands it out) in CLOSED over its buffers,
     /// its send sequence space at `initialSequence`. Set in place: building a
     /// whole new block and copying it in costs more than the fields it sets.
-    mutating func open(tuple: FourTuple, initialSequence: SequenceNumber, timestampOffset: UInt32, send: SendBuffer,
-                       receive: ReceiveBuffer, configuration: TCPConfiguration, now: Instant) {
+    mutating func open(tuple: FourTuple, initialSequence: SequenceNumber, timestampOffset: UInt32,
+                       sendStorage: UnsafeMutableRawBufferPointer, receiveStorage: UnsafeMutableRawBufferPointer,
+                       configuration: TCPConfiguration, now: Instant) {
         // Only the fields below are set: the pool's release resets the rest, so a
         // reused slot must come back as clean as a new one (checked in debug builds).
         assert(state == .closed && requests.isEmpty && pendingEvents.isEmpty && scoreboard.isEmpty
                && !inEventList && !inControlList && !inAckList && !inDataList
                && TCPTimer.allCases.allSatisfy { deadlines[$0] == nil }, "a pool slot reused without its reset")
         self.tuple = tuple
-        self.send = send
-        self.receive = receive
+        // In place: the buffers are empty, and building new ones to copy in costs
+        // more than the rest of the open.
+        send.reset(storage: sendStorage)
+        receive.reset(storage: receiveStorage)
         initialSendSequence = initialSequence
         self.timestampOffset = timestampOffset
         lossDetection.echoFloor = timestampValue(now)

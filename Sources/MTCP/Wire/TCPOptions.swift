@@ -16,7 +16,7 @@ public struct TCPOptions: Hashable, Sendable {
     public static let maximumWindowScale: UInt8 = 14
 
     public init(maximumSegmentSize: UInt16? = nil, windowScale: UInt8? = nil, sackPermitted: Bool = false,
-                timestamp: TCPTimestamp? = nil, sackBlocks: SACKBlockList = []) {
+                timestamp: TCPTimestamp? = nil, sackBlocks: SACKBlockList = SACKBlockList()) {
         self.maximumSegmentSize = maximumSegmentSize
         self.windowScale = windowScale
         self.sackPermitted = sackPermitted
@@ -25,7 +25,9 @@ public struct TCPOptions: Hashable, Sendable {
     }
 
     /// NOP, NOP, timestamp kind and length, as a host-order load of those four bytes.
-    private static let alignedTimestampPrefix = UInt32(bigEndian: 0x0101_080A)
+    /// Computed, not a stored `static let`: a global's lazy initialization check
+    /// on every segment cost more than the byte swap.
+    @inline(__always) private static var alignedTimestampPrefix: UInt32 { UInt32(bigEndian: 0x0101_080A) }
 
     /// Option kinds (IANA "TCP Option Kind Numbers").
     private enum Kind {
@@ -79,7 +81,7 @@ public struct TCPOptions: Hashable, Sendable {
                 guard (length - 2) % 8 == 0, (1...SACKBlockList.capacity).contains(blockCount) else {
                     throw .malformedOption
                 }
-                sackBlocks = []
+                sackBlocks = SACKBlockList()
                 for block in 0..<blockCount {
                     let edges = value + 8 * block
                     sackBlocks.append(SACKBlock(left: bytes.bigEndian(at: edges), right: bytes.bigEndian(at: edges + 4)))

@@ -33,7 +33,7 @@ final class ConnectionUnderTest {
         environment = RecordingEnvironment(tcpConfiguration: configuration)
         connection = TCPConnection(generation: 1, slot: 0, inUse: true)
         connection.open(tuple: Self.tuple, initialSequence: SequenceNumber(Self.ourISS),
-                        timestampOffset: Self.timestampOffset, send: SendBuffer(storage: sendStorage), receive: ReceiveBuffer(storage: receiveStorage),
+                        timestampOffset: Self.timestampOffset, sendStorage: sendStorage, receiveStorage: receiveStorage,
                         configuration: configuration, now: .zero)
     }
 
