@@ -192,16 +192,21 @@ struct HTTPConnection {
     /// The first `end` bytes of the forward buffer hold a head now.
     mutating func usesForwardBuffer(upTo end: Int) { forwardHighWater = max(forwardHighWater, end) }
 
-    init(socket: Socket, limits: HTTPLimits, now: Instant) {
-        self.socket = socket
+    /// A slot with no connection, whose requests will be checked against `limits`.
+    init(limits: HTTPLimits = HTTPLimits()) {
+        socket = Socket(rawValue: 0)
         parser = HTTPRequestParser(limits: limits)
+    }
+
+    /// Becomes a new connection on `socket`, opened at `now`: a copy of
+    /// `unopened` (an `init(limits:)` value the server keeps for its current
+    /// limits) and four stores. Building this struct of about a kilobyte field
+    /// by field for every connection cost several times the copy.
+    mutating func open(as unopened: HTTPConnection, socket: Socket, now: Instant) {
+        self = unopened
+        self.socket = socket
         isOpen = true
         lastActivity = now
         opened = now
-    }
-
-    init() {
-        socket = Socket(rawValue: 0)
-        parser = HTTPRequestParser()
     }
 }

@@ -322,7 +322,7 @@ extension HTTPServer {
             return nil
         }
         let index = Int(socket.index)
-        connections[index] = HTTPConnection(socket: socket, limits: options.limits, now: context.now)
+        connections[index].open(as: unopenedConnection, socket: socket, now: context.now)
         connections[index].tls = stream ?? nil
         connections[index].isUpstream = true
         connections[index].isConnecting = true

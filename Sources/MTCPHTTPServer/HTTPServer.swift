@@ -16,7 +16,11 @@ import MTCPTLS
 /// a table indexed by the socket's slot, request heads in `ConnectionMemory`:
 /// nothing is allocated per connection or per request.
 public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
-    var options: HTTPServerOptions
+    var options: HTTPServerOptions {
+        didSet { unopenedConnection = HTTPConnection(limits: options.limits) }
+    }
+    /// What a slot is copied from when a connection opens (`HTTPConnection.open`).
+    private(set) var unopenedConnection: HTTPConnection
     /// Where reloads publish new options (nil: a reload only rereads the files).
     let configurationSource: ReloadableConfiguration?
     /// The generation of `configurationSource` that `options` came from.
@@ -67,6 +71,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
     public init(options: HTTPServerOptions, configurationSource: ReloadableConfiguration? = nil,
                 logger: Logger = EventLog(program: "mtcp-httpd").logger()) throws {
         self.options = options
+        unopenedConnection = HTTPConnection(limits: options.limits)
         eventLog = HTTPServerEventLog(logger: logger)
         self.configurationSource = configurationSource
         optionsGeneration = configurationSource?.current.generation ?? 0
@@ -123,7 +128,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         }
         deferredServes.reserveCapacity(context.socketCapacity)
         connections = .allocate(capacity: context.socketCapacity)
-        connections.initialize(repeating: HTTPConnection())
+        connections.initialize(repeating: unopenedConnection)
         memory.unmap()
         memory = ConnectionMemory(slots: context.socketCapacity, headBytes: StaticFileCache.minimumScratchBytes,
                                   requestBytes: options.limits.maxHeadLength,
@@ -225,7 +230,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         let secure = listener == tlsListener
         while let socket = try? context.accept(listener) {
             let index = Int(socket.index)
-            connections[index] = HTTPConnection(socket: socket, limits: options.limits, now: context.now)
+            connections[index].open(as: unopenedConnection, socket: socket, now: context.now)
             if secure {
                 guard let tlsContext, let stream = TLSStream.server(tlsContext) else {
                     statistics.tlsHandshakeFailures &+= 1  // OpenSSL could not allocate
