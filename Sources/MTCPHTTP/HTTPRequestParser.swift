@@ -215,7 +215,7 @@ public struct HTTPRequestParser: Sendable {
         var valueEnd = end
         while valueStart < valueEnd, ASCII.isWhitespace(buffer[valueStart]) { valueStart += 1 }
         while valueEnd > valueStart, ASCII.isWhitespace(buffer[valueEnd - 1]) { valueEnd -= 1 }
-        for index in valueStart..<valueEnd where !ASCII.isFieldValueChar(buffer[index]) {
+        guard ASCII.firstNonFieldValueChar(in: buffer, from: valueStart, to: valueEnd) == valueEnd else {
             throw .invalidFieldValue
         }
         let name = UnsafeRawBufferPointer(rebasing: buffer[start..<colon])

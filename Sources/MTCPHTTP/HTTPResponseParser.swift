@@ -248,7 +248,7 @@ public struct HTTPResponseParser: Sendable {
             position += 1
             if position == Self.versionPrefix.utf8CodeUnitCount { state = .minorVersion }
         case .minorVersion:
-            guard isDigit(byte) else { throw .invalidStatusLine }
+            guard ASCII.isDigit(byte) else { throw .invalidStatusLine }
             minorVersion = byte &- UInt8(ascii: "0")
             state = .statusSpace
         case .statusSpace:
@@ -262,7 +262,7 @@ public struct HTTPResponseParser: Sendable {
                 guard status >= 100 else { throw .invalidStatusLine }
                 state = .reason
             } else {
-                guard isDigit(byte) else { throw .invalidStatusLine }
+                guard ASCII.isDigit(byte) else { throw .invalidStatusLine }
                 status = status * 10 + UInt16(byte &- UInt8(ascii: "0"))
                 position += 1
             }
@@ -271,7 +271,7 @@ public struct HTTPResponseParser: Sendable {
                 state = .statusLF
             } else if byte == UInt8(ascii: "\n") {
                 throw .invalidLineEnding
-            } else if !isFieldByte(byte) {
+            } else if !ASCII.isFieldValueChar(byte) {
                 throw .invalidStatusLine
             }
         case .statusLF:
@@ -301,7 +301,7 @@ public struct HTTPResponseParser: Sendable {
         case .chunkExtension:
             if byte == UInt8(ascii: "\r") {
                 state = .chunkSizeLF
-            } else if !isFieldByte(byte) {
+            } else if !ASCII.isFieldValueChar(byte) {
                 throw .invalidChunk
             }
         case .chunkSizeLF:
@@ -331,12 +331,10 @@ public struct HTTPResponseParser: Sendable {
     private func uninterestingRun(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
         var end = start
         switch state {
-        case .reason:
-            while end < bytes.count, bytes[end] != UInt8(ascii: "\r"), isFieldByte(bytes[end]) { end += 1 }
-        case .value where field == .other:
-            while end < bytes.count, bytes[end] != UInt8(ascii: "\r"), isFieldByte(bytes[end]) { end += 1 }
+        case .reason, .value where field == .other:
+            end = ASCII.firstNonFieldValueChar(in: bytes, from: start, to: bytes.count)
         case .name where nameCandidates == 0:
-            while end < bytes.count, isTokenByte(bytes[end]) { end += 1 }
+            while end < bytes.count, ASCII.isTokenChar(bytes[end]) { end += 1 }
         default:
             break
         }
@@ -364,7 +362,7 @@ public struct HTTPResponseParser: Sendable {
         } else if byte == UInt8(ascii: "\n") {
             throw .invalidLineEnding
         } else {
-            guard isTokenByte(byte) else { throw .invalidHeader }
+            guard ASCII.isTokenChar(byte) else { throw .invalidHeader }
             state = .name
             position = 0
             field = .other
@@ -379,7 +377,7 @@ public struct HTTPResponseParser: Sendable {
                 ?? fullyMatched(.connection) ?? fullyMatched(.upgrade) ?? .other)
             return
         }
-        guard isTokenByte(byte) else { throw .invalidHeader }
+        guard ASCII.isTokenChar(byte) else { throw .invalidHeader }
         matchName(byte)
     }
 
@@ -432,7 +430,7 @@ public struct HTTPResponseParser: Sendable {
             state = .valueLF
             return
         }
-        guard isFieldByte(byte) else {
+        guard ASCII.isFieldValueChar(byte) else {
             throw byte == UInt8(ascii: "\n") ? .invalidLineEnding : .invalidHeader
         }
         let isSpace = byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
@@ -448,7 +446,7 @@ public struct HTTPResponseParser: Sendable {
             if isSpace {
                 valueEnded = true
             } else {
-                guard isDigit(byte), !valueEnded, number < (1 << 58) else { throw .invalidContentLength }
+                guard ASCII.isDigit(byte), !valueEnded, number < (1 << 58) else { throw .invalidContentLength }
                 number = number * 10 + UInt64(byte &- UInt8(ascii: "0"))
                 position += 1
             }
@@ -537,7 +535,7 @@ public struct HTTPResponseParser: Sendable {
     }
 
     private mutating func chunkSizeByte(_ byte: UInt8) throws(HTTPResponseParseError) {
-        if let digit = hexValue(byte) {
+        if let digit = ASCII.hexValue(byte) {
             // 2^58 bytes is far beyond any chunk; the bound keeps the sum from overflowing.
             guard number < (1 << 58) else { throw .invalidChunk }
             number = number << 4 | UInt64(digit)
@@ -610,11 +608,10 @@ extension HTTPResponseParser {
         guard lineEnd >= 14, bytes[lineEnd - 1] == UInt8(ascii: "\r") else { return false }
         let prefix = Self.versionPrefix
         for offset in 0..<prefix.utf8CodeUnitCount where bytes[offset] != prefix.utf8Start[offset] { return false }
-        guard isDigit(bytes[7]), bytes[8] == UInt8(ascii: " "), isDigit(bytes[9]), isDigit(bytes[10]),
-              isDigit(bytes[11]), bytes[12] == UInt8(ascii: " ") else { return false }
-        for offset in 13..<lineEnd - 1 where !isFieldByte(bytes[offset]) || bytes[offset] == UInt8(ascii: "\r") {
-            return false
-        }
+        guard ASCII.isDigit(bytes[7]), bytes[8] == UInt8(ascii: " "), ASCII.isDigit(bytes[9]), ASCII.isDigit(bytes[10]),
+              ASCII.isDigit(bytes[11]), bytes[12] == UInt8(ascii: " ") else { return false }
+        // The reason phrase: field-value bytes up to the CR (no field byte itself).
+        guard ASCII.firstNonFieldValueChar(in: bytes, from: 13, to: lineEnd - 1) == lineEnd - 1 else { return false }
         let code = UInt16(bytes[9] &- 48) * 100 + UInt16(bytes[10] &- 48) * 10 + UInt16(bytes[11] &- 48)
         guard code >= 200 else { return false }
         minorVersion = bytes[7] &- UInt8(ascii: "0")
@@ -627,15 +624,14 @@ extension HTTPResponseParser {
     private mutating func parseFieldLine(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> Bool {
         guard end > start, bytes[end - 1] == UInt8(ascii: "\r") else { return false }
         var colon = start
-        while colon < end - 1 && isTokenByte(bytes[colon]) { colon += 1 }
+        while colon < end - 1 && ASCII.isTokenChar(bytes[colon]) { colon += 1 }
         guard colon > start, colon < end - 1, bytes[colon] == UInt8(ascii: ":") else { return false }
         let value = colon + 1..<end - 1
         let known = Self.knownField(UnsafeRawBufferPointer(rebasing: bytes[start..<colon]))
         guard known != .other else {
-            for offset in value where !isFieldByte(bytes[offset]) || bytes[offset] == UInt8(ascii: "\r") {
-                return false
-            }
-            return true
+            // CR is no field byte.
+            return ASCII.firstNonFieldValueChar(in: bytes, from: value.lowerBound, to: value.upperBound)
+                == value.upperBound
         }
         do {
             try beginValue(of: known)
@@ -708,38 +704,5 @@ private struct TokenList {
         length = 0
         candidates = 3
         spaceAfterToken = false
-    }
-}
-
-/// A digit (RFC 5234 DIGIT).
-@inline(__always) private func isDigit(_ byte: UInt8) -> Bool {
-    byte &- UInt8(ascii: "0") < 10
-}
-
-/// The value of a hexadecimal digit (RFC 5234 HEXDIG, either case).
-@inline(__always) private func hexValue(_ byte: UInt8) -> UInt8? {
-    if isDigit(byte) { return byte &- UInt8(ascii: "0") }
-    let lower = byte | 0x20
-    if lower >= UInt8(ascii: "a") && lower <= UInt8(ascii: "f") { return lower &- UInt8(ascii: "a") &+ 10 }
-    return nil
-}
-
-/// A byte allowed in a field value or reason phrase: HTAB, SP, VCHAR, obs-text.
-@inline(__always) private func isFieldByte(_ byte: UInt8) -> Bool {
-    byte == UInt8(ascii: "\t") || (byte >= 0x20 && byte != 0x7F)
-}
-
-/// A `tchar` of RFC 9110 §5.6.2: the bytes of a field name.
-@inline(__always) private func isTokenByte(_ byte: UInt8) -> Bool {
-    switch byte {
-    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-         UInt8(ascii: "0")...UInt8(ascii: "9"):
-        return true
-    case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
-         UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
-         UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-        return true
-    default:
-        return false
     }
 }

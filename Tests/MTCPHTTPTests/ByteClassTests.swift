@@ -1,0 +1,57 @@
+import Testing
+@testable import MTCPHTTP
+
+/// The parsers' byte classes. `ASCII.firstNonFieldValueChar` tests eight bytes at
+/// a time: it must find what a byte-by-byte scan finds, for every byte value at
+/// every position of a word and across the tail that does not fill one.
+@Suite struct ByteClassTests {
+    @Test func tokenCharsAreExactlyRFC9110s() {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        for byte in 0...255 {
+            #expect(ASCII.isTokenChar(UInt8(byte)) == tchar.contains(UInt8(byte)), "byte \(byte)")
+        }
+    }
+
+    /// The first byte in `start..<end` that is no field-value byte, one at a time.
+    private func bytewise(_ bytes: [UInt8], _ start: Int, _ end: Int) -> Int {
+        (start..<end).first { !ASCII.isFieldValueChar(bytes[$0]) } ?? end
+    }
+
+    @Test func everyByteValueAtEveryPositionIsFoundAsOneByOneFindsIt() {
+        for length in [1, 7, 8, 9, 17, 24] {
+            for position in 0..<length {
+                for value in 0...255 {
+                    var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    bytes[position] = UInt8(value)
+                    let found = bytes.withUnsafeBytes { ASCII.firstNonFieldValueChar(in: $0, from: 0, to: length) }
+                    #expect(found == bytewise(bytes, 0, length), "byte \(value) at \(position) of \(length)")
+                }
+            }
+        }
+    }
+
+    @Test func mixedWordsAndOffsetStartsAgreeWithTheBytewiseScan() {
+        // Deterministic mixtures of allowed bytes (HTAB, SP, VCHAR, obs-text) with the
+        // occasional control byte or DEL, scanned from every start and to every end.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<200 {
+            let bytes: [UInt8] = (0..<40).map { _ in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                let pick = Int(state >> 58)
+                switch pick {
+                case 0: return 0x7F
+                case 1: return UInt8(state >> 40 & 0x1F)  // a control byte, HTAB among them
+                case 2: return 0x09
+                case 3...10: return 0x80 | UInt8(state >> 32 & 0x7F)
+                default: return 0x20 + UInt8(state >> 32 % 0x5F)
+                }
+            }
+            for start in 0..<10 {
+                for end in [start, start + 3, start + 8, 33, 40] where end <= bytes.count {
+                    let found = bytes.withUnsafeBytes { ASCII.firstNonFieldValueChar(in: $0, from: start, to: end) }
+                    #expect(found == bytewise(bytes, start, end), "\(bytes) from \(start) to \(end)")
+                }
+            }
+        }
+    }
+}
