@@ -37,7 +37,10 @@ public final class ManagementPlane: Sendable {
         // The last counters the port gave: a failed read keeps them.
         var port: DeviceStatistics?
         func readPort() -> DeviceStatistics? {
-            if let read = portStatistics?() { port = read.kept(engineReceivedFrames: board.read().total.engine.receivedFrames) }
+            // The engines' count first: frames that arrive between the two reads
+            // must not make a port that counts look like one that keeps nothing.
+            let engineReceived = board.read().total.engine.receivedFrames
+            if let read = portStatistics?() { port = read.kept(engineReceivedFrames: engineReceived) }
             return port
         }
         let start = MonotonicClock.now()

@@ -112,10 +112,14 @@ public struct StackRuntime {
         let managementThread = ThreadLaunch.detached { management.run() }
         ManagementAffinity.restrict(managementThread, to: managementCPUs)
         rte_thread_setname(managementThread, "mtcp-management")
-        defer {  // before the port stops and EAL is cleaned up (defers run last first)
+        var managementJoined = false
+        func stopManagement() {
+            guard !managementJoined else { return }
+            managementJoined = true
             management.stop()
             ThreadLaunch.join(managementThread)
         }
+        defer { stopManagement() }  // before the port stops and EAL is cleaned up (defers run last first)
         let outcomes = CoreOutcomes(cores: cores)
         let link = port.link
         var spreadConfiguration = self.engineConfiguration(cores: cores)
@@ -162,7 +166,10 @@ public struct StackRuntime {
                                     makeApplication: makeApplication))
         }, requestStop: StopSignal.request, waitForWorkers: ThreadLaunch.waitForLcores)
         var outcome = outcomes.outcome
-        // Every core has ended; the port has not stopped yet.
+        // Every core has ended; the port has not stopped yet. The management
+        // thread goes first: two reads at once can lose counts on drivers whose
+        // registers clear on read.
+        stopManagement()
         outcome.port = port.statistics()?.kept(engineReceivedFrames: outcome.total.engine.receivedFrames)
         return outcome
     }
