@@ -41,11 +41,11 @@ enum ASCII {
     /// The index of the first byte of `bytes[start..<end]` that is no field-value
     /// byte (`isFieldValueChar`), or `end`. Eight bytes at a time: a word with no
     /// byte below 0x20 and none equal to 0x7F is passed at once; a word the test
-    /// flags (a control byte, DEL, or an HTAB, which is allowed) is looked at byte
-    /// by byte. The two word tests (Bit Twiddling Hacks' `hasless` and `haszero`)
-    /// may flag a clean word after a borrow, never miss a byte: a flagged word
-    /// only costs the slow look. Field values are most of a head's bytes, and
-    /// one test a byte was the parsers' largest cost after the checksum.
+    /// flags is looked at byte by byte. The two word tests (Bit Twiddling Hacks'
+    /// `hasless` and `haszero`) never miss such a byte (a borrow starts only at
+    /// one), and flag a word holding none only for an HTAB, which is allowed and
+    /// then passes the byte-by-byte look. Field values are most of a head's bytes,
+    /// and one test a byte was the parsers' largest cost after the checksum.
     @inline(__always)
     static func firstNonFieldValueChar(in bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int {
         let ones: UInt64 = 0x0101_0101_0101_0101

@@ -30,9 +30,28 @@ import Testing
         }
     }
 
+    @Test func everyPairOfByteValuesInOneWordIsFoundAsOneByOneFindsIt() {
+        // Two bytes of one word take every pair of values, over a background of
+        // letters and of obs-text (bytes above 0x7F, allowed): a borrow from one
+        // must never hide the other.
+        var mismatches: [String] = []
+        for background in [UInt8(ascii: "a"), 0xFF] {
+            for first in 0...255 {
+                for second in 0...255 {
+                    var bytes = [UInt8](repeating: background, count: 8)
+                    bytes[1] = UInt8(first)
+                    bytes[6] = UInt8(second)
+                    let found = bytes.withUnsafeBytes { ASCII.firstNonFieldValueChar(in: $0, from: 0, to: 8) }
+                    if found != bytewise(bytes, 0, 8) { mismatches.append("\(bytes)") }
+                }
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
+    }
+
     @Test func mixedWordsAndOffsetStartsAgreeWithTheBytewiseScan() {
         // Deterministic mixtures of allowed bytes (HTAB, SP, VCHAR, obs-text) with the
-        // occasional control byte or DEL, scanned from every start and to every end.
+        // occasional control byte or DEL, scanned from ten starts to five ends each.
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         for _ in 0..<200 {
             let bytes: [UInt8] = (0..<40).map { _ in
@@ -40,10 +59,10 @@ import Testing
                 let pick = Int(state >> 58)
                 switch pick {
                 case 0: return 0x7F
-                case 1: return UInt8(state >> 40 & 0x1F)  // a control byte, HTAB among them
+                case 1: return UInt8((state >> 40) & 0x1F)  // a control byte, HTAB among them
                 case 2: return 0x09
-                case 3...10: return 0x80 | UInt8(state >> 32 & 0x7F)
-                default: return 0x20 + UInt8(state >> 32 % 0x5F)
+                case 3...10: return 0x80 | UInt8((state >> 32) & 0x7F)
+                default: return 0x20 + UInt8((state >> 32) % 0x5F)
                 }
             }
             for start in 0..<10 {

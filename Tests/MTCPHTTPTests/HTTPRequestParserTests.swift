@@ -79,6 +79,11 @@ import Testing
         ("GET / HTTP/1.1\r\n Host: h\r\n\r\n", .obsoleteLineFolding),
         ("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\u{00}b\r\n\r\n", .invalidFieldValue),
         ("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\rb\r\n\r\n", .invalidFieldValue),
+        // Past the first eight bytes of a value, where the scan tests words.
+        ("GET / HTTP/1.1\r\nHost: h\r\nX-A: 0123456789abcdef\u{00}xyz\r\n\r\n", .invalidFieldValue),
+        ("GET / HTTP/1.1\r\nHost: h\r\nX-A: 0123456789\rabcdef0\r\n\r\n", .invalidFieldValue),
+        ("GET / HTTP/1.1\r\nHost: h\r\nX-A: 0123456789abcdef\u{7F}\r\n\r\n", .invalidFieldValue),
+        ("GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: a\tb\tcdefgh\u{1B}ijklmnop\r\n\r\n", .invalidFieldValue),
         ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1x\r\n\r\n", .invalidContentLength),
         ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", .invalidContentLength),
         ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: \r\n\r\n", .invalidContentLength),

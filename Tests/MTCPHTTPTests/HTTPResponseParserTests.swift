@@ -158,6 +158,10 @@ private func splits(_ message: [UInt8]) -> [[[UInt8]]] {
         ("HTTP/1.1 200 OK\r\nName : x\r\n\r\n", .invalidHeader),
         ("HTTP/1.1 200 OK\r\nA: b\r\n folded\r\n\r\n", .invalidHeader),
         ("HTTP/1.1 200 OK\r\nA: b\u{0}c\r\n\r\n", .invalidHeader),
+        // Past the first eight bytes of a value or reason phrase, where the scan tests words.
+        ("HTTP/1.1 200 OK\r\nX-Long: 0123456789abcdef\u{0}ghij\r\n\r\n", .invalidHeader),
+        ("HTTP/1.1 200 OK\r\nX-Long: 0123456789\tabcdef\u{7F}\r\n\r\n", .invalidHeader),
+        ("HTTP/1.1 200 A fine reason\u{1}phrase\r\n\r\n", .invalidStatusLine),
         ("HTTP/1.1 200 OK\r\nNoColon\r\n\r\n", .invalidHeader),
         ("HTTP/1.1 200 OK\r\nContent-Length: 1 2\r\n\r\n", .invalidContentLength),
         ("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", .invalidContentLength),
