@@ -3,6 +3,11 @@
 /// sequence numbers (RFC 6528) and the SYN cookies (RFC 4987), so an observer
 /// cannot predict either without the per-engine secret; keys derived from it
 /// (`init(derivedFrom:label:)`) do the same for timestamp offsets and ports.
+///
+/// `tableHash` is SipHash-1-3, for hash tables only: what the flow table needs
+/// is placement an attacker cannot predict (hash flooding), not a PRF whose
+/// outputs are seen; Rust's standard HashMap and Python's string hashing use
+/// the same variant, Linux's hsiphash too. It is run for every segment.
 public struct SipHash: Sendable {
     public let key0: UInt64
     public let key1: UInt64
@@ -71,6 +76,27 @@ public struct SipHash: Sendable {
         return state.finish(length: 16)
     }
 
+    /// SipHash-1-3 of two words: an IPv4 flow's addresses and ports.
+    @inline(__always)
+    public func tableHash(_ w0: UInt64, _ w1: UInt64) -> UInt64 {
+        var state = State(key0: key0, key1: key1)
+        state.absorb(w0, rounds: 1)
+        state.absorb(w1, rounds: 1)
+        return state.finish(length: 16, compressionRounds: 1, finalRounds: 3)
+    }
+
+    /// SipHash-1-3 of five words: an IPv6 flow's addresses and ports.
+    @inline(__always)
+    public func tableHash(_ w0: UInt64, _ w1: UInt64, _ w2: UInt64, _ w3: UInt64, _ w4: UInt64) -> UInt64 {
+        var state = State(key0: key0, key1: key1)
+        state.absorb(w0, rounds: 1)
+        state.absorb(w1, rounds: 1)
+        state.absorb(w2, rounds: 1)
+        state.absorb(w3, rounds: 1)
+        state.absorb(w4, rounds: 1)
+        return state.finish(length: 40, compressionRounds: 1, finalRounds: 3)
+    }
+
     struct State {
         var v0, v1, v2, v3: UInt64
 
@@ -88,17 +114,18 @@ public struct SipHash: Sendable {
             v2 &+= v1; v1 = v1.rotatedLeft(17); v1 ^= v2; v2 = v2.rotatedLeft(32)
         }
 
-        @inline(__always) mutating func absorb(_ word: UInt64) {
+        /// One message word with `rounds` compression rounds (2 in SipHash-2-4).
+        @inline(__always) mutating func absorb(_ word: UInt64, rounds: Int = 2) {
             v3 ^= word
-            round(); round()
+            for _ in 0..<rounds { round() }
             v0 ^= word
         }
 
         /// The final block holds only the length byte: messages here are whole words.
-        @inline(__always) mutating func finish(length: Int) -> UInt64 {
-            absorb(UInt64(truncatingIfNeeded: length) << 56)
+        @inline(__always) mutating func finish(length: Int, compressionRounds: Int = 2, finalRounds: Int = 4) -> UInt64 {
+            absorb(UInt64(truncatingIfNeeded: length) << 56, rounds: compressionRounds)
             v2 ^= 0xFF
-            round(); round(); round(); round()
+            for _ in 0..<finalRounds { round() }
             return v0 ^ v1 ^ v2 ^ v3
         }
     }

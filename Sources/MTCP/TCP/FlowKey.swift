@@ -4,7 +4,7 @@
 public protocol FlowKey: Equatable {
     /// The key of an empty slot (never compared: slots have an occupied flag).
     static var blank: Self { get }
-    /// The key hashed by the table's keyed PRF.
+    /// The key hashed by the table's keyed hash (`SipHash.tableHash`).
     func hash(with hasher: SipHash) -> UInt64
 }
 
@@ -34,8 +34,8 @@ public struct IPv4FlowKey: FlowKey, Hashable, Sendable {
 
     @inline(__always)
     public func hash(with hasher: SipHash) -> UInt64 {
-        hasher.hash(UInt64(localAddress.value) << 32 | UInt64(remoteAddress.value),
-                    UInt64(localPort) << 16 | UInt64(remotePort))
+        hasher.tableHash(UInt64(localAddress.value) << 32 | UInt64(remoteAddress.value),
+                         UInt64(localPort) << 16 | UInt64(remotePort))
     }
 }
 
@@ -61,7 +61,7 @@ public struct IPv6FlowKey: FlowKey, Hashable, Sendable {
 
     @inline(__always)
     public func hash(with hasher: SipHash) -> UInt64 {
-        hasher.hash(localAddress.high, localAddress.low, remoteAddress.high, remoteAddress.low,
-                    UInt64(localPort) << 16 | UInt64(remotePort))
+        hasher.tableHash(localAddress.high, localAddress.low, remoteAddress.high, remoteAddress.low,
+                         UInt64(localPort) << 16 | UInt64(remotePort))
     }
 }

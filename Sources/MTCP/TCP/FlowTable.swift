@@ -8,11 +8,14 @@
 /// connections have come and gone as on a fresh table — a per-core table under
 /// connection churn never needs rebuilding.
 ///
-/// **Hash.** SipHash-2-4 of the key's bits (96 for IPv4, 288 for IPv6), keyed from `seed`. Remote addresses
+/// **Hash.** SipHash-1-3 of the key's bits (96 for IPv4, 288 for IPv6), keyed from `seed`. Remote addresses
 /// and ports are chosen by peers, so a predictable hash would let an attacker
-/// build long probe runs (hash flooding); a keyed PRF with a random per-engine
-/// key makes the placement unpredictable from outside. The bounded size (at
-/// most `capacity` entries, half the slots) caps the damage either way.
+/// build long probe runs (hash flooding); a keyed hash with a random per-engine
+/// key makes the placement unpredictable from outside, and no output of it is
+/// ever sent, so the hash-table variant (`SipHash.tableHash`) is enough: every
+/// segment is looked up, and SipHash-2-4 cost about 170 instructions a lookup.
+/// The bounded size (at most `capacity` entries, half the slots) caps the
+/// damage either way.
 public struct FlowTable<Key: FlowKey>: ~Copyable {
     struct Entry {
         var key: Key
