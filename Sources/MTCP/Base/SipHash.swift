@@ -32,48 +32,48 @@ public struct SipHash: Sendable {
     @inline(__always)
     public func hash(_ w0: UInt64, _ w1: UInt64, _ w2: UInt64) -> UInt64 {
         var state = State(key0: key0, key1: key1)
-        state.absorb(w0)
-        state.absorb(w1)
-        state.absorb(w2)
-        return state.finish(length: 24)
+        state.absorb(w0, rounds: 2)
+        state.absorb(w1, rounds: 2)
+        state.absorb(w2, rounds: 2)
+        return state.finish(length: 24, compressionRounds: 2, finalRounds: 4)
     }
 
     /// Four words: an IPv6 address pair.
     @inline(__always)
     public func hash(_ w0: UInt64, _ w1: UInt64, _ w2: UInt64, _ w3: UInt64) -> UInt64 {
         var state = State(key0: key0, key1: key1)
-        state.absorb(w0)
-        state.absorb(w1)
-        state.absorb(w2)
-        state.absorb(w3)
-        return state.finish(length: 32)
+        state.absorb(w0, rounds: 2)
+        state.absorb(w1, rounds: 2)
+        state.absorb(w2, rounds: 2)
+        state.absorb(w3, rounds: 2)
+        return state.finish(length: 32, compressionRounds: 2, finalRounds: 4)
     }
 
     /// Five words: an IPv6 flow's addresses and ports.
     @inline(__always)
     public func hash(_ w0: UInt64, _ w1: UInt64, _ w2: UInt64, _ w3: UInt64, _ w4: UInt64) -> UInt64 {
         var state = State(key0: key0, key1: key1)
-        state.absorb(w0)
-        state.absorb(w1)
-        state.absorb(w2)
-        state.absorb(w3)
-        state.absorb(w4)
-        return state.finish(length: 40)
+        state.absorb(w0, rounds: 2)
+        state.absorb(w1, rounds: 2)
+        state.absorb(w2, rounds: 2)
+        state.absorb(w3, rounds: 2)
+        state.absorb(w4, rounds: 2)
+        return state.finish(length: 40, compressionRounds: 2, finalRounds: 4)
     }
 
     @inline(__always)
     public func hash(_ w0: UInt64) -> UInt64 {
         var state = State(key0: key0, key1: key1)
-        state.absorb(w0)
-        return state.finish(length: 8)
+        state.absorb(w0, rounds: 2)
+        return state.finish(length: 8, compressionRounds: 2, finalRounds: 4)
     }
 
     @inline(__always)
     public func hash(_ w0: UInt64, _ w1: UInt64) -> UInt64 {
         var state = State(key0: key0, key1: key1)
-        state.absorb(w0)
-        state.absorb(w1)
-        return state.finish(length: 16)
+        state.absorb(w0, rounds: 2)
+        state.absorb(w1, rounds: 2)
+        return state.finish(length: 16, compressionRounds: 2, finalRounds: 4)
     }
 
     /// SipHash-1-3 of two words: an IPv4 flow's addresses and ports.
@@ -115,14 +115,14 @@ public struct SipHash: Sendable {
         }
 
         /// One message word with `rounds` compression rounds (2 in SipHash-2-4).
-        @inline(__always) mutating func absorb(_ word: UInt64, rounds: Int = 2) {
+        @inline(__always) mutating func absorb(_ word: UInt64, rounds: Int) {
             v3 ^= word
             for _ in 0..<rounds { round() }
             v0 ^= word
         }
 
         /// The final block holds only the length byte: messages here are whole words.
-        @inline(__always) mutating func finish(length: Int, compressionRounds: Int = 2, finalRounds: Int = 4) -> UInt64 {
+        @inline(__always) mutating func finish(length: Int, compressionRounds: Int, finalRounds: Int) -> UInt64 {
             absorb(UInt64(truncatingIfNeeded: length) << 56, rounds: compressionRounds)
             v2 ^= 0xFF
             for _ in 0..<finalRounds { round() }

@@ -8,10 +8,12 @@
 /// connections have come and gone as on a fresh table — a per-core table under
 /// connection churn never needs rebuilding.
 ///
-/// **Hash.** SipHash-1-3 of the key's bits (96 for IPv4, 288 for IPv6), keyed from `seed`. Remote addresses
-/// and ports are chosen by peers, so a predictable hash would let an attacker
-/// build long probe runs (hash flooding); a keyed hash with a random per-engine
-/// key makes the placement unpredictable from outside, and no output of it is
+/// **Hash.** SipHash-1-3 of the key's bits (96 for IPv4, 288 for IPv6) under a
+/// 128-bit `key`. Remote addresses and ports are chosen by peers, so a
+/// predictable hash would let an attacker build long probe runs (hash flooding);
+/// a keyed hash with a random key of each table's own (the engine's, drawn
+/// at start: nothing else is keyed by it, and no restart keeps it) makes the
+/// placement unpredictable from outside, and no output of it is
 /// ever sent, so the hash-table variant (`SipHash.tableHash`) is enough: every
 /// segment is looked up, and SipHash-2-4 cost about 170 instructions a lookup.
 /// The bounded size (at most `capacity` entries, half the slots) caps the
@@ -38,8 +40,8 @@ public struct FlowTable<Key: FlowKey>: ~Copyable {
     /// - Parameters:
     ///   - capacity: the most connections held (e.g. max_concurrency); the table
     ///     has the next power of two at or above twice as many slots.
-    ///   - seed: mixed into the hash; pass a random value in production (see above).
-    public init(capacity: Int, seed: UInt64 = 0) {
+    ///   - key: the hash's key; a random one in production (see above).
+    public init(capacity: Int, key: SipHash = SipHash(key0: 0, key1: 0)) {
         precondition(capacity >= 1 && capacity <= 1 << 40, "flow table capacity out of range")
         var slots = 2
         while slots < capacity * 2 { slots <<= 1 }
@@ -47,7 +49,7 @@ public struct FlowTable<Key: FlowKey>: ~Copyable {
         slotCount = slots
         mask = slots - 1
         shift = UInt64(64 - slots.trailingZeroBitCount)
-        hasher = SipHash(key0: seed, key1: seed ^ 0x9E37_79B9_7F4A_7C15)
+        hasher = key
         entries = .allocate(capacity: slots)
         entries.initialize(repeating: Entry(key: .blank, occupied: false, value: 0))
     }

@@ -45,8 +45,11 @@ struct TCPLayer: ~Copyable {
         self.configuration = configuration
         let capacity = configuration.maxConnections
         connections = ConnectionPool(capacity: capacity)
-        flows = FlowTable(capacity: capacity, seed: secret.hash(0x666C_6F77))
-        flows6 = FlowTable(capacity: capacity, seed: secret.hash(0x666C_6F77_36))
+        // Keys of their own, not from `secret`: that one is shared by every core
+        // and process and kept across restarts, which flow placement needs not be.
+        var random = SystemRandomNumberGenerator()
+        flows = FlowTable(capacity: capacity, key: SipHash(using: &random))
+        flows6 = FlowTable(capacity: capacity, key: SipHash(using: &random))
         timers = TimerWheel(nodeCount: capacity * TCPTimer.count, slotCount: 4096,
                             granularity: .milliseconds(1), start: now)
         sendChunks = BufferChunkPool(count: configuration.maxBuffers, chunkSize: configuration.sendBufferSize)
