@@ -28,73 +28,61 @@ public struct SipHash: Sendable {
         self.init(key0: random.next(), key1: random.next())
     }
 
-    /// The hash of `words` taken as 8·n little-endian message bytes.
+    /// SipHash-2-4 of `words` taken as 8·n little-endian message bytes.
+    @inline(__always)
+    public func hash(_ w0: UInt64) -> UInt64 { digest((w0, 0, 0, 0, 0), count: 1, .prf) }
+
+    @inline(__always)
+    public func hash(_ w0: UInt64, _ w1: UInt64) -> UInt64 { digest((w0, w1, 0, 0, 0), count: 2, .prf) }
+
     @inline(__always)
     public func hash(_ w0: UInt64, _ w1: UInt64, _ w2: UInt64) -> UInt64 {
-        var state = State(key0: key0, key1: key1)
-        state.absorb(w0, rounds: 2)
-        state.absorb(w1, rounds: 2)
-        state.absorb(w2, rounds: 2)
-        return state.finish(length: 24, compressionRounds: 2, finalRounds: 4)
+        digest((w0, w1, w2, 0, 0), count: 3, .prf)
     }
 
     /// Four words: an IPv6 address pair.
     @inline(__always)
     public func hash(_ w0: UInt64, _ w1: UInt64, _ w2: UInt64, _ w3: UInt64) -> UInt64 {
-        var state = State(key0: key0, key1: key1)
-        state.absorb(w0, rounds: 2)
-        state.absorb(w1, rounds: 2)
-        state.absorb(w2, rounds: 2)
-        state.absorb(w3, rounds: 2)
-        return state.finish(length: 32, compressionRounds: 2, finalRounds: 4)
+        digest((w0, w1, w2, w3, 0), count: 4, .prf)
     }
 
     /// Five words: an IPv6 flow's addresses and ports.
     @inline(__always)
     public func hash(_ w0: UInt64, _ w1: UInt64, _ w2: UInt64, _ w3: UInt64, _ w4: UInt64) -> UInt64 {
-        var state = State(key0: key0, key1: key1)
-        state.absorb(w0, rounds: 2)
-        state.absorb(w1, rounds: 2)
-        state.absorb(w2, rounds: 2)
-        state.absorb(w3, rounds: 2)
-        state.absorb(w4, rounds: 2)
-        return state.finish(length: 40, compressionRounds: 2, finalRounds: 4)
-    }
-
-    @inline(__always)
-    public func hash(_ w0: UInt64) -> UInt64 {
-        var state = State(key0: key0, key1: key1)
-        state.absorb(w0, rounds: 2)
-        return state.finish(length: 8, compressionRounds: 2, finalRounds: 4)
-    }
-
-    @inline(__always)
-    public func hash(_ w0: UInt64, _ w1: UInt64) -> UInt64 {
-        var state = State(key0: key0, key1: key1)
-        state.absorb(w0, rounds: 2)
-        state.absorb(w1, rounds: 2)
-        return state.finish(length: 16, compressionRounds: 2, finalRounds: 4)
+        digest((w0, w1, w2, w3, w4), count: 5, .prf)
     }
 
     /// SipHash-1-3 of two words: an IPv4 flow's addresses and ports.
     @inline(__always)
-    public func tableHash(_ w0: UInt64, _ w1: UInt64) -> UInt64 {
-        var state = State(key0: key0, key1: key1)
-        state.absorb(w0, rounds: 1)
-        state.absorb(w1, rounds: 1)
-        return state.finish(length: 16, compressionRounds: 1, finalRounds: 3)
-    }
+    public func tableHash(_ w0: UInt64, _ w1: UInt64) -> UInt64 { digest((w0, w1, 0, 0, 0), count: 2, .table) }
 
     /// SipHash-1-3 of five words: an IPv6 flow's addresses and ports.
     @inline(__always)
     public func tableHash(_ w0: UInt64, _ w1: UInt64, _ w2: UInt64, _ w3: UInt64, _ w4: UInt64) -> UInt64 {
+        digest((w0, w1, w2, w3, w4), count: 5, .table)
+    }
+
+    /// SipHash-c-d's round counts.
+    struct Rounds {
+        var compression: Int
+        var finalization: Int
+        /// SipHash-2-4, the PRF.
+        static var prf: Rounds { Rounds(compression: 2, finalization: 4) }
+        /// SipHash-1-3, for hash tables.
+        static var table: Rounds { Rounds(compression: 1, finalization: 3) }
+    }
+
+    /// The first `count` of `words` (at most five), with `rounds`. Inlined with
+    /// constant arguments, it is straight-line code for that many words.
+    @inline(__always)
+    private func digest(_ words: (UInt64, UInt64, UInt64, UInt64, UInt64), count: Int, _ rounds: Rounds) -> UInt64 {
         var state = State(key0: key0, key1: key1)
-        state.absorb(w0, rounds: 1)
-        state.absorb(w1, rounds: 1)
-        state.absorb(w2, rounds: 1)
-        state.absorb(w3, rounds: 1)
-        state.absorb(w4, rounds: 1)
-        return state.finish(length: 40, compressionRounds: 1, finalRounds: 3)
+        if count > 0 { state.absorb(words.0, rounds: rounds.compression) }
+        if count > 1 { state.absorb(words.1, rounds: rounds.compression) }
+        if count > 2 { state.absorb(words.2, rounds: rounds.compression) }
+        if count > 3 { state.absorb(words.3, rounds: rounds.compression) }
+        if count > 4 { state.absorb(words.4, rounds: rounds.compression) }
+        return state.finish(length: 8 * count, compressionRounds: rounds.compression, finalRounds: rounds.finalization)
     }
 
     struct State {
