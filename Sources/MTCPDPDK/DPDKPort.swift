@@ -178,7 +178,20 @@ public struct DPDKPort {
     public func statistics() -> DeviceStatistics? { Self.statistics(ofPort: id) }
 
     /// `statistics()` of port `id`, for a thread that holds only its number.
-    public static func statistics(ofPort id: UInt16) -> DeviceStatistics? { DPDKQueue.portStatistics(id) }
+    public static func statistics(ofPort id: UInt16) -> DeviceStatistics? {
+        var raw = rte_eth_stats()
+        guard rte_eth_stats_get(id, &raw) == 0 else { return nil }
+        var statistics = DeviceStatistics()
+        statistics.receivedPackets = raw.ipackets
+        statistics.receivedBytes = raw.ibytes
+        statistics.transmittedPackets = raw.opackets
+        statistics.transmittedBytes = raw.obytes
+        statistics.receiveMissed = raw.imissed
+        statistics.receiveErrors = raw.ierrors
+        statistics.transmitErrors = raw.oerrors
+        statistics.allocationFailures = raw.rx_nombuf
+        return statistics
+    }
 
     /// The MTU of kernel interface `name` in this network namespace, nil when unknown.
     static func interfaceMTU(_ name: String) -> Int? {

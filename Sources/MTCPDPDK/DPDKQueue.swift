@@ -99,25 +99,8 @@ public struct DPDKQueue: PacketDevice {
     }
 
     public func statistics() -> DeviceStatistics {
-        var statistics = Self.portStatistics(port) ?? DeviceStatistics()
+        var statistics = DPDKPort.statistics(ofPort: port) ?? DeviceStatistics()
         statistics.allocationFailures += allocationFailures
-        return statistics
-    }
-
-    /// The counters of the whole port (every queue) as its driver keeps them,
-    /// nil when the driver could not read them.
-    static func portStatistics(_ port: UInt16) -> DeviceStatistics? {
-        var raw = rte_eth_stats()
-        var statistics = DeviceStatistics()
-        guard rte_eth_stats_get(port, &raw) == 0 else { return nil }
-        statistics.receivedPackets = raw.ipackets
-        statistics.receivedBytes = raw.ibytes
-        statistics.transmittedPackets = raw.opackets
-        statistics.transmittedBytes = raw.obytes
-        statistics.receiveMissed = raw.imissed
-        statistics.receiveErrors = raw.ierrors
-        statistics.transmitErrors = raw.oerrors
-        statistics.allocationFailures = raw.rx_nombuf
         return statistics
     }
 }

@@ -193,7 +193,7 @@ struct HTTPConnection {
     mutating func usesForwardBuffer(upTo end: Int) { forwardHighWater = max(forwardHighWater, end) }
 
     /// A slot with no connection, whose requests will be checked against `limits`.
-    init(limits: HTTPLimits = HTTPLimits()) {
+    init(limits: HTTPLimits) {
         socket = Socket(rawValue: 0)
         parser = HTTPRequestParser(limits: limits)
     }

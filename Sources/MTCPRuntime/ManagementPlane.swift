@@ -36,28 +36,34 @@ public final class ManagementPlane: Sendable {
         var printer = StatisticsPrinter()
         // The last counters the port gave: a failed read keeps them.
         var port: DeviceStatistics?
-        func readPort() -> DeviceStatistics? {
-            // The engines' count first: frames that arrive between the two reads
-            // must not make a port that counts look like one that keeps nothing.
-            let engineReceived = board.read().total.engine.receivedFrames
-            if let read = portStatistics?() { port = read.kept(engineReceivedFrames: engineReceived) }
+        /// The port's counters, read after the engines' `snapshots`: frames that
+        /// arrive between the two reads must not make a port that counts look
+        /// like one that keeps nothing.
+        func readPort(after snapshots: [CoreSnapshot]) -> DeviceStatistics? {
+            if let read = portStatistics?() { port = read.kept(engineReceivedFrames: snapshots.total.engine.receivedFrames) }
             return port
         }
         let start = MonotonicClock.now()
-        _ = printer.lines(board.read(), port: readPort(), now: start)  // the zero point of the first line's rates
+        let first = board.read()
+        _ = printer.lines(first, port: readPort(after: first), now: start)  // the zero point of the first line's rates
         var nextPrint = start + .seconds(1)
         // From 0, not the count now: a SIGHUP between the handler's installation
         // and this thread's start (the ready line is out by then) is answered too.
         var reloadsSeen: UInt64 = 0
         while running.load(ordering: .relaxed) {
             var descriptor = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            if poll(&descriptor, 1, 100) > 0 { serveScrape(port: readPort()) }
+            if poll(&descriptor, 1, 100) > 0 {
+                let snapshots = board.read()
+                serveScrape(snapshots, port: readPort(after: snapshots))
+            }
             ConfigurationReloads.answerSignal(seen: &reloadsSeen, prepare: prepareReload)
             let now = MonotonicClock.now()
             guard now >= nextPrint else { continue }
             nextPrint = now + .seconds(1)
-            if printStatistics,
-               let lines = printer.lines(board.read(), reloads: ConfigurationReloads.counts, port: readPort(), now: now) {
+            guard printStatistics else { continue }
+            let snapshots = board.read()
+            if let lines = printer.lines(snapshots, reloads: ConfigurationReloads.counts,
+                                         port: readPort(after: snapshots), now: now) {
                 print(lines.joined(separator: "\n"))
                 fflush(nil)
             }
@@ -72,12 +78,12 @@ public final class ManagementPlane: Sendable {
     /// reads must not hold the management thread for longer.
     static let scrapeTimeout = TimeSpan.seconds(1)
 
-    /// One scrape: read the request (any GET), answer with the exposition
-    /// (with `port`, the port's counters), close.
+    /// One scrape: read the request (any GET), answer with the exposition of
+    /// `snapshots` and the port's counters `port`, close.
     /// The client's socket is non-blocking and every wait on it ends at the
     /// scrape's deadline or at `stop`, so no client can stall the statistics,
     /// later scrapes or the shutdown that joins this thread.
-    private func serveScrape(port: DeviceStatistics?) {
+    private func serveScrape(_ snapshots: [CoreSnapshot], port: DeviceStatistics?) {
         let client = accept(listener, nil, nil)
         guard client >= 0 else { return }
         defer { close(client) }
@@ -91,7 +97,7 @@ public final class ManagementPlane: Sendable {
         guard count > 0 else { return }
         let isMetrics = request[0..<count].starts(with: Array("GET /metrics".utf8))
             || request[0..<count].starts(with: Array("GET / ".utf8))
-        let body = isMetrics ? PrometheusExposition.render(board.read(), reloads: ConfigurationReloads.counts, port: port)
+        let body = isMetrics ? PrometheusExposition.render(snapshots, reloads: ConfigurationReloads.counts, port: port)
             : "not found: try /metrics\n"
         let head = "HTTP/1.1 \(isMetrics ? "200 OK" : "404 Not Found")\r\n"
             + "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"

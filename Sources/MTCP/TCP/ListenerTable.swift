@@ -70,8 +70,8 @@ struct ListenerTable: ~Copyable {
     /// Queues a connection that completed its handshake; false when the accept queue is full.
     @inline(__always)
     mutating func pushAcceptable(_ index: Int, _ id: ConnectionID) -> Bool {
+        guard hasAcceptRoom(index) else { return false }
         var listener = listeners[index]
-        guard listener.acceptCount < listener.backlog else { return false }
         var tail = listener.acceptHead + listener.acceptCount
         if tail >= listener.backlog { tail -= listener.backlog }
         listener.acceptRing[tail] = id
