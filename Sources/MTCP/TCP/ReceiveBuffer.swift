@@ -10,20 +10,36 @@
 /// space (`capacity - readable`). When the gap fills, the out-of-order bytes are
 /// already in position and become readable without a second copy.
 ///
-/// Which offsets hold out-of-order data is a short, sorted list of disjoint ranges
-/// (at most `maxRanges`, inline), merged whenever they touch. A segment that would
+/// Which offsets hold out-of-order data is a sorted list of disjoint ranges (at
+/// most `maxRanges`, inline), merged whenever they touch. A segment that would
 /// need one range too many is refused and counted rather than growing anything: the
 /// peer retransmits it, and with SACK it learns what we hold. Each range carries a
 /// stamp of its last update, which orders the SACK blocks as RFC 2018 §4 asks.
+///
+/// The limit must exceed the holes a sender leaves in one window: at 10% loss a
+/// kernel sender (BBR, 4 MiB windows) had more than 32 open at once, and every
+/// segment it sent above the last range was then refused; nothing after them
+/// being SACKed, RACK could not mark them lost and only its RTO, backed off 17
+/// times, repaired them (a 10 MiB echo took 6.6 s instead of 0.5 s). A range
+/// takes 12 bytes (offsets below 2^32: `rcvbuf` is at most 64 MiB).
 ///
 /// The buffer does not own its chunk: whoever took it from the pool gives
 /// `storage` back when the connection is freed.
 public struct ReceiveBuffer {
     /// Out-of-order ranges held at most (a receiver that sees more holes than this
     /// in one window is facing heavy loss or an attack; Linux prunes its queue too).
-    @inline(__always) public static var maxRanges: Int { Ranges.count }
-    /// Inline storage for the ranges (and for the SACK blocks reported from them).
-    @usableFromInline typealias Ranges = InlineArray<32, ReceiveBufferRange>
+    @inline(__always) public static var maxRanges: Int { HeldRanges.count }
+    /// Inline storage for the ranges.
+    typealias HeldRanges = InlineArray<128, HeldRange>
+
+    /// One range as stored: offsets from RCV.NXT and the `clock` of its last write.
+    struct HeldRange {
+        var start: UInt32
+        var end: UInt32
+        var stamp: UInt32
+
+        @inline(__always) var range: ReceiveBufferRange { ReceiveBufferRange(start: Int(start), end: Int(end)) }
+    }
 
     /// The chunk the ring lives in (empty for a buffer without storage).
     public private(set) var storage: UnsafeMutableRawBufferPointer
@@ -34,14 +50,14 @@ public struct ReceiveBuffer {
     /// Out-of-order segments refused because all `maxRanges` ranges were in use.
     public private(set) var refusedSegments = 0
 
-    /// Disjoint, non-touching ranges sorted by `start`, relative to RCV.NXT; only
-    /// the first `rangeCount` are meaningful.
-    private var ranges = Ranges(repeating: ReceiveBufferRange(start: 0, end: 0))
-    /// `stamps[i]` is the value of `clock` when `ranges[i]` last received data.
-    private var stamps = InlineArray<32, UInt64>(repeating: 0)   // as many as `Ranges`
     private var rangeCount = 0
-    /// Counts out-of-order writes; 64 bits never wrap in a connection's lifetime.
-    private var clock: UInt64 = 0
+    /// Counts out-of-order writes. Stamps are compared by age (`clock - stamp`),
+    /// so a wrap only misorders SACK blocks of a range untouched for 2^32 writes.
+    private var clock: UInt32 = 0
+    /// Disjoint, non-touching ranges sorted by `start`, relative to RCV.NXT; only
+    /// the first `rangeCount` are meaningful. Last: a connection without holes
+    /// never touches these cache lines.
+    private var ranges = HeldRanges(repeating: HeldRange(start: 0, end: 0, stamp: 0))
 
     /// A buffer with no storage (capacity 0), for a control block not in use.
     @inline(__always)
@@ -49,12 +65,16 @@ public struct ReceiveBuffer {
 
     /// An empty buffer over `storage`, typically a chunk from `BufferChunkPool.take()`.
     @inline(__always)
-    public init(storage: UnsafeMutableRawBufferPointer) { self.storage = storage }
+    public init(storage: UnsafeMutableRawBufferPointer) {
+        precondition(storage.count <= UInt32.max, "ReceiveBuffer: ranges are kept as 32-bit offsets")
+        self.storage = storage
+    }
 
     /// Empties the buffer, forgets out-of-order data and counters, and moves it
     /// onto `storage` (a new connection).
     @inline(__always)
     public mutating func reset(storage: UnsafeMutableRawBufferPointer) {
+        precondition(storage.count <= UInt32.max, "ReceiveBuffer: ranges are kept as 32-bit offsets")
         self.storage = storage
         head = 0
         readable = 0
@@ -75,7 +95,7 @@ public struct ReceiveBuffer {
     /// Bytes held beyond RCV.NXT, waiting for a gap to fill.
     public var outOfOrderBytes: Int {
         var total = 0
-        for index in 0..<rangeCount { total += ranges[index].count }
+        for index in 0..<rangeCount { total += Int(ranges[index].end - ranges[index].start) }
         return total
     }
 
@@ -104,11 +124,11 @@ public struct ReceiveBuffer {
         }
 
         // Out of order: find the ranges this one touches or overlaps, first..<last.
-        var first = 0
-        while first < rangeCount && ranges[first].end < start { first += 1 }
+        let first = firstRange(endingAtOrAfter: start)
         var last = first
-        while last < rangeCount && ranges[last].start <= end { last += 1 }
+        while last < rangeCount && Int(ranges[last].start) <= end { last += 1 }
 
+        clock &+= 1
         if first == last {
             guard rangeCount < Self.maxRanges else {
                 refusedSegments += 1
@@ -117,21 +137,32 @@ public struct ReceiveBuffer {
             var index = rangeCount
             while index > first {
                 ranges[index] = ranges[index - 1]
-                stamps[index] = stamps[index - 1]
                 index -= 1
             }
             rangeCount += 1
-            ranges[first] = ReceiveBufferRange(start: start, end: end)
+            ranges[first] = HeldRange(start: UInt32(start), end: UInt32(end), stamp: clock)
         } else {
-            let merged = ReceiveBufferRange(start: min(start, ranges[first].start),
-                                            end: max(end, ranges[last - 1].end))
+            let merged = HeldRange(start: min(UInt32(start), ranges[first].start),
+                                   end: max(UInt32(end), ranges[last - 1].end), stamp: clock)
             removeRanges(first + 1..<last)
             ranges[first] = merged
         }
-        clock &+= 1
-        stamps[first] = clock
         place(source, count: end - start, at: start)
         return 0
+    }
+
+    /// The index of the first range whose end is at or after `offset` (ends are
+    /// sorted, the ranges being disjoint): `rangeCount` if none. A binary search,
+    /// as a lossy window can hold many ranges.
+    @inline(__always)
+    private func firstRange(endingAtOrAfter offset: Int) -> Int {
+        var low = 0
+        var high = rangeCount
+        while low < high {
+            let middle = (low + high) / 2
+            if Int(ranges[middle].end) < offset { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     /// Makes `[0, end)` in-order, absorbing the ranges it reaches, and re-bases
@@ -140,14 +171,14 @@ public struct ReceiveBuffer {
     private mutating func advance(to end: Int) -> Int {
         var inOrder = end
         var absorbed = 0
-        while absorbed < rangeCount && ranges[absorbed].start <= inOrder {
-            inOrder = max(inOrder, ranges[absorbed].end)
+        while absorbed < rangeCount && Int(ranges[absorbed].start) <= inOrder {
+            inOrder = max(inOrder, Int(ranges[absorbed].end))
             absorbed += 1
         }
+        let shift = UInt32(inOrder)
         for index in absorbed..<rangeCount {
             let range = ranges[index]
-            ranges[index - absorbed] = ReceiveBufferRange(start: range.start - inOrder, end: range.end - inOrder)
-            stamps[index - absorbed] = stamps[index]
+            ranges[index - absorbed] = HeldRange(start: range.start - shift, end: range.end - shift, stamp: range.stamp)
         }
         rangeCount -= absorbed
         readable += inOrder
@@ -159,7 +190,6 @@ public struct ReceiveBuffer {
         guard !removed.isEmpty else { return }
         for index in removed.upperBound..<rangeCount {
             ranges[index - removed.count] = ranges[index]
-            stamps[index - removed.count] = stamps[index]
         }
         rangeCount -= removed.count
     }
@@ -183,13 +213,11 @@ public struct ReceiveBuffer {
     /// Out-of-order ranges held.
     public var outOfOrderRanges: Int { rangeCount }
 
-    /// Whether the `count` bytes at `offset` from RCV.NXT are all held already,
-    /// inside one out-of-order range (a duplicate, for D-SACK).
-    public func holds(offset: Int, count: Int) -> Bool {
-        for index in 0..<rangeCount where ranges[index].start <= offset {
-            if offset + count <= ranges[index].end { return true }
-        }
-        return false
+    /// The out-of-order range that already holds all `count` bytes at `offset`
+    /// from RCV.NXT (a duplicate, for D-SACK), if one does.
+    public func range(holding offset: Int, count: Int) -> ReceiveBufferRange? {
+        let index = firstRange(endingAtOrAfter: offset + count)
+        return index < rangeCount && Int(ranges[index].start) <= offset ? ranges[index].range : nil
     }
 
     /// Copies up to `destination.count` in-order bytes out and consumes them.
@@ -232,20 +260,29 @@ public struct ReceiveBuffer {
 
     // MARK: - Selective acknowledgement
 
-    /// Up to `limit` out-of-order ranges for the SACK option (RFC 2018 §4): first
-    /// the one holding the most recently received segment, then the others from the
-    /// most to the least recently updated, so that each range is reported in
-    /// several ACKs in a row even when only a few fit. Offsets relative to RCV.NXT.
+    /// Up to `limit` (at most four, as the option holds) out-of-order ranges for
+    /// the SACK option (RFC 2018 §4): first the one holding the most recently
+    /// received segment, then the others from the most to the least recently
+    /// updated, so that each range is reported in several ACKs in a row even when
+    /// only a few fit. Offsets relative to RCV.NXT.
     public func sackBlocks(limit: Int) -> ReceiveBufferSACKBlocks {
         var blocks = ReceiveBufferSACKBlocks()
-        var taken: UInt64 = 0   // a bit per range already reported; maxRanges <= 64
-        for _ in 0..<min(max(limit, 0), rangeCount) {
+        // Stamps are distinct (each write stamps one range anew), so each round
+        // takes the youngest range older than the one taken before it.
+        var youngerThanThis: UInt32? = nil
+        for _ in 0..<min(max(limit, 0), rangeCount, ReceiveBufferSACKBlocks.capacity) {
             var best = -1
-            for index in 0..<rangeCount where taken & (1 << UInt64(index)) == 0 {
-                if best < 0 || stamps[index] > stamps[best] { best = index }
+            var bestAge = UInt32.max
+            for index in 0..<rangeCount {
+                let age = clock &- ranges[index].stamp
+                if age <= bestAge, youngerThanThis.map({ age > $0 }) ?? true {
+                    best = index
+                    bestAge = age
+                }
             }
-            taken |= 1 << UInt64(best)
-            blocks.append(ranges[best])
+            guard best >= 0 else { break }
+            youngerThanThis = bestAge
+            blocks.append(ranges[best].range)
         }
         return blocks
     }

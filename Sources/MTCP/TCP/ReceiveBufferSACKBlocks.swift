@@ -4,7 +4,10 @@
 /// Offsets are relative to RCV.NXT; `ReceiveBuffer.sackBlockList(limit:receiveNext:)`
 /// turns them into sequence numbers for `TCPOptions`.
 public struct ReceiveBufferSACKBlocks: RandomAccessCollection, Sendable {
-    @usableFromInline var storage = ReceiveBuffer.Ranges(repeating: ReceiveBufferRange(start: 0, end: 0))
+    /// Blocks a SACK option holds at most (RFC 2018 §3: four in 40 bytes of options).
+    public static var capacity: Int { Storage.count }
+    @usableFromInline typealias Storage = InlineArray<4, ReceiveBufferRange>
+    @usableFromInline var storage = Storage(repeating: ReceiveBufferRange(start: 0, end: 0))
     public private(set) var count = 0
 
     @inlinable public init() {}

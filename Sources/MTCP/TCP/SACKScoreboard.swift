@@ -3,14 +3,18 @@
 ///
 /// The sender uses it to resend only the holes during recovery, and to see a
 /// loss after fewer duplicate ACKs. When more ranges are reported than fit, the
-/// highest are dropped: they only make the sender resend a little more.
+/// highest are dropped: they make the sender resend data the peer holds. The
+/// capacity matches what a receiver here holds (`ReceiveBuffer.maxRanges`): a
+/// kernel receiver at 10% loss reported more than 32 ranges, and resending
+/// what was dropped drew 1,318 D-SACKs in one 10 MiB echo.
 struct SACKScoreboard {
-    static let capacity = 32
-    private var starts = InlineArray<32, UInt32>(repeating: 0)
-    private var ends = InlineArray<32, UInt32>(repeating: 0)
+    typealias Bounds = InlineArray<128, UInt32>
+    static var capacity: Int { Bounds.count }
     private(set) var count = 0
     /// Bytes covered by the ranges.
     private(set) var sackedBytes = 0
+    private var starts = Bounds(repeating: 0)
+    private var ends = Bounds(repeating: 0)
 
     var isEmpty: Bool { count == 0 }
 
@@ -103,44 +107,47 @@ struct SACKScoreboard {
         return bytes
     }
 
+    /// Adds `[left, right)`, merged with every range it touches or overlaps.
     private mutating func insert(_ left: SequenceNumber, _ right: SequenceNumber) {
-        var newStart = left
-        var newEnd = right
-        // Merge with every range it touches; keep the others in order.
-        var mergedStarts = InlineArray<32, UInt32>(repeating: 0)
-        var mergedEnds = InlineArray<32, UInt32>(repeating: 0)
-        var merged = 0
-        var placed = false
-        for index in 0..<count {
-            let start = SequenceNumber(starts[index])
-            let end = SequenceNumber(ends[index])
-            if end < newStart {
-                merged = Self.append(start, end, &mergedStarts, &mergedEnds, merged)
-            } else if newEnd < start {
-                if !placed {
-                    merged = Self.append(newStart, newEnd, &mergedStarts, &mergedEnds, merged)
-                    placed = true
-                }
-                merged = Self.append(start, end, &mergedStarts, &mergedEnds, merged)
-            } else {
-                newStart = min(newStart, start)
-                newEnd = max(newEnd, end)
-            }
+        // The ranges it touches are first..<last (ends are sorted like starts).
+        var first = 0
+        var high = count
+        while first < high {
+            let middle = (first + high) / 2
+            if SequenceNumber(ends[middle]) < left { first = middle + 1 } else { high = middle }
         }
-        if !placed { merged = Self.append(newStart, newEnd, &mergedStarts, &mergedEnds, merged) }
-        starts = mergedStarts
-        ends = mergedEnds
-        count = merged
-        sackedBytes = 0
-        for index in 0..<count { sackedBytes += SequenceNumber(ends[index]) - SequenceNumber(starts[index]) }
-    }
-
-    /// Appends a range if there is room (the highest ranges are the ones lost).
-    private static func append(_ start: SequenceNumber, _ end: SequenceNumber, _ starts: inout InlineArray<32, UInt32>,
-                               _ ends: inout InlineArray<32, UInt32>, _ count: Int) -> Int {
-        guard count < capacity else { return count }
-        starts[count] = start.rawValue
-        ends[count] = end.rawValue
-        return count + 1
+        var last = first
+        while last < count && SequenceNumber(starts[last]) <= right { last += 1 }
+        guard first == last else {
+            let start = min(left, SequenceNumber(starts[first]))
+            let end = max(right, SequenceNumber(ends[last - 1]))
+            for index in first..<last { sackedBytes -= SequenceNumber(ends[index]) - SequenceNumber(starts[index]) }
+            starts[first] = start.rawValue
+            ends[first] = end.rawValue
+            sackedBytes += end - start
+            let removed = last - first - 1
+            for index in last..<count {
+                starts[index - removed] = starts[index]
+                ends[index - removed] = ends[index]
+            }
+            count -= removed
+            return
+        }
+        if count == Self.capacity {
+            // Full: the highest range makes way, unless this one is the highest.
+            guard first < count else { return }
+            count -= 1
+            sackedBytes -= SequenceNumber(ends[count]) - SequenceNumber(starts[count])
+        }
+        var index = count
+        while index > first {
+            starts[index] = starts[index - 1]
+            ends[index] = ends[index - 1]
+            index -= 1
+        }
+        starts[first] = left.rawValue
+        ends[first] = right.rawValue
+        count += 1
+        sackedBytes += right - left
     }
 }

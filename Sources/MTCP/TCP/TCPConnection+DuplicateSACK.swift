@@ -16,7 +16,7 @@ extension TCPConnection {
     /// an out-of-order range (`offset` from RCV.NXT, `count` bytes).
     @inline(__always)
     mutating func reportIfDuplicate(dataStart: SequenceNumber, offset: Int, count: Int) {
-        if offset + count <= 0 || (offset > 0 && receive.holds(offset: offset, count: count)) {
+        if offset + count <= 0 || (offset > 0 && receive.range(holding: offset, count: count) != nil) {
             reportDuplicate(from: dataStart, to: dataStart + count)
         } else if offset < 0 {
             // The part below RCV.NXT was a copy; the rest is new.
@@ -32,22 +32,27 @@ extension TCPConnection {
     /// carried it first (reported once).
     @inline(__always)
     func sackBlocks(limit: Int) -> SACKBlockList {
-        let held = duplicateReport.map { SequenceNumber($0.left) >= receiveNext } ?? false
-        guard let report = duplicateReport, !held || limit >= 2 else {
+        let reportOffset = duplicateReport.map { Int(Int32(bitPattern: $0.left &- receiveNext.rawValue)) } ?? 0
+        guard let report = duplicateReport, reportOffset <= 0 || limit >= 2 else {
             return receive.sackBlockList(limit: limit, receiveNext: receiveNext.rawValue)
-        }
-        let ranges = receive.sackBlockList(limit: SACKBlockList.capacity, receiveNext: receiveNext.rawValue)
-        let containing = ranges.firstIndex {
-            SequenceNumber($0.left) <= SequenceNumber(report.left) && SequenceNumber(report.right) <= SequenceNumber($0.right)
         }
         var blocks = SACKBlockList()
         blocks.append(report)
-        if held, let containing { blocks.append(ranges[containing]) }
-        for (index, range) in ranges.enumerated() where index != containing || !held {
+        let containing = reportOffset > 0
+            ? receive.range(holding: reportOffset, count: Int(report.right &- report.left)) : nil
+        if let containing { blocks.append(block(containing)) }
+        let ranges = receive.sackBlockList(limit: SACKBlockList.capacity, receiveNext: receiveNext.rawValue)
+        for range in ranges where containing.map({ range != block($0) }) ?? true {
             guard blocks.count < limit else { break }
             blocks.append(range)
         }
         return blocks
+    }
+
+    /// An out-of-order range as a SACK block.
+    @inline(__always)
+    private func block(_ range: ReceiveBufferRange) -> SACKBlock {
+        SACKBlock(left: receiveNext.rawValue &+ UInt32(range.start), right: receiveNext.rawValue &+ UInt32(range.end))
     }
 
     /// Blocks `sackBlocks` has to give: the report and the out-of-order ranges.

@@ -278,12 +278,14 @@ extension TCPConnection {
             let dataStart = segment.dataStart
             let offset = dataStart - receiveNext
             let hadHole = receive.hasOutOfOrderData
+            if offset > 0 || hadHole { ackOutOfOrderSegment(now: now, &environment) }
             reportIfDuplicate(dataStart: dataStart, offset: offset, count: segment.payload.count)
             let refusedBefore = receive.refusedSegments
             let inOrder = receive.write(UnsafeRawBufferPointer(segment.payload), at: offset)
             if receive.refusedSegments != refusedBefore { environment.connectionStatistics.outOfOrderRefused &+= 1 }
             if inOrder > 0 {
                 receiveNext = receiveNext + inOrder
+                duplicateAcksSent = 0
                 postEvents(.readable)
             }
             if offset <= 0 && inOrder == 0 {
@@ -313,6 +315,19 @@ extension TCPConnection {
             if segment.payload.isEmpty && peerFINSequence != receiveNext { queueAck() }
         }
         if let fin = peerFINSequence, fin == receiveNext { receiveFIN(now: now, &environment) }
+    }
+
+    /// Out-of-order data (or data filling a hole) arrives while the ACK for the
+    /// segment before it in the burst is still owed: as Linux does, the first
+    /// three such ACKs since RCV.NXT last moved go now, each with the SACK
+    /// blocks of its moment, so that a sender without SACK sees its three
+    /// duplicates (RFC 5681 §4.2); after that one ACK per burst answers the rest
+    /// (Linux compresses them with a timer; fewer frames for a receiver that
+    /// ACKs in every iteration anyway, and those 3 already carried the loss).
+    private mutating func ackOutOfOrderSegment<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) {
+        guard ackPending, duplicateAcksSent < 3, sendPureAck(now: now, &environment) else { return }
+        duplicateAcksSent += 1
     }
 
     private mutating func receiveFIN<Environment: TCPConnectionEnvironment & ~Copyable>(

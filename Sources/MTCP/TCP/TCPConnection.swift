@@ -121,6 +121,9 @@ struct TCPConnection {
     /// sends more (Nagle's algorithm after a small first write, a slow-start
     /// window of one segment) is not held up by the delayed-ACK timer.
     var quickAcksLeft: UInt8 = 0
+    /// ACKs sent on their own for out-of-order segments since RCV.NXT last
+    /// moved (`ackOutOfOrderSegment`).
+    var duplicateAcksSent: UInt8 = 0
     var fullSegmentsUnacknowledged = 0
     /// When the peer was last heard from.
     var lastActivity = Instant.zero

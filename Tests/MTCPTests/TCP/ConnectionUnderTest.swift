@@ -97,6 +97,18 @@ final class ConnectionUnderTest {
         return output()
     }
 
+    /// The peer's data segments arrive in one burst (one engine iteration):
+    /// returns what the connection sends meanwhile and at the flush after them.
+    func receiveBurst(_ segments: [(seq: UInt32, payload: [UInt8])], ack: UInt32) -> [Sent] {
+        for (seq, payload) in segments {
+            var bytes = payload
+            bytes.withUnsafeMutableBytes { raw in
+                connection.process(segment(.ack, seq: seq, ack: ack, payload: raw), now: now, &environment)
+            }
+        }
+        return output()
+    }
+
     /// The application writes; returns what goes out at the next flush.
     func write(_ bytes: [UInt8]) throws(SocketError) -> Int {
         let threshold = environment.tcpConfiguration.shortFlowThreshold

@@ -38,10 +38,47 @@ import Testing
         for index in 0..<(SACKScoreboard.capacity + 4) {
             let left = UInt32(2000 + index * 1000)
             board.record(blocks([(left, left + 500)]), unacknowledged: SequenceNumber(1000),
-                         maximum: SequenceNumber(100_000))
+                         maximum: SequenceNumber(1_000_000))
         }
         #expect(board.count == SACKScoreboard.capacity)
         #expect(board.hole(from: SequenceNumber(1000))! == (SequenceNumber(1000), 1000))
+        let highest = board.highestSacked!
+        // A range below the highest still fits: the highest makes way.
+        board.record(blocks([(1500, 1600)]), unacknowledged: SequenceNumber(1000), maximum: SequenceNumber(1_000_000))
+        #expect(board.count == SACKScoreboard.capacity)
+        #expect(board.hole(from: SequenceNumber(1000))! == (SequenceNumber(1000), 500))
+        #expect(board.highestSacked! < highest)
+        #expect(board.sackedBytes == 100 + (SACKScoreboard.capacity - 1) * 500)
+    }
+
+    /// Random blocks, in any order and overlapping, against a model holding every
+    /// SACKed byte: the same bytes, holes and counts.
+    @Test func randomBlocksMatchAByteModel() {
+        var random = SeededRandom(seed: 0x5AC6)
+        let una = SequenceNumber(UInt32.max - 700)   // across the wrap
+        for _ in 0..<200 {
+            var board = SACKScoreboard()
+            var model = Set<Int>()   // offsets from SND.UNA
+            for _ in 0..<Int.random(in: 1...60, using: &random) {
+                let left = Int.random(in: 1...1990, using: &random)
+                let right = left + Int.random(in: 1...40, using: &random)
+                board.record(blocks([(una.rawValue &+ UInt32(left), una.rawValue &+ UInt32(right))]),
+                             unacknowledged: una, maximum: una + 2100)
+                model.formUnion(left..<right)
+            }
+            #expect(board.sackedBytes == model.count)
+            #expect(board.highestSacked == una + (model.max()! + 1))
+            for offset in stride(from: 0, to: 2040, by: 7) {
+                #expect(board.contains(una + offset) == model.contains(offset))
+                let holeStart = (offset...).first { !model.contains($0) }!
+                if holeStart > model.max()! {
+                    #expect(board.hole(from: una + offset) == nil)
+                } else {
+                    let holeEnd = (holeStart...).first { model.contains($0) }!
+                    #expect(board.hole(from: una + offset)! == (una + holeStart, holeEnd - holeStart))
+                }
+            }
+        }
     }
 
     @Test func countsTheHolesBelowTheHighestSACK() {

@@ -71,6 +71,27 @@ import Testing
         #expect(try test.read(10) == [1, 2, 3, 4, 5, 6])
     }
 
+    /// RFC 5681 §4.2 asks for a duplicate ACK per out-of-order segment; as Linux,
+    /// the first three since RCV.NXT last moved go one per segment even within a
+    /// burst (a sender without SACK needs three), then the rest of the burst is
+    /// answered once. With SACK each tells the blocks of its moment.
+    @Test func aBurstOfOutOfOrderSegmentsDrawsThreeDuplicateACKsThenOne() {
+        var configuration = TCPConfiguration()
+        configuration.quickAcks = 0
+        let test = Test.established(configuration, peerOptions: TCPOptions(maximumSegmentSize: 1460, sackPermitted: true))
+        let hundred = [UInt8](repeating: 9, count: 100)
+        // Six segments after a lost one, each 100 bytes above the previous.
+        let burst = (1...6).map { (seq: Test.peerISS + 1 + UInt32($0 * 200), payload: hundred) }
+        let sent = test.receiveBurst(burst, ack: Test.ourISS + 1)
+        #expect(sent.map(\.acknowledgment) == Array(repeating: Test.peerISS + 1, count: 4))
+        #expect(sent.map { $0.options.sackBlocks.count } == [1, 2, 3, 4])
+        #expect(sent.map { $0.options.sackBlocks.first?.left } == [201, 401, 601, 1201].map { Test.peerISS + $0 })
+        // The hole fills: RCV.NXT moves past the first range, and three more go at once.
+        _ = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1, payload: [UInt8](repeating: 1, count: 300))
+        let more = (1...5).map { (seq: Test.peerISS + 1401 + UInt32($0 * 200), payload: hundred) }
+        #expect(test.receiveBurst(more, ack: Test.ourISS + 1).count == 4)
+    }
+
     @Test func aByteProbingOurClosedWindowIsAnsweredAtOnce() {
         // BSD and Windows probe a zero window with a byte of new data at RCV.NXT
         // (RFC 9293 §3.10.7.4: acceptable, not taken, ACKed at once).
