@@ -85,6 +85,8 @@ struct LossDetection {
     /// SND.UNA when its retransmission was last probed in fast recovery: one
     /// probe per hole at the head, then the RTO.
     var headProbedAt: SequenceNumber? = nil
+    /// The holes above SND.UNA resent in this fast recovery, timed.
+    var resentHoles = RetransmissionLog()
     /// RACK's reo_wnd in steps of SRTT/4 (RFC 8985 §6.2 step 4's
     /// reo_wnd_mult), raised by D-SACKs, back to one after sixteen recoveries
     /// without one (`reorderWindowPersist`).
@@ -201,6 +203,7 @@ extension TCPConnection {
             // (or, in recovery, with a retransmission of SND.UNA not delivered).
             if inFastRecovery {
                 resendLostHeadRetransmission(now: now, &environment)
+                resendLostHoleRetransmissions(now: now, &environment)
             } else if !scoreboard.isEmpty && mayStartFastRecovery {
                 environment.connectionStatistics.rackMarkedLost &+= 1
                 startFastRecovery(now: now, &environment)
@@ -231,15 +234,66 @@ extension TCPConnection {
         guard now >= due else {
             // §6.3: the reordering timer, not a later ACK that may never come
             // (everything after the retransmission may be SACKed already).
-            if due < lossDetection.timeoutAt {
-                lossDetection.timer = .reorderWindow
-                setDeadline(.retransmission, due)
-            }
-            return
+            return armReorderTimer(at: due)
         }
         guard resendHead(upTo: hole.length, now: now, &environment) else { return }
         environment.connectionStatistics.rackMarkedLost &+= 1
         armRetransmission(now: now)
+    }
+
+    /// RACK's rule (RFC 8985 §6.2) for the holes resent above SND.UNA in this
+    /// recovery: one is lost once a transmission that left after it was
+    /// delivered (data sent after it SACKed, or a later retransmission
+    /// delivered) and SRTT plus the reordering window have passed since it
+    /// left; what of it is still unSACKed is resent then, and timed anew. One
+    /// overtaken but not yet due arms the reordering timer. SND.UNA's
+    /// retransmission keeps its own timing (`resendLostHeadRetransmission`).
+    mutating func resendLostHoleRetransmissions<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) {
+        guard inFastRecovery, !lossDetection.resentHoles.isEmpty, let highest = scoreboard.highestSacked else { return }
+        // The delivered ones first: each shows the older ones overtaken.
+        var index = 0
+        while index < lossDetection.resentHoles.count {
+            let record = lossDetection.resentHoles[index]
+            let delivered = record.end <= sendUnacknowledged
+                || (record.end <= highest && scoreboard.unsackedBytes(from: record.start, below: record.end) == 0)
+            if delivered { lossDetection.resentHoles.delivered(at: index) } else { index += 1 }
+        }
+        guard let srtt = rtt.smoothedRTT else { return }
+        let wait = srtt + reorderWindow(srtt)
+        var nextDue: Instant? = nil
+        for index in 0..<lossDetection.resentHoles.count {
+            var record = lossDetection.resentHoles[index]
+            let overtaken = highest > record.sendMaximum
+                || lossDetection.resentHoles.newestDeliveredSentAt.map { record.sentAt < $0 } ?? false
+            guard record.start > sendUnacknowledged, overtaken, let hole = scoreboard.hole(from: record.start),
+                  hole.start < record.end else { continue }
+            let due = record.sentAt + wait
+            guard now >= due else {
+                nextDue = min(nextDue ?? due, due)
+                continue
+            }
+            let length = min(retransmissionLength(hole: min(hole.length, record.end - hole.start)),
+                             send.count - (hole.start - sendBufferStart))
+            guard length > 0, transmitSegment(flags: .ack, sequence: hole.start, dataLength: length, now: now,
+                                              &environment) else { break }
+            environment.connectionStatistics.retransmittedSegments &+= 1
+            environment.connectionStatistics.rackMarkedLost &+= 1
+            record.sentAt = now
+            record.sendMaximum = sendMaximum
+            lossDetection.resentHoles[index] = record
+        }
+        if let nextDue { armReorderTimer(at: nextDue) }
+    }
+
+    /// Points the retransmission deadline at the end of a reordering window,
+    /// unless the RTO comes first or an earlier window is already timed.
+    @inline(__always)
+    private mutating func armReorderTimer(at due: Instant) {
+        guard due < lossDetection.timeoutAt else { return }
+        if lossDetection.timer == .reorderWindow, let current = deadlines[.retransmission], current <= due { return }
+        lossDetection.timer = .reorderWindow
+        setDeadline(.retransmission, due)
     }
 
     /// A PTO passed in fast recovery without an ACK: SND.UNA is sent once more

@@ -51,6 +51,7 @@ extension TCPConnection {
             recovery = .none
             congestion.onRecoveryExit(flightSize: bytesInFlight)
             lossDetection.recoveryEnded()
+            lossDetection.resentHoles.clear()
         case .fast where !scoreboard.isEmpty:
             // RFC 6675: cwnd stays; what the ACK freed shows in pipe.
             retransmitHoles(now: now, &environment)
@@ -80,6 +81,7 @@ extension TCPConnection {
             if selectiveAcknowledgmentsEnabled && !scoreboard.isEmpty {
                 if inFastRecovery {
                     resendLostHeadRetransmission(now: now, &environment)
+                    resendLostHoleRetransmissions(now: now, &environment)
                 } else if mayStartFastRecovery {
                     armReorderWindow(now: now)
                 }
@@ -130,6 +132,7 @@ extension TCPConnection {
         if inFastRecovery {
             if sack {
                 resendLostHeadRetransmission(now: now, &environment)
+                resendLostHoleRetransmissions(now: now, &environment)
                 retransmitHoles(now: now, &environment)
                 rearmHeadProbe(now: now)
             } else {
@@ -168,6 +171,7 @@ extension TCPConnection {
         rescueRetransmitted = false
         lossDetection.headProbedAt = nil
         lossDetection.headResentAt = nil
+        lossDetection.resentHoles.clear()
         // BBR conserves what is in the network now (SACKed and lost bytes are not).
         congestion.onDuplicateAcksEnterRecovery(flightSize: congestion.isModelBased ? pipe : flightSize, now: now,
                                                 sack: !scoreboard.isEmpty, delivered: deliveryRate.delivered)
@@ -308,7 +312,12 @@ extension TCPConnection {
                   transmitSegment(flags: .ack, sequence: hole.start, dataLength: length, now: now, &environment)
             else { break }
             environment.connectionStatistics.retransmittedSegments &+= 1
-            if hole.start == sendUnacknowledged { resentHeadEnd = hole.start + length }
+            if hole.start == sendUnacknowledged {
+                resentHeadEnd = hole.start + length
+            } else {
+                lossDetection.resentHoles.append(start: hole.start, end: hole.start + length,
+                                                 sendMaximum: sendMaximum, now: now)
+            }
             highestRetransmitted = hole.start + length
             rttProbeActive = false
             sentAny = true

@@ -100,6 +100,7 @@ extension TCPConnection {
         rtt.backOff()
         duplicateAcknowledgments = 0
         recovery = .afterTimeout(recover: sendMaximum)
+        lossDetection.resentHoles.clear()
         lossDetection.probeEnd = nil
         lossDetection.newDataProbeQueued = false
         lossDetection.recoveryDuringProbe = false

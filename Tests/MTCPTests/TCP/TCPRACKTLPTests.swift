@@ -235,6 +235,39 @@ extension TCPRACKTLPTests {
 }
 
 extension TCPSACKRecoveryTests {
+    @Test func lostRetransmissionOfAHoleAboveSNDUNAIsResentWithoutWaitingForTheHead() throws {
+        // RFC 8985 §6.2 for a hole above SND.UNA: segments 0, 2 and 4 are lost;
+        // recovery resends all three and new data after them. Segment 0's copy
+        // is still on its way (SND.UNA stays 0), 4's and the new data arrive,
+        // 2's copy is lost: 2 goes again SRTT + reo_wnd after its first copy,
+        // not after 0 is repaired and not at the RTO.
+        var peer = Recovery.peer()
+        let (base, sent) = try TCPRACKTLPTests.open(&peer, rtt: .milliseconds(10), bytes: 20 * Recovery.segment)
+        #expect(sent.count == 10)
+        func sack(_ blocks: [(Int, Int)]) -> [UInt32] {
+            peer.send(.ack, seq: 1001, ack: base,
+                      options: Recovery.sackOptions(blocks.map { (base &+ UInt32($0.0 * 1000), base &+ UInt32($0.1 * 1000)) }))
+                .filter { !$0.payload.isEmpty }.map { ($0.sequence &- base) / 1000 }
+        }
+        var resent = sack([(1, 2)])
+        resent += sack([(1, 2), (3, 4)])
+        resent += sack([(1, 2), (3, 4), (5, 10)])
+        #expect(resent.prefix(5) == [10, 11, 0, 2, 4], "limited transmit, then the three holes")
+        let newData = try #require(resent.dropFirst(5).first)
+        peer.advance(.milliseconds(5))
+        #expect(!sack([(1, 2), (3, Int(newData) + 1)]).contains(2), "not before SRTT + reo_wnd")
+        var again: TimeSpan? = nil
+        for elapsed in 6...30 where again == nil {
+            peer.advance(.milliseconds(1))
+            if peer.run().contains(where: { $0.sequence == base &+ 2000 && !$0.payload.isEmpty }) {
+                again = .milliseconds(UInt64(elapsed))
+            }
+        }
+        let resentAfter = try #require(again, "segment 2 resent within 30 ms")
+        #expect(resentAfter <= .milliseconds(14), "SRTT (10 ms) + reo_wnd (2.5 ms) after its first copy")
+        #expect(peer.engine.tcpStatistics.timeouts == 0)
+    }
+
     @Test func subMSSHoleAfterATimeoutGoesWithoutAnotherTimeout() throws {
         // Twenty 100-byte writes; segments 0-9 and 11 are lost, 10 and 12-19
         // SACKed, and the retransmissions of recovery are lost too. The RTO
