@@ -56,7 +56,7 @@ public struct ReceiveBuffer {
     private var clock: UInt32 = 0
     /// Disjoint, non-touching ranges sorted by `start`, relative to RCV.NXT; only
     /// the first `rangeCount` are meaningful. Last: a connection without holes
-    /// never touches these cache lines.
+    /// reads and writes none of these cache lines on its data path.
     private var ranges = HeldRanges(repeating: HeldRange(start: 0, end: 0, stamp: 0))
 
     /// A buffer with no storage (capacity 0), for a control block not in use.

@@ -5,7 +5,7 @@
 /// hole below it was repaired and it became SND.UNA (at 10% loss the
 /// cumulative ACK trailed SND.MAX by 2-4 MB, and a last lost copy cost an RTO).
 ///
-/// Fixed inline storage; when full, the oldest record makes way (its hole is
+/// Fixed inline storage; when full, the lowest record makes way (its hole is
 /// the nearest to SND.UNA, where the head's own timing takes it over).
 struct RetransmissionLog {
     struct Record {
@@ -18,9 +18,9 @@ struct RetransmissionLog {
 
     static let capacity = 64
     private(set) var count = 0
-    /// When the newest of the retransmissions delivered so far left (RACK.xmit_ts,
-    /// for the resent holes): a record older than that was overtaken.
-    private(set) var newestDeliveredSentAt: Instant? = nil
+    /// The newest of the retransmissions delivered so far (RACK.xmit_ts and
+    /// RACK.end_seq, for the resent holes).
+    private var newestDelivered: Record? = nil
     private var records = InlineArray<64, Record>(
         repeating: Record(start: SequenceNumber(0), end: SequenceNumber(0), sendMaximum: SequenceNumber(0),
                           sentAt: .zero))
@@ -29,7 +29,7 @@ struct RetransmissionLog {
 
     mutating func clear() {
         count = 0
-        newestDeliveredSentAt = nil
+        newestDelivered = nil
     }
 
     @inline(__always)
@@ -45,11 +45,32 @@ struct RetransmissionLog {
         count += 1
     }
 
+    /// The record of the hole that holds `sequence`, if one is kept.
+    func record(holding sequence: SequenceNumber) -> Record? {
+        for index in 0..<count where records[index].start <= sequence && sequence < records[index].end {
+            return records[index]
+        }
+        return nil
+    }
+
     /// The record at `index` was delivered (SACKed or cumulatively acknowledged).
     mutating func delivered(at index: Int) {
-        let sentAt = records[index].sentAt
-        if newestDeliveredSentAt.map({ $0 < sentAt }) ?? true { newestDeliveredSentAt = sentAt }
+        let record = records[index]
+        if newestDelivered.map({ Self.left(record, after: $0) }) ?? true { newestDelivered = record }
         remove(at: index)
+    }
+
+    /// Whether a delivered retransmission left after `record`.
+    @inline(__always)
+    func overtook(_ record: Record) -> Bool {
+        newestDelivered.map { Self.left($0, after: record) } ?? false
+    }
+
+    /// RFC 8985 §6.2's RACK_sent_after: holes resent together share a time and
+    /// are ordered by sequence.
+    @inline(__always)
+    private static func left(_ later: Record, after earlier: Record) -> Bool {
+        earlier.sentAt < later.sentAt || (earlier.sentAt == later.sentAt && earlier.end < later.end)
     }
 
     private mutating func remove(at index: Int) {

@@ -7,13 +7,15 @@
 ///   data is first sent in sequence order, so the segment at SND.UNA left before
 ///   the SACKed one, and RFC 8985 §6.2's condition (sent before a delivered
 ///   segment, and RACK.rtt + reo_wnd ago) holds at the latest one reordering
-///   window after that ACK. No per-segment send times are kept; of the
-///   retransmissions only that of SND.UNA is timed (RACK's rule for it: data
-///   sent after it — new data, or a hole resent later, holes being resent in
+///   window after that ACK. No per-segment send times are kept for new data;
+///   retransmissions are timed: that of SND.UNA (RACK's rule for it: data sent
+///   after it — new data, or a hole resent later, holes being resent in
 ///   sequence order — was SACKed, and SRTT + reo_wnd have passed, by the
-///   reordering timer if no ACK comes then). A later hole's lost retransmission
-///   is found once partial ACKs make it SND.UNA, timed from the last hole
-///   retransmission before that (an upper bound of its send time).
+///   reordering timer if no ACK comes then), and those of the holes above it
+///   in `RetransmissionLog` (the same rule, per hole). A delivery of a resent
+///   hole is taken to be its retransmission's: a late original counts too
+///   (§6.2 step 2 would tell them apart by timestamps), and the D-SACK the
+///   needless resend then draws widens reo_wnd.
 /// - reo_wnd is SRTT/4 (§6.2 uses the minimum RTT/4; no minimum is tracked).
 /// - One addition in fast recovery (§7.2 schedules no probe there): when the
 ///   retransmissions in flight are all lost and nothing sent after them is
@@ -198,6 +200,8 @@ extension TCPConnection {
             sendLossProbe(now: now, &environment)
         case .headProbe:
             probeHeadRetransmission(now: now, &environment)
+            // A reordering window it kept from the deadline is timed again here.
+            resendLostHoleRetransmissions(now: now, &environment)
         case .reorderWindow:
             // RFC 8985 §6.3: the reordering window passed with the hole still open
             // (or, in recovery, with a retransmission of SND.UNA not delivered).
@@ -255,17 +259,18 @@ extension TCPConnection {
         var index = 0
         while index < lossDetection.resentHoles.count {
             let record = lossDetection.resentHoles[index]
+            let unacknowledgedStart = max(record.start, sendUnacknowledged)
             let delivered = record.end <= sendUnacknowledged
-                || (record.end <= highest && scoreboard.unsackedBytes(from: record.start, below: record.end) == 0)
+                || (record.end <= highest && scoreboard.unsackedBytes(from: unacknowledgedStart, below: record.end) == 0)
             if delivered { lossDetection.resentHoles.delivered(at: index) } else { index += 1 }
         }
         guard let srtt = rtt.smoothedRTT else { return }
         let wait = srtt + reorderWindow(srtt)
         var nextDue: Instant? = nil
+        var resent = 0
         for index in 0..<lossDetection.resentHoles.count {
             var record = lossDetection.resentHoles[index]
-            let overtaken = highest > record.sendMaximum
-                || lossDetection.resentHoles.newestDeliveredSentAt.map { record.sentAt < $0 } ?? false
+            let overtaken = highest > record.sendMaximum || lossDetection.resentHoles.overtook(record)
             guard record.start > sendUnacknowledged, overtaken, let hole = scoreboard.hole(from: record.start),
                   hole.start < record.end else { continue }
             let due = record.sentAt + wait
@@ -273,25 +278,38 @@ extension TCPConnection {
                 nextDue = min(nextDue ?? due, due)
                 continue
             }
+            // Lost copies leave the network, so their resends are not held to
+            // cwnd as new holes are; but no more of them per ACK than cwnd has
+            // segments, whatever tiny holes a receiver reports.
+            guard resent == 0 || resent < congestion.cwnd / sendMSS else { break }
             let length = min(retransmissionLength(hole: min(hole.length, record.end - hole.start)),
                              send.count - (hole.start - sendBufferStart))
             guard length > 0, transmitSegment(flags: .ack, sequence: hole.start, dataLength: length, now: now,
                                               &environment) else { break }
             environment.connectionStatistics.retransmittedSegments &+= 1
             environment.connectionStatistics.rackMarkedLost &+= 1
+            rttProbeActive = false
+            resent += 1
             record.sentAt = now
             record.sendMaximum = sendMaximum
             lossDetection.resentHoles[index] = record
+        }
+        if resent > 0 {
+            // The bound the head takes when a hole without a record becomes SND.UNA.
+            lossDetection.holeResentAt = now
+            lossDetection.holeResentBelow = sendMaximum
         }
         if let nextDue { armReorderTimer(at: nextDue) }
     }
 
     /// Points the retransmission deadline at the end of a reordering window,
-    /// unless the RTO comes first or an earlier window is already timed.
+    /// unless the RTO comes first or an earlier window or head probe is already
+    /// timed (both run the reordering checks when they fire).
     @inline(__always)
     private mutating func armReorderTimer(at due: Instant) {
         guard due < lossDetection.timeoutAt else { return }
-        if lossDetection.timer == .reorderWindow, let current = deadlines[.retransmission], current <= due { return }
+        if lossDetection.timer == .reorderWindow || lossDetection.timer == .headProbe,
+           let current = deadlines[.retransmission], current <= due { return }
         lossDetection.timer = .reorderWindow
         setDeadline(.retransmission, due)
     }

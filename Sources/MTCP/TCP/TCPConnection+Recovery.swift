@@ -19,7 +19,13 @@ extension TCPConnection {
         checkSpuriousTimeout(segment, &environment)
         sendUnacknowledged = ack
         scoreboard.acknowledge(upTo: ack)
-        if inFastRecovery && ack < highestRetransmitted, let resentAt = lossDetection.holeResentAt {
+        if inFastRecovery, let record = lossDetection.resentHoles.record(holding: ack) {
+            // The new SND.UNA was resent already, at a logged time.
+            lossDetection.headResentAt = record.sentAt
+            lossDetection.headResentBelow = record.sendMaximum
+            lossDetection.headResentAbove = highestRetransmitted
+            lossDetection.deliveredAfterHeadResent = false
+        } else if inFastRecovery && ack < highestRetransmitted, let resentAt = lossDetection.holeResentAt {
             // The new SND.UNA was resent already, no later than the last hole.
             lossDetection.headResentAt = resentAt
             lossDetection.headResentBelow = lossDetection.holeResentBelow

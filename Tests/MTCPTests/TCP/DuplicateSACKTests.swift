@@ -32,6 +32,23 @@ import Testing
         #expect(later.allSatisfy { $0.header.options.sackBlocks.isEmpty })
     }
 
+    /// A duplicate of the oldest of six out-of-order ranges: its range follows
+    /// the report (RFC 2883 §4), once, and the most recently updated others
+    /// fill the rest.
+    @Test func theRangeHoldingADuplicateFollowsItWhereverItIs() throws {
+        var peer = RawTCPPeer()
+        let isn = try Self.established(&peer)
+        for index in 1...6 {
+            _ = peer.send(.ack, seq: 1001 + UInt32(index * 100), ack: isn + 1, payload: [UInt8](repeating: 1, count: 50))
+        }
+        _ = peer.run()
+        let replies = peer.send(.ack, seq: 1101, ack: isn + 1, payload: [UInt8](repeating: 1, count: 50))
+        let ack = try #require(replies.first)
+        #expect(ack.acknowledgment == 1001)
+        #expect(Array(ack.header.options.sackBlocks) == [SACKBlock(left: 1101, right: 1151), SACKBlock(left: 1101, right: 1151),
+                                                       SACKBlock(left: 1601, right: 1651), SACKBlock(left: 1501, right: 1551)])
+    }
+
     /// A segment (`first`, as sequence number and length), then one that copies
     /// part of what is held: the ACK number and SACK blocks of the answer.
     struct Copy: Sendable, CustomTestStringConvertible {

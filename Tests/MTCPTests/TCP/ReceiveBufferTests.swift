@@ -265,6 +265,19 @@ private func range(_ start: Int, _ end: Int) -> ReceiveBufferRange { ReceiveBuff
         }
     }
 
+    @Test func sackBlocksAreTheFourMostRecentlyUpdatedOfMany() {
+        withChunk(2000) { chunk in
+            var buffer = ReceiveBuffer(storage: chunk)
+            let one = [UInt8](repeating: 1, count: 10)
+            for index in 1...6 { _ = buffer.write(one, at: index * 100) }
+            _ = buffer.write(one, at: 205)                        // extends the second range
+            #expect(Array(buffer.sackBlocks(limit: 4)) == [range(200, 215), range(600, 610), range(500, 510),
+                                                         range(400, 410)])
+            #expect(buffer.range(holding: 102, count: 5) == range(100, 110))
+            #expect(buffer.range(holding: 108, count: 5) == nil, "only part of it held")
+        }
+    }
+
     @Test func sackBlocksMostRecentFirstWithALimit() {
         withChunk(1000) { chunk in
             var buffer = ReceiveBuffer(storage: chunk)

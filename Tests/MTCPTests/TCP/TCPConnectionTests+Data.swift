@@ -80,7 +80,7 @@ import Testing
         configuration.quickAcks = 0
         let test = Test.established(configuration, peerOptions: TCPOptions(maximumSegmentSize: 1460, sackPermitted: true))
         let hundred = [UInt8](repeating: 9, count: 100)
-        // Six segments after a lost one, each 100 bytes above the previous.
+        // Six segments of 100 bytes after a lost one, with a 100-byte gap between each.
         let burst = (1...6).map { (seq: Test.peerISS + 1 + UInt32($0 * 200), payload: hundred) }
         let sent = test.receiveBurst(burst, ack: Test.ourISS + 1)
         #expect(sent.map(\.acknowledgment) == Array(repeating: Test.peerISS + 1, count: 4))
