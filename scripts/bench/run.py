@@ -134,6 +134,11 @@ class Bench:
     # way, mtcp-httpd against nginx, the same client (mtcp-loadgen) for both.
     def loss(self):
         rate, delay_ms, rows = 300, 10, {}
+        # Tails decide these rows, and a tail needs flows: at 300 a second, 5 s
+        # gave 99 flows of 32 KiB (p99 their worst) and means that swung by
+        # 20% between runs on a flow or two of several seconds (a SYN lost
+        # twice). 20 s at least: 6,000 flows a loss rate and server.
+        seconds = max(self.seconds, 20)
         # Both sides run the same family of algorithm: the kernel's default here.
         kernel_congestion_control = lossy.kernel_congestion_control()
         our_congestion_control = lossy.our_congestion_control(kernel_congestion_control)
@@ -142,12 +147,12 @@ class Bench:
             server_namespace = "mtcp-bench-losss"
             with lossy.ImpairedPath(server_namespace, loss, delay_ms, seed, owns_server_namespace=True) as path:
                 with lossy.OurServer(self.workdir / f"loss-{seed}", path, our_congestion_control) as server:
-                    figures = path.loadgen(self.workdir / f"loss-{seed}-client", self.seconds, rate)
+                    figures = path.loadgen(self.workdir / f"loss-{seed}-client", seconds, rate)
                 counters = lossy.appliance_counters(server.log)
             ours_run = _loss_run(figures, server.errors() or path.impaired(loss), counters, path.counters)
             with lossy.LinuxServerBehindImpairment(REPO / "www", self.workdir / f"loss-{seed}-nginx", loss,
                                                    delay_ms, seed) as server:
-                figures = server.path.loadgen(self.workdir / f"loss-{seed}-nginx-client", self.seconds, rate)
+                figures = server.path.loadgen(self.workdir / f"loss-{seed}-nginx-client", seconds, rate)
                 counters = lossy.kernel_counters(linux.NAMESPACE)
                 if lossy.kernel_congestion_control(linux.NAMESPACE) != kernel_congestion_control:
                     raise RuntimeError("nginx's namespace runs another congestion control than the host's")
@@ -166,7 +171,7 @@ class Bench:
                            "the kernel autotunes); congestion control: nginx's the kernel's default here, "
                            f"{kernel_congestion_control}, and ours the same family, {our_congestion_control} "
                            "(ours' default is newreno); "
-                           f"one run of {self.seconds} s after 1 s warm-up per loss rate and server; flow completion "
+                           f"one run of {seconds} s after 1 s warm-up per loss rate and server; flow completion "
                            "time from connect to the last byte")
 
     # 4b: the cellular mix on a line shaped to 1 Gbit/s, per data_scheduling mode
