@@ -3,7 +3,10 @@
 ///
 /// The draft keeps a snapshot in every packet sent; the send buffer here is a
 /// byte stream with no per-segment records, so a few segments in flight carry
-/// one instead (`capacity`, taken as they leave while a slot is free). Each
+/// one instead (`capacity`, taken as they leave while a slot is free; with
+/// none free, the newest snapshot moves on to the segment just sent when
+/// nothing was delivered between the two: a burst's last segment is its best
+/// sample, as everything sent with it is delivered by its ACK). Each
 /// ACK that delivers a sampled segment yields a sample: the bytes delivered
 /// between its sending and its delivery, over the longer of the send and ACK
 /// intervals (so that neither a burst nor an ACK compression inflates it).
@@ -52,14 +55,29 @@ struct DeliveryRateEstimator {
             firstSentTime = now
             deliveredTime = now
         }
-        guard count < Self.capacity else { return }
-        ends[count] = end.rawValue
-        sentAt[count] = now
-        deliveredAtSend[count] = delivered
-        deliveredTimeAtSend[count] = deliveredTime
-        firstSentTimeAtSend[count] = firstSentTime
-        applicationLimitedAtSend[count] = applicationLimitedUntil != 0
+        guard count < Self.capacity else {
+            // Full: the first segments of a burst held every slot, and their
+            // samples count only what was delivered by the time their own ACKs
+            // came; with ACKs for every second segment, a flight of 20 then
+            // measured as 8, and BBR held a 1 MiB response to 22-28 segments
+            // a round trip against a 256 KiB window. The newest snapshot
+            // follows the burst to its end instead.
+            guard deliveredAtSend[count - 1] == delivered else { return }
+            snapshot(end: end, now: now, into: count - 1)
+            return
+        }
+        snapshot(end: end, now: now, into: count)
         count += 1
+    }
+
+    @inline(__always)
+    private mutating func snapshot(end: SequenceNumber, now: Instant, into slot: Int) {
+        ends[slot] = end.rawValue
+        sentAt[slot] = now
+        deliveredAtSend[slot] = delivered
+        deliveredTimeAtSend[slot] = deliveredTime
+        firstSentTimeAtSend[slot] = firstSentTime
+        applicationLimitedAtSend[slot] = applicationLimitedUntil != 0
     }
 
     /// Data from `start` to `end` was sent again: snapshots of segments inside it
