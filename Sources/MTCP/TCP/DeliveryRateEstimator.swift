@@ -6,7 +6,7 @@
 /// one instead (`capacity`, taken as they leave while a slot is free; with
 /// none free, the newest snapshot moves on to the segment just sent when
 /// nothing was delivered between the two: a burst's last segment is its best
-/// sample, as everything sent with it is delivered by its ACK). Each
+/// sample, as everything sent with it is delivered by the time of its ACK). Each
 /// ACK that delivers a sampled segment yields a sample: the bytes delivered
 /// between its sending and its delivery, over the longer of the send and ACK
 /// intervals (so that neither a burst nor an ACK compression inflates it).
@@ -47,7 +47,8 @@ struct DeliveryRateEstimator {
     /// before it resends; here an ACK's repairs go out first).
     private(set) var resentDuringAck = 0
 
-    /// New data left, ending before `end`: its snapshot is kept if a slot is free.
+    /// New data left, ending before `end`: its snapshot is kept if a slot is
+    /// free, or replaces the newest one sent in the same burst.
     @inline(__always)
     mutating func sent(end: SequenceNumber, inFlightBefore: Int, now: Instant) {
         if inFlightBefore == 0 {
@@ -56,13 +57,13 @@ struct DeliveryRateEstimator {
             deliveredTime = now
         }
         guard count < Self.capacity else {
-            // Full: the first segments of a burst held every slot, and their
-            // samples count only what was delivered by the time their own ACKs
-            // came; with ACKs for every second segment, a flight of 20 then
-            // measured as 8, and BBR held a 1 MiB response to 22-28 segments
-            // a round trip against a 256 KiB window. The newest snapshot
-            // follows the burst to its end instead.
-            guard deliveredAtSend[count - 1] == delivered else { return }
+            // Full: the first segments of a burst hold every slot, and their
+            // samples count only what was delivered by the time of their own
+            // ACKs (a flight of 20 measured as 8 with ACKs for every second
+            // segment). The newest snapshot follows the burst to its end
+            // instead: the same state at send, and more delivered at its ACK.
+            guard deliveredAtSend[count - 1] == delivered,
+                  applicationLimitedAtSend[count - 1] == (applicationLimitedUntil != 0) else { return }
             snapshot(end: end, now: now, into: count - 1)
             return
         }
