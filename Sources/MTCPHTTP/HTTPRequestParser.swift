@@ -224,18 +224,19 @@ public struct HTTPRequestParser: Sendable {
     }
 
     /// Records what the server needs from a field; other fields are only counted.
-    /// Dispatch is on the name's length first, so most fields cost one compare.
+    /// Dispatch is on the name's length first, so most fields cost one compare,
+    /// a word at a time (the name is a token: `tokenEqualsIgnoringCase`).
     private mutating func interpret(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
                                     span: HTTPByteSpan) throws(HTTPParseError) {
         switch name.count {
-        case 4 where ASCII.equalsIgnoringCase(name, "host"):
+        case 4 where ASCII.tokenEqualsIgnoringCase(name, "host"):
             guard head.host == nil else { throw .multipleHosts }
             guard Self.isValidHost(value) else { throw .invalidHost }
             head.host = span
-        case 5 where ASCII.equalsIgnoringCase(name, "range"):
+        case 5 where ASCII.tokenEqualsIgnoringCase(name, "range"):
             head.range = rangeSeen ? nil : span
             rangeSeen = true
-        case 6 where ASCII.equalsIgnoringCase(name, "expect"):
+        case 6 where ASCII.tokenEqualsIgnoringCase(name, "expect"):
             ASCII.forEachListElement(value) { expectation in
                 if ASCII.equalsIgnoringCase(expectation, "100-continue") {
                     head.expectsContinue = true
@@ -244,35 +245,35 @@ public struct HTTPRequestParser: Sendable {
                 }
                 return true
             }
-        case 7 where ASCII.equalsIgnoringCase(name, "referer"):
+        case 7 where ASCII.tokenEqualsIgnoringCase(name, "referer"):
             head.referer = span
-        case 7 where ASCII.equalsIgnoringCase(name, "upgrade"):
+        case 7 where ASCII.tokenEqualsIgnoringCase(name, "upgrade"):
             // Several lines would make one list; a client has no reason to split
             // it, so the request is then not upgraded rather than the lines joined.
             head.upgrade = upgradeSeen ? nil : span
             upgradeSeen = true
-        case 8 where ASCII.equalsIgnoringCase(name, "if-range"):
+        case 8 where ASCII.tokenEqualsIgnoringCase(name, "if-range"):
             head.ifRange = ifRangeSeen ? nil : span
             ifRangeSeen = true
-        case 10 where ASCII.equalsIgnoringCase(name, "connection"):
+        case 10 where ASCII.tokenEqualsIgnoringCase(name, "connection"):
             ASCII.forEachListElement(value) { option in
                 if ASCII.equalsIgnoringCase(option, "close") { connectionClose = true }
                 if ASCII.equalsIgnoringCase(option, "keep-alive") { connectionKeepAlive = true }
                 if ASCII.equalsIgnoringCase(option, "upgrade") { connectionUpgrade = true }
                 return true
             }
-        case 10 where ASCII.equalsIgnoringCase(name, "user-agent"):
+        case 10 where ASCII.tokenEqualsIgnoringCase(name, "user-agent"):
             head.userAgent = span
-        case 13 where ASCII.equalsIgnoringCase(name, "if-none-match"):
+        case 13 where ASCII.tokenEqualsIgnoringCase(name, "if-none-match"):
             if head.ifNoneMatch == nil { head.ifNoneMatch = span }
-        case 14 where ASCII.equalsIgnoringCase(name, "content-length"):
+        case 14 where ASCII.tokenEqualsIgnoringCase(name, "content-length"):
             try interpretContentLength(value)
-        case 15 where ASCII.equalsIgnoringCase(name, "accept-encoding"):
+        case 15 where ASCII.tokenEqualsIgnoringCase(name, "accept-encoding"):
             head.acceptEncoding = acceptEncodingSeen ? nil : span
             acceptEncodingSeen = true
-        case 17 where ASCII.equalsIgnoringCase(name, "transfer-encoding"):
+        case 17 where ASCII.tokenEqualsIgnoringCase(name, "transfer-encoding"):
             try interpretTransferEncoding(value)
-        case 17 where ASCII.equalsIgnoringCase(name, "if-modified-since"):
+        case 17 where ASCII.tokenEqualsIgnoringCase(name, "if-modified-since"):
             head.ifModifiedSince = ifModifiedSinceSeen ? nil : span
             ifModifiedSinceSeen = true
         default:
@@ -332,20 +333,7 @@ public struct HTTPRequestParser: Sendable {
     /// IPv4 or bracketed IPv6 literal. It is not resolved, only kept from carrying
     /// what would let it split a path or a log line (`/`, `@`, spaces, quotes).
     public static func isValidHost(_ value: UnsafeRawBufferPointer) -> Bool {
-        for byte in value {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"):
-                continue
-            case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "%"),
-                 UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("),
-                 UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"),
-                 UInt8(ascii: "="), UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"):
-                continue
-            default:
-                return false
-            }
-        }
+        for byte in value where !ASCII.isHostChar(byte) { return false }
         return true
     }
 

@@ -12,6 +12,43 @@ import Testing
         }
     }
 
+    @Test func hostCharsAreExactlyThoseOfRegNamesAddressesAndPorts() {
+        let host = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:[]".utf8)
+        for byte in 0...255 {
+            #expect(ASCII.isHostChar(UInt8(byte)) == host.contains(UInt8(byte)), "byte \(byte)")
+        }
+    }
+
+    /// The word-at-a-time comparison of a field name agrees with the byte-by-byte
+    /// one for every token: each name with every tchar at every position, and the
+    /// name with its length one off.
+    @Test func tokenComparisonAgreesWithTheBytewiseOneForEveryTchar() {
+        let tchars = (0...255).map(UInt8.init).filter(ASCII.isTokenChar)
+        let names: [StaticString] = ["a", "te", "via", "host", "range", "expect", "referer", "if-range", "x-forwarded",
+                                     "content-length", "transfer-encoding", "proxy-authorization-x"]
+        var mismatches: [String] = []
+        for name in names {
+            let expected = Array(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            let upperCase = expected.map { $0 &- 0x61 < 26 ? $0 - 0x20 : $0 }
+            var candidates = [upperCase, Array(expected.dropLast()), expected + [0x61]]
+            for position in expected.indices {
+                for byte in tchars {
+                    var token = expected
+                    token[position] = byte
+                    candidates.append(token)
+                }
+            }
+            for token in candidates {
+                let (fast, slow) = token.withUnsafeBytes {
+                    (ASCII.tokenEqualsIgnoringCase($0, name), ASCII.equalsIgnoringCase($0, name))
+                }
+                if fast != slow { mismatches.append("\(token) against \(name)") }
+            }
+        }
+        let firstFew = mismatches.prefix(5)
+        #expect(mismatches.count == 0, "\(firstFew)")
+    }
+
     /// The first byte in `start..<end` that is no field-value byte, one at a time.
     private func bytewise(_ bytes: [UInt8], _ start: Int, _ end: Int) -> Int {
         (start..<end).first { !ASCII.isFieldValueChar(bytes[$0]) } ?? end

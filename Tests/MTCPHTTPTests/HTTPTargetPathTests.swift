@@ -1,5 +1,5 @@
 import Testing
-import MTCPHTTP
+@testable import MTCPHTTP
 
 /// The normalised path as a string, or the non-path result.
 func normalize(_ target: String, capacity: Int = 256) -> String {
@@ -76,5 +76,39 @@ func normalize(_ target: String, capacity: Int = 256) -> String {
         #expect(normalize("/ab/../cd", capacity: 6) == "/cd")
         #expect(normalize("/ab/../cd", capacity: 5) == "too long")
         #expect(normalize("/", capacity: 0) == "too long")
+    }
+
+    /// `normalize` copies a path with nothing to undo in one pass and walks the
+    /// rest: both must give the same answer for every target. Targets are drawn
+    /// from the bytes that matter (separators, dots, escapes, a query, a
+    /// fragment, a backslash, bytes outside VCHAR) and a letter, with output
+    /// buffers just too small, exact and roomy.
+    @Test func theOnePassCopyAgreesWithTheWalkOnEveryTarget() {
+        let alphabet: [UInt8] = Array("/./a%2e?#\\".utf8) + [0x20, 0x7F, 0xC3, 0x41]
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        var disagreements: [String] = []
+        for _ in 0..<20_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let length = Int(state >> 60)
+            // Most start with `/`, as the one-pass copy needs.
+            var target: [UInt8] = length % 4 == 0 ? [] : [UInt8(ascii: "/")]
+            for _ in 0..<length {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                target.append(alphabet[Int(state >> 33) % alphabet.count])
+            }
+            for capacity in [max(length - 1, 0), length, 64] {
+                let fast = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 1)
+                let slow = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 1)
+                defer { fast.deallocate(); slow.deallocate() }
+                let (normalized, walked) = target.withUnsafeBytes {
+                    (HTTPTargetPath.normalize($0, into: fast), HTTPTargetPath.walk($0, into: slow))
+                }
+                var same = normalized == walked
+                if case .path(let length, _) = normalized { same = same && Array(fast[..<length]) == Array(slow[..<length]) }
+                if !same { disagreements.append("\(target) in \(capacity): \(normalized) against \(walked)") }
+            }
+        }
+        let firstFew = disagreements.prefix(5)
+        #expect(disagreements.count == 0, "\(firstFew)")
     }
 }

@@ -50,22 +50,29 @@ public struct IPv4Repr: Hashable, Sendable {
     public func emit(into packet: IPv4Packet, checksumOffloaded: Bool = false) {
         precondition(packet.bytes.count >= Self.headerLength, "buffer too small for an IPv4 header")
         precondition(bufferLength <= Int(UInt16.max), "IPv4 datagram longer than 65535 bytes")
-        packet.version = 4
-        packet.headerLength = Self.headerLength
-        packet.dscp = 0
-        packet.ecn = 0
-        packet.totalLength = UInt16(bufferLength)
-        packet.identification = identification
-        packet.bytes.storeBigEndian(UInt16(0), at: 6)  // flags and offset: a whole datagram
-        packet.dontFragment = dontFragment
-        packet.timeToLive = timeToLive
-        packet.protocol = `protocol`
-        packet.source = source
-        packet.destination = destination
-        if checksumOffloaded {
-            packet.checksum = 0
-        } else {
-            packet.fillChecksum()
+        // The five words of the header built in registers and summed from there:
+        // every packet sent has one, and field by field through the packet's
+        // accessors, then summed again from memory, it cost about 350 instructions
+        // (callgrind, mtcp-httpd) for 20 bytes. Version 4, a 20-byte header, no
+        // DSCP or ECN, a whole datagram (no fragment offset or MF).
+        let versionAndLength = 0x4500_0000 | UInt32(truncatingIfNeeded: bufferLength)
+        let identificationAndFlags = UInt32(identification) << 16 | (dontFragment ? 0x4000 : 0)
+        let timeToLiveAndProtocol = UInt32(timeToLive) << 24 | UInt32(`protocol`.rawValue) << 16
+        var checksum: UInt16 = 0
+        if !checksumOffloaded {
+            var sum = InternetChecksum()
+            sum.add(versionAndLength)
+            sum.add(identificationAndFlags)
+            sum.add(timeToLiveAndProtocol)
+            sum.add(source.value)
+            sum.add(destination.value)
+            checksum = sum.checksum
         }
+        let bytes = packet.bytes
+        bytes.storeBigEndian(versionAndLength, at: 0)
+        bytes.storeBigEndian(identificationAndFlags, at: 4)
+        bytes.storeBigEndian(timeToLiveAndProtocol | UInt32(checksum), at: 8)
+        bytes.storeBigEndian(source.value, at: 12)
+        bytes.storeBigEndian(destination.value, at: 16)
     }
 }

@@ -54,17 +54,20 @@ public struct TCPRepr: Hashable, Sendable {
     /// `headerLength`); then it calls `fillChecksum`, or `fillPseudoHeaderChecksum`
     /// when the NIC computes the rest.
     public func emit(into segment: TCPSegment) {
+        let headerLength = self.headerLength
         precondition(segment.bytes.count >= headerLength, "buffer too small for the TCP header")
-        segment.sourcePort = sourcePort
-        segment.destinationPort = destinationPort
-        segment.sequenceNumber = sequenceNumber
-        segment.acknowledgmentNumber = acknowledgmentNumber ?? 0
-        segment.bytes[12] = 0  // data offset and reserved bits
-        segment.headerLength = headerLength
-        segment.flags = acknowledgmentNumber == nil ? flags.subtracting(.ack) : flags.union(.ack)
-        segment.window = window
-        segment.checksum = 0
-        segment.urgentPointer = urgentPointer
+        // The fixed header as five big-endian words, as IPv4Repr.emit does: a
+        // store each instead of a read-modify-write per field through the
+        // segment's accessors (data offset and flags share bytes).
+        let bytes = segment.bytes
+        let sentFlags = acknowledgmentNumber == nil ? flags.subtracting(.ack) : flags.union(.ack)
+        bytes.storeBigEndian(UInt32(sourcePort) << 16 | UInt32(destinationPort), at: 0)
+        bytes.storeBigEndian(sequenceNumber, at: 4)
+        bytes.storeBigEndian(acknowledgmentNumber ?? 0, at: 8)
+        // Data offset, reserved bits zero, flags, window.
+        bytes.storeBigEndian(UInt32(truncatingIfNeeded: headerLength / 4) << 28 | UInt32(sentFlags.rawValue) << 16
+                                 | UInt32(window), at: 12)
+        bytes.storeBigEndian(UInt32(urgentPointer), at: 16)  // the checksum zero, the urgent pointer
         options.emit(into: segment.options)
     }
 }

@@ -116,6 +116,25 @@ import Testing
         }
     }
 
+    /// The header is summed from the words it is built of, not read back: its
+    /// checksum must verify, and parse to the same fields, over every field's range.
+    @Test func emittedHeadersVerifyAndParseBackForManyFieldValues() throws {
+        var random = SeededGenerator(seed: 791)
+        func next() -> UInt32 { UInt32(truncatingIfNeeded: random.next()) }
+        for _ in 0..<2_000 {
+            let repr = IPv4Repr(source: IPv4Address(next()), destination: IPv4Address(next()),
+                                protocol: IPProtocol(rawValue: UInt8(truncatingIfNeeded: next())),
+                                payloadLength: Int(next() % 1_481), timeToLive: UInt8(truncatingIfNeeded: next()),
+                                identification: UInt16(truncatingIfNeeded: next()), dontFragment: next() & 1 == 0)
+            try withPacket([UInt8](repeating: 0x5A, count: repr.bufferLength)) { buffer in
+                repr.emit(into: IPv4Packet(unchecked: buffer))
+                let ip = try IPv4Packet(checking: buffer)
+                #expect(ip.verifyChecksum(), "\(repr)")
+                #expect(try IPv4Repr.parse(ip) == repr)
+            }
+        }
+    }
+
     @Test func payloadStopsAtTotalLengthNotAtFramePadding() throws {
         var frame = RealFrames.reset
         frame += [UInt8](repeating: 0, count: 60 - frame.count)  // what a NIC adds to reach 60 bytes
