@@ -203,8 +203,7 @@ public struct HTTPRequestParser: Sendable {
     /// field-line = field-name ":" OWS field-value OWS (RFC 9112 §5).
     private mutating func parseField(_ buffer: UnsafeRawBufferPointer, start: Int, end: Int) throws(HTTPParseError) {
         guard !ASCII.isWhitespace(buffer[start]) else { throw .obsoleteLineFolding }
-        var colon = start
-        while colon < end, ASCII.isTokenChar(buffer[colon]) { colon += 1 }
+        let colon = ASCII.tokenEnd(in: buffer, from: start, to: end)
         guard colon < end, buffer[colon] == ASCII.colon else {
             var next = colon
             while next < end, ASCII.isWhitespace(buffer[next]) { next += 1 }

@@ -623,8 +623,7 @@ extension HTTPResponseParser {
     /// fields' values are interpreted, with the state machine's own functions.
     private mutating func parseFieldLine(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> Bool {
         guard end > start, bytes[end - 1] == UInt8(ascii: "\r") else { return false }
-        var colon = start
-        while colon < end - 1 && ASCII.isTokenChar(bytes[colon]) { colon += 1 }
+        let colon = ASCII.tokenEnd(in: bytes, from: start, to: end - 1)
         guard colon > start, colon < end - 1, bytes[colon] == UInt8(ascii: ":") else { return false }
         let value = colon + 1..<end - 1
         let known = Self.knownField(UnsafeRawBufferPointer(rebasing: bytes[start..<colon]))
@@ -657,9 +656,7 @@ extension HTTPResponseParser {
         case 7: candidate = .upgrade
         default: return .other
         }
-        let lower = candidate.name.utf8Start
-        for offset in 0..<name.count where name[offset] | 0x20 != lower[offset] { return .other }
-        return candidate
+        return ASCII.tokenEqualsIgnoringCase(name, candidate.name) ? candidate : .other
     }
 }
 

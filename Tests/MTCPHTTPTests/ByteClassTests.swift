@@ -49,6 +49,30 @@ import Testing
         #expect(mismatches.count == 0, "\(firstFew)")
     }
 
+    /// `tokenEnd` tests eight bytes at a time for letters and `-`: it must stop
+    /// where a byte-by-byte scan stops, for every byte value at every position,
+    /// over letters of both cases and dashes, from several starts.
+    @Test func tokenEndStopsWhereTheBytewiseScanStops() {
+        var mismatches: [String] = []
+        for background in Array("aZ-".utf8) {
+            for length in [1, 7, 8, 9, 15, 16, 17, 24] {
+                for position in 0..<length {
+                    for value in 0...255 {
+                        var bytes = [UInt8](repeating: background, count: length)
+                        bytes[position] = UInt8(value)
+                        for start in [0, 1, 3] where start <= length {
+                            let found = bytes.withUnsafeBytes { ASCII.tokenEnd(in: $0, from: start, to: length) }
+                            let expected = (start..<length).first { !ASCII.isTokenChar(bytes[$0]) } ?? length
+                            if found != expected { mismatches.append("\(bytes) from \(start)") }
+                        }
+                    }
+                }
+            }
+        }
+        let firstFew = mismatches.prefix(5)
+        #expect(mismatches.count == 0, "\(firstFew)")
+    }
+
     /// The first byte in `start..<end` that is no field-value byte, one at a time.
     private func bytewise(_ bytes: [UInt8], _ start: Int, _ end: Int) -> Int {
         (start..<end).first { !ASCII.isFieldValueChar(bytes[$0]) } ?? end
