@@ -59,6 +59,13 @@ public struct ReceiveBuffer {
     /// reads and writes none of these cache lines on its data path.
     private var ranges = HeldRanges(repeating: HeldRange(start: 0, end: 0, stamp: 0))
 
+    /// Where `ranges` lies in the struct, in bytes: ranges past `rangeCount` are
+    /// never read, so a reset need not touch them (`ConnectionPool`).
+    static var inlineArrayBytes: Range<Int> {
+        let offset = MemoryLayout<Self>.offset(of: \Self.ranges).unsafelyUnwrapped
+        return offset..<offset + MemoryLayout<HeldRanges>.size
+    }
+
     /// A buffer with no storage (capacity 0), for a control block not in use.
     @inline(__always)
     public init() { storage = UnsafeMutableRawBufferPointer(start: nil, count: 0) }

@@ -27,6 +27,13 @@ struct RetransmissionLog {
 
     @inline(__always) var isEmpty: Bool { count == 0 }
 
+    /// Where `records` lies in the struct, in bytes: records past `count` are
+    /// never read, so a reset need not touch them (`ConnectionPool`).
+    static var inlineArrayBytes: Range<Int> {
+        let offset = MemoryLayout<Self>.offset(of: \Self.records).unsafelyUnwrapped
+        return offset..<offset + MemoryLayout<InlineArray<64, Record>>.size
+    }
+
     mutating func clear() {
         count = 0
         newestDelivered = nil

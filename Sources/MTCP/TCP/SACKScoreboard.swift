@@ -18,6 +18,15 @@ struct SACKScoreboard {
 
     var isEmpty: Bool { count == 0 }
 
+    /// Where `starts` and `ends` lie in the struct, in bytes: entries past
+    /// `count` are never read, so a reset need not touch them (`ConnectionPool`).
+    static var inlineArrayBytes: Range<Int> {
+        let starts = MemoryLayout<Self>.offset(of: \Self.starts).unsafelyUnwrapped
+        let ends = MemoryLayout<Self>.offset(of: \Self.ends).unsafelyUnwrapped
+        precondition(ends == starts + MemoryLayout<Bounds>.size, "the bounds must be adjacent")
+        return starts..<ends + MemoryLayout<Bounds>.size
+    }
+
     /// The end of the highest range (RFC 6675 HighACK + ... "highest SACKed").
     var highestSacked: SequenceNumber? { count == 0 ? nil : SequenceNumber(ends[count - 1]) }
 

@@ -87,14 +87,23 @@ struct LossDetection {
     /// SND.UNA when its retransmission was last probed in fast recovery: one
     /// probe per hole at the head, then the RTO.
     var headProbedAt: SequenceNumber? = nil
-    /// The holes above SND.UNA resent in this fast recovery, timed.
-    var resentHoles = RetransmissionLog()
     /// RACK's reo_wnd in steps of SRTT/4 (RFC 8985 §6.2 step 4's
     /// reo_wnd_mult), raised by D-SACKs, back to one after sixteen recoveries
     /// without one (`reorderWindowPersist`).
     var reorderWindowSteps = 1
     var reorderWindowPersist = 0
     var reorderWindowWidenedAt: Instant? = nil
+    /// The holes above SND.UNA resent in this fast recovery, timed. Last: its
+    /// records, the struct's last bytes, are then next to the receive buffer's
+    /// ranges in `TCPConnection` (see there).
+    var resentHoles = RetransmissionLog()
+
+    /// Where the retransmission records lie in the struct, in bytes.
+    static var inlineArrayBytes: Range<Int> {
+        let log = MemoryLayout<Self>.offset(of: \Self.resentHoles).unsafelyUnwrapped
+        let records = RetransmissionLog.inlineArrayBytes
+        return log + records.lowerBound..<log + records.upperBound
+    }
 
     /// A D-SACK: a step wider, at most once per round trip (at least 1 ms: a
     /// burst of reports for one reordering is one step).

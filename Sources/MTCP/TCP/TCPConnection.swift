@@ -60,7 +60,6 @@ struct TCPConnection {
     var receiveWindowShift: UInt8 = 0
     /// Right edge of the window we last advertised; never moved left (RFC 9293 §3.8.6).
     var advertisedWindowEdge = SequenceNumber(0)
-    var receive = ReceiveBuffer()
     /// Sequence number of the peer's FIN once seen, possibly ahead of a hole.
     var peerFINSequence: SequenceNumber? = nil
     /// The peer's FIN was received in order: reads return end-of-stream once the buffer is empty.
@@ -96,12 +95,6 @@ struct TCPConnection {
     /// Bytes the last ACK of new data acknowledged (RFC 6582 §4.2's highest_ack
     /// minus prev_highest_ack), for the ACK heuristic after a timeout.
     var lastAckAdvance = 0
-    /// Delivery rate samples for a model-based congestion control (BBR).
-    var deliveryRate = DeliveryRateEstimator()
-    /// What the peer SACKed beyond SND.UNA (RFC 6675).
-    var scoreboard = SACKScoreboard()
-    /// RACK-TLP's state (RFC 8985) and what the retransmission deadline times.
-    var lossDetection = LossDetection()
     /// Highest sequence number retransmitted in this recovery (RFC 6675 HighRxt).
     var highestRetransmitted = SequenceNumber(0)
     /// This recovery's rescue retransmission went out (RFC 6675 RescueRxt).
@@ -158,6 +151,34 @@ struct TCPConnection {
     var backlogOrder: UInt64 = 0
     /// Control segment to send from the control list.
     var controlToSend: TCPFlags = []
+
+    // MARK: state with large inline arrays, last
+    // Out-of-order ranges, SACK ranges and retransmission records, 4 KB of the
+    // 5.5 KB block: `ConnectionPool` resets a released block by copying a
+    // pristine one around them, as their entries past their counts are never
+    // read. Each is the last field of its struct and these structs come last
+    // here, so the copy is a few long runs and the fields a segment touches sit
+    // together in the first kilobyte.
+    /// Delivery rate samples for a model-based congestion control (BBR).
+    var deliveryRate = DeliveryRateEstimator()
+    /// RACK-TLP's state (RFC 8985) and what the retransmission deadline times.
+    var lossDetection = LossDetection()
+    /// The receive buffer and its out-of-order ranges.
+    var receive = ReceiveBuffer()
+    /// What the peer SACKed beyond SND.UNA (RFC 6675).
+    var scoreboard = SACKScoreboard()
+
+    /// Where the loss state's inline arrays lie in the block, in bytes, in
+    /// order: the retransmission records, the out-of-order ranges, the SACK
+    /// ranges (`ConnectionPool.release` copies around them).
+    static var inlineArrayBytes: InlineArray<3, Range<Int>> {
+        func shifted(_ range: Range<Int>, by offset: Int?) -> Range<Int> {
+            range.lowerBound + offset.unsafelyUnwrapped..<range.upperBound + offset.unsafelyUnwrapped
+        }
+        return [shifted(LossDetection.inlineArrayBytes, by: MemoryLayout<Self>.offset(of: \Self.lossDetection)),
+                shifted(ReceiveBuffer.inlineArrayBytes, by: MemoryLayout<Self>.offset(of: \Self.receive)),
+                shifted(SACKScoreboard.inlineArrayBytes, by: MemoryLayout<Self>.offset(of: \Self.scoreboard))]
+    }
 
     /// The application's handle of this connection.
     @inline(__always) var id: ConnectionID { ConnectionID(index: slot, generation: generation) }
