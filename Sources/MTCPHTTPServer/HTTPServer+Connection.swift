@@ -113,7 +113,7 @@ extension HTTPServer {
 
     /// Removes `count` bytes from the front of the request buffer, then as many
     /// body bytes as are due to be skipped; readies the parser for the next request.
-    func consume(_ index: Int, _ count: Int) {
+    mutating func consume(_ index: Int, _ count: Int) {
         let skip = min(connections[index].bodyToSkip, connections[index].buffered - count)
         connections[index].bodyToSkip -= skip
         dropFront(index, count + skip)
@@ -129,7 +129,7 @@ extension HTTPServer {
     }
 
     /// Removes `count` bytes from the front of the request buffer.
-    func dropFront(_ index: Int, _ count: Int) {
+    mutating func dropFront(_ index: Int, _ count: Int) {
         let remaining = connections[index].buffered - count
         if remaining > 0 && count > 0 {
             let buffer = memory.request(index)

@@ -174,7 +174,7 @@ extension HTTPServer {
     /// set it, and the head's Connection: close sets it again anyway. Until its
     /// head is parsed again (`queueExit` back to none) the header timeout spares
     /// it, and its idle time counts from now: it waited for the server, not the client.
-    func leaveQueue(_ index: Int, _ exit: QueueExit, now: Instant) {
+    mutating func leaveQueue(_ index: Int, _ exit: QueueExit, now: Instant) {
         connections[index].proxy = .none
         connections[index].queueExit = exit
         connections[index].lastActivity = now

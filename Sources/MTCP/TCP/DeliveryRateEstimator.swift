@@ -110,7 +110,7 @@ struct DeliveryRateEstimator {
     /// `scoreboard`). Returns the bytes it delivered and the sample of the most
     /// recently sent segment it delivered, if any.
     mutating func acknowledged(advance: Int, sackedAbove: Int, acknowledgment: SequenceNumber,
-                               scoreboard: SACKScoreboard, now: Instant) -> (bytes: Int, sample: DeliveryRateSample?) {
+                               scoreboard: inout SACKScoreboard, now: Instant) -> (bytes: Int, sample: DeliveryRateSample?) {
         resentDuringAck = 0
         acknowledged += advance
         let newlyDelivered = acknowledged + sackedAbove - delivered

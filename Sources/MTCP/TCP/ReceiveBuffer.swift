@@ -56,7 +56,9 @@ public struct ReceiveBuffer {
     private var clock: UInt32 = 0
     /// Disjoint, non-touching ranges sorted by `start`, relative to RCV.NXT; only
     /// the first `rangeCount` are meaningful. Last: a connection without holes
-    /// reads and writes none of these cache lines on its data path.
+    /// reads and writes none of these cache lines on its data path. Methods
+    /// that read them are `mutating`, to get `self` by address rather than as a
+    /// 1.5 KB copy (see `SACKScoreboard`).
     private var ranges = HeldRanges(repeating: HeldRange(start: 0, end: 0, stamp: 0))
 
     /// Where `ranges` lies in the struct, in bytes: ranges past `rangeCount` are
@@ -101,9 +103,11 @@ public struct ReceiveBuffer {
 
     /// Bytes held beyond RCV.NXT, waiting for a gap to fill.
     public var outOfOrderBytes: Int {
-        var total = 0
-        for index in 0..<rangeCount { total += Int(ranges[index].end - ranges[index].start) }
-        return total
+        mutating get {
+            var total = 0
+            for index in 0..<rangeCount { total += Int(ranges[index].end - ranges[index].start) }
+            return total
+        }
     }
 
     // MARK: - Data from the peer
@@ -162,7 +166,7 @@ public struct ReceiveBuffer {
     /// sorted, the ranges being disjoint): `rangeCount` if none. A binary search,
     /// as a lossy window can hold many ranges.
     @inline(__always)
-    private func firstRange(endingAtOrAfter offset: Int) -> Int {
+    private mutating func firstRange(endingAtOrAfter offset: Int) -> Int {
         var low = 0
         var high = rangeCount
         while low < high {
@@ -222,7 +226,7 @@ public struct ReceiveBuffer {
 
     /// The out-of-order range that already holds all `count` bytes at `offset`
     /// from RCV.NXT (a duplicate, for D-SACK), if one does.
-    public func range(holding offset: Int, count: Int) -> ReceiveBufferRange? {
+    public mutating func range(holding offset: Int, count: Int) -> ReceiveBufferRange? {
         let index = firstRange(endingAtOrAfter: offset + count)
         return index < rangeCount && Int(ranges[index].start) <= offset ? ranges[index].range : nil
     }
@@ -272,7 +276,7 @@ public struct ReceiveBuffer {
     /// received segment, then the others from the most to the least recently
     /// updated, so that each range is reported in several ACKs in a row even when
     /// only a few fit. Offsets relative to RCV.NXT.
-    public func sackBlocks(limit: Int) -> ReceiveBufferSACKBlocks {
+    public mutating func sackBlocks(limit: Int) -> ReceiveBufferSACKBlocks {
         var blocks = ReceiveBufferSACKBlocks()
         // Stamps are distinct (each write stamps one range anew), so each round
         // takes the youngest range older than the one taken before it.
@@ -295,7 +299,7 @@ public struct ReceiveBuffer {
     }
 
     /// `sackBlocks(limit:)` as sequence numbers, ready for `TCPOptions.sackBlocks`.
-    public func sackBlockList(limit: Int, receiveNext: UInt32) -> SACKBlockList {
+    public mutating func sackBlockList(limit: Int, receiveNext: UInt32) -> SACKBlockList {
         var list = SACKBlockList()
         for block in sackBlocks(limit: min(limit, SACKBlockList.capacity)) {
             list.append(SACKBlock(left: receiveNext &+ UInt32(truncatingIfNeeded: block.start),

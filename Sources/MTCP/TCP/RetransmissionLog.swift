@@ -21,6 +21,8 @@ struct RetransmissionLog {
     /// The newest of the retransmissions delivered so far (RACK.xmit_ts and
     /// RACK.end_seq, for the resent holes).
     private var newestDelivered: Record? = nil
+    /// Read by `mutating` members only, to get `self` by address rather than
+    /// as a 1.5 KB copy (see `SACKScoreboard`).
     private var records = InlineArray<64, Record>(
         repeating: Record(start: SequenceNumber(0), end: SequenceNumber(0), sendMaximum: SequenceNumber(0),
                           sentAt: .zero))
@@ -41,7 +43,7 @@ struct RetransmissionLog {
 
     @inline(__always)
     subscript(index: Int) -> Record {
-        get { records[index] }
+        mutating get { records[index] }
         set { records[index] = newValue }
     }
 
@@ -53,7 +55,7 @@ struct RetransmissionLog {
     }
 
     /// The record of the hole that holds `sequence`, if one is kept.
-    func record(holding sequence: SequenceNumber) -> Record? {
+    mutating func record(holding sequence: SequenceNumber) -> Record? {
         for index in 0..<count where records[index].start <= sequence && sequence < records[index].end {
             return records[index]
         }

@@ -24,7 +24,7 @@ extension TCPConnection {
         // SACKed bytes the cumulative ACK now covers are counted in the advance.
         let sackedAbove = scoreboard.sackedBytes - (advance > 0 ? scoreboard.sackedBytes(below: ack) : 0)
         return deliveryRate.acknowledged(advance: advance, sackedAbove: sackedAbove,
-                                         acknowledgment: max(ack, sendUnacknowledged), scoreboard: scoreboard, now: now)
+                                         acknowledgment: max(ack, sendUnacknowledged), scoreboard: &scoreboard, now: now)
     }
 
     /// Hands the ACK's delivery to the congestion control, once the ACK has

@@ -31,7 +31,7 @@ extension TCPConnection {
     /// waits). The report is dropped once a segment the peer accepts has
     /// carried it first (reported once).
     @inline(__always)
-    func sackBlocks(limit: Int) -> SACKBlockList {
+    mutating func sackBlocks(limit: Int) -> SACKBlockList {
         let reportOffset = duplicateReport.map { Int(Int32(bitPattern: $0.left &- receiveNext.rawValue)) } ?? 0
         guard let report = duplicateReport, reportOffset <= 0 || limit >= 2 else {
             return receive.sackBlockList(limit: limit, receiveNext: receiveNext.rawValue)

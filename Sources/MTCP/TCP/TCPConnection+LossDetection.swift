@@ -362,9 +362,11 @@ extension TCPConnection {
     /// delivery of one of them.
     @inline(__always)
     var sackedAfterHeadResent: Int {
-        guard lossDetection.headResentAt != nil, lossDetection.headResentAbove < highestRetransmitted else { return 0 }
-        return scoreboard.sackedBytes(below: highestRetransmitted)
-            - scoreboard.sackedBytes(below: lossDetection.headResentAbove)
+        mutating get {
+            guard lossDetection.headResentAt != nil, lossDetection.headResentAbove < highestRetransmitted else { return 0 }
+            return scoreboard.sackedBytes(below: highestRetransmitted)
+                - scoreboard.sackedBytes(below: lossDetection.headResentAbove)
+        }
     }
 
     /// RACK's reo_wnd: SRTT/4 per step (one, unless D-SACKs showed reordering),

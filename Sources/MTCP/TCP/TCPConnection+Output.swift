@@ -50,7 +50,7 @@ extension TCPConnection {
 
     /// Data (or a FIN) can go out now: a data segment would carry a pending ACK.
     @inline(__always)
-    var canSendData: Bool { (unsentBytes > 0 && sendRoom > 0) || finDue }
+    var canSendData: Bool { mutating get { (unsentBytes > 0 && sendRoom > 0) || finDue } }
 
     /// The SYN or SYN-ACK of the control list, always at the initial sequence
     /// number. False when the transmit path had no room: it stays on the list.

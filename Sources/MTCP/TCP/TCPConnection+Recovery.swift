@@ -270,9 +270,11 @@ extension TCPConnection {
     /// resent bytes is outstanding; its last segment goes once per recovery, so
     /// that a loss at the tail of the window does not wait for the RTO.
     private var rescueRetransmissionDue: Bool {
-        guard !rescueRetransmitted, unsentBytes == 0 else { return false }
-        let highData = finSent ? finSequence + 1 : sendMaximum
-        return highData > max(highestRetransmitted, scoreboard.highestSacked ?? sendUnacknowledged)
+        mutating get {
+            guard !rescueRetransmitted, unsentBytes == 0 else { return false }
+            let highData = finSent ? finSequence + 1 : sendMaximum
+            return highData > max(highestRetransmitted, scoreboard.highestSacked ?? sendUnacknowledged)
+        }
     }
 
     /// Resends the last segment sent (with the FIN if it carried one), for a tail

@@ -201,19 +201,22 @@ struct TCPConnection {
     /// counted as in flight, they would let one hole out per round trip.
     /// Outside recovery, or without SACK, it is the flight size (limited
     /// transmit then lets out one segment per duplicate ACK, RFC 3042).
+    /// Mutating only to read the scoreboard in place (see `SACKScoreboard`).
     @inline(__always) var pipe: Int {
-        guard selectiveAcknowledgmentsEnabled, !scoreboard.isEmpty, recovery != .none else { return bytesInFlight }
-        let inNetwork = bytesInFlight - scoreboard.sackedBytes(below: sendNext)
-        guard inFastRecovery else { return inNetwork }
-        return inNetwork - scoreboard.unsackedBytes(from: max(highestRetransmitted, sendUnacknowledged),
-                                                    below: sendNext)
+        mutating get {
+            guard selectiveAcknowledgmentsEnabled, !scoreboard.isEmpty, recovery != .none else { return bytesInFlight }
+            let inNetwork = bytesInFlight - scoreboard.sackedBytes(below: sendNext)
+            guard inFastRecovery else { return inNetwork }
+            return inNetwork - scoreboard.unsackedBytes(from: max(highestRetransmitted, sendUnacknowledged),
+                                                        below: sendNext)
+        }
     }
 
     /// Bytes the sender may still put in flight: the peer's window counts every
     /// byte sent, the congestion window only those in the network (`pipe`), plus
     /// limited transmit's allowance.
     @inline(__always) var sendRoom: Int {
-        min(sendWindow - bytesInFlight, congestion.cwnd + limitedTransmitAllowance - pipe)
+        mutating get { min(sendWindow - bytesInFlight, congestion.cwnd + limitedTransmitAllowance - pipe) }
     }
 
     /// The timestamp option in every segment once negotiated (10 bytes, padded to

@@ -19,11 +19,12 @@ import Testing
         }
         var highest = 0.0
         var acknowledgment = end
+        var noRanges = SACKScoreboard()
         for pair in 0..<(segments / 2) {
             acknowledgment = acknowledgment + 2 * segment
             let arrival = now + rtt + .microseconds(UInt64(pair * 4))
             let (_, sample) = estimator.acknowledged(advance: 2 * segment, sackedAbove: 0, acknowledgment: acknowledgment,
-                                                     scoreboard: SACKScoreboard(), now: arrival)
+                                                     scoreboard: &noRanges, now: arrival)
             if let rate = sample?.bytesPerSecond(minimumInterval: .zero) { highest = max(highest, rate) }
         }
         return (highest, sent)
@@ -57,13 +58,14 @@ import Testing
         board.record(blocks, unacknowledged: base, maximum: end(9))
         let later = Self.start + .milliseconds(20)
         let (bytes, none) = estimator.acknowledged(advance: 0, sackedAbove: Self.segment, acknowledgment: base,
-                                                   scoreboard: board, now: later)
+                                                   scoreboard: &board, now: later)
         #expect(bytes == Self.segment && none == nil)
         estimator.sent(end: end(9), inFlightBefore: 8 * Self.segment, now: later)
         // Segment 8's ACK: its snapshot was kept (sent 1 ms after the others,
         // delivered 0 when it left), not moved on to segment 9.
+        var noRanges = SACKScoreboard()
         let (_, sample) = estimator.acknowledged(advance: 9 * Self.segment, sackedAbove: 0, acknowledgment: end(8),
-                                                 scoreboard: SACKScoreboard(), now: later + .milliseconds(1))
+                                                 scoreboard: &noRanges, now: later + .milliseconds(1))
         #expect(sample?.roundTripTime == .milliseconds(20))
         #expect(sample?.deliveredAtSend == 0)
         #expect(sample?.delivered == 9 * Self.segment)

@@ -28,10 +28,11 @@ private extension ReceiveBuffer {
 
     /// Every out-of-order range, lowest first, found by asking which bytes are held.
     var blocks: [ReceiveBufferRange] {
+        var buffer = self
         var found: [ReceiveBufferRange] = []
         var offset = 1
         while offset < window {
-            guard let held = range(holding: offset, count: 1) else {
+            guard let held = buffer.range(holding: offset, count: 1) else {
                 offset += 1
                 continue
             }
@@ -364,6 +365,7 @@ private func range(_ start: Int, _ end: Int) -> ReceiveBufferRange { ReceiveBuff
 /// SACK blocks are disjoint, not touching, inside the window, and add up to the
 /// out-of-order bytes; in-order plus out-of-order bytes fit the buffer.
 private func invariantsHold(_ buffer: ReceiveBuffer) -> Bool {
+    var buffer = buffer
     let blocks = buffer.blocks.sorted { $0.start < $1.start }
     var previousEnd = 0
     for block in blocks {
