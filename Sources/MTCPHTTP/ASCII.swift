@@ -41,12 +41,13 @@ enum ASCII {
         let base = bytes.baseAddress.unsafelyUnwrapped
         var index = start
         while index &+ 8 <= end {
-            let lettersOrDashes = lettersOrDashBytes(base.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            let lettersOrDashes = lettersOrDashBytes(word)
             if lettersOrDashes == 0x8080_8080_8080_8080 {
                 index &+= 8
                 continue
             }
-            // Little-endian: the first byte in memory is the lowest of the word.
+            // Loaded little-endian, the first byte in memory is the lowest of the word.
             index &+= (~lettersOrDashes & 0x8080_8080_8080_8080).trailingZeroBitCount >> 3
             guard isTokenChar(bytes[index]) else { return index }
             index &+= 1
@@ -173,6 +174,8 @@ enum ASCII {
     static func tokenEqualsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
         let count = bytes.count
         guard count == lowercase.utf8CodeUnitCount else { return false }
+        // Outside a token the folding is not exact (CR would match `-`).
+        assert(bytes.allSatisfy(isTokenChar), "tokenEqualsIgnoringCase compares tokens only")
         let token = bytes.baseAddress.unsafelyUnwrapped
         let expected = UnsafeRawPointer(lowercase.utf8Start)
         @inline(__always) func same<Word: FixedWidthInteger>(_: Word.Type, at offset: Int) -> Bool {

@@ -108,7 +108,8 @@ struct DeliveryRateEstimator {
     /// An ACK moved the cumulative acknowledgment by `advance` bytes (to
     /// `acknowledgment`) and leaves `sackedAbove` bytes SACKed above it (in
     /// `scoreboard`). Returns the bytes it delivered and the sample of the most
-    /// recently sent segment it delivered, if any.
+    /// recently sent segment it delivered, if any. `scoreboard` is only read:
+    /// inout so that it comes by address (see `SACKScoreboard`).
     mutating func acknowledged(advance: Int, sackedAbove: Int, acknowledgment: SequenceNumber,
                                scoreboard: inout SACKScoreboard, now: Instant) -> (bytes: Int, sample: DeliveryRateSample?) {
         resentDuringAck = 0

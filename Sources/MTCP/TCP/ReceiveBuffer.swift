@@ -64,7 +64,7 @@ public struct ReceiveBuffer {
     /// Where `ranges` lies in the struct, in bytes: ranges past `rangeCount` are
     /// never read, so a reset need not touch them (`ConnectionPool`).
     static var inlineArrayBytes: Range<Int> {
-        let offset = MemoryLayout<Self>.offset(of: \Self.ranges).unsafelyUnwrapped
+        let offset = MemoryLayout<Self>.offset(of: \Self.ranges)!
         return offset..<offset + MemoryLayout<HeldRanges>.size
     }
 

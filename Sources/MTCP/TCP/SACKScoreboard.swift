@@ -27,8 +27,8 @@ struct SACKScoreboard {
     /// Where `starts` and `ends` lie in the struct, in bytes: entries past
     /// `count` are never read, so a reset need not touch them (`ConnectionPool`).
     static var inlineArrayBytes: Range<Int> {
-        let starts = MemoryLayout<Self>.offset(of: \Self.starts).unsafelyUnwrapped
-        let ends = MemoryLayout<Self>.offset(of: \Self.ends).unsafelyUnwrapped
+        let starts = MemoryLayout<Self>.offset(of: \Self.starts)!
+        let ends = MemoryLayout<Self>.offset(of: \Self.ends)!
         precondition(ends == starts + MemoryLayout<Bounds>.size, "the bounds must be adjacent")
         return starts..<ends + MemoryLayout<Bounds>.size
     }

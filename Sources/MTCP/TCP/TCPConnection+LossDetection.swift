@@ -100,7 +100,7 @@ struct LossDetection {
 
     /// Where the retransmission records lie in the struct, in bytes.
     static var inlineArrayBytes: Range<Int> {
-        let log = MemoryLayout<Self>.offset(of: \Self.resentHoles).unsafelyUnwrapped
+        let log = MemoryLayout<Self>.offset(of: \Self.resentHoles)!
         let records = RetransmissionLog.inlineArrayBytes
         return log + records.lowerBound..<log + records.upperBound
     }

@@ -173,7 +173,7 @@ struct TCPConnection {
     /// ranges (`ConnectionPool.release` copies around them).
     static var inlineArrayBytes: InlineArray<3, Range<Int>> {
         func shifted(_ range: Range<Int>, by offset: Int?) -> Range<Int> {
-            range.lowerBound + offset.unsafelyUnwrapped..<range.upperBound + offset.unsafelyUnwrapped
+            range.lowerBound + offset!..<range.upperBound + offset!
         }
         return [shifted(LossDetection.inlineArrayBytes, by: MemoryLayout<Self>.offset(of: \Self.lossDetection)),
                 shifted(ReceiveBuffer.inlineArrayBytes, by: MemoryLayout<Self>.offset(of: \Self.receive)),

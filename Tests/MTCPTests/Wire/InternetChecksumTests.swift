@@ -45,6 +45,24 @@ import Testing
         #expect(Self.checksum(ones).folded == Self.referenceSum(ones))
     }
 
+    /// Payloads start anywhere in an mbuf: the word loads must not care about
+    /// alignment, and must not read past the end (a full-sized segment too).
+    @Test func matchesReferenceAtEveryAlignment() {
+        var random = SeededGenerator(seed: 791)
+        let backing = (0..<1_600).map { _ in UInt8.random(in: .min ... .max, using: &random) }
+        for start in 0..<8 {
+            for length in [0, 1, 2, 3, 5, 7, 9, 31, 33, 63, 65, 511, 1_459, 1_460, 1_461, 1_500, 1_591] {
+                let data = Array(backing[start..<start + length])
+                let sum = backing.withUnsafeBytes { all in
+                    var checksum = InternetChecksum()
+                    checksum.add(UnsafeRawBufferPointer(rebasing: all[start..<start + length]))
+                    return checksum.folded
+                }
+                #expect(sum == Self.referenceSum(data), "start \(start), length \(length)")
+            }
+        }
+    }
+
     @Test func piecesAtEvenOffsetsAddUp() {
         var random = SeededGenerator(seed: 7)
         let data = (0..<99).map { _ in UInt8.random(in: .min ... .max, using: &random) }
