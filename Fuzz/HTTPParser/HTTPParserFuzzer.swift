@@ -48,11 +48,12 @@ struct HTTPParserHarness {
             switch Result(catching: { () throws(HTTPParseError) in
                 try parser.parse(UnsafeRawBufferPointer(rebasing: input[0..<cut]))
             }) {
-            case .success(nil): break
-            case let outcome: return outcome
+            case .success(false): break
+            case .success(true): return .success(parser.head)
+            case .failure(let error): return .failure(error)
             }
         }
-        return Result { () throws(HTTPParseError) in try parser.parse(input) }
+        return Result { () throws(HTTPParseError) in try parser.parse(input) ? parser.head : nil }
     }
 
     /// A normalised path has no empty, `.` or `..` segment and no NUL.

@@ -186,7 +186,9 @@ public struct StaticFileCache: ~Copyable {
     /// honoured: If-None-Match, else If-Modified-Since -> 304; then for GET, Range
     /// (subject to If-Range) -> 206 or 416. Heads that depend on the request are
     /// written into `scratch` (at least `minimumScratchBytes`), dated by `clock`.
-    public func response(to head: HTTPRequestHead, in request: UnsafeRawBufferPointer,
+    /// Mutating only so that `self` comes by address: as a value, the server
+    /// copied the whole 297-byte cache to call it, for every request.
+    public mutating func response(to head: HTTPRequestHead, in request: UnsafeRawBufferPointer,
                          path: UnsafeRawBufferPointer, clock: HTTPDateClock,
                          scratch: UnsafeMutableRawBufferPointer) -> StaticFileResponse? {
         precondition(scratch.count >= Self.minimumScratchBytes, "scratch buffer too small")

@@ -66,11 +66,9 @@ extension HTTPServer {
     private mutating func answerBufferedRequest(_ index: Int,
                                                 _ context: inout SocketContext<Device>) -> Bool {
         let request = UnsafeRawBufferPointer(rebasing: memory.request(index)[0..<connections[index].buffered])
-        let head: HTTPRequestHead
         let now = context.now
         do {
-            guard let complete = try connections[index].parser.parse(request) else { return false }
-            head = complete
+            guard try connections[index].parser.parse(request) else { return false }
         } catch {
             statistics.malformedRequests &+= 1
             eventLog.malformedRequest(error, connection: index, client: connections[index].client, second: clock.second)
@@ -79,6 +77,7 @@ extension HTTPServer {
             recordAccess(index, now: now, requestLine: .init(start: nil, count: 0))
             return true
         }
+        let head = connections[index].parser.head
         // A request back from its pool's queue was counted when it came.
         if connections[index].queueExit == .none { statistics.requests &+= 1 }
         connections[index].exchangeStarted = connections[index].requestStarted ?? now

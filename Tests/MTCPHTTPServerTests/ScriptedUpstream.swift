@@ -200,8 +200,9 @@ final class ScriptedUpstream {
                 return
             }
             if connection.head == nil {
-                let parsed = connection.received[start...].withUnsafeBytes { try? connection.parser.parse($0) }
-                guard let head = parsed ?? nil else { return }
+                let complete = connection.received[start...].withUnsafeBytes { try? connection.parser.parse($0) }
+                guard complete == true else { return }
+                let head = connection.parser.head
                 connection.head = head
                 switch head.body {
                 case .none: connection.bodyLeft = 0

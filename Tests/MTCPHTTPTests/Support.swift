@@ -10,7 +10,9 @@ func parse(_ bytes: [UInt8], cuts: [Int] = [], limits: HTTPLimits = HTTPLimits()
     var outcome: ParseOutcome = .success(nil)
     for end in cuts + [bytes.count] {
         outcome = bytes.withUnsafeBytes { buffer in
-            Result { () throws(HTTPParseError) in try parser.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<end])) }
+            Result { () throws(HTTPParseError) in
+                try parser.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<end])) ? parser.head : nil
+            }
         }
         if case .failure = outcome { return outcome }
         if case .success(.some) = outcome { return outcome }
