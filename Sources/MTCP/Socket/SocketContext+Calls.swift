@@ -87,6 +87,8 @@ extension SocketContext {
 
     /// Copies as much of `bytes` into the send buffer as fits and returns how
     /// much; `.wouldBlock` when there is no room (wait for `.output`).
+    /// Inlined into `writev`, whose loop it is.
+    @inline(__always)
     public mutating func write(_ socket: Socket, _ bytes: UnsafeRawBufferPointer) throws(SocketError) -> Int {
         let index = try entry(socket)
         let connection = try connection(at: index)
@@ -96,7 +98,7 @@ extension SocketContext {
             _ = try engine.write(connection, UnsafeRawBufferPointer(start: bytes.baseAddress, count: 0))
             throw .wouldBlock
         }
-        return try engine.write(connection, UnsafeRawBufferPointer(rebasing: bytes.prefix(room)))
+        return try engine.write(connection, UnsafeRawBufferPointer(start: bytes.baseAddress, count: min(bytes.count, room)))
     }
 
     /// Says how many bytes the application will still write on `socket` (a
@@ -130,6 +132,12 @@ extension SocketContext {
     }
 
     /// Room for `write` now: the send buffer's free space within SO_SNDBUF.
+    ///
+    /// This and the other queries of a socket are inlined: called, a
+    /// non-mutating method gets the context as a value, and its caller copied
+    /// all 2.4 KB of it for every call (`write` did, through `sendRoom`;
+    /// callgrind, mtcp-loadgen: 256 instructions a request).
+    @inline(__always)
     public func writableBytes(_ socket: Socket) -> Int {
         guard let index = sockets.index(of: socket),
               case .connection(let connection) = sockets.entries[index].kind else { return 0 }
@@ -137,16 +145,14 @@ extension SocketContext {
     }
 
     /// Bytes waiting to be read.
+    @inline(__always)  // see `writableBytes`
     public func readableBytes(_ socket: Socket) -> Int {
         guard let index = sockets.index(of: socket),
               case .connection(let connection) = sockets.entries[index].kind else { return 0 }
         return engine.readableBytes(connection)
     }
 
-    /// Inlined: called, a non-mutating method gets the context as a value, and
-    /// `write` copied all 2.4 KB of it for every call (callgrind, mtcp-loadgen:
-    /// 256 instructions a request).
-    @inline(__always)
+    @inline(__always)  // see `writableBytes`
     func sendRoom(_ index: Int, _ connection: ConnectionID) -> Int {
         guard let status = engine.status(of: connection) else { return 0 }
         return sendRoom(index, status)
@@ -154,6 +160,7 @@ extension SocketContext {
 
     /// Room in the send buffer within the socket's own SO_SNDBUF, which may be
     /// smaller than the engine's buffer.
+    @inline(__always)  // see `writableBytes`
     func sendRoom(_ index: Int, _ status: ConnectionStatus) -> Int {
         max(0, min(status.writableBytes, sockets.entries[index].sendBufferSize - status.bufferedBytes))
     }
@@ -209,6 +216,7 @@ extension SocketContext {
     }
 
     /// getsockname: the stack's address and the socket's port.
+    @inline(__always)  // see `writableBytes`
     public func localAddress(of socket: Socket) throws(SocketError) -> SocketAddress {
         let index = try entry(socket)
         if case .connection(let connection) = sockets.entries[index].kind, let tuple = engine.endpoints(of: connection) {
@@ -218,6 +226,7 @@ extension SocketContext {
     }
 
     /// getpeername: the remote end of a connection.
+    @inline(__always)  // see `writableBytes`
     public func peerAddress(of socket: Socket) throws(SocketError) -> SocketAddress {
         let index = try entry(socket)
         guard case .connection(let connection) = sockets.entries[index].kind,
@@ -226,6 +235,7 @@ extension SocketContext {
     }
 
     /// SO_ERROR: why the connection failed, nil while it is healthy.
+    @inline(__always)  // see `writableBytes`
     public func pendingError(of socket: Socket) throws(SocketError) -> SocketError? {
         let index = try entry(socket)
         guard case .connection(let connection) = sockets.entries[index].kind else { return nil }
@@ -233,6 +243,7 @@ extension SocketContext {
     }
 
     /// The TCP state of a connected socket (diagnostics and tests).
+    @inline(__always)  // see `writableBytes`
     public func state(of socket: Socket) -> TCPState? {
         guard let index = sockets.index(of: socket),
               case .connection(let connection) = sockets.entries[index].kind else { return nil }
