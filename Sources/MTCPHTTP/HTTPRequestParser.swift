@@ -37,7 +37,8 @@ public struct HTTPRequestParser: Sendable {
     /// Offset of the first field line.
     private var fieldsStart: UInt32 = 0
     private var skippedEmptyLine = false
-    /// The head, once `parse` has returned true; read in place rather than
+    /// The head, once `parse` has returned true (partly filled before, and
+    /// meaningless after a thrown error); read in place rather than
     /// returned, as each return of the 176-byte struct was a copy (callgrind:
     /// seven a request in mtcp-httpd, about 200 instructions).
     public private(set) var head = HTTPRequestHead()

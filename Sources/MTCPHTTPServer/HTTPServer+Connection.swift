@@ -77,6 +77,7 @@ extension HTTPServer {
             recordAccess(index, now: now, requestLine: .init(start: nil, count: 0))
             return true
         }
+        // A copy: `consume` below resets the parser before the body is looked at.
         let head = connections[index].parser.head
         // A request back from its pool's queue was counted when it came.
         if connections[index].queueExit == .none { statistics.requests &+= 1 }

@@ -236,9 +236,9 @@ import Testing
         parser.reset()
         try withBytes("GET / HTTP/1.0\r\n\r\n") { buffer in
             let complete = try parser.parse(buffer)
-            let first = parser.head
             let again = try parser.parse(buffer)
-            #expect(complete && again && parser.head == first)
+            #expect(complete && again)
+            #expect(parser.head.version == .http10 && parser.head.headLength == buffer.count)
         }
     }
 }
