@@ -63,10 +63,7 @@ public struct ReceiveBuffer {
 
     /// Where `ranges` lies in the struct, in bytes: ranges past `rangeCount` are
     /// never read, so a reset need not touch them (`ConnectionPool`).
-    static var inlineArrayBytes: Range<Int> {
-        let offset = MemoryLayout<Self>.offset(of: \Self.ranges)!
-        return offset..<offset + MemoryLayout<HeldRanges>.size
-    }
+    static var inlineArrayBytes: Range<Int> { MemoryLayout<Self>.bytes(of: \Self.ranges) }
 
     /// A buffer with no storage (capacity 0), for a control block not in use.
     @inline(__always)

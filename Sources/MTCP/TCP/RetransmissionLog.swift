@@ -31,10 +31,7 @@ struct RetransmissionLog {
 
     /// Where `records` lies in the struct, in bytes: records past `count` are
     /// never read, so a reset need not touch them (`ConnectionPool`).
-    static var inlineArrayBytes: Range<Int> {
-        let offset = MemoryLayout<Self>.offset(of: \Self.records)!
-        return offset..<offset + MemoryLayout<InlineArray<64, Record>>.size
-    }
+    static var inlineArrayBytes: Range<Int> { MemoryLayout<Self>.bytes(of: \Self.records) }
 
     mutating func clear() {
         count = 0

@@ -18,20 +18,19 @@ struct SACKScoreboard {
 
     var isEmpty: Bool { count == 0 }
 
+    /// Where `starts` and `ends` lie in the struct, in bytes: entries past
+    /// `count` are never read, so a reset need not touch them (`ConnectionPool`).
+    static var inlineArrayBytes: Range<Int> {
+        let starts = MemoryLayout<Self>.bytes(of: \Self.starts), ends = MemoryLayout<Self>.bytes(of: \Self.ends)
+        precondition(starts.upperBound == ends.lowerBound, "the bounds must be adjacent")
+        return starts.lowerBound..<ends.upperBound
+    }
+
     // The readers of the ranges below are `mutating` only so that `self` comes
     // by address: a non-mutating method gets the struct as a value, and the
     // compiler copies all of it (1 KB) to the stack to call one, even where
     // the caller then only reads `count` (seen in the release binary; callgrind:
     // two such copies, 250 instructions, for every mtcp-httpd short flow).
-
-    /// Where `starts` and `ends` lie in the struct, in bytes: entries past
-    /// `count` are never read, so a reset need not touch them (`ConnectionPool`).
-    static var inlineArrayBytes: Range<Int> {
-        let starts = MemoryLayout<Self>.offset(of: \Self.starts)!
-        let ends = MemoryLayout<Self>.offset(of: \Self.ends)!
-        precondition(ends == starts + MemoryLayout<Bounds>.size, "the bounds must be adjacent")
-        return starts..<ends + MemoryLayout<Bounds>.size
-    }
 
     /// The end of the highest range (RFC 6675 HighACK + ... "highest SACKed").
     var highestSacked: SequenceNumber? { mutating get { count == 0 ? nil : SequenceNumber(ends[count - 1]) } }

@@ -100,9 +100,7 @@ struct LossDetection {
 
     /// Where the retransmission records lie in the struct, in bytes.
     static var inlineArrayBytes: Range<Int> {
-        let log = MemoryLayout<Self>.offset(of: \Self.resentHoles)!
-        let records = RetransmissionLog.inlineArrayBytes
-        return log + records.lowerBound..<log + records.upperBound
+        MemoryLayout<Self>.bytes(RetransmissionLog.inlineArrayBytes, within: \Self.resentHoles)
     }
 
     /// A D-SACK: a step wider, at most once per round trip (at least 1 ms: a

@@ -172,12 +172,9 @@ struct TCPConnection {
     /// order: the retransmission records, the out-of-order ranges, the SACK
     /// ranges (`ConnectionPool.release` copies around them).
     static var inlineArrayBytes: InlineArray<3, Range<Int>> {
-        func shifted(_ range: Range<Int>, by offset: Int?) -> Range<Int> {
-            range.lowerBound + offset!..<range.upperBound + offset!
-        }
-        return [shifted(LossDetection.inlineArrayBytes, by: MemoryLayout<Self>.offset(of: \Self.lossDetection)),
-                shifted(ReceiveBuffer.inlineArrayBytes, by: MemoryLayout<Self>.offset(of: \Self.receive)),
-                shifted(SACKScoreboard.inlineArrayBytes, by: MemoryLayout<Self>.offset(of: \Self.scoreboard))]
+        [MemoryLayout<Self>.bytes(LossDetection.inlineArrayBytes, within: \Self.lossDetection),
+         MemoryLayout<Self>.bytes(ReceiveBuffer.inlineArrayBytes, within: \Self.receive),
+         MemoryLayout<Self>.bytes(SACKScoreboard.inlineArrayBytes, within: \Self.scoreboard)]
     }
 
     /// The application's handle of this connection.
