@@ -61,6 +61,8 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // ppoll(2) and prctl(2)'s timer slack for mtcp-impair (Glibc's module omits them).
+        .systemLibrary(name: "CPreciseWait"),
         // The user-level stack: wire formats, the packet-device seam and the virtual
         // link, IPv4/ARP/ICMP, TCP, engine, sockets. Needs no DPDK headers.
         .target(
@@ -141,7 +143,7 @@ let package = Package(
         // and delay (AF_PACKET, no DPDK), since the kernel here has no netem.
         .executableTarget(
             name: "mtcp-impair",
-            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["CPreciseWait", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Test tool: a multi-queue NIC with RSS, joining a kernel interface to a
         // stack's net_memif queues (there is no RSS NIC on the test machines).

@@ -1,3 +1,4 @@
+import CPreciseWait
 import Glibc
 
 /// The forwarding loop: frames from each side, their fates from an `Impairment`
@@ -31,14 +32,19 @@ struct Forwarder: ~Copyable {
     mutating func run(until stop: () -> Bool) {
         var fds = [pollfd(fd: leftSocket.fd, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: rightSocket.fd, events: Int16(POLLIN), revents: 0)]
+        // The delay is the path's round trip: a frame must leave when it is due,
+        // not at the next whole millisecond poll(2) can wait for (that added
+        // half a millisecond a hop on average), nor 50 µs later by the kernel's
+        // default timer slack.
+        _ = precise_wait_no_slack()
         while !stop() {
             sendDue(now: monotonicNanoseconds())
-            var timeout: Int32 = 100
+            var wait: UInt64 = 100_000_000
             if let due = queue.nextDue {
                 let now = monotonicNanoseconds()
-                timeout = due <= now ? 0 : Int32(min(100, (due - now + 999_999) / 1_000_000))
+                wait = due <= now ? 0 : min(wait, due - now)
             }
-            let ready = poll(&fds, 2, timeout)
+            let ready = precise_wait_poll(&fds, 2, wait)
             guard ready > 0 else { continue }
             for direction in 0..<2 where fds[direction].revents & Int16(POLLIN) != 0 {
                 receiveAll(direction)
