@@ -60,6 +60,8 @@ extension TCPStatistics {
               keyPath: \.activeOpensIPv6),
         .init(name: "tcp_passive_opens_ipv6", help: "Connections opened by a SYN to a listener, from IPv6 peers",
               keyPath: \.passiveOpensIPv6),
+        .init(name: "tcp_cached_rtt_opens", help: "Handshakes timed from an earlier connection's RTT with the peer",
+              keyPath: \.cachedRTTOpens),
         .init(name: "tcp_established", help: "Connections that reached ESTABLISHED", keyPath: \.established),
         .init(name: "tcp_closed", help: "Connections that ended in an orderly close", keyPath: \.closed),
         .init(name: "tcp_resets_received", help: "RST segments accepted", keyPath: \.resetsReceived),

@@ -22,7 +22,8 @@ extension TCPStatistics {
     /// One line per group of TCP counters, for the end of a run.
     public var report: String {
         """
-        tcp: active opens \(activeOpens), passive opens \(passiveOpens), established \(established), \
+        tcp: active opens \(activeOpens), passive opens \(passiveOpens), timed from a cached RTT \(cachedRTTOpens), \
+        established \(established), \
         closed \(closed), resets received \(resetsReceived), resets sent \(resetsSent)
         tcp: segments received \(segmentsReceived), sent \(segmentsSent), retransmitted \(retransmittedSegments), \
         fast retransmits \(fastRetransmits), timeouts \(timeouts), tail loss probes \(tlpProbes), \

@@ -158,7 +158,8 @@ def appliance_counters(log):
     names = {"retransmitted": "retransmitted", "fast retransmits": "fast_retransmits", "timeouts": "timeouts",
              "tail loss probes": "tlp_probes", "TLP recoveries": "tlp_recoveries",
              "RACK marked lost": "rack_marked_lost", "spurious RTOs": "spurious_rto",
-             "passive opens": "passive_opens", "resets sent": "resets_sent"}
+             "passive opens": "passive_opens", "resets sent": "resets_sent",
+             "timed from a cached RTT": "cached_rtt_opens"}
     found = {}
     for label, key in names.items():
         match = re.search(rf"{label} (\d+)", log)

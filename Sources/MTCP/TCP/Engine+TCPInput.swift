@@ -151,13 +151,15 @@ extension Engine {
             return nil
         }
         let offsets = tcp.keyedOffsets(for: tuple)
+        let cachedRTT = tcp.peerRTT.estimate(for: tuple.remoteAddress, now: now)
+        if cachedRTT != nil { tcp.statistics.cachedRTTOpens &+= 1 }
         connection.pointee.open(tuple: tuple,
                                 initialSequence: initialSequence
                                     ?? TCPLayer.initialSequenceNumber(offset: offsets.sequence, now: now),
                                 timestampOffset: offsets.timestamp,
                                 sendStorage: tcp.sendChunks.take().unsafelyUnwrapped,
                                 receiveStorage: tcp.receiveChunks.take().unsafelyUnwrapped,
-                                configuration: tcp.configuration, now: now)
+                                cachedRTT: cachedRTT, configuration: tcp.configuration, now: now)
         return connection
     }
 

@@ -65,11 +65,13 @@ extension TCPConnection {
             return
         case .synSent, .synReceived:
             retransmissions += 1
-            guard retransmissions <= configuration.maximumSYNRetransmissions else {
+            // A seeded first timeout was an extra try (`RTTEstimator.handshakeBackOff`).
+            let limit = configuration.maximumSYNRetransmissions + (rtt.startedFromSeed ? 1 : 0)
+            guard retransmissions <= limit else {
                 environment.connectionStatistics.timeouts &+= 1
                 return abort(sendReset: state == .synReceived, error: .timedOut, now: now, &environment)
             }
-            rtt.backOff()
+            rtt.handshakeBackOff()
             rttProbeActive = false
             queueControl(.syn)  // counted as a retransmission when it leaves (`sendControl`)
             armRetransmission(now: now)

@@ -38,6 +38,8 @@ struct TCPLayer: ~Copyable {
     let ephemeralPortSecret: SipHash
     /// RFC 6056's `next_ephemeral`: advanced by every port tried.
     var ephemeralPortCounter: UInt32
+    /// RTT estimates of closed connections by peer, for the next handshake.
+    var peerRTT: PeerRTTCache
     var statistics = TCPStatistics()
 
     init(configuration: TCPConfiguration, secret: SipHash, ephemeralPortStart: UInt32 = 0, now: Instant) {
@@ -50,6 +52,7 @@ struct TCPLayer: ~Copyable {
         var random = SystemRandomNumberGenerator()
         flows = FlowTable(capacity: capacity, key: SipHash(using: &random))
         flows6 = FlowTable(capacity: capacity, key: SipHash(using: &random))
+        peerRTT = PeerRTTCache(slots: Self.peerRTTSlots, key: SipHash(using: &random))
         timers = TimerWheel(nodeCount: capacity * TCPTimer.count, slotCount: 4096,
                             granularity: .milliseconds(1), start: now)
         sendChunks = BufferChunkPool(count: configuration.maxBuffers, chunkSize: configuration.sendBufferSize)
@@ -67,6 +70,9 @@ struct TCPLayer: ~Copyable {
         self.secret = secret
         ephemeralPortSecret = SipHash(derivedFrom: secret, label: 0x706F_7274)  // "port"
     }
+
+    /// Peers whose RTT an engine keeps: 160 KiB, allocated once.
+    static let peerRTTSlots = 4096
 
     /// mTCP's output lists and the event list, by name.
     enum OutputList { case control, ack, shortData, bulkData, events }

@@ -5,6 +5,9 @@ public struct TCPStatistics: Sendable, Equatable {
     /// The IPv6 share of `activeOpens` and `passiveOpens` (IPv4's is the rest).
     public var activeOpensIPv6: UInt64 = 0
     public var passiveOpensIPv6: UInt64 = 0
+    /// Connections whose handshake was timed from an earlier connection's RTT
+    /// with the same peer (`PeerRTTCache`) instead of the 1 s default.
+    public var cachedRTTOpens: UInt64 = 0
     /// Connections that reached ESTABLISHED.
     public var established: UInt64 = 0
     /// Connections that ended in an orderly close.
