@@ -20,7 +20,7 @@ import MTCP
 ///
 /// Our keys: `ip_addr` (required), `eal_args`, `vdev` (repeatable), `file_prefix`,
 /// `hugepages`, `memory_mb`, `checksum_offload`, `idle`, `flow_spreading`, `burst_size`, `congestion_control`,
-/// `delayed_ack_ms`, `tcp_keepalive`, `min_rto_ms`, `short_flow_bytes`, `data_scheduling`, `tx_rate_mbps`, `pcap_file`, `pcap_max_mb`,
+/// `delayed_ack_ms`, `tcp_keepalive`, `min_rto_ms`, `peer_rtt_cache`, `short_flow_bytes`, `data_scheduling`, `tx_rate_mbps`, `pcap_file`, `pcap_max_mb`,
 /// `prometheus_port`, `drain_s`, `shutdown_grace_s`, `arp_conf`,
 /// `route_conf`, `mtu`: see the properties below; `exception_path`, `exception_iface`,
 /// `exception_protocols`, `exception_tcp_ports`, `vip`: see StackConfiguration+Services.swift.
@@ -154,6 +154,10 @@ public struct StackConfiguration: Equatable, Sendable {
     /// `min_rto_ms`: lower bound of the retransmission timeout. Default 200, as
     /// Linux (RFC 6298 suggests 1000).
     public var minimumRTO = TimeSpan.milliseconds(200)
+    /// `peer_rtt_cache`: `on` times a SYN or SYN-ACK from the RTT of the peer's
+    /// last connection on the same core (RFC 9040 §5) instead of RFC 6298's
+    /// 1 s; `off` (default) keeps the 1 s, as Linux does.
+    public var peerRTTCache = false
     /// `short_flow_bytes`: connections with at most this many bytes left to send
     /// go to the front of the data list (mTCP's short-flows-first output); 0
     /// turns the priority off (0...16 MiB, default 16384).
@@ -436,6 +440,9 @@ extension StackConfiguration {
         },
         "min_rto_ms": Rule(comparing: \.minimumRTO) { configuration, value throws(ConfigurationError) in
             configuration.minimumRTO = .milliseconds(UInt64(try value.integer(in: 1...60_000)))
+        },
+        "peer_rtt_cache": Rule(comparing: \.peerRTTCache) { configuration, value throws(ConfigurationError) in
+            configuration.peerRTTCache = try value.choice(["on": true, "off": false])
         },
         "pcap_file": Rule(comparing: \.pcapFile) { configuration, value throws(ConfigurationError) in
             configuration.pcapFile = try value.word("a file name like capture.pcap")

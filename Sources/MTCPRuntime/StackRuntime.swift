@@ -300,7 +300,7 @@ extension StackConfiguration {
                          maximumSegmentSize: maximumSegmentSize,
                          idleTimeout: tcpTimeout.map { .seconds(UInt64($0)) },
                          timeWait: .seconds(UInt64(tcpTimewait)), delayedAck: delayedAck, minimumRTO: minimumRTO,
-                         keepAliveIdle: keepAlive,
+                         peerRTTCache: peerRTTCache, keepAliveIdle: keepAlive,
                          congestionControl: congestionControl, shortFlowThreshold: shortFlowBytes,
                          dataScheduling: dataScheduling)
     }

@@ -46,7 +46,10 @@ struct Forwarder: ~Copyable {
             }
             let ready = precise_wait_poll(&fds, 2, wait)
             guard ready > 0 else { continue }
-            for direction in 0..<2 where fds[direction].revents & Int16(POLLIN) != 0 {
+            // A pending socket error (the interface went down) is cleared only by
+            // a receive: without one, ppoll would return at once for ever.
+            let readable = Int16(POLLIN) | Int16(POLLERR) | Int16(POLLHUP)
+            for direction in 0..<2 where fds[direction].revents & readable != 0 {
                 receiveAll(direction)
             }
         }

@@ -30,6 +30,9 @@ NO_OFFLOAD = "checksum_offload = off\n"
 # Buffers as a client on a long path has them and as a server is tuned for one (the
 # default 8 KiB would cap each flow at 8 KiB per round trip; Linux autotunes its own).
 BUFFERS = "rcvbuf = 262144\nsndbuf = 262144\n"
+# Both mtcp stacks time their handshakes from the peer's last RTT (RFC 9040), off by
+# default: the client's SYNs against either server, the server's SYN-ACKs.
+PEER_RTT_CACHE = "peer_rtt_cache = on\n"
 CONNECTIONS = 1024
 RESPONSE_TIMEOUT = 60
 
@@ -130,7 +133,7 @@ class ImpairedPath:
         www/; returns its --json figures with its exit status as "exit"."""
         workdir = Path(workdir)
         conf = ours._write_conf(workdir, "loadgen-loss", CLIENT_ADDRESS, "client", "0x1", None, CONNECTIONS,
-                                extra=NO_OFFLOAD + BUFFERS + f"shutdown_grace_s = {RESPONSE_TIMEOUT}\n",
+                                extra=NO_OFFLOAD + BUFFERS + PEER_RTT_CACHE + f"shutdown_grace_s = {RESPONSE_TIMEOUT}\n",
                                 vdev=f"net_af_packet0,iface={CLIENT_IF}")
         static_arp(workdir, SERVER_ADDRESS, self.server_mac())
         out = workdir / "loadgen.json"
@@ -205,7 +208,7 @@ class OurServer(ours.Appliance):
 
     def __init__(self, workdir, path, congestion_control="newreno"):
         super().__init__(workdir, concurrency=CONNECTIONS, busy_poll=True,
-                         extra=NO_OFFLOAD + BUFFERS + f"congestion_control = {congestion_control}\n",
+                         extra=NO_OFFLOAD + BUFFERS + PEER_RTT_CACHE + f"congestion_control = {congestion_control}\n",
                          vdev=f"net_af_packet0,iface={SERVER_IF}", netns=path.server_namespace, address=SERVER_ADDRESS)
         static_arp(self.conf.parent, CLIENT_ADDRESS, path.client_mac())
 

@@ -173,10 +173,11 @@ class Bench:
                            "(ours' default is newreno); "
                            f"one run of {seconds} s after 1 s warm-up per loss rate and server; flow completion "
                            "time from connect to the last byte. mtcp-impair holds each frame for the delay to the "
-                           "microsecond. mtcp-loadgen times each SYN from the RTT of its earlier connections to the "
-                           "server (RFC 9040 temporal sharing: a lost SYN is resent after about 200 ms, not 1 s), "
-                           "against either server; mtcp-httpd does the same for its SYN-ACKs, while nginx's kernel "
-                           "resends a lost SYN-ACK after 1 s")
+                           "microsecond. Both mtcp stacks run with peer_rtt_cache = on (off by default): "
+                           "mtcp-loadgen times each SYN from the RTT of its earlier connections to the server "
+                           "(RFC 9040 temporal sharing: a lost SYN is resent after about 200 ms, not 1 s), against "
+                           "either server; mtcp-httpd does the same for its SYN-ACKs, while nginx's kernel resends "
+                           "a lost SYN-ACK after 1 s")
 
     # 4b: the cellular mix on a line shaped to 1 Gbit/s, per data_scheduling mode
     def scheduling(self):

@@ -74,6 +74,7 @@ extension Engine {
         }
         tcp.statistics.activeOpens &+= 1
         if !address.isIPv4 { tcp.statistics.activeOpensIPv6 &+= 1 }
+        timeHandshakeFromPeerRTT(connection, now: now)
         connection.pointee.connect(now: now)
         settle(connection)
         return connection.pointee.id

@@ -111,6 +111,7 @@ extension Engine {
         tcp.statistics.passiveOpens &+= 1
         if !tuple.isIPv4 { tcp.statistics.passiveOpensIPv6 &+= 1 }
         tcp.listeners[listener].halfOpen += 1
+        timeHandshakeFromPeerRTT(connection, now: now)
         connection.pointee.acceptSYN(segment, listener: Int32(listener), configuration: tcp.configuration, now: now)
         settle(connection)
     }
@@ -151,15 +152,13 @@ extension Engine {
             return nil
         }
         let offsets = tcp.keyedOffsets(for: tuple)
-        let cachedRTT = tcp.peerRTT.estimate(for: tuple.remoteAddress, now: now)
-        if cachedRTT != nil { tcp.statistics.cachedRTTOpens &+= 1 }
         connection.pointee.open(tuple: tuple,
                                 initialSequence: initialSequence
                                     ?? TCPLayer.initialSequenceNumber(offset: offsets.sequence, now: now),
                                 timestampOffset: offsets.timestamp,
                                 sendStorage: tcp.sendChunks.take().unsafelyUnwrapped,
                                 receiveStorage: tcp.receiveChunks.take().unsafelyUnwrapped,
-                                cachedRTT: cachedRTT, configuration: tcp.configuration, now: now)
+                                configuration: tcp.configuration, now: now)
         return connection
     }
 

@@ -32,22 +32,15 @@ extension Engine {
     }
 
     /// An ended connection leaves the flow table (its tuple may be used again at
-    /// once) and, if it was half-open, its listener's SYN queue. The RTT it
-    /// measured is kept for the peer's next connection (`PeerRTTCache`) unless
-    /// it ended in an error (a timeout's estimate is of a path that failed),
-    /// dated by the last segment heard from the peer.
+    /// once) and, if it was half-open, its listener's SYN queue; what it learnt
+    /// of the path is kept for the peer's next handshake.
     private mutating func leaveFlowTable(_ connection: UnsafeMutablePointer<TCPConnection>,
                                          _ requests: ConnectionRequests) {
         let listener = Int(connection.pointee.listener)
         if requests.contains(.endedHalfOpen), tcp.listeners.isActive(listener) {
             tcp.listeners[listener].halfOpen -= 1
         }
-        let rtt = connection.pointee.rtt
-        if rtt.hasSample, connection.pointee.error == nil,
-           let smoothed = rtt.smoothedRTT, let variance = rtt.rttVariance {
-            tcp.peerRTT.store(.init(smoothed: smoothed, variance: variance),
-                              for: connection.pointee.tuple.remoteAddress, now: connection.pointee.lastActivity)
-        }
+        keepPeerRTT(of: connection, requests)
         tcp.removeFlow(connection.pointee.tuple)
     }
 

@@ -1,8 +1,8 @@
 /// The round-trip times of recently closed connections by peer address, so that
 /// a new connection with the same host times its SYN or SYN-ACK from them
 /// instead of RFC 6298's blind 1 s: RFC 9040 §5's "temporal sharing" (a new
-/// control block's RTT and RTTVAR from the cache, the cache updated when a
-/// connection closes).
+/// control block initialised from the cache, the cache updated when a
+/// connection closes), applied to the handshake's timer only.
 ///
 /// Why: a short flow whose SYN-ACK is lost otherwise waits a whole second for
 /// it, on a path of a few milliseconds; at a few percent loss that wait is the
@@ -10,14 +10,21 @@
 /// Linux keeps per-destination RTTs too (`tcp_metrics`) but only after the
 /// handshake; its SYN-ACK timer stays at 1 s.
 ///
-/// An estimate only ever brings the first timeout forward, never past the
-/// default (`RTTEstimator.seed`), and the first sample the connection takes
-/// replaces it (RFC 6298 §2.2), so a stale or forged entry costs at most a
-/// spurious SYN-ACK. Entries older than `lifetime` are not used: paths change.
+/// Only the handshake's first timeout is taken from an estimate, and only when
+/// that brings it forward (`RTTEstimator.seedHandshakeTimeout`); the schedule
+/// then goes on as without one, and SRTT stays the connection's own. An entry
+/// that proves short (the path got slower, or a peer behind the same address
+/// is farther away) costs one needless SYN or SYN-ACK; without timestamps it
+/// also costs the handshake's RTT sample (Karn), so the data starts at the
+/// RTO of a handshake that timed out (RFC 6298 §5.7). Entries last heard of
+/// more than `lifetime` ago are not used: paths change.
 ///
 /// One cache per engine (no sharing between cores), direct-mapped: a peer's
 /// slot comes from a keyed hash of its address (SipHash-1-3 under a random
-/// key, as the flow table), and a peer whose slot is taken replaces the entry.
+/// key, as the flow table), and of two estimates for a slot the one heard from
+/// last is kept. A closing connection's SRTT replaces the entry rather than
+/// being averaged into it (RFC 9040 leaves `rtt_update` open): it is already
+/// an average over that connection's life, the newest view of the path.
 /// Losing an entry only means the default timeout, so neither collisions nor
 /// an attacker who could force them does worse than having no cache.
 struct PeerRTTCache: ~Copyable {
@@ -33,7 +40,7 @@ struct PeerRTTCache: ~Copyable {
         var storedAt: Instant
     }
 
-    /// How long an entry is used after the connection that left it closed.
+    /// How long an entry is used after the peer was last heard from.
     static let lifetime = TimeSpan.seconds(600)
 
     private let entries: UnsafeMutableBufferPointer<Entry>
@@ -62,10 +69,13 @@ struct PeerRTTCache: ~Copyable {
         return entry.estimate
     }
 
-    /// Keeps a closing connection's estimate, replacing whatever the slot held:
-    /// its SRTT is already an average over its life, the newest view of the path.
-    mutating func store(_ estimate: Estimate, for peer: IPAddress, now: Instant) {
-        entries[slot(of: peer)] = Entry(peer: peer, estimate: estimate, storedAt: now)
+    /// Keeps a closing connection's estimate, last heard from the peer at
+    /// `heardAt`, unless its slot holds one heard from later (an idle
+    /// connection closed long after its last segment must not displace it).
+    mutating func store(_ estimate: Estimate, for peer: IPAddress, heardAt: Instant) {
+        let slot = slot(of: peer)
+        guard entries[slot].storedAt <= heardAt else { return }
+        entries[slot] = Entry(peer: peer, estimate: estimate, storedAt: heardAt)
     }
 
     @inline(__always)

@@ -21,9 +21,8 @@
 ///   cannot change the result, and the clamp keeps the integer arithmetic from
 ///   overflowing on a bogus timestamp echo.
 ///
-/// A connection may start from the estimate of an earlier one with the same
-/// peer (`seed`, RFC 9040 §5), which times its SYN or SYN-ACK; its own first
-/// sample replaces the seed as RFC 6298 §2.2 says of a first measurement.
+/// A handshake may be timed from the estimate of an earlier connection with
+/// the same peer (`seedHandshakeTimeout`, RFC 9040 §5).
 ///
 /// Not done: clearing SRTT/RTTVAR after repeated backoffs (RFC 6298 §5 allows
 /// it); the first valid sample after a backoff simply recomputes the RTO.
@@ -46,14 +45,11 @@ public struct RTTEstimator: Sendable {
     /// so a perfectly steady path still leaves one timer tick of slack.
     public let granularity: TimeSpan
 
-    /// SRTT, or nil before the first sample (or seed).
+    /// SRTT, or nil before the first sample.
     public private(set) var smoothedRTT: TimeSpan?
-    /// RTTVAR, or nil before the first sample (or seed).
+    /// RTTVAR, or nil before the first sample.
     public private(set) var rttVariance: TimeSpan?
-    /// Whether SRTT and RTTVAR come from this connection's own samples, not
-    /// (or no longer) from `seed`.
-    public private(set) var hasSample = false
-    /// Whether `seed` gave this connection its first estimate.
+    /// Whether the handshake's first timeout came from `seedHandshakeTimeout`.
     public private(set) var startedFromSeed = false
     /// The retransmission timeout to arm the timer with, backoff included.
     public private(set) var rto: TimeSpan
@@ -82,10 +78,9 @@ public struct RTTEstimator: Sendable {
     /// Later samples, RTTVAR first because it uses the old SRTT:
     /// RTTVAR = 3/4 RTTVAR + 1/4 |SRTT - R|, SRTT = 7/8 SRTT + 1/8 R
     /// (alpha = 1/8, beta = 1/4 as the RFC recommends).
-    /// A seed counts as no sample: the first measurement replaces it.
     public mutating func addSample(_ rtt: TimeSpan) {
         let r = min(rtt, maximum).nanoseconds
-        if hasSample, let srtt = smoothedRTT?.nanoseconds, let rttvar = rttVariance?.nanoseconds {
+        if let srtt = smoothedRTT?.nanoseconds, let rttvar = rttVariance?.nanoseconds {
             let error = srtt > r ? srtt - r : r - srtt
             rttVariance = TimeSpan(nanoseconds: (3 * rttvar + error) / 4)
             smoothedRTT = TimeSpan(nanoseconds: (7 * srtt + r) / 8)
@@ -93,31 +88,39 @@ public struct RTTEstimator: Sendable {
             smoothedRTT = TimeSpan(nanoseconds: r)
             rttVariance = TimeSpan(nanoseconds: r / 2)
         }
-        hasSample = true
         backoffCount = 0
         rto = computedRTO
     }
 
-    /// Starts from another connection's estimate with the same peer (RFC 9040
-    /// §5, `PeerRTTCache`) before this one has a sample: SRTT and RTTVAR are
-    /// taken as they are, and the RTO from them, but never later than the 1 s
-    /// of RFC 6298 §2.1, so a seed can only bring the first timeout forward.
-    public mutating func seed(smoothed: TimeSpan, variance: TimeSpan) {
-        guard !hasSample else { return }
+    /// Times the SYN or SYN-ACK from another connection's estimate with the
+    /// same peer (RFC 9040 §5, `PeerRTTCache`): RTO = SRTT + max(G, 4 RTTVAR)
+    /// within the bounds, used only when below the 1 s of RFC 6298 §2.1. Only
+    /// the RTO is taken: SRTT stays nil until this connection's own first
+    /// sample, so nothing else (loss probes, RACK, a data RTO) runs on another
+    /// connection's figures. Returns whether the seed was used.
+    public mutating func seedHandshakeTimeout(smoothed: TimeSpan, variance: TimeSpan) -> Bool {
+        guard smoothedRTT == nil, backoffCount == 0 else { return false }
+        let seeded = clamped(min(smoothed, maximum) + max(granularity, min(variance, maximum) * 4))
+        guard seeded < rto else { return false }
+        rto = seeded
         startedFromSeed = true
-        smoothedRTT = min(smoothed, maximum)
-        rttVariance = min(variance, maximum)
-        rto = min(computedRTO, clamped(Self.initialRTO))
+        return true
     }
 
     /// RFC 6298 §5.5 for a SYN or SYN-ACK. A seed's early timeout is one try
     /// before the default schedule: the next waits 1 s and the doubling goes on
-    /// from there, so a stale seed costs one spurious resend and a handshake
-    /// started from one gives up no sooner (it is allowed one resend more).
-    public mutating func handshakeBackOff() {
-        guard startedFromSeed, !hasSample, backoffCount == 0 else { return backOff() }
+    /// from there, so a seed that proves short costs one needless resend, and a
+    /// handshake started from one gives up no sooner (it is allowed one resend
+    /// more). Returns whether the timeout that expired was the seed's.
+    @discardableResult
+    public mutating func handshakeBackOff() -> Bool {
+        guard startedFromSeed, smoothedRTT == nil, backoffCount == 0 else {
+            backOff()
+            return false
+        }
         backoffCount = 1
         rto = clamped(Self.initialRTO)
+        return true
     }
 
     /// RFC 6298 §5.5: the timer expired, so the next RTO is twice the last, up to

@@ -30,6 +30,9 @@ public struct TCPConfiguration: Sendable {
     public var maximumRetransmissions: Int
     /// Retransmissions of a SYN or SYN-ACK before giving up.
     public var maximumSYNRetransmissions: Int
+    /// Time a handshake from the RTT of the peer's last connection on this core
+    /// (RFC 9040 §5, `PeerRTTCache`) rather than RFC 6298's 1 s.
+    public var peerRTTCache: Bool
     /// Keep-alive (RFC 1122 §4.2.3.6): probe a connection idle this long; nil: off,
     /// the RFC's default. Then a probe every `keepAliveInterval`, and after
     /// `keepAliveProbes` unanswered ones the connection is reset (Linux: 7200 s, 75 s, 9).
@@ -52,7 +55,7 @@ public struct TCPConfiguration: Sendable {
                 sendBufferSize: Int = 8192, maximumSegmentSize: Int = 1460, idleTimeout: TimeSpan? = .seconds(30),
                 timeWait: TimeSpan = .zero, delayedAck: TimeSpan? = .milliseconds(40), quickAcks: UInt8 = 16,
                 minimumRTO: TimeSpan = .milliseconds(200), maximumRetransmissions: Int = 12,
-                maximumSYNRetransmissions: Int = 5, keepAliveIdle: TimeSpan? = nil,
+                maximumSYNRetransmissions: Int = 5, peerRTTCache: Bool = false, keepAliveIdle: TimeSpan? = nil,
                 keepAliveInterval: TimeSpan = .seconds(75), keepAliveProbes: Int = 9,
                 congestionControl: CongestionControl.Algorithm = .newReno, selectiveAcknowledgments: Bool = true,
                 timestamps: Bool = true, shortFlowThreshold: Int = 16 * 1024,
@@ -69,6 +72,7 @@ public struct TCPConfiguration: Sendable {
         self.minimumRTO = minimumRTO
         self.maximumRetransmissions = maximumRetransmissions
         self.maximumSYNRetransmissions = maximumSYNRetransmissions
+        self.peerRTTCache = peerRTTCache
         self.keepAliveIdle = keepAliveIdle
         self.keepAliveInterval = keepAliveInterval
         self.keepAliveProbes = keepAliveProbes

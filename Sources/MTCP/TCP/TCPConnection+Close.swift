@@ -64,7 +64,7 @@ extension TCPConnection {
     /// frees it.
     private mutating func end(error: SocketError?) {
         if state == .synReceived && listener >= 0 { requests.insert(.endedHalfOpen) }
-        requests.insert(.ended)
+        requests.insert(error == nil ? .ended : [.ended, .endedInError])
         cancelTimers()
         state = .closed
         guard ownedByApplication else { return }

@@ -240,6 +240,7 @@ extension TCPConnection {
             // The wait the full queue imposes is ours: the ACK that completes the
             // handshake later times nothing unless it answers a SYN-ACK sent after.
             lastSYNTimestamp = 0
+            seededSYNTimestamp = 0
             rttProbeActive = false
             return false
         }

@@ -3,13 +3,11 @@
 /// negotiation, and SYN-SENT (RFC 9293 §3.5, §3.10.7.3).
 extension TCPConnection {
     /// Starts a fresh block (as the pool hands it out) in CLOSED over its buffers,
-    /// its send sequence space at `initialSequence`, its RTT estimate from an
-    /// earlier connection with the peer when there is one (`PeerRTTCache`). Set
-    /// in place: building a whole new block and copying it in costs more than
-    /// the fields it sets.
+    /// its send sequence space at `initialSequence`. Set in place: building a
+    /// whole new block and copying it in costs more than the fields it sets.
     mutating func open(tuple: FourTuple, initialSequence: SequenceNumber, timestampOffset: UInt32,
                        sendStorage: UnsafeMutableRawBufferPointer, receiveStorage: UnsafeMutableRawBufferPointer,
-                       cachedRTT: PeerRTTCache.Estimate?, configuration: TCPConfiguration, now: Instant) {
+                       configuration: TCPConfiguration, now: Instant) {
         // Only the fields below are set: the pool's release resets the rest, so a
         // reused slot must come back as clean as a new one (checked in debug builds).
         assert(state == .closed && requests.isEmpty && pendingEvents.isEmpty && scoreboard.isEmpty
@@ -28,7 +26,6 @@ extension TCPConnection {
         sendMaximum = initialSequence
         sendBufferStart = initialSequence + 1
         rtt = RTTEstimator(minimum: configuration.minimumRTO)
-        if let cachedRTT { rtt.seed(smoothed: cachedRTT.smoothed, variance: cachedRTT.variance) }
         quickAcksLeft = configuration.quickAcks
         lastActivity = now
         armIdleTimer(configuration, now: now)

@@ -89,6 +89,9 @@ struct ConnectionRequests: OptionSet {
     /// The application gave back the handle of a connection that had already
     /// ended: it is freed now.
     static let handleReturned = ConnectionRequests(rawValue: 1 << 11)
+    /// It ended with an error (a timeout, a reset), whoever holds it: what it
+    /// measured of the path is not kept (`PeerRTTCache`).
+    static let endedInError = ConnectionRequests(rawValue: 1 << 12)
 
     /// The four timer bits, in `TCPTimer` order from `retransmissionTimer` up.
     /// Computed, not a stored static: that would be a lazily initialised global,

@@ -38,7 +38,8 @@ struct TCPLayer: ~Copyable {
     let ephemeralPortSecret: SipHash
     /// RFC 6056's `next_ephemeral`: advanced by every port tried.
     var ephemeralPortCounter: UInt32
-    /// RTT estimates of closed connections by peer, for the next handshake.
+    /// RTT estimates of closed connections by peer, for the next handshake
+    /// (`peer_rtt_cache`; a table of two unused slots when off).
     var peerRTT: PeerRTTCache
     var statistics = TCPStatistics()
 
@@ -52,7 +53,7 @@ struct TCPLayer: ~Copyable {
         var random = SystemRandomNumberGenerator()
         flows = FlowTable(capacity: capacity, key: SipHash(using: &random))
         flows6 = FlowTable(capacity: capacity, key: SipHash(using: &random))
-        peerRTT = PeerRTTCache(slots: Self.peerRTTSlots, key: SipHash(using: &random))
+        peerRTT = PeerRTTCache(slots: configuration.peerRTTCache ? Self.peerRTTSlots : 1, key: SipHash(using: &random))
         timers = TimerWheel(nodeCount: capacity * TCPTimer.count, slotCount: 4096,
                             granularity: .milliseconds(1), start: now)
         sendChunks = BufferChunkPool(count: configuration.maxBuffers, chunkSize: configuration.sendBufferSize)

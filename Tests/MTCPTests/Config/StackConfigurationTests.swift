@@ -408,13 +408,15 @@ private func parseError(_ text: String) -> ConfigurationError? {
             congestion_control = cubic
             delayed_ack_ms = 0
             min_rto_ms = 1000
+            peer_rtt_cache = on
             """
         let configuration = try StackConfiguration.parse(text: text, file: "t.conf")
         #expect(configuration.congestionControl == .cubic)
         #expect(configuration.delayedAck == nil)
         #expect(configuration.minimumRTO == .milliseconds(1000))
+        #expect(configuration.peerRTTCache)
         for (line, bad) in [("congestion_control = vegas", "congestion_control"), ("delayed_ack_ms = 501", "delayed_ack_ms"),
-                            ("min_rto_ms = 0", "min_rto_ms")] {
+                            ("min_rto_ms = 0", "min_rto_ms"), ("peer_rtt_cache = yes", "peer_rtt_cache")] {
             do {
                 _ = try StackConfiguration.parse(text: "port = dpdk0\nip_addr = 198.18.0.1/24\n" + line, file: "t.conf")
                 Issue.record("\(line) was accepted")
@@ -447,7 +449,7 @@ private func parseError(_ text: String) -> ConfigurationError? {
         "eal_args = --log-level=8", "vdev = net_tap0", "file_prefix = x", "hugepages = yes", "memory_mb = 64",
         "checksum_offload = off", "idle = poll", "burst_size = 8", "short_flow_bytes = 5", "data_scheduling = srpt",
         "tx_rate_mbps = 100", "congestion_control = cubic", "delayed_ack_ms = 0", "tcp_keepalive = 5",
-        "min_rto_ms = 5", "pcap_file = x.pcap", "pcap_max_mb = 5", "prometheus_port = 9000",
+        "min_rto_ms = 5", "peer_rtt_cache = on", "pcap_file = x.pcap", "pcap_max_mb = 5", "prometheus_port = 9000",
         "drain_s = 1", "shutdown_grace_s = 1", "arp_conf = other-arp.conf", "route_conf = other-route.conf",
         "flow_spreading = rss", "mtu = 9000", "exception_path = on", "vip = 198.18.0.9", "ip6_addr = 2001:2::9/64",
     ]

@@ -34,7 +34,7 @@ final class ConnectionUnderTest {
         connection = TCPConnection(generation: 1, slot: 0, inUse: true)
         connection.open(tuple: Self.tuple, initialSequence: SequenceNumber(Self.ourISS),
                         timestampOffset: Self.timestampOffset, sendStorage: sendStorage, receiveStorage: receiveStorage,
-                        cachedRTT: nil, configuration: configuration, now: .zero)
+                        configuration: configuration, now: .zero)
     }
 
     deinit {

@@ -124,42 +124,49 @@ import Testing
         #expect(estimator.rto == Self.ms(300))
     }
 
-    // A seed: another connection's estimate with the same peer (RFC 9040 §5).
+    // A handshake timed from another connection's estimate with the same peer (RFC 9040 §5).
 
-    @Test func aSeedTimesTheHandshakeButNeverPastOneSecond() {
+    @Test func aSeedTimesTheHandshakeOnlyWhenItBringsTheTimeoutForward() {
         var estimator = RTTEstimator(minimum: .zero)
-        estimator.seed(smoothed: Self.ms(20), variance: Self.ms(5))
+        let seeded = estimator.seedHandshakeTimeout(smoothed: Self.ms(20), variance: Self.ms(5))
+        #expect(seeded)
         #expect(estimator.rto == Self.ms(40), "SRTT + 4 RTTVAR (RFC 6298 §2.3)")
-        #expect(estimator.smoothedRTT == Self.ms(20) && estimator.startedFromSeed && !estimator.hasSample)
+        #expect(estimator.smoothedRTT == nil && estimator.startedFromSeed, "only the RTO is taken")
         var slow = RTTEstimator(minimum: .zero)
-        slow.seed(smoothed: .seconds(2), variance: Self.ms(500))
-        #expect(slow.rto == .seconds(1), "a seed only brings the first timeout forward")
+        let slowSeeded = slow.seedHandshakeTimeout(smoothed: Self.ms(400), variance: Self.ms(200))
+        #expect(!slowSeeded)
+        #expect(slow.rto == .seconds(1) && !slow.startedFromSeed, "1.2 s is no earlier than the default")
         var floored = RTTEstimator()
-        floored.seed(smoothed: Self.ms(20), variance: Self.ms(5))
+        let flooredSeeded = floored.seedHandshakeTimeout(smoothed: Self.ms(20), variance: Self.ms(5))
+        #expect(flooredSeeded)
         #expect(floored.rto == Self.ms(200), "the lower bound holds for a seed too")
     }
 
-    @Test func theFirstSampleReplacesTheSeed() {
-        // RFC 6298 §2.2 for the connection's own first measurement: SRTT = R, RTTVAR = R/2.
+    @Test func theFirstSampleIsTheConnectionsOwn() {
+        // RFC 6298 §2.2 for the connection's first measurement: SRTT = R, RTTVAR = R/2.
         var estimator = RTTEstimator(minimum: .zero)
-        estimator.seed(smoothed: Self.ms(300), variance: Self.ms(100))
+        let seeded = estimator.seedHandshakeTimeout(smoothed: Self.ms(300), variance: Self.ms(10))
+        #expect(seeded)
         estimator.addSample(Self.ms(100))
         #expect(estimator.smoothedRTT == Self.ms(100) && estimator.rttVariance == Self.ms(50))
-        #expect(estimator.rto == Self.ms(300) && estimator.hasSample)
-        estimator.seed(smoothed: Self.ms(1), variance: Self.ms(1))
-        #expect(estimator.smoothedRTT == Self.ms(100), "a connection with a sample of its own keeps it")
+        #expect(estimator.rto == Self.ms(300))
+        let reseeded = estimator.seedHandshakeTimeout(smoothed: Self.ms(1), variance: Self.ms(1))
+        #expect(!reseeded, "a connection with a sample of its own keeps it")
     }
 
     @Test func aSeededHandshakeTimesOutEarlyOnceThenFollowsTheDefaultSchedule() {
         var estimator = RTTEstimator()
-        estimator.seed(smoothed: Self.ms(20), variance: Self.ms(5))
-        #expect(estimator.rto == Self.ms(200))
-        estimator.handshakeBackOff()
+        let seeded = estimator.seedHandshakeTimeout(smoothed: Self.ms(20), variance: Self.ms(5))
+        #expect(seeded)
+        let seedsTimeout = estimator.handshakeBackOff()
+        #expect(seedsTimeout, "the seed's timeout")
         #expect(estimator.rto == .seconds(1), "the seed had its try: 1 s as without one")
-        estimator.handshakeBackOff()
+        let secondWasSeeds = estimator.handshakeBackOff()
+        #expect(!secondWasSeeds)
         #expect(estimator.rto == .seconds(2))
         var unseeded = RTTEstimator()
-        unseeded.handshakeBackOff()
+        let unseededWasSeeds = unseeded.handshakeBackOff()
+        #expect(!unseededWasSeeds)
         #expect(unseeded.rto == .seconds(2), "without a seed it is RFC 6298 §5.5's doubling")
     }
 }

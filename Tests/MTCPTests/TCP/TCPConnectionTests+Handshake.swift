@@ -185,6 +185,26 @@ import Testing
         #expect(test.connection.rtt.rto == .seconds(3))
     }
 
+    /// A SYN timed from a cached RTT that proves short (the path got slower):
+    /// it is resent early once, and the SYN-ACK answering the first SYN still
+    /// times the path, so the data does not start at §5.7's 3 s.
+    @Test func aSYNResentEarlyByACachedRTTIsTimedByTheFirstOnesEcho() throws {
+        let test = ConnectionUnderTest(TCPConfiguration())
+        let seeded = test.connection.rtt.seedHandshakeTimeout(smoothed: .milliseconds(20), variance: .milliseconds(5))
+        #expect(seeded)
+        test.connection.connect(now: test.now)
+        let first = try #require(test.output().first?.options.timestamp)
+        #expect(test.advance(by: .milliseconds(200)).map(\.flags) == [.syn], "the seeded timeout")
+        #expect(test.connection.rtt.rto == .seconds(1), "then the default schedule")
+        _ = test.advance(by: .milliseconds(100))
+        var options = TCPOptions(maximumSegmentSize: 1460)
+        options.timestamp = TCPTimestamp(value: 777, echoReply: first.value)
+        _ = test.receive([.syn, .ack], seq: Test.peerISS, ack: Test.ourISS + 1, options: options)
+        #expect(test.connection.state == .established)
+        #expect(test.connection.rtt.smoothedRTT == .milliseconds(300))
+        #expect(test.connection.rtt.rto == .milliseconds(900))
+    }
+
     @Test func aSYNACKForSomethingWeNeverSentIsReset() {
         let (test, _) = Test.synSent()
         let sent = test.receive([.syn, .ack], seq: Test.peerISS, ack: Test.ourISS + 100)
