@@ -20,7 +20,8 @@ import MTCP
 ///
 /// Our keys: `ip_addr` (required), `eal_args`, `vdev` (repeatable), `file_prefix`,
 /// `hugepages`, `memory_mb`, `checksum_offload`, `idle`, `flow_spreading`, `burst_size`, `congestion_control`,
-/// `delayed_ack_ms`, `tcp_keepalive`, `min_rto_ms`, `peer_rtt_cache`, `short_flow_bytes`, `data_scheduling`, `tx_rate_mbps`, `pcap_file`, `pcap_max_mb`,
+/// `delayed_ack_ms`, `tcp_keepalive`, `min_rto_ms`, `peer_rtt_cache`, `short_flow_bytes`, `data_scheduling`,
+/// `tx_rate_mbps`, `pcap_file`, `pcap_max_mb`,
 /// `prometheus_port`, `drain_s`, `shutdown_grace_s`, `arp_conf`,
 /// `route_conf`, `mtu`: see the properties below; `exception_path`, `exception_iface`,
 /// `exception_protocols`, `exception_tcp_ports`, `vip`: see StackConfiguration+Services.swift.

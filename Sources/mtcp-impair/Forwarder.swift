@@ -47,10 +47,12 @@ struct Forwarder: ~Copyable {
             let ready = precise_wait_poll(&fds, 2, wait)
             guard ready > 0 else { continue }
             // A pending socket error (the interface went down) is cleared only by
-            // a receive: without one, ppoll would return at once for ever.
-            let readable = Int16(POLLIN) | Int16(POLLERR) | Int16(POLLHUP)
-            for direction in 0..<2 where fds[direction].revents & readable != 0 {
-                receiveAll(direction)
+            // a receive: without one, ppoll would return at once for ever. A side
+            // that hung up is no longer polled, for the same reason.
+            for direction in 0..<2 {
+                let events = fds[direction].revents
+                if events & (Int16(POLLIN) | Int16(POLLERR)) != 0 { receiveAll(direction) }
+                if events & (Int16(POLLHUP) | Int16(POLLNVAL)) != 0 { fds[direction].fd = -1 }
             }
         }
     }

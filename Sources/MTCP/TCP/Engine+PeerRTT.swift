@@ -17,8 +17,9 @@ extension Engine {
     /// last segment heard from the peer, unless it measured none or ended in an
     /// error (a timeout's or a reset's estimate is of a path that failed).
     mutating func keepPeerRTT(of connection: UnsafeMutablePointer<TCPConnection>, _ requests: ConnectionRequests) {
-        guard tcp.configuration.peerRTTCache, !requests.contains(.endedInError), let smoothed = connection.pointee.rtt.smoothedRTT,
-              let variance = connection.pointee.rtt.rttVariance else { return }
+        guard tcp.configuration.peerRTTCache, !requests.contains(.endedInError),
+              let smoothed = connection.pointee.rtt.smoothedRTT, let variance = connection.pointee.rtt.rttVariance
+        else { return }
         tcp.peerRTT.store(.init(smoothed: smoothed, variance: variance),
                           for: connection.pointee.tuple.remoteAddress, heardAt: connection.pointee.lastActivity)
     }

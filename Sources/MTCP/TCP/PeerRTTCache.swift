@@ -14,10 +14,11 @@
 /// that brings it forward (`RTTEstimator.seedHandshakeTimeout`); the schedule
 /// then goes on as without one, and SRTT stays the connection's own. An entry
 /// that proves short (the path got slower, or a peer behind the same address
-/// is farther away) costs one needless SYN or SYN-ACK; without timestamps it
-/// also costs the handshake's RTT sample (Karn), so the data starts at the
-/// RTO of a handshake that timed out (RFC 6298 §5.7). Entries last heard of
-/// more than `lifetime` ago are not used: paths change.
+/// is farther away) costs one needless SYN or SYN-ACK and the handshake's RTT
+/// sample (an answer to the first one may be the peer's late one, so it is not
+/// taken): the data then starts at the RTO of a handshake that timed out (3 s
+/// for an active open, RFC 6298 §5.7). Entries last heard of more than
+/// `lifetime` ago are not used: paths change.
 ///
 /// One cache per engine (no sharing between cores), direct-mapped: a peer's
 /// slot comes from a keyed hash of its address (SipHash-1-3 under a random

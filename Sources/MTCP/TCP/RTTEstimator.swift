@@ -111,16 +111,19 @@ public struct RTTEstimator: Sendable {
     /// before the default schedule: the next waits 1 s and the doubling goes on
     /// from there, so a seed that proves short costs one needless resend, and a
     /// handshake started from one gives up no sooner (it is allowed one resend
-    /// more). Returns whether the timeout that expired was the seed's.
-    @discardableResult
-    public mutating func handshakeBackOff() -> Bool {
-        guard startedFromSeed, smoothedRTT == nil, backoffCount == 0 else {
-            backOff()
-            return false
-        }
+    /// more).
+    public mutating func handshakeBackOff() {
+        guard startedFromSeed, smoothedRTT == nil, backoffCount == 0 else { return backOff() }
         backoffCount = 1
         rto = clamped(Self.initialRTO)
-        return true
+    }
+
+    /// The handshake completed without a sample and without a timeout (the ACK
+    /// echoed nothing we could time): a seeded RTO goes back to RFC 6298's 1 s,
+    /// so the seed never times data.
+    public mutating func handshakeCompletedWithoutSample() {
+        guard smoothedRTT == nil, startedFromSeed, backoffCount == 0 else { return }
+        rto = clamped(Self.initialRTO)
     }
 
     /// RFC 6298 §5.5: the timer expired, so the next RTO is twice the last, up to

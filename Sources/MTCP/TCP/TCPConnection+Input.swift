@@ -28,9 +28,13 @@ extension TCPConnection {
         }
 
         // A retransmitted SYN while we are in SYN-RECEIVED: our SYN-ACK was lost, so
-        // send it again (the SYN lies before RCV.NXT and would fail the check below).
+        // send it again (the SYN lies before RCV.NXT and would fail the check below),
+        // echoing this SYN's TSval (RFC 7323 §4.3: SEG.SEQ <= Last.ACK.sent, and
+        // PAWS passed above): the peer can then time its handshake by the SYN it
+        // resent instead of going without a sample.
         if state == .synReceived, flags.contains(.syn), !flags.contains(.ack),
            segment.sequence == initialReceiveSequence {
+            if timestampsEnabled, let timestamp = segment.options.timestamp { timestampRecent = timestamp.value }
             return queueControl([.syn, .ack])
         }
 
@@ -240,11 +244,12 @@ extension TCPConnection {
             // The wait the full queue imposes is ours: the ACK that completes the
             // handshake later times nothing unless it answers a SYN-ACK sent after.
             lastSYNTimestamp = 0
-            seededSYNTimestamp = 0
             rttProbeActive = false
             return false
         }
         state = .established
+        // Before this ACK's sample, if it has one: it then sets the RTO itself.
+        rtt.handshakeCompletedWithoutSample()
         environment.connectionStatistics.established &+= 1
         if listener < 0 { postEvents([.connected, .writable]) }
         if admission == .listenerGone { abort(sendReset: true, error: nil, now: now, &environment) }

@@ -133,6 +133,8 @@ extension TCPConnection {
                 rtt.addSample(sample)
             } else if retransmissions > 0 {
                 rtt.handshakeCompletedAfterSYNTimeout()
+            } else {
+                rtt.handshakeCompletedWithoutSample()
             }
             rttProbeActive = false  // the SYN's probe ends with the handshake, timed or not
             retransmissions = 0

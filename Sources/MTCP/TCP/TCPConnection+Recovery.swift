@@ -117,10 +117,8 @@ extension TCPConnection {
         // echoing an earlier one answers it late (after the peer's own timeout,
         // or after our full accept queue made the peer send again) and would
         // time that wait, not the path: a 1 s first sample held the RTO and the
-        // loss probes' timeout at seconds for the first round trips. The one
-        // exception is the SYN or SYN-ACK resent only because a cached RTT timed
-        // it too short: its answer times the path.
-        if ack == initialSendSequence + 1 && echo != lastSYNTimestamp && echo != seededSYNTimestamp { return nil }
+        // loss probes' timeout at seconds for the first round trips.
+        if ack == initialSendSequence + 1 && echo != lastSYNTimestamp { return nil }
         if Int32(bitPattern: echo &- lossDetection.echoFloor) > 0 { lossDetection.echoFloor = echo }
         return .milliseconds(UInt64(elapsed))
     }

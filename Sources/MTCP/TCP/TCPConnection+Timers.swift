@@ -71,7 +71,7 @@ extension TCPConnection {
                 environment.connectionStatistics.timeouts &+= 1
                 return abort(sendReset: state == .synReceived, error: .timedOut, now: now, &environment)
             }
-            if rtt.handshakeBackOff() { seededSYNTimestamp = lastSYNTimestamp }
+            rtt.handshakeBackOff()
             rttProbeActive = false
             queueControl(.syn)  // counted as a retransmission when it leaves (`sendControl`)
             armRetransmission(now: now)

@@ -106,10 +106,6 @@ struct TCPConnection {
     /// The TSval of the last SYN or SYN-ACK sent (0: none to time): the ACK of
     /// the handshake is a sample only when it echoes this one (`rttSample`).
     var lastSYNTimestamp: UInt32 = 0
-    /// The TSval of the SYN or SYN-ACK whose timeout, seeded from the peer's
-    /// cached RTT, expired (0: none). The path may just be slower than the seed
-    /// said, so an echo of it times the handshake too.
-    var seededSYNTimestamp: UInt32 = 0
 
     // MARK: acknowledgments
     var ackPending = false

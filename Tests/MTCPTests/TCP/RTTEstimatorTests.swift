@@ -158,15 +158,24 @@ import Testing
         var estimator = RTTEstimator()
         let seeded = estimator.seedHandshakeTimeout(smoothed: Self.ms(20), variance: Self.ms(5))
         #expect(seeded)
-        let seedsTimeout = estimator.handshakeBackOff()
-        #expect(seedsTimeout, "the seed's timeout")
+        estimator.handshakeBackOff()
         #expect(estimator.rto == .seconds(1), "the seed had its try: 1 s as without one")
-        let secondWasSeeds = estimator.handshakeBackOff()
-        #expect(!secondWasSeeds)
+        estimator.handshakeBackOff()
         #expect(estimator.rto == .seconds(2))
         var unseeded = RTTEstimator()
-        let unseededWasSeeds = unseeded.handshakeBackOff()
-        #expect(!unseededWasSeeds)
+        unseeded.handshakeBackOff()
         #expect(unseeded.rto == .seconds(2), "without a seed it is RFC 6298 §5.5's doubling")
+    }
+
+    @Test func aHandshakeWithoutASampleLeavesTheSeededRTOBehind() {
+        var estimator = RTTEstimator()
+        let seeded = estimator.seedHandshakeTimeout(smoothed: Self.ms(20), variance: Self.ms(5))
+        #expect(seeded)
+        estimator.handshakeCompletedWithoutSample()
+        #expect(estimator.rto == .seconds(1))
+        var unseeded = RTTEstimator()
+        unseeded.handshakeBackOff()
+        unseeded.handshakeCompletedWithoutSample()
+        #expect(unseeded.rto == .seconds(2), "only a seed's RTO is undone")
     }
 }

@@ -168,6 +168,17 @@ import Testing
         #expect(untimed.connection.rtt.rto == .seconds(3), "RFC 6298 §5.7")
     }
 
+    /// The peer's SYN-ACK echoing `echo` completes a handshake whose SYN timed
+    /// out, with no sample: the data starts at an RTO of 3 s (RFC 6298 §5.7).
+    private func expectUntimedAfterSYNTimeout(_ test: ConnectionUnderTest, echoing echo: UInt32) {
+        var options = TCPOptions(maximumSegmentSize: 1460)
+        options.timestamp = TCPTimestamp(value: 777, echoReply: echo)
+        _ = test.receive([.syn, .ack], seq: Test.peerISS, ack: Test.ourISS + 1, options: options)
+        #expect(test.connection.state == .established)
+        #expect(test.connection.rtt.smoothedRTT == nil)
+        #expect(test.connection.rtt.rto == .seconds(3))
+    }
+
     /// A SYN-ACK that echoes the first SYN after it was resent answers that
     /// first SYN a second late, perhaps as the peer's own retransmission: no
     /// sample (it would be a second long); the data starts at an RTO of 3 s
@@ -177,18 +188,14 @@ import Testing
         let first = try #require(sent.first?.options.timestamp)
         _ = test.advance(by: .seconds(1))
         _ = test.advance(by: .milliseconds(5))
-        var options = TCPOptions(maximumSegmentSize: 1460)
-        options.timestamp = TCPTimestamp(value: 777, echoReply: first.value)
-        _ = test.receive([.syn, .ack], seq: Test.peerISS, ack: Test.ourISS + 1, options: options)
-        #expect(test.connection.state == .established)
-        #expect(test.connection.rtt.smoothedRTT == nil)
-        #expect(test.connection.rtt.rto == .seconds(3))
+        expectUntimedAfterSYNTimeout(test, echoing: first.value)
     }
 
     /// A SYN timed from a cached RTT that proves short (the path got slower):
-    /// it is resent early once, and the SYN-ACK answering the first SYN still
-    /// times the path, so the data does not start at §5.7's 3 s.
-    @Test func aSYNResentEarlyByACachedRTTIsTimedByTheFirstOnesEcho() throws {
+    /// it is resent early once, then the default schedule; the SYN-ACK that
+    /// answers the first SYN is no sample (it may be the peer's late answer),
+    /// so the data starts at §5.7's 3 s, as after any SYN timeout.
+    @Test func aSYNResentEarlyByACachedRTTCostsTheHandshakesSample() throws {
         let test = ConnectionUnderTest(TCPConfiguration())
         let seeded = test.connection.rtt.seedHandshakeTimeout(smoothed: .milliseconds(20), variance: .milliseconds(5))
         #expect(seeded)
@@ -197,12 +204,43 @@ import Testing
         #expect(test.advance(by: .milliseconds(200)).map(\.flags) == [.syn], "the seeded timeout")
         #expect(test.connection.rtt.rto == .seconds(1), "then the default schedule")
         _ = test.advance(by: .milliseconds(100))
-        var options = TCPOptions(maximumSegmentSize: 1460)
-        options.timestamp = TCPTimestamp(value: 777, echoReply: first.value)
-        _ = test.receive([.syn, .ack], seq: Test.peerISS, ack: Test.ourISS + 1, options: options)
+        expectUntimedAfterSYNTimeout(test, echoing: first.value)
+    }
+
+    /// A seeded SYN-ACK whose handshake completes with nothing to time (the
+    /// ACK came after a full accept queue had refused the first one): the
+    /// data starts at 1 s, not at the seed's RTO.
+    @Test func aSeededHandshakeWithoutASampleLeavesTheSeedBehind() {
+        let test = ConnectionUnderTest(TCPConfiguration())
+        let seeded = test.connection.rtt.seedHandshakeTimeout(smoothed: .milliseconds(20), variance: .milliseconds(5))
+        #expect(seeded)
+        test.connection.acceptSYN(test.segment(.syn, seq: Test.peerISS, options: TCPOptions(maximumSegmentSize: 1460)),
+                                  listener: 0, configuration: TCPConfiguration(), now: test.now)
+        _ = test.output()
+        #expect(test.connection.rtt.rto == .milliseconds(200))
+        test.environment.acceptQueueHasRoom = false
+        _ = test.advance(by: .milliseconds(20))
+        _ = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1)
+        test.environment.acceptQueueHasRoom = true
+        _ = test.advance(by: .milliseconds(50))
+        _ = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1)
         #expect(test.connection.state == .established)
-        #expect(test.connection.rtt.smoothedRTT == .milliseconds(300))
-        #expect(test.connection.rtt.rto == .milliseconds(900))
+        #expect(test.connection.rtt.smoothedRTT == nil)
+        #expect(test.connection.rtt.rto == .seconds(1))
+    }
+
+    /// RFC 7323 §4.3: the resent SYN's TSval becomes TS.Recent (its SEQ is
+    /// below Last.ACK.sent), so the SYN-ACK sent again for it echoes it and the
+    /// peer can time its handshake by the SYN it resent.
+    @Test func theSYNACKForAResentSYNEchoesItsTimestamp() throws {
+        var offer = TCPOptions(maximumSegmentSize: 1460)
+        offer.timestamp = TCPTimestamp(value: 1000, echoReply: 0)
+        let (test, sent) = Test.synReceived(peerOptions: offer)
+        #expect(sent.first?.options.timestamp?.echoReply == 1000)
+        offer.timestamp = TCPTimestamp(value: 1200, echoReply: 0)
+        let again = test.receive(.syn, seq: Test.peerISS, options: offer)
+        #expect(again.map(\.flags) == [[.syn, .ack]])
+        #expect(again.first?.options.timestamp?.echoReply == 1200)
     }
 
     @Test func aSYNACKForSomethingWeNeverSentIsReset() {
