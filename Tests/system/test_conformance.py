@@ -12,6 +12,7 @@ it announces is 1), tcp_timewait 2 s, min_rto_ms 300 (so RTO timing can be told
 from the 200 ms default), timestamps and SACK on (the defaults).
 """
 
+import contextlib
 import os
 import re
 import time
@@ -905,14 +906,14 @@ def test_unknown_option_is_ignored(peer):
 
 # ---------------------------------------------------------------- an appliance with the default configuration
 
-@pytest.fixture
-def default_appliance(tmp_path):
-    """An appliance of its own (tcp_timewait 0, the default) in its own namespace, with a
-    link and a peer factory; stopped by the test or afterwards."""
-    network = PrivateNet("dft")
+@contextlib.contextmanager
+def own_appliance(directory, tag, extra=""):
+    """An appliance of its own in its own namespace (mtcp.conf: the defaults and
+    `extra`), with a link; yields it and a peer factory, and stops it afterwards."""
+    network = PrivateNet(tag)
     app = raw = None
     try:
-        app = Appliance(network, tmp_path, ADDRESS, PEER_ADDRESS, network.mac(network.peer_if),
+        app = Appliance(network, directory, ADDRESS, PEER_ADDRESS, network.mac(network.peer_if), extra,
                         args=["--daytime-port", str(DAYTIME)])
         raw = Link(network, PEER_ADDRESS)
 
@@ -928,6 +929,14 @@ def default_appliance(tmp_path):
         if app is not None:
             app.stop()
         network.remove()
+
+
+@pytest.fixture
+def default_appliance(tmp_path):
+    """An appliance with the default configuration (tcp_timewait 0), stopped by the
+    test or afterwards."""
+    with own_appliance(tmp_path, "dft") as made:
+        yield made
 
 
 def test_tcp_timewait_zero_frees_the_connection_at_once(default_appliance):
@@ -959,3 +968,27 @@ def test_drop_counts_are_in_the_stop_report(default_appliance):
     assert appliance.stack.proc.returncode == 0, log
     assert "tcp: bad checksum 2, malformed 2," in log, log
     assert re.search(r"drops: 4 \(.*tcp_malformed 2", log) and "tcp_bad_checksum 2" in log, log
+
+
+def test_peer_rtt_cache_times_the_next_syn_ack_from_the_last_rtt(tmp_path):
+    """peer_rtt_cache = on (RFC 9040 temporal sharing): after a connection from this peer
+    closed in order, the next one's unanswered SYN-ACK comes again after the RTO that
+    connection measured (here min_rto_ms, 300 ms), not RFC 6298's 1 s, then after 1 s and
+    2 s as without the cache; the counter names the seeded handshake."""
+    with own_appliance(tmp_path, "rtt", f"peer_rtt_cache = on\nmin_rto_ms = {MIN_RTO * 1000:.0f}\n") as made:
+        appliance, make = made
+        p = make()
+        p.connect()
+        assert echo(p, b"measure me") == b"measure me"
+        p.send("FA")
+        fin = p.expect("FIN", where=lambda s: "F" in s.flags)
+        p.rcv_nxt = seq_add(fin.seq, 1)
+        p.ack()
+        assert appliance.wait_counter("tcp_closed", 1) >= 1
+        q = make()
+        q.send("S", options=[("MSS", 1460), ("Timestamp", (q.tsval(), 0))])
+        synacks = [q.expect("SYN-ACK", timeout=3.0, where=lambda s: s.has("SA")) for _ in range(3)]
+        gaps = [b.time - a.time for a, b in zip(synacks, synacks[1:])]
+        assert MIN_RTO * 0.8 <= gaps[0] <= MIN_RTO + 0.3 and 0.8 <= gaps[1] <= 1.3, gaps
+        assert counter(appliance, "tcp_cached_rtt_opens") == 1
+        q.send("R", options=[], advance=False)
