@@ -973,8 +973,8 @@ def test_drop_counts_are_in_the_stop_report(default_appliance):
 def test_peer_rtt_cache_times_the_next_syn_ack_from_the_last_rtt(tmp_path):
     """peer_rtt_cache = on (RFC 9040 temporal sharing): after a connection from this peer
     closed in order, the next one's unanswered SYN-ACK comes again after the RTO that
-    connection measured (here min_rto_ms, 300 ms), not RFC 6298's 1 s, then after 1 s and
-    2 s as without the cache; the counter names the seeded handshake."""
+    connection measured (here min_rto_ms, 300 ms), not RFC 6298's 1 s, then after 1 s as
+    without the cache; the counter names the seeded handshake."""
     with own_appliance(tmp_path, "rtt", f"peer_rtt_cache = on\nmin_rto_ms = {MIN_RTO * 1000:.0f}\n") as made:
         appliance, make = made
         p = make()

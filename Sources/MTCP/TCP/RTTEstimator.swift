@@ -113,7 +113,7 @@ public struct RTTEstimator: Sendable {
     /// handshake started from one gives up no sooner (it is allowed one resend
     /// more).
     public mutating func handshakeBackOff() {
-        guard startedFromSeed, smoothedRTT == nil, backoffCount == 0 else { return backOff() }
+        guard seededTimeoutPending else { return backOff() }
         backoffCount = 1
         rto = clamped(Self.initialRTO)
     }
@@ -122,9 +122,12 @@ public struct RTTEstimator: Sendable {
     /// echoed nothing we could time): a seeded RTO goes back to RFC 6298's 1 s,
     /// so the seed never times data.
     public mutating func handshakeCompletedWithoutSample() {
-        guard smoothedRTT == nil, startedFromSeed, backoffCount == 0 else { return }
+        guard seededTimeoutPending else { return }
         rto = clamped(Self.initialRTO)
     }
+
+    /// The RTO is still the seed's: not yet expired, and no sample since.
+    private var seededTimeoutPending: Bool { startedFromSeed && smoothedRTT == nil && backoffCount == 0 }
 
     /// RFC 6298 §5.5: the timer expired, so the next RTO is twice the last, up to
     /// `maximum`. Stays backed off until `addSample` (Karn: only a sample from a
