@@ -200,26 +200,57 @@ extension HTTPServer {
             guard output.head.isEmpty && output.body.isEmpty else { return false }
         }
         while output.fileRemaining > 0 {
-            let room = min(sendRoom(index, context), fileBuffer.count, output.fileRemaining)
-            guard room > 0 else { return false }
-            let count = pread(output.file, fileBuffer.baseAddress, room, off_t(output.fileOffset))
-            guard count > 0 else {
+            let written: Int
+            do {
+                written = try sendFromFile(index, &output, &context)
+            } catch .wouldBlock {
+                return false
+            } catch {
+                connectionFailed(index, &context)
+                return false
+            }
+            guard written > 0 else {
                 // The file shrank or failed under us: the promised length cannot be kept.
                 statistics.fileErrors &+= 1
                 connectionFailed(index, &context)
                 return false
             }
-            let written = (try? send(index, UnsafeRawBufferPointer(rebasing: fileBuffer[0..<count]), &context)) ?? 0
             connections[index].lastActivity = context.now
             output.fileOffset += written
             output.fileRemaining -= written
-            guard written == count else { return false }
         }
         if output.file >= 0 {
             close(output.file)
             output.file = -1
         }
         return true
+    }
+
+    /// Reads the next part of the streamed file and sends it; returns how much
+    /// was sent, 0 when the file gave nothing (it shrank or failed). Over plain
+    /// TCP the file is read with `preadv` straight into the send buffer's free
+    /// room, so its bytes are copied once on their way to the segments; over
+    /// TLS through `fileBuffer`, since they are encrypted on their way in.
+    private mutating func sendFromFile(_ index: Int, _ output: inout PendingOutput,
+                                       _ context: inout SocketContext<Device>) throws(SocketError) -> Int {
+        let file = output.file, offset = off_t(output.fileOffset)
+        guard connections[index].tls != nil else {
+            return try context.write(connections[index].socket, upTo: output.fileRemaining) { first, second in
+                var runs = (iovec(iov_base: first.baseAddress, iov_len: first.count),
+                            iovec(iov_base: second.baseAddress, iov_len: second.count))
+                let count = withUnsafeMutableBytes(of: &runs) { runs in
+                    preadv(file, runs.baseAddress!.assumingMemoryBound(to: iovec.self), second.isEmpty ? 1 : 2, offset)
+                }
+                return max(0, count)
+            }
+        }
+        let room = min(sendRoom(index, context), fileBuffer.count, output.fileRemaining)
+        guard room > 0 else { throw .wouldBlock }
+        let count = pread(file, fileBuffer.baseAddress, room, offset)
+        guard count > 0 else { return 0 }
+        let written = try send(index, UnsafeRawBufferPointer(rebasing: fileBuffer[0..<count]), &context)
+        // What did not fit is read again next time.
+        return written
     }
 
     /// A write failed (the peer reset, or the file went away): the connection

@@ -90,15 +90,37 @@ extension SocketContext {
     /// Inlined into `writev`, whose loop it is.
     @inline(__always)
     public mutating func write(_ socket: Socket, _ bytes: UnsafeRawBufferPointer) throws(SocketError) -> Int {
+        let (connection, room) = try writableConnection(socket, wanting: bytes.count)
+        return try engine.write(connection, UnsafeRawBufferPointer(start: bytes.baseAddress, count: min(bytes.count, room)))
+    }
+
+    /// Lets `produce` write up to `limit` bytes straight into the send buffer,
+    /// with no copy through the application (a file read with `preadv` into
+    /// the two runs it is given, filled in order), and returns how many it
+    /// wrote; `.wouldBlock` when there is no room, before it is called.
+    @inline(__always)
+    public mutating func write(_ socket: Socket, upTo limit: Int,
+                               producingWith produce: (_ first: UnsafeMutableRawBufferPointer,
+                                                       _ second: UnsafeMutableRawBufferPointer) -> Int)
+        throws(SocketError) -> Int {
+        let (connection, room) = try writableConnection(socket, wanting: limit)
+        return try engine.write(connection, upTo: min(limit, room), producingWith: produce)
+    }
+
+    /// The connection of `socket` and its room for a write of `count` bytes;
+    /// `.wouldBlock` when there is none for a nonempty write, after the
+    /// engine's error or closed-for-writing, which come before "full".
+    @inline(__always)
+    private mutating func writableConnection(_ socket: Socket,
+                                             wanting count: Int) throws(SocketError) -> (ConnectionID, Int) {
         let index = try entry(socket)
         let connection = try connection(at: index)
         let room = sendRoom(index, connection)
-        guard room > 0 || bytes.isEmpty else {
-            // The engine's error or closed-for-writing comes before "full".
-            _ = try engine.write(connection, UnsafeRawBufferPointer(start: bytes.baseAddress, count: 0))
+        guard room > 0 || count <= 0 else {
+            _ = try engine.write(connection, UnsafeRawBufferPointer(start: nil, count: 0))
             throw .wouldBlock
         }
-        return try engine.write(connection, UnsafeRawBufferPointer(start: bytes.baseAddress, count: min(bytes.count, room)))
+        return (connection, room)
     }
 
     /// Says how many bytes the application will still write on `socket` (a

@@ -146,6 +146,19 @@ extension Engine {
         return try connection.pointee.write(bytes, shortFlowThreshold: tcp.configuration.shortFlowThreshold)
     }
 
+    /// Lets `produce` write up to `limit` bytes straight into the send buffer
+    /// and returns how many it wrote (see `SendBuffer.append(upTo:producingWith:)`);
+    /// throws `.wouldBlock` when the buffer is full.
+    @inline(__always)
+    public mutating func write(_ id: ConnectionID, upTo limit: Int,
+                               producingWith produce: (UnsafeMutableRawBufferPointer,
+                                                       UnsafeMutableRawBufferPointer) -> Int) throws(SocketError) -> Int {
+        guard let connection = owned(id) else { throw .invalidHandle }
+        defer { settle(connection) }
+        return try connection.pointee.write(upTo: limit, shortFlowThreshold: tcp.configuration.shortFlowThreshold,
+                                            producingWith: produce)
+    }
+
     /// Declares that the application will still write `bytes` on this connection
     /// (the rest of a response whose length it knows), so that size-aware data
     /// scheduling sees the whole flow, not only what is in the send buffer.

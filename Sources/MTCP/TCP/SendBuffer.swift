@@ -41,19 +41,37 @@ public struct SendBuffer {
     /// Copies as much of `bytes` as fits after the newest byte; returns how much.
     /// A short count is the application's back-pressure (the socket is not writable).
     @discardableResult
+    @inline(__always)
     public mutating func append(_ bytes: UnsafeRawBufferPointer) -> Int {
-        let n = min(bytes.count, free)
+        append(upTo: bytes.count) { first, second in
+            let source = bytes.baseAddress.unsafelyUnwrapped
+            first.baseAddress.unsafelyUnwrapped.copyMemory(from: source, byteCount: first.count)
+            if !second.isEmpty {
+                second.baseAddress.unsafelyUnwrapped.copyMemory(from: source + first.count, byteCount: second.count)
+            }
+            return first.count + second.count
+        }
+    }
+
+    /// Lets `produce` write up to `limit` bytes after the newest byte, in place
+    /// (a file read straight into the buffer, with no copy through the
+    /// application): it gets the free room as one or two runs, the second from
+    /// the start of the ring, fills them in order and returns how many bytes it
+    /// wrote, which become part of the buffer. Nothing is called without room.
+    @inline(__always)
+    public mutating func append(upTo limit: Int,
+                                producingWith produce: (_ first: UnsafeMutableRawBufferPointer,
+                                                        _ second: UnsafeMutableRawBufferPointer) -> Int) -> Int {
+        let n = min(limit, free)
         guard n > 0 else { return 0 }
         let base = storage.baseAddress.unsafelyUnwrapped
-        let source = bytes.baseAddress.unsafelyUnwrapped
         let tail = wrap(head + count)
         let first = min(n, capacity - tail)
-        (base + tail).copyMemory(from: source, byteCount: first)
-        if first < n {
-            base.copyMemory(from: source + first, byteCount: n - first)
-        }
-        count += n
-        return n
+        let produced = produce(UnsafeMutableRawBufferPointer(start: base + tail, count: first),
+                               UnsafeMutableRawBufferPointer(start: base, count: n - first))
+        precondition(produced >= 0 && produced <= n, "produced more than the room given")
+        count += produced
+        return produced
     }
 
     /// Copies `count` bytes starting `offset` bytes after the oldest one into

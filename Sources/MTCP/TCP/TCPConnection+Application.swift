@@ -41,6 +41,30 @@ extension TCPConnection {
     /// Copies as much of `bytes` into the send buffer as fits and returns how
     /// much; throws `.wouldBlock` when the buffer is full.
     mutating func write(_ bytes: UnsafeRawBufferPointer, shortFlowThreshold: Int) throws(SocketError) -> Int {
+        try checkWritable()
+        // Everything written before was delivered: a new burst of the flow starts.
+        if send.count == 0 { undeclaredBytesSent = 0 }
+        let written = send.append(bytes)
+        guard written > 0 || bytes.isEmpty else { throw .wouldBlock }
+        return wrote(written, shortFlowThreshold: shortFlowThreshold)
+    }
+
+    /// Lets `produce` write up to `limit` bytes straight into the send buffer
+    /// (see `SendBuffer.append(upTo:producingWith:)`) and returns how many it
+    /// wrote; throws `.wouldBlock` when the buffer is full, before calling it.
+    @inline(__always)
+    mutating func write(upTo limit: Int, shortFlowThreshold: Int,
+                        producingWith produce: (UnsafeMutableRawBufferPointer,
+                                                UnsafeMutableRawBufferPointer) -> Int) throws(SocketError) -> Int {
+        try checkWritable()
+        if send.count == 0 { undeclaredBytesSent = 0 }
+        guard send.free > 0 || limit == 0 else { throw .wouldBlock }
+        return wrote(send.append(upTo: limit, producingWith: produce), shortFlowThreshold: shortFlowThreshold)
+    }
+
+    /// The connection's error, or why it takes no more data, if it does not.
+    @inline(__always)
+    private func checkWritable() throws(SocketError) {
         if let error { throw error }
         switch state {
         case .established, .closeWait, .synSent, .synReceived:
@@ -49,10 +73,12 @@ extension TCPConnection {
             throw finQueued ? .closedForWriting : .notConnected
         }
         guard !finQueued else { throw .closedForWriting }
-        // Everything written before was delivered: a new burst of the flow starts.
-        if send.count == 0 { undeclaredBytesSent = 0 }
-        let written = send.append(bytes)
-        guard written > 0 || bytes.isEmpty else { throw .wouldBlock }
+    }
+
+    /// `written` bytes were added to the send buffer: they count against the
+    /// declared length and are queued to go.
+    @inline(__always)
+    private mutating func wrote(_ written: Int, shortFlowThreshold: Int) -> Int {
         declaredBytesToCome = max(0, declaredBytesToCome - written)
         if state.isSynchronized { queueData(shortFlowThreshold: shortFlowThreshold) }
         return written

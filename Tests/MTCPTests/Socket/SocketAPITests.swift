@@ -423,6 +423,40 @@ import Testing
         #expect(try none.withUnsafeBufferPointer { try net.client.writev(client, $0) } == 0)
     }
 
+    @Test func producedWriteFillsTheSendBufferInPlaceWithinSO_SNDBUF() throws {
+        var net = SocketTestNetwork()
+        let (_, server, client) = try net.establish()
+        var options = try net.client.options(of: client)
+        options.sendBufferSize = 100
+        try net.client.setOptions(client, options)
+        let payload = seededBytes(150, seed: 5)
+        var offset = 0
+        func produce(_ first: UnsafeMutableRawBufferPointer, _ second: UnsafeMutableRawBufferPointer) -> Int {
+            let count = min(first.count + second.count, payload.count - offset)
+            let head = min(count, first.count)
+            first.copyBytes(from: payload[offset..<offset + head])
+            if count > head { second.copyBytes(from: payload[offset + head..<offset + count]) }
+            return count
+        }
+        // Offered 150, given room for 100 (SO_SNDBUF): what it produced is sent.
+        let written = try net.client.write(client, upTo: 150, producingWith: produce)
+        #expect(written == 100)
+        offset += written
+        var called = false
+        #expect(failure { try net.client.write(client, upTo: 50) { _, _ in called = true; return 0 } } == .wouldBlock)
+        #expect(!called, "no room: the producer is not asked")
+        net.settle()
+        #expect(try net.client.write(client, upTo: 50, producingWith: produce) == 50)
+        net.settle()
+        #expect(net.server.drain(server).bytes == payload)
+        // Nothing produced (a file that ended early) is a write of 0, not an error.
+        #expect(try net.client.write(client, upTo: 10) { _, _ in 0 } == 0)
+        try net.client.shutdown(client, .write)
+        #expect(failure { try net.client.write(client, upTo: 10) { _, _ in called = true; return 0 } }
+                == .closedForWriting)
+        #expect(!called)
+    }
+
     // MARK: - shutdown, close, abort
 
     @Test func shutdownWriteGivesThePeerEndOfStreamWhileWeStillRead() throws {

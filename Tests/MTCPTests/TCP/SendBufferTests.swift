@@ -53,6 +53,40 @@ private extension SendBuffer {
         }
     }
 
+    @Test func producerFillsTheFreeRoomInPlaceAcrossTheWrap() {
+        withChunk(10) { chunk in
+            var buffer = SendBuffer(storage: chunk)
+            #expect(buffer.append(Array(1...8)) == 8)
+            buffer.acknowledge(6)
+            var runs: [Int] = []
+            // 2 held at indices 6 and 7: the room is 2 before the end, then 6 from the start.
+            let produced = buffer.append(upTo: 5) { first, second in
+                runs = [first.count, second.count]
+                for index in first.indices { first[index] = UInt8(9 + index) }
+                for index in second.indices { second[index] = UInt8(11 + index) }
+                return 4  // fewer than given, as a short file read
+            }
+            #expect(produced == 4)
+            #expect(runs == [2, 3])
+            #expect(buffer.count == 6)
+            #expect(buffer.bytes(from: 0, count: 6) == Array(7...12))
+            // A producer that gives nothing adds nothing.
+            #expect(buffer.append(upTo: 10) { _, _ in 0 } == 0)
+            #expect(buffer.count == 6)
+        }
+    }
+
+    @Test func producerIsNotCalledWithoutRoom() {
+        withChunk(4) { chunk in
+            var buffer = SendBuffer(storage: chunk)
+            #expect(buffer.append([1, 2, 3, 4]) == 4)
+            var called = false
+            #expect(buffer.append(upTo: 4) { _, _ in called = true; return 0 } == 0)
+            #expect(buffer.append(upTo: 0) { _, _ in called = true; return 0 } == 0)
+            #expect(!called)
+        }
+    }
+
     @Test func emptiedBufferRestartsContiguous() {
         withChunk(8) { chunk in
             var buffer = SendBuffer(storage: chunk)
