@@ -176,7 +176,8 @@ extension HTTPServer {
     /// Returns whether all of it is written.
     mutating func writeOutput(_ index: Int, _ context: inout SocketContext<Device>) -> Bool {
         var output = connections[index].output
-        defer { connections[index].output = output }
+        // A connection closed on the way keeps what its close left (the file closed).
+        defer { if connections[index].isOpen { connections[index].output = output } }
         if !output.head.isEmpty || !output.body.isEmpty {
             let written: Int
             do {
@@ -202,7 +203,8 @@ extension HTTPServer {
         while output.fileRemaining > 0 {
             let written: Int
             do {
-                written = try sendFromFile(index, &output, &context)
+                written = try sendFromFile(index, output.file, at: output.fileOffset, upTo: output.fileRemaining,
+                                           &context)
             } catch .wouldBlock {
                 return false
             } catch {
@@ -211,6 +213,7 @@ extension HTTPServer {
             }
             guard written > 0 else {
                 // The file shrank or failed under us: the promised length cannot be kept.
+                // (What was read but did not fit is read again next time.)
                 statistics.fileErrors &+= 1
                 connectionFailed(index, &context)
                 return false
@@ -226,31 +229,28 @@ extension HTTPServer {
         return true
     }
 
-    /// Reads the next part of the streamed file and sends it; returns how much
-    /// was sent, 0 when the file gave nothing (it shrank or failed). Over plain
-    /// TCP the file is read with `preadv` straight into the send buffer's free
-    /// room, so its bytes are copied once on their way to the segments; over
-    /// TLS through `fileBuffer`, since they are encrypted on their way in.
-    private mutating func sendFromFile(_ index: Int, _ output: inout PendingOutput,
+    /// Reads up to `limit` bytes of `file` from `offset` and sends them;
+    /// returns how many were sent, 0 when the file gave nothing (it shrank or
+    /// failed). Over plain TCP the file is read with `preadv` straight into
+    /// the send buffer's free room (as much as it holds in one read, from the
+    /// page cache as a rule), so its bytes are copied once on their way to the
+    /// segments; over TLS through `fileBuffer`, as they are encrypted on their way in.
+    private mutating func sendFromFile(_ index: Int, _ file: Int32, at offset: Int, upTo limit: Int,
                                        _ context: inout SocketContext<Device>) throws(SocketError) -> Int {
-        let file = output.file, offset = off_t(output.fileOffset)
         guard connections[index].tls != nil else {
-            return try context.write(connections[index].socket, upTo: output.fileRemaining) { first, second in
-                var runs = (iovec(iov_base: first.baseAddress, iov_len: first.count),
-                            iovec(iov_base: second.baseAddress, iov_len: second.count))
-                let count = withUnsafeMutableBytes(of: &runs) { runs in
-                    preadv(file, runs.baseAddress!.assumingMemoryBound(to: iovec.self), second.isEmpty ? 1 : 2, offset)
+            return try context.write(connections[index].socket, upTo: limit) { first, second in
+                withUnsafeTemporaryAllocation(of: iovec.self, capacity: 2) { runs in
+                    runs[0] = iovec(iov_base: first.baseAddress, iov_len: first.count)
+                    runs[1] = iovec(iov_base: second.baseAddress, iov_len: second.count)
+                    return max(0, preadv(file, runs.baseAddress, 2, off_t(offset)))
                 }
-                return max(0, count)
             }
         }
-        let room = min(sendRoom(index, context), fileBuffer.count, output.fileRemaining)
+        let room = min(sendRoom(index, context), fileBuffer.count, limit)
         guard room > 0 else { throw .wouldBlock }
-        let count = pread(file, fileBuffer.baseAddress, room, offset)
+        let count = pread(file, fileBuffer.baseAddress, room, off_t(offset))
         guard count > 0 else { return 0 }
-        let written = try send(index, UnsafeRawBufferPointer(rebasing: fileBuffer[0..<count]), &context)
-        // What did not fit is read again next time.
-        return written
+        return try send(index, UnsafeRawBufferPointer(rebasing: fileBuffer[0..<count]), &context)
     }
 
     /// A write failed (the peer reset, or the file went away): the connection

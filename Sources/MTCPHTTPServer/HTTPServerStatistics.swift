@@ -63,7 +63,7 @@ public struct HTTPServerStatistics: Sendable, Equatable {
         .init(name: "http_malformed_requests", help: "Requests refused by the parser", keyPath: \.malformedRequests),
         .init(name: "http_header_timeouts", help: "Connections answered 408", keyPath: \.headerTimeouts),
         .init(name: "http_idle_timeouts", help: "Connections closed for idleness", keyPath: \.idleTimeouts),
-        .init(name: "http_file_errors", help: "Files that could not be opened for streaming", keyPath: \.fileErrors),
+        .init(name: "http_file_errors", help: "Streamed files that could not be opened, or shrank or failed while sent", keyPath: \.fileErrors),
         .init(name: "http_tls_handshakes", help: "TLS handshakes completed", keyPath: \.tlsHandshakes),
         .init(name: "http_tls_resumed", help: "TLS handshakes that resumed a session", keyPath: \.tlsResumed),
         .init(name: "http_tls_handshake_failures", help: "TLS handshakes that failed", keyPath: \.tlsHandshakeFailures),

@@ -69,7 +69,7 @@ public struct SendBuffer {
         let first = min(n, capacity - tail)
         let produced = produce(UnsafeMutableRawBufferPointer(start: base + tail, count: first),
                                UnsafeMutableRawBufferPointer(start: base, count: n - first))
-        precondition(produced >= 0 && produced <= n, "produced more than the room given")
+        precondition(produced >= 0 && produced <= n, "produced a count outside 0...room")
         count += produced
         return produced
     }

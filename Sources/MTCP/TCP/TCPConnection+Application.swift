@@ -58,7 +58,7 @@ extension TCPConnection {
                                                 UnsafeMutableRawBufferPointer) -> Int) throws(SocketError) -> Int {
         try checkWritable()
         if send.count == 0 { undeclaredBytesSent = 0 }
-        guard send.free > 0 || limit == 0 else { throw .wouldBlock }
+        guard send.free > 0 || limit <= 0 else { throw .wouldBlock }
         return wrote(send.append(upTo: limit, producingWith: produce), shortFlowThreshold: shortFlowThreshold)
     }
 

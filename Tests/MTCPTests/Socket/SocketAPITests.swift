@@ -452,8 +452,24 @@ import Testing
         // Nothing produced (a file that ended early) is a write of 0, not an error.
         #expect(try net.client.write(client, upTo: 10) { _, _ in 0 } == 0)
         try net.client.shutdown(client, .write)
-        #expect(failure { try net.client.write(client, upTo: 10) { _, _ in called = true; return 0 } }
+        var calledAfterShutdown = false
+        #expect(failure { try net.client.write(client, upTo: 10) { _, _ in calledAfterShutdown = true; return 0 } }
                 == .closedForWriting)
+        #expect(!calledAfterShutdown)
+    }
+
+    @Test func producedWriteReportsTheConnectionsErrorBeforeAFullBuffer() throws {
+        var net = SocketTestNetwork()
+        let (_, server, client) = try net.establish()
+        var options = try net.client.options(of: client)
+        options.sendBufferSize = 100
+        try net.client.setOptions(client, options)
+        #expect(try net.client.write(client, upTo: 100) { first, _ in first.count } == 100)
+        try net.server.abort(server)
+        net.settle()
+        var called = false
+        #expect(failure { try net.client.write(client, upTo: 10) { _, _ in called = true; return 0 } }
+                == .connectionReset)
         #expect(!called)
     }
 
