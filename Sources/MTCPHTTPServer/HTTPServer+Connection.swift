@@ -181,13 +181,7 @@ extension HTTPServer {
         if !output.head.isEmpty || !output.body.isEmpty {
             let written: Int
             do {
-                // A gather write from the stack: no array on the heap per response.
-                written = try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: 2) {
-                    pieces throws(SocketError) in
-                    pieces[0] = output.head
-                    pieces[1] = output.body
-                    return try send(index, UnsafeBufferPointer(pieces), &context)
-                }
+                written = try sendHeadAndBody(index, output, &context)
             } catch .wouldBlock {
                 return false
             } catch {
@@ -227,6 +221,39 @@ extension HTTPServer {
             output.file = -1
         }
         return true
+    }
+
+    /// Sends what it can of `output`'s head and body; returns how much. Over
+    /// plain TCP, the cache's bytes go by reference: the stack sends them from
+    /// the cache's memory, which stays while a reload leaves it one generation
+    /// (see `reload`), and never copies them into the connection's send buffer.
+    /// A head built in the connection's scratch, which the next response
+    /// reuses, is copied.
+    private mutating func sendHeadAndBody(_ index: Int, _ output: PendingOutput,
+                                          _ context: inout SocketContext<Device>) throws(SocketError) -> Int {
+        guard output.fromCache, connections[index].tls == nil else {
+            // A gather write from the stack: no array on the heap per response.
+            return try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: 2) {
+                pieces throws(SocketError) in
+                pieces[0] = output.head
+                pieces[1] = output.body
+                return try send(index, UnsafeBufferPointer(pieces), &context)
+            }
+        }
+        let socket = connections[index].socket, tag = UInt32(truncatingIfNeeded: connections[index].outputGeneration)
+        let scratch = UnsafeRawBufferPointer(memory.head(index))
+        func sendPiece(_ piece: UnsafeRawBufferPointer, _ context: inout SocketContext<Device>) throws(SocketError) -> Int {
+            guard let start = piece.baseAddress else { return 0 }
+            let inScratch = scratch.baseAddress.map { start >= $0 && start < $0 + scratch.count } ?? false
+            return inScratch ? try context.write(socket, piece) : try context.writeReference(socket, piece, tag: tag)
+        }
+        let fromHead = try sendPiece(output.head, &context)
+        guard fromHead == output.head.count, !output.body.isEmpty else { return fromHead }
+        do {
+            return fromHead + (try sendPiece(output.body, &context))
+        } catch .wouldBlock where fromHead > 0 {
+            return fromHead
+        }
     }
 
     /// Reads up to `limit` bytes of `file` from `offset` and sends them;

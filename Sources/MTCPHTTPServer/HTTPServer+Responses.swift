@@ -37,7 +37,7 @@ extension HTTPServer {
                                                 scratch: memory.head(index)) else {
                 return respondWithError(index, .notFound, &context, headOnly: head.method == .head)
             }
-            var output = PendingOutput(head: response.head, body: response.body)
+            var output = PendingOutput(head: response.head, body: response.body, fromCache: true)
             if let file = response.file {
                 let descriptor = file.open()
                 guard descriptor >= 0 else {

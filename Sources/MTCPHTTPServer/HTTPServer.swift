@@ -347,7 +347,12 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         for index in connections.indices where connections[index].isOpen && !connections[index].output.isEmpty
             && connections[index].outputGeneration < cache.generation - 1 && !isProxying(index) {
             closeConnection(index, &context, reset: true)
+            statistics.reloadResets &+= 1
         }
+        // The same for what the stack still sends by reference from that
+        // memory, written already, maybe by connections closed since.
+        statistics.reloadResets &+= UInt64(context.resetConnections(
+            referencingTagsBelow: UInt32(truncatingIfNeeded: max(0, cache.generation - 1))))
         // Requests that waited for the replaced pools go on with the new ones
         // now, oldest first: before any request that comes after the reload
         // can take the room it makes. Each keeps the time it came (its queue

@@ -18,6 +18,8 @@ public struct HTTPServerStatistics: Sendable, Equatable {
     public var idleTimeouts: UInt64 = 0
     /// Files that could not be opened for streaming (changed on disk: 500).
     public var fileErrors: UInt64 = 0
+    /// Connections reset by a reload: they still sent from cache memory it freed.
+    public var reloadResets: UInt64 = 0
     /// TLS handshakes completed, and how many of them resumed a session.
     public var tlsHandshakes: UInt64 = 0
     public var tlsResumed: UInt64 = 0
@@ -63,6 +65,8 @@ public struct HTTPServerStatistics: Sendable, Equatable {
         .init(name: "http_malformed_requests", help: "Requests refused by the parser", keyPath: \.malformedRequests),
         .init(name: "http_header_timeouts", help: "Connections answered 408", keyPath: \.headerTimeouts),
         .init(name: "http_idle_timeouts", help: "Connections closed for idleness", keyPath: \.idleTimeouts),
+        .init(name: "http_reload_resets", help: "Connections reset by a reload, still sending from the cache memory it freed",
+              keyPath: \.reloadResets),
         .init(name: "http_file_errors", help: "Streamed files that could not be opened, or shrank or failed while sent", keyPath: \.fileErrors),
         .init(name: "http_tls_handshakes", help: "TLS handshakes completed", keyPath: \.tlsHandshakes),
         .init(name: "http_tls_resumed", help: "TLS handshakes that resumed a session", keyPath: \.tlsResumed),

@@ -1,9 +1,11 @@
 """Files that change under mtcp-httpd. `kill -HUP` reloads them on every core
 (README), through the runtime's core loop and `EngineApplication.reload`: until
-then, the per-core cache keeps serving what it loaded at start. A file streamed
-from disk that shrinks while it is sent cannot keep its Content-Length: that
-response ends early, and is counted."""
+then, the per-core cache keeps serving what it loaded at start, and a response
+under way from it keeps its bytes through one reload. A file streamed from disk
+that shrinks while it is sent cannot keep its Content-Length: that response
+ends early, and is counted."""
 
+import hashlib
 import random
 import signal
 import subprocess
@@ -40,13 +42,13 @@ def test_sighup_reloads_the_files(topology, request, tmp_path_factory):
 # A client that keeps its receive buffer small and stops reading once the body
 # has begun, until told to go on: the server cannot have sent more than that
 # buffer's worth beyond what it read. Prints the status line, then after "go"
-# the body bytes it got in all and how the transfer ended.
+# the body bytes it got in all, how the transfer ended and the body's SHA-256.
 SLOW_READER = r"""
-import socket, sys
+import hashlib, socket, sys
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
 s.connect((sys.argv[1], 80))
-s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n")
+s.sendall(b"GET " + sys.argv[2].encode() + b" HTTP/1.1\r\nHost: a\r\n\r\n")
 data = b""
 while b"\r\n\r\n" not in data or len(data) < 70000:
     chunk = s.recv(65536)
@@ -54,16 +56,92 @@ while b"\r\n\r\n" not in data or len(data) < 70000:
         break
     data += chunk
 head, _, body = data.partition(b"\r\n\r\n")
+length = int([line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")][0])
 print(head.split(b"\r\n")[0].decode(), flush=True)
 sys.stdin.readline()
-got, ending = len(body), "end of stream"
+ending = "complete"
 try:
-    while chunk := s.recv(65536):
-        got += len(chunk)
+    while len(body) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            ending = "end of stream"
+            break
+        body += chunk
 except ConnectionResetError:
     ending = "reset"
-print(got, ending, flush=True)
+print(len(body), ending, hashlib.sha256(body).hexdigest(), flush=True)
 """
+
+
+def slow_reader(path):
+    """SLOW_READER in the client namespace for `path`, once the body has begun."""
+    reader = subprocess.Popen(["ip", "netns", "exec", NS_CLIENT, SYSTEM_PYTHON, "-c", SLOW_READER, APPLIANCE_ADDR, path],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert reader.stdout.readline().strip() == "HTTP/1.1 200 OK"
+    return reader
+
+
+def go_on(reader):
+    """Lets `reader` finish: (body bytes, how it ended, SHA-256 of the body)."""
+    try:
+        out, _ = reader.communicate("go\n", timeout=60)
+    finally:
+        reader.kill()
+        reader.wait()
+    got, ending, digest = out.split()
+    return int(got), ending, digest
+
+
+def reloaded(app, name, content):
+    """SIGHUP, then until `name` is served with `content` (the reload is done)."""
+    app.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while fetch(name) != content and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert fetch(name) == content, app.log
+
+
+def counter(name):
+    """A counter of the appliance, all cores."""
+    return sum(per_core(name).values())
+
+
+def counter_reaches(name, value):
+    """Whether counter `name` reaches `value` within 5 s (they are published twice a second)."""
+    deadline = time.monotonic() + 5
+    while counter(name) < value and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return counter(name) == value
+
+
+def test_a_response_from_the_cache_outlives_one_reload_byte_for_byte(topology, request, tmp_path_factory):
+    """A cached file is sent by reference from the cache's memory: a reload
+    that replaces it mid-transfer leaves the old generation for the response
+    under way, which ends with the old bytes; a second reload frees that
+    memory and resets the connection still sending from it."""
+    root = tmp_path_factory.mktemp("www")
+    cached = root / "cached.bin"
+    old = random.Random(11).randbytes(200 << 10)  # held in memory (cache.max_file_bytes 256 KiB)
+    cached.write_bytes(old)
+    (root / "page.txt").write_bytes(b"one\n")
+    with running_appliance(request, tmp_path_factory, extra_args=["--root", root]) as app:
+        reader = slow_reader("/cached.bin")
+        cached.write_bytes(random.Random(12).randbytes(200 << 10))
+        (root / "page.txt").write_bytes(b"two\n")
+        reloaded(app, "page.txt", b"two\n")
+        got, ending, digest = go_on(reader)
+        assert (got, ending, digest) == (len(old), "complete", hashlib.sha256(old).hexdigest())
+
+        resets = counter("mtcp_http_reload_resets_total")
+        reader = slow_reader("/cached.bin")  # the new content, generation 1
+        (root / "page.txt").write_bytes(b"three\n")
+        reloaded(app, "page.txt", b"three\n")
+        (root / "page.txt").write_bytes(b"four\n")
+        reloaded(app, "page.txt", b"four\n")
+        got, ending, _ = go_on(reader)
+        assert ending == "reset" and got < 200 << 10
+        assert counter_reaches("mtcp_http_reload_resets_total", resets + 1)
+        assert app.alive()
 
 
 def test_a_streamed_file_cut_short_mid_download_ends_that_response_and_is_counted(topology, request,
@@ -74,22 +152,11 @@ def test_a_streamed_file_cut_short_mid_download_ends_that_response_and_is_counte
     size = 8 << 20  # beyond the cache's max_file_bytes: read from disk as it is sent
     big.write_bytes(random.Random(7).randbytes(size))
     with running_appliance(request, tmp_path_factory, extra_args=["--root", root]) as app:
-        before = sum(per_core("mtcp_http_file_errors_total").values())
-        reader = subprocess.Popen(["ip", "netns", "exec", NS_CLIENT, SYSTEM_PYTHON, "-c", SLOW_READER, APPLIANCE_ADDR],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        try:
-            assert reader.stdout.readline().strip() == "HTTP/1.1 200 OK"
-            big.write_bytes(b"")  # shrinks while its response is under way
-            out, _ = reader.communicate("go\n", timeout=60)
-        finally:
-            reader.kill()
-            reader.wait()
-        got, ending = out.split(maxsplit=1)
-        assert int(got) < size and ending.strip() == "reset", out
-        # The counters are published twice a second.
-        deadline = time.monotonic() + 5
-        while sum(per_core("mtcp_http_file_errors_total").values()) == before and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert sum(per_core("mtcp_http_file_errors_total").values()) == before + 1
+        before = counter("mtcp_http_file_errors_total")
+        reader = slow_reader("/big.bin")
+        big.write_bytes(b"")  # shrinks while its response is under way
+        got, ending, _ = go_on(reader)
+        assert got < size and ending == "reset", (got, ending)
+        assert counter_reaches("mtcp_http_file_errors_total", before + 1)
         assert fetch("page.txt") == b"still here\n"
         assert app.alive()

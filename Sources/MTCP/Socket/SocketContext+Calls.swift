@@ -107,6 +107,25 @@ extension SocketContext {
         return try engine.write(connection, upTo: min(limit, room), producingWith: produce)
     }
 
+    /// Takes as much of `region` into the send buffer as fits, by reference:
+    /// its bytes are sent (and resent) from where they lie, with no copy. The
+    /// region must stay unchanged and alive until the peer has acknowledged it
+    /// or the connection is gone, whether or not the socket is closed before;
+    /// memory the application will free is tagged below the `tag` it then
+    /// gives `resetConnections(referencingTagsBelow:)`. Returns how much was
+    /// taken; `.wouldBlock` when there is no room.
+    public mutating func writeReference(_ socket: Socket, _ region: UnsafeRawBufferPointer,
+                                        tag: UInt32) throws(SocketError) -> Int {
+        let (connection, room) = try writableConnection(socket, wanting: region.count)
+        return try engine.writeReference(connection, UnsafeRawBufferPointer(rebasing: region.prefix(room)), tag: tag)
+    }
+
+    /// Resets the connections, with or without a socket, that still send from
+    /// regions tagged below `tag` (see `writeReference`); returns how many.
+    public mutating func resetConnections(referencingTagsBelow tag: UInt32) -> Int {
+        engine.resetConnections(referencingTagsBelow: tag, now: now)
+    }
+
     /// The connection of `socket` and its room for a write of `count` bytes;
     /// `.wouldBlock` when there is none for a nonempty write, after the
     /// engine's error or closed-for-writing, which come before "full".

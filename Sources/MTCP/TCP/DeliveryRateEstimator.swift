@@ -35,17 +35,19 @@ struct DeliveryRateEstimator {
     /// `delivered` passes it, samples show the application's rate, not the path's.
     private var applicationLimitedUntil = 0
 
+    /// Bytes resent since the current ACK began to be handled: the congestion
+    /// control sees what was in the network before them (Linux sets the window
+    /// before it resends; here an ACK's repairs go out first).
+    private(set) var resentDuringAck = 0
+    /// Snapshots held, in the first `count` slots of the arrays below (which
+    /// come last, so that the scalars share their lines).
+    private var count = 0
     private var ends = InlineArray<8, UInt32>(repeating: 0)
     private var sentAt = InlineArray<8, Instant>(repeating: .zero)
     private var deliveredAtSend = InlineArray<8, Int>(repeating: 0)
     private var deliveredTimeAtSend = InlineArray<8, Instant>(repeating: .zero)
     private var firstSentTimeAtSend = InlineArray<8, Instant>(repeating: .zero)
     private var applicationLimitedAtSend = InlineArray<8, Bool>(repeating: false)
-    private var count = 0
-    /// Bytes resent since the current ACK began to be handled: the congestion
-    /// control sees what was in the network before them (Linux sets the window
-    /// before it resends; here an ACK's repairs go out first).
-    private(set) var resentDuringAck = 0
 
     /// New data left, ending before `end`: its snapshot is kept if a slot is
     /// free, or replaces the newest one sent in the same burst.

@@ -159,6 +159,35 @@ extension Engine {
                                             producingWith: produce)
     }
 
+    /// Takes as much of `region` into the send buffer by reference as fits
+    /// and returns how much (see `SendBuffer.appendReference`); throws
+    /// `.wouldBlock` when the buffer is full.
+    public mutating func writeReference(_ id: ConnectionID, _ region: UnsafeRawBufferPointer,
+                                        tag: UInt32) throws(SocketError) -> Int {
+        guard let connection = owned(id) else { throw .invalidHandle }
+        defer { settle(connection) }
+        return try connection.pointee.writeReference(region, tag: tag,
+                                                     shortFlowThreshold: tcp.configuration.shortFlowThreshold)
+    }
+
+    /// Resets every connection, the application's or closed by it and still
+    /// sending, whose send buffer references a region tagged below `tag`:
+    /// the application is about to free those regions. Returns how many.
+    public mutating func resetConnections(referencingTagsBelow tag: UInt32, now: Instant) -> Int {
+        var reset = 0
+        for slot in 0..<tcp.connections.capacity {
+            let connection = tcp.connections.block(at: Int32(slot))
+            // A closed one sends nothing more: what it still holds is never read.
+            guard connection.pointee.inUse, connection.pointee.state != .closed,
+                  connection.pointee.send.referencesTag(below: tag) else { continue }
+            connection.pointee.abort(sendReset: connection.pointee.state != .synSent, error: .connectionReset,
+                                     now: now, &self)
+            settle(connection)
+            reset += 1
+        }
+        return reset
+    }
+
     /// Declares that the application will still write `bytes` on this connection
     /// (the rest of a response whose length it knows), so that size-aware data
     /// scheduling sees the whole flow, not only what is in the send buffer.

@@ -41,6 +41,13 @@ public struct ReceiveBuffer {
         @inline(__always) var range: ReceiveBufferRange { ReceiveBufferRange(start: Int(start), end: Int(end)) }
     }
 
+    /// Disjoint, non-touching ranges sorted by `start`, relative to RCV.NXT; only
+    /// the first `rangeCount` are meaningful. First: the scalars below end the
+    /// struct, next to the connection's own (`TCPConnection` puts the buffer
+    /// first), and a connection without holes reads and writes none of these
+    /// cache lines on its data path. Methods that read them are `mutating`, to
+    /// get `self` by address rather than as a 1.5 KB copy (see `SACKScoreboard`).
+    private var ranges = HeldRanges(repeating: HeldRange(start: 0, end: 0, stamp: 0))
     /// The chunk the ring lives in (empty for a buffer without storage).
     public private(set) var storage: UnsafeMutableRawBufferPointer
     /// Ring index of the first readable byte.
@@ -54,12 +61,6 @@ public struct ReceiveBuffer {
     /// Counts out-of-order writes. Stamps are compared by age (`clock - stamp`),
     /// so a wrap only misorders SACK blocks of a range untouched for 2^32 writes.
     private var clock: UInt32 = 0
-    /// Disjoint, non-touching ranges sorted by `start`, relative to RCV.NXT; only
-    /// the first `rangeCount` are meaningful. Last: a connection without holes
-    /// reads and writes none of these cache lines on its data path. Methods
-    /// that read them are `mutating`, to get `self` by address rather than as a
-    /// 1.5 KB copy (see `SACKScoreboard`).
-    private var ranges = HeldRanges(repeating: HeldRange(start: 0, end: 0, stamp: 0))
 
     /// Where `ranges` lies in the struct, in bytes: ranges past `rangeCount` are
     /// never read, so a reset need not touch them (`ConnectionPool`).

@@ -41,12 +41,7 @@ extension TCPConnection {
     /// Copies as much of `bytes` into the send buffer as fits and returns how
     /// much; throws `.wouldBlock` when the buffer is full.
     mutating func write(_ bytes: UnsafeRawBufferPointer, shortFlowThreshold: Int) throws(SocketError) -> Int {
-        try checkWritable()
-        // Everything written before was delivered: a new burst of the flow starts.
-        if send.count == 0 { undeclaredBytesSent = 0 }
-        let written = send.append(bytes)
-        guard written > 0 || bytes.isEmpty else { throw .wouldBlock }
-        return wrote(written, shortFlowThreshold: shortFlowThreshold)
+        try write(bytes.count, shortFlowThreshold: shortFlowThreshold) { $0.append(bytes) }
     }
 
     /// Lets `produce` write up to `limit` bytes straight into the send buffer
@@ -56,10 +51,31 @@ extension TCPConnection {
     mutating func write(upTo limit: Int, shortFlowThreshold: Int,
                         producingWith produce: (UnsafeMutableRawBufferPointer,
                                                 UnsafeMutableRawBufferPointer) -> Int) throws(SocketError) -> Int {
+        try write(limit, shortFlowThreshold: shortFlowThreshold) { $0.append(upTo: limit, producingWith: produce) }
+    }
+
+    /// Takes as much of `region` into the send buffer by reference as fits
+    /// (see `SendBuffer.appendReference`) and returns how much; throws
+    /// `.wouldBlock` when the buffer is full.
+    mutating func writeReference(_ region: UnsafeRawBufferPointer, tag: UInt32,
+                                 shortFlowThreshold: Int) throws(SocketError) -> Int {
+        try write(region.count, shortFlowThreshold: shortFlowThreshold) { $0.appendReference(region, tag: tag) }
+    }
+
+    /// A write of up to `length` bytes that `append` adds to the send buffer:
+    /// the connection's error or closed state first, then `.wouldBlock` when
+    /// the buffer has no room, else what `append` took, queued to go.
+    @inline(__always)
+    private mutating func write(_ length: Int, shortFlowThreshold: Int,
+                                by append: (inout SendBuffer) -> Int) throws(SocketError) -> Int {
         try checkWritable()
+        // Everything written before was delivered: a new burst of the flow starts.
         if send.count == 0 { undeclaredBytesSent = 0 }
-        guard send.free > 0 || limit <= 0 else { throw .wouldBlock }
-        return wrote(send.append(upTo: limit, producingWith: produce), shortFlowThreshold: shortFlowThreshold)
+        guard send.free > 0 || length <= 0 else { throw .wouldBlock }
+        let written = append(&send)
+        declaredBytesToCome = max(0, declaredBytesToCome - written)
+        if state.isSynchronized { queueData(shortFlowThreshold: shortFlowThreshold) }
+        return written
     }
 
     /// The connection's error, or why it takes no more data, if it does not.
@@ -73,15 +89,6 @@ extension TCPConnection {
             throw finQueued ? .closedForWriting : .notConnected
         }
         guard !finQueued else { throw .closedForWriting }
-    }
-
-    /// `written` bytes were added to the send buffer: they count against the
-    /// declared length and are queued to go.
-    @inline(__always)
-    private mutating func wrote(_ written: Int, shortFlowThreshold: Int) -> Int {
-        declaredBytesToCome = max(0, declaredBytesToCome - written)
-        if state.isSynchronized { queueData(shortFlowThreshold: shortFlowThreshold) }
-        return written
     }
 
     /// The application gives its handle back. Data already written is still

@@ -189,20 +189,23 @@ extension TCPConnection {
         }
 
         let scaledWindow = segment.window << Int(sendWindowShift)
-        let sackedBefore = scoreboard.sackedBytes
         var reportsDuplicate = false
+        // Only a segment with SACK blocks touches the scoreboard (a line of its own).
+        var sacksNewData = false
         if selectiveAcknowledgmentsEnabled && !segment.options.sackBlocks.isEmpty {
             reportsDuplicate = noteDuplicateReport(segment.options.sackBlocks, acknowledgment: ack, now: now,
                                                    &environment)
             let resentSackedBefore = sackedAfterHeadResent
+            let sackedBefore = scoreboard.sackedBytes
             scoreboard.record(segment.options.sackBlocks, unacknowledged: max(ack, unacknowledged),
                               maximum: sendMaximum)
+            sacksNewData = scoreboard.sackedBytes > sackedBefore
             if sackedAfterHeadResent > resentSackedBefore { lossDetection.deliveredAfterHeadResent = true }
         }
         let delivery = measureDelivery(acknowledgment: ack, now: now)
         if ack > unacknowledged {
             acknowledge(upTo: ack, segment, now: now, &environment)
-        } else if ack == unacknowledged, bytesInFlight > 0, scoreboard.sackedBytes > sackedBefore
+        } else if ack == unacknowledged, bytesInFlight > 0, sacksNewData
                     || (!reportsDuplicate && segment.payload.isEmpty && !segment.flags.contains(.fin)
                         && scaledWindow == sendWindow) {
             // RFC 6675 §2: an ACK that SACKs new data counts as a duplicate even if

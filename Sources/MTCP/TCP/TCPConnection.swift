@@ -12,6 +12,10 @@
 /// calls their `mutating` methods in place, so no reference counting and no copy
 /// of this (large) struct happens per segment.
 struct TCPConnection {
+    /// The receive buffer and its out-of-order ranges: first, its ranges at the
+    /// start of the block and its scalars just before the fields below (see
+    /// "state with large inline arrays").
+    var receive = ReceiveBuffer()
     var generation: UInt32 = 0
     /// The pool slot, fixed for the life of the pool: it names the connection's
     /// timer-wheel nodes and, with `generation`, its handle.
@@ -152,28 +156,31 @@ struct TCPConnection {
     /// Control segment to send from the control list.
     var controlToSend: TCPFlags = []
 
-    // MARK: state with large inline arrays, last
-    // Out-of-order ranges, SACK ranges and retransmission records, 4 KB of the
-    // 5.5 KB block: `ConnectionPool` resets a released block by copying a
+    // MARK: state with large inline arrays, after the scalars
+    // SACK ranges, retransmission records and delivery rate samples: the
+    // receive buffer's out-of-order ranges come first, before everything above.
+    // Out-of-order ranges, SACK ranges and retransmission records are 4 KB of
+    // the 5.5 KB block: `ConnectionPool` resets a released block by copying a
     // pristine one around them, as their entries past their counts are never
-    // read. Each is the last field of its struct and these structs come last
-    // here, so the copy is a few long runs and the fields a segment touches sit
-    // together in the first kilobyte.
-    /// Delivery rate samples for a model-based congestion control (BBR).
-    var deliveryRate = DeliveryRateEstimator()
+    // read. With thousands of connections a block is out of the cache when
+    // its next segment comes, so what a segment touches should be few lines:
+    // the receive buffer (arrays first, its scalars last) ends where the
+    // scalars above begin, and the loss state that follows them starts with
+    // its own.
     /// RACK-TLP's state (RFC 8985) and what the retransmission deadline times.
     var lossDetection = LossDetection()
-    /// The receive buffer and its out-of-order ranges.
-    var receive = ReceiveBuffer()
     /// What the peer SACKed beyond SND.UNA (RFC 6675).
     var scoreboard = SACKScoreboard()
+    /// Delivery rate samples for a model-based congestion control (BBR), which
+    /// NewReno and CUBIC never touch: last.
+    var deliveryRate = DeliveryRateEstimator()
 
     /// Where the loss state's inline arrays lie in the block, in bytes, in
-    /// order: the retransmission records, the out-of-order ranges, the SACK
+    /// order: the out-of-order ranges, the retransmission records, the SACK
     /// ranges (`ConnectionPool.release` copies around them).
     static var inlineArrayBytes: InlineArray<3, Range<Int>> {
-        [MemoryLayout<Self>.bytes(LossDetection.inlineArrayBytes, within: \Self.lossDetection),
-         MemoryLayout<Self>.bytes(ReceiveBuffer.inlineArrayBytes, within: \Self.receive),
+        [MemoryLayout<Self>.bytes(ReceiveBuffer.inlineArrayBytes, within: \Self.receive),
+         MemoryLayout<Self>.bytes(LossDetection.inlineArrayBytes, within: \Self.lossDetection),
          MemoryLayout<Self>.bytes(SACKScoreboard.inlineArrayBytes, within: \Self.scoreboard)]
     }
 
@@ -201,7 +208,8 @@ struct TCPConnection {
     /// Mutating only to read the scoreboard in place (see `SACKScoreboard`).
     @inline(__always) var pipe: Int {
         mutating get {
-            guard selectiveAcknowledgmentsEnabled, !scoreboard.isEmpty, recovery != .none else { return bytesInFlight }
+            // Recovery first: outside it the scoreboard's line is not touched.
+            guard recovery != .none, selectiveAcknowledgmentsEnabled, !scoreboard.isEmpty else { return bytesInFlight }
             let inNetwork = bytesInFlight - scoreboard.sackedBytes(below: sendNext)
             guard inFastRecovery else { return inNetwork }
             return inNetwork - scoreboard.unsackedBytes(from: max(highestRetransmitted, sendUnacknowledged),

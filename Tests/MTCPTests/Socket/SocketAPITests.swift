@@ -473,6 +473,37 @@ import Testing
         #expect(!called)
     }
 
+    @Test func referencedWritesAreSentFromTheRegionAndResetOnRequest() throws {
+        var net = SocketTestNetwork()
+        let (_, server, client) = try net.establish()
+        let region = UnsafeMutableRawBufferPointer.allocate(byteCount: 5000, alignment: 1)
+        defer { region.deallocate() }
+        let payload = seededBytes(5000, seed: 9)
+        region.copyBytes(from: payload)
+        var options = try net.client.options(of: client)
+        options.sendBufferSize = 3000
+        try net.client.setOptions(client, options)
+        // SO_SNDBUF caps what is taken, as for a copy; the rest goes as room opens.
+        var sent = try net.client.writeReference(client, UnsafeRawBufferPointer(region), tag: 1)
+        #expect(sent == 3000)
+        net.settle()
+        sent += try net.client.writeReference(client, UnsafeRawBufferPointer(rebasing: region[sent...]), tag: 1)
+        #expect(sent == 5000)
+        net.settle()
+        #expect(net.server.drain(server).bytes == payload)
+        #expect(net.client.resetConnections(referencingTagsBelow: 2) == 0, "all of it acknowledged")
+
+        // Referenced and not yet acknowledged, the socket closed since: a
+        // reset for memory tagged below 2, nothing for memory of tag 1 and up.
+        _ = try net.client.writeReference(client, UnsafeRawBufferPointer(rebasing: region[0..<100]), tag: 1)
+        try net.client.close(client)
+        #expect(net.client.resetConnections(referencingTagsBelow: 1) == 0)
+        #expect(net.client.resetConnections(referencingTagsBelow: 2) == 1)
+        #expect(net.client.resetConnections(referencingTagsBelow: 2) == 0, "reset once")
+        net.settle()
+        #expect(try net.server.pendingError(of: server) == .connectionReset)
+    }
+
     // MARK: - shutdown, close, abort
 
     @Test func shutdownWriteGivesThePeerEndOfStreamWhileWeStillRead() throws {

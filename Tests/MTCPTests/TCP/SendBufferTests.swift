@@ -87,6 +87,107 @@ private extension SendBuffer {
         }
     }
 
+    @Test func referencedRegionsAreSentFromWhereTheyLieBetweenCopies() {
+        withChunk(16) { chunk in
+            let region: [UInt8] = Array(101...110)
+            region.withUnsafeBytes { region in
+                var buffer = SendBuffer(storage: chunk)
+                #expect(buffer.append([1, 2, 3]) == 3)
+                #expect(buffer.appendReference(UnsafeRawBufferPointer(rebasing: region[0..<4]), tag: 7) == 4)
+                // The next part of the same region extends its run.
+                #expect(buffer.appendReference(UnsafeRawBufferPointer(rebasing: region[4..<6]), tag: 7) == 2)
+                #expect(buffer.append([4, 5]) == 2)
+                #expect(buffer.count == 11)
+                #expect(buffer.free == 5, "references take capacity as copies do")
+                #expect(chunk[3] == 4, "only the copies are in the ring")
+                #expect(buffer.bytes(from: 0, count: 11) == [1, 2, 3, 101, 102, 103, 104, 105, 106, 4, 5])
+                #expect(buffer.bytes(from: 2, count: 6) == [3, 101, 102, 103, 104, 105])
+                let below8 = buffer.referencesTag(below: 8), below7 = buffer.referencesTag(below: 7)
+                #expect(below8)
+                #expect(!below7)
+                buffer.acknowledge(5)  // the copies, and two bytes of the region
+                #expect(buffer.bytes(from: 0, count: 6) == [103, 104, 105, 106, 4, 5])
+                buffer.acknowledge(4)
+                let stillReferenced = buffer.referencesTag(below: 8)
+                #expect(!stillReferenced, "the region is acknowledged")
+                #expect(buffer.bytes(from: 0, count: 2) == [4, 5])
+                // Back to a plain ring: a copy goes after the held bytes.
+                #expect(buffer.append([6]) == 1)
+                #expect(buffer.bytes(from: 0, count: 3) == [4, 5, 6])
+                buffer.acknowledge(3)
+                #expect(buffer.isEmpty)
+            }
+        }
+    }
+
+    @Test func referencesBeyondTheRunsAreCopied() {
+        withChunk(64) { chunk in
+            let region: [UInt8] = Array(1...8)
+            region.withUnsafeBytes { region in
+                var buffer = SendBuffer(storage: chunk)
+                // Separate regions (not contiguous with the run before): all
+                // runs but one by reference, then copies into the ring.
+                for index in 0..<4 {
+                    #expect(buffer.appendReference(UnsafeRawBufferPointer(rebasing: region[(2 * index)..<(2 * index + 1)]),
+                                                   tag: 1) == 1)
+                }
+                #expect(buffer.append([9]) == 1)
+                #expect(Array(chunk[0..<2]) == [7, 9], "the fourth region and the copy after it are in the ring")
+                #expect(buffer.free == 64 - 5)
+                #expect(buffer.bytes(from: 0, count: 5) == [1, 3, 5, 7, 9])
+                buffer.acknowledge(4)
+                #expect(buffer.bytes(from: 0, count: 1) == [9])
+            }
+        }
+    }
+
+    @Test func referencesMatchAModelUnderRandomUse() {
+        var random = SeededRandom(seed: 0x2EF5)
+        var mismatches = 0
+        // Memory that stays put while the buffer references it.
+        let regions = (0..<8).map { region in
+            let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: 200, alignment: 1)
+            for index in memory.indices { memory[index] = UInt8(truncatingIfNeeded: region &* 31 &+ index) }
+            return UnsafeRawBufferPointer(memory)
+        }
+        defer { regions.forEach { $0.deallocate() } }
+        for _ in 0..<30 {
+            let capacity = Int.random(in: 1...120, using: &random)
+            withChunk(capacity) { chunk in
+                var buffer = SendBuffer(storage: chunk)
+                var model: [UInt8] = []
+                for _ in 0..<300 {
+                    switch Int.random(in: 0..<4, using: &random) {
+                    case 0:
+                        let bytes = (0..<Int.random(in: 0...capacity, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+                        let room = buffer.free
+                        let n = buffer.append(bytes)
+                        if n != min(bytes.count, room) { mismatches += 1 }
+                        model += bytes[..<n]
+                    case 1:
+                        let region = regions[Int.random(in: 0..<regions.count, using: &random)]
+                        let start = Int.random(in: 0..<region.count, using: &random)
+                        let end = Int.random(in: start...region.count, using: &random)
+                        let room = buffer.free
+                        let n = buffer.appendReference(UnsafeRawBufferPointer(rebasing: region[start..<end]), tag: 1)
+                        if n != min(end - start, room) { mismatches += 1 }
+                        model += region[start..<start + n]
+                    case 2:
+                        let n = Int.random(in: 0...model.count, using: &random)
+                        buffer.acknowledge(n)
+                        model.removeFirst(n)
+                    default:
+                        let offset = Int.random(in: 0...model.count, using: &random)
+                        let count = Int.random(in: 0...(model.count - offset), using: &random)
+                        if buffer.bytes(from: offset, count: count) != Array(model[offset..<offset + count]) { mismatches += 1 }
+                    }
+                    if buffer.count != model.count || buffer.free > capacity - model.count { mismatches += 1 }
+                }
+            }
+        }
+        #expect(mismatches == 0)
+    }
+
     @Test func emptiedBufferRestartsContiguous() {
         withChunk(8) { chunk in
             var buffer = SendBuffer(storage: chunk)
