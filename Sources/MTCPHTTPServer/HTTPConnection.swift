@@ -8,10 +8,9 @@ import MTCPTLS
 struct PendingOutput {
     var head = UnsafeRawBufferPointer(start: nil, count: 0)
     var body = UnsafeRawBufferPointer(start: nil, count: 0)
-    /// `head` and `body` are the cache's (of the connection's `outputGeneration`),
-    /// unless the head was built in the connection's scratch: over plain TCP
-    /// they are then sent by reference, not copied into the send buffer.
-    var fromCache = false
+    /// `body` is the cache's (of the connection's `outputGeneration`): over
+    /// plain TCP it is then sent by reference, not copied into the send buffer.
+    var bodyFromCache = false
     /// The open file being streamed, or -1.
     var file: Int32 = -1
     var fileOffset = 0

@@ -223,15 +223,19 @@ extension HTTPServer {
         return true
     }
 
-    /// Sends what it can of `output`'s head and body; returns how much. Over
-    /// plain TCP, the cache's bytes go by reference: the stack sends them from
-    /// the cache's memory, which stays while a reload leaves it one generation
-    /// (see `reload`), and never copies them into the connection's send buffer.
-    /// A head built in the connection's scratch, which the next response
-    /// reuses, is copied.
+    /// Bodies from the cache at least this long go by reference; shorter ones
+    /// are copied with their head, in one write (tracking a reference costs
+    /// more than copying a few hundred bytes; a judgment, not a measured edge).
+    static var referencedBodyMinimum: Int { 1024 }
+
+    /// Sends what it can of `output`'s head and body; returns how much. The
+    /// head is copied; over plain TCP a body from the cache goes by reference:
+    /// the stack sends it from the cache's memory, which a reload leaves for
+    /// one generation (see `reload`), and never copies it into the
+    /// connection's send buffer.
     private mutating func sendHeadAndBody(_ index: Int, _ output: PendingOutput,
                                           _ context: inout SocketContext<Device>) throws(SocketError) -> Int {
-        guard output.fromCache, connections[index].tls == nil else {
+        guard output.bodyFromCache, output.body.count >= Self.referencedBodyMinimum, connections[index].tls == nil else {
             // A gather write from the stack: no array on the heap per response.
             return try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: 2) {
                 pieces throws(SocketError) in
@@ -240,17 +244,12 @@ extension HTTPServer {
                 return try send(index, UnsafeBufferPointer(pieces), &context)
             }
         }
-        let socket = connections[index].socket, tag = UInt32(truncatingIfNeeded: connections[index].outputGeneration)
-        let scratch = UnsafeRawBufferPointer(memory.head(index))
-        func sendPiece(_ piece: UnsafeRawBufferPointer, _ context: inout SocketContext<Device>) throws(SocketError) -> Int {
-            guard let start = piece.baseAddress else { return 0 }
-            let inScratch = scratch.baseAddress.map { start >= $0 && start < $0 + scratch.count } ?? false
-            return inScratch ? try context.write(socket, piece) : try context.writeReference(socket, piece, tag: tag)
-        }
-        let fromHead = try sendPiece(output.head, &context)
-        guard fromHead == output.head.count, !output.body.isEmpty else { return fromHead }
+        let socket = connections[index].socket
+        let fromHead = output.head.isEmpty ? 0 : try context.write(socket, output.head)
+        guard fromHead == output.head.count else { return fromHead }
         do {
-            return fromHead + (try sendPiece(output.body, &context))
+            let tag = UInt32(truncatingIfNeeded: connections[index].outputGeneration)
+            return fromHead + (try context.writeReference(socket, output.body, tag: tag))
         } catch .wouldBlock where fromHead > 0 {
             return fromHead
         }

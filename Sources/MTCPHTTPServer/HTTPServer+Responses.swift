@@ -37,7 +37,16 @@ extension HTTPServer {
                                                 scratch: memory.head(index)) else {
                 return respondWithError(index, .notFound, &context, headOnly: head.method == .head)
             }
-            var output = PendingOutput(head: response.head, body: response.body, fromCache: true)
+            var output = PendingOutput(head: response.head, body: response.body, bodyFromCache: true)
+            if response.status == .ok, response.file == nil, response.body.isEmpty, response.contentLength > 0 {
+                // A 200 from memory is one buffer, head then content: apart, the head
+                // (whose Date the cache rewrites every second, so never the same
+                // bytes twice) is copied and the content may go by reference.
+                let headLength = response.head.count - response.contentLength
+                precondition(headLength > 0, "a 200 from memory holds its head before its content")
+                output.head = UnsafeRawBufferPointer(rebasing: response.head[..<headLength])
+                output.body = UnsafeRawBufferPointer(rebasing: response.head[headLength...])
+            }
             if let file = response.file {
                 let descriptor = file.open()
                 guard descriptor >= 0 else {

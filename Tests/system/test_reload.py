@@ -11,7 +11,7 @@ import signal
 import subprocess
 import time
 
-from conftest import running_appliance
+from conftest import CONFIG, running_appliance
 from mtcp_ns import APPLIANCE_ADDR, NS_CLIENT, SYSTEM_PYTHON, client, per_core, show
 
 
@@ -39,18 +39,18 @@ def test_sighup_reloads_the_files(topology, request, tmp_path_factory):
         assert app.alive()
 
 
-# A client that keeps its receive buffer small and stops reading once the body
-# has begun, until told to go on: the server cannot have sent more than that
-# buffer's worth beyond what it read. Prints the status line, then after "go"
+# A client that keeps its receive buffer small (4 KiB) and stops reading once
+# the body has begun, until told to go on: the server cannot have sent more
+# than that buffer's worth beyond what it read. Prints the status line, then after "go"
 # the body bytes it got in all, how the transfer ended and the body's SHA-256.
 SLOW_READER = r"""
 import hashlib, socket, sys
 s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 s.connect((sys.argv[1], 80))
 s.sendall(b"GET " + sys.argv[2].encode() + b" HTTP/1.1\r\nHost: a\r\n\r\n")
 data = b""
-while b"\r\n\r\n" not in data or len(data) < 70000:
+while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < 1000:
     chunk = s.recv(65536)
     if not chunk:
         break
@@ -141,6 +141,31 @@ def test_a_response_from_the_cache_outlives_one_reload_byte_for_byte(topology, r
         got, ending, _ = go_on(reader)
         assert ending == "reset" and got < 200 << 10
         assert counter_reaches("mtcp_http_reload_resets_total", resets + 1)
+        assert app.alive()
+
+
+def test_a_cached_body_the_stack_still_sends_is_reset_when_a_reload_frees_it(topology, request,
+                                                                            tmp_path_factory):
+    """With a send buffer larger than the file, mtcp-httpd hands the whole body
+    to the stack at once and is done with the response; the stack still sends
+    it from the cache's memory. The second reload frees that memory: the
+    stack resets the connection, whose socket the server no longer watches."""
+    root = tmp_path_factory.mktemp("www")
+    (root / "cached.bin").write_bytes(random.Random(13).randbytes(200 << 10))
+    (root / "page.txt").write_bytes(b"one\n")
+    config = tmp_path_factory.mktemp("conf") / "mtcp.conf"
+    config.write_text(CONFIG.read_text() + "sndbuf = 262144\nrcvbuf = 262144\nmax_concurrency = 64\n"
+                      "max_num_buffers = 64\n")
+    with running_appliance(request, tmp_path_factory, extra_args=["--root", root], config=config) as app:
+        resets = counter("mtcp_http_reload_resets_total")
+        reader = slow_reader("/cached.bin")
+        for generation in ("two", "three"):
+            (root / "page.txt").write_bytes(f"{generation}\n".encode())
+            reloaded(app, "page.txt", f"{generation}\n".encode())
+        got, ending, _ = go_on(reader)
+        assert ending == "reset" and got < 200 << 10, (got, ending)
+        assert counter_reaches("mtcp_http_reload_resets_total", resets + 1)
+        assert fetch("page.txt") == b"three\n"
         assert app.alive()
 
 
