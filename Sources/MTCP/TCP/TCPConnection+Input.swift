@@ -252,7 +252,13 @@ extension TCPConnection {
         }
         state = .established
         // Before this ACK's sample, if it has one: it then sets the RTO itself.
-        rtt.handshakeCompletedWithoutSample()
+        // Without one after a resent SYN-ACK, the data starts at an RTO of 3 s
+        // (RFC 6298 §5.7, for either side's handshake).
+        if retransmissions > 0 {
+            rtt.handshakeCompletedAfterSYNTimeout()
+        } else {
+            rtt.handshakeCompletedWithoutSample()
+        }
         environment.connectionStatistics.established &+= 1
         if listener < 0 { postEvents([.connected, .writable]) }
         if admission == .listenerGone { abort(sendReset: true, error: nil, now: now, &environment) }

@@ -168,6 +168,32 @@ import Testing
         #expect(untimed.connection.rtt.rto == .seconds(3), "RFC 6298 §5.7")
     }
 
+    /// The passive side alike: after a SYN-ACK resent by the timer, an ACK
+    /// with no echo gives no sample (Karn) and the data starts at an RTO of
+    /// 3 s (RFC 6298 §5.7); one that echoes the resent SYN-ACK is timed by it.
+    @Test func theFinalACKAfterAResentSYNACKStartsTheDataAtThreeSecondsUnlessTimed() throws {
+        let (untimed, _) = Test.synReceived()
+        let resent = untimed.advance(by: .seconds(1))
+        #expect(resent.first?.flags == [.syn, .ack])
+        #expect(untimed.connection.rtt.rto == .seconds(2))
+        _ = untimed.advance(by: .milliseconds(5))
+        _ = untimed.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1)
+        #expect(untimed.connection.state == .established)
+        #expect(untimed.connection.rtt.smoothedRTT == nil)
+        #expect(untimed.connection.rtt.rto == .seconds(3))
+
+        var offer = TCPOptions(maximumSegmentSize: 1460)
+        offer.timestamp = TCPTimestamp(value: 100, echoReply: 0)
+        let (timed, _) = Test.synReceived(peerOptions: offer)
+        let echo = try #require(timed.advance(by: .seconds(1)).first?.options.timestamp)
+        _ = timed.advance(by: .milliseconds(5))
+        var options = TCPOptions()
+        options.timestamp = TCPTimestamp(value: 101, echoReply: echo.value)
+        _ = timed.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1, options: options)
+        #expect(timed.connection.rtt.smoothedRTT == .milliseconds(5))
+        #expect(timed.connection.rtt.rto == .milliseconds(200))
+    }
+
     /// The peer's SYN-ACK echoing `echo` completes a handshake whose SYN timed
     /// out, with no sample: the data starts at an RTO of 3 s (RFC 6298 §5.7).
     private func expectUntimedAfterSYNTimeout(_ test: ConnectionUnderTest, echoing echo: UInt32) {
