@@ -115,14 +115,20 @@ public struct StaticFileResponse {
 /// - `reload()` rebuilds everything from disk into new memory. The previous
 ///   generation stays allocated until the next reload, so responses still being
 ///   written when a reload happens stay valid: pointers from `response` are valid
-///   until the second reload after they were obtained.
+///   until the second reload after they were obtained, and then until
+///   `freeDroppedGeneration()`, which the caller calls once it has stopped every
+///   use of them.
 public struct StaticFileCache: ~Copyable {
     /// How the cache was built.
     public private(set) var configuration: StaticFileCacheConfiguration
     /// Incremented by each `reload()`.
     public private(set) var generation = 0
     private var storage: StaticFileStorage
+    /// The previous generation, still valid for responses being written.
     private var retired: StaticFileStorage?
+    /// The generation before that, out of service since the last reload and
+    /// freed by `freeDroppedGeneration()`.
+    private var dropped: StaticFileStorage?
 
     /// The smallest scratch buffer `response` accepts: room for the longest head it
     /// builds (server names are limited to 64 bytes by the configuration).
@@ -137,20 +143,32 @@ public struct StaticFileCache: ~Copyable {
     deinit {
         storage.free()
         retired?.free()
+        dropped?.free()
     }
 
     /// Rebuilds the cache from disk (a signal handler of the server asks for it),
     /// picking up new, changed and removed files, with `configuration` when a
     /// reloaded configuration gives a new one. On failure the cache is unchanged.
+    /// The generation before the previous one goes out of service but keeps its
+    /// memory until `freeDroppedGeneration()`: the caller first stops whatever
+    /// still reads it (a connection still sending a response from it).
     public mutating func reload(configuration newConfiguration: StaticFileCacheConfiguration? = nil,
                                 now: Int64) throws(StaticFileCacheError) {
         let configuration = newConfiguration ?? configuration
         let fresh = try StaticFileCacheBuilder(configuration: configuration, now: now).build()
         self.configuration = configuration
-        retired?.free()
+        freeDroppedGeneration()
+        dropped = retired
         retired = storage
         storage = fresh
         generation += 1
+    }
+
+    /// Frees the generation the last `reload` took out of service. Call it
+    /// once nothing reads responses from generations below `generation - 1`.
+    public mutating func freeDroppedGeneration() {
+        dropped?.free()
+        dropped = nil
     }
 
     /// Number of URL paths served (files, directory indexes and redirects).

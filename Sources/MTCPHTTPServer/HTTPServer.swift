@@ -353,6 +353,7 @@ public struct HTTPServer<Device: PacketDevice>: EngineApplication, ~Copyable {
         // memory, written already, maybe by connections closed since.
         statistics.reloadResets &+= UInt64(context.resetConnections(
             referencingTagsBelow: UInt32(truncatingIfNeeded: max(0, cache.generation - 1))))
+        cache.freeDroppedGeneration()  // nothing sends from it any more
         // Requests that waited for the replaced pools go on with the new ones
         // now, oldest first: before any request that comes after the reload
         // can take the room it makes. Each keeps the time it came (its queue
