@@ -79,11 +79,12 @@ public struct StaticFileStream {
 public struct StaticFileResponse {
     /// The status, for the access log and statistics.
     public var status: HTTPStatus
-    /// Bytes to write first. For a 200 from memory this is the complete response,
-    /// head and body in one contiguous buffer; for 206/304/416 it lies in the
-    /// caller's scratch buffer.
+    /// Bytes to write first: the head. For a 200 or 301 it lies in the cache,
+    /// for 206/304/416 in the caller's scratch buffer.
     public var head: UnsafeRawBufferPointer
-    /// In-memory body bytes to write after `head` (a 206 from memory), else empty.
+    /// Content from memory to write after `head` (a 200 or 206 from memory),
+    /// else empty. A 200's content follows its head in memory: the two can be
+    /// written as one buffer.
     public var body: UnsafeRawBufferPointer
     /// The part of a file to stream after `head` and `body`, for files not in memory.
     public var file: StaticFileStream?
@@ -96,8 +97,9 @@ public struct StaticFileResponse {
 /// At start-up (and on `reload()`) the root is walked; every regular file gets an
 /// entry under its URL path. A file up to `maxFileBytes`, while the memory budget
 /// lasts (smallest files first, so the most requests hit memory), is held as its
-/// COMPLETE 200 response, head and body contiguous, so a hit is one write of one
-/// buffer. Two copies are kept, one with `Connection: keep-alive` and one with
+/// COMPLETE 200 response, head and body contiguous, so a hit can be one write of
+/// one buffer (`response` hands them apart, for a server that sends the content
+/// by reference). Two copies are kept, one with `Connection: keep-alive` and one with
 /// `Connection: close`: both kinds of connection are hot (benchmarks of short flows
 /// close after each request), and a second copy is cheaper than splitting every
 /// close response into two writes. A HEAD request gets the same bytes up to the end
@@ -263,7 +265,8 @@ public struct StaticFileCache: ~Copyable {
             return StaticFileResponse(status: .ok, head: headOnly, body: empty, file: nil, contentLength: 0)
         }
         if record.kind == .memory {
-            return StaticFileResponse(status: .ok, head: full, body: empty, file: nil, contentLength: record.size)
+            return StaticFileResponse(status: .ok, head: headOnly, body: UnsafeRawBufferPointer(rebasing: full[headLength...]),
+                                      file: nil, contentLength: record.size)
         }
         return StaticFileResponse(status: .ok, head: headOnly, body: empty,
                                   file: stream(record, offset: 0, count: record.size), contentLength: record.size)

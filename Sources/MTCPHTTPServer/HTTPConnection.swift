@@ -17,6 +17,16 @@ struct PendingOutput {
     var fileRemaining = 0
 
     var isEmpty: Bool { head.isEmpty && body.isEmpty && fileRemaining == 0 }
+
+    /// Head and body as one buffer when one of them is empty or the body
+    /// starts where the head ends (a 200 from the cache, built as one piece),
+    /// else nil.
+    var headAndBodyJoined: UnsafeRawBufferPointer? {
+        if body.isEmpty { return head }
+        if head.isEmpty { return body }
+        guard head.baseAddress.unsafelyUnwrapped + head.count == body.baseAddress else { return nil }
+        return UnsafeRawBufferPointer(start: head.baseAddress, count: head.count + body.count)
+    }
 }
 
 /// Where a proxied request stands, seen from the client's connection.

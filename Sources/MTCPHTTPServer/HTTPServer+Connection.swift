@@ -229,13 +229,16 @@ extension HTTPServer {
     static var referencedBodyMinimum: Int { 1024 }
 
     /// Sends what it can of `output`'s head and body; returns how much. The
-    /// head is copied; over plain TCP a body from the cache goes by reference:
-    /// the stack sends it from the cache's memory, which a reload leaves for
-    /// one generation (see `reload`), and never copies it into the
-    /// connection's send buffer.
+    /// head is copied (the cache rewrites its Date every second: never the
+    /// same bytes twice); over plain TCP a body from the cache goes by
+    /// reference: the stack sends it from the cache's memory, which a reload
+    /// leaves for one generation (see `reload`), and never copies it into the
+    /// connection's send buffer. A head and body that are one buffer in memory
+    /// and too short for that are copied in one write.
     private mutating func sendHeadAndBody(_ index: Int, _ output: PendingOutput,
                                           _ context: inout SocketContext<Device>) throws(SocketError) -> Int {
         guard output.bodyFromCache, output.body.count >= Self.referencedBodyMinimum, connections[index].tls == nil else {
+            if let whole = output.headAndBodyJoined { return try send(index, whole, &context) }
             // A gather write from the stack: no array on the heap per response.
             return try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: 2) {
                 pieces throws(SocketError) in

@@ -38,17 +38,6 @@ extension HTTPServer {
                 return respondWithError(index, .notFound, &context, headOnly: head.method == .head)
             }
             var output = PendingOutput(head: response.head, body: response.body, bodyFromCache: true)
-            if response.status == .ok, response.file == nil, response.body.isEmpty,
-               response.contentLength >= Self.referencedBodyMinimum {
-                // A 200 from memory is one buffer, head then content: apart, the head
-                // (whose Date the cache rewrites every second, so never the same
-                // bytes twice) is copied and the content goes by reference. A
-                // shorter one stays whole, copied in one write.
-                let headLength = response.head.count - response.contentLength
-                precondition(headLength > 0, "a 200 from memory holds its head before its content")
-                output.head = UnsafeRawBufferPointer(rebasing: response.head[..<headLength])
-                output.body = UnsafeRawBufferPointer(rebasing: response.head[headLength...])
-            }
             if let file = response.file {
                 let descriptor = file.open()
                 guard descriptor >= 0 else {

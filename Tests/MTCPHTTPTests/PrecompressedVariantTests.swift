@@ -59,21 +59,21 @@ import Testing
         let cache = try CacheBox(.init(documentRoot: site.root))
         let brotli = try #require(Self.get(cache, "/app.js", "Accept-Encoding: gzip, deflate, br\r\n"))
         #expect(brotli.status == .ok)
-        #expect(brotli.head.hasSuffix("\r\n\r\nBR"))
+        #expect(brotli.wire.hasSuffix("\r\n\r\nBR"))
         #expect(brotli.head.contains("Content-Type: text/javascript"))
         #expect(brotli.head.contains("Content-Encoding: br\r\nContent-Length: 2\r\n"))
         #expect(brotli.head.contains("Vary: Accept-Encoding\r\n"))
         let gzip = try #require(Self.get(cache, "/app.js", "Accept-Encoding: gzip\r\n"))
-        #expect(gzip.head.hasSuffix("\r\n\r\nGZ-BYTES"))
+        #expect(gzip.wire.hasSuffix("\r\n\r\nGZ-BYTES"))
         #expect(gzip.head.contains("Content-Encoding: gzip\r\n"))
         let identity = try #require(Self.get(cache, "/app.js"))
-        #expect(identity.head.hasSuffix("\r\n\r\nplain javascript"))
+        #expect(identity.wire.hasSuffix("\r\n\r\nplain javascript"))
         #expect(!identity.head.contains("Content-Encoding"))
         #expect(identity.head.contains("Vary: Accept-Encoding\r\n"), "the identity response varies too")
         let etags = [brotli, gzip, identity].map { $0.head.split(separator: "\r\n").first { $0.hasPrefix("ETag:") } }
         #expect(Set(etags).count == 3, "each variant has its own validator: \(etags)")
         let css = try #require(Self.get(cache, "/style.css", "Accept-Encoding: br, gzip\r\n"))
-        #expect(css.head.hasSuffix("\r\n\r\nCSS-GZ") && css.head.contains("Content-Type: text/css"))
+        #expect(css.wire.hasSuffix("\r\n\r\nCSS-GZ") && css.head.contains("Content-Type: text/css"))
     }
 
     /// `gzip -k` keeps the file's time: a variant of the same size and time still
@@ -86,7 +86,7 @@ import Testing
         let identity = try #require(Self.get(cache, "/same.txt"))
         let etag = try #require(identity.head.split(separator: "\r\n").first { $0.hasPrefix("ETag: ") }?.dropFirst(6))
         let gzip = try #require(Self.get(cache, "/same.txt", "Accept-Encoding: gzip\r\nIf-None-Match: \(etag)\r\n"))
-        #expect(gzip.status == .ok && gzip.head.hasSuffix("\r\n\r\nwxyz"))
+        #expect(gzip.status == .ok && gzip.wire.hasSuffix("\r\n\r\nwxyz"))
     }
 
     @Test func filesWithoutVariantsAndTheVariantsThemselvesAreServedAsTheyAre() throws {
@@ -95,9 +95,9 @@ import Testing
         let plain = try #require(Self.get(cache, "/plain.txt", "Accept-Encoding: gzip\r\n"))
         #expect(!plain.head.contains("Vary") && !plain.head.contains("Content-Encoding"))
         let direct = try #require(Self.get(cache, "/app.js.gz", "Accept-Encoding: gzip\r\n"))
-        #expect(direct.head.hasSuffix("\r\n\r\nGZ-BYTES") && !direct.head.contains("Content-Encoding"))
+        #expect(direct.wire.hasSuffix("\r\n\r\nGZ-BYTES") && !direct.head.contains("Content-Encoding"))
         let lonely = try #require(Self.get(cache, "/lonely.gz", "Accept-Encoding: gzip\r\n"))
-        #expect(lonely.head.hasSuffix("a .gz without its file"))
+        #expect(lonely.wire.hasSuffix("a .gz without its file"))
         #expect(Self.get(cache, "/lonely", "Accept-Encoding: gzip\r\n") == nil)
     }
 
@@ -105,7 +105,7 @@ import Testing
         let site = try makeSite()
         let cache = try CacheBox(.init(documentRoot: site.root))
         let index = try #require(Self.get(cache, "/docs/", "Accept-Encoding: gzip\r\n"))
-        #expect(index.head.hasSuffix("\r\n\r\nHTML-GZ") && index.head.contains("Content-Type: text/html"))
+        #expect(index.wire.hasSuffix("\r\n\r\nHTML-GZ") && index.head.contains("Content-Type: text/html"))
         let part = try #require(Self.get(cache, "/app.js", "Accept-Encoding: gzip\r\nRange: bytes=0-1\r\n"))
         #expect(part.status == .partialContent)
         #expect(part.body == "GZ")
