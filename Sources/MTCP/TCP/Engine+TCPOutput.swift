@@ -132,7 +132,7 @@ extension Engine {
             let wire = TCPSegment(unchecked: bytes)
             header.emit(into: wire)
             if segment.payloadLength > 0 {
-                segment.payloadSource.copy(from: segment.payloadOffset, count: segment.payloadLength,
+                segment.payloadSource.unsafelyUnwrapped.pointee.copy(from: segment.payloadOffset, count: segment.payloadLength,
                                            into: wire.bytes.baseAddress.unsafelyUnwrapped + header.headerLength)
             }
             if offloaded {

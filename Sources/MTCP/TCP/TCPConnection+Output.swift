@@ -251,10 +251,13 @@ extension TCPConnection {
             sackBlocksCut = options.sackBlocks.count < min(blocks, sackBlocksAvailable)
         }
         let acknowledgment: SequenceNumber? = state == .synSent ? nil : receiveNext
-        let segment = OutgoingSegment(tuple: tuple, sequence: sequence, acknowledgment: acknowledgment, flags: flags,
-                                      window: advertiseWindow(isSYN: isSYN), options: options, payloadSource: send,
-                                      payloadOffset: sequence - sendBufferStart, payloadLength: dataLength)
-        guard environment.transmit(segment, now: now) else { return false }
+        let tuple = tuple, window = advertiseWindow(isSYN: isSYN), payloadOffset = sequence - sendBufferStart
+        let sent = withUnsafePointer(to: &send) { source in
+            environment.transmit(OutgoingSegment(tuple: tuple, sequence: sequence, acknowledgment: acknowledgment,
+                                                 flags: flags, window: window, options: options, payloadSource: source,
+                                                 payloadOffset: payloadOffset, payloadLength: dataLength), now: now)
+        }
+        guard sent else { return false }
         if isSYN, let timestamp = options.timestamp { lastSYNTimestamp = timestamp.value }
         noteDeliveryRateTransmission(sequence: sequence, length: dataLength, now: now)
         // A probe below SND.UNA (zero-window or keep-alive) is unacceptable to the

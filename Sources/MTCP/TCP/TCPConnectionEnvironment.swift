@@ -37,6 +37,8 @@ enum AcceptAdmission {
 
 /// One segment to send, as fields: the environment builds the frame. The
 /// payload is `payloadLength` bytes of `payloadSource` from `payloadOffset`.
+/// The send buffer comes by address, valid for the `transmit` call only: as a
+/// value its 144 bytes were copied into every segment.
 @usableFromInline
 struct OutgoingSegment {
     var tuple: FourTuple
@@ -46,7 +48,7 @@ struct OutgoingSegment {
     var flags: TCPFlags
     var window: UInt16
     var options = TCPOptions()
-    var payloadSource = SendBuffer()
+    var payloadSource: UnsafePointer<SendBuffer>? = nil
     var payloadOffset = 0
     var payloadLength = 0
 

@@ -217,7 +217,7 @@ struct RecordingEnvironment: TCPConnectionEnvironment {
         var payload = [UInt8](repeating: 0, count: segment.payloadLength)
         if segment.payloadLength > 0 {
             payload.withUnsafeMutableBytes {
-                segment.payloadSource.copy(from: segment.payloadOffset, count: segment.payloadLength,
+                segment.payloadSource.unsafelyUnwrapped.pointee.copy(from: segment.payloadOffset, count: segment.payloadLength,
                                            into: $0.baseAddress!)
             }
         }
