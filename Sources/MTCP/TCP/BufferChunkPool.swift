@@ -5,6 +5,11 @@
 /// never calls the allocator and an exhausted pool is a clean refusal (`take()`
 /// returns nil) rather than unbounded growth. Free chunks are a stack of indices:
 /// the chunk given back last is taken next, while its lines may still be cached.
+///
+/// A connection reserves its chunk when it opens (`reserve()`; refused when
+/// every chunk is promised) and takes it only while its buffer holds bytes: a
+/// reserved chunk is always there to take, and a few chunks, hot in the cache,
+/// serve many mostly idle connections in turn.
 /// A bit per chunk records which chunks are free, so giving one back twice (or
 /// giving back something else) traps at once instead of handing the same memory
 /// to two connections later.
@@ -15,6 +20,8 @@ public struct BufferChunkPool: ~Copyable {
     public let count: Int
     /// Chunks that `take()` can still hand out.
     public private(set) var available: Int
+    /// Chunks promised by `reserve()`, taken or not.
+    public private(set) var reserved = 0
 
     /// Distance between chunk starts: `chunkSize` rounded up to a cache line, so
     /// that two connections' buffers never share a line.
@@ -60,6 +67,24 @@ public struct BufferChunkPool: ~Copyable {
         memory.deallocate()
         freeStack.deallocate()
         freeBits.deallocate()
+    }
+
+    /// Whether a chunk is left to promise (else the caller refuses the connection).
+    @inline(__always) public var canReserve: Bool { reserved < count }
+
+    /// Promises one chunk to the caller (`canReserve` must hold). Taking no more
+    /// chunks than it reserved, it always finds one.
+    @inline(__always)
+    public mutating func reserve() {
+        precondition(canReserve, "every chunk is promised")
+        reserved += 1
+    }
+
+    /// Ends a promise of `reserve()` (its chunk given back, if it was taken).
+    @inline(__always)
+    public mutating func cancelReservation() {
+        precondition(reserved > 0, "no chunk reserved")
+        reserved -= 1
     }
 
     /// A free chunk of `chunkSize` bytes, or nil when all are in use (the caller

@@ -129,6 +129,18 @@ extension Engine {
         return connection
     }
 
+    /// `owned`, with a chunk under the send buffer for the bytes about to be
+    /// written (reserved at the open; `settle` gives it back while the ring
+    /// is empty).
+    @inline(__always)
+    private mutating func ownedForWriting(_ id: ConnectionID) -> UnsafeMutablePointer<TCPConnection>? {
+        guard let connection = owned(id) else { return nil }
+        if !connection.pointee.send.hasStorage {
+            connection.pointee.send.attachStorage(tcp.sendChunks.take().unsafelyUnwrapped)
+        }
+        return connection
+    }
+
     /// Copies received bytes into `buffer`. Returns 0 at end of stream (the peer
     /// closed and everything was read); throws `.wouldBlock` when nothing is there yet.
     public mutating func read(_ id: ConnectionID, into buffer: UnsafeMutableRawBufferPointer,
@@ -141,7 +153,7 @@ extension Engine {
     /// Copies as much of `bytes` into the send buffer as fits and returns how
     /// much; throws `.wouldBlock` when the buffer is full.
     public mutating func write(_ id: ConnectionID, _ bytes: UnsafeRawBufferPointer) throws(SocketError) -> Int {
-        guard let connection = owned(id) else { throw .invalidHandle }
+        guard let connection = ownedForWriting(id) else { throw .invalidHandle }
         defer { settle(connection) }
         return try connection.pointee.write(bytes, shortFlowThreshold: tcp.configuration.shortFlowThreshold)
     }
@@ -153,7 +165,7 @@ extension Engine {
     public mutating func write(_ id: ConnectionID, upTo limit: Int,
                                producingWith produce: (UnsafeMutableRawBufferPointer,
                                                        UnsafeMutableRawBufferPointer) -> Int) throws(SocketError) -> Int {
-        guard let connection = owned(id) else { throw .invalidHandle }
+        guard let connection = ownedForWriting(id) else { throw .invalidHandle }
         defer { settle(connection) }
         return try connection.pointee.write(upTo: limit, shortFlowThreshold: tcp.configuration.shortFlowThreshold,
                                             producingWith: produce)
@@ -164,7 +176,7 @@ extension Engine {
     /// `.wouldBlock` when the buffer is full.
     public mutating func writeReference(_ id: ConnectionID, _ region: UnsafeRawBufferPointer,
                                         tag: UInt32) throws(SocketError) -> Int {
-        guard let connection = owned(id) else { throw .invalidHandle }
+        guard let connection = ownedForWriting(id) else { throw .invalidHandle }
         defer { settle(connection) }
         return try connection.pointee.writeReference(region, tag: tag,
                                                      shortFlowThreshold: tcp.configuration.shortFlowThreshold)

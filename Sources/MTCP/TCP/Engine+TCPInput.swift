@@ -44,6 +44,10 @@ extension Engine {
     @inline(__always)
     private mutating func process(_ segment: IncomingSegment, connection: UnsafeMutablePointer<TCPConnection>,
                                   now: Instant) {
+        if !segment.payload.isEmpty && !connection.pointee.receive.hasStorage {
+            // Reserved at the open: there is one to take.
+            connection.pointee.receive.attachStorage(tcp.receiveChunks.take().unsafelyUnwrapped)
+        }
         connection.pointee.process(segment, now: now, &self)
         settle(connection)
     }
@@ -141,24 +145,24 @@ extension Engine {
         process(segment, connection: connection, now: now)
     }
 
-    /// Takes a connection and its buffers from the pools and enters the tuple in
-    /// the flow table. Nil (nothing taken) when a pool is empty.
+    /// Takes a connection from its pool, reserves its buffers' chunks (taken
+    /// when they hold bytes, `withSendStorage` and `process`) and enters the
+    /// tuple in the flow table. Nil (nothing taken) when a pool is exhausted.
     mutating func openConnection(tuple: FourTuple, initialSequence: SequenceNumber? = nil,
                                  now: Instant) -> UnsafeMutablePointer<TCPConnection>? {
-        guard tcp.sendChunks.available > 0, tcp.receiveChunks.available > 0,
+        guard tcp.sendChunks.canReserve, tcp.receiveChunks.canReserve,
               let (id, connection) = tcp.connections.allocate() else { return nil }
         guard tcp.insertFlow(tuple, id.index) else {
             tcp.connections.release(id.index)
             return nil
         }
+        tcp.sendChunks.reserve()
+        tcp.receiveChunks.reserve()
         let offsets = tcp.keyedOffsets(for: tuple)
         connection.pointee.open(tuple: tuple,
                                 initialSequence: initialSequence
                                     ?? TCPLayer.initialSequenceNumber(offset: offsets.sequence, now: now),
-                                timestampOffset: offsets.timestamp,
-                                sendStorage: tcp.sendChunks.take().unsafelyUnwrapped,
-                                receiveStorage: tcp.receiveChunks.take().unsafelyUnwrapped,
-                                configuration: tcp.configuration, now: now)
+                                timestampOffset: offsets.timestamp, configuration: tcp.configuration, now: now)
         return connection
     }
 

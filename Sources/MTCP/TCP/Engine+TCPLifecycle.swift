@@ -5,6 +5,11 @@ extension Engine {
     /// Carries out and clears the requests a connection left during one call.
     @inline(__always)
     mutating func settle(_ connection: UnsafeMutablePointer<TCPConnection>) {
+        // Empty buffers give their chunks back at once (see `BufferChunkPool`).
+        if connection.pointee.send.canDetachStorage { tcp.sendChunks.give(connection.pointee.send.detachStorage()) }
+        if connection.pointee.receive.canDetachStorage {
+            tcp.receiveChunks.give(connection.pointee.receive.detachStorage())
+        }
         let requests = connection.pointee.requests
         guard !requests.isEmpty else { return }
         connection.pointee.requests = []
@@ -44,12 +49,13 @@ extension Engine {
         tcp.removeFlow(connection.pointee.tuple)
     }
 
-    /// Returns the connection and its buffers to the pools; handles to it go stale.
+    /// Returns the connection, its buffers' chunks if they hold any, and their
+    /// reservations to the pools; handles to it go stale.
     private mutating func release(_ connection: UnsafeMutablePointer<TCPConnection>) {
-        if connection.pointee.send.storage.baseAddress != nil { tcp.sendChunks.give(connection.pointee.send.storage) }
-        if connection.pointee.receive.storage.baseAddress != nil {
-            tcp.receiveChunks.give(connection.pointee.receive.storage)
-        }
+        if connection.pointee.send.hasStorage { tcp.sendChunks.give(connection.pointee.send.storage) }
+        if connection.pointee.receive.hasStorage { tcp.receiveChunks.give(connection.pointee.receive.storage) }
+        tcp.sendChunks.cancelReservation()
+        tcp.receiveChunks.cancelReservation()
         tcp.connections.release(connection.pointee.slot)
     }
 }

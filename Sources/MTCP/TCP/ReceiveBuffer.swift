@@ -23,8 +23,10 @@
 /// times, repaired them (a 10 MiB echo took 6.6 s instead of 0.5 s). A range
 /// takes 12 bytes (offsets below 2^32: `rcvbuf` is at most 64 MiB).
 ///
-/// The buffer does not own its chunk: whoever took it from the pool gives
-/// `storage` back when the connection is freed.
+/// The buffer does not own its chunk, and needs one only while it holds bytes:
+/// the engine attaches a chunk before a segment's payload is placed and takes
+/// it back (`detachStorage`) once the application has read everything and no
+/// out-of-order data waits (see `SendBuffer` for why).
 public struct ReceiveBuffer {
     /// Out-of-order ranges held at most (a receiver that sees more holes than this
     /// in one window is facing heavy loss or an attack; Linux prunes its queue too).
@@ -48,8 +50,10 @@ public struct ReceiveBuffer {
     /// cache lines on its data path. Methods that read them are `mutating`, to
     /// get `self` by address rather than as a 1.5 KB copy (see `SACKScoreboard`).
     private var ranges = HeldRanges(repeating: HeldRange(start: 0, end: 0, stamp: 0))
-    /// The chunk the ring lives in (empty for a buffer without storage).
+    /// The chunk the ring lives in (empty while none is attached).
     public private(set) var storage: UnsafeMutableRawBufferPointer
+    /// Bytes the buffer can hold (SO_RCVBUF), with or without its chunk.
+    public private(set) var capacity: Int
     /// Ring index of the first readable byte.
     private var head = 0
     /// In-order bytes the application can read.
@@ -68,21 +72,28 @@ public struct ReceiveBuffer {
 
     /// A buffer with no storage (capacity 0), for a control block not in use.
     @inline(__always)
-    public init() { storage = UnsafeMutableRawBufferPointer(start: nil, count: 0) }
+    public init() {
+        storage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+        capacity = 0
+    }
 
     /// An empty buffer over `storage`, typically a chunk from `BufferChunkPool.take()`.
     @inline(__always)
     public init(storage: UnsafeMutableRawBufferPointer) {
         precondition(storage.count <= UInt32.max, "ReceiveBuffer: ranges are kept as 32-bit offsets")
         self.storage = storage
+        capacity = storage.count
     }
 
-    /// Empties the buffer, forgets out-of-order data and counters, and moves it
-    /// onto `storage` (a new connection).
+    /// Empties the buffer, forgets out-of-order data and counters, for a new
+    /// connection: `capacity` bytes, over `storage` or, when that is empty,
+    /// without a chunk until `attachStorage`.
     @inline(__always)
-    public mutating func reset(storage: UnsafeMutableRawBufferPointer) {
-        precondition(storage.count <= UInt32.max, "ReceiveBuffer: ranges are kept as 32-bit offsets")
+    public mutating func reset(capacity: Int, storage: UnsafeMutableRawBufferPointer) {
+        precondition(capacity <= UInt32.max, "ReceiveBuffer: ranges are kept as 32-bit offsets")
+        precondition(storage.baseAddress == nil || storage.count == capacity, "a chunk of another size")
         self.storage = storage
+        self.capacity = capacity
         head = 0
         readable = 0
         refusedSegments = 0
@@ -90,12 +101,34 @@ public struct ReceiveBuffer {
         clock = 0
     }
 
-    /// Bytes the buffer can hold.
-    @inline(__always) public var capacity: Int { storage.count }
+    /// Whether a chunk is attached: placing a payload needs one.
+    @inline(__always) public var hasStorage: Bool { storage.baseAddress != nil }
+
+    /// Whether the chunk can go back to its pool: nothing to read and nothing
+    /// held out of order.
+    @inline(__always) public var canDetachStorage: Bool {
+        readable == 0 && rangeCount == 0 && storage.baseAddress != nil
+    }
+
+    /// Puts the ring on `chunk` (of `capacity` bytes), before a payload is placed.
+    @inline(__always)
+    public mutating func attachStorage(_ chunk: UnsafeMutableRawBufferPointer) {
+        precondition(!hasStorage && chunk.count == capacity, "a chunk attached twice, or of another size")
+        storage = chunk
+        head = 0
+    }
+
+    /// Takes the chunk off an empty ring, for its pool.
+    @inline(__always)
+    public mutating func detachStorage() -> UnsafeMutableRawBufferPointer {
+        precondition(canDetachStorage, "detaching a ring that holds bytes")
+        defer { storage = UnsafeMutableRawBufferPointer(start: nil, count: 0) }
+        return storage
+    }
 
     /// The receive window to advertise (before window scaling): all space not
     /// taken by unread in-order bytes. Out-of-order bytes already lie inside it.
-    @inline(__always) public var window: Int { storage.count - readable }
+    @inline(__always) public var window: Int { capacity - readable }
 
     @inline(__always) public var hasOutOfOrderData: Bool { rangeCount > 0 }
 
@@ -207,6 +240,7 @@ public struct ReceiveBuffer {
     /// two copies. `offset + count <= window`, so this only ever fills free space.
     @inline(__always)
     private func place(_ source: UnsafeRawPointer, count: Int, at offset: Int) {
+        precondition(hasStorage, "placing a payload in a ring without its chunk")
         let base = storage.baseAddress.unsafelyUnwrapped
         // head < capacity and readable + offset < capacity: one subtraction wraps it.
         let position = wrap(head + readable + offset)

@@ -2,11 +2,14 @@
 /// (active open, a SYN for a listener, the ACK of a SYN cookie), option
 /// negotiation, and SYN-SENT (RFC 9293 §3.5, §3.10.7.3).
 extension TCPConnection {
-    /// Starts a fresh block (as the pool hands it out) in CLOSED over its buffers,
-    /// its send sequence space at `initialSequence`. Set in place: building a
-    /// whole new block and copying it in costs more than the fields it sets.
+    /// Starts a fresh block (as the pool hands it out) in CLOSED, its send
+    /// sequence space at `initialSequence`, its buffers over the given chunks
+    /// or, when they are empty (the engine's way), without chunks until they
+    /// hold bytes. Set in place: building a whole new block and copying it in
+    /// costs more than the fields it sets.
     mutating func open(tuple: FourTuple, initialSequence: SequenceNumber, timestampOffset: UInt32,
-                       sendStorage: UnsafeMutableRawBufferPointer, receiveStorage: UnsafeMutableRawBufferPointer,
+                       sendStorage: UnsafeMutableRawBufferPointer = UnsafeMutableRawBufferPointer(start: nil, count: 0),
+                       receiveStorage: UnsafeMutableRawBufferPointer = UnsafeMutableRawBufferPointer(start: nil, count: 0),
                        configuration: TCPConfiguration, now: Instant) {
         // Only the fields below are set: the pool's release resets the rest, so a
         // reused slot must come back as clean as a new one (checked in debug builds).
@@ -16,8 +19,8 @@ extension TCPConnection {
         self.tuple = tuple
         // In place: the buffers are empty, and building new ones to copy in costs
         // more than the rest of the open.
-        send.reset(storage: sendStorage)
-        receive.reset(storage: receiveStorage)
+        send.reset(capacity: configuration.sendBufferSize, storage: sendStorage)
+        receive.reset(capacity: configuration.receiveBufferSize, storage: receiveStorage)
         initialSendSequence = initialSequence
         self.timestampOffset = timestampOffset
         lossDetection.echoFloor = timestampValue(now)

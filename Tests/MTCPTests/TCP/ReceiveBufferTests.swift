@@ -93,13 +93,34 @@ private func range(_ start: Int, _ end: Int) -> ReceiveBufferRange { ReceiveBuff
         #expect(buffer.window == 0)
         #expect(buffer.write([1, 2, 3], at: 0) == 0)
         withChunk(8) { chunk in
-            buffer.reset(storage: chunk)
+            buffer.reset(capacity: 8, storage: chunk)
             _ = buffer.write([1, 2], at: 0)
             _ = buffer.write([5], at: 4)
-            buffer.reset(storage: chunk)
+            buffer.reset(capacity: 8, storage: chunk)
             #expect(buffer.readable == 0)
             #expect(!buffer.hasOutOfOrderData)
             #expect(buffer.window == 8)
+        }
+    }
+
+    /// Without its chunk the buffer still advertises its whole capacity; the
+    /// chunk can go back only with nothing readable and nothing out of order.
+    @Test func theChunkIsDetachableOnlyWhenNothingIsHeld() {
+        withChunk(8) { chunk in
+            var buffer = ReceiveBuffer()
+            buffer.reset(capacity: 8, storage: UnsafeMutableRawBufferPointer(start: nil, count: 0))
+            #expect(!buffer.hasStorage && buffer.window == 8)
+            buffer.attachStorage(chunk)
+            #expect(buffer.write([5], at: 2) == 0)
+            #expect(!buffer.canDetachStorage, "out-of-order data is held")
+            #expect(buffer.write([1, 2], at: 0) == 3)
+            #expect(!buffer.canDetachStorage)
+            var out = [UInt8](repeating: 0, count: 3)
+            #expect(out.withUnsafeMutableBytes { buffer.read(into: $0) } == 3)
+            #expect(out == [1, 2, 5])
+            #expect(buffer.canDetachStorage)
+            #expect(buffer.detachStorage().baseAddress == chunk.baseAddress)
+            #expect(!buffer.hasStorage && buffer.window == 8)
         }
     }
 

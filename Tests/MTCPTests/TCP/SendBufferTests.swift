@@ -206,11 +206,41 @@ private extension SendBuffer {
         #expect(buffer.append([1, 2]) == 0)
         buffer.acknowledge(0)
         withChunk(4) { chunk in
-            buffer.reset(storage: chunk)
+            buffer.reset(capacity: 4, storage: chunk)
             #expect(buffer.append([1, 2, 3, 4, 5]) == 4)
-            buffer.reset(storage: chunk)
+            buffer.reset(capacity: 4, storage: chunk)
             #expect(buffer.count == 0)
             #expect(buffer.free == 4)
+        }
+    }
+
+    /// The ring needs its chunk only while it holds bytes: without one the
+    /// buffer keeps its capacity, takes references, and gives the chunk back
+    /// once every copied byte is acknowledged.
+    @Test func theChunkIsAttachedForCopiesAndDetachedWhenTheRingEmpties() {
+        withChunk(8) { chunk in
+            var buffer = SendBuffer()
+            buffer.reset(capacity: 8, storage: UnsafeMutableRawBufferPointer(start: nil, count: 0))
+            #expect(!buffer.hasStorage && !buffer.canDetachStorage)
+            #expect(buffer.capacity == 8 && buffer.free == 8)
+            let region: [UInt8] = [9, 9, 9]
+            region.withUnsafeBytes { #expect(buffer.appendReference($0, tag: 1) == 3) }
+            #expect(!buffer.hasStorage, "a reference needs no ring")
+            buffer.attachStorage(chunk)
+            #expect(buffer.append([1, 2, 3]) == 3)
+            #expect(!buffer.canDetachStorage)
+            buffer.acknowledge(4)
+            #expect(!buffer.canDetachStorage, "two copied bytes still to be acknowledged")
+            var out = [UInt8](repeating: 0, count: 2)
+            out.withUnsafeMutableBytes { buffer.copy(from: 0, count: 2, into: $0.baseAddress!) }
+            #expect(out == [2, 3])
+            buffer.acknowledge(2)
+            #expect(buffer.canDetachStorage)
+            #expect(buffer.detachStorage().baseAddress == chunk.baseAddress)
+            #expect(!buffer.hasStorage && buffer.free == 8)
+            buffer.attachStorage(chunk)
+            #expect(buffer.append([4, 5]) == 2)
+            #expect(Array(chunk.prefix(2)) == [4, 5], "an attached ring starts at the chunk's start")
         }
     }
 
