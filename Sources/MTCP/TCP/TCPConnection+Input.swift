@@ -35,6 +35,9 @@ extension TCPConnection {
         if state == .synReceived, flags.contains(.syn), !flags.contains(.ack),
            segment.sequence == initialReceiveSequence {
             if timestampsEnabled, let timestamp = segment.options.timestamp { timestampRecent = timestamp.value }
+            // Karn (RFC 6298 §3): the final ACK may answer either SYN-ACK, so the
+            // first one's probe times nothing (an echo of the resent one still does).
+            rttProbeActive = false
             return queueControl([.syn, .ack])
         }
 

@@ -65,8 +65,12 @@ extension TCPConnection {
         if retransmissions > 0 { environment.connectionStatistics.retransmittedSegments &+= 1 }
         let afterSYN = initialSendSequence + 1
         if sendNext < afterSYN { sendNext = afterSYN }
-        if sendMaximum < afterSYN { sendMaximum = afterSYN }
-        if !rttProbeActive && retransmissions == 0 { startRTTProbe(at: initialSendSequence, now: now) }
+        // Only the first SYN (or SYN-ACK) is timed (Karn): a resend, by the timer
+        // or for the peer's repeated SYN, leaves the ACK ambiguous.
+        if sendMaximum < afterSYN {
+            sendMaximum = afterSYN
+            startRTTProbe(at: initialSendSequence, now: now)
+        }
         return true
     }
 

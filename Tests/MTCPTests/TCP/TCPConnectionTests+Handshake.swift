@@ -194,6 +194,20 @@ import Testing
         #expect(timed.connection.rtt.rto == .milliseconds(200))
     }
 
+    /// A SYN-ACK resent for the peer's repeated SYN (ours was lost, or slow)
+    /// leaves the final ACK ambiguous: without an echo it is no sample (Karn),
+    /// where the first SYN-ACK's probe would have timed the resend's answer.
+    @Test func theFinalACKAfterASYNACKResentForARepeatedSYNIsNoSample() throws {
+        let (test, _) = Test.synReceived()
+        _ = test.advance(by: .milliseconds(900))
+        let resent = test.receive(.syn, seq: Test.peerISS)
+        #expect(resent.first?.flags == [.syn, .ack])
+        _ = test.advance(by: .milliseconds(5))
+        _ = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1)
+        #expect(test.connection.state == .established)
+        #expect(test.connection.rtt.smoothedRTT == nil)
+    }
+
     /// The peer's SYN-ACK echoing `echo` completes a handshake whose SYN timed
     /// out, with no sample: the data starts at an RTO of 3 s (RFC 6298 §5.7).
     private func expectUntimedAfterSYNTimeout(_ test: ConnectionUnderTest, echoing echo: UInt32) {
