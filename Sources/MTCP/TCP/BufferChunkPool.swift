@@ -2,8 +2,8 @@
 /// engine (mTCP's `sndbuf`/`rcvbuf` chunks, `max_num_buffers` of them per core).
 ///
 /// All chunks live in one allocation made at start-up, so opening a connection
-/// never calls the allocator and an exhausted pool is a clean refusal (`take()`
-/// returns nil) rather than unbounded growth. Free chunks are a stack of indices:
+/// never calls the allocator and an exhausted pool is a clean refusal (no
+/// chunk left to reserve) rather than unbounded growth. Free chunks are a stack of indices:
 /// the chunk given back last is taken next, while its lines may still be cached.
 ///
 /// A connection reserves its chunk when it opens (`reserve()`; refused when
@@ -87,8 +87,9 @@ public struct BufferChunkPool: ~Copyable {
         reserved -= 1
     }
 
-    /// A free chunk of `chunkSize` bytes, or nil when all are in use (the caller
-    /// refuses the connection). The chunk's contents are whatever was left in it.
+    /// A free chunk of `chunkSize` bytes, or nil when all are in use (never for
+    /// a caller within its reservations). The chunk's contents are whatever was
+    /// left in it.
     @inline(__always)
     public mutating func take() -> UnsafeMutableRawBufferPointer? {
         guard available > 0 else { return nil }

@@ -129,13 +129,13 @@ extension Engine {
         return connection
     }
 
-    /// `owned`, with a chunk under the send buffer for the bytes about to be
+    /// `owned`, with a chunk under the send buffer for the `bytes` about to be
     /// written (reserved at the open; `settle` gives it back while the ring
     /// is empty).
     @inline(__always)
-    private mutating func ownedForWriting(_ id: ConnectionID) -> UnsafeMutablePointer<TCPConnection>? {
+    private mutating func ownedForWriting(_ id: ConnectionID, bytes: Int) -> UnsafeMutablePointer<TCPConnection>? {
         guard let connection = owned(id) else { return nil }
-        if !connection.pointee.send.hasStorage {
+        if bytes > 0 && !connection.pointee.send.hasStorage {
             connection.pointee.send.attachStorage(tcp.sendChunks.take().unsafelyUnwrapped)
         }
         return connection
@@ -153,7 +153,7 @@ extension Engine {
     /// Copies as much of `bytes` into the send buffer as fits and returns how
     /// much; throws `.wouldBlock` when the buffer is full.
     public mutating func write(_ id: ConnectionID, _ bytes: UnsafeRawBufferPointer) throws(SocketError) -> Int {
-        guard let connection = ownedForWriting(id) else { throw .invalidHandle }
+        guard let connection = ownedForWriting(id, bytes: bytes.count) else { throw .invalidHandle }
         defer { settle(connection) }
         return try connection.pointee.write(bytes, shortFlowThreshold: tcp.configuration.shortFlowThreshold)
     }
@@ -165,7 +165,7 @@ extension Engine {
     public mutating func write(_ id: ConnectionID, upTo limit: Int,
                                producingWith produce: (UnsafeMutableRawBufferPointer,
                                                        UnsafeMutableRawBufferPointer) -> Int) throws(SocketError) -> Int {
-        guard let connection = ownedForWriting(id) else { throw .invalidHandle }
+        guard let connection = ownedForWriting(id, bytes: limit) else { throw .invalidHandle }
         defer { settle(connection) }
         return try connection.pointee.write(upTo: limit, shortFlowThreshold: tcp.configuration.shortFlowThreshold,
                                             producingWith: produce)
@@ -176,7 +176,7 @@ extension Engine {
     /// `.wouldBlock` when the buffer is full.
     public mutating func writeReference(_ id: ConnectionID, _ region: UnsafeRawBufferPointer,
                                         tag: UInt32) throws(SocketError) -> Int {
-        guard let connection = ownedForWriting(id) else { throw .invalidHandle }
+        guard let connection = ownedForWriting(id, bytes: region.count) else { throw .invalidHandle }
         defer { settle(connection) }
         return try connection.pointee.writeReference(region, tag: tag,
                                                      shortFlowThreshold: tcp.configuration.shortFlowThreshold)

@@ -146,7 +146,7 @@ extension Engine {
     }
 
     /// Takes a connection from its pool, reserves its buffers' chunks (taken
-    /// when they hold bytes, `withSendStorage` and `process`) and enters the
+    /// when they hold bytes: `ownedForWriting` and `process`) and enters the
     /// tuple in the flow table. Nil (nothing taken) when a pool is exhausted.
     mutating func openConnection(tuple: FourTuple, initialSequence: SequenceNumber? = nil,
                                  now: Instant) -> UnsafeMutablePointer<TCPConnection>? {

@@ -132,8 +132,9 @@ extension Engine {
             let wire = TCPSegment(unchecked: bytes)
             header.emit(into: wire)
             if segment.payloadLength > 0 {
-                segment.payloadSource.unsafelyUnwrapped.pointee.copy(from: segment.payloadOffset, count: segment.payloadLength,
-                                           into: wire.bytes.baseAddress.unsafelyUnwrapped + header.headerLength)
+                segment.payloadSource.unsafelyUnwrapped.pointee.copy(
+                    from: segment.payloadOffset, count: segment.payloadLength,
+                    into: wire.bytes.baseAddress.unsafelyUnwrapped + header.headerLength)
             }
             if offloaded {
                 wire.fillPseudoHeaderChecksum(source: source, destination: destination)

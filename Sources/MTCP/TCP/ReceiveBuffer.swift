@@ -77,7 +77,7 @@ public struct ReceiveBuffer {
         capacity = 0
     }
 
-    /// An empty buffer over `storage`, typically a chunk from `BufferChunkPool.take()`.
+    /// An empty buffer over `storage`, attached for good (the engine uses `reset` and lends chunks).
     @inline(__always)
     public init(storage: UnsafeMutableRawBufferPointer) {
         precondition(storage.count <= UInt32.max, "ReceiveBuffer: ranges are kept as 32-bit offsets")
@@ -280,7 +280,8 @@ public struct ReceiveBuffer {
 
     /// The readable bytes in place, for parsers that do not want a copy: the
     /// second region is non-empty only when the data wraps around the ring's end.
-    /// Valid until the next `write`, `consume`, `read` or `reset`.
+    /// Valid until the next `write`, `consume`, `read`, `reset` or `detachStorage`
+    /// (the engine detaches an empty buffer's chunk when a call returns).
     public var readableRegions: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) {
         guard readable > 0 else {
             return (UnsafeRawBufferPointer(start: nil, count: 0), UnsafeRawBufferPointer(start: nil, count: 0))

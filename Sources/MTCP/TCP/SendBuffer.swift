@@ -59,7 +59,7 @@ public struct SendBuffer {
         capacity = 0
     }
 
-    /// An empty buffer over `storage`, typically a chunk from `BufferChunkPool.take()`.
+    /// An empty buffer over `storage`, attached for good (the engine uses `reset` and lends chunks).
     @inline(__always)
     public init(storage: UnsafeMutableRawBufferPointer) {
         self.storage = storage

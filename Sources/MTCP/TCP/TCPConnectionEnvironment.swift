@@ -38,7 +38,7 @@ enum AcceptAdmission {
 /// One segment to send, as fields: the environment builds the frame. The
 /// payload is `payloadLength` bytes of `payloadSource` from `payloadOffset`.
 /// The send buffer comes by address, valid for the `transmit` call only: as a
-/// value its 144 bytes were copied into every segment.
+/// value its 152 bytes were copied into every segment.
 @usableFromInline
 struct OutgoingSegment {
     var tuple: FourTuple

@@ -38,9 +38,12 @@ import Testing
         #expect(peer.engine.readableBytes(connection) == 10)
         #expect(peer.engine.state(of: connection) == .established)
 
+        // Freed with unacknowledged bytes and unread ones: both chunks go back.
+        let unacknowledged = try data.withUnsafeBytes { try peer.engine.write(connection, $0) }
+        #expect(unacknowledged == 100 && peer.engine.tcp.sendChunks.available == 7)
         peer.engine.abort(connection, now: peer.link.now)
         #expect(peer.engine.tcp.receiveChunks.available == 8 && peer.engine.tcp.receiveChunks.reserved == 0)
-        #expect(peer.engine.tcp.sendChunks.reserved == 0)
+        #expect(peer.engine.tcp.sendChunks.available == 8 && peer.engine.tcp.sendChunks.reserved == 0)
     }
 
     @Test func reservationsBoundTheConnectionsThoughNoChunkIsTaken() throws {

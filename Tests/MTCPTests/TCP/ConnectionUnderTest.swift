@@ -217,8 +217,8 @@ struct RecordingEnvironment: TCPConnectionEnvironment {
         var payload = [UInt8](repeating: 0, count: segment.payloadLength)
         if segment.payloadLength > 0 {
             payload.withUnsafeMutableBytes {
-                segment.payloadSource.unsafelyUnwrapped.pointee.copy(from: segment.payloadOffset, count: segment.payloadLength,
-                                           into: $0.baseAddress!)
+                segment.payloadSource!.pointee.copy(from: segment.payloadOffset, count: segment.payloadLength,
+                                                    into: $0.baseAddress!)
             }
         }
         sent.append(Sent(flags: segment.flags, sequence: segment.sequence.rawValue,
