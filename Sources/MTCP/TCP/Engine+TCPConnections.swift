@@ -135,8 +135,8 @@ extension Engine {
     @inline(__always)
     private mutating func ownedForWriting(_ id: ConnectionID, bytes: Int) -> UnsafeMutablePointer<TCPConnection>? {
         guard let connection = owned(id) else { return nil }
-        if bytes > 0 && !connection.pointee.send.hasStorage {
-            connection.pointee.send.attachStorage(tcp.sendChunks.take().unsafelyUnwrapped)
+        if bytes > 0 && !connection.pointee.send.chunk.isAttached {
+            connection.pointee.send.chunk.attach(tcp.sendChunks.take().unsafelyUnwrapped)
         }
         return connection
     }

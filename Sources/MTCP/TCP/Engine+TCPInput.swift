@@ -44,9 +44,9 @@ extension Engine {
     @inline(__always)
     private mutating func process(_ segment: IncomingSegment, connection: UnsafeMutablePointer<TCPConnection>,
                                   now: Instant) {
-        if !segment.payload.isEmpty && !connection.pointee.receive.hasStorage {
+        if !segment.payload.isEmpty && !connection.pointee.receive.chunk.isAttached {
             // Reserved at the open: there is one to take.
-            connection.pointee.receive.attachStorage(tcp.receiveChunks.take().unsafelyUnwrapped)
+            connection.pointee.receive.chunk.attach(tcp.receiveChunks.take().unsafelyUnwrapped)
         }
         connection.pointee.process(segment, now: now, &self)
         settle(connection)

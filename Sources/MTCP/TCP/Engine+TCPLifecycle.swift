@@ -6,9 +6,9 @@ extension Engine {
     @inline(__always)
     mutating func settle(_ connection: UnsafeMutablePointer<TCPConnection>) {
         // Empty buffers give their chunks back at once (see `BufferChunkPool`).
-        if connection.pointee.send.canDetachStorage { tcp.sendChunks.give(connection.pointee.send.detachStorage()) }
-        if connection.pointee.receive.canDetachStorage {
-            tcp.receiveChunks.give(connection.pointee.receive.detachStorage())
+        if connection.pointee.send.chunkCanGoBack { tcp.sendChunks.give(connection.pointee.send.chunk.detach()) }
+        if connection.pointee.receive.chunkCanGoBack {
+            tcp.receiveChunks.give(connection.pointee.receive.chunk.detach())
         }
         let requests = connection.pointee.requests
         guard !requests.isEmpty else { return }
@@ -52,8 +52,10 @@ extension Engine {
     /// Returns the connection, its buffers' chunks if they hold any, and their
     /// reservations to the pools; handles to it go stale.
     private mutating func release(_ connection: UnsafeMutablePointer<TCPConnection>) {
-        if connection.pointee.send.hasStorage { tcp.sendChunks.give(connection.pointee.send.storage) }
-        if connection.pointee.receive.hasStorage { tcp.receiveChunks.give(connection.pointee.receive.storage) }
+        if connection.pointee.send.chunk.isAttached { tcp.sendChunks.give(connection.pointee.send.chunk.detach()) }
+        if connection.pointee.receive.chunk.isAttached {
+            tcp.receiveChunks.give(connection.pointee.receive.chunk.detach())
+        }
         tcp.sendChunks.cancelReservation()
         tcp.receiveChunks.cancelReservation()
         tcp.connections.release(connection.pointee.slot)

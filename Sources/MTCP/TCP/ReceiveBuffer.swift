@@ -25,8 +25,8 @@
 ///
 /// The buffer does not own its chunk, and needs one only while it holds bytes:
 /// the engine attaches a chunk before a segment's payload is placed and takes
-/// it back (`detachStorage`) once the application has read everything and no
-/// out-of-order data waits (see `SendBuffer` for why).
+/// it back (`chunkCanGoBack`) once the application has read everything and no
+/// out-of-order data waits (see `LentChunk`, and `SendBuffer` for why).
 public struct ReceiveBuffer {
     /// Out-of-order ranges held at most (a receiver that sees more holes than this
     /// in one window is facing heavy loss or an attack; Linux prunes its queue too).
@@ -50,10 +50,9 @@ public struct ReceiveBuffer {
     /// cache lines on its data path. Methods that read them are `mutating`, to
     /// get `self` by address rather than as a 1.5 KB copy (see `SACKScoreboard`).
     private var ranges = HeldRanges(repeating: HeldRange(start: 0, end: 0, stamp: 0))
-    /// The chunk the ring lives in (empty while none is attached).
-    public private(set) var storage: UnsafeMutableRawBufferPointer
-    /// Bytes the buffer can hold (SO_RCVBUF), with or without its chunk.
-    public private(set) var capacity: Int
+    /// The ring's chunk, while it holds bytes, and the capacity (see
+    /// `LentChunk`); the engine attaches and detaches it.
+    public internal(set) var chunk: LentChunk
     /// Ring index of the first readable byte.
     private var head = 0
     /// In-order bytes the application can read.
@@ -72,28 +71,23 @@ public struct ReceiveBuffer {
 
     /// A buffer with no storage (capacity 0), for a control block not in use.
     @inline(__always)
-    public init() {
-        storage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
-        capacity = 0
-    }
+    public init() { chunk = LentChunk(capacity: 0) }
 
-    /// An empty buffer over `storage`, attached for good (the engine uses `reset` and lends chunks).
+    /// An empty buffer over `storage`, attached for good (the engine uses
+    /// `reset` and lends chunks).
     @inline(__always)
     public init(storage: UnsafeMutableRawBufferPointer) {
         precondition(storage.count <= UInt32.max, "ReceiveBuffer: ranges are kept as 32-bit offsets")
-        self.storage = storage
-        capacity = storage.count
+        chunk = LentChunk(capacity: storage.count, storage: storage)
     }
 
     /// Empties the buffer, forgets out-of-order data and counters, for a new
     /// connection: `capacity` bytes, over `storage` or, when that is empty,
-    /// without a chunk until `attachStorage`.
+    /// without a chunk until the engine attaches one.
     @inline(__always)
     public mutating func reset(capacity: Int, storage: UnsafeMutableRawBufferPointer) {
         precondition(capacity <= UInt32.max, "ReceiveBuffer: ranges are kept as 32-bit offsets")
-        precondition(storage.baseAddress == nil || storage.count == capacity, "a chunk of another size")
-        self.storage = storage
-        self.capacity = capacity
+        chunk = LentChunk(capacity: capacity, storage: storage)
         head = 0
         readable = 0
         refusedSegments = 0
@@ -101,30 +95,12 @@ public struct ReceiveBuffer {
         clock = 0
     }
 
-    /// Whether a chunk is attached: placing a payload needs one.
-    @inline(__always) public var hasStorage: Bool { storage.baseAddress != nil }
-
     /// Whether the chunk can go back to its pool: nothing to read and nothing
     /// held out of order.
-    @inline(__always) public var canDetachStorage: Bool {
-        readable == 0 && rangeCount == 0 && storage.baseAddress != nil
-    }
+    @inline(__always) public var chunkCanGoBack: Bool { readable == 0 && rangeCount == 0 && chunk.isAttached }
 
-    /// Puts the ring on `chunk` (of `capacity` bytes), before a payload is placed.
-    @inline(__always)
-    public mutating func attachStorage(_ chunk: UnsafeMutableRawBufferPointer) {
-        precondition(!hasStorage && chunk.count == capacity, "a chunk attached twice, or of another size")
-        storage = chunk
-        head = 0
-    }
-
-    /// Takes the chunk off an empty ring, for its pool.
-    @inline(__always)
-    public mutating func detachStorage() -> UnsafeMutableRawBufferPointer {
-        precondition(canDetachStorage, "detaching a ring that holds bytes")
-        defer { storage = UnsafeMutableRawBufferPointer(start: nil, count: 0) }
-        return storage
-    }
+    /// Bytes the buffer can hold.
+    @inline(__always) public var capacity: Int { chunk.capacity }
 
     /// The receive window to advertise (before window scaling): all space not
     /// taken by unread in-order bytes. Out-of-order bytes already lie inside it.
@@ -240,8 +216,8 @@ public struct ReceiveBuffer {
     /// two copies. `offset + count <= window`, so this only ever fills free space.
     @inline(__always)
     private func place(_ source: UnsafeRawPointer, count: Int, at offset: Int) {
-        precondition(hasStorage, "placing a payload in a ring without its chunk")
-        let base = storage.baseAddress.unsafelyUnwrapped
+        precondition(chunk.isAttached, "placing a payload in a ring without its chunk")
+        let base = chunk.storage.baseAddress.unsafelyUnwrapped
         // head < capacity and readable + offset < capacity: one subtraction wraps it.
         let position = wrap(head + readable + offset)
         let first = min(count, capacity - position)
@@ -267,7 +243,7 @@ public struct ReceiveBuffer {
     public mutating func read(into destination: UnsafeMutableRawBufferPointer) -> Int {
         let n = min(destination.count, readable)
         guard n > 0 else { return 0 }
-        let base = UnsafeRawPointer(storage.baseAddress.unsafelyUnwrapped)
+        let base = UnsafeRawPointer(chunk.storage.baseAddress.unsafelyUnwrapped)
         let target = destination.baseAddress.unsafelyUnwrapped
         let first = min(n, capacity - head)
         target.copyMemory(from: base + head, byteCount: first)
@@ -280,13 +256,13 @@ public struct ReceiveBuffer {
 
     /// The readable bytes in place, for parsers that do not want a copy: the
     /// second region is non-empty only when the data wraps around the ring's end.
-    /// Valid until the next `write`, `consume`, `read`, `reset` or `detachStorage`
+    /// Valid until the next `write`, `consume`, `read`, `reset` or detached chunk
     /// (the engine detaches an empty buffer's chunk when a call returns).
     public var readableRegions: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) {
         guard readable > 0 else {
             return (UnsafeRawBufferPointer(start: nil, count: 0), UnsafeRawBufferPointer(start: nil, count: 0))
         }
-        let base = UnsafeRawPointer(storage.baseAddress.unsafelyUnwrapped)
+        let base = UnsafeRawPointer(chunk.storage.baseAddress.unsafelyUnwrapped)
         let first = min(readable, capacity - head)
         return (UnsafeRawBufferPointer(start: base + head, count: first),
                 UnsafeRawBufferPointer(start: first < readable ? base : nil, count: readable - first))

@@ -9,7 +9,7 @@
 /// `copy(from:count:into:)`, which also serves retransmissions from offset 0.
 /// The buffer does not own its chunk, and needs one only while its ring holds
 /// bytes: the engine attaches a chunk before a write and takes it back
-/// (`detachStorage`) once the peer has acknowledged everything in the ring, so
+/// (`chunkCanGoBack`, `LentChunk`) once the peer has acknowledged everything in the ring, so
 /// that an idle connection pins no buffer memory and the pool's stack hands
 /// the few chunks in use at a time back and forth while their lines are
 /// still cached, however many connections are open.
@@ -36,10 +36,9 @@ public struct SendBuffer {
     /// small responses pipelined), so that a write never waits for runs.
     static let maximumRuns = 4
 
-    /// The chunk the ring lives in (empty while none is attached).
-    public private(set) var storage: UnsafeMutableRawBufferPointer
-    /// Bytes the buffer can hold (SO_SNDBUF), with or without its chunk.
-    public private(set) var capacity: Int
+    /// The ring's chunk, while it holds bytes, and the capacity (see
+    /// `LentChunk`); the engine attaches and detaches it.
+    public internal(set) var chunk: LentChunk
     /// Ring index of the oldest byte in the ring.
     private var head = 0
     /// Bytes held in the ring.
@@ -54,53 +53,31 @@ public struct SendBuffer {
 
     /// A buffer with no storage (capacity 0), for a control block not in use.
     @inline(__always)
-    public init() {
-        storage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
-        capacity = 0
-    }
+    public init() { chunk = LentChunk(capacity: 0) }
 
-    /// An empty buffer over `storage`, attached for good (the engine uses `reset` and lends chunks).
+    /// An empty buffer over `storage`, attached for good (the engine uses
+    /// `reset` and lends chunks).
     @inline(__always)
-    public init(storage: UnsafeMutableRawBufferPointer) {
-        self.storage = storage
-        capacity = storage.count
-    }
+    public init(storage: UnsafeMutableRawBufferPointer) { chunk = LentChunk(capacity: storage.count, storage: storage) }
 
     /// Empties the buffer for a new connection: `capacity` bytes, over `storage`
-    /// or, when that is empty, without a chunk until `attachStorage`.
+    /// or, when that is empty, without a chunk until the engine attaches one.
     @inline(__always)
     public mutating func reset(capacity: Int, storage: UnsafeMutableRawBufferPointer) {
-        precondition(storage.baseAddress == nil || storage.count == capacity, "a chunk of another size")
-        self.storage = storage
-        self.capacity = capacity
+        chunk = LentChunk(capacity: capacity, storage: storage)
         head = 0
         ringCount = 0
         count = 0
         runCount = 0
     }
 
-    /// Whether a chunk is attached: appending copies needs one.
-    @inline(__always) public var hasStorage: Bool { storage.baseAddress != nil }
-
     /// Whether the chunk can go back to its pool: nothing left in the ring
     /// (references need none).
-    @inline(__always) public var canDetachStorage: Bool { ringCount == 0 && storage.baseAddress != nil }
+    @inline(__always) public var chunkCanGoBack: Bool { ringCount == 0 && chunk.isAttached }
 
-    /// Puts the ring on `chunk` (of `capacity` bytes), before bytes are appended.
-    @inline(__always)
-    public mutating func attachStorage(_ chunk: UnsafeMutableRawBufferPointer) {
-        precondition(!hasStorage && chunk.count == capacity, "a chunk attached twice, or of another size")
-        storage = chunk
-        head = 0
-    }
+    /// Bytes the buffer can hold.
+    @inline(__always) public var capacity: Int { chunk.capacity }
 
-    /// Takes the chunk off an empty ring, for its pool.
-    @inline(__always)
-    public mutating func detachStorage() -> UnsafeMutableRawBufferPointer {
-        precondition(canDetachStorage, "detaching a ring that holds bytes")
-        defer { storage = UnsafeMutableRawBufferPointer(start: nil, count: 0) }
-        return storage
-    }
     /// Bytes the application can still write.
     @inline(__always) public var free: Int { capacity - count }
     @inline(__always) public var isEmpty: Bool { count == 0 }
@@ -132,10 +109,10 @@ public struct SendBuffer {
                                                         _ second: UnsafeMutableRawBufferPointer) -> Int) -> Int {
         let n = min(limit, free)
         guard n > 0 else { return 0 }
-        precondition(hasStorage, "appending to a ring without its chunk")
+        precondition(chunk.isAttached, "appending to a ring without its chunk")
         // Referenced bytes take capacity but no ring room: the ring has at
         // least `free` bytes of room, as it holds at most `count` bytes.
-        let base = storage.baseAddress.unsafelyUnwrapped
+        let base = chunk.storage.baseAddress.unsafelyUnwrapped
         let tail = wrap(head + ringCount)
         let first = min(n, capacity - tail)
         let produced = produce(UnsafeMutableRawBufferPointer(start: base + tail, count: first),
@@ -253,7 +230,7 @@ public struct SendBuffer {
     /// the ring into `destination`, in at most two copies.
     @inline(__always)
     private func copyFromRing(from offset: Int, count: Int, into destination: UnsafeMutableRawPointer) {
-        let base = UnsafeRawPointer(storage.baseAddress.unsafelyUnwrapped)
+        let base = UnsafeRawPointer(chunk.storage.baseAddress.unsafelyUnwrapped)
         let start = wrap(head + offset)
         let first = min(count, capacity - start)
         destination.copyMemory(from: base + start, byteCount: first)

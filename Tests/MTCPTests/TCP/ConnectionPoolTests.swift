@@ -37,7 +37,7 @@ import Testing
         #expect(connection.pendingEvents.isEmpty && connection.requests.isEmpty && connection.controlToSend.isEmpty)
         #expect(TCPTimer.allCases.allSatisfy { connection.deadlines[$0] == nil })
         #expect(connection.scoreboard.isEmpty && connection.congestion.cwnd == fresh.congestion.cwnd)
-        #expect(connection.send.storage.baseAddress == nil && connection.receive.storage.baseAddress == nil)
+        #expect(!connection.send.chunk.isAttached && !connection.receive.chunk.isAttached)
         pool.release(second.index)
     }
 

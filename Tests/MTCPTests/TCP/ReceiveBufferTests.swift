@@ -109,18 +109,19 @@ private func range(_ start: Int, _ end: Int) -> ReceiveBufferRange { ReceiveBuff
         withChunk(8) { chunk in
             var buffer = ReceiveBuffer()
             buffer.reset(capacity: 8, storage: UnsafeMutableRawBufferPointer(start: nil, count: 0))
-            #expect(!buffer.hasStorage && buffer.window == 8)
-            buffer.attachStorage(chunk)
+            #expect(!buffer.chunk.isAttached && buffer.window == 8)
+            buffer.chunk.attach(chunk)
             #expect(buffer.write([5], at: 2) == 0)
-            #expect(!buffer.canDetachStorage, "out-of-order data is held")
+            #expect(!buffer.chunkCanGoBack, "out-of-order data is held")
             #expect(buffer.write([1, 2], at: 0) == 3)
-            #expect(!buffer.canDetachStorage)
+            #expect(!buffer.chunkCanGoBack)
             var out = [UInt8](repeating: 0, count: 3)
             #expect(out.withUnsafeMutableBytes { buffer.read(into: $0) } == 3)
             #expect(out == [1, 2, 5])
-            #expect(buffer.canDetachStorage)
-            #expect(buffer.detachStorage().baseAddress == chunk.baseAddress)
-            #expect(!buffer.hasStorage && buffer.window == 8)
+            #expect(buffer.chunkCanGoBack)
+            let detached = buffer.chunk.detach()
+            #expect(detached.baseAddress == chunk.baseAddress)
+            #expect(!buffer.chunk.isAttached && buffer.window == 8)
         }
     }
 
