@@ -5,8 +5,10 @@
 ///
 /// The engine attaches a chunk before bytes come and detaches it when the
 /// buffer says its ring is empty (`SendBuffer.chunkCanGoBack`,
-/// `ReceiveBuffer.chunkCanGoBack`). Both rings restart at index 0 whenever
-/// they empty, so a chunk attached anew needs nothing else set.
+/// `ReceiveBuffer.chunkCanGoBack`; `detach` itself does not check). Both
+/// rings restart at index 0 whenever they hold no bytes (in order or, for
+/// the receive ring, out of order), so a chunk attached anew needs nothing
+/// else set.
 public struct LentChunk {
     /// The chunk, empty while none is attached.
     public private(set) var storage: UnsafeMutableRawBufferPointer

@@ -148,9 +148,12 @@ extension TCPConnection {
             queueAck()
             if send.count > 0 || finQueued { queueData(shortFlowThreshold: configuration.shortFlowThreshold) }
         } else {
-            // Simultaneous open (RFC 9293 §3.5, figure 8).
+            // Simultaneous open (RFC 9293 §3.5, figure 8). The SYN-ACK resends
+            // ISS: the ACK that completes the handshake may answer it or the SYN,
+            // so the SYN's probe times nothing (Karn; an echo still does).
             state = .synReceived
             sendNext = initialSendSequence
+            rttProbeActive = false
             queueControl([.syn, .ack])
         }
         processPayloadAndFIN(segment, now: now, &environment)

@@ -319,6 +319,19 @@ import Testing
         #expect(test.connection.pendingEvents.contains(.connected))
     }
 
+    /// The ACK completing a simultaneous open may answer our SYN or the
+    /// SYN-ACK that resent its sequence number: without an echo, no sample
+    /// (it would have been timed from the SYN, 300 ms too long).
+    @Test func theACKCompletingASimultaneousOpenIsNoSample() {
+        let (test, _) = Test.synSent()
+        _ = test.advance(by: .milliseconds(300))
+        _ = test.receive(.syn, seq: Test.peerISS, options: TCPOptions(maximumSegmentSize: 1460))
+        _ = test.advance(by: .milliseconds(5))
+        _ = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1)
+        #expect(test.connection.state == .established)
+        #expect(test.connection.rtt.smoothedRTT == nil)
+    }
+
     @Test func optionsAreUsedOnlyWhenBothSidesOfferThem() {
         let offer = TCPOptions(maximumSegmentSize: 9000, windowScale: 7, sackPermitted: true,
                                timestamp: TCPTimestamp(value: 4242, echoReply: 0))
