@@ -19,6 +19,34 @@ private extension SendBuffer {
     }
 }
 
+/// A send buffer driven by random steps beside a plain array of the bytes it
+/// should hold; `mismatches` counts where the two disagree.
+private struct ModelledSendBuffer {
+    var buffer: SendBuffer
+    var model: [UInt8] = []
+    var mismatches = 0
+
+    /// Appends up to `capacity` random bytes; `room` is how many must be taken.
+    mutating func appendRandomBytes(upTo capacity: Int, room: Int, using random: inout SeededRandom) {
+        let bytes = (0..<Int.random(in: 0...capacity, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+        let n = buffer.append(bytes)
+        if n != min(bytes.count, room) { mismatches += 1 }
+        model += bytes[..<n]
+    }
+
+    mutating func acknowledgeRandomly(using random: inout SeededRandom) {
+        let n = Int.random(in: 0...model.count, using: &random)
+        buffer.acknowledge(n)
+        model.removeFirst(n)
+    }
+
+    mutating func compareRandomRange(using random: inout SeededRandom) {
+        let offset = Int.random(in: 0...model.count, using: &random)
+        let count = Int.random(in: 0...(model.count - offset), using: &random)
+        if buffer.bytes(from: offset, count: count) != Array(model[offset..<offset + count]) { mismatches += 1 }
+    }
+}
+
 @Suite struct SendBufferTests {
     @Test func appendsWhatFits() {
         withChunk(10) { chunk in
@@ -154,35 +182,29 @@ private extension SendBuffer {
         for _ in 0..<30 {
             let capacity = Int.random(in: 1...120, using: &random)
             withChunk(capacity) { chunk in
-                var buffer = SendBuffer(storage: chunk)
-                var model: [UInt8] = []
+                var run = ModelledSendBuffer(buffer: SendBuffer(storage: chunk))
                 for _ in 0..<300 {
                     switch Int.random(in: 0..<4, using: &random) {
                     case 0:
-                        let bytes = (0..<Int.random(in: 0...capacity, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
-                        let room = buffer.free
-                        let n = buffer.append(bytes)
-                        if n != min(bytes.count, room) { mismatches += 1 }
-                        model += bytes[..<n]
+                        run.appendRandomBytes(upTo: capacity, room: run.buffer.free, using: &random)
                     case 1:
                         let region = regions[Int.random(in: 0..<regions.count, using: &random)]
                         let start = Int.random(in: 0..<region.count, using: &random)
                         let end = Int.random(in: start...region.count, using: &random)
-                        let room = buffer.free
-                        let n = buffer.appendReference(UnsafeRawBufferPointer(rebasing: region[start..<end]), tag: 1)
-                        if n != min(end - start, room) { mismatches += 1 }
-                        model += region[start..<start + n]
+                        let room = run.buffer.free
+                        let n = run.buffer.appendReference(UnsafeRawBufferPointer(rebasing: region[start..<end]), tag: 1)
+                        if n != min(end - start, room) { run.mismatches += 1 }
+                        run.model += region[start..<start + n]
                     case 2:
-                        let n = Int.random(in: 0...model.count, using: &random)
-                        buffer.acknowledge(n)
-                        model.removeFirst(n)
+                        run.acknowledgeRandomly(using: &random)
                     default:
-                        let offset = Int.random(in: 0...model.count, using: &random)
-                        let count = Int.random(in: 0...(model.count - offset), using: &random)
-                        if buffer.bytes(from: offset, count: count) != Array(model[offset..<offset + count]) { mismatches += 1 }
+                        run.compareRandomRange(using: &random)
                     }
-                    if buffer.count != model.count || buffer.free > capacity - model.count { mismatches += 1 }
+                    if run.buffer.count != run.model.count || run.buffer.free > capacity - run.model.count {
+                        run.mismatches += 1
+                    }
                 }
+                mismatches += run.mismatches
             }
         }
         #expect(mismatches == 0)
@@ -251,26 +273,18 @@ private extension SendBuffer {
         for _ in 0..<20 {
             let capacity = Int.random(in: 1...300, using: &random)
             withChunk(capacity) { chunk in
-                var buffer = SendBuffer(storage: chunk)
-                var model: [UInt8] = []
+                var run = ModelledSendBuffer(buffer: SendBuffer(storage: chunk))
                 for _ in 0..<300 {
                     switch Int.random(in: 0..<3, using: &random) {
-                    case 0:
-                        let bytes = (0..<Int.random(in: 0...capacity, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
-                        let n = buffer.append(bytes)
-                        if n != min(bytes.count, capacity - model.count) { mismatches += 1 }
-                        model += bytes[..<n]
-                    case 1:
-                        let n = Int.random(in: 0...model.count, using: &random)
-                        buffer.acknowledge(n)
-                        model.removeFirst(n)
-                    default:
-                        let offset = Int.random(in: 0...model.count, using: &random)
-                        let count = Int.random(in: 0...(model.count - offset), using: &random)
-                        if buffer.bytes(from: offset, count: count) != Array(model[offset..<offset + count]) { mismatches += 1 }
+                    case 0: run.appendRandomBytes(upTo: capacity, room: capacity - run.model.count, using: &random)
+                    case 1: run.acknowledgeRandomly(using: &random)
+                    default: run.compareRandomRange(using: &random)
                     }
-                    if buffer.count != model.count || buffer.free != capacity - model.count { mismatches += 1 }
+                    if run.buffer.count != run.model.count || run.buffer.free != capacity - run.model.count {
+                        run.mismatches += 1
+                    }
                 }
+                mismatches += run.mismatches
             }
         }
         #expect(mismatches == 0)
