@@ -17,9 +17,9 @@ public struct StaticFileCacheConfiguration: Hashable, Sendable {
     /// (status -> URL path of the page, e.g. 404 -> `/404.html`).
     public var errorPages: [UInt16: String]
 
-    /// A configuration; the defaults hold a typical site's small files in 64 MiB.
+    /// A configuration; the defaults hold a site's files of up to 4 MiB in 64 MiB.
     public init(documentRoot: String, serverName: String = "mtcp-httpd", maxMemoryBytes: Int = 64 << 20,
-                maxFileBytes: Int = 256 << 10, headerRules: [StaticHeaderRule] = [],
+                maxFileBytes: Int = 4 << 20, headerRules: [StaticHeaderRule] = [],
                 errorPages: [UInt16: String] = [:]) {
         self.documentRoot = documentRoot
         self.serverName = serverName

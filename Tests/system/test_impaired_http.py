@@ -17,7 +17,7 @@ from test_impairment import APPLIANCE_CONFIG
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, raw sockets)")
 
-# 200 KiB is held in memory by the cache (sent by reference), the others are read from disk.
+# 200 KiB and 1 MiB are held in memory by the cache (sent by reference), 10 MiB is read from disk.
 SIZES = {"200KiB": 200 << 10, "1MiB": 1 << 20, "10MiB": 10 << 20}
 
 

@@ -6,6 +6,7 @@ that shrinks while it is sent cannot keep its Content-Length: that response
 ends early, and is counted."""
 
 import hashlib
+import os
 import random
 import signal
 import subprocess
@@ -121,7 +122,7 @@ def test_a_response_from_the_cache_outlives_one_reload_byte_for_byte(topology, r
     memory and resets the connection still sending from it."""
     root = tmp_path_factory.mktemp("www")
     cached = root / "cached.bin"
-    old = random.Random(11).randbytes(200 << 10)  # held in memory (cache.max_file_bytes 256 KiB)
+    old = random.Random(11).randbytes(200 << 10)  # held in memory (cache.max_file_bytes 4 MiB)
     cached.write_bytes(old)
     (root / "page.txt").write_bytes(b"one\n")
     with running_appliance(request, tmp_path_factory, extra_args=["--root", root]) as app:
@@ -169,12 +170,35 @@ def test_a_cached_body_the_stack_still_sends_is_reset_when_a_reload_frees_it(top
         assert app.alive()
 
 
+def test_a_file_beyond_the_cache_is_streamed_byte_for_byte(topology, request, tmp_path_factory):
+    """A file beyond the default cache.max_file_bytes (4 MiB) arrives whole, read
+    from disk as it is sent: replaced without a reload, it is refused (500, as
+    its pre-built head would lie), where a file held in memory would still be
+    served as it was loaded."""
+    root = tmp_path_factory.mktemp("www")
+    big = root / "big.bin"
+    content = random.Random(5).randbytes(5 << 20)
+    big.write_bytes(content)
+    with running_appliance(request, tmp_path_factory, extra_args=["--root", root]) as app:
+        got = fetch("big.bin")
+        assert len(got) == len(content) and hashlib.sha256(got).digest() == hashlib.sha256(content).digest()
+        before = counter("mtcp_http_file_errors_total")
+        big.write_bytes(random.Random(6).randbytes(5 << 20))
+        loaded = os.stat(big).st_mtime
+        os.utime(big, (loaded + 10, loaded + 10))
+        status = client("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
+                        f"http://{APPLIANCE_ADDR}/big.bin")
+        assert status.stdout == b"500", show(status)
+        assert counter_reaches("mtcp_http_file_errors_total", before + 1)
+        assert app.alive()
+
+
 def test_a_streamed_file_cut_short_mid_download_ends_that_response_and_is_counted(topology, request,
                                                                                      tmp_path_factory):
     root = tmp_path_factory.mktemp("www")
     (root / "page.txt").write_bytes(b"still here\n")
     big = root / "big.bin"
-    size = 8 << 20  # beyond the cache's max_file_bytes: read from disk as it is sent
+    size = 8 << 20  # beyond the cache's max_file_bytes (4 MiB): read from disk as it is sent
     big.write_bytes(random.Random(7).randbytes(size))
     with running_appliance(request, tmp_path_factory, extra_args=["--root", root]) as app:
         before = counter("mtcp_http_file_errors_total")

@@ -300,7 +300,10 @@ class Bench:
                            "Linux's loopback set to it, its TSO/GSO and GRO on: loopback passes packets of up "
                            "to 64 KiB across without cutting them into frames, so the MTU sets Linux's MSS but "
                            "its stack handles fewer, larger packets than ours, which handles every frame (a NIC "
-                           "would cut them in hardware and the receiver's GRO merge them). Busy: ours busy-polls "
+                           "would cut them in hardware and the receiver's GRO merge them). Files: ours sends one of "
+                           f"up to {cached_file_limit() >> 10:,} KiB (its cache.max_file_bytes) from its memory "
+                           "cache by reference and a larger one streamed from disk, nginx with sendfile from the "
+                           "page cache. Busy: ours busy-polls "
                            "(its cores are always busy), so its figures are the engines' share of loop "
                            "iterations that did work: the server's over the window the client measured, the "
                            "client's from its engines' start, warm-up included; Linux's are each core's busy "
@@ -832,6 +835,11 @@ BULK_MTUS = (1500, 9000)
 BULK_BUFFERS = (None, 262_144)
 # (path, connections) of each bulk row at each MTU.
 BULK_CELLS = (("/bench/1m.bin", 1), ("/bench/1m.bin", 100), ("/bench/32k.html", 1), ("/bench/32k.html", 100))
+
+
+def cached_file_limit():
+    """mtcp-httpd's largest file held in memory, in the configuration the benchmarks run."""
+    return json.loads((REPO / "conf/httpd.json").read_text())["cache"]["max_file_bytes"]
 
 
 def bulk_row(mtu, path, connections, buffers, ours_runs, linux_runs):
