@@ -30,7 +30,17 @@
 /// - With one segment in flight the PTO adds §7.2's worst-case delayed-ACK time
 ///   (200 ms); with the 200-ms minimum RTO that never comes before the RTO, so a
 ///   lone lost segment is left to the RTO (§7.2 caps the PTO there) rather than
-///   probed while the peer may still be delaying its ACK.
+///   probed while the peer may still be delaying its ACK. Not when that segment
+///   carries the last data and our FIN (a response, then the server's close):
+///   a bet, not the RFC, that the peer's application, reading the response,
+///   sees its end and closes at once, its FIN carrying the ACK. A receiver owes
+///   "an acknowledgment for the FIN" (RFC 9293 §3.10.7.4) but may delay it as
+///   any other (Linux does in ESTABLISHED). The lost tail of a flow the server
+///   closes is then probed after 2 SRTT rather than resent after the RTO; a
+///   peer that delays after all costs one needless copy of that segment per
+///   connection (`probeEnd` allows no second probe), counted as a probe and a
+///   recovery. A bare FIN (an idle connection closed) keeps the allowance:
+///   nothing makes its peer answer soon.
 struct LossDetection {
     /// What the retransmission deadline is timing.
     enum Timer { case timeout, lossProbe, reorderWindow, headProbe }
@@ -163,7 +173,8 @@ extension TCPConnection {
     }
 
     /// PTO (RFC 8985 §7.2): 2 SRTT, plus the delayed-ACK allowance when a single
-    /// segment is in flight, else a floor; nil when no probe may be scheduled (no SACK, a
+    /// segment is in flight, unless it ends with our FIN after data (see the
+    /// type's notes), else a floor; nil when no probe may be scheduled (no SACK, a
     /// recovery or a probe under way, SACKed data outstanding — RACK's reordering
     /// window covers that, and Linux probes only then —, no RTT sample yet,
     /// nothing in flight).
@@ -172,8 +183,14 @@ extension TCPConnection {
         guard selectiveAcknowledgmentsEnabled, state.isSynchronized, case .none = recovery, scoreboard.isEmpty,
               lossDetection.probeEnd == nil, bytesInFlight > 0, let srtt = rtt.smoothedRTT else { return nil }
         let probe = srtt * 2
-        return probe + (bytesInFlight <= payloadLimit ? LossDetection.delayedAckAllowance : LossDetection.probeFloor)
+        let mayBeDelayed = bytesInFlight <= payloadLimit && !finEndsDataInFlight
+        return probe + (mayBeDelayed ? LossDetection.delayedAckAllowance : LossDetection.probeFloor)
     }
+
+    /// Our FIN is in flight (SND.NXT past it, not only SND.MAX) with data
+    /// before it: the end of a response whose peer is reading it.
+    @inline(__always)
+    private var finEndsDataInFlight: Bool { finQueued && sendNext > finSequence && bytesInFlight > 1 }
 
     /// A duplicate ACK in fast recovery: the head probe's PTO counts from the
     /// last ACK (it may have just SACKed the last segment but SND.UNA's

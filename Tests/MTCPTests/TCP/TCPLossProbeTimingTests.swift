@@ -45,6 +45,57 @@ import Testing
         #expect(cwndBefore > 0 && cwndAfter >= cwndBefore, "no window reduction")
     }
 
+    @Test func aLostLastSegmentWithTheFINIsProbedAfterTwoRoundTrips() throws {
+        // A response and the FIN of a server that closes, in one segment, lost.
+        // Its peer is taken to close at once on reading it: no delayed-ACK
+        // allowance, so it is probed at 2 SRTT + 2 ms (42 ms on this 20-ms
+        // path), not resent at the RTO (200 ms at least).
+        var peer = Recovery.peer()
+        let (base, connection) = try Self.openWithTimestamps(&peer, rtt: .milliseconds(20))
+        #expect((try? seededBytes(500, seed: 7).withUnsafeBytes { try peer.engine.write(connection, $0) }) == 500)
+        peer.engine.close(connection, now: peer.now)
+        let sent = peer.run().filter { !$0.payload.isEmpty }
+        #expect(sent.count == 1 && sent.first?.header.flags.contains(.fin) == true, "the data and the FIN together")
+        var probedAfter: Int? = nil
+        for millisecond in 1...300 where probedAfter == nil {
+            peer.advance(.milliseconds(1))
+            if peer.run().contains(where: { $0.sequence == base && $0.header.flags.contains(.fin) }) {
+                probedAfter = millisecond
+            }
+        }
+        let after = try #require(probedAfter)
+        #expect(after >= 40 && after <= 50, "probed after \(after) ms")
+        let (probes, timeouts) = (peer.engine.tcpStatistics.tlpProbes, peer.engine.tcpStatistics.timeouts)
+        #expect(probes == 1 && timeouts == 0)
+    }
+
+    @Test func aLostBareFINWaitsForTheTimeout() throws {
+        // An idle connection closed: the FIN alone, lost. Nothing makes the
+        // peer answer it soon, so the delayed-ACK allowance stays and the RTO
+        // (200 ms, before 2 SRTT + 200 ms) resends it; no probe.
+        var peer = Recovery.peer()
+        let (base, connection) = try Self.openWithTimestamps(&peer, rtt: .milliseconds(20))
+        #expect((try? seededBytes(500, seed: 8).withUnsafeBytes { try peer.engine.write(connection, $0) }) == 500)
+        let response = try #require(peer.run().first { !$0.payload.isEmpty })
+        let tsval = try #require(response.header.options.timestamp).value
+        _ = peer.send(.ack, seq: 1001, ack: base &+ 500,
+                      options: TCPOptions(timestamp: TCPTimestamp(value: 3, echoReply: tsval)))
+        peer.engine.close(connection, now: peer.now)
+        let fin = peer.run()
+        #expect(fin.count == 1 && fin.first?.header.flags.contains(.fin) == true && fin.first?.payload.isEmpty == true)
+        var resentAfter: Int? = nil
+        for millisecond in 1...400 where resentAfter == nil {
+            peer.advance(.milliseconds(1))
+            if peer.run().contains(where: { $0.sequence == base &+ 500 && $0.header.flags.contains(.fin) }) {
+                resentAfter = millisecond
+            }
+        }
+        let after = try #require(resentAfter)
+        #expect(after >= 200 && after <= 260, "resent after \(after) ms")
+        let (probes, timeouts) = (peer.engine.tcpStatistics.tlpProbes, peer.engine.tcpStatistics.timeouts)
+        #expect(probes == 0 && timeouts == 1)
+    }
+
     @Test func newDataDoesNotPostponeTheTimeout() throws {
         // RFC 6298 §5.1 and RFC 8985 §7.2: segments 0 and 1 get no ACK while the
         // application writes a segment every 80 ms, just before each PTO (2 SRTT
