@@ -28,19 +28,22 @@
 ///   is resent, once per SND.UNA; its ACK restarts RACK on what is still
 ///   missing, and the RTO still guards it.
 /// - With one segment in flight the PTO adds §7.2's worst-case delayed-ACK time
-///   (200 ms); with the 200-ms minimum RTO that never comes before the RTO, so a
-///   lone lost segment is left to the RTO (§7.2 caps the PTO there) rather than
-///   probed while the peer may still be delaying its ACK. Not when that segment
-///   carries the last data and our FIN (a response, then the server's close):
-///   a bet, not the RFC, that the peer's application, reading the response,
-///   sees its end and closes at once, its FIN carrying the ACK. A receiver owes
-///   "an acknowledgment for the FIN" (RFC 9293 §3.10.7.4) but may delay it as
-///   any other (Linux does in ESTABLISHED). The lost tail of a flow the server
-///   closes is then probed after 2 SRTT rather than resent after the RTO; a
-///   peer that delays after all costs one needless copy of that segment per
-///   connection (`probeEnd` allows no second probe), counted as a probe and a
-///   recovery. A bare FIN (an idle connection closed) keeps the allowance:
-///   nothing makes its peer answer soon.
+///   (200 ms); with the 200-ms minimum RTO that comes before the RTO only when
+///   RTTVAR is large, so a lone lost segment is as a rule left to the RTO
+///   (§7.2 caps the PTO there) rather than probed while the peer may still be
+///   delaying its ACK. Not when the flight ends with our FIN after
+///   unacknowledged data, in one segment or in two that together fit one (a
+///   response, then the server's close): a bet, not the RFC, that the peer's
+///   application, reading the response, sees its end and closes at once, its
+///   FIN carrying the ACK. A receiver owes "an acknowledgment for the FIN"
+///   (RFC 9293 §3.10.7.4) but may delay it as any other (Linux does in
+///   ESTABLISHED). The lost tail of a flow the server closes is then probed
+///   after 2 SRTT rather than resent after the RTO; a peer that delays after
+///   all costs one needless copy of that segment per connection (`probeEnd`
+///   allows no second probe), counted as a probe and a recovery. A FIN with
+///   no data outstanding before it (an idle connection closed, or the data
+///   acknowledged first) keeps the allowance: nothing makes its peer answer
+///   soon.
 struct LossDetection {
     /// What the retransmission deadline is timing.
     enum Timer { case timeout, lossProbe, reorderWindow, headProbe }
@@ -173,11 +176,11 @@ extension TCPConnection {
     }
 
     /// PTO (RFC 8985 §7.2): 2 SRTT, plus the delayed-ACK allowance when a single
-    /// segment is in flight, unless it ends with our FIN after data (see the
-    /// type's notes), else a floor; nil when no probe may be scheduled (no SACK, a
-    /// recovery or a probe under way, SACKed data outstanding — RACK's reordering
-    /// window covers that, and Linux probes only then —, no RTT sample yet,
-    /// nothing in flight).
+    /// segment is in flight, unless the flight ends with our FIN after data
+    /// (see the type's notes), else a floor; nil when no probe may be scheduled
+    /// (no SACK, a recovery or a probe under way, SACKed data outstanding —
+    /// RACK's reordering window covers that, and Linux probes only then —, no
+    /// RTT sample yet, nothing in flight).
     @inline(__always)
     private var probeTimeout: TimeSpan? {
         guard selectiveAcknowledgmentsEnabled, state.isSynchronized, case .none = recovery, scoreboard.isEmpty,

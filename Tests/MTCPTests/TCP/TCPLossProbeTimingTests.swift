@@ -45,6 +45,35 @@ import Testing
         #expect(cwndBefore > 0 && cwndAfter >= cwndBefore, "no window reduction")
     }
 
+    /// Advances 1 ms at a time until the engine sends a FIN at `sequence`;
+    /// returns how many milliseconds that took.
+    static func millisecondsUntilFIN(_ peer: inout RawTCPPeer, at sequence: UInt32, limit: Int = 400) -> Int? {
+        for millisecond in 1...limit {
+            peer.advance(.milliseconds(1))
+            if peer.run().contains(where: { $0.sequence == sequence && $0.header.flags.contains(.fin) }) {
+                return millisecond
+            }
+        }
+        return nil
+    }
+
+    /// Writes `count` bytes and returns the TSval of the segment that carried
+    /// them, sent at once without a FIN.
+    static func writeWithoutFIN(_ peer: inout RawTCPPeer, _ connection: ConnectionID, _ count: Int, seed: UInt64)
+        throws -> UInt32 {
+        #expect((try? seededBytes(count, seed: seed).withUnsafeBytes { try peer.engine.write(connection, $0) }) == count)
+        let segment = try #require(peer.run().first { !$0.payload.isEmpty })
+        #expect(!segment.header.flags.contains(.fin))
+        return try #require(segment.header.options.timestamp).value
+    }
+
+    /// Closes `connection` and expects a bare FIN at once.
+    static func closeWithBareFIN(_ peer: inout RawTCPPeer, _ connection: ConnectionID) {
+        peer.engine.close(connection, now: peer.now)
+        let fin = peer.run()
+        #expect(fin.count == 1 && fin.first?.header.flags.contains(.fin) == true && fin.first?.payload.isEmpty == true)
+    }
+
     @Test func aLostLastSegmentWithTheFINIsProbedAfterTwoRoundTrips() throws {
         // A response and the FIN of a server that closes, in one segment, lost.
         // Its peer is taken to close at once on reading it: no delayed-ACK
@@ -56,14 +85,7 @@ import Testing
         peer.engine.close(connection, now: peer.now)
         let sent = peer.run().filter { !$0.payload.isEmpty }
         #expect(sent.count == 1 && sent.first?.header.flags.contains(.fin) == true, "the data and the FIN together")
-        var probedAfter: Int? = nil
-        for millisecond in 1...300 where probedAfter == nil {
-            peer.advance(.milliseconds(1))
-            if peer.run().contains(where: { $0.sequence == base && $0.header.flags.contains(.fin) }) {
-                probedAfter = millisecond
-            }
-        }
-        let after = try #require(probedAfter)
+        let after = try #require(Self.millisecondsUntilFIN(&peer, at: base))
         #expect(after >= 40 && after <= 50, "probed after \(after) ms")
         let (probes, timeouts) = (peer.engine.tcpStatistics.tlpProbes, peer.engine.tcpStatistics.timeouts)
         #expect(probes == 1 && timeouts == 0)
@@ -75,23 +97,30 @@ import Testing
         // (200 ms, before 2 SRTT + 200 ms) resends it; no probe.
         var peer = Recovery.peer()
         let (base, connection) = try Self.openWithTimestamps(&peer, rtt: .milliseconds(20))
-        #expect((try? seededBytes(500, seed: 8).withUnsafeBytes { try peer.engine.write(connection, $0) }) == 500)
-        let response = try #require(peer.run().first { !$0.payload.isEmpty })
-        let tsval = try #require(response.header.options.timestamp).value
+        let tsval = try Self.writeWithoutFIN(&peer, connection, 500, seed: 8)
         _ = peer.send(.ack, seq: 1001, ack: base &+ 500,
                       options: TCPOptions(timestamp: TCPTimestamp(value: 3, echoReply: tsval)))
-        peer.engine.close(connection, now: peer.now)
-        let fin = peer.run()
-        #expect(fin.count == 1 && fin.first?.header.flags.contains(.fin) == true && fin.first?.payload.isEmpty == true)
-        var resentAfter: Int? = nil
-        for millisecond in 1...400 where resentAfter == nil {
-            peer.advance(.milliseconds(1))
-            if peer.run().contains(where: { $0.sequence == base &+ 500 && $0.header.flags.contains(.fin) }) {
-                resentAfter = millisecond
-            }
-        }
-        let after = try #require(resentAfter)
+        Self.closeWithBareFIN(&peer, connection)
+        let after = try #require(Self.millisecondsUntilFIN(&peer, at: base &+ 500))
         #expect(after >= 200 && after <= 260, "resent after \(after) ms")
+        let (probes, timeouts) = (peer.engine.tcpStatistics.tlpProbes, peer.engine.tcpStatistics.timeouts)
+        #expect(probes == 0 && timeouts == 1)
+    }
+
+    @Test func aFINLeftAloneByTheACKOfItsDataWaitsForTheTimeout() throws {
+        // The data goes, then the FIN by itself; the peer acknowledges the data
+        // only, and the FIN is lost. The data no longer outstanding, nothing
+        // makes the peer answer soon: the allowance is back, and the RTO
+        // (200 ms from that ACK) resends the FIN; no probe.
+        var peer = Recovery.peer()
+        let (base, connection) = try Self.openWithTimestamps(&peer, rtt: .milliseconds(20))
+        let tsval = try Self.writeWithoutFIN(&peer, connection, 500, seed: 9)
+        Self.closeWithBareFIN(&peer, connection)
+        peer.advance(.milliseconds(20))
+        _ = peer.send(.ack, seq: 1001, ack: base &+ 500,
+                      options: TCPOptions(timestamp: TCPTimestamp(value: 3, echoReply: tsval)))
+        let after = try #require(Self.millisecondsUntilFIN(&peer, at: base &+ 500))
+        #expect(after >= 200 && after <= 260, "resent \(after) ms after the ACK")
         let (probes, timeouts) = (peer.engine.tcpStatistics.tlpProbes, peer.engine.tcpStatistics.timeouts)
         #expect(probes == 0 && timeouts == 1)
     }
