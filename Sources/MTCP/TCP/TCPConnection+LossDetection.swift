@@ -38,18 +38,24 @@
 ///   FIN carrying the ACK. A receiver owes "an acknowledgment for the FIN"
 ///   (RFC 9293 §3.10.7.4) but may delay it as any other (Linux does in
 ///   ESTABLISHED). The lost tail of a flow the server closes is then probed
-///   after 2 SRTT rather than resent after the RTO; a peer that delays after
-///   all costs one needless copy of that segment per connection (`probeEnd`
-///   allows no second probe), counted as a probe and a recovery. A FIN with
-///   no data outstanding before it (an idle connection closed, or the data
-///   acknowledged first) keeps the allowance: nothing makes its peer answer
-///   soon.
+///   after 2 SRTT + 10 ms (`closingPeerAllowance`) rather than resent after
+///   the RTO; a peer that delays after all costs one needless copy of that
+///   segment per connection (`probeEnd` allows no second probe), counted as a
+///   probe and a recovery. A FIN with no data outstanding before it (an idle
+///   connection closed, or the data acknowledged first) keeps the allowance:
+///   nothing makes its peer answer soon.
 struct LossDetection {
     /// What the retransmission deadline is timing.
     enum Timer { case timeout, lossProbe, reorderWindow, headProbe }
 
     /// WCDelAckT (RFC 8985 §7.2): a probe for a lone segment waits this much more.
     static let delayedAckAllowance = TimeSpan.milliseconds(200)
+    /// What a probe for a lone segment ending with our FIN after data waits
+    /// instead (see the type's notes): time for the peer's application to read
+    /// and close. With the 2-ms floor, about 1 short flow in 3,000 drew a
+    /// needless probe over memif (SRTT rounds to 0 there, and a loaded client
+    /// answered later than that); 10 ms is a judgment above it.
+    static let closingPeerAllowance = TimeSpan.milliseconds(10)
     /// Added to 2 SRTT with more in flight (Linux: TCP_TIMEOUT_MIN): timestamps
     /// measure whole milliseconds, so on a sub-millisecond path SRTT reaches 0.
     static let probeFloor = TimeSpan.milliseconds(2)
@@ -176,8 +182,8 @@ extension TCPConnection {
     }
 
     /// PTO (RFC 8985 §7.2): 2 SRTT, plus the delayed-ACK allowance when a single
-    /// segment is in flight, unless the flight ends with our FIN after data
-    /// (see the type's notes), else a floor; nil when no probe may be scheduled
+    /// segment is in flight (a shorter one when the flight ends with our FIN
+    /// after data, see the type's notes), else a floor; nil when no probe may be scheduled
     /// (no SACK, a recovery or a probe under way, SACKed data outstanding —
     /// RACK's reordering window covers that, and Linux probes only then —, no
     /// RTT sample yet, nothing in flight).
@@ -186,8 +192,8 @@ extension TCPConnection {
         guard selectiveAcknowledgmentsEnabled, state.isSynchronized, case .none = recovery, scoreboard.isEmpty,
               lossDetection.probeEnd == nil, bytesInFlight > 0, let srtt = rtt.smoothedRTT else { return nil }
         let probe = srtt * 2
-        let mayBeDelayed = bytesInFlight <= payloadLimit && !finEndsDataInFlight
-        return probe + (mayBeDelayed ? LossDetection.delayedAckAllowance : LossDetection.probeFloor)
+        guard bytesInFlight <= payloadLimit else { return probe + LossDetection.probeFloor }
+        return probe + (finEndsDataInFlight ? LossDetection.closingPeerAllowance : LossDetection.delayedAckAllowance)
     }
 
     /// Our FIN is in flight (SND.NXT past it, not only SND.MAX) with data
