@@ -307,6 +307,29 @@ public struct ReceiveBuffer {
         return blocks
     }
 
+    /// Where the range that a write of `count` bytes at `offset` would update
+    /// stands in the SACK option's order before that write: 0 when it extends the
+    /// most recently updated range, `k` when `k` ranges were updated after it, and
+    /// `outOfOrderRanges` when it would start a range of its own (every range
+    /// then moves down a place). 0 for in-order data and for bytes the buffer
+    /// would not take. What `write` would do, without doing it.
+    public mutating func sackRecencyRank(ofWriteAt offset: Int, count: Int) -> Int {
+        let start = max(offset, 0)
+        let end = min(offset + count, window)
+        guard start > 0, start < end else { return 0 }
+        let first = firstRange(endingAtOrAfter: start)
+        var youngestAge = UInt32.max
+        var index = first
+        while index < rangeCount && Int(ranges[index].start) <= end {
+            youngestAge = min(youngestAge, clock &- ranges[index].stamp)
+            index += 1
+        }
+        guard index > first else { return rangeCount }
+        var younger = 0
+        for other in 0..<rangeCount where clock &- ranges[other].stamp < youngestAge { younger += 1 }
+        return younger
+    }
+
     /// `sackBlocks(limit:)` as sequence numbers, ready for `TCPOptions.sackBlocks`.
     public mutating func sackBlockList(limit: Int, receiveNext: UInt32) -> SACKBlockList {
         var list = SACKBlockList()

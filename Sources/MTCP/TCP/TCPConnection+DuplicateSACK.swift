@@ -12,16 +12,15 @@ extension TCPConnection {
         duplicateReport = SACKBlock(left: start.rawValue, right: end.rawValue)
     }
 
-    /// A data segment already held arrived: all of it below RCV.NXT, or inside
-    /// an out-of-order range (`offset` from RCV.NXT, `count` bytes).
+    /// The part of a data segment (`offset` bytes from RCV.NXT, `count` bytes)
+    /// already held, which a D-SACK reports: all of it below RCV.NXT or inside an
+    /// out-of-order range, or the part below RCV.NXT; nil when it is all new.
     @inline(__always)
-    mutating func reportIfDuplicate(dataStart: SequenceNumber, offset: Int, count: Int) {
+    mutating func alreadyHeld(dataStart: SequenceNumber, offset: Int, count: Int) -> Range<SequenceNumber>? {
         if offset + count <= 0 || (offset > 0 && receive.range(holding: offset, count: count) != nil) {
-            reportDuplicate(from: dataStart, to: dataStart + count)
-        } else if offset < 0 {
-            // The part below RCV.NXT was a copy; the rest is new.
-            reportDuplicate(from: dataStart, to: receiveNext)
+            return dataStart..<(dataStart + count)
         }
+        return offset < 0 ? dataStart..<receiveNext : nil
     }
 
     /// The SACK blocks for the next segment: the duplicate report first, then

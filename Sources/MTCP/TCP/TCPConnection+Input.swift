@@ -296,8 +296,10 @@ extension TCPConnection {
             let dataStart = segment.dataStart
             let offset = dataStart - receiveNext
             let hadHole = receive.hasOutOfOrderData
-            if offset > 0 || hadHole { ackOutOfOrderSegment(now: now, &environment) }
-            reportIfDuplicate(dataStart: dataStart, offset: offset, count: segment.payload.count)
+            let duplicate = alreadyHeld(dataStart: dataStart, offset: offset, count: segment.payload.count)
+            sendOwedAckFirstIfNeeded(outOfOrder: offset > 0 || hadHole, offset: offset, count: segment.payload.count,
+                                     duplicate: duplicate != nil, now: now, &environment)
+            if let duplicate { reportDuplicate(from: duplicate.lowerBound, to: duplicate.upperBound) }
             let refusedBefore = receive.refusedSegments
             let inOrder = receive.write(UnsafeRawBufferPointer(segment.payload), at: offset)
             if receive.refusedSegments != refusedBefore { environment.connectionStatistics.outOfOrderRefused &+= 1 }
@@ -335,17 +337,33 @@ extension TCPConnection {
         if let fin = peerFINSequence, fin == receiveNext { receiveFIN(now: now, &environment) }
     }
 
-    /// Out-of-order data (or data filling a hole) arrives while the ACK for the
-    /// segment before it in the burst is still owed: as Linux does, the first
-    /// three such ACKs since RCV.NXT last moved go now, each with the SACK
-    /// blocks of its moment, so that a sender without SACK sees its three
-    /// duplicates (RFC 5681 §4.2); after that one ACK per burst answers the rest
-    /// (Linux compresses them with a timer; fewer frames for a receiver that
-    /// ACKs in every iteration anyway, and those 3 already carried the loss).
-    private mutating func ackOutOfOrderSegment<Environment: TCPConnectionEnvironment & ~Copyable>(
-        now: Instant, _ environment: inout Environment) {
-        guard ackPending, duplicateAcksSent < 3, sendPureAck(now: now, &environment) else { return }
-        duplicateAcksSent += 1
+    /// A data segment arrives while the ACK for the segments before it in the
+    /// burst is still owed: that ACK goes now, with the SACK blocks of its moment,
+    /// when waiting for the burst's one ACK would lose what it has to say.
+    /// - The first three ACKs for out-of-order data (or data filling a hole) since
+    ///   RCV.NXT last moved, as Linux sends them: a sender without SACK sees its
+    ///   three duplicates (RFC 5681 §4.2).
+    /// - Out-of-order data that would push the range the owed ACK reports
+    ///   second, or a range of its own, down the SACK option's order: RFC 2018 §4
+    ///   puts the range of the segment that drew an ACK first, so each range is
+    ///   reported first once. Two, not the three blocks that fit, as Linux's SACK
+    ///   compression counts, since ACKs are lost too. When one ACK answered the
+    ///   whole burst, the ranges updated early in it went unreported, and a
+    ///   kernel sender's RACK took them for lost: in the 10 MiB echo at 10% loss
+    ///   29-40% of its resends were of data we held (1,340-1,770 a run, against
+    ///   910-1,080 to Linux's receiver; 930-1,210 since).
+    /// - A duplicate while the owed ACK's D-SACK report is still unsent: the new
+    ///   report would replace it.
+    private mutating func sendOwedAckFirstIfNeeded<Environment: TCPConnectionEnvironment & ~Copyable>(
+        outOfOrder: Bool, offset: Int, count: Int, duplicate: Bool, now: Instant, _ environment: inout Environment) {
+        guard ackPending else { return }
+        if outOfOrder && duplicateAcksSent < 3 {
+            if sendPureAck(now: now, &environment) { duplicateAcksSent += 1 }
+            return
+        }
+        let sackBlocksSurelySeen = 2
+        let hidesARange = outOfOrder && receive.sackRecencyRank(ofWriteAt: offset, count: count) >= sackBlocksSurelySeen
+        if hidesARange || (duplicate && duplicateReport != nil) { sendPureAck(now: now, &environment) }
     }
 
     private mutating func receiveFIN<Environment: TCPConnectionEnvironment & ~Copyable>(

@@ -322,6 +322,27 @@ private func range(_ start: Int, _ end: Int) -> ReceiveBufferRange { ReceiveBuff
         }
     }
 
+    /// Where a write's range stands in the SACK order before the write: what the
+    /// connection asks to know whether one ACK for a burst would hide a range.
+    @Test func sackRecencyRankOfAWrite() {
+        withChunk(1000) { chunk in
+            var buffer = ReceiveBuffer(storage: chunk)
+            let one = [UInt8](repeating: 1, count: 10)
+            #expect(buffer.sackRecencyRank(ofWriteAt: 100, count: 10) == 0, "the first range")
+            _ = buffer.write(one, at: 100)
+            _ = buffer.write(one, at: 300)
+            _ = buffer.write(one, at: 200)
+            #expect(buffer.sackRecencyRank(ofWriteAt: 210, count: 5) == 0, "extends the most recent")
+            #expect(buffer.sackRecencyRank(ofWriteAt: 290, count: 10) == 1, "touches the second")
+            #expect(buffer.sackRecencyRank(ofWriteAt: 95, count: 5) == 2, "touches the oldest")
+            #expect(buffer.sackRecencyRank(ofWriteAt: 105, count: 100) == 0, "joins the oldest to the most recent")
+            #expect(buffer.sackRecencyRank(ofWriteAt: 500, count: 10) == 3, "a range of its own")
+            #expect(buffer.sackRecencyRank(ofWriteAt: 0, count: 10) == 0, "in order")
+            #expect(buffer.sackRecencyRank(ofWriteAt: 1000, count: 10) == 0, "beyond the window")
+            #expect(buffer.outOfOrderRanges == 3, "nothing written")
+        }
+    }
+
     // MARK: Random
 
     /// A random byte stream, cut into random segments that arrive in random order

@@ -73,23 +73,62 @@ import Testing
 
     /// RFC 5681 §4.2 asks for a duplicate ACK per out-of-order segment; as Linux,
     /// the first three since RCV.NXT last moved go one per segment even within a
-    /// burst (a sender without SACK needs three), then the rest of the burst is
-    /// answered once. With SACK each tells the blocks of its moment.
-    @Test func aBurstOfOutOfOrderSegmentsDrawsThreeDuplicateACKsThenOne() {
-        var configuration = TCPConfiguration()
-        configuration.quickAcks = 0
-        let test = Test.established(configuration, peerOptions: TCPOptions(maximumSegmentSize: 1460, sackPermitted: true))
+    /// burst (a sender without SACK needs three), then segments that only extend
+    /// the most recent range share the burst's one ACK. With SACK each tells the
+    /// blocks of its moment.
+    @Test func aBurstExtendingOneRangeDrawsThreeDuplicateACKsThenOne() {
+        let test = Self.sackConnection()
         let hundred = [UInt8](repeating: 9, count: 100)
-        // Six segments of 100 bytes after a lost one, with a 100-byte gap between each.
-        let burst = (1...6).map { (seq: Test.peerISS + 1 + UInt32($0 * 200), payload: hundred) }
+        // Three ranges after a lost segment, then three segments extending the last.
+        let burst = [201, 401, 601, 701, 801, 901].map { (seq: Test.peerISS + UInt32($0), payload: hundred) }
         let sent = test.receiveBurst(burst, ack: Test.ourISS + 1)
         #expect(sent.map(\.acknowledgment) == Array(repeating: Test.peerISS + 1, count: 4))
-        #expect(sent.map { $0.options.sackBlocks.count } == [1, 2, 3, 4])
-        #expect(sent.map { $0.options.sackBlocks.first?.left } == [201, 401, 601, 1201].map { Test.peerISS + $0 })
+        #expect(sent.map { $0.options.sackBlocks.first } == [SACKBlock(left: 201, right: 301), SACKBlock(left: 401, right: 501),
+                                                             SACKBlock(left: 601, right: 701), SACKBlock(left: 601, right: 1001)]
+                .map { SACKBlock(left: Test.peerISS + $0.left, right: Test.peerISS + $0.right) })
         // The hole fills: RCV.NXT moves past the first range, and three more go at once.
-        _ = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1, payload: [UInt8](repeating: 1, count: 300))
-        let more = (1...5).map { (seq: Test.peerISS + 1401 + UInt32($0 * 200), payload: hundred) }
+        _ = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1, payload: [UInt8](repeating: 1, count: 200))
+        let more = [1001, 1101, 1201, 1301, 1401].map { (seq: Test.peerISS + UInt32($0), payload: hundred) }
         #expect(test.receiveBurst(more, ack: Test.ourISS + 1).count == 4)
+    }
+
+    /// Past those three, a segment that would push a range the owed ACK has to
+    /// report out of the first two SACK blocks (a range of its own, or an older
+    /// range extended) has the owed ACK sent first: RFC 2018 §4 reports each
+    /// segment's range first, and one ACK for a burst reported only its three
+    /// most recent ranges (a kernel sender resent the others as lost).
+    @Test func aBurstReportsEveryRangeItTouchesFirstOnce() {
+        let test = Self.sackConnection()
+        let hundred = [UInt8](repeating: 9, count: 100)
+        // Five ranges, then the oldest extended by 50 bytes (not touching the next).
+        var burst = [201, 401, 601, 801, 1001].map { (seq: Test.peerISS + UInt32($0), payload: hundred) }
+        burst.append((seq: Test.peerISS + 301, payload: [UInt8](repeating: 9, count: 50)))
+        let sent = test.receiveBurst(burst, ack: Test.ourISS + 1)
+        #expect(sent.map { $0.options.sackBlocks.first.map { $0.left &- Test.peerISS } } == [201, 401, 601, 801, 1001, 201])
+        #expect(sent.last?.options.sackBlocks.first == SACKBlock(left: Test.peerISS + 201, right: Test.peerISS + 351))
+        // Extending the two most recent ranges alternately needs no ACK of its own.
+        let alternating = [(1101, 50), (351, 40), (1151, 50)].map {
+            (seq: Test.peerISS + UInt32($0.0), payload: [UInt8](repeating: 9, count: $0.1))
+        }
+        #expect(test.receiveBurst(alternating, ack: Test.ourISS + 1).count == 1)
+    }
+
+    /// Two duplicates in one burst: the owed ACK carries the first D-SACK
+    /// before the second would replace it.
+    @Test func eachDuplicateInABurstIsReported() {
+        let test = Self.sackConnection()
+        let hundred = [UInt8](repeating: 9, count: 100)
+        _ = test.receiveBurst([201, 401, 601, 801].map { (seq: Test.peerISS + UInt32($0), payload: hundred) },
+                              ack: Test.ourISS + 1)
+        let copies = [201, 801].map { (seq: Test.peerISS + UInt32($0), payload: hundred) }
+        let sent = test.receiveBurst(copies, ack: Test.ourISS + 1)
+        #expect(sent.map { $0.options.sackBlocks.first.map { $0.left &- Test.peerISS } } == [201, 801])
+    }
+
+    private static func sackConnection() -> Test {
+        var configuration = TCPConfiguration()
+        configuration.quickAcks = 0
+        return Test.established(configuration, peerOptions: TCPOptions(maximumSegmentSize: 1460, sackPermitted: true))
     }
 
     @Test func aByteProbingOurClosedWindowIsAnsweredAtOnce() {
