@@ -85,7 +85,8 @@ OUR_ALGORITHM = {"bbr": "bbr", "cubic": "cubic", "reno": "newreno"}
 
 def like_for_like_echo(directory, kernel_echo, size=10 << 20, loss=0.10):
     """The 10 MiB echo at 10% loss above (same impairment and seed) with the kernel's
-    TCP, or the appliance like for like, at the far end; returns (seconds, appliance log)."""
+    TCP, or the appliance like for like, at the far end; returns (seconds, appliance
+    log, retransmission timeouts of the kernel client)."""
     directory.mkdir()
     config = LIKE_FOR_LIKE_CONFIG + f"congestion_control = {OUR_ALGORITHM.get(kernel_congestion_control(), 'newreno')}\n"
     path = ImpairedPath(directory, ["--loss", loss, "--reorder", 0.01, "--duplicate", 0.01, "--delay-ms", 1.0,
@@ -93,6 +94,7 @@ def like_for_like_echo(directory, kernel_echo, size=10 << 20, loss=0.10):
                         config, kernel_echo=kernel_echo)
     try:
         result = path.echo(size, seed=size)
+        client_timeouts = kernel_tcp_counter(path.ns_client, "TCPTimeouts")
         counters = path.stop_forwarder()
     finally:
         log = path.remove()
@@ -103,16 +105,25 @@ def like_for_like_echo(directory, kernel_echo, size=10 << 20, loss=0.10):
     for c in counters.values():   # the impairment really applied
         assert abs(c["lost"] / c["received"] - loss) < 0.5 * loss and c["queue_overflow"] == 0, counters
     repair = re.search(r"retransmitted .*", log or "")
-    print(f"{'linux' if kernel_echo else 'ours'}: {report['seconds']} s, forwarder {counters}"
-          + (f"; {repair.group(0)}" if repair else ""))
-    return report["seconds"], log
+    print(f"{'linux' if kernel_echo else 'ours'}: {report['seconds']} s, kernel client's RTOs {client_timeouts}, "
+          f"forwarder {counters}" + (f"; {repair.group(0)}" if repair else ""))
+    return report["seconds"], log, client_timeouts
+
+
+def kernel_tcp_counter(namespace, name):
+    """A TcpExt counter of a namespace's kernel TCP (each test namespace is new: from 0)."""
+    lines = subprocess.run(["ip", "netns", "exec", namespace, "cat", "/proc/net/netstat"], check=True,
+                           capture_output=True, text=True).stdout.splitlines()
+    names, values = next((lines[i].split(), lines[i + 1].split()) for i in range(0, len(lines), 2)
+                         if lines[i].startswith("TcpExt:"))
+    return int(values[names.index(name)])
 
 
 def test_echo_at_10_percent_loss_like_linux(tmp_path):
     """The 10 MiB echo at 10% loss with the kernel's algorithm family (BBR here) and
     its buffer ceiling: every byte comes back, the appliance repaired losses, and the
     kernel's D-SACKs (for the path's duplicates, and for any needless resend) arrived."""
-    _, log = like_for_like_echo(tmp_path / "ours", kernel_echo=False)
+    _, log, _ = like_for_like_echo(tmp_path / "ours", kernel_echo=False)
     assert tcp_counter(log, "retransmitted") > 0, log
     assert tcp_counter(log, "D-SACKs received") > 0, log
 
@@ -120,20 +131,33 @@ def test_echo_at_10_percent_loss_like_linux(tmp_path):
 def test_echo_at_10_percent_loss_within_1_5x_of_linux(tmp_path):
     """Issue 17's bar: the 10 MiB echo at 10% loss takes at most 1.5x the time of the
     kernel's TCP in the appliance's place, median of three runs each. It once took
-    200 s and stalled; every byte is still checked. Until mtcp-impair waited to the
-    nanosecond, each hop's delay was rounded up to a whole millisecond, and the
-    ratio of medians passed the bar in only about 94% of draws."""
-    runs = 3
+    200 s and stalled; every byte is still checked.
+
+    The kernel client uploads through the same loss on both sides, and now and then
+    a resend of one of its last segments is lost again: with nothing sent after it
+    to be SACKed, RACK cannot see the loss and only the client's own RTO (200 ms,
+    then doubled) repairs it, whichever TCP is at the far end. Such a run times the
+    client, not the far end (here 2 of 16 Linux-to-Linux runs, 3 of 16 against the
+    appliance), and a median of three with one side drawing two of them failed the
+    bar about once in twelve; so a run in which the client timed out is set aside,
+    on either side alike, and another taken, at most ten a side. The far end's own
+    timeouts count in full."""
+    wanted, attempts = 3, 10
     kernel = kernel_congestion_control()
     times = {"linux": [], "ours": []}
-    for run in range(runs):
+    set_aside = {"linux": [], "ours": []}
+    for attempt in range(attempts):
         for side, kernel_echo in (("linux", True), ("ours", False)):
-            seconds, _ = like_for_like_echo(tmp_path / f"{side}-{run}", kernel_echo)
-            times[side].append(seconds)
-    median = {side: sorted(values)[runs // 2] for side, values in times.items()}
-    print(f"10 MiB echo at 10% loss, median of {runs}: ours {median['ours']} s, Linux ({kernel}) "
-          f"{median['linux']} s, {median['ours'] / median['linux']:.2f}x; all: {times}")
-    assert median["ours"] <= 1.5 * median["linux"], times
+            if len(times[side]) < wanted:
+                seconds, _, client_timeouts = like_for_like_echo(tmp_path / f"{side}-{attempt}", kernel_echo)
+                (set_aside if client_timeouts else times)[side].append(seconds)
+    assert all(len(values) == wanted for values in times.values()), \
+        f"the kernel client timed out in most runs: timed {times}, set aside {set_aside}"
+    median = {side: sorted(values)[wanted // 2] for side, values in times.items()}
+    print(f"10 MiB echo at 10% loss, median of {wanted}: ours {median['ours']} s, Linux ({kernel}) "
+          f"{median['linux']} s, {median['ours'] / median['linux']:.2f}x; all: {times}; set aside for the "
+          f"client's RTOs: {set_aside}")
+    assert median["ours"] <= 1.5 * median["linux"], (times, set_aside)
 
 
 def tcp_counter(log, name):
