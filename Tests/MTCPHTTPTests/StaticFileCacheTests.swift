@@ -138,6 +138,22 @@ func get(_ box: CacheBox, _ request: String, now: Int64 = 800_000_000) -> Exchan
         #expect(get(tight, "GET /big.bin HTTP/1.1\r\nHost: h\r\n\r\n")?.file != nil)
     }
 
+    /// Memory is filled smallest first, and a file that does not fit does not
+    /// end the filling: a variant costs twice a plain file (it is also served
+    /// under its own name), so a larger plain file after it may still fit.
+    @Test func aFileBeyondTheBudgetLeavesRoomForTheNextOne() throws {
+        let site = try TemporaryRoot()
+        try site.write("v.txt", String(repeating: "v", count: 100))
+        try site.write("v.txt.gz", String(repeating: "g", count: 110))
+        try site.write("plain.bin", String(repeating: "p", count: 150))
+        // 2 x (100 + 512) for v.txt and 2 x (150 + 512) for plain.bin fit;
+        // 4 x (110 + 512) for the variant does not.
+        let cache = try CacheBox(.init(documentRoot: site.root, maxMemoryBytes: 2600), now: 0)
+        #expect(get(cache, "GET /v.txt HTTP/1.1\r\nHost: h\r\n\r\n")?.file == nil)
+        #expect(get(cache, "GET /plain.bin HTTP/1.1\r\nHost: h\r\n\r\n")?.file == nil)
+        #expect(get(cache, "GET /v.txt.gz HTTP/1.1\r\nHost: h\r\n\r\n")?.file != nil)
+    }
+
     @Test func conditionalRequests() throws {
         let site = try makeSite()
         let cache = try CacheBox(.init(documentRoot: site.root), now: 0)
