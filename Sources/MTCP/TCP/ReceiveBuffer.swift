@@ -312,7 +312,8 @@ public struct ReceiveBuffer {
     /// most recently updated range, `k` when `k` ranges were updated after it, and
     /// `outOfOrderRanges` when it would start a range of its own (every range
     /// then moves down a place). 0 for in-order data and for bytes the buffer
-    /// would not take. What `write` would do, without doing it.
+    /// would not take (beyond the window, or a range beyond `maxRanges`). What
+    /// `write` would do, without doing it.
     public mutating func sackRecencyRank(ofWriteAt offset: Int, count: Int) -> Int {
         let start = max(offset, 0)
         let end = min(offset + count, window)
@@ -324,7 +325,7 @@ public struct ReceiveBuffer {
             youngestAge = min(youngestAge, clock &- ranges[index].stamp)
             index += 1
         }
-        guard index > first else { return rangeCount }
+        guard index > first else { return rangeCount < Self.maxRanges ? rangeCount : 0 }
         var younger = 0
         for other in 0..<rangeCount where clock &- ranges[other].stamp < youngestAge { younger += 1 }
         return younger

@@ -12,6 +12,15 @@ extension TCPConnection {
         duplicateReport = SACKBlock(left: start.rawValue, right: end.rawValue)
     }
 
+    /// Another duplicate arrived while the owed ACK's D-SACK report is still
+    /// unsent: that ACK goes now, or the new report would replace the old one
+    /// and the peer would learn of one needless resend of the two.
+    @inline(__always)
+    mutating func sendOwedReport<Environment: TCPConnectionEnvironment & ~Copyable>(
+        now: Instant, _ environment: inout Environment) {
+        if ackPending && duplicateReport != nil { sendPureAck(now: now, &environment) }
+    }
+
     /// The part of a data segment (`offset` bytes from RCV.NXT, `count` bytes)
     /// already held, which a D-SACK reports: all of it below RCV.NXT or inside an
     /// out-of-order range, or the part below RCV.NXT; nil when it is all new.

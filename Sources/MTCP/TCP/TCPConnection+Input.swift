@@ -151,6 +151,7 @@ extension TCPConnection {
         let dataStart = segment.dataStart
         if !segment.payload.isEmpty && dataStart + segment.payload.count <= receiveNext
             && receiveNext - dataStart <= receive.capacity {
+            sendOwedReport(now: now, &environment)
             reportDuplicate(from: dataStart, to: dataStart + segment.payload.count)
         }
         queueAck()
@@ -343,17 +344,19 @@ extension TCPConnection {
     /// - The first three ACKs for out-of-order data (or data filling a hole) since
     ///   RCV.NXT last moved, as Linux sends them: a sender without SACK sees its
     ///   three duplicates (RFC 5681 §4.2).
-    /// - Out-of-order data that would push the range the owed ACK reports
-    ///   second, or a range of its own, down the SACK option's order: RFC 2018 §4
-    ///   puts the range of the segment that drew an ACK first, so each range is
-    ///   reported first once. Two, not the three blocks that fit, as Linux's SACK
-    ///   compression counts, since ACKs are lost too. When one ACK answered the
+    /// - With SACK, out-of-order data that would push the range the owed ACK
+    ///   reports second down the SACK option's order (a range of its own, or an
+    ///   older range extended): RFC 2018 §4 puts the range of the segment that
+    ///   drew an ACK first, and this way each range an ACK is owed for leads one,
+    ///   or follows the range updated right after it. Two, not the three blocks
+    ///   that fit, as Linux's SACK compression counts, since ACKs are lost too
+    ///   (and a D-SACK report takes a place). When one ACK answered the
     ///   whole burst, the ranges updated early in it went unreported, and a
     ///   kernel sender's RACK took them for lost: in the 10 MiB echo at 10% loss
     ///   29-40% of its resends were of data we held (1,340-1,770 a run, against
     ///   910-1,080 to Linux's receiver; 930-1,210 since).
-    /// - A duplicate while the owed ACK's D-SACK report is still unsent: the new
-    ///   report would replace it.
+    /// - A duplicate while the owed ACK's D-SACK report is still unsent
+    ///   (`sendOwedReport`).
     private mutating func sendOwedAckFirstIfNeeded<Environment: TCPConnectionEnvironment & ~Copyable>(
         outOfOrder: Bool, offset: Int, count: Int, duplicate: Bool, now: Instant, _ environment: inout Environment) {
         guard ackPending else { return }
@@ -362,8 +365,12 @@ extension TCPConnection {
             return
         }
         let sackBlocksSurelySeen = 2
-        let hidesARange = outOfOrder && receive.sackRecencyRank(ofWriteAt: offset, count: count) >= sackBlocksSurelySeen
-        if hidesARange || (duplicate && duplicateReport != nil) { sendPureAck(now: now, &environment) }
+        if outOfOrder && selectiveAcknowledgmentsEnabled
+            && receive.sackRecencyRank(ofWriteAt: offset, count: count) >= sackBlocksSurelySeen {
+            sendPureAck(now: now, &environment)
+        } else if duplicate {
+            sendOwedReport(now: now, &environment)
+        }
     }
 
     private mutating func receiveFIN<Environment: TCPConnectionEnvironment & ~Copyable>(

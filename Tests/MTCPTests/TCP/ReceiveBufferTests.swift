@@ -341,6 +341,12 @@ private func range(_ start: Int, _ end: Int) -> ReceiveBufferRange { ReceiveBuff
             #expect(buffer.sackRecencyRank(ofWriteAt: 1000, count: 10) == 0, "beyond the window")
             #expect(buffer.outOfOrderRanges == 3, "nothing written")
         }
+        withChunk(1000) { chunk in
+            var buffer = ReceiveBuffer(storage: chunk)
+            for index in 1...ReceiveBuffer.maxRanges { _ = buffer.write([1], at: 2 * index) }
+            #expect(buffer.sackRecencyRank(ofWriteAt: 500, count: 1) == 0, "a range beyond the limit is refused")
+            #expect(buffer.sackRecencyRank(ofWriteAt: 3, count: 1) == ReceiveBuffer.maxRanges - 2, "joins the two oldest")
+        }
     }
 
     // MARK: Random

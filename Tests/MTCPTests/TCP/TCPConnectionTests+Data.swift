@@ -113,6 +113,18 @@ import Testing
         #expect(test.receiveBurst(alternating, ack: Test.ourISS + 1).count == 1)
     }
 
+    /// The threshold is two blocks: a range of its own when two ranges are held
+    /// (the owed ACK's second would fall to third) draws the owed ACK first.
+    @Test func aThirdRangeDrawsTheOwedACKFirst() {
+        let test = Self.sackConnection()
+        let hundred = [UInt8](repeating: 9, count: 100)
+        // Two ranges and the three duplicate ACKs, then a range of its own.
+        let burst = [201, 401, 451, 501, 701].map { (seq: Test.peerISS + UInt32($0), payload: hundred) }
+        let sent = test.receiveBurst(burst, ack: Test.ourISS + 1)
+        #expect(sent.map { $0.options.sackBlocks.first.map { $0.left &- Test.peerISS } } == [201, 401, 401, 401, 701])
+        #expect(sent.map { $0.options.sackBlocks.count } == [1, 2, 2, 2, 3])
+    }
+
     /// Two duplicates in one burst: the owed ACK carries the first D-SACK
     /// before the second would replace it.
     @Test func eachDuplicateInABurstIsReported() {
@@ -123,6 +135,11 @@ import Testing
         let copies = [201, 801].map { (seq: Test.peerISS + UInt32($0), payload: hundred) }
         let sent = test.receiveBurst(copies, ack: Test.ourISS + 1)
         #expect(sent.map { $0.options.sackBlocks.first.map { $0.left &- Test.peerISS } } == [201, 801])
+        // Copies of data below RCV.NXT (resent because our ACKs were lost) too.
+        _ = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1, payload: [UInt8](repeating: 1, count: 200))
+        let below = [1, 101].map { (seq: Test.peerISS + UInt32($0), payload: hundred) }
+        let answers = test.receiveBurst(below, ack: Test.ourISS + 1)
+        #expect(answers.map { $0.options.sackBlocks.first.map { $0.left &- Test.peerISS } } == [1, 101])
     }
 
     private static func sackConnection() -> Test {
