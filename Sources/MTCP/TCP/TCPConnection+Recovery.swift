@@ -111,14 +111,25 @@ extension TCPConnection {
         // which errs on the safe side. An echo from the future (bogus, or a
         // clock wrapped past 2^31) shows as an elapsed time beyond 60 s.
         let echo = timestamp.echoReply
-        let elapsed = timestampValue(now) &- echo
+        var elapsed = timestampValue(now) &- echo
         guard echo != 0, elapsed < 60_000 else { return nil }
-        // The ACK of our SYN or SYN-ACK times the last one sent or nothing: one
-        // echoing an earlier one answers it late (after the peer's own timeout,
-        // or after our full accept queue made the peer send again) and would
-        // time that wait, not the path: a 1 s first sample held the RTO and the
-        // loss probes' timeout at seconds for the first round trips.
-        if ack == initialSendSequence + 1 && echo != lastSYNTimestamp { return nil }
+        // The ACK of our SYN or SYN-ACK may echo an earlier copy than the last one
+        // sent. It may answer that copy (both sides' timers fired together, the
+        // peer's resent SYN drawing a SYN-ACK beside the timer's); or answer the
+        // last copy late, echoing the TSval the peer held (its ACK of the first
+        // was lost), and then the time since the echoed copy holds our whole
+        // timeout: a 1 s first sample held the RTO and the loss probes' timeout
+        // at seconds for the first round trips. So it times from the echoed copy
+        // but at most twice the time since the last one. Taking no sample cost
+        // more: the data starts at §5.7's 3 s RTO, with no loss probe without an
+        // SRTT, so a lone lost response after such a handshake waited 3 s.
+        // After a full accept queue (`lastSYNTimestamp` 0) the wait is ours and
+        // only an ACK of a SYN-ACK sent after it times the path.
+        if ack == initialSendSequence + 1 && echo != lastSYNTimestamp {
+            let sinceLast = timestampValue(now) &- lastSYNTimestamp
+            guard lastSYNTimestamp != 0, sinceLast < elapsed else { return nil }
+            elapsed = min(elapsed, 2 * sinceLast)
+        }
         if Int32(bitPattern: echo &- lossDetection.echoFloor) > 0 { lossDetection.echoFloor = echo }
         return .milliseconds(UInt64(elapsed))
     }

@@ -209,33 +209,54 @@ import Testing
     }
 
     /// The peer's SYN-ACK echoing `echo` completes a handshake whose SYN timed
-    /// out, with no sample: the data starts at an RTO of 3 s (RFC 6298 §5.7).
-    private func expectUntimedAfterSYNTimeout(_ test: ConnectionUnderTest, echoing echo: UInt32) {
+    /// out: the sample it gives, and the RTO the data starts at.
+    private func handshakeAfterSYNTimeout(_ test: ConnectionUnderTest, echoing echo: UInt32)
+        -> (sample: TimeSpan?, rto: TimeSpan) {
         var options = TCPOptions(maximumSegmentSize: 1460)
         options.timestamp = TCPTimestamp(value: 777, echoReply: echo)
         _ = test.receive([.syn, .ack], seq: Test.peerISS, ack: Test.ourISS + 1, options: options)
         #expect(test.connection.state == .established)
-        #expect(test.connection.rtt.smoothedRTT == nil)
-        #expect(test.connection.rtt.rto == .seconds(3))
+        return (test.connection.rtt.smoothedRTT, test.connection.rtt.rto)
     }
 
-    /// A SYN-ACK that echoes the first SYN after it was resent answers that
-    /// first SYN a second late, perhaps as the peer's own retransmission: no
-    /// sample (it would be a second long); the data starts at an RTO of 3 s
-    /// (RFC 6298 §5.7) until it is timed.
-    @Test func aSYNACKEchoingAnEarlierSYNIsNoSample() throws {
+    /// A SYN-ACK that echoes the first SYN after it was resent may answer that
+    /// first SYN (a second late, perhaps as the peer's own retransmission) or
+    /// the resend: it is timed at most twice the time since the resend, not the
+    /// second, and not left untimed (the data would start at §5.7's 3 s RTO,
+    /// with no loss probe).
+    @Test func aSYNACKEchoingAnEarlierSYNIsTimedAtMostTwiceSinceTheLast() throws {
         let (test, sent) = Test.synSent()
         let first = try #require(sent.first?.options.timestamp)
         _ = test.advance(by: .seconds(1))
         _ = test.advance(by: .milliseconds(5))
-        expectUntimedAfterSYNTimeout(test, echoing: first.value)
+        let handshake = handshakeAfterSYNTimeout(test, echoing: first.value)
+        #expect(handshake.sample == .milliseconds(10))
+        #expect(handshake.rto == .milliseconds(200))
+    }
+
+    /// Both ends' timers fire together: our SYN-ACK resent by the timer and
+    /// another for the peer's resent SYN, a millisecond apart. The peer's ACK
+    /// echoes the first of them and times the path.
+    @Test func theFinalACKEchoingTheTimersSYNACKTimesThePath() throws {
+        var offer = TCPOptions(maximumSegmentSize: 1460)
+        offer.timestamp = TCPTimestamp(value: 100, echoReply: 0)
+        let (test, _) = Test.synReceived(peerOptions: offer)
+        let byTimer = try #require(test.advance(by: .seconds(1)).first?.options.timestamp)
+        _ = test.advance(by: .milliseconds(1))
+        offer.timestamp = TCPTimestamp(value: 101, echoReply: 0)
+        #expect(test.receive(.syn, seq: Test.peerISS, options: offer).map(\.flags) == [[.syn, .ack]])
+        _ = test.advance(by: .milliseconds(19))
+        var options = TCPOptions()
+        options.timestamp = TCPTimestamp(value: 102, echoReply: byTimer.value)
+        _ = test.receive(.ack, seq: Test.peerISS + 1, ack: Test.ourISS + 1, options: options)
+        #expect(test.connection.state == .established)
+        #expect(test.connection.rtt.smoothedRTT == .milliseconds(20))
     }
 
     /// A SYN timed from a cached RTT that proves short (the path got slower):
     /// it is resent early once, then the default schedule; the SYN-ACK that
-    /// answers the first SYN is no sample (it may be the peer's late answer),
-    /// so the data starts at §5.7's 3 s, as after any SYN timeout.
-    @Test func aSYNResentEarlyByACachedRTTCostsTheHandshakesSample() throws {
+    /// answers the first SYN is timed at most twice the time since the resend.
+    @Test func aSYNResentEarlyByACachedRTTIsTimedFromTheResend() throws {
         let test = ConnectionUnderTest(TCPConfiguration())
         let seeded = test.connection.rtt.seedHandshakeTimeout(smoothed: .milliseconds(20), variance: .milliseconds(5))
         #expect(seeded)
@@ -244,7 +265,9 @@ import Testing
         #expect(test.advance(by: .milliseconds(200)).map(\.flags) == [.syn], "the seeded timeout")
         #expect(test.connection.rtt.rto == .seconds(1), "then the default schedule")
         _ = test.advance(by: .milliseconds(100))
-        expectUntimedAfterSYNTimeout(test, echoing: first.value)
+        let handshake = handshakeAfterSYNTimeout(test, echoing: first.value)
+        #expect(handshake.sample == .milliseconds(200))
+        #expect(handshake.rto == .milliseconds(600))
     }
 
     /// A seeded SYN-ACK whose handshake completes with nothing to time (the
