@@ -289,11 +289,16 @@ extension TCPConnection {
     }
 
     /// Resends the last segment sent (with the FIN if it carried one), for a tail
-    /// loss probe or a rescue retransmission; HighRxt is left alone.
+    /// loss probe or a rescue retransmission; HighRxt is left alone. Never from
+    /// below the highest SACKed byte: after a short last segment, a full one
+    /// ending at SND.MAX would resend SACKed data (RFC 6675 §4 NextSeg (4) asks
+    /// for a segment holding the highest unSACKed byte).
     mutating func retransmitLastSegment<Environment: TCPConnectionEnvironment & ~Copyable>(
         now: Instant, _ environment: inout Environment) -> Bool {
         let end = finSent ? finSequence : sendMaximum
-        let length = max(0, min(payloadLimit, end - max(sendUnacknowledged, sendBufferStart)))
+        var start = max(sendUnacknowledged, sendBufferStart)
+        if let highest = scoreboard.highestSacked, highest > start { start = highest }
+        let length = max(0, min(payloadLimit, end - start))
         var flags: TCPFlags = .ack
         if finSent { flags.insert(.fin) }
         guard transmitSegment(flags: flags, sequence: end - length, dataLength: length, now: now, &environment)

@@ -185,6 +185,20 @@ import Testing
         #expect(peer.engine.tcpStatistics.timeouts == 0)
     }
 
+    @Test func theRescueOfAShortTailResendsNoSACKedByte() throws {
+        // Segments 0 and 9 of 10 lost, the last one 500 bytes, 1-8 SACKed in one
+        // ACK: the rescue resends those 500 bytes, not a full segment ending at
+        // SND.MAX (its first half SACKed).
+        var peer = Recovery.peer()
+        let listener = try peer.engine.listen(port: 80)
+        let (base, _, sent) = try Recovery.openAndWrite(&peer, listener, bytes: 9 * Recovery.segment + 500, sack: true)
+        #expect(sent.count == 10)
+        let replies = peer.send(.ack, seq: 1001, ack: base, options: Recovery.sackOptions([(base &+ 1000, base &+ 9000)]))
+        let resent = replies.filter { !$0.payload.isEmpty }.map { (offset: $0.sequence &- base, length: $0.payload.count) }
+        #expect(resent.map(\.offset) == [0, 9000], "the hole, then the rescue of the tail")
+        #expect(resent.last?.length == 500)
+    }
+
     @Test func scoreboardOutlivesATimeoutUntilTheReceiverReneges() throws {
         // RFC 6675 §5.1 and RFC 2018 §8: the SACKs of 1-3 survive the timeout that
         // resends segment 0. The next ACK covers 0 but stops at 1, the start of
