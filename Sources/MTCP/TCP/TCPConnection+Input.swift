@@ -206,6 +206,8 @@ extension TCPConnection {
             sacksNewData = scoreboard.sackedBytes > sackedBefore
             if sackedAfterHeadResent > resentSackedBefore { lossDetection.deliveredAfterHeadResent = true }
         }
+        lossProbeShownNeedless(segment, reportsDuplicate: reportsDuplicate, unacknowledged: unacknowledged,
+                               windowUnchanged: scaledWindow == sendWindow)
         let delivery = measureDelivery(acknowledgment: ack, now: now)
         if ack > unacknowledged {
             acknowledge(upTo: ack, segment, now: now, &environment)

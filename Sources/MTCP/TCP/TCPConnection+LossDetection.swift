@@ -41,9 +41,9 @@
 ///   after 2 SRTT + 10 ms (`closingPeerAllowance`) rather than resent after
 ///   the RTO; a peer that delays after all costs one needless copy of that
 ///   segment per connection (`probeEnd` allows no second probe), counted as a
-///   probe and a recovery. A FIN with no data outstanding before it (an idle
-///   connection closed, or the data acknowledged first) keeps the allowance:
-///   nothing makes its peer answer soon.
+///   probe (its D-SACK shows it needless). A FIN with no data outstanding
+///   before it (an idle connection closed, or the data acknowledged first)
+///   keeps the allowance: nothing makes its peer answer soon.
 struct LossDetection {
     /// What the retransmission deadline is timing.
     enum Timer { case timeout, lossProbe, reorderWindow, headProbe }
@@ -451,18 +451,22 @@ extension TCPConnection {
     }
 
     /// An ACK of new data: ends a probe's episode once it covers the probe
-    /// (RFC 8985 §7.4). A probe that resent the last segment is taken to have
-    /// repaired a loss (no DSACK is parsed to tell a needless one), and the
-    /// window is reduced as fast recovery would have (§7.4.2), from cwnd: the
-    /// flight at a probe is the tail of a burst, often one segment, and would
-    /// leave 2 MSS; one whose ACK led to fast recovery repaired it through that.
+    /// (RFC 8985 §7.4.2). A probe of new data ends it at once; one whose
+    /// episode saw fast recovery repaired the loss through that. A probe that
+    /// resent the tail ends it only with an ACK beyond its end: the ACK of the
+    /// probe itself may be followed by a D-SACK of the other copy, which shows
+    /// the probe needless (`lossProbeShownNeedless`). Beyond it, with no such
+    /// report, the probe repaired a loss, and the window is reduced as fast
+    /// recovery would have, from cwnd: the flight at a probe is the tail of a
+    /// burst, often one segment, and would leave 2 MSS.
     mutating func lossProbeAcknowledged<Environment: TCPConnectionEnvironment & ~Copyable>(
         upTo ack: SequenceNumber, now: Instant, _ environment: inout Environment) {
         // An ACK came before a queued probe of new data left: no probe is needed.
         lossDetection.newDataProbeQueued = false
         guard let end = lossDetection.probeEnd, ack >= end else { return }
-        lossDetection.probeEnd = nil
         let repairedByProbe = lossDetection.probeWasRetransmission && !lossDetection.recoveryDuringProbe
+        if repairedByProbe && ack == end { return }
+        lossDetection.probeEnd = nil
         if repairedByProbe || lossDetection.recoveryDuringProbe {
             environment.connectionStatistics.tlpRecoveries &+= 1
         }
@@ -472,6 +476,28 @@ extension TCPConnection {
                                                     delivered: deliveryRate.delivered)
             congestion.onRecoveryExit(flightSize: congestion.ssthresh)
         }
+    }
+
+    /// An ACK during the episode of a probe that resent the tail, showing both
+    /// copies arrived (RFC 8985 §7.4.2): a D-SACK reaching the probe's end, or,
+    /// from a receiver without D-SACK, a bare duplicate ACK at that end. The
+    /// episode ends with no recovery counted and the window left alone.
+    mutating func lossProbeShownNeedless(_ segment: IncomingSegment, reportsDuplicate: Bool,
+                                         unacknowledged: SequenceNumber, windowUnchanged: Bool) {
+        guard let end = lossDetection.probeEnd, lossDetection.probeWasRetransmission else { return }
+        let ack = segment.acknowledgment
+        let blocks = segment.options.sackBlocks
+        let needless: Bool
+        if reportsDuplicate, let report = blocks.first {
+            // A copy of a FIN-carrying probe may be reported with or without the FIN.
+            needless = SequenceNumber(report.left) < end && SequenceNumber(report.right) + 1 >= end
+        } else {
+            needless = ack == end && ack == unacknowledged && blocks.isEmpty && segment.payload.isEmpty
+                && !segment.flags.contains(.fin) && windowUnchanged
+        }
+        guard needless else { return }
+        lossDetection.probeEnd = nil
+        lossDetection.recoveryDuringProbe = false
     }
 
     /// The first ACK of new data after a timeout: if it echoes a timestamp older

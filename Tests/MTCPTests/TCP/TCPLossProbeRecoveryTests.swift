@@ -9,6 +9,69 @@ import Testing
 /// RTO on a send (RFC 6298 §5.1).
 @Suite struct TCPLossProbeRecoveryTests {
     typealias Recovery = TCPLossRecoveryTests
+    typealias Probes = TCPRACKTLPTests
+
+    /// A 4 KiB response on a 10 ms path whose last 1096 bytes go unacknowledged:
+    /// the probe resends the last 1000 at 22 ms. Returns the first data sequence
+    /// number, the connection and its cwnd before the probe.
+    static func probedTail(_ peer: inout RawTCPPeer) throws -> (base: UInt32, connection: ConnectionID, cwnd: Int) {
+        let (base, _, connection) = try Probes.openConnection(&peer, rtt: .milliseconds(10), bytes: 4096)
+        peer.advance(.milliseconds(10))
+        _ = peer.send(.ack, seq: 1001, ack: base &+ 3000)
+        let opened = Recovery.block(peer, connection)
+        let cwnd = try #require(opened).congestion.cwnd
+        let probeSent = Probes.nextData(&peer)
+        let probe = try #require(probeSent)
+        #expect(probe.segment.sequence == base &+ 3096 && peer.engine.tcpStatistics.tlpProbes == 1)
+        return (base, connection, cwnd)
+    }
+
+    /// RFC 8985 §7.4.2: the ACK of the resent tail alone cannot tell whether the
+    /// original was lost; an ACK beyond the probe with no D-SACK before it shows
+    /// the probe repaired a loss: counted, and the window reduced.
+    @Test func aProbeRepairedALossWhenAnACKGoesBeyondItWithoutADSACK() throws {
+        var peer = Recovery.peer()
+        let (base, connection, cwnd) = try Self.probedTail(&peer)
+        _ = peer.send(.ack, seq: 1001, ack: base &+ 4096)
+        #expect(peer.engine.tcpStatistics.tlpRecoveries == 0)
+        let open = Recovery.block(peer, connection)?.lossDetection.probeEnd
+        #expect(open == SequenceNumber(base &+ 4096), "still open")
+        let written = try? [UInt8](repeating: 7, count: 500).withUnsafeBytes { try peer.engine.write(connection, $0) }
+        #expect(written == 500)
+        _ = peer.run()
+        _ = peer.send(.ack, seq: 1001, ack: base &+ 4596)
+        #expect(peer.engine.tcpStatistics.tlpRecoveries == 1)
+        let found = Recovery.block(peer, connection)
+        let after = try #require(found)
+        #expect(after.lossDetection.probeEnd == nil)
+        #expect(after.congestion.cwnd < cwnd, "the window reduced as fast recovery would")
+    }
+
+    /// The original arrived late after all: the receiver's D-SACK of the second
+    /// copy ends the episode with no recovery and the window left alone.
+    @Test func aDSACKOfTheProbesCopyShowsItNeedless() throws {
+        var peer = Recovery.peer()
+        let (base, connection, cwnd) = try Self.probedTail(&peer)
+        _ = peer.send(.ack, seq: 1001, ack: base &+ 4096)
+        _ = peer.send(.ack, seq: 1001, ack: base &+ 4096, options: Recovery.sackOptions([(base &+ 3096, base &+ 4096)]))
+        let found = Recovery.block(peer, connection)
+        let after = try #require(found)
+        #expect(after.lossDetection.probeEnd == nil)
+        #expect(peer.engine.tcpStatistics.tlpRecoveries == 0)
+        #expect(after.congestion.cwnd >= cwnd)
+    }
+
+    /// From a receiver without D-SACK: a bare duplicate ACK at the probe's end
+    /// (both copies arrived) ends the episode the same way.
+    @Test func aBareDuplicateACKAtTheProbesEndShowsItNeedless() throws {
+        var peer = Recovery.peer()
+        let (base, connection, _) = try Self.probedTail(&peer)
+        _ = peer.send(.ack, seq: 1001, ack: base &+ 4096)
+        _ = peer.send(.ack, seq: 1001, ack: base &+ 4096)
+        let probeEnd = Recovery.block(peer, connection)?.lossDetection.probeEnd
+        #expect(probeEnd == nil)
+        #expect(peer.engine.tcpStatistics.tlpRecoveries == 0)
+    }
 
     @Test func aQueuedNewDataProbeIsDroppedWhenFastRecoveryStarts() throws {
         var peer = Recovery.peer()
