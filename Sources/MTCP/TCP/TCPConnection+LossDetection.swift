@@ -489,8 +489,11 @@ extension TCPConnection {
         let blocks = segment.options.sackBlocks
         let needless: Bool
         if reportsDuplicate, let report = blocks.first {
-            // A copy of a FIN-carrying probe may be reported with or without the FIN.
-            needless = SequenceNumber(report.left) < end && SequenceNumber(report.right) + 1 >= end
+            // Ending where the probe ended (a copy of a probe that carried our
+            // FIN may be reported with or without it), as Linux matches it.
+            let right = SequenceNumber(report.right)
+            let endsWithProbe = right == end || (finSent && end == finSequence + 1 && right == finSequence)
+            needless = endsWithProbe && SequenceNumber(report.left) < end
         } else {
             needless = ack == end && ack == unacknowledged && blocks.isEmpty && segment.payload.isEmpty
                 && !segment.flags.contains(.fin) && windowUnchanged

@@ -114,21 +114,26 @@ extension TCPConnection {
         var elapsed = timestampValue(now) &- echo
         guard echo != 0, elapsed < 60_000 else { return nil }
         // The ACK of our SYN or SYN-ACK may echo an earlier copy than the last one
-        // sent. It may answer that copy (both sides' timers fired together, the
-        // peer's resent SYN drawing a SYN-ACK beside the timer's); or answer the
-        // last copy late, echoing the TSval the peer held (its ACK of the first
-        // was lost), and then the time since the echoed copy holds our whole
-        // timeout: a 1 s first sample held the RTO and the loss probes' timeout
-        // at seconds for the first round trips. So it times from the echoed copy
-        // but at most twice the time since the last one. Taking no sample cost
-        // more: the data starts at §5.7's 3 s RTO, with no loss probe without an
-        // SRTT, so a lone lost response after such a handshake waited 3 s.
-        // After a full accept queue (`lastSYNTimestamp` 0) the wait is ours and
-        // only an ACK of a SYN-ACK sent after it times the path.
+        // sent, and nothing tells which copy it answers (Karn's ambiguity). It
+        // may answer that copy, on a path slower than our timer, or when both
+        // sides' timers fired together (the peer's resent SYN drawing a SYN-ACK
+        // beside the timer's): the time since it is the round trip. Or it
+        // answers the last copy late, echoing the TSval the peer held (its ACK
+        // of the first was lost): the time since the echoed copy then holds our
+        // whole timeout, and a 1 s first sample held the RTO and the loss
+        // probes' timeout at seconds for the first round trips. So it is timed
+        // from the echoed copy, but at most twice the time since the last one,
+        // and never below half the time since the echoed one: the RTO (three
+        // samples at first) stays above the round trip whichever it answered.
+        // Taking no sample cost more: the data starts at §5.7's 3 s RTO, with no
+        // loss probe without an SRTT, so a lone lost response after such a
+        // handshake waited 3 s. A full accept queue (`lastSYNTimestamp` 0) times
+        // nothing until a SYN-ACK is sent again; an echo of a copy before it
+        // then also holds that wait, and errs long as RFC 7323 §4.3 does.
         if ack == initialSendSequence + 1 && echo != lastSYNTimestamp {
             let sinceLast = timestampValue(now) &- lastSYNTimestamp
             guard lastSYNTimestamp != 0, sinceLast < elapsed else { return nil }
-            elapsed = min(elapsed, 2 * sinceLast)
+            elapsed = min(elapsed, max(2 * sinceLast, elapsed / 2))
         }
         if Int32(bitPattern: echo &- lossDetection.echoFloor) > 0 { lossDetection.echoFloor = echo }
         return .milliseconds(UInt64(elapsed))

@@ -11,11 +11,14 @@ import Testing
     typealias Recovery = TCPLossRecoveryTests
     typealias Probes = TCPRACKTLPTests
 
-    /// A 4 KiB response on a 10 ms path whose last 1096 bytes go unacknowledged:
-    /// the probe resends the last 1000 at 22 ms. Returns the first data sequence
-    /// number, the connection and its cwnd before the probe.
-    static func probedTail(_ peer: inout RawTCPPeer) throws -> (base: UInt32, connection: ConnectionID, cwnd: Int) {
+    /// A 4 KiB response on a 10 ms path whose last 1096 bytes go unacknowledged
+    /// (with our FIN when `closing`): the probe resends the last 1000 at 22 ms
+    /// (32 ms with the FIN). Returns the first data sequence number, the
+    /// connection and its cwnd before the probe.
+    static func probedTail(_ peer: inout RawTCPPeer, closing: Bool = false) throws
+        -> (base: UInt32, connection: ConnectionID, cwnd: Int) {
         let (base, _, connection) = try Probes.openConnection(&peer, rtt: .milliseconds(10), bytes: 4096)
+        if closing { peer.engine.close(connection, now: peer.now) }
         peer.advance(.milliseconds(10))
         _ = peer.send(.ack, seq: 1001, ack: base &+ 3000)
         let opened = Recovery.block(peer, connection)
@@ -59,6 +62,22 @@ import Testing
         #expect(after.lossDetection.probeEnd == nil)
         #expect(peer.engine.tcpStatistics.tlpRecoveries == 0)
         #expect(after.congestion.cwnd >= cwnd)
+    }
+
+    /// A probe that carried our FIN: its copy may be reported without the FIN
+    /// (as our receiver does) or with it; a report short of the probe's end
+    /// (of another copy) leaves the episode open.
+    @Test(arguments: [4096, 4097]) func aDSACKOfAProbeWithOurFINShowsItNeedless(reportEnd: UInt32) throws {
+        var peer = Recovery.peer()
+        let (base, connection, _) = try Self.probedTail(&peer, closing: true)
+        _ = peer.send([.ack], seq: 1001, ack: base &+ 4097)
+        _ = peer.send(.ack, seq: 1001, ack: base &+ 4097, options: Recovery.sackOptions([(base &+ 3000, base &+ 3096)]))
+        let stillOpen = Recovery.block(peer, connection)?.lossDetection.probeEnd
+        #expect(stillOpen == SequenceNumber(base &+ 4097))
+        _ = peer.send(.ack, seq: 1001, ack: base &+ 4097, options: Recovery.sackOptions([(base &+ 3096, base &+ reportEnd)]))
+        let probeEnd = Recovery.block(peer, connection)?.lossDetection.probeEnd
+        #expect(probeEnd == nil)
+        #expect(peer.engine.tcpStatistics.tlpRecoveries == 0)
     }
 
     /// From a receiver without D-SACK: a bare duplicate ACK at the probe's end
