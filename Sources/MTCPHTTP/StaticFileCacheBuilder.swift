@@ -105,9 +105,9 @@ struct StaticFileCacheBuilder {
         var inMemory = Set<Int>()
         for index in opened.indices.sorted(by: { opened[$0].status.st_size < opened[$1].status.st_size }) {
             // Two copies of the body and of a head of at most ~512 bytes; twice that
-            // for a variant, which is also served under its own name.
-            // A file that does not fit may be a variant, at twice the cost of a
-            // plain file a little larger after it: the rest are still tried.
+            // for a variant, which is also served under its own name: so a file
+            // that does not fit (a variant) does not end the filling, as a plain
+            // file a little larger may still fit after it.
             let cost = (variantOf[index] == nil ? 2 : 4) * (Int(opened[index].status.st_size) + 512)
             guard Int(opened[index].status.st_size) <= configuration.maxFileBytes else { break }
             guard cost <= budget else { continue }

@@ -6,19 +6,15 @@
 /// not have every late segment resent and every reordering taken for a loss.
 extension TCPConnection {
     /// Data from `start` to `end` arrived again: the next ACK reports it (once).
+    /// When the owed ACK still holds an unsent report of an earlier copy, that
+    /// ACK goes now: the new report would replace the old one, and the peer
+    /// would learn of one needless resend of the two.
     @inline(__always)
-    mutating func reportDuplicate(from start: SequenceNumber, to end: SequenceNumber) {
+    mutating func reportDuplicate<Environment: TCPConnectionEnvironment & ~Copyable>(
+        from start: SequenceNumber, to end: SequenceNumber, now: Instant, _ environment: inout Environment) {
         guard selectiveAcknowledgmentsEnabled, start < end else { return }
-        duplicateReport = SACKBlock(left: start.rawValue, right: end.rawValue)
-    }
-
-    /// Another duplicate arrived while the owed ACK's D-SACK report is still
-    /// unsent: that ACK goes now, or the new report would replace the old one
-    /// and the peer would learn of one needless resend of the two.
-    @inline(__always)
-    mutating func sendOwedReport<Environment: TCPConnectionEnvironment & ~Copyable>(
-        now: Instant, _ environment: inout Environment) {
         if ackPending && duplicateReport != nil { sendPureAck(now: now, &environment) }
+        duplicateReport = SACKBlock(left: start.rawValue, right: end.rawValue)
     }
 
     /// The part of a data segment (`offset` bytes from RCV.NXT, `count` bytes)

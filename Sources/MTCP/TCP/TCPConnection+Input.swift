@@ -151,8 +151,7 @@ extension TCPConnection {
         let dataStart = segment.dataStart
         if !segment.payload.isEmpty && dataStart + segment.payload.count <= receiveNext
             && receiveNext - dataStart <= receive.capacity {
-            sendOwedReport(now: now, &environment)
-            reportDuplicate(from: dataStart, to: dataStart + segment.payload.count)
+            reportDuplicate(from: dataStart, to: dataStart + segment.payload.count, now: now, &environment)
         }
         queueAck()
     }
@@ -300,9 +299,12 @@ extension TCPConnection {
             let offset = dataStart - receiveNext
             let hadHole = receive.hasOutOfOrderData
             let duplicate = alreadyHeld(dataStart: dataStart, offset: offset, count: segment.payload.count)
-            sendOwedAckFirstIfNeeded(outOfOrder: offset > 0 || hadHole, offset: offset, count: segment.payload.count,
-                                     duplicate: duplicate != nil, now: now, &environment)
-            if let duplicate { reportDuplicate(from: duplicate.lowerBound, to: duplicate.upperBound) }
+            if offset > 0 || hadHole {
+                sendOwedAckFirst(offset: offset, count: segment.payload.count, now: now, &environment)
+            }
+            if let duplicate {
+                reportDuplicate(from: duplicate.lowerBound, to: duplicate.upperBound, now: now, &environment)
+            }
             let refusedBefore = receive.refusedSegments
             let inOrder = receive.write(UnsafeRawBufferPointer(segment.payload), at: offset)
             if receive.refusedSegments != refusedBefore { environment.connectionStatistics.outOfOrderRefused &+= 1 }
@@ -340,12 +342,12 @@ extension TCPConnection {
         if let fin = peerFINSequence, fin == receiveNext { receiveFIN(now: now, &environment) }
     }
 
-    /// A data segment arrives while the ACK for the segments before it in the
-    /// burst is still owed: that ACK goes now, with the SACK blocks of its moment,
-    /// when waiting for the burst's one ACK would lose what it has to say.
-    /// - The first three ACKs for out-of-order data (or data filling a hole) since
-    ///   RCV.NXT last moved, as Linux sends them: a sender without SACK sees its
-    ///   three duplicates (RFC 5681 §4.2).
+    /// Out-of-order data (or data filling a hole) arrives while the ACK for the
+    /// segments before it in the burst is still owed: that ACK goes now, with
+    /// the SACK blocks of its moment, when waiting for the burst's one ACK would
+    /// lose what it has to say (a duplicate's D-SACK: `reportDuplicate`).
+    /// - The first three such ACKs since RCV.NXT last moved, as Linux sends
+    ///   them: a sender without SACK sees its three duplicates (RFC 5681 §4.2).
     /// - With SACK, out-of-order data that would push the range the owed ACK
     ///   reports second down the SACK option's order (a range of its own, or an
     ///   older range extended): RFC 2018 §4 puts the range of the segment that
@@ -357,21 +359,17 @@ extension TCPConnection {
     ///   kernel sender's RACK took them for lost: in the 10 MiB echo at 10% loss
     ///   29-40% of its resends were of data we held (1,340-1,770 a run, against
     ///   910-1,080 to Linux's receiver; 930-1,210 since).
-    /// - A duplicate while the owed ACK's D-SACK report is still unsent
-    ///   (`sendOwedReport`).
-    private mutating func sendOwedAckFirstIfNeeded<Environment: TCPConnectionEnvironment & ~Copyable>(
-        outOfOrder: Bool, offset: Int, count: Int, duplicate: Bool, now: Instant, _ environment: inout Environment) {
+    private mutating func sendOwedAckFirst<Environment: TCPConnectionEnvironment & ~Copyable>(
+        offset: Int, count: Int, now: Instant, _ environment: inout Environment) {
         guard ackPending else { return }
-        if outOfOrder && duplicateAcksSent < 3 {
+        if duplicateAcksSent < 3 {
             if sendPureAck(now: now, &environment) { duplicateAcksSent += 1 }
             return
         }
         let sackBlocksSurelySeen = 2
-        if outOfOrder && selectiveAcknowledgmentsEnabled
+        if selectiveAcknowledgmentsEnabled
             && receive.sackRecencyRank(ofWriteAt: offset, count: count) >= sackBlocksSurelySeen {
             sendPureAck(now: now, &environment)
-        } else if duplicate {
-            sendOwedReport(now: now, &environment)
         }
     }
 
